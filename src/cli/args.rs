@@ -1,0 +1,89 @@
+//! Command-line arguments as clap sees them. Nothing outside `cli` sees these types.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::finding::Severity;
+use crate::report::Format;
+
+/// Policy-as-code linter for multi-tenant Kubernetes GitOps repositories.
+///
+/// Lints rendered manifests (a directory tree, files, or `-` for a stream on stdin) with the
+/// built-in tenant-isolation rules. Exit codes: 0 clean, 1 findings at or above --fail-on,
+/// 2 errors (unreadable or broken input, bad config, usage).
+#[derive(Debug, Parser)]
+#[command(name = "mtk-lint", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub check: CheckArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Lint manifests (the default command).
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CheckArgs {
+    /// Files or directories to lint; `-` reads a manifest stream from stdin. Default: `.`.
+    pub paths: Vec<PathBuf>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Config file (default: .mtk-lint.yaml at the root of the first path).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Skip files matching GLOB (relative to each path; a pattern without `/` matches any name).
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
+
+    /// Exit with 1 when a finding is at or above this severity.
+    #[arg(long, value_enum, default_value_t = FailOn::Error)]
+    pub fail_on: FailOn,
+
+    /// Largest file read, in bytes; larger files are reported as errors.
+    #[arg(long, value_name = "BYTES", default_value_t = crate::load::Limits::default().max_file_size)]
+    pub max_file_size: u64,
+
+    /// When to use colour in human output (`auto` respects NO_COLOR and terminals).
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    pub color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+impl FailOn {
+    #[must_use]
+    pub fn threshold(self) -> Option<Severity> {
+        match self {
+            FailOn::Error => Some(Severity::Error),
+            FailOn::Warning => Some(Severity::Warning),
+            FailOn::Info => Some(Severity::Info),
+            FailOn::Never => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}

@@ -1,0 +1,93 @@
+//! The command line: arguments (clap) → options → run → exit code.
+
+mod args;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::load::{Input, Limits};
+use crate::report::{self, Style};
+use crate::CheckOptions;
+pub use args::{Cli, ColorChoice, Command, FailOn};
+
+/// Runs the program with the process arguments; returns the exit code (0, 1 or 2).
+#[must_use]
+pub fn run() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // Help and version go to stdout with code 0; usage errors to stderr with code 2.
+            let _ = err.print();
+            return u8::try_from(err.exit_code()).unwrap_or(2);
+        }
+    };
+    let check = match cli.command {
+        Some(Command::Check(args)) => args,
+        None => cli.check,
+    };
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => return fatal(&format!("cannot read the current directory: {e}")),
+    };
+    let options = CheckOptions {
+        inputs: inputs(&check.paths),
+        config: check.config.clone(),
+        excludes: check.exclude.clone(),
+        limits: Limits {
+            max_file_size: check.max_file_size,
+            ..Limits::default()
+        },
+    };
+    let outcome = crate::check(&options, &cwd);
+    let code = outcome.exit_code(check.fail_on.threshold());
+
+    let written = match &check.output {
+        Some(path) => std::fs::File::create(path).and_then(|f| {
+            let mut w = io::BufWriter::new(f);
+            report::write(check.format, &outcome, Style { color: false }, &mut w)?;
+            w.flush()
+        }),
+        None => {
+            let stdout = io::stdout();
+            let color = match check.color {
+                ColorChoice::Always => true,
+                ColorChoice::Never => false,
+                ColorChoice::Auto => {
+                    stdout.is_terminal()
+                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                }
+            };
+            let mut w = io::BufWriter::new(stdout.lock());
+            report::write(check.format, &outcome, Style { color }, &mut w).and_then(|()| w.flush())
+        }
+    };
+    match written {
+        Ok(()) => code,
+        // A closed pipe (`mtk-lint . | head`) is the reader's choice, not an error.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => code,
+        Err(e) => fatal(&format!("cannot write the report: {e}")),
+    }
+}
+
+fn inputs(paths: &[PathBuf]) -> Vec<Input> {
+    if paths.is_empty() {
+        return vec![Input::Path(PathBuf::from("."))];
+    }
+    paths
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(p.clone())
+            }
+        })
+        .collect()
+}
+
+fn fatal(message: &str) -> u8 {
+    let _ = writeln!(io::stderr(), "mtk-lint: {message}");
+    2
+}

@@ -1,0 +1,240 @@
+//! The project config file, `.mtk-lint.yaml`: tenancy model, rule settings, excludes.
+//!
+//! Read through the span-keeping loader, so an unknown key or a wrong type names its line.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::Problem;
+use crate::finding::Severity;
+use crate::load::source::Pos;
+use crate::load::{de, Limits, Node};
+
+/// Name of the config file looked up at the root of the first path.
+pub const CONFIG_FILE_NAME: &str = ".mtk-lint.yaml";
+
+/// The config as written in the file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Config {
+    #[serde(default)]
+    pub tenancy: Tenancy,
+    /// Per-tenant settings, by tenant name.
+    #[serde(default)]
+    pub tenants: BTreeMap<String, TenantConfig>,
+    /// Rule settings by code or name.
+    #[serde(default)]
+    pub rules: BTreeMap<String, RuleSetting>,
+    /// Globs of files to skip, relative to the config file's directory.
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tenancy {
+    /// Namespace label naming its tenant. When unset, `toolkit.fluxcd.io/tenant`, then
+    /// `mtk.io/tenant`, are tried.
+    pub tenant_label: Option<String>,
+    /// Namespace label naming the tenant's node pool.
+    #[serde(default = "default_node_pool_label")]
+    pub node_pool_label: String,
+    /// nodeSelector / toleration key that pins pods to a pool.
+    #[serde(default = "default_node_pool_key")]
+    pub node_pool_key: String,
+    /// Hosts a tenant may use; `{tenant}` expands to the tenant name.
+    #[serde(default)]
+    pub domains: Vec<String>,
+    /// Namespaces run by the platform team: never tenant namespaces.
+    #[serde(default = "default_platform_namespaces")]
+    pub platform_namespaces: Vec<String>,
+}
+
+impl Default for Tenancy {
+    fn default() -> Self {
+        Tenancy {
+            tenant_label: None,
+            node_pool_label: default_node_pool_label(),
+            node_pool_key: default_node_pool_key(),
+            domains: Vec::new(),
+            platform_namespaces: default_platform_namespaces(),
+        }
+    }
+}
+
+fn default_node_pool_label() -> String {
+    "mtk.io/node-pool".into()
+}
+
+fn default_node_pool_key() -> String {
+    "mtk.io/pool".into()
+}
+
+fn default_platform_namespaces() -> Vec<String> {
+    [
+        "flux-system",
+        "kyverno",
+        "ingress-nginx",
+        "kube-system",
+        "kube-public",
+        "kube-node-lease",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Default namespace labels that name a tenant, tried in order.
+pub const DEFAULT_TENANT_LABELS: [&str; 2] = ["toolkit.fluxcd.io/tenant", "mtk.io/tenant"];
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TenantConfig {
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+    pub node_pool: Option<String>,
+    #[serde(default)]
+    pub domains: Vec<String>,
+    #[serde(default)]
+    pub sources: Vec<String>,
+    #[serde(default)]
+    pub registries: Vec<String>,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSetting {
+    pub severity: Option<Severity>,
+    pub enabled: Option<bool>,
+}
+
+/// A config together with where it came from.
+#[derive(Debug, Default, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// Directory that relative paths in the config resolve against.
+    pub base_dir: PathBuf,
+    /// Display path of the file, when one was read.
+    pub file: Option<String>,
+    /// Position of each key under `rules:`, to point at unknown rule names.
+    pub rule_positions: BTreeMap<String, Pos>,
+}
+
+/// Reads a config file. Errors carry the file and line.
+pub fn load_file(path: &Path, display: &str) -> Result<LoadedConfig, Problem> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Problem::new(display, None, format!("cannot read config: {e}")))?;
+    parse(&text, display, path.parent().unwrap_or(Path::new(".")))
+}
+
+/// Parses config text.
+pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig, Problem> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut parsed = crate::load::yaml::parse_stream(text, &Limits::default());
+    if let Some(p) = parsed.problems.first() {
+        return Err(Problem::new(
+            display,
+            Some(p.pos),
+            format!("config: {}", p.message),
+        ));
+    }
+    if parsed.documents.len() > 1 {
+        return Err(Problem::new(
+            display,
+            None,
+            "config: expected one YAML document",
+        ));
+    }
+    let root = parsed.documents.pop().map_or(
+        Node {
+            span: Default::default(),
+            value: crate::load::Value::Null,
+        },
+        |d| d.root,
+    );
+    let config: Config = if root.is_null() {
+        Config::default()
+    } else {
+        de::from_node(&root)
+            .map_err(|e| Problem::new(display, e.pos, format!("config: {}", e.message)))?
+    };
+    let rule_positions = root
+        .get("rules")
+        .and_then(Node::as_map)
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| (e.key.to_string(), e.key_span.start))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(LoadedConfig {
+        config,
+        base_dir: base_dir.to_path_buf(),
+        file: Some(display.to_string()),
+        rule_positions,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_example_parses() {
+        let text = r#"
+tenancy:
+  tenantLabel: mtk.io/tenant
+  nodePoolLabel: mtk.io/node-pool
+  nodePoolKey: mtk.io/pool
+  domains: ["*.{tenant}.apps.example.com"]
+  platformNamespaces: [flux-system, kyverno, ingress-nginx, kube-system]
+rules:
+  MTK-SEC-004: {severity: warning}
+  MTK-NET-002: {enabled: false}
+exclude: ["clusters/**/flux-system/gotk-components.yaml"]
+"#;
+        let c = parse(text, ".mtk-lint.yaml", Path::new("/repo")).unwrap();
+        assert_eq!(
+            c.config.tenancy.tenant_label.as_deref(),
+            Some("mtk.io/tenant")
+        );
+        assert_eq!(
+            c.config.rules["MTK-SEC-004"].severity,
+            Some(Severity::Warning)
+        );
+        assert_eq!(c.config.rules["MTK-NET-002"].enabled, Some(false));
+        assert_eq!(c.config.exclude.len(), 1);
+        assert_eq!(c.rule_positions["MTK-NET-002"], Pos { line: 10, col: 2 });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_with_lines() {
+        let err = parse("tenancy:\n  tenantLabels: x\n", "c.yaml", Path::new(".")).unwrap_err();
+        assert_eq!((err.line, err.column), (Some(2), Some(3)));
+        assert!(
+            err.message.contains("unknown field `tenantLabels`"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_errors_with_lines() {
+        let err = parse(
+            "rules:\n  MTK-SEC-001: {severity: fatal}\n",
+            "c.yaml",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(
+            err.message.contains("unknown variant `fatal`"),
+            "{}",
+            err.message
+        );
+        let err = parse("exclude: nope\n", "c.yaml", Path::new(".")).unwrap_err();
+        assert_eq!(err.line, Some(1));
+    }
+}

@@ -1,0 +1,111 @@
+//! Stage 3 — engines: rules behind one interface.
+//!
+//! A rule looks at one object at a time ([`Rule::check_object`], run for every object of the
+//! kinds it names) or at the whole tree at once ([`Rule::check_tree`]). Either way it reports
+//! [`Violation`]s: an object, a JSON pointer into it and a message. The eval stage turns those
+//! into findings with spans and severities.
+
+pub mod builtin;
+
+use crate::config::Config;
+use crate::finding::Severity;
+use crate::inventory::{Inventory, Object};
+
+/// What a rule is, independent of what it checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// Stable code, e.g. `MTK-SEC-001`.
+    pub code: String,
+    /// Short kebab-case name, e.g. `privileged-container`.
+    pub name: String,
+    pub severity: Severity,
+    /// One line: what the rule reports.
+    pub summary: String,
+    /// One line: how to fix it.
+    pub help: String,
+    pub enabled_by_default: bool,
+    /// The rule's README (What it checks / Why it matters / How to fix / References).
+    pub docs: &'static str,
+}
+
+impl RuleMeta {
+    /// Whether `id` names this rule (by code or by name, case-insensitively).
+    #[must_use]
+    pub fn is_named(&self, id: &str) -> bool {
+        self.code.eq_ignore_ascii_case(id) || self.name.eq_ignore_ascii_case(id)
+    }
+}
+
+/// Whether a rule runs per object or over the whole tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleScope {
+    /// `check_object` runs for every object of the kinds returned by `kinds`.
+    Object,
+    /// `check_tree` runs once.
+    Tree,
+}
+
+/// What a rule sees besides the object: the whole inventory and the config.
+pub struct Context<'a> {
+    pub inventory: &'a Inventory,
+    pub config: &'a Config,
+}
+
+impl Context<'_> {
+    /// Whether a namespace is run by the platform team (exempt from tenant rules).
+    #[must_use]
+    pub fn is_platform_namespace(&self, namespace: &str) -> bool {
+        self.config
+            .tenancy
+            .platform_namespaces
+            .iter()
+            .any(|p| p == namespace)
+    }
+}
+
+/// One violation as a rule reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Index of the object in [`Inventory::objects`].
+    pub object: usize,
+    /// JSON pointer to the offending field, or to the parent that lacks one.
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Where rules put their violations.
+#[derive(Default, Debug)]
+pub struct Sink {
+    pub violations: Vec<Violation>,
+}
+
+impl Sink {
+    pub fn report(
+        &mut self,
+        object: &Object,
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.violations.push(Violation {
+            object: object.index,
+            pointer: pointer.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// A rule. Implementations are `Send + Sync`: rules run in parallel.
+pub trait Rule: Send + Sync {
+    fn meta(&self) -> &RuleMeta;
+
+    fn scope(&self) -> RuleScope;
+
+    /// Kinds a per-object rule looks at; the eval stage only calls it for those.
+    fn kinds(&self) -> &[&str] {
+        &[]
+    }
+
+    fn check_object(&self, _cx: &Context<'_>, _object: &Object, _sink: &mut Sink) {}
+
+    fn check_tree(&self, _cx: &Context<'_>, _sink: &mut Sink) {}
+}

@@ -1,0 +1,86 @@
+//! A finding is plain data: what is wrong, where, and in which object. Rendering is the
+//! report stage's job.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::load::source::{SourceFile, Span};
+
+/// How serious a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// The object a finding is about.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ResourceRef {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub kind: String,
+    /// Effective namespace; empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for ResourceRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// One violation of one rule by one object.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    /// Rule code, e.g. `MTK-SEC-001` (for a Kyverno policy: `policy/rule`).
+    pub rule: String,
+    /// Rule name, e.g. `privileged-container`.
+    pub name: String,
+    pub severity: Severity,
+    pub message: String,
+    /// One line on how to fix it.
+    pub help: Option<String>,
+    pub source: Arc<SourceFile>,
+    /// Where the offending field is.
+    pub span: Span,
+    /// 0-based index of the document in its file.
+    pub document: usize,
+    /// JSON pointer to the offending field (or the parent that lacks one).
+    pub path: String,
+    pub resource: ResourceRef,
+    /// The Kyverno policy the finding comes from, for policy findings.
+    pub policy: Option<String>,
+}
+
+impl Finding {
+    /// Order of output: file, line, column, rule.
+    #[must_use]
+    pub fn sort_key(&self) -> (&str, u32, u32, &str, &str) {
+        (
+            &self.source.display,
+            self.span.start.line,
+            self.span.start.col,
+            &self.rule,
+            &self.path,
+        )
+    }
+}

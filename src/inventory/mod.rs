@@ -1,0 +1,228 @@
+//! Stage 2 — inventory: documents → indexed Kubernetes objects with effective namespaces and
+//! tenants.
+//!
+//! Entry point: [`build`].
+
+pub mod kinds;
+mod kustomize;
+pub mod locate;
+pub mod tenants;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::load::source::SourceFile;
+use crate::load::{Node, Sources};
+pub use tenants::{Tenant, TenantIndex};
+
+/// One Kubernetes object from the tree.
+#[derive(Debug)]
+pub struct Object {
+    /// Index of the object in [`Inventory::objects`].
+    pub index: usize,
+    /// Index into [`Inventory::files`].
+    pub file: usize,
+    /// 0-based index of the document in its file.
+    pub document: usize,
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    /// Namespace the cluster will put the object in; `None` for cluster-scoped kinds (and for
+    /// namespaced objects whose namespace nothing sets).
+    pub namespace: Option<String>,
+    pub cluster_scoped: bool,
+    pub root: Node,
+}
+
+impl Object {
+    /// Effective namespace, or `""`.
+    #[must_use]
+    pub fn namespace_or_empty(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("")
+    }
+}
+
+/// Identity of an object in the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectId {
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Every object of the tree, indexed.
+#[derive(Debug, Default)]
+pub struct Inventory {
+    pub files: Vec<Arc<SourceFile>>,
+    pub objects: Vec<Object>,
+    pub tenants: TenantIndex,
+    /// Documents read, including those that are not Kubernetes objects.
+    pub documents: usize,
+    /// Documents that are not Kubernetes objects (no apiVersion and kind, kustomize configs).
+    pub skipped: usize,
+    by_kind: HashMap<String, Vec<usize>>,
+    by_namespace: HashMap<String, Vec<usize>>,
+    by_id: HashMap<ObjectId, Vec<usize>>,
+}
+
+impl Inventory {
+    /// Objects of one kind, in tree order.
+    pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.by_kind
+            .get(kind)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.objects[i])
+    }
+
+    /// Objects whose effective namespace is `namespace`, in tree order.
+    pub fn in_namespace<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.by_namespace
+            .get(namespace)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.objects[i])
+    }
+
+    /// Objects with this identity (more than one when the tree defines it twice).
+    pub fn by_id<'a>(&'a self, id: &ObjectId) -> impl Iterator<Item = &'a Object> + 'a {
+        self.by_id
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.objects[i])
+    }
+
+    #[must_use]
+    pub fn source(&self, object: &Object) -> &Arc<SourceFile> {
+        &self.files[object.file]
+    }
+}
+
+/// Builds the inventory from what the loader read.
+#[must_use]
+pub fn build(sources: Sources, config: &Config) -> Inventory {
+    let Sources { files, roots, .. } = sources;
+    let crd_scopes = crd_scopes(&files);
+    let flux_targets = flux_targets(&files);
+    let assigned = kustomize::assigned_namespaces(&files, &roots, &flux_targets);
+
+    let mut inv = Inventory::default();
+    for (file_index, file) in files.into_iter().enumerate() {
+        let path: Option<PathBuf> = file.source.path.clone();
+        let assigned_ns = path.as_ref().and_then(|p| assigned.get(p));
+        inv.files.push(file.source);
+        for doc in file.documents {
+            inv.documents += 1;
+            let root = doc.root;
+            let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+            let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+            let is_kustomize = path
+                .as_deref()
+                .is_some_and(|p| kustomize::is_kustomize_config(&root, p));
+            if api_version.is_empty() || kind.is_empty() || is_kustomize {
+                inv.skipped += 1;
+                continue;
+            }
+            let api_version = api_version.to_string();
+            let kind = kind.to_string();
+            let name = root
+                .at(&["metadata", "name"])
+                .and_then(Node::as_str)
+                .unwrap_or("")
+                .to_string();
+            let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, &crd_scopes);
+            let namespace = if cluster_scoped {
+                None
+            } else {
+                assigned_ns.cloned().or_else(|| {
+                    root.at(&["metadata", "namespace"])
+                        .and_then(Node::as_str)
+                        .map(String::from)
+                })
+            };
+            inv.objects.push(Object {
+                index: inv.objects.len(),
+                file: file_index,
+                document: doc.index,
+                api_version,
+                kind,
+                name,
+                namespace,
+                cluster_scoped,
+                root,
+            });
+        }
+    }
+    for (i, o) in inv.objects.iter().enumerate() {
+        inv.by_kind.entry(o.kind.clone()).or_default().push(i);
+        if let Some(ns) = &o.namespace {
+            inv.by_namespace.entry(ns.clone()).or_default().push(i);
+        }
+        let id = ObjectId {
+            api_version: o.api_version.clone(),
+            kind: o.kind.clone(),
+            namespace: o.namespace_or_empty().to_string(),
+            name: o.name.clone(),
+        };
+        inv.by_id.entry(id).or_default().push(i);
+    }
+    let namespaces = inv
+        .of_kind("Namespace")
+        .filter(|o| o.api_version == "v1")
+        .map(|o| tenants::NamespaceObject {
+            name: &o.name,
+            root: &o.root,
+        });
+    inv.tenants = TenantIndex::build(config, namespaces);
+    inv
+}
+
+fn crd_scopes(files: &[crate::load::LoadedFile]) -> HashMap<(String, String), bool> {
+    let mut scopes = HashMap::new();
+    for doc in files.iter().flat_map(|f| &f.documents) {
+        let root = &doc.root;
+        if root.get("kind").and_then(Node::as_str) != Some("CustomResourceDefinition") {
+            continue;
+        }
+        let group = root.at(&["spec", "group"]).and_then(Node::as_str);
+        let kind = root.at(&["spec", "names", "kind"]).and_then(Node::as_str);
+        let scope = root.at(&["spec", "scope"]).and_then(Node::as_str);
+        if let (Some(g), Some(k), Some(s)) = (group, kind, scope) {
+            scopes.insert((g.to_string(), k.to_string()), s == "Namespaced");
+        }
+    }
+    scopes
+}
+
+fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget> {
+    files
+        .iter()
+        .flat_map(|f| &f.documents)
+        .filter(|d| {
+            d.root.get("kind").and_then(Node::as_str) == Some("Kustomization")
+                && d.root
+                    .get("apiVersion")
+                    .and_then(Node::as_str)
+                    .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
+        })
+        .filter_map(|d| {
+            let path = d
+                .root
+                .at(&["spec", "path"])
+                .and_then(Node::as_str)
+                .unwrap_or("./");
+            let target = d
+                .root
+                .at(&["spec", "targetNamespace"])
+                .and_then(Node::as_str)?;
+            Some(kustomize::FluxTarget {
+                path: path.to_string(),
+                target_namespace: target.to_string(),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,219 @@
+//! mtk-lint: a policy-as-code linter for multi-tenant Kubernetes GitOps repositories.
+//!
+//! The pipeline, one module per stage, dependencies pointing one way:
+//!
+//! 1. [`load`]: files → YAML documents whose every node keeps its source span;
+//! 2. [`inventory`]: documents → indexed objects, effective namespaces, tenants;
+//! 3. [`engine`]: rules (built-in templates; Kyverno policies later) behind one trait;
+//! 4. [`eval`]: rules × objects in parallel → sorted findings;
+//! 5. [`report`]: findings → human or machine output.
+//!
+//! [`check`] wires them together; `main.rs` only turns its outcome into an exit code.
+
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod eval;
+pub mod finding;
+pub mod inventory;
+pub mod load;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use config::LoadedConfig;
+use engine::Context;
+use error::Problem;
+use eval::ActiveRule;
+use finding::{Finding, Severity};
+use load::{Excludes, Input, Limits, LoadOptions};
+
+/// What to lint and how.
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    pub inputs: Vec<Input>,
+    /// Config file; when `None`, `.mtk-lint.yaml` at the root of the first path is used if present.
+    pub config: Option<PathBuf>,
+    /// Extra exclusion globs (relative to each input root).
+    pub excludes: Vec<String>,
+    pub limits: Limits,
+}
+
+/// Counts for the summary line and the JSON report.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub files: usize,
+    pub documents: usize,
+    pub resources: usize,
+    /// Documents that are not Kubernetes objects.
+    #[serde(skip)]
+    pub skipped: usize,
+    pub findings: usize,
+    pub errors: usize,
+    pub elapsed_ms: u64,
+}
+
+/// The result of a run: findings, problems (each one makes the exit code 2), counts.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub findings: Vec<Finding>,
+    pub problems: Vec<Problem>,
+    pub summary: Summary,
+}
+
+impl Outcome {
+    /// Exit code: 2 when any problem, else 1 when a finding is at or above `fail_on`, else 0.
+    #[must_use]
+    pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
+        if !self.problems.is_empty() {
+            2
+        } else if fail_on.is_some_and(|t| self.findings.iter().any(|f| f.severity >= t)) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Lints the inputs. Never fails as a whole: every problem is collected in the outcome.
+#[must_use]
+pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
+    let started = Instant::now();
+    let mut problems = Vec::new();
+
+    let loaded_config = match find_config(options, cwd) {
+        Ok(c) => c,
+        Err(p) => {
+            problems.push(p);
+            LoadedConfig {
+                base_dir: cwd.to_path_buf(),
+                ..LoadedConfig::default()
+            }
+        }
+    };
+    let (rules, mut rule_problems) = select_rules(&loaded_config);
+    problems.append(&mut rule_problems);
+
+    let mut excludes = Vec::new();
+    for (base, patterns) in [
+        (
+            loaded_config.base_dir.clone(),
+            &loaded_config.config.exclude,
+        ),
+        (cwd.to_path_buf(), &options.excludes),
+    ] {
+        match Excludes::new(patterns) {
+            Ok(ex) => excludes.push((base, ex)),
+            Err(message) => problems.push(Problem::new(
+                loaded_config.file.clone().unwrap_or_default(),
+                None,
+                message,
+            )),
+        }
+    }
+    let load_options = LoadOptions {
+        inputs: options.inputs.clone(),
+        excludes,
+        limits: options.limits,
+    };
+    let mut sources = load::load(&load_options, cwd);
+    problems.append(&mut sources.problems);
+    let files = sources.files.len();
+
+    let inventory = inventory::build(sources, &loaded_config.config);
+    let cx = Context {
+        inventory: &inventory,
+        config: &loaded_config.config,
+    };
+    let (findings, mut eval_problems) = eval::run(&rules, &cx);
+    problems.append(&mut eval_problems);
+
+    let summary = Summary {
+        files,
+        documents: inventory.documents,
+        resources: inventory.objects.len(),
+        skipped: inventory.skipped,
+        findings: findings.len(),
+        errors: problems.len(),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    };
+    Outcome {
+        findings,
+        problems,
+        summary,
+    }
+}
+
+fn find_config(options: &CheckOptions, cwd: &Path) -> Result<LoadedConfig, Problem> {
+    let explicit = options
+        .config
+        .as_ref()
+        .map(|p| load::discover::normalize(&cwd.join(p)));
+    let path = explicit.clone().or_else(|| {
+        let root = options.inputs.iter().find_map(|i| match i {
+            Input::Path(p) => Some(load::discover::normalize(&cwd.join(p))),
+            Input::Stdin => None,
+        });
+        let dir = match root {
+            Some(r) if r.is_dir() => r,
+            Some(r) => r
+                .parent()
+                .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf),
+            None => cwd.to_path_buf(),
+        };
+        Some(dir.join(config::CONFIG_FILE_NAME)).filter(|p| p.is_file())
+    });
+    match path {
+        Some(p) => config::load_file(&p, &load::discover::display_path(&p, cwd)),
+        None => Ok(LoadedConfig {
+            base_dir: cwd.to_path_buf(),
+            ..LoadedConfig::default()
+        }),
+    }
+}
+
+/// The built-in rules, with the config's `rules:` settings applied.
+fn select_rules(loaded: &LoadedConfig) -> (Vec<ActiveRule>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let all = match engine::builtin::all() {
+        Ok(rules) => rules,
+        Err(message) => {
+            return (
+                Vec::new(),
+                vec![Problem::new("", None, format!("internal error: {message}"))],
+            )
+        }
+    };
+    let file = loaded.file.clone().unwrap_or_default();
+    for id in loaded.config.rules.keys() {
+        if !all.iter().any(|r| r.meta().is_named(id)) {
+            let pos = loaded.rule_positions.get(id).copied();
+            problems.push(Problem::new(
+                file.clone(),
+                pos,
+                format!("config: unknown rule `{id}`"),
+            ));
+        }
+    }
+    let rules = all
+        .into_iter()
+        .filter_map(|rule| {
+            let setting = loaded
+                .config
+                .rules
+                .iter()
+                .find(|(id, _)| rule.meta().is_named(id))
+                .map(|(_, s)| *s);
+            let enabled = setting
+                .and_then(|s| s.enabled)
+                .unwrap_or(rule.meta().enabled_by_default);
+            let severity = setting
+                .and_then(|s| s.severity)
+                .unwrap_or(rule.meta().severity);
+            enabled.then_some(ActiveRule { rule, severity })
+        })
+        .collect();
+    (rules, problems)
+}

@@ -1,0 +1,193 @@
+//! Finding the files to read: walk directories (respecting `.gitignore`), apply excludes.
+
+use std::path::{Component, Path, PathBuf};
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+use crate::error::Problem;
+
+/// What the user asked to lint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+}
+
+/// A file chosen for reading.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Candidate {
+    /// Absolute, lexically normalised path.
+    pub path: PathBuf,
+    /// Path shown to the user.
+    pub display: String,
+}
+
+/// Exclusion globs. A pattern with a `/` matches the path relative to an input root (or the
+/// config file's directory); a pattern without one matches any file or directory name.
+#[derive(Debug, Clone)]
+pub struct Excludes {
+    anchored: GlobSet,
+    names: GlobSet,
+}
+
+impl Excludes {
+    pub fn new(patterns: &[String]) -> Result<Self, String> {
+        let mut anchored = GlobSetBuilder::new();
+        let mut names = GlobSetBuilder::new();
+        for p in patterns {
+            let trimmed = p.trim_start_matches("./").trim_end_matches('/');
+            let glob = GlobBuilder::new(trimmed)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| format!("invalid exclude pattern `{p}`: {e}"))?;
+            if trimmed.contains('/') {
+                anchored.add(glob);
+            } else {
+                names.add(glob);
+            }
+        }
+        Ok(Excludes {
+            anchored: anchored.build().map_err(|e| e.to_string())?,
+            names: names.build().map_err(|e| e.to_string())?,
+        })
+    }
+
+    fn excluded(&self, relative: &Path) -> bool {
+        if self.anchored.is_match(relative) {
+            return true;
+        }
+        relative
+            .components()
+            .any(|c| self.names.is_match(c.as_os_str()))
+    }
+}
+
+/// Resolves `.` and `..` without touching the file system (symlinks keep their names).
+#[must_use]
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
+/// The path as the user should see it: relative to `cwd` when below it.
+#[must_use]
+pub fn display_path(abs: &Path, cwd: &Path) -> String {
+    let shown = abs.strip_prefix(cwd).unwrap_or(abs);
+    let s = shown.to_string_lossy().replace('\\', "/");
+    if s.is_empty() {
+        ".".into()
+    } else {
+        s
+    }
+}
+
+fn is_manifest_name(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml" | "json")
+    )
+}
+
+/// Walks the inputs. Files named directly are always taken; inside directories only `*.yaml`,
+/// `*.yml` and `*.json` are. Returns the candidates sorted by path, and walk problems.
+pub fn discover(
+    inputs: &[Input],
+    cwd: &Path,
+    excludes: &[(PathBuf, Excludes)],
+) -> (Vec<Candidate>, Vec<Problem>) {
+    let mut found = Vec::new();
+    let mut problems = Vec::new();
+    let is_excluded = |abs: &Path, root: &Path| {
+        excludes.iter().any(|(base, ex)| {
+            abs.strip_prefix(base).is_ok_and(|rel| ex.excluded(rel))
+                || abs.strip_prefix(root).is_ok_and(|rel| ex.excluded(rel))
+        })
+    };
+    for input in inputs {
+        let Input::Path(path) = input else { continue };
+        let root = normalize(&cwd.join(path));
+        match std::fs::metadata(&root) {
+            Err(e) => {
+                problems.push(Problem::new(
+                    display_path(&root, cwd),
+                    None,
+                    format!("cannot read: {e}"),
+                ));
+                continue;
+            }
+            Ok(meta) if !meta.is_dir() => {
+                found.push(Candidate {
+                    display: display_path(&root, cwd),
+                    path: root,
+                });
+                continue;
+            }
+            Ok(_) => {}
+        }
+        let walker = ignore::WalkBuilder::new(&root)
+            .hidden(false)
+            .git_global(false)
+            .require_git(false)
+            .follow_links(true)
+            .sort_by_file_path(Ord::cmp)
+            .filter_entry(|e| e.file_name() != ".git")
+            .build();
+        for entry in walker {
+            match entry {
+                Ok(entry) => {
+                    let abs = normalize(entry.path());
+                    if entry.file_type().is_some_and(|t| t.is_file())
+                        && is_manifest_name(&abs)
+                        && !is_excluded(&abs, &root)
+                    {
+                        found.push(Candidate {
+                            display: display_path(&abs, cwd),
+                            path: abs,
+                        });
+                    }
+                }
+                Err(err) => problems.push(walk_problem(&err, cwd)),
+            }
+        }
+    }
+    found.sort();
+    found.dedup();
+    (found, problems)
+}
+
+fn walk_problem(err: &ignore::Error, cwd: &Path) -> Problem {
+    fn path_of(err: &ignore::Error) -> Option<&Path> {
+        match err {
+            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::Loop { child, .. } => Some(child),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            _ => None,
+        }
+    }
+    let file = path_of(err)
+        .map(|p| display_path(&normalize(p), cwd))
+        .unwrap_or_default();
+    let message = match err {
+        ignore::Error::Loop { ancestor, .. } => {
+            format!(
+                "symbolic link loop back to {} (not followed)",
+                display_path(ancestor, cwd)
+            )
+        }
+        other => other.to_string(),
+    };
+    Problem::new(file, None, message)
+}

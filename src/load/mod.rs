@@ -1,0 +1,191 @@
+//! Stage 1 — load: inputs → source files → YAML documents with spans.
+//!
+//! Entry point: [`load`]. Files are read and parsed in parallel; output order is by path.
+
+pub mod de;
+pub mod discover;
+pub mod source;
+pub mod yaml;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::error::Problem;
+pub use discover::{Excludes, Input};
+use source::{Pos, SourceFile};
+pub use yaml::{Document, Limits, Node, Value};
+
+/// A file and the documents it holds.
+#[derive(Debug)]
+pub struct LoadedFile {
+    pub source: Arc<SourceFile>,
+    pub documents: Vec<Document>,
+}
+
+/// Everything read: files in path order (stdin last), and the problems met.
+#[derive(Debug, Default)]
+pub struct Sources {
+    pub files: Vec<LoadedFile>,
+    pub problems: Vec<Problem>,
+    /// Absolute paths of the directories given as inputs (kustomize and Flux paths resolve
+    /// against them).
+    pub roots: Vec<PathBuf>,
+}
+
+/// What to read and how.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    pub inputs: Vec<Input>,
+    /// Exclusion globs with the directory they are relative to.
+    pub excludes: Vec<(PathBuf, Excludes)>,
+    pub limits: Limits,
+}
+
+/// Reads and parses every input. Never fails as a whole: problems are collected per file.
+#[must_use]
+pub fn load(options: &LoadOptions, cwd: &Path) -> Sources {
+    let (candidates, mut problems) = discover::discover(&options.inputs, cwd, &options.excludes);
+    let results: Vec<(Option<LoadedFile>, Vec<Problem>)> = candidates
+        .par_iter()
+        .map(|c| read_file(&c.path, &c.display, &options.limits))
+        .collect();
+    let mut files = Vec::with_capacity(results.len());
+    for (file, mut file_problems) in results {
+        files.extend(file);
+        problems.append(&mut file_problems);
+    }
+    if options.inputs.contains(&Input::Stdin) {
+        let mut bytes = Vec::new();
+        match std::io::stdin()
+            .lock()
+            .take(options.limits.max_file_size + 1)
+            .read_to_end(&mut bytes)
+        {
+            Ok(_) => {
+                let (file, mut p) = parse_bytes(bytes, "<stdin>".into(), None, &options.limits);
+                files.extend(file);
+                problems.append(&mut p);
+            }
+            Err(e) => problems.push(Problem::new("<stdin>", None, format!("cannot read: {e}"))),
+        }
+    }
+    let roots = options
+        .inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Path(p) => Some(discover::normalize(&cwd.join(p))),
+            Input::Stdin => None,
+        })
+        .filter(|p| p.is_dir())
+        .collect();
+    Sources {
+        files,
+        problems,
+        roots,
+    }
+}
+
+/// Parses text that is already in memory (used by tests and the harness).
+#[must_use]
+pub fn parse_text(
+    display: &str,
+    text: &str,
+    limits: &Limits,
+) -> (Option<LoadedFile>, Vec<Problem>) {
+    parse_bytes(text.as_bytes().to_vec(), display.into(), None, limits)
+}
+
+fn read_file(path: &Path, display: &str, limits: &Limits) -> (Option<LoadedFile>, Vec<Problem>) {
+    let fail = |message: String| (None, vec![Problem::new(display, None, message)]);
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => return fail(format!("cannot read: {e}")),
+    };
+    if !meta.is_file() {
+        return fail("not a regular file (not read)".into());
+    }
+    if meta.len() > limits.max_file_size {
+        return fail(format!(
+            "file is {} bytes, more than the limit of {} (raise it with --max-file-size)",
+            meta.len(),
+            limits.max_file_size
+        ));
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => parse_bytes(bytes, display.into(), Some(path.to_path_buf()), limits),
+        Err(e) => fail(format!("cannot read: {e}")),
+    }
+}
+
+fn parse_bytes(
+    bytes: Vec<u8>,
+    display: String,
+    path: Option<PathBuf>,
+    limits: &Limits,
+) -> (Option<LoadedFile>, Vec<Problem>) {
+    if bytes.len() as u64 > limits.max_file_size {
+        let message = format!(
+            "input is larger than the limit of {} bytes (raise it with --max-file-size)",
+            limits.max_file_size
+        );
+        return (None, vec![Problem::new(display, None, message)]);
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        let pos = position_of(&bytes, at);
+        return (
+            None,
+            vec![Problem::new(
+                display,
+                Some(pos),
+                "binary file (NUL byte), not YAML",
+            )],
+        );
+    }
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let pos = position_of(e.as_bytes(), at);
+            return (
+                None,
+                vec![Problem::new(display, Some(pos), "invalid UTF-8")],
+            );
+        }
+    };
+    // A byte-order mark is invisible in editors; drop it so columns on line 1 stay right.
+    let text: Arc<str> = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.into(),
+        None => text.into(),
+    };
+    let parsed = yaml::parse_stream(&text, limits);
+    let problems = parsed
+        .problems
+        .iter()
+        .map(|p| Problem::new(display.clone(), Some(p.pos), p.message.clone()))
+        .collect();
+    let source = Arc::new(SourceFile::new(display, path, text));
+    (
+        Some(LoadedFile {
+            source,
+            documents: parsed.documents,
+        }),
+        problems,
+    )
+}
+
+/// Line and character column of a byte offset in possibly invalid UTF-8.
+fn position_of(bytes: &[u8], at: usize) -> Pos {
+    let before = &bytes[..at];
+    let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count() as u32;
+    Pos { line, col }
+}

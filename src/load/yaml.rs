@@ -1,0 +1,671 @@
+//! YAML (and JSON) into a tree of nodes that keep their source positions.
+//!
+//! `saphyr-parser` produces events with spans; this module builds our own compact tree from them
+//! so that it can bound alias expansion and nesting depth, resolve scalars the way Kubernetes'
+//! YAML decoder does, and keep the span of every key and value.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
+
+use super::source::{Pos, Span};
+
+/// Bounds applied while parsing, so that hostile input cannot exhaust memory or time.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Largest file read, in bytes.
+    pub max_file_size: u64,
+    /// Deepest nesting of sequences and mappings in one document.
+    pub max_depth: usize,
+    /// Most nodes that aliases may copy into one document (billion-laughs guard).
+    pub max_alias_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_file_size: 16 * 1024 * 1024,
+            max_depth: 256,
+            max_alias_nodes: 1_000_000,
+        }
+    }
+}
+
+/// A value with the span it was read from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub span: Span,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Box<str>),
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+/// One mapping entry. Keys are text, as in JSON and Kubernetes objects.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: Box<str>,
+    pub key_span: Span,
+    pub value: Node,
+}
+
+impl Node {
+    /// The value under `key` when this node is a mapping.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|e| &e.value)
+    }
+
+    #[must_use]
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|e| &*e.key == key),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_bool(&self) -> Option<bool> {
+        match self.value {
+            Value::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_seq(&self) -> Option<&[Node]> {
+        match &self.value {
+            Value::Seq(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn as_map(&self) -> Option<&[Entry]> {
+        match &self.value {
+            Value::Map(entries) => Some(entries),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn is_null(&self) -> bool {
+        matches!(self.value, Value::Null)
+    }
+
+    /// Follows a path of mapping keys.
+    #[must_use]
+    pub fn at(&self, keys: &[&str]) -> Option<&Node> {
+        keys.iter().try_fold(self, |node, key| node.get(key))
+    }
+
+    /// Converts to JSON, the form Kubernetes (and Kyverno) see.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            Value::Null => J::Null,
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            Value::Str(s) => J::String(s.to_string()),
+            Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
+            Value::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|e| (e.key.to_string(), e.value.to_json()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn count(&self) -> usize {
+        1 + match &self.value {
+            Value::Seq(items) => items.iter().map(Node::count).sum(),
+            Value::Map(entries) => entries.iter().map(|e| e.value.count()).sum(),
+            _ => 0,
+        }
+    }
+}
+
+/// One document of a (multi-document) YAML stream.
+#[derive(Debug)]
+pub struct Document {
+    /// 0-based index of the document in its file.
+    pub index: usize,
+    pub root: Node,
+}
+
+/// A problem found while parsing; positions are 1-based lines and 0-based character columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseProblem {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// What one file yields: every document that parsed, and every problem met.
+#[derive(Debug, Default)]
+pub struct ParsedStream {
+    pub documents: Vec<Document>,
+    pub problems: Vec<ParseProblem>,
+}
+
+/// Parses a YAML stream. A syntax error ends the stream; documents completed before it are kept.
+#[must_use]
+pub fn parse_stream(text: &str, limits: &Limits) -> ParsedStream {
+    let mut builder = Builder::new(limits);
+    let mut out = ParsedStream::default();
+    for event in Parser::new_from_str(text) {
+        match event {
+            Ok((event, span)) => {
+                if let Err(problem) = builder.event(event, span, &mut out) {
+                    out.problems.push(problem);
+                    return out;
+                }
+            }
+            Err(err) => {
+                let m = err.marker();
+                out.problems.push(ParseProblem {
+                    pos: Pos {
+                        line: m.line() as u32,
+                        col: m.col() as u32,
+                    },
+                    message: format!("invalid YAML: {}", err.info()),
+                });
+                return out;
+            }
+        }
+    }
+    out
+}
+
+fn pos(m: saphyr_parser::Marker) -> Pos {
+    Pos {
+        line: m.line() as u32,
+        col: m.col() as u32,
+    }
+}
+
+fn span(s: YamlSpan) -> Span {
+    Span {
+        start: pos(s.start),
+        end: pos(s.end),
+    }
+}
+
+enum Frame {
+    Seq {
+        start: Span,
+        anchor: usize,
+        items: Vec<Node>,
+    },
+    Map {
+        start: Span,
+        anchor: usize,
+        entries: Vec<Entry>,
+        key: Option<(Box<str>, Span, bool)>,
+    },
+}
+
+struct Builder<'l> {
+    limits: &'l Limits,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, (Node, usize)>,
+    alias_budget: usize,
+    doc_index: usize,
+    root: Option<Node>,
+}
+
+impl<'l> Builder<'l> {
+    fn new(limits: &'l Limits) -> Self {
+        Builder {
+            limits,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            alias_budget: limits.max_alias_nodes,
+            doc_index: 0,
+            root: None,
+        }
+    }
+
+    fn event(
+        &mut self,
+        event: Event<'_>,
+        sp: YamlSpan,
+        out: &mut ParsedStream,
+    ) -> Result<(), ParseProblem> {
+        let here = span(sp);
+        match event {
+            Event::DocumentStart(_) => {
+                self.stack.clear();
+                self.anchors.clear();
+                self.alias_budget = self.limits.max_alias_nodes;
+                self.root = None;
+            }
+            Event::DocumentEnd => {
+                let root = self.root.take().unwrap_or(Node {
+                    span: here,
+                    value: Value::Null,
+                });
+                out.documents.push(Document {
+                    index: self.doc_index,
+                    root,
+                });
+                self.doc_index += 1;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let value = resolve_scalar(text, style, tag.as_deref());
+                let node = Node { span: here, value };
+                self.finish(node, anchor, style == ScalarStyle::Plain, out)?;
+            }
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if self.stack.len() >= self.limits.max_depth {
+                    return Err(ParseProblem {
+                        pos: here.start,
+                        message: format!("nesting deeper than {} levels", self.limits.max_depth),
+                    });
+                }
+                self.stack
+                    .push(if matches!(event, Event::SequenceStart(..)) {
+                        Frame::Seq {
+                            start: here,
+                            anchor,
+                            items: Vec::new(),
+                        }
+                    } else {
+                        Frame::Map {
+                            start: here,
+                            anchor,
+                            entries: Vec::new(),
+                            key: None,
+                        }
+                    });
+            }
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq {
+                    start,
+                    anchor,
+                    items,
+                }) = self.stack.pop()
+                {
+                    let node = Node {
+                        span: start.to(here),
+                        value: Value::Seq(items),
+                    };
+                    self.finish(node, anchor, false, out)?;
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    start,
+                    anchor,
+                    entries,
+                    ..
+                }) = self.stack.pop()
+                {
+                    let entries = merge_keys(entries);
+                    let node = Node {
+                        span: start.to(here),
+                        value: Value::Map(entries),
+                    };
+                    self.finish(node, anchor, false, out)?;
+                }
+            }
+            Event::Alias(id) => {
+                let Some((node, size)) = self.anchors.get(&id) else {
+                    return Err(ParseProblem {
+                        pos: here.start,
+                        message: "alias to an unknown anchor".into(),
+                    });
+                };
+                if *size > self.alias_budget {
+                    return Err(ParseProblem {
+                        pos: here.start,
+                        message: format!(
+                            "aliases expand to more than {} nodes in one document",
+                            self.limits.max_alias_nodes
+                        ),
+                    });
+                }
+                self.alias_budget -= *size;
+                let mut node = node.clone();
+                node.span = here;
+                self.finish(node, 0, false, out)?;
+            }
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+        }
+        Ok(())
+    }
+
+    /// Attaches a completed node to its parent (or makes it the document root).
+    fn finish(
+        &mut self,
+        node: Node,
+        anchor: usize,
+        plain: bool,
+        out: &mut ParsedStream,
+    ) -> Result<(), ParseProblem> {
+        if anchor != 0 {
+            let size = node.count();
+            self.anchors.insert(anchor, (node.clone(), size));
+        }
+        match self.stack.last_mut() {
+            None => self.root = Some(node),
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map { entries, key, .. }) => match key.take() {
+                None => {
+                    let text = key_text(&node);
+                    *key = Some((text, node.span, plain));
+                }
+                Some((text, key_span, key_plain)) => {
+                    let merge = key_plain && &*text == "<<";
+                    if !merge {
+                        if let Some(prev) = entries.iter().find(|e| e.key == text) {
+                            out.problems.push(ParseProblem {
+                                pos: key_span.start,
+                                message: format!(
+                                    "duplicate key `{text}` (first defined on line {})",
+                                    prev.key_span.start.line
+                                ),
+                            });
+                        }
+                    }
+                    // A merge key is stored under a reserved name and expanded when the mapping ends.
+                    let key = if merge { MERGE_KEY.into() } else { text };
+                    entries.push(Entry {
+                        key,
+                        key_span,
+                        value: node,
+                    });
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+const MERGE_KEY: &str = "\u{0}<<";
+
+/// Expands YAML merge keys (`<<: *defaults`): explicit keys win over merged ones.
+fn merge_keys(entries: Vec<Entry>) -> Vec<Entry> {
+    if !entries.iter().any(|e| &*e.key == MERGE_KEY) {
+        return dedup_last_wins(entries);
+    }
+    let (merges, mut own): (Vec<Entry>, Vec<Entry>) =
+        entries.into_iter().partition(|e| &*e.key == MERGE_KEY);
+    own = dedup_last_wins(own);
+    for merge in merges {
+        let sources: Vec<Node> = match merge.value.value {
+            Value::Seq(items) => items,
+            other => vec![Node {
+                span: merge.value.span,
+                value: other,
+            }],
+        };
+        for source in sources {
+            if let Value::Map(inherited) = source.value {
+                for entry in inherited {
+                    if !own.iter().any(|e| e.key == entry.key) {
+                        own.push(entry);
+                    }
+                }
+            }
+        }
+    }
+    own
+}
+
+/// Duplicate keys were reported already; keep the last value, as JSON decoders do.
+fn dedup_last_wins(mut entries: Vec<Entry>) -> Vec<Entry> {
+    let mut i = 0;
+    while i < entries.len() {
+        if entries[i + 1..].iter().any(|e| e.key == entries[i].key) {
+            entries.remove(i);
+        } else {
+            i += 1;
+        }
+    }
+    entries
+}
+
+fn key_text(node: &Node) -> Box<str> {
+    match &node.value {
+        Value::Str(s) => s.clone(),
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string().into(),
+        Value::Int(i) => i.to_string().into(),
+        Value::Float(f) => f.to_string().into(),
+        Value::Seq(_) | Value::Map(_) => node.to_json().to_string().into(),
+    }
+}
+
+/// Resolves a scalar as Kubernetes' YAML decoder (go-yaml v2, YAML 1.1 flavour) does.
+fn resolve_scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    if let Some(tag) = tag {
+        if tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!" {
+            match tag.suffix.as_str() {
+                "str" | "binary" | "timestamp" => return Value::Str(text.into()),
+                "null" => return Value::Null,
+                "bool" | "int" | "float" => return resolve_plain(&text),
+                _ => {}
+            }
+        }
+    }
+    if style != ScalarStyle::Plain {
+        return Value::Str(text.into());
+    }
+    resolve_plain(&text)
+}
+
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => {
+            return Value::Bool(true)
+        }
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => {
+            return Value::Bool(false)
+        }
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY)
+        }
+        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        _ => {}
+    }
+    let first = text.as_bytes()[0];
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return Value::Str(text.into());
+    }
+    if let Some(i) = parse_int(text) {
+        return Value::Int(i);
+    }
+    if is_float(text) {
+        if let Ok(f) = text.replace('_', "").parse::<f64>() {
+            return Value::Float(f);
+        }
+    }
+    Value::Str(text.into())
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    let (neg, body) = match text.as_bytes()[0] {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if body.is_empty() {
+        return None;
+    }
+    let cleaned: String;
+    let body = if body.contains('_') {
+        cleaned = body.replace('_', "");
+        cleaned.as_str()
+    } else {
+        body
+    };
+    let (radix, digits) = if let Some(h) = body.strip_prefix("0x") {
+        (16, h)
+    } else if let Some(b) = body.strip_prefix("0b") {
+        (2, b)
+    } else if let Some(o) = body.strip_prefix("0o") {
+        (8, o)
+    } else if body.len() > 1 && body.starts_with('0') {
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = i128::from_str_radix(digits, radix).ok()?;
+    i64::try_from(if neg { -magnitude } else { magnitude }).ok()
+}
+
+fn is_float(text: &str) -> bool {
+    let body = text.trim_start_matches(['-', '+']);
+    let mut seen_digit = false;
+    let mut seen_dot = false;
+    let mut chars = body.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '0'..='9' | '_' => seen_digit = true,
+            '.' if !seen_dot => seen_dot = true,
+            'e' | 'E' if seen_digit => {
+                if matches!(chars.peek(), Some('-' | '+')) {
+                    chars.next();
+                }
+                return chars.peek().is_some() && chars.all(|c| c.is_ascii_digit());
+            }
+            _ => return false,
+        }
+    }
+    seen_digit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(text: &str) -> Node {
+        let parsed = parse_stream(text, &Limits::default());
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        parsed.documents.into_iter().next().unwrap().root
+    }
+
+    #[test]
+    fn scalars_resolve_like_kubernetes() {
+        let n = one("a: yes\nb: 'yes'\nc: 0755\nd: 1_000\ne: 1.5e3\nf: ~\ng: 0x1F\nh: 1.2.3\ni: -7\nj: !!str 12\nk: .5\n");
+        assert_eq!(n.get("a").unwrap().value, Value::Bool(true));
+        assert_eq!(n.get("b").unwrap().value, Value::Str("yes".into()));
+        assert_eq!(n.get("c").unwrap().value, Value::Int(0o755));
+        assert_eq!(n.get("d").unwrap().value, Value::Int(1000));
+        assert_eq!(n.get("e").unwrap().value, Value::Float(1500.0));
+        assert_eq!(n.get("f").unwrap().value, Value::Null);
+        assert_eq!(n.get("g").unwrap().value, Value::Int(31));
+        assert_eq!(n.get("h").unwrap().value, Value::Str("1.2.3".into()));
+        assert_eq!(n.get("i").unwrap().value, Value::Int(-7));
+        assert_eq!(n.get("j").unwrap().value, Value::Str("12".into()));
+        assert_eq!(n.get("k").unwrap().value, Value::Float(0.5));
+    }
+
+    #[test]
+    fn keys_and_values_keep_positions() {
+        let n = one(
+            "spec:\n  containers:\n  - name: x\n    securityContext:\n      privileged: true\n",
+        );
+        let sc = n.at(&["spec", "containers"]).unwrap().as_seq().unwrap()[0]
+            .get("securityContext")
+            .unwrap();
+        let e = sc.entry("privileged").unwrap();
+        assert_eq!(e.key_span.start, Pos { line: 5, col: 6 });
+        assert_eq!(e.value.span.start, Pos { line: 5, col: 18 });
+        assert_eq!(e.value.span.end, Pos { line: 5, col: 22 });
+    }
+
+    #[test]
+    fn multi_document_indexes_and_anchors() {
+        let parsed = parse_stream(
+            "---\na: &x {k: v}\nb: *x\n---\n---\nc: 1\n",
+            &Limits::default(),
+        );
+        assert_eq!(parsed.documents.len(), 3);
+        assert_eq!(parsed.documents[2].index, 2);
+        let d0 = &parsed.documents[0].root;
+        assert_eq!(d0.get("b").unwrap().get("k").unwrap().as_str(), Some("v"));
+        assert!(parsed.documents[1].root.is_null());
+    }
+
+    #[test]
+    fn merge_keys_expand_and_explicit_keys_win() {
+        let n = one("base: &b {a: 1, b: 2}\nx:\n  <<: *b\n  b: 3\n");
+        let x = n.get("x").unwrap();
+        assert_eq!(x.get("a").unwrap().value, Value::Int(1));
+        assert_eq!(x.get("b").unwrap().value, Value::Int(3));
+        assert_eq!(x.as_map().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn alias_bombs_are_bounded() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!("a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"));
+        }
+        let parsed = parse_stream(&text, &Limits::default());
+        assert_eq!(parsed.problems.len(), 1);
+        assert!(
+            parsed.problems[0].message.contains("aliases expand"),
+            "{:?}",
+            parsed.problems
+        );
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let text = "[".repeat(300) + &"]".repeat(300);
+        let parsed = parse_stream(&text, &Limits::default());
+        assert!(parsed.problems[0]
+            .message
+            .contains("nesting deeper than 256"));
+    }
+
+    #[test]
+    fn duplicate_keys_are_reported_with_both_lines() {
+        let parsed = parse_stream("a: 1\nb: 2\na: 3\n", &Limits::default());
+        assert_eq!(parsed.problems.len(), 1);
+        assert_eq!(parsed.problems[0].pos.line, 3);
+        assert!(parsed.problems[0]
+            .message
+            .contains("first defined on line 1"));
+        assert_eq!(
+            parsed.documents[0].root.get("a").unwrap().value,
+            Value::Int(3)
+        );
+    }
+
+    #[test]
+    fn syntax_errors_keep_earlier_documents() {
+        let parsed = parse_stream("a: 1\n---\nb: [1, 2\n", &Limits::default());
+        assert_eq!(parsed.documents.len(), 1);
+        assert_eq!(parsed.problems.len(), 1);
+        assert!(parsed.problems[0].pos.line >= 3);
+    }
+}

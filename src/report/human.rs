@@ -1,0 +1,179 @@
+//! Human output: each finding as a compiler-style diagnostic rendered by miette, then problems,
+//! then one summary line.
+
+use std::fmt;
+use std::io::{self, Write};
+
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
+};
+
+use super::Style;
+use crate::error::Problem;
+use crate::finding::{Finding, Severity};
+use crate::Outcome;
+
+/// A finding as miette sees it.
+struct FindingDiagnostic<'a> {
+    finding: &'a Finding,
+    code: String,
+    source: NamedSource<std::sync::Arc<str>>,
+    label: LabeledSpan,
+}
+
+impl<'a> FindingDiagnostic<'a> {
+    fn new(finding: &'a Finding) -> Self {
+        let file = &finding.source;
+        let (start, end) = file.byte_range(finding.span);
+        // A multi-line span (a key whose value is a block) is cut to its first line.
+        let end = file.text[start..end].find('\n').map_or(end, |n| start + n);
+        let label = LabeledSpan::new(
+            Some(finding.resource.to_string()),
+            start,
+            end.saturating_sub(start).max(1),
+        );
+        FindingDiagnostic {
+            finding,
+            code: format!("{} {}", finding.rule, finding.name),
+            source: NamedSource::new(file.display.clone(), file.text.clone()).with_language("yaml"),
+            label,
+        }
+    }
+}
+
+impl fmt::Debug for FindingDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.finding.message)
+    }
+}
+
+impl fmt::Display for FindingDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.finding.message)
+    }
+}
+
+impl std::error::Error for FindingDiagnostic<'_> {}
+
+impl Diagnostic for FindingDiagnostic<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(&self.code))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette_severity(self.finding.severity))
+    }
+
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.finding
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        Some(&self.source)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(self.label.clone())))
+    }
+}
+
+/// A problem (unreadable file, syntax error, bad config) as miette sees it.
+#[derive(Debug)]
+struct ProblemDiagnostic<'a>(&'a Problem);
+
+impl fmt::Display for ProblemDiagnostic<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.0, f)
+    }
+}
+
+impl std::error::Error for ProblemDiagnostic<'_> {}
+
+impl Diagnostic for ProblemDiagnostic<'_> {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette::Severity::Error)
+    }
+}
+
+fn miette_severity(s: Severity) -> miette::Severity {
+    match s {
+        Severity::Error => miette::Severity::Error,
+        Severity::Warning => miette::Severity::Warning,
+        Severity::Info => miette::Severity::Advice,
+    }
+}
+
+pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    let theme = if style.color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_links(false)
+        .with_width(120)
+        .with_context_lines(1);
+    let mut buf = String::new();
+    for finding in &outcome.findings {
+        buf.clear();
+        handler
+            .render_report(&mut buf, &FindingDiagnostic::new(finding))
+            .map_err(io::Error::other)?;
+        writeln!(out, "{}", buf.trim_end())?;
+        writeln!(out)?;
+    }
+    for problem in &outcome.problems {
+        buf.clear();
+        handler
+            .render_report(&mut buf, &ProblemDiagnostic(problem))
+            .map_err(io::Error::other)?;
+        writeln!(out, "{}", buf.trim_end())?;
+        writeln!(out)?;
+    }
+    writeln!(out, "{}", summary_line(outcome))
+}
+
+fn summary_line(outcome: &Outcome) -> String {
+    let s = &outcome.summary;
+    let count = |sev: Severity| {
+        outcome
+            .findings
+            .iter()
+            .filter(|f| f.severity == sev)
+            .count()
+    };
+    let plural = |n: usize, word: &str| {
+        if n == 1 {
+            format!("{n} {word}")
+        } else {
+            format!("{n} {word}s")
+        }
+    };
+    let mut parts = Vec::new();
+    for sev in [Severity::Error, Severity::Warning, Severity::Info] {
+        let n = count(sev);
+        if n > 0 {
+            parts.push(plural(n, sev.as_str()));
+        }
+    }
+    let findings = if parts.is_empty() {
+        "no findings".to_string()
+    } else {
+        format!("{} ({})", plural(s.findings, "finding"), parts.join(", "))
+    };
+    let errors = if outcome.problems.is_empty() {
+        String::new()
+    } else {
+        format!(" and {}", plural(outcome.problems.len(), "error"))
+    };
+    format!(
+        "{findings}{errors} in {}, {} ({} Kubernetes objects, {} skipped)",
+        plural(s.files, "file"),
+        plural(s.documents, "document"),
+        s.resources,
+        s.skipped,
+    )
+}

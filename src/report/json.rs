@@ -1,0 +1,61 @@
+//! `--format json`: the machine form. Field names are a contract (see README).
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use crate::error::Problem;
+use crate::finding::{Finding, ResourceRef, Severity};
+use crate::{Outcome, Summary};
+
+#[derive(Serialize)]
+struct Report<'a> {
+    version: u32,
+    findings: Vec<JsonFinding<'a>>,
+    errors: &'a [Problem],
+    summary: &'a Summary,
+}
+
+#[derive(Serialize)]
+struct JsonFinding<'a> {
+    rule: &'a str,
+    name: &'a str,
+    severity: Severity,
+    message: &'a str,
+    file: &'a str,
+    line: u32,
+    column: u32,
+    document: usize,
+    path: &'a str,
+    resource: &'a ResourceRef,
+    policy: Option<&'a str>,
+}
+
+impl<'a> From<&'a Finding> for JsonFinding<'a> {
+    fn from(f: &'a Finding) -> Self {
+        JsonFinding {
+            rule: &f.rule,
+            name: &f.name,
+            severity: f.severity,
+            message: &f.message,
+            file: &f.source.display,
+            line: f.span.start.line,
+            column: f.span.start.col + 1,
+            document: f.document,
+            path: &f.path,
+            resource: &f.resource,
+            policy: f.policy.as_deref(),
+        }
+    }
+}
+
+pub(super) fn write(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
+    let report = Report {
+        version: 1,
+        findings: outcome.findings.iter().map(JsonFinding::from).collect(),
+        errors: &outcome.problems,
+        summary: &outcome.summary,
+    };
+    serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
+    writeln!(out)
+}
