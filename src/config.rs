@@ -148,7 +148,7 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
     }
     let root = parsed.documents.pop().map_or(
         Node {
-            span: Default::default(),
+            span: crate::load::source::Span::default(),
             value: crate::load::Value::Null,
         },
         |d| d.root,

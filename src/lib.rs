@@ -68,12 +68,9 @@ impl Outcome {
     #[must_use]
     pub fn exit_code(&self, fail_on: Option<Severity>) -> u8 {
         if !self.problems.is_empty() {
-            2
-        } else if fail_on.is_some_and(|t| self.findings.iter().any(|f| f.severity >= t)) {
-            1
-        } else {
-            0
+            return 2;
         }
+        u8::from(fail_on.is_some_and(|t| self.findings.iter().any(|f| f.severity >= t)))
     }
 }
 

@@ -43,32 +43,32 @@ pub fn run() -> u8 {
     let outcome = crate::check(&options, &cwd);
     let code = outcome.exit_code(check.fail_on.threshold());
 
-    let written = match &check.output {
-        Some(path) => std::fs::File::create(path).and_then(|f| {
-            let mut w = io::BufWriter::new(f);
-            report::write(check.format, &outcome, Style { color: false }, &mut w)?;
-            w.flush()
-        }),
-        None => {
-            let stdout = io::stdout();
-            let color = match check.color {
-                ColorChoice::Always => true,
-                ColorChoice::Never => false,
-                ColorChoice::Auto => {
-                    stdout.is_terminal()
-                        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                }
-            };
-            let mut w = io::BufWriter::new(stdout.lock());
-            report::write(check.format, &outcome, Style { color }, &mut w).and_then(|()| w.flush())
-        }
-    };
+    let written = write_report(&check, &outcome);
     match written {
         Ok(()) => code,
         // A closed pipe (`mtk-lint . | head`) is the reader's choice, not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => code,
         Err(e) => fatal(&format!("cannot write the report: {e}")),
     }
+}
+
+fn write_report(check: &args::CheckArgs, outcome: &crate::Outcome) -> io::Result<()> {
+    if let Some(path) = &check.output {
+        let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+        report::write(check.format, outcome, Style { color: false }, &mut w)?;
+        return w.flush();
+    }
+    let stdout = io::stdout();
+    let color = match check.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    };
+    let mut w = io::BufWriter::new(stdout.lock());
+    report::write(check.format, outcome, Style { color }, &mut w)?;
+    w.flush()
 }
 
 fn inputs(paths: &[PathBuf]) -> Vec<Input> {

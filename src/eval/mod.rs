@@ -12,6 +12,9 @@ use crate::error::Problem;
 use crate::finding::{Finding, ResourceRef, Severity};
 use crate::inventory::{locate, Inventory};
 
+/// A violation with the index of the rule that reported it.
+type RuleViolation = (usize, Violation);
+
 /// A rule selected for this run, with its effective severity.
 pub struct ActiveRule {
     pub rule: Box<dyn Rule>,
@@ -43,7 +46,7 @@ pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem
             }
             let mut sink = Sink::default();
             let ran = catch_unwind(AssertUnwindSafe(|| {
-                active.rule.check_object(cx, object, &mut sink)
+                active.rule.check_object(cx, object, &mut sink);
             }));
             match ran {
                 Ok(()) => out.extend(sink.violations.into_iter().map(|v| (ri, v))),
@@ -62,7 +65,9 @@ pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem
     });
     let per_tree = tree_rules.par_iter().map(|&(ri, active)| {
         let mut sink = Sink::default();
-        match catch_unwind(AssertUnwindSafe(|| active.rule.check_tree(cx, &mut sink))) {
+        match catch_unwind(AssertUnwindSafe(|| {
+            active.rule.check_tree(cx, &mut sink);
+        })) {
             Ok(()) => (
                 sink.violations.into_iter().map(|v| (ri, v)).collect(),
                 Vec::new(),
@@ -77,7 +82,7 @@ pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem
             ),
         }
     });
-    let (violations, problems): (Vec<Vec<(usize, Violation)>>, Vec<Vec<Problem>>) =
+    let (violations, problems): (Vec<Vec<RuleViolation>>, Vec<Vec<Problem>>) =
         per_object.chain(per_tree).unzip();
 
     let mut findings: Vec<Finding> = violations

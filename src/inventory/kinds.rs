@@ -206,10 +206,10 @@ pub fn builtin(api_version: &str, kind: &str) -> Option<KindInfo> {
 /// CustomResourceDefinitions in the tree. Unknown kinds are taken as namespaced, as most
 /// custom resources are.
 #[must_use]
-pub fn is_cluster_scoped(
+pub fn is_cluster_scoped<S: std::hash::BuildHasher>(
     api_version: &str,
     kind: &str,
-    crd_scopes: &HashMap<(String, String), bool>,
+    crd_scopes: &HashMap<(String, String), bool, S>,
 ) -> bool {
     let (group, _) = split_api_version(api_version);
     if let Some(info) = table().by_group_kind.get(&(group, kind)) {

@@ -179,7 +179,7 @@ fn parse_bytes(
 /// Line and character column of a byte offset in possibly invalid UTF-8.
 fn position_of(bytes: &[u8], at: usize) -> Pos {
     let before = &bytes[..at];
-    let line = before.iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+    let line = before.split(|&b| b == b'\n').count() as u32;
     let line_start = before
         .iter()
         .rposition(|&b| b == b'\n')

@@ -96,10 +96,9 @@ impl Rule for MissingDefaultDeny {
             }
             let missing = match (ingress, egress || !self.params.require_egress) {
                 (true, true) => continue,
-                (false, true) => "ingress",
                 (true, false) => "egress",
                 (false, false) if self.params.require_egress => "ingress and egress",
-                (false, false) => "ingress",
+                (false, _) => "ingress",
             };
             sink.report(
                 ns,
