@@ -73,16 +73,9 @@ fn default_node_pool_key() -> String {
 }
 
 fn default_platform_namespaces() -> Vec<String> {
-    [
-        "flux-system",
-        "kyverno",
-        "ingress-nginx",
-        "kube-system",
-        "kube-public",
-        "kube-node-lease",
-    ]
-    .map(String::from)
-    .to_vec()
+    ["flux-system", "kyverno", "ingress-nginx", "kube-system", "kube-public", "kube-node-lease"]
+        .map(String::from)
+        .to_vec()
 }
 
 /// Default namespace labels that name a tenant, tried in order.
@@ -115,6 +108,8 @@ pub struct LoadedConfig {
     pub config: Config,
     /// Directory that relative paths in the config resolve against.
     pub base_dir: PathBuf,
+    /// Absolute path of the file, when one was read.
+    pub path: Option<PathBuf>,
     /// Display path of the file, when one was read.
     pub file: Option<String>,
     /// Position of each key under `rules:`, to point at unknown rule names.
@@ -125,7 +120,9 @@ pub struct LoadedConfig {
 pub fn load_file(path: &Path, display: &str) -> Result<LoadedConfig, Problem> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Problem::new(display, None, format!("cannot read config: {e}")))?;
-    parse(&text, display, path.parent().unwrap_or(Path::new(".")))
+    let mut loaded = parse(&text, display, path.parent().unwrap_or(Path::new(".")))?;
+    loaded.path = Some(path.to_path_buf());
+    Ok(loaded)
 }
 
 /// Parses config text.
@@ -133,24 +130,13 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut parsed = crate::load::yaml::parse_stream(text, &Limits::default());
     if let Some(p) = parsed.problems.first() {
-        return Err(Problem::new(
-            display,
-            Some(p.pos),
-            format!("config: {}", p.message),
-        ));
+        return Err(Problem::new(display, Some(p.pos), format!("config: {}", p.message)));
     }
     if parsed.documents.len() > 1 {
-        return Err(Problem::new(
-            display,
-            None,
-            "config: expected one YAML document",
-        ));
+        return Err(Problem::new(display, None, "config: expected one YAML document"));
     }
     let root = parsed.documents.pop().map_or(
-        Node {
-            span: crate::load::source::Span::default(),
-            value: crate::load::Value::Null,
-        },
+        Node { span: crate::load::source::Span::default(), value: crate::load::Value::Null },
         |d| d.root,
     );
     let config: Config = if root.is_null() {
@@ -162,17 +148,13 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
     let rule_positions = root
         .get("rules")
         .and_then(Node::as_map)
-        .map(|entries| {
-            entries
-                .iter()
-                .map(|e| (e.key.to_string(), e.key_span.start))
-                .collect()
-        })
+        .map(|entries| entries.iter().map(|e| (e.key.to_string(), e.key_span.start)).collect())
         .unwrap_or_default();
     Ok(LoadedConfig {
         config,
         base_dir: base_dir.to_path_buf(),
         file: Some(display.to_string()),
+        path: None,
         rule_positions,
     })
 }
@@ -196,14 +178,8 @@ rules:
 exclude: ["clusters/**/flux-system/gotk-components.yaml"]
 "#;
         let c = parse(text, ".mtk-lint.yaml", Path::new("/repo")).unwrap();
-        assert_eq!(
-            c.config.tenancy.tenant_label.as_deref(),
-            Some("mtk.io/tenant")
-        );
-        assert_eq!(
-            c.config.rules["MTK-SEC-004"].severity,
-            Some(Severity::Warning)
-        );
+        assert_eq!(c.config.tenancy.tenant_label.as_deref(), Some("mtk.io/tenant"));
+        assert_eq!(c.config.rules["MTK-SEC-004"].severity, Some(Severity::Warning));
         assert_eq!(c.config.rules["MTK-NET-002"].enabled, Some(false));
         assert_eq!(c.config.exclude.len(), 1);
         assert_eq!(c.rule_positions["MTK-NET-002"], Pos { line: 10, col: 2 });
@@ -213,27 +189,15 @@ exclude: ["clusters/**/flux-system/gotk-components.yaml"]
     fn unknown_keys_are_errors_with_lines() {
         let err = parse("tenancy:\n  tenantLabels: x\n", "c.yaml", Path::new(".")).unwrap_err();
         assert_eq!((err.line, err.column), (Some(2), Some(3)));
-        assert!(
-            err.message.contains("unknown field `tenantLabels`"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("unknown field `tenantLabels`"), "{}", err.message);
     }
 
     #[test]
     fn wrong_types_are_errors_with_lines() {
-        let err = parse(
-            "rules:\n  MTK-SEC-001: {severity: fatal}\n",
-            "c.yaml",
-            Path::new("."),
-        )
-        .unwrap_err();
+        let err = parse("rules:\n  MTK-SEC-001: {severity: fatal}\n", "c.yaml", Path::new("."))
+            .unwrap_err();
         assert_eq!(err.line, Some(2));
-        assert!(
-            err.message.contains("unknown variant `fatal`"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("unknown variant `fatal`"), "{}", err.message);
         let err = parse("exclude: nope\n", "c.yaml", Path::new(".")).unwrap_err();
         assert_eq!(err.line, Some(1));
     }

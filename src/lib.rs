@@ -84,10 +84,7 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
         Ok(c) => c,
         Err(p) => {
             problems.push(p);
-            LoadedConfig {
-                base_dir: cwd.to_path_buf(),
-                ..LoadedConfig::default()
-            }
+            LoadedConfig { base_dir: cwd.to_path_buf(), ..LoadedConfig::default() }
         }
     };
     let (rules, mut rule_problems) = select_rules(&loaded_config);
@@ -95,10 +92,7 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
 
     let mut excludes = Vec::new();
     for (base, patterns) in [
-        (
-            loaded_config.base_dir.clone(),
-            &loaded_config.config.exclude,
-        ),
+        (loaded_config.base_dir.clone(), &loaded_config.config.exclude),
         (cwd.to_path_buf(), &options.excludes),
     ] {
         match Excludes::new(patterns) {
@@ -113,6 +107,7 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
     let load_options = LoadOptions {
         inputs: options.inputs.clone(),
         excludes,
+        skip_files: loaded_config.path.iter().cloned().collect(),
         limits: options.limits,
     };
     let mut sources = load::load(&load_options, cwd);
@@ -120,10 +115,7 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
     let files = sources.files.len();
 
     let inventory = inventory::build(sources, &loaded_config.config);
-    let cx = Context {
-        inventory: &inventory,
-        config: &loaded_config.config,
-    };
+    let cx = Context { inventory: &inventory, config: &loaded_config.config };
     let (findings, mut eval_problems) = eval::run(&rules, &cx);
     problems.append(&mut eval_problems);
 
@@ -136,18 +128,11 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
         errors: problems.len(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    Outcome {
-        findings,
-        problems,
-        summary,
-    }
+    Outcome { findings, problems, summary }
 }
 
 fn find_config(options: &CheckOptions, cwd: &Path) -> Result<LoadedConfig, Problem> {
-    let explicit = options
-        .config
-        .as_ref()
-        .map(|p| load::discover::normalize(&cwd.join(p)));
+    let explicit = options.config.as_ref().map(|p| load::discover::normalize(&cwd.join(p)));
     let path = explicit.clone().or_else(|| {
         let root = options.inputs.iter().find_map(|i| match i {
             Input::Path(p) => Some(load::discover::normalize(&cwd.join(p))),
@@ -155,19 +140,14 @@ fn find_config(options: &CheckOptions, cwd: &Path) -> Result<LoadedConfig, Probl
         });
         let dir = match root {
             Some(r) if r.is_dir() => r,
-            Some(r) => r
-                .parent()
-                .map_or_else(|| cwd.to_path_buf(), Path::to_path_buf),
+            Some(r) => r.parent().map_or_else(|| cwd.to_path_buf(), Path::to_path_buf),
             None => cwd.to_path_buf(),
         };
         Some(dir.join(config::CONFIG_FILE_NAME)).filter(|p| p.is_file())
     });
     match path {
         Some(p) => config::load_file(&p, &load::discover::display_path(&p, cwd)),
-        None => Ok(LoadedConfig {
-            base_dir: cwd.to_path_buf(),
-            ..LoadedConfig::default()
-        }),
+        None => Ok(LoadedConfig { base_dir: cwd.to_path_buf(), ..LoadedConfig::default() }),
     }
 }
 
@@ -177,21 +157,14 @@ fn select_rules(loaded: &LoadedConfig) -> (Vec<ActiveRule>, Vec<Problem>) {
     let all = match engine::builtin::all() {
         Ok(rules) => rules,
         Err(message) => {
-            return (
-                Vec::new(),
-                vec![Problem::new("", None, format!("internal error: {message}"))],
-            )
+            return (Vec::new(), vec![Problem::new("", None, format!("internal error: {message}"))])
         }
     };
     let file = loaded.file.clone().unwrap_or_default();
     for id in loaded.config.rules.keys() {
         if !all.iter().any(|r| r.meta().is_named(id)) {
             let pos = loaded.rule_positions.get(id).copied();
-            problems.push(Problem::new(
-                file.clone(),
-                pos,
-                format!("config: unknown rule `{id}`"),
-            ));
+            problems.push(Problem::new(file.clone(), pos, format!("config: unknown rule `{id}`")));
         }
     }
     let rules = all
@@ -203,12 +176,8 @@ fn select_rules(loaded: &LoadedConfig) -> (Vec<ActiveRule>, Vec<Problem>) {
                 .iter()
                 .find(|(id, _)| rule.meta().is_named(id))
                 .map(|(_, s)| *s);
-            let enabled = setting
-                .and_then(|s| s.enabled)
-                .unwrap_or(rule.meta().enabled_by_default);
-            let severity = setting
-                .and_then(|s| s.severity)
-                .unwrap_or(rule.meta().severity);
+            let enabled = setting.and_then(|s| s.enabled).unwrap_or(rule.meta().enabled_by_default);
+            let severity = setting.and_then(|s| s.severity).unwrap_or(rule.meta().severity);
             enabled.then_some(ActiveRule { rule, severity })
         })
         .collect();

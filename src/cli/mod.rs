@@ -35,10 +35,7 @@ pub fn run() -> u8 {
         inputs: inputs(&check.paths),
         config: check.config.clone(),
         excludes: check.exclude.clone(),
-        limits: Limits {
-            max_file_size: check.max_file_size,
-            ..Limits::default()
-        },
+        limits: Limits { max_file_size: check.max_file_size, ..Limits::default() },
     };
     let outcome = crate::check(&options, &cwd);
     let code = outcome.exit_code(check.fail_on.threshold());
@@ -77,13 +74,7 @@ fn inputs(paths: &[PathBuf]) -> Vec<Input> {
     }
     paths
         .iter()
-        .map(|p| {
-            if p.as_os_str() == "-" {
-                Input::Stdin
-            } else {
-                Input::Path(p.clone())
-            }
-        })
+        .map(|p| if p.as_os_str() == "-" { Input::Stdin } else { Input::Path(p.clone()) })
         .collect()
 }
 

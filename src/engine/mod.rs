@@ -55,11 +55,7 @@ impl Context<'_> {
     /// Whether a namespace is run by the platform team (exempt from tenant rules).
     #[must_use]
     pub fn is_platform_namespace(&self, namespace: &str) -> bool {
-        self.config
-            .tenancy
-            .platform_namespaces
-            .iter()
-            .any(|p| p == namespace)
+        self.config.tenancy.platform_namespaces.iter().any(|p| p == namespace)
     }
 }
 

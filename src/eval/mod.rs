@@ -25,16 +25,10 @@ pub struct ActiveRule {
 #[must_use]
 pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem>) {
     let inv = cx.inventory;
-    let object_rules: Vec<(usize, &ActiveRule)> = rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.rule.scope() == RuleScope::Object)
-        .collect();
-    let tree_rules: Vec<(usize, &ActiveRule)> = rules
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.rule.scope() == RuleScope::Tree)
-        .collect();
+    let object_rules: Vec<(usize, &ActiveRule)> =
+        rules.iter().enumerate().filter(|(_, r)| r.rule.scope() == RuleScope::Object).collect();
+    let tree_rules: Vec<(usize, &ActiveRule)> =
+        rules.iter().enumerate().filter(|(_, r)| r.rule.scope() == RuleScope::Tree).collect();
 
     // Per-object rules: parallel over objects, each object checked by the rules of its kind.
     let per_object = inv.objects.par_iter().map(|object| {
@@ -68,10 +62,7 @@ pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem
         match catch_unwind(AssertUnwindSafe(|| {
             active.rule.check_tree(cx, &mut sink);
         })) {
-            Ok(()) => (
-                sink.violations.into_iter().map(|v| (ri, v)).collect(),
-                Vec::new(),
-            ),
+            Ok(()) => (sink.violations.into_iter().map(|v| (ri, v)).collect(), Vec::new()),
             Err(_) => (
                 Vec::new(),
                 vec![Problem::new(

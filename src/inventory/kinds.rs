@@ -218,9 +218,7 @@ pub fn is_cluster_scoped<S: std::hash::BuildHasher>(
     if let Some(namespaced) = crd_scopes.get(&(group.to_string(), kind.to_string())) {
         return !namespaced;
     }
-    CLUSTER_SCOPED_CRDS
-        .iter()
-        .any(|&(g, k)| g == group && k == kind)
+    CLUSTER_SCOPED_CRDS.iter().any(|&(g, k)| g == group && k == kind)
 }
 
 #[cfg(test)]
@@ -231,25 +229,15 @@ mod tests {
     fn scopes_come_from_the_kubernetes_spec() {
         let none = HashMap::new();
         assert!(is_cluster_scoped("v1", "Namespace", &none));
-        assert!(is_cluster_scoped(
-            "rbac.authorization.k8s.io/v1",
-            "ClusterRoleBinding",
-            &none
-        ));
+        assert!(is_cluster_scoped("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", &none));
         assert!(!is_cluster_scoped("apps/v1", "Deployment", &none));
-        assert!(!is_cluster_scoped(
-            "networking.k8s.io/v1",
-            "NetworkPolicy",
-            &none
-        ));
+        assert!(!is_cluster_scoped("networking.k8s.io/v1", "NetworkPolicy", &none));
         assert!(is_cluster_scoped("kyverno.io/v1", "ClusterPolicy", &none));
         assert!(!is_cluster_scoped("example.com/v1", "Widget", &none));
         let crds = HashMap::from([(("example.com".to_string(), "Widget".to_string()), false)]);
         assert!(is_cluster_scoped("example.com/v1", "Widget", &crds));
         assert_eq!(
-            builtin("networking.k8s.io/v1", "NetworkPolicy")
-                .unwrap()
-                .plural,
+            builtin("networking.k8s.io/v1", "NetworkPolicy").unwrap().plural,
             "networkpolicies"
         );
     }

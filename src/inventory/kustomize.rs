@@ -5,6 +5,10 @@
 //! `spec.targetNamespace` acts as the outermost kustomization over `spec.path` (relative to the
 //! root of the linted tree); when that directory has no kustomization.yaml, Flux includes every
 //! manifest below it.
+//!
+//! `spec.path` is relative to the root of the source repository, which the tree does not name:
+//! it is resolved against each ancestor of the directory holding the Flux Kustomization (the
+//! nearest one where the path exists wins), then against the linted roots.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -23,6 +27,8 @@ struct KustomizeConfig {
 /// A Flux Kustomization that sets a target namespace.
 #[derive(Debug)]
 pub(crate) struct FluxTarget {
+    /// The file that defines the Flux Kustomization.
+    pub defined_in: Option<PathBuf>,
     pub path: String,
     pub target_namespace: String,
 }
@@ -68,25 +74,29 @@ pub(crate) fn assigned_namespaces(
             }
         }
     }
-    let mut walk = Walk {
-        configs: &configs,
-        known_files: &known_files,
-        assigned: HashMap::new(),
-    };
+    let mut walk = Walk { configs: &configs, known_files: &known_files, assigned: HashMap::new() };
 
     // Flux targets first: they are applied last by the cluster, so they win.
     for target in flux {
         let rel = target.path.trim_start_matches("./");
-        for root in roots {
-            let dir = normalize(&root.join(rel));
-            if configs.contains_key(&dir) {
-                walk.visit(&dir, Some(&target.target_namespace), &mut HashSet::new());
-            } else {
-                for file in &known_files {
-                    if file.starts_with(&dir) {
-                        walk.assign(file, &target.target_namespace);
-                    }
-                }
+        let bases = target
+            .defined_in
+            .iter()
+            .flat_map(|f| f.ancestors().skip(1))
+            .chain(roots.iter().map(PathBuf::as_path));
+        let exists = |dir: &Path| {
+            configs.contains_key(dir) || known_files.iter().any(|f| f.starts_with(dir))
+        };
+        let Some(dir) = bases.map(|b| normalize(&b.join(rel))).find(|d| exists(d)) else {
+            continue;
+        };
+        if configs.contains_key(&dir) {
+            walk.visit(&dir, Some(&target.target_namespace), &mut HashSet::new());
+        } else {
+            let below: Vec<&Path> =
+                known_files.iter().copied().filter(|f| f.starts_with(&dir)).collect();
+            for file in below {
+                walk.assign(file, &target.target_namespace);
             }
         }
     }
@@ -104,11 +114,8 @@ pub(crate) fn assigned_namespaces(
 }
 
 fn read_config(root: &Node) -> KustomizeConfig {
-    let namespace = root
-        .get("namespace")
-        .and_then(Node::as_str)
-        .filter(|s| !s.is_empty())
-        .map(String::from);
+    let namespace =
+        root.get("namespace").and_then(Node::as_str).filter(|s| !s.is_empty()).map(String::from);
     let entries = ["resources", "bases", "components"]
         .iter()
         .filter_map(|k| root.get(k).and_then(Node::as_seq))
@@ -128,9 +135,7 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn assign(&mut self, file: &Path, namespace: &str) {
-        self.assigned
-            .entry(file.to_path_buf())
-            .or_insert_with(|| namespace.to_string());
+        self.assigned.entry(file.to_path_buf()).or_insert_with(|| namespace.to_string());
     }
 
     fn visit(&mut self, dir: &Path, outer: Option<&str>, seen: &mut HashSet<PathBuf>) {

@@ -77,14 +77,8 @@ mod tests {
 
     #[test]
     fn escapes_keys() {
-        assert_eq!(
-            push("/metadata/labels", "mtk.io/tenant"),
-            "/metadata/labels/mtk.io~1tenant"
-        );
-        let doc = parse_stream(
-            "metadata:\n  labels:\n    mtk.io/tenant: a\n",
-            &Limits::default(),
-        );
+        assert_eq!(push("/metadata/labels", "mtk.io/tenant"), "/metadata/labels/mtk.io~1tenant");
+        let doc = parse_stream("metadata:\n  labels:\n    mtk.io/tenant: a\n", &Limits::default());
         let s = locate(&doc.documents[0].root, "/metadata/labels/mtk.io~1tenant");
         assert_eq!(s.start.line, 3);
     }

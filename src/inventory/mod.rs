@@ -71,29 +71,17 @@ pub struct Inventory {
 impl Inventory {
     /// Objects of one kind, in tree order.
     pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
-        self.by_kind
-            .get(kind)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.objects[i])
+        self.by_kind.get(kind).into_iter().flatten().map(|&i| &self.objects[i])
     }
 
     /// Objects whose effective namespace is `namespace`, in tree order.
     pub fn in_namespace<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Object> + 'a {
-        self.by_namespace
-            .get(namespace)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.objects[i])
+        self.by_namespace.get(namespace).into_iter().flatten().map(|&i| &self.objects[i])
     }
 
     /// Objects with this identity (more than one when the tree defines it twice).
     pub fn by_id<'a>(&'a self, id: &ObjectId) -> impl Iterator<Item = &'a Object> + 'a {
-        self.by_id
-            .get(id)
-            .into_iter()
-            .flatten()
-            .map(|&i| &self.objects[i])
+        self.by_id.get(id).into_iter().flatten().map(|&i| &self.objects[i])
     }
 
     #[must_use]
@@ -120,28 +108,22 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             let root = doc.root;
             let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
             let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
-            let is_kustomize = path
-                .as_deref()
-                .is_some_and(|p| kustomize::is_kustomize_config(&root, p));
+            let is_kustomize =
+                path.as_deref().is_some_and(|p| kustomize::is_kustomize_config(&root, p));
             if api_version.is_empty() || kind.is_empty() || is_kustomize {
                 inv.skipped += 1;
                 continue;
             }
             let api_version = api_version.to_string();
             let kind = kind.to_string();
-            let name = root
-                .at(&["metadata", "name"])
-                .and_then(Node::as_str)
-                .unwrap_or("")
-                .to_string();
+            let name =
+                root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string();
             let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, &crd_scopes);
             let namespace = if cluster_scoped {
                 None
             } else {
                 assigned_ns.cloned().or_else(|| {
-                    root.at(&["metadata", "namespace"])
-                        .and_then(Node::as_str)
-                        .map(String::from)
+                    root.at(&["metadata", "namespace"]).and_then(Node::as_str).map(String::from)
                 })
             };
             inv.objects.push(Object {
@@ -173,10 +155,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let namespaces = inv
         .of_kind("Namespace")
         .filter(|o| o.api_version == "v1")
-        .map(|o| tenants::NamespaceObject {
-            name: &o.name,
-            root: &o.root,
-        });
+        .map(|o| tenants::NamespaceObject { name: &o.name, root: &o.root });
     inv.tenants = TenantIndex::build(config, namespaces);
     inv
 }
@@ -201,25 +180,19 @@ fn crd_scopes(files: &[crate::load::LoadedFile]) -> HashMap<(String, String), bo
 fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget> {
     files
         .iter()
-        .flat_map(|f| &f.documents)
-        .filter(|d| {
+        .flat_map(|f| f.documents.iter().map(move |d| (f.source.path.as_ref(), d)))
+        .filter(|(_, d)| {
             d.root.get("kind").and_then(Node::as_str) == Some("Kustomization")
                 && d.root
                     .get("apiVersion")
                     .and_then(Node::as_str)
                     .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
         })
-        .filter_map(|d| {
-            let path = d
-                .root
-                .at(&["spec", "path"])
-                .and_then(Node::as_str)
-                .unwrap_or("./");
-            let target = d
-                .root
-                .at(&["spec", "targetNamespace"])
-                .and_then(Node::as_str)?;
+        .filter_map(|(file, d)| {
+            let path = d.root.at(&["spec", "path"]).and_then(Node::as_str).unwrap_or("./");
+            let target = d.root.at(&["spec", "targetNamespace"]).and_then(Node::as_str)?;
             Some(kustomize::FluxTarget {
+                defined_in: file.cloned(),
                 path: path.to_string(),
                 target_namespace: target.to_string(),
             })

@@ -47,15 +47,9 @@ impl TenantIndex {
         for (name, tc) in &config.tenants {
             let tenant = index.tenant_mut(name);
             tenant.node_pool.clone_from(&tc.node_pool);
-            tenant
-                .domains
-                .extend(tc.domains.iter().map(|d| d.replace("{tenant}", name)));
-            let owned: Vec<String> = tc
-                .namespaces
-                .iter()
-                .filter(|ns| !is_platform(ns))
-                .cloned()
-                .collect();
+            tenant.domains.extend(tc.domains.iter().map(|d| d.replace("{tenant}", name)));
+            let owned: Vec<String> =
+                tc.namespaces.iter().filter(|ns| !is_platform(ns)).cloned().collect();
             tenant.namespaces.extend(owned.iter().cloned());
             for ns in owned {
                 index.namespace_tenant.insert(ns, name.clone());
@@ -68,32 +62,24 @@ impl TenantIndex {
             let Some(ns_labels) = ns.root.at(&["metadata", "labels"]) else {
                 continue;
             };
-            let Some(tenant_name) = labels
-                .iter()
-                .find_map(|l| ns_labels.get(l).and_then(Node::as_str))
+            let Some(tenant_name) =
+                labels.iter().find_map(|l| ns_labels.get(l).and_then(Node::as_str))
             else {
                 continue;
             };
-            let pool = ns_labels
-                .get(&tenancy.node_pool_label)
-                .and_then(Node::as_str)
-                .map(String::from);
+            let pool =
+                ns_labels.get(&tenancy.node_pool_label).and_then(Node::as_str).map(String::from);
             let tenant = index.tenant_mut(tenant_name);
             tenant.namespaces.insert(ns.name.to_string());
             if tenant.node_pool.is_none() {
                 tenant.node_pool = pool;
             }
-            index
-                .namespace_tenant
-                .insert(ns.name.to_string(), tenant_name.to_string());
+            index.namespace_tenant.insert(ns.name.to_string(), tenant_name.to_string());
         }
         for (name, tenant) in &mut index.tenants {
             if tenant.domains.is_empty() {
-                tenant.domains = tenancy
-                    .domains
-                    .iter()
-                    .map(|d| d.replace("{tenant}", name))
-                    .collect();
+                tenant.domains =
+                    tenancy.domains.iter().map(|d| d.replace("{tenant}", name)).collect();
             }
         }
         index
@@ -102,18 +88,13 @@ impl TenantIndex {
     fn tenant_mut(&mut self, name: &str) -> &mut Tenant {
         self.tenants
             .entry(name.to_string())
-            .or_insert_with(|| Tenant {
-                name: name.to_string(),
-                ..Tenant::default()
-            })
+            .or_insert_with(|| Tenant { name: name.to_string(), ..Tenant::default() })
     }
 
     /// The tenant that owns a namespace.
     #[must_use]
     pub fn tenant_of(&self, namespace: &str) -> Option<&Tenant> {
-        self.namespace_tenant
-            .get(namespace)
-            .and_then(|t| self.tenants.get(t))
+        self.namespace_tenant.get(namespace).and_then(|t| self.tenants.get(t))
     }
 
     #[must_use]

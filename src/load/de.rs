@@ -26,10 +26,7 @@ impl std::error::Error for DeError {}
 
 impl de::Error for DeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
-        DeError {
-            pos: None,
-            message: msg.to_string(),
-        }
+        DeError { pos: None, message: msg.to_string() }
     }
 }
 
@@ -81,10 +78,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
             Value::Float(f) => visitor.visit_f64(*f),
             Value::Str(s) => visitor.visit_borrowed_str(s),
             Value::Seq(items) => visitor.visit_seq(Items { iter: items.iter() }),
-            Value::Map(entries) => visitor.visit_map(Entries {
-                iter: entries.iter(),
-                value: None,
-            }),
+            Value::Map(entries) => visitor.visit_map(Entries { iter: entries.iter(), value: None }),
         };
         result.map_err(|e| e.at(pos))
     }
@@ -190,10 +184,9 @@ impl<'de> SeqAccess<'de> for Items<'de> {
         seed: T,
     ) -> Result<Option<T::Value>, DeError> {
         match self.iter.next() {
-            Some(node) => seed
-                .deserialize(NodeDe(node))
-                .map(Some)
-                .map_err(|e| e.at(node.span.start)),
+            Some(node) => {
+                seed.deserialize(NodeDe(node)).map(Some).map_err(|e| e.at(node.span.start))
+            }
             None => Ok(None),
         }
     }
@@ -216,21 +209,15 @@ impl<'de> MapAccess<'de> for Entries<'de> {
                 self.value = Some(&entry.value);
                 let key: de::value::BorrowedStrDeserializer<'de, DeError> =
                     de::value::BorrowedStrDeserializer::new(&entry.key);
-                seed.deserialize(key)
-                    .map(Some)
-                    .map_err(|e| e.at(entry.key_span.start))
+                seed.deserialize(key).map(Some).map_err(|e| e.at(entry.key_span.start))
             }
             None => Ok(None),
         }
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let node = self
-            .value
-            .take()
-            .ok_or_else(|| de::Error::custom("value without key"))?;
-        seed.deserialize(NodeDe(node))
-            .map_err(|e| e.at(node.span.start))
+        let node = self.value.take().ok_or_else(|| de::Error::custom("value without key"))?;
+        seed.deserialize(NodeDe(node)).map_err(|e| e.at(node.span.start))
     }
 }
 
@@ -256,10 +243,7 @@ mod tests {
     }
 
     fn parse(text: &str) -> Node {
-        parse_stream(text, &Limits::default())
-            .documents
-            .remove(0)
-            .root
+        parse_stream(text, &Limits::default()).documents.remove(0).root
     }
 
     #[test]
@@ -276,11 +260,7 @@ mod tests {
         let node = parse("name: a\nnested:\n  flag: true\n  colour: red\n");
         let err = from_node::<Sample>(&node).unwrap_err();
         assert_eq!(err.pos, Some(Pos { line: 4, col: 2 }));
-        assert!(
-            err.message.contains("unknown field `colour`"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("unknown field `colour`"), "{}", err.message);
     }
 
     #[test]

@@ -56,9 +56,7 @@ impl Excludes {
         if self.anchored.is_match(relative) {
             return true;
         }
-        relative
-            .components()
-            .any(|c| self.names.is_match(c.as_os_str()))
+        relative.components().any(|c| self.names.is_match(c.as_os_str()))
     }
 }
 
@@ -93,10 +91,7 @@ pub fn display_path(abs: &Path, cwd: &Path) -> String {
 }
 
 fn is_manifest_name(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yaml" | "yml" | "json")
-    )
+    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
 }
 
 /// Walks the inputs. Files named directly are always taken; inside directories only `*.yaml`,
@@ -127,10 +122,7 @@ pub fn discover(
                 continue;
             }
             Ok(meta) if !meta.is_dir() => {
-                found.push(Candidate {
-                    display: display_path(&root, cwd),
-                    path: root,
-                });
+                found.push(Candidate { display: display_path(&root, cwd), path: root });
                 continue;
             }
             Ok(_) => {}
@@ -151,10 +143,7 @@ pub fn discover(
                         && is_manifest_name(&abs)
                         && !is_excluded(&abs, &root)
                     {
-                        found.push(Candidate {
-                            display: display_path(&abs, cwd),
-                            path: abs,
-                        });
+                        found.push(Candidate { display: display_path(&abs, cwd), path: abs });
                     }
                 }
                 Err(err) => problems.push(walk_problem(&err, cwd)),
@@ -177,17 +166,22 @@ fn walk_problem(err: &ignore::Error, cwd: &Path) -> Problem {
             _ => None,
         }
     }
-    let file = path_of(err)
-        .map(|p| display_path(&normalize(p), cwd))
-        .unwrap_or_default();
-    let message = match err {
-        ignore::Error::Loop { ancestor, .. } => {
-            format!(
-                "symbolic link loop back to {} (not followed)",
-                display_path(ancestor, cwd)
-            )
+    let file = path_of(err).map(|p| display_path(&normalize(p), cwd)).unwrap_or_default();
+    fn loop_of(err: &ignore::Error) -> Option<&Path> {
+        match err {
+            ignore::Error::Loop { ancestor, .. } => Some(ancestor),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithPath { err, .. } => {
+                loop_of(err)
+            }
+            _ => None,
         }
-        other => other.to_string(),
+    }
+    let message = match loop_of(err) {
+        Some(ancestor) => format!(
+            "symbolic link loop back to {} (not followed)",
+            display_path(&normalize(ancestor), cwd)
+        ),
+        None => err.to_string(),
     };
     Problem::new(file, None, message)
 }

@@ -41,17 +41,19 @@ pub struct LoadOptions {
     pub inputs: Vec<Input>,
     /// Exclusion globs with the directory they are relative to.
     pub excludes: Vec<(PathBuf, Excludes)>,
+    /// Files never read as manifests (the config file).
+    pub skip_files: Vec<PathBuf>,
     pub limits: Limits,
 }
 
 /// Reads and parses every input. Never fails as a whole: problems are collected per file.
 #[must_use]
 pub fn load(options: &LoadOptions, cwd: &Path) -> Sources {
-    let (candidates, mut problems) = discover::discover(&options.inputs, cwd, &options.excludes);
-    let results: Vec<(Option<LoadedFile>, Vec<Problem>)> = candidates
-        .par_iter()
-        .map(|c| read_file(&c.path, &c.display, &options.limits))
-        .collect();
+    let (mut candidates, mut problems) =
+        discover::discover(&options.inputs, cwd, &options.excludes);
+    candidates.retain(|c| !options.skip_files.contains(&c.path));
+    let results: Vec<(Option<LoadedFile>, Vec<Problem>)> =
+        candidates.par_iter().map(|c| read_file(&c.path, &c.display, &options.limits)).collect();
     let mut files = Vec::with_capacity(results.len());
     for (file, mut file_problems) in results {
         files.extend(file);
@@ -59,10 +61,7 @@ pub fn load(options: &LoadOptions, cwd: &Path) -> Sources {
     }
     if options.inputs.contains(&Input::Stdin) {
         let mut bytes = Vec::new();
-        match std::io::stdin()
-            .lock()
-            .take(options.limits.max_file_size + 1)
-            .read_to_end(&mut bytes)
+        match std::io::stdin().lock().take(options.limits.max_file_size + 1).read_to_end(&mut bytes)
         {
             Ok(_) => {
                 let (file, mut p) = parse_bytes(bytes, "<stdin>".into(), None, &options.limits);
@@ -81,11 +80,7 @@ pub fn load(options: &LoadOptions, cwd: &Path) -> Sources {
         })
         .filter(|p| p.is_dir())
         .collect();
-    Sources {
-        files,
-        problems,
-        roots,
-    }
+    Sources { files, problems, roots }
 }
 
 /// Parses text that is already in memory (used by tests and the harness).
@@ -135,24 +130,14 @@ fn parse_bytes(
     }
     if let Some(at) = bytes.iter().position(|&b| b == 0) {
         let pos = position_of(&bytes, at);
-        return (
-            None,
-            vec![Problem::new(
-                display,
-                Some(pos),
-                "binary file (NUL byte), not YAML",
-            )],
-        );
+        return (None, vec![Problem::new(display, Some(pos), "binary file (NUL byte), not YAML")]);
     }
     let text = match String::from_utf8(bytes) {
         Ok(t) => t,
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let pos = position_of(e.as_bytes(), at);
-            return (
-                None,
-                vec![Problem::new(display, Some(pos), "invalid UTF-8")],
-            );
+            return (None, vec![Problem::new(display, Some(pos), "invalid UTF-8")]);
         }
     };
     // A byte-order mark is invisible in editors; drop it so columns on line 1 stay right.
@@ -167,25 +152,14 @@ fn parse_bytes(
         .map(|p| Problem::new(display.clone(), Some(p.pos), p.message.clone()))
         .collect();
     let source = Arc::new(SourceFile::new(display, path, text));
-    (
-        Some(LoadedFile {
-            source,
-            documents: parsed.documents,
-        }),
-        problems,
-    )
+    (Some(LoadedFile { source, documents: parsed.documents }), problems)
 }
 
 /// Line and character column of a byte offset in possibly invalid UTF-8.
 fn position_of(bytes: &[u8], at: usize) -> Pos {
     let before = &bytes[..at];
     let line = before.split(|&b| b == b'\n').count() as u32;
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let col = String::from_utf8_lossy(&before[line_start..])
-        .chars()
-        .count() as u32;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let col = String::from_utf8_lossy(&before[line_start..]).chars().count() as u32;
     Pos { line, col }
 }

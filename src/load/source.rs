@@ -26,10 +26,7 @@ impl Span {
     /// A span that starts where `self` starts and ends where `other` ends.
     #[must_use]
     pub fn to(self, other: Span) -> Span {
-        Span {
-            start: self.start,
-            end: other.end.max(self.start),
-        }
+        Span { start: self.start, end: other.end.max(self.start) }
     }
 }
 
@@ -50,17 +47,9 @@ impl SourceFile {
     pub fn new(display: String, path: Option<PathBuf>, text: Arc<str>) -> Self {
         let mut line_starts = vec![0u32];
         line_starts.extend(
-            text.bytes()
-                .enumerate()
-                .filter(|&(_, b)| b == b'\n')
-                .map(|(i, _)| (i + 1) as u32),
+            text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| (i + 1) as u32),
         );
-        SourceFile {
-            display,
-            path,
-            text,
-            line_starts,
-        }
+        SourceFile { display, path, text, line_starts }
     }
 
     /// Byte offset of a position (clamped to the text).
@@ -74,10 +63,8 @@ impl SourceFile {
         let rest = &self.text[start..];
         let line_end = rest.find('\n').map_or(rest.len(), |n| n);
         let line_text = &rest[..line_end];
-        let col_bytes = line_text
-            .char_indices()
-            .nth(pos.col as usize)
-            .map_or(line_text.len(), |(i, _)| i);
+        let col_bytes =
+            line_text.char_indices().nth(pos.col as usize).map_or(line_text.len(), |(i, _)| i);
         start + col_bytes
     }
 

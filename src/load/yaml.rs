@@ -24,11 +24,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_file_size: 16 * 1024 * 1024,
-            max_depth: 256,
-            max_alias_nodes: 1_000_000,
-        }
+        Limits { max_file_size: 16 * 1024 * 1024, max_depth: 256, max_alias_nodes: 1_000_000 }
     }
 }
 
@@ -127,12 +123,9 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.to_string()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|e| (e.key.to_string(), e.value.to_json()))
-                    .collect(),
-            ),
+            Value::Map(entries) => {
+                J::Object(entries.iter().map(|e| (e.key.to_string(), e.value.to_json())).collect())
+            }
         }
     }
 
@@ -182,13 +175,12 @@ pub fn parse_stream(text: &str, limits: &Limits) -> ParsedStream {
             }
             Err(err) => {
                 let m = err.marker();
-                out.problems.push(ParseProblem {
-                    pos: Pos {
-                        line: m.line() as u32,
-                        col: m.col() as u32,
-                    },
-                    message: format!("invalid YAML: {}", err.info()),
-                });
+                let mut pos = Pos { line: m.line() as u32, col: m.col() as u32 };
+                if err.info().contains("tab") {
+                    pos = first_tab_from(text, pos).unwrap_or(pos);
+                }
+                out.problems
+                    .push(ParseProblem { pos, message: format!("invalid YAML: {}", err.info()) });
                 return out;
             }
         }
@@ -196,32 +188,25 @@ pub fn parse_stream(text: &str, limits: &Limits) -> ParsedStream {
     out
 }
 
+/// The parser reports a tab at the start of the token it was scanning; point at the tab itself.
+fn first_tab_from(text: &str, from: Pos) -> Option<Pos> {
+    text.lines().enumerate().skip(from.line.saturating_sub(1) as usize).find_map(|(i, line)| {
+        let col = line.chars().position(|c| c == '\t')?;
+        Some(Pos { line: i as u32 + 1, col: col as u32 })
+    })
+}
+
 fn pos(m: saphyr_parser::Marker) -> Pos {
-    Pos {
-        line: m.line() as u32,
-        col: m.col() as u32,
-    }
+    Pos { line: m.line() as u32, col: m.col() as u32 }
 }
 
 fn span(s: YamlSpan) -> Span {
-    Span {
-        start: pos(s.start),
-        end: pos(s.end),
-    }
+    Span { start: pos(s.start), end: pos(s.end) }
 }
 
 enum Frame {
-    Seq {
-        start: Span,
-        anchor: usize,
-        items: Vec<Node>,
-    },
-    Map {
-        start: Span,
-        anchor: usize,
-        entries: Vec<Entry>,
-        key: Option<(Box<str>, Span, bool)>,
-    },
+    Seq { start: Span, anchor: usize, items: Vec<Node> },
+    Map { start: Span, anchor: usize, entries: Vec<Entry>, key: Option<(Box<str>, Span, bool)> },
 }
 
 struct Builder<'l> {
@@ -260,14 +245,8 @@ impl<'l> Builder<'l> {
                 self.root = None;
             }
             Event::DocumentEnd => {
-                let root = self.root.take().unwrap_or(Node {
-                    span: here,
-                    value: Value::Null,
-                });
-                out.documents.push(Document {
-                    index: self.doc_index,
-                    root,
-                });
+                let root = self.root.take().unwrap_or(Node { span: here, value: Value::Null });
+                out.documents.push(Document { index: self.doc_index, root });
                 self.doc_index += 1;
             }
             Event::Scalar(text, style, anchor, tag) => {
@@ -282,49 +261,22 @@ impl<'l> Builder<'l> {
                         message: format!("nesting deeper than {} levels", self.limits.max_depth),
                     });
                 }
-                self.stack
-                    .push(if matches!(event, Event::SequenceStart(..)) {
-                        Frame::Seq {
-                            start: here,
-                            anchor,
-                            items: Vec::new(),
-                        }
-                    } else {
-                        Frame::Map {
-                            start: here,
-                            anchor,
-                            entries: Vec::new(),
-                            key: None,
-                        }
-                    });
+                self.stack.push(if matches!(event, Event::SequenceStart(..)) {
+                    Frame::Seq { start: here, anchor, items: Vec::new() }
+                } else {
+                    Frame::Map { start: here, anchor, entries: Vec::new(), key: None }
+                });
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq {
-                    start,
-                    anchor,
-                    items,
-                }) = self.stack.pop()
-                {
-                    let node = Node {
-                        span: start.to(here),
-                        value: Value::Seq(items),
-                    };
+                if let Some(Frame::Seq { start, anchor, items }) = self.stack.pop() {
+                    let node = Node { span: start.to(here), value: Value::Seq(items) };
                     self.finish(node, anchor, false, out);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map {
-                    start,
-                    anchor,
-                    entries,
-                    ..
-                }) = self.stack.pop()
-                {
+                if let Some(Frame::Map { start, anchor, entries, .. }) = self.stack.pop() {
                     let entries = merge_keys(entries);
-                    let node = Node {
-                        span: start.to(here),
-                        value: Value::Map(entries),
-                    };
+                    let node = Node { span: start.to(here), value: Value::Map(entries) };
                     self.finish(node, anchor, false, out);
                 }
             }
@@ -387,11 +339,7 @@ impl<'l> Builder<'l> {
                     }
                     // A merge key is stored under a reserved name and expanded when the mapping ends.
                     let key = if merge { MERGE_KEY.into() } else { text };
-                    entries.push(Entry {
-                        key,
-                        key_span,
-                        value: node,
-                    });
+                    entries.push(Entry { key, key_span, value: node });
                 }
             },
         }
@@ -411,10 +359,7 @@ fn merge_keys(entries: Vec<Entry>) -> Vec<Entry> {
     for merge in merges {
         let sources: Vec<Node> = match merge.value.value {
             Value::Seq(items) => items,
-            other => vec![Node {
-                span: merge.value.span,
-                value: other,
-            }],
+            other => vec![Node { span: merge.value.span, value: other }],
         };
         for source in sources {
             if let Value::Map(inherited) = source.value {
@@ -599,10 +544,7 @@ mod tests {
 
     #[test]
     fn multi_document_indexes_and_anchors() {
-        let parsed = parse_stream(
-            "---\na: &x {k: v}\nb: *x\n---\n---\nc: 1\n",
-            &Limits::default(),
-        );
+        let parsed = parse_stream("---\na: &x {k: v}\nb: *x\n---\n---\nc: 1\n", &Limits::default());
         assert_eq!(parsed.documents.len(), 3);
         assert_eq!(parsed.documents[2].index, 2);
         let d0 = &parsed.documents[0].root;
@@ -639,11 +581,7 @@ mod tests {
         }
         let parsed = parse_stream(&text, &Limits::default());
         assert_eq!(parsed.problems.len(), 1);
-        assert!(
-            parsed.problems[0].message.contains("aliases expand"),
-            "{:?}",
-            parsed.problems
-        );
+        assert!(parsed.problems[0].message.contains("aliases expand"), "{:?}", parsed.problems);
     }
 
     #[test]
@@ -662,13 +600,8 @@ mod tests {
         let parsed = parse_stream("a: 1\nb: 2\na: 3\n", &Limits::default());
         assert_eq!(parsed.problems.len(), 1);
         assert_eq!(parsed.problems[0].pos.line, 3);
-        assert!(parsed.problems[0]
-            .message
-            .contains("first defined on line 1"));
-        assert_eq!(
-            parsed.documents[0].root.get("a").unwrap().value,
-            Value::Int(3)
-        );
+        assert!(parsed.problems[0].message.contains("first defined on line 1"));
+        assert_eq!(parsed.documents[0].root.get("a").unwrap().value, Value::Int(3));
     }
 
     #[test]

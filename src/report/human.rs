@@ -65,10 +65,7 @@ impl Diagnostic for FindingDiagnostic<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.finding
-            .help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.finding.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -107,11 +104,8 @@ fn miette_severity(s: Severity) -> miette::Severity {
 }
 
 pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result<()> {
-    let theme = if style.color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
-    };
+    let theme =
+        if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme)
         .with_links(false)
         .with_width(120)
@@ -127,9 +121,7 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
     }
     for problem in &outcome.problems {
         buf.clear();
-        handler
-            .render_report(&mut buf, &ProblemDiagnostic(problem))
-            .map_err(io::Error::other)?;
+        handler.render_report(&mut buf, &ProblemDiagnostic(problem)).map_err(io::Error::other)?;
         writeln!(out, "{}", buf.trim_end())?;
         writeln!(out)?;
     }
@@ -138,13 +130,7 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
 
 fn summary_line(outcome: &Outcome) -> String {
     let s = &outcome.summary;
-    let count = |sev: Severity| {
-        outcome
-            .findings
-            .iter()
-            .filter(|f| f.severity == sev)
-            .count()
-    };
+    let count = |sev: Severity| outcome.findings.iter().filter(|f| f.severity == sev).count();
     let plural = |n: usize, word: &str| {
         if n == 1 {
             format!("{n} {word}")
@@ -167,10 +153,10 @@ fn summary_line(outcome: &Outcome) -> String {
     let errors = if outcome.problems.is_empty() {
         String::new()
     } else {
-        format!(" and {}", plural(outcome.problems.len(), "error"))
+        format!(", {}", plural(outcome.problems.len(), "input error"))
     };
     format!(
-        "{findings}{errors} in {}, {} ({} Kubernetes objects, {} skipped)",
+        "{findings}{errors}; {}, {} ({} Kubernetes objects, {} skipped)",
         plural(s.files, "file"),
         plural(s.documents, "document"),
         s.resources,

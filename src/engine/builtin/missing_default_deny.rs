@@ -23,10 +23,7 @@ pub(super) fn instantiate(
     meta: RuleMeta,
     params: Option<&Node>,
 ) -> Result<Box<dyn Rule>, de::DeError> {
-    Ok(Box::new(MissingDefaultDeny {
-        meta,
-        params: super::params(params)?,
-    }))
+    Ok(Box::new(MissingDefaultDeny { meta, params: super::params(params)? }))
 }
 
 /// Directions a NetworkPolicy denies for every pod of its namespace: (ingress, egress).
@@ -42,9 +39,9 @@ fn denies(policy: &Node) -> (bool, bool) {
         None => false,
         Some(sel) => match &sel.value {
             Value::Null => true,
-            Value::Map(_) => ["matchLabels", "matchExpressions"]
-                .iter()
-                .all(|k| sel.get(k).is_none_or(is_empty)),
+            Value::Map(_) => {
+                ["matchLabels", "matchExpressions"].iter().all(|k| sel.get(k).is_none_or(is_empty))
+            }
             _ => false,
         },
     };
@@ -86,10 +83,7 @@ impl Rule for MissingDefaultDeny {
                 continue;
             };
             let (mut ingress, mut egress) = (false, false);
-            for policy in inv
-                .in_namespace(&ns.name)
-                .filter(|o| o.kind == "NetworkPolicy")
-            {
+            for policy in inv.in_namespace(&ns.name).filter(|o| o.kind == "NetworkPolicy") {
                 let (i, e) = denies(&policy.root);
                 ingress |= i;
                 egress |= e;

@@ -69,11 +69,7 @@ pub fn instantiate(folder: &RuleFolder) -> Result<Box<dyn Rule>, String> {
     if let Some(p) = parsed.problems.first() {
         return Err(format!("{where_}:{}: {}", p.pos.line, p.message));
     }
-    let root = parsed
-        .documents
-        .pop()
-        .ok_or_else(|| format!("{where_}: empty"))?
-        .root;
+    let root = parsed.documents.pop().ok_or_else(|| format!("{where_}: empty"))?.root;
     let at = |e: de::DeError| format!("{where_}:{}: {}", e.pos.map_or(0, |p| p.line), e.message);
     let file: RuleFile = de::from_node(&root).map_err(at)?;
     let meta = RuleMeta {
@@ -94,10 +90,7 @@ pub fn instantiate(folder: &RuleFolder) -> Result<Box<dyn Rule>, String> {
 
 /// Every built-in rule, in catalogue order (by code).
 pub fn all() -> Result<Vec<Box<dyn Rule>>, String> {
-    let mut rules = RULE_FOLDERS
-        .iter()
-        .map(instantiate)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut rules = RULE_FOLDERS.iter().map(instantiate).collect::<Result<Vec<_>, _>>()?;
     rules.sort_by(|a, b| a.meta().code.cmp(&b.meta().code));
     Ok(rules)
 }

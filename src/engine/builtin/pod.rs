@@ -57,18 +57,13 @@ pub fn containers<'a>(
     spec: &'a Node,
     spec_pointer: &'a str,
 ) -> impl Iterator<Item = Container<'a>> + 'a {
-    ["initContainers", "containers", "ephemeralContainers"]
-        .into_iter()
-        .flat_map(move |list| {
-            spec.get(list)
-                .and_then(Node::as_seq)
-                .unwrap_or(&[])
-                .iter()
-                .enumerate()
-                .map(move |(i, node)| Container {
-                    node,
-                    pointer: format!("{spec_pointer}/{list}/{i}"),
-                    name: node.get("name").and_then(Node::as_str).unwrap_or(""),
-                })
-        })
+    ["initContainers", "containers", "ephemeralContainers"].into_iter().flat_map(move |list| {
+        spec.get(list).and_then(Node::as_seq).unwrap_or(&[]).iter().enumerate().map(
+            move |(i, node)| Container {
+                node,
+                pointer: format!("{spec_pointer}/{list}/{i}"),
+                name: node.get("name").and_then(Node::as_str).unwrap_or(""),
+            },
+        )
+    })
 }

@@ -24,10 +24,7 @@ pub(super) fn instantiate(
     meta: RuleMeta,
     params: Option<&Node>,
 ) -> Result<Box<dyn Rule>, de::DeError> {
-    Ok(Box::new(PrivilegedContainer {
-        meta,
-        params: super::params(params)?,
-    }))
+    Ok(Box::new(PrivilegedContainer { meta, params: super::params(params)? }))
 }
 
 impl Rule for PrivilegedContainer {
@@ -53,11 +50,7 @@ impl Rule for PrivilegedContainer {
             return;
         };
         for c in containers(spec, pointer) {
-            if c.node
-                .at(&["securityContext", "privileged"])
-                .and_then(Node::as_bool)
-                == Some(true)
-            {
+            if c.node.at(&["securityContext", "privileged"]).and_then(Node::as_bool) == Some(true) {
                 sink.report(
                     object,
                     format!("{}/securityContext/privileged", c.pointer),

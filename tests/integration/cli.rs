@@ -1,0 +1,119 @@
+//! Command line: exit codes, config, output options.
+
+use crate::support::{locations, mtk, mtk_in, repo};
+
+#[test]
+fn check_subcommand_equals_the_default_command() {
+    let a = mtk(&["--format", "json", "testdata/load/multi-doc"]);
+    let b = mtk(&["check", "--format", "json", "testdata/load/multi-doc"]);
+    assert_eq!(locations(&a.json()), locations(&b.json()));
+    assert_eq!(a.code, b.code);
+}
+
+#[test]
+fn fail_on_sets_the_threshold() {
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(config.path(), "rules:\n  privileged-container: {severity: warning}\n").unwrap();
+    let cfg = config.path().to_str().unwrap();
+    let base = ["--format", "json", "--config", cfg, "testdata/load/multi-doc"];
+    let run = mtk(&base);
+    assert_eq!(run.code, 0, "warnings do not fail by default");
+    assert_eq!(run.json()["findings"][0]["severity"], "warning");
+    let run = mtk(&[&base[..], &["--fail-on", "warning"]].concat());
+    assert_eq!(run.code, 1);
+    let run = mtk(&[&base[..], &["--fail-on", "never"]].concat());
+    assert_eq!(run.code, 0);
+}
+
+#[test]
+fn rules_can_be_disabled_by_code_or_name() {
+    for id in ["MTK-SEC-001", "privileged-container"] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(".mtk-lint.yaml"),
+            format!("rules:\n  {id}: {{enabled: false}}\n"),
+        )
+        .unwrap();
+        let fixture =
+            std::fs::read_to_string(repo().join("testdata/load/multi-doc/workloads.yaml")).unwrap();
+        std::fs::write(dir.path().join("w.yaml"), fixture).unwrap();
+        let run = mtk_in(dir.path(), &["--format", "json"], None);
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        assert_eq!(run.json()["findings"].as_array().unwrap().len(), 0);
+    }
+}
+
+#[test]
+fn config_errors_name_the_file_and_line_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".mtk-lint.yaml"),
+        "tenancy:\n  nodePoolKey: mtk.io/pool\n  tenantLabels: x\nrules:\n  MTK-NOPE-001: {enabled: false}\n",
+    )
+    .unwrap();
+    let fixture =
+        std::fs::read_to_string(repo().join("testdata/load/multi-doc/workloads.yaml")).unwrap();
+    std::fs::write(dir.path().join("w.yaml"), fixture).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2);
+    let report = run.json();
+    let e = &report["errors"][0];
+    assert_eq!(e["file"], ".mtk-lint.yaml");
+    assert_eq!(e["line"], 3);
+    assert!(e["message"].as_str().unwrap().contains("unknown field `tenantLabels`"), "{e}");
+    // The tree is still linted, with the default settings.
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+
+    std::fs::write(dir.path().join(".mtk-lint.yaml"), "rules:\n  MTK-NOPE-001: {enabled: false}\n")
+        .unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2);
+    let e = &run.json()["errors"][0];
+    assert_eq!((e["line"].as_u64(), e["column"].as_u64()), (Some(2), Some(3)));
+    assert!(e["message"].as_str().unwrap().contains("unknown rule `MTK-NOPE-001`"), "{e}");
+}
+
+#[test]
+fn config_excludes_are_relative_to_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".mtk-lint.yaml"), "exclude: [\"generated/**\"]\n").unwrap();
+    std::fs::create_dir(dir.path().join("generated")).unwrap();
+    let fixture =
+        std::fs::read_to_string(repo().join("testdata/load/multi-doc/workloads.yaml")).unwrap();
+    std::fs::write(dir.path().join("generated/w.yaml"), &fixture).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!((run.code, run.json()["summary"]["files"].as_u64()), (0, Some(0)));
+}
+
+#[test]
+fn missing_paths_and_usage_errors_exit_2() {
+    let run = mtk(&["--format", "json", "testdata/does-not-exist"]);
+    assert_eq!(run.code, 2);
+    assert!(run.json()["errors"][0]["message"].as_str().unwrap().contains("cannot read"));
+    let run = mtk(&["--format", "yaml", "."]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("invalid value 'yaml'"), "{}", run.stderr);
+}
+
+#[test]
+fn output_writes_the_report_to_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.json");
+    let run =
+        mtk(&["--format", "json", "--output", out.to_str().unwrap(), "testdata/load/multi-doc"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.is_empty());
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+    assert_eq!(report["summary"]["findings"], 1);
+}
+
+#[test]
+fn human_output_has_no_colour_when_piped_and_names_file_line_column() {
+    let run = mtk(&["testdata/load/multi-doc"]);
+    assert_eq!(run.code, 1);
+    assert!(!run.stdout.contains('\u{1b}'), "escape codes in piped output");
+    assert!(run.stdout.contains("testdata/load/multi-doc/workloads.yaml:32:7"), "{}", run.stdout);
+    let run = mtk(&["--color", "always", "testdata/load/multi-doc"]);
+    assert!(run.stdout.contains('\u{1b}'));
+}

@@ -1,0 +1,185 @@
+//! Loader and inventory behaviour over `testdata/load`.
+
+use std::collections::BTreeMap;
+
+use mtk_lint::config::Config;
+use mtk_lint::load::{self, Input, LoadOptions};
+
+use crate::support::{loc, locations, mtk, mtk_in, repo};
+
+#[test]
+fn multi_document_files_report_the_field_line_and_document_index() {
+    let run = mtk(&["--format", "json", "testdata/load/multi-doc"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(
+        locations(&report),
+        vec![loc("MTK-SEC-001", "testdata/load/multi-doc/workloads.yaml", 32, 7)]
+    );
+    let f = &report["findings"][0];
+    // Namespace, empty document, values document, NetworkPolicy, then the Pod.
+    assert_eq!(f["document"], 4);
+    assert_eq!(f["path"], "/spec/containers/0/securityContext/privileged");
+    assert_eq!(f["resource"]["name"], "debug");
+    assert_eq!(report["summary"]["documents"], 5);
+    assert_eq!(report["summary"]["resources"], 3);
+    assert_eq!(report["errors"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn anchors_aliases_and_merge_keys_resolve() {
+    let run = mtk(&["--format", "json", "testdata/load/anchors"]);
+    let report = run.json();
+    // The first container is privileged through an anchor; the merged sidecar overrides it.
+    assert_eq!(
+        locations(&report),
+        vec![loc("MTK-SEC-001", "testdata/load/anchors/deploy.yaml", 21, 11)]
+    );
+    assert_eq!(
+        report["findings"][0]["path"],
+        "/spec/template/spec/containers/0/securityContext/privileged"
+    );
+}
+
+#[test]
+fn crlf_line_endings_and_a_byte_order_mark_lint_normally() {
+    let bytes = std::fs::read(repo().join("testdata/load/crlf-bom/pod.yaml")).unwrap();
+    assert!(bytes.starts_with(b"\xef\xbb\xbf"), "fixture lost its BOM");
+    assert!(bytes.windows(2).any(|w| w == b"\r\n"), "fixture lost its CRLF line endings");
+    let run = mtk(&["--format", "json", "testdata/load/crlf-bom"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        locations(&run.json()),
+        vec![loc("MTK-SEC-001", "testdata/load/crlf-bom/pod.yaml", 11, 7)]
+    );
+}
+
+/// Effective namespace of every object below `dir`, by kind/name.
+fn namespaces_of(dir: &str) -> BTreeMap<String, Option<String>> {
+    let options = LoadOptions { inputs: vec![Input::Path(dir.into())], ..LoadOptions::default() };
+    let sources = load::load(&options, &repo());
+    // testdata/load as a whole holds the broken-file fixtures.
+    assert!(dir == "testdata/load" || sources.problems.is_empty(), "{:?}", sources.problems);
+    let inventory = mtk_lint::inventory::build(sources, &Config::default());
+    inventory
+        .objects
+        .iter()
+        .map(|o| (format!("{}/{}", o.kind, o.name), o.namespace.clone()))
+        .collect()
+}
+
+#[test]
+fn kustomize_namespace_overrides_and_the_outermost_wins() {
+    let ns = namespaces_of("testdata/load/kustomize");
+    assert_eq!(ns["Deployment/no-namespace"].as_deref(), Some("outer"));
+    // metadata.namespace and the inner kustomization's namespace are both overridden.
+    assert_eq!(ns["Pod/declared"].as_deref(), Some("outer"));
+    assert_eq!(ns["ClusterRole/cluster-scoped"], None);
+    assert_eq!(ns.len(), 3, "kustomization.yaml files are not objects: {ns:?}");
+}
+
+#[test]
+fn flux_target_namespace_applies_below_spec_path() {
+    let ns = namespaces_of("testdata/load/flux");
+    assert_eq!(ns["Deployment/api"].as_deref(), Some("team-b"));
+    // Also when the tree is linted from a parent directory.
+    let ns = namespaces_of("testdata/load");
+    assert_eq!(ns["Deployment/api"].as_deref(), Some("team-b"));
+}
+
+#[test]
+fn broken_files_are_errors_with_lines_and_the_rest_is_still_linted() {
+    let run = mtk(&["--format", "json", "testdata/load/broken"]);
+    assert_eq!(run.code, 2);
+    let report = run.json();
+    let errors: Vec<(String, u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let file =
+                e["file"].as_str().unwrap().trim_start_matches("testdata/load/broken/").to_string();
+            (file, e["line"].as_u64().unwrap(), e["message"].as_str().unwrap().to_string())
+        })
+        .collect();
+    let expect = [
+        ("binary.yaml", 2, "binary file (NUL byte)"),
+        ("duplicate-key.yaml", 7, "duplicate key `a` (first defined on line 6)"),
+        ("latin1.yaml", 4, "invalid UTF-8"),
+        ("syntax.yaml", 7, "invalid YAML"),
+    ];
+    assert_eq!(errors.len(), expect.len(), "{errors:?}");
+    for ((file, line, message), (want_file, want_line, want_message)) in errors.iter().zip(expect) {
+        assert_eq!((file.as_str(), *line), (want_file, want_line));
+        assert!(message.contains(want_message), "{message}");
+    }
+    assert_eq!(
+        locations(&report),
+        vec![loc("MTK-SEC-001", "testdata/load/broken/good.yaml", 11, 7)]
+    );
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let stream = std::fs::read(repo().join("testdata/load/stdin/stream.yaml")).unwrap();
+    let run = mtk_in(&repo(), &["--format", "json", "-"], Some(&stream));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        locations(&run.json()),
+        vec![loc("MTK-NET-002", "<stdin>", 3, 1), loc("MTK-SEC-001", "<stdin>", 18, 7)]
+    );
+}
+
+#[test]
+fn excludes_skip_files_by_path_and_by_name() {
+    let run = mtk(&[
+        "--format",
+        "json",
+        "--exclude",
+        "broken",
+        "--exclude",
+        "flux/apps/**",
+        "testdata/load",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let files: Vec<String> = locations(&run.json()).into_iter().map(|l| l.1).collect();
+    assert!(files.iter().all(|f| !f.contains("/broken/") && !f.contains("/flux/")), "{files:?}");
+    assert!(files.iter().any(|f| f.contains("/multi-doc/")));
+}
+
+#[test]
+fn gitignored_files_are_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".gitignore"), "ignored.yaml\n").unwrap();
+    let pod = std::fs::read_to_string(repo().join("testdata/load/broken/good.yaml")).unwrap();
+    std::fs::write(dir.path().join("ignored.yaml"), &pod).unwrap();
+    std::fs::write(dir.path().join("kept.yml"), &pod).unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "kind: not yaml").unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(locations(&run.json()), vec![loc("MTK-SEC-001", "kept.yml", 11, 7)]);
+}
+
+#[cfg(unix)]
+#[test]
+fn symlink_loops_are_reported_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("tenants");
+    std::fs::create_dir(&sub).unwrap();
+    std::os::unix::fs::symlink("..", sub.join("loop")).unwrap();
+    let pod = std::fs::read_to_string(repo().join("testdata/load/broken/good.yaml")).unwrap();
+    std::fs::write(sub.join("pod.yaml"), pod).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2);
+    let report = run.json();
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("symbolic link loop"), "{message}");
+    assert_eq!(locations(&report), vec![loc("MTK-SEC-001", "tenants/pod.yaml", 11, 7)]);
+}
+
+#[test]
+fn oversized_files_are_errors() {
+    let run = mtk(&["--format", "json", "--max-file-size", "100", "testdata/load/multi-doc"]);
+    assert_eq!(run.code, 2);
+    let message = run.json()["errors"][0]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("more than the limit of 100"), "{message}");
+}
