@@ -117,3 +117,34 @@ fn human_output_has_no_colour_when_piped_and_names_file_line_column() {
     let run = mtk(&["--color", "always", "testdata/load/multi-doc"]);
     assert!(run.stdout.contains('\u{1b}'));
 }
+
+#[test]
+fn the_flux_fleet_example_gives_the_findings_its_readme_lists() {
+    let run = mtk(&["--format", "json", "examples/flux-fleet"]);
+    assert_eq!(run.code, 1);
+    let report = run.json();
+    assert_eq!(
+        locations(&report),
+        vec![
+            crate::support::loc(
+                "MTK-NET-002",
+                "examples/flux-fleet/tenants/base/team-b/namespace.yaml",
+                3,
+                1
+            ),
+            crate::support::loc(
+                "MTK-SEC-001",
+                "examples/flux-fleet/tenants/team-b/apps/worker/deployment.yaml",
+                29,
+                11
+            ),
+        ]
+    );
+    assert_eq!(report["findings"][1]["resource"]["namespace"], "team-b");
+    let readme = std::fs::read_to_string(repo().join("examples/flux-fleet/README.md")).unwrap();
+    for f in report["findings"].as_array().unwrap() {
+        let file = f["file"].as_str().unwrap().trim_start_matches("examples/flux-fleet/");
+        let cited = format!("`{file}:{}:{}`", f["line"], f["column"]);
+        assert!(readme.contains(&cited), "README does not list {cited}");
+    }
+}
