@@ -10,7 +10,8 @@
 //! it is resolved against each ancestor of the directory holding the Flux Kustomization (the
 //! nearest one where the path exists wins), then against the linted roots.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use crate::load::discover::normalize;
@@ -56,7 +57,7 @@ pub(crate) fn assigned_namespaces(
     flux: &[FluxTarget],
 ) -> HashMap<PathBuf, String> {
     let mut configs: BTreeMap<PathBuf, KustomizeConfig> = BTreeMap::new();
-    let mut known_files: HashSet<&Path> = HashSet::new();
+    let mut known_files: BTreeSet<&Path> = BTreeSet::new();
     for file in files {
         let Some(path) = file.source.path.as_deref() else {
             continue;
@@ -74,6 +75,9 @@ pub(crate) fn assigned_namespaces(
             }
         }
     }
+    // Every directory that holds a loaded file, at any depth.
+    let dirs_with_files: HashSet<&Path> =
+        known_files.iter().flat_map(|f| f.ancestors().skip(1)).collect();
     let mut walk = Walk { configs: &configs, known_files: &known_files, assigned: HashMap::new() };
 
     // Flux targets first: they are applied last by the cluster, so they win.
@@ -84,17 +88,19 @@ pub(crate) fn assigned_namespaces(
             .iter()
             .flat_map(|f| f.ancestors().skip(1))
             .chain(roots.iter().map(PathBuf::as_path));
-        let exists = |dir: &Path| {
-            configs.contains_key(dir) || known_files.iter().any(|f| f.starts_with(dir))
-        };
+        let exists = |dir: &Path| configs.contains_key(dir) || dirs_with_files.contains(dir);
         let Some(dir) = bases.map(|b| normalize(&b.join(rel))).find(|d| exists(d)) else {
             continue;
         };
         if configs.contains_key(&dir) {
             walk.visit(&dir, Some(&target.target_namespace), &mut HashSet::new());
         } else {
-            let below: Vec<&Path> =
-                known_files.iter().copied().filter(|f| f.starts_with(&dir)).collect();
+            // Paths order component by component, so the files below `dir` are one range.
+            let below: Vec<&Path> = known_files
+                .range::<Path, _>((Bound::Included(dir.as_path()), Bound::Unbounded))
+                .copied()
+                .take_while(|f| f.starts_with(&dir))
+                .collect();
             for file in below {
                 walk.assign(file, &target.target_namespace);
             }
@@ -129,7 +135,7 @@ fn read_config(root: &Node) -> KustomizeConfig {
 
 struct Walk<'a> {
     configs: &'a BTreeMap<PathBuf, KustomizeConfig>,
-    known_files: &'a HashSet<&'a Path>,
+    known_files: &'a BTreeSet<&'a Path>,
     assigned: HashMap<PathBuf, String>,
 }
 

@@ -1,6 +1,7 @@
 //! Finding the files to read: walk directories (respecting `.gitignore`), apply excludes.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::Mutex;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
@@ -127,61 +128,75 @@ pub fn discover(
             }
             Ok(_) => {}
         }
-        let walker = ignore::WalkBuilder::new(&root)
+        // The walk runs on ignore's own thread pool; order is restored by the sort below.
+        let walked = Mutex::new((Vec::new(), Vec::new()));
+        ignore::WalkBuilder::new(&root)
             .hidden(false)
             .git_global(false)
             .require_git(false)
             .follow_links(true)
-            .sort_by_file_path(Ord::cmp)
             .filter_entry(|e| e.file_name() != ".git")
-            .build();
-        for entry in walker {
-            match entry {
-                Ok(entry) => {
-                    let abs = normalize(entry.path());
-                    if entry.file_type().is_some_and(|t| t.is_file())
-                        && is_manifest_name(&abs)
-                        && !is_excluded(&abs, &root)
-                    {
-                        found.push(Candidate { display: display_path(&abs, cwd), path: abs });
+            .build_parallel()
+            .run(|| {
+                Box::new(|entry| {
+                    let mut item = None;
+                    let mut problem = None;
+                    match entry {
+                        Ok(entry) => {
+                            let abs = normalize(entry.path());
+                            if entry.file_type().is_some_and(|t| t.is_file())
+                                && is_manifest_name(&abs)
+                                && !is_excluded(&abs, &root)
+                            {
+                                item =
+                                    Some(Candidate { display: display_path(&abs, cwd), path: abs });
+                            }
+                        }
+                        Err(err) => problem = Some(walk_problem(&err, cwd)),
                     }
-                }
-                Err(err) => problems.push(walk_problem(&err, cwd)),
-            }
-        }
+                    if item.is_some() || problem.is_some() {
+                        let mut guard =
+                            walked.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        guard.0.extend(item);
+                        guard.1.extend(problem);
+                    }
+                    ignore::WalkState::Continue
+                })
+            });
+        let (mut items, mut walk_problems) =
+            walked.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        found.append(&mut items);
+        problems.append(&mut walk_problems);
     }
     found.sort();
     found.dedup();
+    problems.sort();
     (found, problems)
 }
 
 fn walk_problem(err: &ignore::Error, cwd: &Path) -> Problem {
-    fn path_of(err: &ignore::Error) -> Option<&Path> {
-        match err {
-            ignore::Error::WithPath { path, .. } => Some(path),
-            ignore::Error::Loop { child, .. } => Some(child),
+    // Unwrap the context layers the walker adds, keeping the outermost path.
+    let mut path: Option<&Path> = None;
+    let mut inner = err;
+    loop {
+        match inner {
+            ignore::Error::WithPath { path: p, err } => {
+                path.get_or_insert(p);
+                inner = err;
+            }
             ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-                path_of(err)
+                inner = err;
             }
-            _ => None,
+            _ => break,
         }
     }
-    let file = path_of(err).map(|p| display_path(&normalize(p), cwd)).unwrap_or_default();
-    fn loop_of(err: &ignore::Error) -> Option<&Path> {
-        match err {
-            ignore::Error::Loop { ancestor, .. } => Some(ancestor),
-            ignore::Error::WithDepth { err, .. } | ignore::Error::WithPath { err, .. } => {
-                loop_of(err)
-            }
-            _ => None,
-        }
-    }
-    let message = match loop_of(err) {
-        Some(ancestor) => format!(
-            "symbolic link loop back to {} (not followed)",
-            display_path(&normalize(ancestor), cwd)
+    let shown = |p: &Path| display_path(&normalize(p), cwd);
+    match inner {
+        ignore::Error::Loop { ancestor, child } => Problem::new(
+            shown(child),
+            None,
+            format!("symbolic link loop back to {} (not followed)", shown(ancestor)),
         ),
-        None => err.to_string(),
-    };
-    Problem::new(file, None, message)
+        other => Problem::new(path.map(shown).unwrap_or_default(), None, other.to_string()),
+    }
 }

@@ -43,7 +43,7 @@ fn dotted(pointer: &str) -> String {
     let mut out = String::new();
     for seg in pointer.trim_start_matches('/').split('/') {
         if seg.chars().all(|c| c.is_ascii_digit()) {
-            out.push_str(&format!("[{seg}]"));
+            out += &["[", seg, "]"].concat();
         } else {
             if !out.is_empty() {
                 out.push('.');

@@ -6,25 +6,25 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Run {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
     }
 }
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Runs mtk-lint in `cwd` with `args`, feeding `stdin` when given.
-pub fn mtk_in(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+pub(crate) fn mtk_in(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_mtk-lint"))
         .args(args)
         .current_dir(cwd)
@@ -46,12 +46,12 @@ pub fn mtk_in(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
 }
 
 /// Runs mtk-lint from the repository root.
-pub fn mtk(args: &[&str]) -> Run {
+pub(crate) fn mtk(args: &[&str]) -> Run {
     mtk_in(&repo(), args, None)
 }
 
 /// (rule, file, line, column) of every finding.
-pub fn locations(report: &Value) -> Vec<(String, String, u64, u64)> {
+pub(crate) fn locations(report: &Value) -> Vec<(String, String, u64, u64)> {
     report["findings"]
         .as_array()
         .unwrap()
@@ -67,6 +67,6 @@ pub fn locations(report: &Value) -> Vec<(String, String, u64, u64)> {
         .collect()
 }
 
-pub fn loc(rule: &str, file: &str, line: u64, column: u64) -> (String, String, u64, u64) {
+pub(crate) fn loc(rule: &str, file: &str, line: u64, column: u64) -> (String, String, u64, u64) {
     (rule.to_string(), file.to_string(), line, column)
 }
