@@ -56,16 +56,19 @@ fn write_report(check: &args::CheckArgs, outcome: &crate::Outcome) -> io::Result
         return w.flush();
     }
     let stdout = io::stdout();
-    let color = match check.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
-    };
+    let color = use_color(check.color, stdout.is_terminal(), std::env::var_os("NO_COLOR"));
     let mut w = io::BufWriter::new(stdout.lock());
     report::write(check.format, outcome, Style { color }, &mut w)?;
     w.flush()
+}
+
+/// Colour only on a terminal, and never when `NO_COLOR` is set to a non-empty value.
+fn use_color(choice: ColorChoice, terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => terminal && no_color.is_none_or(|v| v.is_empty()),
+    }
 }
 
 fn inputs(paths: &[PathBuf]) -> Vec<Input> {
@@ -81,4 +84,19 @@ fn inputs(paths: &[PathBuf]) -> Vec<Input> {
 fn fatal(message: &str) -> u8 {
     let _ = writeln!(io::stderr(), "mtk-lint: {message}");
     2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colour_follows_the_terminal_and_no_color() {
+        assert!(use_color(ColorChoice::Auto, true, None));
+        assert!(use_color(ColorChoice::Auto, true, Some("".into())));
+        assert!(!use_color(ColorChoice::Auto, true, Some("1".into())));
+        assert!(!use_color(ColorChoice::Auto, false, None));
+        assert!(use_color(ColorChoice::Always, false, Some("1".into())));
+        assert!(!use_color(ColorChoice::Never, true, None));
+    }
 }

@@ -148,3 +148,36 @@ fn the_flux_fleet_example_gives_the_findings_its_readme_lists() {
         assert!(readme.contains(&cited), "README does not list {cited}");
     }
 }
+
+#[test]
+fn several_paths_and_absolute_paths_below_the_cwd_display_relative() {
+    let abs = repo().join("testdata/load/crlf-bom");
+    let run = mtk(&["--format", "json", "testdata/load/multi-doc", abs.to_str().unwrap()]);
+    assert_eq!(
+        locations(&run.json()),
+        vec![
+            crate::support::loc("MTK-SEC-001", "testdata/load/crlf-bom/pod.yaml", 11, 7),
+            crate::support::loc("MTK-SEC-001", "testdata/load/multi-doc/workloads.yaml", 32, 7),
+        ]
+    );
+}
+
+#[test]
+fn tenants_from_the_config_own_their_namespaces() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".mtk-lint.yaml"),
+        "tenants:\n  team-x:\n    namespaces: [x-prod]\n",
+    )
+    .unwrap();
+    // No tenant label: only the config makes these tenant namespaces.
+    std::fs::write(
+        dir.path().join("ns.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x-prod\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: unowned\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json"], None);
+    let report = run.json();
+    assert_eq!(locations(&report), vec![crate::support::loc("MTK-NET-002", "ns.yaml", 3, 1)]);
+    assert!(report["findings"][0]["message"].as_str().unwrap().contains("tenant `team-x`"));
+}
