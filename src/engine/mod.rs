@@ -6,6 +6,7 @@
 //! into findings with spans and severities.
 
 pub mod builtin;
+pub mod kyverno;
 
 use crate::config::Config;
 use crate::finding::Severity;

@@ -1,0 +1,670 @@
+//! The Kyverno-compatible engine: ClusterPolicy / Policy validate rules evaluated offline.
+//!
+//! [`Policy::from_node`] compiles a policy document once; [`Policy::evaluate`] runs it on one
+//! resource and returns a response per rule that applied, with Kyverno's statuses
+//! (kyverno-compat.md, sections 1–4 and 11). Features not implemented yet make a rule `Error`
+//! with a message saying so — never a silent pass.
+
+pub mod matching;
+pub mod pattern;
+pub mod quantity;
+pub mod wildcard;
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::load::source::Pos;
+use crate::load::Node;
+use matching::Admission;
+pub use matching::UserInfo;
+use pattern::PatternResult;
+
+/// A rule's outcome for one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Status {
+    Pass,
+    Fail,
+    Skip,
+    Error,
+    Warn,
+}
+
+impl Status {
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Skip => "skip",
+            Status::Error => "error",
+            Status::Warn => "warn",
+        }
+    }
+}
+
+/// The response of one rule to one resource.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleResponse {
+    pub rule: String,
+    pub status: Status,
+    pub message: String,
+    /// Where a pattern failed, as path segments from the resource root.
+    pub path: Option<Vec<String>>,
+}
+
+/// Which engine evaluates a policy document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// `kyverno.io` ClusterPolicy.
+    ClusterPolicy,
+    /// `kyverno.io` Policy: applies only in its own namespace.
+    Policy { namespace: String },
+    /// A `policies.kyverno.io` CEL policy kind (ValidatingPolicy, MutatingPolicy, …).
+    Cel(String),
+}
+
+/// A policy that cannot be used: its name (if known), position and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    pub pos: Option<Pos>,
+    pub message: String,
+}
+
+/// A compiled policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub name: String,
+    pub kind: PolicyKind,
+    /// `Enforce` or `Audit` (policy default for rules without `failureAction`).
+    pub failure_action: String,
+    pub annotations: BTreeMap<String, String>,
+    pub apply_one: bool,
+    /// Rules in declaration order, then the autogen rules.
+    pub rules: Vec<Rule>,
+}
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    match_block: Option<Value>,
+    exclude_block: Option<Value>,
+    body: Body,
+    /// Set for rules generated for pod controllers.
+    pub autogen: bool,
+    pub failure_action: Option<String>,
+    pub message: String,
+}
+
+#[derive(Clone, Debug)]
+enum Body {
+    Pattern(Value),
+    AnyPattern(Vec<Value>),
+    /// A feature the engine does not implement yet: evaluating the rule is an error.
+    Unsupported(String),
+}
+
+/// Is this document a policy the engine knows (Kyverno or CEL kinds)?
+#[must_use]
+pub fn is_policy(root: &Node) -> bool {
+    let api = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+    let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+    (api.starts_with("kyverno.io/") && matches!(kind, "ClusterPolicy" | "Policy"))
+        || (api.starts_with("policies.kyverno.io/") && kind.ends_with("Policy"))
+}
+
+const POD_CONTROLLERS: [&str; 7] = [
+    "DaemonSet",
+    "Deployment",
+    "Job",
+    "StatefulSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "CronJob",
+];
+
+fn err(node: &Node, message: impl Into<String>) -> PolicyError {
+    PolicyError { pos: Some(node.span.start), message: message.into() }
+}
+
+impl Policy {
+    /// Compiles a policy document.
+    pub fn from_node(root: &Node) -> Result<Policy, PolicyError> {
+        let api = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+        let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+        let name = root
+            .at(&["metadata", "name"])
+            .and_then(Node::as_str)
+            .ok_or_else(|| err(root, "policy has no metadata.name"))?
+            .to_string();
+        let annotations: BTreeMap<String, String> = root
+            .at(&["metadata", "annotations"])
+            .and_then(Node::as_map)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let policy_kind = if api.starts_with("policies.kyverno.io/") {
+            PolicyKind::Cel(kind.to_string())
+        } else if kind == "Policy" {
+            let namespace =
+                root.at(&["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("default");
+            PolicyKind::Policy { namespace: namespace.to_string() }
+        } else {
+            PolicyKind::ClusterPolicy
+        };
+        let mut policy = Policy {
+            name,
+            kind: policy_kind,
+            failure_action: "Audit".into(),
+            annotations,
+            apply_one: false,
+            rules: Vec::new(),
+        };
+        if matches!(policy.kind, PolicyKind::Cel(_)) {
+            return Ok(policy);
+        }
+        let spec = root.get("spec").ok_or_else(|| err(root, "policy has no spec"))?;
+        if let Some(a) = spec.get("validationFailureAction").and_then(Node::as_str) {
+            policy.failure_action = a.to_string();
+        }
+        policy.apply_one = spec.get("applyRules").and_then(Node::as_str) == Some("One");
+        let rules_node = spec.get("rules").ok_or_else(|| err(spec, "spec.rules is missing"))?;
+        let rules =
+            rules_node.as_seq().ok_or_else(|| err(rules_node, "spec.rules must be a list"))?;
+        let mut originals = Vec::new();
+        for r in rules {
+            let json = r.to_json();
+            originals.push((compile_rule(&json).map_err(|m| err(r, m))?, json));
+        }
+        let autogen = autogen_controllers(
+            &policy.annotations,
+            &originals.iter().map(|(_, j)| j).collect::<Vec<_>>(),
+        );
+        let mut generated = Vec::new();
+        if let Some(controllers) = autogen {
+            for (_, json) in &originals {
+                generated
+                    .extend(autogen_rules(json, &controllers).map_err(|m| err(rules_node, m))?);
+            }
+        }
+        policy.rules = originals.into_iter().map(|(r, _)| r).chain(generated).collect();
+        Ok(policy)
+    }
+
+    /// The severity annotation (`policies.kyverno.io/severity`), when present.
+    #[must_use]
+    pub fn severity_annotation(&self) -> Option<&str> {
+        self.annotations.get("policies.kyverno.io/severity").map(String::as_str)
+    }
+
+    /// Evaluates every rule on a resource. A rule that does not match gives no response.
+    #[must_use]
+    pub fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
+        if let PolicyKind::Cel(kind) = &self.kind {
+            return vec![RuleResponse {
+                rule: String::new(),
+                status: Status::Error,
+                message: format!("{kind} (CEL) policies are not supported yet"),
+                path: None,
+            }];
+        }
+        let adm = admission(resource, request);
+        if let PolicyKind::Policy { namespace } = &self.kind {
+            if adm.namespace != namespace {
+                return Vec::new();
+            }
+        }
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            if rule.autogen && !POD_CONTROLLERS.contains(&adm.kind) {
+                continue;
+            }
+            match rule.applies(&adm) {
+                Ok(false) => continue,
+                Ok(true) => out.push(rule.validate(resource)),
+                Err(message) => out.push(RuleResponse {
+                    rule: rule.name.clone(),
+                    status: Status::Error,
+                    message,
+                    path: None,
+                }),
+            }
+            if self.apply_one {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// The admission request around a resource.
+#[derive(Debug, Clone, Default)]
+pub struct Request<'a> {
+    /// `CREATE` (default), `UPDATE` or `DELETE`.
+    pub operation: &'a str,
+    /// Effective namespace of the resource; defaults to `metadata.namespace`.
+    pub namespace: Option<&'a str>,
+    pub namespace_labels: BTreeMap<String, String>,
+    pub user: Option<&'a UserInfo>,
+}
+
+fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
+    let s = |ptr: &str| resource.pointer(ptr).and_then(Value::as_str).unwrap_or("");
+    let api_version = s("/apiVersion");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let labels = |ptr: &str| -> BTreeMap<String, String> {
+        resource
+            .pointer(ptr)
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
+            })
+            .unwrap_or_default()
+    };
+    Admission {
+        group,
+        version,
+        kind: s("/kind"),
+        name: s("/metadata/name"),
+        generate_name: s("/metadata/generateName"),
+        namespace: request.namespace.unwrap_or_else(|| s("/metadata/namespace")),
+        labels: labels("/metadata/labels"),
+        annotations: labels("/metadata/annotations"),
+        namespace_labels: request.namespace_labels.clone(),
+        operation: if request.operation.is_empty() { "CREATE" } else { request.operation },
+        user: request.user,
+    }
+}
+
+impl Rule {
+    fn applies(&self, adm: &Admission<'_>) -> Result<bool, String> {
+        let Some(m) = &self.match_block else { return Ok(false) };
+        if !matching::matches(m, adm).map_err(|e| format!("match: {e}"))? {
+            return Ok(false);
+        }
+        if let Some(x) = &self.exclude_block {
+            if matching::excludes(x, adm).map_err(|e| format!("exclude: {e}"))? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn respond(&self, status: Status, message: String, path: Option<Vec<String>>) -> RuleResponse {
+        RuleResponse { rule: self.name.clone(), status, message, path }
+    }
+
+    fn validate(&self, resource: &Value) -> RuleResponse {
+        match &self.body {
+            Body::Unsupported(what) => {
+                self.respond(Status::Error, format!("{what} is not supported yet"), None)
+            }
+            Body::Pattern(p) => match pattern::match_pattern(resource, p) {
+                PatternResult::Pass => self.respond(
+                    Status::Pass,
+                    format!("validation rule '{}' passed.", self.name),
+                    None,
+                ),
+                PatternResult::Skip(why) => self.respond(Status::Skip, why, None),
+                PatternResult::Fail(path) => {
+                    let message = format!(
+                        "validation error: {}. rule {} failed at path {}",
+                        self.message,
+                        self.name,
+                        pattern::kyverno_path(&path)
+                    );
+                    self.respond(Status::Fail, message, Some(path))
+                }
+            },
+            Body::AnyPattern(patterns) => {
+                let mut failures = Vec::new();
+                let mut first_path = None;
+                for (i, p) in patterns.iter().enumerate() {
+                    match pattern::match_pattern(resource, p) {
+                        PatternResult::Pass => {
+                            return self.respond(
+                                Status::Pass,
+                                format!("validation rule '{}' anyPattern[{i}] passed.", self.name),
+                                None,
+                            );
+                        }
+                        PatternResult::Skip(_) => {}
+                        PatternResult::Fail(path) => {
+                            failures.push(format!(
+                                "rule {}[{i}] failed at path {}",
+                                self.name,
+                                pattern::kyverno_path(&path)
+                            ));
+                            first_path.get_or_insert(path);
+                        }
+                    }
+                }
+                if failures.is_empty() {
+                    self.respond(Status::Skip, "all anyPattern entries were skipped".into(), None)
+                } else {
+                    let message =
+                        format!("validation error: {}. {}", self.message, failures.join(" "));
+                    self.respond(Status::Fail, message, first_path)
+                }
+            }
+        }
+    }
+}
+
+/// Compiles one rule from its JSON form.
+fn compile_rule(rule: &Value) -> Result<Rule, String> {
+    let obj = rule.as_object().ok_or("a rule must be a mapping")?;
+    let name = obj.get("name").and_then(Value::as_str).ok_or("a rule needs a name")?.to_string();
+    let validate = obj.get("validate");
+    let message =
+        validate.and_then(|v| v.get("message")).and_then(Value::as_str).unwrap_or("").to_string();
+    let failure_action =
+        validate.and_then(|v| v.get("failureAction")).and_then(Value::as_str).map(String::from);
+    let body = rule_body(obj, validate);
+    Ok(Rule {
+        name,
+        match_block: obj.get("match").cloned(),
+        exclude_block: obj.get("exclude").cloned(),
+        body,
+        autogen: false,
+        failure_action,
+        message,
+    })
+}
+
+fn has_variables(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains("{{") || s.contains("$("),
+        Value::Array(items) => items.iter().any(has_variables),
+        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || has_variables(v)),
+        _ => false,
+    }
+}
+
+fn rule_body(obj: &serde_json::Map<String, Value>, validate: Option<&Value>) -> Body {
+    for (key, what) in
+        [("mutate", "mutate"), ("generate", "generate"), ("verifyImages", "verifyImages")]
+    {
+        if obj.contains_key(key) {
+            return Body::Unsupported(format!("a {what} rule"));
+        }
+    }
+    if obj.get("context").is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
+        return Body::Unsupported("a rule `context`".into());
+    }
+    if obj.contains_key("preconditions") {
+        return Body::Unsupported("`preconditions`".into());
+    }
+    if obj.contains_key("celPreconditions") {
+        return Body::Unsupported("`celPreconditions`".into());
+    }
+    let Some(v) = validate.and_then(Value::as_object) else {
+        return Body::Unsupported("a rule without `validate`".into());
+    };
+    // Kyverno's handler order: manifests, podSecurity, cel, then deny / pattern / anyPattern / foreach.
+    for key in ["manifests", "podSecurity", "cel", "deny"] {
+        if v.contains_key(key) {
+            return Body::Unsupported(format!("`validate.{key}`"));
+        }
+    }
+    if let Some(p) = v.get("pattern") {
+        if has_variables(p) {
+            return Body::Unsupported("variables in `validate.pattern`".into());
+        }
+        return Body::Pattern(p.clone());
+    }
+    if let Some(ps) = v.get("anyPattern") {
+        let Some(list) = ps.as_array() else {
+            return Body::Unsupported("a non-list `anyPattern`".into());
+        };
+        if has_variables(ps) {
+            return Body::Unsupported("variables in `validate.anyPattern`".into());
+        }
+        return Body::AnyPattern(list.clone());
+    }
+    if v.contains_key("foreach") {
+        return Body::Unsupported("`validate.foreach`".into());
+    }
+    Body::Unsupported("a validate rule without pattern, anyPattern, deny or foreach".into())
+}
+
+fn filters(block: &Value) -> Vec<&Value> {
+    let Some(obj) = block.as_object() else { return Vec::new() };
+    let mut out = Vec::new();
+    for key in ["any", "all"] {
+        if let Some(list) = obj.get(key).and_then(Value::as_array) {
+            out.extend(list.iter());
+        }
+    }
+    if obj.contains_key("resources") {
+        out.push(block);
+    }
+    out
+}
+
+fn filter_kinds(filter: &Value) -> Vec<&str> {
+    filter
+        .pointer("/resources/kinds")
+        .and_then(Value::as_array)
+        .map(|k| k.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+fn kind_name(selector: &str) -> &str {
+    selector.rsplit('/').next().unwrap_or(selector)
+}
+
+/// The controllers autogen applies to, or `None` (kyverno-compat.md, 11.1).
+fn autogen_controllers(
+    annotations: &BTreeMap<String, String>,
+    rules: &[&Value],
+) -> Option<Vec<String>> {
+    let mut controllers: Vec<String> = POD_CONTROLLERS.iter().map(|s| (*s).to_string()).collect();
+    if let Some(list) = annotations.get("pod-policies.kyverno.io/autogen-controllers") {
+        if list.trim() == "none" {
+            return None;
+        }
+        controllers =
+            list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+    }
+    let mut mentions = false;
+    for rule in rules {
+        if rule.get("generate").is_some() || rule.to_string().contains("patchesJson6902") {
+            return None;
+        }
+        for block in ["match", "exclude"].iter().filter_map(|k| rule.get(*k)) {
+            for f in filters(block) {
+                let r = f.get("resources");
+                if ["name", "names", "selector", "annotations"]
+                    .iter()
+                    .any(|k| r.and_then(|r| r.get(*k)).is_some())
+                {
+                    return None;
+                }
+                let kinds = filter_kinds(f);
+                if kinds.len() > 1 && kinds.iter().any(|k| kind_name(k) == "Pod") {
+                    return None;
+                }
+                if kinds
+                    .iter()
+                    .any(|k| kind_name(k) == "Pod" || POD_CONTROLLERS.contains(&kind_name(k)))
+                {
+                    mentions = true;
+                }
+            }
+        }
+    }
+    mentions.then_some(controllers)
+}
+
+fn truncate_name(name: String) -> String {
+    if name.len() > 63 {
+        name[..63].to_string()
+    } else {
+        name
+    }
+}
+
+/// `autogen-R` and `autogen-cronjob-R` for a rule that matches Pods (kyverno-compat.md, 11.2).
+fn autogen_rules(rule: &Value, controllers: &[String]) -> Result<Vec<Rule>, String> {
+    let matches_pod = rule.get("match").is_some_and(|m| {
+        filters(m).iter().any(|f| filter_kinds(f).iter().any(|k| kind_name(k) == "Pod"))
+    });
+    if !matches_pod {
+        return Ok(Vec::new());
+    }
+    let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+    let mut out = Vec::new();
+    let plain: Vec<&str> =
+        controllers.iter().map(String::as_str).filter(|c| *c != "CronJob").collect();
+    if !plain.is_empty() {
+        let text = rule
+            .to_string()
+            .replace("request.object.spec", "request.object.spec.template.spec")
+            .replace("request.object.metadata", "request.object.spec.template.metadata");
+        let mut r: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        rewrite_for_controllers(&mut r, &plain, |p| json!({"spec": {"template": p}}));
+        r["name"] = Value::String(truncate_name(format!("autogen-{name}")));
+        let mut compiled = compile_rule(&r)?;
+        compiled.autogen = true;
+        out.push(compiled);
+    }
+    if controllers.iter().any(|c| c == "CronJob") {
+        let text = rule
+            .to_string()
+            .replace("request.object.spec", "request.object.spec.jobTemplate.spec.template.spec")
+            .replace(
+                "request.object.metadata",
+                "request.object.spec.jobTemplate.spec.template.metadata",
+            );
+        let mut r: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        rewrite_for_controllers(
+            &mut r,
+            &["CronJob"],
+            |p| json!({"spec": {"jobTemplate": {"spec": {"template": p}}}}),
+        );
+        r["name"] = Value::String(truncate_name(format!("autogen-cronjob-{name}")));
+        let mut compiled = compile_rule(&r)?;
+        compiled.autogen = true;
+        out.push(compiled);
+    }
+    Ok(out)
+}
+
+fn rewrite_for_controllers(rule: &mut Value, controllers: &[&str], wrap: impl Fn(Value) -> Value) {
+    for block in ["match", "exclude"] {
+        let Some(b) = rule.get_mut(block) else { continue };
+        let mut fix = |f: &mut Value| {
+            if let Some(kinds) = f.pointer_mut("/resources/kinds") {
+                let has_pod = kinds
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k.as_str().map(kind_name) == Some("Pod")));
+                if has_pod {
+                    *kinds = json!(controllers);
+                }
+            }
+        };
+        for key in ["any", "all"] {
+            if let Some(list) = b.get_mut(key).and_then(Value::as_array_mut) {
+                list.iter_mut().for_each(&mut fix);
+            }
+        }
+        if b.get("resources").is_some() {
+            fix(b);
+        }
+    }
+    if let Some(v) = rule.get_mut("validate") {
+        if let Some(p) = v.get_mut("pattern") {
+            *p = wrap(p.take());
+        }
+        if let Some(list) = v.get_mut("anyPattern").and_then(Value::as_array_mut) {
+            for p in list {
+                *p = wrap(p.take());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::yaml::{parse_stream, Limits};
+
+    fn policy(text: &str) -> Policy {
+        let doc = parse_stream(text, &Limits::default());
+        Policy::from_node(&doc.documents[0].root).unwrap()
+    }
+
+    const NO_PRIVILEGED: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: disallow-privileged}
+spec:
+  rules:
+  - name: privileged-containers
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    validate:
+      message: Privileged mode is disallowed.
+      pattern:
+        spec:
+          containers:
+          - =(securityContext):
+              =(privileged): "false"
+"#;
+
+    #[test]
+    fn pattern_rules_pass_fail_and_autogen() {
+        let p = policy(NO_PRIVILEGED);
+        assert_eq!(p.rules.len(), 3, "original, autogen- and autogen-cronjob-");
+        let req = Request::default();
+        let bad = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+            "spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}});
+        let r = p.evaluate(&bad, &req);
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].status, Status::Fail);
+        assert_eq!(
+            r[0].path.as_deref().unwrap().join("/"),
+            "spec/containers/0/securityContext/privileged"
+        );
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}}}});
+        let r = p.evaluate(&deploy, &req);
+        assert_eq!(
+            r.iter().map(|r| (r.rule.as_str(), r.status)).collect::<Vec<_>>(),
+            vec![("autogen-privileged-containers", Status::Fail)]
+        );
+        let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}}});
+        let r = p.evaluate(&cron, &req);
+        assert_eq!(
+            r.iter().map(|r| (r.rule.as_str(), r.status)).collect::<Vec<_>>(),
+            vec![("autogen-cronjob-privileged-containers", Status::Pass)]
+        );
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert!(p.evaluate(&cm, &req).is_empty());
+    }
+
+    #[test]
+    fn unsupported_features_are_errors_not_passes() {
+        let p = policy(&NO_PRIVILEGED.replace("      pattern:", "      deny: {}\n      pattern:"));
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": []}});
+        let r = p.evaluate(&pod, &Request::default());
+        assert_eq!(r[0].status, Status::Error);
+        assert!(r[0].message.contains("not supported yet"));
+    }
+
+    #[test]
+    fn malformed_policies_are_errors_with_positions() {
+        let doc = parse_stream("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec:\n  rules: nope\n", &Limits::default());
+        let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+        assert_eq!(e.pos.map(|p| p.line), Some(5));
+        assert!(e.message.contains("must be a list"));
+    }
+}

@@ -1,0 +1,66 @@
+//! Kyverno wildcards: `*` matches any run of characters (possibly empty), `?` exactly one;
+//! case-sensitive, no escapes, the whole text must match.
+
+/// Whether `text` matches the wildcard `pattern`.
+#[must_use]
+pub fn matches(pattern: &str, text: &str) -> bool {
+    if !pattern.contains(['*', '?']) {
+        return pattern == text;
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    // Greedy matching with backtracking to the last `*`: linear in practice, O(n·m) worst case.
+    let (mut pi, mut ti) = (0, 0);
+    let (mut star, mut mark) = (None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+/// Whether a string contains a wildcard character.
+#[must_use]
+pub fn has_wildcard(s: &str) -> bool {
+    s.contains(['*', '?'])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn wildcard_table() {
+        let cases = [
+            ("*", "", true),
+            ("?", "", false),
+            ("?*", "", false),
+            ("?*", "a", true),
+            ("*:*", "nginx:1.2", true),
+            ("*:*", "nginx", false),
+            ("!*:latest", "!x:latest", true),
+            ("a*b*c", "axxbyyc", true),
+            ("a*b*c", "axxbyy", false),
+            ("kube-*", "kube-system", true),
+            ("Kube-*", "kube-system", false),
+            ("a?c", "abc", true),
+            ("a?c", "abbc", false),
+            ("*.example.com", "web.team.example.com", true),
+        ];
+        for (p, t, want) in cases {
+            assert_eq!(matches(p, t), want, "{p} vs {t}");
+        }
+    }
+}
