@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod finding;
+pub mod harness;
 pub mod inventory;
 pub mod load;
 pub mod report;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::finding::Severity;
+use crate::harness::render::TestFormat;
 use crate::report::Format;
 
 /// Policy-as-code linter for multi-tenant Kubernetes GitOps repositories.
@@ -25,6 +26,55 @@ pub struct Cli {
 pub enum Command {
     /// Lint manifests (the default command).
     Check(CheckArgs),
+    /// Run policy tests: Kyverno `kyverno-test.yaml` suites and `mtk-lint-test.yaml` golden tests.
+    Test(TestArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct TestArgs {
+    /// Directories (searched recursively) or test files. Default: `.`.
+    pub paths: Vec<PathBuf>,
+
+    /// Name of Kyverno test files.
+    #[arg(long, value_name = "NAME", default_value = "kyverno-test.yaml")]
+    pub file_name: String,
+
+    /// Also fail rows that pass only as "Excluded" (unless `skip` was expected), and results
+    /// naming a rule the policy does not have.
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Add the engine's message to each row.
+    #[arg(long)]
+    pub detailed_results: bool,
+
+    /// Show failed rows only.
+    #[arg(long)]
+    pub fail_only: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = TestFormat::Table)]
+    pub format: TestFormat,
+
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Rewrite the `expect` list of golden tests with the current findings.
+    #[arg(long)]
+    pub update: bool,
+
+    /// Compare golden findings without their line numbers.
+    #[arg(long)]
+    pub ignore_lines: bool,
+
+    /// Let tests read files outside the paths being tested.
+    #[arg(long)]
+    pub allow_outside: bool,
+
+    /// Print agreement with the suites' expectations instead of the report (conformance runs).
+    #[arg(long, hide = true)]
+    pub conformance: bool,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+use crate::harness::render;
 use crate::load::{Input, Limits};
 use crate::report::{self, Style};
 use crate::CheckOptions;
@@ -23,13 +24,14 @@ pub fn run() -> u8 {
             return u8::try_from(err.exit_code()).unwrap_or(2);
         }
     };
-    let check = match cli.command {
-        Some(Command::Check(args)) => args,
-        None => cli.check,
-    };
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => return fatal(&format!("cannot read the current directory: {e}")),
+    };
+    let check = match cli.command {
+        Some(Command::Check(args)) => args,
+        Some(Command::Test(args)) => return run_tests(&args, &cwd),
+        None => cli.check,
     };
     let options = CheckOptions {
         inputs: inputs(&check.paths),
@@ -60,6 +62,57 @@ fn write_report(check: &args::CheckArgs, outcome: &crate::Outcome) -> io::Result
     let mut w = io::BufWriter::new(stdout.lock());
     report::write(check.format, outcome, Style { color }, &mut w)?;
     w.flush()
+}
+
+fn run_tests(args: &args::TestArgs, cwd: &std::path::Path) -> u8 {
+    let options = crate::harness::TestOptions {
+        paths: args.paths.clone(),
+        file_name: args.file_name.clone(),
+        strict: args.strict,
+        update: args.update,
+        ignore_lines: args.ignore_lines,
+        allow_outside: args.allow_outside,
+        limits: Limits::default(),
+    };
+    let outcome = crate::harness::run(&options, cwd);
+    let table = render::TableOptions { detailed: args.detailed_results, fail_only: args.fail_only };
+    let write = |w: &mut dyn Write| -> io::Result<()> {
+        if args.conformance {
+            let (all, validate_only) = crate::harness::conformance(&outcome);
+            for (label, a) in
+                [("all suites", all), ("non-CEL validate-only ClusterPolicy suites", validate_only)]
+            {
+                writeln!(
+                    w,
+                    "{label}: {} suites, {} rows; kyverno-test verdict pass {} ({}%); exact agreement {} ({}%)",
+                    a.suites,
+                    a.rows,
+                    a.verdict_pass,
+                    crate::harness::Agreement::percent(a.verdict_pass, a.rows),
+                    a.exact,
+                    crate::harness::Agreement::percent(a.exact, a.rows),
+                )?;
+            }
+            return Ok(());
+        }
+        render::write(args.format, &outcome, table, w)
+    };
+    let written = match &args.output {
+        Some(path) => std::fs::File::create(path).and_then(|f| {
+            let mut w = io::BufWriter::new(f);
+            write(&mut w)?;
+            w.flush()
+        }),
+        None => {
+            let mut w = io::BufWriter::new(io::stdout().lock());
+            write(&mut w).and_then(|()| w.flush())
+        }
+    };
+    match written {
+        Ok(()) => outcome.exit_code(),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => outcome.exit_code(),
+        Err(e) => fatal(&format!("cannot write the report: {e}")),
+    }
 }
 
 /// Colour only on a terminal, and never when `NO_COLOR` is set to a non-empty value.

@@ -93,7 +93,12 @@ pub fn parse_text(
     parse_bytes(text.as_bytes().to_vec(), display.into(), None, limits)
 }
 
-fn read_file(path: &Path, display: &str, limits: &Limits) -> (Option<LoadedFile>, Vec<Problem>) {
+/// Reads and parses one file (a regular file within the size limit).
+pub fn read_file(
+    path: &Path,
+    display: &str,
+    limits: &Limits,
+) -> (Option<LoadedFile>, Vec<Problem>) {
     let fail = |message: String| (None, vec![Problem::new(display, None, message)]);
     let meta = match std::fs::metadata(path) {
         Ok(m) => m,

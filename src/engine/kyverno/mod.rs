@@ -93,6 +93,8 @@ pub struct Rule {
     body: Body,
     /// Set for rules generated for pod controllers.
     pub autogen: bool,
+    /// A `validate` rule that is not `validate.cel` (and not mutate, generate, verifyImages).
+    pub non_cel_validate: bool,
     pub failure_action: Option<String>,
     pub message: String,
 }
@@ -313,7 +315,7 @@ impl Rule {
                 PatternResult::Skip(why) => self.respond(Status::Skip, why, None),
                 PatternResult::Fail(path) => {
                     let message = format!(
-                        "validation error: {}. rule {} failed at path {}",
+                        "validation error: {} rule {} failed at path {}",
                         self.message,
                         self.name,
                         pattern::kyverno_path(&path)
@@ -348,7 +350,7 @@ impl Rule {
                     self.respond(Status::Skip, "all anyPattern entries were skipped".into(), None)
                 } else {
                     let message =
-                        format!("validation error: {}. {}", self.message, failures.join(" "));
+                        format!("validation error: {} {}", self.message, failures.join(" "));
                     self.respond(Status::Fail, message, first_path)
                 }
             }
@@ -366,7 +368,10 @@ fn compile_rule(rule: &Value) -> Result<Rule, String> {
     let failure_action =
         validate.and_then(|v| v.get("failureAction")).and_then(Value::as_str).map(String::from);
     let body = rule_body(obj, validate);
+    let non_cel_validate = validate.is_some_and(|v| v.get("cel").is_none())
+        && !["mutate", "generate", "verifyImages"].iter().any(|k| obj.contains_key(*k));
     Ok(Rule {
+        non_cel_validate,
         name,
         match_block: obj.get("match").cloned(),
         exclude_block: obj.get("exclude").cloned(),

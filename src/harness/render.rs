@@ -1,0 +1,235 @@
+//! Output of `mtk-lint test`: a table per test, JSON, or JUnit XML.
+
+use std::io::{self, Write};
+
+use serde::Serialize;
+
+use super::{Row, TestOutcome, Verdict};
+use crate::error::Problem;
+
+/// Formats of `mtk-lint test`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TestFormat {
+    Table,
+    Json,
+    Junit,
+}
+
+/// What the table shows.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TableOptions {
+    pub detailed: bool,
+    pub fail_only: bool,
+}
+
+pub fn write(
+    format: TestFormat,
+    outcome: &TestOutcome,
+    table: TableOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    match format {
+        TestFormat::Table => write_table(outcome, table, out),
+        TestFormat::Json => write_json(outcome, out),
+        TestFormat::Junit => write_junit(outcome, out),
+    }
+}
+
+/// The closing line: `N passed, M failed` (and errors, when any).
+#[must_use]
+pub fn summary_line(outcome: &TestOutcome) -> String {
+    let mut line = format!("{} passed, {} failed", outcome.passed(), outcome.failed());
+    let errors = outcome.errors();
+    if errors > 0 {
+        line.push_str(&format!(", {errors} errors"));
+    }
+    line
+}
+
+fn write_problem(p: &Problem, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, "error: {p}")
+}
+
+fn write_table(
+    outcome: &TestOutcome,
+    options: TableOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    for p in &outcome.problems {
+        write_problem(p, out)?;
+    }
+    for suite in &outcome.suites {
+        let rows: Vec<(usize, &Row)> = suite
+            .rows
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !options.fail_only || r.verdict == Verdict::Fail)
+            .map(|(i, r)| (i + 1, r))
+            .collect();
+        if options.fail_only && rows.is_empty() && suite.problems.is_empty() {
+            continue;
+        }
+        let name = if suite.name.is_empty() { String::new() } else { format!(" ({})", suite.name) };
+        writeln!(out, "Test {}{name}", suite.file)?;
+        for p in &suite.problems {
+            write_problem(p, out)?;
+        }
+        if !rows.is_empty() {
+            let mut header = vec!["ID", "POLICY", "RULE", "RESOURCE", "RESULT", "REASON"];
+            if options.detailed {
+                header.push("MESSAGE");
+            }
+            let cells: Vec<Vec<String>> = rows
+                .iter()
+                .map(|(id, r)| {
+                    let resource = match (r.kind.as_str(), r.namespace.as_str()) {
+                        ("LintTest", _) => r.resource.clone(),
+                        (k, "") => format!("{k}/{}", r.resource.rsplit('/').next().unwrap_or("")),
+                        (k, ns) => {
+                            format!("{k}/{ns}/{}", r.resource.rsplit('/').next().unwrap_or(""))
+                        }
+                    };
+                    let mut row = vec![
+                        id.to_string(),
+                        r.policy.clone(),
+                        r.rule.clone(),
+                        resource,
+                        if r.verdict == Verdict::Pass { "Pass".into() } else { "Fail".into() },
+                        r.reason.clone(),
+                    ];
+                    if options.detailed {
+                        row.push(r.message.replace('\n', " "));
+                    }
+                    row
+                })
+                .collect();
+            let widths: Vec<usize> = (0..header.len())
+                .map(|c| {
+                    cells
+                        .iter()
+                        .map(|r| r[c].chars().count())
+                        .chain([header[c].len()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = |cols: Vec<&str>| {
+                let parts: Vec<String> =
+                    cols.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                format!("│ {} │", parts.join(" │ "))
+            };
+            writeln!(out, "{}", line(header.clone()))?;
+            for r in &cells {
+                writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "{}", summary_line(outcome))
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    tests: Vec<JsonTest<'a>>,
+    summary: JsonSummary,
+}
+
+#[derive(Serialize)]
+struct JsonTest<'a> {
+    file: &'a str,
+    name: &'a str,
+    rows: &'a [Row],
+    #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
+    errors: &'a [Problem],
+}
+
+#[derive(Serialize)]
+struct JsonSummary {
+    passed: usize,
+    failed: usize,
+    errors: usize,
+}
+
+fn write_json(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
+    let report = JsonReport {
+        tests: outcome
+            .suites
+            .iter()
+            .map(|s| JsonTest { file: &s.file, name: &s.name, rows: &s.rows, errors: &s.problems })
+            .collect(),
+        summary: JsonSummary {
+            passed: outcome.passed(),
+            failed: outcome.failed(),
+            errors: outcome.errors(),
+        },
+    };
+    serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
+    writeln!(out)
+}
+
+/// Escapes text for XML attributes and content.
+fn xml(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters, even escaped.
+            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn write_junit(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
+    writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+    writeln!(
+        out,
+        r#"<testsuites name="mtk-lint test" tests="{}" failures="{}" errors="{}">"#,
+        outcome.passed() + outcome.failed(),
+        outcome.failed(),
+        outcome.errors()
+    )?;
+    for suite in &outcome.suites {
+        let failures = suite.rows.iter().filter(|r| r.verdict == Verdict::Fail).count();
+        let name = if suite.name.is_empty() {
+            suite.file.clone()
+        } else {
+            format!("{} ({})", suite.file, suite.name)
+        };
+        writeln!(
+            out,
+            r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="{}">"#,
+            xml(&name),
+            suite.rows.len(),
+            suite.problems.len()
+        )?;
+        for p in &suite.problems {
+            writeln!(out, r#"    <testcase name="load" classname="{}">"#, xml(&suite.file))?;
+            writeln!(out, r#"      <error message="{}"/>"#, xml(&p.to_string()))?;
+            writeln!(out, "    </testcase>")?;
+        }
+        for r in &suite.rows {
+            let case = format!("{}/{}/{}", r.policy, r.rule, r.resource);
+            write!(out, r#"    <testcase name="{}" classname="{}""#, xml(&case), xml(&suite.file))?;
+            if r.verdict == Verdict::Pass {
+                writeln!(out, "/>")?;
+            } else {
+                writeln!(out, ">")?;
+                writeln!(
+                    out,
+                    r#"      <failure message="{}">{}</failure>"#,
+                    xml(&r.reason),
+                    xml(&r.message)
+                )?;
+                writeln!(out, "    </testcase>")?;
+            }
+        }
+        writeln!(out, "  </testsuite>")?;
+    }
+    writeln!(out, "</testsuites>")
+}
