@@ -31,6 +31,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
+#[allow(clippy::struct_excessive_bools, reason = "command-line switches are booleans")]
 pub struct TestArgs {
     /// Directories (searched recursively) or test files. Default: `.`.
     pub paths: Vec<PathBuf>,

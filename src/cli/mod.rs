@@ -52,15 +52,23 @@ pub fn run() -> u8 {
 }
 
 fn write_report(check: &args::CheckArgs, outcome: &crate::Outcome) -> io::Result<()> {
-    if let Some(path) = &check.output {
+    let color = check.output.is_none()
+        && use_color(check.color, io::stdout().is_terminal(), std::env::var_os("NO_COLOR"));
+    emit(check.output.as_deref(), |w| report::write(check.format, outcome, Style { color }, w))
+}
+
+/// Writes through a buffer to FILE, or to stdout.
+fn emit(
+    output: Option<&std::path::Path>,
+    write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    if let Some(path) = output {
         let mut w = io::BufWriter::new(std::fs::File::create(path)?);
-        report::write(check.format, outcome, Style { color: false }, &mut w)?;
+        write(&mut w)?;
         return w.flush();
     }
-    let stdout = io::stdout();
-    let color = use_color(check.color, stdout.is_terminal(), std::env::var_os("NO_COLOR"));
-    let mut w = io::BufWriter::new(stdout.lock());
-    report::write(check.format, outcome, Style { color }, &mut w)?;
+    let mut w = io::BufWriter::new(io::stdout().lock());
+    write(&mut w)?;
     w.flush()
 }
 
@@ -97,17 +105,7 @@ fn run_tests(args: &args::TestArgs, cwd: &std::path::Path) -> u8 {
         }
         render::write(args.format, &outcome, table, w)
     };
-    let written = match &args.output {
-        Some(path) => std::fs::File::create(path).and_then(|f| {
-            let mut w = io::BufWriter::new(f);
-            write(&mut w)?;
-            w.flush()
-        }),
-        None => {
-            let mut w = io::BufWriter::new(io::stdout().lock());
-            write(&mut w).and_then(|()| w.flush())
-        }
-    };
+    let written = emit(args.output.as_deref(), write);
     match written {
         Ok(()) => outcome.exit_code(),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => outcome.exit_code(),

@@ -199,57 +199,52 @@ fn run_doc(
 
 /// Text that replaces a document's `expect:` block: (first line, last line, text), 1-based.
 fn expect_block(root: &Node, path: &Path, actual: &[Key]) -> Option<(usize, usize, String)> {
+    use std::fmt::Write as _;
     let text = std::fs::read_to_string(path).ok()?;
     let lines: Vec<&str> = text.lines().collect();
-    let mut block = String::from("expect:");
-    if actual.is_empty() {
-        block.push_str(" []");
-    }
-    block.push('\n');
+    let mut block = String::from(if actual.is_empty() { "expect: []\n" } else { "expect:\n" });
     for k in actual {
         let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
         let line = k.line.map_or(String::new(), |l| format!(", line: {l}"));
-        block.push_str(&format!(
-            "- {{rule: {}, file: {}{line}, resource: {}}}\n",
+        let _ = writeln!(
+            block,
+            "- {{rule: {}, file: {}{line}, resource: {}}}",
             q(&k.rule),
             q(&k.file),
             q(&k.resource)
-        ));
+        );
     }
-    match root.entry("expect") {
-        Some(entry) => {
-            let first = entry.key_span.start.line as usize;
-            let mut last = first;
-            for (i, l) in lines.iter().enumerate().skip(first) {
-                let continues =
-                    l.is_empty() || l.starts_with([' ', '\t', '-', '#']) && !l.starts_with("---");
-                if !continues {
-                    break;
-                }
-                last = i + 1;
-            }
-            // Keep trailing blank and comment lines with what follows.
-            while last > first
-                && lines
-                    .get(last - 1)
-                    .is_some_and(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
-            {
-                last -= 1;
-            }
-            Some((first, last, block))
+    let Some(entry) = root.entry("expect") else {
+        // No `expect:` yet: append one after the document.
+        let end = root.span.end.line as usize;
+        let last = if root.span.end.col == 0 { end.saturating_sub(1) } else { end };
+        return Some((last + 1, last, block));
+    };
+    let first = entry.key_span.start.line as usize;
+    let mut last = first;
+    for (i, l) in lines.iter().enumerate().skip(first) {
+        let continues =
+            l.is_empty() || l.starts_with([' ', '\t', '-', '#']) && !l.starts_with("---");
+        if !continues {
+            break;
         }
-        None => {
-            let end = root.span.end.line as usize;
-            let last = if root.span.end.col == 0 { end.saturating_sub(1) } else { end };
-            Some((last + 1, last, block))
-        }
+        last = i + 1;
     }
+    // Trailing blank and comment lines stay with what follows.
+    while last > first
+        && lines
+            .get(last - 1)
+            .is_some_and(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        last -= 1;
+    }
+    Some((first, last, block))
 }
 
 fn write_updates(path: &Path, mut updates: Vec<(usize, usize, String)>) -> std::io::Result<()> {
     let text = std::fs::read_to_string(path)?;
     let mut lines: Vec<String> = text.lines().map(String::from).collect();
-    updates.sort_by(|a, b| b.0.cmp(&a.0));
+    updates.sort_by_key(|u| std::cmp::Reverse(u.0));
     for (first, last, block) in updates {
         let new: Vec<String> = block.lines().map(String::from).collect();
         let start = (first - 1).min(lines.len());

@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::{Files, Row, SuiteReport, Verdict};
 use crate::engine::kyverno::{self, Policy, PolicyKind, Request, RuleResponse, UserInfo};
 use crate::error::Problem;
+use crate::load::source::Pos;
 use crate::load::{Node, Value as YValue};
 
 /// Keys a `Test` document may have (compared case-insensitively, as Kyverno's decoder does).
@@ -99,6 +100,21 @@ impl<'a> Fields<'a> {
             }
             Some(YValue::Str(s)) => vec![s.to_string()],
             _ => Vec::new(),
+        }
+    }
+
+    /// Like `strings`, with the position of each item.
+    fn strings_at(&self, key: &str) -> Vec<(String, Pos)> {
+        match self.get(key) {
+            Some(n) => match &n.value {
+                YValue::Seq(items) => items
+                    .iter()
+                    .filter_map(|i| Some((i.as_str()?.to_string(), i.span.start)))
+                    .collect(),
+                YValue::Str(s) => vec![(s.to_string(), n.span.start)],
+                _ => Vec::new(),
+            },
+            None => Vec::new(),
         }
     }
 
@@ -202,53 +218,8 @@ fn load_suite(
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut problems = Vec::new();
 
-    let mut policies = Vec::new();
-    let mut seen_policy_files = Vec::new();
-    for p in f.strings("policies") {
-        let node_pos = f.get("policies").map(|n| n.span.start);
-        for file in files.resolve(dir, &p, display, node_pos)? {
-            if seen_policy_files.contains(&file) {
-                continue;
-            }
-            let parsed = files.read_yaml(&file)?;
-            problems.extend(parsed.problems.iter().cloned());
-            for doc in &parsed.documents {
-                if !kyverno::is_policy(&doc.root) {
-                    continue;
-                }
-                match Policy::from_node(&doc.root) {
-                    Ok(policy) => policies.push(policy),
-                    Err(e) => problems.push(Problem::new(
-                        files.display(&file),
-                        e.pos,
-                        format!("invalid policy: {}", e.message),
-                    )),
-                }
-            }
-            seen_policy_files.push(file);
-        }
-    }
-
-    let mut resources: Vec<Value> = Vec::new();
-    let mut seen: Vec<(String, String, String, String)> = Vec::new();
-    for r in f.strings("resources") {
-        let node_pos = f.get("resources").map(|n| n.span.start);
-        for file in files.resolve(dir, &r, display, node_pos)? {
-            let parsed = files.read_yaml(&file)?;
-            problems.extend(parsed.problems.iter().cloned());
-            for doc in &parsed.documents {
-                let json = doc.root.to_json();
-                if json.get("kind").and_then(Value::as_str).is_none() {
-                    continue;
-                }
-                let id = identity(&json);
-                if !seen.contains(&id) {
-                    seen.push(id);
-                    resources.push(json);
-                }
-            }
-        }
-    }
+    let policies = load_policies(&f, dir, display, files, &mut problems)?;
+    let resources = load_resources(&f, dir, display, files, &mut problems)?;
 
     let values = match f.string("variables") {
         Some(v) => {
@@ -267,6 +238,71 @@ fn load_suite(
         None => None,
     };
 
+    let results = load_results(&f, display)?;
+    Ok((Suite { policies, resources, values, user, results }, problems))
+}
+
+fn load_policies(
+    f: &Fields<'_>,
+    dir: &Path,
+    display: &str,
+    files: &Files<'_>,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<Policy>, Problem> {
+    let mut policies = Vec::new();
+    let mut seen_files = Vec::new();
+    for (p, pos) in f.strings_at("policies") {
+        for file in files.resolve(dir, &p, display, Some(pos))? {
+            if seen_files.contains(&file) {
+                continue;
+            }
+            let parsed = files.read_yaml(&file)?;
+            problems.extend(parsed.problems.iter().cloned());
+            for doc in parsed.documents.iter().filter(|d| kyverno::is_policy(&d.root)) {
+                match Policy::from_node(&doc.root) {
+                    Ok(policy) => policies.push(policy),
+                    Err(e) => {
+                        let message = format!("invalid policy: {}", e.message);
+                        problems.push(Problem::new(files.display(&file), e.pos, message));
+                    }
+                }
+            }
+            seen_files.push(file);
+        }
+    }
+    Ok(policies)
+}
+
+/// The resources under test, de-duplicated by identity (the first one wins).
+fn load_resources(
+    f: &Fields<'_>,
+    dir: &Path,
+    display: &str,
+    files: &Files<'_>,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<Value>, Problem> {
+    let mut resources: Vec<Value> = Vec::new();
+    let mut seen: Vec<(String, String, String, String)> = Vec::new();
+    for (r, pos) in f.strings_at("resources") {
+        for file in files.resolve(dir, &r, display, Some(pos))? {
+            let parsed = files.read_yaml(&file)?;
+            problems.extend(parsed.problems.iter().cloned());
+            for doc in &parsed.documents {
+                let json = doc.root.to_json();
+                if json.get("kind").and_then(Value::as_str).is_none() {
+                    continue;
+                }
+                let id = identity(&json);
+                if !seen.contains(&id) {
+                    seen.push(id);
+                    resources.push(json);
+                }
+            }
+        }
+    }
+    Ok(resources)
+}
+fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem> {
     let mut results = Vec::new();
     if let Some(list) = f.get("results") {
         let items = list.as_seq().ok_or_else(|| {
@@ -313,7 +349,7 @@ fn load_suite(
             });
         }
     }
-    Ok((Suite { policies, resources, values, user, results }, problems))
+    Ok(results)
 }
 
 fn identity(r: &Value) -> (String, String, String, String) {
@@ -360,7 +396,7 @@ fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
 
 fn read_user_info(path: &Path, files: &Files<'_>) -> Result<UserInfo, Problem> {
     let parsed = files.read_yaml(path)?;
-    let json = parsed.documents.first().map(|d| d.root.to_json()).unwrap_or(Value::Null);
+    let json = parsed.documents.first().map_or(Value::Null, |d| d.root.to_json());
     let list = |p: &str| -> Vec<String> {
         json.pointer(p)
             .and_then(Value::as_array)
@@ -379,143 +415,159 @@ fn read_user_info(path: &Path, files: &Files<'_>) -> Result<UserInfo, Problem> {
     })
 }
 
+/// Responses per (operation, resource index, policy index), computed on demand.
+type ResponseCache = HashMap<(String, usize, usize), Vec<RuleResponse>>;
+
 fn run_suite(suite: &Suite, strict: bool) -> Vec<Row> {
-    // Responses per (operation, resource index, policy index), computed on demand.
-    let mut cache: HashMap<(String, usize, usize), Vec<RuleResponse>> = HashMap::new();
+    let mut cache = ResponseCache::new();
     let mut rows = Vec::new();
     for expected in &suite.results {
-        let policy_name = expected.policy.rsplit('/').next().unwrap_or("");
-        let mut selected: Vec<usize> = Vec::new();
-        for wanted in &expected.resources {
-            let (ns, name) = match wanted.split_once('/') {
-                Some((ns, name)) => (Some(ns), name),
-                None => (None, wanted.as_str()),
-            };
-            for (i, r) in suite.resources.iter().enumerate() {
-                let (_, _, rns, rname) = identity(r);
-                if rname == name && ns.is_none_or(|ns| ns == rns) && !selected.contains(&i) {
-                    selected.push(i);
-                }
-            }
-        }
-        if selected.is_empty() {
-            selected = (0..suite.resources.len()).collect();
-        }
-        for &ri in &selected {
-            let resource = &suite.resources[ri];
-            let (_, kind, namespace, name) = identity(resource);
-            let shown = expected
-                .resources
-                .iter()
-                .find(|w| {
-                    w.as_str() == name
-                        || w.split_once('/').is_some_and(|(n, m)| n == namespace && m == name)
-                })
-                .cloned()
-                .unwrap_or_else(|| name.clone());
-            let row = |actual: &str,
-                       verdict: Verdict,
-                       reason: String,
-                       message: String,
-                       rule: &str| Row {
-                policy: expected.policy.clone(),
-                rule: rule.to_string(),
-                resource: shown.clone(),
-                kind: if expected.kind.is_empty() { kind.clone() } else { expected.kind.clone() },
-                namespace: namespace.clone(),
-                expected: expected.result.clone(),
-                actual: actual.to_string(),
-                verdict,
-                reason,
-                message,
-            };
-            let Some(pi) = suite.policies.iter().position(|p| p.name == policy_name) else {
-                rows.push(row(
-                    "not-found",
-                    Verdict::Fail,
-                    "Not found".into(),
-                    format!("policy `{policy_name}` is not loaded"),
-                    &expected.rule,
-                ));
-                continue;
-            };
-            let policy = &suite.policies[pi];
-            let operation = expected
-                .operation
-                .clone()
-                .or_else(|| {
-                    suite
-                        .values
-                        .resource_operation
-                        .get(&(policy.name.clone(), name.clone()))
-                        .cloned()
-                })
-                .or_else(|| suite.values.global_operation.clone())
-                .unwrap_or_else(|| "CREATE".into());
-            let responses = cache.entry((operation.clone(), ri, pi)).or_insert_with(|| {
-                let request = Request {
-                    operation: &operation,
-                    namespace: None,
-                    namespace_labels: suite
-                        .values
-                        .namespace_labels
-                        .get(&namespace)
-                        .cloned()
-                        .unwrap_or_default(),
-                    user: suite.user.as_ref(),
-                };
-                policy.evaluate(resource, &request)
-            });
-            let cel = expected.cel_kind || matches!(policy.kind, PolicyKind::Cel(_));
-            let checked: Vec<&RuleResponse> = responses
-                .iter()
-                .filter(|r| {
-                    cel || expected.rule.is_empty()
-                        || r.rule == expected.rule
-                        || r.rule == format!("autogen-{}", expected.rule)
-                        || r.rule == format!("autogen-cronjob-{}", expected.rule)
-                })
-                .collect();
-            if checked.is_empty() {
-                let known = policy.rules.iter().any(|r| r.name == expected.rule)
-                    || expected.rule.is_empty();
-                let (verdict, reason) = if strict && !known {
-                    (
-                        Verdict::Fail,
-                        format!("policy `{}` has no rule `{}`", policy.name, expected.rule),
-                    )
-                } else if strict && expected.result != "skip" {
-                    (Verdict::Fail, "Excluded (strict: expected a result)".into())
-                } else {
-                    (Verdict::Pass, "Excluded".into())
-                };
-                rows.push(row("excluded", verdict, reason, String::new(), &expected.rule));
-                continue;
-            }
-            for response in checked {
-                let actual = response.status.as_str();
-                let rule = if response.rule.is_empty() {
-                    expected.rule.as_str()
-                } else {
-                    response.rule.as_str()
-                };
-                let mut message = response.message.clone();
-                if expected.patched || expected.generated {
-                    message = format!(
-                        "comparing patched or generated resources is not supported yet; {message}"
-                    );
-                }
-                let (verdict, reason) =
-                    if actual == expected.result && !expected.patched && !expected.generated {
-                        (Verdict::Pass, "Ok".to_string())
-                    } else if expected.patched || expected.generated {
-                        (Verdict::Fail, "Resource comparison not supported".to_string())
-                    } else {
-                        (Verdict::Fail, format!("Want {}, got {actual}", expected.result))
-                    };
-                rows.push(row(actual, verdict, reason, message, rule));
-            }
+        for ri in select_resources(suite, expected) {
+            rows.extend(rows_for(suite, expected, ri, strict, &mut cache));
         }
     }
     rows
+}
+
+/// The resources a result names (`name` or `namespace/name`); all of them when none matches,
+/// as `kyverno test` does.
+fn select_resources(suite: &Suite, expected: &Expected) -> Vec<usize> {
+    let mut selected: Vec<usize> = Vec::new();
+    for wanted in &expected.resources {
+        let (ns, name) = match wanted.split_once('/') {
+            Some((ns, name)) => (Some(ns), name),
+            None => (None, wanted.as_str()),
+        };
+        for (i, r) in suite.resources.iter().enumerate() {
+            let (_, _, rns, rname) = identity(r);
+            if rname == name && ns.is_none_or(|ns| ns == rns) && !selected.contains(&i) {
+                selected.push(i);
+            }
+        }
+    }
+    if selected.is_empty() {
+        selected = (0..suite.resources.len()).collect();
+    }
+    selected
+}
+
+/// The admission operation of a result: its own, the values file's for the resource, the values
+/// file's global one, else CREATE.
+fn operation_for(suite: &Suite, expected: &Expected, policy: &str, resource: &str) -> String {
+    expected
+        .operation
+        .clone()
+        .or_else(|| {
+            suite
+                .values
+                .resource_operation
+                .get(&(policy.to_string(), resource.to_string()))
+                .cloned()
+        })
+        .or_else(|| suite.values.global_operation.clone())
+        .unwrap_or_else(|| "CREATE".into())
+}
+
+/// The rows of one result entry for one resource (kyverno-compat.md, 14.2–14.3).
+fn rows_for(
+    suite: &Suite,
+    expected: &Expected,
+    ri: usize,
+    strict: bool,
+    cache: &mut ResponseCache,
+) -> Vec<Row> {
+    let resource = &suite.resources[ri];
+    let (_, kind, namespace, name) = identity(resource);
+    let shown = expected
+        .resources
+        .iter()
+        .find(|w| {
+            w.as_str() == name
+                || w.split_once('/').is_some_and(|(n, m)| n == namespace && m == name)
+        })
+        .cloned()
+        .unwrap_or_else(|| name.clone());
+    let row = |actual: &str, verdict: Verdict, reason: String, message: String, rule: &str| Row {
+        policy: expected.policy.clone(),
+        rule: rule.to_string(),
+        resource: shown.clone(),
+        kind: if expected.kind.is_empty() { kind.clone() } else { expected.kind.clone() },
+        namespace: namespace.clone(),
+        expected: expected.result.clone(),
+        actual: actual.to_string(),
+        verdict,
+        reason,
+        message,
+    };
+    let policy_name = expected.policy.rsplit('/').next().unwrap_or("");
+    let Some(pi) = suite.policies.iter().position(|p| p.name == policy_name) else {
+        let message = format!("policy `{policy_name}` is not loaded");
+        return vec![row("not-found", Verdict::Fail, "Not found".into(), message, &expected.rule)];
+    };
+    let policy = &suite.policies[pi];
+    let operation = operation_for(suite, expected, &policy.name, &name);
+    let responses = cache.entry((operation.clone(), ri, pi)).or_insert_with(|| {
+        let request = Request {
+            operation: &operation,
+            namespace: None,
+            namespace_labels: suite
+                .values
+                .namespace_labels
+                .get(&namespace)
+                .cloned()
+                .unwrap_or_default(),
+            user: suite.user.as_ref(),
+        };
+        policy.evaluate(resource, &request)
+    });
+    let cel = expected.cel_kind || matches!(policy.kind, PolicyKind::Cel(_));
+    let names_rule = |r: &RuleResponse| {
+        r.rule == expected.rule
+            || r.rule.strip_prefix("autogen-").is_some_and(|n| n == expected.rule)
+            || r.rule.strip_prefix("autogen-cronjob-").is_some_and(|n| n == expected.rule)
+    };
+    let checked: Vec<&RuleResponse> =
+        responses.iter().filter(|r| cel || expected.rule.is_empty() || names_rule(r)).collect();
+    if checked.is_empty() {
+        let known =
+            expected.rule.is_empty() || policy.rules.iter().any(|r| r.name == expected.rule);
+        let (verdict, reason) = if strict && !known {
+            (Verdict::Fail, format!("policy `{}` has no rule `{}`", policy.name, expected.rule))
+        } else if strict && expected.result != "skip" {
+            (Verdict::Fail, "Excluded (strict: expected a result)".into())
+        } else {
+            (Verdict::Pass, "Excluded".into())
+        };
+        return vec![row("excluded", verdict, reason, String::new(), &expected.rule)];
+    }
+    let compares_resources = expected.patched || expected.generated;
+    checked
+        .into_iter()
+        .map(|response| {
+            let actual = response.status.as_str();
+            let rule = if response.rule.is_empty() {
+                expected.rule.as_str()
+            } else {
+                response.rule.as_str()
+            };
+            if compares_resources {
+                let message = format!(
+                    "comparing patched or generated resources is not supported yet; {}",
+                    response.message
+                );
+                row(
+                    actual,
+                    Verdict::Fail,
+                    "Resource comparison not supported".into(),
+                    message,
+                    rule,
+                )
+            } else if actual == expected.result {
+                row(actual, Verdict::Pass, "Ok".into(), response.message.clone(), rule)
+            } else {
+                let reason = format!("Want {}, got {actual}", expected.result);
+                row(actual, Verdict::Fail, reason, response.message.clone(), rule)
+            }
+        })
+        .collect()
 }

@@ -25,6 +25,7 @@ pub const GOLDEN_FILE_NAME: &str = "mtk-lint-test.yaml";
 
 /// Options of `mtk-lint test`.
 #[derive(Debug, Clone)]
+#[allow(clippy::struct_excessive_bools, reason = "they mirror command-line switches")]
 pub struct TestOptions {
     pub paths: Vec<PathBuf>,
     /// Name of Kyverno test files.
@@ -174,7 +175,7 @@ impl Files<'_> {
                 .build()
                 .filter_map(Result::ok)
                 .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
-                .map(|e| e.into_path())
+                .map(ignore::DirEntry::into_path)
                 .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml" || e == "json"))
                 .collect();
             out.sort();

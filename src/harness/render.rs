@@ -38,12 +38,11 @@ pub fn write(
 /// The closing line: `N passed, M failed` (and errors, when any).
 #[must_use]
 pub fn summary_line(outcome: &TestOutcome) -> String {
-    let mut line = format!("{} passed, {} failed", outcome.passed(), outcome.failed());
-    let errors = outcome.errors();
-    if errors > 0 {
-        line.push_str(&format!(", {errors} errors"));
+    let line = format!("{} passed, {} failed", outcome.passed(), outcome.failed());
+    match outcome.errors() {
+        0 => line,
+        errors => format!("{line}, {errors} errors"),
     }
-    line
 }
 
 fn write_problem(p: &Problem, out: &mut dyn Write) -> io::Result<()> {

@@ -94,6 +94,7 @@ pub fn parse_text(
 }
 
 /// Reads and parses one file (a regular file within the size limit).
+#[must_use]
 pub fn read_file(
     path: &Path,
     display: &str,

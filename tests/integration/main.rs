@@ -1,7 +1,9 @@
 //! All integration tests, in one binary (ripgrep style).
 
 mod cli;
+mod conformance;
 mod fleet;
+mod harness;
 mod load;
 mod report;
 mod rules;

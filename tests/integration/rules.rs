@@ -6,8 +6,6 @@
 use std::collections::BTreeSet;
 
 use mtk_lint::engine::builtin::{self, RULE_FOLDERS, TEMPLATES};
-use mtk_lint::load::Input;
-use mtk_lint::CheckOptions;
 
 use crate::support::repo;
 
@@ -49,7 +47,7 @@ fn every_rule_folder_is_embedded_and_complete() {
                 folder.dir
             );
         }
-        for fixture in ["pass.yaml", "fail.yaml"] {
+        for fixture in ["pass.yaml", "fail.yaml", "mtk-lint-test.yaml"] {
             assert!(
                 repo().join("rules").join(folder.dir).join(fixture).is_file(),
                 "rules/{}/{fixture} is missing",
@@ -65,30 +63,68 @@ fn every_rule_folder_is_embedded_and_complete() {
     assert_eq!(templates_used, all, "every template is used by a rule");
 }
 
-fn finding_lines(path: &str, code: &str) -> Vec<u32> {
-    let options =
-        CheckOptions { inputs: vec![Input::Path(path.into())], ..CheckOptions::default() };
-    let outcome = mtk_lint::check(&options, &repo());
-    assert!(outcome.problems.is_empty(), "{path}: {:?}", outcome.problems);
-    outcome.findings.iter().filter(|f| f.rule == code).map(|f| f.span.start.line).collect()
+/// The expected findings of each LintTest document of a rule's `mtk-lint-test.yaml`:
+/// (paths, [(file, line)]).
+/// (file, line) of an expected finding.
+type Pinned = Vec<(String, u64)>;
+
+fn golden_expectations(dir: &str) -> Vec<(Vec<String>, Pinned)> {
+    let text = std::fs::read_to_string(repo().join(dir).join("mtk-lint-test.yaml"))
+        .unwrap_or_else(|_| panic!("{dir}/mtk-lint-test.yaml is missing"));
+    let (file, problems) =
+        mtk_lint::load::parse_text("mtk-lint-test.yaml", &text, &mtk_lint::load::Limits::default());
+    assert!(problems.is_empty(), "{problems:?}");
+    file.unwrap()
+        .documents
+        .iter()
+        .map(|d| {
+            let json = d.root.to_json();
+            let paths = json["paths"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().unwrap().to_string())
+                .collect();
+            let expect = json["expect"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["file"].as_str().unwrap().to_string(), e["line"].as_u64().unwrap()))
+                .collect();
+            (paths, expect)
+        })
+        .collect()
 }
 
+/// Each rule's golden test covers its pass and fail fixtures, and pins exactly the lines that
+/// `fail.yaml` marks with `# expect: <CODE>` (`mtk-lint test rules/` then checks the findings).
 #[test]
-fn rule_fixtures_give_exactly_the_marked_findings() {
+fn rule_golden_tests_pin_exactly_the_marked_lines() {
     for folder in RULE_FOLDERS {
         let code = builtin::instantiate(folder).unwrap().meta().code.clone();
         let dir = format!("rules/{}", folder.dir);
+        let golden = golden_expectations(&dir);
+        let pass = golden.iter().find(|(paths, _)| paths == &["pass.yaml"]);
         assert_eq!(
-            finding_lines(&format!("{dir}/pass.yaml"), &code),
-            Vec::<u32>::new(),
-            "{dir}/pass.yaml"
+            pass.map(|(_, e)| e.len()),
+            Some(0),
+            "{dir}: a LintTest of pass.yaml expecting nothing"
         );
 
         let fail = std::fs::read_to_string(repo().join(&dir).join("fail.yaml")).unwrap();
         let marker = format!("# expect: {code}");
-        let expected: Vec<u32> =
-            (1..).zip(fail.lines()).filter(|(_, l)| l.contains(&marker)).map(|(n, _)| n).collect();
-        assert!(!expected.is_empty(), "{dir}/fail.yaml has no `{marker}` line");
-        assert_eq!(finding_lines(&format!("{dir}/fail.yaml"), &code), expected, "{dir}/fail.yaml");
+        let marker_lines: Pinned = (1..)
+            .zip(fail.lines())
+            .filter(|(_, l)| l.contains(&marker))
+            .map(|(n, _)| ("fail.yaml".to_string(), n))
+            .collect();
+        assert!(!marker_lines.is_empty(), "{dir}/fail.yaml has no `{marker}` line");
+        let pinned =
+            golden.iter().find(|(paths, _)| paths == &["fail.yaml"]).map(|(_, e)| e.clone());
+        assert_eq!(
+            pinned,
+            Some(marker_lines),
+            "{dir}: golden expectations differ from the markers"
+        );
     }
 }

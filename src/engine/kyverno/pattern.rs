@@ -263,18 +263,18 @@ fn check_map(
     Ok(())
 }
 
-fn check_existence(rv: &Value, pv: &Value, path: &mut Vec<String>) -> Result<(), Mismatch> {
+fn check_existence(rv: &Value, pv: &Value, path: &[String]) -> Result<(), Mismatch> {
     let (Value::Array(rlist), Value::Array(plist)) = (rv, pv) else {
-        return Err(Mismatch::Fail(path.clone()));
+        return Err(Mismatch::Fail(path.to_vec()));
     };
     for p in plist.iter().filter(|p| p.is_object()) {
         let found = rlist.iter().enumerate().any(|(i, r)| {
-            let mut sub = path.clone();
+            let mut sub = path.to_vec();
             sub.push(i.to_string());
             check(r, p, &mut sub, false).is_ok()
         });
         if !found {
-            return Err(Mismatch::Fail(path.clone()));
+            return Err(Mismatch::Fail(path.to_vec()));
         }
     }
     Ok(())
@@ -338,9 +338,10 @@ pub fn validate_scalar(value: &Value, pattern: &Value) -> bool {
         Value::Number(n) => {
             if let Some(pi) = n.as_i64() {
                 match value {
-                    Value::Number(v) => {
-                        v.as_i64().map_or_else(|| v.as_f64() == Some(pi as f64), |vi| vi == pi)
-                    }
+                    Value::Number(v) => v.as_i64().map_or_else(
+                        || v.as_f64().is_some_and(|f| f.fract() == 0.0 && f == pi as f64),
+                        |vi| vi == pi,
+                    ),
                     Value::String(s) => s.parse::<i64>().ok() == Some(pi),
                     _ => false,
                 }
@@ -512,15 +513,15 @@ mod tests {
         })
     }
 
-    fn run(pattern: Value) -> PatternResult {
-        match_pattern(&pod(), &pattern)
+    fn run(pattern: &Value) -> PatternResult {
+        match_pattern(&pod(), pattern)
     }
 
     // The worked examples of kyverno-compat.md, appendix A.
     #[test]
     fn worked_examples() {
         assert_eq!(
-            run(json!({"spec": {"containers": [{"image": "!*:latest"}]}})),
+            run(&json!({"spec": {"containers": [{"image": "!*:latest"}]}})),
             PatternResult::Fail(vec![
                 "spec".into(),
                 "containers".into(),
@@ -530,30 +531,30 @@ mod tests {
         );
         assert_eq!(
             run(
-                json!({"spec": {"containers": [{"(name)": "app", "resources": {"limits": {"memory": "<=512Mi"}}}]}})
+                &json!({"spec": {"containers": [{"(name)": "app", "resources": {"limits": {"memory": "<=512Mi"}}}]}})
             ),
             PatternResult::Pass
         );
         assert!(matches!(
-            run(json!({"spec": {"containers": [{"(name)": "db", "image": "x"}]}})),
+            run(&json!({"spec": {"containers": [{"(name)": "db", "image": "x"}]}})),
             PatternResult::Skip(_)
         ));
         assert!(matches!(
-            run(json!({"spec": {"containers": [{"resources": {"limits": {"memory": "?*"}}}]}})),
+            run(&json!({"spec": {"containers": [{"resources": {"limits": {"memory": "?*"}}}]}})),
             PatternResult::Fail(_)
         ));
-        assert_eq!(run(json!({"spec": {"=(hostNetwork)": false}})), PatternResult::Pass);
-        assert_eq!(run(json!({"spec": {"X(hostPID)": "null"}})), PatternResult::Pass);
-        assert_eq!(run(json!({"metadata": {"labels": {"app*": "?*"}}})), PatternResult::Pass);
+        assert_eq!(run(&json!({"spec": {"=(hostNetwork)": false}})), PatternResult::Pass);
+        assert_eq!(run(&json!({"spec": {"X(hostPID)": "null"}})), PatternResult::Pass);
+        assert_eq!(run(&json!({"metadata": {"labels": {"app*": "?*"}}})), PatternResult::Pass);
         assert!(matches!(
             run(
-                json!({"spec": {"containers": [{"<(image)": "docker.io/*"}], "imagePullSecrets": [{"name": "?*"}]}})
+                &json!({"spec": {"containers": [{"<(image)": "docker.io/*"}], "imagePullSecrets": [{"name": "?*"}]}})
             ),
             PatternResult::Fail(_)
         ));
         assert!(matches!(
             run(
-                json!({"spec": {"containers": [{"<(image)": "quay.io/*"}], "imagePullSecrets": [{"name": "?*"}]}})
+                &json!({"spec": {"containers": [{"<(image)": "quay.io/*"}], "imagePullSecrets": [{"name": "?*"}]}})
             ),
             PatternResult::Skip(_)
         ));
@@ -561,13 +562,16 @@ mod tests {
 
     #[test]
     fn negation_and_existence_anchors() {
-        assert!(matches!(run(json!({"spec": {"X(hostNetwork)": "null"}})), PatternResult::Fail(_)));
+        assert!(matches!(
+            run(&json!({"spec": {"X(hostNetwork)": "null"}})),
+            PatternResult::Fail(_)
+        ));
         assert_eq!(
-            run(json!({"spec": {"^(containers)": [{"name": "sidecar"}]}})),
+            run(&json!({"spec": {"^(containers)": [{"name": "sidecar"}]}})),
             PatternResult::Pass
         );
         assert!(matches!(
-            run(json!({"spec": {"^(containers)": [{"name": "db"}]}})),
+            run(&json!({"spec": {"^(containers)": [{"name": "db"}]}})),
             PatternResult::Fail(_)
         ));
     }
@@ -598,7 +602,7 @@ mod tests {
 
     #[test]
     fn star_requires_a_non_null_value() {
-        assert_eq!(run(json!({"metadata": {"name": "*"}})), PatternResult::Pass);
-        assert!(matches!(run(json!({"metadata": {"generateName": "*"}})), PatternResult::Fail(_)));
+        assert_eq!(run(&json!({"metadata": {"name": "*"}})), PatternResult::Pass);
+        assert!(matches!(run(&json!({"metadata": {"generateName": "*"}})), PatternResult::Fail(_)));
     }
 }

@@ -1,0 +1,233 @@
+//! `mtk-lint test`: Kyverno suites, golden tests, formats, exit codes.
+
+use std::path::Path;
+
+use crate::support::{mtk, mtk_in, repo};
+
+fn corpus() -> std::path::PathBuf {
+    let dir = repo().join("../shared/conformance/kyverno-policies");
+    assert!(dir.is_dir(), "{} is missing: keep ../shared beside the checkout", dir.display());
+    dir
+}
+
+/// Copies a corpus policy folder (policy file plus its `.kyverno-test/`) into `to`.
+fn copy_suite(category: &str, policy: &str, to: &Path) -> std::path::PathBuf {
+    let from = corpus().join(category).join(policy);
+    let dest = to.join(policy);
+    std::fs::create_dir_all(dest.join(".kyverno-test")).unwrap();
+    for dir in [from.clone(), from.join(".kyverno-test")] {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_file() {
+                let rel = e.path().strip_prefix(&from).unwrap().to_path_buf();
+                std::fs::copy(e.path(), dest.join(rel)).unwrap();
+            }
+        }
+    }
+    dest
+}
+
+fn last_line(s: &str) -> &str {
+    s.trim_end().lines().last().unwrap_or("")
+}
+
+#[test]
+fn the_built_in_rules_test_themselves() {
+    let run = mtk(&["test", "rules/"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let last = last_line(&run.stdout);
+    let (passed, failed) = last.split_once(", ").unwrap();
+    assert_eq!(failed, "0 failed", "{last}");
+    assert!(passed.strip_suffix(" passed").unwrap().parse::<u32>().unwrap() > 0);
+}
+
+#[test]
+fn a_corpus_suite_passes_and_a_flipped_expectation_fails_naming_the_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = copy_suite("best-practices", "require-labels", dir.path());
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "4 passed, 0 failed");
+
+    let test_file = suite.join(".kyverno-test/kyverno-test.yaml");
+    let text = std::fs::read_to_string(&test_file).unwrap();
+    let flipped = text.replacen("result: fail", "result: pass", 1);
+    assert_ne!(text, flipped);
+    std::fs::write(&test_file, flipped).unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 1);
+    let failing: Vec<&str> =
+        run.stdout.lines().filter(|l| l.contains("Want pass, got fail")).collect();
+    assert_eq!(failing.len(), 2, "{}", run.stdout);
+    assert!(
+        failing[0].contains("Pod/badpod01") && failing[1].contains("Pod/badpod02"),
+        "{failing:?}"
+    );
+    assert_eq!(last_line(&run.stdout), "2 passed, 2 failed");
+}
+
+#[test]
+fn json_output_has_the_documented_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_suite("best-practices", "require-labels", dir.path());
+    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
+    assert_eq!(run.code, 0);
+    let report = run.json();
+    let test = &report["tests"][0];
+    assert_eq!(test["file"], "require-labels/.kyverno-test/kyverno-test.yaml");
+    assert_eq!(test["name"], "require-labels");
+    let row = &test["rows"][0];
+    let mut keys: Vec<&str> = row.as_object().unwrap().keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "actual",
+            "expected",
+            "kind",
+            "message",
+            "namespace",
+            "policy",
+            "reason",
+            "resource",
+            "rule",
+            "verdict"
+        ]
+    );
+    assert_eq!(
+        (row["resource"].as_str(), row["expected"].as_str(), row["actual"].as_str()),
+        (Some("badpod01"), Some("fail"), Some("fail"))
+    );
+    assert_eq!(report["summary"], serde_json::json!({"passed": 4, "failed": 0, "errors": 0}));
+}
+
+#[test]
+fn junit_is_well_formed_with_one_testcase_per_row() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_suite("best-practices", "disallow-latest-tag", dir.path());
+    copy_suite("best-practices", "require-labels", dir.path());
+    let json = mtk_in(dir.path(), &["test", "--format", "json", "."], None).json();
+    let rows: usize =
+        json["tests"].as_array().unwrap().iter().map(|t| t["rows"].as_array().unwrap().len()).sum();
+    let failed = json["summary"]["failed"].as_u64().unwrap();
+    let run = mtk_in(dir.path(), &["test", "--format", "junit", "."], None);
+    let doc = roxmltree::Document::parse(&run.stdout).expect("well-formed XML");
+    let cases: Vec<_> = doc.descendants().filter(|n| n.has_tag_name("testcase")).collect();
+    assert_eq!(cases.len(), rows);
+    let failures = doc.descendants().filter(|n| n.has_tag_name("failure")).count();
+    assert_eq!(failures as u64, failed);
+    assert_eq!(doc.root_element().attribute("tests").unwrap(), rows.to_string());
+}
+
+#[test]
+fn references_outside_the_tested_tree_are_errors_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let tests = dir.path().join("tests");
+    std::fs::create_dir(&tests).unwrap();
+    std::fs::write(
+        dir.path().join("outside.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tests.join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: []\nresources:\n- ../outside.yaml\nresults: []\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "tests"], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("tests/kyverno-test.yaml:6:3: `../outside.yaml` is outside the tested paths"),
+        "{}",
+        run.stdout
+    );
+    let run = mtk_in(dir.path(), &["test", "--allow-outside", "tests"], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "inside the tested tree when testing its parent");
+}
+
+#[test]
+fn unknown_test_fields_are_errors_and_other_suites_still_run() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_suite("best-practices", "require-labels", dir.path());
+    std::fs::create_dir(dir.path().join("broken")).unwrap();
+    std::fs::write(
+        dir.path().join("broken/kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicy: []\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout.contains("broken/kyverno-test.yaml:4:1: unknown field `policy` in a Test"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(last_line(&run.stdout), "4 passed, 0 failed, 1 errors");
+}
+
+#[test]
+fn strict_fails_rows_that_pass_only_as_excluded() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = copy_suite("best-practices", "require-labels", dir.path());
+    let test_file = suite.join(".kyverno-test/kyverno-test.yaml");
+    let text = std::fs::read_to_string(&test_file).unwrap();
+    std::fs::write(&test_file, text.replace("rule: check-for-labels", "rule: no-such-rule"))
+        .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(
+        (run.code, last_line(&run.stdout)),
+        (0, "4 passed, 0 failed"),
+        "lenient, as kyverno test"
+    );
+    assert!(run.stdout.contains("Excluded"));
+    let run = mtk_in(dir.path(), &["test", "--strict", "."], None);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("has no rule `no-such-rule`"), "{}", run.stdout);
+}
+
+#[test]
+fn a_golden_test_pins_a_fleet_and_names_a_new_finding() {
+    let dir = tempfile::tempdir().unwrap();
+    let fleet = dir.path().join("fleet");
+    let status = std::process::Command::new("python3")
+        .arg(repo().join("../shared/bench/gen_fleet.py"))
+        .arg(&fleet)
+        .args(["--tenants", "6", "--seed", "3", "--violations", "0.2"])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let golden = dir.path().join("mtk-lint-test.yaml");
+    std::fs::write(
+        &golden,
+        "# Pinned findings of the fleet.\napiVersion: mtk-lint.dev/v1alpha1\nkind: LintTest\nmetadata: {name: fleet-golden}\npaths: [fleet]\nexpect: []\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "--update", "."], None);
+    assert_eq!(run.code, 1, "the empty expectation fails before the update is written");
+    let updated = std::fs::read_to_string(&golden).unwrap();
+    assert!(
+        updated.starts_with("# Pinned findings of the fleet.\n"),
+        "the rest of the file is kept"
+    );
+    assert!(updated.contains("- {rule: \"MTK-SEC-001\", file: \"fleet/"), "{updated}");
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: intruder\n  namespace: default\nspec:\n  hostNetwork: true\n  containers:\n  - name: c\n    image: busybox:1.36\n    securityContext:\n      privileged: true\n";
+    std::fs::write(fleet.join("tenants/intruder.yaml"), pod).unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 1);
+    let new: Vec<&str> = run.stdout.lines().filter(|l| l.contains("Unexpected finding")).collect();
+    assert_eq!(new.len(), 1, "{}", run.stdout);
+    assert!(
+        new[0].contains("MTK-SEC-001") && new[0].contains("Pod/default/intruder"),
+        "{}",
+        new[0]
+    );
+    let run = mtk_in(dir.path(), &["test", "--detailed-results", "--fail-only", "."], None);
+    assert!(run.stdout.contains("fleet/tenants/intruder.yaml:12"), "{}", run.stdout);
+}
