@@ -288,10 +288,11 @@ fn load_resources(
             let parsed = files.read_yaml(&file)?;
             problems.extend(parsed.problems.iter().cloned());
             for doc in &parsed.documents {
-                let json = doc.root.to_json();
-                if json.get("kind").and_then(Value::as_str).is_none() {
+                let mut json = doc.root.to_json();
+                let Some(kind) = json.get("kind").and_then(Value::as_str).map(String::from) else {
                     continue;
-                }
+                };
+                default_namespace(&mut json, &kind);
                 let id = identity(&json);
                 if !seen.contains(&id) {
                     seen.push(id);
@@ -350,6 +351,20 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
         }
     }
     Ok(results)
+}
+
+/// Like the Kyverno CLI, put namespaced resources without a namespace in `default`.
+fn default_namespace(resource: &mut Value, kind: &str) {
+    let api = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let no_crds = HashMap::new();
+    if crate::inventory::kinds::is_cluster_scoped(api, kind, &no_crds) {
+        return;
+    }
+    if let Some(meta) = resource.get_mut("metadata").and_then(Value::as_object_mut) {
+        if meta.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty) {
+            meta.insert("namespace".into(), Value::String("default".into()));
+        }
+    }
 }
 
 fn identity(r: &Value) -> (String, String, String, String) {
