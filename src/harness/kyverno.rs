@@ -126,6 +126,8 @@ impl<'a> Fields<'a> {
 /// One expected result of a test.
 #[derive(Debug, Clone)]
 struct Expected {
+    /// Where the result entry is in the test file.
+    pos: Pos,
     policy: String,
     rule: String,
     resources: Vec<String>,
@@ -177,6 +179,9 @@ pub(super) fn run_file(path: &Path, files: &Files<'_>, strict: bool) -> Vec<Suit
                 report.problems.extend(problems);
                 report.cel_or_other =
                     suite.policies.iter().any(|p| !is_validate_only_cluster_policy(p));
+                if strict {
+                    report.problems.extend(unknown_rules(&suite, &display));
+                }
                 report.rows = run_suite(&suite, strict);
             }
             Err(problem) => report.problems.push(problem),
@@ -335,6 +340,7 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
             .iter()
             .any(|k| r.flag(k));
             results.push(Expected {
+                pos: item.span.start,
                 policy: r.string("policy").unwrap_or_default(),
                 rule: r.string("rule").unwrap_or_default(),
                 resources,
@@ -428,6 +434,22 @@ fn read_user_info(path: &Path, files: &Files<'_>) -> Result<UserInfo, Problem> {
         roles: list("/roles"),
         cluster_roles: list("/clusterRoles"),
     })
+}
+
+/// `--strict`: a result naming a rule its policy does not have is an error.
+fn unknown_rules(suite: &Suite, display: &str) -> Vec<Problem> {
+    suite
+        .results
+        .iter()
+        .filter(|e| !e.rule.is_empty() && !e.cel_kind)
+        .filter_map(|e| {
+            let name = e.policy.rsplit('/').next().unwrap_or("");
+            let policy = suite.policies.iter().find(|p| p.name == name)?;
+            let known = policy.rules.iter().any(|r| r.name == e.rule);
+            let message = format!("policy `{}` has no rule `{}`", policy.name, e.rule);
+            (!known).then(|| Problem::new(display, Some(e.pos), message))
+        })
+        .collect()
 }
 
 /// Responses per (operation, resource index, policy index), computed on demand.

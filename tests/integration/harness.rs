@@ -60,7 +60,7 @@ fn a_corpus_suite_passes_and_a_flipped_expectation_fails_naming_the_row() {
         run.stdout.lines().filter(|l| l.contains("Want pass, got fail")).collect();
     assert_eq!(failing.len(), 2, "{}", run.stdout);
     assert!(
-        failing[0].contains("Pod/badpod01") && failing[1].contains("Pod/badpod02"),
+        failing[0].contains("Pod/default/badpod01") && failing[1].contains("Pod/default/badpod02"),
         "{failing:?}"
     );
     assert_eq!(last_line(&run.stdout), "2 passed, 2 failed");
@@ -168,24 +168,66 @@ fn unknown_test_fields_are_errors_and_other_suites_still_run() {
     assert_eq!(last_line(&run.stdout), "4 passed, 0 failed, 1 errors");
 }
 
+const POD_ONLY_POLICY: &str = "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: pods-need-labels}
+spec:
+  rules:
+  - name: labels
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: labels please
+      pattern: {metadata: {labels: {app: \"?*\"}}}
+";
+
+const CONFIG_MAPS: &str = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: a}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b}
+";
+
 #[test]
 fn strict_fails_rows_that_pass_only_as_excluded() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), POD_ONLY_POLICY).unwrap();
+    std::fs::write(dir.path().join("resources.yaml"), CONFIG_MAPS).unwrap();
+    std::fs::write(
+        dir.path().join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nresults:\n- {policy: pods-need-labels, rule: labels, resources: [a], kind: ConfigMap, result: fail}\n- {policy: pods-need-labels, rule: labels, resources: [b], kind: ConfigMap, result: skip}\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(
+        (run.code, last_line(&run.stdout)),
+        (0, "2 passed, 0 failed"),
+        "lenient, as kyverno test"
+    );
+    let run = mtk_in(dir.path(), &["test", "--strict", "."], None);
+    assert_eq!((run.code, last_line(&run.stdout)), (1, "1 passed, 1 failed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("ConfigMap/default/a │ Fail   │ Excluded (strict: expected a result)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn strict_makes_an_unknown_rule_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let suite = copy_suite("best-practices", "require-labels", dir.path());
     let test_file = suite.join(".kyverno-test/kyverno-test.yaml");
     let text = std::fs::read_to_string(&test_file).unwrap();
-    std::fs::write(&test_file, text.replace("rule: check-for-labels", "rule: no-such-rule"))
+    std::fs::write(&test_file, text.replacen("rule: check-for-labels", "rule: no-such-rule", 1))
         .unwrap();
     let run = mtk_in(dir.path(), &["test", "."], None);
-    assert_eq!(
-        (run.code, last_line(&run.stdout)),
-        (0, "4 passed, 0 failed"),
-        "lenient, as kyverno test"
-    );
-    assert!(run.stdout.contains("Excluded"));
+    assert_eq!(run.code, 0, "lenient, as kyverno test: {}", run.stdout);
     let run = mtk_in(dir.path(), &["test", "--strict", "."], None);
-    assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("has no rule `no-such-rule`"), "{}", run.stdout);
+    assert_eq!(run.code, 2);
+    let want = "require-labels/.kyverno-test/kyverno-test.yaml:10:3: policy `require-labels` has no rule `no-such-rule`";
+    assert!(run.stdout.contains(want), "{}", run.stdout);
 }
 
 #[test]
@@ -230,4 +272,35 @@ fn a_golden_test_pins_a_fleet_and_names_a_new_finding() {
     );
     let run = mtk_in(dir.path(), &["test", "--detailed-results", "--fail-only", "."], None);
     assert!(run.stdout.contains("fleet/tenants/intruder.yaml:12"), "{}", run.stdout);
+}
+
+#[test]
+fn the_legacy_test_schema_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let suite = copy_suite("best-practices", "require-labels", dir.path());
+    std::fs::write(
+        suite.join(".kyverno-test/kyverno-test.yaml"),
+        "name: require-labels\npolicies: [../require-labels.yaml]\nresources: [resource.yaml]\nresults:\n- policy: require-labels\n  rule: check-for-labels\n  resource: badpod01\n  kind: Pod\n  status: fail\n- policy: require-labels\n  rule: check-for-labels\n  resource: goodpod01\n  namespace: default\n  kind: Pod\n  status: pass\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!((run.code, last_line(&run.stdout)), (0, "2 passed, 0 failed"), "{}", run.stdout);
+    assert!(run.stdout.contains("(require-labels)"));
+}
+
+#[test]
+fn golden_lines_can_be_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture =
+        std::fs::read_to_string(repo().join("rules/privileged-container/fail.yaml")).unwrap();
+    std::fs::write(dir.path().join("w.yaml"), format!("# one more line\n{fixture}")).unwrap();
+    std::fs::write(
+        dir.path().join("mtk-lint-test.yaml"),
+        "apiVersion: mtk-lint.dev/v1alpha1\nkind: LintTest\nmetadata: {name: shifted}\npaths: [w.yaml]\nexpect:\n- {rule: MTK-SEC-001, file: w.yaml, line: 11, resource: Pod/team-a/debug}\n- {rule: MTK-SEC-001, file: w.yaml, line: 27, resource: CronJob/team-a/backup}\n- {rule: MTK-SEC-001, file: w.yaml, line: 46, resource: StatefulSet/team-a/db}\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 1, "every line moved by one");
+    let run = mtk_in(dir.path(), &["test", "--ignore-lines", "."], None);
+    assert_eq!((run.code, last_line(&run.stdout)), (0, "3 passed, 0 failed"), "{}", run.stdout);
 }
