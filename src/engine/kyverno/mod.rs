@@ -5,6 +5,7 @@
 //! (kyverno-compat.md, sections 1–4 and 11). Features not implemented yet make a rule `Error`
 //! with a message saying so — never a silent pass.
 
+pub mod jmespath;
 pub mod matching;
 pub mod pattern;
 pub mod quantity;

@@ -1,0 +1,511 @@
+//! JMESPath functions: the standard library and the Kyverno additions the policy library uses
+//! (kyverno-compat.md, section 10). A function that is not implemented is an error naming it.
+
+use serde_json::{Map, Number, Value};
+
+use super::{eval, lenient, Ast, EvalError, EvalResult};
+use crate::engine::kyverno::quantity::{parse_duration, parse_quantity};
+use crate::engine::kyverno::wildcard;
+
+fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError::Other(msg.into()))
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn num(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9.0e15 {
+        Value::from(f as i64)
+    } else {
+        Number::from_f64(f).map_or(Value::Null, Value::Number)
+    }
+}
+
+fn as_str<'a>(name: &str, v: &'a Value) -> Result<&'a str, EvalError> {
+    v.as_str().ok_or_else(|| EvalError::Other(format!("{name}: expected a string, got {}", type_name(v))))
+}
+
+fn as_num(name: &str, v: &Value) -> Result<f64, EvalError> {
+    v.as_f64().ok_or_else(|| EvalError::Other(format!("{name}: expected a number, got {}", type_name(v))))
+}
+
+fn as_array<'a>(name: &str, v: &'a Value) -> Result<&'a Vec<Value>, EvalError> {
+    v.as_array().ok_or_else(|| EvalError::Other(format!("{name}: expected an array, got {}", type_name(v))))
+}
+
+/// Text form of a scalar, as Go formats it for Kyverno's string functions.
+fn stringify(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn arity(name: &str, args: &[Ast], min: usize, max: usize) -> Result<(), EvalError> {
+    if args.len() < min || args.len() > max {
+        return err(format!("{name}: expected {min}..{max} arguments, got {}", args.len()));
+    }
+    Ok(())
+}
+
+fn expref<'a>(name: &str, a: &'a Ast) -> Result<&'a Ast, EvalError> {
+    match a {
+        Ast::ExpRef(inner) => Ok(inner),
+        _ => err(format!("{name}: expected an expression reference (&expr)")),
+    }
+}
+
+#[allow(clippy::too_many_lines, reason = "one match arm per function reads best as a table")]
+pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) -> EvalResult {
+    // Functions taking expression references evaluate them per element.
+    match name {
+        "map" => {
+            arity(name, args, 2, 2)?;
+            let f = expref(name, &args[0])?;
+            let list = lenient(&args[1], data, steps)?;
+            let items = as_array(name, &list)?;
+            return items.iter().map(|i| lenient(f, i, steps)).collect::<Result<Vec<_>, _>>().map(Value::Array);
+        }
+        "sort_by" | "max_by" | "min_by" => {
+            arity(name, args, 2, 2)?;
+            let list = lenient(&args[0], data, steps)?;
+            let f = expref(name, &args[1])?;
+            let items = as_array(name, &list)?;
+            let mut keyed = Vec::with_capacity(items.len());
+            for i in items {
+                keyed.push((eval(f, i, steps)?, i.clone()));
+            }
+            let cmp = |a: &Value, b: &Value| match (a, b) {
+                (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(std::cmp::Ordering::Equal),
+                (Value::String(x), Value::String(y)) => x.cmp(y),
+                _ => std::cmp::Ordering::Equal,
+            };
+            return Ok(match name {
+                "sort_by" => {
+                    keyed.sort_by(|a, b| cmp(&a.0, &b.0));
+                    Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
+                }
+                "max_by" => keyed.into_iter().max_by(|a, b| cmp(&a.0, &b.0)).map_or(Value::Null, |(_, v)| v),
+                _ => keyed.into_iter().min_by(|a, b| cmp(&a.0, &b.0)).map_or(Value::Null, |(_, v)| v),
+            });
+        }
+        _ => {}
+    }
+    let values: Vec<Value> = args.iter().map(|a| lenient(a, data, steps)).collect::<Result<_, _>>()?;
+    let v = &values;
+    let want = |min: usize, max: usize| arity(name, args, min, max);
+    match name {
+        "abs" => {
+            want(1, 1)?;
+            Ok(num(as_num(name, &v[0])?.abs()))
+        }
+        "ceil" => {
+            want(1, 1)?;
+            Ok(num(as_num(name, &v[0])?.ceil()))
+        }
+        "floor" => {
+            want(1, 1)?;
+            Ok(num(as_num(name, &v[0])?.floor()))
+        }
+        "round" => {
+            want(2, 2)?;
+            let digits = as_num(name, &v[1])?;
+            let factor = 10f64.powi(digits as i32);
+            Ok(num((as_num(name, &v[0])? * factor).round() / factor))
+        }
+        "avg" => {
+            want(1, 1)?;
+            let items = as_array(name, &v[0])?;
+            if items.is_empty() {
+                return Ok(Value::Null);
+            }
+            let total: f64 = items.iter().map(|i| as_num(name, i)).sum::<Result<f64, _>>()?;
+            Ok(num(total / items.len() as f64))
+        }
+        "sum" => {
+            want(1, 1)?;
+            let items = as_array(name, &v[0])?;
+            if items.iter().all(Value::is_number) {
+                return Ok(num(items.iter().filter_map(Value::as_f64).sum()));
+            }
+            err("sum: only numbers are supported yet (not quantities or durations)")
+        }
+        "contains" => {
+            want(2, 2)?;
+            match &v[0] {
+                Value::String(s) => Ok(Value::Bool(v[1].as_str().is_some_and(|n| s.contains(n)))),
+                Value::Array(items) => Ok(Value::Bool(items.iter().any(|i| super::json_equal(i, &v[1])))),
+                other => err(format!("contains: expected a string or array, got {}", type_name(other))),
+            }
+        }
+        "starts_with" => {
+            want(2, 2)?;
+            Ok(Value::Bool(as_str(name, &v[0])?.starts_with(as_str(name, &v[1])?)))
+        }
+        "ends_with" => {
+            want(2, 2)?;
+            Ok(Value::Bool(as_str(name, &v[0])?.ends_with(as_str(name, &v[1])?)))
+        }
+        "join" => {
+            want(2, 2)?;
+            let sep = as_str(name, &v[0])?;
+            let parts: Vec<&str> = as_array(name, &v[1])?.iter().map(|i| as_str(name, i)).collect::<Result<_, _>>()?;
+            Ok(Value::String(parts.join(sep)))
+        }
+        "keys" => {
+            want(1, 1)?;
+            let m = v[0].as_object().ok_or_else(|| EvalError::Other("keys: expected an object".into()))?;
+            Ok(Value::Array(m.keys().cloned().map(Value::String).collect()))
+        }
+        "values" => {
+            want(1, 1)?;
+            let m = v[0].as_object().ok_or_else(|| EvalError::Other("values: expected an object".into()))?;
+            Ok(Value::Array(m.values().cloned().collect()))
+        }
+        "length" => {
+            want(1, 1)?;
+            match &v[0] {
+                Value::String(s) => Ok(Value::from(s.chars().count())),
+                Value::Array(a) => Ok(Value::from(a.len())),
+                Value::Object(o) => Ok(Value::from(o.len())),
+                other => err(format!("length: expected a string, array or object, got {}", type_name(other))),
+            }
+        }
+        "max" | "min" => {
+            want(1, 1)?;
+            let items = as_array(name, &v[0])?;
+            if items.is_empty() {
+                return Ok(Value::Null);
+            }
+            if items.iter().all(Value::is_number) {
+                let it = items.iter().filter_map(Value::as_f64);
+                let r = if name == "max" { it.fold(f64::MIN, f64::max) } else { it.fold(f64::MAX, f64::min) };
+                return Ok(num(r));
+            }
+            let strs: Vec<&str> = items.iter().map(|i| as_str(name, i)).collect::<Result<_, _>>()?;
+            let r = if name == "max" { strs.iter().max() } else { strs.iter().min() };
+            Ok(r.map_or(Value::Null, |s| Value::String((*s).to_string())))
+        }
+        "merge" => {
+            let mut out = Map::new();
+            for o in v {
+                let m = o.as_object().ok_or_else(|| EvalError::Other("merge: expected objects".into()))?;
+                out.extend(m.clone());
+            }
+            Ok(Value::Object(out))
+        }
+        "not_null" => Ok(v.iter().find(|x| !x.is_null()).cloned().unwrap_or(Value::Null)),
+        "reverse" => {
+            want(1, 1)?;
+            match &v[0] {
+                Value::String(s) => Ok(Value::String(s.chars().rev().collect())),
+                Value::Array(a) => Ok(Value::Array(a.iter().rev().cloned().collect())),
+                other => err(format!("reverse: expected a string or array, got {}", type_name(other))),
+            }
+        }
+        "sort" => {
+            want(1, 1)?;
+            let mut items = as_array(name, &v[0])?.clone();
+            if items.iter().all(Value::is_number) {
+                items.sort_by(|a, b| a.as_f64().partial_cmp(&b.as_f64()).unwrap_or(std::cmp::Ordering::Equal));
+            } else if items.iter().all(Value::is_string) {
+                items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+            } else {
+                return err("sort: expected an array of numbers or of strings");
+            }
+            Ok(Value::Array(items))
+        }
+        "to_array" => {
+            want(1, 1)?;
+            Ok(match &v[0] {
+                Value::Array(_) => v[0].clone(),
+                other => Value::Array(vec![other.clone()]),
+            })
+        }
+        "to_string" => {
+            want(1, 1)?;
+            Ok(Value::String(stringify(&v[0])))
+        }
+        "to_number" => {
+            want(1, 1)?;
+            Ok(match &v[0] {
+                Value::Number(_) => v[0].clone(),
+                Value::String(s) => s.trim().parse::<f64>().map_or(Value::Null, num),
+                _ => Value::Null,
+            })
+        }
+        "to_boolean" => {
+            want(1, 1)?;
+            match as_str(name, &v[0])?.to_ascii_lowercase().as_str() {
+                "true" => Ok(Value::Bool(true)),
+                "false" => Ok(Value::Bool(false)),
+                other => err(format!("to_boolean: `{other}` is not a boolean")),
+            }
+        }
+        "type" => {
+            want(1, 1)?;
+            Ok(Value::String(type_name(&v[0]).into()))
+        }
+        // Kyverno string functions.
+        "to_upper" => {
+            want(1, 1)?;
+            Ok(Value::String(as_str(name, &v[0])?.to_uppercase()))
+        }
+        "to_lower" => {
+            want(1, 1)?;
+            Ok(Value::String(as_str(name, &v[0])?.to_lowercase()))
+        }
+        "trim" => {
+            want(2, 2)?;
+            let cut = as_str(name, &v[1])?;
+            Ok(Value::String(as_str(name, &v[0])?.trim_matches(|c| cut.contains(c)).to_string()))
+        }
+        "trim_prefix" => {
+            want(2, 2)?;
+            let s = as_str(name, &v[0])?;
+            Ok(Value::String(s.strip_prefix(as_str(name, &v[1])?).unwrap_or(s).to_string()))
+        }
+        "split" => {
+            want(2, 2)?;
+            let s = as_str(name, &v[0])?;
+            let sep = as_str(name, &v[1])?;
+            let parts: Vec<Value> = if sep.is_empty() {
+                s.chars().map(|c| Value::String(c.to_string())).collect()
+            } else {
+                s.split(sep).map(|p| Value::String(p.to_string())).collect()
+            };
+            Ok(Value::Array(parts))
+        }
+        "equal_fold" => {
+            want(2, 2)?;
+            Ok(Value::Bool(as_str(name, &v[0])?.to_lowercase() == as_str(name, &v[1])?.to_lowercase()))
+        }
+        "compare" => {
+            want(2, 2)?;
+            Ok(Value::from(match as_str(name, &v[0])?.cmp(as_str(name, &v[1])?) {
+                std::cmp::Ordering::Less => -1,
+                std::cmp::Ordering::Equal => 0,
+                std::cmp::Ordering::Greater => 1,
+            }))
+        }
+        "replace" => {
+            want(4, 4)?;
+            let s = as_str(name, &v[0])?;
+            let (old, new) = (as_str(name, &v[1])?, as_str(name, &v[2])?);
+            let n = as_num(name, &v[3])?;
+            Ok(Value::String(if n < 0.0 { s.replace(old, new) } else { s.replacen(old, new, n as usize) }))
+        }
+        "replace_all" => {
+            want(3, 3)?;
+            Ok(Value::String(as_str(name, &v[0])?.replace(as_str(name, &v[1])?, as_str(name, &v[2])?)))
+        }
+        "truncate" => {
+            want(2, 2)?;
+            let n = as_num(name, &v[1])?.max(0.0) as usize;
+            Ok(Value::String(as_str(name, &v[0])?.chars().take(n).collect()))
+        }
+        "regex_match" => {
+            want(2, 2)?;
+            let re = regex(as_str(name, &v[0])?)?;
+            Ok(Value::Bool(re.is_match(&stringify(&v[1]))))
+        }
+        "regex_replace_all" | "regex_replace_all_literal" => {
+            want(3, 3)?;
+            let re = regex(as_str(name, &v[0])?)?;
+            let src = stringify(&v[1]);
+            let rep = as_str(name, &v[2])?;
+            Ok(Value::String(if name == "regex_replace_all" {
+                re.replace_all(&src, rep).into_owned()
+            } else {
+                re.replace_all(&src, regex::NoExpand(rep)).into_owned()
+            }))
+        }
+        "pattern_match" => {
+            want(2, 2)?;
+            Ok(Value::Bool(wildcard::matches(as_str(name, &v[0])?, &stringify(&v[1]))))
+        }
+        "label_match" => {
+            want(2, 2)?;
+            let (Some(sel), Some(labels)) = (v[0].as_object(), v[1].as_object()) else {
+                return err("label_match: expected two objects");
+            };
+            Ok(Value::Bool(sel.iter().all(|(k, val)| labels.get(k) == Some(val))))
+        }
+        "base64_decode" => {
+            want(1, 1)?;
+            let bytes = base64_decode(as_str(name, &v[0])?).ok_or_else(|| EvalError::Other("base64_decode: invalid base64".into()))?;
+            Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        }
+        "base64_encode" => {
+            want(1, 1)?;
+            Ok(Value::String(base64_encode(as_str(name, &v[0])?.as_bytes())))
+        }
+        "parse_json" => {
+            want(1, 1)?;
+            serde_json::from_str(as_str(name, &v[0])?).map_err(|e| EvalError::Other(format!("parse_json: {e}")))
+        }
+        "parse_yaml" => {
+            want(1, 1)?;
+            let parsed = crate::load::yaml::parse_stream(as_str(name, &v[0])?, &crate::load::Limits::default());
+            if let Some(p) = parsed.problems.first() {
+                return err(format!("parse_yaml: {}", p.message));
+            }
+            Ok(parsed.documents.first().map_or(Value::Null, |d| d.root.to_json()))
+        }
+        "items" => {
+            want(3, 3)?;
+            let (kn, vn) = (as_str(name, &v[1])?, as_str(name, &v[2])?);
+            let pair = |k: Value, val: Value| {
+                let mut m = Map::new();
+                m.insert(kn.to_string(), k);
+                m.insert(vn.to_string(), val);
+                Value::Object(m)
+            };
+            Ok(Value::Array(match &v[0] {
+                Value::Object(o) => o.iter().map(|(k, val)| pair(Value::String(k.clone()), val.clone())).collect(),
+                Value::Array(a) => a.iter().enumerate().map(|(i, val)| pair(Value::from(i), val.clone())).collect(),
+                other => return err(format!("items: expected an object or array, got {}", type_name(other))),
+            }))
+        }
+        "object_from_lists" => {
+            want(2, 2)?;
+            let keys = as_array(name, &v[0])?;
+            let vals = as_array(name, &v[1])?;
+            let mut m = Map::new();
+            for (i, k) in keys.iter().enumerate() {
+                m.insert(stringify(k), vals.get(i).cloned().unwrap_or(Value::Null));
+            }
+            Ok(Value::Object(m))
+        }
+        "lookup" => {
+            want(2, 2)?;
+            match (&v[0], &v[1]) {
+                (Value::Object(o), Value::String(k)) => Ok(o.get(k).cloned().unwrap_or(Value::Null)),
+                (Value::Array(a), Value::Number(n)) => {
+                    Ok(n.as_u64().and_then(|i| a.get(usize::try_from(i).ok()?)).cloned().unwrap_or(Value::Null))
+                }
+                _ => err("lookup: expected (object, string) or (array, number)"),
+            }
+        }
+        "is_external_url" => {
+            want(1, 1)?;
+            let s = as_str(name, &v[0])?;
+            let host = s.split("://").nth(1).unwrap_or("").split(['/', ':']).next().unwrap_or("");
+            let internal = host.is_empty()
+                || host == "localhost"
+                || host.starts_with("127.")
+                || host.starts_with("10.")
+                || host.starts_with("192.168.")
+                || host.ends_with(".svc")
+                || host.ends_with(".cluster.local");
+            Ok(Value::Bool(!internal))
+        }
+        "add" | "subtract" | "multiply" | "divide" | "modulo" => {
+            want(2, 2)?;
+            arithmetic(name, &v[0], &v[1])
+        }
+        other => err(format!("JMESPath function `{other}` is not supported yet")),
+    }
+}
+
+fn regex(pattern: &str) -> Result<regex::Regex, EvalError> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| EvalError::Other(format!("invalid regular expression `{pattern}`: {e}")))
+}
+
+/// Numbers, Kubernetes quantities and Go durations, as Kyverno's arithmetic accepts them.
+fn arithmetic(name: &str, a: &Value, b: &Value) -> EvalResult {
+    let operand = |v: &Value| -> Option<(f64, &'static str)> {
+        match v {
+            Value::Number(n) => n.as_f64().map(|f| (f, "number")),
+            Value::String(s) => parse_duration(s).map(|d| (d, "duration")).or_else(|| parse_quantity(s).map(|q| (q, "quantity"))),
+            _ => None,
+        }
+    };
+    let (Some((x, tx)), Some((y, ty))) = (operand(a), operand(b)) else {
+        return err(format!("{name}: expected numbers, quantities or durations"));
+    };
+    match name {
+        "divide" | "modulo" if y == 0.0 => err(format!("{name}: division by zero")),
+        "divide" if tx == ty || ty == "number" && tx == "number" => Ok(num(x / y)),
+        "modulo" if tx == "number" && ty == "number" => Ok(num(x % y)),
+        "multiply" if tx == "number" && ty == "number" => Ok(num(x * y)),
+        "add" if tx == "number" && ty == "number" => Ok(num(x + y)),
+        "subtract" if tx == "number" && ty == "number" => Ok(num(x - y)),
+        _ => err(format!("{name} on a {tx} and a {ty} is not supported yet")),
+    }
+}
+
+const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
+        if c == b'=' {
+            break;
+        }
+        let v = B64.iter().position(|&b| b == c)? as u32;
+        bits = (bits << 6) | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
+            bits &= (1 << count) - 1;
+        }
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::search;
+    use serde_json::json;
+
+    #[test]
+    fn kyverno_functions() {
+        let d = json!({"s": "Hello-World", "l": {"a": "1"}, "img": "docker.io/nginx:latest", "n": [3, 1, 2]});
+        assert_eq!(search("to_upper(s)", &d), Ok(json!("HELLO-WORLD")));
+        assert_eq!(search("split(s, '-')", &d), Ok(json!(["Hello", "World"])));
+        assert_eq!(search("regex_match('^docker\\.io/', img)", &d), Ok(json!(true)));
+        assert_eq!(search("regex_replace_all('(\\w+)-(\\w+)', s, '$2-$1')", &d), Ok(json!("World-Hello")));
+        assert_eq!(search("label_match(l, `{\"a\": \"1\", \"b\": \"2\"}`)", &d), Ok(json!(true)));
+        assert_eq!(search("divide(`10`, `4`)", &d), Ok(json!(2.5)));
+        assert_eq!(search("divide('1Gi', '512Mi')", &d), Ok(json!(2)));
+        assert_eq!(search("sort(n)", &d), Ok(json!([1, 2, 3])));
+        assert_eq!(search("max(n)", &d), Ok(json!(3)));
+        assert_eq!(search("base64_decode(base64_encode(s))", &d), Ok(json!("Hello-World")));
+        assert_eq!(search("parse_yaml('a: [1, 2]')", &d), Ok(json!({"a": [1, 2]})));
+        assert_eq!(search("sort_by(`[{\"k\": 2}, {\"k\": 1}]`, &k)[0].k", &d), Ok(json!(1)));
+        assert_eq!(search("map(&length(@), `[\"ab\", \"c\"]`)", &d), Ok(json!([2, 1])));
+        assert!(search("regex_match('(', s)", &d).is_err());
+        assert!(search("no_such_fn(s)", &d).unwrap_err().to_string().contains("not supported yet"));
+    }
+}

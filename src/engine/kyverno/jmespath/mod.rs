@@ -1,0 +1,339 @@
+//! JMESPath as Kyverno evaluates it: the standard language over `serde_json::Value`, plus
+//! Kyverno's functions, with one difference from the standard — reading a key that a map does
+//! not have is an error ("Unknown key"), swallowed only where Kyverno's fork swallows it
+//! (kyverno-compat.md, 7.4). No crate implements that, hence this module.
+
+mod functions;
+mod parser;
+
+use serde_json::Value;
+
+pub use parser::{parse, Ast};
+
+/// Largest number of nodes one evaluation may visit (bounds hostile expressions and data).
+const STEP_BUDGET: usize = 5_000_000;
+
+/// Why an evaluation failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvalError {
+    /// A map has no such key (Kyverno's missing-key error).
+    UnknownKey(String),
+    /// Anything else: a type error, an unknown function, a bad regex, the step budget.
+    Other(String),
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvalError::UnknownKey(k) => write!(f, "Unknown key \"{k}\" in path"),
+            EvalError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+pub type EvalResult = Result<Value, EvalError>;
+
+/// Parses and evaluates an expression against `data`.
+pub fn search(expression: &str, data: &Value) -> EvalResult {
+    let ast = parse(expression).map_err(EvalError::Other)?;
+    evaluate(&ast, data)
+}
+
+/// Evaluates a parsed expression.
+pub fn evaluate(ast: &Ast, data: &Value) -> EvalResult {
+    let mut steps = 0;
+    eval(ast, data, &mut steps)
+}
+
+/// JMESPath truthiness: false, null, and empty strings, arrays and objects are false.
+#[must_use]
+pub fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Number(_) => true,
+    }
+}
+
+/// Evaluates, turning a missing key into null (the contexts where Kyverno swallows it).
+fn lenient(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
+    match eval(ast, data, steps) {
+        Err(EvalError::UnknownKey(_)) => Ok(Value::Null),
+        other => other,
+    }
+}
+
+fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
+    *steps += 1;
+    if *steps > STEP_BUDGET {
+        return Err(EvalError::Other(format!("evaluation exceeded {STEP_BUDGET} steps")));
+    }
+    match ast {
+        Ast::Identity => Ok(data.clone()),
+        Ast::Literal(v) => Ok(v.clone()),
+        Ast::Field(name) => match data {
+            Value::Object(map) => map.get(name).cloned().ok_or_else(|| EvalError::UnknownKey(name.clone())),
+            _ => Ok(Value::Null),
+        },
+        Ast::Subexpr(left, right) => {
+            let base = eval(left, data, steps)?;
+            if base.is_null() {
+                return Ok(Value::Null);
+            }
+            eval(right, &base, steps)
+        }
+        Ast::Index(i) => Ok(match data {
+            Value::Array(items) => {
+                let len = items.len() as i64;
+                let idx = if *i < 0 { len + i } else { *i };
+                usize::try_from(idx).ok().and_then(|i| items.get(i)).cloned().unwrap_or(Value::Null)
+            }
+            _ => Value::Null,
+        }),
+        Ast::Slice(start, stop, step) => slice(data, *start, *stop, *step),
+        Ast::Projection(left, right) => {
+            let base = eval(left, data, steps)?;
+            let Value::Array(items) = base else { return Ok(Value::Null) };
+            project(&items, right, steps)
+        }
+        Ast::ValueProjection(left, right) => {
+            let base = eval(left, data, steps)?;
+            let Value::Object(map) = base else { return Ok(Value::Null) };
+            let items: Vec<Value> = map.into_iter().map(|(_, v)| v).collect();
+            project(&items, right, steps)
+        }
+        Ast::Flatten(inner) => {
+            let base = eval(inner, data, steps)?;
+            let Value::Array(items) = base else { return Ok(Value::Null) };
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    Value::Array(inner) => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            Ok(Value::Array(out))
+        }
+        Ast::Filter(left, condition, right) => {
+            let base = eval(left, data, steps)?;
+            let Value::Array(items) = base else { return Ok(Value::Null) };
+            let mut kept = Vec::new();
+            for item in items {
+                if truthy(&lenient(condition, &item, steps)?) {
+                    kept.push(item);
+                }
+            }
+            project(&kept, right, steps)
+        }
+        Ast::MultiList(items) => {
+            if data.is_null() {
+                return Ok(Value::Null);
+            }
+            items.iter().map(|a| lenient(a, data, steps)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+        }
+        Ast::MultiHash(pairs) => {
+            if data.is_null() {
+                return Ok(Value::Null);
+            }
+            let mut map = serde_json::Map::new();
+            for (k, a) in pairs {
+                map.insert(k.clone(), lenient(a, data, steps)?);
+            }
+            Ok(Value::Object(map))
+        }
+        Ast::Or(left, right) => {
+            let l = lenient(left, data, steps)?;
+            if truthy(&l) {
+                Ok(l)
+            } else {
+                lenient(right, data, steps)
+            }
+        }
+        Ast::And(left, right) => {
+            let l = lenient(left, data, steps)?;
+            if truthy(&l) {
+                lenient(right, data, steps)
+            } else {
+                Ok(l)
+            }
+        }
+        Ast::Not(inner) => Ok(Value::Bool(!truthy(&lenient(inner, data, steps)?))),
+        Ast::Compare(op, left, right) => {
+            let l = lenient(left, data, steps)?;
+            let r = lenient(right, data, steps)?;
+            Ok(compare(*op, &l, &r))
+        }
+        Ast::Pipe(left, right) => {
+            let l = eval(left, data, steps)?;
+            eval(right, &l, steps)
+        }
+        Ast::Function(name, args) => functions::call(name, args, data, steps),
+        Ast::ExpRef(_) => Err(EvalError::Other("an expression reference (&) is only valid as a function argument".into())),
+    }
+}
+
+fn project(items: &[Value], right: &Ast, steps: &mut usize) -> EvalResult {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let v = lenient(right, item, steps)?;
+        if !v.is_null() {
+            out.push(v);
+        }
+    }
+    Ok(Value::Array(out))
+}
+
+fn slice(data: &Value, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> EvalResult {
+    let Value::Array(items) = data else { return Ok(Value::Null) };
+    let step = step.unwrap_or(1);
+    if step == 0 {
+        return Err(EvalError::Other("slice step cannot be 0".into()));
+    }
+    let len = items.len() as i64;
+    let adjust = |v: i64| -> i64 {
+        if v < 0 {
+            let v = v + len;
+            if v < 0 {
+                if step < 0 {
+                    -1
+                } else {
+                    0
+                }
+            } else {
+                v
+            }
+        } else if v >= len {
+            if step < 0 {
+                len - 1
+            } else {
+                len
+            }
+        } else {
+            v
+        }
+    };
+    let start = start.map_or(if step > 0 { 0 } else { len - 1 }, adjust);
+    let stop = stop.map_or(if step > 0 { len } else { -1 }, adjust);
+    let mut out = Vec::new();
+    let mut i = start;
+    while (step > 0 && i < stop) || (step < 0 && i > stop) {
+        if let Some(v) = usize::try_from(i).ok().and_then(|i| items.get(i)) {
+            out.push(v.clone());
+        }
+        i += step;
+    }
+    Ok(Value::Array(out))
+}
+
+/// Comparison operators.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+/// Deep equality with numbers compared by value (`1 == 1.0`).
+#[must_use]
+pub fn json_equal(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+fn compare(op: CmpOp, l: &Value, r: &Value) -> Value {
+    match op {
+        CmpOp::Eq => Value::Bool(json_equal(l, r)),
+        CmpOp::Ne => Value::Bool(!json_equal(l, r)),
+        _ => {
+            let (Some(a), Some(b)) = (l.as_f64(), r.as_f64()) else { return Value::Null };
+            Value::Bool(match op {
+                CmpOp::Lt => a < b,
+                CmpOp::Le => a <= b,
+                CmpOp::Gt => a > b,
+                _ => a >= b,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn doc() -> Value {
+        json!({
+            "request": {
+                "operation": "CREATE",
+                "object": {
+                    "metadata": {"name": "web", "labels": {"app.kubernetes.io/name": "web", "team": "a"}},
+                    "spec": {
+                        "containers": [
+                            {"name": "a", "image": "nginx:1.2", "ports": [{"containerPort": 80}]},
+                            {"name": "b", "image": "busybox:latest", "securityContext": {"privileged": true}}
+                        ],
+                        "tolerations": [{"key": "mtk.io/pool", "value": "pool-1"}]
+                    }
+                }
+            }
+        })
+    }
+
+    fn s(e: &str) -> EvalResult {
+        search(e, &doc())
+    }
+
+    #[test]
+    fn fields_projections_filters() {
+        assert_eq!(s("request.object.metadata.name"), Ok(json!("web")));
+        assert_eq!(s("request.object.spec.containers[].name"), Ok(json!(["a", "b"])));
+        assert_eq!(s("request.object.spec.containers[*].image"), Ok(json!(["nginx:1.2", "busybox:latest"])));
+        assert_eq!(s("request.object.spec.containers[?name=='b'].image | [0]"), Ok(json!("busybox:latest")));
+        assert_eq!(s("request.object.spec.containers[].securityContext.privileged"), Ok(json!([true])));
+        assert_eq!(s("request.object.spec.containers[].ports[].containerPort"), Ok(json!([80])));
+        assert_eq!(s("request.object.metadata.labels.\"app.kubernetes.io/name\""), Ok(json!("web")));
+        assert_eq!(s("request.object.spec.containers[-1].name"), Ok(json!("b")));
+        assert_eq!(s("request.object.spec.containers[0:1].name"), Ok(json!(["a"])));
+        assert_eq!(s("request.object.metadata.labels.*"), Ok(json!(["web", "a"])));
+        assert_eq!(s("{n: request.object.metadata.name, c: length(request.object.spec.containers)}"), Ok(json!({"n": "web", "c": 2})));
+        assert_eq!(s("[request.operation, 'x']"), Ok(json!(["CREATE", "x"])));
+        assert_eq!(s("request.object.spec.tolerations[?key=='mtk.io/pool'].value | [0] || ''"), Ok(json!("pool-1")));
+    }
+
+    #[test]
+    fn missing_keys_are_errors_unless_swallowed() {
+        assert_eq!(s("request.object.spec.priority"), Err(EvalError::UnknownKey("priority".into())));
+        assert_eq!(s("request.object.spec.priority || `0`"), Ok(json!(0)));
+        assert_eq!(s("request.object.spec.priority == `1`"), Ok(json!(false)));
+        assert_eq!(s("!(request.object.spec.priority)"), Ok(json!(true)));
+        assert_eq!(s("request.object.spec.containers[].securityContext.runAsUser"), Ok(json!([])));
+        // A field of an existing null is null.
+        assert_eq!(search("a.b", &json!({"a": null})), Ok(Value::Null));
+        assert_eq!(s("to_string(request.object.spec.nope)"), Ok(json!("null")));
+    }
+
+    #[test]
+    fn literals_logic_and_comparisons() {
+        assert_eq!(s("`true`"), Ok(json!(true)));
+        assert_eq!(s("`[1, 2]`"), Ok(json!([1, 2])));
+        assert_eq!(s("'raw \\'quoted\\''"), Ok(json!("raw 'quoted'")));
+        assert_eq!(s("`1` < `2` && `3` >= `3`"), Ok(json!(true)));
+        assert_eq!(s("request.operation == 'CREATE' || `false`"), Ok(json!(true)));
+        assert_eq!(s("length(request.object.spec.containers) > `1`"), Ok(json!(true)));
+        assert_eq!(search("@", &json!(3)), Ok(json!(3)));
+        assert!(parse("a.[").is_err());
+        assert!(parse("foo(").is_err());
+    }
+}
