@@ -154,6 +154,8 @@ struct Values {
     /// (policy, resource) → operation.
     resource_operation: HashMap<(String, String), String>,
     namespace_labels: HashMap<String, BTreeMap<String, String>>,
+    /// Values injected into rule contexts.
+    engine: kyverno::Values,
 }
 
 /// Runs every `Test` document of one file.
@@ -386,10 +388,25 @@ fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
     if let Some(op) = json.pointer("/globalValues/request.operation").and_then(Value::as_str) {
         values.global_operation = Some(op.to_string());
     }
+    if let Some(global) = json.get("globalValues").and_then(Value::as_object) {
+        values.engine.global.clone_from(global);
+        values.engine.global.remove("request.operation");
+    }
     for p in json.get("policies").and_then(Value::as_array).into_iter().flatten() {
         let policy = p.get("name").and_then(Value::as_str).unwrap_or("");
+        for rule in p.get("rules").and_then(Value::as_array).into_iter().flatten() {
+            let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+            if let Some(v) = rule.get("values").and_then(Value::as_object) {
+                values.engine.rules.insert((policy.to_string(), rule_name.to_string()), v.clone());
+            }
+        }
         for r in p.get("resources").and_then(Value::as_array).into_iter().flatten() {
             let name = r.get("name").and_then(Value::as_str).unwrap_or("");
+            if let Some(v) = r.get("values").and_then(Value::as_object) {
+                let mut v = v.clone();
+                v.remove("request.operation");
+                values.engine.resources.insert((policy.to_string(), name.to_string()), v);
+            }
             if let Some(op) = r.pointer("/values/request.operation").and_then(Value::as_str) {
                 values
                     .resource_operation
@@ -554,6 +571,8 @@ fn rows_for(
                 .cloned()
                 .unwrap_or_default(),
             user: suite.user.as_ref(),
+            values: Some(&suite.values.engine),
+            cluster: None,
         };
         policy.evaluate(resource, &request)
     });

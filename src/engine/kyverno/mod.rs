@@ -5,10 +5,13 @@
 //! (kyverno-compat.md, sections 1–4 and 11). Features not implemented yet make a rule `Error`
 //! with a message saying so — never a silent pass.
 
+pub mod conditions;
+mod context;
 pub mod jmespath;
 pub mod matching;
 pub mod pattern;
 pub mod quantity;
+pub mod variables;
 pub mod wildcard;
 
 use std::collections::BTreeMap;
@@ -17,6 +20,7 @@ use serde_json::{json, Value};
 
 use crate::load::source::Pos;
 use crate::load::Node;
+pub use context::{ClusterData, Values};
 use matching::Admission;
 pub use matching::UserInfo;
 use pattern::PatternResult;
@@ -91,21 +95,17 @@ pub struct Rule {
     pub name: String,
     match_block: Option<Value>,
     exclude_block: Option<Value>,
-    body: Body,
+    context: Vec<Value>,
+    preconditions: Option<Value>,
+    validate: Value,
+    /// A feature the engine does not implement: evaluating the rule is an error.
+    unsupported: Option<String>,
     /// Set for rules generated for pod controllers.
     pub autogen: bool,
     /// A `validate` rule that is not `validate.cel` (and not mutate, generate, verifyImages).
     pub non_cel_validate: bool,
     pub failure_action: Option<String>,
     pub message: String,
-}
-
-#[derive(Clone, Debug)]
-enum Body {
-    Pattern(Value),
-    AnyPattern(Vec<Value>),
-    /// A feature the engine does not implement yet: evaluating the rule is an error.
-    Unsupported(String),
 }
 
 /// Is this document a policy the engine knows (Kyverno or CEL kinds)?
@@ -229,7 +229,11 @@ impl Policy {
             }
             match rule.applies(&adm) {
                 Ok(false) => continue,
-                Ok(true) => out.push(rule.validate(resource)),
+                Ok(true) => {
+                    if let Some(response) = rule.run(&self.name, resource, request, &adm) {
+                        out.push(response);
+                    }
+                }
                 Err(message) => out.push(RuleResponse {
                     rule: rule.name.clone(),
                     status: Status::Error,
@@ -246,7 +250,7 @@ impl Policy {
 }
 
 /// The admission request around a resource.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Request<'a> {
     /// `CREATE` (default), `UPDATE` or `DELETE`.
     pub operation: &'a str,
@@ -254,6 +258,10 @@ pub struct Request<'a> {
     pub namespace: Option<&'a str>,
     pub namespace_labels: BTreeMap<String, String>,
     pub user: Option<&'a UserInfo>,
+    /// Values a test supplies (globalValues, per-rule context values).
+    pub values: Option<&'a Values>,
+    /// Objects of the tree, for `configMap` and `apiCall` context entries.
+    pub cluster: Option<&'a dyn ClusterData>,
 }
 
 fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
@@ -302,61 +310,247 @@ impl Rule {
         RuleResponse { rule: self.name.clone(), status, message, path }
     }
 
-    fn validate(&self, resource: &Value) -> RuleResponse {
-        match &self.body {
-            Body::Unsupported(what) => {
-                self.respond(Status::Error, format!("{what} is not supported yet"), None)
+    fn error(&self, message: String) -> RuleResponse {
+        self.respond(Status::Error, message, None)
+    }
+
+    /// Runs the rule on a resource it applies to: context, preconditions, then the validate
+    /// handler. `None` when a foreach found nothing to check (no response, as in Kyverno).
+    fn run(
+        &self,
+        policy: &str,
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+    ) -> Option<RuleResponse> {
+        if let Some(what) = &self.unsupported {
+            return Some(self.error(format!("{what} is not supported yet")));
+        }
+        let mut ctx = context::base(resource, request, adm);
+        if let Some(values) = request.values {
+            values.inject(policy, &self.name, &mut ctx);
+        }
+        if let Err(e) = context::load(&self.context, &mut ctx, request) {
+            return Some(self.error(format!("failed to load context: {e}")));
+        }
+        if let Some(pre) = &self.preconditions {
+            match conditions::evaluate(pre, &ctx) {
+                Err(e) => {
+                    return Some(self.error(format!("failed to evaluate preconditions: {e}")))
+                }
+                Ok((false, _)) => {
+                    return Some(self.respond(Status::Skip, "preconditions not met".into(), None))
+                }
+                Ok((true, _)) => {}
             }
-            Body::Pattern(p) => match pattern::match_pattern(resource, p) {
-                PatternResult::Pass => self.respond(
-                    Status::Pass,
-                    format!("validation rule '{}' passed.", self.name),
-                    None,
-                ),
-                PatternResult::Skip(why) => self.respond(Status::Skip, why, None),
+        }
+        let outcome = self.validate_scope(&self.validate, resource, &mut ctx, 0);
+        let message = |extra: &str| {
+            let base = variables::substitute_str(&self.message, &ctx)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_else(|| self.message.clone());
+            format!("validation error: {base} {extra}").trim_end().to_string()
+        };
+        Some(match outcome {
+            Scope::Pass => {
+                self.respond(Status::Pass, format!("validation rule '{}' passed.", self.name), None)
+            }
+            Scope::Skip(why) => self.respond(Status::Skip, why, None),
+            Scope::Fail(extra, path) => self.respond(Status::Fail, message(&extra), path),
+            Scope::Error(e) => self.error(e),
+            Scope::NoElements => return None,
+        })
+    }
+
+    /// One validate scope (the rule's `validate`, or a foreach entry): deny, else pattern /
+    /// anyPattern, else foreach (kyverno-compat.md, 1 and 9).
+    fn validate_scope(&self, v: &Value, resource: &Value, ctx: &mut Value, depth: usize) -> Scope {
+        if let Some(deny) = v.get("deny") {
+            let conditions = deny.get("conditions").unwrap_or(&Value::Null);
+            return match conditions::evaluate(conditions, ctx) {
+                Err(e) => Scope::Error(format!("failed to check deny conditions: {e}")),
+                Ok((true, messages)) => Scope::Fail(messages.join("; "), None),
+                Ok((false, _)) => Scope::Pass,
+            };
+        }
+        if let Some(p) = v.get("pattern") {
+            return match with_variables(p, resource, ctx) {
+                Err(e) => Scope::Error(e),
+                Ok(p) => match pattern::match_pattern(resource, &p) {
+                    PatternResult::Pass => Scope::Pass,
+                    PatternResult::Skip(why) => Scope::Skip(why),
+                    PatternResult::Fail(path) => Scope::Fail(
+                        format!(
+                            "rule {} failed at path {}",
+                            self.name,
+                            pattern::kyverno_path(&path)
+                        ),
+                        Some(path),
+                    ),
+                },
+            };
+        }
+        if let Some(ps) = v.get("anyPattern") {
+            return self.any_pattern(ps, resource, ctx);
+        }
+        if let Some(list) = v.get("foreach").and_then(Value::as_array) {
+            return self.foreach(list, resource, ctx, depth);
+        }
+        if v.get("podSecurity").is_some() {
+            return Scope::Error("`validate.podSecurity` is not supported yet".into());
+        }
+        Scope::Error("a validate rule needs deny, pattern, anyPattern or foreach".into())
+    }
+
+    fn any_pattern(&self, ps: &Value, resource: &Value, ctx: &Value) -> Scope {
+        let Some(list) = ps.as_array() else {
+            return Scope::Error("anyPattern must be a list".into());
+        };
+        let mut failures = Vec::new();
+        let mut first_path = None;
+        for (i, p) in list.iter().enumerate() {
+            let p = match with_variables(p, resource, ctx) {
+                Ok(p) => p,
+                Err(e) => return Scope::Error(e),
+            };
+            match pattern::match_pattern(resource, &p) {
+                PatternResult::Pass => return Scope::Pass,
+                PatternResult::Skip(_) => {}
                 PatternResult::Fail(path) => {
-                    let message = format!(
-                        "validation error: {} rule {} failed at path {}",
-                        self.message,
+                    failures.push(format!(
+                        "rule {}[{i}] failed at path {}",
                         self.name,
                         pattern::kyverno_path(&path)
-                    );
-                    self.respond(Status::Fail, message, Some(path))
-                }
-            },
-            Body::AnyPattern(patterns) => {
-                let mut failures = Vec::new();
-                let mut first_path = None;
-                for (i, p) in patterns.iter().enumerate() {
-                    match pattern::match_pattern(resource, p) {
-                        PatternResult::Pass => {
-                            return self.respond(
-                                Status::Pass,
-                                format!("validation rule '{}' anyPattern[{i}] passed.", self.name),
-                                None,
-                            );
-                        }
-                        PatternResult::Skip(_) => {}
-                        PatternResult::Fail(path) => {
-                            failures.push(format!(
-                                "rule {}[{i}] failed at path {}",
-                                self.name,
-                                pattern::kyverno_path(&path)
-                            ));
-                            first_path.get_or_insert(path);
-                        }
-                    }
-                }
-                if failures.is_empty() {
-                    self.respond(Status::Skip, "all anyPattern entries were skipped".into(), None)
-                } else {
-                    let message =
-                        format!("validation error: {} {}", self.message, failures.join(" "));
-                    self.respond(Status::Fail, message, first_path)
+                    ));
+                    first_path.get_or_insert(path);
                 }
             }
         }
+        if failures.is_empty() {
+            Scope::Skip("all anyPattern entries were skipped".into())
+        } else {
+            Scope::Fail(failures.join(" "), first_path)
+        }
     }
+
+    fn foreach(&self, entries: &[Value], resource: &Value, ctx: &mut Value, depth: usize) -> Scope {
+        if depth > 8 {
+            return Scope::Error("foreach nested more than 8 levels".into());
+        }
+        let mut applied = false;
+        let mut list_error = None;
+        for entry in entries {
+            let raw = entry.get("list").and_then(Value::as_str).unwrap_or("");
+            let expr = match variables::substitute_str(raw, ctx) {
+                Ok(Value::String(s)) => s,
+                _ => raw.to_string(),
+            };
+            let list = match jmespath::search(expr.trim(), ctx) {
+                Ok(Value::Array(items)) => items,
+                Ok(Value::Null) | Err(jmespath::EvalError::UnknownKey(_)) => continue,
+                Ok(other) => vec![other],
+                Err(e) => {
+                    list_error
+                        .get_or_insert(format!("failed to evaluate foreach list `{expr}`: {e}"));
+                    continue;
+                }
+            };
+            for (i, element) in list.iter().enumerate().filter(|(_, e)| !e.is_null()) {
+                let scoped = match entry.get("elementScope").and_then(Value::as_bool) {
+                    Some(true) if !element.is_object() => {
+                        return Scope::Error(
+                            "elementScope requires the foreach elements to be objects".into(),
+                        );
+                    }
+                    Some(scope) => scope,
+                    None => element.is_object(),
+                };
+                let saved = ctx.clone();
+                if let Some(obj) = ctx.as_object_mut() {
+                    obj.insert("element".into(), element.clone());
+                    obj.insert("elementIndex".into(), Value::from(i));
+                    obj.insert(format!("element{depth}"), element.clone());
+                    obj.insert(format!("elementIndex{depth}"), Value::from(i));
+                }
+                let result = self.foreach_element(
+                    entry,
+                    if scoped { element } else { resource },
+                    ctx,
+                    depth,
+                );
+                *ctx = saved;
+                match result {
+                    Scope::Skip(_) | Scope::NoElements => {}
+                    Scope::Pass => applied = true,
+                    Scope::Fail(m, path) => {
+                        let path = path.map(|p| if scoped { element_path(&expr, i, p) } else { p });
+                        return Scope::Fail(m, path);
+                    }
+                    Scope::Error(e) => return Scope::Error(e),
+                }
+            }
+        }
+        match (applied, list_error) {
+            (true, _) => Scope::Pass,
+            (false, Some(e)) => Scope::Error(e),
+            (false, None) => Scope::NoElements,
+        }
+    }
+
+    fn foreach_element(
+        &self,
+        entry: &Value,
+        target: &Value,
+        ctx: &mut Value,
+        depth: usize,
+    ) -> Scope {
+        if let Some(entries) = entry.get("context").and_then(Value::as_array) {
+            if let Err(e) = context::load(entries, ctx, &Request::default()) {
+                return Scope::Error(format!("failed to load context: {e}"));
+            }
+        }
+        if let Some(pre) = entry.get("preconditions") {
+            // An element whose preconditions fail, or cannot be evaluated, is skipped.
+            if !matches!(conditions::evaluate(pre, ctx), Ok((true, _))) {
+                return Scope::Skip("preconditions not met".into());
+            }
+        }
+        self.validate_scope(entry, target, ctx, depth + 1)
+    }
+}
+
+/// Substitutes `{{@}}` and `{{ }}` variables in a pattern.
+fn with_variables(pattern: &Value, resource: &Value, ctx: &Value) -> Result<Value, String> {
+    if !variables::contains_variable(pattern) {
+        return Ok(pattern.clone());
+    }
+    let at = variables::substitute_at(pattern, resource);
+    variables::substitute(&at, ctx).map_err(|e| format!("variable substitution failed: {e}"))
+}
+
+/// The resource path of a failure inside a foreach element, when the list is a plain path
+/// under `request.object` (`request.object.spec.containers` → `spec/containers/<i>/…`).
+fn element_path(list: &str, index: usize, inner: Vec<String>) -> Vec<String> {
+    let Some(rest) = list.trim().strip_prefix("request.object.") else { return inner };
+    if !rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_') {
+        return inner;
+    }
+    let mut path: Vec<String> = rest.split('.').map(String::from).collect();
+    path.push(index.to_string());
+    path.extend(inner);
+    path
+}
+
+/// The outcome of one validate scope.
+enum Scope {
+    Pass,
+    Skip(String),
+    /// Extra message and the failing path, when known.
+    Fail(String, Option<Vec<String>>),
+    Error(String),
+    /// A foreach found no element to check.
+    NoElements,
 }
 
 /// Compiles one rule from its JSON form.
@@ -368,75 +562,76 @@ fn compile_rule(rule: &Value) -> Result<Rule, String> {
         validate.and_then(|v| v.get("message")).and_then(Value::as_str).unwrap_or("").to_string();
     let failure_action =
         validate.and_then(|v| v.get("failureAction")).and_then(Value::as_str).map(String::from);
-    let body = rule_body(obj, validate);
     let non_cel_validate = validate.is_some_and(|v| v.get("cel").is_none())
         && !["mutate", "generate", "verifyImages"].iter().any(|k| obj.contains_key(*k));
+    let context = match obj.get("context") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(entries)) => entries.clone(),
+        Some(_) => return Err(format!("rule `{name}`: context must be a list")),
+    };
+    if let Some(v) = validate {
+        check_operators(v).map_err(|e| format!("rule `{name}`: {e}"))?;
+    }
+    if let Some(p) = obj.get("preconditions") {
+        check_operators(p).map_err(|e| format!("rule `{name}`: {e}"))?;
+    }
     Ok(Rule {
         non_cel_validate,
-        name,
         match_block: obj.get("match").cloned(),
         exclude_block: obj.get("exclude").cloned(),
-        body,
+        context,
+        preconditions: obj.get("preconditions").cloned(),
+        validate: validate.cloned().unwrap_or(Value::Null),
+        unsupported: unsupported(obj, validate),
         autogen: false,
         failure_action,
         message,
+        name,
     })
 }
 
-fn has_variables(v: &Value) -> bool {
+/// Condition operators are checked when the policy is compiled: an unknown one is a policy
+/// error, as Kyverno's policy validation makes it.
+fn check_operators(v: &Value) -> Result<(), String> {
     match v {
-        Value::String(s) => s.contains("{{") || s.contains("$("),
-        Value::Array(items) => items.iter().any(has_variables),
-        Value::Object(m) => m.iter().any(|(k, v)| k.contains("{{") || has_variables(v)),
-        _ => false,
+        Value::Object(m) => {
+            if let (Some(op), true) =
+                (m.get("operator").and_then(Value::as_str), m.contains_key("key"))
+            {
+                conditions::apply(op, &Value::Null, &Value::Null).map_err(|e| e.to_string())?;
+            }
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "pattern" && k.as_str() != "anyPattern")
+                .try_for_each(|(_, v)| check_operators(v))
+        }
+        Value::Array(items) => items.iter().try_for_each(check_operators),
+        _ => Ok(()),
     }
 }
 
-fn rule_body(obj: &serde_json::Map<String, Value>, validate: Option<&Value>) -> Body {
-    for (key, what) in
-        [("mutate", "mutate"), ("generate", "generate"), ("verifyImages", "verifyImages")]
-    {
+/// The first feature of a rule that the engine does not implement yet.
+fn unsupported(obj: &serde_json::Map<String, Value>, validate: Option<&Value>) -> Option<String> {
+    for (key, what) in [
+        ("mutate", "a mutate rule"),
+        ("generate", "a generate rule"),
+        ("verifyImages", "a verifyImages rule"),
+    ] {
         if obj.contains_key(key) {
-            return Body::Unsupported(format!("a {what} rule"));
+            return Some(what.into());
         }
-    }
-    if obj.get("context").is_some_and(|c| c.as_array().is_some_and(|a| !a.is_empty())) {
-        return Body::Unsupported("a rule `context`".into());
-    }
-    if obj.contains_key("preconditions") {
-        return Body::Unsupported("`preconditions`".into());
     }
     if obj.contains_key("celPreconditions") {
-        return Body::Unsupported("`celPreconditions`".into());
+        return Some("`celPreconditions`".into());
     }
     let Some(v) = validate.and_then(Value::as_object) else {
-        return Body::Unsupported("a rule without `validate`".into());
+        return Some("a rule without `validate`".into());
     };
-    // Kyverno's handler order: manifests, podSecurity, cel, then deny / pattern / anyPattern / foreach.
-    for key in ["manifests", "podSecurity", "cel", "deny"] {
+    for key in ["manifests", "cel"] {
         if v.contains_key(key) {
-            return Body::Unsupported(format!("`validate.{key}`"));
+            return Some(format!("`validate.{key}`"));
         }
     }
-    if let Some(p) = v.get("pattern") {
-        if has_variables(p) {
-            return Body::Unsupported("variables in `validate.pattern`".into());
-        }
-        return Body::Pattern(p.clone());
-    }
-    if let Some(ps) = v.get("anyPattern") {
-        let Some(list) = ps.as_array() else {
-            return Body::Unsupported("a non-list `anyPattern`".into());
-        };
-        if has_variables(ps) {
-            return Body::Unsupported("variables in `validate.anyPattern`".into());
-        }
-        return Body::AnyPattern(list.clone());
-    }
-    if v.contains_key("foreach") {
-        return Body::Unsupported("`validate.foreach`".into());
-    }
-    Body::Unsupported("a validate rule without pattern, anyPattern, deny or foreach".into())
+    None
 }
 
 fn filters(block: &Value) -> Vec<&Value> {
@@ -659,7 +854,10 @@ spec:
 
     #[test]
     fn unsupported_features_are_errors_not_passes() {
-        let p = policy(&NO_PRIVILEGED.replace("      pattern:", "      deny: {}\n      pattern:"));
+        let p = policy(
+            &NO_PRIVILEGED
+                .replace("      pattern:", "      cel: {expressions: []}\n      pattern:"),
+        );
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": []}});
         let r = p.evaluate(&pod, &Request::default());
         assert_eq!(r[0].status, Status::Error);

@@ -31,15 +31,18 @@ fn num(f: f64) -> Value {
 }
 
 fn as_str<'a>(name: &str, v: &'a Value) -> Result<&'a str, EvalError> {
-    v.as_str().ok_or_else(|| EvalError::Other(format!("{name}: expected a string, got {}", type_name(v))))
+    v.as_str()
+        .ok_or_else(|| EvalError::Other(format!("{name}: expected a string, got {}", type_name(v))))
 }
 
 fn as_num(name: &str, v: &Value) -> Result<f64, EvalError> {
-    v.as_f64().ok_or_else(|| EvalError::Other(format!("{name}: expected a number, got {}", type_name(v))))
+    v.as_f64()
+        .ok_or_else(|| EvalError::Other(format!("{name}: expected a number, got {}", type_name(v))))
 }
 
 fn as_array<'a>(name: &str, v: &'a Value) -> Result<&'a Vec<Value>, EvalError> {
-    v.as_array().ok_or_else(|| EvalError::Other(format!("{name}: expected an array, got {}", type_name(v))))
+    v.as_array()
+        .ok_or_else(|| EvalError::Other(format!("{name}: expected an array, got {}", type_name(v))))
 }
 
 /// Text form of a scalar, as Go formats it for Kyverno's string functions.
@@ -73,7 +76,11 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
             let f = expref(name, &args[0])?;
             let list = lenient(&args[1], data, steps)?;
             let items = as_array(name, &list)?;
-            return items.iter().map(|i| lenient(f, i, steps)).collect::<Result<Vec<_>, _>>().map(Value::Array);
+            return items
+                .iter()
+                .map(|i| lenient(f, i, steps))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array);
         }
         "sort_by" | "max_by" | "min_by" => {
             arity(name, args, 2, 2)?;
@@ -85,7 +92,9 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
                 keyed.push((eval(f, i, steps)?, i.clone()));
             }
             let cmp = |a: &Value, b: &Value| match (a, b) {
-                (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(std::cmp::Ordering::Equal),
+                (Value::Number(x), Value::Number(y)) => {
+                    x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(std::cmp::Ordering::Equal)
+                }
                 (Value::String(x), Value::String(y)) => x.cmp(y),
                 _ => std::cmp::Ordering::Equal,
             };
@@ -94,13 +103,18 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
                     keyed.sort_by(|a, b| cmp(&a.0, &b.0));
                     Value::Array(keyed.into_iter().map(|(_, v)| v).collect())
                 }
-                "max_by" => keyed.into_iter().max_by(|a, b| cmp(&a.0, &b.0)).map_or(Value::Null, |(_, v)| v),
-                _ => keyed.into_iter().min_by(|a, b| cmp(&a.0, &b.0)).map_or(Value::Null, |(_, v)| v),
+                "max_by" => {
+                    keyed.into_iter().max_by(|a, b| cmp(&a.0, &b.0)).map_or(Value::Null, |(_, v)| v)
+                }
+                _ => {
+                    keyed.into_iter().min_by(|a, b| cmp(&a.0, &b.0)).map_or(Value::Null, |(_, v)| v)
+                }
             });
         }
         _ => {}
     }
-    let values: Vec<Value> = args.iter().map(|a| lenient(a, data, steps)).collect::<Result<_, _>>()?;
+    let values: Vec<Value> =
+        args.iter().map(|a| lenient(a, data, steps)).collect::<Result<_, _>>()?;
     let v = &values;
     let want = |min: usize, max: usize| arity(name, args, min, max);
     match name {
@@ -143,8 +157,12 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
             want(2, 2)?;
             match &v[0] {
                 Value::String(s) => Ok(Value::Bool(v[1].as_str().is_some_and(|n| s.contains(n)))),
-                Value::Array(items) => Ok(Value::Bool(items.iter().any(|i| super::json_equal(i, &v[1])))),
-                other => err(format!("contains: expected a string or array, got {}", type_name(other))),
+                Value::Array(items) => {
+                    Ok(Value::Bool(items.iter().any(|i| super::json_equal(i, &v[1]))))
+                }
+                other => {
+                    err(format!("contains: expected a string or array, got {}", type_name(other)))
+                }
             }
         }
         "starts_with" => {
@@ -158,17 +176,22 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
         "join" => {
             want(2, 2)?;
             let sep = as_str(name, &v[0])?;
-            let parts: Vec<&str> = as_array(name, &v[1])?.iter().map(|i| as_str(name, i)).collect::<Result<_, _>>()?;
+            let parts: Vec<&str> =
+                as_array(name, &v[1])?.iter().map(|i| as_str(name, i)).collect::<Result<_, _>>()?;
             Ok(Value::String(parts.join(sep)))
         }
         "keys" => {
             want(1, 1)?;
-            let m = v[0].as_object().ok_or_else(|| EvalError::Other("keys: expected an object".into()))?;
+            let m = v[0]
+                .as_object()
+                .ok_or_else(|| EvalError::Other("keys: expected an object".into()))?;
             Ok(Value::Array(m.keys().cloned().map(Value::String).collect()))
         }
         "values" => {
             want(1, 1)?;
-            let m = v[0].as_object().ok_or_else(|| EvalError::Other("values: expected an object".into()))?;
+            let m = v[0]
+                .as_object()
+                .ok_or_else(|| EvalError::Other("values: expected an object".into()))?;
             Ok(Value::Array(m.values().cloned().collect()))
         }
         "length" => {
@@ -177,7 +200,10 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
                 Value::String(s) => Ok(Value::from(s.chars().count())),
                 Value::Array(a) => Ok(Value::from(a.len())),
                 Value::Object(o) => Ok(Value::from(o.len())),
-                other => err(format!("length: expected a string, array or object, got {}", type_name(other))),
+                other => err(format!(
+                    "length: expected a string, array or object, got {}",
+                    type_name(other)
+                )),
             }
         }
         "max" | "min" => {
@@ -188,17 +214,24 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
             }
             if items.iter().all(Value::is_number) {
                 let it = items.iter().filter_map(Value::as_f64);
-                let r = if name == "max" { it.fold(f64::MIN, f64::max) } else { it.fold(f64::MAX, f64::min) };
+                let r = if name == "max" {
+                    it.fold(f64::MIN, f64::max)
+                } else {
+                    it.fold(f64::MAX, f64::min)
+                };
                 return Ok(num(r));
             }
-            let strs: Vec<&str> = items.iter().map(|i| as_str(name, i)).collect::<Result<_, _>>()?;
+            let strs: Vec<&str> =
+                items.iter().map(|i| as_str(name, i)).collect::<Result<_, _>>()?;
             let r = if name == "max" { strs.iter().max() } else { strs.iter().min() };
             Ok(r.map_or(Value::Null, |s| Value::String((*s).to_string())))
         }
         "merge" => {
             let mut out = Map::new();
             for o in v {
-                let m = o.as_object().ok_or_else(|| EvalError::Other("merge: expected objects".into()))?;
+                let m = o
+                    .as_object()
+                    .ok_or_else(|| EvalError::Other("merge: expected objects".into()))?;
                 out.extend(m.clone());
             }
             Ok(Value::Object(out))
@@ -209,14 +242,18 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
             match &v[0] {
                 Value::String(s) => Ok(Value::String(s.chars().rev().collect())),
                 Value::Array(a) => Ok(Value::Array(a.iter().rev().cloned().collect())),
-                other => err(format!("reverse: expected a string or array, got {}", type_name(other))),
+                other => {
+                    err(format!("reverse: expected a string or array, got {}", type_name(other)))
+                }
             }
         }
         "sort" => {
             want(1, 1)?;
             let mut items = as_array(name, &v[0])?.clone();
             if items.iter().all(Value::is_number) {
-                items.sort_by(|a, b| a.as_f64().partial_cmp(&b.as_f64()).unwrap_or(std::cmp::Ordering::Equal));
+                items.sort_by(|a, b| {
+                    a.as_f64().partial_cmp(&b.as_f64()).unwrap_or(std::cmp::Ordering::Equal)
+                });
             } else if items.iter().all(Value::is_string) {
                 items.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
             } else {
@@ -287,7 +324,9 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
         }
         "equal_fold" => {
             want(2, 2)?;
-            Ok(Value::Bool(as_str(name, &v[0])?.to_lowercase() == as_str(name, &v[1])?.to_lowercase()))
+            Ok(Value::Bool(
+                as_str(name, &v[0])?.to_lowercase() == as_str(name, &v[1])?.to_lowercase(),
+            ))
         }
         "compare" => {
             want(2, 2)?;
@@ -302,11 +341,17 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
             let s = as_str(name, &v[0])?;
             let (old, new) = (as_str(name, &v[1])?, as_str(name, &v[2])?);
             let n = as_num(name, &v[3])?;
-            Ok(Value::String(if n < 0.0 { s.replace(old, new) } else { s.replacen(old, new, n as usize) }))
+            Ok(Value::String(if n < 0.0 {
+                s.replace(old, new)
+            } else {
+                s.replacen(old, new, n as usize)
+            }))
         }
         "replace_all" => {
             want(3, 3)?;
-            Ok(Value::String(as_str(name, &v[0])?.replace(as_str(name, &v[1])?, as_str(name, &v[2])?)))
+            Ok(Value::String(
+                as_str(name, &v[0])?.replace(as_str(name, &v[1])?, as_str(name, &v[2])?),
+            ))
         }
         "truncate" => {
             want(2, 2)?;
@@ -342,7 +387,8 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
         }
         "base64_decode" => {
             want(1, 1)?;
-            let bytes = base64_decode(as_str(name, &v[0])?).ok_or_else(|| EvalError::Other("base64_decode: invalid base64".into()))?;
+            let bytes = base64_decode(as_str(name, &v[0])?)
+                .ok_or_else(|| EvalError::Other("base64_decode: invalid base64".into()))?;
             Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         }
         "base64_encode" => {
@@ -351,11 +397,15 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
         }
         "parse_json" => {
             want(1, 1)?;
-            serde_json::from_str(as_str(name, &v[0])?).map_err(|e| EvalError::Other(format!("parse_json: {e}")))
+            serde_json::from_str(as_str(name, &v[0])?)
+                .map_err(|e| EvalError::Other(format!("parse_json: {e}")))
         }
         "parse_yaml" => {
             want(1, 1)?;
-            let parsed = crate::load::yaml::parse_stream(as_str(name, &v[0])?, &crate::load::Limits::default());
+            let parsed = crate::load::yaml::parse_stream(
+                as_str(name, &v[0])?,
+                &crate::load::Limits::default(),
+            );
             if let Some(p) = parsed.problems.first() {
                 return err(format!("parse_yaml: {}", p.message));
             }
@@ -371,9 +421,18 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
                 Value::Object(m)
             };
             Ok(Value::Array(match &v[0] {
-                Value::Object(o) => o.iter().map(|(k, val)| pair(Value::String(k.clone()), val.clone())).collect(),
-                Value::Array(a) => a.iter().enumerate().map(|(i, val)| pair(Value::from(i), val.clone())).collect(),
-                other => return err(format!("items: expected an object or array, got {}", type_name(other))),
+                Value::Object(o) => {
+                    o.iter().map(|(k, val)| pair(Value::String(k.clone()), val.clone())).collect()
+                }
+                Value::Array(a) => {
+                    a.iter().enumerate().map(|(i, val)| pair(Value::from(i), val.clone())).collect()
+                }
+                other => {
+                    return err(format!(
+                        "items: expected an object or array, got {}",
+                        type_name(other)
+                    ))
+                }
             }))
         }
         "object_from_lists" => {
@@ -389,10 +448,14 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
         "lookup" => {
             want(2, 2)?;
             match (&v[0], &v[1]) {
-                (Value::Object(o), Value::String(k)) => Ok(o.get(k).cloned().unwrap_or(Value::Null)),
-                (Value::Array(a), Value::Number(n)) => {
-                    Ok(n.as_u64().and_then(|i| a.get(usize::try_from(i).ok()?)).cloned().unwrap_or(Value::Null))
+                (Value::Object(o), Value::String(k)) => {
+                    Ok(o.get(k).cloned().unwrap_or(Value::Null))
                 }
+                (Value::Array(a), Value::Number(n)) => Ok(n
+                    .as_u64()
+                    .and_then(|i| a.get(usize::try_from(i).ok()?))
+                    .cloned()
+                    .unwrap_or(Value::Null)),
                 _ => err("lookup: expected (object, string) or (array, number)"),
             }
         }
@@ -405,8 +468,8 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
                 || host.starts_with("127.")
                 || host.starts_with("10.")
                 || host.starts_with("192.168.")
-                || host.ends_with(".svc")
-                || host.ends_with(".cluster.local");
+                || host.rsplit('.').next() == Some("svc")
+                || host.strip_suffix("cluster.local").is_some_and(|h| h.ends_with('.'));
             Ok(Value::Bool(!internal))
         }
         "add" | "subtract" | "multiply" | "divide" | "modulo" => {
@@ -429,7 +492,9 @@ fn arithmetic(name: &str, a: &Value, b: &Value) -> EvalResult {
     let operand = |v: &Value| -> Option<(f64, &'static str)> {
         match v {
             Value::Number(n) => n.as_f64().map(|f| (f, "number")),
-            Value::String(s) => parse_duration(s).map(|d| (d, "duration")).or_else(|| parse_quantity(s).map(|q| (q, "quantity"))),
+            Value::String(s) => parse_duration(s)
+                .map(|d| (d, "duration"))
+                .or_else(|| parse_quantity(s).map(|q| (q, "quantity"))),
             _ => None,
         }
     };
@@ -452,7 +517,9 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -495,7 +562,10 @@ mod tests {
         assert_eq!(search("to_upper(s)", &d), Ok(json!("HELLO-WORLD")));
         assert_eq!(search("split(s, '-')", &d), Ok(json!(["Hello", "World"])));
         assert_eq!(search("regex_match('^docker\\.io/', img)", &d), Ok(json!(true)));
-        assert_eq!(search("regex_replace_all('(\\w+)-(\\w+)', s, '$2-$1')", &d), Ok(json!("World-Hello")));
+        assert_eq!(
+            search("regex_replace_all('(\\w+)-(\\w+)', s, '$2-$1')", &d),
+            Ok(json!("World-Hello"))
+        );
         assert_eq!(search("label_match(l, `{\"a\": \"1\", \"b\": \"2\"}`)", &d), Ok(json!(true)));
         assert_eq!(search("divide(`10`, `4`)", &d), Ok(json!(2.5)));
         assert_eq!(search("divide('1Gi', '512Mi')", &d), Ok(json!(2)));

@@ -66,6 +66,7 @@ fn lenient(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
     }
 }
 
+#[allow(clippy::too_many_lines, reason = "one arm per AST node reads best as one match")]
 fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
     *steps += 1;
     if *steps > STEP_BUDGET {
@@ -75,7 +76,9 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
         Ast::Identity => Ok(data.clone()),
         Ast::Literal(v) => Ok(v.clone()),
         Ast::Field(name) => match data {
-            Value::Object(map) => map.get(name).cloned().ok_or_else(|| EvalError::UnknownKey(name.clone())),
+            Value::Object(map) => {
+                map.get(name).cloned().ok_or_else(|| EvalError::UnknownKey(name.clone()))
+            }
             _ => Ok(Value::Null),
         },
         Ast::Subexpr(left, right) => {
@@ -93,20 +96,21 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             }
             _ => Value::Null,
         }),
-        Ast::Slice(start, stop, step) => slice(data, *start, *stop, *step),
+        Ast::Slice(from, to, stride) => slice(data, *from, *to, *stride),
+        // Missing keys inside what a projection or pipe works on become null, as in Kyverno.
         Ast::Projection(left, right) => {
-            let base = eval(left, data, steps)?;
+            let base = lenient(left, data, steps)?;
             let Value::Array(items) = base else { return Ok(Value::Null) };
             project(&items, right, steps)
         }
         Ast::ValueProjection(left, right) => {
-            let base = eval(left, data, steps)?;
+            let base = lenient(left, data, steps)?;
             let Value::Object(map) = base else { return Ok(Value::Null) };
             let items: Vec<Value> = map.into_iter().map(|(_, v)| v).collect();
             project(&items, right, steps)
         }
         Ast::Flatten(inner) => {
-            let base = eval(inner, data, steps)?;
+            let base = lenient(inner, data, steps)?;
             let Value::Array(items) = base else { return Ok(Value::Null) };
             let mut out = Vec::with_capacity(items.len());
             for item in items {
@@ -118,7 +122,7 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             Ok(Value::Array(out))
         }
         Ast::Filter(left, condition, right) => {
-            let base = eval(left, data, steps)?;
+            let base = lenient(left, data, steps)?;
             let Value::Array(items) = base else { return Ok(Value::Null) };
             let mut kept = Vec::new();
             for item in items {
@@ -132,7 +136,11 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             if data.is_null() {
                 return Ok(Value::Null);
             }
-            items.iter().map(|a| lenient(a, data, steps)).collect::<Result<Vec<_>, _>>().map(Value::Array)
+            items
+                .iter()
+                .map(|a| lenient(a, data, steps))
+                .collect::<Result<Vec<_>, _>>()
+                .map(Value::Array)
         }
         Ast::MultiHash(pairs) => {
             if data.is_null() {
@@ -167,11 +175,13 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             Ok(compare(*op, &l, &r))
         }
         Ast::Pipe(left, right) => {
-            let l = eval(left, data, steps)?;
+            let l = lenient(left, data, steps)?;
             eval(right, &l, steps)
         }
         Ast::Function(name, args) => functions::call(name, args, data, steps),
-        Ast::ExpRef(_) => Err(EvalError::Other("an expression reference (&) is only valid as a function argument".into())),
+        Ast::ExpRef(_) => Err(EvalError::Other(
+            "an expression reference (&) is only valid as a function argument".into(),
+        )),
     }
 }
 
@@ -186,9 +196,9 @@ fn project(items: &[Value], right: &Ast, steps: &mut usize) -> EvalResult {
     Ok(Value::Array(out))
 }
 
-fn slice(data: &Value, start: Option<i64>, stop: Option<i64>, step: Option<i64>) -> EvalResult {
+fn slice(data: &Value, from: Option<i64>, to: Option<i64>, stride: Option<i64>) -> EvalResult {
     let Value::Array(items) = data else { return Ok(Value::Null) };
-    let step = step.unwrap_or(1);
+    let step = stride.unwrap_or(1);
     if step == 0 {
         return Err(EvalError::Other("slice step cannot be 0".into()));
     }
@@ -215,11 +225,11 @@ fn slice(data: &Value, start: Option<i64>, stop: Option<i64>, step: Option<i64>)
             v
         }
     };
-    let start = start.map_or(if step > 0 { 0 } else { len - 1 }, adjust);
-    let stop = stop.map_or(if step > 0 { len } else { -1 }, adjust);
+    let start = from.map_or(if step > 0 { 0 } else { len - 1 }, adjust);
+    let end = to.map_or(if step > 0 { len } else { -1 }, adjust);
     let mut out = Vec::new();
     let mut i = start;
-    while (step > 0 && i < stop) || (step < 0 && i > stop) {
+    while (step > 0 && i < end) || (step < 0 && i > end) {
         if let Some(v) = usize::try_from(i).ok().and_then(|i| items.get(i)) {
             out.push(v.clone());
         }
@@ -244,7 +254,9 @@ pub enum CmpOp {
 pub fn json_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
-        (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b)),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
+        }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
@@ -299,26 +311,49 @@ mod tests {
     fn fields_projections_filters() {
         assert_eq!(s("request.object.metadata.name"), Ok(json!("web")));
         assert_eq!(s("request.object.spec.containers[].name"), Ok(json!(["a", "b"])));
-        assert_eq!(s("request.object.spec.containers[*].image"), Ok(json!(["nginx:1.2", "busybox:latest"])));
-        assert_eq!(s("request.object.spec.containers[?name=='b'].image | [0]"), Ok(json!("busybox:latest")));
-        assert_eq!(s("request.object.spec.containers[].securityContext.privileged"), Ok(json!([true])));
+        assert_eq!(
+            s("request.object.spec.containers[*].image"),
+            Ok(json!(["nginx:1.2", "busybox:latest"]))
+        );
+        assert_eq!(
+            s("request.object.spec.containers[?name=='b'].image | [0]"),
+            Ok(json!("busybox:latest"))
+        );
+        assert_eq!(
+            s("request.object.spec.containers[].securityContext.privileged"),
+            Ok(json!([true]))
+        );
         assert_eq!(s("request.object.spec.containers[].ports[].containerPort"), Ok(json!([80])));
-        assert_eq!(s("request.object.metadata.labels.\"app.kubernetes.io/name\""), Ok(json!("web")));
+        assert_eq!(
+            s("request.object.metadata.labels.\"app.kubernetes.io/name\""),
+            Ok(json!("web"))
+        );
         assert_eq!(s("request.object.spec.containers[-1].name"), Ok(json!("b")));
         assert_eq!(s("request.object.spec.containers[0:1].name"), Ok(json!(["a"])));
         assert_eq!(s("request.object.metadata.labels.*"), Ok(json!(["web", "a"])));
-        assert_eq!(s("{n: request.object.metadata.name, c: length(request.object.spec.containers)}"), Ok(json!({"n": "web", "c": 2})));
+        assert_eq!(
+            s("{n: request.object.metadata.name, c: length(request.object.spec.containers)}"),
+            Ok(json!({"n": "web", "c": 2}))
+        );
         assert_eq!(s("[request.operation, 'x']"), Ok(json!(["CREATE", "x"])));
-        assert_eq!(s("request.object.spec.tolerations[?key=='mtk.io/pool'].value | [0] || ''"), Ok(json!("pool-1")));
+        assert_eq!(
+            s("request.object.spec.tolerations[?key=='mtk.io/pool'].value | [0] || ''"),
+            Ok(json!("pool-1"))
+        );
     }
 
     #[test]
     fn missing_keys_are_errors_unless_swallowed() {
-        assert_eq!(s("request.object.spec.priority"), Err(EvalError::UnknownKey("priority".into())));
+        assert_eq!(
+            s("request.object.spec.priority"),
+            Err(EvalError::UnknownKey("priority".into()))
+        );
         assert_eq!(s("request.object.spec.priority || `0`"), Ok(json!(0)));
         assert_eq!(s("request.object.spec.priority == `1`"), Ok(json!(false)));
         assert_eq!(s("!(request.object.spec.priority)"), Ok(json!(true)));
         assert_eq!(s("request.object.spec.containers[].securityContext.runAsUser"), Ok(json!([])));
+        assert_eq!(s("request.object.spec.volumes[].name"), Ok(Value::Null));
+        assert_eq!(s("request.object.metadata.annotations.keys(@)[]"), Ok(Value::Null));
         // A field of an existing null is null.
         assert_eq!(search("a.b", &json!({"a": null})), Ok(Value::Null));
         assert_eq!(s("to_string(request.object.spec.nope)"), Ok(json!("null")));

@@ -59,6 +59,7 @@ enum Tok {
     Eof,
 }
 
+#[allow(clippy::too_many_lines, reason = "one arm per token reads best as one match")]
 fn lex(input: &str) -> Result<Vec<Tok>, String> {
     let chars: Vec<char> = input.chars().collect();
     let mut out = Vec::new();
@@ -81,11 +82,14 @@ fn lex(input: &str) -> Result<Vec<Tok>, String> {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().collect();
-                out.push(Tok::Number(text.parse().map_err(|_| format!("invalid number `{text}`"))?));
+                out.push(Tok::Number(
+                    text.parse().map_err(|_| format!("invalid number `{text}`"))?,
+                ));
             }
             '"' => {
                 let (text, next) = delimited(&chars, i, '"')?;
-                let s: String = serde_json::from_str(&format!("\"{text}\"")).map_err(|e| format!("invalid quoted identifier: {e}"))?;
+                let s: String = serde_json::from_str(&format!("\"{text}\""))
+                    .map_err(|e| format!("invalid quoted identifier: {e}"))?;
                 out.push(Tok::Quoted(s));
                 i = next;
             }
@@ -97,7 +101,8 @@ fn lex(input: &str) -> Result<Vec<Tok>, String> {
             '`' => {
                 let (text, next) = delimited(&chars, i, '`')?;
                 let text = text.replace("\\`", "`");
-                let value = serde_json::from_str(text.trim()).unwrap_or_else(|_| Value::String(text.trim().to_string()));
+                let value = serde_json::from_str(text.trim())
+                    .unwrap_or_else(|_| Value::String(text.trim().to_string()));
                 out.push(Tok::Literal(value));
                 i = next;
             }
@@ -333,12 +338,18 @@ impl Parser {
                     Ast::Subexpr(Box::new(left), Box::new(rhs))
                 }
             }
-            Tok::Pipe => Ast::Pipe(Box::new(left), Box::new(self.expression(binding_power(&Tok::Pipe))?)),
+            Tok::Pipe => {
+                Ast::Pipe(Box::new(left), Box::new(self.expression(binding_power(&Tok::Pipe))?))
+            }
             Tok::Or => Ast::Or(Box::new(left), Box::new(self.expression(binding_power(&Tok::Or))?)),
-            Tok::And => Ast::And(Box::new(left), Box::new(self.expression(binding_power(&Tok::And))?)),
+            Tok::And => {
+                Ast::And(Box::new(left), Box::new(self.expression(binding_power(&Tok::And))?))
+            }
             Tok::Cmp(op) => Ast::Compare(op, Box::new(left), Box::new(self.expression(5)?)),
             Tok::LParen => {
-                let Ast::Field(name) = left else { return Err("only a name can be called as a function".into()) };
+                let Ast::Field(name) = left else {
+                    return Err("only a name can be called as a function".into());
+                };
                 let mut args = Vec::new();
                 while self.peek() != &Tok::RParen {
                     args.push(self.expression(0)?);
@@ -405,7 +416,11 @@ impl Parser {
 
     fn project_if_slice(&mut self, left: Ast, index: Ast) -> Result<Ast, String> {
         let is_slice = matches!(index, Ast::Slice(..));
-        let indexed = if left == Ast::Identity { index } else { Ast::Subexpr(Box::new(left), Box::new(index)) };
+        let indexed = if left == Ast::Identity {
+            index
+        } else {
+            Ast::Subexpr(Box::new(left), Box::new(index))
+        };
         if is_slice {
             let rhs = self.projection_rhs(binding_power(&Tok::Star))?;
             Ok(Ast::Projection(Box::new(indexed), Box::new(rhs)))

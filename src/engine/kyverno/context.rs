@@ -1,0 +1,306 @@
+//! The JSON context a rule's variables read (kyverno-compat.md, 7.4 and 8): the admission
+//! request, image details, values a test supplies, and `context` entries — `configMap` and
+//! `apiCall` answered from the objects of the tree.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+
+use super::jmespath::{self, EvalError};
+use super::matching::Admission;
+use super::variables;
+use super::Request;
+
+/// Objects of the linted tree, served as the cluster would serve them.
+pub trait ClusterData: Sync {
+    /// A ConfigMap by namespace and name.
+    fn config_map(&self, namespace: &str, name: &str) -> Option<Value>;
+    /// The response to a GET of an API path (`/api/v1/namespaces/a/pods`).
+    fn api_get(&self, path: &str) -> Option<Value>;
+}
+
+/// Values a test supplies through its values file.
+#[derive(Debug, Clone, Default)]
+pub struct Values {
+    /// `globalValues` (dotted keys), applied to every context.
+    pub global: Map<String, Value>,
+    /// `policies[].rules[].values` by (policy, rule).
+    pub rules: BTreeMap<(String, String), Map<String, Value>>,
+    /// `policies[].resources[].values` by (policy, resource name).
+    pub resources: BTreeMap<(String, String), Map<String, Value>>,
+}
+
+impl Values {
+    /// Injects the values for one rule and resource into a context.
+    pub fn inject(&self, policy: &str, rule: &str, ctx: &mut Value) {
+        let resource = ctx
+            .pointer("/request/object/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let sets = [
+            Some(&self.global),
+            self.resources.get(&(policy.to_string(), resource)),
+            self.rules.get(&(policy.to_string(), rule.to_string())),
+        ];
+        for set in sets.into_iter().flatten() {
+            for (k, v) in set {
+                set_dotted(ctx, k, v.clone());
+            }
+        }
+    }
+
+    /// Whether a value was given for a name (a context entry then is not loaded).
+    fn provides(&self, ctx_name: &str, ctx: &Value) -> bool {
+        ctx.get(ctx_name).is_some() && (!self.rules.is_empty() || !self.global.is_empty())
+    }
+}
+
+/// Sets `a.b.c` in a JSON object, creating maps on the way.
+fn set_dotted(ctx: &mut Value, key: &str, value: Value) {
+    let mut cur = ctx;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let Some(obj) = cur.as_object_mut() else { return };
+        if i == parts.len() - 1 {
+            obj.insert((*part).to_string(), value);
+            return;
+        }
+        cur = obj.entry((*part).to_string()).or_insert_with(|| Value::Object(Map::new()));
+    }
+}
+
+/// The base context for a resource under an admission request.
+pub(super) fn base(resource: &Value, request: &Request<'_>, adm: &Admission<'_>) -> Value {
+    let (object, old) = match adm.operation {
+        "DELETE" => (Value::Null, resource.clone()),
+        "UPDATE" => (resource.clone(), resource.clone()),
+        _ => (resource.clone(), Value::Null),
+    };
+    let user = request.user;
+    let username = user.map_or("", |u| u.username.as_str());
+    let (sa_ns, sa_name) = username
+        .strip_prefix("system:serviceaccount:")
+        .and_then(|rest| rest.split_once(':'))
+        .unwrap_or(("", ""));
+    // Empty user fields are left out, as Kubernetes' JSON encoding of UserInfo omits them.
+    let mut user_info = Map::new();
+    if !username.is_empty() {
+        user_info.insert("username".into(), Value::String(username.to_string()));
+    }
+    let mut request_obj = json!({
+        "operation": adm.operation,
+        "object": object,
+        "oldObject": old,
+        "namespace": adm.namespace,
+        "name": adm.name,
+        "kind": {"group": adm.group, "version": adm.version, "kind": adm.kind},
+    });
+    if let Some(u) = user {
+        if !u.groups.is_empty() {
+            user_info.insert("groups".into(), json!(u.groups));
+        }
+        if !u.roles.is_empty() {
+            request_obj["roles"] = json!(u.roles);
+        }
+        if !u.cluster_roles.is_empty() {
+            request_obj["clusterRoles"] = json!(u.cluster_roles);
+        }
+    }
+    request_obj["userInfo"] = Value::Object(user_info);
+    json!({
+        "request": request_obj,
+        "serviceAccountName": sa_name,
+        "serviceAccountNamespace": sa_ns,
+        "images": images(resource),
+    })
+}
+
+/// `images`: every container image of a pod (or pod template) parsed into its parts.
+fn images(resource: &Value) -> Value {
+    let spec = ["/spec/template/spec", "/spec/jobTemplate/spec/template/spec", "/spec"]
+        .iter()
+        .find_map(|p| resource.pointer(p).filter(|s| s.get("containers").is_some()));
+    let Some(spec) = spec else { return Value::Object(Map::new()) };
+    let mut out = Map::new();
+    for list in ["containers", "initContainers", "ephemeralContainers"] {
+        let Some(items) = spec.get(list).and_then(Value::as_array) else { continue };
+        let mut by_name = Map::new();
+        for c in items {
+            let (Some(name), Some(image)) =
+                (c.get("name").and_then(Value::as_str), c.get("image").and_then(Value::as_str))
+            else {
+                continue;
+            };
+            by_name.insert(name.to_string(), image_info(image));
+        }
+        out.insert(list.to_string(), Value::Object(by_name));
+    }
+    Value::Object(out)
+}
+
+/// Splits an image reference the way Kyverno's `images` variable does.
+fn image_info(image: &str) -> Value {
+    let (rest, digest) = image.split_once('@').map_or((image, ""), |(r, d)| (r, d));
+    let last_slash = rest.rfind('/');
+    let (repo, tag) = match rest.rfind(':') {
+        Some(i) if last_slash.is_none_or(|s| i > s) => (&rest[..i], &rest[i + 1..]),
+        _ => (rest, ""),
+    };
+    let (registry, path) = match repo.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (first, rest.to_string())
+        }
+        _ => ("docker.io", repo.to_string()),
+    };
+    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
+    let tag = if tag.is_empty() && digest.is_empty() { "latest" } else { tag };
+    let mut reference = format!("{registry}/{path}");
+    if !tag.is_empty() {
+        reference.push(':');
+        reference.push_str(tag);
+    }
+    let reference_with_tag = reference.clone();
+    if !digest.is_empty() {
+        reference.push('@');
+        reference.push_str(digest);
+    }
+    json!({
+        "registry": registry, "path": path, "name": name, "tag": tag, "digest": digest,
+        "reference": reference, "referenceWithTag": reference_with_tag,
+    })
+}
+
+/// Loads a rule's (or foreach entry's) `context` entries into the context, in order.
+pub(super) fn load(
+    entries: &[Value],
+    ctx: &mut Value,
+    request: &Request<'_>,
+) -> Result<(), EvalError> {
+    for entry in entries {
+        let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
+        if name.is_empty() {
+            return Err(EvalError::Other("a context entry needs a name".into()));
+        }
+        if let Some(var) = entry.get("variable") {
+            let v = variable(var, ctx)?;
+            set_dotted(ctx, name, v);
+        } else if let Some(cm) = entry.get("configMap") {
+            if request.values.is_some_and(|v| v.provides(name, ctx)) {
+                continue;
+            }
+            let cm = variables::substitute(cm, ctx)?;
+            let ns = cm.get("namespace").and_then(Value::as_str).unwrap_or("default");
+            let cm_name = cm.get("name").and_then(Value::as_str).unwrap_or("");
+            if let Some(found) = request.cluster.and_then(|c| c.config_map(ns, cm_name)) {
+                set_dotted(ctx, name, found);
+            } else if request.cluster.is_some() {
+                return Err(EvalError::Other(format!(
+                    "ConfigMap {ns}/{cm_name} is not in the tree"
+                )));
+            }
+        } else if let Some(call) = entry.get("apiCall") {
+            if request.values.is_some_and(|v| v.provides(name, ctx)) {
+                continue;
+            }
+            let Some(cluster) = request.cluster else { continue };
+            if call.get("service").is_some() {
+                return Err(EvalError::Other(format!(
+                    "apiCall `{name}` calls a service, which cannot be answered offline"
+                )));
+            }
+            let call = variables::substitute(call, ctx)?;
+            let path = call.get("urlPath").and_then(Value::as_str).unwrap_or("");
+            let response = cluster.api_get(path).ok_or_else(|| {
+                EvalError::Other(format!("apiCall `{path}` cannot be answered from the tree"))
+            })?;
+            let v = match call.get("jmesPath").and_then(Value::as_str) {
+                Some(q) if !q.is_empty() => jmespath::search(q, &response)?,
+                _ => response,
+            };
+            set_dotted(ctx, name, v);
+        } else if entry.get("imageRegistry").is_some() || entry.get("globalReference").is_some() {
+            if ctx.get(name).is_none() {
+                return Err(EvalError::Other(format!("context entry `{name}` needs a registry or global context, which cannot be reached offline")));
+            }
+        } else {
+            return Err(EvalError::Other(format!("context entry `{name}` has no known source")));
+        }
+    }
+    Ok(())
+}
+
+/// A `variable` context entry (kyverno-compat.md, section 8).
+fn variable(var: &Value, ctx: &Value) -> Result<Value, EvalError> {
+    let default = match var.get("default") {
+        Some(d) => Some(variables::substitute(d, ctx)?),
+        None => None,
+    };
+    let query = match var.get("jmesPath") {
+        Some(q) => match variables::substitute(q, ctx)? {
+            Value::String(s) => Some(s),
+            _ => return Err(EvalError::Other("a variable's jmesPath must be a string".into())),
+        },
+        None => None,
+    };
+    let result = if let Some(value) = var.get("value") {
+        let value = variables::substitute(value, ctx)?;
+        match &query {
+            Some(q) => match jmespath::search(q, &value) {
+                Ok(v) => v,
+                Err(e) => default.clone().ok_or(e)?,
+            },
+            None => value,
+        }
+    } else if let Some(q) = &query {
+        match jmespath::search(q, ctx) {
+            Ok(Value::Null) => default.clone().unwrap_or(Value::Null),
+            Ok(v) => v,
+            Err(e) => default.clone().ok_or(e)?,
+        }
+    } else {
+        default.clone().unwrap_or(Value::Null)
+    };
+    if result.is_null() {
+        return default.ok_or_else(|| EvalError::Other("variable evaluated to nil".into()));
+    }
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_split_into_parts() {
+        let i = image_info("nginx");
+        assert_eq!(
+            (i["registry"].as_str(), i["path"].as_str(), i["tag"].as_str()),
+            (Some("docker.io"), Some("nginx"), Some("latest"))
+        );
+        let i = image_info("ghcr.io/org/app:v1.2@sha256:abc");
+        assert_eq!(
+            (i["registry"].as_str(), i["path"].as_str(), i["name"].as_str()),
+            (Some("ghcr.io"), Some("org/app"), Some("app"))
+        );
+        assert_eq!((i["tag"].as_str(), i["digest"].as_str()), (Some("v1.2"), Some("sha256:abc")));
+        let i = image_info("localhost:5000/app:1");
+        assert_eq!(
+            (i["registry"].as_str(), i["tag"].as_str()),
+            (Some("localhost:5000"), Some("1"))
+        );
+    }
+
+    #[test]
+    fn variable_entries_use_defaults() {
+        let ctx = json!({"request": {"object": {"metadata": {"labels": {}}}}});
+        let v = json!({"jmesPath": "request.object.metadata.labels.team", "default": "unassigned"});
+        assert_eq!(variable(&v, &ctx), Ok(json!("unassigned")));
+        let v = json!({"value": {"a": [1, 2]}, "jmesPath": "a[1]"});
+        assert_eq!(variable(&v, &ctx), Ok(json!(2)));
+        assert!(variable(&json!({"jmesPath": "request.object.nope"}), &ctx).is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! `{{ }}` variable substitution (kyverno-compat.md, 7.1–7.2).
+
+use serde_json::Value;
+
+use super::jmespath::{self, EvalError};
+
+/// Most rounds of re-expansion (a value that expands to another variable).
+const MAX_ROUNDS: usize = 16;
+
+/// Whether a string holds a variable.
+#[must_use]
+pub fn has_variable(s: &str) -> bool {
+    find_variable(s, 0).is_some()
+}
+
+/// Whether any string or key of a value holds a variable.
+#[must_use]
+pub fn contains_variable(v: &Value) -> bool {
+    match v {
+        Value::String(s) => has_variable(s),
+        Value::Array(items) => items.iter().any(contains_variable),
+        Value::Object(m) => m.iter().any(|(k, v)| has_variable(k) || contains_variable(v)),
+        _ => false,
+    }
+}
+
+/// The next unescaped variable from `from`: (start, end, expression). As in Kyverno's
+/// pattern `{{(\{[^{}]*\}|[^{}])*}}`, a variable holds no braces but single-level `{…}` groups,
+/// so nested variables are found innermost first.
+fn find_variable(s: &str, from: usize) -> Option<(usize, usize, &str)> {
+    let bytes = s.as_bytes();
+    let mut i = from;
+    'start: while i + 1 < bytes.len() {
+        if !(bytes[i] == b'{' && bytes[i + 1] == b'{' && (i == 0 || bytes[i - 1] != b'\\')) {
+            i += 1;
+            continue;
+        }
+        let mut j = i + 2;
+        while j < bytes.len() {
+            match bytes[j] {
+                b'}' if bytes.get(j + 1) == Some(&b'}') => return Some((i, j + 2, &s[i + 2..j])),
+                b'}' => break,
+                b'{' => {
+                    // A single-level group: `{` … `}` with no brace between.
+                    let Some(close) = bytes[j + 1..].iter().position(|&b| b == b'{' || b == b'}')
+                    else {
+                        break;
+                    };
+                    if bytes[j + 1 + close] != b'}' {
+                        i += 1;
+                        continue 'start;
+                    }
+                    j += close + 2;
+                }
+                _ => j += 1,
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Evaluates one variable's expression (`- ` prefix for shallow substitution is accepted).
+fn evaluate(expr: &str, ctx: &Value) -> Result<Value, EvalError> {
+    let expr = expr.trim();
+    let expr = expr.strip_prefix('-').map_or(expr, str::trim);
+    jmespath::search(expr, ctx)
+}
+
+fn text_of(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Substitutes the variables of one string. A string that is exactly one variable takes the
+/// variable's value with its type; otherwise values are written into the text.
+pub fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
+    let mut current = Value::String(s.to_string());
+    for _ in 0..MAX_ROUNDS {
+        let Value::String(text) = &current else { return Ok(current) };
+        let Some((start, end, expr)) = find_variable(text, 0) else {
+            return Ok(Value::String(text.replace("\\{{", "{{")));
+        };
+        if start == 0 && end == text.len() {
+            current = evaluate(expr, ctx)?;
+            continue;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut last = 0;
+        let mut from = 0;
+        while let Some((start, end, expr)) = find_variable(text, from) {
+            out.push_str(&text[last..start]);
+            out.push_str(&text_of(&evaluate(expr, ctx)?));
+            last = end;
+            from = end;
+        }
+        out.push_str(&text[last..]);
+        current = Value::String(out);
+    }
+    Err(EvalError::Other(format!("variables in `{s}` expand more than {MAX_ROUNDS} times")))
+}
+
+/// Substitutes every string and key of a value.
+pub fn substitute(v: &Value, ctx: &Value) -> Result<Value, EvalError> {
+    match v {
+        Value::String(s) if has_variable(s) => substitute_str(s, ctx),
+        Value::Array(items) => {
+            items.iter().map(|i| substitute(i, ctx)).collect::<Result<_, _>>().map(Value::Array)
+        }
+        Value::Object(m) => {
+            let mut out = serde_json::Map::new();
+            for (k, v) in m {
+                let key =
+                    if has_variable(k) { text_of(&substitute_str(k, ctx)?) } else { k.clone() };
+                out.insert(key, substitute(v, ctx)?);
+            }
+            Ok(Value::Object(out))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// Replaces `{{@}}` (and `{{ @ }}`) in a pattern with the resource value at the same place.
+#[must_use]
+pub fn substitute_at(pattern: &Value, resource: &Value) -> Value {
+    fn walk(p: &Value, r: Option<&Value>) -> Value {
+        match p {
+            Value::String(s) if s.contains("{{") && s.replace(' ', "").contains("{{@}}") => {
+                let here = r.cloned().unwrap_or(Value::Null);
+                if s.replace(' ', "") == "{{@}}" {
+                    here
+                } else {
+                    Value::String(
+                        s.replace("{{ @ }}", &text_of(&here)).replace("{{@}}", &text_of(&here)),
+                    )
+                }
+            }
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, v)| {
+                        let name = super::pattern::strip_anchor(k);
+                        (k.clone(), walk(v, r.and_then(|r| r.get(name))))
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(
+                items.iter().enumerate().map(|(i, v)| walk(v, r.and_then(|r| r.get(i)))).collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    walk(pattern, Some(resource))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn whole_strings_keep_types_and_embedded_values_are_text() {
+        let ctx = json!({"request": {"object": {"spec": {"replicas": 3, "x": ["a"]}, "metadata": {"name": "web"}}}});
+        assert_eq!(substitute_str("{{ request.object.spec.replicas }}", &ctx), Ok(json!(3)));
+        assert_eq!(substitute_str("{{request.object.spec.x}}", &ctx), Ok(json!(["a"])));
+        assert_eq!(
+            substitute_str("name={{ request.object.metadata.name }}!", &ctx),
+            Ok(json!("name=web!"))
+        );
+        assert_eq!(substitute_str("n: {{ request.object.spec.x }}", &ctx), Ok(json!("n: [\"a\"]")));
+        assert_eq!(substitute_str("\\{{ literal }}", &ctx), Ok(json!("{{ literal }}")));
+        assert!(substitute_str("{{ request.object.spec.nope }}", &ctx).is_err());
+        assert_eq!(
+            substitute_str("{{ {n: request.object.metadata.name} }}", &ctx),
+            Ok(json!({"n": "web"}))
+        );
+        // Nested variables resolve innermost first.
+        let nested = "{{ to_upper('{{ request.object.metadata.name }}') }}";
+        assert_eq!(substitute_str(nested, &ctx), Ok(json!("WEB")));
+    }
+
+    #[test]
+    fn at_refers_to_the_same_place_in_the_resource() {
+        let pattern = json!({"spec": {"containers": [{"=(image)": "{{@}}"}]}});
+        let resource = json!({"spec": {"containers": [{"image": "nginx"}]}});
+        assert_eq!(
+            substitute_at(&pattern, &resource),
+            json!({"spec": {"containers": [{"=(image)": "nginx"}]}})
+        );
+    }
+}
