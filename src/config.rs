@@ -30,6 +30,29 @@ pub struct Config {
     /// Globs of files to skip, relative to the config file's directory.
     #[serde(default)]
     pub exclude: Vec<String>,
+    /// How Kyverno policies are applied.
+    #[serde(default)]
+    pub policies: PolicySettings,
+}
+
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PolicySettings {
+    /// Where a policy finding's severity comes from: `action` (default) or `annotation`.
+    #[serde(default)]
+    pub severity: SeverityFrom,
+}
+
+/// Where a Kyverno policy finding's severity comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SeverityFrom {
+    /// `Enforce` → error, `Audit` → warning (per rule `failureAction`, else the policy's).
+    #[default]
+    Action,
+    /// The `policies.kyverno.io/severity` annotation: critical/high → error, medium → warning,
+    /// low/info → info; without it, as `action`.
+    Annotation,
 }
 
 #[derive(Debug, Clone, Deserialize)]

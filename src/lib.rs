@@ -40,6 +40,10 @@ pub struct CheckOptions {
     /// Extra exclusion globs (relative to each input root).
     pub excludes: Vec<String>,
     pub limits: Limits,
+    /// Kyverno policy files or directories to apply (`--policy`).
+    pub policies: Vec<PathBuf>,
+    /// Do not apply the Kyverno policies found in the linted tree.
+    pub no_tree_policies: bool,
 }
 
 /// Counts for the summary line and the JSON report.
@@ -116,6 +120,19 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
     let files = sources.files.len();
 
     let inventory = inventory::build(sources, &loaded_config.config);
+    let (policy_rules, mut policy_problems) = engine::kyverno::lint::load_policies(
+        &options.policies,
+        !options.no_tree_policies,
+        &inventory,
+        cwd,
+        options.limits,
+        loaded_config.config.policies.severity,
+    );
+    problems.append(&mut policy_problems);
+    let mut rules = rules;
+    rules.extend(
+        policy_rules.into_iter().map(|rule| ActiveRule { rule, severity: Severity::Warning }),
+    );
     let cx = Context { inventory: &inventory, config: &loaded_config.config };
     let (findings, mut eval_problems) = eval::run(&rules, &cx);
     problems.append(&mut eval_problems);

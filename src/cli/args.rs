@@ -99,6 +99,14 @@ pub struct CheckArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
+    /// Apply the Kyverno policies in PATH (a file or directory; repeatable).
+    #[arg(long = "policy", value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+
+    /// Do not apply the Kyverno policies found in the linted tree.
+    #[arg(long)]
+    pub no_tree_policies: bool,
+
     /// Exit with 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,

@@ -38,6 +38,8 @@ pub fn run() -> u8 {
         config: check.config.clone(),
         excludes: check.exclude.clone(),
         limits: Limits { max_file_size: check.max_file_size, ..Limits::default() },
+        policies: check.policies.clone(),
+        no_tree_policies: check.no_tree_policies,
     };
     let outcome = crate::check(&options, &cwd);
     let code = outcome.exit_code(check.fail_on.threshold());

@@ -68,6 +68,16 @@ pub struct Violation {
     /// JSON pointer to the offending field, or to the parent that lacks one.
     pub pointer: String,
     pub message: String,
+    /// For rules that stand for several (a Kyverno policy): which one, and its severity.
+    pub origin: Option<Origin>,
+}
+
+/// Where a violation of a Kyverno policy comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub policy: String,
+    pub rule: String,
+    pub severity: crate::finding::Severity,
 }
 
 /// Where rules put their violations.
@@ -87,6 +97,7 @@ impl Sink {
             object: object.index,
             pointer: pointer.into(),
             message: message.into(),
+            origin: None,
         });
     }
 }
@@ -100,6 +111,11 @@ pub trait Rule: Send + Sync {
     /// Kinds a per-object rule looks at; the eval stage only calls it for those.
     fn kinds(&self) -> &[&str] {
         &[]
+    }
+
+    /// Whether `check_object` wants objects of this kind (by default: one of `kinds`).
+    fn wants_kind(&self, kind: &str) -> bool {
+        self.kinds().contains(&kind)
     }
 
     fn check_object(&self, _cx: &Context<'_>, _object: &Object, _sink: &mut Sink) {}

@@ -35,7 +35,7 @@ pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem
         let mut out: Vec<(usize, Violation)> = Vec::new();
         let mut problems = Vec::new();
         for &(ri, active) in &object_rules {
-            if !active.rule.kinds().contains(&object.kind.as_str()) {
+            if !active.rule.wants_kind(&object.kind) {
                 continue;
             }
             let mut sink = Sink::default();
@@ -90,12 +90,16 @@ pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem
 fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
     let object = &inv.objects[v.object];
     let meta = active.rule.meta();
+    let (rule, name, severity, policy) = match v.origin {
+        Some(o) => (format!("{}/{}", o.policy, o.rule), o.rule, o.severity, Some(o.policy)),
+        None => (meta.code.clone(), meta.name.clone(), active.severity, None),
+    };
     Finding {
-        rule: meta.code.clone(),
-        name: meta.name.clone(),
-        severity: active.severity,
+        rule,
+        name,
+        severity,
         message: v.message,
-        help: Some(meta.help.clone()),
+        help: if policy.is_some() { None } else { Some(meta.help.clone()) },
         source: inv.source(object).clone(),
         span: locate::locate(&object.root, &v.pointer),
         document: object.document,
@@ -106,6 +110,6 @@ fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
             namespace: object.namespace_or_empty().to_string(),
             name: object.name.clone(),
         },
-        policy: None,
+        policy,
     }
 }

@@ -135,7 +135,7 @@ fn run_doc(
             "`policies` in a LintTest needs Kyverno policy linting, which is not supported yet",
         ));
     }
-    let check = CheckOptions { inputs, config, excludes: Vec::new(), limits: options.limits };
+    let check = CheckOptions { inputs, config, limits: options.limits, ..CheckOptions::default() };
     let outcome = crate::check(&check, dir);
     let problems = outcome.problems.clone();
 

@@ -202,6 +202,12 @@ pub fn builtin(api_version: &str, kind: &str) -> Option<KindInfo> {
     table().by_group_kind.get(&(group, kind)).copied()
 }
 
+/// The built-in kind with this API group and plural resource name (`networkpolicies`).
+#[must_use]
+pub fn kind_for_plural(group: &str, plural: &str) -> Option<&'static str> {
+    table().by_group_kind.values().find(|k| k.group == group && k.plural == plural).map(|k| k.kind)
+}
+
 /// Whether a kind is cluster-scoped. `crd_scopes` holds (group, kind) → namespaced from the
 /// CustomResourceDefinitions in the tree. Unknown kinds are taken as namespaced, as most
 /// custom resources are.

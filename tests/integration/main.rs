@@ -5,6 +5,7 @@ mod conformance;
 mod fleet;
 mod harness;
 mod load;
+mod policies;
 mod report;
 mod rules;
 mod support;

@@ -48,8 +48,10 @@ pub fn evaluate(block: &Value, ctx: &Value) -> Result<(bool, Vec<String>), EvalE
 }
 
 fn condition(c: &Value, ctx: &Value, messages: &mut Vec<String>) -> Result<bool, EvalError> {
-    let key = variables::substitute(c.get("key").unwrap_or(&Value::Null), ctx)?;
-    let value = variables::substitute(c.get("value").unwrap_or(&Value::Null), ctx)?;
+    // Kyverno resolves variables in conditions leniently: one that cannot be resolved is "".
+    let lenient = variables::Unresolved::Empty;
+    let key = variables::substitute_with(c.get("key").unwrap_or(&Value::Null), ctx, lenient)?;
+    let value = variables::substitute_with(c.get("value").unwrap_or(&Value::Null), ctx, lenient)?;
     let op = c.get("operator").and_then(Value::as_str).unwrap_or("");
     let held = apply(op, &key, &value)?;
     if held {
@@ -313,7 +315,10 @@ mod tests {
         let legacy =
             json!([{"key": "{{ request.operation }}", "operator": "Equals", "value": "CREATE"}]);
         assert!(evaluate(&legacy, &ctx).unwrap().0);
-        let missing = json!({"any": [{"key": "{{ request.object.spec.priority }}", "operator": "Equals", "value": 0}]});
-        assert!(matches!(evaluate(&missing, &ctx), Err(EvalError::UnknownKey(_))));
+        // An unresolved variable in a condition is the empty string (Kyverno >= 1.4.2).
+        let missing = json!({"any": [{"key": "{{ request.object.spec.priority }}", "operator": "Equals", "value": ""}]});
+        assert!(evaluate(&missing, &ctx).unwrap().0);
+        let ns = json!([{"key": "{{request.object.spec.sourceRef.namespace}}", "operator": "NotEquals", "value": "{{request.operation}}"}]);
+        assert!(evaluate(&ns, &ctx).unwrap().0);
     }
 }

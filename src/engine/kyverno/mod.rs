@@ -8,6 +8,7 @@
 pub mod conditions;
 mod context;
 pub mod jmespath;
+pub mod lint;
 pub mod matching;
 pub mod pattern;
 pub mod quantity;
@@ -182,7 +183,7 @@ impl Policy {
         let mut originals = Vec::new();
         for r in rules {
             let json = r.to_json();
-            originals.push((compile_rule(&json).map_err(|m| err(r, m))?, json));
+            originals.push((compile_rule(&json).map_err(|m| err(offending_node(r, &m), m))?, json));
         }
         let autogen = autogen_controllers(
             &policy.annotations,
@@ -197,6 +198,33 @@ impl Policy {
         }
         policy.rules = originals.into_iter().map(|(r, _)| r).chain(generated).collect();
         Ok(policy)
+    }
+
+    /// The kinds the policy's rules match (autogen included); `None` when some rule matches
+    /// every kind or has no kind list.
+    #[must_use]
+    pub fn match_kinds(&self) -> Option<Vec<String>> {
+        let mut kinds = Vec::new();
+        for rule in &self.rules {
+            let Some(m) = &rule.match_block else { continue };
+            for f in filters(m) {
+                let list = filter_kinds(f);
+                if list.is_empty() {
+                    return None;
+                }
+                for k in list {
+                    let name = kind_name(k);
+                    let name = name.split('.').next().unwrap_or(name);
+                    if name.contains(['*', '?']) {
+                        return None;
+                    }
+                    kinds.push(name.to_string());
+                }
+            }
+        }
+        kinds.sort();
+        kinds.dedup();
+        Some(kinds)
     }
 
     /// The severity annotation (`policies.kyverno.io/severity`), when present.
@@ -293,6 +321,18 @@ fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
 }
 
 impl Rule {
+    /// The feature this rule uses that the engine does not implement, if any.
+    #[must_use]
+    pub fn unsupported(&self) -> Option<&str> {
+        self.unsupported.as_deref()
+    }
+
+    /// Whether the rule validates (rather than mutates, generates or verifies images).
+    #[must_use]
+    pub fn is_validate(&self) -> bool {
+        !self.validate.is_null()
+    }
+
     fn applies(&self, adm: &Admission<'_>) -> Result<bool, String> {
         let Some(m) = &self.match_block else { return Ok(false) };
         if !matching::matches(m, adm).map_err(|e| format!("match: {e}"))? {
@@ -551,6 +591,30 @@ enum Scope {
     Error(String),
     /// A foreach found no element to check.
     NoElements,
+}
+
+/// The node a compile error is about: for an unknown operator, the `operator:` entry that names
+/// it; otherwise the rule.
+fn offending_node<'a>(rule: &'a Node, message: &str) -> &'a Node {
+    fn find<'a>(node: &'a Node, value: &str) -> Option<&'a Node> {
+        match &node.value {
+            crate::load::Value::Map(entries) => entries.iter().find_map(|e| {
+                if &*e.key == "operator" && e.value.as_str() == Some(value) {
+                    Some(&e.value)
+                } else {
+                    find(&e.value, value)
+                }
+            }),
+            crate::load::Value::Seq(items) => items.iter().find_map(|i| find(i, value)),
+            _ => None,
+        }
+    }
+    message
+        .split("unknown condition operator `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .and_then(|op| find(rule, op))
+        .unwrap_or(rule)
 }
 
 /// Compiles one rule from its JSON form.

@@ -60,11 +60,23 @@ fn find_variable(s: &str, from: usize) -> Option<(usize, usize, &str)> {
     None
 }
 
+/// How a variable that cannot be resolved is treated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unresolved {
+    /// An error (patterns, messages, context entries).
+    Fail,
+    /// The empty string: Kyverno's resolver for preconditions and deny conditions.
+    Empty,
+}
+
 /// Evaluates one variable's expression (`- ` prefix for shallow substitution is accepted).
-fn evaluate(expr: &str, ctx: &Value) -> Result<Value, EvalError> {
+fn evaluate(expr: &str, ctx: &Value, unresolved: Unresolved) -> Result<Value, EvalError> {
     let expr = expr.trim();
     let expr = expr.strip_prefix('-').map_or(expr, str::trim);
-    jmespath::search(expr, ctx)
+    match jmespath::search(expr, ctx) {
+        Err(_) if unresolved == Unresolved::Empty => Ok(Value::String(String::new())),
+        other => other,
+    }
 }
 
 fn text_of(v: &Value) -> String {
@@ -77,6 +89,15 @@ fn text_of(v: &Value) -> String {
 /// Substitutes the variables of one string. A string that is exactly one variable takes the
 /// variable's value with its type; otherwise values are written into the text.
 pub fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
+    substitute_str_with(s, ctx, Unresolved::Fail)
+}
+
+/// [`substitute_str`] with a choice of how unresolved variables are treated.
+pub fn substitute_str_with(
+    s: &str,
+    ctx: &Value,
+    unresolved: Unresolved,
+) -> Result<Value, EvalError> {
     let mut current = Value::String(s.to_string());
     for _ in 0..MAX_ROUNDS {
         let Value::String(text) = &current else { return Ok(current) };
@@ -84,7 +105,7 @@ pub fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
             return Ok(Value::String(text.replace("\\{{", "{{")));
         };
         if start == 0 && end == text.len() {
-            current = evaluate(expr, ctx)?;
+            current = evaluate(expr, ctx, unresolved)?;
             continue;
         }
         let mut out = String::with_capacity(text.len());
@@ -92,7 +113,7 @@ pub fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
         let mut from = 0;
         while let Some((start, end, expr)) = find_variable(text, from) {
             out.push_str(&text[last..start]);
-            out.push_str(&text_of(&evaluate(expr, ctx)?));
+            out.push_str(&text_of(&evaluate(expr, ctx, unresolved)?));
             last = end;
             from = end;
         }
@@ -104,17 +125,27 @@ pub fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
 
 /// Substitutes every string and key of a value.
 pub fn substitute(v: &Value, ctx: &Value) -> Result<Value, EvalError> {
+    substitute_with(v, ctx, Unresolved::Fail)
+}
+
+/// [`substitute`] with a choice of how unresolved variables are treated.
+pub fn substitute_with(v: &Value, ctx: &Value, unresolved: Unresolved) -> Result<Value, EvalError> {
     match v {
-        Value::String(s) if has_variable(s) => substitute_str(s, ctx),
-        Value::Array(items) => {
-            items.iter().map(|i| substitute(i, ctx)).collect::<Result<_, _>>().map(Value::Array)
-        }
+        Value::String(s) if has_variable(s) => substitute_str_with(s, ctx, unresolved),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| substitute_with(i, ctx, unresolved))
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
         Value::Object(m) => {
             let mut out = serde_json::Map::new();
             for (k, v) in m {
-                let key =
-                    if has_variable(k) { text_of(&substitute_str(k, ctx)?) } else { k.clone() };
-                out.insert(key, substitute(v, ctx)?);
+                let key = if has_variable(k) {
+                    text_of(&substitute_str_with(k, ctx, unresolved)?)
+                } else {
+                    k.clone()
+                };
+                out.insert(key, substitute_with(v, ctx, unresolved)?);
             }
             Ok(Value::Object(out))
         }

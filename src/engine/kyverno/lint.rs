@@ -1,0 +1,307 @@
+//! Kyverno policies as lint rules: each policy becomes one [`Rule`] whose failures are findings
+//! named `policy/rule`, with the line of the field where the pattern or condition failed.
+//! `configMap` and `apiCall` context entries are answered from the tree ([`TreeData`]).
+
+use serde_json::{json, Value};
+
+use super::{ClusterData, Policy, Request, Status};
+use crate::config::SeverityFrom;
+use crate::engine::{Context, Origin, Rule, RuleMeta, RuleScope, Sink, Violation};
+use crate::finding::Severity;
+use crate::inventory::{kinds, Inventory, Object};
+use crate::load::Node;
+
+/// A compiled Kyverno policy run as a lint rule.
+pub struct PolicyRule {
+    meta: RuleMeta,
+    policy: Policy,
+    /// Kinds its rules match; `None` when a rule matches every kind.
+    kinds: Option<Vec<String>>,
+    severity_from: SeverityFrom,
+}
+
+impl PolicyRule {
+    #[must_use]
+    pub fn new(policy: Policy, severity_from: SeverityFrom) -> Self {
+        let meta = RuleMeta {
+            code: policy.name.clone(),
+            name: policy.name.clone(),
+            severity: Severity::Warning,
+            summary: policy
+                .annotations
+                .get("policies.kyverno.io/title")
+                .cloned()
+                .unwrap_or_default(),
+            help: String::new(),
+            enabled_by_default: true,
+            docs: "",
+        };
+        let kinds = policy.match_kinds();
+        PolicyRule { meta, policy, kinds, severity_from }
+    }
+
+    fn severity(&self, rule: &str) -> Severity {
+        if self.severity_from == SeverityFrom::Annotation {
+            match self.policy.severity_annotation().map(str::to_ascii_lowercase).as_deref() {
+                Some("critical" | "high") => return Severity::Error,
+                Some("medium") => return Severity::Warning,
+                Some("low" | "info") => return Severity::Info,
+                _ => {}
+            }
+        }
+        let action = self
+            .policy
+            .rules
+            .iter()
+            .find(|r| r.name == rule)
+            .and_then(|r| r.failure_action.as_deref())
+            .unwrap_or(&self.policy.failure_action);
+        if action.eq_ignore_ascii_case("enforce") {
+            Severity::Error
+        } else {
+            Severity::Warning
+        }
+    }
+}
+
+impl Rule for PolicyRule {
+    fn meta(&self) -> &RuleMeta {
+        &self.meta
+    }
+
+    fn scope(&self) -> RuleScope {
+        RuleScope::Object
+    }
+
+    fn wants_kind(&self, kind: &str) -> bool {
+        self.kinds.as_ref().is_none_or(|k| k.iter().any(|k| k == kind))
+    }
+
+    fn check_object(&self, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
+        if super::is_policy(&object.root) {
+            return;
+        }
+        let resource = cluster_json(object);
+        let namespace_labels = object
+            .namespace
+            .as_deref()
+            .and_then(|ns| namespace_object(cx.inventory, ns))
+            .and_then(|n| n.root.at(&["metadata", "labels"]))
+            .map(Node::to_json)
+            .and_then(|v| v.as_object().cloned())
+            .map(|m| {
+                m.into_iter().filter_map(|(k, v)| Some((k, v.as_str()?.to_string()))).collect()
+            })
+            .unwrap_or_default();
+        let tree = TreeData { inventory: cx.inventory };
+        let request = Request {
+            operation: "CREATE",
+            namespace: Some(object.namespace_or_empty()),
+            namespace_labels,
+            user: None,
+            values: None,
+            cluster: Some(&tree),
+        };
+        for response in self.policy.evaluate(&resource, &request) {
+            let (pointer, message) = match response.status {
+                Status::Fail => {
+                    (to_pointer(response.path.as_deref().unwrap_or(&[])), response.message)
+                }
+                Status::Error => {
+                    (String::new(), format!("could not evaluate the rule: {}", response.message))
+                }
+                Status::Pass | Status::Skip | Status::Warn => continue,
+            };
+            sink.violations.push(Violation {
+                object: object.index,
+                pointer,
+                message,
+                origin: Some(Origin {
+                    policy: self.policy.name.clone(),
+                    severity: self.severity(&response.rule),
+                    rule: response.rule,
+                }),
+            });
+        }
+    }
+}
+
+fn to_pointer(path: &[String]) -> String {
+    path.iter().fold(String::new(), |acc, s| crate::inventory::locate::push(&acc, s))
+}
+
+fn namespace_object<'a>(inv: &'a Inventory, name: &str) -> Option<&'a Object> {
+    inv.of_kind("Namespace").find(|o| o.name == name && o.api_version == "v1")
+}
+
+/// An object as the cluster stores it: with its effective namespace.
+fn cluster_json(object: &Object) -> Value {
+    let mut json = object.root.to_json();
+    if let (Some(ns), Some(meta)) =
+        (&object.namespace, json.get_mut("metadata").and_then(Value::as_object_mut))
+    {
+        meta.insert("namespace".into(), Value::String(ns.clone()));
+    }
+    json
+}
+
+/// The tree, answering reads the way the API server would.
+pub struct TreeData<'a> {
+    pub inventory: &'a Inventory,
+}
+
+impl TreeData<'_> {
+    fn objects_of<'b>(
+        &'b self,
+        group: &'b str,
+        plural: &'b str,
+    ) -> impl Iterator<Item = &'b Object> + 'b {
+        let kind = kinds::kind_for_plural(group, plural);
+        self.inventory.objects.iter().filter(move |o| {
+            let (g, _) = kinds::split_api_version(&o.api_version);
+            g == group
+                && match kind {
+                    Some(k) => o.kind == k,
+                    None => format!("{}s", o.kind.to_ascii_lowercase()) == plural,
+                }
+        })
+    }
+}
+
+impl ClusterData for TreeData<'_> {
+    fn config_map(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.inventory
+            .of_kind("ConfigMap")
+            .find(|o| o.name == name && o.namespace_or_empty() == namespace)
+            .map(cluster_json)
+    }
+
+    fn api_get(&self, path: &str) -> Option<Value> {
+        let path = path.split('?').next().unwrap_or(path).trim_matches('/');
+        let parts: Vec<&str> = path.split('/').collect();
+        let (group, rest) = match parts.as_slice() {
+            ["api", _version, rest @ ..] => ("", rest),
+            ["apis", group, _version, rest @ ..] => (*group, rest),
+            _ => return None,
+        };
+        let list = |items: Vec<Value>| json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items});
+        match rest {
+            ["namespaces", ns] if group.is_empty() => {
+                namespace_object(self.inventory, ns).map(cluster_json)
+            }
+            ["namespaces", ns, plural] => Some(list(
+                self.objects_of(group, plural)
+                    .filter(|o| o.namespace_or_empty() == *ns)
+                    .map(cluster_json)
+                    .collect(),
+            )),
+            ["namespaces", ns, plural, name] => self
+                .objects_of(group, plural)
+                .find(|o| o.namespace_or_empty() == *ns && o.name == *name)
+                .map(cluster_json),
+            [plural] => Some(list(self.objects_of(group, plural).map(cluster_json).collect())),
+            [plural, name] => {
+                self.objects_of(group, plural).find(|o| o.name == *name).map(cluster_json)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Compiles the policies to lint with: those in files named by `--policy` (files or
+/// directories), then those found in the tree itself (unless `include_tree` is false). A policy
+/// name seen twice is used once (the first). Rules the engine cannot evaluate are reported once
+/// and left out; mutate, generate and verifyImages rules do not validate and are not run.
+#[must_use]
+pub fn load_policies(
+    paths: &[std::path::PathBuf],
+    include_tree: bool,
+    inventory: &Inventory,
+    cwd: &std::path::Path,
+    limits: crate::load::Limits,
+    severity_from: SeverityFrom,
+) -> (Vec<Box<dyn Rule>>, Vec<crate::error::Problem>) {
+    use crate::error::Problem;
+    let mut problems = Vec::new();
+    let compile = |display: &str,
+                   root: &crate::load::Node,
+                   found: &mut Vec<(String, Policy)>,
+                   problems: &mut Vec<Problem>| {
+        match Policy::from_node(root) {
+            Ok(p) => found.push((display.to_string(), p)),
+            Err(e) => problems.push(Problem::new(
+                display,
+                e.pos,
+                format!("invalid policy: {}", e.message),
+            )),
+        }
+    };
+    let mut compiled: Vec<(String, Policy)> = Vec::new();
+    if !paths.is_empty() {
+        let options = crate::load::LoadOptions {
+            inputs: paths.iter().cloned().map(crate::load::Input::Path).collect(),
+            limits,
+            ..crate::load::LoadOptions::default()
+        };
+        let sources = crate::load::load(&options, cwd);
+        problems.extend(sources.problems.iter().cloned());
+        let before = compiled.len();
+        for file in &sources.files {
+            for doc in file.documents.iter().filter(|d| super::is_policy(&d.root)) {
+                compile(&file.source.display, &doc.root, &mut compiled, &mut problems);
+            }
+        }
+        if compiled.len() == before && sources.problems.is_empty() {
+            let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+            problems.push(Problem::new(
+                shown.join(", "),
+                None,
+                "--policy: no Kyverno policy found",
+            ));
+        }
+    }
+    if include_tree {
+        for object in inventory.objects.iter().filter(|o| super::is_policy(&o.root)) {
+            compile(&inventory.source(object).display, &object.root, &mut compiled, &mut problems);
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    let mut rules: Vec<Box<dyn Rule>> = Vec::new();
+    for (display, mut policy) in compiled {
+        if !names.insert(policy.name.clone()) {
+            continue;
+        }
+        if let super::PolicyKind::Cel(kind) = &policy.kind {
+            problems.push(Problem::new(
+                display,
+                None,
+                format!(
+                    "policy `{}`: {kind} (CEL) policies are not supported yet; not applied",
+                    policy.name
+                ),
+            ));
+            continue;
+        }
+        policy.rules.retain(|r| {
+            if !r.is_validate() {
+                return false;
+            }
+            match r.unsupported() {
+                Some(what) if !r.autogen => {
+                    let message = format!(
+                        "policy `{}` rule `{}`: {what} is not supported yet; not applied",
+                        policy.name, r.name
+                    );
+                    problems.push(Problem::new(display.clone(), None, message));
+                    false
+                }
+                Some(_) => false,
+                None => true,
+            }
+        });
+        if !policy.rules.is_empty() {
+            rules.push(Box::new(PolicyRule::new(policy, severity_from)));
+        }
+    }
+    (rules, problems)
+}
