@@ -305,3 +305,39 @@ pub fn load_policies(
     }
     (rules, problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::load::{parse_text, Limits, Sources};
+
+    fn inventory(text: &str) -> Inventory {
+        let (file, problems) = parse_text("tree.yaml", text, &Limits::default());
+        assert!(problems.is_empty());
+        let sources = Sources { files: file.into_iter().collect(), ..Sources::default() };
+        crate::inventory::build(sources, &Config::default())
+    }
+
+    const TREE: &str = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a, labels: {pool: p1}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: a}\nspec: {podSelector: {}}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: other, namespace: b}\nspec: {podSelector: {}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: a}\ndata: {k: v}\n";
+
+    #[test]
+    fn api_calls_are_answered_from_the_tree() {
+        let inv = inventory(TREE);
+        let tree = TreeData { inventory: &inv };
+        let ns = tree.api_get("/api/v1/namespaces/a").unwrap();
+        assert_eq!(ns.pointer("/metadata/labels/pool"), Some(&json!("p1")));
+        let list = tree.api_get("/apis/networking.k8s.io/v1/namespaces/a/networkpolicies").unwrap();
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        assert_eq!(list["items"][0]["metadata"]["name"], "deny");
+        let all = tree.api_get("/apis/networking.k8s.io/v1/networkpolicies").unwrap();
+        assert_eq!(all["items"].as_array().unwrap().len(), 2);
+        let one =
+            tree.api_get("/apis/networking.k8s.io/v1/namespaces/b/networkpolicies/other").unwrap();
+        assert_eq!(one["metadata"]["namespace"], "b");
+        assert!(tree.api_get("/api/v1/namespaces/nope").is_none());
+        assert!(tree.api_get("/healthz").is_none());
+        assert_eq!(tree.config_map("a", "settings").unwrap()["data"]["k"], "v");
+        assert!(tree.config_map("b", "settings").is_none());
+    }
+}

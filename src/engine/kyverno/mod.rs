@@ -11,6 +11,7 @@ pub mod jmespath;
 pub mod lint;
 pub mod matching;
 pub mod pattern;
+pub mod pss;
 pub mod quantity;
 pub mod variables;
 pub mod wildcard;
@@ -406,6 +407,9 @@ impl Rule {
     /// One validate scope (the rule's `validate`, or a foreach entry): deny, else pattern /
     /// anyPattern, else foreach (kyverno-compat.md, 1 and 9).
     fn validate_scope(&self, v: &Value, resource: &Value, ctx: &mut Value, depth: usize) -> Scope {
+        if let Some(ps) = v.get("podSecurity") {
+            return pod_security(ps, resource);
+        }
         if let Some(deny) = v.get("deny") {
             let conditions = deny.get("conditions").unwrap_or(&Value::Null);
             return match conditions::evaluate(conditions, ctx) {
@@ -436,9 +440,6 @@ impl Rule {
         }
         if let Some(list) = v.get("foreach").and_then(Value::as_array) {
             return self.foreach(list, resource, ctx, depth);
-        }
-        if v.get("podSecurity").is_some() {
-            return Scope::Error("`validate.podSecurity` is not supported yet".into());
         }
         Scope::Error("a validate rule needs deny, pattern, anyPattern or foreach".into())
     }
@@ -560,12 +561,33 @@ impl Rule {
     }
 }
 
+/// `validate.podSecurity`: the Pod Security Standards at a level, less the excluded checks.
+fn pod_security(ps: &Value, resource: &Value) -> Scope {
+    let level = ps.get("level").and_then(Value::as_str).unwrap_or("baseline");
+    let version = ps.get("version").and_then(Value::as_str).unwrap_or("latest");
+    if !matches!(level, "baseline" | "restricted" | "privileged") {
+        return Scope::Error(format!("unknown podSecurity level `{level}`"));
+    }
+    let excludes = ps.get("exclude").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let failed: Vec<pss::Violation> = pss::evaluate(level, resource)
+        .into_iter()
+        .filter(|v| !pss::excluded(v, excludes))
+        .collect();
+    let Some(first) = failed.first() else { return Scope::Pass };
+    let mut controls: Vec<&str> = failed.iter().map(|v| v.control).collect();
+    controls.dedup();
+    let message = format!("violates PodSecurity \"{level}:{version}\": ({})", controls.join(", "));
+    Scope::Fail(message, Some(first.path.clone()))
+}
+
 /// Substitutes `{{@}}` and `{{ }}` variables in a pattern.
 fn with_variables(pattern: &Value, resource: &Value, ctx: &Value) -> Result<Value, String> {
     if !variables::contains_variable(pattern) {
         return Ok(pattern.clone());
     }
-    let at = variables::substitute_at(pattern, resource);
+    let referenced = variables::resolve_references(pattern)
+        .map_err(|e| format!("variable substitution failed: {e}"))?;
+    let at = variables::substitute_at(&referenced, resource);
     variables::substitute(&at, ctx).map_err(|e| format!("variable substitution failed: {e}"))
 }
 
@@ -609,11 +631,21 @@ fn offending_node<'a>(rule: &'a Node, message: &str) -> &'a Node {
             _ => None,
         }
     }
-    message
-        .split("unknown condition operator `")
-        .nth(1)
-        .and_then(|rest| rest.split('`').next())
+    fn containing<'a>(node: &'a Node, text: &str) -> Option<&'a Node> {
+        match &node.value {
+            crate::load::Value::Str(s) if s.contains(text) => Some(node),
+            crate::load::Value::Map(entries) => {
+                entries.iter().find_map(|e| containing(&e.value, text))
+            }
+            crate::load::Value::Seq(items) => items.iter().find_map(|i| containing(i, text)),
+            _ => None,
+        }
+    }
+    let quoted =
+        |prefix: &str| message.split(prefix).nth(1).and_then(|rest| rest.split('`').next());
+    quoted("unknown condition operator `")
         .and_then(|op| find(rule, op))
+        .or_else(|| quoted("invalid JMESPath `").and_then(|e| containing(rule, e)))
         .unwrap_or(rule)
 }
 
@@ -639,6 +671,7 @@ fn compile_rule(rule: &Value) -> Result<Rule, String> {
     if let Some(p) = obj.get("preconditions") {
         check_operators(p).map_err(|e| format!("rule `{name}`: {e}"))?;
     }
+    check_expressions(rule).map_err(|e| format!("rule `{name}`: {e}"))?;
     Ok(Rule {
         non_cel_validate,
         match_block: obj.get("match").cloned(),
@@ -669,6 +702,31 @@ fn check_operators(v: &Value) -> Result<(), String> {
                 .try_for_each(|(_, v)| check_operators(v))
         }
         Value::Array(items) => items.iter().try_for_each(check_operators),
+        _ => Ok(()),
+    }
+}
+
+/// Every JMESPath expression that can be known before evaluation parses: `{{ }}` variables,
+/// foreach `list`s and context `jmesPath`s (kyverno-compat.md, 7 and 9).
+fn check_expressions(v: &Value) -> Result<(), String> {
+    let check = |expr: &str| {
+        jmespath::parse(expr).map(|_| ()).map_err(|e| format!("invalid JMESPath `{expr}`: {e}"))
+    };
+    match v {
+        Value::String(s) => variables::plain_expressions(s).into_iter().try_for_each(check),
+        Value::Array(items) => items.iter().try_for_each(check_expressions),
+        Value::Object(m) => {
+            for (k, v) in m {
+                if let (true, Some(expr)) = (k == "list" || k == "jmesPath", v.as_str()) {
+                    if !expr.contains("{{") {
+                        check(expr.trim())?;
+                    }
+                }
+                variables::plain_expressions(k).into_iter().try_for_each(check)?;
+                check_expressions(v)?;
+            }
+            Ok(())
+        }
         _ => Ok(()),
     }
 }
@@ -926,6 +984,15 @@ spec:
         let r = p.evaluate(&pod, &Request::default());
         assert_eq!(r[0].status, Status::Error);
         assert!(r[0].message.contains("not supported yet"));
+    }
+
+    #[test]
+    fn invalid_jmespath_is_a_policy_error_at_its_line() {
+        let text = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate:\n      deny:\n        conditions:\n        - key: \"{{ request.object.spec.[ }}\"\n          operator: Equals\n          value: x\n";
+        let doc = parse_stream(text, &Limits::default());
+        let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+        assert_eq!(e.pos.map(|p| p.line), Some(11), "{e:?}");
+        assert!(e.message.contains("invalid JMESPath `request.object.spec.[`"), "{}", e.message);
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub fn has_variable(s: &str) -> bool {
 #[must_use]
 pub fn contains_variable(v: &Value) -> bool {
     match v {
-        Value::String(s) => has_variable(s),
+        Value::String(s) => has_variable(s) || s.contains("$("),
         Value::Array(items) => items.iter().any(contains_variable),
         Value::Object(m) => m.iter().any(|(k, v)| has_variable(k) || contains_variable(v)),
         _ => false,
@@ -67,6 +67,23 @@ pub enum Unresolved {
     Fail,
     /// The empty string: Kyverno's resolver for preconditions and deny conditions.
     Empty,
+}
+
+/// The expressions of the variables in a string that hold no nested variable (those are only
+/// known after substitution).
+#[must_use]
+pub fn plain_expressions(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some((_, end, expr)) = find_variable(s, from) {
+        let e = expr.trim();
+        let e = e.strip_prefix('-').map_or(e, str::trim);
+        if !e.contains("{{") && e != "@" {
+            out.push(e);
+        }
+        from = end;
+    }
+    out
 }
 
 /// Evaluates one variable's expression (`- ` prefix for shallow substitution is accepted).
@@ -153,6 +170,86 @@ pub fn substitute_with(v: &Value, ctx: &Value, unresolved: Unresolved) -> Result
     }
 }
 
+/// Resolves `$(path)` references in a pattern against the pattern itself (kyverno-compat.md,
+/// 7.3): `.` is the referring field, `..` its parent, a leading `/` the pattern root; an
+/// operator before the path (`$(<=./../limits/memory)`) is kept. `\$(` is a literal.
+pub fn resolve_references(pattern: &Value) -> Result<Value, EvalError> {
+    fn lookup<'a>(root: &'a Value, path: &[String]) -> Option<&'a Value> {
+        path.iter().try_fold(root, |node, seg| match node {
+            Value::Object(m) => m.get(seg).or_else(|| {
+                m.iter().find(|(k, _)| super::pattern::strip_anchor(k) == seg).map(|(_, v)| v)
+            }),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        })
+    }
+    fn resolve(s: &str, here: &[String], root: &Value) -> Result<String, EvalError> {
+        let mut out = String::new();
+        let mut rest = s;
+        while let Some(i) = rest.find("$(") {
+            if i > 0 && rest.as_bytes()[i - 1] == b'\\' {
+                out.push_str(&rest[..i - 1]);
+                out.push_str("$(");
+                rest = &rest[i + 2..];
+                continue;
+            }
+            let Some(close) = rest[i..].find(')') else { break };
+            out.push_str(&rest[..i]);
+            let inner = &rest[i + 2..i + close];
+            let op_len = inner.find(['.', '/']).unwrap_or(0);
+            let (op, path) = inner.split_at(op_len);
+            let mut target: Vec<String> =
+                if path.starts_with('/') { Vec::new() } else { here.to_vec() };
+            for seg in path.split('/').filter(|s| !s.is_empty()) {
+                match seg {
+                    "." => {}
+                    ".." => {
+                        target.pop();
+                    }
+                    other => target.push(other.to_string()),
+                }
+            }
+            let value = lookup(root, &target).and_then(Value::as_str).ok_or_else(|| {
+                EvalError::Other(format!(
+                    "reference `$({inner})` does not name a string in the pattern"
+                ))
+            })?;
+            out.push_str(op);
+            out.push_str(value);
+            rest = &rest[i + close + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+    fn walk(v: &Value, here: &mut Vec<String>, root: &Value) -> Result<Value, EvalError> {
+        Ok(match v {
+            Value::String(s) if s.contains("$(") => Value::String(resolve(s, here, root)?),
+            Value::Object(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in m {
+                    here.push(super::pattern::strip_anchor(k).to_string());
+                    let r = walk(v, here, root);
+                    here.pop();
+                    out.insert(k.clone(), r?);
+                }
+                Value::Object(out)
+            }
+            Value::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    here.push(i.to_string());
+                    let r = walk(item, here, root);
+                    here.pop();
+                    out.push(r?);
+                }
+                Value::Array(out)
+            }
+            other => other.clone(),
+        })
+    }
+    walk(pattern, &mut Vec::new(), pattern)
+}
+
 /// Replaces `{{@}}` (and `{{ @ }}`) in a pattern with the resource value at the same place.
 #[must_use]
 pub fn substitute_at(pattern: &Value, resource: &Value) -> Value {
@@ -209,6 +306,19 @@ mod tests {
         // Nested variables resolve innermost first.
         let nested = "{{ to_upper('{{ request.object.metadata.name }}') }}";
         assert_eq!(substitute_str(nested, &ctx), Ok(json!("WEB")));
+    }
+
+    #[test]
+    fn references_resolve_within_the_pattern() {
+        let p = json!({"spec": {"containers": [{"resources": {"requests": {"memory": "$(<=./../../limits/memory)"}, "limits": {"memory": "2048Mi"}}}]}});
+        let r = resolve_references(&p).unwrap();
+        assert_eq!(
+            r.pointer("/spec/containers/0/resources/requests/memory"),
+            Some(&json!("<=2048Mi"))
+        );
+        let abs = json!({"a": "x", "b": {"c": "$(/a)"}});
+        assert_eq!(resolve_references(&abs).unwrap(), json!({"a": "x", "b": {"c": "x"}}));
+        assert!(resolve_references(&json!({"a": "$(./../nope)"})).is_err());
     }
 
     #[test]
