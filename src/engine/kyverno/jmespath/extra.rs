@@ -1,0 +1,418 @@
+//! Kyverno's time, hashing, image and version functions (kyverno-compat.md, section 10).
+//! Times are RFC 3339; layouts are Go reference layouts (`2006-01-02T15:04:05Z07:00`).
+
+use std::fmt::Write as _;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+use super::{EvalError, EvalResult};
+
+fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError::Other(msg.into()))
+}
+
+fn text<'a>(name: &str, v: &'a Value) -> Result<&'a str, EvalError> {
+    v.as_str().ok_or_else(|| EvalError::Other(format!("{name}: expected a string")))
+}
+
+fn want(name: &str, args: &[Value], n: usize) -> Result<(), EvalError> {
+    if args.len() == n {
+        Ok(())
+    } else {
+        err(format!("{name}: expected {n} arguments, got {}", args.len()))
+    }
+}
+
+/// Runs one of these functions, or `None` when the name is not one of them.
+pub(super) fn call(name: &str, args: &[Value]) -> Option<EvalResult> {
+    let r = match name {
+        "sha256" | "sha1" | "md5" => hash(name, args),
+        "time_now" | "time_now_utc" => {
+            want(name, args, 0).map(|()| Value::String(rfc3339(Timestamp::now())))
+        }
+        "time_parse" => time_parse(args),
+        "time_utc" => want(name, args, 1)
+            .and_then(|()| parse_time(text(name, &args[0])?))
+            .map(|t| Value::String(rfc3339(t))),
+        "time_add" => time_add(args),
+        "time_diff" => want(name, args, 2).and_then(|()| {
+            let (a, b) = (parse_time(text(name, &args[0])?)?, parse_time(text(name, &args[1])?)?);
+            Ok(Value::String(go_duration(b.duration_since(a))))
+        }),
+        "time_since" => time_since(args),
+        "time_before" | "time_after" => want(name, args, 2).and_then(|()| {
+            let (a, b) = (parse_time(text(name, &args[0])?)?, parse_time(text(name, &args[1])?)?);
+            Ok(Value::Bool(if name == "time_before" { a < b } else { a > b }))
+        }),
+        "time_between" => want(name, args, 3).and_then(|()| {
+            let t = parse_time(text(name, &args[0])?)?;
+            let (start, end) =
+                (parse_time(text(name, &args[1])?)?, parse_time(text(name, &args[2])?)?);
+            Ok(Value::Bool(t > start && t < end))
+        }),
+        "time_truncate" => want(name, args, 2).and_then(|()| {
+            let t = parse_time(text(name, &args[0])?)?;
+            let d = duration(text(name, &args[1])?)?.as_nanos();
+            if d <= 0 {
+                return err("time_truncate: the duration must be positive");
+            }
+            let ns = t.as_nanosecond();
+            let truncated = Timestamp::from_nanosecond(ns - ns.rem_euclid(d))
+                .map_err(|e| EvalError::Other(e.to_string()))?;
+            Ok(Value::String(rfc3339(truncated)))
+        }),
+        "time_to_cron" => want(name, args, 1).and_then(|()| {
+            let t = parse_time(text(name, &args[0])?)?.to_zoned(jiff::tz::TimeZone::UTC);
+            Ok(Value::String(format!(
+                "{} {} {} {} {}",
+                t.minute(),
+                t.hour(),
+                t.day(),
+                t.month(),
+                t.weekday().to_sunday_zero_offset()
+            )))
+        }),
+        "semver_compare" => want(name, args, 2)
+            .and_then(|()| semver_compare(text(name, &args[0])?, text(name, &args[1])?)),
+        "path_canonicalize" => {
+            want(name, args, 1).map(|()| Value::String(clean_path(args[0].as_str().unwrap_or(""))))
+        }
+        "image_normalize" => want(name, args, 1)
+            .and_then(|()| Ok(Value::String(normalize_image(text(name, &args[0])?)))),
+        "random" => {
+            err("random: a random value would make linting irreproducible; it is not supported")
+        }
+        "x509_decode" => err("x509_decode: decoding certificates is not supported yet"),
+        _ => return None,
+    };
+    Some(r)
+}
+
+fn hash(name: &str, args: &[Value]) -> EvalResult {
+    use sha2::Digest;
+    want(name, args, 1)?;
+    let input = text(name, &args[0])?.as_bytes();
+    let bytes: Vec<u8> = match name {
+        "sha256" => sha2::Sha256::digest(input).to_vec(),
+        "sha1" => sha1::Sha1::digest(input).to_vec(),
+        _ => md5::Md5::digest(input).to_vec(),
+    };
+    Ok(Value::String(bytes.iter().fold(String::new(), |mut acc, b| {
+        let _ = write!(acc, "{b:02x}");
+        acc
+    })))
+}
+
+fn rfc3339(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn parse_time(s: &str) -> Result<Timestamp, EvalError> {
+    s.parse::<Timestamp>().map_err(|e| EvalError::Other(format!("cannot parse time `{s}`: {e}")))
+}
+
+fn duration(s: &str) -> Result<SignedDuration, EvalError> {
+    let ns = crate::engine::kyverno::quantity::parse_duration(s)
+        .ok_or_else(|| EvalError::Other(format!("cannot parse duration `{s}`")))?;
+    Ok(SignedDuration::from_nanos(ns as i64))
+}
+
+/// Formats a duration as Go does: `26h3m0s`, `1.5s`, `300ms`.
+fn go_duration(d: SignedDuration) -> String {
+    let ns = d.as_nanos();
+    if ns == 0 {
+        return "0s".into();
+    }
+    let sign = if ns < 0 { "-" } else { "" };
+    let ns = ns.unsigned_abs();
+    if ns < 1_000_000_000 {
+        let (v, unit) = if ns < 1_000 {
+            (ns as f64, "ns")
+        } else if ns < 1_000_000 {
+            (ns as f64 / 1e3, "µs")
+        } else {
+            (ns as f64 / 1e6, "ms")
+        };
+        return format!("{sign}{v}{unit}");
+    }
+    let hours = ns / 3_600_000_000_000;
+    let minutes = ns / 60_000_000_000 % 60;
+    let secs = (ns % 60_000_000_000) as f64 / 1e9;
+    let mut out = String::from(sign);
+    if hours > 0 {
+        let _ = write!(out, "{hours}h");
+    }
+    if hours > 0 || minutes > 0 {
+        let _ = write!(out, "{minutes}m");
+    }
+    let _ = write!(out, "{secs}s");
+    out
+}
+
+/// A Go reference layout as a strftime format.
+fn go_layout(layout: &str) -> String {
+    const TOKENS: &[(&str, &str)] = &[
+        ("2006", "%Y"),
+        ("January", "%B"),
+        ("Jan", "%b"),
+        ("Monday", "%A"),
+        ("Mon", "%a"),
+        ("Z07:00", "%:z"),
+        ("-07:00", "%:z"),
+        ("-0700", "%z"),
+        ("MST", "%Z"),
+        (".000000000", "%.9f"),
+        (".000000", "%.6f"),
+        (".000", "%.3f"),
+        ("01", "%m"),
+        ("02", "%d"),
+        ("15", "%H"),
+        ("03", "%I"),
+        ("04", "%M"),
+        ("05", "%S"),
+        ("PM", "%p"),
+        ("06", "%y"),
+        ("1", "%-m"),
+        ("2", "%-d"),
+        ("3", "%-I"),
+    ];
+    let mut out = String::new();
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        for (go, strf) in TOKENS {
+            if let Some(r) = rest.strip_prefix(go) {
+                out.push_str(strf);
+                rest = r;
+                continue 'outer;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        if c == '%' {
+            out.push_str("%%");
+        } else {
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+fn parse_with_layout(layout: &str, value: &str) -> Result<Timestamp, EvalError> {
+    if layout.is_empty() {
+        return parse_time(value);
+    }
+    let format = go_layout(layout);
+    if let Ok(z) = jiff::fmt::strtime::parse(&format, value).and_then(|p| p.to_timestamp()) {
+        return Ok(z);
+    }
+    jiff::fmt::strtime::parse(&format, value)
+        .and_then(|p| p.to_datetime())
+        .and_then(|dt| dt.to_zoned(jiff::tz::TimeZone::UTC))
+        .map(|z| z.timestamp())
+        .map_err(|e| {
+            EvalError::Other(format!("cannot parse `{value}` with layout `{layout}`: {e}"))
+        })
+}
+
+fn time_parse(args: &[Value]) -> EvalResult {
+    want("time_parse", args, 2)?;
+    let t = parse_with_layout(text("time_parse", &args[0])?, text("time_parse", &args[1])?)?;
+    Ok(Value::String(rfc3339(t)))
+}
+
+fn time_add(args: &[Value]) -> EvalResult {
+    want("time_add", args, 2)?;
+    let t = parse_time(text("time_add", &args[0])?)?;
+    let d = duration(text("time_add", &args[1])?)?;
+    let sum = t.checked_add(d).map_err(|e| EvalError::Other(e.to_string()))?;
+    Ok(Value::String(rfc3339(sum)))
+}
+
+fn time_since(args: &[Value]) -> EvalResult {
+    want("time_since", args, 3)?;
+    let layout = text("time_since", &args[0])?;
+    let t1 = parse_with_layout(layout, text("time_since", &args[1])?)?;
+    let t2 = match text("time_since", &args[2])? {
+        "" => Timestamp::now(),
+        s => parse_with_layout(layout, s)?,
+    };
+    Ok(Value::String(go_duration(t2.duration_since(t1))))
+}
+
+/// `path.Clean`: removes `.`, resolves `..`, collapses slashes.
+fn clean_path(p: &str) -> String {
+    let rooted = p.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in p.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|l| *l != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    let joined = parts.join("/");
+    match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".into(),
+        (false, false) => joined,
+    }
+}
+
+/// A fully qualified image reference: registry, `library/` for Docker Hub images, and a tag.
+fn normalize_image(image: &str) -> String {
+    let (name, digest) = image.split_once('@').map_or((image, None), |(n, d)| (n, Some(d)));
+    let last_slash = name.rfind('/');
+    let (repo, tag) = match name.rfind(':') {
+        Some(i) if last_slash.is_none_or(|s| i > s) => (&name[..i], Some(&name[i + 1..])),
+        _ => (name, None),
+    };
+    let (registry, path) = match repo.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            (first.to_string(), rest.to_string())
+        }
+        _ => ("docker.io".to_string(), repo.to_string()),
+    };
+    let path = if registry == "docker.io" && !path.contains('/') {
+        format!("library/{path}")
+    } else {
+        path
+    };
+    let mut out = format!("{registry}/{path}");
+    match (tag, digest) {
+        (Some(t), _) => {
+            out.push(':');
+            out.push_str(t);
+        }
+        (None, None) => out.push_str(":latest"),
+        _ => {}
+    }
+    if let Some(d) = digest {
+        let _ = write!(out, "@{d}");
+    }
+    out
+}
+
+fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
+    let core = s.trim().trim_start_matches('v').split(['-', '+']).next()?;
+    let mut it = core.split('.').map(str::parse::<u64>);
+    let major = it.next()?.ok()?;
+    let minor = it.next().unwrap_or(Ok(0)).ok()?;
+    let patch = it.next().unwrap_or(Ok(0)).ok()?;
+    Some((major, minor, patch))
+}
+
+/// `semver_compare(version, range)`: ranges as in blang/semver (`>1.0.0 <2.0.0 || =3.0.0`).
+fn semver_compare(version: &str, range: &str) -> EvalResult {
+    let v = parse_version(version)
+        .ok_or_else(|| EvalError::Other(format!("semver_compare: `{version}` is not a version")))?;
+    let mut any = false;
+    for alternative in range.split("||") {
+        let mut all = true;
+        for comparator in alternative.split_whitespace() {
+            let (op, rest) = ["<=", ">=", "!=", "==", "<", ">", "="]
+                .iter()
+                .find_map(|op| comparator.strip_prefix(op).map(|r| (*op, r)))
+                .unwrap_or(("=", comparator));
+            let w = parse_version(rest)
+                .ok_or_else(|| EvalError::Other(format!("semver_compare: bad range `{range}`")))?;
+            all &= match op {
+                "<=" => v <= w,
+                ">=" => v >= w,
+                "<" => v < w,
+                ">" => v > w,
+                "!=" => v != w,
+                _ => v == w,
+            };
+        }
+        any |= all;
+    }
+    Ok(Value::Bool(any))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::search;
+    use serde_json::json;
+
+    #[test]
+    fn time_functions() {
+        let d = json!({});
+        assert_eq!(
+            search("time_add('2024-01-01T00:00:00Z', '1h30m')", &d),
+            Ok(json!("2024-01-01T01:30:00Z"))
+        );
+        assert_eq!(
+            search("time_diff('2024-01-01T00:00:00Z', '2024-01-02T02:03:00Z')", &d),
+            Ok(json!("26h3m0s"))
+        );
+        assert_eq!(
+            search("time_since('', '2024-01-01T00:00:00Z', '2024-01-01T00:00:01.5Z')", &d),
+            Ok(json!("1.5s"))
+        );
+        assert_eq!(
+            search("time_since('2006-01-02', '2024-01-01', '2024-01-03')", &d),
+            Ok(json!("48h0m0s"))
+        );
+        assert_eq!(
+            search("time_parse('2006-01-02T15:04:05Z07:00', '2024-03-05T10:00:00+02:00')", &d),
+            Ok(json!("2024-03-05T08:00:00Z"))
+        );
+        assert_eq!(
+            search("time_utc('2024-03-05T10:00:00+02:00')", &d),
+            Ok(json!("2024-03-05T08:00:00Z"))
+        );
+        assert_eq!(
+            search("time_before('2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z')", &d),
+            Ok(json!(true))
+        );
+        assert_eq!(
+            search("time_after('2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z')", &d),
+            Ok(json!(false))
+        );
+        assert_eq!(search("time_between('2024-01-02T00:00:00Z', '2024-01-01T00:00:00Z', '2024-01-03T00:00:00Z')", &d), Ok(json!(true)));
+        assert_eq!(
+            search("time_truncate('2024-01-01T10:47:13Z', '1h')", &d),
+            Ok(json!("2024-01-01T10:00:00Z"))
+        );
+        assert_eq!(search("time_to_cron('2024-01-07T10:47:00Z')", &d), Ok(json!("47 10 7 1 0")));
+        assert!(search("time_now_utc()", &d).unwrap().as_str().unwrap().ends_with('Z'));
+        assert!(search("time_add('yesterday', '1h')", &d).is_err());
+    }
+
+    #[test]
+    fn hashes_paths_images_versions() {
+        let d = json!({});
+        assert_eq!(
+            search("sha256('abc')", &d),
+            Ok(json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"))
+        );
+        assert_eq!(
+            search("sha1('abc')", &d),
+            Ok(json!("a9993e364706816aba3e25717850c26c9cd0d89d"))
+        );
+        assert_eq!(search("md5('abc')", &d), Ok(json!("900150983cd24fb0d6963f7d28e17f72")));
+        assert_eq!(search("path_canonicalize('/a/./b/../c//d')", &d), Ok(json!("/a/c/d")));
+        assert_eq!(
+            search("image_normalize('nginx')", &d),
+            Ok(json!("docker.io/library/nginx:latest"))
+        );
+        assert_eq!(
+            search("image_normalize('ghcr.io/org/app:v1')", &d),
+            Ok(json!("ghcr.io/org/app:v1"))
+        );
+        assert_eq!(search("semver_compare('1.2.3', '>1.0.0 <2.0.0')", &d), Ok(json!(true)));
+        assert_eq!(
+            search("semver_compare('2.5.0', '>1.0.0 <2.0.0 || >=3.0.0')", &d),
+            Ok(json!(false))
+        );
+        assert!(search("random('[a-z]{5}')", &d).is_err());
+        assert!(search("x509_decode('x')", &d).unwrap_err().to_string().contains("not supported"));
+    }
+}
