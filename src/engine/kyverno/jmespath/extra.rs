@@ -83,7 +83,7 @@ pub(super) fn call(name: &str, args: &[Value]) -> Option<EvalResult> {
         "random" => {
             err("random: a random value would make linting irreproducible; it is not supported")
         }
-        "x509_decode" => err("x509_decode: decoding certificates is not supported yet"),
+        "x509_decode" => want(name, args, 1).and_then(|()| x509_decode(text(name, &args[0])?)),
         _ => return None,
     };
     Some(r)
@@ -240,6 +240,76 @@ fn time_since(args: &[Value]) -> EvalResult {
     Ok(Value::String(go_duration(t2.duration_since(t1))))
 }
 
+/// `x509_decode(pem)`: a certificate as the fields of Go's `x509.Certificate` that policies
+/// read (Subject, Issuer, validity, SANs, CA flags, key algorithm). The serial number is a
+/// decimal string (JSON numbers cannot hold 160 bits).
+fn x509_decode(pem: &str) -> EvalResult {
+    use x509_parser::prelude::*;
+    let fail = |what: String| EvalError::Other(format!("x509_decode: {what}"));
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim().as_bytes())
+        .map_err(|e| fail(format!("not a PEM certificate: {e}")))?;
+    let cert = block.parse_x509().map_err(|e| fail(format!("invalid certificate: {e}")))?;
+    let name = |n: &X509Name<'_>| {
+        let strings = |it: &mut dyn Iterator<Item = &AttributeTypeAndValue<'_>>| -> Vec<String> {
+            it.filter_map(|a| a.as_str().ok().map(String::from)).collect()
+        };
+        serde_json::json!({
+            "CommonName": n.iter_common_name().next().and_then(|a| a.as_str().ok()).unwrap_or(""),
+            "Country": strings(&mut n.iter_country()),
+            "Organization": strings(&mut n.iter_organization()),
+            "OrganizationalUnit": strings(&mut n.iter_organizational_unit()),
+            "Locality": strings(&mut n.iter_locality()),
+            "Province": strings(&mut n.iter_state_or_province()),
+        })
+    };
+    let time =
+        |t: &ASN1Time| Timestamp::from_second(t.timestamp()).map(rfc3339).unwrap_or_default();
+    let (mut dns, mut emails, mut ips, mut uris) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for g in &san.value.general_names {
+            match g {
+                GeneralName::DNSName(d) => dns.push((*d).to_string()),
+                GeneralName::RFC822Name(e) => emails.push((*e).to_string()),
+                GeneralName::URI(u) => uris.push((*u).to_string()),
+                GeneralName::IPAddress(b) => ips.push(match b.len() {
+                    4 => std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
+                    16 => <[u8; 16]>::try_from(*b)
+                        .map(std::net::Ipv6Addr::from)
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                }),
+                _ => {}
+            }
+        }
+    }
+    let constraints = cert.basic_constraints().ok().flatten();
+    let algorithm = match cert.public_key().algorithm.algorithm.to_id_string().as_str() {
+        "1.2.840.113549.1.1.1" => 1,
+        "1.2.840.10040.4.1" => 2,
+        "1.2.840.10045.2.1" => 3,
+        "1.3.101.112" => 4,
+        _ => 0,
+    };
+    let serial = cert.serial.to_str_radix(10);
+    Ok(serde_json::json!({
+        "Version": cert.version().0 + 1,
+        "SerialNumber": serial,
+        "Subject": name(cert.subject()),
+        "Issuer": name(cert.issuer()),
+        "NotBefore": time(&cert.validity().not_before),
+        "NotAfter": time(&cert.validity().not_after),
+        "IsCA": constraints.as_ref().is_some_and(|c| c.value.ca),
+        "BasicConstraintsValid": constraints.is_some(),
+        "MaxPathLen": constraints.as_ref().and_then(|c| c.value.path_len_constraint).map_or(-1, i64::from),
+        "DNSNames": dns,
+        "EmailAddresses": emails,
+        "IPAddresses": ips,
+        "URIs": uris,
+        "PublicKeyAlgorithm": algorithm,
+    }))
+}
+
 /// `path.Clean`: removes `.`, resolves `..`, collapses slashes.
 fn clean_path(p: &str) -> String {
     let rooted = p.starts_with('/');
@@ -386,6 +456,43 @@ mod tests {
         assert!(search("time_add('yesterday', '1h')", &d).is_err());
     }
 
+    /// A self-signed ECDSA certificate made with openssl for this test.
+    const CERT: &str = "-----BEGIN CERTIFICATE-----
+MIICGzCCAcGgAwIBAgIUJ5Wf2HnHPQzE6rEn/EK25V5Rpy4wCgYIKoZIzj0EAwIw
+RjELMAkGA1UEBhMCREUxFjAUBgNVBAoMDW10ay1saW50IHRlc3QxHzAdBgNVBAMM
+FndlYi50ZWFtLWEuZXhhbXBsZS5jb20wHhcNMjYxMTIyMjE1ODMxWhcNMzYxMTE5
+MjE1ODMxWjBGMQswCQYDVQQGEwJERTEWMBQGA1UECgwNbXRrLWxpbnQgdGVzdDEf
+MB0GA1UEAwwWd2ViLnRlYW0tYS5leGFtcGxlLmNvbTBZMBMGByqGSM49AgEGCCqG
+SM49AwEHA0IABFvQyJVM4SniuNdek17O4V1GnotF04auvICr13bpa/kayUPDiYLG
+zy2iBnZ6CF+l7bqAFtZIIlDLKGLVlMwW0AmjgYwwgYkwHQYDVR0OBBYEFAWEwdN+
+RAT3oMJ2XH5P6bTiyo/qMB8GA1UdIwQYMBaAFAWEwdN+RAT3oMJ2XH5P6bTiyo/q
+MDkGA1UdEQQyMDCCFndlYi50ZWFtLWEuZXhhbXBsZS5jb22CFmFwaS50ZWFtLWEu
+ZXhhbXBsZS5jb20wDAYDVR0TAQH/BAIwADAKBggqhkjOPQQDAgNIADBFAiAk5RAn
+yNwc0xXeBH3NQBXJ9jCgdqUC26wqW0xPRZHx5wIhAJTqw2U2fDHCgEYsMFLY8hgq
+Ao+X/aRJCMBhRUWWNgG+
+-----END CERTIFICATE-----
+";
+
+    #[test]
+    fn x509_certificates_decode() {
+        let d = json!({"pem": CERT});
+        let c = search("x509_decode(pem)", &d).unwrap();
+        assert_eq!(c["Subject"]["CommonName"], "web.team-a.example.com");
+        assert_eq!(c["Subject"]["Organization"], json!(["mtk-lint test"]));
+        assert_eq!(c["Issuer"]["Country"], json!(["DE"]));
+        assert_eq!(c["DNSNames"], json!(["web.team-a.example.com", "api.team-a.example.com"]));
+        assert_eq!(
+            (c["IsCA"].as_bool(), c["BasicConstraintsValid"].as_bool()),
+            (Some(false), Some(true))
+        );
+        assert_eq!(
+            (c["NotBefore"].as_str(), c["NotAfter"].as_str()),
+            (Some("2026-11-22T21:58:31Z"), Some("2036-11-19T21:58:31Z"))
+        );
+        assert_eq!((c["Version"].as_u64(), c["PublicKeyAlgorithm"].as_u64()), (Some(3), Some(3)));
+        assert_eq!(c["SerialNumber"], "225987375613036301898596165951429325704685266734");
+    }
+
     #[test]
     fn hashes_paths_images_versions() {
         let d = json!({});
@@ -413,6 +520,9 @@ mod tests {
             Ok(json!(false))
         );
         assert!(search("random('[a-z]{5}')", &d).is_err());
-        assert!(search("x509_decode('x')", &d).unwrap_err().to_string().contains("not supported"));
+        assert!(search("x509_decode('x')", &d)
+            .unwrap_err()
+            .to_string()
+            .contains("not a PEM certificate"));
     }
 }
