@@ -44,6 +44,8 @@ pub struct CheckOptions {
     pub policies: Vec<PathBuf>,
     /// Do not apply the Kyverno policies found in the linted tree.
     pub no_tree_policies: bool,
+    /// Run only these built-in rules (codes or names); all enabled ones when empty.
+    pub select: Vec<String>,
 }
 
 /// Counts for the summary line and the JSON report.
@@ -92,7 +94,7 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
             LoadedConfig { base_dir: cwd.to_path_buf(), ..LoadedConfig::default() }
         }
     };
-    let (rules, mut rule_problems) = select_rules(&loaded_config);
+    let (rules, mut rule_problems) = select_rules(&loaded_config, &options.select);
     problems.append(&mut rule_problems);
 
     let mut excludes = Vec::new();
@@ -170,7 +172,7 @@ fn find_config(options: &CheckOptions, cwd: &Path) -> Result<LoadedConfig, Probl
 }
 
 /// The built-in rules, with the config's `rules:` settings applied.
-fn select_rules(loaded: &LoadedConfig) -> (Vec<ActiveRule>, Vec<Problem>) {
+fn select_rules(loaded: &LoadedConfig, select: &[String]) -> (Vec<ActiveRule>, Vec<Problem>) {
     let mut problems = Vec::new();
     let all = match engine::builtin::all() {
         Ok(rules) => rules,
@@ -185,8 +187,14 @@ fn select_rules(loaded: &LoadedConfig) -> (Vec<ActiveRule>, Vec<Problem>) {
             problems.push(Problem::new(file.clone(), pos, format!("config: unknown rule `{id}`")));
         }
     }
+    for id in select {
+        if !all.iter().any(|r| r.meta().is_named(id)) {
+            problems.push(Problem::new("", None, format!("--select: unknown rule `{id}`")));
+        }
+    }
     let rules = all
         .into_iter()
+        .filter(|rule| select.is_empty() || select.iter().any(|id| rule.meta().is_named(id)))
         .filter_map(|rule| {
             let setting = loaded
                 .config

@@ -99,6 +99,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
 
+    /// Run only these built-in rules (codes or names, comma-separated or repeated).
+    #[arg(long, value_name = "RULE", value_delimiter = ',')]
+    pub select: Vec<String>,
+
     /// Apply the Kyverno policies in PATH (a file or directory; repeatable).
     #[arg(long = "policy", value_name = "PATH")]
     pub policies: Vec<PathBuf>,

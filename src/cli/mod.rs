@@ -40,6 +40,7 @@ pub fn run() -> u8 {
         limits: Limits { max_file_size: check.max_file_size, ..Limits::default() },
         policies: check.policies.clone(),
         no_tree_policies: check.no_tree_policies,
+        select: check.select.clone(),
     };
     let outcome = crate::check(&options, &cwd);
     let code = outcome.exit_code(check.fail_on.threshold());

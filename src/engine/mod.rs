@@ -58,6 +58,12 @@ impl Context<'_> {
     pub fn is_platform_namespace(&self, namespace: &str) -> bool {
         self.config.tenancy.platform_namespaces.iter().any(|p| p == namespace)
     }
+
+    /// The tenant that owns the object's effective namespace.
+    #[must_use]
+    pub fn tenant_of(&self, object: &Object) -> Option<&crate::inventory::Tenant> {
+        object.namespace.as_deref().and_then(|ns| self.inventory.tenants.tenant_of(ns))
+    }
 }
 
 /// One violation as a rule reports it.

@@ -2,10 +2,13 @@
 
 use crate::support::{locations, mtk, mtk_in, repo};
 
+/// These tests are about loading and reporting: they run the two rules their fixtures exercise.
+const SELECT: &str = "MTK-SEC-001,MTK-NET-002";
+
 #[test]
 fn check_subcommand_equals_the_default_command() {
-    let a = mtk(&["--format", "json", "testdata/load/multi-doc"]);
-    let b = mtk(&["check", "--format", "json", "testdata/load/multi-doc"]);
+    let a = mtk(&["--select", SELECT, "--format", "json", "testdata/load/multi-doc"]);
+    let b = mtk(&["check", "--select", SELECT, "--format", "json", "testdata/load/multi-doc"]);
     assert_eq!(locations(&a.json()), locations(&b.json()));
     assert_eq!(a.code, b.code);
 }
@@ -15,7 +18,7 @@ fn fail_on_sets_the_threshold() {
     let config = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(config.path(), "rules:\n  privileged-container: {severity: warning}\n").unwrap();
     let cfg = config.path().to_str().unwrap();
-    let base = ["--format", "json", "--config", cfg, "testdata/load/multi-doc"];
+    let base = ["--select", SELECT, "--format", "json", "--config", cfg, "testdata/load/multi-doc"];
     let run = mtk(&base);
     assert_eq!(run.code, 0, "warnings do not fail by default");
     assert_eq!(run.json()["findings"][0]["severity"], "warning");
@@ -37,7 +40,7 @@ fn rules_can_be_disabled_by_code_or_name() {
         let fixture =
             std::fs::read_to_string(repo().join("testdata/load/multi-doc/workloads.yaml")).unwrap();
         std::fs::write(dir.path().join("w.yaml"), fixture).unwrap();
-        let run = mtk_in(dir.path(), &["--format", "json"], None);
+        let run = mtk_in(dir.path(), &["--select", SELECT, "--format", "json"], None);
         assert_eq!(run.code, 0, "{}", run.stdout);
         assert_eq!(run.json()["findings"].as_array().unwrap().len(), 0);
     }
@@ -54,7 +57,7 @@ fn config_errors_name_the_file_and_line_and_exit_2() {
     let fixture =
         std::fs::read_to_string(repo().join("testdata/load/multi-doc/workloads.yaml")).unwrap();
     std::fs::write(dir.path().join("w.yaml"), fixture).unwrap();
-    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let run = mtk_in(dir.path(), &["--select", SELECT, "--format", "json", "."], None);
     assert_eq!(run.code, 2);
     let report = run.json();
     let e = &report["errors"][0];
@@ -66,7 +69,7 @@ fn config_errors_name_the_file_and_line_and_exit_2() {
 
     std::fs::write(dir.path().join(".mtk-lint.yaml"), "rules:\n  MTK-NOPE-001: {enabled: false}\n")
         .unwrap();
-    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let run = mtk_in(dir.path(), &["--select", SELECT, "--format", "json", "."], None);
     assert_eq!(run.code, 2);
     let e = &run.json()["errors"][0];
     assert_eq!((e["line"].as_u64(), e["column"].as_u64()), (Some(2), Some(3)));
@@ -81,13 +84,13 @@ fn config_excludes_are_relative_to_the_config_file() {
     let fixture =
         std::fs::read_to_string(repo().join("testdata/load/multi-doc/workloads.yaml")).unwrap();
     std::fs::write(dir.path().join("generated/w.yaml"), &fixture).unwrap();
-    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let run = mtk_in(dir.path(), &["--select", SELECT, "--format", "json", "."], None);
     assert_eq!((run.code, run.json()["summary"]["files"].as_u64()), (0, Some(0)));
 }
 
 #[test]
 fn missing_paths_and_usage_errors_exit_2() {
-    let run = mtk(&["--format", "json", "testdata/does-not-exist"]);
+    let run = mtk(&["--select", SELECT, "--format", "json", "testdata/does-not-exist"]);
     assert_eq!(run.code, 2);
     assert!(run.json()["errors"][0]["message"].as_str().unwrap().contains("cannot read"));
     let run = mtk(&["--format", "yaml", "."]);
@@ -99,8 +102,15 @@ fn missing_paths_and_usage_errors_exit_2() {
 fn output_writes_the_report_to_a_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("report.json");
-    let run =
-        mtk(&["--format", "json", "--output", out.to_str().unwrap(), "testdata/load/multi-doc"]);
+    let run = mtk(&[
+        "--select",
+        SELECT,
+        "--format",
+        "json",
+        "--output",
+        out.to_str().unwrap(),
+        "testdata/load/multi-doc",
+    ]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.is_empty());
     let report: serde_json::Value =
@@ -110,11 +120,11 @@ fn output_writes_the_report_to_a_file() {
 
 #[test]
 fn human_output_has_no_colour_when_piped_and_names_file_line_column() {
-    let run = mtk(&["testdata/load/multi-doc"]);
+    let run = mtk(&["--select", SELECT, "testdata/load/multi-doc"]);
     assert_eq!(run.code, 1);
     assert!(!run.stdout.contains('\u{1b}'), "escape codes in piped output");
     assert!(run.stdout.contains("testdata/load/multi-doc/workloads.yaml:32:7"), "{}", run.stdout);
-    let run = mtk(&["--color", "always", "testdata/load/multi-doc"]);
+    let run = mtk(&["--select", SELECT, "--color", "always", "testdata/load/multi-doc"]);
     assert!(run.stdout.contains('\u{1b}'));
 }
 
@@ -152,7 +162,14 @@ fn the_flux_fleet_example_gives_the_findings_its_readme_lists() {
 #[test]
 fn several_paths_and_absolute_paths_below_the_cwd_display_relative() {
     let abs = repo().join("testdata/load/crlf-bom");
-    let run = mtk(&["--format", "json", "testdata/load/multi-doc", abs.to_str().unwrap()]);
+    let run = mtk(&[
+        "--select",
+        SELECT,
+        "--format",
+        "json",
+        "testdata/load/multi-doc",
+        abs.to_str().unwrap(),
+    ]);
     assert_eq!(
         locations(&run.json()),
         vec![
@@ -176,8 +193,32 @@ fn tenants_from_the_config_own_their_namespaces() {
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x-prod\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: unowned\n",
     )
     .unwrap();
-    let run = mtk_in(dir.path(), &["--format", "json"], None);
+    let run = mtk_in(dir.path(), &["--select", SELECT, "--format", "json"], None);
     let report = run.json();
     assert_eq!(locations(&report), vec![crate::support::loc("MTK-NET-002", "ns.yaml", 3, 1)]);
     assert!(report["findings"][0]["message"].as_str().unwrap().contains("tenant `team-x`"));
+}
+
+#[test]
+fn select_runs_only_the_named_rules_and_rejects_unknown_ones() {
+    let run = mtk(&[
+        "--format",
+        "json",
+        "--select",
+        "missing-default-deny",
+        "rules/privileged-container/fail.yaml",
+    ]);
+    assert_eq!((run.code, run.json()["findings"].as_array().unwrap().len()), (0, 0));
+    let run = mtk(&[
+        "--format",
+        "json",
+        "--select",
+        "MTK-NOPE-404",
+        "rules/privileged-container/fail.yaml",
+    ]);
+    assert_eq!(run.code, 2);
+    assert!(run.json()["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--select: unknown rule `MTK-NOPE-404`"));
 }

@@ -8,8 +8,24 @@ use serde_json::Value;
 
 use crate::support::{mtk_in, repo};
 
-/// Rule codes implemented so far; the generator seeds more.
-const IMPLEMENTED: [&str; 2] = ["MTK-SEC-001", "MTK-NET-002"];
+/// Every rule code the generator seeds.
+const IMPLEMENTED: [&str; 12] = [
+    "MTK-SEC-001",
+    "MTK-SEC-002",
+    "MTK-SEC-003",
+    "MTK-SEC-004",
+    "MTK-SEC-005",
+    "MTK-NET-001",
+    "MTK-NET-002",
+    "MTK-ISO-001",
+    "MTK-ISO-002",
+    "MTK-FLUX-001",
+    "MTK-FLUX-002",
+    "MTK-SCHED-001",
+];
+
+/// The tenancy config the generated fleets follow (hosts live under `*.<tenant>.apps.example.com`).
+const CONFIG: &str = "tenancy:\n  domains: [\"*.{tenant}.apps.example.com\"]\n";
 
 fn generate(dir: &Path, seed: u32, tenants: u32, rate: &str) -> Value {
     let script = repo().join("../shared/bench/gen_fleet.py");
@@ -34,6 +50,7 @@ fn generate(dir: &Path, seed: u32, tenants: u32, rate: &str) -> Value {
         .status()
         .expect("python3 runs gen_fleet.py");
     assert!(status.success());
+    std::fs::write(dir.join(".mtk-lint.yaml"), CONFIG).unwrap();
     serde_json::from_str(&std::fs::read_to_string(dir.join("expected-violations.json")).unwrap())
         .unwrap()
 }
@@ -139,6 +156,15 @@ fn findings_equal_the_ground_truth_and_point_at_the_field() {
             let at_column: String = line_text.chars().skip(column - 1).collect();
             let want_prefix = match f["rule"].as_str().unwrap() {
                 "MTK-SEC-001" => "privileged: true",
+                "MTK-SEC-002" => "hostPath:",
+                "MTK-SEC-003" => "name:",
+                "MTK-SEC-004" => "image:",
+                "MTK-SEC-005" => "stringData:",
+                "MTK-NET-001" => "type: NodePort",
+                "MTK-ISO-001" => "host:",
+                "MTK-ISO-002" => "kind: ServiceAccount",
+                "MTK-FLUX-001" | "MTK-SCHED-001" => "spec:",
+                "MTK-FLUX-002" => "namespace: flux-system",
                 _ => "metadata:",
             };
             assert!(at_column.starts_with(want_prefix), "{f}: line {line} is `{line_text}`");

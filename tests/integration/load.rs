@@ -7,9 +7,12 @@ use mtk_lint::load::{self, Input, LoadOptions};
 
 use crate::support::{loc, locations, mtk, mtk_in, repo};
 
+/// These tests are about loading and reporting: they run the two rules their fixtures exercise.
+const SELECT: &str = "MTK-SEC-001,MTK-NET-002";
+
 #[test]
 fn multi_document_files_report_the_field_line_and_document_index() {
-    let run = mtk(&["--format", "json", "testdata/load/multi-doc"]);
+    let run = mtk(&["--select", SELECT, "--format", "json", "testdata/load/multi-doc"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
     assert_eq!(
@@ -28,7 +31,7 @@ fn multi_document_files_report_the_field_line_and_document_index() {
 
 #[test]
 fn anchors_aliases_and_merge_keys_resolve() {
-    let run = mtk(&["--format", "json", "testdata/load/anchors"]);
+    let run = mtk(&["--select", SELECT, "--format", "json", "testdata/load/anchors"]);
     let report = run.json();
     // The first container is privileged through an anchor; the merged sidecar overrides it.
     assert_eq!(
@@ -46,7 +49,7 @@ fn crlf_line_endings_and_a_byte_order_mark_lint_normally() {
     let bytes = std::fs::read(repo().join("testdata/load/crlf-bom/pod.yaml")).unwrap();
     assert!(bytes.starts_with(b"\xef\xbb\xbf"), "fixture lost its BOM");
     assert!(bytes.windows(2).any(|w| w == b"\r\n"), "fixture lost its CRLF line endings");
-    let run = mtk(&["--format", "json", "testdata/load/crlf-bom"]);
+    let run = mtk(&["--select", SELECT, "--format", "json", "testdata/load/crlf-bom"]);
     assert_eq!(run.code, 1);
     assert_eq!(
         locations(&run.json()),
@@ -89,7 +92,7 @@ fn flux_target_namespace_applies_below_spec_path() {
 
 #[test]
 fn broken_files_are_errors_with_lines_and_the_rest_is_still_linted() {
-    let run = mtk(&["--format", "json", "testdata/load/broken"]);
+    let run = mtk(&["--select", SELECT, "--format", "json", "testdata/load/broken"]);
     assert_eq!(run.code, 2);
     let report = run.json();
     let errors: Vec<(String, u64, String)> = report["errors"]
@@ -122,7 +125,7 @@ fn broken_files_are_errors_with_lines_and_the_rest_is_still_linted() {
 #[test]
 fn stdin_is_read_with_dash() {
     let stream = std::fs::read(repo().join("testdata/load/stdin/stream.yaml")).unwrap();
-    let run = mtk_in(&repo(), &["--format", "json", "-"], Some(&stream));
+    let run = mtk_in(&repo(), &["--select", SELECT, "--format", "json", "-"], Some(&stream));
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
         locations(&run.json()),
@@ -155,7 +158,7 @@ fn gitignored_files_are_skipped() {
     std::fs::write(dir.path().join("ignored.yaml"), &pod).unwrap();
     std::fs::write(dir.path().join("kept.yml"), &pod).unwrap();
     std::fs::write(dir.path().join("notes.txt"), "kind: not yaml").unwrap();
-    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let run = mtk_in(dir.path(), &["--select", SELECT, "--format", "json", "."], None);
     assert_eq!(locations(&run.json()), vec![loc("MTK-SEC-001", "kept.yml", 11, 7)]);
 }
 
@@ -168,7 +171,7 @@ fn symlink_loops_are_reported_not_followed() {
     std::os::unix::fs::symlink("..", sub.join("loop")).unwrap();
     let pod = std::fs::read_to_string(repo().join("testdata/load/broken/good.yaml")).unwrap();
     std::fs::write(sub.join("pod.yaml"), pod).unwrap();
-    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let run = mtk_in(dir.path(), &["--select", SELECT, "--format", "json", "."], None);
     assert_eq!(run.code, 2);
     let report = run.json();
     let message = report["errors"][0]["message"].as_str().unwrap();
@@ -178,7 +181,15 @@ fn symlink_loops_are_reported_not_followed() {
 
 #[test]
 fn oversized_files_are_errors() {
-    let run = mtk(&["--format", "json", "--max-file-size", "100", "testdata/load/multi-doc"]);
+    let run = mtk(&[
+        "--select",
+        SELECT,
+        "--format",
+        "json",
+        "--max-file-size",
+        "100",
+        "testdata/load/multi-doc",
+    ]);
     assert_eq!(run.code, 2);
     let message = run.json()["errors"][0]["message"].as_str().unwrap().to_string();
     assert!(message.contains("more than the limit of 100"), "{message}");

@@ -2,16 +2,19 @@
 
 use crate::support::mtk;
 
+/// These tests are about loading and reporting: they run the two rules their fixtures exercise.
+const SELECT: &str = "MTK-SEC-001,MTK-NET-002";
+
 #[test]
 fn human_report() {
-    let run = mtk(&["--color", "never", "testdata/report"]);
+    let run = mtk(&["--select", SELECT, "--color", "never", "testdata/report"]);
     assert_eq!(run.code, 2);
     insta::assert_snapshot!(run.stdout);
 }
 
 #[test]
 fn json_report() {
-    let run = mtk(&["--format", "json", "testdata/report"]);
+    let run = mtk(&["--select", SELECT, "--format", "json", "testdata/report"]);
     assert_eq!(run.code, 2);
     assert!(run.json()["summary"]["elapsed_ms"].is_u64());
     // The raw text is pinned (field order included); only the timing varies between runs.

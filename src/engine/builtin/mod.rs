@@ -4,9 +4,19 @@
 //! `README.md` (the rule's documentation) and its test fixtures. The folders are embedded in the
 //! binary by [`RULE_FOLDERS`]; a consistency test checks it lists every folder of `rules/`.
 
+mod flux_cross_namespace_ref;
+mod flux_missing_service_account;
+mod foreign_ingress_host;
+mod foreign_rolebinding_subject;
+mod host_path_volume;
 mod missing_default_deny;
+mod missing_node_pool_pinning;
+mod missing_resource_limits;
+mod node_port_service;
+mod plaintext_secret;
 pub mod pod;
 mod privileged_container;
+mod unpinned_image;
 
 use serde::Deserialize;
 
@@ -32,14 +42,37 @@ macro_rules! rule_folders {
     };
 }
 
-rule_folders!["missing-default-deny", "privileged-container"];
+rule_folders![
+    "flux-cross-namespace-ref",
+    "flux-missing-service-account",
+    "foreign-ingress-host",
+    "foreign-rolebinding-subject",
+    "host-path-volume",
+    "missing-default-deny",
+    "missing-node-pool-pinning",
+    "missing-resource-limits",
+    "node-port-service",
+    "plaintext-secret",
+    "privileged-container",
+    "unpinned-image",
+];
 
 type Instantiate = fn(RuleMeta, Option<&Node>) -> Result<Box<dyn Rule>, de::DeError>;
 
 /// The Rust templates a `rule.yaml` can name.
 pub const TEMPLATES: &[(&str, Instantiate)] = &[
+    ("flux-cross-namespace-ref", flux_cross_namespace_ref::instantiate),
+    ("flux-missing-service-account", flux_missing_service_account::instantiate),
+    ("foreign-ingress-host", foreign_ingress_host::instantiate),
+    ("foreign-rolebinding-subject", foreign_rolebinding_subject::instantiate),
+    ("host-path-volume", host_path_volume::instantiate),
     ("missing-default-deny", missing_default_deny::instantiate),
+    ("missing-node-pool-pinning", missing_node_pool_pinning::instantiate),
+    ("missing-resource-limits", missing_resource_limits::instantiate),
+    ("node-port-service", node_port_service::instantiate),
+    ("plaintext-secret", plaintext_secret::instantiate),
     ("privileged-container", privileged_container::instantiate),
+    ("unpinned-image", unpinned_image::instantiate),
 ];
 
 #[derive(Deserialize)]
@@ -94,6 +127,49 @@ pub fn all() -> Result<Vec<Box<dyn Rule>>, String> {
     rules.sort_by(|a, b| a.meta().code.cmp(&b.meta().code));
     Ok(rules)
 }
+
+/// Declares a per-object template: `$name` holds the rule's metadata and typed `Params`,
+/// `instantiate` reads the parameters, and the `Rule` impl calls `check` for objects of `KINDS`.
+/// A rule file then holds only its parameters, its kinds and its check.
+macro_rules! object_template {
+    ($name:ident) => {
+        struct $name {
+            meta: $crate::engine::RuleMeta,
+            params: Params,
+        }
+
+        pub(super) fn instantiate(
+            meta: $crate::engine::RuleMeta,
+            params: Option<&$crate::load::Node>,
+        ) -> Result<Box<dyn $crate::engine::Rule>, $crate::load::de::DeError> {
+            Ok(Box::new($name { meta, params: super::params(params)? }))
+        }
+
+        impl $crate::engine::Rule for $name {
+            fn meta(&self) -> &$crate::engine::RuleMeta {
+                &self.meta
+            }
+
+            fn scope(&self) -> $crate::engine::RuleScope {
+                $crate::engine::RuleScope::Object
+            }
+
+            fn kinds(&self) -> &[&str] {
+                KINDS
+            }
+
+            fn check_object(
+                &self,
+                cx: &$crate::engine::Context<'_>,
+                object: &$crate::inventory::Object,
+                sink: &mut $crate::engine::Sink,
+            ) {
+                check(&self.params, cx, object, sink);
+            }
+        }
+    };
+}
+pub(crate) use object_template;
 
 /// Reads a template's parameters (absent parameters take their defaults).
 fn params<'a, T: Deserialize<'a> + Default>(node: Option<&'a Node>) -> Result<T, de::DeError> {

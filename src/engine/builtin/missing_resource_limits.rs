@@ -1,0 +1,58 @@
+//! Template `missing-resource-limits`: a container without CPU and memory limits.
+
+use serde::Deserialize;
+
+use super::pod::{pod_spec, POD_KINDS};
+use crate::engine::{Context, Sink};
+use crate::inventory::Object;
+use crate::load::Node;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Params {
+    /// Limits every container must set.
+    #[serde(default = "default_resources")]
+    resources: Vec<String>,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Params { resources: default_resources() }
+    }
+}
+
+fn default_resources() -> Vec<String> {
+    vec!["cpu".into(), "memory".into()]
+}
+
+const KINDS: &[&str] = POD_KINDS;
+
+super::object_template!(MissingResourceLimits);
+
+fn check(params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
+    if cx.is_platform_namespace(object.namespace_or_empty()) {
+        return;
+    }
+    let Some((spec, pointer)) = pod_spec(object) else { return };
+    for (i, c) in spec.get("containers").and_then(Node::as_seq).unwrap_or(&[]).iter().enumerate() {
+        let limits = c.at(&["resources", "limits"]);
+        let missing: Vec<&str> = params
+            .resources
+            .iter()
+            .map(String::as_str)
+            .filter(|r| limits.and_then(|l| l.get(r)).is_none_or(Node::is_null))
+            .collect();
+        if missing.is_empty() {
+            continue;
+        }
+        let name = c.get("name").and_then(Node::as_str).unwrap_or("");
+        sink.report(
+            object,
+            format!("{pointer}/containers/{i}"),
+            format!(
+                "container `{name}` sets no {} limit: it can take the node from other tenants",
+                missing.join(" or ")
+            ),
+        );
+    }
+}
