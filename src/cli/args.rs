@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::finding::Severity;
 use crate::harness::render::TestFormat;
+use crate::report::catalog::CatalogFormat;
 use crate::report::Format;
 
 /// Policy-as-code linter for multi-tenant Kubernetes GitOps repositories.
@@ -28,6 +29,17 @@ pub enum Command {
     Check(CheckArgs),
     /// Run policy tests: Kyverno `kyverno-test.yaml` suites and `mtk-lint-test.yaml` golden tests.
     Test(TestArgs),
+    /// List the built-in rules.
+    Rules {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = CatalogFormat::Table)]
+        format: CatalogFormat,
+    },
+    /// Print a rule's documentation (by code or name).
+    Explain {
+        /// A rule code (`MTK-NET-002`) or name (`missing-default-deny`).
+        rule: String,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

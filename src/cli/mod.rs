@@ -31,6 +31,18 @@ pub fn run() -> u8 {
     let check = match cli.command {
         Some(Command::Check(args)) => args,
         Some(Command::Test(args)) => return run_tests(&args, &cwd),
+        Some(Command::Rules { format }) => {
+            return catalog(|w, rules| report::catalog::write_rules(rules, format, w))
+        }
+        Some(Command::Explain { rule }) => {
+            return catalog(|w, rules| match rules.iter().find(|m| m.is_named(&rule)) {
+                Some(meta) => w.write_all(meta.docs.as_bytes()),
+                None => Err(io::Error::new(
+                    io::ErrorKind::NotFound,
+                    format!("no rule `{rule}` (see `mtk-lint rules`)"),
+                )),
+            });
+        }
         None => cli.check,
     };
     let options = CheckOptions {
@@ -73,6 +85,22 @@ fn emit(
     let mut w = io::BufWriter::new(io::stdout().lock());
     write(&mut w)?;
     w.flush()
+}
+
+/// Runs a catalogue command over the built-in rules.
+fn catalog(
+    write: impl FnOnce(&mut dyn Write, &[&crate::engine::RuleMeta]) -> io::Result<()>,
+) -> u8 {
+    let rules = match crate::engine::builtin::all() {
+        Ok(r) => r,
+        Err(e) => return fatal(&format!("internal error: {e}")),
+    };
+    let metas: Vec<&crate::engine::RuleMeta> = rules.iter().map(|r| r.meta()).collect();
+    match emit(None, |w| write(w, &metas)) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => fatal(&e.to_string()),
+    }
 }
 
 fn run_tests(args: &args::TestArgs, cwd: &std::path::Path) -> u8 {

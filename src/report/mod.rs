@@ -2,6 +2,7 @@
 //!
 //! Entry point: [`write`].
 
+pub mod catalog;
 mod human;
 mod json;
 

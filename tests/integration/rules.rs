@@ -128,3 +128,24 @@ fn rule_golden_tests_pin_exactly_the_marked_lines() {
         );
     }
 }
+
+#[test]
+fn the_catalogue_lists_every_rule_and_rules_readme_is_current() {
+    let run = crate::support::mtk(&["rules", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let listed = run.json();
+    assert_eq!(listed.as_array().unwrap().len(), RULE_FOLDERS.len());
+    let markdown = crate::support::mtk(&["rules", "--format", "markdown"]).stdout;
+    let readme = std::fs::read_to_string(repo().join("rules/README.md")).unwrap();
+    assert!(
+        readme.ends_with(&markdown),
+        "rules/README.md is stale: regenerate it with `mtk-lint rules --format markdown`"
+    );
+    for folder in RULE_FOLDERS {
+        let run = crate::support::mtk(&["explain", folder.dir]);
+        assert_eq!((run.code, run.stdout.as_str()), (0, folder.readme));
+    }
+    let run = crate::support::mtk(&["explain", "MTK-NOPE-001"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("no rule `MTK-NOPE-001`"));
+}
