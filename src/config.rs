@@ -33,6 +33,22 @@ pub struct Config {
     /// How Kyverno policies are applied.
     #[serde(default)]
     pub policies: PolicySettings,
+    /// Findings accepted on purpose, each with its reason.
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
+}
+
+/// A finding accepted on purpose: a rule, where (a path glob and/or a resource), and why.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exception {
+    /// Rule code or name (or `policy/rule` for a Kyverno policy).
+    pub rule: String,
+    /// Glob of files, relative to the config file's directory.
+    pub path: Option<String>,
+    /// `Kind/namespace/name` or `Kind/name`; `*` and `?` allowed.
+    pub resource: Option<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, Default, Clone, Copy, Deserialize)]
@@ -168,6 +184,24 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
         de::from_node(&root)
             .map_err(|e| Problem::new(display, e.pos, format!("config: {}", e.message)))?
     };
+    if let Some(list) = root.get("exceptions").and_then(Node::as_seq) {
+        for (entry, exception) in list.iter().zip(&config.exceptions) {
+            if exception.reason.trim().is_empty() {
+                return Err(Problem::new(
+                    display,
+                    Some(entry.span.start),
+                    "config: an exception needs a non-empty `reason`",
+                ));
+            }
+            if exception.path.is_none() && exception.resource.is_none() {
+                return Err(Problem::new(
+                    display,
+                    Some(entry.span.start),
+                    "config: an exception needs a `path` or a `resource`",
+                ));
+            }
+        }
+    }
     let rule_positions = root
         .get("rules")
         .and_then(Node::as_map)

@@ -69,6 +69,8 @@ pub struct Finding {
     pub resource: ResourceRef,
     /// The Kyverno policy the finding comes from, for policy findings.
     pub policy: Option<String>,
+    /// Why the finding is accepted, when a suppression covers it.
+    pub suppressed: Option<String>,
 }
 
 impl Finding {

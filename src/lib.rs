@@ -58,6 +58,8 @@ pub struct Summary {
     #[serde(skip)]
     pub skipped: usize,
     pub findings: usize,
+    /// Findings accepted by a suppression (not in `findings`).
+    pub suppressed: usize,
     pub errors: usize,
     pub elapsed_ms: u64,
 }
@@ -66,6 +68,8 @@ pub struct Summary {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
+    /// Findings a suppression accepts, with the reason in `Finding::suppressed`.
+    pub suppressed: Vec<Finding>,
     pub problems: Vec<Problem>,
     pub summary: Summary,
 }
@@ -136,8 +140,18 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
         policy_rules.into_iter().map(|rule| ActiveRule { rule, severity: Severity::Warning }),
     );
     let cx = Context { inventory: &inventory, config: &loaded_config.config };
-    let (findings, mut eval_problems) = eval::run(&rules, &cx);
+    let config_file = loaded_config.file.clone().unwrap_or_default();
+    let (exceptions, mut exception_problems) = eval::suppress::Exceptions::new(
+        &loaded_config.config.exceptions,
+        &loaded_config.base_dir,
+        &config_file,
+    );
+    problems.append(&mut exception_problems);
+    problems.append(&mut eval::suppress::annotation_problems(&inventory));
+    let (all_findings, mut eval_problems) = eval::run(&rules, &cx, &exceptions);
     problems.append(&mut eval_problems);
+    let (suppressed, findings): (Vec<Finding>, Vec<Finding>) =
+        all_findings.into_iter().partition(|f| f.suppressed.is_some());
 
     let summary = Summary {
         files,
@@ -145,10 +159,11 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
         resources: inventory.objects.len(),
         skipped: inventory.skipped,
         findings: findings.len(),
+        suppressed: suppressed.len(),
         errors: problems.len(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    Outcome { findings, problems, summary }
+    Outcome { findings, suppressed, problems, summary }
 }
 
 fn find_config(options: &CheckOptions, cwd: &Path) -> Result<LoadedConfig, Problem> {

@@ -131,6 +131,10 @@ pub struct CheckArgs {
     #[arg(long, value_name = "BYTES", default_value_t = crate::load::Limits::default().max_file_size)]
     pub max_file_size: u64,
 
+    /// Also list the findings that suppressions accept, with their reasons.
+    #[arg(long)]
+    pub show_suppressed: bool,
+
     /// When to use colour in human output (`auto` respects NO_COLOR and terminals).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,

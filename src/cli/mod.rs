@@ -69,7 +69,8 @@ pub fn run() -> u8 {
 fn write_report(check: &args::CheckArgs, outcome: &crate::Outcome) -> io::Result<()> {
     let color = check.output.is_none()
         && use_color(check.color, io::stdout().is_terminal(), std::env::var_os("NO_COLOR"));
-    emit(check.output.as_deref(), |w| report::write(check.format, outcome, Style { color }, w))
+    let style = Style { color, show_suppressed: check.show_suppressed };
+    emit(check.output.as_deref(), |w| report::write(check.format, outcome, style, w))
 }
 
 /// Writes through a buffer to FILE, or to stdout.

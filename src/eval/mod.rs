@@ -3,6 +3,8 @@
 //!
 //! Entry point: [`run`].
 
+pub mod suppress;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rayon::prelude::*;
@@ -23,7 +25,11 @@ pub struct ActiveRule {
 
 /// Runs every rule. A rule that panics is reported as a problem; the others still run.
 #[must_use]
-pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem>) {
+pub fn run(
+    rules: &[ActiveRule],
+    cx: &Context<'_>,
+    exceptions: &suppress::Exceptions,
+) -> (Vec<Finding>, Vec<Problem>) {
     let inv = cx.inventory;
     let object_rules: Vec<(usize, &ActiveRule)> =
         rules.iter().enumerate().filter(|(_, r)| r.rule.scope() == RuleScope::Object).collect();
@@ -79,7 +85,12 @@ pub fn run(rules: &[ActiveRule], cx: &Context<'_>) -> (Vec<Finding>, Vec<Problem
     let mut findings: Vec<Finding> = violations
         .into_par_iter()
         .flatten()
-        .map(|(ri, v)| to_finding(&rules[ri], v, inv))
+        .map(|(ri, v)| {
+            let object = &inv.objects[v.object];
+            let mut finding = to_finding(&rules[ri], v, inv);
+            finding.suppressed = suppress::suppression(&finding, object, exceptions);
+            finding
+        })
         .collect();
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let mut problems: Vec<Problem> = problems.into_iter().flatten().collect();
@@ -111,5 +122,6 @@ fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
             name: object.name.clone(),
         },
         policy,
+        suppressed: None,
     }
 }

@@ -119,6 +119,17 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
         writeln!(out, "{}", buf.trim_end())?;
         writeln!(out)?;
     }
+    if style.show_suppressed {
+        for finding in &outcome.suppressed {
+            buf.clear();
+            handler
+                .render_report(&mut buf, &FindingDiagnostic::new(finding))
+                .map_err(io::Error::other)?;
+            writeln!(out, "{}", buf.trim_end())?;
+            writeln!(out, "  suppressed: {}", finding.suppressed.as_deref().unwrap_or(""))?;
+            writeln!(out)?;
+        }
+    }
     for problem in &outcome.problems {
         buf.clear();
         handler.render_report(&mut buf, &ProblemDiagnostic(problem)).map_err(io::Error::other)?;
@@ -150,13 +161,17 @@ fn summary_line(outcome: &Outcome) -> String {
     } else {
         format!("{} ({})", plural(s.findings, "finding"), parts.join(", "))
     };
+    let suppressed = match outcome.suppressed.len() {
+        0 => String::new(),
+        n => format!(", {n} suppressed"),
+    };
     let errors = if outcome.problems.is_empty() {
         String::new()
     } else {
         format!(", {}", plural(outcome.problems.len(), "input error"))
     };
     format!(
-        "{findings}{errors}; {}, {} ({} Kubernetes objects, {} skipped)",
+        "{findings}{suppressed}{errors}; {}, {} ({} Kubernetes objects, {} skipped)",
         plural(s.files, "file"),
         plural(s.documents, "document"),
         s.resources,

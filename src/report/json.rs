@@ -12,6 +12,9 @@ use crate::{Outcome, Summary};
 struct Report<'a> {
     version: u32,
     findings: Vec<JsonFinding<'a>>,
+    /// Only with `--show-suppressed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    suppressed: Option<Vec<JsonFinding<'a>>>,
     errors: &'a [Problem],
     summary: &'a Summary,
 }
@@ -29,6 +32,8 @@ struct JsonFinding<'a> {
     path: &'a str,
     resource: &'a ResourceRef,
     policy: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
 }
 
 impl<'a> From<&'a Finding> for JsonFinding<'a> {
@@ -45,14 +50,18 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             path: &f.path,
             resource: &f.resource,
             policy: f.policy.as_deref(),
+            reason: f.suppressed.as_deref(),
         }
     }
 }
 
-pub(super) fn write(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
+pub(super) fn write(outcome: &Outcome, style: super::Style, out: &mut dyn Write) -> io::Result<()> {
     let report = Report {
         version: 1,
         findings: outcome.findings.iter().map(JsonFinding::from).collect(),
+        suppressed: style
+            .show_suppressed
+            .then(|| outcome.suppressed.iter().map(JsonFinding::from).collect()),
         errors: &outcome.problems,
         summary: &outcome.summary,
     };

@@ -23,6 +23,8 @@ pub enum Format {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Style {
     pub color: bool,
+    /// Also show the findings a suppression accepts.
+    pub show_suppressed: bool,
 }
 
 /// Writes the outcome in a format.
@@ -34,6 +36,6 @@ pub fn write(
 ) -> io::Result<()> {
     match format {
         Format::Human => human::write(outcome, style, out),
-        Format::Json => json::write(outcome, out),
+        Format::Json => json::write(outcome, style, out),
     }
 }

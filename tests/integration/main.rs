@@ -9,3 +9,4 @@ mod policies;
 mod report;
 mod rules;
 mod support;
+mod suppress;
