@@ -6,6 +6,7 @@
 //! metadata: {name: fleet-golden}
 //! paths: [fleet]
 //! config: fleet/.mtk-lint.yaml
+//! select: [MTK-SEC-001]     # optional: only these built-in rules
 //! expect:
 //! - {rule: MTK-SEC-001, file: fleet/tenants/a/web.yaml, line: 31, resource: Deployment/a/web}
 //! ```
@@ -34,6 +35,9 @@ struct LintTest {
     config: Option<String>,
     #[serde(default)]
     policies: Vec<String>,
+    /// Run only these built-in rules (codes or names); a rule's own tests select it alone.
+    #[serde(default)]
+    select: Vec<String>,
     #[serde(default)]
     expect: Vec<ExpectedFinding>,
 }
@@ -135,7 +139,13 @@ fn run_doc(
             "`policies` in a LintTest needs Kyverno policy linting, which is not supported yet",
         ));
     }
-    let check = CheckOptions { inputs, config, limits: options.limits, ..CheckOptions::default() };
+    let check = CheckOptions {
+        inputs,
+        config,
+        limits: options.limits,
+        select: test.select.clone(),
+        ..CheckOptions::default()
+    };
     let outcome = crate::check(&check, dir);
     let problems = outcome.problems.clone();
 

@@ -4,18 +4,25 @@
 //! `README.md` (the rule's documentation) and its test fixtures. The folders are embedded in the
 //! binary by [`RULE_FOLDERS`]; a consistency test checks it lists every folder of `rules/`.
 
+mod cross_tenant_ingress;
+mod duplicate_host;
 mod flux_cross_namespace_ref;
 mod flux_missing_service_account;
 mod foreign_ingress_host;
+mod foreign_node_pool;
 mod foreign_rolebinding_subject;
+mod host_namespaces;
 mod host_path_volume;
 mod missing_default_deny;
 mod missing_node_pool_pinning;
+mod missing_quota;
 mod missing_resource_limits;
 mod node_port_service;
 mod plaintext_secret;
 pub mod pod;
+mod pod_security_baseline;
 mod privileged_container;
+mod rbac_escalation;
 mod unpinned_image;
 
 use serde::Deserialize;
@@ -43,17 +50,24 @@ macro_rules! rule_folders {
 }
 
 rule_folders![
+    "cross-tenant-ingress-allowed",
+    "duplicate-host",
     "flux-cross-namespace-ref",
     "flux-missing-service-account",
     "foreign-ingress-host",
+    "foreign-node-pool",
     "foreign-rolebinding-subject",
+    "host-namespaces",
     "host-path-volume",
     "missing-default-deny",
     "missing-node-pool-pinning",
+    "missing-quota",
     "missing-resource-limits",
     "node-port-service",
     "plaintext-secret",
+    "pod-security-baseline",
     "privileged-container",
+    "rbac-escalation",
     "unpinned-image",
 ];
 
@@ -61,17 +75,24 @@ type Instantiate = fn(RuleMeta, Option<&Node>) -> Result<Box<dyn Rule>, de::DeEr
 
 /// The Rust templates a `rule.yaml` can name.
 pub const TEMPLATES: &[(&str, Instantiate)] = &[
+    ("cross-tenant-ingress-allowed", cross_tenant_ingress::instantiate),
+    ("duplicate-host", duplicate_host::instantiate),
     ("flux-cross-namespace-ref", flux_cross_namespace_ref::instantiate),
     ("flux-missing-service-account", flux_missing_service_account::instantiate),
     ("foreign-ingress-host", foreign_ingress_host::instantiate),
+    ("foreign-node-pool", foreign_node_pool::instantiate),
     ("foreign-rolebinding-subject", foreign_rolebinding_subject::instantiate),
+    ("host-namespaces", host_namespaces::instantiate),
     ("host-path-volume", host_path_volume::instantiate),
     ("missing-default-deny", missing_default_deny::instantiate),
     ("missing-node-pool-pinning", missing_node_pool_pinning::instantiate),
+    ("missing-quota", missing_quota::instantiate),
     ("missing-resource-limits", missing_resource_limits::instantiate),
     ("node-port-service", node_port_service::instantiate),
     ("plaintext-secret", plaintext_secret::instantiate),
+    ("pod-security-baseline", pod_security_baseline::instantiate),
     ("privileged-container", privileged_container::instantiate),
+    ("rbac-escalation", rbac_escalation::instantiate),
     ("unpinned-image", unpinned_image::instantiate),
 ];
 

@@ -1,0 +1,104 @@
+//! Template `cross-tenant-ingress-allowed`: a NetworkPolicy in a tenant namespace that admits
+//! traffic from other tenants' namespaces, or from everywhere.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::engine::{Context, Sink};
+use crate::inventory::Object;
+use crate::load::{Node, Value};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Params {}
+
+const KINDS: &[&str] = &["NetworkPolicy"];
+
+super::object_template!(CrossTenantIngress);
+
+/// Whether a label selector selects a label set (matchLabels and matchExpressions).
+fn selects(selector: &Node, labels: &BTreeMap<String, String>) -> bool {
+    let ok_labels = selector
+        .get("matchLabels")
+        .and_then(Node::as_map)
+        .unwrap_or(&[])
+        .iter()
+        .all(|e| e.value.as_str().is_some_and(|v| labels.get(&*e.key).is_some_and(|l| l == v)));
+    let ok_exprs =
+        selector.get("matchExpressions").and_then(Node::as_seq).unwrap_or(&[]).iter().all(|e| {
+            let key = e.get("key").and_then(Node::as_str).unwrap_or("");
+            let values: Vec<&str> = e
+                .get("values")
+                .and_then(Node::as_seq)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(Node::as_str)
+                .collect();
+            let have = labels.get(key);
+            match e.get("operator").and_then(Node::as_str).unwrap_or("") {
+                "In" => have.is_some_and(|h| values.contains(&h.as_str())),
+                "NotIn" => have.is_none_or(|h| !values.contains(&h.as_str())),
+                "Exists" => have.is_some(),
+                "DoesNotExist" => have.is_none(),
+                _ => false,
+            }
+        });
+    ok_labels && ok_exprs
+}
+
+fn is_empty(node: &Node) -> bool {
+    match &node.value {
+        Value::Null => true,
+        Value::Map(m) => m.is_empty(),
+        Value::Seq(s) => s.is_empty(),
+        _ => false,
+    }
+}
+
+fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
+    let Some(tenant) = cx.tenant_of(object) else { return };
+    let inv = cx.inventory;
+    for (i, rule) in object
+        .root
+        .at(&["spec", "ingress"])
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let from = rule.get("from");
+        if from.is_none_or(is_empty) {
+            sink.report(object, format!("/spec/ingress/{i}"), format!("NetworkPolicy `{}` of tenant `{}` admits traffic from every pod of every namespace (the rule has no `from`)", object.name, tenant.name));
+            continue;
+        }
+        for (j, peer) in from.and_then(Node::as_seq).unwrap_or(&[]).iter().enumerate() {
+            let Some(ns_selector) = peer.get("namespaceSelector") else { continue };
+            let pointer = format!("/spec/ingress/{i}/from/{j}/namespaceSelector");
+            if is_empty(ns_selector) {
+                sink.report(object, pointer, format!("NetworkPolicy `{}` of tenant `{}` admits traffic from every namespace (`namespaceSelector: {{}}`)", object.name, tenant.name));
+                continue;
+            }
+            let foreign: Vec<String> = inv
+                .of_kind("Namespace")
+                .filter(|ns| inv.tenants.tenant_of(&ns.name).is_some_and(|t| t.name != tenant.name))
+                .filter(|ns| {
+                    let mut labels: BTreeMap<String, String> = ns
+                        .root
+                        .at(&["metadata", "labels"])
+                        .and_then(Node::as_map)
+                        .unwrap_or(&[])
+                        .iter()
+                        .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+                        .collect();
+                    labels.insert("kubernetes.io/metadata.name".into(), ns.name.clone());
+                    selects(ns_selector, &labels)
+                })
+                .map(|ns| ns.name.clone())
+                .collect();
+            if !foreign.is_empty() {
+                sink.report(object, pointer, format!("NetworkPolicy `{}` of tenant `{}` admits traffic from namespaces of other tenants: {}", object.name, tenant.name, foreign.join(", ")));
+            }
+        }
+    }
+}
