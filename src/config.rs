@@ -86,6 +86,9 @@ pub struct Tenancy {
     /// Hosts a tenant may use; `{tenant}` expands to the tenant name.
     #[serde(default)]
     pub domains: Vec<String>,
+    /// Source URLs (Git, OCI, Helm, buckets) a tenant may use; `{tenant}` expands; `*` globs.
+    #[serde(default)]
+    pub sources: Vec<String>,
     /// Namespaces run by the platform team: never tenant namespaces.
     #[serde(default = "default_platform_namespaces")]
     pub platform_namespaces: Vec<String>,
@@ -98,6 +101,7 @@ impl Default for Tenancy {
             node_pool_label: default_node_pool_label(),
             node_pool_key: default_node_pool_key(),
             domains: Vec::new(),
+            sources: Vec::new(),
             platform_namespaces: default_platform_namespaces(),
         }
     }

@@ -23,15 +23,30 @@ struct KustomizeConfig {
     namespace: Option<String>,
     /// `resources`, `bases` and `components` entries, relative to the file's directory.
     entries: Vec<String>,
+    /// `patchesStrategicMerge` entries and `patches[].path`, relative to the file's directory.
+    patches: Vec<String>,
 }
 
-/// A Flux Kustomization that sets a target namespace.
+/// A Flux Kustomization: what it deploys, and where.
 #[derive(Debug)]
 pub(crate) struct FluxTarget {
     /// The file that defines the Flux Kustomization.
     pub defined_in: Option<PathBuf>,
     pub path: String,
-    pub target_namespace: String,
+    pub target_namespace: Option<String>,
+    /// Namespace and name of the Flux Kustomization.
+    pub owner: (String, String),
+}
+
+/// What the kustomize and Flux configs of the tree say about its files.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    /// Namespace assigned to each file (absolute path), when one is.
+    pub namespaces: HashMap<PathBuf, String>,
+    /// The Flux Kustomization (index into the targets) that deploys each file.
+    pub deployer: HashMap<PathBuf, usize>,
+    /// Files kustomizations use as patches: partial objects, not objects of their own.
+    pub patch_files: HashSet<PathBuf>,
 }
 
 pub(crate) const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
@@ -50,12 +65,8 @@ pub(crate) fn is_kustomize_config(root: &Node, file: &Path) -> bool {
             .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n))
 }
 
-/// Namespace assigned by kustomize or Flux to each file (absolute path), when one is.
-pub(crate) fn assigned_namespaces(
-    files: &[LoadedFile],
-    roots: &[PathBuf],
-    flux: &[FluxTarget],
-) -> HashMap<PathBuf, String> {
+/// Namespaces, deployers and patch files of the tree.
+pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget]) -> Layout {
     let mut configs: BTreeMap<PathBuf, KustomizeConfig> = BTreeMap::new();
     let mut known_files: BTreeSet<&Path> = BTreeSet::new();
     for file in files {
@@ -78,10 +89,17 @@ pub(crate) fn assigned_namespaces(
     // Every directory that holds a loaded file, at any depth.
     let dirs_with_files: HashSet<&Path> =
         known_files.iter().flat_map(|f| f.ancestors().skip(1)).collect();
-    let mut walk = Walk { configs: &configs, known_files: &known_files, assigned: HashMap::new() };
+    let mut walk = Walk {
+        configs: &configs,
+        known_files: &known_files,
+        assigned: HashMap::new(),
+        deployer: HashMap::new(),
+        current: None,
+    };
 
     // Flux targets first: they are applied last by the cluster, so they win.
-    for target in flux {
+    for (index, target) in flux.iter().enumerate() {
+        walk.current = Some(index);
         let rel = target.path.trim_start_matches("./");
         let bases = target
             .defined_in
@@ -93,7 +111,7 @@ pub(crate) fn assigned_namespaces(
             continue;
         };
         if configs.contains_key(&dir) {
-            walk.visit(&dir, Some(&target.target_namespace), &mut HashSet::new());
+            walk.visit(&dir, target.target_namespace.as_deref(), &mut HashSet::new());
         } else {
             // Paths order component by component, so the files below `dir` are one range.
             let below: Vec<&Path> = known_files
@@ -102,10 +120,11 @@ pub(crate) fn assigned_namespaces(
                 .take_while(|f| f.starts_with(&dir))
                 .collect();
             for file in below {
-                walk.assign(file, &target.target_namespace);
+                walk.reach(file, target.target_namespace.as_deref());
             }
         }
     }
+    walk.current = None;
     // Then kustomize roots (configs no other config includes), so the outermost namespace wins.
     let included: HashSet<PathBuf> = configs
         .iter()
@@ -116,7 +135,11 @@ pub(crate) fn assigned_namespaces(
     for dir in roots_first.into_iter().chain(rest) {
         walk.visit(dir, None, &mut HashSet::new());
     }
-    walk.assigned
+    let patch_files = configs
+        .iter()
+        .flat_map(|(dir, c)| c.patches.iter().map(move |p| normalize(&dir.join(p))))
+        .collect();
+    Layout { namespaces: walk.assigned, deployer: walk.deployer, patch_files }
 }
 
 fn read_config(root: &Node) -> KustomizeConfig {
@@ -130,18 +153,39 @@ fn read_config(root: &Node) -> KustomizeConfig {
         .filter(|e| !e.contains("://") && !e.starts_with("github.com/"))
         .map(String::from)
         .collect();
-    KustomizeConfig { namespace, entries }
+    let strategic = root
+        .get("patchesStrategicMerge")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Node::as_str);
+    let paths = ["patches", "patchesJson6902"]
+        .iter()
+        .filter_map(|k| root.get(k).and_then(Node::as_seq))
+        .flatten()
+        .filter_map(|p| p.get("path").and_then(Node::as_str));
+    let patches = strategic.chain(paths).filter(|p| !p.contains('\n')).map(String::from).collect();
+    KustomizeConfig { namespace, entries, patches }
 }
 
 struct Walk<'a> {
     configs: &'a BTreeMap<PathBuf, KustomizeConfig>,
     known_files: &'a BTreeSet<&'a Path>,
     assigned: HashMap<PathBuf, String>,
+    deployer: HashMap<PathBuf, usize>,
+    /// The Flux Kustomization being walked, if any.
+    current: Option<usize>,
 }
 
 impl Walk<'_> {
-    fn assign(&mut self, file: &Path, namespace: &str) {
-        self.assigned.entry(file.to_path_buf()).or_insert_with(|| namespace.to_string());
+    /// A file is reached: it gets the namespace (when one is set) and the current deployer.
+    fn reach(&mut self, file: &Path, namespace: Option<&str>) {
+        if let Some(ns) = namespace {
+            self.assigned.entry(file.to_path_buf()).or_insert_with(|| ns.to_string());
+        }
+        if let Some(d) = self.current {
+            self.deployer.entry(file.to_path_buf()).or_insert(d);
+        }
     }
 
     fn visit(&mut self, dir: &Path, outer: Option<&str>, seen: &mut HashSet<PathBuf>) {
@@ -155,9 +199,7 @@ impl Walk<'_> {
         for entry in &config.entries {
             let target = normalize(&dir.join(entry));
             if self.known_files.contains(target.as_path()) {
-                if let Some(ns) = namespace {
-                    self.assign(&target, ns);
-                }
+                self.reach(&target, namespace);
             } else if self.configs.contains_key(&target) {
                 self.visit(&target, namespace, seen);
             }

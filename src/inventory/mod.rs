@@ -33,6 +33,8 @@ pub struct Object {
     /// namespaced objects whose namespace nothing sets).
     pub namespace: Option<String>,
     pub cluster_scoped: bool,
+    /// The Flux Kustomization (namespace, name) whose path deploys the object's file.
+    pub deployed_by: Option<(String, String)>,
     pub root: Node,
 }
 
@@ -96,12 +98,17 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let Sources { files, roots, .. } = sources;
     let crd_scopes = crd_scopes(&files);
     let flux_targets = flux_targets(&files);
-    let assigned = kustomize::assigned_namespaces(&files, &roots, &flux_targets);
+    let layout = kustomize::layout(&files, &roots, &flux_targets);
 
     let mut inv = Inventory::default();
     for (file_index, file) in files.into_iter().enumerate() {
         let path: Option<PathBuf> = file.source.path.clone();
-        let assigned_ns = path.as_ref().and_then(|p| assigned.get(p));
+        let assigned_ns = path.as_ref().and_then(|p| layout.namespaces.get(p));
+        let deployed_by = path
+            .as_ref()
+            .and_then(|p| layout.deployer.get(p))
+            .map(|&i| flux_targets[i].owner.clone());
+        let is_patch = path.as_ref().is_some_and(|p| layout.patch_files.contains(p));
         inv.files.push(file.source);
         for doc in file.documents {
             inv.documents += 1;
@@ -110,7 +117,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
             let is_kustomize =
                 path.as_deref().is_some_and(|p| kustomize::is_kustomize_config(&root, p));
-            if api_version.is_empty() || kind.is_empty() || is_kustomize {
+            if api_version.is_empty() || kind.is_empty() || is_kustomize || is_patch {
                 inv.skipped += 1;
                 continue;
             }
@@ -135,6 +142,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
                 name,
                 namespace,
                 cluster_scoped,
+                deployed_by: deployed_by.clone(),
                 root,
             });
         }
@@ -188,14 +196,18 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
                     .and_then(Node::as_str)
                     .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
         })
-        .filter_map(|(file, d)| {
+        .map(|(file, d)| {
             let path = d.root.at(&["spec", "path"]).and_then(Node::as_str).unwrap_or("./");
-            let target = d.root.at(&["spec", "targetNamespace"]).and_then(Node::as_str)?;
-            Some(kustomize::FluxTarget {
+            let target = d.root.at(&["spec", "targetNamespace"]).and_then(Node::as_str);
+            let meta = |k: &str| {
+                d.root.at(&["metadata", k]).and_then(Node::as_str).unwrap_or("").to_string()
+            };
+            kustomize::FluxTarget {
                 defined_in: file.cloned(),
                 path: path.to_string(),
-                target_namespace: target.to_string(),
-            })
+                target_namespace: target.map(String::from),
+                owner: (meta("namespace"), meta("name")),
+            }
         })
         .collect()
 }

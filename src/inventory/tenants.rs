@@ -17,6 +17,8 @@ pub struct Tenant {
     pub node_pool: Option<String>,
     /// Host patterns the tenant may use, with `{tenant}` already expanded.
     pub domains: Vec<String>,
+    /// Source URL patterns the tenant may use, with `{tenant}` already expanded.
+    pub sources: Vec<String>,
 }
 
 /// Tenants by name, and the tenant of each namespace.
@@ -48,6 +50,7 @@ impl TenantIndex {
             let tenant = index.tenant_mut(name);
             tenant.node_pool.clone_from(&tc.node_pool);
             tenant.domains.extend(tc.domains.iter().map(|d| d.replace("{tenant}", name)));
+            tenant.sources.extend(tc.sources.iter().map(|d| d.replace("{tenant}", name)));
             let owned: Vec<String> =
                 tc.namespaces.iter().filter(|ns| !is_platform(ns)).cloned().collect();
             tenant.namespaces.extend(owned.iter().cloned());
@@ -80,6 +83,10 @@ impl TenantIndex {
             if tenant.domains.is_empty() {
                 tenant.domains =
                     tenancy.domains.iter().map(|d| d.replace("{tenant}", name)).collect();
+            }
+            if tenant.sources.is_empty() {
+                tenant.sources =
+                    tenancy.sources.iter().map(|d| d.replace("{tenant}", name)).collect();
             }
         }
         index

@@ -78,7 +78,10 @@ fn kustomize_namespace_overrides_and_the_outermost_wins() {
     // metadata.namespace and the inner kustomization's namespace are both overridden.
     assert_eq!(ns["Pod/declared"].as_deref(), Some("outer"));
     assert_eq!(ns["ClusterRole/cluster-scoped"], None);
-    assert_eq!(ns.len(), 3, "kustomization.yaml files are not objects: {ns:?}");
+    assert_eq!(ns.len(), 3, "kustomization.yaml files and patches are not objects: {ns:?}");
+    let run = mtk(&["--select", SELECT, "--format", "json", "testdata/load/kustomize"]);
+    let files: Vec<String> = locations(&run.json()).into_iter().map(|l| l.1).collect();
+    assert!(!files.iter().any(|f| f.ends_with("patch.yaml")), "{files:?}");
 }
 
 #[test]

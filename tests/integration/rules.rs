@@ -97,35 +97,40 @@ fn golden_expectations(dir: &str) -> Vec<(Vec<String>, Pinned)> {
 }
 
 /// Each rule's golden test covers its pass and fail fixtures, and pins exactly the lines that
-/// `fail.yaml` marks with `# expect: <CODE>` (`mtk-lint test rules/` then checks the findings).
+/// its fail fixtures (files named `fail.yaml`) mark with `# expect: <CODE>` (`mtk-lint test
+/// rules/` then checks the findings).
 #[test]
 fn rule_golden_tests_pin_exactly_the_marked_lines() {
+    let is_fixture =
+        |paths: &[String], name: &str| paths.iter().any(|p| p.rsplit('/').next() == Some(name));
     for folder in RULE_FOLDERS {
         let code = builtin::instantiate(folder).unwrap().meta().code.clone();
         let dir = format!("rules/{}", folder.dir);
         let golden = golden_expectations(&dir);
-        let pass = golden.iter().find(|(paths, _)| paths == &["pass.yaml"]);
+        let pass = golden.iter().find(|(paths, _)| is_fixture(paths, "pass.yaml"));
         assert_eq!(
             pass.map(|(_, e)| e.len()),
             Some(0),
             "{dir}: a LintTest of pass.yaml expecting nothing"
         );
 
-        let fail = std::fs::read_to_string(repo().join(&dir).join("fail.yaml")).unwrap();
+        let (fail_paths, pinned) = golden
+            .iter()
+            .find(|(paths, _)| is_fixture(paths, "fail.yaml"))
+            .expect("a LintTest of fail.yaml");
         let marker = format!("# expect: {code}");
-        let marker_lines: Pinned = (1..)
-            .zip(fail.lines())
-            .filter(|(_, l)| l.contains(&marker))
-            .map(|(n, _)| ("fail.yaml".to_string(), n))
-            .collect();
-        assert!(!marker_lines.is_empty(), "{dir}/fail.yaml has no `{marker}` line");
-        let pinned =
-            golden.iter().find(|(paths, _)| paths == &["fail.yaml"]).map(|(_, e)| e.clone());
-        assert_eq!(
-            pinned,
-            Some(marker_lines),
-            "{dir}: golden expectations differ from the markers"
-        );
+        let mut marker_lines: Pinned = Vec::new();
+        for path in fail_paths.iter().filter(|p| p.ends_with("fail.yaml")) {
+            let text = std::fs::read_to_string(repo().join(&dir).join(path)).unwrap();
+            marker_lines.extend(
+                (1..)
+                    .zip(text.lines())
+                    .filter(|(_, l)| l.contains(&marker))
+                    .map(|(n, _)| (path.clone(), n)),
+            );
+        }
+        assert!(!marker_lines.is_empty(), "{dir}: the fail fixture has no `{marker}` line");
+        assert_eq!(pinned, &marker_lines, "{dir}: golden expectations differ from the markers");
     }
 }
 

@@ -4,8 +4,11 @@
 //! `README.md` (the rule's documentation) and its test fixtures. The folders are embedded in the
 //! binary by [`RULE_FOLDERS`]; a consistency test checks it lists every folder of `rules/`.
 
+mod argo_app_scope;
+mod argo_project_wildcards;
 mod cross_tenant_ingress;
 mod duplicate_host;
+mod duplicate_object;
 mod flux_cross_namespace_ref;
 mod flux_missing_service_account;
 mod foreign_ingress_host;
@@ -18,11 +21,13 @@ mod missing_node_pool_pinning;
 mod missing_quota;
 mod missing_resource_limits;
 mod node_port_service;
+mod out_of_tenant_object;
 mod plaintext_secret;
 pub mod pod;
 mod pod_security_baseline;
 mod privileged_container;
 mod rbac_escalation;
+mod source_not_allowed;
 mod unpinned_image;
 
 use serde::Deserialize;
@@ -50,8 +55,11 @@ macro_rules! rule_folders {
 }
 
 rule_folders![
+    "argo-app-scope",
+    "argo-project-wildcards",
     "cross-tenant-ingress-allowed",
     "duplicate-host",
+    "duplicate-object",
     "flux-cross-namespace-ref",
     "flux-missing-service-account",
     "foreign-ingress-host",
@@ -64,10 +72,12 @@ rule_folders![
     "missing-quota",
     "missing-resource-limits",
     "node-port-service",
+    "out-of-tenant-object",
     "plaintext-secret",
     "pod-security-baseline",
     "privileged-container",
     "rbac-escalation",
+    "source-not-allowed",
     "unpinned-image",
 ];
 
@@ -75,8 +85,11 @@ type Instantiate = fn(RuleMeta, Option<&Node>) -> Result<Box<dyn Rule>, de::DeEr
 
 /// The Rust templates a `rule.yaml` can name.
 pub const TEMPLATES: &[(&str, Instantiate)] = &[
+    ("argo-app-scope", argo_app_scope::instantiate),
+    ("argo-project-wildcards", argo_project_wildcards::instantiate),
     ("cross-tenant-ingress-allowed", cross_tenant_ingress::instantiate),
     ("duplicate-host", duplicate_host::instantiate),
+    ("duplicate-object", duplicate_object::instantiate),
     ("flux-cross-namespace-ref", flux_cross_namespace_ref::instantiate),
     ("flux-missing-service-account", flux_missing_service_account::instantiate),
     ("foreign-ingress-host", foreign_ingress_host::instantiate),
@@ -89,10 +102,12 @@ pub const TEMPLATES: &[(&str, Instantiate)] = &[
     ("missing-quota", missing_quota::instantiate),
     ("missing-resource-limits", missing_resource_limits::instantiate),
     ("node-port-service", node_port_service::instantiate),
+    ("out-of-tenant-object", out_of_tenant_object::instantiate),
     ("plaintext-secret", plaintext_secret::instantiate),
     ("pod-security-baseline", pod_security_baseline::instantiate),
     ("privileged-container", privileged_container::instantiate),
     ("rbac-escalation", rbac_escalation::instantiate),
+    ("source-not-allowed", source_not_allowed::instantiate),
     ("unpinned-image", unpinned_image::instantiate),
 ];
 
