@@ -222,3 +222,59 @@ fn select_runs_only_the_named_rules_and_rejects_unknown_ones() {
         .unwrap()
         .contains("--select: unknown rule `MTK-NOPE-404`"));
 }
+
+/// Every `examples/<name>/` with `good/` and `bad/`: the good tree is clean, the bad one gives
+/// exactly the findings its README lists.
+#[test]
+fn example_repos_good_is_clean_and_bad_gives_the_listed_findings() {
+    let mut seen = 0;
+    for entry in std::fs::read_dir(repo().join("examples")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("good").is_dir() {
+            continue;
+        }
+        seen += 1;
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let good = mtk(&["--format", "json", &format!("examples/{name}/good")]);
+        assert_eq!(
+            (good.code, good.json()["findings"].as_array().unwrap().len()),
+            (0, 0),
+            "{name}/good: {}",
+            good.stdout
+        );
+        let bad = mtk(&["--format", "json", &format!("examples/{name}/bad")]);
+        assert_eq!(bad.code, 1, "{name}/bad");
+        let prefix = format!("examples/{name}/bad/");
+        let mut found: Vec<String> = bad.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} `{}:{}:{}`",
+                    f["rule"].as_str().unwrap(),
+                    f["file"].as_str().unwrap().trim_start_matches(&prefix),
+                    f["line"],
+                    f["column"]
+                )
+            })
+            .collect();
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        let mut listed: Vec<String> = readme
+            .lines()
+            .filter(|l| l.starts_with("| MTK-"))
+            .map(|l| {
+                let cols: Vec<&str> = l.split(" | ").collect();
+                format!(
+                    "{} {}",
+                    cols[0].trim_start_matches("| ").split(' ').next().unwrap(),
+                    cols[1]
+                )
+            })
+            .collect();
+        found.sort();
+        listed.sort();
+        assert_eq!(found, listed, "examples/{name}/README.md lists other findings than bad/ gives");
+    }
+    assert_eq!(seen, 4, "four example platforms");
+}

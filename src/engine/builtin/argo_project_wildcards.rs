@@ -20,13 +20,26 @@ const KINDS: &[&str] = &["AppProject"];
 
 super::object_template!(ArgoProjectWildcards);
 
-fn check(params: &Params, _cx: &Context<'_>, object: &Object, sink: &mut Sink) {
+/// A project works for a tenant when it is named after one, or sends to one of its namespaces.
+fn is_tenant_project(cx: &Context<'_>, object: &Object, spec: &Node) -> bool {
+    cx.inventory.tenants.tenants.contains_key(&object.name)
+        || spec.get("destinations").and_then(Node::as_seq).unwrap_or(&[]).iter().any(|d| {
+            d.get("namespace")
+                .and_then(Node::as_str)
+                .is_some_and(|ns| cx.inventory.tenants.is_tenant_namespace(ns))
+        })
+}
+
+fn check(params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
     if !object.api_version.starts_with("argoproj.io/")
         || params.platform_projects.contains(&object.name)
     {
         return;
     }
     let Some(spec) = object.root.get("spec") else { return };
+    if !is_tenant_project(cx, object, spec) {
+        return;
+    }
     let name = &object.name;
     for (i, d) in spec.get("destinations").and_then(Node::as_seq).unwrap_or(&[]).iter().enumerate()
     {

@@ -75,8 +75,11 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         for (j, peer) in from.and_then(Node::as_seq).unwrap_or(&[]).iter().enumerate() {
             let Some(ns_selector) = peer.get("namespaceSelector") else { continue };
             let pointer = format!("/spec/ingress/{i}/from/{j}/namespaceSelector");
-            if is_empty(ns_selector) {
-                sink.report(object, pointer, format!("NetworkPolicy `{}` of tenant `{}` admits traffic from every namespace (`namespaceSelector: {{}}`)", object.name, tenant.name));
+            let unconstrained = ["matchLabels", "matchExpressions"]
+                .iter()
+                .all(|k| ns_selector.get(k).is_none_or(is_empty));
+            if unconstrained {
+                sink.report(object, pointer, format!("NetworkPolicy `{}` of tenant `{}` admits traffic from every namespace (an empty namespaceSelector)", object.name, tenant.name));
                 continue;
             }
             let foreign: Vec<String> = inv
