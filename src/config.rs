@@ -89,6 +89,9 @@ pub struct Tenancy {
     /// Source URLs (Git, OCI, Helm, buckets) a tenant may use; `{tenant}` expands; `*` globs.
     #[serde(default)]
     pub sources: Vec<String>,
+    /// Container images a tenant may run (`registry.example.com/{tenant}/*`); `*` globs.
+    #[serde(default)]
+    pub registries: Vec<String>,
     /// Namespaces run by the platform team: never tenant namespaces.
     #[serde(default = "default_platform_namespaces")]
     pub platform_namespaces: Vec<String>,
@@ -102,6 +105,7 @@ impl Default for Tenancy {
             node_pool_key: default_node_pool_key(),
             domains: Vec::new(),
             sources: Vec::new(),
+            registries: Vec::new(),
             platform_namespaces: default_platform_namespaces(),
         }
     }

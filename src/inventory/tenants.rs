@@ -19,6 +19,8 @@ pub struct Tenant {
     pub domains: Vec<String>,
     /// Source URL patterns the tenant may use, with `{tenant}` already expanded.
     pub sources: Vec<String>,
+    /// Image patterns (`registry.example.com/team-a/*`) the tenant's containers may use.
+    pub registries: Vec<String>,
 }
 
 /// Tenants by name, and the tenant of each namespace.
@@ -49,8 +51,13 @@ impl TenantIndex {
         for (name, tc) in &config.tenants {
             let tenant = index.tenant_mut(name);
             tenant.node_pool.clone_from(&tc.node_pool);
-            tenant.domains.extend(tc.domains.iter().map(|d| d.replace("{tenant}", name)));
-            tenant.sources.extend(tc.sources.iter().map(|d| d.replace("{tenant}", name)));
+            for (own, given) in [
+                (&mut tenant.domains, &tc.domains),
+                (&mut tenant.sources, &tc.sources),
+                (&mut tenant.registries, &tc.registries),
+            ] {
+                own.extend(given.iter().map(|d| d.replace("{tenant}", name)));
+            }
             let owned: Vec<String> =
                 tc.namespaces.iter().filter(|ns| !is_platform(ns)).cloned().collect();
             tenant.namespaces.extend(owned.iter().cloned());
@@ -79,14 +86,19 @@ impl TenantIndex {
             }
             index.namespace_tenant.insert(ns.name.to_string(), tenant_name.to_string());
         }
+        // Tenants without their own lists take the tenancy-wide ones, `{tenant}` expanded.
+        let expand = |list: &[String], name: &str| -> Vec<String> {
+            list.iter().map(|d| d.replace("{tenant}", name)).collect()
+        };
         for (name, tenant) in &mut index.tenants {
-            if tenant.domains.is_empty() {
-                tenant.domains =
-                    tenancy.domains.iter().map(|d| d.replace("{tenant}", name)).collect();
-            }
-            if tenant.sources.is_empty() {
-                tenant.sources =
-                    tenancy.sources.iter().map(|d| d.replace("{tenant}", name)).collect();
+            for (own, shared) in [
+                (&mut tenant.domains, &tenancy.domains),
+                (&mut tenant.sources, &tenancy.sources),
+                (&mut tenant.registries, &tenancy.registries),
+            ] {
+                if own.is_empty() {
+                    *own = expand(shared, name);
+                }
             }
         }
         index

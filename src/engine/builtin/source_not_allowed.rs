@@ -1,5 +1,6 @@
 //! Template `source-not-allowed`: a tenant's Flux source (GitRepository, OCIRepository,
-//! HelmRepository, Bucket) whose URL is outside the tenant's allowed sources.
+//! HelmRepository, Bucket) whose URL is outside the tenant's allowed sources, and a tenant
+//! container image from a registry outside the tenant's allowed registries.
 
 use serde::Deserialize;
 
@@ -12,15 +13,49 @@ use crate::load::Node;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Params {}
 
-const KINDS: &[&str] = &["GitRepository", "OCIRepository", "HelmRepository", "Bucket"];
+const KINDS: &[&str] = &[
+    "GitRepository",
+    "OCIRepository",
+    "HelmRepository",
+    "Bucket",
+    "Pod",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "Job",
+    "CronJob",
+    "PodTemplate",
+];
 
 super::object_template!(SourceNotAllowed);
 
 fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
+    let Some(tenant) = cx.tenant_of(object) else { return };
+    if let Some((spec, pointer)) = super::pod::pod_spec(object) {
+        if tenant.registries.is_empty() {
+            return;
+        }
+        for c in super::pod::containers(spec, pointer) {
+            let Some(image) = c.node.get("image").and_then(Node::as_str) else { continue };
+            if !tenant.registries.iter().any(|r| wildcard::matches(r, image)) {
+                sink.report(
+                    object,
+                    format!("{}/image", c.pointer),
+                    format!(
+                        "image `{image}` of tenant `{}` is not from the tenant's registries ({})",
+                        tenant.name,
+                        tenant.registries.join(", ")
+                    ),
+                );
+            }
+        }
+        return;
+    }
     if !object.api_version.starts_with("source.toolkit.fluxcd.io/") {
         return;
     }
-    let Some(tenant) = cx.tenant_of(object) else { return };
     if tenant.sources.is_empty() {
         return;
     }
