@@ -27,15 +27,17 @@ struct KustomizeConfig {
     patches: Vec<String>,
 }
 
-/// A Flux Kustomization: what it deploys, and where.
+/// A deployer of a path: a Flux Kustomization, or an Argo CD Application.
 #[derive(Debug)]
 pub(crate) struct FluxTarget {
-    /// The file that defines the Flux Kustomization.
+    /// The file that defines the deployer.
     pub defined_in: Option<PathBuf>,
     pub path: String,
+    /// Namespace forced on every namespaced object (Flux `targetNamespace`).
     pub target_namespace: Option<String>,
-    /// Namespace and name of the Flux Kustomization.
-    pub owner: (String, String),
+    /// Namespace for objects that name none (Argo CD `destination.namespace`).
+    pub default_namespace: Option<String>,
+    pub owner: super::Deployer,
 }
 
 /// What the kustomize and Flux configs of the tree say about its files.
@@ -43,7 +45,7 @@ pub(crate) struct FluxTarget {
 pub(crate) struct Layout {
     /// Namespace assigned to each file (absolute path), when one is.
     pub namespaces: HashMap<PathBuf, String>,
-    /// The Flux Kustomization (index into the targets) that deploys each file.
+    /// The deployer (index into the targets) of each file.
     pub deployer: HashMap<PathBuf, usize>,
     /// Files kustomizations use as patches: partial objects, not objects of their own.
     pub patch_files: HashSet<PathBuf>,

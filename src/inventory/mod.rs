@@ -33,8 +33,8 @@ pub struct Object {
     /// namespaced objects whose namespace nothing sets).
     pub namespace: Option<String>,
     pub cluster_scoped: bool,
-    /// The Flux Kustomization (namespace, name) whose path deploys the object's file.
-    pub deployed_by: Option<(String, String)>,
+    /// The Flux Kustomization or Argo CD Application whose path deploys the object's file.
+    pub deployed_by: Option<Deployer>,
     pub root: Node,
 }
 
@@ -44,6 +44,16 @@ impl Object {
     pub fn namespace_or_empty(&self) -> &str {
         self.namespace.as_deref().unwrap_or("")
     }
+}
+
+/// What deploys a path of the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployer {
+    /// The namespace whose tenant the deployer works for: a Flux Kustomization's own
+    /// namespace, an Argo CD Application's destination namespace.
+    pub namespace: String,
+    /// How to name it in a message: "Flux Kustomization `team-a/apps`".
+    pub label: String,
 }
 
 /// Identity of an object in the cluster.
@@ -104,10 +114,10 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     for (file_index, file) in files.into_iter().enumerate() {
         let path: Option<PathBuf> = file.source.path.clone();
         let assigned_ns = path.as_ref().and_then(|p| layout.namespaces.get(p));
-        let deployed_by = path
-            .as_ref()
-            .and_then(|p| layout.deployer.get(p))
-            .map(|&i| flux_targets[i].owner.clone());
+        let deployer =
+            path.as_ref().and_then(|p| layout.deployer.get(p)).map(|&i| &flux_targets[i]);
+        let deployed_by = deployer.map(|d| d.owner.clone());
+        let default_ns = deployer.and_then(|d| d.default_namespace.clone());
         let is_patch = path.as_ref().is_some_and(|p| layout.patch_files.contains(p));
         inv.files.push(file.source);
         for doc in file.documents {
@@ -129,9 +139,12 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             let namespace = if cluster_scoped {
                 None
             } else {
-                assigned_ns.cloned().or_else(|| {
-                    root.at(&["metadata", "namespace"]).and_then(Node::as_str).map(String::from)
-                })
+                assigned_ns
+                    .cloned()
+                    .or_else(|| {
+                        root.at(&["metadata", "namespace"]).and_then(Node::as_str).map(String::from)
+                    })
+                    .or_else(|| default_ns.clone())
             };
             inv.objects.push(Object {
                 index: inv.objects.len(),
@@ -185,29 +198,49 @@ fn crd_scopes(files: &[crate::load::LoadedFile]) -> HashMap<(String, String), bo
     scopes
 }
 
+/// The deployers of the tree: Flux Kustomizations, then Argo CD Applications.
 fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget> {
-    files
-        .iter()
-        .flat_map(|f| f.documents.iter().map(move |d| (f.source.path.as_ref(), d)))
-        .filter(|(_, d)| {
-            d.root.get("kind").and_then(Node::as_str) == Some("Kustomization")
-                && d.root
-                    .get("apiVersion")
-                    .and_then(Node::as_str)
-                    .is_some_and(|a| a.starts_with("kustomize.toolkit.fluxcd.io/"))
-        })
-        .map(|(file, d)| {
-            let path = d.root.at(&["spec", "path"]).and_then(Node::as_str).unwrap_or("./");
-            let target = d.root.at(&["spec", "targetNamespace"]).and_then(Node::as_str);
-            let meta = |k: &str| {
-                d.root.at(&["metadata", k]).and_then(Node::as_str).unwrap_or("").to_string()
-            };
+    let docs =
+        || files.iter().flat_map(|f| f.documents.iter().map(move |d| (f.source.path.as_ref(), d)));
+    let is = |d: &crate::load::Document, api: &str, kind: &str| {
+        d.root.get("kind").and_then(Node::as_str) == Some(kind)
+            && d.root.get("apiVersion").and_then(Node::as_str).is_some_and(|a| a.starts_with(api))
+    };
+    let text = |d: &crate::load::Document, path: &[&str]| {
+        d.root.at(path).and_then(Node::as_str).map(String::from)
+    };
+    let flux = docs().filter(|(_, d)| is(d, "kustomize.toolkit.fluxcd.io/", "Kustomization")).map(
+        |(file, d)| {
+            let ns = text(d, &["metadata", "namespace"]).unwrap_or_default();
+            let name = text(d, &["metadata", "name"]).unwrap_or_default();
             kustomize::FluxTarget {
                 defined_in: file.cloned(),
-                path: path.to_string(),
-                target_namespace: target.map(String::from),
-                owner: (meta("namespace"), meta("name")),
+                path: text(d, &["spec", "path"]).unwrap_or_else(|| "./".into()),
+                target_namespace: text(d, &["spec", "targetNamespace"]),
+                default_namespace: None,
+                owner: Deployer {
+                    label: format!("Flux Kustomization `{ns}/{name}`"),
+                    namespace: ns,
+                },
             }
-        })
-        .collect()
+        },
+    );
+    let argo =
+        docs().filter(|(_, d)| is(d, "argoproj.io/", "Application")).filter_map(|(file, d)| {
+            let path = text(d, &["spec", "source", "path"])?;
+            let dest = text(d, &["spec", "destination", "namespace"]).unwrap_or_default();
+            let ns = text(d, &["metadata", "namespace"]).unwrap_or_default();
+            let name = text(d, &["metadata", "name"]).unwrap_or_default();
+            Some(kustomize::FluxTarget {
+                defined_in: file.cloned(),
+                path,
+                target_namespace: None,
+                default_namespace: Some(dest.clone()).filter(|d| !d.is_empty()),
+                owner: Deployer {
+                    label: format!("Argo CD Application `{ns}/{name}`"),
+                    namespace: dest,
+                },
+            })
+        });
+    flux.chain(argo).collect()
 }

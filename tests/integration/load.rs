@@ -197,3 +197,38 @@ fn oversized_files_are_errors() {
     let message = run.json()["errors"][0]["message"].as_str().unwrap().to_string();
     assert!(message.contains("more than the limit of 100"), "{message}");
 }
+
+#[test]
+fn argo_applications_own_their_paths_and_set_the_default_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("apps")).unwrap();
+    std::fs::create_dir_all(dir.path().join("tenant-a")).unwrap();
+    std::fs::write(
+        dir.path().join("apps/team-a.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: team-a, namespace: argocd}\nspec:\n  project: team-a\n  source: {repoURL: \"https://git.example.com/fleet\", path: tenant-a}\n  destination: {server: \"https://kubernetes.default.svc\", namespace: team-a}\n---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {mtk.io/tenant: team-a}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tenant-a/objects.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: team-a-admin}\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-ISO-003", "."], None);
+    let report = run.json();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings[0]["resource"]["kind"], "ClusterRole");
+    assert!(findings[0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Argo CD Application `argocd/team-a` of tenant `team-a`"));
+
+    let options = LoadOptions {
+        inputs: vec![Input::Path(dir.path().to_path_buf())],
+        ..LoadOptions::default()
+    };
+    let inventory =
+        mtk_lint::inventory::build(load::load(&options, dir.path()), &Config::default());
+    let cm = inventory.objects.iter().find(|o| o.kind == "ConfigMap").unwrap();
+    assert_eq!(cm.namespace.as_deref(), Some("team-a"), "the destination namespace is the default");
+}

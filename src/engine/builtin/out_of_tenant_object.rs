@@ -1,5 +1,5 @@
-//! Template `out-of-tenant-object`: a tenant's Flux Kustomization deploys a cluster-scoped object
-//! or an object into a namespace the tenant does not own.
+//! Template `out-of-tenant-object`: a tenant's Flux Kustomization or Argo CD Application deploys
+//! a cluster-scoped object or an object into a namespace the tenant does not own.
 
 use serde::Deserialize;
 
@@ -37,9 +37,10 @@ impl Rule for OutOfTenantObject {
     }
 
     fn check_object(&self, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
-        let Some((flux_ns, flux_name)) = &object.deployed_by else { return };
-        let Some(tenant) = cx.inventory.tenants.tenant_of(flux_ns) else { return };
-        let by = format!("Flux Kustomization `{flux_ns}/{flux_name}` of tenant `{}`", tenant.name);
+        let Some(deployer) = &object.deployed_by else { return };
+        let Some(tenant) = cx.inventory.tenants.tenant_of(&deployer.namespace) else { return };
+        let by = format!("{} of tenant `{}`", deployer.label, tenant.name);
+        let flux_ns = &deployer.namespace;
         if object.cluster_scoped {
             sink.report(
                 object,
