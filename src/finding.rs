@@ -71,6 +71,22 @@ pub struct Finding {
     pub policy: Option<String>,
     /// Why the finding is accepted, when a suppression covers it.
     pub suppressed: Option<String>,
+    /// The tenant that owns the object's namespace.
+    pub tenant: Option<String>,
+}
+
+/// What a report says about a rule (SARIF `tool.driver.rules`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleInfo {
+    /// `MTK-SEC-001`, or `policy/rule` for a Kyverno policy.
+    pub id: String,
+    pub name: String,
+    pub short: String,
+    pub full: String,
+    /// The rule's documentation (Markdown), when it has one.
+    pub help_markdown: Option<String>,
+    pub help_uri: Option<String>,
+    pub severity: Severity,
 }
 
 impl Finding {

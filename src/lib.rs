@@ -68,6 +68,10 @@ pub struct Summary {
 #[derive(Debug, Default)]
 pub struct Outcome {
     pub findings: Vec<Finding>,
+    /// The rules that ran (built-in and Kyverno policy rules), for reports that describe them.
+    pub rules: Vec<finding::RuleInfo>,
+    /// Every object checked: (file, resource), in tree order.
+    pub objects: Vec<(String, finding::ResourceRef)>,
     /// Findings a suppression accepts, with the reason in `Finding::suppressed`.
     pub suppressed: Vec<Finding>,
     pub problems: Vec<Problem>,
@@ -163,7 +167,72 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
         errors: problems.len(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
-    Outcome { findings, suppressed, problems, summary }
+    let rules = rule_infos(&rules, &findings, &suppressed);
+    let objects = inventory
+        .objects
+        .iter()
+        .map(|o| {
+            let resource = finding::ResourceRef {
+                api_version: o.api_version.clone(),
+                kind: o.kind.clone(),
+                namespace: o.namespace_or_empty().to_string(),
+                name: o.name.clone(),
+            };
+            (inventory.source(o).display.clone(), resource)
+        })
+        .collect();
+    Outcome { findings, rules, objects, suppressed, problems, summary }
+}
+
+/// Descriptions of the rules: every built-in rule that ran, and every policy rule with a finding.
+fn rule_infos(
+    rules: &[ActiveRule],
+    findings: &[Finding],
+    suppressed: &[Finding],
+) -> Vec<finding::RuleInfo> {
+    let repo = env!("CARGO_PKG_REPOSITORY");
+    let mut out: Vec<finding::RuleInfo> = rules
+        .iter()
+        .map(|r| r.rule.meta())
+        .filter(|m| !m.docs.is_empty())
+        .map(|m| finding::RuleInfo {
+            id: m.code.clone(),
+            name: m.name.clone(),
+            short: m.summary.clone(),
+            full: first_section(m.docs).unwrap_or_else(|| m.summary.clone()),
+            help_markdown: Some(m.docs.to_string()),
+            help_uri: Some(format!("{repo}/blob/main/rules/{}/README.md", m.name)),
+            severity: m.severity,
+        })
+        .collect();
+    for f in findings.iter().chain(suppressed).filter(|f| f.policy.is_some()) {
+        if out.iter().any(|r| r.id == f.rule) {
+            continue;
+        }
+        let meta = rules.iter().map(|r| r.rule.meta()).find(|m| Some(&m.code) == f.policy.as_ref());
+        let title = meta
+            .map(|m| m.summary.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| f.rule.clone());
+        out.push(finding::RuleInfo {
+            id: f.rule.clone(),
+            name: f.name.clone(),
+            short: title.clone(),
+            full: meta.map(|m| m.help.clone()).filter(|s| !s.is_empty()).unwrap_or(title),
+            help_markdown: None,
+            help_uri: None,
+            severity: f.severity,
+        });
+    }
+    out
+}
+
+/// The text of a rule README's "What it checks" section.
+fn first_section(docs: &str) -> Option<String> {
+    let start = docs.find("## What it checks")? + "## What it checks".len();
+    let rest = &docs[start..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    Some(rest[..end].trim().replace('\n', " "))
 }
 
 fn find_config(options: &CheckOptions, cwd: &Path) -> Result<LoadedConfig, Problem> {

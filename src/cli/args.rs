@@ -95,13 +95,14 @@ pub struct CheckArgs {
     /// Files or directories to lint; `-` reads a manifest stream from stdin. Default: `.`.
     pub paths: Vec<PathBuf>,
 
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Output format (repeatable: human, json, sarif, github, markdown, junit, policy-report).
+    #[arg(long, value_enum)]
+    pub format: Vec<Format>,
 
-    /// Write the report to FILE instead of stdout.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    /// Write a report to FILE: `FILE` for the (first) --format, `FORMAT=FILE` for any format
+    /// (repeatable; formats named here are written too).
+    #[arg(long, short = 'o', value_name = "[FORMAT=]FILE")]
+    pub output: Vec<String>,
 
     /// Config file (default: .mtk-lint.yaml at the root of the first path).
     #[arg(long, value_name = "FILE")]

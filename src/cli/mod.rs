@@ -57,20 +57,82 @@ pub fn run() -> u8 {
     let outcome = crate::check(&options, &cwd);
     let code = outcome.exit_code(check.fail_on.threshold());
 
-    let written = write_report(&check, &outcome);
+    let written = write_report(&check, &outcome, &cwd);
     match written {
         Ok(()) => code,
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => fatal(&e.to_string()),
         // A closed pipe (`mtk-lint . | head`) is the reader's choice, not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => code,
         Err(e) => fatal(&format!("cannot write the report: {e}")),
     }
 }
 
-fn write_report(check: &args::CheckArgs, outcome: &crate::Outcome) -> io::Result<()> {
-    let color = check.output.is_none()
-        && use_color(check.color, io::stdout().is_terminal(), std::env::var_os("NO_COLOR"));
-    let style = Style { color, show_suppressed: check.show_suppressed };
-    emit(check.output.as_deref(), |w| report::write(check.format, outcome, style, w))
+/// Where each report goes: (format, file or stdout).
+type Destinations = Vec<(report::Format, Option<std::path::PathBuf>)>;
+
+/// Resolves `--format` and `--output` into destinations; at most one goes to stdout.
+fn destinations(check: &args::CheckArgs) -> Result<Destinations, String> {
+    use clap::ValueEnum;
+    let mut formats: Destinations = check.format.iter().map(|f| (*f, None)).collect();
+    if formats.is_empty() {
+        formats.push((report::Format::Human, None));
+    }
+    let mut plain_used = false;
+    for value in &check.output {
+        let named = value
+            .split_once('=')
+            .and_then(|(f, file)| Some((report::Format::from_str(f, true).ok()?, file)));
+        match named {
+            Some((format, file)) => {
+                match formats.iter_mut().find(|(f, to)| *f == format && to.is_none()) {
+                    Some(slot) => slot.1 = Some(file.into()),
+                    None => formats.push((format, Some(file.into()))),
+                }
+            }
+            None if plain_used => {
+                return Err(format!("--output {value}: only one --output may omit its FORMAT="))
+            }
+            None => {
+                plain_used = true;
+                formats[0].1 = Some(value.into());
+            }
+        }
+    }
+    if formats.iter().filter(|(_, to)| to.is_none()).count() > 1 {
+        return Err("only one report can go to stdout: give the others --output FORMAT=FILE".into());
+    }
+    Ok(formats)
+}
+
+fn write_report(
+    check: &args::CheckArgs,
+    outcome: &crate::Outcome,
+    cwd: &std::path::Path,
+) -> io::Result<()> {
+    let formats =
+        destinations(check).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
+    let links = report::Links {
+        root_uri: Some(format!("file://{}/", cwd.display())),
+        web_base: github_blob_base(),
+    };
+    for (format, to) in formats {
+        let color = to.is_none()
+            && use_color(check.color, io::stdout().is_terminal(), std::env::var_os("NO_COLOR"));
+        let style = Style { color, show_suppressed: check.show_suppressed };
+        emit(to.as_deref(), |w| report::write(format, outcome, style, &links, w))?;
+    }
+    Ok(())
+}
+
+/// `https://github.com/org/repo/blob/<sha>` inside GitHub Actions, for links in summaries.
+fn github_blob_base() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    Some(format!(
+        "{}/{}/blob/{}",
+        var("GITHUB_SERVER_URL")?,
+        var("GITHUB_REPOSITORY")?,
+        var("GITHUB_SHA")?
+    ))
 }
 
 /// Writes through a buffer to FILE, or to stdout.

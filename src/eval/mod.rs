@@ -123,5 +123,12 @@ fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
         },
         policy,
         suppressed: None,
+        // A Namespace object belongs to the tenant that owns that namespace.
+        tenant: object
+            .namespace
+            .as_deref()
+            .or((object.kind == "Namespace").then_some(object.name.as_str()))
+            .and_then(|ns| inv.tenants.tenant_of(ns))
+            .map(|t| t.name.clone()),
     }
 }

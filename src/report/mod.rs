@@ -3,8 +3,13 @@
 //! Entry point: [`write`].
 
 pub mod catalog;
+mod github;
 mod human;
 mod json;
+mod junit;
+mod markdown;
+mod policy_report;
+mod sarif;
 
 use std::io::{self, Write};
 
@@ -17,6 +22,16 @@ pub enum Format {
     Human,
     /// Machine-readable JSON (schema in README).
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning.
+    Sarif,
+    /// GitHub Actions annotations (workflow commands).
+    Github,
+    /// A Markdown summary for `$GITHUB_STEP_SUMMARY` or a pull request comment.
+    Markdown,
+    /// JUnit XML: a testsuite per file, a testcase per object.
+    Junit,
+    /// wgpolicyk8s.io PolicyReports and a ClusterPolicyReport.
+    PolicyReport,
 }
 
 /// How human output looks.
@@ -27,15 +42,29 @@ pub struct Style {
     pub show_suppressed: bool,
 }
 
+/// Where reports point back to: the `file://` URI of the directory paths are relative to
+/// (SARIF), and a web base for links to files (Markdown).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Links {
+    pub root_uri: Option<String>,
+    pub web_base: Option<String>,
+}
+
 /// Writes the outcome in a format.
 pub fn write(
     format: Format,
     outcome: &Outcome,
     style: Style,
+    links: &Links,
     out: &mut dyn Write,
 ) -> io::Result<()> {
     match format {
         Format::Human => human::write(outcome, style, out),
         Format::Json => json::write(outcome, style, out),
+        Format::Sarif => sarif::write(outcome, links.root_uri.as_deref(), out),
+        Format::Github => github::write(outcome, out),
+        Format::Markdown => markdown::write(outcome, links.web_base.as_deref(), out),
+        Format::Junit => junit::write(outcome, out),
+        Format::PolicyReport => policy_report::write(outcome, out),
     }
 }

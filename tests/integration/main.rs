@@ -3,6 +3,7 @@
 mod cli;
 mod conformance;
 mod fleet;
+mod formats;
 mod harness;
 mod load;
 mod policies;

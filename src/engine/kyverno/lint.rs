@@ -32,7 +32,11 @@ impl PolicyRule {
                 .get("policies.kyverno.io/title")
                 .cloned()
                 .unwrap_or_default(),
-            help: String::new(),
+            help: policy
+                .annotations
+                .get("policies.kyverno.io/description")
+                .map(|d| d.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_default(),
             enabled_by_default: true,
             docs: "",
         };

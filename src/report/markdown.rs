@@ -1,0 +1,87 @@
+//! `--format markdown`: a summary for `$GITHUB_STEP_SUMMARY` or a pull request comment.
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+
+use crate::finding::Severity;
+use crate::Outcome;
+
+/// Most findings listed one by one.
+const TOP: usize = 50;
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub(super) fn write(
+    outcome: &Outcome,
+    link_base: Option<&str>,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let count = |s: Severity| outcome.findings.iter().filter(|f| f.severity == s).count();
+    writeln!(out, "## mtk-lint")?;
+    writeln!(out)?;
+    let status = if !outcome.problems.is_empty() || count(Severity::Error) > 0 {
+        "❌"
+    } else if outcome.findings.is_empty() {
+        "✅"
+    } else {
+        "⚠️"
+    };
+    writeln!(
+        out,
+        "{status} **{}** findings ({} errors, {} warnings, {} info), {} suppressed, {} input errors — {} files, {} Kubernetes objects.",
+        outcome.findings.len(),
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Info),
+        outcome.suppressed.len(),
+        outcome.problems.len(),
+        outcome.summary.files,
+        outcome.summary.resources,
+    )?;
+    if outcome.findings.is_empty() && outcome.problems.is_empty() {
+        return Ok(());
+    }
+    let mut per_tenant: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for f in &outcome.findings {
+        *per_tenant.entry(f.tenant.as_deref().unwrap_or("(platform / none)")).or_default() += 1;
+        *per_rule.entry((&f.rule, &f.name)).or_default() += 1;
+    }
+    writeln!(out)?;
+    writeln!(out, "| tenant | findings |\n| --- | --- |")?;
+    for (t, n) in &per_tenant {
+        writeln!(out, "| {} | {n} |", cell(t))?;
+    }
+    writeln!(out)?;
+    writeln!(out, "| rule | findings |\n| --- | --- |")?;
+    for ((code, name), n) in &per_rule {
+        writeln!(out, "| {} {} | {n} |", cell(code), cell(name))?;
+    }
+    writeln!(out)?;
+    writeln!(out, "| severity | where | rule | message |\n| --- | --- | --- | --- |")?;
+    for f in outcome.findings.iter().take(TOP) {
+        let place = format!("{}:{}", f.source.display, f.span.start.line);
+        let where_ = match link_base {
+            Some(base) if !f.source.display.starts_with('/') => {
+                format!("[{}]({base}/{}#L{})", cell(&place), f.source.display, f.span.start.line)
+            }
+            _ => format!("`{}`", cell(&place)),
+        };
+        writeln!(
+            out,
+            "| {} | {where_} | {} | {} |",
+            f.severity.as_str(),
+            cell(&f.rule),
+            cell(&f.message)
+        )?;
+    }
+    if outcome.findings.len() > TOP {
+        writeln!(out, "\n…and {} more.", outcome.findings.len() - TOP)?;
+    }
+    for p in &outcome.problems {
+        writeln!(out, "\n- ❌ `{}`", cell(&p.to_string()))?;
+    }
+    Ok(())
+}
