@@ -1,5 +1,6 @@
 //! All integration tests, in one binary (ripgrep style).
 
+mod action;
 mod cli;
 mod conformance;
 mod fleet;
