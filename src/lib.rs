@@ -19,6 +19,7 @@ pub mod finding;
 pub mod harness;
 pub mod inventory;
 pub mod load;
+pub mod progress;
 pub mod report;
 
 use std::path::{Path, PathBuf};
@@ -76,6 +77,8 @@ pub struct Outcome {
     pub suppressed: Vec<Finding>,
     pub problems: Vec<Problem>,
     pub summary: Summary,
+    /// Counts and time per stage (`--stats`).
+    pub stats: progress::Stats,
 }
 
 impl Outcome {
@@ -92,7 +95,18 @@ impl Outcome {
 /// Lints the inputs. Never fails as a whole: every problem is collected in the outcome.
 #[must_use]
 pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
+    check_with(options, cwd, &progress::Silent)
+}
+
+/// [`check`], reporting progress (files read, objects checked) to `progress`.
+#[must_use]
+pub fn check_with(
+    options: &CheckOptions,
+    cwd: &Path,
+    progress: &dyn progress::Progress,
+) -> Outcome {
     let started = Instant::now();
+    let mut clock = StageClock::new();
     let mut problems = Vec::new();
 
     let loaded_config = match find_config(options, cwd) {
@@ -104,6 +118,8 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
     };
     let (rules, mut rule_problems) = select_rules(&loaded_config, &options.select);
     problems.append(&mut rule_problems);
+    let builtin_rules = rules.len();
+    clock.lap("config");
 
     let mut excludes = Vec::new();
     for (base, patterns) in [
@@ -125,11 +141,14 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
         skip_files: loaded_config.path.iter().cloned().collect(),
         limits: options.limits,
     };
-    let mut sources = load::load(&load_options, cwd);
+    let mut sources = load::load_with(&load_options, cwd, progress);
     problems.append(&mut sources.problems);
     let files = sources.files.len();
+    let bytes = sources.files.iter().map(|f| f.source.text.len() as u64).sum();
+    clock.lap("load");
 
     let inventory = inventory::build(sources, &loaded_config.config);
+    clock.lap("inventory");
     let (policy_rules, mut policy_problems) = engine::kyverno::lint::load_policies(
         &options.policies,
         !options.no_tree_policies,
@@ -139,6 +158,9 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
         loaded_config.config.policies.severity,
     );
     problems.append(&mut policy_problems);
+    let policies = policy_rules.len();
+    let policy_rule_count = policy_rules.iter().map(|r| r.rule_count()).sum();
+    clock.lap("policies");
     let mut rules = rules;
     rules.extend(
         policy_rules.into_iter().map(|rule| ActiveRule { rule, severity: Severity::Warning }),
@@ -152,10 +174,11 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
     );
     problems.append(&mut exception_problems);
     problems.append(&mut eval::suppress::annotation_problems(&inventory));
-    let (all_findings, mut eval_problems) = eval::run(&rules, &cx, &exceptions);
+    let (all_findings, mut eval_problems) = eval::run_with(&rules, &cx, &exceptions, progress);
     problems.append(&mut eval_problems);
     let (suppressed, findings): (Vec<Finding>, Vec<Finding>) =
         all_findings.into_iter().partition(|f| f.suppressed.is_some());
+    clock.lap("rules");
 
     let summary = Summary {
         files,
@@ -168,7 +191,27 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
     let rules = rule_infos(&rules, &findings, &suppressed);
-    let objects = inventory
+    let objects = checked_objects(&inventory);
+    let stats = progress::Stats {
+        files,
+        bytes,
+        documents: summary.documents,
+        objects: summary.resources,
+        builtin_rules,
+        policies,
+        policy_rules: policy_rule_count,
+        findings: summary.findings,
+        suppressed: summary.suppressed,
+        errors: summary.errors,
+        threads: rayon::current_num_threads(),
+        stages: clock.laps,
+    };
+    Outcome { findings, rules, objects, suppressed, problems, summary, stats }
+}
+
+/// Every object checked: (file, resource), in tree order.
+fn checked_objects(inventory: &inventory::Inventory) -> Vec<(String, finding::ResourceRef)> {
+    inventory
         .objects
         .iter()
         .map(|o| {
@@ -180,8 +223,26 @@ pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {
             };
             (inventory.source(o).display.clone(), resource)
         })
-        .collect();
-    Outcome { findings, rules, objects, suppressed, problems, summary }
+        .collect()
+}
+
+/// Times consecutive stages.
+struct StageClock {
+    last: Instant,
+    laps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl StageClock {
+    fn new() -> Self {
+        StageClock { last: Instant::now(), laps: Vec::new() }
+    }
+
+    /// Ends the stage called `name`, which began where the previous one ended.
+    fn lap(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.laps.push((name, now - self.last));
+        self.last = now;
+    }
 }
 
 /// Descriptions of the rules: every built-in rule that ran, and every policy rule with a finding.

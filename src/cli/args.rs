@@ -40,6 +40,18 @@ pub enum Command {
         /// A rule code (`MTK-NET-002`) or name (`missing-default-deny`).
         rule: String,
     },
+    /// Print a shell completion script (e.g. `mtk-lint completions bash > /etc/bash_completion.d/mtk-lint`).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), or write one page per command into a directory.
+    Man {
+        /// Write `mtk-lint.1`, `mtk-lint-check.1`, … into DIR instead of printing `mtk-lint.1`.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone)]
@@ -91,6 +103,7 @@ pub struct TestArgs {
 }
 
 #[derive(Debug, Args, Clone)]
+#[allow(clippy::struct_excessive_bools, reason = "command-line switches are booleans")]
 pub struct CheckArgs {
     /// Files or directories to lint; `-` reads a manifest stream from stdin. Default: `.`.
     pub paths: Vec<PathBuf>,
@@ -139,6 +152,14 @@ pub struct CheckArgs {
     /// When to use colour in human output (`auto` respects NO_COLOR and terminals).
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     pub color: ColorChoice,
+
+    /// Print findings and errors only: no progress bar, no summary line.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// Print counts (files, documents, objects, rules) and the time of each stage to stderr.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,6 +1,7 @@
 //! The command line: arguments (clap) → options → run → exit code.
 
 mod args;
+mod progress;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -34,6 +35,18 @@ pub fn run() -> u8 {
         Some(Command::Rules { format }) => {
             return catalog(|w, rules| report::catalog::write_rules(rules, format, w))
         }
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            return match emit(None, |w| {
+                clap_complete::generate(shell, &mut cmd, "mtk-lint", w);
+                Ok(())
+            }) {
+                Ok(()) => 0,
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+                Err(e) => fatal(&e.to_string()),
+            };
+        }
+        Some(Command::Man { dir }) => return man(dir.as_deref()),
         Some(Command::Explain { rule }) => {
             return catalog(|w, rules| match rules.iter().find(|m| m.is_named(&rule)) {
                 Some(meta) => w.write_all(meta.docs.as_bytes()),
@@ -54,10 +67,24 @@ pub fn run() -> u8 {
         no_tree_policies: check.no_tree_policies,
         select: check.select.clone(),
     };
-    let outcome = crate::check(&options, &cwd);
+    let ci = std::env::var("CI").ok();
+    let outcome = if progress::wanted(check.quiet, io::stderr().is_terminal(), ci.as_deref()) {
+        let bar = progress::Bar::new();
+        let outcome = crate::check_with(&options, &cwd, &bar);
+        bar.clear();
+        outcome
+    } else {
+        crate::check(&options, &cwd)
+    };
     let code = outcome.exit_code(check.fail_on.threshold());
 
+    let report_started = std::time::Instant::now();
     let written = write_report(&check, &outcome, &cwd);
+    if check.stats {
+        let mut stats = outcome.stats.clone();
+        stats.stages.push(("report", report_started.elapsed()));
+        let _ = write!(io::stderr(), "{stats}");
+    }
     match written {
         Ok(()) => code,
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => fatal(&e.to_string()),
@@ -118,7 +145,7 @@ fn write_report(
     for (format, to) in formats {
         let color = to.is_none()
             && use_color(check.color, io::stdout().is_terminal(), std::env::var_os("NO_COLOR"));
-        let style = Style { color, show_suppressed: check.show_suppressed };
+        let style = Style { color, show_suppressed: check.show_suppressed, quiet: check.quiet };
         emit(to.as_deref(), |w| report::write(format, outcome, style, &links, w))?;
     }
     Ok(())
@@ -163,6 +190,23 @@ fn catalog(
         Ok(()) => 0,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(e) => fatal(&e.to_string()),
+    }
+}
+
+/// The man page of `mtk-lint` on stdout, or every command's page written into `dir`.
+fn man(dir: Option<&std::path::Path>) -> u8 {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let written = match dir {
+        Some(dir) => std::fs::create_dir_all(dir)
+            .and_then(|()| clap_mangen::generate_to(cmd, dir))
+            .map_err(|e| format!("cannot write man pages to {}: {e}", dir.display())),
+        None => emit(None, |w| clap_mangen::Man::new(cmd).render(w))
+            .or_else(|e| if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
+            .map_err(|e| e.to_string()),
+    };
+    match written {
+        Ok(()) => 0,
+        Err(message) => fatal(&message),
     }
 }
 

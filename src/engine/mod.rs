@@ -127,4 +127,9 @@ pub trait Rule: Send + Sync {
     fn check_object(&self, _cx: &Context<'_>, _object: &Object, _sink: &mut Sink) {}
 
     fn check_tree(&self, _cx: &Context<'_>, _sink: &mut Sink) {}
+
+    /// How many rules this one stands for (a Kyverno policy runs all of its rules), for `--stats`.
+    fn rule_count(&self) -> usize {
+        1
+    }
 }

@@ -13,6 +13,7 @@ use crate::engine::{Context, Rule, RuleScope, Sink, Violation};
 use crate::error::Problem;
 use crate::finding::{Finding, ResourceRef, Severity};
 use crate::inventory::{locate, Inventory};
+use crate::progress::{Progress, Stage};
 
 /// A violation with the index of the rule that reported it.
 type RuleViolation = (usize, Violation);
@@ -30,7 +31,19 @@ pub fn run(
     cx: &Context<'_>,
     exceptions: &suppress::Exceptions,
 ) -> (Vec<Finding>, Vec<Problem>) {
+    run_with(rules, cx, exceptions, &crate::progress::Silent)
+}
+
+/// [`run`], telling `progress` about every object checked.
+#[must_use]
+pub fn run_with(
+    rules: &[ActiveRule],
+    cx: &Context<'_>,
+    exceptions: &suppress::Exceptions,
+    progress: &dyn Progress,
+) -> (Vec<Finding>, Vec<Problem>) {
     let inv = cx.inventory;
+    progress.start(Stage::Check, inv.objects.len() as u64);
     let object_rules: Vec<(usize, &ActiveRule)> =
         rules.iter().enumerate().filter(|(_, r)| r.rule.scope() == RuleScope::Object).collect();
     let tree_rules: Vec<(usize, &ActiveRule)> =
@@ -61,6 +74,7 @@ pub fn run(
                 )),
             }
         }
+        progress.advance(1);
         (out, problems)
     });
     let per_tree = tree_rules.par_iter().map(|&(ri, active)| {
@@ -81,6 +95,7 @@ pub fn run(
     });
     let (violations, problems): (Vec<Vec<RuleViolation>>, Vec<Vec<Problem>>) =
         per_object.chain(per_tree).unzip();
+    progress.finish();
 
     let mut findings: Vec<Finding> = violations
         .into_par_iter()

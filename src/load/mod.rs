@@ -14,6 +14,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::error::Problem;
+use crate::progress::{Progress, Stage};
 pub use discover::{Excludes, Input};
 use source::{Pos, SourceFile};
 pub use yaml::{Document, Limits, Node, Value};
@@ -49,11 +50,24 @@ pub struct LoadOptions {
 /// Reads and parses every input. Never fails as a whole: problems are collected per file.
 #[must_use]
 pub fn load(options: &LoadOptions, cwd: &Path) -> Sources {
+    load_with(options, cwd, &crate::progress::Silent)
+}
+
+/// [`load`], telling `progress` about every file read.
+pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> Sources {
     let (mut candidates, mut problems) =
         discover::discover(&options.inputs, cwd, &options.excludes);
     candidates.retain(|c| !options.skip_files.contains(&c.path));
-    let results: Vec<(Option<LoadedFile>, Vec<Problem>)> =
-        candidates.par_iter().map(|c| read_file(&c.path, &c.display, &options.limits)).collect();
+    progress.start(Stage::Load, candidates.len() as u64);
+    let results: Vec<(Option<LoadedFile>, Vec<Problem>)> = candidates
+        .par_iter()
+        .map(|c| {
+            let read = read_file(&c.path, &c.display, &options.limits);
+            progress.advance(1);
+            read
+        })
+        .collect();
+    progress.finish();
     let mut files = Vec::with_capacity(results.len());
     for (file, mut file_problems) in results {
         files.extend(file);

@@ -136,6 +136,9 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
         writeln!(out, "{}", buf.trim_end())?;
         writeln!(out)?;
     }
+    if style.quiet {
+        return Ok(());
+    }
     writeln!(out, "{}", summary_line(outcome))
 }
 

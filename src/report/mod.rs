@@ -40,6 +40,8 @@ pub struct Style {
     pub color: bool,
     /// Also show the findings a suppression accepts.
     pub show_suppressed: bool,
+    /// Human output without the closing summary line (`--quiet`).
+    pub quiet: bool,
 }
 
 /// Where reports point back to: the `file://` URI of the directory paths are relative to

@@ -2,6 +2,7 @@
 
 mod action;
 mod cli;
+mod comforts;
 mod conformance;
 mod fleet;
 mod formats;

@@ -73,6 +73,10 @@ impl Rule for PolicyRule {
         &self.meta
     }
 
+    fn rule_count(&self) -> usize {
+        self.policy.rules.len()
+    }
+
     fn scope(&self) -> RuleScope {
         RuleScope::Object
     }
