@@ -1,8 +1,6 @@
 //! Template `cross-tenant-ingress-allowed`: a NetworkPolicy in a tenant namespace that admits
 //! traffic from other tenants' namespaces, or from everywhere.
 
-use std::collections::BTreeMap;
-
 use serde::Deserialize;
 
 use crate::engine::{Context, Sink};
@@ -17,34 +15,44 @@ const KINDS: &[&str] = &["NetworkPolicy"];
 
 super::object_template!(CrossTenantIngress);
 
-/// Whether a label selector selects a label set (matchLabels and matchExpressions).
-fn selects(selector: &Node, labels: &BTreeMap<String, String>) -> bool {
+/// Whether a label selector selects the labels `label` looks up (matchLabels and
+/// matchExpressions). Takes a lookup, not a map, so that checking a selector against every
+/// namespace of a fleet allocates nothing.
+fn selects<'a>(selector: &Node, label: impl Fn(&str) -> Option<&'a str>) -> bool {
     let ok_labels = selector
         .get("matchLabels")
         .and_then(Node::as_map)
         .unwrap_or(&[])
         .iter()
-        .all(|e| e.value.as_str().is_some_and(|v| labels.get(&*e.key).is_some_and(|l| l == v)));
+        .all(|e| e.value.as_str().is_some_and(|v| label(&e.key) == Some(v)));
     let ok_exprs =
         selector.get("matchExpressions").and_then(Node::as_seq).unwrap_or(&[]).iter().all(|e| {
             let key = e.get("key").and_then(Node::as_str).unwrap_or("");
-            let values: Vec<&str> = e
+            let mut values = e
                 .get("values")
                 .and_then(Node::as_seq)
                 .unwrap_or(&[])
                 .iter()
-                .filter_map(Node::as_str)
-                .collect();
-            let have = labels.get(key);
+                .filter_map(Node::as_str);
+            let have = label(key);
             match e.get("operator").and_then(Node::as_str).unwrap_or("") {
-                "In" => have.is_some_and(|h| values.contains(&h.as_str())),
-                "NotIn" => have.is_none_or(|h| !values.contains(&h.as_str())),
+                "In" => have.is_some_and(|h| values.any(|v| v == h)),
+                "NotIn" => have.is_none_or(|h| !values.any(|v| v == h)),
                 "Exists" => have.is_some(),
                 "DoesNotExist" => have.is_none(),
                 _ => false,
             }
         });
     ok_labels && ok_exprs
+}
+
+/// The labels of a Namespace object as the API server sees them (with the automatic
+/// `kubernetes.io/metadata.name`).
+fn namespace_label<'a>(ns: &'a Object, key: &str) -> Option<&'a str> {
+    if key == "kubernetes.io/metadata.name" {
+        return Some(&ns.name);
+    }
+    ns.root.at(&["metadata", "labels"])?.get(key)?.as_str()
 }
 
 fn is_empty(node: &Node) -> bool {
@@ -85,18 +93,7 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
             let foreign: Vec<String> = inv
                 .of_kind("Namespace")
                 .filter(|ns| inv.tenants.tenant_of(&ns.name).is_some_and(|t| t.name != tenant.name))
-                .filter(|ns| {
-                    let mut labels: BTreeMap<String, String> = ns
-                        .root
-                        .at(&["metadata", "labels"])
-                        .and_then(Node::as_map)
-                        .unwrap_or(&[])
-                        .iter()
-                        .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
-                        .collect();
-                    labels.insert("kubernetes.io/metadata.name".into(), ns.name.clone());
-                    selects(ns_selector, &labels)
-                })
+                .filter(|ns| selects(ns_selector, |key| namespace_label(ns, key)))
                 .map(|ns| ns.name.clone())
                 .collect();
             if !foreign.is_empty() {

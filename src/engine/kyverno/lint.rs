@@ -139,7 +139,13 @@ fn to_pointer(path: &[String]) -> String {
 }
 
 fn namespace_object<'a>(inv: &'a Inventory, name: &str) -> Option<&'a Object> {
-    inv.of_kind("Namespace").find(|o| o.name == name && o.api_version == "v1")
+    let id = crate::inventory::ObjectId {
+        api_version: "v1".into(),
+        kind: "Namespace".into(),
+        namespace: String::new(),
+        name: name.into(),
+    };
+    inv.by_id(&id).next()
 }
 
 /// An object as the cluster stores it: with its effective namespace.
