@@ -160,6 +160,10 @@ pub struct CheckArgs {
     /// Print counts (files, documents, objects, rules) and the time of each stage to stderr.
     #[arg(long)]
     pub stats: bool,
+
+    /// Benchmark floor: only walk, read and parse every document into JSON, then print counts.
+    #[arg(long, hide = true)]
+    pub parse_only: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

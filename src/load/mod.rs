@@ -4,6 +4,7 @@
 
 pub mod de;
 pub mod discover;
+pub mod floor;
 pub mod source;
 pub mod yaml;
 

@@ -220,3 +220,26 @@ fn progress_hears_of_every_file_read_and_every_object_checked() {
     assert_eq!(done, objects);
     assert_eq!(outcome.findings.len(), mtk_lint::check(&options, &repo()).findings.len());
 }
+
+#[test]
+fn parse_only_floor_reads_what_the_linter_reads() {
+    let floor = mtk(&["--parse-only", "testdata/load/multi-doc"]);
+    assert_eq!(floor.code, 0, "{}", floor.stderr);
+    let lint = mtk(&["--format", "json", "testdata/load/multi-doc"]).json();
+    let s = &lint["summary"];
+    assert_eq!(
+        floor.stdout.trim(),
+        format!(
+            "files {} bytes {} documents {} errors 0",
+            s["files"],
+            walk_bytes(&repo().join("testdata/load/multi-doc")),
+            s["documents"]
+        )
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.yaml"), "a: [1\n").unwrap();
+    std::fs::write(dir.path().join("good.yaml"), "a: 1\n---\nb: 2\n").unwrap();
+    let run = mtk_in(dir.path(), &["--parse-only", "."], None);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stdout.trim(), "files 2 bytes 20 documents 2 errors 1");
+}
