@@ -10,8 +10,7 @@
 //! it is resolved against each ancestor of the directory holding the Flux Kustomization (the
 //! nearest one where the path exists wins), then against the linted roots.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::ops::Bound;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use crate::load::discover::normalize;
@@ -69,8 +68,10 @@ pub(crate) fn is_kustomize_config(root: &Node, file: &Path) -> bool {
 
 /// Namespaces, deployers and patch files of the tree.
 pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget]) -> Layout {
-    let mut configs: BTreeMap<PathBuf, KustomizeConfig> = BTreeMap::new();
-    let mut known_files: BTreeSet<&Path> = BTreeSet::new();
+    // Hash lookups: `Path` ordering compares component by component, which dominated this
+    // function on large fleets. Sorted vectors keep the walk order deterministic.
+    let mut configs: HashMap<PathBuf, KustomizeConfig> = HashMap::new();
+    let mut known_files: HashSet<&Path> = HashSet::with_capacity(files.len());
     for file in files {
         let Some(path) = file.source.path.as_deref() else {
             continue;
@@ -88,9 +89,22 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
             }
         }
     }
-    // Every directory that holds a loaded file, at any depth.
-    let dirs_with_files: HashSet<&Path> =
-        known_files.iter().flat_map(|f| f.ancestors().skip(1)).collect();
+    // Sorted by bytes (cheaper than `Path`'s component order): the files below `dir` are the
+    // ones starting with `dir/`, one contiguous range.
+    let mut sorted_files: Vec<&Path> = known_files.iter().copied().collect();
+    sorted_files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
+    let below = |dir: &Path| -> &[&Path] {
+        let mut prefix = dir.as_os_str().to_owned();
+        prefix.push("/");
+        let from = sorted_files.partition_point(|f| f.as_os_str() < prefix.as_os_str());
+        let len = sorted_files[from..]
+            .iter()
+            .take_while(|f| f.as_os_str().as_encoded_bytes().starts_with(prefix.as_encoded_bytes()))
+            .count();
+        &sorted_files[from..from + len]
+    };
+    let mut config_dirs: Vec<&PathBuf> = configs.keys().collect();
+    config_dirs.sort_unstable();
     let mut walk = Walk {
         configs: &configs,
         known_files: &known_files,
@@ -108,20 +122,16 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
             .iter()
             .flat_map(|f| f.ancestors().skip(1))
             .chain(roots.iter().map(PathBuf::as_path));
-        let exists = |dir: &Path| configs.contains_key(dir) || dirs_with_files.contains(dir);
+        // A directory exists for us when it has a config or holds a loaded file at any depth
+        // (the files below a directory are one range of the sorted list).
+        let exists = |dir: &Path| configs.contains_key(dir) || !below(dir).is_empty();
         let Some(dir) = bases.map(|b| normalize(&b.join(rel))).find(|d| exists(d)) else {
             continue;
         };
         if configs.contains_key(&dir) {
             walk.visit(&dir, target.target_namespace.as_deref(), &mut HashSet::new());
         } else {
-            // Paths order component by component, so the files below `dir` are one range.
-            let below: Vec<&Path> = known_files
-                .range::<Path, _>((Bound::Included(dir.as_path()), Bound::Unbounded))
-                .copied()
-                .take_while(|f| f.starts_with(&dir))
-                .collect();
-            for file in below {
+            for file in below(&dir) {
                 walk.reach(file, target.target_namespace.as_deref());
             }
         }
@@ -133,7 +143,7 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
         .flat_map(|(dir, c)| c.entries.iter().map(move |e| normalize(&dir.join(e))))
         .collect();
     let (roots_first, rest): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        configs.keys().partition(|d| !included.contains(*d));
+        config_dirs.iter().copied().partition(|d| !included.contains(*d));
     for dir in roots_first.into_iter().chain(rest) {
         walk.visit(dir, None, &mut HashSet::new());
     }
@@ -171,8 +181,8 @@ fn read_config(root: &Node) -> KustomizeConfig {
 }
 
 struct Walk<'a> {
-    configs: &'a BTreeMap<PathBuf, KustomizeConfig>,
-    known_files: &'a BTreeSet<&'a Path>,
+    configs: &'a HashMap<PathBuf, KustomizeConfig>,
+    known_files: &'a HashSet<&'a Path>,
     assigned: HashMap<PathBuf, String>,
     deployer: HashMap<PathBuf, usize>,
     /// The Flux Kustomization being walked, if any.
