@@ -91,32 +91,35 @@ pub(super) fn base(resource: &Value, request: &Request<'_>, adm: &Admission<'_>)
     if !username.is_empty() {
         user_info.insert("username".into(), Value::String(username.to_string()));
     }
-    let mut request_obj = json!({
-        "operation": adm.operation,
-        "object": object,
-        "oldObject": old,
-        "namespace": adm.namespace,
-        "name": adm.name,
-        "kind": {"group": adm.group, "version": adm.version, "kind": adm.kind},
-    });
+    // Built by moving values in: `json!` would copy `object` through serde twice more.
+    let mut request_obj = Map::new();
+    request_obj.insert("operation".into(), Value::String(adm.operation.to_string()));
+    request_obj.insert("object".into(), object);
+    request_obj.insert("oldObject".into(), old);
+    request_obj.insert("namespace".into(), Value::String(adm.namespace.to_string()));
+    request_obj.insert("name".into(), Value::String(adm.name.to_string()));
+    request_obj.insert(
+        "kind".into(),
+        json!({"group": adm.group, "version": adm.version, "kind": adm.kind}),
+    );
     if let Some(u) = user {
         if !u.groups.is_empty() {
             user_info.insert("groups".into(), json!(u.groups));
         }
         if !u.roles.is_empty() {
-            request_obj["roles"] = json!(u.roles);
+            request_obj.insert("roles".into(), json!(u.roles));
         }
         if !u.cluster_roles.is_empty() {
-            request_obj["clusterRoles"] = json!(u.cluster_roles);
+            request_obj.insert("clusterRoles".into(), json!(u.cluster_roles));
         }
     }
-    request_obj["userInfo"] = Value::Object(user_info);
-    json!({
-        "request": request_obj,
-        "serviceAccountName": sa_name,
-        "serviceAccountNamespace": sa_ns,
-        "images": images(resource),
-    })
+    request_obj.insert("userInfo".into(), Value::Object(user_info));
+    let mut ctx = Map::new();
+    ctx.insert("request".into(), Value::Object(request_obj));
+    ctx.insert("serviceAccountName".into(), Value::String(sa_name.to_string()));
+    ctx.insert("serviceAccountNamespace".into(), Value::String(sa_ns.to_string()));
+    ctx.insert("images".into(), images(resource));
+    Value::Object(ctx)
 }
 
 /// `images`: every container image of a pod (or pod template) parsed into its parts.
