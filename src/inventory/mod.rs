@@ -75,6 +75,8 @@ pub struct Inventory {
     pub documents: usize,
     /// Documents that are not Kubernetes objects (no apiVersion and kind, kustomize configs).
     pub skipped: usize,
+    /// Unique per built inventory in this process (keys caches that outlive a borrow).
+    pub generation: u64,
     by_kind: HashMap<String, Vec<usize>>,
     by_namespace: HashMap<String, Vec<usize>>,
     by_id: HashMap<ObjectId, Vec<usize>>,
@@ -102,6 +104,9 @@ impl Inventory {
     }
 }
 
+/// Source of [`Inventory::generation`].
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 /// Builds the inventory from what the loader read.
 #[must_use]
 pub fn build(sources: Sources, config: &Config) -> Inventory {
@@ -110,7 +115,10 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let flux_targets = flux_targets(&files);
     let layout = kustomize::layout(&files, &roots, &flux_targets);
 
-    let mut inv = Inventory::default();
+    let mut inv = Inventory {
+        generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        ..Inventory::default()
+    };
     for (file_index, file) in files.into_iter().enumerate() {
         let path: Option<PathBuf> = file.source.path.clone();
         let assigned_ns = path.as_ref().and_then(|p| layout.namespaces.get(p));

@@ -2,6 +2,10 @@
 //! named `policy/rule`, with the line of the field where the pattern or condition failed.
 //! `configMap` and `apiCall` context entries are answered from the tree ([`TreeData`]).
 
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
 use serde_json::{json, Value};
 
 use super::{ClusterData, Policy, Request, Status};
@@ -89,28 +93,18 @@ impl Rule for PolicyRule {
         if super::is_policy(&object.root) {
             return;
         }
-        let resource = cluster_json(object);
-        let namespace_labels = object
-            .namespace
-            .as_deref()
-            .and_then(|ns| namespace_object(cx.inventory, ns))
-            .and_then(|n| n.root.at(&["metadata", "labels"]))
-            .map(Node::to_json)
-            .and_then(|v| v.as_object().cloned())
-            .map(|m| {
-                m.into_iter().filter_map(|(k, v)| Some((k, v.as_str()?.to_string()))).collect()
-            })
-            .unwrap_or_default();
+        let input = object_input(cx.inventory, object);
+        let (resource, namespace_labels) = (&input.0, &input.1);
         let tree = TreeData { inventory: cx.inventory };
         let request = Request {
             operation: "CREATE",
             namespace: Some(object.namespace_or_empty()),
-            namespace_labels,
+            namespace_labels: namespace_labels.clone(),
             user: None,
             values: None,
             cluster: Some(&tree),
         };
-        for response in self.policy.evaluate(&resource, &request) {
+        for response in self.policy.evaluate(resource, &request) {
             let (pointer, message) = match response.status {
                 Status::Fail => {
                     (to_pointer(response.path.as_deref().unwrap_or(&[])), response.message)
@@ -132,6 +126,39 @@ impl Rule for PolicyRule {
             });
         }
     }
+}
+
+/// What every policy reads of an object: its JSON as the cluster stores it, and the labels of
+/// its namespace.
+type ObjectInput = (Value, BTreeMap<String, String>);
+
+thread_local! {
+    /// The input of the object this thread checked last. Eval runs every policy on an object
+    /// before moving to the next one, so the policies after the first reuse it instead of
+    /// converting the object again. Keyed by inventory generation and object index.
+    static LAST_INPUT: RefCell<Option<(u64, usize, Rc<ObjectInput>)>> = const { RefCell::new(None) };
+}
+
+fn object_input(inv: &Inventory, object: &Object) -> Rc<ObjectInput> {
+    let key = (inv.generation, object.index);
+    if let Some(hit) = LAST_INPUT.with_borrow(|last| {
+        last.as_ref().filter(|(g, i, _)| (*g, *i) == key).map(|(_, _, input)| Rc::clone(input))
+    }) {
+        return hit;
+    }
+    let namespace_labels = object
+        .namespace
+        .as_deref()
+        .and_then(|ns| namespace_object(inv, ns))
+        .and_then(|n| n.root.at(&["metadata", "labels"]))
+        .and_then(Node::as_map)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+        .collect();
+    let input = Rc::new((cluster_json(object), namespace_labels));
+    LAST_INPUT.set(Some((key.0, key.1, Rc::clone(&input))));
+    input
 }
 
 fn to_pointer(path: &[String]) -> String {
@@ -171,7 +198,12 @@ impl TreeData<'_> {
         plural: &'b str,
     ) -> impl Iterator<Item = &'b Object> + 'b {
         let kind = kinds::kind_for_plural(group, plural);
-        self.inventory.objects.iter().filter(move |o| {
+        // A known kind is read from the kind index; an unknown plural needs the whole tree.
+        let candidates: Box<dyn Iterator<Item = &'b Object> + 'b> = match kind {
+            Some(k) => Box::new(self.inventory.of_kind(k)),
+            None => Box::new(self.inventory.objects.iter()),
+        };
+        candidates.filter(move |o| {
             let (g, _) = kinds::split_api_version(&o.api_version);
             g == group
                 && match kind {
@@ -191,6 +223,32 @@ impl ClusterData for TreeData<'_> {
     }
 
     fn api_get(&self, path: &str) -> Option<Value> {
+        // Policies ask the same paths for object after object (the objects of a namespace, a
+        // Namespace): answers are remembered per thread for the inventory they came from.
+        let key = (self.inventory.generation, path.to_string());
+        if let Some(hit) = API_CACHE.with_borrow(|cache| cache.get(&key).cloned()) {
+            return hit;
+        }
+        let answer = self.api_get_uncached(path);
+        API_CACHE.with_borrow_mut(|cache| {
+            if cache.len() >= API_CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, answer.clone());
+        });
+        answer
+    }
+}
+
+/// Most API answers remembered per thread (the cache starts over when full).
+const API_CACHE_ENTRIES: usize = 1024;
+
+thread_local! {
+    static API_CACHE: RefCell<HashMap<(u64, String), Option<Value>>> = RefCell::new(HashMap::new());
+}
+
+impl TreeData<'_> {
+    fn api_get_uncached(&self, path: &str) -> Option<Value> {
         let path = path.split('?').next().unwrap_or(path).trim_matches('/');
         let parts: Vec<&str> = path.split('/').collect();
         let (group, rest) = match parts.as_slice() {
