@@ -9,8 +9,9 @@ pub mod locate;
 pub mod tenants;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::load::source::SourceFile;
@@ -119,74 +120,110 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         ..Inventory::default()
     };
-    for (file_index, file) in files.into_iter().enumerate() {
-        let path: Option<PathBuf> = file.source.path.clone();
-        let assigned_ns = path.as_ref().and_then(|p| layout.namespaces.get(p));
-        let deployer =
-            path.as_ref().and_then(|p| layout.deployer.get(p)).map(|&i| &flux_targets[i]);
-        let deployed_by = deployer.map(|d| d.owner.clone());
-        let default_ns = deployer.and_then(|d| d.default_namespace.clone());
-        let is_patch = path.as_ref().is_some_and(|p| layout.patch_files.contains(p));
-        inv.files.push(file.source);
-        for doc in file.documents {
-            inv.documents += 1;
-            let root = doc.root;
-            let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-            let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
-            let is_kustomize =
-                path.as_deref().is_some_and(|p| kustomize::is_kustomize_config(&root, p));
-            if api_version.is_empty() || kind.is_empty() || is_kustomize || is_patch {
-                inv.skipped += 1;
-                continue;
+    // Files become objects in parallel; indices are assigned afterwards, in tree order.
+    let per_file: Vec<(Arc<SourceFile>, Vec<Object>, usize)> = files
+        .into_par_iter()
+        .enumerate()
+        .map(|(file_index, file)| {
+            let path: Option<&std::path::Path> = file.source.path.as_deref();
+            let assigned_ns = path.and_then(|p| layout.namespaces.get(p));
+            let deployer = path.and_then(|p| layout.deployer.get(p)).map(|&i| &flux_targets[i]);
+            let deployed_by = deployer.map(|d| d.owner.clone());
+            let default_ns = deployer.and_then(|d| d.default_namespace.as_ref());
+            let is_patch = path.is_some_and(|p| layout.patch_files.contains(p));
+            let documents = file.documents.len();
+            let mut objects = Vec::with_capacity(documents);
+            for doc in file.documents {
+                let root = doc.root;
+                let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+                let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+                let is_kustomize = path.is_some_and(|p| kustomize::is_kustomize_config(&root, p));
+                if api_version.is_empty() || kind.is_empty() || is_kustomize || is_patch {
+                    continue;
+                }
+                let api_version = api_version.to_string();
+                let kind = kind.to_string();
+                let name =
+                    root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string();
+                let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, &crd_scopes);
+                let namespace = if cluster_scoped {
+                    None
+                } else {
+                    assigned_ns
+                        .cloned()
+                        .or_else(|| {
+                            root.at(&["metadata", "namespace"])
+                                .and_then(Node::as_str)
+                                .map(String::from)
+                        })
+                        .or_else(|| default_ns.cloned())
+                };
+                objects.push(Object {
+                    index: 0,
+                    file: file_index,
+                    document: doc.index,
+                    api_version,
+                    kind,
+                    name,
+                    namespace,
+                    cluster_scoped,
+                    deployed_by: deployed_by.clone(),
+                    root,
+                });
             }
-            let api_version = api_version.to_string();
-            let kind = kind.to_string();
-            let name =
-                root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string();
-            let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, &crd_scopes);
-            let namespace = if cluster_scoped {
-                None
-            } else {
-                assigned_ns
-                    .cloned()
-                    .or_else(|| {
-                        root.at(&["metadata", "namespace"]).and_then(Node::as_str).map(String::from)
-                    })
-                    .or_else(|| default_ns.clone())
-            };
-            inv.objects.push(Object {
-                index: inv.objects.len(),
-                file: file_index,
-                document: doc.index,
-                api_version,
-                kind,
-                name,
-                namespace,
-                cluster_scoped,
-                deployed_by: deployed_by.clone(),
-                root,
-            });
+            (file.source, objects, documents)
+        })
+        .collect();
+    for (source, objects, documents) in per_file {
+        inv.files.push(source);
+        inv.documents += documents;
+        inv.skipped += documents - objects.len();
+        for mut object in objects {
+            object.index = inv.objects.len();
+            inv.objects.push(object);
         }
     }
-    for (i, o) in inv.objects.iter().enumerate() {
-        inv.by_kind.entry(o.kind.clone()).or_default().push(i);
-        if let Some(ns) = &o.namespace {
-            inv.by_namespace.entry(ns.clone()).or_default().push(i);
-        }
-        let id = ObjectId {
-            api_version: o.api_version.clone(),
-            kind: o.kind.clone(),
-            namespace: o.namespace_or_empty().to_string(),
-            name: o.name.clone(),
-        };
-        inv.by_id.entry(id).or_default().push(i);
-    }
+    index(&mut inv);
     let namespaces = inv
         .of_kind("Namespace")
         .filter(|o| o.api_version == "v1")
         .map(|o| tenants::NamespaceObject { name: &o.name, root: &o.root });
     inv.tenants = TenantIndex::build(config, namespaces);
     inv
+}
+
+/// Builds the kind, namespace and identity indexes (two at once).
+fn index(inv: &mut Inventory) {
+    let objects = &inv.objects;
+    let ((by_kind, by_namespace), by_id) = rayon::join(
+        || {
+            let mut by_kind: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
+            for (i, o) in objects.iter().enumerate() {
+                by_kind.entry(o.kind.clone()).or_default().push(i);
+                if let Some(ns) = &o.namespace {
+                    by_namespace.entry(ns.clone()).or_default().push(i);
+                }
+            }
+            (by_kind, by_namespace)
+        },
+        || {
+            let mut by_id: HashMap<ObjectId, Vec<usize>> = HashMap::with_capacity(objects.len());
+            for (i, o) in objects.iter().enumerate() {
+                let id = ObjectId {
+                    api_version: o.api_version.clone(),
+                    kind: o.kind.clone(),
+                    namespace: o.namespace_or_empty().to_string(),
+                    name: o.name.clone(),
+                };
+                by_id.entry(id).or_default().push(i);
+            }
+            by_id
+        },
+    );
+    inv.by_kind = by_kind;
+    inv.by_namespace = by_namespace;
+    inv.by_id = by_id;
 }
 
 fn crd_scopes(files: &[crate::load::LoadedFile]) -> HashMap<(String, String), bool> {
