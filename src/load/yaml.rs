@@ -204,14 +204,19 @@ fn span(s: YamlSpan) -> Span {
     Span { start: pos(s.start), end: pos(s.end) }
 }
 
+/// An open collection. Its children wait on the builder's scratch stacks from index `first`,
+/// so that a finished collection is allocated once, at its exact size.
 enum Frame {
-    Seq { start: Span, anchor: usize, items: Vec<Node> },
-    Map { start: Span, anchor: usize, entries: Vec<Entry>, key: Option<(Box<str>, Span, bool)> },
+    Seq { start: Span, anchor: usize, first: usize },
+    Map { start: Span, anchor: usize, first: usize, key: Option<(Box<str>, Span, bool)> },
 }
 
 struct Builder<'l> {
     limits: &'l Limits,
     stack: Vec<Frame>,
+    /// Children of the open sequences and mappings, innermost last.
+    items: Vec<Node>,
+    entries: Vec<Entry>,
     anchors: HashMap<usize, (Node, usize)>,
     alias_budget: usize,
     doc_index: usize,
@@ -223,6 +228,8 @@ impl<'l> Builder<'l> {
         Builder {
             limits,
             stack: Vec::new(),
+            items: Vec::new(),
+            entries: Vec::new(),
             anchors: HashMap::new(),
             alias_budget: limits.max_alias_nodes,
             doc_index: 0,
@@ -240,6 +247,8 @@ impl<'l> Builder<'l> {
         match event {
             Event::DocumentStart(_) => {
                 self.stack.clear();
+                self.items.clear();
+                self.entries.clear();
                 self.anchors.clear();
                 self.alias_budget = self.limits.max_alias_nodes;
                 self.root = None;
@@ -262,19 +271,21 @@ impl<'l> Builder<'l> {
                     });
                 }
                 self.stack.push(if matches!(event, Event::SequenceStart(..)) {
-                    Frame::Seq { start: here, anchor, items: Vec::new() }
+                    Frame::Seq { start: here, anchor, first: self.items.len() }
                 } else {
-                    Frame::Map { start: here, anchor, entries: Vec::new(), key: None }
+                    Frame::Map { start: here, anchor, first: self.entries.len(), key: None }
                 });
             }
             Event::SequenceEnd => {
-                if let Some(Frame::Seq { start, anchor, items }) = self.stack.pop() {
+                if let Some(Frame::Seq { start, anchor, first }) = self.stack.pop() {
+                    let items: Vec<Node> = self.items.drain(first..).collect();
                     let node = Node { span: start.to(here), value: Value::Seq(items) };
                     self.finish(node, anchor, false, out);
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { start, anchor, entries, .. }) = self.stack.pop() {
+                if let Some(Frame::Map { start, anchor, first, .. }) = self.stack.pop() {
+                    let entries: Vec<Entry> = self.entries.drain(first..).collect();
                     let entries = merge_keys(entries);
                     let node = Node { span: start.to(here), value: Value::Map(entries) };
                     self.finish(node, anchor, false, out);
@@ -318,8 +329,8 @@ impl<'l> Builder<'l> {
         }
         match self.stack.last_mut() {
             None => self.root = Some(node),
-            Some(Frame::Seq { items, .. }) => items.push(node),
-            Some(Frame::Map { entries, key, .. }) => match key.take() {
+            Some(Frame::Seq { .. }) => self.items.push(node),
+            Some(Frame::Map { first, key, .. }) => match key.take() {
                 None => {
                     let text = key_text(&node);
                     *key = Some((text, node.span, plain));
@@ -327,7 +338,7 @@ impl<'l> Builder<'l> {
                 Some((text, key_span, key_plain)) => {
                     let merge = key_plain && &*text == "<<";
                     if !merge {
-                        if let Some(prev) = entries.iter().find(|e| e.key == text) {
+                        if let Some(prev) = self.entries[*first..].iter().find(|e| e.key == text) {
                             out.problems.push(ParseProblem {
                                 pos: key_span.start,
                                 message: format!(
@@ -339,7 +350,7 @@ impl<'l> Builder<'l> {
                     }
                     // A merge key is stored under a reserved name and expanded when the mapping ends.
                     let key = if merge { MERGE_KEY.into() } else { text };
-                    entries.push(Entry { key, key_span, value: node });
+                    self.entries.push(Entry { key, key_span, value: node });
                 }
             },
         }
