@@ -289,7 +289,8 @@ fn load_resources(
     problems: &mut Vec<Problem>,
 ) -> Result<Vec<Value>, Problem> {
     let mut resources: Vec<Value> = Vec::new();
-    let mut seen: Vec<(String, String, String, String)> = Vec::new();
+    let mut seen: std::collections::HashSet<(String, String, String, String)> =
+        std::collections::HashSet::new();
     for (r, pos) in f.strings_at("resources") {
         for file in files.resolve(dir, &r, display, Some(pos))? {
             let parsed = files.read_yaml(&file)?;
@@ -300,9 +301,9 @@ fn load_resources(
                     continue;
                 };
                 default_namespace(&mut json, &kind);
-                let id = identity(&json);
-                if !seen.contains(&id) {
-                    seen.push(id);
+                let (a, k, ns, n) = identity(&json);
+                let id = (a.to_string(), k.to_string(), ns.to_string(), n.to_string());
+                if seen.insert(id) {
                     resources.push(json);
                 }
             }
@@ -375,9 +376,18 @@ fn default_namespace(resource: &mut Value, kind: &str) {
     }
 }
 
-fn identity(r: &Value) -> (String, String, String, String) {
-    let s = |p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
-    (s("/apiVersion"), s("/kind"), s("/metadata/namespace"), s("/metadata/name"))
+/// apiVersion, kind, namespace and name of a resource ("" when absent).
+fn identity(r: &Value) -> (&str, &str, &str, &str) {
+    fn s(v: Option<&Value>) -> &str {
+        v.and_then(Value::as_str).unwrap_or("")
+    }
+    let meta = r.get("metadata");
+    (
+        s(r.get("apiVersion")),
+        s(r.get("kind")),
+        s(meta.and_then(|m| m.get("namespace"))),
+        s(meta.and_then(|m| m.get("name"))),
+    )
 }
 
 fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
@@ -540,13 +550,13 @@ fn rows_for(
                 || w.split_once('/').is_some_and(|(n, m)| n == namespace && m == name)
         })
         .cloned()
-        .unwrap_or_else(|| name.clone());
+        .unwrap_or_else(|| name.to_string());
     let row = |actual: &str, verdict: Verdict, reason: String, message: String, rule: &str| Row {
         policy: expected.policy.clone(),
         rule: rule.to_string(),
         resource: shown.clone(),
-        kind: if expected.kind.is_empty() { kind.clone() } else { expected.kind.clone() },
-        namespace: namespace.clone(),
+        kind: if expected.kind.is_empty() { kind.to_string() } else { expected.kind.clone() },
+        namespace: namespace.to_string(),
         expected: expected.result.clone(),
         actual: actual.to_string(),
         verdict,
@@ -559,7 +569,7 @@ fn rows_for(
         return vec![row("not-found", Verdict::Fail, "Not found".into(), message, &expected.rule)];
     };
     let policy = &suite.policies[pi];
-    let operation = operation_for(suite, expected, &policy.name, &name);
+    let operation = operation_for(suite, expected, &policy.name, name);
     let responses = cache.entry((operation.clone(), ri, pi)).or_insert_with(|| {
         let request = Request {
             operation: &operation,
@@ -567,7 +577,7 @@ fn rows_for(
             namespace_labels: suite
                 .values
                 .namespace_labels
-                .get(&namespace)
+                .get(namespace)
                 .cloned()
                 .unwrap_or_default(),
             user: suite.user.as_ref(),
