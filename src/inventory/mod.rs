@@ -81,6 +81,8 @@ pub struct Inventory {
     by_kind: HashMap<String, Vec<usize>>,
     by_namespace: HashMap<String, Vec<usize>>,
     by_id: HashMap<ObjectId, Vec<usize>>,
+    /// Namespace objects by label (key, value), including `kubernetes.io/metadata.name`.
+    namespaces_by_label: HashMap<(String, String), Vec<usize>>,
 }
 
 impl Inventory {
@@ -92,6 +94,20 @@ impl Inventory {
     /// Objects whose effective namespace is `namespace`, in tree order.
     pub fn in_namespace<'a>(&'a self, namespace: &str) -> impl Iterator<Item = &'a Object> + 'a {
         self.by_namespace.get(namespace).into_iter().flatten().map(|&i| &self.objects[i])
+    }
+
+    /// Namespace objects carrying the label `key=value` (the API server's automatic
+    /// `kubernetes.io/metadata.name` label included), in tree order.
+    pub fn namespaces_labelled<'a>(
+        &'a self,
+        key: &str,
+        value: &str,
+    ) -> impl Iterator<Item = &'a Object> + 'a {
+        self.namespaces_by_label
+            .get(&(key.to_string(), value.to_string()))
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.objects[i])
     }
 
     /// Objects with this identity (more than one when the tree defines it twice).
@@ -224,6 +240,23 @@ fn index(inv: &mut Inventory) {
     inv.by_kind = by_kind;
     inv.by_namespace = by_namespace;
     inv.by_id = by_id;
+    let mut by_label: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for &i in inv.by_kind.get("Namespace").into_iter().flatten() {
+        let ns = &inv.objects[i];
+        if ns.api_version != "v1" {
+            continue;
+        }
+        by_label
+            .entry(("kubernetes.io/metadata.name".into(), ns.name.clone()))
+            .or_default()
+            .push(i);
+        for e in ns.root.at(&["metadata", "labels"]).and_then(Node::as_map).unwrap_or(&[]) {
+            if let Some(v) = e.value.as_str() {
+                by_label.entry((e.key.to_string(), v.to_string())).or_default().push(i);
+            }
+        }
+    }
+    inv.namespaces_by_label = by_label;
 }
 
 fn crd_scopes(files: &[crate::load::LoadedFile]) -> HashMap<(String, String), bool> {

@@ -90,8 +90,18 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
                 sink.report(object, pointer, format!("NetworkPolicy `{}` of tenant `{}` admits traffic from every namespace (an empty namespaceSelector)", object.name, tenant.name));
                 continue;
             }
-            let foreign: Vec<String> = inv
-                .of_kind("Namespace")
+            // A selector with matchLabels can only select namespaces carrying its first label:
+            // start from those (the label index) rather than from every namespace of the fleet.
+            let first_label = ns_selector
+                .get("matchLabels")
+                .and_then(Node::as_map)
+                .and_then(|m| m.first())
+                .and_then(|e| Some((&*e.key, e.value.as_str()?)));
+            let candidates: Box<dyn Iterator<Item = &Object>> = match first_label {
+                Some((k, v)) => Box::new(inv.namespaces_labelled(k, v)),
+                None => Box::new(inv.of_kind("Namespace").filter(|ns| ns.api_version == "v1")),
+            };
+            let foreign: Vec<String> = candidates
                 .filter(|ns| inv.tenants.tenant_of(&ns.name).is_some_and(|t| t.name != tenant.name))
                 .filter(|ns| selects(ns_selector, |key| namespace_label(ns, key)))
                 .map(|ns| ns.name.clone())
