@@ -193,16 +193,10 @@ pub fn check_with(
     let rules = rule_infos(&rules, &findings, &suppressed);
     let objects = checked_objects(&inventory);
     let stats = progress::Stats {
-        files,
         bytes,
-        documents: summary.documents,
-        objects: summary.resources,
         builtin_rules,
         policies,
         policy_rules: policy_rule_count,
-        findings: summary.findings,
-        suppressed: summary.suppressed,
-        errors: summary.errors,
         threads: rayon::current_num_threads(),
         stages: clock.laps,
     };

@@ -4,7 +4,6 @@
 //! the CLI draws a bar from it on a terminal, tests count with it, and everyone else passes
 //! [`Silent`]. [`Stats`] records what a run did and how long each stage took (`--stats`).
 
-use std::fmt;
 use std::time::Duration;
 
 /// A stage whose work can be counted.
@@ -43,20 +42,14 @@ pub struct Silent;
 
 impl Progress for Silent {}
 
-/// What a run did and how long each stage took.
+/// What a run did beyond its [`Summary`](crate::Summary) counts, and how long each stage took.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
-    pub files: usize,
     /// Bytes read from files and stdin.
     pub bytes: u64,
-    pub documents: usize,
-    pub objects: usize,
     pub builtin_rules: usize,
     pub policies: usize,
     pub policy_rules: usize,
-    pub findings: usize,
-    pub suppressed: usize,
-    pub errors: usize,
     pub threads: usize,
     /// Wall time per stage, in pipeline order.
     pub stages: Vec<(&'static str, Duration)>,
@@ -68,29 +61,32 @@ impl Stats {
     pub fn total(&self) -> Duration {
         self.stages.iter().map(|(_, d)| *d).sum()
     }
-}
 
-impl fmt::Display for Stats {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "mtk-lint statistics")?;
-        let count = |f: &mut fmt::Formatter<'_>, label: &str, n: String| {
-            writeln!(f, "  {label:<14}{n:>12}")
+    /// The `--stats` text: the run's counts and the time of each stage.
+    #[must_use]
+    pub fn render(&self, summary: &crate::Summary) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::from("mtk-lint statistics\n");
+        let mut count = |label: &str, n: String| {
+            let _ = writeln!(out, "  {label:<14}{n:>12}");
         };
-        count(f, "files", self.files.to_string())?;
-        count(f, "bytes", self.bytes.to_string())?;
-        count(f, "documents", self.documents.to_string())?;
-        count(f, "objects", self.objects.to_string())?;
-        count(f, "rules", self.builtin_rules.to_string())?;
-        count(f, "policies", format!("{} ({} rules)", self.policies, self.policy_rules))?;
-        count(f, "findings", self.findings.to_string())?;
-        count(f, "suppressed", self.suppressed.to_string())?;
-        count(f, "errors", self.errors.to_string())?;
-        count(f, "threads", self.threads.to_string())?;
-        writeln!(f, "  time per stage")?;
+        count("files", summary.files.to_string());
+        count("bytes", self.bytes.to_string());
+        count("documents", summary.documents.to_string());
+        count("objects", summary.resources.to_string());
+        count("rules", self.builtin_rules.to_string());
+        count("policies", format!("{} ({} rules)", self.policies, self.policy_rules));
+        count("findings", summary.findings.to_string());
+        count("suppressed", summary.suppressed.to_string());
+        count("errors", summary.errors.to_string());
+        count("threads", self.threads.to_string());
+        out.push_str("  time per stage\n");
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         for (stage, took) in &self.stages {
-            writeln!(f, "    {stage:<12}{:>10.1} ms", took.as_secs_f64() * 1000.0)?;
+            let _ = writeln!(out, "    {stage:<12}{:>10.1} ms", ms(*took));
         }
-        writeln!(f, "    {:<12}{:>10.1} ms", "total", self.total().as_secs_f64() * 1000.0)
+        let _ = writeln!(out, "    {:<12}{:>10.1} ms", "total", ms(self.total()));
+        out
     }
 }
 
@@ -101,22 +97,24 @@ mod tests {
     #[test]
     fn stats_print_every_count_and_stage_with_a_total() {
         let stats = Stats {
-            files: 3,
             bytes: 1200,
-            documents: 5,
-            objects: 4,
             builtin_rules: 24,
             policies: 2,
             policy_rules: 7,
-            findings: 1,
             threads: 2,
             stages: vec![
                 ("load", Duration::from_millis(2)),
                 ("rules", Duration::from_micros(1500)),
             ],
-            ..Stats::default()
         };
-        let text = stats.to_string();
+        let summary = crate::Summary {
+            files: 3,
+            documents: 5,
+            resources: 4,
+            findings: 1,
+            ..Default::default()
+        };
+        let text = stats.render(&summary);
         assert!(text.contains("  files                    3\n"), "{text}");
         assert!(text.contains("  policies       2 (7 rules)\n"), "{text}");
         assert!(text.contains("    load               2.0 ms\n"), "{text}");

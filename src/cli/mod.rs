@@ -37,14 +37,10 @@ pub fn run() -> u8 {
         }
         Some(Command::Completions { shell }) => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            return match emit(None, |w| {
+            return to_stdout(|w| {
                 clap_complete::generate(shell, &mut cmd, "mtk-lint", w);
                 Ok(())
-            }) {
-                Ok(()) => 0,
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
-                Err(e) => fatal(&e.to_string()),
-            };
+            });
         }
         Some(Command::Man { dir }) => return man(dir.as_deref()),
         Some(Command::Explain { rule }) => {
@@ -86,7 +82,7 @@ pub fn run() -> u8 {
     if check.stats {
         let mut stats = outcome.stats.clone();
         stats.stages.push(("report", report_started.elapsed()));
-        let _ = write!(io::stderr(), "{stats}");
+        let _ = io::stderr().write_all(stats.render(&outcome.summary).as_bytes());
     }
     // The process ends here: freeing the findings and sources would only cost time.
     std::mem::forget(outcome);
@@ -191,7 +187,12 @@ fn catalog(
         Err(e) => return fatal(&format!("internal error: {e}")),
     };
     let metas: Vec<&crate::engine::RuleMeta> = rules.iter().map(|r| r.meta()).collect();
-    match emit(None, |w| write(w, &metas)) {
+    to_stdout(|w| write(w, &metas))
+}
+
+/// Writes to stdout: 0 when written (or when the reader closed the pipe), else 2.
+fn to_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> u8 {
+    match emit(None, write) {
         Ok(()) => 0,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(e) => fatal(&e.to_string()),
@@ -210,27 +211,19 @@ fn parse_only(options: &CheckOptions, cwd: &std::path::Path) -> u8 {
         "files {} bytes {} documents {} errors {}\n",
         c.files, c.bytes, c.documents, c.errors
     );
-    match emit(None, |w| w.write_all(line.as_bytes())) {
-        Ok(()) if c.errors == 0 => 0,
-        Ok(()) => 2,
-        Err(e) => fatal(&e.to_string()),
+    match to_stdout(|w| w.write_all(line.as_bytes())) {
+        0 if c.errors > 0 => 2,
+        code => code,
     }
 }
 
 /// The man page of `mtk-lint` on stdout, or every command's page written into `dir`.
 fn man(dir: Option<&std::path::Path>) -> u8 {
     let cmd = <Cli as clap::CommandFactory>::command();
-    let written = match dir {
-        Some(dir) => std::fs::create_dir_all(dir)
-            .and_then(|()| clap_mangen::generate_to(cmd, dir))
-            .map_err(|e| format!("cannot write man pages to {}: {e}", dir.display())),
-        None => emit(None, |w| clap_mangen::Man::new(cmd).render(w))
-            .or_else(|e| if e.kind() == io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })
-            .map_err(|e| e.to_string()),
-    };
-    match written {
+    let Some(dir) = dir else { return to_stdout(|w| clap_mangen::Man::new(cmd).render(w)) };
+    match std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)) {
         Ok(()) => 0,
-        Err(message) => fatal(&message),
+        Err(e) => fatal(&format!("cannot write man pages to {}: {e}", dir.display())),
     }
 }
 

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{Row, TestOutcome, Verdict};
 use crate::error::Problem;
+use crate::report::junit::xml;
 
 /// Formats of `mtk-lint test`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -164,24 +165,6 @@ fn write_json(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
     };
     serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
     writeln!(out)
-}
-
-/// Escapes text for XML attributes and content.
-fn xml(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters, even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 fn write_junit(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {

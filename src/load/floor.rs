@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use rayon::prelude::*;
-use saphyr_parser::{Event, Parser, ScalarStyle};
+use saphyr_parser::{Event, Parser};
 use serde_json::{Map, Value};
 
 use super::{discover, LoadOptions};
@@ -54,7 +54,7 @@ pub fn parse_only(options: &LoadOptions, cwd: &Path) -> FloorCount {
 }
 
 /// The documents of a YAML stream as JSON values; `None` on a syntax error. Aliases become null
-/// and tags are ignored (the floor only has to do the parser's work).
+/// (the floor only has to do the parser's work).
 #[must_use]
 pub fn parse_documents(text: &str) -> Option<Vec<Value>> {
     enum Frame {
@@ -88,7 +88,11 @@ pub fn parse_documents(text: &str) -> Option<Vec<Value>> {
                 Frame::Seq(items) => Value::Array(items),
                 Frame::Map(map, _) => Value::Object(map),
             },
-            Event::Scalar(text, style, ..) => scalar(&text, style),
+            Event::Scalar(text, style, _, tag) => {
+                // Resolved as the real loader resolves scalars (Kubernetes' YAML 1.1 rules).
+                let value = super::yaml::resolve_scalar(text, style, tag.as_deref());
+                super::yaml::Node { span: super::source::Span::default(), value }.to_json()
+            }
             Event::Alias(_) => Value::Null,
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
         };
@@ -111,26 +115,6 @@ pub fn parse_documents(text: &str) -> Option<Vec<Value>> {
     Some(docs)
 }
 
-fn scalar(text: &str, style: ScalarStyle) -> Value {
-    if style != ScalarStyle::Plain {
-        return Value::String(text.to_string());
-    }
-    match text {
-        "" | "~" | "null" => Value::Null,
-        "true" => Value::Bool(true),
-        "false" => Value::Bool(false),
-        _ => {
-            if let Ok(i) = text.parse::<i64>() {
-                Value::from(i)
-            } else if let Ok(f) = text.parse::<f64>() {
-                Value::from(f)
-            } else {
-                Value::String(text.to_string())
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,6 +128,10 @@ mod tests {
                 serde_json::json!({"a": 1, "b": ["x", "y", true, null]}),
                 serde_json::json!([{"c": 2.5}]),
             ]
+        );
+        assert_eq!(
+            parse_documents("a: yes\nb: 0755\n").unwrap(),
+            [serde_json::json!({"a": true, "b": 493})]
         );
         assert_eq!(parse_documents("a: [1\n"), None);
     }

@@ -101,6 +101,17 @@ impl Node {
         }
     }
 
+    /// Null, or an empty sequence or mapping (what Kubernetes treats as "not set").
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        match &self.value {
+            Value::Null => true,
+            Value::Seq(items) => items.is_empty(),
+            Value::Map(entries) => entries.is_empty(),
+            _ => false,
+        }
+    }
+
     #[must_use]
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
@@ -410,7 +421,7 @@ fn key_text(node: &Node) -> Box<str> {
 }
 
 /// Resolves a scalar as Kubernetes' YAML decoder (go-yaml v2, YAML 1.1 flavour) does.
-fn resolve_scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+pub(crate) fn resolve_scalar(text: Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     if let Some(tag) = tag {
         if tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!" {
             match tag.suffix.as_str() {

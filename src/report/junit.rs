@@ -7,7 +7,8 @@ use std::io::{self, Write};
 use crate::finding::Finding;
 use crate::Outcome;
 
-fn xml(s: &str) -> String {
+/// Escapes text for XML attributes and content (also used by `mtk-lint test --format junit`).
+pub(crate) fn xml(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -16,6 +17,7 @@ fn xml(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
+            // XML 1.0 forbids most control characters, even escaped.
             c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
             c => out.push(c),
         }

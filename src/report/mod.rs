@@ -6,7 +6,7 @@ pub mod catalog;
 mod github;
 mod human;
 mod json;
-mod junit;
+pub(crate) mod junit;
 mod markdown;
 mod policy_report;
 mod sarif;

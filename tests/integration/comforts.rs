@@ -179,6 +179,15 @@ fn the_man_page_documents_every_option_and_pages_go_to_a_directory() {
     }
     let test_page = std::fs::read_to_string(pages.join("mtk-lint-test.1")).unwrap();
     assert!(test_page.contains("\\-\\-detailed\\-results"));
+
+    // A directory that cannot be made is an error naming it (exit 2).
+    let blocker = dir.path().join("file");
+    std::fs::write(&blocker, "").unwrap();
+    let target = blocker.join("man1");
+    let run = mtk(&["man", "--dir", target.to_str().unwrap()]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot write man pages to"), "{}", run.stderr);
+    assert!(run.stderr.contains("man1"), "{}", run.stderr);
 }
 
 /// Records every progress call.

@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::engine::{Context, Sink};
 use crate::inventory::Object;
-use crate::load::{Node, Value};
+use crate::load::Node;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -55,15 +55,6 @@ fn namespace_label<'a>(ns: &'a Object, key: &str) -> Option<&'a str> {
     ns.root.at(&["metadata", "labels"])?.get(key)?.as_str()
 }
 
-fn is_empty(node: &Node) -> bool {
-    match &node.value {
-        Value::Null => true,
-        Value::Map(m) => m.is_empty(),
-        Value::Seq(s) => s.is_empty(),
-        _ => false,
-    }
-}
-
 fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
     let Some(tenant) = cx.tenant_of(object) else { return };
     let inv = cx.inventory;
@@ -76,7 +67,7 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         .enumerate()
     {
         let from = rule.get("from");
-        if from.is_none_or(is_empty) {
+        if from.is_none_or(Node::is_empty) {
             sink.report(object, format!("/spec/ingress/{i}"), format!("NetworkPolicy `{}` of tenant `{}` admits traffic from every pod of every namespace (the rule has no `from`)", object.name, tenant.name));
             continue;
         }
@@ -85,7 +76,7 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
             let pointer = format!("/spec/ingress/{i}/from/{j}/namespaceSelector");
             let unconstrained = ["matchLabels", "matchExpressions"]
                 .iter()
-                .all(|k| ns_selector.get(k).is_none_or(is_empty));
+                .all(|k| ns_selector.get(k).is_none_or(Node::is_empty));
             if unconstrained {
                 sink.report(object, pointer, format!("NetworkPolicy `{}` of tenant `{}` admits traffic from every namespace (an empty namespaceSelector)", object.name, tenant.name));
                 continue;

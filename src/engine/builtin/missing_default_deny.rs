@@ -39,9 +39,9 @@ fn denies(policy: &Node) -> (bool, bool) {
         None => false,
         Some(sel) => match &sel.value {
             Value::Null => true,
-            Value::Map(_) => {
-                ["matchLabels", "matchExpressions"].iter().all(|k| sel.get(k).is_none_or(is_empty))
-            }
+            Value::Map(_) => ["matchLabels", "matchExpressions"]
+                .iter()
+                .all(|k| sel.get(k).is_none_or(Node::is_empty)),
             _ => false,
         },
     };
@@ -53,18 +53,9 @@ fn denies(policy: &Node) -> (bool, bool) {
         None if spec.get("egress").is_some() => vec!["Ingress", "Egress"],
         None => vec!["Ingress"],
     };
-    let ingress = types.contains(&"Ingress") && spec.get("ingress").is_none_or(is_empty);
-    let egress = types.contains(&"Egress") && spec.get("egress").is_none_or(is_empty);
+    let ingress = types.contains(&"Ingress") && spec.get("ingress").is_none_or(Node::is_empty);
+    let egress = types.contains(&"Egress") && spec.get("egress").is_none_or(Node::is_empty);
     (ingress, egress)
-}
-
-fn is_empty(node: &Node) -> bool {
-    match &node.value {
-        Value::Null => true,
-        Value::Seq(items) => items.is_empty(),
-        Value::Map(entries) => entries.is_empty(),
-        _ => false,
-    }
 }
 
 impl Rule for MissingDefaultDeny {
