@@ -4,25 +4,13 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::engine::{Context, Rule, RuleMeta, RuleScope, Sink};
+use crate::engine::{Context, Sink};
 use crate::inventory::Object;
-use crate::load::{de, Node};
+use crate::load::Node;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Params {}
-
-struct DuplicateHost {
-    meta: RuleMeta,
-}
-
-pub(super) fn instantiate(
-    meta: RuleMeta,
-    params: Option<&Node>,
-) -> Result<Box<dyn Rule>, de::DeError> {
-    let _: Params = super::params(params)?;
-    Ok(Box::new(DuplicateHost { meta }))
-}
 
 /// (pointer, host) of every host an Ingress or Gateway API route claims.
 fn claims(object: &Object) -> Vec<(String, String)> {
@@ -57,45 +45,37 @@ fn claims(object: &Object) -> Vec<(String, String)> {
     out
 }
 
-impl Rule for DuplicateHost {
-    fn meta(&self) -> &RuleMeta {
-        &self.meta
-    }
+super::tree_template!(DuplicateHost);
 
-    fn scope(&self) -> RuleScope {
-        RuleScope::Tree
-    }
-
-    fn check_tree(&self, cx: &Context<'_>, sink: &mut Sink) {
-        let inv = cx.inventory;
-        // host → claims in tree order: (tenant, object, pointer)
-        let mut hosts: BTreeMap<String, Vec<(&str, &Object, String)>> = BTreeMap::new();
-        for kind in ["Ingress", "HTTPRoute", "GRPCRoute", "TLSRoute"] {
-            for object in inv.of_kind(kind) {
-                let Some(tenant) = cx.tenant_of(object) else { continue };
-                for (pointer, host) in claims(object) {
-                    hosts.entry(host.to_ascii_lowercase()).or_default().push((
-                        &tenant.name,
-                        object,
-                        pointer,
-                    ));
-                }
+fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
+    let inv = cx.inventory;
+    // host → claims in tree order: (tenant, object, pointer)
+    let mut hosts: BTreeMap<String, Vec<(&str, &Object, String)>> = BTreeMap::new();
+    for kind in ["Ingress", "HTTPRoute", "GRPCRoute", "TLSRoute"] {
+        for object in inv.of_kind(kind) {
+            let Some(tenant) = cx.tenant_of(object) else { continue };
+            for (pointer, host) in claims(object) {
+                hosts.entry(host.to_ascii_lowercase()).or_default().push((
+                    &tenant.name,
+                    object,
+                    pointer,
+                ));
             }
         }
-        for (host, claims) in hosts {
-            let Some(&(first_tenant, first, _)) = claims.first() else { continue };
-            for (tenant, object, pointer) in claims.iter().filter(|(t, _, _)| *t != first_tenant) {
-                sink.report(
-                    object,
-                    pointer.clone(),
-                    format!(
-                        "host `{host}` of tenant `{tenant}` is also claimed by tenant `{first_tenant}` ({} `{}` in {}): the ingress controller sends one tenant's traffic to the other",
-                        first.kind,
-                        first.name,
-                        inv.source(first).display
-                    ),
-                );
-            }
+    }
+    for (host, claims) in hosts {
+        let Some(&(first_tenant, first, _)) = claims.first() else { continue };
+        for (tenant, object, pointer) in claims.iter().filter(|(t, _, _)| *t != first_tenant) {
+            sink.report(
+                object,
+                pointer.clone(),
+                format!(
+                    "host `{host}` of tenant `{tenant}` is also claimed by tenant `{first_tenant}` ({} `{}` in {}): the ingress controller sends one tenant's traffic to the other",
+                    first.kind,
+                    first.name,
+                    inv.source(first).display
+                ),
+            );
         }
     }
 }

@@ -5,25 +5,12 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::engine::{Context, Rule, RuleMeta, RuleScope, Sink};
+use crate::engine::{Context, Sink};
 use crate::inventory::Object;
-use crate::load::{de, Node};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Params {}
-
-struct DuplicateObject {
-    meta: RuleMeta,
-}
-
-pub(super) fn instantiate(
-    meta: RuleMeta,
-    params: Option<&Node>,
-) -> Result<Box<dyn Rule>, de::DeError> {
-    let _: Params = super::params(params)?;
-    Ok(Box::new(DuplicateObject { meta }))
-}
 
 /// The cluster a file is for: the directory after `clusters/`, or `None` (shared).
 fn cluster_of(display: &str) -> Option<&str> {
@@ -36,46 +23,38 @@ fn cluster_of(display: &str) -> Option<&str> {
     None
 }
 
-impl Rule for DuplicateObject {
-    fn meta(&self) -> &RuleMeta {
-        &self.meta
-    }
+super::tree_template!(DuplicateObject);
 
-    fn scope(&self) -> RuleScope {
-        RuleScope::Tree
+fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
+    let inv = cx.inventory;
+    let mut seen: HashMap<(&str, &str, &str, &str), Vec<&Object>> = HashMap::new();
+    for object in inv.objects.iter().filter(|o| !o.name.is_empty()) {
+        let group = crate::inventory::kinds::split_api_version(&object.api_version).0;
+        seen.entry((group, &object.kind, object.namespace_or_empty(), &object.name))
+            .or_default()
+            .push(object);
     }
-
-    fn check_tree(&self, cx: &Context<'_>, sink: &mut Sink) {
-        let inv = cx.inventory;
-        let mut seen: HashMap<(&str, &str, &str, &str), Vec<&Object>> = HashMap::new();
-        for object in inv.objects.iter().filter(|o| !o.name.is_empty()) {
-            let group = crate::inventory::kinds::split_api_version(&object.api_version).0;
-            seen.entry((group, &object.kind, object.namespace_or_empty(), &object.name))
-                .or_default()
-                .push(object);
-        }
-        let mut groups: Vec<_> = seen.into_values().filter(|v| v.len() > 1).collect();
-        groups.sort_by_key(|v| v[0].index);
-        for objects in groups {
-            for (i, later) in objects.iter().enumerate().skip(1) {
-                let later_cluster = cluster_of(&inv.source(later).display);
-                let Some(first) = objects[..i].iter().find(|o| {
-                    let c = cluster_of(&inv.source(o).display);
-                    c.is_none() || later_cluster.is_none() || c == later_cluster
-                }) else {
-                    continue;
-                };
-                let at = inv.source(first);
-                let line = first
-                    .root
-                    .at(&["metadata", "name"])
-                    .map_or(first.root.span.start.line, |n| n.span.start.line);
-                sink.report(
-                    later,
-                    "/metadata/name",
-                    format!("{} `{}` is defined twice: also in {}:{line}; the cluster keeps whichever is applied last", later.kind, later.name, at.display),
-                );
-            }
+    let mut groups: Vec<_> = seen.into_values().filter(|v| v.len() > 1).collect();
+    groups.sort_by_key(|v| v[0].index);
+    for objects in groups {
+        for (i, later) in objects.iter().enumerate().skip(1) {
+            let later_cluster = cluster_of(&inv.source(later).display);
+            let Some(first) = objects[..i].iter().find(|o| {
+                let c = cluster_of(&inv.source(o).display);
+                c.is_none() || later_cluster.is_none() || c == later_cluster
+            }) else {
+                continue;
+            };
+            let at = inv.source(first);
+            let line = first
+                .root
+                .at(&["metadata", "name"])
+                .map_or(first.root.span.start.line, |n| n.span.start.line);
+            sink.report(
+                later,
+                "/metadata/name",
+                format!("{} `{}` is defined twice: also in {}:{line}; the cluster keeps whichever is applied last", later.kind, later.name, at.display),
+            );
         }
     }
 }

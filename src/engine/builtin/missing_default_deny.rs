@@ -3,8 +3,8 @@
 
 use serde::Deserialize;
 
-use crate::engine::{Context, Rule, RuleMeta, RuleScope, Sink};
-use crate::load::{de, Node, Value};
+use crate::engine::{Context, Sink};
+use crate::load::{Node, Value};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
@@ -12,18 +12,6 @@ struct Params {
     /// Require the default deny to cover egress too.
     #[serde(default)]
     require_egress: bool,
-}
-
-struct MissingDefaultDeny {
-    meta: RuleMeta,
-    params: Params,
-}
-
-pub(super) fn instantiate(
-    meta: RuleMeta,
-    params: Option<&Node>,
-) -> Result<Box<dyn Rule>, de::DeError> {
-    Ok(Box::new(MissingDefaultDeny { meta, params: super::params(params)? }))
 }
 
 /// Directions a NetworkPolicy denies for every pod of its namespace: (ingress, egress).
@@ -58,41 +46,33 @@ fn denies(policy: &Node) -> (bool, bool) {
     (ingress, egress)
 }
 
-impl Rule for MissingDefaultDeny {
-    fn meta(&self) -> &RuleMeta {
-        &self.meta
-    }
+super::tree_template!(MissingDefaultDeny);
 
-    fn scope(&self) -> RuleScope {
-        RuleScope::Tree
-    }
-
-    fn check_tree(&self, cx: &Context<'_>, sink: &mut Sink) {
-        let inv = cx.inventory;
-        for ns in inv.of_kind("Namespace").filter(|o| o.api_version == "v1") {
-            let Some(tenant) = inv.tenants.tenant_of(&ns.name) else {
-                continue;
-            };
-            let (mut ingress, mut egress) = (false, false);
-            for policy in inv.in_namespace(&ns.name).filter(|o| o.kind == "NetworkPolicy") {
-                let (i, e) = denies(&policy.root);
-                ingress |= i;
-                egress |= e;
-            }
-            let missing = match (ingress, egress || !self.params.require_egress) {
-                (true, true) => continue,
-                (true, false) => "egress",
-                (false, false) if self.params.require_egress => "ingress and egress",
-                (false, _) => "ingress",
-            };
-            sink.report(
-                ns,
-                "/metadata",
-                format!(
-                    "namespace `{}` of tenant `{}` has no NetworkPolicy that denies {missing} traffic by default",
-                    ns.name, tenant.name
-                ),
-            );
+fn check(params: &Params, cx: &Context<'_>, sink: &mut Sink) {
+    let inv = cx.inventory;
+    for ns in inv.of_kind("Namespace").filter(|o| o.api_version == "v1") {
+        let Some(tenant) = inv.tenants.tenant_of(&ns.name) else {
+            continue;
+        };
+        let (mut ingress, mut egress) = (false, false);
+        for policy in inv.in_namespace(&ns.name).filter(|o| o.kind == "NetworkPolicy") {
+            let (i, e) = denies(&policy.root);
+            ingress |= i;
+            egress |= e;
         }
+        let missing = match (ingress, egress || !params.require_egress) {
+            (true, true) => continue,
+            (true, false) => "egress",
+            (false, false) if params.require_egress => "ingress and egress",
+            (false, _) => "ingress",
+        };
+        sink.report(
+            ns,
+            "/metadata",
+            format!(
+                "namespace `{}` of tenant `{}` has no NetworkPolicy that denies {missing} traffic by default",
+                ns.name, tenant.name
+            ),
+        );
     }
 }

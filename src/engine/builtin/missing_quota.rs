@@ -2,56 +2,35 @@
 
 use serde::Deserialize;
 
-use crate::engine::{Context, Rule, RuleMeta, RuleScope, Sink};
-use crate::load::{de, Node};
+use crate::engine::{Context, Sink};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct Params {}
 
-struct MissingQuota {
-    meta: RuleMeta,
-}
+super::tree_template!(MissingQuota);
 
-pub(super) fn instantiate(
-    meta: RuleMeta,
-    params: Option<&Node>,
-) -> Result<Box<dyn Rule>, de::DeError> {
-    let _: Params = super::params(params)?;
-    Ok(Box::new(MissingQuota { meta }))
-}
-
-impl Rule for MissingQuota {
-    fn meta(&self) -> &RuleMeta {
-        &self.meta
-    }
-
-    fn scope(&self) -> RuleScope {
-        RuleScope::Tree
-    }
-
-    fn check_tree(&self, cx: &Context<'_>, sink: &mut Sink) {
-        let inv = cx.inventory;
-        for ns in inv.of_kind("Namespace").filter(|o| o.api_version == "v1") {
-            let Some(tenant) = inv.tenants.tenant_of(&ns.name) else { continue };
-            let has = |kind: &str| {
-                inv.in_namespace(&ns.name).any(|o| o.kind == kind && o.api_version == "v1")
-            };
-            let missing: Vec<&str> =
-                ["ResourceQuota", "LimitRange"].into_iter().filter(|k| !has(k)).collect();
-            if missing.is_empty() {
-                continue;
-            }
-            sink.report(
-                ns,
-                "/metadata",
-                format!(
-                    "namespace `{}` of tenant `{}` has no {}: one tenant can use up the cluster's capacity",
-                    ns.name,
-                    tenant.name,
-                    missing.join(" and no ")
-                ),
-            );
+fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
+    let inv = cx.inventory;
+    for ns in inv.of_kind("Namespace").filter(|o| o.api_version == "v1") {
+        let Some(tenant) = inv.tenants.tenant_of(&ns.name) else { continue };
+        let has = |kind: &str| {
+            inv.in_namespace(&ns.name).any(|o| o.kind == kind && o.api_version == "v1")
+        };
+        let missing: Vec<&str> =
+            ["ResourceQuota", "LimitRange"].into_iter().filter(|k| !has(k)).collect();
+        if missing.is_empty() {
+            continue;
         }
+        sink.report(
+            ns,
+            "/metadata",
+            format!(
+                "namespace `{}` of tenant `{}` has no {}: one tenant can use up the cluster's capacity",
+                ns.name,
+                tenant.name,
+                missing.join(" and no ")
+            ),
+        );
     }
 }

@@ -164,10 +164,8 @@ pub fn all() -> Result<Vec<Box<dyn Rule>>, String> {
     Ok(rules)
 }
 
-/// Declares a per-object template: `$name` holds the rule's metadata and typed `Params`,
-/// `instantiate` reads the parameters, and the `Rule` impl calls `check` for objects of `KINDS`.
-/// A rule file then holds only its parameters, its kinds and its check.
-macro_rules! object_template {
+/// The rule struct and `instantiate` function every template shares.
+macro_rules! template_rule {
     ($name:ident) => {
         struct $name {
             meta: $crate::engine::RuleMeta,
@@ -180,6 +178,16 @@ macro_rules! object_template {
         ) -> Result<Box<dyn $crate::engine::Rule>, $crate::load::de::DeError> {
             Ok(Box::new($name { meta, params: super::params(params)? }))
         }
+    };
+}
+pub(crate) use template_rule;
+
+/// Declares a per-object template: `$name` holds the rule's metadata and typed `Params`,
+/// `instantiate` reads the parameters, and the `Rule` impl calls `check` for objects of `KINDS`.
+/// A rule file then holds only its parameters, its kinds and its check.
+macro_rules! object_template {
+    ($name:ident) => {
+        $crate::engine::builtin::template_rule!($name);
 
         impl $crate::engine::Rule for $name {
             fn meta(&self) -> &$crate::engine::RuleMeta {
@@ -206,6 +214,33 @@ macro_rules! object_template {
     };
 }
 pub(crate) use object_template;
+
+/// The same for a whole-tree template: the module defines `Params` and
+/// `fn check(&Params, &Context, &mut Sink)`, which sees the whole inventory at once.
+macro_rules! tree_template {
+    ($name:ident) => {
+        $crate::engine::builtin::template_rule!($name);
+
+        impl $crate::engine::Rule for $name {
+            fn meta(&self) -> &$crate::engine::RuleMeta {
+                &self.meta
+            }
+
+            fn scope(&self) -> $crate::engine::RuleScope {
+                $crate::engine::RuleScope::Tree
+            }
+
+            fn check_tree(
+                &self,
+                cx: &$crate::engine::Context<'_>,
+                sink: &mut $crate::engine::Sink,
+            ) {
+                check(&self.params, cx, sink);
+            }
+        }
+    };
+}
+pub(crate) use tree_template;
 
 /// Reads a template's parameters (absent parameters take their defaults).
 fn params<'a, T: Deserialize<'a> + Default>(node: Option<&'a Node>) -> Result<T, de::DeError> {
