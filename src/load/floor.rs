@@ -90,8 +90,13 @@ pub fn parse_documents(text: &str) -> Option<Vec<Value>> {
             },
             Event::Scalar(text, style, _, tag) => {
                 // Resolved as the real loader resolves scalars (Kubernetes' YAML 1.1 rules).
-                let value = super::yaml::resolve_scalar(text, style, tag.as_deref());
-                super::yaml::Node { span: super::source::Span::default(), value }.to_json()
+                // Moved into JSON, not copied: the floor must not do more work than it has to.
+                match super::yaml::resolve_scalar(text, style, tag.as_deref()) {
+                    super::yaml::Value::Str(s) => Value::String(s.into_string()),
+                    value => {
+                        super::yaml::Node { span: super::source::Span::default(), value }.to_json()
+                    }
+                }
             }
             Event::Alias(_) => Value::Null,
             Event::StreamStart | Event::StreamEnd | Event::Nothing => continue,
