@@ -11,6 +11,7 @@
 //! nearest one where the path exists wins), then against the linted roots.
 
 use std::collections::{HashMap, HashSet};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
 use crate::load::discover::normalize;
@@ -39,15 +40,15 @@ pub(crate) struct FluxTarget {
     pub owner: super::Deployer,
 }
 
-/// What the kustomize and Flux configs of the tree say about its files.
+/// What the kustomize and Flux configs of the tree say about its files, by file index.
 #[derive(Debug, Default)]
 pub(crate) struct Layout {
-    /// Namespace assigned to each file (absolute path), when one is.
-    pub namespaces: HashMap<PathBuf, String>,
+    /// Namespace assigned to each file, when one is.
+    pub namespaces: Vec<Option<String>>,
     /// The deployer (index into the targets) of each file.
-    pub deployer: HashMap<PathBuf, usize>,
+    pub deployer: Vec<Option<usize>>,
     /// Files kustomizations use as patches: partial objects, not objects of their own.
-    pub patch_files: HashSet<PathBuf>,
+    pub patch_files: Vec<bool>,
 }
 
 pub(crate) const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
@@ -66,50 +67,54 @@ pub(crate) fn is_kustomize_config(root: &Node, file: &Path) -> bool {
             .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n))
 }
 
+/// The key of every table here: a path as an `OsStr`, which hashes and compares as bytes.
+/// Paths are normalised, so equal paths have equal bytes; hashing `Path` itself goes component
+/// by component, which dominated this stage on large fleets.
+fn key(path: &Path) -> &OsStr {
+    path.as_os_str()
+}
+
 /// Namespaces, deployers and patch files of the tree.
 pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget]) -> Layout {
-    // Hash lookups: `Path` ordering compares component by component, which dominated this
-    // function on large fleets. Sorted vectors keep the walk order deterministic.
-    let mut configs: HashMap<PathBuf, KustomizeConfig> = HashMap::new();
-    let mut known_files: HashSet<&Path> = HashSet::with_capacity(files.len());
-    for file in files {
+    let mut configs: HashMap<&OsStr, KustomizeConfig> = HashMap::new();
+    let mut file_index: HashMap<&OsStr, usize> = HashMap::with_capacity(files.len());
+    for (index, file) in files.iter().enumerate() {
         let Some(path) = file.source.path.as_deref() else {
             continue;
         };
-        known_files.insert(path);
+        file_index.insert(key(path), index);
         let Some(dir) = path.parent() else { continue };
+        let is_config_file = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n));
+        if !is_config_file {
+            continue;
+        }
         for doc in &file.documents {
-            if is_kustomize_config(&doc.root, path)
-                && path
-                    .file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n))
-            {
-                configs.insert(dir.to_path_buf(), read_config(&doc.root));
+            if is_kustomize_config(&doc.root, path) {
+                configs.insert(key(dir), read_config(&doc.root));
             }
         }
     }
-    // Sorted by bytes (cheaper than `Path`'s component order): the files below `dir` are the
-    // ones starting with `dir/`, one contiguous range.
-    let mut sorted_files: Vec<&Path> = known_files.iter().copied().collect();
-    sorted_files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
-    let below = |dir: &Path| -> &[&Path] {
-        let mut prefix = dir.as_os_str().to_owned();
+    // Sorted by bytes: the files below `dir` are the ones starting with `dir/`, one range.
+    let mut sorted_files: Vec<&OsStr> = file_index.keys().copied().collect();
+    sorted_files.sort_unstable();
+    let below = |dir: &OsStr| -> &[&OsStr] {
+        let mut prefix = dir.to_owned();
         prefix.push("/");
-        let from = sorted_files.partition_point(|f| f.as_os_str() < prefix.as_os_str());
+        let from = sorted_files.partition_point(|f| *f < prefix.as_os_str());
         let len = sorted_files[from..]
             .iter()
-            .take_while(|f| f.as_os_str().as_encoded_bytes().starts_with(prefix.as_encoded_bytes()))
+            .take_while(|f| f.as_encoded_bytes().starts_with(prefix.as_encoded_bytes()))
             .count();
         &sorted_files[from..from + len]
     };
-    let mut config_dirs: Vec<&PathBuf> = configs.keys().collect();
-    config_dirs.sort_unstable();
     let mut walk = Walk {
         configs: &configs,
-        known_files: &known_files,
-        assigned: HashMap::new(),
-        deployer: HashMap::new(),
+        file_index: &file_index,
+        assigned: vec![None; files.len()],
+        deployer: vec![None; files.len()],
         current: None,
     };
 
@@ -124,15 +129,16 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
             .chain(roots.iter().map(PathBuf::as_path));
         // A directory exists for us when it has a config or holds a loaded file at any depth
         // (the files below a directory are one range of the sorted list).
-        let exists = |dir: &Path| configs.contains_key(dir) || !below(dir).is_empty();
-        let Some(dir) = bases.map(|b| normalize(&b.join(rel))).find(|d| exists(d)) else {
+        let exists = |dir: &OsStr| configs.contains_key(dir) || !below(dir).is_empty();
+        let Some(dir) = bases.map(|b| normalize(&b.join(rel))).find(|d| exists(key(d))) else {
             continue;
         };
-        if configs.contains_key(&dir) {
-            walk.visit(&dir, target.target_namespace.as_deref(), &mut HashSet::new());
+        let namespace = target.target_namespace.as_deref();
+        if configs.contains_key(key(&dir)) {
+            walk.visit(key(&dir), namespace, &mut HashSet::new());
         } else {
-            for file in below(&dir) {
-                walk.reach(file, target.target_namespace.as_deref());
+            for file in below(key(&dir)) {
+                walk.reach(file_index[file], namespace);
             }
         }
     }
@@ -140,18 +146,29 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
     // Then kustomize roots (configs no other config includes), so the outermost namespace wins.
     let included: HashSet<PathBuf> = configs
         .iter()
-        .flat_map(|(dir, c)| c.entries.iter().map(move |e| normalize(&dir.join(e))))
+        .flat_map(|(dir, c)| c.entries.iter().map(move |e| normalize(&dir_path(dir).join(e))))
         .collect();
-    let (roots_first, rest): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        config_dirs.iter().copied().partition(|d| !included.contains(*d));
+    let mut config_dirs: Vec<&OsStr> = configs.keys().copied().collect();
+    config_dirs.sort_unstable();
+    let (roots_first, rest): (Vec<&OsStr>, Vec<&OsStr>) =
+        config_dirs.into_iter().partition(|d| !included.contains(dir_path(d)));
     for dir in roots_first.into_iter().chain(rest) {
         walk.visit(dir, None, &mut HashSet::new());
     }
-    let patch_files = configs
-        .iter()
-        .flat_map(|(dir, c)| c.patches.iter().map(move |p| normalize(&dir.join(p))))
-        .collect();
+    let mut patch_files = vec![false; files.len()];
+    for (dir, config) in &configs {
+        for patch in &config.patches {
+            if let Some(&i) = file_index.get(key(&normalize(&dir_path(dir).join(patch)))) {
+                patch_files[i] = true;
+            }
+        }
+    }
     Layout { namespaces: walk.assigned, deployer: walk.deployer, patch_files }
+}
+
+/// A table key back as a path.
+fn dir_path(key: &OsStr) -> &Path {
+    Path::new(key)
 }
 
 fn read_config(root: &Node) -> KustomizeConfig {
@@ -181,39 +198,39 @@ fn read_config(root: &Node) -> KustomizeConfig {
 }
 
 struct Walk<'a> {
-    configs: &'a HashMap<PathBuf, KustomizeConfig>,
-    known_files: &'a HashSet<&'a Path>,
-    assigned: HashMap<PathBuf, String>,
-    deployer: HashMap<PathBuf, usize>,
+    configs: &'a HashMap<&'a OsStr, KustomizeConfig>,
+    file_index: &'a HashMap<&'a OsStr, usize>,
+    assigned: Vec<Option<String>>,
+    deployer: Vec<Option<usize>>,
     /// The Flux Kustomization being walked, if any.
     current: Option<usize>,
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
     /// A file is reached: it gets the namespace (when one is set) and the current deployer.
-    fn reach(&mut self, file: &Path, namespace: Option<&str>) {
-        if let Some(ns) = namespace {
-            self.assigned.entry(file.to_path_buf()).or_insert_with(|| ns.to_string());
+    fn reach(&mut self, file: usize, namespace: Option<&str>) {
+        if let (Some(ns), slot @ None) = (namespace, &mut self.assigned[file]) {
+            *slot = Some(ns.to_string());
         }
-        if let Some(d) = self.current {
-            self.deployer.entry(file.to_path_buf()).or_insert(d);
+        if let (Some(d), slot @ None) = (self.current, &mut self.deployer[file]) {
+            *slot = Some(d);
         }
     }
 
-    fn visit(&mut self, dir: &Path, outer: Option<&str>, seen: &mut HashSet<PathBuf>) {
-        if !seen.insert(dir.to_path_buf()) {
-            return;
-        }
-        let Some(config) = self.configs.get(dir) else {
+    fn visit(&mut self, dir: &OsStr, outer: Option<&str>, seen: &mut HashSet<&'a OsStr>) {
+        let Some((&dir, config)) = self.configs.get_key_value(dir) else {
             return;
         };
+        if !seen.insert(dir) {
+            return;
+        }
         let namespace = outer.or(config.namespace.as_deref());
         for entry in &config.entries {
-            let target = normalize(&dir.join(entry));
-            if self.known_files.contains(target.as_path()) {
-                self.reach(&target, namespace);
-            } else if self.configs.contains_key(&target) {
-                self.visit(&target, namespace, seen);
+            let target = normalize(&dir_path(dir).join(entry));
+            if let Some(&file) = self.file_index.get(key(&target)) {
+                self.reach(file, namespace);
+            } else if self.configs.contains_key(key(&target)) {
+                self.visit(key(&target), namespace, seen);
             }
         }
     }

@@ -142,11 +142,11 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         .enumerate()
         .map(|(file_index, file)| {
             let path: Option<&std::path::Path> = file.source.path.as_deref();
-            let assigned_ns = path.and_then(|p| layout.namespaces.get(p));
-            let deployer = path.and_then(|p| layout.deployer.get(p)).map(|&i| &flux_targets[i]);
+            let assigned_ns = layout.namespaces[file_index].as_ref();
+            let deployer = layout.deployer[file_index].map(|i| &flux_targets[i]);
             let deployed_by = deployer.map(|d| d.owner.clone());
             let default_ns = deployer.and_then(|d| d.default_namespace.as_ref());
-            let is_patch = path.is_some_and(|p| layout.patch_files.contains(p));
+            let is_patch = layout.patch_files[file_index];
             let documents = file.documents.len();
             let mut objects = Vec::with_capacity(documents);
             for doc in file.documents {
