@@ -162,9 +162,9 @@ fn parse_bytes(
         }
     };
     // A byte-order mark is invisible in editors; drop it so columns on line 1 stay right.
-    let text: Arc<str> = match text.strip_prefix('\u{feff}') {
+    let text: Box<str> = match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.into(),
-        None => text.into(),
+        None => text.into_boxed_str(),
     };
     let parsed = yaml::parse_stream(&text, limits);
     let problems = parsed

@@ -1,7 +1,6 @@
 //! Source files and positions: what every later stage points back into.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// A position in a source file: 1-based line, 0-based column counted in characters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -37,18 +36,19 @@ pub struct SourceFile {
     pub display: String,
     /// Path on disk, when the input is a file.
     pub path: Option<PathBuf>,
-    pub text: Arc<str>,
+    /// The text, as read (a file's bytes are not copied).
+    pub text: Box<str>,
     /// Byte offset of the start of every line.
     line_starts: Vec<u32>,
 }
 
 impl SourceFile {
     #[must_use]
-    pub fn new(display: String, path: Option<PathBuf>, text: Arc<str>) -> Self {
-        let mut line_starts = vec![0u32];
-        line_starts.extend(
-            text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| (i + 1) as u32),
-        );
+    pub fn new(display: String, path: Option<PathBuf>, text: Box<str>) -> Self {
+        let bytes = text.as_bytes();
+        let mut line_starts = Vec::with_capacity(1 + memchr::memchr_iter(b'\n', bytes).count());
+        line_starts.push(0u32);
+        line_starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| (i + 1) as u32));
         SourceFile { display, path, text, line_starts }
     }
 
@@ -89,5 +89,28 @@ impl SourceFile {
         let rest = &self.text[start as usize..];
         let end = rest.find('\n').map_or(rest.len(), |n| n);
         rest[..end].trim_end_matches('\r')
+    }
+}
+
+/// The file as miette reads it for a snippet: its text under its display name.
+impl miette::SourceCode for SourceFile {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self.text.read_span(span, context_lines_before, context_lines_after)?;
+        Ok(Box::new(
+            miette::MietteSpanContents::new_named(
+                self.display.clone(),
+                inner.data(),
+                *inner.span(),
+                inner.line(),
+                inner.column(),
+                inner.line_count(),
+            )
+            .with_language("yaml"),
+        ))
     }
 }

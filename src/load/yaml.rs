@@ -343,8 +343,8 @@ impl<'l> Builder<'l> {
             Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map { first, key, .. }) => match key.take() {
                 None => {
-                    let text = key_text(&node);
-                    *key = Some((text, node.span, plain));
+                    let key_span = node.span;
+                    *key = Some((key_text(node), key_span, plain));
                 }
                 Some((text, key_span, key_plain)) => {
                     let merge = key_plain && &*text == "<<";
@@ -409,9 +409,9 @@ fn dedup_last_wins(mut entries: Vec<Entry>) -> Vec<Entry> {
     entries
 }
 
-fn key_text(node: &Node) -> Box<str> {
-    match &node.value {
-        Value::Str(s) => s.clone(),
+fn key_text(node: Node) -> Box<str> {
+    match node.value {
+        Value::Str(s) => s,
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string().into(),
         Value::Int(i) => i.to_string().into(),

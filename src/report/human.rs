@@ -4,9 +4,9 @@
 use std::fmt;
 use std::io::{self, Write};
 
-use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
-};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
+
+use rayon::prelude::*;
 
 use super::Style;
 use crate::error::Problem;
@@ -17,7 +17,7 @@ use crate::Outcome;
 struct FindingDiagnostic<'a> {
     finding: &'a Finding,
     code: String,
-    source: NamedSource<std::sync::Arc<str>>,
+    source: std::sync::Arc<crate::load::source::SourceFile>,
     label: LabeledSpan,
 }
 
@@ -35,7 +35,7 @@ impl<'a> FindingDiagnostic<'a> {
         FindingDiagnostic {
             finding,
             code: format!("{} {}", finding.rule, finding.name),
-            source: NamedSource::new(file.display.clone(), file.text.clone()).with_language("yaml"),
+            source: file.clone(),
             label,
         }
     }
@@ -110,15 +110,21 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
         .with_links(false)
         .with_width(120)
         .with_context_lines(1);
-    let mut buf = String::new();
-    for finding in &outcome.findings {
-        buf.clear();
-        handler
-            .render_report(&mut buf, &FindingDiagnostic::new(finding))
-            .map_err(io::Error::other)?;
-        writeln!(out, "{}", buf.trim_end())?;
+    // Rendering (snippets, wrapping) is most of the cost: done in parallel, written in order.
+    let rendered: Vec<Result<String, fmt::Error>> = outcome
+        .findings
+        .par_iter()
+        .map(|finding| {
+            let mut buf = String::new();
+            handler.render_report(&mut buf, &FindingDiagnostic::new(finding))?;
+            Ok(buf)
+        })
+        .collect();
+    for buf in rendered {
+        writeln!(out, "{}", buf.map_err(io::Error::other)?.trim_end())?;
         writeln!(out)?;
     }
+    let mut buf = String::new();
     if style.show_suppressed {
         for finding in &outcome.suppressed {
             buf.clear();
