@@ -37,7 +37,7 @@ pub(crate) struct FluxTarget {
     pub target_namespace: Option<String>,
     /// Namespace for objects that name none (Argo CD `destination.namespace`).
     pub default_namespace: Option<String>,
-    pub owner: super::Deployer,
+    pub owner: std::sync::Arc<super::Deployer>,
 }
 
 /// What the kustomize and Flux configs of the tree say about its files, by file index.

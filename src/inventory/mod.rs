@@ -35,7 +35,7 @@ pub struct Object {
     pub namespace: Option<String>,
     pub cluster_scoped: bool,
     /// The Flux Kustomization or Argo CD Application whose path deploys the object's file.
-    pub deployed_by: Option<Deployer>,
+    pub deployed_by: Option<Arc<Deployer>>,
     pub root: Node,
 }
 
@@ -57,15 +57,6 @@ pub struct Deployer {
     pub label: String,
 }
 
-/// Identity of an object in the cluster.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectId {
-    pub api_version: String,
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
 /// Every object of the tree, indexed.
 #[derive(Debug, Default)]
 pub struct Inventory {
@@ -80,7 +71,8 @@ pub struct Inventory {
     pub generation: u64,
     by_kind: HashMap<String, Vec<usize>>,
     by_namespace: HashMap<String, Vec<usize>>,
-    by_id: HashMap<ObjectId, Vec<usize>>,
+    /// (hash of the identity, object index), sorted: the objects of one identity are a range.
+    by_id: Vec<(u64, usize)>,
     /// Namespace objects by label (key, value), including `kubernetes.io/metadata.name`.
     namespaces_by_label: HashMap<(String, String), Vec<usize>>,
 }
@@ -110,15 +102,41 @@ impl Inventory {
             .map(|&i| &self.objects[i])
     }
 
-    /// Objects with this identity (more than one when the tree defines it twice).
-    pub fn by_id<'a>(&'a self, id: &ObjectId) -> impl Iterator<Item = &'a Object> + 'a {
-        self.by_id.get(id).into_iter().flatten().map(|&i| &self.objects[i])
+    /// Objects with this identity in the cluster (more than one when the tree defines it
+    /// twice), in tree order. `namespace` is `""` for cluster-scoped objects.
+    pub fn by_id<'a: 's, 's>(
+        &'a self,
+        api_version: &'s str,
+        kind: &'s str,
+        namespace: &'s str,
+        name: &'s str,
+    ) -> impl Iterator<Item = &'a Object> + 's {
+        let hash = identity_hash(api_version, kind, namespace, name);
+        let from = self.by_id.partition_point(|&(h, _)| h < hash);
+        self.by_id[from..]
+            .iter()
+            .take_while(move |&&(h, _)| h == hash)
+            .map(|&(_, i)| &self.objects[i])
+            .filter(move |o| {
+                o.api_version == api_version
+                    && o.kind == kind
+                    && o.namespace_or_empty() == namespace
+                    && o.name == name
+            })
     }
 
     #[must_use]
     pub fn source(&self, object: &Object) -> &Arc<SourceFile> {
         &self.files[object.file]
     }
+}
+
+/// Hash of an object's identity (fixed keys, so the same in every run).
+fn identity_hash(api_version: &str, kind: &str, namespace: &str, name: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (api_version, kind, namespace, name).hash(&mut h);
+    h.finish()
 }
 
 /// Source of [`Inventory::generation`].
@@ -144,7 +162,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             let path: Option<&std::path::Path> = file.source.path.as_deref();
             let assigned_ns = layout.namespaces[file_index].as_ref();
             let deployer = layout.deployer[file_index].map(|i| &flux_targets[i]);
-            let deployed_by = deployer.map(|d| d.owner.clone());
+            let deployed_by = deployer.map(|d| Arc::clone(&d.owner));
             let default_ns = deployer.and_then(|d| d.default_namespace.as_ref());
             let is_patch = layout.patch_files[file_index];
             let documents = file.documents.len();
@@ -190,6 +208,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             (file.source, objects, documents)
         })
         .collect();
+    inv.objects.reserve_exact(per_file.iter().map(|(_, objects, _)| objects.len()).sum());
     for (source, objects, documents) in per_file {
         inv.files.push(source);
         inv.documents += documents;
@@ -210,30 +229,37 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
 
 /// Builds the kind, namespace and identity indexes (two at once).
 fn index(inv: &mut Inventory) {
+    /// Pushes `i` under `key`, allocating the key only the first time it is seen.
+    fn push(map: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
+        match map.get_mut(key) {
+            Some(list) => list.push(i),
+            None => {
+                map.insert(key.to_string(), vec![i]);
+            }
+        }
+    }
     let objects = &inv.objects;
     let ((by_kind, by_namespace), by_id) = rayon::join(
         || {
             let mut by_kind: HashMap<String, Vec<usize>> = HashMap::new();
             let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
             for (i, o) in objects.iter().enumerate() {
-                by_kind.entry(o.kind.clone()).or_default().push(i);
+                push(&mut by_kind, &o.kind, i);
                 if let Some(ns) = &o.namespace {
-                    by_namespace.entry(ns.clone()).or_default().push(i);
+                    push(&mut by_namespace, ns, i);
                 }
             }
             (by_kind, by_namespace)
         },
         || {
-            let mut by_id: HashMap<ObjectId, Vec<usize>> = HashMap::with_capacity(objects.len());
-            for (i, o) in objects.iter().enumerate() {
-                let id = ObjectId {
-                    api_version: o.api_version.clone(),
-                    kind: o.kind.clone(),
-                    namespace: o.namespace_or_empty().to_string(),
-                    name: o.name.clone(),
-                };
-                by_id.entry(id).or_default().push(i);
-            }
+            let mut by_id: Vec<(u64, usize)> = objects
+                .iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    (identity_hash(&o.api_version, &o.kind, o.namespace_or_empty(), &o.name), i)
+                })
+                .collect();
+            by_id.sort_unstable();
             by_id
         },
     );
@@ -296,10 +322,10 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
                 path: text(d, &["spec", "path"]).unwrap_or_else(|| "./".into()),
                 target_namespace: text(d, &["spec", "targetNamespace"]),
                 default_namespace: None,
-                owner: Deployer {
+                owner: Arc::new(Deployer {
                     label: format!("Flux Kustomization `{ns}/{name}`"),
                     namespace: ns,
-                },
+                }),
             }
         },
     );
@@ -314,10 +340,10 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
                 path,
                 target_namespace: None,
                 default_namespace: Some(dest.clone()).filter(|d| !d.is_empty()),
-                owner: Deployer {
+                owner: Arc::new(Deployer {
                     label: format!("Argo CD Application `{ns}/{name}`"),
                     namespace: dest,
-                },
+                }),
             })
         });
     flux.chain(argo).collect()

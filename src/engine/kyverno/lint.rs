@@ -166,13 +166,7 @@ fn to_pointer(path: &[String]) -> String {
 }
 
 fn namespace_object<'a>(inv: &'a Inventory, name: &str) -> Option<&'a Object> {
-    let id = crate::inventory::ObjectId {
-        api_version: "v1".into(),
-        kind: "Namespace".into(),
-        namespace: String::new(),
-        name: name.into(),
-    };
-    inv.by_id(&id).next()
+    inv.by_id("v1", "Namespace", "", name).next()
 }
 
 /// An object as the cluster stores it: with its effective namespace.
