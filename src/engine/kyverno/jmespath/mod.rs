@@ -7,6 +7,8 @@ mod extra;
 mod functions;
 mod parser;
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 pub use parser::{parse, Ast};
@@ -67,6 +69,70 @@ fn lenient(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
     }
 }
 
+static NULL: Value = Value::Null;
+
+/// Whether an expression only walks fields and indexes (`request.object.spec.x[0]`): those are
+/// evaluated by reference, so that reading one leaf does not copy every map on the way.
+fn is_path(ast: &Ast) -> bool {
+    match ast {
+        Ast::Identity | Ast::Field(_) | Ast::Index(_) => true,
+        Ast::Subexpr(left, right) => is_path(left) && is_path(right),
+        _ => false,
+    }
+}
+
+/// Evaluates an expression for which [`is_path`] holds, by reference.
+fn path<'a>(ast: &Ast, data: &'a Value, steps: &mut usize) -> Result<&'a Value, EvalError> {
+    *steps += 1;
+    match ast {
+        Ast::Field(name) => match data {
+            Value::Object(map) => map.get(name).ok_or_else(|| EvalError::UnknownKey(name.clone())),
+            _ => Ok(&NULL),
+        },
+        Ast::Index(i) => Ok(match data {
+            Value::Array(items) => {
+                let len = items.len() as i64;
+                let idx = if *i < 0 { len + i } else { *i };
+                usize::try_from(idx).ok().and_then(|i| items.get(i)).unwrap_or(&NULL)
+            }
+            _ => &NULL,
+        }),
+        Ast::Subexpr(left, right) => {
+            let base = path(left, data, steps)?;
+            if base.is_null() {
+                return Ok(&NULL);
+            }
+            path(right, base, steps)
+        }
+        _ => Ok(data),
+    }
+}
+
+/// [`eval`], borrowing from `data` when the expression is a path.
+fn eval_cow<'a>(
+    ast: &Ast,
+    data: &'a Value,
+    steps: &mut usize,
+) -> Result<Cow<'a, Value>, EvalError> {
+    if is_path(ast) {
+        path(ast, data, steps).map(Cow::Borrowed)
+    } else {
+        eval(ast, data, steps).map(Cow::Owned)
+    }
+}
+
+/// [`lenient`], borrowing from `data` when the expression is a path.
+fn lenient_cow<'a>(
+    ast: &Ast,
+    data: &'a Value,
+    steps: &mut usize,
+) -> Result<Cow<'a, Value>, EvalError> {
+    match eval_cow(ast, data, steps) {
+        Err(EvalError::UnknownKey(_)) => Ok(Cow::Borrowed(&NULL)),
+        other => other,
+    }
+}
+
 #[allow(clippy::too_many_lines, reason = "one arm per AST node reads best as one match")]
 fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
     *steps += 1;
@@ -74,6 +140,7 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
         return Err(EvalError::Other(format!("evaluation exceeded {STEP_BUDGET} steps")));
     }
     match ast {
+        _ if is_path(ast) => path(ast, data, steps).cloned(),
         Ast::Identity => Ok(data.clone()),
         Ast::Literal(v) => Ok(v.clone()),
         Ast::Field(name) => match data {
@@ -83,7 +150,7 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             _ => Ok(Value::Null),
         },
         Ast::Subexpr(left, right) => {
-            let base = eval(left, data, steps)?;
+            let base = eval_cow(left, data, steps)?;
             if base.is_null() {
                 return Ok(Value::Null);
             }
@@ -100,9 +167,9 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
         Ast::Slice(from, to, stride) => slice(data, *from, *to, *stride),
         // Missing keys inside what a projection or pipe works on become null, as in Kyverno.
         Ast::Projection(left, right) => {
-            let base = lenient(left, data, steps)?;
-            let Value::Array(items) = base else { return Ok(Value::Null) };
-            project(&items, right, steps)
+            let base = lenient_cow(left, data, steps)?;
+            let Value::Array(items) = &*base else { return Ok(Value::Null) };
+            project(items, right, steps)
         }
         Ast::ValueProjection(left, right) => {
             let base = lenient(left, data, steps)?;
@@ -123,15 +190,15 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             Ok(Value::Array(out))
         }
         Ast::Filter(left, condition, right) => {
-            let base = lenient(left, data, steps)?;
-            let Value::Array(items) = base else { return Ok(Value::Null) };
+            let base = lenient_cow(left, data, steps)?;
+            let Value::Array(items) = &*base else { return Ok(Value::Null) };
             let mut kept = Vec::new();
             for item in items {
-                if truthy(&lenient(condition, &item, steps)?) {
+                if truthy(&*lenient_cow(condition, item, steps)?) {
                     kept.push(item);
                 }
             }
-            project(&kept, right, steps)
+            project(kept, right, steps)
         }
         Ast::MultiList(items) => {
             if data.is_null() {
@@ -176,7 +243,7 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             Ok(compare(*op, &l, &r))
         }
         Ast::Pipe(left, right) => {
-            let l = lenient(left, data, steps)?;
+            let l = lenient_cow(left, data, steps)?;
             eval(right, &l, steps)
         }
         Ast::Function(name, args) => functions::call(name, args, data, steps),
@@ -186,8 +253,13 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
     }
 }
 
-fn project(items: &[Value], right: &Ast, steps: &mut usize) -> EvalResult {
-    let mut out = Vec::with_capacity(items.len());
+fn project<'a>(
+    items: impl IntoIterator<Item = &'a Value>,
+    right: &Ast,
+    steps: &mut usize,
+) -> EvalResult {
+    let items = items.into_iter();
+    let mut out = Vec::with_capacity(items.size_hint().0);
     for item in items {
         let v = lenient(right, item, steps)?;
         if !v.is_null() {
