@@ -10,7 +10,7 @@
 //! it is resolved against each ancestor of the directory holding the Flux Kustomization (the
 //! nearest one where the path exists wins), then against the linted roots.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
@@ -67,22 +67,31 @@ pub(crate) fn is_kustomize_config(root: &Node, file: &Path) -> bool {
             .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n))
 }
 
-/// The key of every table here: a path as an `OsStr`, which hashes and compares as bytes.
-/// Paths are normalised, so equal paths have equal bytes; hashing `Path` itself goes component
-/// by component, which dominated this stage on large fleets.
-fn key(path: &Path) -> &OsStr {
-    path.as_os_str()
+/// What a kustomization entry names, resolved once.
+#[derive(Clone, Copy)]
+enum Target {
+    /// A loaded file (index into the files).
+    File(usize),
+    /// A directory with a kustomization (index into the configs).
+    Config(usize),
 }
 
-/// Namespaces, deployers and patch files of the tree.
-pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget]) -> Layout {
-    let mut configs: HashMap<&OsStr, KustomizeConfig> = HashMap::new();
+/// The loaded files by path, and the kustomize configs by directory.
+struct Tables<'a> {
+    file_index: HashMap<&'a OsStr, usize>,
+    config_index: HashMap<&'a OsStr, usize>,
+    configs: Vec<(&'a Path, KustomizeConfig)>,
+}
+
+fn tables(files: &[LoadedFile]) -> Tables<'_> {
     let mut file_index: HashMap<&OsStr, usize> = HashMap::with_capacity(files.len());
+    let mut config_index: HashMap<&OsStr, usize> = HashMap::new();
+    let mut configs: Vec<(&Path, KustomizeConfig)> = Vec::new();
     for (index, file) in files.iter().enumerate() {
         let Some(path) = file.source.path.as_deref() else {
             continue;
         };
-        file_index.insert(key(path), index);
+        file_index.insert(path.as_os_str(), index);
         let Some(dir) = path.parent() else { continue };
         let is_config_file = path
             .file_name()
@@ -91,31 +100,59 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
         if !is_config_file {
             continue;
         }
-        for doc in &file.documents {
-            if is_kustomize_config(&doc.root, path) {
-                configs.insert(key(dir), read_config(&doc.root));
+        for doc in file.documents.iter().filter(|d| is_kustomize_config(&d.root, path)) {
+            let config = read_config(&doc.root);
+            // Two kustomization files in one directory: the last one read wins.
+            if let Some(&i) = config_index.get(dir.as_os_str()) {
+                configs[i].1 = config;
+            } else {
+                config_index.insert(dir.as_os_str(), configs.len());
+                configs.push((dir, config));
             }
         }
     }
+    Tables { file_index, config_index, configs }
+}
+
+/// Namespaces, deployers and patch files of the tree.
+///
+/// Tables are keyed by a path's `OsStr`, which hashes and compares as bytes (paths here are
+/// normalised, so equal paths have equal bytes); hashing or comparing `Path` goes component by
+/// component, which dominated this stage on large fleets.
+pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget]) -> Layout {
+    let Tables { file_index, config_index, configs } = tables(files);
+    let lookup = |path: &Path| -> Option<Target> {
+        let key = path.as_os_str();
+        file_index
+            .get(key)
+            .map(|&f| Target::File(f))
+            .or_else(|| config_index.get(key).map(|&c| Target::Config(c)))
+    };
+    let resolved: Vec<Vec<Target>> = configs
+        .iter()
+        .map(|(dir, c)| c.entries.iter().filter_map(|e| lookup(&normalize(&dir.join(e)))).collect())
+        .collect();
     // Sorted by bytes: the files below `dir` are the ones starting with `dir/`, one range.
-    let mut sorted_files: Vec<&OsStr> = file_index.keys().copied().collect();
+    let mut sorted_files: Vec<(&OsStr, usize)> = file_index.iter().map(|(&p, &i)| (p, i)).collect();
     sorted_files.sort_unstable();
-    let below = |dir: &OsStr| -> &[&OsStr] {
-        let mut prefix = dir.to_owned();
+    let below = |dir: &Path| -> &[(&OsStr, usize)] {
+        let mut prefix = dir.as_os_str().to_owned();
         prefix.push("/");
-        let from = sorted_files.partition_point(|f| *f < prefix.as_os_str());
+        let from = sorted_files.partition_point(|(f, _)| *f < prefix.as_os_str());
         let len = sorted_files[from..]
             .iter()
-            .take_while(|f| f.as_encoded_bytes().starts_with(prefix.as_encoded_bytes()))
+            .take_while(|(f, _)| f.as_encoded_bytes().starts_with(prefix.as_encoded_bytes()))
             .count();
         &sorted_files[from..from + len]
     };
     let mut walk = Walk {
         configs: &configs,
-        file_index: &file_index,
+        resolved: &resolved,
         assigned: vec![None; files.len()],
         deployer: vec![None; files.len()],
         current: None,
+        seen: vec![0; configs.len()],
+        round: 0,
     };
 
     // Flux targets first: they are applied last by the cluster, so they win.
@@ -129,46 +166,43 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
             .chain(roots.iter().map(PathBuf::as_path));
         // A directory exists for us when it has a config or holds a loaded file at any depth
         // (the files below a directory are one range of the sorted list).
-        let exists = |dir: &OsStr| configs.contains_key(dir) || !below(dir).is_empty();
-        let Some(dir) = bases.map(|b| normalize(&b.join(rel))).find(|d| exists(key(d))) else {
+        let exists =
+            |dir: &Path| config_index.contains_key(dir.as_os_str()) || !below(dir).is_empty();
+        let Some(dir) = bases.map(|b| normalize(&b.join(rel))).find(|d| exists(d)) else {
             continue;
         };
         let namespace = target.target_namespace.as_deref();
-        if configs.contains_key(key(&dir)) {
-            walk.visit(key(&dir), namespace, &mut HashSet::new());
+        if let Some(&config) = config_index.get(dir.as_os_str()) {
+            walk.visit(config, namespace);
         } else {
-            for file in below(key(&dir)) {
-                walk.reach(file_index[file], namespace);
+            for &(_, file) in below(&dir) {
+                walk.reach(file, namespace);
             }
         }
     }
     walk.current = None;
-    // Then kustomize roots (configs no other config includes), so the outermost namespace wins.
-    let included: HashSet<PathBuf> = configs
-        .iter()
-        .flat_map(|(dir, c)| c.entries.iter().map(move |e| normalize(&dir_path(dir).join(e))))
-        .collect();
-    let mut config_dirs: Vec<&OsStr> = configs.keys().copied().collect();
-    config_dirs.sort_unstable();
-    let (roots_first, rest): (Vec<&OsStr>, Vec<&OsStr>) =
-        config_dirs.into_iter().partition(|d| !included.contains(dir_path(d)));
-    for dir in roots_first.into_iter().chain(rest) {
-        walk.visit(dir, None, &mut HashSet::new());
+    // Then kustomize roots (configs no other config includes), so the outermost namespace
+    // wins; each group in path order.
+    let mut included = vec![false; configs.len()];
+    for target in resolved.iter().flatten() {
+        if let Target::Config(c) = *target {
+            included[c] = true;
+        }
+    }
+    let mut order: Vec<usize> = (0..configs.len()).collect();
+    order.sort_unstable_by_key(|&c| (included[c], configs[c].0.as_os_str()));
+    for config in order {
+        walk.visit(config, None);
     }
     let mut patch_files = vec![false; files.len()];
     for (dir, config) in &configs {
         for patch in &config.patches {
-            if let Some(&i) = file_index.get(key(&normalize(&dir_path(dir).join(patch)))) {
+            if let Some(&i) = file_index.get(normalize(&dir.join(patch)).as_os_str()) {
                 patch_files[i] = true;
             }
         }
     }
     Layout { namespaces: walk.assigned, deployer: walk.deployer, patch_files }
-}
-
-/// A table key back as a path.
-fn dir_path(key: &OsStr) -> &Path {
-    Path::new(key)
 }
 
 fn read_config(root: &Node) -> KustomizeConfig {
@@ -198,15 +232,19 @@ fn read_config(root: &Node) -> KustomizeConfig {
 }
 
 struct Walk<'a> {
-    configs: &'a HashMap<&'a OsStr, KustomizeConfig>,
-    file_index: &'a HashMap<&'a OsStr, usize>,
+    configs: &'a [(&'a Path, KustomizeConfig)],
+    /// The entries of each config, resolved.
+    resolved: &'a [Vec<Target>],
     assigned: Vec<Option<String>>,
     deployer: Vec<Option<usize>>,
     /// The Flux Kustomization being walked, if any.
     current: Option<usize>,
+    /// The walk (`round`) that last visited each config: a config is visited once per walk.
+    seen: Vec<u32>,
+    round: u32,
 }
 
-impl<'a> Walk<'a> {
+impl Walk<'_> {
     /// A file is reached: it gets the namespace (when one is set) and the current deployer.
     fn reach(&mut self, file: usize, namespace: Option<&str>) {
         if let (Some(ns), slot @ None) = (namespace, &mut self.assigned[file]) {
@@ -217,21 +255,39 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn visit(&mut self, dir: &OsStr, outer: Option<&str>, seen: &mut HashSet<&'a OsStr>) {
-        let Some((&dir, config)) = self.configs.get_key_value(dir) else {
-            return;
-        };
-        if !seen.insert(dir) {
-            return;
+    /// Walks a config and what it includes, depth first in entry order, with an explicit stack
+    /// (a chain of kustomizations is as deep as the tree makes it).
+    fn visit(&mut self, root: usize, outer: Option<&str>) {
+        self.round += 1;
+        let configs = self.configs;
+        let resolved = self.resolved;
+        // (config, namespace in force, next entry)
+        let mut stack: Vec<(usize, Option<&str>, usize)> = Vec::new();
+        if self.first_visit(root) {
+            stack.push((root, outer.or(configs[root].1.namespace.as_deref()), 0));
         }
-        let namespace = outer.or(config.namespace.as_deref());
-        for entry in &config.entries {
-            let target = normalize(&dir_path(dir).join(entry));
-            if let Some(&file) = self.file_index.get(key(&target)) {
-                self.reach(file, namespace);
-            } else if self.configs.contains_key(key(&target)) {
-                self.visit(key(&target), namespace, seen);
+        while let Some(top) = stack.last_mut() {
+            let (config, namespace, next) = *top;
+            let Some(&target) = resolved[config].get(next) else {
+                stack.pop();
+                continue;
+            };
+            top.2 += 1;
+            match target {
+                Target::File(file) => self.reach(file, namespace),
+                Target::Config(inner) => {
+                    if self.first_visit(inner) {
+                        stack.push((inner, namespace.or(configs[inner].1.namespace.as_deref()), 0));
+                    }
+                }
             }
         }
+    }
+
+    /// Marks a config visited in this walk; false when it already was.
+    fn first_visit(&mut self, config: usize) -> bool {
+        let first = self.seen[config] != self.round;
+        self.seen[config] = self.round;
+        first
     }
 }

@@ -64,6 +64,9 @@ impl Excludes {
 /// Resolves `.` and `..` without touching the file system (symlinks keep their names).
 #[must_use]
 pub fn normalize(path: &Path) -> PathBuf {
+    if is_normal(path) {
+        return path.to_path_buf();
+    }
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -77,6 +80,18 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// Whether `normalize` would return the path unchanged: on Unix, no `.` or `..` segment, no
+/// empty segment (`a//b`, a trailing `/`). Checked on bytes, since walking components is the
+/// expensive part of `normalize` and most paths are already normal.
+fn is_normal(path: &Path) -> bool {
+    if !cfg!(unix) {
+        return false;
+    }
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let body = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    !body.is_empty() && body.split(|&b| b == b'/').all(|seg| !matches!(seg, b"" | b"." | b".."))
 }
 
 /// The path as the user should see it: relative to `cwd` when below it.
@@ -198,5 +213,29 @@ fn walk_problem(err: &ignore::Error, cwd: &Path) -> Problem {
             format!("symbolic link loop back to {} (not followed)", shown(ancestor)),
         ),
         other => Problem::new(path.map(shown).unwrap_or_default(), None, other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_resolves_dots_and_keeps_normal_paths() {
+        let cases = [
+            ("/a/b/c.yaml", "/a/b/c.yaml"),
+            ("/a/./b", "/a/b"),
+            ("/a/b/../c", "/a/c"),
+            ("/a//b/", "/a/b"),
+            ("./a", "a"),
+            ("a/../../b", "../b"),
+            ("/", "/"),
+            ("", ""),
+            ("a.b/.c/..d", "a.b/.c/..d"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(normalize(Path::new(input)), Path::new(want), "{input}");
+            assert_eq!(normalize(Path::new(input)).as_os_str(), want, "{input}");
+        }
     }
 }

@@ -85,6 +85,49 @@ fn kustomize_namespace_overrides_and_the_outermost_wins() {
 }
 
 #[test]
+fn kustomize_cycles_end_and_deep_chains_keep_the_outermost_namespace() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, text: &str| {
+        let path = dir.path().join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    // A cycle: a includes b, b includes a; only a sets a namespace.
+    write("cycle/a/kustomization.yaml", "namespace: from-a\nresources: [../b, cm.yaml]\n");
+    write("cycle/b/kustomization.yaml", "resources: [../a, cm.yaml]\n");
+    let cm = |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n");
+    write("cycle/a/cm.yaml", &cm("in-a"));
+    write("cycle/b/cm.yaml", &cm("in-b"));
+    // A chain of 3,000 kustomizations, each including the next: the first one's namespace wins
+    // all the way down.
+    let depth = 3000;
+    for i in 0..depth {
+        let ns = if i == 0 { "namespace: top\n" } else { "namespace: inner\n" };
+        let next =
+            if i + 1 < depth { format!("[../k{}, cm.yaml]", i + 1) } else { "[cm.yaml]".into() };
+        write(&format!("chain/k{i}/kustomization.yaml"), &format!("{ns}resources: {next}\n"));
+        write(&format!("chain/k{i}/cm.yaml"), &cm(&format!("level-{i}")));
+    }
+    let options = LoadOptions {
+        inputs: vec![Input::Path(dir.path().to_path_buf())],
+        ..LoadOptions::default()
+    };
+    let sources = load::load(&options, dir.path());
+    assert!(sources.problems.is_empty(), "{:?}", sources.problems);
+    let inventory = mtk_lint::inventory::build(sources, &Config::default());
+    let ns: BTreeMap<&str, Option<&str>> =
+        inventory.objects.iter().map(|o| (o.name.as_str(), o.namespace.as_deref())).collect();
+    assert_eq!(ns["in-a"], Some("from-a"));
+    // Both include each other, so neither is a root; a comes first in path order, and b,
+    // reached from a, inherits a's namespace.
+    assert_eq!(ns["in-b"], Some("from-a"));
+    assert_eq!(ns.len(), depth + 2);
+    for i in [0, 1, depth / 2, depth - 1] {
+        assert_eq!(ns[format!("level-{i}").as_str()], Some("top"), "level {i}");
+    }
+}
+
+#[test]
 fn flux_target_namespace_applies_below_spec_path() {
     let ns = namespaces_of("testdata/load/flux");
     assert_eq!(ns["Deployment/api"].as_deref(), Some("team-b"));
