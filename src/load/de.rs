@@ -116,7 +116,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
     ) -> Result<V::Value, DeError> {
         let pos = self.0.span.start;
         match &self.0.value {
-            Value::Str(s) => visitor.visit_enum(s.as_ref().into_deserializer()),
+            Value::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
             _ => Err(de::Error::invalid_type(self.unexpected(), &visitor)),
         }
         .map_err(|e: DeError| e.at(pos))

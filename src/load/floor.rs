@@ -92,7 +92,7 @@ pub fn parse_documents(text: &str) -> Option<Vec<Value>> {
                 // Resolved as the real loader resolves scalars (Kubernetes' YAML 1.1 rules).
                 // Moved into JSON, not copied: the floor must not do more work than it has to.
                 match super::yaml::resolve_scalar(text, style, tag.as_deref()) {
-                    super::yaml::Value::Str(s) => Value::String(s.into_string()),
+                    super::yaml::Value::Str(s) => Value::String(s.as_str().to_owned()),
                     value => {
                         super::yaml::Node { span: super::source::Span::default(), value }.to_json()
                     }

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use ecow::EcoString;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
 
 use super::source::{Pos, Span};
@@ -41,15 +42,16 @@ pub enum Value {
     Bool(bool),
     Int(i64),
     Float(f64),
-    Str(Box<str>),
-    Seq(Vec<Node>),
-    Map(Vec<Entry>),
+    /// Short strings (up to 15 bytes: most keys, names and labels) are stored inline.
+    Str(EcoString),
+    Seq(Box<[Node]>),
+    Map(Box<[Entry]>),
 }
 
 /// One mapping entry. Keys are text, as in JSON and Kubernetes objects.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
-    pub key: Box<str>,
+    pub key: EcoString,
     pub key_span: Span,
     pub value: Node,
 }
@@ -219,7 +221,7 @@ fn span(s: YamlSpan) -> Span {
 /// so that a finished collection is allocated once, at its exact size.
 enum Frame {
     Seq { start: Span, anchor: usize, first: usize },
-    Map { start: Span, anchor: usize, first: usize, key: Option<(Box<str>, Span, bool)> },
+    Map { start: Span, anchor: usize, first: usize, key: Option<(EcoString, Span, bool)> },
 }
 
 struct Builder<'l> {
@@ -290,7 +292,8 @@ impl<'l> Builder<'l> {
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { start, anchor, first }) = self.stack.pop() {
                     let items: Vec<Node> = self.items.drain(first..).collect();
-                    let node = Node { span: start.to(here), value: Value::Seq(items) };
+                    let node =
+                        Node { span: start.to(here), value: Value::Seq(items.into_boxed_slice()) };
                     self.finish(node, anchor, false, out);
                 }
             }
@@ -298,7 +301,10 @@ impl<'l> Builder<'l> {
                 if let Some(Frame::Map { start, anchor, first, .. }) = self.stack.pop() {
                     let entries: Vec<Entry> = self.entries.drain(first..).collect();
                     let entries = merge_keys(entries);
-                    let node = Node { span: start.to(here), value: Value::Map(entries) };
+                    let node = Node {
+                        span: start.to(here),
+                        value: Value::Map(entries.into_boxed_slice()),
+                    };
                     self.finish(node, anchor, false, out);
                 }
             }
@@ -380,12 +386,12 @@ fn merge_keys(entries: Vec<Entry>) -> Vec<Entry> {
     own = dedup_last_wins(own);
     for merge in merges {
         let sources: Vec<Node> = match merge.value.value {
-            Value::Seq(items) => items,
+            Value::Seq(items) => items.into_vec(),
             other => vec![Node { span: merge.value.span, value: other }],
         };
         for source in sources {
             if let Value::Map(inherited) = source.value {
-                for entry in inherited {
+                for entry in inherited.into_vec() {
                     if !own.iter().any(|e| e.key == entry.key) {
                         own.push(entry);
                     }
@@ -409,7 +415,7 @@ fn dedup_last_wins(mut entries: Vec<Entry>) -> Vec<Entry> {
     entries
 }
 
-fn key_text(node: Node) -> Box<str> {
+fn key_text(node: Node) -> EcoString {
     match node.value {
         Value::Str(s) => s,
         Value::Null => "null".into(),
