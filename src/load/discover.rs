@@ -21,6 +21,9 @@ pub struct Candidate {
     pub path: PathBuf,
     /// Path shown to the user.
     pub display: String,
+    /// The walk saw a regular file here (a file named on the command line is checked when
+    /// read: it could be a directory or a pipe).
+    pub walked: bool,
 }
 
 /// Exclusion globs. A pattern with a `/` matches the path relative to an input root (or the
@@ -138,7 +141,11 @@ pub fn discover(
                 continue;
             }
             Ok(meta) if !meta.is_dir() => {
-                found.push(Candidate { display: display_path(&root, cwd), path: root });
+                found.push(Candidate {
+                    display: display_path(&root, cwd),
+                    path: root,
+                    walked: false,
+                });
                 continue;
             }
             Ok(_) => {}
@@ -163,8 +170,11 @@ pub fn discover(
                                 && is_manifest_name(&abs)
                                 && !is_excluded(&abs, &root)
                             {
-                                item =
-                                    Some(Candidate { display: display_path(&abs, cwd), path: abs });
+                                item = Some(Candidate {
+                                    display: display_path(&abs, cwd),
+                                    path: abs,
+                                    walked: true,
+                                });
                             }
                         }
                         Err(err) => problem = Some(walk_problem(&err, cwd)),
@@ -184,7 +194,7 @@ pub fn discover(
         problems.append(&mut walk_problems);
     }
     found.sort();
-    found.dedup();
+    found.dedup_by(|a, b| a.path == b.path);
     problems.sort();
     (found, problems)
 }

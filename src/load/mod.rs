@@ -63,7 +63,7 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
     let results: Vec<(Option<LoadedFile>, Vec<Problem>)> = candidates
         .par_iter()
         .map(|c| {
-            let read = read_file(&c.path, &c.display, &options.limits);
+            let read = read_path(&c.path, &c.display, &options.limits, c.walked);
             progress.advance(1);
             read
         })
@@ -115,23 +115,41 @@ pub fn read_file(
     display: &str,
     limits: &Limits,
 ) -> (Option<LoadedFile>, Vec<Problem>) {
+    read_path(path, display, limits, false)
+}
+
+/// [`read_file`]; `regular` says the walk already saw a regular file there, which saves a
+/// `stat` of the path per file (the open file's own metadata still gives its size).
+fn read_path(
+    path: &Path,
+    display: &str,
+    limits: &Limits,
+    regular: bool,
+) -> (Option<LoadedFile>, Vec<Problem>) {
     let fail = |message: String| (None, vec![Problem::new(display, None, message)]);
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => return fail(format!("cannot read: {e}")),
-    };
-    if !meta.is_file() {
-        return fail("not a regular file (not read)".into());
+    // Checked before opening: opening a pipe would wait for a writer.
+    if !regular {
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => {}
+            Ok(_) => return fail("not a regular file (not read)".into()),
+            Err(e) => return fail(format!("cannot read: {e}")),
+        }
     }
-    if meta.len() > limits.max_file_size {
-        return fail(format!(
-            "file is {} bytes, more than the limit of {} (raise it with --max-file-size)",
-            meta.len(),
+    let read = std::fs::File::open(path).and_then(|mut file| {
+        let len = file.metadata()?.len();
+        if len > limits.max_file_size {
+            return Ok(Err(len));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        (&mut file).take(limits.max_file_size + 1).read_to_end(&mut bytes)?;
+        Ok(Ok(bytes))
+    });
+    match read {
+        Ok(Ok(bytes)) => parse_bytes(bytes, display.into(), Some(path.to_path_buf()), limits),
+        Ok(Err(len)) => fail(format!(
+            "file is {len} bytes, more than the limit of {} (raise it with --max-file-size)",
             limits.max_file_size
-        ));
-    }
-    match std::fs::read(path) {
-        Ok(bytes) => parse_bytes(bytes, display.into(), Some(path.to_path_buf()), limits),
+        )),
         Err(e) => fail(format!("cannot read: {e}")),
     }
 }
@@ -149,7 +167,7 @@ fn parse_bytes(
         );
         return (None, vec![Problem::new(display, None, message)]);
     }
-    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+    if let Some(at) = memchr::memchr(0, &bytes) {
         let pos = position_of(&bytes, at);
         return (None, vec![Problem::new(display, Some(pos), "binary file (NUL byte), not YAML")]);
     }
