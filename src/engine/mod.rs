@@ -8,6 +8,9 @@
 pub mod builtin;
 pub mod kyverno;
 
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
 use crate::config::Config;
 use crate::finding::Severity;
 use crate::inventory::{Inventory, Object};
@@ -86,13 +89,48 @@ pub struct Origin {
     pub severity: crate::finding::Severity,
 }
 
-/// Where rules put their violations.
+/// Where rules put their violations. Eval gives every rule run on one object the same sink, so
+/// that what they derive from the object (its JSON, its namespace's labels) is computed once.
 #[derive(Default, Debug)]
 pub struct Sink {
     pub violations: Vec<Violation>,
+    /// (object index, its JSON as the cluster stores it)
+    json: Option<(usize, Rc<serde_json::Value>)>,
+    /// (object index, the labels of its namespace)
+    namespace_labels: Option<(usize, Rc<BTreeMap<String, String>>)>,
 }
 
 impl Sink {
+    /// The object as JSON, as the cluster stores it (see [`Object::cluster_json`]), converted
+    /// once for all the rules that ask.
+    pub fn object_json(&mut self, object: &Object) -> Rc<serde_json::Value> {
+        match &self.json {
+            Some((i, json)) if *i == object.index => Rc::clone(json),
+            _ => {
+                let json = Rc::new(object.cluster_json());
+                self.json = Some((object.index, Rc::clone(&json)));
+                json
+            }
+        }
+    }
+
+    /// The labels of the object's namespace (none when the tree does not define it), read once
+    /// for all the rules that ask.
+    pub fn namespace_labels(
+        &mut self,
+        inventory: &Inventory,
+        object: &Object,
+    ) -> Rc<BTreeMap<String, String>> {
+        match &self.namespace_labels {
+            Some((i, labels)) if *i == object.index => Rc::clone(labels),
+            _ => {
+                let labels = Rc::new(inventory.namespace_labels(object));
+                self.namespace_labels = Some((object.index, Rc::clone(&labels)));
+                labels
+            }
+        }
+    }
+
     pub fn report(
         &mut self,
         object: &Object,

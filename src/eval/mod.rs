@@ -53,16 +53,18 @@ pub fn run_with(
     let per_object = inv.objects.par_iter().map(|object| {
         let mut out: Vec<(usize, Violation)> = Vec::new();
         let mut problems = Vec::new();
+        // One sink for all the rules of this object: they share what they derive from it.
+        let mut sink = Sink::default();
         for &(ri, active) in &object_rules {
             if !active.rule.wants_kind(&object.kind) {
                 continue;
             }
-            let mut sink = Sink::default();
             let ran = catch_unwind(AssertUnwindSafe(|| {
                 active.rule.check_object(cx, object, &mut sink);
             }));
+            let violations = sink.violations.drain(..);
             match ran {
-                Ok(()) => out.extend(sink.violations.into_iter().map(|v| (ri, v))),
+                Ok(()) => out.extend(violations.map(|v| (ri, v))),
                 Err(_) => problems.push(Problem::new(
                     inv.source(object).display.clone(),
                     None,

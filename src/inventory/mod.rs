@@ -45,6 +45,18 @@ impl Object {
     pub fn namespace_or_empty(&self) -> &str {
         self.namespace.as_deref().unwrap_or("")
     }
+
+    /// The object as JSON, as the cluster stores it: with its effective namespace.
+    #[must_use]
+    pub fn cluster_json(&self) -> serde_json::Value {
+        let mut json = self.root.to_json();
+        if let (Some(ns), Some(meta)) =
+            (&self.namespace, json.get_mut("metadata").and_then(serde_json::Value::as_object_mut))
+        {
+            meta.insert("namespace".into(), serde_json::Value::String(ns.clone()));
+        }
+        json
+    }
 }
 
 /// What deploys a path of the tree.
@@ -123,6 +135,28 @@ impl Inventory {
                     && o.namespace_or_empty() == namespace
                     && o.name == name
             })
+    }
+
+    /// The `v1` Namespace object called `name`.
+    #[must_use]
+    pub fn namespace_object(&self, name: &str) -> Option<&Object> {
+        self.by_id("v1", "Namespace", "", name).next()
+    }
+
+    /// The (string) labels of the namespace an object is in; empty when the tree does not
+    /// define that namespace.
+    #[must_use]
+    pub fn namespace_labels(&self, object: &Object) -> std::collections::BTreeMap<String, String> {
+        object
+            .namespace
+            .as_deref()
+            .and_then(|ns| self.namespace_object(ns))
+            .and_then(|n| n.root.at(&["metadata", "labels"]))
+            .and_then(Node::as_map)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+            .collect()
     }
 
     #[must_use]

@@ -24,7 +24,7 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
     if cx.is_platform_namespace(object.namespace_or_empty()) {
         return;
     }
-    let resource = object.root.to_json();
+    let resource = sink.object_json(object);
     for v in
         pss::evaluate("baseline", &resource).into_iter().filter(|v| !COVERED.contains(&v.control))
     {

@@ -3,8 +3,7 @@
 //! `configMap` and `apiCall` context entries are answered from the tree ([`TreeData`]).
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
-use std::rc::Rc;
+use std::collections::HashMap;
 
 use serde_json::{json, Value};
 
@@ -13,7 +12,6 @@ use crate::config::SeverityFrom;
 use crate::engine::{Context, Origin, Rule, RuleMeta, RuleScope, Sink, Violation};
 use crate::finding::Severity;
 use crate::inventory::{kinds, Inventory, Object};
-use crate::load::Node;
 
 /// A compiled Kyverno policy run as a lint rule.
 pub struct PolicyRule {
@@ -93,18 +91,18 @@ impl Rule for PolicyRule {
         if super::is_policy(&object.root) {
             return;
         }
-        let input = object_input(cx.inventory, object);
-        let (resource, namespace_labels) = (&input.0, &input.1);
+        let resource = sink.object_json(object);
+        let namespace_labels = sink.namespace_labels(cx.inventory, object);
         let tree = TreeData { inventory: cx.inventory };
         let request = Request {
             operation: "CREATE",
             namespace: Some(object.namespace_or_empty()),
-            namespace_labels: namespace_labels.clone(),
+            namespace_labels: (*namespace_labels).clone(),
             user: None,
             values: None,
             cluster: Some(&tree),
         };
-        for response in self.policy.evaluate(resource, &request) {
+        for response in self.policy.evaluate(&resource, &request) {
             let (pointer, message) = match response.status {
                 Status::Fail => {
                     (to_pointer(response.path.as_deref().unwrap_or(&[])), response.message)
@@ -128,56 +126,8 @@ impl Rule for PolicyRule {
     }
 }
 
-/// What every policy reads of an object: its JSON as the cluster stores it, and the labels of
-/// its namespace.
-type ObjectInput = (Value, BTreeMap<String, String>);
-
-thread_local! {
-    /// The input of the object this thread checked last. Eval runs every policy on an object
-    /// before moving to the next one, so the policies after the first reuse it instead of
-    /// converting the object again. Keyed by inventory generation and object index.
-    static LAST_INPUT: RefCell<Option<(u64, usize, Rc<ObjectInput>)>> = const { RefCell::new(None) };
-}
-
-fn object_input(inv: &Inventory, object: &Object) -> Rc<ObjectInput> {
-    let key = (inv.generation, object.index);
-    if let Some(hit) = LAST_INPUT.with_borrow(|last| {
-        last.as_ref().filter(|(g, i, _)| (*g, *i) == key).map(|(_, _, input)| Rc::clone(input))
-    }) {
-        return hit;
-    }
-    let namespace_labels = object
-        .namespace
-        .as_deref()
-        .and_then(|ns| namespace_object(inv, ns))
-        .and_then(|n| n.root.at(&["metadata", "labels"]))
-        .and_then(Node::as_map)
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
-        .collect();
-    let input = Rc::new((cluster_json(object), namespace_labels));
-    LAST_INPUT.set(Some((key.0, key.1, Rc::clone(&input))));
-    input
-}
-
 fn to_pointer(path: &[String]) -> String {
     path.iter().fold(String::new(), |acc, s| crate::inventory::locate::push(&acc, s))
-}
-
-fn namespace_object<'a>(inv: &'a Inventory, name: &str) -> Option<&'a Object> {
-    inv.by_id("v1", "Namespace", "", name).next()
-}
-
-/// An object as the cluster stores it: with its effective namespace.
-fn cluster_json(object: &Object) -> Value {
-    let mut json = object.root.to_json();
-    if let (Some(ns), Some(meta)) =
-        (&object.namespace, json.get_mut("metadata").and_then(Value::as_object_mut))
-    {
-        meta.insert("namespace".into(), Value::String(ns.clone()));
-    }
-    json
 }
 
 /// The tree, answering reads the way the API server would.
@@ -213,7 +163,7 @@ impl ClusterData for TreeData<'_> {
         self.inventory
             .of_kind("ConfigMap")
             .find(|o| o.name == name && o.namespace_or_empty() == namespace)
-            .map(cluster_json)
+            .map(Object::cluster_json)
     }
 
     fn api_get(&self, path: &str) -> Option<Value> {
@@ -253,21 +203,23 @@ impl TreeData<'_> {
         let list = |items: Vec<Value>| json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items});
         match rest {
             ["namespaces", ns] if group.is_empty() => {
-                namespace_object(self.inventory, ns).map(cluster_json)
+                self.inventory.namespace_object(ns).map(Object::cluster_json)
             }
             ["namespaces", ns, plural] => Some(list(
                 self.objects_of(group, plural)
                     .filter(|o| o.namespace_or_empty() == *ns)
-                    .map(cluster_json)
+                    .map(Object::cluster_json)
                     .collect(),
             )),
             ["namespaces", ns, plural, name] => self
                 .objects_of(group, plural)
                 .find(|o| o.namespace_or_empty() == *ns && o.name == *name)
-                .map(cluster_json),
-            [plural] => Some(list(self.objects_of(group, plural).map(cluster_json).collect())),
+                .map(Object::cluster_json),
+            [plural] => {
+                Some(list(self.objects_of(group, plural).map(Object::cluster_json).collect()))
+            }
             [plural, name] => {
-                self.objects_of(group, plural).find(|o| o.name == *name).map(cluster_json)
+                self.objects_of(group, plural).find(|o| o.name == *name).map(Object::cluster_json)
             }
             _ => None,
         }
