@@ -145,43 +145,6 @@ pub fn check_with(
     problems.append(&mut sources.problems);
     let files = sources.files.len();
     let bytes = sources.files.iter().map(|f| f.source.text.len() as u64).sum();
-    if std::env::var_os("MTK_DEBUG_MEM").is_some() {
-        fn walk(n: &load::Node, c: &mut [usize; 5]) {
-            c[0] += 1;
-            match &n.value {
-                load::Value::Str(s) => {
-                    c[2] += s.len().next_multiple_of(16);
-                    c[4] += 1
-                }
-                load::Value::Seq(items) => items.iter().for_each(|i| walk(i, c)),
-                load::Value::Map(es) => {
-                    for e in es.iter() {
-                        c[1] += 1;
-                        c[3] += e.key.len().next_multiple_of(16);
-                        walk(&e.value, c);
-                    }
-                }
-                _ => {}
-            }
-        }
-        let mut c = [0usize; 5];
-        for f in &sources.files {
-            for d in &f.documents {
-                walk(&d.root, &mut c);
-            }
-        }
-        let text: usize = sources.files.iter().map(|f| f.source.text.len()).sum();
-        eprintln!("text {text} strings {}", c[4]);
-        eprintln!(
-            "nodes {} entries {} strbytes {} keybytes {} node {} entry {}",
-            c[0],
-            c[1],
-            c[2],
-            c[3],
-            std::mem::size_of::<load::Node>(),
-            std::mem::size_of::<load::yaml::Entry>()
-        );
-    }
     clock.lap("load");
 
     let inventory = inventory::build(sources, &loaded_config.config);
@@ -281,15 +244,6 @@ impl StageClock {
         let now = Instant::now();
         self.laps.push((name, now - self.last));
         self.last = now;
-        if std::env::var_os("MTK_DEBUG_MEM").is_some() {
-            let statm = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-            let rss = statm
-                .lines()
-                .filter(|l| l.starts_with("VmRSS") || l.starts_with("VmHWM"))
-                .collect::<Vec<_>>()
-                .join(" ");
-            eprintln!("after {name}: {rss}");
-        }
     }
 }
 
