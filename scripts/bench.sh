@@ -139,10 +139,12 @@ if [ "$checkov" = 1 ]; then
   dir=$(fleet 200)
   echo
   echo "Checkov on the same 200-tenant tree (via ../shared/bench/peers.sh, 1 run):"
-  ck=$(bash "$shared/bench/peers.sh" -n 1 "$dir" 2>/dev/null | awk '/^checkov/ {print $4}')
+  line=$(bash "$shared/bench/peers.sh" -n 1 "$dir" 2>/dev/null | grep '^checkov' || true)
+  ck=$(echo "$line" | awk '{print $4}')
+  ck_rss=$(echo "$line" | awk '{printf "%.0f", $9}')
   l=$(wall lint-200)
   x=$(ratio "$ck" "$l")
-  echo "checkov $ck s, mtk-lint $l s: mtk-lint is ${x}x faster"
+  echo "checkov $ck s (peak $ck_rss MiB), mtk-lint $l s (peak $(rss_mib lint-200) MiB): mtk-lint is ${x}x faster"
   targets+=("checkov / mtk-lint on 200 tenants = ${x}x (target >= 100): $(awk -v v="$x" 'BEGIN {print (v >= 100 ? "ok" : "MISSED")}')")
 fi
 
