@@ -45,11 +45,32 @@ pub struct SourceFile {
 impl SourceFile {
     #[must_use]
     pub fn new(display: String, path: Option<PathBuf>, text: Box<str>) -> Self {
-        let bytes = text.as_bytes();
-        let mut line_starts = Vec::with_capacity(1 + memchr::memchr_iter(b'\n', bytes).count());
-        line_starts.push(0u32);
-        line_starts.extend(memchr::memchr_iter(b'\n', bytes).map(|i| (i + 1) as u32));
+        let line_starts = line_starts(text.as_bytes());
         SourceFile { display, path, text, line_starts }
+    }
+
+    /// Number of lines (a final line break does not start another one that counts, but an
+    /// empty text has one line).
+    #[must_use]
+    pub fn line_count(&self) -> usize {
+        let last_empty = self.line_starts.len() > 1
+            && self.line_starts.last().is_some_and(|&s| s as usize == self.text.len());
+        self.line_starts.len() - usize::from(last_empty)
+    }
+
+    /// The first line longer than `max` bytes (without its line break): (line, length).
+    #[must_use]
+    pub fn line_longer_than(&self, max: usize) -> Option<(u32, usize)> {
+        let starts = &self.line_starts;
+        starts.iter().enumerate().find_map(|(i, &start)| {
+            let next = starts.get(i + 1).map_or(self.text.len(), |&n| n as usize);
+            // The distance to the next line start bounds the length: measure only long ones.
+            if next - start as usize <= max {
+                return None;
+            }
+            let len = line_end(&self.text[start as usize..]);
+            (len > max).then_some((i as u32 + 1, len))
+        })
     }
 
     /// Byte offset of a position (clamped to the text).
@@ -61,8 +82,7 @@ impl SourceFile {
         };
         let start = start as usize;
         let rest = &self.text[start..];
-        let line_end = rest.find('\n').map_or(rest.len(), |n| n);
-        let line_text = &rest[..line_end];
+        let line_text = &rest[..line_end(rest)];
         let col_bytes =
             line_text.char_indices().nth(pos.col as usize).map_or(line_text.len(), |(i, _)| i);
         start + col_bytes
@@ -87,9 +107,28 @@ impl SourceFile {
             return "";
         };
         let rest = &self.text[start as usize..];
-        let end = rest.find('\n').map_or(rest.len(), |n| n);
-        rest[..end].trim_end_matches('\r')
+        &rest[..line_end(rest)]
     }
+}
+
+/// Byte offset of the start of every line. A line ends at `\n`, `\r\n` or a lone `\r`: YAML
+/// (and the Kubernetes decoder) take a lone carriage return as a line break, so the parser's
+/// line numbers count it too.
+fn line_starts(bytes: &[u8]) -> Vec<u32> {
+    let breaks = || {
+        memchr::memchr2_iter(b'\n', b'\r', bytes)
+            .filter(|&i| bytes[i] == b'\n' || bytes.get(i + 1) != Some(&b'\n'))
+            .map(|i| (i + 1) as u32)
+    };
+    let mut starts = Vec::with_capacity(1 + breaks().count());
+    starts.push(0);
+    starts.extend(breaks());
+    starts
+}
+
+/// Length of the line at the start of `rest`, without its line break.
+fn line_end(rest: &str) -> usize {
+    rest.find(['\n', '\r']).unwrap_or(rest.len())
 }
 
 /// The file as miette reads it for a snippet: its text under its display name.
@@ -112,5 +151,45 @@ impl miette::SourceCode for SourceFile {
             )
             .with_language("yaml"),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> SourceFile {
+        SourceFile::new("f.yaml".into(), None, text.into())
+    }
+
+    #[test]
+    fn lines_end_at_lf_crlf_and_a_lone_cr() {
+        let f = file("a: 1\nb: 2\r\nc: 3\rd: 4");
+        assert_eq!(f.line_count(), 4);
+        assert_eq!(
+            (1..=4).map(|l| f.line_text(l)).collect::<Vec<_>>(),
+            ["a: 1", "b: 2", "c: 3", "d: 4"]
+        );
+        assert_eq!(f.offset(Pos { line: 4, col: 3 }), "a: 1\nb: 2\r\nc: 3\rd: ".len());
+        // A column past the end of a CRLF line stops before the CR.
+        assert_eq!(f.offset(Pos { line: 2, col: 99 }), "a: 1\nb: 2".len());
+    }
+
+    #[test]
+    fn line_count_ignores_a_final_line_break() {
+        assert_eq!(file("").line_count(), 1);
+        assert_eq!(file("a\n").line_count(), 1);
+        assert_eq!(file("a\n\n").line_count(), 2);
+        assert_eq!(file("a\r").line_count(), 1);
+    }
+
+    #[test]
+    fn columns_count_characters() {
+        let f = file("name: \"zürich\"\nx: ✓y\n");
+        assert_eq!(f.offset(Pos { line: 2, col: 4 }), "name: \"zürich\"\nx: ✓".len());
+        // An empty span widens to the character under it (3 bytes here).
+        let at = "name: \"zürich\"\nx: ".len();
+        let empty = Span::new(Pos { line: 2, col: 3 }, Pos { line: 2, col: 3 });
+        assert_eq!(f.byte_range(empty), (at, at + 3));
     }
 }
