@@ -36,6 +36,9 @@ pub struct Config {
     /// Findings accepted on purpose, each with its reason.
     #[serde(default)]
     pub exceptions: Vec<Exception>,
+    /// Limits by key (`file-size: 32M`), as `--limit KEY=VALUE` sets them; the flag wins.
+    #[serde(default)]
+    pub limits: BTreeMap<String, String>,
 }
 
 /// A finding accepted on purpose: a rule, where (a path glob and/or a resource), and why.
@@ -206,6 +209,19 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
                     display,
                     Some(entry.span.start),
                     "config: an exception needs a `path` or a `resource`",
+                ));
+            }
+        }
+    }
+    if let Some(entries) = root.get("limits").and_then(Node::as_map) {
+        let mut limits = Limits::default();
+        for entry in entries {
+            let value = config.limits.get(&*entry.key).map_or("", String::as_str);
+            if let Err(message) = limits.set(&entry.key, value) {
+                return Err(Problem::new(
+                    display,
+                    Some(entry.key_span.start),
+                    format!("config: {message}"),
                 ));
             }
         }

@@ -18,14 +18,16 @@ pub mod eval;
 pub mod finding;
 pub mod harness;
 pub mod inventory;
+pub mod limits;
 pub mod load;
+pub mod panic;
 pub mod progress;
 pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use config::LoadedConfig;
+use config::{Config, LoadedConfig};
 use engine::Context;
 use error::Problem;
 use eval::ActiveRule;
@@ -40,7 +42,10 @@ pub struct CheckOptions {
     pub config: Option<PathBuf>,
     /// Extra exclusion globs (relative to each input root).
     pub excludes: Vec<String>,
+    /// Limits before the config file's `limits:` and [`CheckOptions::limit_settings`].
     pub limits: Limits,
+    /// `KEY=VALUE` limit settings from the command line; they win over the config file.
+    pub limit_settings: Vec<String>,
     /// Kyverno policy files or directories to apply (`--policy`).
     pub policies: Vec<PathBuf>,
     /// Do not apply the Kyverno policies found in the linted tree.
@@ -135,11 +140,12 @@ pub fn check_with(
             )),
         }
     }
+    let limits = effective_limits(options, &loaded_config.config, &mut problems);
     let load_options = LoadOptions {
         inputs: options.inputs.clone(),
         excludes,
         skip_files: loaded_config.path.iter().cloned().collect(),
-        limits: options.limits,
+        limits,
     };
     let mut sources = load::load_with(&load_options, cwd, progress);
     problems.append(&mut sources.problems);
@@ -147,14 +153,15 @@ pub fn check_with(
     let bytes = sources.files.iter().map(|f| f.source.text.len() as u64).sum();
     clock.lap("load");
 
-    let inventory = inventory::build(sources, &loaded_config.config);
+    let mut inventory = inventory::build(sources, &loaded_config.config);
+    problems.append(&mut inventory.problems);
     clock.lap("inventory");
     let (policy_rules, mut policy_problems) = engine::kyverno::lint::load_policies(
         &options.policies,
         !options.no_tree_policies,
         &inventory,
         cwd,
-        options.limits,
+        limits,
         loaded_config.config.policies.severity,
     );
     problems.append(&mut policy_problems);
@@ -245,6 +252,23 @@ impl StageClock {
         self.laps.push((name, now - self.last));
         self.last = now;
     }
+}
+
+/// Limits: the defaults, then the config file's `limits:`, then `--limit` settings.
+fn effective_limits(
+    options: &CheckOptions,
+    config: &Config,
+    problems: &mut Vec<Problem>,
+) -> Limits {
+    let mut limits = options.limits;
+    for (key, value) in &config.limits {
+        // Checked with its line when the config was parsed.
+        let _ = limits.set(key, value);
+    }
+    if let Err(message) = limits.apply(options.limit_settings.iter().map(String::as_str)) {
+        problems.push(Problem::new("", None, message));
+    }
+    limits
 }
 
 /// Descriptions of the rules: every built-in rule that ran, and every policy rule with a finding.

@@ -6,5 +6,14 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(mtk_lint::cli::run())
+    // The library contains panics per file, rule and test suite; this catches the rest.
+    let code = mtk_lint::panic::catch(mtk_lint::cli::run).unwrap_or_else(|message| {
+        let message = mtk_lint::panic::internal_error("running", &message);
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("mtk-lint: {message}\n").as_bytes(),
+        );
+        2
+    });
+    std::process::ExitCode::from(code)
 }

@@ -97,6 +97,10 @@ pub struct TestArgs {
     #[arg(long)]
     pub allow_outside: bool,
 
+    /// Raise or lower a limit (repeatable), as for `mtk-lint check --limit`.
+    #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = crate::limits::parse_setting)]
+    pub limits: Vec<String>,
+
     /// Print agreement with the suites' expectations instead of the report (conformance runs).
     #[arg(long, hide = true)]
     pub conformance: bool,
@@ -141,9 +145,14 @@ pub struct CheckArgs {
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,
 
-    /// Largest file read, in bytes; larger files are reported as errors.
-    #[arg(long, value_name = "BYTES", default_value_t = crate::load::Limits::default().max_file_size)]
-    pub max_file_size: u64,
+    /// Raise or lower a limit (repeatable): file-size, depth, alias-nodes, documents,
+    /// line-length, jmespath-steps, regex-size. Sizes take K, M or G (e.g. file-size=32M).
+    #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = crate::limits::parse_setting)]
+    pub limits: Vec<String>,
+
+    /// Largest file read, in bytes (same as --limit file-size=BYTES).
+    #[arg(long, value_name = "BYTES")]
+    pub max_file_size: Option<u64>,
 
     /// Also list the findings that suppressions accept, with their reasons.
     #[arg(long)]

@@ -58,7 +58,13 @@ pub fn run() -> u8 {
         inputs: inputs(&check.paths),
         config: check.config.clone(),
         excludes: check.exclude.clone(),
-        limits: Limits { max_file_size: check.max_file_size, ..Limits::default() },
+        limits: Limits::default(),
+        limit_settings: check
+            .max_file_size
+            .map(|n| format!("file-size={n}"))
+            .into_iter()
+            .chain(check.limits.iter().cloned())
+            .collect(),
         policies: check.policies.clone(),
         no_tree_policies: check.no_tree_policies,
         select: check.select.clone(),
@@ -235,7 +241,12 @@ fn run_tests(args: &args::TestArgs, cwd: &std::path::Path) -> u8 {
         update: args.update,
         ignore_lines: args.ignore_lines,
         allow_outside: args.allow_outside,
-        limits: Limits::default(),
+        limits: {
+            let mut limits = Limits::default();
+            // Each setting was checked when the arguments were parsed.
+            let _ = limits.apply(args.limits.iter().map(String::as_str));
+            limits
+        },
     };
     let outcome = crate::harness::run(&options, cwd);
     let table = render::TableOptions { detailed: args.detailed_results, fail_only: args.fail_only };

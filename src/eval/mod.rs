@@ -5,8 +5,6 @@
 
 pub mod suppress;
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
-
 use rayon::prelude::*;
 
 use crate::engine::{Context, Rule, RuleScope, Sink, Violation};
@@ -59,19 +57,21 @@ pub fn run_with(
             if !active.rule.wants_kind(&object.kind) {
                 continue;
             }
-            let ran = catch_unwind(AssertUnwindSafe(|| {
-                active.rule.check_object(cx, object, &mut sink);
-            }));
+            let ran = crate::panic::catch(|| active.rule.check_object(cx, object, &mut sink));
             let violations = sink.violations.drain(..);
             match ran {
                 Ok(()) => out.extend(violations.map(|v| (ri, v))),
-                Err(_) => problems.push(Problem::new(
+                Err(message) => problems.push(Problem::new(
                     inv.source(object).display.clone(),
-                    None,
-                    format!(
-                        "internal error: rule {} failed on document {}",
-                        active.rule.meta().code,
-                        object.document
+                    Some(object.root.span.start),
+                    crate::panic::internal_error(
+                        &format!(
+                            "checking {} `{}` with rule {}",
+                            object.kind,
+                            object.name,
+                            active.rule.meta().code
+                        ),
+                        &message,
                     ),
                 )),
             }
@@ -81,16 +81,17 @@ pub fn run_with(
     });
     let per_tree = tree_rules.par_iter().map(|&(ri, active)| {
         let mut sink = Sink::default();
-        match catch_unwind(AssertUnwindSafe(|| {
-            active.rule.check_tree(cx, &mut sink);
-        })) {
+        match crate::panic::catch(|| active.rule.check_tree(cx, &mut sink)) {
             Ok(()) => (sink.violations.into_iter().map(|v| (ri, v)).collect(), Vec::new()),
-            Err(_) => (
+            Err(message) => (
                 Vec::new(),
                 vec![Problem::new(
                     "",
                     None,
-                    format!("internal error: rule {} failed", active.rule.meta().code),
+                    crate::panic::internal_error(
+                        &format!("running rule {} over the tree", active.rule.meta().code),
+                        &message,
+                    ),
                 )],
             ),
         }
@@ -147,5 +148,85 @@ fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
             .or((object.kind == "Namespace").then_some(object.name.as_str()))
             .and_then(|ns| inv.tenants.tenant_of(ns))
             .map(|t| t.name.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::engine::{RuleMeta, Sink};
+    use crate::inventory::Object;
+
+    /// Reports every Pod, and panics on the one called `bad`.
+    struct Fragile {
+        meta: RuleMeta,
+        scope: RuleScope,
+    }
+
+    impl Rule for Fragile {
+        fn meta(&self) -> &RuleMeta {
+            &self.meta
+        }
+        fn scope(&self) -> RuleScope {
+            self.scope
+        }
+        fn kinds(&self) -> &[&str] {
+            &["Pod"]
+        }
+        fn check_object(&self, _cx: &Context<'_>, object: &Object, sink: &mut Sink) {
+            assert!(object.name != "bad", "cannot handle `{}`", object.name);
+            sink.report(object, "/metadata/name", "seen");
+        }
+        fn check_tree(&self, _cx: &Context<'_>, _sink: &mut Sink) {
+            panic!("tree rule broke");
+        }
+    }
+
+    fn rule(code: &str, scope: RuleScope) -> ActiveRule {
+        let meta = RuleMeta {
+            code: code.into(),
+            name: code.to_lowercase(),
+            severity: Severity::Error,
+            summary: String::new(),
+            help: String::new(),
+            enabled_by_default: true,
+            docs: "",
+        };
+        ActiveRule { rule: Box::new(Fragile { meta, scope }), severity: Severity::Error }
+    }
+
+    #[test]
+    fn a_panicking_rule_is_an_error_naming_it_and_the_rest_is_still_reported() {
+        let text = "apiVersion: v1\nkind: Pod\nmetadata: {name: good}\n---\n\
+                    apiVersion: v1\nkind: Pod\nmetadata: {name: bad}\n";
+        let limits = crate::limits::Limits::default();
+        let (file, problems) = crate::load::parse_text("pods.yaml", text, &limits);
+        assert!(problems.is_empty(), "{problems:?}");
+        let sources =
+            crate::load::Sources { files: vec![file.unwrap()], ..crate::load::Sources::default() };
+        let config = Config::default();
+        let inventory = crate::inventory::build(sources, &config);
+        let cx = Context { inventory: &inventory, config: &config };
+        let (exceptions, _) = suppress::Exceptions::new(&[], std::path::Path::new("."), "");
+        let rules = [rule("TEST-001", RuleScope::Object), rule("TEST-002", RuleScope::Tree)];
+        let (findings, problems) = run(&rules, &cx, &exceptions);
+        // The good Pod is still reported.
+        let names: Vec<&str> = findings.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(findings.len(), 1, "{names:?}");
+        assert_eq!(findings[0].resource.to_string(), "Pod/good");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        let object = problems.iter().find(|p| p.file == "pods.yaml").expect("object problem");
+        // The document of the Pod that broke the rule.
+        assert_eq!(object.line, Some(5));
+        assert!(
+            object.message.contains("internal error while checking Pod `bad` with rule TEST-001")
+                && object.message.contains("cannot handle `bad`")
+                && object.message.contains("This is a bug in mtk-lint"),
+            "{}",
+            object.message
+        );
+        let tree = problems.iter().find(|p| p.file.is_empty()).expect("tree problem");
+        assert!(tree.message.contains("running rule TEST-002 over the tree: tree rule broke"));
     }
 }

@@ -146,6 +146,7 @@ struct Suite {
     values: Values,
     user: Option<UserInfo>,
     results: Vec<Expected>,
+    limits: crate::limits::Limits,
 }
 
 #[derive(Default)]
@@ -246,7 +247,8 @@ fn load_suite(
     };
 
     let results = load_results(&f, display)?;
-    Ok((Suite { policies, resources, values, user, results }, problems))
+    let limits = files.limits;
+    Ok((Suite { policies, resources, values, user, results, limits }, problems))
 }
 
 fn load_policies(
@@ -583,6 +585,7 @@ fn rows_for(
             user: suite.user.as_ref(),
             values: Some(&suite.values.engine),
             cluster: None,
+            limits: suite.limits,
         };
         policy.evaluate(resource, &request)
     });

@@ -287,11 +287,22 @@ pub fn run(options: &TestOptions, cwd: &Path) -> TestOutcome {
     let suites: Vec<Vec<SuiteReport>> = test_files
         .par_iter()
         .map(|path| {
-            if path.file_name().is_some_and(|n| n == GOLDEN_FILE_NAME) {
-                golden::run_file(path, &files, options)
-            } else {
-                kyverno::run_file(path, &files, options.strict)
-            }
+            crate::panic::catch(|| {
+                if path.file_name().is_some_and(|n| n == GOLDEN_FILE_NAME) {
+                    golden::run_file(path, &files, options)
+                } else {
+                    kyverno::run_file(path, &files, options.strict)
+                }
+            })
+            .unwrap_or_else(|message| {
+                let display = files.display(path);
+                let message = crate::panic::internal_error("running the tests", &message);
+                vec![SuiteReport::broken(
+                    display.clone(),
+                    String::new(),
+                    Problem::new(display, None, message),
+                )]
+            })
         })
         .collect();
     outcome.suites = suites.into_iter().flatten().collect();

@@ -227,6 +227,23 @@ pub fn is_cluster_scoped<S: std::hash::BuildHasher>(
     CLUSTER_SCOPED_CRDS.iter().any(|&(g, k)| g == group && k == kind)
 }
 
+/// JSON pointer of the pod spec inside an object of a pod-bearing kind.
+#[must_use]
+pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Pod" => "/spec",
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => "/spec/template/spec",
+        "CronJob" => "/spec/jobTemplate/spec/template/spec",
+        "PodTemplate" => "/template/spec",
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 pub mod kinds;
 mod kustomize;
 pub mod locate;
+mod shape;
 pub mod tenants;
 
 use std::collections::HashMap;
@@ -81,6 +82,9 @@ pub struct Inventory {
     pub skipped: usize,
     /// Unique per built inventory in this process (keys caches that outlive a borrow).
     pub generation: u64,
+    /// Documents that are not objects of the right shape (a list at the top, `kind: [Pod]`,
+    /// `containers: {}`), in tree order.
+    pub problems: Vec<crate::error::Problem>,
     by_kind: HashMap<String, Vec<usize>>,
     by_namespace: HashMap<String, Vec<usize>>,
     /// (hash of the identity, object index), sorted: the objects of one identity are a range.
@@ -189,61 +193,12 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         ..Inventory::default()
     };
     // Files become objects in parallel; indices are assigned afterwards, in tree order.
-    let per_file: Vec<(Arc<SourceFile>, Vec<Object>, usize)> = files
-        .into_par_iter()
-        .enumerate()
-        .map(|(file_index, file)| {
-            let path: Option<&std::path::Path> = file.source.path.as_deref();
-            let assigned_ns = layout.namespaces[file_index].as_ref();
-            let deployer = layout.deployer[file_index].map(|i| &flux_targets[i]);
-            let deployed_by = deployer.map(|d| Arc::clone(&d.owner));
-            let default_ns = deployer.and_then(|d| d.default_namespace.as_ref());
-            let is_patch = layout.patch_files[file_index];
-            let documents = file.documents.len();
-            let mut objects = Vec::with_capacity(documents);
-            for doc in file.documents {
-                let root = doc.root;
-                let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-                let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
-                let is_kustomize = path.is_some_and(|p| kustomize::is_kustomize_config(&root, p));
-                if api_version.is_empty() || kind.is_empty() || is_kustomize || is_patch {
-                    continue;
-                }
-                let api_version = api_version.to_string();
-                let kind = kind.to_string();
-                let name =
-                    root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string();
-                let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, &crd_scopes);
-                let namespace = if cluster_scoped {
-                    None
-                } else {
-                    assigned_ns
-                        .cloned()
-                        .or_else(|| {
-                            root.at(&["metadata", "namespace"])
-                                .and_then(Node::as_str)
-                                .map(String::from)
-                        })
-                        .or_else(|| default_ns.cloned())
-                };
-                objects.push(Object {
-                    index: 0,
-                    file: file_index,
-                    document: doc.index,
-                    api_version,
-                    kind,
-                    name,
-                    namespace,
-                    cluster_scoped,
-                    deployed_by: deployed_by.clone(),
-                    root,
-                });
-            }
-            (file.source, objects, documents)
-        })
-        .collect();
-    inv.objects.reserve_exact(per_file.iter().map(|(_, objects, _)| objects.len()).sum());
-    for (source, objects, documents) in per_file {
+    let tree = Tree { layout: &layout, flux_targets: &flux_targets, crd_scopes: &crd_scopes };
+    let per_file: Vec<FileObjects> =
+        files.into_par_iter().enumerate().map(|(i, file)| tree.file_objects(i, file)).collect();
+    inv.objects.reserve_exact(per_file.iter().map(|f| f.objects.len()).sum());
+    for FileObjects { source, objects, documents, mut problems } in per_file {
+        inv.problems.append(&mut problems);
         inv.files.push(source);
         inv.documents += documents;
         inv.skipped += documents - objects.len();
@@ -259,6 +214,93 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         .map(|o| tenants::NamespaceObject { name: &o.name, root: &o.root });
     inv.tenants = TenantIndex::build(config, namespaces);
     inv
+}
+
+/// What the whole tree says about each file: namespaces, deployers, patches, custom kinds.
+struct Tree<'a> {
+    layout: &'a kustomize::Layout,
+    flux_targets: &'a [kustomize::FluxTarget],
+    crd_scopes: &'a HashMap<(String, String), bool>,
+}
+
+/// The objects of one file, and the documents of the wrong shape.
+struct FileObjects {
+    source: Arc<SourceFile>,
+    objects: Vec<Object>,
+    documents: usize,
+    problems: Vec<crate::error::Problem>,
+}
+
+impl Tree<'_> {
+    fn file_objects(&self, file_index: usize, file: crate::load::LoadedFile) -> FileObjects {
+        let path: Option<&std::path::Path> = file.source.path.as_deref();
+        let assigned_ns = self.layout.namespaces[file_index].as_ref();
+        let deployer = self.layout.deployer[file_index].map(|i| &self.flux_targets[i]);
+        let deployed_by = deployer.map(|d| Arc::clone(&d.owner));
+        let default_ns = deployer.and_then(|d| d.default_namespace.as_ref());
+        let is_patch = self.layout.patch_files[file_index];
+        let documents = file.documents.len();
+        let mut objects = Vec::with_capacity(documents);
+        let mut problems = Vec::new();
+        let mut problem = |(pos, message): shape::ShapeError| {
+            problems.push(crate::error::Problem::new(
+                file.source.display.clone(),
+                Some(pos),
+                message,
+            ));
+        };
+        for doc in file.documents {
+            let root = doc.root;
+            if let Some(error) = shape::not_an_object(&root, doc.index) {
+                problem(error);
+                continue;
+            }
+            let is_kustomize = path.is_some_and(|p| kustomize::is_kustomize_config(&root, p));
+            // Patches are partial objects by design.
+            if is_kustomize || is_patch {
+                continue;
+            }
+            let identity = shape::identity(&root);
+            if !identity.is_empty() {
+                identity.into_iter().for_each(&mut problem);
+                continue;
+            }
+            let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+            let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+            if api_version.is_empty() || kind.is_empty() {
+                continue;
+            }
+            shape::object(&root, kinds::pod_spec_pointer(kind)).into_iter().for_each(&mut problem);
+            let api_version = api_version.to_string();
+            let kind = kind.to_string();
+            let name =
+                root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string();
+            let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, self.crd_scopes);
+            let namespace = if cluster_scoped {
+                None
+            } else {
+                assigned_ns
+                    .cloned()
+                    .or_else(|| {
+                        root.at(&["metadata", "namespace"]).and_then(Node::as_str).map(String::from)
+                    })
+                    .or_else(|| default_ns.cloned())
+            };
+            objects.push(Object {
+                index: 0,
+                file: file_index,
+                document: doc.index,
+                api_version,
+                kind,
+                name,
+                namespace,
+                cluster_scoped,
+                deployed_by: deployed_by.clone(),
+                root,
+            });
+        }
+        FileObjects { source: file.source, objects, documents, problems }
+    }
 }
 
 /// Builds the kind, namespace and identity indexes (two at once).

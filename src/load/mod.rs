@@ -63,7 +63,12 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
     let results: Vec<(Option<LoadedFile>, Vec<Problem>)> = candidates
         .par_iter()
         .map(|c| {
-            let read = read_path(&c.path, &c.display, &options.limits, c.walked);
+            let read =
+                crate::panic::catch(|| read_path(&c.path, &c.display, &options.limits, c.walked))
+                    .unwrap_or_else(|message| {
+                        let message = crate::panic::internal_error("reading the file", &message);
+                        (None, vec![Problem::new(c.display.clone(), None, message)])
+                    });
             progress.advance(1);
             read
         })
@@ -147,8 +152,9 @@ fn read_path(
     match read {
         Ok(Ok(bytes)) => parse_bytes(bytes, display.into(), Some(path.to_path_buf()), limits),
         Ok(Err(len)) => fail(format!(
-            "file is {len} bytes, more than the limit of {} (raise it with --max-file-size)",
-            limits.max_file_size
+            "file is {len} bytes, more than the limit of {} ({})",
+            limits.max_file_size,
+            crate::limits::hint("file-size")
         )),
         Err(e) => fail(format!("cannot read: {e}")),
     }
@@ -162,8 +168,9 @@ fn parse_bytes(
 ) -> (Option<LoadedFile>, Vec<Problem>) {
     if bytes.len() as u64 > limits.max_file_size {
         let message = format!(
-            "input is larger than the limit of {} bytes (raise it with --max-file-size)",
-            limits.max_file_size
+            "input is larger than the limit of {} bytes ({})",
+            limits.max_file_size,
+            crate::limits::hint("file-size")
         );
         return (None, vec![Problem::new(display, None, message)]);
     }
@@ -184,14 +191,30 @@ fn parse_bytes(
         Some(rest) => rest.into(),
         None => text.into_boxed_str(),
     };
-    let parsed = yaml::parse_stream(&text, limits);
-    let problems = parsed
+    let source = SourceFile::new(display, path, text);
+    if let Some((line, len)) = source.line_longer_than(limits.max_line_length) {
+        let message = format!(
+            "line {line} is {len} bytes long, more than the limit of {} ({})",
+            limits.max_line_length,
+            crate::limits::hint("line-length")
+        );
+        return (None, vec![Problem::new(source.display, Some(Pos { line, col: 0 }), message)]);
+    }
+    let parsed = yaml::parse_stream(&source.text, limits);
+    let mut problems: Vec<Problem> = parsed
         .problems
         .iter()
-        .map(|p| Problem::new(display.clone(), Some(p.pos), p.message.clone()))
+        .map(|p| Problem::new(source.display.clone(), Some(p.pos), p.message.clone()))
         .collect();
-    let source = Arc::new(SourceFile::new(display, path, text));
-    (Some(LoadedFile { source, documents: parsed.documents }), problems)
+    if problems.is_empty() && parsed.documents.iter().all(|d| d.root.is_null()) {
+        let what = if source.text.trim().is_empty() { "empty file" } else { "no YAML documents" };
+        problems.push(Problem::new(
+            source.display.clone(),
+            None,
+            format!("{what}: nothing to lint (remove it, or exclude it)"),
+        ));
+    }
+    (Some(LoadedFile { source: Arc::new(source), documents: parsed.documents }), problems)
 }
 
 /// Line and character column of a byte offset in possibly invalid UTF-8.

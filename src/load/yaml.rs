@@ -12,22 +12,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
 
 use super::source::{Pos, Span};
 
-/// Bounds applied while parsing, so that hostile input cannot exhaust memory or time.
-#[derive(Clone, Copy, Debug)]
-pub struct Limits {
-    /// Largest file read, in bytes.
-    pub max_file_size: u64,
-    /// Deepest nesting of sequences and mappings in one document.
-    pub max_depth: usize,
-    /// Most nodes that aliases may copy into one document (billion-laughs guard).
-    pub max_alias_nodes: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { max_file_size: 16 * 1024 * 1024, max_depth: 256, max_alias_nodes: 1_000_000 }
-    }
-}
+pub use crate::limits::Limits;
 
 /// A value with the span it was read from.
 #[derive(Clone, Debug, PartialEq)]
@@ -267,6 +252,16 @@ impl<'l> Builder<'l> {
                 self.root = None;
             }
             Event::DocumentEnd => {
+                if out.documents.len() >= self.limits.max_documents {
+                    return Err(ParseProblem {
+                        pos: here.start,
+                        message: format!(
+                            "more than {} documents in one file ({})",
+                            self.limits.max_documents,
+                            crate::limits::hint("documents")
+                        ),
+                    });
+                }
                 let root = self.root.take().unwrap_or(Node { span: here, value: Value::Null });
                 out.documents.push(Document { index: self.doc_index, root });
                 self.doc_index += 1;
@@ -280,7 +275,11 @@ impl<'l> Builder<'l> {
                 if self.stack.len() >= self.limits.max_depth {
                     return Err(ParseProblem {
                         pos: here.start,
-                        message: format!("nesting deeper than {} levels", self.limits.max_depth),
+                        message: format!(
+                            "nesting deeper than {} levels ({})",
+                            self.limits.max_depth,
+                            crate::limits::hint("depth")
+                        ),
                     });
                 }
                 self.stack.push(if matches!(event, Event::SequenceStart(..)) {
@@ -326,8 +325,9 @@ impl<'l> Builder<'l> {
             return Err(ParseProblem {
                 pos: here.start,
                 message: format!(
-                    "aliases expand to more than {} nodes in one document",
-                    self.limits.max_alias_nodes
+                    "aliases expand to more than {} nodes in one document ({})",
+                    self.limits.max_alias_nodes,
+                    crate::limits::hint("alias-nodes")
                 ),
             });
         }

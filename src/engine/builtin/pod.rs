@@ -16,22 +16,7 @@ pub const POD_KINDS: &[&str] = &[
     "PodTemplate",
 ];
 
-/// JSON pointer of the pod spec inside an object of a pod-bearing kind.
-#[must_use]
-pub fn pod_spec_pointer(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "Pod" => "/spec",
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "ReplicationController"
-        | "Job" => "/spec/template/spec",
-        "CronJob" => "/spec/jobTemplate/spec/template/spec",
-        "PodTemplate" => "/template/spec",
-        _ => return None,
-    })
-}
+pub use crate::inventory::kinds::pod_spec_pointer;
 
 /// The pod spec of an object and its JSON pointer.
 #[must_use]

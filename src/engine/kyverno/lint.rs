@@ -20,11 +20,13 @@ pub struct PolicyRule {
     /// Kinds its rules match; `None` when a rule matches every kind.
     kinds: Option<Vec<String>>,
     severity_from: SeverityFrom,
+    /// Evaluation limits (`jmespath-steps`, `regex-size`).
+    limits: crate::limits::Limits,
 }
 
 impl PolicyRule {
     #[must_use]
-    pub fn new(policy: Policy, severity_from: SeverityFrom) -> Self {
+    pub fn new(policy: Policy, severity_from: SeverityFrom, limits: crate::limits::Limits) -> Self {
         let meta = RuleMeta {
             code: policy.name.clone(),
             name: policy.name.clone(),
@@ -43,7 +45,7 @@ impl PolicyRule {
             docs: "",
         };
         let kinds = policy.match_kinds();
-        PolicyRule { meta, policy, kinds, severity_from }
+        PolicyRule { meta, policy, kinds, severity_from, limits }
     }
 
     fn severity(&self, rule: &str) -> Severity {
@@ -101,6 +103,7 @@ impl Rule for PolicyRule {
             user: None,
             values: None,
             cluster: Some(&tree),
+            limits: self.limits,
         };
         for response in self.policy.evaluate(&resource, &request) {
             let (pointer, message) = match response.status {
@@ -318,7 +321,7 @@ pub fn load_policies(
             }
         });
         if !policy.rules.is_empty() {
-            rules.push(Box::new(PolicyRule::new(policy, severity_from)));
+            rules.push(Box::new(PolicyRule::new(policy, severity_from, limits)));
         }
     }
     (rules, problems)

@@ -237,6 +237,10 @@ impl Policy {
     /// Evaluates every rule on a resource. A rule that does not match gives no response.
     #[must_use]
     pub fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
+        jmespath::with_limits(&request.limits, || self.evaluate_within_limits(resource, request))
+    }
+
+    fn evaluate_within_limits(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
         if let PolicyKind::Cel(kind) = &self.kind {
             return vec![RuleResponse {
                 rule: String::new(),
@@ -291,6 +295,8 @@ pub struct Request<'a> {
     pub values: Option<&'a Values>,
     /// Objects of the tree, for `configMap` and `apiCall` context entries.
     pub cluster: Option<&'a dyn ClusterData>,
+    /// Evaluation limits (`jmespath-steps`, `regex-size`).
+    pub limits: crate::limits::Limits,
 }
 
 fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {

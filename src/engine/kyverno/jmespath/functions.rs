@@ -482,10 +482,13 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
 }
 
 fn regex(pattern: &str) -> Result<regex::Regex, EvalError> {
-    regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| EvalError::Other(format!("invalid regular expression `{pattern}`: {e}")))
+    regex::RegexBuilder::new(pattern).size_limit(super::regex_size()).build().map_err(|e| {
+        let hint = match e {
+            regex::Error::CompiledTooBig(_) => format!(" ({})", crate::limits::hint("regex-size")),
+            _ => String::new(),
+        };
+        EvalError::Other(format!("invalid regular expression `{pattern}`: {e}{hint}"))
+    })
 }
 
 /// Numbers, Kubernetes quantities and Go durations, as Kyverno's arithmetic accepts them.

@@ -8,13 +8,44 @@ mod functions;
 mod parser;
 
 use std::borrow::Cow;
+use std::cell::Cell;
 
 use serde_json::Value;
 
+use crate::limits::Limits;
+
 pub use parser::{parse, Ast};
 
+thread_local! {
+    /// (JMESPath steps, compiled regex size) allowed on this thread; see [`with_limits`].
+    static LIMITS: Cell<(usize, usize)> = Cell::new({
+        let l = Limits::default();
+        (l.jmespath_steps, l.regex_size)
+    });
+}
+
+/// Runs `f` with these evaluation limits (`jmespath-steps`, `regex-size`) on this thread.
+pub fn with_limits<T>(limits: &Limits, f: impl FnOnce() -> T) -> T {
+    /// Puts the previous limits back, also when `f` panics.
+    struct Restore((usize, usize));
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LIMITS.set(self.0);
+        }
+    }
+    let _restore = Restore(LIMITS.replace((limits.jmespath_steps, limits.regex_size)));
+    f()
+}
+
 /// Largest number of nodes one evaluation may visit (bounds hostile expressions and data).
-const STEP_BUDGET: usize = 5_000_000;
+fn step_budget() -> usize {
+    LIMITS.get().0
+}
+
+/// Largest compiled size of a regular expression.
+fn regex_size() -> usize {
+    LIMITS.get().1
+}
 
 /// Why an evaluation failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -136,8 +167,12 @@ fn lenient_cow<'a>(
 #[allow(clippy::too_many_lines, reason = "one arm per AST node reads best as one match")]
 fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
     *steps += 1;
-    if *steps > STEP_BUDGET {
-        return Err(EvalError::Other(format!("evaluation exceeded {STEP_BUDGET} steps")));
+    if *steps > step_budget() {
+        return Err(EvalError::Other(format!(
+            "evaluation exceeded {} steps ({})",
+            step_budget(),
+            crate::limits::hint("jmespath-steps")
+        )));
     }
     match ast {
         _ if is_path(ast) => path(ast, data, steps).cloned(),
