@@ -1,0 +1,56 @@
+//! The test-file loader: the input is a `kyverno-test.yaml` next to a fixed policy and resource,
+//! run by `mtk-lint test` (references, results, values and user info files, confinement).
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use mtk_lint::harness::{self, TestOptions};
+
+const POLICY: &str = "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-labels
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: check-team
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        message: label team is required
+        pattern:
+          metadata:
+            labels:
+              team: \"?*\"
+";
+
+const RESOURCE: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: good
+  labels: {team: a}
+spec:
+  containers: [{name: c, image: nginx:1.25}]
+";
+
+/// One directory for the whole run: the policy and resource, and the test file rewritten for
+/// every input.
+fn dir() -> &'static tempfile::TempDir {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("policy.yaml"), POLICY).expect("write");
+        std::fs::write(dir.path().join("resource.yaml"), RESOURCE).expect("write");
+        dir
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    let dir = dir();
+    std::fs::write(dir.path().join("kyverno-test.yaml"), data).expect("write");
+    let options = TestOptions { paths: vec![dir.path().to_path_buf()], ..TestOptions::default() };
+    let _ = harness::run(&options, dir.path());
+});

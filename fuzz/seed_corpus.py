@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Seeds the fuzz corpora (fuzz/corpus/<target>/) from the repository's test data and the
+Kyverno conformance corpus. Needs PyYAML. Usage: python3 fuzz/seed_corpus.py"""
+import glob
+import hashlib
+import os
+import sys
+
+import yaml
+
+here = os.path.dirname(os.path.abspath(__file__))
+repo = os.path.dirname(here)
+shared = os.environ.get("MTK_SHARED", os.path.join(repo, "..", "shared"))
+conformance = os.path.join(shared, "conformance", "kyverno-policies")
+
+
+def put(target, data):
+    d = os.path.join(here, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    if len(data) > 65536:
+        return
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+
+def load_all(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return [d for d in yaml.safe_load_all(f) if d is not None]
+    except Exception:
+        return []
+
+
+def strings(node, out):
+    if isinstance(node, str):
+        out.append(node)
+    elif isinstance(node, dict):
+        for v in node.values():
+            strings(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            strings(v, out)
+
+
+# load: every YAML file of the test data and examples, as bytes (broken ones included).
+for path in glob.glob(os.path.join(repo, "testdata", "**", "*.y*ml"), recursive=True) + glob.glob(
+    os.path.join(repo, "examples", "**", "*.yaml"), recursive=True
+):
+    with open(path, "rb") as f:
+        put("load", f.read())
+
+suites = sorted(
+    os.path.join(root, "kyverno-test.yaml")
+    for root, _, names in os.walk(conformance)
+    if "kyverno-test.yaml" in names
+)
+for suite in suites:
+    d = os.path.dirname(suite)
+    with open(suite, "rb") as f:
+        put("test_file", f.read())
+    # Suites sit in `.kyverno-test/` below their policy.
+    files = glob.glob(os.path.join(d, "*.yaml")) + glob.glob(os.path.join(os.path.dirname(d), "*.yaml"))
+    docs = [doc for p in files for doc in load_all(p)]
+    policies = [x for x in docs if isinstance(x, dict) and x.get("kind") in ("ClusterPolicy", "Policy")]
+    resources = [x for x in docs if isinstance(x, dict) and x.get("kind") not in ("ClusterPolicy", "Policy", "Test", None)]
+    if not resources:
+        continue
+    resource = resources[0]
+    for policy in policies[:1]:
+        for rule in (policy.get("spec") or {}).get("rules") or []:
+            validate = rule.get("validate") or {}
+            for pattern in [validate.get("pattern")] + list(validate.get("anyPattern") or []):
+                if pattern is not None:
+                    put("pattern", yaml.safe_dump_all([resource, pattern]))
+            exprs = []
+            strings(rule, exprs)
+            for s in exprs:
+                if "{{" in s and "}}" in s:
+                    expr = s[s.index("{{") + 2 : s.index("}}")].strip()
+                    if expr and "\n" not in expr:
+                        put("jmespath", expr + "\n" + yaml.safe_dump({"request": {"object": resource}}))
+
+# test_file: a suite that uses the fuzz target's own policy.yaml and resource.yaml.
+put("test_file", """apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: fuzz
+policies: [policy.yaml]
+resources: [resource.yaml]
+results:
+  - policy: require-labels
+    rule: check-team
+    resources: [good]
+    kind: Pod
+    result: pass
+""")
+for target in ("load", "pattern", "jmespath", "test_file"):
+    n = len(os.listdir(os.path.join(here, "corpus", target)))
+    print(f"{target}: {n} seeds", file=sys.stderr)
