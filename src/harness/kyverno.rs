@@ -271,7 +271,7 @@ fn load_policies(
                 match Policy::from_node(&doc.root) {
                     Ok(policy) => policies.push(policy),
                     Err(e) => {
-                        let message = format!("invalid policy: {}", e.message);
+                        let message = kyverno::invalid_policy_message(&doc.root, &e);
                         problems.push(Problem::new(files.display(&file), e.pos, message));
                     }
                 }

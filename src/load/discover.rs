@@ -222,6 +222,19 @@ fn walk_problem(err: &ignore::Error, cwd: &Path) -> Problem {
             None,
             format!("symbolic link loop back to {} (not followed)", shown(ancestor)),
         ),
+        ignore::Error::Io(e) => {
+            let is_link = path.is_some_and(|p| p.symlink_metadata().is_ok_and(|m| m.is_symlink()));
+            let message = match e.kind() {
+                std::io::ErrorKind::NotFound if is_link => {
+                    "broken symbolic link: its target does not exist (not read)".to_string()
+                }
+                std::io::ErrorKind::PermissionDenied => {
+                    "cannot read: permission denied".to_string()
+                }
+                _ => format!("cannot read: {e}"),
+            };
+            Problem::new(path.map(shown).unwrap_or_default(), None, message)
+        }
         other => Problem::new(path.map(shown).unwrap_or_default(), None, other.to_string()),
     }
 }

@@ -64,11 +64,7 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
         .par_iter()
         .map(|c| {
             let read =
-                crate::panic::catch(|| read_path(&c.path, &c.display, &options.limits, c.walked))
-                    .unwrap_or_else(|message| {
-                        let message = crate::panic::internal_error("reading the file", &message);
-                        (None, vec![Problem::new(c.display.clone(), None, message)])
-                    });
+                contained(&c.display, || read_path(&c.path, &c.display, &options.limits, c.walked));
             progress.advance(1);
             read
         })
@@ -101,6 +97,17 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
         .filter(|p| p.is_dir())
         .collect();
     Sources { files, problems, roots }
+}
+
+/// Runs `read` for one file; a panic in it (a bug) becomes an error naming the file.
+fn contained(
+    display: &str,
+    read: impl FnOnce() -> (Option<LoadedFile>, Vec<Problem>),
+) -> (Option<LoadedFile>, Vec<Problem>) {
+    crate::panic::catch(read).unwrap_or_else(|message| {
+        let message = crate::panic::internal_error("reading the file", &message);
+        (None, vec![Problem::new(display, None, message)])
+    })
 }
 
 /// Parses text that is already in memory (used by tests and the harness).
@@ -224,4 +231,22 @@ fn position_of(bytes: &[u8], at: usize) -> Pos {
     let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let col = String::from_utf8_lossy(&before[line_start..]).chars().count() as u32;
     Pos { line, col }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_reading_a_file_is_an_error_naming_it() {
+        let (file, problems) = contained("tenants/a.yaml", || panic!("parser bug"));
+        assert!(file.is_none());
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].file, "tenants/a.yaml");
+        assert!(
+            problems[0].message.starts_with("internal error while reading the file: parser bug"),
+            "{}",
+            problems[0].message
+        );
+    }
 }

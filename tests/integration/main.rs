@@ -7,6 +7,7 @@ mod conformance;
 mod fleet;
 mod formats;
 mod harness;
+mod hostile;
 mod load;
 mod policies;
 mod report;

@@ -218,7 +218,7 @@ fn unusable_policies_are_errors_naming_file_and_line_and_the_rest_still_runs() {
         })
         .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with("bad.yaml:20: invalid policy: rule `needs-team`: unknown condition operator `Sometimes`")), "{errors:?}");
+    assert!(errors.iter().any(|e| e.starts_with("bad.yaml:20: invalid policy `bad-op`: rule `needs-team`: unknown condition operator `Sometimes`")), "{errors:?}");
     assert!(
         errors.iter().any(|e| e.contains("cel.yaml")
             && e.contains("ValidatingPolicy (CEL) policies are not supported yet")),

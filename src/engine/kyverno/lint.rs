@@ -250,11 +250,13 @@ pub fn load_policies(
                    problems: &mut Vec<Problem>| {
         match Policy::from_node(root) {
             Ok(p) => found.push((display.to_string(), p)),
-            Err(e) => problems.push(Problem::new(
-                display,
-                e.pos,
-                format!("invalid policy: {}", e.message),
-            )),
+            Err(e) => {
+                problems.push(Problem::new(
+                    display,
+                    e.pos,
+                    super::invalid_policy_message(root, &e),
+                ));
+            }
         }
     };
     let mut compiled: Vec<(String, Policy)> = Vec::new();

@@ -129,6 +129,16 @@ const POD_CONTROLLERS: [&str; 7] = [
     "CronJob",
 ];
 
+/// How a policy that cannot be used is reported: its name (when it has one), then the error
+/// (which names the rule when one is at fault).
+#[must_use]
+pub fn invalid_policy_message(root: &Node, error: &PolicyError) -> String {
+    match root.at(&["metadata", "name"]).and_then(Node::as_str) {
+        Some(name) => format!("invalid policy `{name}`: {}", error.message),
+        None => format!("invalid policy: {}", error.message),
+    }
+}
+
 fn err(node: &Node, message: impl Into<String>) -> PolicyError {
     PolicyError { pos: Some(node.span.start), message: message.into() }
 }

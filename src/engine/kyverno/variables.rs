@@ -91,6 +91,8 @@ fn evaluate(expr: &str, ctx: &Value, unresolved: Unresolved) -> Result<Value, Ev
     let expr = expr.trim();
     let expr = expr.strip_prefix('-').map_or(expr, str::trim);
     match jmespath::search(expr, ctx) {
+        // A limit cut the evaluation short: that is an error, never an empty value.
+        Err(e @ EvalError::Limit(_)) => Err(e),
         Err(_) if unresolved == Unresolved::Empty => Ok(Value::String(String::new())),
         other => other,
     }

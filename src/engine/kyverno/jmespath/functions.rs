@@ -482,12 +482,13 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
 }
 
 fn regex(pattern: &str) -> Result<regex::Regex, EvalError> {
-    regex::RegexBuilder::new(pattern).size_limit(super::regex_size()).build().map_err(|e| {
-        let hint = match e {
-            regex::Error::CompiledTooBig(_) => format!(" ({})", crate::limits::hint("regex-size")),
-            _ => String::new(),
-        };
-        EvalError::Other(format!("invalid regular expression `{pattern}`: {e}{hint}"))
+    regex::RegexBuilder::new(pattern).size_limit(super::regex_size()).build().map_err(|e| match e {
+        regex::Error::CompiledTooBig(_) => EvalError::Limit(format!(
+            "regular expression `{pattern}` is larger than the limit of {} bytes once compiled ({})",
+            super::regex_size(),
+            crate::limits::hint("regex-size")
+        )),
+        e => EvalError::Other(format!("invalid regular expression `{pattern}`: {e}")),
     })
 }
 

@@ -52,15 +52,18 @@ fn regex_size() -> usize {
 pub enum EvalError {
     /// A map has no such key (Kyverno's missing-key error).
     UnknownKey(String),
-    /// Anything else: a type error, an unknown function, a bad regex, the step budget.
+    /// Anything else: a type error, an unknown function, a bad regex.
     Other(String),
+    /// A limit was reached (`jmespath-steps`, `regex-size`): never swallowed, so that a rule
+    /// cut short is an error rather than a silent pass.
+    Limit(String),
 }
 
 impl std::fmt::Display for EvalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             EvalError::UnknownKey(k) => write!(f, "Unknown key \"{k}\" in path"),
-            EvalError::Other(m) => f.write_str(m),
+            EvalError::Other(m) | EvalError::Limit(m) => f.write_str(m),
         }
     }
 }
@@ -168,7 +171,7 @@ fn lenient_cow<'a>(
 fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
     *steps += 1;
     if *steps > step_budget() {
-        return Err(EvalError::Other(format!(
+        return Err(EvalError::Limit(format!(
             "evaluation exceeded {} steps ({})",
             step_budget(),
             crate::limits::hint("jmespath-steps")

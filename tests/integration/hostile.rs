@@ -1,0 +1,381 @@
+//! Hostile and broken input (testdata/hostile): every case is an error naming the file (and
+//! its line and column where it has one), the run exits 2, and the privileged Pod in
+//! `known-violation.yaml`, linted in the same run, is still reported.
+
+use serde_json::Value;
+
+use crate::support::{loc, locations, mtk, mtk_in, repo};
+
+const KNOWN: &str = "testdata/hostile/known-violation.yaml";
+
+/// (line, column) of an error; `None` where the error has none (an empty file).
+type At = (Option<u64>, Option<u64>);
+
+/// The finding every run must still report.
+fn known() -> (String, String, u64, u64) {
+    loc("MTK-SEC-001", KNOWN, 11, 9)
+}
+
+/// (file, line, column, message) of every error.
+fn errors(report: &Value) -> Vec<(String, Option<u64>, Option<u64>, String)> {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["line"].as_u64(),
+                e["column"].as_u64(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Lints one case with the known violation; asserts exit 2, exactly one error at `at` whose
+/// message contains `message`, and the known finding.
+fn assert_case(case: &str, extra: &[&str], at: At, message: &str) {
+    let path = format!("testdata/hostile/{case}");
+    let mut args = vec!["--format", "json", "--select", "MTK-SEC-001"];
+    args.extend(extra);
+    args.extend([path.as_str(), KNOWN]);
+    let run = mtk(&args);
+    assert_eq!(run.code, 2, "{case}: {}", run.stderr);
+    let report = run.json();
+    let errors = errors(&report);
+    assert_eq!(errors.len(), 1, "{case}: {errors:?}");
+    let (file, line, column, text) = &errors[0];
+    assert_eq!(file, &path, "{case}");
+    assert_eq!((*line, *column), at, "{case}: {text}");
+    assert!(text.contains(message), "{case}: `{text}` does not contain `{message}`");
+    assert_eq!(locations(&report), vec![known()], "{case}");
+}
+
+#[test]
+fn broken_files_are_errors_at_their_line() {
+    let cases: &[(&str, At, &str)] = &[
+        ("latin1.yaml", (Some(4), Some(12)), "invalid UTF-8"),
+        ("nul.yaml", (Some(3), Some(1)), "binary file (NUL byte), not YAML"),
+        ("unterminated-string.yaml", (Some(4), Some(9)), "invalid YAML"),
+        ("tab-indent.yaml", (Some(4), Some(1)), "invalid YAML: tabs disallowed"),
+        (
+            "duplicate-key.yaml",
+            (Some(5), Some(3)),
+            "duplicate key `name` (first defined on line 4)",
+        ),
+        ("empty.yaml", (None, None), "empty file: nothing to lint"),
+        ("comments-only.yaml", (None, None), "no YAML documents: nothing to lint"),
+    ];
+    for (case, at, message) in cases {
+        assert_case(case, &[], *at, message);
+    }
+}
+
+#[test]
+fn documents_of_the_wrong_shape_are_errors_at_the_field() {
+    let cases: &[(&str, At, &str)] = &[
+        (
+            "scalar-document.yaml",
+            (Some(1), Some(1)),
+            "document 1 is a string, not a Kubernetes object (a mapping)",
+        ),
+        ("list-document.yaml", (Some(1), Some(1)), "document 1 is a list, not a Kubernetes object"),
+        ("kind-list.yaml", (Some(2), Some(7)), "`kind` must be a string, not a list"),
+        ("metadata-string.yaml", (Some(3), Some(11)), "`metadata` must be a mapping, not a string"),
+        (
+            "containers-mapping.yaml",
+            (Some(8), Some(5)),
+            "`containers` must be a list, not a mapping",
+        ),
+    ];
+    for (case, at, message) in cases {
+        assert_case(case, &[], *at, message);
+    }
+}
+
+#[test]
+fn limits_are_errors_that_say_how_to_raise_them() {
+    let cases: &[(&str, &[&str], At, &str)] = &[
+        (
+            "billion-laughs.yaml",
+            &[],
+            (Some(6), Some(45)),
+            "aliases expand to more than 1000000 nodes in one document (raise it with --limit \
+             alias-nodes=N",
+        ),
+        (
+            "deep-nesting.yaml",
+            &[],
+            (Some(257), Some(257)),
+            "nesting deeper than 256 levels (raise it with --limit depth=N",
+        ),
+        (
+            "many-documents.yaml",
+            &["--limit", "documents=3"],
+            (Some(24), Some(1)),
+            "more than 3 documents in one file (raise it with --limit documents=N",
+        ),
+        (
+            "long-line.yaml",
+            &["--limit", "line-length=200"],
+            (Some(7), Some(1)),
+            "line 7 is 307 bytes long, more than the limit of 200 (raise it with --limit \
+             line-length=N",
+        ),
+        (
+            "many-documents.yaml",
+            &["--limit", "file-size=300"],
+            (None, None),
+            "file is 390 bytes, more than the limit of 300 (raise it with --limit file-size=N",
+        ),
+    ];
+    for (case, extra, at, message) in cases {
+        assert_case(case, extra, *at, message);
+    }
+    // Raised, the same files lint cleanly.
+    let run = mtk(&[
+        "--format",
+        "json",
+        "--select",
+        "MTK-SEC-001",
+        "--limit",
+        "line-length=1K",
+        "testdata/hostile/long-line.yaml",
+        KNOWN,
+    ]);
+    assert_eq!((run.code, errors(&run.json()).len()), (1, 0), "{}", run.stdout);
+}
+
+#[test]
+fn limits_can_be_set_in_the_config_and_bad_ones_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = std::fs::read(repo().join("testdata/hostile/long-line.yaml")).unwrap();
+    std::fs::write(dir.path().join("long.yaml"), long).unwrap();
+    std::fs::write(dir.path().join(".mtk-lint.yaml"), "limits:\n  line-length: 100\n").unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2);
+    let found = errors(&run.json());
+    assert!(found[0].3.contains("more than the limit of 100"), "{found:?}");
+    // The command line wins over the config.
+    let run = mtk_in(dir.path(), &["--format", "json", "--limit", "line-length=1M", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // An unknown key in the config is an error at its line.
+    std::fs::write(dir.path().join(".mtk-lint.yaml"), "limits:\n  depth: 9\n  lines: 1\n").unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2);
+    let found = errors(&run.json());
+    assert_eq!(found[0].1, Some(3), "{found:?}");
+    assert!(found[0].3.contains("unknown limit `lines`"), "{found:?}");
+    // A bad --limit is a usage error.
+    let run = mtk(&["--limit", "depth=lots", "testdata/hostile"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("invalid value `lots` for limit `depth`"), "{}", run.stderr);
+}
+
+#[test]
+fn bom_crlf_and_lone_cr_files_lint_normally() {
+    for (case, name) in
+        [("bom.yaml", "with-bom"), ("crlf.yaml", "with-crlf"), ("lone-cr.yaml", "with-lone-cr")]
+    {
+        let path = format!("testdata/hostile/{case}");
+        let run = mtk(&["--format", "json", "--select", "MTK-SEC-001", &path]);
+        assert_eq!(run.code, 1, "{case}: {}", run.stdout);
+        let report = run.json();
+        assert!(errors(&report).is_empty(), "{case}");
+        assert_eq!(locations(&report), vec![loc("MTK-SEC-001", &path, 11, 9)], "{case}");
+        assert_eq!(report["findings"][0]["resource"]["name"], name);
+    }
+}
+
+#[test]
+fn unusable_policies_are_errors_naming_policy_and_rule_and_the_others_run() {
+    let run = mtk(&[
+        "--format",
+        "json",
+        "--select",
+        "MTK-SEC-001",
+        "--policy",
+        "testdata/hostile/policies",
+        KNOWN,
+    ]);
+    assert_eq!(run.code, 2);
+    let report = run.json();
+    let errors: Vec<(String, Option<u64>, String)> =
+        errors(&report).into_iter().map(|(f, l, _, m)| (f, l, m)).collect();
+    let p = "testdata/hostile/policies";
+    assert_eq!(
+        errors,
+        vec![
+            (
+                format!("{p}/invalid-jmespath.yaml"),
+                Some(18),
+                "invalid policy `invalid-jmespath`: rule `broken-expression`: invalid JMESPath \
+                 `request.object.metadata.name | [`: unexpected Eof"
+                    .to_string()
+            ),
+            (
+                format!("{p}/rules-not-a-list.yaml"),
+                Some(7),
+                "invalid policy `rules-not-a-list`: spec.rules must be a list".to_string()
+            ),
+            (
+                format!("{p}/unknown-operator.yaml"),
+                Some(19),
+                "invalid policy `unknown-operator`: rule `bad-operator`: unknown condition \
+                 operator `RoughlyEquals`"
+                    .to_string()
+            ),
+        ]
+    );
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["require-team-label/team", "MTK-SEC-001"], "the usable policy still runs");
+}
+
+#[test]
+fn evaluation_limits_turn_a_rule_into_an_error_never_a_pass() {
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["--format", "json", "--policy", "testdata/hostile/limits-policies"];
+        a.extend(extra);
+        a.push(KNOWN);
+        a
+    };
+    // Within the default limits both policies pass on the known Pod.
+    let run = mtk(&args(&["--select", "MTK-SEC-001"]));
+    let report = run.json();
+    assert_eq!(locations(&report), vec![known()]);
+    let run = mtk(&args(&[
+        "--select",
+        "MTK-SEC-001",
+        "--limit",
+        "jmespath-steps=3",
+        "--limit",
+        "regex-size=2K",
+    ]));
+    let report = run.json();
+    let messages: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (f["rule"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert!(messages[0].0 == "big-regex/large-pattern"
+        && messages[0].1.contains("is larger than the limit of 2048 bytes once compiled (raise it with --limit regex-size=N"));
+    assert!(
+        messages[1].0 == "expensive-jmespath/many-steps"
+            && messages[1]
+                .1
+                .contains("evaluation exceeded 3 steps (raise it with --limit jmespath-steps=N")
+    );
+    assert_eq!(messages[2].0, "MTK-SEC-001");
+}
+
+#[test]
+fn test_files_stay_inside_the_tested_tree_and_never_read_special_files() {
+    let run = mtk(&["test", "--format", "json", "testdata/hostile/tests/outside"]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains(
+            "`../../policies/require-team-label.yaml` is outside the tested paths (use \
+             --allow-outside to read it)"
+        ),
+        "{}",
+        run.stdout
+    );
+    // Allowed, it runs and passes.
+    let run = mtk(&["test", "--allow-outside", "testdata/hostile/tests/outside"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // /dev/zero is outside, and when outside reads are allowed it is still not read.
+    let run =
+        mtk(&["test", "--format", "json", "--allow-outside", "testdata/hostile/tests/dev-zero"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("`/dev/zero` is not a regular file (not read)"), "{}", run.stdout);
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_devices_are_never_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.yaml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let known = std::fs::read(repo().join(KNOWN)).unwrap();
+    std::fs::write(dir.path().join("known.yaml"), known).unwrap();
+    // Named on the command line: an error, not a hang. Found by the walk: not a manifest.
+    let run = mtk_in(
+        dir.path(),
+        &["--format", "json", "--select", "MTK-SEC-001", "pipe.yaml", "/dev/zero", "."],
+        None,
+    );
+    assert_eq!(run.code, 2);
+    let report = run.json();
+    let errors = errors(&report);
+    let messages: Vec<(&str, &str)> = errors.iter().map(|e| (e.0.as_str(), e.3.as_str())).collect();
+    assert_eq!(
+        messages,
+        [
+            ("/dev/zero", "not a regular file (not read)"),
+            ("pipe.yaml", "not a regular file (not read)")
+        ]
+    );
+    assert_eq!(locations(&report).len(), 1);
+    // A test file pointing at the FIFO.
+    std::fs::write(
+        dir.path().join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [pipe.yaml]\nresources: [known.yaml]\nresults: []\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
+    assert_eq!(run.code, 2);
+    assert!(run.stdout.contains("`pipe.yaml` is not a regular file (not read)"), "{}", run.stdout);
+}
+
+#[cfg(unix)]
+#[test]
+fn broken_symlinks_and_unreadable_directories_are_reported() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let known = std::fs::read(repo().join(KNOWN)).unwrap();
+    std::fs::write(dir.path().join("known.yaml"), &known).unwrap();
+    std::os::unix::fs::symlink("missing-target.yaml", dir.path().join("dangling.yaml")).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let report = run.json();
+    let found = errors(&report);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "dangling.yaml");
+    assert_eq!(found[0].3, "broken symbolic link: its target does not exist (not read)");
+    assert_eq!(locations(&report), vec![loc("MTK-SEC-001", "known.yaml", 11, 9)]);
+
+    // A directory nobody may read. Root reads it anyway, so this half needs an ordinary user.
+    std::fs::remove_file(dir.path().join("dangling.yaml")).unwrap();
+    let locked = dir.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::write(locked.join("pod.yaml"), &known).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let privileged = std::fs::read_dir(&locked).is_ok();
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let report = run.json();
+    if privileged {
+        // Running as root: the directory is read like any other.
+        assert_eq!(locations(&report).len(), 2);
+    } else {
+        assert_eq!(run.code, 2);
+        let found = errors(&report);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].0.as_str(), found[0].3.as_str()),
+            ("locked", "cannot read: permission denied")
+        );
+        assert_eq!(locations(&report), vec![loc("MTK-SEC-001", "known.yaml", 11, 9)]);
+    }
+}
