@@ -27,7 +27,7 @@ const IMPLEMENTED: [&str; 12] = [
 /// The tenancy config the generated fleets follow (hosts live under `*.<tenant>.apps.example.com`).
 const CONFIG: &str = "tenancy:\n  domains: [\"*.{tenant}.apps.example.com\"]\n";
 
-fn generate(dir: &Path, seed: u32, tenants: u32, rate: &str) -> Value {
+pub(crate) fn generate(dir: &Path, seed: u32, tenants: u32, rate: &str) -> Value {
     let script = repo().join("../shared/bench/gen_fleet.py");
     assert!(
         script.is_file(),

@@ -9,6 +9,7 @@ mod formats;
 mod harness;
 mod hostile;
 mod load;
+mod order;
 mod policies;
 mod report;
 mod rules;
