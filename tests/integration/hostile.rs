@@ -379,3 +379,44 @@ fn broken_symlinks_and_unreadable_directories_are_reported() {
         assert_eq!(locations(&report), vec![loc("MTK-SEC-001", "known.yaml", 11, 9)]);
     }
 }
+
+/// Every input a fuzz target once crashed on (fuzz/regressions/<target>/) still passes that
+/// target's checks: for the loader, every span points into its file.
+#[test]
+fn fuzz_regressions_stay_fixed() {
+    use mtk_lint::load::source::{Pos, SourceFile};
+    use mtk_lint::load::{self, Limits, Node, Value as Y};
+    fn check(source: &SourceFile, node: &Node, file: &str) {
+        let within = |pos: Pos| {
+            pos.line >= 1
+                && pos.line as usize <= source.line_count() + 1
+                && pos.col as usize <= source.line_text(pos.line).chars().count()
+        };
+        assert!(within(node.span.start), "{file}: {:?}", node.span);
+        match &node.value {
+            Y::Seq(items) => items.iter().for_each(|n| check(source, n, file)),
+            Y::Map(entries) => entries.iter().for_each(|e| {
+                assert!(within(e.key_span.start), "{file}: key {:?}", e.key_span);
+                check(source, &e.value, file);
+            }),
+            _ => {}
+        }
+    }
+    let dir = repo().join("fuzz/regressions/load");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let name = path.display().to_string();
+        let (file, _) = load::parse_text(&name, &text, &Limits::default());
+        let file = file.unwrap();
+        for doc in &file.documents {
+            check(&file.source, &doc.root, &name);
+        }
+        // And the whole pipeline neither panics nor loses the file.
+        let run = mtk(&["--format", "json", path.to_str().unwrap()]);
+        assert!(matches!(run.code, 0..=2), "{name}: exit {}\n{}", run.code, run.stderr);
+        seen += 1;
+    }
+    assert!(seen > 0, "no regression inputs in {}", dir.display());
+}
