@@ -269,7 +269,7 @@ impl<'l> Builder<'l> {
             Event::Scalar(text, style, anchor, tag) => {
                 let value = resolve_scalar(text, style, tag.as_deref());
                 let node = Node { span: here, value };
-                self.finish(node, anchor, style == ScalarStyle::Plain, out);
+                self.finish(node, anchor, style == ScalarStyle::Plain, out)?;
             }
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= self.limits.max_depth {
@@ -293,7 +293,7 @@ impl<'l> Builder<'l> {
                     let items: Vec<Node> = self.items.drain(first..).collect();
                     let node =
                         Node { span: start.to(here), value: Value::Seq(items.into_boxed_slice()) };
-                    self.finish(node, anchor, false, out);
+                    self.finish(node, anchor, false, out)?;
                 }
             }
             Event::MappingEnd => {
@@ -304,7 +304,7 @@ impl<'l> Builder<'l> {
                         span: start.to(here),
                         value: Value::Map(entries.into_boxed_slice()),
                     };
-                    self.finish(node, anchor, false, out);
+                    self.finish(node, anchor, false, out)?;
                 }
             }
             Event::Alias(id) => self.alias(id, here, out)?,
@@ -334,12 +334,17 @@ impl<'l> Builder<'l> {
         self.alias_budget -= *size;
         let mut node = node.clone();
         node.span = here;
-        self.finish(node, 0, false, out);
-        Ok(())
+        self.finish(node, 0, false, out)
     }
 
     /// Attaches a completed node to its parent (or makes it the document root).
-    fn finish(&mut self, node: Node, anchor: usize, plain: bool, out: &mut ParsedStream) {
+    fn finish(
+        &mut self,
+        node: Node,
+        anchor: usize,
+        plain: bool,
+        out: &mut ParsedStream,
+    ) -> Result<(), ParseProblem> {
         if anchor != 0 {
             let size = node.count();
             self.anchors.insert(anchor, (node.clone(), size));
@@ -349,6 +354,17 @@ impl<'l> Builder<'l> {
             Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map { first, key, .. }) => match key.take() {
                 None => {
+                    // Kubernetes reads only scalar keys (sigs.k8s.io/yaml rejects the rest);
+                    // a collection as a key would also have to be spelled out as text, which
+                    // nested `? ? ?` keys make exponentially long.
+                    if matches!(node.value, Value::Seq(_) | Value::Map(_)) {
+                        return Err(ParseProblem {
+                            pos: node.span.start,
+                            message: "a list or mapping used as a mapping key (`? …`): \
+                                      Kubernetes objects have only scalar keys"
+                                .into(),
+                        });
+                    }
                     let key_span = node.span;
                     *key = Some((key_text(node), key_span, plain));
                 }
@@ -371,6 +387,7 @@ impl<'l> Builder<'l> {
                 }
             },
         }
+        Ok(())
     }
 }
 
@@ -422,7 +439,8 @@ fn key_text(node: Node) -> EcoString {
         Value::Bool(b) => b.to_string().into(),
         Value::Int(i) => i.to_string().into(),
         Value::Float(f) => f.to_string().into(),
-        Value::Seq(_) | Value::Map(_) => node.to_json().to_string().into(),
+        // Rejected in `Builder::finish` before a key's text is taken.
+        Value::Seq(_) | Value::Map(_) => EcoString::new(),
     }
 }
 

@@ -64,6 +64,12 @@ fn broken_files_are_errors_at_their_line() {
             (Some(5), Some(3)),
             "duplicate key `name` (first defined on line 4)",
         ),
+        (
+            "complex-keys.yaml",
+            (Some(6), Some(81)),
+            "a list or mapping used as a mapping key (`? …`): Kubernetes objects have only scalar \
+             keys",
+        ),
         ("empty.yaml", (None, None), "empty file: nothing to lint"),
         ("comments-only.yaml", (None, None), "no YAML documents: nothing to lint"),
     ];
