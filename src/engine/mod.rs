@@ -6,6 +6,7 @@
 //! into findings with spans and severities.
 
 pub mod builtin;
+pub mod cel;
 pub mod kyverno;
 
 use std::collections::BTreeMap;

@@ -44,3 +44,70 @@ fn conformance_does_not_drop_below_the_recorded_figures() {
         assert!(now >= floor, "{name} dropped to {now}% (recorded {floor}%)");
     }
 }
+
+/// Every CEL expression of the policy library (`expression`, `messageExpression` and
+/// `valueExpression` in every policy kind) parses.
+#[test]
+fn every_cel_expression_of_the_corpus_parses() {
+    use mtk_lint::load::{self, Limits, Node, Value};
+    fn walk(node: &Node, out: &mut Vec<(u32, String)>) {
+        match &node.value {
+            Value::Map(entries) => {
+                for e in entries {
+                    let is_cel =
+                        matches!(&*e.key, "expression" | "messageExpression" | "valueExpression");
+                    match e.value.as_str() {
+                        Some(text) if is_cel => {
+                            out.push((e.value.span.start.line, text.to_string()));
+                        }
+                        _ => walk(&e.value, out),
+                    }
+                }
+            }
+            Value::Seq(items) => items.iter().for_each(|n| walk(n, out)),
+            _ => {}
+        }
+    }
+    let corpus = repo().join("../shared/conformance/kyverno-policies");
+    let mut files = Vec::new();
+    let mut dirs = vec![corpus.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml") {
+                files.push(path);
+            }
+        }
+    }
+    let (mut parsed, mut failed) = (0, Vec::new());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let (Some(file), _) = load::parse_text("f.yaml", &text, &Limits::default()) else {
+            continue;
+        };
+        for doc in &file.documents {
+            let kind = doc.root.get("kind").and_then(Node::as_str).unwrap_or("");
+            if !kind.ends_with("Policy") {
+                continue;
+            }
+            let mut exprs = Vec::new();
+            walk(&doc.root, &mut exprs);
+            for (line, expr) in exprs {
+                match mtk_lint::engine::cel::parse(&expr) {
+                    Ok(_) => parsed += 1,
+                    Err(e) => failed.push(format!("{}:{line}: {e}: {expr}", path.display())),
+                }
+            }
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} do not parse:\n{}",
+        failed.len(),
+        parsed + failed.len(),
+        failed.join("\n")
+    );
+    assert!(parsed > 500, "only {parsed} expressions found");
+}
