@@ -8,11 +8,14 @@
 //! (quantity, url, ip and cidr, sets, format) would all have to be added beside it. This module
 //! is written from the CEL spec (github.com/google/cel-spec, doc/langdef.md).
 //!
-//! Status: the parser. Evaluation follows (issue 9).
+//! Status: the parser, and the core of evaluation (`eval`); the function libraries and the
+//! policy kinds follow (issue 9).
 
+pub mod eval;
 mod lexer;
 pub mod parser;
 
+pub use eval::{eval, Env, EvalError, Val};
 pub use parser::{parse, BinaryOp, Expr, ParseError, UnaryOp};
 
 #[cfg(test)]
