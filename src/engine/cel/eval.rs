@@ -395,11 +395,122 @@ fn call(target: Option<&Expr>, function: &str, args: &[Expr], env: &mut Env<'_>)
         }
         (Some(Val::String(s)), "endsWith", [Val::String(p)]) => Ok(Val::Bool(s.ends_with(&**p))),
         (Some(Val::String(s)), "contains", [Val::String(p)]) => Ok(Val::Bool(s.contains(&**p))),
+        (Some(Val::String(s)), "matches", [Val::String(p)]) => matches(&s, p),
+        (None, "matches", [Val::String(s), Val::String(p)]) => matches(s, p),
+        (Some(receiver @ Val::String(_)), name, values) => strings(&receiver, name, values),
+        (Some(Val::List(items)), "join", sep) => {
+            let sep = match sep {
+                [] => "",
+                [Val::String(s)] => s,
+                _ => return err("join() takes an optional string separator"),
+            };
+            let parts: Vec<&str> = items
+                .iter()
+                .map(|v| match v {
+                    Val::String(s) => Ok(&**s),
+                    other => err(format!("join() on a list holding `{}`", other.type_name())),
+                })
+                .collect::<Result<_>>()?;
+            Ok(Val::String(parts.join(sep).into()))
+        }
+        (None, "dyn", [v]) => Ok(v.clone()),
+        (None, "string", [v]) => to_string(v),
+        (None, "int", [v]) => to_int(v),
         (receiver, name, values) => err(format!(
             "no such function: {}{name}({})",
             receiver.map(|r| format!("{}.", r.type_name())).unwrap_or_default(),
             values.iter().map(Val::type_name).collect::<Vec<_>>().join(", ")
         )),
+    }
+}
+
+/// `matches`: RE2 syntax, as CEL specifies (the `regex` crate is RE2-like), size-bounded.
+fn matches(text: &str, pattern: &str) -> Result<Val> {
+    let re = regex::RegexBuilder::new(pattern)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| EvalError(format!("invalid regular expression `{pattern}`: {e}")))?;
+    Ok(Val::Bool(re.is_match(text)))
+}
+
+/// The string library (cel-go's `ext.Strings`, as Kubernetes enables it).
+fn strings(receiver: &Val, name: &str, args: &[Val]) -> Result<Val> {
+    let Val::String(text) = receiver else { return err("not a string") };
+    let text: &str = text;
+    let string = |v: &str| Ok(Val::String(v.into()));
+    let index = |i: &Val| match i {
+        Val::Int(i) => usize::try_from(*i).ok().filter(|i| *i <= text.chars().count()),
+        _ => None,
+    };
+    // Character offsets, as CEL counts them, to byte offsets.
+    let byte_at = |chars: usize| text.char_indices().nth(chars).map_or(text.len(), |(b, _)| b);
+    match (name, args) {
+        ("lowerAscii", []) => string(&text.to_ascii_lowercase()),
+        ("upperAscii", []) => string(&text.to_ascii_uppercase()),
+        ("trim", []) => string(text.trim()),
+        ("split", [Val::String(sep)]) => {
+            Ok(Val::List(Rc::new(text.split(&**sep).map(|p| Val::String(p.into())).collect())))
+        }
+        ("replace", [Val::String(from), Val::String(to)]) => string(&text.replace(&**from, to)),
+        ("indexOf" | "lastIndexOf", [Val::String(needle)]) => {
+            let found =
+                if name == "indexOf" { text.find(&**needle) } else { text.rfind(&**needle) };
+            let chars =
+                found.map_or(-1, |b| i64::try_from(text[..b].chars().count()).unwrap_or(-1));
+            Ok(Val::Int(chars))
+        }
+        ("substring", [from]) => {
+            let from =
+                index(from).ok_or_else(|| EvalError("substring index out of range".into()))?;
+            string(&text[byte_at(from)..])
+        }
+        ("substring", [from, to]) => {
+            let (Some(from), Some(to)) = (index(from), index(to)) else {
+                return err("substring index out of range");
+            };
+            if from > to {
+                return err("substring: start after end");
+            }
+            string(&text[byte_at(from)..byte_at(to)])
+        }
+        _ => err(format!(
+            "no such function: string.{name}({})",
+            args.iter().map(Val::type_name).collect::<Vec<_>>().join(", ")
+        )),
+    }
+}
+
+fn to_string(v: &Val) -> Result<Val> {
+    Ok(Val::String(match v {
+        Val::String(s) => return Ok(Val::String(s.clone())),
+        Val::Bool(b) => b.to_string().into(),
+        Val::Int(i) => i.to_string().into(),
+        Val::Uint(u) => u.to_string().into(),
+        Val::Double(d) => d.to_string().into(),
+        Val::Bytes(b) => String::from_utf8(b.to_vec())
+            .map_err(|_| EvalError("string(): invalid UTF-8".into()))?
+            .into(),
+        other => return err(format!("no such overload: string({})", other.type_name())),
+    }))
+}
+
+fn to_int(v: &Val) -> Result<Val> {
+    match v {
+        Val::Int(i) => Ok(Val::Int(*i)),
+        Val::Uint(u) => {
+            i64::try_from(*u).map(Val::Int).map_err(|_| EvalError("int(): out of range".into()))
+        }
+        #[allow(clippy::cast_possible_truncation, reason = "range checked before the cast")]
+        Val::Double(d)
+            if d.is_finite() && *d > -9.223_372_036_854_776e18 && *d < 9.223_372_036_854_776e18 =>
+        {
+            Ok(Val::Int(d.trunc() as i64))
+        }
+        Val::String(s) => s
+            .parse()
+            .map(Val::Int)
+            .map_err(|_| EvalError(format!("int(): `{s}` is not an integer"))),
+        other => err(format!("no such overload: int({})", other.type_name())),
     }
 }
 
@@ -528,6 +639,20 @@ mod tests {
         );
         assert_eq!(t("1 == 1.0 && 2u < 3 && 'a' + 'b' == 'ab'"), Val::Bool(true));
         assert_eq!(t("{'a': 1}[?'b'].hasValue()"), Val::Bool(false));
+        assert_eq!(t("object.spec.containers[0].image.split(':')[1]"), Val::String("1.25".into()));
+        assert_eq!(
+            t("'a-b-c'.indexOf('-') == 1 && 'zürich'.substring(1, 3) == 'ür'"),
+            Val::Bool(true)
+        );
+        assert_eq!(
+            t("['a', 'b'].join(',') + ' ' + ' X '.trim().lowerAscii()"),
+            Val::String("a,b x".into())
+        );
+        assert_eq!(
+            t("object.metadata.name.matches('^w[a-z]+$') && string(1) + string(true) == '1true'"),
+            Val::Bool(true)
+        );
+        assert_eq!(t("int('42') + int(2.9) == 44 && dyn(1) == 1"), Val::Bool(true));
     }
 
     #[test]
@@ -545,6 +670,15 @@ mod tests {
         assert!(run("9223372036854775807 + 1", &obj).unwrap_err().0.contains("overflow"));
         assert!(run("undeclared", &obj).unwrap_err().0.contains("undeclared reference"));
         assert!(run("has(object)", &obj).unwrap_err().0.contains("field selection"));
+        assert!(run("'abc'.substring(2, 1)", &obj).unwrap_err().0.contains("start after end"));
+        assert!(run("'abc'.matches('(')", &obj)
+            .unwrap_err()
+            .0
+            .contains("invalid regular expression"));
+        assert!(run("'abc'.nope()", &obj)
+            .unwrap_err()
+            .0
+            .contains("no such function: string.nope()"));
     }
 
     #[test]
