@@ -105,14 +105,7 @@ impl Sink {
     /// The object as JSON, as the cluster stores it (see [`Object::cluster_json`]), converted
     /// once for all the rules that ask.
     pub fn object_json(&mut self, object: &Object) -> Rc<serde_json::Value> {
-        match &self.json {
-            Some((i, json)) if *i == object.index => Rc::clone(json),
-            _ => {
-                let json = Rc::new(object.cluster_json());
-                self.json = Some((object.index, Rc::clone(&json)));
-                json
-            }
-        }
+        memo(&mut self.json, object, Object::cluster_json)
     }
 
     /// The labels of the object's namespace (none when the tree does not define it), read once
@@ -122,14 +115,7 @@ impl Sink {
         inventory: &Inventory,
         object: &Object,
     ) -> Rc<BTreeMap<String, String>> {
-        match &self.namespace_labels {
-            Some((i, labels)) if *i == object.index => Rc::clone(labels),
-            _ => {
-                let labels = Rc::new(inventory.namespace_labels(object));
-                self.namespace_labels = Some((object.index, Rc::clone(&labels)));
-                labels
-            }
-        }
+        memo(&mut self.namespace_labels, object, |o| inventory.namespace_labels(o))
     }
 
     pub fn report(
@@ -144,6 +130,23 @@ impl Sink {
             message: message.into(),
             origin: None,
         });
+    }
+}
+
+/// The value `slot` holds for `object`, computed by `make` when it holds one for another object
+/// (or none).
+fn memo<T>(
+    slot: &mut Option<(usize, Rc<T>)>,
+    object: &Object,
+    make: impl FnOnce(&Object) -> T,
+) -> Rc<T> {
+    match slot {
+        Some((i, value)) if *i == object.index => Rc::clone(value),
+        _ => {
+            let value = Rc::new(make(object));
+            *slot = Some((object.index, Rc::clone(&value)));
+            value
+        }
     }
 }
 

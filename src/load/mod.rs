@@ -80,7 +80,9 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
         match std::io::stdin().lock().take(options.limits.max_file_size + 1).read_to_end(&mut bytes)
         {
             Ok(_) => {
-                let (file, mut p) = parse_bytes(bytes, "<stdin>".into(), None, &options.limits);
+                let (file, mut p) = contained("<stdin>", || {
+                    parse_bytes(bytes, "<stdin>".into(), None, &options.limits)
+                });
                 files.extend(file);
                 problems.append(&mut p);
             }
