@@ -173,6 +173,20 @@ fn limits_can_be_set_in_the_config_and_bad_ones_are_usage_errors() {
     let found = errors(&run.json());
     assert_eq!(found[0].1, Some(3), "{found:?}");
     assert!(found[0].3.contains("unknown limit `lines`"), "{found:?}");
+    // Through the library, a bad setting is an error, not a silent default (the config is
+    // valid again, so the error can only come from the setting).
+    std::fs::write(dir.path().join(".mtk-lint.yaml"), "limits:\n  depth: 9\n").unwrap();
+    let options = mtk_lint::CheckOptions {
+        inputs: vec![mtk_lint::load::Input::Path(".".into())],
+        limit_settings: vec!["columns=1".into()],
+        ..mtk_lint::CheckOptions::default()
+    };
+    let outcome = mtk_lint::check(&options, dir.path());
+    assert!(
+        outcome.problems.iter().any(|p| p.message.contains("unknown limit `columns`")),
+        "{:?}",
+        outcome.problems
+    );
     // A bad --limit is a usage error.
     let run = mtk(&["--limit", "depth=lots", "testdata/hostile"]);
     assert_eq!(run.code, 2);
@@ -299,6 +313,18 @@ fn test_files_stay_inside_the_tested_tree_and_never_read_special_files() {
     // Allowed, it runs and passes.
     let run = mtk(&["test", "--allow-outside", "testdata/hostile/tests/outside"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // `test --limit` applies to what the tests read.
+    let run = mtk(&[
+        "test",
+        "--format",
+        "json",
+        "--allow-outside",
+        "--limit",
+        "file-size=100",
+        "testdata/hostile/tests/outside",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("more than the limit of 100"), "{}", run.stdout);
     // /dev/zero is outside, and when outside reads are allowed it is still not read.
     let run =
         mtk(&["test", "--format", "json", "--allow-outside", "testdata/hostile/tests/dev-zero"]);
