@@ -10,6 +10,7 @@
 //!
 //! [`check`] wires them together; `main.rs` only turns its outcome into an exit code.
 
+pub mod base64;
 pub mod cli;
 pub mod config;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod error;
 pub mod eval;
 pub mod finding;
 pub mod harness;
+pub mod image;
 pub mod inventory;
 pub mod limits;
 pub mod load;

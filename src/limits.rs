@@ -19,6 +19,8 @@ pub struct Limits {
     pub jmespath_steps: usize,
     /// Largest compiled size of a regular expression a policy builds, in bytes.
     pub regex_size: usize,
+    /// Most steps (nodes evaluated, comprehension iterations included) of one CEL expression.
+    pub cel_steps: usize,
 }
 
 impl Default for Limits {
@@ -31,6 +33,7 @@ impl Default for Limits {
             max_line_length: 1024 * 1024,
             jmespath_steps: 5_000_000,
             regex_size: 1024 * 1024,
+            cel_steps: 1_000_000,
         }
     }
 }
@@ -50,6 +53,7 @@ pub const KEYS: &[LimitKey] = &[
     LimitKey { key: "line-length", what: "bytes in one line" },
     LimitKey { key: "jmespath-steps", what: "steps of one JMESPath evaluation" },
     LimitKey { key: "regex-size", what: "compiled size of one regular expression, in bytes" },
+    LimitKey { key: "cel-steps", what: "steps of one CEL expression evaluation" },
 ];
 
 impl Limits {
@@ -70,6 +74,7 @@ impl Limits {
             "line-length" => self.max_line_length = as_usize()?,
             "jmespath-steps" => self.jmespath_steps = as_usize()?,
             "regex-size" => self.regex_size = as_usize()?,
+            "cel-steps" => self.cel_steps = as_usize()?,
             _ => {
                 let keys: Vec<&str> = KEYS.iter().map(|k| k.key).collect();
                 return Err(format!("unknown limit `{key}` (known: {})", keys.join(", ")));

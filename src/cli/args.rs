@@ -146,7 +146,7 @@ pub struct CheckArgs {
     pub fail_on: FailOn,
 
     /// Raise or lower a limit (repeatable): file-size, depth, alias-nodes, documents,
-    /// line-length, jmespath-steps, regex-size. Sizes take K, M or G (e.g. file-size=32M).
+    /// line-length, jmespath-steps, regex-size, cel-steps. Sizes take K, M or G (e.g. file-size=32M).
     #[arg(long = "limit", value_name = "KEY=VALUE", value_parser = crate::limits::parse_setting)]
     pub limits: Vec<String>,
 

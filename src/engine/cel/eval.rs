@@ -1,11 +1,16 @@
-//! CEL evaluation, first slice: values, variables, field and index selection (with
+//! CEL evaluation: values, variables (the activation, comprehension variables and the lazily
+//! evaluated `variables.<name>` of admission policies), field and index selection (with
 //! optionals), operators with CEL's error absorption in `&&` and `||`, the conditional, list
-//! and map literals, `has()` and the comprehension macros. Functions and the Kubernetes
-//! libraries come next (issue 9).
+//! and map literals, `has()` and the comprehension macros. Functions are in
+//! [`super::functions`] and the Kubernetes and Kyverno libraries beside it.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use jiff::{SignedDuration, Timestamp};
+
+use super::ext::Ext;
 use super::parser::{BinaryOp, Expr, UnaryOp};
 
 /// A CEL value.
@@ -23,6 +28,12 @@ pub enum Val {
     Map(Rc<Vec<(Val, Val)>>),
     /// `optional.of(x)` / `optional.none()`, and what `a.?b` yields.
     Optional(Option<Rc<Val>>),
+    /// `duration('1h')`.
+    Duration(SignedDuration),
+    /// `timestamp('2024-01-01T00:00:00Z')`.
+    Timestamp(Timestamp),
+    /// The Kubernetes library types: quantity, URL, IP, CIDR, image reference.
+    Ext(Rc<Ext>),
 }
 
 impl Val {
@@ -50,7 +61,59 @@ impl Val {
         }
     }
 
-    fn type_name(&self) -> &'static str {
+    /// The value as JSON (for messages and results); `None` for values JSON cannot hold.
+    #[must_use]
+    pub fn to_json(&self) -> Option<serde_json::Value> {
+        use serde_json::Value as J;
+        Some(match self {
+            Val::Null | Val::Optional(None) => J::Null,
+            Val::Bool(b) => J::Bool(*b),
+            Val::Int(i) => J::from(*i),
+            Val::Uint(u) => J::from(*u),
+            Val::Double(d) => serde_json::Number::from_f64(*d).map(J::Number)?,
+            Val::String(s) => J::String(s.to_string()),
+            Val::List(items) => J::Array(items.iter().map(Val::to_json).collect::<Option<_>>()?),
+            Val::Map(entries) => J::Object(
+                entries
+                    .iter()
+                    .map(|(k, v)| match k {
+                        Val::String(k) => Some((k.to_string(), v.to_json()?)),
+                        _ => None,
+                    })
+                    .collect::<Option<_>>()?,
+            ),
+            Val::Optional(Some(v)) => v.to_json()?,
+            Val::Duration(_) | Val::Timestamp(_) | Val::Ext(_) => {
+                J::String(super::functions::to_string(self).ok()?.as_str()?.to_string())
+            }
+            Val::Bytes(_) => return None,
+        })
+    }
+
+    /// The string inside, if this is a string.
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Val::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A string value.
+    #[must_use]
+    pub fn string(s: &str) -> Val {
+        Val::String(s.into())
+    }
+
+    /// A list value.
+    #[must_use]
+    pub fn list(items: Vec<Val>) -> Val {
+        Val::List(Rc::new(items))
+    }
+
+    /// The CEL type name (for errors).
+    #[must_use]
+    pub fn type_name(&self) -> &'static str {
         match self {
             Val::Null => "null_type",
             Val::Bool(_) => "bool",
@@ -62,6 +125,9 @@ impl Val {
             Val::List(_) => "list",
             Val::Map(_) => "map",
             Val::Optional(_) => "optional_type",
+            Val::Duration(_) => "google.protobuf.Duration",
+            Val::Timestamp(_) => "google.protobuf.Timestamp",
+            Val::Ext(e) => e.type_name(),
         }
     }
 }
@@ -70,33 +136,180 @@ impl Val {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvalError(pub String);
 
+/// The prefix of errors that a limit caused (they are never absorbed into a result).
+pub const LIMIT_PREFIX: &str = "evaluation exceeded ";
+
+impl EvalError {
+    /// Whether a limit (the step budget) cut the evaluation short.
+    #[must_use]
+    pub fn is_limit(&self) -> bool {
+        self.0.starts_with(LIMIT_PREFIX)
+    }
+}
+
+impl std::fmt::Display for EvalError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 type Result<T> = std::result::Result<T, EvalError>;
 
-fn err<T>(message: impl Into<String>) -> Result<T> {
+pub(super) fn err<T>(message: impl Into<String>) -> Result<T> {
     Err(EvalError(message.into()))
 }
 
-/// Variables in scope: the activation, then comprehension variables on top.
+/// What the world outside the expression provides: Kyverno's resource and image lookups, and
+/// the clock. Served offline from the linted tree (or a test's context file).
+pub trait Host {
+    /// `resource.Get(apiVersion, resource, namespace, name)`.
+    fn resource_get(
+        &self,
+        api_version: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> std::result::Result<serde_json::Value, String>;
+    /// `resource.List(apiVersion, resource, namespace)`: a list object with `items`.
+    fn resource_list(
+        &self,
+        api_version: &str,
+        resource: &str,
+        namespace: &str,
+    ) -> std::result::Result<serde_json::Value, String>;
+    /// `image.GetMetadata(ref)`: the image's metadata (config, manifest).
+    fn image_metadata(&self, image: &str) -> std::result::Result<serde_json::Value, String> {
+        Err(format!("no metadata for image `{image}`: image registries are not reached offline"))
+    }
+    /// The time `now()` returns.
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+/// The `variables` of an admission policy: evaluated on first use, once, in the activation
+/// of the expression that uses them (Kubernetes' composition semantics).
+pub struct Variables<'p> {
+    entries: &'p [(String, super::admission::Compiled)],
+    slots: RefCell<Vec<Slot>>,
+}
+
+#[derive(Clone)]
+enum Slot {
+    Todo,
+    Busy,
+    Done(Result<Val>),
+}
+
+impl<'p> Variables<'p> {
+    #[must_use]
+    pub fn new(entries: &'p [(String, super::admission::Compiled)]) -> Self {
+        let slots = RefCell::new(vec![Slot::Todo; entries.len()]);
+        Variables { entries, slots }
+    }
+
+    fn get(&self, name: &str, env: &mut Env<'_>) -> Option<Result<Val>> {
+        let i = self.entries.iter().position(|(n, _)| n == name)?;
+        let slot = self.slots.borrow()[i].clone();
+        Some(match slot {
+            Slot::Done(r) => r,
+            Slot::Busy => err(format!("variable `{name}` refers to itself")),
+            Slot::Todo => {
+                self.slots.borrow_mut()[i] = Slot::Busy;
+                // A variable sees the activation, not the comprehension variables around its use.
+                let locals = std::mem::take(&mut env.locals);
+                let r = eval(&self.entries[i].1.expr, env);
+                env.locals = locals;
+                // A limit reached is not the variable's value: a later use may try again.
+                self.slots.borrow_mut()[i] = match &r {
+                    Err(e) if e.is_limit() => Slot::Todo,
+                    r => Slot::Done(r.clone()),
+                };
+                r
+            }
+        })
+    }
+
+    fn all(&self, env: &mut Env<'_>) -> Result<Val> {
+        let mut out = Vec::with_capacity(self.entries.len());
+        for (name, _) in self.entries {
+            if let Some(v) = self.get(name, env) {
+                out.push((Val::string(name), v?));
+            }
+        }
+        Ok(Val::Map(Rc::new(out)))
+    }
+}
+
+/// Variables in scope (the activation, then comprehension variables on top), and the bounds
+/// and services of one evaluation.
 pub struct Env<'a> {
     vars: &'a BTreeMap<String, Val>,
-    locals: Vec<(String, Val)>,
+    pub(super) locals: Vec<(String, Val)>,
+    lazy: Option<&'a Variables<'a>>,
+    pub(super) host: Option<&'a dyn Host>,
     steps: usize,
     budget: usize,
+    pub(super) regex_size: usize,
 }
 
 impl<'a> Env<'a> {
+    /// An environment over an activation, bounded to `budget` steps.
     #[must_use]
     pub fn new(vars: &'a BTreeMap<String, Val>, budget: usize) -> Self {
-        Env { vars, locals: Vec::new(), steps: 0, budget }
+        Env {
+            vars,
+            locals: Vec::new(),
+            lazy: None,
+            host: None,
+            steps: 0,
+            budget,
+            regex_size: crate::limits::Limits::default().regex_size,
+        }
     }
 
-    fn lookup(&self, name: &str) -> Option<Val> {
+    /// Largest compiled size of a regular expression (`--limit regex-size`).
+    #[must_use]
+    pub fn with_regex_size(mut self, bytes: usize) -> Self {
+        self.regex_size = bytes;
+        self
+    }
+
+    /// Serves `variables.<name>`.
+    #[must_use]
+    pub fn with_variables(mut self, variables: &'a Variables<'a>) -> Self {
+        self.lazy = Some(variables);
+        self
+    }
+
+    /// Serves Kyverno's lookups and the clock.
+    #[must_use]
+    pub fn with_host(mut self, host: &'a dyn Host) -> Self {
+        self.host = Some(host);
+        self
+    }
+
+    /// Starts a new expression's step count (the budget is per expression).
+    pub fn reset_steps(&mut self) {
+        self.steps = 0;
+    }
+
+    pub(super) fn lookup(&self, name: &str) -> Option<Val> {
         self.locals
             .iter()
             .rev()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.clone())
             .or_else(|| self.vars.get(name).cloned())
+    }
+
+    fn is_local(&self, name: &str) -> bool {
+        self.locals.iter().any(|(n, _)| n == name)
+    }
+
+    /// Whether `name` is a declared variable (rather than a function namespace).
+    pub(super) fn declares(&self, name: &str) -> bool {
+        self.is_local(name) || self.vars.contains_key(name)
     }
 }
 
@@ -105,7 +318,11 @@ impl<'a> Env<'a> {
 pub fn eval(e: &Expr, env: &mut Env<'_>) -> Result<Val> {
     env.steps += 1;
     if env.steps > env.budget {
-        return err(format!("evaluation exceeded {} steps", env.budget));
+        return err(format!(
+            "{LIMIT_PREFIX}{} steps; {}",
+            env.budget,
+            crate::limits::hint("cel-steps")
+        ));
     }
     match e {
         Expr::Null => Ok(Val::Null),
@@ -115,10 +332,25 @@ pub fn eval(e: &Expr, env: &mut Env<'_>) -> Result<Val> {
         Expr::Double(d) => Ok(Val::Double(*d)),
         Expr::String(s) => Ok(Val::String(s.as_str().into())),
         Expr::Bytes(b) => Ok(Val::Bytes(b.as_slice().into())),
-        Expr::Ident(name) => {
-            env.lookup(name).map_or_else(|| err(format!("undeclared reference to `{name}`")), Ok)
-        }
+        Expr::Ident(name) => match env.lookup(name) {
+            Some(v) => Ok(v),
+            None => match env.lazy {
+                Some(lazy) if name == "variables" => lazy.all(env),
+                _ => err(format!("undeclared reference to `{name}`")),
+            },
+        },
         Expr::Select { operand, field, optional } => {
+            if let (Some(lazy), Expr::Ident(v)) = (env.lazy, &**operand) {
+                if v == "variables" && !env.declares(v) {
+                    return match lazy.get(field, env) {
+                        Some(r) => {
+                            r.map(|v| if *optional { Val::Optional(Some(Rc::new(v))) } else { v })
+                        }
+                        None if *optional => Ok(Val::Optional(None)),
+                        None => err(format!("undeclared reference to `variables.{field}`")),
+                    };
+                }
+            }
             let base = eval(operand, env)?;
             select(&base, field, *optional)
         }
@@ -205,11 +437,13 @@ fn logic(l: &Expr, r: &Expr, env: &mut Env<'_>, short: bool) -> Result<Val> {
     }
 }
 
+/// `base.field`. On an optional value the selection is optional too (`a.?b.c` is none when
+/// `b` or `c` is absent), as cel-go qualifies the rest of an optional chain.
 fn select(base: &Val, field: &str, optional: bool) -> Result<Val> {
-    let base = match base {
+    let (base, optional) = match base {
         Val::Optional(None) => return Ok(Val::Optional(None)),
-        Val::Optional(Some(v)) => (**v).clone(),
-        other => other.clone(),
+        Val::Optional(Some(v)) => ((**v).clone(), true),
+        other => (other.clone(), optional),
     };
     let Val::Map(entries) = &base else {
         return err(format!("type `{}` has no field `{field}`", base.type_name()));
@@ -226,11 +460,12 @@ fn select(base: &Val, field: &str, optional: bool) -> Result<Val> {
     }
 }
 
+/// `base[key]`; optional on an optional value, as [`select`].
 fn index_into(base: &Val, key: &Val, optional: bool) -> Result<Val> {
-    let base = match base {
+    let (base, optional) = match base {
         Val::Optional(None) => return Ok(Val::Optional(None)),
-        Val::Optional(Some(v)) => (**v).clone(),
-        other => other.clone(),
+        Val::Optional(Some(v)) => ((**v).clone(), true),
+        other => (other.clone(), optional),
     };
     let found = match (&base, key) {
         (Val::List(items), Val::Int(_) | Val::Uint(_)) => {
@@ -269,6 +504,7 @@ pub fn equal(a: &Val, b: &Val) -> bool {
             x.len() == y.len()
                 && x.iter().all(|(k, v)| y.iter().any(|(k2, v2)| equal(k, k2) && equal(v, v2)))
         }
+        (Val::Ext(x), Val::Ext(y)) => x.equal(y),
         _ => a == b,
     }
 }
@@ -291,6 +527,66 @@ fn compare_numbers(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
     }
 }
 
+/// CEL ordering: numbers across int, uint and double; strings, bools, bytes, durations and
+/// timestamps with their own kind. `None` when the two are not comparable.
+#[must_use]
+pub fn compare(a: &Val, b: &Val) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Val::String(x), Val::String(y)) => Some(x.cmp(y)),
+        (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
+        (Val::Bytes(x), Val::Bytes(y)) => Some(x.cmp(y)),
+        (Val::Duration(x), Val::Duration(y)) => Some(x.cmp(y)),
+        (Val::Timestamp(x), Val::Timestamp(y)) => Some(x.cmp(y)),
+        _ => compare_numbers(a, b),
+    }
+}
+
+fn overflow<T>() -> Result<T> {
+    err("integer overflow")
+}
+
+/// `a + b`.
+pub(super) fn add(a: &Val, b: &Val) -> Result<Val> {
+    match (a, b) {
+        (Val::Int(x), Val::Int(y)) => x.checked_add(*y).map_or_else(overflow, |v| Ok(Val::Int(v))),
+        (Val::Uint(x), Val::Uint(y)) => {
+            x.checked_add(*y).map_or_else(overflow, |v| Ok(Val::Uint(v)))
+        }
+        (Val::Double(x), Val::Double(y)) => Ok(Val::Double(x + y)),
+        (Val::String(x), Val::String(y)) => Ok(Val::String(format!("{x}{y}").into())),
+        (Val::Bytes(x), Val::Bytes(y)) => {
+            Ok(Val::Bytes(x.iter().chain(y.iter()).copied().collect::<Vec<_>>().into()))
+        }
+        (Val::List(x), Val::List(y)) => {
+            Ok(Val::List(Rc::new(x.iter().chain(y.iter()).cloned().collect())))
+        }
+        (Val::Duration(x), Val::Duration(y)) => {
+            x.checked_add(*y).map_or_else(overflow, |v| Ok(Val::Duration(v)))
+        }
+        (Val::Timestamp(t), Val::Duration(d)) | (Val::Duration(d), Val::Timestamp(t)) => t
+            .checked_add(*d)
+            .map(Val::Timestamp)
+            .map_err(|_| EvalError("timestamp overflow".into())),
+        _ => err(format!("no such overload: {} + {}", a.type_name(), b.type_name())),
+    }
+}
+
+/// `x op y` for `-`, `*`, `/` and `%` on two integers of one kind, checked.
+macro_rules! checked {
+    ($op:expr, $x:expr, $y:expr, $wrap:expr) => {{
+        let (x, y) = ($x, $y);
+        let r = match $op {
+            BinaryOp::Sub => x.checked_sub(y),
+            BinaryOp::Mul => x.checked_mul(y),
+            BinaryOp::Div if y == 0 => return err("division by zero"),
+            BinaryOp::Div => x.checked_div(y),
+            _ if y == 0 => return err("modulus by zero"),
+            _ => x.checked_rem(y),
+        };
+        r.map_or_else(overflow, |v| Ok($wrap(v)))
+    }};
+}
+
 #[allow(clippy::many_single_char_names, reason = "operands a, b; their contents x, y")]
 fn binary(op: BinaryOp, a: &Val, b: &Val) -> Result<Val> {
     use std::cmp::Ordering;
@@ -299,13 +595,7 @@ fn binary(op: BinaryOp, a: &Val, b: &Val) -> Result<Val> {
         BinaryOp::Eq => Ok(Val::Bool(equal(a, b))),
         BinaryOp::Ne => Ok(Val::Bool(!equal(a, b))),
         BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-            let ord = match (a, b) {
-                (Val::String(x), Val::String(y)) => Some(x.cmp(y)),
-                (Val::Bool(x), Val::Bool(y)) => Some(x.cmp(y)),
-                (Val::Bytes(x), Val::Bytes(y)) => Some(x.cmp(y)),
-                _ => compare_numbers(a, b),
-            };
-            let Some(ord) = ord else { return overload() };
+            let Some(ord) = compare(a, b) else { return overload() };
             Ok(Val::Bool(match op {
                 BinaryOp::Lt => ord == Ordering::Less,
                 BinaryOp::Le => ord != Ordering::Greater,
@@ -318,39 +608,26 @@ fn binary(op: BinaryOp, a: &Val, b: &Val) -> Result<Val> {
             Val::Map(entries) => Ok(Val::Bool(entries.iter().any(|(k, _)| equal(k, a)))),
             _ => overload(),
         },
-        BinaryOp::Add => match (a, b) {
-            (Val::Int(x), Val::Int(y)) => {
-                x.checked_add(*y).map(Val::Int).ok_or_else(|| EvalError("integer overflow".into()))
-            }
-            (Val::Uint(x), Val::Uint(y)) => x
-                .checked_add(*y)
-                .map(Val::Uint)
-                .ok_or_else(|| EvalError("unsigned integer overflow".into())),
-            (Val::Double(x), Val::Double(y)) => Ok(Val::Double(x + y)),
-            (Val::String(x), Val::String(y)) => Ok(Val::String(format!("{x}{y}").into())),
-            (Val::List(x), Val::List(y)) => {
-                Ok(Val::List(Rc::new(x.iter().chain(y.iter()).cloned().collect())))
-            }
-            _ => overload(),
-        },
+        BinaryOp::Add => add(a, b),
         BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => match (a, b) {
-            (Val::Int(x), Val::Int(y)) => {
-                let r = match op {
-                    BinaryOp::Sub => x.checked_sub(*y),
-                    BinaryOp::Mul => x.checked_mul(*y),
-                    BinaryOp::Div if *y == 0 => return err("division by zero"),
-                    BinaryOp::Div => x.checked_div(*y),
-                    _ if *y == 0 => return err("modulus by zero"),
-                    _ => x.checked_rem(*y),
-                };
-                r.map(Val::Int).ok_or_else(|| EvalError("integer overflow".into()))
-            }
+            (Val::Int(x), Val::Int(y)) => checked!(op, *x, *y, Val::Int),
+            (Val::Uint(x), Val::Uint(y)) => checked!(op, *x, *y, Val::Uint),
             (Val::Double(x), Val::Double(y)) => Ok(Val::Double(match op {
                 BinaryOp::Sub => x - y,
                 BinaryOp::Mul => x * y,
                 BinaryOp::Div => x / y,
                 _ => return overload(),
             })),
+            (Val::Duration(x), Val::Duration(y)) if op == BinaryOp::Sub => {
+                x.checked_sub(*y).map_or_else(overflow, |v| Ok(Val::Duration(v)))
+            }
+            (Val::Timestamp(x), Val::Timestamp(y)) if op == BinaryOp::Sub => {
+                Ok(Val::Duration(x.duration_since(*y)))
+            }
+            (Val::Timestamp(x), Val::Duration(y)) if op == BinaryOp::Sub => x
+                .checked_sub(*y)
+                .map(Val::Timestamp)
+                .map_err(|_| EvalError("timestamp overflow".into())),
             _ => overload(),
         },
         BinaryOp::And | BinaryOp::Or => overload(),
@@ -380,149 +657,16 @@ fn call(target: Option<&Expr>, function: &str, args: &[Expr], env: &mut Env<'_>)
         }
         _ => {}
     }
+    // `sets.contains(…)`, `optional.of(…)`, `resource.List(…)`: a namespace, not a variable.
+    if let Some(Expr::Ident(ns)) = target {
+        if !env.declares(ns) && super::functions::is_namespace(ns) {
+            let values = args.iter().map(|a| eval(a, env)).collect::<Result<Vec<_>>>()?;
+            return super::functions::call(None, &format!("{ns}.{function}"), &values, env);
+        }
+    }
     let receiver = target.map(|t| eval(t, env)).transpose()?;
     let values = args.iter().map(|a| eval(a, env)).collect::<Result<Vec<_>>>()?;
-    match (receiver, function, values.as_slice()) {
-        (Some(Val::Optional(o)), "orValue", [default]) => {
-            Ok(o.map_or_else(|| default.clone(), |v| (*v).clone()))
-        }
-        (Some(Val::Optional(o)), "hasValue", []) => Ok(Val::Bool(o.is_some())),
-        (Some(Val::Optional(Some(v))), "value", []) => Ok((*v).clone()),
-        (None, "size", [v]) => size(v),
-        (Some(v), "size", []) => size(&v),
-        (Some(Val::String(s)), "startsWith", [Val::String(p)]) => {
-            Ok(Val::Bool(s.starts_with(&**p)))
-        }
-        (Some(Val::String(s)), "endsWith", [Val::String(p)]) => Ok(Val::Bool(s.ends_with(&**p))),
-        (Some(Val::String(s)), "contains", [Val::String(p)]) => Ok(Val::Bool(s.contains(&**p))),
-        (Some(Val::String(s)), "matches", [Val::String(p)]) => matches(&s, p),
-        (None, "matches", [Val::String(s), Val::String(p)]) => matches(s, p),
-        (Some(receiver @ Val::String(_)), name, values) => strings(&receiver, name, values),
-        (Some(Val::List(items)), "join", sep) => {
-            let sep = match sep {
-                [] => "",
-                [Val::String(s)] => s,
-                _ => return err("join() takes an optional string separator"),
-            };
-            let parts: Vec<&str> = items
-                .iter()
-                .map(|v| match v {
-                    Val::String(s) => Ok(&**s),
-                    other => err(format!("join() on a list holding `{}`", other.type_name())),
-                })
-                .collect::<Result<_>>()?;
-            Ok(Val::String(parts.join(sep).into()))
-        }
-        (None, "dyn", [v]) => Ok(v.clone()),
-        (None, "string", [v]) => to_string(v),
-        (None, "int", [v]) => to_int(v),
-        (receiver, name, values) => err(format!(
-            "no such function: {}{name}({})",
-            receiver.map(|r| format!("{}.", r.type_name())).unwrap_or_default(),
-            values.iter().map(Val::type_name).collect::<Vec<_>>().join(", ")
-        )),
-    }
-}
-
-/// `matches`: RE2 syntax, as CEL specifies (the `regex` crate is RE2-like), size-bounded.
-fn matches(text: &str, pattern: &str) -> Result<Val> {
-    let re = regex::RegexBuilder::new(pattern)
-        .size_limit(1 << 20)
-        .build()
-        .map_err(|e| EvalError(format!("invalid regular expression `{pattern}`: {e}")))?;
-    Ok(Val::Bool(re.is_match(text)))
-}
-
-/// The string library (cel-go's `ext.Strings`, as Kubernetes enables it).
-fn strings(receiver: &Val, name: &str, args: &[Val]) -> Result<Val> {
-    let Val::String(text) = receiver else { return err("not a string") };
-    let text: &str = text;
-    let string = |v: &str| Ok(Val::String(v.into()));
-    let index = |i: &Val| match i {
-        Val::Int(i) => usize::try_from(*i).ok().filter(|i| *i <= text.chars().count()),
-        _ => None,
-    };
-    // Character offsets, as CEL counts them, to byte offsets.
-    let byte_at = |chars: usize| text.char_indices().nth(chars).map_or(text.len(), |(b, _)| b);
-    match (name, args) {
-        ("lowerAscii", []) => string(&text.to_ascii_lowercase()),
-        ("upperAscii", []) => string(&text.to_ascii_uppercase()),
-        ("trim", []) => string(text.trim()),
-        ("split", [Val::String(sep)]) => {
-            Ok(Val::List(Rc::new(text.split(&**sep).map(|p| Val::String(p.into())).collect())))
-        }
-        ("replace", [Val::String(from), Val::String(to)]) => string(&text.replace(&**from, to)),
-        ("indexOf" | "lastIndexOf", [Val::String(needle)]) => {
-            let found =
-                if name == "indexOf" { text.find(&**needle) } else { text.rfind(&**needle) };
-            let chars =
-                found.map_or(-1, |b| i64::try_from(text[..b].chars().count()).unwrap_or(-1));
-            Ok(Val::Int(chars))
-        }
-        ("substring", [from]) => {
-            let from =
-                index(from).ok_or_else(|| EvalError("substring index out of range".into()))?;
-            string(&text[byte_at(from)..])
-        }
-        ("substring", [from, to]) => {
-            let (Some(from), Some(to)) = (index(from), index(to)) else {
-                return err("substring index out of range");
-            };
-            if from > to {
-                return err("substring: start after end");
-            }
-            string(&text[byte_at(from)..byte_at(to)])
-        }
-        _ => err(format!(
-            "no such function: string.{name}({})",
-            args.iter().map(Val::type_name).collect::<Vec<_>>().join(", ")
-        )),
-    }
-}
-
-fn to_string(v: &Val) -> Result<Val> {
-    Ok(Val::String(match v {
-        Val::String(s) => return Ok(Val::String(s.clone())),
-        Val::Bool(b) => b.to_string().into(),
-        Val::Int(i) => i.to_string().into(),
-        Val::Uint(u) => u.to_string().into(),
-        Val::Double(d) => d.to_string().into(),
-        Val::Bytes(b) => String::from_utf8(b.to_vec())
-            .map_err(|_| EvalError("string(): invalid UTF-8".into()))?
-            .into(),
-        other => return err(format!("no such overload: string({})", other.type_name())),
-    }))
-}
-
-fn to_int(v: &Val) -> Result<Val> {
-    match v {
-        Val::Int(i) => Ok(Val::Int(*i)),
-        Val::Uint(u) => {
-            i64::try_from(*u).map(Val::Int).map_err(|_| EvalError("int(): out of range".into()))
-        }
-        #[allow(clippy::cast_possible_truncation, reason = "range checked before the cast")]
-        Val::Double(d)
-            if d.is_finite() && *d > -9.223_372_036_854_776e18 && *d < 9.223_372_036_854_776e18 =>
-        {
-            Ok(Val::Int(d.trunc() as i64))
-        }
-        Val::String(s) => s
-            .parse()
-            .map(Val::Int)
-            .map_err(|_| EvalError(format!("int(): `{s}` is not an integer"))),
-        other => err(format!("no such overload: int({})", other.type_name())),
-    }
-}
-
-fn size(v: &Val) -> Result<Val> {
-    let n = match v {
-        Val::String(s) => s.chars().count(),
-        Val::Bytes(b) => b.len(),
-        Val::List(l) => l.len(),
-        Val::Map(m) => m.len(),
-        other => return err(format!("no such overload: size({})", other.type_name())),
-    };
-    Ok(Val::Int(i64::try_from(n).unwrap_or(i64::MAX)))
+    super::functions::call(receiver.as_ref(), function, &values, env)
 }
 
 /// `all`, `exists`, `exists_one`, `filter` and `map` over a list (elements) or a map (keys).

@@ -147,32 +147,20 @@ fn images(resource: &Value) -> Value {
 
 /// Splits an image reference the way Kyverno's `images` variable does.
 fn image_info(image: &str) -> Value {
-    let (rest, digest) = image.split_once('@').map_or((image, ""), |(r, d)| (r, d));
-    let last_slash = rest.rfind('/');
-    let (repo, tag) = match rest.rfind(':') {
-        Some(i) if last_slash.is_none_or(|s| i > s) => (&rest[..i], &rest[i + 1..]),
-        _ => (rest, ""),
-    };
-    let (registry, path) = match repo.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-            (first, rest.to_string())
-        }
-        _ => ("docker.io", repo.to_string()),
-    };
-    let name = path.rsplit('/').next().unwrap_or(&path).to_string();
-    let tag = if tag.is_empty() && digest.is_empty() { "latest" } else { tag };
-    let mut reference = format!("{registry}/{path}");
+    let r = crate::image::ImageRef::split(image);
+    let tag = if r.tag.is_empty() && r.digest.is_empty() { "latest" } else { &r.tag };
+    let mut reference = format!("{}/{}", r.registry, r.path);
     if !tag.is_empty() {
         reference.push(':');
         reference.push_str(tag);
     }
     let reference_with_tag = reference.clone();
-    if !digest.is_empty() {
+    if !r.digest.is_empty() {
         reference.push('@');
-        reference.push_str(digest);
+        reference.push_str(&r.digest);
     }
     json!({
-        "registry": registry, "path": path, "name": name, "tag": tag, "digest": digest,
+        "registry": r.registry, "path": r.path, "name": r.name(), "tag": tag, "digest": r.digest,
         "reference": reference, "referenceWithTag": reference_with_tag,
     })
 }

@@ -5,6 +5,7 @@
 //! (kyverno-compat.md, sections 1–4 and 11). Features not implemented yet make a rule `Error`
 //! with a message saying so — never a silent pass.
 
+pub(crate) mod cel;
 pub mod conditions;
 mod context;
 pub mod jmespath;
@@ -17,9 +18,11 @@ pub mod variables;
 pub mod wildcard;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use crate::engine::cel::admission::{Outcome, Program};
 use crate::load::source::Pos;
 use crate::load::Node;
 pub use context::{ClusterData, Values};
@@ -106,8 +109,22 @@ pub struct Rule {
     pub autogen: bool,
     /// A `validate` rule that is not `validate.cel` (and not mutate, generate, verifyImages).
     pub non_cel_validate: bool,
+    /// `celPreconditions` and `validate.cel`.
+    cel: Option<CelRule>,
     pub failure_action: Option<String>,
     pub message: String,
+}
+
+/// The CEL of a rule.
+#[derive(Clone, Debug)]
+struct CelRule {
+    /// `celPreconditions` and, for a `validate.cel` rule, its variables and expressions.
+    program: Arc<Program>,
+    /// Whether the rule validates with `validate.cel`.
+    validates: bool,
+    /// The policy's `failurePolicy` is `Ignore`: a CEL expression that cannot be evaluated
+    /// makes the rule an error instead of failing it.
+    errors_ignored: bool,
 }
 
 /// Is this document a policy the engine knows (Kyverno or CEL kinds)?
@@ -194,7 +211,9 @@ impl Policy {
         let mut originals = Vec::new();
         for r in rules {
             let json = r.to_json();
-            originals.push((compile_rule(&json).map_err(|m| err(offending_node(r, &m), m))?, json));
+            let mut rule = compile_rule(&json).map_err(|m| err(offending_node(r, &m), m))?;
+            rule.attach_cel(r)?;
+            originals.push((rule, json));
         }
         let autogen = autogen_controllers(
             &policy.annotations,
@@ -202,12 +221,20 @@ impl Policy {
         );
         let mut generated = Vec::new();
         if let Some(controllers) = autogen {
-            for (_, json) in &originals {
-                generated
-                    .extend(autogen_rules(json, &controllers).map_err(|m| err(rules_node, m))?);
+            for (rule, json) in &originals {
+                let mut rules =
+                    autogen_rules(json, &controllers).map_err(|m| err(rules_node, m))?;
+                for generated_rule in &mut rules {
+                    generated_rule.autogen_cel(rule)?;
+                }
+                generated.extend(rules);
             }
         }
         policy.rules = originals.into_iter().map(|(r, _)| r).chain(generated).collect();
+        let ignore = spec.get("failurePolicy").and_then(Node::as_str) == Some("Ignore");
+        for cel in policy.rules.iter_mut().filter_map(|r| r.cel.as_mut()) {
+            cel.errors_ignored = ignore;
+        }
         Ok(policy)
     }
 
@@ -338,6 +365,54 @@ fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
 }
 
 impl Rule {
+    /// Compiles the rule's `celPreconditions` and `validate.cel` from its node.
+    fn attach_cel(&mut self, node: &Node) -> Result<(), PolicyError> {
+        let cel_node = node.at(&["validate", "cel"]);
+        if cel_node.is_none() && node.get("celPreconditions").is_none() {
+            return Ok(());
+        }
+        let program =
+            Program::from_nodes(cel_node, "expressions", Some((node, "celPreconditions")))
+                .map_err(|e| PolicyError {
+                    pos: Some(e.pos),
+                    message: format!("rule `{}`: {}", self.name, e.message),
+                })?;
+        if let Some(c) = cel_node {
+            if c.get("paramKind").is_some() || c.get("paramRef").is_some() {
+                self.unsupported = Some("`validate.cel.paramKind` (parameter resources)".into());
+            }
+        }
+        self.cel = Some(CelRule {
+            program: Arc::new(program),
+            validates: cel_node.is_some(),
+            errors_ignored: false,
+        });
+        Ok(())
+    }
+
+    /// The CEL of an autogen rule: the original's, with `object.spec` (and `metadata`) moved to
+    /// the pod template of the controller (kyverno-compat.md, 11 and 16).
+    fn autogen_cel(&mut self, original: &Rule) -> Result<(), PolicyError> {
+        let Some(cel) = &original.cel else { return Ok(()) };
+        let cronjob = self.name.starts_with("autogen-cronjob-");
+        let template = if cronjob { "spec.jobTemplate.spec.template" } else { "spec.template" };
+        let spec = format!("object.{template}.spec");
+        let meta = format!("object.{template}.metadata");
+        let old_spec = format!("oldObject.{template}.spec");
+        let old_meta = format!("oldObject.{template}.metadata");
+        let rewritten = cel
+            .program
+            .rewritten(&[
+                ("object.spec", &spec),
+                ("object.metadata", &meta),
+                ("oldObject.spec", &old_spec),
+                ("oldObject.metadata", &old_meta),
+            ])
+            .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })?;
+        self.cel = Some(CelRule { program: Arc::new(rewritten), ..cel.clone() });
+        Ok(())
+    }
+
     /// The feature this rule uses that the engine does not implement, if any.
     #[must_use]
     pub fn unsupported(&self) -> Option<&str> {
@@ -399,6 +474,24 @@ impl Rule {
                     return Some(self.respond(Status::Skip, "preconditions not met".into(), None))
                 }
                 Ok((true, _)) => {}
+            }
+        }
+        if let Some(cel) = &self.cel {
+            let vars = cel::activation(resource, request, adm);
+            let host = cel::ClusterHost { cluster: request.cluster };
+            let outcome = cel.program.run(&vars, &request.limits, Some(&host), !cel.errors_ignored);
+            let passed = format!("validation rule '{}' passed.", self.name);
+            match outcome {
+                Outcome::NotMatched(name) => {
+                    let why = format!("cel preconditions not met: `{name}` is false");
+                    return Some(self.respond(Status::Skip, why, None));
+                }
+                Outcome::Error(e) => return Some(self.error(e)),
+                Outcome::Fail(m) => return Some(self.respond(Status::Fail, m, None)),
+                Outcome::Pass if cel.validates => {
+                    return Some(self.respond(Status::Pass, passed, None))
+                }
+                Outcome::Pass => {}
             }
         }
         let outcome = self.validate_scope(&self.validate, resource, &mut ctx, 0);
@@ -690,6 +783,7 @@ fn compile_rule(rule: &Value) -> Result<Rule, String> {
     check_expressions(rule).map_err(|e| format!("rule `{name}`: {e}"))?;
     Ok(Rule {
         non_cel_validate,
+        cel: None,
         match_block: obj.get("match").cloned(),
         exclude_block: obj.get("exclude").cloned(),
         context,
@@ -758,16 +852,11 @@ fn unsupported(obj: &serde_json::Map<String, Value>, validate: Option<&Value>) -
             return Some(what.into());
         }
     }
-    if obj.contains_key("celPreconditions") {
-        return Some("`celPreconditions`".into());
-    }
     let Some(v) = validate.and_then(Value::as_object) else {
         return Some("a rule without `validate`".into());
     };
-    for key in ["manifests", "cel"] {
-        if v.contains_key(key) {
-            return Some(format!("`validate.{key}`"));
-        }
+    if v.contains_key("manifests") {
+        return Some("`validate.manifests`".into());
     }
     None
 }
@@ -994,12 +1083,106 @@ spec:
     fn unsupported_features_are_errors_not_passes() {
         let p = policy(
             &NO_PRIVILEGED
-                .replace("      pattern:", "      cel: {expressions: []}\n      pattern:"),
+                .replace("      pattern:", "      manifests: {attestors: []}\n      pattern:"),
         );
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": []}});
         let r = p.evaluate(&pod, &Request::default());
         assert_eq!(r[0].status, Status::Error);
         assert!(r[0].message.contains("not supported yet"));
+    }
+
+    const CEL_POLICY: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: cel-limits}
+spec:
+  rules:
+  - name: containers
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    celPreconditions:
+    - name: not-system
+      expression: "object.metadata.?namespace.orValue('') != 'kube-system'"
+    validate:
+      cel:
+        variables:
+        - name: all
+          expression: object.spec.containers + object.spec.?initContainers.orValue([])
+        expressions:
+        - expression: size(variables.all) <= 2
+          message: at most two containers
+        - expression: variables.all.all(c, c.image.contains(':'))
+          messageExpression: "'untagged: ' + variables.all.filter(c, !c.image.contains(':')).map(c, c.name).join(', ')"
+        - expression: object.metadata.labels.team != ''
+"#;
+
+    #[test]
+    fn validate_cel_rules() {
+        let p = policy(CEL_POLICY);
+        assert_eq!(p.rules.len(), 3, "original, autogen- and autogen-cronjob-");
+        let req = Request::default();
+        let pod = |ns: &str, images: &[&str], labels: Value| {
+            let containers: Vec<Value> = images
+                .iter()
+                .enumerate()
+                .map(|(i, im)| json!({"name": format!("c{i}"), "image": im}))
+                .collect();
+            json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": ns, "labels": labels},
+                "spec": {"containers": containers}})
+        };
+        let status = |r: Vec<RuleResponse>| (r[0].status, r[0].message.clone());
+        let ok = pod("apps", &["nginx:1"], json!({"team": "a"}));
+        assert_eq!(status(p.evaluate(&ok, &req)).0, Status::Pass);
+        let r =
+            status(p.evaluate(&pod("apps", &["a:1", "b:1", "c:1"], json!({"team": "a"})), &req));
+        assert_eq!(r, (Status::Fail, "at most two containers".into()));
+        let r = status(p.evaluate(&pod("apps", &["a", "b:1"], json!({"team": "a"})), &req));
+        assert_eq!(r, (Status::Fail, "untagged: c0".into()));
+        let r = status(p.evaluate(&pod("kube-system", &["a", "b", "c"], json!({})), &req));
+        assert_eq!(r.0, Status::Skip, "{r:?}");
+        // An expression that cannot be evaluated fails the rule (failurePolicy Fail), naming
+        // the expression and its line; it never passes.
+        let r = status(p.evaluate(&pod("apps", &["a:1"], json!({})), &req));
+        assert_eq!(r.0, Status::Fail);
+        assert!(r.1.contains("`object.metadata.labels.team != ''` (line 24)"), "{}", r.1);
+        assert!(r.1.contains("no such key: team"), "{}", r.1);
+        // With failurePolicy Ignore it is an error instead.
+        let ignore = policy(
+            &CEL_POLICY.replace("spec:\n  rules:", "spec:\n  failurePolicy: Ignore\n  rules:"),
+        );
+        let r = status(ignore.evaluate(&pod("apps", &["a:1"], json!({})), &req));
+        assert_eq!(r.0, Status::Error);
+        // Autogen moves `object.spec` to the pod template.
+        let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "apps"},
+            "spec": {"template": {"metadata": {"labels": {"team": "a"}},
+                "spec": {"containers": [{"name": "c", "image": "x"}]}}}});
+        let r = p.evaluate(&deploy, &req);
+        assert_eq!((r[0].rule.as_str(), r[0].status), ("autogen-containers", Status::Fail));
+        assert_eq!(r[0].message, "untagged: c");
+        // A budget reached is an error, whatever the failure policy.
+        let tight = Request {
+            limits: crate::limits::Limits { cel_steps: 5, ..Default::default() },
+            ..Default::default()
+        };
+        let r = status(p.evaluate(&ok, &tight));
+        assert_eq!(r.0, Status::Error, "{r:?}");
+        assert!(r.1.contains("--limit cel-steps=N"), "{}", r.1);
+    }
+
+    #[test]
+    fn invalid_cel_is_a_policy_error_at_its_line() {
+        let text = CEL_POLICY.replace("size(variables.all) <= 2", "size(variables.all) <=");
+        let doc = parse_stream(&text, &Limits::default());
+        let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+        assert_eq!(e.pos.map(|p| p.line), Some(20), "{e:?}");
+        assert!(
+            e.message.contains("rule `containers`: expressions[0] is not valid CEL"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

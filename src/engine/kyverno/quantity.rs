@@ -47,41 +47,9 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
 
 /// A Go duration (`300ms`, `-1.5h`, `2h45m`) in nanoseconds.
 #[must_use]
+#[allow(clippy::cast_precision_loss, reason = "compared as numbers, as Kyverno does")]
 pub fn parse_duration(s: &str) -> Option<f64> {
-    let s = s.trim();
-    let (neg, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0.0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let n = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if n == 0 {
-            return None;
-        }
-        let value: f64 = rest[..n].parse().ok()?;
-        rest = &rest[n..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += value * unit;
-    }
-    Some(if neg { -total } else { total })
+    crate::engine::cel::time::parse_go_duration(s.trim()).map(|n| n as f64)
 }
 
 #[cfg(test)]

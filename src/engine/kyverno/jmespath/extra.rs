@@ -337,36 +337,7 @@ fn clean_path(p: &str) -> String {
 
 /// A fully qualified image reference: registry, `library/` for Docker Hub images, and a tag.
 fn normalize_image(image: &str) -> String {
-    let (name, digest) = image.split_once('@').map_or((image, None), |(n, d)| (n, Some(d)));
-    let last_slash = name.rfind('/');
-    let (repo, tag) = match name.rfind(':') {
-        Some(i) if last_slash.is_none_or(|s| i > s) => (&name[..i], Some(&name[i + 1..])),
-        _ => (name, None),
-    };
-    let (registry, path) = match repo.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-            (first.to_string(), rest.to_string())
-        }
-        _ => ("docker.io".to_string(), repo.to_string()),
-    };
-    let path = if registry == "docker.io" && !path.contains('/') {
-        format!("library/{path}")
-    } else {
-        path
-    };
-    let mut out = format!("{registry}/{path}");
-    match (tag, digest) {
-        (Some(t), _) => {
-            out.push(':');
-            out.push_str(t);
-        }
-        (None, None) => out.push_str(":latest"),
-        _ => {}
-    }
-    if let Some(d) = digest {
-        let _ = write!(out, "@{d}");
-    }
-    out
+    crate::image::ImageRef::split(image).to_string()
 }
 
 fn parse_version(s: &str) -> Option<(u64, u64, u64)> {

@@ -387,13 +387,13 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
         }
         "base64_decode" => {
             want(1, 1)?;
-            let bytes = base64_decode(as_str(name, &v[0])?)
+            let bytes = crate::base64::decode(as_str(name, &v[0])?)
                 .ok_or_else(|| EvalError::Other("base64_decode: invalid base64".into()))?;
             Ok(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         }
         "base64_encode" => {
             want(1, 1)?;
-            Ok(Value::String(base64_encode(as_str(name, &v[0])?.as_bytes())))
+            Ok(Value::String(crate::base64::encode(as_str(name, &v[0])?.as_bytes())))
         }
         "parse_json" => {
             want(1, 1)?;
@@ -515,45 +515,6 @@ fn arithmetic(name: &str, a: &Value, b: &Value) -> EvalResult {
         "subtract" if tx == "number" && ty == "number" => Ok(num(x - y)),
         _ => err(format!("{name} on a {tx} and a {ty} is not supported yet")),
     }
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(B64[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut bits = 0u32;
-    let mut count = 0;
-    let mut out = Vec::new();
-    for c in s.bytes().filter(|c| !c.is_ascii_whitespace()) {
-        if c == b'=' {
-            break;
-        }
-        let v = B64.iter().position(|&b| b == c)? as u32;
-        bits = (bits << 6) | v;
-        count += 6;
-        if count >= 8 {
-            count -= 8;
-            out.push((bits >> count) as u8);
-            bits &= (1 << count) - 1;
-        }
-    }
-    Some(out)
 }
 
 #[cfg(test)]

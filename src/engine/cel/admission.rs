@@ -1,0 +1,286 @@
+//! Admission-style CEL programs: the `validate.cel` block of a Kyverno rule and the
+//! `policies.kyverno.io` ValidatingPolicy both come down to conditions, lazily evaluated
+//! variables and validations (expression, message, messageExpression), evaluated over an
+//! activation of `object`, `oldObject`, `request`, `namespaceObject` and `params`
+//! (Kubernetes' ValidatingAdmissionPolicy semantics).
+
+use std::collections::BTreeMap;
+
+use super::eval::{eval, Env, EvalError, Host, Val, Variables};
+use super::parser::{parse, Expr};
+use crate::load::source::Pos;
+use crate::load::Node;
+
+/// A compiled expression and where it is in the policy file.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    pub text: String,
+    pub expr: Expr,
+    pub pos: Pos,
+}
+
+/// One validation.
+#[derive(Clone, Debug)]
+pub struct Validation {
+    pub expression: Compiled,
+    pub message: Option<String>,
+    pub message_expression: Option<Compiled>,
+}
+
+/// A compile error: where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompileError {
+    pub pos: Pos,
+    pub message: String,
+}
+
+/// Conditions, variables and validations.
+#[derive(Clone, Debug, Default)]
+pub struct Program {
+    /// `celPreconditions` / `matchConditions`, by name: all must be true.
+    pub conditions: Vec<(String, Compiled)>,
+    pub variables: Vec<(String, Compiled)>,
+    pub validations: Vec<Validation>,
+}
+
+/// The result of running a program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pass,
+    /// A condition was false: the program does not apply (its name).
+    NotMatched(String),
+    /// A validation was false: its message.
+    Fail(String),
+    /// An expression could not be evaluated, or did not give a bool.
+    Error(String),
+}
+
+/// Compiles the expression of `node` (a string) or says where and why it cannot.
+pub fn compile(node: &Node, what: &str) -> Result<Compiled, CompileError> {
+    let text = node.as_str().ok_or_else(|| CompileError {
+        pos: node.span.start,
+        message: format!("{what} must be a string"),
+    })?;
+    let expr = parse(text).map_err(|e| CompileError {
+        pos: node.span.start,
+        message: format!(
+            "{what} is not valid CEL (line {}, column {} of the expression): {}",
+            e.line, e.column, e.message
+        ),
+    })?;
+    Ok(Compiled { text: text.to_string(), expr, pos: node.span.start })
+}
+
+fn named_list<'a>(
+    parent: Option<&'a Node>,
+    key: &str,
+) -> Result<impl Iterator<Item = &'a Node> + 'a, CompileError> {
+    let items = match parent.and_then(|p| p.get(key)) {
+        None => &[][..],
+        Some(n) if n.is_null() => &[][..],
+        Some(n) => n.as_seq().ok_or_else(|| CompileError {
+            pos: n.span.start,
+            message: format!("`{key}` must be a list"),
+        })?,
+    };
+    Ok(items.iter())
+}
+
+impl Program {
+    /// Reads `expressions` (or `validations`), `variables` and the named conditions under
+    /// `conditions_key` from their nodes.
+    pub fn from_nodes(
+        validations_parent: Option<&Node>,
+        validations_key: &str,
+        conditions_parent: Option<(&Node, &str)>,
+    ) -> Result<Program, CompileError> {
+        let mut program = Program::default();
+        if let Some((parent, key)) = conditions_parent {
+            for (i, c) in named_list(Some(parent), key)?.enumerate() {
+                let name = c.get("name").and_then(Node::as_str).unwrap_or("").to_string();
+                let node = c.get("expression").ok_or_else(|| CompileError {
+                    pos: c.span.start,
+                    message: format!("{key}[{i}] has no expression"),
+                })?;
+                program.conditions.push((name, compile(node, &format!("{key}[{i}]"))?));
+            }
+        }
+        for (i, v) in named_list(validations_parent, "variables")?.enumerate() {
+            let name = v.get("name").and_then(Node::as_str).ok_or_else(|| CompileError {
+                pos: v.span.start,
+                message: format!("variables[{i}] has no name"),
+            })?;
+            let node = v.get("expression").ok_or_else(|| CompileError {
+                pos: v.span.start,
+                message: format!("variable `{name}` has no expression"),
+            })?;
+            program
+                .variables
+                .push((name.to_string(), compile(node, &format!("variable `{name}`"))?));
+        }
+        for (i, v) in named_list(validations_parent, validations_key)?.enumerate() {
+            let what = format!("{validations_key}[{i}]");
+            let node = v.get("expression").ok_or_else(|| CompileError {
+                pos: v.span.start,
+                message: format!("{what} has no expression"),
+            })?;
+            let message_expression = v
+                .get("messageExpression")
+                .map(|m| compile(m, &format!("{what}.messageExpression")))
+                .transpose()?;
+            program.validations.push(Validation {
+                expression: compile(node, &what)?,
+                message: v.get("message").and_then(Node::as_str).map(str::to_string),
+                message_expression,
+            });
+        }
+        Ok(program)
+    }
+
+    /// The program with text replaced in every expression (autogen rewrites `object.spec`
+    /// for pod controllers), recompiled; positions are kept.
+    pub fn rewritten(&self, replacements: &[(&str, &str)]) -> Result<Program, CompileError> {
+        let redo = |c: &Compiled| -> Result<Compiled, CompileError> {
+            let text = replace_all(&c.text, replacements);
+            let expr = parse(&text).map_err(|e| CompileError {
+                pos: c.pos,
+                message: format!("rewritten expression `{text}` is not valid CEL: {}", e.message),
+            })?;
+            Ok(Compiled { text, expr, pos: c.pos })
+        };
+        let named = |list: &[(String, Compiled)]| {
+            list.iter().map(|(n, c)| Ok((n.clone(), redo(c)?))).collect::<Result<Vec<_>, _>>()
+        };
+        Ok(Program {
+            conditions: named(&self.conditions)?,
+            variables: named(&self.variables)?,
+            validations: self
+                .validations
+                .iter()
+                .map(|v| {
+                    Ok(Validation {
+                        expression: redo(&v.expression)?,
+                        message: v.message.clone(),
+                        message_expression: v.message_expression.as_ref().map(redo).transpose()?,
+                    })
+                })
+                .collect::<Result<_, CompileError>>()?,
+        })
+    }
+
+    /// Runs the conditions, then the validations in order: the first that is false fails the
+    /// program with its message. One that cannot be evaluated (or gives no bool) fails it too
+    /// when `errors_fail` (failurePolicy `Fail`, the default: Kubernetes denies), else makes it
+    /// an error; a limit reached is always an error. A condition that cannot be evaluated is
+    /// an error.
+    #[must_use]
+    pub fn run(
+        &self,
+        activation: &BTreeMap<String, Val>,
+        limits: &crate::limits::Limits,
+        host: Option<&dyn Host>,
+        errors_fail: bool,
+    ) -> Outcome {
+        let variables = Variables::new(&self.variables);
+        let mut env = Env::new(activation, limits.cel_steps)
+            .with_regex_size(limits.regex_size)
+            .with_variables(&variables);
+        if let Some(host) = host {
+            env = env.with_host(host);
+        }
+        for (name, condition) in &self.conditions {
+            match truth(condition, &mut env) {
+                Ok(true) => {}
+                Ok(false) => return Outcome::NotMatched(name.clone()),
+                Err((e, _)) => return Outcome::Error(format!("condition `{name}`: {e}")),
+            }
+        }
+        for (i, v) in self.validations.iter().enumerate() {
+            match truth(&v.expression, &mut env) {
+                Ok(true) => {}
+                Ok(false) => return Outcome::Fail(failure_message(v, &mut env)),
+                Err((e, limit)) => {
+                    let message = format!("validation {i}: {e}");
+                    return if errors_fail && !limit {
+                        Outcome::Fail(message)
+                    } else {
+                        Outcome::Error(message)
+                    };
+                }
+            }
+        }
+        Outcome::Pass
+    }
+}
+
+/// Evaluates a condition or validation: it must give a bool. An error says which expression
+/// (and its line in the policy file) and whether a limit caused it.
+fn truth(c: &Compiled, env: &mut Env<'_>) -> Result<bool, (String, bool)> {
+    env.reset_steps();
+    let describe = |e: &EvalError| {
+        let text = one_line(&c.text);
+        let text = if text.chars().count() > 120 {
+            format!("{}…", text.chars().take(120).collect::<String>())
+        } else {
+            text
+        };
+        (
+            format!("expression `{text}` (line {}) could not be evaluated: {e}", c.pos.line),
+            e.is_limit(),
+        )
+    };
+    match eval(&c.expr, env) {
+        Ok(Val::Bool(b)) => Ok(b),
+        Ok(other) => {
+            Err(describe(&EvalError(format!("it gave a `{}`, not a bool", other.type_name()))))
+        }
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+/// The message of a failed validation: its `messageExpression` when that gives a non-empty
+/// string, else its `message`, else Kubernetes' default.
+fn failure_message(v: &Validation, env: &mut Env<'_>) -> String {
+    if let Some(m) = &v.message_expression {
+        env.reset_steps();
+        if let Ok(Val::String(s)) = eval(&m.expr, env) {
+            if !s.trim().is_empty() {
+                return s.to_string();
+            }
+        }
+    }
+    match &v.message {
+        Some(m) if !m.is_empty() => m.clone(),
+        _ => format!("failed expression: {}", one_line(&v.expression.text)),
+    }
+}
+
+/// Replaces each `from` with its `to` in one pass (a replacement is not replaced again).
+fn replace_all(text: &str, replacements: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    let mut after_name = false;
+    'outer: while !rest.is_empty() {
+        // Only at the start of a name: `object.spec`, not `myobject.spec`.
+        if !after_name {
+            for (from, to) in replacements {
+                if let Some(after) = rest.strip_prefix(from) {
+                    out.push_str(to);
+                    rest = after;
+                    continue 'outer;
+                }
+            }
+        }
+        let mut chars = rest.chars();
+        if let Some(c) = chars.next() {
+            out.push(c);
+            after_name = c.is_alphanumeric() || c == '_';
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,145 @@
+//! CEL in the Kyverno engine: the activation of an admission request (`object`, `oldObject`,
+//! `request`, `namespaceObject`, `params`) and the host that serves Kyverno's lookups from the
+//! tree ([`ClusterData`]) — shared by `validate.cel` rules and the `policies.kyverno.io` kinds.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use serde_json::{json, Value};
+
+use super::matching::Admission;
+use super::{ClusterData, Request};
+use crate::engine::cel::{Host, Val};
+use crate::inventory::kinds;
+
+/// Serves `resource.Get`/`resource.List` from the cluster data, if any.
+pub(crate) struct ClusterHost<'a> {
+    pub cluster: Option<&'a dyn ClusterData>,
+}
+
+fn api_path(api_version: &str, resource: &str, namespace: &str, name: Option<&str>) -> String {
+    let mut path = if api_version.contains('/') {
+        format!("/apis/{api_version}")
+    } else {
+        format!("/api/{api_version}")
+    };
+    if !namespace.is_empty() {
+        path.push_str("/namespaces/");
+        path.push_str(namespace);
+    }
+    path.push('/');
+    path.push_str(resource);
+    if let Some(name) = name {
+        path.push('/');
+        path.push_str(name);
+    }
+    path
+}
+
+impl Host for ClusterHost<'_> {
+    fn resource_get(
+        &self,
+        api_version: &str,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Value, String> {
+        let cluster =
+            self.cluster.ok_or("no cluster data (lint a tree, or give a test context)")?;
+        cluster.api_get(&api_path(api_version, resource, namespace, Some(name))).ok_or_else(|| {
+            let at = if namespace.is_empty() { String::new() } else { format!("{namespace}/") };
+            format!("{resource} `{at}{name}` ({api_version}) is not in the tree")
+        })
+    }
+
+    fn resource_list(
+        &self,
+        api_version: &str,
+        resource: &str,
+        namespace: &str,
+    ) -> Result<Value, String> {
+        let Some(cluster) = self.cluster else {
+            return Ok(json!({"apiVersion": "v1", "kind": "List", "items": []}));
+        };
+        Ok(cluster
+            .api_get(&api_path(api_version, resource, namespace, None))
+            .unwrap_or_else(|| json!({"apiVersion": "v1", "kind": "List", "items": []})))
+    }
+}
+
+/// The plural resource name of a kind (`deployments`), as admission requests carry it.
+fn plural(api_version: &str, kind: &str) -> String {
+    kinds::builtin(api_version, kind)
+        .map_or_else(|| format!("{}s", kind.to_ascii_lowercase()), |k| k.plural.to_string())
+}
+
+/// The variables of a CEL admission expression for one resource.
+pub(crate) fn activation(
+    resource: &Value,
+    request: &Request<'_>,
+    adm: &Admission<'_>,
+) -> BTreeMap<String, Val> {
+    let object = Val::from_json(resource);
+    let (object, old) = match adm.operation {
+        "DELETE" => (Val::Null, object),
+        "UPDATE" => (object.clone(), object),
+        _ => (object, Val::Null),
+    };
+    let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let user = request.user;
+    let mut user_info =
+        vec![(Val::string("username"), Val::string(user.map_or("", |u| u.username.as_str())))];
+    if let Some(u) = user.filter(|u| !u.groups.is_empty()) {
+        user_info.push((
+            Val::string("groups"),
+            Val::list(u.groups.iter().map(|g| Val::string(g)).collect()),
+        ));
+    }
+    let map = |entries: Vec<(&str, Val)>| {
+        Val::Map(Rc::new(entries.into_iter().map(|(k, v)| (Val::string(k), v)).collect()))
+    };
+    let request_val = map(vec![
+        (
+            "kind",
+            map(vec![
+                ("group", Val::string(adm.group)),
+                ("version", Val::string(adm.version)),
+                ("kind", Val::string(adm.kind)),
+            ]),
+        ),
+        (
+            "resource",
+            map(vec![
+                ("group", Val::string(adm.group)),
+                ("version", Val::string(adm.version)),
+                ("resource", Val::string(&plural(api_version, adm.kind))),
+            ]),
+        ),
+        ("name", Val::string(adm.name)),
+        ("namespace", Val::string(adm.namespace)),
+        ("operation", Val::string(adm.operation)),
+        ("userInfo", Val::Map(Rc::new(user_info))),
+        ("dryRun", Val::Bool(false)),
+    ]);
+    let namespace_object = if adm.namespace.is_empty() {
+        Val::Null
+    } else {
+        let from_tree = request
+            .cluster
+            .and_then(|c| c.api_get(&format!("/api/v1/namespaces/{}", adm.namespace)));
+        Val::from_json(&from_tree.unwrap_or_else(|| {
+            json!({
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": adm.namespace, "labels": adm.namespace_labels},
+            })
+        }))
+    };
+    let mut vars = BTreeMap::new();
+    vars.insert("object".to_string(), object);
+    vars.insert("oldObject".to_string(), old);
+    vars.insert("request".to_string(), request_val);
+    vars.insert("namespaceObject".to_string(), namespace_object);
+    vars.insert("params".to_string(), Val::Null);
+    vars
+}
