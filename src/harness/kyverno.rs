@@ -7,7 +7,10 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{Files, Row, SuiteReport, Verdict};
-use crate::engine::kyverno::{self, Policy, PolicyKind, Request, RuleResponse, UserInfo};
+use crate::engine::kyverno::store::ObjectStore;
+use crate::engine::kyverno::{
+    self, ClusterData, Policy, PolicyKind, Request, RuleResponse, UserInfo,
+};
 use crate::error::Problem;
 use crate::load::source::Pos;
 use crate::load::{Node, Value as YValue};
@@ -147,6 +150,8 @@ struct Suite {
     user: Option<UserInfo>,
     results: Vec<Expected>,
     limits: crate::limits::Limits,
+    /// The objects and image metadata of the test's CEL `context` file.
+    cluster: Option<ObjectStore>,
 }
 
 #[derive(Default)]
@@ -155,6 +160,8 @@ struct Values {
     /// (policy, resource) → operation.
     resource_operation: HashMap<(String, String), String>,
     namespace_labels: HashMap<String, BTreeMap<String, String>>,
+    /// Namespace objects the values file gives in full (`namespaces:`).
+    namespace_objects: HashMap<String, Value>,
     /// Values injected into rule contexts.
     engine: kyverno::Values,
 }
@@ -246,9 +253,50 @@ fn load_suite(
         None => None,
     };
 
+    let cluster = match f.string("context") {
+        Some(c) => {
+            let pos = f.get("context").map(|n| n.span.start);
+            let file = files.resolve_file(dir, &c, display, pos)?;
+            Some(read_context(&file, files)?)
+        }
+        None => None,
+    };
+
     let results = load_results(&f, display)?;
     let limits = files.limits;
-    Ok((Suite { policies, resources, values, user, results, limits }, problems))
+    Ok((Suite { policies, resources, values, user, results, limits, cluster }, problems))
+}
+
+/// A CEL context file (`kind: Context`): `spec.resources` serve `resource.Get`/`List`,
+/// `spec.images` serve `image.GetMetadata` (kyverno-compat.md, 13.3).
+fn read_context(path: &Path, files: &Files<'_>) -> Result<ObjectStore, Problem> {
+    let parsed = files.read_yaml(path)?;
+    let display = files.display(path);
+    let doc = parsed
+        .documents
+        .first()
+        .ok_or_else(|| Problem::new(display.clone(), None, "the context file has no document"))?;
+    let kind = doc.root.get("kind").and_then(Node::as_str).unwrap_or("");
+    if kind != "Context" {
+        return Err(Problem::new(
+            display,
+            Some(doc.root.span.start),
+            format!("a context file must be `kind: Context`, not `{kind}`"),
+        ));
+    }
+    let json = doc.root.to_json();
+    let mut store = ObjectStore::default();
+    for r in json.pointer("/spec/resources").and_then(Value::as_array).into_iter().flatten() {
+        let mut r = r.clone();
+        if let Some(kind) = r.get("kind").and_then(Value::as_str).map(String::from) {
+            default_namespace(&mut r, &kind);
+        }
+        store.objects.push(r);
+    }
+    for image in json.pointer("/spec/images").and_then(Value::as_array).into_iter().flatten() {
+        store.add_image(image.clone());
+    }
+    Ok(store)
 }
 
 fn load_policies(
@@ -439,7 +487,8 @@ fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
     }
     for ns in json.get("namespaces").and_then(Value::as_array).into_iter().flatten() {
         let name = ns.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-        values.namespace_labels.insert(name, label_map(ns.pointer("/metadata/labels")));
+        values.namespace_labels.insert(name.clone(), label_map(ns.pointer("/metadata/labels")));
+        values.namespace_objects.insert(name, ns.clone());
     }
     Ok(values)
 }
@@ -582,9 +631,10 @@ fn rows_for(
                 .get(namespace)
                 .cloned()
                 .unwrap_or_default(),
+            namespace_object: suite.values.namespace_objects.get(namespace),
             user: suite.user.as_ref(),
             values: Some(&suite.values.engine),
-            cluster: None,
+            cluster: suite.cluster.as_ref().map(|c| c as &dyn ClusterData),
             limits: suite.limits,
         };
         policy.evaluate(resource, &request)

@@ -37,6 +37,12 @@ fn api_path(api_version: &str, resource: &str, namespace: &str, name: Option<&st
 }
 
 impl Host for ClusterHost<'_> {
+    fn image_metadata(&self, image: &str) -> Result<Value, String> {
+        self.cluster.and_then(|c| c.image_metadata(image)).ok_or_else(|| {
+            format!("no metadata for image `{image}` (give it in the test's context file; registries are not reached)")
+        })
+    }
+
     fn resource_get(
         &self,
         api_version: &str,
@@ -68,7 +74,7 @@ impl Host for ClusterHost<'_> {
 }
 
 /// The plural resource name of a kind (`deployments`), as admission requests carry it.
-fn plural(api_version: &str, kind: &str) -> String {
+pub(super) fn plural(api_version: &str, kind: &str) -> String {
     kinds::builtin(api_version, kind)
         .map_or_else(|| format!("{}s", kind.to_ascii_lowercase()), |k| k.plural.to_string())
 }
@@ -124,10 +130,12 @@ pub(crate) fn activation(
     let namespace_object = if adm.namespace.is_empty() {
         Val::Null
     } else {
-        let from_tree = request
-            .cluster
-            .and_then(|c| c.api_get(&format!("/api/v1/namespaces/{}", adm.namespace)));
-        Val::from_json(&from_tree.unwrap_or_else(|| {
+        let known = request.namespace_object.cloned().or_else(|| {
+            request
+                .cluster
+                .and_then(|c| c.api_get(&format!("/api/v1/namespaces/{}", adm.namespace)))
+        });
+        Val::from_json(&known.unwrap_or_else(|| {
             json!({
                 "apiVersion": "v1",
                 "kind": "Namespace",

@@ -17,6 +17,10 @@ pub trait ClusterData: Sync {
     fn config_map(&self, namespace: &str, name: &str) -> Option<Value>;
     /// The response to a GET of an API path (`/api/v1/namespaces/a/pods`).
     fn api_get(&self, path: &str) -> Option<Value>;
+    /// An image's metadata (config, manifest) for CEL's `image.GetMetadata`.
+    fn image_metadata(&self, _image: &str) -> Option<Value> {
+        None
+    }
 }
 
 /// Values a test supplies through its values file.

@@ -5,7 +5,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{ClusterData, Policy, Request, Status};
 use crate::config::SeverityFrom;
@@ -100,6 +100,7 @@ impl Rule for PolicyRule {
             operation: "CREATE",
             namespace: Some(object.namespace_or_empty()),
             namespace_labels: (*namespace_labels).clone(),
+            namespace_object: None,
             user: None,
             values: None,
             cluster: Some(&tree),
@@ -196,35 +197,22 @@ thread_local! {
 
 impl TreeData<'_> {
     fn api_get_uncached(&self, path: &str) -> Option<Value> {
-        let path = path.split('?').next().unwrap_or(path).trim_matches('/');
-        let parts: Vec<&str> = path.split('/').collect();
-        let (group, rest) = match parts.as_slice() {
-            ["api", _version, rest @ ..] => ("", rest),
-            ["apis", group, _version, rest @ ..] => (*group, rest),
-            _ => return None,
-        };
-        let list = |items: Vec<Value>| json!({"apiVersion": "v1", "kind": "List", "metadata": {}, "items": items});
-        match rest {
-            ["namespaces", ns] if group.is_empty() => {
-                self.inventory.namespace_object(ns).map(Object::cluster_json)
-            }
-            ["namespaces", ns, plural] => Some(list(
-                self.objects_of(group, plural)
-                    .filter(|o| o.namespace_or_empty() == *ns)
-                    .map(Object::cluster_json)
-                    .collect(),
-            )),
-            ["namespaces", ns, plural, name] => self
-                .objects_of(group, plural)
-                .find(|o| o.namespace_or_empty() == *ns && o.name == *name)
-                .map(Object::cluster_json),
-            [plural] => {
-                Some(list(self.objects_of(group, plural).map(Object::cluster_json).collect()))
-            }
-            [plural, name] => {
-                self.objects_of(group, plural).find(|o| o.name == *name).map(Object::cluster_json)
-            }
-            _ => None,
+        let p = super::store::parse_api_path(path)?;
+        if p.group.is_empty() && p.plural == "namespaces" && p.namespace.is_none() {
+            return match p.name {
+                Some(ns) => self.inventory.namespace_object(ns).map(Object::cluster_json),
+                None => Some(super::store::list(
+                    self.inventory.of_kind("Namespace").map(Object::cluster_json).collect(),
+                )),
+            };
+        }
+        let mut found = self
+            .objects_of(p.group, p.plural)
+            .filter(|o| p.namespace.is_none_or(|ns| o.namespace_or_empty() == ns))
+            .filter(|o| p.name.is_none_or(|n| o.name == n));
+        match p.name {
+            Some(_) => found.next().map(Object::cluster_json),
+            None => Some(super::store::list(found.map(Object::cluster_json).collect())),
         }
     }
 }
@@ -332,6 +320,7 @@ pub fn load_policies(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use crate::config::Config;
     use crate::load::{parse_text, Limits, Sources};
 

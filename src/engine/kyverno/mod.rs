@@ -14,7 +14,9 @@ pub mod matching;
 pub mod pattern;
 pub mod pss;
 pub mod quantity;
+pub mod store;
 pub mod variables;
+mod vpol;
 pub mod wildcard;
 
 use std::collections::BTreeMap;
@@ -92,6 +94,8 @@ pub struct Policy {
     pub apply_one: bool,
     /// Rules in declaration order, then the autogen rules.
     pub rules: Vec<Rule>,
+    /// A ValidatingPolicy (the CEL policy kinds have no rules).
+    validating: Option<Arc<vpol::CelPolicy>>,
 }
 
 /// A compiled rule.
@@ -196,8 +200,12 @@ impl Policy {
             annotations,
             apply_one: false,
             rules: Vec::new(),
+            validating: None,
         };
         if matches!(policy.kind, PolicyKind::Cel(_)) {
+            if matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy") {
+                policy.validating = Some(Arc::new(vpol::compile(root, kind)?));
+            }
             return Ok(policy);
         }
         let spec = root.get("spec").ok_or_else(|| err(root, "policy has no spec"))?;
@@ -278,6 +286,9 @@ impl Policy {
     }
 
     fn evaluate_within_limits(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
+        if let Some(validating) = &self.validating {
+            return validating.evaluate(resource, request);
+        }
         if let PolicyKind::Cel(kind) = &self.kind {
             return vec![RuleResponse {
                 rule: String::new(),
@@ -327,6 +338,9 @@ pub struct Request<'a> {
     /// Effective namespace of the resource; defaults to `metadata.namespace`.
     pub namespace: Option<&'a str>,
     pub namespace_labels: BTreeMap<String, String>,
+    /// The resource's Namespace object, when known other than through `cluster` (a test's
+    /// values file); CEL's `namespaceObject`.
+    pub namespace_object: Option<&'a Value>,
     pub user: Option<&'a UserInfo>,
     /// Values a test supplies (globalValues, per-rule context values).
     pub values: Option<&'a Values>,

@@ -1,0 +1,144 @@
+//! API paths (`/apis/apps/v1/namespaces/a/deployments/b`) and an in-memory object store that
+//! answers them — the objects and image metadata of a test's CEL `context` file. The linted
+//! tree answers the same paths from its inventory ([`super::lint::TreeData`]).
+
+use serde_json::{json, Value};
+
+use super::ClusterData;
+use crate::image::ImageRef;
+use crate::inventory::kinds;
+
+/// A parsed GET path: a collection (`name` none) or one object, in a namespace or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ApiPath<'a> {
+    pub group: &'a str,
+    pub namespace: Option<&'a str>,
+    /// Plural resource name (`deployments`; `namespaces` for Namespace objects).
+    pub plural: &'a str,
+    pub name: Option<&'a str>,
+}
+
+/// Parses `/api/v1/...` and `/apis/GROUP/VERSION/...` (a query string is ignored).
+#[must_use]
+pub fn parse_api_path(path: &str) -> Option<ApiPath<'_>> {
+    let path = path.split('?').next().unwrap_or(path).trim_matches('/');
+    let parts: Vec<&str> = path.split('/').collect();
+    let (group, rest) = match parts.as_slice() {
+        ["api", _version, rest @ ..] => ("", rest),
+        ["apis", group, _version, rest @ ..] => (*group, rest),
+        _ => return None,
+    };
+    let (namespace, rest) = match rest {
+        ["namespaces", ns, rest @ ..] if !rest.is_empty() => (Some(*ns), rest),
+        _ => (None, rest),
+    };
+    let (plural, name) = match rest {
+        [plural] => (*plural, None),
+        [plural, name] => (*plural, Some(*name)),
+        _ => return None,
+    };
+    Some(ApiPath { group, namespace, plural, name })
+}
+
+/// A Kubernetes `List` of objects.
+#[must_use]
+pub fn list(items: Vec<Value>) -> Value {
+    let mut list = json!({"apiVersion": "v1", "kind": "List", "metadata": {}});
+    list["items"] = Value::Array(items);
+    list
+}
+
+/// Objects and image metadata held in memory.
+#[derive(Clone, Debug, Default)]
+pub struct ObjectStore {
+    pub objects: Vec<Value>,
+    /// Image metadata by fully qualified reference (`docker.io/library/redis:6`).
+    pub images: Vec<(String, Value)>,
+}
+
+impl ObjectStore {
+    /// Adds an image's metadata (an entry of a context file's `spec.images`).
+    pub fn add_image(&mut self, entry: Value) {
+        let Some(image) = entry.get("image").and_then(Value::as_str) else { return };
+        self.images.push((ImageRef::split(image).to_string(), entry));
+    }
+
+    fn matching<'a>(&'a self, p: ApiPath<'a>) -> impl Iterator<Item = &'a Value> + 'a {
+        self.objects.iter().filter(move |o| {
+            let s = |ptr: &str| o.pointer(ptr).and_then(Value::as_str).unwrap_or("");
+            let (group, _) = kinds::split_api_version(s("/apiVersion"));
+            group == p.group
+                && super::cel::plural(s("/apiVersion"), s("/kind")) == p.plural
+                && p.namespace.is_none_or(|ns| s("/metadata/namespace") == ns)
+                && p.name.is_none_or(|n| s("/metadata/name") == n)
+        })
+    }
+}
+
+impl ClusterData for ObjectStore {
+    fn config_map(&self, namespace: &str, name: &str) -> Option<Value> {
+        let path = ApiPath {
+            group: "",
+            namespace: Some(namespace),
+            plural: "configmaps",
+            name: Some(name),
+        };
+        self.matching(path).next().cloned()
+    }
+
+    fn api_get(&self, path: &str) -> Option<Value> {
+        let p = parse_api_path(path)?;
+        match p.name {
+            Some(_) => self.matching(p).next().cloned(),
+            None => Some(list(self.matching(p).cloned().collect())),
+        }
+    }
+
+    fn image_metadata(&self, image: &str) -> Option<Value> {
+        let wanted = ImageRef::split(image).to_string();
+        self.images.iter().find(|(r, _)| *r == wanted).map(|(_, v)| v.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_parse() {
+        let p = parse_api_path("/apis/apps/v1/namespaces/a/deployments/b?x=1").unwrap();
+        assert_eq!(
+            p,
+            ApiPath { group: "apps", namespace: Some("a"), plural: "deployments", name: Some("b") }
+        );
+        let p = parse_api_path("/api/v1/namespaces/a").unwrap();
+        assert_eq!(
+            p,
+            ApiPath { group: "", namespace: None, plural: "namespaces", name: Some("a") }
+        );
+        let p = parse_api_path("/api/v1/namespaces/a/pods").unwrap();
+        assert_eq!((p.namespace, p.plural, p.name), (Some("a"), "pods", None));
+        assert_eq!(parse_api_path("/api/v1").map(|p| p.plural), None);
+        assert_eq!(parse_api_path("/healthz"), None);
+    }
+
+    #[test]
+    fn the_store_answers_gets_lists_and_images() {
+        let mut store = ObjectStore::default();
+        store.objects.push(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "a"}, "data": {"k": "v"}}));
+        store.objects.push(json!({"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "h", "namespace": "a"}}));
+        store.add_image(
+            json!({"image": "docker.io/redis:6", "config": {"created": "2020-01-01T00:00:00Z"}}),
+        );
+        assert_eq!(store.config_map("a", "c").unwrap()["data"]["k"], "v");
+        assert!(store.config_map("b", "c").is_none());
+        let hpas =
+            store.api_get("/apis/autoscaling/v1/namespaces/a/horizontalpodautoscalers").unwrap();
+        assert_eq!(hpas["items"].as_array().unwrap().len(), 1);
+        let none =
+            store.api_get("/apis/autoscaling/v1/namespaces/b/horizontalpodautoscalers").unwrap();
+        assert!(none["items"].as_array().unwrap().is_empty());
+        assert!(store.image_metadata("redis:6").is_some(), "short and qualified forms agree");
+        assert!(store.image_metadata("redis:7").is_none());
+    }
+}
