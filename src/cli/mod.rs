@@ -253,19 +253,14 @@ fn run_tests(args: &args::TestArgs, cwd: &std::path::Path) -> u8 {
     let write = |w: &mut dyn Write| -> io::Result<()> {
         if args.conformance {
             let (all, validate_only) = crate::harness::conformance(&outcome);
-            for (label, a) in
-                [("all suites", all), ("non-CEL validate-only ClusterPolicy suites", validate_only)]
-            {
-                writeln!(
-                    w,
-                    "{label}: {} suites, {} rows; kyverno-test verdict pass {} ({}%); exact agreement {} ({}%)",
-                    a.suites,
-                    a.rows,
-                    a.verdict_pass,
-                    crate::harness::Agreement::percent(a.verdict_pass, a.rows),
-                    a.exact,
-                    crate::harness::Agreement::percent(a.exact, a.rows),
-                )?;
+            let all_label = "all suites";
+            let validate_label = "non-CEL validate-only ClusterPolicy suites";
+            for (label, a) in [(all_label, all), (validate_label, validate_only)] {
+                writeln!(w, "{label}: {}", a.summary())?;
+            }
+            writeln!(w, "by policy kind:")?;
+            for (kind, a) in crate::harness::conformance_by_kind(&outcome) {
+                writeln!(w, "  {kind}: {}", a.summary())?;
             }
             return Ok(());
         }

@@ -120,6 +120,10 @@ fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
     let object = &inv.objects[v.object];
     let meta = active.rule.meta();
     let (rule, name, severity, policy) = match v.origin {
+        // CEL policy kinds have no rules: the policy names the finding.
+        Some(o) if o.rule.is_empty() => {
+            (o.policy.clone(), o.policy.clone(), o.severity, Some(o.policy))
+        }
         Some(o) => (format!("{}/{}", o.policy, o.rule), o.rule, o.severity, Some(o.policy)),
         None => (meta.code.clone(), meta.name.clone(), active.severity, None),
     };

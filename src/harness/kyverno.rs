@@ -189,6 +189,8 @@ pub(super) fn run_file(path: &Path, files: &Files<'_>, strict: bool) -> Vec<Suit
                 report.problems.extend(problems);
                 report.cel_or_other =
                     suite.policies.iter().any(|p| !is_validate_only_cluster_policy(p));
+                report.policy_kinds =
+                    suite.policies.iter().map(|p| (p.name.clone(), p.category())).collect();
                 if strict {
                     report.problems.extend(unknown_rules(&suite, &display));
                 }

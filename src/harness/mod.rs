@@ -88,11 +88,20 @@ pub struct SuiteReport {
     pub problems: Vec<Problem>,
     /// Whether some policy of the suite is not a non-CEL validate-only ClusterPolicy.
     pub cel_or_other: bool,
+    /// The kind of each policy of the suite, by name ([`crate::engine::kyverno::Policy::category`]).
+    pub policy_kinds: std::collections::BTreeMap<String, String>,
 }
 
 impl SuiteReport {
     fn new(file: String, name: String) -> Self {
-        SuiteReport { file, name, rows: Vec::new(), problems: Vec::new(), cel_or_other: false }
+        SuiteReport {
+            file,
+            name,
+            rows: Vec::new(),
+            problems: Vec::new(),
+            cel_or_other: false,
+            policy_kinds: std::collections::BTreeMap::new(),
+        }
     }
 
     fn broken(file: String, name: String, problem: Problem) -> Self {
@@ -324,12 +333,29 @@ impl Agreement {
     fn add(&mut self, suite: &SuiteReport) {
         self.suites += 1;
         for r in &suite.rows {
-            self.rows += 1;
-            self.verdict_pass += usize::from(r.verdict == Verdict::Pass);
-            self.exact += usize::from(
-                r.actual == r.expected || (r.expected == "skip" && r.actual == "excluded"),
-            );
+            self.add_row(r);
         }
+    }
+
+    fn add_row(&mut self, r: &Row) {
+        self.rows += 1;
+        self.verdict_pass += usize::from(r.verdict == Verdict::Pass);
+        self.exact +=
+            usize::from(r.actual == r.expected || (r.expected == "skip" && r.actual == "excluded"));
+    }
+
+    /// `N suites, N rows; kyverno-test verdict pass N (P%); exact agreement N (P%)`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        format!(
+            "{} suites, {} rows; kyverno-test verdict pass {} ({}%); exact agreement {} ({}%)",
+            self.suites,
+            self.rows,
+            self.verdict_pass,
+            Agreement::percent(self.verdict_pass, self.rows),
+            self.exact,
+            Agreement::percent(self.exact, self.rows),
+        )
     }
 
     /// A share in percent, rounded down to one decimal.
@@ -340,6 +366,28 @@ impl Agreement {
         }
         ((part as f64) * 1000.0 / (whole as f64)).floor() / 10.0
     }
+}
+
+/// Agreement by the kind of policy a row names (`ClusterPolicy, validate.cel`,
+/// `ValidatingPolicy`, …; `unknown policy` when the suite does not load it), in name order.
+/// `suites` counts the suites with a row of that kind.
+#[must_use]
+pub fn conformance_by_kind(outcome: &TestOutcome) -> Vec<(String, Agreement)> {
+    let mut by_kind: std::collections::BTreeMap<String, Agreement> =
+        std::collections::BTreeMap::new();
+    for suite in &outcome.suites {
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &suite.rows {
+            let name = r.policy.rsplit('/').next().unwrap_or("");
+            let kind = suite.policy_kinds.get(name).map_or("unknown policy", String::as_str);
+            let a = by_kind.entry(kind.to_string()).or_default();
+            a.add_row(r);
+            if seen.insert(kind) {
+                a.suites += 1;
+            }
+        }
+    }
+    by_kind.into_iter().collect()
 }
 
 /// Agreement over all suites, and over the suites whose policies are all non-CEL

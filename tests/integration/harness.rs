@@ -306,3 +306,33 @@ fn golden_lines_can_be_ignored() {
     let run = mtk_in(dir.path(), &["test", "--ignore-lines", "."], None);
     assert_eq!((run.code, last_line(&run.stdout)), (0, "3 passed, 0 failed"), "{}", run.stdout);
 }
+
+#[test]
+fn cel_context_files_serve_lookups_and_are_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hpa = copy_suite("other-vpol", "check-hpa-exists", dir.path());
+    copy_suite("other-vpol", "block-stale-images", dir.path());
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "4 passed, 0 failed");
+
+    // Without the HorizontalPodAutoscaler in the context, the Deployment it scaled fails.
+    let context = hpa.join(".kyverno-test/context.yaml");
+    let text = std::fs::read_to_string(&context).unwrap();
+    let emptied = text.replace("kind: HorizontalPodAutoscaler", "kind: PodDisruptionBudget");
+    assert_ne!(text, emptied);
+    std::fs::write(&context, emptied).unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let failing: Vec<&str> =
+        run.stdout.lines().filter(|l| l.contains("Want pass, got fail")).collect();
+    assert_eq!(failing.len(), 1, "{}", run.stdout);
+    assert!(failing[0].contains("Deployment/default/deployment-uses-hpa"), "{failing:?}");
+
+    // A context file that is not `kind: Context` is an error naming it.
+    std::fs::write(&context, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("context.yaml") && all.contains("must be `kind: Context`"), "{all}");
+}

@@ -185,7 +185,7 @@ fn unusable_policies_are_errors_naming_file_and_line_and_the_rest_still_runs() {
         .replace("operator: AnyNotIn", "operator: Sometimes")
         .replace("name: team-label", "name: bad-op");
     std::fs::write(dir.path().join("bad.yaml"), bad).unwrap();
-    let cel = "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata: {name: cel}\nspec: {}\n";
+    let cel = "apiVersion: policies.kyverno.io/v1\nkind: ImageValidatingPolicy\nmetadata: {name: cel}\nspec: {}\n";
     std::fs::write(dir.path().join("cel.yaml"), cel).unwrap();
     let run = mtk_in(
         dir.path(),
@@ -221,7 +221,7 @@ fn unusable_policies_are_errors_naming_file_and_line_and_the_rest_still_runs() {
     assert!(errors.iter().any(|e| e.starts_with("bad.yaml:20: invalid policy `bad-op`: rule `needs-team`: unknown condition operator `Sometimes`")), "{errors:?}");
     assert!(
         errors.iter().any(|e| e.contains("cel.yaml")
-            && e.contains("ValidatingPolicy (CEL) policies are not supported yet")),
+            && e.contains("ImageValidatingPolicy (image verification) is not supported")),
         "{errors:?}"
     );
     assert_eq!(report["findings"].as_array().unwrap().len(), 1, "the good policy still runs");
@@ -230,4 +230,133 @@ fn unusable_policies_are_errors_naming_file_and_line_and_the_rest_still_runs() {
         .as_str()
         .unwrap()
         .contains("no Kyverno policy found"));
+}
+
+/// A tree holding CEL policies: a ValidatingPolicy whose `resource.List` is answered from the
+/// tree (every Deployment needs a HorizontalPodAutoscaler), and a ClusterPolicy with
+/// `validate.cel` whose autogen reaches the Deployment's pod template.
+const CEL_TREE: &str = "apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: require-hpa}
+spec:
+  validationActions: [Deny]
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [apps]
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [deployments]
+  variables:
+  - name: hpas
+    expression: >-
+      resource.List('autoscaling/v2', 'horizontalpodautoscalers', object.metadata.namespace).items
+  validations:
+  - expression: variables.hpas.exists(h, h.spec.scaleTargetRef.name == object.metadata.name)
+    messageExpression: \"'no HPA scales ' + object.metadata.name\"
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: no-latest}
+spec:
+  validationFailureAction: Audit
+  rules:
+  - name: tagged
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    validate:
+      cel:
+        expressions:
+        - expression: object.spec.containers.all(c, !c.image.endsWith(':latest'))
+          message: images must not use the latest tag
+";
+
+const CEL_APPS: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: shop}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: web, image: 'nginx:latest'}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api, namespace: shop}
+spec:
+  template:
+    spec:
+      containers:
+      - {name: api, image: 'api:1.2'}
+---
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: api, namespace: shop}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}
+  maxReplicas: 3
+";
+
+#[test]
+fn cel_policies_in_the_tree_are_applied_with_lookups_served_from_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policies.yaml"), CEL_TREE).unwrap();
+    std::fs::write(dir.path().join("apps.yaml"), CEL_APPS).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let report = run.json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{}", run.stdout);
+    let findings: BTreeSet<(String, String, u64, String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["policy"].is_string())
+        .map(|f| {
+            (
+                f["rule"].as_str().unwrap().to_string(),
+                f["file"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                f["severity"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, String, u64, String, String)> = [
+        ("require-hpa", 1, "error", "no HPA scales web"),
+        ("no-latest/autogen-tagged", 1, "warning", "images must not use the latest tag"),
+    ]
+    .into_iter()
+    .map(|(r, l, s, m)| (r.to_string(), "apps.yaml".to_string(), l, s.to_string(), m.to_string()))
+    .collect();
+    assert_eq!(findings, expected);
+}
+
+#[test]
+fn an_invalid_cel_expression_is_an_error_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken =
+        CEL_TREE.replace("h.spec.scaleTargetRef.name ==", "h.spec.scaleTargetRef.name ==)");
+    std::fs::write(dir.path().join("policies.yaml"), broken).unwrap();
+    std::fs::write(dir.path().join("apps.yaml"), CEL_APPS).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let report = run.json();
+    let error = &report["errors"][0];
+    assert_eq!(error["file"], "policies.yaml");
+    assert_eq!(error["line"], 17);
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("invalid policy `require-hpa`")
+            && message.contains("validations[0] is not valid CEL"),
+        "{message}"
+    );
+    // The other policy still runs.
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["policy"].is_string())
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["no-latest/autogen-tagged"]);
 }

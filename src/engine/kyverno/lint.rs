@@ -78,7 +78,8 @@ impl Rule for PolicyRule {
     }
 
     fn rule_count(&self) -> usize {
-        self.policy.rules.len()
+        // A CEL policy kind is one rule.
+        self.policy.rules.len().max(1)
     }
 
     fn scope(&self) -> RuleScope {
@@ -283,14 +284,16 @@ pub fn load_policies(
             continue;
         }
         if let super::PolicyKind::Cel(kind) = &policy.kind {
-            problems.push(Problem::new(
-                display,
-                None,
-                format!(
-                    "policy `{}`: {kind} (CEL) policies are not supported yet; not applied",
+            if policy.is_validating_policy() {
+                rules.push(Box::new(PolicyRule::new(policy, severity_from, limits)));
+            } else if kind == "ImageValidatingPolicy" {
+                let message = format!(
+                    "policy `{}`: {kind} (image verification) is not supported; not applied",
                     policy.name
-                ),
-            ));
+                );
+                problems.push(Problem::new(display, None, message));
+            }
+            // MutatingPolicy, GeneratingPolicy and DeletingPolicy do not validate.
             continue;
         }
         policy.rules.retain(|r| {
@@ -320,9 +323,9 @@ pub fn load_policies(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use crate::config::Config;
     use crate::load::{parse_text, Limits, Sources};
+    use serde_json::json;
 
     fn inventory(text: &str) -> Inventory {
         let (file, problems) = parse_text("tree.yaml", text, &Limits::default());

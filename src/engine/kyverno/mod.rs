@@ -204,7 +204,11 @@ impl Policy {
         };
         if matches!(policy.kind, PolicyKind::Cel(_)) {
             if matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy") {
-                policy.validating = Some(Arc::new(vpol::compile(root, kind)?));
+                let compiled = vpol::compile(root, kind)?;
+                if compiled.denies() {
+                    policy.failure_action = "Enforce".into();
+                }
+                policy.validating = Some(Arc::new(compiled));
             }
             return Ok(policy);
         }
@@ -250,6 +254,12 @@ impl Policy {
     /// every kind or has no kind list.
     #[must_use]
     pub fn match_kinds(&self) -> Option<Vec<String>> {
+        if let Some(v) = &self.validating {
+            let mut kinds = v.kinds()?;
+            kinds.sort();
+            kinds.dedup();
+            return Some(kinds);
+        }
         let mut kinds = Vec::new();
         for rule in &self.rules {
             let Some(m) = &rule.match_block else { continue };
@@ -271,6 +281,32 @@ impl Policy {
         kinds.sort();
         kinds.dedup();
         Some(kinds)
+    }
+
+    /// What kind of policy this is, for reports by kind: `ClusterPolicy, validate`,
+    /// `ClusterPolicy, validate.cel` (some rule uses CEL), `ClusterPolicy, mutate/generate`
+    /// (likewise `Policy, …`), or the CEL policy kind (`ValidatingPolicy`, …).
+    #[must_use]
+    pub fn category(&self) -> String {
+        let kind = match &self.kind {
+            PolicyKind::Cel(kind) => return kind.clone(),
+            PolicyKind::ClusterPolicy => "ClusterPolicy",
+            PolicyKind::Policy { .. } => "Policy",
+        };
+        let what = if self.rules.iter().any(|r| r.cel.is_some()) {
+            "validate.cel"
+        } else if self.rules.iter().all(|r| r.non_cel_validate) {
+            "validate"
+        } else {
+            "mutate/generate"
+        };
+        format!("{kind}, {what}")
+    }
+
+    /// Whether this is a ValidatingPolicy (or NamespacedValidatingPolicy) the engine runs.
+    #[must_use]
+    pub fn is_validating_policy(&self) -> bool {
+        self.validating.is_some()
     }
 
     /// The severity annotation (`policies.kyverno.io/severity`), when present.

@@ -66,6 +66,8 @@ pub(super) struct CelPolicy {
     autogen: Vec<(Vec<String>, Program)>,
     /// Only `Warn` among the validation actions: failures are warnings.
     warn_only: bool,
+    /// `Deny` among the validation actions.
+    deny: bool,
     /// failurePolicy `Ignore`: an expression that cannot be evaluated is an error, not a failure.
     errors_ignored: bool,
     /// NamespacedValidatingPolicy: only its own namespace.
@@ -96,6 +98,7 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
         namespace_selector: constraints.and_then(|c| c.get("namespaceSelector")).map(Node::to_json),
         object_selector: constraints.and_then(|c| c.get("objectSelector")).map(Node::to_json),
         warn_only: !actions.is_empty() && actions.iter().all(|a| a == "Warn"),
+        deny: actions.iter().any(|a| a == "Deny"),
         errors_ignored: spec.get("failurePolicy").and_then(Node::as_str) == Some("Ignore"),
         namespace: (kind == "NamespacedValidatingPolicy").then(|| {
             root.at(&["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("default").into()
@@ -155,6 +158,29 @@ fn autogen(policy: &CelPolicy, spec: &Node) -> Result<Vec<(Vec<String>, Program)
 }
 
 impl CelPolicy {
+    /// The kinds the policy can match (autogen controllers included); `None` when a rule
+    /// names a wildcard or a resource that is not a built-in kind.
+    pub(super) fn kinds(&self) -> Option<Vec<String>> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            for group in &rule.groups {
+                for plural in &rule.resources {
+                    if group == "*" || plural.contains('*') {
+                        return None;
+                    }
+                    let plural = plural.split('/').next().unwrap_or(plural);
+                    out.push(crate::inventory::kinds::kind_for_plural(group, plural)?.to_string());
+                }
+            }
+        }
+        out.extend(self.autogen.iter().flat_map(|(kinds, _)| kinds.iter().cloned()));
+        Some(out)
+    }
+
+    /// Whether a failure denies the request (`validationActions` has `Deny`).
+    pub(super) fn denies(&self) -> bool {
+        self.deny
+    }
     /// Evaluates the policy on one resource: no response when it does not match.
     pub(super) fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
         let adm = super::admission(resource, request);
@@ -228,4 +254,163 @@ impl CelPolicy {
 
 fn response(status: Status, message: String) -> RuleResponse {
     RuleResponse { rule: String::new(), status, message, path: None }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::super::{Policy, Request, Status};
+    use crate::load::yaml::{parse_stream, Limits};
+
+    fn policy(text: &str) -> Policy {
+        let doc = parse_stream(text, &Limits::default());
+        Policy::from_node(&doc.documents[0].root).unwrap()
+    }
+
+    const VPOL: &str = r#"
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: run-as-non-root}
+spec:
+  validationActions: [Audit]
+  matchConstraints:
+    resourceRules:
+    - apiGroups: ['']
+      apiVersions: [v1]
+      operations: [CREATE, UPDATE]
+      resources: [pods]
+    namespaceSelector:
+      matchExpressions:
+      - {key: tier, operator: NotIn, values: [system]}
+    objectSelector:
+      matchExpressions:
+      - {key: skip, operator: DoesNotExist}
+  matchConditions:
+  - name: not-a-debug-pod
+    expression: "!('debug' in object.metadata.?labels.orValue({}))"
+  variables:
+  - name: containers
+    expression: object.spec.containers
+  validations:
+  - expression: variables.containers.all(c, c.?securityContext.?runAsNonRoot.orValue(false))
+    message: containers must run as non-root
+"#;
+
+    fn pod(name: &str, labels: serde_json::Value, non_root: bool) -> serde_json::Value {
+        let mut pod = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "apps"},
+            "spec": {"containers": [{"name": "c", "securityContext": {"runAsNonRoot": non_root}}]}});
+        pod["metadata"]["labels"] = labels;
+        pod
+    }
+
+    fn statuses(p: &Policy, r: &serde_json::Value, req: &Request<'_>) -> Vec<Status> {
+        p.evaluate(r, req).into_iter().map(|r| r.status).collect()
+    }
+
+    #[test]
+    fn match_constraints_conditions_and_validations() {
+        let p = policy(VPOL);
+        assert!(p.is_validating_policy());
+        let req = Request::default();
+        assert_eq!(statuses(&p, &pod("a", json!({}), true), &req), [Status::Pass]);
+        let r = p.evaluate(&pod("a", json!({}), false), &req);
+        assert_eq!(
+            (r[0].status, r[0].message.as_str()),
+            (Status::Fail, "containers must run as non-root")
+        );
+        // matchConditions false: skipped; objectSelector and namespaceSelector: not matched.
+        assert_eq!(statuses(&p, &pod("a", json!({"debug": "y"}), false), &req), [Status::Skip]);
+        assert!(statuses(&p, &pod("a", json!({"skip": "y"}), false), &req).is_empty());
+        let system = Request {
+            namespace_labels: [("tier".to_string(), "system".to_string())].into(),
+            ..Request::default()
+        };
+        assert!(statuses(&p, &pod("a", json!({}), false), &system).is_empty());
+        // Operations: DELETE is not matched.
+        let delete = Request { operation: "DELETE", ..Request::default() };
+        assert!(statuses(&p, &pod("a", json!({}), false), &delete).is_empty());
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert!(statuses(&p, &cm, &req).is_empty());
+        assert_eq!(
+            p.match_kinds(),
+            Some(
+                [
+                    "CronJob",
+                    "DaemonSet",
+                    "Deployment",
+                    "Job",
+                    "Pod",
+                    "ReplicaSet",
+                    "ReplicationController",
+                    "StatefulSet"
+                ]
+                .map(String::from)
+                .to_vec()
+            )
+        );
+    }
+
+    #[test]
+    fn autogen_reaches_pod_templates_unless_turned_off() {
+        let p = policy(VPOL);
+        let req = Request::default();
+        let template = |non_root: bool| json!({"metadata": {"labels": {}}, "spec": {"containers": [{"name": "c", "securityContext": {"runAsNonRoot": non_root}}]}});
+        let deploy = |non_root| {
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "apps"}, "spec": {"template": template(non_root)}})
+        };
+        let cron = |non_root| {
+            json!({"apiVersion": "batch/v1", "kind": "CronJob",
+            "metadata": {"name": "c", "namespace": "apps"},
+            "spec": {"jobTemplate": {"spec": {"template": template(non_root)}}}})
+        };
+        assert_eq!(statuses(&p, &deploy(true), &req), [Status::Pass]);
+        assert_eq!(statuses(&p, &deploy(false), &req), [Status::Fail]);
+        assert_eq!(statuses(&p, &cron(false), &req), [Status::Fail]);
+        assert_eq!(statuses(&p, &cron(true), &req), [Status::Pass]);
+        let off = policy(&VPOL.replace(
+            "  validationActions:",
+            "  autogen: {podControllers: {controllers: []}}\n  validationActions:",
+        ));
+        assert!(statuses(&off, &deploy(false), &req).is_empty());
+        let only = policy(&VPOL.replace(
+            "  validationActions:",
+            "  autogen: {podControllers: {controllers: [Deployment]}}\n  validationActions:",
+        ));
+        assert_eq!(statuses(&only, &deploy(false), &req), [Status::Fail]);
+        assert!(statuses(&only, &cron(false), &req).is_empty());
+    }
+
+    #[test]
+    fn actions_failure_policy_and_namespaced_policies() {
+        let bad = pod("a", json!({}), false);
+        let req = Request::default();
+        let warn = policy(&VPOL.replace("[Audit]", "[Warn]"));
+        assert_eq!(statuses(&warn, &bad, &req), [Status::Warn]);
+        let deny = policy(&VPOL.replace("[Audit]", "[Deny]"));
+        assert_eq!(deny.failure_action, "Enforce");
+        // An expression that cannot be evaluated: a failure, or an error under Ignore.
+        let broken =
+            VPOL.replace("expression: object.spec.containers", "expression: object.spec.nope");
+        let r = policy(&broken).evaluate(&bad, &req);
+        assert_eq!(r[0].status, Status::Fail);
+        assert!(r[0].message.contains("no such key: nope"), "{}", r[0].message);
+        let ignore = policy(
+            &broken
+                .replace("  validationActions:", "  failurePolicy: Ignore\n  validationActions:"),
+        );
+        assert_eq!(statuses(&ignore, &bad, &req), [Status::Error]);
+        let namespaced = policy(
+            &VPOL.replace("kind: ValidatingPolicy", "kind: NamespacedValidatingPolicy").replace(
+                "metadata: {name: run-as-non-root}",
+                "metadata: {name: n, namespace: apps}",
+            ),
+        );
+        assert_eq!(statuses(&namespaced, &bad, &req), [Status::Fail]);
+        let elsewhere = json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "a", "namespace": "other"}, "spec": {"containers": []}});
+        assert!(statuses(&namespaced, &elsewhere, &req).is_empty());
+    }
 }
