@@ -68,7 +68,90 @@ pub fn compile(node: &Node, what: &str) -> Result<Compiled, CompileError> {
             e.line, e.column, e.message
         ),
     })?;
+    check_functions(&expr, &mut Vec::new()).map_err(|name| CompileError {
+        pos: node.span.start,
+        message: format!("{what} calls `{name}`, which is not a CEL function"),
+    })?;
     Ok(Compiled { text: text.to_string(), expr, pos: node.span.start })
+}
+
+/// Every function an expression calls exists (CEL has no user functions: an unknown name is a
+/// typo the policy's author should hear of when it is compiled, as Kubernetes' type checker
+/// reports it). `bound` holds the comprehension variables in scope, which may shadow a function
+/// namespace (`images.all(image, image.startsWith('x'))`).
+fn check_functions(e: &Expr, bound: &mut Vec<String>) -> Result<(), String> {
+    use super::functions::{is_known, is_namespace};
+    match e {
+        Expr::Call { target, function, args } => {
+            let is_macro = match (target, function.as_str(), args.as_slice()) {
+                (None, "has", [_]) => true,
+                (
+                    Some(_),
+                    "all" | "exists" | "exists_one" | "filter" | "map",
+                    [Expr::Ident(_), ..],
+                ) if (2..=3).contains(&args.len()) => true,
+                _ => false,
+            };
+            if is_macro {
+                if let Some(t) = target {
+                    check_functions(t, bound)?;
+                }
+                let var = match args.first() {
+                    Some(Expr::Ident(v)) if target.is_some() => Some(v.clone()),
+                    _ => None,
+                };
+                let pushed = var.is_some();
+                if let Some(v) = var {
+                    bound.push(v);
+                }
+                let rest = if pushed { &args[1..] } else { &args[..] };
+                let r = rest.iter().try_for_each(|a| check_functions(a, bound));
+                if pushed {
+                    bound.pop();
+                }
+                return r;
+            }
+            let name = match target.as_deref() {
+                Some(Expr::Ident(ns)) if is_namespace(ns) && !bound.contains(ns) => {
+                    format!("{ns}.{function}")
+                }
+                _ => function.clone(),
+            };
+            if !is_known(&name) {
+                return Err(name);
+            }
+            if let Some(t) = target.as_deref() {
+                if !matches!(t, Expr::Ident(ns) if is_namespace(ns) && !bound.contains(ns)) {
+                    check_functions(t, bound)?;
+                }
+            }
+            args.iter().try_for_each(|a| check_functions(a, bound))
+        }
+        Expr::Select { operand, .. } => check_functions(operand, bound),
+        Expr::Index { operand, index, .. } => {
+            check_functions(operand, bound)?;
+            check_functions(index, bound)
+        }
+        Expr::List(items) => items.iter().try_for_each(|(x, _)| check_functions(x, bound)),
+        Expr::Map(entries) => entries.iter().try_for_each(|(k, v, _)| {
+            check_functions(k, bound)?;
+            check_functions(v, bound)
+        }),
+        Expr::Struct { fields, .. } => {
+            fields.iter().try_for_each(|(_, v, _)| check_functions(v, bound))
+        }
+        Expr::Unary(_, x) => check_functions(x, bound),
+        Expr::Binary(_, a, b) => {
+            check_functions(a, bound)?;
+            check_functions(b, bound)
+        }
+        Expr::Conditional(c, a, b) => {
+            check_functions(c, bound)?;
+            check_functions(a, bound)?;
+            check_functions(b, bound)
+        }
+        _ => Ok(()),
+    }
 }
 
 fn named_list<'a>(

@@ -34,12 +34,191 @@ pub(super) fn is_namespace(name: &str) -> bool {
     NAMESPACES.contains(&name)
 }
 
+/// Every function and method name this module answers (namespaced ones as `ns.name`), for
+/// the check made when a policy is compiled: a name outside this list and
+/// [`KNOWN_UNSUPPORTED`] is a typo, reported at the expression's line.
+const KNOWN: &[&str] = &[
+    // standard, optionals, conversions
+    "size",
+    "dyn",
+    "string",
+    "int",
+    "uint",
+    "double",
+    "bool",
+    "bytes",
+    "type",
+    "matches",
+    "duration",
+    "timestamp",
+    "now",
+    "time.now",
+    "orValue",
+    "hasValue",
+    "value",
+    "or",
+    "optional.of",
+    "optional.none",
+    "optional.ofNonZeroValue",
+    "base64.encode",
+    "base64.decode",
+    // strings
+    "startsWith",
+    "endsWith",
+    "contains",
+    "lowerAscii",
+    "upperAscii",
+    "trim",
+    "reverse",
+    "charAt",
+    "split",
+    "replace",
+    "indexOf",
+    "lastIndexOf",
+    "substring",
+    "format",
+    "find",
+    "findAll",
+    "join",
+    "strings.quote",
+    // lists and sets
+    "isSorted",
+    "sum",
+    "min",
+    "max",
+    "slice",
+    "flatten",
+    "distinct",
+    "sort",
+    "first",
+    "last",
+    "lists.range",
+    "sets.contains",
+    "sets.equivalent",
+    "sets.intersects",
+    // math
+    "math.greatest",
+    "math.least",
+    "math.abs",
+    "math.sign",
+    "math.ceil",
+    "math.floor",
+    "math.round",
+    "math.trunc",
+    "math.isNaN",
+    "math.isInf",
+    "math.isFinite",
+    // time accessors
+    "getHours",
+    "getMinutes",
+    "getSeconds",
+    "getMilliseconds",
+    "getFullYear",
+    "getMonth",
+    "getDate",
+    "getDayOfMonth",
+    "getDayOfWeek",
+    "getDayOfYear",
+    // quantity, url, ip, cidr, image
+    "quantity",
+    "isQuantity",
+    "sign",
+    "isInteger",
+    "asInteger",
+    "asApproximateFloat",
+    "isGreaterThan",
+    "isLessThan",
+    "compareTo",
+    "add",
+    "sub",
+    "url",
+    "isURL",
+    "getScheme",
+    "getHost",
+    "getHostname",
+    "getPort",
+    "getEscapedPath",
+    "getQuery",
+    "ip",
+    "isIP",
+    "ip.isCanonical",
+    "family",
+    "isUnspecified",
+    "isLoopback",
+    "isLinkLocalMulticast",
+    "isLinkLocalUnicast",
+    "isGlobalUnicast",
+    "cidr",
+    "isCIDR",
+    "containsIP",
+    "containsCIDR",
+    "masked",
+    "prefixLength",
+    "image",
+    "isImage",
+    "registry",
+    "repository",
+    "tag",
+    "digest",
+    "identifier",
+    "containsDigest",
+    // Kyverno
+    "resource.Get",
+    "resource.List",
+    "image.GetMetadata",
+    "parseServiceAccount",
+    "jsonpatch.escapeKey",
+];
+
+/// Names that exist in Kubernetes' or Kyverno's CEL but need what an offline linter does not
+/// have (an HTTP client, the authorizer, a global context): accepted when a policy is compiled,
+/// an error when evaluated.
+const KNOWN_UNSUPPORTED: &[&str] = &[
+    "http.Get",
+    "http.Post",
+    "http.Client",
+    "globalContext.Get",
+    "resource.Post",
+    "image.Verify",
+    "x509.Decode",
+    "check",
+    "allowed",
+    "reason",
+    "errored",
+    "error",
+    "group",
+    "resource",
+    "subresource",
+    "namespace",
+    "name",
+    "path",
+    "verb",
+    "serviceAccount",
+    "authorizer.group",
+    "authorizer.path",
+    "authorizer.serviceAccount",
+    "transformList",
+    "transformMap",
+    "transformMapEntry",
+    "sortBy",
+    "getField",
+    "Apply",
+    "Get",
+    "List",
+];
+
+/// Whether `name` (`ns.name` when namespaced) is a function CEL policies may call.
+pub(super) fn is_known(name: &str) -> bool {
+    KNOWN.contains(&name) || KNOWN_UNSUPPORTED.contains(&name)
+}
+
 /// Calls a function or method (`receiver` is the target of `target.name(args)`).
 pub(super) fn call(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Result<Val> {
     standard(r, name, args, env)
         .or_else(|| strings(r, name, args, env))
         .or_else(|| lists(r, name, args))
         .or_else(|| sets(r, name, args))
+        .or_else(|| math(r, name, args))
         .or_else(|| time::call(r, name, args, env))
         .or_else(|| ext::call(r, name, args))
         .or_else(|| kyverno::call(r, name, args, env))
@@ -348,6 +527,57 @@ fn sets(r: Option<&Val>, name: &str, args: &[Val]) -> Option<Result<Val>> {
         "sets.intersects" => a.iter().any(|x| has(b, x)),
         _ => return None,
     })))
+}
+
+/// The math library (cel-go's `ext.Math`).
+#[allow(clippy::cast_precision_loss, reason = "comparing int with double, as CEL does")]
+fn math(r: Option<&Val>, name: &str, args: &[Val]) -> Option<Result<Val>> {
+    if r.is_some() || !name.starts_with("math.") {
+        return None;
+    }
+    let number = |v: &Val| matches!(v, Val::Int(_) | Val::Uint(_) | Val::Double(_));
+    Some(match (&name[5..], args) {
+        ("greatest" | "least", [Val::List(items)]) => extreme(name, items),
+        ("greatest" | "least", items) if !items.is_empty() && items.iter().all(number) => {
+            extreme(name, items)
+        }
+        ("abs", [Val::Int(i)]) => {
+            i.checked_abs().map(Val::Int).ok_or_else(|| EvalError("integer overflow".into()))
+        }
+        ("abs", [Val::Double(d)]) => Ok(Val::Double(d.abs())),
+        ("abs", [Val::Uint(u)]) => Ok(Val::Uint(*u)),
+        ("sign", [Val::Int(i)]) => Ok(Val::Int(i.signum())),
+        ("sign", [Val::Uint(u)]) => Ok(Val::Uint(u64::from(*u > 0))),
+        ("sign", [Val::Double(d)]) => {
+            Ok(Val::Double(if d.is_nan() || *d == 0.0 { *d } else { d.signum() }))
+        }
+        ("ceil", [Val::Double(d)]) => Ok(Val::Double(d.ceil())),
+        ("floor", [Val::Double(d)]) => Ok(Val::Double(d.floor())),
+        ("round", [Val::Double(d)]) => Ok(Val::Double(d.round())),
+        ("trunc", [Val::Double(d)]) => Ok(Val::Double(d.trunc())),
+        ("isNaN", [Val::Double(d)]) => Ok(Val::Bool(d.is_nan())),
+        ("isInf", [Val::Double(d)]) => Ok(Val::Bool(d.is_infinite())),
+        ("isFinite", [Val::Double(d)]) => Ok(Val::Bool(d.is_finite())),
+        _ => return None,
+    })
+}
+
+fn extreme(name: &str, items: &[Val]) -> Result<Val> {
+    let want =
+        if name == "math.least" { std::cmp::Ordering::Less } else { std::cmp::Ordering::Greater };
+    let mut best: Option<&Val> = None;
+    for x in items {
+        match (best, compare(x, x)) {
+            (_, None) => return err(format!("{name}: `{}` is not a number", x.type_name())),
+            (None, _) => best = Some(x),
+            (Some(b), _) => {
+                if compare(x, b) == Some(want) {
+                    best = Some(x);
+                }
+            }
+        }
+    }
+    best.cloned().ok_or_else(|| EvalError(format!("{name}() of nothing")))
 }
 
 /// The lists library (Kubernetes' `lists`, cel-go's `ext.Lists`).

@@ -205,6 +205,10 @@ mod tests {
         assert!(error("timestamp('yesterday')").contains("not an RFC 3339"));
         assert!(error("[1, 'a'].sort()").contains("not comparable"));
         assert!(truth("10u / 3u == 3u && 10u % 3u == 1u && 7 % 4 == 3"));
+        assert!(truth("math.greatest(1, 2.5, 2) == 2.5 && math.least([3, 1, 2]) == 1"));
+        assert!(truth("math.abs(-3) == 3 && math.ceil(1.2) == 2.0 && math.round(2.5) == 3.0"));
+        assert!(truth("math.sign(-2) == -1 && math.isNaN(0.0 / 0.0) && !math.isFinite(1.0 / 0.0)"));
+        assert!(error("math.greatest('a', 'b')").contains("no such function"));
         assert!(error("7u % 0u").contains("modulus by zero"));
         assert!(error("0u - 1u").contains("overflow"));
     }

@@ -151,3 +151,90 @@ pub(crate) fn activation(
     vars.insert("params".to_string(), Val::Null);
     vars
 }
+
+/// `validate.cel.paramKind` and `paramRef`: the parameter objects a rule reads as `params`,
+/// found in the tree (Kubernetes' ValidatingAdmissionPolicyBinding semantics).
+#[derive(Clone, Debug)]
+pub(crate) struct ParamSpec {
+    api_version: String,
+    kind: String,
+    name: Option<String>,
+    namespace: Option<String>,
+    selector: Option<Value>,
+    /// `parameterNotFoundAction: Allow`: no parameter object passes the rule (the default,
+    /// `Deny`, fails it).
+    pub(crate) allow_missing: bool,
+}
+
+impl ParamSpec {
+    /// Reads `paramKind` and `paramRef` of a `validate.cel` node; `None` without `paramKind`.
+    pub(crate) fn from_node(cel: &crate::load::Node) -> Option<ParamSpec> {
+        use crate::load::Node;
+        let kind = cel.get("paramKind")?;
+        let s = |n: Option<&Node>, k: &str| {
+            n.and_then(|n| n.get(k)).and_then(Node::as_str).map(str::to_string)
+        };
+        let reference = cel.get("paramRef");
+        Some(ParamSpec {
+            api_version: s(Some(kind), "apiVersion").unwrap_or_default(),
+            kind: s(Some(kind), "kind").unwrap_or_default(),
+            name: s(reference, "name").filter(|n| !n.is_empty()),
+            namespace: s(reference, "namespace").filter(|n| !n.is_empty()),
+            selector: reference.and_then(|r| r.get("selector")).map(crate::load::Node::to_json),
+            allow_missing: s(reference, "parameterNotFoundAction").as_deref() == Some("Allow"),
+        })
+    }
+
+    /// What names the parameters, for messages: `ConfigMap team-limits`.
+    pub(crate) fn describe(&self) -> String {
+        match (&self.namespace, &self.name) {
+            (Some(ns), Some(n)) => format!("{} `{ns}/{n}`", self.kind),
+            (None, Some(n)) => format!("{} `{n}`", self.kind),
+            _ => format!("{} objects selected by the paramRef", self.kind),
+        }
+    }
+
+    /// The parameter objects for a resource: by name, or every one the selector picks (in the
+    /// paramRef's namespace, else — for a namespaced kind — the resource's own).
+    pub(crate) fn resolve(
+        &self,
+        adm: &Admission<'_>,
+        cluster: Option<&dyn ClusterData>,
+    ) -> Result<Vec<Value>, String> {
+        let Some(cluster) = cluster else { return Ok(Vec::new()) };
+        let no_crds = std::collections::HashMap::new();
+        let cluster_scoped = kinds::is_cluster_scoped(&self.api_version, &self.kind, &no_crds);
+        let namespace = match (&self.namespace, cluster_scoped) {
+            (_, true) => "",
+            (Some(ns), false) => ns.as_str(),
+            (None, false) => adm.namespace,
+        };
+        let resource = plural(&self.api_version, &self.kind);
+        if let Some(name) = &self.name {
+            let path = api_path(&self.api_version, &resource, namespace, Some(name));
+            return Ok(cluster.api_get(&path).into_iter().collect());
+        }
+        let path = api_path(&self.api_version, &resource, namespace, None);
+        let items = cluster
+            .api_get(&path)
+            .and_then(|l| l.get("items").and_then(Value::as_array).cloned())
+            .unwrap_or_default();
+        let Some(selector) = &self.selector else { return Ok(items) };
+        let mut out = Vec::new();
+        for item in items {
+            let labels: BTreeMap<String, String> = item
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if super::matching::selector_matches(selector, &labels, false)? {
+                out.push(item);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -129,6 +129,8 @@ struct CelRule {
     /// The policy's `failurePolicy` is `Ignore`: a CEL expression that cannot be evaluated
     /// makes the rule an error instead of failing it.
     errors_ignored: bool,
+    /// `paramKind`/`paramRef`: the objects `params` is bound to.
+    params: Option<cel::ParamSpec>,
 }
 
 /// Is this document a policy the engine knows (Kyverno or CEL kinds)?
@@ -427,15 +429,11 @@ impl Rule {
                     pos: Some(e.pos),
                     message: format!("rule `{}`: {}", self.name, e.message),
                 })?;
-        if let Some(c) = cel_node {
-            if c.get("paramKind").is_some() || c.get("paramRef").is_some() {
-                self.unsupported = Some("`validate.cel.paramKind` (parameter resources)".into());
-            }
-        }
         self.cel = Some(CelRule {
             program: Arc::new(program),
             validates: cel_node.is_some(),
             errors_ignored: false,
+            params: cel_node.and_then(cel::ParamSpec::from_node),
         });
         Ok(())
     }
@@ -527,9 +525,34 @@ impl Rule {
             }
         }
         if let Some(cel) = &self.cel {
-            let vars = cel::activation(resource, request, adm);
+            let mut vars = cel::activation(resource, request, adm);
             let host = cel::ClusterHost { cluster: request.cluster };
-            let outcome = cel.program.run(&vars, &request.limits, Some(&host), !cel.errors_ignored);
+            let params = match &cel.params {
+                None => vec![Value::Null],
+                Some(spec) => match spec.resolve(adm, request.cluster) {
+                    Err(e) => return Some(self.error(format!("paramRef: {e}"))),
+                    Ok(found) if found.is_empty() && spec.allow_missing => {
+                        let why =
+                            format!("no {} (parameterNotFoundAction: Allow)", spec.describe());
+                        return Some(self.respond(Status::Pass, why, None));
+                    }
+                    Ok(found) if found.is_empty() => {
+                        let why =
+                            format!("no params found: {} is not in the tree", spec.describe());
+                        return Some(self.respond(Status::Fail, why, None));
+                    }
+                    Ok(found) => found,
+                },
+            };
+            // Every parameter object must pass (as each binding's param does in Kubernetes).
+            let mut outcome = Outcome::Pass;
+            for p in &params {
+                vars.insert("params".into(), crate::engine::cel::Val::from_json(p));
+                outcome = cel.program.run(&vars, &request.limits, Some(&host), !cel.errors_ignored);
+                if outcome != Outcome::Pass {
+                    break;
+                }
+            }
             let passed = format!("validation rule '{}' passed.", self.name);
             match outcome {
                 Outcome::NotMatched(name) => {
@@ -1223,6 +1246,70 @@ spec:
     }
 
     #[test]
+    fn validate_cel_params_come_from_the_tree() {
+        let text = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: max-containers}
+spec:
+  rules:
+  - name: max
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      cel:
+        paramKind: {apiVersion: v1, kind: ConfigMap}
+        paramRef: {name: limits, namespace: params}
+        expressions:
+        - expression: size(object.spec.containers) <= int(params.data.max)
+          messageExpression: "'at most ' + params.data.max + ' containers'"
+"#;
+        let mut store = store::ObjectStore::default();
+        let cm = |ns: &str, name: &str, max: &str, team: &str| {
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": ns, "labels": {"team": team}},
+                "data": {"max": max}})
+        };
+        store.objects.push(cm("params", "limits", "1", "a"));
+        store.objects.push(cm("apps", "limits", "2", "a"));
+        store.objects.push(cm("apps", "other", "3", "b"));
+        let pod = |n: usize| {
+            let containers: Vec<Value> = (0..n).map(|i| json!({"name": format!("c{i}")})).collect();
+            json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+                "spec": {"containers": containers}})
+        };
+        let req = Request { cluster: Some(&store), ..Request::default() };
+        let run = |text: &str, n: usize, req: &Request<'_>| {
+            let r = policy(text).evaluate(&pod(n), req);
+            (r[0].status, r[0].message.clone())
+        };
+        assert_eq!(run(text, 1, &req).0, Status::Pass);
+        assert_eq!(run(text, 2, &req), (Status::Fail, "at most 1 containers".into()));
+        // Without a namespace, a namespaced param kind is looked up in the resource's.
+        let own =
+            text.replace("paramRef: {name: limits, namespace: params}", "paramRef: {name: limits}");
+        assert_eq!(run(&own, 2, &req).0, Status::Pass);
+        // A selector binds every object it picks; each must pass.
+        let selected = text.replace(
+            "paramRef: {name: limits, namespace: params}",
+            "paramRef: {namespace: apps, selector: {matchLabels: {team: b}}}",
+        );
+        assert_eq!(run(&selected, 3, &req).0, Status::Pass);
+        let all = text
+            .replace("paramRef: {name: limits, namespace: params}", "paramRef: {namespace: apps}");
+        assert_eq!(run(&all, 3, &req), (Status::Fail, "at most 2 containers".into()));
+        // Missing params fail the rule, unless parameterNotFoundAction is Allow.
+        let missing =
+            text.replace("name: limits, namespace: params", "name: nope, namespace: params");
+        let (status, message) = run(&missing, 1, &req);
+        assert_eq!(status, Status::Fail);
+        assert!(message.contains("ConfigMap `params/nope` is not in the tree"), "{message}");
+        let allowed = missing
+            .replace("namespace: params}", "namespace: params, parameterNotFoundAction: Allow}");
+        assert_eq!(run(&allowed, 9, &req).0, Status::Pass);
+        assert_eq!(run(text, 1, &Request::default()).0, Status::Fail, "no cluster data: no params");
+    }
+
+    #[test]
     fn invalid_cel_is_a_policy_error_at_its_line() {
         let text = CEL_POLICY.replace("size(variables.all) <= 2", "size(variables.all) <=");
         let doc = parse_stream(&text, &Limits::default());
@@ -1233,6 +1320,27 @@ spec:
             "{}",
             e.message
         );
+        // A function that does not exist is caught when the policy is compiled.
+        let text = CEL_POLICY.replacen("c.image.contains(':')", "c.image.contians(':')", 1);
+        let doc = parse_stream(&text, &Limits::default());
+        let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+        assert_eq!(e.pos.map(|p| p.line), Some(22), "{e:?}");
+        assert!(
+            e.message.contains("expressions[1] calls `contians`, which is not a CEL function"),
+            "{}",
+            e.message
+        );
+        // A comprehension variable may shadow a function namespace.
+        let text = CEL_POLICY.replace(
+            "variables.all.all(c, c.image.contains(':'))",
+            "variables.all.all(image, image.image.contains(':'))",
+        );
+        let doc = parse_stream(&text, &Limits::default());
+        assert!(Policy::from_node(&doc.documents[0].root).is_ok());
+        let text = CEL_POLICY.replace("size(variables.all) <= 2", "sets.union([1], [2]) == [1, 2]");
+        let doc = parse_stream(&text, &Limits::default());
+        let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+        assert!(e.message.contains("calls `sets.union`"), "{}", e.message);
     }
 
     #[test]
