@@ -82,6 +82,30 @@ for suite in suites:
                     if expr and "\n" not in expr:
                         put("jmespath", expr + "\n" + yaml.safe_dump({"request": {"object": resource}}))
 
+# cel: every CEL expression of the corpus's policies, with a resource of its suite.
+def cel_strings(node, out):
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in ("expression", "messageExpression") and isinstance(v, str):
+                out.append(v)
+            else:
+                cel_strings(v, out)
+    elif isinstance(node, list):
+        for v in node:
+            cel_strings(v, out)
+
+
+for suite in suites:
+    d = os.path.dirname(suite)
+    files = glob.glob(os.path.join(d, "*.yaml")) + glob.glob(os.path.join(os.path.dirname(d), "*.yaml"))
+    docs = [doc for p in files for doc in load_all(p) if isinstance(doc, dict)]
+    policies = [x for x in docs if str(x.get("apiVersion", "")).startswith(("kyverno.io", "policies.kyverno.io"))]
+    resources = [x for x in docs if x not in policies and x.get("kind") not in ("Test", "Values", "Value", "Context", None)]
+    exprs = []
+    cel_strings(policies, exprs)
+    for e in exprs:
+        put("cel", e + "\n---\n" + yaml.safe_dump(resources[0] if resources else {}))
+
 # test_file: a suite that uses the fuzz target's own policy.yaml and resource.yaml.
 put("test_file", """apiVersion: cli.kyverno.io/v1alpha1
 kind: Test
@@ -96,6 +120,6 @@ results:
     kind: Pod
     result: pass
 """)
-for target in ("load", "pattern", "jmespath", "test_file"):
+for target in ("load", "pattern", "jmespath", "test_file", "cel"):
     n = len(os.listdir(os.path.join(here, "corpus", target)))
     print(f"{target}: {n} seeds", file=sys.stderr)

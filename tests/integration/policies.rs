@@ -360,3 +360,48 @@ fn an_invalid_cel_expression_is_an_error_at_its_line() {
         .collect();
     assert_eq!(rules, ["no-latest/autogen-tagged"]);
 }
+
+/// examples/policies: its Kyverno suite passes, and on the example fleet its two CEL policies
+/// give the findings its README lists.
+#[test]
+fn the_cel_policy_example_tests_itself_and_finds_what_its_readme_lists() {
+    let run = crate::support::mtk(&["test", "examples/policies"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.trim_end().ends_with("5 passed, 0 failed"), "{}", run.stdout);
+
+    let run = crate::support::mtk(&[
+        "--format",
+        "json",
+        "--policy",
+        "examples/policies",
+        "examples/flux-fleet",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let report = run.json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{}", run.stdout);
+    let mut found: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["policy"].is_string())
+        .map(|f| {
+            format!(
+                "| {} | `{}:{}:{}` | {} |",
+                f["rule"].as_str().unwrap(),
+                f["file"].as_str().unwrap().trim_start_matches("examples/flux-fleet/"),
+                f["line"],
+                f["column"],
+                f["message"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let readme = std::fs::read_to_string(repo().join("examples/policies/README.md")).unwrap();
+    let mut listed: Vec<String> = readme
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains(".yaml:"))
+        .map(String::from)
+        .collect();
+    found.sort();
+    listed.sort();
+    assert_eq!(found, listed);
+}

@@ -251,6 +251,8 @@ pub struct Env<'a> {
     steps: usize,
     budget: usize,
     pub(super) regex_size: usize,
+    /// Regular expressions compiled so far (`matches` in a loop compiles once).
+    pub(super) regexes: RefCell<std::collections::HashMap<String, regex::Regex>>,
 }
 
 impl<'a> Env<'a> {
@@ -265,6 +267,7 @@ impl<'a> Env<'a> {
             steps: 0,
             budget,
             regex_size: crate::limits::Limits::default().regex_size,
+            regexes: RefCell::new(std::collections::HashMap::new()),
         }
     }
 
@@ -294,6 +297,25 @@ impl<'a> Env<'a> {
         self.steps = 0;
     }
 
+    /// Steps left in the budget: a function about to build a string or list longer than this
+    /// refuses to.
+    pub(super) fn room(&self) -> usize {
+        self.budget.saturating_sub(self.steps)
+    }
+
+    /// Charges `n` steps (a value of size `n` was built).
+    fn charge(&mut self, n: usize) -> Result<()> {
+        self.steps = self.steps.saturating_add(n);
+        if self.steps > self.budget {
+            return err(format!(
+                "{LIMIT_PREFIX}{} steps; {}",
+                self.budget,
+                crate::limits::hint("cel-steps")
+            ));
+        }
+        Ok(())
+    }
+
     pub(super) fn lookup(&self, name: &str) -> Option<Val> {
         self.locals
             .iter()
@@ -316,14 +338,7 @@ impl<'a> Env<'a> {
 /// Evaluates an expression.
 #[allow(clippy::many_single_char_names, reason = "one arm per node, each naming its literal")]
 pub fn eval(e: &Expr, env: &mut Env<'_>) -> Result<Val> {
-    env.steps += 1;
-    if env.steps > env.budget {
-        return err(format!(
-            "{LIMIT_PREFIX}{} steps; {}",
-            env.budget,
-            crate::limits::hint("cel-steps")
-        ));
-    }
+    env.charge(1)?;
     match e {
         Expr::Null => Ok(Val::Null),
         Expr::Bool(b) => Ok(Val::Bool(*b)),
@@ -404,7 +419,9 @@ pub fn eval(e: &Expr, env: &mut Env<'_>) -> Result<Val> {
         Expr::Binary(op, l, r) => {
             let a = eval(l, env)?;
             let b = eval(r, env)?;
-            binary(*op, &a, &b)
+            let v = binary(*op, &a, &b)?;
+            env.charge(weight(&v))?;
+            Ok(v)
         }
         Expr::Conditional(c, then, otherwise) => match eval(c, env)? {
             Val::Bool(true) => eval(then, env),
@@ -661,12 +678,28 @@ fn call(target: Option<&Expr>, function: &str, args: &[Expr], env: &mut Env<'_>)
     if let Some(Expr::Ident(ns)) = target {
         if !env.declares(ns) && super::functions::is_namespace(ns) {
             let values = args.iter().map(|a| eval(a, env)).collect::<Result<Vec<_>>>()?;
-            return super::functions::call(None, &format!("{ns}.{function}"), &values, env);
+            let v = super::functions::call(None, &format!("{ns}.{function}"), &values, env)?;
+            env.charge(weight(&v))?;
+            return Ok(v);
         }
     }
     let receiver = target.map(|t| eval(t, env)).transpose()?;
     let values = args.iter().map(|a| eval(a, env)).collect::<Result<Vec<_>>>()?;
-    super::functions::call(receiver.as_ref(), function, &values, env)
+    let v = super::functions::call(receiver.as_ref(), function, &values, env)?;
+    env.charge(weight(&v))?;
+    Ok(v)
+}
+
+/// What building a value costs, in steps: its length for strings, bytes, lists and maps
+/// (so that doubling a list sixty times runs into the budget, not out of memory).
+fn weight(v: &Val) -> usize {
+    match v {
+        Val::String(s) => s.len(),
+        Val::Bytes(b) => b.len(),
+        Val::List(l) => l.len(),
+        Val::Map(m) => m.len(),
+        _ => 0,
+    }
 }
 
 /// `all`, `exists`, `exists_one`, `filter` and `map` over a list (elements) or a map (keys).
@@ -832,5 +865,25 @@ mod tests {
         let expr = super::super::parse("l.all(x, l.all(y, x + y >= 0))").unwrap();
         let e = eval(&expr, &mut Env::new(&vars, 10_000)).unwrap_err();
         assert!(e.0.contains("exceeded 10000 steps"), "{e:?}");
+    }
+    #[test]
+    fn building_large_values_is_bounded() {
+        let vars = BTreeMap::new();
+        let run = |text: &str| {
+            let expr = super::super::parse(text).unwrap();
+            eval(&expr, &mut Env::new(&vars, 10_000))
+        };
+        // Each builder is charged by the size of what it builds, or refuses beforehand.
+        let e = run("lists.range(20000)").unwrap_err();
+        assert!(e.is_limit(), "{e:?}");
+        let e = run("'a'.replace('', 'bbbbbbbbbb').replace('b', 'cccccccccccccccccccc').replace('c', 'dddddddddddddddddddd').replace('d', 'eeeeeeeeeeeeeeeeeeee')").unwrap_err();
+        assert!(e.is_limit(), "{e:?}");
+        let e = run("lists.range(5000).distinct()").unwrap_err();
+        assert!(e.is_limit(), "{e:?}");
+        let e = run("[lists.range(100), lists.range(100), lists.range(100)].map(l, l.join('-----------------------'))").unwrap_err();
+        assert!(e.0.contains("join() on a list holding `int`"), "{e:?}");
+        let e = run("lists.range(2000).map(i, string(i)).join('0123456789')").unwrap_err();
+        assert!(e.is_limit(), "{e:?}");
+        assert_eq!(run("lists.range(3).map(i, string(i)).join('-')"), Ok(Val::string("0-1-2")));
     }
 }

@@ -216,8 +216,8 @@ pub(super) fn is_known(name: &str) -> bool {
 pub(super) fn call(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Result<Val> {
     standard(r, name, args, env)
         .or_else(|| strings(r, name, args, env))
-        .or_else(|| lists(r, name, args))
-        .or_else(|| sets(r, name, args))
+        .or_else(|| lists(r, name, args, env))
+        .or_else(|| sets(r, name, args, env))
         .or_else(|| math(r, name, args))
         .or_else(|| time::call(r, name, args, env))
         .or_else(|| ext::call(r, name, args))
@@ -274,6 +274,18 @@ fn standard(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Option<
 /// Compiles a regular expression: RE2 syntax, as CEL specifies (the `regex` crate is
 /// RE2-like), bounded by `--limit regex-size`.
 fn regex(pattern: &str, env: &Env<'_>) -> Result<regex::Regex> {
+    if let Some(re) = env.regexes.borrow().get(pattern) {
+        return Ok(re.clone());
+    }
+    let re = compile_regex(pattern, env)?;
+    let mut cache = env.regexes.borrow_mut();
+    if cache.len() < 256 {
+        cache.insert(pattern.to_string(), re.clone());
+    }
+    Ok(re)
+}
+
+fn compile_regex(pattern: &str, env: &Env<'_>) -> Result<regex::Regex> {
     regex::RegexBuilder::new(pattern).size_limit(env.regex_size).build().map_err(|e| {
         EvalError(match e {
             regex::Error::CompiledTooBig(_) => format!(
@@ -341,10 +353,16 @@ fn strings(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Option<R
             Ok(n) => Ok(Val::list(split(text, sep, n))),
             Err(e) => Err(e),
         },
-        ("replace", [Val::String(from), Val::String(to)]) => string(&text.replace(&**from, to)),
+        ("replace", [Val::String(from), Val::String(to)]) => {
+            fits(replaced_len(text, from, to, usize::MAX), env)
+                .and_then(|()| string(&text.replace(&**from, to)))
+        }
         ("replace", [Val::String(from), Val::String(to), n]) => match limit(n) {
-            Ok(Some(n)) => string(&text.replacen(&**from, to, n)),
-            Ok(None) => string(&text.replace(&**from, to)),
+            Ok(n) => {
+                let n = n.unwrap_or(usize::MAX);
+                fits(replaced_len(text, from, to, n), env)
+                    .and_then(|()| string(&text.replacen(&**from, to, n)))
+            }
             Err(e) => Err(e),
         },
         ("indexOf" | "lastIndexOf", [Val::String(needle)]) => {
@@ -388,6 +406,25 @@ fn strings(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Option<R
         },
         _ => return None,
     })
+}
+
+/// The length `text.replacen(from, to, n)` will have, without building it.
+fn replaced_len(text: &str, from: &str, to: &str, n: usize) -> usize {
+    let count =
+        if from.is_empty() { text.chars().count() + 1 } else { text.matches(from).count() }.min(n);
+    text.len().saturating_add(count.saturating_mul(to.len())).saturating_sub(count * from.len())
+}
+
+/// Refuses to build a value longer than the steps left in the budget.
+fn fits(len: usize, env: &Env<'_>) -> Result<()> {
+    if len > env.room() {
+        return err(format!(
+            "{}a value of {len} elements would exceed the budget; {}",
+            super::eval::LIMIT_PREFIX,
+            crate::limits::hint("cel-steps")
+        ));
+    }
+    Ok(())
 }
 
 fn char_count(s: &str) -> i64 {
@@ -518,8 +555,14 @@ fn display(v: &Val) -> String {
 }
 
 /// The sets library (cel-go's `ext.Sets`): lists as sets.
-fn sets(r: Option<&Val>, name: &str, args: &[Val]) -> Option<Result<Val>> {
+fn sets(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Option<Result<Val>> {
     let (None, [Val::List(a), Val::List(b)]) = (r, args) else { return None };
+    if !name.starts_with("sets.") {
+        return None;
+    }
+    if let Err(e) = fits(a.len().saturating_mul(b.len()), env) {
+        return Some(Err(e));
+    }
     let has = |l: &[Val], x: &Val| l.iter().any(|y| equal(x, y));
     Some(Ok(Val::Bool(match name {
         "sets.contains" => b.iter().all(|x| has(a, x)),
@@ -581,17 +624,15 @@ fn extreme(name: &str, items: &[Val]) -> Result<Val> {
 }
 
 /// The lists library (Kubernetes' `lists`, cel-go's `ext.Lists`).
-fn lists(r: Option<&Val>, name: &str, args: &[Val]) -> Option<Result<Val>> {
+fn lists(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Option<Result<Val>> {
     if let (None, "lists.range", [Val::Int(n)]) = (r, name, args) {
-        if *n > 1_000_000 {
-            return Some(err("lists.range: more than 1,000,000 elements"));
-        }
-        return Some(Ok(Val::list((0..*n).map(Val::Int).collect())));
+        let len = usize::try_from(*n).unwrap_or(0);
+        return Some(fits(len, env).map(|()| Val::list((0..*n).map(Val::Int).collect())));
     }
     let Some(Val::List(items)) = r else { return None };
     Some(match (name, args) {
-        ("join", []) => join(items, ""),
-        ("join", [Val::String(sep)]) => join(items, sep),
+        ("join", []) => join(items, "", env),
+        ("join", [Val::String(sep)]) => join(items, sep, env),
         ("indexOf" | "lastIndexOf", [x]) => {
             let mut found = items.iter().enumerate().filter(|(_, y)| equal(x, y));
             let i = if name == "indexOf" { found.next() } else { found.next_back() };
@@ -649,6 +690,10 @@ fn lists(r: Option<&Val>, name: &str, args: &[Val]) -> Option<Result<Val>> {
                 .collect(),
         )),
         ("distinct", []) => {
+            // Pairwise comparison (CEL equality crosses numeric types, so no hashing).
+            if let Err(e) = fits(items.len().saturating_mul(items.len()), env) {
+                return Some(Err(e));
+            }
             let mut out: Vec<Val> = Vec::new();
             for x in items.iter() {
                 if !out.iter().any(|y| equal(x, y)) {
@@ -679,7 +724,7 @@ fn lists(r: Option<&Val>, name: &str, args: &[Val]) -> Option<Result<Val>> {
     })
 }
 
-fn join(items: &[Val], sep: &str) -> Result<Val> {
+fn join(items: &[Val], sep: &str, env: &Env<'_>) -> Result<Val> {
     let parts: Vec<&str> = items
         .iter()
         .map(|v| match v {
@@ -687,6 +732,9 @@ fn join(items: &[Val], sep: &str) -> Result<Val> {
             other => err(format!("join() on a list holding `{}`", other.type_name())),
         })
         .collect::<Result<_>>()?;
+    let len = parts.iter().map(|p| p.len()).sum::<usize>()
+        + sep.len().saturating_mul(parts.len().saturating_sub(1));
+    fits(len, env)?;
     Ok(Val::string(&parts.join(sep)))
 }
 
