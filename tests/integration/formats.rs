@@ -68,6 +68,31 @@ fn sarif_from_a_fleet_is_valid_with_regions_and_relative_uris() {
     assert_eq!(policy["shortDescription"]["text"], "Disallow privileged containers");
 }
 
+/// Findings of CEL policies (a ValidatingPolicy, named after the policy; a `validate.cel`
+/// autogen rule) are valid SARIF results with their rules described.
+#[test]
+fn sarif_with_cel_policy_findings_is_valid() {
+    let run = mtk(&["--format", "sarif", "--policy", "examples/policies", "examples/flux-fleet"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let sarif = run.json();
+    let errors: Vec<String> = sarif_validator()
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let run0 = &sarif["runs"][0];
+    let rules = run0["tool"]["driver"]["rules"].as_array().unwrap();
+    for id in ["require-default-deny", "disallow-privileged/autogen-privileged-containers"] {
+        let result = run0["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == id);
+        let result = result.unwrap_or_else(|| panic!("no result for {id}"));
+        let index = usize::try_from(result["ruleIndex"].as_u64().unwrap()).unwrap();
+        assert_eq!(rules[index]["id"], id);
+        assert_eq!(result["level"], "error", "Deny / Enforce");
+    }
+    let vpol = rules.iter().find(|r| r["id"] == "require-default-deny").unwrap();
+    assert_eq!(vpol["shortDescription"]["text"], "Require a default-deny NetworkPolicy");
+}
+
 #[test]
 fn fingerprints_survive_line_shifts_and_suppressions_carry_their_reason() {
     let dir = tempfile::tempdir().unwrap();

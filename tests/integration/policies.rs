@@ -321,9 +321,11 @@ fn cel_policies_in_the_tree_are_applied_with_lookups_served_from_the_tree() {
             )
         })
         .collect();
+    // Each points at what it is about: the name no HPA refers to (the first field of `object`
+    // the expression reads), the container that made `all` false.
     let expected: BTreeSet<(String, String, u64, String, String)> = [
-        ("require-hpa", 1, "error", "no HPA scales web"),
-        ("no-latest/autogen-tagged", 1, "warning", "images must not use the latest tag"),
+        ("require-hpa", 3, "error", "no HPA scales web"),
+        ("no-latest/autogen-tagged", 8, "warning", "images must not use the latest tag"),
     ]
     .into_iter()
     .map(|(r, l, s, m)| (r.to_string(), "apps.yaml".to_string(), l, s.to_string(), m.to_string()))

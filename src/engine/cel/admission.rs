@@ -49,8 +49,9 @@ pub enum Outcome {
     Pass,
     /// A condition was false: the program does not apply (its name).
     NotMatched(String),
-    /// A validation was false: its message.
-    Fail(String),
+    /// A validation was false: its message, and where in `object` the failure is (the element
+    /// that made an `all` false, else the first field of `object` the expression reads).
+    Fail(String, Option<Vec<String>>),
     /// An expression could not be evaluated, or did not give a bool.
     Error(String),
 }
@@ -279,13 +280,15 @@ impl Program {
             }
         }
         for (i, v) in self.validations.iter().enumerate() {
-            match truth(&v.expression, &mut env) {
+            let outcome = truth(&v.expression, &mut env);
+            let path = env.take_blame().or_else(|| first_object_path(&v.expression.expr));
+            match outcome {
                 Ok(true) => {}
-                Ok(false) => return Outcome::Fail(failure_message(v, &mut env)),
+                Ok(false) => return Outcome::Fail(failure_message(v, &mut env), path),
                 Err((e, limit)) => {
                     let message = format!("validation {i}: {e}");
                     return if errors_fail && !limit {
-                        Outcome::Fail(message)
+                        Outcome::Fail(message, path)
                     } else {
                         Outcome::Error(message)
                     };
@@ -335,6 +338,54 @@ fn failure_message(v: &Validation, env: &mut Env<'_>) -> String {
     match &v.message {
         Some(m) if !m.is_empty() => m.clone(),
         _ => format!("failed expression: {}", one_line(&v.expression.text)),
+    }
+}
+
+/// The first field of `object` an expression reads (`object.spec.replicas` in
+/// `object.spec.replicas > 1`), as a path.
+fn first_object_path(e: &Expr) -> Option<Vec<String>> {
+    fn chain(e: &Expr) -> Option<Vec<String>> {
+        match e {
+            Expr::Ident(n) if n == "object" => Some(Vec::new()),
+            Expr::Select { operand, field, .. } => {
+                let mut p = chain(operand)?;
+                p.push(field.clone());
+                Some(p)
+            }
+            Expr::Index { operand, index, .. } => {
+                let mut p = chain(operand)?;
+                match &**index {
+                    Expr::String(s) => p.push(s.clone()),
+                    Expr::Int(i) => p.push(i.to_string()),
+                    _ => return None,
+                }
+                Some(p)
+            }
+            _ => None,
+        }
+    }
+    if let Some(p) = chain(e).filter(|p| !p.is_empty()) {
+        return Some(p);
+    }
+    match e {
+        Expr::Select { operand, .. } => first_object_path(operand),
+        Expr::Index { operand, index, .. } => {
+            first_object_path(operand).or_else(|| first_object_path(index))
+        }
+        Expr::Call { target, args, .. } => target
+            .as_deref()
+            .and_then(first_object_path)
+            .or_else(|| args.iter().find_map(first_object_path)),
+        Expr::List(items) => items.iter().find_map(|(x, _)| first_object_path(x)),
+        Expr::Map(entries) => entries
+            .iter()
+            .find_map(|(k, v, _)| first_object_path(k).or_else(|| first_object_path(v))),
+        Expr::Unary(_, x) => first_object_path(x),
+        Expr::Binary(_, a, b) => first_object_path(a).or_else(|| first_object_path(b)),
+        Expr::Conditional(c, a, b) => {
+            first_object_path(c).or_else(|| first_object_path(a)).or_else(|| first_object_path(b))
+        }
+        _ => None,
     }
 }
 

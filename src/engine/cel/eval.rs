@@ -253,6 +253,9 @@ pub struct Env<'a> {
     pub(super) regex_size: usize,
     /// Regular expressions compiled so far (`matches` in a loop compiles once).
     pub(super) regexes: RefCell<std::collections::HashMap<String, regex::Regex>>,
+    /// The element that made the innermost `all` false, for pointing a failure at the field
+    /// it is about (values share their storage with the activation, so it can be found there).
+    blame: Option<Val>,
 }
 
 impl<'a> Env<'a> {
@@ -268,6 +271,7 @@ impl<'a> Env<'a> {
             budget,
             regex_size: crate::limits::Limits::default().regex_size,
             regexes: RefCell::new(std::collections::HashMap::new()),
+            blame: None,
         }
     }
 
@@ -295,6 +299,15 @@ impl<'a> Env<'a> {
     /// Starts a new expression's step count (the budget is per expression).
     pub fn reset_steps(&mut self) {
         self.steps = 0;
+    }
+
+    /// Where in `object` the evaluation found what made it false, if it knows (and forgets it):
+    /// the path of the element that made an `all` false.
+    pub fn take_blame(&mut self) -> Option<Vec<String>> {
+        let blamed = self.blame.take()?;
+        let object = self.vars.get("object")?;
+        let mut path = Vec::new();
+        find_shared(object, &blamed, &mut path).then_some(path)
     }
 
     /// Steps left in the budget: a function about to build a string or list longer than this
@@ -690,6 +703,39 @@ fn call(target: Option<&Expr>, function: &str, args: &[Expr], env: &mut Env<'_>)
     Ok(v)
 }
 
+/// Finds where `target` sits inside `root` by identity (a list, map or string shares its
+/// storage with the value it was taken from), pushing the path to it.
+fn find_shared(root: &Val, target: &Val, path: &mut Vec<String>) -> bool {
+    let same = match (root, target) {
+        (Val::Map(a), Val::Map(b)) => Rc::ptr_eq(a, b),
+        (Val::List(a), Val::List(b)) => Rc::ptr_eq(a, b),
+        (Val::String(a), Val::String(b)) => Rc::ptr_eq(a, b),
+        _ => false,
+    };
+    if same {
+        return true;
+    }
+    match root {
+        Val::Map(entries) => entries.iter().any(|(k, v)| {
+            path.push(k.as_str().unwrap_or_default().to_string());
+            let found = find_shared(v, target, path);
+            if !found {
+                path.pop();
+            }
+            found
+        }),
+        Val::List(items) => items.iter().enumerate().any(|(i, v)| {
+            path.push(i.to_string());
+            let found = find_shared(v, target, path);
+            if !found {
+                path.pop();
+            }
+            found
+        }),
+        _ => false,
+    }
+}
+
 /// What building a value costs, in steps: its length for strings, bytes, lists and maps
 /// (so that doubling a list sixty times runs into the budget, not out of memory).
 fn weight(v: &Val) -> usize {
@@ -732,7 +778,16 @@ fn comprehension(
             let decided = kind == "exists";
             let mut first_error = None;
             for item in items {
-                match truth(run(item, body, env)) {
+                env.blame = None;
+                match truth(run(item.clone(), body, env)) {
+                    Ok(false) if !decided => {
+                        // The element that made `all` false: the one a nested `all` found,
+                        // else this one.
+                        if env.blame.is_none() {
+                            env.blame = Some(item);
+                        }
+                        return Ok(Val::Bool(false));
+                    }
                     Ok(b) if b == decided => return Ok(Val::Bool(decided)),
                     Ok(_) => {}
                     Err(e) => {
@@ -740,6 +795,8 @@ fn comprehension(
                     }
                 }
             }
+            // Nothing to blame: `all` held, or no element made `exists` true.
+            env.blame = None;
             first_error.map_or(Ok(Val::Bool(!decided)), Err)
         }
         "exists_one" => {

@@ -475,6 +475,9 @@ fn format(template: &str, values: &[Val]) -> Result<String> {
                 chars.next();
             }
             precision = digits.parse::<usize>().ok();
+            if precision.is_none_or(|p| p > 100) {
+                return err(format!("format: precision `.{digits}` is not 0 to 100"));
+            }
         }
         let verb = chars.next().ok_or_else(|| EvalError("format: `%` at the end".into()))?;
         if verb == '%' {

@@ -178,6 +178,7 @@ mod tests {
         assert!(truth("strings.quote('a\"b') == '\"a\\\\\"b\"'"));
         assert!(truth("base64.decode(base64.encode(b'hi')) == b'hi'"));
         assert!(error("'%d'.format(['x'])").contains("does not take a `string`"));
+        assert!(error("'%.999999999f'.format([1.0])").contains("precision"));
     }
 
     #[test]

@@ -560,7 +560,7 @@ impl Rule {
                     return Some(self.respond(Status::Skip, why, None));
                 }
                 Outcome::Error(e) => return Some(self.error(e)),
-                Outcome::Fail(m) => return Some(self.respond(Status::Fail, m, None)),
+                Outcome::Fail(m, path) => return Some(self.respond(Status::Fail, m, path)),
                 Outcome::Pass if cel.validates => {
                     return Some(self.respond(Status::Pass, passed, None))
                 }
@@ -1211,8 +1211,15 @@ spec:
         let r =
             status(p.evaluate(&pod("apps", &["a:1", "b:1", "c:1"], json!({"team": "a"})), &req));
         assert_eq!(r, (Status::Fail, "at most two containers".into()));
-        let r = status(p.evaluate(&pod("apps", &["a", "b:1"], json!({"team": "a"})), &req));
-        assert_eq!(r, (Status::Fail, "untagged: c0".into()));
+        let r = status(p.evaluate(&pod("apps", &["a:1", "b"], json!({"team": "a"})), &req));
+        assert_eq!(r, (Status::Fail, "untagged: c1".into()));
+        // The failure points at the container that made `all` false, though the expression
+        // iterates over a variable that concatenates lists.
+        let r = p.evaluate(&pod("apps", &["a:1", "b"], json!({"team": "a"})), &req);
+        assert_eq!(
+            r[0].path.as_deref(),
+            Some(&["spec".to_string(), "containers".into(), "1".into()][..])
+        );
         let r = status(p.evaluate(&pod("kube-system", &["a", "b", "c"], json!({})), &req));
         assert_eq!(r.0, Status::Skip, "{r:?}");
         // An expression that cannot be evaluated fails the rule (failurePolicy Fail), naming
@@ -1221,6 +1228,8 @@ spec:
         assert_eq!(r.0, Status::Fail);
         assert!(r.1.contains("`object.metadata.labels.team != ''` (line 24)"), "{}", r.1);
         assert!(r.1.contains("no such key: team"), "{}", r.1);
+        let r = p.evaluate(&pod("apps", &["a:1"], json!({})), &req);
+        assert_eq!(r[0].path.as_deref().map(|p| p.join("/")), Some("metadata/labels/team".into()));
         // With failurePolicy Ignore it is an error instead.
         let ignore = policy(
             &CEL_POLICY.replace("spec:\n  rules:", "spec:\n  failurePolicy: Ignore\n  rules:"),

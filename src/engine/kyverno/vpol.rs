@@ -220,8 +220,12 @@ impl CelPolicy {
             Outcome::NotMatched(name) => {
                 response(Status::Skip, format!("match condition `{name}` is false"))
             }
-            Outcome::Fail(m) if self.warn_only => response(Status::Warn, m),
-            Outcome::Fail(m) => response(Status::Fail, m),
+            Outcome::Fail(m, path) => RuleResponse {
+                rule: String::new(),
+                status: if self.warn_only { Status::Warn } else { Status::Fail },
+                message: m,
+                path,
+            },
             Outcome::Error(e) => response(Status::Error, e),
         }]
     }
