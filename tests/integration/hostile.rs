@@ -276,6 +276,8 @@ fn evaluation_limits_turn_a_rule_into_an_error_never_a_pass() {
         "jmespath-steps=3",
         "--limit",
         "regex-size=2K",
+        "--limit",
+        "cel-steps=20",
     ]));
     let report = run.json();
     let messages: Vec<(String, String)> = report["findings"]
@@ -286,7 +288,17 @@ fn evaluation_limits_turn_a_rule_into_an_error_never_a_pass() {
             (f["rule"].as_str().unwrap().to_string(), f["message"].as_str().unwrap().to_string())
         })
         .collect();
-    assert_eq!(messages.len(), 3, "{messages:?}");
+    assert_eq!(messages.len(), 4, "{messages:?}");
+    let cel = messages.iter().find(|(rule, _)| rule == "expensive-cel").expect("expensive-cel");
+    assert!(
+        cel.1.starts_with(
+            "could not evaluate the rule: validation 0: expression `object.spec.containers.all("
+        ) && cel.1.contains("evaluation exceeded its step budget")
+            && cel.1.contains("raise it with --limit cel-steps=N"),
+        "{cel:?}"
+    );
+    let messages: Vec<(String, String)> =
+        messages.into_iter().filter(|(rule, _)| rule != "expensive-cel").collect();
     assert!(messages[0].0 == "big-regex/large-pattern"
         && messages[0].1.contains("is larger than the limit of 2048 bytes once compiled (raise it with --limit regex-size=N"));
     assert!(

@@ -419,8 +419,9 @@ fn replaced_len(text: &str, from: &str, to: &str, n: usize) -> usize {
 fn fits(len: usize, env: &Env<'_>) -> Result<()> {
     if len > env.room() {
         return err(format!(
-            "{}a value of {len} elements would exceed the budget; {}",
+            "{}its step budget: a value of {len} elements needs more than the {} steps left; {}",
             super::eval::LIMIT_PREFIX,
+            env.room(),
             crate::limits::hint("cel-steps")
         ));
     }
