@@ -61,35 +61,6 @@ impl Val {
         }
     }
 
-    /// The value as JSON (for messages and results); `None` for values JSON cannot hold.
-    #[must_use]
-    pub fn to_json(&self) -> Option<serde_json::Value> {
-        use serde_json::Value as J;
-        Some(match self {
-            Val::Null | Val::Optional(None) => J::Null,
-            Val::Bool(b) => J::Bool(*b),
-            Val::Int(i) => J::from(*i),
-            Val::Uint(u) => J::from(*u),
-            Val::Double(d) => serde_json::Number::from_f64(*d).map(J::Number)?,
-            Val::String(s) => J::String(s.to_string()),
-            Val::List(items) => J::Array(items.iter().map(Val::to_json).collect::<Option<_>>()?),
-            Val::Map(entries) => J::Object(
-                entries
-                    .iter()
-                    .map(|(k, v)| match k {
-                        Val::String(k) => Some((k.to_string(), v.to_json()?)),
-                        _ => None,
-                    })
-                    .collect::<Option<_>>()?,
-            ),
-            Val::Optional(Some(v)) => v.to_json()?,
-            Val::Duration(_) | Val::Timestamp(_) | Val::Ext(_) => {
-                J::String(super::functions::to_string(self).ok()?.as_str()?.to_string())
-            }
-            Val::Bytes(_) => return None,
-        })
-    }
-
     /// The string inside, if this is a string.
     #[must_use]
     pub fn as_str(&self) -> Option<&str> {
