@@ -281,14 +281,17 @@ impl Program {
         }
         for (i, v) in self.validations.iter().enumerate() {
             let outcome = truth(&v.expression, &mut env);
-            let path = env.take_blame().or_else(|| first_object_path(&v.expression.expr));
+            let mut path = || env.take_blame().or_else(|| first_object_path(&v.expression.expr));
             match outcome {
                 Ok(true) => {}
-                Ok(false) => return Outcome::Fail(failure_message(v, &mut env), path),
+                Ok(false) => {
+                    let path = path();
+                    return Outcome::Fail(failure_message(v, &mut env), path);
+                }
                 Err((e, limit)) => {
                     let message = format!("validation {i}: {e}");
                     return if errors_fail && !limit {
-                        Outcome::Fail(message, path)
+                        Outcome::Fail(message, path())
                     } else {
                         Outcome::Error(message)
                     };
@@ -303,6 +306,7 @@ impl Program {
 /// (and its line in the policy file) and whether a limit caused it.
 fn truth(c: &Compiled, env: &mut Env<'_>) -> Result<bool, (String, bool)> {
     env.reset_steps();
+    env.clear_blame();
     let describe = |e: &EvalError| {
         let text = one_line(&c.text);
         let text = if text.chars().count() > 120 {

@@ -272,6 +272,11 @@ impl<'a> Env<'a> {
         self.steps = 0;
     }
 
+    /// Forgets what an earlier expression blamed.
+    pub fn clear_blame(&mut self) {
+        self.blame = None;
+    }
+
     /// Where in `object` the evaluation found what made it false, if it knows (and forgets it):
     /// the path of the element that made an `all` false.
     pub fn take_blame(&mut self) -> Option<Vec<String>> {

@@ -181,6 +181,7 @@ impl CelPolicy {
     pub(super) fn denies(&self) -> bool {
         self.deny
     }
+
     /// Evaluates the policy on one resource: no response when it does not match.
     pub(super) fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
         let adm = super::admission(resource, request);
@@ -189,9 +190,14 @@ impl CelPolicy {
         }
         let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let plural = cel::plural(api_version, adm.kind);
-        let program = if let Some((_, p)) =
-            self.autogen.iter().find(|(kinds, _)| kinds.iter().any(|k| k == adm.kind))
-        {
+        let controller = matches!(
+            (adm.group, adm.kind),
+            ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+                | ("batch", "Job" | "CronJob")
+                | ("", "ReplicationController")
+        );
+        let autogen = self.autogen.iter().find(|(kinds, _)| kinds.iter().any(|k| k == adm.kind));
+        let program = if let (true, Some((_, p))) = (controller, autogen) {
             // The generated policy matches the controller with the pod rule's operations.
             let as_pod = Admission { group: "", version: "v1", ..adm.clone() };
             if !self.rules.iter().any(|r| r.matches(&as_pod, "pods")) {
@@ -384,6 +390,10 @@ spec:
             "  autogen: {podControllers: {controllers: [Deployment]}}\n  validationActions:",
         ));
         assert_eq!(statuses(&only, &deploy(false), &req), [Status::Fail]);
+        // A kind of another API group that is called Deployment is not a pod controller.
+        let mut custom = deploy(false);
+        custom["apiVersion"] = json!("example.com/v1");
+        assert!(statuses(&p, &custom, &req).is_empty());
         assert!(statuses(&only, &cron(false), &req).is_empty());
     }
 
