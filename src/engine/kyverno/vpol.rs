@@ -423,6 +423,14 @@ spec:
             ),
         );
         assert_eq!(statuses(&namespaced, &bad, &req), [Status::Fail]);
+        // A lookup with nothing to answer it is never a silent pass.
+        let lookup = VPOL.replace(
+            "expression: object.spec.containers\n",
+            "expression: resource.List('v1', 'pods', 'apps').items\n",
+        );
+        let r = policy(&lookup).evaluate(&pod("a", json!({}), true), &req);
+        assert_eq!(r[0].status, Status::Fail);
+        assert!(r[0].message.contains("no cluster data"), "{}", r[0].message);
         let elsewhere = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "a", "namespace": "other"}, "spec": {"containers": []}});
         assert!(statuses(&namespaced, &elsewhere, &req).is_empty());
