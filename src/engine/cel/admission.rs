@@ -223,7 +223,7 @@ impl Program {
 
     /// The program with text replaced in every expression (autogen rewrites `object.spec`
     /// for pod controllers), recompiled; positions are kept.
-    pub fn rewritten(&self, replacements: &[(&str, &str)]) -> Result<Program, CompileError> {
+    fn rewritten(&self, replacements: &[(&str, &str)]) -> Result<Program, CompileError> {
         let redo = |c: &Compiled| -> Result<Compiled, CompileError> {
             let text = replace_all(&c.text, replacements);
             let expr = parse(&text).map_err(|e| CompileError {
@@ -250,6 +250,22 @@ impl Program {
                 })
                 .collect::<Result<_, CompileError>>()?,
         })
+    }
+
+    /// The program for a pod controller, generated from one written for Pods (autogen):
+    /// `object.spec` and `object.metadata` (and `oldObject`'s) move to the pod template at
+    /// `template` (`spec.template`, or `spec.jobTemplate.spec.template` for CronJobs).
+    pub fn for_pod_template(&self, template: &str) -> Result<Program, CompileError> {
+        let spec = format!("object.{template}.spec");
+        let meta = format!("object.{template}.metadata");
+        let old_spec = format!("oldObject.{template}.spec");
+        let old_meta = format!("oldObject.{template}.metadata");
+        self.rewritten(&[
+            ("object.spec", &spec),
+            ("object.metadata", &meta),
+            ("oldObject.spec", &old_spec),
+            ("oldObject.metadata", &old_meta),
+        ])
     }
 
     /// Runs the conditions, then the validations in order: the first that is false fails the

@@ -444,18 +444,9 @@ impl Rule {
         let Some(cel) = &original.cel else { return Ok(()) };
         let cronjob = self.name.starts_with("autogen-cronjob-");
         let template = if cronjob { "spec.jobTemplate.spec.template" } else { "spec.template" };
-        let spec = format!("object.{template}.spec");
-        let meta = format!("object.{template}.metadata");
-        let old_spec = format!("oldObject.{template}.spec");
-        let old_meta = format!("oldObject.{template}.metadata");
         let rewritten = cel
             .program
-            .rewritten(&[
-                ("object.spec", &spec),
-                ("object.metadata", &meta),
-                ("oldObject.spec", &old_spec),
-                ("oldObject.metadata", &old_meta),
-            ])
+            .for_pod_template(template)
             .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })?;
         self.cel = Some(CelRule { program: Arc::new(rewritten), ..cel.clone() });
         Ok(())

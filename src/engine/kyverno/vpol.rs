@@ -131,18 +131,9 @@ fn autogen(policy: &CelPolicy, spec: &Node) -> Result<Vec<(Vec<String>, Program)
             .any(|w| w.eq_ignore_ascii_case(kind) || w.eq_ignore_ascii_case(&format!("{kind}s")))
     };
     let rewrite = |template: &str| {
-        let spec = format!("object.{template}.spec");
-        let meta = format!("object.{template}.metadata");
-        let old_spec = format!("oldObject.{template}.spec");
-        let old_meta = format!("oldObject.{template}.metadata");
         policy
             .program
-            .rewritten(&[
-                ("object.spec", &spec),
-                ("object.metadata", &meta),
-                ("oldObject.spec", &old_spec),
-                ("oldObject.metadata", &old_meta),
-            ])
+            .for_pod_template(template)
             .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })
     };
     let mut out = Vec::new();
