@@ -34,7 +34,13 @@ impl<'a> FindingDiagnostic<'a> {
         );
         FindingDiagnostic {
             finding,
-            code: format!("{} {}", finding.rule, finding.name),
+            // `MTK-SEC-001 privileged-container`; a policy's finding is already named in full
+            // (`policy/rule`, or the policy for the CEL policy kinds).
+            code: if finding.policy.is_some() {
+                finding.rule.clone()
+            } else {
+                format!("{} {}", finding.rule, finding.name)
+            },
             source: file.clone(),
             label,
         }

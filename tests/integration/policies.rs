@@ -331,6 +331,14 @@ fn cel_policies_in_the_tree_are_applied_with_lookups_served_from_the_tree() {
     .map(|(r, l, s, m)| (r.to_string(), "apps.yaml".to_string(), l, s.to_string(), m.to_string()))
     .collect();
     assert_eq!(findings, expected);
+    // The human report names a policy's finding once, as the JSON does.
+    let human = mtk_in(dir.path(), &["--color", "never", "."], None);
+    let headers: Vec<&str> = human
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("require-hpa") || l.starts_with("no-latest"))
+        .collect();
+    assert_eq!(headers, ["require-hpa", "no-latest/autogen-tagged"], "{}", human.stdout);
 }
 
 #[test]
