@@ -120,6 +120,20 @@ results:
     kind: Pod
     result: pass
 """)
+put("test_file", """apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: fuzz-cel
+policies: [vpol.yaml, policy.yaml]
+resources: [resource.yaml]
+context: context.yaml
+results:
+  - policy: needs-config
+    isValidatingPolicy: true
+    resources: [good]
+    kind: Pod
+    result: pass
+""")
 for target in ("load", "pattern", "jmespath", "test_file", "cel"):
     n = len(os.listdir(os.path.join(here, "corpus", target)))
     print(f"{target}: {n} seeds", file=sys.stderr)
