@@ -269,6 +269,18 @@ spec:
         expressions:
         - expression: object.spec.containers.all(c, !c.image.endsWith(':latest'))
           message: images must not use the latest tag
+---
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: two-replicas}
+spec:
+  validationActions: [Warn]
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  validations:
+  - expression: object.spec.?replicas.orValue(1) >= 2
+    message: run at least two replicas
 ";
 
 const CEL_APPS: &str = "apiVersion: apps/v1
@@ -326,6 +338,9 @@ fn cel_policies_in_the_tree_are_applied_with_lookups_served_from_the_tree() {
     let expected: BTreeSet<(String, String, u64, String, String)> = [
         ("require-hpa", 3, "error", "no HPA scales web"),
         ("no-latest/autogen-tagged", 8, "warning", "images must not use the latest tag"),
+        // A policy that only warns still reports, at warning severity.
+        ("two-replicas", 4, "warning", "run at least two replicas"),
+        ("two-replicas", 13, "warning", "run at least two replicas"),
     ]
     .into_iter()
     .map(|(r, l, s, m)| (r.to_string(), "apps.yaml".to_string(), l, s.to_string(), m.to_string()))
@@ -368,7 +383,7 @@ fn an_invalid_cel_expression_is_an_error_at_its_line() {
         .filter(|f| f["policy"].is_string())
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
-    assert_eq!(rules, ["no-latest/autogen-tagged"]);
+    assert_eq!(rules, ["two-replicas", "no-latest/autogen-tagged", "two-replicas"]);
 }
 
 /// examples/policies: its Kyverno suite passes, and on the example fleet its two CEL policies

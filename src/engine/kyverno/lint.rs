@@ -109,13 +109,15 @@ impl Rule for PolicyRule {
         };
         for response in self.policy.evaluate(&resource, &request) {
             let (pointer, message) = match response.status {
-                Status::Fail => {
+                // `Warn` is a failure the policy only warns about (validationActions: [Warn]):
+                // still a finding, at the policy's (warning) severity.
+                Status::Fail | Status::Warn => {
                     (to_pointer(response.path.as_deref().unwrap_or(&[])), response.message)
                 }
                 Status::Error => {
                     (String::new(), format!("could not evaluate the rule: {}", response.message))
                 }
-                Status::Pass | Status::Skip | Status::Warn => continue,
+                Status::Pass | Status::Skip => continue,
             };
             sink.violations.push(Violation {
                 object: object.index,
