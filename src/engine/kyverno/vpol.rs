@@ -91,6 +91,11 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
     let program = Program::from_nodes(Some(spec), "validations", Some((spec, "matchConditions")))
         .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })?;
     let rules = rule_list("resourceRules");
+    if rules.is_empty() {
+        // Kubernetes requires it; without it the policy would silently match nothing.
+        let at = constraints.unwrap_or(spec);
+        return Err(err(at, "spec.matchConstraints.resourceRules is missing or empty: the policy would match nothing"));
+    }
     let actions = strings(spec.get("validationActions"));
     let mut policy = CelPolicy {
         autogen: Vec::new(),
@@ -351,6 +356,15 @@ spec:
                 .to_vec()
             )
         );
+    }
+
+    #[test]
+    fn a_policy_that_can_match_nothing_is_an_error() {
+        let text = VPOL.replace("    resourceRules:", "    otherRules:");
+        let doc = parse_stream(&text, &Limits::default());
+        let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+        assert!(e.message.contains("resourceRules is missing"), "{}", e.message);
+        assert_eq!(e.pos.map(|p| p.line), Some(8), "{e:?}");
     }
 
     #[test]
