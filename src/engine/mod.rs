@@ -99,6 +99,8 @@ pub struct Sink {
     json: Option<(usize, Rc<serde_json::Value>)>,
     /// (object index, the labels of its namespace)
     namespace_labels: Option<(usize, Rc<BTreeMap<String, String>>)>,
+    /// (object index, the object as a CEL value)
+    cel: Option<(usize, Rc<cel::Val>)>,
 }
 
 impl Sink {
@@ -116,6 +118,12 @@ impl Sink {
         object: &Object,
     ) -> Rc<BTreeMap<String, String>> {
         memo(&mut self.namespace_labels, object, |o| inventory.namespace_labels(o))
+    }
+
+    /// The object as a CEL value, converted once for all the CEL policies.
+    pub fn cel_object(&mut self, object: &Object) -> Rc<cel::Val> {
+        let json = self.object_json(object);
+        memo(&mut self.cel, object, |_| cel::Val::from_json(&json))
     }
 
     pub fn report(

@@ -638,6 +638,7 @@ fn rows_for(
             values: Some(&suite.values.engine),
             cluster: suite.cluster.as_ref().map(|c| c as &dyn ClusterData),
             limits: suite.limits,
+            cel_object: None,
         };
         policy.evaluate(resource, &request)
     });

@@ -85,7 +85,7 @@ pub(crate) fn activation(
     request: &Request<'_>,
     adm: &Admission<'_>,
 ) -> BTreeMap<String, Val> {
-    let object = Val::from_json(resource);
+    let object = request.cel_object.as_deref().cloned().unwrap_or_else(|| Val::from_json(resource));
     let (object, old) = match adm.operation {
         "DELETE" => (Val::Null, object),
         "UPDATE" => (object.clone(), object),

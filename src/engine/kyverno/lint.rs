@@ -106,6 +106,7 @@ impl Rule for PolicyRule {
             values: None,
             cluster: Some(&tree),
             limits: self.limits,
+            cel_object: self.policy.uses_cel().then(|| sink.cel_object(object)),
         };
         for response in self.policy.evaluate(&resource, &request) {
             let (pointer, message) = match response.status {

@@ -305,6 +305,12 @@ impl Policy {
         format!("{kind}, {what}")
     }
 
+    /// Whether some rule (or the policy itself) is evaluated with CEL.
+    #[must_use]
+    pub fn uses_cel(&self) -> bool {
+        self.validating.is_some() || self.rules.iter().any(|r| r.cel.is_some())
+    }
+
     /// Whether this is a ValidatingPolicy (or NamespacedValidatingPolicy) the engine runs.
     #[must_use]
     pub fn is_validating_policy(&self) -> bool {
@@ -384,8 +390,11 @@ pub struct Request<'a> {
     pub values: Option<&'a Values>,
     /// Objects of the tree, for `configMap` and `apiCall` context entries.
     pub cluster: Option<&'a dyn ClusterData>,
-    /// Evaluation limits (`jmespath-steps`, `regex-size`).
+    /// Evaluation limits (`jmespath-steps`, `regex-size`, `cel-steps`).
     pub limits: crate::limits::Limits,
+    /// The resource as a CEL value, when the caller has it already (one conversion per object
+    /// for all the CEL policies).
+    pub cel_object: Option<std::rc::Rc<crate::engine::cel::Val>>,
 }
 
 fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
