@@ -84,32 +84,17 @@ fn check_functions(e: &Expr, bound: &mut Vec<String>) -> Result<(), String> {
     use super::functions::{is_known, is_namespace};
     match e {
         Expr::Call { target, function, args } => {
-            let is_macro = match (target, function.as_str(), args.as_slice()) {
-                (None, "has", [_]) => true,
-                (
-                    Some(_),
-                    "all" | "exists" | "exists_one" | "filter" | "map",
-                    [Expr::Ident(_), ..],
-                ) if (2..=3).contains(&args.len()) => true,
-                _ => false,
-            };
-            if is_macro {
-                if let Some(t) = target {
-                    check_functions(t, bound)?;
-                }
-                let var = match args.first() {
-                    Some(Expr::Ident(v)) if target.is_some() => Some(v.clone()),
+            if let (None, "has", [arg]) = (target, function.as_str(), args.as_slice()) {
+                return check_functions(arg, bound);
+            }
+            if let (Some(t), Some(n)) = (target, comprehension_vars(function, args)) {
+                check_functions(t, bound)?;
+                bound.extend(args[..n].iter().filter_map(|a| match a {
+                    Expr::Ident(v) => Some(v.clone()),
                     _ => None,
-                };
-                let pushed = var.is_some();
-                if let Some(v) = var {
-                    bound.push(v);
-                }
-                let rest = if pushed { &args[1..] } else { &args[..] };
-                let r = rest.iter().try_for_each(|a| check_functions(a, bound));
-                if pushed {
-                    bound.pop();
-                }
+                }));
+                let r = args[n..].iter().try_for_each(|a| check_functions(a, bound));
+                bound.truncate(bound.len() - n);
                 return r;
             }
             let name = match target.as_deref() {
@@ -358,6 +343,22 @@ fn failure_message(v: &Validation, env: &mut Env<'_>) -> String {
     match &v.message {
         Some(m) if !m.is_empty() => m.clone(),
         _ => format!("failed expression: {}", one_line(&v.expression.text)),
+    }
+}
+
+/// How many variables a comprehension macro binds (`all(x, p)`: 1; `all(k, v, p)`: 2), or
+/// `None` when the call is not one.
+fn comprehension_vars(function: &str, args: &[Expr]) -> Option<usize> {
+    let ident = |i: usize| matches!(args.get(i), Some(Expr::Ident(_)));
+    match (function, args.len()) {
+        ("all" | "exists" | "exists_one" | "filter" | "map", 2) | ("map", 3) if ident(0) => Some(1),
+        ("all" | "exists" | "exists_one" | "existsOne" | "transformList" | "transformMap", 3)
+        | ("transformList" | "transformMap", 4)
+            if ident(0) && ident(1) =>
+        {
+            Some(2)
+        }
+        _ => None,
     }
 }
 

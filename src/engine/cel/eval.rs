@@ -653,14 +653,26 @@ fn call(target: Option<&Expr>, function: &str, args: &[Expr], env: &mut Env<'_>)
         }
         (None, "has", _) => return err("has() needs a field selection, like has(a.b)"),
         (Some(range), "all" | "exists" | "exists_one" | "filter", [Expr::Ident(var), pred]) => {
-            return comprehension(range, function, var, None, pred, env);
+            return comprehension(range, function, &[var], None, pred, env);
         }
         (Some(range), "map", [Expr::Ident(var), transform]) => {
-            return comprehension(range, "map", var, None, transform, env);
+            return comprehension(range, "map", &[var], None, transform, env);
         }
         (Some(range), "map", [Expr::Ident(var), filter, transform]) => {
-            return comprehension(range, "map", var, Some(filter), transform, env);
+            return comprehension(range, "map", &[var], Some(filter), transform, env);
         }
+        // Two-variable comprehensions (cel-go's ext.TwoVarComprehensions, Kubernetes 1.33):
+        // index and element of a list, key and value of a map.
+        (
+            Some(range),
+            "all" | "exists" | "exists_one" | "existsOne" | "transformList" | "transformMap",
+            [Expr::Ident(first), Expr::Ident(second), body],
+        ) => return comprehension(range, function, &[first, second], None, body, env),
+        (
+            Some(range),
+            "transformList" | "transformMap",
+            [Expr::Ident(first), Expr::Ident(second), filter, body],
+        ) => return comprehension(range, function, &[first, second], Some(filter), body, env),
         _ => {}
     }
     // `sets.contains(…)`, `optional.of(…)`, `resource.List(…)`: a namespace, not a variable.
@@ -724,43 +736,58 @@ fn weight(v: &Val) -> usize {
     }
 }
 
-/// `all`, `exists`, `exists_one`, `filter` and `map` over a list (elements) or a map (keys).
+/// The comprehension macros over a list or a map: with one variable (`all`, `exists`,
+/// `exists_one`, `filter`, `map`; elements of a list, keys of a map) or two (`all`, `exists`,
+/// `existsOne`, `transformList`, `transformMap`; index and element, key and value).
 fn comprehension(
     range: &Expr,
     kind: &str,
-    var: &str,
+    vars: &[&String],
     filter: Option<&Expr>,
     body: &Expr,
     env: &mut Env<'_>,
 ) -> Result<Val> {
-    let items: Vec<Val> = match eval(range, env)? {
-        Val::List(items) => items.to_vec(),
-        Val::Map(entries) => entries.iter().map(|(k, _)| k.clone()).collect(),
+    // Each iteration: the values bound to `vars`, the last of which is the element.
+    let two = vars.len() == 2;
+    let iterations: Vec<Vec<Val>> = match eval(range, env)? {
+        Val::List(items) if two => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| vec![Val::Int(i64::try_from(i).unwrap_or(i64::MAX)), v.clone()])
+            .collect(),
+        Val::List(items) => items.iter().map(|v| vec![v.clone()]).collect(),
+        Val::Map(entries) if two => {
+            entries.iter().map(|(k, v)| vec![k.clone(), v.clone()]).collect()
+        }
+        Val::Map(entries) => entries.iter().map(|(k, _)| vec![k.clone()]).collect(),
         other => return err(format!("cannot iterate over `{}`", other.type_name())),
     };
-    let run = |item: Val, e: &Expr, env: &mut Env<'_>| {
-        env.locals.push((var.to_string(), item));
+    let run = |values: &[Val], e: &Expr, env: &mut Env<'_>| {
+        for (name, value) in vars.iter().zip(values) {
+            env.locals.push(((*name).clone(), value.clone()));
+        }
         let r = eval(e, env);
-        env.locals.pop();
+        env.locals.truncate(env.locals.len() - vars.len());
         r
     };
     let truth = |r: Result<Val>| match r? {
         Val::Bool(b) => Ok(b),
         other => err(format!("a {kind} predicate gave `{}`, not bool", other.type_name())),
     };
+    let element = |values: &[Val]| values.last().cloned().unwrap_or(Val::Null);
     match kind {
         // An error is absorbed when another element decides the result, as in CEL.
         "all" | "exists" => {
             let decided = kind == "exists";
             let mut first_error = None;
-            for item in items {
+            for values in &iterations {
                 env.blame = None;
-                match truth(run(item.clone(), body, env)) {
+                match truth(run(values, body, env)) {
                     Ok(false) if !decided => {
                         // The element that made `all` false: the one a nested `all` found,
                         // else this one.
                         if env.blame.is_none() {
-                            env.blame = Some(item);
+                            env.blame = Some(element(values));
                         }
                         return Ok(Val::Bool(false));
                     }
@@ -775,33 +802,39 @@ fn comprehension(
             env.blame = None;
             first_error.map_or(Ok(Val::Bool(!decided)), Err)
         }
-        "exists_one" => {
+        "exists_one" | "existsOne" => {
             let mut count = 0;
-            for item in items {
-                count += usize::from(truth(run(item, body, env))?);
+            for values in &iterations {
+                count += usize::from(truth(run(values, body, env))?);
             }
             Ok(Val::Bool(count == 1))
         }
         "filter" => {
             let mut out = Vec::new();
-            for item in items {
-                if truth(run(item.clone(), body, env))? {
-                    out.push(item);
+            for values in &iterations {
+                if truth(run(values, body, env))? {
+                    out.push(element(values));
                 }
             }
             Ok(Val::List(Rc::new(out)))
         }
+        // `map`, `transformList`, `transformMap`.
         _ => {
             let mut out = Vec::new();
-            for item in items {
+            for values in &iterations {
                 if let Some(f) = filter {
-                    if !truth(run(item.clone(), f, env))? {
+                    if !truth(run(values, f, env))? {
                         continue;
                     }
                 }
-                out.push(run(item, body, env)?);
+                let key = values.first().cloned().unwrap_or(Val::Null);
+                out.push((key, run(values, body, env)?));
             }
-            Ok(Val::List(Rc::new(out)))
+            Ok(if kind == "transformMap" {
+                Val::Map(Rc::new(out))
+            } else {
+                Val::List(Rc::new(out.into_iter().map(|(_, v)| v).collect()))
+            })
         }
     }
 }

@@ -210,6 +210,14 @@ mod tests {
         assert!(truth("math.abs(-3) == 3 && math.ceil(1.2) == 2.0 && math.round(2.5) == 3.0"));
         assert!(truth("math.sign(-2) == -1 && math.isNaN(0.0 / 0.0) && !math.isFinite(1.0 / 0.0)"));
         assert!(error("math.greatest('a', 'b')").contains("no such function"));
+        // Two-variable comprehensions: index and element, key and value.
+        assert!(truth("['a', 'b'].all(i, v, i < 2 && v != '')"));
+        assert!(truth("{'a': 1, 'b': 2}.exists(k, v, k == 'b' && v == 2)"));
+        assert!(truth("{'a': 1, 'b': 1}.existsOne(k, v, k == 'a')"));
+        assert!(truth("['a', 'b'].transformList(i, v, v + string(i)) == ['a0', 'b1']"));
+        assert!(truth("[1, 2, 3].transformList(i, v, v > 1, i) == [1, 2]"));
+        assert!(truth("{'a': 1, 'b': 2}.transformMap(k, v, v * 10) == {'a': 10, 'b': 20}"));
+        assert!(truth("{'a': 1, 'b': 2}.transformMap(k, v, v > 1, v) == {'b': 2}"));
         assert!(error("7u % 0u").contains("modulus by zero"));
         assert!(error("0u - 1u").contains("overflow"));
     }

@@ -1339,6 +1339,13 @@ spec:
             "{}",
             e.message
         );
+        // Two-variable comprehensions bind both names.
+        let text = CEL_POLICY.replace(
+            "variables.all.all(c, c.image.contains(':'))",
+            "variables.all.all(i, image, image.image.contains(':') && i >= 0)",
+        );
+        let doc = parse_stream(&text, &Limits::default());
+        assert!(Policy::from_node(&doc.documents[0].root).is_ok());
         // A comprehension variable may shadow a function namespace.
         let text = CEL_POLICY.replace(
             "variables.all.all(c, c.image.contains(':'))",
