@@ -106,6 +106,21 @@ for suite in suites:
     for e in exprs:
         put("cel", e + "\n---\n" + yaml.safe_dump(resources[0] if resources else {}))
 
+# cel: the libraries the corpus does not use, by hand.
+for e in [
+    "object.spec.containers.all(i, c, i >= 0 && c.name != '')",
+    "{'a': 1}.transformMap(k, v, v > 0, v * 2)",
+    "[1, 2].transformList(i, v, i + v)",
+    "quantity('1.5Gi').add(quantity('500m')).isGreaterThan(quantity('1'))",
+    "url('https://a.example.com:8443/p?q=1').getQuery()",
+    "cidr('10.0.0.0/8').containsIP(ip('10.1.2.3'))",
+    "'%s-%d-%.2f'.format(['a', 1, 2.5])",
+    "duration('1h30m') + timestamp('2024-01-01T00:00:00Z') > timestamp('2024-01-01T01:00:00Z')",
+    "math.greatest([1, 2.5]) == 2.5 && sets.intersects([1], [1, 2])",
+    "lists.range(10).map(i, string(i)).join(',').split(',', 3)",
+]:
+    put("cel", e + "\n---\n" + "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: x}]\n")
+
 # test_file: a suite that uses the fuzz target's own policy.yaml and resource.yaml.
 put("test_file", """apiVersion: cli.kyverno.io/v1alpha1
 kind: Test
