@@ -439,3 +439,32 @@ fn replace_all(text: &str, replacements: &[(&str, &str)]) -> String {
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::yaml::{parse_stream, Limits};
+
+    /// A program whose `n` variables each use the one before.
+    fn chained(n: usize) -> Program {
+        use std::fmt::Write as _;
+        let mut text = String::from("variables:\n- {name: v0, expression: '1'}\n");
+        for i in 1..n {
+            let _ = writeln!(text, "- {{name: v{i}, expression: 'variables.v{} + 1'}}", i - 1);
+        }
+        let _ = writeln!(text, "validations:\n- expression: variables.v{} > 0", n - 1);
+        let doc = parse_stream(&text, &Limits::default());
+        Program::from_nodes(Some(&doc.documents[0].root), "validations", None).unwrap()
+    }
+
+    #[test]
+    fn chains_of_variables_are_bounded() {
+        let limits = crate::limits::Limits::default();
+        let vars = BTreeMap::new();
+        assert_eq!(chained(60).run(&vars, &limits, None, false), Outcome::Pass);
+        match chained(1000).run(&vars, &limits, None, false) {
+            Outcome::Error(e) => assert!(e.contains("more than 64 variables"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -158,6 +158,9 @@ pub trait Host {
     }
 }
 
+/// Deepest chain of variables evaluated one inside another (`a` uses `b` uses `c` …).
+pub const MAX_VARIABLE_DEPTH: usize = 64;
+
 /// The `variables` of an admission policy: evaluated on first use, once, in the activation
 /// of the expression that uses them (Kubernetes' composition semantics).
 pub struct Variables<'p> {
@@ -185,12 +188,18 @@ impl<'p> Variables<'p> {
         Some(match slot {
             Slot::Done(r) => r,
             Slot::Busy => err(format!("variable `{name}` refers to itself")),
+            // Each variable evaluated inside another adds a parse tree's depth to the stack.
+            Slot::Todo if env.variable_depth >= MAX_VARIABLE_DEPTH => err(format!(
+                "variable `{name}` is reached through more than {MAX_VARIABLE_DEPTH} variables"
+            )),
             Slot::Todo => {
                 self.slots.borrow_mut()[i] = Slot::Busy;
+                env.variable_depth += 1;
                 // A variable sees the activation, not the comprehension variables around its use.
                 let locals = std::mem::take(&mut env.locals);
                 let r = eval(&self.entries[i].1.expr, env);
                 env.locals = locals;
+                env.variable_depth -= 1;
                 // A limit reached is not the variable's value: a later use may try again.
                 self.slots.borrow_mut()[i] = match &r {
                     Err(e) if e.is_limit() => Slot::Todo,
@@ -224,6 +233,8 @@ pub struct Env<'a> {
     pub(super) regex_size: usize,
     /// Regular expressions compiled so far (`matches` in a loop compiles once).
     pub(super) regexes: RefCell<std::collections::HashMap<String, regex::Regex>>,
+    /// Variables being evaluated, one inside another (bounded, as the stack is).
+    variable_depth: usize,
     /// The element that made the innermost `all` false, for pointing a failure at the field
     /// it is about (values share their storage with the activation, so it can be found there).
     blame: Option<Val>,
@@ -243,6 +254,7 @@ impl<'a> Env<'a> {
             regex_size: crate::limits::Limits::default().regex_size,
             regexes: RefCell::new(std::collections::HashMap::new()),
             blame: None,
+            variable_depth: 0,
         }
     }
 
