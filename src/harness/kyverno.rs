@@ -476,20 +476,15 @@ fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
             }
         }
     }
-    let label_map = |v: Option<&Value>| -> BTreeMap<String, String> {
-        v.and_then(Value::as_object)
-            .map(|m| {
-                m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
-            })
-            .unwrap_or_default()
-    };
     for ns in json.get("namespaceSelector").and_then(Value::as_array).into_iter().flatten() {
         let name = ns.get("name").and_then(Value::as_str).unwrap_or("").to_string();
-        values.namespace_labels.insert(name, label_map(ns.get("labels")));
+        values.namespace_labels.insert(name, kyverno::string_map(ns.get("labels")));
     }
     for ns in json.get("namespaces").and_then(Value::as_array).into_iter().flatten() {
         let name = ns.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-        values.namespace_labels.insert(name.clone(), label_map(ns.pointer("/metadata/labels")));
+        values
+            .namespace_labels
+            .insert(name.clone(), kyverno::string_map(ns.pointer("/metadata/labels")));
         values.namespace_objects.insert(name, ns.clone());
     }
     Ok(values)

@@ -2,12 +2,14 @@
 //! `request`, `namespaceObject`, `params`) and the host that serves Kyverno's lookups from the
 //! tree ([`ClusterData`]) — shared by `validate.cel` rules and the `policies.kyverno.io` kinds.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use serde_json::{json, Value};
 
 use super::matching::Admission;
+use super::store::{api_path, list};
 use super::{ClusterData, Request};
 use crate::engine::cel::{Host, Val};
 use crate::inventory::kinds;
@@ -15,25 +17,6 @@ use crate::inventory::kinds;
 /// Serves `resource.Get`/`resource.List` from the cluster data, if any.
 pub(crate) struct ClusterHost<'a> {
     pub cluster: Option<&'a dyn ClusterData>,
-}
-
-fn api_path(api_version: &str, resource: &str, namespace: &str, name: Option<&str>) -> String {
-    let mut path = if api_version.contains('/') {
-        format!("/apis/{api_version}")
-    } else {
-        format!("/api/{api_version}")
-    };
-    if !namespace.is_empty() {
-        path.push_str("/namespaces/");
-        path.push_str(namespace);
-    }
-    path.push('/');
-    path.push_str(resource);
-    if let Some(name) = name {
-        path.push('/');
-        path.push_str(name);
-    }
-    path
 }
 
 impl Host for ClusterHost<'_> {
@@ -69,14 +52,16 @@ impl Host for ClusterHost<'_> {
         // A collection the tree has none of is an empty list, as the API server answers.
         Ok(cluster
             .api_get(&api_path(api_version, resource, namespace, None))
-            .unwrap_or_else(|| json!({"apiVersion": "v1", "kind": "List", "items": []})))
+            .unwrap_or_else(|| list(Vec::new())))
     }
 }
 
 /// The plural resource name of a kind (`deployments`), as admission requests carry it.
-pub(super) fn plural(api_version: &str, kind: &str) -> String {
-    kinds::builtin(api_version, kind)
-        .map_or_else(|| format!("{}s", kind.to_ascii_lowercase()), |k| k.plural.to_string())
+pub(super) fn plural(api_version: &str, kind: &str) -> Cow<'static, str> {
+    kinds::builtin(api_version, kind).map_or_else(
+        || Cow::Owned(format!("{}s", kind.to_ascii_lowercase())),
+        |k| Cow::Borrowed(k.plural),
+    )
 }
 
 /// The variables of a CEL admission expression for one resource.
@@ -222,15 +207,7 @@ impl ParamSpec {
         let Some(selector) = &self.selector else { return Ok(items) };
         let mut out = Vec::new();
         for item in items {
-            let labels: BTreeMap<String, String> = item
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default();
+            let labels = super::string_map(item.pointer("/metadata/labels"));
             if super::matching::selector_matches(selector, &labels, false)? {
                 out.push(item);
             }

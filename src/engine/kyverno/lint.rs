@@ -20,8 +20,10 @@ pub struct PolicyRule {
     /// Kinds its rules match; `None` when a rule matches every kind.
     kinds: Option<Vec<String>>,
     severity_from: SeverityFrom,
-    /// Evaluation limits (`jmespath-steps`, `regex-size`).
+    /// Evaluation limits (`jmespath-steps`, `regex-size`, `cel-steps`).
     limits: crate::limits::Limits,
+    /// Whether the policy evaluates CEL (then each object is also converted to a CEL value).
+    uses_cel: bool,
 }
 
 impl PolicyRule {
@@ -45,7 +47,8 @@ impl PolicyRule {
             docs: "",
         };
         let kinds = policy.match_kinds();
-        PolicyRule { meta, policy, kinds, severity_from, limits }
+        let uses_cel = policy.uses_cel();
+        PolicyRule { meta, policy, kinds, severity_from, limits, uses_cel }
     }
 
     fn severity(&self, rule: &str) -> Severity {
@@ -106,7 +109,7 @@ impl Rule for PolicyRule {
             values: None,
             cluster: Some(&tree),
             limits: self.limits,
-            cel_object: self.policy.uses_cel().then(|| sink.cel_object(object)),
+            cel_object: self.uses_cel.then(|| sink.cel_object(object)),
         };
         for response in self.policy.evaluate(&resource, &request) {
             let (pointer, message) = match response.status {

@@ -374,6 +374,14 @@ impl Policy {
     }
 }
 
+/// The string entries of a JSON map (labels, annotations); other values are left out.
+#[must_use]
+pub fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default()
+}
+
 /// The admission request around a resource.
 #[derive(Clone, Default)]
 pub struct Request<'a> {
@@ -401,15 +409,7 @@ fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
     let s = |ptr: &str| resource.pointer(ptr).and_then(Value::as_str).unwrap_or("");
     let api_version = s("/apiVersion");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let labels = |ptr: &str| -> BTreeMap<String, String> {
-        resource
-            .pointer(ptr)
-            .and_then(Value::as_object)
-            .map(|m| {
-                m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()
-            })
-            .unwrap_or_default()
-    };
+    let labels = |ptr: &str| string_map(resource.pointer(ptr));
     Admission {
         group,
         version,

@@ -40,6 +40,28 @@ pub fn parse_api_path(path: &str) -> Option<ApiPath<'_>> {
     Some(ApiPath { group, namespace, plural, name })
 }
 
+/// The GET path of a collection (`name` none) or one object, in a namespace or not — what
+/// [`parse_api_path`] reads back.
+#[must_use]
+pub fn api_path(api_version: &str, resource: &str, namespace: &str, name: Option<&str>) -> String {
+    let mut path = if api_version.contains('/') {
+        format!("/apis/{api_version}")
+    } else {
+        format!("/api/{api_version}")
+    };
+    if !namespace.is_empty() {
+        path.push_str("/namespaces/");
+        path.push_str(namespace);
+    }
+    path.push('/');
+    path.push_str(resource);
+    if let Some(name) = name {
+        path.push('/');
+        path.push_str(name);
+    }
+    path
+}
+
 /// A Kubernetes `List` of objects.
 #[must_use]
 pub fn list(items: Vec<Value>) -> Value {
