@@ -329,6 +329,13 @@ fn cel_context_files_serve_lookups_and_are_needed() {
     assert_eq!(failing.len(), 1, "{}", run.stdout);
     assert!(failing[0].contains("Deployment/default/deployment-uses-hpa"), "{failing:?}");
 
+    // An empty context file is an error naming it.
+    std::fs::write(&context, "# nothing here\n").unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("context.yaml"), "{all}");
+
     // A context file that is not `kind: Context` is an error naming it.
     std::fs::write(&context, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n").unwrap();
     let run = mtk_in(dir.path(), &["test", "."], None);

@@ -458,6 +458,31 @@ mod tests {
     }
 
     #[test]
+    fn malformed_programs_are_errors_at_their_line() {
+        let cases = [
+            ("validations: {a: 1}\n", 1, "`validations` must be a list"),
+            ("validations:\n- message: m\n", 2, "validations[0] has no expression"),
+            ("validations:\n- expression: [1]\n", 2, "validations[0] must be a string"),
+            ("variables:\n- expression: 'true'\n", 2, "variables[0] has no name"),
+            ("variables:\n- name: v\n", 2, "variable `v` has no expression"),
+            (
+                "validations:\n- expression: 'true'\n  messageExpression: \"'a' +\"\n",
+                3,
+                "validations[0].messageExpression is not valid CEL",
+            ),
+            ("matchConditions:\n- name: c\n", 2, "matchConditions[0] has no expression"),
+        ];
+        for (text, line, message) in cases {
+            let doc = parse_stream(text, &Limits::default());
+            let root = &doc.documents[0].root;
+            let e = Program::from_nodes(Some(root), "validations", Some((root, "matchConditions")))
+                .expect_err(text);
+            assert_eq!(e.pos.line, line, "{text}: {e:?}");
+            assert!(e.message.contains(message), "{text}: {e:?}");
+        }
+    }
+
+    #[test]
     fn chains_of_variables_are_bounded() {
         let limits = crate::limits::Limits::default();
         let vars = BTreeMap::new();

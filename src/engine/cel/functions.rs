@@ -223,6 +223,12 @@ pub(super) fn call(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> 
         .or_else(|| ext::call(r, name, args))
         .or_else(|| kyverno::call(r, name, args, env))
         .unwrap_or_else(|| {
+            if r.is_none() && KNOWN_UNSUPPORTED.contains(&name) {
+                return err(format!(
+                    "`{name}` needs what an offline linter does not have (a network, the \
+                     authorizer, a global context)"
+                ));
+            }
             err(format!(
                 "no such function: {}{name}({})",
                 r.map(|r| format!("{}.", r.type_name())).unwrap_or_default(),

@@ -203,6 +203,9 @@ mod tests {
         assert!(truth("uint(3) == 3u && double('1.5') == 1.5 && bool('true')"));
         assert!(truth("string(2.0) == '2' && type(1) == 'int'"));
         assert!(error("duration('1d')").contains("not a duration"));
+        assert!(error("timestamp('2024-01-01T00:00:00Z').getHours('Europe/Paris')")
+            .contains("time zone `Europe/Paris` is not supported"));
+        assert!(error("http.Get('https://example.com')").contains("offline linter"));
         assert!(error("timestamp('yesterday')").contains("not an RFC 3339"));
         assert!(error("[1, 'a'].sort()").contains("not comparable"));
         assert!(truth("10u / 3u == 3u && 10u % 3u == 1u && 7 % 4 == 3"));

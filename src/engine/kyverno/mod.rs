@@ -880,8 +880,10 @@ fn check_operators(v: &Value) -> Result<(), String> {
             {
                 conditions::apply(op, &Value::Null, &Value::Null).map_err(|e| e.to_string())?;
             }
+            // Patterns have no operators; `validate.cel` has label selectors (`paramRef`),
+            // whose `operator`s (`Exists`, …) are not conditions.
             m.iter()
-                .filter(|(k, _)| k.as_str() != "pattern" && k.as_str() != "anyPattern")
+                .filter(|(k, _)| !matches!(k.as_str(), "pattern" | "anyPattern" | "cel"))
                 .try_for_each(|(_, v)| check_operators(v))
         }
         Value::Array(items) => items.iter().try_for_each(check_operators),
@@ -1316,6 +1318,18 @@ spec:
             .replace("namespace: params}", "namespace: params, parameterNotFoundAction: Allow}");
         assert_eq!(run(&allowed, 9, &req).0, Status::Pass);
         assert_eq!(run(text, 1, &Request::default()).0, Status::Fail, "no cluster data: no params");
+        // A selector Kubernetes would reject makes the rule an error, never a pass.
+        let bad = text.replace(
+            "paramRef: {name: limits, namespace: params}",
+            "paramRef: {namespace: apps, selector: {matchExpressions: [{key: team, operator: Near}]}}",
+        );
+        let (status, message) = run(&bad, 1, &req);
+        assert_eq!(status, Status::Error);
+        assert!(message.contains("paramRef: unknown selector operator `Near`"), "{message}");
+        // Selector operators are not condition operators: `Exists` is fine.
+        let exists = bad.replace("operator: Near", "operator: Exists");
+        assert_eq!(run(&exists, 2, &req).0, Status::Pass, "both ConfigMaps of `apps` allow 2");
+        assert_eq!(run(&exists, 3, &req).0, Status::Fail, "`limits` allows 2");
     }
 
     #[test]
