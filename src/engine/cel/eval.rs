@@ -107,10 +107,16 @@ impl Val {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EvalError(pub String);
 
-/// The prefix of errors that a limit caused (they are never absorbed into a result).
-pub const LIMIT_PREFIX: &str = "evaluation exceeded ";
+/// The prefix of errors that a limit caused (they are never absorbed into a result); made only
+/// by [`EvalError::limit`].
+const LIMIT_PREFIX: &str = "evaluation exceeded ";
 
 impl EvalError {
+    /// The `cel-steps` budget cut the evaluation short (`what`: how).
+    pub(super) fn limit(what: &str) -> EvalError {
+        EvalError(format!("{LIMIT_PREFIX}{what}; {}", crate::limits::hint("cel-steps")))
+    }
+
     /// Whether a limit (the step budget) cut the evaluation short.
     #[must_use]
     pub fn is_limit(&self) -> bool {
@@ -308,11 +314,7 @@ impl<'a> Env<'a> {
     fn charge(&mut self, n: usize) -> Result<()> {
         self.steps = self.steps.saturating_add(n);
         if self.steps > self.budget {
-            return err(format!(
-                "{LIMIT_PREFIX}{} steps; {}",
-                self.budget,
-                crate::limits::hint("cel-steps")
-            ));
+            return Err(EvalError::limit(&format!("{} steps", self.budget)));
         }
         Ok(())
     }

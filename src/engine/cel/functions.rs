@@ -424,12 +424,10 @@ fn replaced_len(text: &str, from: &str, to: &str, n: usize) -> usize {
 /// Refuses to build a value longer than the steps left in the budget.
 fn fits(len: usize, env: &Env<'_>) -> Result<()> {
     if len > env.room() {
-        return err(format!(
-            "{}its step budget: a value of {len} elements needs more than the {} steps left; {}",
-            super::eval::LIMIT_PREFIX,
-            env.room(),
-            crate::limits::hint("cel-steps")
-        ));
+        return Err(EvalError::limit(&format!(
+            "its step budget: a value of {len} elements needs more than the {} steps left",
+            env.room()
+        )));
     }
     Ok(())
 }
