@@ -1098,7 +1098,8 @@ mod tests {
     use super::*;
     use crate::load::yaml::{parse_stream, Limits};
 
-    fn policy(text: &str) -> Policy {
+    /// Compiles the first document of `text` (shared with the other engine modules' tests).
+    pub(super) fn policy(text: &str) -> Policy {
         let doc = parse_stream(text, &Limits::default());
         Policy::from_node(&doc.documents[0].root).unwrap()
     }

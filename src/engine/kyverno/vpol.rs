@@ -266,13 +266,9 @@ fn response(status: Status, message: String) -> RuleResponse {
 mod tests {
     use serde_json::json;
 
+    use super::super::tests::policy;
     use super::super::{Policy, Request, Status};
     use crate::load::yaml::{parse_stream, Limits};
-
-    fn policy(text: &str) -> Policy {
-        let doc = parse_stream(text, &Limits::default());
-        Policy::from_node(&doc.documents[0].root).unwrap()
-    }
 
     const VPOL: &str = r#"
 apiVersion: policies.kyverno.io/v1
