@@ -191,15 +191,9 @@ fn ordered(key: &Value, value: &Value) -> Option<std::cmp::Ordering> {
     if let (Ok(a), Ok(b)) = (k.parse::<f64>(), v.parse::<f64>()) {
         return a.partial_cmp(&b);
     }
-    let semver = |s: &str| -> Option<Vec<u64>> {
-        s.trim_start_matches('v')
-            .split(['-', '+'])
-            .next()?
-            .split('.')
-            .map(|p| p.parse().ok())
-            .collect()
-    };
-    Some(semver(&k)?.cmp(&semver(&v)?))
+    // blang/semver's strict parse, as Kyverno's numeric operators do.
+    let (a, b) = (super::semver::Version::parse(&k).ok()?, super::semver::Version::parse(&v).ok()?);
+    Some(a.cmp(&b))
 }
 
 /// The elements of a key or value for the set operators: a list, or one scalar.

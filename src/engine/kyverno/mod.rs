@@ -14,6 +14,7 @@ pub mod matching;
 pub mod pattern;
 pub mod pss;
 pub mod quantity;
+pub mod semver;
 pub mod store;
 pub mod variables;
 mod vpol;

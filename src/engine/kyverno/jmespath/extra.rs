@@ -340,41 +340,14 @@ fn normalize_image(image: &str) -> String {
     crate::image::ImageRef::split(image).to_string()
 }
 
-fn parse_version(s: &str) -> Option<(u64, u64, u64)> {
-    let core = s.trim().trim_start_matches('v').split(['-', '+']).next()?;
-    let mut it = core.split('.').map(str::parse::<u64>);
-    let major = it.next()?.ok()?;
-    let minor = it.next().unwrap_or(Ok(0)).ok()?;
-    let patch = it.next().unwrap_or(Ok(0)).ok()?;
-    Some((major, minor, patch))
-}
-
-/// `semver_compare(version, range)`: ranges as in blang/semver (`>1.0.0 <2.0.0 || =3.0.0`).
+/// `semver_compare(version, range)`: blang/semver's strict parse and ranges
+/// (`>1.0.0 <2.0.0 || =3.0.0`, `1.2.x`). As in Kyverno, a version that does not parse is
+/// 0.0.0; a range that does not parse is an error.
 fn semver_compare(version: &str, range: &str) -> EvalResult {
-    let v = parse_version(version)
-        .ok_or_else(|| EvalError::Other(format!("semver_compare: `{version}` is not a version")))?;
-    let mut any = false;
-    for alternative in range.split("||") {
-        let mut all = true;
-        for comparator in alternative.split_whitespace() {
-            let (op, rest) = ["<=", ">=", "!=", "==", "<", ">", "="]
-                .iter()
-                .find_map(|op| comparator.strip_prefix(op).map(|r| (*op, r)))
-                .unwrap_or(("=", comparator));
-            let w = parse_version(rest)
-                .ok_or_else(|| EvalError::Other(format!("semver_compare: bad range `{range}`")))?;
-            all &= match op {
-                "<=" => v <= w,
-                ">=" => v >= w,
-                "<" => v < w,
-                ">" => v > w,
-                "!=" => v != w,
-                _ => v == w,
-            };
-        }
-        any |= all;
-    }
-    Ok(Value::Bool(any))
+    use crate::engine::kyverno::semver::{Range, Version};
+    let range = Range::parse(range)
+        .map_err(|e| EvalError::Other(format!("semver_compare: bad range `{range}`: {e}")))?;
+    Ok(Value::Bool(range.contains(&Version::parse(version).unwrap_or_default())))
 }
 
 #[cfg(test)]
@@ -490,6 +463,9 @@ Ao+X/aRJCMBhRUWWNgG+
             search("semver_compare('2.5.0', '>1.0.0 <2.0.0 || >=3.0.0')", &d),
             Ok(json!(false))
         );
+        assert_eq!(search("semver_compare('1.0.0-rc.1', '>=1.0.0')", &d), Ok(json!(false)));
+        assert_eq!(search("semver_compare('latest', '<1.0.0')", &d), Ok(json!(true)));
+        assert!(search("semver_compare('1.0.0', '~1.0')", &d).is_err());
         assert!(search("random('[a-z]{5}')", &d).is_err());
         assert!(search("x509_decode('x')", &d)
             .unwrap_err()
