@@ -65,6 +65,11 @@ pub struct Summary {
     /// Documents that are not Kubernetes objects.
     #[serde(skip)]
     pub skipped: usize,
+    /// Files that held no object to lint, by reason (`empty`, `not-kubernetes`, `kustomize`,
+    /// `helm-chart`); reasons with no file are left out.
+    pub skipped_files: std::collections::BTreeMap<&'static str, usize>,
+    /// Helm charts found in the tree and not rendered (their sources are skipped).
+    pub charts_not_rendered: usize,
     pub findings: usize,
     /// Findings accepted by a suppression (not in `findings`).
     pub suppressed: usize,
@@ -83,6 +88,12 @@ pub struct Outcome {
     /// Findings a suppression accepts, with the reason in `Finding::suppressed`.
     pub suppressed: Vec<Finding>,
     pub problems: Vec<Problem>,
+    /// Files that held no object to lint, with the reason, in path order.
+    pub skipped_files: Vec<load::skip::SkippedFile>,
+    /// Helm chart directories found and not rendered.
+    pub charts: Vec<String>,
+    /// Things a person should know that are not errors (a directory with nothing to lint).
+    pub warnings: Vec<String>,
     pub summary: Summary,
     /// Counts and time per stage (`--stats`).
     pub stats: progress::Stats,
@@ -114,48 +125,26 @@ pub fn check_with(
 ) -> Outcome {
     let started = Instant::now();
     let mut clock = StageClock::new();
-    let mut problems = Vec::new();
-
-    let loaded_config = match find_config(options, cwd) {
-        Ok(c) => c,
-        Err(p) => {
-            problems.push(p);
-            LoadedConfig { base_dir: cwd.to_path_buf(), ..LoadedConfig::default() }
-        }
+    // A bad config stops the run before anything is linted: going on with the defaults would
+    // report what the config was meant to silence.
+    let Settings { loaded_config, rules, load_options, exceptions } = match settle(options, cwd) {
+        Ok(settings) => settings,
+        Err(problems) => return config_failure(problems, started),
     };
-    let (rules, mut rule_problems) = select_rules(&loaded_config, &options.select);
-    problems.append(&mut rule_problems);
+    let limits = load_options.limits;
     let builtin_rules = rules.len();
+    let mut problems = Vec::new();
     clock.lap("config");
 
-    let mut excludes = Vec::new();
-    for (base, patterns) in [
-        (loaded_config.base_dir.clone(), &loaded_config.config.exclude),
-        (cwd.to_path_buf(), &options.excludes),
-    ] {
-        match Excludes::new(patterns) {
-            Ok(ex) => excludes.push((base, ex)),
-            Err(message) => problems.push(Problem::new(
-                loaded_config.file.clone().unwrap_or_default(),
-                None,
-                message,
-            )),
-        }
-    }
-    let limits = effective_limits(options, &loaded_config.config, &mut problems);
-    let load_options = LoadOptions {
-        inputs: options.inputs.clone(),
-        excludes,
-        skip_files: loaded_config.path.iter().cloned().collect(),
-        limits,
-    };
     let mut sources = load::load_with(&load_options, cwd, progress);
     problems.append(&mut sources.problems);
     let files = sources.files.len();
     let bytes = sources.files.iter().map(|f| f.source.text.len() as u64).sum();
     clock.lap("load");
 
+    let roots = sources.roots.clone();
     let mut inventory = inventory::build(sources, &loaded_config.config);
+    let warnings = all_skipped_warnings(&roots, &inventory, cwd);
     problems.append(&mut inventory.problems);
     clock.lap("inventory");
     let (policy_rules, mut policy_problems) = engine::kyverno::lint::load_policies(
@@ -175,13 +164,6 @@ pub fn check_with(
         policy_rules.into_iter().map(|rule| ActiveRule { rule, severity: Severity::Warning }),
     );
     let cx = Context { inventory: &inventory, config: &loaded_config.config };
-    let config_file = loaded_config.file.clone().unwrap_or_default();
-    let (exceptions, mut exception_problems) = eval::suppress::Exceptions::new(
-        &loaded_config.config.exceptions,
-        &loaded_config.base_dir,
-        &config_file,
-    );
-    problems.append(&mut exception_problems);
     problems.append(&mut eval::suppress::annotation_problems(&inventory));
     let (all_findings, mut eval_problems) = eval::run_with(&rules, &cx, &exceptions, progress);
     problems.append(&mut eval_problems);
@@ -194,6 +176,12 @@ pub fn check_with(
         documents: inventory.documents,
         resources: inventory.objects.len(),
         skipped: inventory.skipped,
+        skipped_files: load::skip::SkipReason::ALL
+            .iter()
+            .map(|&r| (r.key(), inventory.skipped_files.iter().filter(|f| f.reason == r).count()))
+            .filter(|&(_, n)| n > 0)
+            .collect(),
+        charts_not_rendered: inventory.charts.len(),
         findings: findings.len(),
         suppressed: suppressed.len(),
         errors: problems.len(),
@@ -211,11 +199,114 @@ pub fn check_with(
     };
     // Freeing a large tree takes a noticeable share of a run; let a thread do it while the
     // caller writes its reports (a process that exits first skips the work altogether).
+    let skipped_files = std::mem::take(&mut inventory.skipped_files);
+    let charts = std::mem::take(&mut inventory.charts);
     drop_in_background(inventory);
-    Outcome { findings, rules, objects, suppressed, problems, summary, stats }
+    Outcome {
+        findings,
+        rules,
+        objects,
+        suppressed,
+        problems,
+        skipped_files,
+        charts,
+        warnings,
+        summary,
+        stats,
+    }
+}
+
+/// A warning for each input directory whose files were all skipped: nothing in it was linted.
+fn all_skipped_warnings(
+    roots: &[PathBuf],
+    inventory: &inventory::Inventory,
+    cwd: &Path,
+) -> Vec<String> {
+    use load::skip::SkipReason;
+    let mut warnings = Vec::new();
+    for root in roots {
+        let under = |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| p.starts_with(root));
+        let skipped: Vec<SkipReason> =
+            inventory.skipped_files.iter().filter(|f| under(&f.path)).map(|f| f.reason).collect();
+        let read = inventory.files.iter().filter(|f| under(&f.path)).count();
+        let charts = skipped.iter().filter(|&&r| r == SkipReason::HelmChart).count();
+        if skipped.is_empty() || skipped.len() != read + charts {
+            continue;
+        }
+        let reasons: Vec<String> = SkipReason::ALL
+            .iter()
+            .filter_map(|&r| {
+                let n = skipped.iter().filter(|&&s| s == r).count();
+                (n > 0).then(|| format!("{n} {}", r.label()))
+            })
+            .collect();
+        warnings.push(format!(
+            "{}: nothing to lint, every file was skipped ({}); see --stats",
+            load::discover::display_path(root, cwd),
+            reasons.join(", ")
+        ));
+    }
+    warnings
 }
 
 /// Drops `value` on another thread (or here, when no thread can be started).
+/// What a run needs before reading anything: the config, the rules, what to read and the
+/// exceptions.
+struct Settings {
+    loaded_config: LoadedConfig,
+    rules: Vec<ActiveRule>,
+    load_options: LoadOptions,
+    exceptions: eval::suppress::Exceptions,
+}
+
+/// Reads the config and resolves the options; every problem found, or the settings.
+fn settle(options: &CheckOptions, cwd: &Path) -> Result<Settings, Vec<Problem>> {
+    let loaded_config = find_config(options, cwd).map_err(|p| vec![p])?;
+    let (rules, mut problems) = select_rules(&loaded_config, &options.select);
+    let mut excludes = Vec::new();
+    for (base, patterns) in [
+        (loaded_config.base_dir.clone(), &loaded_config.config.exclude),
+        (cwd.to_path_buf(), &options.excludes),
+    ] {
+        match Excludes::new(patterns) {
+            Ok(ex) => excludes.push((base, ex)),
+            Err(message) => problems.push(Problem::new(
+                loaded_config.file.clone().unwrap_or_default(),
+                None,
+                message,
+            )),
+        }
+    }
+    let limits = effective_limits(options, &loaded_config.config, &mut problems);
+    let config_file = loaded_config.file.clone().unwrap_or_default();
+    let (exceptions, mut exception_problems) = eval::suppress::Exceptions::new(
+        &loaded_config.config.exceptions,
+        &loaded_config.base_dir,
+        &config_file,
+    );
+    problems.append(&mut exception_problems);
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let load_options = LoadOptions {
+        inputs: options.inputs.clone(),
+        excludes,
+        skip_files: loaded_config.path.iter().cloned().collect(),
+        limits,
+    };
+    Ok(Settings { loaded_config, rules, load_options, exceptions })
+}
+
+/// The outcome of a run stopped by its configuration: the problems, nothing linted.
+fn config_failure(problems: Vec<Problem>, started: Instant) -> Outcome {
+    let summary = Summary {
+        errors: problems.len(),
+        elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        ..Summary::default()
+    };
+    Outcome { problems, summary, ..Outcome::default() }
+}
+
 fn drop_in_background<T: Send + 'static>(value: T) {
     let _ = std::thread::Builder::new().name("mtk-lint-drop".into()).spawn(move || drop(value));
 }

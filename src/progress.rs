@@ -64,8 +64,9 @@ impl Stats {
 
     /// The `--stats` text: the run's counts and the time of each stage.
     #[must_use]
-    pub fn render(&self, summary: &crate::Summary) -> String {
+    pub fn render(&self, outcome: &crate::Outcome) -> String {
         use std::fmt::Write as _;
+        let summary = &outcome.summary;
         let mut out = String::from("mtk-lint statistics\n");
         let mut count = |label: &str, n: String| {
             let _ = writeln!(out, "  {label:<14}{n:>12}");
@@ -86,6 +87,30 @@ impl Stats {
             let _ = writeln!(out, "    {stage:<12}{:>10.1} ms", ms(*took));
         }
         let _ = writeln!(out, "    {:<12}{:>10.1} ms", "total", ms(self.total()));
+        if !outcome.skipped_files.is_empty() {
+            let _ = writeln!(out, "  skipped files (not linted as objects)");
+            for reason in crate::load::skip::SkipReason::ALL {
+                let files: Vec<&str> = outcome
+                    .skipped_files
+                    .iter()
+                    .filter(|f| f.reason == reason)
+                    .map(|f| f.display.as_str())
+                    .collect();
+                if files.is_empty() {
+                    continue;
+                }
+                let _ = writeln!(out, "    {} ({}):", reason.label(), files.len());
+                for file in files {
+                    let _ = writeln!(out, "      {file}");
+                }
+            }
+        }
+        if !outcome.charts.is_empty() {
+            let _ = writeln!(out, "  charts not rendered ({}):", outcome.charts.len());
+            for chart in &outcome.charts {
+                let _ = writeln!(out, "    {chart}");
+            }
+        }
         out
     }
 }
@@ -114,7 +139,29 @@ mod tests {
             findings: 1,
             ..Default::default()
         };
-        let text = stats.render(&summary);
+        let skipped = |display: &str, reason| crate::load::skip::SkippedFile {
+            display: display.into(),
+            path: None,
+            reason,
+        };
+        let outcome = crate::Outcome {
+            summary,
+            skipped_files: vec![
+                skipped("a/empty.yaml", crate::load::skip::SkipReason::Empty),
+                skipped("charts/t/values.yaml", crate::load::skip::SkipReason::HelmChart),
+            ],
+            charts: vec!["charts/t".into()],
+            ..Default::default()
+        };
+        let text = stats.render(&outcome);
+        assert!(
+            text.ends_with(
+                "  skipped files (not linted as objects)\n    empty (1):\n      a/empty.yaml\n    \
+                 Helm chart sources (1):\n      charts/t/values.yaml\n  charts not rendered (1):\n    \
+                 charts/t\n"
+            ),
+            "{text}"
+        );
         assert!(text.contains("  files                    3\n"), "{text}");
         assert!(text.contains("  policies       2 (7 rules)\n"), "{text}");
         assert!(text.contains("    load               2.0 ms\n"), "{text}");

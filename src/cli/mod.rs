@@ -88,7 +88,7 @@ pub fn run() -> u8 {
     if check.stats {
         let mut stats = outcome.stats.clone();
         stats.stages.push(("report", report_started.elapsed()));
-        let _ = io::stderr().write_all(stats.render(&outcome.summary).as_bytes());
+        let _ = io::stderr().write_all(stats.render(&outcome).as_bytes());
     }
     // The process ends here: freeing the findings and sources would only cost time.
     std::mem::forget(outcome);

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::config::Config;
+use crate::load::skip::{SkipReason, SkippedFile};
 use crate::load::source::SourceFile;
 use crate::load::{Node, Sources};
 pub use tenants::{Tenant, TenantIndex};
@@ -80,6 +81,10 @@ pub struct Inventory {
     pub documents: usize,
     /// Documents that are not Kubernetes objects (no apiVersion and kind, kustomize configs).
     pub skipped: usize,
+    /// Files that hold no object to lint, with the reason, in tree order.
+    pub skipped_files: Vec<SkippedFile>,
+    /// Helm chart directories found (their sources are in `skipped_files`): not rendered yet.
+    pub charts: Vec<String>,
     /// Unique per built inventory in this process (keys caches that outlive a borrow).
     pub generation: u64,
     /// Documents that are not objects of the right shape (a list at the top, `kind: [Pod]`,
@@ -183,7 +188,7 @@ static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 /// Builds the inventory from what the loader read.
 #[must_use]
 pub fn build(sources: Sources, config: &Config) -> Inventory {
-    let Sources { files, roots, .. } = sources;
+    let Sources { files, roots, skipped: mut chart_sources, charts, .. } = sources;
     let crd_scopes = crd_scopes(&files);
     let flux_targets = flux_targets(&files);
     let layout = kustomize::layout(&files, &roots, &flux_targets);
@@ -197,8 +202,12 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let per_file: Vec<FileObjects> =
         files.into_par_iter().enumerate().map(|(i, file)| tree.file_objects(i, file)).collect();
     inv.objects.reserve_exact(per_file.iter().map(|f| f.objects.len()).sum());
-    for FileObjects { source, objects, documents, mut problems } in per_file {
+    for FileObjects { source, objects, documents, mut problems, skip } in per_file {
         inv.problems.append(&mut problems);
+        if let Some(reason) = skip {
+            let (display, path) = (source.display.clone(), source.path.clone());
+            inv.skipped_files.push(SkippedFile { display, path, reason });
+        }
         inv.files.push(source);
         inv.documents += documents;
         inv.skipped += documents - objects.len();
@@ -207,6 +216,9 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             inv.objects.push(object);
         }
     }
+    inv.skipped_files.append(&mut chart_sources);
+    inv.skipped_files.sort();
+    inv.charts = charts;
     index(&mut inv);
     let namespaces = inv
         .of_kind("Namespace")
@@ -229,6 +241,8 @@ struct FileObjects {
     objects: Vec<Object>,
     documents: usize,
     problems: Vec<crate::error::Problem>,
+    /// Why the file holds no object, when it holds none and has no problem.
+    skip: Option<SkipReason>,
 }
 
 impl Tree<'_> {
@@ -249,15 +263,27 @@ impl Tree<'_> {
                 message,
             ));
         };
+        // Patches are partial objects (or JSON6902 operation lists) by design.
+        if is_patch {
+            let skip = Some(SkipReason::Kustomize);
+            return FileObjects { source: file.source, objects, documents, problems, skip };
+        }
+        // A document that is not a mapping is an error only where the file is meant to hold
+        // objects: beside an object, or as a list of objects (which kubectl and Flux reject).
+        // A file of nothing but lists and scalars (labels.yaml, renovate.json) is not a manifest.
+        let holds_objects = file.documents.iter().any(|d| shape::is_object(&d.root));
+        let all_empty = file.documents.iter().all(|d| d.root.is_null());
+        let mut kustomize_configs = 0;
         for doc in file.documents {
             let root = doc.root;
             if let Some(error) = shape::not_an_object(&root, doc.index) {
-                problem(error);
+                if holds_objects || shape::is_list_of_objects(&root) {
+                    problem(error);
+                }
                 continue;
             }
-            let is_kustomize = path.is_some_and(|p| kustomize::is_kustomize_config(&root, p));
-            // Patches are partial objects by design.
-            if is_kustomize || is_patch {
+            if path.is_some_and(|p| kustomize::is_kustomize_config(&root, p)) {
+                kustomize_configs += 1;
                 continue;
             }
             let identity = shape::identity(&root);
@@ -299,7 +325,15 @@ impl Tree<'_> {
                 root,
             });
         }
-        FileObjects { source: file.source, objects, documents, problems }
+        let reason = if all_empty {
+            SkipReason::Empty
+        } else if kustomize_configs > 0 {
+            SkipReason::Kustomize
+        } else {
+            SkipReason::NotKubernetes
+        };
+        let skip = (objects.is_empty() && problems.is_empty() && !file.broken).then_some(reason);
+        FileObjects { source: file.source, objects, documents, problems, skip }
     }
 }
 

@@ -25,15 +25,32 @@ fn type_name(node: &Node) -> &'static str {
 pub(crate) fn not_an_object(root: &Node, document: usize) -> Option<ShapeError> {
     match root.value {
         Value::Null | Value::Map(_) => None,
-        _ => Some((
-            root.span.start,
-            format!(
-                "document {} is {}, not a Kubernetes object (a mapping)",
-                document + 1,
-                type_name(root)
-            ),
-        )),
+        _ => {
+            let hint = if is_list_of_objects(root) {
+                ": kubectl and Flux do not read a list of objects; separate them with `---`"
+            } else {
+                ""
+            };
+            let what = type_name(root);
+            let message = format!(
+                "document {} is {what}, not a Kubernetes object (a mapping){hint}",
+                document + 1
+            );
+            Some((root.span.start, message))
+        }
     }
+}
+
+/// Whether a document is a mapping with a string `apiVersion` and `kind`.
+pub(crate) fn is_object(root: &Node) -> bool {
+    root.as_map().is_some()
+        && root.get("apiVersion").and_then(Node::as_str).is_some()
+        && root.get("kind").and_then(Node::as_str).is_some()
+}
+
+/// Whether a document is a list of objects (`- apiVersion: v1 …` at the top).
+pub(crate) fn is_list_of_objects(root: &Node) -> bool {
+    root.as_seq().is_some_and(|items| items.iter().any(is_object))
 }
 
 /// `apiVersion` and `kind` of a document meant as an object. A document is taken as meant to

@@ -26,8 +26,11 @@ pub struct Candidate {
     pub walked: bool,
 }
 
-/// Exclusion globs. A pattern with a `/` matches the path relative to an input root (or the
-/// config file's directory); a pattern without one matches any file or directory name.
+/// Exclusion globs, with gitignore's semantics: a pattern with a `/` (at the start or in the
+/// middle) matches the path relative to an input root (or the config file's directory), one
+/// without matches any file or directory name; a pattern that matches a directory excludes
+/// everything below it (`tenants/legacy` = `tenants/legacy/**`); `*` stays within one path
+/// segment and `**` crosses them; a trailing `/` is dropped.
 #[derive(Debug, Clone)]
 pub struct Excludes {
     anchored: GlobSet,
@@ -39,7 +42,7 @@ impl Excludes {
         let mut anchored = GlobSetBuilder::new();
         let mut names = GlobSetBuilder::new();
         for p in patterns {
-            let trimmed = p.trim_start_matches("./").trim_end_matches('/');
+            let trimmed = p.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
             let glob = GlobBuilder::new(trimmed)
                 .literal_separator(true)
                 .build()
@@ -57,7 +60,12 @@ impl Excludes {
     }
 
     fn excluded(&self, relative: &Path) -> bool {
-        if self.anchored.is_match(relative) {
+        // The path itself or any directory above it (within the root).
+        if relative
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty())
+            .any(|a| self.anchored.is_match(a))
+        {
             return true;
         }
         relative.components().any(|c| self.names.is_match(c.as_os_str()))
@@ -190,6 +198,15 @@ pub fn discover(
             });
         let (mut items, mut walk_problems) =
             walked.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if items.is_empty() && walk_problems.is_empty() {
+            // A typo in a CI path must never pass green.
+            problems.push(Problem::new(
+                display_path(&root, cwd),
+                None,
+                "no *.yaml, *.yml or *.json file to read in this directory (check the path and \
+                 the excludes)",
+            ));
+        }
         found.append(&mut items);
         problems.append(&mut walk_problems);
     }

@@ -5,6 +5,7 @@
 pub mod de;
 pub mod discover;
 pub mod floor;
+pub mod skip;
 pub mod source;
 pub mod yaml;
 
@@ -25,6 +26,8 @@ pub use yaml::{Document, Limits, Node, Value};
 pub struct LoadedFile {
     pub source: Arc<SourceFile>,
     pub documents: Vec<Document>,
+    /// Reading it met a problem (the documents are those before it): never counted as skipped.
+    pub broken: bool,
 }
 
 /// Everything read: files in path order (stdin last), and the problems met.
@@ -35,6 +38,10 @@ pub struct Sources {
     /// Absolute paths of the directories given as inputs (kustomize and Flux paths resolve
     /// against them).
     pub roots: Vec<PathBuf>,
+    /// Files found but not read: the sources of Helm charts.
+    pub skipped: Vec<skip::SkippedFile>,
+    /// Directories holding a `Chart.yaml` (shown as the user sees them): charts not rendered.
+    pub charts: Vec<String>,
 }
 
 /// What to read and how.
@@ -59,6 +66,16 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
     let (mut candidates, mut problems) =
         discover::discover(&options.inputs, cwd, &options.excludes);
     candidates.retain(|c| !options.skip_files.contains(&c.path));
+    let (candidates, chart_sources, chart_dirs) = skip::split_charts(candidates);
+    let skipped = chart_sources
+        .into_iter()
+        .map(|c| skip::SkippedFile {
+            display: c.display,
+            path: Some(c.path),
+            reason: skip::SkipReason::HelmChart,
+        })
+        .collect();
+    let charts = chart_dirs.iter().map(|d| discover::display_path(d, cwd)).collect();
     progress.start(Stage::Load, candidates.len() as u64);
     let results: Vec<(Option<LoadedFile>, Vec<Problem>)> = candidates
         .par_iter()
@@ -79,6 +96,13 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
         let mut bytes = Vec::new();
         match std::io::stdin().lock().take(options.limits.max_file_size + 1).read_to_end(&mut bytes)
         {
+            // An empty stream is a failed producer (`kustomize build` that printed nothing),
+            // never a clean tree.
+            Ok(_) if bytes.iter().all(u8::is_ascii_whitespace) => problems.push(Problem::new(
+                "<stdin>",
+                None,
+                "standard input is empty: nothing to lint",
+            )),
             Ok(_) => {
                 let (file, mut p) = contained("<stdin>", || {
                     parse_bytes(bytes, "<stdin>".into(), None, &options.limits)
@@ -98,7 +122,7 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
         })
         .filter(|p| p.is_dir())
         .collect();
-    Sources { files, problems, roots }
+    Sources { files, problems, roots, skipped, charts }
 }
 
 /// Runs `read` for one file; a panic in it (a bug) becomes an error naming the file.
@@ -210,20 +234,13 @@ fn parse_bytes(
         return (None, vec![Problem::new(source.display, Some(Pos { line, col: 0 }), message)]);
     }
     let parsed = yaml::parse_stream(&source.text, limits);
-    let mut problems: Vec<Problem> = parsed
+    let problems: Vec<Problem> = parsed
         .problems
         .iter()
         .map(|p| Problem::new(source.display.clone(), Some(p.pos), p.message.clone()))
         .collect();
-    if problems.is_empty() && parsed.documents.iter().all(|d| d.root.is_null()) {
-        let what = if source.text.trim().is_empty() { "empty file" } else { "no YAML documents" };
-        problems.push(Problem::new(
-            source.display.clone(),
-            None,
-            format!("{what}: nothing to lint (remove it, or exclude it)"),
-        ));
-    }
-    (Some(LoadedFile { source: Arc::new(source), documents: parsed.documents }), problems)
+    let broken = !problems.is_empty();
+    (Some(LoadedFile { source: Arc::new(source), documents: parsed.documents, broken }), problems)
 }
 
 /// Line and character column of a byte offset in possibly invalid UTF-8.

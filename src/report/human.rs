@@ -155,6 +155,7 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
 }
 
 fn summary_line(outcome: &Outcome) -> String {
+    use std::fmt::Write as _;
     let s = &outcome.summary;
     let count = |sev: Severity| outcome.findings.iter().filter(|f| f.severity == sev).count();
     let plural = |n: usize, word: &str| {
@@ -185,11 +186,26 @@ fn summary_line(outcome: &Outcome) -> String {
     } else {
         format!(", {}", plural(outcome.problems.len(), "input error"))
     };
-    format!(
+    let mut line = format!(
         "{findings}{suppressed}{errors}; {}, {} ({} Kubernetes objects, {} skipped)",
         plural(s.files, "file"),
         plural(s.documents, "document"),
         s.resources,
         s.skipped,
-    )
+    );
+    let skipped: Vec<String> = crate::load::skip::SkipReason::ALL
+        .iter()
+        .filter_map(|r| s.skipped_files.get(r.key()).map(|n| format!("{n} {}", r.label())))
+        .collect();
+    if !skipped.is_empty() {
+        let total = s.skipped_files.values().sum();
+        let _ = write!(line, "; {} skipped ({})", plural(total, "file"), skipped.join(", "));
+    }
+    if s.charts_not_rendered > 0 {
+        let _ = write!(line, "; charts not rendered: {}", s.charts_not_rendered);
+    }
+    for warning in &outcome.warnings {
+        let _ = write!(line, "\nwarning: {warning}");
+    }
+    line
 }

@@ -16,6 +16,8 @@ struct Report<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     suppressed: Option<Vec<JsonFinding<'a>>>,
     errors: &'a [Problem],
+    /// Not errors, but worth a look (an input directory where every file was skipped).
+    warnings: &'a [String],
     summary: &'a Summary,
 }
 
@@ -63,6 +65,7 @@ pub(super) fn write(outcome: &Outcome, style: super::Style, out: &mut dyn Write)
             .show_suppressed
             .then(|| outcome.suppressed.iter().map(JsonFinding::from).collect()),
         errors: &outcome.problems,
+        warnings: &outcome.warnings,
         summary: &outcome.summary,
     };
     serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;

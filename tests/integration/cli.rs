@@ -64,8 +64,11 @@ fn config_errors_name_the_file_and_line_and_exit_2() {
     assert_eq!(e["file"], ".mtk-lint.yaml");
     assert_eq!(e["line"], 3);
     assert!(e["message"].as_str().unwrap().contains("unknown field `tenantLabels`"), "{e}");
-    // The tree is still linted, with the default settings.
-    assert_eq!(report["findings"].as_array().unwrap().len(), 1);
+    // The run stops before linting (issue 14): linting with the default settings would report
+    // what the config was meant to silence.
+    assert_eq!(report["errors"].as_array().unwrap().len(), 1, "{}", report["errors"]);
+    assert_eq!(report["findings"], serde_json::json!([]));
+    assert_eq!(report["summary"]["files"], 0, "nothing was read");
 
     std::fs::write(dir.path().join(".mtk-lint.yaml"), "rules:\n  MTK-NOPE-001: {enabled: false}\n")
         .unwrap();
@@ -74,6 +77,7 @@ fn config_errors_name_the_file_and_line_and_exit_2() {
     let e = &run.json()["errors"][0];
     assert_eq!((e["line"].as_u64(), e["column"].as_u64()), (Some(2), Some(3)));
     assert!(e["message"].as_str().unwrap().contains("unknown rule `MTK-NOPE-001`"), "{e}");
+    assert_eq!(run.json()["findings"], serde_json::json!([]));
 }
 
 #[test]

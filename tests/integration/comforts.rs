@@ -10,6 +10,10 @@ fn parse_stats(stderr: &str) -> (BTreeMap<String, String>, Vec<String>) {
     let mut stages = Vec::new();
     let mut in_stages = false;
     for line in stderr.lines().skip_while(|l| *l != "mtk-lint statistics").skip(1) {
+        // The lists of skipped files and charts follow the counts and times.
+        if line.starts_with("  skipped files") || line.starts_with("  charts not rendered") {
+            break;
+        }
         if line.trim() == "time per stage" {
             in_stages = true;
             continue;

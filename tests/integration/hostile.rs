@@ -70,23 +70,43 @@ fn broken_files_are_errors_at_their_line() {
             "a list or mapping used as a mapping key (`? …`): Kubernetes objects have only scalar \
              keys",
         ),
-        ("empty.yaml", (None, None), "empty file: nothing to lint"),
-        ("comments-only.yaml", (None, None), "no YAML documents: nothing to lint"),
     ];
     for (case, at, message) in cases {
         assert_case(case, &[], *at, message);
     }
 }
 
+/// Files that are not broken but hold no Kubernetes object (issue 14 reclassified these three
+/// from errors): empty and comment-only files are Flux's bootstrap placeholders and commented
+/// values files, and a file holding one scalar is not a manifest at all. Each is skipped and
+/// counted by reason; the run's verdict comes from the known violation alone.
+#[test]
+fn files_without_objects_are_skipped_and_counted_not_errors() {
+    for (case, reason) in [
+        ("empty.yaml", "empty"),
+        ("comments-only.yaml", "empty"),
+        ("scalar-document.yaml", "not-kubernetes"),
+    ] {
+        let path = format!("testdata/hostile/{case}");
+        let run = mtk(&["--format", "json", "--select", "MTK-SEC-001", &path, KNOWN]);
+        assert_eq!(run.code, 1, "{case}: {}", run.stderr);
+        let report = run.json();
+        assert_eq!(errors(&report), vec![], "{case}");
+        assert_eq!(report["summary"]["skipped_files"], serde_json::json!({ reason: 1 }), "{case}");
+        assert_eq!(locations(&report), vec![known()], "{case}");
+    }
+}
+
 #[test]
 fn documents_of_the_wrong_shape_are_errors_at_the_field() {
     let cases: &[(&str, At, &str)] = &[
+        // A list of objects is meant as manifests, which kubectl and Flux reject.
         (
-            "scalar-document.yaml",
+            "list-document.yaml",
             (Some(1), Some(1)),
-            "document 1 is a string, not a Kubernetes object (a mapping)",
+            "document 1 is a list, not a Kubernetes object (a mapping): kubectl and Flux do not \
+             read a list of objects; separate them with `---`",
         ),
-        ("list-document.yaml", (Some(1), Some(1)), "document 1 is a list, not a Kubernetes object"),
         ("kind-list.yaml", (Some(2), Some(7)), "`kind` must be a string, not a list"),
         ("metadata-string.yaml", (Some(3), Some(11)), "`metadata` must be a mapping, not a string"),
         (

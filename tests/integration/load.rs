@@ -179,21 +179,31 @@ fn stdin_is_read_with_dash() {
     );
 }
 
+/// Files with findings when testdata/load is linted with these excludes.
+fn files_linted_excluding(patterns: &[&str]) -> Vec<String> {
+    let mut args = vec!["--format", "json"];
+    for p in patterns {
+        args.extend(["--exclude", p]);
+    }
+    args.push("testdata/load");
+    let run = mtk(&args);
+    assert_eq!(run.code, 1, "{patterns:?}: {}", run.stdout);
+    locations(&run.json()).into_iter().map(|l| l.1).collect()
+}
+
 #[test]
 fn excludes_skip_files_by_path_and_by_name() {
-    let run = mtk(&[
-        "--format",
-        "json",
-        "--exclude",
-        "broken",
-        "--exclude",
-        "flux/apps/**",
-        "testdata/load",
-    ]);
-    assert_eq!(run.code, 1, "{}", run.stdout);
-    let files: Vec<String> = locations(&run.json()).into_iter().map(|l| l.1).collect();
+    let files = files_linted_excluding(&["broken", "flux/apps/**"]);
     assert!(files.iter().all(|f| !f.contains("/broken/") && !f.contains("/flux/")), "{files:?}");
     assert!(files.iter().any(|f| f.contains("/multi-doc/")));
+    // A directory pattern excludes the directory (gitignore semantics), with or without a
+    // leading or trailing `/`.
+    assert!(files_linted_excluding(&["broken"]).iter().any(|f| f.contains("/flux/apps/")));
+    for pattern in ["flux/apps", "/flux/apps/", "flux/app*"] {
+        let files = files_linted_excluding(&["broken", pattern]);
+        assert!(files.iter().all(|f| !f.contains("/flux/apps/")), "{pattern}: {files:?}");
+        assert!(files.iter().any(|f| f.contains("/multi-doc/")), "{pattern}");
+    }
 }
 
 #[test]
@@ -274,4 +284,92 @@ fn argo_applications_own_their_paths_and_set_the_default_namespace() {
         mtk_lint::inventory::build(load::load(&options, dir.path()), &Config::default());
     let cm = inventory.objects.iter().find(|o| o.kind == "ConfigMap").unwrap();
     assert_eq!(cm.namespace.as_deref(), Some("team-a"), "the destination namespace is the default");
+}
+
+/// Normal repository content that is not a manifest (testdata/skipped/README.md) is skipped and
+/// counted by reason, listed by `--stats`, and never an error; the chart's CRD is still read.
+#[test]
+fn repository_content_that_is_not_objects_is_skipped_and_listed() {
+    let run = crate::support::mtk(&[
+        "--format",
+        "json",
+        "--stats",
+        "--select",
+        "MTK-SEC-001",
+        "testdata/skipped",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]));
+    assert_eq!(
+        report["summary"]["skipped_files"],
+        serde_json::json!({"empty": 3, "not-kubernetes": 2, "kustomize": 3, "helm-chart": 3})
+    );
+    assert_eq!(report["summary"]["charts_not_rendered"], 1);
+    assert_eq!(report["summary"]["resources"], 2, "the Deployment and the chart's CRD");
+    assert_eq!(
+        crate::support::locations(&report),
+        [crate::support::loc("MTK-SEC-001", "testdata/skipped/apps/deploy.yaml", 14, 13)]
+    );
+    let listed = run.stderr.split_once("  skipped files (not linted as objects)\n").unwrap().1;
+    let want = "    empty (3):
+      testdata/skipped/clusters/prod/flux-system/gotk-components.yaml
+      testdata/skipped/clusters/prod/flux-system/gotk-sync.yaml
+      testdata/skipped/config/values.yaml
+    without Kubernetes objects (2):
+      testdata/skipped/.github/labels.yaml
+      testdata/skipped/renovate.json
+    kustomize configs or patches (3):
+      testdata/skipped/apps/image-patch.json
+      testdata/skipped/apps/kustomization.yaml
+      testdata/skipped/apps/replicas-patch.yaml
+    Helm chart sources (3):
+      testdata/skipped/charts/app/Chart.yaml
+      testdata/skipped/charts/app/templates/deploy.yaml
+      testdata/skipped/charts/app/values.yaml
+  charts not rendered (1):
+    testdata/skipped/charts/app
+";
+    assert_eq!(listed, want);
+}
+
+/// A directory whose files are all skipped lints nothing: a warning says so. A path that does
+/// not exist, a directory with no file to read and an empty standard input are errors.
+#[test]
+fn nothing_to_lint_is_never_a_silent_pass() {
+    let run = crate::support::mtk(&["--format", "json", "testdata/skipped/.github"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let warnings = run.json()["warnings"].clone();
+    assert_eq!(
+        warnings,
+        serde_json::json!([
+            "testdata/skipped/.github: nothing to lint, every file was skipped (1 without \
+             Kubernetes objects); see --stats"
+        ])
+    );
+    let human = crate::support::mtk(&["--color", "never", "testdata/skipped/.github"]);
+    assert!(
+        human.stdout.contains("\nwarning: testdata/skipped/.github: nothing to lint"),
+        "{}",
+        human.stdout
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "not yaml").unwrap();
+    for (args, stdin, message) in [
+        (
+            vec!["does-not-exist/"],
+            None,
+            "\"file\":\"does-not-exist\",\"line\":null,\"message\":\"cannot read: No such file",
+        ),
+        (vec!["."], None, "no *.yaml, *.yml or *.json file to read in this directory"),
+        (vec!["-"], Some(&b"\n"[..]), "standard input is empty: nothing to lint"),
+    ] {
+        let mut all = vec!["--format", "json"];
+        all.extend(args);
+        let run = crate::support::mtk_in(dir.path(), &all, stdin);
+        assert_eq!(run.code, 2, "{message}: {}", run.stdout);
+        let errors = run.json()["errors"].to_string();
+        assert!(errors.contains(message), "{message}: {errors}");
+    }
 }

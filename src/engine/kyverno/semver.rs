@@ -237,7 +237,9 @@ impl Range {
                 let op = Op::parse(&op)
                     .ok_or_else(|| format!("unknown comparator `{op}` in `{part}`"))?;
                 let version = Version::parse(&version).map_err(|e| format!("in `{part}`: {e}"))?;
-                alternatives.last_mut().expect("one alternative").push((op, version));
+                if let Some(all) = alternatives.last_mut() {
+                    all.push((op, version));
+                }
             }
         }
         Ok(Range { alternatives })
