@@ -4,13 +4,12 @@ use std::path::Path;
 
 use crate::support::{mtk, mtk_in, repo};
 
+/// The suites of the Kyverno policy library these tests use (testdata/kyverno-policies/SOURCE.md).
 fn corpus() -> std::path::PathBuf {
-    let dir = repo().join("../shared/conformance/kyverno-policies");
-    assert!(dir.is_dir(), "{} is missing: keep ../shared beside the checkout", dir.display());
-    dir
+    repo().join("testdata/kyverno-policies")
 }
 
-/// Copies a corpus policy folder (policy file plus its `.kyverno-test/`) into `to`.
+/// Copies a library policy folder (policy file plus its `.kyverno-test/`) into `to`.
 fn copy_suite(category: &str, policy: &str, to: &Path) -> std::path::PathBuf {
     let from = corpus().join(category).join(policy);
     let dest = to.join(policy);

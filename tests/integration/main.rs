@@ -3,7 +3,6 @@
 mod action;
 mod cli;
 mod comforts;
-mod conformance;
 mod fleet;
 mod formats;
 mod harness;
