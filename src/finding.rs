@@ -90,6 +90,18 @@ pub struct RuleInfo {
 }
 
 impl Finding {
+    /// How reports name the rule: `MTK-SEC-001 privileged-container` for a built-in rule; a
+    /// policy's finding is already named in full (`policy/rule`, or the policy for the CEL
+    /// policy kinds), so once.
+    #[must_use]
+    pub fn title(&self) -> String {
+        if self.policy.is_some() || self.name.is_empty() {
+            self.rule.clone()
+        } else {
+            format!("{} {}", self.rule, self.name)
+        }
+    }
+
     /// Order of output: file, line, column, rule.
     #[must_use]
     pub fn sort_key(&self) -> (&str, u32, u32, &str, &str) {

@@ -32,7 +32,7 @@ pub(super) fn write(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
             start.line.max(1),
             start.col + 1,
             end.line.max(start.line.max(1)),
-            property(&format!("{} {}", f.rule, f.name)),
+            property(&f.title()),
             data(&format!("{} ({})", f.message, f.resource)),
         )?;
     }

@@ -32,18 +32,7 @@ impl<'a> FindingDiagnostic<'a> {
             start,
             end.saturating_sub(start).max(1),
         );
-        FindingDiagnostic {
-            finding,
-            // `MTK-SEC-001 privileged-container`; a policy's finding is already named in full
-            // (`policy/rule`, or the policy for the CEL policy kinds).
-            code: if finding.policy.is_some() {
-                finding.rule.clone()
-            } else {
-                format!("{} {}", finding.rule, finding.name)
-            },
-            source: file.clone(),
-            label,
-        }
+        FindingDiagnostic { finding, code: finding.title(), source: file.clone(), label }
     }
 }
 

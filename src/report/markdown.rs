@@ -44,10 +44,10 @@ pub(super) fn write(
         return Ok(());
     }
     let mut per_tenant: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut per_rule: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
     for f in &outcome.findings {
         *per_tenant.entry(f.tenant.as_deref().unwrap_or("(platform / none)")).or_default() += 1;
-        *per_rule.entry((&f.rule, &f.name)).or_default() += 1;
+        *per_rule.entry(f.title()).or_default() += 1;
     }
     writeln!(out)?;
     writeln!(out, "| tenant | findings |\n| --- | --- |")?;
@@ -56,8 +56,8 @@ pub(super) fn write(
     }
     writeln!(out)?;
     writeln!(out, "| rule | findings |\n| --- | --- |")?;
-    for ((code, name), n) in &per_rule {
-        writeln!(out, "| {} {} | {n} |", cell(code), cell(name))?;
+    for (title, n) in &per_rule {
+        writeln!(out, "| {} | {n} |", cell(title))?;
     }
     writeln!(out)?;
     writeln!(out, "| severity | where | rule | message |\n| --- | --- | --- | --- |")?;

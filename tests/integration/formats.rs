@@ -216,3 +216,28 @@ fn every_format_on_one_set_of_findings() {
         insta::assert_snapshot!(format!("format_{format}"), text);
     }
 }
+
+/// Regression (issue 14): the markdown summary and the annotations named a policy's rule twice
+/// (`verify-flux-sa/serviceAccountName serviceAccountName`); every report names it once.
+#[test]
+fn a_policy_rule_is_named_once_in_every_report() {
+    let args =
+        |format| ["--format", format, "--policy", "examples/policies", "examples/flux-fleet"];
+    let markdown = mtk(&args("markdown")).stdout;
+    assert!(
+        markdown.contains("\n| disallow-privileged/autogen-privileged-containers | 1 |\n"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("\n| MTK-SEC-001 privileged-container | "), "{markdown}");
+    let github = mtk(&args("github")).stdout;
+    assert!(
+        github.contains(",title=disallow-privileged/autogen-privileged-containers::"),
+        "{github}"
+    );
+    let human =
+        mtk(&["--color", "never", "--policy", "examples/policies", "examples/flux-fleet"]).stdout;
+    for text in [&markdown, &github, &human] {
+        assert!(!text.contains("autogen-privileged-containers autogen-privileged-containers"));
+        assert!(!text.contains("require-default-deny require-default-deny"));
+    }
+}
