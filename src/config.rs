@@ -164,6 +164,11 @@ pub struct LoadedConfig {
     pub file: Option<String>,
     /// Position of each key under `rules:`, to point at unknown rule names.
     pub rule_positions: BTreeMap<String, Pos>,
+    /// Where each exception's `rule` is written (in the order of `config.exceptions`).
+    pub exception_spans: Vec<crate::load::source::Span>,
+    /// The file's text, for findings about the config itself (an exception that matched
+    /// nothing).
+    pub source: Option<std::sync::Arc<crate::load::source::SourceFile>>,
 }
 
 /// Reads a config file. Errors carry the file and line.
@@ -172,6 +177,12 @@ pub fn load_file(path: &Path, display: &str) -> Result<LoadedConfig, Problem> {
         .map_err(|e| Problem::new(display, None, format!("cannot read config: {e}")))?;
     let mut loaded = parse(&text, display, path.parent().unwrap_or(Path::new(".")))?;
     loaded.path = Some(path.to_path_buf());
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    loaded.source = Some(std::sync::Arc::new(crate::load::source::SourceFile::new(
+        display.to_string(),
+        Some(path.to_path_buf()),
+        text.into(),
+    )));
     Ok(loaded)
 }
 
@@ -226,6 +237,13 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
             }
         }
     }
+    let exception_spans = root
+        .get("exceptions")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .map(|e| e.get("rule").map_or(e.span, |r| r.span))
+        .collect();
     let rule_positions = root
         .get("rules")
         .and_then(Node::as_map)
@@ -237,6 +255,8 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
         file: Some(display.to_string()),
         path: None,
         rule_positions,
+        exception_spans,
+        source: None,
     })
 }
 

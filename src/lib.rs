@@ -127,10 +127,11 @@ pub fn check_with(
     let mut clock = StageClock::new();
     // A bad config stops the run before anything is linted: going on with the defaults would
     // report what the config was meant to silence.
-    let Settings { loaded_config, rules, load_options, exceptions } = match settle(options, cwd) {
-        Ok(settings) => settings,
-        Err(problems) => return config_failure(problems, started),
-    };
+    let Settings { loaded_config, rules, known_builtin, load_options, exceptions } =
+        match settle(options, cwd) {
+            Ok(settings) => settings,
+            Err(problems) => return config_failure(problems, started),
+        };
     let limits = load_options.limits;
     let builtin_rules = rules.len();
     let mut problems = Vec::new();
@@ -164,9 +165,17 @@ pub fn check_with(
         policy_rules.into_iter().map(|rule| ActiveRule { rule, severity: Severity::Warning }),
     );
     let cx = Context { inventory: &inventory, config: &loaded_config.config };
-    problems.append(&mut eval::suppress::annotation_problems(&inventory));
-    let (all_findings, mut eval_problems) = eval::run_with(&rules, &cx, &exceptions, progress);
+    // A suppression may name any built-in rule (enabled or not) or a loaded policy.
+    let known = |id: &str| {
+        known_builtin.iter().any(|m| m.is_named(id)) || rules.iter().any(|r| r.rule.answers_to(id))
+    };
+    problems.append(&mut eval::suppress::annotation_problems(&inventory, &known));
+    problems.append(&mut eval::suppress::exception_problems(&loaded_config, &known));
+    let eval::Evaluation { findings: mut all_findings, problems: mut eval_problems, used } =
+        eval::run_with(&rules, &cx, &exceptions, progress);
     problems.append(&mut eval_problems);
+    all_findings.extend(unused_suppressions(&rules, &inventory, &loaded_config, &used));
+    all_findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let (suppressed, findings): (Vec<Finding>, Vec<Finding>) =
         all_findings.into_iter().partition(|f| f.suppressed.is_some());
     clock.lap("rules");
@@ -255,6 +264,8 @@ fn all_skipped_warnings(
 struct Settings {
     loaded_config: LoadedConfig,
     rules: Vec<ActiveRule>,
+    /// Every built-in rule, selected or not (suppressions may name any).
+    known_builtin: Vec<engine::RuleMeta>,
     load_options: LoadOptions,
     exceptions: eval::suppress::Exceptions,
 }
@@ -294,7 +305,58 @@ fn settle(options: &CheckOptions, cwd: &Path) -> Result<Settings, Vec<Problem>> 
         skip_files: loaded_config.path.iter().cloned().collect(),
         limits,
     };
-    Ok(Settings { loaded_config, rules, load_options, exceptions })
+    let known_builtin = engine::builtin::all()
+        .map(|all| all.iter().map(|r| r.meta().clone()).collect())
+        .unwrap_or_default();
+    Ok(Settings { loaded_config, rules, known_builtin, load_options, exceptions })
+}
+
+/// Findings of the unused-suppression rule (when it runs): suppressions that accepted no
+/// finding although the rule they name ran. They need every other rule's findings, so they are
+/// made here, after the evaluation.
+fn unused_suppressions(
+    rules: &[ActiveRule],
+    inventory: &inventory::Inventory,
+    config: &LoadedConfig,
+    used: &std::collections::BTreeSet<eval::suppress::SuppressedBy>,
+) -> Vec<Finding> {
+    let Some(active) =
+        rules.iter().find(|r| r.rule.meta().code == engine::builtin::UNUSED_SUPPRESSION)
+    else {
+        return Vec::new();
+    };
+    // An entry for this rule itself is never judged: its findings are not suppressible.
+    let ran = |id: &str| {
+        rules.iter().any(|r| {
+            r.rule.meta().code != engine::builtin::UNUSED_SUPPRESSION && r.rule.answers_to(id)
+        })
+    };
+    let meta = active.rule.meta();
+    eval::suppress::unused(inventory, config, used, &ran)
+        .into_iter()
+        .map(|u| Finding {
+            rule: meta.code.clone(),
+            name: meta.name.clone(),
+            severity: active.severity,
+            message: format!(
+                "suppression of `{}` accepted no finding: the rule ran and reported nothing here",
+                u.rule
+            ),
+            help: Some(meta.help.clone()),
+            source: u.source,
+            span: u.span,
+            document: u.document,
+            path: u.path,
+            tenant: u
+                .object
+                .and_then(|i| inventory.objects[i].namespace.as_deref())
+                .and_then(|ns| inventory.tenants.tenant_of(ns))
+                .map(|t| t.name.clone()),
+            resource: u.resource,
+            policy: None,
+            suppressed: None,
+        })
+        .collect()
 }
 
 /// The outcome of a run stopped by its configuration: the problems, nothing linted.

@@ -182,4 +182,10 @@ pub trait Rule: Send + Sync {
     fn rule_count(&self) -> usize {
         1
     }
+
+    /// Whether `id` names this rule or one of the rules it runs: a built-in rule by code or
+    /// name; a Kyverno policy by its name, or `policy/rule` (autogen rules included).
+    fn answers_to(&self, id: &str) -> bool {
+        self.meta().is_named(id)
+    }
 }

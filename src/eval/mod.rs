@@ -22,13 +22,24 @@ pub struct ActiveRule {
     pub severity: Severity,
 }
 
+/// What running the rules gave.
+#[derive(Debug, Default)]
+pub struct Evaluation {
+    /// Every finding, suppressed ones included (with their reason), sorted.
+    pub findings: Vec<Finding>,
+    /// Rules that failed (a panic is contained and reported here).
+    pub problems: Vec<Problem>,
+    /// The suppressions that accepted at least one finding.
+    pub used: std::collections::BTreeSet<suppress::SuppressedBy>,
+}
+
 /// Runs every rule. A rule that panics is reported as a problem; the others still run.
 #[must_use]
 pub fn run(
     rules: &[ActiveRule],
     cx: &Context<'_>,
     exceptions: &suppress::Exceptions,
-) -> (Vec<Finding>, Vec<Problem>) {
+) -> Evaluation {
     run_with(rules, cx, exceptions, &crate::progress::Silent)
 }
 
@@ -39,7 +50,7 @@ pub fn run_with(
     cx: &Context<'_>,
     exceptions: &suppress::Exceptions,
     progress: &dyn Progress,
-) -> (Vec<Finding>, Vec<Problem>) {
+) -> Evaluation {
     let inv = cx.inventory;
     progress.start(Stage::Check, inv.objects.len() as u64);
     let object_rules: Vec<(usize, &ActiveRule)> =
@@ -100,20 +111,22 @@ pub fn run_with(
         per_object.chain(per_tree).unzip();
     progress.finish();
 
-    let mut findings: Vec<Finding> = violations
+    let (mut findings, used): (Vec<Finding>, Vec<Option<suppress::SuppressedBy>>) = violations
         .into_par_iter()
         .flatten()
         .map(|(ri, v)| {
             let object = &inv.objects[v.object];
             let mut finding = to_finding(&rules[ri], v, inv);
-            finding.suppressed = suppress::suppression(&finding, object, exceptions);
-            finding
+            let suppression = suppress::suppression(&finding, object, exceptions);
+            let by = suppression.as_ref().map(|(_, by)| *by);
+            finding.suppressed = suppression.map(|(reason, _)| reason);
+            (finding, by)
         })
-        .collect();
+        .unzip();
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let mut problems: Vec<Problem> = problems.into_iter().flatten().collect();
     problems.sort();
-    (findings, problems)
+    Evaluation { findings, problems, used: used.into_iter().flatten().collect() }
 }
 
 fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
@@ -214,7 +227,7 @@ mod tests {
         let cx = Context { inventory: &inventory, config: &config };
         let (exceptions, _) = suppress::Exceptions::new(&[], std::path::Path::new("."), "");
         let rules = [rule("TEST-001", RuleScope::Object), rule("TEST-002", RuleScope::Tree)];
-        let (findings, problems) = run(&rules, &cx, &exceptions);
+        let Evaluation { findings, problems, .. } = run(&rules, &cx, &exceptions);
         // The good Pod is still reported.
         let names: Vec<&str> = findings.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(findings.len(), 1, "{names:?}");

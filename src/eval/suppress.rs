@@ -4,14 +4,16 @@
 //! - `exceptions` in the config: a rule, a path glob and/or a resource, and a reason.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use globset::{GlobBuilder, GlobMatcher};
 
 use crate::config::Exception;
 use crate::engine::kyverno::wildcard;
 use crate::error::Problem;
-use crate::finding::Finding;
+use crate::finding::{Finding, ResourceRef};
 use crate::inventory::{Inventory, Object};
+use crate::load::source::{SourceFile, Span};
 use crate::load::Node;
 
 /// The annotation that suppresses findings on an object.
@@ -52,8 +54,9 @@ impl Exceptions {
         (Exceptions { base: base.to_path_buf(), entries }, problems)
     }
 
-    fn reason_for(&self, finding: &Finding) -> Option<&str> {
-        self.entries.iter().find_map(|(e, glob)| {
+    /// The first exception that accepts the finding: its index and reason.
+    fn reason_for(&self, finding: &Finding) -> Option<(usize, &str)> {
+        self.entries.iter().enumerate().find_map(|(i, (e, glob))| {
             if !names_rule(&e.rule, finding) {
                 return None;
             }
@@ -69,9 +72,16 @@ impl Exceptions {
                     return None;
                 }
             }
-            Some(e.reason.as_str())
+            Some((i, e.reason.as_str()))
         })
     }
+}
+
+/// What accepted a finding: an entry of an object's ignore annotation, or a config exception.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SuppressedBy {
+    Annotation { object: usize, entry: usize },
+    Exception(usize),
 }
 
 fn names_rule(id: &str, finding: &Finding) -> bool {
@@ -110,29 +120,147 @@ fn annotation_entries(object: &Object) -> Option<Entries> {
     Some(Ok(out))
 }
 
-/// Problems in ignore annotations (a suppression without a reason is an error).
+/// Problems in ignore annotations: a suppression without a reason, or naming a rule that
+/// `known` does not know (a typo would silently suppress nothing).
 #[must_use]
-pub fn annotation_problems(inventory: &Inventory) -> Vec<Problem> {
-    inventory
-        .objects
+pub fn annotation_problems(inventory: &Inventory, known: &dyn Fn(&str) -> bool) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for o in &inventory.objects {
+        let problem = |node: &Node, message: String| {
+            Problem::new(inventory.source(o).display.clone(), Some(node.span.start), message)
+        };
+        match annotation_entries(o) {
+            None => {}
+            Some(Err((node, message))) => problems.push(problem(&node, message)),
+            Some(Ok(entries)) => {
+                let Some(node) = ignore_annotation(o) else { continue };
+                for (rule, _) in entries.iter().filter(|(rule, _)| !known(rule)) {
+                    let message = format!(
+                        "annotation {IGNORE_ANNOTATION}: unknown rule `{rule}` (a rule code or name, \
+                         a Kyverno policy, or `policy/rule`)"
+                    );
+                    problems.push(problem(node, message));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Exceptions of the config naming a rule that `known` does not know, at their line.
+#[must_use]
+pub fn exception_problems(
+    config: &crate::config::LoadedConfig,
+    known: &dyn Fn(&str) -> bool,
+) -> Vec<Problem> {
+    let file = config.file.clone().unwrap_or_default();
+    config
+        .config
+        .exceptions
         .iter()
-        .filter_map(|o| match annotation_entries(o)? {
-            Err((node, message)) => Some(Problem::new(
-                inventory.source(o).display.clone(),
-                Some(node.span.start),
-                message,
-            )),
-            Ok(_) => None,
+        .enumerate()
+        .filter(|(_, e)| !known(&e.rule))
+        .map(|(i, e)| {
+            let at = config.exception_spans.get(i).map(|s| s.start);
+            let message = format!(
+                "config: exception for unknown rule `{}` (a rule code or name, a Kyverno policy, \
+                 or `policy/rule`)",
+                e.rule
+            );
+            Problem::new(file.clone(), at, message)
         })
         .collect()
 }
 
-/// Why a finding on an object is suppressed, if it is.
-pub fn suppression(finding: &Finding, object: &Object, exceptions: &Exceptions) -> Option<String> {
+/// The value node of an object's ignore annotation.
+fn ignore_annotation(object: &Object) -> Option<&Node> {
+    object.root.at(&["metadata", "annotations"])?.get(IGNORE_ANNOTATION)
+}
+
+/// Why a finding on an object is suppressed, if it is, and by what.
+#[must_use]
+pub fn suppression(
+    finding: &Finding,
+    object: &Object,
+    exceptions: &Exceptions,
+) -> Option<(String, SuppressedBy)> {
     if let Some(Ok(entries)) = annotation_entries(object) {
-        if let Some((_, reason)) = entries.iter().find(|(rule, _)| names_rule(rule, finding)) {
-            return Some(reason.clone());
+        if let Some(entry) = entries.iter().position(|(rule, _)| names_rule(rule, finding)) {
+            let by = SuppressedBy::Annotation { object: object.index, entry };
+            return Some((entries[entry].1.clone(), by));
         }
     }
-    exceptions.reason_for(finding).map(String::from)
+    exceptions
+        .reason_for(finding)
+        .map(|(i, reason)| (reason.to_string(), SuppressedBy::Exception(i)))
+}
+
+/// A suppression that accepted no finding although the rule it names ran: where it is written
+/// and what it names.
+pub struct UnusedSuppression {
+    pub source: Arc<SourceFile>,
+    pub span: Span,
+    pub document: usize,
+    /// JSON pointer to it within its document.
+    pub path: String,
+    pub resource: ResourceRef,
+    /// The object's index, for annotations.
+    pub object: Option<usize>,
+    pub rule: String,
+}
+
+/// Every suppression that accepted nothing although its rule ran (`ran`): stale ones hide
+/// nothing today and would hide a new problem tomorrow.
+#[must_use]
+pub fn unused(
+    inventory: &Inventory,
+    config: &crate::config::LoadedConfig,
+    used: &std::collections::BTreeSet<SuppressedBy>,
+    ran: &dyn Fn(&str) -> bool,
+) -> Vec<UnusedSuppression> {
+    let mut out = Vec::new();
+    for o in &inventory.objects {
+        let (Some(Ok(entries)), Some(node)) = (annotation_entries(o), ignore_annotation(o)) else {
+            continue;
+        };
+        for (entry, (rule, _)) in entries.iter().enumerate() {
+            if ran(rule) && !used.contains(&SuppressedBy::Annotation { object: o.index, entry }) {
+                out.push(UnusedSuppression {
+                    source: Arc::clone(inventory.source(o)),
+                    span: node.span,
+                    document: o.document,
+                    path: "/metadata/annotations/mtk-lint.dev~1ignore".into(),
+                    resource: ResourceRef {
+                        api_version: o.api_version.clone(),
+                        kind: o.kind.clone(),
+                        namespace: o.namespace_or_empty().to_string(),
+                        name: o.name.clone(),
+                    },
+                    object: Some(o.index),
+                    rule: rule.clone(),
+                });
+            }
+        }
+    }
+    if let Some(source) = &config.source {
+        for (i, e) in config.config.exceptions.iter().enumerate() {
+            if ran(&e.rule) && !used.contains(&SuppressedBy::Exception(i)) {
+                out.push(UnusedSuppression {
+                    source: Arc::clone(source),
+                    span: config.exception_spans.get(i).copied().unwrap_or_default(),
+                    document: 0,
+                    path: format!("/exceptions/{i}/rule"),
+                    resource: ResourceRef {
+                        api_version: "mtk-lint.dev/v1".into(),
+                        kind: "Config".into(),
+                        namespace: String::new(),
+                        name: source.display.clone(),
+                    },
+                    object: None,
+                    rule: e.rule.clone(),
+                });
+            }
+        }
+    }
+    out
 }

@@ -70,29 +70,99 @@ fn annotations_and_exceptions_suppress_with_their_reasons() {
     assert_eq!(run.json()["summary"]["suppressed"], 1, "the path glob does not match pods.yaml");
 }
 
+/// Writes `files` into `dir`, lints it, and returns the one error (file, line, message); the
+/// run must exit 2.
+fn the_error(dir: &std::path::Path, files: &[(&str, &str)]) -> (String, u64, String) {
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+    }
+    let run = mtk_in(dir, &["--format", "json", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let errors = run.json()["errors"].clone();
+    assert_eq!(errors.as_array().unwrap().len(), 1, "{errors}");
+    let e = &errors[0];
+    let text = |k: &str| e[k].as_str().unwrap().to_string();
+    (text("file"), e["line"].as_u64().unwrap(), text("message"))
+}
+
 #[test]
 fn a_suppression_without_a_reason_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
+    let pod = POD.replace("MTK-SEC-001: node exporter needs the host", "MTK-SEC-001");
+    let (file, line, message) = the_error(dir.path(), &[("pods.yaml", &pod)]);
+    assert_eq!((file.as_str(), line), ("pods.yaml", 7));
+    assert!(message.contains("needs a reason"), "{message}");
+
+    let config = "exceptions:\n- rule: MTK-SEC-001\n  path: pods.yaml\n";
+    let (_, line, message) =
+        the_error(dir.path(), &[("pods.yaml", POD), (".mtk-lint.yaml", config)]);
+    assert_eq!(line, 2);
+    assert!(message.contains("missing field `reason`"), "{message}");
+}
+
+/// A suppression naming a rule that does not exist would silently suppress nothing: an error at
+/// its line, in an annotation and in the config's exceptions. Policy rules are known by
+/// `policy/rule` (autogen names included).
+#[test]
+fn a_suppression_of_an_unknown_rule_is_an_error_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let pod = POD.replace("MTK-SEC-001: node exporter", "MTK-SEC-01: node exporter");
+    let (file, line, message) = the_error(dir.path(), &[("pods.yaml", &pod)]);
+    assert_eq!((file.as_str(), line), ("pods.yaml", 7));
+    assert!(message.contains("unknown rule `MTK-SEC-01`"), "{message}");
+
+    let config = "exceptions:\n- rule: MTK-SEC-001\n  path: pods.yaml\n  reason: ok\n- rule: \
+                  privileged-containers\n  path: pods.yaml\n  reason: typo\n";
+    let (file, line, message) =
+        the_error(dir.path(), &[("pods.yaml", POD), (".mtk-lint.yaml", config)]);
+    assert_eq!((file.as_str(), line), (".mtk-lint.yaml", 5));
+    assert!(message.contains("unknown rule `privileged-containers`"), "{message}");
+
+    // Policies found in the tree are known, by name and by `policy/rule`.
+    let policy = std::fs::read_to_string(
+        crate::support::repo().join("examples/policies/disallow-privileged.yaml"),
+    )
+    .unwrap();
+    let config = "exceptions:\n- rule: disallow-privileged/autogen-privileged-containers\n  \
+                  path: pods.yaml\n  reason: ok\n- rule: disallow-privileged/no-such-rule\n  \
+                  path: pods.yaml\n  reason: typo\n";
+    let (_, line, message) =
+        the_error(dir.path(), &[("policy.yaml", &policy), (".mtk-lint.yaml", config)]);
+    assert_eq!(line, 5);
+    assert!(message.contains("`disallow-privileged/no-such-rule`"), "{message}");
+}
+
+/// A suppression that accepted nothing although its rule ran is a warning of its own rule
+/// (MTK-GEN-002), so `--fail-on warning` catches stale ones; one whose rule did not run is not
+/// judged.
+#[test]
+fn an_unused_suppression_is_reported_at_its_line() {
+    let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("pods.yaml"),
-        POD.replace("MTK-SEC-001: node exporter needs the host", "MTK-SEC-001"),
+        POD.replace("privileged: true", "privileged: false"),
     )
     .unwrap();
-    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
-    assert_eq!(run.code, 2);
-    let e = &run.json()["errors"][0];
-    assert_eq!((e["file"].as_str(), e["line"].as_u64()), (Some("pods.yaml"), Some(7)));
-    assert!(e["message"].as_str().unwrap().contains("needs a reason"), "{e}");
-
-    std::fs::write(dir.path().join("pods.yaml"), POD).unwrap();
     std::fs::write(
         dir.path().join(".mtk-lint.yaml"),
-        "exceptions:\n- rule: MTK-SEC-001\n  path: pods.yaml\n",
+        "exceptions:\n- rule: MTK-SEC-001\n  path: \"pods.yaml\"\n  reason: debugging\n",
     )
     .unwrap();
     let run = mtk_in(dir.path(), &["--format", "json", "."], None);
-    assert_eq!(run.code, 2);
-    let e = &run.json()["errors"][0];
-    assert_eq!(e["line"], 2);
-    assert!(e["message"].as_str().unwrap().contains("missing field `reason`"), "{e}");
+    assert_eq!(run.code, 0, "warnings do not fail by default: {}", run.stdout);
+    let report = run.json();
+    let unused: Vec<_> =
+        crate::support::locations(&report).into_iter().filter(|l| l.0 == "MTK-GEN-002").collect();
+    assert_eq!(
+        unused,
+        [
+            crate::support::loc("MTK-GEN-002", ".mtk-lint.yaml", 2, 9),
+            crate::support::loc("MTK-GEN-002", "pods.yaml", 7, 26)
+        ]
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--fail-on", "warning", "."], None);
+    assert_eq!(run.code, 1);
+    // With MTK-SEC-001 left out, nothing can tell whether the suppressions are stale.
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-002", "."], None);
+    assert_eq!(run.json()["findings"], serde_json::json!([]));
 }

@@ -29,6 +29,10 @@ mod privileged_container;
 mod rbac_escalation;
 mod source_not_allowed;
 mod unpinned_image;
+mod unused_suppression;
+
+/// Code of the unused-suppression rule, whose findings eval makes after every other rule ran.
+pub const UNUSED_SUPPRESSION: &str = "MTK-GEN-002";
 
 use serde::Deserialize;
 
@@ -79,6 +83,7 @@ rule_folders![
     "rbac-escalation",
     "source-not-allowed",
     "unpinned-image",
+    "unused-suppression",
 ];
 
 type Instantiate = fn(RuleMeta, Option<&Node>) -> Result<Box<dyn Rule>, de::DeError>;
@@ -109,6 +114,7 @@ pub const TEMPLATES: &[(&str, Instantiate)] = &[
     ("rbac-escalation", rbac_escalation::instantiate),
     ("source-not-allowed", source_not_allowed::instantiate),
     ("unpinned-image", unpinned_image::instantiate),
+    ("unused-suppression", unused_suppression::instantiate),
 ];
 
 #[derive(Deserialize)]

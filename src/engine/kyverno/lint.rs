@@ -85,6 +85,22 @@ impl Rule for PolicyRule {
         self.policy.rules.len().max(1)
     }
 
+    fn answers_to(&self, id: &str) -> bool {
+        match id.split_once('/') {
+            None => id == self.policy.name,
+            Some((policy, rule)) => {
+                policy == self.policy.name
+                    && self.policy.rules.iter().any(|r| {
+                        let base = rule
+                            .strip_prefix("autogen-cronjob-")
+                            .or_else(|| rule.strip_prefix("autogen-"))
+                            .unwrap_or(rule);
+                        r.name == rule || r.name == base
+                    })
+            }
+        }
+    }
+
     fn scope(&self) -> RuleScope {
         RuleScope::Object
     }
