@@ -4,6 +4,7 @@ mod action;
 mod cli;
 mod comforts;
 mod fleet;
+mod fleetgen;
 mod formats;
 mod harness;
 mod hostile;

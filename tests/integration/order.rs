@@ -13,7 +13,8 @@ fn fleet() -> &'static (tempfile::TempDir, Vec<PathBuf>) {
     static FLEET: OnceLock<(tempfile::TempDir, Vec<PathBuf>)> = OnceLock::new();
     FLEET.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        crate::fleet::generate(dir.path(), 11, 6, "0.3");
+        // Seed 11 leaves 2 of the 6 tenants without a default deny (MTK-NET-002, asserted below).
+        crate::fleet::generate(dir.path(), 11, 6, 0.3);
         std::fs::write(dir.path().join("tenants/broken.yaml"), "a: [\n").unwrap();
         let mut files = Vec::new();
         collect(dir.path(), dir.path(), &mut files);
