@@ -27,21 +27,11 @@ fn sarif_errors(sarif: &Value) -> Option<String> {
     schemas.validate(sarif, index).err().map(|e| format!("{e:#}"))
 }
 
-fn generate(dir: &Path) {
-    let status = std::process::Command::new("python3")
-        .arg(repo().join("../shared/bench/gen_fleet.py"))
-        .arg(dir)
-        .args(["--tenants", "8", "--seed", "5", "--violations", "0.2"])
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[test]
 fn sarif_from_a_fleet_is_valid_with_regions_and_relative_uris() {
     let dir = tempfile::tempdir().unwrap();
-    generate(dir.path());
+    // Seed 5 seeds 54 violations, 9 of them privileged containers (for disallow-privileged).
+    crate::fleetgen::generate(dir.path(), 5, 8, 0.2);
     let run = mtk_in(dir.path(), &["--format", "sarif", "."], None);
     assert_eq!(run.code, 1);
     let sarif = run.json();
