@@ -98,6 +98,9 @@ pub struct Tenancy {
     /// Namespaces run by the platform team: never tenant namespaces.
     #[serde(default = "default_platform_namespaces")]
     pub platform_namespaces: Vec<String>,
+    /// Each Argo CD AppProject (but `default`) is a tenant owning its destination namespaces.
+    #[serde(default)]
+    pub argo_projects: bool,
 }
 
 impl Default for Tenancy {
@@ -110,6 +113,7 @@ impl Default for Tenancy {
             sources: Vec::new(),
             registries: Vec::new(),
             platform_namespaces: default_platform_namespaces(),
+            argo_projects: false,
         }
     }
 }
@@ -128,8 +132,9 @@ fn default_platform_namespaces() -> Vec<String> {
         .to_vec()
 }
 
-/// Default namespace labels that name a tenant, tried in order.
-pub const DEFAULT_TENANT_LABELS: [&str; 2] = ["toolkit.fluxcd.io/tenant", "mtk.io/tenant"];
+/// Default namespace labels that name a tenant, tried in order (Flux's, mtk-lint's, Capsule's).
+pub const DEFAULT_TENANT_LABELS: [&str; 3] =
+    ["toolkit.fluxcd.io/tenant", "mtk.io/tenant", "capsule.clastix.io/tenant"];
 
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::load::skip::{SkipReason, SkippedFile};
 use crate::load::source::SourceFile;
 use crate::load::{Node, Sources};
-pub use tenants::{Tenant, TenantIndex};
+pub use tenants::{denies_by_default, AllowList, Provided, Tenant, TenantIndex};
 
 /// One Kubernetes object from the tree.
 #[derive(Debug)]
@@ -152,6 +152,14 @@ impl Inventory {
         self.by_id("v1", "Namespace", "", name).next()
     }
 
+    /// The object that declares a namespace: its `v1` Namespace, else the HNC
+    /// `SubnamespaceAnchor` that creates it.
+    #[must_use]
+    pub fn namespace_declaration(&self, name: &str) -> Option<&Object> {
+        self.namespace_object(name)
+            .or_else(|| self.tenants.anchor_of(name).map(|i| &self.objects[i]))
+    }
+
     /// The (string) labels of the namespace an object is in; empty when the tree does not
     /// define that namespace.
     #[must_use]
@@ -220,11 +228,27 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     inv.skipped_files.sort();
     inv.charts = charts;
     index(&mut inv);
-    let namespaces = inv
-        .of_kind("Namespace")
-        .filter(|o| o.api_version == "v1")
-        .map(|o| tenants::NamespaceObject { name: &o.name, root: &o.root });
-    inv.tenants = TenantIndex::build(config, namespaces);
+    let tenancy = tenants::TenancyObjects {
+        namespaces: inv
+            .of_kind("Namespace")
+            .filter(|o| o.api_version == "v1")
+            .map(|o| (o.name.as_str(), &o.root))
+            .collect(),
+        others: tenants::TENANCY_KINDS
+            .iter()
+            .flat_map(|k| inv.of_kind(k))
+            .map(|o| tenants::TenancyObject {
+                index: o.index,
+                api_version: &o.api_version,
+                kind: &o.kind,
+                namespace: o.namespace.as_deref(),
+                name: &o.name,
+                root: &o.root,
+            })
+            .collect(),
+    };
+    let index = TenantIndex::build(config, &tenancy);
+    inv.tenants = index;
     inv
 }
 

@@ -15,3 +15,4 @@ mod report;
 mod rules;
 mod support;
 mod suppress;
+mod tenancy;

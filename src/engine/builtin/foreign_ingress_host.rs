@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use crate::engine::kyverno::wildcard;
 use crate::engine::{Context, Sink};
 use crate::inventory::Object;
 use crate::load::Node;
@@ -52,12 +51,15 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         return;
     }
     for (pointer, host) in hosts(object) {
-        if tenant.domains.iter().any(|d| wildcard::matches(d, host)) {
+        if tenant.domains.matches(host) {
             continue;
         }
-        let owner = cx.inventory.tenants.tenants.values().find(|t| {
-            t.name != tenant.name && t.domains.iter().any(|d| wildcard::matches(d, host))
-        });
+        let owner = cx
+            .inventory
+            .tenants
+            .tenants
+            .values()
+            .find(|t| t.name != tenant.name && t.domains.matches(host));
         let whose =
             owner.map_or_else(String::new, |t| format!(", which belongs to tenant `{}`", t.name));
         sink.report(
@@ -66,7 +68,7 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
             format!(
                 "host `{host}` is outside the domains of tenant `{}` ({}){whose}",
                 tenant.name,
-                tenant.domains.join(", ")
+                tenant.domains.describe()
             ),
         );
     }

@@ -21,7 +21,9 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
     let Some(pool) = tenant.node_pool.as_deref() else { return };
     let key = cx.config.tenancy.node_pool_key.as_str();
     let Some((spec, pointer)) = pod_spec(object) else { return };
-    let selected = spec.at(&["nodeSelector", key]).and_then(Node::as_str) == Some(pool);
+    // A Capsule Tenant's nodeSelector is added to every pod of the tenant at admission.
+    let selected = spec.at(&["nodeSelector", key]).and_then(Node::as_str) == Some(pool)
+        || tenant.injected_node_selector.get(key).map(String::as_str) == Some(pool);
     let tolerated = spec.get("tolerations").and_then(Node::as_seq).unwrap_or(&[]).iter().any(|t| {
         t.get("key").and_then(Node::as_str) == Some(key)
             && match t.get("operator").and_then(Node::as_str) {

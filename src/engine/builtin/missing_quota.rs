@@ -12,10 +12,28 @@ super::tree_template!(MissingQuota);
 
 fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
     let inv = cx.inventory;
-    for ns in inv.of_kind("Namespace").filter(|o| o.api_version == "v1") {
-        let Some(tenant) = inv.tenants.tenant_of(&ns.name) else { continue };
+    let propagated = |kind: &str| {
+        let resource = if kind == "ResourceQuota" { "resourcequotas" } else { "limitranges" };
+        inv.tenants.propagates("", resource)
+    };
+    for (namespace, tenant) in inv.tenants.tenant_namespaces() {
+        let Some(at) = inv.namespace_declaration(namespace) else { continue };
+        // A Capsule Tenant's own resourceQuotas and limitRanges are created in every namespace.
+        let provided = |kind: &str| match kind {
+            "ResourceQuota" => tenant.provides.quota,
+            _ => tenant.provides.limit_range,
+        };
         let has = |kind: &str| {
-            inv.in_namespace(&ns.name).any(|o| o.kind == kind && o.api_version == "v1")
+            let ancestors = inv.tenants.ancestors(namespace).filter(|_| propagated(kind));
+            provided(kind)
+                || std::iter::once(namespace).chain(ancestors).any(|scope| {
+                    inv.in_namespace(scope).any(|o| {
+                        o.kind == kind
+                            && o.api_version == "v1"
+                            && (scope == namespace
+                                || super::missing_default_deny::propagates(&o.root))
+                    })
+                })
         };
         let missing: Vec<&str> =
             ["ResourceQuota", "LimitRange"].into_iter().filter(|k| !has(k)).collect();
@@ -23,11 +41,10 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
             continue;
         }
         sink.report(
-            ns,
+            at,
             "/metadata",
             format!(
-                "namespace `{}` of tenant `{}` has no {}: one tenant can use up the cluster's capacity",
-                ns.name,
+                "namespace `{namespace}` of tenant `{}` has no {}: one tenant can use up the cluster's capacity",
                 tenant.name,
                 missing.join(" and no ")
             ),

@@ -39,14 +39,14 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         }
         for c in super::pod::containers(spec, pointer) {
             let Some(image) = c.node.get("image").and_then(Node::as_str) else { continue };
-            if !tenant.registries.iter().any(|r| wildcard::matches(r, image)) {
+            if !tenant.registries.matches(image) {
                 sink.report(
                     object,
                     format!("{}/image", c.pointer),
                     format!(
                         "image `{image}` of tenant `{}` is not from the tenant's registries ({})",
                         tenant.name,
-                        tenant.registries.join(", ")
+                        tenant.registries.describe()
                     ),
                 );
             }

@@ -1,0 +1,84 @@
+//! Tenancy models read with no configuration: Capsule Tenants, HNC hierarchies, Argo CD projects
+//! (examples/ shows each; these pin the edges).
+
+use crate::support::{locations, mtk_in};
+
+const SELECT: &str = "MTK-NET-002,MTK-ISO-005";
+
+fn lint(files: &[(&str, &str)]) -> Vec<(String, String, u64, u64)> {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", SELECT, "."], None);
+    assert_eq!(run.json()["errors"], serde_json::json!([]), "{}", run.stdout);
+    locations(&run.json())
+}
+
+const NAMESPACE: &str = "apiVersion: v1
+kind: Namespace
+metadata:
+  name: oil-prod
+  labels: {capsule.clastix.io/tenant: oil}
+";
+
+const TENANT: &str = "apiVersion: capsule.clastix.io/v1beta2
+kind: Tenant
+metadata: {name: oil}
+spec:
+  networkPolicies:
+    items:
+    - {podSelector: {}, policyTypes: [Ingress]}
+  resourceQuotas:
+    items:
+    - hard: {pods: '10'}
+  limitRanges:
+    items:
+    - limits: [{type: Container, default: {cpu: 100m}}]
+";
+
+/// The namespace is the tenant's through Capsule's label either way; only the Tenant's own
+/// policies, quotas and limit ranges make it isolated.
+#[test]
+fn a_capsule_tenant_provides_default_deny_and_quotas_to_its_namespaces() {
+    assert_eq!(lint(&[("ns.yaml", NAMESPACE), ("tenant.yaml", TENANT)]), vec![]);
+    let without = lint(&[("ns.yaml", NAMESPACE)]);
+    assert_eq!(
+        without,
+        [
+            crate::support::loc("MTK-ISO-005", "ns.yaml", 3, 1),
+            crate::support::loc("MTK-NET-002", "ns.yaml", 3, 1)
+        ]
+    );
+    // A policy that does not select every pod is no default deny.
+    let partial = TENANT.replace("{podSelector: {}, ", "{podSelector: {matchLabels: {app: web}}, ");
+    let found = lint(&[("ns.yaml", NAMESPACE), ("tenant.yaml", &partial)]);
+    assert_eq!(found, [crate::support::loc("MTK-NET-002", "ns.yaml", 3, 1)]);
+}
+
+/// A platform namespace is never a tenant's, even with Capsule's label.
+#[test]
+fn platform_namespaces_are_never_tenant_namespaces() {
+    let ns = NAMESPACE.replace("oil-prod", "kube-system");
+    assert_eq!(lint(&[("ns.yaml", &ns)]), vec![]);
+}
+
+/// HierarchyConfigurations that name each other as parents end (no tenant, no hang).
+#[test]
+fn a_cycle_of_hierarchy_configurations_ends() {
+    let hc = |ns: &str, parent: &str| {
+        format!(
+            "apiVersion: hnc.x-k8s.io/v1alpha2\nkind: HierarchyConfiguration\nmetadata: {{name: hierarchy, namespace: {ns}}}\nspec: {{parent: {parent}}}\n"
+        )
+    };
+    let a = hc("a", "b");
+    let b = hc("b", "a");
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n";
+    assert_eq!(lint(&[("a.yaml", &a), ("b.yaml", &b), ("ns.yaml", ns)]), vec![]);
+    // With a labelled root above the cycle's entry, the child is the root tenant's.
+    let c = hc("c", "root");
+    let root = "apiVersion: v1\nkind: Namespace\nmetadata: {name: root, labels: {mtk.io/tenant: t}}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: c}\n";
+    let found = lint(&[("a.yaml", &a), ("b.yaml", &b), ("c.yaml", &c), ("root.yaml", root)]);
+    let namespaces: Vec<u64> = found.iter().filter(|f| f.0 == "MTK-NET-002").map(|f| f.2).collect();
+    assert_eq!(namespaces, [3, 7], "root and c (their metadata), not a or b: {found:?}");
+}
