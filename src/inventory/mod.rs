@@ -287,6 +287,10 @@ impl Tree<'_> {
                 message,
             ));
         };
+        if let Some(skip) = file.skip {
+            let skip = Some(skip);
+            return FileObjects { source: file.source, objects, documents, problems, skip };
+        }
         // Patches are partial objects (or JSON6902 operation lists) by design.
         if is_patch {
             let skip = Some(SkipReason::Kustomize);
@@ -323,8 +327,14 @@ impl Tree<'_> {
             shape::object(&root, kinds::pod_spec_pointer(kind)).into_iter().for_each(&mut problem);
             let api_version = api_version.to_string();
             let kind = kind.to_string();
-            let name =
-                root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string();
+            // Kustomize's namespace transformer (and so Flux's targetNamespace) renames every
+            // Namespace object it includes to its namespace (`name: _` is a common placeholder).
+            let name = match assigned_ns {
+                Some(ns) if kind == "Namespace" && api_version == "v1" => ns.clone(),
+                _ => {
+                    root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string()
+                }
+            };
             let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, self.crd_scopes);
             let namespace = if cluster_scoped {
                 None

@@ -28,6 +28,8 @@ pub struct LoadedFile {
     pub documents: Vec<Document>,
     /// Reading it met a problem (the documents are those before it): never counted as skipped.
     pub broken: bool,
+    /// Why the loader already knows it holds no object (a template that is not YAML yet).
+    pub skip: Option<skip::SkipReason>,
 }
 
 /// Everything read: files in path order (stdin last), and the problems met.
@@ -234,13 +236,26 @@ fn parse_bytes(
         return (None, vec![Problem::new(source.display, Some(Pos { line, col: 0 }), message)]);
     }
     let parsed = yaml::parse_stream(&source.text, limits);
+    if !parsed.problems.is_empty() && skip::is_template(&source.text) {
+        // A Jinja or Go template with a YAML name (Ansible roles, chart-like folders): not YAML
+        // until something renders it.
+        let file = LoadedFile {
+            source: Arc::new(source),
+            documents: Vec::new(),
+            broken: false,
+            skip: Some(skip::SkipReason::Template),
+        };
+        return (Some(file), Vec::new());
+    }
     let problems: Vec<Problem> = parsed
         .problems
         .iter()
         .map(|p| Problem::new(source.display.clone(), Some(p.pos), p.message.clone()))
         .collect();
     let broken = !problems.is_empty();
-    (Some(LoadedFile { source: Arc::new(source), documents: parsed.documents, broken }), problems)
+    let file =
+        LoadedFile { source: Arc::new(source), documents: parsed.documents, broken, skip: None };
+    (Some(file), problems)
 }
 
 /// Line and character column of a byte offset in possibly invalid UTF-8.

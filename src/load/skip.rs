@@ -20,15 +20,19 @@ pub enum SkipReason {
     Kustomize,
     /// A source file of a Helm chart (templates, values); charts are not rendered yet.
     HelmChart,
+    /// A Jinja or Go template outside a chart (an Ansible role's `templates/`) that is not YAML
+    /// until rendered.
+    Template,
 }
 
 impl SkipReason {
     /// Every reason, in the order summaries list them.
-    pub const ALL: [SkipReason; 4] = [
+    pub const ALL: [SkipReason; 5] = [
         SkipReason::Empty,
         SkipReason::NotKubernetes,
         SkipReason::Kustomize,
         SkipReason::HelmChart,
+        SkipReason::Template,
     ];
 
     /// The key in JSON summaries and `--stats`.
@@ -39,6 +43,7 @@ impl SkipReason {
             SkipReason::NotKubernetes => "not-kubernetes",
             SkipReason::Kustomize => "kustomize",
             SkipReason::HelmChart => "helm-chart",
+            SkipReason::Template => "template",
         }
     }
 
@@ -50,6 +55,7 @@ impl SkipReason {
             SkipReason::NotKubernetes => "without Kubernetes objects",
             SkipReason::Kustomize => "kustomize configs or patches",
             SkipReason::HelmChart => "Helm chart sources",
+            SkipReason::Template => "templates (Jinja or Go)",
         }
     }
 }
@@ -62,6 +68,20 @@ pub struct SkippedFile {
     /// Absolute path (none for stdin).
     pub path: Option<PathBuf>,
     pub reason: SkipReason,
+}
+
+/// Whether text that failed to parse as YAML is a template: a line that starts with a Jinja or
+/// Go template action (`{% for … %}`, `{{- if … }}`), or a Jinja statement anywhere. Template
+/// expressions inside quoted values (`"{{ request.object.metadata.name }}"`) are valid YAML and
+/// never get here.
+#[must_use]
+pub fn is_template(text: &str) -> bool {
+    text.contains("{%")
+        || text.lines().any(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("- ").unwrap_or(l).trim_start();
+            l.starts_with("{{") || l.starts_with("{#")
+        })
 }
 
 /// The chart directories among the candidates (those holding a `Chart.yaml`), and the
@@ -102,6 +122,14 @@ mod tests {
             display: path.trim_start_matches('/').into(),
             walked: true,
         }
+    }
+
+    #[test]
+    fn templates_are_told_from_yaml_with_template_expressions_in_values() {
+        assert!(is_template("spec:\n  blocks:\n    {% for c in pools %}\n    - cidr: x\n"));
+        assert!(is_template("metadata:\n{{- include \"labels\" . | nindent 2 }}\n"));
+        assert!(is_template("items:\n  - {{ item }}\n"));
+        assert!(!is_template("message: \"{{ request.object.metadata.name }}\"\nkey: a: b\n"));
     }
 
     #[test]

@@ -303,7 +303,9 @@ fn repository_content_that_is_not_objects_is_skipped_and_listed() {
     assert_eq!(report["errors"], serde_json::json!([]));
     assert_eq!(
         report["summary"]["skipped_files"],
-        serde_json::json!({"empty": 3, "not-kubernetes": 2, "kustomize": 3, "helm-chart": 3})
+        serde_json::json!({
+            "empty": 3, "not-kubernetes": 3, "kustomize": 3, "helm-chart": 3, "template": 1
+        })
     );
     assert_eq!(report["summary"]["charts_not_rendered"], 1);
     assert_eq!(report["summary"]["resources"], 2, "the Deployment and the chart's CRD");
@@ -316,8 +318,9 @@ fn repository_content_that_is_not_objects_is_skipped_and_listed() {
       testdata/skipped/clusters/prod/flux-system/gotk-components.yaml
       testdata/skipped/clusters/prod/flux-system/gotk-sync.yaml
       testdata/skipped/config/values.yaml
-    without Kubernetes objects (2):
+    without Kubernetes objects (3):
       testdata/skipped/.github/labels.yaml
+      testdata/skipped/ansible/roles/cilium/tasks/main.yaml
       testdata/skipped/renovate.json
     kustomize configs or patches (3):
       testdata/skipped/apps/image-patch.json
@@ -327,6 +330,8 @@ fn repository_content_that_is_not_objects_is_skipped_and_listed() {
       testdata/skipped/charts/app/Chart.yaml
       testdata/skipped/charts/app/templates/deploy.yaml
       testdata/skipped/charts/app/values.yaml
+    templates (Jinja or Go) (1):
+      testdata/skipped/ansible/roles/cilium/templates/ip-pool.yaml
   charts not rendered (1):
     testdata/skipped/charts/app
 ";

@@ -82,3 +82,19 @@ fn a_cycle_of_hierarchy_configurations_ends() {
     let namespaces: Vec<u64> = found.iter().filter(|f| f.0 == "MTK-NET-002").map(|f| f.2).collect();
     assert_eq!(namespaces, [3, 7], "root and c (their metadata), not a or b: {found:?}");
 }
+
+/// Regression (field trial, onedr0p/home-ops): kustomize's `namespace:` renames the Namespace
+/// objects it includes (`name: _` is a common placeholder), so the tenant namespace is
+/// `team-a`, guarded by the quota, limit range and default deny beside it; without the rename
+/// it was a namespace `_` with none of them.
+#[test]
+fn kustomize_renames_the_namespace_objects_it_includes() {
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: _\n  labels: {toolkit.fluxcd.io/tenant: team-a}\n";
+    let guard = "apiVersion: v1\nkind: ResourceQuota\nmetadata: {name: q}\nspec: {hard: {pods: '1'}}\n---\napiVersion: v1\nkind: LimitRange\nmetadata: {name: l}\nspec: {limits: [{type: Container, default: {cpu: 100m}}]}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: d}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n";
+    let kustomization = "namespace: team-a\nresources: [ns.yaml, guard.yaml]\n";
+    let files = [("kustomization.yaml", kustomization), ("ns.yaml", ns), ("guard.yaml", guard)];
+    assert_eq!(lint(&files), vec![]);
+    // Without the kustomization, `_` is the tenant namespace and the guards are elsewhere.
+    let found = lint(&files[1..]);
+    assert_eq!(found.len(), 2, "{found:?}");
+}

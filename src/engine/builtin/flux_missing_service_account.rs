@@ -22,6 +22,11 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         return;
     }
     let Some(tenant) = cx.tenant_of(object) else { return };
+    // With a kubeConfig the reconcile runs as the kubeconfig's identity (capsule-proxy, a remote
+    // cluster), not with the controller's rights: MTK-FLUX-002 judges the kubeConfig.
+    if object.root.at(&["spec", "kubeConfig"]).is_some_and(|k| !k.is_null()) {
+        return;
+    }
     let sa = object.root.at(&["spec", "serviceAccountName"]).and_then(Node::as_str).unwrap_or("");
     if sa.is_empty() {
         sink.report(

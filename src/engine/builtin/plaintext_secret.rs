@@ -25,11 +25,14 @@ fn encrypted(value: &str) -> bool {
 
 /// A value that names where the secret lives instead of holding it: a 1Password reference
 /// (`op://vault/item/field`), a Bank-Vaults reference (`vault:secret/data/x#key`), a vals
-/// reference (`ref+vault://…`, `ref+awssecrets://…`), or a `${VAR}` that Flux's post-build
-/// substitution replaces when it applies the object.
+/// reference (`ref+vault://…`, `ref+awssecrets://…`), an argocd-vault-plugin placeholder
+/// (`<path:kv/data/app#token>`), or a `${VAR}` that Flux's post-build substitution replaces
+/// when it applies the object.
 fn is_reference(value: &str) -> bool {
     let value = value.trim();
-    ["op://", "vault:", "ref+"].iter().any(|p| value.starts_with(p)) || has_placeholder(value)
+    ["op://", "vault:", "ref+"].iter().any(|p| value.starts_with(p))
+        || value.find("<path:").is_some_and(|at| value[at..].contains('>'))
+        || has_placeholder(value)
 }
 
 /// Whether the text holds a `${NAME}` (or `${NAME:=default}`) placeholder.
@@ -155,10 +158,14 @@ mod tests {
             "${DB_PASSWORD}",
             "${DB_PASSWORD:=changeme}",
             "postgres://app:${DB_PASSWORD}@db:5432/app",
+            "<path:kv/data/app#token>",
+            "Bearer <path:secret/data/api#token>",
         ] {
             assert!(is_reference(reference), "{reference}");
         }
-        for secret in ["hunter2", "$DB_PASSWORD", "${}", "${1X}", "${ X }", "a${b", "op:/x"] {
+        for secret in
+            ["hunter2", "$DB_PASSWORD", "${}", "${1X}", "${ X }", "a${b", "op:/x", "<path:x"]
+        {
             assert!(!is_reference(secret), "{secret}");
         }
     }
