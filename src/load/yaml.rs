@@ -161,6 +161,57 @@ pub struct ParsedStream {
 /// Parses a YAML stream. A syntax error ends the stream; documents completed before it are kept.
 #[must_use]
 pub fn parse_stream(text: &str, limits: &Limits) -> ParsedStream {
+    let mut out = parse_once(text, limits);
+    // saphyr-parser rejects a flow collection's closing bracket written at its parent's
+    // indentation after a quoted scalar (`command: [` / `"sh", "-c"` / `]`), which YAML allows:
+    // indentation does not matter inside a flow collection (upstream saphyr-rs/saphyr#108).
+    // Such a bracket line is indented like the line before it and the text parsed again; only
+    // that line's columns change, and it holds nothing but the bracket.
+    let mut patched: Option<String> = None;
+    for _ in 0..MAX_BRACKET_FIXES {
+        let Some(problem) = out.problems.first() else { break };
+        if problem.message != "invalid YAML: invalid indentation" {
+            break;
+        }
+        let current = patched.as_deref().unwrap_or(text);
+        let Some(fixed) = indent_closing_bracket(current, problem.pos.line) else { break };
+        out = parse_once(&fixed, limits);
+        patched = Some(fixed);
+    }
+    out
+}
+
+/// Bracket lines re-indented at most per file (each fix parses the file again).
+const MAX_BRACKET_FIXES: usize = 16;
+
+/// `text` with line `line` (1-based), when it starts with `]` or `}`, indented like the
+/// nearest non-blank line before it; `None` when it is not such a line or is already as deep.
+fn indent_closing_bracket(text: &str, line: u32) -> Option<String> {
+    let index = usize::try_from(line).ok()?.checked_sub(1)?;
+    let starts: Vec<usize> =
+        std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+    let start = *starts.get(index)?;
+    let body = &text[start..];
+    let indent = body.len() - body.trim_start_matches(' ').len();
+    if !body[indent..].starts_with([']', '}']) {
+        return None;
+    }
+    let previous = (0..index).rev().find_map(|i| {
+        let l = &text[starts[i]..starts[i + 1] - 1];
+        let trimmed = l.trim_start_matches(' ');
+        (!trimmed.trim().is_empty()).then_some(l.len() - trimmed.len())
+    })?;
+    if previous <= indent {
+        return None;
+    }
+    let mut fixed = String::with_capacity(text.len() + previous - indent);
+    fixed.push_str(&text[..start]);
+    fixed.extend(std::iter::repeat_n(' ', previous - indent));
+    fixed.push_str(body);
+    Some(fixed)
+}
+
+fn parse_once(text: &str, limits: &Limits) -> ParsedStream {
     let mut builder = Builder::new(limits);
     let mut out = ParsedStream::default();
     for event in Parser::new_from_str(text) {
@@ -648,6 +699,28 @@ mod tests {
         assert_eq!(parsed.problems[0].pos.line, 3);
         assert!(parsed.problems[0].message.contains("first defined on line 1"));
         assert_eq!(parsed.documents[0].root.get("a").unwrap().value, Value::Int(3));
+    }
+
+    /// Regression (field trial, kubebuilder's workflows): valid YAML the parser rejected.
+    #[test]
+    fn a_closing_bracket_at_the_parent_indentation_after_quoted_scalars_parses() {
+        let text = "spec:\n  command: [\n    \"sh\", \"-c\",\n    \"sleep 1\"\n  ]\n  other: {\n    \"a\": 1\n  }\n";
+        let parsed = parse_stream(text, &Limits::default());
+        assert_eq!(parsed.problems.len(), 0, "{:?}", parsed.problems.first().map(|p| &p.message));
+        let spec = parsed.documents[0].root.get("spec").unwrap();
+        let command: Vec<&str> = spec
+            .get("command")
+            .unwrap()
+            .as_seq()
+            .unwrap()
+            .iter()
+            .filter_map(Node::as_str)
+            .collect();
+        assert_eq!(command, ["sh", "-c", "sleep 1"]);
+        assert_eq!(spec.at(&["other", "a"]).map(|n| n.span.start.line), Some(7));
+        // Wrong indentation outside a flow collection is still an error.
+        let bad = parse_stream("a:\n  b: 1\n c: 2\n", &Limits::default());
+        assert_eq!(bad.problems.len(), 1);
     }
 
     #[test]

@@ -154,3 +154,25 @@ fn the_catalogue_lists_every_rule_and_rules_readme_is_current() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no rule `MTK-NOPE-001`"));
 }
+
+/// Regression (field trial: argocd-example-apps, codefresh examples): objects without any
+/// effective namespace in separate app directories were compared as if all were in one
+/// namespace `""`; within one directory (applied together) they still collide.
+#[test]
+fn objects_without_a_namespace_collide_only_within_their_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = "apiVersion: v1\nkind: Service\nmetadata:\n  name: frontend\nspec:\n  ports: [{port: 80}]\n";
+    for app in ["sync-waves", "helm-hooks"] {
+        std::fs::create_dir(dir.path().join(app)).unwrap();
+        std::fs::write(dir.path().join(app).join("svc.yaml"), svc).unwrap();
+    }
+    let args = ["--format", "json", "--select", "MTK-GEN-001", "."];
+    let run = crate::support::mtk_in(dir.path(), &args, None);
+    assert_eq!(crate::support::locations(&run.json()), vec![]);
+    std::fs::write(dir.path().join("helm-hooks/again.yaml"), svc).unwrap();
+    let run = crate::support::mtk_in(dir.path(), &args, None);
+    assert_eq!(
+        crate::support::locations(&run.json()),
+        [crate::support::loc("MTK-GEN-001", "helm-hooks/svc.yaml", 4, 3)]
+    );
+}

@@ -1,5 +1,7 @@
 //! Template `duplicate-object`: one object (kind, namespace, name) defined twice for the same
 //! cluster. Files below `clusters/<name>/` belong to that cluster; other files to every cluster.
+//! A namespaced object with no effective namespace collides only with objects of its own
+//! directory (separate apps without a namespace are not one namespace `""`).
 
 use std::collections::HashMap;
 
@@ -23,14 +25,23 @@ fn cluster_of(display: &str) -> Option<&str> {
     None
 }
 
+/// The directory of a file as shown (`""` at the top).
+fn directory(display: &str) -> &str {
+    display.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
 super::tree_template!(DuplicateObject);
 
 fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
     let inv = cx.inventory;
-    let mut seen: HashMap<(&str, &str, &str, &str), Vec<&Object>> = HashMap::new();
+    let mut seen: HashMap<(&str, &str, &str, &str, &str), Vec<&Object>> = HashMap::new();
     for object in inv.objects.iter().filter(|o| !o.name.is_empty()) {
         let group = crate::inventory::kinds::split_api_version(&object.api_version).0;
-        seen.entry((group, &object.kind, object.namespace_or_empty(), &object.name))
+        // A namespaced object whose namespace nothing in the tree decides goes wherever its
+        // applier puts it: only objects applied together (the same directory) surely share it.
+        let unknown_namespace = !object.cluster_scoped && object.namespace.is_none();
+        let scope = if unknown_namespace { directory(&inv.source(object).display) } else { "" };
+        seen.entry((group, &object.kind, object.namespace_or_empty(), scope, &object.name))
             .or_default()
             .push(object);
     }
