@@ -457,8 +457,40 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
     let text = |d: &crate::load::Document, path: &[&str]| {
         d.root.at(path).and_then(Node::as_str).map(String::from)
     };
-    let flux = docs().filter(|(_, d)| is(d, "kustomize.toolkit.fluxcd.io/", "Kustomization")).map(
-        |(file, d)| {
+    // GitRepositories of the tree by (namespace, name), and the URL of the tree itself (the
+    // GitRepository `flux-system` that bootstrap syncs), to tell which sources are this tree.
+    let git_urls: HashMap<(String, String), String> = docs()
+        .filter(|(_, d)| is(d, "source.toolkit.fluxcd.io/", "GitRepository"))
+        .filter_map(|(_, d)| {
+            let ns = text(d, &["metadata", "namespace"]).unwrap_or_default();
+            Some(((ns, text(d, &["metadata", "name"])?), text(d, &["spec", "url"])?))
+        })
+        .collect();
+    let own_url = git_urls.get(&("flux-system".into(), "flux-system".into()));
+    let normal = |url: &str| url.trim_end_matches('/').trim_end_matches(".git").to_string();
+    // Whether a Kustomization's source can be this tree: its spec.path is then read here. An
+    // artifact built elsewhere (ExternalArtifact, Bucket) or another repository is not.
+    let source_is_tree = |d: &crate::load::Document, own_ns: &str| {
+        let kind =
+            text(d, &["spec", "sourceRef", "kind"]).unwrap_or_else(|| "GitRepository".into());
+        let name = text(d, &["spec", "sourceRef", "name"]).unwrap_or_default();
+        let ns = text(d, &["spec", "sourceRef", "namespace"]).unwrap_or_else(|| own_ns.into());
+        match kind.as_str() {
+            "GitRepository" if name == "flux-system" => true,
+            "GitRepository" => match (git_urls.get(&(ns, name)), own_url) {
+                (Some(url), Some(own)) => normal(url) == normal(own),
+                _ => true,
+            },
+            "OCIRepository" => true,
+            _ => false,
+        }
+    };
+    let flux = docs()
+        .filter(|(_, d)| is(d, "kustomize.toolkit.fluxcd.io/", "Kustomization"))
+        .filter(|(_, d)| {
+            source_is_tree(d, &text(d, &["metadata", "namespace"]).unwrap_or_default())
+        })
+        .map(|(file, d)| {
             let ns = text(d, &["metadata", "namespace"]).unwrap_or_default();
             let name = text(d, &["metadata", "name"]).unwrap_or_default();
             kustomize::FluxTarget {
@@ -471,8 +503,7 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
                     namespace: ns,
                 }),
             }
-        },
-    );
+        });
     let argo =
         docs().filter(|(_, d)| is(d, "argoproj.io/", "Application")).filter_map(|(file, d)| {
             let path = text(d, &["spec", "source", "path"])?;

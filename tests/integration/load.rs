@@ -378,3 +378,46 @@ fn nothing_to_lint_is_never_a_silent_pass() {
         assert!(errors.contains(message), "{message}: {errors}");
     }
 }
+
+/// Regression (field trial): a Flux Kustomization's spec.path was read in this tree whatever its
+/// source, so a tenant Kustomization of another repository pulled the platform's `apps/` into
+/// the tenant's target namespace. Only a source that can be this tree maps (the flux-system
+/// GitRepository, one with its URL, or one the tree does not define); an ExternalArtifact or
+/// another repository does not.
+#[test]
+fn flux_paths_map_only_for_sources_that_are_this_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("apps")).unwrap();
+    std::fs::write(
+        root.join("apps/controller.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: controller, namespace: ingress-nginx}\n",
+    )
+    .unwrap();
+    let sync = |source: &str| {
+        format!(
+            "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: flux-system, namespace: flux-system}}\nspec: {{url: ssh://git@example.com/platform/fleet.git}}\n---\napiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {{name: team-a, namespace: team-a}}\nspec: {{url: {source}}}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {{name: team-a, namespace: team-a}}\nspec: {{path: ./apps, targetNamespace: team-a, serviceAccountName: team-a, sourceRef: {{kind: GitRepository, name: team-a}}}}\n"
+        )
+    };
+    let namespace = |files: &[(&str, String)]| {
+        for (name, text) in files {
+            std::fs::write(root.join(name), text).unwrap();
+        }
+        let options =
+            LoadOptions { inputs: vec![Input::Path(root.into())], ..LoadOptions::default() };
+        let inventory = mtk_lint::inventory::build(load::load(&options, root), &Config::default());
+        inventory.objects.iter().find(|o| o.name == "controller").unwrap().namespace.clone()
+    };
+    // Another repository: its ./apps is not this tree's.
+    let other = sync("https://github.com/team-a/apps");
+    assert_eq!(namespace(&[("sync.yaml", other)]).as_deref(), Some("ingress-nginx"));
+    // The same repository (written with .git or not): targetNamespace applies.
+    let same = sync("ssh://git@example.com/platform/fleet");
+    assert_eq!(namespace(&[("sync.yaml", same)]).as_deref(), Some("team-a"));
+    // A generated artifact is built elsewhere.
+    let artifact = sync("ssh://git@example.com/platform/fleet").replace(
+        "sourceRef: {kind: GitRepository, name: team-a}",
+        "sourceRef: {kind: ExternalArtifact, name: staging}",
+    );
+    assert_eq!(namespace(&[("sync.yaml", artifact)]).as_deref(), Some("ingress-nginx"));
+}
