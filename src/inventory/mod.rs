@@ -232,7 +232,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         namespaces: inv
             .of_kind("Namespace")
             .filter(|o| o.api_version == "v1")
-            .map(|o| (o.name.as_str(), &o.root))
+            .map(|o| (o.name.as_str(), &o.root, platform_deployed(&inv, o)))
             .collect(),
         others: tenants::TENANCY_KINDS
             .iter()
@@ -250,6 +250,22 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let index = TenantIndex::build(config, &tenancy);
     inv.tenants = index;
     inv
+}
+
+/// Whether a Namespace is the platform's own: defined under an `infrastructure/` directory
+/// (where fleets keep their controllers) and holding no tenant reconciler (a Flux
+/// Kustomization or HelmRelease with `spec.serviceAccountName`). Such a namespace is never a
+/// tenant's, whatever labels it carries (a team label on `cert-manager` marks ownership, not
+/// tenancy).
+fn platform_deployed(inv: &Inventory, namespace: &Object) -> bool {
+    let under_infrastructure =
+        inv.source(namespace).display.split('/').rev().skip(1).any(|dir| dir == "infrastructure");
+    under_infrastructure
+        && !inv.in_namespace(&namespace.name).any(|o| {
+            (o.api_version.starts_with("kustomize.toolkit.fluxcd.io/")
+                || o.api_version.starts_with("helm.toolkit.fluxcd.io/"))
+                && o.root.at(&["spec", "serviceAccountName"]).and_then(Node::as_str).is_some()
+        })
 }
 
 /// What the whole tree says about each file: namespaces, deployers, patches, custom kinds.

@@ -9,7 +9,9 @@
 //!   `HierarchyConfiguration` naming its parent) of a tenant's namespace;
 //! - with `tenancy.argoProjects`, an Argo CD AppProject (but `default`) names it as a destination.
 //!
-//! Platform namespaces never do. A Capsule `Tenant` object defines its tenant's node pool, allowed
+//! Platform namespaces never do: those listed in `tenancy.platformNamespaces`, and labelled ones
+//! the platform deploys (defined under `infrastructure/`, with no tenant reconciler in them).
+//! A Capsule `Tenant` object defines its tenant's node pool, allowed
 //! hostnames and registries, and the NetworkPolicies, ResourceQuotas and LimitRanges Capsule
 //! creates in every namespace of the tenant.
 
@@ -127,8 +129,8 @@ pub struct TenantIndex {
 
 /// The objects of the tree the tenant index reads.
 pub(crate) struct TenancyObjects<'a> {
-    /// (name, root) of every `v1` Namespace.
-    pub namespaces: Vec<(&'a str, &'a Node)>,
+    /// (name, root, whether the platform deploys it) of every `v1` Namespace.
+    pub namespaces: Vec<(&'a str, &'a Node, bool)>,
     /// (index, apiVersion, kind, namespace, name, root) of the tenancy kinds (Capsule Tenant,
     /// SubnamespaceAnchor, HierarchyConfiguration, HNCConfiguration, AppProject).
     pub others: Vec<TenancyObject<'a>>,
@@ -219,7 +221,10 @@ impl TenantIndex {
         for t in of("Tenant", "capsule.clastix.io/") {
             index.capsule_tenant(config, t);
         }
-        for (name, root) in &objects.namespaces {
+        for &(name, root, platform) in &objects.namespaces {
+            if platform {
+                continue;
+            }
             let Some(ns_labels) = root.at(&["metadata", "labels"]) else { continue };
             let Some(tenant_name) =
                 labels.iter().find_map(|l| ns_labels.get(l).and_then(Node::as_str))

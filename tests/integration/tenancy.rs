@@ -8,7 +8,9 @@ const SELECT: &str = "MTK-NET-002,MTK-ISO-005";
 fn lint(files: &[(&str, &str)]) -> Vec<(String, String, u64, u64)> {
     let dir = tempfile::tempdir().unwrap();
     for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
     }
     let run = mtk_in(dir.path(), &["--format", "json", "--select", SELECT, "."], None);
     assert_eq!(run.json()["errors"], serde_json::json!([]), "{}", run.stdout);
@@ -97,4 +99,21 @@ fn kustomize_renames_the_namespace_objects_it_includes() {
     // Without the kustomization, `_` is the tenant namespace and the guards are elsewhere.
     let found = lint(&files[1..]);
     assert_eq!(found.len(), 2, "{found:?}");
+}
+
+/// A team label on a controller's namespace under `infrastructure/` marks ownership, not a
+/// tenant (field trial, flux2-kustomize-helm-example): no tenant rule applies to it, unless a
+/// tenant reconciler (a Flux Kustomization or HelmRelease with a serviceAccountName) runs there.
+#[test]
+fn labelled_namespaces_the_platform_deploys_are_not_tenant_namespaces() {
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: cert-manager\n  labels: {toolkit.fluxcd.io/tenant: sre-team}\n";
+    assert_eq!(lint(&[("infrastructure/controllers/cert-manager.yaml", ns)]), vec![]);
+    let found = lint(&[("apps/cert-manager.yaml", ns)]);
+    assert_eq!(found.len(), 2, "outside infrastructure/ it is a tenant namespace: {found:?}");
+    let reconciler = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: cm, namespace: cert-manager}\nspec: {serviceAccountName: sre-team, chart: {spec: {chart: cert-manager}}}\n";
+    let found = lint(&[
+        ("infrastructure/controllers/cert-manager.yaml", ns),
+        ("infrastructure/controllers/release.yaml", reconciler),
+    ]);
+    assert_eq!(found.len(), 2, "a tenant reconciler makes it a tenant's: {found:?}");
 }
