@@ -176,3 +176,35 @@ fn objects_without_a_namespace_collide_only_within_their_directory() {
         [crate::support::loc("MTK-GEN-001", "helm-hooks/svc.yaml", 4, 3)]
     );
 }
+
+/// A container without limits takes the node from other tenants only where there are tenants
+/// (field trial: home labs with no tenant read "from other tenants").
+#[test]
+fn missing_limits_name_tenants_only_where_there_are_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let pod = |ns: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: {ns}}}\nspec:\n  containers: [{{name: c, image: 'busybox:1.36'}}]\n")
+    };
+    let ns = "apiVersion: v1\nkind: Namespace\nmetadata: {name: team-a, labels: {mtk.io/tenant: team-a}}\n";
+    std::fs::write(dir.path().join("ns.yaml"), ns).unwrap();
+    std::fs::write(dir.path().join("a.yaml"), pod("team-a")).unwrap();
+    std::fs::write(dir.path().join("b.yaml"), pod("media")).unwrap();
+    let run = crate::support::mtk_in(
+        dir.path(),
+        &["--format", "json", "--select", "MTK-SEC-003", "."],
+        None,
+    );
+    let messages: Vec<String> = run.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            "container `c` sets no cpu or memory limit: it can take the node from other tenants",
+            "container `c` sets no cpu or memory limit: it can take the node from other workloads"
+        ]
+    );
+}

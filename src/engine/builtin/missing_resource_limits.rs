@@ -46,11 +46,12 @@ fn check(params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
             continue;
         }
         let name = c.get("name").and_then(Node::as_str).unwrap_or("");
+        let whom = if cx.tenant_of(object).is_some() { "other tenants" } else { "other workloads" };
         sink.report(
             object,
             format!("{pointer}/containers/{i}"),
             format!(
-                "container `{name}` sets no {} limit: it can take the node from other tenants",
+                "container `{name}` sets no {} limit: it can take the node from {whom}",
                 missing.join(" or ")
             ),
         );
