@@ -66,7 +66,7 @@ pub struct Summary {
     #[serde(skip)]
     pub skipped: usize,
     /// Files that held no object to lint, by reason (`empty`, `not-kubernetes`, `kustomize`,
-    /// `helm-chart`); reasons with no file are left out.
+    /// `helm-chart`, `template`); reasons with no file are left out.
     pub skipped_files: std::collections::BTreeMap<&'static str, usize>,
     /// Helm charts found in the tree and not rendered (their sources are skipped).
     pub charts_not_rendered: usize,
@@ -165,16 +165,26 @@ pub fn check_with(
         policy_rules.into_iter().map(|rule| ActiveRule { rule, severity: Severity::Warning }),
     );
     let cx = Context { inventory: &inventory, config: &loaded_config.config };
-    // A suppression may name any built-in rule (enabled or not) or a loaded policy.
+    // A suppression may name any built-in rule (enabled or not) or a loaded policy; a
+    // `policy/rule` of a policy this run does not load (`--no-tree-policies`, a subdirectory)
+    // cannot be judged.
     let known = |id: &str| {
-        known_builtin.iter().any(|m| m.is_named(id)) || rules.iter().any(|r| r.rule.answers_to(id))
+        known_builtin.iter().any(|m| m.is_named(id))
+            || rules.iter().any(|r| r.rule.answers_to(id))
+            || id.split_once('/').is_some_and(|(p, _)| !rules.iter().any(|r| r.rule.answers_to(p)))
     };
     problems.append(&mut eval::suppress::annotation_problems(&inventory, &known));
     problems.append(&mut eval::suppress::exception_problems(&loaded_config, &known));
     let eval::Evaluation { findings: mut all_findings, problems: mut eval_problems, used } =
         eval::run_with(&rules, &cx, &exceptions, progress);
     problems.append(&mut eval_problems);
-    all_findings.extend(unused_suppressions(&rules, &inventory, &loaded_config, &used));
+    all_findings.extend(unused_suppressions(
+        &rules,
+        &inventory,
+        &loaded_config,
+        &exceptions,
+        &used,
+    ));
     all_findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let (suppressed, findings): (Vec<Finding>, Vec<Finding>) =
         all_findings.into_iter().partition(|f| f.suppressed.is_some());
@@ -318,6 +328,7 @@ fn unused_suppressions(
     rules: &[ActiveRule],
     inventory: &inventory::Inventory,
     config: &LoadedConfig,
+    exceptions: &eval::suppress::Exceptions,
     used: &std::collections::BTreeSet<eval::suppress::SuppressedBy>,
 ) -> Vec<Finding> {
     let Some(active) =
@@ -332,7 +343,7 @@ fn unused_suppressions(
         })
     };
     let meta = active.rule.meta();
-    eval::suppress::unused(inventory, config, used, &ran)
+    eval::suppress::unused(inventory, config, exceptions, used, &ran)
         .into_iter()
         .map(|u| Finding {
             rule: meta.code.clone(),

@@ -77,6 +77,32 @@ impl Exceptions {
     }
 }
 
+impl Exceptions {
+    /// Whether exception `i` covers anything linted in this run: an object in a file its `path`
+    /// matches and named as its `resource` matches. One that covers nothing (a config shared by
+    /// runs over other paths) cannot be judged stale.
+    fn reaches(&self, i: usize, inventory: &Inventory) -> bool {
+        let Some((exception, glob)) = self.entries.get(i) else { return false };
+        inventory.objects.iter().any(|o| {
+            let in_path = glob.as_ref().is_none_or(|g| {
+                let path = inventory.source(o).path.as_deref();
+                path.and_then(|p| p.strip_prefix(&self.base).ok())
+                    .is_some_and(|rel| g.is_match(rel))
+            });
+            let named = exception.resource.as_ref().is_none_or(|r| {
+                let ns = o.namespace_or_empty();
+                let id = if ns.is_empty() {
+                    format!("{}/{}", o.kind, o.name)
+                } else {
+                    format!("{}/{ns}/{}", o.kind, o.name)
+                };
+                wildcard::matches(r, &id)
+            });
+            in_path && named
+        })
+    }
+}
+
 /// What accepted a finding: an entry of an object's ignore annotation, or a config exception.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SuppressedBy {
@@ -87,7 +113,15 @@ pub enum SuppressedBy {
 fn names_rule(id: &str, finding: &Finding) -> bool {
     id.eq_ignore_ascii_case(&finding.rule)
         || id.eq_ignore_ascii_case(&finding.name)
-        || finding.policy.as_deref().is_some_and(|p| id == p)
+        || finding.policy.as_deref().is_some_and(|p| id == p || names_autogen(id, p, &finding.name))
+}
+
+/// Whether `policy/rule` names an autogen rule of that rule (`autogen-rule`,
+/// `autogen-cronjob-rule`), as Kyverno names the rules it generates for pod controllers.
+fn names_autogen(id: &str, policy: &str, rule: &str) -> bool {
+    let Some((p, r)) = id.split_once('/') else { return false };
+    let base = rule.strip_prefix("autogen-cronjob-").or_else(|| rule.strip_prefix("autogen-"));
+    p == policy && base == Some(r)
 }
 
 /// The (rule, reason) entries of an object's ignore annotation.
@@ -215,6 +249,7 @@ pub struct UnusedSuppression {
 pub fn unused(
     inventory: &Inventory,
     config: &crate::config::LoadedConfig,
+    exceptions: &Exceptions,
     used: &std::collections::BTreeSet<SuppressedBy>,
     ran: &dyn Fn(&str) -> bool,
 ) -> Vec<UnusedSuppression> {
@@ -244,7 +279,10 @@ pub fn unused(
     }
     if let Some(source) = &config.source {
         for (i, e) in config.config.exceptions.iter().enumerate() {
-            if ran(&e.rule) && !used.contains(&SuppressedBy::Exception(i)) {
+            if ran(&e.rule)
+                && !used.contains(&SuppressedBy::Exception(i))
+                && exceptions.reaches(i, inventory)
+            {
                 out.push(UnusedSuppression {
                     source: Arc::clone(source),
                     span: config.exception_spans.get(i).copied().unwrap_or_default(),

@@ -152,12 +152,16 @@ impl Inventory {
         self.by_id("v1", "Namespace", "", name).next()
     }
 
-    /// The object that declares a namespace: its `v1` Namespace, else the HNC
-    /// `SubnamespaceAnchor` that creates it.
+    /// The objects that declare a namespace: its `v1` Namespace objects (a tree may define one
+    /// per cluster), else the HNC `SubnamespaceAnchor` that creates it.
     #[must_use]
-    pub fn namespace_declaration(&self, name: &str) -> Option<&Object> {
-        self.namespace_object(name)
-            .or_else(|| self.tenants.anchor_of(name).map(|i| &self.objects[i]))
+    pub fn namespace_declarations(&self, name: &str) -> Vec<&Object> {
+        let namespaces: Vec<&Object> = self.by_id("v1", "Namespace", "", name).collect();
+        if namespaces.is_empty() {
+            self.tenants.anchor_of(name).map(|i| &self.objects[i]).into_iter().collect()
+        } else {
+            namespaces
+        }
     }
 
     /// The (string) labels of the namespace an object is in; empty when the tree does not
@@ -232,7 +236,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         namespaces: inv
             .of_kind("Namespace")
             .filter(|o| o.api_version == "v1")
-            .map(|o| (o.name.as_str(), &o.root, platform_deployed(&inv, o)))
+            .map(|o| (o.name.as_str(), &o.root, platform_deployed(&inv, o, &roots)))
             .collect(),
         others: tenants::TENANCY_KINDS
             .iter()
@@ -257,9 +261,20 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
 /// Kustomization or HelmRelease with `spec.serviceAccountName`). Such a namespace is never a
 /// tenant's, whatever labels it carries (a team label on `cert-manager` marks ownership, not
 /// tenancy).
-fn platform_deployed(inv: &Inventory, namespace: &Object) -> bool {
-    let under_infrastructure =
-        inv.source(namespace).display.split('/').rev().skip(1).any(|dir| dir == "infrastructure");
+fn platform_deployed(inv: &Inventory, namespace: &Object, roots: &[std::path::PathBuf]) -> bool {
+    // Directories within the linted tree only: a checkout that is itself called
+    // `infrastructure` says nothing.
+    let source = inv.source(namespace);
+    let within = source
+        .path
+        .as_deref()
+        .and_then(|p| roots.iter().find_map(|root| p.strip_prefix(root).ok()));
+    let under_infrastructure = match within {
+        Some(relative) => relative
+            .parent()
+            .is_some_and(|dir| dir.components().any(|c| c.as_os_str() == "infrastructure")),
+        None => source.display.split('/').rev().skip(1).any(|dir| dir == "infrastructure"),
+    };
     under_infrastructure
         && !inv.in_namespace(&namespace.name).any(|o| {
             (o.api_version.starts_with("kustomize.toolkit.fluxcd.io/")

@@ -25,6 +25,8 @@ use crate::load::{Node, Value};
 enum Allowed {
     /// A glob (`*.team-a.example.com`) over the whole value.
     Glob(String),
+    /// Exactly this value (Capsule `allowedHostnames.allowed`).
+    Exact(String),
     /// A regular expression, unanchored as Capsule's `allowedRegex` is (Go `MatchString`).
     Regex(regex::Regex),
     /// An image's registry equals this (Capsule `containerRegistries.allowed`).
@@ -44,7 +46,7 @@ impl Eq for Allowed {}
 impl std::fmt::Display for Allowed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Allowed::Glob(g) => f.write_str(g),
+            Allowed::Glob(g) | Allowed::Exact(g) => f.write_str(g),
             Allowed::Regex(r) => write!(f, "/{}/", r.as_str()),
             Allowed::Registry(r) => write!(f, "registry {r}"),
             Allowed::RegistryRegex(r) => write!(f, "registry /{}/", r.as_str()),
@@ -67,6 +69,7 @@ impl AllowList {
     pub fn matches(&self, value: &str) -> bool {
         self.0.iter().any(|a| match a {
             Allowed::Glob(g) => crate::engine::kyverno::wildcard::matches(g, value),
+            Allowed::Exact(e) => e == value,
             Allowed::Regex(r) => r.is_match(value),
             Allowed::Registry(r) => crate::image::ImageRef::split(value).registry == *r,
             Allowed::RegistryRegex(r) => r.is_match(&crate::image::ImageRef::split(value).registry),
@@ -156,7 +159,7 @@ fn strings(node: Option<&Node>) -> impl Iterator<Item = &str> {
     node.and_then(Node::as_seq).unwrap_or(&[]).iter().filter_map(Node::as_str)
 }
 
-/// Items of a Capsule list field: `spec.x.items` (v1beta2) or `spec.x` (v1beta1).
+/// Items of a Capsule list field: `spec.x.items` (v1beta2, v1beta1) or `spec.x` (v1alpha1).
 fn capsule_items<'a>(spec: &'a Node, field: &str) -> &'a [Node] {
     let Some(node) = spec.get(field) else { return &[] };
     node.as_seq().or_else(|| node.get("items").and_then(Node::as_seq)).unwrap_or(&[])
@@ -291,7 +294,8 @@ impl TenantIndex {
         true
     }
 
-    /// A Capsule `Tenant` (v1beta2, or v1beta1's field names).
+    /// A Capsule `Tenant` (v1beta2 and v1beta1; v1alpha1's bare lists and `ingressHostnames`
+    /// too).
     fn capsule_tenant(&mut self, config: &Config, object: &TenancyObject<'_>) {
         let Some(spec) = object.root.get("spec") else {
             self.tenant_mut(object.name);
@@ -323,7 +327,7 @@ impl TenantIndex {
                 .and_then(|r| regex::RegexBuilder::new(r).size_limit(1 << 20).build().ok())
         };
         let mut domains: Vec<Allowed> = strings(hostnames.and_then(|h| h.get("allowed")))
-            .map(|h| Allowed::Glob(h.to_string()))
+            .map(|h| Allowed::Exact(h.to_string()))
             .collect();
         domains.extend(regex(hostnames).map(Allowed::Regex));
         let mut images: Vec<Allowed> = strings(registries.and_then(|r| r.get("allowed")))

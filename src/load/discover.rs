@@ -28,7 +28,7 @@ pub struct Candidate {
 
 /// Exclusion globs, with gitignore's semantics: a pattern with a `/` (at the start or in the
 /// middle) matches the path relative to an input root (or the config file's directory), one
-/// without matches any file or directory name; a pattern that matches a directory excludes
+/// without matches any file or directory name at any depth; a pattern that matches a directory excludes
 /// everything below it (`tenants/legacy` = `tenants/legacy/**`); `*` stays within one path
 /// segment and `**` crosses them; a trailing `/` is dropped.
 #[derive(Debug, Clone)]
@@ -42,12 +42,15 @@ impl Excludes {
         let mut anchored = GlobSetBuilder::new();
         let mut names = GlobSetBuilder::new();
         for p in patterns {
-            let trimmed = p.trim_start_matches("./").trim_start_matches('/').trim_end_matches('/');
+            let relative = p.trim_start_matches("./");
+            // A leading `/` anchors the pattern to the root, as in gitignore.
+            let rooted = relative.starts_with('/');
+            let trimmed = relative.trim_start_matches('/').trim_end_matches('/');
             let glob = GlobBuilder::new(trimmed)
                 .literal_separator(true)
                 .build()
                 .map_err(|e| format!("invalid exclude pattern `{p}`: {e}"))?;
-            if trimmed.contains('/') {
+            if rooted || trimmed.contains('/') {
                 anchored.add(glob);
             } else {
                 names.add(glob);

@@ -236,7 +236,11 @@ fn parse_bytes(
         return (None, vec![Problem::new(source.display, Some(Pos { line, col: 0 }), message)]);
     }
     let parsed = yaml::parse_stream(&source.text, limits);
-    if !parsed.problems.is_empty() && skip::is_template(&source.text) {
+    // Only a syntax error at a template line: duplicate keys and limits are never templates.
+    let syntax_error_at = parsed.problems.first().filter(|p| {
+        !p.message.starts_with("duplicate key") && !p.message.contains("(raise it with")
+    });
+    if syntax_error_at.is_some_and(|p| skip::is_template(&source.text, p.pos.line)) {
         // A Jinja or Go template with a YAML name (Ansible roles, chart-like folders): not YAML
         // until something renders it.
         let file = LoadedFile {
@@ -270,6 +274,22 @@ fn position_of(bytes: &[u8], at: usize) -> Pos {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A template is skipped; a duplicate key on a line with a template expression is broken
+    /// YAML all the same.
+    #[test]
+    fn only_syntax_errors_at_template_lines_make_a_template() {
+        let limits = Limits::default();
+        let (file, problems) =
+            parse_text("t.yaml", "metadata:\n  name: {{ .Release.Name }}\n", &limits);
+        assert!(problems.is_empty());
+        assert_eq!(file.unwrap().skip, Some(skip::SkipReason::Template));
+        let duplicate = "metadata:\n  name: \"{{ a }}\"\n  name: \"{{ b }}\"\n";
+        let (file, problems) = parse_text("d.yaml", duplicate, &limits);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].message.starts_with("duplicate key"), "{}", problems[0].message);
+        assert_eq!(file.unwrap().skip, None);
+    }
 
     #[test]
     fn a_panic_while_reading_a_file_is_an_error_naming_it() {

@@ -70,23 +70,29 @@ pub struct SkippedFile {
     pub reason: SkipReason,
 }
 
-/// Whether text that failed to parse as YAML is a template: a line that starts with a Jinja or
-/// Go template action (`{% for … %}`, `{{- if … }}`), or a Jinja statement anywhere. Template
-/// expressions inside quoted values (`"{{ request.object.metadata.name }}"`) are valid YAML and
-/// never get here.
+/// Whether a file that failed to parse is a template rather than broken YAML: the line the
+/// parser stopped at holds a Jinja or Go template action outside a comment (`{% for … %}`,
+/// `{# … #}`, `{{ .Values.x }}`). Template expressions inside quoted values
+/// (`"{{ request.object.metadata.name }}"`) are valid YAML and never get here; a marker
+/// elsewhere in the file (a comment, a block scalar of alert templates) does not make a broken
+/// file a template.
 #[must_use]
-pub fn is_template(text: &str) -> bool {
-    text.contains("{%")
-        || text.lines().any(|l| {
-            let l = l.trim_start();
-            let l = l.strip_prefix("- ").unwrap_or(l).trim_start();
-            l.starts_with("{{") || l.starts_with("{#")
-        })
+pub fn is_template(text: &str, problem_line: u32) -> bool {
+    let Some(line) = text.lines().nth((problem_line as usize).saturating_sub(1)) else {
+        return false;
+    };
+    let code = line.trim_start();
+    if code.starts_with('#') {
+        return false;
+    }
+    let code = code.find(" #").map_or(code, |at| &code[..at]);
+    ["{{", "{%", "{#"].iter().any(|marker| code.contains(marker))
 }
 
 /// The chart directories among the candidates (those holding a `Chart.yaml`), and the
-/// candidates split into files to read and chart sources. A chart's `crds/` directory holds
-/// plain CRD manifests that Helm installs as they are: those files are read.
+/// candidates split into files to read and chart sources (what Helm reads: see
+/// [`is_chart_source`]). A chart's `crds/` directory holds plain CRD manifests that Helm
+/// installs as they are: those files are read.
 #[must_use]
 pub fn split_charts(candidates: Vec<Candidate>) -> (Vec<Candidate>, Vec<Candidate>, Vec<PathBuf>) {
     let mut charts: Vec<PathBuf> = candidates
@@ -104,12 +110,30 @@ pub fn split_charts(candidates: Vec<Candidate>) -> (Vec<Candidate>, Vec<Candidat
     (read, sources, charts)
 }
 
-/// Whether a file belongs to a chart and is not one of its CRDs (the nearest enclosing chart
-/// decides: a subchart's `crds/` is read too).
+/// Whether a file is a source Helm reads of the nearest enclosing chart: `Chart.yaml`, the
+/// values files and schema, and everything under `templates/` and `charts/` (subcharts have
+/// their own `Chart.yaml`, so their `crds/` are read too). Other files beside a chart (a
+/// `Chart.yaml` at a repository's root, say) are linted as usual.
 fn is_chart_source(path: &Path, charts: &[PathBuf]) -> bool {
     let nearest =
         charts.iter().filter(|dir| path.starts_with(dir)).max_by_key(|d| d.as_os_str().len());
-    nearest.is_some_and(|dir| !path.strip_prefix(dir).is_ok_and(|rel| rel.starts_with("crds")))
+    let Some(relative) = nearest.and_then(|dir| path.strip_prefix(dir).ok()) else { return false };
+    let mut parts = relative.components().map(|c| c.as_os_str().to_string_lossy());
+    match (parts.next(), parts.next()) {
+        (Some(dir), Some(_)) => dir == "templates" || dir == "charts",
+        (Some(file), None) => {
+            matches!(
+                &*file,
+                "Chart.yaml"
+                    | "Chart.lock"
+                    | "requirements.yaml"
+                    | "requirements.lock"
+                    | "values.schema.json"
+            ) || (file.starts_with("values")
+                && [".yaml", ".yml", ".json"].iter().any(|e| file.ends_with(e)))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -126,10 +150,21 @@ mod tests {
 
     #[test]
     fn templates_are_told_from_yaml_with_template_expressions_in_values() {
-        assert!(is_template("spec:\n  blocks:\n    {% for c in pools %}\n    - cidr: x\n"));
-        assert!(is_template("metadata:\n{{- include \"labels\" . | nindent 2 }}\n"));
-        assert!(is_template("items:\n  - {{ item }}\n"));
-        assert!(!is_template("message: \"{{ request.object.metadata.name }}\"\nkey: a: b\n"));
+        let jinja = "spec:\n  blocks:\n    {% for c in pools %}\n    - cidr: x\n";
+        assert!(is_template(jinja, 3));
+        assert!(is_template("metadata:\n{{- include \"labels\" . | nindent 2 }}\n", 2));
+        assert!(is_template("items:\n  - {{ item }}\n", 2));
+        assert!(is_template("metadata:\n  name: {{ .Release.Name }}\n", 2));
+        assert!(!is_template("metadata:\n  name: x # {{ y }}\n", 2));
+        // The marker must be where the parser stopped, outside a comment.
+        assert!(!is_template(jinja, 1));
+        assert!(!is_template("# rendered from {% raw %}\nkind: Pod\nkind: Pod\n", 3));
+        assert!(!is_template("# {% raw %}\nkey: a: b\n", 2));
+        let alert = "spec:\n  rules:\n  - annotations:\n      description: |\n        {{ $labels.instance }} down\n   bad: indent\n";
+        assert!(
+            !is_template(alert, 6),
+            "a template line inside a block scalar, far from the error"
+        );
     }
 
     #[test]
@@ -144,6 +179,8 @@ mod tests {
             "/r/charts/tenant/charts/sub/crds/sub-crd.yaml",
             "/r/charts/tenant/charts/sub/templates/x.yaml",
             "/r/charts/tenantx/ns.yaml",
+            "/r/charts/tenant/values-prod.yaml",
+            "/r/charts/tenant/examples/release.yaml",
         ];
         let (read, sources, charts) = split_charts(files.iter().map(|f| candidate(f)).collect());
         let paths = |c: &[Candidate]| {
@@ -155,10 +192,11 @@ mod tests {
                 "/r/apps/web.yaml",
                 "/r/charts/tenant/crds/crd.yaml",
                 "/r/charts/tenant/charts/sub/crds/sub-crd.yaml",
-                "/r/charts/tenantx/ns.yaml"
+                "/r/charts/tenantx/ns.yaml",
+                "/r/charts/tenant/examples/release.yaml",
             ]
         );
-        assert_eq!(sources.len(), 5);
+        assert_eq!(sources.len(), 6, "Chart.yaml, two values files, three templates");
         assert_eq!(
             charts,
             [PathBuf::from("/r/charts/tenant"), PathBuf::from("/r/charts/tenant/charts/sub")]

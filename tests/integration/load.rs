@@ -199,6 +199,9 @@ fn excludes_skip_files_by_path_and_by_name() {
     // A directory pattern excludes the directory (gitignore semantics), with or without a
     // leading or trailing `/`.
     assert!(files_linted_excluding(&["broken"]).iter().any(|f| f.contains("/flux/apps/")));
+    // A leading `/` anchors a one-segment pattern to the root: `/apps` is not `flux/apps`.
+    assert!(files_linted_excluding(&["broken", "/apps"]).iter().any(|f| f.contains("/flux/apps/")));
+    assert!(!files_linted_excluding(&["broken", "apps"]).iter().any(|f| f.contains("/flux/apps/")));
     for pattern in ["flux/apps", "/flux/apps/", "flux/app*"] {
         let files = files_linted_excluding(&["broken", pattern]);
         assert!(files.iter().all(|f| !f.contains("/flux/apps/")), "{pattern}: {files:?}");

@@ -162,7 +162,64 @@ fn an_unused_suppression_is_reported_at_its_line() {
     );
     let run = mtk_in(dir.path(), &["--format", "json", "--fail-on", "warning", "."], None);
     assert_eq!(run.code, 1);
+    // An exception for files or objects this run did not lint (a config shared by runs over
+    // other paths) is not judged.
+    std::fs::write(
+        dir.path().join(".mtk-lint.yaml"),
+        "exceptions:\n- rule: MTK-SEC-001\n  path: \"infrastructure/**\"\n  reason: node agents\n- rule: MTK-SEC-001\n  resource: DaemonSet/*/*\n  reason: node agents\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let unused: Vec<_> = crate::support::locations(&run.json())
+        .into_iter()
+        .filter(|l| l.0 == "MTK-GEN-002")
+        .collect();
+    assert_eq!(
+        unused,
+        [crate::support::loc("MTK-GEN-002", "pods.yaml", 7, 26)],
+        "only the annotation"
+    );
     // With MTK-SEC-001 left out, nothing can tell whether the suppressions are stale.
     let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-002", "."], None);
+    assert_eq!(run.json()["findings"], serde_json::json!([]));
+}
+
+/// Regression (review): `policy/rule` must suppress the rule's autogen findings on pod
+/// controllers (`policy/autogen-rule`) too, and the suppression then counts as used.
+#[test]
+fn a_policy_rule_suppression_covers_its_autogen_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = std::fs::read_to_string(
+        crate::support::repo().join("examples/policies/disallow-privileged.yaml"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
+    let deployment = "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: agent
+  namespace: monitoring
+  annotations:
+    mtk-lint.dev/ignore: \"disallow-privileged/privileged-containers: node agent\"
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers:
+      - name: agent
+        image: registry.example.com/agent:1.0.0
+        securityContext: {privileged: true}
+";
+    std::fs::write(dir.path().join("deploy.yaml"), deployment).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-002", "."], None);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]));
+    assert_eq!(report["findings"], serde_json::json!([]), "suppressed, and not unused");
+    assert_eq!(report["summary"]["suppressed"], 1);
+    // Without the policy loaded the entry cannot be judged: neither an error nor stale.
+    let args = ["--format", "json", "--select", "MTK-GEN-002", "--no-tree-policies", "."];
+    let run = mtk_in(dir.path(), &args, None);
+    assert_eq!((run.code, run.json()["errors"].clone()), (0, serde_json::json!([])));
     assert_eq!(run.json()["findings"], serde_json::json!([]));
 }

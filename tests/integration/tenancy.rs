@@ -52,6 +52,9 @@ fn a_capsule_tenant_provides_default_deny_and_quotas_to_its_namespaces() {
             crate::support::loc("MTK-NET-002", "ns.yaml", 3, 1)
         ]
     );
+    // v1alpha1 spells the lists without `items`.
+    let alpha = "apiVersion: capsule.clastix.io/v1alpha1\nkind: Tenant\nmetadata: {name: oil}\nspec:\n  networkPolicies: [{podSelector: {}, policyTypes: [Ingress]}]\n  resourceQuotas: [{hard: {pods: '10'}}]\n  limitRanges: [{limits: [{type: Container, default: {cpu: 100m}}]}]\n";
+    assert_eq!(lint(&[("ns.yaml", NAMESPACE), ("tenant.yaml", alpha)]), vec![]);
     // A policy that does not select every pod is no default deny.
     let partial = TENANT.replace("{podSelector: {}, ", "{podSelector: {matchLabels: {app: web}}, ");
     let found = lint(&[("ns.yaml", NAMESPACE), ("tenant.yaml", &partial)]);
@@ -116,4 +119,38 @@ fn labelled_namespaces_the_platform_deploys_are_not_tenant_namespaces() {
         ("infrastructure/controllers/release.yaml", reconciler),
     ]);
     assert_eq!(found.len(), 2, "a tenant reconciler makes it a tenant's: {found:?}");
+    // Only directories within the linted tree count: a checkout named `infrastructure` is not
+    // the platform's folder.
+    let dir = tempfile::tempdir().unwrap();
+    let checkout = dir.path().join("infrastructure");
+    std::fs::create_dir_all(checkout.join("apps")).unwrap();
+    std::fs::write(checkout.join("apps/cert-manager.yaml"), ns).unwrap();
+    for (cwd, input) in [(dir.path(), "infrastructure"), (checkout.as_path(), ".")] {
+        let run = mtk_in(cwd, &["--format", "json", "--select", SELECT, input], None);
+        assert_eq!(locations(&run.json()).len(), 2, "{input}: {}", run.stdout);
+    }
+}
+
+/// Regression (review): a namespace declared once per cluster is reported at every declaration,
+/// so a suppression on one copy accepts that copy only (and is not stale).
+#[test]
+fn every_declaration_of_a_tenant_namespace_is_reported() {
+    let ns = |ignore: &str| {
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {{mtk.io/tenant: team-a}}\n{ignore}")
+    };
+    let ignored = ns(
+        "  annotations: {mtk-lint.dev/ignore: 'MTK-NET-002: staging has no policy engine yet'}\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    for (cluster, text) in [("production", ns("")), ("staging", ignored)] {
+        std::fs::create_dir_all(dir.path().join("clusters").join(cluster)).unwrap();
+        std::fs::write(dir.path().join("clusters").join(cluster).join("ns.yaml"), text).unwrap();
+    }
+    let args = ["--format", "json", "--select", "MTK-NET-002,MTK-GEN-002", "."];
+    let run = mtk_in(dir.path(), &args, None);
+    assert_eq!(
+        locations(&run.json()),
+        [crate::support::loc("MTK-NET-002", "clusters/production/ns.yaml", 3, 1)]
+    );
+    assert_eq!(run.json()["summary"]["suppressed"], 1);
 }

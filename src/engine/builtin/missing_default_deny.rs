@@ -21,7 +21,10 @@ fn check(params: &Params, cx: &Context<'_>, sink: &mut Sink) {
     let inv = cx.inventory;
     let propagated = inv.tenants.propagates("networking.k8s.io", "networkpolicies");
     for (namespace, tenant) in inv.tenants.tenant_namespaces() {
-        let Some(at) = inv.namespace_declaration(namespace) else { continue };
+        let declarations = inv.namespace_declarations(namespace);
+        if declarations.is_empty() {
+            continue;
+        }
         // A Capsule Tenant's own networkPolicies are created in every namespace of the tenant.
         let (mut ingress, mut egress) = (tenant.provides.deny_ingress, tenant.provides.deny_egress);
         let ancestors = inv.tenants.ancestors(namespace).filter(|_| propagated);
@@ -41,14 +44,13 @@ fn check(params: &Params, cx: &Context<'_>, sink: &mut Sink) {
             (false, false) if params.require_egress => "ingress and egress",
             (false, _) => "ingress",
         };
-        sink.report(
-            at,
-            "/metadata",
-            format!(
-                "namespace `{namespace}` of tenant `{}` has no NetworkPolicy that denies {missing} traffic by default",
-                tenant.name
-            ),
+        let message = format!(
+            "namespace `{namespace}` of tenant `{}` has no NetworkPolicy that denies {missing} traffic by default",
+            tenant.name
         );
+        for at in declarations {
+            sink.report(at, "/metadata", message.clone());
+        }
     }
 }
 

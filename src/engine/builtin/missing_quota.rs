@@ -17,7 +17,10 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
         inv.tenants.propagates("", resource)
     };
     for (namespace, tenant) in inv.tenants.tenant_namespaces() {
-        let Some(at) = inv.namespace_declaration(namespace) else { continue };
+        let declarations = inv.namespace_declarations(namespace);
+        if declarations.is_empty() {
+            continue;
+        }
         // A Capsule Tenant's own resourceQuotas and limitRanges are created in every namespace.
         let provided = |kind: &str| match kind {
             "ResourceQuota" => tenant.provides.quota,
@@ -40,14 +43,13 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
         if missing.is_empty() {
             continue;
         }
-        sink.report(
-            at,
-            "/metadata",
-            format!(
-                "namespace `{namespace}` of tenant `{}` has no {}: one tenant can use up the cluster's capacity",
-                tenant.name,
-                missing.join(" and no ")
-            ),
+        let message = format!(
+            "namespace `{namespace}` of tenant `{}` has no {}: one tenant can use up the cluster's capacity",
+            tenant.name,
+            missing.join(" and no ")
         );
+        for at in declarations {
+            sink.report(at, "/metadata", message.clone());
+        }
     }
 }

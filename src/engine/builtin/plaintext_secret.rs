@@ -30,6 +30,10 @@ fn encrypted(value: &str) -> bool {
 /// when it applies the object.
 fn is_reference(value: &str) -> bool {
     let value = value.trim();
+    // A multi-line value is an embedded file: one placeholder in it says nothing of the rest.
+    if value.contains('\n') {
+        return false;
+    }
     ["op://", "vault:", "ref+"].iter().any(|p| value.starts_with(p))
         || value.find("<path:").is_some_and(|at| value[at..].contains('>'))
         || has_placeholder(value)
@@ -56,8 +60,20 @@ fn has_placeholder(text: &str) -> bool {
 }
 
 /// Keys of Argo CD repository and cluster Secrets that name things rather than hold secrets.
-const ARGO_PLAIN_KEYS: &[&str] =
-    &["url", "name", "type", "project", "enableOCI", "insecure", "proxy", "noProxy", "enableLfs"];
+const ARGO_PLAIN_KEYS: &[&str] = &[
+    "url",
+    "name",
+    "type",
+    "project",
+    "enableOCI",
+    "insecure",
+    "proxy",
+    "noProxy",
+    "enableLfs",
+    "server",
+    "namespaces",
+    "clusterResources",
+];
 
 /// Whether the Secret is one of Argo CD's declarative repository or cluster Secrets.
 fn is_argo_secret(object: &Object) -> bool {
@@ -163,9 +179,17 @@ mod tests {
         ] {
             assert!(is_reference(reference), "{reference}");
         }
-        for secret in
-            ["hunter2", "$DB_PASSWORD", "${}", "${1X}", "${ X }", "a${b", "op:/x", "<path:x"]
-        {
+        for secret in [
+            "hunter2",
+            "$DB_PASSWORD",
+            "${}",
+            "${1X}",
+            "${ X }",
+            "a${b",
+            "op:/x",
+            "<path:x",
+            "url: jdbc:postgresql://${DB_HOST}/app\npassword: SuperSecret123",
+        ] {
             assert!(!is_reference(secret), "{secret}");
         }
     }

@@ -183,11 +183,16 @@ fn split_parts(s: &str) -> Vec<String> {
 fn expand_wildcard(op: &str, version: &str) -> Result<Vec<(String, String)>, String> {
     let numbers: Vec<&str> = version.split('.').collect();
     let bad = || format!("bad wildcard version `{version}`");
-    // `1.x` and `1.x.x` are minor wildcards, `1.2.x` a patch wildcard.
+    // blang types a wildcard by its number of parts: `1.x` is a minor wildcard, `1.2.x` a patch
+    // wildcard, and so is `1.x.x`, read as `1.0.x` (its quirk: `1.x.x` is `>=1.0.0 <1.1.0`).
     let (floor, next) = match numbers.as_slice() {
-        [major, "x"] | [major, "x", "x"] => {
+        [major, "x"] => {
             let m: u64 = major.parse().map_err(|_| bad())?;
             (format!("{m}.0.0"), format!("{}.0.0", m.checked_add(1).ok_or_else(bad)?))
+        }
+        [major, "x", "x"] => {
+            let m: u64 = major.parse().map_err(|_| bad())?;
+            (format!("{m}.0.0"), format!("{m}.1.0"))
         }
         [major, minor, "x"] => {
             let (m, n): (u64, u64) =
@@ -218,8 +223,8 @@ impl Range {
         let mut alternatives = vec![Vec::new()];
         for (i, part) in parts.iter().enumerate() {
             if part == "||" {
-                if i == 0 || i == parts.len() - 1 {
-                    return Err(format!("`||` at the start or end of the range `{s}`"));
+                if i == 0 || i == parts.len() - 1 || parts[i - 1] == "||" {
+                    return Err(format!("`||` with nothing on one side in the range `{s}`"));
                 }
                 alternatives.push(Vec::new());
                 continue;
@@ -322,6 +327,8 @@ mod tests {
         assert!(!within("4.2.1", ">1.0.0 <2.0.0 || >3.0.0 !4.2.1"));
         assert!(within("1.0.0", ">= 1.0.0"), "a space after the operator");
         assert!(within("1.2.9", "1.2.x") && !within("1.3.0", "1.2.x"));
+        // blang reads `1.x.x` as a patch wildcard over 1.0.
+        assert!(within("1.0.7", "1.x.x") && !within("1.5.0", "1.x.x"));
         assert!(within("1.9.0", "<=1.x") && !within("2.0.0", "<=1.x"));
         assert!(within("2.0.0", ">1.x") && !within("1.9.9", ">1.x"));
         // blang expands `!=1.x` to `<1.0.0 >=2.0.0` inside one AND: it matches nothing, and so
@@ -330,7 +337,9 @@ mod tests {
             !within("0.9.0", "!=1.x") && !within("1.5.0", "!=1.x") && !within("2.0.0", "!=1.x")
         );
         assert!(within("1.0.0", "==1.0.0") && within("1.0.0", "1.0.0"));
-        for bad in ["", "||", ">1.0.0 ||", "~1.0.0", "=>1.0.0", ">1.0", "v1.0.0"] {
+        for bad in
+            ["", "||", ">1.0.0 ||", ">1.0.0 || || <0.1.0", "~1.0.0", "=>1.0.0", ">1.0", "v1.0.0"]
+        {
             assert!(Range::parse(bad).is_err(), "{bad}");
         }
     }
