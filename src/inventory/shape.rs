@@ -72,6 +72,13 @@ pub(crate) fn identity(root: &Node) -> Vec<ShapeError> {
             errors.push((n.span.start, format!("`{name}` must be a string, not {}", type_name(n))));
         }
     }
+    // An object with an API version and metadata but no kind is a broken manifest (kubectl and
+    // Flux reject it), not a file to skip.
+    if let (Some(api), None, Some(_)) = (api.filter(|_| looks_like_api), kind, root.get("metadata"))
+    {
+        errors
+            .push((api.span.start, "`kind` is missing: kubectl and Flux reject the object".into()));
+    }
     errors
 }
 

@@ -108,6 +108,7 @@ fn documents_of_the_wrong_shape_are_errors_at_the_field() {
              read a list of objects; separate them with `---`",
         ),
         ("kind-list.yaml", (Some(2), Some(7)), "`kind` must be a string, not a list"),
+        ("missing-kind.yaml", (Some(1), Some(13)), "`kind` is missing: kubectl and Flux reject"),
         ("metadata-string.yaml", (Some(3), Some(11)), "`metadata` must be a mapping, not a string"),
         (
             "containers-mapping.yaml",
