@@ -226,7 +226,9 @@ fn read_config(root: &Node) -> KustomizeConfig {
         .iter()
         .filter_map(|k| root.get(k).and_then(Node::as_seq))
         .flatten()
-        .filter_map(|p| p.get("path").and_then(Node::as_str));
+        // A bare string is an old-style patch path (kustomize 5 rejects it, but it names a
+        // patch, not an object).
+        .filter_map(|p| p.as_str().or_else(|| p.get("path").and_then(Node::as_str)));
     let patches = strategic.chain(paths).filter(|p| !p.contains('\n')).map(String::from).collect();
     KustomizeConfig { namespace, entries, patches }
 }

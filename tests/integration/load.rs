@@ -307,7 +307,7 @@ fn repository_content_that_is_not_objects_is_skipped_and_listed() {
     assert_eq!(
         report["summary"]["skipped_files"],
         serde_json::json!({
-            "empty": 3, "not-kubernetes": 3, "kustomize": 3, "helm-chart": 3, "template": 1
+            "empty": 3, "not-kubernetes": 3, "kustomize": 4, "helm-chart": 3, "template": 1
         })
     );
     assert_eq!(report["summary"]["charts_not_rendered"], 1);
@@ -325,9 +325,10 @@ fn repository_content_that_is_not_objects_is_skipped_and_listed() {
       testdata/skipped/.github/labels.yaml
       testdata/skipped/ansible/roles/cilium/tasks/main.yaml
       testdata/skipped/renovate.json
-    kustomize configs or patches (3):
+    kustomize configs or patches (4):
       testdata/skipped/apps/image-patch.json
       testdata/skipped/apps/kustomization.yaml
+      testdata/skipped/apps/legacy-patch.yaml
       testdata/skipped/apps/replicas-patch.yaml
     Helm chart sources (3):
       testdata/skipped/charts/app/Chart.yaml
