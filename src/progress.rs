@@ -101,17 +101,18 @@ impl Stats {
                 }
                 let _ = writeln!(out, "    {} ({}):", reason.label(), files.len());
                 for file in files {
-                    let _ = writeln!(out, "      {file}");
+                    let _ = writeln!(out, "      {}", crate::report::sanitize::field(file));
                 }
             }
         }
         if !outcome.charts.is_empty() {
             let _ = writeln!(out, "  charts not rendered ({}):", outcome.charts.len());
             for chart in &outcome.charts {
-                let _ = writeln!(out, "    {chart}");
+                let _ = writeln!(out, "    {}", crate::report::sanitize::field(chart));
             }
         }
-        out
+        // File paths come from the tree: no line may start a workflow command.
+        crate::report::sanitize::lines(&out, false)
     }
 }
 

@@ -146,7 +146,7 @@ fn write_report(
     let formats =
         destinations(check).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
     let links = report::Links {
-        root_uri: Some(format!("file://{}/", cwd.display())),
+        root_uri: Some(format!("file://{}/", crate::report::uri_path(&cwd.to_string_lossy()))),
         web_base: github_blob_base(),
     };
     for (format, to) in formats {

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{Row, TestOutcome, Verdict};
 use crate::error::Problem;
 use crate::report::junit::xml;
+use crate::report::sanitize;
 
 /// Formats of `mtk-lint test`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -47,10 +48,22 @@ pub fn summary_line(outcome: &TestOutcome) -> String {
 }
 
 fn write_problem(p: &Problem, out: &mut dyn Write) -> io::Result<()> {
-    writeln!(out, "error: {p}")
+    writeln!(out, "error: {}", sanitize::field(&p.to_string()))
 }
 
+/// The table, rendered whole and then made safe line by line: test files, names, resources and
+/// messages come from the tested tree.
 fn write_table(
+    outcome: &TestOutcome,
+    options: TableOptions,
+    out: &mut dyn Write,
+) -> io::Result<()> {
+    let mut buf = Vec::new();
+    render_table(outcome, options, &mut buf)?;
+    out.write_all(sanitize::lines(&String::from_utf8_lossy(&buf), false).as_bytes())
+}
+
+fn render_table(
     outcome: &TestOutcome,
     options: TableOptions,
     out: &mut dyn Write,
@@ -69,8 +82,12 @@ fn write_table(
         if options.fail_only && rows.is_empty() && suite.problems.is_empty() {
             continue;
         }
-        let name = if suite.name.is_empty() { String::new() } else { format!(" ({})", suite.name) };
-        writeln!(out, "Test {}{name}", suite.file)?;
+        let name = if suite.name.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sanitize::field(&suite.name))
+        };
+        writeln!(out, "Test {}{name}", sanitize::field(&suite.file))?;
         for p in &suite.problems {
             write_problem(p, out)?;
         }
@@ -100,7 +117,7 @@ fn write_table(
                     if options.detailed {
                         row.push(r.message.replace('\n', " "));
                     }
-                    row
+                    row.iter().map(|c| sanitize::field(c).into_owned()).collect::<Vec<_>>()
                 })
                 .collect();
             let widths: Vec<usize> = (0..header.len())
@@ -163,7 +180,8 @@ fn write_json(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
             errors: outcome.errors(),
         },
     };
-    serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
+    let text = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
+    out.write_all(sanitize::json(text).as_bytes())?;
     writeln!(out)
 }
 

@@ -7,7 +7,10 @@ use crate::Outcome;
 
 /// Escapes the message of a workflow command.
 fn data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    // Line breaks as the runner decodes them; other control characters, the line and paragraph
+    // separators and the legacy command marker `##[` as the sanitiser shows them.
+    let encoded = s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A");
+    super::sanitize::field(&encoded).into_owned()
 }
 
 /// Escapes a property value of a workflow command.

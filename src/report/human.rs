@@ -8,7 +8,7 @@ use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, So
 
 use rayon::prelude::*;
 
-use super::Style;
+use super::{sanitize, Style};
 use crate::error::Problem;
 use crate::finding::{Finding, Severity};
 use crate::Outcome;
@@ -16,7 +16,11 @@ use crate::Outcome;
 /// A finding as miette sees it.
 struct FindingDiagnostic<'a> {
     finding: &'a Finding,
+    /// The rule's title, message and help as printed: user text goes through
+    /// [`sanitize::field`].
     code: String,
+    message: String,
+    help: Option<String>,
     source: std::sync::Arc<crate::load::source::SourceFile>,
     label: LabeledSpan,
 }
@@ -28,23 +32,30 @@ impl<'a> FindingDiagnostic<'a> {
         // A multi-line span (a key whose value is a block) is cut to its first line.
         let end = file.text[start..end].find('\n').map_or(end, |n| start + n);
         let label = LabeledSpan::new(
-            Some(finding.resource.to_string()),
+            Some(sanitize::field(&finding.resource.to_string()).into_owned()),
             start,
             end.saturating_sub(start).max(1),
         );
-        FindingDiagnostic { finding, code: finding.title(), source: file.clone(), label }
+        FindingDiagnostic {
+            finding,
+            code: sanitize::field(&finding.title()).into_owned(),
+            message: sanitize::field(&finding.message).into_owned(),
+            help: finding.help.as_deref().map(|h| sanitize::field(h).into_owned()),
+            source: file.clone(),
+            label,
+        }
     }
 }
 
 impl fmt::Debug for FindingDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.finding.message)
+        f.write_str(&self.message)
     }
 }
 
 impl fmt::Display for FindingDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.finding.message)
+        f.write_str(&self.message)
     }
 }
 
@@ -60,7 +71,7 @@ impl Diagnostic for FindingDiagnostic<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.finding.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -78,7 +89,7 @@ struct ProblemDiagnostic<'a>(&'a Problem);
 
 impl fmt::Display for ProblemDiagnostic<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.0, f)
+        f.write_str(&sanitize::field(&self.0.to_string()))
     }
 }
 
@@ -116,7 +127,8 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
         })
         .collect();
     for buf in rendered {
-        writeln!(out, "{}", buf.map_err(io::Error::other)?.trim_end())?;
+        let buf = buf.map_err(io::Error::other)?;
+        writeln!(out, "{}", sanitize::lines(buf.trim_end(), style.color))?;
         writeln!(out)?;
     }
     let mut buf = String::new();
@@ -126,21 +138,22 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
             handler
                 .render_report(&mut buf, &FindingDiagnostic::new(finding))
                 .map_err(io::Error::other)?;
-            writeln!(out, "{}", buf.trim_end())?;
-            writeln!(out, "  suppressed: {}", finding.suppressed.as_deref().unwrap_or(""))?;
+            writeln!(out, "{}", sanitize::lines(buf.trim_end(), style.color))?;
+            let reason = sanitize::field(finding.suppressed.as_deref().unwrap_or(""));
+            writeln!(out, "  suppressed: {reason}")?;
             writeln!(out)?;
         }
     }
     for problem in &outcome.problems {
         buf.clear();
         handler.render_report(&mut buf, &ProblemDiagnostic(problem)).map_err(io::Error::other)?;
-        writeln!(out, "{}", buf.trim_end())?;
+        writeln!(out, "{}", sanitize::lines(buf.trim_end(), style.color))?;
         writeln!(out)?;
     }
     if style.quiet {
         return Ok(());
     }
-    writeln!(out, "{}", summary_line(outcome))
+    writeln!(out, "{}", sanitize::lines(&summary_line(outcome), false))
 }
 
 fn summary_line(outcome: &Outcome) -> String {
@@ -194,7 +207,7 @@ fn summary_line(outcome: &Outcome) -> String {
         let _ = write!(line, "; charts not rendered: {}", s.charts_not_rendered);
     }
     for warning in &outcome.warnings {
-        let _ = write!(line, "\nwarning: {warning}");
+        let _ = write!(line, "\nwarning: {}", sanitize::field(warning));
     }
     line
 }

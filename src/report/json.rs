@@ -68,6 +68,7 @@ pub(super) fn write(outcome: &Outcome, style: super::Style, out: &mut dyn Write)
         warnings: &outcome.warnings,
         summary: &outcome.summary,
     };
-    serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
+    let text = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
+    out.write_all(super::sanitize::json(text).as_bytes())?;
     writeln!(out)
 }

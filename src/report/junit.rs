@@ -9,6 +9,7 @@ use crate::Outcome;
 
 /// Escapes text for XML attributes and content (also used by `mtk-lint test --format junit`).
 pub(crate) fn xml(s: &str) -> String {
+    use std::fmt::Write as _;
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -17,10 +18,23 @@ pub(crate) fn xml(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&apos;"),
-            // XML 1.0 forbids most control characters, even escaped.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => out.push(' '),
+            // Attribute values are normalised by XML parsers: keep line breaks and tabs as
+            // character references.
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            // XML 1.0 forbids the other control characters and U+FFFE/U+FFFF, even escaped.
+            c if (c as u32) < 0x20 || matches!(c, '\u{fffe}' | '\u{ffff}') => out.push('\u{fffd}'),
+            // Allowed, but not raw in a CI log or a terminal: character references.
+            c if matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}') => {
+                let _ = write!(out, "&#x{:x};", u32::from(c));
+            }
             c => out.push(c),
         }
+    }
+    // `##[` is a command marker for GitHub runners wherever it appears in a line.
+    if out.contains("##[") {
+        out = out.replace("##[", "##&#91;");
     }
     out
 }

@@ -9,8 +9,34 @@ use crate::Outcome;
 /// Most findings listed one by one.
 const TOP: usize = 50;
 
+/// Text in a table cell: no line break, nothing CommonMark reads as structure (every ASCII
+/// punctuation character it could act on is backslash-escaped, which renders as the character).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let s = super::sanitize::field(s);
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(
+            c,
+            '\\' | '`'
+                | '*'
+                | '_'
+                | '['
+                | ']'
+                | '<'
+                | '>'
+                | '|'
+                | '~'
+                | '#'
+                | '&'
+                | '!'
+                | '('
+                | ')'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 pub(super) fn write(
@@ -65,9 +91,10 @@ pub(super) fn write(
         let place = format!("{}:{}", f.source.display, f.span.start.line);
         let where_ = match link_base {
             Some(base) if !f.source.display.starts_with('/') => {
-                format!("[{}]({base}/{}#L{})", cell(&place), f.source.display, f.span.start.line)
+                let target = super::uri_path(&f.source.display);
+                format!("[{}]({base}/{target}#L{})", cell(&place), f.span.start.line)
             }
-            _ => format!("`{}`", cell(&place)),
+            _ => cell(&place),
         };
         writeln!(
             out,
@@ -81,7 +108,7 @@ pub(super) fn write(
         writeln!(out, "\n…and {} more.", outcome.findings.len() - TOP)?;
     }
     for p in &outcome.problems {
-        writeln!(out, "\n- ❌ `{}`", cell(&p.to_string()))?;
+        writeln!(out, "\n- ❌ {}", cell(&p.to_string()))?;
     }
     Ok(())
 }

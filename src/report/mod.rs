@@ -9,6 +9,7 @@ mod json;
 pub(crate) mod junit;
 mod markdown;
 mod policy_report;
+pub mod sanitize;
 mod sarif;
 
 use std::io::{self, Write};
@@ -50,6 +51,22 @@ pub struct Style {
 pub struct Links {
     pub root_uri: Option<String>,
     pub web_base: Option<String>,
+}
+
+/// A file path as the path of a URI reference: everything but unreserved characters and `/`
+/// percent-encoded (a space, `%`, `#`, `?` or `(` in a file name cannot end or redirect it).
+#[must_use]
+pub fn uri_path(path: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'/') {
+            out.push(char::from(b));
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// Writes the outcome in a format.

@@ -62,8 +62,10 @@ pub(super) fn write(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
         }
         first = false;
         // JSON is YAML; one document per report keeps it readable by kubectl and Policy Reporter.
-        serde_json::to_writer_pretty(&mut *out, &report).map_err(io::Error::other)?;
-        writeln!(out)?;
+        // YAML allows fewer raw characters than JSON: the sanitiser escapes the others.
+        let yaml =
+            super::sanitize::json(serde_json::to_string_pretty(&report).map_err(io::Error::other)?);
+        writeln!(out, "{yaml}")?;
     }
     Ok(())
 }

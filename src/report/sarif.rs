@@ -33,11 +33,11 @@ fn fingerprint(f: &Finding) -> String {
 /// `uri` and `uriBaseId` for a display path: relative ones are relative to SRCROOT.
 fn artifact(display: &str) -> Value {
     if display.starts_with('/') {
-        json!({"uri": format!("file://{display}")})
+        json!({"uri": format!("file://{}", super::uri_path(display))})
     } else if display == "<stdin>" {
         json!({"uri": "stdin"})
     } else {
-        json!({"uri": display, "uriBaseId": "SRCROOT"})
+        json!({"uri": super::uri_path(display), "uriBaseId": "SRCROOT"})
     }
 }
 
@@ -142,6 +142,7 @@ pub(super) fn write(
         "version": "2.1.0",
         "runs": [run],
     });
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    let text = serde_json::to_string_pretty(&doc).map_err(io::Error::other)?;
+    out.write_all(super::sanitize::json(text).as_bytes())?;
     writeln!(out)
 }

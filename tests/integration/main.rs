@@ -8,6 +8,7 @@ mod fleetgen;
 mod formats;
 mod harness;
 mod hostile;
+mod injection;
 mod load;
 mod order;
 mod policies;
