@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::load::skip::{SkipReason, SkippedFile};
 use crate::load::source::SourceFile;
-use crate::load::{Node, Sources};
+use crate::load::{Node, Sources, Value};
 pub use tenants::{denies_by_default, AllowList, Provided, Tenant, TenantIndex};
 
 /// One Kubernetes object from the tree.
@@ -214,7 +214,9 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let per_file: Vec<FileObjects> =
         files.into_par_iter().enumerate().map(|(i, file)| tree.file_objects(i, file)).collect();
     inv.objects.reserve_exact(per_file.iter().map(|f| f.objects.len()).sum());
-    for FileObjects { source, objects, documents, mut problems, skip } in per_file {
+    for FileObjects { source, objects, documents, skipped_documents, mut problems, skip } in
+        per_file
+    {
         inv.problems.append(&mut problems);
         if let Some(reason) = skip {
             let (display, path) = (source.display.clone(), source.path.clone());
@@ -222,7 +224,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         }
         inv.files.push(source);
         inv.documents += documents;
-        inv.skipped += documents - objects.len();
+        inv.skipped += skipped_documents;
         for mut object in objects {
             object.index = inv.objects.len();
             inv.objects.push(object);
@@ -290,17 +292,77 @@ struct Tree<'a> {
     crd_scopes: &'a HashMap<(String, String), bool>,
 }
 
+/// Where an object is and what the tree says of its file.
+struct Placement<'a> {
+    file: usize,
+    document: usize,
+    /// The namespace a kustomization or Flux targetNamespace forces on the file.
+    assigned_ns: Option<&'a String>,
+    /// The namespace the file's deployer gives objects that name none.
+    default_ns: Option<&'a String>,
+    deployed_by: Option<&'a Arc<Deployer>>,
+}
+
 /// The objects of one file, and the documents of the wrong shape.
 struct FileObjects {
     source: Arc<SourceFile>,
     objects: Vec<Object>,
     documents: usize,
+    /// Documents that gave no object (a List gives several).
+    skipped_documents: usize,
     problems: Vec<crate::error::Problem>,
     /// Why the file holds no object, when it holds none and has no problem.
     skip: Option<SkipReason>,
 }
 
+impl FileObjects {
+    /// A file that holds no object, for a reason known before its documents are read.
+    fn skipped(source: Arc<SourceFile>, documents: usize, reason: SkipReason) -> Self {
+        FileObjects {
+            source,
+            objects: Vec::new(),
+            documents,
+            skipped_documents: documents,
+            problems: Vec::new(),
+            skip: Some(reason),
+        }
+    }
+}
+
 impl Tree<'_> {
+    /// An object of the tree, its effective namespace decided.
+    fn object(&self, at: &Placement<'_>, api_version: String, kind: String, root: Node) -> Object {
+        // Kustomize's namespace transformer (and so Flux's targetNamespace) renames every
+        // Namespace object it includes to its namespace (`name: _` is a common placeholder).
+        let name = match at.assigned_ns {
+            Some(ns) if kind == "Namespace" && api_version == "v1" => ns.clone(),
+            _ => root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string(),
+        };
+        let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, self.crd_scopes);
+        let namespace = if cluster_scoped {
+            None
+        } else {
+            at.assigned_ns
+                .cloned()
+                .or_else(|| {
+                    root.at(&["metadata", "namespace"]).and_then(Node::as_str).map(String::from)
+                })
+                .or_else(|| at.default_ns.cloned())
+        };
+        Object {
+            index: 0,
+            file: at.file,
+            document: at.document,
+            api_version,
+            kind,
+            name,
+            namespace,
+            cluster_scoped,
+            deployed_by: at.deployed_by.cloned(),
+            root,
+        }
+    }
+
     fn file_objects(&self, file_index: usize, file: crate::load::LoadedFile) -> FileObjects {
         let path: Option<&std::path::Path> = file.source.path.as_deref();
         let assigned_ns = self.layout.namespaces[file_index].as_ref();
@@ -318,14 +380,10 @@ impl Tree<'_> {
                 message,
             ));
         };
-        if let Some(skip) = file.skip {
-            let skip = Some(skip);
-            return FileObjects { source: file.source, objects, documents, problems, skip };
-        }
-        // Patches are partial objects (or JSON6902 operation lists) by design.
-        if is_patch {
-            let skip = Some(SkipReason::Kustomize);
-            return FileObjects { source: file.source, objects, documents, problems, skip };
+        // A template the loader recognised; patches are partial objects (or JSON6902 operation
+        // lists) by design.
+        if let Some(skip) = file.skip.or(is_patch.then_some(SkipReason::Kustomize)) {
+            return FileObjects::skipped(file.source, documents, skip);
         }
         // A document that is not a mapping is an error only where the file is meant to hold
         // objects: beside an object, or as a list of objects (which kubectl and Flux reject).
@@ -333,7 +391,10 @@ impl Tree<'_> {
         let holds_objects = file.documents.iter().any(|d| shape::is_object(&d.root));
         let all_empty = file.documents.iter().all(|d| d.root.is_null());
         let mut kustomize_configs = 0;
+        let mut skipped_documents = 0;
         for doc in file.documents {
+            let before = objects.len();
+            skipped_documents += 1;
             let root = doc.root;
             if let Some(error) = shape::not_an_object(&root, doc.index) {
                 if holds_objects || shape::is_list_of_objects(&root) {
@@ -345,50 +406,55 @@ impl Tree<'_> {
                 kustomize_configs += 1;
                 continue;
             }
-            let identity = shape::identity(&root);
-            if !identity.is_empty() {
-                identity.into_iter().for_each(&mut problem);
-                continue;
-            }
-            let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
-            let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
-            if api_version.is_empty() || kind.is_empty() {
-                continue;
-            }
-            shape::object(&root, kinds::pod_spec_pointer(kind)).into_iter().for_each(&mut problem);
-            let api_version = api_version.to_string();
-            let kind = kind.to_string();
-            // Kustomize's namespace transformer (and so Flux's targetNamespace) renames every
-            // Namespace object it includes to its namespace (`name: _` is a common placeholder).
-            let name = match assigned_ns {
-                Some(ns) if kind == "Namespace" && api_version == "v1" => ns.clone(),
-                _ => {
-                    root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("").to_string()
+            // A `kind: List` (or `PodList`, …) holds its objects in `items`, which kubectl and
+            // kustomize apply one by one: each is linted where it is written.
+            let mut pending = vec![root];
+            while let Some(root) = pending.pop() {
+                let identity = shape::identity(&root);
+                if !identity.is_empty() {
+                    identity.into_iter().for_each(&mut problem);
+                    continue;
                 }
-            };
-            let cluster_scoped = kinds::is_cluster_scoped(&api_version, &kind, self.crd_scopes);
-            let namespace = if cluster_scoped {
-                None
-            } else {
-                assigned_ns
-                    .cloned()
-                    .or_else(|| {
-                        root.at(&["metadata", "namespace"]).and_then(Node::as_str).map(String::from)
-                    })
-                    .or_else(|| default_ns.cloned())
-            };
-            objects.push(Object {
-                index: 0,
-                file: file_index,
-                document: doc.index,
-                api_version,
-                kind,
-                name,
-                namespace,
-                cluster_scoped,
-                deployed_by: deployed_by.clone(),
-                root,
-            });
+                let api_version = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+                let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+                if api_version.is_empty() || kind.is_empty() {
+                    continue;
+                }
+                if let Some(items) = shape::list_items(&root) {
+                    for (i, item) in items.iter().enumerate().rev() {
+                        match &item.value {
+                            Value::Map(_) => pending.push(item.clone()),
+                            _ => problem((
+                                item.span.start,
+                                format!(
+                                    "item {} of the {kind} is not an object (a mapping)",
+                                    i + 1
+                                ),
+                            )),
+                        }
+                    }
+                    continue;
+                }
+                shape::object(&root, kinds::pod_spec_pointer(kind))
+                    .into_iter()
+                    .for_each(&mut problem);
+                let placement = Placement {
+                    file: file_index,
+                    document: doc.index,
+                    assigned_ns,
+                    default_ns,
+                    deployed_by: deployed_by.as_ref(),
+                };
+                objects.push(self.object(
+                    &placement,
+                    api_version.to_string(),
+                    kind.to_string(),
+                    root,
+                ));
+            }
+            if objects.len() > before {
+                skipped_documents -= 1;
+            }
         }
         let reason = if all_empty {
             SkipReason::Empty
@@ -398,7 +464,7 @@ impl Tree<'_> {
             SkipReason::NotKubernetes
         };
         let skip = (objects.is_empty() && problems.is_empty() && !file.broken).then_some(reason);
-        FileObjects { source: file.source, objects, documents, problems, skip }
+        FileObjects { source: file.source, objects, documents, skipped_documents, problems, skip }
     }
 }
 

@@ -53,6 +53,18 @@ pub(crate) fn is_list_of_objects(root: &Node) -> bool {
     root.as_seq().is_some_and(|items| items.iter().any(is_object))
 }
 
+/// The `items` of a list object (`kind: List`, or a `…List` kind with an `items` list), which
+/// kubectl and kustomize apply as separate objects.
+pub(crate) fn list_items(root: &Node) -> Option<&[Node]> {
+    let kind = root.get("kind").and_then(Node::as_str)?;
+    let items = root.get("items");
+    if kind == "List" || kind.ends_with("List") && items.is_some_and(|i| i.as_seq().is_some()) {
+        Some(items.and_then(Node::as_seq).unwrap_or(&[]))
+    } else {
+        None
+    }
+}
+
 /// `apiVersion` and `kind` of a document meant as an object. A document is taken as meant to
 /// be one when its `apiVersion` looks like an API version (`v1`, `apps/v1`) or its `kind` like
 /// a kind (`Deployment`); then the other must be a string too. Anything else (a Helm values

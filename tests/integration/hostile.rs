@@ -109,6 +109,7 @@ fn documents_of_the_wrong_shape_are_errors_at_the_field() {
         ),
         ("kind-list.yaml", (Some(2), Some(7)), "`kind` must be a string, not a list"),
         ("missing-kind.yaml", (Some(1), Some(13)), "`kind` is missing: kubectl and Flux reject"),
+        ("lists/bad-item.yaml", (Some(4), Some(3)), "item 1 of the List is not an object"),
         ("metadata-string.yaml", (Some(3), Some(11)), "`metadata` must be a mapping, not a string"),
         (
             "containers-mapping.yaml",
@@ -484,4 +485,32 @@ fn fuzz_regressions_stay_fixed() {
         seen += 1;
     }
     assert!(seen > 0, "no regression inputs in {}", dir.display());
+}
+
+/// Objects hidden in a `kind: List` or a typed list (`PodList`) are applied by kubectl and
+/// kustomize one by one: each is linted, at its own line (issue 15).
+#[test]
+fn objects_inside_lists_are_linted_where_they_are_written() {
+    let run =
+        mtk(&["--format", "json", "--select", "MTK-SEC-001", "testdata/hostile/lists/list.yaml"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let report = run.json();
+    assert_eq!(
+        locations(&report),
+        [
+            loc("MTK-SEC-001", "testdata/hostile/lists/list.yaml", 17, 9),
+            loc("MTK-SEC-001", "testdata/hostile/lists/list.yaml", 27, 58)
+        ]
+    );
+    let names: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["hidden", "also-hidden"]);
+    assert_eq!(
+        report["summary"]["resources"], 3,
+        "the ConfigMap and both Pods; the lists are not objects"
+    );
 }
