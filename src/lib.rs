@@ -54,6 +54,8 @@ pub struct CheckOptions {
     pub no_tree_policies: bool,
     /// Run only these built-in rules (codes or names); all enabled ones when empty.
     pub select: Vec<String>,
+    /// Follow symbolic links that leave an input's tree (`--follow-links`).
+    pub follow_links: bool,
 }
 
 /// Counts for the summary line and the JSON report.
@@ -310,6 +312,7 @@ fn settle(options: &CheckOptions, cwd: &Path) -> Result<Settings, Vec<Problem>> 
         return Err(problems);
     }
     let load_options = LoadOptions {
+        follow_links: options.follow_links,
         inputs: options.inputs.clone(),
         excludes,
         skip_files: loaded_config.path.iter().cloned().collect(),

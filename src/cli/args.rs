@@ -141,6 +141,11 @@ pub struct CheckArgs {
     #[arg(long)]
     pub no_tree_policies: bool,
 
+    /// Follow symbolic links that leave the linted tree (by default they are errors, not read:
+    /// a pull request must not make the linter read files outside the checkout).
+    #[arg(long)]
+    pub follow_links: bool,
+
     /// Exit with 1 when a finding is at or above this severity.
     #[arg(long, value_enum, default_value_t = FailOn::Error)]
     pub fail_on: FailOn,

@@ -67,6 +67,7 @@ pub fn run() -> u8 {
             .collect(),
         policies: check.policies.clone(),
         no_tree_policies: check.no_tree_policies,
+        follow_links: check.follow_links,
         select: check.select.clone(),
     };
     if check.parse_only {

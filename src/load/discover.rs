@@ -124,12 +124,61 @@ fn is_manifest_name(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"))
 }
 
+/// Directories of kernel and device files: a read there can block forever (`/proc/kmsg`) or
+/// never end (`/dev/zero`), so nothing below them is read.
+const SPECIAL_DIRS: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+/// Whether a (canonical) path is under a special directory.
+fn is_special(real: &Path) -> bool {
+    SPECIAL_DIRS.iter().any(|d| real.starts_with(d))
+}
+
+/// The walk's entry filter: skips `.git`, and decides on each symbolic link — followed within
+/// the tree, or outside it with `follow_links`; otherwise (and always into a special directory)
+/// not followed, and, when the link is a directory or a manifest, reported in `left`.
+fn link_guard(
+    real_root: PathBuf,
+    cwd: PathBuf,
+    follow_links: bool,
+    left: std::sync::Arc<Mutex<Vec<Problem>>>,
+) -> impl Fn(&ignore::DirEntry) -> bool + Send + Sync + 'static {
+    move |e| {
+        if e.file_name() == ".git" {
+            return false;
+        }
+        if !e.path_is_symlink() {
+            return true;
+        }
+        // A broken link is reported by the walk itself.
+        let Ok(real) = std::fs::canonicalize(e.path()) else { return true };
+        let inside = real.starts_with(&real_root) || follow_links && !is_special(&real);
+        if !inside && (real.is_dir() || is_manifest_name(e.path())) {
+            let why = if is_special(&real) {
+                "a kernel or device file: not read"
+            } else {
+                "it leaves the linted tree: not followed (--follow-links reads it)"
+            };
+            let message = format!("symbolic link to {}: {why}", display_path(&real, &cwd));
+            let shown = display_path(&normalize(e.path()), &cwd);
+            left.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(Problem::new(shown, None, message));
+        }
+        inside
+    }
+}
+
 /// Walks the inputs. Files named directly are always taken; inside directories only `*.yaml`,
-/// `*.yml` and `*.json` are. Returns the candidates sorted by path, and walk problems.
+/// `*.yml` and `*.json` are. Symbolic links are followed within the input's tree; one that
+/// leaves it is an error naming it and is not followed unless `follow_links` (a pull request
+/// must not make the linter read, and print excerpts of, files outside the checkout). Nothing
+/// under `/proc`, `/sys` or `/dev` is ever read. Returns the candidates sorted by path, and walk
+/// problems.
 pub fn discover(
     inputs: &[Input],
     cwd: &Path,
     excludes: &[(PathBuf, Excludes)],
+    follow_links: bool,
 ) -> (Vec<Candidate>, Vec<Problem>) {
     let mut found = Vec::new();
     let mut problems = Vec::new();
@@ -151,6 +200,14 @@ pub fn discover(
                 ));
                 continue;
             }
+            Ok(_) if std::fs::canonicalize(&root).is_ok_and(|real| is_special(&real)) => {
+                problems.push(Problem::new(
+                    display_path(&root, cwd),
+                    None,
+                    "a kernel or device file (under /proc, /sys or /dev): not read",
+                ));
+                continue;
+            }
             Ok(meta) if !meta.is_dir() => {
                 found.push(Candidate {
                     display: display_path(&root, cwd),
@@ -163,12 +220,15 @@ pub fn discover(
         }
         // The walk runs on ignore's own thread pool; order is restored by the sort below.
         let walked = Mutex::new((Vec::new(), Vec::new()));
+        let real_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
+        let left = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let (left_in, cwd_in) = (std::sync::Arc::clone(&left), cwd.to_path_buf());
         ignore::WalkBuilder::new(&root)
             .hidden(false)
             .git_global(false)
             .require_git(false)
             .follow_links(true)
-            .filter_entry(|e| e.file_name() != ".git")
+            .filter_entry(link_guard(real_root, cwd_in, follow_links, left_in))
             .build_parallel()
             .run(|| {
                 Box::new(|entry| {
@@ -201,6 +261,7 @@ pub fn discover(
             });
         let (mut items, mut walk_problems) =
             walked.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
+        walk_problems.append(&mut left.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         if items.is_empty() && walk_problems.is_empty() {
             // A typo in a CI path must never pass green.
             problems.push(Problem::new(

@@ -26,7 +26,8 @@ pub struct FloorCount {
 /// Parses every file the loader would read into JSON values and counts them.
 #[must_use]
 pub fn parse_only(options: &LoadOptions, cwd: &Path) -> FloorCount {
-    let (candidates, problems) = discover::discover(&options.inputs, cwd, &options.excludes);
+    let (candidates, problems) =
+        discover::discover(&options.inputs, cwd, &options.excludes, options.follow_links);
     let counts: Vec<FloorCount> = candidates
         .par_iter()
         .map(|c| match std::fs::read_to_string(&c.path) {

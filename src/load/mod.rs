@@ -54,6 +54,8 @@ pub struct LoadOptions {
     pub excludes: Vec<(PathBuf, Excludes)>,
     /// Files never read as manifests (the config file).
     pub skip_files: Vec<PathBuf>,
+    /// Follow symbolic links that leave an input's tree.
+    pub follow_links: bool,
     pub limits: Limits,
 }
 
@@ -66,7 +68,7 @@ pub fn load(options: &LoadOptions, cwd: &Path) -> Sources {
 /// [`load`], telling `progress` about every file read.
 pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> Sources {
     let (mut candidates, mut problems) =
-        discover::discover(&options.inputs, cwd, &options.excludes);
+        discover::discover(&options.inputs, cwd, &options.excludes, options.follow_links);
     candidates.retain(|c| !options.skip_files.contains(&c.path));
     let (candidates, chart_sources, chart_dirs) = skip::split_charts(candidates);
     let skipped = chart_sources

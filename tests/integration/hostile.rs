@@ -388,7 +388,7 @@ fn fifos_and_devices_are_never_read() {
     assert_eq!(
         messages,
         [
-            ("/dev/zero", "not a regular file (not read)"),
+            ("/dev/zero", "a kernel or device file (under /proc, /sys or /dev): not read"),
             ("pipe.yaml", "not a regular file (not read)")
         ]
     );
@@ -513,4 +513,70 @@ fn objects_inside_lists_are_linted_where_they_are_written() {
         report["summary"]["resources"], 3,
         "the ConfigMap and both Pods; the lists are not objects"
     );
+}
+
+/// A pull request must not make the linter read files outside the checkout: a symbolic link that
+/// leaves the linted tree is an error naming it and is not followed (its target never shows in
+/// the report), unless `--follow-links`; links within the tree are followed; a link into /proc,
+/// /sys or /dev is never followed (issue 15).
+#[cfg(unix)]
+#[test]
+fn symbolic_links_that_leave_the_tree_are_not_followed() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let (tree, outside) = (dir.path().join("tree"), dir.path().join("outside"));
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let known = std::fs::read(repo().join(KNOWN)).unwrap();
+    std::fs::write(outside.join("secret.yaml"), &known).unwrap();
+    std::fs::write(tree.join("inside.yaml"), &known).unwrap();
+    symlink("../outside/secret.yaml", tree.join("link.yaml")).unwrap();
+    symlink("../outside", tree.join("linkdir")).unwrap();
+    symlink("inside.yaml", tree.join("alias.yaml")).unwrap();
+    symlink("/proc/self", tree.join("proc")).unwrap();
+    std::fs::write(outside.join("README.md"), "not a manifest").unwrap();
+    symlink("../outside/README.md", tree.join("README.md")).unwrap();
+
+    let args = ["--format", "json", "--select", "MTK-SEC-001", "tree"];
+    let run = mtk_in(dir.path(), &args, None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let report = run.json();
+    let errors: Vec<(String, String)> = errors(&report).into_iter().map(|e| (e.0, e.3)).collect();
+    let leaves = ": it leaves the linted tree: not followed (--follow-links reads it)";
+    assert_eq!(
+        errors[..2],
+        [
+            ("tree/link.yaml".to_string(), format!("symbolic link to outside/secret.yaml{leaves}")),
+            ("tree/linkdir".to_string(), format!("symbolic link to outside{leaves}")),
+        ]
+    );
+    // /proc/self resolves to the linter's own process.
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    assert_eq!(errors[2].0, "tree/proc");
+    assert!(errors[2].1.starts_with("symbolic link to /proc/"), "{}", errors[2].1);
+    assert!(errors[2].1.ends_with(": a kernel or device file: not read"), "{}", errors[2].1);
+    let files: Vec<String> = locations(&report).into_iter().map(|l| l.1).collect();
+    assert_eq!(
+        files,
+        ["tree/alias.yaml", "tree/inside.yaml"],
+        "links within the tree are followed"
+    );
+
+    let args = ["--format", "json", "--select", "MTK-SEC-001", "--follow-links", "tree"];
+    let report = mtk_in(dir.path(), &args, None).json();
+    let files: Vec<String> = locations(&report).into_iter().map(|l| l.1).collect();
+    assert_eq!(
+        files.len(),
+        4,
+        "with --follow-links the outside file is read through both links: {files:?}"
+    );
+    let unread: Vec<String> = self::errors(&report).into_iter().map(|e| e.0).collect();
+    assert_eq!(unread, ["tree/proc"], "/proc stays unread");
+
+    // A golden test's `paths:` through a link to outside is refused as well.
+    let golden = "apiVersion: mtk-lint.dev/v1alpha1\nkind: LintTest\nmetadata: {name: t}\npaths: [linkdir]\nexpect: []\n";
+    std::fs::write(tree.join("mtk-lint-test.yaml"), golden).unwrap();
+    let run = mtk_in(dir.path(), &["test", "tree"], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("`linkdir` is outside the tested paths"), "{}", run.stdout);
 }
