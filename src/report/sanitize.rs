@@ -105,7 +105,9 @@ pub fn lines(text: &str, keep_colour: bool) -> String {
 /// controls itself; no line of its output starts with `::`.)
 #[must_use]
 pub fn json(text: String) -> String {
-    let raw = |c: char| matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}');
+    let raw = |c: char| {
+        matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
+    };
     if !text.contains("##[") && !text.chars().any(raw) {
         return text;
     }

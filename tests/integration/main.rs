@@ -13,6 +13,7 @@ mod load;
 mod order;
 mod policies;
 mod report;
+mod report_props;
 mod rules;
 mod support;
 mod suppress;
