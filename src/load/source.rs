@@ -40,13 +40,19 @@ pub struct SourceFile {
     pub text: Box<str>,
     /// Byte offset of the start of every line.
     line_starts: Vec<u32>,
+    /// Some line ends at a lone `\r` (then miette's `\n`-only line numbers differ from ours).
+    lone_cr: bool,
 }
 
 impl SourceFile {
     #[must_use]
     pub fn new(display: String, path: Option<PathBuf>, text: Box<str>) -> Self {
         let line_starts = line_starts(text.as_bytes());
-        SourceFile { display, path, text, line_starts }
+        let lone_cr = line_starts
+            .iter()
+            .skip(1)
+            .any(|&s| text.as_bytes().get(s as usize - 1) == Some(&b'\r'));
+        SourceFile { display, path, text, line_starts, lone_cr }
     }
 
     /// Number of lines (a final line break does not start another one that counts, but an
@@ -133,19 +139,50 @@ fn line_end(rest: &str) -> usize {
 
 /// The file as miette reads it for a snippet: its text under its display name.
 impl miette::SourceCode for SourceFile {
+    /// Reads only the lines around the span (miette's own reader scans the text from its start
+    /// for every snippet: a file with many findings cost findings × size).
     fn read_span<'a>(
         &'a self,
         span: &miette::SourceSpan,
         context_lines_before: usize,
         context_lines_after: usize,
     ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
-        let inner = self.text.read_span(span, context_lines_before, context_lines_after)?;
+        let text = &*self.text;
+        let start = span.offset().min(text.len());
+        let end = (start + span.len()).min(text.len());
+        // The window: the span's lines and the context around them, by `\n` as miette counts.
+        let line_start = |at: usize| text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let mut from = line_start(start);
+        for _ in 0..context_lines_before {
+            if from == 0 {
+                break;
+            }
+            from = line_start(from - 1);
+        }
+        let next_line = |at: usize| text[at..].find('\n').map_or(text.len(), |i| at + i + 1);
+        let mut to = next_line(end);
+        for _ in 0..context_lines_after {
+            if to >= text.len() {
+                break;
+            }
+            to = next_line(to);
+        }
+        let window = &text[from..to];
+        let relative = miette::SourceSpan::new((start - from).into(), end - start);
+        let inner = window.read_span(&relative, context_lines_before, context_lines_after)?;
+        let lines_before = if self.lone_cr {
+            memchr::memchr_iter(b'\n', &text.as_bytes()[..from]).count()
+        } else {
+            self.line_starts.partition_point(|&s| s as usize <= from) - 1
+        };
+        let absolute =
+            miette::SourceSpan::new((inner.span().offset() + from).into(), inner.span().len());
         Ok(Box::new(
             miette::MietteSpanContents::new_named(
                 self.display.clone(),
                 inner.data(),
-                *inner.span(),
-                inner.line(),
+                absolute,
+                inner.line() + lines_before,
                 inner.column(),
                 inner.line_count(),
             )
