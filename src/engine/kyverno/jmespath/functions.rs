@@ -481,11 +481,34 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
     }
 }
 
+/// A compiled regular expression, from a per-thread cache (a policy evaluates the same patterns
+/// on every object; compiling them per call was most of `regex_match`'s cost). The cache is
+/// keyed by pattern and size limit and holds at most 256 patterns.
 fn regex(pattern: &str) -> Result<regex::Regex, EvalError> {
-    regex::RegexBuilder::new(pattern).size_limit(super::regex_size()).build().map_err(|e| match e {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CACHE: RefCell<HashMap<(String, usize), regex::Regex>> = RefCell::new(HashMap::new());
+    }
+    let size = super::regex_size();
+    let key = (pattern.to_string(), size);
+    if let Some(re) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(re);
+    }
+    let re = compile_regex(pattern, size)?;
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() < 256 {
+            cache.insert(key, re.clone());
+        }
+    });
+    Ok(re)
+}
+
+fn compile_regex(pattern: &str, size: usize) -> Result<regex::Regex, EvalError> {
+    regex::RegexBuilder::new(pattern).size_limit(size).build().map_err(|e| match e {
         regex::Error::CompiledTooBig(_) => EvalError::Limit(format!(
-            "regular expression `{pattern}` is larger than the limit of {} bytes once compiled ({})",
-            super::regex_size(),
+            "regular expression `{pattern}` is larger than the limit of {size} bytes once compiled ({})",
             crate::limits::hint("regex-size")
         )),
         e => EvalError::Other(format!("invalid regular expression `{pattern}`: {e}")),
