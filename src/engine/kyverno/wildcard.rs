@@ -7,16 +7,25 @@ pub fn matches(pattern: &str, text: &str) -> bool {
     if !pattern.contains(['*', '?']) {
         return pattern == text;
     }
+    // ASCII (almost every name, image and label): compare bytes, no allocation.
+    if pattern.is_ascii() && text.is_ascii() {
+        return matches_units(pattern.as_bytes(), text.as_bytes(), b'*', b'?');
+    }
     let p: Vec<char> = pattern.chars().collect();
     let t: Vec<char> = text.chars().collect();
-    // Greedy matching with backtracking to the last `*`: linear in practice, O(n·m) worst case.
+    matches_units(&p, &t, '*', '?')
+}
+
+/// Greedy matching with backtracking to the last `*`, over bytes or characters: linear in
+/// practice, O(n·m) at worst (a `*` is only ever retried from the last one).
+fn matches_units<T: PartialEq + Copy>(p: &[T], t: &[T], any: T, one: T) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == one || p[pi] == t[ti]) {
             pi += 1;
             ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
+        } else if pi < p.len() && p[pi] == any {
             star = Some(pi);
             mark = ti;
             pi += 1;
@@ -28,7 +37,7 @@ pub fn matches(pattern: &str, text: &str) -> bool {
             return false;
         }
     }
-    p[pi..].iter().all(|&c| c == '*')
+    p[pi..].iter().all(|&c| c == any)
 }
 
 /// Whether a string contains a wildcard character.
@@ -45,6 +54,11 @@ mod tests {
     fn wildcard_table() {
         let cases = [
             ("*", "", true),
+            // `?` is one character, not one byte.
+            ("?", "é", true),
+            ("caf?", "café", true),
+            ("*é*", "café au lait", true),
+            ("??", "é", false),
             ("?", "", false),
             ("?*", "", false),
             ("?*", "a", true),
