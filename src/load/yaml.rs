@@ -5,7 +5,7 @@
 //! YAML decoder does, and keep the span of every key and value.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use ecow::EcoString;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
@@ -54,6 +54,12 @@ impl Node {
             Value::Map(entries) => entries.iter().find(|e| &*e.key == key),
             _ => None,
         }
+    }
+
+    /// Takes the value out, leaving null.
+    #[must_use]
+    pub fn take_value(&mut self) -> Value {
+        std::mem::replace(&mut self.value, Value::Null)
     }
 
     #[must_use]
@@ -257,7 +263,54 @@ fn span(s: YamlSpan) -> Span {
 /// so that a finished collection is allocated once, at its exact size.
 enum Frame {
     Seq { start: Span, anchor: usize, first: usize },
-    Map { start: Span, anchor: usize, first: usize, key: Option<(EcoString, Span, bool)> },
+    Map(MapFrame),
+}
+
+/// An open mapping.
+struct MapFrame {
+    start: Span,
+    anchor: usize,
+    first: usize,
+    /// The key read, waiting for its value: (text, span, plain).
+    key: Option<(EcoString, Span, bool)>,
+    /// Line each key was first defined on, once the mapping has [`SCAN_LIMIT`] entries
+    /// (smaller mappings are scanned: no allocation for the common case).
+    index: Option<HashMap<EcoString, u32>>,
+    /// Whether a key was repeated, and whether there is a merge key (`<<`): the work done
+    /// when the mapping ends.
+    duplicates: bool,
+    merges: bool,
+}
+
+/// Mappings with fewer entries are searched for a key by scanning; larger ones are indexed,
+/// so that reading a mapping (duplicate checks, merge keys) stays linear in its size.
+const SCAN_LIMIT: usize = 16;
+
+impl MapFrame {
+    /// Line on which `key` was first defined among `own` (the mapping's entries so far), and
+    /// records it as defined now, on `line`.
+    fn first_definition(&mut self, own: &[Entry], key: &EcoString, line: u32) -> Option<u32> {
+        if self.index.is_none() && own.len() < SCAN_LIMIT {
+            return own
+                .iter()
+                .find(|e| count_comparison(&e.key == key))
+                .map(|e| e.key_span.start.line);
+        }
+        let index = self.index.get_or_insert_with(|| {
+            let mut index = HashMap::with_capacity(own.len() * 2);
+            for e in own {
+                index.entry(e.key.clone()).or_insert(e.key_span.start.line);
+            }
+            index
+        });
+        match index.entry(key.clone()) {
+            std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(line);
+                None
+            }
+        }
+    }
 }
 
 struct Builder<'l> {
@@ -336,7 +389,15 @@ impl<'l> Builder<'l> {
                 self.stack.push(if matches!(event, Event::SequenceStart(..)) {
                     Frame::Seq { start: here, anchor, first: self.items.len() }
                 } else {
-                    Frame::Map { start: here, anchor, first: self.entries.len(), key: None }
+                    Frame::Map(MapFrame {
+                        start: here,
+                        anchor,
+                        first: self.entries.len(),
+                        key: None,
+                        index: None,
+                        duplicates: false,
+                        merges: false,
+                    })
                 });
             }
             Event::SequenceEnd => {
@@ -348,9 +409,18 @@ impl<'l> Builder<'l> {
                 }
             }
             Event::MappingEnd => {
-                if let Some(Frame::Map { start, anchor, first, .. }) = self.stack.pop() {
+                if let Some(Frame::Map(MapFrame {
+                    start, anchor, first, duplicates, merges, ..
+                })) = self.stack.pop()
+                {
                     let entries: Vec<Entry> = self.entries.drain(first..).collect();
-                    let entries = merge_keys(entries);
+                    let entries = if merges {
+                        merge_keys(entries, duplicates)
+                    } else if duplicates {
+                        dedup_last_wins(entries)
+                    } else {
+                        entries
+                    };
                     let node = Node {
                         span: start.to(here),
                         value: Value::Map(entries.into_boxed_slice()),
@@ -403,7 +473,7 @@ impl<'l> Builder<'l> {
         match self.stack.last_mut() {
             None => self.root = Some(node),
             Some(Frame::Seq { .. }) => self.items.push(node),
-            Some(Frame::Map { first, key, .. }) => match key.take() {
+            Some(Frame::Map(map)) => match map.key.take() {
                 None => {
                     // Kubernetes reads only scalar keys (sigs.k8s.io/yaml rejects the rest);
                     // a collection as a key would also have to be spelled out as text, which
@@ -417,23 +487,25 @@ impl<'l> Builder<'l> {
                         });
                     }
                     let key_span = node.span;
-                    *key = Some((key_text(node), key_span, plain));
+                    map.key = Some((key_text(node), key_span, plain));
                 }
                 Some((text, key_span, key_plain)) => {
-                    let merge = key_plain && &*text == "<<";
-                    if !merge {
-                        if let Some(prev) = self.entries[*first..].iter().find(|e| e.key == text) {
-                            out.problems.push(ParseProblem {
-                                pos: key_span.start,
-                                message: format!(
-                                    "duplicate key `{text}` (first defined on line {})",
-                                    prev.key_span.start.line
-                                ),
-                            });
-                        }
-                    }
                     // A merge key is stored under a reserved name and expanded when the mapping ends.
+                    let merge = key_plain && &*text == "<<";
                     let key = if merge { MERGE_KEY.into() } else { text };
+                    let own = &self.entries[map.first..];
+                    let first = map.first_definition(own, &key, key_span.start.line);
+                    if merge {
+                        map.merges = true;
+                    } else if let Some(line) = first {
+                        map.duplicates = true;
+                        out.problems.push(ParseProblem {
+                            pos: key_span.start,
+                            message: format!(
+                                "duplicate key `{key}` (first defined on line {line})"
+                            ),
+                        });
+                    }
                     self.entries.push(Entry { key, key_span, value: node });
                 }
             },
@@ -444,25 +516,33 @@ impl<'l> Builder<'l> {
 
 const MERGE_KEY: &str = "\u{0}<<";
 
-/// Expands YAML merge keys (`<<: *defaults`): explicit keys win over merged ones.
-fn merge_keys(entries: Vec<Entry>) -> Vec<Entry> {
-    if !entries.iter().any(|e| &*e.key == MERGE_KEY) {
-        return dedup_last_wins(entries);
-    }
+/// Expands YAML merge keys (`<<: *defaults`): explicit keys win over merged ones, and earlier
+/// merged mappings over later ones. `duplicates`: whether an explicit key was repeated.
+fn merge_keys(entries: Vec<Entry>, duplicates: bool) -> Vec<Entry> {
     let (merges, mut own): (Vec<Entry>, Vec<Entry>) =
         entries.into_iter().partition(|e| &*e.key == MERGE_KEY);
-    own = dedup_last_wins(own);
-    for merge in merges {
-        let sources: Vec<Node> = match merge.value.value {
+    if duplicates {
+        own = dedup_last_wins(own);
+    }
+    // The keys of `own`, once it is too large to scan.
+    let mut seen: Option<HashSet<EcoString>> = None;
+    for mut merge in merges {
+        let sources: Vec<Node> = match merge.value.take_value() {
             Value::Seq(items) => items.into_vec(),
             other => vec![Node { span: merge.value.span, value: other }],
         };
-        for source in sources {
-            if let Value::Map(inherited) = source.value {
-                for entry in inherited.into_vec() {
-                    if !own.iter().any(|e| e.key == entry.key) {
-                        own.push(entry);
-                    }
+        for mut source in sources {
+            let Value::Map(inherited) = source.take_value() else { continue };
+            for entry in inherited.into_vec() {
+                if seen.is_none() && own.len() >= SCAN_LIMIT {
+                    seen = Some(own.iter().map(|e| e.key.clone()).collect());
+                }
+                let present = match &mut seen {
+                    Some(keys) => !keys.insert(entry.key.clone()),
+                    None => own.iter().any(|e| count_comparison(e.key == entry.key)),
+                };
+                if !present {
+                    own.push(entry);
                 }
             }
         }
@@ -470,21 +550,35 @@ fn merge_keys(entries: Vec<Entry>) -> Vec<Entry> {
     own
 }
 
-/// Duplicate keys were reported already; keep the last value, as JSON decoders do.
-fn dedup_last_wins(mut entries: Vec<Entry>) -> Vec<Entry> {
-    let mut i = 0;
-    while i < entries.len() {
-        if entries[i + 1..].iter().any(|e| e.key == entries[i].key) {
-            entries.remove(i);
-        } else {
-            i += 1;
+/// Duplicate keys were reported already; keep the last value, as JSON decoders do (at the
+/// position of the last).
+fn dedup_last_wins(entries: Vec<Entry>) -> Vec<Entry> {
+    let keep: Vec<bool> = {
+        let mut last: HashMap<&str, usize> = HashMap::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
+            last.insert(&e.key, i);
         }
-    }
-    entries
+        entries.iter().enumerate().map(|(i, e)| last[&*e.key] == i).collect()
+    };
+    entries.into_iter().zip(keep).filter_map(|(e, keep)| keep.then_some(e)).collect()
 }
 
-fn key_text(node: Node) -> EcoString {
-    match node.value {
+/// Counts key comparisons made by scanning, so that a test can check that reading a mapping
+/// stays linear in its size; `same` is passed through.
+#[cfg(test)]
+fn count_comparison(same: bool) -> bool {
+    tests::COMPARISONS.with(|c| c.set(c.get() + 1));
+    same
+}
+
+#[cfg(not(test))]
+#[inline]
+fn count_comparison(same: bool) -> bool {
+    same
+}
+
+fn key_text(mut node: Node) -> EcoString {
+    match node.take_value() {
         Value::Str(s) => s,
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string().into(),
@@ -601,7 +695,15 @@ fn is_float(text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::cell::Cell;
+    use std::fmt::Write as _;
+
     use super::*;
+
+    thread_local! {
+        /// Key comparisons made by scanning (see `count_comparison`).
+        pub(super) static COMPARISONS: Cell<u64> = const { Cell::new(0) };
+    }
 
     fn one(text: &str) -> Node {
         let parsed = parse_stream(text, &Limits::default());
@@ -656,6 +758,137 @@ mod tests {
         assert_eq!(x.get("a").unwrap().value, Value::Int(1));
         assert_eq!(x.get("b").unwrap().value, Value::Int(3));
         assert_eq!(x.as_map().unwrap().len(), 2);
+    }
+
+    /// Issue 15: duplicate checks and merge keys scanned the mapping for every key, so a
+    /// mapping of 200,000 keys took 47 s to read. Past a few keys they are indexed: the scans
+    /// left are bounded whatever the size of the mapping.
+    #[test]
+    fn large_mappings_and_merges_take_linear_work() {
+        let n = 200_000;
+        let mut text = String::from("base: &b\n");
+        for i in 0..n / 2 {
+            writeln!(text, "  m{i}: {i}").unwrap();
+        }
+        text += "big:\n  <<: *b\n";
+        for i in 0..n {
+            writeln!(text, "  k{i}: {i}").unwrap();
+        }
+        text += "  m7: own\n  k5: again\n";
+        COMPARISONS.with(|c| c.set(0));
+        let parsed = parse_stream(&text, &Limits::default());
+        let comparisons = COMPARISONS.with(Cell::get);
+        assert!(comparisons < 3 * (SCAN_LIMIT * SCAN_LIMIT) as u64, "{comparisons} comparisons");
+        let k5_line = 2 + n / 2 + 2 + 5;
+        assert_eq!(
+            parsed.problems,
+            [ParseProblem {
+                pos: Pos { line: (k5_line + n - 4) as u32, col: 2 },
+                message: format!("duplicate key `k5` (first defined on line {k5_line})"),
+            }]
+        );
+        let big = parsed.documents[0].root.get("big").unwrap();
+        assert_eq!(big.as_map().unwrap().len(), n + n / 2);
+        assert_eq!(big.get("m7").unwrap().as_str(), Some("own"), "explicit keys win");
+        assert_eq!(big.get("m8").unwrap().value, Value::Int(8));
+        assert_eq!(big.get("k5").unwrap().as_str(), Some("again"), "the last duplicate wins");
+        assert_eq!(big.get("k6").unwrap().value, Value::Int(6));
+    }
+
+    /// The indexed path gives what scanning gave, for mappings on both sides of `SCAN_LIMIT`:
+    /// the same duplicates reported (against the first definition), the same entries in the
+    /// same order (explicit keys first, the last of duplicates at its own place, then merged
+    /// keys in merge order, earlier merges winning).
+    #[test]
+    fn indexed_mappings_read_like_scanned_ones() {
+        /// The former quadratic reading: (entries, duplicate lines (line, first line)).
+        fn reference(
+            own: &[(String, u32)],
+            merged: &[Vec<String>],
+        ) -> (Vec<String>, Vec<(u32, u32)>) {
+            let mut dups = Vec::new();
+            for (i, (k, line)) in own.iter().enumerate() {
+                if let Some((_, first)) = own[..i].iter().find(|(o, _)| o == k) {
+                    dups.push((*line, *first));
+                }
+            }
+            let mut keys: Vec<String> = Vec::new();
+            for (i, (k, _)) in own.iter().enumerate() {
+                if !own[i + 1..].iter().any(|(o, _)| o == k) {
+                    keys.push(k.clone());
+                }
+            }
+            for source in merged {
+                for k in source {
+                    if !keys.contains(k) {
+                        keys.push(k.clone());
+                    }
+                }
+            }
+            (keys, dups)
+        }
+        let mut seed = 7_u64;
+        let mut next = |bound: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % bound
+        };
+        for size in [0, 1, 3, SCAN_LIMIT - 1, SCAN_LIMIT, SCAN_LIMIT + 1, 3 * SCAN_LIMIT, 200] {
+            for merges in [0, 1, 2] {
+                let alphabet = (size as u64 * 3 / 2).max(1);
+                let merged: Vec<Vec<String>> = (0..merges)
+                    .map(|_| {
+                        let mut keys: Vec<String> = (0..next(2 * SCAN_LIMIT as u64 + 2))
+                            .map(|_| format!("k{}", next(alphabet)))
+                            .collect();
+                        keys.dedup();
+                        keys.sort();
+                        keys.dedup();
+                        keys
+                    })
+                    .collect();
+                let mut text = String::new();
+                for (m, keys) in merged.iter().enumerate() {
+                    writeln!(text, "base{m}: &b{m}").unwrap();
+                    for k in keys {
+                        writeln!(text, "  {k}: from-{m}").unwrap();
+                    }
+                    if keys.is_empty() {
+                        text += "  {}\n";
+                    }
+                }
+                text += "x:\n";
+                let first_line = text.lines().count() as u32 + 1;
+                let mut own = Vec::new();
+                for i in 0..size {
+                    let k = format!("k{}", next(alphabet));
+                    writeln!(text, "  {k}: {i}").unwrap();
+                    own.push((k, first_line + i as u32));
+                }
+                if merges > 0 {
+                    let refs: Vec<String> = (0..merges).map(|m| format!("*b{m}")).collect();
+                    writeln!(text, "  <<: [{}]", refs.join(", ")).unwrap();
+                } else if size == 0 {
+                    text.pop();
+                    text += " {}\n";
+                }
+                let (keys, dups) = reference(&own, &merged);
+                let parsed = parse_stream(&text, &Limits::default());
+                let x = parsed.documents[0].root.get("x").unwrap();
+                let read: Vec<&str> = x.as_map().unwrap().iter().map(|e| &*e.key).collect();
+                assert_eq!(read, keys, "size {size}, merges {merges}:\n{text}");
+                let reported: Vec<(u32, u32)> = parsed
+                    .problems
+                    .iter()
+                    .map(|p| {
+                        let first = p.message.rsplit(' ').next().unwrap().trim_end_matches(')');
+                        (p.pos.line, first.parse().unwrap())
+                    })
+                    .collect();
+                assert_eq!(reported, dups, "size {size}, merges {merges}:\n{text}");
+            }
+        }
     }
 
     #[test]

@@ -580,3 +580,41 @@ fn symbolic_links_that_leave_the_tree_are_not_followed() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stdout.contains("`linkdir` is outside the tested paths"), "{}", run.stdout);
 }
+
+/// Issue 15: reading a mapping costs time linear in its size (it was quadratic: 200,000 keys
+/// took 47 s). A ConfigMap of 200,000 keys, half of them merged in from an anchor (`<<`), and
+/// one key repeated: the repeated key is the one error, and the run goes on as usual.
+#[test]
+fn huge_mappings_with_merge_keys_load_in_linear_time() {
+    use std::fmt::Write as _;
+    let keys = 100_000;
+    let mut text = String::from("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\n");
+    text += "x-defaults: &defaults\n";
+    for i in 0..keys {
+        writeln!(text, "  m{i}: merged").unwrap();
+    }
+    text += "data:\n  <<: *defaults\n";
+    for i in 0..keys {
+        writeln!(text, "  k{i}: own").unwrap();
+    }
+    text += "  k7: again\n";
+    let first = 4 + 1 + keys + 2 + 8;
+    let repeated = first + keys - 7;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.yaml"), text).unwrap();
+    std::fs::write(dir.path().join("known.yaml"), std::fs::read(repo().join(KNOWN)).unwrap())
+        .unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(
+        errors(&report),
+        [(
+            "big.yaml".to_string(),
+            Some(repeated as u64),
+            Some(3),
+            format!("duplicate key `k7` (first defined on line {first})")
+        )]
+    );
+    assert_eq!(locations(&report), vec![loc("MTK-SEC-001", "known.yaml", 11, 9)]);
+}
