@@ -38,6 +38,13 @@ impl Default for Limits {
     }
 }
 
+/// Highest value of the depth limit. Loading a document and dropping it take the same stack
+/// whatever its depth, but the passes that follow recurse once per level: its JSON for
+/// policies, Kyverno patterns and variables, CEL values, typed reads of configs, policies and
+/// tests (`load::de`), and dropping what they build. At 1,024 levels they stay within a quarter
+/// of a worker thread's 2 MiB stack (release build; the debug build overflows past 1,500).
+pub const MAX_DEPTH: usize = 1024;
+
 /// One limit: its key and what it bounds (for `--help`, errors and the README).
 pub struct LimitKey {
     pub key: &'static str,
@@ -68,7 +75,16 @@ impl Limits {
         let as_usize = || usize::try_from(n).map_err(|_| format!("limit `{key}` is too large"));
         match key {
             "file-size" => self.max_file_size = n,
-            "depth" => self.max_depth = as_usize()?,
+            "depth" => {
+                let depth = as_usize()?;
+                if depth > MAX_DEPTH {
+                    return Err(format!(
+                        "limit `depth` cannot be raised above {MAX_DEPTH}: checks of a \
+                         document recurse once per level of nesting"
+                    ));
+                }
+                self.max_depth = depth;
+            }
             "alias-nodes" => self.max_alias_nodes = as_usize()?,
             "documents" => self.max_documents = as_usize()?,
             "line-length" => self.max_line_length = as_usize()?,
@@ -139,6 +155,8 @@ mod tests {
         assert!(limits.apply(["depth"]).unwrap_err().contains("expected KEY=VALUE"));
         assert!(limits.apply(["depth=lots"]).unwrap_err().contains("invalid value `lots`"));
         assert!(limits.apply(["depth=5T"]).is_err());
+        assert!(limits.apply(["depth=1024"]).is_ok());
+        assert!(limits.apply(["depth=1025"]).unwrap_err().contains("cannot be raised above 1024"));
         assert!(limits.apply(["file-size=99999999999G"]).is_err(), "overflow is an error");
     }
 

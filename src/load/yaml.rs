@@ -33,6 +33,47 @@ pub enum Value {
     Map(Box<[Entry]>),
 }
 
+/// Dropping a tree needs the same stack whatever its depth. The derived drop would recurse once
+/// per level, and a raised depth limit lets a document nest deep enough to overflow a thread's
+/// stack: the first [`DROP_DEPTH`] levels below a node are dropped by recursion (fast, without
+/// allocating), deeper collections from a stack on the heap.
+impl Drop for Node {
+    #[inline]
+    fn drop(&mut self) {
+        if matches!(self.value, Value::Seq(_) | Value::Map(_)) {
+            let mut deeper = Vec::new();
+            dismantle(self.take_value(), 0, &mut deeper);
+            while let Some(value) = deeper.pop() {
+                dismantle(value, 0, &mut deeper);
+            }
+        }
+    }
+}
+
+/// Levels dropped by recursion before collections wait on the heap (a few KiB of stack).
+const DROP_DEPTH: u32 = 64;
+
+/// Drops `value` after taking the collections out of its nodes and dropping them first
+/// (recursively, or from `deeper` once [`DROP_DEPTH`] levels down), so that no node's own drop
+/// recurses.
+fn dismantle(mut value: Value, depth: u32, deeper: &mut Vec<Value>) {
+    let mut each = |node: &mut Node| {
+        if matches!(node.value, Value::Seq(_) | Value::Map(_)) {
+            let child = node.take_value();
+            if depth < DROP_DEPTH {
+                dismantle(child, depth + 1, deeper);
+            } else {
+                deeper.push(child);
+            }
+        }
+    };
+    match &mut value {
+        Value::Seq(items) => items.iter_mut().for_each(&mut each),
+        Value::Map(entries) => entries.iter_mut().for_each(|e| each(&mut e.value)),
+        _ => {}
+    }
+}
+
 /// One mapping entry. Keys are text, as in JSON and Kubernetes objects.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Entry {
@@ -56,7 +97,7 @@ impl Node {
         }
     }
 
-    /// Takes the value out, leaving null.
+    /// Takes the value out, leaving null (a node cannot be taken apart: it has a `Drop`).
     #[must_use]
     pub fn take_value(&mut self) -> Value {
         std::mem::replace(&mut self.value, Value::Null)
@@ -133,12 +174,19 @@ impl Node {
         }
     }
 
+    /// Nodes in the tree (without recursion, like dropping it).
     fn count(&self) -> usize {
-        1 + match &self.value {
-            Value::Seq(items) => items.iter().map(Node::count).sum(),
-            Value::Map(entries) => entries.iter().map(|e| e.value.count()).sum(),
-            _ => 0,
+        let mut total = 0;
+        let mut pending = vec![self];
+        while let Some(node) = pending.pop() {
+            total += 1;
+            match &node.value {
+                Value::Seq(items) => pending.extend(items.iter()),
+                Value::Map(entries) => pending.extend(entries.iter().map(|e| &e.value)),
+                _ => {}
+            }
         }
+        total
     }
 }
 
@@ -889,6 +937,35 @@ mod tests {
                 assert_eq!(reported, dups, "size {size}, merges {merges}:\n{text}");
             }
         }
+    }
+
+    /// Dropping a tree nested deeper than the default depth limit needs no stack per level.
+    #[test]
+    fn deep_trees_drop_on_a_small_stack() {
+        let depth = 100_000;
+        // Far past the highest depth limit allowed (`limits::MAX_DEPTH`): dropping does not
+        // depend on it.
+        let limits = Limits { max_depth: depth + 1, ..Limits::default() };
+        let text = "- ".repeat(depth) + "x\n";
+        let parsed = parse_stream(&text, &limits);
+        assert!(parsed.problems.is_empty(), "{:?}", parsed.problems);
+        let mut root = parsed.documents.into_iter().next().unwrap().root;
+        // Mappings too, and a tree built by hand.
+        for i in 0..depth {
+            let key = if i % 2 == 0 { "k" } else { "v" };
+            root = Node {
+                span: Span::default(),
+                value: Value::Map(Box::new([Entry {
+                    key: key.into(),
+                    key_span: Span::default(),
+                    value: root,
+                }])),
+            };
+        }
+        assert_eq!(root.count(), 2 * depth + 1);
+        let dropper =
+            std::thread::Builder::new().stack_size(256 * 1024).spawn(move || drop(root)).unwrap();
+        dropper.join().expect("dropped without overflowing the stack");
     }
 
     #[test]

@@ -618,3 +618,62 @@ fn huge_mappings_with_merge_keys_load_in_linear_time() {
     );
     assert_eq!(locations(&report), vec![loc("MTK-SEC-001", "known.yaml", 11, 9)]);
 }
+
+/// Issue 15: the depth limit can be raised to 1,024 levels and no further. A document nested
+/// that deep (an anchored list of lists, copied once by an alias) is read, checked by the
+/// built-in rules and by Kyverno and CEL policies, and dropped, without overflowing a stack.
+#[test]
+fn the_deepest_documents_allowed_are_checked_without_overflowing_a_stack() {
+    let pod = |lists: usize| {
+        // Pod > spec > containers > container: four levels, then the lists.
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: deep\n  namespace: a\nspec:\n  \
+             containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      \
+             privileged: true\n    x-deep: &deep\n      {}x\n    x-copy: *deep\n",
+            "- ".repeat(lists)
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("deep.yaml"), pod(1020)).unwrap();
+    std::fs::write(dir.path().join("deeper.yaml"), pod(1021)).unwrap();
+    let args = |file: &'static str, depth: &'static str| {
+        let policies = repo().join("examples/policies");
+        let limits_policies = repo().join("testdata/hostile/limits-policies");
+        let mut args = vec!["--format", "json", "--limit", depth, file]
+            .into_iter()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        for p in [policies, limits_policies] {
+            args.extend(["--policy".to_string(), p.display().to_string()]);
+        }
+        args
+    };
+    let run_with = |file, depth| {
+        let args = args(file, depth);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        mtk_in(dir.path(), &args, None)
+    };
+    let run = run_with("deep.yaml", "depth=1024");
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(errors(&report), vec![]);
+    let rules: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"MTK-SEC-001"), "{rules:?}");
+    assert!(rules.contains(&"disallow-privileged/privileged-containers"), "{rules:?}");
+    // One level more is an error at the list that goes past the limit.
+    let run = run_with("deeper.yaml", "depth=1024");
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let found = errors(&run.json());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!((found[0].1, found[0].2), (Some(13), Some(7 + 2 * 1020)), "{found:?}");
+    assert!(found[0].3.contains("nesting deeper than 1024 levels"), "{found:?}");
+    // And the limit goes no higher.
+    let run = run_with("deeper.yaml", "depth=1025");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("limit `depth` cannot be raised above 1024"), "{}", run.stderr);
+}
