@@ -215,7 +215,59 @@ pub struct ParsedStream {
 /// Parses a YAML stream. A syntax error ends the stream; documents completed before it are kept.
 #[must_use]
 pub fn parse_stream(text: &str, limits: &Limits) -> ParsedStream {
-    let mut out = parse_once(text, limits);
+    if let Some((prefixed, line)) = explicit_start(text) {
+        let (out, root_end) = parse_fixing_brackets(&prefixed, limits, line);
+        // After `---` a collection cannot be a mapping key (`{a: 1}: b`), which Kubernetes
+        // rejects anyway; such a line is read as written, for the error it gets as written.
+        let as_key = root_end.is_some_and(|end| {
+            end.line == line && out.problems.first().is_some_and(|p| p.pos >= end)
+        });
+        if !as_key {
+            return out;
+        }
+    }
+    parse_fixing_brackets(text, limits, 0).0
+}
+
+/// A stream whose first document starts with a flow collection (a JSON file) as `--- ` put
+/// before that collection would make it, with the number of the line it went on.
+///
+/// saphyr-parser 0.3 keeps every token of a flow collection that starts a line of the block
+/// context until it has seen what follows the closing bracket, in case it is a mapping key
+/// (`{a: 1}: b`): a JSON document is held whole as tokens (about 50 bytes of memory per byte of
+/// input, against 5 for the same data in block style, and twice the time). After `---` on the
+/// same line a key cannot start, so tokens stream. Only that line's columns change, by the 4
+/// columns of `--- `, which the builder takes off again.
+fn explicit_start(text: &str) -> Option<(String, u32)> {
+    let mut start = 0;
+    for (index, line) in text.split('\n').enumerate() {
+        let body = line.trim_start_matches(' ');
+        if body.starts_with(['{', '[']) {
+            // Line numbers count `\n` only: a lone CR before would end a line for the parser.
+            if text[..start].matches('\r').count() != text[..start].matches("\r\n").count() {
+                return None;
+            }
+            let mut prefixed = String::with_capacity(text.len() + EXPLICIT_START.len());
+            prefixed.push_str(&text[..start]);
+            prefixed.push_str(EXPLICIT_START);
+            prefixed.push_str(&text[start..]);
+            return Some((prefixed, u32::try_from(index + 1).ok()?));
+        }
+        // Blank lines and comments may come first; anything else is not a flow document.
+        if !(body.trim().is_empty() || body.starts_with('#')) {
+            return None;
+        }
+        start += line.len() + 1;
+    }
+    None
+}
+
+const EXPLICIT_START: &str = "--- ";
+
+/// Parses `text`, working around a parser bug with closing brackets. `shifted`: see
+/// [`Builder::shifted`]. Also returns where the first document's root collection ended.
+fn parse_fixing_brackets(text: &str, limits: &Limits, shifted: u32) -> (ParsedStream, Option<Pos>) {
+    let (mut out, mut root_end) = parse_once(text, limits, shifted);
     // saphyr-parser rejects a flow collection's closing bracket written at its parent's
     // indentation after a quoted scalar (`command: [` / `"sh", "-c"` / `]`), which YAML allows:
     // indentation does not matter inside a flow collection (upstream saphyr-rs/saphyr#108).
@@ -229,10 +281,10 @@ pub fn parse_stream(text: &str, limits: &Limits) -> ParsedStream {
         }
         let current = patched.as_deref().unwrap_or(text);
         let Some(fixed) = indent_closing_bracket(current, problem.pos.line) else { break };
-        out = parse_once(&fixed, limits);
+        (out, root_end) = parse_once(&fixed, limits, shifted);
         patched = Some(fixed);
     }
-    out
+    (out, root_end)
 }
 
 /// Bracket lines re-indented at most per file (each fix parses the file again).
@@ -265,15 +317,15 @@ fn indent_closing_bracket(text: &str, line: u32) -> Option<String> {
     Some(fixed)
 }
 
-fn parse_once(text: &str, limits: &Limits) -> ParsedStream {
-    let mut builder = Builder::new(limits);
+fn parse_once(text: &str, limits: &Limits, shifted: u32) -> (ParsedStream, Option<Pos>) {
+    let mut builder = Builder::new(limits, shifted);
     let mut out = ParsedStream::default();
     for event in Parser::new_from_str(text) {
         match event {
             Ok((event, span)) => {
                 if let Err(problem) = builder.event(event, span, &mut out) {
                     out.problems.push(problem);
-                    return out;
+                    break;
                 }
             }
             Err(err) => {
@@ -282,13 +334,14 @@ fn parse_once(text: &str, limits: &Limits) -> ParsedStream {
                 if err.info().contains("tab") {
                     pos = first_tab_from(text, pos).unwrap_or(pos);
                 }
+                let pos = builder.unshift(pos);
                 out.problems
                     .push(ParseProblem { pos, message: format!("invalid YAML: {}", err.info()) });
-                return out;
+                break;
             }
         }
     }
-    out
+    (out, builder.root_end)
 }
 
 /// The parser reports a tab at the start of the token it was scanning; point at the tab itself.
@@ -301,10 +354,6 @@ fn first_tab_from(text: &str, from: Pos) -> Option<Pos> {
 
 fn pos(m: saphyr_parser::Marker) -> Pos {
     Pos { line: m.line() as u32, col: m.col() as u32 }
-}
-
-fn span(s: YamlSpan) -> Span {
-    Span { start: pos(s.start), end: pos(s.end) }
 }
 
 /// An open collection. Its children wait on the builder's scratch stacks from index `first`,
@@ -371,10 +420,14 @@ struct Builder<'l> {
     alias_budget: usize,
     doc_index: usize,
     root: Option<Node>,
+    /// The line whose columns the parser counts [`EXPLICIT_START`] too far (0: none).
+    shifted: u32,
+    /// Where the first document's root ended, when it is a collection.
+    root_end: Option<Pos>,
 }
 
 impl<'l> Builder<'l> {
-    fn new(limits: &'l Limits) -> Self {
+    fn new(limits: &'l Limits, shifted: u32) -> Self {
         Builder {
             limits,
             stack: Vec::new(),
@@ -384,7 +437,21 @@ impl<'l> Builder<'l> {
             alias_budget: limits.max_alias_nodes,
             doc_index: 0,
             root: None,
+            shifted,
+            root_end: None,
         }
+    }
+
+    /// A position in the text as written (see [`explicit_start`]).
+    fn unshift(&self, mut pos: Pos) -> Pos {
+        if pos.line == self.shifted {
+            pos.col = pos.col.saturating_sub(EXPLICIT_START.len() as u32);
+        }
+        pos
+    }
+
+    fn span(&self, s: YamlSpan) -> Span {
+        Span { start: self.unshift(pos(s.start)), end: self.unshift(pos(s.end)) }
     }
 
     fn event(
@@ -393,7 +460,7 @@ impl<'l> Builder<'l> {
         sp: YamlSpan,
         out: &mut ParsedStream,
     ) -> Result<(), ParseProblem> {
-        let here = span(sp);
+        let here = self.span(sp);
         match event {
             Event::DocumentStart(_) => {
                 self.stack.clear();
@@ -519,7 +586,12 @@ impl<'l> Builder<'l> {
             self.anchors.insert(anchor, (node.clone(), size));
         }
         match self.stack.last_mut() {
-            None => self.root = Some(node),
+            None => {
+                if self.doc_index == 0 && matches!(node.value, Value::Seq(_) | Value::Map(_)) {
+                    self.root_end.get_or_insert(node.span.end);
+                }
+                self.root = Some(node);
+            }
             Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map(map)) => match map.key.take() {
                 None => {
@@ -966,6 +1038,74 @@ mod tests {
         let dropper =
             std::thread::Builder::new().stack_size(256 * 1024).spawn(move || drop(root)).unwrap();
         dropper.join().expect("dropped without overflowing the stack");
+    }
+
+    /// Issue 15: a stream that starts with a flow collection (JSON) is read with `--- ` before
+    /// it, so that the parser streams its tokens; what it reads is what the text as written
+    /// reads to, positions included.
+    #[test]
+    fn flow_documents_read_as_written() {
+        let samples = [
+            "{\"a\": 1, \"b\": [1, 2, {\"c\": \"d\"}], \"e\": {}}",
+            "{\n  \"kind\": \"Pod\",\n  \"spec\": {\n    \"containers\": [\n      {\"name\": \"a\"}\n    ]\n  }\n}\n",
+            "# generated\n\n  {\"a\": \"x\", \"b\": [\n\"y\"\n]}\n",
+            "{\r\n  \"a\": 1\r\n}\r\n",
+            "[\n\"a\",\n\"b\"\n]\n",
+            "{\"spec\": {\"command\": [\n  \"sh\", \"-c\"\n]}}",
+            "{\"a\": 1, \"a\": 2}",
+            "{\"a\": 1 \"b\": 2}",
+            "{\"a\": 1}\n---\n{\"b\": [2]}\n",
+            "[1, 2]\n# done\n",
+            "{\"a\": [1, 2}",
+            "{\"é\": \"ü\", \"b\": true}",
+            // A collection as a key: an error, the one it gets as written.
+            "{a: 1}: x\n",
+            "[a, b]: x\n",
+            "[a, b] : x\n",
+            "{a: 1}\n: x\n",
+        ];
+        for text in samples {
+            assert!(explicit_start(text).is_some(), "{text:?}");
+            let read = parse_stream(text, &Limits::default());
+            let written = parse_fixing_brackets(text, &Limits::default(), 0).0;
+            let docs = |p: &ParsedStream| -> Vec<Node> {
+                p.documents.iter().map(|d| d.root.clone()).collect()
+            };
+            assert_eq!(docs(&read), docs(&written), "{text:?}");
+            assert_eq!(read.problems, written.problems, "{text:?}");
+        }
+        for text in ["a: {}\n", "--- {}\n", "\t{}\n", "\r{}\n", "x\r\r\n{}\n", "&a {}\n", ""] {
+            assert_eq!(explicit_start(text), None, "{text:?}");
+        }
+        let one_line = parse_stream("{\"a\": {\"b\": 1}}", &Limits::default());
+        let b = one_line.documents[0].root.at(&["a", "b"]).unwrap();
+        assert_eq!(b.span, Span::new(Pos { line: 1, col: 12 }, Pos { line: 1, col: 13 }));
+        let dup = &parse_stream("{\"a\": 1, \"a\": 2}", &Limits::default()).problems[0];
+        assert_eq!(dup.pos, Pos { line: 1, col: 9 });
+    }
+
+    /// The parser holds every token of a flow collection that starts a document until it has
+    /// seen what follows it (in case it is a key); after `---` it hands them over at once.
+    #[test]
+    fn flow_documents_stream_after_an_explicit_start() {
+        /// Characters the parser has read when it hands over its first scalar.
+        fn read_ahead(text: &str) -> usize {
+            let read = Cell::new(0);
+            let chars = text.chars().inspect(|_| read.set(read.get() + 1));
+            for event in Parser::new(saphyr_parser::BufferedInput::new(chars)) {
+                if let Ok((Event::Scalar(..), _)) = event {
+                    break;
+                }
+            }
+            read.get()
+        }
+        let items: Vec<String> =
+            (0..10_000).map(|i| format!("{{\"name\": \"item-{i}\"}}")).collect();
+        let json = format!("{{\"items\": [\n{}\n]}}\n", items.join(",\n"));
+        assert!(read_ahead(&json) >= json.chars().count() - 2, "as written, read whole");
+        let (prefixed, line) = explicit_start(&json).unwrap();
+        assert_eq!(line, 1);
+        assert!(read_ahead(&prefixed) < 100, "{}", read_ahead(&prefixed));
     }
 
     #[test]

@@ -677,3 +677,41 @@ fn the_deepest_documents_allowed_are_checked_without_overflowing_a_stack() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("limit `depth` cannot be raised above 1024"), "{}", run.stderr);
 }
+
+/// Issue 15: a JSON document (a flow collection) is read as its tokens stream, at the memory
+/// cost of the same data in block style (the parser used to hold all its tokens until the
+/// closing bracket: about 50 bytes per byte of input); positions are those of the text as
+/// written, on its first line too.
+#[test]
+fn json_documents_are_read_with_their_positions() {
+    use std::fmt::Write as _;
+    /// (line, column), 1-based, of the first `"privileged"` in `text`.
+    fn privileged(text: &str) -> (u64, u64) {
+        let at = text.find("\"privileged\"").unwrap();
+        let line = text[..at].matches('\n').count() + 1;
+        let column = text[..at].rsplit('\n').next().unwrap().chars().count() + 1;
+        (line as u64, column as u64)
+    }
+    let path = "testdata/hostile/one-line.json";
+    let text = std::fs::read_to_string(repo().join(path)).unwrap();
+    let (line, column) = privileged(&text);
+    let run = mtk(&["--format", "json", "--select", "MTK-SEC-001", path]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run.json()), vec![loc("MTK-SEC-001", path, line, column)]);
+
+    let mut text = String::from(
+        "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"metadata\": {\"name\": \"big\"},\n \
+         \"spec\": {\"containers\": [{\"name\": \"app\", \"image\": \"nginx:1.25\", \"env\": [\n",
+    );
+    for i in 0..40_000 {
+        writeln!(text, "  {{\"name\": \"VAR_{i}\", \"value\": \"{i}\"}},").unwrap();
+    }
+    text += "  {\"name\": \"LAST\"}\n], \"securityContext\": {\"privileged\": true}}]}}\n";
+    let (line, column) = privileged(&text);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("big.json"), &text).unwrap();
+    let run =
+        mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "big.json"], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(locations(&run.json()), vec![loc("MTK-SEC-001", "big.json", line, column)]);
+}
