@@ -229,8 +229,8 @@ pub fn parse_stream(text: &str, limits: &Limits) -> ParsedStream {
     parse_fixing_brackets(text, limits, 0).0
 }
 
-/// A stream whose first document starts with a flow collection (a JSON file) as `--- ` put
-/// before that collection would make it, with the number of the line it went on.
+/// For a stream whose first document starts with a flow collection (a JSON file): the text with
+/// `--- ` put before that collection, and the number of the line it went on.
 ///
 /// saphyr-parser 0.3 keeps every token of a flow collection that starts a line of the block
 /// context until it has seen what follows the closing bracket, in case it is a mapping key
