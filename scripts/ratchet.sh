@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The conformance ratchets: agreement with the Kyverno policy library's 492 suites never drops
 # below the figures recorded in docs/CONFORMANCE.md, and every CEL expression of the library
-# parses. Needs the library: $MTK_LINT_CORPUS, else ../shared/conformance/kyverno-policies (a
-# missing corpus fails). `.ci/run` runs this; `cargo test` does not (it needs only the repo).
+# parses. The library is not in the repository: $MTK_LINT_CORPUS, else
+# ../shared/conformance/kyverno-policies beside the checkout (a missing corpus fails).
+# `.ci/run` runs this; `cargo test` does not (it needs only the repository).
 # Usage: scripts/ratchet.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --locked --test ratchet
+corpus=${MTK_LINT_CORPUS:-../shared/conformance/kyverno-policies}
+[ -d "$corpus" ] || { echo "ratchet: no Kyverno policy library at $corpus" >&2; exit 2; }
+MTK_LINT_CORPUS=$(cd "$corpus" && pwd) cargo test --locked --test ratchet

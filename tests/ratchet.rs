@@ -2,9 +2,9 @@
 //! below the figures recorded in docs/CONFORMANCE.md.
 //!
 //! It needs the full library (492 suites), which lives outside the repository, so it is its own
-//! test target that `cargo test` leaves out: `.ci/run` runs it with `scripts/ratchet.sh`
-//! (`cargo test --test ratchet`). The corpus is `$MTK_LINT_CORPUS`, else
-//! `../shared/conformance/kyverno-policies`; a missing corpus fails, never passes.
+//! test target that `cargo test` leaves out: `scripts/ratchet.sh`, which `.ci/run` calls, points
+//! `$MTK_LINT_CORPUS` at the library and runs `cargo test --test ratchet`. Without the variable,
+//! or with a folder that is not there, it fails, never passes.
 
 use std::path::PathBuf;
 
@@ -16,10 +16,11 @@ fn repo() -> PathBuf {
 
 fn corpus() -> PathBuf {
     let dir = std::env::var_os("MTK_LINT_CORPUS")
-        .map_or_else(|| repo().join("../shared/conformance/kyverno-policies"), PathBuf::from);
+        .map(PathBuf::from)
+        .expect("MTK_LINT_CORPUS names the Kyverno policy library: run scripts/ratchet.sh");
     assert!(
         dir.is_dir(),
-        "{} is missing: the ratchet needs the Kyverno policy library (set MTK_LINT_CORPUS)",
+        "{} is missing: the ratchet needs the Kyverno policy library",
         dir.display()
     );
     dir
