@@ -180,7 +180,7 @@ pub fn check_with(
     let eval::Evaluation { findings: mut all_findings, problems: mut eval_problems, used } =
         eval::run_with(&rules, &cx, &exceptions, progress);
     problems.append(&mut eval_problems);
-    all_findings.extend(unused_suppressions(
+    all_findings.extend(eval::suppress::unused(
         &rules,
         &inventory,
         &loaded_config,
@@ -324,55 +324,6 @@ fn settle(options: &CheckOptions, cwd: &Path) -> Result<Settings, Vec<Problem>> 
     Ok(Settings { loaded_config, rules, known_builtin, load_options, exceptions })
 }
 
-/// Findings of the unused-suppression rule (when it runs): suppressions that accepted no
-/// finding although the rule they name ran. They need every other rule's findings, so they are
-/// made here, after the evaluation.
-fn unused_suppressions(
-    rules: &[ActiveRule],
-    inventory: &inventory::Inventory,
-    config: &LoadedConfig,
-    exceptions: &eval::suppress::Exceptions,
-    used: &std::collections::BTreeSet<eval::suppress::SuppressedBy>,
-) -> Vec<Finding> {
-    let Some(active) =
-        rules.iter().find(|r| r.rule.meta().code == engine::builtin::UNUSED_SUPPRESSION)
-    else {
-        return Vec::new();
-    };
-    // An entry for this rule itself is never judged: its findings are not suppressible.
-    let ran = |id: &str| {
-        rules.iter().any(|r| {
-            r.rule.meta().code != engine::builtin::UNUSED_SUPPRESSION && r.rule.answers_to(id)
-        })
-    };
-    let meta = active.rule.meta();
-    eval::suppress::unused(inventory, config, exceptions, used, &ran)
-        .into_iter()
-        .map(|u| Finding {
-            rule: meta.code.clone(),
-            name: meta.name.clone(),
-            severity: active.severity,
-            message: format!(
-                "suppression of `{}` accepted no finding: the rule ran and reported nothing here",
-                u.rule
-            ),
-            help: Some(meta.help.clone()),
-            source: u.source,
-            span: u.span,
-            document: u.document,
-            path: u.path,
-            tenant: u
-                .object
-                .and_then(|i| inventory.objects[i].namespace.as_deref())
-                .and_then(|ns| inventory.tenants.tenant_of(ns))
-                .map(|t| t.name.clone()),
-            resource: u.resource,
-            policy: None,
-            suppressed: None,
-        })
-        .collect()
-}
-
 /// The outcome of a run stopped by its configuration: the problems, nothing linted.
 fn config_failure(problems: Vec<Problem>, started: Instant) -> Outcome {
     let summary = Summary {
@@ -392,15 +343,7 @@ fn checked_objects(inventory: &inventory::Inventory) -> Vec<(String, finding::Re
     inventory
         .objects
         .iter()
-        .map(|o| {
-            let resource = finding::ResourceRef {
-                api_version: o.api_version.clone(),
-                kind: o.kind.clone(),
-                namespace: o.namespace_or_empty().to_string(),
-                name: o.name.clone(),
-            };
-            (inventory.source(o).display.clone(), resource)
-        })
+        .map(|o| (inventory.source(o).display.clone(), o.resource_ref()))
         .collect()
 }
 

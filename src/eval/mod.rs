@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use crate::engine::{Context, Rule, RuleScope, Sink, Violation};
 use crate::error::Problem;
-use crate::finding::{Finding, ResourceRef, Severity};
+use crate::finding::{Finding, Severity};
 use crate::inventory::{locate, Inventory};
 use crate::progress::{Progress, Stage};
 
@@ -150,22 +150,22 @@ fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
         span: locate::locate(&object.root, &v.pointer),
         document: object.document,
         path: v.pointer,
-        resource: ResourceRef {
-            api_version: object.api_version.clone(),
-            kind: object.kind.clone(),
-            namespace: object.namespace_or_empty().to_string(),
-            name: object.name.clone(),
-        },
+        resource: object.resource_ref(),
         policy,
         suppressed: None,
-        // A Namespace object belongs to the tenant that owns that namespace.
-        tenant: object
-            .namespace
-            .as_deref()
-            .or((object.kind == "Namespace").then_some(object.name.as_str()))
-            .and_then(|ns| inv.tenants.tenant_of(ns))
-            .map(|t| t.name.clone()),
+        tenant: tenant_name(inv, object),
     }
+}
+
+/// The tenant a finding on `object` is counted for; a Namespace object belongs to the tenant
+/// that owns that namespace.
+fn tenant_name(inv: &Inventory, object: &crate::inventory::Object) -> Option<String> {
+    object
+        .namespace
+        .as_deref()
+        .or((object.kind == "Namespace").then_some(object.name.as_str()))
+        .and_then(|ns| inv.tenants.tenant_of(ns))
+        .map(|t| t.name.clone())
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use crate::engine::kyverno::wildcard;
 use crate::error::Problem;
 use crate::finding::{Finding, ResourceRef};
 use crate::inventory::{Inventory, Object};
-use crate::load::source::{SourceFile, Span};
+use crate::load::source::SourceFile;
 use crate::load::Node;
 
 /// The annotation that suppresses findings on an object.
@@ -89,15 +89,10 @@ impl Exceptions {
                 path.and_then(|p| p.strip_prefix(&self.base).ok())
                     .is_some_and(|rel| g.is_match(rel))
             });
-            let named = exception.resource.as_ref().is_none_or(|r| {
-                let ns = o.namespace_or_empty();
-                let id = if ns.is_empty() {
-                    format!("{}/{}", o.kind, o.name)
-                } else {
-                    format!("{}/{ns}/{}", o.kind, o.name)
-                };
-                wildcard::matches(r, &id)
-            });
+            let named = exception
+                .resource
+                .as_ref()
+                .is_none_or(|r| wildcard::matches(r, &o.resource_ref().to_string()));
             in_path && named
         })
     }
@@ -229,30 +224,44 @@ pub fn suppression(
         .map(|(i, reason)| (reason.to_string(), SuppressedBy::Exception(i)))
 }
 
-/// A suppression that accepted no finding although the rule it names ran: where it is written
-/// and what it names.
-pub struct UnusedSuppression {
-    pub source: Arc<SourceFile>,
-    pub span: Span,
-    pub document: usize,
-    /// JSON pointer to it within its document.
-    pub path: String,
-    pub resource: ResourceRef,
-    /// The object's index, for annotations.
-    pub object: Option<usize>,
-    pub rule: String,
-}
-
-/// Every suppression that accepted nothing although its rule ran (`ran`): stale ones hide
-/// nothing today and would hide a new problem tomorrow.
+/// Findings of the unused-suppression rule, when it runs: every suppression that accepted
+/// nothing although the rule it names ran (stale ones hide nothing today and would hide a new
+/// problem tomorrow). They need every other rule's findings, so they are made after the
+/// evaluation, from the suppressions it recorded as `used`.
 #[must_use]
 pub fn unused(
+    rules: &[super::ActiveRule],
     inventory: &Inventory,
     config: &crate::config::LoadedConfig,
     exceptions: &Exceptions,
     used: &std::collections::BTreeSet<SuppressedBy>,
-    ran: &dyn Fn(&str) -> bool,
-) -> Vec<UnusedSuppression> {
+) -> Vec<Finding> {
+    use crate::engine::builtin::UNUSED_SUPPRESSION;
+    let Some(active) = rules.iter().find(|r| r.rule.meta().code == UNUSED_SUPPRESSION) else {
+        return Vec::new();
+    };
+    // An entry for this rule itself is never judged: its findings are not suppressible.
+    let ran = |id: &str| {
+        rules.iter().any(|r| r.rule.meta().code != UNUSED_SUPPRESSION && r.rule.answers_to(id))
+    };
+    let meta = active.rule.meta();
+    let finding = |rule: &str, source: &Arc<SourceFile>, span, document, path, resource| Finding {
+        rule: meta.code.clone(),
+        name: meta.name.clone(),
+        severity: active.severity,
+        message: format!(
+            "suppression of `{rule}` accepted no finding: the rule ran and reported nothing here"
+        ),
+        help: Some(meta.help.clone()),
+        source: Arc::clone(source),
+        span,
+        document,
+        path,
+        resource,
+        policy: None,
+        suppressed: None,
+        tenant: None,
+    };
     let mut out = Vec::new();
     for o in &inventory.objects {
         let (Some(Ok(entries)), Some(node)) = (annotation_entries(o), ignore_annotation(o)) else {
@@ -260,44 +269,35 @@ pub fn unused(
         };
         for (entry, (rule, _)) in entries.iter().enumerate() {
             if ran(rule) && !used.contains(&SuppressedBy::Annotation { object: o.index, entry }) {
-                out.push(UnusedSuppression {
-                    source: Arc::clone(inventory.source(o)),
-                    span: node.span,
-                    document: o.document,
-                    path: "/metadata/annotations/mtk-lint.dev~1ignore".into(),
-                    resource: ResourceRef {
-                        api_version: o.api_version.clone(),
-                        kind: o.kind.clone(),
-                        namespace: o.namespace_or_empty().to_string(),
-                        name: o.name.clone(),
-                    },
-                    object: Some(o.index),
-                    rule: rule.clone(),
-                });
+                let path = "/metadata/annotations/mtk-lint.dev~1ignore".to_string();
+                let source = inventory.source(o);
+                let mut f = finding(rule, source, node.span, o.document, path, o.resource_ref());
+                f.tenant = super::tenant_name(inventory, o);
+                out.push(f);
             }
         }
     }
-    if let Some(source) = &config.source {
-        for (i, e) in config.config.exceptions.iter().enumerate() {
-            if ran(&e.rule)
-                && !used.contains(&SuppressedBy::Exception(i))
-                && exceptions.reaches(i, inventory)
-            {
-                out.push(UnusedSuppression {
-                    source: Arc::clone(source),
-                    span: config.exception_spans.get(i).copied().unwrap_or_default(),
-                    document: 0,
-                    path: format!("/exceptions/{i}/rule"),
-                    resource: ResourceRef {
-                        api_version: "mtk-lint.dev/v1".into(),
-                        kind: "Config".into(),
-                        namespace: String::new(),
-                        name: source.display.clone(),
-                    },
-                    object: None,
-                    rule: e.rule.clone(),
-                });
-            }
+    let Some(source) = &config.source else { return out };
+    for (i, e) in config.config.exceptions.iter().enumerate() {
+        if ran(&e.rule)
+            && !used.contains(&SuppressedBy::Exception(i))
+            && exceptions.reaches(i, inventory)
+        {
+            let span = config.exception_spans.get(i).copied().unwrap_or_default();
+            let config_ref = ResourceRef {
+                api_version: "mtk-lint.dev/v1".into(),
+                kind: "Config".into(),
+                namespace: String::new(),
+                name: source.display.clone(),
+            };
+            out.push(finding(
+                &e.rule,
+                source,
+                span,
+                0,
+                format!("/exceptions/{i}/rule"),
+                config_ref,
+            ));
         }
     }
     out

@@ -48,6 +48,17 @@ impl Object {
         self.namespace.as_deref().unwrap_or("")
     }
 
+    /// The object as findings and reports name it.
+    #[must_use]
+    pub fn resource_ref(&self) -> crate::finding::ResourceRef {
+        crate::finding::ResourceRef {
+            api_version: self.api_version.clone(),
+            kind: self.kind.clone(),
+            namespace: self.namespace_or_empty().to_string(),
+            name: self.name.clone(),
+        }
+    }
+
     /// The object as JSON, as the cluster stores it: with its effective namespace.
     #[must_use]
     pub fn cluster_json(&self) -> serde_json::Value {
