@@ -197,11 +197,7 @@ pub fn check_with(
         documents: inventory.documents,
         resources: inventory.objects.len(),
         skipped: inventory.skipped,
-        skipped_files: load::skip::SkipReason::ALL
-            .iter()
-            .map(|&r| (r.key(), inventory.skipped_files.iter().filter(|f| f.reason == r).count()))
-            .filter(|&(_, n)| n > 0)
-            .collect(),
+        skipped_files: skipped_counts(&inventory.skipped_files),
         charts_not_rendered: inventory.charts.len(),
         findings: findings.len(),
         suppressed: suppressed.len(),
@@ -237,6 +233,16 @@ pub fn check_with(
     }
 }
 
+/// The summary's `skipped_files`: files by reason key.
+fn skipped_counts(
+    files: &[load::skip::SkippedFile],
+) -> std::collections::BTreeMap<&'static str, usize> {
+    load::skip::count_by_reason(files.iter().map(|f| f.reason))
+        .into_iter()
+        .map(|(r, n)| (r.key(), n))
+        .collect()
+}
+
 /// A warning for each input directory whose files were all skipped: nothing in it was linted.
 fn all_skipped_warnings(
     roots: &[PathBuf],
@@ -254,12 +260,9 @@ fn all_skipped_warnings(
         if skipped.is_empty() || skipped.len() != read + charts {
             continue;
         }
-        let reasons: Vec<String> = SkipReason::ALL
-            .iter()
-            .filter_map(|&r| {
-                let n = skipped.iter().filter(|&&s| s == r).count();
-                (n > 0).then(|| format!("{n} {}", r.label()))
-            })
+        let reasons: Vec<String> = load::skip::count_by_reason(skipped.iter().copied())
+            .into_iter()
+            .map(|(r, n)| format!("{n} {}", r.label()))
             .collect();
         warnings.push(format!(
             "{}: nothing to lint, every file was skipped ({}); see --stats",
@@ -285,7 +288,7 @@ struct Settings {
 /// Reads the config and resolves the options; every problem found, or the settings.
 fn settle(options: &CheckOptions, cwd: &Path) -> Result<Settings, Vec<Problem>> {
     let loaded_config = find_config(options, cwd).map_err(|p| vec![p])?;
-    let (rules, mut problems) = select_rules(&loaded_config, &options.select);
+    let (rules, known_builtin, mut problems) = select_rules(&loaded_config, &options.select);
     let mut excludes = Vec::new();
     for (base, patterns) in [
         (loaded_config.base_dir.clone(), &loaded_config.config.exclude),
@@ -318,9 +321,6 @@ fn settle(options: &CheckOptions, cwd: &Path) -> Result<Settings, Vec<Problem>> 
         skip_files: loaded_config.path.iter().cloned().collect(),
         limits,
     };
-    let known_builtin = engine::builtin::all()
-        .map(|all| all.iter().map(|r| r.meta().clone()).collect())
-        .unwrap_or_default();
     Ok(Settings { loaded_config, rules, known_builtin, load_options, exceptions })
 }
 
@@ -455,14 +455,21 @@ fn find_config(options: &CheckOptions, cwd: &Path) -> Result<LoadedConfig, Probl
 }
 
 /// The built-in rules, with the config's `rules:` settings applied.
-fn select_rules(loaded: &LoadedConfig, select: &[String]) -> (Vec<ActiveRule>, Vec<Problem>) {
+/// The built-in rules this run applies, every built-in rule's description (suppressions may
+/// name any), and the problems of the config's `rules:` and of `--select`.
+fn select_rules(
+    loaded: &LoadedConfig,
+    select: &[String],
+) -> (Vec<ActiveRule>, Vec<engine::RuleMeta>, Vec<Problem>) {
     let mut problems = Vec::new();
     let all = match engine::builtin::all() {
         Ok(rules) => rules,
         Err(message) => {
-            return (Vec::new(), vec![Problem::new("", None, format!("internal error: {message}"))])
+            let problem = Problem::new("", None, format!("internal error: {message}"));
+            return (Vec::new(), Vec::new(), vec![problem]);
         }
     };
+    let known = all.iter().map(|r| r.meta().clone()).collect();
     let file = loaded.file.clone().unwrap_or_default();
     for id in loaded.config.rules.keys() {
         if !all.iter().any(|r| r.meta().is_named(id)) {
@@ -490,5 +497,5 @@ fn select_rules(loaded: &LoadedConfig, select: &[String]) -> (Vec<ActiveRule>, V
             enabled.then_some(ActiveRule { rule, severity })
         })
         .collect();
-    (rules, problems)
+    (rules, known, problems)
 }

@@ -418,9 +418,11 @@ impl Tree<'_> {
                 continue;
             }
             // A `kind: List` (or `PodList`, …) holds its objects in `items`, which kubectl and
-            // kustomize apply one by one: each is linted where it is written.
-            let mut pending = vec![root];
-            while let Some(root) = pending.pop() {
+            // kustomize apply one by one: each is linted where it is written. (`pending` only
+            // allocates for a list; most documents are one object.)
+            let mut pending = Vec::new();
+            let mut next = Some(root);
+            while let Some(root) = next.take().or_else(|| pending.pop()) {
                 let identity = shape::identity(&root);
                 if !identity.is_empty() {
                     identity.into_iter().for_each(&mut problem);

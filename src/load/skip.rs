@@ -60,6 +60,18 @@ impl SkipReason {
     }
 }
 
+/// How many files were skipped for each reason, in summary order; reasons with none are left
+/// out.
+pub fn count_by_reason(reasons: impl IntoIterator<Item = SkipReason>) -> Vec<(SkipReason, usize)> {
+    let mut counts = [0; SkipReason::ALL.len()];
+    for reason in reasons {
+        if let Some(i) = SkipReason::ALL.iter().position(|&r| r == reason) {
+            counts[i] += 1;
+        }
+    }
+    SkipReason::ALL.into_iter().zip(counts).filter(|&(_, n)| n > 0).collect()
+}
+
 /// A file that was not linted as objects.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SkippedFile {
