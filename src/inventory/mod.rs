@@ -264,7 +264,11 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             })
             .collect(),
     };
-    let index = TenantIndex::build(config, &tenancy);
+    let mut index = TenantIndex::build(config, &tenancy);
+    for (object, pos, message) in std::mem::take(&mut index.problems) {
+        let file = inv.source(&inv.objects[object]).display.clone();
+        inv.problems.push(crate::error::Problem::new(file, Some(pos), message));
+    }
     inv.tenants = index;
     inv
 }

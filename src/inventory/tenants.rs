@@ -128,6 +128,8 @@ pub struct TenantIndex {
     /// HNC propagates NetworkPolicies (and ResourceQuotas) from parents to children when its
     /// `HNCConfiguration` says `Propagate` for them; RBAC always propagates.
     propagated: BTreeSet<(String, String)>,
+    /// Settings of tenancy objects that cannot be used: (object index, position, message).
+    pub(crate) problems: Vec<(usize, crate::load::source::Pos, String)>,
 }
 
 /// The objects of the tree the tenant index reads.
@@ -320,11 +322,21 @@ impl TenantIndex {
             .at(&["ingressOptions", "allowedHostnames"])
             .or_else(|| spec.get("ingressHostnames"));
         let registries = spec.get("containerRegistries");
-        let regex = |node: Option<&Node>| {
-            node.and_then(|n| n.get("allowedRegex"))
-                .and_then(Node::as_str)
-                .filter(|r| !r.is_empty())
-                .and_then(|r| regex::RegexBuilder::new(r).size_limit(1 << 20).build().ok())
+        // An expression that does not compile is an error at its line, never a silently
+        // shorter allow-list.
+        let mut problems = Vec::new();
+        let mut regex = |node: Option<&Node>| {
+            let node = node.and_then(|n| n.get("allowedRegex"))?;
+            let pattern = node.as_str().filter(|r| !r.is_empty())?;
+            match regex::RegexBuilder::new(pattern).size_limit(1 << 20).build() {
+                Ok(re) => Some(re),
+                Err(e) => {
+                    let message =
+                        format!("Capsule Tenant `{}`: allowedRegex `{pattern}`: {e}", object.name);
+                    problems.push((object.index, node.span.start, message));
+                    None
+                }
+            }
         };
         let mut domains: Vec<Allowed> = strings(hostnames.and_then(|h| h.get("allowed")))
             .map(|h| Allowed::Exact(h.to_string()))
@@ -334,6 +346,7 @@ impl TenantIndex {
             .map(|r| Allowed::Registry(r.to_string()))
             .collect();
         images.extend(regex(registries).map(Allowed::RegistryRegex));
+        self.problems.append(&mut problems);
         let tenant = self.tenant_mut(object.name);
         tenant.provides = provides;
         if let Some(pool) = selector.get(&config.tenancy.node_pool_key) {

@@ -154,3 +154,23 @@ fn every_declaration_of_a_tenant_namespace_is_reported() {
     );
     assert_eq!(run.json()["summary"]["suppressed"], 1);
 }
+
+/// A Capsule `allowedRegex` that does not compile is an error at its line: silently dropping it
+/// would leave the tenant with no registry list, and the image rule with nothing to check.
+#[test]
+fn an_invalid_capsule_regex_is_an_error_at_its_line() {
+    let tenant = "apiVersion: capsule.clastix.io/v1beta2\nkind: Tenant\nmetadata: {name: oil}\nspec:\n  containerRegistries:\n    allowedRegex: '^registry(\\.example\\.com$'\n";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tenant.yaml"), tenant).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let errors = run.json()["errors"].clone();
+    assert_eq!(
+        (errors[0]["file"].as_str(), errors[0]["line"].as_u64()),
+        (Some("tenant.yaml"), Some(6))
+    );
+    assert!(
+        errors[0]["message"].as_str().unwrap().contains("Capsule Tenant `oil`: allowedRegex"),
+        "{errors}"
+    );
+}
