@@ -270,12 +270,7 @@ fn unusable_policies_are_errors_naming_policy_and_rule_and_the_others_run() {
             ),
         ]
     );
-    let rules: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
+    let rules = crate::support::rules(&report);
     assert_eq!(rules, ["require-team-label/team", "MTK-SEC-001"], "the usable policy still runs");
 }
 
@@ -657,14 +652,9 @@ fn the_deepest_documents_allowed_are_checked_without_overflowing_a_stack() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     let report = run.json();
     assert_eq!(errors(&report), vec![]);
-    let rules: Vec<&str> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["rule"].as_str().unwrap())
-        .collect();
-    assert!(rules.contains(&"MTK-SEC-001"), "{rules:?}");
-    assert!(rules.contains(&"disallow-privileged/privileged-containers"), "{rules:?}");
+    let rules = crate::support::rules(&report);
+    assert!(rules.iter().any(|r| r == "MTK-SEC-001"), "{rules:?}");
+    assert!(rules.iter().any(|r| r == "disallow-privileged/privileged-containers"), "{rules:?}");
     // One level more is an error at the list that goes past the limit.
     let run = run_with("deeper.yaml", "depth=1024");
     assert_eq!(run.code, 2, "{}", run.stderr);

@@ -53,6 +53,16 @@ pub(crate) fn mtk(args: &[&str]) -> Run {
     mtk_in(&repo(), args, None)
 }
 
+/// The rule of every finding, in report order.
+pub(crate) fn rules(report: &Value) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().into())
+        .collect()
+}
+
 /// (rule, file, line, column) of every finding.
 pub(crate) fn locations(report: &Value) -> Vec<(String, String, u64, u64)> {
     report["findings"]
