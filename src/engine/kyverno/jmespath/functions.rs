@@ -488,18 +488,20 @@ fn regex(pattern: &str) -> Result<regex::Regex, EvalError> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     thread_local! {
-        static CACHE: RefCell<HashMap<(String, usize), regex::Regex>> = RefCell::new(HashMap::new());
+        // By size limit, then pattern (looked up without allocating).
+        static CACHE: RefCell<HashMap<usize, HashMap<String, regex::Regex>>> =
+            RefCell::new(HashMap::new());
     }
     let size = super::regex_size();
-    let key = (pattern.to_string(), size);
-    if let Some(re) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
+    if let Some(re) = CACHE.with(|c| c.borrow().get(&size).and_then(|m| m.get(pattern)).cloned()) {
         return Ok(re);
     }
     let re = compile_regex(pattern, size)?;
     CACHE.with(|c| {
         let mut cache = c.borrow_mut();
-        if cache.len() < 256 {
-            cache.insert(key, re.clone());
+        let patterns = cache.entry(size).or_default();
+        if patterns.len() < 256 {
+            patterns.insert(pattern.to_string(), re.clone());
         }
     });
     Ok(re)
