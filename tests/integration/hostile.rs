@@ -33,6 +33,11 @@ fn errors(report: &Value) -> Vec<(String, Option<u64>, Option<u64>, String)> {
         .collect()
 }
 
+/// Lints the known violation (with only the rule it violates) and the policies at `path`.
+fn lint_with_policies(path: &str) -> crate::support::Run {
+    mtk(&["--format", "json", "--select", "MTK-SEC-001", "--policy", path, KNOWN])
+}
+
 /// Lints one case with the known violation; asserts exit 2, exactly one error at `at` whose
 /// message contains `message`, and the known finding.
 fn assert_case(case: &str, extra: &[&str], at: At, message: &str) {
@@ -232,15 +237,7 @@ fn bom_crlf_and_lone_cr_files_lint_normally() {
 
 #[test]
 fn unusable_policies_are_errors_naming_policy_and_rule_and_the_others_run() {
-    let run = mtk(&[
-        "--format",
-        "json",
-        "--select",
-        "MTK-SEC-001",
-        "--policy",
-        "testdata/hostile/policies",
-        KNOWN,
-    ]);
+    let run = lint_with_policies("testdata/hostile/policies");
     assert_eq!(run.code, 2);
     let report = run.json();
     let errors: Vec<(String, Option<u64>, String)> =
@@ -325,6 +322,30 @@ fn evaluation_limits_turn_a_rule_into_an_error_never_a_pass() {
                 .contains("evaluation exceeded 3 steps (raise it with --limit jmespath-steps=N")
     );
     assert_eq!(messages[2].0, "MTK-SEC-001");
+}
+
+/// A JMESPath query that doubles its value at every step (`[@, @]` 64 times) reaches the step
+/// budget instead of memory: copies are charged by their size.
+#[test]
+fn values_copied_by_jmespath_are_charged_by_size() {
+    let run = lint_with_policies("testdata/hostile/cost-policies/doubling-jmespath.yaml");
+    let report = run.json();
+    let findings = report["findings"].as_array().unwrap();
+    let doubled: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["rule"] == "doubling-jmespath/doubles")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(doubled.len(), 1, "{}", run.stdout);
+    assert!(
+        doubled[0].starts_with("could not evaluate the rule: failed to load context:")
+            && doubled[0].contains(
+                "evaluation exceeded 5000000 steps (raise it with --limit jmespath-steps=N"
+            ),
+        "{}",
+        doubled[0]
+    );
+    assert!(locations(&report).contains(&known()));
 }
 
 #[test]

@@ -5,6 +5,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
@@ -35,10 +36,13 @@ impl Host for ClusterHost<'_> {
     ) -> Result<Value, String> {
         let cluster =
             self.cluster.ok_or("no cluster data (lint a tree, or give a test context)")?;
-        cluster.api_get(&api_path(api_version, resource, namespace, Some(name))).ok_or_else(|| {
-            let at = if namespace.is_empty() { String::new() } else { format!("{namespace}/") };
-            format!("{resource} `{at}{name}` ({api_version}) is not in the tree")
-        })
+        cluster
+            .api_get(&api_path(api_version, resource, namespace, Some(name)))
+            .map(Arc::unwrap_or_clone)
+            .ok_or_else(|| {
+                let at = if namespace.is_empty() { String::new() } else { format!("{namespace}/") };
+                format!("{resource} `{at}{name}` ({api_version}) is not in the tree")
+            })
     }
 
     fn resource_list(
@@ -52,7 +56,7 @@ impl Host for ClusterHost<'_> {
         // A collection the tree has none of is an empty list, as the API server answers.
         Ok(cluster
             .api_get(&api_path(api_version, resource, namespace, None))
-            .unwrap_or_else(|| list(Vec::new())))
+            .map_or_else(|| list(Vec::new()), Arc::unwrap_or_clone))
     }
 }
 
@@ -119,6 +123,7 @@ pub(crate) fn activation(
             request
                 .cluster
                 .and_then(|c| c.api_get(&format!("/api/v1/namespaces/{}", adm.namespace)))
+                .map(Arc::unwrap_or_clone)
         });
         Val::from_json(&known.unwrap_or_else(|| {
             json!({
@@ -197,7 +202,7 @@ impl ParamSpec {
         let resource = plural(&self.api_version, &self.kind);
         if let Some(name) = &self.name {
             let path = api_path(&self.api_version, &resource, namespace, Some(name));
-            return Ok(cluster.api_get(&path).into_iter().collect());
+            return Ok(cluster.api_get(&path).map(Arc::unwrap_or_clone).into_iter().collect());
         }
         let path = api_path(&self.api_version, &resource, namespace, None);
         let items = cluster

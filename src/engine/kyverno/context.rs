@@ -3,6 +3,7 @@
 //! `apiCall` answered from the objects of the tree.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -16,7 +17,14 @@ pub trait ClusterData: Sync {
     /// A ConfigMap by namespace and name.
     fn config_map(&self, namespace: &str, name: &str) -> Option<Value>;
     /// The response to a GET of an API path (`/api/v1/namespaces/a/pods`).
-    fn api_get(&self, path: &str) -> Option<Value>;
+    /// Shared, as policies ask the same paths for object after object.
+    fn api_get(&self, path: &str) -> Option<Arc<Value>>;
+    /// An apiCall's `jmesPath` applied to the response to a GET. The same query comes back for
+    /// object after object (`items[].spec.rules[].host`), so a tree remembers the results.
+    fn api_search(&self, path: &str, query: &str) -> Option<Result<Arc<Value>, EvalError>> {
+        let response = self.api_get(path)?;
+        Some(jmespath::search(query, &response).map(Arc::new))
+    }
     /// An image's metadata (config, manifest) for CEL's `image.GetMetadata`.
     fn image_metadata(&self, _image: &str) -> Option<Value> {
         None
@@ -209,13 +217,13 @@ pub(super) fn load(
             }
             let call = variables::substitute(call, ctx)?;
             let path = call.get("urlPath").and_then(Value::as_str).unwrap_or("");
-            let response = cluster.api_get(path).ok_or_else(|| {
-                EvalError::Other(format!("apiCall `{path}` cannot be answered from the tree"))
-            })?;
-            let v = match call.get("jmesPath").and_then(Value::as_str) {
-                Some(q) if !q.is_empty() => jmespath::search(q, &response)?,
-                _ => response,
+            let response = match call.get("jmesPath").and_then(Value::as_str) {
+                Some(q) if !q.is_empty() => cluster.api_search(path, q).transpose()?,
+                _ => cluster.api_get(path),
             };
+            let v = Arc::unwrap_or_clone(response.ok_or_else(|| {
+                EvalError::Other(format!("apiCall `{path}` cannot be answered from the tree"))
+            })?);
             set_dotted(ctx, name, v);
         } else if entry.get("imageRegistry").is_some() || entry.get("globalReference").is_some() {
             if ctx.get(name).is_none() {

@@ -4,9 +4,11 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::jmespath::EvalError;
 use super::{ClusterData, Policy, Request, Status};
 use crate::config::SeverityFrom;
 use crate::engine::{Context, Origin, Rule, RuleMeta, RuleScope, Sink, Violation};
@@ -193,29 +195,52 @@ impl ClusterData for TreeData<'_> {
             .map(Object::cluster_json)
     }
 
-    fn api_get(&self, path: &str) -> Option<Value> {
+    fn api_get(&self, path: &str) -> Option<Arc<Value>> {
         // Policies ask the same paths for object after object (the objects of a namespace, a
         // Namespace): answers are remembered per thread for the inventory they came from.
         let key = (self.inventory.generation, path.to_string());
-        if let Some(hit) = API_CACHE.with_borrow(|cache| cache.get(&key).cloned()) {
-            return hit;
-        }
-        let answer = self.api_get_uncached(path);
-        API_CACHE.with_borrow_mut(|cache| {
-            if cache.len() >= API_CACHE_ENTRIES {
-                cache.clear();
-            }
-            cache.insert(key, answer.clone());
-        });
-        answer
+        let answer: Result<_, std::convert::Infallible> =
+            remembered(&API_CACHE, key, || Ok(self.api_get_uncached(path).map(Arc::new)));
+        answer.unwrap_or_else(|never| match never {})
+    }
+
+    fn api_search(&self, path: &str, query: &str) -> Option<Result<Arc<Value>, EvalError>> {
+        let response = self.api_get(path)?;
+        let key = (self.inventory.generation, format!("{path}\0{query}"));
+        Some(remembered(&QUERY_CACHE, key, || {
+            super::jmespath::search(query, &response).map(Arc::new)
+        }))
     }
 }
 
-/// Most API answers remembered per thread (the cache starts over when full).
+/// Most API answers (and query results) remembered per thread (a cache starts over when full).
 const API_CACHE_ENTRIES: usize = 1024;
 
+type ApiCache<T> = RefCell<HashMap<(u64, String), T>>;
+
 thread_local! {
-    static API_CACHE: RefCell<HashMap<(u64, String), Option<Value>>> = RefCell::new(HashMap::new());
+    static API_CACHE: ApiCache<Option<Arc<Value>>> = RefCell::new(HashMap::new());
+    /// Results of apiCall queries by (inventory, path NUL query); failures are not kept.
+    static QUERY_CACHE: ApiCache<Arc<Value>> = RefCell::new(HashMap::new());
+}
+
+/// Looks `key` up in a per-thread cache, computing and remembering the answer on a miss.
+fn remembered<T: Clone, E>(
+    cache: &'static std::thread::LocalKey<ApiCache<T>>,
+    key: (u64, String),
+    compute: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    if let Some(hit) = cache.with_borrow(|c| c.get(&key).cloned()) {
+        return Ok(hit);
+    }
+    let answer = compute()?;
+    cache.with_borrow_mut(|c| {
+        if c.len() >= API_CACHE_ENTRIES {
+            c.clear();
+        }
+        c.insert(key, answer.clone());
+    });
+    Ok(answer)
 }
 
 impl TreeData<'_> {

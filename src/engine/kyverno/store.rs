@@ -2,6 +2,8 @@
 //! answers them — the objects and image metadata of a test's CEL `context` file. The linted
 //! tree answers the same paths from its inventory ([`super::lint::TreeData`]).
 
+use std::sync::Arc;
+
 use serde_json::{json, Value};
 
 use super::ClusterData;
@@ -108,11 +110,11 @@ impl ClusterData for ObjectStore {
         self.matching(path).next().cloned()
     }
 
-    fn api_get(&self, path: &str) -> Option<Value> {
+    fn api_get(&self, path: &str) -> Option<Arc<Value>> {
         let p = parse_api_path(path)?;
         match p.name {
-            Some(_) => self.matching(p).next().cloned(),
-            None => Some(list(self.matching(p).cloned().collect())),
+            Some(_) => self.matching(p).next().cloned().map(Arc::new),
+            None => Some(Arc::new(list(self.matching(p).cloned().collect()))),
         }
     }
 

@@ -170,20 +170,14 @@ fn lenient_cow<'a>(
 #[allow(clippy::too_many_lines, reason = "one arm per AST node reads best as one match")]
 fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
     *steps += 1;
-    if *steps > step_budget() {
-        return Err(EvalError::Limit(format!(
-            "evaluation exceeded {} steps ({})",
-            step_budget(),
-            crate::limits::hint("jmespath-steps")
-        )));
-    }
+    check_budget(*steps)?;
     match ast {
-        _ if is_path(ast) => path(ast, data, steps).cloned(),
-        Ast::Identity => Ok(data.clone()),
-        Ast::Literal(v) => Ok(v.clone()),
+        _ if is_path(ast) => copy(path(ast, data, steps)?, steps),
+        Ast::Identity => copy(data, steps),
+        Ast::Literal(v) => copy(v, steps),
         Ast::Field(name) => match data {
             Value::Object(map) => {
-                map.get(name).cloned().ok_or_else(|| EvalError::UnknownKey(name.clone()))
+                copy(map.get(name).ok_or_else(|| EvalError::UnknownKey(name.clone()))?, steps)
             }
             _ => Ok(Value::Null),
         },
@@ -198,12 +192,22 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             Value::Array(items) => {
                 let len = items.len() as i64;
                 let idx = if *i < 0 { len + i } else { *i };
-                usize::try_from(idx).ok().and_then(|i| items.get(i)).cloned().unwrap_or(Value::Null)
+                match usize::try_from(idx).ok().and_then(|i| items.get(i)) {
+                    Some(v) => copy(v, steps)?,
+                    None => Value::Null,
+                }
             }
             _ => Value::Null,
         }),
-        Ast::Slice(from, to, stride) => slice(data, *from, *to, *stride),
+        Ast::Slice(from, to, stride) => slice(data, *from, *to, *stride, steps),
         // Missing keys inside what a projection or pipe works on become null, as in Kyverno.
+        // `a[].b`: the flattened elements are projected where they are, never copied first.
+        Ast::Projection(left, right) if matches!(&**left, Ast::Flatten(_)) => {
+            let Ast::Flatten(inner) = &**left else { unreachable!("matched above") };
+            let base = lenient_cow(inner, data, steps)?;
+            let Value::Array(items) = &*base else { return Ok(Value::Null) };
+            project(items.iter().flat_map(flatten_one), right, steps)
+        }
         Ast::Projection(left, right) => {
             let base = lenient_cow(left, data, steps)?;
             let Value::Array(items) = &*base else { return Ok(Value::Null) };
@@ -216,14 +220,11 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             project(&items, right, steps)
         }
         Ast::Flatten(inner) => {
-            let base = lenient(inner, data, steps)?;
-            let Value::Array(items) = base else { return Ok(Value::Null) };
+            let base = lenient_cow(inner, data, steps)?;
+            let Value::Array(items) = &*base else { return Ok(Value::Null) };
             let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                match item {
-                    Value::Array(inner) => out.extend(inner),
-                    other => out.push(other),
-                }
+            for item in items.iter().flat_map(flatten_one) {
+                out.push(copy(item, steps)?);
             }
             Ok(Value::Array(out))
         }
@@ -284,11 +285,74 @@ fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
             let l = lenient_cow(left, data, steps)?;
             eval(right, &l, steps)
         }
-        Ast::Function(name, args) => functions::call(name, args, data, steps),
+        // What a function builds is charged like a copy (`join`, `replace_all` and `merge` can
+        // return more than they were given).
+        Ast::Function(name, args) => {
+            let v = functions::call(name, args, data, steps)?;
+            charge(&v, steps)?;
+            Ok(v)
+        }
         Ast::ExpRef(_) => Err(EvalError::Other(
             "an expression reference (&) is only valid as a function argument".into(),
         )),
     }
+}
+
+/// The elements one array element contributes to a flatten: its own, or itself.
+fn flatten_one(item: &Value) -> std::slice::Iter<'_, Value> {
+    match item {
+        Value::Array(inner) => inner.iter(),
+        other => std::slice::from_ref(other).iter(),
+    }
+}
+
+/// An error once `steps` is past the budget.
+fn check_budget(steps: usize) -> Result<(), EvalError> {
+    if steps > step_budget() {
+        return Err(EvalError::Limit(format!(
+            "evaluation exceeded {} steps ({})",
+            step_budget(),
+            crate::limits::hint("jmespath-steps")
+        )));
+    }
+    Ok(())
+}
+
+/// Copies a value out of the data, charging for its size (see [`charge`]).
+pub(super) fn copy(value: &Value, steps: &mut usize) -> EvalResult {
+    charge(value, steps)?;
+    Ok(value.clone())
+}
+
+/// Bytes of a string that cost one step to copy or build.
+const STRING_BYTES_PER_STEP: usize = 64;
+
+/// Charges for a value made or copied, one step per node beyond the first and one per 64 bytes
+/// of string (as CEL charges by size): without this, `[@, @]` chained doubles memory per step
+/// and stays within any step count. The count stops at the budget, so a value that would pass
+/// it costs no more than the budget to refuse.
+pub(super) fn charge(value: &Value, steps: &mut usize) -> Result<(), EvalError> {
+    fn count(v: &Value, steps: &mut usize, budget: usize) -> bool {
+        let mut child = |c: &Value| {
+            *steps += 1;
+            *steps <= budget && count(c, steps, budget)
+        };
+        match v {
+            Value::Array(a) => a.iter().all(&mut child),
+            Value::Object(m) => m.values().all(&mut child),
+            Value::String(s) if s.len() >= STRING_BYTES_PER_STEP => {
+                *steps += s.len() / STRING_BYTES_PER_STEP;
+                *steps <= budget
+            }
+            _ => true,
+        }
+    }
+    if !matches!(value, Value::Null | Value::Bool(_) | Value::Number(_))
+        && !count(value, steps, step_budget())
+    {
+        check_budget(*steps)?;
+    }
+    Ok(())
 }
 
 fn project<'a>(
@@ -307,7 +371,13 @@ fn project<'a>(
     Ok(Value::Array(out))
 }
 
-fn slice(data: &Value, from: Option<i64>, to: Option<i64>, stride: Option<i64>) -> EvalResult {
+fn slice(
+    data: &Value,
+    from: Option<i64>,
+    to: Option<i64>,
+    stride: Option<i64>,
+    steps: &mut usize,
+) -> EvalResult {
     let Value::Array(items) = data else { return Ok(Value::Null) };
     let step = stride.unwrap_or(1);
     if step == 0 {
@@ -342,7 +412,7 @@ fn slice(data: &Value, from: Option<i64>, to: Option<i64>, stride: Option<i64>) 
     let mut i = start;
     while (step > 0 && i < end) || (step < 0 && i > end) {
         if let Some(v) = usize::try_from(i).ok().and_then(|i| items.get(i)) {
-            out.push(v.clone());
+            out.push(copy(v, steps)?);
         }
         i += step;
     }
@@ -416,6 +486,30 @@ mod tests {
 
     fn s(e: &str) -> EvalResult {
         search(e, &doc())
+    }
+
+    #[test]
+    fn copies_and_built_values_are_charged_by_size() {
+        let data = json!({"a": (0..100).collect::<Vec<_>>(), "s": "x".repeat(6400)});
+        let with = |steps: usize, e: &str| {
+            let limits = Limits { jmespath_steps: steps, ..Limits::default() };
+            with_limits(&limits, || search(e, &data))
+        };
+        // Copying 100 elements costs 100 steps; reading one costs a few.
+        assert!(matches!(with(50, "a"), Err(EvalError::Limit(_))));
+        assert_eq!(with(110, "a").map(|v| v.as_array().map(Vec::len)), Ok(Some(100)));
+        assert_eq!(with(50, "a[3]"), Ok(json!(3)));
+        // A 6,400-byte string costs 100 steps to copy, and as much again to build.
+        assert!(matches!(with(50, "s"), Err(EvalError::Limit(_))));
+        assert!(matches!(with(150, "join('', [s, s])"), Err(EvalError::Limit(_))));
+        assert!(with(600, "join('', [s, s])").is_ok());
+        // Doubling 64 times ends at the budget, not in memory.
+        let doubling = format!("a{}", " | [@, @]".repeat(64));
+        assert!(matches!(with(5_000_000, &doubling), Err(EvalError::Limit(_))));
+        // A flatten projects the elements where they are, and flattens one level.
+        assert_eq!(with(1_000, "a[].to_string(@) | length(@)"), Ok(json!(100)));
+        assert_eq!(with(1_000, "[[a[0], [a[1]]], a[2]][]"), Ok(json!([0, [1], 2])));
+        assert_eq!(with(1_000, "[[a[0], [a[1]]], a[2]][][]"), Ok(json!([0, 1, 2])));
     }
 
     #[test]
