@@ -13,8 +13,8 @@ use crate::finding::{Finding, Severity};
 use crate::inventory::{locate, Inventory};
 use crate::progress::{Progress, Stage};
 
-/// A violation with the index of the rule that reported it.
-type RuleViolation = (usize, Violation);
+/// A finding, with the suppression that accepted it.
+type Judged = (Finding, Option<suppress::SuppressedBy>);
 
 /// A rule selected for this run, with its effective severity.
 pub struct ActiveRule {
@@ -58,9 +58,20 @@ pub fn run_with(
     let tree_rules: Vec<(usize, &ActiveRule)> =
         rules.iter().enumerate().filter(|(_, r)| r.rule.scope() == RuleScope::Tree).collect();
 
+    // A violation becomes a finding (suppressed or not) where it is found, so that the run
+    // never holds both for every finding.
+    let convert = |ri: usize, v: Violation| -> Judged {
+        let object = &inv.objects[v.object];
+        let mut finding = to_finding(&rules[ri], v, inv);
+        let suppression = suppress::suppression(&finding, object, exceptions);
+        let by = suppression.as_ref().map(|(_, by)| *by);
+        finding.suppressed = suppression.map(|(reason, _)| reason);
+        (finding, by)
+    };
+
     // Per-object rules: parallel over objects, each object checked by the rules of its kind.
     let per_object = inv.objects.par_iter().map(|object| {
-        let mut out: Vec<(usize, Violation)> = Vec::new();
+        let mut out: Vec<Judged> = Vec::new();
         let mut problems = Vec::new();
         // One sink for all the rules of this object: they share what they derive from it.
         let mut sink = Sink::default();
@@ -71,7 +82,7 @@ pub fn run_with(
             let ran = crate::panic::catch(|| active.rule.check_object(cx, object, &mut sink));
             let violations = sink.violations.drain(..);
             match ran {
-                Ok(()) => out.extend(violations.map(|v| (ri, v))),
+                Ok(()) => out.extend(violations.map(|v| convert(ri, v))),
                 Err(message) => problems.push(Problem::new(
                     inv.source(object).display.clone(),
                     Some(object.root.span.start),
@@ -93,7 +104,7 @@ pub fn run_with(
     let per_tree = tree_rules.par_iter().map(|&(ri, active)| {
         let mut sink = Sink::default();
         match crate::panic::catch(|| active.rule.check_tree(cx, &mut sink)) {
-            Ok(()) => (sink.violations.into_iter().map(|v| (ri, v)).collect(), Vec::new()),
+            Ok(()) => (sink.violations.into_iter().map(|v| convert(ri, v)).collect(), Vec::new()),
             Err(message) => (
                 Vec::new(),
                 vec![Problem::new(
@@ -107,26 +118,21 @@ pub fn run_with(
             ),
         }
     });
-    let (violations, problems): (Vec<Vec<RuleViolation>>, Vec<Vec<Problem>>) =
+    let (judged, problems): (Vec<Vec<Judged>>, Vec<Vec<Problem>>) =
         per_object.chain(per_tree).unzip();
     progress.finish();
 
-    let (mut findings, used): (Vec<Finding>, Vec<Option<suppress::SuppressedBy>>) = violations
-        .into_par_iter()
-        .flatten()
-        .map(|(ri, v)| {
-            let object = &inv.objects[v.object];
-            let mut finding = to_finding(&rules[ri], v, inv);
-            let suppression = suppress::suppression(&finding, object, exceptions);
-            let by = suppression.as_ref().map(|(_, by)| *by);
-            finding.suppressed = suppression.map(|(reason, _)| reason);
-            (finding, by)
-        })
-        .unzip();
+    let total = judged.iter().map(Vec::len).sum();
+    let mut findings = Vec::with_capacity(total);
+    let mut used = std::collections::BTreeSet::new();
+    for (finding, by) in judged.into_iter().flatten() {
+        findings.push(finding);
+        used.extend(by);
+    }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     let mut problems: Vec<Problem> = problems.into_iter().flatten().collect();
     problems.sort();
-    Evaluation { findings, problems, used: used.into_iter().flatten().collect() }
+    Evaluation { findings, problems, used }
 }
 
 fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {

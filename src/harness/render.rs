@@ -180,8 +180,7 @@ fn write_json(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
             errors: outcome.errors(),
         },
     };
-    let text = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
-    out.write_all(sanitize::json(text).as_bytes())?;
+    sanitize::write_json(&report, out)?;
     writeln!(out)
 }
 

@@ -68,7 +68,6 @@ pub(super) fn write(outcome: &Outcome, style: super::Style, out: &mut dyn Write)
         warnings: &outcome.warnings,
         summary: &outcome.summary,
     };
-    let text = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
-    out.write_all(super::sanitize::json(text).as_bytes())?;
+    super::sanitize::write_json(&report, out)?;
     writeln!(out)
 }

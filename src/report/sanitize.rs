@@ -97,6 +97,29 @@ pub fn lines(text: &str, keep_colour: bool) -> String {
     out.replace("##[", "##\\[")
 }
 
+/// Characters JSON allows raw inside strings that terminals and YAML do not: DEL, C1 controls,
+/// U+2028, U+2029, and the noncharacters U+FFFE and U+FFFF.
+fn raw_in_json(c: char) -> bool {
+    matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
+}
+
+/// JSON string text with the characters of [`raw_in_json`] written as `\uXXXX` escapes and the
+/// legacy command marker `##[` broken by one (`##\u005b`).
+fn escape_json_text(text: &str) -> Cow<'_, str> {
+    if !text.contains("##[") && !text.chars().any(raw_in_json) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if raw_in_json(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out.replace("##[", "##\\u005b"))
+}
+
 /// Serialised JSON (or JSON-shaped YAML) safe to print: the legacy command marker `##[` is
 /// broken by an escape (`##\u005b`) and DEL, C1 controls, U+2028 and U+2029 (which JSON allows
 /// raw, but terminals and YAML do not) are written as `\uXXXX` escapes; every JSON and YAML
@@ -105,21 +128,82 @@ pub fn lines(text: &str, keep_colour: bool) -> String {
 /// controls itself; no line of its output starts with `::`.)
 #[must_use]
 pub fn json(text: String) -> String {
-    let raw = |c: char| {
-        matches!(c, '\u{7f}'..='\u{9f}' | '\u{2028}' | '\u{2029}' | '\u{fffe}' | '\u{ffff}')
-    };
-    if !text.contains("##[") && !text.chars().any(raw) {
-        return text;
+    match escape_json_text(&text) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(escaped) => escaped,
     }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if raw(c) {
-            let _ = write!(out, "\\u{:04x}", u32::from(c));
-        } else {
-            out.push(c);
-        }
+}
+
+/// Writes `value` as pretty-printed JSON with the escapes of [`json`], streamed: a report of
+/// many findings is never held as text (or as a tree of JSON values) first.
+pub fn write_json(
+    value: &impl serde::Serialize,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut buffered = std::io::BufWriter::with_capacity(1 << 16, out);
+    let formatter = SafeFormatter(serde_json::ser::PrettyFormatter::new());
+    let mut serializer = serde_json::Serializer::with_formatter(&mut buffered, formatter);
+    value.serialize(&mut serializer).map_err(std::io::Error::other)?;
+    std::io::Write::flush(&mut buffered)
+}
+
+/// serde_json's pretty layout, with the escapes of [`json`] applied to the text of strings (and
+/// keys) as it is written. A string's unescaped text arrives in fragments that end only where
+/// the serialiser escapes a character itself, so a `##[` always lies within one fragment.
+struct SafeFormatter<'a>(serde_json::ser::PrettyFormatter<'a>);
+
+impl serde_json::ser::Formatter for SafeFormatter<'_> {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        writer.write_all(escape_json_text(fragment).as_bytes())
     }
-    out.replace("##[", "##\\u005b")
+
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
+    }
 }
 
 #[cfg(test)]
@@ -152,5 +236,20 @@ mod tests {
         let plain = lines("a\u{1b}[31mb\rc", false);
         assert_eq!(plain, "a\\u{1b}[31mb\\rc");
         assert_eq!(lines("x ##[error]y", false), "x ##\\[error]y");
+    }
+
+    #[test]
+    fn streamed_json_is_the_escaped_text_of_the_whole() {
+        let value = serde_json::json!({
+            "a\u{2028}key": ["##[error]x", "\u{85}\r\n::warning::y", "plain", 1, null],
+            "nested": {"s": "\u{7f}##[group]\u{fffe}", "t": "##\u{9b}["},
+        });
+        let mut streamed = Vec::new();
+        write_json(&value, &mut streamed).unwrap();
+        let streamed = String::from_utf8(streamed).unwrap();
+        assert_eq!(streamed, json(serde_json::to_string_pretty(&value).unwrap()));
+        assert!(!streamed.contains("##[") && !streamed.contains('\u{2028}'), "{streamed}");
+        let back: serde_json::Value = serde_json::from_str(&streamed).unwrap();
+        assert_eq!(back, value);
     }
 }

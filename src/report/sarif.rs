@@ -1,6 +1,9 @@
 //! `--format sarif`: SARIF 2.1.0 for code scanning (validated against the OASIS schema in tests).
 
+use std::collections::HashMap;
 use std::io::{self, Write};
+
+use serde::Serialize;
 
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -73,6 +76,45 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
     r
 }
 
+/// The SARIF log. Fields are in the order of their names, as in the maps of `json!` values.
+#[derive(Serialize)]
+struct Doc<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'static str,
+    runs: [Run<'a>; 1],
+    version: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    column_kind: &'static str,
+    invocations: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    original_uri_base_ids: Option<Value>,
+    results: Results<'a>,
+    tool: Value,
+}
+
+/// The results, each built as it is written (one at a time, not all of them first).
+struct Results<'a> {
+    outcome: &'a Outcome,
+    /// Index in `tool.driver.rules` by rule id.
+    index: HashMap<&'a str, usize>,
+}
+
+impl Serialize for Results<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let o = self.outcome;
+        serializer.collect_seq(
+            o.findings
+                .iter()
+                .chain(&o.suppressed)
+                .map(|f| result(f, self.index.get(f.rule.as_str()).copied())),
+        )
+    }
+}
+
 pub(super) fn write(
     outcome: &Outcome,
     cwd_uri: Option<&str>,
@@ -98,13 +140,6 @@ pub(super) fn write(
             v
         })
         .collect();
-    let index = |id: &str| outcome.rules.iter().position(|r| r.id == id);
-    let results: Vec<Value> = outcome
-        .findings
-        .iter()
-        .chain(&outcome.suppressed)
-        .map(|f| result(f, index(&f.rule)))
-        .collect();
     let notifications: Vec<Value> = outcome
         .problems
         .iter()
@@ -120,29 +155,30 @@ pub(super) fn write(
             n
         })
         .collect();
-    let mut run = json!({
-        "tool": {"driver": {
+    let mut index = HashMap::new();
+    for (i, r) in outcome.rules.iter().enumerate() {
+        index.entry(r.id.as_str()).or_insert(i);
+    }
+    let run = Run {
+        column_kind: "unicodeCodePoints",
+        invocations: json!([{
+            "executionSuccessful": outcome.problems.is_empty(),
+            "toolExecutionNotifications": notifications,
+        }]),
+        original_uri_base_ids: cwd_uri.map(|uri| json!({"SRCROOT": {"uri": uri}})),
+        results: Results { outcome, index },
+        tool: json!({"driver": {
             "name": "mtk-lint",
             "version": env!("CARGO_PKG_VERSION"),
             "informationUri": env!("CARGO_PKG_REPOSITORY"),
             "rules": rules,
-        }},
-        "results": results,
-        "invocations": [{
-            "executionSuccessful": outcome.problems.is_empty(),
-            "toolExecutionNotifications": notifications,
-        }],
-        "columnKind": "unicodeCodePoints",
-    });
-    if let Some(uri) = cwd_uri {
-        run["originalUriBaseIds"] = json!({"SRCROOT": {"uri": uri}});
-    }
-    let doc = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [run],
-    });
-    let text = serde_json::to_string_pretty(&doc).map_err(io::Error::other)?;
-    out.write_all(super::sanitize::json(text).as_bytes())?;
+        }}),
+    };
+    let doc = Doc {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        runs: [run],
+        version: "2.1.0",
+    };
+    super::sanitize::write_json(&doc, out)?;
     writeln!(out)
 }
