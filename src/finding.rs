@@ -52,9 +52,9 @@ impl std::fmt::Display for ResourceRef {
 #[derive(Clone, Debug)]
 pub struct Finding {
     /// Rule code, e.g. `MTK-SEC-001` (for a Kyverno policy: `policy/rule`).
-    pub rule: String,
+    pub rule: Arc<str>,
     /// Rule name, e.g. `privileged-container`.
-    pub name: String,
+    pub name: Arc<str>,
     pub severity: Severity,
     pub message: String,
     /// One line on how to fix it.
@@ -66,13 +66,14 @@ pub struct Finding {
     pub document: usize,
     /// JSON pointer to the offending field (or the parent that lacks one).
     pub path: String,
-    pub resource: ResourceRef,
+    /// Shared by the findings on one object.
+    pub resource: Arc<ResourceRef>,
     /// The Kyverno policy the finding comes from, for policy findings.
-    pub policy: Option<String>,
+    pub policy: Option<Arc<str>>,
     /// Why the finding is accepted, when a suppression covers it.
     pub suppressed: Option<String>,
     /// The tenant that owns the object's namespace.
-    pub tenant: Option<String>,
+    pub tenant: Option<Arc<str>>,
 }
 
 /// What a report says about a rule (SARIF `tool.driver.rules`).
@@ -96,7 +97,7 @@ impl Finding {
     #[must_use]
     pub fn title(&self) -> String {
         if self.policy.is_some() || self.name.is_empty() {
-            self.rule.clone()
+            self.rule.to_string()
         } else {
             format!("{} {}", self.rule, self.name)
         }

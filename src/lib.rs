@@ -403,18 +403,24 @@ fn rule_infos(
             severity: m.severity,
         })
         .collect();
+    // Once per rule id, not per finding: a large run has hundreds of thousands of findings.
+    let mut seen: std::collections::HashSet<&str> = out.iter().map(|r| r.id.as_str()).collect();
+    let mut policy_rules = Vec::new();
     for f in findings.iter().chain(suppressed).filter(|f| f.policy.is_some()) {
-        if out.iter().any(|r| r.id == f.rule) {
-            continue;
+        if seen.insert(&f.rule) {
+            policy_rules.push(f);
         }
-        let meta = rules.iter().map(|r| r.rule.meta()).find(|m| Some(&m.code) == f.policy.as_ref());
+    }
+    for f in policy_rules {
+        let meta =
+            rules.iter().map(|r| r.rule.meta()).find(|m| f.policy.as_deref() == Some(&m.code));
         let title = meta
             .map(|m| m.summary.clone())
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| f.rule.clone());
+            .unwrap_or_else(|| f.rule.to_string());
         out.push(finding::RuleInfo {
-            id: f.rule.clone(),
-            name: f.name.clone(),
+            id: f.rule.to_string(),
+            name: f.name.to_string(),
             short: title.clone(),
             full: meta.map(|m| m.help.clone()).filter(|s| !s.is_empty()).unwrap_or(title),
             help_markdown: None,

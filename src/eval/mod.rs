@@ -5,11 +5,13 @@
 
 pub mod suppress;
 
+use std::sync::Arc;
+
 use rayon::prelude::*;
 
 use crate::engine::{Context, Rule, RuleScope, Sink, Violation};
 use crate::error::Problem;
-use crate::finding::{Finding, Severity};
+use crate::finding::{Finding, ResourceRef, Severity};
 use crate::inventory::{locate, Inventory};
 use crate::progress::{Progress, Stage};
 
@@ -60,9 +62,9 @@ pub fn run_with(
 
     // A violation becomes a finding (suppressed or not) where it is found, so that the run
     // never holds both for every finding.
-    let convert = |ri: usize, v: Violation| -> Judged {
+    let convert = |ri: usize, v: Violation, resource: &mut _| -> Judged {
         let object = &inv.objects[v.object];
-        let mut finding = to_finding(&rules[ri], v, inv);
+        let mut finding = to_finding(&rules[ri], v, inv, resource);
         let suppression = suppress::suppression(&finding, object, exceptions);
         let by = suppression.as_ref().map(|(_, by)| *by);
         finding.suppressed = suppression.map(|(reason, _)| reason);
@@ -75,6 +77,7 @@ pub fn run_with(
         let mut problems = Vec::new();
         // One sink for all the rules of this object: they share what they derive from it.
         let mut sink = Sink::default();
+        let mut resource = None;
         for &(ri, active) in &object_rules {
             if !active.rule.wants_kind(&object.kind) {
                 continue;
@@ -82,7 +85,7 @@ pub fn run_with(
             let ran = crate::panic::catch(|| active.rule.check_object(cx, object, &mut sink));
             let violations = sink.violations.drain(..);
             match ran {
-                Ok(()) => out.extend(violations.map(|v| convert(ri, v))),
+                Ok(()) => out.extend(violations.map(|v| convert(ri, v, &mut resource))),
                 Err(message) => problems.push(Problem::new(
                     inv.source(object).display.clone(),
                     Some(object.root.span.start),
@@ -104,7 +107,11 @@ pub fn run_with(
     let per_tree = tree_rules.par_iter().map(|&(ri, active)| {
         let mut sink = Sink::default();
         match crate::panic::catch(|| active.rule.check_tree(cx, &mut sink)) {
-            Ok(()) => (sink.violations.into_iter().map(|v| convert(ri, v)).collect(), Vec::new()),
+            Ok(()) => {
+                let mut resource = None;
+                let judged = sink.violations.into_iter().map(|v| convert(ri, v, &mut resource));
+                (judged.collect(), Vec::new())
+            }
             Err(message) => (
                 Vec::new(),
                 vec![Problem::new(
@@ -135,16 +142,29 @@ pub fn run_with(
     Evaluation { findings, problems, used }
 }
 
-fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
+fn to_finding(
+    active: &ActiveRule,
+    v: Violation,
+    inv: &Inventory,
+    resource: &mut Option<(usize, Arc<ResourceRef>)>,
+) -> Finding {
     let object = &inv.objects[v.object];
     let meta = active.rule.meta();
     let (rule, name, severity, policy) = match v.origin {
         // CEL policy kinds have no rules: the policy names the finding.
         Some(o) if o.rule.is_empty() => {
-            (o.policy.clone(), o.policy.clone(), o.severity, Some(o.policy))
+            let policy = intern(&o.policy);
+            (policy.clone(), policy.clone(), o.severity, Some(policy))
         }
-        Some(o) => (format!("{}/{}", o.policy, o.rule), o.rule, o.severity, Some(o.policy)),
-        None => (meta.code.clone(), meta.name.clone(), active.severity, None),
+        Some(o) => {
+            let id = intern(&format!("{}/{}", o.policy, o.rule));
+            (id, intern(&o.rule), o.severity, Some(intern(&o.policy)))
+        }
+        None => (intern(&meta.code), intern(&meta.name), active.severity, None),
+    };
+    let resource = match resource {
+        Some((index, shared)) if *index == object.index => Arc::clone(shared),
+        _ => Arc::clone(&resource.insert((object.index, Arc::new(object.resource_ref()))).1),
     };
     Finding {
         rule,
@@ -156,22 +176,46 @@ fn to_finding(active: &ActiveRule, v: Violation, inv: &Inventory) -> Finding {
         span: locate::locate(&object.root, &v.pointer),
         document: object.document,
         path: v.pointer,
-        resource: object.resource_ref(),
+        resource,
         policy,
         suppressed: None,
         tenant: tenant_name(inv, object),
     }
 }
 
+/// Most distinct names [`intern`] keeps per thread (it starts over when full).
+const INTERNED: usize = 4096;
+
+thread_local! {
+    static NAMES: std::cell::RefCell<std::collections::HashMap<Box<str>, Arc<str>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// One shared copy of a rule, policy or tenant name per thread, for the many findings that
+/// carry it (a large run has hundreds of thousands of findings and a few hundred names).
+pub(crate) fn intern(name: &str) -> Arc<str> {
+    NAMES.with_borrow_mut(|names| {
+        if let Some(shared) = names.get(name) {
+            return Arc::clone(shared);
+        }
+        if names.len() >= INTERNED {
+            names.clear();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        names.insert(name.into(), Arc::clone(&shared));
+        shared
+    })
+}
+
 /// The tenant a finding on `object` is counted for; a Namespace object belongs to the tenant
 /// that owns that namespace.
-fn tenant_name(inv: &Inventory, object: &crate::inventory::Object) -> Option<String> {
+fn tenant_name(inv: &Inventory, object: &crate::inventory::Object) -> Option<Arc<str>> {
     object
         .namespace
         .as_deref()
         .or((object.kind == "Namespace").then_some(object.name.as_str()))
         .and_then(|ns| inv.tenants.tenant_of(ns))
-        .map(|t| t.name.clone())
+        .map(|t| intern(&t.name))
 }
 
 #[cfg(test)]
@@ -235,7 +279,7 @@ mod tests {
         let rules = [rule("TEST-001", RuleScope::Object), rule("TEST-002", RuleScope::Tree)];
         let Evaluation { findings, problems, .. } = run(&rules, &cx, &exceptions);
         // The good Pod is still reported.
-        let names: Vec<&str> = findings.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = findings.iter().map(|f| &*f.name).collect();
         assert_eq!(findings.len(), 1, "{names:?}");
         assert_eq!(findings[0].resource.to_string(), "Pod/good");
         assert_eq!(problems.len(), 2, "{problems:?}");

@@ -246,8 +246,8 @@ pub fn unused(
     };
     let meta = active.rule.meta();
     let finding = |rule: &str, source: &Arc<SourceFile>, span, document, path, resource| Finding {
-        rule: meta.code.clone(),
-        name: meta.name.clone(),
+        rule: Arc::from(meta.code.as_str()),
+        name: Arc::from(meta.name.as_str()),
         severity: active.severity,
         message: format!(
             "suppression of `{rule}` accepted no finding: the rule ran and reported nothing here"
@@ -271,7 +271,8 @@ pub fn unused(
             if ran(rule) && !used.contains(&SuppressedBy::Annotation { object: o.index, entry }) {
                 let path = "/metadata/annotations/mtk-lint.dev~1ignore".to_string();
                 let source = inventory.source(o);
-                let mut f = finding(rule, source, node.span, o.document, path, o.resource_ref());
+                let resource = Arc::new(o.resource_ref());
+                let mut f = finding(rule, source, node.span, o.document, path, resource);
                 f.tenant = super::tenant_name(inventory, o);
                 out.push(f);
             }
@@ -296,7 +297,7 @@ pub fn unused(
                 span,
                 0,
                 format!("/exceptions/{i}/rule"),
-                config_ref,
+                Arc::new(config_ref),
             ));
         }
     }

@@ -154,7 +154,7 @@ fn run_doc(
         .findings
         .iter()
         .map(|f| Key {
-            rule: f.rule.clone(),
+            rule: f.rule.to_string(),
             file: f.source.display.clone(),
             line: Some(f.span.start.line),
             resource: f.resource.to_string(),

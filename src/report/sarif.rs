@@ -22,7 +22,7 @@ fn level(s: Severity) -> &'static str {
 /// A fingerprint that survives line shifts: rule, file, object and field, not the line.
 fn fingerprint(f: &Finding) -> String {
     let mut h = Sha256::new();
-    for part in [&f.rule, &f.source.display, &f.resource.to_string(), &f.path] {
+    for part in [&*f.rule, &f.source.display, &f.resource.to_string(), &f.path] {
         h.update(part.as_bytes());
         h.update([0]);
     }
@@ -110,7 +110,7 @@ impl Serialize for Results<'_> {
             o.findings
                 .iter()
                 .chain(&o.suppressed)
-                .map(|f| result(f, self.index.get(f.rule.as_str()).copied())),
+                .map(|f| result(f, self.index.get(&*f.rule).copied())),
         )
     }
 }

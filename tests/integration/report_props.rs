@@ -18,7 +18,7 @@ fn outcome(name: &str, message: &str, file: &str) -> Outcome {
     let source = Arc::new(SourceFile::new(file.into(), None, "kind: Pod\n".into()));
     let span = Span { start: Pos { line: 1, col: 0 }, end: Pos { line: 1, col: 4 } };
     let finding = Finding {
-        rule: format!("policy-{name}/rule"),
+        rule: format!("policy-{name}/rule").into(),
         name: name.into(),
         severity: Severity::Error,
         message: message.into(),
@@ -27,13 +27,13 @@ fn outcome(name: &str, message: &str, file: &str) -> Outcome {
         span,
         document: 0,
         path: "/kind".into(),
-        resource: ResourceRef {
+        resource: Arc::new(ResourceRef {
             api_version: "v1".into(),
             kind: "Pod".into(),
             namespace: name.into(),
             name: name.into(),
-        },
-        policy: Some(format!("policy-{name}")),
+        }),
+        policy: Some(format!("policy-{name}").into()),
         suppressed: None,
         tenant: Some(name.into()),
     };
