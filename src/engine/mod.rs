@@ -101,6 +101,8 @@ pub struct Sink {
     namespace_labels: Option<(usize, Rc<BTreeMap<String, String>>)>,
     /// (object index, the object as a CEL value)
     cel: Option<(usize, Rc<cel::Val>)>,
+    /// (object index, the Kyverno JSON context around it, once a policy has built it)
+    policy_context: Option<(usize, Rc<std::cell::OnceCell<serde_json::Value>>)>,
 }
 
 impl Sink {
@@ -124,6 +126,15 @@ impl Sink {
     pub fn cel_object(&mut self, object: &Object) -> Rc<cel::Val> {
         let json = self.object_json(object);
         memo(&mut self.cel, object, |_| cel::Val::from_json(&json))
+    }
+
+    /// The cell that holds the Kyverno JSON context of the object, shared by every policy
+    /// evaluated on it in this run (all ask with the same admission request).
+    pub fn policy_context(
+        &mut self,
+        object: &Object,
+    ) -> Rc<std::cell::OnceCell<serde_json::Value>> {
+        memo(&mut self.policy_context, object, |_| std::cell::OnceCell::new())
     }
 
     pub fn report(

@@ -634,6 +634,7 @@ fn rows_for(
             cluster: suite.cluster.as_ref().map(|c| c as &dyn ClusterData),
             limits: suite.limits,
             cel_object: None,
+            shared_context: None,
         };
         policy.evaluate(resource, &request)
     });

@@ -118,6 +118,7 @@ impl Rule for PolicyRule {
         let resource = sink.object_json(object);
         let namespace_labels = sink.namespace_labels(cx.inventory, object);
         let tree = TreeData { inventory: cx.inventory };
+        let shared_context = sink.policy_context(object);
         let request = Request {
             operation: "CREATE",
             namespace: Some(object.namespace_or_empty()),
@@ -128,6 +129,7 @@ impl Rule for PolicyRule {
             cluster: Some(&tree),
             limits: self.limits,
             cel_object: self.uses_cel.then(|| sink.cel_object(object)),
+            shared_context: Some(&shared_context),
         };
         for response in self.policy.evaluate(&resource, &request) {
             let (pointer, message) = match response.status {

@@ -20,6 +20,7 @@ pub mod variables;
 mod vpol;
 pub mod wildcard;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -404,6 +405,9 @@ pub struct Request<'a> {
     /// The resource as a CEL value, when the caller has it already (one conversion per object
     /// for all the CEL policies).
     pub cel_object: Option<std::rc::Rc<crate::engine::cel::Val>>,
+    /// The base JSON context of the resource (`request`, `images`, …), shared by the policies
+    /// evaluated on one object with this same request: built by the first rule that needs it.
+    pub shared_context: Option<&'a std::cell::OnceCell<Value>>,
 }
 
 fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
@@ -507,12 +511,24 @@ impl Rule {
         if let Some(what) = &self.unsupported {
             return Some(self.error(format!("{what} is not supported yet")));
         }
-        let mut ctx = context::base(resource, request, adm);
+        // The base context is built once per object for all the policies when the caller
+        // shares it, and copied only by a rule that adds to it (values, context entries, a
+        // foreach binding its elements).
+        let own_base;
+        let base = if let Some(cell) = request.shared_context {
+            cell.get_or_init(|| context::base(resource, request, adm))
+        } else {
+            own_base = context::base(resource, request, adm);
+            &own_base
+        };
+        let mut ctx = Cow::Borrowed(base);
         if let Some(values) = request.values {
-            values.inject(policy, &self.name, &mut ctx);
+            values.inject(policy, &self.name, ctx.to_mut());
         }
-        if let Err(e) = context::load(&self.context, &mut ctx, request) {
-            return Some(self.error(format!("failed to load context: {e}")));
+        if !self.context.is_empty() {
+            if let Err(e) = context::load(&self.context, ctx.to_mut(), request) {
+                return Some(self.error(format!("failed to load context: {e}")));
+            }
         }
         if let Some(pre) = &self.preconditions {
             match conditions::evaluate(pre, &ctx) {
@@ -589,7 +605,13 @@ impl Rule {
 
     /// One validate scope (the rule's `validate`, or a foreach entry): deny, else pattern /
     /// anyPattern, else foreach (kyverno-compat.md, 1 and 9).
-    fn validate_scope(&self, v: &Value, resource: &Value, ctx: &mut Value, depth: usize) -> Scope {
+    fn validate_scope(
+        &self,
+        v: &Value,
+        resource: &Value,
+        ctx: &mut Cow<'_, Value>,
+        depth: usize,
+    ) -> Scope {
         if let Some(ps) = v.get("podSecurity") {
             return pod_security(ps, resource);
         }
@@ -658,7 +680,13 @@ impl Rule {
         }
     }
 
-    fn foreach(&self, entries: &[Value], resource: &Value, ctx: &mut Value, depth: usize) -> Scope {
+    fn foreach(
+        &self,
+        entries: &[Value],
+        resource: &Value,
+        ctx: &mut Cow<'_, Value>,
+        depth: usize,
+    ) -> Scope {
         if depth > 8 {
             return Scope::Error("foreach nested more than 8 levels".into());
         }
@@ -680,6 +708,7 @@ impl Rule {
                     continue;
                 }
             };
+            let touched = touched_keys(entry, depth);
             for (i, element) in list.iter().enumerate().filter(|(_, e)| !e.is_null()) {
                 let scoped = match entry.get("elementScope").and_then(Value::as_bool) {
                     Some(true) if !element.is_object() => {
@@ -690,8 +719,11 @@ impl Rule {
                     Some(scope) => scope,
                     None => element.is_object(),
                 };
-                let saved = ctx.clone();
-                if let Some(obj) = ctx.as_object_mut() {
+                // Only what an element can change is saved and put back, not the whole context
+                // (a copy per element made a foreach quadratic).
+                let saved: Vec<(String, Option<Value>)> =
+                    touched.iter().map(|k| (k.clone(), ctx.get(k).cloned())).collect();
+                if let Some(obj) = ctx.to_mut().as_object_mut() {
                     obj.insert("element".into(), element.clone());
                     obj.insert("elementIndex".into(), Value::from(i));
                     obj.insert(format!("element{depth}"), element.clone());
@@ -703,7 +735,14 @@ impl Rule {
                     ctx,
                     depth,
                 );
-                *ctx = saved;
+                if let Some(obj) = ctx.to_mut().as_object_mut() {
+                    for (key, before) in saved {
+                        match before {
+                            Some(v) => obj.insert(key, v),
+                            None => obj.remove(&key),
+                        };
+                    }
+                }
                 match result {
                     Scope::Skip(_) | Scope::NoElements => {}
                     Scope::Pass => applied = true,
@@ -726,11 +765,11 @@ impl Rule {
         &self,
         entry: &Value,
         target: &Value,
-        ctx: &mut Value,
+        ctx: &mut Cow<'_, Value>,
         depth: usize,
     ) -> Scope {
         if let Some(entries) = entry.get("context").and_then(Value::as_array) {
-            if let Err(e) = context::load(entries, ctx, &Request::default()) {
+            if let Err(e) = context::load(entries, ctx.to_mut(), &Request::default()) {
                 return Scope::Error(format!("failed to load context: {e}"));
             }
         }
@@ -742,6 +781,25 @@ impl Rule {
         }
         self.validate_scope(entry, target, ctx, depth + 1)
     }
+}
+
+/// The top-level context keys an element of a foreach entry can change: its bindings, and the
+/// first segment of each of its context entries' names.
+fn touched_keys(entry: &Value, depth: usize) -> Vec<String> {
+    let mut keys = vec![
+        "element".to_string(),
+        "elementIndex".to_string(),
+        format!("element{depth}"),
+        format!("elementIndex{depth}"),
+    ];
+    for e in entry.get("context").and_then(Value::as_array).into_iter().flatten() {
+        if let Some(name) = e.get("name").and_then(Value::as_str) {
+            keys.push(name.split('.').next().unwrap_or(name).to_string());
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
 }
 
 /// `validate.podSecurity`: the Pod Security Standards at a level, less the excluded checks.

@@ -70,9 +70,30 @@ impl std::fmt::Display for EvalError {
 
 pub type EvalResult = Result<Value, EvalError>;
 
+/// Most parsed expressions kept per thread (the cache starts over when full).
+const PARSED: usize = 4096;
+
+thread_local! {
+    /// Parsed expressions by their text: a policy asks the same ones for object after object.
+    static ASTS: std::cell::RefCell<std::collections::HashMap<Box<str>, std::rc::Rc<Ast>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
 /// Parses and evaluates an expression against `data`.
 pub fn search(expression: &str, data: &Value) -> EvalResult {
-    let ast = parse(expression).map_err(EvalError::Other)?;
+    let cached = ASTS.with_borrow(|asts| asts.get(expression).cloned());
+    let ast = if let Some(ast) = cached {
+        ast
+    } else {
+        let ast = std::rc::Rc::new(parse(expression).map_err(EvalError::Other)?);
+        ASTS.with_borrow_mut(|asts| {
+            if asts.len() >= PARSED {
+                asts.clear();
+            }
+            asts.insert(expression.into(), std::rc::Rc::clone(&ast));
+        });
+        ast
+    };
     evaluate(&ast, data)
 }
 
