@@ -3,6 +3,7 @@
 //!
 //! Entry point: [`build`].
 
+pub mod domains;
 pub mod kinds;
 mod kustomize;
 pub mod locate;

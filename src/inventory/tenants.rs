@@ -82,9 +82,39 @@ impl AllowList {
         self.0.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
     }
 
+    /// The keys a host index can find this list's entries by: an exact host, or the literal
+    /// text after a leading `*` when it starts at a label (`.team-a.example.com`). `None` when an
+    /// entry has no such key (a regex, a wildcard elsewhere): the list must then be tried.
+    pub(crate) fn host_keys(&self) -> Option<Vec<HostKey<'_>>> {
+        self.0
+            .iter()
+            .map(|a| match a {
+                Allowed::Exact(e) => Some(HostKey::Exact(e)),
+                Allowed::Glob(g) if !crate::engine::kyverno::wildcard::has_wildcard(g) => {
+                    Some(HostKey::Exact(g))
+                }
+                Allowed::Glob(g) => g
+                    .strip_prefix('*')
+                    .filter(|rest| {
+                        rest.starts_with('.')
+                            && !crate::engine::kyverno::wildcard::has_wildcard(rest)
+                    })
+                    .map(HostKey::Suffix),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn globs(globs: impl IntoIterator<Item = String>) -> Self {
         AllowList(globs.into_iter().map(Allowed::Glob).collect())
     }
+}
+
+/// How a host index finds an allow-list entry (see [`AllowList::host_keys`]).
+pub(crate) enum HostKey<'a> {
+    Exact(&'a str),
+    /// `.team-a.example.com` of `*.team-a.example.com`.
+    Suffix(&'a str),
 }
 
 /// Isolation the tenancy platform creates in every namespace of a tenant (Capsule's
@@ -130,6 +160,8 @@ pub struct TenantIndex {
     propagated: BTreeSet<(String, String)>,
     /// Settings of tenancy objects that cannot be used: (object index, position, message).
     pub(crate) problems: Vec<(usize, crate::load::source::Pos, String)>,
+    /// Tenants by the hosts their domains name, built on first use.
+    domain_owners: std::sync::OnceLock<super::domains::DomainOwners>,
 }
 
 /// The objects of the tree the tenant index reads.
@@ -198,6 +230,14 @@ pub fn denies_by_default(spec: &Node) -> (bool, bool) {
 }
 
 impl TenantIndex {
+    /// The first tenant (in name order) other than `except` whose domains allow `host`.
+    #[must_use]
+    pub fn domain_owner(&self, host: &str, except: &str) -> Option<&Tenant> {
+        self.domain_owners
+            .get_or_init(|| super::domains::DomainOwners::new(self))
+            .owner(self, host, except)
+    }
+
     pub(crate) fn build(config: &Config, objects: &TenancyObjects<'_>) -> Self {
         let tenancy = &config.tenancy;
         let labels: Vec<&str> = match &tenancy.tenant_label {

@@ -48,14 +48,30 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
     let mut groups: Vec<_> = seen.into_values().filter(|v| v.len() > 1).collect();
     groups.sort_by_key(|v| v[0].index);
     for objects in groups {
-        for (i, later) in objects.iter().enumerate().skip(1) {
+        // The first earlier definition the cluster can see together with `later`: any, for an
+        // object outside a cluster directory; else the first outside one or in the same cluster.
+        // Remembered per cluster, so that a group of n copies costs n steps, not n².
+        let mut first_outside: Option<&Object> = None;
+        let mut first_in: HashMap<&str, &Object> = HashMap::new();
+        for (i, later) in objects.iter().enumerate() {
             let later_cluster = cluster_of(&inv.source(later).display);
-            let Some(first) = objects[..i].iter().find(|o| {
-                let c = cluster_of(&inv.source(o).display);
-                c.is_none() || later_cluster.is_none() || c == later_cluster
-            }) else {
-                continue;
+            let first = match later_cluster {
+                _ if i == 0 => None,
+                None => Some(objects[0]),
+                Some(c) => match (first_outside, first_in.get(c)) {
+                    (Some(a), Some(b)) => Some(if a.index < b.index { a } else { *b }),
+                    (a, b) => a.or(b.copied()),
+                },
             };
+            match later_cluster {
+                None => {
+                    first_outside.get_or_insert(later);
+                }
+                Some(c) => {
+                    first_in.entry(c).or_insert(later);
+                }
+            }
+            let Some(first) = first else { continue };
             let at = inv.source(first);
             let line = first
                 .root

@@ -54,12 +54,7 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         if tenant.domains.matches(host) {
             continue;
         }
-        let owner = cx
-            .inventory
-            .tenants
-            .tenants
-            .values()
-            .find(|t| t.name != tenant.name && t.domains.matches(host));
+        let owner = cx.inventory.tenants.domain_owner(host, &tenant.name);
         let whose =
             owner.map_or_else(String::new, |t| format!(", which belongs to tenant `{}`", t.name));
         sink.report(

@@ -1,5 +1,7 @@
 //! Template `missing-quota`: a tenant namespace without a ResourceQuota or without a LimitRange.
 
+use std::collections::HashMap;
+
 use serde::Deserialize;
 
 use crate::engine::{Context, Sink};
@@ -16,6 +18,15 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
         let resource = if kind == "ResourceQuota" { "resourcequotas" } else { "limitranges" };
         inv.tenants.propagates("", resource)
     };
+    // Namespaces with a v1 ResourceQuota / LimitRange, read once: (kind, namespace) → whether
+    // one of them is copied into child namespaces by HNC.
+    let mut present: HashMap<(&str, &str), bool> = HashMap::new();
+    for kind in ["ResourceQuota", "LimitRange"] {
+        for o in inv.of_kind(kind).filter(|o| o.api_version == "v1") {
+            let copied = super::missing_default_deny::propagates(&o.root);
+            *present.entry((kind, o.namespace_or_empty())).or_default() |= copied;
+        }
+    }
     for (namespace, tenant) in inv.tenants.tenant_namespaces() {
         let declarations = inv.namespace_declarations(namespace);
         if declarations.is_empty() {
@@ -29,14 +40,8 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
         let has = |kind: &str| {
             let ancestors = inv.tenants.ancestors(namespace).filter(|_| propagated(kind));
             provided(kind)
-                || std::iter::once(namespace).chain(ancestors).any(|scope| {
-                    inv.in_namespace(scope).any(|o| {
-                        o.kind == kind
-                            && o.api_version == "v1"
-                            && (scope == namespace
-                                || super::missing_default_deny::propagates(&o.root))
-                    })
-                })
+                || present.contains_key(&(kind, namespace))
+                || ancestors.into_iter().any(|scope| present.get(&(kind, scope)) == Some(&true))
         };
         let missing: Vec<&str> =
             ["ResourceQuota", "LimitRange"].into_iter().filter(|k| !has(k)).collect();
