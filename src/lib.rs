@@ -177,8 +177,8 @@ pub fn check_with(
     };
     problems.append(&mut eval::suppress::annotation_problems(&inventory, &known));
     problems.append(&mut eval::suppress::exception_problems(&loaded_config, &known));
-    let eval::Evaluation { findings: mut all_findings, problems: mut eval_problems, used } =
-        eval::run_with(&rules, &cx, &exceptions, progress);
+    let eval::Evaluation { findings: mut all_findings, problems: mut eval_problems, used, steps } =
+        eval::run_with(&rules, &cx, &exceptions, limits.eval_steps_total, progress);
     problems.append(&mut eval_problems);
     let unused = eval::suppress::unused(&rules, &inventory, &loaded_config, &exceptions, &used);
     if !unused.is_empty() {
@@ -211,6 +211,7 @@ pub fn check_with(
         policies,
         policy_rules: policy_rule_count,
         threads: rayon::current_num_threads(),
+        evaluation_steps: steps,
         stages: clock.laps,
     };
     // Freeing a large tree takes a noticeable share of a run; let a thread do it while the

@@ -21,6 +21,9 @@ pub struct Limits {
     pub regex_size: usize,
     /// Most steps (nodes evaluated, comprehension iterations included) of one CEL expression.
     pub cel_steps: usize,
+    /// Most JMESPath and CEL steps of a whole run, all evaluations together: a policy that stays
+    /// within the per-evaluation budgets on each of 100,000 objects still ends in bounded time.
+    pub eval_steps_total: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +37,7 @@ impl Default for Limits {
             jmespath_steps: 5_000_000,
             regex_size: 1024 * 1024,
             cel_steps: 1_000_000,
+            eval_steps_total: 2_000_000_000,
         }
     }
 }
@@ -61,6 +65,10 @@ pub const KEYS: &[LimitKey] = &[
     LimitKey { key: "jmespath-steps", what: "steps of one JMESPath evaluation" },
     LimitKey { key: "regex-size", what: "compiled size of one regular expression, in bytes" },
     LimitKey { key: "cel-steps", what: "steps of one CEL expression evaluation" },
+    LimitKey {
+        key: "eval-steps-total",
+        what: "JMESPath and CEL steps of a whole run, all evaluations together",
+    },
 ];
 
 impl Limits {
@@ -91,6 +99,7 @@ impl Limits {
             "jmespath-steps" => self.jmespath_steps = as_usize()?,
             "regex-size" => self.regex_size = as_usize()?,
             "cel-steps" => self.cel_steps = as_usize()?,
+            "eval-steps-total" => self.eval_steps_total = n,
             _ => {
                 let keys: Vec<&str> = KEYS.iter().map(|k| k.key).collect();
                 return Err(format!("unknown limit `{key}` (known: {})", keys.join(", ")));
@@ -115,6 +124,22 @@ impl Limits {
 pub fn parse_setting(setting: &str) -> Result<String, String> {
     Limits::default().apply([setting])?;
     Ok(setting.to_string())
+}
+
+thread_local! {
+    /// JMESPath and CEL steps evaluations on this thread took since the last [`take_spent`].
+    static SPENT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Counts the steps an evaluation took towards the run's total (`eval-steps-total`).
+pub fn spend(steps: usize) {
+    SPENT.set(SPENT.get().saturating_add(steps as u64));
+}
+
+/// The steps evaluations on this thread took since the last call.
+#[must_use = "the steps are forgotten once taken"]
+pub fn take_spent() -> u64 {
+    SPENT.replace(0)
 }
 
 /// How an error caused by a limit says how to raise it.

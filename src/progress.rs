@@ -51,6 +51,8 @@ pub struct Stats {
     pub policies: usize,
     pub policy_rules: usize,
     pub threads: usize,
+    /// JMESPath and CEL steps of the run (`eval-steps-total` bounds them).
+    pub evaluation_steps: u64,
     /// Wall time per stage, in pipeline order.
     pub stages: Vec<(&'static str, Duration)>,
 }
@@ -81,6 +83,7 @@ impl Stats {
         count("suppressed", summary.suppressed.to_string());
         count("errors", summary.errors.to_string());
         count("threads", self.threads.to_string());
+        count("eval steps", self.evaluation_steps.to_string());
         out.push_str("  time per stage\n");
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         for (stage, took) in &self.stages {
@@ -128,6 +131,7 @@ mod tests {
             policies: 2,
             policy_rules: 7,
             threads: 2,
+            evaluation_steps: 12_345,
             stages: vec![
                 ("load", Duration::from_millis(2)),
                 ("rules", Duration::from_micros(1500)),

@@ -194,6 +194,12 @@ pub trait Rule: Send + Sync {
         1
     }
 
+    /// Whether the rule evaluates expressions (JMESPath, CEL) whose steps count towards the
+    /// run's total (`eval-steps-total`): once it is spent, such rules stop running.
+    fn evaluates_expressions(&self) -> bool {
+        false
+    }
+
     /// Whether `id` names this rule or one of the rules it runs: a built-in rule by code or
     /// name; a Kyverno policy by its name, or `policy/rule` (autogen rules included).
     fn answers_to(&self, id: &str) -> bool {

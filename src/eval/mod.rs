@@ -33,6 +33,8 @@ pub struct Evaluation {
     pub problems: Vec<Problem>,
     /// The suppressions that accepted at least one finding.
     pub used: std::collections::BTreeSet<suppress::SuppressedBy>,
+    /// JMESPath and CEL steps the run took, all evaluations together.
+    pub steps: u64,
 }
 
 /// Runs every rule. A rule that panics is reported as a problem; the others still run.
@@ -42,7 +44,8 @@ pub fn run(
     cx: &Context<'_>,
     exceptions: &suppress::Exceptions,
 ) -> Evaluation {
-    run_with(rules, cx, exceptions, &crate::progress::Silent)
+    let steps_total = crate::limits::Limits::default().eval_steps_total;
+    run_with(rules, cx, exceptions, steps_total, &crate::progress::Silent)
 }
 
 /// [`run`], telling `progress` about every object checked.
@@ -51,8 +54,10 @@ pub fn run_with(
     rules: &[ActiveRule],
     cx: &Context<'_>,
     exceptions: &suppress::Exceptions,
+    steps_total: u64,
     progress: &dyn Progress,
 ) -> Evaluation {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
     let inv = cx.inventory;
     progress.start(Stage::Check, inv.objects.len() as u64);
     let object_rules: Vec<(usize, &ActiveRule)> =
@@ -71,6 +76,11 @@ pub fn run_with(
         (finding, by)
     };
 
+    // Steps are counted per object; once the run's total is past `steps_total`, the rules that
+    // evaluate expressions are left out for the objects that remain (reported below).
+    let spent = AtomicU64::new(0);
+    let unchecked = AtomicUsize::new(0);
+
     // Per-object rules: parallel over objects, each object checked by the rules of its kind.
     let per_object = inv.objects.par_iter().map(|object| {
         let mut out: Vec<Judged> = Vec::new();
@@ -78,8 +88,15 @@ pub fn run_with(
         // One sink for all the rules of this object: they share what they derive from it.
         let mut sink = Sink::default();
         let mut resource = None;
+        let spent_out = spent.load(Relaxed) > steps_total;
+        let mut left_out = false;
+        let _ = crate::limits::take_spent(); // spent elsewhere: not this object's
         for &(ri, active) in &object_rules {
             if !active.rule.wants_kind(&object.kind) {
+                continue;
+            }
+            if spent_out && active.rule.evaluates_expressions() {
+                left_out = true;
                 continue;
             }
             let ran = crate::panic::catch(|| active.rule.check_object(cx, object, &mut sink));
@@ -100,6 +117,10 @@ pub fn run_with(
                     ),
                 )),
             }
+        }
+        spent.fetch_add(crate::limits::take_spent(), Relaxed);
+        if left_out {
+            unchecked.fetch_add(1, Relaxed);
         }
         progress.advance(1);
         (out, problems)
@@ -129,6 +150,28 @@ pub fn run_with(
         per_object.chain(per_tree).unzip();
     progress.finish();
 
+    let (findings, used) = gather(judged);
+    let mut problems: Vec<Problem> = problems.into_iter().flatten().collect();
+    let unchecked = unchecked.into_inner();
+    if unchecked > 0 {
+        problems.push(Problem::new(
+            "",
+            None,
+            format!(
+                "policies were not evaluated on {unchecked} objects: the run spent its budget of \
+                 {steps_total} JMESPath and CEL steps ({})",
+                crate::limits::hint("eval-steps-total")
+            ),
+        ));
+    }
+    problems.sort();
+    Evaluation { findings, problems, used, steps: spent.into_inner() }
+}
+
+/// The findings of every object and tree rule in one sorted list, and the suppressions used.
+fn gather(
+    judged: Vec<Vec<Judged>>,
+) -> (Vec<Finding>, std::collections::BTreeSet<suppress::SuppressedBy>) {
     let total = judged.iter().map(Vec::len).sum();
     let mut findings = Vec::with_capacity(total);
     let mut used = std::collections::BTreeSet::new();
@@ -137,9 +180,7 @@ pub fn run_with(
         used.extend(by);
     }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    let mut problems: Vec<Problem> = problems.into_iter().flatten().collect();
-    problems.sort();
-    Evaluation { findings, problems, used }
+    (findings, used)
 }
 
 fn to_finding(

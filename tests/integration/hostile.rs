@@ -348,6 +348,58 @@ fn values_copied_by_jmespath_are_charged_by_size() {
     assert!(locations(&report).contains(&known()));
 }
 
+/// A run-wide budget: a policy within the per-evaluation budget on each object still cannot
+/// make the run as a whole unbounded. Once the run's steps are spent, policies are left out for
+/// the objects that remain, which the run reports (exit 2); built-in rules still run.
+#[test]
+fn a_run_stops_evaluating_policies_once_its_total_budget_is_spent() {
+    let pods = 300;
+    let dir = tempfile::tempdir().unwrap();
+    let pod = std::fs::read_to_string(repo().join(KNOWN)).unwrap();
+    let text: Vec<String> =
+        (0..pods).map(|i| pod.replace("still-reported", &format!("pod-{i}"))).collect();
+    std::fs::write(dir.path().join("pods.yaml"), text.join("---\n")).unwrap();
+    let policy = repo().join("testdata/hostile/limits-policies/expensive-jmespath.yaml");
+    std::fs::copy(policy, dir.path().join("policy.yaml")).unwrap();
+    let args = |total: &str| {
+        let limit = format!("eval-steps-total={total}");
+        let args = ["--format", "json", "--select", "MTK-SEC-001", "--policy", "policy.yaml"];
+        let mut args: Vec<String> = args.iter().map(ToString::to_string).collect();
+        args.extend(["--limit".into(), limit, "--no-tree-policies".into(), "pods.yaml".into()]);
+        args
+    };
+    let run = |total: &str| {
+        let args = args(total);
+        mtk_in(dir.path(), &args.iter().map(String::as_str).collect::<Vec<_>>(), None)
+    };
+    // Within the default budget every Pod is evaluated: no error.
+    let full = run("2000000000");
+    assert_eq!(full.code, 1, "{}", full.stdout);
+    assert!(full.json()["errors"].as_array().unwrap().is_empty(), "{}", full.stdout);
+    // A budget of 50 steps is spent after a few Pods.
+    let cut = run("50");
+    assert_eq!(cut.code, 2, "{}", cut.stdout);
+    let report = cut.json();
+    let errors = self::errors(&report);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let message = &errors[0].3;
+    let unchecked: usize = message
+        .strip_prefix("policies were not evaluated on ")
+        .and_then(|rest| rest.split_once(' '))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("{message}"));
+    assert!(unchecked > 0 && unchecked < pods, "{message}");
+    assert!(message.contains("raise it with --limit eval-steps-total=N"), "{message}");
+    // The built-in rule still reports every Pod.
+    let privileged = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "MTK-SEC-001")
+        .count();
+    assert_eq!(privileged, pods);
+}
+
 #[test]
 fn test_files_stay_inside_the_tested_tree_and_never_read_special_files() {
     let run = mtk(&["test", "--format", "json", "testdata/hostile/tests/outside"]);

@@ -246,6 +246,12 @@ pub struct Env<'a> {
     blame: Option<Val>,
 }
 
+impl Drop for Env<'_> {
+    fn drop(&mut self) {
+        crate::limits::spend(self.steps);
+    }
+}
+
 impl<'a> Env<'a> {
     /// An environment over an activation, bounded to `budget` steps.
     #[must_use]
@@ -285,9 +291,10 @@ impl<'a> Env<'a> {
         self
     }
 
-    /// Starts a new expression's step count (the budget is per expression).
+    /// Starts a new expression's step count (the budget is per expression); the steps taken
+    /// so far count towards the run's total.
     pub fn reset_steps(&mut self) {
-        self.steps = 0;
+        crate::limits::spend(std::mem::take(&mut self.steps));
     }
 
     /// Forgets what an earlier expression blamed.
@@ -861,7 +868,8 @@ mod tests {
         let mut vars = BTreeMap::new();
         vars.insert("object".to_string(), Val::from_json(object));
         let expr = super::super::parse(text).unwrap();
-        eval(&expr, &mut Env::new(&vars, 100_000))
+        let mut env = Env::new(&vars, 100_000);
+        eval(&expr, &mut env)
     }
 
     #[test]

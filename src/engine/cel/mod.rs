@@ -114,7 +114,8 @@ mod tests {
 
     fn value(text: &str) -> Result<Val, EvalError> {
         let vars = std::collections::BTreeMap::new();
-        eval(&ok(text), &mut Env::new(&vars, 100_000))
+        let mut env = Env::new(&vars, 100_000);
+        eval(&ok(text), &mut env)
     }
 
     fn truth(text: &str) -> bool {

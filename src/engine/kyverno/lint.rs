@@ -107,6 +107,10 @@ impl Rule for PolicyRule {
         RuleScope::Object
     }
 
+    fn evaluates_expressions(&self) -> bool {
+        true
+    }
+
     fn wants_kind(&self, kind: &str) -> bool {
         self.kinds.as_ref().is_none_or(|k| k.iter().any(|k| k == kind))
     }

@@ -100,7 +100,9 @@ pub fn search(expression: &str, data: &Value) -> EvalResult {
 /// Evaluates a parsed expression.
 pub fn evaluate(ast: &Ast, data: &Value) -> EvalResult {
     let mut steps = 0;
-    eval(ast, data, &mut steps)
+    let result = eval(ast, data, &mut steps);
+    crate::limits::spend(steps);
+    result
 }
 
 /// JMESPath truthiness: false, null, and empty strings, arrays and objects are false.
