@@ -194,7 +194,7 @@ pub(super) fn run_file(path: &Path, files: &Files<'_>, strict: bool) -> Vec<Suit
                 if strict {
                     report.problems.extend(unknown_rules(&suite, &display));
                 }
-                report.rows = run_suite(&suite, strict);
+                (report.rows, report.unlisted) = run_suite(&suite, strict);
             }
             Err(problem) => report.problems.push(problem),
         }
@@ -530,32 +530,60 @@ fn unknown_rules(suite: &Suite, display: &str) -> Vec<Problem> {
 /// Responses per (operation, resource index, policy index), computed on demand.
 type ResponseCache = HashMap<(String, usize, usize), Vec<RuleResponse>>;
 
-fn run_suite(suite: &Suite, strict: bool) -> Vec<Row> {
+/// The rows of a suite: the first [`super::MAX_ROWS`] kept, the others counted.
+fn run_suite(suite: &Suite, strict: bool) -> (Vec<Row>, super::Unlisted) {
     let mut cache = ResponseCache::new();
+    let by_name = resources_by_name(suite);
     let mut rows = Vec::new();
+    let mut unlisted = super::Unlisted::default();
     for expected in &suite.results {
-        for ri in select_resources(suite, expected) {
-            rows.extend(rows_for(suite, expected, ri, strict, &mut cache));
+        for ri in select_resources(suite, &by_name, expected) {
+            for row in rows_for(suite, expected, ri, strict, &mut cache) {
+                if rows.len() < super::MAX_ROWS {
+                    rows.push(row);
+                } else if row.verdict == Verdict::Pass {
+                    unlisted.passed += 1;
+                } else {
+                    unlisted.failed += 1;
+                }
+            }
         }
     }
-    rows
+    (rows, unlisted)
 }
 
-/// The resources a result names (`name` or `namespace/name`); all of them when none matches,
-/// as `kyverno test` does.
-fn select_resources(suite: &Suite, expected: &Expected) -> Vec<usize> {
+/// The indexes of a suite's resources by name.
+fn resources_by_name(suite: &Suite) -> HashMap<&str, Vec<usize>> {
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, r) in suite.resources.iter().enumerate() {
+        by_name.entry(identity(r).3).or_default().push(i);
+    }
+    by_name
+}
+
+/// The resources a result names (`name` or `namespace/name`), in the order named; all of them
+/// when none matches, as `kyverno test` does.
+fn select_resources(
+    suite: &Suite,
+    by_name: &HashMap<&str, Vec<usize>>,
+    expected: &Expected,
+) -> Vec<usize> {
     let mut selected: Vec<usize> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for wanted in &expected.resources {
         let (ns, name) = match wanted.split_once('/') {
             Some((ns, name)) => (Some(ns), name),
             None => (None, wanted.as_str()),
         };
-        for (i, r) in suite.resources.iter().enumerate() {
-            let (_, _, rns, rname) = identity(r);
-            if rname == name && ns.is_none_or(|ns| ns == rns) && !selected.contains(&i) {
-                selected.push(i);
-            }
-        }
+        let mut found: Vec<usize> = by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|&i| ns.is_none_or(|ns| ns == identity(&suite.resources[i]).2))
+            .filter(|i| seen.insert(*i))
+            .collect();
+        selected.append(&mut found);
     }
     if selected.is_empty() {
         selected = (0..suite.resources.len()).collect();

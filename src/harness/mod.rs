@@ -78,12 +78,38 @@ pub struct Row {
     pub message: String,
 }
 
+/// Most rows one test keeps to show. A Kyverno result whose resources are not in the test is
+/// checked against every resource (as `kyverno test` does), so results x resources rows can
+/// arise: past this many they are counted, not kept.
+pub const MAX_ROWS: usize = 10_000;
+
+/// Rows counted but not kept (past [`MAX_ROWS`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Unlisted {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl Unlisted {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.passed == 0 && self.failed == 0
+    }
+
+    #[must_use]
+    pub fn total(&self) -> usize {
+        self.passed + self.failed
+    }
+}
+
 /// The outcome of one test (one document of a test file).
 #[derive(Clone, Debug)]
 pub struct SuiteReport {
     pub file: String,
     pub name: String,
     pub rows: Vec<Row>,
+    /// Rows past [`MAX_ROWS`]: counted in the totals and the exit code, not listed.
+    pub unlisted: Unlisted,
     /// Problems loading the test or what it references (exit code 2).
     pub problems: Vec<Problem>,
     /// Whether some policy of the suite is not a non-CEL validate-only ClusterPolicy.
@@ -98,6 +124,7 @@ impl SuiteReport {
             file,
             name,
             rows: Vec::new(),
+            unlisted: Unlisted::default(),
             problems: Vec::new(),
             cel_or_other: false,
             policy_kinds: std::collections::BTreeMap::new(),
@@ -122,12 +149,14 @@ pub struct TestOutcome {
 impl TestOutcome {
     #[must_use]
     pub fn passed(&self) -> usize {
-        self.rows().filter(|r| r.verdict == Verdict::Pass).count()
+        let unlisted: usize = self.suites.iter().map(|s| s.unlisted.passed).sum();
+        self.rows().filter(|r| r.verdict == Verdict::Pass).count() + unlisted
     }
 
     #[must_use]
     pub fn failed(&self) -> usize {
-        self.rows().filter(|r| r.verdict == Verdict::Fail).count()
+        let unlisted: usize = self.suites.iter().map(|s| s.unlisted.failed).sum();
+        self.rows().filter(|r| r.verdict == Verdict::Fail).count() + unlisted
     }
 
     #[must_use]

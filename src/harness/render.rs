@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use super::{Row, TestOutcome, Verdict};
+use super::{Row, TestOutcome, Unlisted, Verdict};
 use crate::error::Problem;
 use crate::report::junit::xml;
 use crate::report::sanitize;
@@ -140,6 +140,17 @@ fn render_table(
                 writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
             }
         }
+        let unlisted = suite.unlisted;
+        if !unlisted.is_empty() {
+            writeln!(
+                out,
+                "… and {} more rows not listed ({} passed, {} failed): a test lists at most {} rows",
+                unlisted.total(),
+                unlisted.passed,
+                unlisted.failed,
+                super::MAX_ROWS
+            )?;
+        }
         writeln!(out)?;
     }
     writeln!(out, "{}", summary_line(outcome))
@@ -156,6 +167,9 @@ struct JsonTest<'a> {
     file: &'a str,
     name: &'a str,
     rows: &'a [Row],
+    /// Rows counted but not listed (past the limit of rows a test lists).
+    #[serde(skip_serializing_if = "Unlisted::is_empty")]
+    unlisted: Unlisted,
     #[serde(skip_serializing_if = "<[Problem]>::is_empty")]
     errors: &'a [Problem],
 }
@@ -172,7 +186,13 @@ fn write_json(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
         tests: outcome
             .suites
             .iter()
-            .map(|s| JsonTest { file: &s.file, name: &s.name, rows: &s.rows, errors: &s.problems })
+            .map(|s| JsonTest {
+                file: &s.file,
+                name: &s.name,
+                rows: &s.rows,
+                unlisted: s.unlisted,
+                errors: &s.problems,
+            })
             .collect(),
         summary: JsonSummary {
             passed: outcome.passed(),
@@ -194,7 +214,8 @@ fn write_junit(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
         outcome.errors()
     )?;
     for suite in &outcome.suites {
-        let failures = suite.rows.iter().filter(|r| r.verdict == Verdict::Fail).count();
+        let failures = suite.rows.iter().filter(|r| r.verdict == Verdict::Fail).count()
+            + suite.unlisted.failed;
         let name = if suite.name.is_empty() {
             suite.file.clone()
         } else {
@@ -204,7 +225,7 @@ fn write_junit(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
             out,
             r#"  <testsuite name="{}" tests="{}" failures="{failures}" errors="{}">"#,
             xml(&name),
-            suite.rows.len(),
+            suite.rows.len() + suite.unlisted.total(),
             suite.problems.len()
         )?;
         for p in &suite.problems {
@@ -226,6 +247,18 @@ fn write_junit(outcome: &TestOutcome, out: &mut dyn Write) -> io::Result<()> {
                     xml(&r.message)
                 )?;
                 writeln!(out, "    </testcase>")?;
+            }
+        }
+        let unlisted = suite.unlisted;
+        if !unlisted.is_empty() {
+            // The rows past the limit, as one case that fails when any of them failed.
+            let case = format!("{} more rows not listed", unlisted.total());
+            write!(out, r#"    <testcase name="{case}" classname="{}""#, xml(&suite.file))?;
+            if unlisted.failed == 0 {
+                writeln!(out, "/>")?;
+            } else {
+                let message = format!("{} of them failed", unlisted.failed);
+                writeln!(out, ">\n      <failure message=\"{message}\"/>\n    </testcase>")?;
             }
         }
         writeln!(out, "  </testsuite>")?;

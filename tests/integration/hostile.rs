@@ -400,6 +400,65 @@ fn a_run_stops_evaluating_policies_once_its_total_budget_is_spent() {
     assert_eq!(privileged, pods);
 }
 
+/// A Kyverno result whose resource is not in the test is checked against every resource (as
+/// `kyverno test` does): 300 such results on 100 Pods are 30,000 rows. A test keeps at most
+/// 10,000 of them and counts the rest, so that the totals and the exit code stay exact while
+/// memory stays bounded.
+#[test]
+fn rows_of_results_naming_missing_resources_are_counted_past_the_limit() {
+    use std::fmt::Write as _;
+    let (results, pods) = (300, 100);
+    let dir = tempfile::tempdir().unwrap();
+    let policy = repo().join("testdata/hostile/policies/require-team-label.yaml");
+    std::fs::copy(policy, dir.path().join("policy.yaml")).unwrap();
+    let mut resources = String::new();
+    for i in 0..pods {
+        // Every third Pod lacks the label the policy requires.
+        let labels = if i % 3 == 0 { "{}" } else { "{team: a}" };
+        write!(
+            resources,
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, labels: {labels}}}\n\
+             spec: {{containers: [{{name: c, image: nginx:1.25}}]}}\n---\n"
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("resources.yaml"), resources).unwrap();
+    let mut test = String::from(
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: many}\n\
+         policies: [policy.yaml]\nresources: [resources.yaml]\nresults:\n",
+    );
+    for i in 0..results {
+        writeln!(
+            test,
+            "- {{policy: require-team-label, rule: team, resources: [missing-{i}], kind: Pod, result: pass}}"
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("kyverno-test.yaml"), test).unwrap();
+    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    let suite = &report["tests"][0];
+    assert_eq!(suite["rows"].as_array().unwrap().len(), 10_000);
+    // 34 of the 100 Pods fail `pass` in each of the 300 expansions.
+    let (failed, passed) = (results * 34, results * 66);
+    assert_eq!(report["summary"]["failed"], failed);
+    assert_eq!(report["summary"]["passed"], passed);
+    let listed_failed =
+        suite["rows"].as_array().unwrap().iter().filter(|r| r["verdict"] == "fail").count();
+    assert_eq!(suite["unlisted"]["failed"].as_u64().unwrap() as usize, failed - listed_failed);
+    assert_eq!(
+        suite["unlisted"]["passed"].as_u64().unwrap() as usize,
+        passed - (10_000 - listed_failed)
+    );
+    let table = mtk_in(dir.path(), &["test", "."], None);
+    assert!(
+        table.stdout.contains("… and 20000 more rows not listed"),
+        "{}",
+        &table.stdout[table.stdout.len().saturating_sub(500)..]
+    );
+}
+
 #[test]
 fn test_files_stay_inside_the_tested_tree_and_never_read_special_files() {
     let run = mtk(&["test", "--format", "json", "testdata/hostile/tests/outside"]);
