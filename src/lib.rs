@@ -24,6 +24,7 @@ pub mod limits;
 pub mod load;
 pub mod panic;
 pub mod progress;
+pub mod render;
 pub mod report;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,428 @@
+//! Patches as kustomize applies them to a rendered tree: strategic merge (apimachinery's
+//! `strategicpatch`, as kustomize uses it) and JSON 6902. Nodes a patch brings keep the patch's
+//! file and spans, so a finding on them points at the patch.
+
+use super::tree::{Field, TValue, Tree};
+
+/// Why a patch could not be applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PatchError(pub String);
+
+impl std::fmt::Display for PatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What a strategic merge did to the object it was applied to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Merged {
+    Kept,
+    /// `$patch: delete` at the top: the object is removed from the build.
+    Deleted,
+}
+
+/// The merge key of a list field of the built-in Kubernetes types, by the field's name and the
+/// name of the field that holds its parent (the API's `x-kubernetes-patch-merge-key` with
+/// `x-kubernetes-patch-strategy: merge`). Lists of other fields, and of custom resources, are
+/// replaced whole, as kustomize does.
+fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
+    Some(match field {
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "imagePullSecrets"
+        | "volumes"
+        | "env"
+        | "resourceClaims"
+        | "schedulingGates" => "name",
+        "ports" if matches!(parent, "containers" | "initContainers" | "ephemeralContainers") => {
+            "containerPort"
+        }
+        "ports" if parent == "spec" => "port",
+        "volumeMounts" => "mountPath",
+        "volumeDevices" => "devicePath",
+        "hostAliases" => "ip",
+        "topologySpreadConstraints" => "topologyKey",
+        "ownerReferences" => "uid",
+        "conditions" => "type",
+        _ => return None,
+    })
+}
+
+/// Applies a strategic merge patch to an object. `builtin` says whether the object is of a
+/// built-in kind (whose lists merge by key); lists of other kinds are replaced.
+pub fn strategic_merge(
+    target: &mut Tree,
+    patch: &Tree,
+    builtin: bool,
+) -> Result<Merged, PatchError> {
+    if patch.get("$patch").and_then(Tree::as_str) == Some("delete") {
+        return Ok(Merged::Deleted);
+    }
+    merge_value(target, patch, builtin, "")?;
+    Ok(Merged::Kept)
+}
+
+fn merge_value(
+    target: &mut Tree,
+    patch: &Tree,
+    builtin: bool,
+    parent: &str,
+) -> Result<(), PatchError> {
+    let (TValue::Map(_), TValue::Map(pfields)) = (&target.value, &patch.value) else {
+        *target = strip_directives(patch);
+        return Ok(());
+    };
+    match patch.get("$patch").and_then(Tree::as_str) {
+        None | Some("merge") => {}
+        Some("replace") => {
+            *target = strip_directives(patch);
+            return Ok(());
+        }
+        Some(other) => return Err(PatchError(format!("unknown `$patch: {other}`"))),
+    }
+    if let Some(keep) = patch.get("$retainKeys") {
+        let TValue::Seq(names) = &keep.value else {
+            return Err(PatchError("`$retainKeys` must be a list of field names".into()));
+        };
+        let names: Vec<&str> = names.iter().filter_map(Tree::as_str).collect();
+        if let TValue::Map(fields) = &mut target.value {
+            fields.retain(|f| names.contains(&f.key.as_str()));
+        }
+    }
+    for field in pfields {
+        let key = field.key.as_str();
+        if key == "$patch" || key == "$retainKeys" {
+            continue;
+        }
+        if let Some(list) = key.strip_prefix("$deleteFromPrimitiveList/") {
+            delete_from_primitive_list(target, list, &field.value)?;
+            continue;
+        }
+        if key.starts_with("$setElementOrder/") {
+            // The order of a merged list's elements: kustomize keeps the target's order for
+            // elements both have and appends the new ones, which the merge below does.
+            continue;
+        }
+        if key.starts_with('$') {
+            return Err(PatchError(format!("the directive `{key}` is not supported yet")));
+        }
+        if field.value.value == TValue::Null {
+            target.remove(key);
+            continue;
+        }
+        match target.get_mut(key) {
+            None => {
+                let TValue::Map(fields) = &mut target.value else { unreachable!("a map") };
+                fields.push(Field {
+                    key: field.key.clone(),
+                    key_span: field.key_span,
+                    value: strip_directives(&field.value),
+                });
+            }
+            Some(existing) => match (&mut existing.value, &field.value.value) {
+                (TValue::Seq(items), TValue::Seq(patch_items)) => {
+                    match builtin.then(|| merge_key(parent, key)).flatten() {
+                        Some(mk) => merge_list(items, patch_items, mk, builtin, key)?,
+                        None => *existing = strip_directives(&field.value),
+                    }
+                }
+                _ => merge_value(existing, &field.value, builtin, key)?,
+            },
+        }
+    }
+    Ok(())
+}
+
+/// Merges a patch list into a list whose elements are identified by `key`.
+fn merge_list(
+    items: &mut Vec<Tree>,
+    patch_items: &[Tree],
+    key: &str,
+    builtin: bool,
+    field: &str,
+) -> Result<(), PatchError> {
+    if patch_items.iter().any(|p| p.get("$patch").and_then(Tree::as_str) == Some("replace")) {
+        *items = patch_items
+            .iter()
+            .filter(|p| p.get("$patch").is_none())
+            .map(strip_directives)
+            .collect();
+        return Ok(());
+    }
+    for p in patch_items {
+        let id = p.get(key).map(Tree::to_json);
+        let position = id.as_ref().and_then(|id| {
+            items.iter().position(|t| t.get(key).map(Tree::to_json).as_ref() == Some(id))
+        });
+        let delete = p.get("$patch").and_then(Tree::as_str) == Some("delete");
+        match (position, delete) {
+            (Some(i), true) => {
+                items.remove(i);
+            }
+            (None, true) => {}
+            (Some(i), false) => merge_value(&mut items[i], p, builtin, field)?,
+            (None, false) => items.push(strip_directives(p)),
+        }
+    }
+    Ok(())
+}
+
+fn delete_from_primitive_list(
+    target: &mut Tree,
+    list: &str,
+    values: &Tree,
+) -> Result<(), PatchError> {
+    let TValue::Seq(values) = &values.value else {
+        return Err(PatchError(format!("`$deleteFromPrimitiveList/{list}` must be a list")));
+    };
+    let gone: Vec<serde_json::Value> = values.iter().map(Tree::to_json).collect();
+    if let Some(Tree { value: TValue::Seq(items), .. }) = target.get_mut(list) {
+        items.retain(|i| !gone.contains(&i.to_json()));
+    }
+    Ok(())
+}
+
+/// A patch value as it goes into the object: without `$patch`, `$retainKeys` and the other
+/// directives, at any depth.
+fn strip_directives(patch: &Tree) -> Tree {
+    let value = match &patch.value {
+        TValue::Map(fields) => TValue::Map(
+            fields
+                .iter()
+                .filter(|f| !f.key.starts_with('$'))
+                .map(|f| Field {
+                    key: f.key.clone(),
+                    key_span: f.key_span,
+                    value: strip_directives(&f.value),
+                })
+                .collect(),
+        ),
+        TValue::Seq(items) => TValue::Seq(items.iter().map(strip_directives).collect()),
+        other => other.clone(),
+    };
+    Tree { file: patch.file, span: patch.span, value }
+}
+
+/// Applies a JSON 6902 patch (a list of operations) to an object.
+pub fn json6902(target: &mut Tree, operations: &Tree) -> Result<(), PatchError> {
+    let TValue::Seq(ops) = &operations.value else {
+        return Err(PatchError("a JSON 6902 patch must be a list of operations".into()));
+    };
+    for (i, op) in ops.iter().enumerate() {
+        let name = op.get("op").and_then(Tree::as_str).unwrap_or("");
+        let path = op
+            .get("path")
+            .and_then(Tree::as_str)
+            .ok_or_else(|| PatchError(format!("operation {i} (`{name}`) has no `path`")))?;
+        let fail = |why: String| PatchError(format!("operation {i} (`{name} {path}`): {why}"));
+        let value = || op.get("value").cloned().ok_or_else(|| fail("no `value`".into()));
+        match name {
+            "add" => add(target, path, value()?).map_err(fail)?,
+            "remove" => {
+                remove(target, path).map_err(fail)?;
+            }
+            "replace" => {
+                let slot = find_mut(target, path).map_err(fail)?;
+                *slot = value()?;
+            }
+            "move" | "copy" => {
+                let from = op
+                    .get("from")
+                    .and_then(Tree::as_str)
+                    .ok_or_else(|| fail("no `from`".into()))?;
+                let moved = if name == "move" {
+                    remove(target, from).map_err(fail)?
+                } else {
+                    find_mut(target, from).map_err(fail)?.clone()
+                };
+                add(target, path, moved).map_err(fail)?;
+            }
+            "test" => {
+                let found = find_mut(target, path).map_err(fail)?.to_json();
+                if found != value()?.to_json() {
+                    return Err(fail(format!("the value is {found}")));
+                }
+            }
+            other => return Err(fail(format!("unknown operation `{other}`"))),
+        }
+    }
+    Ok(())
+}
+
+/// The segments of a JSON pointer, unescaped.
+fn segments(path: &str) -> Result<Vec<String>, String> {
+    if path.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(rest) = path.strip_prefix('/') else {
+        return Err("a path must start with `/`".into());
+    };
+    Ok(rest.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect())
+}
+
+fn child_mut<'t>(node: &'t mut Tree, segment: &str) -> Result<&'t mut Tree, String> {
+    match &mut node.value {
+        TValue::Map(fields) => fields
+            .iter_mut()
+            .find(|f| f.key == segment)
+            .map(|f| &mut f.value)
+            .ok_or_else(|| format!("no field `{segment}`")),
+        TValue::Seq(items) => {
+            let len = items.len();
+            segment
+                .parse::<usize>()
+                .ok()
+                .and_then(|i| items.get_mut(i))
+                .ok_or_else(|| format!("no element `{segment}` in a list of {len}"))
+        }
+        _ => Err(format!("`{segment}` is below a value that is not a map or a list")),
+    }
+}
+
+fn find_mut<'t>(target: &'t mut Tree, path: &str) -> Result<&'t mut Tree, String> {
+    segments(path)?.iter().try_fold(target, |node, s| child_mut(node, s))
+}
+
+/// The parent of `path` and the last segment.
+fn parent_mut<'t>(target: &'t mut Tree, path: &str) -> Result<(&'t mut Tree, String), String> {
+    let mut segs = segments(path)?;
+    let last = segs.pop().ok_or("the whole document cannot be added to or removed")?;
+    let parent = segs.iter().try_fold(target, |node, s| child_mut(node, s))?;
+    Ok((parent, last))
+}
+
+fn add(target: &mut Tree, path: &str, value: Tree) -> Result<(), String> {
+    let (parent, last) = parent_mut(target, path)?;
+    match &mut parent.value {
+        TValue::Map(_) => {
+            parent.set(&last, value);
+            Ok(())
+        }
+        TValue::Seq(items) => {
+            let index = if last == "-" {
+                items.len()
+            } else {
+                last.parse::<usize>()
+                    .ok()
+                    .filter(|i| *i <= items.len())
+                    .ok_or_else(|| format!("no position `{last}` in a list of {}", items.len()))?
+            };
+            items.insert(index, value);
+            Ok(())
+        }
+        _ => Err(format!("`{last}` cannot be added below a value that is not a map or a list")),
+    }
+}
+
+fn remove(target: &mut Tree, path: &str) -> Result<Tree, String> {
+    let (parent, last) = parent_mut(target, path)?;
+    match &mut parent.value {
+        TValue::Map(fields) => {
+            let i = fields
+                .iter()
+                .position(|f| f.key == last)
+                .ok_or_else(|| format!("no field `{last}`"))?;
+            Ok(fields.remove(i).value)
+        }
+        TValue::Seq(items) => {
+            let len = items.len();
+            let i = last
+                .parse::<usize>()
+                .ok()
+                .filter(|i| *i < len)
+                .ok_or_else(|| format!("no element `{last}` in a list of {len}"))?;
+            Ok(items.remove(i))
+        }
+        _ => Err(format!("`{last}` is below a value that is not a map or a list")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn tree(text: &str, file: u32) -> Tree {
+        let docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+        Tree::from_node(&docs.documents[0].root, file)
+    }
+
+    const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n        env: [{name: A, value: '1'}]\n      - name: side\n        image: busybox\n";
+
+    #[test]
+    fn strategic_merge_merges_maps_and_keyed_lists() {
+        let mut base = tree(DEPLOYMENT, 0);
+        let patch = tree("spec:\n  template:\n    spec:\n      containers:\n      - name: app\n        securityContext: {privileged: true}\n        env: [{name: B, value: '2'}]\n      - name: new\n        image: x\nmetadata:\n  labels: {app: null, tier: web}\n", 1);
+        assert_eq!(strategic_merge(&mut base, &patch, true), Ok(Merged::Kept));
+        let json = base.to_json();
+        let containers = &json["spec"]["template"]["spec"]["containers"];
+        assert_eq!(containers[0]["securityContext"], json!({"privileged": true}));
+        assert_eq!(containers[0]["image"], "nginx:1.25");
+        assert_eq!(
+            containers[0]["env"],
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
+        );
+        assert_eq!(containers[1]["name"], "side");
+        assert_eq!(containers[2], json!({"name": "new", "image": "x"}));
+        assert_eq!(json["metadata"]["labels"], json!({"tier": "web"}));
+        // The field the patch added comes from the patch file.
+        let (_, origins) = base.into_node();
+        let files: Vec<(&str, u32)> =
+            origins.iter().map(|o| (o.pointer.as_str(), o.file)).collect();
+        assert!(
+            files.contains(&("/spec/template/spec/containers/0/securityContext", 1)),
+            "{files:?}"
+        );
+        assert!(files.contains(&("/spec/template/spec/containers/2", 1)), "{files:?}");
+    }
+
+    #[test]
+    fn strategic_merge_directives_and_custom_kinds() {
+        let mut base = tree(DEPLOYMENT, 0);
+        let patch = tree("spec:\n  template:\n    spec:\n      containers:\n      - {name: side, $patch: delete}\n", 1);
+        strategic_merge(&mut base, &patch, true).unwrap();
+        assert_eq!(
+            base.to_json()["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(),
+            1
+        );
+        let patch = tree("spec:\n  template:\n    spec:\n      $patch: replace\n      containers: [{name: only}]\n", 1);
+        strategic_merge(&mut base, &patch, true).unwrap();
+        assert_eq!(
+            base.to_json()["spec"]["template"]["spec"],
+            json!({"containers": [{"name": "only"}]})
+        );
+        assert_eq!(
+            strategic_merge(&mut base, &tree("$patch: delete\n", 1), true),
+            Ok(Merged::Deleted)
+        );
+        // A custom kind's lists are replaced.
+        let mut custom = tree("spec:\n  containers: [{name: a, image: x}]\n", 0);
+        strategic_merge(&mut custom, &tree("spec:\n  containers: [{name: b}]\n", 1), false)
+            .unwrap();
+        assert_eq!(custom.to_json()["spec"]["containers"], json!([{"name": "b"}]));
+        let err = strategic_merge(&mut custom, &tree("spec: {$unknown: 1}\n", 1), false);
+        assert!(err.is_err());
+    }
+
+    #[test]
+    fn json6902_operations() {
+        let mut base = tree(DEPLOYMENT, 0);
+        let ops = tree("- {op: add, path: /spec/template/spec/containers/0/securityContext, value: {privileged: true}}\n- {op: replace, path: /metadata/name, value: api}\n- {op: remove, path: /spec/template/spec/containers/1}\n- {op: copy, from: /metadata/name, path: /metadata/labels/name}\n- {op: test, path: /metadata/labels/name, value: api}\n- {op: add, path: /spec/template/spec/containers/-, value: {name: last}}\n", 1);
+        json6902(&mut base, &ops).unwrap();
+        let json = base.to_json();
+        assert_eq!(json["metadata"]["name"], "api");
+        assert_eq!(json["metadata"]["labels"], json!({"app": "web", "name": "api"}));
+        let containers = json["spec"]["template"]["spec"]["containers"].as_array().unwrap();
+        assert_eq!(containers.len(), 2);
+        assert_eq!(containers[0]["securityContext"], json!({"privileged": true}));
+        assert_eq!(containers[1], json!({"name": "last"}));
+        let err =
+            json6902(&mut base, &tree("- {op: remove, path: /spec/nothing}\n", 1)).unwrap_err();
+        assert_eq!(err.0, "operation 0 (`remove /spec/nothing`): no field `nothing`");
+        let err = json6902(&mut base, &tree("- {op: test, path: /metadata/name, value: web}\n", 1))
+            .unwrap_err();
+        assert_eq!(err.0, "operation 0 (`test /metadata/name`): the value is \"api\"");
+    }
+}

@@ -1,0 +1,260 @@
+//! A tree being rendered: every node carries the file it came from and its span there, so that
+//! a rendered object still says which file and line supplied each field (docs/RENDER.md,
+//! "Provenance"). Built from loaded nodes, changed by patches and transformers, and turned back
+//! into a [`Node`] plus the pointers where the source file changes.
+
+use ecow::EcoString;
+
+use crate::inventory::locate;
+use crate::load::source::Span;
+use crate::load::yaml::Entry;
+use crate::load::{Node, Value};
+
+/// One node of a rendered tree.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Tree {
+    /// Index of the file the node came from (as the caller numbers files).
+    pub file: u32,
+    pub span: Span,
+    pub value: TValue,
+}
+
+/// A node's value; mappings keep their order.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(EcoString),
+    Seq(Vec<Tree>),
+    Map(Vec<Field>),
+}
+
+/// A mapping entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Field {
+    pub key: EcoString,
+    pub key_span: Span,
+    pub value: Tree,
+}
+
+/// Where the source file of a rendered object changes: the JSON pointer of the node from which
+/// on (unless a deeper entry says otherwise) its fields come from `file`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub pointer: String,
+    pub file: u32,
+}
+
+impl Tree {
+    /// The tree of a loaded node, every node from `file`.
+    #[must_use]
+    pub fn from_node(node: &Node, file: u32) -> Tree {
+        let value = match &node.value {
+            Value::Null => TValue::Null,
+            Value::Bool(b) => TValue::Bool(*b),
+            Value::Int(i) => TValue::Int(*i),
+            Value::Float(f) => TValue::Float(*f),
+            Value::Str(s) => TValue::Str(s.clone()),
+            Value::Seq(items) => {
+                TValue::Seq(items.iter().map(|n| Tree::from_node(n, file)).collect())
+            }
+            Value::Map(entries) => TValue::Map(
+                entries
+                    .iter()
+                    .map(|e| Field {
+                        key: e.key.clone(),
+                        key_span: e.key_span,
+                        value: Tree::from_node(&e.value, file),
+                    })
+                    .collect(),
+            ),
+        };
+        Tree { file, span: node.span, value }
+    }
+
+    /// A string a kustomization field supplies (`namespace:`, `newTag:`), at that field.
+    #[must_use]
+    pub fn string(text: &str, file: u32, span: Span) -> Tree {
+        Tree { file, span, value: TValue::Str(text.into()) }
+    }
+
+    /// An empty mapping made where a field is needed (`metadata.labels` for a label).
+    #[must_use]
+    pub fn map(file: u32, span: Span) -> Tree {
+        Tree { file, span, value: TValue::Map(Vec::new()) }
+    }
+
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            TValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&Tree> {
+        match &self.value {
+            TValue::Map(fields) => fields.iter().find(|f| f.key == key).map(|f| &f.value),
+            _ => None,
+        }
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Tree> {
+        match &mut self.value {
+            TValue::Map(fields) => fields.iter_mut().find(|f| f.key == key).map(|f| &mut f.value),
+            _ => None,
+        }
+    }
+
+    /// The node at a path of keys.
+    #[must_use]
+    pub fn at(&self, path: &[&str]) -> Option<&Tree> {
+        path.iter().try_fold(self, |node, key| node.get(key))
+    }
+
+    /// Sets `key` in a mapping (keeping its place when it exists), returning the new value.
+    pub fn set(&mut self, key: &str, value: Tree) -> Option<&mut Tree> {
+        let TValue::Map(fields) = &mut self.value else { return None };
+        let index = if let Some(i) = fields.iter().position(|f| f.key == key) {
+            fields[i].value = value;
+            i
+        } else {
+            let key_span = value.span;
+            fields.push(Field { key: key.into(), key_span, value });
+            fields.len() - 1
+        };
+        Some(&mut fields[index].value)
+    }
+
+    /// The mapping under `key`, made (from `file` at `span`) when missing or not a mapping.
+    pub fn map_at(&mut self, key: &str, file: u32, span: Span) -> Option<&mut Tree> {
+        if !matches!(self.get(key).map(|t| &t.value), Some(TValue::Map(_))) {
+            self.set(key, Tree::map(file, span));
+        }
+        self.get_mut(key)
+    }
+
+    /// Removes `key` from a mapping; whether it was there.
+    pub fn remove(&mut self, key: &str) -> bool {
+        let TValue::Map(fields) = &mut self.value else { return false };
+        let before = fields.len();
+        fields.retain(|f| f.key != key);
+        fields.len() != before
+    }
+
+    /// Converts to JSON, the form Kubernetes (and a build's expected output) has.
+    #[must_use]
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match &self.value {
+            TValue::Null => J::Null,
+            TValue::Bool(b) => J::Bool(*b),
+            TValue::Int(i) => J::from(*i),
+            TValue::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+            TValue::Str(s) => J::String(s.to_string()),
+            TValue::Seq(items) => J::Array(items.iter().map(Tree::to_json).collect()),
+            TValue::Map(fields) => {
+                J::Object(fields.iter().map(|f| (f.key.to_string(), f.value.to_json())).collect())
+            }
+        }
+    }
+
+    /// The loaded-node form rules read, and where the source file changes from the root's
+    /// (pointers as they are in the final tree, so indexes that patches shifted are right).
+    #[must_use]
+    pub fn into_node(self) -> (Node, Vec<Origin>) {
+        let mut origins = Vec::new();
+        let file = self.file;
+        let node = convert(self, file, "", &mut origins);
+        (node, origins)
+    }
+}
+
+fn convert(tree: Tree, parent_file: u32, pointer: &str, origins: &mut Vec<Origin>) -> Node {
+    if tree.file != parent_file {
+        origins.push(Origin { pointer: pointer.to_string(), file: tree.file });
+    }
+    let file = tree.file;
+    let value = match tree.value {
+        TValue::Null => Value::Null,
+        TValue::Bool(b) => Value::Bool(b),
+        TValue::Int(i) => Value::Int(i),
+        TValue::Float(f) => Value::Float(f),
+        TValue::Str(s) => Value::Str(s),
+        TValue::Seq(items) => Value::Seq(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| convert(t, file, &locate::push(pointer, &i.to_string()), origins))
+                .collect(),
+        ),
+        TValue::Map(fields) => Value::Map(
+            fields
+                .into_iter()
+                .map(|f| {
+                    let at = locate::push(pointer, &f.key);
+                    Entry {
+                        key: f.key,
+                        key_span: f.key_span,
+                        value: convert(f.value, file, &at, origins),
+                    }
+                })
+                .collect(),
+        ),
+    };
+    Node { span: tree.span, value }
+}
+
+/// The file of the field at `pointer` of a rendered object whose root came from `root_file`:
+/// that of the deepest origin whose pointer is a prefix of it (at a segment boundary).
+#[must_use]
+pub fn file_at(root_file: u32, origins: &[Origin], pointer: &str) -> u32 {
+    origins
+        .iter()
+        .filter(|o| {
+            pointer.starts_with(&o.pointer)
+                && (pointer.len() == o.pointer.len() || pointer.as_bytes()[o.pointer.len()] == b'/')
+        })
+        .max_by_key(|o| o.pointer.len())
+        .map_or(root_file, |o| o.file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::source::Pos;
+
+    fn tree(text: &str, file: u32) -> Tree {
+        let docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+        Tree::from_node(&docs.documents[0].root, file)
+    }
+
+    #[test]
+    fn files_are_kept_per_node_and_found_by_pointer() {
+        let mut base = tree("metadata:\n  name: web\nspec:\n  containers:\n  - name: a\n", 0);
+        let patch = tree("- name: b\n  image: x\n", 1);
+        let TValue::Seq(added) = patch.value else { panic!() };
+        let spec = base.get_mut("spec").unwrap();
+        let TValue::Seq(list) = &mut spec.get_mut("containers").unwrap().value else { panic!() };
+        list.extend(added);
+        let span = Span::new(Pos { line: 3, col: 11 }, Pos { line: 3, col: 17 });
+        base.map_at("metadata", 2, span).unwrap().set("namespace", Tree::string("prod", 2, span));
+        let (node, origins) = base.into_node();
+        assert_eq!(
+            origins,
+            vec![
+                Origin { pointer: "/metadata/namespace".into(), file: 2 },
+                Origin { pointer: "/spec/containers/1".into(), file: 1 },
+            ]
+        );
+        assert_eq!(file_at(0, &origins, "/spec/containers/1/image"), 1);
+        assert_eq!(file_at(0, &origins, "/spec/containers/10"), 0);
+        assert_eq!(file_at(0, &origins, "/spec/containers/0/name"), 0);
+        assert_eq!(file_at(0, &origins, "/metadata/namespace"), 2);
+        assert_eq!(node.at(&["metadata", "namespace"]).unwrap().span, span);
+        assert_eq!(node.to_json()["spec"]["containers"][1]["image"], "x");
+    }
+}
