@@ -138,3 +138,95 @@ fn every_cel_expression_of_the_corpus_parses() {
     );
     assert!(parsed > 500, "only {parsed} expressions found");
 }
+
+/// Kustomize's own build tests (`$MTK_LINT_KUSTOMIZE_CORPUS`, 294 cases, 278 a plain build can
+/// run): the cases the renderer builds exactly (documents in order, as data) or, for an
+/// expected error, refuses with an error that is not "not supported yet", never drop below
+/// the count recorded in docs/CONFORMANCE.md. Prints the pass rate by kustomization feature
+/// (`scripts/ratchet.sh -- --nocapture` shows it).
+#[test]
+fn kustomize_builds_do_not_drop_below_the_recorded_count() {
+    use mtk_lint::render::kustomize::{build, Disk};
+    use std::collections::BTreeMap;
+    let dir = std::env::var_os("MTK_LINT_KUSTOMIZE_CORPUS")
+        .map(PathBuf::from)
+        .expect("MTK_LINT_KUSTOMIZE_CORPUS names kustomize's cases: run scripts/ratchet.sh");
+    let index = std::fs::read_to_string(dir.join("INDEX.tsv")).expect("INDEX.tsv of the corpus");
+    let (mut passed, mut supported) = (0, 0);
+    let mut by_feature: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut unsupported: BTreeMap<String, usize> = BTreeMap::new();
+    for line in index.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let [case, build_dir, expect, is_supported, _, features] = cols[..] else { continue };
+        if is_supported != "true" {
+            continue;
+        }
+        supported += 1;
+        let root = dir.join("cases").join(case);
+        let disk = Disk::new(&root.join("files"));
+        let built = build(&disk, std::path::Path::new(build_dir.trim_matches('"')));
+        let ok = match (expect, built) {
+            ("output", Ok(objects)) => {
+                let text = std::fs::read_to_string(root.join("expected.yaml")).unwrap_or_default();
+                let parsed =
+                    mtk_lint::load::yaml::parse_stream(&text, &mtk_lint::load::Limits::default());
+                let want: Vec<serde_json::Value> = parsed
+                    .documents
+                    .iter()
+                    .map(|d| d.root.to_json())
+                    .filter(|v| !v.is_null())
+                    .collect();
+                let got: Vec<serde_json::Value> = objects.iter().map(|t| t.to_json()).collect();
+                if std::env::var("MTK_LINT_KUSTOMIZE_CASE").is_ok_and(|c| c == case) {
+                    eprintln!("want {}\ngot  {}", serde_json::json!(want), serde_json::json!(got));
+                }
+                want == got
+            }
+            ("error", Err(e)) => {
+                let not_built = e.message.contains("not supported yet")
+                    || e.message.contains("remote resources are not fetched");
+                if not_built {
+                    *unsupported.entry(e.message.clone()).or_default() += 1;
+                }
+                !not_built
+            }
+            (_, Err(e)) => {
+                if std::env::var("MTK_LINT_KUSTOMIZE_CASE").is_ok_and(|c| c == case) {
+                    eprintln!("error {e}");
+                }
+                *unsupported.entry(e.message).or_default() += 1;
+                false
+            }
+            _ => false,
+        };
+        passed += usize::from(ok);
+        if !ok && std::env::var_os("MTK_LINT_KUSTOMIZE_VERBOSE").is_some() {
+            eprintln!("FAILED {case} ({features})");
+        }
+        for f in features.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+            let entry = by_feature.entry(f.to_string()).or_default();
+            entry.0 += usize::from(ok);
+            entry.1 += 1;
+        }
+    }
+    eprintln!("kustomize cases built exactly: {passed} of {supported}");
+    for (feature, (ok, all)) in &by_feature {
+        eprintln!("  {feature:<24} {ok:>4} / {all:<4}");
+    }
+    let mut reasons: Vec<(usize, String)> = unsupported.into_iter().map(|(m, n)| (n, m)).collect();
+    reasons.sort_by(|a, b| b.cmp(a));
+    for (n, message) in reasons.iter().take(15) {
+        eprintln!("  {n:>4} x {message}");
+    }
+    assert_eq!(supported, 278, "the corpus has 278 cases a plain build can run");
+    let doc = std::fs::read_to_string(repo().join("docs/CONFORMANCE.md")).unwrap();
+    let floor: usize = doc
+        .lines()
+        .find_map(|l| l.strip_prefix("<!-- ratchet-kustomize: pass="))
+        .and_then(|rest| rest.trim_end_matches("-->").trim().parse().ok())
+        .expect("a `<!-- ratchet-kustomize: pass=N -->` line in docs/CONFORMANCE.md");
+    assert!(
+        passed >= floor,
+        "kustomize cases built exactly dropped to {passed} (recorded {floor})"
+    );
+}

@@ -71,7 +71,11 @@ fn merge_value(
     parent: &str,
 ) -> Result<(), PatchError> {
     let (TValue::Map(_), TValue::Map(pfields)) = (&target.value, &patch.value) else {
-        *target = strip_directives(patch);
+        // A patch that restates a value (a merge key, an unchanged field) did not supply it:
+        // the value keeps its source.
+        if target.value != patch.value || matches!(patch.value, TValue::Seq(_)) {
+            *target = strip_directives(patch);
+        }
         return Ok(());
     };
     match patch.get("$patch").and_then(Tree::as_str) {
@@ -151,21 +155,29 @@ fn merge_list(
             .collect();
         return Ok(());
     }
+    // kustomize merges with lists growing at the front: the patch's elements come first (in
+    // its order, merged with the elements they name), then the others in their order.
+    let mut rest: Vec<Option<Tree>> = std::mem::take(items).into_iter().map(Some).collect();
+    let mut merged = Vec::new();
     for p in patch_items {
         let id = p.get(key).map(Tree::to_json);
         let position = id.as_ref().and_then(|id| {
-            items.iter().position(|t| t.get(key).map(Tree::to_json).as_ref() == Some(id))
+            rest.iter().position(|t| {
+                t.as_ref().and_then(|t| t.get(key)).map(Tree::to_json).as_ref() == Some(id)
+            })
         });
         let delete = p.get("$patch").and_then(Tree::as_str) == Some("delete");
-        match (position, delete) {
-            (Some(i), true) => {
-                items.remove(i);
+        match (position.and_then(|i| rest[i].take()), delete) {
+            (_, true) => {}
+            (Some(mut existing), false) => {
+                merge_value(&mut existing, p, builtin, field)?;
+                merged.push(existing);
             }
-            (None, true) => {}
-            (Some(i), false) => merge_value(&mut items[i], p, builtin, field)?,
-            (None, false) => items.push(strip_directives(p)),
+            (None, false) => merged.push(strip_directives(p)),
         }
     }
+    merged.extend(rest.into_iter().flatten());
+    *items = merged;
     Ok(())
 }
 
@@ -358,14 +370,13 @@ mod tests {
         assert_eq!(strategic_merge(&mut base, &patch, true), Ok(Merged::Kept));
         let json = base.to_json();
         let containers = &json["spec"]["template"]["spec"]["containers"];
+        // The patch's elements first (merged), then the others: lists grow at the front.
         assert_eq!(containers[0]["securityContext"], json!({"privileged": true}));
         assert_eq!(containers[0]["image"], "nginx:1.25");
-        assert_eq!(
-            containers[0]["env"],
-            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}])
-        );
-        assert_eq!(containers[1]["name"], "side");
-        assert_eq!(containers[2], json!({"name": "new", "image": "x"}));
+        let env = json!([{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]);
+        assert_eq!(containers[0]["env"], env);
+        assert_eq!(containers[1], json!({"name": "new", "image": "x"}));
+        assert_eq!(containers[2]["name"], "side");
         assert_eq!(json["metadata"]["labels"], json!({"tier": "web"}));
         // The field the patch added comes from the patch file.
         let (_, origins) = base.into_node();
@@ -375,7 +386,7 @@ mod tests {
             files.contains(&("/spec/template/spec/containers/0/securityContext", 1)),
             "{files:?}"
         );
-        assert!(files.contains(&("/spec/template/spec/containers/2", 1)), "{files:?}");
+        assert!(files.contains(&("/spec/template/spec/containers/1", 1)), "{files:?}");
     }
 
     #[test]

@@ -196,11 +196,10 @@ fn convert(tree: Tree, parent_file: u32, pointer: &str, origins: &mut Vec<Origin
                 .into_iter()
                 .map(|f| {
                     let at = locate::push(pointer, &f.key);
-                    Entry {
-                        key: f.key,
-                        key_span: f.key_span,
-                        value: convert(f.value, file, &at, origins),
-                    }
+                    // A value from another file than its mapping's (a patch, a kustomization
+                    // field) takes its key along: `key: value` is located in the value's file.
+                    let key_span = if f.value.file == file { f.key_span } else { f.value.span };
+                    Entry { key: f.key, key_span, value: convert(f.value, file, &at, origins) }
                 })
                 .collect(),
         ),

@@ -1,0 +1,962 @@
+//! `kustomize build`, first slice (docs/RENDER.md, "Kustomize"): resources (files, directories,
+//! nested kustomizations, bases), components, `namespace`, `namePrefix`/`nameSuffix`,
+//! `commonLabels`/`labels`, `commonAnnotations`, `images`, `patches`, `patchesStrategicMerge`,
+//! `patchesJson6902`, in kustomize's order of transformers. Every other field of a
+//! kustomization is an error that names it (never ignored), and so are remote resources.
+//! Name-reference updates after a prefix, generators, replacements and vars are not built yet.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::patch::{self, Merged};
+use super::tree::{TValue, Tree};
+use crate::inventory::kinds;
+use crate::load::discover::normalize;
+use crate::load::source::Span;
+
+/// Where a build reads files: the directory that stands for `/` (kustomize's in-memory file
+/// system in its tests, a repository root in a tree). Files are numbered as they are read.
+pub struct Disk {
+    root: PathBuf,
+    files: std::cell::RefCell<Vec<PathBuf>>,
+    limits: crate::load::Limits,
+}
+
+/// A build error, with the kustomization (or file) and line it is about when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    pub file: String,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, BuildError>;
+
+const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Fields of a kustomization this slice builds (`apiVersion`, `kind` and `metadata` say nothing
+/// about the output).
+const BUILT: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "namePrefix",
+    "nameSuffix",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+];
+
+impl Disk {
+    #[must_use]
+    pub fn new(root: &Path) -> Self {
+        Disk {
+            root: root.to_path_buf(),
+            files: std::cell::RefCell::new(Vec::new()),
+            limits: crate::load::Limits::default(),
+        }
+    }
+
+    /// The path of a file the build numbered, as the build shows it (`/base/deployment.yaml`).
+    #[must_use]
+    pub fn shown(&self, file: u32) -> String {
+        self.files.borrow().get(file as usize).map_or_else(String::new, |p| show(p))
+    }
+
+    fn real(&self, path: &Path) -> PathBuf {
+        self.root.join(path.strip_prefix("/").unwrap_or(path))
+    }
+
+    /// Reads and parses a file: its number and documents (empty documents left out). A
+    /// kustomization may repeat a key (kustomize accepts it: its tests write `apiVersion` twice).
+    fn read(&self, path: &Path) -> Result<(u32, Vec<crate::load::Node>)> {
+        let kustomization = path
+            .file_name()
+            .is_some_and(|n| KUSTOMIZATION_FILES.iter().any(|k| n == std::ffi::OsStr::new(k)));
+        let text = std::fs::read_to_string(self.real(path)).map_err(|e| BuildError {
+            file: show(path),
+            line: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        let parsed = crate::load::yaml::parse_stream(&text, &self.limits);
+        let fatal = parsed
+            .problems
+            .iter()
+            .find(|p| !(kustomization && p.message.starts_with("duplicate key")));
+        if let Some(p) = fatal {
+            return Err(BuildError {
+                file: show(path),
+                line: Some(p.pos.line),
+                message: p.message.clone(),
+            });
+        }
+        let mut files = self.files.borrow_mut();
+        files.push(path.to_path_buf());
+        let number = u32::try_from(files.len() - 1).unwrap_or(u32::MAX);
+        let docs = parsed
+            .documents
+            .into_iter()
+            .map(|d| d.root)
+            .filter(|r| !matches!(r.value, crate::load::Value::Null))
+            .collect();
+        Ok((number, docs))
+    }
+}
+
+fn show(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
+/// Builds the kustomization in `dir` (a path from the root, `/` first).
+pub fn build(disk: &Disk, dir: &Path) -> Result<Vec<Tree>> {
+    let dir = normalize(&Path::new("/").join(dir));
+    let mut out = Builder { disk, stack: Vec::new() }.kustomization(&dir, false, Vec::new())?;
+    out.iter_mut().for_each(finish);
+    Ok(out)
+}
+
+/// Where kustomize keeps the names and namespaces an object had before a transformer changed
+/// them (comma-separated, oldest first): patches of an overlay still find a base object by the
+/// name it has in the base. Taken out of the output.
+const PREVIOUS_NAMES: &str = "internal.config.kubernetes.io/previousNames";
+const PREVIOUS_NAMESPACES: &str = "internal.config.kubernetes.io/previousNamespaces";
+
+/// Records the object's current name and namespace before a transformer changes one of them.
+fn remember(t: &mut Tree, file: u32, span: Span) {
+    let meta =
+        |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("").to_string();
+    let (name, namespace) = (meta("name"), meta("namespace"));
+    let Some(annotations) =
+        t.map_at("metadata", file, span).and_then(|m| m.map_at("annotations", file, span))
+    else {
+        return;
+    };
+    for (key, value) in [(PREVIOUS_NAMES, name), (PREVIOUS_NAMESPACES, namespace)] {
+        let list = match annotations.get(key).and_then(Tree::as_str) {
+            Some(before) => format!("{before},{value}"),
+            None => value,
+        };
+        annotations.set(key, Tree::string(&list, file, span));
+    }
+}
+
+/// Every (name, namespace) the object has had, the current one first.
+fn identities(t: &Tree) -> Vec<(String, String)> {
+    let meta =
+        |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("").to_string();
+    let mut ids = vec![(meta("name"), meta("namespace"))];
+    let previous = |key: &str| {
+        t.at(&["metadata", "annotations", key])
+            .and_then(Tree::as_str)
+            .map(|s| s.split(',').map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    ids.extend(previous(PREVIOUS_NAMES).into_iter().zip(previous(PREVIOUS_NAMESPACES)));
+    ids
+}
+
+/// The object as the build outputs it: without kustomize's internal annotations, and with label
+/// and annotation values as strings (as kustomize writes them).
+fn finish(t: &mut Tree) {
+    let Some(meta) = t.get_mut("metadata") else { return };
+    for key in ["labels", "annotations"] {
+        let Some(map) = meta.get_mut(key) else { continue };
+        let had_internal = map.remove(PREVIOUS_NAMES) | map.remove(PREVIOUS_NAMESPACES);
+        if let TValue::Map(fields) = &mut map.value {
+            for f in fields.iter_mut() {
+                let text = match &f.value.value {
+                    TValue::Int(i) => i.to_string(),
+                    TValue::Bool(b) => b.to_string(),
+                    TValue::Float(x) => x.to_string(),
+                    _ => continue,
+                };
+                f.value.value = TValue::Str(text.into());
+            }
+            if had_internal && fields.is_empty() {
+                meta.remove(key);
+            }
+        }
+    }
+}
+
+struct Builder<'d> {
+    disk: &'d Disk,
+    /// Kustomization directories being built (a cycle is an error).
+    stack: Vec<PathBuf>,
+}
+
+/// A kustomization being applied: its file, its tree, and where to report.
+struct Kustomization {
+    file: u32,
+    shown: String,
+    dir: PathBuf,
+    tree: Tree,
+}
+
+impl Kustomization {
+    fn error(&self, node: Option<&Tree>, message: String) -> BuildError {
+        BuildError { file: self.shown.clone(), line: node.map(|n| n.span.start.line), message }
+    }
+
+    fn strings(&self, key: &str) -> Result<Vec<(String, Span)>> {
+        let Some(node) = self.tree.get(key) else { return Ok(Vec::new()) };
+        match &node.value {
+            TValue::Seq(items) => items
+                .iter()
+                .map(|i| {
+                    i.as_str().map(|s| (s.to_string(), i.span)).ok_or_else(|| {
+                        self.error(Some(i), format!("`{key}` entries must be strings"))
+                    })
+                })
+                .collect(),
+            TValue::Null => Ok(Vec::new()),
+            _ => Err(self.error(Some(node), format!("`{key}` must be a list"))),
+        }
+    }
+}
+
+impl Builder<'_> {
+    fn find_kustomization(&self, dir: &Path) -> Option<PathBuf> {
+        KUSTOMIZATION_FILES.iter().map(|n| dir.join(n)).find(|p| self.disk.real(p).is_file())
+    }
+
+    /// Builds a kustomization (or a component, applied to `accumulated`).
+    fn kustomization(
+        &mut self,
+        dir: &Path,
+        component: bool,
+        mut accumulated: Vec<Tree>,
+    ) -> Result<Vec<Tree>> {
+        let Some(path) = self.find_kustomization(dir) else {
+            return Err(BuildError {
+                file: show(dir),
+                line: None,
+                message: format!(
+                    "unable to find one of 'kustomization.yaml', 'kustomization.yml' or 'Kustomization' in directory '{}'",
+                    show(dir)
+                ),
+            });
+        };
+        if self.stack.iter().any(|d| d == dir) {
+            return Err(BuildError {
+                file: show(&path),
+                line: None,
+                message: format!("cycle detected: {} includes itself", show(dir)),
+            });
+        }
+        let (file, docs) = self.disk.read(&path)?;
+        let root = docs
+            .first()
+            .map_or_else(|| Tree::map(file, Span::default()), |n| Tree::from_node(n, file));
+        let k = Kustomization { file, shown: show(&path), dir: dir.to_path_buf(), tree: root };
+        if let TValue::Map(fields) = &k.tree.value {
+            if let Some(f) = fields.iter().find(|f| !BUILT.contains(&f.key.as_str())) {
+                return Err(BuildError {
+                    file: k.shown.clone(),
+                    line: Some(f.key_span.start.line),
+                    message: format!("`{}` is not supported yet", f.key),
+                });
+            }
+        }
+        let kind = k.tree.get("kind").and_then(Tree::as_str).unwrap_or("Kustomization");
+        if component != (kind == "Component") {
+            let what = if component { "a component" } else { "a kustomization" };
+            return Err(k.error(k.tree.get("kind"), format!("{} is used as {what}", show(&path))));
+        }
+        self.stack.push(dir.to_path_buf());
+        let result = self.apply(&k, &mut accumulated);
+        self.stack.pop();
+        result.map(|()| accumulated)
+    }
+
+    fn apply(&mut self, k: &Kustomization, out: &mut Vec<Tree>) -> Result<()> {
+        let mut entries = k.strings("resources")?;
+        entries.extend(k.strings("bases")?);
+        for (entry, span) in entries {
+            out.extend(self.resource(k, &entry, span)?);
+        }
+        for (entry, span) in k.strings("components")? {
+            let dir = Self::local(k, &entry, span)?;
+            let taken = std::mem::take(out);
+            *out = self.kustomization(&dir, true, taken)?;
+        }
+        transform(k, self.disk, out)
+    }
+
+    /// A path a kustomization names, from its directory; remote ones are refused.
+    fn local(k: &Kustomization, entry: &str, span: Span) -> Result<PathBuf> {
+        if entry.contains("://") || entry.starts_with("github.com/") || entry.starts_with("git@") {
+            return Err(BuildError {
+                file: k.shown.clone(),
+                line: Some(span.start.line),
+                message: format!("`{entry}` is remote: remote resources are not fetched"),
+            });
+        }
+        Ok(normalize(&k.dir.join(entry)))
+    }
+
+    fn resource(&mut self, k: &Kustomization, entry: &str, span: Span) -> Result<Vec<Tree>> {
+        let path = Self::local(k, entry, span)?;
+        let real = self.disk.real(&path);
+        if real.is_dir() {
+            return self.kustomization(&path, false, Vec::new());
+        }
+        if !real.is_file() {
+            return Err(BuildError {
+                file: k.shown.clone(),
+                line: Some(span.start.line),
+                message: format!("accumulating resources: '{}' does not exist", show(&path)),
+            });
+        }
+        let (file, docs) = self.disk.read(&path)?;
+        let mut objects = Vec::new();
+        for doc in &docs {
+            let tree = Tree::from_node(doc, file);
+            // A `List` contributes its items, as kustomize reads it.
+            let is_list =
+                tree.get("kind").and_then(Tree::as_str).is_some_and(|k| k.ends_with("List"))
+                    && tree.get("items").is_some();
+            match tree.get("items").map(|i| &i.value) {
+                Some(TValue::Seq(items)) if is_list => objects.extend(items.iter().cloned()),
+                _ => objects.push(tree),
+            }
+        }
+        Ok(objects)
+    }
+}
+
+/// kustomize's transformers, in its order: patches, namespace, prefix and suffix, labels,
+/// annotations, JSON 6902 patches, images.
+fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+    patches_strategic_merge(k, disk, out)?;
+    patches(k, disk, out)?;
+    namespace(k, out);
+    name_affixes(k, out);
+    labels(k, out)?;
+    annotations(k, out)?;
+    patches_json6902(k, disk, out)?;
+    images(k, out)
+}
+
+fn is_builtin(t: &Tree) -> bool {
+    let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
+    let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
+    kinds::builtin(api, kind).is_some()
+}
+
+fn cluster_scoped(t: &Tree) -> bool {
+    let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
+    let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
+    kinds::is_cluster_scoped(api, kind, &HashMap::<(String, String), bool>::new())
+}
+
+/// A patch given inline (`patch:`) or as a file (`path:`), as a tree.
+fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> {
+    if let Some(text) = spec.get("patch").and_then(Tree::as_str) {
+        let parsed = crate::load::yaml::parse_stream(text, &disk.limits);
+        if let Some(p) = parsed.problems.first() {
+            return Err(k.error(
+                spec.get("patch"),
+                format!("the inline patch does not parse: {}", p.message),
+            ));
+        }
+        // Inline text keeps the kustomization as its source, at the `patch:` field.
+        let at = spec.get("patch").map_or(spec.span, |p| p.span);
+        return Ok(parsed
+            .documents
+            .iter()
+            .map(|d| {
+                let mut t = Tree::from_node(&d.root, k.file);
+                respan(&mut t, at);
+                t
+            })
+            .collect());
+    }
+    if let Some(path) = spec.get("path").and_then(Tree::as_str) {
+        let path = normalize(&k.dir.join(path));
+        let (file, docs) =
+            disk.read(&path).map_err(|e| k.error(spec.get("path"), e.to_string()))?;
+        return Ok(docs.iter().map(|d| Tree::from_node(d, file)).collect());
+    }
+    Err(k.error(Some(spec), "a patch needs `path` or `patch`".into()))
+}
+
+/// Points every node of an inline patch at the `patch:` field that holds its text.
+fn respan(t: &mut Tree, span: Span) {
+    t.span = span;
+    match &mut t.value {
+        TValue::Seq(items) => items.iter_mut().for_each(|i| respan(i, span)),
+        TValue::Map(fields) => fields.iter_mut().for_each(|f| {
+            f.key_span = span;
+            respan(&mut f.value, span);
+        }),
+        _ => {}
+    }
+}
+
+/// Which objects a patch's `target` selects (all when there is none).
+fn selects(target: Option<&Tree>, t: &Tree) -> Result<bool> {
+    let Some(target) = target else { return Ok(true) };
+    let (group, version) = {
+        let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
+        let (g, v) = kinds::split_api_version(api);
+        (g.to_string(), v.to_string())
+    };
+    let meta =
+        |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("").to_string();
+    let fields = [
+        ("group", group),
+        ("version", version),
+        ("kind", t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string()),
+        ("name", meta("name")),
+        ("namespace", meta("namespace")),
+    ];
+    for (key, actual) in &fields {
+        if let Some(wanted) = target.get(key).and_then(Tree::as_str) {
+            let re = regex::Regex::new(&format!("^(?:{wanted})$")).map_err(|e| BuildError {
+                file: String::new(),
+                line: Some(target.span.start.line),
+                message: format!("target `{key}`: {e}"),
+            })?;
+            if !re.is_match(actual) {
+                return Ok(false);
+            }
+        }
+    }
+    for (key, field) in [("labelSelector", "labels"), ("annotationSelector", "annotations")] {
+        if let Some(selector) = target.get(key).and_then(Tree::as_str) {
+            let have = |k: &str, v: Option<&str>| {
+                t.at(&["metadata", field, k])
+                    .and_then(Tree::as_str)
+                    .is_some_and(|x| v.is_none_or(|v| v == x))
+            };
+            for term in selector.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                let ok = match term.split_once("!=") {
+                    Some((k, v)) => !have(k.trim(), Some(v.trim())),
+                    None => match term.split_once('=') {
+                        Some((k, v)) => have(k.trim(), Some(v.trim_start_matches('=').trim())),
+                        None => match term.strip_prefix('!') {
+                            Some(k) => !have(k.trim(), None),
+                            None => have(term, None),
+                        },
+                    },
+                };
+                if !ok {
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// Applies one patch document to the objects it targets.
+fn apply_patch(
+    k: &Kustomization,
+    at: &Tree,
+    body: &Tree,
+    target: Option<&Tree>,
+    out: &mut Vec<Tree>,
+) -> Result<()> {
+    let fail = |e: patch::PatchError| k.error(Some(at), e.to_string());
+    if matches!(body.value, TValue::Seq(_)) {
+        if target.is_none() {
+            return Err(k.error(Some(at), "a JSON 6902 patch needs a `target`".into()));
+        }
+        for t in out.iter_mut() {
+            if selects(target, t)? {
+                patch::json6902(t, body).map_err(fail)?;
+            }
+        }
+        return Ok(());
+    }
+    // A strategic merge patch without a target is applied to the object it names.
+    let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
+    let want_ns = body.at(&["metadata", "namespace"]).and_then(Tree::as_str);
+    // Without a target, the patch names its object: by its current name and namespace, else by
+    // one it had before (an overlay patches a base object by its base name); more than one
+    // object so named is an error, as in kustomize.
+    let same_type = |t: &Tree| {
+        ["apiVersion", "kind"]
+            .iter()
+            .all(|f| t.get(f).and_then(Tree::as_str) == body.get(f).and_then(Tree::as_str))
+    };
+    let named = |t: &Tree, any: bool| {
+        let ids = identities(t);
+        let ids = if any { &ids[..] } else { &ids[..1] };
+        same_type(t)
+            && ids.iter().any(|(name, ns)| {
+                want_name.is_none_or(|w| w == name) && want_ns.is_none_or(|w| w == ns)
+            })
+    };
+    let by_current: Vec<usize> = (0..out.len()).filter(|&i| named(&out[i], false)).collect();
+    let by_name = if by_current.is_empty() {
+        (0..out.len()).filter(|&i| named(&out[i], true)).collect()
+    } else {
+        by_current
+    };
+    if target.is_none() && by_name.len() > 1 {
+        let name = want_name.unwrap_or("");
+        return Err(k.error(
+            Some(at),
+            format!("{} resources match the patch of `{name}`: it is ambiguous", by_name.len()),
+        ));
+    }
+    let mut matched = false;
+    let mut deleted = Vec::new();
+    for (i, t) in out.iter_mut().enumerate() {
+        let chosen = if target.is_some() { selects(target, t)? } else { by_name.contains(&i) };
+        if !chosen {
+            continue;
+        }
+        matched = true;
+        let builtin = is_builtin(t);
+        let mut body = body.clone();
+        {
+            // The patch's own identity does not rename (or re-kind) what it patches.
+            for f in ["apiVersion", "kind"] {
+                body.remove(f);
+            }
+            if let Some(meta) = body.get_mut("metadata") {
+                meta.remove("name");
+                meta.remove("namespace");
+            }
+        }
+        if patch::strategic_merge(t, &body, builtin).map_err(fail)? == Merged::Deleted {
+            deleted.push(i);
+        }
+    }
+    for i in deleted.into_iter().rev() {
+        out.remove(i);
+    }
+    if !matched && target.is_none() {
+        let name = body.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
+        let kind = body.get("kind").and_then(Tree::as_str).unwrap_or("");
+        return Err(k.error(Some(at), format!("no resource matches the patch of {kind} `{name}`")));
+    }
+    Ok(())
+}
+
+fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+    let Some(list) = k.tree.get("patchesStrategicMerge") else { return Ok(()) };
+    let TValue::Seq(items) = &list.value else {
+        return Err(k.error(Some(list), "`patchesStrategicMerge` must be a list".into()));
+    };
+    for item in items {
+        let text =
+            item.as_str().ok_or_else(|| k.error(Some(item), "entries must be strings".into()))?;
+        // An entry is a file name, or a patch written inline.
+        let inline = text.contains('\n') || text.trim_start().starts_with('{');
+        let mut spec = Tree::map(k.file, item.span);
+        spec.set(if inline { "patch" } else { "path" }, item.clone());
+        for body in patch_body(k, disk, &spec)? {
+            apply_patch(k, item, &body, None, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+    let Some(list) = k.tree.get("patches") else { return Ok(()) };
+    let TValue::Seq(items) = &list.value else {
+        return Err(k.error(Some(list), "`patches` must be a list".into()));
+    };
+    for item in items {
+        if let Some(options) = item.get("options") {
+            return Err(k.error(Some(options), "patch `options` are not supported yet".into()));
+        }
+        for body in patch_body(k, disk, item)? {
+            apply_patch(k, item, &body, item.get("target"), out)?;
+        }
+    }
+    Ok(())
+}
+
+fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+    let Some(list) = k.tree.get("patchesJson6902") else { return Ok(()) };
+    let TValue::Seq(items) = &list.value else {
+        return Err(k.error(Some(list), "`patchesJson6902` must be a list".into()));
+    };
+    for item in items {
+        let target = item
+            .get("target")
+            .ok_or_else(|| k.error(Some(item), "a JSON 6902 patch needs a `target`".into()))?;
+        for body in patch_body(k, disk, item)? {
+            let body = if matches!(body.value, TValue::Seq(_)) {
+                body
+            } else {
+                return Err(
+                    k.error(Some(item), "a JSON 6902 patch must be a list of operations".into())
+                );
+            };
+            apply_patch(k, item, &body, Some(target), out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `namespace:` on every namespaced object (and the name of Namespace objects).
+fn namespace(k: &Kustomization, out: &mut [Tree]) {
+    let Some(node) = k.tree.get("namespace") else { return };
+    let Some(ns) = node.as_str().filter(|s| !s.is_empty()) else { return };
+    for t in out.iter_mut() {
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+        if kind == "Namespace" && t.get("apiVersion").and_then(Tree::as_str) == Some("v1") {
+            if let Some(meta) = t.map_at("metadata", k.file, node.span) {
+                meta.set("name", Tree::string(ns, k.file, node.span));
+            }
+            continue;
+        }
+        if cluster_scoped(t) {
+            continue;
+        }
+        remember(t, k.file, node.span);
+        if let Some(meta) = t.map_at("metadata", k.file, node.span) {
+            meta.set("namespace", Tree::string(ns, k.file, node.span));
+        }
+        if matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
+            service_account_subjects(t, ns, k.file, node.span);
+        }
+    }
+}
+
+/// ServiceAccount subjects of a binding follow the namespace the kustomization sets, when they
+/// name none or `default`, as kustomize's namespace transformer does.
+fn service_account_subjects(t: &mut Tree, ns: &str, file: u32, span: Span) {
+    let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else { return };
+    for s in subjects {
+        if s.get("kind").and_then(Tree::as_str) != Some("ServiceAccount") {
+            continue;
+        }
+        let current = s.get("namespace").and_then(Tree::as_str).unwrap_or("");
+        if current.is_empty() || current == "default" {
+            s.set("namespace", Tree::string(ns, file, span));
+        }
+    }
+}
+
+fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
+    let prefix = k.tree.get("namePrefix");
+    let suffix = k.tree.get("nameSuffix");
+    if prefix.is_none() && suffix.is_none() {
+        return;
+    }
+    let text = |n: Option<&Tree>| n.and_then(Tree::as_str).unwrap_or("").to_string();
+    let (p, s) = (text(prefix), text(suffix));
+    let at = prefix.or(suffix).map_or(Span::default(), |n| n.span);
+    for t in out.iter_mut() {
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
+        if matches!(kind, "Namespace" | "CustomResourceDefinition") {
+            continue;
+        }
+        let Some(name) = t.at(&["metadata", "name"]).and_then(Tree::as_str) else { continue };
+        let renamed = format!("{p}{name}{s}");
+        remember(t, k.file, at);
+        if let Some(meta) = t.get_mut("metadata") {
+            meta.set("name", Tree::string(&renamed, k.file, at));
+        }
+    }
+}
+
+/// Label fields kustomize also sets with `commonLabels` (selectors and pod templates).
+const SELECTOR_PATHS: &[(&str, &[&str])] = &[
+    ("Service", &["spec", "selector"]),
+    ("Deployment", &["spec", "selector", "matchLabels"]),
+    ("ReplicaSet", &["spec", "selector", "matchLabels"]),
+    ("StatefulSet", &["spec", "selector", "matchLabels"]),
+    ("DaemonSet", &["spec", "selector", "matchLabels"]),
+    ("Job", &["spec", "selector", "matchLabels"]),
+];
+const TEMPLATE_KINDS: &[&str] =
+    &["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController"];
+
+/// Sets `pairs` in the mapping at `path`, making the mappings on the way.
+fn set_all(t: &mut Tree, path: &[&str], pairs: &[(String, Tree)], file: u32, span: Span) {
+    let mut node = t;
+    for key in path {
+        let Some(next) = node.map_at(key, file, span) else { return };
+        node = next;
+    }
+    for (k, v) in pairs {
+        node.set(k, v.clone());
+    }
+}
+
+fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, Tree)>> {
+    let TValue::Map(fields) = &node.value else {
+        return Err(k.error(Some(node), format!("`{what}` must be a mapping")));
+    };
+    fields
+        .iter()
+        .map(|f| {
+            let value = match &f.value.value {
+                TValue::Str(_) => f.value.clone(),
+                TValue::Int(i) => Tree::string(&i.to_string(), f.value.file, f.value.span),
+                TValue::Bool(b) => Tree::string(&b.to_string(), f.value.file, f.value.span),
+                _ => {
+                    return Err(k.error(Some(&f.value), format!("`{what}` values must be strings")))
+                }
+            };
+            Ok((f.key.to_string(), value))
+        })
+        .collect()
+}
+
+/// Labels to set: the pairs, whether on selectors, whether on templates, and where written.
+type LabelSet = (Vec<(String, Tree)>, bool, bool, Span);
+
+fn labels(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+    let mut sets: Vec<LabelSet> = Vec::new();
+    if let Some(common) = k.tree.get("commonLabels") {
+        sets.push((pairs_of(k, common, "commonLabels")?, true, true, common.span));
+    }
+    if let Some(Tree { value: TValue::Seq(list), .. }) = k.tree.get("labels") {
+        for entry in list {
+            let pairs =
+                entry.get("pairs").map_or(Ok(Vec::new()), |p| pairs_of(k, p, "labels.pairs"))?;
+            let flag =
+                |key: &str| matches!(entry.get(key).map(|t| &t.value), Some(TValue::Bool(true)));
+            if entry.get("fields").is_some() {
+                return Err(
+                    k.error(entry.get("fields"), "`labels.fields` is not supported yet".into())
+                );
+            }
+            sets.push((
+                pairs,
+                flag("includeSelectors"),
+                flag("includeTemplates") || flag("includeSelectors"),
+                entry.span,
+            ));
+        }
+    }
+    for (pairs, selectors, templates, span) in sets {
+        for t in out.iter_mut() {
+            set_all(t, &["metadata", "labels"], &pairs, k.file, span);
+            let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+            if selectors {
+                for (_, path) in SELECTOR_PATHS.iter().filter(|(kd, _)| *kd == kind) {
+                    set_all(t, path, &pairs, k.file, span);
+                }
+            }
+            if templates && TEMPLATE_KINDS.contains(&kind.as_str()) {
+                set_all(t, &["spec", "template", "metadata", "labels"], &pairs, k.file, span);
+            }
+            if templates && kind == "CronJob" {
+                set_all(t, &["spec", "jobTemplate", "metadata", "labels"], &pairs, k.file, span);
+                let path = ["spec", "jobTemplate", "spec", "template", "metadata", "labels"];
+                set_all(t, &path, &pairs, k.file, span);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn annotations(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+    let Some(node) = k.tree.get("commonAnnotations") else { return Ok(()) };
+    let pairs = pairs_of(k, node, "commonAnnotations")?;
+    for t in out.iter_mut() {
+        set_all(t, &["metadata", "annotations"], &pairs, k.file, node.span);
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+        if TEMPLATE_KINDS.contains(&kind.as_str()) {
+            set_all(t, &["spec", "template", "metadata", "annotations"], &pairs, k.file, node.span);
+        }
+    }
+    Ok(())
+}
+
+/// `images:` — new names, tags and digests for the containers that use an image.
+fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+    let Some(node) = k.tree.get("images") else { return Ok(()) };
+    let TValue::Seq(entries) = &node.value else {
+        return Err(k.error(Some(node), "`images` must be a list".into()));
+    };
+    for entry in entries {
+        let name = entry.get("name").and_then(Tree::as_str).unwrap_or("");
+        for t in out.iter_mut() {
+            for_each_image(t, &mut |image: &mut Tree| {
+                let Some(current) = image.as_str() else { return };
+                let r = crate::image::ImageRef::split(current);
+                let (base, tag_part) = split_image(current);
+                if base != name && r.path != name {
+                    return;
+                }
+                let new_name = entry.get("newName").and_then(Tree::as_str).unwrap_or(base);
+                let field = |f: &str| entry.get(f).and_then(Tree::as_str);
+                let suffix = match (field("digest"), field("newTag")) {
+                    (Some(d), _) => format!("@{d}"),
+                    (None, Some(tag)) => format!(":{tag}"),
+                    (None, None) => tag_part.to_string(),
+                };
+                let at = ["digest", "newTag", "newName"]
+                    .iter()
+                    .find_map(|f| entry.get(f))
+                    .unwrap_or(entry);
+                *image = Tree::string(&format!("{new_name}{suffix}"), k.file, at.span);
+            });
+        }
+    }
+    Ok(())
+}
+
+/// An image reference split into its name and its tag or digest part (`:1.2`, `@sha256:…`).
+fn split_image(image: &str) -> (&str, &str) {
+    if let Some(at) = image.find('@') {
+        return (&image[..at], &image[at..]);
+    }
+    let slash = image.rfind('/').map_or(0, |i| i + 1);
+    match image[slash..].rfind(':') {
+        Some(colon) => (&image[..slash + colon], &image[slash + colon..]),
+        None => (image, ""),
+    }
+}
+
+/// Calls `f` on the `image` of every container, init container and ephemeral container.
+fn for_each_image(t: &mut Tree, f: &mut dyn FnMut(&mut Tree)) {
+    match &mut t.value {
+        TValue::Map(fields) => {
+            for field in fields.iter_mut() {
+                if matches!(
+                    field.key.as_str(),
+                    "containers" | "initContainers" | "ephemeralContainers"
+                ) {
+                    if let TValue::Seq(items) = &mut field.value.value {
+                        for c in items.iter_mut() {
+                            if let Some(image) = c.get_mut("image") {
+                                f(image);
+                            }
+                        }
+                    }
+                }
+                for_each_image(&mut field.value, f);
+            }
+        }
+        TValue::Seq(items) => items.iter_mut().for_each(|i| for_each_image(i, f)),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn write(root: &Path, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let path = root.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+
+    const BASE: &[(&str, &str)] = &[
+        ("base/kustomization.yaml", "resources: [deploy.yaml]\nnamePrefix: a-\n"),
+        (
+            "base/deploy.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n",
+        ),
+    ];
+
+    #[test]
+    fn an_overlay_is_built_and_every_field_keeps_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), BASE);
+        write(
+            dir.path(),
+            &[
+                (
+                    "prod/kustomization.yaml",
+                    "resources: [../base]\nnamespace: prod\nimages:\n- name: nginx\n  newTag: latest\npatches:\n- path: privileged.yaml\n",
+                ),
+                (
+                    "prod/privileged.yaml",
+                    "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        securityContext:\n          privileged: true\n",
+                ),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, Path::new("prod")).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].to_json(),
+            json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": "a-web", "namespace": "prod"},
+                "spec": {"template": {"spec": {"containers": [{
+                    "name": "app", "image": "nginx:latest", "securityContext": {"privileged": true}
+                }]}}},
+            })
+        );
+        let (node, origins) = out[0].clone().into_node();
+        let source = |pointer: &str| {
+            let file = super::super::tree::file_at(out[0].file, &origins, pointer);
+            (disk.shown(file), crate::inventory::locate::locate(&node, pointer).start.line)
+        };
+        // The patch supplies `privileged`, the overlay the namespace and the tag, the base
+        // kustomization the prefix, the base file the rest.
+        let container = "/spec/template/spec/containers/0";
+        assert_eq!(
+            source(&format!("{container}/securityContext/privileged")),
+            ("/prod/privileged.yaml".into(), 11)
+        );
+        assert_eq!(source("/metadata/namespace"), ("/prod/kustomization.yaml".into(), 2));
+        assert_eq!(source(&format!("{container}/image")), ("/prod/kustomization.yaml".into(), 5));
+        assert_eq!(source("/metadata/name"), ("/base/kustomization.yaml".into(), 2));
+        assert_eq!(source(&format!("{container}/name")), ("/base/deploy.yaml".into(), 9));
+    }
+
+    #[test]
+    fn unsupported_fields_remote_resources_cycles_and_missing_paths_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), BASE);
+        write(
+            dir.path(),
+            &[
+                (
+                    "gen/kustomization.yaml",
+                    "resources: [../base]\nconfigMapGenerator:\n- name: c\n",
+                ),
+                ("remote/kustomization.yaml", "resources:\n- https://github.com/x/y//z\n"),
+                ("loop/kustomization.yaml", "resources: [../loop2]\n"),
+                ("loop2/kustomization.yaml", "resources: [../loop]\n"),
+                ("missing/kustomization.yaml", "resources:\n- ../base\n- nothing.yaml\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let error = |dir: &str| build(&disk, Path::new(dir)).unwrap_err().to_string();
+        assert_eq!(
+            error("gen"),
+            "/gen/kustomization.yaml:2: `configMapGenerator` is not supported yet"
+        );
+        assert_eq!(
+            error("remote"),
+            "/remote/kustomization.yaml:2: `https://github.com/x/y//z` is remote: remote resources are not fetched"
+        );
+        assert!(
+            error("loop").contains("cycle detected: /loop includes itself"),
+            "{}",
+            error("loop")
+        );
+        assert_eq!(
+            error("missing"),
+            "/missing/kustomization.yaml:3: accumulating resources: '/missing/nothing.yaml' does not exist"
+        );
+    }
+}
