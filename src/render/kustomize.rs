@@ -652,6 +652,7 @@ fn service_account_subjects(t: &mut Tree, ns: &str, file: u32, span: Span) {
     }
 }
 
+/// `namePrefix` and `nameSuffix`, then the fields that name the renamed objects.
 fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
     let prefix = k.tree.get("namePrefix");
     let suffix = k.tree.get("nameSuffix");
@@ -661,18 +662,24 @@ fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
     let text = |n: Option<&Tree>| n.and_then(Tree::as_str).unwrap_or("").to_string();
     let (p, s) = (text(prefix), text(suffix));
     let at = prefix.or(suffix).map_or(Span::default(), |n| n.span);
+    let mut renames = Vec::new();
     for t in out.iter_mut() {
-        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
-        if matches!(kind, "Namespace" | "CustomResourceDefinition") {
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+        if matches!(kind.as_str(), "Namespace" | "CustomResourceDefinition") {
             continue;
         }
         let Some(name) = t.at(&["metadata", "name"]).and_then(Tree::as_str) else { continue };
-        let renamed = format!("{p}{name}{s}");
+        let old = name.to_string();
+        let new = format!("{p}{old}{s}");
+        let namespace =
+            t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
         remember(t, k.file, at);
         if let Some(meta) = t.get_mut("metadata") {
-            meta.set("name", Tree::string(&renamed, k.file, at));
+            meta.set("name", Tree::string(&new, k.file, at));
         }
+        renames.push(super::namereference::Rename { kind, namespace, old, new });
     }
+    super::namereference::update(out, &renames, k.file, at);
 }
 
 /// Label fields kustomize also sets with `commonLabels` (selectors and pod templates).

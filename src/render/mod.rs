@@ -7,5 +7,6 @@
 //! into `check`.
 
 pub mod kustomize;
+pub mod namereference;
 pub mod patch;
 pub mod tree;

@@ -1,0 +1,227 @@
+//! Name references: when a build renames an object (a prefix, a suffix, later a generator's
+//! hash), the fields of other objects that name it follow, as kustomize's `nameReference`
+//! transformer does: a ConfigMap in the pods that mount or read it, a ServiceAccount in pods and
+//! in RoleBinding subjects, a Role in role references, a Service in Ingress backends, and so on.
+
+use super::tree::{TValue, Tree};
+use crate::load::source::Span;
+
+/// An object the build renamed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rename {
+    pub kind: String,
+    /// Its namespace (empty for cluster-scoped objects and objects that name none).
+    pub namespace: String,
+    pub old: String,
+    pub new: String,
+}
+
+/// Where, below a pod spec, each kind of object is named.
+const IN_POD_SPEC: &[(&str, &[&str])] = &[
+    ("ConfigMap", &["volumes", "*", "configMap", "name"]),
+    ("ConfigMap", &["volumes", "*", "projected", "sources", "*", "configMap", "name"]),
+    ("ConfigMap", &["@containers", "*", "env", "*", "valueFrom", "configMapKeyRef", "name"]),
+    ("ConfigMap", &["@containers", "*", "envFrom", "*", "configMapRef", "name"]),
+    ("Secret", &["volumes", "*", "secret", "secretName"]),
+    ("Secret", &["volumes", "*", "projected", "sources", "*", "secret", "name"]),
+    ("Secret", &["@containers", "*", "env", "*", "valueFrom", "secretKeyRef", "name"]),
+    ("Secret", &["@containers", "*", "envFrom", "*", "secretRef", "name"]),
+    ("Secret", &["imagePullSecrets", "*", "name"]),
+    ("ServiceAccount", &["serviceAccountName"]),
+    ("ServiceAccount", &["serviceAccount"]),
+    ("PersistentVolumeClaim", &["volumes", "*", "persistentVolumeClaim", "claimName"]),
+    ("PriorityClass", &["priorityClassName"]),
+];
+
+/// Where objects of other kinds name a kind: (named kind, referring kinds, path).
+const ELSEWHERE: &[(&str, &[&str], &[&str])] = &[
+    ("Secret", &["Ingress"], &["spec", "tls", "*", "secretName"]),
+    ("Secret", &["ServiceAccount"], &["secrets", "*", "name"]),
+    ("Secret", &["ServiceAccount"], &["imagePullSecrets", "*", "name"]),
+    (
+        "Service",
+        &["Ingress"],
+        &["spec", "rules", "*", "http", "paths", "*", "backend", "service", "name"],
+    ),
+    (
+        "Service",
+        &["Ingress"],
+        &["spec", "rules", "*", "http", "paths", "*", "backend", "serviceName"],
+    ),
+    ("Service", &["Ingress"], &["spec", "defaultBackend", "service", "name"]),
+    ("Service", &["Ingress"], &["spec", "backend", "serviceName"]),
+    ("Service", &["StatefulSet"], &["spec", "serviceName"]),
+];
+
+/// Pod-bearing kinds and where their pod spec is.
+const POD_SPECS: &[(&str, &[&str])] = &[
+    ("Pod", &["spec"]),
+    ("Deployment", &["spec", "template", "spec"]),
+    ("ReplicaSet", &["spec", "template", "spec"]),
+    ("ReplicationController", &["spec", "template", "spec"]),
+    ("StatefulSet", &["spec", "template", "spec"]),
+    ("DaemonSet", &["spec", "template", "spec"]),
+    ("Job", &["spec", "template", "spec"]),
+    ("CronJob", &["spec", "jobTemplate", "spec", "template", "spec"]),
+];
+
+/// Kinds whose objects have no namespace: references to them match whatever the referrer's.
+const CLUSTER_SCOPED: &[&str] = &["ClusterRole", "PriorityClass", "Namespace"];
+
+/// Updates the fields of `objects` that name a renamed object, pointing each at `file`/`span`
+/// (the kustomization field that caused the rename).
+pub fn update(objects: &mut [Tree], renames: &[Rename], file: u32, span: Span) {
+    if renames.is_empty() {
+        return;
+    }
+    for t in objects.iter_mut() {
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+        let namespace =
+            t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
+        let new_name = |named: &str, old: &str, ns: &str| {
+            renames
+                .iter()
+                .find(|r| {
+                    r.kind == named
+                        && r.old == old
+                        && (CLUSTER_SCOPED.contains(&named) || r.namespace == ns)
+                })
+                .map(|r| r.new.clone())
+        };
+        let rename_at = |t: &mut Tree, named: &str, path: &[&str], ns: &str| {
+            each(t, path, &mut |field: &mut Tree| {
+                let Some(old) = field.as_str() else { return };
+                if let Some(new) = new_name(named, old, ns) {
+                    *field = Tree::string(&new, file, span);
+                }
+            });
+        };
+        if let Some((_, spec_path)) = POD_SPECS.iter().find(|(k, _)| *k == kind) {
+            for (named, path) in IN_POD_SPEC {
+                let mut full: Vec<&str> = spec_path.to_vec();
+                full.extend_from_slice(path);
+                rename_at(t, named, &full, &namespace);
+            }
+        }
+        for (named, referrers, path) in ELSEWHERE {
+            if referrers.contains(&kind.as_str()) {
+                rename_at(t, named, path, &namespace);
+            }
+        }
+        match kind.as_str() {
+            "RoleBinding" | "ClusterRoleBinding" => bindings(t, &namespace, &new_name, file, span),
+            "HorizontalPodAutoscaler" => {
+                let target = t
+                    .at(&["spec", "scaleTargetRef", "kind"])
+                    .and_then(Tree::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                rename_at(t, &target, &["spec", "scaleTargetRef", "name"], &namespace);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A binding's role reference and its ServiceAccount subjects (in the subject's namespace).
+fn bindings(
+    t: &mut Tree,
+    namespace: &str,
+    new_name: &dyn Fn(&str, &str, &str) -> Option<String>,
+    file: u32,
+    span: Span,
+) {
+    let role_kind = t.at(&["roleRef", "kind"]).and_then(Tree::as_str).unwrap_or("").to_string();
+    if let Some(name) = t.get_mut("roleRef").and_then(|r| r.get_mut("name")) {
+        if let Some(new) = name.as_str().and_then(|old| new_name(&role_kind, old, namespace)) {
+            *name = Tree::string(&new, file, span);
+        }
+    }
+    let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else { return };
+    for s in subjects {
+        if s.get("kind").and_then(Tree::as_str) != Some("ServiceAccount") {
+            continue;
+        }
+        let ns = s.get("namespace").and_then(Tree::as_str).unwrap_or(namespace).to_string();
+        if let Some(name) = s.get_mut("name") {
+            if let Some(new) = name.as_str().and_then(|old| new_name("ServiceAccount", old, &ns)) {
+                *name = Tree::string(&new, file, span);
+            }
+        }
+    }
+}
+
+/// Calls `f` on every node at `path` (`*`: each element of a list; `@containers`: each of
+/// `containers`, `initContainers` and `ephemeralContainers`).
+fn each(t: &mut Tree, path: &[&str], f: &mut dyn FnMut(&mut Tree)) {
+    let Some((first, rest)) = path.split_first() else {
+        f(t);
+        return;
+    };
+    match *first {
+        "*" => {
+            if let TValue::Seq(items) = &mut t.value {
+                for i in items.iter_mut() {
+                    each(i, rest, f);
+                }
+            }
+        }
+        "@containers" => {
+            for key in ["containers", "initContainers", "ephemeralContainers"] {
+                if let Some(child) = t.get_mut(key) {
+                    each(child, rest, f);
+                }
+            }
+        }
+        key => {
+            if let Some(child) = t.get_mut(key) {
+                each(child, rest, f);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn trees(text: &str) -> Vec<Tree> {
+        let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+        parsed.documents.iter().map(|d| Tree::from_node(&d.root, 0)).collect()
+    }
+
+    #[test]
+    fn fields_naming_a_renamed_object_follow_it_in_its_namespace() {
+        let mut objects = trees(
+            "kind: Deployment\nmetadata: {name: web, namespace: a}\nspec:\n  template:\n    spec:\n      serviceAccountName: runner\n      volumes: [{name: v, configMap: {name: settings}}]\n      containers:\n      - name: app\n        envFrom: [{secretRef: {name: creds}}]\n---\nkind: RoleBinding\nmetadata: {name: rb, namespace: a}\nroleRef: {kind: Role, name: reader}\nsubjects:\n- {kind: ServiceAccount, name: runner}\n- {kind: ServiceAccount, name: runner, namespace: b}\n---\nkind: Deployment\nmetadata: {name: other, namespace: b}\nspec: {template: {spec: {serviceAccountName: runner}}}\n",
+        );
+        let rename = |kind: &str, old: &str| Rename {
+            kind: kind.into(),
+            namespace: "a".into(),
+            old: old.into(),
+            new: format!("p-{old}"),
+        };
+        let renames = [
+            rename("ServiceAccount", "runner"),
+            rename("ConfigMap", "settings"),
+            rename("Role", "reader"),
+        ];
+        update(&mut objects, &renames, 1, Span::default());
+        let json: Vec<serde_json::Value> = objects.iter().map(Tree::to_json).collect();
+        let pod = &json[0]["spec"]["template"]["spec"];
+        assert_eq!(pod["serviceAccountName"], "p-runner");
+        assert_eq!(pod["volumes"][0]["configMap"]["name"], "p-settings");
+        assert_eq!(pod["containers"][0]["envFrom"][0]["secretRef"]["name"], "creds");
+        assert_eq!(json[1]["roleRef"], json!({"kind": "Role", "name": "p-reader"}));
+        assert_eq!(json[1]["subjects"][0]["name"], "p-runner");
+        // A subject and a pod in another namespace name another ServiceAccount.
+        assert_eq!(json[1]["subjects"][1]["name"], "runner");
+        assert_eq!(json[2]["spec"]["template"]["spec"]["serviceAccountName"], "runner");
+        // The renamed field points at what renamed it.
+        let (_, origins) = objects[0].clone().into_node();
+        assert!(origins
+            .iter()
+            .any(|o| o.pointer == "/spec/template/spec/serviceAccountName" && o.file == 1));
+    }
+}
