@@ -274,15 +274,46 @@ fn parse_fixing_brackets(text: &str, limits: &Limits, shifted: u32) -> (ParsedSt
     // Such a bracket line is indented like the line before it and the text parsed again; only
     // that line's columns change, and it holds nothing but the bracket.
     let mut patched: Option<String> = None;
+    let mut moved: Vec<(u32, u32)> = Vec::new();
     for _ in 0..MAX_BRACKET_FIXES {
         let Some(problem) = out.problems.first() else { break };
         if problem.message != "invalid YAML: invalid indentation" {
             break;
         }
         let current = patched.as_deref().unwrap_or(text);
-        let Some(fixed) = indent_closing_bracket(current, problem.pos.line) else { break };
+        let Some((fixed, added)) = indent_closing_bracket(current, problem.pos.line) else { break };
+        moved.push((problem.pos.line, added));
         (out, root_end) = parse_once(&fixed, limits, shifted);
         patched = Some(fixed);
+    }
+    if !moved.is_empty() {
+        // Positions on a re-indented line go back to where the text has them.
+        let back = |pos: &mut Pos| {
+            let added: u32 = moved.iter().filter(|(l, _)| *l == pos.line).map(|(_, a)| a).sum();
+            pos.col = pos.col.saturating_sub(added);
+        };
+        for doc in &mut out.documents {
+            let mut pending = vec![&mut doc.root];
+            while let Some(node) = pending.pop() {
+                back(&mut node.span.start);
+                back(&mut node.span.end);
+                match &mut node.value {
+                    Value::Seq(items) => pending.extend(items.iter_mut()),
+                    Value::Map(entries) => {
+                        for e in entries.iter_mut() {
+                            back(&mut e.key_span.start);
+                            back(&mut e.key_span.end);
+                            pending.push(&mut e.value);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        out.problems.iter_mut().for_each(|p| back(&mut p.pos));
+        if let Some(end) = root_end.as_mut() {
+            back(end);
+        }
     }
     (out, root_end)
 }
@@ -291,8 +322,9 @@ fn parse_fixing_brackets(text: &str, limits: &Limits, shifted: u32) -> (ParsedSt
 const MAX_BRACKET_FIXES: usize = 16;
 
 /// `text` with line `line` (1-based), when it starts with `]` or `}`, indented like the
-/// nearest non-blank line before it; `None` when it is not such a line or is already as deep.
-fn indent_closing_bracket(text: &str, line: u32) -> Option<String> {
+/// nearest non-blank line before it, and the columns added; `None` when it is not such a line
+/// or is already as deep.
+fn indent_closing_bracket(text: &str, line: u32) -> Option<(String, u32)> {
     let index = usize::try_from(line).ok()?.checked_sub(1)?;
     let starts: Vec<usize> =
         std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
@@ -314,7 +346,7 @@ fn indent_closing_bracket(text: &str, line: u32) -> Option<String> {
     fixed.push_str(&text[..start]);
     fixed.extend(std::iter::repeat_n(' ', previous - indent));
     fixed.push_str(body);
-    Some(fixed)
+    Some((fixed, u32::try_from(previous - indent).ok()?))
 }
 
 fn parse_once(text: &str, limits: &Limits, shifted: u32) -> (ParsedStream, Option<Pos>) {
