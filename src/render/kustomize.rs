@@ -1,9 +1,10 @@
 //! `kustomize build`, first slice (docs/RENDER.md, "Kustomize"): resources (files, directories,
 //! nested kustomizations, bases), components, `namespace`, `namePrefix`/`nameSuffix`,
 //! `commonLabels`/`labels`, `commonAnnotations`, `images`, `patches`, `patchesStrategicMerge`,
-//! `patchesJson6902`, in kustomize's order of transformers. Every other field of a
-//! kustomization is an error that names it (never ignored), and so are remote resources.
-//! Name-reference updates after a prefix, generators, replacements and vars are not built yet.
+//! `patchesJson6902`, `configMapGenerator`, `secretGenerator` and `generatorOptions`, in
+//! kustomize's order. Every other field of a kustomization is an error that names it (never
+//! ignored), and so are remote resources. Replacements, vars and transformer configs are not
+//! built yet.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -62,6 +63,9 @@ const BUILT: &[&str] = &[
     "patches",
     "patchesStrategicMerge",
     "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
 ];
 
 impl Disk {
@@ -120,6 +124,20 @@ impl Disk {
     }
 }
 
+impl Disk {
+    /// Reads a file a generator names (an env file, a data file): its number and text.
+    pub(super) fn read_text(&self, path: &Path) -> Result<(u32, String)> {
+        let text = std::fs::read_to_string(self.real(path)).map_err(|e| BuildError {
+            file: show(path),
+            line: None,
+            message: format!("cannot read `{}`: {e}", show(path)),
+        })?;
+        let mut files = self.files.borrow_mut();
+        files.push(path.to_path_buf());
+        Ok((u32::try_from(files.len() - 1).unwrap_or(u32::MAX), text))
+    }
+}
+
 fn show(path: &Path) -> String {
     path.to_string_lossy().into_owned()
 }
@@ -128,8 +146,38 @@ fn show(path: &Path) -> String {
 pub fn build(disk: &Disk, dir: &Path) -> Result<Vec<Tree>> {
     let dir = normalize(&Path::new("/").join(dir));
     let mut out = Builder { disk, stack: Vec::new() }.kustomization(&dir, false, Vec::new())?;
+    add_hashes(&mut out);
     out.iter_mut().for_each(finish);
     Ok(out)
+}
+
+/// Names generated objects with the hash of their content, last (as kustomize does, over the
+/// whole build), and points the fields that name them at the new names.
+fn add_hashes(out: &mut [Tree]) {
+    let mut renames = Vec::new();
+    for t in out.iter_mut() {
+        if !super::generators::unmark(t) {
+            continue;
+        }
+        let suffix = super::generators::hash(t);
+        let Some(name) = t.at(&["metadata", "name"]).cloned() else { continue };
+        let old = name.as_str().unwrap_or("").to_string();
+        let new = format!("{old}-{suffix}");
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+        let namespace =
+            t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
+        if let Some(meta) = t.get_mut("metadata") {
+            meta.set("name", Tree::string(&new, name.file, name.span));
+        }
+        renames.push((
+            super::namereference::Rename { kind, namespace, old, new },
+            name.file,
+            name.span,
+        ));
+    }
+    for (rename, file, span) in renames {
+        super::namereference::update(out, std::slice::from_ref(&rename), file, span);
+    }
 }
 
 /// Where kustomize keeps the names and namespaces an object had before a transformer changed
@@ -158,7 +206,7 @@ fn remember(t: &mut Tree, file: u32, span: Span) {
 }
 
 /// Every (name, namespace) the object has had, the current one first.
-fn identities(t: &Tree) -> Vec<(String, String)> {
+pub(super) fn identities(t: &Tree) -> Vec<(String, String)> {
     let meta =
         |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("").to_string();
     let mut ids = vec![(meta("name"), meta("namespace"))];
@@ -297,6 +345,14 @@ impl Builder<'_> {
             let taken = std::mem::take(out);
             *out = self.kustomization(&dir, true, taken)?;
         }
+        let generating = super::generators::Generating {
+            disk: self.disk,
+            file: k.file,
+            shown: &k.shown,
+            dir: &k.dir,
+            kustomization: &k.tree,
+        };
+        super::generators::run(&generating, out)?;
         transform(k, self.disk, out)
     }
 
@@ -936,10 +992,7 @@ mod tests {
         write(
             dir.path(),
             &[
-                (
-                    "gen/kustomization.yaml",
-                    "resources: [../base]\nconfigMapGenerator:\n- name: c\n",
-                ),
+                ("gen/kustomization.yaml", "resources: [../base]\nreplacements:\n- path: r.yaml\n"),
                 ("remote/kustomization.yaml", "resources:\n- https://github.com/x/y//z\n"),
                 ("loop/kustomization.yaml", "resources: [../loop2]\n"),
                 ("loop2/kustomization.yaml", "resources: [../loop]\n"),
@@ -948,10 +1001,7 @@ mod tests {
         );
         let disk = Disk::new(dir.path());
         let error = |dir: &str| build(&disk, Path::new(dir)).unwrap_err().to_string();
-        assert_eq!(
-            error("gen"),
-            "/gen/kustomization.yaml:2: `configMapGenerator` is not supported yet"
-        );
+        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `replacements` is not supported yet");
         assert_eq!(
             error("remote"),
             "/remote/kustomization.yaml:2: `https://github.com/x/y//z` is remote: remote resources are not fetched"

@@ -1,0 +1,395 @@
+//! `configMapGenerator` and `secretGenerator`: ConfigMaps and Secrets made from literals, env
+//! files and files, merged into or replacing ones the build has (`behavior`), and named with a
+//! hash of their content at the end of the build, as kustomize does (its `hasher` package: the
+//! first ten hex digits of the SHA-256 of a JSON encoding, with `0 1 3 a e` spelled `g h k m t`).
+//! Every value keeps the line of the kustomization (or env file) that gave it.
+
+use sha2::{Digest, Sha256};
+
+use super::kustomize::{BuildError, Disk};
+use super::tree::{Field, TValue, Tree};
+use crate::load::source::Span;
+
+/// Marks a generated object whose name gets the hash of its content (taken out of the output).
+pub(super) const NEEDS_HASH: &str = "internal.config.kubernetes.io/needsHash";
+
+type Result<T> = std::result::Result<T, BuildError>;
+
+/// What a kustomization's generators need to know about it.
+pub(super) struct Generating<'a> {
+    pub disk: &'a Disk,
+    pub file: u32,
+    pub shown: &'a str,
+    pub dir: &'a std::path::Path,
+    pub kustomization: &'a Tree,
+}
+
+impl Generating<'_> {
+    fn error(&self, node: &Tree, message: String) -> BuildError {
+        BuildError { file: self.shown.to_string(), line: Some(node.span.start.line), message }
+    }
+}
+
+/// Runs both generators of a kustomization over the objects built so far.
+pub(super) fn run(g: &Generating<'_>, out: &mut Vec<Tree>) -> Result<()> {
+    let options = g.kustomization.get("generatorOptions");
+    for (field, kind) in [("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")] {
+        let Some(list) = g.kustomization.get(field) else { continue };
+        let TValue::Seq(entries) = &list.value else {
+            return Err(g.error(list, format!("`{field}` must be a list")));
+        };
+        for entry in entries {
+            let made = generate(g, entry, kind, options)?;
+            place(g, entry, made, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// One generated object, before it meets the objects of the build.
+fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>) -> Result<Tree> {
+    let name = entry
+        .get("name")
+        .and_then(Tree::as_str)
+        .ok_or_else(|| g.error(entry, format!("a {kind} generator needs a `name`")))?;
+    let mut data: Vec<(String, Tree)> = Vec::new();
+    for (key, value, at) in sources(g, entry)? {
+        if data.iter().any(|(k, _)| *k == key) {
+            return Err(g.error(entry, format!("{kind} `{name}`: the key `{key}` is given twice")));
+        }
+        let value = if kind == "Secret" { secret_value(value.as_bytes()) } else { value };
+        data.push((key, Tree::string(&value, at.0, at.1)));
+    }
+    let file = g.file;
+    let span = entry.span;
+    let mut object = Tree::map(file, span);
+    object.set("apiVersion", Tree::string("v1", file, span));
+    object.set("kind", Tree::string(kind, file, span));
+    let meta = object.map_at("metadata", file, span).expect("a map");
+    meta.set("name", entry.get("name").cloned().unwrap_or_else(|| Tree::string(name, file, span)));
+    if let Some(ns) = entry.get("namespace") {
+        meta.set("namespace", ns.clone());
+    }
+    if kind == "Secret" {
+        let t = entry.get("type").cloned().unwrap_or_else(|| Tree::string("Opaque", file, span));
+        object.set("type", t);
+    }
+    if !data.is_empty() {
+        let fields = data
+            .into_iter()
+            .map(|(key, value)| Field { key: key.into(), key_span: value.span, value })
+            .collect();
+        object.set("data", Tree { file, span, value: TValue::Map(fields) });
+    }
+    // Options: the kustomization's `generatorOptions`, then the generator's own `options`.
+    let mut hash = true;
+    for opts in [options, entry.get("options")].into_iter().flatten() {
+        for key in ["labels", "annotations"] {
+            if let Some(Tree { value: TValue::Map(pairs), .. }) = opts.get(key) {
+                let target = object
+                    .map_at("metadata", file, span)
+                    .and_then(|m| m.map_at(key, file, span))
+                    .expect("a map");
+                for p in pairs {
+                    target.set(&p.key, p.value.clone());
+                }
+            }
+        }
+        if let Some(Tree { value: TValue::Bool(disable), .. }) = opts.get("disableNameSuffixHash") {
+            hash = !disable;
+        }
+        if let Some(immutable) = opts.get("immutable") {
+            object.set("immutable", immutable.clone());
+        }
+    }
+    if hash {
+        let meta = object.map_at("metadata", file, span).expect("a map");
+        let annotations = meta.map_at("annotations", file, span).expect("a map");
+        annotations.set(NEEDS_HASH, Tree::string("true", file, span));
+    }
+    Ok(object)
+}
+
+/// (key, value, (file, span)) of every literal, env file line and file of a generator entry.
+/// A generated entry: key, value, and the (file, span) that gave it.
+type Source = (String, String, (u32, Span));
+
+fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    let strings = |key: &str| -> Result<Vec<&Tree>> {
+        match entry.get(key).map(|n| &n.value) {
+            None | Some(TValue::Null) => Ok(Vec::new()),
+            Some(TValue::Seq(items)) => Ok(items.iter().collect()),
+            Some(_) => Err(g.error(entry, format!("`{key}` must be a list"))),
+        }
+    };
+    for literal in strings("literals")? {
+        let text = literal.as_str().unwrap_or("");
+        let (key, value) = text
+            .split_once('=')
+            .ok_or_else(|| g.error(literal, format!("the literal `{text}` is not KEY=VALUE")))?;
+        out.push((key.to_string(), unquote(value).to_string(), (g.file, literal.span)));
+    }
+    let mut envs = strings("envs")?;
+    if let Some(env) = entry.get("env") {
+        envs.push(env);
+    }
+    for env in envs {
+        let path = g.dir.join(env.as_str().unwrap_or(""));
+        let (file, text) = read_text(g, env, &path)?;
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_start();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (key, value) = line.split_once('=').ok_or_else(|| {
+                g.error(env, format!("line {} of `{}` is not KEY=VALUE", i + 1, path.display()))
+            })?;
+            let at = Span::new(
+                crate::load::source::Pos { line: u32::try_from(i + 1).unwrap_or(u32::MAX), col: 0 },
+                crate::load::source::Pos { line: u32::try_from(i + 1).unwrap_or(u32::MAX), col: 0 },
+            );
+            out.push((key.trim_end().to_string(), value.to_string(), (file, at)));
+        }
+    }
+    for spec in strings("files")? {
+        let text = spec.as_str().unwrap_or("");
+        let (key, rel) = match text.split_once('=') {
+            Some((k, p)) => (k.to_string(), p),
+            None => (
+                std::path::Path::new(text)
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                text,
+            ),
+        };
+        let (_, content) = read_text(g, spec, &g.dir.join(rel))?;
+        out.push((key, content, (g.file, spec.span)));
+    }
+    Ok(out)
+}
+
+fn read_text(g: &Generating<'_>, at: &Tree, path: &std::path::Path) -> Result<(u32, String)> {
+    let path = crate::load::discover::normalize(path);
+    g.disk.read_text(&path).map_err(|e| g.error(at, e.message))
+}
+
+/// A Secret's value as kustomize writes it (kyaml's `encodeBase64`): base64 in lines of 70
+/// characters, each ended by a line break, once it is 70 characters or more.
+fn secret_value(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = crate::base64::encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or(""));
+        out.push('\n');
+    }
+    out
+}
+
+/// Takes the hash mark off an object, with the annotations it leaves empty.
+pub(super) fn unmark(t: &mut Tree) -> bool {
+    let Some(meta) = t.get_mut("metadata") else { return false };
+    let Some(annotations) = meta.get_mut("annotations") else { return false };
+    let marked = annotations.remove(NEEDS_HASH);
+    if marked && matches!(&annotations.value, TValue::Map(f) if f.is_empty()) {
+        meta.remove("annotations");
+    }
+    marked
+}
+
+/// A literal's value without the quotes around it (`KEY="v"`), as kustomize reads it.
+fn unquote(value: &str) -> &str {
+    for q in ['"', '\''] {
+        if value.len() >= 2 && value.starts_with(q) && value.ends_with(q) {
+            return &value[1..value.len() - 1];
+        }
+    }
+    value
+}
+
+/// Adds a generated object to the build, or merges it into (or replaces) the one it names.
+fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> Result<()> {
+    let behavior = entry.get("behavior").and_then(Tree::as_str).unwrap_or("create");
+    let kind = made.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+    let name = made.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("").to_string();
+    let namespace = made.at(&["metadata", "namespace"]).and_then(Tree::as_str).map(str::to_string);
+    let existing = out.iter().position(|t| {
+        t.get("kind").and_then(Tree::as_str) == Some(kind.as_str())
+            && super::kustomize::identities(t)
+                .iter()
+                .any(|(n, ns)| *n == name && namespace.as_deref().is_none_or(|want| want == ns))
+    });
+    match (behavior, existing) {
+        ("create", None) => out.push(made),
+        ("create", Some(_)) => {
+            return Err(g.error(
+                entry,
+                format!("{kind} `{name}` already exists: use `behavior: merge` or `replace`"),
+            ));
+        }
+        ("merge" | "replace", None) => {
+            return Err(g.error(
+                entry,
+                format!("{kind} `{name}` is not in the build: there is nothing to {behavior}"),
+            ));
+        }
+        ("merge", Some(i)) => {
+            let target = &mut out[i];
+            for key in ["data", "binaryData"] {
+                if let Some(Tree { value: TValue::Map(fields), .. }) = made.get(key) {
+                    let file = made.file;
+                    let into = target.map_at(key, file, made.span).expect("a map");
+                    for f in fields {
+                        into.set(&f.key, f.value.clone());
+                    }
+                }
+            }
+            // The merged object's name is hashed as the merging generator says.
+            if made.at(&["metadata", "annotations", NEEDS_HASH]).is_none() {
+                unmark(target);
+            }
+            for key in ["labels", "annotations"] {
+                if let Some(Tree { value: TValue::Map(fields), .. }) = made.at(&["metadata", key]) {
+                    if fields.iter().all(|f| f.key == NEEDS_HASH) {
+                        continue;
+                    }
+                    let file = made.file;
+                    let into = target
+                        .map_at("metadata", file, made.span)
+                        .and_then(|m| m.map_at(key, file, made.span))
+                        .expect("a map");
+                    // Merging into an object the build did not generate does not hash its name.
+                    for f in fields.iter().filter(|f| f.key != NEEDS_HASH) {
+                        into.set(&f.key, f.value.clone());
+                    }
+                }
+            }
+        }
+        ("replace", Some(i)) => {
+            // The replacement keeps the name the object has now (a prefix already applied).
+            let current = out[i].at(&["metadata", "name"]).cloned();
+            let mut made = made;
+            if let (Some(current), Some(meta)) = (current, made.get_mut("metadata")) {
+                meta.set("name", current);
+            }
+            out[i] = made;
+        }
+        (other, _) => {
+            return Err(
+                g.error(entry, format!("unknown `behavior: {other}` (create, merge or replace)"))
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The name suffix kustomize gives a generated ConfigMap or Secret.
+pub(super) fn hash(object: &Tree) -> String {
+    let kind = object.get("kind").and_then(Tree::as_str).unwrap_or("");
+    // kustomize looks the name up as one key, `metadata/name`, which no object has: every
+    // hash is of an empty name (so a renamed copy keeps its suffix).
+    let name = "";
+    let field = |key: &str| match object.get(key) {
+        Some(t) if matches!(t.value, TValue::Map(_)) => Some(go_json(&t.to_json())),
+        _ => None,
+    };
+    let data = field("data").unwrap_or_else(|| "\"\"".into());
+    // Keys in Go's order (sorted), as `json.Marshal` writes a map.
+    let encoded = if kind == "Secret" {
+        let type_ = object.get("type").and_then(Tree::as_str).unwrap_or("");
+        let string_data =
+            field("stringData").map(|s| format!(",\"stringData\":{s}")).unwrap_or_default();
+        format!(
+            "{{\"data\":{data},\"kind\":\"Secret\",\"name\":{}{string_data},\"type\":{}}}",
+            go_string(name),
+            go_string(type_)
+        )
+    } else {
+        let binary =
+            field("binaryData").map(|b| format!("\"binaryData\":{b},")).unwrap_or_default();
+        format!("{{{binary}\"data\":{data},\"kind\":\"ConfigMap\",\"name\":{}}}", go_string(name))
+    };
+    let digest = Sha256::digest(encoded.as_bytes());
+    digest
+        .iter()
+        .flat_map(|b| [b >> 4, b & 0xf])
+        .take(10)
+        .map(|n| match n {
+            0 => 'g',
+            1 => 'h',
+            3 => 'k',
+            10 => 'm',
+            14 => 't',
+            n => char::from_digit(u32::from(n), 16).unwrap_or('?'),
+        })
+        .collect()
+}
+
+/// JSON as Go's `encoding/json` writes it: keys sorted, `<`, `>`, `&`, U+2028 and U+2029
+/// escaped.
+fn go_json(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let parts: Vec<String> =
+                keys.iter().map(|k| format!("{}:{}", go_string(k), go_json(&map[*k]))).collect();
+            format!("{{{}}}", parts.join(","))
+        }
+        serde_json::Value::Array(items) => {
+            format!("[{}]", items.iter().map(go_json).collect::<Vec<_>>().join(","))
+        }
+        serde_json::Value::String(s) => go_string(s),
+        other => other.to_string(),
+    }
+}
+
+fn go_string(s: &str) -> String {
+    let json = serde_json::Value::String(s.to_string()).to_string();
+    json.replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(text: &str) -> Tree {
+        let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+        Tree::from_node(&parsed.documents[0].root, 0)
+    }
+
+    #[test]
+    fn names_are_hashed_as_kustomize_hashes_them() {
+        // Values kustomize's own tests expect (configmaps_test.go, TestGeneratorIntVsStringNoMerge).
+        let cm = tree("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bob}\ndata: {fruit: Indian Gooseberry, year: '2020', crisis: 'true'}\n");
+        assert_eq!(hash(&cm), "79t79mt227");
+        // The name does not count (kustomize looks it up under a key no object has).
+        let renamed = tree("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other}\ndata: {fruit: Indian Gooseberry, year: '2020', crisis: 'true'}\n");
+        assert_eq!(hash(&renamed), "79t79mt227");
+        let secret = tree(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: Opaque\ndata: {a: YQ==}\n",
+        );
+        assert_ne!(hash(&secret), hash(&tree("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ntype: kubernetes.io/tls\ndata: {a: YQ==}\n")));
+        assert_eq!(go_string("<a&b>"), "\"\\u003ca\\u0026b\\u003e\"");
+    }
+
+    #[test]
+    fn secret_values_wrap_as_kustomize_writes_them() {
+        assert_eq!(secret_value(b"apple"), "YXBwbGU=");
+        let long = secret_value(&[b'x'; 60]);
+        let lines: Vec<&str> = long.split_terminator('\n').collect();
+        assert_eq!(lines.iter().map(|l| l.len()).collect::<Vec<_>>(), vec![70, 10]);
+        assert!(long.ends_with('\n'));
+        assert_eq!(unquote("\"bar\""), "bar");
+        assert_eq!(unquote("'bar'"), "bar");
+        assert_eq!(unquote("\"bar"), "\"bar");
+    }
+}
