@@ -29,6 +29,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Run policy tests: Kyverno `kyverno-test.yaml` suites and `mtk-lint-test.yaml` golden tests.
     Test(TestArgs),
+    /// Print the objects a kustomization builds (as `kustomize build` does), with where each
+    /// field comes from. Experimental: linting rendered objects is being built (docs/RENDER.md).
+    Render(RenderArgs),
     /// List the built-in rules.
     Rules {
         /// Output format.
@@ -52,6 +55,31 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RenderArgs {
+    /// The directory holding the kustomization, inside the current directory. Default: `.`.
+    pub path: Option<PathBuf>,
+
+    /// Start each object with a comment naming the file and line it came from.
+    #[arg(long)]
+    pub provenance: bool,
+
+    /// Output format: `yaml`, or `json` with the source of every field that another file
+    /// supplied.
+    #[arg(long, value_enum, default_value_t = RenderFormat::Yaml)]
+    pub format: RenderFormat,
+
+    /// Write to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
+    Yaml,
+    Json,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -2,6 +2,7 @@
 
 mod args;
 mod progress;
+mod render_cmd;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -32,6 +33,7 @@ pub fn run() -> u8 {
     let check = match cli.command {
         Some(Command::Check(args)) => args,
         Some(Command::Test(args)) => return run_tests(&args, &cwd),
+        Some(Command::Render(args)) => return render_cmd::run(&args, &cwd),
         Some(Command::Rules { format }) => {
             return catalog(|w, rules| report::catalog::write_rules(rules, format, w))
         }
@@ -171,7 +173,7 @@ fn github_blob_base() -> Option<String> {
 }
 
 /// Writes through a buffer to FILE, or to stdout.
-fn emit(
+pub(super) fn emit(
     output: Option<&std::path::Path>,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
@@ -294,7 +296,7 @@ fn inputs(paths: &[PathBuf]) -> Vec<Input> {
         .collect()
 }
 
-fn fatal(message: &str) -> u8 {
+pub(super) fn fatal(message: &str) -> u8 {
     let _ = writeln!(io::stderr(), "mtk-lint: {message}");
     2
 }

@@ -77,7 +77,12 @@ fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>
     if !data.is_empty() {
         let fields = data
             .into_iter()
-            .map(|(key, value)| Field { key: key.into(), key_span: value.span, value })
+            .map(|(key, value)| Field {
+                key: key.into(),
+                key_file: value.file,
+                key_span: value.span,
+                value,
+            })
             .collect();
         object.set("data", Tree { file, span, value: TValue::Map(fields) });
     }

@@ -84,8 +84,44 @@ impl Disk {
         self.files.borrow().get(file as usize).map_or_else(String::new, |p| show(p))
     }
 
-    fn real(&self, path: &Path) -> PathBuf {
-        self.root.join(path.strip_prefix("/").unwrap_or(path))
+    /// Where a build path is on disk. A path that climbs above the root (`..`) has none.
+    fn real(&self, path: &Path) -> Option<PathBuf> {
+        let path = normalize(path);
+        let inside = path.strip_prefix("/").unwrap_or(&path);
+        if inside.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return None;
+        }
+        Some(self.root.join(inside))
+    }
+
+    /// The text of a file the build reads. Refused: a path outside the root, a link that leads
+    /// outside it, and anything that is not a regular file (a FIFO, a device) — before opening.
+    fn contents(&self, path: &Path) -> Result<String> {
+        let fail = |message: String| BuildError { file: show(path), line: None, message };
+        let real =
+            self.real(path).ok_or_else(|| fail("the path leaves the root of the build".into()))?;
+        let meta = std::fs::metadata(&real).map_err(|e| fail(format!("cannot read: {e}")))?;
+        if !meta.is_file() {
+            return Err(fail("not a regular file: not read".into()));
+        }
+        let root =
+            std::fs::canonicalize(&self.root).map_err(|e| fail(format!("cannot read: {e}")))?;
+        let resolved =
+            std::fs::canonicalize(&real).map_err(|e| fail(format!("cannot read: {e}")))?;
+        if !resolved.starts_with(&root) {
+            return Err(fail(
+                "a symbolic link leads outside the root of the build: not read".into(),
+            ));
+        }
+        std::fs::read_to_string(&resolved).map_err(|e| fail(format!("cannot read: {e}")))
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        self.real(path).is_some_and(|p| p.is_dir())
+    }
+
+    fn is_file(&self, path: &Path) -> bool {
+        self.real(path).is_some_and(|p| p.is_file())
     }
 
     /// Reads and parses a file: its number and documents (empty documents left out). A
@@ -94,11 +130,7 @@ impl Disk {
         let kustomization = path
             .file_name()
             .is_some_and(|n| KUSTOMIZATION_FILES.iter().any(|k| n == std::ffi::OsStr::new(k)));
-        let text = std::fs::read_to_string(self.real(path)).map_err(|e| BuildError {
-            file: show(path),
-            line: None,
-            message: format!("cannot read: {e}"),
-        })?;
+        let text = self.contents(path)?;
         let parsed = crate::load::yaml::parse_stream(&text, &self.limits);
         let fatal = parsed
             .problems
@@ -127,11 +159,9 @@ impl Disk {
 impl Disk {
     /// Reads a file a generator names (an env file, a data file): its number and text.
     pub(super) fn read_text(&self, path: &Path) -> Result<(u32, String)> {
-        let text = std::fs::read_to_string(self.real(path)).map_err(|e| BuildError {
-            file: show(path),
-            line: None,
-            message: format!("cannot read `{}`: {e}", show(path)),
-        })?;
+        let text = self
+            .contents(path)
+            .map_err(|e| BuildError { message: format!("`{}`: {}", show(path), e.message), ..e })?;
         let mut files = self.files.borrow_mut();
         files.push(path.to_path_buf());
         Ok((u32::try_from(files.len() - 1).unwrap_or(u32::MAX), text))
@@ -170,7 +200,7 @@ fn add_hashes(out: &mut [Tree]) {
             meta.set("name", Tree::string(&new, name.file, name.span));
         }
         renames.push((
-            super::namereference::Rename { kind, namespace, old, new },
+            super::namereference::Rename { kind, namespace, old, new, new_namespace: None },
             name.file,
             name.span,
         ));
@@ -188,9 +218,13 @@ const PREVIOUS_NAMESPACES: &str = "internal.config.kubernetes.io/previousNamespa
 
 /// Records the object's current name and namespace before a transformer changes one of them.
 fn remember(t: &mut Tree, file: u32, span: Span) {
-    let meta =
-        |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("").to_string();
-    let (name, namespace) = (meta("name"), meta("namespace"));
+    let current = identities(t).swap_remove(0);
+    remember_as(t, &current, file, span);
+}
+
+/// Records a name and namespace the object had.
+fn remember_as(t: &mut Tree, (name, namespace): &(String, String), file: u32, span: Span) {
+    let (name, namespace) = (name.clone(), namespace.clone());
     let Some(annotations) =
         t.map_at("metadata", file, span).and_then(|m| m.map_at("annotations", file, span))
     else {
@@ -263,6 +297,16 @@ impl Kustomization {
         BuildError { file: self.shown.clone(), line: node.map(|n| n.span.start.line), message }
     }
 
+    /// The entries of a list field; none when it is absent or empty (`patches:` with every
+    /// entry commented out).
+    fn list(&self, key: &str) -> Result<&[Tree]> {
+        match self.tree.get(key).map(|n| (n, &n.value)) {
+            None | Some((_, TValue::Null)) => Ok(&[]),
+            Some((_, TValue::Seq(items))) => Ok(items),
+            Some((node, _)) => Err(self.error(Some(node), format!("`{key}` must be a list"))),
+        }
+    }
+
     fn strings(&self, key: &str) -> Result<Vec<(String, Span)>> {
         let Some(node) = self.tree.get(key) else { return Ok(Vec::new()) };
         match &node.value {
@@ -282,7 +326,7 @@ impl Kustomization {
 
 impl Builder<'_> {
     fn find_kustomization(&self, dir: &Path) -> Option<PathBuf> {
-        KUSTOMIZATION_FILES.iter().map(|n| dir.join(n)).find(|p| self.disk.real(p).is_file())
+        KUSTOMIZATION_FILES.iter().map(|n| dir.join(n)).find(|p| self.disk.is_file(p))
     }
 
     /// Builds a kustomization (or a component, applied to `accumulated`).
@@ -324,7 +368,9 @@ impl Builder<'_> {
             }
         }
         let kind = k.tree.get("kind").and_then(Tree::as_str).unwrap_or("Kustomization");
-        if component != (kind == "Component") {
+        // A component is applied by a kustomization, or built on its own at the top.
+        let top = self.stack.is_empty();
+        if component != (kind == "Component") && !(top && kind == "Component") {
             let what = if component { "a component" } else { "a kustomization" };
             return Err(k.error(k.tree.get("kind"), format!("{} is used as {what}", show(&path))));
         }
@@ -370,11 +416,17 @@ impl Builder<'_> {
 
     fn resource(&mut self, k: &Kustomization, entry: &str, span: Span) -> Result<Vec<Tree>> {
         let path = Self::local(k, entry, span)?;
-        let real = self.disk.real(&path);
-        if real.is_dir() {
+        if self.disk.real(&path).is_none() {
+            return Err(BuildError {
+                file: k.shown.clone(),
+                line: Some(span.start.line),
+                message: format!("`{entry}` leaves the root of the build"),
+            });
+        }
+        if self.disk.is_dir(&path) {
             return self.kustomization(&path, false, Vec::new());
         }
-        if !real.is_file() {
+        if !self.disk.is_file(&path) {
             return Err(BuildError {
                 file: k.shown.clone(),
                 line: Some(span.start.line),
@@ -475,14 +527,15 @@ fn selects(target: Option<&Tree>, t: &Tree) -> Result<bool> {
         let (g, v) = kinds::split_api_version(api);
         (g.to_string(), v.to_string())
     };
-    let meta =
-        |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("").to_string();
+    // A name or namespace matches the one the object has now or any it had (kustomize tries
+    // the original and the current one).
+    let ids = identities(t);
     let fields = [
-        ("group", group),
-        ("version", version),
-        ("kind", t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string()),
-        ("name", meta("name")),
-        ("namespace", meta("namespace")),
+        ("group", vec![group]),
+        ("version", vec![version]),
+        ("kind", vec![t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string()]),
+        ("name", ids.iter().map(|(n, _)| n.clone()).collect()),
+        ("namespace", ids.iter().map(|(_, ns)| ns.clone()).collect()),
     ];
     for (key, actual) in &fields {
         if let Some(wanted) = target.get(key).and_then(Tree::as_str) {
@@ -491,7 +544,7 @@ fn selects(target: Option<&Tree>, t: &Tree) -> Result<bool> {
                 line: Some(target.span.start.line),
                 message: format!("target `{key}`: {e}"),
             })?;
-            if !re.is_match(actual) {
+            if !actual.iter().any(|a| re.is_match(a)) {
                 return Ok(false);
             }
         }
@@ -538,7 +591,11 @@ fn apply_patch(
         }
         for t in out.iter_mut() {
             if selects(target, t)? {
+                let before = identities(t).swap_remove(0);
                 patch::json6902(t, body).map_err(fail)?;
+                if identities(t)[0] != before {
+                    remember_as(t, &before, k.file, at.span);
+                }
             }
         }
         return Ok(());
@@ -611,10 +668,7 @@ fn apply_patch(
 }
 
 fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
-    let Some(list) = k.tree.get("patchesStrategicMerge") else { return Ok(()) };
-    let TValue::Seq(items) = &list.value else {
-        return Err(k.error(Some(list), "`patchesStrategicMerge` must be a list".into()));
-    };
+    let items = k.list("patchesStrategicMerge")?;
     for item in items {
         let text =
             item.as_str().ok_or_else(|| k.error(Some(item), "entries must be strings".into()))?;
@@ -630,10 +684,7 @@ fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) 
 }
 
 fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
-    let Some(list) = k.tree.get("patches") else { return Ok(()) };
-    let TValue::Seq(items) = &list.value else {
-        return Err(k.error(Some(list), "`patches` must be a list".into()));
-    };
+    let items = k.list("patches")?;
     for item in items {
         if let Some(options) = item.get("options") {
             return Err(k.error(Some(options), "patch `options` are not supported yet".into()));
@@ -646,10 +697,7 @@ fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
 }
 
 fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
-    let Some(list) = k.tree.get("patchesJson6902") else { return Ok(()) };
-    let TValue::Seq(items) = &list.value else {
-        return Err(k.error(Some(list), "`patchesJson6902` must be a list".into()));
-    };
+    let items = k.list("patchesJson6902")?;
     for item in items {
         let target = item
             .get("target")
@@ -672,6 +720,22 @@ fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Resu
 fn namespace(k: &Kustomization, out: &mut [Tree]) {
     let Some(node) = k.tree.get("namespace") else { return };
     let Some(ns) = node.as_str().filter(|s| !s.is_empty()) else { return };
+    // ServiceAccounts that move: bindings that name them with their namespace follow.
+    let moves: Vec<super::namereference::Rename> = out
+        .iter()
+        .filter(|t| t.get("kind").and_then(Tree::as_str) == Some("ServiceAccount"))
+        .filter_map(|t| {
+            let (name, old_ns) = identities(t).swap_remove(0);
+            (old_ns != ns).then(|| super::namereference::Rename {
+                kind: "ServiceAccount".into(),
+                namespace: old_ns,
+                old: name.clone(),
+                new: name,
+                new_namespace: Some(ns.to_string()),
+            })
+        })
+        .collect();
+    super::namereference::update(out, &moves, k.file, node.span);
     for t in out.iter_mut() {
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
         if kind == "Namespace" && t.get("apiVersion").and_then(Tree::as_str) == Some("v1") {
@@ -680,15 +744,15 @@ fn namespace(k: &Kustomization, out: &mut [Tree]) {
             }
             continue;
         }
+        if matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
+            service_account_subjects(t, ns, k.file, node.span);
+        }
         if cluster_scoped(t) {
             continue;
         }
         remember(t, k.file, node.span);
         if let Some(meta) = t.map_at("metadata", k.file, node.span) {
             meta.set("namespace", Tree::string(ns, k.file, node.span));
-        }
-        if matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
-            service_account_subjects(t, ns, k.file, node.span);
         }
     }
 }
@@ -733,7 +797,13 @@ fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
         if let Some(meta) = t.get_mut("metadata") {
             meta.set("name", Tree::string(&new, k.file, at));
         }
-        renames.push(super::namereference::Rename { kind, namespace, old, new });
+        renames.push(super::namereference::Rename {
+            kind,
+            namespace,
+            old,
+            new,
+            new_namespace: None,
+        });
     }
     super::namereference::update(out, &renames, k.file, at);
 }
@@ -846,10 +916,7 @@ fn annotations(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 
 /// `images:` — new names, tags and digests for the containers that use an image.
 fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
-    let Some(node) = k.tree.get("images") else { return Ok(()) };
-    let TValue::Seq(entries) = &node.value else {
-        return Err(k.error(Some(node), "`images` must be a list".into()));
-    };
+    let entries = k.list("images")?;
     for entry in entries {
         let name = entry.get("name").and_then(Tree::as_str).unwrap_or("");
         for t in out.iter_mut() {

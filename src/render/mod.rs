@@ -6,6 +6,7 @@
 //! ([`kustomize`]) measured against kustomize's own tests (docs/CONFORMANCE.md). Not yet wired
 //! into `check`.
 
+pub mod emit;
 mod generators;
 pub mod kustomize;
 pub mod namereference;

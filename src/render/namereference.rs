@@ -14,6 +14,9 @@ pub struct Rename {
     pub namespace: String,
     pub old: String,
     pub new: String,
+    /// The namespace it moved to, when a namespace transformer moved it (a ServiceAccount
+    /// named with its namespace in a binding's subjects follows it there).
+    pub new_namespace: Option<String>,
 }
 
 /// Where, below a pod spec, each kind of object is named.
@@ -84,6 +87,7 @@ pub fn update(objects: &mut [Tree], renames: &[Rename], file: u32, span: Span) {
                 .find(|r| {
                     r.kind == named
                         && r.old == old
+                        && r.new != r.old
                         && (CLUSTER_SCOPED.contains(&named) || r.namespace == ns)
                 })
                 .map(|r| r.new.clone())
@@ -109,7 +113,9 @@ pub fn update(objects: &mut [Tree], renames: &[Rename], file: u32, span: Span) {
             }
         }
         match kind.as_str() {
-            "RoleBinding" | "ClusterRoleBinding" => bindings(t, &namespace, &new_name, file, span),
+            "RoleBinding" | "ClusterRoleBinding" => {
+                bindings(t, &namespace, renames, &new_name, file, span);
+            }
             "HorizontalPodAutoscaler" => {
                 let target = t
                     .at(&["spec", "scaleTargetRef", "kind"])
@@ -127,6 +133,7 @@ pub fn update(objects: &mut [Tree], renames: &[Rename], file: u32, span: Span) {
 fn bindings(
     t: &mut Tree,
     namespace: &str,
+    renames: &[Rename],
     new_name: &dyn Fn(&str, &str, &str) -> Option<String>,
     file: u32,
     span: Span,
@@ -143,10 +150,18 @@ fn bindings(
             continue;
         }
         let ns = s.get("namespace").and_then(Tree::as_str).unwrap_or(namespace).to_string();
-        if let Some(name) = s.get_mut("name") {
-            if let Some(new) = name.as_str().and_then(|old| new_name("ServiceAccount", old, &ns)) {
-                *name = Tree::string(&new, file, span);
-            }
+        let Some(old) = s.get("name").and_then(Tree::as_str).map(str::to_string) else { continue };
+        let Some(rename) = renames
+            .iter()
+            .find(|r| r.kind == "ServiceAccount" && r.old == old && r.namespace == ns)
+        else {
+            continue;
+        };
+        if rename.new != old {
+            s.set("name", Tree::string(&rename.new, file, span));
+        }
+        if let Some(moved) = &rename.new_namespace {
+            s.set("namespace", Tree::string(moved, file, span));
         }
     }
 }
@@ -186,10 +201,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn trees(text: &str) -> Vec<Tree> {
-        let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-        parsed.documents.iter().map(|d| Tree::from_node(&d.root, 0)).collect()
-    }
+    use crate::render::tree::parse_trees as trees;
 
     #[test]
     fn fields_naming_a_renamed_object_follow_it_in_its_namespace() {
@@ -201,6 +213,7 @@ mod tests {
             namespace: "a".into(),
             old: old.into(),
             new: format!("p-{old}"),
+            new_namespace: None,
         };
         let renames = [
             rename("ServiceAccount", "runner"),

@@ -121,6 +121,7 @@ fn merge_value(
                 let TValue::Map(fields) = &mut target.value else { unreachable!("a map") };
                 fields.push(Field {
                     key: field.key.clone(),
+                    key_file: field.key_file,
                     key_span: field.key_span,
                     value: strip_directives(&field.value),
                 });
@@ -206,6 +207,7 @@ fn strip_directives(patch: &Tree) -> Tree {
                 .filter(|f| !f.key.starts_with('$'))
                 .map(|f| Field {
                     key: f.key.clone(),
+                    key_file: f.key_file,
                     key_span: f.key_span,
                     value: strip_directives(&f.value),
                 })

@@ -35,6 +35,8 @@ pub enum TValue {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Field {
     pub key: EcoString,
+    /// The file the key was written in (a value a patch replaced keeps the base's key).
+    pub key_file: u32,
     pub key_span: Span,
     pub value: Tree,
 }
@@ -65,6 +67,7 @@ impl Tree {
                     .iter()
                     .map(|e| Field {
                         key: e.key.clone(),
+                        key_file: file,
                         key_span: e.key_span,
                         value: Tree::from_node(&e.value, file),
                     })
@@ -119,11 +122,16 @@ impl Tree {
     pub fn set(&mut self, key: &str, value: Tree) -> Option<&mut Tree> {
         let TValue::Map(fields) = &mut self.value else { return None };
         let index = if let Some(i) = fields.iter().position(|f| f.key == key) {
+            // A value from elsewhere (a kustomization field) is found with its key there.
+            if value.file != fields[i].key_file {
+                fields[i].key_file = value.file;
+                fields[i].key_span = value.span;
+            }
             fields[i].value = value;
             i
         } else {
             let key_span = value.span;
-            fields.push(Field { key: key.into(), key_span, value });
+            fields.push(Field { key: key.into(), key_file: value.file, key_span, value });
             fields.len() - 1
         };
         Some(&mut fields[index].value)
@@ -196,15 +204,23 @@ fn convert(tree: Tree, parent_file: u32, pointer: &str, origins: &mut Vec<Origin
                 .into_iter()
                 .map(|f| {
                     let at = locate::push(pointer, &f.key);
-                    // A value from another file than its mapping's (a patch, a kustomization
-                    // field) takes its key along: `key: value` is located in the value's file.
-                    let key_span = if f.value.file == file { f.key_span } else { f.value.span };
+                    // A key written in another file than its value (a patch replaced the value)
+                    // is located at the value: `key: value` is found in the value's file.
+                    let key_span =
+                        if f.value.file == f.key_file { f.key_span } else { f.value.span };
                     Entry { key: f.key, key_span, value: convert(f.value, file, &at, origins) }
                 })
                 .collect(),
         ),
     };
     Node { span: tree.span, value }
+}
+
+/// The trees of a YAML stream, every node from file 0 (for tests).
+#[cfg(test)]
+pub(crate) fn parse_trees(text: &str) -> Vec<Tree> {
+    let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+    parsed.documents.iter().map(|d| Tree::from_node(&d.root, 0)).collect()
 }
 
 /// The file of the field at `pointer` of a rendered object whose root came from `root_file`:

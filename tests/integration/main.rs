@@ -12,6 +12,7 @@ mod injection;
 mod load;
 mod order;
 mod policies;
+mod render;
 mod report;
 mod report_props;
 mod rules;

@@ -1,0 +1,83 @@
+//! `mtk-lint render`: the objects a kustomization builds, as YAML or as JSON with sources.
+
+use std::fmt::Write as _;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use super::args::{RenderArgs, RenderFormat};
+use crate::render::kustomize::{build, Disk};
+use crate::render::{emit, tree};
+
+pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
+    // The build may read anything inside the repository it is in (an overlay names `../base`)
+    // and nothing outside: the root is the nearest directory above with `.git`, else the
+    // current directory.
+    let cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_path_buf());
+    let root = cwd.ancestors().find(|d| d.join(".git").exists()).unwrap_or(&cwd).to_path_buf();
+    let dir = cwd.join(args.path.clone().unwrap_or_else(|| PathBuf::from(".")));
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let Ok(dir) = dir.strip_prefix(&root).map(Path::to_path_buf) else {
+        return super::fatal(&format!(
+            "{} is outside {}, the root of the build",
+            dir.display(),
+            root.display()
+        ));
+    };
+    let disk = Disk::new(&root);
+    let objects = match build(&disk, &dir) {
+        Ok(objects) => objects,
+        Err(e) => {
+            let mut message = e.to_string();
+            if message.contains("leaves the root of the build") {
+                let _ = write!(
+                    message,
+                    " ({}; run from a directory that holds everything the build reads)",
+                    root.display()
+                );
+            }
+            return super::fatal(&crate::report::sanitize::field(&message));
+        }
+    };
+    // Files are shown relative to the root (`base/deploy.yaml`).
+    let shown = |file: u32| disk.shown(file).trim_start_matches('/').to_string();
+    let write = |w: &mut dyn Write| -> io::Result<()> {
+        match args.format {
+            RenderFormat::Yaml => {
+                let sources: Option<&dyn Fn(u32) -> String> =
+                    if args.provenance { Some(&shown) } else { None };
+                w.write_all(emit::yaml(&objects, sources).as_bytes())
+            }
+            RenderFormat::Json => {
+                let list: Vec<serde_json::Value> =
+                    objects.iter().map(|t| with_sources(t, &shown)).collect();
+                crate::report::sanitize::write_json(&serde_json::json!({ "objects": list }), w)?;
+                writeln!(w)
+            }
+        }
+    };
+    match super::emit(args.output.as_deref(), write) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => super::fatal(&format!("cannot write the output: {e}")),
+    }
+}
+
+/// An object with its file and line, and the file and line of every field another file supplied.
+fn with_sources(t: &tree::Tree, shown: &dyn Fn(u32) -> String) -> serde_json::Value {
+    let json = t.to_json();
+    let root_file = t.file;
+    let root_line = t.span.start.line;
+    let (node, origins) = t.clone().into_node();
+    let fields: Vec<serde_json::Value> = origins
+        .iter()
+        .map(|o| {
+            let line = crate::inventory::locate::locate(&node, &o.pointer).start.line;
+            serde_json::json!({"path": o.pointer, "file": shown(o.file), "line": line})
+        })
+        .collect();
+    serde_json::json!({
+        "source": {"file": shown(root_file), "line": root_line},
+        "object": json,
+        "fields": fields,
+    })
+}

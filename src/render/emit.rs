@@ -1,0 +1,159 @@
+//! Rendered objects written out: multi-document YAML in block style, as `kustomize build` prints
+//! them (fields in their order), or JSON with the source of every field that came from another
+//! file than the object (`mtk-lint render --format json`).
+
+use std::fmt::Write as _;
+
+use super::tree::{TValue, Tree};
+
+/// The objects as a YAML stream. With `sources`, each document starts with a comment naming the
+/// file and line it came from (`shown` gives a file's name).
+#[must_use]
+pub fn yaml(objects: &[Tree], sources: Option<&dyn Fn(u32) -> String>) -> String {
+    let mut out = String::new();
+    for (i, t) in objects.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        if let Some(shown) = sources {
+            let _ = writeln!(out, "# source: {}:{}", shown(t.file), t.span.start.line);
+        }
+        block(t, 0, &mut out);
+    }
+    out
+}
+
+/// A node in block style at `indent`, starting where the caller left the line (after `key:` or
+/// `- `), ending with a line break.
+fn block(t: &Tree, indent: usize, out: &mut String) {
+    match &t.value {
+        TValue::Map(fields) if !fields.is_empty() => {
+            for (i, f) in fields.iter().enumerate() {
+                if i > 0 {
+                    pad(indent, out);
+                }
+                out.push_str(&scalar_text(&f.key));
+                out.push(':');
+                value_after_key(&f.value, indent, out);
+            }
+        }
+        TValue::Seq(items) if !items.is_empty() => {
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    pad(indent, out);
+                }
+                out.push_str("- ");
+                match &item.value {
+                    TValue::Map(f) if !f.is_empty() => block(item, indent + 2, out),
+                    TValue::Seq(s) if !s.is_empty() => block(item, indent + 2, out),
+                    _ => {
+                        out.push_str(&inline(item));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        _ => {
+            out.push_str(&inline(t));
+            out.push('\n');
+        }
+    }
+}
+
+fn value_after_key(v: &Tree, indent: usize, out: &mut String) {
+    match &v.value {
+        TValue::Map(f) if !f.is_empty() => {
+            out.push('\n');
+            pad(indent + 2, out);
+            block(v, indent + 2, out);
+        }
+        // Kubernetes style: a list under a key is not indented further.
+        TValue::Seq(s) if !s.is_empty() => {
+            out.push('\n');
+            pad(indent, out);
+            block(v, indent, out);
+        }
+        _ => {
+            out.push(' ');
+            out.push_str(&inline(v));
+            out.push('\n');
+        }
+    }
+}
+
+fn pad(indent: usize, out: &mut String) {
+    out.extend(std::iter::repeat_n(' ', indent));
+}
+
+/// A scalar or an empty collection on one line.
+fn inline(t: &Tree) -> String {
+    match &t.value {
+        TValue::Null => "null".into(),
+        TValue::Bool(b) => b.to_string(),
+        TValue::Int(i) => i.to_string(),
+        TValue::Float(f) => {
+            serde_json::Number::from_f64(*f).map_or(".nan".into(), |n| n.to_string())
+        }
+        TValue::Str(s) => scalar_text(s),
+        TValue::Seq(_) => "[]".into(),
+        TValue::Map(_) => "{}".into(),
+    }
+}
+
+/// A string as YAML: plain when YAML reads it back as the same string, else double-quoted with
+/// JSON's escapes (which YAML's double-quoted style reads), control and separator characters
+/// escaped so that the output stays one line per scalar.
+fn scalar_text(s: &str) -> String {
+    if is_plain(s) {
+        return s.to_string();
+    }
+    crate::report::sanitize::json(serde_json::Value::String(s.to_string()).to_string())
+}
+
+fn is_plain(s: &str) -> bool {
+    let Some(first) = s.chars().next() else { return false };
+    let reserved_start = "-?:,[]{}#&*!|>'\"%@`~ ".contains(first);
+    let looks_typed = matches!(
+        s.to_ascii_lowercase().as_str(),
+        "null" | "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+    ) || s.parse::<f64>().is_ok()
+        || s.starts_with("0x")
+        || s.starts_with("0o")
+        || s.starts_with('.');
+    !reserved_start
+        && !looks_typed
+        && !s.ends_with(' ')
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.ends_with(':')
+        && s.chars()
+            .all(|c| !c.is_control() && c != '\u{2028}' && c != '\u{2029}' && c != '\u{feff}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use crate::render::tree::parse_trees as trees;
+
+    #[test]
+    fn yaml_reads_back_as_the_same_data() {
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels: {}\ndata:\n  a: 'true'\n  b: '8080'\n  c: \"two\\nlines\"\n  d: 'x: y'\n  e: -dash\n  f: ''\n  g: \"\\e[31m\"\nlist:\n- 1\n- name: x\n  items: [a, {b: c}]\n- [nested]\n- []\n---\nkind: Empty\n";
+        let objects = trees(text);
+        let out = yaml(&objects, None);
+        let back = trees(&out);
+        assert_eq!(
+            back.iter().map(Tree::to_json).collect::<Vec<_>>(),
+            objects.iter().map(Tree::to_json).collect::<Vec<_>>(),
+            "{out}"
+        );
+        assert!(
+            out.starts_with("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n"),
+            "{out}"
+        );
+        assert!(out.contains("\nlist:\n- 1\n- name: x\n  items:\n  - a\n  - b: c\n"), "{out}");
+        assert!(!out.contains('\u{1b}'), "{out}");
+        let with_sources = yaml(&objects, Some(&|f| format!("file{f}")));
+        assert!(with_sources.starts_with("# source: file0:1\n"), "{with_sources}");
+    }
+}

@@ -1,0 +1,95 @@
+//! `mtk-lint render`: what a kustomization builds, and where each field comes from.
+
+use serde_json::json;
+
+use crate::support::mtk_in;
+
+fn write(root: &std::path::Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+const TREE: &[(&str, &str)] = &[
+    ("base/kustomization.yaml", "resources: [deploy.yaml, sa.yaml]\n"),
+    (
+        "base/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      serviceAccountName: runner\n      containers:\n      - name: app\n        image: nginx:1.25\n",
+    ),
+    ("base/sa.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: runner\n"),
+    (
+        "prod/kustomization.yaml",
+        "resources: [../base]\nnamespace: prod\nnamePrefix: prod-\npatches:\n- path: privileged.yaml\n",
+    ),
+    (
+        "prod/privileged.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        securityContext:\n          privileged: true\n",
+    ),
+];
+
+#[test]
+fn an_overlay_renders_with_the_source_of_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    write(dir.path(), TREE);
+    // From inside the overlay: the root is the repository, so `../base` is read.
+    let run = mtk_in(&dir.path().join("prod"), &["render", "--provenance", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with(
+            "# source: base/deploy.yaml:1\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: prod-web\n  namespace: prod\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("      serviceAccountName: prod-runner\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("\n---\n# source: base/sa.yaml:1\n"), "{}", run.stdout);
+
+    let run = mtk_in(dir.path(), &["render", "--format", "json", "prod"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let deploy = &report["objects"][0];
+    assert_eq!(deploy["source"], json!({"file": "base/deploy.yaml", "line": 1}));
+    let fields = deploy["fields"].as_array().unwrap();
+    let at = |path: &str| fields.iter().find(|f| f["path"] == path).cloned();
+    assert_eq!(
+        at("/metadata/name"),
+        Some(json!({"path": "/metadata/name", "file": "prod/kustomization.yaml", "line": 3}))
+    );
+    assert_eq!(
+        at("/spec/template/spec/containers/0/securityContext"),
+        Some(json!({
+            "path": "/spec/template/spec/containers/0/securityContext",
+            "file": "prod/privileged.yaml",
+            "line": 10
+        }))
+    );
+}
+
+#[test]
+fn builds_that_cannot_be_rendered_are_errors_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    write(dir.path(), TREE);
+    write(
+        dir.path(),
+        &[
+            ("vars/kustomization.yaml", "resources: [../base]\nvars:\n- name: X\n"),
+            ("escape/kustomization.yaml", "resources:\n- ../../outside\n"),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["render", "vars"], None);
+    assert_eq!(run.code, 2);
+    assert_eq!(run.stderr, "mtk-lint: /vars/kustomization.yaml:2: `vars` is not supported yet\n");
+    let run = mtk_in(dir.path(), &["render", "escape"], None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with(
+            "mtk-lint: /escape/kustomization.yaml:2: `../../outside` leaves the root of the build ("
+        ),
+        "{}",
+        run.stderr
+    );
+}
