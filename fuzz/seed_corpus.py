@@ -149,6 +149,28 @@ results:
     kind: Pod
     result: pass
 """)
-for target in ("load", "pattern", "jmespath", "test_file", "cel"):
+# render: NUL-separated files (kustomization.yaml, base/kustomization.yaml, base/a.yaml,
+# patch.yaml, base/b.env): the repository's kustomize examples and rule fixtures.
+kustomize_cases = os.path.join(shared, "conformance", "kustomize", "cases")
+for case in sorted(glob.glob(os.path.join(kustomize_cases, "*", "files")))[:200]:
+    top = os.path.join(case, "kustomization.yaml")
+    if not os.path.exists(top):
+        continue
+    others = sorted(p for p in glob.glob(os.path.join(case, "**", "*"), recursive=True)
+                    if os.path.isfile(p) and p != top)[:4]
+    parts = [open(top, encoding="utf-8", errors="replace").read()]
+    parts += [open(p, encoding="utf-8", errors="replace").read() for p in others]
+    put("render", "\0".join(parts))
+put("render", "\0".join([
+    "resources: [base]\nnamespace: prod\nnamePrefix: p-\npatches:\n- path: patch.yaml\n"
+    "images:\n- {name: nginx, newTag: latest}\nconfigMapGenerator:\n- name: c\n  envs: [base/b.env]\n",
+    "resources: [a.yaml]\ncommonLabels: {team: a}\n",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n"
+    "      serviceAccountName: runner\n      containers: [{name: app, image: nginx}]\n",
+    "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n"
+    "      containers: [{name: app, securityContext: {privileged: true}}]\n",
+    "A=1\n# comment\nB=two\n",
+]))
+for target in ("load", "pattern", "jmespath", "test_file", "cel", "render"):
     n = len(os.listdir(os.path.join(here, "corpus", target)))
     print(f"{target}: {n} seeds", file=sys.stderr)

@@ -19,6 +19,8 @@ use crate::load::source::Span;
 /// system in its tests, a repository root in a tree). Files are numbered as they are read.
 pub struct Disk {
     root: PathBuf,
+    /// Files held in memory instead (by path from `/`): tests and fuzzing.
+    memory: Option<HashMap<PathBuf, String>>,
     files: std::cell::RefCell<Vec<PathBuf>>,
     limits: crate::load::Limits,
 }
@@ -73,8 +75,21 @@ impl Disk {
     pub fn new(root: &Path) -> Self {
         Disk {
             root: root.to_path_buf(),
+            memory: None,
             files: std::cell::RefCell::new(Vec::new()),
             limits: crate::load::Limits::default(),
+        }
+    }
+
+    /// A file system of the given files (paths from `/`), with these limits.
+    #[must_use]
+    pub fn in_memory(files: Vec<(PathBuf, String)>, limits: crate::load::Limits) -> Self {
+        let memory = files.into_iter().map(|(p, text)| (normalize(&Path::new("/").join(p)), text));
+        Disk {
+            root: PathBuf::from("/"),
+            memory: Some(memory.collect()),
+            files: std::cell::RefCell::new(Vec::new()),
+            limits,
         }
     }
 
@@ -98,6 +113,12 @@ impl Disk {
     /// outside it, and anything that is not a regular file (a FIFO, a device) — before opening.
     fn contents(&self, path: &Path) -> Result<String> {
         let fail = |message: String| BuildError { file: show(path), line: None, message };
+        if let Some(memory) = &self.memory {
+            return memory
+                .get(&normalize(path))
+                .cloned()
+                .ok_or_else(|| fail("cannot read: no such file".into()));
+        }
         let real =
             self.real(path).ok_or_else(|| fail("the path leaves the root of the build".into()))?;
         let meta = std::fs::metadata(&real).map_err(|e| fail(format!("cannot read: {e}")))?;
@@ -117,10 +138,18 @@ impl Disk {
     }
 
     fn is_dir(&self, path: &Path) -> bool {
+        if let Some(memory) = &self.memory {
+            let dir = normalize(path);
+            return self.real(path).is_some()
+                && memory.keys().any(|p| p != &dir && p.starts_with(&dir));
+        }
         self.real(path).is_some_and(|p| p.is_dir())
     }
 
     fn is_file(&self, path: &Path) -> bool {
+        if let Some(memory) = &self.memory {
+            return self.real(path).is_some() && memory.contains_key(&normalize(path));
+        }
         self.real(path).is_some_and(|p| p.is_file())
     }
 
@@ -1050,6 +1079,25 @@ mod tests {
         assert_eq!(source(&format!("{container}/image")), ("/prod/kustomization.yaml".into(), 5));
         assert_eq!(source("/metadata/name"), ("/base/kustomization.yaml".into(), 2));
         assert_eq!(source(&format!("{container}/name")), ("/base/deploy.yaml".into(), 9));
+    }
+
+    #[test]
+    fn files_held_in_memory_build_as_files_on_disk_do() {
+        let files: Vec<(PathBuf, String)> = BASE
+            .iter()
+            .chain(&[("kustomization.yaml", "resources: [base]\nnamespace: x\n")])
+            .map(|(p, t)| (PathBuf::from(p), (*t).to_string()))
+            .collect();
+        let disk = Disk::in_memory(files, crate::load::Limits::default());
+        let out = build(&disk, Path::new(".")).unwrap();
+        assert_eq!(out[0].to_json()["metadata"], json!({"name": "a-web", "namespace": "x"}));
+        assert_eq!(disk.shown(out[0].file), "/base/deploy.yaml");
+        let escape = Disk::in_memory(
+            vec![(PathBuf::from("kustomization.yaml"), "resources: [../x.yaml]\n".into())],
+            crate::load::Limits::default(),
+        );
+        let error = build(&escape, Path::new(".")).unwrap_err();
+        assert_eq!(error.message, "`../x.yaml` leaves the root of the build");
     }
 
     #[test]

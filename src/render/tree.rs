@@ -216,11 +216,17 @@ fn convert(tree: Tree, parent_file: u32, pointer: &str, origins: &mut Vec<Origin
     Node { span: tree.span, value }
 }
 
-/// The trees of a YAML stream, every node from file 0 (for tests).
+/// The trees of a YAML stream, every node from file 0 (reading back what was written).
+#[must_use]
+pub fn parse_stream_trees(text: &str, limits: &crate::load::Limits) -> Vec<Tree> {
+    let parsed = crate::load::yaml::parse_stream(text, limits);
+    parsed.documents.iter().map(|d| Tree::from_node(&d.root, 0)).collect()
+}
+
+/// [`parse_stream_trees`] with the default limits (for tests).
 #[cfg(test)]
 pub(crate) fn parse_trees(text: &str) -> Vec<Tree> {
-    let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-    parsed.documents.iter().map(|d| Tree::from_node(&d.root, 0)).collect()
+    parse_stream_trees(text, &crate::load::Limits::default())
 }
 
 /// The file of the field at `pointer` of a rendered object whose root came from `root_file`:
