@@ -52,13 +52,24 @@ fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>
         .get("name")
         .and_then(Tree::as_str)
         .ok_or_else(|| g.error(entry, format!("a {kind} generator needs a `name`")))?;
+    // A ConfigMap keeps text in `data` and other bytes, base64-encoded, in `binaryData`.
     let mut data: Vec<(String, Tree)> = Vec::new();
+    let mut binary: Vec<(String, Tree)> = Vec::new();
     for (key, value, at) in sources(g, entry)? {
-        if data.iter().any(|(k, _)| *k == key) {
+        if data.iter().chain(&binary).any(|(k, _)| *k == key) {
             return Err(g.error(entry, format!("{kind} `{name}`: the key `{key}` is given twice")));
         }
-        let value = if kind == "Secret" { secret_value(value.as_bytes()) } else { value };
-        data.push((key, Tree::string(&value, at.0, at.1)));
+        match (kind, String::from_utf8(value)) {
+            ("Secret", text) => {
+                let bytes =
+                    text.map_or_else(std::string::FromUtf8Error::into_bytes, String::into_bytes);
+                data.push((key, Tree::string(&secret_value(&bytes), at.0, at.1)));
+            }
+            (_, Ok(text)) => data.push((key, Tree::string(&text, at.0, at.1))),
+            (_, Err(e)) => {
+                binary.push((key, Tree::string(&secret_value(e.as_bytes()), at.0, at.1)));
+            }
+        }
     }
     let file = g.file;
     let span = entry.span;
@@ -74,8 +85,11 @@ fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>
         let t = entry.get("type").cloned().unwrap_or_else(|| Tree::string("Opaque", file, span));
         object.set("type", t);
     }
-    if !data.is_empty() {
-        let fields = data
+    for (field, entries) in [("data", data), ("binaryData", binary)] {
+        if entries.is_empty() {
+            continue;
+        }
+        let fields = entries
             .into_iter()
             .map(|(key, value)| Field {
                 key: key.into(),
@@ -84,7 +98,7 @@ fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>
                 value,
             })
             .collect();
-        object.set("data", Tree { file, span, value: TValue::Map(fields) });
+        object.set(field, Tree { file, span, value: TValue::Map(fields) });
     }
     // Options: the kustomization's `generatorOptions`, then the generator's own `options`.
     let mut hash = true;
@@ -117,7 +131,7 @@ fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>
 
 /// (key, value, (file, span)) of every literal, env file line and file of a generator entry.
 /// A generated entry: key, value, and the (file, span) that gave it.
-type Source = (String, String, (u32, Span));
+type Source = (String, Vec<u8>, (u32, Span));
 
 fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
     let mut out = Vec::new();
@@ -133,7 +147,7 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
         let (key, value) = text
             .split_once('=')
             .ok_or_else(|| g.error(literal, format!("the literal `{text}` is not KEY=VALUE")))?;
-        out.push((key.to_string(), unquote(value).to_string(), (g.file, literal.span)));
+        out.push((key.to_string(), unquote(value).as_bytes().to_vec(), (g.file, literal.span)));
     }
     let mut envs = strings("envs")?;
     if let Some(env) = entry.get("env") {
@@ -141,7 +155,9 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
     }
     for env in envs {
         let path = g.dir.join(env.as_str().unwrap_or(""));
-        let (file, text) = read_text(g, env, &path)?;
+        let (file, bytes) = read_bytes(g, env, &path)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| g.error(env, format!("`{}` is not UTF-8 text", path.display())))?;
         for (i, line) in text.lines().enumerate() {
             let line = line.trim_start();
             if line.is_empty() || line.starts_with('#') {
@@ -154,7 +170,7 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
                 crate::load::source::Pos { line: u32::try_from(i + 1).unwrap_or(u32::MAX), col: 0 },
                 crate::load::source::Pos { line: u32::try_from(i + 1).unwrap_or(u32::MAX), col: 0 },
             );
-            out.push((key.trim_end().to_string(), value.to_string(), (file, at)));
+            out.push((key.trim_end().to_string(), value.as_bytes().to_vec(), (file, at)));
         }
     }
     for spec in strings("files")? {
@@ -168,15 +184,15 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
                 text,
             ),
         };
-        let (_, content) = read_text(g, spec, &g.dir.join(rel))?;
+        let (_, content) = read_bytes(g, spec, &g.dir.join(rel))?;
         out.push((key, content, (g.file, spec.span)));
     }
     Ok(out)
 }
 
-fn read_text(g: &Generating<'_>, at: &Tree, path: &std::path::Path) -> Result<(u32, String)> {
+fn read_bytes(g: &Generating<'_>, at: &Tree, path: &std::path::Path) -> Result<(u32, Vec<u8>)> {
     let path = crate::load::discover::normalize(path);
-    g.disk.read_text(&path).map_err(|e| g.error(at, e.message))
+    g.disk.read_bytes(&path).map_err(|e| g.error(at, e.message))
 }
 
 /// A Secret's value as kustomize writes it (kyaml's `encodeBase64`): base64 in lines of 70

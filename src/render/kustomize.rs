@@ -112,11 +112,20 @@ impl Disk {
     /// The text of a file the build reads. Refused: a path outside the root, a link that leads
     /// outside it, and anything that is not a regular file (a FIFO, a device) — before opening.
     fn contents(&self, path: &Path) -> Result<String> {
+        String::from_utf8(self.bytes(path)?).map_err(|_| BuildError {
+            file: show(path),
+            line: None,
+            message: "cannot read: the file is not UTF-8 text".into(),
+        })
+    }
+
+    /// The bytes of a file the build reads, under the rules of [`Disk::contents`].
+    fn bytes(&self, path: &Path) -> Result<Vec<u8>> {
         let fail = |message: String| BuildError { file: show(path), line: None, message };
         if let Some(memory) = &self.memory {
             return memory
                 .get(&normalize(path))
-                .cloned()
+                .map(|text| text.as_bytes().to_vec())
                 .ok_or_else(|| fail("cannot read: no such file".into()));
         }
         let real =
@@ -134,7 +143,7 @@ impl Disk {
                 "a symbolic link leads outside the root of the build: not read".into(),
             ));
         }
-        std::fs::read_to_string(&resolved).map_err(|e| fail(format!("cannot read: {e}")))
+        std::fs::read(&resolved).map_err(|e| fail(format!("cannot read: {e}")))
     }
 
     fn is_dir(&self, path: &Path) -> bool {
@@ -186,14 +195,14 @@ impl Disk {
 }
 
 impl Disk {
-    /// Reads a file a generator names (an env file, a data file): its number and text.
-    pub(super) fn read_text(&self, path: &Path) -> Result<(u32, String)> {
-        let text = self
-            .contents(path)
+    /// Reads a file a generator names (an env file, a data file): its number and bytes.
+    pub(super) fn read_bytes(&self, path: &Path) -> Result<(u32, Vec<u8>)> {
+        let bytes = self
+            .bytes(path)
             .map_err(|e| BuildError { message: format!("`{}`: {}", show(path), e.message), ..e })?;
         let mut files = self.files.borrow_mut();
         files.push(path.to_path_buf());
-        Ok((u32::try_from(files.len() - 1).unwrap_or(u32::MAX), text))
+        Ok((u32::try_from(files.len() - 1).unwrap_or(u32::MAX), bytes))
     }
 }
 
@@ -304,6 +313,15 @@ fn finish(t: &mut Tree) {
                 meta.remove(key);
             }
         }
+    }
+    // kustomize writes no empty (or null) annotations.
+    let empty = match meta.get("annotations").map(|a| &a.value) {
+        Some(TValue::Null) => true,
+        Some(TValue::Map(f)) => f.is_empty(),
+        _ => false,
+    };
+    if empty {
+        meta.remove("annotations");
     }
 }
 
@@ -786,16 +804,14 @@ fn namespace(k: &Kustomization, out: &mut [Tree]) {
     }
 }
 
-/// ServiceAccount subjects of a binding follow the namespace the kustomization sets, when they
-/// name none or `default`, as kustomize's namespace transformer does.
+/// Subjects named `default` of a binding take the namespace the kustomization sets, as
+/// kustomize's namespace transformer does by default (`setRoleBindingSubjects:
+/// defaultOnly`); other subjects follow only the ServiceAccounts the build moves (see
+/// [`namespace`]).
 fn service_account_subjects(t: &mut Tree, ns: &str, file: u32, span: Span) {
     let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else { return };
     for s in subjects {
-        if s.get("kind").and_then(Tree::as_str) != Some("ServiceAccount") {
-            continue;
-        }
-        let current = s.get("namespace").and_then(Tree::as_str).unwrap_or("");
-        if current.is_empty() || current == "default" {
+        if s.get("name").and_then(Tree::as_str) == Some("default") {
             s.set("namespace", Tree::string(ns, file, span));
         }
     }

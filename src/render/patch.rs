@@ -238,8 +238,16 @@ pub fn json6902(target: &mut Tree, operations: &Tree) -> Result<(), PatchError> 
                 remove(target, path).map_err(fail)?;
             }
             "replace" => {
-                let slot = find_mut(target, path).map_err(fail)?;
-                *slot = value()?;
+                // kustomize's JSON patch library replaces a missing key of a map as if it
+                // were added (a missing list element stays an error).
+                let missing = find_mut(target, path).err();
+                match missing {
+                    None => *find_mut(target, path).map_err(fail)? = value()?,
+                    Some(_) if parent_is_map(target, path) => {
+                        add(target, path, value()?).map_err(fail)?;
+                    }
+                    Some(e) => return Err(fail(e)),
+                }
             }
             "move" | "copy" => {
                 let from = op
@@ -305,6 +313,11 @@ fn parent_mut<'t>(target: &'t mut Tree, path: &str) -> Result<(&'t mut Tree, Str
     let last = segs.pop().ok_or("the whole document cannot be added to or removed")?;
     let parent = segs.iter().try_fold(target, |node, s| child_mut(node, s))?;
     Ok((parent, last))
+}
+
+/// Whether the parent of `path` exists and is a mapping.
+fn parent_is_map(target: &mut Tree, path: &str) -> bool {
+    parent_mut(target, path).is_ok_and(|(parent, _)| matches!(parent.value, TValue::Map(_)))
 }
 
 fn add(target: &mut Tree, path: &str, value: Tree) -> Result<(), String> {
@@ -437,5 +450,19 @@ mod tests {
         let err = json6902(&mut base, &tree("- {op: test, path: /metadata/name, value: web}\n", 1))
             .unwrap_err();
         assert_eq!(err.0, "operation 0 (`test /metadata/name`): the value is \"api\"");
+    }
+
+    #[test]
+    fn json6902_replace_of_a_missing_key_adds_it_as_kustomize_does() {
+        let mut base = tree(DEPLOYMENT, 0);
+        json6902(
+            &mut base,
+            &tree("- {op: replace, path: /metadata/annotations, value: {a: b}}\n", 1),
+        )
+        .unwrap();
+        assert_eq!(base.to_json()["metadata"]["annotations"], json!({"a": "b"}));
+        let ops = tree("- {op: replace, path: /spec/template/spec/containers/5, value: {}}\n", 1);
+        let err = json6902(&mut base, &ops).unwrap_err();
+        assert!(err.0.ends_with("no element `5` in a list of 2"), "{}", err.0);
     }
 }
