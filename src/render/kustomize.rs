@@ -4,7 +4,7 @@
 //! `patchesJson6902`, `configMapGenerator`, `secretGenerator` and `generatorOptions`, in
 //! kustomize's order. Every other field of a kustomization is an error that names it (never
 //! ignored), and so are remote resources. Replacements, vars and transformer configs are not
-//! built yet.
+//! built yet. Patch `options`: `allowNameChange`, `allowKindChange`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -624,11 +624,29 @@ fn selects(target: Option<&Tree>, t: &Tree) -> Result<bool> {
 }
 
 /// Applies one patch document to the objects it targets.
+/// What a patch may change of the objects it patches (its `options`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Allow {
+    name: bool,
+    kind: bool,
+}
+
 fn apply_patch(
     k: &Kustomization,
     at: &Tree,
     body: &Tree,
     target: Option<&Tree>,
+    out: &mut Vec<Tree>,
+) -> Result<()> {
+    apply_patch_allowing(k, at, body, target, Allow::default(), out)
+}
+
+fn apply_patch_allowing(
+    k: &Kustomization,
+    at: &Tree,
+    body: &Tree,
+    target: Option<&Tree>,
+    allow: Allow,
     out: &mut Vec<Tree>,
 ) -> Result<()> {
     let fail = |e: patch::PatchError| k.error(Some(at), e.to_string());
@@ -690,14 +708,22 @@ fn apply_patch(
         let builtin = is_builtin(t);
         let mut body = body.clone();
         {
-            // The patch's own identity does not rename (or re-kind) what it patches.
-            for f in ["apiVersion", "kind"] {
-                body.remove(f);
+            // The patch's own identity does not rename (or re-kind) what it patches, unless
+            // its options allow it.
+            if !(allow.kind && target.is_some()) {
+                for f in ["apiVersion", "kind"] {
+                    body.remove(f);
+                }
             }
             if let Some(meta) = body.get_mut("metadata") {
-                meta.remove("name");
+                if !(allow.name && target.is_some()) {
+                    meta.remove("name");
+                }
                 meta.remove("namespace");
             }
+        }
+        if body.at(&["metadata", "name"]).is_some() {
+            remember(t, k.file, at.span);
         }
         if patch::strategic_merge(t, &body, builtin).map_err(fail)? == Merged::Deleted {
             deleted.push(i);
@@ -733,11 +759,27 @@ fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) 
 fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
     let items = k.list("patches")?;
     for item in items {
+        let mut allow = Allow::default();
         if let Some(options) = item.get("options") {
-            return Err(k.error(Some(options), "patch `options` are not supported yet".into()));
+            let TValue::Map(fields) = &options.value else {
+                return Err(k.error(Some(options), "patch `options` must be a mapping".into()));
+            };
+            for f in fields {
+                let on = matches!(f.value.value, TValue::Bool(true));
+                match f.key.as_str() {
+                    "allowNameChange" => allow.name = on,
+                    "allowKindChange" => allow.kind = on,
+                    other => {
+                        return Err(k.error(
+                            Some(&f.value),
+                            format!("patch option `{other}` is not supported yet"),
+                        ))
+                    }
+                }
+            }
         }
         for body in patch_body(k, disk, item)? {
-            apply_patch(k, item, &body, item.get("target"), out)?;
+            apply_patch_allowing(k, item, &body, item.get("target"), allow, out)?;
         }
     }
     Ok(())
@@ -1095,6 +1137,26 @@ mod tests {
         assert_eq!(source(&format!("{container}/image")), ("/prod/kustomization.yaml".into(), 5));
         assert_eq!(source("/metadata/name"), ("/base/kustomization.yaml".into(), 2));
         assert_eq!(source(&format!("{container}/name")), ("/base/deploy.yaml".into(), 9));
+    }
+
+    #[test]
+    fn patch_options_allow_renames_and_others_are_errors() {
+        let files = |options: &str| -> Vec<(PathBuf, String)> {
+            let top = format!("resources: [base]\npatches:\n- patch: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {{name: api}}\n  target: {{kind: Deployment}}\n  options: {options}\n");
+            BASE.iter()
+                .map(|(p, t)| (PathBuf::from(p), (*t).to_string()))
+                .chain([(PathBuf::from("kustomization.yaml"), top)])
+                .collect()
+        };
+        let build_with = |options: &str| {
+            build(&Disk::in_memory(files(options), crate::load::Limits::default()), Path::new("."))
+        };
+        let renamed = build_with("{allowNameChange: true}").unwrap();
+        assert_eq!(renamed[0].to_json()["metadata"], json!({"name": "api"}));
+        let kept = build_with("{allowNameChange: false}").unwrap();
+        assert_eq!(kept[0].to_json()["metadata"], json!({"name": "a-web"}));
+        let error = build_with("{unknown: true}").unwrap_err();
+        assert_eq!(error.message, "patch option `unknown` is not supported yet");
     }
 
     #[test]
