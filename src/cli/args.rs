@@ -71,9 +71,20 @@ pub struct RenderArgs {
     #[arg(long, value_enum, default_value_t = RenderFormat::Yaml)]
     pub format: RenderFormat,
 
+    /// Order of the objects when the kustomization has no `sortOptions`: kustomize's
+    /// `legacy` order (Namespaces first, webhooks last), or `input` (as listed).
+    #[arg(long, value_enum, default_value_t = RenderOrder::Legacy)]
+    pub order: RenderOrder,
+
     /// Write to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RenderOrder {
+    Legacy,
+    Input,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

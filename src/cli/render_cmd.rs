@@ -4,8 +4,9 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::args::{RenderArgs, RenderFormat};
-use crate::render::kustomize::{build, Disk};
+use super::args::{RenderArgs, RenderFormat, RenderOrder};
+use crate::render::kustomize::{build_ordered, Disk};
+use crate::render::order::Order;
 use crate::render::{emit, tree};
 
 pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
@@ -24,7 +25,11 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
         ));
     };
     let disk = Disk::new(&root);
-    let objects = match build(&disk, &dir) {
+    let order = match args.order {
+        RenderOrder::Legacy => Order::legacy(),
+        RenderOrder::Input => Order::Input,
+    };
+    let objects = match build_ordered(&disk, &dir, &order) {
         Ok(objects) => objects,
         Err(e) => {
             let mut message = e.to_string();

@@ -68,6 +68,7 @@ const BUILT: &[&str] = &[
     "configMapGenerator",
     "secretGenerator",
     "generatorOptions",
+    "sortOptions",
 ];
 
 impl Disk {
@@ -211,11 +212,20 @@ fn show(path: &Path) -> String {
 }
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
+/// The objects come out in the order the top kustomization's `sortOptions` asks for, else as
+/// listed (kustomize's library default; see [`build_ordered`] for the command's).
 pub fn build(disk: &Disk, dir: &Path) -> Result<Vec<Tree>> {
+    build_ordered(disk, dir, &super::order::Order::Input)
+}
+
+/// [`build`], in `order` when the top kustomization has no `sortOptions`.
+pub fn build_ordered(disk: &Disk, dir: &Path, order: &super::order::Order) -> Result<Vec<Tree>> {
     let dir = normalize(&Path::new("/").join(dir));
-    let mut out = Builder { disk, stack: Vec::new() }.kustomization(&dir, false, Vec::new())?;
+    let mut builder = Builder { disk, stack: Vec::new(), sort: None };
+    let mut out = builder.kustomization(&dir, false, Vec::new())?;
     add_hashes(&mut out);
     out.iter_mut().for_each(finish);
+    builder.sort.as_ref().unwrap_or(order).apply(&mut out);
     Ok(out)
 }
 
@@ -329,6 +339,8 @@ struct Builder<'d> {
     disk: &'d Disk,
     /// Kustomization directories being built (a cycle is an error).
     stack: Vec<PathBuf>,
+    /// The top kustomization's `sortOptions` (those of the others are checked, not used).
+    sort: Option<super::order::Order>,
 }
 
 /// A kustomization being applied: its file, its tree, and where to report.
@@ -420,6 +432,11 @@ impl Builder<'_> {
         if component != (kind == "Component") && !(top && kind == "Component") {
             let what = if component { "a component" } else { "a kustomization" };
             return Err(k.error(k.tree.get("kind"), format!("{} is used as {what}", show(&path))));
+        }
+        let error = |n: &Tree, m: String| k.error(Some(n), m);
+        let sort = super::order::Order::from_kustomization(&k.tree, &error)?;
+        if top {
+            self.sort = sort;
         }
         self.stack.push(dir.to_path_buf());
         let result = self.apply(&k, &mut accumulated);

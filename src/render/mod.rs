@@ -10,5 +10,6 @@ pub mod emit;
 mod generators;
 pub mod kustomize;
 pub mod namereference;
+pub mod order;
 pub mod patch;
 pub mod tree;

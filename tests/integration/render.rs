@@ -35,7 +35,8 @@ fn an_overlay_renders_with_the_source_of_every_field() {
     std::fs::create_dir(dir.path().join(".git")).unwrap();
     write(dir.path(), TREE);
     // From inside the overlay: the root is the repository, so `../base` is read.
-    let run = mtk_in(&dir.path().join("prod"), &["render", "--provenance", "."], None);
+    let args = ["render", "--provenance", "--order", "input", "."];
+    let run = mtk_in(&dir.path().join("prod"), &args, None);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.starts_with(
@@ -46,8 +47,11 @@ fn an_overlay_renders_with_the_source_of_every_field() {
     );
     assert!(run.stdout.contains("      serviceAccountName: prod-runner\n"), "{}", run.stdout);
     assert!(run.stdout.contains("\n---\n# source: base/sa.yaml:1\n"), "{}", run.stdout);
+    // By default, kustomize's legacy order: the ServiceAccount before the Deployment.
+    let run = mtk_in(&dir.path().join("prod"), &["render", "--provenance", "."], None);
+    assert!(run.stdout.starts_with("# source: base/sa.yaml:1\n"), "{}", run.stdout);
 
-    let run = mtk_in(dir.path(), &["render", "--format", "json", "prod"], None);
+    let run = mtk_in(dir.path(), &["render", "--format", "json", "--order", "input", "prod"], None);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let deploy = &report["objects"][0];
