@@ -32,7 +32,17 @@ fn block(t: &Tree, indent: usize, out: &mut String) {
                 if i > 0 {
                     pad(indent, out);
                 }
-                out.push_str(&scalar_text(&f.key));
+                let key = scalar_text(&f.key);
+                if key.len() > IMPLICIT_KEY {
+                    // YAML reads at most 1,024 characters as an implicit key: a longer one
+                    // is written explicitly (`? key` then `: value`).
+                    out.push_str("? ");
+                    out.push_str(&key);
+                    out.push('\n');
+                    pad(indent, out);
+                } else {
+                    out.push_str(&key);
+                }
                 out.push(':');
                 value_after_key(&f.value, indent, out);
             }
@@ -80,6 +90,9 @@ fn value_after_key(v: &Tree, indent: usize, out: &mut String) {
         }
     }
 }
+
+/// Longest key written as an implicit key (YAML allows 1,024 characters).
+const IMPLICIT_KEY: usize = 1000;
 
 fn pad(indent: usize, out: &mut String) {
     out.extend(std::iter::repeat_n(' ', indent));
@@ -153,6 +166,15 @@ mod tests {
         );
         assert!(out.contains("\nlist:\n- 1\n- name: x\n  items:\n  - a\n  - b: c\n"), "{out}");
         assert!(!out.contains('\u{1b}'), "{out}");
+        // A key too long to be implicit is written explicitly and reads back the same.
+        let long = format!(
+            "k: {{{}: v, {}: [a, {{b: c}}], short: {{x: 1}}}}\n",
+            "x".repeat(2000),
+            "y".repeat(1500)
+        );
+        let objects_long = trees(&long);
+        let back_long = trees(&yaml(&objects_long, None));
+        assert_eq!(back_long[0].to_json(), objects_long[0].to_json());
         let with_sources = yaml(&objects, Some(&|f| format!("file{f}")));
         assert!(with_sources.starts_with("# source: file0:1\n"), "{with_sources}");
     }
