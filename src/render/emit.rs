@@ -141,6 +141,24 @@ fn is_plain(s: &str) -> bool {
         && !s.ends_with(':')
         && s.chars()
             .all(|c| !c.is_control() && c != '\u{2028}' && c != '\u{2029}' && c != '\u{feff}')
+        && (!starts_like_a_number(s) || reads_back_as_itself(s))
+}
+
+/// Whether a scalar starts like a number (`1`, `-2`, `.5`, `+3`): YAML parsers read some such
+/// text as numbers that Rust's parser does not (`1_000`).
+fn starts_like_a_number(s: &str) -> bool {
+    let rest = s.trim_start_matches(['+', '-', '.']);
+    rest.chars().next().is_some_and(|c| c.is_ascii_digit())
+}
+
+/// Whether the text, written plain, reads back as the same string (asked of the parser).
+fn reads_back_as_itself(s: &str) -> bool {
+    let parsed = crate::load::yaml::parse_stream(s, &crate::load::Limits::default());
+    parsed.problems.is_empty()
+        && matches!(
+            parsed.documents.as_slice(),
+            [doc] if matches!(&doc.root.value, crate::load::Value::Str(t) if t == s)
+        )
 }
 
 #[cfg(test)]
@@ -151,7 +169,7 @@ mod tests {
 
     #[test]
     fn yaml_reads_back_as_the_same_data() {
-        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels: {}\ndata:\n  a: 'true'\n  b: '8080'\n  c: \"two\\nlines\"\n  d: 'x: y'\n  e: -dash\n  f: ''\n  g: \"\\e[31m\"\nlist:\n- 1\n- name: x\n  items: [a, {b: c}]\n- [nested]\n- []\n---\nkind: Empty\n";
+        let text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels: {}\ndata:\n  a: 'true'\n  b: '8080'\n  n: '1__'\n  q: 1Gi\n  c: \"two\\nlines\"\n  d: 'x: y'\n  e: -dash\n  f: ''\n  g: \"\\e[31m\"\nlist:\n- 1\n- name: x\n  items: [a, {b: c}]\n- [nested]\n- []\n---\nkind: Empty\n";
         let objects = trees(text);
         let out = yaml(&objects, None);
         let back = trees(&out);
@@ -166,6 +184,7 @@ mod tests {
         );
         assert!(out.contains("\nlist:\n- 1\n- name: x\n  items:\n  - a\n  - b: c\n"), "{out}");
         assert!(!out.contains('\u{1b}'), "{out}");
+        assert!(out.contains("\n  q: 1Gi\n") && out.contains("\n  \"n\": \"1__\"\n"), "{out}");
         // A key too long to be implicit is written explicitly and reads back the same.
         let long = format!(
             "k: {{{}: v, {}: [a, {{b: c}}], short: {{x: 1}}}}\n",
