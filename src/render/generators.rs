@@ -383,8 +383,7 @@ mod tests {
     use super::*;
 
     fn tree(text: &str) -> Tree {
-        let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-        Tree::from_node(&parsed.documents[0].root, 0)
+        crate::render::tree::parse_trees(text).remove(0)
     }
 
     #[test]

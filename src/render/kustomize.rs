@@ -75,7 +75,8 @@ impl Disk {
     #[must_use]
     pub fn new(root: &Path) -> Self {
         Disk {
-            root: root.to_path_buf(),
+            // Resolved once: every read checks that it stays below this.
+            root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
             memory: None,
             files: std::cell::RefCell::new(Vec::new()),
             limits: crate::load::Limits::default(),
@@ -135,11 +136,9 @@ impl Disk {
         if !meta.is_file() {
             return Err(fail("not a regular file: not read".into()));
         }
-        let root =
-            std::fs::canonicalize(&self.root).map_err(|e| fail(format!("cannot read: {e}")))?;
         let resolved =
             std::fs::canonicalize(&real).map_err(|e| fail(format!("cannot read: {e}")))?;
-        if !resolved.starts_with(&root) {
+        if !resolved.starts_with(&self.root) {
             return Err(fail(
                 "a symbolic link leads outside the root of the build: not read".into(),
             ));
@@ -247,15 +246,17 @@ fn add_hashes(out: &mut [Tree]) {
         if let Some(meta) = t.get_mut("metadata") {
             meta.set("name", Tree::string(&new, name.file, name.span));
         }
-        renames.push((
-            super::namereference::Rename { kind, namespace, old, new, new_namespace: None },
-            name.file,
-            name.span,
-        ));
+        renames.push(super::namereference::Rename {
+            kind,
+            namespace,
+            old,
+            new,
+            new_namespace: None,
+            file: name.file,
+            span: name.span,
+        });
     }
-    for (rename, file, span) in renames {
-        super::namereference::update(out, std::slice::from_ref(&rename), file, span);
-    }
+    super::namereference::update(out, &renames);
 }
 
 /// Where kustomize keeps the names and namespaces an object had before a transformer changed
@@ -583,45 +584,55 @@ fn respan(t: &mut Tree, span: Span) {
     }
 }
 
-/// Which objects a patch's `target` selects (all when there is none).
-fn selects(target: Option<&Tree>, t: &Tree) -> Result<bool> {
-    let Some(target) = target else { return Ok(true) };
-    let (group, version) = {
-        let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
-        let (g, v) = kinds::split_api_version(api);
-        (g.to_string(), v.to_string())
-    };
-    // A name or namespace matches the one the object has now or any it had (kustomize tries
-    // the original and the current one).
-    let ids = identities(t);
-    let fields = [
-        ("group", vec![group]),
-        ("version", vec![version]),
-        ("kind", vec![t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string()]),
-        ("name", ids.iter().map(|(n, _)| n.clone()).collect()),
-        ("namespace", ids.iter().map(|(_, ns)| ns.clone()).collect()),
-    ];
-    for (key, actual) in &fields {
-        if let Some(wanted) = target.get(key).and_then(Tree::as_str) {
-            let re = regex::Regex::new(&format!("^(?:{wanted})$")).map_err(|e| BuildError {
-                file: String::new(),
-                line: Some(target.span.start.line),
-                message: format!("target `{key}`: {e}"),
-            })?;
-            if !actual.iter().any(|a| re.is_match(a)) {
-                return Ok(false);
+/// A patch's `target`, compiled once for all the objects it is tried on.
+struct Selector<'t> {
+    /// `group`, `version`, `kind`, `name`, `namespace` as anchored regular expressions.
+    fields: Vec<(&'static str, regex::Regex)>,
+    /// (`labels` or `annotations`, the selector's terms).
+    terms: Vec<(&'static str, &'t str)>,
+}
+
+impl<'t> Selector<'t> {
+    fn new(k: &Kustomization, target: &'t Tree) -> Result<Self> {
+        let mut fields = Vec::new();
+        for key in ["group", "version", "kind", "name", "namespace"] {
+            if let Some(wanted) = target.get(key).and_then(Tree::as_str) {
+                let re = regex::Regex::new(&format!("^(?:{wanted})$"))
+                    .map_err(|e| k.error(target.get(key), format!("target `{key}`: {e}")))?;
+                fields.push((key, re));
             }
         }
+        let terms = [("labelSelector", "labels"), ("annotationSelector", "annotations")]
+            .into_iter()
+            .filter_map(|(key, field)| Some((field, target.get(key)?.as_str()?)))
+            .collect();
+        Ok(Selector { fields, terms })
     }
-    for (key, field) in [("labelSelector", "labels"), ("annotationSelector", "annotations")] {
-        if let Some(selector) = target.get(key).and_then(Tree::as_str) {
-            let have = |k: &str, v: Option<&str>| {
-                t.at(&["metadata", field, k])
-                    .and_then(Tree::as_str)
-                    .is_some_and(|x| v.is_none_or(|v| v == x))
-            };
-            for term in selector.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                let ok = match term.split_once("!=") {
+
+    /// Whether the object is selected. A name or namespace matches the one the object has now
+    /// or any it had (kustomize tries the original and the current one).
+    fn matches(&self, t: &Tree) -> bool {
+        let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
+        let (group, version) = kinds::split_api_version(api);
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
+        let ids = identities(t);
+        let fields_match = self.fields.iter().all(|(key, re)| match *key {
+            "group" => re.is_match(group),
+            "version" => re.is_match(version),
+            "kind" => re.is_match(kind),
+            "name" => ids.iter().any(|(n, _)| re.is_match(n)),
+            _ => ids.iter().any(|(_, ns)| re.is_match(ns)),
+        });
+        fields_match
+            && self.terms.iter().all(|(field, selector)| {
+                let have = |k: &str, v: Option<&str>| {
+                    t.at(&["metadata", field, k])
+                        .and_then(Tree::as_str)
+                        .is_some_and(|x| v.is_none_or(|v| v == x))
+                };
+                selector.split(',').map(str::trim).filter(|s| !s.is_empty()).all(|term| match term
+                    .split_once("!=")
+                {
                     Some((k, v)) => !have(k.trim(), Some(v.trim())),
                     None => match term.split_once('=') {
                         Some((k, v)) => have(k.trim(), Some(v.trim_start_matches('=').trim())),
@@ -630,17 +641,11 @@ fn selects(target: Option<&Tree>, t: &Tree) -> Result<bool> {
                             None => have(term, None),
                         },
                     },
-                };
-                if !ok {
-                    return Ok(false);
-                }
-            }
-        }
+                })
+            })
     }
-    Ok(true)
 }
 
-/// Applies one patch document to the objects it targets.
 /// What a patch may change of the objects it patches (its `options`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Allow {
@@ -648,17 +653,9 @@ struct Allow {
     kind: bool,
 }
 
+/// Applies one patch document to the objects it targets (its `target`, else the object it
+/// names).
 fn apply_patch(
-    k: &Kustomization,
-    at: &Tree,
-    body: &Tree,
-    target: Option<&Tree>,
-    out: &mut Vec<Tree>,
-) -> Result<()> {
-    apply_patch_allowing(k, at, body, target, Allow::default(), out)
-}
-
-fn apply_patch_allowing(
     k: &Kustomization,
     at: &Tree,
     body: &Tree,
@@ -666,18 +663,17 @@ fn apply_patch_allowing(
     allow: Allow,
     out: &mut Vec<Tree>,
 ) -> Result<()> {
+    let selector = target.map(|t| Selector::new(k, t)).transpose()?;
     let fail = |e: patch::PatchError| k.error(Some(at), e.to_string());
     if matches!(body.value, TValue::Seq(_)) {
         if target.is_none() {
             return Err(k.error(Some(at), "a JSON 6902 patch needs a `target`".into()));
         }
-        for t in out.iter_mut() {
-            if selects(target, t)? {
-                let before = identities(t).swap_remove(0);
-                patch::json6902(t, body).map_err(fail)?;
-                if identities(t)[0] != before {
-                    remember_as(t, &before, k.file, at.span);
-                }
+        for t in out.iter_mut().filter(|t| selector.as_ref().is_some_and(|s| s.matches(t))) {
+            let before = identities(t).swap_remove(0);
+            patch::json6902(t, body).map_err(fail)?;
+            if identities(t)[0] != before {
+                remember_as(t, &before, k.file, at.span);
             }
         }
         return Ok(());
@@ -714,32 +710,34 @@ fn apply_patch_allowing(
             format!("{} resources match the patch of `{name}`: it is ambiguous", by_name.len()),
         ));
     }
+    // The patch's own identity does not rename (or re-kind) what it patches, unless its
+    // options allow it.
+    let mut body = body.clone();
+    if !(allow.kind && target.is_some()) {
+        for f in ["apiVersion", "kind"] {
+            body.remove(f);
+        }
+    }
+    if let Some(meta) = body.get_mut("metadata") {
+        if !(allow.name && target.is_some()) {
+            meta.remove("name");
+        }
+        meta.remove("namespace");
+    }
+    let renames = body.at(&["metadata", "name"]).is_some();
     let mut matched = false;
     let mut deleted = Vec::new();
     for (i, t) in out.iter_mut().enumerate() {
-        let chosen = if target.is_some() { selects(target, t)? } else { by_name.contains(&i) };
+        let chosen = match &selector {
+            Some(s) => s.matches(t),
+            None => by_name.contains(&i),
+        };
         if !chosen {
             continue;
         }
         matched = true;
         let builtin = is_builtin(t);
-        let mut body = body.clone();
-        {
-            // The patch's own identity does not rename (or re-kind) what it patches, unless
-            // its options allow it.
-            if !(allow.kind && target.is_some()) {
-                for f in ["apiVersion", "kind"] {
-                    body.remove(f);
-                }
-            }
-            if let Some(meta) = body.get_mut("metadata") {
-                if !(allow.name && target.is_some()) {
-                    meta.remove("name");
-                }
-                meta.remove("namespace");
-            }
-        }
-        if body.at(&["metadata", "name"]).is_some() {
+        if renames {
             remember(t, k.file, at.span);
         }
         if patch::strategic_merge(t, &body, builtin).map_err(fail)? == Merged::Deleted {
@@ -767,7 +765,7 @@ fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) 
         let mut spec = Tree::map(k.file, item.span);
         spec.set(if inline { "patch" } else { "path" }, item.clone());
         for body in patch_body(k, disk, &spec)? {
-            apply_patch(k, item, &body, None, out)?;
+            apply_patch(k, item, &body, None, Allow::default(), out)?;
         }
     }
     Ok(())
@@ -796,7 +794,7 @@ fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
             }
         }
         for body in patch_body(k, disk, item)? {
-            apply_patch_allowing(k, item, &body, item.get("target"), allow, out)?;
+            apply_patch(k, item, &body, item.get("target"), allow, out)?;
         }
     }
     Ok(())
@@ -816,7 +814,7 @@ fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Resu
                     k.error(Some(item), "a JSON 6902 patch must be a list of operations".into())
                 );
             };
-            apply_patch(k, item, &body, Some(target), out)?;
+            apply_patch(k, item, &body, Some(target), Allow::default(), out)?;
         }
     }
     Ok(())
@@ -838,10 +836,12 @@ fn namespace(k: &Kustomization, out: &mut [Tree]) {
                 old: name.clone(),
                 new: name,
                 new_namespace: Some(ns.to_string()),
+                file: k.file,
+                span: node.span,
             })
         })
         .collect();
-    super::namereference::update(out, &moves, k.file, node.span);
+    super::namereference::update(out, &moves);
     for t in out.iter_mut() {
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
         if kind == "Namespace" && t.get("apiVersion").and_then(Tree::as_str) == Some("v1") {
@@ -907,9 +907,11 @@ fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
             old,
             new,
             new_namespace: None,
+            file: k.file,
+            span: at,
         });
     }
-    super::namereference::update(out, &renames, k.file, at);
+    super::namereference::update(out, &renames);
 }
 
 /// Label fields kustomize also sets with `commonLabels` (selectors and pod templates).

@@ -17,6 +17,10 @@ pub struct Rename {
     /// The namespace it moved to, when a namespace transformer moved it (a ServiceAccount
     /// named with its namespace in a binding's subjects follows it there).
     pub new_namespace: Option<String>,
+    /// The file and span of what caused the rename (the kustomization field, the generator):
+    /// the fields updated to follow it point there.
+    pub file: u32,
+    pub span: Span,
 }
 
 /// Where, below a pod spec, each kind of object is named.
@@ -71,9 +75,9 @@ const POD_SPECS: &[(&str, &[&str])] = &[
 /// Kinds whose objects have no namespace: references to them match whatever the referrer's.
 const CLUSTER_SCOPED: &[&str] = &["ClusterRole", "PriorityClass", "Namespace"];
 
-/// Updates the fields of `objects` that name a renamed object, pointing each at `file`/`span`
-/// (the kustomization field that caused the rename).
-pub fn update(objects: &mut [Tree], renames: &[Rename], file: u32, span: Span) {
+/// Updates the fields of `objects` that name a renamed object, pointing each at what caused
+/// the rename.
+pub fn update(objects: &mut [Tree], renames: &[Rename]) {
     if renames.is_empty() {
         return;
     }
@@ -82,21 +86,18 @@ pub fn update(objects: &mut [Tree], renames: &[Rename], file: u32, span: Span) {
         let namespace =
             t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
         let new_name = |named: &str, old: &str, ns: &str| {
-            renames
-                .iter()
-                .find(|r| {
-                    r.kind == named
-                        && r.old == old
-                        && r.new != r.old
-                        && (CLUSTER_SCOPED.contains(&named) || r.namespace == ns)
-                })
-                .map(|r| r.new.clone())
+            renames.iter().find(|r| {
+                r.kind == named
+                    && r.old == old
+                    && r.new != r.old
+                    && (CLUSTER_SCOPED.contains(&named) || r.namespace == ns)
+            })
         };
         let rename_at = |t: &mut Tree, named: &str, path: &[&str], ns: &str| {
             each(t, path, &mut |field: &mut Tree| {
                 let Some(old) = field.as_str() else { return };
-                if let Some(new) = new_name(named, old, ns) {
-                    *field = Tree::string(&new, file, span);
+                if let Some(r) = new_name(named, old, ns) {
+                    *field = Tree::string(&r.new, r.file, r.span);
                 }
             });
         };
@@ -114,7 +115,7 @@ pub fn update(objects: &mut [Tree], renames: &[Rename], file: u32, span: Span) {
         }
         match kind.as_str() {
             "RoleBinding" | "ClusterRoleBinding" => {
-                bindings(t, &namespace, renames, &new_name, file, span);
+                bindings(t, &namespace, renames, &new_name);
             }
             "HorizontalPodAutoscaler" => {
                 let target = t
@@ -130,18 +131,16 @@ pub fn update(objects: &mut [Tree], renames: &[Rename], file: u32, span: Span) {
 }
 
 /// A binding's role reference and its ServiceAccount subjects (in the subject's namespace).
-fn bindings(
+fn bindings<'r>(
     t: &mut Tree,
     namespace: &str,
-    renames: &[Rename],
-    new_name: &dyn Fn(&str, &str, &str) -> Option<String>,
-    file: u32,
-    span: Span,
+    renames: &'r [Rename],
+    new_name: &dyn Fn(&str, &str, &str) -> Option<&'r Rename>,
 ) {
     let role_kind = t.at(&["roleRef", "kind"]).and_then(Tree::as_str).unwrap_or("").to_string();
     if let Some(name) = t.get_mut("roleRef").and_then(|r| r.get_mut("name")) {
-        if let Some(new) = name.as_str().and_then(|old| new_name(&role_kind, old, namespace)) {
-            *name = Tree::string(&new, file, span);
+        if let Some(r) = name.as_str().and_then(|old| new_name(&role_kind, old, namespace)) {
+            *name = Tree::string(&r.new, r.file, r.span);
         }
     }
     let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else { return };
@@ -158,10 +157,10 @@ fn bindings(
             continue;
         };
         if rename.new != old {
-            s.set("name", Tree::string(&rename.new, file, span));
+            s.set("name", Tree::string(&rename.new, rename.file, rename.span));
         }
         if let Some(moved) = &rename.new_namespace {
-            s.set("namespace", Tree::string(moved, file, span));
+            s.set("namespace", Tree::string(moved, rename.file, rename.span));
         }
     }
 }
@@ -214,13 +213,15 @@ mod tests {
             old: old.into(),
             new: format!("p-{old}"),
             new_namespace: None,
+            file: 1,
+            span: Span::default(),
         };
         let renames = [
             rename("ServiceAccount", "runner"),
             rename("ConfigMap", "settings"),
             rename("Role", "reader"),
         ];
-        update(&mut objects, &renames, 1, Span::default());
+        update(&mut objects, &renames);
         let json: Vec<serde_json::Value> = objects.iter().map(Tree::to_json).collect();
         let pod = &json[0]["spec"]["template"]["spec"];
         assert_eq!(pod["serviceAccountName"], "p-runner");

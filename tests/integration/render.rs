@@ -129,3 +129,56 @@ fn render_fuzz_regressions_stay_fixed() {
     }
     assert!(seen >= 2, "no regression inputs in {}", dir.display());
 }
+
+/// A build reads nothing outside its root: not through a symbolic link, and no file that is not
+/// a regular file (a FIFO would block the read forever).
+#[test]
+fn builds_never_read_through_links_leaving_the_root_or_special_files() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.yaml"), "apiVersion: v1\nkind: Secret\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    write(dir.path(), TREE);
+    write(
+        dir.path(),
+        &[
+            ("link/kustomization.yaml", "resources: [secret.yaml]\n"),
+            ("fifo/kustomization.yaml", "resources: [../base]\npatches:\n- path: pipe.yaml\n"),
+            (
+                "badtarget/kustomization.yaml",
+                "resources: [../base]\npatches:\n- patch: '[]'\n  target: {name: '('}\n",
+            ),
+        ],
+    );
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        dir.path().join("link/secret.yaml"),
+    )
+    .unwrap();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("fifo/pipe.yaml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let run = mtk_in(dir.path(), &["render", "link"], None);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "mtk-lint: /link/secret.yaml: a symbolic link leads outside the root of the build: not read\n"
+    );
+    let run = mtk_in(dir.path(), &["render", "fifo"], None);
+    assert_eq!(run.code, 2);
+    assert_eq!(
+        run.stderr,
+        "mtk-lint: /fifo/kustomization.yaml:3: /fifo/pipe.yaml: not a regular file: not read\n"
+    );
+    let run = mtk_in(dir.path(), &["render", "badtarget"], None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.starts_with(
+            "mtk-lint: /badtarget/kustomization.yaml:4: target `name`: regex parse error"
+        ),
+        "{}",
+        run.stderr
+    );
+}
