@@ -74,6 +74,25 @@ pub struct Finding {
     pub suppressed: Option<String>,
     /// The tenant that owns the object's namespace.
     pub tenant: Option<Arc<str>>,
+    /// For a finding on rendered objects: the build units that render it (one finding stands
+    /// for the same cause in every unit), each with the entries that led to the object.
+    pub units: Vec<Trace>,
+}
+
+/// A build unit a finding was found in, and how the unit reaches the object's file: its
+/// cluster entry (a Flux Kustomization's `spec.path`), then each kustomization's `resources`
+/// entry, outermost first.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    pub unit: Arc<str>,
+    pub via: Arc<[Location]>,
+}
+
+/// A place in a file.
+#[derive(Clone, Debug)]
+pub struct Location {
+    pub source: Arc<SourceFile>,
+    pub span: Span,
 }
 
 /// What a report says about a rule (SARIF `tool.driver.rules`).
@@ -101,6 +120,17 @@ impl Finding {
         } else {
             format!("{} {}", self.rule, self.name)
         }
+    }
+
+    /// Whether `other` is the same finding: the same rule and message at the same place (a base
+    /// that two build units render violates once).
+    #[must_use]
+    pub fn same_cause(&self, other: &Finding) -> bool {
+        self.rule == other.rule
+            && self.span == other.span
+            && self.source.display == other.source.display
+            && self.message == other.message
+            && self.suppressed == other.suppressed
     }
 
     /// Order of output: file, line, column, rule.

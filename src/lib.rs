@@ -3,10 +3,14 @@
 //! The pipeline, one module per stage, dependencies pointing one way:
 //!
 //! 1. [`load`]: files → YAML documents whose every node keeps its source span;
-//! 2. [`inventory`]: documents → indexed objects, effective namespaces, tenants;
-//! 3. [`engine`]: rules (built-in templates; Kyverno policies later) behind one trait;
-//! 4. [`eval`]: rules × objects in parallel → sorted findings;
-//! 5. [`report`]: findings → human or machine output.
+//! 2. [`render`] (called by the inventory): the tree's build units — kustomizations, Flux
+//!    Kustomizations, Argo CD Applications — into the objects the cluster receives, every field
+//!    keeping the file and span that supplied it;
+//! 3. [`inventory`]: documents and rendered objects → indexed objects, effective namespaces,
+//!    tenants;
+//! 4. [`engine`]: rules (built-in templates; Kyverno policies later) behind one trait;
+//! 5. [`eval`]: rules × objects in parallel → sorted findings;
+//! 6. [`report`]: findings → human or machine output.
 //!
 //! [`check`] wires them together; `main.rs` only turns its outcome into an exit code.
 

@@ -180,7 +180,37 @@ fn gather(
         used.extend(by);
     }
     findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
-    (findings, used)
+    (merge_causes(findings), used)
+}
+
+/// One finding per cause: findings on rendered objects with the same rule, place and message
+/// become one that lists every unit (findings are sorted, so they are neighbours up to the
+/// pointer, which list indexes may shift between units).
+fn merge_causes(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+    let mut group_start = 0;
+    for finding in findings {
+        if finding.units.is_empty() {
+            out.push(finding);
+            continue;
+        }
+        let place = |f: &Finding| (f.source.display.clone(), f.span.start);
+        if out.get(group_start).is_none_or(|g| place(g) != place(&finding)) {
+            group_start = out.len();
+        }
+        match out[group_start..].iter_mut().find(|f| !f.units.is_empty() && f.same_cause(&finding))
+        {
+            Some(same) => {
+                for trace in finding.units {
+                    if !same.units.iter().any(|t| t.unit == trace.unit) {
+                        same.units.push(trace);
+                    }
+                }
+            }
+            None => out.push(finding),
+        }
+    }
+    out
 }
 
 fn to_finding(
@@ -213,7 +243,9 @@ fn to_finding(
         severity,
         message: v.message,
         help: if policy.is_some() { None } else { Some(meta.help.clone()) },
-        source: inv.source(object).clone(),
+        // A rendered object's field is in the file that supplied it (a base, a patch, a
+        // kustomization field).
+        source: inv.files[object.file_at(&v.pointer)].clone(),
         span: locate::locate(&object.root, &v.pointer),
         document: object.document,
         path: v.pointer,
@@ -221,6 +253,7 @@ fn to_finding(
         policy,
         suppressed: None,
         tenant: tenant_name(inv, object),
+        units: object.rendering.iter().filter_map(|r| r.trace.clone()).collect(),
     }
 }
 

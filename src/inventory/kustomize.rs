@@ -30,8 +30,11 @@ struct KustomizeConfig {
 /// A deployer of a path: a Flux Kustomization, or an Argo CD Application.
 #[derive(Debug)]
 pub(crate) struct FluxTarget {
-    /// The file that defines the deployer.
+    /// The file that defines the deployer, and the document in it.
     pub defined_in: Option<PathBuf>,
+    pub document: usize,
+    /// A Flux Kustomization (built with its options), else an Argo CD Application.
+    pub flux: bool,
     pub path: String,
     /// Namespace forced on every namespaced object (Flux `targetNamespace`).
     pub target_namespace: Option<String>,
@@ -49,6 +52,10 @@ pub(crate) struct Layout {
     pub deployer: Vec<Option<usize>>,
     /// Files kustomizations use as patches: partial objects, not objects of their own.
     pub patch_files: Vec<bool>,
+    /// The directory each target's path resolves to, when it is in the tree.
+    pub target_dirs: Vec<Option<PathBuf>>,
+    /// Directories with a kustomization that no other kustomization includes, in path order.
+    pub root_configs: Vec<PathBuf>,
 }
 
 pub(crate) const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
@@ -156,6 +163,7 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
     };
 
     // Flux targets first: they are applied last by the cluster, so they win.
+    let mut target_dirs = vec![None; flux.len()];
     for (index, target) in flux.iter().enumerate() {
         walk.current = Some(index);
         let rel = target.path.trim_start_matches("./");
@@ -172,6 +180,7 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
             continue;
         };
         let namespace = target.target_namespace.as_deref();
+        target_dirs[index] = Some(dir.clone());
         if let Some(&config) = config_index.get(dir.as_os_str()) {
             walk.visit(config, namespace);
         } else {
@@ -191,6 +200,8 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
     }
     let mut order: Vec<usize> = (0..configs.len()).collect();
     order.sort_unstable_by_key(|&c| (included[c], configs[c].0.as_os_str()));
+    let root_configs =
+        order.iter().filter(|&&c| !included[c]).map(|&c| configs[c].0.to_path_buf()).collect();
     for config in order {
         walk.visit(config, None);
     }
@@ -202,7 +213,13 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
             }
         }
     }
-    Layout { namespaces: walk.assigned, deployer: walk.deployer, patch_files }
+    Layout {
+        namespaces: walk.assigned,
+        deployer: walk.deployer,
+        patch_files,
+        target_dirs,
+        root_configs,
+    }
 }
 
 fn read_config(root: &Node) -> KustomizeConfig {

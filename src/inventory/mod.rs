@@ -7,6 +7,7 @@ pub mod domains;
 pub mod kinds;
 mod kustomize;
 pub mod locate;
+pub mod rendered;
 mod shape;
 pub mod tenants;
 
@@ -40,6 +41,8 @@ pub struct Object {
     /// The Flux Kustomization or Argo CD Application whose path deploys the object's file.
     pub deployed_by: Option<Arc<Deployer>>,
     pub root: Node,
+    /// For an object a build unit rendered: the unit and the sources of its fields.
+    pub rendering: Option<Box<rendered::Rendering>>,
 }
 
 impl Object {
@@ -58,6 +61,13 @@ impl Object {
             namespace: self.namespace_or_empty().to_string(),
             name: self.name.clone(),
         }
+    }
+
+    /// The inventory file of the field at `pointer` (a rendered object's fields come from
+    /// several files).
+    #[must_use]
+    pub fn file_at(&self, pointer: &str) -> usize {
+        self.rendering.as_ref().map_or(self.file, |r| r.file_at(self.file, pointer))
     }
 
     /// The object as JSON, as the cluster stores it: with its effective namespace.
@@ -212,10 +222,11 @@ static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 /// Builds the inventory from what the loader read.
 #[must_use]
 pub fn build(sources: Sources, config: &Config) -> Inventory {
-    let Sources { files, roots, skipped: mut chart_sources, charts, .. } = sources;
+    let Sources { files, roots, skipped: mut chart_sources, charts, cwd, limits, .. } = sources;
     let crd_scopes = crd_scopes(&files);
     let flux_targets = flux_targets(&files);
     let layout = kustomize::layout(&files, &roots, &flux_targets);
+    let rendered = rendered::render(&files, &roots, &layout, &flux_targets, &cwd, limits);
 
     let mut inv = Inventory {
         generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -225,10 +236,21 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let tree = Tree { layout: &layout, flux_targets: &flux_targets, crd_scopes: &crd_scopes };
     let per_file: Vec<FileObjects> =
         files.into_par_iter().enumerate().map(|(i, file)| tree.file_objects(i, file)).collect();
-    inv.objects.reserve_exact(per_file.iter().map(|f| f.objects.len()).sum());
-    for FileObjects { source, objects, documents, skipped_documents, mut problems, skip } in
-        per_file
+    inv.objects.reserve_exact(
+        per_file.iter().map(|f| f.objects.len()).sum::<usize>() + rendered.objects.len(),
+    );
+    let rendered::Rendered { objects: rendered_objects, reached, extra_files, problems, .. } =
+        rendered;
+    inv.problems.extend(problems);
+    for (
+        i,
+        FileObjects { source, mut objects, documents, skipped_documents, mut problems, skip },
+    ) in per_file.into_iter().enumerate()
     {
+        // A file a unit built is linted as the unit renders it.
+        if reached[i] {
+            objects.clear();
+        }
         inv.problems.append(&mut problems);
         if let Some(reason) = skip {
             let (display, path) = (source.display.clone(), source.path.clone());
@@ -241,6 +263,30 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             object.index = inv.objects.len();
             inv.objects.push(object);
         }
+    }
+    inv.files.extend(extra_files);
+    for r in rendered_objects {
+        let target = r.target.map(|t| &flux_targets[t]);
+        let deployed_by = target.map(|t| Arc::clone(&t.owner));
+        let placement = Placement {
+            file: r.file,
+            document: r.document,
+            assigned_ns: None,
+            default_ns: target.and_then(|t| t.default_namespace.as_ref()),
+            deployed_by: deployed_by.as_ref(),
+        };
+        let text = |key: &str| r.root.get(key).and_then(Node::as_str).unwrap_or("").to_string();
+        let (api_version, kind) = (text("apiVersion"), text("kind"));
+        // What is not an object (a values file beside the manifests) is not linted.
+        if api_version.is_empty() || kind.is_empty() {
+            continue;
+        }
+        let mut object = tree.object(&placement, api_version, kind, r.root);
+        let mut rendering = r.rendering;
+        rendering.trace = Some(rendering.trace(&inv.files));
+        object.rendering = Some(Box::new(rendering));
+        object.index = inv.objects.len();
+        inv.objects.push(object);
     }
     inv.skipped_files.append(&mut chart_sources);
     inv.skipped_files.sort();
@@ -376,6 +422,7 @@ impl Tree<'_> {
             cluster_scoped,
             deployed_by: at.deployed_by.cloned(),
             root,
+            rendering: None,
         }
     }
 
@@ -602,6 +649,8 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
     };
     let flux = docs()
         .filter(|(_, d)| is(d, "kustomize.toolkit.fluxcd.io/", "Kustomization"))
+        // `sourceRef` is required: one without it is a patch of a Kustomization, not one.
+        .filter(|(_, d)| d.root.at(&["spec", "sourceRef"]).is_some())
         .filter(|(_, d)| {
             source_is_tree(d, &text(d, &["metadata", "namespace"]).unwrap_or_default())
         })
@@ -610,6 +659,8 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
             let name = text(d, &["metadata", "name"]).unwrap_or_default();
             kustomize::FluxTarget {
                 defined_in: file.cloned(),
+                document: d.index,
+                flux: true,
                 path: text(d, &["spec", "path"]).unwrap_or_else(|| "./".into()),
                 target_namespace: text(d, &["spec", "targetNamespace"]),
                 default_namespace: None,
@@ -627,6 +678,8 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
             let name = text(d, &["metadata", "name"]).unwrap_or_default();
             Some(kustomize::FluxTarget {
                 defined_in: file.cloned(),
+                document: d.index,
+                flux: false,
                 path,
                 target_namespace: None,
                 default_namespace: Some(dest.clone()).filter(|d| !d.is_empty()),

@@ -44,6 +44,10 @@ pub struct Sources {
     pub skipped: Vec<skip::SkippedFile>,
     /// Directories holding a `Chart.yaml` (shown as the user sees them): charts not rendered.
     pub charts: Vec<String>,
+    /// The directory paths are shown from.
+    pub cwd: PathBuf,
+    /// The limits files were read with (rendering reads more files with them).
+    pub limits: Limits,
 }
 
 /// What to read and how.
@@ -126,7 +130,15 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
         })
         .filter(|p| p.is_dir())
         .collect();
-    Sources { files, problems, roots, skipped, charts }
+    Sources {
+        files,
+        problems,
+        roots,
+        skipped,
+        charts,
+        cwd: cwd.to_path_buf(),
+        limits: options.limits,
+    }
 }
 
 /// Runs `read` for one file; a panic in it (a bug) becomes an error naming the file.

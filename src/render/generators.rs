@@ -17,7 +17,7 @@ type Result<T> = std::result::Result<T, BuildError>;
 
 /// What a kustomization's generators need to know about it.
 pub(super) struct Generating<'a> {
-    pub disk: &'a Disk,
+    pub disk: &'a Disk<'a>,
     pub file: u32,
     pub shown: &'a str,
     pub dir: &'a std::path::Path,

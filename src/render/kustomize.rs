@@ -15,36 +15,12 @@ use crate::inventory::kinds;
 use crate::load::discover::normalize;
 use crate::load::source::Span;
 
-/// Where a build reads files: the directory that stands for `/` (kustomize's in-memory file
-/// system in its tests, a repository root in a tree). Files are numbered as they are read.
-pub struct Disk {
-    root: PathBuf,
-    /// Files held in memory instead (by path from `/`): tests and fuzzing.
-    memory: Option<HashMap<PathBuf, String>>,
-    files: std::cell::RefCell<Vec<PathBuf>>,
-    limits: crate::load::Limits,
-}
+use super::disk::{show, Result, KUSTOMIZATION_FILES};
+pub use super::disk::{BuildError, Disk, Loaded, Read};
 
-/// A build error, with the kustomization (or file) and line it is about when known.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BuildError {
-    pub file: String,
-    pub line: Option<u32>,
-    pub message: String,
-}
-
-impl std::fmt::Display for BuildError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.line {
-            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
-            None => write!(f, "{}: {}", self.file, self.message),
-        }
-    }
-}
-
-type Result<T> = std::result::Result<T, BuildError>;
-
-const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+/// How deep kustomizations may include each other (kustomize sets no limit; real trees nest a
+/// few levels).
+pub const MAX_NESTING: usize = 200;
 
 /// Fields of a kustomization this slice builds (`apiVersion`, `kind` and `metadata` say nothing
 /// about the output).
@@ -71,145 +47,6 @@ const BUILT: &[&str] = &[
     "sortOptions",
 ];
 
-impl Disk {
-    #[must_use]
-    pub fn new(root: &Path) -> Self {
-        Disk {
-            // Resolved once: every read checks that it stays below this.
-            root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
-            memory: None,
-            files: std::cell::RefCell::new(Vec::new()),
-            limits: crate::load::Limits::default(),
-        }
-    }
-
-    /// A file system of the given files (paths from `/`), with these limits.
-    #[must_use]
-    pub fn in_memory(files: Vec<(PathBuf, String)>, limits: crate::load::Limits) -> Self {
-        let memory = files.into_iter().map(|(p, text)| (normalize(&Path::new("/").join(p)), text));
-        Disk {
-            root: PathBuf::from("/"),
-            memory: Some(memory.collect()),
-            files: std::cell::RefCell::new(Vec::new()),
-            limits,
-        }
-    }
-
-    /// The path of a file the build numbered, as the build shows it (`/base/deployment.yaml`).
-    #[must_use]
-    pub fn shown(&self, file: u32) -> String {
-        self.files.borrow().get(file as usize).map_or_else(String::new, |p| show(p))
-    }
-
-    /// Where a build path is on disk. A path that climbs above the root (`..`) has none.
-    fn real(&self, path: &Path) -> Option<PathBuf> {
-        let path = normalize(path);
-        let inside = path.strip_prefix("/").unwrap_or(&path);
-        if inside.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-            return None;
-        }
-        Some(self.root.join(inside))
-    }
-
-    /// The text of a file the build reads. Refused: a path outside the root, a link that leads
-    /// outside it, and anything that is not a regular file (a FIFO, a device) — before opening.
-    fn contents(&self, path: &Path) -> Result<String> {
-        String::from_utf8(self.bytes(path)?).map_err(|_| BuildError {
-            file: show(path),
-            line: None,
-            message: "cannot read: the file is not UTF-8 text".into(),
-        })
-    }
-
-    /// The bytes of a file the build reads, under the rules of [`Disk::contents`].
-    fn bytes(&self, path: &Path) -> Result<Vec<u8>> {
-        let fail = |message: String| BuildError { file: show(path), line: None, message };
-        if let Some(memory) = &self.memory {
-            return memory
-                .get(&normalize(path))
-                .map(|text| text.as_bytes().to_vec())
-                .ok_or_else(|| fail("cannot read: no such file".into()));
-        }
-        let real =
-            self.real(path).ok_or_else(|| fail("the path leaves the root of the build".into()))?;
-        let meta = std::fs::metadata(&real).map_err(|e| fail(format!("cannot read: {e}")))?;
-        if !meta.is_file() {
-            return Err(fail("not a regular file: not read".into()));
-        }
-        let resolved =
-            std::fs::canonicalize(&real).map_err(|e| fail(format!("cannot read: {e}")))?;
-        if !resolved.starts_with(&self.root) {
-            return Err(fail(
-                "a symbolic link leads outside the root of the build: not read".into(),
-            ));
-        }
-        std::fs::read(&resolved).map_err(|e| fail(format!("cannot read: {e}")))
-    }
-
-    fn is_dir(&self, path: &Path) -> bool {
-        if let Some(memory) = &self.memory {
-            let dir = normalize(path);
-            return self.real(path).is_some()
-                && memory.keys().any(|p| p != &dir && p.starts_with(&dir));
-        }
-        self.real(path).is_some_and(|p| p.is_dir())
-    }
-
-    fn is_file(&self, path: &Path) -> bool {
-        if let Some(memory) = &self.memory {
-            return self.real(path).is_some() && memory.contains_key(&normalize(path));
-        }
-        self.real(path).is_some_and(|p| p.is_file())
-    }
-
-    /// Reads and parses a file: its number and documents (empty documents left out). A
-    /// kustomization may repeat a key (kustomize accepts it: its tests write `apiVersion` twice).
-    fn read(&self, path: &Path) -> Result<(u32, Vec<crate::load::Node>)> {
-        let kustomization = path
-            .file_name()
-            .is_some_and(|n| KUSTOMIZATION_FILES.iter().any(|k| n == std::ffi::OsStr::new(k)));
-        let text = self.contents(path)?;
-        let parsed = crate::load::yaml::parse_stream(&text, &self.limits);
-        let fatal = parsed
-            .problems
-            .iter()
-            .find(|p| !(kustomization && p.message.starts_with("duplicate key")));
-        if let Some(p) = fatal {
-            return Err(BuildError {
-                file: show(path),
-                line: Some(p.pos.line),
-                message: p.message.clone(),
-            });
-        }
-        let mut files = self.files.borrow_mut();
-        files.push(path.to_path_buf());
-        let number = u32::try_from(files.len() - 1).unwrap_or(u32::MAX);
-        let docs = parsed
-            .documents
-            .into_iter()
-            .map(|d| d.root)
-            .filter(|r| !matches!(r.value, crate::load::Value::Null))
-            .collect();
-        Ok((number, docs))
-    }
-}
-
-impl Disk {
-    /// Reads a file a generator names (an env file, a data file): its number and bytes.
-    pub(super) fn read_bytes(&self, path: &Path) -> Result<(u32, Vec<u8>)> {
-        let bytes = self
-            .bytes(path)
-            .map_err(|e| BuildError { message: format!("`{}`: {}", show(path), e.message), ..e })?;
-        let mut files = self.files.borrow_mut();
-        files.push(path.to_path_buf());
-        Ok((u32::try_from(files.len() - 1).unwrap_or(u32::MAX), bytes))
-    }
-}
-
-fn show(path: &Path) -> String {
-    path.to_string_lossy().into_owned()
-}
-
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
 /// The objects come out in the order the top kustomization's `sortOptions` asks for, else as
 /// listed (kustomize's library default; see [`build_ordered`] for the command's).
@@ -219,8 +56,36 @@ pub fn build(disk: &Disk, dir: &Path) -> Result<Vec<Tree>> {
 
 /// [`build`], in `order` when the top kustomization has no `sortOptions`.
 pub fn build_ordered(disk: &Disk, dir: &Path, order: &super::order::Order) -> Result<Vec<Tree>> {
+    build_with(disk, dir, order, None)
+}
+
+/// What a cluster entry makes of the kustomization at its path (kustomize-controller's
+/// generator, `render/flux.rs`): fields set on it or appended to it, and a kustomization
+/// generated when the directory has none.
+pub struct Entry {
+    /// A kustomization-shaped tree (nodes from the entry's file): its scalar fields replace the
+    /// top kustomization's, its list fields are appended, its maps merged.
+    pub overrides: Tree,
+    /// How errors name the entry (`clusters/prod/apps.yaml`).
+    pub shown: String,
+    /// The resources of the kustomization generated when the directory has none (paths from
+    /// the directory), each at the entry's `spec.path`.
+    pub generated: Vec<(String, Span)>,
+}
+
+/// Builds the kustomization a cluster entry points at (see [`Entry`]).
+pub fn build_entry(disk: &Disk, dir: &Path, entry: &Entry) -> Result<Vec<Tree>> {
+    build_with(disk, dir, &super::order::Order::Input, Some(entry))
+}
+
+fn build_with(
+    disk: &Disk,
+    dir: &Path,
+    order: &super::order::Order,
+    entry: Option<&Entry>,
+) -> Result<Vec<Tree>> {
     let dir = normalize(&Path::new("/").join(dir));
-    let mut builder = Builder { disk, stack: Vec::new(), sort: None };
+    let mut builder = Builder { disk, stack: Vec::new(), sort: None, entry };
     let mut out = builder.kustomization(&dir, false, Vec::new())?;
     add_hashes(&mut out);
     out.iter_mut().for_each(finish);
@@ -337,11 +202,13 @@ fn finish(t: &mut Tree) {
 }
 
 struct Builder<'d> {
-    disk: &'d Disk,
+    disk: &'d Disk<'d>,
     /// Kustomization directories being built (a cycle is an error).
     stack: Vec<PathBuf>,
     /// The top kustomization's `sortOptions` (those of the others are checked, not used).
     sort: Option<super::order::Order>,
+    /// The cluster entry that builds the top kustomization, if any.
+    entry: Option<&'d Entry>,
 }
 
 /// A kustomization being applied: its file, its tree, and where to report.
@@ -396,7 +263,27 @@ impl Builder<'_> {
         component: bool,
         mut accumulated: Vec<Tree>,
     ) -> Result<Vec<Tree>> {
-        let Some(path) = self.find_kustomization(dir) else {
+        let entry = self.entry.filter(|_| self.stack.is_empty());
+        let found = self.find_kustomization(dir);
+        if let (Some(entry), None) = (entry, &found) {
+            // kustomize-controller generates a kustomization of the directory's manifests.
+            let file = entry.overrides.file;
+            let mut tree = entry.overrides.clone();
+            let resources = entry
+                .generated
+                .iter()
+                .map(|(path, span)| Tree::string(path, file, *span))
+                .collect();
+            let span = entry.overrides.span;
+            tree.set("resources", Tree { file, span, value: TValue::Seq(resources) });
+            let k =
+                Kustomization { file, shown: entry.shown.clone(), dir: dir.to_path_buf(), tree };
+            self.stack.push(dir.to_path_buf());
+            let result = self.apply(&k, &mut accumulated);
+            self.stack.pop();
+            return result.map(|()| accumulated);
+        }
+        let Some(path) = found else {
             return Err(BuildError {
                 file: show(dir),
                 line: None,
@@ -406,6 +293,13 @@ impl Builder<'_> {
                 ),
             });
         };
+        if self.stack.len() >= MAX_NESTING {
+            return Err(BuildError {
+                file: show(&path),
+                line: None,
+                message: format!("kustomizations nest more than {MAX_NESTING} deep: not built"),
+            });
+        }
         if self.stack.iter().any(|d| d == dir) {
             return Err(BuildError {
                 file: show(&path),
@@ -417,7 +311,7 @@ impl Builder<'_> {
         let root = docs
             .first()
             .map_or_else(|| Tree::map(file, Span::default()), |n| Tree::from_node(n, file));
-        let k = Kustomization { file, shown: show(&path), dir: dir.to_path_buf(), tree: root };
+        let mut k = Kustomization { file, shown: show(&path), dir: dir.to_path_buf(), tree: root };
         if let TValue::Map(fields) = &k.tree.value {
             if let Some(f) = fields.iter().find(|f| !BUILT.contains(&f.key.as_str())) {
                 return Err(BuildError {
@@ -426,6 +320,9 @@ impl Builder<'_> {
                     message: format!("`{}` is not supported yet", f.key),
                 });
             }
+        }
+        if let Some(entry) = entry {
+            overlay(&mut k.tree, &entry.overrides);
         }
         let kind = k.tree.get("kind").and_then(Tree::as_str).unwrap_or("Kustomization");
         // A component is applied by a kustomization, or built on its own at the top.
@@ -449,12 +346,18 @@ impl Builder<'_> {
         let mut entries = k.strings("resources")?;
         entries.extend(k.strings("bases")?);
         for (entry, span) in entries {
-            out.extend(self.resource(k, &entry, span)?);
+            self.disk.trail.borrow_mut().push((k.file, span));
+            let objects = self.resource(k, &entry, span);
+            self.disk.trail.borrow_mut().pop();
+            out.extend(objects?);
         }
         for (entry, span) in k.strings("components")? {
             let dir = Self::local(k, &entry, span)?;
             let taken = std::mem::take(out);
-            *out = self.kustomization(&dir, true, taken)?;
+            self.disk.trail.borrow_mut().push((k.file, span));
+            let built = self.kustomization(&dir, true, taken);
+            self.disk.trail.borrow_mut().pop();
+            *out = built?;
         }
         let generating = super::generators::Generating {
             disk: self.disk,
@@ -515,6 +418,61 @@ impl Builder<'_> {
     }
 }
 
+/// Sets a cluster entry's fields on a kustomization: scalars replace, lists are appended, maps
+/// merged (the entry's keys win).
+fn overlay(k: &mut Tree, overrides: &Tree) {
+    let TValue::Map(fields) = &overrides.value else { return };
+    for f in fields {
+        if f.key == "images" {
+            merge_images(k, &f.value);
+            continue;
+        }
+        match (k.get_mut(&f.key), &f.value.value) {
+            (Some(Tree { value: TValue::Seq(mine), .. }), TValue::Seq(more)) => {
+                mine.extend(more.iter().cloned());
+            }
+            (Some(mine @ Tree { value: TValue::Map(_), .. }), TValue::Map(more)) => {
+                for m in more {
+                    mine.set(&m.key, m.value.clone());
+                }
+            }
+            _ => {
+                k.set(&f.key, f.value.clone());
+            }
+        }
+    }
+}
+
+/// A cluster entry's `images`: an image the kustomization names already takes the entry's
+/// `newName`, and its `newTag` and `digest` together; others are appended.
+fn merge_images(k: &mut Tree, images: &Tree) {
+    let TValue::Seq(more) = &images.value else { return };
+    if !matches!(k.get("images").map(|i| &i.value), Some(TValue::Seq(_))) {
+        k.set("images", Tree { value: TValue::Seq(Vec::new()), ..images.clone() });
+    }
+    let Some(TValue::Seq(mine)) = k.get_mut("images").map(|i| &mut i.value) else { return };
+    for image in more {
+        let name = image.get("name").and_then(Tree::as_str);
+        let Some(existing) = mine.iter_mut().find(|m| m.get("name").and_then(Tree::as_str) == name)
+        else {
+            mine.push(image.clone());
+            continue;
+        };
+        if let Some(new_name) = image.get("newName") {
+            existing.set("newName", new_name.clone());
+        }
+        if image.get("newTag").is_some() || image.get("digest").is_some() {
+            existing.remove("newTag");
+            existing.remove("digest");
+            for key in ["newTag", "digest"] {
+                if let Some(value) = image.get(key) {
+                    existing.set(key, value.clone());
+                }
+            }
+        }
+    }
+}
+
 /// kustomize's transformers, in its order: patches, namespace, prefix and suffix, labels,
 /// annotations, JSON 6902 patches, images.
 fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
@@ -567,6 +525,12 @@ fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> 
         let (file, docs) =
             disk.read(&path).map_err(|e| k.error(spec.get("path"), e.to_string()))?;
         return Ok(docs.iter().map(|d| Tree::from_node(d, file)).collect());
+    }
+    if let Some(name) = spec.as_str() {
+        return Err(k.error(
+            Some(spec),
+            format!("a patch needs `path` or `patch`: kustomize 5 does not read a bare file name (write `- path: {name}`)"),
+        ));
     }
     Err(k.error(Some(spec), "a patch needs `path` or `patch`".into()))
 }

@@ -1,12 +1,16 @@
 //! Stage 2 — render: build units (Kustomize, Flux, Argo CD) into the objects the cluster
 //! receives, every field keeping the file and span that supplied it. Design: docs/RENDER.md.
 //!
-//! Built so far: the tagged tree that carries provenance through a build ([`tree`]) and the
-//! patch engines ([`patch`]: strategic merge, JSON 6902), and a first slice of `kustomize build`
-//! ([`kustomize`]) measured against kustomize's own tests (docs/CONFORMANCE.md). Not yet wired
-//! into `check`.
+//! The tagged tree that carries provenance through a build ([`tree`]), where builds read files
+//! ([`disk`]), the patch engines ([`patch`]: strategic merge, JSON 6902), `kustomize build`
+//! ([`kustomize`], measured against kustomize's own tests in docs/CONFORMANCE.md), and the
+//! cluster entries that build a path: Flux Kustomizations ([`flux`]) and Argo CD Applications
+//! ([`argo`]). `inventory::rendered` finds the build units of a tree and builds them for `check`.
 
+pub mod argo;
+pub mod disk;
 pub mod emit;
+pub mod flux;
 mod generators;
 pub mod kustomize;
 pub mod namereference;

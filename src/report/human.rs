@@ -40,11 +40,25 @@ impl<'a> FindingDiagnostic<'a> {
             finding,
             code: sanitize::field(&finding.title()).into_owned(),
             message: sanitize::field(&finding.message).into_owned(),
-            help: finding.help.as_deref().map(|h| sanitize::field(h).into_owned()),
+            help: help(finding),
             source: file.clone(),
             label,
         }
     }
+}
+
+/// The rule's help, then the build units that render the object (for a rendered object).
+fn help(finding: &Finding) -> Option<String> {
+    let help = finding.help.as_deref().map(|h| sanitize::field(h).into_owned());
+    if finding.units.is_empty() {
+        return help;
+    }
+    let units: Vec<&str> = finding.units.iter().map(|t| &*t.unit).collect();
+    let built = sanitize::field(&format!("built by {}", units.join("; "))).into_owned();
+    Some(match help {
+        Some(help) => format!("{help}\n{built}"),
+        None => built,
+    })
 }
 
 impl fmt::Debug for FindingDiagnostic<'_> {

@@ -36,6 +36,22 @@ struct JsonFinding<'a> {
     policy: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
+    /// For rendered objects: the build units, each with the way to the object's file.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    units: Vec<JsonUnit<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonUnit<'a> {
+    name: &'a str,
+    via: Vec<JsonPlace<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonPlace<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
 }
 
 impl<'a> From<&'a Finding> for JsonFinding<'a> {
@@ -53,6 +69,22 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             resource: &f.resource,
             policy: f.policy.as_deref(),
             reason: f.suppressed.as_deref(),
+            units: f
+                .units
+                .iter()
+                .map(|t| JsonUnit {
+                    name: &t.unit,
+                    via: t
+                        .via
+                        .iter()
+                        .map(|l| JsonPlace {
+                            file: &l.source.display,
+                            line: l.span.start.line,
+                            column: l.span.start.col + 1,
+                        })
+                        .collect(),
+                })
+                .collect(),
         }
     }
 }

@@ -73,6 +73,28 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
     if let Some(reason) = &f.suppressed {
         r["suppressions"] = json!([{"kind": "external", "justification": reason}]);
     }
+    if !f.units.is_empty() {
+        // The way from each build unit to the object: its cluster entry and kustomization
+        // entries, as related locations (numbered across units), and the units by name.
+        let mut related = Vec::new();
+        for trace in &f.units {
+            for (step, l) in trace.via.iter().enumerate() {
+                let what = format!("{}, step {} of {}", trace.unit, step + 1, trace.via.len());
+                related.push(json!({
+                    "id": related.len(),
+                    "physicalLocation": {
+                        "artifactLocation": artifact(&l.source.display),
+                        "region": {"startLine": l.span.start.line.max(1), "startColumn": l.span.start.col + 1},
+                    },
+                    "message": {"text": what},
+                }));
+            }
+        }
+        if !related.is_empty() {
+            r["relatedLocations"] = json!(related);
+        }
+        r["properties"]["units"] = json!(f.units.iter().map(|t| &*t.unit).collect::<Vec<_>>());
+    }
     r
 }
 

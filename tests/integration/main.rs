@@ -13,6 +13,7 @@ mod load;
 mod order;
 mod policies;
 mod render;
+mod rendered;
 mod report;
 mod report_props;
 mod rules;

@@ -1,5 +1,6 @@
 //! Template `duplicate-object`: one object (kind, namespace, name) defined twice for the same
-//! cluster. Files below `clusters/<name>/` belong to that cluster; other files to every cluster.
+//! cluster. A rendered object belongs to its build unit's cluster (docs/RENDER.md); an object
+//! as written below `clusters/<name>/` to that cluster; other files to every cluster.
 //! A namespaced object with no effective namespace collides only with objects of its own
 //! directory (separate apps without a namespace are not one namespace `""`).
 
@@ -54,7 +55,10 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
         let mut first_outside: Option<&Object> = None;
         let mut first_in: HashMap<&str, &Object> = HashMap::new();
         for (i, later) in objects.iter().enumerate() {
-            let later_cluster = cluster_of(&inv.source(later).display);
+            let later_cluster = match &later.rendering {
+                Some(r) => Some(&*r.unit.cluster),
+                None => cluster_of(&inv.source(later).display),
+            };
             let first = match later_cluster {
                 _ if i == 0 => None,
                 None => Some(objects[0]),
@@ -72,7 +76,7 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                 }
             }
             let Some(first) = first else { continue };
-            let at = inv.source(first);
+            let at = &inv.files[first.file_at("/metadata/name")];
             let line = first
                 .root
                 .at(&["metadata", "name"])

@@ -1,0 +1,103 @@
+//! An Argo CD `Application` as its repo server builds a path source: the kustomization there
+//! with the Application's `kustomize` options, or else the directory's manifests (`.yaml`,
+//! `.yml`, `.json`; below it too with `directory.recurse`; `directory.include` and `exclude`
+//! globs). Options Argo CD has and this build does not apply are errors that name them.
+
+use std::path::Path;
+
+use super::disk::{show, BuildError, Disk, Result, KUSTOMIZATION_FILES};
+use super::kustomize::Entry;
+use super::tree::{TValue, Tree};
+
+/// `spec.source.kustomize` options and the kustomization fields they set.
+const KUSTOMIZE_OPTIONS: &[(&str, &str)] = &[
+    ("namePrefix", "namePrefix"),
+    ("nameSuffix", "nameSuffix"),
+    ("namespace", "namespace"),
+    ("images", "images"),
+    ("commonLabels", "commonLabels"),
+    ("commonAnnotations", "commonAnnotations"),
+    ("patches", "patches"),
+    ("components", "components"),
+    ("replicas", "replicas"),
+];
+
+/// Builds the Application in document `document` of `file` (paths from the disk's root), whose
+/// `spec.source.path` is `dir`.
+pub fn build(disk: &Disk, file: &Path, document: usize, dir: &Path) -> Result<Vec<Tree>> {
+    let app = disk.definition(file, document)?;
+    let number = app.file;
+    let source =
+        app.at(&["spec", "source"]).cloned().unwrap_or_else(|| Tree::map(number, app.span));
+    let error = |node: &Tree, message: String| BuildError {
+        file: show(file),
+        line: Some(node.span.start.line),
+        message,
+    };
+    let mut overrides = Tree::map(number, source.span);
+    if let Some(options) = source.get("kustomize") {
+        let TValue::Map(fields) = &options.value else {
+            return Err(error(options, "`kustomize` must be a mapping".into()));
+        };
+        for f in fields {
+            match KUSTOMIZE_OPTIONS.iter().find(|(from, _)| *from == f.key) {
+                Some((_, to)) => {
+                    overrides.set(to, f.value.clone());
+                }
+                None => {
+                    return Err(error(
+                        &f.value,
+                        format!("Argo CD `kustomize.{}` is not supported yet", f.key),
+                    ))
+                }
+            }
+        }
+    }
+    let has_kustomization = KUSTOMIZATION_FILES.iter().any(|k| disk.is_file(&dir.join(k)));
+    let mut generated = Vec::new();
+    if !has_kustomization {
+        let directory = source.get("directory");
+        let flag = |key: &str| {
+            directory.and_then(|d| d.get(key)).is_some_and(|v| v.value == TValue::Bool(true))
+        };
+        if let Some(jsonnet) = directory.and_then(|d| d.get("jsonnet")) {
+            return Err(error(jsonnet, "Argo CD `directory.jsonnet` is not supported yet".into()));
+        }
+        let globs = |key: &str| -> Result<Option<globset::GlobSet>> {
+            let Some(node) = directory.and_then(|d| d.get(key)) else { return Ok(None) };
+            let text = node.as_str().unwrap_or("");
+            glob_set(text).map(Some).map_err(|m| error(node, format!("`directory.{key}`: {m}")))
+        };
+        let (include, exclude) = (globs("include")?, globs("exclude")?);
+        let span = source.get("path").map_or(source.span, |p| p.span);
+        for path in disk.files_in(dir, flag("recurse")) {
+            let Ok(rel) = path.strip_prefix(dir) else { continue };
+            let manifest =
+                matches!(rel.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"));
+            let rel = rel.to_string_lossy();
+            if !manifest
+                || include.as_ref().is_some_and(|g| !g.is_match(rel.as_ref()))
+                || exclude.as_ref().is_some_and(|g| g.is_match(rel.as_ref()))
+            {
+                continue;
+            }
+            generated.push((format!("./{rel}"), span));
+        }
+    }
+    let entry = Entry { overrides, shown: show(file), generated };
+    super::kustomize::build_entry(disk, dir, &entry)
+}
+
+/// Argo CD's include and exclude patterns: a glob, or `{a,b}` of several.
+fn glob_set(text: &str) -> std::result::Result<globset::GlobSet, String> {
+    let inner = text.strip_prefix('{').and_then(|t| t.strip_suffix('}'));
+    let mut set = globset::GlobSetBuilder::new();
+    for pattern in inner.map_or_else(|| vec![text], |t| t.split(',').collect()) {
+        let glob = globset::GlobBuilder::new(pattern.trim())
+            .literal_separator(false)
+            .build()
+            .map_err(|e| e.to_string())?;
+        set.add(glob);
+    }
+    set.build().map_err(|e| e.to_string())
+}

@@ -1,0 +1,427 @@
+//! Where a build reads files: a root directory standing for `/`, or files in memory, with the
+//! files the loader already parsed shared by every build. Reads are confined to the root.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use super::tree::Tree;
+use crate::load::discover::normalize;
+use crate::load::source::Span;
+
+/// Where a build reads files: the directory that stands for `/` (kustomize's in-memory file
+/// system in its tests, a repository root in a tree). Files are numbered as they are read.
+///
+/// One `Disk` serves one build (it is not shared between threads); the files the loader parsed
+/// already ([`Loaded`]) are shared by every build that reads them, so a base that many overlays
+/// include is parsed once.
+pub struct Disk<'a> {
+    /// The root as given (paths of loaded files start with it).
+    root: PathBuf,
+    /// The root with links resolved: nothing a build reads may resolve outside it.
+    resolved_root: PathBuf,
+    /// Files held in memory instead (by path from `/`): tests and fuzzing.
+    memory: Option<HashMap<PathBuf, String>>,
+    /// Files the loader read, by absolute path.
+    loaded: Option<&'a HashMap<PathBuf, Loaded<'a>>>,
+    files: std::cell::RefCell<Vec<Read>>,
+    /// The kustomization entries that led to the file first read as each number (`via`).
+    pub(super) trail: std::cell::RefCell<Vec<(u32, Span)>>,
+    pub(super) limits: crate::load::Limits,
+}
+
+/// A file the loader read and parsed: a build uses its documents instead of reading it again.
+#[derive(Clone, Copy, Debug)]
+pub struct Loaded<'a> {
+    /// The caller's number for the file (its index in the inventory).
+    pub index: usize,
+    pub documents: &'a [crate::load::Document],
+    /// The file has parse errors (reported by the loader).
+    pub broken: bool,
+}
+
+/// A file a build read, by the number the build gave it.
+#[derive(Clone, Debug)]
+pub struct Read {
+    /// The path as the build names it, from `/`.
+    pub path: PathBuf,
+    /// Where it is on disk (none in memory).
+    pub real: Option<PathBuf>,
+    /// The caller's number, for a file the loader read.
+    pub loaded: Option<usize>,
+    /// The text, for a file the loader did not read (an env file, a file outside the linted
+    /// tree): reports quote it.
+    pub text: Option<std::sync::Arc<str>>,
+    /// The kustomization entries (file, span) that led to the file, outermost first.
+    pub via: Vec<(u32, Span)>,
+    /// The file is built (a resource, a patch, a kustomization): not the definition of the
+    /// cluster entry the build reads its options from.
+    pub built: bool,
+}
+
+/// A build error, with the kustomization (or file) and line it is about when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BuildError {
+    pub file: String,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+pub(super) type Result<T> = std::result::Result<T, BuildError>;
+
+pub(super) const KUSTOMIZATION_FILES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+impl<'a> Disk<'a> {
+    #[must_use]
+    pub fn new(root: &Path) -> Self {
+        // Resolved once: every read checks that it stays below this.
+        let resolved = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        Disk {
+            root: resolved.clone(),
+            resolved_root: resolved,
+            memory: None,
+            loaded: None,
+            files: std::cell::RefCell::new(Vec::new()),
+            trail: std::cell::RefCell::new(Vec::new()),
+            limits: crate::load::Limits::default(),
+        }
+    }
+
+    /// A disk below `root` (an absolute, normalised path) that takes the files the loader read
+    /// from `loaded` (by absolute path) and reads others with `limits`.
+    #[must_use]
+    pub fn with_loaded(
+        root: &Path,
+        loaded: &'a HashMap<PathBuf, Loaded<'a>>,
+        limits: crate::load::Limits,
+    ) -> Self {
+        Disk {
+            root: root.to_path_buf(),
+            resolved_root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            memory: None,
+            loaded: Some(loaded),
+            files: std::cell::RefCell::new(Vec::new()),
+            trail: std::cell::RefCell::new(Vec::new()),
+            limits,
+        }
+    }
+
+    /// A file system of the given files (paths from `/`), with these limits.
+    #[must_use]
+    pub fn in_memory(files: Vec<(PathBuf, String)>, limits: crate::load::Limits) -> Self {
+        let memory = files.into_iter().map(|(p, text)| (normalize(&Path::new("/").join(p)), text));
+        Disk {
+            root: PathBuf::from("/"),
+            resolved_root: PathBuf::from("/"),
+            memory: Some(memory.collect()),
+            loaded: None,
+            files: std::cell::RefCell::new(Vec::new()),
+            trail: std::cell::RefCell::new(Vec::new()),
+            limits,
+        }
+    }
+
+    /// The path of a file the build numbered, as the build shows it (`/base/deployment.yaml`).
+    #[must_use]
+    pub fn shown(&self, file: u32) -> String {
+        self.files.borrow().get(file as usize).map_or_else(String::new, |r| show(&r.path))
+    }
+
+    /// The build path (from `/`) of an absolute path below the root.
+    #[must_use]
+    pub fn inside(&self, path: &Path) -> Option<PathBuf> {
+        path.strip_prefix(&self.root).ok().map(|p| Path::new("/").join(p))
+    }
+
+    /// The files the build read, by number.
+    #[must_use]
+    pub fn into_files(self) -> Vec<Read> {
+        self.files.into_inner()
+    }
+
+    /// Numbers a file read now, with the entries that led to it.
+    pub(super) fn number(&self, read: Read) -> u32 {
+        let mut files = self.files.borrow_mut();
+        files.push(Read { via: self.trail.borrow().clone(), ..read });
+        u32::try_from(files.len() - 1).unwrap_or(u32::MAX)
+    }
+
+    /// Where a build path is on disk. A path that climbs above the root (`..`) has none.
+    pub(super) fn real(&self, path: &Path) -> Option<PathBuf> {
+        let path = normalize(path);
+        let inside = path.strip_prefix("/").unwrap_or(&path);
+        if inside.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return None;
+        }
+        Some(self.root.join(inside))
+    }
+
+    /// The text of a file the build reads. Refused: a path outside the root, a link that leads
+    /// outside it, and anything that is not a regular file (a FIFO, a device) — before opening.
+    pub(super) fn contents(&self, path: &Path) -> Result<String> {
+        String::from_utf8(self.bytes(path)?).map_err(|_| BuildError {
+            file: show(path),
+            line: None,
+            message: "cannot read: the file is not UTF-8 text".into(),
+        })
+    }
+
+    /// The bytes of a file the build reads, under the rules of [`Disk::contents`].
+    fn bytes(&self, path: &Path) -> Result<Vec<u8>> {
+        let fail = |message: String| BuildError { file: show(path), line: None, message };
+        if let Some(memory) = &self.memory {
+            return memory
+                .get(&normalize(path))
+                .map(|text| text.as_bytes().to_vec())
+                .ok_or_else(|| fail("cannot read: no such file".into()));
+        }
+        let real =
+            self.real(path).ok_or_else(|| fail("the path leaves the root of the build".into()))?;
+        let meta = std::fs::metadata(&real).map_err(|e| fail(format!("cannot read: {e}")))?;
+        if !meta.is_file() {
+            return Err(fail("not a regular file: not read".into()));
+        }
+        let resolved =
+            std::fs::canonicalize(&real).map_err(|e| fail(format!("cannot read: {e}")))?;
+        if !resolved.starts_with(&self.resolved_root) {
+            return Err(fail(
+                "a symbolic link leads outside the root of the build: not read".into(),
+            ));
+        }
+        std::fs::read(&resolved).map_err(|e| fail(format!("cannot read: {e}")))
+    }
+
+    pub(super) fn is_dir(&self, path: &Path) -> bool {
+        if let Some(memory) = &self.memory {
+            let dir = normalize(path);
+            return self.real(path).is_some()
+                && memory.keys().any(|p| p != &dir && p.starts_with(&dir));
+        }
+        self.real(path).is_some_and(|p| p.is_dir())
+    }
+
+    pub(super) fn is_file(&self, path: &Path) -> bool {
+        if let Some(memory) = &self.memory {
+            return self.real(path).is_some() && memory.contains_key(&normalize(path));
+        }
+        self.real(path).is_some_and(|p| p.is_file())
+    }
+
+    /// The manifests kustomize-controller's generator lists for a directory with no
+    /// kustomization, from that directory (`./a.yaml`, `./sub`): `.yaml` and `.yml` files at any
+    /// depth, and directories with a kustomization instead of what is in them; depth first, in
+    /// name order.
+    pub(super) fn manifests_below(&self, dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut pending = vec![normalize(dir)];
+        let mut found = Vec::new();
+        while let Some(at) = pending.pop() {
+            let mut entries = self.entries(&at);
+            entries.sort();
+            let mut subdirs = Vec::new();
+            for (path, is_dir) in entries {
+                if is_dir {
+                    subdirs.push(path);
+                } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+                {
+                    found.push(path);
+                }
+            }
+            // filepath.Walk visits a directory's entries in name order, descending as it goes;
+            // a kustomization directory is listed and not entered.
+            for sub in subdirs.into_iter().rev() {
+                if KUSTOMIZATION_FILES.iter().any(|k| self.is_file(&sub.join(k))) {
+                    found.push(sub);
+                } else {
+                    pending.push(sub);
+                }
+            }
+        }
+        found.sort();
+        for path in found {
+            if let Ok(rel) = path.strip_prefix(normalize(dir)) {
+                out.push(format!("./{}", rel.to_string_lossy()));
+            }
+        }
+        out
+    }
+
+    /// The files of a directory (and of its subdirectories when `recurse`), in path order.
+    pub(super) fn files_in(&self, dir: &Path, recurse: bool) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut pending = vec![normalize(dir)];
+        while let Some(at) = pending.pop() {
+            for (path, is_dir) in self.entries(&at) {
+                match (is_dir, recurse) {
+                    (true, true) => pending.push(path),
+                    (true, false) => {}
+                    (false, _) => out.push(path),
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The entries of a directory: (path from `/`, whether it is a directory). Links are not
+    /// followed into directories (as `filepath.Walk`).
+    fn entries(&self, dir: &Path) -> Vec<(PathBuf, bool)> {
+        if let Some(memory) = &self.memory {
+            let mut out: Vec<(PathBuf, bool)> = Vec::new();
+            for p in memory.keys() {
+                let Ok(rest) = p.strip_prefix(dir) else { continue };
+                let Some(first) = rest.components().next() else { continue };
+                let child = dir.join(first);
+                let is_dir = rest.components().count() > 1;
+                if !out.iter().any(|(c, _)| *c == child) {
+                    out.push((child, is_dir));
+                }
+            }
+            return out;
+        }
+        let Some(on_disk) = self.real(dir) else { return Vec::new() };
+        let Ok(listing) = std::fs::read_dir(on_disk) else { return Vec::new() };
+        listing
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let kind = e.file_type().ok()?;
+                Some((dir.join(e.file_name()), kind.is_dir()))
+            })
+            .collect()
+    }
+
+    /// The file the loader read at a build path, if any.
+    fn loaded(&self, path: &Path) -> Option<Loaded<'a>> {
+        let loaded = self.loaded?;
+        loaded.get(&self.real(path)?).copied()
+    }
+
+    /// Document `document` (0-based, empty documents counted) of a file that defines a
+    /// cluster entry (a Flux Kustomization, an Argo CD Application) or a value it reads (a
+    /// ConfigMap of `substituteFrom`): read for its fields, not part of what the entry builds.
+    pub(super) fn definition(&self, path: &Path, document: usize) -> Result<Tree> {
+        let missing = || BuildError {
+            file: show(path),
+            line: None,
+            message: format!("no document {} in the file", document + 1),
+        };
+        let read = |loaded, text| Read {
+            path: path.to_path_buf(),
+            real: self.real(path).filter(|_| self.memory.is_none()),
+            loaded,
+            text,
+            via: Vec::new(),
+            built: false,
+        };
+        if let Some(loaded) = self.loaded(path) {
+            let doc = loaded.documents.iter().find(|d| d.index == document).ok_or_else(missing)?;
+            let number = self.number(read(Some(loaded.index), None));
+            return Ok(Tree::from_node(&doc.root, number));
+        }
+        let text = self.contents(path)?;
+        let parsed = crate::load::yaml::parse_stream(&text, &self.limits);
+        if let Some(p) = parsed.problems.first() {
+            return Err(BuildError {
+                file: show(path),
+                line: Some(p.pos.line),
+                message: p.message.clone(),
+            });
+        }
+        let doc = parsed.documents.iter().find(|d| d.index == document).ok_or_else(missing)?;
+        let number = self.number(read(None, Some(text.as_str().into())));
+        Ok(Tree::from_node(&doc.root, number))
+    }
+
+    /// Reads and parses a file: its number and documents (empty documents left out). A
+    /// kustomization may repeat a key (kustomize accepts it: its tests write `apiVersion` twice).
+    /// A file the loader read is not read again.
+    pub(super) fn read(
+        &self,
+        path: &Path,
+    ) -> Result<(u32, Vec<std::borrow::Cow<'a, crate::load::Node>>)> {
+        use std::borrow::Cow;
+        let not_null = |r: &crate::load::Node| !matches!(r.value, crate::load::Value::Null);
+        if let Some(loaded) = self.loaded(path) {
+            if loaded.broken {
+                return Err(BuildError {
+                    file: show(path),
+                    line: None,
+                    message: "the file has errors (reported for it): not built".into(),
+                });
+            }
+            let number = self.number(Read {
+                path: path.to_path_buf(),
+                real: self.real(path),
+                loaded: Some(loaded.index),
+                text: None,
+                via: Vec::new(),
+                built: true,
+            });
+            let docs = loaded.documents.iter().map(|d| &d.root).filter(|r| not_null(r));
+            return Ok((number, docs.map(Cow::Borrowed).collect()));
+        }
+        let kustomization = path
+            .file_name()
+            .is_some_and(|n| KUSTOMIZATION_FILES.iter().any(|k| n == std::ffi::OsStr::new(k)));
+        let text = self.contents(path)?;
+        let parsed = crate::load::yaml::parse_stream(&text, &self.limits);
+        let fatal = parsed
+            .problems
+            .iter()
+            .find(|p| !(kustomization && p.message.starts_with("duplicate key")));
+        if let Some(p) = fatal {
+            return Err(BuildError {
+                file: show(path),
+                line: Some(p.pos.line),
+                message: p.message.clone(),
+            });
+        }
+        let number = self.number(Read {
+            path: path.to_path_buf(),
+            real: self.real(path).filter(|_| self.memory.is_none()),
+            loaded: None,
+            text: Some(text.into()),
+            via: Vec::new(),
+            built: true,
+        });
+        let docs = parsed.documents.into_iter().map(|d| d.root).filter(not_null);
+        Ok((number, docs.map(Cow::Owned).collect()))
+    }
+}
+
+impl Disk<'_> {
+    /// Reads a file a generator names (an env file, a data file): its number and bytes.
+    pub(super) fn read_bytes(&self, path: &Path) -> Result<(u32, Vec<u8>)> {
+        let bytes = self
+            .bytes(path)
+            .map_err(|e| BuildError { message: format!("`{}`: {}", show(path), e.message), ..e })?;
+        let loaded = self.loaded(path).map(|l| l.index);
+        let text = match loaded {
+            Some(_) => None,
+            None => Some(String::from_utf8_lossy(&bytes).into()),
+        };
+        let real = self.real(path).filter(|_| self.memory.is_none());
+        let number = self.number(Read {
+            path: path.to_path_buf(),
+            real,
+            loaded,
+            text,
+            via: Vec::new(),
+            built: true,
+        });
+        Ok((number, bytes))
+    }
+}
+
+pub(super) fn show(path: &Path) -> String {
+    path.to_string_lossy().into_owned()
+}

@@ -1,0 +1,285 @@
+//! `mtk-lint DIR` lints what the tree's build units render (docs/RENDER.md): findings point at
+//! the file and line that supplied the field, name the units that render it, and one cause is
+//! one finding.
+
+use serde_json::Value;
+
+use crate::support::{loc, locations, mtk, mtk_in};
+
+fn write(root: &std::path::Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+/// The unit names of a finding, each cut to its file.
+fn units(finding: &Value) -> Vec<String> {
+    finding["units"]
+        .as_array()
+        .map(|units| {
+            units
+                .iter()
+                .map(|u| {
+                    let name = u["name"].as_str().unwrap();
+                    name.rsplit_once(" (")
+                        .map_or(name, |(_, file)| file)
+                        .trim_end_matches(')')
+                        .to_string()
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn finding<'a>(report: &'a Value, rule: &str) -> &'a Value {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("no {rule} in {report}"))
+}
+
+#[test]
+fn a_violation_only_production_builds_points_at_its_patch_and_names_only_production() {
+    let run = mtk(&["--format", "json", "examples/overlays/bad"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    let p = "examples/overlays/bad/";
+    let production = format!("{p}clusters/production/apps.yaml");
+    let staging = format!("{p}clusters/staging/apps.yaml");
+    // The patch line, not the base; the overlay's `newTag`, not the base's image.
+    let privileged = finding(&report, "MTK-SEC-001");
+    assert_eq!(privileged["file"], format!("{p}apps/production/debug-patch.yaml"));
+    assert_eq!((privileged["line"].as_u64(), privileged["column"].as_u64()), (Some(11), Some(11)));
+    assert_eq!(units(privileged), std::slice::from_ref(&production));
+    let tag = finding(&report, "MTK-SEC-004");
+    assert_eq!(tag["file"], format!("{p}apps/production/kustomization.yaml"));
+    assert_eq!(tag["line"], 9);
+    assert_eq!(units(tag), std::slice::from_ref(&production));
+    // The base's cause is one finding, built by both clusters.
+    let quota = finding(&report, "MTK-ISO-005");
+    assert_eq!(quota["file"], format!("{p}apps/base/shop/namespace.yaml"));
+    assert_eq!(units(quota), [production.clone(), staging]);
+    assert_eq!(report["findings"].as_array().unwrap().len(), 3, "{report}");
+    // The way there: the Flux Kustomization's spec.path, the overlay's and the base's entries.
+    let via: Vec<(String, u64)> = privileged["units"][0]["via"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["file"].as_str().unwrap().to_string(), v["line"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        via,
+        [
+            (production, 8),
+            (format!("{p}apps/production/kustomization.yaml"), 4),
+            (format!("{p}apps/base/shop/kustomization.yaml"), 7),
+        ]
+    );
+    // SARIF carries the same way as related locations.
+    let sarif = mtk(&["--format", "sarif", "examples/overlays/bad"]).json();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    let result = results.iter().find(|r| r["ruleId"] == "MTK-SEC-001").unwrap();
+    assert_eq!(result["relatedLocations"].as_array().unwrap().len(), 3);
+    assert_eq!(result["properties"]["units"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn a_base_violation_an_overlay_fixes_is_reported_only_for_the_overlay_that_keeps_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n        securityContext:\n          privileged: true\n";
+    write(
+        dir.path(),
+        &[
+            ("base/kustomization.yaml", "resources: [deploy.yaml]\n"),
+            ("base/deploy.yaml", deploy),
+            ("fixed/kustomization.yaml", "resources: [../base]\npatches:\n- path: fix.yaml\n"),
+            (
+                "fixed/fix.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        securityContext:\n          privileged: false\n",
+            ),
+            ("kept/kustomization.yaml", "resources: [../base]\n"),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    assert_eq!(locations(&report), [loc("MTK-SEC-001", "base/deploy.yaml", 13, 11)]);
+    assert_eq!(units(&report["findings"][0]), ["kustomization kept"]);
+    // Read as files (no directory, no build units), the base alone is what is linted.
+    let files = mtk_in(
+        dir.path(),
+        &["--format", "json", "--select", "MTK-SEC-001", "base/deploy.yaml"],
+        None,
+    );
+    assert!(files.json()["findings"][0]["units"].is_null());
+}
+
+#[test]
+fn flux_options_and_substitutions_point_at_the_flux_kustomization() {
+    let dir = tempfile::tempdir().unwrap();
+    let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: apps\n  namespace: flux-system\nspec:\n  path: ./apps\n  sourceRef: {kind: GitRepository, name: flux-system}\n  targetNamespace: shop\n  images:\n  - name: nginx\n    newTag: latest\n  postBuild:\n    substitute:\n      SIDECAR_TAG: latest\n    substituteFrom:\n    - kind: ConfigMap\n      name: vars\n";
+    write(
+        dir.path(),
+        &[
+            ("clusters/prod/apps.yaml", flux),
+            (
+                "clusters/prod/vars.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: vars\n  namespace: flux-system\ndata:\n  REPLICAS: \"3\"\n",
+            ),
+            // No kustomization: Flux generates one of the directory's manifests.
+            (
+                "apps/web.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: ${REPLICAS}\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n      - name: sidecar\n        image: busybox:${SIDECAR_TAG}\n",
+            ),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-004", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(
+        locations(&report),
+        [
+            loc("MTK-SEC-004", "clusters/prod/apps.yaml", 12, 13),
+            loc("MTK-SEC-004", "clusters/prod/apps.yaml", 15, 20),
+        ]
+    );
+    for f in report["findings"].as_array().unwrap() {
+        assert_eq!(f["resource"]["namespace"], "shop", "targetNamespace applies");
+    }
+    // A variable nothing defines stops that unit (strict substitution, as kustomize-controller
+    // does by default); its files are then linted as written, and the run says why.
+    let undefined = flux.replace("SIDECAR_TAG: latest", "OTHER: x");
+    write(dir.path(), &[("clusters/prod/apps.yaml", undefined.as_str())]);
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-004", "."], None);
+    assert_eq!(run.code, 2);
+    let errors = run.json()["errors"].clone();
+    let message = errors[0]["message"].as_str().unwrap();
+    assert_eq!(errors[0]["file"], "clusters/prod/apps.yaml");
+    assert!(message.contains("variable `SIDECAR_TAG` is not set"), "{message}");
+    assert!(message.contains("Deployment/web"), "{message}");
+}
+
+#[test]
+fn a_unit_that_cannot_be_built_is_an_error_at_its_line_and_its_files_are_still_linted() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "app/kustomization.yaml",
+                "resources: [pod.yaml]\nreplacements:\n- path: r.yaml\n",
+            ),
+            (
+                "app/pod.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: a\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n",
+            ),
+            ("other/kustomization.yaml", "resources: [missing.yaml]\n"),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    assert_eq!(run.code, 2);
+    let report = run.json();
+    assert_eq!(locations(&report), [loc("MTK-SEC-001", "app/pod.yaml", 11, 7)]);
+    let errors: Vec<(String, u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["line"].as_u64().unwrap_or(0),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert_eq!((errors[0].0.as_str(), errors[0].1), ("app/kustomization.yaml", 2));
+    assert!(errors[0].2.contains("`replacements` is not supported yet"), "{}", errors[0].2);
+    assert_eq!((errors[1].0.as_str(), errors[1].1), ("other/kustomization.yaml", 1));
+    assert!(errors[1].2.contains("missing.yaml' does not exist"), "{}", errors[1].2);
+}
+
+#[test]
+fn copies_collide_only_when_one_cluster_receives_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let flux = |name: &str, path: &str| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n")
+    };
+    let (a, b, c) = (flux("a", "./shared"), flux("b", "./shared"), flux("c", "./shared"));
+    write(
+        dir.path(),
+        &[
+            // Staging and production each deploy ./shared once: no collision.
+            ("clusters/staging/a.yaml", a.as_str()),
+            ("clusters/production/a.yaml", a.as_str()),
+            // Two entries of one cluster deploy it twice: a collision.
+            ("clusters/dev/b.yaml", b.as_str()),
+            ("clusters/dev/c.yaml", c.as_str()),
+            ("clusters/dev/flux-system/sync.yaml", &flux("flux-system", "./clusters/dev")),
+            (
+                "shared/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n",
+            ),
+            // Two overlays of one base, with no cluster entry: each is its own unit.
+            ("base/kustomization.yaml", "resources: [cm.yaml]\n"),
+            (
+                "base/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  namespace: shop\n",
+            ),
+            ("one/kustomization.yaml", "resources: [../base]\n"),
+            ("two/kustomization.yaml", "resources: [../base]\n"),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-001", "."], None);
+    let report = run.json();
+    assert_eq!(locations(&report), [loc("MTK-GEN-001", "shared/cm.yaml", 4, 3)], "{report}");
+}
+
+#[test]
+fn an_argo_cd_directory_application_builds_only_its_own_directory_unless_recursive() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = |recurse: bool| {
+        format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: shop, namespace: argocd}}\nspec:\n  source:\n    repoURL: https://git.example.com/fleet\n    path: shop\n    directory: {{recurse: {recurse}}}\n  destination: {{server: https://kubernetes.default.svc, namespace: shop}}\n")
+    };
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n")
+    };
+    let (top, nested) = (pod("top"), pod("nested"));
+    let flat = app(false);
+    write(
+        dir.path(),
+        &[
+            ("apps/shop.yaml", flat.as_str()),
+            ("shop/pod.yaml", &top),
+            ("shop/sub/pod.yaml", &nested),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    let found: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (f["resource"]["name"].as_str().unwrap(), f["resource"]["namespace"].as_str().unwrap())
+        })
+        .collect();
+    // `shop/sub` is not part of the application: linted as written.
+    assert_eq!(found, [("top", "shop"), ("nested", "shop")], "{report}");
+    assert_eq!(units(&report["findings"][0]), ["apps/shop.yaml"]);
+    assert!(report["findings"][1]["units"].is_null());
+    let recursive = app(true);
+    write(dir.path(), &[("apps/shop.yaml", recursive.as_str())]);
+    let report =
+        mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None).json();
+    let namespaces: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["resource"]["namespace"].as_str().unwrap())
+        .collect();
+    assert_eq!(namespaces, ["shop", "shop"], "{report}");
+}
