@@ -85,6 +85,8 @@ pub struct Finding {
 #[derive(Clone, Debug)]
 pub struct Trace {
     pub unit: Arc<str>,
+    /// The cluster that receives what the unit builds (named by its top unit).
+    pub cluster: Arc<str>,
     pub via: Arc<[Location]>,
 }
 

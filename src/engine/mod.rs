@@ -80,6 +80,9 @@ pub struct Violation {
     pub message: String,
     /// For rules that stand for several (a Kyverno policy): which one, and its severity.
     pub origin: Option<Origin>,
+    /// Where the cause is written when it is not in the object (inventory file index, span):
+    /// the patch that deleted what the object lacks.
+    pub at: Option<(usize, crate::load::source::Span)>,
 }
 
 /// Where a violation of a Kyverno policy comes from.
@@ -143,11 +146,34 @@ impl Sink {
         pointer: impl Into<String>,
         message: impl Into<String>,
     ) {
+        self.push(object, None, pointer.into(), message.into());
+    }
+
+    /// A violation of `object` whose cause is written at `at` (inventory file index, span),
+    /// outside the object: a patch that deleted what it needs.
+    pub fn report_at(
+        &mut self,
+        object: &Object,
+        at: (usize, crate::load::source::Span),
+        pointer: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.push(object, Some(at), pointer.into(), message.into());
+    }
+
+    fn push(
+        &mut self,
+        object: &Object,
+        at: Option<(usize, crate::load::source::Span)>,
+        pointer: String,
+        message: String,
+    ) {
         self.violations.push(Violation {
             object: object.index,
-            pointer: pointer.into(),
-            message: message.into(),
+            pointer,
+            message,
             origin: None,
+            at,
         });
     }
 }

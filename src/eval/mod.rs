@@ -244,9 +244,10 @@ fn to_finding(
         message: v.message,
         help: if policy.is_some() { None } else { Some(meta.help.clone()) },
         // A rendered object's field is in the file that supplied it (a base, a patch, a
-        // kustomization field).
-        source: inv.files[object.file_at(&v.pointer)].clone(),
-        span: locate::locate(&object.root, &v.pointer),
+        // kustomization field); a cause outside the object is where it is written.
+        source: inv.files[v.at.map_or_else(|| object.file_at(&v.pointer), |(file, _)| file)]
+            .clone(),
+        span: v.at.map_or_else(|| locate::locate(&object.root, &v.pointer), |(_, span)| span),
         document: object.document,
         path: v.pointer,
         resource,

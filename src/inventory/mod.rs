@@ -10,6 +10,7 @@ pub mod locate;
 pub mod rendered;
 mod shape;
 pub mod tenants;
+mod units;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,6 +47,22 @@ pub struct Object {
 }
 
 impl Object {
+    /// The cluster that receives the object, for an object a build unit rendered; `None` for
+    /// an object as written (which any cluster may receive).
+    #[must_use]
+    pub fn cluster(&self) -> Option<&str> {
+        self.rendering.as_ref().map(|r| &*r.unit.cluster)
+    }
+
+    /// Whether one cluster may receive both objects.
+    #[must_use]
+    pub fn shares_cluster(&self, other: &Object) -> bool {
+        match (self.cluster(), other.cluster()) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        }
+    }
+
     /// Effective namespace, or `""`.
     #[must_use]
     pub fn namespace_or_empty(&self) -> &str {
@@ -107,6 +124,9 @@ pub struct Inventory {
     pub skipped_files: Vec<SkippedFile>,
     /// Helm chart directories found (their sources are in `skipped_files`): not rendered yet.
     pub charts: Vec<String>,
+    /// Objects build units' patches deleted (`$patch: delete`): rules that miss an object can
+    /// point at the patch that took it away.
+    pub deleted: Vec<rendered::Removed>,
     /// Unique per built inventory in this process (keys caches that outlive a borrow).
     pub generation: u64,
     /// Documents that are not objects of the right shape (a list at the top, `kind: [Pod]`,
@@ -226,7 +246,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let crd_scopes = crd_scopes(&files);
     let flux_targets = flux_targets(&files);
     let layout = kustomize::layout(&files, &roots, &flux_targets);
-    let rendered = rendered::render(&files, &roots, &layout, &flux_targets, &cwd, limits);
+    let rendered = units::render(&files, &roots, &layout, &flux_targets, &cwd, limits);
 
     let mut inv = Inventory {
         generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -239,8 +259,15 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     inv.objects.reserve_exact(
         per_file.iter().map(|f| f.objects.len()).sum::<usize>() + rendered.objects.len(),
     );
-    let rendered::Rendered { objects: rendered_objects, reached, extra_files, problems, .. } =
-        rendered;
+    let rendered::Rendered {
+        objects: rendered_objects,
+        reached,
+        extra_files,
+        problems,
+        deleted,
+        ..
+    } = rendered;
+    inv.deleted = deleted;
     inv.problems.extend(problems);
     for (
         i,

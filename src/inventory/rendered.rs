@@ -1,20 +1,17 @@
-//! The build units of the tree, built (docs/RENDER.md, "Build units"): each cluster entry (a
-//! Flux Kustomization or an Argo CD Application whose path is in the tree), then every
-//! kustomization that nothing includes and no cluster entry reached. A file a unit that built
-//! reached is linted as the unit renders it; the files of a unit that failed are linted as they
-//! are written (and the failure is an error).
+//! What the build units render, as the inventory takes it (docs/RENDER.md): objects with the
+//! file of every field, the unit that built them and the way there. The units are found and
+//! built in [`super::units`]. A file a unit that built reached is linted as the unit renders
+//! it; the files of a unit that failed are linted as they are written (and the failure is an
+//! error).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rayon::prelude::*;
-
-use super::kustomize::{FluxTarget, Layout};
 use crate::error::Problem;
 use crate::load::source::{SourceFile, Span};
 use crate::load::{LoadedFile, Node};
-use crate::render::kustomize::{BuildError, Disk, Loaded, Read};
+use crate::render::kustomize::{BuildError, Read};
 use crate::render::tree::{Origin, Tree};
 
 /// A build unit.
@@ -54,6 +51,7 @@ impl Rendering {
         };
         crate::finding::Trace {
             unit: Arc::clone(&self.unit.name),
+            cluster: Arc::clone(&self.unit.cluster),
             via: self.unit.entry.iter().chain(&self.via).map(location).collect(),
         }
     }
@@ -76,10 +74,34 @@ pub(crate) struct RenderedObject {
     pub target: Option<usize>,
 }
 
+/// An object a unit's patch deleted (`$patch: delete`): the cluster does not receive it.
+#[derive(Debug)]
+pub struct Removed {
+    pub root: Node,
+    pub unit: Arc<Unit>,
+    /// The patch line that deletes it (inventory file index, span).
+    pub cause: (usize, Span),
+}
+
+impl Removed {
+    /// The object's namespace as written (before the deleting patch), or `""`.
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        self.root.at(&["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("")
+    }
+
+    #[must_use]
+    pub fn kind(&self) -> &str {
+        self.root.get("kind").and_then(Node::as_str).unwrap_or("")
+    }
+}
+
 /// What rendering gives the inventory.
 #[derive(Default)]
 pub(crate) struct Rendered {
     pub objects: Vec<RenderedObject>,
+    /// Objects the units' patches deleted.
+    pub deleted: Vec<Removed>,
     /// Loaded files a unit that built reached (their objects are the rendered ones).
     pub reached: Vec<bool>,
     /// Files a build read that the loader did not (env files, files outside the linted tree):
@@ -89,243 +111,8 @@ pub(crate) struct Rendered {
     pub units: Vec<Arc<Unit>>,
 }
 
-/// Stack of a build thread (reserved, not used, until a build goes deep).
-const BUILD_STACK: usize = 64 << 20;
-
-/// A unit to build.
-struct Plan {
-    name: String,
-    /// Absolute directory to build.
-    dir: PathBuf,
-    /// The directory that stands for `/`: nothing outside it is read.
-    root: PathBuf,
-    /// The target (cluster entry) it builds, if any.
-    target: Option<usize>,
-}
-
-/// What one unit's build gave.
-type Outcome = std::result::Result<(Vec<Tree>, Vec<Read>), BuildError>;
-
-/// Builds every unit of the tree.
-pub(crate) fn render(
-    files: &[LoadedFile],
-    roots: &[PathBuf],
-    layout: &Layout,
-    targets: &[FluxTarget],
-    cwd: &Path,
-    limits: crate::load::Limits,
-) -> Rendered {
-    let mut rendered = Rendered { reached: vec![false; files.len()], ..Rendered::default() };
-    if layout.root_configs.is_empty() && layout.target_dirs.iter().all(Option::is_none) {
-        return rendered;
-    }
-    let loaded: HashMap<PathBuf, Loaded<'_>> = files
-        .iter()
-        .enumerate()
-        .filter_map(|(index, f)| {
-            let path = f.source.path.clone()?;
-            Some((path, Loaded { index, documents: &f.documents, broken: f.broken }))
-        })
-        .collect();
-    let show = |p: &Path| crate::load::discover::display_path(p, cwd);
-    let sources = substitution_sources(files);
-    let mut plans: Vec<Plan> = targets
-        .iter()
-        .zip(&layout.target_dirs)
-        .enumerate()
-        .filter_map(|(i, (t, dir))| {
-            let dir = dir.as_ref()?;
-            let root = build_root(dir, roots)?;
-            let defined = t.defined_in.as_deref().map(show).unwrap_or_default();
-            Some(Plan {
-                name: format!("{} ({defined})", t.owner.label),
-                dir: dir.clone(),
-                root,
-                target: Some(i),
-            })
-        })
-        .collect();
-    // Builds recurse through nested kustomizations and through documents (as deep as the
-    // depth limit lets them nest): their threads get stacks to match.
-    let pool = rayon::ThreadPoolBuilder::new().stack_size(BUILD_STACK).build().ok();
-    let in_pool = |job: &(dyn Fn() -> Vec<Outcome> + Sync)| match &pool {
-        Some(pool) => pool.install(job),
-        None => job(),
-    };
-    let cluster_outcomes: Vec<Outcome> = in_pool(&|| {
-        plans.par_iter().map(|p| build(p, targets, &loaded, &sources, limits)).collect()
-    });
-    // Kustomizations no cluster entry reached are units of their own.
-    let mut reached_by_entries = vec![false; files.len()];
-    for (_, reads) in cluster_outcomes.iter().flatten() {
-        for i in reads.iter().filter(|r| r.built).filter_map(|r| r.loaded) {
-            reached_by_entries[i] = true;
-        }
-    }
-    let kustomization_read = |dir: &Path| {
-        crate::inventory::kustomize::KUSTOMIZATION_FILE_NAMES
-            .iter()
-            .any(|n| loaded.get(&dir.join(n)).is_some_and(|l| reached_by_entries[l.index]))
-    };
-    let first_root = plans.len();
-    for dir in &layout.root_configs {
-        // A cluster entry builds it (or failed to, which was reported once).
-        if kustomization_read(dir) || plans.iter().any(|p| p.dir == *dir) {
-            continue;
-        }
-        let Some(root) = build_root(dir, roots) else { continue };
-        plans.push(Plan {
-            name: format!("kustomization {}", show(dir)),
-            dir: dir.clone(),
-            root,
-            target: None,
-        });
-    }
-    let root_outcomes: Vec<Outcome> = in_pool(&|| {
-        plans[first_root..]
-            .par_iter()
-            .map(|p| build(p, targets, &loaded, &sources, limits))
-            .collect()
-    });
-    let outcomes: Vec<Outcome> = cluster_outcomes.into_iter().chain(root_outcomes).collect();
-    let mut extra: HashMap<PathBuf, usize> = HashMap::new();
-    let units = units_of(&plans, targets, &outcomes, &loaded);
-    for ((plan, outcome), unit) in plans.iter().zip(outcomes).zip(&units) {
-        match outcome {
-            Ok((objects, reads)) => {
-                let numbers: Vec<usize> = reads
-                    .iter()
-                    .map(|r| {
-                        file_number(r, files.len(), &mut extra, &mut rendered.extra_files, &show)
-                    })
-                    .collect();
-                for r in reads.iter().filter(|r| r.built) {
-                    if let Some(i) = r.loaded {
-                        rendered.reached[i] = true;
-                    }
-                }
-                for tree in objects {
-                    rendered.objects.push(object(tree, &reads, &numbers, files, unit, plan.target));
-                }
-            }
-            Err(e) => rendered.problems.push(problem(&e, plan, &show)),
-        }
-    }
-    rendered.units = units;
-    rendered
-}
-
-/// The ConfigMaps and Secrets of the tree, for `postBuild.substituteFrom`.
-fn substitution_sources(files: &[LoadedFile]) -> crate::render::flux::Sources {
-    let mut sources = crate::render::flux::Sources::new();
-    for file in files {
-        let Some(path) = &file.source.path else { continue };
-        for doc in &file.documents {
-            let text = |p: &[&str]| doc.root.at(p).and_then(Node::as_str).unwrap_or("");
-            let kind = text(&["kind"]);
-            if text(&["apiVersion"]) != "v1" || !(kind == "ConfigMap" || kind == "Secret") {
-                continue;
-            }
-            let key = (
-                text(&["metadata", "namespace"]).to_string(),
-                kind.to_string(),
-                text(&["metadata", "name"]).to_string(),
-            );
-            sources.entry(key).or_insert_with(|| (path.clone(), doc.index));
-        }
-    }
-    sources
-}
-
-/// The directory a unit's build may read: the repository holding it (the nearest directory
-/// above with `.git`, within or above the linted root that holds it), else that linted root.
-fn build_root(dir: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
-    let linted = roots.iter().filter(|r| dir.starts_with(r)).max_by_key(|r| r.as_os_str().len())?;
-    Some(linted.ancestors().find(|d| d.join(".git").exists()).unwrap_or(linted).to_path_buf())
-}
-
-fn build(
-    plan: &Plan,
-    targets: &[FluxTarget],
-    loaded: &HashMap<PathBuf, Loaded<'_>>,
-    sources: &crate::render::flux::Sources,
-    limits: crate::load::Limits,
-) -> Outcome {
-    let disk = Disk::with_loaded(&plan.root, loaded, limits);
-    let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&plan.root).unwrap_or(p));
-    let dir = inside(&plan.dir);
-    let objects = crate::panic::catch(|| match plan.target.map(|t| &targets[t]) {
-        Some(t) if t.flux => {
-            let file = t.defined_in.as_deref().map(inside).unwrap_or_default();
-            crate::render::flux::build(&disk, &file, t.document, &dir, sources)
-        }
-        Some(t) => {
-            let file = t.defined_in.as_deref().map(inside).unwrap_or_default();
-            crate::render::argo::build(&disk, &file, t.document, &dir)
-        }
-        None => crate::render::kustomize::build(&disk, &dir),
-    })
-    .unwrap_or_else(|message| {
-        Err(BuildError {
-            file: crate::load::discover::display_path(&plan.dir, &plan.root),
-            line: None,
-            message: crate::panic::internal_error("building it", &message),
-        })
-    })?;
-    Ok((objects, disk.into_files()))
-}
-
-/// The units, with their clusters: a cluster entry defined in a file another unit's build read
-/// is deployed by that unit, and belongs to its cluster.
-fn units_of(
-    plans: &[Plan],
-    targets: &[FluxTarget],
-    outcomes: &[Outcome],
-    loaded: &HashMap<PathBuf, Loaded<'_>>,
-) -> Vec<Arc<Unit>> {
-    let parent: Vec<Option<usize>> = plans
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let file = targets.get(p.target?)?.defined_in.as_deref()?;
-            let index = loaded.get(file)?.index;
-            outcomes.iter().enumerate().position(|(j, o)| {
-                j != i
-                    && plans[j].target.is_some()
-                    && o.as_ref().is_ok_and(|(_, reads)| {
-                        reads.iter().any(|r| r.built && r.loaded == Some(index))
-                    })
-            })
-        })
-        .collect();
-    plans
-        .iter()
-        .enumerate()
-        .map(|(i, plan)| {
-            let mut top = i;
-            let mut seen = vec![i];
-            while let Some(up) = parent[top].filter(|u| !seen.contains(u)) {
-                seen.push(up);
-                top = up;
-            }
-            let entry = plan.target.and_then(|t| {
-                let file = targets[t].defined_in.as_deref()?;
-                let loaded = loaded.get(file)?;
-                let doc = loaded.documents.iter().find(|d| d.index == targets[t].document)?;
-                let span = doc.root.at(&["spec", "path"]).map_or(doc.root.span, |p| p.span);
-                Some((loaded.index, span))
-            });
-            Arc::new(Unit {
-                name: plan.name.as_str().into(),
-                entry,
-                cluster: plans[top].name.as_str().into(),
-            })
-        })
-        .collect()
-}
-
 /// The inventory number of a file a build read (a file the loader did not read is added).
-fn file_number(
+pub(super) fn file_number(
     read: &Read,
     loaded_count: usize,
     extra: &mut HashMap<PathBuf, usize>,
@@ -343,7 +130,7 @@ fn file_number(
     })
 }
 
-fn object(
+pub(super) fn object(
     tree: Tree,
     reads: &[Read],
     numbers: &[usize],
@@ -377,13 +164,15 @@ fn object(
     }
 }
 
-fn problem(e: &BuildError, plan: &Plan, show: &dyn Fn(&Path) -> String) -> Problem {
+/// A unit that failed to build (`unit`, read below `root`), as an error of the run.
+pub(super) fn problem(
+    e: &BuildError,
+    unit: &str,
+    root: &Path,
+    show: &dyn Fn(&Path) -> String,
+) -> Problem {
     // Build paths are from the build's root (`/base/x.yaml`); shown as every other path.
-    let file = show(&plan.root.join(e.file.trim_start_matches('/')));
+    let file = show(&root.join(e.file.trim_start_matches('/')));
     let pos = e.line.map(|line| crate::load::source::Pos { line, col: 0 });
-    Problem::new(
-        file,
-        pos,
-        format!("{}: {} (its files are linted as written)", plan.name, e.message),
-    )
+    Problem::new(file, pos, format!("{unit}: {} (its files are linted as written)", e.message))
 }

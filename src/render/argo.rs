@@ -22,11 +22,12 @@ const KUSTOMIZE_OPTIONS: &[(&str, &str)] = &[
     ("replicas", "replicas"),
 ];
 
-/// Builds the Application in document `document` of `file` (paths from the disk's root), whose
-/// `spec.source.path` is `dir`.
-pub fn build(disk: &Disk, file: &Path, document: usize, dir: &Path) -> Result<Vec<Tree>> {
-    let app = disk.definition(file, document)?;
+/// Builds an Argo CD Application (`app`, a tree of this disk's files) whose
+/// `spec.source.path` is `dir` (a path from the disk's root).
+pub fn build(disk: &Disk, app: &Tree, dir: &Path) -> Result<Vec<Tree>> {
     let number = app.file;
+    let file = std::path::PathBuf::from(disk.shown(number));
+    let file = file.as_path();
     let source =
         app.at(&["spec", "source"]).cloned().unwrap_or_else(|| Tree::map(number, app.span));
     let error = |node: &Tree, message: String| BuildError {

@@ -26,6 +26,8 @@ pub struct Disk<'a> {
     files: std::cell::RefCell<Vec<Read>>,
     /// The kustomization entries that led to the file first read as each number (`via`).
     pub(super) trail: std::cell::RefCell<Vec<(u32, Span)>>,
+    /// Objects a `$patch: delete` took out of the build, with where it is written.
+    pub(super) deleted: std::cell::RefCell<Vec<Deleted>>,
     pub(super) limits: crate::load::Limits,
 }
 
@@ -35,8 +37,19 @@ pub struct Loaded<'a> {
     /// The caller's number for the file (its index in the inventory).
     pub index: usize,
     pub documents: &'a [crate::load::Document],
+    /// The file's text (to find lines inside a block scalar).
+    pub text: &'a str,
     /// The file has parse errors (reported by the loader).
     pub broken: bool,
+}
+
+/// An object a `$patch: delete` took out of a build: what the cluster does not receive, and the
+/// patch line (`$patch: delete`) that is why.
+#[derive(Clone, Debug)]
+pub struct Deleted {
+    pub object: Tree,
+    pub file: u32,
+    pub span: Span,
 }
 
 /// A file a build read, by the number the build gave it.
@@ -92,6 +105,7 @@ impl<'a> Disk<'a> {
             loaded: None,
             files: std::cell::RefCell::new(Vec::new()),
             trail: std::cell::RefCell::new(Vec::new()),
+            deleted: std::cell::RefCell::new(Vec::new()),
             limits: crate::load::Limits::default(),
         }
     }
@@ -111,6 +125,7 @@ impl<'a> Disk<'a> {
             loaded: Some(loaded),
             files: std::cell::RefCell::new(Vec::new()),
             trail: std::cell::RefCell::new(Vec::new()),
+            deleted: std::cell::RefCell::new(Vec::new()),
             limits,
         }
     }
@@ -126,6 +141,7 @@ impl<'a> Disk<'a> {
             loaded: None,
             files: std::cell::RefCell::new(Vec::new()),
             trail: std::cell::RefCell::new(Vec::new()),
+            deleted: std::cell::RefCell::new(Vec::new()),
             limits,
         }
     }
@@ -142,10 +158,30 @@ impl<'a> Disk<'a> {
         path.strip_prefix(&self.root).ok().map(|p| Path::new("/").join(p))
     }
 
-    /// The files the build read, by number.
+    /// Numbers the files another build read, first and with the same numbers, as files this
+    /// build does not build: a tree that build rendered can then be used here as it is.
+    pub fn adopt(&self, reads: &[Read]) {
+        let mut files = self.files.borrow_mut();
+        files.extend(reads.iter().map(|r| Read { via: Vec::new(), built: false, ..r.clone() }));
+    }
+
+    /// The text of a file the build numbered.
+    pub(super) fn text_of(&self, file: u32) -> Option<std::borrow::Cow<'a, str>> {
+        let read = self.files.borrow().get(file as usize)?.clone();
+        if let Some(text) = read.text {
+            return Some(std::borrow::Cow::Owned(text.to_string()));
+        }
+        if let (Some(memory), None) = (&self.memory, read.loaded) {
+            return memory.get(&normalize(&read.path)).map(|t| std::borrow::Cow::Owned(t.clone()));
+        }
+        let loaded = self.loaded?.get(read.real.as_ref()?)?;
+        Some(std::borrow::Cow::Borrowed(loaded.text))
+    }
+
+    /// The files the build read, by number, and the objects patches deleted.
     #[must_use]
-    pub fn into_files(self) -> Vec<Read> {
-        self.files.into_inner()
+    pub fn into_parts(self) -> (Vec<Read>, Vec<Deleted>) {
+        (self.files.into_inner(), self.deleted.into_inner())
     }
 
     /// Numbers a file read now, with the entries that led to it.
@@ -308,7 +344,7 @@ impl<'a> Disk<'a> {
     /// Document `document` (0-based, empty documents counted) of a file that defines a
     /// cluster entry (a Flux Kustomization, an Argo CD Application) or a value it reads (a
     /// ConfigMap of `substituteFrom`): read for its fields, not part of what the entry builds.
-    pub(super) fn definition(&self, path: &Path, document: usize) -> Result<Tree> {
+    pub fn definition(&self, path: &Path, document: usize) -> Result<Tree> {
         let missing = || BuildError {
             file: show(path),
             line: None,

@@ -25,19 +25,12 @@ const SUBSTITUTE: &str = "kustomize.toolkit.fluxcd.io/substitute";
 /// kind, name), the absolute path of the file and the document that defines it.
 pub type Sources = HashMap<(String, String, String), (std::path::PathBuf, usize)>;
 
-/// Builds the Flux Kustomization in document `document` of `file` (a path from the disk's
-/// root) whose `spec.path` is `dir`.
-pub fn build(
-    disk: &Disk,
-    file: &Path,
-    document: usize,
-    dir: &Path,
-    sources: &Sources,
-) -> Result<Vec<Tree>> {
-    let flux = disk.definition(file, document)?;
+/// Builds a Flux Kustomization (`flux`, a tree of this disk's files) whose `spec.path` is `dir`
+/// (a path from the disk's root).
+pub fn build(disk: &Disk, flux: &Tree, dir: &Path, sources: &Sources) -> Result<Vec<Tree>> {
     let number = flux.file;
     let spec = flux.get("spec").cloned().unwrap_or_else(|| Tree::map(number, flux.span));
-    let shown = show(file);
+    let shown = disk.shown(number).trim_start_matches('/').to_string();
     let error = |node: &Tree, message: String| BuildError {
         file: shown.clone(),
         line: Some(node.span.start.line),

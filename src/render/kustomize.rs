@@ -16,7 +16,7 @@ use crate::load::discover::normalize;
 use crate::load::source::Span;
 
 use super::disk::{show, Result, KUSTOMIZATION_FILES};
-pub use super::disk::{BuildError, Disk, Loaded, Read};
+pub use super::disk::{BuildError, Deleted, Disk, Loaded, Read};
 
 /// How deep kustomizations may include each other (kustomize sets no limit; real trees nest a
 /// few levels).
@@ -38,6 +38,7 @@ const BUILT: &[&str] = &[
     "labels",
     "commonAnnotations",
     "images",
+    "replicas",
     "patches",
     "patchesStrategicMerge",
     "patchesJson6902",
@@ -483,7 +484,8 @@ fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> 
     labels(k, out)?;
     annotations(k, out)?;
     patches_json6902(k, disk, out)?;
-    images(k, out)
+    images(k, out)?;
+    replicas(k, out)
 }
 
 fn is_builtin(t: &Tree) -> bool {
@@ -508,14 +510,19 @@ fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> 
                 format!("the inline patch does not parse: {}", p.message),
             ));
         }
-        // Inline text keeps the kustomization as its source, at the `patch:` field.
-        let at = spec.get("patch").map_or(spec.span, |p| p.span);
+        // Inline text keeps the kustomization (or cluster entry) as its source: each line of
+        // a literal block (`patch: |`) is found where it is written, other text at `patch:`.
+        let (file, at) = spec.get("patch").map_or((k.file, spec.span), |p| (p.file, p.span));
+        let block = disk.text_of(file).and_then(|text| literal_block(&text, at));
         return Ok(parsed
             .documents
             .iter()
             .map(|d| {
-                let mut t = Tree::from_node(&d.root, k.file);
-                respan(&mut t, at);
+                let mut t = Tree::from_node(&d.root, file);
+                match block {
+                    Some((line, indent)) => shift(&mut t, line, indent),
+                    None => respan(&mut t, at),
+                }
                 t
             })
             .collect());
@@ -533,6 +540,53 @@ fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> 
         ));
     }
     Err(k.error(Some(spec), "a patch needs `path` or `patch`".into()))
+}
+
+/// Where the text of a literal block scalar whose node spans `at` is written: the line before
+/// its first line (so that text line `n` is source line `line + n`) and its indentation. `None`
+/// for any other scalar. (The node starts at the `|` indicator or at the first line of text.)
+fn literal_block(text: &str, at: Span) -> Option<(u32, u32)> {
+    let start = at.start.line.checked_sub(1)? as usize;
+    let mut lines = text.lines().skip(start.saturating_sub(1));
+    let before = if start == 0 { "" } else { lines.next()? };
+    let first = lines.next()?;
+    let header: String = first.chars().skip(at.start.col as usize).collect();
+    let indicator = |s: &str| {
+        s.strip_prefix('|').is_some_and(|rest| {
+            let rest = rest.split('#').next().unwrap_or("").trim();
+            rest.chars().all(|c| matches!(c, '-' | '+' | '1'..='9'))
+        })
+    };
+    let (line, content) = if indicator(header.trim_end()) {
+        (at.start.line, lines.find(|l| !l.trim().is_empty())?)
+    } else if before
+        .rsplit_once(": ")
+        .or_else(|| before.rsplit_once("- "))
+        .is_some_and(|(_, v)| indicator(v.trim_end()))
+    {
+        (at.start.line - 1, first)
+    } else {
+        return None;
+    };
+    let indent = content.chars().take_while(|c| *c == ' ').count();
+    Some((line, u32::try_from(indent).ok()?))
+}
+
+/// Moves every span of a tree parsed from a literal block to where its text is written.
+fn shift(t: &mut Tree, line: u32, indent: u32) {
+    let moved = |p: crate::load::source::Pos| crate::load::source::Pos {
+        line: p.line + line,
+        col: p.col + indent,
+    };
+    t.span = Span::new(moved(t.span.start), moved(t.span.end));
+    match &mut t.value {
+        TValue::Seq(items) => items.iter_mut().for_each(|i| shift(i, line, indent)),
+        TValue::Map(fields) => fields.iter_mut().for_each(|f| {
+            f.key_span = Span::new(moved(f.key_span.start), moved(f.key_span.end));
+            shift(&mut f.value, line, indent);
+        }),
+        _ => {}
+    }
 }
 
 /// Points every node of an inline patch at the `patch:` field that holds its text.
@@ -621,6 +675,7 @@ struct Allow {
 /// names).
 fn apply_patch(
     k: &Kustomization,
+    disk: &Disk,
     at: &Tree,
     body: &Tree,
     target: Option<&Tree>,
@@ -637,7 +692,7 @@ fn apply_patch(
             let before = identities(t).swap_remove(0);
             patch::json6902(t, body).map_err(fail)?;
             if identities(t)[0] != before {
-                remember_as(t, &before, k.file, at.span);
+                remember_as(t, &before, at.file, at.span);
             }
         }
         return Ok(());
@@ -702,14 +757,23 @@ fn apply_patch(
         matched = true;
         let builtin = is_builtin(t);
         if renames {
-            remember(t, k.file, at.span);
+            remember(t, at.file, at.span);
         }
         if patch::strategic_merge(t, &body, builtin).map_err(fail)? == Merged::Deleted {
             deleted.push(i);
         }
     }
+    // What the cluster will not receive, and the patch's `$patch: delete` line that is why.
+    let cause = match &body.value {
+        TValue::Map(fields) => fields
+            .iter()
+            .find(|f| f.key == "$patch")
+            .map_or((body.file, body.span), |f| (f.key_file, f.key_span.to(f.value.span))),
+        _ => (body.file, body.span),
+    };
     for i in deleted.into_iter().rev() {
-        out.remove(i);
+        let object = out.remove(i);
+        disk.deleted.borrow_mut().push(Deleted { object, file: cause.0, span: cause.1 });
     }
     if !matched && target.is_none() {
         let name = body.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
@@ -729,7 +793,7 @@ fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) 
         let mut spec = Tree::map(k.file, item.span);
         spec.set(if inline { "patch" } else { "path" }, item.clone());
         for body in patch_body(k, disk, &spec)? {
-            apply_patch(k, item, &body, None, Allow::default(), out)?;
+            apply_patch(k, disk, item, &body, None, Allow::default(), out)?;
         }
     }
     Ok(())
@@ -758,7 +822,7 @@ fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
             }
         }
         for body in patch_body(k, disk, item)? {
-            apply_patch(k, item, &body, item.get("target"), allow, out)?;
+            apply_patch(k, disk, item, &body, item.get("target"), allow, out)?;
         }
     }
     Ok(())
@@ -778,7 +842,7 @@ fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Resu
                     k.error(Some(item), "a JSON 6902 patch must be a list of operations".into())
                 );
             };
-            apply_patch(k, item, &body, Some(target), Allow::default(), out)?;
+            apply_patch(k, disk, item, &body, Some(target), Allow::default(), out)?;
         }
     }
     Ok(())
@@ -800,7 +864,7 @@ fn namespace(k: &Kustomization, out: &mut [Tree]) {
                 old: name.clone(),
                 new: name,
                 new_namespace: Some(ns.to_string()),
-                file: k.file,
+                file: node.file,
                 span: node.span,
             })
         })
@@ -809,20 +873,20 @@ fn namespace(k: &Kustomization, out: &mut [Tree]) {
     for t in out.iter_mut() {
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
         if kind == "Namespace" && t.get("apiVersion").and_then(Tree::as_str) == Some("v1") {
-            if let Some(meta) = t.map_at("metadata", k.file, node.span) {
-                meta.set("name", Tree::string(ns, k.file, node.span));
+            if let Some(meta) = t.map_at("metadata", node.file, node.span) {
+                meta.set("name", Tree::string(ns, node.file, node.span));
             }
             continue;
         }
         if matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
-            service_account_subjects(t, ns, k.file, node.span);
+            service_account_subjects(t, ns, node.file, node.span);
         }
         if cluster_scoped(t) {
             continue;
         }
-        remember(t, k.file, node.span);
-        if let Some(meta) = t.map_at("metadata", k.file, node.span) {
-            meta.set("namespace", Tree::string(ns, k.file, node.span));
+        remember(t, node.file, node.span);
+        if let Some(meta) = t.map_at("metadata", node.file, node.span) {
+            meta.set("namespace", Tree::string(ns, node.file, node.span));
         }
     }
 }
@@ -849,7 +913,7 @@ fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
     }
     let text = |n: Option<&Tree>| n.and_then(Tree::as_str).unwrap_or("").to_string();
     let (p, s) = (text(prefix), text(suffix));
-    let at = prefix.or(suffix).map_or(Span::default(), |n| n.span);
+    let (file, at) = prefix.or(suffix).map_or((k.file, Span::default()), |n| (n.file, n.span));
     let mut renames = Vec::new();
     for t in out.iter_mut() {
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
@@ -861,9 +925,9 @@ fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
         let new = format!("{p}{old}{s}");
         let namespace =
             t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
-        remember(t, k.file, at);
+        remember(t, file, at);
         if let Some(meta) = t.get_mut("metadata") {
-            meta.set("name", Tree::string(&new, k.file, at));
+            meta.set("name", Tree::string(&new, file, at));
         }
         renames.push(super::namereference::Rename {
             kind,
@@ -871,7 +935,7 @@ fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
             old,
             new,
             new_namespace: None,
-            file: k.file,
+            file,
             span: at,
         });
     }
@@ -922,13 +986,14 @@ fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, T
         .collect()
 }
 
-/// Labels to set: the pairs, whether on selectors, whether on templates, and where written.
-type LabelSet = (Vec<(String, Tree)>, bool, bool, Span);
+/// Labels to set: the pairs, whether on selectors, whether on templates, and where written
+/// (file, span).
+type LabelSet = (Vec<(String, Tree)>, bool, bool, (u32, Span));
 
 fn labels(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let mut sets: Vec<LabelSet> = Vec::new();
     if let Some(common) = k.tree.get("commonLabels") {
-        sets.push((pairs_of(k, common, "commonLabels")?, true, true, common.span));
+        sets.push((pairs_of(k, common, "commonLabels")?, true, true, (common.file, common.span)));
     }
     if let Some(Tree { value: TValue::Seq(list), .. }) = k.tree.get("labels") {
         for entry in list {
@@ -945,26 +1010,26 @@ fn labels(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
                 pairs,
                 flag("includeSelectors"),
                 flag("includeTemplates") || flag("includeSelectors"),
-                entry.span,
+                (entry.file, entry.span),
             ));
         }
     }
-    for (pairs, selectors, templates, span) in sets {
+    for (pairs, selectors, templates, (file, span)) in sets {
         for t in out.iter_mut() {
-            set_all(t, &["metadata", "labels"], &pairs, k.file, span);
+            set_all(t, &["metadata", "labels"], &pairs, file, span);
             let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
             if selectors {
                 for (_, path) in SELECTOR_PATHS.iter().filter(|(kd, _)| *kd == kind) {
-                    set_all(t, path, &pairs, k.file, span);
+                    set_all(t, path, &pairs, file, span);
                 }
             }
             if templates && TEMPLATE_KINDS.contains(&kind.as_str()) {
-                set_all(t, &["spec", "template", "metadata", "labels"], &pairs, k.file, span);
+                set_all(t, &["spec", "template", "metadata", "labels"], &pairs, file, span);
             }
             if templates && kind == "CronJob" {
-                set_all(t, &["spec", "jobTemplate", "metadata", "labels"], &pairs, k.file, span);
+                set_all(t, &["spec", "jobTemplate", "metadata", "labels"], &pairs, file, span);
                 let path = ["spec", "jobTemplate", "spec", "template", "metadata", "labels"];
-                set_all(t, &path, &pairs, k.file, span);
+                set_all(t, &path, &pairs, file, span);
             }
         }
     }
@@ -975,10 +1040,16 @@ fn annotations(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let Some(node) = k.tree.get("commonAnnotations") else { return Ok(()) };
     let pairs = pairs_of(k, node, "commonAnnotations")?;
     for t in out.iter_mut() {
-        set_all(t, &["metadata", "annotations"], &pairs, k.file, node.span);
+        set_all(t, &["metadata", "annotations"], &pairs, node.file, node.span);
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
         if TEMPLATE_KINDS.contains(&kind.as_str()) {
-            set_all(t, &["spec", "template", "metadata", "annotations"], &pairs, k.file, node.span);
+            set_all(
+                t,
+                &["spec", "template", "metadata", "annotations"],
+                &pairs,
+                node.file,
+                node.span,
+            );
         }
     }
     Ok(())
@@ -1008,8 +1079,37 @@ fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
                     .iter()
                     .find_map(|f| entry.get(f))
                     .unwrap_or(entry);
-                *image = Tree::string(&format!("{new_name}{suffix}"), k.file, at.span);
+                *image = Tree::string(&format!("{new_name}{suffix}"), at.file, at.span);
             });
+        }
+    }
+    Ok(())
+}
+
+/// Kinds whose `spec.replicas` the `replicas` field sets (kustomize's default field specs).
+const REPLICATED: &[&str] = &["Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"];
+
+/// `replicas`: `count` set on the objects called `name` (by their name now or before a prefix).
+fn replicas(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+    for entry in k.list("replicas")? {
+        let name = entry
+            .get("name")
+            .and_then(Tree::as_str)
+            .ok_or_else(|| k.error(Some(entry), "a `replicas` entry needs a `name`".into()))?;
+        let count = entry
+            .get("count")
+            .filter(|c| matches!(c.value, TValue::Int(n) if n >= 0))
+            .ok_or_else(|| {
+                k.error(Some(entry), "a `replicas` entry needs a `count` (a whole number)".into())
+            })?;
+        for t in out.iter_mut() {
+            let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
+            if !REPLICATED.contains(&kind) || !identities(t).iter().any(|(n, _)| n == name) {
+                continue;
+            }
+            if let Some(spec) = t.map_at("spec", count.file, count.span) {
+                spec.set("replicas", count.clone());
+            }
         }
     }
     Ok(())

@@ -44,6 +44,9 @@ struct JsonFinding<'a> {
 #[derive(Serialize)]
 struct JsonUnit<'a> {
     name: &'a str,
+    /// The cluster that receives what the unit builds, named by the unit at the top of its
+    /// chain of cluster entries.
+    cluster: &'a str,
     via: Vec<JsonPlace<'a>>,
 }
 
@@ -74,6 +77,7 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
                 .iter()
                 .map(|t| JsonUnit {
                     name: &t.unit,
+                    cluster: &t.cluster,
                     via: t
                         .via
                         .iter()

@@ -283,3 +283,85 @@ fn an_argo_cd_directory_application_builds_only_its_own_directory_unless_recursi
         .collect();
     assert_eq!(namespaces, ["shop", "shop"], "{report}");
 }
+
+/// The layout of flux2-multi-tenancy with the tenant's own apps in the fleet repository: each
+/// cluster's `tenants` overlay patches the tenant's Flux Kustomization to its environment's
+/// apps overlay; staging deletes the tenant's default deny.
+const TENANT_FLEET: &[(&str, &str)] = &[
+    ("clusters/staging/tenants.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: tenants\n  namespace: flux-system\nspec:\n  path: ./tenants/staging\n  sourceRef: {kind: GitRepository, name: flux-system}\n"),
+    ("clusters/production/tenants.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: tenants\n  namespace: flux-system\nspec:\n  path: ./tenants/production\n  sourceRef: {kind: GitRepository, name: flux-system}\n"),
+    ("tenants/base/team/kustomization.yaml", "resources: [namespace.yaml, deny.yaml, sync.yaml]\n"),
+    ("tenants/base/team/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n  labels: {mtk.io/tenant: team}\n"),
+    ("tenants/base/team/deny.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n  namespace: team\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n"),
+    ("tenants/base/team/sync.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: team\n  namespace: team\nspec:\n  serviceAccountName: team\n  targetNamespace: team\n  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n"),
+    ("tenants/staging/kustomization.yaml", "resources: [../base/team]\npatches:\n- path: team-patch.yaml\n- path: no-deny.yaml\n"),
+    ("tenants/staging/team-patch.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: team\n  namespace: team\nspec:\n  path: ./team/apps/staging\n"),
+    ("tenants/staging/no-deny.yaml", "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n  namespace: team\n$patch: delete\n"),
+    ("tenants/production/kustomization.yaml", "resources: [../base/team]\npatches:\n- path: team-patch.yaml\n"),
+    ("tenants/production/team-patch.yaml", "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: team\n  namespace: team\nspec:\n  path: ./team/apps/production\n"),
+    ("team/apps/base/kustomization.yaml", "resources: [web.yaml]\n"),
+    ("team/apps/base/web.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports: [{port: 80}]\n"),
+    ("team/apps/staging/kustomization.yaml", "resources: [../base]\npatches:\n- patch: |\n    apiVersion: v1\n    kind: Service\n    metadata:\n      name: web\n    spec:\n      type: NodePort\n"),
+    ("team/apps/production/kustomization.yaml", "resources: [../base]\nreplicas:\n- name: web\n  count: 3\nimages:\n- name: nginx\n  newTag: latest\n"),
+];
+
+#[test]
+fn entries_that_units_render_are_built_as_rendered_in_their_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), TENANT_FLEET);
+    let select = "MTK-NET-001,MTK-NET-002,MTK-SEC-004";
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", select, "."], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]));
+    // Each finding where its cause is written: the staging patch that deletes the default
+    // deny, the line of the inline patch that makes the Service a NodePort, production's tag.
+    assert_eq!(
+        locations(&report),
+        [
+            loc("MTK-SEC-004", "team/apps/production/kustomization.yaml", 7, 11),
+            loc("MTK-NET-001", "team/apps/staging/kustomization.yaml", 9, 7),
+            loc("MTK-NET-002", "tenants/staging/no-deny.yaml", 6, 1),
+        ]
+    );
+    let clusters = |f: &Value| -> Vec<String> {
+        f["units"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["cluster"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let staging = "Flux Kustomization `flux-system/tenants` (clusters/staging/tenants.yaml)";
+    let production = "Flux Kustomization `flux-system/tenants` (clusters/production/tenants.yaml)";
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(clusters(&findings[0]), [production]);
+    assert_eq!(clusters(&findings[1]), [staging]);
+    assert_eq!(clusters(&findings[2]), [staging]);
+    // The tenant's entry is a unit per cluster, built from its rendered path.
+    assert_eq!(
+        findings[0]["units"][0]["name"],
+        "Flux Kustomization `team/team` (tenants/base/team/sync.yaml → team/apps/production)"
+    );
+    assert!(findings[2]["message"]
+        .as_str()
+        .unwrap()
+        .contains("this patch deletes NetworkPolicy `default-deny`"));
+    // `replicas` sets the count, from its line.
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let render = mtk_in(dir.path(), &["render", "--format", "json", "team/apps/production"], None);
+    let objects = render.json()["objects"].clone();
+    let deployment =
+        objects.as_array().unwrap().iter().find(|o| o["object"]["kind"] == "Deployment").unwrap();
+    assert_eq!(deployment["object"]["spec"]["replicas"], 3);
+    let field = deployment["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "/spec/replicas")
+        .unwrap();
+    assert_eq!(
+        (field["file"].as_str(), field["line"].as_u64()),
+        (Some("team/apps/production/kustomization.yaml"), Some(4))
+    );
+}

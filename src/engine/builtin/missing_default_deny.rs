@@ -19,55 +19,92 @@ struct Params {
 
 super::tree_template!(MissingDefaultDeny);
 
+/// Default-deny found for a scope: ingress and egress, counting every policy and counting
+/// only those HNC copies to descendants.
+type Denies = [(bool, bool); 2];
+
 fn check(params: &Params, cx: &Context<'_>, sink: &mut Sink) {
     let inv = cx.inventory;
     let propagated = inv.tenants.propagates("networking.k8s.io", "networkpolicies");
-    // What the NetworkPolicies of each namespace deny by default, read once: (ingress, egress)
-    // of all of them, and of those HNC copies into child namespaces.
-    let mut denies: HashMap<&str, [(bool, bool); 2]> = HashMap::new();
+    // By (namespace, cluster): a rendered policy counts in its cluster, one as written
+    // (`None`) in every cluster; `any` counts every policy, for namespaces as written.
+    let mut denies: HashMap<(&str, Option<&str>), Denies> = HashMap::new();
+    let mut any: HashMap<&str, Denies> = HashMap::new();
     for policy in inv.of_kind("NetworkPolicy") {
         let (i, e) = policy.root.get("spec").map_or((false, false), denies_by_default);
-        let entry = denies.entry(policy.namespace_or_empty()).or_default();
         let copied = propagates(&policy.root);
-        for (slot, counts) in entry.iter_mut().zip([true, copied]) {
-            if counts {
-                slot.0 |= i;
-                slot.1 |= e;
+        let scope = policy.namespace_or_empty();
+        for entry in
+            [denies.entry((scope, policy.cluster())).or_default(), any.entry(scope).or_default()]
+        {
+            for (slot, counts) in entry.iter_mut().zip([true, copied]) {
+                if counts {
+                    slot.0 |= i;
+                    slot.1 |= e;
+                }
             }
         }
     }
+    // Default-deny policies a unit's patch deleted, by (namespace, cluster).
+    let mut deleted: HashMap<(&str, &str), Vec<&crate::inventory::rendered::Removed>> =
+        HashMap::new();
+    for d in inv.deleted.iter().filter(|d| d.kind() == "NetworkPolicy") {
+        deleted.entry((d.namespace(), &d.unit.cluster)).or_default().push(d);
+    }
     for (namespace, tenant) in inv.tenants.tenant_namespaces() {
-        let declarations = inv.namespace_declarations(namespace);
-        if declarations.is_empty() {
-            continue;
-        }
-        // A Capsule Tenant's own networkPolicies are created in every namespace of the tenant.
-        let (mut ingress, mut egress) = (tenant.provides.deny_ingress, tenant.provides.deny_egress);
-        let ancestors = inv.tenants.ancestors(namespace).filter(|_| propagated);
-        let own = std::iter::once((namespace, 0));
-        for (scope, which) in own.chain(ancestors.map(|a| (a, 1))) {
-            let (i, e) = denies.get(scope).map_or((false, false), |d| d[which]);
-            ingress |= i;
-            egress |= e;
-        }
-        let missing = match (ingress, egress || !params.require_egress) {
-            (true, true) => continue,
-            (true, false) => "egress",
-            (false, false) if params.require_egress => "ingress and egress",
-            (false, _) => "ingress",
-        };
-        let message = format!(
-            "namespace `{namespace}` of tenant `{}` has no NetworkPolicy that denies {missing} traffic by default",
-            tenant.name
-        );
-        for at in declarations {
-            sink.report(at, "/metadata", message.clone());
+        for at in inv.namespace_declarations(namespace) {
+            let cluster = at.cluster();
+            let (mut ingress, mut egress) =
+                (tenant.provides.deny_ingress, tenant.provides.deny_egress);
+            let ancestors = inv.tenants.ancestors(namespace).filter(|_| propagated);
+            let own = std::iter::once((namespace, 0));
+            for (scope, which) in own.chain(ancestors.map(|a| (a, 1))) {
+                let found = match cluster {
+                    Some(c) => [denies.get(&(scope, None)), denies.get(&(scope, Some(c)))],
+                    None => [any.get(scope), None],
+                };
+                for d in found.into_iter().flatten() {
+                    ingress |= d[which].0;
+                    egress |= d[which].1;
+                }
+            }
+            let missing = match (ingress, egress || !params.require_egress) {
+                (true, true) => continue,
+                (true, false) => "egress",
+                (false, false) if params.require_egress => "ingress and egress",
+                (false, _) => "ingress",
+            };
+            let message = format!(
+                "namespace `{namespace}` of tenant `{}` has no NetworkPolicy that denies {missing} traffic by default",
+                tenant.name
+            );
+            // A patch that deleted one in this cluster is what to change.
+            let cause = cluster.and_then(|c| deleted.get(&(namespace, c))).and_then(|list| {
+                list.iter().find(|d| {
+                    let (i, e) = d.root.get("spec").map_or((false, false), denies_by_default);
+                    (!ingress && i) || (!egress && e)
+                })
+            });
+            match cause {
+                Some(d) => {
+                    let name =
+                        d.root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("");
+                    sink.report_at(
+                        at,
+                        d.cause,
+                        "/metadata",
+                        format!(
+                            "{message}: this patch deletes NetworkPolicy `{name}` ({})",
+                            d.unit.name
+                        ),
+                    );
+                }
+                None => sink.report(at, "/metadata", message),
+            }
         }
     }
 }
 
-/// Whether HNC copies an object of a propagated kind into the children of its namespace
-/// (`propagate.hnc.x-k8s.io/none: "true"` keeps it in place).
 pub(super) fn propagates(object: &Node) -> bool {
     object
         .at(&["metadata", "annotations"])

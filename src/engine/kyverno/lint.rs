@@ -156,6 +156,7 @@ impl Rule for PolicyRule {
                     severity: self.severity(&response.rule),
                     rule: response.rule,
                 }),
+                at: None,
             });
         }
     }

@@ -1,0 +1,485 @@
+//! Finding and building the build units of a tree (docs/RENDER.md, "Build units").
+//!
+//! Cluster entries — Flux Kustomizations and Argo CD Applications whose path is in the tree —
+//! are built as the cluster meets them: an entry is first built as written only when no other
+//! entry's directory holds its file (`clusters/prod/flux-system` syncs `clusters/prod`, which
+//! holds the other entries). What a unit renders may hold entries in turn (a tenant's Flux
+//! Kustomization whose `spec.path` an overlay patches, an app of apps): each rendered entry is
+//! a unit of the rendering unit's cluster, built as rendered. An entry nothing rendered is then
+//! built as written. Last, every kustomization that nothing includes and no unit read is a unit
+//! of its own.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::kustomize::{FluxTarget, Layout};
+use super::rendered::{file_number, object, problem, Removed, Rendered, Unit};
+use crate::load::source::Span;
+use crate::load::{LoadedFile, Node};
+use crate::render::kustomize::{BuildError, Deleted, Disk, Loaded, Read};
+use crate::render::tree::Tree;
+
+/// Stack of a build thread (reserved, not used, until a build goes deep).
+const BUILD_STACK: usize = 64 << 20;
+
+/// Most units a tree may have (entries rendered by entries could otherwise multiply).
+pub(super) const MAX_UNITS: usize = 20_000;
+
+/// A unit to build.
+struct Plan {
+    name: String,
+    /// Absolute directory to build.
+    dir: PathBuf,
+    /// The directory that stands for `/`: nothing outside it is read.
+    root: PathBuf,
+    /// The target (cluster entry) it builds, if any.
+    target: Option<usize>,
+    /// For an entry another unit rendered: the entry as rendered, with the files of that build
+    /// (the tree's file numbers are theirs).
+    rendered: Option<(Tree, Arc<Vec<Read>>)>,
+    /// The unit (plan) whose cluster this one belongs to: itself at the top.
+    cluster: usize,
+    /// The entry's `spec.path` (or `spec.source.path`): loaded file index and span.
+    entry: Option<(usize, Span)>,
+}
+
+/// What one unit's build gave: objects, the files read, objects patches deleted.
+type Outcome = std::result::Result<(Vec<Tree>, Vec<Read>, Vec<Deleted>), BuildError>;
+
+/// Everything the builds share.
+struct Shared<'a> {
+    files: &'a [LoadedFile],
+    roots: &'a [PathBuf],
+    targets: &'a [FluxTarget],
+    loaded: HashMap<PathBuf, Loaded<'a>>,
+    sources: crate::render::flux::Sources,
+    limits: crate::load::Limits,
+    /// The target of each (loaded file, document) that defines one.
+    defines: HashMap<(usize, usize), usize>,
+}
+
+/// Builds every unit of the tree.
+pub(crate) fn render(
+    files: &[LoadedFile],
+    roots: &[PathBuf],
+    layout: &Layout,
+    targets: &[FluxTarget],
+    cwd: &Path,
+    limits: crate::load::Limits,
+) -> Rendered {
+    if layout.root_configs.is_empty() && layout.target_dirs.iter().all(Option::is_none) {
+        return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
+    }
+    let loaded: HashMap<PathBuf, Loaded<'_>> = files
+        .iter()
+        .enumerate()
+        .filter_map(|(index, f)| {
+            let path = f.source.path.clone()?;
+            let (documents, text, broken) = (&f.documents[..], &*f.source.text, f.broken);
+            Some((path, Loaded { index, documents, text, broken }))
+        })
+        .collect();
+    let defines = targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| Some(((loaded.get(t.defined_in.as_deref()?)?.index, t.document), i)))
+        .collect();
+    let shared = Shared {
+        files,
+        roots,
+        targets,
+        sources: substitution_sources(files),
+        loaded,
+        limits,
+        defines,
+    };
+    let show = |p: &Path| crate::load::discover::display_path(p, cwd);
+    let mut units = Units {
+        shared: &shared,
+        layout,
+        show: &show,
+        // Builds recurse through nested kustomizations and through documents (as deep as the
+        // depth limit lets them nest): their threads get stacks to match.
+        pool: rayon::ThreadPoolBuilder::new().stack_size(BUILD_STACK).build().ok(),
+        plans: Vec::new(),
+        outcomes: Vec::new(),
+        problems: Vec::new(),
+    };
+    let superseded = units.entries();
+    units.kustomizations(&superseded);
+    units.finish(&superseded)
+}
+
+/// The units planned and built so far.
+struct Units<'s, 'a> {
+    shared: &'s Shared<'a>,
+    layout: &'s Layout,
+    show: &'s dyn Fn(&Path) -> String,
+    pool: Option<rayon::ThreadPool>,
+    plans: Vec<Plan>,
+    /// The outcome of each plan built (plans are built in order).
+    outcomes: Vec<Outcome>,
+    problems: Vec<crate::error::Problem>,
+}
+
+impl Units<'_, '_> {
+    /// Builds plans in parallel, on the pool with deep stacks.
+    fn build_all(&self, plans: &[Plan]) -> Vec<Outcome> {
+        let job = || plans.par_iter().map(|p| build(p, self.shared)).collect();
+        match &self.pool {
+            Some(pool) => pool.install(job),
+            None => job(),
+        }
+    }
+
+    /// Plans and builds the cluster entries, wave by wave (see the module's documentation);
+    /// returns which plans are superseded (an entry built as written that units rendered).
+    fn entries(&mut self) -> Vec<bool> {
+        let targets = self.shared.targets;
+        let mut instantiated = vec![false; targets.len()];
+        let mut planned_written = vec![false; targets.len()];
+        let mut seen: HashSet<(usize, usize, String)> = HashSet::new();
+        // First the entries no other entry's directory holds.
+        let held = |i: usize| {
+            let Some(file) = targets[i].defined_in.as_deref() else { return false };
+            self.layout
+                .target_dirs
+                .iter()
+                .enumerate()
+                .any(|(j, d)| j != i && d.as_ref().is_some_and(|d| file.starts_with(d)))
+        };
+        let mut wave: Vec<Plan> = (0..targets.len())
+            .filter(|&i| !held(i))
+            .filter_map(|i| written(i, self.layout, self.shared, self.show))
+            .collect();
+        loop {
+            if wave.is_empty() {
+                // Entries nothing rendered (their file is in no unit, or in one that failed).
+                wave = (0..targets.len())
+                    .filter(|&i| !instantiated[i] && !planned_written[i])
+                    .filter_map(|i| written(i, self.layout, self.shared, self.show))
+                    .collect();
+            }
+            if wave.is_empty() {
+                break;
+            }
+            if self.plans.len() + wave.len() > MAX_UNITS {
+                self.problems.push(crate::error::Problem::new(
+                    "",
+                    None,
+                    format!("the tree has more than {MAX_UNITS} build units: the rest are linted as written"),
+                ));
+                break;
+            }
+            let start = self.plans.len();
+            for (k, p) in wave.iter_mut().enumerate() {
+                if p.rendered.is_none() {
+                    p.cluster = start + k;
+                    if let Some(t) = p.target {
+                        planned_written[t] = true;
+                    }
+                }
+                if let Some(t) = p.target {
+                    seen.insert((t, p.cluster, spec_key(p, self.shared)));
+                }
+            }
+            self.plans.append(&mut wave);
+            let results = self.build_all(&self.plans[start..]);
+            for (k, result) in results.iter().enumerate() {
+                let Ok((objects, reads, _)) = result else { continue };
+                let cluster = self.plans[start + k].cluster;
+                let reads = Arc::new(reads.clone());
+                for tree in objects {
+                    let Some(t) = defined_target(tree, &reads, self.shared) else { continue };
+                    instantiated[t] = true;
+                    if !seen.insert((t, cluster, spec_json(tree))) {
+                        continue;
+                    }
+                    wave.extend(instance(t, tree, &reads, cluster, self.shared, self.show));
+                }
+            }
+            self.outcomes.extend(results);
+        }
+        // An entry built as written that some unit also rendered: the rendered ones stand for
+        // it.
+        let plans = &self.plans;
+        plans
+            .iter()
+            .map(|p| {
+                p.rendered.is_none()
+                    && p.target.is_some()
+                    && plans.iter().any(|q| q.rendered.is_some() && q.target == p.target)
+            })
+            .collect()
+    }
+
+    /// Plans and builds the kustomizations that nothing includes and no entry read.
+    fn kustomizations(&mut self, superseded: &[bool]) {
+        let mut read_by_entries: HashSet<usize> = HashSet::new();
+        for (outcome, _) in self.outcomes.iter().zip(superseded).filter(|(_, s)| !**s) {
+            if let Ok((_, reads, _)) = outcome {
+                read_by_entries.extend(reads.iter().filter(|r| r.built).filter_map(|r| r.loaded));
+            }
+        }
+        let loaded = &self.shared.loaded;
+        let kustomization_read = |dir: &Path| {
+            crate::inventory::kustomize::KUSTOMIZATION_FILE_NAMES.iter().any(|n| {
+                loaded.get(&dir.join(n)).is_some_and(|l| read_by_entries.contains(&l.index))
+            })
+        };
+        // Directories of entries that failed: their failure is reported once, not again for
+        // each kustomization below them.
+        let failed: Vec<PathBuf> = self
+            .plans
+            .iter()
+            .zip(&self.outcomes)
+            .filter(|(_, o)| o.is_err())
+            .map(|(p, _)| p.dir.clone())
+            .collect();
+        let first = self.plans.len();
+        for dir in &self.layout.root_configs {
+            if kustomization_read(dir)
+                || self.plans.iter().any(|p| p.dir == *dir)
+                || failed.iter().any(|f| dir.starts_with(f))
+            {
+                continue;
+            }
+            let Some(root) = build_root(dir, self.shared.roots) else { continue };
+            let cluster = self.plans.len();
+            self.plans.push(Plan {
+                name: format!("kustomization {}", (self.show)(dir)),
+                dir: dir.clone(),
+                root,
+                target: None,
+                rendered: None,
+                cluster,
+                entry: None,
+            });
+        }
+        let results = self.build_all(&self.plans[first..]);
+        self.outcomes.extend(results);
+    }
+
+    /// What the units rendered, as the inventory takes it.
+    fn finish(self, superseded: &[bool]) -> Rendered {
+        let files = self.shared.files;
+        let mut rendered = Rendered { reached: vec![false; files.len()], ..Rendered::default() };
+        rendered.problems = self.problems;
+        let plans = &self.plans;
+        let units: Vec<Arc<Unit>> = plans
+            .iter()
+            .map(|p| {
+                Arc::new(Unit {
+                    name: p.name.as_str().into(),
+                    entry: p.entry,
+                    cluster: plans[p.cluster].name.as_str().into(),
+                })
+            })
+            .collect();
+        let mut extra: HashMap<PathBuf, usize> = HashMap::new();
+        for (k, ((plan, outcome), unit)) in plans.iter().zip(self.outcomes).zip(&units).enumerate()
+        {
+            if superseded.get(k).copied().unwrap_or(false) {
+                continue;
+            }
+            let (objects, reads, deleted) = match outcome {
+                Ok(built) => built,
+                Err(e) => {
+                    rendered.problems.push(problem(&e, &plan.name, &plan.root, self.show));
+                    continue;
+                }
+            };
+            let numbers: Vec<usize> = reads
+                .iter()
+                .map(|r| {
+                    file_number(r, files.len(), &mut extra, &mut rendered.extra_files, self.show)
+                })
+                .collect();
+            for i in reads.iter().filter(|r| r.built).filter_map(|r| r.loaded) {
+                rendered.reached[i] = true;
+            }
+            for tree in objects {
+                rendered.objects.push(object(tree, &reads, &numbers, files, unit, plan.target));
+            }
+            let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
+            for d in deleted {
+                let cause = (number(d.file), d.span);
+                let (root, _) = d.object.into_node();
+                rendered.deleted.push(Removed { root, unit: Arc::clone(unit), cause });
+            }
+        }
+        rendered.units = units;
+        rendered
+    }
+}
+
+/// The unit of an entry as written, if its path is in the tree.
+fn written(
+    i: usize,
+    layout: &Layout,
+    shared: &Shared<'_>,
+    show: &dyn Fn(&Path) -> String,
+) -> Option<Plan> {
+    let t = &shared.targets[i];
+    let dir = layout.target_dirs[i].clone()?;
+    let root = build_root(&dir, shared.roots)?;
+    let file = t.defined_in.as_deref()?;
+    let loaded = shared.loaded.get(file)?;
+    let doc = loaded.documents.iter().find(|d| d.index == t.document)?;
+    let path_field = if t.flux { &["spec", "path"][..] } else { &["spec", "source", "path"][..] };
+    let span = doc.root.at(path_field).map_or(doc.root.span, |p| p.span);
+    Some(Plan {
+        name: format!("{} ({})", t.owner.label, show(file)),
+        dir,
+        root,
+        target: Some(i),
+        rendered: None,
+        // Set when it is planned: a unit built as written is the top of its cluster.
+        cluster: 0,
+        entry: Some((loaded.index, span)),
+    })
+}
+
+/// The unit of an entry another unit rendered (in that unit's cluster), if its path is in the
+/// tree.
+fn instance(
+    t: usize,
+    tree: &Tree,
+    reads: &Arc<Vec<Read>>,
+    cluster: usize,
+    shared: &Shared<'_>,
+    show: &dyn Fn(&Path) -> String,
+) -> Option<Plan> {
+    let target = &shared.targets[t];
+    let file = target.defined_in.as_deref()?;
+    let path_field =
+        if target.flux { &["spec", "path"][..] } else { &["spec", "source", "path"][..] };
+    let path_node = tree.at(path_field);
+    let path = path_node.and_then(Tree::as_str).unwrap_or("./");
+    let dir = resolve(path, file, shared.roots)?;
+    let root = build_root(&dir, shared.roots)?;
+    let entry = path_node.and_then(|n| {
+        let read = reads.get(n.file as usize)?;
+        Some((read.loaded?, n.span))
+    });
+    Some(Plan {
+        name: format!("{} ({} → {})", target.owner.label, show(file), show(&dir)),
+        dir,
+        root,
+        target: Some(t),
+        rendered: Some((tree.clone(), Arc::clone(reads))),
+        cluster,
+        entry,
+    })
+}
+
+/// A path an entry names (relative to its source's root, which the tree does not name):
+/// resolved against each directory above the entry's file, then the linted roots; the nearest
+/// that exists wins.
+fn resolve(path: &str, defined_in: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+    let rel = path.trim_start_matches("./");
+    defined_in
+        .ancestors()
+        .skip(1)
+        .chain(roots.iter().map(PathBuf::as_path))
+        .map(|base| crate::load::discover::normalize(&base.join(rel)))
+        .find(|d| d.is_dir())
+}
+
+/// The target a rendered object is the entry of: the one defined at the object's file and
+/// document.
+fn defined_target(tree: &Tree, reads: &[Read], shared: &Shared<'_>) -> Option<usize> {
+    let kind = tree.get("kind").and_then(Tree::as_str)?;
+    if kind != "Kustomization" && kind != "Application" {
+        return None;
+    }
+    let file = reads.get(tree.file as usize)?.loaded?;
+    let documents = &shared.files.get(file)?.documents;
+    let document = documents.iter().rev().find(|d| d.root.span.start <= tree.span.start)?.index;
+    shared.defines.get(&(file, document)).copied()
+}
+
+/// What makes two units of one entry in one cluster the same: the entry's spec.
+fn spec_json(tree: &Tree) -> String {
+    tree.get("spec").map(|s| s.to_json().to_string()).unwrap_or_default()
+}
+
+/// [`spec_json`] of the entry a plan builds.
+fn spec_key(plan: &Plan, shared: &Shared<'_>) -> String {
+    if let Some((tree, _)) = &plan.rendered {
+        return spec_json(tree);
+    }
+    plan.target
+        .and_then(|t| {
+            let target = &shared.targets[t];
+            let loaded = shared.loaded.get(target.defined_in.as_deref()?)?;
+            let doc = loaded.documents.iter().find(|d| d.index == target.document)?;
+            Some(doc.root.get("spec").map(|s| s.to_json().to_string()).unwrap_or_default())
+        })
+        .unwrap_or_default()
+}
+
+/// The ConfigMaps and Secrets of the tree, for `postBuild.substituteFrom`.
+fn substitution_sources(files: &[LoadedFile]) -> crate::render::flux::Sources {
+    let mut sources = crate::render::flux::Sources::new();
+    for file in files {
+        let Some(path) = &file.source.path else { continue };
+        for doc in &file.documents {
+            let text = |p: &[&str]| doc.root.at(p).and_then(Node::as_str).unwrap_or("");
+            let kind = text(&["kind"]);
+            if text(&["apiVersion"]) != "v1" || !(kind == "ConfigMap" || kind == "Secret") {
+                continue;
+            }
+            let key = (
+                text(&["metadata", "namespace"]).to_string(),
+                kind.to_string(),
+                text(&["metadata", "name"]).to_string(),
+            );
+            sources.entry(key).or_insert_with(|| (path.clone(), doc.index));
+        }
+    }
+    sources
+}
+
+/// The directory a unit's build may read: the repository holding it (the nearest directory
+/// above with `.git`, within or above the linted root that holds it), else that linted root.
+fn build_root(dir: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+    let linted = roots.iter().filter(|r| dir.starts_with(r)).max_by_key(|r| r.as_os_str().len())?;
+    Some(linted.ancestors().find(|d| d.join(".git").exists()).unwrap_or(linted).to_path_buf())
+}
+
+fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
+    let disk = Disk::with_loaded(&plan.root, &shared.loaded, shared.limits);
+    let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&plan.root).unwrap_or(p));
+    let dir = inside(&plan.dir);
+    let objects = crate::panic::catch(|| {
+        let Some(target) = plan.target.map(|t| &shared.targets[t]) else {
+            return crate::render::kustomize::build(&disk, &dir);
+        };
+        let entry = if let Some((tree, reads)) = &plan.rendered {
+            // The rendering build's files first, so that the tree's numbers hold.
+            disk.adopt(reads);
+            tree.clone()
+        } else {
+            let file = target.defined_in.as_deref().map(inside).unwrap_or_default();
+            disk.definition(&file, target.document)?
+        };
+        if target.flux {
+            crate::render::flux::build(&disk, &entry, &dir, &shared.sources)
+        } else {
+            crate::render::argo::build(&disk, &entry, &dir)
+        }
+    })
+    .unwrap_or_else(|message| {
+        Err(BuildError {
+            file: crate::load::discover::display_path(&plan.dir, &plan.root),
+            line: None,
+            message: crate::panic::internal_error("building it", &message),
+        })
+    })?;
+    let (reads, deleted) = disk.into_parts();
+    Ok((objects, reads, deleted))
+}
