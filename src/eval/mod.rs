@@ -254,7 +254,7 @@ fn to_finding(
         policy,
         suppressed: None,
         tenant: tenant_name(inv, object),
-        units: object.rendering.iter().filter_map(|r| r.trace.clone()).collect(),
+        units: object.rendering.iter().flat_map(|r| r.traces.iter().cloned()).collect(),
     }
 }
 

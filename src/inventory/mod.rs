@@ -47,20 +47,16 @@ pub struct Object {
 }
 
 impl Object {
-    /// The cluster that receives the object, for an object a build unit rendered; `None` for
-    /// an object as written (which any cluster may receive).
-    #[must_use]
-    pub fn cluster(&self) -> Option<&str> {
-        self.rendering.as_ref().map(|r| &*r.unit.cluster)
+    /// The clusters that receive the object, for an object build units rendered; none for an
+    /// object as written (which any cluster may receive).
+    pub fn clusters(&self) -> impl Iterator<Item = &str> {
+        self.rendering.iter().flat_map(|r| r.clusters())
     }
 
-    /// Whether one cluster may receive both objects.
+    /// Whether the object is as written (not rendered by a unit): any cluster may receive it.
     #[must_use]
-    pub fn shares_cluster(&self, other: &Object) -> bool {
-        match (self.cluster(), other.cluster()) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        }
+    pub fn as_written(&self) -> bool {
+        self.rendering.is_none()
     }
 
     /// Effective namespace, or `""`.
@@ -310,7 +306,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         }
         let mut object = tree.object(&placement, api_version, kind, r.root);
         let mut rendering = r.rendering;
-        rendering.trace = Some(rendering.trace(&inv.files));
+        rendering.traces = rendering.make_traces(&inv.files);
         object.rendering = Some(Box::new(rendering));
         object.index = inv.objects.len();
         inv.objects.push(object);

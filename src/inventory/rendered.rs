@@ -27,33 +27,47 @@ pub struct Unit {
     pub cluster: Arc<str>,
 }
 
-/// How a rendered object came to be.
+/// The kustomization entries (inventory file index, span) that led a unit to a file, outermost
+/// first.
+pub type Via = Vec<(usize, Span)>;
+
+/// How a rendered object came to be. Units of different clusters that render an object
+/// identically (the same fields from the same places: a base that staging and production both
+/// deploy unchanged) share it, so that it is checked once.
 #[derive(Debug)]
 pub struct Rendering {
-    pub unit: Arc<Unit>,
-    /// What findings on the object carry (made once the inventory numbered every file).
-    pub trace: Option<crate::finding::Trace>,
+    /// The units that render it, each with the kustomization entries (file index, span) that
+    /// led to the object's file, outermost first. No two are of one cluster.
+    pub units: Vec<(Arc<Unit>, Via)>,
+    /// What findings on the object carry, per unit (made once the inventory numbered every
+    /// file).
+    pub traces: Vec<crate::finding::Trace>,
     /// Where the source file changes from the root's: JSON pointers with inventory file indexes.
     pub origins: Vec<Origin>,
-    /// The kustomization entries (file index, span) that led to the object's file, outermost
-    /// first.
-    pub via: Vec<(usize, Span)>,
 }
 
 impl Rendering {
-    /// The unit and the way to the object, as findings carry them (files are numbered as the
+    /// The units and the ways to the object, as findings carry them (files are numbered as the
     /// inventory numbers them).
     #[must_use]
-    pub fn trace(&self, files: &[Arc<SourceFile>]) -> crate::finding::Trace {
+    pub fn make_traces(&self, files: &[Arc<SourceFile>]) -> Vec<crate::finding::Trace> {
         let location = |&(file, span): &(usize, Span)| crate::finding::Location {
             source: Arc::clone(&files[file]),
             span,
         };
-        crate::finding::Trace {
-            unit: Arc::clone(&self.unit.name),
-            cluster: Arc::clone(&self.unit.cluster),
-            via: self.unit.entry.iter().chain(&self.via).map(location).collect(),
-        }
+        self.units
+            .iter()
+            .map(|(unit, via)| crate::finding::Trace {
+                unit: Arc::clone(&unit.name),
+                cluster: Arc::clone(&unit.cluster),
+                via: unit.entry.iter().chain(via).map(location).collect(),
+            })
+            .collect()
+    }
+
+    /// The clusters that receive the object.
+    pub fn clusters(&self) -> impl Iterator<Item = &str> {
+        self.units.iter().map(|(u, _)| &*u.cluster)
     }
 
     /// The inventory file of the field at `pointer` of an object whose root is in `root_file`.
@@ -130,8 +144,25 @@ pub(super) fn file_number(
     })
 }
 
+/// An object a build made, in the form rules read: the node, where its fields' files change
+/// (build file numbers), and the build number of its root's file.
+pub(crate) struct Built {
+    pub node: Node,
+    pub origins: Vec<Origin>,
+    pub file: u32,
+}
+
+impl Built {
+    #[must_use]
+    pub(crate) fn new(tree: Tree) -> Built {
+        let file = tree.file;
+        let (node, origins) = tree.into_node();
+        Built { node, origins, file }
+    }
+}
+
 pub(super) fn object(
-    tree: Tree,
+    built: Built,
     reads: &[Read],
     numbers: &[usize],
     files: &[LoadedFile],
@@ -139,10 +170,12 @@ pub(super) fn object(
     target: Option<usize>,
 ) -> RenderedObject {
     let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
-    let root_read = &reads[tree.file as usize];
-    let file = number(tree.file);
-    let via = root_read.via.iter().map(|&(f, span)| (number(f), span)).collect();
-    let (root, origins) = tree.into_node();
+    let Built { node: root, origins, file: root_file } = built;
+    let file = number(root_file);
+    let via = reads
+        .get(root_file as usize)
+        .map(|r| r.via.iter().map(|&(f, span)| (number(f), span)).collect())
+        .unwrap_or_default();
     let origins = origins
         .into_iter()
         .map(|o| Origin {
@@ -159,8 +192,39 @@ pub(super) fn object(
         file,
         document,
         root,
-        rendering: Rendering { unit: Arc::clone(unit), trace: None, origins, via },
+        rendering: Rendering { units: vec![(Arc::clone(unit), via)], traces: Vec::new(), origins },
         target,
+    }
+}
+
+/// Rendered objects, each kept once for all the clusters that receive it identically.
+#[derive(Default)]
+pub(crate) struct Shared {
+    /// By (root file, root position, target): the indexes of the objects there. Objects from
+    /// one place are few; they are compared in full.
+    index: HashMap<(usize, u32, u32, Option<usize>), Vec<usize>>,
+}
+
+impl Shared {
+    /// Adds an object to `objects`, or, when an object of another cluster is the same, the
+    /// object's unit to it.
+    pub(crate) fn add(&mut self, objects: &mut Vec<RenderedObject>, object: RenderedObject) {
+        let start = object.root.span.start;
+        let key = (object.file, start.line, start.col, object.target);
+        let candidates = self.index.entry(key).or_default();
+        let cluster = &object.rendering.units[0].0.cluster;
+        for &i in candidates.iter() {
+            let other = &mut objects[i];
+            if other.rendering.clusters().any(|c| c == &**cluster) {
+                continue;
+            }
+            if other.rendering.origins == object.rendering.origins && other.root == object.root {
+                other.rendering.units.extend(object.rendering.units);
+                return;
+            }
+        }
+        candidates.push(objects.len());
+        objects.push(object);
     }
 }
 

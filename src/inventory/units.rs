@@ -16,7 +16,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::kustomize::{FluxTarget, Layout};
-use super::rendered::{file_number, object, problem, Removed, Rendered, Unit};
+use super::rendered::{file_number, object, problem, Built, Removed, Rendered, Unit};
 use crate::load::source::Span;
 use crate::load::{LoadedFile, Node};
 use crate::render::kustomize::{BuildError, Deleted, Disk, Loaded, Read};
@@ -46,8 +46,10 @@ struct Plan {
     entry: Option<(usize, Span)>,
 }
 
-/// What one unit's build gave: objects, the files read, objects patches deleted.
-type Outcome = std::result::Result<(Vec<Tree>, Vec<Read>, Vec<Deleted>), BuildError>;
+/// What one unit's build gave: objects (converted where they were built, so that no run holds
+/// every unit's trees at once), the entries among them as trees, the files read, objects
+/// patches deleted.
+type Outcome = std::result::Result<(Vec<Built>, Vec<Tree>, Vec<Read>, Vec<Deleted>), BuildError>;
 
 /// Everything the builds share.
 struct Shared<'a> {
@@ -59,6 +61,9 @@ struct Shared<'a> {
     limits: crate::load::Limits,
     /// The target of each (loaded file, document) that defines one.
     defines: HashMap<(usize, usize), usize>,
+    /// Each linted root with the root of its builds and that root with links resolved (found
+    /// once: a fleet has thousands of units).
+    build_roots: Vec<(PathBuf, PathBuf, PathBuf)>,
 }
 
 /// Builds every unit of the tree.
@@ -95,6 +100,14 @@ pub(crate) fn render(
         loaded,
         limits,
         defines,
+        build_roots: roots
+            .iter()
+            .map(|linted| {
+                let root = linted.ancestors().find(|d| d.join(".git").exists()).unwrap_or(linted);
+                let resolved = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+                (linted.clone(), root.to_path_buf(), resolved)
+            })
+            .collect(),
     };
     let show = |p: &Path| crate::load::discover::display_path(p, cwd);
     let mut units = Units {
@@ -106,7 +119,10 @@ pub(crate) fn render(
         pool: rayon::ThreadPoolBuilder::new().stack_size(BUILD_STACK).build().ok(),
         plans: Vec::new(),
         outcomes: Vec::new(),
-        problems: Vec::new(),
+        reached: Vec::new(),
+        rendered: Rendered { reached: vec![false; files.len()], ..Rendered::default() },
+        extra: HashMap::new(),
+        objects: super::rendered::Shared::default(),
     };
     let superseded = units.entries();
     units.kustomizations(&superseded);
@@ -120,9 +136,15 @@ struct Units<'s, 'a> {
     show: &'s dyn Fn(&Path) -> String,
     pool: Option<rayon::ThreadPool>,
     plans: Vec<Plan>,
-    /// The outcome of each plan built (plans are built in order).
-    outcomes: Vec<Outcome>,
-    problems: Vec<crate::error::Problem>,
+    /// The outcome of each plan built (plans are built in order), until it is settled into
+    /// `rendered` (a unit a cluster entry rendered is settled as soon as its wave is built, so
+    /// that no run holds every unit's objects twice).
+    outcomes: Vec<Option<Outcome>>,
+    /// For each plan built: the loaded files its build reached, and whether it failed.
+    reached: Vec<(Vec<usize>, bool)>,
+    rendered: Rendered,
+    extra: HashMap<PathBuf, usize>,
+    objects: super::rendered::Shared,
 }
 
 impl Units<'_, '_> {
@@ -142,14 +164,22 @@ impl Units<'_, '_> {
         let mut instantiated = vec![false; targets.len()];
         let mut planned_written = vec![false; targets.len()];
         let mut seen: HashSet<(usize, usize, String)> = HashSet::new();
-        // First the entries no other entry's directory holds.
+        // First the entries no other entry's directory holds: the others are met when what
+        // holds them is built.
+        let mut dirs: Vec<(&Path, usize)> = self
+            .layout
+            .target_dirs
+            .iter()
+            .enumerate()
+            .filter_map(|(j, d)| Some((d.as_deref()?, j)))
+            .collect();
+        dirs.sort_unstable();
         let held = |i: usize| {
             let Some(file) = targets[i].defined_in.as_deref() else { return false };
-            self.layout
-                .target_dirs
-                .iter()
-                .enumerate()
-                .any(|(j, d)| j != i && d.as_ref().is_some_and(|d| file.starts_with(d)))
+            file.ancestors().skip(1).any(|a| {
+                let from = dirs.partition_point(|(d, _)| *d < a);
+                dirs[from..].iter().take_while(|(d, _)| *d == a).any(|&(_, j)| j != i)
+            })
         };
         let mut wave: Vec<Plan> = (0..targets.len())
             .filter(|&i| !held(i))
@@ -167,7 +197,7 @@ impl Units<'_, '_> {
                 break;
             }
             if self.plans.len() + wave.len() > MAX_UNITS {
-                self.problems.push(crate::error::Problem::new(
+                self.rendered.problems.push(crate::error::Problem::new(
                     "",
                     None,
                     format!("the tree has more than {MAX_UNITS} build units: the rest are linted as written"),
@@ -189,40 +219,42 @@ impl Units<'_, '_> {
             self.plans.append(&mut wave);
             let results = self.build_all(&self.plans[start..]);
             for (k, result) in results.iter().enumerate() {
-                let Ok((objects, reads, _)) = result else { continue };
+                let Ok((_, entries, reads, _)) = result else { continue };
                 let cluster = self.plans[start + k].cluster;
-                let reads = Arc::new(reads.clone());
-                for tree in objects {
-                    let Some(t) = defined_target(tree, &reads, self.shared) else { continue };
+                for tree in entries {
+                    let Some(t) = defined_target(tree, reads, self.shared) else { continue };
                     instantiated[t] = true;
                     if !seen.insert((t, cluster, spec_json(tree))) {
                         continue;
                     }
-                    wave.extend(instance(t, tree, &reads, cluster, self.shared, self.show));
+                    wave.extend(instance(t, tree, reads, cluster, self.shared, self.show));
                 }
             }
-            self.outcomes.extend(results);
+            self.record(results);
+            // What an entry rendered stands: settle it now.
+            for k in start..self.plans.len() {
+                if self.plans[k].rendered.is_some() {
+                    self.settle(k);
+                }
+            }
         }
         // An entry built as written that some unit also rendered: the rendered ones stand for
         // it.
-        let plans = &self.plans;
-        plans
+        let mut rendered = vec![false; targets.len()];
+        for t in self.plans.iter().filter(|p| p.rendered.is_some()).filter_map(|p| p.target) {
+            rendered[t] = true;
+        }
+        self.plans
             .iter()
-            .map(|p| {
-                p.rendered.is_none()
-                    && p.target.is_some()
-                    && plans.iter().any(|q| q.rendered.is_some() && q.target == p.target)
-            })
+            .map(|p| p.rendered.is_none() && p.target.is_some_and(|t| rendered[t]))
             .collect()
     }
 
     /// Plans and builds the kustomizations that nothing includes and no entry read.
     fn kustomizations(&mut self, superseded: &[bool]) {
         let mut read_by_entries: HashSet<usize> = HashSet::new();
-        for (outcome, _) in self.outcomes.iter().zip(superseded).filter(|(_, s)| !**s) {
-            if let Ok((_, reads, _)) = outcome {
-                read_by_entries.extend(reads.iter().filter(|r| r.built).filter_map(|r| r.loaded));
-            }
+        for ((reached, _), _) in self.reached.iter().zip(superseded).filter(|(_, s)| !**s) {
+            read_by_entries.extend(reached);
         }
         let loaded = &self.shared.loaded;
         let kustomization_read = |dir: &Path| {
@@ -235,8 +267,8 @@ impl Units<'_, '_> {
         let failed: Vec<PathBuf> = self
             .plans
             .iter()
-            .zip(&self.outcomes)
-            .filter(|(_, o)| o.is_err())
+            .zip(&self.reached)
+            .filter(|(_, (_, failed))| *failed)
             .map(|(p, _)| p.dir.clone())
             .collect();
         let first = self.plans.len();
@@ -247,7 +279,7 @@ impl Units<'_, '_> {
             {
                 continue;
             }
-            let Some(root) = build_root(dir, self.shared.roots) else { continue };
+            let Some(root) = build_root(dir, self.shared) else { continue };
             let cluster = self.plans.len();
             self.plans.push(Plan {
                 name: format!("kustomization {}", (self.show)(dir)),
@@ -260,59 +292,72 @@ impl Units<'_, '_> {
             });
         }
         let results = self.build_all(&self.plans[first..]);
-        self.outcomes.extend(results);
+        self.record(results);
+    }
+
+    /// Keeps the outcomes of a wave, noting what each reached.
+    fn record(&mut self, results: Vec<Outcome>) {
+        for result in results {
+            let reached = match &result {
+                Ok((_, _, reads, _)) => {
+                    (reads.iter().filter(|r| r.built).filter_map(|r| r.loaded).collect(), false)
+                }
+                Err(_) => (Vec::new(), true),
+            };
+            self.reached.push(reached);
+            self.outcomes.push(Some(result));
+        }
+    }
+
+    /// Moves what plan `k` built into the rendering: its objects (one per cluster's identical
+    /// copies), the files it reached, what it deleted, or its failure.
+    fn settle(&mut self, k: usize) {
+        let Some(outcome) = self.outcomes.get_mut(k).and_then(Option::take) else { return };
+        let plan = &self.plans[k];
+        let unit = Arc::new(Unit {
+            name: plan.name.as_str().into(),
+            entry: plan.entry,
+            cluster: self.plans[plan.cluster].name.as_str().into(),
+        });
+        let files = self.shared.files;
+        let rendered = &mut self.rendered;
+        let (objects, _, reads, deleted) = match outcome {
+            Ok(built) => built,
+            Err(e) => {
+                rendered.problems.push(problem(&e, &plan.name, &plan.root, self.show));
+                return;
+            }
+        };
+        let numbers: Vec<usize> = reads
+            .iter()
+            .map(|r| {
+                file_number(r, files.len(), &mut self.extra, &mut rendered.extra_files, self.show)
+            })
+            .collect();
+        for i in reads.iter().filter(|r| r.built).filter_map(|r| r.loaded) {
+            rendered.reached[i] = true;
+        }
+        for built in objects {
+            let object = object(built, &reads, &numbers, files, &unit, plan.target);
+            self.objects.add(&mut rendered.objects, object);
+        }
+        let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
+        for d in deleted {
+            let cause = (number(d.file), d.span);
+            let (root, _) = d.object.into_node();
+            rendered.deleted.push(Removed { root, unit: Arc::clone(&unit), cause });
+        }
+        rendered.units.push(unit);
     }
 
     /// What the units rendered, as the inventory takes it.
-    fn finish(self, superseded: &[bool]) -> Rendered {
-        let files = self.shared.files;
-        let mut rendered = Rendered { reached: vec![false; files.len()], ..Rendered::default() };
-        rendered.problems = self.problems;
-        let plans = &self.plans;
-        let units: Vec<Arc<Unit>> = plans
-            .iter()
-            .map(|p| {
-                Arc::new(Unit {
-                    name: p.name.as_str().into(),
-                    entry: p.entry,
-                    cluster: plans[p.cluster].name.as_str().into(),
-                })
-            })
-            .collect();
-        let mut extra: HashMap<PathBuf, usize> = HashMap::new();
-        for (k, ((plan, outcome), unit)) in plans.iter().zip(self.outcomes).zip(&units).enumerate()
-        {
-            if superseded.get(k).copied().unwrap_or(false) {
-                continue;
-            }
-            let (objects, reads, deleted) = match outcome {
-                Ok(built) => built,
-                Err(e) => {
-                    rendered.problems.push(problem(&e, &plan.name, &plan.root, self.show));
-                    continue;
-                }
-            };
-            let numbers: Vec<usize> = reads
-                .iter()
-                .map(|r| {
-                    file_number(r, files.len(), &mut extra, &mut rendered.extra_files, self.show)
-                })
-                .collect();
-            for i in reads.iter().filter(|r| r.built).filter_map(|r| r.loaded) {
-                rendered.reached[i] = true;
-            }
-            for tree in objects {
-                rendered.objects.push(object(tree, &reads, &numbers, files, unit, plan.target));
-            }
-            let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
-            for d in deleted {
-                let cause = (number(d.file), d.span);
-                let (root, _) = d.object.into_node();
-                rendered.deleted.push(Removed { root, unit: Arc::clone(unit), cause });
+    fn finish(mut self, superseded: &[bool]) -> Rendered {
+        for k in 0..self.plans.len() {
+            if !superseded.get(k).copied().unwrap_or(false) {
+                self.settle(k);
             }
         }
-        rendered.units = units;
-        rendered
+        self.rendered
     }
 }
 
@@ -325,7 +370,7 @@ fn written(
 ) -> Option<Plan> {
     let t = &shared.targets[i];
     let dir = layout.target_dirs[i].clone()?;
-    let root = build_root(&dir, shared.roots)?;
+    let root = build_root(&dir, shared)?;
     let file = t.defined_in.as_deref()?;
     let loaded = shared.loaded.get(file)?;
     let doc = loaded.documents.iter().find(|d| d.index == t.document)?;
@@ -348,7 +393,7 @@ fn written(
 fn instance(
     t: usize,
     tree: &Tree,
-    reads: &Arc<Vec<Read>>,
+    reads: &[Read],
     cluster: usize,
     shared: &Shared<'_>,
     show: &dyn Fn(&Path) -> String,
@@ -360,20 +405,47 @@ fn instance(
     let path_node = tree.at(path_field);
     let path = path_node.and_then(Tree::as_str).unwrap_or("./");
     let dir = resolve(path, file, shared.roots)?;
-    let root = build_root(&dir, shared.roots)?;
+    let root = build_root(&dir, shared)?;
     let entry = path_node.and_then(|n| {
         let read = reads.get(n.file as usize)?;
         Some((read.loaded?, n.span))
     });
+    // Only the files the entry's fields came from go with it, renumbered from 0.
+    let mut tree = tree.clone();
+    let mut used: Vec<u32> = Vec::new();
+    renumber(&mut tree, &mut used);
+    let reads: Vec<Read> = used.iter().filter_map(|&n| reads.get(n as usize).cloned()).collect();
     Some(Plan {
         name: format!("{} ({} → {})", target.owner.label, show(file), show(&dir)),
         dir,
         root,
         target: Some(t),
-        rendered: Some((tree.clone(), Arc::clone(reads))),
+        rendered: Some((tree, Arc::new(reads))),
         cluster,
         entry,
     })
+}
+
+/// Numbers a tree's files in the order they are met (`used` holds the old numbers).
+fn renumber(t: &mut Tree, used: &mut Vec<u32>) {
+    fn number(file: u32, used: &mut Vec<u32>) -> u32 {
+        let at = used.iter().position(|&u| u == file).unwrap_or_else(|| {
+            used.push(file);
+            used.len() - 1
+        });
+        u32::try_from(at).unwrap_or(u32::MAX)
+    }
+    t.file = number(t.file, used);
+    match &mut t.value {
+        crate::render::tree::TValue::Seq(items) => items.iter_mut().for_each(|i| renumber(i, used)),
+        crate::render::tree::TValue::Map(fields) => {
+            for f in fields.iter_mut() {
+                f.key_file = number(f.key_file, used);
+                renumber(&mut f.value, used);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// A path an entry names (relative to its source's root, which the tree does not name):
@@ -446,13 +518,22 @@ fn substitution_sources(files: &[LoadedFile]) -> crate::render::flux::Sources {
 
 /// The directory a unit's build may read: the repository holding it (the nearest directory
 /// above with `.git`, within or above the linted root that holds it), else that linted root.
-fn build_root(dir: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
-    let linted = roots.iter().filter(|r| dir.starts_with(r)).max_by_key(|r| r.as_os_str().len())?;
-    Some(linted.ancestors().find(|d| d.join(".git").exists()).unwrap_or(linted).to_path_buf())
+fn build_root(dir: &Path, shared: &Shared<'_>) -> Option<PathBuf> {
+    let (_, root, _) = shared
+        .build_roots
+        .iter()
+        .filter(|(linted, _, _)| dir.starts_with(linted))
+        .max_by_key(|(linted, _, _)| linted.as_os_str().len())?;
+    Some(root.clone())
 }
 
 fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
-    let disk = Disk::with_loaded(&plan.root, &shared.loaded, shared.limits);
+    let resolved = shared
+        .build_roots
+        .iter()
+        .find(|(_, root, _)| *root == plan.root)
+        .map_or(plan.root.as_path(), |(_, _, resolved)| resolved.as_path());
+    let disk = Disk::with_loaded((&plan.root, resolved), &shared.loaded, shared.limits);
     let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&plan.root).unwrap_or(p));
     let dir = inside(&plan.dir);
     let objects = crate::panic::catch(|| {
@@ -481,5 +562,12 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         })
     })?;
     let (reads, deleted) = disk.into_parts();
-    Ok((objects, reads, deleted))
+    let entries = objects
+        .iter()
+        .filter(|t| {
+            matches!(t.get("kind").and_then(Tree::as_str), Some("Kustomization" | "Application"))
+        })
+        .cloned()
+        .collect();
+    Ok((objects.into_iter().map(Built::new).collect(), entries, reads, deleted))
 }

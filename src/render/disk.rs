@@ -110,17 +110,18 @@ impl<'a> Disk<'a> {
         }
     }
 
-    /// A disk below `root` (an absolute, normalised path) that takes the files the loader read
-    /// from `loaded` (by absolute path) and reads others with `limits`.
+    /// A disk below `root` (an absolute, normalised path; `resolved_root` is it with links
+    /// resolved) that takes the files the loader read from `loaded` (by absolute path) and reads
+    /// others with `limits`.
     #[must_use]
     pub fn with_loaded(
-        root: &Path,
+        (root, resolved_root): (&Path, &Path),
         loaded: &'a HashMap<PathBuf, Loaded<'a>>,
         limits: crate::load::Limits,
     ) -> Self {
         Disk {
             root: root.to_path_buf(),
-            resolved_root: std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf()),
+            resolved_root: resolved_root.to_path_buf(),
             memory: None,
             loaded: Some(loaded),
             files: std::cell::RefCell::new(Vec::new()),
@@ -242,14 +243,26 @@ impl<'a> Disk<'a> {
             return self.real(path).is_some()
                 && memory.keys().any(|p| p != &dir && p.starts_with(&dir));
         }
-        self.real(path).is_some_and(|p| p.is_dir())
+        let Some(real) = self.real(path) else { return false };
+        // What the loader read answers without asking the file system (a fleet's overlays name
+        // thousands of paths).
+        if let Some(loaded) = self.loaded {
+            if loaded.contains_key(&real) {
+                return false;
+            }
+            if KUSTOMIZATION_FILES.iter().any(|k| loaded.contains_key(&real.join(k))) {
+                return true;
+            }
+        }
+        real.is_dir()
     }
 
     pub(super) fn is_file(&self, path: &Path) -> bool {
         if let Some(memory) = &self.memory {
             return self.real(path).is_some() && memory.contains_key(&normalize(path));
         }
-        self.real(path).is_some_and(|p| p.is_file())
+        let Some(real) = self.real(path) else { return false };
+        self.loaded.is_some_and(|l| l.contains_key(&real)) || real.is_file()
     }
 
     /// The manifests kustomize-controller's generator lists for a directory with no

@@ -37,8 +37,14 @@ pub fn build(disk: &Disk, flux: &Tree, dir: &Path, sources: &Sources) -> Result<
         message,
     };
     let path_span = spec.get("path").map_or(spec.span, |p| p.span);
-    let generated =
-        disk.manifests_below(dir).into_iter().map(|p| (p, path_span)).collect::<Vec<_>>();
+    // Listed only for a directory with no kustomization (reading a directory tree costs).
+    let has_kustomization =
+        super::disk::KUSTOMIZATION_FILES.iter().any(|k| disk.is_file(&dir.join(k)));
+    let generated = if has_kustomization {
+        Vec::new()
+    } else {
+        disk.manifests_below(dir).into_iter().map(|p| (p, path_span)).collect::<Vec<_>>()
+    };
     let mut overrides = Tree::map(number, spec.span);
     for (from, to) in [
         ("targetNamespace", "namespace"),

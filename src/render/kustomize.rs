@@ -602,6 +602,33 @@ fn respan(t: &mut Tree, span: Span) {
     }
 }
 
+/// The objects of a build by their current name, kept while patches are applied: made again
+/// only after a patch renamed or deleted objects.
+struct Names {
+    index: HashMap<String, Vec<usize>>,
+    stale: bool,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names { index: HashMap::new(), stale: true }
+    }
+}
+
+impl Names {
+    fn ensure(&mut self, out: &[Tree]) {
+        if !self.stale {
+            return;
+        }
+        self.index.clear();
+        for (i, t) in out.iter().enumerate() {
+            let name = t.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
+            self.index.entry(name.to_string()).or_default().push(i);
+        }
+        self.stale = false;
+    }
+}
+
 /// A patch's `target`, compiled once for all the objects it is tried on.
 struct Selector<'t> {
     /// `group`, `version`, `kind`, `name`, `namespace` as anchored regular expressions.
@@ -671,6 +698,50 @@ struct Allow {
     kind: bool,
 }
 
+/// The objects a patch without a target names: by their current name and namespace, else by
+/// one they had before (an overlay patches a base object by its base name). More than one is
+/// an error for the caller, as in kustomize.
+fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<usize> {
+    let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
+    let want_ns = body.at(&["metadata", "namespace"]).and_then(Tree::as_str);
+    let same_type = |t: &Tree| {
+        ["apiVersion", "kind"]
+            .iter()
+            .all(|f| t.get(f).and_then(Tree::as_str) == body.get(f).and_then(Tree::as_str))
+    };
+    let wanted = |name: &str, ns: &str| {
+        want_name.is_none_or(|w| w == name) && want_ns.is_none_or(|w| w == ns)
+    };
+    // The current identity is read in place; the earlier ones (which allocate) only when no
+    // object has the name now.
+    let is_named = |t: &Tree, any: bool| {
+        if !same_type(t) {
+            return false;
+        }
+        let meta = |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("");
+        if wanted(meta("name"), meta("namespace")) {
+            return true;
+        }
+        any && identities(t).iter().skip(1).any(|(name, ns)| wanted(name, ns))
+    };
+    // Objects by their current name: most patches name one, and a fleet's overlay applies
+    // hundreds of patches to thousands of objects.
+    let current = match (want_name, names) {
+        (Some(w), Some(names)) => {
+            names.ensure(out);
+            names.index.get(w).cloned().unwrap_or_default()
+        }
+        _ => (0..out.len()).collect(),
+    };
+    let by_current: Vec<usize> =
+        current.into_iter().filter(|&i| is_named(&out[i], false)).collect();
+    if by_current.is_empty() {
+        (0..out.len()).filter(|&i| is_named(&out[i], true)).collect()
+    } else {
+        by_current
+    }
+}
+
 /// Applies one patch document to the objects it targets (its `target`, else the object it
 /// names).
 fn apply_patch(
@@ -678,9 +749,9 @@ fn apply_patch(
     disk: &Disk,
     at: &Tree,
     body: &Tree,
-    target: Option<&Tree>,
-    allow: Allow,
+    (target, allow): (Option<&Tree>, Allow),
     out: &mut Vec<Tree>,
+    mut names: Option<&mut Names>,
 ) -> Result<()> {
     let selector = target.map(|t| Selector::new(k, t)).transpose()?;
     let fail = |e: patch::PatchError| k.error(Some(at), e.to_string());
@@ -688,40 +759,24 @@ fn apply_patch(
         if target.is_none() {
             return Err(k.error(Some(at), "a JSON 6902 patch needs a `target`".into()));
         }
+        let mut renamed = false;
         for t in out.iter_mut().filter(|t| selector.as_ref().is_some_and(|s| s.matches(t))) {
             let before = identities(t).swap_remove(0);
             patch::json6902(t, body).map_err(fail)?;
             if identities(t)[0] != before {
                 remember_as(t, &before, at.file, at.span);
+                renamed = true;
             }
+        }
+        if let (true, Some(names)) = (renamed, names) {
+            names.stale = true;
         }
         return Ok(());
     }
     // A strategic merge patch without a target is applied to the object it names.
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
-    let want_ns = body.at(&["metadata", "namespace"]).and_then(Tree::as_str);
-    // Without a target, the patch names its object: by its current name and namespace, else by
-    // one it had before (an overlay patches a base object by its base name); more than one
-    // object so named is an error, as in kustomize.
-    let same_type = |t: &Tree| {
-        ["apiVersion", "kind"]
-            .iter()
-            .all(|f| t.get(f).and_then(Tree::as_str) == body.get(f).and_then(Tree::as_str))
-    };
-    let named = |t: &Tree, any: bool| {
-        let ids = identities(t);
-        let ids = if any { &ids[..] } else { &ids[..1] };
-        same_type(t)
-            && ids.iter().any(|(name, ns)| {
-                want_name.is_none_or(|w| w == name) && want_ns.is_none_or(|w| w == ns)
-            })
-    };
-    let by_current: Vec<usize> = (0..out.len()).filter(|&i| named(&out[i], false)).collect();
-    let by_name = if by_current.is_empty() {
-        (0..out.len()).filter(|&i| named(&out[i], true)).collect()
-    } else {
-        by_current
-    };
+    let by_name =
+        if target.is_some() { Vec::new() } else { named_objects(body, out, names.as_deref_mut()) };
     if target.is_none() && by_name.len() > 1 {
         let name = want_name.unwrap_or("");
         return Err(k.error(
@@ -771,6 +826,11 @@ fn apply_patch(
             .map_or((body.file, body.span), |f| (f.key_file, f.key_span.to(f.value.span))),
         _ => (body.file, body.span),
     };
+    if renames && matched || !deleted.is_empty() {
+        if let Some(names) = names {
+            names.stale = true;
+        }
+    }
     for i in deleted.into_iter().rev() {
         let object = out.remove(i);
         disk.deleted.borrow_mut().push(Deleted { object, file: cause.0, span: cause.1 });
@@ -793,7 +853,7 @@ fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) 
         let mut spec = Tree::map(k.file, item.span);
         spec.set(if inline { "patch" } else { "path" }, item.clone());
         for body in patch_body(k, disk, &spec)? {
-            apply_patch(k, disk, item, &body, None, Allow::default(), out)?;
+            apply_patch(k, disk, item, &body, (None, Allow::default()), out, None)?;
         }
     }
     Ok(())
@@ -801,6 +861,7 @@ fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) 
 
 fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
     let items = k.list("patches")?;
+    let mut names = Names::default();
     for item in items {
         let mut allow = Allow::default();
         if let Some(options) = item.get("options") {
@@ -822,7 +883,7 @@ fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
             }
         }
         for body in patch_body(k, disk, item)? {
-            apply_patch(k, disk, item, &body, item.get("target"), allow, out)?;
+            apply_patch(k, disk, item, &body, (item.get("target"), allow), out, Some(&mut names))?;
         }
     }
     Ok(())
@@ -842,7 +903,7 @@ fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Resu
                     k.error(Some(item), "a JSON 6902 patch must be a list of operations".into())
                 );
             };
-            apply_patch(k, disk, item, &body, Some(target), Allow::default(), out)?;
+            apply_patch(k, disk, item, &body, (Some(target), Allow::default()), out, None)?;
         }
     }
     Ok(())

@@ -5,7 +5,6 @@
 
 use ecow::EcoString;
 
-use crate::inventory::locate;
 use crate::load::source::Span;
 use crate::load::yaml::Entry;
 use crate::load::{Node, Value};
@@ -176,14 +175,17 @@ impl Tree {
     pub fn into_node(self) -> (Node, Vec<Origin>) {
         let mut origins = Vec::new();
         let file = self.file;
-        let node = convert(self, file, "", &mut origins);
+        let mut pointer = String::new();
+        let node = convert(self, file, &mut pointer, &mut origins);
         (node, origins)
     }
 }
 
-fn convert(tree: Tree, parent_file: u32, pointer: &str, origins: &mut Vec<Origin>) -> Node {
+/// Converts a tree; `pointer` is the node's JSON pointer (restored on return), written out only
+/// where the file changes.
+fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec<Origin>) -> Node {
     if tree.file != parent_file {
-        origins.push(Origin { pointer: pointer.to_string(), file: tree.file });
+        origins.push(Origin { pointer: pointer.clone(), file: tree.file });
     }
     let file = tree.file;
     let value = match tree.value {
@@ -196,24 +198,55 @@ fn convert(tree: Tree, parent_file: u32, pointer: &str, origins: &mut Vec<Origin
             items
                 .into_iter()
                 .enumerate()
-                .map(|(i, t)| convert(t, file, &locate::push(pointer, &i.to_string()), origins))
+                .map(|(i, t)| {
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(itoa(i, &mut [0; 20]));
+                    let node = convert(t, file, pointer, origins);
+                    pointer.truncate(len);
+                    node
+                })
                 .collect(),
         ),
         TValue::Map(fields) => Value::Map(
             fields
                 .into_iter()
                 .map(|f| {
-                    let at = locate::push(pointer, &f.key);
+                    let len = pointer.len();
+                    pointer.push('/');
+                    for c in f.key.chars() {
+                        match c {
+                            '~' => pointer.push_str("~0"),
+                            '/' => pointer.push_str("~1"),
+                            c => pointer.push(c),
+                        }
+                    }
                     // A key written in another file than its value (a patch replaced the value)
                     // is located at the value: `key: value` is found in the value's file.
                     let key_span =
                         if f.value.file == f.key_file { f.key_span } else { f.value.span };
-                    Entry { key: f.key, key_span, value: convert(f.value, file, &at, origins) }
+                    let value = convert(f.value, file, pointer, origins);
+                    pointer.truncate(len);
+                    Entry { key: f.key, key_span, value }
                 })
                 .collect(),
         ),
     };
     Node { span: tree.span, value }
+}
+
+/// A list index as text, without allocating.
+fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("0")
 }
 
 /// The trees of a YAML stream, every node from file 0 (reading back what was written).

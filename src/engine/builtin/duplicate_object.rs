@@ -54,14 +54,19 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
         // Remembered per cluster, so that a group of n copies costs n steps, not n².
         let mut first_outside: Option<&Object> = None;
         let mut first_in: HashMap<&str, &Object> = HashMap::new();
-        for (i, later) in objects.iter().enumerate() {
-            let later_cluster = match &later.rendering {
-                Some(r) => Some(&*r.unit.cluster),
-                None => cluster_of(&inv.source(later).display),
+        // An object rendered for several clusters is a copy in each.
+        let copies = objects.iter().flat_map(|&o| {
+            let clusters: Vec<Option<&str>> = match &o.rendering {
+                Some(r) => r.clusters().map(Some).collect(),
+                None => vec![cluster_of(&inv.source(o).display)],
             };
+            clusters.into_iter().map(move |c| (o, c))
+        });
+        let mut reported: Vec<(usize, usize)> = Vec::new();
+        for (i, (later, later_cluster)) in copies.enumerate() {
             let first = match later_cluster {
                 _ if i == 0 => None,
-                None => Some(objects[0]),
+                None => Some(objects[0]).filter(|f| f.index != later.index),
                 Some(c) => match (first_outside, first_in.get(c)) {
                     (Some(a), Some(b)) => Some(if a.index < b.index { a } else { *b }),
                     (a, b) => a.or(b.copied()),
@@ -75,7 +80,12 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                     first_in.entry(c).or_insert(later);
                 }
             }
+            let first = first.filter(|f| f.index != later.index);
             let Some(first) = first else { continue };
+            if reported.contains(&(later.index, first.index)) {
+                continue;
+            }
+            reported.push((later.index, first.index));
             let at = &inv.files[first.file_at("/metadata/name")];
             let line = first
                 .root
