@@ -83,6 +83,9 @@ pub struct Violation {
     /// Where the cause is written when it is not in the object (inventory file index, span):
     /// the patch that deleted what the object lacks.
     pub at: Option<(usize, crate::load::source::Span)>,
+    /// For an object several clusters receive, the one the violation is about (a whole-tree
+    /// rule judges each cluster apart); `None` for all.
+    pub cluster: Option<String>,
 }
 
 /// Where a violation of a Kyverno policy comes from.
@@ -149,16 +152,21 @@ impl Sink {
         self.push(object, None, pointer.into(), message.into());
     }
 
-    /// A violation of `object` whose cause is written at `at` (inventory file index, span),
-    /// outside the object: a patch that deleted what it needs.
-    pub fn report_at(
+    /// A violation of `object` in one cluster (`None`: every cluster that receives it), whose
+    /// cause is written at `at` (inventory file index, span) when it is outside the object: a
+    /// patch that deleted what the object needs.
+    pub fn report_in(
         &mut self,
         object: &Object,
-        at: (usize, crate::load::source::Span),
+        cluster: Option<&str>,
+        at: Option<(usize, crate::load::source::Span)>,
         pointer: impl Into<String>,
         message: impl Into<String>,
     ) {
-        self.push(object, Some(at), pointer.into(), message.into());
+        self.push(object, at, pointer.into(), message.into());
+        if let Some(last) = self.violations.last_mut() {
+            last.cluster = cluster.map(String::from);
+        }
     }
 
     fn push(
@@ -174,6 +182,7 @@ impl Sink {
             message,
             origin: None,
             at,
+            cluster: None,
         });
     }
 }

@@ -254,7 +254,14 @@ fn to_finding(
         policy,
         suppressed: None,
         tenant: tenant_name(inv, object),
-        units: object.rendering.iter().flat_map(|r| r.traces.iter().cloned()).collect(),
+        // The units of the cluster the violation is about, else every unit.
+        units: object
+            .rendering
+            .iter()
+            .flat_map(|r| r.traces.iter())
+            .filter(|t| v.cluster.as_deref().is_none_or(|c| *t.cluster == *c))
+            .cloned()
+            .collect(),
     }
 }
 

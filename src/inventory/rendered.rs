@@ -200,25 +200,32 @@ pub(super) fn object(
 /// Rendered objects, each kept once for all the clusters that receive it identically.
 #[derive(Default)]
 pub(crate) struct Shared {
-    /// By (root file, root position, target): the indexes of the objects there. Objects from
-    /// one place are few; they are compared in full.
-    index: HashMap<(usize, u32, u32, Option<usize>), Vec<usize>>,
+    /// By (root file, root position): the indexes of the objects there. Objects from one
+    /// place are few; they are compared in full.
+    index: HashMap<(usize, u32, u32), Vec<usize>>,
 }
 
 impl Shared {
-    /// Adds an object to `objects`, or, when an object of another cluster is the same, the
-    /// object's unit to it.
-    pub(crate) fn add(&mut self, objects: &mut Vec<RenderedObject>, object: RenderedObject) {
+    /// Adds an object to `objects`, or, when an object of another cluster is the same (and
+    /// deployed alike: `same_deployer` of their targets), the object's unit to it.
+    pub(crate) fn add(
+        &mut self,
+        objects: &mut Vec<RenderedObject>,
+        object: RenderedObject,
+        same_deployer: &dyn Fn(Option<usize>, Option<usize>) -> bool,
+    ) {
         let start = object.root.span.start;
-        let key = (object.file, start.line, start.col, object.target);
-        let candidates = self.index.entry(key).or_default();
+        let candidates = self.index.entry((object.file, start.line, start.col)).or_default();
         let cluster = &object.rendering.units[0].0.cluster;
         for &i in candidates.iter() {
             let other = &mut objects[i];
             if other.rendering.clusters().any(|c| c == &**cluster) {
                 continue;
             }
-            if other.rendering.origins == object.rendering.origins && other.root == object.root {
+            if other.rendering.origins == object.rendering.origins
+                && same_deployer(other.target, object.target)
+                && other.root == object.root
+            {
                 other.rendering.units.extend(object.rendering.units);
                 return;
             }

@@ -25,6 +25,9 @@ use crate::render::tree::Tree;
 /// Stack of a build thread (reserved, not used, until a build goes deep).
 const BUILD_STACK: usize = 64 << 20;
 
+/// How many units are built before what they built is settled.
+const CHUNK: usize = 256;
+
 /// Most units a tree may have (entries rendered by entries could otherwise multiply).
 pub(super) const MAX_UNITS: usize = 20_000;
 
@@ -164,34 +167,36 @@ impl Units<'_, '_> {
         let mut instantiated = vec![false; targets.len()];
         let mut planned_written = vec![false; targets.len()];
         let mut seen: HashSet<(usize, usize, String)> = HashSet::new();
-        // First the entries no other entry's directory holds: the others are met when what
-        // holds them is built.
-        let mut dirs: Vec<(&Path, usize)> = self
-            .layout
-            .target_dirs
-            .iter()
-            .enumerate()
-            .filter_map(|(j, d)| Some((d.as_deref()?, j)))
-            .collect();
-        dirs.sort_unstable();
-        let held = |i: usize| {
-            let Some(file) = targets[i].defined_in.as_deref() else { return false };
-            file.ancestors().skip(1).any(|a| {
-                let from = dirs.partition_point(|(d, _)| *d < a);
-                dirs[from..].iter().take_while(|(d, _)| *d == a).any(|&(_, j)| j != i)
-            })
-        };
+        // What may deploy each entry: the entries whose directory holds its file or whose
+        // kustomizations (as written) reach it. An entry is built as written only once those
+        // were built: what they render is what the cluster meets.
+        let holders = self.holders();
         let mut wave: Vec<Plan> = (0..targets.len())
-            .filter(|&i| !held(i))
+            .filter(|&i| holders[i].is_empty())
             .filter_map(|i| written(i, self.layout, self.shared, self.show))
             .collect();
         loop {
             if wave.is_empty() {
-                // Entries nothing rendered (their file is in no unit, or in one that failed).
-                wave = (0..targets.len())
+                // Entries nothing rendered whose holders were all built (their file is in no
+                // unit, or in one that failed); in a cycle of holders, all that remain.
+                let remaining: Vec<usize> = (0..targets.len())
                     .filter(|&i| !instantiated[i] && !planned_written[i])
+                    .collect();
+                let ready: Vec<usize> = remaining
+                    .iter()
+                    .copied()
+                    .filter(|&i| holders[i].iter().all(|&h| planned_written[h] || instantiated[h]))
+                    .collect();
+                let next = if ready.is_empty() { remaining } else { ready };
+                wave = next
+                    .into_iter()
                     .filter_map(|i| written(i, self.layout, self.shared, self.show))
                     .collect();
+                if wave.is_empty() {
+                    for i in (0..targets.len()).filter(|&i| !instantiated[i]) {
+                        planned_written[i] = true;
+                    }
+                }
             }
             if wave.is_empty() {
                 break;
@@ -217,25 +222,33 @@ impl Units<'_, '_> {
                 }
             }
             self.plans.append(&mut wave);
-            let results = self.build_all(&self.plans[start..]);
-            for (k, result) in results.iter().enumerate() {
-                let Ok((_, entries, reads, _)) = result else { continue };
-                let cluster = self.plans[start + k].cluster;
-                for tree in entries {
-                    let Some(t) = defined_target(tree, reads, self.shared) else { continue };
-                    instantiated[t] = true;
-                    if !seen.insert((t, cluster, spec_json(tree))) {
-                        continue;
+            // Built in chunks, each settled before the next is built: a wave of thousands of
+            // units never holds all their objects at once.
+            let end = self.plans.len();
+            let mut from = start;
+            while from < end {
+                let to = end.min(from + CHUNK);
+                let results = self.build_all(&self.plans[from..to]);
+                for (k, result) in results.iter().enumerate() {
+                    let Ok((_, entries, reads, _)) = result else { continue };
+                    let cluster = self.plans[from + k].cluster;
+                    for tree in entries {
+                        let Some(t) = defined_target(tree, reads, self.shared) else { continue };
+                        instantiated[t] = true;
+                        if !seen.insert((t, cluster, spec_json(tree))) {
+                            continue;
+                        }
+                        wave.extend(instance(t, tree, reads, cluster, self.shared, self.show));
                     }
-                    wave.extend(instance(t, tree, reads, cluster, self.shared, self.show));
                 }
-            }
-            self.record(results);
-            // What an entry rendered stands: settle it now.
-            for k in start..self.plans.len() {
-                if self.plans[k].rendered.is_some() {
-                    self.settle(k);
+                self.record(results);
+                // What an entry rendered stands: settle it now.
+                for k in from..to {
+                    if self.plans[k].rendered.is_some() {
+                        self.settle(k);
+                    }
                 }
+                from = to;
             }
         }
         // An entry built as written that some unit also rendered: the rendered ones stand for
@@ -295,6 +308,41 @@ impl Units<'_, '_> {
         self.record(results);
     }
 
+    /// For each target, the targets that may deploy it: those whose directory holds its file,
+    /// and the one whose kustomizations (as written) reach it first.
+    fn holders(&self) -> Vec<Vec<usize>> {
+        let targets = self.shared.targets;
+        let mut dirs: Vec<(&Path, usize)> = self
+            .layout
+            .target_dirs
+            .iter()
+            .enumerate()
+            .filter_map(|(j, d)| Some((d.as_deref()?, j)))
+            .collect();
+        dirs.sort_unstable();
+        (0..targets.len())
+            .map(|i| {
+                let Some(file) = targets[i].defined_in.as_deref() else { return Vec::new() };
+                let mut holders: Vec<usize> = file
+                    .ancestors()
+                    .skip(1)
+                    .flat_map(|a| {
+                        let from = dirs.partition_point(|(d, _)| *d < a);
+                        dirs[from..].iter().take_while(move |(d, _)| *d == a).map(|&(_, j)| j)
+                    })
+                    .filter(|&j| j != i)
+                    .collect();
+                let reached_by = self
+                    .shared
+                    .loaded
+                    .get(file)
+                    .and_then(|l| self.layout.deployer.get(l.index).copied().flatten());
+                holders.extend(reached_by.filter(|&j| j != i));
+                holders
+            })
+            .collect()
+    }
+
     /// Keeps the outcomes of a wave, noting what each reached.
     fn record(&mut self, results: Vec<Outcome>) {
         for result in results {
@@ -339,7 +387,15 @@ impl Units<'_, '_> {
         }
         for built in objects {
             let object = object(built, &reads, &numbers, files, &unit, plan.target);
-            self.objects.add(&mut rendered.objects, object);
+            let targets = self.shared.targets;
+            let same_deployer = |a: Option<usize>, b: Option<usize>| match (a, b) {
+                (Some(a), Some(b)) => {
+                    targets[a].owner == targets[b].owner
+                        && targets[a].default_namespace == targets[b].default_namespace
+                }
+                (a, b) => a == b,
+            };
+            self.objects.add(&mut rendered.objects, object, &same_deployer);
         }
         let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
         for d in deleted {

@@ -64,6 +64,9 @@ fn a_violation_only_production_builds_points_at_its_patch_and_names_only_product
     assert_eq!(quota["file"], format!("{p}apps/base/shop/namespace.yaml"));
     assert_eq!(units(quota), [production.clone(), staging]);
     assert_eq!(report["findings"].as_array().unwrap().len(), 3, "{report}");
+    // Objects: the two Flux Kustomizations as written; the Namespace and NetworkPolicy, which
+    // both clusters receive alike, once each; the Deployment per cluster (tags differ).
+    assert_eq!(report["summary"]["resources"], 6);
     // The way there: the Flux Kustomization's spec.path, the overlay's and the base's entries.
     let via: Vec<(String, u64)> = privileged["units"][0]["via"]
         .as_array()

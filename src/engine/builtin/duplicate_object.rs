@@ -91,8 +91,10 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                 .root
                 .at(&["metadata", "name"])
                 .map_or(first.root.span.start.line, |n| n.span.start.line);
-            sink.report(
+            sink.report_in(
                 later,
+                later_cluster.filter(|_| !later.as_written()),
+                None,
                 "/metadata/name",
                 format!("{} `{}` is defined twice: also in {}:{line}; the cluster keeps whichever is applied last", later.kind, later.name, at.display),
             );

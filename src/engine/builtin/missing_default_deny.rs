@@ -85,9 +85,10 @@ fn check(params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                     Some(d) => {
                         let name =
                             d.root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("");
-                        sink.report_at(
+                        sink.report_in(
                             at,
-                            d.cause,
+                            cluster,
+                            Some(d.cause),
                             "/metadata",
                             format!(
                                 "{message}: this patch deletes NetworkPolicy `{name}` ({})",
@@ -95,7 +96,7 @@ fn check(params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                             ),
                         );
                     }
-                    None => sink.report(at, "/metadata", message),
+                    None => sink.report_in(at, cluster, None, "/metadata", message),
                 }
             }
         }

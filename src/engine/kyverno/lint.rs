@@ -157,6 +157,7 @@ impl Rule for PolicyRule {
                     rule: response.rule,
                 }),
                 at: None,
+                cluster: None,
             });
         }
     }
