@@ -35,6 +35,9 @@ pub(crate) struct FluxTarget {
     pub document: usize,
     /// A Flux Kustomization (built with its options), else an Argo CD Application.
     pub flux: bool,
+    /// Its source is this tree at this revision: its path is built here (a unit). Others still
+    /// decide namespaces and tenancy of the files below their path.
+    pub builds: bool,
     pub path: String,
     /// Namespace forced on every namespaced object (Flux `targetNamespace`).
     pub target_namespace: Option<String>,

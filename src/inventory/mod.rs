@@ -642,17 +642,34 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
     let text = |d: &crate::load::Document, path: &[&str]| {
         d.root.at(path).and_then(Node::as_str).map(String::from)
     };
+    let normal = |url: &str| url.trim_end_matches('/').trim_end_matches(".git").to_string();
     // GitRepositories of the tree by (namespace, name), and the URL of the tree itself (the
     // GitRepository `flux-system` that bootstrap syncs), to tell which sources are this tree.
-    let git_urls: HashMap<(String, String), String> = docs()
+    let git: HashMap<(String, String), (String, String)> = docs()
         .filter(|(_, d)| is(d, "source.toolkit.fluxcd.io/", "GitRepository"))
         .filter_map(|(_, d)| {
             let ns = text(d, &["metadata", "namespace"]).unwrap_or_default();
-            Some(((ns, text(d, &["metadata", "name"])?), text(d, &["spec", "url"])?))
+            let reference = d.root.at(&["spec", "ref"]).map(|r| r.to_json().to_string());
+            let url = normal(&text(d, &["spec", "url"])?);
+            Some(((ns, text(d, &["metadata", "name"])?), (url, reference.unwrap_or_default())))
         })
         .collect();
-    let own_url = git_urls.get(&("flux-system".into(), "flux-system".into()));
-    let normal = |url: &str| url.trim_end_matches('/').trim_end_matches(".git").to_string();
+    let own = git.get(&("flux-system".to_string(), "flux-system".to_string()));
+    // Whether a Kustomization's source is this tree at this revision, so that what it builds
+    // is read here: another branch of the same repository, or an artifact (an OCIRepository
+    // that CI pushes), may hold other files.
+    let builds_tree = |d: &crate::load::Document, own_ns: &str| {
+        let kind =
+            text(d, &["spec", "sourceRef", "kind"]).unwrap_or_else(|| "GitRepository".into());
+        let name = text(d, &["spec", "sourceRef", "name"]).unwrap_or_default();
+        let ns = text(d, &["spec", "sourceRef", "namespace"]).unwrap_or_else(|| own_ns.into());
+        kind == "GitRepository"
+            && (name == "flux-system"
+                || match (git.get(&(ns, name)), own) {
+                    (Some(source), Some(own)) => source == own,
+                    _ => true,
+                })
+    };
     // Whether a Kustomization's source can be this tree: its spec.path is then read here. An
     // artifact built elsewhere (ExternalArtifact, Bucket) or another repository is not.
     let source_is_tree = |d: &crate::load::Document, own_ns: &str| {
@@ -662,8 +679,8 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
         let ns = text(d, &["spec", "sourceRef", "namespace"]).unwrap_or_else(|| own_ns.into());
         match kind.as_str() {
             "GitRepository" if name == "flux-system" => true,
-            "GitRepository" => match (git_urls.get(&(ns, name)), own_url) {
-                (Some(url), Some(own)) => normal(url) == normal(own),
+            "GitRepository" => match (git.get(&(ns, name)), own) {
+                (Some((url, _)), Some((own, _))) => url == own,
                 _ => true,
             },
             "OCIRepository" => true,
@@ -684,6 +701,7 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
                 defined_in: file.cloned(),
                 document: d.index,
                 flux: true,
+                builds: builds_tree(d, &ns),
                 path: text(d, &["spec", "path"]).unwrap_or_else(|| "./".into()),
                 target_namespace: text(d, &["spec", "targetNamespace"]),
                 default_namespace: None,
@@ -703,6 +721,7 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
                 defined_in: file.cloned(),
                 document: d.index,
                 flux: false,
+                builds: true,
                 path,
                 target_namespace: None,
                 default_namespace: Some(dest.clone()).filter(|d| !d.is_empty()),

@@ -207,13 +207,14 @@ pub(crate) struct Shared {
 
 impl Shared {
     /// Adds an object to `objects`, or, when an object of another cluster is the same (and
-    /// deployed alike: `same_deployer` of their targets), the object's unit to it.
+    /// deployed alike: `same_deployer` of their targets), the object's unit to it; returns its
+    /// index.
     pub(crate) fn add(
         &mut self,
         objects: &mut Vec<RenderedObject>,
         object: RenderedObject,
         same_deployer: &dyn Fn(Option<usize>, Option<usize>) -> bool,
-    ) {
+    ) -> usize {
         let start = object.root.span.start;
         let candidates = self.index.entry((object.file, start.line, start.col)).or_default();
         let cluster = &object.rendering.units[0].0.cluster;
@@ -227,11 +228,12 @@ impl Shared {
                 && other.root == object.root
             {
                 other.rendering.units.extend(object.rendering.units);
-                return;
+                return i;
             }
         }
         candidates.push(objects.len());
         objects.push(object);
+        objects.len() - 1
     }
 }
 

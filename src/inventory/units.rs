@@ -10,6 +10,7 @@
 //! of its own.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,6 +48,22 @@ struct Plan {
     cluster: usize,
     /// The entry's `spec.path` (or `spec.source.path`): loaded file index and span.
     entry: Option<(usize, Span)>,
+}
+
+/// What the waves of entries know as they go.
+struct Waves {
+    /// Targets some unit rendered.
+    instantiated: Vec<bool>,
+    /// Targets planned as written (or never to be built here).
+    planned_written: Vec<bool>,
+    /// (target, cluster, spec) of every entry planned.
+    seen: HashSet<(usize, usize, String)>,
+    /// Instances by (target, build key): the first built and settled…
+    settled_spec: HashMap<(usize, String), usize>,
+    /// …those planned…
+    planned_spec: HashSet<(usize, String)>,
+    /// …and those that wait for one planned alike.
+    deferred: Vec<(Plan, (usize, String))>,
 }
 
 /// What one unit's build gave: objects (converted where they were built, so that no run holds
@@ -99,7 +116,7 @@ pub(crate) fn render(
         files,
         roots,
         targets,
-        sources: substitution_sources(files),
+        sources: substitution_sources(files, layout),
         loaded,
         limits,
         defines,
@@ -123,9 +140,12 @@ pub(crate) fn render(
         plans: Vec::new(),
         outcomes: Vec::new(),
         reached: Vec::new(),
+        entries_rendered: Vec::new(),
         rendered: Rendered { reached: vec![false; files.len()], ..Rendered::default() },
         extra: HashMap::new(),
         objects: super::rendered::Shared::default(),
+        settled: Vec::new(),
+        failures: HashMap::new(),
     };
     let superseded = units.entries();
     units.kustomizations(&superseded);
@@ -145,9 +165,16 @@ struct Units<'s, 'a> {
     outcomes: Vec<Option<Outcome>>,
     /// For each plan built: the loaded files its build reached, and whether it failed.
     reached: Vec<(Vec<usize>, bool)>,
+    /// For each plan built: whether it rendered entries.
+    entries_rendered: Vec<bool>,
     rendered: Rendered,
     extra: HashMap<PathBuf, usize>,
     objects: super::rendered::Shared,
+    /// For each plan settled: the indexes of its objects and of what it deleted, in `rendered`.
+    settled: Vec<(Vec<usize>, Vec<usize>)>,
+    /// Build errors by (file, line, message): the problem reported and how many more units
+    /// failed on it.
+    failures: HashMap<(String, Option<u32>, String), (usize, usize)>,
 }
 
 impl Units<'_, '_> {
@@ -164,9 +191,15 @@ impl Units<'_, '_> {
     /// returns which plans are superseded (an entry built as written that units rendered).
     fn entries(&mut self) -> Vec<bool> {
         let targets = self.shared.targets;
-        let mut instantiated = vec![false; targets.len()];
-        let mut planned_written = vec![false; targets.len()];
-        let mut seen: HashSet<(usize, usize, String)> = HashSet::new();
+        let mut st = Waves {
+            instantiated: vec![false; targets.len()],
+            // An entry whose source is not this tree is never built here.
+            planned_written: targets.iter().map(|t| !t.builds).collect(),
+            seen: HashSet::new(),
+            settled_spec: HashMap::new(),
+            planned_spec: HashSet::new(),
+            deferred: Vec::new(),
+        };
         // What may deploy each entry: the entries whose directory holds its file or whose
         // kustomizations (as written) reach it. An entry is built as written only once those
         // were built: what they render is what the cluster meets.
@@ -177,26 +210,7 @@ impl Units<'_, '_> {
             .collect();
         loop {
             if wave.is_empty() {
-                // Entries nothing rendered whose holders were all built (their file is in no
-                // unit, or in one that failed); in a cycle of holders, all that remain.
-                let remaining: Vec<usize> = (0..targets.len())
-                    .filter(|&i| !instantiated[i] && !planned_written[i])
-                    .collect();
-                let ready: Vec<usize> = remaining
-                    .iter()
-                    .copied()
-                    .filter(|&i| holders[i].iter().all(|&h| planned_written[h] || instantiated[h]))
-                    .collect();
-                let next = if ready.is_empty() { remaining } else { ready };
-                wave = next
-                    .into_iter()
-                    .filter_map(|i| written(i, self.layout, self.shared, self.show))
-                    .collect();
-                if wave.is_empty() {
-                    for i in (0..targets.len()).filter(|&i| !instantiated[i]) {
-                        planned_written[i] = true;
-                    }
-                }
+                wave = self.fallback(&mut st, &holders);
             }
             if wave.is_empty() {
                 break;
@@ -214,41 +228,32 @@ impl Units<'_, '_> {
                 if p.rendered.is_none() {
                     p.cluster = start + k;
                     if let Some(t) = p.target {
-                        planned_written[t] = true;
+                        st.planned_written[t] = true;
                     }
                 }
                 if let Some(t) = p.target {
-                    seen.insert((t, p.cluster, spec_key(p, self.shared)));
+                    st.seen.insert((t, p.cluster, spec_key(p, self.shared)));
                 }
             }
             self.plans.append(&mut wave);
             // Built in chunks, each settled before the next is built: a wave of thousands of
             // units never holds all their objects at once.
             let end = self.plans.len();
-            let mut from = start;
-            while from < end {
-                let to = end.min(from + CHUNK);
-                let results = self.build_all(&self.plans[from..to]);
-                for (k, result) in results.iter().enumerate() {
-                    let Ok((_, entries, reads, _)) = result else { continue };
-                    let cluster = self.plans[from + k].cluster;
-                    for tree in entries {
-                        let Some(t) = defined_target(tree, reads, self.shared) else { continue };
-                        instantiated[t] = true;
-                        if !seen.insert((t, cluster, spec_json(tree))) {
-                            continue;
-                        }
-                        wave.extend(instance(t, tree, reads, cluster, self.shared, self.show));
+            for from in (start..end).step_by(CHUNK) {
+                self.build_chunk(from..end.min(from + CHUNK), &mut st, &mut wave);
+            }
+            // Instances of an entry already planned the same way wait for its build.
+            for (plan, key) in std::mem::take(&mut st.deferred) {
+                match st.settled_spec.get(&key) {
+                    Some(&original) if self.can_share(original, plan.cluster) => {
+                        self.share(original, plan);
                     }
+                    Some(_) => wave.push(plan),
+                    None => st.deferred.push((plan, key)),
                 }
-                self.record(results);
-                // What an entry rendered stands: settle it now.
-                for k in from..to {
-                    if self.plans[k].rendered.is_some() {
-                        self.settle(k);
-                    }
-                }
-                from = to;
+            }
+            if wave.is_empty() {
+                wave.extend(st.deferred.drain(..).map(|(plan, _)| plan));
             }
         }
         // An entry built as written that some unit also rendered: the rendered ones stand for
@@ -305,7 +310,84 @@ impl Units<'_, '_> {
             });
         }
         let results = self.build_all(&self.plans[first..]);
-        self.record(results);
+        self.record(first, results);
+    }
+
+    /// The entries to build as written when no unit rendered more: those nothing rendered
+    /// whose holders were all built (their file is in no unit, or in one that failed); in a
+    /// cycle of holders, all that remain.
+    fn fallback(&mut self, st: &mut Waves, holders: &[Vec<usize>]) -> Vec<Plan> {
+        let targets = self.shared.targets;
+        let remaining: Vec<usize> =
+            (0..targets.len()).filter(|&i| !st.instantiated[i] && !st.planned_written[i]).collect();
+        let ready: Vec<usize> = remaining
+            .iter()
+            .copied()
+            .filter(|&i| holders[i].iter().all(|&h| st.planned_written[h] || st.instantiated[h]))
+            .collect();
+        let next = if ready.is_empty() { remaining } else { ready };
+        let wave: Vec<Plan> = next
+            .into_iter()
+            .filter_map(|i| written(i, self.layout, self.shared, self.show))
+            .collect();
+        if wave.is_empty() {
+            for i in (0..targets.len()).filter(|&i| !st.instantiated[i]) {
+                st.planned_written[i] = true;
+            }
+        }
+        wave
+    }
+
+    /// Builds plans `range`, settles what entries rendered, and plans the entries they
+    /// rendered in turn (into `wave`, shared with an alike build, or deferred until one).
+    fn build_chunk(&mut self, range: std::ops::Range<usize>, st: &mut Waves, wave: &mut Vec<Plan>) {
+        let targets = self.shared.targets;
+        let results = self.build_all(&self.plans[range.clone()]);
+        let mut pending = Vec::new();
+        for (k, result) in results.iter().enumerate() {
+            let Ok((_, entries, reads, _)) = result else { continue };
+            let cluster = self.plans[range.start + k].cluster;
+            for tree in entries {
+                let Some(t) = defined_target(tree, reads, self.shared) else { continue };
+                st.instantiated[t] = true;
+                if !st.seen.insert((t, cluster, spec_json(tree))) {
+                    continue;
+                }
+                let key = build_key(tree, targets[t].flux);
+                if let Some(plan) = instance(t, tree, reads, cluster, self.shared, self.show) {
+                    pending.push((plan, key));
+                }
+            }
+        }
+        self.record(range.start, results);
+        // What an entry rendered stands: settle it now.
+        for k in range.clone() {
+            if self.plans[k].rendered.is_some() {
+                self.settle(k);
+            }
+        }
+        // An entry another cluster's unit rendered the same way (staging and production
+        // deploying one tenant alike) builds the same objects: they become that cluster's
+        // too, without a second build.
+        for k in range {
+            if let (Some(t), Some((tree, _))) = (self.plans[k].target, &self.plans[k].rendered) {
+                st.settled_spec.entry((t, build_key(tree, targets[t].flux))).or_insert(k);
+            }
+        }
+        for (plan, spec) in pending {
+            let key = (plan.target.unwrap_or(usize::MAX), spec);
+            if let Some(&original) = st.settled_spec.get(&key) {
+                if self.can_share(original, plan.cluster) {
+                    self.share(original, plan);
+                    continue;
+                }
+            }
+            if st.planned_spec.insert(key.clone()) {
+                wave.push(plan);
+            } else {
+                st.deferred.push((plan, key));
+            }
+        }
     }
 
     /// For each target, the targets that may deploy it: those whose directory holds its file,
@@ -343,17 +425,30 @@ impl Units<'_, '_> {
             .collect()
     }
 
-    /// Keeps the outcomes of a wave, noting what each reached.
-    fn record(&mut self, results: Vec<Outcome>) {
-        for result in results {
-            let reached = match &result {
+    /// Keeps the outcomes of plans `from..`, noting what each reached.
+    fn record(&mut self, from: usize, results: Vec<Outcome>) {
+        self.make_room(from + results.len());
+        for (k, result) in results.into_iter().enumerate() {
+            let at = from + k;
+            self.entries_rendered[at] =
+                result.as_ref().is_ok_and(|(_, entries, _, _)| !entries.is_empty());
+            self.reached[at] = match &result {
                 Ok((_, _, reads, _)) => {
                     (reads.iter().filter(|r| r.built).filter_map(|r| r.loaded).collect(), false)
                 }
                 Err(_) => (Vec::new(), true),
             };
-            self.reached.push(reached);
-            self.outcomes.push(Some(result));
+            self.outcomes[at] = Some(result);
+        }
+    }
+
+    /// Grows the per-plan records to `len` plans.
+    fn make_room(&mut self, len: usize) {
+        if self.outcomes.len() < len {
+            self.outcomes.resize_with(len, || None);
+            self.reached.resize_with(len, || (Vec::new(), true));
+            self.entries_rendered.resize(len, true);
+            self.settled.resize_with(len, Default::default);
         }
     }
 
@@ -372,7 +467,15 @@ impl Units<'_, '_> {
         let (objects, _, reads, deleted) = match outcome {
             Ok(built) => built,
             Err(e) => {
-                rendered.problems.push(problem(&e, &plan.name, &plan.root, self.show));
+                // One error per cause: a base that many overlays include fails each of them.
+                let first = problem(&e, &plan.name, &plan.root, self.show);
+                let key = (first.file.clone(), first.line, e.message.clone());
+                if let Some((_, more)) = self.failures.get_mut(&key) {
+                    *more += 1;
+                } else {
+                    self.failures.insert(key, (rendered.problems.len(), 0));
+                    rendered.problems.push(first);
+                }
                 return;
             }
         };
@@ -395,15 +498,63 @@ impl Units<'_, '_> {
                 }
                 (a, b) => a == b,
             };
-            self.objects.add(&mut rendered.objects, object, &same_deployer);
+            let at = self.objects.add(&mut rendered.objects, object, &same_deployer);
+            self.settled[k].0.push(at);
         }
         let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
         for d in deleted {
             let cause = (number(d.file), d.span);
             let (root, _) = d.object.into_node();
+            self.settled[k].1.push(rendered.deleted.len());
             rendered.deleted.push(Removed { root, unit: Arc::clone(&unit), cause });
         }
         rendered.units.push(unit);
+    }
+
+    /// Whether the objects plan `original` built can be shared with `cluster`: it built and
+    /// rendered no entries (those would need units in `cluster` too), and `cluster` does not
+    /// already receive any of them from another unit (two copies in one cluster stay two).
+    fn can_share(&self, original: usize, cluster: usize) -> bool {
+        let Some((objects, _)) = self.settled.get(original) else { return false };
+        let built = self.reached.get(original).is_some_and(|(_, failed)| !failed);
+        let name = &self.plans[cluster].name;
+        built
+            && !self.entries_rendered.get(original).copied().unwrap_or(true)
+            && objects.iter().all(|&i| {
+                !self.rendered.objects[i].rendering.clusters().any(|c| c == name.as_str())
+            })
+    }
+
+    /// Makes `plan` a unit that receives what plan `original` built, without building it.
+    fn share(&mut self, original: usize, plan: Plan) {
+        let k = self.plans.len();
+        let unit = Arc::new(Unit {
+            name: plan.name.as_str().into(),
+            entry: plan.entry,
+            cluster: self.plans[plan.cluster].name.as_str().into(),
+        });
+        let original_name = self.plans[original].name.clone();
+        let (objects, deleted) = self.settled[original].clone();
+        for i in objects {
+            let rendering = &mut self.rendered.objects[i].rendering;
+            let via = rendering
+                .units
+                .iter()
+                .find(|(u, _)| *u.name == *original_name)
+                .map(|(_, via)| via.clone())
+                .unwrap_or_default();
+            rendering.units.push((Arc::clone(&unit), via));
+        }
+        for i in &deleted {
+            let d = &self.rendered.deleted[*i];
+            let copy = Removed { root: d.root.clone(), unit: Arc::clone(&unit), cause: d.cause };
+            self.rendered.deleted.push(copy);
+        }
+        self.rendered.units.push(unit);
+        self.make_room(k + 1);
+        self.reached[k] = self.reached[original].clone();
+        self.entries_rendered[k] = false;
+        self.plans.push(plan);
     }
 
     /// What the units rendered, as the inventory takes it.
@@ -411,6 +562,13 @@ impl Units<'_, '_> {
         for k in 0..self.plans.len() {
             if !superseded.get(k).copied().unwrap_or(false) {
                 self.settle(k);
+            }
+        }
+        for &(at, more) in self.failures.values() {
+            if more > 0 {
+                let s = if more == 1 { "" } else { "s" };
+                let message = &mut self.rendered.problems[at].message;
+                let _ = write!(message, " (and {more} more unit{s})");
             }
         }
         self.rendered
@@ -425,6 +583,9 @@ fn written(
     show: &dyn Fn(&Path) -> String,
 ) -> Option<Plan> {
     let t = &shared.targets[i];
+    if !t.builds {
+        return None;
+    }
     let dir = layout.target_dirs[i].clone()?;
     let root = build_root(&dir, shared)?;
     let file = t.defined_in.as_deref()?;
@@ -455,6 +616,9 @@ fn instance(
     show: &dyn Fn(&Path) -> String,
 ) -> Option<Plan> {
     let target = &shared.targets[t];
+    if !target.builds {
+        return None;
+    }
     let file = target.defined_in.as_deref()?;
     let path_field =
         if target.flux { &["spec", "path"][..] } else { &["spec", "source", "path"][..] };
@@ -535,6 +699,37 @@ fn spec_json(tree: &Tree) -> String {
     tree.get("spec").map(|s| s.to_json().to_string()).unwrap_or_default()
 }
 
+/// What decides what an entry builds (its path and build options, and its namespace, where
+/// `substituteFrom` looks): two entries alike in it build the same objects, whatever their
+/// interval, timeout or dependencies.
+fn build_key(tree: &Tree, flux: bool) -> String {
+    let fields: &[&str] = if flux {
+        &[
+            "path",
+            "targetNamespace",
+            "namePrefix",
+            "nameSuffix",
+            "patches",
+            "images",
+            "components",
+            "commonMetadata",
+            "postBuild",
+        ]
+    } else {
+        &["source", "destination"]
+    };
+    let spec = tree.get("spec");
+    let mut key =
+        tree.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
+    for f in fields {
+        key.push('\u{1f}');
+        if let Some(v) = spec.and_then(|s| s.get(f)) {
+            key.push_str(&v.to_json().to_string());
+        }
+    }
+    key
+}
+
 /// [`spec_json`] of the entry a plan builds.
 fn spec_key(plan: &Plan, shared: &Shared<'_>) -> String {
     if let Some((tree, _)) = &plan.rendered {
@@ -551,18 +746,21 @@ fn spec_key(plan: &Plan, shared: &Shared<'_>) -> String {
 }
 
 /// The ConfigMaps and Secrets of the tree, for `postBuild.substituteFrom`.
-fn substitution_sources(files: &[LoadedFile]) -> crate::render::flux::Sources {
+/// (A namespace a kustomization sets counts, as the cluster gets the object.)
+fn substitution_sources(files: &[LoadedFile], layout: &Layout) -> crate::render::flux::Sources {
     let mut sources = crate::render::flux::Sources::new();
-    for file in files {
+    for (index, file) in files.iter().enumerate() {
         let Some(path) = &file.source.path else { continue };
+        let assigned = layout.namespaces.get(index).and_then(Option::as_deref);
         for doc in &file.documents {
             let text = |p: &[&str]| doc.root.at(p).and_then(Node::as_str).unwrap_or("");
             let kind = text(&["kind"]);
             if text(&["apiVersion"]) != "v1" || !(kind == "ConfigMap" || kind == "Secret") {
                 continue;
             }
+            let written = text(&["metadata", "namespace"]);
             let key = (
-                text(&["metadata", "namespace"]).to_string(),
+                assigned.unwrap_or(written).to_string(),
                 kind.to_string(),
                 text(&["metadata", "name"]).to_string(),
             );

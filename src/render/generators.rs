@@ -154,7 +154,11 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
         envs.push(env);
     }
     for env in envs {
-        let path = g.dir.join(env.as_str().unwrap_or(""));
+        let name = env.as_str().unwrap_or("");
+        if name.contains("://") {
+            return Err(g.error(env, format!("`{name}` is remote: remote files are not fetched")));
+        }
+        let path = g.dir.join(name);
         let (file, bytes) = read_bytes(g, env, &path)?;
         let text = String::from_utf8(bytes)
             .map_err(|_| g.error(env, format!("`{}` is not UTF-8 text", path.display())))?;
@@ -184,6 +188,9 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
                 text,
             ),
         };
+        if rel.contains("://") {
+            return Err(g.error(spec, format!("`{rel}` is remote: remote files are not fetched")));
+        }
         let (_, content) = read_bytes(g, spec, &g.dir.join(rel))?;
         out.push((key, content, (g.file, spec.span)));
     }

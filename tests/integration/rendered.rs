@@ -368,3 +368,69 @@ fn entries_that_units_render_are_built_as_rendered_in_their_cluster() {
         (Some("team/apps/production/kustomization.yaml"), Some(4))
     );
 }
+
+#[test]
+fn only_sources_that_are_this_tree_at_this_revision_are_built() {
+    let dir = tempfile::tempdir().unwrap();
+    let flux = |name: &str, source: &str| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: ./apps\n  sourceRef: {{{source}}}\n")
+    };
+    let sync = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: flux-system\n  namespace: flux-system\nspec:\n  path: ./clusters/prod\n  sourceRef: {kind: GitRepository, name: flux-system}\n";
+    let git = |name: &str, branch: &str| {
+        format!("apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  url: https://git.example.com/fleet\n  ref: {{branch: {branch}}}\n")
+    };
+    let (oci, other) = (
+        flux("from-oci", "kind: OCIRepository, name: artifact"),
+        flux("from-branch", "kind: GitRepository, name: other"),
+    );
+    let (own, branch) = (git("flux-system", "main"), git("other", "release"));
+    write(
+        dir.path(),
+        &[
+            ("clusters/prod/oci.yaml", oci.as_str()),
+            ("clusters/prod/branch.yaml", other.as_str()),
+            ("clusters/prod/sources.yaml", &format!("{own}---\n{branch}")),
+            ("clusters/prod/flux-system/gotk-sync.yaml", sync),
+            ("apps/kustomization.yaml", "namePrefix: built-\nresources: [cm.yaml]\n"),
+            (
+                "apps/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n",
+            ),
+        ],
+    );
+    // The cluster's flux-system syncs both entries, but neither is built (an artifact,
+    // another branch: their files may differ from these): `apps` is a unit of its own, and its
+    // ConfigMap is not two copies in one cluster.
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-001", "."], None);
+    let report = run.json();
+    assert_eq!(report["findings"], serde_json::json!([]), "{report}");
+    assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+}
+
+#[test]
+fn a_build_error_many_units_meet_is_one_error_and_remote_files_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "base/kustomization.yaml",
+                "configMapGenerator:\n- name: settings\n  files:\n  - https://example.com/settings.env\n",
+            ),
+            ("one/kustomization.yaml", "resources: [../base]\n"),
+            ("two/kustomization.yaml", "resources: [../base]\n"),
+            ("three/kustomization.yaml", "resources: [../base]\n"),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2);
+    let errors = run.json()["errors"].as_array().unwrap().clone();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(
+        (errors[0]["file"].as_str(), errors[0]["line"].as_u64()),
+        (Some("base/kustomization.yaml"), Some(4))
+    );
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("is remote: remote files are not fetched"), "{message}");
+    assert!(message.ends_with("(and 2 more units)"), "{message}");
+}

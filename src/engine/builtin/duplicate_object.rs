@@ -1,6 +1,7 @@
 //! Template `duplicate-object`: one object (kind, namespace, name) defined twice for the same
-//! cluster. A rendered object belongs to its build unit's cluster (docs/RENDER.md); an object
-//! as written below `clusters/<name>/` to that cluster; other files to every cluster.
+//! cluster. Rendered objects collide when one cluster receives both (docs/RENDER.md); objects
+//! as written are compared among themselves: one below `clusters/<name>/` belongs to that
+//! cluster, other files to every cluster.
 //! A namespaced object with no effective namespace collides only with objects of its own
 //! directory (separate apps without a namespace are not one namespace `""`).
 
@@ -49,24 +50,47 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
     let mut groups: Vec<_> = seen.into_values().filter(|v| v.len() > 1).collect();
     groups.sort_by_key(|v| v[0].index);
     for objects in groups {
-        // The first earlier definition the cluster can see together with `later`: any, for an
-        // object outside a cluster directory; else the first outside one or in the same cluster.
-        // Remembered per cluster, so that a group of n copies costs n steps, not n².
+        // Objects as written and objects build units rendered are compared among their own:
+        // a file a unit failed to build (and that is linted as written) is no second copy of
+        // what another unit renders.
+        let (written, rendered): (Vec<&Object>, Vec<&Object>) =
+            objects.iter().partition(|o| o.as_written());
+        let mut report = |later: &Object, first: &Object, cluster: Option<&str>| {
+            let at = &inv.files[first.file_at("/metadata/name")];
+            let line = first
+                .root
+                .at(&["metadata", "name"])
+                .map_or(first.root.span.start.line, |n| n.span.start.line);
+            sink.report_in(
+                later,
+                cluster,
+                None,
+                "/metadata/name",
+                format!("{} `{}` is defined twice: also in {}:{line}; the cluster keeps whichever is applied last", later.kind, later.name, at.display),
+            );
+        };
+        // Rendered: two copies collide when one cluster receives both.
+        let mut first_in: HashMap<&str, &Object> = HashMap::new();
+        for later in &rendered {
+            for cluster in later.clusters() {
+                match first_in.get(cluster) {
+                    Some(first) => report(later, first, Some(cluster)),
+                    None => {
+                        first_in.insert(cluster, later);
+                    }
+                }
+            }
+        }
+        // As written: the first earlier definition the cluster can see together with `later`:
+        // any, for an object outside a cluster directory; else the first outside one or in the
+        // same cluster. Remembered per cluster, so that a group of n copies costs n steps.
         let mut first_outside: Option<&Object> = None;
         let mut first_in: HashMap<&str, &Object> = HashMap::new();
-        // An object rendered for several clusters is a copy in each.
-        let copies = objects.iter().flat_map(|&o| {
-            let clusters: Vec<Option<&str>> = match &o.rendering {
-                Some(r) => r.clusters().map(Some).collect(),
-                None => vec![cluster_of(&inv.source(o).display)],
-            };
-            clusters.into_iter().map(move |c| (o, c))
-        });
-        let mut reported: Vec<(usize, usize)> = Vec::new();
-        for (i, (later, later_cluster)) in copies.enumerate() {
+        for (i, later) in written.iter().enumerate() {
+            let later_cluster = cluster_of(&inv.source(later).display);
             let first = match later_cluster {
                 _ if i == 0 => None,
-                None => Some(objects[0]).filter(|f| f.index != later.index),
+                None => Some(written[0]),
                 Some(c) => match (first_outside, first_in.get(c)) {
                     (Some(a), Some(b)) => Some(if a.index < b.index { a } else { *b }),
                     (a, b) => a.or(b.copied()),
@@ -80,24 +104,9 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                     first_in.entry(c).or_insert(later);
                 }
             }
-            let first = first.filter(|f| f.index != later.index);
-            let Some(first) = first else { continue };
-            if reported.contains(&(later.index, first.index)) {
-                continue;
+            if let Some(first) = first {
+                report(later, first, None);
             }
-            reported.push((later.index, first.index));
-            let at = &inv.files[first.file_at("/metadata/name")];
-            let line = first
-                .root
-                .at(&["metadata", "name"])
-                .map_or(first.root.span.start.line, |n| n.span.start.line);
-            sink.report_in(
-                later,
-                later_cluster.filter(|_| !later.as_written()),
-                None,
-                "/metadata/name",
-                format!("{} `{}` is defined twice: also in {}:{line}; the cluster keeps whichever is applied last", later.kind, later.name, at.display),
-            );
         }
     }
 }
