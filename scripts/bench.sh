@@ -90,6 +90,25 @@ if [[ " $sizes " == *" 1000 "* && " $sizes " == *" 2000 "* ]]; then
   targets+=("2000 / 1000 tenants = $r (target <= 2.2): $(verdict "$r" 2.2)")
 fi
 
+# The overlays layout (tenants and apps as Kustomize overlays per cluster, Flux entries whose
+# path an overlay patches): what rendering costs.
+if [[ " $sizes " == *" 1000 "* ]]; then
+  dir=$work/overlays-1000
+  if [ ! -f "$dir/.gen_fleet.json" ]; then
+    python3 "$shared/bench/gen_fleet.py" "$dir" --tenants 1000 --seed 42 --layout overlays --force >/dev/null
+  fi
+  "$bin" --format json -o /dev/null --fail-on never "$dir" || true # warm the page cache
+  for _ in $(seq "$runs"); do
+    measure overlays-floor "$bin" --parse-only "$dir"
+    measure overlays-lint "$bin" --format json -o /dev/null --fail-on never "$dir"
+  done
+  f=$(wall overlays-floor); l=$(wall overlays-lint); r=$(ratio "$l" "$f")
+  echo "overlays, 1000 tenants: parse-only floor $f s, mtk-lint $l s (ratio $r), peak RSS $(rss_mib overlays-lint) MiB"
+  targets+=("overlays, 1000 tenants: lint / parse floor = $r (target <= 2.5): $(verdict "$r" 2.5)")
+  m=$(rss_mib overlays-lint)
+  targets+=("overlays, 1000 tenants: peak RSS = $m MiB (target <= 500 MB = 477 MiB): $(verdict "$m" 477)")
+fi
+
 # All non-CEL validate ClusterPolicies of the conformance corpus, applied together.
 corpus=$shared/conformance/kyverno-policies
 if [ -d "$corpus" ] && [[ " $sizes " == *" 200 "* ]]; then
