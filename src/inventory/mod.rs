@@ -663,11 +663,15 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
             text(d, &["spec", "sourceRef", "kind"]).unwrap_or_else(|| "GitRepository".into());
         let name = text(d, &["spec", "sourceRef", "name"]).unwrap_or_default();
         let ns = text(d, &["spec", "sourceRef", "namespace"]).unwrap_or_else(|| own_ns.into());
+        // Without the tree's own GitRepository to compare with, only `flux-system` is surely
+        // this tree (another source may be another repository or branch: flux2-multi-tenancy's
+        // tenants pull their own).
         kind == "GitRepository"
             && (name == "flux-system"
                 || match (git.get(&(ns, name)), own) {
                     (Some(source), Some(own)) => source == own,
-                    _ => true,
+                    // A source the tree does not define: nothing says what it holds.
+                    _ => false,
                 })
     };
     // Whether a Kustomization's source can be this tree: its spec.path is then read here. An

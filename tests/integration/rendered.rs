@@ -405,6 +405,18 @@ fn only_sources_that_are_this_tree_at_this_revision_are_built() {
     let report = run.json();
     assert_eq!(report["findings"], serde_json::json!([]), "{report}");
     assert_eq!(report["errors"], serde_json::json!([]), "{report}");
+    // Without the tree's own GitRepository to compare with, a source other than `flux-system`
+    // may be any repository (flux2-multi-tenancy's tenants pull their own): not built either.
+    let both = flux("from-other", "kind: GitRepository, name: other");
+    write(
+        dir.path(),
+        &[
+            ("clusters/prod/sources.yaml", branch.as_str()),
+            ("clusters/prod/oci.yaml", both.as_str()),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-001", "."], None);
+    assert_eq!(run.json()["findings"], serde_json::json!([]), "{}", run.stdout);
 }
 
 #[test]
