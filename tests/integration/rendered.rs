@@ -239,6 +239,14 @@ fn copies_collide_only_when_one_cluster_receives_both() {
     let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-001", "."], None);
     let report = run.json();
     assert_eq!(locations(&report), [loc("MTK-GEN-001", "shared/cm.yaml", 4, 3)], "{report}");
+    // One definition that two units of the dev cluster apply: the units are named.
+    let message = report["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("is applied twice by one cluster"), "{message}");
+    assert!(
+        message.contains("`flux-system/b`") && message.contains("`flux-system/c`"),
+        "{message}"
+    );
+    assert_eq!(units(&report["findings"][0]).len(), 1, "only the dev cluster's later unit");
 }
 
 #[test]

@@ -61,13 +61,33 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                 .root
                 .at(&["metadata", "name"])
                 .map_or(first.root.span.start.line, |n| n.span.start.line);
-            sink.report_in(
-                later,
-                cluster,
-                None,
-                "/metadata/name",
-                format!("{} `{}` is defined twice: also in {}:{line}; the cluster keeps whichever is applied last", later.kind, later.name, at.display),
-            );
+            let same_place = first.file_at("/metadata/name") == later.file_at("/metadata/name")
+                && later.root.at(&["metadata", "name"]).map(|n| n.span.start.line) == Some(line);
+            // One definition that two units of a cluster both apply: name the units.
+            let message = match (cluster, same_place) {
+                (Some(c), true) => {
+                    let unit = |o: &Object| {
+                        o.rendering
+                            .iter()
+                            .flat_map(|r| r.units.iter())
+                            .find(|(u, _)| &*u.cluster == c)
+                            .map(|(u, _)| u.name.to_string())
+                            .unwrap_or_default()
+                    };
+                    format!(
+                        "{} `{}` is applied twice by one cluster: by {} and by {}; the cluster keeps whichever is applied last",
+                        later.kind,
+                        later.name,
+                        unit(first),
+                        unit(later)
+                    )
+                }
+                _ => format!(
+                    "{} `{}` is defined twice: also in {}:{line}; the cluster keeps whichever is applied last",
+                    later.kind, later.name, at.display
+                ),
+            };
+            sink.report_in(later, cluster, None, "/metadata/name", message);
         };
         // Rendered: two copies collide when one cluster receives both.
         let mut first_in: HashMap<&str, &Object> = HashMap::new();
