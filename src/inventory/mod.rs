@@ -250,11 +250,6 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     };
     // Files become objects in parallel; indices are assigned afterwards, in tree order.
     let tree = Tree { layout: &layout, flux_targets: &flux_targets, crd_scopes: &crd_scopes };
-    let per_file: Vec<FileObjects> =
-        files.into_par_iter().enumerate().map(|(i, file)| tree.file_objects(i, file)).collect();
-    inv.objects.reserve_exact(
-        per_file.iter().map(|f| f.objects.len()).sum::<usize>() + rendered.objects.len(),
-    );
     let rendered::Rendered {
         objects: rendered_objects,
         reached,
@@ -263,17 +258,27 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         deleted,
         ..
     } = rendered;
+    let per_file: Vec<FileObjects> = files
+        .into_par_iter()
+        .enumerate()
+        .map(|(i, file)| {
+            let mut objects = tree.file_objects(i, file);
+            // A file a unit built is linted as the unit renders it (its objects as written
+            // are freed here, in parallel).
+            if reached[i] {
+                objects.objects = Vec::new();
+            }
+            objects
+        })
+        .collect();
+    inv.objects.reserve_exact(
+        per_file.iter().map(|f| f.objects.len()).sum::<usize>() + rendered_objects.len(),
+    );
     inv.deleted = deleted;
     inv.problems.extend(problems);
-    for (
-        i,
-        FileObjects { source, mut objects, documents, skipped_documents, mut problems, skip },
-    ) in per_file.into_iter().enumerate()
+    for FileObjects { source, objects, documents, skipped_documents, mut problems, skip } in
+        per_file
     {
-        // A file a unit built is linted as the unit renders it.
-        if reached[i] {
-            objects.clear();
-        }
         inv.problems.append(&mut problems);
         if let Some(reason) = skip {
             let (display, path) = (source.display.clone(), source.path.clone());
