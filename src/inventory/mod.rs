@@ -293,29 +293,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         }
     }
     inv.files.extend(extra_files);
-    for r in rendered_objects {
-        let target = r.target.map(|t| &flux_targets[t]);
-        let deployed_by = target.map(|t| Arc::clone(&t.owner));
-        let placement = Placement {
-            file: r.file,
-            document: r.document,
-            assigned_ns: None,
-            default_ns: target.and_then(|t| t.default_namespace.as_ref()),
-            deployed_by: deployed_by.as_ref(),
-        };
-        let text = |key: &str| r.root.get(key).and_then(Node::as_str).unwrap_or("").to_string();
-        let (api_version, kind) = (text("apiVersion"), text("kind"));
-        // What is not an object (a values file beside the manifests) is not linted.
-        if api_version.is_empty() || kind.is_empty() {
-            continue;
-        }
-        let mut object = tree.object(&placement, api_version, kind, r.root);
-        let mut rendering = r.rendering;
-        rendering.traces = rendering.make_traces(&inv.files);
-        object.rendering = Some(Box::new(rendering));
-        object.index = inv.objects.len();
-        inv.objects.push(object);
-    }
+    tree.add_rendered(&mut inv, rendered_objects);
     inv.skipped_files.append(&mut chart_sources);
     inv.skipped_files.sort();
     inv.charts = charts;
@@ -420,6 +398,33 @@ impl FileObjects {
 }
 
 impl Tree<'_> {
+    /// Adds the objects build units rendered (after every file the inventory numbers).
+    fn add_rendered(&self, inv: &mut Inventory, objects: Vec<rendered::RenderedObject>) {
+        for r in objects {
+            let target = r.target.map(|t| &self.flux_targets[t]);
+            let deployed_by = target.map(|t| Arc::clone(&t.owner));
+            let placement = Placement {
+                file: r.file,
+                document: r.document,
+                assigned_ns: None,
+                default_ns: target.and_then(|t| t.default_namespace.as_ref()),
+                deployed_by: deployed_by.as_ref(),
+            };
+            let text = |key: &str| r.root.get(key).and_then(Node::as_str).unwrap_or("").to_string();
+            let (api_version, kind) = (text("apiVersion"), text("kind"));
+            // What is not an object (a values file beside the manifests) is not linted.
+            if api_version.is_empty() || kind.is_empty() {
+                continue;
+            }
+            let mut object = self.object(&placement, api_version, kind, r.root);
+            let mut rendering = r.rendering;
+            rendering.traces = rendering.make_traces(&inv.files);
+            object.rendering = Some(Box::new(rendering));
+            object.index = inv.objects.len();
+            inv.objects.push(object);
+        }
+    }
+
     /// An object of the tree, its effective namespace decided.
     fn object(&self, at: &Placement<'_>, api_version: String, kind: String, root: Node) -> Object {
         // Kustomize's namespace transformer (and so Flux's targetNamespace) renames every
