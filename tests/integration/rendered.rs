@@ -454,3 +454,47 @@ fn a_build_error_many_units_meet_is_one_error_and_remote_files_say_so() {
     assert!(message.contains("is remote: remote files are not fetched"), "{message}");
     assert!(message.ends_with("(and 2 more units)"), "{message}");
 }
+
+#[test]
+fn a_host_two_tenants_claim_is_found_in_the_cluster_that_receives_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = |t: &str| {
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {t}\n  labels: {{mtk.io/tenant: {t}}}\n")
+    };
+    let ingress = |t: &str, host: &str| {
+        format!("apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\n  namespace: {t}\nspec:\n  rules:\n  - host: {host}\n")
+    };
+    let (ns_a, ns_b) = (ns("a"), ns("b"));
+    let (in_a, in_b) = (ingress("a", "shop.example.com"), ingress("b", "b.example.com"));
+    write(
+        dir.path(),
+        &[
+            ("base-a/kustomization.yaml", "resources: [ns.yaml, ingress.yaml]\n"),
+            ("base-a/ns.yaml", ns_a.as_str()),
+            ("base-a/ingress.yaml", in_a.as_str()),
+            ("base-b/kustomization.yaml", "resources: [ns.yaml, ingress.yaml]\n"),
+            ("base-b/ns.yaml", ns_b.as_str()),
+            ("base-b/ingress.yaml", in_b.as_str()),
+            // Staging points tenant b's Ingress at the host tenant a has in production: two
+            // clusters, no conflict. Dev deploys both tenants and points b at a's host.
+            (
+                "staging/kustomization.yaml",
+                "resources: [../base-b]\npatches:\n- target: {kind: Ingress, namespace: b}\n  patch: |\n    - op: replace\n      path: /spec/rules/0/host\n      value: shop.example.com\n",
+            ),
+            ("production/kustomization.yaml", "resources: [../base-a]\n"),
+            (
+                "dev/kustomization.yaml",
+                "resources: [../base-a, ../base-b]\npatches:\n- target: {kind: Ingress, namespace: b}\n  patch: |\n    - op: replace\n      path: /spec/rules/0/host\n      value: shop.example.com\n",
+            ),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-ISO-006", "."], None);
+    let report = run.json();
+    assert_eq!(
+        locations(&report),
+        [loc("MTK-ISO-006", "dev/kustomization.yaml", 7, 14)],
+        "{report}"
+    );
+    // At the JSON 6902 value inside the inline patch, for dev only.
+    assert_eq!(units(&report["findings"][0]), ["kustomization dev"]);
+}

@@ -1,4 +1,5 @@
-//! Template `duplicate-host`: one host claimed by Ingresses or routes of two tenants.
+//! Template `duplicate-host`: one host claimed by Ingresses or routes of two tenants in one
+//! cluster (objects as written are in every cluster; rendered ones in their units' clusters).
 
 use std::collections::BTreeMap;
 
@@ -64,18 +65,47 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
         }
     }
     for (host, claims) in hosts {
-        let Some(&(first_tenant, first, _)) = claims.first() else { continue };
-        for (tenant, object, pointer) in claims.iter().filter(|(t, _, _)| *t != first_tenant) {
-            sink.report(
-                object,
-                pointer.clone(),
-                format!(
-                    "host `{host}` of tenant `{tenant}` is also claimed by tenant `{first_tenant}` ({} `{}` in {}): the ingress controller sends one tenant's traffic to the other",
-                    first.kind,
-                    first.name,
-                    inv.source(first).display
-                ),
-            );
+        // Judged per cluster: the claims it receives (rendered for it, or as written).
+        let mut clusters: Vec<Option<&str>> = vec![None];
+        for (_, object, _) in &claims {
+            for c in object.clusters() {
+                if !clusters.contains(&Some(c)) {
+                    clusters.push(Some(c));
+                }
+            }
+        }
+        let mut reported: Vec<(usize, &str, Option<&str>)> = Vec::new();
+        for cluster in clusters {
+            let visible: Vec<&(&str, &Object, String)> = claims
+                .iter()
+                .filter(|(_, o, _)| {
+                    o.as_written() || cluster.is_some_and(|c| o.clusters().any(|x| x == c))
+                })
+                .collect();
+            let Some(&&(first_tenant, first, ref first_pointer)) = visible.first() else {
+                continue;
+            };
+            for (tenant, object, pointer) in visible.iter().filter(|(t, _, _)| *t != first_tenant) {
+                // A claim as written is one finding; a rendered one, one per cluster (merged
+                // into one that names the clusters' units when alike).
+                let about = if object.as_written() { None } else { cluster };
+                if reported.contains(&(object.index, pointer.as_str(), about)) {
+                    continue;
+                }
+                reported.push((object.index, pointer.as_str(), about));
+                sink.report_in(
+                    object,
+                    about,
+                    None,
+                    pointer.clone(),
+                    format!(
+                        "host `{host}` of tenant `{tenant}` is also claimed by tenant `{first_tenant}` ({} `{}` in {}): the ingress controller sends one tenant's traffic to the other",
+                        first.kind,
+                        first.name,
+                        inv.files[first.file_at(first_pointer)].display
+                    ),
+                );
+            }
         }
     }
 }
