@@ -77,6 +77,17 @@ pub(crate) fn is_kustomize_config(root: &Node, file: &Path) -> bool {
             .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n))
 }
 
+impl FluxTarget {
+    /// Where its path is written: `spec.path` (Flux), `spec.source.path` (Argo CD).
+    pub(super) fn path_field(&self) -> &'static [&'static str] {
+        if self.flux {
+            &["spec", "path"]
+        } else {
+            &["spec", "source", "path"]
+        }
+    }
+}
+
 /// What a kustomization entry names, resolved once.
 #[derive(Clone, Copy)]
 enum Target {

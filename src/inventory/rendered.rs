@@ -122,7 +122,6 @@ pub(crate) struct Rendered {
     /// numbered after the loaded files.
     pub extra_files: Vec<Arc<SourceFile>>,
     pub problems: Vec<Problem>,
-    pub units: Vec<Arc<Unit>>,
 }
 
 /// The inventory number of a file a build read (a file the loader did not read is added).
@@ -161,6 +160,16 @@ impl Built {
     }
 }
 
+/// The document of loaded file `file` that holds position `at` (an object's root).
+pub(super) fn document_at(
+    files: &[LoadedFile],
+    file: usize,
+    at: crate::load::source::Pos,
+) -> Option<usize> {
+    let documents = &files.get(file)?.documents;
+    documents.iter().rev().find(|d| d.root.span.start <= at).map(|d| d.index)
+}
+
 pub(super) fn object(
     built: Built,
     reads: &[Read],
@@ -183,11 +192,7 @@ pub(super) fn object(
             pointer: o.pointer,
         })
         .collect();
-    // The document of the file that holds the object's root.
-    let document = files
-        .get(file)
-        .and_then(|f| f.documents.iter().rev().find(|d| d.root.span.start <= root.span.start))
-        .map_or(0, |d| d.index);
+    let document = document_at(files, file, root.span.start).unwrap_or(0);
     RenderedObject {
         file,
         document,
@@ -199,13 +204,13 @@ pub(super) fn object(
 
 /// Rendered objects, each kept once for all the clusters that receive it identically.
 #[derive(Default)]
-pub(crate) struct Shared {
+pub(crate) struct SharedObjects {
     /// By (root file, root position): the indexes of the objects there. Objects from one
     /// place are few; they are compared in full.
     index: HashMap<(usize, u32, u32), Vec<usize>>,
 }
 
-impl Shared {
+impl SharedObjects {
     /// Adds an object to `objects`, or, when an object of another cluster is the same (and
     /// deployed alike: `same_deployer` of their targets), the object's unit to it; returns its
     /// index.

@@ -1,13 +1,13 @@
 //! Finding and building the build units of a tree (docs/RENDER.md, "Build units").
 //!
-//! Cluster entries — Flux Kustomizations and Argo CD Applications whose path is in the tree —
-//! are built as the cluster meets them: an entry is first built as written only when no other
-//! entry's directory holds its file (`clusters/prod/flux-system` syncs `clusters/prod`, which
-//! holds the other entries). What a unit renders may hold entries in turn (a tenant's Flux
-//! Kustomization whose `spec.path` an overlay patches, an app of apps): each rendered entry is
-//! a unit of the rendering unit's cluster, built as rendered. An entry nothing rendered is then
-//! built as written. Last, every kustomization that nothing includes and no unit read is a unit
-//! of its own.
+//! Cluster entries — Flux Kustomizations and Argo CD Applications whose source is this tree and
+//! whose path is in it — are built as the cluster meets them: first those nothing may deploy
+//! (no other entry's directory holds their file, no other entry's kustomizations reach it).
+//! What a unit renders may hold entries in turn (a tenant's Flux Kustomization whose
+//! `spec.path` an overlay patches, an app of apps): each rendered entry is a unit of the
+//! rendering unit's cluster, built as rendered (or sharing the build of one alike in another
+//! cluster). An entry nothing rendered is built as written once all that may deploy it was
+//! built. Last, every kustomization that nothing includes and no unit read is a unit of its own.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
@@ -17,7 +17,9 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use super::kustomize::{FluxTarget, Layout};
-use super::rendered::{file_number, object, problem, Built, Removed, Rendered, Unit};
+use super::rendered::{
+    document_at, file_number, object, problem, Built, Removed, Rendered, SharedObjects, Unit,
+};
 use crate::load::source::Span;
 use crate::load::{LoadedFile, Node};
 use crate::render::kustomize::{BuildError, Deleted, Disk, Loaded, Read};
@@ -43,7 +45,7 @@ struct Plan {
     target: Option<usize>,
     /// For an entry another unit rendered: the entry as rendered, with the files of that build
     /// (the tree's file numbers are theirs).
-    rendered: Option<(Tree, Arc<Vec<Read>>)>,
+    rendered: Option<(Tree, Vec<Read>)>,
     /// The unit (plan) whose cluster this one belongs to: itself at the top.
     cluster: usize,
     /// The entry's `spec.path` (or `spec.source.path`): loaded file index and span.
@@ -143,7 +145,7 @@ pub(crate) fn render(
         entries_rendered: Vec::new(),
         rendered: Rendered { reached: vec![false; files.len()], ..Rendered::default() },
         extra: HashMap::new(),
-        objects: super::rendered::Shared::default(),
+        objects: SharedObjects::default(),
         settled: Vec::new(),
         failures: HashMap::new(),
     };
@@ -169,7 +171,7 @@ struct Units<'s, 'a> {
     entries_rendered: Vec<bool>,
     rendered: Rendered,
     extra: HashMap<PathBuf, usize>,
-    objects: super::rendered::Shared,
+    objects: SharedObjects,
     /// For each plan settled: the indexes of its objects and of what it deleted, in `rendered`.
     settled: Vec<(Vec<usize>, Vec<usize>)>,
     /// Build errors by (file, line, message): the problem reported and how many more units
@@ -488,16 +490,16 @@ impl Units<'_, '_> {
         for i in reads.iter().filter(|r| r.built).filter_map(|r| r.loaded) {
             rendered.reached[i] = true;
         }
+        let targets = self.shared.targets;
+        let same_deployer = |a: Option<usize>, b: Option<usize>| match (a, b) {
+            (Some(a), Some(b)) => {
+                targets[a].owner == targets[b].owner
+                    && targets[a].default_namespace == targets[b].default_namespace
+            }
+            (a, b) => a == b,
+        };
         for built in objects {
             let object = object(built, &reads, &numbers, files, &unit, plan.target);
-            let targets = self.shared.targets;
-            let same_deployer = |a: Option<usize>, b: Option<usize>| match (a, b) {
-                (Some(a), Some(b)) => {
-                    targets[a].owner == targets[b].owner
-                        && targets[a].default_namespace == targets[b].default_namespace
-                }
-                (a, b) => a == b,
-            };
             let at = self.objects.add(&mut rendered.objects, object, &same_deployer);
             self.settled[k].0.push(at);
         }
@@ -508,7 +510,6 @@ impl Units<'_, '_> {
             self.settled[k].1.push(rendered.deleted.len());
             rendered.deleted.push(Removed { root, unit: Arc::clone(&unit), cause });
         }
-        rendered.units.push(unit);
     }
 
     /// Whether the objects plan `original` built can be shared with `cluster`: it built and
@@ -550,7 +551,6 @@ impl Units<'_, '_> {
             let copy = Removed { root: d.root.clone(), unit: Arc::clone(&unit), cause: d.cause };
             self.rendered.deleted.push(copy);
         }
-        self.rendered.units.push(unit);
         self.make_room(k + 1);
         self.reached[k] = self.reached[original].clone();
         self.entries_rendered[k] = false;
@@ -591,8 +591,7 @@ fn written(
     let file = t.defined_in.as_deref()?;
     let loaded = shared.loaded.get(file)?;
     let doc = loaded.documents.iter().find(|d| d.index == t.document)?;
-    let path_field = if t.flux { &["spec", "path"][..] } else { &["spec", "source", "path"][..] };
-    let span = doc.root.at(path_field).map_or(doc.root.span, |p| p.span);
+    let span = doc.root.at(t.path_field()).map_or(doc.root.span, |p| p.span);
     Some(Plan {
         name: format!("{} ({})", t.owner.label, show(file)),
         dir,
@@ -620,9 +619,7 @@ fn instance(
         return None;
     }
     let file = target.defined_in.as_deref()?;
-    let path_field =
-        if target.flux { &["spec", "path"][..] } else { &["spec", "source", "path"][..] };
-    let path_node = tree.at(path_field);
+    let path_node = tree.at(target.path_field());
     let path = path_node.and_then(Tree::as_str).unwrap_or("./");
     let dir = resolve(path, file, shared.roots)?;
     let root = build_root(&dir, shared)?;
@@ -640,7 +637,7 @@ fn instance(
         dir,
         root,
         target: Some(t),
-        rendered: Some((tree, Arc::new(reads))),
+        rendered: Some((tree, reads)),
         cluster,
         entry,
     })
@@ -689,8 +686,7 @@ fn defined_target(tree: &Tree, reads: &[Read], shared: &Shared<'_>) -> Option<us
         return None;
     }
     let file = reads.get(tree.file as usize)?.loaded?;
-    let documents = &shared.files.get(file)?.documents;
-    let document = documents.iter().rev().find(|d| d.root.span.start <= tree.span.start)?.index;
+    let document = document_at(shared.files, file, tree.span.start)?;
     shared.defines.get(&(file, document)).copied()
 }
 

@@ -270,38 +270,31 @@ impl<'a> Disk<'a> {
     /// depth, and directories with a kustomization instead of what is in them; depth first, in
     /// name order.
     pub(super) fn manifests_below(&self, dir: &Path) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut pending = vec![normalize(dir)];
+        let dir = normalize(dir);
+        let mut pending = vec![dir.clone()];
         let mut found = Vec::new();
         while let Some(at) = pending.pop() {
-            let mut entries = self.entries(&at);
-            entries.sort();
-            let mut subdirs = Vec::new();
-            for (path, is_dir) in entries {
-                if is_dir {
-                    subdirs.push(path);
-                } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
-                {
+            for (path, is_dir) in self.entries(&at) {
+                // A kustomization directory is listed and not entered.
+                if !is_dir {
+                    if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+                        found.push(path);
+                    }
+                } else if KUSTOMIZATION_FILES.iter().any(|k| self.is_file(&path.join(k))) {
                     found.push(path);
-                }
-            }
-            // filepath.Walk visits a directory's entries in name order, descending as it goes;
-            // a kustomization directory is listed and not entered.
-            for sub in subdirs.into_iter().rev() {
-                if KUSTOMIZATION_FILES.iter().any(|k| self.is_file(&sub.join(k))) {
-                    found.push(sub);
                 } else {
-                    pending.push(sub);
+                    pending.push(path);
                 }
             }
         }
+        // `filepath.Walk`'s order: names in order, each directory's entries where it stands,
+        // which is the order of the paths.
         found.sort();
-        for path in found {
-            if let Ok(rel) = path.strip_prefix(normalize(dir)) {
-                out.push(format!("./{}", rel.to_string_lossy()));
-            }
-        }
-        out
+        found
+            .iter()
+            .filter_map(|p| p.strip_prefix(&dir).ok())
+            .map(|rel| format!("./{}", rel.to_string_lossy()))
+            .collect()
     }
 
     /// The files of a directory (and of its subdirectories when `recurse`), in path order.

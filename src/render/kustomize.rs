@@ -104,25 +104,22 @@ fn add_hashes(out: &mut [Tree]) {
         }
         let suffix = super::generators::hash(t);
         let Some(name) = t.at(&["metadata", "name"]).cloned() else { continue };
-        let old = name.as_str().unwrap_or("").to_string();
-        let new = format!("{old}-{suffix}");
-        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
-        let namespace =
-            t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
-        if let Some(meta) = t.get_mut("metadata") {
-            meta.set("name", Tree::string(&new, name.file, name.span));
-        }
-        renames.push(super::namereference::Rename {
-            kind,
-            namespace,
-            old,
-            new,
-            new_namespace: None,
-            file: name.file,
-            span: name.span,
-        });
+        let new = format!("{}-{suffix}", name.as_str().unwrap_or(""));
+        renames.push(rename(t, new, name.file, name.span));
     }
     super::namereference::update(out, &renames);
+}
+
+/// Gives an object a new name (from `file` at `span`), and says so for the fields that name it.
+fn rename(t: &mut Tree, new: String, file: u32, span: Span) -> super::namereference::Rename {
+    let text =
+        |t: &Tree, path: &[&str]| t.at(path).and_then(Tree::as_str).unwrap_or("").to_string();
+    let (kind, namespace, old) =
+        (text(t, &["kind"]), text(t, &["metadata", "namespace"]), text(t, &["metadata", "name"]));
+    if let Some(meta) = t.get_mut("metadata") {
+        meta.set("name", Tree::string(&new, file, span));
+    }
+    super::namereference::Rename { kind, namespace, old, new, new_namespace: None, file, span }
 }
 
 /// Where kustomize keeps the names and namespaces an object had before a transformer changed
@@ -977,28 +974,14 @@ fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
     let (file, at) = prefix.or(suffix).map_or((k.file, Span::default()), |n| (n.file, n.span));
     let mut renames = Vec::new();
     for t in out.iter_mut() {
-        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
-        if matches!(kind.as_str(), "Namespace" | "CustomResourceDefinition") {
+        let kind = t.get("kind").and_then(Tree::as_str);
+        if matches!(kind, Some("Namespace" | "CustomResourceDefinition")) {
             continue;
         }
         let Some(name) = t.at(&["metadata", "name"]).and_then(Tree::as_str) else { continue };
-        let old = name.to_string();
-        let new = format!("{p}{old}{s}");
-        let namespace =
-            t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
+        let new = format!("{p}{name}{s}");
         remember(t, file, at);
-        if let Some(meta) = t.get_mut("metadata") {
-            meta.set("name", Tree::string(&new, file, at));
-        }
-        renames.push(super::namereference::Rename {
-            kind,
-            namespace,
-            old,
-            new,
-            new_namespace: None,
-            file,
-            span: at,
-        });
+        renames.push(rename(t, new, file, at));
     }
     super::namereference::update(out, &renames);
 }
