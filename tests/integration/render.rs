@@ -2,15 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::mtk_in;
-
-fn write(root: &std::path::Path, files: &[(&str, &str)]) {
-    for (path, text) in files {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-}
+use crate::support::{mtk_in, write};
 
 const TREE: &[(&str, &str)] = &[
     ("base/kustomization.yaml", "resources: [deploy.yaml, sa.yaml]\n"),

@@ -4,15 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{loc, locations, mtk, mtk_in};
-
-fn write(root: &std::path::Path, files: &[(&str, &str)]) {
-    for (path, text) in files {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-}
+use crate::support::{loc, locations, mtk, mtk_in, write};
 
 /// The unit names of a finding, each cut to its file.
 fn units(finding: &Value) -> Vec<String> {
@@ -497,4 +489,82 @@ fn a_host_two_tenants_claim_is_found_in_the_cluster_that_receives_both() {
     );
     // At the JSON 6902 value inside the inline patch, for dev only.
     assert_eq!(units(&report["findings"][0]), ["kustomization dev"]);
+}
+
+#[test]
+fn entry_options_this_build_cannot_apply_are_errors_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n";
+    let flux = |name: &str, extra: &str| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: ./apps\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n{extra}")
+    };
+    let argo = |name: &str, extra: &str| {
+        format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {name}, namespace: argocd}}\nspec:\n  source:\n    repoURL: https://git.example.com/fleet\n    path: plain\n{extra}  destination: {{server: https://kubernetes.default.svc, namespace: shop}}\n")
+    };
+    let (missing, optional, component, bad_name) = (
+        flux("missing", "  postBuild:\n    substituteFrom:\n    - kind: ConfigMap\n      name: absent\n"),
+        flux("optional", "  postBuild:\n    substituteFrom:\n    - kind: ConfigMap\n      name: absent\n      optional: true\n"),
+        flux("component", "  components:\n  - /etc/component\n"),
+        flux("bad-name", "  postBuild:\n    substitute:\n      9lives: x\n"),
+    );
+    let (option, jsonnet) = (
+        argo("option", "    kustomize:\n      forceCommonLabels: true\n"),
+        argo("jsonnet", "    directory:\n      jsonnet: {}\n"),
+    );
+    write(
+        dir.path(),
+        &[
+            ("clusters/a/missing.yaml", missing.as_str()),
+            ("clusters/b/optional.yaml", optional.as_str()),
+            ("clusters/c/component.yaml", component.as_str()),
+            ("clusters/d/bad-name.yaml", bad_name.as_str()),
+            ("apps/cm.yaml", cm),
+            ("argo/option.yaml", option.as_str()),
+            ("argo/jsonnet.yaml", jsonnet.as_str()),
+            ("plain/cm.yaml", cm),
+            // A file of a unit that does not parse: reported as such, and the unit too.
+            ("broken/kustomization.yaml", "resources: [bad.yaml]\n"),
+            ("broken/bad.yaml", "a: [\n"),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-001", "."], None);
+    assert_eq!(run.code, 2);
+    let errors: Vec<(String, u64, String)> = run.json()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or("").to_string();
+            (text("file"), e["line"].as_u64().unwrap_or(0), text("message"))
+        })
+        .collect();
+    let has = |file: &str, line: u64, text: &str| {
+        errors.iter().any(|(f, l, m)| f == file && *l == line && m.contains(text))
+    };
+    assert!(
+        has("clusters/a/missing.yaml", 11, "ConfigMap `flux-system/absent` is not in the tree"),
+        "{errors:#?}"
+    );
+    assert!(
+        has("clusters/c/component.yaml", 10, "component paths must be local and relative"),
+        "{errors:#?}"
+    );
+    assert!(
+        has("clusters/d/bad-name.yaml", 11, "`9lives` is not a valid variable name"),
+        "{errors:#?}"
+    );
+    assert!(
+        has("argo/option.yaml", 9, "Argo CD `kustomize.forceCommonLabels` is not supported yet"),
+        "{errors:#?}"
+    );
+    assert!(
+        has("argo/jsonnet.yaml", 9, "Argo CD `directory.jsonnet` is not supported yet"),
+        "{errors:#?}"
+    );
+    assert!(
+        has("broken/bad.yaml", 0, "the file has errors (reported for it): not built"),
+        "{errors:#?}"
+    );
+    // `optional` lets the build go on without the ConfigMap: no error for it.
+    assert!(!errors.iter().any(|(f, _, _)| f.starts_with("clusters/b/")), "{errors:#?}");
 }

@@ -83,3 +83,12 @@ pub(crate) fn locations(report: &Value) -> Vec<(String, String, u64, u64)> {
 pub(crate) fn loc(rule: &str, file: &str, line: u64, column: u64) -> (String, String, u64, u64) {
     (rule.to_string(), file.to_string(), line, column)
 }
+
+/// Writes files (paths from `root`), making their directories.
+pub(crate) fn write(root: &Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
