@@ -109,7 +109,9 @@ fn a_base_violation_an_overlay_fixes_is_reported_only_for_the_overlay_that_keeps
         &["--format", "json", "--select", "MTK-SEC-001", "base/deploy.yaml"],
         None,
     );
-    assert!(files.json()["findings"][0]["units"].is_null());
+    let findings = files.json()["findings"].clone();
+    assert_eq!(findings.as_array().map(Vec::len), Some(1), "{findings}");
+    assert!(findings[0]["units"].is_null(), "{findings}");
 }
 
 #[test]
