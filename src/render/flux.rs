@@ -139,7 +139,7 @@ fn variables(
         if !valid_name(name) {
             return Err(error(at, format!("`{name}` is not a valid variable name")));
         }
-        let text = scalar_text(value).unwrap_or_default().replace('\n', "");
+        let text = value.scalar_text().unwrap_or_default().replace('\n', "");
         vars.insert(name.to_string(), Tree::string(&text, value.file, value.span));
         Ok(())
     };
@@ -216,17 +216,6 @@ fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
         && chars.all(|c| c == '_' || c.is_ascii_alphanumeric())
-}
-
-fn scalar_text(t: &Tree) -> Option<String> {
-    match &t.value {
-        TValue::Str(s) => Some(s.to_string()),
-        TValue::Int(i) => Some(i.to_string()),
-        TValue::Float(f) => Some(f.to_string()),
-        TValue::Bool(b) => Some(b.to_string()),
-        TValue::Null => Some(String::new()),
-        _ => None,
-    }
 }
 
 /// Substitutes the variables in every string of an object (keys and values). A value that was

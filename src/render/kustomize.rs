@@ -1,10 +1,10 @@
 //! `kustomize build`, first slice (docs/RENDER.md, "Kustomize"): resources (files, directories,
 //! nested kustomizations, bases), components, `namespace`, `namePrefix`/`nameSuffix`,
 //! `commonLabels`/`labels`, `commonAnnotations`, `images`, `patches`, `patchesStrategicMerge`,
-//! `patchesJson6902`, `configMapGenerator`, `secretGenerator` and `generatorOptions`, in
-//! kustomize's order. Every other field of a kustomization is an error that names it (never
-//! ignored), and so are remote resources. Replacements, vars and transformer configs are not
-//! built yet. Patch `options`: `allowNameChange`, `allowKindChange`.
+//! `patchesJson6902`, `configMapGenerator`, `secretGenerator`, `generatorOptions`, `replicas`
+//! and `replacements` (`render/replacements.rs`), in kustomize's order. Every other field of a
+//! kustomization is an error that names it (never ignored), and so are remote resources. Vars
+//! and transformer configs are not built yet. Patch `options`: `allowNameChange`, `allowKindChange`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,6 +46,7 @@ const BUILT: &[&str] = &[
     "secretGenerator",
     "generatorOptions",
     "sortOptions",
+    "replacements",
 ];
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
@@ -210,11 +211,11 @@ struct Builder<'d> {
 }
 
 /// A kustomization being applied: its file, its tree, and where to report.
-struct Kustomization {
-    file: u32,
-    shown: String,
-    dir: PathBuf,
-    tree: Tree,
+pub(super) struct Kustomization {
+    pub(super) file: u32,
+    pub(super) shown: String,
+    pub(super) dir: PathBuf,
+    pub(super) tree: Tree,
 }
 
 impl Kustomization {
@@ -224,7 +225,7 @@ impl Kustomization {
 
     /// The entries of a list field; none when it is absent or empty (`patches:` with every
     /// entry commented out).
-    fn list(&self, key: &str) -> Result<&[Tree]> {
+    pub(super) fn list(&self, key: &str) -> Result<&[Tree]> {
         match self.tree.get(key).map(|n| (n, &n.value)) {
             None | Some((_, TValue::Null)) => Ok(&[]),
             Some((_, TValue::Seq(items))) => Ok(items),
@@ -472,7 +473,7 @@ fn merge_images(k: &mut Tree, images: &Tree) {
 }
 
 /// kustomize's transformers, in its order: patches, namespace, prefix and suffix, labels,
-/// annotations, JSON 6902 patches, images.
+/// annotations, JSON 6902 patches, replicas, images, replacements.
 fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
     patches_strategic_merge(k, disk, out)?;
     patches(k, disk, out)?;
@@ -481,8 +482,9 @@ fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> 
     labels(k, out)?;
     annotations(k, out)?;
     patches_json6902(k, disk, out)?;
+    replicas(k, out)?;
     images(k, out)?;
-    replicas(k, out)
+    super::replacements::run(k, disk, out)
 }
 
 fn is_builtin(t: &Tree) -> bool {
@@ -491,7 +493,7 @@ fn is_builtin(t: &Tree) -> bool {
     kinds::builtin(api, kind).is_some()
 }
 
-fn cluster_scoped(t: &Tree) -> bool {
+pub(super) fn cluster_scoped(t: &Tree) -> bool {
     let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
     let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
     kinds::is_cluster_scoped(api, kind, &HashMap::<(String, String), bool>::new())
@@ -627,7 +629,7 @@ impl Names {
 }
 
 /// A patch's `target`, compiled once for all the objects it is tried on.
-struct Selector<'t> {
+pub(super) struct Selector<'t> {
     /// `group`, `version`, `kind`, `name`, `namespace` as anchored regular expressions.
     fields: Vec<(&'static str, regex::Regex)>,
     /// (`labels` or `annotations`, the selector's terms).
@@ -635,12 +637,17 @@ struct Selector<'t> {
 }
 
 impl<'t> Selector<'t> {
-    fn new(k: &Kustomization, target: &'t Tree) -> Result<Self> {
+    pub(super) fn new(
+        target: &'t Tree,
+        error: &dyn Fn(&Tree, String) -> BuildError,
+    ) -> Result<Self> {
         let mut fields = Vec::new();
         for key in ["group", "version", "kind", "name", "namespace"] {
-            if let Some(wanted) = target.get(key).and_then(Tree::as_str) {
+            if let Some((node, wanted)) =
+                target.get(key).and_then(|n| Some((n, n.as_str()?))).filter(|(_, w)| !w.is_empty())
+            {
                 let re = regex::Regex::new(&format!("^(?:{wanted})$"))
-                    .map_err(|e| k.error(target.get(key), format!("target `{key}`: {e}")))?;
+                    .map_err(|e| error(node, format!("target `{key}`: {e}")))?;
                 fields.push((key, re));
             }
         }
@@ -654,27 +661,44 @@ impl<'t> Selector<'t> {
     /// Whether the object is selected. A name or namespace matches the one the object has now
     /// or any it had (kustomize tries the original and the current one).
     fn matches(&self, t: &Tree) -> bool {
+        self.matches_id(t) && self.matches_terms(t)
+    }
+
+    /// Whether the selector names group, version, kind, name or namespace.
+    pub(super) fn has_fields(&self) -> bool {
+        !self.fields.is_empty()
+    }
+
+    /// Whether the selector has a label or annotation selector.
+    pub(super) fn has_terms(&self) -> bool {
+        !self.terms.is_empty()
+    }
+
+    /// Whether the object's group, version, kind, name and namespace are selected.
+    pub(super) fn matches_id(&self, t: &Tree) -> bool {
         let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
         let (group, version) = kinds::split_api_version(api);
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
         let ids = identities(t);
-        let fields_match = self.fields.iter().all(|(key, re)| match *key {
+        self.fields.iter().all(|(key, re)| match *key {
             "group" => re.is_match(group),
             "version" => re.is_match(version),
             "kind" => re.is_match(kind),
             "name" => ids.iter().any(|(n, _)| re.is_match(n)),
             _ => ids.iter().any(|(_, ns)| re.is_match(ns)),
-        });
-        fields_match
-            && self.terms.iter().all(|(field, selector)| {
-                let have = |k: &str, v: Option<&str>| {
-                    t.at(&["metadata", field, k])
-                        .and_then(Tree::as_str)
-                        .is_some_and(|x| v.is_none_or(|v| v == x))
-                };
-                selector.split(',').map(str::trim).filter(|s| !s.is_empty()).all(|term| match term
-                    .split_once("!=")
-                {
+        })
+    }
+
+    /// Whether the object's labels and annotations are selected.
+    pub(super) fn matches_terms(&self, t: &Tree) -> bool {
+        self.terms.iter().all(|(field, selector)| {
+            let have = |k: &str, v: Option<&str>| {
+                t.at(&["metadata", field, k])
+                    .and_then(Tree::as_str)
+                    .is_some_and(|x| v.is_none_or(|v| v == x))
+            };
+            selector.split(',').map(str::trim).filter(|s| !s.is_empty()).all(|term| {
+                match term.split_once("!=") {
                     Some((k, v)) => !have(k.trim(), Some(v.trim())),
                     None => match term.split_once('=') {
                         Some((k, v)) => have(k.trim(), Some(v.trim_start_matches('=').trim())),
@@ -683,8 +707,9 @@ impl<'t> Selector<'t> {
                             None => have(term, None),
                         },
                     },
-                })
+                }
             })
+        })
     }
 }
 
@@ -750,7 +775,8 @@ fn apply_patch(
     out: &mut Vec<Tree>,
     mut names: Option<&mut Names>,
 ) -> Result<()> {
-    let selector = target.map(|t| Selector::new(k, t)).transpose()?;
+    let error = |n: &Tree, m: String| k.error(Some(n), m);
+    let selector = target.map(|t| Selector::new(t, &error)).transpose()?;
     let fail = |e: patch::PatchError| k.error(Some(at), e.to_string());
     if matches!(body.value, TValue::Seq(_)) {
         if target.is_none() {
@@ -1197,11 +1223,11 @@ fn for_each_image(t: &mut Tree, f: &mut dyn FnMut(&mut Tree)) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn write(root: &Path, files: &[(&str, &str)]) {
+    pub(in crate::render) fn write(root: &Path, files: &[(&str, &str)]) {
         for (path, text) in files {
             let path = root.join(path);
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -1312,7 +1338,7 @@ mod tests {
         write(
             dir.path(),
             &[
-                ("gen/kustomization.yaml", "resources: [../base]\nreplacements:\n- path: r.yaml\n"),
+                ("gen/kustomization.yaml", "resources: [../base]\nvars:\n- name: X\n"),
                 ("remote/kustomization.yaml", "resources:\n- https://github.com/x/y//z\n"),
                 ("loop/kustomization.yaml", "resources: [../loop2]\n"),
                 ("loop2/kustomization.yaml", "resources: [../loop]\n"),
@@ -1321,7 +1347,7 @@ mod tests {
         );
         let disk = Disk::new(dir.path());
         let error = |dir: &str| build(&disk, Path::new(dir)).unwrap_err().to_string();
-        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `replacements` is not supported yet");
+        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `vars` is not supported yet");
         assert_eq!(
             error("remote"),
             "/remote/kustomization.yaml:2: `https://github.com/x/y//z` is remote: remote resources are not fetched"

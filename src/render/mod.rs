@@ -16,4 +16,5 @@ pub mod kustomize;
 pub mod namereference;
 pub mod order;
 pub mod patch;
+mod replacements;
 pub mod tree;

@@ -96,6 +96,20 @@ impl Tree {
         }
     }
 
+    /// A scalar's text (a number or boolean as Go prints it, null as ``); `None` for lists and
+    /// mappings.
+    #[must_use]
+    pub fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            TValue::Str(s) => Some(s.to_string()),
+            TValue::Int(i) => Some(i.to_string()),
+            TValue::Float(f) => Some(f.to_string()),
+            TValue::Bool(b) => Some(b.to_string()),
+            TValue::Null => Some(String::new()),
+            _ => None,
+        }
+    }
+
     #[must_use]
     pub fn get(&self, key: &str) -> Option<&Tree> {
         match &self.value {
