@@ -146,7 +146,8 @@ fn every_cel_expression_of_the_corpus_parses() {
 /// (`scripts/ratchet.sh -- --nocapture` shows it).
 #[test]
 fn kustomize_builds_do_not_drop_below_the_recorded_count() {
-    use mtk_lint::render::kustomize::{build, Disk};
+    use mtk_lint::render::kustomize::{build_ordered, Disk, Restrictor};
+    use mtk_lint::render::order::Order;
     use std::collections::BTreeMap;
     let dir = std::env::var_os("MTK_LINT_KUSTOMIZE_CORPUS")
         .map(PathBuf::from)
@@ -164,7 +165,18 @@ fn kustomize_builds_do_not_drop_below_the_recorded_count() {
         supported += 1;
         let root = dir.join("cases").join(case);
         let disk = Disk::new(&root.join("files"));
-        let built = build(&disk, std::path::Path::new(build_dir.trim_matches('"')));
+        let case_file = std::fs::read_to_string(root.join("case.yaml")).unwrap_or_default();
+        let restrictor = if case_file.contains("loadRestrictions: LoadRestrictionsNone") {
+            Restrictor::None
+        } else {
+            Restrictor::RootOnly
+        };
+        let built = build_ordered(
+            &disk,
+            std::path::Path::new(build_dir.trim_matches('"')),
+            &Order::Input,
+            restrictor,
+        );
         let ok = match (expect, built) {
             ("output", Ok(objects)) => {
                 let text = std::fs::read_to_string(root.join("expected.yaml")).unwrap_or_default();

@@ -76,9 +76,23 @@ pub struct RenderArgs {
     #[arg(long, value_enum, default_value_t = RenderOrder::Legacy)]
     pub order: RenderOrder,
 
+    /// Which files a kustomization may read, as kustomize's flag: only in or below its own
+    /// directory (`LoadRestrictionsRootOnly`, kustomize's default) or anywhere in the repository
+    /// (`LoadRestrictionsNone`, as kustomize-controller builds).
+    #[arg(long, value_enum, default_value_t = LoadRestrictor::LoadRestrictionsRootOnly)]
+    pub load_restrictor: LoadRestrictor,
+
     /// Write to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "verbatim")]
+#[allow(clippy::enum_variant_names, reason = "kustomize's spelling of the flag's values")]
+pub enum LoadRestrictor {
+    LoadRestrictionsRootOnly,
+    LoadRestrictionsNone,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

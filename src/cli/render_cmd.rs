@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::args::{RenderArgs, RenderFormat, RenderOrder};
-use crate::render::kustomize::{build_ordered, Disk};
+use super::args::{LoadRestrictor, RenderArgs, RenderFormat, RenderOrder};
+use crate::render::kustomize::{build_ordered, Disk, Restrictor};
 use crate::render::order::Order;
 use crate::render::{emit, tree};
 
@@ -29,7 +29,11 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
         RenderOrder::Legacy => Order::legacy(),
         RenderOrder::Input => Order::Input,
     };
-    let objects = match build_ordered(&disk, &dir, &order) {
+    let restrictor = match args.load_restrictor {
+        LoadRestrictor::LoadRestrictionsRootOnly => Restrictor::RootOnly,
+        LoadRestrictor::LoadRestrictionsNone => Restrictor::None,
+    };
+    let objects = match build_ordered(&disk, &dir, &order, restrictor) {
         Ok(objects) => objects,
         Err(e) => {
             let mut message = e.to_string();

@@ -25,6 +25,8 @@ struct KustomizeConfig {
     entries: Vec<String>,
     /// `patchesStrategicMerge` entries and `patches[].path`, relative to the file's directory.
     patches: Vec<String>,
+    /// `kind: Component`: applied by the kustomizations that name it, never deployed alone.
+    component: bool,
 }
 
 /// A deployer of a path: a Flux Kustomization, or an Argo CD Application.
@@ -57,7 +59,8 @@ pub(crate) struct Layout {
     pub patch_files: Vec<bool>,
     /// The directory each target's path resolves to, when it is in the tree.
     pub target_dirs: Vec<Option<PathBuf>>,
-    /// Directories with a kustomization that no other kustomization includes, in path order.
+    /// Directories with a kustomization that no other kustomization includes, in path order
+    /// (components that nothing uses are not among them: they are not deployed alone).
     pub root_configs: Vec<PathBuf>,
 }
 
@@ -214,8 +217,11 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
     }
     let mut order: Vec<usize> = (0..configs.len()).collect();
     order.sort_unstable_by_key(|&c| (included[c], configs[c].0.as_os_str()));
-    let root_configs =
-        order.iter().filter(|&&c| !included[c]).map(|&c| configs[c].0.to_path_buf()).collect();
+    let root_configs = order
+        .iter()
+        .filter(|&&c| !included[c] && !configs[c].1.component)
+        .map(|&c| configs[c].0.to_path_buf())
+        .collect();
     for config in order {
         walk.visit(config, None);
     }
@@ -261,7 +267,8 @@ fn read_config(root: &Node) -> KustomizeConfig {
         // patch, not an object).
         .filter_map(|p| p.as_str().or_else(|| p.get("path").and_then(Node::as_str)));
     let patches = strategic.chain(paths).filter(|p| !p.contains('\n')).map(String::from).collect();
-    KustomizeConfig { namespace, entries, patches }
+    let component = root.get("kind").and_then(Node::as_str) == Some("Component");
+    KustomizeConfig { namespace, entries, patches, component }
 }
 
 struct Walk<'a> {

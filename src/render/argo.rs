@@ -85,7 +85,7 @@ pub fn build(disk: &Disk, app: &Tree, dir: &Path) -> Result<Vec<Tree>> {
             generated.push((format!("./{rel}"), span));
         }
     }
-    let entry = Entry { overrides, shown: show(file), generated };
+    let entry = Entry { overrides, shown: show(file), generated, files_anywhere: false };
     super::kustomize::build_entry(disk, dir, &entry)
 }
 

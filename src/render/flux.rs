@@ -66,7 +66,7 @@ pub fn build(disk: &Disk, flux: &Tree, dir: &Path, sources: &Sources) -> Result<
             }
         }
     }
-    let entry = Entry { overrides, shown: shown.clone(), generated };
+    let entry = Entry { overrides, shown: shown.clone(), generated, files_anywhere: true };
     let mut out = super::kustomize::build_entry(disk, dir, &entry)?;
     if let Some(meta) = spec.get("commonMetadata") {
         common_metadata(meta, &mut out);

@@ -22,6 +22,8 @@ pub(super) struct Generating<'a> {
     pub shown: &'a str,
     pub dir: &'a std::path::Path,
     pub kustomization: &'a Tree,
+    /// Files must be in or below `dir` (kustomize's default load restrictor).
+    pub root_only: bool,
 }
 
 impl Generating<'_> {
@@ -199,6 +201,16 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
 
 fn read_bytes(g: &Generating<'_>, at: &Tree, path: &std::path::Path) -> Result<(u32, Vec<u8>)> {
     let path = crate::load::discover::normalize(path);
+    if g.root_only && !path.starts_with(g.dir) {
+        return Err(g.error(
+            at,
+            format!(
+                "security; file '{}' is not in or below '{}'",
+                super::disk::show(&path),
+                super::disk::show(g.dir)
+            ),
+        ));
+    }
     g.disk.read_bytes(&path).map_err(|e| g.error(at, e.message))
 }
 

@@ -53,12 +53,27 @@ const BUILT: &[&str] = &[
 /// The objects come out in the order the top kustomization's `sortOptions` asks for, else as
 /// listed (kustomize's library default; see [`build_ordered`] for the command's).
 pub fn build(disk: &Disk, dir: &Path) -> Result<Vec<Tree>> {
-    build_ordered(disk, dir, &super::order::Order::Input)
+    build_ordered(disk, dir, &super::order::Order::Input, Restrictor::RootOnly)
 }
 
-/// [`build`], in `order` when the top kustomization has no `sortOptions`.
-pub fn build_ordered(disk: &Disk, dir: &Path, order: &super::order::Order) -> Result<Vec<Tree>> {
-    build_with(disk, dir, order, None)
+/// Which files a kustomization may read (kustomize's `--load-restrictor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restrictor {
+    /// Files in or below the kustomization's directory (kustomize's default).
+    RootOnly,
+    /// Any file inside the root of the build (kustomize-controller's setting).
+    None,
+}
+
+/// [`build`], in `order` when the top kustomization has no `sortOptions`, reading files as
+/// `restrictor` allows.
+pub fn build_ordered(
+    disk: &Disk,
+    dir: &Path,
+    order: &super::order::Order,
+    restrictor: Restrictor,
+) -> Result<Vec<Tree>> {
+    build_with(disk, dir, order, None, restrictor)
 }
 
 /// What a cluster entry makes of the kustomization at its path (kustomize-controller's
@@ -73,11 +88,15 @@ pub struct Entry {
     /// The resources of the kustomization generated when the directory has none (paths from
     /// the directory), each at the entry's `spec.path`.
     pub generated: Vec<(String, Span)>,
+    /// Whether kustomizations may read files outside their own directory (kustomize-controller
+    /// builds with `LoadRestrictionsNone`; `kustomize build` and Argo CD do not by default).
+    pub files_anywhere: bool,
 }
 
 /// Builds the kustomization a cluster entry points at (see [`Entry`]).
 pub fn build_entry(disk: &Disk, dir: &Path, entry: &Entry) -> Result<Vec<Tree>> {
-    build_with(disk, dir, &super::order::Order::Input, Some(entry))
+    let restrictor = if entry.files_anywhere { Restrictor::None } else { Restrictor::RootOnly };
+    build_with(disk, dir, &super::order::Order::Input, Some(entry), restrictor)
 }
 
 fn build_with(
@@ -85,9 +104,11 @@ fn build_with(
     dir: &Path,
     order: &super::order::Order,
     entry: Option<&Entry>,
+    restrictor: Restrictor,
 ) -> Result<Vec<Tree>> {
     let dir = normalize(&Path::new("/").join(dir));
-    let mut builder = Builder { disk, stack: Vec::new(), sort: None, entry };
+    let root_only = restrictor == Restrictor::RootOnly;
+    let mut builder = Builder { disk, stack: Vec::new(), sort: None, entry, root_only };
     let mut out = builder.kustomization(&dir, false, Vec::new())?;
     add_hashes(&mut out);
     out.iter_mut().for_each(finish);
@@ -200,6 +221,49 @@ fn finish(t: &mut Tree) {
     }
 }
 
+/// An object's identity as kustomize compares them when accumulating resources: group,
+/// version, kind, name and effective namespace (`default` when unset, none when cluster-scoped).
+#[derive(PartialEq, Eq, Hash)]
+struct Id {
+    api: String,
+    kind: String,
+    name: String,
+    namespace: Option<String>,
+}
+
+impl Id {
+    fn of(t: &Tree) -> Id {
+        let text = |path: &[&str]| t.at(path).and_then(Tree::as_str).unwrap_or("").to_string();
+        let namespace = (!cluster_scoped(t)).then(|| {
+            let ns = text(&["metadata", "namespace"]);
+            if ns.is_empty() {
+                "default".to_string()
+            } else {
+                ns
+            }
+        });
+        Id {
+            api: text(&["apiVersion"]),
+            kind: text(&["kind"]),
+            name: text(&["metadata", "name"]),
+            namespace,
+        }
+    }
+}
+
+impl std::fmt::Display for Id {
+    /// kustomize's spelling: `Deployment.v1.apps/web.[noNs]`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (group, version) = kinds::split_api_version(&self.api);
+        let group = if group.is_empty() { "[noGrp]" } else { group };
+        let namespace = match self.namespace.as_deref() {
+            None | Some("default") => "[noNs]",
+            Some(ns) => ns,
+        };
+        write!(f, "{}.{version}.{group}/{}.{namespace}", self.kind, self.name)
+    }
+}
+
 struct Builder<'d> {
     disk: &'d Disk<'d>,
     /// Kustomization directories being built (a cycle is an error).
@@ -208,6 +272,8 @@ struct Builder<'d> {
     sort: Option<super::order::Order>,
     /// The cluster entry that builds the top kustomization, if any.
     entry: Option<&'d Entry>,
+    /// Whether a kustomization reads files only in or below its directory.
+    root_only: bool,
 }
 
 /// A kustomization being applied: its file, its tree, and where to report.
@@ -216,9 +282,28 @@ pub(super) struct Kustomization {
     pub(super) shown: String,
     pub(super) dir: PathBuf,
     pub(super) tree: Tree,
+    /// Files (not kustomizations) must be in or below `dir` (kustomize's default load
+    /// restrictor).
+    pub(super) root_only: bool,
 }
 
 impl Kustomization {
+    /// Refuses a file outside the kustomization's directory when files are restricted to it.
+    pub(super) fn may_read(&self, path: &Path, line: Option<u32>) -> Result<()> {
+        if self.root_only && !path.starts_with(&self.dir) {
+            return Err(BuildError {
+                file: self.shown.clone(),
+                line,
+                message: format!(
+                    "security; file '{}' is not in or below '{}' (kustomize's default load restrictor; kustomize-controller builds without it)",
+                    show(path),
+                    show(&self.dir)
+                ),
+            });
+        }
+        Ok(())
+    }
+
     fn error(&self, node: Option<&Tree>, message: String) -> BuildError {
         BuildError { file: self.shown.clone(), line: node.map(|n| n.span.start.line), message }
     }
@@ -251,8 +336,19 @@ impl Kustomization {
 }
 
 impl Builder<'_> {
-    fn find_kustomization(&self, dir: &Path) -> Option<PathBuf> {
-        KUSTOMIZATION_FILES.iter().map(|n| dir.join(n)).find(|p| self.disk.is_file(p))
+    /// The directory's kustomization file; more than one is an error, as in kustomize.
+    fn find_kustomization(&self, dir: &Path) -> Result<Option<PathBuf>> {
+        let mut found =
+            KUSTOMIZATION_FILES.iter().map(|n| dir.join(n)).filter(|p| self.disk.is_file(p));
+        let first = found.next();
+        if first.is_some() && found.next().is_some() {
+            return Err(BuildError {
+                file: show(dir),
+                line: None,
+                message: format!("Found multiple kustomization files under: {}", show(dir)),
+            });
+        }
+        Ok(first)
     }
 
     /// Builds a kustomization (or a component, applied to `accumulated`).
@@ -263,7 +359,7 @@ impl Builder<'_> {
         mut accumulated: Vec<Tree>,
     ) -> Result<Vec<Tree>> {
         let entry = self.entry.filter(|_| self.stack.is_empty());
-        let found = self.find_kustomization(dir);
+        let found = self.find_kustomization(dir)?;
         if let (Some(entry), None) = (entry, &found) {
             // kustomize-controller generates a kustomization of the directory's manifests.
             let file = entry.overrides.file;
@@ -275,8 +371,13 @@ impl Builder<'_> {
                 .collect();
             let span = entry.overrides.span;
             tree.set("resources", Tree { file, span, value: TValue::Seq(resources) });
-            let k =
-                Kustomization { file, shown: entry.shown.clone(), dir: dir.to_path_buf(), tree };
+            let k = Kustomization {
+                file,
+                shown: entry.shown.clone(),
+                dir: dir.to_path_buf(),
+                tree,
+                root_only: self.root_only,
+            };
             self.stack.push(dir.to_path_buf());
             let result = self.apply(&k, &mut accumulated);
             self.stack.pop();
@@ -310,7 +411,13 @@ impl Builder<'_> {
         let root = docs
             .first()
             .map_or_else(|| Tree::map(file, Span::default()), |n| Tree::from_node(n, file));
-        let mut k = Kustomization { file, shown: show(&path), dir: dir.to_path_buf(), tree: root };
+        let mut k = Kustomization {
+            file,
+            shown: show(&path),
+            dir: dir.to_path_buf(),
+            tree: root,
+            root_only: self.root_only,
+        };
         if let TValue::Map(fields) = &k.tree.value {
             if let Some(f) = fields.iter().find(|f| !BUILT.contains(&f.key.as_str())) {
                 return Err(BuildError {
@@ -324,6 +431,7 @@ impl Builder<'_> {
             overlay(&mut k.tree, &entry.overrides);
         }
         let kind = k.tree.get("kind").and_then(Tree::as_str).unwrap_or("Kustomization");
+        check_type(&k, kind)?;
         // A component is applied by a kustomization, or built on its own at the top.
         let top = self.stack.is_empty();
         if component != (kind == "Component") && !(top && kind == "Component") {
@@ -344,11 +452,25 @@ impl Builder<'_> {
     fn apply(&mut self, k: &Kustomization, out: &mut Vec<Tree>) -> Result<()> {
         let mut entries = k.strings("resources")?;
         entries.extend(k.strings("bases")?);
+        let mut ids: std::collections::HashSet<Id> = out.iter().map(Id::of).collect();
         for (entry, span) in entries {
             self.disk.trail.borrow_mut().push((k.file, span));
             let objects = self.resource(k, &entry, span);
             self.disk.trail.borrow_mut().pop();
-            out.extend(objects?);
+            for object in objects? {
+                let id = Id::of(&object);
+                if ids.contains(&id) {
+                    return Err(BuildError {
+                        file: k.shown.clone(),
+                        line: Some(span.start.line),
+                        message: format!(
+                            "may not add resource with an already registered id: {id} (`{entry}` adds it again)"
+                        ),
+                    });
+                }
+                ids.insert(id);
+                out.push(object);
+            }
         }
         for (entry, span) in k.strings("components")? {
             let dir = Self::local(k, &entry, span)?;
@@ -364,6 +486,7 @@ impl Builder<'_> {
             shown: &k.shown,
             dir: &k.dir,
             kustomization: &k.tree,
+            root_only: k.root_only,
         };
         super::generators::run(&generating, out)?;
         transform(k, self.disk, out)
@@ -400,6 +523,7 @@ impl Builder<'_> {
                 message: format!("accumulating resources: '{}' does not exist", show(&path)),
             });
         }
+        k.may_read(&path, Some(span.start.line))?;
         let (file, docs) = self.disk.read(&path)?;
         let mut objects = Vec::new();
         for doc in &docs {
@@ -414,6 +538,24 @@ impl Builder<'_> {
             }
         }
         Ok(objects)
+    }
+}
+
+/// A kustomization's `kind` and `apiVersion` as kustomize requires them.
+fn check_type(k: &Kustomization, kind: &str) -> Result<()> {
+    if kind != "Kustomization" && kind != "Component" {
+        return Err(k.error(k.tree.get("kind"), "kind should be Kustomization or Component".into()));
+    }
+    let required = if kind == "Component" {
+        "kustomize.config.k8s.io/v1alpha1"
+    } else {
+        "kustomize.config.k8s.io/v1beta1"
+    };
+    match k.tree.get("apiVersion") {
+        Some(api) if api.as_str().is_some_and(|a| !a.is_empty() && a != required) => {
+            Err(k.error(Some(api), format!("apiVersion for {kind} should be {required}")))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -499,7 +641,7 @@ pub(super) fn cluster_scoped(t: &Tree) -> bool {
     kinds::is_cluster_scoped(api, kind, &HashMap::<(String, String), bool>::new())
 }
 
-/// A patch given inline (`patch:`) or as a file (`path:`), as a tree.
+/// A patch given inline (`patch:`) or as a file (`path:`), as trees (one per document).
 fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> {
     if let Some(text) = spec.get("patch").and_then(Tree::as_str) {
         let parsed = crate::load::yaml::parse_stream(text, &disk.limits);
@@ -528,6 +670,7 @@ fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> 
     }
     if let Some(path) = spec.get("path").and_then(Tree::as_str) {
         let path = normalize(&k.dir.join(path));
+        k.may_read(&path, spec.get("path").map(|p| p.span.start.line))?;
         let (file, docs) =
             disk.read(&path).map_err(|e| k.error(spec.get("path"), e.to_string()))?;
         return Ok(docs.iter().map(|d| Tree::from_node(d, file)).collect());
@@ -601,8 +744,8 @@ fn respan(t: &mut Tree, span: Span) {
     }
 }
 
-/// The objects of a build by their current name, kept while patches are applied: made again
-/// only after a patch renamed or deleted objects.
+/// The objects of a build by every name they have had, kept while patches are applied: made
+/// again only after a patch renamed or deleted objects.
 struct Names {
     index: HashMap<String, Vec<usize>>,
     stale: bool,
@@ -623,6 +766,14 @@ impl Names {
         for (i, t) in out.iter().enumerate() {
             let name = t.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
             self.index.entry(name.to_string()).or_default().push(i);
+            if t.at(&["metadata", "annotations", PREVIOUS_NAMES]).is_some() {
+                for (earlier, _) in identities(t).into_iter().skip(1) {
+                    let list = self.index.entry(earlier).or_default();
+                    if list.last() != Some(&i) {
+                        list.push(i);
+                    }
+                }
+            }
         }
         self.stale = false;
     }
@@ -720,9 +871,9 @@ struct Allow {
     kind: bool,
 }
 
-/// The objects a patch without a target names: by their current name and namespace, else by
-/// one they had before (an overlay patches a base object by its base name). More than one is
-/// an error for the caller, as in kustomize.
+/// The objects a patch without a target names: by their current name and namespace or one
+/// they had before (an overlay patches a base object by its base name). More than one is an
+/// error for the caller, as in kustomize.
 fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<usize> {
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
     let want_ns = body.at(&["metadata", "namespace"]).and_then(Tree::as_str);
@@ -734,9 +885,9 @@ fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<us
     let wanted = |name: &str, ns: &str| {
         want_name.is_none_or(|w| w == name) && want_ns.is_none_or(|w| w == ns)
     };
-    // The current identity is read in place; the earlier ones (which allocate) only when no
-    // object has the name now.
-    let is_named = |t: &Tree, any: bool| {
+    // The current identity is read in place; the earlier ones (which allocate) only for objects
+    // that have had another.
+    let is_named = |t: &Tree| {
         if !same_type(t) {
             return false;
         }
@@ -744,24 +895,19 @@ fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<us
         if wanted(meta("name"), meta("namespace")) {
             return true;
         }
-        any && identities(t).iter().skip(1).any(|(name, ns)| wanted(name, ns))
+        t.at(&["metadata", "annotations", PREVIOUS_NAMES]).is_some()
+            && identities(t).iter().skip(1).any(|(name, ns)| wanted(name, ns))
     };
-    // Objects by their current name: most patches name one, and a fleet's overlay applies
-    // hundreds of patches to thousands of objects.
-    let current = match (want_name, names) {
+    // Objects by name: most patches name one, and a fleet's overlay applies hundreds of patches
+    // to thousands of objects.
+    let candidates = match (want_name, names) {
         (Some(w), Some(names)) => {
             names.ensure(out);
             names.index.get(w).cloned().unwrap_or_default()
         }
         _ => (0..out.len()).collect(),
     };
-    let by_current: Vec<usize> =
-        current.into_iter().filter(|&i| is_named(&out[i], false)).collect();
-    if by_current.is_empty() {
-        (0..out.len()).filter(|&i| is_named(&out[i], true)).collect()
-    } else {
-        by_current
-    }
+    candidates.into_iter().filter(|&i| is_named(&out[i])).collect()
 }
 
 /// Applies one patch document to the objects it targets (its `target`, else the object it
@@ -875,7 +1021,12 @@ fn patches_strategic_merge(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) 
         let inline = text.contains('\n') || text.trim_start().starts_with('{');
         let mut spec = Tree::map(k.file, item.span);
         spec.set(if inline { "patch" } else { "path" }, item.clone());
-        for body in patch_body(k, disk, &spec)? {
+        let bodies = patch_body(k, disk, &spec)?;
+        // An empty `patches` entry is skipped, an empty `patchesStrategicMerge` one is not.
+        if bodies.iter().all(|b| matches!(b.value, TValue::Null)) {
+            return Err(k.error(Some(item), "the patch is empty (it has no document)".into()));
+        }
+        for body in bodies {
             apply_patch(k, disk, item, &body, (None, Allow::default()), out, None)?;
         }
     }

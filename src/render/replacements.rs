@@ -48,6 +48,7 @@ pub(super) fn run(k: &Kustomization, disk: &Disk, out: &mut [Tree]) -> Result<()
         if disk.real(&file).is_none() {
             return Err(place.error(path, format!("`{name}` leaves the root of the build")));
         }
+        k.may_read(&file, Some(path.span.start.line))?;
         let (number, docs) = disk.read(&file).map_err(|e| place.error(path, e.to_string()))?;
         let place = Place { shown: super::disk::show(Path::new(&file)) };
         let Some(doc) = docs.first().map(|d| Tree::from_node(d, number)) else {
@@ -626,7 +627,8 @@ mod tests {
         write(
             dir.path(),
             &[
-                ("file/kustomization.yaml", "resources: [../none/deploy.yaml]\nreplacements:\n- path: r.yaml\n"),
+                ("file/deploy.yaml", APP),
+                ("file/kustomization.yaml", "resources: [deploy.yaml]\nreplacements:\n- path: r.yaml\n"),
                 ("file/r.yaml", "source:\n  kind: Deployment\n  fieldPath: spec.missing\ntargets:\n- select: {kind: Deployment}\n"),
             ],
         );

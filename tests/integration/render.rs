@@ -90,6 +90,77 @@ fn builds_that_cannot_be_rendered_are_errors_at_their_line() {
     );
 }
 
+/// What kustomize refuses, refused at the line that causes it: an object added twice, a file
+/// outside the kustomization's directory (unless `--load-restrictor LoadRestrictionsNone`, as
+/// kustomize-controller builds), two kustomization files, a component of the wrong version, an
+/// empty `patchesStrategicMerge` file, and a patch that names two objects (one by the name it
+/// had before a rename).
+#[test]
+fn builds_kustomize_refuses_are_refused_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    write(dir.path(), TREE);
+    let patch =
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n";
+    write(
+        dir.path(),
+        &[
+            ("twice/kustomization.yaml", "resources:\n- ../base\n- deploy.yaml\n"),
+            ("twice/deploy.yaml", TREE[1].1),
+            ("shared/patch.yaml", patch),
+            ("outside/kustomization.yaml", "resources: [../base]\npatches:\n- path: ../shared/patch.yaml\n"),
+            ("two/kustomization.yaml", "resources: []\n"),
+            ("two/kustomization.yml", "resources: []\n"),
+            ("comp/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\n"),
+            ("usescomp/kustomization.yaml", "resources: [../base]\ncomponents: [../comp]\n"),
+            ("empty/kustomization.yaml", "resources: [../base]\npatchesStrategicMerge:\n- empty.yaml\n"),
+            ("empty/empty.yaml", "# nothing\n"),
+            ("renamed/deploy.yaml", TREE[1].1),
+            ("renamed/kustomization.yaml", "resources: [deploy.yaml]\npatches:\n- target: {kind: Deployment}\n  patch: '[{\"op\": \"replace\", \"path\": \"/metadata/name\", \"value\": \"web2\"}]'\n"),
+            ("ambiguous/kustomization.yaml", "resources: [../base, ../renamed]\nnameSuffix: -x\npatches:\n- path: patch.yaml\n"),
+            ("ambiguous/patch.yaml", patch),
+        ],
+    );
+    let render = |args: &[&str]| mtk_in(dir.path(), args, None);
+    let refused = |args: &[&str], want: &str| {
+        let run = render(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stdout);
+        assert_eq!(run.stderr, format!("mtk-lint: {want}\n"), "{args:?}");
+    };
+    refused(
+        &["render", "twice"],
+        "/twice/kustomization.yaml:3: may not add resource with an already registered id: Deployment.v1.apps/web.[noNs] (`deploy.yaml` adds it again)",
+    );
+    refused(
+        &["render", "outside"],
+        "/outside/kustomization.yaml:3: security; file '/shared/patch.yaml' is not in or below '/outside' (kustomize's default load restrictor; kustomize-controller builds without it)",
+    );
+    let run = render(&["render", "--load-restrictor", "LoadRestrictionsNone", "outside"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("  replicas: 2\n"), "{}", run.stdout);
+    // A Flux Kustomization builds it as kustomize-controller does: no error for that unit.
+    let flux = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: outside\n  namespace: flux-system\nspec:\n  path: ./outside\n  sourceRef: {kind: GitRepository, name: flux-system}\n";
+    write(dir.path(), &[("clusters/prod/outside.yaml", flux)]);
+    let run = render(&["--format", "json", "."]);
+    let errors: Vec<String> =
+        run.json()["errors"].as_array().unwrap().iter().map(|e| e["file"].to_string()).collect();
+    assert!(errors.iter().any(|f| f.contains("twice/")), "{errors:?}");
+    assert!(!errors.iter().any(|f| f.contains("outside/")), "{errors:?}");
+    refused(&["render", "two"], "/two: Found multiple kustomization files under: /two");
+    refused(
+        &["render", "usescomp"],
+        "/comp/kustomization.yaml:1: apiVersion for Component should be kustomize.config.k8s.io/v1alpha1",
+    );
+    refused(
+        &["render", "empty"],
+        "/empty/kustomization.yaml:3: the patch is empty (it has no document)",
+    );
+    refused(
+        &["render", "ambiguous"],
+        "/ambiguous/kustomization.yaml:4: 2 resources match the patch of `web`: it is ambiguous",
+    );
+}
+
 /// Inputs the render fuzz target found (NUL-separated files, as the target reads them): each
 /// builds, or fails with an error, and what it builds is written as YAML that reads back as
 /// the same data.

@@ -570,3 +570,28 @@ fn entry_options_this_build_cannot_apply_are_errors_at_their_line() {
     // `optional` lets the build go on without the ConfigMap: no error for it.
     assert!(!errors.iter().any(|(f, _, _)| f.starts_with("clusters/b/")), "{errors:#?}");
 }
+
+/// A component nothing uses is not a unit (it is not deployed alone): its files are linted as
+/// written, and what it could not do alone (a replacement whose source a kustomization using it
+/// would supply) is no error.
+#[test]
+fn a_component_nothing_uses_is_linted_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            (
+                "comp/kustomization.yaml",
+                "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [pod.yaml]\nreplacements:\n- source: {kind: ConfigMap, name: settings}\n  targets:\n  - select: {kind: Pod}\n    fieldPaths: [metadata.annotations.x]\n",
+            ),
+            (
+                "comp/pod.yaml",
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: a\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n",
+            ),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
+    assert_eq!(locations(&report), [loc("MTK-SEC-001", "comp/pod.yaml", 11, 7)]);
+}
