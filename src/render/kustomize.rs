@@ -223,24 +223,20 @@ fn finish(t: &mut Tree) {
 
 /// An object's identity as kustomize compares them when accumulating resources: group,
 /// version, kind, name and effective namespace (`default` when unset, none when cluster-scoped).
-#[derive(PartialEq, Eq, Hash)]
-struct Id {
-    api: String,
-    kind: String,
-    name: String,
-    namespace: Option<String>,
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Id<'t> {
+    api: &'t str,
+    kind: &'t str,
+    name: &'t str,
+    namespace: Option<&'t str>,
 }
 
-impl Id {
-    fn of(t: &Tree) -> Id {
-        let text = |path: &[&str]| t.at(path).and_then(Tree::as_str).unwrap_or("").to_string();
-        let namespace = (!cluster_scoped(t)).then(|| {
-            let ns = text(&["metadata", "namespace"]);
-            if ns.is_empty() {
-                "default".to_string()
-            } else {
-                ns
-            }
+impl<'t> Id<'t> {
+    fn of(t: &'t Tree) -> Id<'t> {
+        let text = |path: &[&str]| t.at(path).and_then(Tree::as_str).unwrap_or("");
+        let namespace = (!cluster_scoped(t)).then(|| match text(&["metadata", "namespace"]) {
+            "" => "default",
+            ns => ns,
         });
         Id {
             api: text(&["apiVersion"]),
@@ -251,12 +247,18 @@ impl Id {
     }
 }
 
-impl std::fmt::Display for Id {
+/// The first object whose identity an earlier one has, and that identity.
+fn first_duplicate(out: &[Tree]) -> Option<(usize, Id<'_>)> {
+    let mut seen = std::collections::HashSet::with_capacity(out.len());
+    out.iter().enumerate().map(|(i, t)| (i, Id::of(t))).find(|(_, id)| !seen.insert(id.clone()))
+}
+
+impl std::fmt::Display for Id<'_> {
     /// kustomize's spelling: `Deployment.v1.apps/web.[noNs]`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let (group, version) = kinds::split_api_version(&self.api);
+        let (group, version) = kinds::split_api_version(self.api);
         let group = if group.is_empty() { "[noGrp]" } else { group };
-        let namespace = match self.namespace.as_deref() {
+        let namespace = match self.namespace {
             None | Some("default") => "[noNs]",
             Some(ns) => ns,
         };
@@ -452,25 +454,28 @@ impl Builder<'_> {
     fn apply(&mut self, k: &Kustomization, out: &mut Vec<Tree>) -> Result<()> {
         let mut entries = k.strings("resources")?;
         entries.extend(k.strings("bases")?);
-        let mut ids: std::collections::HashSet<Id> = out.iter().map(Id::of).collect();
-        for (entry, span) in entries {
-            self.disk.trail.borrow_mut().push((k.file, span));
-            let objects = self.resource(k, &entry, span);
+        // Where each entry's objects start, to name the entry that adds an object twice.
+        let mut starts = Vec::with_capacity(entries.len());
+        for (entry, span) in &entries {
+            self.disk.trail.borrow_mut().push((k.file, *span));
+            let objects = self.resource(k, entry, *span);
             self.disk.trail.borrow_mut().pop();
-            for object in objects? {
-                let id = Id::of(&object);
-                if ids.contains(&id) {
-                    return Err(BuildError {
-                        file: k.shown.clone(),
-                        line: Some(span.start.line),
-                        message: format!(
-                            "may not add resource with an already registered id: {id} (`{entry}` adds it again)"
-                        ),
-                    });
+            starts.push(out.len());
+            out.extend(objects?);
+        }
+        if let Some((i, id)) = first_duplicate(out) {
+            let adding = starts.partition_point(|&s| s <= i).checked_sub(1);
+            let (line, by) = match adding.and_then(|a| entries.get(a)) {
+                Some((entry, span)) => {
+                    (Some(span.start.line), format!(" (`{entry}` adds it again)"))
                 }
-                ids.insert(id);
-                out.push(object);
-            }
+                None => (None, String::new()),
+            };
+            return Err(BuildError {
+                file: k.shown.clone(),
+                line,
+                message: format!("may not add resource with an already registered id: {id}{by}"),
+            });
         }
         for (entry, span) in k.strings("components")? {
             let dir = Self::local(k, &entry, span)?;
@@ -782,7 +787,7 @@ impl Names {
 /// A patch's `target`, compiled once for all the objects it is tried on.
 pub(super) struct Selector<'t> {
     /// `group`, `version`, `kind`, `name`, `namespace` as anchored regular expressions.
-    fields: Vec<(&'static str, regex::Regex)>,
+    fields: Vec<(&'static str, Pattern<'t>)>,
     /// (`labels` or `annotations`, the selector's terms).
     terms: Vec<(&'static str, &'t str)>,
 }
@@ -797,9 +802,16 @@ impl<'t> Selector<'t> {
             if let Some((node, wanted)) =
                 target.get(key).and_then(|n| Some((n, n.as_str()?))).filter(|(_, w)| !w.is_empty())
             {
-                let re = regex::Regex::new(&format!("^(?:{wanted})$"))
-                    .map_err(|e| error(node, format!("target `{key}`: {e}")))?;
-                fields.push((key, re));
+                let pattern = if wanted.chars().all(|c| c.is_alphanumeric() || "-_/:@".contains(c))
+                {
+                    Pattern::Literal(wanted)
+                } else {
+                    Pattern::Regex(
+                        regex::Regex::new(&format!("^(?:{wanted})$"))
+                            .map_err(|e| error(node, format!("target `{key}`: {e}")))?,
+                    )
+                };
+                fields.push((key, pattern));
             }
         }
         let terms = [("labelSelector", "labels"), ("annotationSelector", "annotations")]
@@ -830,13 +842,18 @@ impl<'t> Selector<'t> {
         let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
         let (group, version) = kinds::split_api_version(api);
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
-        let ids = identities(t);
+        // Earlier names and namespaces (which allocate) only for objects that have had some.
+        let meta = |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("");
+        let earlier = t
+            .at(&["metadata", "annotations", PREVIOUS_NAMES])
+            .map(|_| identities(t).split_off(1))
+            .unwrap_or_default();
         self.fields.iter().all(|(key, re)| match *key {
             "group" => re.is_match(group),
             "version" => re.is_match(version),
             "kind" => re.is_match(kind),
-            "name" => ids.iter().any(|(n, _)| re.is_match(n)),
-            _ => ids.iter().any(|(_, ns)| re.is_match(ns)),
+            "name" => re.is_match(meta("name")) || earlier.iter().any(|(n, _)| re.is_match(n)),
+            _ => re.is_match(meta("namespace")) || earlier.iter().any(|(_, ns)| re.is_match(ns)),
         })
     }
 
@@ -861,6 +878,22 @@ impl<'t> Selector<'t> {
                 }
             })
         })
+    }
+}
+
+/// One field of a selector: text without regular-expression syntax is compared as it is (most
+/// targets name a kind or an object), the rest is matched whole.
+enum Pattern<'t> {
+    Literal(&'t str),
+    Regex(regex::Regex),
+}
+
+impl Pattern<'_> {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Literal(wanted) => *wanted == text,
+            Pattern::Regex(re) => re.is_match(text),
+        }
     }
 }
 
