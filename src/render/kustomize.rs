@@ -47,6 +47,7 @@ const BUILT: &[&str] = &[
     "generatorOptions",
     "sortOptions",
     "replacements",
+    "transformers",
 ];
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
@@ -266,8 +267,8 @@ impl std::fmt::Display for Id<'_> {
     }
 }
 
-struct Builder<'d> {
-    disk: &'d Disk<'d>,
+pub(super) struct Builder<'d> {
+    pub(super) disk: &'d Disk<'d>,
     /// Kustomization directories being built (a cycle is an error).
     stack: Vec<PathBuf>,
     /// The top kustomization's `sortOptions` (those of the others are checked, not used).
@@ -306,7 +307,7 @@ impl Kustomization {
         Ok(())
     }
 
-    fn error(&self, node: Option<&Tree>, message: String) -> BuildError {
+    pub(super) fn error(&self, node: Option<&Tree>, message: String) -> BuildError {
         BuildError { file: self.shown.clone(), line: node.map(|n| n.span.start.line), message }
     }
 
@@ -354,7 +355,7 @@ impl Builder<'_> {
     }
 
     /// Builds a kustomization (or a component, applied to `accumulated`).
-    fn kustomization(
+    pub(super) fn kustomization(
         &mut self,
         dir: &Path,
         component: bool,
@@ -494,7 +495,8 @@ impl Builder<'_> {
             root_only: k.root_only,
         };
         super::generators::run(&generating, out)?;
-        transform(k, self.disk, out)
+        transform(k, self.disk, out)?;
+        self.transformers(k, out)
     }
 
     /// A path a kustomization names, from its directory; remote ones are refused.
@@ -621,7 +623,7 @@ fn merge_images(k: &mut Tree, images: &Tree) {
 
 /// kustomize's transformers, in its order: patches, namespace, prefix and suffix, labels,
 /// annotations, JSON 6902 patches, replicas, images, replacements.
-fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+pub(super) fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
     patches_strategic_merge(k, disk, out)?;
     patches(k, disk, out)?;
     namespace(k, out);

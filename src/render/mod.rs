@@ -5,7 +5,8 @@
 //! ([`disk`]), the patch engines ([`patch`]: strategic merge, JSON 6902), `kustomize build`
 //! ([`kustomize`], measured against kustomize's own tests in docs/CONFORMANCE.md), and the
 //! cluster entries that build a path: Flux Kustomizations ([`flux`]) and Argo CD Applications
-//! ([`argo`]). `inventory::rendered` finds the build units of a tree and builds them for `check`.
+//! ([`argo`]). A kustomization's `replacements` and builtin `transformers` configs have modules
+//! of their own. `inventory::rendered` finds the build units of a tree and builds them for `check`.
 
 pub mod argo;
 pub mod disk;
@@ -17,4 +18,5 @@ pub mod namereference;
 pub mod order;
 pub mod patch;
 mod replacements;
+mod transformers;
 pub mod tree;

@@ -112,7 +112,10 @@ fn merge_value(
         if key.starts_with('$') {
             return Err(PatchError(format!("the directive `{key}` is not supported yet")));
         }
-        if field.value.value == TValue::Null {
+        // `null` and a mapping that says `$patch: delete` both remove the field.
+        if field.value.value == TValue::Null
+            || field.value.get("$patch").and_then(Tree::as_str) == Some("delete")
+        {
             target.remove(key);
             continue;
         }
@@ -377,6 +380,15 @@ mod tests {
     }
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n        env: [{name: A, value: '1'}]\n      - name: side\n        image: busybox\n";
+
+    #[test]
+    fn a_mapping_that_says_patch_delete_is_removed() {
+        let mut base = tree(DEPLOYMENT, 0);
+        let patch = tree("spec:\n  $patch: delete\n  replicas: 2\n", 1);
+        assert_eq!(strategic_merge(&mut base, &patch, true), Ok(Merged::Kept));
+        assert_eq!(base.get("spec"), None);
+        assert_eq!(base.to_json()["metadata"]["name"], "web");
+    }
 
     #[test]
     fn strategic_merge_merges_maps_and_keyed_lists() {

@@ -1,0 +1,274 @@
+//! A kustomization's `transformers:`: kustomize's builtin transformer configs (`apiVersion:
+//! builtin`), run in order after the kustomization's own fields. Each entry is a file (one
+//! config per document), a directory whose kustomization builds the configs, or a config
+//! written inline. A config becomes the kustomization field that does the same work and runs
+//! through the same code, its fields keeping the config's file and lines: a finding about a
+//! patched field points into the config.
+//!
+//! Built: `PatchTransformer`, `PatchStrategicMergeTransformer`, `PatchJson6902Transformer` and
+//! `ReplacementTransformer`. The others take `fieldSpecs` (which fields they change), not built
+//! yet: an error naming the kind. Plugins (any other `apiVersion`) are not run: an error.
+
+use super::disk::{show, BuildError, Result};
+use super::kustomize::{transform, Builder, Kustomization};
+use super::tree::{TValue, Tree};
+use crate::load::discover::normalize;
+
+impl Builder<'_> {
+    /// Runs the kustomization's `transformers` over the objects built so far.
+    pub(super) fn transformers(&mut self, k: &Kustomization, out: &mut Vec<Tree>) -> Result<()> {
+        for item in k.list("transformers")? {
+            for (config, shown) in self.configs(k, item)? {
+                let error = |node: &Tree, message: String| BuildError {
+                    file: shown.clone(),
+                    line: Some(node.span.start.line),
+                    message,
+                };
+                let tree =
+                    field_of(&config).map_err(|(node, m)| error(node.unwrap_or(&config), m))?;
+                let synthetic = Kustomization {
+                    file: config.file,
+                    shown: shown.clone(),
+                    dir: k.dir.clone(),
+                    tree,
+                    root_only: k.root_only,
+                };
+                transform(&synthetic, self.disk, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The configs one `transformers` entry holds, with how errors name their file.
+    fn configs(&mut self, k: &Kustomization, item: &Tree) -> Result<Vec<(Tree, String)>> {
+        let Some(entry) = item.as_str() else {
+            if matches!(item.value, TValue::Map(_)) {
+                return Ok(vec![(item.clone(), k.shown.clone())]);
+            }
+            return Err(
+                k.error(Some(item), "`transformers` entries must be paths or configs".into())
+            );
+        };
+        let line = Some(item.span.start.line);
+        if entry.contains("://") || entry.starts_with("github.com/") {
+            return Err(k.error(
+                Some(item),
+                format!("`{entry}` is remote: remote transformer configs are not fetched"),
+            ));
+        }
+        let path = normalize(&k.dir.join(entry));
+        if self.disk.real(&path).is_none() {
+            return Err(k.error(Some(item), format!("`{entry}` leaves the root of the build")));
+        }
+        if self.disk.is_dir(&path) {
+            self.disk.trail.borrow_mut().push((k.file, item.span));
+            let built = self.kustomization(&path, false, Vec::new());
+            self.disk.trail.borrow_mut().pop();
+            return Ok(built?
+                .into_iter()
+                .map(|t| {
+                    let shown = self.disk.shown(t.file);
+                    (t, shown)
+                })
+                .collect());
+        }
+        k.may_read(&path, line)?;
+        let (file, docs) = self.disk.read(&path).map_err(|e| k.error(Some(item), e.to_string()))?;
+        let shown = show(&path);
+        Ok(docs
+            .iter()
+            .map(|d| Tree::from_node(d, file))
+            .filter(|t| !matches!(t.value, TValue::Null))
+            .map(|t| (t, shown.clone()))
+            .collect())
+    }
+}
+
+type Refusal<'t> = (Option<&'t Tree>, String);
+
+/// The kustomization field that does what a builtin transformer config does.
+fn field_of(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
+    let text = |key: &str| config.get(key).and_then(Tree::as_str).unwrap_or("");
+    let (api, kind) = (text("apiVersion"), text("kind"));
+    if api != "builtin" {
+        return Err((
+            config.get("apiVersion"),
+            format!("`{api}` `{kind}` is a plugin: plugins are not run (only kustomize's builtin transformers are built)"),
+        ));
+    }
+    let mut k = Tree::map(config.file, config.span);
+    let list =
+        |items: Vec<Tree>| Tree { file: config.file, span: config.span, value: TValue::Seq(items) };
+    match kind {
+        "PatchTransformer" => {
+            let (file_path, inline) = (config.get("path"), config.get("patch"));
+            let blank =
+                |t: Option<&Tree>| t.and_then(Tree::as_str).is_none_or(|s| s.trim().is_empty());
+            match (blank(file_path), blank(inline)) {
+                (false, false) => {
+                    return Err((inline, "patch and path can't be set at the same time".into()))
+                }
+                (true, true) => return Err((None, "must specify one of patch and path".into())),
+                _ => {}
+            }
+            let mut entry = Tree::map(config.file, config.span);
+            for key in ["path", "patch", "target", "options"] {
+                if let Some(value) = config
+                    .get(key)
+                    .filter(|v| !blank(Some(v)) || key == "target" || key == "options")
+                {
+                    entry.set(key, value.clone());
+                }
+            }
+            k.set("patches", list(vec![entry]));
+        }
+        "PatchStrategicMergeTransformer" => {
+            let mut entries = Vec::new();
+            match config.get("paths").map(|p| &p.value) {
+                None | Some(TValue::Null) => {}
+                Some(TValue::Seq(paths)) => entries.extend(paths.iter().cloned()),
+                Some(_) => return Err((config.get("paths"), "`paths` must be a list".into())),
+            }
+            if let Some(patches) =
+                config.get("patches").filter(|p| p.as_str().is_some_and(|s| !s.trim().is_empty()))
+            {
+                entries.push(patches.clone());
+            }
+            if entries.is_empty() {
+                return Err((None, "empty file path and empty patch content".into()));
+            }
+            k.set("patchesStrategicMerge", list(entries));
+        }
+        "PatchJson6902Transformer" => {
+            let mut entry = Tree::map(config.file, config.span);
+            let Some(target) = config.get("target") else {
+                return Err((None, "must specify the target field to patch".into()));
+            };
+            entry.set("target", target.clone());
+            match (config.get("path"), config.get("jsonOp")) {
+                (Some(_), Some(op)) => {
+                    return Err((Some(op), "must specify a file path or jsonOp, not both".into()))
+                }
+                (Some(path), None) => {
+                    entry.set("path", path.clone());
+                }
+                (None, Some(op)) => {
+                    entry.set("patch", op.clone());
+                }
+                (None, None) => return Err((None, "empty file path and empty jsonOp".into())),
+            }
+            k.set("patchesJson6902", list(vec![entry]));
+        }
+        "ReplacementTransformer" => {
+            let replacements =
+                config.get("replacements").cloned().unwrap_or_else(|| list(Vec::new()));
+            k.set("replacements", replacements);
+        }
+        "NamespaceTransformer"
+        | "ImageTagTransformer"
+        | "ReplicaCountTransformer"
+        | "PrefixSuffixTransformer"
+        | "PrefixTransformer"
+        | "SuffixTransformer"
+        | "AnnotationsTransformer"
+        | "LabelTransformer" => {
+            return Err((
+                config.get("kind"),
+                format!(
+                    "the builtin transformer `{kind}` (with its `fieldSpecs`) is not supported yet"
+                ),
+            ));
+        }
+        _ => {
+            return Err((
+                config.get("kind"),
+                format!("the builtin transformer `{kind}` is not supported yet"),
+            ))
+        }
+    }
+    Ok(k)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::super::kustomize::{build, tests::write, Disk};
+
+    const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.27\n";
+
+    #[test]
+    fn builtin_patch_configs_run_after_the_fields_from_files_directories_and_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("app/deploy.yaml", DEPLOY),
+                (
+                    "app/kustomization.yaml",
+                    "resources: [deploy.yaml]\nnamePrefix: p-\ntransformers:\n- privileged.yaml\n- ../configs\n- apiVersion: builtin\n  kind: PatchJson6902Transformer\n  metadata: {name: x}\n  target: {kind: Deployment}\n  jsonOp: '[{\"op\": \"add\", \"path\": \"/spec/replicas\", \"value\": 3}]'\n",
+                ),
+                (
+                    "app/privileged.yaml",
+                    "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: privileged\ntarget:\n  kind: Deployment\npatch: |-\n  - op: add\n    path: /spec/template/spec/containers/0/securityContext\n    value:\n      privileged: true\n",
+                ),
+                ("configs/kustomization.yaml", "resources: [labels.yaml]\n"),
+                (
+                    "configs/labels.yaml",
+                    "apiVersion: builtin\nkind: PatchStrategicMergeTransformer\nmetadata:\n  name: labels\npatches: |-\n  apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: p-web\n    labels:\n      team: a\n",
+                ),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, Path::new("app")).unwrap();
+        let json = out[0].to_json();
+        // After `namePrefix`: the strategic merge patch names the prefixed object.
+        assert_eq!(json["metadata"], json!({"name": "p-web", "labels": {"team": "a"}}));
+        assert_eq!(json["spec"]["replicas"], json!(3));
+        let container = &json["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["securityContext"], json!({"privileged": true}));
+        // The patched field points into the config's literal block.
+        let (node, origins) = out[0].clone().into_node();
+        let pointer = "/spec/template/spec/containers/0/securityContext/privileged";
+        let file = super::super::tree::file_at(out[0].file, &origins, pointer);
+        assert_eq!(disk.shown(file), "/app/privileged.yaml");
+        assert_eq!(crate::inventory::locate::locate(&node, pointer).start.line, 11);
+    }
+
+    #[test]
+    fn plugins_and_configs_with_field_specs_are_errors_at_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let kustomization =
+            |config: &str| format!("resources: [deploy.yaml]\ntransformers:\n- {config}\n");
+        write(
+            dir.path(),
+            &[
+                ("plugin/deploy.yaml", DEPLOY),
+                ("plugin/kustomization.yaml", &kustomization("sed.yaml")),
+                ("plugin/sed.yaml", "apiVersion: someteam.example.com/v1\nkind: SedTransformer\nmetadata:\n  name: sed\n"),
+                ("prefix/deploy.yaml", DEPLOY),
+                ("prefix/kustomization.yaml", &kustomization("prefix.yaml")),
+                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata:\n  name: p\nprefix: a-\nfieldSpecs:\n- path: metadata/name\n"),
+                ("both/deploy.yaml", DEPLOY),
+                ("both/kustomization.yaml", &kustomization("both.yaml")),
+                ("both/both.yaml", "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: p\npath: x.yaml\npatch: '{}'\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let error = |dir: &str| build(&disk, Path::new(dir)).unwrap_err().to_string();
+        assert_eq!(
+            error("plugin"),
+            "/plugin/sed.yaml:1: `someteam.example.com/v1` `SedTransformer` is a plugin: plugins are not run (only kustomize's builtin transformers are built)"
+        );
+        assert_eq!(
+            error("prefix"),
+            "/prefix/prefix.yaml:2: the builtin transformer `PrefixSuffixTransformer` (with its `fieldSpecs`) is not supported yet"
+        );
+        assert_eq!(
+            error("both"),
+            "/both/both.yaml:6: patch and path can't be set at the same time"
+        );
+    }
+}
