@@ -11,12 +11,14 @@
 pub mod argo;
 pub mod disk;
 pub mod emit;
+mod fields;
 pub mod flux;
 mod generators;
 pub mod kustomize;
 pub mod namereference;
 pub mod order;
 pub mod patch;
+mod patches;
 mod replacements;
 mod transformers;
 pub mod tree;

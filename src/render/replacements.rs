@@ -12,7 +12,8 @@
 use std::path::Path;
 
 use super::disk::{BuildError, Disk, Result};
-use super::kustomize::{cluster_scoped, identities, Kustomization, Selector};
+use super::kustomize::{cluster_scoped, identities, Kustomization};
+use super::patches::Selector;
 use super::tree::{TValue, Tree};
 use crate::inventory::kinds;
 use crate::load::discover::normalize;

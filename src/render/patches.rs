@@ -1,0 +1,490 @@
+//! A kustomization's patches: `patches`, `patchesStrategicMerge` and `patchesJson6902` (file or
+//! inline; a literal block keeps the line of each of its fields), their `target` selectors, the
+//! object an untargeted patch names, and patch `options` (`allowNameChange`, `allowKindChange`).
+//! The patch engines themselves are in `render/patch.rs`.
+
+use std::collections::HashMap;
+
+use super::disk::{BuildError, Deleted, Disk, Result};
+use super::kustomize::{
+    identities, is_builtin, remember, remember_as, Kustomization, PREVIOUS_NAMES,
+};
+use super::patch::{self, Merged};
+use super::tree::{TValue, Tree};
+use crate::inventory::kinds;
+use crate::load::discover::normalize;
+use crate::load::source::Span;
+
+/// A patch given inline (`patch:`) or as a file (`path:`), as trees (one per document).
+fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> {
+    if let Some(text) = spec.get("patch").and_then(Tree::as_str) {
+        let parsed = crate::load::yaml::parse_stream(text, &disk.limits);
+        if let Some(p) = parsed.problems.first() {
+            return Err(k.error(
+                spec.get("patch"),
+                format!("the inline patch does not parse: {}", p.message),
+            ));
+        }
+        // Inline text keeps the kustomization (or cluster entry) as its source: each line of
+        // a literal block (`patch: |`) is found where it is written, other text at `patch:`.
+        let (file, at) = spec.get("patch").map_or((k.file, spec.span), |p| (p.file, p.span));
+        let block = disk.text_of(file).and_then(|text| literal_block(&text, at));
+        return Ok(parsed
+            .documents
+            .iter()
+            .map(|d| {
+                let mut t = Tree::from_node(&d.root, file);
+                match block {
+                    Some((line, indent)) => shift(&mut t, line, indent),
+                    None => respan(&mut t, at),
+                }
+                t
+            })
+            .collect());
+    }
+    if let Some(path) = spec.get("path").and_then(Tree::as_str) {
+        let path = normalize(&k.dir.join(path));
+        k.may_read(&path, spec.get("path").map(|p| p.span.start.line))?;
+        let (file, docs) =
+            disk.read(&path).map_err(|e| k.error(spec.get("path"), e.to_string()))?;
+        return Ok(docs.iter().map(|d| Tree::from_node(d, file)).collect());
+    }
+    if let Some(name) = spec.as_str() {
+        return Err(k.error(
+            Some(spec),
+            format!("a patch needs `path` or `patch`: kustomize 5 does not read a bare file name (write `- path: {name}`)"),
+        ));
+    }
+    Err(k.error(Some(spec), "a patch needs `path` or `patch`".into()))
+}
+
+/// Where the text of a literal block scalar whose node spans `at` is written: the line before
+/// its first line (so that text line `n` is source line `line + n`) and its indentation. `None`
+/// for any other scalar. (The node starts at the `|` indicator or at the first line of text.)
+fn literal_block(text: &str, at: Span) -> Option<(u32, u32)> {
+    let start = at.start.line.checked_sub(1)? as usize;
+    let mut lines = text.lines().skip(start.saturating_sub(1));
+    let before = if start == 0 { "" } else { lines.next()? };
+    let first = lines.next()?;
+    let header: String = first.chars().skip(at.start.col as usize).collect();
+    let indicator = |s: &str| {
+        s.strip_prefix('|').is_some_and(|rest| {
+            let rest = rest.split('#').next().unwrap_or("").trim();
+            rest.chars().all(|c| matches!(c, '-' | '+' | '1'..='9'))
+        })
+    };
+    let (line, content) = if indicator(header.trim_end()) {
+        (at.start.line, lines.find(|l| !l.trim().is_empty())?)
+    } else if before
+        .rsplit_once(": ")
+        .or_else(|| before.rsplit_once("- "))
+        .is_some_and(|(_, v)| indicator(v.trim_end()))
+    {
+        (at.start.line - 1, first)
+    } else {
+        return None;
+    };
+    let indent = content.chars().take_while(|c| *c == ' ').count();
+    Some((line, u32::try_from(indent).ok()?))
+}
+
+/// Moves every span of a tree parsed from a literal block to where its text is written.
+fn shift(t: &mut Tree, line: u32, indent: u32) {
+    let moved = |p: crate::load::source::Pos| crate::load::source::Pos {
+        line: p.line + line,
+        col: p.col + indent,
+    };
+    t.span = Span::new(moved(t.span.start), moved(t.span.end));
+    match &mut t.value {
+        TValue::Seq(items) => items.iter_mut().for_each(|i| shift(i, line, indent)),
+        TValue::Map(fields) => fields.iter_mut().for_each(|f| {
+            f.key_span = Span::new(moved(f.key_span.start), moved(f.key_span.end));
+            shift(&mut f.value, line, indent);
+        }),
+        _ => {}
+    }
+}
+
+/// Points every node of an inline patch at the `patch:` field that holds its text.
+fn respan(t: &mut Tree, span: Span) {
+    t.span = span;
+    match &mut t.value {
+        TValue::Seq(items) => items.iter_mut().for_each(|i| respan(i, span)),
+        TValue::Map(fields) => fields.iter_mut().for_each(|f| {
+            f.key_span = span;
+            respan(&mut f.value, span);
+        }),
+        _ => {}
+    }
+}
+
+/// The objects of a build by every name they have had, kept while patches are applied: made
+/// again only after a patch renamed or deleted objects.
+struct Names {
+    index: HashMap<String, Vec<usize>>,
+    stale: bool,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names { index: HashMap::new(), stale: true }
+    }
+}
+
+impl Names {
+    fn ensure(&mut self, out: &[Tree]) {
+        if !self.stale {
+            return;
+        }
+        self.index.clear();
+        for (i, t) in out.iter().enumerate() {
+            let name = t.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
+            self.index.entry(name.to_string()).or_default().push(i);
+            if t.at(&["metadata", "annotations", PREVIOUS_NAMES]).is_some() {
+                for (earlier, _) in identities(t).into_iter().skip(1) {
+                    let list = self.index.entry(earlier).or_default();
+                    if list.last() != Some(&i) {
+                        list.push(i);
+                    }
+                }
+            }
+        }
+        self.stale = false;
+    }
+}
+
+/// A patch's `target`, compiled once for all the objects it is tried on.
+pub(super) struct Selector<'t> {
+    /// `group`, `version`, `kind`, `name`, `namespace` as anchored regular expressions.
+    fields: Vec<(&'static str, Pattern<'t>)>,
+    /// (`labels` or `annotations`, the selector's terms).
+    terms: Vec<(&'static str, &'t str)>,
+}
+
+impl<'t> Selector<'t> {
+    pub(super) fn new(
+        target: &'t Tree,
+        error: &dyn Fn(&Tree, String) -> BuildError,
+    ) -> Result<Self> {
+        let mut fields = Vec::new();
+        for key in ["group", "version", "kind", "name", "namespace"] {
+            if let Some((node, wanted)) =
+                target.get(key).and_then(|n| Some((n, n.as_str()?))).filter(|(_, w)| !w.is_empty())
+            {
+                let pattern = if wanted.chars().all(|c| c.is_alphanumeric() || "-_/:@".contains(c))
+                {
+                    Pattern::Literal(wanted)
+                } else {
+                    Pattern::Regex(
+                        regex::Regex::new(&format!("^(?:{wanted})$"))
+                            .map_err(|e| error(node, format!("target `{key}`: {e}")))?,
+                    )
+                };
+                fields.push((key, pattern));
+            }
+        }
+        let terms = [("labelSelector", "labels"), ("annotationSelector", "annotations")]
+            .into_iter()
+            .filter_map(|(key, field)| Some((field, target.get(key)?.as_str()?)))
+            .collect();
+        Ok(Selector { fields, terms })
+    }
+
+    /// Whether the object is selected. A name or namespace matches the one the object has now
+    /// or any it had (kustomize tries the original and the current one).
+    fn matches(&self, t: &Tree) -> bool {
+        self.matches_id(t) && self.matches_terms(t)
+    }
+
+    /// Whether the selector names group, version, kind, name or namespace.
+    pub(super) fn has_fields(&self) -> bool {
+        !self.fields.is_empty()
+    }
+
+    /// Whether the selector has a label or annotation selector.
+    pub(super) fn has_terms(&self) -> bool {
+        !self.terms.is_empty()
+    }
+
+    /// Whether the object's group, version, kind, name and namespace are selected.
+    pub(super) fn matches_id(&self, t: &Tree) -> bool {
+        let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
+        let (group, version) = kinds::split_api_version(api);
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
+        // Earlier names and namespaces (which allocate) only for objects that have had some.
+        let meta = |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("");
+        let earlier = t
+            .at(&["metadata", "annotations", PREVIOUS_NAMES])
+            .map(|_| identities(t).split_off(1))
+            .unwrap_or_default();
+        self.fields.iter().all(|(key, re)| match *key {
+            "group" => re.is_match(group),
+            "version" => re.is_match(version),
+            "kind" => re.is_match(kind),
+            "name" => re.is_match(meta("name")) || earlier.iter().any(|(n, _)| re.is_match(n)),
+            _ => re.is_match(meta("namespace")) || earlier.iter().any(|(_, ns)| re.is_match(ns)),
+        })
+    }
+
+    /// Whether the object's labels and annotations are selected.
+    pub(super) fn matches_terms(&self, t: &Tree) -> bool {
+        self.terms.iter().all(|(field, selector)| {
+            let have = |k: &str, v: Option<&str>| {
+                t.at(&["metadata", field, k])
+                    .and_then(Tree::as_str)
+                    .is_some_and(|x| v.is_none_or(|v| v == x))
+            };
+            selector.split(',').map(str::trim).filter(|s| !s.is_empty()).all(|term| {
+                match term.split_once("!=") {
+                    Some((k, v)) => !have(k.trim(), Some(v.trim())),
+                    None => match term.split_once('=') {
+                        Some((k, v)) => have(k.trim(), Some(v.trim_start_matches('=').trim())),
+                        None => match term.strip_prefix('!') {
+                            Some(k) => !have(k.trim(), None),
+                            None => have(term, None),
+                        },
+                    },
+                }
+            })
+        })
+    }
+}
+
+/// One field of a selector: text without regular-expression syntax is compared as it is (most
+/// targets name a kind or an object), the rest is matched whole.
+enum Pattern<'t> {
+    Literal(&'t str),
+    Regex(regex::Regex),
+}
+
+impl Pattern<'_> {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Literal(wanted) => *wanted == text,
+            Pattern::Regex(re) => re.is_match(text),
+        }
+    }
+}
+
+/// What a patch may change of the objects it patches (its `options`).
+#[derive(Clone, Copy, Debug, Default)]
+struct Allow {
+    name: bool,
+    kind: bool,
+}
+
+/// The objects a patch without a target names: by their current name and namespace or one
+/// they had before (an overlay patches a base object by its base name). More than one is an
+/// error for the caller, as in kustomize.
+fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<usize> {
+    let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
+    let want_ns = body.at(&["metadata", "namespace"]).and_then(Tree::as_str);
+    let same_type = |t: &Tree| {
+        ["apiVersion", "kind"]
+            .iter()
+            .all(|f| t.get(f).and_then(Tree::as_str) == body.get(f).and_then(Tree::as_str))
+    };
+    let wanted = |name: &str, ns: &str| {
+        want_name.is_none_or(|w| w == name) && want_ns.is_none_or(|w| w == ns)
+    };
+    // The current identity is read in place; the earlier ones (which allocate) only for objects
+    // that have had another.
+    let is_named = |t: &Tree| {
+        if !same_type(t) {
+            return false;
+        }
+        let meta = |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("");
+        if wanted(meta("name"), meta("namespace")) {
+            return true;
+        }
+        t.at(&["metadata", "annotations", PREVIOUS_NAMES]).is_some()
+            && identities(t).iter().skip(1).any(|(name, ns)| wanted(name, ns))
+    };
+    // Objects by name: most patches name one, and a fleet's overlay applies hundreds of patches
+    // to thousands of objects.
+    let candidates = match (want_name, names) {
+        (Some(w), Some(names)) => {
+            names.ensure(out);
+            names.index.get(w).cloned().unwrap_or_default()
+        }
+        _ => (0..out.len()).collect(),
+    };
+    candidates.into_iter().filter(|&i| is_named(&out[i])).collect()
+}
+
+/// Applies one patch document to the objects it targets (its `target`, else the object it
+/// names).
+fn apply_patch(
+    k: &Kustomization,
+    disk: &Disk,
+    at: &Tree,
+    body: &Tree,
+    (target, allow): (Option<&Tree>, Allow),
+    out: &mut Vec<Tree>,
+    mut names: Option<&mut Names>,
+) -> Result<()> {
+    let error = |n: &Tree, m: String| k.error(Some(n), m);
+    let selector = target.map(|t| Selector::new(t, &error)).transpose()?;
+    let fail = |e: patch::PatchError| k.error(Some(at), e.to_string());
+    if matches!(body.value, TValue::Seq(_)) {
+        if target.is_none() {
+            return Err(k.error(Some(at), "a JSON 6902 patch needs a `target`".into()));
+        }
+        let mut renamed = false;
+        for t in out.iter_mut().filter(|t| selector.as_ref().is_some_and(|s| s.matches(t))) {
+            let before = identities(t).swap_remove(0);
+            patch::json6902(t, body).map_err(fail)?;
+            if identities(t)[0] != before {
+                remember_as(t, &before, at.file, at.span);
+                renamed = true;
+            }
+        }
+        if let (true, Some(names)) = (renamed, names) {
+            names.stale = true;
+        }
+        return Ok(());
+    }
+    // A strategic merge patch without a target is applied to the object it names.
+    let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
+    let by_name =
+        if target.is_some() { Vec::new() } else { named_objects(body, out, names.as_deref_mut()) };
+    if target.is_none() && by_name.len() > 1 {
+        let name = want_name.unwrap_or("");
+        return Err(k.error(
+            Some(at),
+            format!("{} resources match the patch of `{name}`: it is ambiguous", by_name.len()),
+        ));
+    }
+    // The patch's own identity does not rename (or re-kind) what it patches, unless its
+    // options allow it.
+    let mut body = body.clone();
+    if !(allow.kind && target.is_some()) {
+        for f in ["apiVersion", "kind"] {
+            body.remove(f);
+        }
+    }
+    if let Some(meta) = body.get_mut("metadata") {
+        if !(allow.name && target.is_some()) {
+            meta.remove("name");
+        }
+        meta.remove("namespace");
+    }
+    let renames = body.at(&["metadata", "name"]).is_some();
+    let mut matched = false;
+    let mut deleted = Vec::new();
+    for (i, t) in out.iter_mut().enumerate() {
+        let chosen = match &selector {
+            Some(s) => s.matches(t),
+            None => by_name.contains(&i),
+        };
+        if !chosen {
+            continue;
+        }
+        matched = true;
+        let builtin = is_builtin(t);
+        if renames {
+            remember(t, at.file, at.span);
+        }
+        if patch::strategic_merge(t, &body, builtin).map_err(fail)? == Merged::Deleted {
+            deleted.push(i);
+        }
+    }
+    // What the cluster will not receive, and the patch's `$patch: delete` line that is why.
+    let cause = match &body.value {
+        TValue::Map(fields) => fields
+            .iter()
+            .find(|f| f.key == "$patch")
+            .map_or((body.file, body.span), |f| (f.key_file, f.key_span.to(f.value.span))),
+        _ => (body.file, body.span),
+    };
+    if renames && matched || !deleted.is_empty() {
+        if let Some(names) = names {
+            names.stale = true;
+        }
+    }
+    for i in deleted.into_iter().rev() {
+        let object = out.remove(i);
+        disk.deleted.borrow_mut().push(Deleted { object, file: cause.0, span: cause.1 });
+    }
+    if !matched && target.is_none() {
+        let name = body.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
+        let kind = body.get("kind").and_then(Tree::as_str).unwrap_or("");
+        return Err(k.error(Some(at), format!("no resource matches the patch of {kind} `{name}`")));
+    }
+    Ok(())
+}
+
+pub(super) fn patches_strategic_merge(
+    k: &Kustomization,
+    disk: &Disk,
+    out: &mut Vec<Tree>,
+) -> Result<()> {
+    let items = k.list("patchesStrategicMerge")?;
+    for item in items {
+        let text =
+            item.as_str().ok_or_else(|| k.error(Some(item), "entries must be strings".into()))?;
+        // An entry is a file name, or a patch written inline.
+        let inline = text.contains('\n') || text.trim_start().starts_with('{');
+        let mut spec = Tree::map(k.file, item.span);
+        spec.set(if inline { "patch" } else { "path" }, item.clone());
+        let bodies = patch_body(k, disk, &spec)?;
+        // An empty `patches` entry is skipped, an empty `patchesStrategicMerge` one is not.
+        if bodies.iter().all(|b| matches!(b.value, TValue::Null)) {
+            return Err(k.error(Some(item), "the patch is empty (it has no document)".into()));
+        }
+        for body in bodies {
+            apply_patch(k, disk, item, &body, (None, Allow::default()), out, None)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+    let items = k.list("patches")?;
+    let mut names = Names::default();
+    for item in items {
+        let mut allow = Allow::default();
+        if let Some(options) = item.get("options") {
+            let TValue::Map(fields) = &options.value else {
+                return Err(k.error(Some(options), "patch `options` must be a mapping".into()));
+            };
+            for f in fields {
+                let on = matches!(f.value.value, TValue::Bool(true));
+                match f.key.as_str() {
+                    "allowNameChange" => allow.name = on,
+                    "allowKindChange" => allow.kind = on,
+                    other => {
+                        return Err(k.error(
+                            Some(&f.value),
+                            format!("patch option `{other}` is not supported yet"),
+                        ))
+                    }
+                }
+            }
+        }
+        for body in patch_body(k, disk, item)? {
+            apply_patch(k, disk, item, &body, (item.get("target"), allow), out, Some(&mut names))?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+    let items = k.list("patchesJson6902")?;
+    for item in items {
+        let target = item
+            .get("target")
+            .ok_or_else(|| k.error(Some(item), "a JSON 6902 patch needs a `target`".into()))?;
+        for body in patch_body(k, disk, item)? {
+            let body = if matches!(body.value, TValue::Seq(_)) {
+                body
+            } else {
+                return Err(
+                    k.error(Some(item), "a JSON 6902 patch must be a list of operations".into())
+                );
+            };
+            apply_patch(k, disk, item, &body, (Some(target), Allow::default()), out, None)?;
+        }
+    }
+    Ok(())
+}
