@@ -4,14 +4,24 @@
 //! place them.
 
 use super::disk::Result;
+use super::fieldspec::{self, Create, FieldSpec};
 use super::kustomize::{cluster_scoped, identities, remember, rename, Kustomization};
 use super::tree::{TValue, Tree};
 use crate::load::source::Span;
 
 /// `namespace:` on every namespaced object (and the name of Namespace objects).
-pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) {
-    let Some(node) = k.tree.get("namespace") else { return };
-    let Some(ns) = node.as_str().filter(|s| !s.is_empty()) else { return };
+pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+    let Some(node) = k.tree.get("namespace") else { return Ok(()) };
+    let Some(ns) = node.as_str().filter(|s| !s.is_empty()) else { return Ok(()) };
+    // The namespace field specs besides the object's own namespace and a Namespace's name
+    // (set below): a service's namespace in an APIService or a CRD's conversion webhook, and
+    // those `configurations` add.
+    let specs: Vec<FieldSpec> = k
+        .specs
+        .of("namespace")
+        .into_iter()
+        .filter(|s| s.path != "metadata/name" && s.path != "metadata/namespace")
+        .collect();
     // ServiceAccounts that move: bindings that name them with their namespace follow.
     let moves: Vec<super::namereference::Rename> = out
         .iter()
@@ -29,7 +39,8 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) {
             })
         })
         .collect();
-    super::namereference::update(out, &moves);
+    super::namereference::update(out, &moves, &k.specs.name_references)
+        .map_err(|m| k.error(Some(node), m))?;
     for t in out.iter_mut() {
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
         if kind == "Namespace" && t.get("apiVersion").and_then(Tree::as_str) == Some("v1") {
@@ -41,6 +52,11 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) {
         if matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
             service_account_subjects(t, ns, node.file, node.span);
         }
+        fieldspec::apply_all(&specs, t, (Create::Scalar, (node.file, node.span)), &mut |field| {
+            *field = Tree::string(ns, node.file, node.span);
+            Ok(())
+        })
+        .map_err(|m| k.error(Some(node), m))?;
         if cluster_scoped(t) {
             continue;
         }
@@ -49,6 +65,7 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) {
             meta.set("namespace", Tree::string(ns, node.file, node.span));
         }
     }
+    Ok(())
 }
 
 /// Subjects named `default` of a binding take the namespace the kustomization sets, as
@@ -64,52 +81,94 @@ fn service_account_subjects(t: &mut Tree, ns: &str, file: u32, span: Span) {
     }
 }
 
-/// `namePrefix` and `nameSuffix`, then the fields that name the renamed objects.
-pub(super) fn name_affixes(k: &Kustomization, out: &mut [Tree]) {
+/// `namePrefix` and `nameSuffix` where their field specs say (`metadata/name` by default, not
+/// of Namespaces, CRDs and APIServices), then the fields that name the renamed objects.
+pub(super) fn name_affixes(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let prefix = k.tree.get("namePrefix");
     let suffix = k.tree.get("nameSuffix");
     if prefix.is_none() && suffix.is_none() {
-        return;
+        return Ok(());
     }
     let text = |n: Option<&Tree>| n.and_then(Tree::as_str).unwrap_or("").to_string();
     let (p, s) = (text(prefix), text(suffix));
     let (file, at) = prefix.or(suffix).map_or((k.file, Span::default()), |n| (n.file, n.span));
+    let specs = |name: &str, given: Option<&Tree>| {
+        if given.is_some() {
+            k.specs.of(name)
+        } else {
+            Vec::new()
+        }
+    };
+    let (prefix_specs, suffix_specs) = (specs("namePrefix", prefix), specs("nameSuffix", suffix));
+    let is_name = |spec: &&FieldSpec| spec.path == "metadata/name";
+    let (other_prefix, other_suffix): (Vec<FieldSpec>, Vec<FieldSpec>) = (
+        prefix_specs.iter().filter(|s| !is_name(s)).cloned().collect(),
+        suffix_specs.iter().filter(|s| !is_name(s)).cloned().collect(),
+    );
     let mut renames = Vec::new();
     for t in out.iter_mut() {
-        let kind = t.get("kind").and_then(Tree::as_str);
-        if matches!(kind, Some("Namespace" | "CustomResourceDefinition")) {
+        let (group, _, kind) = fieldspec::gvk(t);
+        if matches!(kind, "Namespace" | "CustomResourceDefinition")
+            || (kind == "APIService" && group == "apiregistration.k8s.io")
+        {
+            continue;
+        }
+        let names = |specs: &[FieldSpec]| specs.iter().filter(is_name).any(|s| s.selects_object(t));
+        let (with_prefix, with_suffix) = (names(&prefix_specs), names(&suffix_specs));
+        for (specs, affix, before) in [(&other_prefix, &p, true), (&other_suffix, &s, false)] {
+            fieldspec::apply_all(specs, t, (Create::Never, (file, at)), &mut |field| {
+                if let Some(old) = field.as_str() {
+                    let new =
+                        if before { format!("{affix}{old}") } else { format!("{old}{affix}") };
+                    *field = Tree::string(&new, file, at);
+                }
+                Ok(())
+            })
+            .map_err(|m| k.error(prefix.or(suffix), m))?;
+        }
+        if !with_prefix && !with_suffix {
             continue;
         }
         let Some(name) = t.at(&["metadata", "name"]).and_then(Tree::as_str) else { continue };
-        let new = format!("{p}{name}{s}");
+        let new = format!(
+            "{}{name}{}",
+            if with_prefix { p.as_str() } else { "" },
+            if with_suffix { s.as_str() } else { "" }
+        );
         remember(t, file, at);
         renames.push(rename(t, new, file, at));
     }
-    super::namereference::update(out, &renames);
+    super::namereference::update(out, &renames, &k.specs.name_references)
+        .map_err(|m| k.error(prefix.or(suffix), m))?;
+    Ok(())
 }
 
-/// Label fields kustomize also sets with `commonLabels` (selectors and pod templates).
-const SELECTOR_PATHS: &[(&str, &[&str])] = &[
-    ("Service", &["spec", "selector"]),
-    ("Deployment", &["spec", "selector", "matchLabels"]),
-    ("ReplicaSet", &["spec", "selector", "matchLabels"]),
-    ("StatefulSet", &["spec", "selector", "matchLabels"]),
-    ("DaemonSet", &["spec", "selector", "matchLabels"]),
-    ("Job", &["spec", "selector", "matchLabels"]),
-];
-const TEMPLATE_KINDS: &[&str] =
-    &["Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job", "ReplicationController"];
-
-/// Sets `pairs` in the mapping at `path`, making the mappings on the way.
-fn set_all(t: &mut Tree, path: &[&str], pairs: &[(String, Tree)], file: u32, span: Span) {
-    let mut node = t;
-    for key in path {
-        let Some(next) = node.map_at(key, file, span) else { return };
-        node = next;
+/// Sets label or annotation `pairs` in the mapping each spec names (made where the spec says
+/// `create`).
+fn set_pairs(
+    k: &Kustomization,
+    out: &mut [Tree],
+    specs: &[FieldSpec],
+    pairs: &[(String, Tree)],
+    (file, span): (u32, Span),
+    at: &Tree,
+) -> Result<()> {
+    for t in out.iter_mut() {
+        fieldspec::apply_all(specs, t, (Create::Map, (file, span)), &mut |node| {
+            if node.value == TValue::Null {
+                node.value = TValue::Map(Vec::new());
+            }
+            if !matches!(node.value, TValue::Map(_)) {
+                return Err("expected a mapping to set labels or annotations in".into());
+            }
+            for (key, value) in pairs {
+                node.set(key, value.clone());
+            }
+            Ok(())
+        })
+        .map_err(|m| k.error(Some(at), m))?;
     }
-    for (k, v) in pairs {
-        node.set(k, v.clone());
-    }
+    Ok(())
 }
 
 fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, Tree)>> {
@@ -132,112 +191,99 @@ fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, T
         .collect()
 }
 
-/// Labels to set: the pairs, whether on selectors, whether on templates, and where written
-/// (file, span).
-type LabelSet = (Vec<(String, Tree)>, bool, bool, (u32, Span));
-
+/// `commonLabels` (metadata, pod templates and selectors) and each `labels` entry (metadata,
+/// and templates, volume claim templates or selectors as it asks, and its own `fields`).
 pub(super) fn labels(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
-    let mut sets: Vec<LabelSet> = Vec::new();
     if let Some(common) = k.tree.get("commonLabels") {
-        sets.push((pairs_of(k, common, "commonLabels")?, true, true, (common.file, common.span)));
+        let pairs = pairs_of(k, common, "commonLabels")?;
+        let specs = k.specs.of("commonLabels");
+        set_pairs(k, out, &specs, &pairs, (common.file, common.span), common)?;
     }
-    if let Some(Tree { value: TValue::Seq(list), .. }) = k.tree.get("labels") {
-        for entry in list {
-            let pairs =
-                entry.get("pairs").map_or(Ok(Vec::new()), |p| pairs_of(k, p, "labels.pairs"))?;
-            let flag =
-                |key: &str| matches!(entry.get(key).map(|t| &t.value), Some(TValue::Bool(true)));
-            if entry.get("fields").is_some() {
-                return Err(
-                    k.error(entry.get("fields"), "`labels.fields` is not supported yet".into())
-                );
+    let Some(Tree { value: TValue::Seq(list), .. }) = k.tree.get("labels") else { return Ok(()) };
+    for entry in list {
+        let pairs =
+            entry.get("pairs").map_or(Ok(Vec::new()), |p| pairs_of(k, p, "labels.pairs"))?;
+        let flag = |key: &str| matches!(entry.get(key).map(|t| &t.value), Some(TValue::Bool(true)));
+        let mut specs = match entry.get("fields").map(|f| &f.value) {
+            None | Some(TValue::Null) => Vec::new(),
+            Some(TValue::Seq(items)) => items
+                .iter()
+                .map(|i| FieldSpec::from_tree(i).map_err(|m| k.error(Some(i), m)))
+                .collect::<Result<Vec<_>>>()?,
+            Some(_) => {
+                return Err(k.error(entry.get("fields"), "`labels.fields` must be a list".into()))
             }
-            sets.push((
-                pairs,
-                flag("includeSelectors"),
-                flag("includeTemplates") || flag("includeSelectors"),
-                (entry.file, entry.span),
-            ));
+        };
+        fieldspec::merge(&mut specs, &k.specs.of("labels"));
+        if flag("includeSelectors") {
+            fieldspec::merge(&mut specs, &k.specs.of("commonLabels"));
+        } else {
+            if flag("includeTemplates") {
+                fieldspec::merge(&mut specs, &k.specs.of("templateLabels"));
+            }
+            if flag("includeVolumeClaimTemplates") {
+                fieldspec::merge(&mut specs, &k.specs.of("volumeClaimTemplateLabels"));
+            }
+            fieldspec::merge(&mut specs, &fieldspec::defaults("metadataLabels")[..1]);
         }
-    }
-    for (pairs, selectors, templates, (file, span)) in sets {
-        for t in out.iter_mut() {
-            set_all(t, &["metadata", "labels"], &pairs, file, span);
-            let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
-            if selectors {
-                for (_, path) in SELECTOR_PATHS.iter().filter(|(kd, _)| *kd == kind) {
-                    set_all(t, path, &pairs, file, span);
-                }
-            }
-            if templates && TEMPLATE_KINDS.contains(&kind.as_str()) {
-                set_all(t, &["spec", "template", "metadata", "labels"], &pairs, file, span);
-            }
-            if templates && kind == "CronJob" {
-                set_all(t, &["spec", "jobTemplate", "metadata", "labels"], &pairs, file, span);
-                let path = ["spec", "jobTemplate", "spec", "template", "metadata", "labels"];
-                set_all(t, &path, &pairs, file, span);
-            }
-        }
+        set_pairs(k, out, &specs, &pairs, (entry.file, entry.span), entry)?;
     }
     Ok(())
 }
 
+/// `commonAnnotations`, where kustomize's annotation field specs say.
 pub(super) fn annotations(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let Some(node) = k.tree.get("commonAnnotations") else { return Ok(()) };
     let pairs = pairs_of(k, node, "commonAnnotations")?;
-    for t in out.iter_mut() {
-        set_all(t, &["metadata", "annotations"], &pairs, node.file, node.span);
-        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
-        if TEMPLATE_KINDS.contains(&kind.as_str()) {
-            set_all(
-                t,
-                &["spec", "template", "metadata", "annotations"],
-                &pairs,
-                node.file,
-                node.span,
-            );
-        }
-    }
-    Ok(())
+    let specs = k.specs.of("commonAnnotations");
+    set_pairs(k, out, &specs, &pairs, (node.file, node.span), node)
 }
 
-/// `images:` — new names, tags and digests for the containers that use an image.
+/// `images:` — new names, tags and digests for the containers that use an image (anywhere, as
+/// kustomize's legacy image filter finds them), and for the fields the image field specs name
+/// (image volumes).
 pub(super) fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let entries = k.list("images")?;
+    let specs = if entries.is_empty() { Vec::new() } else { k.specs.of("images") };
     for entry in entries {
         let name = entry.get("name").and_then(Tree::as_str).unwrap_or("");
+        let mut update = |image: &mut Tree| {
+            let Some(current) = image.as_str() else { return };
+            let r = crate::image::ImageRef::split(current);
+            let (base, tag_part) = split_image(current);
+            if base != name && r.path != name {
+                return;
+            }
+            let new_name = entry.get("newName").and_then(Tree::as_str).unwrap_or(base);
+            let field = |f: &str| entry.get(f).and_then(Tree::as_str);
+            let suffix = match (field("digest"), field("newTag")) {
+                (Some(d), _) => format!("@{d}"),
+                (None, Some(tag)) => format!(":{tag}"),
+                (None, None) => tag_part.to_string(),
+            };
+            let at =
+                ["digest", "newTag", "newName"].iter().find_map(|f| entry.get(f)).unwrap_or(entry);
+            *image = Tree::string(&format!("{new_name}{suffix}"), at.file, at.span);
+        };
         for t in out.iter_mut() {
-            for_each_image(t, &mut |image: &mut Tree| {
-                let Some(current) = image.as_str() else { return };
-                let r = crate::image::ImageRef::split(current);
-                let (base, tag_part) = split_image(current);
-                if base != name && r.path != name {
-                    return;
-                }
-                let new_name = entry.get("newName").and_then(Tree::as_str).unwrap_or(base);
-                let field = |f: &str| entry.get(f).and_then(Tree::as_str);
-                let suffix = match (field("digest"), field("newTag")) {
-                    (Some(d), _) => format!("@{d}"),
-                    (None, Some(tag)) => format!(":{tag}"),
-                    (None, None) => tag_part.to_string(),
-                };
-                let at = ["digest", "newTag", "newName"]
-                    .iter()
-                    .find_map(|f| entry.get(f))
-                    .unwrap_or(entry);
-                *image = Tree::string(&format!("{new_name}{suffix}"), at.file, at.span);
-            });
+            for_each_image(t, &mut update);
+            fieldspec::apply_all(&specs, t, (Create::Never, (entry.file, entry.span)), &mut |f| {
+                update(f);
+                Ok(())
+            })
+            .map_err(|m| k.error(Some(entry), m))?;
         }
     }
     Ok(())
 }
 
-/// Kinds whose `spec.replicas` the `replicas` field sets (kustomize's default field specs).
-const REPLICATED: &[&str] = &["Deployment", "ReplicationController", "ReplicaSet", "StatefulSet"];
-
-/// `replicas`: `count` set on the objects called `name` (by their name now or before a prefix).
+/// `replicas`: `count` set where the replica field specs say (`spec.replicas` of Deployments,
+/// ReplicationControllers, ReplicaSets and StatefulSets) on the objects called `name` (now or
+/// before a rename). A name that no such object has is an error, as in kustomize.
 pub(super) fn replicas(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
-    for entry in k.list("replicas")? {
+    let entries = k.list("replicas")?;
+    let specs = if entries.is_empty() { Vec::new() } else { k.specs.of("replicas") };
+    for entry in entries {
         let name = entry
             .get("name")
             .and_then(Tree::as_str)
@@ -248,14 +294,30 @@ pub(super) fn replicas(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
             .ok_or_else(|| {
                 k.error(Some(entry), "a `replicas` entry needs a `count` (a whole number)".into())
             })?;
+        let mut found = false;
         for t in out.iter_mut() {
-            let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
-            if !REPLICATED.contains(&kind) || !identities(t).iter().any(|(n, _)| n == name) {
+            let chosen: Vec<FieldSpec> =
+                specs.iter().filter(|s| s.selects_object(t)).cloned().collect();
+            if chosen.is_empty() || !identities(t).iter().any(|(n, _)| n == name) {
                 continue;
             }
-            if let Some(spec) = t.map_at("spec", count.file, count.span) {
-                spec.set("replicas", count.clone());
-            }
+            found = true;
+            fieldspec::apply_all(
+                &chosen,
+                t,
+                (Create::Scalar, (count.file, count.span)),
+                &mut |f| {
+                    *f = count.clone();
+                    Ok(())
+                },
+            )
+            .map_err(|m| k.error(Some(entry), m))?;
+        }
+        if !found {
+            return Err(k.error(
+                Some(entry),
+                format!("resource with name {name} does not match a config with the kinds replicas can be set on"),
+            ));
         }
     }
     Ok(())

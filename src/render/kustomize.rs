@@ -47,6 +47,7 @@ const BUILT: &[&str] = &[
     "sortOptions",
     "replacements",
     "transformers",
+    "configurations",
 ];
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
@@ -108,9 +109,20 @@ fn build_with(
 ) -> Result<Vec<Tree>> {
     let dir = normalize(&Path::new("/").join(dir));
     let root_only = restrictor == Restrictor::RootOnly;
-    let mut builder = Builder { disk, stack: Vec::new(), sort: None, entry, root_only };
+    let mut builder =
+        Builder { disk, stack: Vec::new(), sort: None, entry, root_only, built_specs: None };
     let mut out = builder.kustomization(&dir, false, Vec::new())?;
-    add_hashes(&mut out);
+    let specs = builder.built_specs.take().unwrap_or_default();
+    add_hashes(&mut out, &specs.name_references).map_err(|message| BuildError {
+        file: show(&dir),
+        line: None,
+        message,
+    })?;
+    // Objects marked as local configuration (a replacement's source, a kpt file) are not output.
+    out.retain(|t| {
+        t.at(&["metadata", "annotations", "config.kubernetes.io/local-config"])
+            .is_none_or(|v| v.as_str() == Some("false"))
+    });
     out.iter_mut().for_each(finish);
     builder.sort.as_ref().unwrap_or(order).apply(&mut out);
     Ok(out)
@@ -118,7 +130,10 @@ fn build_with(
 
 /// Names generated objects with the hash of their content, last (as kustomize does, over the
 /// whole build), and points the fields that name them at the new names.
-fn add_hashes(out: &mut [Tree]) {
+fn add_hashes(
+    out: &mut [Tree],
+    references: &[super::fieldspec::NameReference],
+) -> std::result::Result<(), String> {
     let mut renames = Vec::new();
     for t in out.iter_mut() {
         if !super::generators::unmark(t) {
@@ -129,7 +144,7 @@ fn add_hashes(out: &mut [Tree]) {
         let new = format!("{}-{suffix}", name.as_str().unwrap_or(""));
         renames.push(rename(t, new, name.file, name.span));
     }
-    super::namereference::update(out, &renames);
+    super::namereference::update(out, &renames, references)
 }
 
 /// Gives an object a new name (from `file` at `span`), and says so for the fields that name it.
@@ -286,6 +301,9 @@ pub(super) struct Builder<'d> {
     entry: Option<&'d Entry>,
     /// Whether a kustomization reads files only in or below its directory.
     root_only: bool,
+    /// The field specs of the kustomization built last (its `configurations` and those of all
+    /// it included), for the kustomization that included it.
+    built_specs: Option<super::fieldspec::Specs>,
 }
 
 /// A kustomization being applied: its file, its tree, and where to report.
@@ -297,6 +315,8 @@ pub(super) struct Kustomization {
     /// Files (not kustomizations) must be in or below `dir` (kustomize's default load
     /// restrictor).
     pub(super) root_only: bool,
+    /// Field specs of its transformers besides (or instead of) kustomize's defaults.
+    pub(super) specs: super::fieldspec::Specs,
 }
 
 impl Kustomization {
@@ -383,16 +403,18 @@ impl Builder<'_> {
                 .collect();
             let span = entry.overrides.span;
             tree.set("resources", Tree { file, span, value: TValue::Seq(resources) });
-            let k = Kustomization {
+            let mut k = Kustomization {
                 file,
                 shown: entry.shown.clone(),
                 dir: dir.to_path_buf(),
                 tree,
                 root_only: self.root_only,
+                specs: super::fieldspec::Specs::default(),
             };
             self.stack.push(dir.to_path_buf());
-            let result = self.apply(&k, &mut accumulated);
+            let result = self.apply(&mut k, &mut accumulated);
             self.stack.pop();
+            self.built_specs = Some(k.specs);
             return result.map(|()| accumulated);
         }
         let Some(path) = found else {
@@ -429,6 +451,7 @@ impl Builder<'_> {
             dir: dir.to_path_buf(),
             tree: root,
             root_only: self.root_only,
+            specs: super::fieldspec::Specs::default(),
         };
         if let TValue::Map(fields) = &k.tree.value {
             if let Some(f) = fields.iter().find(|f| !BUILT.contains(&f.key.as_str())) {
@@ -455,23 +478,50 @@ impl Builder<'_> {
         if top {
             self.sort = sort;
         }
+        self.configurations(&mut k)?;
         self.stack.push(dir.to_path_buf());
-        let result = self.apply(&k, &mut accumulated);
+        let result = self.apply(&mut k, &mut accumulated);
         self.stack.pop();
+        self.built_specs = Some(k.specs);
         result.map(|()| accumulated)
     }
 
-    fn apply(&mut self, k: &Kustomization, out: &mut Vec<Tree>) -> Result<()> {
+    /// Reads the kustomization's `configurations` files into its field specs.
+    fn configurations(&mut self, k: &mut Kustomization) -> Result<()> {
+        for (entry, span) in k.strings("configurations")? {
+            let path = Self::local(k, &entry, span)?;
+            k.may_read(&path, Some(span.start.line))?;
+            let line = Some(span.start.line);
+            let (file, docs) = self.disk.read(&path).map_err(|e| BuildError {
+                file: k.shown.clone(),
+                line,
+                message: e.to_string(),
+            })?;
+            let Some(doc) = docs.first() else { continue };
+            let tree = Tree::from_node(doc, file);
+            let specs = super::fieldspec::configurations(&tree).map_err(|(node, message)| {
+                BuildError { file: show(&path), line: Some(node.span.start.line), message }
+            })?;
+            k.specs.extend(&specs);
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, k: &mut Kustomization, out: &mut Vec<Tree>) -> Result<()> {
         let mut entries = k.strings("resources")?;
         entries.extend(k.strings("bases")?);
         // Where each entry's objects start, to name the entry that adds an object twice.
         let mut starts = Vec::with_capacity(entries.len());
         for (entry, span) in &entries {
             self.disk.trail.borrow_mut().push((k.file, *span));
+            self.built_specs = None;
             let objects = self.resource(k, entry, *span);
             self.disk.trail.borrow_mut().pop();
             starts.push(out.len());
             out.extend(objects?);
+            if let Some(included) = self.built_specs.take() {
+                k.specs.extend(&included);
+            }
         }
         if let Some((i, id)) = first_duplicate(out) {
             let adding = starts.partition_point(|&s| s <= i).checked_sub(1);
@@ -491,9 +541,13 @@ impl Builder<'_> {
             let dir = Self::local(k, &entry, span)?;
             let taken = std::mem::take(out);
             self.disk.trail.borrow_mut().push((k.file, span));
+            self.built_specs = None;
             let built = self.kustomization(&dir, true, taken);
             self.disk.trail.borrow_mut().pop();
             *out = built?;
+            if let Some(included) = self.built_specs.take() {
+                k.specs.extend(&included);
+            }
         }
         let generating = super::generators::Generating {
             disk: self.disk,
@@ -636,8 +690,8 @@ pub(super) fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> 
     use super::{fields, patches};
     patches::patches_strategic_merge(k, disk, out)?;
     patches::patches(k, disk, out)?;
-    fields::namespace(k, out);
-    fields::name_affixes(k, out);
+    fields::namespace(k, out)?;
+    fields::name_affixes(k, out)?;
     fields::labels(k, out)?;
     fields::annotations(k, out)?;
     patches::patches_json6902(k, disk, out)?;
@@ -796,6 +850,36 @@ pub(super) mod tests {
         assert_eq!(
             error("missing"),
             "/missing/kustomization.yaml:3: accumulating resources: '/missing/nothing.yaml' does not exist"
+        );
+    }
+
+    /// Objects marked as local configuration are not output; `replicas` naming nothing it can
+    /// scale is an error, as in kustomize.
+    #[test]
+    fn local_configuration_is_dropped_and_replicas_must_name_something() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), BASE);
+        write(
+            dir.path(),
+            &[
+                (
+                    "local/kustomization.yaml",
+                    "resources: [../base, settings.yaml]\nreplicas:\n- name: a-web\n  count: 2\n",
+                ),
+                (
+                    "local/settings.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  annotations:\n    config.kubernetes.io/local-config: 'true'\n",
+                ),
+                ("none/kustomization.yaml", "resources: [../base]\nreplicas:\n- name: nothing\n  count: 2\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, Path::new("local")).unwrap();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].to_json()["spec"]["replicas"], json!(2));
+        assert_eq!(
+            build(&disk, Path::new("none")).unwrap_err().to_string(),
+            "/none/kustomization.yaml:3: resource with name nothing does not match a config with the kinds replicas can be set on"
         );
     }
 }

@@ -12,6 +12,7 @@ pub mod argo;
 pub mod disk;
 pub mod emit;
 mod fields;
+mod fieldspec;
 pub mod flux;
 mod generators;
 pub mod kustomize;

@@ -3,6 +3,7 @@
 //! transformer does: a ConfigMap in the pods that mount or read it, a ServiceAccount in pods and
 //! in RoleBinding subjects, a Role in role references, a Service in Ingress backends, and so on.
 
+use super::fieldspec::{self, Create, NameReference};
 use super::tree::{TValue, Tree};
 use crate::load::source::Span;
 
@@ -76,10 +77,16 @@ const POD_SPECS: &[(&str, &[&str])] = &[
 const CLUSTER_SCOPED: &[&str] = &["ClusterRole", "PriorityClass", "Namespace"];
 
 /// Updates the fields of `objects` that name a renamed object, pointing each at what caused
-/// the rename.
-pub fn update(objects: &mut [Tree], renames: &[Rename]) {
+/// the rename: kustomize's default name references, and `extra` ones a kustomization's
+/// `configurations` add.
+/// A field spec of `extra` that cannot be followed (a path through a scalar) is an error.
+pub(super) fn update(
+    objects: &mut [Tree],
+    renames: &[Rename],
+    extra: &[NameReference],
+) -> Result<(), String> {
     if renames.is_empty() {
-        return;
+        return Ok(());
     }
     for t in objects.iter_mut() {
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
@@ -113,6 +120,23 @@ pub fn update(objects: &mut [Tree], renames: &[Rename]) {
                 rename_at(t, named, path, &namespace);
             }
         }
+        let file = t.file;
+        for reference in extra {
+            let named = reference.kind.as_str();
+            fieldspec::apply_all(
+                &reference.fields,
+                t,
+                (Create::Never, (file, Span::default())),
+                &mut |field: &mut Tree| {
+                    if let Some(r) = field.as_str().and_then(|old| new_name(named, old, &namespace))
+                    {
+                        *field = Tree::string(&r.new, r.file, r.span);
+                    }
+                    Ok(())
+                },
+            )
+            .map_err(|m| format!("a `nameReference` to {named}: {m}"))?;
+        }
         match kind.as_str() {
             "RoleBinding" | "ClusterRoleBinding" => {
                 bindings(t, &namespace, renames, &new_name);
@@ -128,6 +152,7 @@ pub fn update(objects: &mut [Tree], renames: &[Rename]) {
             _ => {}
         }
     }
+    Ok(())
 }
 
 /// A binding's role reference and its ServiceAccount subjects (in the subject's namespace).
@@ -221,7 +246,7 @@ mod tests {
             rename("ConfigMap", "settings"),
             rename("Role", "reader"),
         ];
-        update(&mut objects, &renames);
+        update(&mut objects, &renames, &[]).unwrap();
         let json: Vec<serde_json::Value> = objects.iter().map(Tree::to_json).collect();
         let pod = &json[0]["spec"]["template"]["spec"];
         assert_eq!(pod["serviceAccountName"], "p-runner");

@@ -5,11 +5,14 @@
 //! through the same code, its fields keeping the config's file and lines: a finding about a
 //! patched field points into the config.
 //!
-//! Built: `PatchTransformer`, `PatchStrategicMergeTransformer`, `PatchJson6902Transformer` and
-//! `ReplacementTransformer`. The others take `fieldSpecs` (which fields they change), not built
-//! yet: an error naming the kind. Plugins (any other `apiVersion`) are not run: an error.
+//! Built: `PatchTransformer`, `PatchStrategicMergeTransformer`, `PatchJson6902Transformer`,
+//! `ReplacementTransformer`, and with their `fieldSpecs` (`render/fieldspec.rs`, which replace
+//! kustomize's defaults) `LabelTransformer`, `AnnotationsTransformer`, `PrefixSuffixTransformer`,
+//! `ImageTagTransformer` and `ReplicaCountTransformer`. `NamespaceTransformer` is not built yet:
+//! an error. Plugins (any other `apiVersion`) are not run: an error.
 
 use super::disk::{show, BuildError, Result};
+use super::fieldspec::{FieldSpec, Specs};
 use super::kustomize::{transform, Builder, Kustomization};
 use super::tree::{TValue, Tree};
 use crate::load::discover::normalize;
@@ -24,7 +27,7 @@ impl Builder<'_> {
                     line: Some(node.span.start.line),
                     message,
                 };
-                let tree =
+                let (tree, specs) =
                     field_of(&config).map_err(|(node, m)| error(node.unwrap_or(&config), m))?;
                 let synthetic = Kustomization {
                     file: config.file,
@@ -32,6 +35,7 @@ impl Builder<'_> {
                     dir: k.dir.clone(),
                     tree,
                     root_only: k.root_only,
+                    specs,
                 };
                 transform(&synthetic, self.disk, out)?;
             }
@@ -86,8 +90,9 @@ impl Builder<'_> {
 
 type Refusal<'t> = (Option<&'t Tree>, String);
 
-/// The kustomization field that does what a builtin transformer config does.
-fn field_of(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
+/// The kustomization field that does what a builtin transformer config does, and the config's
+/// field specs (which replace kustomize's defaults for it).
+fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
     let text = |key: &str| config.get(key).and_then(Tree::as_str).unwrap_or("");
     let (api, kind) = (text("apiVersion"), text("kind"));
     if api != "builtin" {
@@ -96,7 +101,80 @@ fn field_of(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
             format!("`{api}` `{kind}` is a plugin: plugins are not run (only kustomize's builtin transformers are built)"),
         ));
     }
+    let list =
+        |items: Vec<Tree>| Tree { file: config.file, span: config.span, value: TValue::Seq(items) };
     let mut k = Tree::map(config.file, config.span);
+    let mut specs = Specs { replace: true, ..Specs::default() };
+    let field_specs = || -> std::result::Result<Vec<FieldSpec>, Refusal<'_>> {
+        match config.get("fieldSpecs").map(|f| &f.value) {
+            None | Some(TValue::Null) => Ok(Vec::new()),
+            Some(TValue::Seq(items)) => {
+                items.iter().map(|i| FieldSpec::from_tree(i).map_err(|m| (Some(i), m))).collect()
+            }
+            Some(_) => Err((config.get("fieldSpecs"), "`fieldSpecs` must be a list".into())),
+        }
+    };
+    // Copies a config field to the kustomization field it turns into.
+    let copy = |k: &mut Tree, from: &str, to: &str, as_list: bool| {
+        if let Some(value) = config.get(from) {
+            let value = if as_list { list(vec![value.clone()]) } else { value.clone() };
+            k.set(to, value);
+        }
+    };
+    if let Some((field, value)) = patch_field(kind, config)? {
+        k.set(field, value);
+        return Ok((k, specs));
+    }
+    match kind {
+        "ReplacementTransformer" => {
+            let replacements =
+                config.get("replacements").cloned().unwrap_or_else(|| list(Vec::new()));
+            k.set("replacements", replacements);
+        }
+        "LabelTransformer" => {
+            copy(&mut k, "labels", "commonLabels", false);
+            specs.add("commonLabels", field_specs()?);
+        }
+        "AnnotationsTransformer" => {
+            copy(&mut k, "annotations", "commonAnnotations", false);
+            specs.add("commonAnnotations", field_specs()?);
+        }
+        "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+            copy(&mut k, "prefix", "namePrefix", false);
+            copy(&mut k, "suffix", "nameSuffix", false);
+            specs.add("namePrefix", field_specs()?);
+            specs.add("nameSuffix", field_specs()?);
+        }
+        "ImageTagTransformer" => {
+            copy(&mut k, "imageTag", "images", true);
+            specs.add("images", field_specs()?);
+        }
+        "ReplicaCountTransformer" => {
+            copy(&mut k, "replica", "replicas", true);
+            specs.add("replicas", field_specs()?);
+        }
+        "NamespaceTransformer" => {
+            return Err((
+                config.get("kind"),
+                "the builtin transformer `NamespaceTransformer` (with its `fieldSpecs`) is not supported yet".into(),
+            ));
+        }
+        _ => {
+            return Err((
+                config.get("kind"),
+                format!("the builtin transformer `{kind}` is not supported yet"),
+            ))
+        }
+    }
+    Ok((k, specs))
+}
+
+/// The patch field a builtin patch transformer config turns into (`patches`,
+/// `patchesStrategicMerge`, `patchesJson6902`); `None` for other kinds.
+fn patch_field<'t>(
+    kind: &str,
+    config: &'t Tree,
+) -> std::result::Result<Option<(&'static str, Tree)>, Refusal<'t>> {
     let list =
         |items: Vec<Tree>| Tree { file: config.file, span: config.span, value: TValue::Seq(items) };
     match kind {
@@ -120,7 +198,7 @@ fn field_of(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
                     entry.set(key, value.clone());
                 }
             }
-            k.set("patches", list(vec![entry]));
+            Ok(Some(("patches", list(vec![entry]))))
         }
         "PatchStrategicMergeTransformer" => {
             let mut entries = Vec::new();
@@ -137,7 +215,7 @@ fn field_of(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
             if entries.is_empty() {
                 return Err((None, "empty file path and empty patch content".into()));
             }
-            k.set("patchesStrategicMerge", list(entries));
+            Ok(Some(("patchesStrategicMerge", list(entries))))
         }
         "PatchJson6902Transformer" => {
             let mut entry = Tree::map(config.file, config.span);
@@ -157,36 +235,10 @@ fn field_of(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
                 }
                 (None, None) => return Err((None, "empty file path and empty jsonOp".into())),
             }
-            k.set("patchesJson6902", list(vec![entry]));
+            Ok(Some(("patchesJson6902", list(vec![entry]))))
         }
-        "ReplacementTransformer" => {
-            let replacements =
-                config.get("replacements").cloned().unwrap_or_else(|| list(Vec::new()));
-            k.set("replacements", replacements);
-        }
-        "NamespaceTransformer"
-        | "ImageTagTransformer"
-        | "ReplicaCountTransformer"
-        | "PrefixSuffixTransformer"
-        | "PrefixTransformer"
-        | "SuffixTransformer"
-        | "AnnotationsTransformer"
-        | "LabelTransformer" => {
-            return Err((
-                config.get("kind"),
-                format!(
-                    "the builtin transformer `{kind}` (with its `fieldSpecs`) is not supported yet"
-                ),
-            ));
-        }
-        _ => {
-            return Err((
-                config.get("kind"),
-                format!("the builtin transformer `{kind}` is not supported yet"),
-            ))
-        }
+        _ => Ok(None),
     }
-    Ok(k)
 }
 
 #[cfg(test)]
@@ -250,7 +302,7 @@ mod tests {
                 ("plugin/sed.yaml", "apiVersion: someteam.example.com/v1\nkind: SedTransformer\nmetadata:\n  name: sed\n"),
                 ("prefix/deploy.yaml", DEPLOY),
                 ("prefix/kustomization.yaml", &kustomization("prefix.yaml")),
-                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata:\n  name: p\nprefix: a-\nfieldSpecs:\n- path: metadata/name\n"),
+                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: p\n  namespace: a\nfieldSpecs:\n- path: metadata/namespace\n"),
                 ("both/deploy.yaml", DEPLOY),
                 ("both/kustomization.yaml", &kustomization("both.yaml")),
                 ("both/both.yaml", "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: p\npath: x.yaml\npatch: '{}'\n"),
@@ -264,11 +316,47 @@ mod tests {
         );
         assert_eq!(
             error("prefix"),
-            "/prefix/prefix.yaml:2: the builtin transformer `PrefixSuffixTransformer` (with its `fieldSpecs`) is not supported yet"
+            "/prefix/prefix.yaml:2: the builtin transformer `NamespaceTransformer` (with its `fieldSpecs`) is not supported yet"
         );
         assert_eq!(
             error("both"),
             "/both/both.yaml:6: patch and path can't be set at the same time"
+        );
+    }
+
+    /// A config's `fieldSpecs` replace kustomize's defaults: labels only where it says (here a
+    /// custom resource's template and not the metadata), a prefix on another field, an image in
+    /// a custom field, replicas of a custom kind.
+    #[test]
+    fn configs_with_field_specs_change_exactly_the_fields_they_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "app/app.yaml",
+                    "apiVersion: example.com/v1\nkind: App\nmetadata:\n  name: web\nspec:\n  size: 1\n  alias: web\n  template:\n    image: nginx:1.27\n",
+                ),
+                (
+                    "app/kustomization.yaml",
+                    "resources: [app.yaml]\ntransformers:\n- configs.yaml\n",
+                ),
+                (
+                    "app/configs.yaml",
+                    "apiVersion: builtin\nkind: LabelTransformer\nmetadata: {name: l}\nlabels: {team: a}\nfieldSpecs:\n- {kind: App, path: spec/template/labels, create: true}\n---\napiVersion: builtin\nkind: PrefixSuffixTransformer\nmetadata: {name: p}\nprefix: p-\nfieldSpecs:\n- {kind: App, path: spec/alias}\n---\napiVersion: builtin\nkind: ImageTagTransformer\nmetadata: {name: i}\nimageTag: {name: nginx, newTag: '1.28'}\nfieldSpecs:\n- {kind: App, path: spec/template/image}\n---\napiVersion: builtin\nkind: ReplicaCountTransformer\nmetadata: {name: r}\nreplica: {name: web, count: 3}\nfieldSpecs:\n- {kind: App, path: spec/size}\n",
+                ),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, Path::new("app")).unwrap();
+        assert_eq!(
+            out[0].to_json(),
+            json!({
+                "apiVersion": "example.com/v1",
+                "kind": "App",
+                "metadata": {"name": "web"},
+                "spec": {"size": 3, "alias": "p-web", "template": {"image": "nginx:1.28", "labels": {"team": "a"}}},
+            })
         );
     }
 }

@@ -1,0 +1,488 @@
+//! Field specs: which fields of which kinds a kustomize transformer changes (`group`,
+//! `version`, `kind` select objects, `path` names the field, `create` adds it when missing).
+//! kustomize's defaults for each transformer are below as data; a kustomization's
+//! `configurations` and a transformer config's `fieldSpecs` add to or replace them.
+//!
+//! A path is split on `/` (`\/` escapes one); a list on the way is walked element by element
+//! (`containers[]` says so, and never creates); a missing field is created only when the spec
+//! says `create` and the transformer creates (labels, annotations and replicas do, prefixes and
+//! images do not). A path through a scalar is an error, as in kustomize.
+
+use std::borrow::Cow;
+
+use super::tree::{TValue, Tree};
+use crate::inventory::kinds;
+use crate::load::source::Span;
+
+/// One field spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct FieldSpec {
+    pub group: Cow<'static, str>,
+    pub version: Cow<'static, str>,
+    pub kind: Cow<'static, str>,
+    pub path: Cow<'static, str>,
+    pub create: bool,
+}
+
+/// Field specs a kustomization's transformers use besides kustomize's defaults (its
+/// `configurations`), or instead of them (a transformer config's `fieldSpecs`), by the name
+/// configs give the transformer (`commonLabels`, `namePrefix`, `images`, …).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Specs {
+    pub by_name: Vec<(String, Vec<FieldSpec>)>,
+    /// The specs replace the defaults (a transformer config).
+    pub replace: bool,
+    /// More fields that name objects of a kind (`nameReference`): they follow a rename.
+    pub name_references: Vec<NameReference>,
+}
+
+/// Fields that name objects of `kind` (and `group`, where set).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct NameReference {
+    pub group: String,
+    pub kind: String,
+    pub fields: Vec<FieldSpec>,
+}
+
+impl Specs {
+    /// The specs the transformer `name` uses.
+    pub(super) fn of(&self, name: &str) -> Vec<FieldSpec> {
+        let own = self.by_name.iter().filter(|(n, _)| n == name).flat_map(|(_, s)| s.iter());
+        if self.replace {
+            return own.cloned().collect();
+        }
+        let mut all = defaults(name);
+        merge(&mut all, &own.cloned().collect::<Vec<_>>());
+        all
+    }
+
+    /// Adds specs for the transformer `name`.
+    pub(super) fn add(&mut self, name: &str, specs: Vec<FieldSpec>) {
+        self.by_name.push((name.to_string(), specs));
+    }
+
+    /// Adds the specs of a kustomization the build included (kustomize merges the
+    /// configurations of everything accumulated).
+    pub(super) fn extend(&mut self, more: &Specs) {
+        self.by_name.extend(more.by_name.iter().cloned());
+        for r in &more.name_references {
+            if !self.name_references.contains(r) {
+                self.name_references.push(r.clone());
+            }
+        }
+    }
+}
+
+/// A list of field specs in a config.
+fn spec_list(node: &Tree) -> Result<Vec<FieldSpec>, (&Tree, String)> {
+    match &node.value {
+        TValue::Null => Ok(Vec::new()),
+        TValue::Seq(items) => {
+            items.iter().map(|i| FieldSpec::from_tree(i).map_err(|m| (i, m))).collect()
+        }
+        _ => Err((node, "field specs must be a list".into())),
+    }
+}
+
+/// The field specs a `configurations` file gives (kustomize's transformer config: `namePrefix`,
+/// `nameSuffix`, `commonLabels`, `templateLabels`, `volumeClaimTemplateLabels`,
+/// `commonAnnotations`, `namespace`, `images`, `replicas`, `labels` (for every `labels` entry),
+/// `nameReference`, `varReference`).
+/// `varReference` is read and has no use until `vars` is built (a kustomization with `vars` is
+/// an error).
+pub(super) fn configurations(t: &Tree) -> Result<Specs, (&Tree, String)> {
+    let mut specs = Specs::default();
+    let TValue::Map(fields) = &t.value else {
+        return Err((t, "a configurations file must be a mapping".into()));
+    };
+    for f in fields {
+        match f.key.as_str() {
+            "namePrefix"
+            | "nameSuffix"
+            | "commonLabels"
+            | "templateLabels"
+            | "volumeClaimTemplateLabels"
+            | "commonAnnotations"
+            | "namespace"
+            | "images"
+            | "replicas"
+            | "labels" => specs.add(&f.key, spec_list(&f.value)?),
+            "varReference" => {
+                spec_list(&f.value)?;
+            }
+            "nameReference" => {
+                let TValue::Seq(items) = &f.value.value else {
+                    return Err((&f.value, "`nameReference` must be a list".into()));
+                };
+                for item in items {
+                    let text = |key: &str| item.get(key).and_then(Tree::as_str).unwrap_or("");
+                    let fields = item.get("fieldSpecs").map_or(Ok(Vec::new()), spec_list)?;
+                    specs.name_references.push(NameReference {
+                        group: text("group").to_string(),
+                        kind: text("kind").to_string(),
+                        fields,
+                    });
+                }
+            }
+            other => {
+                return Err((
+                    &f.value,
+                    format!("`{other}` in a configurations file is not supported yet"),
+                ))
+            }
+        }
+    }
+    Ok(specs)
+}
+
+/// What a transformer creates where a spec with `create` finds no field.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Create {
+    /// Nothing (prefixes, suffixes, images).
+    Never,
+    /// A mapping (labels, annotations).
+    Map,
+    /// An empty scalar for the setter to fill (replicas).
+    Scalar,
+}
+
+type Setter<'s> = dyn FnMut(&mut Tree) -> Result<(), String> + 's;
+
+impl FieldSpec {
+    fn of(row: &Row) -> FieldSpec {
+        let (group, version, kind, path, create) = *row;
+        FieldSpec {
+            group: Cow::Borrowed(group),
+            version: Cow::Borrowed(version),
+            kind: Cow::Borrowed(kind),
+            path: Cow::Borrowed(path),
+            create,
+        }
+    }
+
+    /// A spec written in a config (`{path, group, version, kind, create}`).
+    pub(super) fn from_tree(t: &Tree) -> Result<FieldSpec, String> {
+        let text = |key: &str| t.get(key).and_then(Tree::as_str).unwrap_or("").to_string();
+        let path = text("path");
+        if path.is_empty() {
+            return Err("a field spec needs a `path`".into());
+        }
+        Ok(FieldSpec {
+            group: text("group").into(),
+            version: text("version").into(),
+            kind: text("kind").into(),
+            path: path.into(),
+            create: t.get("create").is_some_and(|c| c.value == TValue::Bool(true)),
+        })
+    }
+
+    /// Whether the spec applies to an object of this group, version and kind.
+    fn selects(&self, (group, version, kind): (&str, &str, &str)) -> bool {
+        (self.kind.is_empty() || self.kind == kind)
+            && (self.group.is_empty() || self.group == group)
+            && (self.version.is_empty() || self.version == version)
+    }
+
+    /// Whether the spec applies to the object.
+    pub(super) fn selects_object(&self, t: &Tree) -> bool {
+        self.selects(gvk(t))
+    }
+}
+
+/// The object's group, version and kind.
+pub(super) fn gvk(t: &Tree) -> (&str, &str, &str) {
+    let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
+    let (group, version) = kinds::split_api_version(api);
+    (group, version, t.get("kind").and_then(Tree::as_str).unwrap_or(""))
+}
+
+/// [`FieldSpec::apply`] for every spec, in order.
+pub(super) fn apply_all(
+    specs: &[FieldSpec],
+    t: &mut Tree,
+    (create, at): (Create, (u32, Span)),
+    set: &mut Setter,
+) -> Result<(), String> {
+    let (group, version, kind) = gvk(t);
+    let chosen: Vec<&FieldSpec> =
+        specs.iter().filter(|s| s.selects((group, version, kind))).collect();
+    for spec in chosen {
+        let path = split(&spec.path);
+        let create = if spec.create { create } else { Create::Never };
+        walk(t, &path, (create, at), set)
+            .map_err(|m| format!("field spec `{}`: {m}", spec.path))?;
+    }
+    Ok(())
+}
+
+/// Splits a spec's path on `/`, `\/` escaping one.
+fn split(path: &str) -> Vec<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for piece in path.split('/') {
+        match parts.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('/');
+                last.push_str(piece);
+            }
+            _ => parts.push(piece.to_string()),
+        }
+    }
+    if parts.len() > 1 && parts[0].is_empty() {
+        parts.remove(0);
+    }
+    parts
+}
+
+fn walk(
+    t: &mut Tree,
+    path: &[String],
+    (create, at): (Create, (u32, Span)),
+    set: &mut Setter,
+) -> Result<(), String> {
+    let Some((part, rest)) = path.split_first() else { return set(t) };
+    match &mut t.value {
+        TValue::Null => Ok(()),
+        TValue::Seq(items) => {
+            for item in items {
+                walk(item, path, (create, at), set)?;
+            }
+            Ok(())
+        }
+        TValue::Map(_) => {
+            let (name, is_seq) = match part.strip_suffix("[]") {
+                Some(name) => (name, true),
+                None => (part.as_str(), false),
+            };
+            if name.is_empty() {
+                return Err("cannot set or create an empty field name".into());
+            }
+            let making = !is_seq && create != Create::Never;
+            let fresh = || match (rest.is_empty(), create) {
+                (true, Create::Scalar) => TValue::Str("".into()),
+                _ => TValue::Map(Vec::new()),
+            };
+            match t.get_mut(name) {
+                Some(field) => {
+                    if is_seq && field.value == TValue::Null {
+                        // kustomize makes an empty `name[]` an empty list.
+                        field.value = TValue::Seq(Vec::new());
+                    } else if making && field.value == TValue::Null {
+                        field.value = fresh();
+                    }
+                }
+                None if making => {
+                    t.set(name, Tree { file: at.0, span: at.1, value: fresh() });
+                }
+                None => return Ok(()),
+            }
+            match t.get_mut(name) {
+                Some(field) => walk(field, rest, (create, at), set),
+                None => Ok(()),
+            }
+        }
+        _ => Err("expected sequence or mapping node".into()),
+    }
+}
+
+/// Adds the specs of `more` that `specs` lacks (kustomize merges configs this way: the same
+/// group, version, kind and path once).
+pub(super) fn merge(specs: &mut Vec<FieldSpec>, more: &[FieldSpec]) {
+    for spec in more {
+        let same = |s: &FieldSpec| {
+            s.group == spec.group
+                && s.version == spec.version
+                && s.kind == spec.kind
+                && s.path == spec.path
+        };
+        if !specs.iter().any(same) {
+            specs.push(spec.clone());
+        }
+    }
+}
+
+/// kustomize's default field specs of a transformer, by the name its configs use
+/// (`commonLabels`, `templateLabels`, `volumeClaimTemplateLabels`, `metadataLabels`,
+/// `commonAnnotations`, `namePrefix`, `nameSuffix`, `images`, `replicas`).
+pub(super) fn defaults(name: &str) -> Vec<FieldSpec> {
+    let rows: &[&[Row]] = match name {
+        "commonLabels" => &[METADATA_LABELS, SELECTOR_LABELS, VOLUME_CLAIM_TEMPLATE_LABELS],
+        "templateLabels" | "metadataLabels" => &[METADATA_LABELS],
+        "volumeClaimTemplateLabels" => &[VOLUME_CLAIM_TEMPLATE_LABELS],
+        "commonAnnotations" => &[ANNOTATIONS],
+        "namePrefix" | "nameSuffix" => &[&[("", "", "", "metadata/name", false)]],
+        "images" => &[IMAGES],
+        "replicas" => &[REPLICAS],
+        "namespace" => &[NAMESPACE],
+        _ => &[],
+    };
+    rows.iter().flat_map(|r| r.iter()).map(FieldSpec::of).collect()
+}
+
+/// (group, version, kind, path, create).
+type Row = (&'static str, &'static str, &'static str, &'static str, bool);
+
+const METADATA_LABELS: &[Row] = &[
+    ("", "", "", "metadata/labels", true),
+    ("", "v1", "ReplicationController", "spec/template/metadata/labels", true),
+    ("", "", "Deployment", "spec/template/metadata/labels", true),
+    ("", "", "ReplicaSet", "spec/template/metadata/labels", true),
+    ("", "", "DaemonSet", "spec/template/metadata/labels", true),
+    ("apps", "", "StatefulSet", "spec/template/metadata/labels", true),
+    ("batch", "", "Job", "spec/template/metadata/labels", true),
+    ("batch", "", "CronJob", "spec/jobTemplate/metadata/labels", true),
+    ("batch", "", "CronJob", "spec/jobTemplate/spec/template/metadata/labels", true),
+];
+
+const SELECTOR_LABELS: &[Row] = &[
+    ("", "v1", "Service", "spec/selector", true),
+    ("", "v1", "ReplicationController", "spec/selector", true),
+    ("", "", "Deployment", "spec/selector/matchLabels", true),
+    ("apps", "", "Deployment", POD_AFFINITY_PREFERRED, false),
+    ("apps", "", "Deployment", POD_AFFINITY_REQUIRED, false),
+    ("apps", "", "Deployment", POD_ANTI_AFFINITY_PREFERRED, false),
+    ("apps", "", "Deployment", POD_ANTI_AFFINITY_REQUIRED, false),
+    ("apps", "", "Deployment", TOPOLOGY_SPREAD, false),
+    ("", "", "ReplicaSet", "spec/selector/matchLabels", true),
+    ("", "", "DaemonSet", "spec/selector/matchLabels", true),
+    ("apps", "", "StatefulSet", "spec/selector/matchLabels", true),
+    ("apps", "", "StatefulSet", POD_AFFINITY_PREFERRED, false),
+    ("apps", "", "StatefulSet", POD_AFFINITY_REQUIRED, false),
+    ("apps", "", "StatefulSet", POD_ANTI_AFFINITY_PREFERRED, false),
+    ("apps", "", "StatefulSet", POD_ANTI_AFFINITY_REQUIRED, false),
+    ("apps", "", "StatefulSet", TOPOLOGY_SPREAD, false),
+    ("batch", "", "Job", "spec/selector/matchLabels", false),
+    ("batch", "", "CronJob", "spec/jobTemplate/spec/selector/matchLabels", false),
+    ("policy", "", "PodDisruptionBudget", "spec/selector/matchLabels", false),
+    ("networking.k8s.io", "", "NetworkPolicy", "spec/podSelector/matchLabels", false),
+    ("networking.k8s.io", "", "NetworkPolicy", "spec/ingress/from/podSelector/matchLabels", false),
+    ("networking.k8s.io", "", "NetworkPolicy", "spec/egress/to/podSelector/matchLabels", false),
+];
+
+// The pod-template selectors of Deployments and StatefulSets that `commonLabels` sets when
+// present.
+const POD_AFFINITY_PREFERRED: &str = "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels";
+const POD_AFFINITY_REQUIRED: &str = "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels";
+const POD_ANTI_AFFINITY_PREFERRED: &str = "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels";
+const POD_ANTI_AFFINITY_REQUIRED: &str = "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels";
+const TOPOLOGY_SPREAD: &str =
+    "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels";
+
+const VOLUME_CLAIM_TEMPLATE_LABELS: &[Row] =
+    &[("apps", "", "StatefulSet", "spec/volumeClaimTemplates[]/metadata/labels", true)];
+
+const ANNOTATIONS: &[Row] = &[
+    ("", "", "", "metadata/annotations", true),
+    ("", "v1", "ReplicationController", "spec/template/metadata/annotations", true),
+    ("", "", "Deployment", "spec/template/metadata/annotations", true),
+    ("", "", "ReplicaSet", "spec/template/metadata/annotations", true),
+    ("", "", "DaemonSet", "spec/template/metadata/annotations", true),
+    ("", "", "StatefulSet", "spec/template/metadata/annotations", true),
+    ("batch", "", "Job", "spec/template/metadata/annotations", true),
+    ("batch", "", "CronJob", "spec/jobTemplate/metadata/annotations", true),
+    ("batch", "", "CronJob", "spec/jobTemplate/spec/template/metadata/annotations", true),
+];
+
+const IMAGES: &[Row] = &[
+    ("", "", "", "spec/containers[]/image", true),
+    ("", "", "", "spec/initContainers[]/image", true),
+    ("", "", "", "spec/volumes[]/image/reference", true),
+    ("", "", "", "spec/template/spec/containers[]/image", true),
+    ("", "", "", "spec/template/spec/initContainers[]/image", true),
+    ("", "", "", "spec/template/spec/volumes[]/image/reference", true),
+];
+
+const NAMESPACE: &[Row] = &[
+    ("", "", "Namespace", "metadata/name", true),
+    ("apiregistration.k8s.io", "", "APIService", "spec/service/namespace", true),
+    (
+        "apiextensions.k8s.io",
+        "",
+        "CustomResourceDefinition",
+        "spec/conversion/webhook/clientConfig/service/namespace",
+        false,
+    ),
+];
+
+const REPLICAS: &[Row] = &[
+    ("", "", "Deployment", "spec/replicas", true),
+    ("", "", "ReplicationController", "spec/replicas", true),
+    ("", "", "ReplicaSet", "spec/replicas", true),
+    ("", "", "StatefulSet", "spec/replicas", true),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(text: &str) -> Tree {
+        crate::render::tree::parse_trees(text).remove(0)
+    }
+
+    #[test]
+    fn specs_walk_lists_create_maps_and_refuse_scalars() {
+        let mut t = tree("apiVersion: apps/v1\nkind: StatefulSet\nspec:\n  volumeClaimTemplates:\n  - metadata: {name: a}\n  - metadata: {name: b, labels: {x: y}}\n");
+        let mut count = 0;
+        let spec = &defaults("volumeClaimTemplateLabels")[0];
+        let at = (0, Span::default());
+        apply_all(std::slice::from_ref(spec), &mut t, (Create::Map, at), &mut |node| {
+            count += 1;
+            node.set("team", Tree::string("a", 0, node.span));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count, 2);
+        let claims = &t.to_json()["spec"]["volumeClaimTemplates"];
+        assert_eq!(claims[0]["metadata"]["labels"], serde_json::json!({"team": "a"}));
+        assert_eq!(claims[1]["metadata"]["labels"], serde_json::json!({"x": "y", "team": "a"}));
+        // Not created without `create`, nor for another kind.
+        let spec = FieldSpec { create: false, ..defaults("commonLabels")[0].clone() };
+        let mut bare = tree("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n");
+        apply_all(std::slice::from_ref(&spec), &mut bare, (Create::Map, at), &mut |_| Ok(()))
+            .unwrap();
+        assert_eq!(bare.at(&["metadata", "labels"]), None);
+        let through_scalar = FieldSpec { path: "metadata/name/x".into(), ..spec };
+        let error = apply_all(&[through_scalar], &mut bare, (Create::Map, at), &mut |_| Ok(()))
+            .unwrap_err();
+        assert_eq!(error, "field spec `metadata/name/x`: expected sequence or mapping node");
+        assert_eq!(split(r"metadata/annotations/a\/b"), ["metadata", "annotations", "a/b"]);
+    }
+
+    /// A base's `configurations` reach the overlays that include it: a custom resource's field
+    /// that names a Service follows the overlay's prefix, and `commonLabels` reach the custom
+    /// resource's selector. A key kustomize has no use for is an error at its line.
+    #[test]
+    fn configurations_add_field_specs_for_the_whole_build_above_them() {
+        use crate::render::kustomize::{build, tests::write, Disk};
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("base/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: api\n"),
+                (
+                    "base/route.yaml",
+                    "apiVersion: example.com/v1\nkind: Route\nmetadata:\n  name: r\nspec:\n  to:\n    service: api\n  selector: {}\n",
+                ),
+                (
+                    "base/config.yaml",
+                    "nameReference:\n- kind: Service\n  fieldSpecs:\n  - {kind: Route, path: spec/to/service}\ncommonLabels:\n- {kind: Route, path: spec/selector, create: true}\n",
+                ),
+                ("base/kustomization.yaml", "resources: [svc.yaml, route.yaml]\nconfigurations: [config.yaml]\n"),
+                ("prod/kustomization.yaml", "resources: [../base]\nnamePrefix: prod-\ncommonLabels: {env: prod}\n"),
+                ("bad/kustomization.yaml", "resources: [../base]\nconfigurations: [c.yaml]\n"),
+                ("bad/c.yaml", "namePrefix: []\nwhatever: []\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, std::path::Path::new("prod")).unwrap();
+        let route = out[1].to_json();
+        assert_eq!(route["metadata"]["name"], "prod-r");
+        assert_eq!(route["spec"]["to"]["service"], "prod-api");
+        assert_eq!(route["spec"]["selector"], serde_json::json!({"env": "prod"}));
+        let error = build(&disk, std::path::Path::new("bad")).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "/bad/c.yaml:2: `whatever` in a configurations file is not supported yet"
+        );
+    }
+}
