@@ -48,6 +48,7 @@ const BUILT: &[&str] = &[
     "replacements",
     "transformers",
     "configurations",
+    "generators",
 ];
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
@@ -537,6 +538,17 @@ impl Builder<'_> {
                 message: format!("may not add resource with an already registered id: {id}{by}"),
             });
         }
+        let generating = super::generators::Generating {
+            disk: self.disk,
+            file: k.file,
+            shown: &k.shown,
+            dir: &k.dir,
+            kustomization: &k.tree,
+            root_only: k.root_only,
+        };
+        super::generators::run(&generating, out)?;
+        self.generators(k, out)?;
+        // Components come after the generators (kustomize: they may patch what was generated).
         for (entry, span) in k.strings("components")? {
             let dir = Self::local(k, &entry, span)?;
             let taken = std::mem::take(out);
@@ -549,15 +561,6 @@ impl Builder<'_> {
                 k.specs.extend(&included);
             }
         }
-        let generating = super::generators::Generating {
-            disk: self.disk,
-            file: k.file,
-            shown: &k.shown,
-            dir: &k.dir,
-            kustomization: &k.tree,
-            root_only: k.root_only,
-        };
-        super::generators::run(&generating, out)?;
         transform(k, self.disk, out)?;
         self.transformers(k, out)
     }

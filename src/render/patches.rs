@@ -15,32 +15,40 @@ use crate::inventory::kinds;
 use crate::load::discover::normalize;
 use crate::load::source::Span;
 
+/// The documents of YAML written inline in a kustomization (a patch, a transformer config), as
+/// trees whose source is the kustomization (or cluster entry): each line of a literal block
+/// (`patch: |`) is found where it is written, other text at its field.
+pub(super) fn inline_documents(
+    k: &Kustomization,
+    disk: &Disk,
+    node: &Tree,
+    what: &str,
+) -> Result<Vec<Tree>> {
+    let text = node.as_str().unwrap_or("");
+    let parsed = crate::load::yaml::parse_stream(text, &disk.limits);
+    if let Some(p) = parsed.problems.first() {
+        return Err(k.error(Some(node), format!("the inline {what} does not parse: {}", p.message)));
+    }
+    let (file, at) = (node.file, node.span);
+    let block = disk.text_of(file).and_then(|text| literal_block(&text, at));
+    Ok(parsed
+        .documents
+        .iter()
+        .map(|d| {
+            let mut t = Tree::from_node(&d.root, file);
+            match block {
+                Some((line, indent)) => shift(&mut t, line, indent),
+                None => respan(&mut t, at),
+            }
+            t
+        })
+        .collect())
+}
+
 /// A patch given inline (`patch:`) or as a file (`path:`), as trees (one per document).
 fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> {
-    if let Some(text) = spec.get("patch").and_then(Tree::as_str) {
-        let parsed = crate::load::yaml::parse_stream(text, &disk.limits);
-        if let Some(p) = parsed.problems.first() {
-            return Err(k.error(
-                spec.get("patch"),
-                format!("the inline patch does not parse: {}", p.message),
-            ));
-        }
-        // Inline text keeps the kustomization (or cluster entry) as its source: each line of
-        // a literal block (`patch: |`) is found where it is written, other text at `patch:`.
-        let (file, at) = spec.get("patch").map_or((k.file, spec.span), |p| (p.file, p.span));
-        let block = disk.text_of(file).and_then(|text| literal_block(&text, at));
-        return Ok(parsed
-            .documents
-            .iter()
-            .map(|d| {
-                let mut t = Tree::from_node(&d.root, file);
-                match block {
-                    Some((line, indent)) => shift(&mut t, line, indent),
-                    None => respan(&mut t, at),
-                }
-                t
-            })
-            .collect());
+    if let Some(text) = spec.get("patch").filter(|p| p.as_str().is_some()) {
+        return inline_documents(k, disk, text, "patch");
     }
     if let Some(path) = spec.get("path").and_then(Tree::as_str) {
         let path = normalize(&k.dir.join(path));

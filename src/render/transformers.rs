@@ -1,4 +1,4 @@
-//! A kustomization's `transformers:`: kustomize's builtin transformer configs (`apiVersion:
+//! A kustomization's `transformers:` and `generators:`: kustomize's builtin transformer configs (`apiVersion:
 //! builtin`), run in order after the kustomization's own fields. Each entry is a file (one
 //! config per document), a directory whose kustomization builds the configs, or a config
 //! written inline. A config becomes the kustomization field that does the same work and runs
@@ -43,8 +43,40 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// The configs one `transformers` entry holds, with how errors name their file.
+    /// Runs the kustomization's `generators`: kustomize's builtin `ConfigMapGenerator` and
+    /// `SecretGenerator` configs (named by their `name`, else their `metadata.name`), as the
+    /// kustomization's own generator fields run them.
+    pub(super) fn generators(&mut self, k: &Kustomization, out: &mut Vec<Tree>) -> Result<()> {
+        for item in k.list("generators")? {
+            for (config, shown) in self.configs(k, item)? {
+                let error = |node: &Tree, message: String| BuildError {
+                    file: shown.clone(),
+                    line: Some(node.span.start.line),
+                    message,
+                };
+                let tree = generator_field(&config)
+                    .map_err(|(node, m)| error(node.unwrap_or(&config), m))?;
+                let generating = super::generators::Generating {
+                    disk: self.disk,
+                    file: config.file,
+                    shown: &shown,
+                    dir: &k.dir,
+                    kustomization: &tree,
+                    root_only: k.root_only,
+                };
+                super::generators::run(&generating, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The configs one `transformers` or `generators` entry holds, with how errors name their
+    /// file.
     fn configs(&mut self, k: &Kustomization, item: &Tree) -> Result<Vec<(Tree, String)>> {
+        if item.as_str().is_some_and(|text| text.contains('\n')) {
+            let docs = super::patches::inline_documents(k, self.disk, item, "config")?;
+            return Ok(docs.into_iter().map(|t| (t, k.shown.clone())).collect());
+        }
         let Some(entry) = item.as_str() else {
             if matches!(item.value, TValue::Map(_)) {
                 return Ok(vec![(item.clone(), k.shown.clone())]);
@@ -167,6 +199,42 @@ fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
         }
     }
     Ok((k, specs))
+}
+
+/// The kustomization generator field a builtin generator config turns into.
+fn generator_field(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
+    let text = |key: &str| config.get(key).and_then(Tree::as_str).unwrap_or("");
+    let (api, kind) = (text("apiVersion"), text("kind"));
+    if api != "builtin" {
+        return Err((
+            config.get("apiVersion"),
+            format!("`{api}` `{kind}` is a plugin: plugins are not run (only kustomize's builtin generators are built)"),
+        ));
+    }
+    let field = match kind {
+        "ConfigMapGenerator" => "configMapGenerator",
+        "SecretGenerator" => "secretGenerator",
+        _ => {
+            return Err((
+                config.get("kind"),
+                format!("the builtin generator `{kind}` is not supported yet"),
+            ))
+        }
+    };
+    let mut entry = Tree::map(config.file, config.span);
+    for key in ["behavior", "literals", "files", "envs", "env", "options", "type"] {
+        if let Some(value) = config.get(key) {
+            entry.set(key, value.clone());
+        }
+    }
+    for key in ["name", "namespace"] {
+        if let Some(value) = config.get(key).or_else(|| config.at(&["metadata", key])) {
+            entry.set(key, value.clone());
+        }
+    }
+    let mut k = Tree::map(config.file, config.span);
+    k.set(field, Tree { file: config.file, span: config.span, value: TValue::Seq(vec![entry]) });
+    Ok(k)
 }
 
 /// The patch field a builtin patch transformer config turns into (`patches`,
@@ -358,5 +426,38 @@ mod tests {
                 "spec": {"size": 3, "alias": "p-web", "template": {"image": "nginx:1.28", "labels": {"team": "a"}}},
             })
         );
+    }
+
+    /// `generators` configs (a file, and text written inline) generate as the generator fields
+    /// do, before the components run: a component patches what they generated.
+    #[test]
+    fn generator_configs_generate_before_components() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "app/kustomization.yaml",
+                    "generators:\n- settings.yaml\n- |-\n  apiVersion: builtin\n  kind: SecretGenerator\n  metadata:\n    name: token\n  literals:\n  - key=abc\ncomponents: [../comp]\n",
+                ),
+                (
+                    "app/settings.yaml",
+                    "apiVersion: builtin\nkind: ConfigMapGenerator\nmetadata:\n  name: ignored\nname: settings\nliterals:\n- mode=fast\n",
+                ),
+                (
+                    "comp/kustomization.yaml",
+                    "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\npatches:\n- patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: settings\n    data:\n      mode: safe\n",
+                ),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, Path::new("app")).unwrap();
+        let json: Vec<_> = out.iter().map(super::Tree::to_json).collect();
+        assert_eq!(json[0]["kind"], "ConfigMap");
+        assert!(json[0]["metadata"]["name"].as_str().unwrap().starts_with("settings-"));
+        assert_eq!(json[0]["data"], json!({"mode": "safe"}));
+        assert_eq!(json[1]["kind"], "Secret");
+        assert!(json[1]["metadata"]["name"].as_str().unwrap().starts_with("token-"));
+        assert_eq!(json[1]["data"], json!({"key": "YWJj"}));
     }
 }
