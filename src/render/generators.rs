@@ -13,6 +13,10 @@ use crate::load::source::Span;
 /// Marks a generated object whose name gets the hash of its content (taken out of the output).
 pub(super) const NEEDS_HASH: &str = "internal.config.kubernetes.io/needsHash";
 
+/// Which generator made an object (`ConfigMapGenerator`, or `ConfigMapGenerator/NAME` for a
+/// generator config called NAME), for its origin annotation; taken out of the output.
+pub(super) const GENERATED_BY: &str = "internal.config.kubernetes.io/generatedBy";
+
 type Result<T> = std::result::Result<T, BuildError>;
 
 /// What a kustomization's generators need to know about it.
@@ -24,6 +28,8 @@ pub(super) struct Generating<'a> {
     pub kustomization: &'a Tree,
     /// Files must be in or below `dir` (kustomize's default load restrictor).
     pub root_only: bool,
+    /// The `metadata.name` of the generator config that runs, if one does.
+    pub config_name: Option<&'a str>,
 }
 
 impl Generating<'_> {
@@ -123,9 +129,16 @@ fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>
             object.set("immutable", immutable.clone());
         }
     }
+    let by = match g.config_name {
+        Some(name) => format!("{kind}Generator/{name}"),
+        None => format!("{kind}Generator"),
+    };
+    let annotations = object
+        .map_at("metadata", file, span)
+        .and_then(|m| m.map_at("annotations", file, span))
+        .ok_or_else(|| g.error(entry, "the generated object's metadata is not a mapping".into()))?;
+    annotations.set(GENERATED_BY, Tree::string(&by, file, span));
     if hash {
-        let meta = object.map_at("metadata", file, span).expect("a map");
-        let annotations = meta.map_at("annotations", file, span).expect("a map");
         annotations.set(NEEDS_HASH, Tree::string("true", file, span));
     }
     Ok(object)
@@ -294,7 +307,7 @@ fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> R
             }
             for key in ["labels", "annotations"] {
                 if let Some(Tree { value: TValue::Map(fields), .. }) = made.at(&["metadata", key]) {
-                    if fields.iter().all(|f| f.key == NEEDS_HASH) {
+                    if fields.iter().all(|f| f.key == NEEDS_HASH || f.key == GENERATED_BY) {
                         continue;
                     }
                     let file = made.file;
@@ -303,7 +316,8 @@ fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> R
                         .and_then(|m| m.map_at(key, file, made.span))
                         .expect("a map");
                     // Merging into an object the build did not generate does not hash its name.
-                    for f in fields.iter().filter(|f| f.key != NEEDS_HASH) {
+                    for f in fields.iter().filter(|f| f.key != NEEDS_HASH && f.key != GENERATED_BY)
+                    {
                         into.set(&f.key, f.value.clone());
                     }
                 }

@@ -49,6 +49,7 @@ const BUILT: &[&str] = &[
     "transformers",
     "configurations",
     "generators",
+    "buildMetadata",
 ];
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
@@ -110,8 +111,15 @@ fn build_with(
 ) -> Result<Vec<Tree>> {
     let dir = normalize(&Path::new("/").join(dir));
     let root_only = restrictor == Restrictor::RootOnly;
-    let mut builder =
-        Builder { disk, stack: Vec::new(), sort: None, entry, root_only, built_specs: None };
+    let mut builder = Builder {
+        disk,
+        stack: Vec::new(),
+        sort: None,
+        entry,
+        root_only,
+        origins: false,
+        built_specs: None,
+    };
     let mut out = builder.kustomization(&dir, false, Vec::new())?;
     let specs = builder.built_specs.take().unwrap_or_default();
     add_hashes(&mut out, &specs.name_references).map_err(|message| BuildError {
@@ -124,6 +132,11 @@ fn build_with(
         t.at(&["metadata", "annotations", "config.kubernetes.io/local-config"])
             .is_none_or(|v| v.as_str() == Some("false"))
     });
+    if builder.origins {
+        for t in &mut out {
+            annotate_origin(t, disk, &dir);
+        }
+    }
     out.iter_mut().for_each(finish);
     builder.sort.as_ref().unwrap_or(order).apply(&mut out);
     Ok(out)
@@ -220,7 +233,9 @@ fn finish(t: &mut Tree) {
     let Some(meta) = t.get_mut("metadata") else { return };
     for key in ["labels", "annotations"] {
         let Some(map) = meta.get_mut(key) else { continue };
-        let had_internal = map.remove(PREVIOUS_NAMES) | map.remove(PREVIOUS_NAMESPACES);
+        let had_internal = map.remove(PREVIOUS_NAMES)
+            | map.remove(PREVIOUS_NAMESPACES)
+            | map.remove(super::generators::GENERATED_BY);
         if let TValue::Map(fields) = &mut map.value {
             for f in fields.iter_mut() {
                 let text = match &f.value.value {
@@ -302,6 +317,8 @@ pub(super) struct Builder<'d> {
     entry: Option<&'d Entry>,
     /// Whether a kustomization reads files only in or below its directory.
     root_only: bool,
+    /// The top kustomization's `buildMetadata` asks for origin annotations.
+    origins: bool,
     /// The field specs of the kustomization built last (its `configurations` and those of all
     /// it included), for the kustomization that included it.
     built_specs: Option<super::fieldspec::Specs>,
@@ -478,6 +495,7 @@ impl Builder<'_> {
         let sort = super::order::Order::from_kustomization(&k.tree, &error)?;
         if top {
             self.sort = sort;
+            self.origins = build_metadata(&k)?;
         }
         self.configurations(&mut k)?;
         self.stack.push(dir.to_path_buf());
@@ -545,6 +563,7 @@ impl Builder<'_> {
             dir: &k.dir,
             kustomization: &k.tree,
             root_only: k.root_only,
+            config_name: None,
         };
         super::generators::run(&generating, out)?;
         self.generators(k, out)?;
@@ -612,6 +631,71 @@ impl Builder<'_> {
         }
         Ok(objects)
     }
+}
+
+/// Whether the (top) kustomization's `buildMetadata` asks for origin annotations; the options
+/// not built yet are errors.
+fn build_metadata(k: &Kustomization) -> Result<bool> {
+    let mut origins = false;
+    for (option, span) in k.strings("buildMetadata")? {
+        let at = Tree::string(&option, k.file, span);
+        match option.as_str() {
+            "originAnnotations" => origins = true,
+            "transformerAnnotations" | "managedByLabel" => {
+                return Err(
+                    k.error(Some(&at), format!("`buildMetadata: {option}` is not supported yet"))
+                )
+            }
+            other => {
+                return Err(k.error(Some(&at), format!("unknown `buildMetadata` option `{other}`")))
+            }
+        }
+    }
+    Ok(origins)
+}
+
+/// Sets `config.kubernetes.io/origin` as kustomize's `originAnnotations` does: the file an
+/// object was read from, or the file that configured the generator that made it, relative to
+/// the directory built.
+fn annotate_origin(t: &mut Tree, disk: &Disk, top: &Path) {
+    let (file, span) = (t.file, t.span);
+    let from = relative(top, Path::new(&disk.shown(file)));
+    let generated = t
+        .at(&["metadata", "annotations", super::generators::GENERATED_BY])
+        .and_then(Tree::as_str)
+        .map(str::to_string);
+    let text = match generated {
+        None => format!("path: {from}\n"),
+        Some(by) => {
+            let (kind, name) =
+                by.split_once('/').map_or((by.as_str(), None), |(k, n)| (k, Some(n)));
+            let mut text = format!(
+                "configuredIn: {from}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n"
+            );
+            if let Some(name) = name {
+                text.push_str("  name: ");
+                text.push_str(name);
+                text.push('\n');
+            }
+            text
+        }
+    };
+    if let Some(annotations) =
+        t.map_at("metadata", file, span).and_then(|m| m.map_at("annotations", file, span))
+    {
+        annotations.set("config.kubernetes.io/origin", Tree::string(&text, file, span));
+    }
+}
+
+/// `path` relative to the directory `dir` (both from the root: `/prod`, `/base/a.yaml` give
+/// `../base/a.yaml`).
+fn relative(dir: &Path, path: &Path) -> String {
+    let dir: Vec<_> = dir.components().collect();
+    let to: Vec<_> = path.components().collect();
+    let common = dir.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_string(); dir.len() - common];
+    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
+    parts.join("/")
 }
 
 /// A kustomization's `kind` and `apiVersion` as kustomize requires them.
@@ -883,6 +967,39 @@ pub(super) mod tests {
         assert_eq!(
             build(&disk, Path::new("none")).unwrap_err().to_string(),
             "/none/kustomization.yaml:3: resource with name nothing does not match a config with the kinds replicas can be set on"
+        );
+    }
+
+    /// `buildMetadata: [originAnnotations]` of the top kustomization records where each object
+    /// was read (relative to the directory built) or which generator made it; the options not
+    /// built yet are errors at their line.
+    #[test]
+    fn origin_annotations_name_the_file_or_the_generator() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), BASE);
+        write(
+            dir.path(),
+            &[
+                (
+                    "prod/kustomization.yaml",
+                    "resources: [../base]\nconfigMapGenerator:\n- name: settings\n  literals: [a=b]\nbuildMetadata: [originAnnotations]\n",
+                ),
+                ("label/kustomization.yaml", "resources: [../base]\nbuildMetadata:\n- managedByLabel\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, Path::new("prod")).unwrap();
+        let origin = |i: usize| {
+            out[i].to_json()["metadata"]["annotations"]["config.kubernetes.io/origin"].clone()
+        };
+        assert_eq!(origin(0), json!("path: ../base/deploy.yaml\n"));
+        assert_eq!(
+            origin(1),
+            json!("configuredIn: kustomization.yaml\nconfiguredBy:\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n")
+        );
+        assert_eq!(
+            build(&disk, Path::new("label")).unwrap_err().to_string(),
+            "/label/kustomization.yaml:3: `buildMetadata: managedByLabel` is not supported yet"
         );
     }
 }

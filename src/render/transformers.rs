@@ -63,6 +63,7 @@ impl Builder<'_> {
                     dir: &k.dir,
                     kustomization: &tree,
                     root_only: k.root_only,
+                    config_name: config.at(&["metadata", "name"]).and_then(Tree::as_str),
                 };
                 super::generators::run(&generating, out)?;
             }
