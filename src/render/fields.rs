@@ -9,55 +9,68 @@ use super::kustomize::{cluster_scoped, identities, remember, rename, Kustomizati
 use super::tree::{TValue, Tree};
 use crate::load::source::Span;
 
-/// `namespace:` on every namespaced object (and the name of Namespace objects).
+/// `namespace:` on every namespaced object, on the subjects of bindings its options name, and
+/// where the namespace field specs say (the name of a `v1` Namespace, a service's namespace in
+/// an APIService or a CRD's conversion webhook, what `configurations` add). With `unsetOnly`
+/// (a transformer config's option) only empty fields are set.
 pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let Some(node) = k.tree.get("namespace") else { return Ok(()) };
     let Some(ns) = node.as_str().filter(|s| !s.is_empty()) else { return Ok(()) };
-    // The namespace field specs besides the object's own namespace and a Namespace's name
-    // (set below): a service's namespace in an APIService or a CRD's conversion webhook, and
-    // those `configurations` add.
-    let specs: Vec<FieldSpec> = k
-        .specs
-        .of("namespace")
-        .into_iter()
-        .filter(|s| s.path != "metadata/name" && s.path != "metadata/namespace")
-        .collect();
+    let options = &k.specs.namespace;
+    let specs: Vec<FieldSpec> =
+        k.specs.of("namespace").into_iter().filter(|s| s.path != "metadata/namespace").collect();
     // ServiceAccounts that move: bindings that name them with their namespace follow.
     let moves: Vec<super::namereference::Rename> = out
         .iter()
         .filter(|t| t.get("kind").and_then(Tree::as_str) == Some("ServiceAccount"))
         .filter_map(|t| {
             let (name, old_ns) = identities(t).swap_remove(0);
-            (old_ns != ns).then(|| super::namereference::Rename {
-                kind: "ServiceAccount".into(),
-                namespace: old_ns,
-                old: name.clone(),
-                new: name,
-                new_namespace: Some(ns.to_string()),
-                file: node.file,
-                span: node.span,
+            ((old_ns.is_empty() || !options.unset_only) && old_ns != ns).then(|| {
+                super::namereference::Rename {
+                    kind: "ServiceAccount".into(),
+                    namespace: old_ns,
+                    old: name.clone(),
+                    new: name,
+                    new_namespace: Some(ns.to_string()),
+                    file: node.file,
+                    span: node.span,
+                }
             })
         })
         .collect();
     super::namereference::update(out, &moves, &k.specs.name_references)
         .map_err(|m| k.error(Some(node), m))?;
-    for t in out.iter_mut() {
-        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
-        if kind == "Namespace" && t.get("apiVersion").and_then(Tree::as_str) == Some("v1") {
-            if let Some(meta) = t.map_at("metadata", node.file, node.span) {
-                meta.set("name", Tree::string(ns, node.file, node.span));
-            }
-            continue;
-        }
-        if matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
-            service_account_subjects(t, ns, node.file, node.span);
-        }
-        fieldspec::apply_all(&specs, t, (Create::Scalar, (node.file, node.span)), &mut |field| {
+    let set = |field: &mut Tree| {
+        if !options.unset_only || field.as_str().is_none_or(str::is_empty) {
             *field = Tree::string(ns, node.file, node.span);
+        }
+    };
+    for t in out.iter_mut() {
+        let (_, _, kind) = fieldspec::gvk(t);
+        let binding = matches!(kind, "RoleBinding" | "ClusterRoleBinding");
+        let v1 = t.get("apiVersion").and_then(Tree::as_str) == Some("v1");
+        if binding {
+            binding_subjects(t, options.subjects, &set);
+        }
+        let chosen: Vec<FieldSpec> = specs
+            .iter()
+            .filter(|s| v1 || s.path != "metadata/name")
+            .filter(|s| !(binding && s.path == "subjects/namespace"))
+            .cloned()
+            .collect();
+        fieldspec::apply_all(&chosen, t, (Create::Scalar, (node.file, node.span)), &mut |f| {
+            if matches!(f.value, TValue::Seq(_) | TValue::Map(_)) {
+                return Err("namespace field specs must target scalar nodes".into());
+            }
+            set(f);
             Ok(())
         })
         .map_err(|m| k.error(Some(node), m))?;
         if cluster_scoped(t) {
+            continue;
+        }
+        let current = t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("");
+        if options.unset_only && !current.is_empty() {
             continue;
         }
         remember(t, node.file, node.span);
@@ -65,18 +78,40 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
             meta.set("namespace", Tree::string(ns, node.file, node.span));
         }
     }
+    if let Some((_, id)) = super::kustomize::first_duplicate(out) {
+        return Err(k.error(
+            Some(node),
+            format!("namespace transformation produces ID conflict: two objects are now {id}"),
+        ));
+    }
     Ok(())
 }
 
-/// Subjects named `default` of a binding take the namespace the kustomization sets, as
-/// kustomize's namespace transformer does by default (`setRoleBindingSubjects:
-/// defaultOnly`); other subjects follow only the ServiceAccounts the build moves (see
-/// [`namespace`]).
-fn service_account_subjects(t: &mut Tree, ns: &str, file: u32, span: Span) {
-    let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else { return };
+/// The subjects of a binding that take the namespace: those named `default` (kustomize's
+/// default, `setRoleBindingSubjects: defaultOnly`), every ServiceAccount
+/// (`allServiceAccounts`), or none. Other subjects follow only the ServiceAccounts the build
+/// moves (see [`namespace`]).
+fn binding_subjects(t: &mut Tree, mode: fieldspec::Subjects, set: &dyn Fn(&mut Tree)) {
+    let Some(Tree { value: TValue::Seq(subjects), file, span }) = t.get_mut("subjects") else {
+        return;
+    };
+    let (file, span) = (*file, *span);
     for s in subjects {
-        if s.get("name").and_then(Tree::as_str) == Some("default") {
-            s.set("namespace", Tree::string(ns, file, span));
+        let chosen = match mode {
+            fieldspec::Subjects::None => false,
+            fieldspec::Subjects::Default => s.get("name").and_then(Tree::as_str) == Some("default"),
+            fieldspec::Subjects::ServiceAccounts => {
+                s.get("kind").and_then(Tree::as_str) == Some("ServiceAccount")
+            }
+        };
+        if !chosen {
+            continue;
+        }
+        if s.get("namespace").is_none() {
+            s.set("namespace", Tree { file, span, value: TValue::Str("".into()) });
+        }
+        if let Some(field) = s.get_mut("namespace") {
+            set(field);
         }
     }
 }

@@ -34,6 +34,29 @@ pub(super) struct Specs {
     pub replace: bool,
     /// More fields that name objects of a kind (`nameReference`): they follow a rename.
     pub name_references: Vec<NameReference>,
+    /// The options of a namespace transformer config.
+    pub namespace: NamespaceOptions,
+}
+
+/// How a namespace transformer config sets namespaces.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct NamespaceOptions {
+    /// Only fields that are empty (or absent) are set.
+    pub unset_only: bool,
+    /// Which subjects of RoleBindings and ClusterRoleBindings take the namespace.
+    pub subjects: Subjects,
+}
+
+/// `setRoleBindingSubjects`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Subjects {
+    /// `defaultOnly` (kustomize's default): subjects named `default`.
+    #[default]
+    Default,
+    /// `allServiceAccounts`.
+    ServiceAccounts,
+    /// `none`.
+    None,
 }
 
 /// Fields that name objects of `kind` (and `group`, where set).

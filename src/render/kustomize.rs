@@ -265,7 +265,7 @@ fn finish(t: &mut Tree) {
 /// An object's identity as kustomize compares them when accumulating resources: group,
 /// version, kind, name and effective namespace (`default` when unset, none when cluster-scoped).
 #[derive(Clone, PartialEq, Eq, Hash)]
-struct Id<'t> {
+pub(super) struct Id<'t> {
     api: &'t str,
     kind: &'t str,
     name: &'t str,
@@ -289,7 +289,7 @@ impl<'t> Id<'t> {
 }
 
 /// The first object whose identity an earlier one has, and that identity.
-fn first_duplicate(out: &[Tree]) -> Option<(usize, Id<'_>)> {
+pub(super) fn first_duplicate(out: &[Tree]) -> Option<(usize, Id<'_>)> {
     let mut seen = std::collections::HashSet::with_capacity(out.len());
     out.iter().enumerate().map(|(i, t)| (i, Id::of(t))).find(|(_, id)| !seen.insert(id.clone()))
 }

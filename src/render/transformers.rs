@@ -8,11 +8,11 @@
 //! Built: `PatchTransformer`, `PatchStrategicMergeTransformer`, `PatchJson6902Transformer`,
 //! `ReplacementTransformer`, and with their `fieldSpecs` (`render/fieldspec.rs`, which replace
 //! kustomize's defaults) `LabelTransformer`, `AnnotationsTransformer`, `PrefixSuffixTransformer`,
-//! `ImageTagTransformer` and `ReplicaCountTransformer`. `NamespaceTransformer` is not built yet:
-//! an error. Plugins (any other `apiVersion`) are not run: an error.
+//! `ImageTagTransformer`, `ReplicaCountTransformer` and `NamespaceTransformer` (with `unsetOnly`
+//! and `setRoleBindingSubjects`). Plugins (any other `apiVersion`) are not run: an error.
 
 use super::disk::{show, BuildError, Result};
-use super::fieldspec::{FieldSpec, Specs};
+use super::fieldspec::{FieldSpec, Specs, Subjects};
 use super::kustomize::{transform, Builder, Kustomization};
 use super::tree::{TValue, Tree};
 use crate::load::discover::normalize;
@@ -187,10 +187,23 @@ fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
             specs.add("replicas", field_specs()?);
         }
         "NamespaceTransformer" => {
-            return Err((
-                config.get("kind"),
-                "the builtin transformer `NamespaceTransformer` (with its `fieldSpecs`) is not supported yet".into(),
-            ));
+            if let Some(ns) = config.at(&["metadata", "namespace"]) {
+                k.set("namespace", ns.clone());
+            }
+            specs.add("namespace", field_specs()?);
+            specs.namespace.unset_only =
+                config.get("unsetOnly").is_some_and(|u| u.value == TValue::Bool(true));
+            specs.namespace.subjects = match config.get("setRoleBindingSubjects").map(|s| (s, s.as_str())) {
+                None | Some((_, Some("" | "defaultOnly"))) => Subjects::Default,
+                Some((_, Some("allServiceAccounts"))) => Subjects::ServiceAccounts,
+                Some((_, Some("none"))) => Subjects::None,
+                Some((node, _)) => {
+                    return Err((
+                        Some(node),
+                        "invalid value for setRoleBindingSubjects: must be one of \"defaultOnly\", \"none\" or \"allServiceAccounts\"".into(),
+                    ))
+                }
+            };
         }
         _ => {
             return Err((
@@ -371,7 +384,7 @@ mod tests {
                 ("plugin/sed.yaml", "apiVersion: someteam.example.com/v1\nkind: SedTransformer\nmetadata:\n  name: sed\n"),
                 ("prefix/deploy.yaml", DEPLOY),
                 ("prefix/kustomization.yaml", &kustomization("prefix.yaml")),
-                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: p\n  namespace: a\nfieldSpecs:\n- path: metadata/namespace\n"),
+                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: HashTransformer\nmetadata:\n  name: p\n"),
                 ("both/deploy.yaml", DEPLOY),
                 ("both/kustomization.yaml", &kustomization("both.yaml")),
                 ("both/both.yaml", "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: p\npath: x.yaml\npatch: '{}'\n"),
@@ -385,7 +398,7 @@ mod tests {
         );
         assert_eq!(
             error("prefix"),
-            "/prefix/prefix.yaml:2: the builtin transformer `NamespaceTransformer` (with its `fieldSpecs`) is not supported yet"
+            "/prefix/prefix.yaml:2: the builtin transformer `HashTransformer` is not supported yet"
         );
         assert_eq!(
             error("both"),
@@ -460,5 +473,43 @@ mod tests {
         assert_eq!(json[1]["kind"], "Secret");
         assert!(json[1]["metadata"]["name"].as_str().unwrap().starts_with("token-"));
         assert_eq!(json[1]["data"], json!({"key": "YWJj"}));
+    }
+
+    /// A namespace transformer config: `unsetOnly` keeps namespaces already set, its field specs
+    /// reach a custom field, `setRoleBindingSubjects: allServiceAccounts` moves every
+    /// ServiceAccount subject, and two objects that end up the same are an error.
+    #[test]
+    fn namespace_configs_take_their_options() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = "apiVersion: builtin\nkind: NamespaceTransformer\nmetadata:\n  name: n\n  namespace: team\nunsetOnly: true\nsetRoleBindingSubjects: allServiceAccounts\nfieldSpecs:\n- {kind: App, path: spec/target/namespace, create: true}\n";
+        write(
+            dir.path(),
+            &[
+                (
+                    "app/objects.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b, namespace: kept}\n---\napiVersion: example.com/v1\nkind: App\nmetadata: {name: c}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: d}\nsubjects:\n- {kind: ServiceAccount, name: runner}\n- {kind: User, name: alice}\n",
+                ),
+                ("app/kustomization.yaml", "resources: [objects.yaml]\ntransformers: [ns.yaml]\n"),
+                ("app/ns.yaml", config),
+                (
+                    "clash/objects.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: other}\n",
+                ),
+                ("clash/kustomization.yaml", "resources: [objects.yaml]\ntransformers: [ns.yaml]\n"),
+                ("clash/ns.yaml", &config.replace("unsetOnly: true", "unsetOnly: false")),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out: Vec<_> =
+            build(&disk, Path::new("app")).unwrap().iter().map(super::Tree::to_json).collect();
+        assert_eq!(out[0]["metadata"]["namespace"], "team");
+        assert_eq!(out[1]["metadata"]["namespace"], "kept");
+        assert_eq!(out[2]["spec"]["target"]["namespace"], "team");
+        assert_eq!(
+            out[3]["subjects"],
+            json!([{"kind": "ServiceAccount", "name": "runner", "namespace": "team"}, {"kind": "User", "name": "alice"}])
+        );
+        let error = build(&disk, Path::new("clash")).unwrap_err().to_string();
+        assert!(error.contains("namespace transformation produces ID conflict"), "{error}");
     }
 }
