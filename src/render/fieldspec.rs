@@ -111,8 +111,6 @@ fn spec_list(node: &Tree) -> Result<Vec<FieldSpec>, (&Tree, String)> {
 /// `nameSuffix`, `commonLabels`, `templateLabels`, `volumeClaimTemplateLabels`,
 /// `commonAnnotations`, `namespace`, `images`, `replicas`, `labels` (for every `labels` entry),
 /// `nameReference`, `varReference`).
-/// `varReference` is read and has no use until `vars` is built (a kustomization with `vars` is
-/// an error).
 pub(super) fn configurations(t: &Tree) -> Result<Specs, (&Tree, String)> {
     let mut specs = Specs::default();
     let TValue::Map(fields) = &t.value else {
@@ -130,9 +128,7 @@ pub(super) fn configurations(t: &Tree) -> Result<Specs, (&Tree, String)> {
             | "images"
             | "replicas"
             | "labels" => specs.add(&f.key, spec_list(&f.value)?),
-            "varReference" => {
-                spec_list(&f.value)?;
-            }
+            "varReference" => specs.add("varReference", spec_list(&f.value)?),
             "nameReference" => {
                 let TValue::Seq(items) = &f.value.value else {
                     return Err((&f.value, "`nameReference` must be a list".into()));
@@ -328,6 +324,9 @@ pub(super) fn merge(specs: &mut Vec<FieldSpec>, more: &[FieldSpec]) {
 /// (`commonLabels`, `templateLabels`, `volumeClaimTemplateLabels`, `metadataLabels`,
 /// `commonAnnotations`, `namePrefix`, `nameSuffix`, `images`, `replicas`).
 pub(super) fn defaults(name: &str) -> Vec<FieldSpec> {
+    if name == "varReference" {
+        return var_references();
+    }
     let rows: &[&[Row]] = match name {
         "commonLabels" => &[METADATA_LABELS, SELECTOR_LABELS, VOLUME_CLAIM_TEMPLATE_LABELS],
         "templateLabels" | "metadataLabels" => &[METADATA_LABELS],
@@ -340,6 +339,57 @@ pub(super) fn defaults(name: &str) -> Vec<FieldSpec> {
         _ => &[],
     };
     rows.iter().flat_map(|r| r.iter()).map(FieldSpec::of).collect()
+}
+
+/// Where kustomize substitutes `$(VAR)` by default: the containers and init containers of every
+/// workload (args, command, env values, mount paths), NFS servers, a Deployment's template
+/// annotations, Ingress hosts and TLS secrets, Service ports, and every object's labels and
+/// annotations.
+fn var_references() -> Vec<FieldSpec> {
+    const CONTAINER_FIELDS: [&str; 4] = ["args", "command", "env/value", "volumeMounts/mountPath"];
+    let pod_specs = [
+        (
+            "CronJob",
+            "spec/jobTemplate/spec/template/spec",
+            "spec/jobTemplate/spec/template/volumes/nfs/server",
+        ),
+        ("DaemonSet", "spec/template/spec", "spec/template/spec/volumes/nfs/server"),
+        ("Deployment", "spec/template/spec", "spec/template/spec/volumes/nfs/server"),
+        ("Job", "spec/template/spec", "spec/template/spec/volumes/nfs/server"),
+        ("Pod", "spec", "spec/volumes/nfs/server"),
+        ("ReplicaSet", "spec/template/spec", "spec/template/spec/volumes/nfs/server"),
+        ("StatefulSet", "spec/template/spec", "spec/volumeClaimTemplates/spec/nfs/server"),
+    ];
+    let spec = |kind: &'static str, path: String| FieldSpec {
+        group: Cow::Borrowed(""),
+        version: Cow::Borrowed(""),
+        kind: Cow::Borrowed(kind),
+        path: Cow::Owned(path),
+        create: false,
+    };
+    let mut specs = Vec::new();
+    for (kind, pod, nfs) in pod_specs {
+        for containers in ["containers", "initContainers"] {
+            for field in CONTAINER_FIELDS {
+                specs.push(spec(kind, format!("{pod}/{containers}/{field}")));
+            }
+        }
+        specs.push(spec(kind, nfs.to_string()));
+    }
+    for (kind, path) in [
+        ("Deployment", "spec/template/metadata/annotations"),
+        ("Ingress", "spec/rules/host"),
+        ("Ingress", "spec/tls/hosts"),
+        ("Ingress", "spec/tls/secretName"),
+        ("Service", "spec/ports/port"),
+        ("Service", "spec/ports/targetPort"),
+        ("PersistentVolume", "spec/nfs/server"),
+        ("", "metadata/labels"),
+        ("", "metadata/annotations"),
+    ] {
+        specs.push(spec(kind, path.to_string()));
+    }
+    specs
 }
 
 /// (group, version, kind, path, create).

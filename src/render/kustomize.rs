@@ -50,6 +50,7 @@ const BUILT: &[&str] = &[
     "configurations",
     "generators",
     "buildMetadata",
+    "vars",
 ];
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
@@ -118,6 +119,7 @@ fn build_with(
         entry,
         root_only,
         origins: false,
+        vars: Vec::new(),
         built_specs: None,
     };
     let mut out = builder.kustomization(&dir, false, Vec::new())?;
@@ -127,6 +129,7 @@ fn build_with(
         line: None,
         message,
     })?;
+    super::vars::resolve(&mut out, &builder.vars, &specs.of("varReference"), &show(&dir))?;
     // Objects marked as local configuration (a replacement's source, a kpt file) are not output.
     out.retain(|t| {
         t.at(&["metadata", "annotations", "config.kubernetes.io/local-config"])
@@ -235,7 +238,8 @@ fn finish(t: &mut Tree) {
         let Some(map) = meta.get_mut(key) else { continue };
         let had_internal = map.remove(PREVIOUS_NAMES)
             | map.remove(PREVIOUS_NAMESPACES)
-            | map.remove(super::generators::GENERATED_BY);
+            | map.remove(super::generators::GENERATED_BY)
+            | map.remove(super::vars::VAR_NAMES);
         if let TValue::Map(fields) = &mut map.value {
             for f in fields.iter_mut() {
                 let text = match &f.value.value {
@@ -319,6 +323,8 @@ pub(super) struct Builder<'d> {
     root_only: bool,
     /// The top kustomization's `buildMetadata` asks for origin annotations.
     origins: bool,
+    /// The `vars` the build declared.
+    vars: Vec<super::vars::Var>,
     /// The field specs of the kustomization built last (its `configurations` and those of all
     /// it included), for the kustomization that included it.
     built_specs: Option<super::fieldspec::Specs>,
@@ -471,7 +477,14 @@ impl Builder<'_> {
             root_only: self.root_only,
             specs: super::fieldspec::Specs::default(),
         };
-        if let TValue::Map(fields) = &k.tree.value {
+        if let TValue::Map(fields) = &mut k.tree.value {
+            // kustomize reads a kustomization as JSON, whose field names match in any case
+            // (`nameprefix` is `namePrefix`).
+            for f in fields.iter_mut() {
+                if let Some(known) = BUILT.iter().find(|b| b.eq_ignore_ascii_case(&f.key)) {
+                    f.key = (*known).into();
+                }
+            }
             if let Some(f) = fields.iter().find(|f| !BUILT.contains(&f.key.as_str())) {
                 return Err(BuildError {
                     file: k.shown.clone(),
@@ -581,7 +594,8 @@ impl Builder<'_> {
             }
         }
         transform(k, self.disk, out)?;
-        self.transformers(k, out)
+        self.transformers(k, out)?;
+        super::vars::declare(k, out, &mut self.vars)
     }
 
     /// A path a kustomization names, from its directory; remote ones are refused.
@@ -915,7 +929,7 @@ pub(super) mod tests {
         write(
             dir.path(),
             &[
-                ("gen/kustomization.yaml", "resources: [../base]\nvars:\n- name: X\n"),
+                ("gen/kustomization.yaml", "resources: [../base]\nopenapi:\n  path: schema.json\n"),
                 ("remote/kustomization.yaml", "resources:\n- https://github.com/x/y//z\n"),
                 ("loop/kustomization.yaml", "resources: [../loop2]\n"),
                 ("loop2/kustomization.yaml", "resources: [../loop]\n"),
@@ -924,7 +938,7 @@ pub(super) mod tests {
         );
         let disk = Disk::new(dir.path());
         let error = |dir: &str| build(&disk, Path::new(dir)).unwrap_err().to_string();
-        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `vars` is not supported yet");
+        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `openapi` is not supported yet");
         assert_eq!(
             error("remote"),
             "/remote/kustomization.yaml:2: `https://github.com/x/y//z` is remote: remote resources are not fetched"

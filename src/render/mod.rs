@@ -23,3 +23,4 @@ mod patches;
 mod replacements;
 mod transformers;
 pub mod tree;
+mod vars;
