@@ -19,15 +19,19 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let options = &k.specs.namespace;
     let specs: Vec<FieldSpec> =
         k.specs.of("namespace").into_iter().filter(|s| s.path != "metadata/namespace").collect();
-    // ServiceAccounts that move: bindings that name them with their namespace follow.
+    // ServiceAccounts and Services that move: bindings and webhooks that name them with their
+    // namespace follow.
     let moves: Vec<super::namereference::Rename> = out
         .iter()
-        .filter(|t| t.get("kind").and_then(Tree::as_str) == Some("ServiceAccount"))
+        .filter(|t| {
+            matches!(t.get("kind").and_then(Tree::as_str), Some("ServiceAccount" | "Service"))
+        })
         .filter_map(|t| {
+            let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
             let (name, old_ns) = identities(t).swap_remove(0);
             ((old_ns.is_empty() || !options.unset_only) && old_ns != ns).then(|| {
                 super::namereference::Rename {
-                    kind: "ServiceAccount".into(),
+                    kind,
                     namespace: old_ns,
                     old: name.clone(),
                     new: name,

@@ -147,7 +147,7 @@ fn build_with(
 
 /// Names generated objects with the hash of their content, last (as kustomize does, over the
 /// whole build), and points the fields that name them at the new names.
-fn add_hashes(
+pub(super) fn add_hashes(
     out: &mut [Tree],
     references: &[super::fieldspec::NameReference],
 ) -> std::result::Result<(), String> {
@@ -1015,5 +1015,34 @@ pub(super) mod tests {
             build(&disk, Path::new("label")).unwrap_err().to_string(),
             "/label/kustomization.yaml:3: `buildMetadata: managedByLabel` is not supported yet"
         );
+    }
+
+    /// A webhook's Service follows the Service's move to the kustomization's namespace and its
+    /// prefix; a role reference follows a rename a patch made.
+    #[test]
+    fn webhook_services_and_role_references_follow_renames() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "app/objects.yaml",
+                    "apiVersion: v1\nkind: Service\nmetadata: {name: hook, namespace: old}\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: v}\nwebhooks:\n- name: w\n  clientConfig:\n    service: {name: hook, namespace: old}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: reader}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: b}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: reader}\n",
+                ),
+                (
+                    "app/kustomization.yaml",
+                    "resources: [objects.yaml]\nnamespace: team\nnamePrefix: p-\npatches:\n- target: {kind: ClusterRole}\n  patch: '[{\"op\": \"replace\", \"path\": \"/metadata/name\", \"value\": \"viewer\"}]'\n",
+                ),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out: Vec<_> =
+            build(&disk, Path::new("app")).unwrap().iter().map(Tree::to_json).collect();
+        assert_eq!(
+            out[1]["webhooks"][0]["clientConfig"]["service"],
+            json!({"name": "p-hook", "namespace": "team"})
+        );
+        assert_eq!(out[2]["metadata"]["name"], "p-viewer");
+        assert_eq!(out[3]["roleRef"]["name"], "p-viewer");
     }
 }

@@ -141,6 +141,9 @@ pub(super) fn update(
             "RoleBinding" | "ClusterRoleBinding" => {
                 bindings(t, &namespace, renames, &new_name);
             }
+            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+                webhook_services(t, renames);
+            }
             "HorizontalPodAutoscaler" => {
                 let target = t
                     .at(&["spec", "scaleTargetRef", "kind"])
@@ -153,6 +156,30 @@ pub(super) fn update(
         }
     }
     Ok(())
+}
+
+/// The Services a webhook configuration calls: they follow a rename and a move to another
+/// namespace (kustomize's webhook service rule).
+fn webhook_services(t: &mut Tree, renames: &[Rename]) {
+    let Some(Tree { value: TValue::Seq(hooks), .. }) = t.get_mut("webhooks") else { return };
+    for hook in hooks {
+        let Some(service) = hook.get_mut("clientConfig").and_then(|c| c.get_mut("service")) else {
+            continue;
+        };
+        let text = |key: &str| service.get(key).and_then(Tree::as_str).unwrap_or("").to_string();
+        let (name, ns) = (text("name"), text("namespace"));
+        let Some(r) =
+            renames.iter().find(|r| r.kind == "Service" && r.old == name && r.namespace == ns)
+        else {
+            continue;
+        };
+        if r.new != name {
+            service.set("name", Tree::string(&r.new, r.file, r.span));
+        }
+        if let Some(moved) = &r.new_namespace {
+            service.set("namespace", Tree::string(moved, r.file, r.span));
+        }
+    }
 }
 
 /// A binding's role reference and its ServiceAccount subjects (in the subject's namespace).

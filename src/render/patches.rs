@@ -274,6 +274,24 @@ impl Pattern<'_> {
     }
 }
 
+/// The rename a patch made of an object (its name or namespace).
+fn renamed(
+    t: &Tree,
+    (old, old_ns): (String, String),
+    (new, new_ns): (String, String),
+    at: &Tree,
+) -> super::namereference::Rename {
+    super::namereference::Rename {
+        kind: t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string(),
+        namespace: old_ns.clone(),
+        old,
+        new,
+        new_namespace: (new_ns != old_ns).then_some(new_ns),
+        file: at.file,
+        span: at.span,
+    }
+}
+
 /// What a patch may change of the objects it patches (its `options`).
 #[derive(Clone, Copy, Debug, Default)]
 struct Allow {
@@ -338,19 +356,22 @@ fn apply_patch(
         if target.is_none() {
             return Err(k.error(Some(at), "a JSON 6902 patch needs a `target`".into()));
         }
-        let mut renamed = false;
+        let mut renames = Vec::new();
         for t in out.iter_mut().filter(|t| selector.as_ref().is_some_and(|s| s.matches(t))) {
             let before = identities(t).swap_remove(0);
             patch::json6902(t, body).map_err(fail)?;
-            if identities(t)[0] != before {
+            let after = identities(t).swap_remove(0);
+            if after != before {
                 remember_as(t, &before, at.file, at.span);
-                renamed = true;
+                renames.push(renamed(t, before, after, at));
             }
         }
-        if let (true, Some(names)) = (renamed, names) {
+        if let (false, Some(names)) = (renames.is_empty(), names) {
             names.stale = true;
         }
-        return Ok(());
+        // Fields that name a renamed object follow it (kustomize fixes back references).
+        return super::namereference::update(out, &renames, &k.specs.name_references)
+            .map_err(|m| k.error(Some(at), m));
     }
     // A strategic merge patch without a target is applied to the object it names.
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);

@@ -9,7 +9,8 @@
 //! `ReplacementTransformer`, and with their `fieldSpecs` (`render/fieldspec.rs`, which replace
 //! kustomize's defaults) `LabelTransformer`, `AnnotationsTransformer`, `PrefixSuffixTransformer`,
 //! `ImageTagTransformer`, `ReplicaCountTransformer` and `NamespaceTransformer` (with `unsetOnly`
-//! and `setRoleBindingSubjects`). Plugins (any other `apiVersion`) are not run: an error.
+//! and `setRoleBindingSubjects`), and `HashTransformer` (generated objects take their hash
+//! suffix there). Generators: `ConfigMapGenerator`, `SecretGenerator`, `IAMPolicyGenerator`. Plugins (any other `apiVersion`) are not run: an error.
 
 use super::disk::{show, BuildError, Result};
 use super::fieldspec::{FieldSpec, Specs, Subjects};
@@ -27,6 +28,16 @@ impl Builder<'_> {
                     line: Some(node.span.start.line),
                     message,
                 };
+                let is = |kind: &str| {
+                    config.get("apiVersion").and_then(Tree::as_str) == Some("builtin")
+                        && config.get("kind").and_then(Tree::as_str) == Some(kind)
+                };
+                if is("HashTransformer") {
+                    // Generated objects get their hash suffix now rather than at the end.
+                    super::kustomize::add_hashes(out, &k.specs.name_references)
+                        .map_err(|m| error(&config, m))?;
+                    continue;
+                }
                 let (tree, specs) =
                     field_of(&config).map_err(|(node, m)| error(node.unwrap_or(&config), m))?;
                 let synthetic = Kustomization {
@@ -54,6 +65,12 @@ impl Builder<'_> {
                     line: Some(node.span.start.line),
                     message,
                 };
+                if config.get("kind").and_then(Tree::as_str) == Some("IAMPolicyGenerator") {
+                    let account = iam_service_account(&config)
+                        .map_err(|(node, m)| error(node.unwrap_or(&config), m))?;
+                    out.push(account);
+                    continue;
+                }
                 let tree = generator_field(&config)
                     .map_err(|(node, m)| error(node.unwrap_or(&config), m))?;
                 let generating = super::generators::Generating {
@@ -213,6 +230,50 @@ fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
         }
     }
     Ok((k, specs))
+}
+
+/// The ServiceAccount kustomize's `IAMPolicyGenerator` makes for GKE workload identity: named
+/// as `kubernetesService` says, annotated with the Google service account it may act as.
+fn iam_service_account(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
+    if config.get("apiVersion").and_then(Tree::as_str) != Some("builtin") {
+        return Err((
+            config.get("apiVersion"),
+            "`IAMPolicyGenerator` is a builtin: `apiVersion: builtin`".into(),
+        ));
+    }
+    let cloud = config.get("cloud");
+    if cloud.and_then(Tree::as_str) != Some("gke") {
+        return Err((cloud, "`IAMPolicyGenerator`: only `cloud: gke` is supported".into()));
+    }
+    let needed = |path: &[&str]| {
+        config
+            .at(path)
+            .filter(|n| n.as_str().is_some_and(|s| !s.is_empty()))
+            .ok_or_else(|| (None, format!("`IAMPolicyGenerator` needs `{}`", path.join("."))))
+    };
+    let name = needed(&["kubernetesService", "name"])?;
+    let account = needed(&["serviceAccount", "name"])?;
+    let project = needed(&["serviceAccount", "projectId"])?;
+    let (file, span) = (config.file, config.span);
+    let mut t = Tree::map(file, span);
+    t.set("apiVersion", Tree::string("v1", file, span));
+    t.set("kind", Tree::string("ServiceAccount", file, span));
+    let mut meta = Tree::map(file, span);
+    let mut annotations = Tree::map(file, span);
+    let email = format!(
+        "{}@{}.iam.gserviceaccount.com",
+        account.as_str().unwrap_or(""),
+        project.as_str().unwrap_or("")
+    );
+    annotations
+        .set("iam.gke.io/gcp-service-account", Tree::string(&email, account.file, account.span));
+    meta.set("annotations", annotations);
+    meta.set("name", name.clone());
+    if let Some(ns) = config.at(&["kubernetesService", "namespace"]) {
+        meta.set("namespace", ns.clone());
+    }
+    t.set("metadata", meta);
+    Ok(t)
 }
 
 /// The kustomization generator field a builtin generator config turns into.
@@ -384,7 +445,7 @@ mod tests {
                 ("plugin/sed.yaml", "apiVersion: someteam.example.com/v1\nkind: SedTransformer\nmetadata:\n  name: sed\n"),
                 ("prefix/deploy.yaml", DEPLOY),
                 ("prefix/kustomization.yaml", &kustomization("prefix.yaml")),
-                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: HashTransformer\nmetadata:\n  name: p\n"),
+                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: SortOrderTransformer\nmetadata:\n  name: p\n"),
                 ("both/deploy.yaml", DEPLOY),
                 ("both/kustomization.yaml", &kustomization("both.yaml")),
                 ("both/both.yaml", "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: p\npath: x.yaml\npatch: '{}'\n"),
@@ -398,7 +459,7 @@ mod tests {
         );
         assert_eq!(
             error("prefix"),
-            "/prefix/prefix.yaml:2: the builtin transformer `HashTransformer` is not supported yet"
+            "/prefix/prefix.yaml:2: the builtin transformer `SortOrderTransformer` is not supported yet"
         );
         assert_eq!(
             error("both"),
@@ -511,5 +572,38 @@ mod tests {
         );
         let error = build(&disk, Path::new("clash")).unwrap_err().to_string();
         assert!(error.contains("namespace transformation produces ID conflict"), "{error}");
+    }
+
+    /// An `IAMPolicyGenerator` makes the ServiceAccount GKE workload identity uses, and a
+    /// `HashTransformer` gives generated objects their hash suffix where it runs (a later
+    /// transformer sees the hashed name).
+    #[test]
+    fn iam_policy_generator_and_hash_transformer() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "app/kustomization.yaml",
+                    "generators:\n- |-\n  apiVersion: builtin\n  kind: IAMPolicyGenerator\n  metadata: {name: g}\n  cloud: gke\n  kubernetesService: {name: runner, namespace: team}\n  serviceAccount: {name: deployer, projectId: acme}\nconfigMapGenerator:\n- name: settings\n  literals: [a=b]\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: HashTransformer\n  metadata: {name: h}\n- |-\n  apiVersion: builtin\n  kind: LabelTransformer\n  metadata: {name: l}\n  labels: {hashed: 'yes'}\n  fieldSpecs: [{kind: ConfigMap, path: metadata/labels, create: true}]\n",
+                ),
+                ("aws/kustomization.yaml", "generators:\n- |-\n  apiVersion: builtin\n  kind: IAMPolicyGenerator\n  metadata: {name: g}\n  cloud: aws\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out: Vec<_> =
+            build(&disk, Path::new("app")).unwrap().iter().map(super::Tree::to_json).collect();
+        assert_eq!(
+            out[1],
+            json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+                "name": "runner", "namespace": "team",
+                "annotations": {"iam.gke.io/gcp-service-account": "deployer@acme.iam.gserviceaccount.com"},
+            }})
+        );
+        let name = out[0]["metadata"]["name"].as_str().unwrap();
+        assert!(name.starts_with("settings-") && name.len() > "settings-".len(), "{name}");
+        assert_eq!(out[0]["metadata"]["labels"], json!({"hashed": "yes"}));
+        let error = build(&disk, Path::new("aws")).unwrap_err().to_string();
+        assert!(error.ends_with("`IAMPolicyGenerator`: only `cloud: gke` is supported"), "{error}");
     }
 }
