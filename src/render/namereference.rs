@@ -44,8 +44,38 @@ const IN_POD_SPEC: &[(&str, &[&str])] = &[
 /// Where objects of other kinds name a kind: (named kind, referring kinds, path).
 const ELSEWHERE: &[(&str, &[&str], &[&str])] = &[
     ("Secret", &["Ingress"], &["spec", "tls", "*", "secretName"]),
-    ("Secret", &["ServiceAccount"], &["secrets", "*", "name"]),
     ("Secret", &["ServiceAccount"], &["imagePullSecrets", "*", "name"]),
+    ("Secret", &["Ingress"], &["metadata", "annotations", "ingress.kubernetes.io/auth-secret"]),
+    (
+        "Secret",
+        &["Ingress"],
+        &["metadata", "annotations", "nginx.ingress.kubernetes.io/auth-secret"],
+    ),
+    (
+        "Secret",
+        &["Ingress"],
+        &["metadata", "annotations", "nginx.ingress.kubernetes.io/auth-tls-secret"],
+    ),
+    (
+        "ConfigMap",
+        &["Ingress"],
+        &["metadata", "annotations", "nginx.ingress.kubernetes.io/fastcgi-params-configmap"],
+    ),
+    ("Secret", &["StorageClass"], &["parameters", "secretName"]),
+    ("Secret", &["StorageClass"], &["parameters", "adminSecretName"]),
+    ("Secret", &["StorageClass"], &["parameters", "userSecretName"]),
+    ("Secret", &["StorageClass"], &["parameters", "secretRef"]),
+    ("Secret", &["PersistentVolume"], &["spec", "azureFile", "secretName"]),
+    ("ConfigMap", &["Node"], &["spec", "configSource", "configMap", "name"]),
+    ("PersistentVolume", &["PersistentVolumeClaim"], &["spec", "volumeName"]),
+    ("StorageClass", &["PersistentVolume", "PersistentVolumeClaim"], &["spec", "storageClassName"]),
+    (
+        "StorageClass",
+        &["StatefulSet"],
+        &["spec", "volumeClaimTemplates", "*", "spec", "storageClassName"],
+    ),
+    ("IngressClass", &["Ingress"], &["spec", "ingressClassName"]),
+    ("ValidatingAdmissionPolicy", &["ValidatingAdmissionPolicyBinding"], &["spec", "policyName"]),
     (
         "Service",
         &["Ingress"],
@@ -71,10 +101,19 @@ const POD_SPECS: &[(&str, &[&str])] = &[
     ("DaemonSet", &["spec", "template", "spec"]),
     ("Job", &["spec", "template", "spec"]),
     ("CronJob", &["spec", "jobTemplate", "spec", "template", "spec"]),
+    ("PodTemplate", &["template", "spec"]),
 ];
 
 /// Kinds whose objects have no namespace: references to them match whatever the referrer's.
-const CLUSTER_SCOPED: &[&str] = &["ClusterRole", "PriorityClass", "Namespace"];
+const CLUSTER_SCOPED: &[&str] = &[
+    "ClusterRole",
+    "PriorityClass",
+    "Namespace",
+    "PersistentVolume",
+    "StorageClass",
+    "IngressClass",
+    "ValidatingAdmissionPolicy",
+];
 
 /// Updates the fields of `objects` that name a renamed object, pointing each at what caused
 /// the rename: kustomize's default name references, and `extra` ones a kustomization's
@@ -144,6 +183,11 @@ pub(super) fn update(
             "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
                 webhook_services(t, renames);
             }
+            "APIService" => {
+                if let Some(service) = t.get_mut("spec").and_then(|s| s.get_mut("service")) {
+                    follow_service(service, renames);
+                }
+            }
             "HorizontalPodAutoscaler" => {
                 let target = t
                     .at(&["spec", "scaleTargetRef", "kind"])
@@ -159,26 +203,30 @@ pub(super) fn update(
 }
 
 /// The Services a webhook configuration calls: they follow a rename and a move to another
-/// namespace (kustomize's webhook service rule).
+/// namespace (kustomize's webhook service rule; an APIService's service too).
 fn webhook_services(t: &mut Tree, renames: &[Rename]) {
     let Some(Tree { value: TValue::Seq(hooks), .. }) = t.get_mut("webhooks") else { return };
     for hook in hooks {
-        let Some(service) = hook.get_mut("clientConfig").and_then(|c| c.get_mut("service")) else {
-            continue;
-        };
-        let text = |key: &str| service.get(key).and_then(Tree::as_str).unwrap_or("").to_string();
-        let (name, ns) = (text("name"), text("namespace"));
-        let Some(r) =
-            renames.iter().find(|r| r.kind == "Service" && r.old == name && r.namespace == ns)
-        else {
-            continue;
-        };
-        if r.new != name {
-            service.set("name", Tree::string(&r.new, r.file, r.span));
+        if let Some(service) = hook.get_mut("clientConfig").and_then(|c| c.get_mut("service")) {
+            follow_service(service, renames);
         }
-        if let Some(moved) = &r.new_namespace {
-            service.set("namespace", Tree::string(moved, r.file, r.span));
-        }
+    }
+}
+
+/// A `{name, namespace}` reference to a Service follows its rename and move.
+fn follow_service(service: &mut Tree, renames: &[Rename]) {
+    let text = |key: &str| service.get(key).and_then(Tree::as_str).unwrap_or("").to_string();
+    let (name, ns) = (text("name"), text("namespace"));
+    let Some(r) =
+        renames.iter().find(|r| r.kind == "Service" && r.old == name && r.namespace == ns)
+    else {
+        return;
+    };
+    if r.new != name {
+        service.set("name", Tree::string(&r.new, r.file, r.span));
+    }
+    if let Some(moved) = &r.new_namespace {
+        service.set("namespace", Tree::string(moved, r.file, r.span));
     }
 }
 
@@ -289,5 +337,41 @@ mod tests {
         assert!(origins
             .iter()
             .any(|o| o.pointer == "/spec/template/spec/serviceAccountName" && o.file == 1));
+    }
+
+    /// kustomize's other default references: cluster-scoped kinds named from anywhere, an
+    /// APIService's Service (which also follows a move), an Ingress annotation.
+    #[test]
+    fn storage_classes_ingress_classes_policies_and_api_services_follow_renames() {
+        let mut objects = trees(
+            "kind: PersistentVolumeClaim\nmetadata: {name: data, namespace: a}\nspec: {storageClassName: fast, volumeName: pv1}\n---\nkind: Ingress\nmetadata: {name: i, namespace: a, annotations: {nginx.ingress.kubernetes.io/auth-secret: creds}}\nspec: {ingressClassName: nginx}\n---\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {name: b}\nspec: {policyName: policy}\n---\nkind: APIService\nmetadata: {name: v1.metrics}\nspec: {service: {name: metrics, namespace: a}}\n",
+        );
+        let rename = |kind: &str, namespace: &str, old: &str| Rename {
+            kind: kind.into(),
+            namespace: namespace.into(),
+            old: old.into(),
+            new: format!("p-{old}"),
+            new_namespace: (kind == "Service").then(|| "b".to_string()),
+            file: 1,
+            span: Span::default(),
+        };
+        let renames = [
+            rename("StorageClass", "", "fast"),
+            rename("PersistentVolume", "", "pv1"),
+            rename("IngressClass", "", "nginx"),
+            rename("Secret", "a", "creds"),
+            rename("ValidatingAdmissionPolicy", "", "policy"),
+            rename("Service", "a", "metrics"),
+        ];
+        update(&mut objects, &renames, &[]).unwrap();
+        let json: Vec<serde_json::Value> = objects.iter().map(Tree::to_json).collect();
+        assert_eq!(json[0]["spec"], json!({"storageClassName": "p-fast", "volumeName": "p-pv1"}));
+        assert_eq!(json[1]["spec"]["ingressClassName"], "p-nginx");
+        assert_eq!(
+            json[1]["metadata"]["annotations"]["nginx.ingress.kubernetes.io/auth-secret"],
+            "p-creds"
+        );
+        assert_eq!(json[2]["spec"]["policyName"], "p-policy");
+        assert_eq!(json[3]["spec"]["service"], json!({"name": "p-metrics", "namespace": "b"}));
     }
 }
