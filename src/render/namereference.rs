@@ -131,13 +131,20 @@ pub(super) fn update(
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
         let namespace =
             t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
+        // A cluster-scoped referrer (a CRD's conversion webhook, a ClusterRole) names an object
+        // of any namespace: the one renamed object of that name, if only one is.
+        let referrer_cluster_scoped = super::kustomize::cluster_scoped(t);
         let new_name = |named: &str, old: &str, ns: &str| {
-            renames.iter().find(|r| {
-                r.kind == named
-                    && r.old == old
-                    && r.new != r.old
-                    && (CLUSTER_SCOPED.contains(&named) || r.namespace == ns)
-            })
+            let candidates = || {
+                renames.iter().filter(move |r| r.kind == named && r.old == old && r.new != r.old)
+            };
+            candidates().find(|r| CLUSTER_SCOPED.contains(&named) || r.namespace == ns).or_else(
+                || {
+                    let mut any = candidates();
+                    let first = any.next()?;
+                    (referrer_cluster_scoped && any.all(|r| r.new == first.new)).then_some(first)
+                },
+            )
         };
         let rename_at = |t: &mut Tree, named: &str, path: &[&str], ns: &str| {
             each(t, path, &mut |field: &mut Tree| {
@@ -373,5 +380,40 @@ mod tests {
         );
         assert_eq!(json[2]["spec"]["policyName"], "p-policy");
         assert_eq!(json[3]["spec"]["service"], json!({"name": "p-metrics", "namespace": "b"}));
+    }
+
+    /// A cluster-scoped referrer names an object of any namespace: a CRD's conversion webhook
+    /// follows the one Service of that name a build renamed (through a `nameReference` a
+    /// `configurations` file adds).
+    #[test]
+    fn cluster_scoped_referrers_follow_the_one_renamed_object_of_that_name() {
+        use crate::render::fieldspec::FieldSpec;
+        let mut objects = trees(
+            "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: w.example.com}\nspec: {conversion: {webhook: {clientConfig: {service: {name: hook, namespace: system}}}}}\n",
+        );
+        let reference = NameReference {
+            group: String::new(),
+            kind: "Service".into(),
+            fields: vec![FieldSpec {
+                group: "apiextensions.k8s.io".into(),
+                version: "".into(),
+                kind: "CustomResourceDefinition".into(),
+                path: "spec/conversion/webhook/clientConfig/service/name".into(),
+                create: false,
+            }],
+        };
+        let renames = [Rename {
+            kind: "Service".into(),
+            namespace: "team".into(),
+            old: "hook".into(),
+            new: "p-hook".into(),
+            new_namespace: None,
+            file: 1,
+            span: Span::default(),
+        }];
+        update(&mut objects, &renames, &[reference]).unwrap();
+        let service =
+            &objects[0].to_json()["spec"]["conversion"]["webhook"]["clientConfig"]["service"];
+        assert_eq!(service["name"], "p-hook");
     }
 }

@@ -97,7 +97,9 @@ impl Order {
             let or =
                 |v: &str, none: &str| if v.is_empty() { none.to_string() } else { v.to_string() };
             let gvk = format!("{}_{}_{}", or(group, "~G"), or(version, "~V"), or(&kind, "~K"));
-            (rank(&kind), gvk, s(&["metadata", "namespace"]), s(&["metadata", "name"]))
+            // kustomize's legacy ids: no namespace sorts after any (`~X`), no name too (`~N`).
+            let (ns, name) = (s(&["metadata", "namespace"]), s(&["metadata", "name"]));
+            (rank(&kind), gvk, or(&ns, "~X"), or(&name, "~N"))
         };
         objects.sort_by_cached_key(key);
     }
@@ -126,6 +128,12 @@ mod tests {
             ["Namespace", "Deployment", "Deployment", "Widget", "ValidatingWebhookConfiguration"]
         );
         assert_eq!(objects[1].at(&["metadata", "name"]).and_then(Tree::as_str), Some("a"));
+        // Within a kind, an object with a namespace comes before one without (kustomize's `~X`).
+        let mut roles = parse_trees(
+            "kind: Role\nmetadata: {name: a}\n---\nkind: Role\nmetadata: {name: b, namespace: ns}\n",
+        );
+        Order::legacy().apply(&mut roles);
+        assert_eq!(roles[0].at(&["metadata", "name"]).and_then(Tree::as_str), Some("b"));
         let before = kinds(&objects);
         Order::Input.apply(&mut objects);
         assert_eq!(kinds(&objects), before);
