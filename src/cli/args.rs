@@ -62,6 +62,13 @@ pub struct RenderArgs {
     /// The directory holding the kustomization, inside the current directory. Default: `.`.
     pub path: Option<PathBuf>,
 
+    /// Print what one build unit of the tree at PATH renders, as `mtk-lint PATH` builds it: a
+    /// Flux Kustomization, an Argo CD Application or a kustomization nothing includes, named as
+    /// reports name it (`Flux Kustomization flux-system/apps (clusters/prod/apps.yaml)`) or by
+    /// a part of that name that only one unit has.
+    #[arg(long, value_name = "NAME")]
+    pub unit: Option<String>,
+
     /// Start each object with a comment naming the file and line it came from.
     #[arg(long)]
     pub provenance: bool,

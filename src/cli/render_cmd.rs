@@ -10,6 +10,9 @@ use crate::render::order::Order;
 use crate::render::{emit, tree};
 
 pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
+    if let Some(unit) = &args.unit {
+        return run_unit(args, cwd, unit);
+    }
     // The build may read anything inside the repository it is in (an overlay names `../base`)
     // and nothing outside: the root is the nearest directory above with `.git`, else the
     // current directory.
@@ -63,6 +66,70 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
                 writeln!(w)
             }
         }
+    };
+    match super::emit(args.output.as_deref(), write) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => super::fatal(&format!("cannot write the output: {e}")),
+    }
+}
+
+/// `render --unit NAME`: finds the units of the tree as `check` does and prints the objects one
+/// of them renders (in the order the inventory holds them).
+fn run_unit(args: &RenderArgs, cwd: &Path, wanted: &str) -> u8 {
+    let path = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
+    let options = crate::load::LoadOptions {
+        inputs: vec![crate::load::discover::Input::Path(path)],
+        ..crate::load::LoadOptions::default()
+    };
+    let sources = crate::load::load(&options, cwd);
+    let inventory = crate::inventory::build(sources, &crate::config::Config::default());
+    let units: std::collections::BTreeSet<&str> = inventory
+        .objects
+        .iter()
+        .filter_map(|o| o.rendering.as_ref())
+        .flat_map(|r| r.units.iter().map(|(u, _)| &*u.name))
+        .collect();
+    let chosen: Vec<&str> = if units.contains(wanted) {
+        vec![wanted]
+    } else {
+        units.iter().copied().filter(|u| u.contains(wanted)).collect()
+    };
+    let [name] = chosen[..] else {
+        let failed: Vec<String> = inventory
+            .problems
+            .iter()
+            .filter(|p| p.message.contains(wanted))
+            .map(ToString::to_string)
+            .collect();
+        let message = if let Some(first) = failed.first() {
+            format!("unit `{wanted}` did not build: {first}")
+        } else if chosen.is_empty() {
+            let list: Vec<&str> = units.iter().copied().collect();
+            format!("no build unit is called `{wanted}`; the units are: {}", list.join("; "))
+        } else {
+            format!("`{wanted}` names {} units: {}", chosen.len(), chosen.join("; "))
+        };
+        return super::fatal(&crate::report::sanitize::field(&message));
+    };
+    let objects: Vec<tree::Tree> = inventory
+        .objects
+        .iter()
+        .filter(|o| {
+            o.rendering.as_ref().is_some_and(|r| r.units.iter().any(|(u, _)| &*u.name == name))
+        })
+        .map(|o| tree::Tree::from_node(&o.root, u32::try_from(o.file).unwrap_or(u32::MAX)))
+        .collect();
+    let shown = |file: u32| {
+        usize::try_from(file)
+            .ok()
+            .and_then(|i| inventory.files.get(i))
+            .map_or_else(String::new, |f| f.display.clone())
+    };
+    let write = |w: &mut dyn Write| -> io::Result<()> {
+        let sources: Option<&dyn Fn(u32) -> String> =
+            if args.provenance { Some(&shown) } else { None };
+        w.write_all(emit::yaml(&objects, sources).as_bytes())
     };
     match super::emit(args.output.as_deref(), write) {
         Ok(()) => 0,

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{mtk_in, write};
+use crate::support::{mtk_in, repo, write};
 
 const TREE: &[(&str, &str)] = &[
     ("base/kustomization.yaml", "resources: [deploy.yaml, sa.yaml]\n"),
@@ -161,6 +161,41 @@ fn builds_kustomize_refuses_are_refused_at_their_line() {
     refused(
         &["render", "ambiguous"],
         "/ambiguous/kustomization.yaml:4: 2 resources match the patch of `web`: it is ambiguous",
+    );
+}
+
+/// `render --unit` prints what one unit of the tree renders: the example's production entry
+/// brings its patch's `privileged: true` and `:latest`, staging its own tag; a name no unit
+/// has, or one several have, is an error that lists them.
+#[test]
+fn one_unit_renders_as_the_lint_builds_it() {
+    let example = repo().join("examples/overlays");
+    let render =
+        |unit: &str| mtk_in(&example, &["render", "--unit", unit, "--provenance", "."], None);
+    let production = render("bad/clusters/production");
+    assert_eq!(production.code, 0, "{}", production.stderr);
+    assert!(production.stdout.contains("image: registry.example.com/shop/web:latest\n"));
+    assert!(production.stdout.contains("privileged: true\n"));
+    assert!(production.stdout.contains("# source: bad/apps/base/shop/deployment.yaml:1\n"));
+    let staging = render("bad/clusters/staging");
+    assert_eq!(staging.code, 0, "{}", staging.stderr);
+    assert!(!staging.stdout.contains("privileged"), "{}", staging.stdout);
+    assert!(staging.stdout.contains("image: registry.example.com/shop/web:1.5.0-rc.1\n"));
+    let unknown = render("nothing");
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.starts_with(
+            "mtk-lint: no build unit is called `nothing`; the units are: Flux Kustomization"
+        ),
+        "{}",
+        unknown.stderr
+    );
+    let several = render("production");
+    assert_eq!(several.code, 2);
+    assert!(
+        several.stderr.starts_with("mtk-lint: `production` names 2 units: "),
+        "{}",
+        several.stderr
     );
 }
 
