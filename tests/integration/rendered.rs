@@ -595,3 +595,49 @@ fn a_component_nothing_uses_is_linted_as_written() {
     assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
     assert_eq!(locations(&report), [loc("MTK-SEC-001", "comp/pod.yaml", 11, 7)]);
 }
+
+/// Quotas are looked for in the namespace's cluster (MTK-ISO-005): production deletes the base's
+/// ResourceQuota, so production's namespace has none — a finding at the deleting patch, naming
+/// only production — while staging keeps it.
+#[test]
+fn a_quota_counts_only_in_the_clusters_that_receive_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let flux = |env: &str| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: tenants\n  namespace: flux-system\nspec:\n  path: ./tenants/{env}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n")
+    };
+    let (staging, production) = (flux("staging"), flux("production"));
+    write(
+        dir.path(),
+        &[
+            ("clusters/staging/tenants.yaml", staging.as_str()),
+            ("clusters/production/tenants.yaml", production.as_str()),
+            ("tenants/base/kustomization.yaml", "resources: [team.yaml]\n"),
+            (
+                "tenants/base/team.yaml",
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n  labels: {mtk.io/tenant: team}\n---\napiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\n  namespace: team\nspec:\n  hard: {pods: '10'}\n---\napiVersion: v1\nkind: LimitRange\nmetadata:\n  name: limits\n  namespace: team\nspec:\n  limits: [{type: Container, default: {cpu: 100m}}]\n",
+            ),
+            ("tenants/staging/kustomization.yaml", "resources: [../base]\n"),
+            ("tenants/production/kustomization.yaml", "resources: [../base]\npatches:\n- path: no-quota.yaml\n"),
+            (
+                "tenants/production/no-quota.yaml",
+                "apiVersion: v1\nkind: ResourceQuota\nmetadata:\n  name: quota\n  namespace: team\n$patch: delete\n",
+            ),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-ISO-005", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(locations(&report), [loc("MTK-ISO-005", "tenants/production/no-quota.yaml", 6, 1)]);
+    let finding = &report["findings"][0];
+    assert!(finding["message"].as_str().unwrap().contains("has no ResourceQuota"), "{finding}");
+    let clusters: Vec<&str> = finding["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["cluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        clusters,
+        ["Flux Kustomization `flux-system/tenants` (clusters/production/tenants.yaml)"]
+    );
+}
