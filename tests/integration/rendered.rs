@@ -641,3 +641,46 @@ fn a_quota_counts_only_in_the_clusters_that_receive_it() {
         ["Flux Kustomization `flux-system/tenants` (clusters/production/tenants.yaml)"]
     );
 }
+
+/// A NetworkPolicy admits the namespaces of its own cluster (MTK-NET-003): tenant `a`'s policy
+/// (in both clusters) selects `env: shared` namespaces, and only production deploys tenant `b`'s
+/// namespace with that label — a finding for production only.
+#[test]
+fn a_policy_admits_other_tenants_only_where_their_namespaces_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let flux = |env: &str| {
+        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: tenants\n  namespace: flux-system\nspec:\n  path: ./tenants/{env}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n")
+    };
+    let (staging, production) = (flux("staging"), flux("production"));
+    write(
+        dir.path(),
+        &[
+            ("clusters/staging/tenants.yaml", staging.as_str()),
+            ("clusters/production/tenants.yaml", production.as_str()),
+            ("tenants/a/kustomization.yaml", "resources: [a.yaml]\n"),
+            (
+                "tenants/a/a.yaml",
+                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels: {mtk.io/tenant: a}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: from-shared\n  namespace: a\nspec:\n  podSelector: {}\n  ingress:\n  - from:\n    - namespaceSelector:\n        matchLabels: {env: shared}\n",
+            ),
+            ("tenants/b/kustomization.yaml", "resources: [b.yaml]\n"),
+            ("tenants/b/b.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: b\n  labels: {mtk.io/tenant: b, env: shared}\n"),
+            ("tenants/staging/kustomization.yaml", "resources: [../a]\n"),
+            ("tenants/production/kustomization.yaml", "resources: [../a, ../b]\n"),
+        ],
+    );
+    let code = "MTK-NET-003";
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", code, "."], None);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
+    assert_eq!(locations(&report), [loc(code, "tenants/a/a.yaml", 16, 7)]);
+    let clusters: Vec<&str> = report["findings"][0]["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["cluster"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        clusters,
+        ["Flux Kustomization `flux-system/tenants` (clusters/production/tenants.yaml)"]
+    );
+}

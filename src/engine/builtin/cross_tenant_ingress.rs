@@ -88,17 +88,36 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
                 .and_then(Node::as_map)
                 .and_then(|m| m.first())
                 .and_then(|e| Some((&*e.key, e.value.as_str()?)));
-            let candidates: Box<dyn Iterator<Item = &Object>> = match first_label {
-                Some((k, v)) => Box::new(inv.namespaces_labelled(k, v)),
-                None => Box::new(inv.of_kind("Namespace").filter(|ns| ns.api_version == "v1")),
+            let candidates = || -> Box<dyn Iterator<Item = &Object>> {
+                match first_label {
+                    Some((k, v)) => Box::new(inv.namespaces_labelled(k, v)),
+                    None => Box::new(inv.of_kind("Namespace").filter(|ns| ns.api_version == "v1")),
+                }
             };
-            let foreign: Vec<String> = candidates
-                .filter(|ns| inv.tenants.tenant_of(&ns.name).is_some_and(|t| t.name != tenant.name))
-                .filter(|ns| selects(ns_selector, |key| namespace_label(ns, key)))
-                .map(|ns| ns.name.clone())
-                .collect();
-            if !foreign.is_empty() {
-                sink.report(object, pointer, format!("NetworkPolicy `{}` of tenant `{}` admits traffic from namespaces of other tenants: {}", object.name, tenant.name, foreign.join(", ")));
+            // A rendered policy admits the namespaces of its own cluster (each judged on its
+            // own); one as written, any namespace of the tree.
+            let clusters: Vec<Option<&str>> = if object.as_written() {
+                vec![None]
+            } else {
+                object.clusters().map(Some).collect()
+            };
+            for cluster in clusters {
+                let in_cluster = |ns: &&Object| {
+                    cluster.is_none_or(|c| ns.as_written() || ns.clusters().any(|x| x == c))
+                };
+                let mut foreign: Vec<String> = candidates()
+                    .filter(in_cluster)
+                    .filter(|ns| {
+                        inv.tenants.tenant_of(&ns.name).is_some_and(|t| t.name != tenant.name)
+                    })
+                    .filter(|ns| selects(ns_selector, |key| namespace_label(ns, key)))
+                    .map(|ns| ns.name.clone())
+                    .collect();
+                let mut seen = std::collections::HashSet::new();
+                foreign.retain(|name| seen.insert(name.clone()));
+                if !foreign.is_empty() {
+                    sink.report_in(object, cluster, None, pointer.clone(), format!("NetworkPolicy `{}` of tenant `{}` admits traffic from namespaces of other tenants: {}", object.name, tenant.name, foreign.join(", ")));
+                }
             }
         }
     }
