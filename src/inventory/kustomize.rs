@@ -81,13 +81,31 @@ pub(crate) fn is_kustomize_config(root: &Node, file: &Path) -> bool {
 }
 
 impl FluxTarget {
-    /// Where its path is written: `spec.path` (Flux), `spec.source.path` (Argo CD).
-    pub(super) fn path_field(&self) -> &'static [&'static str] {
+    /// Where its path is written in its document: `spec.path` (Flux), `spec.source.path` or the
+    /// first `spec.sources[].path` (Argo CD).
+    pub(super) fn path_node<'n>(&self, root: &'n Node) -> Option<&'n Node> {
         if self.flux {
-            &["spec", "path"]
-        } else {
-            &["spec", "source", "path"]
+            return root.at(&["spec", "path"]);
         }
+        root.at(&["spec", "source", "path"])
+            .or_else(|| root.at(&["spec", "sources"])?.as_seq()?.iter().find_map(|s| s.get("path")))
+    }
+
+    /// [`FluxTarget::path_node`] in a rendered tree.
+    pub(super) fn path_tree<'t>(
+        &self,
+        root: &'t crate::render::tree::Tree,
+    ) -> Option<&'t crate::render::tree::Tree> {
+        use crate::render::tree::TValue;
+        if self.flux {
+            return root.at(&["spec", "path"]);
+        }
+        root.at(&["spec", "source", "path"]).or_else(|| {
+            match &root.at(&["spec", "sources"])?.value {
+                TValue::Seq(sources) => sources.iter().find_map(|s| s.get("path")),
+                _ => None,
+            }
+        })
     }
 }
 

@@ -727,7 +727,10 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
         });
     let argo =
         docs().filter(|(_, d)| is(d, "argoproj.io/", "Application")).filter_map(|(file, d)| {
-            let path = text(d, &["spec", "source", "path"])?;
+            let path = text(d, &["spec", "source", "path"]).or_else(|| {
+                let sources = d.root.at(&["spec", "sources"])?.as_seq()?;
+                sources.iter().find_map(|s| s.get("path")?.as_str().map(String::from))
+            })?;
             let dest = text(d, &["spec", "destination", "namespace"]).unwrap_or_default();
             let ns = text(d, &["metadata", "namespace"]).unwrap_or_default();
             let name = text(d, &["metadata", "name"]).unwrap_or_default();

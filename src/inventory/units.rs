@@ -591,7 +591,7 @@ fn written(
     let file = t.defined_in.as_deref()?;
     let loaded = shared.loaded.get(file)?;
     let doc = loaded.documents.iter().find(|d| d.index == t.document)?;
-    let span = doc.root.at(t.path_field()).map_or(doc.root.span, |p| p.span);
+    let span = t.path_node(&doc.root).map_or(doc.root.span, |p| p.span);
     Some(Plan {
         name: format!("{} ({})", t.owner.label, show(file)),
         dir,
@@ -619,7 +619,7 @@ fn instance(
         return None;
     }
     let file = target.defined_in.as_deref()?;
-    let path_node = tree.at(target.path_field());
+    let path_node = target.path_tree(tree);
     let path = path_node.and_then(Tree::as_str).unwrap_or("./");
     let dir = resolve(path, file, shared.roots)?;
     let root = build_root(&dir, shared)?;

@@ -23,13 +23,39 @@ const KUSTOMIZE_OPTIONS: &[(&str, &str)] = &[
 ];
 
 /// Builds an Argo CD Application (`app`, a tree of this disk's files) whose
-/// `spec.source.path` is `dir` (a path from the disk's root).
+/// `spec.source.path` (or first `spec.sources[].path`) is `dir` (a path from the disk's root).
+/// With several `sources`, every one with a `path` in this tree is built (paths from the root of
+/// the repository, as Argo CD reads them) and the objects of all go to the Application; a source
+/// without a path (a Helm chart, a `ref` to values) or whose path is not in the tree is another
+/// repository's.
 pub fn build(disk: &Disk, app: &Tree, dir: &Path) -> Result<Vec<Tree>> {
+    let Some(TValue::Seq(sources)) = app.at(&["spec", "sources"]).map(|s| &s.value) else {
+        let source =
+            app.at(&["spec", "source"]).cloned().unwrap_or_else(|| Tree::map(app.file, app.span));
+        return build_source(disk, app, &source, dir);
+    };
+    let mut out = Vec::new();
+    for (i, source) in sources.iter().filter(|s| s.get("path").is_some()).enumerate() {
+        let source_dir = if i == 0 {
+            dir.to_path_buf()
+        } else {
+            let path = source.get("path").and_then(Tree::as_str).unwrap_or(".");
+            crate::load::discover::normalize(&Path::new("/").join(path))
+        };
+        if disk.real(&source_dir).is_none() || !disk.is_dir(&source_dir) {
+            continue;
+        }
+        out.extend(build_source(disk, app, source, &source_dir)?);
+    }
+    Ok(out)
+}
+
+/// Builds one source of an Application at `dir`.
+fn build_source(disk: &Disk, app: &Tree, source: &Tree, dir: &Path) -> Result<Vec<Tree>> {
     let number = app.file;
     let file = std::path::PathBuf::from(disk.shown(number));
     let file = file.as_path();
-    let source =
-        app.at(&["spec", "source"]).cloned().unwrap_or_else(|| Tree::map(number, app.span));
+    let source = source.clone();
     let error = |node: &Tree, message: String| BuildError {
         file: show(file),
         line: Some(node.span.start.line),

@@ -684,3 +684,46 @@ fn a_policy_admits_other_tenants_only_where_their_namespaces_are() {
         ["Flux Kustomization `flux-system/tenants` (clusters/production/tenants.yaml)"]
     );
 }
+
+/// An Argo CD Application with several `sources` builds each one whose path is in the tree, in
+/// the Application's destination namespace; a Helm chart source is another repository's.
+#[test]
+fn an_argo_cd_application_with_several_sources_builds_each_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: argocd}\nspec:\n  sources:\n  - {repoURL: https://charts.example.com, chart: redis, targetRevision: 1.0.0}\n  - {repoURL: https://git.example.com/fleet, path: shop/web}\n  - {repoURL: https://git.example.com/fleet, path: shop/db, kustomize: {namePrefix: db-}}\n  destination: {server: https://kubernetes.default.svc, namespace: shop}\n";
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n")
+    };
+    let (web, db, other) = (pod("web"), pod("main"), pod("other"));
+    write(
+        dir.path(),
+        &[
+            ("apps/shop.yaml", app),
+            ("shop/web/pod.yaml", &web),
+            ("shop/db/kustomization.yaml", "resources: [pod.yaml]\n"),
+            ("shop/db/pod.yaml", &db),
+            ("elsewhere/pod.yaml", &other),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
+    let found: Vec<(&str, &str, Vec<String>)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let ns = f["resource"]["namespace"].as_str().unwrap_or("");
+            (f["resource"]["name"].as_str().unwrap(), ns, units(f))
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            ("other", "", vec![]),
+            ("db-main", "shop", vec!["apps/shop.yaml".to_string()]),
+            ("web", "shop", vec!["apps/shop.yaml".to_string()]),
+        ],
+        "{report}"
+    );
+}
