@@ -36,6 +36,8 @@ pub(super) struct Specs {
     pub name_references: Vec<NameReference>,
     /// The options of a namespace transformer config.
     pub namespace: NamespaceOptions,
+    /// The schema strategic merge patches use (`openapi`), once a kustomization set one.
+    pub openapi: Option<super::openapi::OpenApi>,
 }
 
 /// How a namespace transformer config sets namespaces.

@@ -51,6 +51,7 @@ const BUILT: &[&str] = &[
     "generators",
     "buildMetadata",
     "vars",
+    "openapi",
 ];
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
@@ -120,6 +121,7 @@ fn build_with(
         root_only,
         origins: false,
         vars: Vec::new(),
+        openapi: None,
         built_specs: None,
     };
     let mut out = builder.kustomization(&dir, false, Vec::new())?;
@@ -325,6 +327,8 @@ pub(super) struct Builder<'d> {
     origins: bool,
     /// The `vars` the build declared.
     vars: Vec<super::vars::Var>,
+    /// The schema the first kustomization that set `openapi` chose (the top first).
+    openapi: Option<super::openapi::OpenApi>,
     /// The field specs of the kustomization built last (its `configurations` and those of all
     /// it included), for the kustomization that included it.
     built_specs: Option<super::fieldspec::Specs>,
@@ -511,11 +515,44 @@ impl Builder<'_> {
             self.origins = build_metadata(&k)?;
         }
         self.configurations(&mut k)?;
+        self.openapi(&mut k)?;
         self.stack.push(dir.to_path_buf());
         let result = self.apply(&mut k, &mut accumulated);
         self.stack.pop();
         self.built_specs = Some(k.specs);
         result.map(|()| accumulated)
+    }
+
+    /// Reads the kustomization's `openapi` (the build's schema when none was set before) and
+    /// gives the kustomization the build's schema.
+    fn openapi(&mut self, k: &mut Kustomization) -> Result<()> {
+        if let Some(field) = k.tree.get("openapi") {
+            let disk = self.disk;
+            let read = |name: &str| -> std::result::Result<Tree, String> {
+                let path = normalize(&k.dir.join(name));
+                if k.root_only && !path.starts_with(&k.dir) {
+                    return Err(format!(
+                        "security; file '{}' is not in or below '{}'",
+                        show(&path),
+                        show(&k.dir)
+                    ));
+                }
+                if !disk.is_file(&path) {
+                    return Err(format!("'{}' doesn't exist", show(&path)));
+                }
+                let (file, docs) = disk.read(&path).map_err(|e| e.message)?;
+                docs.first()
+                    .map(|d| Tree::from_node(d, file))
+                    .ok_or_else(|| format!("'{}' is empty", show(&path)))
+            };
+            let chosen = super::openapi::from_field(field, &read)
+                .map_err(|(node, message)| k.error(Some(node), message))?;
+            if self.openapi.is_none() {
+                self.openapi = Some(chosen);
+            }
+        }
+        k.specs.openapi.clone_from(&self.openapi);
+        Ok(())
     }
 
     /// Reads the kustomization's `configurations` files into its field specs.
@@ -929,7 +966,7 @@ pub(super) mod tests {
         write(
             dir.path(),
             &[
-                ("gen/kustomization.yaml", "resources: [../base]\nopenapi:\n  path: schema.json\n"),
+                ("gen/kustomization.yaml", "resources: [../base]\ncrds:\n- crd.json\n"),
                 ("remote/kustomization.yaml", "resources:\n- https://github.com/x/y//z\n"),
                 ("loop/kustomization.yaml", "resources: [../loop2]\n"),
                 ("loop2/kustomization.yaml", "resources: [../loop]\n"),
@@ -938,7 +975,7 @@ pub(super) mod tests {
         );
         let disk = Disk::new(dir.path());
         let error = |dir: &str| build(&disk, Path::new(dir)).unwrap_err().to_string();
-        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `openapi` is not supported yet");
+        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `crds` is not supported yet");
         assert_eq!(
             error("remote"),
             "/remote/kustomization.yaml:2: `https://github.com/x/y//z` is remote: remote resources are not fetched"

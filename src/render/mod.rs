@@ -17,6 +17,7 @@ pub mod flux;
 mod generators;
 pub mod kustomize;
 pub mod namereference;
+pub mod openapi;
 pub mod order;
 pub mod patch;
 mod patches;

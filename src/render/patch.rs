@@ -50,26 +50,57 @@ fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
     })
 }
 
-/// Applies a strategic merge patch to an object. `builtin` says whether the object is of a
-/// built-in kind (whose lists merge by key); lists of other kinds are replaced.
-pub fn strategic_merge(
-    target: &mut Tree,
-    patch: &Tree,
-    builtin: bool,
-) -> Result<Merged, PatchError> {
+/// Where a strategic merge finds the merge key of a list field: the table of the built-in types
+/// (by the field's name and its parent's), a custom OpenAPI schema (`render/openapi.rs`: the
+/// definition of the value being merged), or nowhere (lists are replaced, as kustomize does for
+/// kinds it has no schema for).
+#[derive(Clone, Copy)]
+pub enum Keys<'s> {
+    None,
+    /// A built-in kind, inside the field of this name (`""` at the top).
+    Builtin(&'s str),
+    /// A kind a custom schema defines: the schema and the definition of the value.
+    Schema(&'s super::openapi::Schema, &'s serde_json::Value),
+}
+
+impl<'s> Keys<'s> {
+    /// The merge key of the list field `field` of the value.
+    fn list_key(self, field: &str) -> Option<&'s str> {
+        match self {
+            Keys::None => None,
+            Keys::Builtin(parent) => merge_key(parent, field),
+            Keys::Schema(schema, def) => schema.merge_key(def, field),
+        }
+    }
+
+    /// The keys of the value of field `field` (a mapping, or the elements of a list).
+    fn child<'f>(self, field: &'f str) -> Keys<'f>
+    where
+        's: 'f,
+    {
+        match self {
+            Keys::None => Keys::None,
+            Keys::Builtin(_) => Keys::Builtin(field),
+            Keys::Schema(schema, def) => match schema.field(def, field) {
+                Ok(Some(d)) => Keys::Schema(schema, d),
+                Ok(None) => Keys::None,
+                // A built-in type the custom schema names: kustomize's built-in schema.
+                Err(()) => Keys::Builtin(field),
+            },
+        }
+    }
+}
+
+/// Applies a strategic merge patch to an object; `keys` says how its lists merge.
+pub fn strategic_merge(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<Merged, PatchError> {
     if patch.get("$patch").and_then(Tree::as_str) == Some("delete") {
         return Ok(Merged::Deleted);
     }
-    merge_value(target, patch, builtin, "")?;
+    merge_value(target, patch, keys)?;
     Ok(Merged::Kept)
 }
 
-fn merge_value(
-    target: &mut Tree,
-    patch: &Tree,
-    builtin: bool,
-    parent: &str,
-) -> Result<(), PatchError> {
+fn merge_value(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<(), PatchError> {
     let (TValue::Map(_), TValue::Map(pfields)) = (&target.value, &patch.value) else {
         // A patch that restates a value (a merge key, an unchanged field) did not supply it:
         // the value keeps its source.
@@ -130,13 +161,11 @@ fn merge_value(
                 });
             }
             Some(existing) => match (&mut existing.value, &field.value.value) {
-                (TValue::Seq(items), TValue::Seq(patch_items)) => {
-                    match builtin.then(|| merge_key(parent, key)).flatten() {
-                        Some(mk) => merge_list(items, patch_items, mk, builtin, key)?,
-                        None => *existing = strip_directives(&field.value),
-                    }
-                }
-                _ => merge_value(existing, &field.value, builtin, key)?,
+                (TValue::Seq(items), TValue::Seq(patch_items)) => match keys.list_key(key) {
+                    Some(mk) => merge_list(items, patch_items, mk, keys.child(key))?,
+                    None => *existing = strip_directives(&field.value),
+                },
+                _ => merge_value(existing, &field.value, keys.child(key))?,
             },
         }
     }
@@ -148,8 +177,7 @@ fn merge_list(
     items: &mut Vec<Tree>,
     patch_items: &[Tree],
     key: &str,
-    builtin: bool,
-    field: &str,
+    element: Keys,
 ) -> Result<(), PatchError> {
     if patch_items.iter().any(|p| p.get("$patch").and_then(Tree::as_str) == Some("replace")) {
         *items = patch_items
@@ -174,7 +202,7 @@ fn merge_list(
         match (position.and_then(|i| rest[i].take()), delete) {
             (_, true) => {}
             (Some(mut existing), false) => {
-                merge_value(&mut existing, p, builtin, field)?;
+                merge_value(&mut existing, p, element)?;
                 merged.push(existing);
             }
             (None, false) => merged.push(strip_directives(p)),
@@ -385,7 +413,7 @@ mod tests {
     fn a_mapping_that_says_patch_delete_is_removed() {
         let mut base = tree(DEPLOYMENT, 0);
         let patch = tree("spec:\n  $patch: delete\n  replicas: 2\n", 1);
-        assert_eq!(strategic_merge(&mut base, &patch, true), Ok(Merged::Kept));
+        assert_eq!(strategic_merge(&mut base, &patch, Keys::Builtin("")), Ok(Merged::Kept));
         assert_eq!(base.get("spec"), None);
         assert_eq!(base.to_json()["metadata"]["name"], "web");
     }
@@ -394,7 +422,7 @@ mod tests {
     fn strategic_merge_merges_maps_and_keyed_lists() {
         let mut base = tree(DEPLOYMENT, 0);
         let patch = tree("spec:\n  template:\n    spec:\n      containers:\n      - name: app\n        securityContext: {privileged: true}\n        env: [{name: B, value: '2'}]\n      - name: new\n        image: x\nmetadata:\n  labels: {app: null, tier: web}\n", 1);
-        assert_eq!(strategic_merge(&mut base, &patch, true), Ok(Merged::Kept));
+        assert_eq!(strategic_merge(&mut base, &patch, Keys::Builtin("")), Ok(Merged::Kept));
         let json = base.to_json();
         let containers = &json["spec"]["template"]["spec"]["containers"];
         // The patch's elements first (merged), then the others: lists grow at the front.
@@ -420,27 +448,27 @@ mod tests {
     fn strategic_merge_directives_and_custom_kinds() {
         let mut base = tree(DEPLOYMENT, 0);
         let patch = tree("spec:\n  template:\n    spec:\n      containers:\n      - {name: side, $patch: delete}\n", 1);
-        strategic_merge(&mut base, &patch, true).unwrap();
+        strategic_merge(&mut base, &patch, Keys::Builtin("")).unwrap();
         assert_eq!(
             base.to_json()["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(),
             1
         );
         let patch = tree("spec:\n  template:\n    spec:\n      $patch: replace\n      containers: [{name: only}]\n", 1);
-        strategic_merge(&mut base, &patch, true).unwrap();
+        strategic_merge(&mut base, &patch, Keys::Builtin("")).unwrap();
         assert_eq!(
             base.to_json()["spec"]["template"]["spec"],
             json!({"containers": [{"name": "only"}]})
         );
         assert_eq!(
-            strategic_merge(&mut base, &tree("$patch: delete\n", 1), true),
+            strategic_merge(&mut base, &tree("$patch: delete\n", 1), Keys::Builtin("")),
             Ok(Merged::Deleted)
         );
         // A custom kind's lists are replaced.
         let mut custom = tree("spec:\n  containers: [{name: a, image: x}]\n", 0);
-        strategic_merge(&mut custom, &tree("spec:\n  containers: [{name: b}]\n", 1), false)
+        strategic_merge(&mut custom, &tree("spec:\n  containers: [{name: b}]\n", 1), Keys::None)
             .unwrap();
         assert_eq!(custom.to_json()["spec"]["containers"], json!([{"name": "b"}]));
-        let err = strategic_merge(&mut custom, &tree("spec: {$unknown: 1}\n", 1), false);
+        let err = strategic_merge(&mut custom, &tree("spec: {$unknown: 1}\n", 1), Keys::None);
         assert!(err.is_err());
     }
 

@@ -411,10 +411,21 @@ fn apply_patch(
         }
         matched = true;
         let builtin = is_builtin(t);
+        // A kind the build's custom schema defines merges as it says; else built-in kinds by
+        // their merge keys, others by replacing lists.
+        let custom = match &k.specs.openapi {
+            Some(super::openapi::OpenApi::Custom(schema)) => {
+                let (group, version, kind) = super::fieldspec::gvk(t);
+                schema.definition(group, version, kind).map(|d| patch::Keys::Schema(schema, d))
+            }
+            _ => None,
+        };
+        let keys =
+            custom.unwrap_or(if builtin { patch::Keys::Builtin("") } else { patch::Keys::None });
         if renames {
             remember(t, at.file, at.span);
         }
-        if patch::strategic_merge(t, &body, builtin).map_err(fail)? == Merged::Deleted {
+        if patch::strategic_merge(t, &body, keys).map_err(fail)? == Merged::Deleted {
             deleted.push(i);
         }
     }

@@ -38,8 +38,9 @@ impl Builder<'_> {
                         .map_err(|m| error(&config, m))?;
                     continue;
                 }
-                let (tree, specs) =
+                let (tree, mut specs) =
                     field_of(&config).map_err(|(node, m)| error(node.unwrap_or(&config), m))?;
+                specs.openapi.clone_from(&k.specs.openapi);
                 let synthetic = Kustomization {
                     file: config.file,
                     shown: shown.clone(),
