@@ -98,6 +98,78 @@ impl Specs {
     }
 }
 
+/// The field specs a `crds` file gives (kustomize's reading of OpenAPI definitions of custom
+/// types, `{NAME: {Schema: {properties}}}`): for each type with `kind`, `apiVersion` and
+/// `metadata` (its kind is the last dot-separated part of its name), fields marked
+/// `x-kubernetes-annotation` take `commonAnnotations`, `x-kubernetes-label-selector`
+/// `commonLabels`, `x-kubernetes-identity` the name prefix and suffix, and
+/// `x-kubernetes-object-ref-kind` fields name an object of that kind (its `name`, or the
+/// `x-kubernetes-object-ref-name-key` field) that follows its renames; `$ref`s are followed.
+pub(super) fn crds(t: &Tree) -> Result<Specs, String> {
+    let json = t.to_json();
+    let Some(types) = json.as_object() else {
+        return Err("a crds file must map type names to their OpenAPI definitions".into());
+    };
+    let properties =
+        |name: &str| types.get(name)?.get("Schema")?.get("properties")?.as_object().cloned();
+    let mut specs = Specs::default();
+    for name in types.keys() {
+        let Some(top) = properties(name) else { continue };
+        if !["kind", "apiVersion", "metadata"].iter().all(|k| top.contains_key(*k)) {
+            continue;
+        }
+        let kind = name.rsplit('.').next().unwrap_or(name).to_string();
+        // (type name, path) to visit; `$ref`s are followed a few levels deep.
+        let mut stack: Vec<(String, Vec<String>)> = vec![(name.clone(), Vec::new())];
+        while let Some((type_name, path)) = stack.pop() {
+            if path.len() > 16 {
+                continue;
+            }
+            let Some(props) = properties(&type_name) else { continue };
+            for (prop, schema) in &props {
+                let mut here = path.clone();
+                here.push(prop.clone());
+                let spec = |path: &[String]| FieldSpec {
+                    group: Cow::Borrowed(""),
+                    version: Cow::Borrowed(""),
+                    kind: Cow::Owned(kind.clone()),
+                    path: Cow::Owned(path.join("/")),
+                    create: false,
+                };
+                let ext = |key: &str| schema.get(key).and_then(serde_json::Value::as_str);
+                if ext("x-kubernetes-annotation").is_some() {
+                    specs.add("commonAnnotations", vec![spec(&here)]);
+                }
+                if ext("x-kubernetes-label-selector").is_some() {
+                    specs.add("commonLabels", vec![spec(&here)]);
+                }
+                if ext("x-kubernetes-identity").is_some() {
+                    specs.add("namePrefix", vec![spec(&here)]);
+                    specs.add("nameSuffix", vec![spec(&here)]);
+                }
+                if let (Some(_), Some(referred)) = (
+                    ext("x-kubernetes-object-ref-api-version"),
+                    ext("x-kubernetes-object-ref-kind"),
+                ) {
+                    let mut field = here.clone();
+                    field.push(
+                        ext("x-kubernetes-object-ref-name-key").unwrap_or("name").to_string(),
+                    );
+                    specs.name_references.push(NameReference {
+                        group: String::new(),
+                        kind: referred.to_string(),
+                        fields: vec![spec(&field)],
+                    });
+                }
+                if let Some(reference) = ext("$ref") {
+                    stack.push((reference.to_string(), here));
+                }
+            }
+        }
+    }
+    Ok(specs)
+}
+
 /// A list of field specs in a config.
 fn spec_list(node: &Tree) -> Result<Vec<FieldSpec>, (&Tree, String)> {
     match &node.value {
@@ -558,6 +630,33 @@ mod tests {
         assert_eq!(
             error,
             "/bad/c.yaml:2: `whatever` in a configurations file is not supported yet"
+        );
+    }
+
+    /// A `crds` file's object references follow renames: a custom resource's `secretRef` names
+    /// the Secret the prefix renamed.
+    #[test]
+    fn crd_definitions_add_name_references() {
+        use crate::render::kustomize::{build, tests::write, Disk};
+        let dir = tempfile::tempdir().unwrap();
+        let crd = r#"{"x.v1.Db": {"Schema": {"properties": {"kind": {}, "apiVersion": {}, "metadata": {}, "spec": {"$ref": "x.v1.DbSpec"}}}}, "x.v1.DbSpec": {"Schema": {"properties": {"secretRef": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "Secret"}, "owner": {"x-kubernetes-identity": "true"}}}}}"#;
+        write(
+            dir.path(),
+            &[
+                ("app/crd.json", crd),
+                (
+                    "app/objects.yaml",
+                    "apiVersion: v1\nkind: Secret\nmetadata: {name: creds}\n---\napiVersion: example.com/v1\nkind: Db\nmetadata: {name: db}\nspec:\n  owner: team\n  secretRef: {name: creds}\n",
+                ),
+                ("app/kustomization.yaml", "resources: [objects.yaml]\ncrds: [crd.json]\nnamePrefix: p-\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, std::path::Path::new("app")).unwrap();
+        let db = out[1].to_json();
+        assert_eq!(
+            db["spec"],
+            serde_json::json!({"owner": "p-team", "secretRef": {"name": "p-creds"}})
         );
     }
 }

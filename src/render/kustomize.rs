@@ -52,6 +52,7 @@ const BUILT: &[&str] = &[
     "buildMetadata",
     "vars",
     "openapi",
+    "crds",
 ];
 
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
@@ -555,7 +556,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    /// Reads the kustomization's `configurations` files into its field specs.
+    /// Reads the kustomization's `configurations` and `crds` files into its field specs.
     fn configurations(&mut self, k: &mut Kustomization) -> Result<()> {
         for (entry, span) in k.strings("configurations")? {
             let path = Self::local(k, &entry, span)?;
@@ -571,6 +572,17 @@ impl Builder<'_> {
             let specs = super::fieldspec::configurations(&tree).map_err(|(node, message)| {
                 BuildError { file: show(&path), line: Some(node.span.start.line), message }
             })?;
+            k.specs.extend(&specs);
+        }
+        for (entry, span) in k.strings("crds")? {
+            let path = Self::local(k, &entry, span)?;
+            k.may_read(&path, Some(span.start.line))?;
+            let line = Some(span.start.line);
+            let error = |message: String| BuildError { file: k.shown.clone(), line, message };
+            let (file, docs) = self.disk.read(&path).map_err(|e| error(e.to_string()))?;
+            let Some(doc) = docs.first() else { continue };
+            let specs = super::fieldspec::crds(&Tree::from_node(doc, file))
+                .map_err(|m| error(format!("`{entry}`: {m}")))?;
             k.specs.extend(&specs);
         }
         Ok(())
@@ -966,7 +978,7 @@ pub(super) mod tests {
         write(
             dir.path(),
             &[
-                ("gen/kustomization.yaml", "resources: [../base]\ncrds:\n- crd.json\n"),
+                ("gen/kustomization.yaml", "resources: [../base]\nhelmCharts:\n- name: x\n"),
                 ("remote/kustomization.yaml", "resources:\n- https://github.com/x/y//z\n"),
                 ("loop/kustomization.yaml", "resources: [../loop2]\n"),
                 ("loop2/kustomization.yaml", "resources: [../loop]\n"),
@@ -975,7 +987,7 @@ pub(super) mod tests {
         );
         let disk = Disk::new(dir.path());
         let error = |dir: &str| build(&disk, Path::new(dir)).unwrap_err().to_string();
-        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `crds` is not supported yet");
+        assert_eq!(error("gen"), "/gen/kustomization.yaml:2: `helmCharts` is not supported yet");
         assert_eq!(
             error("remote"),
             "/remote/kustomization.yaml:2: `https://github.com/x/y//z` is remote: remote resources are not fetched"

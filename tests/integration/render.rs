@@ -72,13 +72,16 @@ fn builds_that_cannot_be_rendered_are_errors_at_their_line() {
     write(
         dir.path(),
         &[
-            ("vars/kustomization.yaml", "resources: [../base]\ncrds:\n- crd.json\n"),
+            ("vars/kustomization.yaml", "resources: [../base]\nhelmCharts:\n- name: x\n"),
             ("escape/kustomization.yaml", "resources:\n- ../../outside\n"),
         ],
     );
     let run = mtk_in(dir.path(), &["render", "vars"], None);
     assert_eq!(run.code, 2);
-    assert_eq!(run.stderr, "mtk-lint: /vars/kustomization.yaml:2: `crds` is not supported yet\n");
+    assert_eq!(
+        run.stderr,
+        "mtk-lint: /vars/kustomization.yaml:2: `helmCharts` is not supported yet\n"
+    );
     let run = mtk_in(dir.path(), &["render", "escape"], None);
     assert_eq!(run.code, 2);
     assert!(

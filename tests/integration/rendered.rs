@@ -167,7 +167,7 @@ fn a_unit_that_cannot_be_built_is_an_error_at_its_line_and_its_files_are_still_l
         &[
             (
                 "app/kustomization.yaml",
-                "resources: [pod.yaml]\ncrds:\n- crd.json\n",
+                "resources: [pod.yaml]\nhelmCharts:\n- name: x\n",
             ),
             (
                 "app/pod.yaml",
@@ -194,7 +194,7 @@ fn a_unit_that_cannot_be_built_is_an_error_at_its_line_and_its_files_are_still_l
         .collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert_eq!((errors[0].0.as_str(), errors[0].1), ("app/kustomization.yaml", 2));
-    assert!(errors[0].2.contains("`crds` is not supported yet"), "{}", errors[0].2);
+    assert!(errors[0].2.contains("`helmCharts` is not supported yet"), "{}", errors[0].2);
     assert_eq!((errors[1].0.as_str(), errors[1].1), ("other/kustomization.yaml", 1));
     assert!(errors[1].2.contains("missing.yaml' does not exist"), "{}", errors[1].2);
 }
