@@ -223,6 +223,12 @@ fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
                 }
             };
         }
+        "SortOrderTransformer" => {
+            return Err((
+                config.get("kind"),
+                "unable to load builtin SortOrderTransformer: kustomize refuses it in `transformers` (the kustomization's `sortOptions` orders the output)".into(),
+            ))
+        }
         _ => {
             return Err((
                 config.get("kind"),
@@ -446,10 +452,13 @@ mod tests {
                 ("plugin/sed.yaml", "apiVersion: someteam.example.com/v1\nkind: SedTransformer\nmetadata:\n  name: sed\n"),
                 ("prefix/deploy.yaml", DEPLOY),
                 ("prefix/kustomization.yaml", &kustomization("prefix.yaml")),
-                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: SortOrderTransformer\nmetadata:\n  name: p\n"),
+                ("prefix/prefix.yaml", "apiVersion: builtin\nkind: ValueAddTransformer\nmetadata:\n  name: p\n"),
                 ("both/deploy.yaml", DEPLOY),
                 ("both/kustomization.yaml", &kustomization("both.yaml")),
                 ("both/both.yaml", "apiVersion: builtin\nkind: PatchTransformer\nmetadata:\n  name: p\npath: x.yaml\npatch: '{}'\n"),
+                ("sort/deploy.yaml", DEPLOY),
+                ("sort/kustomization.yaml", &kustomization("sort.yaml")),
+                ("sort/sort.yaml", "apiVersion: builtin\nkind: SortOrderTransformer\nmetadata:\n  name: s\nsortOptions: {order: fifo}\n"),
             ],
         );
         let disk = Disk::new(dir.path());
@@ -460,12 +469,14 @@ mod tests {
         );
         assert_eq!(
             error("prefix"),
-            "/prefix/prefix.yaml:2: the builtin transformer `SortOrderTransformer` is not supported yet"
+            "/prefix/prefix.yaml:2: the builtin transformer `ValueAddTransformer` is not supported yet"
         );
         assert_eq!(
             error("both"),
             "/both/both.yaml:6: patch and path can't be set at the same time"
         );
+        assert!(error("sort")
+            .starts_with("/sort/sort.yaml:2: unable to load builtin SortOrderTransformer"));
     }
 
     /// A config's `fieldSpecs` replace kustomize's defaults: labels only where it says (here a
