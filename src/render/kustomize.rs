@@ -850,12 +850,6 @@ pub(super) fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> 
     super::replacements::run(k, disk, out)
 }
 
-pub(super) fn is_builtin(t: &Tree) -> bool {
-    let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
-    let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
-    kinds::builtin(api, kind).is_some()
-}
-
 pub(super) fn cluster_scoped(t: &Tree) -> bool {
     let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
     let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");

@@ -16,6 +16,7 @@ mod fieldspec;
 pub mod flux;
 mod generators;
 pub mod kustomize;
+mod merge_keys;
 pub mod namereference;
 pub mod openapi;
 pub mod order;

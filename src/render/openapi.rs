@@ -115,14 +115,14 @@ impl Schema {
     }
 
     /// The definition of field `field` of values of `def` (of its elements, for a list):
-    /// `Ok(None)` when the schema does not describe the field, `Err(())` when it names a
-    /// definition the schema lacks (a built-in type such as `PodTemplateSpec`, which kustomize
-    /// takes from its built-in schema).
+    /// `Ok(None)` when the schema does not describe the field, `Err(name)` when it names a
+    /// definition the schema lacks (a built-in type such as `io.k8s.api.core.v1.PodTemplateSpec`,
+    /// which kustomize takes from its built-in schema).
     pub(super) fn field<'a>(
         &'a self,
         def: &'a Value,
         field: &str,
-    ) -> std::result::Result<Option<&'a Value>, ()> {
+    ) -> std::result::Result<Option<&'a Value>, &'a str> {
         let Some(property) = self.resolve(def).get("properties").and_then(|p| p.get(field)) else {
             return Ok(None);
         };
@@ -133,8 +133,8 @@ impl Schema {
             }
             _ => property,
         };
-        if value.get("$ref").is_some() {
-            return Err(());
+        if let Some(reference) = value.get("$ref").and_then(Value::as_str) {
+            return Err(reference.rsplit('/').next().unwrap_or(reference));
         }
         Ok(Some(value))
     }

@@ -22,43 +22,33 @@ pub enum Merged {
     Deleted,
 }
 
-/// The merge key of a list field of the built-in Kubernetes types, by the field's name and the
-/// name of the field that holds its parent (the API's `x-kubernetes-patch-merge-key` with
-/// `x-kubernetes-patch-strategy: merge`). Lists of other fields, and of custom resources, are
-/// replaced whole, as kustomize does.
-fn merge_key(parent: &str, field: &str) -> Option<&'static str> {
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "imagePullSecrets"
-        | "volumes"
-        | "env"
-        | "resourceClaims"
-        | "schedulingGates" => "name",
-        "ports" if matches!(parent, "containers" | "initContainers" | "ephemeralContainers") => {
-            "containerPort"
-        }
-        "ports" if parent == "spec" => "port",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "hostAliases" => "ip",
-        "topologySpreadConstraints" => "topologyKey",
-        "ownerReferences" => "uid",
-        "conditions" => "type",
-        _ => return None,
-    })
+/// The type of a built-in kind's objects in the table derived from the API definitions
+/// (`render/merge_keys.rs`); `None` for kinds that table does not know.
+#[must_use]
+pub fn builtin_type(group: &str, version: &str, kind: &str) -> Option<u16> {
+    let kinds = super::merge_keys::KINDS;
+    kinds
+        .binary_search_by(|(g, v, k, _)| (*g, *v, *k).cmp(&(group, version, kind)))
+        .ok()
+        .map(|i| kinds[i].3)
 }
 
-/// Where a strategic merge finds the merge key of a list field: the table of the built-in types
-/// (by the field's name and its parent's), a custom OpenAPI schema (`render/openapi.rs`: the
-/// definition of the value being merged), or nowhere (lists are replaced, as kustomize does for
-/// kinds it has no schema for).
+/// A field of a built-in type: the type of its value (or elements) and its merge key.
+fn builtin_field(ty: u16, field: &str) -> Option<(Option<u16>, Option<&'static str>)> {
+    let fields = super::merge_keys::FIELDS;
+    let i = fields.binary_search_by(|(t, f, _, _)| (*t, *f).cmp(&(ty, field))).ok()?;
+    Some((fields[i].2, fields[i].3))
+}
+
+/// Where a strategic merge finds the merge key of a list field: the built-in types' table
+/// derived from the API definitions (the type of the value being merged), a custom OpenAPI
+/// schema (`render/openapi.rs`: its definition of the value), or nowhere (lists are replaced, as
+/// kustomize does for kinds it has no schema for).
 #[derive(Clone, Copy)]
 pub enum Keys<'s> {
     None,
-    /// A built-in kind, inside the field of this name (`""` at the top).
-    Builtin(&'s str),
+    /// A value of a built-in type (see [`builtin_type`]).
+    Builtin(u16),
     /// A kind a custom schema defines: the schema and the definition of the value.
     Schema(&'s super::openapi::Schema, &'s serde_json::Value),
 }
@@ -68,7 +58,7 @@ impl<'s> Keys<'s> {
     fn list_key(self, field: &str) -> Option<&'s str> {
         match self {
             Keys::None => None,
-            Keys::Builtin(parent) => merge_key(parent, field),
+            Keys::Builtin(ty) => builtin_field(ty, field).and_then(|(_, key)| key),
             Keys::Schema(schema, def) => schema.merge_key(def, field),
         }
     }
@@ -80,12 +70,19 @@ impl<'s> Keys<'s> {
     {
         match self {
             Keys::None => Keys::None,
-            Keys::Builtin(_) => Keys::Builtin(field),
+            Keys::Builtin(ty) => match builtin_field(ty, field) {
+                Some((Some(child), _)) => Keys::Builtin(child),
+                _ => Keys::None,
+            },
             Keys::Schema(schema, def) => match schema.field(def, field) {
                 Ok(Some(d)) => Keys::Schema(schema, d),
                 Ok(None) => Keys::None,
                 // A built-in type the custom schema names: kustomize's built-in schema.
-                Err(()) => Keys::Builtin(field),
+                Err(name) => super::merge_keys::TYPES
+                    .binary_search(&name)
+                    .ok()
+                    .and_then(|i| u16::try_from(i).ok())
+                    .map_or(Keys::None, Keys::Builtin),
             },
         }
     }
@@ -409,11 +406,32 @@ mod tests {
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n        env: [{name: A, value: '1'}]\n      - name: side\n        image: busybox\n";
 
+    /// Lists merge by the keys the API definitions give: a webhook configuration's webhooks by
+    /// name (a list the old hand-written table replaced whole).
+    #[test]
+    fn merge_keys_come_from_the_api_definitions() {
+        let ty =
+            builtin_type("admissionregistration.k8s.io", "v1", "ValidatingWebhookConfiguration");
+        let keys = Keys::Builtin(ty.expect("a built-in kind"));
+        let mut base = tree("webhooks:\n- {name: a, failurePolicy: Ignore}\n- {name: b}\n", 0);
+        let patch = tree("webhooks:\n- {name: a, failurePolicy: Fail}\n", 1);
+        strategic_merge(&mut base, &patch, keys).unwrap();
+        assert_eq!(
+            base.to_json()["webhooks"],
+            json!([{"name": "a", "failurePolicy": "Fail"}, {"name": "b"}])
+        );
+        assert_eq!(builtin_type("example.com", "v1", "Widget"), None);
+    }
+
+    fn deployment() -> Keys<'static> {
+        Keys::Builtin(builtin_type("apps", "v1", "Deployment").expect("a built-in kind"))
+    }
+
     #[test]
     fn a_mapping_that_says_patch_delete_is_removed() {
         let mut base = tree(DEPLOYMENT, 0);
         let patch = tree("spec:\n  $patch: delete\n  replicas: 2\n", 1);
-        assert_eq!(strategic_merge(&mut base, &patch, Keys::Builtin("")), Ok(Merged::Kept));
+        assert_eq!(strategic_merge(&mut base, &patch, deployment()), Ok(Merged::Kept));
         assert_eq!(base.get("spec"), None);
         assert_eq!(base.to_json()["metadata"]["name"], "web");
     }
@@ -422,7 +440,7 @@ mod tests {
     fn strategic_merge_merges_maps_and_keyed_lists() {
         let mut base = tree(DEPLOYMENT, 0);
         let patch = tree("spec:\n  template:\n    spec:\n      containers:\n      - name: app\n        securityContext: {privileged: true}\n        env: [{name: B, value: '2'}]\n      - name: new\n        image: x\nmetadata:\n  labels: {app: null, tier: web}\n", 1);
-        assert_eq!(strategic_merge(&mut base, &patch, Keys::Builtin("")), Ok(Merged::Kept));
+        assert_eq!(strategic_merge(&mut base, &patch, deployment()), Ok(Merged::Kept));
         let json = base.to_json();
         let containers = &json["spec"]["template"]["spec"]["containers"];
         // The patch's elements first (merged), then the others: lists grow at the front.
@@ -448,19 +466,19 @@ mod tests {
     fn strategic_merge_directives_and_custom_kinds() {
         let mut base = tree(DEPLOYMENT, 0);
         let patch = tree("spec:\n  template:\n    spec:\n      containers:\n      - {name: side, $patch: delete}\n", 1);
-        strategic_merge(&mut base, &patch, Keys::Builtin("")).unwrap();
+        strategic_merge(&mut base, &patch, deployment()).unwrap();
         assert_eq!(
             base.to_json()["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(),
             1
         );
         let patch = tree("spec:\n  template:\n    spec:\n      $patch: replace\n      containers: [{name: only}]\n", 1);
-        strategic_merge(&mut base, &patch, Keys::Builtin("")).unwrap();
+        strategic_merge(&mut base, &patch, deployment()).unwrap();
         assert_eq!(
             base.to_json()["spec"]["template"]["spec"],
             json!({"containers": [{"name": "only"}]})
         );
         assert_eq!(
-            strategic_merge(&mut base, &tree("$patch: delete\n", 1), Keys::Builtin("")),
+            strategic_merge(&mut base, &tree("$patch: delete\n", 1), deployment()),
             Ok(Merged::Deleted)
         );
         // A custom kind's lists are replaced.

@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 
 use super::disk::{BuildError, Deleted, Disk, Result};
-use super::kustomize::{
-    identities, is_builtin, remember, remember_as, Kustomization, PREVIOUS_NAMES,
-};
+use super::kustomize::{identities, remember, remember_as, Kustomization, PREVIOUS_NAMES};
 use super::patch::{self, Merged};
 use super::tree::{TValue, Tree};
 use crate::inventory::kinds;
@@ -410,7 +408,6 @@ fn apply_patch(
             continue;
         }
         matched = true;
-        let builtin = is_builtin(t);
         // A kind the build's custom schema defines merges as it says; else built-in kinds by
         // their merge keys, others by replacing lists.
         let custom = match &k.specs.openapi {
@@ -420,8 +417,11 @@ fn apply_patch(
             }
             _ => None,
         };
-        let keys =
-            custom.unwrap_or(if builtin { patch::Keys::Builtin("") } else { patch::Keys::None });
+        let keys = custom.unwrap_or_else(|| {
+            let (group, version, kind) = super::fieldspec::gvk(t);
+            patch::builtin_type(group, version, kind)
+                .map_or(patch::Keys::None, patch::Keys::Builtin)
+        });
         if renames {
             remember(t, at.file, at.span);
         }
