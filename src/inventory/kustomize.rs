@@ -46,6 +46,9 @@ pub(crate) struct FluxTarget {
     /// Namespace for objects that name none (Argo CD `destination.namespace`).
     pub default_namespace: Option<String>,
     pub owner: std::sync::Arc<super::Deployer>,
+    /// For an Application an ApplicationSet makes: the generator's parameters that fill its
+    /// template (the document is the ApplicationSet).
+    pub params: Option<std::sync::Arc<super::appset::Params>>,
 }
 
 /// What the kustomize and Flux configs of the tree say about its files, by file index.
@@ -81,6 +84,28 @@ pub(crate) fn is_kustomize_config(root: &Node, file: &Path) -> bool {
 }
 
 impl FluxTarget {
+    /// An Argo CD Application (of the tree, or one an ApplicationSet makes with `params`) that
+    /// deploys `path` into the `destination` namespace.
+    pub(super) fn argo(
+        (defined_in, document): (Option<PathBuf>, usize),
+        path: String,
+        destination: String,
+        label: String,
+        params: Option<std::sync::Arc<super::appset::Params>>,
+    ) -> FluxTarget {
+        FluxTarget {
+            defined_in,
+            document,
+            flux: false,
+            builds: true,
+            path,
+            target_namespace: None,
+            default_namespace: Some(destination.clone()).filter(|d| !d.is_empty()),
+            owner: std::sync::Arc::new(super::Deployer { label, namespace: destination }),
+            params,
+        }
+    }
+
     /// Where its path is written in its document: `spec.path` (Flux), `spec.source.path` or the
     /// first `spec.sources[].path` (Argo CD).
     pub(super) fn path_node<'n>(&self, root: &'n Node) -> Option<&'n Node> {
@@ -100,6 +125,7 @@ impl FluxTarget {
         if self.flux {
             return root.at(&["spec", "path"]);
         }
+        let root = if self.params.is_some() { root.at(&["spec", "template"])? } else { root };
         root.at(&["spec", "source", "path"]).or_else(|| {
             match &root.at(&["spec", "sources"])?.value {
                 TValue::Seq(sources) => sources.iter().find_map(|s| s.get("path")),

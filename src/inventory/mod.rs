@@ -3,6 +3,7 @@
 //!
 //! Entry point: [`build`].
 
+mod appset;
 pub mod domains;
 pub mod kinds;
 mod kustomize;
@@ -240,7 +241,7 @@ static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::
 pub fn build(sources: Sources, config: &Config) -> Inventory {
     let Sources { files, roots, skipped: mut chart_sources, charts, cwd, limits, .. } = sources;
     let crd_scopes = crd_scopes(&files);
-    let flux_targets = flux_targets(&files);
+    let (flux_targets, appset_problems) = flux_targets(&files, &roots);
     let layout = kustomize::layout(&files, &roots, &flux_targets);
     let rendered = units::render(&files, &roots, &layout, &flux_targets, &cwd, limits);
 
@@ -276,6 +277,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     );
     inv.deleted = deleted;
     inv.problems.extend(problems);
+    inv.problems.extend(appset_problems);
     for FileObjects { source, objects, documents, skipped_documents, mut problems, skip } in
         per_file
     {
@@ -641,8 +643,12 @@ fn crd_scopes(files: &[crate::load::LoadedFile]) -> HashMap<(String, String), bo
     scopes
 }
 
-/// The deployers of the tree: Flux Kustomizations, then Argo CD Applications.
-fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget> {
+/// The deployers of the tree: Flux Kustomizations, then Argo CD Applications, then the
+/// Applications of ApplicationSets (with the problems of generators that cannot be evaluated).
+fn flux_targets(
+    files: &[crate::load::LoadedFile],
+    roots: &[std::path::PathBuf],
+) -> (Vec<kustomize::FluxTarget>, Vec<crate::error::Problem>) {
     let docs =
         || files.iter().flat_map(|f| f.documents.iter().map(move |d| (f.source.path.as_ref(), d)));
     let is = |d: &crate::load::Document, api: &str, kind: &str| {
@@ -719,6 +725,7 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
                 path: text(d, &["spec", "path"]).unwrap_or_else(|| "./".into()),
                 target_namespace: text(d, &["spec", "targetNamespace"]),
                 default_namespace: None,
+                params: None,
                 owner: Arc::new(Deployer {
                     label: format!("Flux Kustomization `{ns}/{name}`"),
                     namespace: ns,
@@ -734,19 +741,16 @@ fn flux_targets(files: &[crate::load::LoadedFile]) -> Vec<kustomize::FluxTarget>
             let dest = text(d, &["spec", "destination", "namespace"]).unwrap_or_default();
             let ns = text(d, &["metadata", "namespace"]).unwrap_or_default();
             let name = text(d, &["metadata", "name"]).unwrap_or_default();
-            Some(kustomize::FluxTarget {
-                defined_in: file.cloned(),
-                document: d.index,
-                flux: false,
-                builds: true,
+            Some(kustomize::FluxTarget::argo(
+                (file.cloned(), d.index),
                 path,
-                target_namespace: None,
-                default_namespace: Some(dest.clone()).filter(|d| !d.is_empty()),
-                owner: Arc::new(Deployer {
-                    label: format!("Argo CD Application `{ns}/{name}`"),
-                    namespace: dest,
-                }),
-            })
+                dest,
+                format!("Argo CD Application `{ns}/{name}`"),
+                None,
+            ))
         });
-    flux.chain(argo).collect()
+    let mut targets: Vec<kustomize::FluxTarget> = flux.chain(argo).collect();
+    let (mut generated, problems) = appset::targets(files, roots);
+    targets.append(&mut generated);
+    (targets, problems)
 }

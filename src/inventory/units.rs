@@ -796,7 +796,11 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
             tree.clone()
         } else {
             let file = target.defined_in.as_deref().map(inside).unwrap_or_default();
-            disk.definition(&file, target.document)?
+            let definition = disk.definition(&file, target.document)?;
+            match &target.params {
+                Some(params) => super::appset::instantiate(&definition, params),
+                None => definition,
+            }
         };
         if target.flux {
             crate::render::flux::build(&disk, &entry, &dir, &shared.sources)

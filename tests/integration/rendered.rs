@@ -727,3 +727,82 @@ fn an_argo_cd_application_with_several_sources_builds_each_path() {
         "{report}"
     );
 }
+
+/// An ApplicationSet's Applications are entry points: its git directories generator makes one
+/// per directory of `apps/*` (less the excluded one), each built in the namespace its template
+/// gives; a list generator's elements fill the template too. `goTemplate` is an error at its
+/// line, and that ApplicationSet's directories are linted as written.
+#[test]
+fn an_application_set_builds_the_applications_its_generators_make() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let appset = |name: &str, generator: &str, path: &str, app: &str| {
+        format!("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: {name}, namespace: argocd}}\nspec:\n  generators:\n{generator}  template:\n    metadata: {{name: '{app}'}}\n    spec:\n      project: default\n      source: {{repoURL: https://git.example.com/fleet, path: '{path}'}}\n      destination: {{server: https://kubernetes.default.svc, namespace: 'team-{app}'}}\n")
+    };
+    let git = appset("apps", "  - git:\n      repoURL: https://git.example.com/fleet\n      revision: HEAD\n      directories:\n      - path: apps/*\n      - {path: apps/skip, exclude: true}\n", "{{path}}", "{{path.basename}}");
+    let list = appset(
+        "more",
+        "  - list:\n      elements:\n      - {name: extra, dir: extra/site}\n",
+        "{{ dir }}",
+        "{{name}}",
+    );
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n")
+    };
+    let (web, db, skip, extra) = (pod("web"), pod("db"), pod("skip"), pod("extra"));
+    write(
+        dir.path(),
+        &[
+            ("argocd/apps.yaml", git.as_str()),
+            ("argocd/more.yaml", list.as_str()),
+            ("apps/web/pod.yaml", &web),
+            ("apps/db/pod.yaml", &db),
+            ("apps/skip/pod.yaml", &skip),
+            ("extra/site/pod.yaml", &extra),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
+    let mut found: Vec<(String, String, Vec<String>)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let names: Vec<String> = f["units"]
+                .as_array()
+                .map(|u| u.iter().map(|u| u["name"].as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
+            (
+                f["resource"]["name"].as_str().unwrap().to_string(),
+                f["resource"]["namespace"].as_str().unwrap_or("").to_string(),
+                names,
+            )
+        })
+        .collect();
+    found.sort();
+    let unit = |set: &str, app: &str| {
+        vec![format!(
+            "Argo CD ApplicationSet `argocd/{set}` Application `{app}` (argocd/{set}.yaml)"
+        )]
+    };
+    assert_eq!(
+        found,
+        [
+            ("db".to_string(), "team-db".to_string(), unit("apps", "db")),
+            ("extra".to_string(), "team-extra".to_string(), unit("more", "extra")),
+            ("skip".to_string(), String::new(), vec![]),
+            ("web".to_string(), "team-web".to_string(), unit("apps", "web")),
+        ],
+        "{report}"
+    );
+    let go = git.replace("spec:\n  generators:", "spec:\n  goTemplate: true\n  generators:");
+    write(dir.path(), &[("argocd/apps.yaml", go.as_str())]);
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert_eq!(errors[0]["file"], "argocd/apps.yaml");
+    assert_eq!(errors[0]["line"], 5);
+    assert!(errors[0]["message"].as_str().unwrap().contains("`goTemplate` is not supported yet"));
+}
