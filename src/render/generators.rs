@@ -324,9 +324,29 @@ fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> R
             }
         }
         ("replace", Some(i)) => {
-            // The replacement keeps the name the object has now (a prefix already applied).
+            // The replacement keeps the name the object has now (a prefix already applied) and
+            // its labels and annotations, under its own (kustomize merges the metadata).
             let current = out[i].at(&["metadata", "name"]).cloned();
             let mut made = made;
+            let (file, span) = (made.file, made.span);
+            for key in ["labels", "annotations"] {
+                let Some(Tree { value: TValue::Map(old), .. }) = out[i].at(&["metadata", key])
+                else {
+                    continue;
+                };
+                let old = old.clone();
+                let Some(into) =
+                    made.map_at("metadata", file, span).and_then(|m| m.map_at(key, file, span))
+                else {
+                    continue;
+                };
+                // Whether its name is hashed is the replacing generator's to say.
+                for f in old.into_iter().filter(|f| f.key != NEEDS_HASH) {
+                    if into.get(&f.key).is_none() {
+                        into.set(&f.key, f.value);
+                    }
+                }
+            }
             if let (Some(current), Some(meta)) = (current, made.get_mut("metadata")) {
                 meta.set("name", current);
             }
@@ -444,5 +464,34 @@ mod tests {
         assert_eq!(unquote("\"bar\""), "bar");
         assert_eq!(unquote("'bar'"), "bar");
         assert_eq!(unquote("\"bar"), "\"bar");
+    }
+
+    /// `behavior: replace` takes the new data and keeps the replaced object's labels and
+    /// annotations (under the new ones), but not its hash: the replacing generator says that.
+    #[test]
+    fn a_replacement_keeps_the_metadata_and_decides_the_hash() {
+        use crate::render::kustomize::{build, tests::write, Disk};
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("base/kustomization.yaml", "commonLabels: {app: web}\ncommonAnnotations: {note: kept}\nconfigMapGenerator:\n- name: settings\n  literals: [a=1]\n"),
+                (
+                    "prod/kustomization.yaml",
+                    "resources: [../base]\nconfigMapGenerator:\n- name: settings\n  behavior: replace\n  literals: [b=2]\n  options: {disableNameSuffixHash: true, labels: {tier: prod}}\n",
+                ),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, std::path::Path::new("prod")).unwrap();
+        assert_eq!(
+            out[0].to_json(),
+            serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "settings", "labels": {"tier": "prod", "app": "web"}, "annotations": {"note": "kept"}},
+                "data": {"b": "2"},
+            })
+        );
     }
 }
