@@ -1088,4 +1088,29 @@ pub(super) mod tests {
         assert_eq!(out[2]["metadata"]["name"], "p-viewer");
         assert_eq!(out[3]["roleRef"]["name"], "p-viewer");
     }
+
+    /// A strategic merge patch allowed to rename (`allowNameChange`) renames the references to
+    /// the object too.
+    #[test]
+    fn references_follow_a_rename_a_strategic_merge_patch_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "app/objects.yaml",
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: old}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    envFrom: [{configMapRef: {name: old}}]\n",
+                ),
+                (
+                    "app/kustomization.yaml",
+                    "resources: [objects.yaml]\npatches:\n- target: {kind: ConfigMap, name: old}\n  options: {allowNameChange: true}\n  patch: |-\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: new\n",
+                ),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out: Vec<_> =
+            build(&disk, Path::new("app")).unwrap().iter().map(Tree::to_json).collect();
+        assert_eq!(out[0]["metadata"]["name"], "new");
+        assert_eq!(out[1]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"], "new");
+    }
 }

@@ -272,6 +272,18 @@ impl Pattern<'_> {
     }
 }
 
+/// How an object's lists merge: as the build's custom schema says for a kind it defines, else by
+/// the built-in types' merge keys, else (a kind no schema knows) by replacing them.
+fn merge_keys<'k>(k: &'k Kustomization, t: &Tree) -> patch::Keys<'k> {
+    let (group, version, kind) = super::fieldspec::gvk(t);
+    if let Some(super::openapi::OpenApi::Custom(schema)) = &k.specs.openapi {
+        if let Some(d) = schema.definition(group, version, kind) {
+            return patch::Keys::Schema(schema, d);
+        }
+    }
+    patch::builtin_type(group, version, kind).map_or(patch::Keys::None, patch::Keys::Builtin)
+}
+
 /// The rename a patch made of an object (its name or namespace).
 fn renamed(
     t: &Tree,
@@ -399,6 +411,7 @@ fn apply_patch(
     let renames = body.at(&["metadata", "name"]).is_some();
     let mut matched = false;
     let mut deleted = Vec::new();
+    let mut renamed_objects = Vec::new();
     for (i, t) in out.iter_mut().enumerate() {
         let chosen = match &selector {
             Some(s) => s.matches(t),
@@ -408,27 +421,23 @@ fn apply_patch(
             continue;
         }
         matched = true;
-        // A kind the build's custom schema defines merges as it says; else built-in kinds by
-        // their merge keys, others by replacing lists.
-        let custom = match &k.specs.openapi {
-            Some(super::openapi::OpenApi::Custom(schema)) => {
-                let (group, version, kind) = super::fieldspec::gvk(t);
-                schema.definition(group, version, kind).map(|d| patch::Keys::Schema(schema, d))
-            }
-            _ => None,
-        };
-        let keys = custom.unwrap_or_else(|| {
-            let (group, version, kind) = super::fieldspec::gvk(t);
-            patch::builtin_type(group, version, kind)
-                .map_or(patch::Keys::None, patch::Keys::Builtin)
-        });
+        let keys = merge_keys(k, t);
+        let before = identities(t).swap_remove(0);
         if renames {
             remember(t, at.file, at.span);
         }
         if patch::strategic_merge(t, &body, keys).map_err(fail)? == Merged::Deleted {
             deleted.push(i);
+            continue;
+        }
+        let after = identities(t).swap_remove(0);
+        if renames && after != before {
+            renamed_objects.push(renamed(t, before, after, at));
         }
     }
+    // Fields that name a renamed object follow it (kustomize fixes back references).
+    super::namereference::update(out, &renamed_objects, &k.specs.name_references)
+        .map_err(|m| k.error(Some(at), m))?;
     // What the cluster will not receive, and the patch's `$patch: delete` line that is why.
     let cause = match &body.value {
         TValue::Map(fields) => fields
