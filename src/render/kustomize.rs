@@ -1113,4 +1113,32 @@ pub(super) mod tests {
         assert_eq!(out[0]["metadata"]["name"], "new");
         assert_eq!(out[1]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"], "new");
     }
+
+    /// A patch without a namespace names an object in `default` or with none, as kustomize
+    /// compares ids: it still finds a base object the base's `namespace:` moved (by the
+    /// namespace it had), not one whose own file puts it in another namespace.
+    #[test]
+    fn a_patch_without_a_namespace_names_objects_of_no_namespace() {
+        let dir = tempfile::tempdir().unwrap();
+        let patch = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata: {a: '2'}\n";
+        write(
+            dir.path(),
+            &[
+                ("base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata: {a: '1'}\n"),
+                ("base/kustomization.yaml", "resources: [cm.yaml]\nnamespace: team\n"),
+                ("overlay/kustomization.yaml", "resources: [../base]\npatches:\n- path: patch.yaml\n"),
+                ("overlay/patch.yaml", patch),
+                ("other/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: team\ndata: {a: '1'}\n"),
+                ("other/kustomization.yaml", "resources: [cm.yaml]\npatches:\n- path: patch.yaml\n"),
+                ("other/patch.yaml", patch),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, Path::new("overlay")).unwrap();
+        assert_eq!(out[0].to_json()["data"], json!({"a": "2"}));
+        assert_eq!(
+            build(&disk, Path::new("other")).unwrap_err().to_string(),
+            "/other/kustomization.yaml:3: no resource matches the patch of ConfigMap `c`"
+        );
+    }
 }

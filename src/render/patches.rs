@@ -309,19 +309,31 @@ struct Allow {
     kind: bool,
 }
 
+/// A namespace as kustomize compares ids: none is `default`, a cluster-scoped kind has none.
+fn effective(ns: &str, scoped: bool) -> &str {
+    match ns {
+        _ if scoped => "",
+        "" => "default",
+        ns => ns,
+    }
+}
+
 /// The objects a patch without a target names: by their current name and namespace or one
-/// they had before (an overlay patches a base object by its base name). More than one is an
-/// error for the caller, as in kustomize.
+/// they had before (an overlay patches a base object by its base name); a patch without a
+/// namespace names an object in `default` or with none (before a kustomization's namespace,
+/// too). More than one is an error for the caller, as in kustomize.
 fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<usize> {
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
-    let want_ns = body.at(&["metadata", "namespace"]).and_then(Tree::as_str);
+    let scoped = super::kustomize::cluster_scoped(body);
+    let want_ns =
+        effective(body.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or(""), scoped);
     let same_type = |t: &Tree| {
         ["apiVersion", "kind"]
             .iter()
             .all(|f| t.get(f).and_then(Tree::as_str) == body.get(f).and_then(Tree::as_str))
     };
     let wanted = |name: &str, ns: &str| {
-        want_name.is_none_or(|w| w == name) && want_ns.is_none_or(|w| w == ns)
+        want_name.is_none_or(|w| w == name) && want_ns == effective(ns, scoped)
     };
     // The current identity is read in place; the earlier ones (which allocate) only for objects
     // that have had another.
@@ -385,6 +397,7 @@ fn apply_patch(
     }
     // A strategic merge patch without a target is applied to the object it names.
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
+    let want_kind = body.get("kind").and_then(Tree::as_str).unwrap_or("");
     let by_name =
         if target.is_some() { Vec::new() } else { named_objects(body, out, names.as_deref_mut()) };
     if target.is_none() && by_name.len() > 1 {
@@ -456,9 +469,10 @@ fn apply_patch(
         disk.deleted.borrow_mut().push(Deleted { object, file: cause.0, span: cause.1 });
     }
     if !matched && target.is_none() {
-        let name = body.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
-        let kind = body.get("kind").and_then(Tree::as_str).unwrap_or("");
-        return Err(k.error(Some(at), format!("no resource matches the patch of {kind} `{name}`")));
+        let name = want_name.unwrap_or("");
+        return Err(
+            k.error(Some(at), format!("no resource matches the patch of {want_kind} `{name}`"))
+        );
     }
     Ok(())
 }
