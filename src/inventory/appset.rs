@@ -1,8 +1,10 @@
 //! Argo CD ApplicationSets as entry points: the Applications their generators make, each built
-//! as the Application it is. Generators evaluated here, offline: `list` (its `elements`) and the
+//! as the Application it is. Generators evaluated here, offline: `list` (its `elements`), the
 //! `git` directories generator (directories of this tree matching its `path` globs, relative to
-//! the repository root; `exclude` entries taken out), with the parameters Argo CD gives them
-//! (`path`, `path.basename`, `path.basenameNormalized`, `path[N]`). The template is filled as
+//! the repository root; `exclude` entries taken out), `clusters` (the tree's cluster Secrets,
+//! and the local cluster without a selector) and `matrix` (every pair of two generators'
+//! parameters), with the parameters Argo CD gives them (`path`, `path.basename`,
+//! `path.basenameNormalized`, `path[N]`; `name`, `server`, `metadata.labels.*`). The template is filled as
 //! Argo CD's default templating does: `{{name}}` in every string, unknown names left as they are.
 //! Other generators and `goTemplate` are errors at their line (the ApplicationSet is then linted
 //! as written).
@@ -76,11 +78,13 @@ fn targets_of(
         dirs.dedup();
         dirs
     };
+    let clusters = || cluster_secrets(files);
+    let sources = Sources { dirs: &dirs, clusters: &clusters };
     let appset_ns = d.root.at(&["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("");
     let appset_name = d.root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("");
     let tree = crate::render::tree::Tree::from_node(&d.root, 0);
     let mut targets = Vec::new();
-    for params in generate(&d.root, &dirs)? {
+    for params in generate(&d.root, &sources)? {
         let app = instantiate(&tree, &params);
         let text = |path: &[&str]| {
             app.at(path).and_then(crate::render::tree::Tree::as_str).map(String::from)
@@ -102,45 +106,178 @@ fn targets_of(
 /// One Application's parameters, by name.
 pub(crate) type Params = Vec<(String, String)>;
 
-/// The parameter sets of an ApplicationSet's generators. `dirs` lists the directories of the
-/// repository (relative to its root, `apps/web`). An error carries the position to report.
-pub(super) fn generate(
-    appset: &Node,
-    dirs: &dyn Fn() -> Vec<String>,
-) -> Result<Vec<Params>, (Pos, String)> {
-    let at = |n: &Node| n.span.start;
+/// What the generators read from the tree: the repository's directories (relative to its root,
+/// `apps/web`) and the clusters Argo CD knows (cluster Secrets of the tree).
+pub(super) struct Sources<'a> {
+    pub dirs: &'a dyn Fn() -> Vec<String>,
+    pub clusters: &'a dyn Fn() -> Vec<Cluster>,
+}
+
+/// A cluster a cluster Secret declares (or the local one).
+#[derive(Clone, Debug)]
+pub(super) struct Cluster {
+    pub name: String,
+    pub server: String,
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
+}
+
+/// The parameter sets of an ApplicationSet's generators. An error carries the position to
+/// report.
+pub(super) fn generate(appset: &Node, sources: &Sources<'_>) -> Result<Vec<Params>, (Pos, String)> {
     if let Some(go) = appset.at(&["spec", "goTemplate"]).filter(|g| g.as_bool() == Some(true)) {
-        return Err((at(go), "ApplicationSet `goTemplate` is not supported yet".into()));
+        return Err((go.span.start, "ApplicationSet `goTemplate` is not supported yet".into()));
     }
-    let Some(generators) = appset.at(&["spec", "generators"]).and_then(Node::as_seq) else {
-        return Ok(Vec::new());
-    };
+    let generators = appset.at(&["spec", "generators"]).and_then(Node::as_seq).unwrap_or(&[]);
     let mut out = Vec::new();
     for generator in generators {
-        let Some(entries) = generator.as_map() else { continue };
-        for entry in entries {
-            match &*entry.key {
-                "list" => {
-                    let elements = entry.value.get("elements").and_then(Node::as_seq).unwrap_or(&[]);
-                    for element in elements {
-                        let mut params = Params::new();
-                        flatten(element, "", &mut params);
-                        out.push(params);
+        out.extend(params_of(generator, sources, 0)?);
+    }
+    Ok(out)
+}
+
+/// The parameter sets of one generator (`{list: …}`, `{git: …}`, `{clusters: …}`,
+/// `{matrix: …}`).
+fn params_of(
+    generator: &Node,
+    sources: &Sources<'_>,
+    depth: usize,
+) -> Result<Vec<Params>, (Pos, String)> {
+    let mut out = Vec::new();
+    for entry in generator.as_map().unwrap_or(&[]) {
+        let at = entry.value.span.start;
+        match &*entry.key {
+            "list" => {
+                for element in entry.value.get("elements").and_then(Node::as_seq).unwrap_or(&[]) {
+                    let mut params = Params::new();
+                    flatten(element, "", &mut params);
+                    out.push(params);
+                }
+            }
+            "git" if entry.value.get("directories").is_some() => {
+                out.extend(git_directories(&entry.value, sources.dirs).map_err(|m| (at, m))?);
+            }
+            "clusters" => out.extend(clusters(&entry.value, sources).map_err(|m| (at, m))?),
+            // Two child generators: every pair of their parameter sets.
+            "matrix" if depth == 0 => {
+                let children =
+                    entry.value.get("generators").and_then(Node::as_seq).unwrap_or(&[]);
+                let [first, second] = children else {
+                    return Err((at, "a matrix generator needs exactly two generators".into()));
+                };
+                let (a, b) =
+                    (params_of(first, sources, depth + 1)?, params_of(second, sources, depth + 1)?);
+                for x in &a {
+                    for y in &b {
+                        let mut both = x.clone();
+                        both.extend(y.iter().filter(|(k, _)| !x.iter().any(|(xk, _)| xk == k)).cloned());
+                        out.push(both);
                     }
                 }
-                "git" if entry.value.get("directories").is_some() => {
-                    out.extend(git_directories(&entry.value, dirs).map_err(|m| (at(&entry.value), m))?);
-                }
-                other => {
-                    return Err((
-                        at(&entry.value),
-                        format!("the ApplicationSet generator `{other}` is not supported yet (list and git directories are)"),
-                    ))
-                }
+            }
+            other => {
+                return Err((
+                    at,
+                    format!("the ApplicationSet generator `{other}` is not supported yet (list, git directories, clusters and matrix are)"),
+                ))
             }
         }
     }
     Ok(out)
+}
+
+/// The clusters generator: every cluster Argo CD knows that its `selector.matchLabels` selects
+/// (the local cluster only without a selector), with `name`, `nameNormalized`, `server` and
+/// `metadata.labels.*` / `metadata.annotations.*`.
+fn clusters(generator: &Node, sources: &Sources<'_>) -> Result<Vec<Params>, String> {
+    let selector = generator.get("selector");
+    if selector.and_then(|s| s.get("matchExpressions")).is_some() {
+        return Err("a clusters generator's `matchExpressions` is not supported yet".into());
+    }
+    let wanted: Vec<(String, String)> = selector
+        .and_then(|s| s.get("matchLabels"))
+        .and_then(Node::as_map)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|e| Some((e.key.to_string(), scalar(&e.value)?)))
+        .collect();
+    let mut known = (sources.clusters)();
+    if selector.is_none() {
+        known.insert(
+            0,
+            Cluster {
+                name: "in-cluster".into(),
+                server: "https://kubernetes.default.svc".into(),
+                labels: Vec::new(),
+                annotations: Vec::new(),
+            },
+        );
+    }
+    Ok(known
+        .into_iter()
+        .filter(|c| wanted.iter().all(|(k, v)| c.labels.iter().any(|(ck, cv)| ck == k && cv == v)))
+        .map(|c| {
+            let normalized: String = c
+                .name
+                .chars()
+                .map(|ch| {
+                    if ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' {
+                        ch.to_ascii_lowercase()
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            let mut params = vec![
+                ("name".to_string(), c.name.clone()),
+                ("nameNormalized".to_string(), normalized),
+                ("server".to_string(), c.server.clone()),
+            ];
+            params
+                .extend(c.labels.iter().map(|(k, v)| (format!("metadata.labels.{k}"), v.clone())));
+            params.extend(
+                c.annotations.iter().map(|(k, v)| (format!("metadata.annotations.{k}"), v.clone())),
+            );
+            params
+        })
+        .collect())
+}
+
+/// The clusters the tree's cluster Secrets (labelled `argocd.argoproj.io/secret-type: cluster`)
+/// declare: `name` and `server` from `stringData` or `data` (base64).
+fn cluster_secrets(files: &[crate::load::LoadedFile]) -> Vec<Cluster> {
+    let mut out = Vec::new();
+    for d in files.iter().flat_map(|f| &f.documents) {
+        let root = &d.root;
+        let text = |path: &[&str]| root.at(path).and_then(Node::as_str);
+        if text(&["kind"]) != Some("Secret")
+            || text(&["metadata", "labels", "argocd.argoproj.io/secret-type"]) != Some("cluster")
+        {
+            continue;
+        }
+        let field = |key: &str| {
+            text(&["stringData", key]).map(str::to_string).or_else(|| {
+                let bytes = crate::base64::decode(text(&["data", key])?)?;
+                String::from_utf8(bytes).ok()
+            })
+        };
+        let pairs = |key: &str| -> Vec<(String, String)> {
+            root.at(&["metadata", key])
+                .and_then(Node::as_map)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|e| Some((e.key.to_string(), scalar(&e.value)?)))
+                .collect()
+        };
+        let (Some(name), Some(server)) = (field("name"), field("server")) else { continue };
+        out.push(Cluster {
+            name,
+            server,
+            labels: pairs("labels"),
+            annotations: pairs("annotations"),
+        });
+    }
+    out
 }
 
 /// A list element's parameters: strings, numbers and booleans by their key, nested mappings by

@@ -806,3 +806,36 @@ fn an_application_set_builds_the_applications_its_generators_make() {
     assert_eq!(errors[0]["line"], 5);
     assert!(errors[0]["message"].as_str().unwrap().contains("`goTemplate` is not supported yet"));
 }
+
+/// The clusters generator reads the tree's cluster Secrets (the local cluster only without a
+/// selector), and a matrix pairs two generators: one Application per (app, selected cluster).
+#[test]
+fn application_set_clusters_and_matrix_generators() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let appset = "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: edge, namespace: argocd}\nspec:\n  generators:\n  - matrix:\n      generators:\n      - list:\n          elements: [{app: web}]\n      - clusters:\n          selector:\n            matchLabels: {env: prod}\n  template:\n    metadata: {name: '{{app}}-{{name}}'}\n    spec:\n      project: default\n      source: {repoURL: https://git.example.com/fleet, path: 'apps/{{app}}'}\n      destination: {server: '{{server}}', namespace: '{{metadata.labels.env}}-{{app}}'}\n";
+    let cluster = |name: &str, env: &str| {
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: argocd\n  labels: {{argocd.argoproj.io/secret-type: cluster, env: {env}}}\nstringData:\n  name: {name}\n  server: https://{name}.example.com\n")
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
+    let (east, west) = (cluster("east", "prod"), cluster("west", "dev"));
+    write(
+        dir.path(),
+        &[
+            ("argocd/edge.yaml", appset),
+            ("argocd/east.yaml", east.as_str()),
+            ("argocd/west.yaml", west.as_str()),
+            ("apps/web/pod.yaml", pod),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
+    let finding = &report["findings"][0];
+    assert_eq!(report["findings"].as_array().unwrap().len(), 1, "{report}");
+    assert_eq!(finding["resource"]["namespace"], "prod-web");
+    assert_eq!(
+        finding["units"][0]["name"],
+        "Argo CD ApplicationSet `argocd/edge` Application `web-east` (argocd/edge.yaml)"
+    );
+}
