@@ -24,6 +24,7 @@ pub mod finding;
 pub mod harness;
 pub mod image;
 pub mod inventory;
+pub mod kinds;
 pub mod limits;
 pub mod load;
 pub mod panic;

@@ -147,7 +147,7 @@ fn with_sources(t: &tree::Tree, shown: &dyn Fn(u32) -> String) -> serde_json::Va
     let fields: Vec<serde_json::Value> = origins
         .iter()
         .map(|o| {
-            let line = crate::inventory::locate::locate(&node, &o.pointer).start.line;
+            let line = crate::load::locate::locate(&node, &o.pointer).start.line;
             serde_json::json!({"path": o.pointer, "file": shown(o.file), "line": line})
         })
         .collect();

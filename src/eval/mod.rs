@@ -12,7 +12,8 @@ use rayon::prelude::*;
 use crate::engine::{Context, Rule, RuleScope, Sink, Violation};
 use crate::error::Problem;
 use crate::finding::{Finding, ResourceRef, Severity};
-use crate::inventory::{locate, Inventory};
+use crate::inventory::Inventory;
+use crate::load::locate;
 use crate::progress::{Progress, Stage};
 
 /// A finding, with the suppression that accepted it.

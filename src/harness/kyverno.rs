@@ -418,7 +418,7 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
 fn default_namespace(resource: &mut Value, kind: &str) {
     let api = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let no_crds = HashMap::new();
-    if crate::inventory::kinds::is_cluster_scoped(api, kind, &no_crds) {
+    if crate::kinds::is_cluster_scoped(api, kind, &no_crds) {
         return;
     }
     if let Some(meta) = resource.get_mut("metadata").and_then(Value::as_object_mut) {

@@ -5,9 +5,7 @@
 
 mod appset;
 pub mod domains;
-pub mod kinds;
 mod kustomize;
-pub mod locate;
 pub mod rendered;
 mod shape;
 pub mod tenants;
@@ -19,6 +17,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::config::Config;
+use crate::kinds;
 use crate::load::skip::{SkipReason, SkippedFile};
 use crate::load::source::SourceFile;
 use crate::load::{Node, Sources, Value};

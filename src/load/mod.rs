@@ -5,6 +5,7 @@
 pub mod de;
 pub mod discover;
 pub mod floor;
+pub mod locate;
 pub mod skip;
 pub mod source;
 pub mod yaml;

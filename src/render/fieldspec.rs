@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use super::tree::{TValue, Tree};
-use crate::inventory::kinds;
+use crate::kinds;
 use crate::load::source::Span;
 
 /// One field spec.

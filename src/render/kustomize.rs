@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::tree::{TValue, Tree};
-use crate::inventory::kinds;
+use crate::kinds;
 use crate::load::discover::normalize;
 use crate::load::source::Span;
 
@@ -911,7 +911,7 @@ pub(super) mod tests {
         let (node, origins) = out[0].clone().into_node();
         let source = |pointer: &str| {
             let file = super::super::tree::file_at(out[0].file, &origins, pointer);
-            (disk.shown(file), crate::inventory::locate::locate(&node, pointer).start.line)
+            (disk.shown(file), crate::load::locate::locate(&node, pointer).start.line)
         };
         // The patch supplies `privileged`, the overlay the namespace and the tag, the base
         // kustomization the prefix, the base file the rest.

@@ -93,7 +93,7 @@ impl Order {
             let s = |path: &[&str]| t.at(path).and_then(Tree::as_str).unwrap_or("").to_string();
             let kind = s(&["kind"]);
             let api = s(&["apiVersion"]);
-            let (group, version) = crate::inventory::kinds::split_api_version(&api);
+            let (group, version) = crate::kinds::split_api_version(&api);
             let or =
                 |v: &str, none: &str| if v.is_empty() { none.to_string() } else { v.to_string() };
             let gvk = format!("{}_{}_{}", or(group, "~G"), or(version, "~V"), or(&kind, "~K"));

@@ -9,7 +9,7 @@ use super::disk::{BuildError, Deleted, Disk, Result};
 use super::kustomize::{identities, remember, remember_as, Kustomization, PREVIOUS_NAMES};
 use super::patch::{self, Merged};
 use super::tree::{TValue, Tree};
-use crate::inventory::kinds;
+use crate::kinds;
 use crate::load::discover::normalize;
 use crate::load::source::Span;
 

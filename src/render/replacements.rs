@@ -15,7 +15,7 @@ use super::disk::{BuildError, Disk, Result};
 use super::kustomize::{cluster_scoped, identities, Kustomization};
 use super::patches::Selector;
 use super::tree::{TValue, Tree};
-use crate::inventory::kinds;
+use crate::kinds;
 use crate::load::discover::normalize;
 
 /// Where a replacement is written (the kustomization, or a file it names with `path:`).
@@ -545,7 +545,7 @@ mod tests {
     fn source(disk: &Disk, out: &[super::Tree], i: usize, pointer: &str) -> (String, u32) {
         let (node, origins) = out[i].clone().into_node();
         let file = file_at(out[i].file, &origins, pointer);
-        (disk.shown(file), crate::inventory::locate::locate(&node, pointer).start.line)
+        (disk.shown(file), crate::load::locate::locate(&node, pointer).start.line)
     }
 
     #[test]

@@ -436,7 +436,7 @@ mod tests {
         let pointer = "/spec/template/spec/containers/0/securityContext/privileged";
         let file = super::super::tree::file_at(out[0].file, &origins, pointer);
         assert_eq!(disk.shown(file), "/app/privileged.yaml");
-        assert_eq!(crate::inventory::locate::locate(&node, pointer).start.line, 11);
+        assert_eq!(crate::load::locate::locate(&node, pointer).start.line, 11);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use super::disk::{BuildError, Result};
 use super::fieldspec::{self, Create, FieldSpec};
 use super::kustomize::{identities, Kustomization};
 use super::tree::{TValue, Tree};
-use crate::inventory::kinds;
+use crate::kinds;
 use crate::load::source::Span;
 
 /// Which vars name an object (comma-separated); taken out of the output.
@@ -288,7 +288,7 @@ mod tests {
         let pointer = "/spec/containers/0/env/0/value";
         let file = crate::render::tree::file_at(out[1].file, &origins, pointer);
         assert_eq!(disk.shown(file), "/base/svc.yaml");
-        assert_eq!(crate::inventory::locate::locate(&node, pointer).start.line, 7);
+        assert_eq!(crate::load::locate::locate(&node, pointer).start.line, 7);
         assert_eq!(
             build(&disk, Path::new("twice")).unwrap_err().to_string(),
             "/twice/kustomization.yaml:3: var 'DB' already encountered"

@@ -38,7 +38,7 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
     let inv = cx.inventory;
     let mut seen: HashMap<(&str, &str, &str, &str, &str), Vec<&Object>> = HashMap::new();
     for object in inv.objects.iter().filter(|o| !o.name.is_empty()) {
-        let group = crate::inventory::kinds::split_api_version(&object.api_version).0;
+        let group = crate::kinds::split_api_version(&object.api_version).0;
         // A namespaced object whose namespace nothing in the tree decides goes wherever its
         // applier puts it: only objects applied together (the same directory) surely share it.
         let unknown_namespace = !object.cluster_scoped && object.namespace.is_none();

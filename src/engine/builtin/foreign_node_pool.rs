@@ -36,7 +36,7 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         if let Some(owner) = foreign(pool) {
             sink.report(
                 object,
-                crate::inventory::locate::push(&format!("{pointer}/nodeSelector"), key),
+                crate::load::locate::push(&format!("{pointer}/nodeSelector"), key),
                 format!(
                     "pod of tenant `{}` selects node pool `{pool}` of tenant `{owner}`",
                     tenant.name

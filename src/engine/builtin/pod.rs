@@ -16,7 +16,7 @@ pub const POD_KINDS: &[&str] = &[
     "PodTemplate",
 ];
 
-pub use crate::inventory::kinds::pod_spec_pointer;
+pub use crate::kinds::pod_spec_pointer;
 
 /// The pod spec of an object and its JSON pointer.
 #[must_use]

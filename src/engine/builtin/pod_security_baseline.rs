@@ -29,7 +29,7 @@ fn check(_params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         pss::evaluate("baseline", &resource).into_iter().filter(|v| !COVERED.contains(&v.control))
     {
         let pointer =
-            v.path.iter().fold(String::new(), |acc, s| crate::inventory::locate::push(&acc, s));
+            v.path.iter().fold(String::new(), |acc, s| crate::load::locate::push(&acc, s));
         let subject = v
             .image
             .as_deref()

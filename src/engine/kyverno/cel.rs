@@ -13,7 +13,7 @@ use super::matching::Admission;
 use super::store::{api_path, list};
 use super::{ClusterData, Request};
 use crate::engine::cel::{Host, Val};
-use crate::inventory::kinds;
+use crate::kinds;
 
 /// Serves `resource.Get`/`resource.List` from the cluster data, if any.
 pub(crate) struct ClusterHost<'a> {

@@ -13,7 +13,8 @@ use super::{ClusterData, Policy, Request, Status};
 use crate::config::SeverityFrom;
 use crate::engine::{Context, Origin, Rule, RuleMeta, RuleScope, Sink, Violation};
 use crate::finding::Severity;
-use crate::inventory::{kinds, Inventory, Object};
+use crate::inventory::{Inventory, Object};
+use crate::kinds;
 
 /// A compiled Kyverno policy run as a lint rule.
 pub struct PolicyRule {
@@ -164,7 +165,7 @@ impl Rule for PolicyRule {
 }
 
 fn to_pointer(path: &[String]) -> String {
-    path.iter().fold(String::new(), |acc, s| crate::inventory::locate::push(&acc, s))
+    path.iter().fold(String::new(), |acc, s| crate::load::locate::push(&acc, s))
 }
 
 /// The tree, answering reads the way the API server would.

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::ClusterData;
 use crate::image::ImageRef;
-use crate::inventory::kinds;
+use crate::kinds;
 
 /// A parsed GET path: a collection (`name` none) or one object, in a namespace or not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -165,7 +165,7 @@ impl CelPolicy {
                         return None;
                     }
                     let plural = plural.split('/').next().unwrap_or(plural);
-                    out.push(crate::inventory::kinds::kind_for_plural(group, plural)?.to_string());
+                    out.push(crate::kinds::kind_for_plural(group, plural)?.to_string());
                 }
             }
         }
