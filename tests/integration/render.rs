@@ -110,8 +110,8 @@ fn builds_kustomize_refuses_are_refused_at_their_line() {
         &[
             ("twice/kustomization.yaml", "resources:\n- ../base\n- deploy.yaml\n"),
             ("twice/deploy.yaml", TREE[1].1),
-            ("shared/patch.yaml", patch),
-            ("outside/kustomization.yaml", "resources: [../base]\npatches:\n- path: ../shared/patch.yaml\n"),
+            ("common/patch.yaml", patch),
+            ("outside/kustomization.yaml", "resources: [../base]\npatches:\n- path: ../common/patch.yaml\n"),
             ("two/kustomization.yaml", "resources: []\n"),
             ("two/kustomization.yml", "resources: []\n"),
             ("comp/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Component\n"),
@@ -136,7 +136,7 @@ fn builds_kustomize_refuses_are_refused_at_their_line() {
     );
     refused(
         &["render", "outside"],
-        "/outside/kustomization.yaml:3: security; file '/shared/patch.yaml' is not in or below '/outside' (kustomize's default load restrictor; kustomize-controller builds without it)",
+        "/outside/kustomization.yaml:3: security; file '/common/patch.yaml' is not in or below '/outside' (kustomize's default load restrictor; kustomize-controller builds without it)",
     );
     let run = render(&["render", "--load-restrictor", "LoadRestrictionsNone", "outside"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
