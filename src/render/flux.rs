@@ -226,23 +226,11 @@ fn substitute(object: &mut Tree, vars: &HashMap<String, Tree>) -> std::result::R
     match &mut object.value {
         TValue::Str(text) if text.contains('$') => {
             let Expanded { text: result, source, whole } = expand(text, vars)?;
-            let retyped = if whole {
-                let parsed =
-                    crate::load::yaml::parse_stream(&result, &crate::load::Limits::default());
-                parsed.documents.first().and_then(|d| match d.root.value {
-                    crate::load::Value::Int(i) => Some(TValue::Int(i)),
-                    crate::load::Value::Bool(b) => Some(TValue::Bool(b)),
-                    crate::load::Value::Float(f) => Some(TValue::Float(f)),
-                    _ => None,
-                })
-            } else {
-                None
-            };
             if let Some(source) = source {
                 object.file = source.file;
                 object.span = source.span;
             }
-            object.value = retyped.unwrap_or_else(|| TValue::Str(result.into()));
+            object.value = if whole { TValue::typed(&result) } else { TValue::Str(result.into()) };
         }
         TValue::Seq(items) => {
             for item in items {

@@ -282,10 +282,7 @@ pub(super) struct Id<'t> {
 impl<'t> Id<'t> {
     fn of(t: &'t Tree) -> Id<'t> {
         let text = |path: &[&str]| t.at(path).and_then(Tree::as_str).unwrap_or("");
-        let namespace = (!cluster_scoped(t)).then(|| match text(&["metadata", "namespace"]) {
-            "" => "default",
-            ns => ns,
-        });
+        let namespace = effective_namespace(text(&["metadata", "namespace"]), cluster_scoped(t));
         Id {
             api: text(&["apiVersion"]),
             kind: text(&["kind"]),
@@ -853,7 +850,21 @@ pub(super) fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> 
 pub(super) fn cluster_scoped(t: &Tree) -> bool {
     let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
     let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
+    kind_is_cluster_scoped(api, kind)
+}
+
+/// Whether objects of this apiVersion and kind have no namespace.
+pub(super) fn kind_is_cluster_scoped(api: &str, kind: &str) -> bool {
     kinds::is_cluster_scoped(api, kind, &HashMap::<(String, String), bool>::new())
+}
+
+/// A namespace as kustomize compares ids: none for a cluster-scoped kind, `default` when unset.
+pub(super) fn effective_namespace(namespace: &str, cluster_scoped: bool) -> Option<&str> {
+    match namespace {
+        _ if cluster_scoped => None,
+        "" => Some("default"),
+        ns => Some(ns),
+    }
 }
 
 #[cfg(test)]

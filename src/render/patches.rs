@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use super::disk::{BuildError, Deleted, Disk, Result};
-use super::kustomize::{identities, remember, remember_as, Kustomization, PREVIOUS_NAMES};
+use super::kustomize::{
+    effective_namespace, identities, remember, remember_as, Kustomization, PREVIOUS_NAMES,
+};
 use super::patch::{self, Merged};
 use super::tree::{TValue, Tree};
 use crate::kinds;
@@ -309,15 +311,6 @@ struct Allow {
     kind: bool,
 }
 
-/// A namespace as kustomize compares ids: none is `default`, a cluster-scoped kind has none.
-fn effective(ns: &str, scoped: bool) -> &str {
-    match ns {
-        _ if scoped => "",
-        "" => "default",
-        ns => ns,
-    }
-}
-
 /// The objects a patch without a target names: by their current name and namespace or one
 /// they had before (an overlay patches a base object by its base name); a patch without a
 /// namespace names an object in `default` or with none (before a kustomization's namespace,
@@ -325,15 +318,17 @@ fn effective(ns: &str, scoped: bool) -> &str {
 fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<usize> {
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
     let scoped = super::kustomize::cluster_scoped(body);
-    let want_ns =
-        effective(body.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or(""), scoped);
+    let want_ns = effective_namespace(
+        body.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or(""),
+        scoped,
+    );
     let same_type = |t: &Tree| {
         ["apiVersion", "kind"]
             .iter()
             .all(|f| t.get(f).and_then(Tree::as_str) == body.get(f).and_then(Tree::as_str))
     };
     let wanted = |name: &str, ns: &str| {
-        want_name.is_none_or(|w| w == name) && want_ns == effective(ns, scoped)
+        want_name.is_none_or(|w| w == name) && want_ns == effective_namespace(ns, scoped)
     };
     // The current identity is read in place; the earlier ones (which allocate) only for objects
     // that have had another.

@@ -12,7 +12,9 @@
 use std::path::Path;
 
 use super::disk::{BuildError, Disk, Result};
-use super::kustomize::{cluster_scoped, identities, Kustomization};
+use super::kustomize::{
+    cluster_scoped, effective_namespace, identities, kind_is_cluster_scoped, Kustomization,
+};
 use super::patches::Selector;
 use super::tree::{TValue, Tree};
 use crate::kinds;
@@ -118,7 +120,7 @@ fn source_value(place: &Place, s: &Tree, out: &[Tree]) -> Result<Tree> {
     let (name, namespace) = (text_field(s, "name"), text_field(s, "namespace"));
     let selector_scoped = !kind.is_empty() && {
         let api = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-        cluster_scoped_kind(&api, kind)
+        kind_is_cluster_scoped(&api, kind)
     };
     let selected = |t: &Tree| {
         let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
@@ -131,7 +133,8 @@ fn source_value(place: &Place, s: &Tree, out: &[Tree]) -> Result<Tree> {
         gvk && identities(t).iter().any(|(n, ns)| {
             (name.is_empty() || name == n)
                 && (namespace.is_empty()
-                    || effective(namespace, selector_scoped) == effective(ns, scoped))
+                    || effective_namespace(namespace, selector_scoped)
+                        == effective_namespace(ns, scoped))
         })
     };
     let mut matches = out.iter().filter(|t| selected(t));
@@ -169,25 +172,6 @@ fn source_value(place: &Place, s: &Tree, out: &[Tree]) -> Result<Tree> {
         );
     };
     Ok(Tree { value: TValue::Str((*part).into()), ..found.clone() })
-}
-
-fn cluster_scoped_kind(api: &str, kind: &str) -> bool {
-    let mut probe = Tree::map(0, crate::load::source::Span::default());
-    probe.set("apiVersion", Tree::string(api, 0, probe.span));
-    probe.set("kind", Tree::string(kind, 0, probe.span));
-    cluster_scoped(&probe)
-}
-
-/// The namespace an identity is in, as kustomize compares them: none for cluster-scoped
-/// objects, `default` for an unset one.
-fn effective(namespace: &str, cluster_scoped: bool) -> &str {
-    if cluster_scoped {
-        "~cluster"
-    } else if namespace.is_empty() {
-        "default"
-    } else {
-        namespace
-    }
 }
 
 /// How a selector is named in errors: `Service/svc1 in svc1-namespace`.
@@ -508,24 +492,10 @@ fn set_value(
     let typed = match (&field.value, text) {
         (TValue::Null | TValue::Seq(_) | TValue::Map(_), _) | (_, None) => value.value.clone(),
         (TValue::Str(_), Some(text)) => TValue::Str(text.into()),
-        (_, Some(text)) => retype(&text),
+        (_, Some(text)) => TValue::typed(&text),
     };
     *field = Tree { value: typed, file: value.file, span: value.span };
     Ok(())
-}
-
-/// A number or boolean field given new text keeps its type when the text reads as one.
-fn retype(text: &str) -> TValue {
-    if text.is_empty() {
-        return TValue::Str(text.into());
-    }
-    let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-    match parsed.documents.first().map(|d| &d.root.value) {
-        Some(crate::load::Value::Int(i)) => TValue::Int(*i),
-        Some(crate::load::Value::Bool(b)) => TValue::Bool(*b),
-        Some(crate::load::Value::Float(f)) => TValue::Float(*f),
-        _ => TValue::Str(text.into()),
-    }
 }
 
 #[cfg(test)]

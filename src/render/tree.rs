@@ -48,6 +48,24 @@ pub struct Origin {
     pub file: u32,
 }
 
+impl TValue {
+    /// A plain scalar's value as YAML reads it: a number or boolean when the text is one, else
+    /// the text (a null too stays text: the caller had text to place).
+    #[must_use]
+    pub fn typed(text: &str) -> TValue {
+        if text.is_empty() {
+            return TValue::Str(text.into());
+        }
+        let plain = saphyr_parser::ScalarStyle::Plain;
+        match crate::load::yaml::resolve_scalar(std::borrow::Cow::Borrowed(text), plain, None) {
+            Value::Int(i) => TValue::Int(i),
+            Value::Bool(b) => TValue::Bool(b),
+            Value::Float(f) => TValue::Float(f),
+            _ => TValue::Str(text.into()),
+        }
+    }
+}
+
 impl Tree {
     /// The tree of a loaded node, every node from `file`.
     #[must_use]

@@ -8,7 +8,7 @@
 
 use super::disk::{BuildError, Result};
 use super::fieldspec::{self, Create, FieldSpec};
-use super::kustomize::{identities, Kustomization};
+use super::kustomize::{cluster_scoped, effective_namespace, identities, Kustomization};
 use super::tree::{TValue, Tree};
 use crate::kinds;
 use crate::load::source::Span;
@@ -49,10 +49,13 @@ pub(super) fn declare(k: &Kustomization, out: &mut [Tree], declared: &mut Vec<Va
             .enumerate()
             .filter(|(_, t)| {
                 let (g, v, kd) = fieldspec::gvk(t);
+                let scoped = cluster_scoped(t);
                 (g, v, kd) == (group, version, kind)
                     && identities(t).iter().any(|(n, ns)| {
                         n == object
-                            && (namespace.is_empty() || effective(ns) == effective(namespace))
+                            && (namespace.is_empty()
+                                || effective_namespace(ns, scoped)
+                                    == effective_namespace(namespace, scoped))
                     })
             })
             .map(|(i, _)| i)
@@ -81,14 +84,6 @@ pub(super) fn declare(k: &Kustomization, out: &mut [Tree], declared: &mut Vec<Va
         });
     }
     Ok(())
-}
-
-fn effective(namespace: &str) -> &str {
-    if namespace.is_empty() {
-        "default"
-    } else {
-        namespace
-    }
 }
 
 fn mark(t: &mut Tree, name: &str, at: &Tree) {
