@@ -265,6 +265,14 @@ impl<'a> Disk<'a> {
         self.loaded.is_some_and(|l| l.contains_key(&real)) || real.is_file()
     }
 
+    /// Whether anything — a file, a directory, a FIFO, a dangling link — is at `path`.
+    pub(super) fn exists(&self, path: &Path) -> bool {
+        if self.memory.is_some() {
+            return self.is_file(path) || self.is_dir(path);
+        }
+        self.is_file(path) || self.real(path).is_some_and(|r| r.symlink_metadata().is_ok())
+    }
+
     /// The manifests kustomize-controller's generator lists for a directory with no
     /// kustomization, from that directory (`./a.yaml`, `./sub`): `.yaml` and `.yml` files at any
     /// depth, and directories with a kustomization instead of what is in them; depth first, in

@@ -346,6 +346,32 @@ pub(super) struct Kustomization {
 }
 
 impl Kustomization {
+    /// Reads a file the kustomization names (`name`, from its directory, written on `line`): a
+    /// remote one, one leaving the root of the build, one outside the directory (when files are
+    /// restricted to it) and a missing one are errors at that line. Gives the path, the file's
+    /// number and its documents.
+    pub(super) fn read_named<'d>(
+        &self,
+        disk: &Disk<'d>,
+        name: &str,
+        line: Option<u32>,
+    ) -> Result<(PathBuf, u32, Vec<std::borrow::Cow<'d, crate::load::Node>>)> {
+        let error = |message: String| BuildError { file: self.shown.clone(), line, message };
+        if name.contains("://") || name.starts_with("github.com/") || name.starts_with("git@") {
+            return Err(error(format!("`{name}` is remote: remote files are not fetched")));
+        }
+        let path = normalize(&self.dir.join(name));
+        if disk.real(&path).is_none() {
+            return Err(error(format!("`{name}` leaves the root of the build")));
+        }
+        self.may_read(&path, line)?;
+        if !disk.exists(&path) {
+            return Err(error(format!("'{}' doesn't exist", show(&path))));
+        }
+        let (file, docs) = disk.read(&path).map_err(|e| error(e.to_string()))?;
+        Ok((path, file, docs))
+    }
+
     /// Refuses a file outside the kustomization's directory when files are restricted to it.
     pub(super) fn may_read(&self, path: &Path, line: Option<u32>) -> Result<()> {
         if self.root_only && !path.starts_with(&self.dir) {
@@ -527,18 +553,7 @@ impl Builder<'_> {
         if let Some(field) = k.tree.get("openapi") {
             let disk = self.disk;
             let read = |name: &str| -> std::result::Result<Tree, String> {
-                let path = normalize(&k.dir.join(name));
-                if k.root_only && !path.starts_with(&k.dir) {
-                    return Err(format!(
-                        "security; file '{}' is not in or below '{}'",
-                        show(&path),
-                        show(&k.dir)
-                    ));
-                }
-                if !disk.is_file(&path) {
-                    return Err(format!("'{}' doesn't exist", show(&path)));
-                }
-                let (file, docs) = disk.read(&path).map_err(|e| e.message)?;
+                let (path, file, docs) = k.read_named(disk, name, None).map_err(|e| e.message)?;
                 docs.first()
                     .map(|d| Tree::from_node(d, file))
                     .ok_or_else(|| format!("'{}' is empty", show(&path)))
@@ -556,14 +571,7 @@ impl Builder<'_> {
     /// Reads the kustomization's `configurations` and `crds` files into its field specs.
     fn configurations(&mut self, k: &mut Kustomization) -> Result<()> {
         for (entry, span) in k.strings("configurations")? {
-            let path = Self::local(k, &entry, span)?;
-            k.may_read(&path, Some(span.start.line))?;
-            let line = Some(span.start.line);
-            let (file, docs) = self.disk.read(&path).map_err(|e| BuildError {
-                file: k.shown.clone(),
-                line,
-                message: e.to_string(),
-            })?;
+            let (path, file, docs) = k.read_named(self.disk, &entry, Some(span.start.line))?;
             let Some(doc) = docs.first() else { continue };
             let tree = Tree::from_node(doc, file);
             let specs = super::fieldspec::configurations(&tree).map_err(|(node, message)| {
@@ -572,14 +580,12 @@ impl Builder<'_> {
             k.specs.extend(&specs);
         }
         for (entry, span) in k.strings("crds")? {
-            let path = Self::local(k, &entry, span)?;
-            k.may_read(&path, Some(span.start.line))?;
             let line = Some(span.start.line);
-            let error = |message: String| BuildError { file: k.shown.clone(), line, message };
-            let (file, docs) = self.disk.read(&path).map_err(|e| error(e.to_string()))?;
+            let (_, file, docs) = k.read_named(self.disk, &entry, line)?;
             let Some(doc) = docs.first() else { continue };
-            let specs = super::fieldspec::crds(&Tree::from_node(doc, file))
-                .map_err(|m| error(format!("`{entry}`: {m}")))?;
+            let specs = super::fieldspec::crds(&Tree::from_node(doc, file)).map_err(|m| {
+                BuildError { file: k.shown.clone(), line, message: format!("`{entry}`: {m}") }
+            })?;
             k.specs.extend(&specs);
         }
         Ok(())

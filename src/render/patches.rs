@@ -12,7 +12,6 @@ use super::kustomize::{
 use super::patch::{self, Merged};
 use super::tree::{TValue, Tree};
 use crate::kinds;
-use crate::load::discover::normalize;
 use crate::load::source::Span;
 
 /// The documents of YAML written inline in a kustomization (a patch, a transformer config), as
@@ -51,10 +50,8 @@ fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> 
         return inline_documents(k, disk, text, "patch");
     }
     if let Some(path) = spec.get("path").and_then(Tree::as_str) {
-        let path = normalize(&k.dir.join(path));
-        k.may_read(&path, spec.get("path").map(|p| p.span.start.line))?;
-        let (file, docs) =
-            disk.read(&path).map_err(|e| k.error(spec.get("path"), e.to_string()))?;
+        let (_, file, docs) =
+            k.read_named(disk, path, spec.get("path").map(|p| p.span.start.line))?;
         return Ok(docs.iter().map(|d| Tree::from_node(d, file)).collect());
     }
     if let Some(name) = spec.as_str() {

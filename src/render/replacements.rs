@@ -18,7 +18,6 @@ use super::kustomize::{
 use super::patches::Selector;
 use super::tree::{TValue, Tree};
 use crate::kinds;
-use crate::load::discover::normalize;
 
 /// Where a replacement is written (the kustomization, or a file it names with `path:`).
 struct Place {
@@ -47,12 +46,7 @@ pub(super) fn run(k: &Kustomization, disk: &Disk, out: &mut [Tree]) -> Result<()
         let Some(name) = path.as_str() else {
             return Err(place.error(path, "`path` must be a string".into()));
         };
-        let file = normalize(&k.dir.join(name));
-        if disk.real(&file).is_none() {
-            return Err(place.error(path, format!("`{name}` leaves the root of the build")));
-        }
-        k.may_read(&file, Some(path.span.start.line))?;
-        let (number, docs) = disk.read(&file).map_err(|e| place.error(path, e.to_string()))?;
+        let (file, number, docs) = k.read_named(disk, name, Some(path.span.start.line))?;
         let place = Place { shown: super::disk::show(Path::new(&file)) };
         let Some(doc) = docs.first().map(|d| Tree::from_node(d, number)) else {
             return Err(place_error(&place, "the file holds no replacement"));

@@ -104,18 +104,8 @@ impl Builder<'_> {
                 k.error(Some(item), "`transformers` entries must be paths or configs".into())
             );
         };
-        let line = Some(item.span.start.line);
-        if entry.contains("://") || entry.starts_with("github.com/") {
-            return Err(k.error(
-                Some(item),
-                format!("`{entry}` is remote: remote transformer configs are not fetched"),
-            ));
-        }
         let path = normalize(&k.dir.join(entry));
-        if self.disk.real(&path).is_none() {
-            return Err(k.error(Some(item), format!("`{entry}` leaves the root of the build")));
-        }
-        if self.disk.is_dir(&path) {
+        if self.disk.real(&path).is_some() && self.disk.is_dir(&path) {
             self.disk.trail.borrow_mut().push((k.file, item.span));
             let built = self.kustomization(&path, false, Vec::new());
             self.disk.trail.borrow_mut().pop();
@@ -127,8 +117,7 @@ impl Builder<'_> {
                 })
                 .collect());
         }
-        k.may_read(&path, line)?;
-        let (file, docs) = self.disk.read(&path).map_err(|e| k.error(Some(item), e.to_string()))?;
+        let (path, file, docs) = k.read_named(self.disk, entry, Some(item.span.start.line))?;
         let shown = show(&path);
         Ok(docs
             .iter()
