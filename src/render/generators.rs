@@ -214,15 +214,8 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
 
 fn read_bytes(g: &Generating<'_>, at: &Tree, path: &std::path::Path) -> Result<(u32, Vec<u8>)> {
     let path = crate::load::discover::normalize(path);
-    if g.root_only && !path.starts_with(g.dir) {
-        return Err(g.error(
-            at,
-            format!(
-                "security; file '{}' is not in or below '{}'",
-                super::disk::show(&path),
-                super::disk::show(g.dir)
-            ),
-        ));
+    if let Some(refusal) = super::kustomize::restricted(g.root_only, g.dir, &path) {
+        return Err(g.error(at, refusal));
     }
     g.disk.read_bytes(&path).map_err(|e| g.error(at, e.message))
 }

@@ -332,6 +332,18 @@ pub(super) struct Builder<'d> {
     built_specs: Option<super::fieldspec::Specs>,
 }
 
+/// Why `path` may not be read from a kustomization in `dir` when files are restricted to it
+/// (`root_only`: kustomize's default load restrictor): `None` when it may.
+pub(super) fn restricted(root_only: bool, dir: &Path, path: &Path) -> Option<String> {
+    (root_only && !path.starts_with(dir)).then(|| {
+        format!(
+            "security; file '{}' is not in or below '{}' (kustomize's default load restrictor; kustomize-controller builds without it)",
+            show(path),
+            show(dir)
+        )
+    })
+}
+
 /// A kustomization being applied: its file, its tree, and where to report.
 pub(super) struct Kustomization {
     pub(super) file: u32,
@@ -374,18 +386,9 @@ impl Kustomization {
 
     /// Refuses a file outside the kustomization's directory when files are restricted to it.
     pub(super) fn may_read(&self, path: &Path, line: Option<u32>) -> Result<()> {
-        if self.root_only && !path.starts_with(&self.dir) {
-            return Err(BuildError {
-                file: self.shown.clone(),
-                line,
-                message: format!(
-                    "security; file '{}' is not in or below '{}' (kustomize's default load restrictor; kustomize-controller builds without it)",
-                    show(path),
-                    show(&self.dir)
-                ),
-            });
-        }
-        Ok(())
+        let refusal = restricted(self.root_only, &self.dir, path);
+        refusal
+            .map_or(Ok(()), |message| Err(BuildError { file: self.shown.clone(), line, message }))
     }
 
     pub(super) fn error(&self, node: Option<&Tree>, message: String) -> BuildError {

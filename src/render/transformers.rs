@@ -607,4 +607,50 @@ mod tests {
         let error = build(&disk, Path::new("aws")).unwrap_err().to_string();
         assert!(error.ends_with("`IAMPolicyGenerator`: only `cloud: gke` is supported"), "{error}");
     }
+
+    /// Builtin patch configs that kustomize refuses are refused with its words, at the
+    /// kustomization; a generator's file outside the kustomization's directory is refused by
+    /// the load restrictor, and read without it.
+    #[test]
+    fn configs_kustomize_refuses_and_generator_files_outside_the_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = |kind: &str, body: &str| {
+            format!("transformers:\n- |-\n  apiVersion: builtin\n  kind: {kind}\n  metadata: {{name: p}}\n{body}")
+        };
+        let (neither, no_target) = (
+            config("PatchTransformer", "  target: {kind: Deployment}\n"),
+            config("PatchJson6902Transformer", "  jsonOp: '[]'\n"),
+        );
+        write(
+            dir.path(),
+            &[
+                ("neither/kustomization.yaml", neither.as_str()),
+                ("notarget/kustomization.yaml", no_target.as_str()),
+                (
+                    "app/kustomization.yaml",
+                    "configMapGenerator:\n- name: settings\n  files: [../notes.txt]\n",
+                ),
+                ("notes.txt", "hello\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let error = |at: &str| build(&disk, Path::new(at)).unwrap_err().to_string();
+        let refused = error("neither");
+        assert!(refused.starts_with("/neither/kustomization.yaml"), "{refused}");
+        assert!(refused.ends_with("must specify one of patch and path"), "{refused}");
+        let refused = error("notarget");
+        assert!(refused.ends_with("must specify the target field to patch"), "{refused}");
+        assert_eq!(
+            error("app"),
+            "/app/kustomization.yaml:3: security; file '/notes.txt' is not in or below '/app' (kustomize's default load restrictor; kustomize-controller builds without it)"
+        );
+        let unrestricted = super::super::kustomize::build_ordered(
+            &disk,
+            Path::new("app"),
+            &super::super::order::Order::Input,
+            super::super::kustomize::Restrictor::None,
+        )
+        .unwrap();
+        assert_eq!(unrestricted[0].to_json()["data"], json!({"notes.txt": "hello\n"}));
+    }
 }
