@@ -157,6 +157,12 @@ fn params_of(
             "git" if entry.value.get("directories").is_some() => {
                 out.extend(git_directories(&entry.value, sources.dirs).map_err(|m| (at, m))?);
             }
+            "git" => {
+                return Err((
+                    at,
+                    "an ApplicationSet git `files` generator is not supported yet (git `directories` is)".into(),
+                ))
+            }
             "clusters" => out.extend(clusters(&entry.value, sources).map_err(|m| (at, m))?),
             // Two child generators: every pair of their parameter sets.
             "matrix" if depth == 0 => {

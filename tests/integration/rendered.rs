@@ -205,11 +205,11 @@ fn copies_collide_only_when_one_cluster_receives_both() {
     let flux = |name: &str, path: &str| {
         format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\n  namespace: flux-system\nspec:\n  path: {path}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n")
     };
-    let (a, b, c) = (flux("a", "./shared"), flux("b", "./shared"), flux("c", "./shared"));
+    let (a, b, c) = (flux("a", "./common"), flux("b", "./common"), flux("c", "./common"));
     write(
         dir.path(),
         &[
-            // Staging and production each deploy ./shared once: no collision.
+            // Staging and production each deploy ./common once: no collision.
             ("clusters/staging/a.yaml", a.as_str()),
             ("clusters/production/a.yaml", a.as_str()),
             // Two entries of one cluster deploy it twice: a collision.
@@ -217,7 +217,7 @@ fn copies_collide_only_when_one_cluster_receives_both() {
             ("clusters/dev/c.yaml", c.as_str()),
             ("clusters/dev/flux-system/sync.yaml", &flux("flux-system", "./clusters/dev")),
             (
-                "shared/cm.yaml",
+                "common/cm.yaml",
                 "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n",
             ),
             // Two overlays of one base, with no cluster entry: each is its own unit.
@@ -232,7 +232,7 @@ fn copies_collide_only_when_one_cluster_receives_both() {
     );
     let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-001", "."], None);
     let report = run.json();
-    assert_eq!(locations(&report), [loc("MTK-GEN-001", "shared/cm.yaml", 4, 3)], "{report}");
+    assert_eq!(locations(&report), [loc("MTK-GEN-001", "common/cm.yaml", 4, 3)], "{report}");
     // One definition that two units of the dev cluster apply: the units are named.
     let message = report["findings"][0]["message"].as_str().unwrap();
     assert!(message.contains("is applied twice by one cluster"), "{message}");
@@ -838,4 +838,64 @@ fn application_set_clusters_and_matrix_generators() {
         finding["units"][0]["name"],
         "Argo CD ApplicationSet `argocd/edge` Application `web-east` (argocd/edge.yaml)"
     );
+}
+
+/// What the ApplicationSet generators cannot expand is an error at the generator, naming what
+/// is missing, and that ApplicationSet's directories are linted as written: a matrix of one
+/// generator, a clusters selector with `matchExpressions`, a git `files` generator and a
+/// generator kind mtk-lint does not know.
+#[test]
+fn application_set_generators_it_cannot_expand_are_errors_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let appset = |name: &str, generator: &str| {
+        format!("apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {{name: {name}, namespace: argocd}}\nspec:\n  generators:\n{generator}  template:\n    metadata: {{name: '{{{{app}}}}'}}\n    spec:\n      project: default\n      source: {{repoURL: https://git.example.com/fleet, path: 'apps/{{{{app}}}}'}}\n      destination: {{server: https://kubernetes.default.svc, namespace: team}}\n")
+    };
+    let sets = [
+        ("one", "  - matrix:\n      generators:\n      - list:\n          elements: [{app: web}]\n"),
+        ("expr", "  - clusters:\n      selector:\n        matchExpressions: [{key: env, operator: In, values: [prod]}]\n"),
+        ("files", "  - git:\n      repoURL: https://git.example.com/fleet\n      revision: HEAD\n      files: [{path: 'apps/*/config.json'}]\n"),
+        ("scm", "  - scmProvider:\n      github: {organization: acme}\n"),
+    ];
+    let files: Vec<(String, String)> =
+        sets.iter().map(|(name, g)| (format!("argocd/{name}.yaml"), appset(name, g))).collect();
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    write(dir.path(), &files);
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: team\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
+    write(dir.path(), &[("apps/web/pod.yaml", pod)]);
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let report = run.json();
+    let errors: Vec<(String, u64, String)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            (text("file"), e["line"].as_u64().unwrap_or(0), text("message"))
+        })
+        .collect();
+    let has = |file: &str, line: u64, message: &str| {
+        errors.iter().any(|e| e.0 == file && e.1 == line && e.2.contains(message))
+    };
+    assert_eq!(errors.len(), 4, "{errors:?}");
+    assert!(
+        has("argocd/one.yaml", 7, "a matrix generator needs exactly two generators"),
+        "{errors:?}"
+    );
+    assert!(has("argocd/expr.yaml", 7, "`matchExpressions` is not supported yet"), "{errors:?}");
+    assert!(
+        has("argocd/files.yaml", 7, "git `files` generator is not supported yet"),
+        "{errors:?}"
+    );
+    assert!(
+        has(
+            "argocd/scm.yaml",
+            7,
+            "the ApplicationSet generator `scmProvider` is not supported yet"
+        ),
+        "{errors:?}"
+    );
+    // The pod is still linted, where it is written.
+    assert_eq!(locations(&report), [loc("MTK-SEC-001", "apps/web/pod.yaml", 11, 7)], "{report}");
 }
