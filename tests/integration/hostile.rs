@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{loc, locations, mtk, mtk_in, repo};
+use crate::support::{errors, loc, locations, mtk, mtk_in, repo};
 
 const KNOWN: &str = "testdata/hostile/known-violation.yaml";
 
@@ -14,23 +14,6 @@ type At = (Option<u64>, Option<u64>);
 /// The finding every run must still report.
 fn known() -> (String, String, u64, u64) {
     loc("MTK-SEC-001", KNOWN, 11, 9)
-}
-
-/// (file, line, column, message) of every error.
-fn errors(report: &Value) -> Vec<(String, Option<u64>, Option<u64>, String)> {
-    report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_string(),
-                e["line"].as_u64(),
-                e["column"].as_u64(),
-                e["message"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 /// Lints the known violation (with only the rule it violates) and the policies at `path`.

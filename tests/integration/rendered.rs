@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{loc, locations, mtk, mtk_in, write};
+use crate::support::{errors, loc, locations, mtk, mtk_in, write};
 
 /// The unit names of a finding, each cut to its file.
 fn units(finding: &Value) -> Vec<String> {
@@ -180,23 +180,12 @@ fn a_unit_that_cannot_be_built_is_an_error_at_its_line_and_its_files_are_still_l
     assert_eq!(run.code, 2);
     let report = run.json();
     assert_eq!(locations(&report), [loc("MTK-SEC-001", "app/pod.yaml", 11, 7)]);
-    let errors: Vec<(String, u64, String)> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_string(),
-                e["line"].as_u64().unwrap_or(0),
-                e["message"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let errors = errors(&report);
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert_eq!((errors[0].0.as_str(), errors[0].1), ("app/kustomization.yaml", 2));
-    assert!(errors[0].2.contains("`helmCharts` is not supported yet"), "{}", errors[0].2);
-    assert_eq!((errors[1].0.as_str(), errors[1].1), ("other/kustomization.yaml", 1));
-    assert!(errors[1].2.contains("missing.yaml' does not exist"), "{}", errors[1].2);
+    assert_eq!((errors[0].0.as_str(), errors[0].1), ("app/kustomization.yaml", Some(2)));
+    assert!(errors[0].3.contains("`helmCharts` is not supported yet"), "{}", errors[0].3);
+    assert_eq!((errors[1].0.as_str(), errors[1].1), ("other/kustomization.yaml", Some(1)));
+    assert!(errors[1].3.contains("missing.yaml' does not exist"), "{}", errors[1].3);
 }
 
 #[test]
@@ -531,17 +520,9 @@ fn entry_options_this_build_cannot_apply_are_errors_at_their_line() {
     );
     let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-GEN-001", "."], None);
     assert_eq!(run.code, 2);
-    let errors: Vec<(String, u64, String)> = run.json()["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let text = |k: &str| e[k].as_str().unwrap_or("").to_string();
-            (text("file"), e["line"].as_u64().unwrap_or(0), text("message"))
-        })
-        .collect();
+    let errors = errors(&run.json());
     let has = |file: &str, line: u64, text: &str| {
-        errors.iter().any(|(f, l, m)| f == file && *l == line && m.contains(text))
+        errors.iter().any(|(f, l, _, m)| f == file && l.unwrap_or(0) == line && m.contains(text))
     };
     assert!(
         has("clusters/a/missing.yaml", 11, "ConfigMap `flux-system/absent` is not in the tree"),
@@ -568,7 +549,7 @@ fn entry_options_this_build_cannot_apply_are_errors_at_their_line() {
         "{errors:#?}"
     );
     // `optional` lets the build go on without the ConfigMap: no error for it.
-    assert!(!errors.iter().any(|(f, _, _)| f.starts_with("clusters/b/")), "{errors:#?}");
+    assert!(!errors.iter().any(|(f, _, _, _)| f.starts_with("clusters/b/")), "{errors:#?}");
 }
 
 /// A component nothing uses is not a unit (it is not deployed alone): its files are linted as
@@ -866,17 +847,9 @@ fn application_set_generators_it_cannot_expand_are_errors_at_their_line() {
     let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
     assert_eq!(run.code, 2, "{}", run.stdout);
     let report = run.json();
-    let errors: Vec<(String, u64, String)> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            let text = |k: &str| e[k].as_str().unwrap_or_default().to_string();
-            (text("file"), e["line"].as_u64().unwrap_or(0), text("message"))
-        })
-        .collect();
-    let has = |file: &str, line: u64, message: &str| {
-        errors.iter().any(|e| e.0 == file && e.1 == line && e.2.contains(message))
+    let errors = errors(&report);
+    let has = |file: &str, line: u64, text: &str| {
+        errors.iter().any(|(f, l, _, m)| f == file && l.unwrap_or(0) == line && m.contains(text))
     };
     assert_eq!(errors.len(), 4, "{errors:?}");
     assert!(

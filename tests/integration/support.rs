@@ -80,6 +80,23 @@ pub(crate) fn locations(report: &Value) -> Vec<(String, String, u64, u64)> {
         .collect()
 }
 
+/// (file, line, column, message) of every error.
+pub(crate) fn errors(report: &Value) -> Vec<(String, Option<u64>, Option<u64>, String)> {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["file"].as_str().unwrap().to_string(),
+                e["line"].as_u64(),
+                e["column"].as_u64(),
+                e["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
 pub(crate) fn loc(rule: &str, file: &str, line: u64, column: u64) -> (String, String, u64, u64) {
     (rule.to_string(), file.to_string(), line, column)
 }
