@@ -174,13 +174,14 @@ const CLUSTER_SCOPED_CRDS: &[(&str, &str)] = &[
 ];
 
 struct Table {
-    by_group_kind: HashMap<(&'static str, &'static str), KindInfo>,
+    /// foldhash: looked up for every object many times over while rendering.
+    by_group_kind: foldhash::HashMap<(&'static str, &'static str), KindInfo>,
 }
 
 fn table() -> &'static Table {
     static TABLE: OnceLock<Table> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut by_group_kind = HashMap::new();
+        let mut by_group_kind = foldhash::HashMap::default();
         for k in builtin_table() {
             // Several versions of one kind share a scope; keep the first (stable) entry.
             by_group_kind.entry((k.group, k.kind)).or_insert(k);
@@ -221,8 +222,10 @@ pub fn is_cluster_scoped<S: std::hash::BuildHasher>(
     if let Some(info) = table().by_group_kind.get(&(group, kind)) {
         return !info.namespaced;
     }
-    if let Some(namespaced) = crd_scopes.get(&(group.to_string(), kind.to_string())) {
-        return !namespaced;
+    if !crd_scopes.is_empty() {
+        if let Some(namespaced) = crd_scopes.get(&(group.to_string(), kind.to_string())) {
+            return !namespaced;
+        }
     }
     CLUSTER_SCOPED_CRDS.iter().any(|&(g, k)| g == group && k == kind)
 }

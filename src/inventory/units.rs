@@ -22,7 +22,7 @@ use super::rendered::{
 };
 use crate::load::source::Span;
 use crate::load::{LoadedFile, Node};
-use crate::render::kustomize::{BuildError, Deleted, Disk, Loaded, Read};
+use crate::render::kustomize::{BuildError, Deleted, Disk, Loaded, LoadedFiles, Read};
 use crate::render::tree::Tree;
 
 /// Stack of a build thread (reserved, not used, until a build goes deep).
@@ -78,7 +78,7 @@ struct Shared<'a> {
     files: &'a [LoadedFile],
     roots: &'a [PathBuf],
     targets: &'a [FluxTarget],
-    loaded: HashMap<PathBuf, Loaded<'a>>,
+    loaded: LoadedFiles<'a>,
     sources: crate::render::flux::Sources,
     limits: crate::load::Limits,
     /// The target of each (loaded file, document) that defines one.
@@ -100,7 +100,7 @@ pub(crate) fn render(
     if layout.root_configs.is_empty() && layout.target_dirs.iter().all(Option::is_none) {
         return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
     }
-    let loaded: HashMap<PathBuf, Loaded<'_>> = files
+    let loaded: LoadedFiles<'_> = files
         .iter()
         .enumerate()
         .filter_map(|(index, f)| {

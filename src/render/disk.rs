@@ -22,7 +22,7 @@ pub struct Disk<'a> {
     /// Files held in memory instead (by path from `/`): tests and fuzzing.
     memory: Option<HashMap<PathBuf, String>>,
     /// Files the loader read, by absolute path.
-    loaded: Option<&'a HashMap<PathBuf, Loaded<'a>>>,
+    loaded: Option<&'a LoadedFiles<'a>>,
     files: std::cell::RefCell<Vec<Read>>,
     /// The kustomization entries that led to the file first read as each number (`via`).
     pub(super) trail: std::cell::RefCell<Vec<(u32, Span)>>,
@@ -41,6 +41,67 @@ pub struct Loaded<'a> {
     pub text: &'a str,
     /// The file has parse errors (reported by the loader).
     pub broken: bool,
+}
+
+/// The files the loader read, by absolute path. Paths are compared as `Path`s compare them
+/// (`a//b` is `a/b`) but hashed as bytes: builds look paths up thousands of times.
+#[derive(Default)]
+pub struct LoadedFiles<'a> {
+    by_path: foldhash::HashMap<std::ffi::OsString, Loaded<'a>>,
+    /// Whether a path the loader did not read is a regular file, as asked before (units of
+    /// two clusters build the same directories, and each looks for three kustomization names).
+    files_seen: std::sync::RwLock<foldhash::HashMap<PathBuf, bool>>,
+}
+
+impl<'a> LoadedFiles<'a> {
+    /// The file the loader read at `path`.
+    #[must_use]
+    pub fn get(&self, path: &Path) -> Option<&Loaded<'a>> {
+        self.by_path.get(&*path_key(path))
+    }
+
+    #[must_use]
+    pub fn contains(&self, path: &Path) -> bool {
+        self.get(path).is_some()
+    }
+
+    /// Whether `real` (a path on disk) is a file: loaded, or a regular file on disk.
+    fn is_file(&self, real: &Path) -> bool {
+        if self.contains(real) {
+            return true;
+        }
+        let known = self.files_seen.read().ok().and_then(|seen| seen.get(real).copied());
+        known.unwrap_or_else(|| {
+            let is_file = real.is_file();
+            if let Ok(mut seen) = self.files_seen.write() {
+                seen.insert(real.to_path_buf(), is_file);
+            }
+            is_file
+        })
+    }
+}
+
+impl<'a> FromIterator<(PathBuf, Loaded<'a>)> for LoadedFiles<'a> {
+    fn from_iter<I: IntoIterator<Item = (PathBuf, Loaded<'a>)>>(iter: I) -> Self {
+        let by_path =
+            iter.into_iter().map(|(p, l)| (path_key(&p).into_owned(), l));
+        LoadedFiles { by_path: by_path.collect(), files_seen: std::sync::RwLock::default() }
+    }
+}
+
+/// A path spelled as its components spell it: the path itself unless it has an empty or `.`
+/// component after the first, or a trailing `/`.
+fn path_key(path: &Path) -> std::borrow::Cow<'_, std::ffi::OsStr> {
+    let bytes = path.as_os_str().as_encoded_bytes();
+    let untidy = bytes.len() > 1 && bytes.ends_with(b"/")
+        || bytes.ends_with(b"/.")
+        || memchr::memmem::find(bytes, b"//").is_some()
+        || memchr::memmem::find(bytes, b"/./").is_some();
+    if untidy {
+        std::borrow::Cow::Owned(path.components().collect::<PathBuf>().into_os_string())
+    } else {
+        std::borrow::Cow::Borrowed(path.as_os_str())
+    }
 }
 
 /// An object a `$patch: delete` took out of a build: what the cluster does not receive, and the
@@ -116,7 +177,7 @@ impl<'a> Disk<'a> {
     #[must_use]
     pub fn with_loaded(
         (root, resolved_root): (&Path, &Path),
-        loaded: &'a HashMap<PathBuf, Loaded<'a>>,
+        loaded: &'a LoadedFiles<'a>,
         limits: crate::load::Limits,
     ) -> Self {
         Disk {
@@ -247,10 +308,10 @@ impl<'a> Disk<'a> {
         // What the loader read answers without asking the file system (a fleet's overlays name
         // thousands of paths).
         if let Some(loaded) = self.loaded {
-            if loaded.contains_key(&real) {
+            if loaded.contains(&real) {
                 return false;
             }
-            if KUSTOMIZATION_FILES.iter().any(|k| loaded.contains_key(&real.join(k))) {
+            if KUSTOMIZATION_FILES.iter().any(|k| loaded.contains(&real.join(k))) {
                 return true;
             }
         }
@@ -262,7 +323,10 @@ impl<'a> Disk<'a> {
             return self.real(path).is_some() && memory.contains_key(&normalize(path));
         }
         let Some(real) = self.real(path) else { return false };
-        self.loaded.is_some_and(|l| l.contains_key(&real)) || real.is_file()
+        match self.loaded {
+            Some(loaded) => loaded.is_file(&real),
+            None => real.is_file(),
+        }
     }
 
     /// Whether anything — a file, a directory, a FIFO, a dangling link — is at `path`.
@@ -474,4 +538,25 @@ impl Disk<'_> {
 
 pub(super) fn show(path: &Path) -> String {
     path.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{path_key, Loaded, LoadedFiles};
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn loaded_files_are_found_by_any_spelling_of_their_path() {
+        let loaded = Loaded { index: 7, documents: &[], text: "", broken: false };
+        let files: LoadedFiles<'_> =
+            [(PathBuf::from("/repo/base/./app.yaml"), loaded)].into_iter().collect();
+        for spelling in ["/repo/base/app.yaml", "/repo//base/app.yaml", "/repo/base/./app.yaml"] {
+            assert_eq!(files.get(Path::new(spelling)).map(|l| l.index), Some(7), "{spelling}");
+        }
+        assert!(!files.contains(Path::new("/repo/base/app.yml")));
+        assert!(!files.contains(Path::new("/repo/app.yaml")));
+        assert_eq!(path_key(Path::new("/a/b/")), path_key(Path::new("/a/b")));
+        assert_eq!(path_key(Path::new("/a/b/.")), path_key(Path::new("/a/b")));
+        assert_eq!(path_key(Path::new("/")), Path::new("/").as_os_str());
+    }
 }

@@ -5,7 +5,7 @@
 
 use super::disk::Result;
 use super::fieldspec::{self, Create, FieldSpec};
-use super::kustomize::{cluster_scoped, identities, remember, rename, Kustomization};
+use super::kustomize::{cluster_scoped, identities, identity, remember, rename, Kustomization};
 use super::tree::{TValue, Tree};
 use crate::load::source::Span;
 
@@ -28,7 +28,7 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
         })
         .filter_map(|t| {
             let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
-            let (name, old_ns) = identities(t).swap_remove(0);
+            let (name, old_ns) = identity(t);
             ((old_ns.is_empty() || !options.unset_only) && old_ns != ns).then(|| {
                 super::namereference::Rename {
                     kind,
@@ -283,37 +283,43 @@ pub(super) fn annotations(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 /// (image volumes).
 pub(super) fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let entries = k.list("images")?;
-    let specs = if entries.is_empty() { Vec::new() } else { k.specs.of("images") };
-    for entry in entries {
-        let name = entry.get("name").and_then(Tree::as_str).unwrap_or("");
-        let mut update = |image: &mut Tree| {
-            let Some(current) = image.as_str() else { return };
-            let r = crate::image::ImageRef::split(current);
-            let (base, tag_part) = split_image(current);
-            if base != name && r.path != name {
-                return;
-            }
-            let new_name = entry.get("newName").and_then(Tree::as_str).unwrap_or(base);
-            let field = |f: &str| entry.get(f).and_then(Tree::as_str);
-            let suffix = match (field("digest"), field("newTag")) {
-                (Some(d), _) => format!("@{d}"),
-                (None, Some(tag)) => format!(":{tag}"),
-                (None, None) => tag_part.to_string(),
-            };
-            let at =
-                ["digest", "newTag", "newName"].iter().find_map(|f| entry.get(f)).unwrap_or(entry);
-            *image = Tree::string(&format!("{new_name}{suffix}"), at.file, at.span);
-        };
-        for t in out.iter_mut() {
-            for_each_image(t, &mut update);
-            fieldspec::apply_all(&specs, t, (Create::Never, (entry.file, entry.span)), &mut |f| {
-                update(f);
-                Ok(())
-            })
-            .map_err(|m| k.error(Some(entry), m))?;
+    let Some(first) = entries.first() else { return Ok(()) };
+    let specs = k.specs.of("images");
+    // kustomize applies the entries one after another; an image field is changed by each entry
+    // in turn, so one walk of each object applies them all in the same order.
+    let mut update = |image: &mut Tree| {
+        for entry in entries {
+            update_image(entry, image);
         }
+    };
+    for t in out.iter_mut() {
+        for_each_image(t, &mut update);
+        fieldspec::apply_all(&specs, t, (Create::Never, (first.file, first.span)), &mut |f| {
+            update(f);
+            Ok(())
+        })
+        .map_err(|m| k.error(Some(first), m))?;
     }
     Ok(())
+}
+
+/// One `images` entry applied to an image field (nothing when it names another image).
+fn update_image(entry: &Tree, image: &mut Tree) {
+    let name = entry.get("name").and_then(Tree::as_str).unwrap_or("");
+    let Some(current) = image.as_str() else { return };
+    let (base, tag_part) = split_image(current);
+    if base != name && crate::image::ImageRef::split(current).path != name {
+        return;
+    }
+    let new_name = entry.get("newName").and_then(Tree::as_str).unwrap_or(base);
+    let field = |f: &str| entry.get(f).and_then(Tree::as_str);
+    let suffix = match (field("digest"), field("newTag")) {
+        (Some(d), _) => format!("@{d}"),
+        (None, Some(tag)) => format!(":{tag}"),
+        (None, None) => tag_part.to_string(),
+    };
+    let at = ["digest", "newTag", "newName"].iter().find_map(|f| entry.get(f)).unwrap_or(entry);
+    *image = Tree::string(&format!("{new_name}{suffix}"), at.file, at.span);
 }
 
 /// `replicas`: `count` set where the replica field specs say (`spec.replicas` of Deployments,

@@ -15,7 +15,7 @@ use crate::load::discover::normalize;
 use crate::load::source::Span;
 
 use super::disk::{show, Result, KUSTOMIZATION_FILES};
-pub use super::disk::{BuildError, Deleted, Disk, Loaded, Read};
+pub use super::disk::{BuildError, Deleted, Disk, Loaded, LoadedFiles, Read};
 
 /// How deep kustomizations may include each other (kustomize sets no limit; real trees nest a
 /// few levels).
@@ -192,7 +192,7 @@ const PREVIOUS_NAMESPACES: &str = "internal.config.kubernetes.io/previousNamespa
 
 /// Records the object's current name and namespace before a transformer changes one of them.
 pub(super) fn remember(t: &mut Tree, file: u32, span: Span) {
-    let current = identities(t).swap_remove(0);
+    let current = identity(t);
     remember_as(t, &current, file, span);
 }
 
@@ -218,11 +218,16 @@ pub(super) fn remember_as(
     }
 }
 
-/// Every (name, namespace) the object has had, the current one first.
-pub(super) fn identities(t: &Tree) -> Vec<(String, String)> {
+/// The object's (name, namespace) now.
+pub(super) fn identity(t: &Tree) -> (String, String) {
     let meta =
         |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("").to_string();
-    let mut ids = vec![(meta("name"), meta("namespace"))];
+    (meta("name"), meta("namespace"))
+}
+
+/// Every (name, namespace) the object has had, the current one first.
+pub(super) fn identities(t: &Tree) -> Vec<(String, String)> {
+    let mut ids = vec![identity(t)];
     let previous = |key: &str| {
         t.at(&["metadata", "annotations", key])
             .and_then(Tree::as_str)
@@ -294,7 +299,7 @@ impl<'t> Id<'t> {
 
 /// The first object whose identity an earlier one has, and that identity.
 pub(super) fn first_duplicate(out: &[Tree]) -> Option<(usize, Id<'_>)> {
-    let mut seen = std::collections::HashSet::with_capacity(out.len());
+    let mut seen = foldhash::HashSet::with_capacity_and_hasher(out.len(), Default::default());
     out.iter().enumerate().map(|(i, t)| (i, Id::of(t))).find(|(_, id)| !seen.insert(id.clone()))
 }
 

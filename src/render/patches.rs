@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use super::disk::{BuildError, Deleted, Disk, Result};
 use super::kustomize::{
-    effective_namespace, identities, remember, remember_as, Kustomization, PREVIOUS_NAMES,
+    effective_namespace, identities, identity, remember, remember_as, Kustomization, PREVIOUS_NAMES,
 };
 use super::patch::{self, Merged};
 use super::tree::{TValue, Tree};
@@ -179,6 +179,9 @@ impl<'t> Selector<'t> {
                 let pattern = if wanted.chars().all(|c| c.is_alphanumeric() || "-_/:@".contains(c))
                 {
                     Pattern::Literal(wanted)
+                } else if wanted.chars().all(|c| c.is_alphanumeric() || "-_/:@.".contains(c)) {
+                    // `networking.k8s.io`: each `.` matches any one character but a newline.
+                    Pattern::Dotted(wanted)
                 } else {
                     Pattern::Regex(
                         regex::Regex::new(&format!("^(?:{wanted})$"))
@@ -259,6 +262,9 @@ impl<'t> Selector<'t> {
 /// targets name a kind or an object), the rest is matched whole.
 enum Pattern<'t> {
     Literal(&'t str),
+    /// Literal text but for `.`, matched as the regular expression it is without compiling one
+    /// (a patch target's `group` is usually dotted).
+    Dotted(&'t str),
     Regex(regex::Regex),
 }
 
@@ -266,6 +272,12 @@ impl Pattern<'_> {
     fn is_match(&self, text: &str) -> bool {
         match self {
             Pattern::Literal(wanted) => *wanted == text,
+            Pattern::Dotted(wanted) => {
+                let mut have = text.chars();
+                wanted.chars().all(|w| {
+                    have.next().is_some_and(|c| c == w || (w == '.' && c != '\n'))
+                }) && have.next().is_none()
+            }
             Pattern::Regex(re) => re.is_match(text),
         }
     }
@@ -372,9 +384,9 @@ fn apply_patch(
         }
         let mut renames = Vec::new();
         for t in out.iter_mut().filter(|t| selector.as_ref().is_some_and(|s| s.matches(t))) {
-            let before = identities(t).swap_remove(0);
+            let before = identity(t);
             patch::json6902(t, body).map_err(fail)?;
-            let after = identities(t).swap_remove(0);
+            let after = identity(t);
             if after != before {
                 remember_as(t, &before, at.file, at.span);
                 renames.push(renamed(t, before, after, at));
@@ -414,20 +426,18 @@ fn apply_patch(
         meta.remove("namespace");
     }
     let renames = body.at(&["metadata", "name"]).is_some();
-    let mut matched = false;
     let mut deleted = Vec::new();
     let mut renamed_objects = Vec::new();
-    for (i, t) in out.iter_mut().enumerate() {
-        let chosen = match &selector {
-            Some(s) => s.matches(t),
-            None => by_name.contains(&i),
-        };
-        if !chosen {
-            continue;
-        }
-        matched = true;
+    let mut chosen = match &selector {
+        Some(s) => (0..out.len()).filter(|&i| s.matches(&out[i])).collect(),
+        None => by_name,
+    };
+    chosen.sort_unstable();
+    let matched = !chosen.is_empty();
+    for i in chosen {
+        let t = &mut out[i];
         let keys = merge_keys(k, t);
-        let before = identities(t).swap_remove(0);
+        let before = identity(t);
         if renames {
             remember(t, at.file, at.span);
         }
@@ -435,7 +445,7 @@ fn apply_patch(
             deleted.push(i);
             continue;
         }
-        let after = identities(t).swap_remove(0);
+        let after = identity(t);
         if renames && after != before {
             renamed_objects.push(renamed(t, before, after, at));
         }
@@ -542,4 +552,28 @@ pub(super) fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tre
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Pattern;
+
+    #[test]
+    fn a_dotted_target_matches_as_the_regular_expression_it_is() {
+        let dotted = Pattern::Dotted("networking.k8s.io");
+        let regex = regex::Regex::new("^(?:networking.k8s.io)$").unwrap();
+        for text in [
+            "networking.k8s.io",
+            "networkingXk8s-io",
+            "networking.k8s.io2",
+            "networking.k8s.i",
+            "networking\nk8s.io",
+            "networkingék8s.io",
+            "",
+        ] {
+            assert_eq!(dotted.is_match(text), regex.is_match(text), "{text:?}");
+        }
+        assert!(Pattern::Literal("web").is_match("web"));
+        assert!(!Pattern::Literal("web").is_match("web2"));
+    }
 }
