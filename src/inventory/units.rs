@@ -29,7 +29,7 @@ use crate::render::tree::Tree;
 const BUILD_STACK: usize = 64 << 20;
 
 /// How many units are built before what they built is settled.
-const CHUNK: usize = 256;
+const CHUNK: usize = 64;
 
 /// Most units a tree may have (entries rendered by entries could otherwise multiply).
 pub(super) const MAX_UNITS: usize = 20_000;

@@ -83,8 +83,7 @@ impl<'a> LoadedFiles<'a> {
 
 impl<'a> FromIterator<(PathBuf, Loaded<'a>)> for LoadedFiles<'a> {
     fn from_iter<I: IntoIterator<Item = (PathBuf, Loaded<'a>)>>(iter: I) -> Self {
-        let by_path =
-            iter.into_iter().map(|(p, l)| (path_key(&p).into_owned(), l));
+        let by_path = iter.into_iter().map(|(p, l)| (path_key(&p).into_owned(), l));
         LoadedFiles { by_path: by_path.collect(), files_seen: std::sync::RwLock::default() }
     }
 }

@@ -299,7 +299,10 @@ impl<'t> Id<'t> {
 
 /// The first object whose identity an earlier one has, and that identity.
 pub(super) fn first_duplicate(out: &[Tree]) -> Option<(usize, Id<'_>)> {
-    let mut seen = foldhash::HashSet::with_capacity_and_hasher(out.len(), Default::default());
+    let mut seen = foldhash::HashSet::with_capacity_and_hasher(
+        out.len(),
+        foldhash::fast::RandomState::default(),
+    );
     out.iter().enumerate().map(|(i, t)| (i, Id::of(t))).find(|(_, id)| !seen.insert(id.clone()))
 }
 

@@ -343,7 +343,7 @@ mod tests {
         let (_, origins) = objects[0].clone().into_node();
         assert!(origins
             .iter()
-            .any(|o| o.pointer == "/spec/template/spec/serviceAccountName" && o.file == 1));
+            .any(|o| &*o.pointer == "/spec/template/spec/serviceAccountName" && o.file == 1));
     }
 
     /// kustomize's other default references: cluster-scoped kinds named from anywhere, an

@@ -453,8 +453,7 @@ mod tests {
         assert_eq!(json["metadata"]["labels"], json!({"tier": "web"}));
         // The field the patch added comes from the patch file.
         let (_, origins) = base.into_node();
-        let files: Vec<(&str, u32)> =
-            origins.iter().map(|o| (o.pointer.as_str(), o.file)).collect();
+        let files: Vec<(&str, u32)> = origins.iter().map(|o| (&*o.pointer, o.file)).collect();
         assert!(
             files.contains(&("/spec/template/spec/containers/0/securityContext", 1)),
             "{files:?}"

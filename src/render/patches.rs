@@ -274,9 +274,10 @@ impl Pattern<'_> {
             Pattern::Literal(wanted) => *wanted == text,
             Pattern::Dotted(wanted) => {
                 let mut have = text.chars();
-                wanted.chars().all(|w| {
-                    have.next().is_some_and(|c| c == w || (w == '.' && c != '\n'))
-                }) && have.next().is_none()
+                wanted
+                    .chars()
+                    .all(|w| have.next().is_some_and(|c| c == w || (w == '.' && c != '\n')))
+                    && have.next().is_none()
             }
             Pattern::Regex(re) => re.is_match(text),
         }

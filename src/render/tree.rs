@@ -44,7 +44,9 @@ pub struct Field {
 /// on (unless a deeper entry says otherwise) its fields come from `file`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
-    pub pointer: String,
+    /// Shared between the objects whose fields change file at the same place (a fleet's
+    /// overlays give thousands of objects `/metadata/namespace` from their kustomization).
+    pub pointer: std::sync::Arc<str>,
     pub file: u32,
 }
 
@@ -209,7 +211,10 @@ impl Tree {
         let file = self.file;
         let mut pointer = String::new();
         let node = convert(self, file, &mut pointer, &mut origins);
-        (node, origins)
+        // Kept as long as the object: no spare capacity.
+        let mut exact = Vec::with_capacity(origins.len());
+        exact.append(&mut origins);
+        (node, exact)
     }
 }
 
@@ -217,7 +222,7 @@ impl Tree {
 /// where the file changes.
 fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec<Origin>) -> Node {
     if tree.file != parent_file {
-        origins.push(Origin { pointer: pointer.clone(), file: tree.file });
+        origins.push(Origin { pointer: interned(pointer), file: tree.file });
     }
     let file = tree.file;
     let value = match tree.value {
@@ -226,45 +231,70 @@ fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec
         TValue::Int(i) => Value::Int(i),
         TValue::Float(f) => Value::Float(f),
         TValue::Str(s) => Value::Str(s),
-        TValue::Seq(items) => Value::Seq(
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let len = pointer.len();
-                    pointer.push('/');
-                    pointer.push_str(itoa(i, &mut [0; 20]));
-                    let node = convert(t, file, pointer, origins);
-                    pointer.truncate(len);
-                    node
-                })
-                .collect(),
-        ),
-        TValue::Map(fields) => Value::Map(
-            fields
-                .into_iter()
-                .map(|f| {
-                    let len = pointer.len();
-                    pointer.push('/');
-                    for c in f.key.chars() {
-                        match c {
-                            '~' => pointer.push_str("~0"),
-                            '/' => pointer.push_str("~1"),
-                            c => pointer.push(c),
-                        }
+        // Collected into fresh allocations of the exact size: collecting the tree's vectors
+        // in place would keep their larger elements' (and spare) capacity for the whole run.
+        TValue::Seq(items) => Value::Seq(exact(
+            items.len(),
+            items.into_iter().enumerate().map(|(i, t)| {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(itoa(i, &mut [0; 20]));
+                let node = convert(t, file, pointer, origins);
+                pointer.truncate(len);
+                node
+            }),
+        )),
+        TValue::Map(fields) => Value::Map(exact(
+            fields.len(),
+            fields.into_iter().map(|f| {
+                let len = pointer.len();
+                pointer.push('/');
+                for c in f.key.chars() {
+                    match c {
+                        '~' => pointer.push_str("~0"),
+                        '/' => pointer.push_str("~1"),
+                        c => pointer.push(c),
                     }
-                    // A key written in another file than its value (a patch replaced the value)
-                    // is located at the value: `key: value` is found in the value's file.
-                    let key_span =
-                        if f.value.file == f.key_file { f.key_span } else { f.value.span };
-                    let value = convert(f.value, file, pointer, origins);
-                    pointer.truncate(len);
-                    Entry { key: f.key, key_span, value }
-                })
-                .collect(),
-        ),
+                }
+                // A key written in another file than its value (a patch replaced the value)
+                // is located at the value: `key: value` is found in the value's file.
+                let key_span = if f.value.file == f.key_file { f.key_span } else { f.value.span };
+                let value = convert(f.value, file, pointer, origins);
+                pointer.truncate(len);
+                Entry { key: f.key, key_span, value }
+            }),
+        )),
     };
     Node { span: tree.span, value }
+}
+
+/// Most pointers a build thread keeps to share between objects.
+const MAX_INTERNED: usize = 1 << 16;
+
+/// `pointer` as an `Arc` shared with every object of the thread's builds that has one alike.
+fn interned(pointer: &str) -> std::sync::Arc<str> {
+    use std::cell::RefCell;
+    use std::sync::Arc;
+    thread_local! {
+        static POINTERS: RefCell<foldhash::HashSet<Arc<str>>> = RefCell::default();
+    }
+    POINTERS.with_borrow_mut(|seen| {
+        if let Some(known) = seen.get(pointer) {
+            return Arc::clone(known);
+        }
+        let new: Arc<str> = pointer.into();
+        if seen.len() < MAX_INTERNED {
+            seen.insert(Arc::clone(&new));
+        }
+        new
+    })
+}
+
+/// The items in a new allocation of exactly `len`.
+fn exact<T>(len: usize, items: impl Iterator<Item = T>) -> Box<[T]> {
+    let mut out = Vec::with_capacity(len);
+    out.extend(items);
+    out.into_boxed_slice()
 }
 
 /// A list index as text, without allocating.
@@ -301,7 +331,7 @@ pub fn file_at(root_file: u32, origins: &[Origin], pointer: &str) -> u32 {
     origins
         .iter()
         .filter(|o| {
-            pointer.starts_with(&o.pointer)
+            pointer.starts_with(&*o.pointer)
                 && (pointer.len() == o.pointer.len() || pointer.as_bytes()[o.pointer.len()] == b'/')
         })
         .max_by_key(|o| o.pointer.len())
