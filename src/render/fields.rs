@@ -305,20 +305,28 @@ pub(super) fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 
 /// One `images` entry applied to an image field (nothing when it names another image).
 fn update_image(entry: &Tree, image: &mut Tree) {
-    let name = entry.get("name").and_then(Tree::as_str).unwrap_or("");
+    // kustomize reads the entry as JSON: field names match in any case, the last one written
+    // wins (`Digest:` is `digest:`).
+    let get = |f: &str| match &entry.value {
+        TValue::Map(fields) => {
+            fields.iter().rev().find(|x| x.key.eq_ignore_ascii_case(f)).map(|x| &x.value)
+        }
+        _ => None,
+    };
+    let field = |f: &str| get(f).and_then(Tree::as_str);
+    let name = field("name").unwrap_or("");
     let Some(current) = image.as_str() else { return };
     let (base, tag_part) = split_image(current);
     if base != name && crate::image::ImageRef::split(current).path != name {
         return;
     }
-    let new_name = entry.get("newName").and_then(Tree::as_str).unwrap_or(base);
-    let field = |f: &str| entry.get(f).and_then(Tree::as_str);
+    let new_name = field("newName").unwrap_or(base);
     let suffix = match (field("digest"), field("newTag")) {
         (Some(d), _) => format!("@{d}"),
         (None, Some(tag)) => format!(":{tag}"),
         (None, None) => tag_part.to_string(),
     };
-    let at = ["digest", "newTag", "newName"].iter().find_map(|f| entry.get(f)).unwrap_or(entry);
+    let at = ["digest", "newTag", "newName"].iter().find_map(|f| get(f)).unwrap_or(entry);
     *image = Tree::string(&format!("{new_name}{suffix}"), at.file, at.span);
 }
 

@@ -132,6 +132,18 @@ fn build_with(
         line: None,
         message,
     })?;
+    for t in &out {
+        if let Some(blank) = blank_subject_namespace(t) {
+            return Err(BuildError {
+                file: disk.shown(blank.file),
+                line: Some(blank.span.start.line),
+                message: format!(
+                    "Invalid Input: namespace is blank for resource \"{}\"",
+                    Id::of(t)
+                ),
+            });
+        }
+    }
     super::vars::resolve(&mut out, &builder.vars, &specs.of("varReference"), &show(&dir))?;
     // Objects marked as local configuration (a replacement's source, a kpt file) are not output.
     out.retain(|t| {
@@ -146,6 +158,21 @@ fn build_with(
     out.iter_mut().for_each(finish);
     builder.sort.as_ref().unwrap_or(order).apply(&mut out);
     Ok(out)
+}
+
+/// A RoleBinding with a ServiceAccount subject whose `namespace` is there but not text
+/// (`namespace:` left blank): kustomize refuses it when it fixes references at the end of a
+/// build (`getNamespacesForRoleBinding`).
+/// Returns that `namespace`.
+fn blank_subject_namespace(t: &Tree) -> Option<&Tree> {
+    if t.get("kind").and_then(Tree::as_str) != Some("RoleBinding") {
+        return None;
+    }
+    let Some(TValue::Seq(subjects)) = t.get("subjects").map(|s| &s.value) else { return None };
+    subjects
+        .iter()
+        .filter(|s| s.get("kind").and_then(Tree::as_str) == Some("ServiceAccount"))
+        .find_map(|s| s.get("namespace").filter(|n| !matches!(n.value, TValue::Str(_))))
 }
 
 /// Names generated objects with the hash of their content, last (as kustomize does, over the
@@ -189,27 +216,32 @@ pub(super) fn rename(
 /// name it has in the base. Taken out of the output.
 pub(super) const PREVIOUS_NAMES: &str = "internal.config.kubernetes.io/previousNames";
 const PREVIOUS_NAMESPACES: &str = "internal.config.kubernetes.io/previousNamespaces";
+/// The kinds it had alike (a patch may change kind and name at once).
+const PREVIOUS_KINDS: &str = "internal.config.kubernetes.io/previousKinds";
 
-/// Records the object's current name and namespace before a transformer changes one of them.
+/// Records the object's current name, namespace and kind before a transformer changes one of
+/// them.
 pub(super) fn remember(t: &mut Tree, file: u32, span: Span) {
     let current = identity(t);
-    remember_as(t, &current, file, span);
+    let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+    remember_as(t, (&current, &kind), file, span);
 }
 
-/// Records a name and namespace the object had.
+/// Records a name, namespace and kind the object had.
 pub(super) fn remember_as(
     t: &mut Tree,
-    (name, namespace): &(String, String),
+    ((name, namespace), kind): (&(String, String), &str),
     file: u32,
     span: Span,
 ) {
-    let (name, namespace) = (name.clone(), namespace.clone());
+    let (name, namespace, kind) = (name.clone(), namespace.clone(), kind.to_string());
     let Some(annotations) =
         t.map_at("metadata", file, span).and_then(|m| m.map_at("annotations", file, span))
     else {
         return;
     };
-    for (key, value) in [(PREVIOUS_NAMES, name), (PREVIOUS_NAMESPACES, namespace)] {
+    let lists = [(PREVIOUS_NAMES, name), (PREVIOUS_NAMESPACES, namespace), (PREVIOUS_KINDS, kind)];
+    for (key, value) in lists {
         let list = match annotations.get(key).and_then(Tree::as_str) {
             Some(before) => format!("{before},{value}"),
             None => value,
@@ -238,6 +270,12 @@ pub(super) fn identities(t: &Tree) -> Vec<(String, String)> {
     ids
 }
 
+/// The kinds the object had, as [`identities`] lists them after the current one (oldest first).
+pub(super) fn previous_kinds(t: &Tree) -> Vec<&str> {
+    let list = t.at(&["metadata", "annotations", PREVIOUS_KINDS]).and_then(Tree::as_str);
+    list.map(|s| s.split(',').collect()).unwrap_or_default()
+}
+
 /// The object as the build outputs it: without kustomize's internal annotations, and with label
 /// and annotation values as strings (as kustomize writes them).
 fn finish(t: &mut Tree) {
@@ -246,6 +284,7 @@ fn finish(t: &mut Tree) {
         let Some(map) = meta.get_mut(key) else { continue };
         let had_internal = map.remove(PREVIOUS_NAMES)
             | map.remove(PREVIOUS_NAMESPACES)
+            | map.remove(PREVIOUS_KINDS)
             | map.remove(super::generators::GENERATED_BY)
             | map.remove(super::vars::VAR_NAMES);
         if let TValue::Map(fields) = &mut map.value {
@@ -1168,5 +1207,103 @@ pub(super) mod tests {
             build(&disk, Path::new("other")).unwrap_err().to_string(),
             "/other/kustomization.yaml:3: no resource matches the patch of ConfigMap `c`"
         );
+    }
+}
+
+#[cfg(test)]
+mod kustomize_quirks {
+    use super::*;
+    use serde_json::json;
+
+    fn memory(files: &[(&str, &str)]) -> Disk<'static> {
+        let files = files.iter().map(|(p, t)| (PathBuf::from(p), (*t).to_string())).collect();
+        Disk::in_memory(files, crate::load::Limits::default())
+    }
+
+    const DEPLOY: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: old-name\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx\n";
+
+    #[test]
+    fn an_overlay_patch_finds_an_object_by_the_kind_and_name_it_had() {
+        let disk = memory(&[
+            (
+                "base/kustomization.yaml",
+                "resources: [deploy.yaml]\npatches:\n- target: {kind: Deployment, name: old-name}\n  options: {allowNameChange: true, allowKindChange: true}\n  patch: |\n    apiVersion: apps/v1\n    kind: StatefulSet\n    metadata: {name: new-name}\n",
+            ),
+            ("base/deploy.yaml", DEPLOY),
+            ("overlay/kustomization.yaml", "resources: [../base]\npatchesStrategicMerge: [replicas.yaml]\n"),
+            (
+                "overlay/replicas.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: old-name}\nspec: {replicas: 999}\n",
+            ),
+        ]);
+        let out = build(&disk, Path::new("overlay")).unwrap();
+        let object = out[0].to_json();
+        assert_eq!(
+            (object["kind"].clone(), object["metadata"].clone()),
+            (json!("StatefulSet"), json!({"name": "new-name"}))
+        );
+        assert_eq!(object["spec"]["replicas"], 999);
+        // Another kind of that name is not it.
+        let other = memory(&[
+            ("k/kustomization.yaml", "resources: [deploy.yaml]\npatchesStrategicMerge: [p.yaml]\n"),
+            ("k/deploy.yaml", DEPLOY),
+            ("k/p.yaml", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: old-name}\nspec: {replicas: 2}\n"),
+        ]);
+        let error = build(&other, Path::new("k")).unwrap_err();
+        assert!(
+            error.message.contains("no resource matches the patch of StatefulSet `old-name`"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_object_of_a_kind_no_schema_knows_merges_lists_as_the_patch_kind_does() {
+        let disk = memory(&[
+            (
+                "kustomization.yaml",
+                "resources: [mine.yaml]\npatches:\n- target: {name: web}\n  patch: |\n    apiVersion: apps/v1\n    kind: Deployment\n    metadata: {name: web}\n    spec:\n      template:\n        spec:\n          containers:\n          - name: proxy\n            image: envoy\n",
+            ),
+            (
+                "mine.yaml",
+                "apiVersion: example.com/v1\nkind: MyKind\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx\n",
+            ),
+        ]);
+        let out = build(&disk, Path::new(".")).unwrap();
+        let containers = &out[0].to_json()["spec"]["template"]["spec"]["containers"];
+        assert_eq!(
+            containers,
+            &json!([{"name": "proxy", "image": "envoy"}, {"name": "app", "image": "nginx"}])
+        );
+    }
+
+    #[test]
+    fn a_blank_service_account_namespace_in_a_role_binding_is_refused_at_its_line() {
+        let disk = memory(&[
+            ("kustomization.yaml", "resources: [rb.yaml]\n"),
+            (
+                "rb.yaml",
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\nsubjects:\n- kind: ServiceAccount\n  name: test\n  namespace:\n",
+            ),
+        ]);
+        let error = build(&disk, Path::new(".")).unwrap_err();
+        assert_eq!((error.file.as_str(), error.line), ("/rb.yaml", Some(8)));
+        assert!(
+            error.message.starts_with("Invalid Input: namespace is blank for resource"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn image_entries_are_read_with_field_names_in_any_case() {
+        let disk = memory(&[
+            (
+                "kustomization.yaml",
+                "resources: [deploy.yaml]\nimages:\n- name: nginx\n  newName: busybox\n  Digest: sha256:222\n",
+            ),
+            ("deploy.yaml", DEPLOY),
+        ]);
+        let out = build(&disk, Path::new(".")).unwrap();
+        let image = &out[0].to_json()["spec"]["template"]["spec"]["containers"][0]["image"];
+        assert_eq!(image, "busybox@sha256:222");
     }
 }

@@ -7,7 +7,8 @@ use std::collections::HashMap;
 
 use super::disk::{BuildError, Deleted, Disk, Result};
 use super::kustomize::{
-    effective_namespace, identities, identity, remember, remember_as, Kustomization, PREVIOUS_NAMES,
+    effective_namespace, identities, identity, previous_kinds, remember, remember_as,
+    Kustomization, PREVIOUS_NAMES,
 };
 use super::patch::{self, Merged};
 use super::tree::{TValue, Tree};
@@ -332,26 +333,31 @@ fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<us
         body.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or(""),
         scoped,
     );
-    let same_type = |t: &Tree| {
-        ["apiVersion", "kind"]
-            .iter()
-            .all(|f| t.get(f).and_then(Tree::as_str) == body.get(f).and_then(Tree::as_str))
-    };
+    let field = |t: &'_ Tree, f: &str| t.get(f).and_then(Tree::as_str).map(str::to_owned);
+    let (want_api, want_kind) = (field(body, "apiVersion"), field(body, "kind"));
     let wanted = |name: &str, ns: &str| {
         want_name.is_none_or(|w| w == name) && want_ns == effective_namespace(ns, scoped)
     };
     // The current identity is read in place; the earlier ones (which allocate) only for objects
     // that have had another.
+    // An earlier identity is an earlier kind too (kustomize's previous ids keep the current
+    // apiVersion).
     let is_named = |t: &Tree| {
-        if !same_type(t) {
+        if t.get("apiVersion").and_then(Tree::as_str) != want_api.as_deref() {
             return false;
         }
+        let kind = t.get("kind").and_then(Tree::as_str);
         let meta = |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("");
-        if wanted(meta("name"), meta("namespace")) {
+        if kind == want_kind.as_deref() && wanted(meta("name"), meta("namespace")) {
             return true;
         }
-        t.at(&["metadata", "annotations", PREVIOUS_NAMES]).is_some()
-            && identities(t).iter().skip(1).any(|(name, ns)| wanted(name, ns))
+        if t.at(&["metadata", "annotations", PREVIOUS_NAMES]).is_none() {
+            return false;
+        }
+        let kinds = previous_kinds(t);
+        identities(t).iter().skip(1).enumerate().any(|(i, (name, ns))| {
+            kinds.get(i).copied().or(kind) == want_kind.as_deref() && wanted(name, ns)
+        })
     };
     // Objects by name: most patches name one, and a fleet's overlay applies hundreds of patches
     // to thousands of objects.
@@ -380,25 +386,10 @@ fn apply_patch(
     let selector = target.map(|t| Selector::new(t, &error)).transpose()?;
     let fail = |e: patch::PatchError| k.error(Some(at), e.to_string());
     if matches!(body.value, TValue::Seq(_)) {
-        if target.is_none() {
+        let Some(selector) = selector else {
             return Err(k.error(Some(at), "a JSON 6902 patch needs a `target`".into()));
-        }
-        let mut renames = Vec::new();
-        for t in out.iter_mut().filter(|t| selector.as_ref().is_some_and(|s| s.matches(t))) {
-            let before = identity(t);
-            patch::json6902(t, body).map_err(fail)?;
-            let after = identity(t);
-            if after != before {
-                remember_as(t, &before, at.file, at.span);
-                renames.push(renamed(t, before, after, at));
-            }
-        }
-        if let (false, Some(names)) = (renames.is_empty(), names) {
-            names.stale = true;
-        }
-        // Fields that name a renamed object follow it (kustomize fixes back references).
-        return super::namereference::update(out, &renames, &k.specs.name_references)
-            .map_err(|m| k.error(Some(at), m));
+        };
+        return apply_json6902(k, at, body, &selector, out, names);
     }
     // A strategic merge patch without a target is applied to the object it names.
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
@@ -412,6 +403,9 @@ fn apply_patch(
             format!("{} resources match the patch of `{name}`: it is ambiguous", by_name.len()),
         ));
     }
+    // An object of a kind no schema knows merges as the patch's kind does (kyaml's walker takes
+    // the first source whose type it knows: the object, then the patch).
+    let patch_keys = merge_keys(k, body);
     // The patch's own identity does not rename (or re-kind) what it patches, unless its
     // options allow it.
     let mut body = body.clone();
@@ -437,7 +431,10 @@ fn apply_patch(
     let matched = !chosen.is_empty();
     for i in chosen {
         let t = &mut out[i];
-        let keys = merge_keys(k, t);
+        let keys = match merge_keys(k, t) {
+            patch::Keys::None => patch_keys,
+            keys => keys,
+        };
         let before = identity(t);
         if renames {
             remember(t, at.file, at.span);
@@ -478,6 +475,34 @@ fn apply_patch(
         );
     }
     Ok(())
+}
+
+/// Applies a JSON 6902 patch to the objects `selector` chooses.
+fn apply_json6902(
+    k: &Kustomization,
+    at: &Tree,
+    body: &Tree,
+    selector: &Selector,
+    out: &mut [Tree],
+    names: Option<&mut Names>,
+) -> Result<()> {
+    let mut renames = Vec::new();
+    for t in out.iter_mut().filter(|t| selector.matches(t)) {
+        let before = identity(t);
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
+        patch::json6902(t, body).map_err(|e| k.error(Some(at), e.to_string()))?;
+        let after = identity(t);
+        if after != before {
+            remember_as(t, (&before, &kind), at.file, at.span);
+            renames.push(renamed(t, before, after, at));
+        }
+    }
+    if let (false, Some(names)) = (renames.is_empty(), names) {
+        names.stale = true;
+    }
+    // Fields that name a renamed object follow it (kustomize fixes back references).
+    super::namereference::update(out, &renames, &k.specs.name_references)
+        .map_err(|m| k.error(Some(at), m))
 }
 
 pub(super) fn patches_strategic_merge(
