@@ -308,17 +308,19 @@ pub(super) fn apply_all(
     Ok(())
 }
 
-/// Splits a spec's path on `/`, `\/` escaping one.
-fn split(path: &str) -> Vec<String> {
-    let mut parts: Vec<String> = Vec::new();
+/// Splits a spec's path on `/`, `\/` escaping one (parts borrowed from `path` when nothing is
+/// escaped: specs are walked for every object).
+fn split(path: &str) -> Vec<Cow<'_, str>> {
+    let mut parts: Vec<Cow<'_, str>> = Vec::new();
     for piece in path.split('/') {
         match parts.last_mut() {
             Some(last) if last.ends_with('\\') => {
+                let last = last.to_mut();
                 last.pop();
                 last.push('/');
                 last.push_str(piece);
             }
-            _ => parts.push(piece.to_string()),
+            _ => parts.push(Cow::Borrowed(piece)),
         }
     }
     if parts.len() > 1 && parts[0].is_empty() {
@@ -329,7 +331,7 @@ fn split(path: &str) -> Vec<String> {
 
 fn walk(
     t: &mut Tree,
-    path: &[String],
+    path: &[Cow<'_, str>],
     (create, at): (Create, (u32, Span)),
     set: &mut Setter,
 ) -> Result<(), String> {
@@ -345,7 +347,7 @@ fn walk(
         TValue::Map(_) => {
             let (name, is_seq) = match part.strip_suffix("[]") {
                 Some(name) => (name, true),
-                None => (part.as_str(), false),
+                None => (part.as_ref(), false),
             };
             if name.is_empty() {
                 return Err("cannot set or create an empty field name".into());

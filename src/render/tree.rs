@@ -249,12 +249,16 @@ fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec
             fields.into_iter().map(|f| {
                 let len = pointer.len();
                 pointer.push('/');
-                for c in f.key.chars() {
-                    match c {
-                        '~' => pointer.push_str("~0"),
-                        '/' => pointer.push_str("~1"),
-                        c => pointer.push(c),
+                if f.key.bytes().any(|b| b == b'~' || b == b'/') {
+                    for c in f.key.chars() {
+                        match c {
+                            '~' => pointer.push_str("~0"),
+                            '/' => pointer.push_str("~1"),
+                            c => pointer.push(c),
+                        }
                     }
+                } else {
+                    pointer.push_str(&f.key);
                 }
                 // A key written in another file than its value (a patch replaced the value)
                 // is located at the value: `key: value` is found in the value's file.
