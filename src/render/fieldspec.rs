@@ -76,8 +76,14 @@ impl Specs {
         if self.replace {
             return own.cloned().collect();
         }
+        let own: Vec<FieldSpec> = own.cloned().collect();
         let mut all = defaults(name);
-        merge(&mut all, &own.cloned().collect::<Vec<_>>());
+        merge(&mut all, &own);
+        // kustomize's defaults alone swallow nothing (a test says so): only a kustomization's
+        // own specs can make it drop one.
+        if !own.is_empty() {
+            swallow(&mut all);
+        }
         all
     }
 
@@ -380,6 +386,46 @@ fn walk(
     }
 }
 
+/// Drops the specs kustomize's merge of a sorted config into an empty one swallows
+/// (`ResAccumulator.MergeConfig`, `FsSlice.MergeOne`): sorted by kind rank and group, version
+/// and kind (empty ones last), a spec is left out when one kept before it has its path and a
+/// group, version and kind it selects — a kind's own `metadata/name` spec for `namePrefix`
+/// leaves the default one (every kind's) out, so only that kind is prefixed (kustomize issue
+/// 4884). The specs kept stay in their order.
+fn swallow(specs: &mut Vec<FieldSpec>) {
+    let key = |s: &FieldSpec| {
+        let or = |v: &str, empty: &'static str| {
+            if v.is_empty() {
+                empty.to_string()
+            } else {
+                v.to_string()
+            }
+        };
+        let rank = super::order::kind_rank(&s.kind);
+        (rank, format!("{}_{}_{}", or(&s.group, "~G"), or(&s.version, "~V"), or(&s.kind, "~K")))
+    };
+    let mut sorted: Vec<usize> = (0..specs.len()).collect();
+    sorted.sort_by_cached_key(|&i| key(&specs[i]));
+    let mut kept: Vec<usize> = Vec::with_capacity(specs.len());
+    for i in sorted {
+        let s = &specs[i];
+        let swallowed = kept
+            .iter()
+            .map(|&k| &specs[k])
+            .any(|k| k.path == s.path && s.selects((&k.group, &k.version, &k.kind)));
+        if !swallowed {
+            kept.push(i);
+        }
+    }
+    kept.sort_unstable();
+    let mut index = 0;
+    specs.retain(|_| {
+        let keep = kept.binary_search(&index).is_ok();
+        index += 1;
+        keep
+    });
+}
+
 /// Adds the specs of `more` that `specs` lacks (kustomize merges configs this way: the same
 /// group, version, kind and path once).
 pub(super) fn merge(specs: &mut Vec<FieldSpec>, more: &[FieldSpec]) {
@@ -563,6 +609,42 @@ const REPLICAS: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kinds_own_spec_swallows_the_default_of_its_path_and_the_defaults_swallow_nothing() {
+        for name in [
+            "commonLabels",
+            "templateLabels",
+            "volumeClaimTemplateLabels",
+            "commonAnnotations",
+            "namePrefix",
+            "images",
+            "replicas",
+            "namespace",
+            "varReference",
+        ] {
+            let mut all = defaults(name);
+            swallow(&mut all);
+            assert_eq!(all, defaults(name), "{name}");
+        }
+        let spec = |kind: &'static str, path: &'static str| FieldSpec {
+            group: Cow::Borrowed(""),
+            version: Cow::Borrowed(""),
+            kind: Cow::Borrowed(kind),
+            path: Cow::Borrowed(path),
+            create: false,
+        };
+        let mut specs = Specs::default();
+        specs.add("namePrefix", vec![spec("IngressHost", "metadata/name")]);
+        assert_eq!(specs.of("namePrefix"), [spec("IngressHost", "metadata/name")]);
+        // Another path of the kind leaves the default in place.
+        let mut specs = Specs::default();
+        specs.add("namePrefix", vec![spec("IngressHost", "spec/host")]);
+        assert_eq!(
+            specs.of("namePrefix"),
+            [spec("", "metadata/name"), spec("IngressHost", "spec/host")]
+        );
+    }
 
     fn tree(text: &str) -> Tree {
         crate::render::tree::parse_trees(text).remove(0)

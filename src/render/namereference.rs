@@ -174,9 +174,16 @@ pub(super) fn update(
                 t,
                 (Create::Never, (file, Span::default())),
                 &mut |field: &mut Tree| {
-                    if let Some(r) = field.as_str().and_then(|old| new_name(named, old, &namespace))
-                    {
-                        *field = Tree::string(&r.new, r.file, r.span);
+                    let follow = |f: &mut Tree| {
+                        if let Some(r) = f.as_str().and_then(|old| new_name(named, old, &namespace))
+                        {
+                            *f = Tree::string(&r.new, r.file, r.span);
+                        }
+                    };
+                    // A list of names (`spec/tls/hosts`): each is a reference.
+                    match &mut field.value {
+                        TValue::Seq(items) => items.iter_mut().for_each(follow),
+                        _ => follow(field),
                     }
                     Ok(())
                 },
@@ -415,5 +422,45 @@ mod tests {
         let service =
             &objects[0].to_json()["spec"]["conversion"]["webhook"]["clientConfig"]["service"];
         assert_eq!(service["name"], "p-hook");
+    }
+
+    #[test]
+    fn each_name_of_a_list_of_names_follows_a_rename() {
+        use crate::render::fieldspec::FieldSpec;
+        let mut objects = trees(
+            "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: web, namespace: a}\nspec: {tls: [{hosts: [web-host, other-host]}]}\n",
+        );
+        let reference = NameReference {
+            group: String::new(),
+            kind: "IngressHost".into(),
+            fields: vec![FieldSpec {
+                group: "".into(),
+                version: "".into(),
+                kind: "Ingress".into(),
+                path: "spec/tls/hosts".into(),
+                create: false,
+            }],
+        };
+        let renames = [Rename {
+            kind: "IngressHost".into(),
+            namespace: "a".into(),
+            old: "web-host".into(),
+            new: "p-web-host".into(),
+            new_namespace: None,
+            file: 1,
+            span: Span::default(),
+        }];
+        update(&mut objects, &renames, &[reference]).unwrap();
+        assert_eq!(
+            objects[0].to_json()["spec"]["tls"][0]["hosts"],
+            json!(["p-web-host", "other-host"])
+        );
+        // The new name comes from where the rename was made; the other stays where it was.
+        let hosts = objects[0].at(&["spec", "tls"]).and_then(|t| match &t.value {
+            TValue::Seq(items) => items[0].get("hosts"),
+            _ => None,
+        });
+        let TValue::Seq(hosts) = &hosts.unwrap().value else { panic!("hosts is a list") };
+        assert_eq!((hosts[0].file, hosts[1].file), (1, 0));
     }
 }

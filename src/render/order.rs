@@ -42,6 +42,15 @@ const FIRST: &[&str] = &[
 ];
 const LAST: &[&str] = &["MutatingWebhookConfiguration", "ValidatingWebhookConfiguration"];
 
+/// A kind's place in kustomize's default legacy order (`Gvk.IsLessThan`): the first kinds
+/// before all others (negative), the last after (positive), every other kind 0.
+pub(super) fn kind_rank(kind: &str) -> i64 {
+    if let Some(i) = FIRST.iter().position(|k| *k == kind) {
+        return i as i64 - FIRST.len() as i64;
+    }
+    LAST.iter().position(|k| *k == kind).map_or(0, |i| i as i64 + 1)
+}
+
 impl Order {
     /// kustomize's legacy order with its default lists.
     #[must_use]

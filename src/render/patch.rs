@@ -94,7 +94,79 @@ pub fn strategic_merge(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<Me
         return Ok(Merged::Deleted);
     }
     merge_value(target, patch, keys)?;
+    collapse_duplicates(target, keys);
     Ok(Merged::Kept)
+}
+
+/// Lists whose merge key kyaml reads with a second key (the API's `x-kubernetes-list-map-keys`):
+/// (list field, merge key, second key). Ports 53/TCP and 53/UDP are two.
+const SECOND_KEY: &[(&str, &str, &str)] = &[
+    ("ports", "containerPort", "protocol"),
+    ("ports", "port", "protocol"),
+    ("topologySpreadConstraints", "topologyKey", "whenUnsatisfiable"),
+];
+
+/// kustomize's merge walks the whole object, not only what the patch names: a keyed list keeps
+/// one element per key, the last written (`walkAssociativeSequence`): with one key in the first
+/// one's place, with two in the last one's.
+fn collapse_duplicates(t: &mut Tree, keys: Keys) {
+    let TValue::Map(fields) = &mut t.value else { return };
+    for f in fields.iter_mut() {
+        let (list_key, child) = (keys.list_key(&f.key), keys.child(&f.key));
+        match (&mut f.value.value, list_key) {
+            (TValue::Seq(items), Some(key)) => {
+                let second =
+                    SECOND_KEY.iter().find(|(l, k, _)| *l == f.key && *k == key).map(|s| s.2);
+                collapse_list(items, key, second);
+                for e in items.iter_mut() {
+                    collapse_duplicates(e, child);
+                }
+            }
+            // Lists without a key are not walked (kyaml replaces or keeps them whole).
+            (TValue::Map(_), _) => collapse_duplicates(&mut f.value, child),
+            _ => {}
+        }
+    }
+}
+
+fn collapse_list(items: &mut Vec<Tree>, key: &str, second: Option<&str>) {
+    let id = |e: &Tree| {
+        let value = |k: &str| e.get(k).map(|v| v.value.clone());
+        e.get(key).map(|_| (value(key), second.and_then(value)))
+    };
+    let ids: Vec<_> = items.iter().map(id).collect();
+    let duplicated =
+        ids.iter().enumerate().any(|(i, a)| a.is_some() && ids[i + 1..].iter().any(|b| b == a));
+    if !duplicated {
+        return;
+    }
+    let mut out: Vec<Option<Tree>> = std::mem::take(items).into_iter().map(Some).collect();
+    for i in 0..out.len() {
+        let Some(me) = &ids[i] else { continue };
+        if out[i].is_none() {
+            continue;
+        }
+        let Some(last) = (i + 1..ids.len()).rev().find(|&j| ids[j].as_ref() == Some(me)) else {
+            continue;
+        };
+        if second.is_some() {
+            // Deleted and appended again: the last one stays where it is.
+            for j in i..last {
+                if ids[j].as_ref() == Some(me) {
+                    out[j] = None;
+                }
+            }
+        } else {
+            // Set in place: the last one's content where the first one is.
+            out[i] = out[last].take();
+            for j in i + 1..ids.len() {
+                if ids[j].as_ref() == Some(me) {
+                    out[j] = None;
+                }
+            }
+        }
+    }
+    *items = out.into_iter().flatten().collect();
 }
 
 fn merge_value(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<(), PatchError> {
@@ -405,6 +477,37 @@ mod tests {
     }
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n        env: [{name: A, value: '1'}]\n      - name: side\n        image: busybox\n";
+
+    /// kustomize's merge leaves one element per merge key in every keyed list of the object,
+    /// also those the patch does not name; a second key (`protocol`) tells ports apart.
+    #[test]
+    fn duplicate_merge_keys_are_collapsed_as_kustomize_does() {
+        let deployment = builtin_type("apps", "v1", "Deployment").expect("a built-in kind");
+        let mut base = tree(
+            "metadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        env: [{name: X, value: '1'}, {name: Y, value: '2'}, {name: X, value: '3'}]\n        ports:\n        - {name: first, containerPort: 8080, protocol: TCP}\n        - {name: dns, containerPort: 53, protocol: UDP}\n        - {name: second, containerPort: 8080, protocol: TCP}\n        - {name: dns-tcp, containerPort: 53, protocol: TCP}\n",
+            0,
+        );
+        let patch = tree("metadata: {labels: {a: b}}\n", 1);
+        strategic_merge(&mut base, &patch, Keys::Builtin(deployment)).unwrap();
+        let container = &base.to_json()["spec"]["template"]["spec"]["containers"][0];
+        // One key: the last one's content in the first one's place.
+        assert_eq!(
+            container["env"],
+            json!([{"name": "X", "value": "3"}, {"name": "Y", "value": "2"}])
+        );
+        // Two keys: the last one where it stands; 53/UDP and 53/TCP are two ports.
+        let names: Vec<&str> = container["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["dns", "second", "dns-tcp"]);
+        // A kind no schema knows keeps its lists as they are.
+        let mut unknown = tree("spec: {env: [{name: X}, {name: X}]}\n", 0);
+        strategic_merge(&mut unknown, &patch, Keys::None).unwrap();
+        assert_eq!(unknown.to_json()["spec"]["env"], json!([{"name": "X"}, {"name": "X"}]));
+    }
 
     /// Lists merge by the keys the API definitions give: a webhook configuration's webhooks by
     /// name (a list the old hand-written table replaced whole).
