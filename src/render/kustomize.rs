@@ -120,7 +120,7 @@ fn build_with(
         sort: None,
         entry,
         root_only,
-        origins: false,
+        metadata: super::metadata::BuildMetadata::default(),
         vars: Vec::new(),
         openapi: None,
         built_specs: None,
@@ -150,9 +150,9 @@ fn build_with(
         t.at(&["metadata", "annotations", "config.kubernetes.io/local-config"])
             .is_none_or(|v| v.as_str() == Some("false"))
     });
-    if builder.origins {
+    if builder.metadata.origins {
         for t in &mut out {
-            annotate_origin(t, disk, &dir);
+            super::metadata::annotate_origin(t, disk, &dir);
         }
     }
     out.iter_mut().for_each(finish);
@@ -368,8 +368,8 @@ pub(super) struct Builder<'d> {
     entry: Option<&'d Entry>,
     /// Whether a kustomization reads files only in or below its directory.
     root_only: bool,
-    /// The top kustomization's `buildMetadata` asks for origin annotations.
-    origins: bool,
+    /// What the top kustomization's `buildMetadata` asks for.
+    pub(super) metadata: super::metadata::BuildMetadata,
     /// The `vars` the build declared.
     vars: Vec<super::vars::Var>,
     /// The schema the first kustomization that set `openapi` chose (the top first).
@@ -452,7 +452,7 @@ impl Kustomization {
         }
     }
 
-    fn strings(&self, key: &str) -> Result<Vec<(String, Span)>> {
+    pub(super) fn strings(&self, key: &str) -> Result<Vec<(String, Span)>> {
         let Some(node) = self.tree.get(key) else { return Ok(Vec::new()) };
         match &node.value {
             TValue::Seq(items) => items
@@ -483,6 +483,12 @@ impl Builder<'_> {
             });
         }
         Ok(first)
+    }
+
+    /// A build path (`/base/kustomization.yaml`) relative to the top kustomization's directory.
+    pub(super) fn relative_to_top(&self, shown: &str) -> String {
+        let top = self.stack.first().map_or(Path::new("/"), PathBuf::as_path);
+        super::metadata::relative(top, Path::new(shown))
     }
 
     /// Builds a kustomization (or a component, applied to `accumulated`).
@@ -586,7 +592,7 @@ impl Builder<'_> {
         let sort = super::order::Order::from_kustomization(&k.tree, &error)?;
         if top {
             self.sort = sort;
-            self.origins = build_metadata(&k)?;
+            self.metadata = super::metadata::BuildMetadata::of(&k)?;
         }
         self.configurations(&mut k)?;
         self.openapi(&mut k)?;
@@ -696,6 +702,19 @@ impl Builder<'_> {
             }
         }
         transform(k, self.disk, out)?;
+        if self.metadata.transformations {
+            let configured_in = self.relative_to_top(&k.shown);
+            for kind in super::metadata::builtin_transformers(k) {
+                let by =
+                    [("apiVersion", "builtin"), ("kind", kind), ("name", ""), ("namespace", "")];
+                super::metadata::record_transformation(
+                    out,
+                    &configured_in,
+                    by,
+                    (k.file, k.tree.span),
+                );
+            }
+        }
         self.transformers(k, out)?;
         super::vars::declare(k, out, &mut self.vars)
     }
@@ -747,71 +766,6 @@ impl Builder<'_> {
         }
         Ok(objects)
     }
-}
-
-/// Whether the (top) kustomization's `buildMetadata` asks for origin annotations; the options
-/// not built yet are errors.
-fn build_metadata(k: &Kustomization) -> Result<bool> {
-    let mut origins = false;
-    for (option, span) in k.strings("buildMetadata")? {
-        let at = Tree::string(&option, k.file, span);
-        match option.as_str() {
-            "originAnnotations" => origins = true,
-            "transformerAnnotations" | "managedByLabel" => {
-                return Err(
-                    k.error(Some(&at), format!("`buildMetadata: {option}` is not supported yet"))
-                )
-            }
-            other => {
-                return Err(k.error(Some(&at), format!("unknown `buildMetadata` option `{other}`")))
-            }
-        }
-    }
-    Ok(origins)
-}
-
-/// Sets `config.kubernetes.io/origin` as kustomize's `originAnnotations` does: the file an
-/// object was read from, or the file that configured the generator that made it, relative to
-/// the directory built.
-fn annotate_origin(t: &mut Tree, disk: &Disk, top: &Path) {
-    let (file, span) = (t.file, t.span);
-    let from = relative(top, Path::new(&disk.shown(file)));
-    let generated = t
-        .at(&["metadata", "annotations", super::generators::GENERATED_BY])
-        .and_then(Tree::as_str)
-        .map(str::to_string);
-    let text = match generated {
-        None => format!("path: {from}\n"),
-        Some(by) => {
-            let (kind, name) =
-                by.split_once('/').map_or((by.as_str(), None), |(k, n)| (k, Some(n)));
-            let mut text = format!(
-                "configuredIn: {from}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n"
-            );
-            if let Some(name) = name {
-                text.push_str("  name: ");
-                text.push_str(name);
-                text.push('\n');
-            }
-            text
-        }
-    };
-    if let Some(annotations) =
-        t.map_at("metadata", file, span).and_then(|m| m.map_at("annotations", file, span))
-    {
-        annotations.set("config.kubernetes.io/origin", Tree::string(&text, file, span));
-    }
-}
-
-/// `path` relative to the directory `dir` (both from the root: `/prod`, `/base/a.yaml` give
-/// `../base/a.yaml`).
-fn relative(dir: &Path, path: &Path) -> String {
-    let dir: Vec<_> = dir.components().collect();
-    let to: Vec<_> = path.components().collect();
-    let common = dir.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    let mut parts: Vec<String> = vec!["..".to_string(); dir.len() - common];
-    parts.extend(to[common..].iter().map(|c| c.as_os_str().to_string_lossy().into_owned()));
-    parts.join("/")
 }
 
 /// A kustomization's `kind` and `apiVersion` as kustomize requires them.
@@ -1123,7 +1077,7 @@ pub(super) mod tests {
         );
         assert_eq!(
             build(&disk, Path::new("label")).unwrap_err().to_string(),
-            "/label/kustomization.yaml:3: `buildMetadata: managedByLabel` is not supported yet"
+            "/label/kustomization.yaml:3: `buildMetadata: managedByLabel` is not supported yet (its label names the version of kustomize that built the objects)"
         );
     }
 

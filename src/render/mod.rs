@@ -17,6 +17,7 @@ pub mod flux;
 mod generators;
 pub mod kustomize;
 mod merge_keys;
+mod metadata;
 pub mod namereference;
 pub mod openapi;
 pub mod order;

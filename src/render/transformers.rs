@@ -36,6 +36,7 @@ impl Builder<'_> {
                     // Generated objects get their hash suffix now rather than at the end.
                     super::kustomize::add_hashes(out, &k.specs.name_references)
                         .map_err(|m| error(&config, m))?;
+                    self.record(&config, &shown, out);
                     continue;
                 }
                 let (tree, mut specs) =
@@ -50,9 +51,28 @@ impl Builder<'_> {
                     specs,
                 };
                 transform(&synthetic, self.disk, out)?;
+                self.record(&config, &shown, out);
             }
         }
         Ok(())
+    }
+
+    /// Records a transformer config that ran on every object, when the build asked for
+    /// `transformerAnnotations` (configured in the file that holds it: the kustomization for
+    /// a config written inline).
+    fn record(&self, config: &Tree, shown: &str, out: &mut [Tree]) {
+        if !self.metadata.transformations {
+            return;
+        }
+        let text = |path: &[&str]| config.at(path).and_then(Tree::as_str).unwrap_or("");
+        let by = [
+            ("apiVersion", text(&["apiVersion"])),
+            ("kind", text(&["kind"])),
+            ("name", text(&["metadata", "name"])),
+            ("namespace", text(&["metadata", "namespace"])),
+        ];
+        let configured_in = self.relative_to_top(shown);
+        super::metadata::record_transformation(out, &configured_in, by, (config.file, config.span));
     }
 
     /// Runs the kustomization's `generators`: kustomize's builtin `ConfigMapGenerator` and
