@@ -132,6 +132,7 @@ fn build_with(
         line: None,
         message,
     })?;
+    super::namereference::webhook_services_at_the_end(&mut out);
     for t in &out {
         if let Some(blank) = blank_subject_namespace(t) {
             return Err(BuildError {
@@ -1245,6 +1246,50 @@ mod kustomize_quirks {
             error.message.starts_with("Invalid Input: namespace is blank for resource"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_base_webhook_follows_the_service_an_overlay_moved_when_both_are_combined() {
+        let service =
+            "apiVersion: v1\nkind: Service\nmetadata: {name: admission, namespace: base}\n";
+        let webhook = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: hook}\nwebhooks:\n- name: validate\n  clientConfig:\n    service: {name: admission, namespace: base}\n";
+        let disk = memory(&[
+            ("base/kustomization.yaml", "resources: [service.yaml, webhook.yaml]\n"),
+            ("base/service.yaml", service),
+            ("base/webhook.yaml", webhook),
+            (
+                "overlay/kustomization.yaml",
+                "namespace: moved\nresources: [../base]\npatchesStrategicMerge: [delete.yaml]\n",
+            ),
+            (
+                "overlay/delete.yaml",
+                "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: hook}\n$patch: delete\n",
+            ),
+            ("combined/kustomization.yaml", "resources: [../base, ../overlay]\n"),
+            (
+                "prefixed/kustomization.yaml",
+                "namePrefix: p-\nnamespace: moved\nresources: [../base]\npatchesStrategicMerge: [delete.yaml]\n",
+            ),
+            (
+                "prefixed/delete.yaml",
+                "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingWebhookConfiguration\nmetadata: {name: hook}\n$patch: delete\n",
+            ),
+            ("renamed/kustomization.yaml", "resources: [../base, ../prefixed]\n"),
+        ]);
+        let service_of = |out: &[Tree]| {
+            let hook = out.iter().find(|t| t.get("kind").and_then(Tree::as_str) != Some("Service"));
+            hook.unwrap().to_json()["webhooks"][0]["clientConfig"]["service"].clone()
+        };
+        // kustomize's quirk: the base's webhook points at the overlay's copy.
+        let out = build(&disk, Path::new("combined")).unwrap();
+        assert_eq!(service_of(&out), json!({"name": "admission", "namespace": "moved"}));
+        // A copy that was renamed as well is not followed (kustomize tells copies apart by
+        // their prefixes).
+        let out = build(&disk, Path::new("renamed")).unwrap();
+        assert_eq!(service_of(&out), json!({"name": "admission", "namespace": "base"}));
+        // The base alone is left as written.
+        let out = build(&disk, Path::new("base")).unwrap();
+        assert_eq!(service_of(&out), json!({"name": "admission", "namespace": "base"}));
     }
 
     #[test]

@@ -227,6 +227,52 @@ fn webhook_services(t: &mut Tree, renames: &[Rename]) {
     }
 }
 
+/// kustomize fixes references once more at the end of a build, from the ids objects had
+/// (`nameref.Filter`, which only looks at objects a transformer changed): a webhook's Service
+/// that, by that name and namespace, is now in another namespace is followed there — also when
+/// the webhook came from another branch of the build than the Service's move (a base and an
+/// overlay of it combined: kustomize issue 3732). Only moves are followed, and only to one
+/// place; a renamed Service is left to the rename's own update.
+pub(super) fn webhook_services_at_the_end(out: &mut [Tree]) {
+    // (name, namespace it had, namespace now, where the namespace was set)
+    let mut moved: Vec<(String, String, String, (u32, Span))> = Vec::new();
+    for t in out.iter().filter(|t| t.get("kind").and_then(Tree::as_str) == Some("Service")) {
+        let ids = super::kustomize::identities(t);
+        let (name, now) = &ids[0];
+        let Some(ns) = t.at(&["metadata", "namespace"]) else { continue };
+        for (earlier, earlier_ns) in &ids[1..] {
+            if earlier == name && earlier_ns != now {
+                moved.push((name.clone(), earlier_ns.clone(), now.clone(), (ns.file, ns.span)));
+            }
+        }
+    }
+    if moved.is_empty() {
+        return;
+    }
+    for t in out.iter_mut() {
+        if !matches!(
+            t.get("kind").and_then(Tree::as_str),
+            Some("ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration")
+        ) {
+            continue;
+        }
+        let Some(Tree { value: TValue::Seq(hooks), .. }) = t.get_mut("webhooks") else { continue };
+        for hook in hooks {
+            let Some(service) = hook.get_mut("clientConfig").and_then(|c| c.get_mut("service"))
+            else {
+                continue;
+            };
+            let text = |key: &str| service.get(key).and_then(Tree::as_str).map(str::to_string);
+            let (Some(name), Some(ns)) = (text("name"), text("namespace")) else { continue };
+            let mut places = moved.iter().filter(|(n, before, _, _)| *n == name && *before == ns);
+            let Some((_, _, now, (file, span))) = places.next() else { continue };
+            if places.all(|(_, _, other, _)| other == now) {
+                service.set("namespace", Tree::string(now, *file, *span));
+            }
+        }
+    }
+}
+
 /// A `{name, namespace}` reference to a Service follows its rename and move.
 fn follow_service(service: &mut Tree, renames: &[Rename]) {
     let text = |key: &str| service.get(key).and_then(Tree::as_str).unwrap_or("").to_string();
