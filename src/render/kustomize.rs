@@ -133,6 +133,14 @@ fn build_with(
         message,
     })?;
     super::namereference::webhook_services_at_the_end(&mut out);
+    if let Some((i, message)) = super::namereference::ambiguous_subjects(&out) {
+        let subjects = out[i].get("subjects").unwrap_or(&out[i]);
+        return Err(BuildError {
+            file: disk.shown(subjects.file),
+            line: Some(subjects.span.start.line),
+            message,
+        });
+    }
     for t in &out {
         if let Some(blank) = blank_subject_namespace(t) {
             return Err(BuildError {
@@ -286,6 +294,7 @@ fn finish(t: &mut Tree) {
         let had_internal = map.remove(PREVIOUS_NAMES)
             | map.remove(PREVIOUS_NAMESPACES)
             | map.remove(PREVIOUS_KINDS)
+            | map.remove(super::namereference::SUBJECTS_GIVEN_NAMESPACE)
             | map.remove(super::generators::GENERATED_BY)
             | map.remove(super::vars::VAR_NAMES);
         if let TValue::Map(fields) = &mut map.value {
@@ -335,6 +344,11 @@ impl<'t> Id<'t> {
             namespace,
         }
     }
+}
+
+/// An object's identity as kustomize writes it in messages (`ServiceAccount.v1.[noGrp]/sa.a`).
+pub(super) fn shown_id(t: &Tree) -> String {
+    Id::of(t).to_string()
 }
 
 /// The first object whose identity an earlier one has, and that identity.
@@ -1290,6 +1304,37 @@ mod kustomize_quirks {
         // The base alone is left as written.
         let out = build(&disk, Path::new("base")).unwrap();
         assert_eq!(service_of(&out), json!({"name": "admission", "namespace": "base"}));
+    }
+
+    #[test]
+    fn a_subject_two_moved_service_accounts_could_be_is_refused_as_kustomize_refuses_it() {
+        let branch = |ns: &str| {
+            format!("apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: sa}}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: crb-{ns}}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}\nsubjects:\n- kind: ServiceAccount\n  name: sa\n")
+        };
+        let (a, b) = (branch("a"), branch("b"));
+        let disk = memory(&[
+            ("a/kustomization.yaml", "namespace: a\nresources: [sa.yaml]\n"),
+            ("a/sa.yaml", &a),
+            ("b/kustomization.yaml", "namespace: b\nresources: [sa.yaml]\n"),
+            ("b/sa.yaml", &b),
+            ("both/kustomization.yaml", "resources: [../a, ../b]\n"),
+        ]);
+        let error = build(&disk, Path::new("both")).unwrap_err();
+        assert_eq!(
+            (error.file.as_str(), error.line, error.message.as_str()),
+            (
+                "/a/sa.yaml",
+                Some(10),
+                "found multiple possible referrals: ServiceAccount.v1.[noGrp]/sa.a, ServiceAccount.v1.[noGrp]/sa.b (the subject `sa` needs a namespace)"
+            )
+        );
+        // One branch alone: the subject takes its ServiceAccount's namespace.
+        let out = build(&disk, Path::new("a")).unwrap();
+        assert_eq!(
+            out[1].to_json()["subjects"][0],
+            json!({"kind": "ServiceAccount", "name": "sa", "namespace": "a"})
+        );
+        assert_eq!(out[1].to_json()["metadata"], json!({"name": "crb-a"}));
     }
 
     #[test]

@@ -303,10 +303,16 @@ fn bindings<'r>(
             *name = Tree::string(&r.new, r.file, r.span);
         }
     }
+    let cluster_binding = t.get("kind").and_then(Tree::as_str) == Some("ClusterRoleBinding");
+    let (file, span) = (t.file, t.span);
     let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else { return };
-    for s in subjects {
+    let mut given = Vec::new();
+    for (i, s) in subjects.iter_mut().enumerate() {
         if s.get("kind").and_then(Tree::as_str) != Some("ServiceAccount") {
             continue;
+        }
+        if cluster_binding && s.get("namespace").is_none() {
+            given.push(i);
         }
         let ns = s.get("namespace").and_then(Tree::as_str).unwrap_or(namespace).to_string();
         let Some(old) = s.get("name").and_then(Tree::as_str).map(str::to_string) else { continue };
@@ -323,6 +329,66 @@ fn bindings<'r>(
             s.set("namespace", Tree::string(moved, rename.file, rename.span));
         }
     }
+    // Subjects written without a namespace that now have one: checked again at the end of the
+    // build (see [`ambiguous_subjects`]).
+    given.retain(|&i| subjects[i].get("namespace").is_some());
+    if !given.is_empty() {
+        let list: Vec<String> = given.iter().map(ToString::to_string).collect();
+        if let Some(a) =
+            t.map_at("metadata", file, span).and_then(|m| m.map_at("annotations", file, span))
+        {
+            a.set(SUBJECTS_GIVEN_NAMESPACE, Tree::string(&list.join(","), file, span));
+        }
+    }
+}
+
+/// The ServiceAccount subjects of a ClusterRoleBinding that had no namespace until a move gave
+/// them one (indexes). Taken out of the output.
+pub(super) const SUBJECTS_GIVEN_NAMESPACE: &str = "internal.mtk-lint/subjects-given-namespace";
+
+/// kustomize resolves a binding's subjects once, at the end of the build, among the objects a
+/// transformer changed: a ClusterRoleBinding's subject `sa` written without a namespace is
+/// ambiguous when ServiceAccounts called `sa` were moved to two namespaces (two kustomizations
+/// each moving theirs, combined), and kustomize refuses the build. Returns kustomize's message.
+pub(super) fn ambiguous_subjects(out: &[Tree]) -> Option<(usize, String)> {
+    let moved = |name: &str| -> Vec<&Tree> {
+        out.iter()
+            .filter(|t| t.get("kind").and_then(Tree::as_str) == Some("ServiceAccount"))
+            .filter(|t| t.at(&["metadata", "name"]).and_then(Tree::as_str) == Some(name))
+            .filter(|t| {
+                t.at(&["metadata", "annotations", super::kustomize::PREVIOUS_NAMES]).is_some()
+            })
+            .collect()
+    };
+    for (at, t) in out.iter().enumerate() {
+        let Some(given) =
+            t.at(&["metadata", "annotations", SUBJECTS_GIVEN_NAMESPACE]).and_then(Tree::as_str)
+        else {
+            continue;
+        };
+        let Some(TValue::Seq(subjects)) = t.get("subjects").map(|s| &s.value) else { continue };
+        for i in given.split(',').filter_map(|i| i.parse::<usize>().ok()) {
+            let Some(name) = subjects.get(i).and_then(|s| s.get("name")).and_then(Tree::as_str)
+            else {
+                continue;
+            };
+            let candidates = moved(name);
+            let namespaces: Vec<Option<&str>> = candidates
+                .iter()
+                .map(|c| c.at(&["metadata", "namespace"]).and_then(Tree::as_str))
+                .collect();
+            if namespaces.iter().any(|ns| *ns != namespaces[0]) {
+                let ids: Vec<String> =
+                    candidates.iter().map(|c| super::kustomize::shown_id(c)).collect();
+                let message = format!(
+                    "found multiple possible referrals: {} (the subject `{name}` needs a namespace)",
+                    ids.join(", ")
+                );
+                return Some((at, message));
+            }
+        }
+    }
+    None
 }
 
 /// Calls `f` on every node at `path` (`*`: each element of a list; `@containers`: each of
