@@ -141,7 +141,23 @@ fn is_plain(s: &str) -> bool {
         && !s.ends_with(':')
         && s.chars()
             .all(|c| !c.is_control() && c != '\u{2028}' && c != '\u{2029}' && c != '\u{feff}')
-        && (!starts_like_a_number(s) || reads_back_as_itself(s))
+        && (!starts_like_a_number(s) || reads_back_as_itself(s) && !yaml_1_1_typed(s))
+}
+
+/// Whether YAML 1.1 (go-yaml, PyYAML) reads the text as a timestamp (`2024-05-01`,
+/// `2024-05-01T10:00:00Z`) or a base-60 number (`1:20`): kustomize quotes such strings, and so
+/// does this (our parser reads them as text, as YAML 1.2 does).
+fn yaml_1_1_typed(s: &str) -> bool {
+    use std::sync::OnceLock;
+    static TYPED: OnceLock<Option<regex::Regex>> = OnceLock::new();
+    let typed = TYPED.get_or_init(|| {
+        regex::Regex::new(
+            r"^(?:[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt ].*)?|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?)$",
+        )
+        .ok()
+    });
+    // Without the expression (it compiles), quoting is the safe side.
+    typed.as_ref().is_none_or(|re| re.is_match(s))
 }
 
 /// Whether a scalar starts like a number (`1`, `-2`, `.5`, `+3`): YAML parsers read some such
@@ -166,6 +182,21 @@ mod tests {
     use super::*;
 
     use crate::render::tree::parse_trees as trees;
+
+    #[test]
+    fn strings_yaml_1_1_reads_as_timestamps_or_sexagesimals_are_quoted() {
+        for (text, written) in [
+            ("2024-05-01T10:00:00Z", "\"2024-05-01T10:00:00Z\""),
+            ("2024-05-01", "\"2024-05-01\""),
+            ("2024-5-1 10:00:00", "\"2024-5-1 10:00:00\""),
+            ("1:20", "\"1:20\""),
+            ("8080:80", "8080:80"),
+            ("2024-05", "2024-05"),
+            ("v2024-05-01", "v2024-05-01"),
+        ] {
+            assert_eq!(scalar_text(text), written, "{text}");
+        }
+    }
 
     #[test]
     fn yaml_reads_back_as_the_same_data() {
