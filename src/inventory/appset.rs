@@ -1,13 +1,14 @@
 //! Argo CD ApplicationSets as entry points: the Applications their generators make, each built
 //! as the Application it is. Generators evaluated here, offline: `list` (its `elements`), the
 //! `git` directories generator (directories of this tree matching its `path` globs, relative to
-//! the repository root; `exclude` entries taken out), `clusters` (the tree's cluster Secrets,
-//! and the local cluster without a selector) and `matrix` (every pair of two generators'
-//! parameters), with the parameters Argo CD gives them (`path`, `path.basename`,
-//! `path.basenameNormalized`, `path[N]`; `name`, `server`, `metadata.labels.*`). The template is filled as
-//! Argo CD's default templating does: `{{name}}` in every string, unknown names left as they are.
-//! Other generators and `goTemplate` are errors at their line (the ApplicationSet is then linted
-//! as written).
+//! the repository root; `exclude` entries taken out), the `git` files generator (the fields of
+//! the files its globs match, flattened), `clusters` (the tree's cluster Secrets, and the local
+//! cluster without a selector) and `matrix` (every pair of two generators' parameters), with the
+//! parameters Argo CD gives them (`path`, `path.basename`, `path.basenameNormalized`,
+//! `path.filename`, `path[N]`, a git generator's `pathParamPrefix` and `values`; `name`,
+//! `server`, `metadata.labels.*`). The template is filled as Argo CD's default templating does:
+//! `{{name}}` in every string, unknown names left as they are. Other generators and
+//! `goTemplate` are errors at their line (the ApplicationSet is then linted as written).
 
 use std::sync::Arc;
 
@@ -79,7 +80,19 @@ fn targets_of(
         dirs
     };
     let clusters = || cluster_secrets(files);
-    let sources = Sources { dirs: &dirs, clusters: &clusters };
+    let repo_files = || {
+        let mut found: Vec<(String, Option<Vec<&Node>>)> = files
+            .iter()
+            .filter_map(|f| {
+                let rel = f.source.path.as_deref()?.strip_prefix(&root).ok()?;
+                let roots = (!f.broken).then(|| f.documents.iter().map(|d| &d.root).collect());
+                Some((rel.to_string_lossy().into_owned(), roots))
+            })
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found
+    };
+    let sources = Sources { dirs: &dirs, clusters: &clusters, files: &repo_files };
     let appset_ns = d.root.at(&["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("");
     let appset_name = d.root.at(&["metadata", "name"]).and_then(Node::as_str).unwrap_or("");
     let tree = crate::render::tree::Tree::from_node(&d.root, 0);
@@ -111,6 +124,9 @@ pub(crate) type Params = Vec<(String, String)>;
 pub(super) struct Sources<'a> {
     pub dirs: &'a dyn Fn() -> Vec<String>,
     pub clusters: &'a dyn Fn() -> Vec<Cluster>,
+    /// The files the linter read (`.yaml`, `.yml`, `.json`), by path from the repository root,
+    /// with their documents' roots (`None`: the file has errors).
+    pub files: &'a dyn Fn() -> Vec<(String, Option<Vec<&'a Node>>)>,
 }
 
 /// A cluster a cluster Secret declares (or the local one).
@@ -155,13 +171,15 @@ fn params_of(
                 }
             }
             "git" if entry.value.get("directories").is_some() => {
-                out.extend(git_directories(&entry.value, sources.dirs).map_err(|m| (at, m))?);
+                let found = git_directories(&entry.value, sources.dirs).map_err(|m| (at, m))?;
+                out.extend(found.into_iter().map(|p| git_params(&entry.value, p)));
+            }
+            "git" if entry.value.get("files").is_some() => {
+                let found = git_files(&entry.value, sources.files).map_err(|m| (at, m))?;
+                out.extend(found.into_iter().map(|p| git_params(&entry.value, p)));
             }
             "git" => {
-                return Err((
-                    at,
-                    "an ApplicationSet git `files` generator is not supported yet (git `directories` is)".into(),
-                ))
+                return Err((at, "a git generator needs `directories` or `files`".into()));
             }
             "clusters" => out.extend(clusters(&entry.value, sources).map_err(|m| (at, m))?),
             // Two child generators: every pair of their parameter sets.
@@ -223,17 +241,7 @@ fn clusters(generator: &Node, sources: &Sources<'_>) -> Result<Vec<Params>, Stri
         .into_iter()
         .filter(|c| wanted.iter().all(|(k, v)| c.labels.iter().any(|(ck, cv)| ck == k && cv == v)))
         .map(|c| {
-            let normalized: String = c
-                .name
-                .chars()
-                .map(|ch| {
-                    if ch.is_ascii_alphanumeric() || ch == '-' || ch == '.' {
-                        ch.to_ascii_lowercase()
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
+            let normalized = sanitize_name(&c.name);
             let mut params = vec![
                 ("name".to_string(), c.name.clone()),
                 ("nameNormalized".to_string(), normalized),
@@ -311,32 +319,14 @@ fn scalar(node: &Node) -> Option<String> {
 /// The git directories generator: the repository's directories matching a `path` glob (`*`
 /// within one directory), less those an `exclude: true` entry matches.
 fn git_directories(git: &Node, dirs: &dyn Fn() -> Vec<String>) -> Result<Vec<Params>, String> {
-    let mut include = globset::GlobSetBuilder::new();
-    let mut exclude = globset::GlobSetBuilder::new();
-    for d in git.get("directories").and_then(Node::as_seq).unwrap_or(&[]) {
-        let Some(pattern) = d.get("path").and_then(Node::as_str) else { continue };
-        let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
-            .literal_separator(true)
-            .build()
-            .map_err(|e| format!("`{pattern}`: {e}"))?;
-        if d.get("exclude").and_then(Node::as_bool) == Some(true) {
-            exclude.add(glob);
-        } else {
-            include.add(glob);
-        }
-    }
-    let (include, exclude) =
-        (include.build().map_err(|e| e.to_string())?, exclude.build().map_err(|e| e.to_string())?);
+    let (include, exclude) = path_globs(git, "directories", &|_| Ok(()))?;
     Ok(dirs()
         .into_iter()
         .filter(|d| include.is_match(d) && !exclude.is_match(d))
         .map(|d| {
             let segments: Vec<&str> = d.split('/').collect();
             let base = segments.last().copied().unwrap_or("");
-            let normalized: String = base
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
-                .collect();
+            let normalized = sanitize_name(base);
             let mut params = vec![
                 ("path".to_string(), d.clone()),
                 ("path.path".to_string(), d.clone()),
@@ -349,6 +339,163 @@ fn git_directories(git: &Node, dirs: &dyn Fn() -> Vec<String>) -> Result<Vec<Par
             params
         })
         .collect())
+}
+
+/// The git files generator: every file of the repository a `files` glob matches (`**` across
+/// directories), less those an `exclude: true` entry matches, in path order. A file holding a
+/// mapping gives one parameter set, a list of mappings one per element: its fields flattened
+/// with dots (`cluster.address`, `zones.0`), and `path` (the file's directory), `path.basename`,
+/// `path.filename`, their normalized forms and `path[N]`. Only the files the linter reads
+/// (`.yaml`, `.yml`, `.json`) are seen: a pattern naming another kind of file is an error.
+fn git_files<'a>(
+    git: &Node,
+    files: &dyn Fn() -> Vec<(String, Option<Vec<&'a Node>>)>,
+) -> Result<Vec<Params>, String> {
+    let readable = |pattern: &str| {
+        if [".yaml", ".yml", ".json", "*"].iter().any(|e| pattern.ends_with(e)) {
+            Ok(())
+        } else {
+            Err(format!(
+                "`{pattern}`: the git files generator is evaluated on the files the linter reads (.yaml, .yml, .json)"
+            ))
+        }
+    };
+    let (include, exclude) = path_globs(git, "files", &readable)?;
+    let mut out = Vec::new();
+    for (path, roots) in files() {
+        if !include.is_match(&path) || exclude.is_match(&path) {
+            continue;
+        }
+        let Some(roots) = roots else {
+            return Err(format!(
+                "`{path}` has errors (reported for it): its parameters are not read"
+            ));
+        };
+        // Argo CD reads the first document: a mapping, or a list of them.
+        let objects: Vec<Option<&Node>> = match roots.first().map(|r| &r.value) {
+            None | Some(crate::load::Value::Null) => vec![None],
+            Some(crate::load::Value::Map(_)) => vec![Some(roots[0])],
+            Some(crate::load::Value::Seq(items)) if items.iter().all(|i| i.as_map().is_some()) => {
+                items.iter().map(Some).collect()
+            }
+            Some(_) => return Err(format!("`{path}` holds neither a mapping nor a list of them")),
+        };
+        let dir = path.rsplit_once('/').map_or(".", |(d, _)| d).to_string();
+        let filename = path.rsplit('/').next().unwrap_or(&path).to_string();
+        for object in objects {
+            let mut params = Params::new();
+            if let Some(object) = object {
+                flatten_all(object, "", &mut params);
+            }
+            let base = dir.rsplit('/').next().unwrap_or(&dir).to_string();
+            params.push(("path".into(), dir.clone()));
+            params.push(("path.basename".into(), base.clone()));
+            params.push(("path.filename".into(), filename.clone()));
+            params.push(("path.basenameNormalized".into(), sanitize_name(&base)));
+            params.push(("path.filenameNormalized".into(), sanitize_name(&filename)));
+            for (i, segment) in dir.split('/').enumerate().filter(|(_, s)| !s.is_empty()) {
+                params.push((format!("path[{i}]"), segment.to_string()));
+            }
+            out.push(params);
+        }
+    }
+    Ok(out)
+}
+
+/// The globs of a git generator's `directories` or `files` entries (`path`, `**` across
+/// directories), those to include and those an `exclude: true` entry takes out; `check` may
+/// refuse a pattern.
+fn path_globs(
+    git: &Node,
+    key: &str,
+    check: &dyn Fn(&str) -> Result<(), String>,
+) -> Result<(globset::GlobSet, globset::GlobSet), String> {
+    let mut include = globset::GlobSetBuilder::new();
+    let mut exclude = globset::GlobSetBuilder::new();
+    for entry in git.get(key).and_then(Node::as_seq).unwrap_or(&[]) {
+        let Some(pattern) = entry.get("path").and_then(Node::as_str) else {
+            return Err(format!("a git `{key}` entry needs a `path`"));
+        };
+        check(pattern)?;
+        let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
+            .literal_separator(true)
+            .build()
+            .map_err(|e| format!("`{pattern}`: {e}"))?;
+        if entry.get("exclude").and_then(Node::as_bool) == Some(true) {
+            exclude.add(glob);
+        } else {
+            include.add(glob);
+        }
+    }
+    Ok((include.build().map_err(|e| e.to_string())?, exclude.build().map_err(|e| e.to_string())?))
+}
+
+/// A git generator's parameters as its options finish them: `pathParamPrefix` before every
+/// `path` parameter, and each of its `values` filled with the parameters as `values.NAME`.
+fn git_params(git: &Node, mut params: Params) -> Params {
+    if let Some(prefix) =
+        git.get("pathParamPrefix").and_then(Node::as_str).filter(|p| !p.is_empty())
+    {
+        for (key, _) in &mut params {
+            if key == "path" || key.starts_with("path.") || key.starts_with("path[") {
+                *key = format!("{prefix}.{key}");
+            }
+        }
+    }
+    let values: Vec<(String, String)> = git
+        .get("values")
+        .and_then(Node::as_map)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|e| {
+            Some((format!("values.{}", e.key), substitute(&scalar(&e.value)?, &params)))
+        })
+        .collect();
+    params.extend(values);
+    params
+}
+
+/// A file's fields as Argo CD flattens them (nested mappings and lists by dotted keys,
+/// `zones.0`), each printed as Go prints it.
+fn flatten_all(node: &Node, prefix: &str, out: &mut Params) {
+    let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
+    match &node.value {
+        crate::load::Value::Map(entries) => {
+            for e in entries {
+                flatten_all(&e.value, &key(&e.key), out);
+            }
+        }
+        crate::load::Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten_all(item, &key(&i.to_string()), out);
+            }
+        }
+        crate::load::Value::Null => out.push((prefix.to_string(), "<nil>".into())),
+        _ => {
+            if let Some(text) = scalar(node) {
+                out.push((prefix.to_string(), text));
+            }
+        }
+    }
+}
+
+/// A name as Argo CD makes it fit for Kubernetes (`utils.SanitizeName`): lower case, every
+/// character but `a-z`, `0-9`, `-` and `.` a `-`, at most 253 characters, no `-` or `.` at
+/// either end.
+fn sanitize_name(name: &str) -> String {
+    let lowered: String = name
+        .to_lowercase()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let cut: String = lowered.chars().take(253).collect();
+    cut.trim_matches(['-', '.']).to_string()
 }
 
 /// The Application an ApplicationSet's template makes with `params` (its fields keep the
@@ -401,4 +548,62 @@ pub(super) fn substitute(text: &str, params: &Params) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(text: &str) -> Node {
+        let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+        parsed.documents[0].root.clone()
+    }
+
+    #[test]
+    fn names_are_normalized_as_argo_cd_normalizes_them() {
+        assert_eq!(sanitize_name("My_App.v2"), "my-app.v2");
+        assert_eq!(sanitize_name("-Edge-"), "edge");
+        assert_eq!(sanitize_name(&"a".repeat(300)).len(), 253);
+    }
+
+    #[test]
+    fn a_path_prefix_and_values_finish_a_git_generators_parameters() {
+        let git = node("pathParamPrefix: app\nvalues: {where: '{{app.path.basename}}-{{team}}'}\n");
+        let params = vec![
+            ("team".to_string(), "payments".to_string()),
+            ("path".to_string(), "apps/web".to_string()),
+            ("path.basename".to_string(), "web".to_string()),
+            ("path[0]".to_string(), "apps".to_string()),
+        ];
+        assert_eq!(
+            git_params(&git, params),
+            [
+                ("team".to_string(), "payments".to_string()),
+                ("app.path".to_string(), "apps/web".to_string()),
+                ("app.path.basename".to_string(), "web".to_string()),
+                ("app.path[0]".to_string(), "apps".to_string()),
+                ("values.where".to_string(), "web-payments".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn file_fields_are_flattened_as_argo_cd_flattens_them() {
+        let mut params = Params::new();
+        flatten_all(
+            &node("cluster: {name: east, zones: [a, b]}\nsize: 3\nempty:\n"),
+            "",
+            &mut params,
+        );
+        assert_eq!(
+            params,
+            [
+                ("cluster.name".to_string(), "east".to_string()),
+                ("cluster.zones.0".to_string(), "a".to_string()),
+                ("cluster.zones.1".to_string(), "b".to_string()),
+                ("size".to_string(), "3".to_string()),
+                ("empty".to_string(), "<nil>".to_string()),
+            ]
+        );
+    }
 }

@@ -709,6 +709,29 @@ fn an_argo_cd_application_with_several_sources_builds_each_path() {
     );
 }
 
+/// Each finding's (resource name, namespace, names of the units that render it), sorted.
+fn resources_and_units(report: &serde_json::Value) -> Vec<(String, String, Vec<String>)> {
+    let mut found: Vec<(String, String, Vec<String>)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let mut names: Vec<String> = f["units"]
+                .as_array()
+                .map(|u| u.iter().map(|u| u["name"].as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
+            names.sort();
+            (
+                f["resource"]["name"].as_str().unwrap().to_string(),
+                f["resource"]["namespace"].as_str().unwrap_or("").to_string(),
+                names,
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
 /// An ApplicationSet's Applications are entry points: its git directories generator makes one
 /// per directory of `apps/*` (less the excluded one), each built in the namespace its template
 /// gives; a list generator's elements fill the template too. `goTemplate` is an error at its
@@ -745,23 +768,7 @@ fn an_application_set_builds_the_applications_its_generators_make() {
     let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
     let report = run.json();
     assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
-    let mut found: Vec<(String, String, Vec<String>)> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let names: Vec<String> = f["units"]
-                .as_array()
-                .map(|u| u.iter().map(|u| u["name"].as_str().unwrap().to_string()).collect())
-                .unwrap_or_default();
-            (
-                f["resource"]["name"].as_str().unwrap().to_string(),
-                f["resource"]["namespace"].as_str().unwrap_or("").to_string(),
-                names,
-            )
-        })
-        .collect();
-    found.sort();
+    let found = resources_and_units(&report);
     let unit = |set: &str, app: &str| {
         vec![format!(
             "Argo CD ApplicationSet `argocd/{set}` Application `{app}` (argocd/{set}.yaml)"
@@ -786,6 +793,56 @@ fn an_application_set_builds_the_applications_its_generators_make() {
     assert_eq!(errors[0]["file"], "argocd/apps.yaml");
     assert_eq!(errors[0]["line"], 5);
     assert!(errors[0]["message"].as_str().unwrap().contains("`goTemplate` is not supported yet"));
+}
+
+/// The git files generator reads the files its globs match (less the excluded ones): a mapping
+/// gives one Application, a list of mappings one each, from their flattened fields, the path
+/// parameters and the generator's `values`.
+#[test]
+fn application_set_git_files_generator_fills_the_template_from_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let appset = "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata: {name: cfg, namespace: argocd}\nspec:\n  generators:\n  - git:\n      repoURL: https://git.example.com/fleet\n      revision: HEAD\n      files:\n      - path: 'clusters/**/config.*'\n      - {path: clusters/old/config.json, exclude: true}\n      values: {ns: 'team-{{team}}'}\n  template:\n    metadata: {name: '{{cluster.name}}-{{path.basename}}'}\n    spec:\n      project: default\n      source: {repoURL: https://git.example.com/fleet, path: 'apps/{{team}}'}\n      destination: {server: https://kubernetes.default.svc, namespace: '{{values.ns}}'}\n";
+    let pod = |name: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n")
+    };
+    let (payments, search, legacy) = (pod("payments"), pod("search"), pod("legacy"));
+    write(
+        dir.path(),
+        &[
+            ("argocd/cfg.yaml", appset),
+            ("clusters/east/config.json", r#"{"cluster": {"name": "east"}, "team": "payments"}"#),
+            (
+                "clusters/eu/west/config.yaml",
+                "- {cluster: {name: west}, team: payments}\n- {cluster: {name: west}, team: search}\n",
+            ),
+            ("clusters/old/config.json", r#"{"cluster": {"name": "old"}, "team": "legacy"}"#),
+            ("apps/payments/pod.yaml", &payments),
+            ("apps/search/pod.yaml", &search),
+            ("apps/legacy/pod.yaml", &legacy),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
+    let found = resources_and_units(&report);
+    let unit = |app: &str| {
+        format!("Argo CD ApplicationSet `argocd/cfg` Application `{app}` (argocd/cfg.yaml)")
+    };
+    assert_eq!(
+        found,
+        [
+            // The excluded file's Application is not made: its directory is linted as written.
+            ("legacy".to_string(), String::new(), vec![]),
+            (
+                "payments".to_string(),
+                "team-payments".to_string(),
+                vec![unit("east-east"), unit("west-west")]
+            ),
+            ("search".to_string(), "team-search".to_string(), vec![unit("west-west")]),
+        ],
+        "{report}"
+    );
 }
 
 /// The clusters generator reads the tree's cluster Secrets (the local cluster only without a
@@ -823,8 +880,8 @@ fn application_set_clusters_and_matrix_generators() {
 
 /// What the ApplicationSet generators cannot expand is an error at the generator, naming what
 /// is missing, and that ApplicationSet's directories are linted as written: a matrix of one
-/// generator, a clusters selector with `matchExpressions`, a git `files` generator and a
-/// generator kind mtk-lint does not know.
+/// generator, a clusters selector with `matchExpressions`, a git `files` generator of files the
+/// linter does not read and a generator kind mtk-lint does not know.
 #[test]
 fn application_set_generators_it_cannot_expand_are_errors_at_their_line() {
     let dir = tempfile::tempdir().unwrap();
@@ -835,7 +892,7 @@ fn application_set_generators_it_cannot_expand_are_errors_at_their_line() {
     let sets = [
         ("one", "  - matrix:\n      generators:\n      - list:\n          elements: [{app: web}]\n"),
         ("expr", "  - clusters:\n      selector:\n        matchExpressions: [{key: env, operator: In, values: [prod]}]\n"),
-        ("files", "  - git:\n      repoURL: https://git.example.com/fleet\n      revision: HEAD\n      files: [{path: 'apps/*/config.json'}]\n"),
+        ("files", "  - git:\n      repoURL: https://git.example.com/fleet\n      revision: HEAD\n      files: [{path: 'apps/*/config.txt'}]\n"),
         ("scm", "  - scmProvider:\n      github: {organization: acme}\n"),
     ];
     let files: Vec<(String, String)> =
@@ -858,7 +915,7 @@ fn application_set_generators_it_cannot_expand_are_errors_at_their_line() {
     );
     assert!(has("argocd/expr.yaml", 7, "`matchExpressions` is not supported yet"), "{errors:?}");
     assert!(
-        has("argocd/files.yaml", 7, "git `files` generator is not supported yet"),
+        has("argocd/files.yaml", 7, "evaluated on the files the linter reads (.yaml, .yml, .json)"),
         "{errors:?}"
     );
     assert!(
