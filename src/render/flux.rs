@@ -225,7 +225,8 @@ fn valid_name(name: &str) -> bool {
 fn substitute(object: &mut Tree, vars: &HashMap<String, Tree>) -> std::result::Result<(), String> {
     match &mut object.value {
         TValue::Str(text) if text.contains('$') => {
-            let Expanded { text: result, source, whole } = expand(text, vars)?;
+            let super::envsubst::Expanded { text: result, source, whole } =
+                super::envsubst::expand(text, vars)?;
             if let Some(source) = source {
                 object.file = source.file;
                 object.span = source.span;
@@ -240,7 +241,7 @@ fn substitute(object: &mut Tree, vars: &HashMap<String, Tree>) -> std::result::R
         TValue::Map(fields) => {
             for f in fields {
                 if f.key.contains('$') {
-                    f.key = expand(&f.key, vars)?.text.into();
+                    f.key = super::envsubst::expand(&f.key, vars)?.text.into();
                 }
                 substitute(&mut f.value, vars)?;
             }
@@ -250,86 +251,6 @@ fn substitute(object: &mut Tree, vars: &HashMap<String, Tree>) -> std::result::R
     Ok(())
 }
 
-/// What [`expand`] makes of a string.
-struct Expanded<'v> {
-    text: String,
-    /// The variable, when exactly one went into the text.
-    source: Option<&'v Tree>,
-    /// The text was one reference and nothing else.
-    whole: bool,
-}
-
-/// Expands `${var}`, `${var:=default}`, `${var:-default}`, `${var=default}` and
-/// `${var-default}`; `$${…}` is a literal `${…}` and `$name` is left as written. An undefined
-/// variable without a default is an error (kustomize-controller's strict mode, the default).
-fn expand<'v>(
-    text: &str,
-    vars: &'v HashMap<String, Tree>,
-) -> std::result::Result<Expanded<'v>, String> {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    let mut single = None;
-    let mut references = 0;
-    while let Some(at) = rest.find('$') {
-        out.push_str(&rest[..at]);
-        let after = &rest[at + 1..];
-        if let Some(escaped) = after.strip_prefix("${") {
-            out.push_str("${");
-            rest = escaped;
-            continue;
-        }
-        let Some(body_start) = after.strip_prefix('{') else {
-            out.push('$');
-            rest = after;
-            continue;
-        };
-        let Some(end) = body_start.find('}') else {
-            return Err(format!("unclosed `${{` in `{text}`"));
-        };
-        let body = &body_start[..end];
-        rest = &body_start[end + 1..];
-        references += 1;
-        let name_len =
-            body.find(|c: char| !(c == '_' || c.is_ascii_alphanumeric())).unwrap_or(body.len());
-        let (name, op) = body.split_at(name_len);
-        if !valid_name(name) {
-            return Err(format!("`${{{body}}}` is not a variable reference Flux supports"));
-        }
-        let value = vars.get(name);
-        let set_and_not_empty = value.and_then(Tree::as_str).is_some_and(|v| !v.is_empty());
-        let replaced = if op.is_empty() {
-            match value {
-                Some(v) => {
-                    single = Some(v);
-                    v.as_str().unwrap_or("").to_string()
-                }
-                None => return Err(format!("variable `{name}` is not set (strict mode)")),
-            }
-        } else if let Some(default) = op.strip_prefix(":=").or_else(|| op.strip_prefix(":-")) {
-            if set_and_not_empty {
-                single = value;
-                value.and_then(Tree::as_str).unwrap_or("").to_string()
-            } else {
-                default.to_string()
-            }
-        } else if let Some(default) = op.strip_prefix('=').or_else(|| op.strip_prefix('-')) {
-            match value {
-                Some(v) => {
-                    single = Some(v);
-                    v.as_str().unwrap_or("").to_string()
-                }
-                None => default.to_string(),
-            }
-        } else {
-            return Err(format!("`${{{body}}}`: this form of substitution is not supported yet"));
-        };
-        out.push_str(&replaced);
-    }
-    out.push_str(rest);
-    let whole = references == 1 && text.starts_with("${") && text.ends_with('}');
-    Ok(Expanded { text: out, source: single.filter(|_| references == 1), whole })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -337,27 +258,6 @@ mod tests {
 
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, Tree> {
         pairs.iter().map(|(k, v)| ((*k).to_string(), Tree::string(v, 3, Span::default()))).collect()
-    }
-
-    #[test]
-    fn expands_the_forms_flux_supports() {
-        let v = vars(&[("env", "prod"), ("empty", "")]);
-        let text = |t: &str| expand(t, &v).unwrap().text;
-        assert_eq!(text("a-${env}-b"), "a-prod-b");
-        assert_eq!(text("${missing:=x}"), "x");
-        assert_eq!(text("${empty:-y}"), "y");
-        assert_eq!(text("${empty-y}"), "");
-        assert_eq!(text("${missing=z}"), "z");
-        assert_eq!(text("$${env} $env"), "${env} $env");
-        assert!(expand("${missing}", &v).err().unwrap().contains("not set"));
-        assert!(expand("${env,,}", &v).err().unwrap().contains("not supported yet"));
-        assert!(expand("${env", &v).err().unwrap().contains("unclosed"));
-        // One variable names its source; a default or two variables do not.
-        let one = expand("x${env}", &v).unwrap();
-        assert!(one.source.is_some() && !one.whole);
-        assert!(expand("${env}", &v).unwrap().whole);
-        assert!(expand("${missing:=x}", &v).unwrap().source.is_none());
-        assert!(expand("${env}${env}", &v).unwrap().source.is_none());
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod argo;
 pub mod disk;
 pub mod emit;
+mod envsubst;
 mod fields;
 mod fieldspec;
 pub mod flux;
