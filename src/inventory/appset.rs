@@ -3,13 +3,15 @@
 //! `git` directories generator (directories of this tree matching its `path` globs, relative to
 //! the repository root; `exclude` entries taken out), the `git` files generator (the fields of
 //! the files its globs match, flattened), `clusters` (the tree's cluster Secrets, and the local
-//! cluster without a selector) and `matrix` (every pair of two generators' parameters), with the
+//! cluster without a selector), `matrix` (every pair of two generators' parameters) and `merge`
+//! (the first generator's sets overridden by later ones with the same merge keys), with the
 //! parameters Argo CD gives them (`path`, `path.basename`, `path.basenameNormalized`,
 //! `path.filename`, `path[N]`, a git generator's `pathParamPrefix` and `values`; `name`,
 //! `server`, `metadata.labels.*`). The template is filled as Argo CD's default templating does:
 //! `{{name}}` in every string, unknown names left as they are. Other generators and
 //! `goTemplate` are errors at their line (the ApplicationSet is then linted as written).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::load::source::Pos;
@@ -182,8 +184,15 @@ fn params_of(
                 return Err((at, "a git generator needs `directories` or `files`".into()));
             }
             "clusters" => out.extend(clusters(&entry.value, sources).map_err(|m| (at, m))?),
+            "matrix" | "merge" if depth > 1 => {
+                return Err((
+                    at,
+                    format!("a `{}` generator nested in another nested one: Argo CD nests them one level deep", entry.key),
+                ))
+            }
+            "merge" => out.extend(merge(&entry.value, sources, depth).map_err(|(pos, m)| (pos.unwrap_or(at), m))?),
             // Two child generators: every pair of their parameter sets.
-            "matrix" if depth == 0 => {
+            "matrix" => {
                 let children =
                     entry.value.get("generators").and_then(Node::as_seq).unwrap_or(&[]);
                 let [first, second] = children else {
@@ -202,12 +211,67 @@ fn params_of(
             other => {
                 return Err((
                     at,
-                    format!("the ApplicationSet generator `{other}` is not supported yet (list, git directories, clusters and matrix are)"),
+                    format!("the ApplicationSet generator `{other}` is not supported yet (list, git, clusters, matrix and merge are)"),
                 ))
             }
         }
     }
     Ok(out)
+}
+
+/// The merge generator: the first generator's parameter sets, each overridden by the set of
+/// every later generator that has the same values of the `mergeKeys` (a later generator's sets
+/// must differ by them; sets no base set matches are dropped), as Argo CD merges them.
+fn merge(
+    generator: &Node,
+    sources: &Sources<'_>,
+    depth: usize,
+) -> Result<Vec<Params>, (Option<Pos>, String)> {
+    let children = generator.get("generators").and_then(Node::as_seq).unwrap_or(&[]);
+    let [first, rest @ ..] = children else {
+        return Err((None, "a merge generator needs two or more generators".into()));
+    };
+    if rest.is_empty() {
+        return Err((None, "a merge generator needs two or more generators".into()));
+    }
+    let keys: Vec<&str> = generator
+        .get("mergeKeys")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Node::as_str)
+        .collect();
+    if keys.is_empty() {
+        return Err((None, "a merge generator needs `mergeKeys`".into()));
+    }
+    let key_of = |params: &Params| -> Vec<Option<String>> {
+        keys.iter().map(|k| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())).collect()
+    };
+    let mut base = params_of(first, sources, depth + 1).map_err(|(pos, m)| (Some(pos), m))?;
+    for child in rest {
+        let sets = params_of(child, sources, depth + 1).map_err(|(pos, m)| (Some(pos), m))?;
+        let mut by_key: HashMap<Vec<Option<String>>, &Params> = HashMap::new();
+        for set in &sets {
+            if by_key.insert(key_of(set), set).is_some() {
+                return Err((
+                    Some(child.span.start),
+                    format!(
+                        "the parameters of this generator are not unique by the merge keys {keys:?}: Argo CD refuses them"
+                    ),
+                ));
+            }
+        }
+        for set in &mut base {
+            let Some(over) = by_key.get(&key_of(set)) else { continue };
+            for (name, value) in *over {
+                match set.iter_mut().find(|(n, _)| n == name) {
+                    Some(existing) => existing.1.clone_from(value),
+                    None => set.push((name.clone(), value.clone())),
+                }
+            }
+        }
+    }
+    Ok(base)
 }
 
 /// The clusters generator: every cluster Argo CD knows that its `selector.matchLabels` selects
@@ -252,7 +316,7 @@ fn clusters(generator: &Node, sources: &Sources<'_>) -> Result<Vec<Params>, Stri
             params.extend(
                 c.annotations.iter().map(|(k, v)| (format!("metadata.annotations.{k}"), v.clone())),
             );
-            params
+            with_values(generator, params)
         })
         .collect())
 }
@@ -442,7 +506,13 @@ fn git_params(git: &Node, mut params: Params) -> Params {
             }
         }
     }
-    let values: Vec<(String, String)> = git
+    with_values(git, params)
+}
+
+/// A generator's `values` (git and clusters generators), each filled with the parameters, added
+/// as `values.NAME`.
+fn with_values(generator: &Node, mut params: Params) -> Params {
+    let values: Vec<(String, String)> = generator
         .get("values")
         .and_then(Node::as_map)
         .unwrap_or(&[])
@@ -557,6 +627,53 @@ mod tests {
     fn node(text: &str) -> Node {
         let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
         parsed.documents[0].root.clone()
+    }
+
+    fn generated(appset: &str) -> Result<Vec<Params>, (Pos, String)> {
+        let clusters = || {
+            ["east", "west"]
+                .iter()
+                .map(|n| Cluster {
+                    name: (*n).to_string(),
+                    server: format!("https://{n}"),
+                    labels: vec![("tier".into(), "edge".into())],
+                    annotations: Vec::new(),
+                })
+                .collect()
+        };
+        let (dirs, files) = (|| Vec::new(), || Vec::new());
+        let sources = Sources { dirs: &dirs, clusters: &clusters, files: &files };
+        generate(&node(appset), &sources)
+    }
+
+    #[test]
+    fn a_merge_generator_overrides_the_first_generators_sets_by_their_merge_keys() {
+        let merged = generated(
+            "spec:\n  generators:\n  - merge:\n      mergeKeys: [name]\n      generators:\n      - clusters: {selector: {matchLabels: {tier: edge}}, values: {size: small}}\n      - list: {elements: [{name: west, values: {size: large}}, {name: north, values: {size: huge}}]}\n",
+        )
+        .unwrap();
+        let value = |set: &Params, key: &str| {
+            set.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        let summary: Vec<(String, String, String)> = merged
+            .iter()
+            .map(|p| (value(p, "name"), value(p, "server"), value(p, "values.size")))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("east".into(), "https://east".into(), "small".into()),
+                ("west".into(), "https://west".into(), "large".into()),
+            ]
+        );
+        let error = |text: &str| generated(text).unwrap_err().1;
+        assert!(error("spec:\n  generators:\n  - merge:\n      mergeKeys: [name]\n      generators:\n      - list: {elements: [{name: a}]}\n").contains("two or more generators"));
+        assert!(error("spec:\n  generators:\n  - merge:\n      generators:\n      - list: {elements: [{name: a}]}\n      - list: {elements: [{name: a}]}\n").contains("needs `mergeKeys`"));
+        let (pos, message) = generated("spec:\n  generators:\n  - merge:\n      mergeKeys: [name]\n      generators:\n      - list: {elements: [{name: a}]}\n      - list: {elements: [{name: a}, {name: a}]}\n").unwrap_err();
+        assert!(message.contains("not unique by the merge keys"), "{message}");
+        assert_eq!(pos.line, 7);
+        let nested = "spec:\n  generators:\n  - matrix:\n      generators:\n      - merge:\n          mergeKeys: [name]\n          generators:\n          - matrix: {generators: []}\n          - list: {elements: [{name: a}]}\n      - list: {elements: [{x: y}]}\n";
+        assert!(error(nested).contains("nests them one level deep"), "{}", error(nested));
     }
 
     #[test]
