@@ -76,7 +76,8 @@ pub struct Finding {
     pub tenant: Option<Arc<str>>,
     /// For a finding on rendered objects: the build units that render it (one finding stands
     /// for the same cause in every unit), each with the entries that led to the object.
-    pub units: Vec<Trace>,
+    /// Shared with the object's other findings (a policy library reports hundreds of thousands).
+    pub units: Arc<[Trace]>,
 }
 
 /// A build unit a finding was found in, and how the unit reaches the object's file: its

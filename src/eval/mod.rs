@@ -180,38 +180,70 @@ fn gather(
         findings.push(finding);
         used.extend(by);
     }
-    findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+    sort_stably(&mut findings);
     (merge_causes(findings), used)
+}
+
+/// Sorts findings by their sort key, keeping the order of equal ones: by sorting their indexes
+/// and then moving each finding once (a stable sort of the findings themselves would need a
+/// buffer of half of them, tens of megabytes with a policy library).
+fn sort_stably(findings: &mut [Finding]) {
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    order.sort_by(|&a, &b| findings[a].sort_key().cmp(&findings[b].sort_key()));
+    // Position i takes the finding at order[i]: each cycle of the permutation is followed once.
+    for start in 0..findings.len() {
+        let mut i = start;
+        while order[i] != start && order[i] != i {
+            let from = order[i];
+            findings.swap(i, from);
+            order[i] = i;
+            i = from;
+        }
+        order[i] = i;
+    }
 }
 
 /// One finding per cause: findings on rendered objects with the same rule, place and message
 /// become one that lists every unit (findings are sorted, so they are neighbours up to the
 /// pointer, which list indexes may shift between units).
-fn merge_causes(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::with_capacity(findings.len());
+fn merge_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
+    // In place: the findings kept move to the front (a second vector of hundreds of thousands of
+    // findings would double the run's largest allocation).
+    let mut kept = 0;
     let mut group_start = 0;
-    for finding in findings {
-        if finding.units.is_empty() {
-            out.push(finding);
+    for i in 0..findings.len() {
+        if findings[i].units.is_empty() {
+            findings.swap(kept, i);
+            kept += 1;
             continue;
         }
         let place = |f: &Finding| (f.source.display.clone(), f.span.start);
-        if out.get(group_start).is_none_or(|g| place(g) != place(&finding)) {
-            group_start = out.len();
+        if kept == group_start || place(&findings[group_start]) != place(&findings[i]) {
+            group_start = kept;
         }
-        match out[group_start..].iter_mut().find(|f| !f.units.is_empty() && f.same_cause(&finding))
-        {
-            Some(same) => {
-                for trace in finding.units {
-                    if !same.units.iter().any(|t| t.unit == trace.unit) {
-                        same.units.push(trace);
-                    }
-                }
+        let (front, rest) = findings.split_at_mut(i);
+        let finding = &mut rest[0];
+        let same = front[group_start..kept]
+            .iter_mut()
+            .find(|f| !f.units.is_empty() && f.same_cause(finding));
+        if let Some(same) = same {
+            let more: Vec<crate::finding::Trace> = finding
+                .units
+                .iter()
+                .filter(|trace| !same.units.iter().any(|t| t.unit == trace.unit))
+                .cloned()
+                .collect();
+            if !more.is_empty() {
+                same.units = same.units.iter().cloned().chain(more).collect();
             }
-            None => out.push(finding),
+            finding.units = Arc::from([]);
+        } else {
+            findings.swap(kept, i);
+            kept += 1;
         }
     }
-    out
+    findings.truncate(kept);
+    findings
 }
 
 fn to_finding(
@@ -256,13 +288,11 @@ fn to_finding(
         suppressed: None,
         tenant: tenant_name(inv, object),
         // The units of the cluster the violation is about, else every unit.
-        units: object
-            .rendering
-            .iter()
-            .flat_map(|r| r.traces.iter())
-            .filter(|t| v.cluster.as_deref().is_none_or(|c| *t.cluster == *c))
-            .cloned()
-            .collect(),
+        units: match (&object.rendering, v.cluster.as_deref()) {
+            (None, _) => Arc::from([]),
+            (Some(r), None) => Arc::clone(&r.traces),
+            (Some(r), Some(c)) => r.traces.iter().filter(|t| *t.cluster == *c).cloned().collect(),
+        },
     }
 }
 
@@ -307,6 +337,62 @@ mod tests {
     use crate::config::Config;
     use crate::engine::{RuleMeta, Sink};
     use crate::inventory::Object;
+
+    #[test]
+    fn findings_are_sorted_keeping_the_order_of_equal_ones() {
+        let files: Vec<Arc<crate::load::source::SourceFile>> = ["b.yaml", "a.yaml", "c.yaml"]
+            .iter()
+            .map(|n| Arc::new(crate::load::source::SourceFile::new((*n).into(), None, "".into())))
+            .collect();
+        let finding = |file: usize, line: u32, message: &str| Finding {
+            rule: Arc::from("R"),
+            name: Arc::from("r"),
+            severity: crate::finding::Severity::Warning,
+            message: message.to_string(),
+            help: None,
+            source: Arc::clone(&files[file]),
+            span: crate::load::source::Span::new(
+                crate::load::source::Pos { line, col: 0 },
+                crate::load::source::Pos { line, col: 1 },
+            ),
+            document: 0,
+            path: String::new(),
+            resource: Arc::new(crate::finding::ResourceRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: String::new(),
+                name: "p".into(),
+            }),
+            policy: None,
+            suppressed: None,
+            tenant: None,
+            units: Arc::from([]),
+        };
+        // Equal keys (file, line) differ by message: they keep their order.
+        let input = [
+            (2, 1, "c1"),
+            (0, 5, "b5"),
+            (1, 3, "a3-first"),
+            (0, 1, "b1"),
+            (1, 3, "a3-second"),
+            (1, 2, "a2"),
+            (2, 1, "c1-again"),
+        ];
+        let mut findings: Vec<Finding> = input.iter().map(|&(f, l, m)| finding(f, l, m)).collect();
+        let mut expected = findings
+            .iter()
+            .map(|f| (f.sort_key().0.to_string(), f.span.start.line, f.message.clone()))
+            .collect::<Vec<_>>();
+        expected.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        sort_stably(&mut findings);
+        let got: Vec<_> = findings
+            .iter()
+            .map(|f| (f.sort_key().0.to_string(), f.span.start.line, f.message.clone()))
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(got[1].2, "a3-first");
+        assert_eq!(got[2].2, "a3-second");
+    }
 
     /// Reports every Pod, and panics on the one called `bad`.
     struct Fragile {

@@ -261,7 +261,7 @@ pub fn unused(
         policy: None,
         suppressed: None,
         tenant: None,
-        units: Vec::new(),
+        units: Arc::from([]),
     };
     let mut out = Vec::new();
     for o in &inventory.objects {

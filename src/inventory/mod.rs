@@ -235,6 +235,9 @@ fn identity_hash(api_version: &str, kind: &str, namespace: &str, name: &str) -> 
 /// Source of [`Inventory::generation`].
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// The roots of documents units left as written, by (file, document), taken from one file.
+type WrittenRoots = Vec<((usize, usize), Node)>;
+
 /// Builds the inventory from what the loader read.
 #[must_use]
 pub fn build(sources: Sources, config: &Config) -> Inventory {
@@ -258,19 +261,32 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         deleted,
         ..
     } = rendered;
-    let per_file: Vec<FileObjects> = files
+    // Documents units left as written: the rendered objects take them from their files.
+    let mut written: HashMap<usize, Vec<usize>> = HashMap::new();
+    for r in rendered_objects.iter().filter(|r| r.root == rendered::Root::Written) {
+        written.entry(r.file).or_default().push(r.document);
+    }
+    let (per_file, taken): (Vec<FileObjects>, Vec<WrittenRoots>) = files
         .into_par_iter()
         .enumerate()
         .map(|(i, file)| {
+            let taken = written.get(&i).map_or_else(Vec::new, |documents| {
+                file.documents
+                    .iter()
+                    .filter(|d| documents.contains(&d.index))
+                    .map(|d| ((i, d.index), d.root.clone()))
+                    .collect()
+            });
             let mut objects = tree.file_objects(i, file);
             // A file a unit built is linted as the unit renders it (its objects as written
             // are freed here, in parallel).
             if reached[i] {
                 objects.objects = Vec::new();
             }
-            objects
+            (objects, taken)
         })
-        .collect();
+        .unzip();
+    let written: HashMap<(usize, usize), Node> = taken.into_iter().flatten().collect();
     inv.objects.reserve_exact(
         per_file.iter().map(|f| f.objects.len()).sum::<usize>() + rendered_objects.len(),
     );
@@ -294,7 +310,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         }
     }
     inv.files.extend(extra_files);
-    tree.add_rendered(&mut inv, rendered_objects);
+    tree.add_rendered(&mut inv, rendered_objects, written);
     inv.skipped_files.append(&mut chart_sources);
     inv.skipped_files.sort();
     inv.charts = charts;
@@ -400,8 +416,42 @@ impl FileObjects {
 
 impl Tree<'_> {
     /// Adds the objects build units rendered (after every file the inventory numbers).
-    fn add_rendered(&self, inv: &mut Inventory, objects: Vec<rendered::RenderedObject>) {
+    /// `written`: the documents of objects units left as written, by (file, document).
+    fn add_rendered(
+        &self,
+        inv: &mut Inventory,
+        objects: Vec<rendered::RenderedObject>,
+        mut written: HashMap<(usize, usize), Node>,
+    ) {
+        // How many objects still take each written document: the last takes it, the others copy.
+        let mut uses: HashMap<(usize, usize), usize> = HashMap::new();
+        for r in objects.iter().filter(|r| r.root == rendered::Root::Written) {
+            *uses.entry((r.file, r.document)).or_default() += 1;
+        }
         for r in objects {
+            let root = match r.root {
+                rendered::Root::Built(node) => node,
+                rendered::Root::Written => {
+                    let key = (r.file, r.document);
+                    let left = uses.get_mut(&key).map_or(0, |n| {
+                        *n -= 1;
+                        *n
+                    });
+                    let document =
+                        if left == 0 { written.remove(&key) } else { written.get(&key).cloned() };
+                    // The document was read when the unit settled; it cannot be gone.
+                    let Some(document) = document else {
+                        let file = inv.files.get(r.file).map(|f| f.display.clone());
+                        inv.problems.push(crate::error::Problem::new(
+                            file.unwrap_or_default(),
+                            Some(r.at),
+                            "internal error: a rendered document is missing: not linted",
+                        ));
+                        continue;
+                    };
+                    document
+                }
+            };
             let target = r.target.map(|t| &self.flux_targets[t]);
             let deployed_by = target.map(|t| Arc::clone(&t.owner));
             let placement = Placement {
@@ -411,13 +461,13 @@ impl Tree<'_> {
                 default_ns: target.and_then(|t| t.default_namespace.as_ref()),
                 deployed_by: deployed_by.as_ref(),
             };
-            let text = |key: &str| r.root.get(key).and_then(Node::as_str).unwrap_or("").to_string();
+            let text = |key: &str| root.get(key).and_then(Node::as_str).unwrap_or("").to_string();
             let (api_version, kind) = (text("apiVersion"), text("kind"));
             // What is not an object (a values file beside the manifests) is not linted.
             if api_version.is_empty() || kind.is_empty() {
                 continue;
             }
-            let mut object = self.object(&placement, api_version, kind, r.root);
+            let mut object = self.object(&placement, api_version, kind, root);
             let mut rendering = r.rendering;
             rendering.traces = rendering.make_traces(&inv.files);
             object.rendering = Some(Box::new(rendering));

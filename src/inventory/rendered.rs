@@ -41,7 +41,7 @@ pub struct Rendering {
     pub units: Vec<(Arc<Unit>, Via)>,
     /// What findings on the object carry, per unit (made once the inventory numbered every
     /// file).
-    pub traces: Vec<crate::finding::Trace>,
+    pub traces: Arc<[crate::finding::Trace]>,
     /// Where the source file changes from the root's: JSON pointers with inventory file indexes.
     pub origins: Vec<Origin>,
 }
@@ -50,7 +50,7 @@ impl Rendering {
     /// The units and the ways to the object, as findings carry them (files are numbered as the
     /// inventory numbers them).
     #[must_use]
-    pub fn make_traces(&self, files: &[Arc<SourceFile>]) -> Vec<crate::finding::Trace> {
+    pub fn make_traces(&self, files: &[Arc<SourceFile>]) -> Arc<[crate::finding::Trace]> {
         let location = |&(file, span): &(usize, Span)| crate::finding::Location {
             source: Arc::clone(&files[file]),
             span,
@@ -82,10 +82,33 @@ impl Rendering {
 pub(crate) struct RenderedObject {
     pub file: usize,
     pub document: usize,
-    pub root: Node,
+    pub root: Root,
+    /// Where its root starts in `file`.
+    pub at: crate::load::source::Pos,
     pub rendering: Rendering,
     /// The target (deployer) of the unit, if a cluster entry.
     pub target: Option<usize>,
+}
+
+/// A rendered object's root.
+#[derive(Debug)]
+pub(crate) enum Root {
+    /// What the build made of it (changed, or not from a file the loader read).
+    Built(Node),
+    /// The object as its file has it: every field from that file, nothing changed. The loaded
+    /// document stands for it (no copy is kept while the other units build).
+    Written,
+}
+
+impl PartialEq for Root {
+    /// Two written roots at one place (the caller compares places) are the same document.
+    fn eq(&self, other: &Root) -> bool {
+        match (self, other) {
+            (Root::Built(a), Root::Built(b)) => a == b,
+            (Root::Written, Root::Written) => true,
+            _ => false,
+        }
+    }
 }
 
 /// An object a unit's patch deleted (`$patch: delete`): the cluster does not receive it.
@@ -143,20 +166,28 @@ pub(super) fn file_number(
     })
 }
 
-/// An object a build made, in the form rules read: the node, where its fields' files change
-/// (build file numbers), and the build number of its root's file.
+/// An object a build made, in the form rules read: the node (none when the build left the
+/// object as its loaded file has it), where its fields' files change (build file numbers), and
+/// the build number of its root's file and the root's span there.
 pub(crate) struct Built {
-    pub node: Node,
+    pub node: Option<Node>,
     pub origins: Vec<Origin>,
     pub file: u32,
+    pub span: Span,
 }
 
 impl Built {
     #[must_use]
     pub(crate) fn new(tree: Tree) -> Built {
-        let file = tree.file;
+        let (file, span) = (tree.file, tree.span);
         let (node, origins) = tree.into_node();
-        Built { node, origins, file }
+        Built { node: Some(node), origins, file, span }
+    }
+
+    /// An object the build left exactly as document `written` of a loaded file has it.
+    #[must_use]
+    pub(crate) fn written(tree: &Tree) -> Built {
+        Built { node: None, origins: Vec::new(), file: tree.file, span: tree.span }
     }
 }
 
@@ -179,7 +210,7 @@ pub(super) fn object(
     target: Option<usize>,
 ) -> RenderedObject {
     let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
-    let Built { node: root, origins, file: root_file } = built;
+    let Built { node: root, origins, file: root_file, span } = built;
     let file = number(root_file);
     let via = reads
         .get(root_file as usize)
@@ -192,12 +223,17 @@ pub(super) fn object(
             pointer: o.pointer,
         })
         .collect();
-    let document = document_at(files, file, root.span.start).unwrap_or(0);
+    let document = document_at(files, file, span.start).unwrap_or(0);
     RenderedObject {
         file,
         document,
-        root,
-        rendering: Rendering { units: vec![(Arc::clone(unit), via)], traces: Vec::new(), origins },
+        root: root.map_or(Root::Written, Root::Built),
+        at: span.start,
+        rendering: Rendering {
+            units: vec![(Arc::clone(unit), via)],
+            traces: Arc::from([]),
+            origins,
+        },
         target,
     }
 }
@@ -220,7 +256,7 @@ impl SharedObjects {
         object: RenderedObject,
         same_deployer: &dyn Fn(Option<usize>, Option<usize>) -> bool,
     ) -> usize {
-        let start = object.root.span.start;
+        let start = object.at;
         let candidates = self.index.entry((object.file, start.line, start.col)).or_default();
         let cluster = &object.rendering.units[0].0.cluster;
         for &i in candidates.iter() {

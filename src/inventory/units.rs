@@ -823,5 +823,27 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         })
         .cloned()
         .collect();
-    Ok((objects.into_iter().map(Built::new).collect(), entries, reads, deleted))
+    let built =
+        objects
+            .into_iter()
+            .map(|t| {
+                if as_written(&t, &reads, shared.files) {
+                    Built::written(&t)
+                } else {
+                    Built::new(t)
+                }
+            })
+            .collect();
+    Ok((built, entries, reads, deleted))
+}
+
+/// Whether a built object is exactly a document of a file the loader read: every field from
+/// that file, nothing changed (a Flux Kustomization's plain directory, a base no overlay
+/// touches). The inventory then takes the loaded document instead of a copy.
+fn as_written(t: &Tree, reads: &[Read], files: &[LoadedFile]) -> bool {
+    let Some(file) = reads.get(t.file as usize).and_then(|r| r.loaded).and_then(|i| files.get(i))
+    else {
+        return false;
+    };
+    file.documents.iter().any(|d| d.root.span == t.span && t.is_node(&d.root))
 }

@@ -203,6 +203,38 @@ impl Tree {
         }
     }
 
+    /// Whether the tree is `node` as loaded: every node from the root's file, at the same place,
+    /// with the same value (a build that changed nothing).
+    #[must_use]
+    pub fn is_node(&self, node: &Node) -> bool {
+        fn same(t: &Tree, n: &Node, file: u32) -> bool {
+            if t.file != file || t.span != n.span {
+                return false;
+            }
+            match (&t.value, &n.value) {
+                (TValue::Null, Value::Null) => true,
+                (TValue::Bool(a), Value::Bool(b)) => a == b,
+                (TValue::Int(a), Value::Int(b)) => a == b,
+                (TValue::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+                (TValue::Str(a), Value::Str(b)) => a == b,
+                (TValue::Seq(a), Value::Seq(b)) => {
+                    a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same(x, y, file))
+                }
+                (TValue::Map(a), Value::Map(b)) => {
+                    a.len() == b.len()
+                        && a.iter().zip(b.iter()).all(|(f, e)| {
+                            f.key == e.key
+                                && f.key_file == file
+                                && f.key_span == e.key_span
+                                && same(&f.value, &e.value, file)
+                        })
+                }
+                _ => false,
+            }
+        }
+        same(self, node, self.file)
+    }
+
     /// The loaded-node form rules read, and where the source file changes from the root's
     /// (pointers as they are in the final tree, so indexes that patches shifted are right).
     #[must_use]

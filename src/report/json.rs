@@ -11,10 +11,10 @@ use crate::{Outcome, Summary};
 #[derive(Serialize)]
 struct Report<'a> {
     version: u32,
-    findings: Vec<JsonFinding<'a>>,
+    findings: Findings<'a>,
     /// Only with `--show-suppressed`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    suppressed: Option<Vec<JsonFinding<'a>>>,
+    suppressed: Option<Findings<'a>>,
     errors: &'a [Problem],
     /// Not errors, but worth a look (an input directory where every file was skipped).
     warnings: &'a [String],
@@ -37,8 +37,47 @@ struct JsonFinding<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
     /// For rendered objects: the build units, each with the way to the object's file.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    units: Vec<JsonUnit<'a>>,
+    #[serde(skip_serializing_if = "Units::is_empty")]
+    units: Units<'a>,
+}
+
+/// Findings written one at a time as the report is written (a library of policies gives
+/// hundreds of thousands: their JSON forms are never all held at once).
+struct Findings<'a>(&'a [Finding]);
+
+impl Serialize for Findings<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(JsonFinding::from))
+    }
+}
+
+/// A finding's units, each written as it is reached.
+struct Units<'a>(&'a [crate::finding::Trace]);
+
+impl Units<'_> {
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Units<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(|t| {
+            JsonUnit {
+                name: &t.unit,
+                cluster: &t.cluster,
+                via: t
+                    .via
+                    .iter()
+                    .map(|l| JsonPlace {
+                        file: &l.source.display,
+                        line: l.span.start.line,
+                        column: l.span.start.col + 1,
+                    })
+                    .collect(),
+            }
+        }))
+    }
 }
 
 #[derive(Serialize)]
@@ -72,23 +111,7 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             resource: &f.resource,
             policy: f.policy.as_deref(),
             reason: f.suppressed.as_deref(),
-            units: f
-                .units
-                .iter()
-                .map(|t| JsonUnit {
-                    name: &t.unit,
-                    cluster: &t.cluster,
-                    via: t
-                        .via
-                        .iter()
-                        .map(|l| JsonPlace {
-                            file: &l.source.display,
-                            line: l.span.start.line,
-                            column: l.span.start.col + 1,
-                        })
-                        .collect(),
-                })
-                .collect(),
+            units: Units(&f.units),
         }
     }
 }
@@ -96,10 +119,8 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
 pub(super) fn write(outcome: &Outcome, style: super::Style, out: &mut dyn Write) -> io::Result<()> {
     let report = Report {
         version: 1,
-        findings: outcome.findings.iter().map(JsonFinding::from).collect(),
-        suppressed: style
-            .show_suppressed
-            .then(|| outcome.suppressed.iter().map(JsonFinding::from).collect()),
+        findings: Findings(&outcome.findings),
+        suppressed: style.show_suppressed.then_some(Findings(&outcome.suppressed)),
         errors: &outcome.problems,
         warnings: &outcome.warnings,
         summary: &outcome.summary,

@@ -77,7 +77,7 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
         // The way from each build unit to the object: its cluster entry and kustomization
         // entries, as related locations (numbered across units), and the units by name.
         let mut related = Vec::new();
-        for trace in &f.units {
+        for trace in f.units.iter() {
             for (step, l) in trace.via.iter().enumerate() {
                 let what = format!("{}, step {} of {}", trace.unit, step + 1, trace.via.len());
                 related.push(json!({

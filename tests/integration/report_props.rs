@@ -36,7 +36,7 @@ fn outcome(name: &str, message: &str, file: &str) -> Outcome {
         policy: Some(format!("policy-{name}").into()),
         suppressed: None,
         tenant: Some(name.into()),
-        units: Vec::new(),
+        units: std::sync::Arc::from([]),
     };
     let mut outcome = Outcome { findings: vec![finding], ..Outcome::default() };
     outcome.summary.findings = 1;
