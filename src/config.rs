@@ -39,6 +39,21 @@ pub struct Config {
     /// Limits by key (`file-size: 32M`), as `--limit KEY=VALUE` sets them; the flag wins.
     #[serde(default)]
     pub limits: BTreeMap<String, String>,
+    /// How build units are rendered.
+    #[serde(default)]
+    pub render: RenderSettings,
+}
+
+/// How build units are rendered (docs/RENDER.md).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RenderSettings {
+    /// The `kustomize.buildOptions` of the Argo CD that deploys the tree (its `argocd-cm`), when
+    /// the tree does not hold that ConfigMap: `--load-restrictor LoadRestrictionsNone`.
+    pub argocd_kustomize_build_options: Option<String>,
+    /// The options the kustomizations that nothing deploys are built with (as the repository's
+    /// own `kustomize build` runs them): `--load-restrictor LoadRestrictionsNone`.
+    pub kustomize_build_options: Option<String>,
 }
 
 /// A finding accepted on purpose: a rule, where (a path glob and/or a resource), and why.
@@ -240,6 +255,20 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
                     format!("config: {message}"),
                 ));
             }
+        }
+    }
+    let render = &config.render;
+    for (key, value) in [
+        ("argocdKustomizeBuildOptions", &render.argocd_kustomize_build_options),
+        ("kustomizeBuildOptions", &render.kustomize_build_options),
+    ] {
+        let (Some(node), Some(text)) = (root.at(&["render", key]), value) else { continue };
+        if let Err(message) = crate::render::argo::BuildOptions::parse(text) {
+            return Err(Problem::new(
+                display,
+                Some(node.span.start),
+                format!("config: render.{key}: {message}"),
+            ));
         }
     }
     let exception_spans = root

@@ -21,6 +21,7 @@ use crate::kinds;
 use crate::load::skip::{SkipReason, SkippedFile};
 use crate::load::source::SourceFile;
 use crate::load::{Node, Sources, Value};
+use crate::render::argo::BuildOptions;
 pub use tenants::{denies_by_default, AllowList, Provided, Tenant, TenantIndex};
 
 /// One Kubernetes object from the tree.
@@ -235,6 +236,55 @@ fn identity_hash(api_version: &str, kind: &str, namespace: &str, name: &str) -> 
 /// Source of [`Inventory::generation`].
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
+/// How Argo CD runs kustomize for the tree's Applications: the config's
+/// `render.argocdKustomizeBuildOptions`, else the `kustomize.buildOptions` of an `argocd-cm`
+/// ConfigMap in the tree, else kustomize's defaults. Options of the ConfigMap it cannot read are
+/// an error at their line, and the defaults apply.
+///
+/// Also the options of the kustomizations nothing deploys (`render.kustomizeBuildOptions`).
+fn build_options(
+    files: &[crate::load::LoadedFile],
+    config: &Config,
+) -> ((BuildOptions, BuildOptions), Option<crate::error::Problem>) {
+    // The config's options were checked when it was read.
+    let from_config =
+        |text: &Option<String>| text.as_deref().map(|t| BuildOptions::parse(t).unwrap_or_default());
+    let kustomize = from_config(&config.render.kustomize_build_options).unwrap_or_default();
+    let (argo, problem) = match from_config(&config.render.argocd_kustomize_build_options) {
+        Some(options) => (options, None),
+        None => argocd_cm(files),
+    };
+    ((argo, kustomize), problem)
+}
+
+/// The `kustomize.buildOptions` of an `argocd-cm` ConfigMap in the tree.
+fn argocd_cm(files: &[crate::load::LoadedFile]) -> (BuildOptions, Option<crate::error::Problem>) {
+    use crate::error::Problem;
+    for f in files {
+        for d in &f.documents {
+            let text = |path: &[&str]| d.root.at(path).and_then(Node::as_str);
+            if text(&["kind"]) != Some("ConfigMap")
+                || text(&["metadata", "name"]) != Some("argocd-cm")
+            {
+                continue;
+            }
+            let Some(node) = d.root.at(&["data", "kustomize.buildOptions"]) else { continue };
+            return match BuildOptions::parse(node.as_str().unwrap_or("")) {
+                Ok(options) => (options, None),
+                Err(message) => (
+                    BuildOptions::default(),
+                    Some(Problem::new(
+                        f.source.display.clone(),
+                        Some(node.span.start),
+                        format!("argocd-cm `kustomize.buildOptions`: {message} (Applications are built with kustomize's defaults)"),
+                    )),
+                ),
+            };
+        }
+    }
+    (BuildOptions::default(), None)
+}
+
 /// The roots of documents units left as written, by (file, document), taken from one file.
 type WrittenRoots = Vec<((usize, usize), Node)>;
 
@@ -245,7 +295,9 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let crd_scopes = crd_scopes(&files);
     let (flux_targets, appset_problems) = flux_targets(&files, &roots);
     let layout = kustomize::layout(&files, &roots, &flux_targets);
-    let rendered = units::render(&files, &roots, &layout, &flux_targets, &cwd, limits);
+    let ((argo, kustomize), argo_problem) = build_options(&files, config);
+    let options = (limits, argo, kustomize);
+    let rendered = units::render(&files, &roots, &layout, &flux_targets, &cwd, options);
 
     let mut inv = Inventory {
         generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -293,6 +345,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     inv.deleted = deleted;
     inv.problems.extend(problems);
     inv.problems.extend(appset_problems);
+    inv.problems.extend(argo_problem);
     for FileObjects { source, objects, documents, skipped_documents, mut problems, skip } in
         per_file
     {

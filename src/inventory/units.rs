@@ -81,6 +81,9 @@ struct Shared<'a> {
     loaded: LoadedFiles<'a>,
     sources: crate::render::flux::Sources,
     limits: crate::load::Limits,
+    /// How Argo CD runs kustomize, and how the kustomizations nothing deploys are built.
+    argo: crate::render::argo::BuildOptions,
+    kustomize: crate::render::argo::BuildOptions,
     /// The target of each (loaded file, document) that defines one.
     defines: HashMap<(usize, usize), usize>,
     /// Each linted root with the root of its builds and that root with links resolved (found
@@ -95,7 +98,11 @@ pub(crate) fn render(
     layout: &Layout,
     targets: &[FluxTarget],
     cwd: &Path,
-    limits: crate::load::Limits,
+    (limits, argo, kustomize): (
+        crate::load::Limits,
+        crate::render::argo::BuildOptions,
+        crate::render::argo::BuildOptions,
+    ),
 ) -> Rendered {
     if layout.root_configs.is_empty() && layout.target_dirs.iter().all(Option::is_none) {
         return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
@@ -121,6 +128,8 @@ pub(crate) fn render(
         sources: substitution_sources(files, layout),
         loaded,
         limits,
+        argo,
+        kustomize,
         defines,
         build_roots: roots
             .iter()
@@ -788,7 +797,13 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
     let dir = inside(&plan.dir);
     let objects = crate::panic::catch(|| {
         let Some(target) = plan.target.map(|t| &shared.targets[t]) else {
-            return crate::render::kustomize::build(&disk, &dir);
+            let restrictor = if shared.kustomize.files_anywhere {
+                crate::render::kustomize::Restrictor::None
+            } else {
+                crate::render::kustomize::Restrictor::RootOnly
+            };
+            let input = crate::render::order::Order::Input;
+            return crate::render::kustomize::build_ordered(&disk, &dir, &input, restrictor);
         };
         let entry = if let Some((tree, reads)) = &plan.rendered {
             // The rendering build's files first, so that the tree's numbers hold.
@@ -805,7 +820,7 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         if target.flux {
             crate::render::flux::build(&disk, &entry, &dir, &shared.sources)
         } else {
-            crate::render::argo::build(&disk, &entry, &dir)
+            crate::render::argo::build(&disk, &entry, &dir, shared.argo)
         }
     })
     .unwrap_or_else(|message| {

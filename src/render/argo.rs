@@ -28,11 +28,11 @@ const KUSTOMIZE_OPTIONS: &[(&str, &str)] = &[
 /// the repository, as Argo CD reads them) and the objects of all go to the Application; a source
 /// without a path (a Helm chart, a `ref` to values) or whose path is not in the tree is another
 /// repository's.
-pub fn build(disk: &Disk, app: &Tree, dir: &Path) -> Result<Vec<Tree>> {
+pub fn build(disk: &Disk, app: &Tree, dir: &Path, options: BuildOptions) -> Result<Vec<Tree>> {
     let Some(TValue::Seq(sources)) = app.at(&["spec", "sources"]).map(|s| &s.value) else {
         let source =
             app.at(&["spec", "source"]).cloned().unwrap_or_else(|| Tree::map(app.file, app.span));
-        return build_source(disk, app, &source, dir);
+        return build_source(disk, app, &source, dir, options);
     };
     let mut out = Vec::new();
     for (i, source) in sources.iter().filter(|s| s.get("path").is_some()).enumerate() {
@@ -45,13 +45,19 @@ pub fn build(disk: &Disk, app: &Tree, dir: &Path) -> Result<Vec<Tree>> {
         if disk.real(&source_dir).is_none() || !disk.is_dir(&source_dir) {
             continue;
         }
-        out.extend(build_source(disk, app, source, &source_dir)?);
+        out.extend(build_source(disk, app, source, &source_dir, options)?);
     }
     Ok(out)
 }
 
 /// Builds one source of an Application at `dir`.
-fn build_source(disk: &Disk, app: &Tree, source: &Tree, dir: &Path) -> Result<Vec<Tree>> {
+fn build_source(
+    disk: &Disk,
+    app: &Tree,
+    source: &Tree,
+    dir: &Path,
+    options: BuildOptions,
+) -> Result<Vec<Tree>> {
     let number = app.file;
     let file = std::path::PathBuf::from(disk.shown(number));
     let file = file.as_path();
@@ -111,8 +117,52 @@ fn build_source(disk: &Disk, app: &Tree, source: &Tree, dir: &Path) -> Result<Ve
             generated.push((format!("./{rel}"), span));
         }
     }
-    let entry = Entry { overrides, shown: show(file), generated, files_anywhere: false };
+    let files_anywhere = options.files_anywhere;
+    let entry = Entry { overrides, shown: show(file), generated, files_anywhere };
     super::kustomize::build_entry(disk, dir, &entry)
+}
+
+/// How Argo CD runs kustomize: its `argocd-cm` ConfigMap's `kustomize.buildOptions`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// `--load-restrictor LoadRestrictionsNone`: kustomizations may read files outside their
+    /// directory (anywhere in the repository).
+    pub files_anywhere: bool,
+}
+
+impl BuildOptions {
+    /// Reads `kustomize build` flags as Argo CD passes them. `--enable-helm`,
+    /// `--enable-alpha-plugins` and `--enable-exec` change nothing here (`helmCharts` and plugins
+    /// are errors at their line either way); another flag is an error naming it.
+    pub fn parse(text: &str) -> std::result::Result<BuildOptions, String> {
+        let mut options = BuildOptions::default();
+        let mut words = text.split_whitespace();
+        while let Some(word) = words.next() {
+            let (flag, inline) = match word.split_once('=') {
+                Some((flag, value)) => (flag, Some(value)),
+                None => (word, None),
+            };
+            match flag {
+                "--load-restrictor" | "--load_restrictor" => {
+                    let value = inline.or_else(|| words.next()).unwrap_or("");
+                    options.files_anywhere = match value {
+                        "LoadRestrictionsNone" | "none" => true,
+                        "LoadRestrictionsRootOnly" | "rootOnly" => false,
+                        other => {
+                            return Err(format!("`--load-restrictor {other}`: expected LoadRestrictionsNone or LoadRestrictionsRootOnly"))
+                        }
+                    };
+                }
+                "--enable-helm" | "--enable-alpha-plugins" | "--enable-exec" => {}
+                other => {
+                    return Err(format!(
+                        "the kustomize build option `{other}` is not supported yet"
+                    ))
+                }
+            }
+        }
+        Ok(options)
+    }
 }
 
 /// Argo CD's include and exclude patterns: a glob, or `{a,b}` of several.
@@ -127,4 +177,26 @@ fn glob_set(text: &str) -> std::result::Result<globset::GlobSet, String> {
         set.add(glob);
     }
     set.build().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod build_option_tests {
+    use super::BuildOptions;
+
+    #[test]
+    fn kustomize_build_options_are_read_as_argo_cd_passes_them() {
+        let anywhere = BuildOptions { files_anywhere: true };
+        assert_eq!(BuildOptions::parse(""), Ok(BuildOptions::default()));
+        assert_eq!(BuildOptions::parse("--load-restrictor LoadRestrictionsNone"), Ok(anywhere));
+        assert_eq!(
+            BuildOptions::parse("--enable-helm --load-restrictor=LoadRestrictionsNone"),
+            Ok(anywhere)
+        );
+        assert_eq!(
+            BuildOptions::parse("--load-restrictor LoadRestrictionsRootOnly"),
+            Ok(BuildOptions::default())
+        );
+        assert!(BuildOptions::parse("--load-restrictor").unwrap_err().contains("expected"));
+        assert!(BuildOptions::parse("--reorder none").unwrap_err().contains("`--reorder`"));
+    }
 }

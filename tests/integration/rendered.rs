@@ -232,6 +232,114 @@ fn copies_collide_only_when_one_cluster_receives_both() {
     assert_eq!(units(&report["findings"][0]).len(), 1, "only the dev cluster's later unit");
 }
 
+/// Argo CD builds kustomizations as its `argocd-cm` says (`kustomize.buildOptions`): with
+/// `--load-restrictor LoadRestrictionsNone`, an Application's kustomization may read a file
+/// outside its directory. The ConfigMap in the tree says so, or the config does; without
+/// either, kustomize's default refuses it. Options that cannot be read are errors at their line.
+#[test]
+fn argo_cd_kustomize_build_options_decide_which_files_an_application_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: argocd}\nspec:\n  source: {repoURL: https://git.example.com/fleet, path: shop}\n  destination: {server: https://kubernetes.default.svc, namespace: shop}\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
+    write(
+        dir.path(),
+        &[
+            ("apps/shop.yaml", app),
+            ("shop/kustomization.yaml", "resources: [../common/pod.yaml]\n"),
+            ("common/pod.yaml", pod),
+        ],
+    );
+    let lint = || {
+        let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+        (run.code, run.json())
+    };
+    let (code, report) = lint();
+    assert_eq!(code, 2, "{report}");
+    let refused = errors(&report);
+    assert!(refused[0].3.contains("security; file"), "{refused:?}");
+    // The tree's argocd-cm lifts the restriction: the pod is what the Application renders.
+    let cm = |options: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: argocd-cm, namespace: argocd}}\ndata:\n  kustomize.buildOptions: {options}\n")
+    };
+    let none = cm("--enable-helm --load-restrictor LoadRestrictionsNone");
+    write(dir.path(), &[("argocd/argocd-cm.yaml", none.as_str())]);
+    let (code, report) = lint();
+    assert_eq!((code, report["errors"].clone()), (1, serde_json::json!([])), "{report}");
+    assert_eq!(units(&report["findings"][0]), ["apps/shop.yaml"], "{report}");
+    // An option it cannot read is an error at its line, and kustomize's defaults apply.
+    let odd = cm("--reorder none");
+    write(dir.path(), &[("argocd/argocd-cm.yaml", odd.as_str())]);
+    let (code, report) = lint();
+    assert_eq!(code, 2);
+    let odd_errors = errors(&report);
+    let odd_error = odd_errors
+        .iter()
+        .find(|e| e.0 == "argocd/argocd-cm.yaml")
+        .expect("an error at the ConfigMap");
+    assert_eq!(odd_error.1, Some(5));
+    assert!(odd_error.3.contains("`--reorder` is not supported yet"), "{odd_errors:?}");
+    // Without the ConfigMap, the config says how its Argo CD builds.
+    std::fs::remove_file(dir.path().join("argocd/argocd-cm.yaml")).unwrap();
+    write(
+        dir.path(),
+        &[(
+            ".mtk-lint.yaml",
+            "render:\n  argocdKustomizeBuildOptions: --load-restrictor=LoadRestrictionsNone\n",
+        )],
+    );
+    let (code, report) = lint();
+    assert_eq!((code, report["errors"].clone()), (1, serde_json::json!([])), "{report}");
+    write(
+        dir.path(),
+        &[(
+            ".mtk-lint.yaml",
+            "render:\n  argocdKustomizeBuildOptions: --load-restrictor sometimes\n",
+        )],
+    );
+    let (code, report) = lint();
+    assert_eq!(code, 2);
+    let config_errors = errors(&report);
+    assert_eq!((config_errors[0].0.as_str(), config_errors[0].1), (".mtk-lint.yaml", Some(2)));
+    assert!(config_errors[0].3.contains("expected LoadRestrictionsNone"), "{config_errors:?}");
+}
+
+/// A kustomization nothing deploys is built as `kustomize build` builds it, or with the options
+/// the config gives for it (the repository's own build runs `--load-restrictor
+/// LoadRestrictionsNone`).
+#[test]
+fn kustomize_build_options_in_the_config_apply_to_kustomizations_nothing_deploys() {
+    let dir = tempfile::tempdir().unwrap();
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
+    write(
+        dir.path(),
+        &[
+            (
+                "overlays/dev/kustomization.yaml",
+                "resources: [../../common/pod.yaml]\nnamespace: dev\n",
+            ),
+            ("common/pod.yaml", pod),
+        ],
+    );
+    let lint = || {
+        let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+        (run.code, run.json())
+    };
+    let (code, report) = lint();
+    assert_eq!(code, 2, "{report}");
+    assert!(errors(&report)[0].3.contains("security; file"), "{report}");
+    write(
+        dir.path(),
+        &[(
+            ".mtk-lint.yaml",
+            "render: {kustomizeBuildOptions: --load-restrictor LoadRestrictionsNone}\n",
+        )],
+    );
+    let (code, report) = lint();
+    assert_eq!((code, report["errors"].clone()), (1, serde_json::json!([])), "{report}");
+    assert_eq!(report["findings"][0]["resource"]["namespace"], "dev", "{report}");
+}
+
 #[test]
 fn an_argo_cd_directory_application_builds_only_its_own_directory_unless_recursive() {
     let dir = tempfile::tempdir().unwrap();
