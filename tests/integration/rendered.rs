@@ -232,6 +232,15 @@ fn copies_collide_only_when_one_cluster_receives_both() {
     assert_eq!(units(&report["findings"][0]).len(), 1, "only the dev cluster's later unit");
 }
 
+/// A Pod `web` that MTK-SEC-001 reports.
+const PRIVILEGED_WEB: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
+
+/// The exit code and JSON report of linting `dir` for MTK-SEC-001.
+fn privileged_findings(dir: &std::path::Path) -> (i32, serde_json::Value) {
+    let run = mtk_in(dir, &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    (run.code, run.json())
+}
+
 /// Argo CD builds kustomizations as its `argocd-cm` says (`kustomize.buildOptions`): with
 /// `--load-restrictor LoadRestrictionsNone`, an Application's kustomization may read a file
 /// outside its directory. The ConfigMap in the tree says so, or the config does; without
@@ -241,19 +250,15 @@ fn argo_cd_kustomize_build_options_decide_which_files_an_application_reads() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
     let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: shop, namespace: argocd}\nspec:\n  source: {repoURL: https://git.example.com/fleet, path: shop}\n  destination: {server: https://kubernetes.default.svc, namespace: shop}\n";
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
     write(
         dir.path(),
         &[
             ("apps/shop.yaml", app),
             ("shop/kustomization.yaml", "resources: [../common/pod.yaml]\n"),
-            ("common/pod.yaml", pod),
+            ("common/pod.yaml", PRIVILEGED_WEB),
         ],
     );
-    let lint = || {
-        let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
-        (run.code, run.json())
-    };
+    let lint = || privileged_findings(dir.path());
     let (code, report) = lint();
     assert_eq!(code, 2, "{report}");
     let refused = errors(&report);
@@ -310,7 +315,6 @@ fn argo_cd_kustomize_build_options_decide_which_files_an_application_reads() {
 #[test]
 fn kustomize_build_options_in_the_config_apply_to_kustomizations_nothing_deploys() {
     let dir = tempfile::tempdir().unwrap();
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
     write(
         dir.path(),
         &[
@@ -318,13 +322,10 @@ fn kustomize_build_options_in_the_config_apply_to_kustomizations_nothing_deploys
                 "overlays/dev/kustomization.yaml",
                 "resources: [../../common/pod.yaml]\nnamespace: dev\n",
             ),
-            ("common/pod.yaml", pod),
+            ("common/pod.yaml", PRIVILEGED_WEB),
         ],
     );
-    let lint = || {
-        let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
-        (run.code, run.json())
-    };
+    let lint = || privileged_findings(dir.path());
     let (code, report) = lint();
     assert_eq!(code, 2, "{report}");
     assert!(errors(&report)[0].3.contains("security; file"), "{report}");
@@ -963,7 +964,6 @@ fn application_set_clusters_and_matrix_generators() {
     let cluster = |name: &str, env: &str| {
         format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\n  namespace: argocd\n  labels: {{argocd.argoproj.io/secret-type: cluster, env: {env}}}\nstringData:\n  name: {name}\n  server: https://{name}.example.com\n")
     };
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
     let (east, west) = (cluster("east", "prod"), cluster("west", "dev"));
     write(
         dir.path(),
@@ -971,7 +971,7 @@ fn application_set_clusters_and_matrix_generators() {
             ("argocd/edge.yaml", appset),
             ("argocd/east.yaml", east.as_str()),
             ("argocd/west.yaml", west.as_str()),
-            ("apps/web/pod.yaml", pod),
+            ("apps/web/pod.yaml", PRIVILEGED_WEB),
         ],
     );
     let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
