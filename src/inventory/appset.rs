@@ -383,30 +383,50 @@ fn scalar(node: &Node) -> Option<String> {
 /// The git directories generator: the repository's directories matching a `path` glob (`*`
 /// within one directory), less those an `exclude: true` entry matches.
 fn git_directories(git: &Node, dirs: &dyn Fn() -> Vec<String>) -> Result<Vec<Params>, String> {
-    let (include, exclude) = path_globs(git, "directories", &|_| Ok(()))?;
+    // `path.Match`: `*` stays within a directory.
+    let (include, exclude) = path_globs(git, "directories", true, &|_| Ok(()))?;
     Ok(dirs()
         .into_iter()
         .filter(|d| include.is_match(d) && !exclude.is_match(d))
         .map(|d| {
-            let segments: Vec<&str> = d.split('/').collect();
-            let base = segments.last().copied().unwrap_or("");
-            let normalized = sanitize_name(base);
-            let mut params = vec![
-                ("path".to_string(), d.clone()),
-                ("path.path".to_string(), d.clone()),
-                ("path.basename".to_string(), base.to_string()),
-                ("path.basenameNormalized".to_string(), normalized),
-            ];
-            for (i, s) in segments.iter().enumerate() {
-                params.push((format!("path[{i}]"), (*s).to_string()));
-            }
+            let mut params = Params::new();
+            set_path_params(git, &mut params, &d, None);
             params
         })
         .collect())
 }
 
-/// The git files generator: every file of the repository a `files` glob matches (`**` across
-/// directories), less those an `exclude: true` entry matches, in path order. A file holding a
+/// Sets a parameter, replacing one of that name (a later assignment wins, as in Argo CD's
+/// parameter maps).
+fn set_param(params: &mut Params, name: String, value: String) {
+    match params.iter_mut().find(|(n, _)| *n == name) {
+        Some(existing) => existing.1 = value,
+        None => params.push((name, value)),
+    }
+}
+
+/// The path parameters of a git generator's directory (and file): `path`, `path.basename`,
+/// `path.basenameNormalized`, `path[N]` (and `path.filename`, `path.filenameNormalized`), each
+/// after the generator's `pathParamPrefix`; they replace file fields of the same names.
+fn set_path_params(git: &Node, params: &mut Params, dir: &str, file: Option<&str>) {
+    let prefix = git.get("pathParamPrefix").and_then(Node::as_str).filter(|p| !p.is_empty());
+    let name = |key: &str| prefix.map_or_else(|| key.to_string(), |p| format!("{p}.{key}"));
+    let base = dir.rsplit('/').next().unwrap_or(dir);
+    set_param(params, name("path"), dir.to_string());
+    set_param(params, name("path.basename"), base.to_string());
+    set_param(params, name("path.basenameNormalized"), sanitize_name(base));
+    if let Some(file) = file {
+        set_param(params, name("path.filename"), file.to_string());
+        set_param(params, name("path.filenameNormalized"), sanitize_name(file));
+    }
+    for (i, segment) in dir.split('/').enumerate().filter(|(_, s)| !s.is_empty()) {
+        set_param(params, name(&format!("path[{i}]")), segment.to_string());
+    }
+}
+
+/// The git files generator: every file of the repository a `files` glob matches (`*` crosses
+/// directories, as Argo CD's default file globbing does), less those an `exclude: true` entry
+/// matches, in path order. A file holding a
 /// mapping gives one parameter set, a list of mappings one per element: its fields flattened
 /// with dots (`cluster.address`, `zones.0`), and `path` (the file's directory), `path.basename`,
 /// `path.filename`, their normalized forms and `path[N]`. Only the files the linter reads
@@ -424,7 +444,8 @@ fn git_files<'a>(
             ))
         }
     };
-    let (include, exclude) = path_globs(git, "files", &readable)?;
+    // Argo CD's default file globbing: `*` crosses directories too.
+    let (include, exclude) = path_globs(git, "files", false, &readable)?;
     let mut out = Vec::new();
     for (path, roots) in files() {
         if !include.is_match(&path) || exclude.is_match(&path) {
@@ -451,15 +472,7 @@ fn git_files<'a>(
             if let Some(object) = object {
                 flatten_all(object, "", &mut params);
             }
-            let base = dir.rsplit('/').next().unwrap_or(&dir).to_string();
-            params.push(("path".into(), dir.clone()));
-            params.push(("path.basename".into(), base.clone()));
-            params.push(("path.filename".into(), filename.clone()));
-            params.push(("path.basenameNormalized".into(), sanitize_name(&base)));
-            params.push(("path.filenameNormalized".into(), sanitize_name(&filename)));
-            for (i, segment) in dir.split('/').enumerate().filter(|(_, s)| !s.is_empty()) {
-                params.push((format!("path[{i}]"), segment.to_string()));
-            }
+            set_path_params(git, &mut params, &dir, Some(&filename));
             out.push(params);
         }
     }
@@ -472,6 +485,7 @@ fn git_files<'a>(
 fn path_globs(
     git: &Node,
     key: &str,
+    within_directories: bool,
     check: &dyn Fn(&str) -> Result<(), String>,
 ) -> Result<(globset::GlobSet, globset::GlobSet), String> {
     let mut include = globset::GlobSetBuilder::new();
@@ -482,7 +496,7 @@ fn path_globs(
         };
         check(pattern)?;
         let glob = globset::GlobBuilder::new(pattern.trim_start_matches("./"))
-            .literal_separator(true)
+            .literal_separator(within_directories)
             .build()
             .map_err(|e| format!("`{pattern}`: {e}"))?;
         if entry.get("exclude").and_then(Node::as_bool) == Some(true) {
@@ -494,18 +508,8 @@ fn path_globs(
     Ok((include.build().map_err(|e| e.to_string())?, exclude.build().map_err(|e| e.to_string())?))
 }
 
-/// A git generator's parameters as its options finish them: `pathParamPrefix` before every
-/// `path` parameter, and each of its `values` filled with the parameters as `values.NAME`.
-fn git_params(git: &Node, mut params: Params) -> Params {
-    if let Some(prefix) =
-        git.get("pathParamPrefix").and_then(Node::as_str).filter(|p| !p.is_empty())
-    {
-        for (key, _) in &mut params {
-            if key == "path" || key.starts_with("path.") || key.starts_with("path[") {
-                *key = format!("{prefix}.{key}");
-            }
-        }
-    }
+/// A git generator's parameters as its `values` finish them.
+fn git_params(git: &Node, params: Params) -> Params {
     with_values(git, params)
 }
 
@@ -521,7 +525,9 @@ fn with_values(generator: &Node, mut params: Params) -> Params {
             Some((format!("values.{}", e.key), substitute(&scalar(&e.value)?, &params)))
         })
         .collect();
-    params.extend(values);
+    for (name, value) in values {
+        set_param(&mut params, name, value);
+    }
     params
 }
 
@@ -677,6 +683,15 @@ mod tests {
     }
 
     #[test]
+    fn a_files_glob_star_crosses_directories_and_a_directories_glob_star_does_not() {
+        let git = node("files: [{path: 'apps/*.json'}]\ndirectories: [{path: 'apps/*'}]\n");
+        let (files, _) = path_globs(&git, "files", false, &|_| Ok(())).unwrap();
+        assert!(files.is_match("apps/east/config.json") && files.is_match("apps/config.json"));
+        let (dirs, _) = path_globs(&git, "directories", true, &|_| Ok(())).unwrap();
+        assert!(dirs.is_match("apps/web") && !dirs.is_match("apps/web/sub"));
+    }
+
+    #[test]
     fn names_are_normalized_as_argo_cd_normalizes_them() {
         assert_eq!(sanitize_name("My_App.v2"), "my-app.v2");
         assert_eq!(sanitize_name("-Edge-"), "edge");
@@ -684,24 +699,24 @@ mod tests {
     }
 
     #[test]
-    fn a_path_prefix_and_values_finish_a_git_generators_parameters() {
+    fn path_parameters_and_values_win_over_file_fields_and_take_the_prefix() {
         let git = node("pathParamPrefix: app\nvalues: {where: '{{app.path.basename}}-{{team}}'}\n");
-        let params = vec![
+        // A file's own `path` and `values.where` fields lose to the generated ones.
+        let mut params = vec![
             ("team".to_string(), "payments".to_string()),
-            ("path".to_string(), "apps/web".to_string()),
-            ("path.basename".to_string(), "web".to_string()),
-            ("path[0]".to_string(), "apps".to_string()),
+            ("path".to_string(), "charts/web".to_string()),
+            ("values.where".to_string(), "file".to_string()),
         ];
-        assert_eq!(
-            git_params(&git, params),
-            [
-                ("team".to_string(), "payments".to_string()),
-                ("app.path".to_string(), "apps/web".to_string()),
-                ("app.path.basename".to_string(), "web".to_string()),
-                ("app.path[0]".to_string(), "apps".to_string()),
-                ("values.where".to_string(), "web-payments".to_string()),
-            ]
-        );
+        set_path_params(&git, &mut params, "apps/web", Some("config.json"));
+        let params = git_params(&git, params);
+        let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("path"), Some("charts/web"), "the file's field keeps its own name");
+        assert_eq!(get("app.path"), Some("apps/web"));
+        assert_eq!(get("app.path.basename"), Some("web"));
+        assert_eq!(get("app.path.filename"), Some("config.json"));
+        assert_eq!(get("app.path[0]"), Some("apps"));
+        assert_eq!(get("values.where"), Some("web-payments"));
+        assert_eq!(params.iter().filter(|(n, _)| n == "values.where").count(), 1);
     }
 
     #[test]

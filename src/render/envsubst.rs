@@ -2,12 +2,12 @@
 //! in strict mode): `${var}` and the bash-like forms it reads — defaults (`${var:=d}`,
 //! `${var:-d}`, `${var=d}`, `${var:?d}`, `${var:+d}`: each gives the value when it is not
 //! empty, else the default), case (`${var^}`, `${var^^}`, `${var,}`, `${var,,}`), length
-//! (`${#var}`), substrings (`${var:2}`, `${var:2:3}`, `${var:-3}` is a default), trimming
+//! (`${#var}`), substrings (`${var:2}`, `${var:2:3}`; `${var:-3}` is a default), trimming
 //! (`${var#p}`, `${var##p}`, `${var%p}`, `${var%%p}`, `p` a glob whose `*` also matches `/`)
-//! and replacing (`${var/a/b}`,
-//! `${var//a/b}`, `${var/#a/b}`, `${var/%a/b}`). An argument may hold another reference.
-//! `$${…}` is a literal `${…}` and `$name` is left as written. A variable that is not set is an
-//! error unless a default form reads it; a form Flux does not parse (`${var-d}`) is an error.
+//! and replacing (`${var/a/b}`, `${var//a/b}`, `${var/#a/b}`, `${var/%a/b}`; only these read
+//! `\` as an escape). An argument may hold another reference. `$$` is a `$` (`$${…}` a literal
+//! `${…}`) and `$name` is left as written. A variable that is not set is an error unless a
+//! default form reads it; a form Flux does not parse (`${var-d}`) is an error.
 
 use std::collections::HashMap;
 
@@ -37,8 +37,9 @@ pub(super) fn expand<'v>(
     while let Some(at) = rest.find('$') {
         out.push_str(&rest[..at]);
         let after = &rest[at + 1..];
-        if let Some(escaped) = after.strip_prefix("${") {
-            out.push_str("${");
+        // `$$` is a `$` (so `$${var}` is the text `${var}`).
+        if let Some(escaped) = after.strip_prefix('$') {
+            out.push('$');
             rest = escaped;
             continue;
         }
@@ -146,20 +147,26 @@ impl Parser<'_> {
         };
         let args = match shape {
             Shape::None => Vec::new(),
-            Shape::Default | Shape::One => vec![self.argument(&['}'], depth)?],
+            Shape::Default | Shape::One => vec![self.argument(&['}'], false, depth)?],
             Shape::Substring => {
-                let mut args = vec![self.argument(&[':', '}'], depth)?];
+                let mut args = vec![self.argument(&[':', '}'], false, depth)?];
                 if self.eat(":") {
-                    args.push(self.argument(&['}'], depth)?);
+                    args.push(self.argument(&['}'], false, depth)?);
                 }
                 args
             }
             Shape::Replace => {
-                let pattern = self.argument(&['/', '}'], depth)?;
+                // Only a replacement's arguments read `\` as an escape (`\/` is a `/`).
+                let pattern = self.argument(&['/', '}'], true, depth)?;
                 if !self.eat("/") {
                     return Err(self.bad("a replacement needs `/pattern/string`"));
                 }
-                vec![pattern, self.argument(&['}'], depth)?]
+                // Flux reads `${v/#p/}` as having no replacement at all.
+                if self.peek() == Some('}') {
+                    vec![pattern]
+                } else {
+                    vec![pattern, self.argument(&['}'], true, depth)?]
+                }
             }
         };
         self.close()?;
@@ -192,9 +199,14 @@ impl Parser<'_> {
         }
     }
 
-    /// An argument up to (not past) one of `ends`: text (`\` escapes the next character) and
-    /// references.
-    fn argument(&mut self, ends: &[char], depth: usize) -> Result<Vec<Piece>, String> {
+    /// An argument up to (not past) one of `ends`: text (where `escapes`, `\` escapes the next
+    /// character) and references.
+    fn argument(
+        &mut self,
+        ends: &[char],
+        escapes: bool,
+        depth: usize,
+    ) -> Result<Vec<Piece>, String> {
         let mut pieces = Vec::new();
         let mut text = String::new();
         loop {
@@ -212,7 +224,7 @@ impl Parser<'_> {
                 continue;
             }
             self.at += c.len_utf8();
-            if c == '\\' {
+            if c == '\\' && escapes {
                 if let Some(next) = self.peek() {
                     self.at += next.len_utf8();
                     text.push(next);
@@ -275,6 +287,8 @@ impl Reference {
             ":" => substring(&value, arg(0), args.get(1).map(String::as_str)),
             "/" => value.replacen(arg(0), arg(1), 1),
             "//" => value.replace(arg(0), arg(1)),
+            // Without a replacement, Flux leaves the value as it is.
+            "/#" | "/%" if args.len() < 2 => value,
             "/#" => match value.strip_prefix(arg(0)) {
                 Some(rest) => format!("{}{rest}", arg(1)),
                 None => value,
@@ -306,20 +320,24 @@ fn first_mapped<I: Iterator<Item = char>>(s: &str, map: fn(char) -> I) -> String
 /// counts from the end, a negative length leaves that many off the end; text that is not a
 /// number gives the value unchanged).
 fn substring(value: &str, offset: &str, length: Option<&str>) -> String {
-    let Ok(offset) = offset.trim().parse::<i64>() else { return value.to_string() };
-    let len = value.len() as i64;
-    let start = if offset < 0 { (len + offset).max(0) } else { offset };
+    // Go's `strconv.Atoi`: no spaces (`${v: -2}` leaves the value unchanged in Flux).
+    let Ok(offset) = offset.parse::<i64>() else { return value.to_string() };
+    let len = i64::try_from(value.len()).unwrap_or(i64::MAX);
+    let start = if offset < 0 { len.saturating_add(offset).max(0) } else { offset };
     let slice = |from: i64, to: i64| {
-        value.get(from as usize..to as usize).map_or_else(String::new, str::to_string)
+        let (Ok(from), Ok(to)) = (usize::try_from(from), usize::try_from(to)) else {
+            return String::new();
+        };
+        value.get(from..to).map_or_else(String::new, str::to_string)
     };
     let rest = || if start < len { slice(start, len) } else { String::new() };
     let Some(length) = length else { return rest() };
-    let Ok(length) = length.trim().parse::<i64>() else { return value.to_string() };
+    let Ok(length) = length.parse::<i64>() else { return value.to_string() };
     if length < 0 {
-        let end = len + length;
+        let end = len.saturating_add(length);
         return if end < start { String::new() } else { slice(start, end) };
     }
-    if start + length >= len {
+    if start.saturating_add(length) >= len {
         return rest();
     }
     slice(start, start + length)
@@ -383,10 +401,15 @@ mod tests {
         assert_eq!(text("${empty=y}"), "y");
         assert_eq!(text("${env:+set}"), "prod");
         assert_eq!(text("${missing:-${env}-eu}"), "prod-eu");
-        assert_eq!(text("$${env} $env"), "${env} $env");
+        assert_eq!(text("$${env} $env $$HOME"), "${env} $env $HOME");
         assert_eq!(text("${env^}|${env^^}|${env,}|${env,,}"), "Prod|PROD|prod|prod");
         assert_eq!(text("${#env}"), "4");
-        assert_eq!(text("${env:1}|${env:1:2}|${env: -2}|${env:9}|${env:x}"), "rod|ro|od||prod");
+        assert_eq!(text("${env:1}|${env:1:2}|${env:9}|${env:x}"), "rod|ro||prod");
+        // Go's Atoi takes no spaces: `${v: -2}` is the value unchanged.
+        assert_eq!(
+            text("${env: -2}|${env:9223372036854775807:1}|${env:2:9223372036854775807}"),
+            "prod||od"
+        );
         assert_eq!(text("${env:1:-1}|${env:3:-2}"), "ro|");
         // `*` matches `/` too, as in bash.
         assert_eq!(
@@ -399,6 +422,11 @@ mod tests {
             "pr0d|Apps/web/App.yAml|PRod|prOD|prod"
         );
         assert_eq!(text("${path/\\/web/}"), "apps/app.yaml");
+        // Only replacements read `\` as an escape; `/#` and `/%` need a replacement.
+        assert_eq!(
+            text("${missing:=a\\.b}|${env/#pr/}|${env/%od/}|${env/o/}"),
+            "a\\.b|prod|prod|prd"
+        );
         // Strict mode: a form that reads the value needs the variable.
         assert!(expand("${missing}", &v).err().unwrap().contains("not set"));
         assert!(expand("${missing^^}", &v).err().unwrap().contains("not set"));

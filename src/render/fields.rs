@@ -286,13 +286,20 @@ pub(super) fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let Some(first) = entries.first() else { return Ok(()) };
     let specs = k.specs.of("images");
     // kustomize applies the entries one after another; an image field is changed by each entry
-    // in turn, so one walk of each object applies them all in the same order.
-    let mut update = |image: &mut Tree| {
-        for entry in entries {
-            update_image(entry, image);
-        }
-    };
+    // in turn, so one walk of each object applies them all in the same order. A field both walks
+    // reach (a container's image that a field spec names too) is changed once.
     for t in out.iter_mut() {
+        let mut seen: Vec<*const Tree> = Vec::new();
+        let mut update = |image: &mut Tree| {
+            let at: *const Tree = image;
+            if seen.contains(&at) {
+                return;
+            }
+            seen.push(at);
+            for entry in entries {
+                update_image(entry, image);
+            }
+        };
         for_each_image(t, &mut update);
         fieldspec::apply_all(&specs, t, (Create::Never, (first.file, first.span)), &mut |f| {
             update(f);

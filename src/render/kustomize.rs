@@ -1338,6 +1338,21 @@ mod kustomize_quirks {
     }
 
     #[test]
+    fn each_image_entry_changes_an_image_once_in_order() {
+        // The second entry renames `nginx` to `b`; the first, which names `b`, ran before it.
+        let disk = memory(&[
+            (
+                "kustomization.yaml",
+                "resources: [deploy.yaml]\nimages:\n- {name: b, newName: c}\n- {name: nginx, newName: b}\n",
+            ),
+            ("deploy.yaml", DEPLOY),
+        ]);
+        let out = build(&disk, Path::new(".")).unwrap();
+        let image = &out[0].to_json()["spec"]["template"]["spec"]["containers"][0]["image"];
+        assert_eq!(image, "b");
+    }
+
+    #[test]
     fn image_entries_are_read_with_field_names_in_any_case() {
         let disk = memory(&[
             (
