@@ -269,7 +269,11 @@ fn argocd_cm(files: &[crate::load::LoadedFile]) -> (BuildOptions, Option<crate::
                 continue;
             }
             let Some(node) = d.root.at(&["data", "kustomize.buildOptions"]) else { continue };
-            return match BuildOptions::parse(node.as_str().unwrap_or("")) {
+            let parsed = node
+                .as_str()
+                .ok_or_else(|| "must be text (the flags `kustomize build` is run with)".to_string())
+                .and_then(BuildOptions::parse);
+            return match parsed {
                 Ok(options) => (options, None),
                 Err(message) => (
                     BuildOptions::default(),

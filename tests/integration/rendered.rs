@@ -284,6 +284,16 @@ fn argo_cd_kustomize_build_options_decide_which_files_an_application_reads() {
         .expect("an error at the ConfigMap");
     assert_eq!(odd_error.1, Some(5));
     assert!(odd_error.3.contains("`--reorder` is not supported yet"), "{odd_errors:?}");
+    let not_text = cm("[--load-restrictor, LoadRestrictionsNone]");
+    write(dir.path(), &[("argocd/argocd-cm.yaml", not_text.as_str())]);
+    let (code, report) = lint();
+    assert_eq!(code, 2);
+    assert!(
+        errors(&report)
+            .iter()
+            .any(|e| e.0 == "argocd/argocd-cm.yaml" && e.3.contains("must be text")),
+        "{report}"
+    );
     // Without the ConfigMap, the config says how its Argo CD builds.
     std::fs::remove_file(dir.path().join("argocd/argocd-cm.yaml")).unwrap();
     write(
