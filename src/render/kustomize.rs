@@ -133,11 +133,12 @@ fn build_with(
         message,
     })?;
     super::namereference::webhook_services_at_the_end(&mut out);
-    if let Some((i, message)) = super::namereference::ambiguous_subjects(&out) {
-        let subjects = out[i].get("subjects").unwrap_or(&out[i]);
+    if let Some((subject, message)) = super::namereference::ambiguous_subjects(&out) {
+        // The subject's name is where it was written (its namespace is the move's).
+        let at = subject.get("name").unwrap_or(subject);
         return Err(BuildError {
-            file: disk.shown(subjects.file),
-            line: Some(subjects.span.start.line),
+            file: disk.shown(at.file),
+            line: Some(at.span.start.line),
             message,
         });
     }
@@ -288,13 +289,17 @@ pub(super) fn previous_kinds(t: &Tree) -> Vec<&str> {
 /// The object as the build outputs it: without kustomize's internal annotations, and with label
 /// and annotation values as strings (as kustomize writes them).
 fn finish(t: &mut Tree) {
+    if let Some(TValue::Seq(subjects)) = t.get_mut("subjects").map(|s| &mut s.value) {
+        for s in subjects {
+            s.remove(super::namereference::GIVEN_NAMESPACE);
+        }
+    }
     let Some(meta) = t.get_mut("metadata") else { return };
     for key in ["labels", "annotations"] {
         let Some(map) = meta.get_mut(key) else { continue };
         let had_internal = map.remove(PREVIOUS_NAMES)
             | map.remove(PREVIOUS_NAMESPACES)
             | map.remove(PREVIOUS_KINDS)
-            | map.remove(super::namereference::SUBJECTS_GIVEN_NAMESPACE)
             | map.remove(super::generators::GENERATED_BY)
             | map.remove(super::vars::VAR_NAMES);
         if let TValue::Map(fields) = &mut map.value {
@@ -1324,10 +1329,24 @@ mod kustomize_quirks {
             (error.file.as_str(), error.line, error.message.as_str()),
             (
                 "/a/sa.yaml",
-                Some(10),
+                Some(11),
                 "found multiple possible referrals: ServiceAccount.v1.[noGrp]/sa.a, ServiceAccount.v1.[noGrp]/sa.b (the subject `sa` needs a namespace)"
             )
         );
+        // Subjects a later patch writes again (with their namespace) are not ambiguous.
+        let fixed = memory(&[
+            ("a/kustomization.yaml", "namespace: a\nresources: [sa.yaml]\n"),
+            ("a/sa.yaml", &a),
+            ("b/kustomization.yaml", "namespace: b\nresources: [sa.yaml]\n"),
+            ("b/sa.yaml", &b),
+            ("both/kustomization.yaml", "resources: [../a, ../b]\npatchesStrategicMerge: [subjects.yaml]\n"),
+            (
+                "both/subjects.yaml",
+                "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb-a}\nsubjects: [{kind: ServiceAccount, name: sa, namespace: a}]\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb-b}\nsubjects: [{kind: ServiceAccount, name: sa, namespace: b}]\n",
+            ),
+        ]);
+        let out = build(&fixed, Path::new("both")).unwrap();
+        assert_eq!(out.len(), 4);
         // One branch alone: the subject takes its ServiceAccount's namespace.
         let out = build(&disk, Path::new("a")).unwrap();
         assert_eq!(

@@ -304,16 +304,15 @@ fn bindings<'r>(
         }
     }
     let cluster_binding = t.get("kind").and_then(Tree::as_str) == Some("ClusterRoleBinding");
-    let (file, span) = (t.file, t.span);
     let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else { return };
-    let mut given = Vec::new();
-    for (i, s) in subjects.iter_mut().enumerate() {
+    for s in subjects.iter_mut() {
         if s.get("kind").and_then(Tree::as_str) != Some("ServiceAccount") {
             continue;
         }
-        if cluster_binding && s.get("namespace").is_none() {
-            given.push(i);
-        }
+        // A subject written without a namespace that a move gives one is checked again at the
+        // end of the build (see [`ambiguous_subjects`]); the mark goes with the subject (a patch
+        // that replaces the subjects drops it).
+        let unset = cluster_binding && s.get("namespace").is_none();
         let ns = s.get("namespace").and_then(Tree::as_str).unwrap_or(namespace).to_string();
         let Some(old) = s.get("name").and_then(Tree::as_str).map(str::to_string) else { continue };
         let Some(rename) = renames
@@ -327,30 +326,22 @@ fn bindings<'r>(
         }
         if let Some(moved) = &rename.new_namespace {
             s.set("namespace", Tree::string(moved, rename.file, rename.span));
-        }
-    }
-    // Subjects written without a namespace that now have one: checked again at the end of the
-    // build (see [`ambiguous_subjects`]).
-    given.retain(|&i| subjects[i].get("namespace").is_some());
-    if !given.is_empty() {
-        let list: Vec<String> = given.iter().map(ToString::to_string).collect();
-        if let Some(a) =
-            t.map_at("metadata", file, span).and_then(|m| m.map_at("annotations", file, span))
-        {
-            a.set(SUBJECTS_GIVEN_NAMESPACE, Tree::string(&list.join(","), file, span));
+            if unset {
+                s.set(GIVEN_NAMESPACE, Tree::string("true", rename.file, rename.span));
+            }
         }
     }
 }
 
-/// The ServiceAccount subjects of a ClusterRoleBinding that had no namespace until a move gave
-/// them one (indexes). Taken out of the output.
-pub(super) const SUBJECTS_GIVEN_NAMESPACE: &str = "internal.mtk-lint/subjects-given-namespace";
+/// Marks a ServiceAccount subject of a ClusterRoleBinding that had no namespace until a move
+/// gave it one. Taken out of the output.
+pub(super) const GIVEN_NAMESPACE: &str = "internal.mtk-lint/given-namespace";
 
 /// kustomize resolves a binding's subjects once, at the end of the build, among the objects a
 /// transformer changed: a ClusterRoleBinding's subject `sa` written without a namespace is
 /// ambiguous when ServiceAccounts called `sa` were moved to two namespaces (two kustomizations
 /// each moving theirs, combined), and kustomize refuses the build. Returns kustomize's message.
-pub(super) fn ambiguous_subjects(out: &[Tree]) -> Option<(usize, String)> {
+pub(super) fn ambiguous_subjects(out: &[Tree]) -> Option<(&Tree, String)> {
     let moved = |name: &str| -> Vec<&Tree> {
         out.iter()
             .filter(|t| t.get("kind").and_then(Tree::as_str) == Some("ServiceAccount"))
@@ -360,18 +351,10 @@ pub(super) fn ambiguous_subjects(out: &[Tree]) -> Option<(usize, String)> {
             })
             .collect()
     };
-    for (at, t) in out.iter().enumerate() {
-        let Some(given) =
-            t.at(&["metadata", "annotations", SUBJECTS_GIVEN_NAMESPACE]).and_then(Tree::as_str)
-        else {
-            continue;
-        };
+    for t in out {
         let Some(TValue::Seq(subjects)) = t.get("subjects").map(|s| &s.value) else { continue };
-        for i in given.split(',').filter_map(|i| i.parse::<usize>().ok()) {
-            let Some(name) = subjects.get(i).and_then(|s| s.get("name")).and_then(Tree::as_str)
-            else {
-                continue;
-            };
+        for subject in subjects.iter().filter(|s| s.get(GIVEN_NAMESPACE).is_some()) {
+            let Some(name) = subject.get("name").and_then(Tree::as_str) else { continue };
             let candidates = moved(name);
             let namespaces: Vec<Option<&str>> = candidates
                 .iter()
@@ -384,7 +367,7 @@ pub(super) fn ambiguous_subjects(out: &[Tree]) -> Option<(usize, String)> {
                     "found multiple possible referrals: {} (the subject `{name}` needs a namespace)",
                     ids.join(", ")
                 );
-                return Some((at, message));
+                return Some((subject, message));
             }
         }
     }
