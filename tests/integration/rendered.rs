@@ -437,14 +437,7 @@ fn entries_that_units_render_are_built_as_rendered_in_their_cluster() {
             loc("MTK-NET-002", "tenants/staging/no-deny.yaml", 6, 1),
         ]
     );
-    let clusters = |f: &Value| -> Vec<String> {
-        f["units"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|u| u["cluster"].as_str().unwrap().to_string())
-            .collect()
-    };
+    let clusters = clusters_of;
     let staging = "Flux Kustomization `flux-system/tenants` (clusters/staging/tenants.yaml)";
     let production = "Flux Kustomization `flux-system/tenants` (clusters/production/tenants.yaml)";
     let findings = report["findings"].as_array().unwrap();
@@ -696,16 +689,24 @@ fn a_component_nothing_uses_is_linted_as_written() {
     assert_eq!(locations(&report), [loc("MTK-SEC-001", "comp/pod.yaml", 11, 7)]);
 }
 
+/// A Flux Kustomization `flux-system/tenants` deploying `./tenants/{env}`.
+fn flux_tenants(env: &str) -> String {
+    format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: tenants\n  namespace: flux-system\nspec:\n  path: ./tenants/{env}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n")
+}
+
+/// The clusters of a finding's units.
+fn clusters_of(finding: &Value) -> Vec<String> {
+    let units = finding["units"].as_array().map_or(&[][..], Vec::as_slice);
+    units.iter().map(|u| u["cluster"].as_str().unwrap().to_string()).collect()
+}
+
 /// Quotas are looked for in the namespace's cluster (MTK-ISO-005): production deletes the base's
 /// ResourceQuota, so production's namespace has none — a finding at the deleting patch, naming
 /// only production — while staging keeps it.
 #[test]
 fn a_quota_counts_only_in_the_clusters_that_receive_it() {
     let dir = tempfile::tempdir().unwrap();
-    let flux = |env: &str| {
-        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: tenants\n  namespace: flux-system\nspec:\n  path: ./tenants/{env}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n")
-    };
-    let (staging, production) = (flux("staging"), flux("production"));
+    let (staging, production) = (flux_tenants("staging"), flux_tenants("production"));
     write(
         dir.path(),
         &[
@@ -730,14 +731,8 @@ fn a_quota_counts_only_in_the_clusters_that_receive_it() {
     assert_eq!(locations(&report), [loc("MTK-ISO-005", "tenants/production/no-quota.yaml", 6, 1)]);
     let finding = &report["findings"][0];
     assert!(finding["message"].as_str().unwrap().contains("has no ResourceQuota"), "{finding}");
-    let clusters: Vec<&str> = finding["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["cluster"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        clusters,
+        clusters_of(finding),
         ["Flux Kustomization `flux-system/tenants` (clusters/production/tenants.yaml)"]
     );
 }
@@ -748,10 +743,7 @@ fn a_quota_counts_only_in_the_clusters_that_receive_it() {
 #[test]
 fn a_policy_admits_other_tenants_only_where_their_namespaces_are() {
     let dir = tempfile::tempdir().unwrap();
-    let flux = |env: &str| {
-        format!("apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: tenants\n  namespace: flux-system\nspec:\n  path: ./tenants/{env}\n  sourceRef: {{kind: GitRepository, name: flux-system}}\n")
-    };
-    let (staging, production) = (flux("staging"), flux("production"));
+    let (staging, production) = (flux_tenants("staging"), flux_tenants("production"));
     write(
         dir.path(),
         &[
@@ -773,14 +765,8 @@ fn a_policy_admits_other_tenants_only_where_their_namespaces_are() {
     let report = run.json();
     assert_eq!(report["errors"], serde_json::json!([]), "{}", run.stdout);
     assert_eq!(locations(&report), [loc(code, "tenants/a/a.yaml", 16, 7)]);
-    let clusters: Vec<&str> = report["findings"][0]["units"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["cluster"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        clusters,
+        clusters_of(&report["findings"][0]),
         ["Flux Kustomization `flux-system/tenants` (clusters/production/tenants.yaml)"]
     );
 }
