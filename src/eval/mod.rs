@@ -217,7 +217,7 @@ fn merge_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
             kept += 1;
             continue;
         }
-        let place = |f: &Finding| (f.source.display.clone(), f.span.start);
+        let place = |f: &Finding| (Arc::as_ptr(&f.source), f.span.start);
         if kept == group_start || place(&findings[group_start]) != place(&findings[i]) {
             group_start = kept;
         }

@@ -174,11 +174,11 @@ fn params_of(
             }
             "git" if entry.value.get("directories").is_some() => {
                 let found = git_directories(&entry.value, sources.dirs).map_err(|m| (at, m))?;
-                out.extend(found.into_iter().map(|p| git_params(&entry.value, p)));
+                out.extend(found.into_iter().map(|p| with_values(&entry.value, p)));
             }
             "git" if entry.value.get("files").is_some() => {
                 let found = git_files(&entry.value, sources.files).map_err(|m| (at, m))?;
-                out.extend(found.into_iter().map(|p| git_params(&entry.value, p)));
+                out.extend(found.into_iter().map(|p| with_values(&entry.value, p)));
             }
             "git" => {
                 return Err((at, "a git generator needs `directories` or `files`".into()));
@@ -508,11 +508,6 @@ fn path_globs(
     Ok((include.build().map_err(|e| e.to_string())?, exclude.build().map_err(|e| e.to_string())?))
 }
 
-/// A git generator's parameters as its `values` finish them.
-fn git_params(git: &Node, params: Params) -> Params {
-    with_values(git, params)
-}
-
 /// A generator's `values` (git and clusters generators), each filled with the parameters, added
 /// as `values.NAME`.
 fn with_values(generator: &Node, mut params: Params) -> Params {
@@ -708,7 +703,7 @@ mod tests {
             ("values.where".to_string(), "file".to_string()),
         ];
         set_path_params(&git, &mut params, "apps/web", Some("config.json"));
-        let params = git_params(&git, params);
+        let params = with_values(&git, params);
         let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("path"), Some("charts/web"), "the file's field keeps its own name");
         assert_eq!(get("app.path"), Some("apps/web"));

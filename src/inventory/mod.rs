@@ -289,6 +289,19 @@ fn argocd_cm(files: &[crate::load::LoadedFile]) -> (BuildOptions, Option<crate::
     (BuildOptions::default(), None)
 }
 
+/// The documents units left as written, by file (sorted): the rendered objects take them from
+/// their files.
+fn written_documents(objects: &[rendered::RenderedObject]) -> HashMap<usize, Vec<usize>> {
+    let mut written: HashMap<usize, Vec<usize>> = HashMap::new();
+    for r in objects.iter().filter(|r| r.root == rendered::Root::Written) {
+        written.entry(r.file).or_default().push(r.document);
+    }
+    for documents in written.values_mut() {
+        documents.sort_unstable();
+    }
+    written
+}
+
 /// The roots of documents units left as written, by (file, document), taken from one file.
 type WrittenRoots = Vec<((usize, usize), Node)>;
 
@@ -317,11 +330,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         deleted,
         ..
     } = rendered;
-    // Documents units left as written: the rendered objects take them from their files.
-    let mut written: HashMap<usize, Vec<usize>> = HashMap::new();
-    for r in rendered_objects.iter().filter(|r| r.root == rendered::Root::Written) {
-        written.entry(r.file).or_default().push(r.document);
-    }
+    let written = written_documents(&rendered_objects);
     let (per_file, taken): (Vec<FileObjects>, Vec<WrittenRoots>) = files
         .into_par_iter()
         .enumerate()
@@ -329,7 +338,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             let taken = written.get(&i).map_or_else(Vec::new, |documents| {
                 file.documents
                     .iter()
-                    .filter(|d| documents.contains(&d.index))
+                    .filter(|d| documents.binary_search(&d.index).is_ok())
                     .map(|d| ((i, d.index), d.root.clone()))
                     .collect()
             });

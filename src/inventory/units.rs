@@ -860,5 +860,7 @@ fn as_written(t: &Tree, reads: &[Read], files: &[LoadedFile]) -> bool {
     else {
         return false;
     };
-    file.documents.iter().any(|d| d.root.span == t.span && t.is_node(&d.root))
+    // Documents are in the order of their positions: the one that starts where the object does.
+    let at = file.documents.partition_point(|d| d.root.span.start < t.span.start);
+    file.documents.get(at).is_some_and(|d| d.root.span == t.span && t.is_node(&d.root))
 }
