@@ -409,6 +409,11 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     inv
 }
 
+/// A top-level text field of a document (empty when absent or not text).
+fn top_text<'n>(root: &'n Node, key: &str) -> &'n str {
+    root.get(key).and_then(Node::as_str).unwrap_or("")
+}
+
 /// Whether a Namespace is the platform's own: defined under an `infrastructure/` directory
 /// (where fleets keep their controllers) and holding no tenant reconciler (a Flux
 /// Kustomization or HelmRelease with `spec.serviceAccountName`). Such a namespace is never a
@@ -489,33 +494,61 @@ impl Tree<'_> {
         objects: Vec<rendered::RenderedObject>,
         mut written: HashMap<(usize, usize), Node>,
     ) {
-        // How many objects still take each written document: the last takes it, the others copy.
+        // How many objects still take each written document: the last takes it, the others
+        // copy (in parallel, before it is taken).
         let mut uses: HashMap<(usize, usize), usize> = HashMap::new();
         for r in objects.iter().filter(|r| r.root == rendered::Root::Written) {
             *uses.entry((r.file, r.document)).or_default() += 1;
         }
-        for r in objects {
-            let root = match r.root {
-                rendered::Root::Built(node) => node,
-                rendered::Root::Written => {
-                    let key = (r.file, r.document);
-                    let left = uses.get_mut(&key).map_or(0, |n| {
+        let takes: Vec<bool> = objects
+            .iter()
+            .map(|r| {
+                r.root == rendered::Root::Written
+                    && uses.get_mut(&(r.file, r.document)).is_some_and(|n| {
                         *n -= 1;
-                        *n
-                    });
-                    let document =
-                        if left == 0 { written.remove(&key) } else { written.get(&key).cloned() };
-                    // The document was read when the unit settled; it cannot be gone.
-                    let Some(document) = document else {
-                        let file = inv.files.get(r.file).map(|f| f.display.clone());
-                        inv.problems.push(crate::error::Problem::new(
-                            file.unwrap_or_default(),
-                            Some(r.at),
-                            "internal error: a rendered document is missing: not linted",
-                        ));
-                        continue;
-                    };
-                    document
+                        *n == 0
+                    })
+            })
+            .collect();
+        let mut objects = objects;
+        objects.par_iter_mut().zip(takes.par_iter()).filter(|(_, &take)| !take).for_each(
+            |(r, _)| {
+                if r.root == rendered::Root::Written {
+                    if let Some(document) = written.get(&(r.file, r.document)) {
+                        r.root = rendered::Root::Built(document.clone());
+                    }
+                }
+            },
+        );
+        for (r, _) in objects.iter_mut().zip(&takes).filter(|(_, &take)| take) {
+            if let Some(document) = written.remove(&(r.file, r.document)) {
+                r.root = rendered::Root::Built(document);
+            }
+        }
+        // The document was read when the unit settled; it cannot be gone.
+        for r in objects.iter().filter(|r| r.root == rendered::Root::Written) {
+            let file = inv.files.get(r.file).map(|f| f.display.clone());
+            inv.problems.push(crate::error::Problem::new(
+                file.unwrap_or_default(),
+                Some(r.at),
+                "internal error: a rendered document is missing: not linted",
+            ));
+        }
+        // What is not an object (a values file beside the manifests) is not linted.
+        objects.retain(|r| match &r.root {
+            rendered::Root::Built(root) => {
+                !top_text(root, "apiVersion").is_empty() && !top_text(root, "kind").is_empty()
+            }
+            rendered::Root::Written => false,
+        });
+        // Made straight into the inventory's vector (an indexed iterator: no second copy).
+        let (files, first) = (&inv.files, inv.objects.len());
+        inv.objects.par_extend(objects.into_par_iter().map(|mut r| {
+            let root = match std::mem::replace(&mut r.root, rendered::Root::Written) {
+                rendered::Root::Built(root) => root,
+                // Kept above only when built.
+                rendered::Root::Written => {
+                    Node { span: crate::load::source::Span::default(), value: Value::Null }
                 }
             };
             let target = r.target.map(|t| &self.flux_targets[t]);
@@ -527,18 +560,16 @@ impl Tree<'_> {
                 default_ns: target.and_then(|t| t.default_namespace.as_ref()),
                 deployed_by: deployed_by.as_ref(),
             };
-            let text = |key: &str| root.get(key).and_then(Node::as_str).unwrap_or("").to_string();
-            let (api_version, kind) = (text("apiVersion"), text("kind"));
-            // What is not an object (a values file beside the manifests) is not linted.
-            if api_version.is_empty() || kind.is_empty() {
-                continue;
-            }
+            let (api_version, kind) =
+                (top_text(&root, "apiVersion").to_string(), top_text(&root, "kind").to_string());
             let mut object = self.object(&placement, api_version, kind, root);
             let mut rendering = r.rendering;
-            rendering.traces = rendering.make_traces(&inv.files);
+            rendering.traces = rendering.make_traces(files);
             object.rendering = Some(Box::new(rendering));
-            object.index = inv.objects.len();
-            inv.objects.push(object);
+            object
+        }));
+        for (index, object) in inv.objects.iter_mut().enumerate().skip(first) {
+            object.index = index;
         }
     }
 

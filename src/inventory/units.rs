@@ -29,7 +29,7 @@ use crate::render::tree::Tree;
 const BUILD_STACK: usize = 64 << 20;
 
 /// How many units are built before what they built is settled.
-const CHUNK: usize = 64;
+const CHUNK: usize = 32;
 
 /// Most units a tree may have (entries rendered by entries could otherwise multiply).
 pub(super) const MAX_UNITS: usize = 20_000;
@@ -141,13 +141,14 @@ pub(crate) fn render(
             .collect(),
     };
     let show = |p: &Path| crate::load::discover::display_path(p, cwd);
+    // Builds recurse through nested kustomizations and through documents (as deep as the
+    // depth limit lets them nest): their threads get stacks to match.
+    let pool = rayon::ThreadPoolBuilder::new().stack_size(BUILD_STACK).build().ok();
     let mut units = Units {
         shared: &shared,
         layout,
         show: &show,
-        // Builds recurse through nested kustomizations and through documents (as deep as the
-        // depth limit lets them nest): their threads get stacks to match.
-        pool: rayon::ThreadPoolBuilder::new().stack_size(BUILD_STACK).build().ok(),
+        pool: pool.as_ref(),
         plans: Vec::new(),
         outcomes: Vec::new(),
         reached: Vec::new(),
@@ -167,9 +168,10 @@ pub(crate) fn render(
 struct Units<'s, 'a> {
     shared: &'s Shared<'a>,
     layout: &'s Layout,
-    show: &'s dyn Fn(&Path) -> String,
-    pool: Option<rayon::ThreadPool>,
-    plans: Vec<Plan>,
+    show: &'s (dyn Fn(&Path) -> String + Sync),
+    pool: Option<&'s rayon::ThreadPool>,
+    /// Shared with the builds of a chunk while the chunk before it is settled.
+    plans: Vec<Arc<Plan>>,
     /// The outcome of each plan built (plans are built in order), until it is settled into
     /// `rendered` (a unit a cluster entry rendered is settled as soon as its wave is built, so
     /// that no run holds every unit's objects twice).
@@ -190,11 +192,36 @@ struct Units<'s, 'a> {
 
 impl Units<'_, '_> {
     /// Builds plans in parallel, on the pool with deep stacks.
-    fn build_all(&self, plans: &[Plan]) -> Vec<Outcome> {
-        let job = || plans.par_iter().map(|p| build(p, self.shared)).collect();
-        match &self.pool {
-            Some(pool) => pool.install(job),
-            None => job(),
+    fn build_all(&self, plans: &[Arc<Plan>]) -> Vec<Outcome> {
+        in_pool(self.pool, || build_plans(plans, self.shared))
+    }
+
+    /// Builds plans `start..` in chunks, each absorbed (settled, its entries planned) while the
+    /// next is built: a chunk's builds never depend on what the chunks before it rendered, and
+    /// chunks are absorbed in order.
+    fn build_chunks(&mut self, start: usize, st: &mut Waves, wave: &mut Vec<Plan>) {
+        let end = self.plans.len();
+        let mut built: Option<(std::ops::Range<usize>, Vec<Outcome>)> = None;
+        for from in (start..end).step_by(CHUNK) {
+            let range = from..end.min(from + CHUNK);
+            let next: Vec<Arc<Plan>> = self.plans[range.clone()].to_vec();
+            let results = match built.take() {
+                None => self.build_all(&next),
+                Some((before, results)) => {
+                    let (shared, pool) = (self.shared, self.pool);
+                    let (results, ()) = in_pool(pool, || {
+                        rayon::join(
+                            || build_plans(&next, shared),
+                            || self.absorb(before, results, st, wave),
+                        )
+                    });
+                    results
+                }
+            };
+            built = Some((range, results));
+        }
+        if let Some((before, results)) = built {
+            self.absorb(before, results, st, wave);
         }
     }
 
@@ -246,13 +273,10 @@ impl Units<'_, '_> {
                     st.seen.insert((t, p.cluster, spec_key(p, self.shared)));
                 }
             }
-            self.plans.append(&mut wave);
-            // Built in chunks, each settled before the next is built: a wave of thousands of
+            self.plans.extend(wave.drain(..).map(Arc::new));
+            // Built in chunks, each settled as the next is built: a wave of thousands of
             // units never holds all their objects at once.
-            let end = self.plans.len();
-            for from in (start..end).step_by(CHUNK) {
-                self.build_chunk(from..end.min(from + CHUNK), &mut st, &mut wave);
-            }
+            self.build_chunks(start, &mut st, &mut wave);
             // Instances of an entry already planned the same way wait for its build.
             for (plan, key) in std::mem::take(&mut st.deferred) {
                 match st.settled_spec.get(&key) {
@@ -310,7 +334,7 @@ impl Units<'_, '_> {
             }
             let Some(root) = build_root(dir, self.shared) else { continue };
             let cluster = self.plans.len();
-            self.plans.push(Plan {
+            self.plans.push(Arc::new(Plan {
                 name: format!("kustomization {}", (self.show)(dir)),
                 dir: dir.clone(),
                 root,
@@ -318,7 +342,7 @@ impl Units<'_, '_> {
                 rendered: None,
                 cluster,
                 entry: None,
-            });
+            }));
         }
         let results = self.build_all(&self.plans[first..]);
         self.record(first, results);
@@ -349,11 +373,16 @@ impl Units<'_, '_> {
         wave
     }
 
-    /// Builds plans `range`, settles what entries rendered, and plans the entries they
-    /// rendered in turn (into `wave`, shared with an alike build, or deferred until one).
-    fn build_chunk(&mut self, range: std::ops::Range<usize>, st: &mut Waves, wave: &mut Vec<Plan>) {
+    /// Takes what plans `range` built: settles what entries rendered, and plans the entries
+    /// they rendered in turn (into `wave`, shared with an alike build, or deferred until one).
+    fn absorb(
+        &mut self,
+        range: std::ops::Range<usize>,
+        results: Vec<Outcome>,
+        st: &mut Waves,
+        wave: &mut Vec<Plan>,
+    ) {
         let targets = self.shared.targets;
-        let results = self.build_all(&self.plans[range.clone()]);
         let mut pending = Vec::new();
         for (k, result) in results.iter().enumerate() {
             let Ok((_, entries, reads, _)) = result else { continue };
@@ -563,7 +592,7 @@ impl Units<'_, '_> {
         self.make_room(k + 1);
         self.reached[k] = self.reached[original].clone();
         self.entries_rendered[k] = false;
-        self.plans.push(plan);
+        self.plans.push(Arc::new(plan));
     }
 
     /// What the units rendered, as the inventory takes it.
@@ -784,6 +813,19 @@ fn build_root(dir: &Path, shared: &Shared<'_>) -> Option<PathBuf> {
         .filter(|(linted, _, _)| dir.starts_with(linted))
         .max_by_key(|(linted, _, _)| linted.as_os_str().len())?;
     Some(root.clone())
+}
+
+/// Runs `job` on the pool with deep stacks (here, when there is none).
+fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.install(job),
+        None => job(),
+    }
+}
+
+/// Builds plans in parallel.
+fn build_plans(plans: &[Arc<Plan>], shared: &Shared<'_>) -> Vec<Outcome> {
+    plans.par_iter().map(|p| build(p, shared)).collect()
 }
 
 fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
