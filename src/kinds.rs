@@ -176,6 +176,8 @@ const CLUSTER_SCOPED_CRDS: &[(&str, &str)] = &[
 struct Table {
     /// foldhash: looked up for every object many times over while rendering.
     by_group_kind: foldhash::HashMap<(&'static str, &'static str), KindInfo>,
+    /// [`CLUSTER_SCOPED_CRDS`], looked up as often (a fleet's custom resources miss the table).
+    cluster_crds: foldhash::HashSet<(&'static str, &'static str)>,
 }
 
 fn table() -> &'static Table {
@@ -186,7 +188,7 @@ fn table() -> &'static Table {
             // Several versions of one kind share a scope; keep the first (stable) entry.
             by_group_kind.entry((k.group, k.kind)).or_insert(k);
         }
-        Table { by_group_kind }
+        Table { by_group_kind, cluster_crds: CLUSTER_SCOPED_CRDS.iter().copied().collect() }
     })
 }
 
@@ -227,7 +229,7 @@ pub fn is_cluster_scoped<S: std::hash::BuildHasher>(
             return !namespaced;
         }
     }
-    CLUSTER_SCOPED_CRDS.iter().any(|&(g, k)| g == group && k == kind)
+    table().cluster_crds.contains(&(group, kind))
 }
 
 /// JSON pointer of the pod spec inside an object of a pod-bearing kind.

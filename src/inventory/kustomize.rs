@@ -10,9 +10,11 @@
 //! it is resolved against each ancestor of the directory holding the Flux Kustomization (the
 //! nearest one where the path exists wins), then against the linted roots.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+
+use foldhash::{HashMap, HashMapExt};
+use rayon::prelude::*;
 
 use crate::load::discover::normalize;
 use crate::load::{LoadedFile, Node};
@@ -155,21 +157,32 @@ fn tables(files: &[LoadedFile]) -> Tables<'_> {
     let mut file_index: HashMap<&OsStr, usize> = HashMap::with_capacity(files.len());
     let mut config_index: HashMap<&OsStr, usize> = HashMap::new();
     let mut configs: Vec<(&Path, KustomizeConfig)> = Vec::new();
-    for (index, file) in files.iter().enumerate() {
+    // Configs are read in parallel, then indexed in file order.
+    let read: Vec<Vec<KustomizeConfig>> = files
+        .par_iter()
+        .map(|file| {
+            let Some(path) = file.source.path.as_deref() else { return Vec::new() };
+            let is_config_file = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n));
+            if !is_config_file || path.parent().is_none() {
+                return Vec::new();
+            }
+            file.documents
+                .iter()
+                .filter(|d| is_kustomize_config(&d.root, path))
+                .map(|d| read_config(&d.root))
+                .collect()
+        })
+        .collect();
+    for ((index, file), read) in files.iter().enumerate().zip(read) {
         let Some(path) = file.source.path.as_deref() else {
             continue;
         };
         file_index.insert(path.as_os_str(), index);
         let Some(dir) = path.parent() else { continue };
-        let is_config_file = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n));
-        if !is_config_file {
-            continue;
-        }
-        for doc in file.documents.iter().filter(|d| is_kustomize_config(&d.root, path)) {
-            let config = read_config(&doc.root);
+        for config in read {
             // Two kustomization files in one directory: the last one read wins.
             if let Some(&i) = config_index.get(dir.as_os_str()) {
                 configs[i].1 = config;
@@ -197,7 +210,7 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
             .or_else(|| config_index.get(key).map(|&c| Target::Config(c)))
     };
     let resolved: Vec<Vec<Target>> = configs
-        .iter()
+        .par_iter()
         .map(|(dir, c)| c.entries.iter().filter_map(|e| lookup(&normalize(&dir.join(e)))).collect())
         .collect();
     // Sorted by bytes: the files below `dir` are the ones starting with `dir/`, one range.
@@ -270,12 +283,17 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
         walk.visit(config, None);
     }
     let mut patch_files = vec![false; files.len()];
-    for (dir, config) in &configs {
-        for patch in &config.patches {
-            if let Some(&i) = file_index.get(normalize(&dir.join(patch)).as_os_str()) {
-                patch_files[i] = true;
-            }
-        }
+    let patches: Vec<Vec<usize>> = configs
+        .par_iter()
+        .map(|(dir, config)| {
+            let file = |patch: &String| {
+                file_index.get(normalize(&dir.join(patch)).as_os_str()).copied()
+            };
+            config.patches.iter().filter_map(file).collect()
+        })
+        .collect();
+    for i in patches.into_iter().flatten() {
+        patch_files[i] = true;
     }
     Layout {
         namespaces: walk.assigned,

@@ -309,10 +309,15 @@ type WrittenRoots = Vec<((usize, usize), Node)>;
 #[must_use]
 pub fn build(sources: Sources, config: &Config) -> Inventory {
     let Sources { files, roots, skipped: mut chart_sources, charts, cwd, limits, .. } = sources;
-    let crd_scopes = crd_scopes(&files);
-    let (flux_targets, appset_problems) = flux_targets(&files, &roots);
-    let layout = kustomize::layout(&files, &roots, &flux_targets);
-    let ((argo, kustomize), argo_problem) = build_options(&files, config);
+    let ((flux_targets, appset_problems, layout), (crd_scopes, build_options)) = rayon::join(
+        || {
+            let (targets, problems) = flux_targets(&files, &roots);
+            let layout = kustomize::layout(&files, &roots, &targets);
+            (targets, problems, layout)
+        },
+        || (crd_scopes(&files), build_options(&files, config)),
+    );
+    let ((argo, kustomize), argo_problem) = build_options;
     let options = (limits, argo, kustomize);
     let rendered = units::render(&files, &roots, &layout, &flux_targets, &cwd, options);
 

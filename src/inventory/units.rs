@@ -111,7 +111,7 @@ pub(crate) fn render(
         .iter()
         .enumerate()
         .filter_map(|(index, f)| {
-            let path = f.source.path.clone()?;
+            let path = f.source.path.as_deref()?;
             let (documents, text, broken) = (&f.documents[..], &*f.source.text, f.broken);
             Some((path, Loaded { index, documents, text, broken }))
         })

@@ -47,10 +47,12 @@ pub struct Loaded<'a> {
 /// (`a//b` is `a/b`) but hashed as bytes: builds look paths up thousands of times.
 #[derive(Default)]
 pub struct LoadedFiles<'a> {
-    by_path: foldhash::HashMap<std::ffi::OsString, Loaded<'a>>,
+    /// Keyed by the loaded files' own paths (a copy only for a path spelled untidily).
+    by_path: foldhash::HashMap<std::borrow::Cow<'a, std::ffi::OsStr>, Loaded<'a>>,
     /// Whether a path the loader did not read is a regular file, as asked before (units of
     /// two clusters build the same directories, and each looks for three kustomization names).
-    files_seen: std::sync::RwLock<foldhash::HashMap<PathBuf, bool>>,
+    /// Keyed by bytes, as `by_path` (hashing a `Path` walks its components).
+    files_seen: std::sync::RwLock<foldhash::HashMap<std::ffi::OsString, bool>>,
 }
 
 impl<'a> LoadedFiles<'a> {
@@ -70,20 +72,21 @@ impl<'a> LoadedFiles<'a> {
         if self.contains(real) {
             return true;
         }
-        let known = self.files_seen.read().ok().and_then(|seen| seen.get(real).copied());
+        let key = path_key(real);
+        let known = self.files_seen.read().ok().and_then(|seen| seen.get(&*key).copied());
         known.unwrap_or_else(|| {
             let is_file = real.is_file();
             if let Ok(mut seen) = self.files_seen.write() {
-                seen.insert(real.to_path_buf(), is_file);
+                seen.insert(key.into_owned(), is_file);
             }
             is_file
         })
     }
 }
 
-impl<'a> FromIterator<(PathBuf, Loaded<'a>)> for LoadedFiles<'a> {
-    fn from_iter<I: IntoIterator<Item = (PathBuf, Loaded<'a>)>>(iter: I) -> Self {
-        let by_path = iter.into_iter().map(|(p, l)| (path_key(&p).into_owned(), l));
+impl<'a> FromIterator<(&'a Path, Loaded<'a>)> for LoadedFiles<'a> {
+    fn from_iter<I: IntoIterator<Item = (&'a Path, Loaded<'a>)>>(iter: I) -> Self {
+        let by_path = iter.into_iter().map(|(p, l)| (path_key(p), l));
         LoadedFiles { by_path: by_path.collect(), files_seen: std::sync::RwLock::default() }
     }
 }
@@ -542,13 +545,13 @@ pub(super) fn show(path: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::{path_key, Loaded, LoadedFiles};
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     #[test]
     fn loaded_files_are_found_by_any_spelling_of_their_path() {
         let loaded = Loaded { index: 7, documents: &[], text: "", broken: false };
         let files: LoadedFiles<'_> =
-            [(PathBuf::from("/repo/base/./app.yaml"), loaded)].into_iter().collect();
+            [(Path::new("/repo/base/./app.yaml"), loaded)].into_iter().collect();
         for spelling in ["/repo/base/app.yaml", "/repo//base/app.yaml", "/repo/base/./app.yaml"] {
             assert_eq!(files.get(Path::new(spelling)).map(|l| l.index), Some(7), "{spelling}");
         }
