@@ -19,6 +19,30 @@ use crate::progress::{Progress, Stage};
 /// A finding, with the suppression that accepted it.
 type Judged = (Finding, Option<suppress::SuppressedBy>);
 
+/// Objects checked together before their findings join the run's: the findings of one batch are
+/// gathered while the next is checked, so that the run never holds a second copy of every
+/// finding (a policy library reports hundreds of thousands).
+const BATCH: usize = 4096;
+
+/// The findings of some objects or rules, the suppressions they used, and the problems met.
+#[derive(Default)]
+struct Part {
+    findings: Vec<Finding>,
+    used: std::collections::BTreeSet<suppress::SuppressedBy>,
+    problems: Vec<Problem>,
+}
+
+impl Part {
+    fn add(&mut self, judged: Vec<Judged>, mut problems: Vec<Problem>) {
+        self.findings.reserve(judged.len());
+        for (finding, by) in judged {
+            self.findings.push(finding);
+            self.used.extend(by);
+        }
+        self.problems.append(&mut problems);
+    }
+}
+
 /// A rule selected for this run, with its effective severity.
 pub struct ActiveRule {
     pub rule: Box<dyn Rule>,
@@ -83,7 +107,7 @@ pub fn run_with(
     let unchecked = AtomicUsize::new(0);
 
     // Per-object rules: parallel over objects, each object checked by the rules of its kind.
-    let per_object = inv.objects.par_iter().map(|object| {
+    let check = |object: &crate::inventory::Object| {
         let mut out: Vec<Judged> = Vec::new();
         let mut problems = Vec::new();
         // One sink for all the rules of this object: they share what they derive from it.
@@ -125,14 +149,14 @@ pub fn run_with(
         }
         progress.advance(1);
         (out, problems)
-    });
-    let per_tree = tree_rules.par_iter().map(|&(ri, active)| {
+    };
+    let per_tree = |&(ri, active): &(usize, &ActiveRule)| {
         let mut sink = Sink::default();
         match crate::panic::catch(|| active.rule.check_tree(cx, &mut sink)) {
             Ok(()) => {
                 let mut resource = None;
                 let judged = sink.violations.into_iter().map(|v| convert(ri, v, &mut resource));
-                (judged.collect(), Vec::new())
+                (judged.collect::<Vec<Judged>>(), Vec::new())
             }
             Err(message) => (
                 Vec::new(),
@@ -146,16 +170,27 @@ pub fn run_with(
                 )],
             ),
         }
-    });
-    let (judged, problems): (Vec<Vec<Judged>>, Vec<Vec<Problem>>) =
-        per_object.chain(per_tree).unzip();
+    };
+    // Objects batch by batch, in order; the tree rules beside them.
+    let trees = || tree_rules.par_iter().map(per_tree).collect::<Vec<_>>();
+    let (mut part, trees) = rayon::join(|| in_batches(&inv.objects, check), trees);
+    for (judged, problems) in trees {
+        part.add(judged, problems);
+    }
     progress.finish();
 
-    let (findings, used) = gather(judged);
-    let mut problems: Vec<Problem> = problems.into_iter().flatten().collect();
-    let unchecked = unchecked.into_inner();
-    if unchecked > 0 {
-        problems.push(Problem::new(
+    let Part { mut findings, used, mut problems } = part;
+    sort_stably(&mut findings);
+    let findings = merge_causes(findings);
+    problems.extend(budget_spent(unchecked.into_inner(), steps_total));
+    problems.sort();
+    Evaluation { findings, problems, used, steps: spent.into_inner() }
+}
+
+/// The problem of a run that left `unchecked` objects out of its expression rules.
+fn budget_spent(unchecked: usize, steps_total: u64) -> Option<Problem> {
+    (unchecked > 0).then(|| {
+        Problem::new(
             "",
             None,
             format!(
@@ -163,25 +198,24 @@ pub fn run_with(
                  {steps_total} JMESPath and CEL steps ({})",
                 crate::limits::hint("eval-steps-total")
             ),
-        ));
-    }
-    problems.sort();
-    Evaluation { findings, problems, used, steps: spent.into_inner() }
+        )
+    })
 }
 
-/// The findings of every object and tree rule in one sorted list, and the suppressions used.
-fn gather(
-    judged: Vec<Vec<Judged>>,
-) -> (Vec<Finding>, std::collections::BTreeSet<suppress::SuppressedBy>) {
-    let total = judged.iter().map(Vec::len).sum();
-    let mut findings = Vec::with_capacity(total);
-    let mut used = std::collections::BTreeSet::new();
-    for (finding, by) in judged.into_iter().flatten() {
-        findings.push(finding);
-        used.extend(by);
+/// Checks objects batch by batch (in parallel within a batch), keeping their order.
+fn in_batches<T: Sync>(
+    objects: &[T],
+    check: impl Fn(&T) -> (Vec<Judged>, Vec<Problem>) + Sync,
+) -> Part {
+    let mut part = Part::default();
+    for batch in objects.chunks(BATCH) {
+        let checked: Vec<(Vec<Judged>, Vec<Problem>)> = batch.par_iter().map(&check).collect();
+        part.findings.reserve(checked.iter().map(|(j, _)| j.len()).sum());
+        for (judged, problems) in checked {
+            part.add(judged, problems);
+        }
     }
-    sort_stably(&mut findings);
-    (merge_causes(findings), used)
+    part
 }
 
 /// Sorts findings by their sort key, keeping the order of equal ones: by sorting their indexes

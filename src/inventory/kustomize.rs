@@ -286,9 +286,8 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
     let patches: Vec<Vec<usize>> = configs
         .par_iter()
         .map(|(dir, config)| {
-            let file = |patch: &String| {
-                file_index.get(normalize(&dir.join(patch)).as_os_str()).copied()
-            };
+            let file =
+                |patch: &String| file_index.get(normalize(&dir.join(patch)).as_os_str()).copied();
             config.patches.iter().filter_map(file).collect()
         })
         .collect();
