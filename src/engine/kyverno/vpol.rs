@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::compile::err;
 use super::matching::{selector_matches, Admission};
-use super::{cel, err, PolicyError, Request, RuleResponse, Status};
+use super::{cel, PolicyError, Request, RuleResponse, Status};
 use crate::engine::cel::admission::{Outcome, Program};
 use crate::load::Node;
 
@@ -180,7 +181,7 @@ impl CelPolicy {
 
     /// Evaluates the policy on one resource: no response when it does not match.
     pub(super) fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
-        let adm = super::admission(resource, request);
+        let adm = super::policy::admission(resource, request);
         if self.namespace.as_deref().is_some_and(|ns| ns != adm.namespace) {
             return Vec::new();
         }

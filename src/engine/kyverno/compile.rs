@@ -1,0 +1,269 @@
+//! Compiling policy documents: checked once, errors at the line that causes them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::autogen::{autogen_controllers, autogen_rules};
+use super::policy::{Policy, PolicyError, PolicyKind};
+use super::rule::{CelRule, Rule};
+use super::{cel, conditions, jmespath, variables, vpol};
+use crate::engine::cel::admission::Program;
+use crate::load::Node;
+
+pub(super) fn err(node: &Node, message: impl Into<String>) -> PolicyError {
+    PolicyError { pos: Some(node.span.start), message: message.into() }
+}
+
+impl Policy {
+    /// Compiles a policy document.
+    pub fn from_node(root: &Node) -> Result<Policy, PolicyError> {
+        let api = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+        let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+        let name = root
+            .at(&["metadata", "name"])
+            .and_then(Node::as_str)
+            .ok_or_else(|| err(root, "policy has no metadata.name"))?
+            .to_string();
+        let annotations: BTreeMap<String, String> = root
+            .at(&["metadata", "annotations"])
+            .and_then(Node::as_map)
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let policy_kind = if api.starts_with("policies.kyverno.io/") {
+            PolicyKind::Cel(kind.to_string())
+        } else if kind == "Policy" {
+            let namespace =
+                root.at(&["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("default");
+            PolicyKind::Policy { namespace: namespace.to_string() }
+        } else {
+            PolicyKind::ClusterPolicy
+        };
+        let mut policy = Policy {
+            name,
+            kind: policy_kind,
+            failure_action: "Audit".into(),
+            annotations,
+            apply_one: false,
+            rules: Vec::new(),
+            validating: None,
+        };
+        if matches!(policy.kind, PolicyKind::Cel(_)) {
+            if matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy") {
+                let compiled = vpol::compile(root, kind)?;
+                if compiled.denies() {
+                    policy.failure_action = "Enforce".into();
+                }
+                policy.validating = Some(Arc::new(compiled));
+            }
+            return Ok(policy);
+        }
+        let spec = root.get("spec").ok_or_else(|| err(root, "policy has no spec"))?;
+        if let Some(a) = spec.get("validationFailureAction").and_then(Node::as_str) {
+            policy.failure_action = a.to_string();
+        }
+        policy.apply_one = spec.get("applyRules").and_then(Node::as_str) == Some("One");
+        let rules_node = spec.get("rules").ok_or_else(|| err(spec, "spec.rules is missing"))?;
+        let rules =
+            rules_node.as_seq().ok_or_else(|| err(rules_node, "spec.rules must be a list"))?;
+        let mut originals = Vec::new();
+        for r in rules {
+            let json = r.to_json();
+            let mut rule = compile_rule(&json).map_err(|m| err(offending_node(r, &m), m))?;
+            rule.attach_cel(r)?;
+            originals.push((rule, json));
+        }
+        let autogen = autogen_controllers(
+            &policy.annotations,
+            &originals.iter().map(|(_, j)| j).collect::<Vec<_>>(),
+        );
+        let mut generated = Vec::new();
+        if let Some(controllers) = autogen {
+            for (rule, json) in &originals {
+                let mut rules =
+                    autogen_rules(json, &controllers).map_err(|m| err(rules_node, m))?;
+                for generated_rule in &mut rules {
+                    generated_rule.autogen_cel(rule)?;
+                }
+                generated.extend(rules);
+            }
+        }
+        policy.rules = originals.into_iter().map(|(r, _)| r).chain(generated).collect();
+        let ignore = spec.get("failurePolicy").and_then(Node::as_str) == Some("Ignore");
+        for cel in policy.rules.iter_mut().filter_map(|r| r.cel.as_mut()) {
+            cel.errors_ignored = ignore;
+        }
+        Ok(policy)
+    }
+}
+
+impl Rule {
+    /// Compiles the rule's `celPreconditions` and `validate.cel` from its node.
+    pub(super) fn attach_cel(&mut self, node: &Node) -> Result<(), PolicyError> {
+        let cel_node = node.at(&["validate", "cel"]);
+        if cel_node.is_none() && node.get("celPreconditions").is_none() {
+            return Ok(());
+        }
+        let program =
+            Program::from_nodes(cel_node, "expressions", Some((node, "celPreconditions")))
+                .map_err(|e| PolicyError {
+                    pos: Some(e.pos),
+                    message: format!("rule `{}`: {}", self.name, e.message),
+                })?;
+        self.cel = Some(CelRule {
+            program: Arc::new(program),
+            validates: cel_node.is_some(),
+            errors_ignored: false,
+            params: cel_node.and_then(cel::ParamSpec::from_node),
+        });
+        Ok(())
+    }
+}
+
+/// The node a compile error is about: for an unknown operator, the `operator:` entry that names
+/// it; otherwise the rule.
+pub(super) fn offending_node<'a>(rule: &'a Node, message: &str) -> &'a Node {
+    pub(super) fn find<'a>(node: &'a Node, value: &str) -> Option<&'a Node> {
+        match &node.value {
+            crate::load::Value::Map(entries) => entries.iter().find_map(|e| {
+                if &*e.key == "operator" && e.value.as_str() == Some(value) {
+                    Some(&e.value)
+                } else {
+                    find(&e.value, value)
+                }
+            }),
+            crate::load::Value::Seq(items) => items.iter().find_map(|i| find(i, value)),
+            _ => None,
+        }
+    }
+    pub(super) fn containing<'a>(node: &'a Node, text: &str) -> Option<&'a Node> {
+        match &node.value {
+            crate::load::Value::Str(s) if s.contains(text) => Some(node),
+            crate::load::Value::Map(entries) => {
+                entries.iter().find_map(|e| containing(&e.value, text))
+            }
+            crate::load::Value::Seq(items) => items.iter().find_map(|i| containing(i, text)),
+            _ => None,
+        }
+    }
+    let quoted =
+        |prefix: &str| message.split(prefix).nth(1).and_then(|rest| rest.split('`').next());
+    quoted("unknown condition operator `")
+        .and_then(|op| find(rule, op))
+        .or_else(|| quoted("invalid JMESPath `").and_then(|e| containing(rule, e)))
+        .unwrap_or(rule)
+}
+
+/// Compiles one rule from its JSON form.
+pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
+    let obj = rule.as_object().ok_or("a rule must be a mapping")?;
+    let name = obj.get("name").and_then(Value::as_str).ok_or("a rule needs a name")?.to_string();
+    let validate = obj.get("validate");
+    let message =
+        validate.and_then(|v| v.get("message")).and_then(Value::as_str).unwrap_or("").to_string();
+    let failure_action =
+        validate.and_then(|v| v.get("failureAction")).and_then(Value::as_str).map(String::from);
+    let non_cel_validate = validate.is_some_and(|v| v.get("cel").is_none())
+        && !["mutate", "generate", "verifyImages"].iter().any(|k| obj.contains_key(*k));
+    let context = match obj.get("context") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(entries)) => entries.clone(),
+        Some(_) => return Err(format!("rule `{name}`: context must be a list")),
+    };
+    if let Some(v) = validate {
+        check_operators(v).map_err(|e| format!("rule `{name}`: {e}"))?;
+    }
+    if let Some(p) = obj.get("preconditions") {
+        check_operators(p).map_err(|e| format!("rule `{name}`: {e}"))?;
+    }
+    check_expressions(rule).map_err(|e| format!("rule `{name}`: {e}"))?;
+    Ok(Rule {
+        non_cel_validate,
+        cel: None,
+        match_block: obj.get("match").cloned(),
+        exclude_block: obj.get("exclude").cloned(),
+        context,
+        preconditions: obj.get("preconditions").cloned(),
+        validate: validate.cloned().unwrap_or(Value::Null),
+        unsupported: unsupported(obj, validate),
+        autogen: false,
+        failure_action,
+        message,
+        name,
+    })
+}
+
+/// Condition operators are checked when the policy is compiled: an unknown one is a policy
+/// error, as Kyverno's policy validation makes it.
+pub(super) fn check_operators(v: &Value) -> Result<(), String> {
+    match v {
+        Value::Object(m) => {
+            if let (Some(op), true) =
+                (m.get("operator").and_then(Value::as_str), m.contains_key("key"))
+            {
+                conditions::apply(op, &Value::Null, &Value::Null).map_err(|e| e.to_string())?;
+            }
+            // Patterns have no operators; `validate.cel` has label selectors (`paramRef`),
+            // whose `operator`s (`Exists`, …) are not conditions.
+            m.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "pattern" | "anyPattern" | "cel"))
+                .try_for_each(|(_, v)| check_operators(v))
+        }
+        Value::Array(items) => items.iter().try_for_each(check_operators),
+        _ => Ok(()),
+    }
+}
+
+/// Every JMESPath expression that can be known before evaluation parses: `{{ }}` variables,
+/// foreach `list`s and context `jmesPath`s (kyverno-compat.md, 7 and 9).
+pub(super) fn check_expressions(v: &Value) -> Result<(), String> {
+    let check = |expr: &str| {
+        jmespath::parse(expr).map(|_| ()).map_err(|e| format!("invalid JMESPath `{expr}`: {e}"))
+    };
+    match v {
+        Value::String(s) => variables::plain_expressions(s).into_iter().try_for_each(check),
+        Value::Array(items) => items.iter().try_for_each(check_expressions),
+        Value::Object(m) => {
+            for (k, v) in m {
+                if let (true, Some(expr)) = (k == "list" || k == "jmesPath", v.as_str()) {
+                    if !expr.contains("{{") {
+                        check(expr.trim())?;
+                    }
+                }
+                variables::plain_expressions(k).into_iter().try_for_each(check)?;
+                check_expressions(v)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The first feature of a rule that the engine does not implement yet.
+pub(super) fn unsupported(
+    obj: &serde_json::Map<String, Value>,
+    validate: Option<&Value>,
+) -> Option<String> {
+    for (key, what) in [
+        ("mutate", "a mutate rule"),
+        ("generate", "a generate rule"),
+        ("verifyImages", "a verifyImages rule"),
+    ] {
+        if obj.contains_key(key) {
+            return Some(what.into());
+        }
+    }
+    let Some(v) = validate.and_then(Value::as_object) else {
+        return Some("a rule without `validate`".into());
+    };
+    if v.contains_key("manifests") {
+        return Some("`validate.manifests`".into());
+    }
+    None
+}

@@ -1,0 +1,253 @@
+//! A compiled policy: what it is, what it matches, and evaluating it on one resource.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::autogen::{filter_kinds, filters, kind_name};
+use super::matching::Admission;
+use super::response::{RuleResponse, Status};
+use super::rule::Rule;
+use super::{jmespath, vpol, ClusterData, UserInfo, Values};
+use crate::load::source::Pos;
+use crate::load::Node;
+
+/// Which engine evaluates a policy document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PolicyKind {
+    /// `kyverno.io` ClusterPolicy.
+    ClusterPolicy,
+    /// `kyverno.io` Policy: applies only in its own namespace.
+    Policy { namespace: String },
+    /// A `policies.kyverno.io` CEL policy kind (ValidatingPolicy, MutatingPolicy, …).
+    Cel(String),
+}
+
+/// A policy that cannot be used: its name (if known), position and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyError {
+    pub pos: Option<Pos>,
+    pub message: String,
+}
+
+/// A compiled policy.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    pub name: String,
+    pub kind: PolicyKind,
+    /// `Enforce` or `Audit` (policy default for rules without `failureAction`).
+    pub failure_action: String,
+    pub annotations: BTreeMap<String, String>,
+    pub apply_one: bool,
+    /// Rules in declaration order, then the autogen rules.
+    pub rules: Vec<Rule>,
+    /// A ValidatingPolicy (the CEL policy kinds have no rules).
+    pub(super) validating: Option<Arc<vpol::CelPolicy>>,
+}
+
+/// Is this document a policy the engine knows (Kyverno or CEL kinds)?
+#[must_use]
+pub fn is_policy(root: &Node) -> bool {
+    let api = root.get("apiVersion").and_then(Node::as_str).unwrap_or("");
+    let kind = root.get("kind").and_then(Node::as_str).unwrap_or("");
+    (api.starts_with("kyverno.io/") && matches!(kind, "ClusterPolicy" | "Policy"))
+        || (api.starts_with("policies.kyverno.io/") && kind.ends_with("Policy"))
+}
+
+pub(super) const POD_CONTROLLERS: [&str; 7] = [
+    "DaemonSet",
+    "Deployment",
+    "Job",
+    "StatefulSet",
+    "ReplicaSet",
+    "ReplicationController",
+    "CronJob",
+];
+
+/// How a policy that cannot be used is reported: its name (when it has one), then the error
+/// (which names the rule when one is at fault).
+#[must_use]
+pub fn invalid_policy_message(root: &Node, error: &PolicyError) -> String {
+    match root.at(&["metadata", "name"]).and_then(Node::as_str) {
+        Some(name) => format!("invalid policy `{name}`: {}", error.message),
+        None => format!("invalid policy: {}", error.message),
+    }
+}
+
+impl Policy {
+    /// The kinds the policy's rules match (autogen included); `None` when some rule matches
+    /// every kind or has no kind list.
+    #[must_use]
+    pub fn match_kinds(&self) -> Option<Vec<String>> {
+        if let Some(v) = &self.validating {
+            let mut kinds = v.kinds()?;
+            kinds.sort();
+            kinds.dedup();
+            return Some(kinds);
+        }
+        let mut kinds = Vec::new();
+        for rule in &self.rules {
+            let Some(m) = &rule.match_block else { continue };
+            for f in filters(m) {
+                let list = filter_kinds(f);
+                if list.is_empty() {
+                    return None;
+                }
+                for k in list {
+                    let name = kind_name(k);
+                    let name = name.split('.').next().unwrap_or(name);
+                    if name.contains(['*', '?']) {
+                        return None;
+                    }
+                    kinds.push(name.to_string());
+                }
+            }
+        }
+        kinds.sort();
+        kinds.dedup();
+        Some(kinds)
+    }
+
+    /// What kind of policy this is, for reports by kind: `ClusterPolicy, validate`,
+    /// `ClusterPolicy, validate.cel` (some rule uses CEL), `ClusterPolicy, mutate/generate`
+    /// (likewise `Policy, …`), or the CEL policy kind (`ValidatingPolicy`, …).
+    #[must_use]
+    pub fn category(&self) -> String {
+        let kind = match &self.kind {
+            PolicyKind::Cel(kind) => return kind.clone(),
+            PolicyKind::ClusterPolicy => "ClusterPolicy",
+            PolicyKind::Policy { .. } => "Policy",
+        };
+        let what = if self.rules.iter().any(|r| r.cel.is_some()) {
+            "validate.cel"
+        } else if self.rules.iter().all(|r| r.non_cel_validate) {
+            "validate"
+        } else {
+            "mutate/generate"
+        };
+        format!("{kind}, {what}")
+    }
+
+    /// Whether some rule (or the policy itself) is evaluated with CEL.
+    #[must_use]
+    pub fn uses_cel(&self) -> bool {
+        self.validating.is_some() || self.rules.iter().any(|r| r.cel.is_some())
+    }
+
+    /// Whether this is a ValidatingPolicy (or NamespacedValidatingPolicy) the engine runs.
+    #[must_use]
+    pub fn is_validating_policy(&self) -> bool {
+        self.validating.is_some()
+    }
+
+    /// The severity annotation (`policies.kyverno.io/severity`), when present.
+    #[must_use]
+    pub fn severity_annotation(&self) -> Option<&str> {
+        self.annotations.get("policies.kyverno.io/severity").map(String::as_str)
+    }
+
+    /// Evaluates every rule on a resource. A rule that does not match gives no response.
+    #[must_use]
+    pub fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
+        jmespath::with_limits(&request.limits, || self.evaluate_within_limits(resource, request))
+    }
+
+    fn evaluate_within_limits(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
+        if let Some(validating) = &self.validating {
+            return validating.evaluate(resource, request);
+        }
+        if let PolicyKind::Cel(kind) = &self.kind {
+            return vec![RuleResponse {
+                rule: String::new(),
+                status: Status::Error,
+                message: format!("{kind} (CEL) policies are not supported yet"),
+                path: None,
+            }];
+        }
+        let adm = admission(resource, request);
+        if let PolicyKind::Policy { namespace } = &self.kind {
+            if adm.namespace != namespace {
+                return Vec::new();
+            }
+        }
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            if rule.autogen && !POD_CONTROLLERS.contains(&adm.kind) {
+                continue;
+            }
+            match rule.applies(&adm) {
+                Ok(false) => continue,
+                Ok(true) => {
+                    if let Some(response) = rule.run(&self.name, resource, request, &adm) {
+                        out.push(response);
+                    }
+                }
+                Err(message) => out.push(RuleResponse {
+                    rule: rule.name.clone(),
+                    status: Status::Error,
+                    message,
+                    path: None,
+                }),
+            }
+            if self.apply_one {
+                break;
+            }
+        }
+        out
+    }
+}
+
+/// The string entries of a JSON map (labels, annotations); other values are left out.
+#[must_use]
+pub fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+        .unwrap_or_default()
+}
+
+/// The admission request around a resource.
+#[derive(Clone, Default)]
+pub struct Request<'a> {
+    /// `CREATE` (default), `UPDATE` or `DELETE`.
+    pub operation: &'a str,
+    /// Effective namespace of the resource; defaults to `metadata.namespace`.
+    pub namespace: Option<&'a str>,
+    pub namespace_labels: BTreeMap<String, String>,
+    /// The resource's Namespace object, when known other than through `cluster` (a test's
+    /// values file); CEL's `namespaceObject`.
+    pub namespace_object: Option<&'a Value>,
+    pub user: Option<&'a UserInfo>,
+    /// Values a test supplies (globalValues, per-rule context values).
+    pub values: Option<&'a Values>,
+    /// Objects of the tree, for `configMap` and `apiCall` context entries.
+    pub cluster: Option<&'a dyn ClusterData>,
+    /// Evaluation limits (`jmespath-steps`, `regex-size`, `cel-steps`).
+    pub limits: crate::limits::Limits,
+    /// The resource as a CEL value, when the caller has it already (one conversion per object
+    /// for all the CEL policies).
+    pub cel_object: Option<std::rc::Rc<crate::engine::cel::Val>>,
+    /// The base JSON context of the resource (`request`, `images`, …), shared by the policies
+    /// evaluated on one object with this same request: built by the first rule that needs it.
+    pub shared_context: Option<&'a std::cell::OnceCell<Value>>,
+}
+
+pub(super) fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
+    let s = |ptr: &str| resource.pointer(ptr).and_then(Value::as_str).unwrap_or("");
+    let api_version = s("/apiVersion");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let labels = |ptr: &str| string_map(resource.pointer(ptr));
+    Admission {
+        group,
+        version,
+        kind: s("/kind"),
+        name: s("/metadata/name"),
+        generate_name: s("/metadata/generateName"),
+        namespace: request.namespace.unwrap_or_else(|| s("/metadata/namespace")),
+        labels: labels("/metadata/labels"),
+        annotations: labels("/metadata/annotations"),
+        namespace_labels: request.namespace_labels.clone(),
+        operation: if request.operation.is_empty() { "CREATE" } else { request.operation },
+        user: request.user,
+    }
+}

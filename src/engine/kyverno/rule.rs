@@ -1,0 +1,175 @@
+//! A compiled rule and running it: match, context, preconditions, CEL, then its body.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::matching::{self, Admission};
+use super::policy::Request;
+use super::response::{RuleResponse, Status};
+use super::{cel, conditions, context};
+use crate::engine::cel::admission::{Outcome, Program};
+
+/// A compiled rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    pub name: String,
+    pub(super) match_block: Option<Value>,
+    pub(super) exclude_block: Option<Value>,
+    pub(super) context: Vec<Value>,
+    pub(super) preconditions: Option<Value>,
+    pub(super) validate: Value,
+    /// A feature the engine does not implement: evaluating the rule is an error.
+    pub(super) unsupported: Option<String>,
+    /// Set for rules generated for pod controllers.
+    pub autogen: bool,
+    /// A `validate` rule that is not `validate.cel` (and not mutate, generate, verifyImages).
+    pub non_cel_validate: bool,
+    /// `celPreconditions` and `validate.cel`.
+    pub(super) cel: Option<CelRule>,
+    pub failure_action: Option<String>,
+    pub message: String,
+}
+
+/// The CEL of a rule.
+#[derive(Clone, Debug)]
+pub(super) struct CelRule {
+    /// `celPreconditions` and, for a `validate.cel` rule, its variables and expressions.
+    pub(super) program: Arc<Program>,
+    /// Whether the rule validates with `validate.cel`.
+    pub(super) validates: bool,
+    /// The policy's `failurePolicy` is `Ignore`: a CEL expression that cannot be evaluated
+    /// makes the rule an error instead of failing it.
+    pub(super) errors_ignored: bool,
+    /// `paramKind`/`paramRef`: the objects `params` is bound to.
+    pub(super) params: Option<cel::ParamSpec>,
+}
+
+impl Rule {
+    /// The feature this rule uses that the engine does not implement, if any.
+    #[must_use]
+    pub fn unsupported(&self) -> Option<&str> {
+        self.unsupported.as_deref()
+    }
+
+    /// Whether the rule validates (rather than mutates, generates or verifies images).
+    #[must_use]
+    pub fn is_validate(&self) -> bool {
+        !self.validate.is_null()
+    }
+
+    pub(super) fn applies(&self, adm: &Admission<'_>) -> Result<bool, String> {
+        let Some(m) = &self.match_block else { return Ok(false) };
+        if !matching::matches(m, adm).map_err(|e| format!("match: {e}"))? {
+            return Ok(false);
+        }
+        if let Some(x) = &self.exclude_block {
+            if matching::excludes(x, adm).map_err(|e| format!("exclude: {e}"))? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    pub(super) fn respond(
+        &self,
+        status: Status,
+        message: String,
+        path: Option<Vec<String>>,
+    ) -> RuleResponse {
+        RuleResponse { rule: self.name.clone(), status, message, path }
+    }
+
+    pub(super) fn error(&self, message: String) -> RuleResponse {
+        self.respond(Status::Error, message, None)
+    }
+
+    /// Runs the rule on a resource it applies to: context, preconditions, then the validate
+    /// handler. `None` when a foreach found nothing to check (no response, as in Kyverno).
+    pub(super) fn run(
+        &self,
+        policy: &str,
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+    ) -> Option<RuleResponse> {
+        if let Some(what) = &self.unsupported {
+            return Some(self.error(format!("{what} is not supported yet")));
+        }
+        // The base context is built once per object for all the policies when the caller
+        // shares it, and copied only by a rule that adds to it (values, context entries, a
+        // foreach binding its elements).
+        let own_base;
+        let base = if let Some(cell) = request.shared_context {
+            cell.get_or_init(|| context::base(resource, request, adm))
+        } else {
+            own_base = context::base(resource, request, adm);
+            &own_base
+        };
+        let mut ctx = Cow::Borrowed(base);
+        if let Some(values) = request.values {
+            values.inject(policy, &self.name, ctx.to_mut());
+        }
+        if !self.context.is_empty() {
+            if let Err(e) = context::load(&self.context, ctx.to_mut(), request) {
+                return Some(self.error(format!("failed to load context: {e}")));
+            }
+        }
+        if let Some(pre) = &self.preconditions {
+            match conditions::evaluate(pre, &ctx) {
+                Err(e) => {
+                    return Some(self.error(format!("failed to evaluate preconditions: {e}")))
+                }
+                Ok((false, _)) => {
+                    return Some(self.respond(Status::Skip, "preconditions not met".into(), None))
+                }
+                Ok((true, _)) => {}
+            }
+        }
+        if let Some(cel) = &self.cel {
+            let mut vars = cel::activation(resource, request, adm);
+            let host = cel::ClusterHost { cluster: request.cluster };
+            let params = match &cel.params {
+                None => vec![Value::Null],
+                Some(spec) => match spec.resolve(adm, request.cluster) {
+                    Err(e) => return Some(self.error(format!("paramRef: {e}"))),
+                    Ok(found) if found.is_empty() && spec.allow_missing => {
+                        let why =
+                            format!("no {} (parameterNotFoundAction: Allow)", spec.describe());
+                        return Some(self.respond(Status::Pass, why, None));
+                    }
+                    Ok(found) if found.is_empty() => {
+                        let why =
+                            format!("no params found: {} is not in the tree", spec.describe());
+                        return Some(self.respond(Status::Fail, why, None));
+                    }
+                    Ok(found) => found,
+                },
+            };
+            // Every parameter object must pass (as each binding's param does in Kubernetes).
+            let mut outcome = Outcome::Pass;
+            for p in &params {
+                vars.insert("params".into(), crate::engine::cel::Val::from_json(p));
+                outcome = cel.program.run(&vars, &request.limits, Some(&host), !cel.errors_ignored);
+                if outcome != Outcome::Pass {
+                    break;
+                }
+            }
+            let passed = format!("validation rule '{}' passed.", self.name);
+            match outcome {
+                Outcome::NotMatched(name) => {
+                    let why = format!("cel preconditions not met: `{name}` is false");
+                    return Some(self.respond(Status::Skip, why, None));
+                }
+                Outcome::Error(e) => return Some(self.error(e)),
+                Outcome::Fail(m, path) => return Some(self.respond(Status::Fail, m, path)),
+                Outcome::Pass if cel.validates => {
+                    return Some(self.respond(Status::Pass, passed, None))
+                }
+                Outcome::Pass => {}
+            }
+        }
+        self.validate(resource, ctx)
+    }
+}

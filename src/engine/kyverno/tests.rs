@@ -1,0 +1,294 @@
+
+use super::*;
+use crate::load::yaml::{parse_stream, Limits};
+use serde_json::{json, Value};
+
+/// Compiles the first document of `text` (shared with the other engine modules' tests).
+pub(super) fn policy(text: &str) -> Policy {
+    let doc = parse_stream(text, &Limits::default());
+    Policy::from_node(&doc.documents[0].root).unwrap()
+}
+
+const NO_PRIVILEGED: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: disallow-privileged}
+spec:
+  rules:
+  - name: privileged-containers
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    validate:
+      message: Privileged mode is disallowed.
+      pattern:
+        spec:
+          containers:
+          - =(securityContext):
+              =(privileged): "false"
+"#;
+
+#[test]
+fn pattern_rules_pass_fail_and_autogen() {
+    let p = policy(NO_PRIVILEGED);
+    assert_eq!(p.rules.len(), 3, "original, autogen- and autogen-cronjob-");
+    let req = Request::default();
+    let bad = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+            "spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}});
+    let r = p.evaluate(&bad, &req);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0].status, Status::Fail);
+    assert_eq!(
+        r[0].path.as_deref().unwrap().join("/"),
+        "spec/containers/0/securityContext/privileged"
+    );
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "securityContext": {"privileged": true}}]}}}});
+    let r = p.evaluate(&deploy, &req);
+    assert_eq!(
+        r.iter().map(|r| (r.rule.as_str(), r.status)).collect::<Vec<_>>(),
+        vec![("autogen-privileged-containers", Status::Fail)]
+    );
+    let cron = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
+            "spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}}}});
+    let r = p.evaluate(&cron, &req);
+    assert_eq!(
+        r.iter().map(|r| (r.rule.as_str(), r.status)).collect::<Vec<_>>(),
+        vec![("autogen-cronjob-privileged-containers", Status::Pass)]
+    );
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+    assert!(p.evaluate(&cm, &req).is_empty());
+}
+
+#[test]
+fn unsupported_features_are_errors_not_passes() {
+    let p = policy(
+        &NO_PRIVILEGED
+            .replace("      pattern:", "      manifests: {attestors: []}\n      pattern:"),
+    );
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {"containers": []}});
+    let r = p.evaluate(&pod, &Request::default());
+    assert_eq!(r[0].status, Status::Error);
+    assert!(r[0].message.contains("not supported yet"));
+}
+
+const CEL_POLICY: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: cel-limits}
+spec:
+  rules:
+  - name: containers
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    celPreconditions:
+    - name: not-system
+      expression: "object.metadata.?namespace.orValue('') != 'kube-system'"
+    validate:
+      cel:
+        variables:
+        - name: all
+          expression: object.spec.containers + object.spec.?initContainers.orValue([])
+        expressions:
+        - expression: size(variables.all) <= 2
+          message: at most two containers
+        - expression: variables.all.all(c, c.image.contains(':'))
+          messageExpression: "'untagged: ' + variables.all.filter(c, !c.image.contains(':')).map(c, c.name).join(', ')"
+        - expression: object.metadata.labels.team != ''
+"#;
+
+#[test]
+fn validate_cel_rules() {
+    let p = policy(CEL_POLICY);
+    assert_eq!(p.rules.len(), 3, "original, autogen- and autogen-cronjob-");
+    let req = Request::default();
+    let pod = |ns: &str, images: &[&str], labels: Value| {
+        let containers: Vec<Value> = images
+            .iter()
+            .enumerate()
+            .map(|(i, im)| json!({"name": format!("c{i}"), "image": im}))
+            .collect();
+        json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": "p", "namespace": ns, "labels": labels},
+                "spec": {"containers": containers}})
+    };
+    let status = |r: Vec<RuleResponse>| (r[0].status, r[0].message.clone());
+    let ok = pod("apps", &["nginx:1"], json!({"team": "a"}));
+    assert_eq!(status(p.evaluate(&ok, &req)).0, Status::Pass);
+    let r = status(p.evaluate(&pod("apps", &["a:1", "b:1", "c:1"], json!({"team": "a"})), &req));
+    assert_eq!(r, (Status::Fail, "at most two containers".into()));
+    let r = status(p.evaluate(&pod("apps", &["a:1", "b"], json!({"team": "a"})), &req));
+    assert_eq!(r, (Status::Fail, "untagged: c1".into()));
+    // The failure points at the container that made `all` false, though the expression
+    // iterates over a variable that concatenates lists.
+    let r = p.evaluate(&pod("apps", &["a:1", "b"], json!({"team": "a"})), &req);
+    assert_eq!(
+        r[0].path.as_deref(),
+        Some(&["spec".to_string(), "containers".into(), "1".into()][..])
+    );
+    let r = status(p.evaluate(&pod("kube-system", &["a", "b", "c"], json!({})), &req));
+    assert_eq!(r.0, Status::Skip, "{r:?}");
+    // An expression that cannot be evaluated fails the rule (failurePolicy Fail), naming
+    // the expression and its line; it never passes.
+    let r = status(p.evaluate(&pod("apps", &["a:1"], json!({})), &req));
+    assert_eq!(r.0, Status::Fail);
+    assert!(r.1.contains("`object.metadata.labels.team != ''` (line 24)"), "{}", r.1);
+    assert!(r.1.contains("no such key: team"), "{}", r.1);
+    let r = p.evaluate(&pod("apps", &["a:1"], json!({})), &req);
+    assert_eq!(r[0].path.as_deref().map(|p| p.join("/")), Some("metadata/labels/team".into()));
+    // With failurePolicy Ignore it is an error instead.
+    let ignore =
+        policy(&CEL_POLICY.replace("spec:\n  rules:", "spec:\n  failurePolicy: Ignore\n  rules:"));
+    let r = status(ignore.evaluate(&pod("apps", &["a:1"], json!({})), &req));
+    assert_eq!(r.0, Status::Error);
+    // Autogen moves `object.spec` to the pod template.
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "apps"},
+            "spec": {"template": {"metadata": {"labels": {"team": "a"}},
+                "spec": {"containers": [{"name": "c", "image": "x"}]}}}});
+    let r = p.evaluate(&deploy, &req);
+    assert_eq!((r[0].rule.as_str(), r[0].status), ("autogen-containers", Status::Fail));
+    assert_eq!(r[0].message, "untagged: c");
+    // A budget reached is an error, whatever the failure policy.
+    let tight = Request {
+        limits: crate::limits::Limits { cel_steps: 5, ..Default::default() },
+        ..Default::default()
+    };
+    let r = status(p.evaluate(&ok, &tight));
+    assert_eq!(r.0, Status::Error, "{r:?}");
+    assert!(r.1.contains("--limit cel-steps=N"), "{}", r.1);
+}
+
+#[test]
+fn validate_cel_params_come_from_the_tree() {
+    let text = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: max-containers}
+spec:
+  rules:
+  - name: max
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      cel:
+        paramKind: {apiVersion: v1, kind: ConfigMap}
+        paramRef: {name: limits, namespace: params}
+        expressions:
+        - expression: size(object.spec.containers) <= int(params.data.max)
+          messageExpression: "'at most ' + params.data.max + ' containers'"
+"#;
+    let mut store = store::ObjectStore::default();
+    let cm = |ns: &str, name: &str, max: &str, team: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": name, "namespace": ns, "labels": {"team": team}},
+                "data": {"max": max}})
+    };
+    store.objects.push(cm("params", "limits", "1", "a"));
+    store.objects.push(cm("apps", "limits", "2", "a"));
+    store.objects.push(cm("apps", "other", "3", "b"));
+    let pod = |n: usize| {
+        let containers: Vec<Value> = (0..n).map(|i| json!({"name": format!("c{i}")})).collect();
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+                "spec": {"containers": containers}})
+    };
+    let req = Request { cluster: Some(&store), ..Request::default() };
+    let run = |text: &str, n: usize, req: &Request<'_>| {
+        let r = policy(text).evaluate(&pod(n), req);
+        (r[0].status, r[0].message.clone())
+    };
+    assert_eq!(run(text, 1, &req).0, Status::Pass);
+    assert_eq!(run(text, 2, &req), (Status::Fail, "at most 1 containers".into()));
+    // Without a namespace, a namespaced param kind is looked up in the resource's.
+    let own =
+        text.replace("paramRef: {name: limits, namespace: params}", "paramRef: {name: limits}");
+    assert_eq!(run(&own, 2, &req).0, Status::Pass);
+    // A selector binds every object it picks; each must pass.
+    let selected = text.replace(
+        "paramRef: {name: limits, namespace: params}",
+        "paramRef: {namespace: apps, selector: {matchLabels: {team: b}}}",
+    );
+    assert_eq!(run(&selected, 3, &req).0, Status::Pass);
+    let all =
+        text.replace("paramRef: {name: limits, namespace: params}", "paramRef: {namespace: apps}");
+    assert_eq!(run(&all, 3, &req), (Status::Fail, "at most 2 containers".into()));
+    // Missing params fail the rule, unless parameterNotFoundAction is Allow.
+    let missing = text.replace("name: limits, namespace: params", "name: nope, namespace: params");
+    let (status, message) = run(&missing, 1, &req);
+    assert_eq!(status, Status::Fail);
+    assert!(message.contains("ConfigMap `params/nope` is not in the tree"), "{message}");
+    let allowed =
+        missing.replace("namespace: params}", "namespace: params, parameterNotFoundAction: Allow}");
+    assert_eq!(run(&allowed, 9, &req).0, Status::Pass);
+    assert_eq!(run(text, 1, &Request::default()).0, Status::Fail, "no cluster data: no params");
+    // A selector Kubernetes would reject makes the rule an error, never a pass.
+    let bad = text.replace(
+        "paramRef: {name: limits, namespace: params}",
+        "paramRef: {namespace: apps, selector: {matchExpressions: [{key: team, operator: Near}]}}",
+    );
+    let (status, message) = run(&bad, 1, &req);
+    assert_eq!(status, Status::Error);
+    assert!(message.contains("paramRef: unknown selector operator `Near`"), "{message}");
+    // Selector operators are not condition operators: `Exists` is fine.
+    let exists = bad.replace("operator: Near", "operator: Exists");
+    assert_eq!(run(&exists, 2, &req).0, Status::Pass, "both ConfigMaps of `apps` allow 2");
+    assert_eq!(run(&exists, 3, &req).0, Status::Fail, "`limits` allows 2");
+}
+
+#[test]
+fn invalid_cel_is_a_policy_error_at_its_line() {
+    let text = CEL_POLICY.replace("size(variables.all) <= 2", "size(variables.all) <=");
+    let doc = parse_stream(&text, &Limits::default());
+    let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+    assert_eq!(e.pos.map(|p| p.line), Some(20), "{e:?}");
+    assert!(
+        e.message.contains("rule `containers`: expressions[0] is not valid CEL"),
+        "{}",
+        e.message
+    );
+    // A function that does not exist is caught when the policy is compiled.
+    let text = CEL_POLICY.replacen("c.image.contains(':')", "c.image.contians(':')", 1);
+    let doc = parse_stream(&text, &Limits::default());
+    let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+    assert_eq!(e.pos.map(|p| p.line), Some(22), "{e:?}");
+    assert!(
+        e.message.contains("expressions[1] calls `contians`, which is not a CEL function"),
+        "{}",
+        e.message
+    );
+    // Two-variable comprehensions bind both names.
+    let text = CEL_POLICY.replace(
+        "variables.all.all(c, c.image.contains(':'))",
+        "variables.all.all(i, image, image.image.contains(':') && i >= 0)",
+    );
+    let doc = parse_stream(&text, &Limits::default());
+    assert!(Policy::from_node(&doc.documents[0].root).is_ok());
+    // A comprehension variable may shadow a function namespace.
+    let text = CEL_POLICY.replace(
+        "variables.all.all(c, c.image.contains(':'))",
+        "variables.all.all(image, image.image.contains(':'))",
+    );
+    let doc = parse_stream(&text, &Limits::default());
+    assert!(Policy::from_node(&doc.documents[0].root).is_ok());
+    let text = CEL_POLICY.replace("size(variables.all) <= 2", "sets.union([1], [2]) == [1, 2]");
+    let doc = parse_stream(&text, &Limits::default());
+    let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+    assert!(e.message.contains("calls `sets.union`"), "{}", e.message);
+}
+
+#[test]
+fn invalid_jmespath_is_a_policy_error_at_its_line() {
+    let text = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate:\n      deny:\n        conditions:\n        - key: \"{{ request.object.spec.[ }}\"\n          operator: Equals\n          value: x\n";
+    let doc = parse_stream(text, &Limits::default());
+    let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+    assert_eq!(e.pos.map(|p| p.line), Some(11), "{e:?}");
+    assert!(e.message.contains("invalid JMESPath `request.object.spec.[`"), "{}", e.message);
+}
+
+#[test]
+fn malformed_policies_are_errors_with_positions() {
+    let doc = parse_stream("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec:\n  rules: nope\n", &Limits::default());
+    let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+    assert_eq!(e.pos.map(|p| p.line), Some(5));
+    assert!(e.message.contains("must be a list"));
+}
