@@ -212,7 +212,8 @@ pub(super) fn run_file(path: &Path, files: &Files<'_>, strict: bool) -> Vec<Suit
 }
 
 fn is_validate_only_cluster_policy(p: &Policy) -> bool {
-    p.kind == PolicyKind::ClusterPolicy && p.rules.iter().all(|r| r.non_cel_validate)
+    p.kind == PolicyKind::ClusterPolicy
+        && p.rules.iter().all(crate::engine::kyverno::Rule::is_non_cel_validate)
 }
 
 fn load_suite(

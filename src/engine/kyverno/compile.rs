@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::autogen::{autogen_controllers, autogen_rules};
 use super::policy::{Policy, PolicyError, PolicyKind};
-use super::rule::{CelRule, Rule};
+use super::rule::{CelRule, Rule, RuleBody};
 use super::{cel, conditions, jmespath, variables, vpol};
 use crate::engine::cel::admission::Program;
 use crate::load::Node;
@@ -164,13 +164,12 @@ pub(super) fn offending_node<'a>(rule: &'a Node, message: &str) -> &'a Node {
 pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
     let obj = rule.as_object().ok_or("a rule must be a mapping")?;
     let name = obj.get("name").and_then(Value::as_str).ok_or("a rule needs a name")?.to_string();
+    let body = RuleBody::from_rule(obj).map_err(|e| format!("rule `{name}`: {e}"))?;
     let validate = obj.get("validate");
     let message =
         validate.and_then(|v| v.get("message")).and_then(Value::as_str).unwrap_or("").to_string();
     let failure_action =
         validate.and_then(|v| v.get("failureAction")).and_then(Value::as_str).map(String::from);
-    let non_cel_validate = validate.is_some_and(|v| v.get("cel").is_none())
-        && !["mutate", "generate", "verifyImages"].iter().any(|k| obj.contains_key(*k));
     let context = match obj.get("context") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(entries)) => entries.clone(),
@@ -184,14 +183,12 @@ pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
     }
     check_expressions(rule).map_err(|e| format!("rule `{name}`: {e}"))?;
     Ok(Rule {
-        non_cel_validate,
         cel: None,
         match_block: obj.get("match").cloned(),
         exclude_block: obj.get("exclude").cloned(),
         context,
         preconditions: obj.get("preconditions").cloned(),
-        validate: validate.cloned().unwrap_or(Value::Null),
-        unsupported: unsupported(obj, validate),
+        body,
         autogen: false,
         failure_action,
         message,
@@ -243,27 +240,4 @@ pub(super) fn check_expressions(v: &Value) -> Result<(), String> {
         }
         _ => Ok(()),
     }
-}
-
-/// The first feature of a rule that the engine does not implement yet.
-pub(super) fn unsupported(
-    obj: &serde_json::Map<String, Value>,
-    validate: Option<&Value>,
-) -> Option<String> {
-    for (key, what) in [
-        ("mutate", "a mutate rule"),
-        ("generate", "a generate rule"),
-        ("verifyImages", "a verifyImages rule"),
-    ] {
-        if obj.contains_key(key) {
-            return Some(what.into());
-        }
-    }
-    let Some(v) = validate.and_then(Value::as_object) else {
-        return Some("a rule without `validate`".into());
-    };
-    if v.contains_key("manifests") {
-        return Some("`validate.manifests`".into());
-    }
-    None
 }

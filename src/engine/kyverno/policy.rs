@@ -121,7 +121,7 @@ impl Policy {
         };
         let what = if self.rules.iter().any(|r| r.cel.is_some()) {
             "validate.cel"
-        } else if self.rules.iter().all(|r| r.non_cel_validate) {
+        } else if self.rules.iter().all(Rule::is_non_cel_validate) {
             "validate"
         } else {
             "mutate/generate"

@@ -19,17 +19,49 @@ pub struct Rule {
     pub(super) exclude_block: Option<Value>,
     pub(super) context: Vec<Value>,
     pub(super) preconditions: Option<Value>,
-    pub(super) validate: Value,
-    /// A feature the engine does not implement: evaluating the rule is an error.
-    pub(super) unsupported: Option<String>,
+    /// What the rule does: exactly one of validate, mutate, generate, verifyImages.
+    pub(super) body: RuleBody,
     /// Set for rules generated for pod controllers.
     pub autogen: bool,
-    /// A `validate` rule that is not `validate.cel` (and not mutate, generate, verifyImages).
-    pub non_cel_validate: bool,
     /// `celPreconditions` and `validate.cel`.
     pub(super) cel: Option<CelRule>,
     pub failure_action: Option<String>,
     pub message: String,
+}
+
+/// What a rule does (a validate rule with its block as written; the other kinds are not run
+/// yet, and evaluating them is an error).
+#[derive(Clone, Debug)]
+pub(super) enum RuleBody {
+    Validate(Value),
+    Mutate,
+    Generate,
+    VerifyImages,
+}
+
+impl RuleBody {
+    const KEYS: [&'static str; 4] = ["validate", "mutate", "generate", "verifyImages"];
+
+    /// The body of a rule: exactly one of its blocks, as Kyverno's policy validation requires.
+    pub(super) fn from_rule(rule: &serde_json::Map<String, Value>) -> Result<RuleBody, String> {
+        let present: Vec<&str> = Self::KEYS.into_iter().filter(|k| rule.contains_key(*k)).collect();
+        let [key] = present[..] else {
+            let found = if present.is_empty() {
+                "none".to_string()
+            } else {
+                present.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and ")
+            };
+            return Err(format!(
+                "a rule needs exactly one of validate, mutate, generate or verifyImages (it has {found})"
+            ));
+        };
+        Ok(match key {
+            "validate" => RuleBody::Validate(rule.get(key).cloned().unwrap_or(Value::Null)),
+            "mutate" => RuleBody::Mutate,
+            "generate" => RuleBody::Generate,
+            _ => RuleBody::VerifyImages,
+        })
+    }
 }
 
 /// The CEL of a rule.
@@ -49,14 +81,26 @@ pub(super) struct CelRule {
 impl Rule {
     /// The feature this rule uses that the engine does not implement, if any.
     #[must_use]
-    pub fn unsupported(&self) -> Option<&str> {
-        self.unsupported.as_deref()
+    pub fn unsupported(&self) -> Option<&'static str> {
+        match &self.body {
+            RuleBody::Mutate => Some("a mutate rule"),
+            RuleBody::Generate => Some("a generate rule"),
+            RuleBody::VerifyImages => Some("a verifyImages rule"),
+            RuleBody::Validate(v) if v.get("manifests").is_some() => Some("`validate.manifests`"),
+            RuleBody::Validate(_) => None,
+        }
     }
 
     /// Whether the rule validates (rather than mutates, generates or verifies images).
     #[must_use]
     pub fn is_validate(&self) -> bool {
-        !self.validate.is_null()
+        matches!(self.body, RuleBody::Validate(_))
+    }
+
+    /// Whether the rule validates without CEL (`validate` without `validate.cel`).
+    #[must_use]
+    pub fn is_non_cel_validate(&self) -> bool {
+        matches!(&self.body, RuleBody::Validate(v) if v.get("cel").is_none())
     }
 
     pub(super) fn applies(&self, adm: &Admission<'_>) -> Result<bool, String> {
@@ -94,7 +138,7 @@ impl Rule {
         request: &Request<'_>,
         adm: &Admission<'_>,
     ) -> Option<RuleResponse> {
-        if let Some(what) = &self.unsupported {
+        if let Some(what) = self.unsupported() {
             return Some(self.error(format!("{what} is not supported yet")));
         }
         // The base context is built once per object for all the policies when the caller

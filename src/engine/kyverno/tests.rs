@@ -1,4 +1,3 @@
-
 use super::*;
 use crate::load::yaml::{parse_stream, Limits};
 use serde_json::{json, Value};
@@ -291,4 +290,28 @@ fn malformed_policies_are_errors_with_positions() {
     let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
     assert_eq!(e.pos.map(|p| p.line), Some(5));
     assert!(e.message.contains("must be a list"));
+}
+
+#[test]
+fn a_rule_does_exactly_one_thing() {
+    let rule = |body: &str| {
+        format!("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: x}}\nspec:\n  rules:\n  - name: r\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n{body}")
+    };
+    let compile = |text: &str| {
+        let doc = parse_stream(text, &Limits::default());
+        Policy::from_node(&doc.documents[0].root)
+    };
+    let e = compile(&rule("")).unwrap_err();
+    assert!(e.message.contains("rule `r`: a rule needs exactly one of"), "{}", e.message);
+    assert!(e.message.ends_with("(it has none)"), "{}", e.message);
+    assert_eq!(e.pos.map(|p| p.line), Some(6), "at the rule: {e:?}");
+    let both = rule("    validate: {deny: {}}\n    mutate: {patchStrategicMerge: {}}\n");
+    let e = compile(&both).unwrap_err();
+    assert!(e.message.ends_with("(it has `validate` and `mutate`)"), "{}", e.message);
+    let p = compile(&rule("    mutate: {patchStrategicMerge: {}}\n")).unwrap();
+    assert!(!p.rules[0].is_validate());
+    assert_eq!(p.rules[0].unsupported(), Some("a mutate rule"));
+    let p = compile(&rule("    validate: {deny: {}}\n")).unwrap();
+    assert!(p.rules[0].is_validate() && p.rules[0].is_non_cel_validate());
+    assert_eq!(p.rules[0].unsupported(), None);
 }

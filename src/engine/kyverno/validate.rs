@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::pattern::{self, PatternResult};
 use super::policy::Request;
 use super::response::{RuleResponse, Status};
-use super::rule::Rule;
+use super::rule::{Rule, RuleBody};
 use super::{conditions, context, jmespath, pss, variables};
 
 impl Rule {
@@ -18,7 +18,8 @@ impl Rule {
         resource: &Value,
         mut ctx: Cow<'_, Value>,
     ) -> Option<RuleResponse> {
-        let outcome = self.validate_scope(&self.validate, resource, &mut ctx, 0);
+        let RuleBody::Validate(validate) = &self.body else { return None };
+        let outcome = self.validate_scope(validate, resource, &mut ctx, 0);
         let message = |extra: &str| {
             let base = variables::substitute_str(&self.message, &ctx)
                 .ok()
