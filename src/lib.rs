@@ -172,7 +172,7 @@ pub fn check_with(
     rules.extend(
         policy_rules.into_iter().map(|rule| ActiveRule { rule, severity: Severity::Warning }),
     );
-    let cx = Context { inventory: &inventory, config: &loaded_config.config };
+    let cx = Context::new(&inventory, &loaded_config.config);
     // A suppression may name any built-in rule (enabled or not) or a loaded policy; a
     // `policy/rule` of a policy this run does not load (`--no-tree-policies`, a subdirectory)
     // cannot be judged.

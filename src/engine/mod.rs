@@ -54,6 +54,16 @@ pub enum RuleScope {
 pub struct Context<'a> {
     pub inventory: &'a Inventory,
     pub config: &'a Config,
+    /// `apiCall` answers the run's policies already got from the inventory.
+    pub answers: kyverno::lint::ApiAnswers,
+}
+
+impl<'a> Context<'a> {
+    /// The context of a run over `inventory`.
+    #[must_use]
+    pub fn new(inventory: &'a Inventory, config: &'a Config) -> Self {
+        Context { inventory, config, answers: kyverno::lint::ApiAnswers::default() }
+    }
 }
 
 impl Context<'_> {

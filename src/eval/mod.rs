@@ -477,7 +477,7 @@ mod tests {
             crate::load::Sources { files: vec![file.unwrap()], ..crate::load::Sources::default() };
         let config = Config::default();
         let inventory = crate::inventory::build(sources, &config);
-        let cx = Context { inventory: &inventory, config: &config };
+        let cx = Context::new(&inventory, &config);
         let (exceptions, _) = suppress::Exceptions::new(&[], std::path::Path::new("."), "");
         let rules = [rule("TEST-001", RuleScope::Object), rule("TEST-002", RuleScope::Tree)];
         let Evaluation { findings, problems, .. } = run(&rules, &cx, &exceptions);

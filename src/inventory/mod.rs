@@ -124,8 +124,6 @@ pub struct Inventory {
     /// Objects build units' patches deleted (`$patch: delete`): rules that miss an object can
     /// point at the patch that took it away.
     pub deleted: Vec<rendered::Removed>,
-    /// Unique per built inventory in this process (keys caches that outlive a borrow).
-    pub generation: u64,
     /// Documents that are not objects of the right shape (a list at the top, `kind: [Pod]`,
     /// `containers: {}`), in tree order.
     pub problems: Vec<crate::error::Problem>,
@@ -233,9 +231,6 @@ fn identity_hash(api_version: &str, kind: &str, namespace: &str, name: &str) -> 
     h.finish()
 }
 
-/// Source of [`Inventory::generation`].
-static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
 /// How Argo CD runs kustomize for the tree's Applications: the config's
 /// `render.argocdKustomizeBuildOptions`, else the `kustomize.buildOptions` of an `argocd-cm`
 /// ConfigMap in the tree, else kustomize's defaults. Options of the ConfigMap it cannot read are
@@ -321,10 +316,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let options = (limits, argo, kustomize);
     let rendered = units::render(&files, &roots, &layout, &flux_targets, &cwd, options);
 
-    let mut inv = Inventory {
-        generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        ..Inventory::default()
-    };
+    let mut inv = Inventory::default();
     // Files become objects in parallel; indices are assigned afterwards, in tree order.
     let tree = Tree { layout: &layout, flux_targets: &flux_targets, crd_scopes: &crd_scopes };
     let rendered::Rendered {

@@ -2,9 +2,8 @@
 //! named `policy/rule`, with the line of the field where the pattern or condition failed.
 //! `configMap` and `apiCall` context entries are answered from the tree ([`TreeData`]).
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
@@ -122,7 +121,7 @@ impl Rule for PolicyRule {
         }
         let resource = sink.object_json(object);
         let namespace_labels = sink.namespace_labels(cx.inventory, object);
-        let tree = TreeData { inventory: cx.inventory };
+        let tree = TreeData { inventory: cx.inventory, answers: &cx.answers };
         let shared_context = sink.policy_context(object);
         let request = Request {
             operation: "CREATE",
@@ -171,6 +170,8 @@ fn to_pointer(path: &[String]) -> String {
 /// The tree, answering reads the way the API server would.
 pub struct TreeData<'a> {
     pub inventory: &'a Inventory,
+    /// What the run already answered for this inventory.
+    pub answers: &'a ApiAnswers,
 }
 
 impl TreeData<'_> {
@@ -205,50 +206,51 @@ impl ClusterData for TreeData<'_> {
     }
 
     fn api_get(&self, path: &str) -> Option<Arc<Value>> {
-        // Policies ask the same paths for object after object (the objects of a namespace, a
-        // Namespace): answers are remembered per thread for the inventory they came from.
-        let key = (self.inventory.generation, path.to_string());
         let answer: Result<_, std::convert::Infallible> =
-            remembered(&API_CACHE, key, || Ok(self.api_get_uncached(path).map(Arc::new)));
+            remembered(&self.answers.gets, path.to_string(), || {
+                Ok(self.api_get_uncached(path).map(Arc::new))
+            });
         answer.unwrap_or_else(|never| match never {})
     }
 
     fn api_search(&self, path: &str, query: &str) -> Option<Result<Arc<Value>, EvalError>> {
         let response = self.api_get(path)?;
-        let key = (self.inventory.generation, format!("{path}\0{query}"));
-        Some(remembered(&QUERY_CACHE, key, || {
+        let key = format!("{path}\0{query}");
+        Some(remembered(&self.answers.queries, key, || {
             super::jmespath::search(query, &response).map(Arc::new)
         }))
     }
 }
 
-/// Most API answers (and query results) remembered per thread (a cache starts over when full).
+/// Most API answers (and query results) remembered in a run (a cache starts over when full).
 const API_CACHE_ENTRIES: usize = 1024;
 
-type ApiCache<T> = RefCell<HashMap<(u64, String), T>>;
-
-thread_local! {
-    static API_CACHE: ApiCache<Option<Arc<Value>>> = RefCell::new(HashMap::new());
-    /// Results of apiCall queries by (inventory, path NUL query); failures are not kept.
-    static QUERY_CACHE: ApiCache<Arc<Value>> = RefCell::new(HashMap::new());
+/// Answers to `apiCall` paths and queries, remembered for one run over one inventory: policies
+/// ask the same paths for object after object (the objects of a namespace, a Namespace).
+#[derive(Default)]
+pub struct ApiAnswers {
+    gets: RwLock<HashMap<String, Option<Arc<Value>>>>,
+    /// Results by path NUL query; failures are not kept.
+    queries: RwLock<HashMap<String, Arc<Value>>>,
 }
 
-/// Looks `key` up in a per-thread cache, computing and remembering the answer on a miss.
+/// Looks `key` up in a cache, computing and remembering the answer on a miss.
 fn remembered<T: Clone, E>(
-    cache: &'static std::thread::LocalKey<ApiCache<T>>,
-    key: (u64, String),
+    cache: &RwLock<HashMap<String, T>>,
+    key: String,
     compute: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
-    if let Some(hit) = cache.with_borrow(|c| c.get(&key).cloned()) {
-        return Ok(hit);
+    let read = cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(hit) = read.get(&key) {
+        return Ok(hit.clone());
     }
+    drop(read);
     let answer = compute()?;
-    cache.with_borrow_mut(|c| {
-        if c.len() >= API_CACHE_ENTRIES {
-            c.clear();
-        }
-        c.insert(key, answer.clone());
-    });
+    let mut write = cache.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if write.len() >= API_CACHE_ENTRIES {
+        write.clear();
+    }
+    write.insert(key, answer.clone());
     Ok(answer)
 }
 
@@ -395,7 +397,8 @@ mod tests {
     #[test]
     fn api_calls_are_answered_from_the_tree() {
         let inv = inventory(TREE);
-        let tree = TreeData { inventory: &inv };
+        let answers = ApiAnswers::default();
+        let tree = TreeData { inventory: &inv, answers: &answers };
         let ns = tree.api_get("/api/v1/namespaces/a").unwrap();
         assert_eq!(ns.pointer("/metadata/labels/pool"), Some(&json!("p1")));
         let list = tree.api_get("/apis/networking.k8s.io/v1/namespaces/a/networkpolicies").unwrap();
