@@ -6,16 +6,21 @@ use super::jmespath::{json_equal, EvalError};
 use super::quantity::{parse_duration, parse_quantity};
 use super::variables;
 use super::wildcard;
+use crate::limits::Limits;
 
 /// Evaluates a conditions block: `{any: [...], all: [...]}` or a plain list (all).
 /// Returns whether the block holds and the messages of the conditions that held.
-pub fn evaluate(block: &Value, ctx: &Value) -> Result<(bool, Vec<String>), EvalError> {
+pub fn evaluate(
+    block: &Value,
+    ctx: &Value,
+    limits: &Limits,
+) -> Result<(bool, Vec<String>), EvalError> {
     let mut messages = Vec::new();
     match block {
         Value::Null => Ok((true, messages)),
         Value::Array(list) => {
             for c in list {
-                if !condition(c, ctx, &mut messages)? {
+                if !condition(c, ctx, &mut messages, limits)? {
                     return Ok((false, messages));
                 }
             }
@@ -26,7 +31,7 @@ pub fn evaluate(block: &Value, ctx: &Value) -> Result<(bool, Vec<String>), EvalE
                 Some(list) if !list.is_empty() => {
                     let mut any = false;
                     for c in list {
-                        any |= condition(c, ctx, &mut messages)?;
+                        any |= condition(c, ctx, &mut messages, limits)?;
                     }
                     any
                 }
@@ -35,7 +40,7 @@ pub fn evaluate(block: &Value, ctx: &Value) -> Result<(bool, Vec<String>), EvalE
             let mut all_ok = true;
             if let Some(list) = m.get("all").and_then(Value::as_array) {
                 for c in list {
-                    if !condition(c, ctx, &mut messages)? {
+                    if !condition(c, ctx, &mut messages, limits)? {
                         all_ok = false;
                         break;
                     }
@@ -47,16 +52,23 @@ pub fn evaluate(block: &Value, ctx: &Value) -> Result<(bool, Vec<String>), EvalE
     }
 }
 
-fn condition(c: &Value, ctx: &Value, messages: &mut Vec<String>) -> Result<bool, EvalError> {
+fn condition(
+    c: &Value,
+    ctx: &Value,
+    messages: &mut Vec<String>,
+    limits: &Limits,
+) -> Result<bool, EvalError> {
     // Kyverno resolves variables in conditions leniently: one that cannot be resolved is "".
     let lenient = variables::Unresolved::Empty;
-    let key = variables::substitute_with(c.get("key").unwrap_or(&Value::Null), ctx, lenient)?;
-    let value = variables::substitute_with(c.get("value").unwrap_or(&Value::Null), ctx, lenient)?;
+    let key =
+        variables::substitute_with(c.get("key").unwrap_or(&Value::Null), ctx, lenient, limits)?;
+    let value =
+        variables::substitute_with(c.get("value").unwrap_or(&Value::Null), ctx, lenient, limits)?;
     let op = c.get("operator").and_then(Value::as_str).unwrap_or("");
     let held = apply(op, &key, &value)?;
     if held {
         if let Some(m) = c.get("message") {
-            if let Ok(v) = variables::substitute(m, ctx) {
+            if let Ok(v) = variables::substitute(m, ctx, limits) {
                 messages.push(v.as_str().map_or_else(|| v.to_string(), String::from));
             }
         }
@@ -262,6 +274,11 @@ fn all_not_in(key: &Value, value: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Evaluates with the default limits.
+    fn evaluate(block: &Value, ctx: &Value) -> Result<(bool, Vec<String>), EvalError> {
+        super::evaluate(block, ctx, &Limits::default())
+    }
     use serde_json::json;
 
     #[test]

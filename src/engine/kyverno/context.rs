@@ -11,6 +11,7 @@ use super::jmespath::{self, EvalError};
 use super::matching::Admission;
 use super::variables;
 use super::Request;
+use crate::limits::Limits;
 
 /// Objects of the linted tree, served as the cluster would serve them.
 pub trait ClusterData: Sync {
@@ -21,9 +22,14 @@ pub trait ClusterData: Sync {
     fn api_get(&self, path: &str) -> Option<Arc<Value>>;
     /// An apiCall's `jmesPath` applied to the response to a GET. The same query comes back for
     /// object after object (`items[].spec.rules[].host`), so a tree remembers the results.
-    fn api_search(&self, path: &str, query: &str) -> Option<Result<Arc<Value>, EvalError>> {
+    fn api_search(
+        &self,
+        path: &str,
+        query: &str,
+        limits: &Limits,
+    ) -> Option<Result<Arc<Value>, EvalError>> {
         let response = self.api_get(path)?;
-        Some(jmespath::search(query, &response).map(Arc::new))
+        Some(jmespath::search(query, &response, limits).map(Arc::new))
     }
     /// An image's metadata (config, manifest) for CEL's `image.GetMetadata`.
     fn image_metadata(&self, _image: &str) -> Option<Value> {
@@ -189,13 +195,13 @@ pub(super) fn load(
             return Err(EvalError::Other("a context entry needs a name".into()));
         }
         if let Some(var) = entry.get("variable") {
-            let v = variable(var, ctx)?;
+            let v = variable(var, ctx, &request.limits)?;
             set_dotted(ctx, name, v);
         } else if let Some(cm) = entry.get("configMap") {
             if request.values.is_some_and(|v| v.provides(name, ctx)) {
                 continue;
             }
-            let cm = variables::substitute(cm, ctx)?;
+            let cm = variables::substitute(cm, ctx, &request.limits)?;
             let ns = cm.get("namespace").and_then(Value::as_str).unwrap_or("default");
             let cm_name = cm.get("name").and_then(Value::as_str).unwrap_or("");
             if let Some(found) = request.cluster.and_then(|c| c.config_map(ns, cm_name)) {
@@ -215,10 +221,12 @@ pub(super) fn load(
                     "apiCall `{name}` calls a service, which cannot be answered offline"
                 )));
             }
-            let call = variables::substitute(call, ctx)?;
+            let call = variables::substitute(call, ctx, &request.limits)?;
             let path = call.get("urlPath").and_then(Value::as_str).unwrap_or("");
             let response = match call.get("jmesPath").and_then(Value::as_str) {
-                Some(q) if !q.is_empty() => cluster.api_search(path, q).transpose()?,
+                Some(q) if !q.is_empty() => {
+                    cluster.api_search(path, q, &request.limits).transpose()?
+                }
                 _ => cluster.api_get(path),
             };
             let v = Arc::unwrap_or_clone(response.ok_or_else(|| {
@@ -237,29 +245,29 @@ pub(super) fn load(
 }
 
 /// A `variable` context entry (kyverno-compat.md, section 8).
-fn variable(var: &Value, ctx: &Value) -> Result<Value, EvalError> {
+fn variable(var: &Value, ctx: &Value, limits: &Limits) -> Result<Value, EvalError> {
     let default = match var.get("default") {
-        Some(d) => Some(variables::substitute(d, ctx)?),
+        Some(d) => Some(variables::substitute(d, ctx, limits)?),
         None => None,
     };
     let query = match var.get("jmesPath") {
-        Some(q) => match variables::substitute(q, ctx)? {
+        Some(q) => match variables::substitute(q, ctx, limits)? {
             Value::String(s) => Some(s),
             _ => return Err(EvalError::Other("a variable's jmesPath must be a string".into())),
         },
         None => None,
     };
     let result = if let Some(value) = var.get("value") {
-        let value = variables::substitute(value, ctx)?;
+        let value = variables::substitute(value, ctx, limits)?;
         match &query {
-            Some(q) => match jmespath::search(q, &value) {
+            Some(q) => match jmespath::search(q, &value, limits) {
                 Ok(v) => v,
                 Err(e) => default.clone().ok_or(e)?,
             },
             None => value,
         }
     } else if let Some(q) = &query {
-        match jmespath::search(q, ctx) {
+        match jmespath::search(q, ctx, limits) {
             Ok(Value::Null) => default.clone().unwrap_or(Value::Null),
             Ok(v) => v,
             Err(e) => default.clone().ok_or(e)?,
@@ -301,9 +309,10 @@ mod tests {
     fn variable_entries_use_defaults() {
         let ctx = json!({"request": {"object": {"metadata": {"labels": {}}}}});
         let v = json!({"jmesPath": "request.object.metadata.labels.team", "default": "unassigned"});
-        assert_eq!(variable(&v, &ctx), Ok(json!("unassigned")));
+        assert_eq!(variable(&v, &ctx, &Limits::default()), Ok(json!("unassigned")));
         let v = json!({"value": {"a": [1, 2]}, "jmesPath": "a[1]"});
-        assert_eq!(variable(&v, &ctx), Ok(json!(2)));
-        assert!(variable(&json!({"jmesPath": "request.object.nope"}), &ctx).is_err());
+        assert_eq!(variable(&v, &ctx, &Limits::default()), Ok(json!(2)));
+        assert!(variable(&json!({"jmesPath": "request.object.nope"}), &ctx, &Limits::default())
+            .is_err());
     }
 }

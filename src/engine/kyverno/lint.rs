@@ -213,11 +213,16 @@ impl ClusterData for TreeData<'_> {
         answer.unwrap_or_else(|never| match never {})
     }
 
-    fn api_search(&self, path: &str, query: &str) -> Option<Result<Arc<Value>, EvalError>> {
+    fn api_search(
+        &self,
+        path: &str,
+        query: &str,
+        limits: &crate::limits::Limits,
+    ) -> Option<Result<Arc<Value>, EvalError>> {
         let response = self.api_get(path)?;
         let key = format!("{path}\0{query}");
         Some(remembered(&self.answers.queries, key, || {
-            super::jmespath::search(query, &response).map(Arc::new)
+            super::jmespath::search(query, &response, limits).map(Arc::new)
         }))
     }
 }

@@ -9,7 +9,7 @@ use super::autogen::{filter_kinds, filters, kind_name};
 use super::matching::Admission;
 use super::response::{RuleResponse, Status};
 use super::rule::Rule;
-use super::{jmespath, vpol, ClusterData, UserInfo, Values};
+use super::{vpol, ClusterData, UserInfo, Values};
 use crate::load::source::Pos;
 use crate::load::Node;
 
@@ -150,7 +150,7 @@ impl Policy {
     /// Evaluates every rule on a resource. A rule that does not match gives no response.
     #[must_use]
     pub fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
-        jmespath::with_limits(&request.limits, || self.evaluate_within_limits(resource, request))
+        self.evaluate_within_limits(resource, request)
     }
 
     fn evaluate_within_limits(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {

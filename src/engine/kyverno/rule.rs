@@ -161,7 +161,7 @@ impl Rule {
             }
         }
         if let Some(pre) = &self.preconditions {
-            match conditions::evaluate(pre, &ctx) {
+            match conditions::evaluate(pre, &ctx, &request.limits) {
                 Err(e) => {
                     return Some(self.error(format!("failed to evaluate preconditions: {e}")))
                 }
@@ -214,6 +214,6 @@ impl Rule {
                 Outcome::Pass => {}
             }
         }
-        self.validate(resource, ctx)
+        self.validate(resource, ctx, &request.limits)
     }
 }

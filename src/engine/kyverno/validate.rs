@@ -9,6 +9,7 @@ use super::policy::Request;
 use super::response::{RuleResponse, Status};
 use super::rule::{Rule, RuleBody};
 use super::{conditions, context, jmespath, pss, variables};
+use crate::limits::Limits;
 
 impl Rule {
     /// Runs the rule's `validate` on a resource in context `ctx`. `None` when a foreach found
@@ -17,11 +18,12 @@ impl Rule {
         &self,
         resource: &Value,
         mut ctx: Cow<'_, Value>,
+        limits: &Limits,
     ) -> Option<RuleResponse> {
         let RuleBody::Validate(validate) = &self.body else { return None };
-        let outcome = self.validate_scope(validate, resource, &mut ctx, 0);
+        let outcome = self.validate_scope(validate, resource, &mut ctx, limits, 0);
         let message = |extra: &str| {
-            let base = variables::substitute_str(&self.message, &ctx)
+            let base = variables::substitute_str(&self.message, &ctx, limits)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_else(|| self.message.clone());
@@ -45,6 +47,7 @@ impl Rule {
         v: &Value,
         resource: &Value,
         ctx: &mut Cow<'_, Value>,
+        limits: &Limits,
         depth: usize,
     ) -> Scope {
         if let Some(ps) = v.get("podSecurity") {
@@ -52,14 +55,14 @@ impl Rule {
         }
         if let Some(deny) = v.get("deny") {
             let conditions = deny.get("conditions").unwrap_or(&Value::Null);
-            return match conditions::evaluate(conditions, ctx) {
+            return match conditions::evaluate(conditions, ctx, limits) {
                 Err(e) => Scope::Error(format!("failed to check deny conditions: {e}")),
                 Ok((true, messages)) => Scope::Fail(messages.join("; "), None),
                 Ok((false, _)) => Scope::Pass,
             };
         }
         if let Some(p) = v.get("pattern") {
-            return match with_variables(p, resource, ctx) {
+            return match with_variables(p, resource, ctx, limits) {
                 Err(e) => Scope::Error(e),
                 Ok(p) => match pattern::match_pattern(resource, &p) {
                     PatternResult::Pass => Scope::Pass,
@@ -76,22 +79,22 @@ impl Rule {
             };
         }
         if let Some(ps) = v.get("anyPattern") {
-            return self.any_pattern(ps, resource, ctx);
+            return self.any_pattern(ps, resource, ctx, limits);
         }
         if let Some(list) = v.get("foreach").and_then(Value::as_array) {
-            return self.foreach(list, resource, ctx, depth);
+            return self.foreach(list, resource, ctx, limits, depth);
         }
         Scope::Error("a validate rule needs deny, pattern, anyPattern or foreach".into())
     }
 
-    fn any_pattern(&self, ps: &Value, resource: &Value, ctx: &Value) -> Scope {
+    fn any_pattern(&self, ps: &Value, resource: &Value, ctx: &Value, limits: &Limits) -> Scope {
         let Some(list) = ps.as_array() else {
             return Scope::Error("anyPattern must be a list".into());
         };
         let mut failures = Vec::new();
         let mut first_path = None;
         for (i, p) in list.iter().enumerate() {
-            let p = match with_variables(p, resource, ctx) {
+            let p = match with_variables(p, resource, ctx, limits) {
                 Ok(p) => p,
                 Err(e) => return Scope::Error(e),
             };
@@ -120,6 +123,7 @@ impl Rule {
         entries: &[Value],
         resource: &Value,
         ctx: &mut Cow<'_, Value>,
+        limits: &Limits,
         depth: usize,
     ) -> Scope {
         if depth > 8 {
@@ -129,11 +133,11 @@ impl Rule {
         let mut list_error = None;
         for entry in entries {
             let raw = entry.get("list").and_then(Value::as_str).unwrap_or("");
-            let expr = match variables::substitute_str(raw, ctx) {
+            let expr = match variables::substitute_str(raw, ctx, limits) {
                 Ok(Value::String(s)) => s,
                 _ => raw.to_string(),
             };
-            let list = match jmespath::search(expr.trim(), ctx) {
+            let list = match jmespath::search(expr.trim(), ctx, limits) {
                 Ok(Value::Array(items)) => items,
                 Ok(Value::Null) | Err(jmespath::EvalError::UnknownKey(_)) => continue,
                 Ok(other) => vec![other],
@@ -168,6 +172,7 @@ impl Rule {
                     entry,
                     if scoped { element } else { resource },
                     ctx,
+                    limits,
                     depth,
                 );
                 if let Some(obj) = ctx.to_mut().as_object_mut() {
@@ -201,20 +206,25 @@ impl Rule {
         entry: &Value,
         target: &Value,
         ctx: &mut Cow<'_, Value>,
+        limits: &Limits,
         depth: usize,
     ) -> Scope {
         if let Some(entries) = entry.get("context").and_then(Value::as_array) {
-            if let Err(e) = context::load(entries, ctx.to_mut(), &Request::default()) {
+            if let Err(e) = context::load(
+                entries,
+                ctx.to_mut(),
+                &Request { limits: *limits, ..Request::default() },
+            ) {
                 return Scope::Error(format!("failed to load context: {e}"));
             }
         }
         if let Some(pre) = entry.get("preconditions") {
             // An element whose preconditions fail, or cannot be evaluated, is skipped.
-            if !matches!(conditions::evaluate(pre, ctx), Ok((true, _))) {
+            if !matches!(conditions::evaluate(pre, ctx, limits), Ok((true, _))) {
                 return Scope::Skip("preconditions not met".into());
             }
         }
-        self.validate_scope(entry, target, ctx, depth + 1)
+        self.validate_scope(entry, target, ctx, limits, depth + 1)
     }
 }
 
@@ -257,14 +267,20 @@ fn pod_security(ps: &Value, resource: &Value) -> Scope {
 }
 
 /// Substitutes `{{@}}` and `{{ }}` variables in a pattern.
-fn with_variables(pattern: &Value, resource: &Value, ctx: &Value) -> Result<Value, String> {
+fn with_variables(
+    pattern: &Value,
+    resource: &Value,
+    ctx: &Value,
+    limits: &Limits,
+) -> Result<Value, String> {
     if !variables::contains_variable(pattern) {
         return Ok(pattern.clone());
     }
     let referenced = variables::resolve_references(pattern)
         .map_err(|e| format!("variable substitution failed: {e}"))?;
     let at = variables::substitute_at(&referenced, resource);
-    variables::substitute(&at, ctx).map_err(|e| format!("variable substitution failed: {e}"))
+    variables::substitute(&at, ctx, limits)
+        .map_err(|e| format!("variable substitution failed: {e}"))
 }
 
 /// The resource path of a failure inside a foreach element, when the list is a plain path

@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::jmespath::{self, EvalError};
+use crate::limits::Limits;
 
 /// Most rounds of re-expansion (a value that expands to another variable).
 const MAX_ROUNDS: usize = 16;
@@ -87,10 +88,15 @@ pub fn plain_expressions(s: &str) -> Vec<&str> {
 }
 
 /// Evaluates one variable's expression (`- ` prefix for shallow substitution is accepted).
-fn evaluate(expr: &str, ctx: &Value, unresolved: Unresolved) -> Result<Value, EvalError> {
+fn evaluate(
+    expr: &str,
+    ctx: &Value,
+    unresolved: Unresolved,
+    limits: &Limits,
+) -> Result<Value, EvalError> {
     let expr = expr.trim();
     let expr = expr.strip_prefix('-').map_or(expr, str::trim);
-    match jmespath::search(expr, ctx) {
+    match jmespath::search(expr, ctx, limits) {
         // A limit cut the evaluation short: that is an error, never an empty value.
         Err(e @ EvalError::Limit(_)) => Err(e),
         Err(_) if unresolved == Unresolved::Empty => Ok(Value::String(String::new())),
@@ -107,8 +113,8 @@ fn text_of(v: &Value) -> String {
 
 /// Substitutes the variables of one string. A string that is exactly one variable takes the
 /// variable's value with its type; otherwise values are written into the text.
-pub fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
-    substitute_str_with(s, ctx, Unresolved::Fail)
+pub fn substitute_str(s: &str, ctx: &Value, limits: &Limits) -> Result<Value, EvalError> {
+    substitute_str_with(s, ctx, Unresolved::Fail, limits)
 }
 
 /// [`substitute_str`] with a choice of how unresolved variables are treated.
@@ -116,6 +122,7 @@ pub fn substitute_str_with(
     s: &str,
     ctx: &Value,
     unresolved: Unresolved,
+    limits: &Limits,
 ) -> Result<Value, EvalError> {
     let mut current = Value::String(s.to_string());
     for _ in 0..MAX_ROUNDS {
@@ -124,7 +131,7 @@ pub fn substitute_str_with(
             return Ok(Value::String(text.replace("\\{{", "{{")));
         };
         if start == 0 && end == text.len() {
-            current = evaluate(expr, ctx, unresolved)?;
+            current = evaluate(expr, ctx, unresolved, limits)?;
             continue;
         }
         let mut out = String::with_capacity(text.len());
@@ -132,7 +139,7 @@ pub fn substitute_str_with(
         let mut from = 0;
         while let Some((start, end, expr)) = find_variable(text, from) {
             out.push_str(&text[last..start]);
-            out.push_str(&text_of(&evaluate(expr, ctx, unresolved)?));
+            out.push_str(&text_of(&evaluate(expr, ctx, unresolved, limits)?));
             last = end;
             from = end;
         }
@@ -143,28 +150,33 @@ pub fn substitute_str_with(
 }
 
 /// Substitutes every string and key of a value.
-pub fn substitute(v: &Value, ctx: &Value) -> Result<Value, EvalError> {
-    substitute_with(v, ctx, Unresolved::Fail)
+pub fn substitute(v: &Value, ctx: &Value, limits: &Limits) -> Result<Value, EvalError> {
+    substitute_with(v, ctx, Unresolved::Fail, limits)
 }
 
 /// [`substitute`] with a choice of how unresolved variables are treated.
-pub fn substitute_with(v: &Value, ctx: &Value, unresolved: Unresolved) -> Result<Value, EvalError> {
+pub fn substitute_with(
+    v: &Value,
+    ctx: &Value,
+    unresolved: Unresolved,
+    limits: &Limits,
+) -> Result<Value, EvalError> {
     match v {
-        Value::String(s) if has_variable(s) => substitute_str_with(s, ctx, unresolved),
+        Value::String(s) if has_variable(s) => substitute_str_with(s, ctx, unresolved, limits),
         Value::Array(items) => items
             .iter()
-            .map(|i| substitute_with(i, ctx, unresolved))
+            .map(|i| substitute_with(i, ctx, unresolved, limits))
             .collect::<Result<_, _>>()
             .map(Value::Array),
         Value::Object(m) => {
             let mut out = serde_json::Map::new();
             for (k, v) in m {
                 let key = if has_variable(k) {
-                    text_of(&substitute_str_with(k, ctx, unresolved)?)
+                    text_of(&substitute_str_with(k, ctx, unresolved, limits)?)
                 } else {
                     k.clone()
                 };
-                out.insert(key, substitute_with(v, ctx, unresolved)?);
+                out.insert(key, substitute_with(v, ctx, unresolved, limits)?);
             }
             Ok(Value::Object(out))
         }
@@ -287,6 +299,10 @@ pub fn substitute_at(pattern: &Value, resource: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
+        super::substitute_str(s, ctx, &Limits::default())
+    }
     use serde_json::json;
 
     #[test]

@@ -352,7 +352,12 @@ fn semver_compare(version: &str, range: &str) -> EvalResult {
 
 #[cfg(test)]
 mod tests {
-    use super::super::search;
+    use serde_json::Value;
+
+    /// Evaluates with the default limits.
+    fn search(expression: &str, data: &Value) -> super::super::EvalResult {
+        super::super::search(expression, data, &crate::limits::Limits::default())
+    }
     use serde_json::json;
 
     #[test]

@@ -68,7 +68,7 @@ fn expref<'a>(name: &str, a: &'a Ast) -> Result<&'a Ast, EvalError> {
 }
 
 #[allow(clippy::too_many_lines, reason = "one match arm per function reads best as a table")]
-pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) -> EvalResult {
+pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut super::Steps) -> EvalResult {
     // Functions taking expression references evaluate them per element.
     match name {
         "map" => {
@@ -360,12 +360,12 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
         }
         "regex_match" => {
             want(2, 2)?;
-            let re = regex(as_str(name, &v[0])?)?;
+            let re = regex(as_str(name, &v[0])?, steps.regex_size)?;
             Ok(Value::Bool(re.is_match(&stringify(&v[1]))))
         }
         "regex_replace_all" | "regex_replace_all_literal" => {
             want(3, 3)?;
-            let re = regex(as_str(name, &v[0])?)?;
+            let re = regex(as_str(name, &v[0])?, steps.regex_size)?;
             let src = stringify(&v[1]);
             let rep = as_str(name, &v[2])?;
             Ok(Value::String(if name == "regex_replace_all" {
@@ -484,7 +484,7 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut usize) ->
 /// A compiled regular expression, from a per-thread cache (a policy evaluates the same patterns
 /// on every object; compiling them per call was most of `regex_match`'s cost). The cache is
 /// keyed by pattern and size limit and holds at most 256 patterns.
-fn regex(pattern: &str) -> Result<regex::Regex, EvalError> {
+fn regex(pattern: &str, size: usize) -> Result<regex::Regex, EvalError> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     thread_local! {
@@ -492,7 +492,6 @@ fn regex(pattern: &str) -> Result<regex::Regex, EvalError> {
         static CACHE: RefCell<HashMap<usize, HashMap<String, regex::Regex>>> =
             RefCell::new(HashMap::new());
     }
-    let size = super::regex_size();
     if let Some(re) = CACHE.with(|c| c.borrow().get(&size).and_then(|m| m.get(pattern)).cloned()) {
         return Ok(re);
     }
@@ -544,7 +543,12 @@ fn arithmetic(name: &str, a: &Value, b: &Value) -> EvalResult {
 
 #[cfg(test)]
 mod tests {
-    use super::super::search;
+    use serde_json::Value;
+
+    /// Evaluates with the default limits.
+    fn search(expression: &str, data: &Value) -> super::super::EvalResult {
+        super::super::search(expression, data, &crate::limits::Limits::default())
+    }
     use serde_json::json;
 
     #[test]

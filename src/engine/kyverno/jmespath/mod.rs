@@ -8,7 +8,6 @@ mod functions;
 mod parser;
 
 use std::borrow::Cow;
-use std::cell::Cell;
 
 use serde_json::Value;
 
@@ -16,35 +15,31 @@ use crate::limits::Limits;
 
 pub use parser::{parse, Ast};
 
-thread_local! {
-    /// (JMESPath steps, compiled regex size) allowed on this thread; see [`with_limits`].
-    static LIMITS: Cell<(usize, usize)> = Cell::new({
-        let l = Limits::default();
-        (l.jmespath_steps, l.regex_size)
-    });
+/// What one evaluation has spent and may spend (`jmespath-steps`, `regex-size`).
+pub(super) struct Steps {
+    taken: usize,
+    /// Largest number of nodes one evaluation may visit (bounds hostile expressions and data).
+    budget: usize,
+    /// Largest compiled size of a regular expression.
+    pub(super) regex_size: usize,
 }
 
-/// Runs `f` with these evaluation limits (`jmespath-steps`, `regex-size`) on this thread.
-pub fn with_limits<T>(limits: &Limits, f: impl FnOnce() -> T) -> T {
-    /// Puts the previous limits back, also when `f` panics.
-    struct Restore((usize, usize));
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            LIMITS.set(self.0);
-        }
+impl Steps {
+    fn new(limits: &Limits) -> Steps {
+        Steps { taken: 0, budget: limits.jmespath_steps, regex_size: limits.regex_size }
     }
-    let _restore = Restore(LIMITS.replace((limits.jmespath_steps, limits.regex_size)));
-    f()
-}
 
-/// Largest number of nodes one evaluation may visit (bounds hostile expressions and data).
-fn step_budget() -> usize {
-    LIMITS.get().0
-}
-
-/// Largest compiled size of a regular expression.
-fn regex_size() -> usize {
-    LIMITS.get().1
+    /// An error once the steps taken are past the budget.
+    fn check(&self) -> Result<(), EvalError> {
+        if self.taken > self.budget {
+            return Err(EvalError::Limit(format!(
+                "evaluation exceeded {} steps ({})",
+                self.budget,
+                crate::limits::hint("jmespath-steps")
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// Why an evaluation failed.
@@ -79,8 +74,8 @@ thread_local! {
         std::cell::RefCell::new(std::collections::HashMap::new());
 }
 
-/// Parses and evaluates an expression against `data`.
-pub fn search(expression: &str, data: &Value) -> EvalResult {
+/// Parses and evaluates an expression against `data`, within `limits`.
+pub fn search(expression: &str, data: &Value, limits: &Limits) -> EvalResult {
     let cached = ASTS.with_borrow(|asts| asts.get(expression).cloned());
     let ast = if let Some(ast) = cached {
         ast
@@ -94,14 +89,14 @@ pub fn search(expression: &str, data: &Value) -> EvalResult {
         });
         ast
     };
-    evaluate(&ast, data)
+    evaluate(&ast, data, limits)
 }
 
-/// Evaluates a parsed expression.
-pub fn evaluate(ast: &Ast, data: &Value) -> EvalResult {
-    let mut steps = 0;
+/// Evaluates a parsed expression within `limits`.
+pub fn evaluate(ast: &Ast, data: &Value, limits: &Limits) -> EvalResult {
+    let mut steps = Steps::new(limits);
     let result = eval(ast, data, &mut steps);
-    crate::limits::spend(steps);
+    crate::limits::spend(steps.taken);
     result
 }
 
@@ -119,7 +114,7 @@ pub fn truthy(v: &Value) -> bool {
 }
 
 /// Evaluates, turning a missing key into null (the contexts where Kyverno swallows it).
-fn lenient(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
+fn lenient(ast: &Ast, data: &Value, steps: &mut Steps) -> EvalResult {
     match eval(ast, data, steps) {
         Err(EvalError::UnknownKey(_)) => Ok(Value::Null),
         other => other,
@@ -139,8 +134,8 @@ fn is_path(ast: &Ast) -> bool {
 }
 
 /// Evaluates an expression for which [`is_path`] holds, by reference.
-fn path<'a>(ast: &Ast, data: &'a Value, steps: &mut usize) -> Result<&'a Value, EvalError> {
-    *steps += 1;
+fn path<'a>(ast: &Ast, data: &'a Value, steps: &mut Steps) -> Result<&'a Value, EvalError> {
+    steps.taken += 1;
     match ast {
         Ast::Field(name) => match data {
             Value::Object(map) => map.get(name).ok_or_else(|| EvalError::UnknownKey(name.clone())),
@@ -169,7 +164,7 @@ fn path<'a>(ast: &Ast, data: &'a Value, steps: &mut usize) -> Result<&'a Value, 
 fn eval_cow<'a>(
     ast: &Ast,
     data: &'a Value,
-    steps: &mut usize,
+    steps: &mut Steps,
 ) -> Result<Cow<'a, Value>, EvalError> {
     if is_path(ast) {
         path(ast, data, steps).map(Cow::Borrowed)
@@ -182,7 +177,7 @@ fn eval_cow<'a>(
 fn lenient_cow<'a>(
     ast: &Ast,
     data: &'a Value,
-    steps: &mut usize,
+    steps: &mut Steps,
 ) -> Result<Cow<'a, Value>, EvalError> {
     match eval_cow(ast, data, steps) {
         Err(EvalError::UnknownKey(_)) => Ok(Cow::Borrowed(&NULL)),
@@ -191,9 +186,9 @@ fn lenient_cow<'a>(
 }
 
 #[allow(clippy::too_many_lines, reason = "one arm per AST node reads best as one match")]
-fn eval(ast: &Ast, data: &Value, steps: &mut usize) -> EvalResult {
-    *steps += 1;
-    check_budget(*steps)?;
+fn eval(ast: &Ast, data: &Value, steps: &mut Steps) -> EvalResult {
+    steps.taken += 1;
+    steps.check()?;
     match ast {
         _ if is_path(ast) => copy(path(ast, data, steps)?, steps),
         Ast::Identity => copy(data, steps),
@@ -329,20 +324,8 @@ fn flatten_one(item: &Value) -> std::slice::Iter<'_, Value> {
     }
 }
 
-/// An error once `steps` is past the budget.
-fn check_budget(steps: usize) -> Result<(), EvalError> {
-    if steps > step_budget() {
-        return Err(EvalError::Limit(format!(
-            "evaluation exceeded {} steps ({})",
-            step_budget(),
-            crate::limits::hint("jmespath-steps")
-        )));
-    }
-    Ok(())
-}
-
 /// Copies a value out of the data, charging for its size (see [`charge`]).
-pub(super) fn copy(value: &Value, steps: &mut usize) -> EvalResult {
+pub(super) fn copy(value: &Value, steps: &mut Steps) -> EvalResult {
     charge(value, steps)?;
     Ok(value.clone())
 }
@@ -354,7 +337,7 @@ const STRING_BYTES_PER_STEP: usize = 64;
 /// of string (as CEL charges by size): without this, `[@, @]` chained doubles memory per step
 /// and stays within any step count. The count stops at the budget, so a value that would pass
 /// it costs no more than the budget to refuse.
-pub(super) fn charge(value: &Value, steps: &mut usize) -> Result<(), EvalError> {
+pub(super) fn charge(value: &Value, steps: &mut Steps) -> Result<(), EvalError> {
     fn count(v: &Value, steps: &mut usize, budget: usize) -> bool {
         let mut child = |c: &Value| {
             *steps += 1;
@@ -371,9 +354,9 @@ pub(super) fn charge(value: &Value, steps: &mut usize) -> Result<(), EvalError> 
         }
     }
     if !matches!(value, Value::Null | Value::Bool(_) | Value::Number(_))
-        && !count(value, steps, step_budget())
+        && !count(value, &mut steps.taken, steps.budget)
     {
-        check_budget(*steps)?;
+        steps.check()?;
     }
     Ok(())
 }
@@ -381,7 +364,7 @@ pub(super) fn charge(value: &Value, steps: &mut usize) -> Result<(), EvalError> 
 fn project<'a>(
     items: impl IntoIterator<Item = &'a Value>,
     right: &Ast,
-    steps: &mut usize,
+    steps: &mut Steps,
 ) -> EvalResult {
     let items = items.into_iter();
     let mut out = Vec::with_capacity(items.size_hint().0);
@@ -399,7 +382,7 @@ fn slice(
     from: Option<i64>,
     to: Option<i64>,
     stride: Option<i64>,
-    steps: &mut usize,
+    steps: &mut Steps,
 ) -> EvalResult {
     let Value::Array(items) = data else { return Ok(Value::Null) };
     let step = stride.unwrap_or(1);
@@ -508,7 +491,7 @@ mod tests {
     }
 
     fn s(e: &str) -> EvalResult {
-        search(e, &doc())
+        search(e, &doc(), &Limits::default())
     }
 
     #[test]
@@ -516,7 +499,7 @@ mod tests {
         let data = json!({"a": (0..100).collect::<Vec<_>>(), "s": "x".repeat(6400)});
         let with = |steps: usize, e: &str| {
             let limits = Limits { jmespath_steps: steps, ..Limits::default() };
-            with_limits(&limits, || search(e, &data))
+            search(e, &data, &limits)
         };
         // Copying 100 elements costs 100 steps; reading one costs a few.
         assert!(matches!(with(50, "a"), Err(EvalError::Limit(_))));
@@ -583,7 +566,7 @@ mod tests {
         assert_eq!(s("request.object.spec.volumes[].name"), Ok(Value::Null));
         assert_eq!(s("request.object.metadata.annotations.keys(@)[]"), Ok(Value::Null));
         // A field of an existing null is null.
-        assert_eq!(search("a.b", &json!({"a": null})), Ok(Value::Null));
+        assert_eq!(search("a.b", &json!({"a": null}), &Limits::default()), Ok(Value::Null));
         assert_eq!(s("to_string(request.object.spec.nope)"), Ok(json!("null")));
     }
 
@@ -595,7 +578,7 @@ mod tests {
         assert_eq!(s("`1` < `2` && `3` >= `3`"), Ok(json!(true)));
         assert_eq!(s("request.operation == 'CREATE' || `false`"), Ok(json!(true)));
         assert_eq!(s("length(request.object.spec.containers) > `1`"), Ok(json!(true)));
-        assert_eq!(search("@", &json!(3)), Ok(json!(3)));
+        assert_eq!(search("@", &json!(3), &Limits::default()), Ok(json!(3)));
         assert!(parse("a.[").is_err());
         assert!(parse("foo(").is_err());
     }
