@@ -322,9 +322,10 @@ fn truth(c: &Compiled, env: &mut Env<'_>) -> Result<bool, (String, bool)> {
     };
     match eval(&c.expr, env) {
         Ok(Val::Bool(b)) => Ok(b),
-        Ok(other) => {
-            Err(describe(&EvalError(format!("it gave a `{}`, not a bool", other.type_name()))))
-        }
+        Ok(other) => Err(describe(&EvalError::Failed(format!(
+            "it gave a `{}`, not a bool",
+            other.type_name()
+        )))),
         Err(e) => Err(describe(&e)),
     }
 }

@@ -103,37 +103,44 @@ impl Val {
     }
 }
 
-/// Why an evaluation failed (CEL errors are values that `&&` and `||` may absorb).
+/// Why an evaluation failed.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EvalError(pub String);
-
-/// The prefix of errors that a limit caused (they are never absorbed into a result); made only
-/// by [`EvalError::limit`].
-const LIMIT_PREFIX: &str = "evaluation exceeded ";
+pub enum EvalError {
+    /// The expression failed: a type error, a missing field, an overflow. CEL errors are
+    /// values that `&&` and `||` may absorb.
+    Failed(String),
+    /// A limit (the `cel-steps` budget) cut the evaluation short: never absorbed into a result.
+    Limit(String),
+}
 
 impl EvalError {
     /// The `cel-steps` budget cut the evaluation short (`what`: how).
     pub(super) fn limit(what: &str) -> EvalError {
-        EvalError(format!("{LIMIT_PREFIX}{what}; {}", crate::limits::hint("cel-steps")))
+        EvalError::Limit(format!(
+            "evaluation exceeded {what}; {}",
+            crate::limits::hint("cel-steps")
+        ))
     }
 
     /// Whether a limit (the step budget) cut the evaluation short.
     #[must_use]
     pub fn is_limit(&self) -> bool {
-        self.0.starts_with(LIMIT_PREFIX)
+        matches!(self, EvalError::Limit(_))
     }
 }
 
 impl std::fmt::Display for EvalError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            EvalError::Failed(m) | EvalError::Limit(m) => f.write_str(m),
+        }
     }
 }
 
 type Result<T> = std::result::Result<T, EvalError>;
 
 pub(super) fn err<T>(message: impl Into<String>) -> Result<T> {
-    Err(EvalError(message.into()))
+    Err(EvalError::Failed(message.into()))
 }
 
 /// What the world outside the expression provides: Kyverno's resource and image lookups, and
@@ -418,9 +425,10 @@ pub fn eval(e: &Expr, env: &mut Env<'_>) -> Result<Val> {
         }
         Expr::Unary(op, inner) => match (op, eval(inner, env)?) {
             (UnaryOp::Not, Val::Bool(b)) => Ok(Val::Bool(!b)),
-            (UnaryOp::Negate, Val::Int(i)) => {
-                i.checked_neg().map(Val::Int).ok_or_else(|| EvalError("integer overflow".into()))
-            }
+            (UnaryOp::Negate, Val::Int(i)) => i
+                .checked_neg()
+                .map(Val::Int)
+                .ok_or_else(|| EvalError::Failed("integer overflow".into())),
             (UnaryOp::Negate, Val::Double(d)) => Ok(Val::Double(-d)),
             (op, v) => err(format!("no such overload: {op:?} {}", v.type_name())),
         },
@@ -593,7 +601,7 @@ pub(super) fn add(a: &Val, b: &Val) -> Result<Val> {
         (Val::Timestamp(t), Val::Duration(d)) | (Val::Duration(d), Val::Timestamp(t)) => t
             .checked_add(*d)
             .map(Val::Timestamp)
-            .map_err(|_| EvalError("timestamp overflow".into())),
+            .map_err(|_| EvalError::Failed("timestamp overflow".into())),
         _ => err(format!("no such overload: {} + {}", a.type_name(), b.type_name())),
     }
 }
@@ -654,7 +662,7 @@ fn binary(op: BinaryOp, a: &Val, b: &Val) -> Result<Val> {
             (Val::Timestamp(x), Val::Duration(y)) if op == BinaryOp::Sub => x
                 .checked_sub(*y)
                 .map(Val::Timestamp)
-                .map_err(|_| EvalError("timestamp overflow".into())),
+                .map_err(|_| EvalError::Failed("timestamp overflow".into())),
             _ => overload(),
         },
         BinaryOp::And | BinaryOp::Or => overload(),
@@ -928,21 +936,27 @@ mod tests {
         assert_eq!(run("object.missing == 1 || true", &obj), Ok(Val::Bool(true)));
         assert!(run("true && object.missing == 1", &obj)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("no such key: missing"));
-        assert!(run("[0, 1].all(x, 1 / x > 0)", &obj).unwrap_err().0.contains("division by zero"));
+        assert!(run("[0, 1].all(x, 1 / x > 0)", &obj)
+            .unwrap_err()
+            .to_string()
+            .contains("division by zero"));
         assert_eq!(run("[0, 1].exists(x, 1 / x > 0)", &obj), Ok(Val::Bool(true)));
-        assert!(run("9223372036854775807 + 1", &obj).unwrap_err().0.contains("overflow"));
-        assert!(run("undeclared", &obj).unwrap_err().0.contains("undeclared reference"));
-        assert!(run("has(object)", &obj).unwrap_err().0.contains("field selection"));
-        assert!(run("'abc'.substring(2, 1)", &obj).unwrap_err().0.contains("start after end"));
+        assert!(run("9223372036854775807 + 1", &obj).unwrap_err().to_string().contains("overflow"));
+        assert!(run("undeclared", &obj).unwrap_err().to_string().contains("undeclared reference"));
+        assert!(run("has(object)", &obj).unwrap_err().to_string().contains("field selection"));
+        assert!(run("'abc'.substring(2, 1)", &obj)
+            .unwrap_err()
+            .to_string()
+            .contains("start after end"));
         assert!(run("'abc'.matches('(')", &obj)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("invalid regular expression"));
         assert!(run("'abc'.nope()", &obj)
             .unwrap_err()
-            .0
+            .to_string()
             .contains("no such function: string.nope()"));
     }
 
@@ -952,7 +966,7 @@ mod tests {
         vars.insert("l".to_string(), Val::List(Rc::new((0..1000).map(Val::Int).collect())));
         let expr = super::super::parse("l.all(x, l.all(y, x + y >= 0))").unwrap();
         let e = eval(&expr, &mut Env::new(&vars, 10_000)).unwrap_err();
-        assert!(e.0.contains("exceeded 10000 steps"), "{e:?}");
+        assert!(e.to_string().contains("exceeded 10000 steps"), "{e:?}");
     }
     #[test]
     fn building_large_values_is_bounded() {
@@ -969,7 +983,7 @@ mod tests {
         let e = run("lists.range(5000).distinct()").unwrap_err();
         assert!(e.is_limit(), "{e:?}");
         let e = run("[lists.range(100), lists.range(100), lists.range(100)].map(l, l.join('-----------------------'))").unwrap_err();
-        assert!(e.0.contains("join() on a list holding `int`"), "{e:?}");
+        assert!(e.to_string().contains("join() on a list holding `int`"), "{e:?}");
         let e = run("lists.range(2000).map(i, string(i)).join('0123456789')").unwrap_err();
         assert!(e.is_limit(), "{e:?}");
         assert_eq!(run("lists.range(3).map(i, string(i)).join('-')"), Ok(Val::string("0-1-2")));

@@ -85,7 +85,7 @@ pub(super) fn call(r: Option<&Val>, name: &str, args: &[Val]) -> Option<Result<V
         (None, "isCIDR") => Ok(Val::Bool(parse_cidr(s).is_ok())),
         (None, "image") => ImageRef::parse(s)
             .map(|i| ext(Ext::Image(i)))
-            .map_err(|e| EvalError(format!("image(): `{s}`: {e}"))),
+            .map_err(|e| EvalError::Failed(format!("image(): `{s}`: {e}"))),
         (None, "isImage") => Ok(Val::Bool(ImageRef::parse(s).is_ok())),
         _ => return None,
     })
@@ -156,7 +156,7 @@ fn method(e: &Ext, name: &str, args: &[Val]) -> Option<Result<Val>> {
 /// A quantity (`500m`, `1.5Gi`, `1e3`) in nano-units, exactly; Kubernetes rounds a finer
 /// fraction up to the next nano-unit, and so does this.
 pub fn parse_quantity(s: &str) -> Result<i128> {
-    let bad = || EvalError(format!("quantity(): `{s}` is not a quantity"));
+    let bad = || EvalError::Failed(format!("quantity(): `{s}` is not a quantity"));
     let split = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
         .unwrap_or(s.len());
@@ -176,7 +176,7 @@ pub fn parse_quantity(s: &str) -> Result<i128> {
     let mantissa_digits = format!("{whole}{fraction}");
     let mantissa_digits = mantissa_digits.trim_start_matches('0');
     if mantissa_digits.len() > 30 {
-        return Err(EvalError(format!("quantity(): `{s}` is too large or too precise")));
+        return Err(EvalError::Failed(format!("quantity(): `{s}` is too large or too precise")));
     }
     let mantissa: i128 =
         if mantissa_digits.is_empty() { 0 } else { mantissa_digits.parse().map_err(|_| bad())? };
@@ -203,7 +203,7 @@ pub fn parse_quantity(s: &str) -> Result<i128> {
         }
         _ => return Err(bad()),
     };
-    let too_big = || EvalError(format!("quantity(): `{s}` is too large"));
+    let too_big = || EvalError::Failed(format!("quantity(): `{s}` is too large"));
     let mut value = mantissa.checked_mul(1i128 << bin).ok_or_else(too_big)?;
     // To nano-units: multiply by 10^(9 + dec - scale), rounding a remainder up.
     let exp = 9 + dec - scale;
@@ -228,7 +228,7 @@ fn quantity_of(v: &Val) -> Option<Result<i128>> {
         Val::Int(i) => Some(
             i128::from(*i)
                 .checked_mul(1_000_000_000)
-                .ok_or_else(|| EvalError("quantity overflow".into())),
+                .ok_or_else(|| EvalError::Failed("quantity overflow".into())),
         ),
         _ => None,
     }
@@ -257,7 +257,7 @@ fn quantity_method(nanos: i128, name: &str, args: &[Val]) -> Option<Result<Val>>
             }
             i64::try_from(nanos / 1_000_000_000)
                 .map(Val::Int)
-                .map_err(|_| EvalError("asInteger(): the quantity overflows int".into()))
+                .map_err(|_| EvalError::Failed("asInteger(): the quantity overflows int".into()))
         }
         ("asApproximateFloat", []) => Ok(Val::Double(nanos as f64 / 1e9)),
         ("isGreaterThan" | "isLessThan" | "compareTo" | "add" | "sub", [other]) => {
@@ -276,11 +276,11 @@ fn quantity_method(nanos: i128, name: &str, args: &[Val]) -> Option<Result<Val>>
                 "add" => nanos
                     .checked_add(other)
                     .map(q)
-                    .ok_or_else(|| EvalError("quantity overflow".into())),
+                    .ok_or_else(|| EvalError::Failed("quantity overflow".into())),
                 _ => nanos
                     .checked_sub(other)
                     .map(q)
-                    .ok_or_else(|| EvalError("quantity overflow".into())),
+                    .ok_or_else(|| EvalError::Failed("quantity overflow".into())),
             }
         }
         _ => return None,
@@ -354,7 +354,7 @@ fn unescape(s: &str) -> String {
 }
 
 fn parse_url(s: &str) -> Result<Url> {
-    let bad = |why: &str| EvalError(format!("url(): `{s}` is not a valid URL: {why}"));
+    let bad = |why: &str| EvalError::Failed(format!("url(): `{s}` is not a valid URL: {why}"));
     if s.chars().any(|c| c.is_ascii_control() || c == ' ') {
         return Err(bad("it contains a space or control character"));
     }
@@ -396,7 +396,7 @@ fn parse_url(s: &str) -> Result<Url> {
 /// An IP address as Kubernetes' `ip()` accepts it: no zone, no IPv4-mapped IPv6 form.
 fn parse_ip(s: &str) -> Result<IpAddr> {
     let ip: IpAddr =
-        s.parse().map_err(|_| EvalError(format!("ip(): `{s}` is not an IP address")))?;
+        s.parse().map_err(|_| EvalError::Failed(format!("ip(): `{s}` is not an IP address")))?;
     if let IpAddr::V6(v6) = ip {
         if v6.to_ipv4_mapped().is_some() {
             return err(format!("ip(): IPv4-mapped IPv6 address `{s}` is not allowed"));
@@ -406,7 +406,7 @@ fn parse_ip(s: &str) -> Result<IpAddr> {
 }
 
 fn parse_cidr(s: &str) -> Result<(IpAddr, u8)> {
-    let bad = || EvalError(format!("cidr(): `{s}` is not a CIDR like 10.0.0.0/8"));
+    let bad = || EvalError::Failed(format!("cidr(): `{s}` is not a CIDR like 10.0.0.0/8"));
     let (ip, prefix_text) = s.split_once('/').ok_or_else(bad)?;
     let ip = parse_ip(ip).map_err(|_| bad())?;
     let prefix: u8 = prefix_text.parse().map_err(|_| bad())?;

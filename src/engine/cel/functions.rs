@@ -268,7 +268,7 @@ fn standard(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Option<
         (None, "base64.encode", [Val::Bytes(b)]) => Ok(Val::string(&crate::base64::encode(b))),
         (None, "base64.decode", [Val::String(s)]) => crate::base64::decode(s)
             .map(|b| Val::Bytes(b.into()))
-            .ok_or_else(|| EvalError(format!("base64.decode: `{s}` is not base64"))),
+            .ok_or_else(|| EvalError::Failed(format!("base64.decode: `{s}` is not base64"))),
         (None, "matches", [Val::String(s), Val::String(p)])
         | (Some(Val::String(s)), "matches", [Val::String(p)]) => {
             regex(p, env).map(|re| Val::Bool(re.is_match(s)))
@@ -293,7 +293,7 @@ fn regex(pattern: &str, env: &Env<'_>) -> Result<regex::Regex> {
 
 fn compile_regex(pattern: &str, env: &Env<'_>) -> Result<regex::Regex> {
     regex::RegexBuilder::new(pattern).size_limit(env.regex_size).build().map_err(|e| {
-        EvalError(match e {
+        EvalError::Failed(match e {
             regex::Error::CompiledTooBig(_) => format!(
                 "regular expression `{pattern}` exceeds {} bytes compiled (raise with `--limit regex-size=N`)",
                 env.regex_size
@@ -484,14 +484,15 @@ fn format(template: &str, values: &[Val]) -> Result<String> {
                 return err(format!("format: precision `.{digits}` is not 0 to 100"));
             }
         }
-        let verb = chars.next().ok_or_else(|| EvalError("format: `%` at the end".into()))?;
+        let verb =
+            chars.next().ok_or_else(|| EvalError::Failed("format: `%` at the end".into()))?;
         if verb == '%' {
             out.push('%');
             continue;
         }
-        let arg = args
-            .next()
-            .ok_or_else(|| EvalError(format!("format: not enough arguments for `{template}`")))?;
+        let arg = args.next().ok_or_else(|| {
+            EvalError::Failed(format!("format: not enough arguments for `{template}`"))
+        })?;
         let piece = match (verb, arg) {
             ('s', v) => match to_string(v) {
                 Ok(Val::String(s)) => s.to_string(),
@@ -592,9 +593,10 @@ fn math(r: Option<&Val>, name: &str, args: &[Val]) -> Option<Result<Val>> {
         ("greatest" | "least", items) if !items.is_empty() && items.iter().all(number) => {
             extreme(name, items)
         }
-        ("abs", [Val::Int(i)]) => {
-            i.checked_abs().map(Val::Int).ok_or_else(|| EvalError("integer overflow".into()))
-        }
+        ("abs", [Val::Int(i)]) => i
+            .checked_abs()
+            .map(Val::Int)
+            .ok_or_else(|| EvalError::Failed("integer overflow".into())),
         ("abs", [Val::Double(d)]) => Ok(Val::Double(d.abs())),
         ("abs", [Val::Uint(u)]) => Ok(Val::Uint(*u)),
         ("sign", [Val::Int(i)]) => Ok(Val::Int(i.signum())),
@@ -628,7 +630,7 @@ fn extreme(name: &str, items: &[Val]) -> Result<Val> {
             }
         }
     }
-    best.cloned().ok_or_else(|| EvalError(format!("{name}() of nothing")))
+    best.cloned().ok_or_else(|| EvalError::Failed(format!("{name}() of nothing")))
 }
 
 /// The lists library (Kubernetes' `lists`, cel-go's `ext.Lists`).
@@ -678,7 +680,7 @@ fn lists(r: Option<&Val>, name: &str, args: &[Val], env: &Env<'_>) -> Option<Res
                     },
                 }
             }
-            best.cloned().ok_or_else(|| EvalError(format!("{name}() of an empty list")))
+            best.cloned().ok_or_else(|| EvalError::Failed(format!("{name}() of an empty list")))
         }
         ("slice", [Val::Int(a), Val::Int(b)]) => {
             match (usize::try_from(*a).ok(), usize::try_from(*b).ok()) {
@@ -755,7 +757,7 @@ pub(super) fn to_string(v: &Val) -> Result<Val> {
         Val::Uint(u) => u.to_string(),
         Val::Double(d) => format_double(*d),
         Val::Bytes(b) => String::from_utf8(b.to_vec())
-            .map_err(|_| EvalError("string(): invalid UTF-8".into()))?,
+            .map_err(|_| EvalError::Failed("string(): invalid UTF-8".into()))?,
         Val::Duration(d) => time::duration_string(*d),
         Val::Timestamp(t) => time::timestamp_string(*t),
         Val::Ext(e) => match e.to_string_value() {
@@ -781,9 +783,9 @@ fn format_double(d: f64) -> String {
 fn to_int(v: &Val) -> Result<Val> {
     match v {
         Val::Int(i) => Ok(Val::Int(*i)),
-        Val::Uint(u) => {
-            i64::try_from(*u).map(Val::Int).map_err(|_| EvalError("int(): out of range".into()))
-        }
+        Val::Uint(u) => i64::try_from(*u)
+            .map(Val::Int)
+            .map_err(|_| EvalError::Failed("int(): out of range".into())),
         #[allow(clippy::cast_possible_truncation, reason = "range checked before the cast")]
         Val::Double(d)
             if d.is_finite() && *d > -9.223_372_036_854_776e18 && *d < 9.223_372_036_854_776e18 =>
@@ -793,17 +795,17 @@ fn to_int(v: &Val) -> Result<Val> {
         Val::String(s) => s
             .parse()
             .map(Val::Int)
-            .map_err(|_| EvalError(format!("int(): `{s}` is not an integer"))),
+            .map_err(|_| EvalError::Failed(format!("int(): `{s}` is not an integer"))),
         Val::Timestamp(t) => Ok(Val::Int(t.as_second())),
         Val::Duration(d) => i64::try_from(d.as_nanos())
             .map(Val::Int)
-            .map_err(|_| EvalError("int(): out of range".into())),
+            .map_err(|_| EvalError::Failed("int(): out of range".into())),
         other => err(format!("no such overload: int({})", other.type_name())),
     }
 }
 
 fn to_uint(v: &Val) -> Result<Val> {
-    let out_of_range = || EvalError("uint(): out of range".into());
+    let out_of_range = || EvalError::Failed("uint(): out of range".into());
     match v {
         Val::Uint(u) => Ok(Val::Uint(*u)),
         Val::Int(i) => u64::try_from(*i).map(Val::Uint).map_err(|_| out_of_range()),
@@ -818,7 +820,7 @@ fn to_uint(v: &Val) -> Result<Val> {
         Val::String(s) => s
             .parse()
             .map(Val::Uint)
-            .map_err(|_| EvalError(format!("uint(): `{s}` is not an unsigned integer"))),
+            .map_err(|_| EvalError::Failed(format!("uint(): `{s}` is not an unsigned integer"))),
         Val::Double(_) => Err(out_of_range()),
         other => err(format!("no such overload: uint({})", other.type_name())),
     }
@@ -833,7 +835,7 @@ fn to_double(v: &Val) -> Result<Val> {
         Val::String(s) => s
             .parse()
             .map(Val::Double)
-            .map_err(|_| EvalError(format!("double(): `{s}` is not a number"))),
+            .map_err(|_| EvalError::Failed(format!("double(): `{s}` is not a number"))),
         other => err(format!("no such overload: double({})", other.type_name())),
     }
 }

@@ -22,11 +22,11 @@ pub(super) fn call(
     let strings = strings?;
     let host = || {
         env.host.ok_or_else(|| {
-            EvalError(format!("{name}() needs cluster data, and none is available here"))
+            EvalError::Failed(format!("{name}() needs cluster data, and none is available here"))
         })
     };
     let from_host = |r: std::result::Result<serde_json::Value, String>| {
-        r.map(|v| Val::from_json(&v)).map_err(|e| EvalError(format!("{name}(): {e}")))
+        r.map(|v| Val::from_json(&v)).map_err(|e| EvalError::Failed(format!("{name}(): {e}")))
     };
     Some(match (name, strings.as_slice()) {
         ("resource.Get", [api_version, resource, namespace, object]) => {

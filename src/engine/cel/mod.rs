@@ -126,7 +126,7 @@ mod tests {
     }
 
     fn error(text: &str) -> String {
-        value(text).expect_err(text).0
+        value(text).expect_err(text).to_string()
     }
 
     #[test]

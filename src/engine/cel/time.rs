@@ -114,7 +114,7 @@ fn zone(name: Option<&Val>) -> Result<TimeZone> {
     };
     Offset::from_seconds(sign * (h * 3600 + m * 60))
         .map(TimeZone::fixed)
-        .map_err(|e| EvalError(format!("time zone `{name}`: {e}")))
+        .map_err(|e| EvalError::Failed(format!("time zone `{name}`: {e}")))
 }
 
 /// The time functions; `None` when none matches.
@@ -125,18 +125,19 @@ pub(super) fn call(
     env: &Env<'_>,
 ) -> Option<Result<Val>> {
     Some(match (r, name, args) {
-        (None, "duration", [Val::String(s)]) => parse_go_duration(s)
-            .and_then(duration_from_nanos)
-            .map(Val::Duration)
-            .ok_or_else(|| EvalError(format!("duration(): `{s}` is not a duration like 1h30m"))),
+        (None, "duration", [Val::String(s)]) => {
+            parse_go_duration(s).and_then(duration_from_nanos).map(Val::Duration).ok_or_else(|| {
+                EvalError::Failed(format!("duration(): `{s}` is not a duration like 1h30m"))
+            })
+        }
         (None, "duration", [d @ Val::Duration(_)]) => Ok(d.clone()),
         (None, "timestamp", [Val::String(s)]) => s
             .parse::<Timestamp>()
             .map(Val::Timestamp)
-            .map_err(|_| EvalError(format!("timestamp(): `{s}` is not an RFC 3339 time"))),
+            .map_err(|_| EvalError::Failed(format!("timestamp(): `{s}` is not an RFC 3339 time"))),
         (None, "timestamp", [Val::Int(secs)]) => Timestamp::from_second(*secs)
             .map(Val::Timestamp)
-            .map_err(|e| EvalError(format!("timestamp(): {e}"))),
+            .map_err(|e| EvalError::Failed(format!("timestamp(): {e}"))),
         (None, "timestamp", [t @ Val::Timestamp(_)]) => Ok(t.clone()),
         (None, "now" | "time.now", []) => {
             Ok(Val::Timestamp(env.host.map_or_else(Timestamp::now, super::eval::Host::now)))
