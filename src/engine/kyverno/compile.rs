@@ -10,7 +10,8 @@ use super::policy::{Policy, PolicyError, PolicyKind};
 use super::rule::{CelRule, Rule, RuleBody};
 use super::{cel, conditions, jmespath, variables, vpol};
 use crate::engine::cel::admission::Program;
-use crate::load::Node;
+use crate::load::source::Pos;
+use crate::load::{Node, Value as LoadValue};
 
 pub(super) fn err(node: &Node, message: impl Into<String>) -> PolicyError {
     PolicyError { pos: Some(node.span.start), message: message.into() }
@@ -75,7 +76,8 @@ impl Policy {
         let mut originals = Vec::new();
         for r in rules {
             let json = r.to_json();
-            let mut rule = compile_rule(&json).map_err(|m| err(offending_node(r, &m), m))?;
+            let mut rule = compile_rule(&json).map_err(|m| err(r, m))?;
+            check_rule(r, &rule.name)?;
             rule.attach_cel(r)?;
             originals.push((rule, json));
         }
@@ -126,41 +128,7 @@ impl Rule {
     }
 }
 
-/// The node a compile error is about: for an unknown operator, the `operator:` entry that names
-/// it; otherwise the rule.
-pub(super) fn offending_node<'a>(rule: &'a Node, message: &str) -> &'a Node {
-    pub(super) fn find<'a>(node: &'a Node, value: &str) -> Option<&'a Node> {
-        match &node.value {
-            crate::load::Value::Map(entries) => entries.iter().find_map(|e| {
-                if &*e.key == "operator" && e.value.as_str() == Some(value) {
-                    Some(&e.value)
-                } else {
-                    find(&e.value, value)
-                }
-            }),
-            crate::load::Value::Seq(items) => items.iter().find_map(|i| find(i, value)),
-            _ => None,
-        }
-    }
-    pub(super) fn containing<'a>(node: &'a Node, text: &str) -> Option<&'a Node> {
-        match &node.value {
-            crate::load::Value::Str(s) if s.contains(text) => Some(node),
-            crate::load::Value::Map(entries) => {
-                entries.iter().find_map(|e| containing(&e.value, text))
-            }
-            crate::load::Value::Seq(items) => items.iter().find_map(|i| containing(i, text)),
-            _ => None,
-        }
-    }
-    let quoted =
-        |prefix: &str| message.split(prefix).nth(1).and_then(|rest| rest.split('`').next());
-    quoted("unknown condition operator `")
-        .and_then(|op| find(rule, op))
-        .or_else(|| quoted("invalid JMESPath `").and_then(|e| containing(rule, e)))
-        .unwrap_or(rule)
-}
-
-/// Compiles one rule from its JSON form.
+/// Compiles one rule from its JSON form (its shape; [`check_rule`] checks what it says).
 pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
     let obj = rule.as_object().ok_or("a rule must be a mapping")?;
     let name = obj.get("name").and_then(Value::as_str).ok_or("a rule needs a name")?.to_string();
@@ -175,13 +143,6 @@ pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
         Some(Value::Array(entries)) => entries.clone(),
         Some(_) => return Err(format!("rule `{name}`: context must be a list")),
     };
-    if let Some(v) = validate {
-        check_operators(v).map_err(|e| format!("rule `{name}`: {e}"))?;
-    }
-    if let Some(p) = obj.get("preconditions") {
-        check_operators(p).map_err(|e| format!("rule `{name}`: {e}"))?;
-    }
-    check_expressions(rule).map_err(|e| format!("rule `{name}`: {e}"))?;
     Ok(Rule {
         cel: None,
         match_block: obj.get("match").cloned(),
@@ -196,45 +157,71 @@ pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
     })
 }
 
+/// Checks what a rule written in a policy says, each error at the node at fault: condition
+/// operators in `validate` and `preconditions`, then every JMESPath expression.
+fn check_rule(rule: &Node, name: &str) -> Result<(), PolicyError> {
+    let at = |(pos, message): (Pos, String)| PolicyError {
+        pos: Some(pos),
+        message: format!("rule `{name}`: {message}"),
+    };
+    for block in ["validate", "preconditions"].iter().filter_map(|k| rule.get(k)) {
+        check_operators(block).map_err(at)?;
+    }
+    check_expressions(rule).map_err(at)
+}
+
 /// Condition operators are checked when the policy is compiled: an unknown one is a policy
-/// error, as Kyverno's policy validation makes it.
-pub(super) fn check_operators(v: &Value) -> Result<(), String> {
-    match v {
-        Value::Object(m) => {
-            if let (Some(op), true) =
-                (m.get("operator").and_then(Value::as_str), m.contains_key("key"))
-            {
-                conditions::apply(op, &Value::Null, &Value::Null).map_err(|e| e.to_string())?;
+/// error at its `operator:` value, as Kyverno's policy validation makes it.
+fn check_operators(v: &Node) -> Result<(), (Pos, String)> {
+    match &v.value {
+        LoadValue::Map(entries) => {
+            if let (Some(op), true) = (v.get("operator"), v.get("key").is_some()) {
+                if let Some(text) = op.as_str() {
+                    conditions::apply(text, &Value::Null, &Value::Null)
+                        .map_err(|e| (op.span.start, e.to_string()))?;
+                }
             }
             // Patterns have no operators; `validate.cel` has label selectors (`paramRef`),
             // whose `operator`s (`Exists`, …) are not conditions.
-            m.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "pattern" | "anyPattern" | "cel"))
-                .try_for_each(|(_, v)| check_operators(v))
+            entries
+                .iter()
+                .filter(|e| !matches!(&*e.key, "pattern" | "anyPattern" | "cel"))
+                .try_for_each(|e| check_operators(&e.value))
         }
-        Value::Array(items) => items.iter().try_for_each(check_operators),
+        LoadValue::Seq(items) => items.iter().try_for_each(check_operators),
         _ => Ok(()),
     }
 }
 
-/// Every JMESPath expression that can be known before evaluation parses: `{{ }}` variables,
-/// foreach `list`s and context `jmesPath`s (kyverno-compat.md, 7 and 9).
-pub(super) fn check_expressions(v: &Value) -> Result<(), String> {
-    let check = |expr: &str| {
-        jmespath::parse(expr).map(|_| ()).map_err(|e| format!("invalid JMESPath `{expr}`: {e}"))
+/// Every JMESPath expression that can be known before evaluation parses, an error at the text
+/// that holds it: `{{ }}` variables, foreach `list`s and context `jmesPath`s (kyverno-compat.md,
+/// 7 and 9).
+fn check_expressions(v: &Node) -> Result<(), (Pos, String)> {
+    let check = |pos: Pos| {
+        move |expr: &str| {
+            jmespath::parse(expr)
+                .map(|_| ())
+                .map_err(|e| (pos, format!("invalid JMESPath `{expr}`: {e}")))
+        }
     };
-    match v {
-        Value::String(s) => variables::plain_expressions(s).into_iter().try_for_each(check),
-        Value::Array(items) => items.iter().try_for_each(check_expressions),
-        Value::Object(m) => {
-            for (k, v) in m {
-                if let (true, Some(expr)) = (k == "list" || k == "jmesPath", v.as_str()) {
+    match &v.value {
+        LoadValue::Str(s) => {
+            variables::plain_expressions(s).into_iter().try_for_each(check(v.span.start))
+        }
+        LoadValue::Seq(items) => items.iter().try_for_each(check_expressions),
+        LoadValue::Map(entries) => {
+            for e in &**entries {
+                if let (true, Some(expr)) =
+                    (&*e.key == "list" || &*e.key == "jmesPath", e.value.as_str())
+                {
                     if !expr.contains("{{") {
-                        check(expr.trim())?;
+                        check(e.value.span.start)(expr.trim())?;
                     }
                 }
-                variables::plain_expressions(k).into_iter().try_for_each(check)?;
-                check_expressions(v)?;
+                variables::plain_expressions(&e.key)
+                    .into_iter()
+                    .try_for_each(check(e.key_span.start))?;
+                check_expressions(&e.value)?;
             }
             Ok(())
         }

@@ -315,3 +315,22 @@ fn a_rule_does_exactly_one_thing() {
     assert!(p.rules[0].is_validate() && p.rules[0].is_non_cel_validate());
     assert_eq!(p.rules[0].unsupported(), None);
 }
+
+#[test]
+fn compile_errors_point_at_the_text_at_fault() {
+    // A JMESPath error in a map key is at the key; an unknown operator at its value.
+    let text = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate:\n      pattern:\n        metadata:\n          labels:\n            \"{{ request.object.[ }}\": x\n";
+    let doc = parse_stream(text, &Limits::default());
+    let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+    assert_eq!(e.pos.map(|p| (p.line, p.col)), Some((12, 12)), "{e:?}");
+    assert!(
+        e.message.starts_with("rule `r`: invalid JMESPath `request.object.[`"),
+        "{}",
+        e.message
+    );
+    let text = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: x}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    preconditions:\n      all:\n      - key: a\n        operator: Sometimes\n        value: b\n    validate: {deny: {}}\n";
+    let doc = parse_stream(text, &Limits::default());
+    let e = Policy::from_node(&doc.documents[0].root).unwrap_err();
+    assert_eq!(e.pos.map(|p| (p.line, p.col)), Some((11, 18)), "{e:?}");
+    assert!(e.message.contains("unknown condition operator `Sometimes`"), "{}", e.message);
+}
