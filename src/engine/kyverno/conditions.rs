@@ -58,12 +58,10 @@ fn condition(
     messages: &mut Vec<String>,
     limits: &Limits,
 ) -> Result<bool, EvalError> {
-    // Kyverno resolves variables in conditions leniently: one that cannot be resolved is "".
-    let lenient = variables::Unresolved::Empty;
-    let key =
-        variables::substitute_with(c.get("key").unwrap_or(&Value::Null), ctx, lenient, limits)?;
-    let value =
-        variables::substitute_with(c.get("value").unwrap_or(&Value::Null), ctx, lenient, limits)?;
+    // A variable that cannot be resolved (a missing field without a `||` default) is an error
+    // for the rule, as in Kyverno since 1.8 (kyverno-compat.md, 5.2).
+    let key = variables::substitute(c.get("key").unwrap_or(&Value::Null), ctx, limits)?;
+    let value = variables::substitute(c.get("value").unwrap_or(&Value::Null), ctx, limits)?;
     let op = c.get("operator").and_then(Value::as_str).unwrap_or("");
     let held = apply(op, &key, &value)?;
     if held {
@@ -326,10 +324,16 @@ mod tests {
         let legacy =
             json!([{"key": "{{ request.operation }}", "operator": "Equals", "value": "CREATE"}]);
         assert!(evaluate(&legacy, &ctx).unwrap().0);
-        // An unresolved variable in a condition is the empty string (Kyverno >= 1.4.2).
+        // A variable that cannot be resolved is an error, in a key or a value (Kyverno's
+        // condition resolver returns the error since 1.8); a `||` default resolves it.
         let missing = json!({"any": [{"key": "{{ request.object.spec.priority }}", "operator": "Equals", "value": ""}]});
-        assert!(evaluate(&missing, &ctx).unwrap().0);
+        let e = evaluate(&missing, &ctx).unwrap_err();
+        assert_eq!(e, EvalError::UnknownKey("priority".into()));
+        let in_value = json!([{"key": "", "operator": "Equals", "value": "{{ request.object.spec.priority }}"}]);
+        assert!(evaluate(&in_value, &ctx).is_err());
+        let defaulted = json!({"any": [{"key": "{{ request.object.spec.priority || '' }}", "operator": "Equals", "value": ""}]});
+        assert!(evaluate(&defaulted, &ctx).unwrap().0);
         let ns = json!([{"key": "{{request.object.spec.sourceRef.namespace}}", "operator": "NotEquals", "value": "{{request.operation}}"}]);
-        assert!(evaluate(&ns, &ctx).unwrap().0);
+        assert_eq!(evaluate(&ns, &ctx), Err(EvalError::UnknownKey("sourceRef".into())));
     }
 }

@@ -334,3 +334,42 @@ fn compile_errors_point_at_the_text_at_fault() {
     assert_eq!(e.pos.map(|p| (p.line, p.col)), Some((11, 18)), "{e:?}");
     assert!(e.message.contains("unknown condition operator `Sometimes`"), "{}", e.message);
 }
+
+#[test]
+fn an_unresolved_variable_in_a_condition_is_an_error_for_the_rule() {
+    let p = policy(
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team-label}
+spec:
+  rules:
+  - name: pre
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    preconditions:
+      all:
+      - key: "{{ request.object.metadata.labels.team }}"
+        operator: Equals
+        value: payments
+    validate: {deny: {}}
+  - name: deny
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      deny:
+        conditions:
+          any:
+          - key: "{{ request.object.metadata.labels.team }}"
+            operator: NotEquals
+            value: payments
+"#,
+    );
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}});
+    let out = p.evaluate(&pod, &Request::default());
+    let status: Vec<(&str, Status, &str)> =
+        out.iter().map(|r| (r.rule.as_str(), r.status, r.message.as_str())).collect();
+    assert_eq!(status.len(), 2, "{status:?}");
+    assert_eq!(status[0].1, Status::Error, "{status:?}");
+    assert!(status[0].2.starts_with("failed to evaluate preconditions: Unknown key"), "{status:?}");
+    assert_eq!(status[1].1, Status::Error, "{status:?}");
+    assert!(status[1].2.starts_with("failed to check deny conditions: Unknown key"), "{status:?}");
+}

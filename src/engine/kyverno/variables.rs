@@ -61,15 +61,6 @@ fn find_variable(s: &str, from: usize) -> Option<(usize, usize, &str)> {
     None
 }
 
-/// How a variable that cannot be resolved is treated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Unresolved {
-    /// An error (patterns, messages, context entries).
-    Fail,
-    /// The empty string: Kyverno's resolver for preconditions and deny conditions.
-    Empty,
-}
-
 /// The expressions of the variables in a string that hold no nested variable (those are only
 /// known after substitution).
 #[must_use]
@@ -88,20 +79,10 @@ pub fn plain_expressions(s: &str) -> Vec<&str> {
 }
 
 /// Evaluates one variable's expression (`- ` prefix for shallow substitution is accepted).
-fn evaluate(
-    expr: &str,
-    ctx: &Value,
-    unresolved: Unresolved,
-    limits: &Limits,
-) -> Result<Value, EvalError> {
+fn evaluate(expr: &str, ctx: &Value, limits: &Limits) -> Result<Value, EvalError> {
     let expr = expr.trim();
     let expr = expr.strip_prefix('-').map_or(expr, str::trim);
-    match jmespath::search(expr, ctx, limits) {
-        // A limit cut the evaluation short: that is an error, never an empty value.
-        Err(e @ EvalError::Limit(_)) => Err(e),
-        Err(_) if unresolved == Unresolved::Empty => Ok(Value::String(String::new())),
-        other => other,
-    }
+    jmespath::search(expr, ctx, limits)
 }
 
 fn text_of(v: &Value) -> String {
@@ -114,16 +95,6 @@ fn text_of(v: &Value) -> String {
 /// Substitutes the variables of one string. A string that is exactly one variable takes the
 /// variable's value with its type; otherwise values are written into the text.
 pub fn substitute_str(s: &str, ctx: &Value, limits: &Limits) -> Result<Value, EvalError> {
-    substitute_str_with(s, ctx, Unresolved::Fail, limits)
-}
-
-/// [`substitute_str`] with a choice of how unresolved variables are treated.
-pub fn substitute_str_with(
-    s: &str,
-    ctx: &Value,
-    unresolved: Unresolved,
-    limits: &Limits,
-) -> Result<Value, EvalError> {
     let mut current = Value::String(s.to_string());
     for _ in 0..MAX_ROUNDS {
         let Value::String(text) = &current else { return Ok(current) };
@@ -131,7 +102,7 @@ pub fn substitute_str_with(
             return Ok(Value::String(text.replace("\\{{", "{{")));
         };
         if start == 0 && end == text.len() {
-            current = evaluate(expr, ctx, unresolved, limits)?;
+            current = evaluate(expr, ctx, limits)?;
             continue;
         }
         let mut out = String::with_capacity(text.len());
@@ -139,7 +110,7 @@ pub fn substitute_str_with(
         let mut from = 0;
         while let Some((start, end, expr)) = find_variable(text, from) {
             out.push_str(&text[last..start]);
-            out.push_str(&text_of(&evaluate(expr, ctx, unresolved, limits)?));
+            out.push_str(&text_of(&evaluate(expr, ctx, limits)?));
             last = end;
             from = end;
         }
@@ -151,32 +122,22 @@ pub fn substitute_str_with(
 
 /// Substitutes every string and key of a value.
 pub fn substitute(v: &Value, ctx: &Value, limits: &Limits) -> Result<Value, EvalError> {
-    substitute_with(v, ctx, Unresolved::Fail, limits)
-}
-
-/// [`substitute`] with a choice of how unresolved variables are treated.
-pub fn substitute_with(
-    v: &Value,
-    ctx: &Value,
-    unresolved: Unresolved,
-    limits: &Limits,
-) -> Result<Value, EvalError> {
     match v {
-        Value::String(s) if has_variable(s) => substitute_str_with(s, ctx, unresolved, limits),
+        Value::String(s) if has_variable(s) => substitute_str(s, ctx, limits),
         Value::Array(items) => items
             .iter()
-            .map(|i| substitute_with(i, ctx, unresolved, limits))
+            .map(|i| substitute(i, ctx, limits))
             .collect::<Result<_, _>>()
             .map(Value::Array),
         Value::Object(m) => {
             let mut out = serde_json::Map::new();
             for (k, v) in m {
                 let key = if has_variable(k) {
-                    text_of(&substitute_str_with(k, ctx, unresolved, limits)?)
+                    text_of(&substitute_str(k, ctx, limits)?)
                 } else {
                     k.clone()
                 };
-                out.insert(key, substitute_with(v, ctx, unresolved, limits)?);
+                out.insert(key, substitute(v, ctx, limits)?);
             }
             Ok(Value::Object(out))
         }
