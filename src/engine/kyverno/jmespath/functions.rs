@@ -4,7 +4,6 @@
 use serde_json::{Map, Number, Value};
 
 use super::{eval, lenient, Ast, EvalError, EvalResult};
-use crate::engine::kyverno::quantity::{parse_duration, parse_quantity};
 use crate::engine::kyverno::wildcard;
 
 fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
@@ -147,11 +146,7 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut super::St
         }
         "sum" => {
             want(1, 1)?;
-            let items = as_array(name, &v[0])?;
-            if items.iter().all(Value::is_number) {
-                return Ok(num(items.iter().filter_map(Value::as_f64).sum()));
-            }
-            err("sum: only numbers are supported yet (not quantities or durations)")
+            super::arithmetic::sum(as_array(name, &v[0])?)
         }
         "contains" => {
             want(2, 2)?;
@@ -474,7 +469,7 @@ pub(super) fn call(name: &str, args: &[Ast], data: &Value, steps: &mut super::St
         }
         "add" | "subtract" | "multiply" | "divide" | "modulo" => {
             want(2, 2)?;
-            arithmetic(name, &v[0], &v[1])
+            super::arithmetic::apply(name, &v[0], &v[1])
         }
         other => super::extra::call(other, v)
             .unwrap_or_else(|| err(format!("unknown JMESPath function `{other}`"))),
@@ -514,31 +509,6 @@ fn compile_regex(pattern: &str, size: usize) -> Result<regex::Regex, EvalError> 
         )),
         e => EvalError::Other(format!("invalid regular expression `{pattern}`: {e}")),
     })
-}
-
-/// Numbers, Kubernetes quantities and Go durations, as Kyverno's arithmetic accepts them.
-fn arithmetic(name: &str, a: &Value, b: &Value) -> EvalResult {
-    let operand = |v: &Value| -> Option<(f64, &'static str)> {
-        match v {
-            Value::Number(n) => n.as_f64().map(|f| (f, "number")),
-            Value::String(s) => parse_duration(s)
-                .map(|d| (d, "duration"))
-                .or_else(|| parse_quantity(s).map(|q| (q, "quantity"))),
-            _ => None,
-        }
-    };
-    let (Some((x, tx)), Some((y, ty))) = (operand(a), operand(b)) else {
-        return err(format!("{name}: expected numbers, quantities or durations"));
-    };
-    match name {
-        "divide" | "modulo" if y == 0.0 => err(format!("{name}: division by zero")),
-        "divide" if tx == ty || ty == "number" && tx == "number" => Ok(num(x / y)),
-        "modulo" if tx == "number" && ty == "number" => Ok(num(x % y)),
-        "multiply" if tx == "number" && ty == "number" => Ok(num(x * y)),
-        "add" if tx == "number" && ty == "number" => Ok(num(x + y)),
-        "subtract" if tx == "number" && ty == "number" => Ok(num(x - y)),
-        _ => err(format!("{name} on a {tx} and a {ty} is not supported yet")),
-    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! not have is an error ("Unknown key"), swallowed only where Kyverno's fork swallows it
 //! (kyverno-compat.md, 7.4). No crate implements that, hence this module.
 
+mod arithmetic;
 mod extra;
 mod functions;
 mod parser;
