@@ -49,8 +49,9 @@ pub struct Values {
 }
 
 impl Values {
-    /// Injects the values for one rule and resource into a context.
-    pub fn inject(&self, policy: &str, rule: &str, ctx: &mut Value) {
+    /// Injects the values for one rule and resource into a context; an error names a key that
+    /// cannot be read.
+    pub fn inject(&self, policy: &str, rule: &str, ctx: &mut Value) -> Result<(), String> {
         let resource = ctx
             .pointer("/request/object/metadata/name")
             .and_then(Value::as_str)
@@ -63,9 +64,11 @@ impl Values {
         ];
         for set in sets.into_iter().flatten() {
             for (k, v) in set {
-                set_dotted(ctx, k, v.clone());
+                let path = key_path(k).map_err(|e| format!("values: key `{k}`: {e}"))?;
+                set_path(ctx, &path, v.clone());
             }
         }
+        Ok(())
     }
 
     /// Whether a value was given for a name (a context entry then is not loaded).
@@ -76,18 +79,64 @@ impl Values {
 
 /// Sets `a.b.c` in a JSON object, creating maps on the way.
 fn set_dotted(ctx: &mut Value, key: &str, value: Value) {
-    let mut cur = ctx;
     let parts: Vec<&str> = key.split('.').collect();
-    for (i, part) in parts.iter().enumerate() {
+    set_path(ctx, &parts, value);
+}
+
+/// The fields of a values key, as Kyverno reads one (a CSV record whose separator is `.`): split
+/// on dots outside double quotes, so `"team.example.com/role"` is one field (`""` inside quotes
+/// is a quote).
+fn key_path(key: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut rest = key;
+    loop {
+        let (field, after) = if let Some(quoted) = rest.strip_prefix('"') {
+            let mut field = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next() {
+                    Some((i, '"')) if quoted[i + 1..].starts_with('"') => {
+                        field.push('"');
+                        chars.next();
+                    }
+                    Some((i, '"')) => break i + 1,
+                    Some((_, c)) => field.push(c),
+                    None => return Err("a quote is not closed".into()),
+                }
+            };
+            let after = &quoted[end..];
+            if !(after.is_empty() || after.starts_with('.')) {
+                return Err("text after a closing quote".into());
+            }
+            (field, after)
+        } else {
+            let end = rest.find('.').unwrap_or(rest.len());
+            if rest[..end].contains('"') {
+                return Err("a quote inside a field that does not start with one".into());
+            }
+            (rest[..end].to_string(), &rest[end..])
+        };
+        fields.push(field);
+        match after.strip_prefix('.') {
+            Some(next) => rest = next,
+            None => return Ok(fields),
+        }
+    }
+}
+
+/// Sets the value at `path` in a JSON object, creating maps on the way.
+fn set_path<S: AsRef<str>>(ctx: &mut Value, parts: &[S], value: Value) {
+    let mut cur = ctx;
+    for (i, part) in parts.iter().map(AsRef::as_ref).enumerate() {
         if !cur.is_object() {
             *cur = Value::Object(Map::new());
         }
         let Some(obj) = cur.as_object_mut() else { return };
         if i == parts.len() - 1 {
-            obj.insert((*part).to_string(), value);
+            obj.insert(part.to_string(), value);
             return;
         }
-        cur = obj.entry((*part).to_string()).or_insert_with(|| Value::Object(Map::new()));
+        cur = obj.entry(part.to_string()).or_insert_with(|| Value::Object(Map::new()));
     }
 }
 
@@ -314,5 +363,28 @@ mod tests {
         assert_eq!(variable(&v, &ctx, &Limits::default()), Ok(json!(2)));
         assert!(variable(&json!({"jmesPath": "request.object.nope"}), &ctx, &Limits::default())
             .is_err());
+    }
+
+    #[test]
+    fn values_keys_split_on_dots_outside_quotes() {
+        assert_eq!(key_path("a.b.c"), Ok(vec!["a".into(), "b".into(), "c".into()]));
+        assert_eq!(
+            key_path(r#"request.object.metadata.labels."team.example.com/role""#),
+            Ok(["request", "object", "metadata", "labels", "team.example.com/role"]
+                .map(String::from)
+                .to_vec())
+        );
+        assert_eq!(key_path(r#""a""b".c"#), Ok(vec![r#"a"b"#.into(), "c".into()]));
+        assert!(key_path(r#"a."b"#).is_err(), "an open quote");
+        assert!(key_path(r#"a."b"c"#).is_err(), "text after a closing quote");
+        assert!(key_path(r#"a.b"c"#).is_err(), "a bare quote");
+        let mut values = Values::default();
+        values.global.insert(r#"labels."team.example.com/role""#.into(), json!("admin"));
+        let mut ctx = json!({});
+        assert_eq!(values.inject("p", "r", &mut ctx), Ok(()));
+        assert_eq!(ctx, json!({"labels": {"team.example.com/role": "admin"}}));
+        values.global.insert(r#"bad."key"#.into(), json!(1));
+        let e = values.inject("p", "r", &mut json!({})).unwrap_err();
+        assert!(e.starts_with(r#"values: key `bad."key`"#), "{e}");
     }
 }

@@ -153,7 +153,9 @@ impl Rule {
         };
         let mut ctx = Cow::Borrowed(base);
         if let Some(values) = request.values {
-            values.inject(policy, &self.name, ctx.to_mut());
+            if let Err(e) = values.inject(policy, &self.name, ctx.to_mut()) {
+                return Some(self.error(e));
+            }
         }
         if !self.context.is_empty() {
             if let Err(e) = context::load(&self.context, ctx.to_mut(), request) {
