@@ -60,7 +60,7 @@ impl Values {
         let sets = [
             Some(&self.global),
             self.resources.get(&(policy.to_string(), resource)),
-            self.rules.get(&(policy.to_string(), rule.to_string())),
+            self.rule_values(policy, rule),
         ];
         for set in sets.into_iter().flatten() {
             for (k, v) in set {
@@ -69,6 +69,16 @@ impl Values {
             }
         }
         Ok(())
+    }
+
+    /// The values of a rule: those given for its name, or, for a rule autogen made, for the
+    /// rule it was made from (Kyverno's CLI matches `R`, `autogen-R` and `autogen-cronjob-R`).
+    fn rule_values(&self, policy: &str, rule: &str) -> Option<&Map<String, Value>> {
+        let made_from =
+            ["autogen-cronjob-", "autogen-"].iter().filter_map(|p| rule.strip_prefix(p));
+        std::iter::once(rule)
+            .chain(made_from)
+            .find_map(|name| self.rules.get(&(policy.to_string(), name.to_string())))
     }
 
     /// Whether a value was given for a name (a context entry then is not loaded).
@@ -386,5 +396,21 @@ mod tests {
         values.global.insert(r#"bad."key"#.into(), json!(1));
         let e = values.inject("p", "r", &mut json!({})).unwrap_err();
         assert!(e.starts_with(r#"values: key `bad."key`"#), "{e}");
+    }
+
+    #[test]
+    fn rule_values_reach_the_rules_autogen_made() {
+        let mut values = Values::default();
+        let mut set = Map::new();
+        set.insert("team".into(), json!("payments"));
+        values.rules.insert(("p".into(), "check".into()), set);
+        for rule in ["check", "autogen-check", "autogen-cronjob-check"] {
+            let mut ctx = json!({});
+            assert_eq!(values.inject("p", rule, &mut ctx), Ok(()));
+            assert_eq!(ctx, json!({"team": "payments"}), "{rule}");
+        }
+        let mut ctx = json!({});
+        assert_eq!(values.inject("p", "other", &mut ctx), Ok(()));
+        assert_eq!(ctx, json!({}));
     }
 }
