@@ -71,6 +71,28 @@ impl Values {
         Ok(())
     }
 
+    /// The resource with the global and per-resource values for `request.object.…` set in it,
+    /// when there are any (a key that cannot be read is reported by [`Values::inject`]).
+    pub fn object_with_values(&self, policy: &str, resource: &Value) -> Option<Value> {
+        let name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let per_resource = self.resources.get(&(policy.to_string(), name.to_string()));
+        let keys: Vec<(Vec<String>, &Value)> = [Some(&self.global), per_resource]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|(k, _)| k.starts_with("request.object."))
+            .filter_map(|(k, v)| Some((key_path(k).ok()?, v)))
+            .collect();
+        if keys.is_empty() {
+            return None;
+        }
+        let mut ctx = serde_json::json!({"request": {"object": resource}});
+        for (path, value) in keys {
+            set_path(&mut ctx, &path, value.clone());
+        }
+        ctx.pointer_mut("/request/object").map(Value::take)
+    }
+
     /// The values of a rule: those given for its name, or, for a rule autogen made, for the
     /// rule it was made from (Kyverno's CLI matches `R`, `autogen-R` and `autogen-cronjob-R`).
     fn rule_values(&self, policy: &str, rule: &str) -> Option<&Map<String, Value>> {

@@ -150,7 +150,10 @@ impl Policy {
     /// Evaluates every rule on a resource. A rule that does not match gives no response.
     #[must_use]
     pub fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
-        self.evaluate_within_limits(resource, request)
+        // A test's values for `request.object.…` change the resource itself (matching and
+        // patterns see them), as Kyverno's CLI reads the resource back from its context.
+        let changed = request.values.and_then(|v| v.object_with_values(&self.name, resource));
+        self.evaluate_within_limits(changed.as_ref().unwrap_or(resource), request)
     }
 
     fn evaluate_within_limits(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {

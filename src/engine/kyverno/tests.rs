@@ -373,3 +373,41 @@ spec:
     assert_eq!(status[1].1, Status::Error, "{status:?}");
     assert!(status[1].2.starts_with("failed to check deny conditions: Unknown key"), "{status:?}");
 }
+
+#[test]
+fn values_for_the_object_change_the_resource_that_is_matched_and_checked() {
+    let p = policy(
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team}
+spec:
+  rules:
+  - name: team-label
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+          selector: {matchLabels: {tier: web}}
+    validate:
+      pattern:
+        metadata:
+          labels:
+            team: "?*"
+"#,
+    );
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x", "labels": {"tier": "db"}}});
+    assert!(p.evaluate(&pod, &Request::default()).is_empty(), "not matched as written");
+    let mut values = Values::default();
+    values.global.insert("request.object.metadata.labels.tier".into(), json!("web"));
+    let request = Request { values: Some(&values), ..Request::default() };
+    let out = p.evaluate(&pod, &request);
+    assert_eq!(out.len(), 1, "matched once the values set the label: {out:?}");
+    assert_eq!(out[0].status, Status::Fail, "{out:?}");
+    let mut per_resource = serde_json::Map::new();
+    per_resource.insert("request.object.metadata.labels.team".into(), json!("payments"));
+    values.resources.insert(("team".into(), "x".into()), per_resource);
+    let request = Request { values: Some(&values), ..Request::default() };
+    let out = p.evaluate(&pod, &request);
+    assert_eq!(out[0].status, Status::Pass, "the pattern sees the value: {out:?}");
+}
