@@ -481,6 +481,10 @@ fn select(base: &Val, field: &str, optional: bool) -> Result<Val> {
         other => (other.clone(), optional),
     };
     let Val::Map(entries) = &base else {
+        // cel-go's presence test on a value with no fields (null, a scalar) finds nothing.
+        if optional {
+            return Ok(Val::Optional(None));
+        }
         return err(format!("type `{}` has no field `{field}`", base.type_name()));
     };
     let found = entries
@@ -514,6 +518,8 @@ fn index_into(base: &Val, key: &Val, optional: bool) -> Result<Val> {
         (Val::Map(entries), k) => {
             entries.iter().find(|(k2, _)| equal(k2, k)).map(|(_, v)| v.clone())
         }
+        // As for `a.?b`: an optional index into what cannot be indexed is none.
+        (Val::Null, _) if optional => None,
         (b, k) => return err(format!("no such overload: {}[{}]", b.type_name(), k.type_name())),
     };
     match (found, optional) {
@@ -677,7 +683,11 @@ fn call(target: Option<&Expr>, function: &str, args: &[Expr], env: &mut Env<'_>)
                 Val::Map(entries) => Ok(Val::Bool(
                     entries.iter().any(|(k, _)| matches!(k, Val::String(s) if &**s == field)),
                 )),
-                other => err(format!("has() on type `{}`", other.type_name())),
+                // cel-go's presence test: a value with no fields (null, a scalar) has none.
+                other @ (Val::List(_) | Val::Optional(_)) => {
+                    err(format!("has() on type `{}`", other.type_name()))
+                }
+                _ => Ok(Val::Bool(false)),
             };
         }
         (None, "has", _) => return err("has() needs a field selection, like has(a.b)"),
@@ -926,6 +936,21 @@ mod tests {
             Val::Bool(true)
         );
         assert_eq!(t("int('42') + int(2.9) == 44 && dyn(1) == 1"), Val::Bool(true));
+    }
+
+    #[test]
+    fn presence_tests_on_null_find_nothing() {
+        // As cel-go's presence test: a field of null (or of a scalar) is absent, not an error.
+        let obj = serde_json::json!({"spec": {"template": null, "replicas": 3}});
+        assert_eq!(run("has(object.spec.template.spec)", &obj), Ok(Val::Bool(false)));
+        assert_eq!(run("has(object.spec.replicas.x)", &obj), Ok(Val::Bool(false)));
+        assert_eq!(
+            run("object.spec.template.?spec.orValue('none')", &obj),
+            Ok(Val::String("none".into()))
+        );
+        assert_eq!(run("object.spec.template[?'spec'].hasValue()", &obj), Ok(Val::Bool(false)));
+        // Without `has` or `?` it is still an error.
+        assert!(run("object.spec.template.spec == 1", &obj).is_err());
     }
 
     #[test]
