@@ -255,16 +255,19 @@ impl Program {
 
     /// Runs the conditions, then the validations in order: the first that is false fails the
     /// program with its message. One that cannot be evaluated (or gives no bool) fails it too
-    /// when `errors_fail` (failurePolicy `Fail`, the default: Kubernetes denies), else makes it
-    /// an error; a limit reached is always an error. A condition that cannot be evaluated is
-    /// an error.
+    /// when `errors_fail` (a ClusterPolicy's `validate.cel` under failurePolicy `Fail`), else
+    /// makes it an error; a limit reached is always an error.
+    ///
+    /// Conditions are Kubernetes match conditions: all are evaluated, and one that is false
+    /// means no match whatever the others gave; otherwise one that cannot be evaluated is an
+    /// error, or no match when `ignore_condition_errors` (failurePolicy `Ignore`).
     #[must_use]
     pub fn run(
         &self,
         activation: &BTreeMap<String, Val>,
         limits: &crate::limits::Limits,
         host: Option<&dyn Host>,
-        errors_fail: bool,
+        (errors_fail, ignore_condition_errors): (bool, bool),
     ) -> Outcome {
         let variables = Variables::new(&self.variables);
         let mut env = Env::new(activation, limits.cel_steps)
@@ -273,12 +276,23 @@ impl Program {
         if let Some(host) = host {
             env = env.with_host(host);
         }
+        let mut failed = None;
         for (name, condition) in &self.conditions {
             match truth(condition, &mut env) {
                 Ok(true) => {}
                 Ok(false) => return Outcome::NotMatched(name.clone()),
-                Err((e, _)) => return Outcome::Error(format!("condition `{name}`: {e}")),
+                Err((e, true)) => return Outcome::Error(format!("condition `{name}`: {e}")),
+                Err((e, false)) => {
+                    failed.get_or_insert((name, e));
+                }
             }
+        }
+        if let Some((name, e)) = failed {
+            return if ignore_condition_errors {
+                Outcome::NotMatched(name.clone())
+            } else {
+                Outcome::Error(format!("condition `{name}`: {e}"))
+            };
         }
         for (i, v) in self.validations.iter().enumerate() {
             let outcome = truth(&v.expression, &mut env);
@@ -487,8 +501,8 @@ mod tests {
     fn chains_of_variables_are_bounded() {
         let limits = crate::limits::Limits::default();
         let vars = BTreeMap::new();
-        assert_eq!(chained(60).run(&vars, &limits, None, false), Outcome::Pass);
-        match chained(1000).run(&vars, &limits, None, false) {
+        assert_eq!(chained(60).run(&vars, &limits, None, (false, false)), Outcome::Pass);
+        match chained(1000).run(&vars, &limits, None, (false, false)) {
             Outcome::Error(e) => assert!(e.contains("more than 64 variables"), "{e}"),
             other => panic!("{other:?}"),
         }

@@ -197,7 +197,8 @@ impl Rule {
             let mut outcome = Outcome::Pass;
             for p in &params {
                 vars.insert("params".into(), crate::engine::cel::Val::from_json(p));
-                outcome = cel.program.run(&vars, &request.limits, Some(&host), !cel.errors_ignored);
+                let on_error = (!cel.errors_ignored, cel.errors_ignored);
+                outcome = cel.program.run(&vars, &request.limits, Some(&host), on_error);
                 if outcome != Outcome::Pass {
                     break;
                 }

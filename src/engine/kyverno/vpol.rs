@@ -217,7 +217,10 @@ impl CelPolicy {
         }
         let vars = cel::activation(resource, request, &adm);
         let host = cel::ClusterHost { cluster: request.cluster };
-        let outcome = program.run(&vars, &request.limits, Some(&host), !self.errors_ignored);
+        // An expression that cannot be evaluated is an error row whatever the failurePolicy
+        // (which decides only what match conditions that cannot be evaluated mean).
+        let on_error = (false, self.errors_ignored);
+        let outcome = program.run(&vars, &request.limits, Some(&host), on_error);
         vec![match outcome {
             Outcome::Pass => response(Status::Pass, "validation passed".into()),
             Outcome::NotMatched(name) => {
@@ -407,11 +410,12 @@ spec:
         assert_eq!(statuses(&warn, &bad, &req), [Status::Warn]);
         let deny = policy(&VPOL.replace("[Audit]", "[Deny]"));
         assert_eq!(deny.failure_action, "Enforce");
-        // An expression that cannot be evaluated: a failure, or an error under Ignore.
+        // An expression that cannot be evaluated is an error row, as Kyverno's engine reports
+        // it, under either failurePolicy.
         let broken =
             VPOL.replace("expression: object.spec.containers", "expression: object.spec.nope");
         let r = policy(&broken).evaluate(&bad, &req);
-        assert_eq!(r[0].status, Status::Fail);
+        assert_eq!(r[0].status, Status::Error);
         assert!(r[0].message.contains("no such key: nope"), "{}", r[0].message);
         let ignore = policy(
             &broken
@@ -431,10 +435,35 @@ spec:
             "expression: resource.List('v1', 'pods', 'apps').items\n",
         );
         let r = policy(&lookup).evaluate(&pod("a", json!({}), true), &req);
-        assert_eq!(r[0].status, Status::Fail);
+        assert_eq!(r[0].status, Status::Error);
         assert!(r[0].message.contains("no cluster data"), "{}", r[0].message);
         let elsewhere = json!({"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": "a", "namespace": "other"}, "spec": {"containers": []}});
         assert!(statuses(&namespaced, &elsewhere, &req).is_empty());
+    }
+
+    #[test]
+    fn match_conditions_are_kubernetes_match_conditions() {
+        let req = Request::default();
+        let bad = pod("a", json!({}), false);
+        let with = |conditions: &str, policy_text: &str| {
+            policy_text.replace(
+                "  - name: not-a-debug-pod\n    expression: \"!('debug' in object.metadata.?labels.orValue({}))\"\n",
+                conditions,
+            )
+        };
+        let broken = "  - name: broken\n    expression: object.spec.nope == 1\n";
+        let false_too = "  - name: broken\n    expression: object.spec.nope == 1\n  - name: never\n    expression: 'false'\n";
+        // One that is false means no match, whatever the others gave.
+        let r = policy(&with(false_too, VPOL)).evaluate(&bad, &req);
+        assert_eq!(r[0].status, Status::Skip, "{r:?}");
+        assert!(r[0].message.contains("`never`"), "{r:?}");
+        // Otherwise one that cannot be evaluated is an error, or no match under Ignore.
+        let r = policy(&with(broken, VPOL)).evaluate(&bad, &req);
+        assert_eq!(r[0].status, Status::Error, "{r:?}");
+        let ignore =
+            VPOL.replace("  validationActions:", "  failurePolicy: Ignore\n  validationActions:");
+        let r = policy(&with(broken, &ignore)).evaluate(&bad, &req);
+        assert_eq!(r[0].status, Status::Skip, "{r:?}");
     }
 }
