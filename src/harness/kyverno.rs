@@ -143,8 +143,14 @@ struct Expected {
 }
 
 /// A loaded `Test` document.
+/// Policies that could not be compiled: name and why.
+type Invalid = Vec<(String, String)>;
+
 struct Suite {
     policies: Vec<Policy>,
+    /// Policies that could not be compiled: name and why (their rows are skipped, as
+    /// `kyverno test` reports them; the error is reported too).
+    invalid: Invalid,
     resources: Vec<Value>,
     values: Values,
     user: Option<UserInfo>,
@@ -236,7 +242,7 @@ fn load_suite(
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut problems = Vec::new();
 
-    let policies = load_policies(&f, dir, display, files, &mut problems)?;
+    let (policies, invalid) = load_policies(&f, dir, display, files, &mut problems)?;
     let resources = load_resources(&f, dir, display, files, &mut problems)?;
 
     let values = match f.string("variables") {
@@ -267,7 +273,8 @@ fn load_suite(
 
     let results = load_results(&f, display)?;
     let limits = files.limits;
-    Ok((Suite { policies, resources, values, user, results, limits, cluster }, problems))
+    let suite = Suite { policies, invalid, resources, values, user, results, limits, cluster };
+    Ok((suite, problems))
 }
 
 /// A CEL context file (`kind: Context`): `spec.resources` serve `resource.Get`/`List`,
@@ -308,8 +315,9 @@ fn load_policies(
     display: &str,
     files: &Files<'_>,
     problems: &mut Vec<Problem>,
-) -> Result<Vec<Policy>, Problem> {
+) -> Result<(Vec<Policy>, Invalid), Problem> {
     let mut policies = Vec::new();
+    let mut invalid = Vec::new();
     let mut seen_files = Vec::new();
     for (p, pos) in f.strings_at("policies") {
         for file in files.resolve(dir, &p, display, Some(pos))? {
@@ -323,6 +331,11 @@ fn load_policies(
                     Ok(policy) => policies.push(policy),
                     Err(e) => {
                         let message = kyverno::invalid_policy_message(&doc.root, &e);
+                        if let Some(name) =
+                            doc.root.at(&["metadata", "name"]).and_then(Node::as_str)
+                        {
+                            invalid.push((name.to_string(), message.clone()));
+                        }
                         problems.push(Problem::new(files.display(&file), e.pos, message));
                     }
                 }
@@ -330,7 +343,7 @@ fn load_policies(
             seen_files.push(file);
         }
     }
-    Ok(policies)
+    Ok((policies, invalid))
 }
 
 /// The resources under test, de-duplicated by identity (the first one wins).
@@ -609,6 +622,29 @@ fn operation_for(suite: &Suite, expected: &Expected, policy: &str, resource: &st
         .unwrap_or_else(|| "CREATE".into())
 }
 
+/// The responses of a policy to a resource, under the suite's values.
+fn evaluate(
+    suite: &Suite,
+    policy: &Policy,
+    resource: &Value,
+    namespace: &str,
+    operation: &str,
+) -> Vec<RuleResponse> {
+    let request = Request {
+        operation,
+        namespace: None,
+        namespace_labels: suite.values.namespace_labels.get(namespace).cloned().unwrap_or_default(),
+        namespace_object: suite.values.namespace_objects.get(namespace),
+        user: suite.user.as_ref(),
+        values: Some(&suite.values.engine),
+        cluster: suite.cluster.as_ref().map(|c| c as &dyn ClusterData),
+        limits: suite.limits,
+        cel_object: None,
+        shared_context: None,
+    };
+    policy.evaluate(resource, &request)
+}
+
 /// The rows of one result entry for one resource (kyverno-compat.md, 14.2–14.3).
 fn rows_for(
     suite: &Suite,
@@ -642,31 +678,18 @@ fn rows_for(
     };
     let policy_name = expected.policy.rsplit('/').next().unwrap_or("");
     let Some(pi) = suite.policies.iter().position(|p| p.name == policy_name) else {
+        if let Some((_, why)) = suite.invalid.iter().find(|(name, _)| name == policy_name) {
+            let reason = "Invalid policy".to_string();
+            return vec![row("skip", Verdict::Pass, reason, why.clone(), &expected.rule)];
+        }
         let message = format!("policy `{policy_name}` is not loaded");
         return vec![row("not-found", Verdict::Fail, "Not found".into(), message, &expected.rule)];
     };
     let policy = &suite.policies[pi];
     let operation = operation_for(suite, expected, &policy.name, name);
-    let responses = cache.entry((operation.clone(), ri, pi)).or_insert_with(|| {
-        let request = Request {
-            operation: &operation,
-            namespace: None,
-            namespace_labels: suite
-                .values
-                .namespace_labels
-                .get(namespace)
-                .cloned()
-                .unwrap_or_default(),
-            namespace_object: suite.values.namespace_objects.get(namespace),
-            user: suite.user.as_ref(),
-            values: Some(&suite.values.engine),
-            cluster: suite.cluster.as_ref().map(|c| c as &dyn ClusterData),
-            limits: suite.limits,
-            cel_object: None,
-            shared_context: None,
-        };
-        policy.evaluate(resource, &request)
-    });
+    let responses = cache
+        .entry((operation.clone(), ri, pi))
+        .or_insert_with(|| evaluate(suite, policy, resource, namespace, &operation));
     let cel = expected.cel_kind || matches!(policy.kind, PolicyKind::Cel(_));
     let names_rule = |r: &RuleResponse| {
         r.rule == expected.rule

@@ -336,3 +336,36 @@ fn cel_context_files_serve_lookups_and_are_needed() {
     let all = format!("{}{}", run.stdout, run.stderr);
     assert!(all.contains("context.yaml") && all.contains("must be `kind: Context`"), "{all}");
 }
+
+#[test]
+fn an_invalid_policys_rows_are_skipped_and_its_error_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // A rule with no validate, mutate, generate or verifyImages: not a usable policy.
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: broken}\nspec:\n  rules:\n  - name: r\n    match: {any: [{resources: {kinds: [ConfigMap]}}]}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("resources.yaml"), CONFIG_MAPS).unwrap();
+    std::fs::write(
+        dir.path().join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nresults:\n- {policy: broken, rule: r, resources: [a], kind: ConfigMap, result: fail}\n- {policy: missing, rule: r, resources: [a], kind: ConfigMap, result: fail}\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let rows = &out["tests"][0]["rows"];
+    assert_eq!(rows[0]["actual"], "skip", "{rows}");
+    assert_eq!(rows[0]["verdict"], "pass", "{rows}");
+    assert_eq!(rows[0]["reason"], "Invalid policy", "{rows}");
+    assert!(rows[0]["message"].as_str().unwrap().contains("invalid policy `broken`"), "{rows}");
+    // A policy the suite does not have at all is still a failure.
+    assert_eq!(
+        (rows[1]["verdict"].as_str(), rows[1]["reason"].as_str()),
+        (Some("fail"), Some("Not found"))
+    );
+    // The policy's error is reported, at its line, and makes the run an error.
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let error = &out["tests"][0]["errors"][0];
+    assert_eq!((error["file"].as_str(), error["line"].as_u64()), (Some("policy.yaml"), Some(6)));
+}
