@@ -182,7 +182,9 @@ impl Policy {
             match rule.applies(&adm) {
                 Ok(false) => continue,
                 Ok(true) => {
-                    if let Some(response) = rule.run(&self.name, resource, request, &adm) {
+                    if let Some(response) =
+                        rule.run((&self.name, &self.failure_action), resource, request, &adm)
+                    {
                         out.push(response);
                     }
                 }

@@ -133,7 +133,7 @@ impl Rule {
     /// handler. `None` when a foreach found nothing to check (no response, as in Kyverno).
     pub(super) fn run(
         &self,
-        policy: &str,
+        (policy, policy_action): (&str, &str),
         resource: &Value,
         request: &Request<'_>,
         adm: &Admission<'_>,
@@ -217,6 +217,44 @@ impl Rule {
                 Outcome::Pass => {}
             }
         }
-        self.validate(resource, ctx, &request.limits)
+        // An Enforce rule lets an UPDATE keep a violation the object already had (Kyverno's
+        // `allowExistingViolations`, on by default): the old object is checked as created.
+        let old = self
+            .allows_existing_violations(policy_action, request)
+            .then(|| ctx.pointer("/request/oldObject").filter(|o| o.is_object()).cloned())
+            .flatten();
+        let response = self.validate(resource, ctx, &request.limits)?;
+        if let (Status::Fail, Some(old)) = (response.status, old) {
+            if self.violated_before((policy, policy_action), &old, request) {
+                let why = "skipping the rule evaluation as pre-existing violations are allowed";
+                return Some(self.respond(Status::Skip, why.into(), None));
+            }
+        }
+        Some(response)
+    }
+
+    /// Whether an UPDATE may keep a violation of this rule the old object had: the rule
+    /// enforces (its `failureAction`, else the policy's) and does not set
+    /// `allowExistingViolations: false`.
+    fn allows_existing_violations(&self, policy_action: &str, request: &Request<'_>) -> bool {
+        let action = self.failure_action.as_deref().unwrap_or(policy_action);
+        let allowed = match &self.body {
+            RuleBody::Validate(v) => v.get("allowExistingViolations") != Some(&Value::Bool(false)),
+            _ => false,
+        };
+        request.operation == "UPDATE" && action.eq_ignore_ascii_case("enforce") && allowed
+    }
+
+    /// Whether the old object of an UPDATE, checked as if it were created, fails the rule too.
+    fn violated_before(&self, policy: (&str, &str), old: &Value, request: &Request<'_>) -> bool {
+        let create = Request {
+            operation: "CREATE",
+            shared_context: None,
+            cel_object: None,
+            ..request.clone()
+        };
+        let adm = super::policy::admission(old, &create);
+        matches!(self.applies(&adm), Ok(true))
+            && self.run(policy, old, &create, &adm).is_some_and(|r| r.status == Status::Fail)
     }
 }

@@ -411,3 +411,41 @@ spec:
     let out = p.evaluate(&pod, &request);
     assert_eq!(out[0].status, Status::Pass, "the pattern sees the value: {out:?}");
 }
+
+#[test]
+fn an_enforced_update_keeps_a_violation_the_old_object_had() {
+    let text = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: team}
+spec:
+  validationFailureAction: Enforce
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      pattern:
+        metadata:
+          labels:
+            team: "?*"
+"#;
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+    let status = |text: &str, operation: &str, values: Option<&Values>| {
+        let request = Request { operation, values, ..Request::default() };
+        let out = policy(text).evaluate(&cm, &request);
+        (out[0].status, out[0].message.clone())
+    };
+    // The old object of an UPDATE is the object itself unless values say otherwise.
+    let (skipped, why) = status(text, "UPDATE", None);
+    assert_eq!(skipped, Status::Skip, "{why}");
+    assert_eq!(why, "skipping the rule evaluation as pre-existing violations are allowed");
+    assert_eq!(status(text, "CREATE", None).0, Status::Fail);
+    assert_eq!(status(&text.replace("Enforce", "Audit"), "UPDATE", None).0, Status::Fail);
+    let strict =
+        text.replace("    validate:\n", "    validate:\n      allowExistingViolations: false\n");
+    assert_eq!(status(&strict, "UPDATE", None).0, Status::Fail);
+    // An old object that complied: the update introduces the violation.
+    let mut values = Values::default();
+    values.global.insert("request.oldObject.metadata.labels.team".into(), json!("payments"));
+    assert_eq!(status(text, "UPDATE", Some(&values)).0, Status::Fail);
+}
