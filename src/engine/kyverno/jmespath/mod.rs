@@ -583,4 +583,15 @@ mod tests {
         assert!(parse("a.[").is_err());
         assert!(parse("foo(").is_err());
     }
+
+    #[test]
+    fn multiselect_hashes_take_pairs_with_or_without_commas() {
+        let data = json!({"a": 1, "b": 2});
+        let limits = Limits::default();
+        let want = json!({"x": 1, "y": 2});
+        assert_eq!(search("{x: a, y: b}", &data, &limits), Ok(want.clone()));
+        assert_eq!(search("{x: a y: b}", &data, &limits), Ok(want), "as go-jmespath reads it");
+        assert!(search("{x: a", &data, &limits).is_err());
+        assert!(search("{x: a y}", &data, &limits).is_err());
+    }
 }

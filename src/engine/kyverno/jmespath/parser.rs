@@ -481,10 +481,17 @@ impl Parser {
             };
             self.expect(&Tok::Colon)?;
             pairs.push((key, self.expression(0)?));
-            match self.next() {
-                Tok::Comma => {}
-                Tok::RBrace => break,
-                other => return Err(format!("expected `,` or `}}`, found {other:?}")),
+            // go-jmespath reads the next key when neither `,` nor `}` follows: the commas
+            // between pairs are optional (`{a: x b: y}`).
+            match self.peek() {
+                Tok::Comma => {
+                    self.next();
+                }
+                Tok::RBrace => {
+                    self.next();
+                    break;
+                }
+                _ => {}
             }
         }
         Ok(Ast::MultiHash(pairs))
