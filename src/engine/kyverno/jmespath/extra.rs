@@ -240,74 +240,158 @@ fn time_since(args: &[Value]) -> EvalResult {
     Ok(Value::String(go_duration(t2.duration_since(t1))))
 }
 
-/// `x509_decode(pem)`: a certificate as the fields of Go's `x509.Certificate` that policies
-/// read (Subject, Issuer, validity, SANs, CA flags, key algorithm). The serial number is a
-/// decimal string (JSON numbers cannot hold 160 bits).
+/// `x509_decode(pem)`: a certificate (`CERTIFICATE`) or certificate signing request
+/// (`CERTIFICATE REQUEST`) as the fields of Go's `x509.Certificate` / `x509.CertificateRequest`
+/// that policies read (Subject, Issuer, validity, SANs, CA flags, key algorithm), with the RSA
+/// public key as `PublicKey: {N, E}`. As in Kyverno, the key must be RSA. The serial number and
+/// `N` are decimal strings (JSON numbers cannot hold them).
 fn x509_decode(pem: &str) -> EvalResult {
     use x509_parser::prelude::*;
     let fail = |what: String| EvalError::Other(format!("x509_decode: {what}"));
     let (_, block) = x509_parser::pem::parse_x509_pem(pem.trim().as_bytes())
-        .map_err(|e| fail(format!("not a PEM certificate: {e}")))?;
-    let cert = block.parse_x509().map_err(|e| fail(format!("invalid certificate: {e}")))?;
-    let name = |n: &X509Name<'_>| {
-        let strings = |it: &mut dyn Iterator<Item = &AttributeTypeAndValue<'_>>| -> Vec<String> {
-            it.filter_map(|a| a.as_str().ok().map(String::from)).collect()
-        };
-        serde_json::json!({
-            "CommonName": n.iter_common_name().next().and_then(|a| a.as_str().ok()).unwrap_or(""),
-            "Country": strings(&mut n.iter_country()),
-            "Organization": strings(&mut n.iter_organization()),
-            "OrganizationalUnit": strings(&mut n.iter_organizational_unit()),
-            "Locality": strings(&mut n.iter_locality()),
-            "Province": strings(&mut n.iter_state_or_province()),
-        })
-    };
+        .map_err(|e| fail(format!("failed to decode PEM block: {e}")))?;
     let time =
         |t: &ASN1Time| Timestamp::from_second(t.timestamp()).map(rfc3339).unwrap_or_default();
+    match block.label.as_str() {
+        "CERTIFICATE" => {
+            let cert = block.parse_x509().map_err(|e| fail(format!("invalid certificate: {e}")))?;
+            let public_key = rsa_public_key(cert.public_key()).map_err(fail)?;
+            let sans = cert.subject_alternative_name().ok().flatten();
+            let (dns, emails, ips, uris) = alternative_names(sans.map(|s| s.value));
+            let constraints = cert.basic_constraints().ok().flatten();
+            Ok(serde_json::json!({
+                "Version": cert.version().0 + 1,
+                "SerialNumber": cert.serial.to_str_radix(10),
+                "Subject": x509_name(cert.subject()),
+                "Issuer": x509_name(cert.issuer()),
+                "NotBefore": time(&cert.validity().not_before),
+                "NotAfter": time(&cert.validity().not_after),
+                "IsCA": constraints.as_ref().is_some_and(|c| c.value.ca),
+                "BasicConstraintsValid": constraints.is_some(),
+                "MaxPathLen": constraints.as_ref().and_then(|c| c.value.path_len_constraint).map_or(-1, i64::from),
+                "DNSNames": dns,
+                "EmailAddresses": emails,
+                "IPAddresses": ips,
+                "URIs": uris,
+                "PublicKeyAlgorithm": 1,
+                "PublicKey": public_key,
+            }))
+        }
+        "CERTIFICATE REQUEST" => {
+            let (_, csr) = X509CertificationRequest::from_der(&block.contents)
+                .map_err(|e| fail(format!("invalid certificate request: {e}")))?;
+            let info = &csr.certification_request_info;
+            let public_key = rsa_public_key(&info.subject_pki).map_err(fail)?;
+            let sans = csr.requested_extensions().and_then(|mut extensions| {
+                extensions.find_map(|e| match e {
+                    ParsedExtension::SubjectAlternativeName(san) => Some(san),
+                    _ => None,
+                })
+            });
+            let (dns, emails, ips, uris) = alternative_names(sans);
+            Ok(serde_json::json!({
+                "Version": info.version.0,
+                "Subject": x509_name(&info.subject),
+                "DNSNames": dns,
+                "EmailAddresses": emails,
+                "IPAddresses": ips,
+                "URIs": uris,
+                "PublicKeyAlgorithm": 1,
+                "PublicKey": public_key,
+            }))
+        }
+        _ => Err(fail("PEM block neither contains a CERTIFICATE or CERTIFICATE REQUEST".into())),
+    }
+}
+
+/// A distinguished name as the fields of Go's `pkix.Name` that policies read.
+fn x509_name(n: &x509_parser::x509::X509Name<'_>) -> Value {
+    use x509_parser::x509::AttributeTypeAndValue;
+    let strings = |it: &mut dyn Iterator<Item = &AttributeTypeAndValue<'_>>| -> Vec<String> {
+        it.filter_map(|a| a.as_str().ok().map(String::from)).collect()
+    };
+    serde_json::json!({
+        "CommonName": n.iter_common_name().next().and_then(|a| a.as_str().ok()).unwrap_or(""),
+        "Country": strings(&mut n.iter_country()),
+        "Organization": strings(&mut n.iter_organization()),
+        "OrganizationalUnit": strings(&mut n.iter_organizational_unit()),
+        "Locality": strings(&mut n.iter_locality()),
+        "Province": strings(&mut n.iter_state_or_province()),
+    })
+}
+
+/// (DNS names, email addresses, IP addresses, URIs) of a subject alternative name extension.
+type AlternativeNames = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
+
+fn alternative_names(
+    san: Option<&x509_parser::extensions::SubjectAlternativeName<'_>>,
+) -> AlternativeNames {
+    use x509_parser::extensions::GeneralName;
     let (mut dns, mut emails, mut ips, mut uris) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    if let Ok(Some(san)) = cert.subject_alternative_name() {
-        for g in &san.value.general_names {
-            match g {
-                GeneralName::DNSName(d) => dns.push((*d).to_string()),
-                GeneralName::RFC822Name(e) => emails.push((*e).to_string()),
-                GeneralName::URI(u) => uris.push((*u).to_string()),
-                GeneralName::IPAddress(b) => ips.push(match b.len() {
-                    4 => std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
-                    16 => <[u8; 16]>::try_from(*b)
-                        .map(std::net::Ipv6Addr::from)
-                        .map(|a| a.to_string())
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                }),
-                _ => {}
-            }
+    for g in san.iter().flat_map(|s| &s.general_names) {
+        match g {
+            GeneralName::DNSName(d) => dns.push((*d).to_string()),
+            GeneralName::RFC822Name(e) => emails.push((*e).to_string()),
+            GeneralName::URI(u) => uris.push((*u).to_string()),
+            GeneralName::IPAddress(b) => ips.push(match b.len() {
+                4 => std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
+                16 => <[u8; 16]>::try_from(*b)
+                    .map(std::net::Ipv6Addr::from)
+                    .map(|a| a.to_string())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            }),
+            _ => {}
         }
     }
-    let constraints = cert.basic_constraints().ok().flatten();
-    let algorithm = match cert.public_key().algorithm.algorithm.to_id_string().as_str() {
-        "1.2.840.113549.1.1.1" => 1,
-        "1.2.840.10040.4.1" => 2,
-        "1.2.840.10045.2.1" => 3,
-        "1.3.101.112" => 4,
-        _ => 0,
-    };
-    let serial = cert.serial.to_str_radix(10);
-    Ok(serde_json::json!({
-        "Version": cert.version().0 + 1,
-        "SerialNumber": serial,
-        "Subject": name(cert.subject()),
-        "Issuer": name(cert.issuer()),
-        "NotBefore": time(&cert.validity().not_before),
-        "NotAfter": time(&cert.validity().not_after),
-        "IsCA": constraints.as_ref().is_some_and(|c| c.value.ca),
-        "BasicConstraintsValid": constraints.is_some(),
-        "MaxPathLen": constraints.as_ref().and_then(|c| c.value.path_len_constraint).map_or(-1, i64::from),
-        "DNSNames": dns,
-        "EmailAddresses": emails,
-        "IPAddresses": ips,
-        "URIs": uris,
-        "PublicKeyAlgorithm": algorithm,
-    }))
+    (dns, emails, ips, uris)
+}
+
+/// `{N, E}` of an RSA public key (`N` in decimal), or why there is none: Kyverno decodes only
+/// certificates whose key is RSA.
+fn rsa_public_key(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Result<Value, String> {
+    use x509_parser::public_key::PublicKey;
+    match spki.parsed() {
+        Ok(PublicKey::RSA(key)) => {
+            let exponent = key.try_exponent().map_err(|e| format!("invalid RSA exponent: {e}"))?;
+            Ok(serde_json::json!({"N": decimal(key.modulus), "E": exponent}))
+        }
+        Ok(_) => Err("certificate should use rsa algorithm".into()),
+        Err(e) => Err(format!("failed to parse subject public key info: {e}")),
+    }
+}
+
+/// An unsigned big-endian integer in decimal.
+fn decimal(bytes: &[u8]) -> String {
+    // Repeated division by 10^9 of a base-2^32 number.
+    let mut limbs: Vec<u32> = Vec::with_capacity(bytes.len() / 4 + 1);
+    let skip = bytes.iter().take_while(|&&b| b == 0).count();
+    let bytes = &bytes[skip..];
+    let head = bytes.len() % 4;
+    if head > 0 {
+        limbs.push(bytes[..head].iter().fold(0, |acc, &b| (acc << 8) | u32::from(b)));
+    }
+    for chunk in bytes[head..].chunks(4) {
+        limbs.push(chunk.iter().fold(0, |acc, &b| (acc << 8) | u32::from(b)));
+    }
+    let mut groups = Vec::new();
+    while limbs.iter().any(|&l| l != 0) {
+        let mut remainder = 0u64;
+        for limb in &mut limbs {
+            let value = (remainder << 32) | u64::from(*limb);
+            *limb = u32::try_from(value / 1_000_000_000).unwrap_or(u32::MAX);
+            remainder = value % 1_000_000_000;
+        }
+        groups.push(remainder);
+        while limbs.first() == Some(&0) {
+            limbs.remove(0);
+        }
+    }
+    let Some((last, rest)) = groups.split_last() else { return "0".into() };
+    rest.iter().rev().fold(last.to_string(), |mut out, g| {
+        let _ = write!(out, "{g:09}");
+        out
+    })
 }
 
 /// `path.Clean`: removes `.`, resolves `..`, collapses slashes.
@@ -406,7 +490,8 @@ mod tests {
     }
 
     /// A self-signed ECDSA certificate made with openssl for this test.
-    const CERT: &str = "-----BEGIN CERTIFICATE-----
+    /// An ECDSA certificate (Kyverno decodes RSA ones only).
+    const EC_CERT: &str = "-----BEGIN CERTIFICATE-----
 MIICGzCCAcGgAwIBAgIUJ5Wf2HnHPQzE6rEn/EK25V5Rpy4wCgYIKoZIzj0EAwIw
 RjELMAkGA1UEBhMCREUxFjAUBgNVBAoMDW10ay1saW50IHRlc3QxHzAdBgNVBAMM
 FndlYi50ZWFtLWEuZXhhbXBsZS5jb20wHhcNMjYxMTIyMjE1ODMxWhcNMzYxMTE5
@@ -422,24 +507,73 @@ Ao+X/aRJCMBhRUWWNgG+
 -----END CERTIFICATE-----
 ";
 
+    /// An RSA certificate and a signing request for the same 1024-bit key (made with openssl
+    /// for these tests).
+    const RSA_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIICkTCCAfqgAwIBAgIUeuPwityWvYSvrrT9yNFcHzQ3LvIwDQYJKoZIhvcNAQEL
+BQAwRjELMAkGA1UEBhMCREUxFjAUBgNVBAoMDW10ay1saW50IHRlc3QxHzAdBgNV
+BAMMFnJzYS50ZWFtLWEuZXhhbXBsZS5jb20wHhcNMjYxMTMwMTMyMzM0WhcNMzYx
+MTI3MTMyMzM0WjBGMQswCQYDVQQGEwJERTEWMBQGA1UECgwNbXRrLWxpbnQgdGVz
+dDEfMB0GA1UEAwwWcnNhLnRlYW0tYS5leGFtcGxlLmNvbTCBnzANBgkqhkiG9w0B
+AQEFAAOBjQAwgYkCgYEAtWSYfI6CrJX/r/OYXGpb5XA+P40pnELQrOth6uAnraex
+r9aO2lE/OCmOw7HX5HPqAZjohh+pF2jm5xba1PicTH0G7wXD3S/4/vAa473VpM/H
+xfvbLezAe5i4rYi8xomnQAn8Hnp4tadDagKBdch14s4bHKtj1bt6Lr0CNhekcOkC
+AwEAAaN8MHowHQYDVR0OBBYEFMMxBYNxtxfEfsktXBJHWymQNFZzMB8GA1UdIwQY
+MBaAFMMxBYNxtxfEfsktXBJHWymQNFZzMA8GA1UdEwEB/wQFMAMBAf8wJwYDVR0R
+BCAwHoIWcnNhLnRlYW0tYS5leGFtcGxlLmNvbYcECgAAATANBgkqhkiG9w0BAQsF
+AAOBgQASsSCHn6BdvsUU1J1g69Ylm6AKW+SnfEi63B6KXj6H9DlLwBwuVWlV0lmL
+YNjn/sGBwwlgDBr09+V2C6eLRfW43qGWfme5uazOMdesMv3LBW9RHWEWPniO+TEG
+CGZi7Ai5v3mOWQbd3roUNeyQBXi30AnK6IbZFoJTPDbmueZ0lA==
+-----END CERTIFICATE-----";
+    const RSA_CSR: &str = "-----BEGIN CERTIFICATE REQUEST-----
+MIIBrTCCARYCAQAwOTEWMBQGA1UECgwNbXRrLWxpbnQgdGVzdDEfMB0GA1UEAwwW
+Y3NyLnRlYW0tYS5leGFtcGxlLmNvbTCBnzANBgkqhkiG9w0BAQEFAAOBjQAwgYkC
+gYEAtWSYfI6CrJX/r/OYXGpb5XA+P40pnELQrOth6uAnraexr9aO2lE/OCmOw7HX
+5HPqAZjohh+pF2jm5xba1PicTH0G7wXD3S/4/vAa473VpM/HxfvbLezAe5i4rYi8
+xomnQAn8Hnp4tadDagKBdch14s4bHKtj1bt6Lr0CNhekcOkCAwEAAaA0MDIGCSqG
+SIb3DQEJDjElMCMwIQYDVR0RBBowGIIWY3NyLnRlYW0tYS5leGFtcGxlLmNvbTAN
+BgkqhkiG9w0BAQsFAAOBgQCs4GIr1Endsxk9hE7rX2ZkrsEmNc31Hj9w2Z2tKQnP
+D/vQJw7pVMKAFFk5SaXXdcr/KgxmPNMqRkm0reLgaomB5cfkgt/I4pR/dUsEU+47
+tqRPLhqPb80JhskQO2Y9m1kgZ3c2piIADlI99k57meevxDyVTo5PHApu+YsTFT5W
+kw==
+-----END CERTIFICATE REQUEST-----";
+    const MODULUS: &str = "127378462535754952375280861078046410143955887560490928951834003871551281368482729485792732458534913938023540288312855983956924801245494446987925130491268912395288355579583031221693523518782664328634160979703042358131463215067219065395285928606721239415240439010113851277398890795421241998512358479336155934953";
+
     #[test]
     fn x509_certificates_decode() {
-        let d = json!({"pem": CERT});
+        let d = json!({"pem": RSA_CERT});
         let c = search("x509_decode(pem)", &d).unwrap();
-        assert_eq!(c["Subject"]["CommonName"], "web.team-a.example.com");
+        assert_eq!(c["Subject"]["CommonName"], "rsa.team-a.example.com");
         assert_eq!(c["Subject"]["Organization"], json!(["mtk-lint test"]));
         assert_eq!(c["Issuer"]["Country"], json!(["DE"]));
-        assert_eq!(c["DNSNames"], json!(["web.team-a.example.com", "api.team-a.example.com"]));
+        assert_eq!(c["DNSNames"], json!(["rsa.team-a.example.com"]));
+        assert_eq!(c["IPAddresses"], json!(["10.0.0.1"]));
         assert_eq!(
             (c["IsCA"].as_bool(), c["BasicConstraintsValid"].as_bool()),
-            (Some(false), Some(true))
+            (Some(true), Some(true))
         );
         assert_eq!(
             (c["NotBefore"].as_str(), c["NotAfter"].as_str()),
-            (Some("2026-11-22T21:58:31Z"), Some("2036-11-19T21:58:31Z"))
+            (Some("2026-11-30T13:23:34Z"), Some("2036-11-27T13:23:34Z"))
         );
-        assert_eq!((c["Version"].as_u64(), c["PublicKeyAlgorithm"].as_u64()), (Some(3), Some(3)));
-        assert_eq!(c["SerialNumber"], "225987375613036301898596165951429325704685266734");
+        assert_eq!((c["Version"].as_u64(), c["PublicKeyAlgorithm"].as_u64()), (Some(3), Some(1)));
+        assert_eq!(c["PublicKey"], json!({"N": MODULUS, "E": 65537}));
+        // A signing request decodes too, with its requested names and key.
+        let r = search("x509_decode(pem)", &json!({"pem": RSA_CSR})).unwrap();
+        assert_eq!(r["Subject"]["CommonName"], "csr.team-a.example.com");
+        assert_eq!(r["DNSNames"], json!(["csr.team-a.example.com"]));
+        assert_eq!(r["PublicKey"], json!({"N": MODULUS, "E": 65537}));
+        assert_eq!(
+            search("x509_decode(pem).PublicKey.E", &json!({"pem": RSA_CSR})),
+            Ok(json!(65537))
+        );
+        // As in Kyverno, only RSA keys decode.
+        let e = search("x509_decode(pem)", &json!({"pem": EC_CERT})).unwrap_err();
+        assert!(e.to_string().contains("certificate should use rsa algorithm"), "{e}");
+        let e = search("x509_decode('not pem')", &d).unwrap_err();
+        assert!(e.to_string().contains("failed to decode PEM block"), "{e}");
+        assert_eq!(super::decimal(&[0, 1, 0]), "256");
+        assert_eq!(super::decimal(&[]), "0");
     }
 
     #[test]
@@ -475,6 +609,6 @@ Ao+X/aRJCMBhRUWWNgG+
         assert!(search("x509_decode('x')", &d)
             .unwrap_err()
             .to_string()
-            .contains("not a PEM certificate"));
+            .contains("failed to decode PEM block"));
     }
 }
