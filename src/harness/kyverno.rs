@@ -33,6 +33,8 @@ const TEST_KEYS: &[&str] = &[
     "globalContextEntries",
     "results",
     "checks",
+    "paramResources",
+    "jsonPayload",
 ];
 
 /// Fields of a `Test` (and of its results) that `kyverno test` reads and this harness does not
@@ -44,6 +46,8 @@ const UNSUPPORTED_TEST_KEYS: &[&str] = &[
     "apiCallResponses",
     "globalContextEntries",
     "checks",
+    "paramResources",
+    "jsonPayload",
 ];
 const UNSUPPORTED_RESULT_KEYS: &[&str] = &["resourceSpecs", "failOnMissingResources"];
 

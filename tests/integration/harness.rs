@@ -386,6 +386,7 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
     };
     suite("checks", "checks: []\n", "");
     suite("exceptions", "exceptions: [e.yaml]\n", "");
+    suite("payload", "jsonPayload: payload.json\n", "");
     suite("specs", "", ", resourceSpecs: []");
     suite("values", "variables: values.yaml\n", "");
     std::fs::write(
@@ -404,10 +405,11 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
     for want in [
         "checks/kyverno-test.yaml:6:1: `checks` in a Test is not supported yet: the suite is not run",
         "exceptions/kyverno-test.yaml:6:1: `exceptions` in a Test is not supported yet",
+        "payload/kyverno-test.yaml:6:1: `jsonPayload` in a Test is not supported yet",
         "specs/kyverno-test.yaml:7:91: `resourceSpecs` in a result is not supported yet",
         "values/values.yaml:5:20: `foreachValues` in a values file is not supported yet",
     ] {
         assert!(run.stdout.contains(want), "{want}\n{}", run.stdout);
     }
-    assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 4 errors", "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 5 errors", "{}", run.stdout);
 }
