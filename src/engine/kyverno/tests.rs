@@ -449,3 +449,26 @@ spec:
     values.global.insert("request.oldObject.metadata.labels.team".into(), json!("payments"));
     assert_eq!(status(text, "UPDATE", Some(&values)).0, Status::Fail);
 }
+
+#[test]
+fn pod_security_versions_other_than_latest_are_errors() {
+    let text = r"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: pss}
+spec:
+  rules:
+  - name: baseline
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      podSecurity: {level: baseline, version: latest}
+";
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+        "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "nginx"}]}});
+    let out = policy(text).evaluate(&pod, &Request::default());
+    assert_eq!(out[0].status, Status::Fail, "{out:?}");
+    let out = policy(&text.replace("version: latest", "version: v1.24"))
+        .evaluate(&pod, &Request::default());
+    assert_eq!(out[0].status, Status::Error, "{out:?}");
+    assert!(out[0].message.contains("podSecurity version `v1.24` is not supported yet"), "{out:?}");
+}

@@ -254,6 +254,14 @@ fn pod_security(ps: &Value, resource: &Value) -> Scope {
     if !matches!(level, "baseline" | "restricted" | "privileged") {
         return Scope::Error(format!("unknown podSecurity level `{level}`"));
     }
+    // The controls are those of the newest Pod Security Standards; an older version's (which
+    // lack some checks and differ in others) are not implemented: an error, never a check of
+    // the wrong set.
+    if version != "latest" {
+        return Scope::Error(format!(
+            "podSecurity version `{version}` is not supported yet (only `latest`)"
+        ));
+    }
     let excludes = ps.get("exclude").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
     let failed: Vec<pss::Violation> = pss::evaluate(level, resource)
         .into_iter()
