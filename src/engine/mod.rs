@@ -104,6 +104,9 @@ pub struct Origin {
     pub policy: String,
     pub rule: String,
     pub severity: crate::finding::Severity,
+    /// The PolicyException of the tree that excepts the object from the rule (`namespace/name`):
+    /// the finding is reported as suppressed, naming it.
+    pub exception: Option<String>,
 }
 
 /// Where rules put their violations. Eval gives every rule run on one object the same sink, so

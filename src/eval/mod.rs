@@ -97,7 +97,11 @@ pub fn run_with(
         let mut finding = to_finding(&rules[ri], v, inv, resource);
         let suppression = suppress::suppression(&finding, object, exceptions);
         let by = suppression.as_ref().map(|(_, by)| *by);
-        finding.suppressed = suppression.map(|(reason, _)| reason);
+        // A PolicyException of the tree (set by the rule) names itself; a suppression of the
+        // same finding still counts as used.
+        if finding.suppressed.is_none() {
+            finding.suppressed = suppression.map(|(reason, _)| reason);
+        }
         (finding, by)
     };
 
@@ -288,6 +292,8 @@ fn to_finding(
 ) -> Finding {
     let object = &inv.objects[v.object];
     let meta = active.rule.meta();
+    let excepted = v.origin.as_ref().and_then(|o| o.exception.as_ref());
+    let suppressed = excepted.map(|e| format!("excepted by PolicyException `{e}`"));
     let (rule, name, severity, policy) = match v.origin {
         // CEL policy kinds have no rules: the policy names the finding.
         Some(o) if o.rule.is_empty() => {
@@ -319,7 +325,7 @@ fn to_finding(
         path: v.pointer,
         resource,
         policy,
-        suppressed: None,
+        suppressed,
         tenant: tenant_name(inv, object),
         // The units of the cluster the violation is about, else every unit.
         units: match (&object.rendering, v.cluster.as_deref()) {

@@ -223,3 +223,77 @@ spec:
     assert_eq!((run.code, run.json()["errors"].clone()), (0, serde_json::json!([])));
     assert_eq!(run.json()["findings"], serde_json::json!([]));
 }
+
+#[test]
+fn a_policy_exception_in_the_tree_suppresses_exactly_what_it_names() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-team}
+spec:
+  rules:
+  - name: team-label
+    match: {any: [{resources: {kinds: [ConfigMap]}}]}
+    validate:
+      message: a team label please
+      pattern: {metadata: {labels: {team: \"?*\"}}}
+",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: legacy, namespace: delta}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: delta}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: legacy, namespace: gamma}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("exception.yaml"),
+        "apiVersion: kyverno.io/v2
+kind: PolicyException
+metadata: {name: legacy-config, namespace: delta}
+spec:
+  exceptions:
+  - policyName: require-team
+    ruleNames: [team-*]
+  match:
+    any:
+    - resources: {kinds: [ConfigMap], namespaces: [delta], names: [legacy]}
+",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "--show-suppressed", "."], None);
+    let report = run.json();
+    let findings = report["findings"].as_array().unwrap();
+    let shown = |f: &serde_json::Value| {
+        format!(
+            "{}/{}",
+            f["resource"]["namespace"].as_str().unwrap(),
+            f["resource"]["name"].as_str().unwrap()
+        )
+    };
+    let reported: Vec<String> =
+        findings.iter().filter(|f| f["rule"] == "require-team/team-label").map(shown).collect();
+    assert_eq!(reported, ["delta/other", "gamma/legacy"], "{report}");
+    let suppressed: Vec<&serde_json::Value> = report["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "require-team/team-label")
+        .collect();
+    assert_eq!(suppressed.len(), 1, "{report}");
+    assert_eq!(shown(suppressed[0]), "delta/legacy");
+    assert_eq!(suppressed[0]["reason"], "excepted by PolicyException `delta/legacy-config`");
+    // An exception that cannot be compiled is an error at its line.
+    std::fs::write(
+        dir.path().join("exception.yaml"),
+        "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {name: broken, namespace: delta}\nspec:\n  exceptions: nope\n  match: {any: []}\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["."], None);
+    assert_eq!(run.code, 2);
+    let out = format!("{}{}", run.stdout, run.stderr);
+    let want =
+        "exception.yaml:5:3: invalid PolicyException `broken`: spec.exceptions must be a list";
+    assert!(out.contains(want), "{out}");
+}

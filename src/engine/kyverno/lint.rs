@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
 
+use super::exception::PolicyException;
 use super::jmespath::EvalError;
 use super::{ClusterData, Policy, Request, Status};
 use crate::config::SeverityFrom;
@@ -26,6 +27,8 @@ pub struct PolicyRule {
     limits: crate::limits::Limits,
     /// Whether the policy evaluates CEL (then each object is also converted to a CEL value).
     uses_cel: bool,
+    /// The tree's PolicyExceptions.
+    exceptions: Arc<[PolicyException]>,
 }
 
 impl PolicyRule {
@@ -50,7 +53,46 @@ impl PolicyRule {
         };
         let kinds = policy.match_kinds();
         let uses_cel = policy.uses_cel();
-        PolicyRule { meta, policy, kinds, severity_from, limits, uses_cel }
+        PolicyRule {
+            meta,
+            policy,
+            kinds,
+            severity_from,
+            limits,
+            uses_cel,
+            exceptions: Arc::from([]),
+        }
+    }
+
+    /// The PolicyExceptions that may except objects from its rules.
+    #[must_use]
+    pub fn with_exceptions(mut self, exceptions: Arc<[PolicyException]>) -> Self {
+        self.exceptions = exceptions;
+        self
+    }
+
+    /// The policy as PolicyExceptions name it: `name`, or `namespace/name` for a Policy.
+    fn exception_key(&self) -> String {
+        match &self.policy.kind {
+            super::PolicyKind::Policy { namespace } => format!("{namespace}/{}", self.policy.name),
+            _ => self.policy.name.clone(),
+        }
+    }
+
+    /// The exception that excepts this object from a rule, if any.
+    fn exception_for(
+        &self,
+        rule: &str,
+        resource: &Value,
+        request: &Request<'_>,
+        context: &std::cell::OnceCell<Value>,
+    ) -> Option<String> {
+        let key = self.exception_key();
+        let mut named = self.exceptions.iter().filter(|e| e.names(&key, rule)).peekable();
+        named.peek()?;
+        let adm = super::policy::admission(resource, request);
+        let ctx = context.get_or_init(|| super::context::base(resource, request, &adm));
+        named.find(|e| e.matches(&adm, ctx, &request.limits)).map(|e| e.label.clone())
     }
 
     fn severity(&self, rule: &str) -> Severity {
@@ -147,6 +189,12 @@ impl Rule for PolicyRule {
                 }
                 Status::Pass | Status::Skip => continue,
             };
+            let exception = match response.status {
+                Status::Fail | Status::Warn => {
+                    self.exception_for(&response.rule, &resource, &request, &shared_context)
+                }
+                _ => None,
+            };
             sink.violations.push(Violation {
                 object: object.index,
                 pointer,
@@ -155,6 +203,7 @@ impl Rule for PolicyRule {
                     policy: self.policy.name.clone(),
                     severity: self.severity(&response.rule),
                     rule: response.rule,
+                    exception,
                 }),
                 at: None,
                 cluster: None,
@@ -286,6 +335,27 @@ impl TreeData<'_> {
 /// name seen twice is used once (the first). Rules the engine cannot evaluate are reported once
 /// and left out; mutate, generate and verifyImages rules do not validate and are not run.
 #[must_use]
+/// The PolicyExceptions of the tree; one that cannot be compiled is a problem at its line.
+fn tree_exceptions(
+    inventory: &Inventory,
+    problems: &mut Vec<crate::error::Problem>,
+) -> Arc<[PolicyException]> {
+    inventory
+        .objects
+        .iter()
+        .filter(|o| super::exception::is_exception(&o.root))
+        .filter_map(|o| match PolicyException::from_node(&o.root) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                let display = inventory.source(o).display.clone();
+                let message = format!("invalid PolicyException `{}`: {}", o.name, e.message);
+                problems.push(crate::error::Problem::new(display, e.pos, message));
+                None
+            }
+        })
+        .collect()
+}
+
 pub fn load_policies(
     paths: &[std::path::PathBuf],
     include_tree: bool,
@@ -340,6 +410,8 @@ pub fn load_policies(
             compile(&inventory.source(object).display, &object.root, &mut compiled, &mut problems);
         }
     }
+    // The tree's PolicyExceptions apply to every policy, from the tree or `--policy`.
+    let exceptions = tree_exceptions(inventory, &mut problems);
     let mut names = std::collections::HashSet::new();
     let mut rules: Vec<Box<dyn Rule>> = Vec::new();
     for (display, mut policy) in compiled {
@@ -348,7 +420,10 @@ pub fn load_policies(
         }
         if let super::PolicyKind::Cel(kind) = &policy.kind {
             if policy.is_validating_policy() {
-                rules.push(Box::new(PolicyRule::new(policy, severity_from, limits)));
+                rules.push(Box::new(
+                    PolicyRule::new(policy, severity_from, limits)
+                        .with_exceptions(Arc::clone(&exceptions)),
+                ));
             } else if kind == "ImageValidatingPolicy" {
                 let message = format!(
                     "policy `{}`: {kind} (image verification) is not supported; not applied",
@@ -377,7 +452,10 @@ pub fn load_policies(
             }
         });
         if !policy.rules.is_empty() {
-            rules.push(Box::new(PolicyRule::new(policy, severity_from, limits)));
+            rules.push(Box::new(
+                PolicyRule::new(policy, severity_from, limits)
+                    .with_exceptions(Arc::clone(&exceptions)),
+            ));
         }
     }
     (rules, problems)

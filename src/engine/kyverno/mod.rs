@@ -15,6 +15,7 @@ pub(crate) mod cel;
 mod compile;
 pub mod conditions;
 mod context;
+pub mod exception;
 pub mod jmespath;
 pub mod lint;
 pub mod matching;
