@@ -40,7 +40,6 @@ const TEST_KEYS: &[&str] = &[
 /// Fields of a `Test` (and of its results) that `kyverno test` reads and this harness does not
 /// yet: a suite that uses one is an error naming it, never run with the field ignored.
 const UNSUPPORTED_TEST_KEYS: &[&str] = &[
-    "exceptions",
     "targetResources",
     "clusterResources",
     "apiCallResponses",
@@ -180,6 +179,9 @@ struct Suite {
     /// Policies that could not be compiled: name and why (their rows are skipped, as
     /// `kyverno test` reports them; the error is reported too).
     invalid: Invalid,
+    /// The test's `exceptions` (PolicyExceptions): the rules they name are skipped on the
+    /// resources they match.
+    exceptions: Vec<kyverno::exception::PolicyException>,
     resources: Vec<Value>,
     values: Values,
     user: Option<UserInfo>,
@@ -277,6 +279,7 @@ fn load_suite(
 
     let (policies, invalid) = load_policies(&f, dir, display, files, &mut problems)?;
     let resources = load_resources(&f, dir, display, files, &mut problems)?;
+    let exceptions = load_exceptions(&f, dir, display, files, &mut problems)?;
 
     let values = match f.string("variables") {
         Some(v) => {
@@ -306,7 +309,8 @@ fn load_suite(
 
     let results = load_results(&f, display)?;
     let limits = files.limits;
-    let suite = Suite { policies, invalid, resources, values, user, results, limits, cluster };
+    let suite =
+        Suite { policies, invalid, exceptions, resources, values, user, results, limits, cluster };
     Ok((suite, problems))
 }
 
@@ -377,6 +381,45 @@ fn load_policies(
         }
     }
     Ok((policies, invalid))
+}
+
+/// The PolicyExceptions of the test's `exceptions` files; one that cannot be compiled is a
+/// problem at its line, and a file with none an error (a wrong path must not pass green).
+fn load_exceptions(
+    f: &Fields<'_>,
+    dir: &Path,
+    display: &str,
+    files: &Files<'_>,
+    problems: &mut Vec<Problem>,
+) -> Result<Vec<kyverno::exception::PolicyException>, Problem> {
+    use kyverno::exception::{is_exception, PolicyException};
+    let mut exceptions = Vec::new();
+    for (p, pos) in f.strings_at("exceptions") {
+        for file in files.resolve(dir, &p, display, Some(pos))? {
+            let parsed = files.read_yaml(&file)?;
+            problems.extend(parsed.problems.iter().cloned());
+            let mut found = 0;
+            for doc in parsed.documents.iter().filter(|d| is_exception(&d.root)) {
+                found += 1;
+                match PolicyException::from_node(&doc.root) {
+                    Ok(e) => exceptions.push(e),
+                    Err(e) => problems.push(Problem::new(
+                        files.display(&file),
+                        e.pos,
+                        format!("invalid PolicyException: {}", e.message),
+                    )),
+                }
+            }
+            if found == 0 && parsed.problems.is_empty() {
+                problems.push(Problem::new(
+                    display,
+                    Some(pos),
+                    format!("`{p}` holds no PolicyException"),
+                ));
+            }
+        }
+    }
+    Ok(exceptions)
 }
 
 /// The resources under test, de-duplicated by identity (the first one wins).
@@ -699,6 +742,7 @@ fn evaluate(
         namespace_labels: suite.values.namespace_labels.get(namespace).cloned().unwrap_or_default(),
         namespace_object: suite.values.namespace_objects.get(namespace),
         user: suite.user.as_ref(),
+        exceptions: Some(&suite.exceptions),
         values: Some(&suite.values.engine),
         cluster: suite.cluster.as_ref().map(|c| c as &dyn ClusterData),
         limits: suite.limits,

@@ -385,7 +385,7 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
         .unwrap();
     };
     suite("checks", "checks: []\n", "");
-    suite("exceptions", "exceptions: [e.yaml]\n", "");
+    suite("targets", "targetResources: [t.yaml]\n", "");
     suite("payload", "jsonPayload: payload.json\n", "");
     suite("specs", "", ", resourceSpecs: []");
     suite("values", "variables: values.yaml\n", "");
@@ -404,7 +404,7 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     for want in [
         "checks/kyverno-test.yaml:6:1: `checks` in a Test is not supported yet: the suite is not run",
-        "exceptions/kyverno-test.yaml:6:1: `exceptions` in a Test is not supported yet",
+        "targets/kyverno-test.yaml:6:1: `targetResources` in a Test is not supported yet",
         "payload/kyverno-test.yaml:6:1: `jsonPayload` in a Test is not supported yet",
         "specs/kyverno-test.yaml:7:91: `resourceSpecs` in a result is not supported yet",
         "values/values.yaml:5:20: `foreachValues` in a values file is not supported yet",
@@ -412,4 +412,44 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
         assert!(run.stdout.contains(want), "{want}\n{}", run.stdout);
     }
     assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 5 errors", "{}", run.stdout);
+}
+
+#[test]
+fn a_tests_policy_exceptions_skip_the_rules_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: require-team}\nspec:\n  rules:\n  - name: team-label\n    match: {any: [{resources: {kinds: [ConfigMap]}}]}\n    validate:\n      pattern: {metadata: {labels: {team: \"?*\"}}}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("resources.yaml"), CONFIG_MAPS).unwrap();
+    std::fs::write(
+        dir.path().join("exception.yaml"),
+        "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {name: a-is-legacy, namespace: default}\nspec:\n  exceptions:\n  - {policyName: require-team, ruleNames: [team-label]}\n  match:\n    any:\n    - resources: {kinds: [ConfigMap], names: [a]}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nexceptions: [exception.yaml]\nresults:\n- {policy: require-team, rule: team-label, resources: [a], kind: ConfigMap, result: skip}\n- {policy: require-team, rule: team-label, resources: [b], kind: ConfigMap, result: fail}\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let rows = &out["tests"][0]["rows"];
+    assert_eq!(rows[0]["actual"], "skip", "{rows}");
+    assert_eq!(
+        rows[0]["message"], "rule is skipped due to policy exceptions default/a-is-legacy",
+        "{rows}"
+    );
+    assert_eq!(rows[1]["actual"], "fail", "{rows}");
+    // A file with no exception in it is an error.
+    std::fs::write(
+        dir.path().join("exception.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("`exception.yaml` holds no PolicyException"), "{}", run.stdout);
 }

@@ -71,14 +71,6 @@ impl PolicyRule {
         self
     }
 
-    /// The policy as PolicyExceptions name it: `name`, or `namespace/name` for a Policy.
-    fn exception_key(&self) -> String {
-        match &self.policy.kind {
-            super::PolicyKind::Policy { namespace } => format!("{namespace}/{}", self.policy.name),
-            _ => self.policy.name.clone(),
-        }
-    }
-
     /// The exception that excepts this object from a rule, if any.
     fn exception_for(
         &self,
@@ -87,7 +79,7 @@ impl PolicyRule {
         request: &Request<'_>,
         context: &std::cell::OnceCell<Value>,
     ) -> Option<String> {
-        let key = self.exception_key();
+        let key = self.policy.exception_key();
         let mut named = self.exceptions.iter().filter(|e| e.names(&key, rule)).peekable();
         named.peek()?;
         let adm = super::policy::admission(resource, request);
@@ -171,6 +163,9 @@ impl Rule for PolicyRule {
             namespace_labels: (*namespace_labels).clone(),
             namespace_object: None,
             user: None,
+            // The tree's exceptions are applied to the findings (reported as suppressed),
+            // not to the evaluation.
+            exceptions: None,
             values: None,
             cluster: Some(&tree),
             limits: self.limits,

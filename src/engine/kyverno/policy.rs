@@ -182,7 +182,14 @@ impl Policy {
             match rule.applies(&adm) {
                 Ok(false) => continue,
                 Ok(true) => {
-                    if let Some(response) =
+                    if let Some(keys) = self.excepted(rule, resource, request, &adm) {
+                        out.push(RuleResponse {
+                            rule: rule.name.clone(),
+                            status: Status::Skip,
+                            message: format!("rule is skipped due to policy exceptions {keys}"),
+                            path: None,
+                        });
+                    } else if let Some(response) =
                         rule.run((&self.name, &self.failure_action), resource, request, &adm)
                     {
                         out.push(response);
@@ -200,6 +207,41 @@ impl Policy {
             }
         }
         out
+    }
+}
+
+impl Policy {
+    /// The policy as PolicyExceptions name it: `name`, or `namespace/name` for a Policy.
+    #[must_use]
+    pub fn exception_key(&self) -> String {
+        match &self.kind {
+            PolicyKind::Policy { namespace } => format!("{namespace}/{}", self.name),
+            _ => self.name.clone(),
+        }
+    }
+
+    /// The request's exceptions that name this rule and match the resource (`namespace/name`,
+    /// joined by `, `), as Kyverno checks them once the rule matches, before its context.
+    fn excepted(
+        &self,
+        rule: &Rule,
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+    ) -> Option<String> {
+        let key = self.exception_key();
+        let named: Vec<_> =
+            request.exceptions?.iter().filter(|e| e.names(&key, &rule.name)).collect();
+        if named.is_empty() {
+            return None;
+        }
+        let ctx = super::context::base(resource, request, adm);
+        let keys: Vec<&str> = named
+            .into_iter()
+            .filter(|e| e.matches(adm, &ctx, &request.limits))
+            .map(|e| e.label.as_str())
+            .collect();
+        (!keys.is_empty()).then(|| keys.join(", "))
     }
 }
 
@@ -223,6 +265,9 @@ pub struct Request<'a> {
     /// values file); CEL's `namespaceObject`.
     pub namespace_object: Option<&'a Value>,
     pub user: Option<&'a UserInfo>,
+    /// PolicyExceptions that skip the rules they name on the resources they match (a test's
+    /// `exceptions`); `check` applies the tree's to findings instead.
+    pub exceptions: Option<&'a [super::exception::PolicyException]>,
     /// Values a test supplies (globalValues, per-rule context values).
     pub values: Option<&'a Values>,
     /// Objects of the tree, for `configMap` and `apiCall` context entries.
