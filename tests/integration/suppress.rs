@@ -284,6 +284,16 @@ spec:
     assert_eq!(suppressed.len(), 1, "{report}");
     assert_eq!(shown(suppressed[0]), "delta/legacy");
     assert_eq!(suppressed[0]["reason"], "excepted by PolicyException `delta/legacy-config`");
+    // In SARIF, a result with its suppression.
+    let run = mtk_in(dir.path(), &["--format", "sarif", "."], None);
+    let sarif: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let justifications: Vec<&str> = sarif["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["suppressions"][0]["justification"].as_str())
+        .collect();
+    assert_eq!(justifications, ["excepted by PolicyException `delta/legacy-config`"]);
     // An exception that cannot be compiled is an error at its line.
     std::fs::write(
         dir.path().join("exception.yaml"),
