@@ -417,26 +417,15 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
 #[test]
 fn a_tests_policy_exceptions_skip_the_rules_they_name() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("policy.yaml"),
-        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: require-team}\nspec:\n  rules:\n  - name: team-label\n    match: {any: [{resources: {kinds: [ConfigMap]}}]}\n    validate:\n      pattern: {metadata: {labels: {team: \"?*\"}}}\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("resources.yaml"), CONFIG_MAPS).unwrap();
-    std::fs::write(
-        dir.path().join("exception.yaml"),
-        "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {name: a-is-legacy, namespace: default}\nspec:\n  exceptions:\n  - {policyName: require-team, ruleNames: [team-label]}\n  match:\n    any:\n    - resources: {kinds: [ConfigMap], names: [a]}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("kyverno-test.yaml"),
-        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nexceptions: [exception.yaml]\nresults:\n- {policy: require-team, rule: team-label, resources: [a], kind: ConfigMap, result: skip}\n- {policy: require-team, rule: team-label, resources: [b], kind: ConfigMap, result: fail}\n",
-    )
-    .unwrap();
-    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
-    let rows = &out["tests"][0]["rows"];
+    let (code, rows) = exception_suite(
+        dir.path(),
+        (
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: require-team}\nspec:\n  rules:\n  - name: team-label\n    match: {any: [{resources: {kinds: [ConfigMap]}}]}\n    validate:\n      pattern: {metadata: {labels: {team: \"?*\"}}}\n",
+            "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {name: a-is-legacy, namespace: default}\nspec:\n  exceptions:\n  - {policyName: require-team, ruleNames: [team-label]}\n  match:\n    any:\n    - resources: {kinds: [ConfigMap], names: [a]}\n",
+            "- {policy: require-team, rule: team-label, resources: [a], kind: ConfigMap, result: skip}\n- {policy: require-team, rule: team-label, resources: [b], kind: ConfigMap, result: fail}\n",
+        ),
+    );
+    assert_eq!(code, 0, "{rows}");
     assert_eq!(rows[0]["actual"], "skip", "{rows}");
     assert_eq!(
         rows[0]["message"], "rule is skipped due to policy exceptions default/a-is-legacy",
@@ -452,4 +441,71 @@ fn a_tests_policy_exceptions_skip_the_rules_they_name() {
     let run = mtk_in(dir.path(), &["test", "."], None);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stdout.contains("`exception.yaml` holds no PolicyException"), "{}", run.stdout);
+}
+
+#[test]
+fn a_cel_policy_exception_exempts_what_its_match_conditions_select() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, rows) = exception_suite(
+        dir.path(),
+        (
+            "apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata: {name: team-label}\nspec:\n  validationActions: [Audit]\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}\n  validations:\n  - expression: \"has(object.metadata.labels) && 'team' in object.metadata.labels\"\n    message: a team label please\n",
+            "apiVersion: policies.kyverno.io/v1\nkind: PolicyException\nmetadata: {name: a-is-legacy, namespace: default}\nspec:\n  policyRefs:\n  - {name: team-label, kind: ValidatingPolicy}\n  matchConditions:\n  - {name: only-a, expression: \"object.metadata.name == 'a'\"}\n",
+            "- {isValidatingPolicy: true, policy: team-label, resources: [a], kind: ConfigMap, result: skip}\n- {isValidatingPolicy: true, policy: team-label, resources: [b], kind: ConfigMap, result: fail}\n",
+        ),
+    );
+    assert_eq!(code, 0, "{rows}");
+    assert_eq!(rows[0]["actual"], "skip", "{rows}");
+    assert_eq!(rows[0]["message"], "rule is skipped due to policy exception: default/a-is-legacy");
+    assert_eq!(rows[1]["actual"], "fail", "{rows}");
+    // `reportResult: pass` reports the exempted resource as passed.
+    let text = std::fs::read_to_string(dir.path().join("exception.yaml")).unwrap();
+    std::fs::write(dir.path().join("exception.yaml"), format!("{text}  reportResult: pass\n"))
+        .unwrap();
+    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(out["tests"][0]["rows"][0]["actual"], "pass", "{out}");
+    // In a lint, the exempted finding is suppressed, naming the exception.
+    let run = mtk_in(
+        dir.path(),
+        &[
+            "--format",
+            "json",
+            "--show-suppressed",
+            "--no-tree-policies",
+            "--policy",
+            "policy.yaml",
+            "resources.yaml",
+            "exception.yaml",
+        ],
+        None,
+    );
+    let report = run.json();
+    let suppressed: Vec<&str> = report["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "team-label")
+        .filter_map(|f| f["reason"].as_str())
+        .collect();
+    assert_eq!(suppressed, ["excepted by PolicyException `default/a-is-legacy`"], "{report}");
+}
+
+/// Writes a suite of a policy, the two ConfigMaps, an exception and two results, and runs it:
+/// the exit code and the rows.
+fn exception_suite(
+    dir: &Path,
+    (policy, exception, results): (&str, &str, &str),
+) -> (i32, serde_json::Value) {
+    std::fs::write(dir.join("policy.yaml"), policy).unwrap();
+    std::fs::write(dir.join("resources.yaml"), CONFIG_MAPS).unwrap();
+    std::fs::write(dir.join("exception.yaml"), exception).unwrap();
+    std::fs::write(
+        dir.join("kyverno-test.yaml"),
+        format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {{name: t}}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nexceptions: [exception.yaml]\nresults:\n{results}"),
+    )
+    .unwrap();
+    let run = mtk_in(dir, &["test", "--format", "json", "."], None);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    (run.code, out["tests"][0]["rows"].clone())
 }

@@ -1,31 +1,43 @@
-//! Kyverno `PolicyException` (`kyverno.io/v2`, `v2beta1`): rules of named policies that do not
-//! apply to the resources an exception matches (and whose `conditions` hold).
+//! Policy exceptions: Kyverno's `PolicyException` (`kyverno.io/v2`, `v2beta1`), which exempts
+//! resources its `match` and `conditions` select from named rules of named policies, and the
+//! CEL kind (`policies.kyverno.io`), which exempts resources its `matchConditions` select from
+//! the CEL policies it references.
+
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::matching::{self, Admission};
-use super::policy::PolicyError;
-use super::{conditions, wildcard};
-use crate::limits::Limits;
+use super::policy::{Policy, PolicyError, PolicyKind, Request};
+use super::{cel, conditions, wildcard};
+use crate::engine::cel::admission::{Outcome, Program};
 use crate::load::Node;
 
-/// A compiled PolicyException.
+/// A compiled policy exception.
 #[derive(Clone, Debug)]
 pub struct PolicyException {
     /// `namespace/name`, as Kyverno names an exception in its messages.
     pub label: String,
-    /// (policy, rule name patterns): the policy as `name` (a ClusterPolicy) or
-    /// `namespace/name` (a Policy).
-    exceptions: Vec<(String, Vec<String>)>,
-    match_block: Value,
-    conditions: Option<Value>,
+    what: Exempts,
 }
 
-/// Whether a document is a Kyverno PolicyException.
+#[derive(Clone, Debug)]
+enum Exempts {
+    /// `kyverno.io`: (policy, rule name patterns) — the policy as `name` (a ClusterPolicy) or
+    /// `namespace/name` (a Policy) — on the resources `match` and `conditions` select.
+    Rules { exceptions: Vec<(String, Vec<String>)>, match_block: Value, conditions: Option<Value> },
+    /// `policies.kyverno.io`: the (kind, name) policies it references, on the resources its
+    /// match conditions select; `pass` when its `reportResult` is `pass` (else skip).
+    Policies { references: Vec<(String, String)>, conditions: Arc<Program>, pass: bool },
+}
+
+/// Whether a document is a policy exception of either kind.
 #[must_use]
 pub fn is_exception(root: &Node) -> bool {
     let text = |key: &str| root.get(key).and_then(Node::as_str).unwrap_or("");
-    text("kind") == "PolicyException" && text("apiVersion").starts_with("kyverno.io/v2")
+    text("kind") == "PolicyException"
+        && (text("apiVersion").starts_with("kyverno.io/v2")
+            || text("apiVersion").starts_with("policies.kyverno.io/"))
 }
 
 fn err(node: &Node, message: impl Into<String>) -> PolicyError {
@@ -33,7 +45,7 @@ fn err(node: &Node, message: impl Into<String>) -> PolicyError {
 }
 
 impl PolicyException {
-    /// Compiles a PolicyException document.
+    /// Compiles a policy exception document.
     pub fn from_node(root: &Node) -> Result<PolicyException, PolicyError> {
         let text = |path: &[&str]| root.at(path).and_then(Node::as_str).unwrap_or("");
         let name = text(&["metadata", "name"]);
@@ -44,59 +56,139 @@ impl PolicyException {
         let label =
             if namespace.is_empty() { name.to_string() } else { format!("{namespace}/{name}") };
         let spec = root.get("spec").ok_or_else(|| err(root, "a PolicyException needs a spec"))?;
-        if let Some(ps) = spec.get("podSecurity") {
+        let what = if text(&["apiVersion"]).starts_with("policies.kyverno.io/") {
+            cel_exempts(spec)?
+        } else {
+            rules_exempts(spec)?
+        };
+        Ok(PolicyException { label, what })
+    }
+
+    /// Whether it names this rule of this policy (rule names may use `*` and `?`; a CEL
+    /// exception names whole policies).
+    #[must_use]
+    pub fn names(&self, policy: &Policy, rule: &str) -> bool {
+        match &self.what {
+            Exempts::Rules { exceptions, .. } => {
+                let key = policy.exception_key();
+                exceptions
+                    .iter()
+                    .any(|(p, rules)| *p == key && rules.iter().any(|r| wildcard::matches(r, rule)))
+            }
+            Exempts::Policies { references, .. } => match &policy.kind {
+                PolicyKind::Cel(kind) => {
+                    references.iter().any(|(k, n)| k == kind && *n == policy.name)
+                }
+                _ => false,
+            },
+        }
+    }
+
+    /// Whether it selects a resource under an admission request. Conditions of a Kyverno
+    /// exception that cannot be evaluated make it not apply, as Kyverno skips it; match
+    /// conditions of a CEL exception that cannot be evaluated are an error, as Kyverno fails
+    /// the policy's evaluation.
+    pub fn matches(
+        &self,
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+    ) -> Result<bool, String> {
+        match &self.what {
+            Exempts::Rules { match_block, conditions, .. } => {
+                if !matching::matches(match_block, adm).unwrap_or(false) {
+                    return Ok(false);
+                }
+                Ok(match conditions {
+                    Some(c) => {
+                        let ctx = super::context::base(resource, request, adm);
+                        matches!(conditions::evaluate(c, &ctx, &request.limits), Ok((true, _)))
+                    }
+                    None => true,
+                })
+            }
+            Exempts::Policies { conditions, .. } => {
+                let vars = cel::activation(resource, request, adm);
+                let host = cel::ClusterHost { cluster: request.cluster };
+                match conditions.run(&vars, &request.limits, Some(&host), (false, false)) {
+                    Outcome::Pass => Ok(true),
+                    Outcome::NotMatched(_) => Ok(false),
+                    Outcome::Error(e) | Outcome::Fail(e, _) => {
+                        Err(format!("PolicyException `{}`: {e}", self.label))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Whether a CEL exception reports what it exempts as passed (`reportResult: pass`).
+    #[must_use]
+    pub fn reports_pass(&self) -> bool {
+        matches!(self.what, Exempts::Policies { pass: true, .. })
+    }
+}
+
+/// `kyverno.io` exceptions: `spec.exceptions`, `spec.match`, `spec.conditions`.
+fn rules_exempts(spec: &Node) -> Result<Exempts, PolicyError> {
+    if let Some(ps) = spec.get("podSecurity") {
+        return Err(err(
+            ps,
+            "spec.podSecurity (exempting Pod Security controls) is not supported yet",
+        ));
+    }
+    let list = spec
+        .get("exceptions")
+        .and_then(Node::as_seq)
+        .ok_or_else(|| err(spec, "spec.exceptions must be a list"))?;
+    let mut exceptions = Vec::new();
+    for entry in list {
+        let policy = entry.get("policyName").and_then(Node::as_str).unwrap_or("");
+        let rules: Vec<String> = entry
+            .get("ruleNames")
+            .and_then(Node::as_seq)
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.as_str().map(String::from))
+            .collect();
+        if policy.is_empty() || rules.is_empty() {
+            return Err(err(entry, "an exception needs a policyName and ruleNames"));
+        }
+        exceptions.push((policy.to_string(), rules));
+    }
+    let match_block = spec
+        .get("match")
+        .map(Node::to_json)
+        .ok_or_else(|| err(spec, "a PolicyException needs spec.match"))?;
+    let conditions = spec.get("conditions").map(Node::to_json);
+    Ok(Exempts::Rules { exceptions, match_block, conditions })
+}
+
+/// `policies.kyverno.io` exceptions: `spec.policyRefs`, `spec.matchConditions`,
+/// `spec.reportResult`.
+fn cel_exempts(spec: &Node) -> Result<Exempts, PolicyError> {
+    for partial in ["images", "allowedValues"] {
+        if let Some(n) = spec.get(partial) {
             return Err(err(
-                ps,
-                "spec.podSecurity (exempting Pod Security controls) is not supported yet",
+                n,
+                format!("spec.{partial} (a partial exemption) is not supported yet"),
             ));
         }
-        let list = spec
-            .get("exceptions")
-            .and_then(Node::as_seq)
-            .ok_or_else(|| err(spec, "spec.exceptions must be a list"))?;
-        let mut exceptions = Vec::new();
-        for entry in list {
-            let policy = entry.get("policyName").and_then(Node::as_str).unwrap_or("");
-            let rules: Vec<String> = entry
-                .get("ruleNames")
-                .and_then(Node::as_seq)
-                .into_iter()
-                .flatten()
-                .filter_map(|r| r.as_str().map(String::from))
-                .collect();
-            if policy.is_empty() || rules.is_empty() {
-                return Err(err(entry, "an exception needs a policyName and ruleNames"));
-            }
-            exceptions.push((policy.to_string(), rules));
-        }
-        let match_block = spec
-            .get("match")
-            .map(Node::to_json)
-            .ok_or_else(|| err(spec, "a PolicyException needs spec.match"))?;
-        let conditions = spec.get("conditions").map(Node::to_json);
-        Ok(PolicyException { label, exceptions, match_block, conditions })
     }
-
-    /// Whether it names this rule of this policy (`policy`: `name`, or `namespace/name` for a
-    /// namespaced Policy); rule names may use `*` and `?`.
-    #[must_use]
-    pub fn names(&self, policy: &str, rule: &str) -> bool {
-        self.exceptions
-            .iter()
-            .any(|(p, rules)| p == policy && rules.iter().any(|r| wildcard::matches(r, rule)))
-    }
-
-    /// Whether it matches a resource under an admission request (`ctx`: the rule context, for
-    /// `conditions`). Conditions that cannot be evaluated make it not apply, as Kyverno skips
-    /// such an exception.
-    #[must_use]
-    pub fn matches(&self, adm: &Admission<'_>, ctx: &Value, limits: &Limits) -> bool {
-        if !matching::matches(&self.match_block, adm).unwrap_or(false) {
-            return false;
+    let refs = spec
+        .get("policyRefs")
+        .and_then(Node::as_seq)
+        .ok_or_else(|| err(spec, "spec.policyRefs must be a list"))?;
+    let mut references = Vec::new();
+    for r in refs {
+        let text = |key: &str| r.get(key).and_then(Node::as_str).unwrap_or("").to_string();
+        let (kind, name) = (text("kind"), text("name"));
+        if kind.is_empty() || name.is_empty() {
+            return Err(err(r, "a policyRef needs a kind and a name"));
         }
-        match &self.conditions {
-            Some(c) => matches!(conditions::evaluate(c, ctx, limits), Ok((true, _))),
-            None => true,
-        }
+        references.push((kind, name));
     }
+    let conditions = Program::from_nodes(None, "validations", Some((spec, "matchConditions")))
+        .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })?;
+    let pass = spec.get("reportResult").and_then(Node::as_str) == Some("pass");
+    Ok(Exempts::Policies { references, conditions: Arc::new(conditions), pass })
 }

@@ -71,20 +71,13 @@ impl PolicyRule {
         self
     }
 
-    /// The exception that excepts this object from a rule, if any.
-    fn exception_for(
-        &self,
-        rule: &str,
-        resource: &Value,
-        request: &Request<'_>,
-        context: &std::cell::OnceCell<Value>,
-    ) -> Option<String> {
-        let key = self.policy.exception_key();
-        let mut named = self.exceptions.iter().filter(|e| e.names(&key, rule)).peekable();
+    /// The exception that excepts this object from a rule, if any (one whose match conditions
+    /// cannot be evaluated excepts nothing: the finding stands).
+    fn exception_for(&self, rule: &str, resource: &Value, request: &Request<'_>) -> Option<String> {
+        let mut named = self.exceptions.iter().filter(|e| e.names(&self.policy, rule)).peekable();
         named.peek()?;
         let adm = super::policy::admission(resource, request);
-        let ctx = context.get_or_init(|| super::context::base(resource, request, &adm));
-        named.find(|e| e.matches(&adm, ctx, &request.limits)).map(|e| e.label.clone())
+        named.find(|e| e.matches(resource, request, &adm).unwrap_or(false)).map(|e| e.label.clone())
     }
 
     fn severity(&self, rule: &str) -> Severity {
@@ -186,7 +179,7 @@ impl Rule for PolicyRule {
             };
             let exception = match response.status {
                 Status::Fail | Status::Warn => {
-                    self.exception_for(&response.rule, &resource, &request, &shared_context)
+                    self.exception_for(&response.rule, &resource, &request)
                 }
                 _ => None,
             };

@@ -158,6 +158,9 @@ impl Policy {
 
     fn evaluate_within_limits(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
         if let Some(validating) = &self.validating {
+            if let Some(response) = self.cel_excepted(resource, request) {
+                return vec![response];
+            }
             return validating.evaluate(resource, request);
         }
         if let PolicyKind::Cel(kind) = &self.kind {
@@ -220,6 +223,34 @@ impl Policy {
         }
     }
 
+    /// What a CEL policy gives a resource the request's exceptions exempt from it: pass or skip
+    /// as the first of them reports (`reportResult`), naming them all, as Kyverno's engine
+    /// does; an error when an exception's match conditions cannot be evaluated.
+    fn cel_excepted(&self, resource: &Value, request: &Request<'_>) -> Option<RuleResponse> {
+        let named: Vec<_> = request.exceptions?.iter().filter(|e| e.names(self, "")).collect();
+        if named.is_empty() {
+            return None;
+        }
+        let adm = admission(resource, request);
+        let mut matched = Vec::new();
+        for e in named {
+            match e.matches(resource, request, &adm) {
+                Ok(true) => matched.push(e),
+                Ok(false) => {}
+                Err(message) => {
+                    let rule = "evaluation".to_string();
+                    return Some(RuleResponse { rule, status: Status::Error, message, path: None });
+                }
+            }
+        }
+        let first = matched.first()?;
+        let keys: Vec<&str> = matched.iter().map(|e| e.label.as_str()).collect();
+        let (status, done) =
+            if first.reports_pass() { (Status::Pass, "passed") } else { (Status::Skip, "skipped") };
+        let message = format!("rule is {done} due to policy exception: {}", keys.join(", "));
+        Some(RuleResponse { rule: "exception".into(), status, message, path: None })
+    }
+
     /// The request's exceptions that name this rule and match the resource (`namespace/name`,
     /// joined by `, `), as Kyverno checks them once the rule matches, before its context.
     fn excepted(
@@ -229,16 +260,11 @@ impl Policy {
         request: &Request<'_>,
         adm: &Admission<'_>,
     ) -> Option<String> {
-        let key = self.exception_key();
-        let named: Vec<_> =
-            request.exceptions?.iter().filter(|e| e.names(&key, &rule.name)).collect();
-        if named.is_empty() {
-            return None;
-        }
-        let ctx = super::context::base(resource, request, adm);
-        let keys: Vec<&str> = named
-            .into_iter()
-            .filter(|e| e.matches(adm, &ctx, &request.limits))
+        let keys: Vec<&str> = request
+            .exceptions?
+            .iter()
+            .filter(|e| e.names(self, &rule.name))
+            .filter(|e| e.matches(resource, request, adm).unwrap_or(false))
             .map(|e| e.label.as_str())
             .collect();
         (!keys.is_empty()).then(|| keys.join(", "))
