@@ -2,7 +2,6 @@
 //! named `policy/rule`, with the line of the field where the pattern or condition failed.
 //! `configMap` and `apiCall` context entries are answered from the tree ([`TreeData`]).
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use serde_json::Value;
@@ -244,9 +243,7 @@ impl ClusterData for TreeData<'_> {
 
     fn api_get(&self, path: &str) -> Option<Arc<Value>> {
         let answer: Result<_, std::convert::Infallible> =
-            remembered(&self.answers.gets, path.to_string(), || {
-                Ok(self.api_get_uncached(path).map(Arc::new))
-            });
+            remembered(&self.answers.gets, path, || Ok(self.api_get_uncached(path).map(Arc::new)));
         answer.unwrap_or_else(|never| match never {})
     }
 
@@ -258,7 +255,7 @@ impl ClusterData for TreeData<'_> {
     ) -> Option<Result<Arc<Value>, EvalError>> {
         let response = self.api_get(path)?;
         let key = format!("{path}\0{query}");
-        Some(remembered(&self.answers.queries, key, || {
+        Some(remembered(&self.answers.queries, &key, || {
             super::jmespath::search(query, &response, limits).map(Arc::new)
         }))
     }
@@ -271,19 +268,20 @@ const API_CACHE_ENTRIES: usize = 1024;
 /// ask the same paths for object after object (the objects of a namespace, a Namespace).
 #[derive(Default)]
 pub struct ApiAnswers {
-    gets: RwLock<HashMap<String, Option<Arc<Value>>>>,
+    gets: RwLock<foldhash::HashMap<String, Option<Arc<Value>>>>,
     /// Results by path NUL query; failures are not kept.
-    queries: RwLock<HashMap<String, Arc<Value>>>,
+    queries: RwLock<foldhash::HashMap<String, Arc<Value>>>,
 }
 
-/// Looks `key` up in a cache, computing and remembering the answer on a miss.
+/// Looks `key` up in a cache (without allocating), computing and remembering the answer on a
+/// miss.
 fn remembered<T: Clone, E>(
-    cache: &RwLock<HashMap<String, T>>,
-    key: String,
+    cache: &RwLock<foldhash::HashMap<String, T>>,
+    key: &str,
     compute: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, E> {
     let read = cache.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-    if let Some(hit) = read.get(&key) {
+    if let Some(hit) = read.get(key) {
         return Ok(hit.clone());
     }
     drop(read);
@@ -292,7 +290,7 @@ fn remembered<T: Clone, E>(
     if write.len() >= API_CACHE_ENTRIES {
         write.clear();
     }
-    write.insert(key, answer.clone());
+    write.insert(key.to_string(), answer.clone());
     Ok(answer)
 }
 
