@@ -118,6 +118,19 @@ impl Outcome {
     }
 }
 
+/// The inventory of the inputs as `check` builds it: with the config file `check` would use
+/// (its excludes, limits and render options), before any rule runs. Problems of the config stop
+/// it, as they stop `check`.
+pub fn inventory(options: &CheckOptions, cwd: &Path) -> Result<inventory::Inventory, Vec<Problem>> {
+    let Settings { loaded_config, load_options, .. } = settle(options, cwd)?;
+    let sources = load::load(&load_options, cwd);
+    let mut problems = sources.problems.clone();
+    let mut inventory = inventory::build(sources, &loaded_config.config);
+    problems.append(&mut inventory.problems);
+    inventory.problems = problems;
+    Ok(inventory)
+}
+
 /// Lints the inputs. Never fails as a whole: every problem is collected in the outcome.
 #[must_use]
 pub fn check(options: &CheckOptions, cwd: &Path) -> Outcome {

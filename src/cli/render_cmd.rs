@@ -78,12 +78,18 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
 /// of them renders (in the order the inventory holds them).
 fn run_unit(args: &RenderArgs, cwd: &Path, wanted: &str) -> u8 {
     let path = args.path.clone().unwrap_or_else(|| PathBuf::from("."));
-    let options = crate::load::LoadOptions {
+    // The units `check` finds: with the tree's config (excludes, render options).
+    let options = crate::CheckOptions {
         inputs: vec![crate::load::discover::Input::Path(path)],
-        ..crate::load::LoadOptions::default()
+        ..crate::CheckOptions::default()
     };
-    let sources = crate::load::load(&options, cwd);
-    let inventory = crate::inventory::build(sources, &crate::config::Config::default());
+    let inventory = match crate::inventory(&options, cwd) {
+        Ok(inventory) => inventory,
+        Err(problems) => {
+            let shown: Vec<String> = problems.iter().map(ToString::to_string).collect();
+            return super::fatal(&crate::report::sanitize::field(&shown.join("; ")));
+        }
+    };
     let units: std::collections::BTreeSet<&str> = inventory
         .objects
         .iter()

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{mtk_in, repo, write};
+use crate::support::{copy_dir, mtk_in, repo, write};
 
 const TREE: &[(&str, &str)] = &[
     ("base/kustomization.yaml", "resources: [deploy.yaml, sa.yaml]\n"),
@@ -282,4 +282,19 @@ fn builds_never_read_through_links_leaving_the_root_or_special_files() {
         "{}",
         run.stderr
     );
+}
+
+/// `render --unit` finds the units `check` finds: with the tree's config, so a cluster entry
+/// the config excludes is no unit.
+#[test]
+fn one_unit_is_found_with_the_trees_config() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&repo().join("examples/overlays"), dir.path());
+    let render = |unit: &str| mtk_in(dir.path(), &["render", "--unit", unit, "."], None);
+    assert_eq!(render("bad/clusters/staging").code, 0);
+    std::fs::write(dir.path().join(".mtk-lint.yaml"), "exclude: [bad/clusters/staging]\n").unwrap();
+    let excluded = render("bad/clusters/staging");
+    assert_eq!(excluded.code, 2, "{}", excluded.stdout);
+    assert!(excluded.stderr.contains("no build unit is called"), "{}", excluded.stderr);
+    assert_eq!(render("bad/clusters/production").code, 0);
 }

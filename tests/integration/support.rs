@@ -109,3 +109,17 @@ pub(crate) fn write(root: &Path, files: &[(&str, &str)]) {
         std::fs::write(path, text).unwrap();
     }
 }
+
+/// Copies a directory tree (files and directories) into `to`.
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
