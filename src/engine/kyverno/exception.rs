@@ -69,6 +69,8 @@ impl PolicyException {
     #[must_use]
     pub fn names(&self, policy: &Policy, rule: &str) -> bool {
         match &self.what {
+            // A `kyverno.io` exception names ClusterPolicy and Policy rules, never CEL policies.
+            Exempts::Rules { .. } if matches!(policy.kind, PolicyKind::Cel(_)) => false,
             Exempts::Rules { exceptions, .. } => {
                 let key = policy.exception_key();
                 exceptions
@@ -191,4 +193,31 @@ fn cel_exempts(spec: &Node) -> Result<Exempts, PolicyError> {
         .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })?;
     let pass = spec.get("reportResult").and_then(Node::as_str) == Some("pass");
     Ok(Exempts::Policies { references, conditions: Arc::new(conditions), pass })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::policy;
+    use super::PolicyException;
+    use crate::load::yaml::{parse_stream, Limits};
+
+    fn exception(text: &str) -> PolicyException {
+        let doc = parse_stream(text, &Limits::default());
+        PolicyException::from_node(&doc.documents[0].root).unwrap()
+    }
+
+    #[test]
+    fn each_kind_names_only_its_kind_of_policy() {
+        let cluster_policy = policy("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - name: team-label\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate: {deny: {}}\n");
+        let namespaced = policy("apiVersion: kyverno.io/v1\nkind: Policy\nmetadata: {name: p, namespace: apps}\nspec:\n  rules:\n  - name: team-label\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    validate: {deny: {}}\n");
+        let cel = policy("apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata: {name: p}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  - expression: 'true'\n");
+        let rules = exception("apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {name: e, namespace: apps}\nspec:\n  exceptions:\n  - {policyName: p, ruleNames: ['team-*', '*']}\n  match: {any: [{resources: {kinds: [Pod]}}]}\n");
+        assert_eq!(rules.label, "apps/e");
+        assert!(rules.names(&cluster_policy, "team-label"));
+        assert!(!rules.names(&namespaced, "team-label"), "a Policy is named namespace/name");
+        assert!(!rules.names(&cel, ""), "never a CEL policy");
+        let by_ref = exception("apiVersion: policies.kyverno.io/v1\nkind: PolicyException\nmetadata: {name: e}\nspec:\n  policyRefs:\n  - {name: p, kind: ValidatingPolicy}\n  matchConditions:\n  - {name: c, expression: 'true'}\n");
+        assert!(by_ref.names(&cel, ""));
+        assert!(!by_ref.names(&cluster_policy, "team-label"));
+    }
 }
