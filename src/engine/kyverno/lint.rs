@@ -176,12 +176,9 @@ impl Rule for PolicyRule {
                 }
                 Status::Pass | Status::Skip => continue,
             };
-            let exception = match response.status {
-                Status::Fail | Status::Warn => {
-                    self.exception_for(&response.rule, &resource, &request)
-                }
-                _ => None,
-            };
+            // An excepted object is never evaluated in the cluster: neither a failure nor an
+            // evaluation error stands.
+            let exception = self.exception_for(&response.rule, &resource, &request);
             sink.violations.push(Violation {
                 object: object.index,
                 pointer,
