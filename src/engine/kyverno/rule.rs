@@ -237,12 +237,14 @@ impl Rule {
     /// enforces (its `failureAction`, else the policy's) and does not set
     /// `allowExistingViolations: false`.
     fn allows_existing_violations(&self, policy_action: &str, request: &Request<'_>) -> bool {
+        // Checked for every rule run: the operation first, the rest only for an UPDATE.
+        if request.operation != "UPDATE" {
+            return false;
+        }
         let action = self.failure_action.as_deref().unwrap_or(policy_action);
-        let allowed = match &self.body {
-            RuleBody::Validate(v) => v.get("allowExistingViolations") != Some(&Value::Bool(false)),
-            _ => false,
-        };
-        request.operation == "UPDATE" && action.eq_ignore_ascii_case("enforce") && allowed
+        action.eq_ignore_ascii_case("enforce")
+            && matches!(&self.body,
+                RuleBody::Validate(v) if v.get("allowExistingViolations") != Some(&Value::Bool(false)))
     }
 
     /// Whether the old object of an UPDATE, checked as if it were created, fails the rule too.
