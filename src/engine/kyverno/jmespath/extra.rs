@@ -257,9 +257,8 @@ fn x509_decode(pem: &str) -> EvalResult {
             let cert = block.parse_x509().map_err(|e| fail(format!("invalid certificate: {e}")))?;
             let public_key = rsa_public_key(cert.public_key()).map_err(fail)?;
             let sans = cert.subject_alternative_name().ok().flatten();
-            let (dns, emails, ips, uris) = alternative_names(sans.map(|s| s.value));
             let constraints = cert.basic_constraints().ok().flatten();
-            Ok(serde_json::json!({
+            let fields = serde_json::json!({
                 "Version": cert.version().0 + 1,
                 "SerialNumber": cert.serial.to_str_radix(10),
                 "Subject": x509_name(cert.subject()),
@@ -269,13 +268,8 @@ fn x509_decode(pem: &str) -> EvalResult {
                 "IsCA": constraints.as_ref().is_some_and(|c| c.value.ca),
                 "BasicConstraintsValid": constraints.is_some(),
                 "MaxPathLen": constraints.as_ref().and_then(|c| c.value.path_len_constraint).map_or(-1, i64::from),
-                "DNSNames": dns,
-                "EmailAddresses": emails,
-                "IPAddresses": ips,
-                "URIs": uris,
-                "PublicKeyAlgorithm": 1,
-                "PublicKey": public_key,
-            }))
+            });
+            Ok(with_names_and_key(fields, sans.map(|s| s.value), public_key))
         }
         "CERTIFICATE REQUEST" => {
             let (_, csr) = X509CertificationRequest::from_der(&block.contents)
@@ -288,17 +282,11 @@ fn x509_decode(pem: &str) -> EvalResult {
                     _ => None,
                 })
             });
-            let (dns, emails, ips, uris) = alternative_names(sans);
-            Ok(serde_json::json!({
+            let fields = serde_json::json!({
                 "Version": info.version.0,
                 "Subject": x509_name(&info.subject),
-                "DNSNames": dns,
-                "EmailAddresses": emails,
-                "IPAddresses": ips,
-                "URIs": uris,
-                "PublicKeyAlgorithm": 1,
-                "PublicKey": public_key,
-            }))
+            });
+            Ok(with_names_and_key(fields, sans, public_key))
         }
         _ => Err(fail("PEM block neither contains a CERTIFICATE or CERTIFICATE REQUEST".into())),
     }
@@ -318,6 +306,25 @@ fn x509_name(n: &x509_parser::x509::X509Name<'_>) -> Value {
         "Locality": strings(&mut n.iter_locality()),
         "Province": strings(&mut n.iter_state_or_province()),
     })
+}
+
+/// The fields a certificate and a signing request share, added to the others: the subject
+/// alternative names (`DNSNames`, `EmailAddresses`, `IPAddresses`, `URIs`) and the RSA key.
+fn with_names_and_key(
+    mut fields: Value,
+    san: Option<&x509_parser::extensions::SubjectAlternativeName<'_>>,
+    public_key: Value,
+) -> Value {
+    let (dns, emails, ips, uris) = alternative_names(san);
+    if let Some(map) = fields.as_object_mut() {
+        map.insert("DNSNames".into(), dns.into());
+        map.insert("EmailAddresses".into(), emails.into());
+        map.insert("IPAddresses".into(), ips.into());
+        map.insert("URIs".into(), uris.into());
+        map.insert("PublicKeyAlgorithm".into(), 1.into());
+        map.insert("PublicKey".into(), public_key);
+    }
+    fields
 }
 
 /// (DNS names, email addresses, IP addresses, URIs) of a subject alternative name extension.
