@@ -123,8 +123,8 @@ impl Outcome {
 /// it, as they stop `check`.
 pub fn inventory(options: &CheckOptions, cwd: &Path) -> Result<inventory::Inventory, Vec<Problem>> {
     let Settings { loaded_config, load_options, .. } = settle(options, cwd)?;
-    let sources = load::load(&load_options, cwd);
-    let mut problems = sources.problems.clone();
+    let mut sources = load::load(&load_options, cwd);
+    let mut problems = std::mem::take(&mut sources.problems);
     let mut inventory = inventory::build(sources, &loaded_config.config);
     problems.append(&mut inventory.problems);
     inventory.problems = problems;

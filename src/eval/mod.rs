@@ -19,9 +19,10 @@ use crate::progress::{Progress, Stage};
 /// A finding, with the suppression that accepted it.
 type Judged = (Finding, Option<suppress::SuppressedBy>);
 
-/// Objects checked together before their findings join the run's: the findings of one batch are
-/// gathered while the next is checked, so that the run never holds a second copy of every
-/// finding (a policy library reports hundreds of thousands).
+/// Objects checked together before their findings join the run's: a batch's findings move into
+/// the run's vector before the next batch is checked, which reuses what the batch's vectors
+/// held, so that the run never holds a second copy of every finding (a policy library reports
+/// hundreds of thousands).
 const BATCH: usize = 4096;
 
 /// The findings of some objects or rules, the suppressions they used, and the problems met.
@@ -34,7 +35,6 @@ struct Part {
 
 impl Part {
     fn add(&mut self, judged: Vec<Judged>, mut problems: Vec<Problem>) {
-        self.findings.reserve(judged.len());
         for (finding, by) in judged {
             self.findings.push(finding);
             self.used.extend(by);
