@@ -406,7 +406,7 @@ fn load_exceptions(
                     Err(e) => problems.push(Problem::new(
                         files.display(&file),
                         e.pos,
-                        format!("invalid PolicyException: {}", e.message),
+                        kyverno::exception::invalid_exception_message(&doc.root, &e),
                     )),
                 }
             }
@@ -585,15 +585,18 @@ fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
 /// The fields of a values file that `kyverno test` reads and this harness does not yet: an
 /// error at the first one, never a suite run with it ignored.
 fn refuse_values_fields(root: &Node, file: &str) -> Result<(), Problem> {
-    let unsupported = |key: &str, node: &Node| {
-        Problem::new(
-            file,
-            Some(node.span.start),
-            format!("`{key}` in a values file is not supported yet: the suite is not run"),
-        )
+    // At the key, as a Test's unsupported fields are reported.
+    let refuse = |node: &Node, key: &str| {
+        node.as_map()?.iter().find(|e| &*e.key == key).map(|e| {
+            Problem::new(
+                file,
+                Some(e.key_span.start),
+                format!("`{key}` in a values file is not supported yet: the suite is not run"),
+            )
+        })
     };
-    if let Some(e) = root.as_map().into_iter().flatten().find(|e| &*e.key == "subresources") {
-        return Err(unsupported("subresources", &e.value));
+    if let Some(problem) = refuse(root, "subresources") {
+        return Err(problem);
     }
     let rules = root
         .get("policies")
@@ -602,12 +605,10 @@ fn refuse_values_fields(root: &Node, file: &str) -> Result<(), Problem> {
         .flatten()
         .filter_map(|p| p.get("rules").and_then(Node::as_seq))
         .flatten();
-    for rule in rules {
-        if let Some(v) = rule.get("foreachValues") {
-            return Err(unsupported("foreachValues", v));
-        }
+    match rules.into_iter().find_map(|rule| refuse(rule, "foreachValues")) {
+        Some(problem) => Err(problem),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn read_user_info(path: &Path, files: &Files<'_>) -> Result<UserInfo, Problem> {

@@ -394,6 +394,12 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
         "policies:\n- name: pods-need-labels\n  rules:\n  - name: labels\n    foreachValues: {x: [1]}\n",
     )
     .unwrap();
+    suite("subresources", "variables: values.yaml\n", "");
+    std::fs::write(
+        dir.path().join("subresources/values.yaml"),
+        "subresources:\n- subresource: {name: pods/scale, kind: Scale}\n",
+    )
+    .unwrap();
     // The Test kind's older group is accepted.
     suite("old-group", "", "");
     let old = dir.path().join("old-group/kyverno-test.yaml");
@@ -407,11 +413,12 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
         "targets/kyverno-test.yaml:6:1: `targetResources` in a Test is not supported yet",
         "payload/kyverno-test.yaml:6:1: `jsonPayload` in a Test is not supported yet",
         "specs/kyverno-test.yaml:7:91: `resourceSpecs` in a result is not supported yet",
-        "values/values.yaml:5:20: `foreachValues` in a values file is not supported yet",
+        "values/values.yaml:5:5: `foreachValues` in a values file is not supported yet",
+        "subresources/values.yaml:1:1: `subresources` in a values file is not supported yet",
     ] {
         assert!(run.stdout.contains(want), "{want}\n{}", run.stdout);
     }
-    assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 5 errors", "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 6 errors", "{}", run.stdout);
 }
 
 #[test]

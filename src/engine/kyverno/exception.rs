@@ -40,6 +40,15 @@ pub fn is_exception(root: &Node) -> bool {
             || text("apiVersion").starts_with("policies.kyverno.io/"))
 }
 
+/// How an exception that cannot be used is reported: its name (when it has one), then why.
+#[must_use]
+pub fn invalid_exception_message(root: &Node, error: &PolicyError) -> String {
+    match root.at(&["metadata", "name"]).and_then(Node::as_str) {
+        Some(name) => format!("invalid PolicyException `{name}`: {}", error.message),
+        None => format!("invalid PolicyException: {}", error.message),
+    }
+}
+
 fn err(node: &Node, message: impl Into<String>) -> PolicyError {
     PolicyError { pos: Some(node.span.start), message: message.into() }
 }
@@ -219,5 +228,54 @@ mod tests {
         let by_ref = exception("apiVersion: policies.kyverno.io/v1\nkind: PolicyException\nmetadata: {name: e}\nspec:\n  policyRefs:\n  - {name: p, kind: ValidatingPolicy}\n  matchConditions:\n  - {name: c, expression: 'true'}\n");
         assert!(by_ref.names(&cel, ""));
         assert!(!by_ref.names(&cluster_policy, "team-label"));
+    }
+
+    #[test]
+    fn what_an_exception_cannot_say_is_an_error_at_its_line() {
+        let compile = |text: &str| {
+            let doc = parse_stream(text, &Limits::default());
+            PolicyException::from_node(&doc.documents[0].root).unwrap_err()
+        };
+        let head = "apiVersion: kyverno.io/v2\nkind: PolicyException\nmetadata: {name: e}\nspec:\n";
+        let e = compile(&format!("{head}  exceptions: [{{policyName: p, ruleNames: [r]}}]\n  match: {{any: []}}\n  podSecurity: [{{controlName: Capabilities}}]\n"));
+        assert_eq!(
+            (e.pos.map(|p| p.line), e.message.contains("spec.podSecurity")),
+            (Some(7), true),
+            "{e:?}"
+        );
+        let e =
+            compile(&format!("{head}  exceptions: [{{policyName: p}}]\n  match: {{any: []}}\n"));
+        assert_eq!(e.message, "an exception needs a policyName and ruleNames");
+        let e = compile(&format!("{head}  exceptions: [{{policyName: p, ruleNames: [r]}}]\n"));
+        assert_eq!(e.message, "a PolicyException needs spec.match");
+        let head = "apiVersion: policies.kyverno.io/v1\nkind: PolicyException\nmetadata: {name: e}\nspec:\n";
+        let e = compile(&format!(
+            "{head}  policyRefs: [{{name: p, kind: ValidatingPolicy}}]\n  images: [ghcr.io/*]\n"
+        ));
+        assert_eq!(
+            (e.pos.map(|p| p.line), e.message.contains("spec.images")),
+            (Some(6), true),
+            "{e:?}"
+        );
+        let e = compile(&format!("{head}  policyRefs: [{{name: p}}]\n"));
+        assert_eq!(e.message, "a policyRef needs a kind and a name");
+        let e = compile(&format!("{head}  matchConditions: []\n"));
+        assert_eq!(e.message, "spec.policyRefs must be a list");
+    }
+
+    #[test]
+    fn a_cel_exception_whose_conditions_fail_is_an_error_row() {
+        use super::super::{Request, Status};
+        let cel = policy("apiVersion: policies.kyverno.io/v1\nkind: ValidatingPolicy\nmetadata: {name: p}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  validations:\n  - expression: 'false'\n");
+        let broken = exception("apiVersion: policies.kyverno.io/v1\nkind: PolicyException\nmetadata: {name: e}\nspec:\n  policyRefs:\n  - {name: p, kind: ValidatingPolicy}\n  matchConditions:\n  - {name: c, expression: 'object.spec.nope == 1'}\n");
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"}, "spec": {}});
+        let exceptions = [broken];
+        let request = Request { exceptions: Some(&exceptions), ..Request::default() };
+        let out = cel.evaluate(&pod, &request);
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert_eq!(out[0].status, Status::Error, "{out:?}");
+        assert!(out[0].message.starts_with("PolicyException `e`:"), "{out:?}");
+        // In a lint the finding stands (an exception that cannot be evaluated excepts nothing).
+        assert!(cel.excepted_by(&exceptions, "", &pod, &Request::default()).is_empty());
     }
 }

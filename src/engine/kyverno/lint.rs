@@ -70,15 +70,6 @@ impl PolicyRule {
         self
     }
 
-    /// The exception that excepts this object from a rule, if any (one whose match conditions
-    /// cannot be evaluated excepts nothing: the finding stands).
-    fn exception_for(&self, rule: &str, resource: &Value, request: &Request<'_>) -> Option<String> {
-        let mut named = self.exceptions.iter().filter(|e| e.names(&self.policy, rule)).peekable();
-        named.peek()?;
-        let adm = super::policy::admission(resource, request);
-        named.find(|e| e.matches(resource, request, &adm).unwrap_or(false)).map(|e| e.label.clone())
-    }
-
     fn severity(&self, rule: &str) -> Severity {
         if self.severity_from == SeverityFrom::Annotation {
             match self.policy.severity_annotation().map(str::to_ascii_lowercase).as_deref() {
@@ -178,7 +169,11 @@ impl Rule for PolicyRule {
             };
             // An excepted object is never evaluated in the cluster: neither a failure nor an
             // evaluation error stands.
-            let exception = self.exception_for(&response.rule, &resource, &request);
+            let exception = self
+                .policy
+                .excepted_by(&self.exceptions, &response.rule, &resource, &request)
+                .first()
+                .map(|label| (*label).to_string());
             sink.violations.push(Violation {
                 object: object.index,
                 pointer,
@@ -331,7 +326,7 @@ fn tree_exceptions(
             Ok(e) => Some(e),
             Err(e) => {
                 let display = inventory.source(o).display.clone();
-                let message = format!("invalid PolicyException `{}`: {}", o.name, e.message);
+                let message = super::exception::invalid_exception_message(&o.root, &e);
                 problems.push(crate::error::Problem::new(display, e.pos, message));
                 None
             }

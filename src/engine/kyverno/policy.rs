@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::autogen::{filter_kinds, filters, kind_name};
+use super::exception::PolicyException;
 use super::matching::Admission;
 use super::response::{RuleResponse, Status};
 use super::rule::Rule;
@@ -185,7 +186,10 @@ impl Policy {
             match rule.applies(&adm) {
                 Ok(false) => continue,
                 Ok(true) => {
-                    if let Some(keys) = self.excepted(rule, resource, request, &adm) {
+                    let exceptions = request.exceptions.unwrap_or(&[]);
+                    let keys = self.excepted_by(exceptions, &rule.name, resource, request);
+                    if !keys.is_empty() {
+                        let keys = keys.join(", ");
                         out.push(RuleResponse {
                             rule: rule.name.clone(),
                             status: Status::Skip,
@@ -251,23 +255,26 @@ impl Policy {
         Some(RuleResponse { rule: "exception".into(), status, message, path: None })
     }
 
-    /// The request's exceptions that name this rule and match the resource (`namespace/name`,
-    /// joined by `, `), as Kyverno checks them once the rule matches, before its context.
-    fn excepted(
+    /// The exceptions that name this rule and match the resource (their `namespace/name`), as
+    /// Kyverno checks them once the rule matches, before its context. One whose conditions
+    /// cannot be evaluated excepts nothing.
+    #[must_use]
+    pub fn excepted_by<'e>(
         &self,
-        rule: &Rule,
+        exceptions: &'e [PolicyException],
+        rule: &str,
         resource: &Value,
         request: &Request<'_>,
-        adm: &Admission<'_>,
-    ) -> Option<String> {
-        let keys: Vec<&str> = request
-            .exceptions?
-            .iter()
-            .filter(|e| e.names(self, &rule.name))
-            .filter(|e| e.matches(resource, request, adm).unwrap_or(false))
+    ) -> Vec<&'e str> {
+        let mut named = exceptions.iter().filter(|e| e.names(self, rule)).peekable();
+        if named.peek().is_none() {
+            return Vec::new();
+        }
+        let adm = admission(resource, request);
+        named
+            .filter(|e| e.matches(resource, request, &adm).unwrap_or(false))
             .map(|e| e.label.as_str())
-            .collect();
-        (!keys.is_empty()).then(|| keys.join(", "))
+            .collect()
     }
 }
 
@@ -293,7 +300,7 @@ pub struct Request<'a> {
     pub user: Option<&'a UserInfo>,
     /// PolicyExceptions that skip the rules they name on the resources they match (a test's
     /// `exceptions`); `check` applies the tree's to findings instead.
-    pub exceptions: Option<&'a [super::exception::PolicyException]>,
+    pub exceptions: Option<&'a [PolicyException]>,
     /// Values a test supplies (globalValues, per-rule context values).
     pub values: Option<&'a Values>,
     /// Objects of the tree, for `configMap` and `apiCall` context entries.
