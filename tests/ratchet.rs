@@ -62,10 +62,14 @@ fn conformance_does_not_drop_below_the_recorded_figures() {
         "validate-exact" => Agreement::percent(validate_only.exact, validate_only.rows),
         "cel-exact" => kind("ClusterPolicy, validate.cel"),
         "vpol-exact" => kind("ValidatingPolicy"),
+        "mutate-exact" => kind("ClusterPolicy, mutate"),
+        "generate-exact" => kind("ClusterPolicy, generate"),
+        "mpol-exact" => kind("MutatingPolicy"),
+        "gpol-exact" => kind("GeneratingPolicy"),
         other => panic!("unknown ratchet figure {other}"),
     };
     let recorded = recorded();
-    assert_eq!(recorded.len(), 6);
+    assert_eq!(recorded.len(), 10);
     for (name, floor) in recorded {
         let now = current(&name);
         assert!(now >= floor, "{name} dropped to {now}% (recorded {floor}%)");

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Files, Row, SuiteReport, Verdict};
+use super::{compare, Files, Row, SuiteReport, Verdict};
 use crate::engine::kyverno::store::ObjectStore;
 use crate::engine::kyverno::{
     self, ClusterData, Policy, PolicyKind, Request, RuleResponse, UserInfo,
@@ -48,7 +48,7 @@ const UNSUPPORTED_TEST_KEYS: &[&str] = &[
     "paramResources",
     "jsonPayload",
 ];
-const UNSUPPORTED_RESULT_KEYS: &[&str] = &["resourceSpecs", "failOnMissingResources"];
+const UNSUPPORTED_RESULT_KEYS: &[&str] = &["resourceSpecs"];
 
 const RESULT_KEYS: &[&str] = &[
     "policy",
@@ -156,18 +156,22 @@ impl<'a> Fields<'a> {
 
 /// One expected result of a test.
 #[derive(Debug, Clone)]
-struct Expected {
+pub(super) struct Expected {
     /// Where the result entry is in the test file.
-    pos: Pos,
-    policy: String,
-    rule: String,
-    resources: Vec<String>,
-    kind: String,
-    result: String,
-    operation: Option<String>,
-    cel_kind: bool,
-    patched: bool,
-    generated: bool,
+    pub(super) pos: Pos,
+    pub(super) policy: String,
+    pub(super) rule: String,
+    pub(super) resources: Vec<String>,
+    pub(super) kind: String,
+    pub(super) result: String,
+    pub(super) operation: Option<String>,
+    pub(super) cel_kind: bool,
+    /// `patchedResources`: the file of the expected patched resources, as written.
+    pub(super) patched: Option<String>,
+    /// `failOnMissingResources`: a resource the patched file lacks fails the row instead of
+    /// dropping it.
+    pub(super) fail_on_missing: bool,
+    pub(super) generated: bool,
 }
 
 /// A loaded `Test` document.
@@ -189,6 +193,8 @@ struct Suite {
     limits: crate::limits::Limits,
     /// The objects and image metadata of the test's CEL `context` file.
     cluster: Option<ObjectStore>,
+    /// The documents of each `patchedResources` file, by the name the results give it.
+    patched: HashMap<String, Vec<Value>>,
 }
 
 #[derive(Default)]
@@ -308,9 +314,20 @@ fn load_suite(
     };
 
     let results = load_results(&f, display)?;
+    let patched = load_patched(&results, dir, display, files)?;
     let limits = files.limits;
-    let suite =
-        Suite { policies, invalid, exceptions, resources, values, user, results, limits, cluster };
+    let suite = Suite {
+        policies,
+        invalid,
+        exceptions,
+        resources,
+        values,
+        user,
+        results,
+        limits,
+        cluster,
+        patched,
+    };
     Ok((suite, problems))
 }
 
@@ -422,6 +439,41 @@ fn load_exceptions(
     Ok(exceptions)
 }
 
+/// The expected patched resources of the results, each file read once (namespaced resources
+/// without a namespace in `default`, as the CLI reads them).
+fn load_patched(
+    results: &[Expected],
+    dir: &Path,
+    display: &str,
+    files: &Files<'_>,
+) -> Result<HashMap<String, Vec<Value>>, Problem> {
+    let mut out = HashMap::new();
+    for e in results {
+        let Some(reference) = &e.patched else { continue };
+        if out.contains_key(reference) {
+            continue;
+        }
+        let file = files.resolve_file(dir, reference, display, Some(e.pos))?;
+        let parsed = files.read_yaml(&file)?;
+        if let Some(problem) = parsed.problems.first() {
+            return Err(problem.clone());
+        }
+        let docs = parsed
+            .documents
+            .iter()
+            .map(|d| {
+                let mut json = d.root.to_json();
+                if let Some(kind) = json.get("kind").and_then(Value::as_str).map(String::from) {
+                    default_namespace(&mut json, &kind);
+                }
+                json
+            })
+            .collect();
+        out.insert(reference.clone(), docs);
+    }
+    Ok(out)
+}
+
 /// The resources under test, de-duplicated by identity (the first one wins).
 fn load_resources(
     f: &Fields<'_>,
@@ -494,7 +546,8 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
                 result,
                 operation: r.string("operation"),
                 cel_kind,
-                patched: r.get("patchedResources").or_else(|| r.get("patchedResource")).is_some(),
+                patched: r.string("patchedResources").or_else(|| r.string("patchedResource")),
+                fail_on_missing: r.flag("failOnMissingResources"),
                 generated: r
                     .get("generatedResource")
                     .or_else(|| r.get("generatedResources"))
@@ -520,7 +573,7 @@ fn default_namespace(resource: &mut Value, kind: &str) {
 }
 
 /// apiVersion, kind, namespace and name of a resource ("" when absent).
-fn identity(r: &Value) -> (&str, &str, &str, &str) {
+pub(super) fn identity(r: &Value) -> (&str, &str, &str, &str) {
     fn s(v: Option<&Value>) -> &str {
         v.and_then(Value::as_str).unwrap_or("")
     }
@@ -648,12 +701,28 @@ fn unknown_rules(suite: &Suite, display: &str) -> Vec<Problem> {
         .collect()
 }
 
-/// Responses per (operation, resource index, policy index), computed on demand.
-type ResponseCache = HashMap<(String, usize, usize), Vec<RuleResponse>>;
+/// A rule's response and the resource a row compares with the expected patched resource: the
+/// policy's patched resource for a mutate rule, else the resource the rule checked.
+type Answer = (RuleResponse, std::rc::Rc<Value>);
+
+/// What admission made of a resource under one operation: each mutate policy's responses and
+/// patched resource (by policy index), and the resource they leave for validation.
+struct Admitted {
+    mutations: HashMap<usize, Vec<Answer>>,
+    resource: std::rc::Rc<Value>,
+}
+
+/// Computed on demand: admission per (operation, resource index), and answers per (operation,
+/// resource index, policy index).
+#[derive(Default)]
+struct ResponseCache {
+    admitted: HashMap<(String, usize), Admitted>,
+    answers: HashMap<(String, usize, usize), Vec<Answer>>,
+}
 
 /// The rows of a suite: the first [`super::MAX_ROWS`] kept, the others counted.
 fn run_suite(suite: &Suite, strict: bool) -> (Vec<Row>, super::Unlisted) {
-    let mut cache = ResponseCache::new();
+    let mut cache = ResponseCache::default();
     let by_name = resources_by_name(suite);
     let mut rows = Vec::new();
     let mut unlisted = super::Unlisted::default();
@@ -729,15 +798,9 @@ fn operation_for(suite: &Suite, expected: &Expected, policy: &str, resource: &st
         .unwrap_or_else(|| "CREATE".into())
 }
 
-/// The responses of a policy to a resource, under the suite's values.
-fn evaluate(
-    suite: &Suite,
-    policy: &Policy,
-    resource: &Value,
-    namespace: &str,
-    operation: &str,
-) -> Vec<RuleResponse> {
-    let request = Request {
+/// The request of a resource under the suite's values.
+fn request<'s>(suite: &'s Suite, namespace: &str, operation: &'s str) -> Request<'s> {
+    Request {
         operation,
         namespace: None,
         namespace_labels: suite.values.namespace_labels.get(namespace).cloned().unwrap_or_default(),
@@ -749,8 +812,53 @@ fn evaluate(
         limits: suite.limits,
         cel_object: None,
         shared_context: None,
-    };
-    policy.evaluate(resource, &request)
+    }
+}
+
+/// Mutating admission of a resource, as `kyverno test` runs it before validating: every policy
+/// with mutate rules in the suite's order, each on what the previous ones patched.
+fn admit(suite: &Suite, resource: &Value, namespace: &str, operation: &str) -> Admitted {
+    let request = request(suite, namespace, operation);
+    let mut current = std::rc::Rc::new(resource.clone());
+    let mut mutations = HashMap::new();
+    for (pi, policy) in suite.policies.iter().enumerate().filter(|(_, p)| p.has_mutate()) {
+        let m = policy.mutate(&current, &request);
+        let patched = std::rc::Rc::new(m.patched);
+        let answers = m.responses.into_iter().map(|r| (r, std::rc::Rc::clone(&patched))).collect();
+        mutations.insert(pi, answers);
+        current = patched;
+    }
+    Admitted { mutations, resource: current }
+}
+
+/// The answers of a policy to a resource: its mutate rules' (from admission), then the others'
+/// on the admitted resource.
+fn answers(
+    suite: &Suite,
+    pi: usize,
+    ri: usize,
+    operation: &str,
+    cache: &mut ResponseCache,
+) -> Vec<Answer> {
+    let key = (operation.to_string(), ri, pi);
+    if let Some(found) = cache.answers.get(&key) {
+        return found.clone();
+    }
+    let resource = &suite.resources[ri];
+    let namespace = identity(resource).2;
+    let admitted = cache
+        .admitted
+        .entry((operation.to_string(), ri))
+        .or_insert_with(|| admit(suite, resource, namespace, operation));
+    let policy = &suite.policies[pi];
+    let mut out: Vec<Answer> = admitted.mutations.get(&pi).cloned().unwrap_or_default();
+    if policy.has_non_mutate() {
+        let checked = std::rc::Rc::clone(&admitted.resource);
+        let responses = policy.evaluate(&checked, &request(suite, namespace, operation));
+        out.extend(responses.into_iter().map(|r| (r, std::rc::Rc::clone(&checked))));
+    }
+    cache.answers.insert(key, out.clone());
+    out
 }
 
 /// The rows of one result entry for one resource (kyverno-compat.md, 14.2–14.3).
@@ -795,17 +903,15 @@ fn rows_for(
     };
     let policy = &suite.policies[pi];
     let operation = operation_for(suite, expected, &policy.name, name);
-    let responses = cache
-        .entry((operation.clone(), ri, pi))
-        .or_insert_with(|| evaluate(suite, policy, resource, namespace, &operation));
+    let answers = answers(suite, pi, ri, &operation, cache);
     let cel = expected.cel_kind || matches!(policy.kind, PolicyKind::Cel(_));
     let names_rule = |r: &RuleResponse| {
         r.rule == expected.rule
             || r.rule.strip_prefix("autogen-").is_some_and(|n| n == expected.rule)
             || r.rule.strip_prefix("autogen-cronjob-").is_some_and(|n| n == expected.rule)
     };
-    let checked: Vec<&RuleResponse> =
-        responses.iter().filter(|r| cel || expected.rule.is_empty() || names_rule(r)).collect();
+    let checked: Vec<&Answer> =
+        answers.iter().filter(|(r, _)| cel || expected.rule.is_empty() || names_rule(r)).collect();
     if checked.is_empty() {
         let known =
             expected.rule.is_empty() || policy.rules.iter().any(|r| r.name == expected.rule);
@@ -818,34 +924,17 @@ fn rows_for(
         };
         return vec![row("excluded", verdict, reason, String::new(), &expected.rule)];
     }
-    let compares_resources = expected.patched || expected.generated;
+    let patched = expected.patched.as_ref().map(|f| (f.as_str(), &suite.patched[f]));
     checked
         .into_iter()
-        .map(|response| {
-            let actual = response.status.as_str();
+        .filter_map(|(response, compared)| {
             let rule = if response.rule.is_empty() {
                 expected.rule.as_str()
             } else {
                 response.rule.as_str()
             };
-            if compares_resources {
-                let message = format!(
-                    "comparing patched or generated resources is not supported yet; {}",
-                    response.message
-                );
-                row(
-                    actual,
-                    Verdict::Fail,
-                    "Resource comparison not supported".into(),
-                    message,
-                    rule,
-                )
-            } else if actual == expected.result {
-                row(actual, Verdict::Pass, "Ok".into(), response.message.clone(), rule)
-            } else {
-                let reason = format!("Want {}, got {actual}", expected.result);
-                row(actual, Verdict::Fail, reason, response.message.clone(), rule)
-            }
+            let (verdict, reason, message) = compare::judge(expected, response, compared, patched)?;
+            Some(row(response.status.as_str(), verdict, reason, message, rule))
         })
         .collect()
 }

@@ -7,6 +7,7 @@
 //! Every test yields rows (one expected result against one resource, or one finding); a row
 //! passes or fails. Entry point: [`run`].
 
+mod compare;
 pub mod golden;
 mod kyverno;
 pub mod render;

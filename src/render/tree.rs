@@ -186,6 +186,35 @@ impl Tree {
         fields.len() != before
     }
 
+    /// The tree of a JSON value, every node from file `file` at no particular place (an object
+    /// admission changes, which has no source of its own).
+    #[must_use]
+    pub fn from_json(v: &serde_json::Value, file: u32) -> Tree {
+        use serde_json::Value as J;
+        let value = match v {
+            J::Null => TValue::Null,
+            J::Bool(b) => TValue::Bool(*b),
+            J::Number(n) => {
+                n.as_i64().map_or_else(|| TValue::Float(n.as_f64().unwrap_or(0.0)), TValue::Int)
+            }
+            J::String(s) => TValue::Str(s.as_str().into()),
+            J::Array(items) => {
+                TValue::Seq(items.iter().map(|i| Tree::from_json(i, file)).collect())
+            }
+            J::Object(m) => TValue::Map(
+                m.iter()
+                    .map(|(k, v)| Field {
+                        key: k.as_str().into(),
+                        key_file: file,
+                        key_span: Span::default(),
+                        value: Tree::from_json(v, file),
+                    })
+                    .collect(),
+            ),
+        };
+        Tree { file, span: Span::default(), value }
+    }
+
     /// Converts to JSON, the form Kubernetes (and a build's expected output) has.
     #[must_use]
     pub fn to_json(&self) -> serde_json::Value {

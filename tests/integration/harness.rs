@@ -516,3 +516,40 @@ fn exception_suite(
     let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     (run.code, out["tests"][0]["rows"].clone())
 }
+
+#[test]
+fn mutate_suites_compare_the_patched_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let hostpath = copy_suite("other", "remove-hostpath-volumes", dir.path());
+    copy_suite("other", "prepend-image-registry", dir.path());
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "6 passed, 0 failed", "{}", run.stdout);
+
+    // An expected patched resource that differs from what the policy makes fails the row,
+    // saying where.
+    let patched = hostpath.join(".kyverno-test/patchedResource.yaml");
+    let text = std::fs::read_to_string(&patched).unwrap();
+    std::fs::write(&patched, text.replace("mountPath: /bar", "mountPath: /qux")).unwrap();
+    let run = mtk_in(dir.path(), &["test", ".", "--detailed-results"], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let failing: Vec<&str> = run.stdout.lines().filter(|l| l.contains("Resource diff")).collect();
+    assert_eq!(failing.len(), 1, "{}", run.stdout);
+    assert!(run.stdout.contains("/spec/containers/0/volumeMounts/0/mountPath"), "{}", run.stdout);
+
+    // A row whose resource the file lacks is dropped, as `kyverno test` drops it, unless
+    // `failOnMissingResources` makes it a failure.
+    let test_file = hostpath.join(".kyverno-test/kyverno-test.yaml");
+    std::fs::write(&patched, text.replace("name: busybox\nspec", "name: other\nspec")).unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(last_line(&run.stdout), "5 passed, 0 failed", "dropped: {}", run.stdout);
+    let t = std::fs::read_to_string(&test_file).unwrap();
+    std::fs::write(
+        &test_file,
+        t.replace("  result: pass", "  result: pass\n  failOnMissingResources: true"),
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("Resource error"), "{}", run.stdout);
+}

@@ -175,6 +175,9 @@ pub(super) fn rewrite_for_controllers(
             fix(b);
         }
     }
+    if let Some(m) = rule.get_mut("mutate") {
+        super::mutate::wrap_for_controllers(m, &wrap);
+    }
     if let Some(v) = rule.get_mut("validate") {
         if let Some(p) = v.get_mut("pattern") {
             *p = wrap(p.take());

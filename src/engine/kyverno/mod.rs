@@ -19,6 +19,7 @@ pub mod exception;
 pub mod jmespath;
 pub mod lint;
 pub mod matching;
+mod mutate;
 pub mod pattern;
 mod policy;
 pub mod pss;
@@ -37,7 +38,8 @@ pub mod wildcard;
 pub use context::{ClusterData, Values};
 pub use matching::UserInfo;
 pub use policy::{
-    invalid_policy_message, is_policy, string_map, Policy, PolicyError, PolicyKind, Request,
+    invalid_policy_message, is_policy, string_map, Mutation, Policy, PolicyError, PolicyKind,
+    Request,
 };
 pub use response::{RuleResponse, Status};
 pub use rule::Rule;

@@ -59,7 +59,7 @@ pub fn kyverno_path(segments: &[String]) -> String {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Anchor {
+pub(super) enum Anchor {
     Conditional,
     Equality,
     Negation,
@@ -69,7 +69,7 @@ enum Anchor {
 }
 
 /// Splits an anchored key `=(name)` into its anchor and the key.
-fn parse_anchor(key: &str) -> Option<(Anchor, &str)> {
+pub(super) fn parse_anchor(key: &str) -> Option<(Anchor, &str)> {
     let k = key.trim();
     let (anchor, rest) = match k.as_bytes().first()? {
         b'(' => (Anchor::Conditional, k),

@@ -111,8 +111,9 @@ impl Policy {
     }
 
     /// What kind of policy this is, for reports by kind: `ClusterPolicy, validate`,
-    /// `ClusterPolicy, validate.cel` (some rule uses CEL), `ClusterPolicy, mutate/generate`
-    /// (likewise `Policy, …`), or the CEL policy kind (`ValidatingPolicy`, …).
+    /// `ClusterPolicy, validate.cel` (some rule uses CEL), `ClusterPolicy, generate` (some rule
+    /// generates), `ClusterPolicy, mutate` (else some rule mutates), `ClusterPolicy,
+    /// verifyImages` (likewise `Policy, …`), or the CEL policy kind (`ValidatingPolicy`, …).
     #[must_use]
     pub fn category(&self) -> String {
         let kind = match &self.kind {
@@ -124,8 +125,12 @@ impl Policy {
             "validate.cel"
         } else if self.rules.iter().all(Rule::is_non_cel_validate) {
             "validate"
+        } else if self.rules.iter().any(Rule::is_generate) {
+            "generate"
+        } else if self.rules.iter().any(Rule::is_mutate) {
+            "mutate"
         } else {
-            "mutate/generate"
+            "verifyImages"
         };
         format!("{kind}, {what}")
     }
@@ -180,7 +185,8 @@ impl Policy {
         }
         let mut out = Vec::new();
         for rule in &self.rules {
-            if rule.autogen && !POD_CONTROLLERS.contains(&adm.kind) {
+            // Mutate rules run before validation, in [`Policy::mutate`].
+            if rule.is_mutate() || (rule.autogen && !POD_CONTROLLERS.contains(&adm.kind)) {
                 continue;
             }
             match rule.applies(&adm) {
@@ -189,13 +195,7 @@ impl Policy {
                     let exceptions = request.exceptions.unwrap_or(&[]);
                     let keys = self.excepted_by(exceptions, &rule.name, resource, request);
                     if !keys.is_empty() {
-                        let keys = keys.join(", ");
-                        out.push(RuleResponse {
-                            rule: rule.name.clone(),
-                            status: Status::Skip,
-                            message: format!("rule is skipped due to policy exceptions {keys}"),
-                            path: None,
-                        });
+                        out.push(excepted(rule, &keys));
                     } else if let Some(response) =
                         rule.run((&self.name, &self.failure_action), resource, request, &adm)
                     {
@@ -217,7 +217,86 @@ impl Policy {
     }
 }
 
+/// What a policy's mutate rules made of a resource.
+#[derive(Clone, Debug)]
+pub struct Mutation {
+    /// A response per mutate rule that applied.
+    pub responses: Vec<RuleResponse>,
+    /// The resource after the policy's mutate rules, each patching what the previous left.
+    pub patched: Value,
+}
+
 impl Policy {
+    /// Whether the policy has mutate rules.
+    #[must_use]
+    pub fn has_mutate(&self) -> bool {
+        self.rules.iter().any(Rule::is_mutate)
+    }
+
+    /// Whether the policy has rules other than mutate rules (run by [`Policy::evaluate`]).
+    #[must_use]
+    pub fn has_non_mutate(&self) -> bool {
+        self.validating.is_some()
+            || matches!(self.kind, PolicyKind::Cel(_))
+            || self.rules.iter().any(|r| !r.is_mutate())
+    }
+
+    /// Runs the mutate rules on a resource in order, each on what the previous ones patched
+    /// (and with `request.object` in its context being that), as Kyverno's mutate does.
+    #[must_use]
+    pub fn mutate(&self, resource: &Value, request: &Request<'_>) -> Mutation {
+        let changed = request.values.and_then(|v| v.object_with_values(&self.name, resource));
+        let mut current = changed.unwrap_or_else(|| resource.clone());
+        let mut responses = Vec::new();
+        for rule in self.rules.iter().filter(|r| r.is_mutate()) {
+            let mut patched = None;
+            {
+                let adm = admission(&current, request);
+                if let PolicyKind::Policy { namespace } = &self.kind {
+                    if adm.namespace != namespace {
+                        break;
+                    }
+                }
+                if rule.autogen && !POD_CONTROLLERS.contains(&adm.kind) {
+                    continue;
+                }
+                match rule.applies(&adm) {
+                    Ok(false) => continue,
+                    Ok(true) => {
+                        let exceptions = request.exceptions.unwrap_or(&[]);
+                        let keys = self.excepted_by(exceptions, &rule.name, &current, request);
+                        if keys.is_empty() {
+                            let policy = (self.name.as_str(), self.failure_action.as_str());
+                            responses.extend(rule.run_patching(
+                                policy,
+                                &current,
+                                request,
+                                &adm,
+                                &mut patched,
+                            ));
+                        } else {
+                            responses.push(excepted(rule, &keys));
+                        }
+                    }
+                    Err(message) => responses.push(RuleResponse {
+                        rule: rule.name.clone(),
+                        status: Status::Error,
+                        message,
+                        path: None,
+                    }),
+                }
+            }
+            let applied = patched.is_some();
+            if let Some(p) = patched {
+                current = p;
+            }
+            if self.apply_one && applied {
+                break;
+            }
+        }
+        Mutation { responses, patched: current }
+    }
+
     /// The policy as PolicyExceptions name it: `name`, or `namespace/name` for a Policy.
     #[must_use]
     pub fn exception_key(&self) -> String {
@@ -275,6 +354,16 @@ impl Policy {
             .filter(|e| e.matches(resource, request, &adm).unwrap_or(false))
             .map(|e| e.label.as_str())
             .collect()
+    }
+}
+
+/// The response of a rule that PolicyExceptions (`keys`) skip.
+fn excepted(rule: &Rule, keys: &[&str]) -> RuleResponse {
+    RuleResponse {
+        rule: rule.name.clone(),
+        status: Status::Skip,
+        message: format!("rule is skipped due to policy exceptions {}", keys.join(", ")),
+        path: None,
     }
 }
 

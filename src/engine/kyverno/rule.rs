@@ -29,12 +29,12 @@ pub struct Rule {
     pub message: String,
 }
 
-/// What a rule does (a validate rule with its block as written; the other kinds are not run
+/// What a rule does, with its block as written (generate and verifyImages rules are not run
 /// yet, and evaluating them is an error).
 #[derive(Clone, Debug)]
 pub(super) enum RuleBody {
     Validate(Value),
-    Mutate,
+    Mutate(Value),
     Generate,
     VerifyImages,
 }
@@ -57,7 +57,7 @@ impl RuleBody {
         };
         Ok(match key {
             "validate" => RuleBody::Validate(rule.get(key).cloned().unwrap_or(Value::Null)),
-            "mutate" => RuleBody::Mutate,
+            "mutate" => RuleBody::Mutate(rule.get(key).cloned().unwrap_or(Value::Null)),
             "generate" => RuleBody::Generate,
             _ => RuleBody::VerifyImages,
         })
@@ -83,11 +83,13 @@ impl Rule {
     #[must_use]
     pub fn unsupported(&self) -> Option<&'static str> {
         match &self.body {
-            RuleBody::Mutate => Some("a mutate rule"),
+            RuleBody::Mutate(m) if m.get("targets").is_some() => {
+                Some("a mutate rule with `targets` (mutate existing)")
+            }
             RuleBody::Generate => Some("a generate rule"),
             RuleBody::VerifyImages => Some("a verifyImages rule"),
             RuleBody::Validate(v) if v.get("manifests").is_some() => Some("`validate.manifests`"),
-            RuleBody::Validate(_) => None,
+            RuleBody::Validate(_) | RuleBody::Mutate(_) => None,
         }
     }
 
@@ -95,6 +97,18 @@ impl Rule {
     #[must_use]
     pub fn is_validate(&self) -> bool {
         matches!(self.body, RuleBody::Validate(_))
+    }
+
+    /// Whether the rule generates.
+    #[must_use]
+    pub fn is_generate(&self) -> bool {
+        matches!(self.body, RuleBody::Generate)
+    }
+
+    /// Whether the rule mutates.
+    #[must_use]
+    pub fn is_mutate(&self) -> bool {
+        matches!(self.body, RuleBody::Mutate(_))
     }
 
     /// Whether the rule validates without CEL (`validate` without `validate.cel`).
@@ -133,10 +147,23 @@ impl Rule {
     /// handler. `None` when a foreach found nothing to check (no response, as in Kyverno).
     pub(super) fn run(
         &self,
+        policy: (&str, &str),
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+    ) -> Option<RuleResponse> {
+        self.run_patching(policy, resource, request, adm, &mut None)
+    }
+
+    /// Runs a rule as [`Rule::run`] does, and puts in `patched` the resource a mutate rule
+    /// changed.
+    pub(super) fn run_patching(
+        &self,
         (policy, policy_action): (&str, &str),
         resource: &Value,
         request: &Request<'_>,
         adm: &Admission<'_>,
+        patched: &mut Option<Value>,
     ) -> Option<RuleResponse> {
         if let Some(what) = self.unsupported() {
             return Some(self.error(format!("{what} is not supported yet")));
@@ -216,6 +243,11 @@ impl Rule {
                 }
                 Outcome::Pass => {}
             }
+        }
+        if let RuleBody::Mutate(block) = &self.body {
+            let response;
+            (response, *patched) = self.mutate(block, resource, ctx.to_mut(), &request.limits);
+            return Some(response);
         }
         // An Enforce rule lets an UPDATE keep a violation the object already had (Kyverno's
         // `allowExistingViolations`, on by default): the old object is checked as created.

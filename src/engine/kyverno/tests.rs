@@ -309,8 +309,20 @@ fn a_rule_does_exactly_one_thing() {
     let e = compile(&both).unwrap_err();
     assert!(e.message.ends_with("(it has `validate` and `mutate`)"), "{}", e.message);
     let p = compile(&rule("    mutate: {patchStrategicMerge: {}}\n")).unwrap();
-    assert!(!p.rules[0].is_validate());
-    assert_eq!(p.rules[0].unsupported(), Some("a mutate rule"));
+    assert!(!p.rules[0].is_validate() && p.rules[0].is_mutate());
+    assert_eq!(p.rules[0].unsupported(), None);
+    let p = compile(&rule(
+        "    mutate: {targets: [{kind: ConfigMap}], patchStrategicMerge: {}}
+",
+    ))
+    .unwrap();
+    assert_eq!(p.rules[0].unsupported(), Some("a mutate rule with `targets` (mutate existing)"));
+    let p = compile(&rule(
+        "    generate: {kind: ConfigMap, name: x, data: {}}
+",
+    ))
+    .unwrap();
+    assert_eq!(p.rules[0].unsupported(), Some("a generate rule"));
     let p = compile(&rule("    validate: {deny: {}}\n")).unwrap();
     assert!(p.rules[0].is_validate() && p.rules[0].is_non_cel_validate());
     assert_eq!(p.rules[0].unsupported(), None);

@@ -230,7 +230,7 @@ impl Rule {
 
 /// The top-level context keys an element of a foreach entry can change: its bindings, and the
 /// first segment of each of its context entries' names.
-fn touched_keys(entry: &Value, depth: usize) -> Vec<String> {
+pub(super) fn touched_keys(entry: &Value, depth: usize) -> Vec<String> {
     let mut keys = vec![
         "element".to_string(),
         "elementIndex".to_string(),

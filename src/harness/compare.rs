@@ -1,0 +1,130 @@
+//! Comparing a row's outcome with its expected result: the resource a policy patched with the
+//! test's `patchedResources`, then the status (kyverno-compat.md, 14.3).
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use super::kyverno::{identity, Expected};
+use super::Verdict;
+use crate::engine::kyverno::RuleResponse;
+
+/// The verdict, reason and message of a row for one rule response; `None` when the row is
+/// dropped (the expected patched resources lack the resource, and the result does not ask to
+/// fail then). `patched` is the `patchedResources` file and its documents.
+pub(super) fn judge(
+    expected: &Expected,
+    response: &RuleResponse,
+    compared: &Value,
+    patched: Option<(&str, &Vec<Value>)>,
+) -> Option<(Verdict, String, String)> {
+    let actual = response.status.as_str();
+    if let Some((file, docs)) = patched {
+        match compare_with(compared, docs) {
+            Compared::Same => {}
+            Compared::Missing if !expected.fail_on_missing => return None,
+            Compared::Missing => {
+                let (_, kind, namespace, name) = identity(compared);
+                let message = format!("{file} has no {kind} `{namespace}/{name}`");
+                return Some((Verdict::Fail, "Resource error".into(), message));
+            }
+            Compared::Differs(d) => {
+                let message = format!("the patched resource differs: {d}");
+                return Some((Verdict::Fail, "Resource diff".into(), message));
+            }
+        }
+    }
+    Some(if expected.generated {
+        let message =
+            format!("comparing generated resources is not supported yet; {}", response.message);
+        (Verdict::Fail, "Resource comparison not supported".into(), message)
+    } else if actual == expected.result {
+        (Verdict::Pass, "Ok".into(), response.message.clone())
+    } else {
+        (Verdict::Fail, format!("Want {}, got {actual}", expected.result), response.message.clone())
+    })
+}
+
+/// How an actual resource compares with the expected patched resources of a row.
+pub(super) enum Compared {
+    Same,
+    /// The file has no resource with this identity.
+    Missing,
+    /// The first difference found.
+    Differs(String),
+}
+
+/// Compares a resource with the one of the same identity in an expected file, both tidied
+/// (nulls and then empty maps and lists dropped), as `kyverno test` compares them.
+pub(super) fn compare_with(actual: &Value, expected: &[Value]) -> Compared {
+    let id = identity(actual);
+    let Some(want) = expected.iter().find(|e| identity(e) == id) else {
+        return Compared::Missing;
+    };
+    let (actual, want) = (tidy(actual), tidy(want));
+    match difference(&actual, &want, &mut String::new()) {
+        None => Compared::Same,
+        Some(d) => Compared::Differs(d),
+    }
+}
+
+fn tidy(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let out: serde_json::Map<String, Value> =
+                m.iter().map(|(k, v)| (k.clone(), tidy(v))).filter(|(_, v)| !v.is_null()).collect();
+            if out.is_empty() {
+                Value::Null
+            } else {
+                Value::Object(out)
+            }
+        }
+        Value::Array(items) => {
+            let out: Vec<Value> = items.iter().map(tidy).filter(|v| !v.is_null()).collect();
+            if out.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(out)
+            }
+        }
+        other => other.clone(),
+    }
+}
+
+/// The first place two tidied values differ (numbers compared by value), as a sentence.
+fn difference(actual: &Value, want: &Value, path: &mut String) -> Option<String> {
+    let at = |p: &str| if p.is_empty() { "/".to_string() } else { p.to_string() };
+    match (actual, want) {
+        (Value::Object(a), Value::Object(w)) => {
+            let keys: std::collections::BTreeSet<&String> = a.keys().chain(w.keys()).collect();
+            for k in keys {
+                let len = path.len();
+                path.push('/');
+                path.push_str(k);
+                let d = match (a.get(k), w.get(k)) {
+                    (Some(x), Some(y)) => difference(x, y, path),
+                    (Some(x), None) => Some(format!("{} is {x}, expected absent", at(path))),
+                    (None, Some(y)) => Some(format!("{} is absent, expected {y}", at(path))),
+                    (None, None) => None,
+                };
+                path.truncate(len);
+                if d.is_some() {
+                    return d;
+                }
+            }
+            None
+        }
+        (Value::Array(a), Value::Array(w)) if a.len() == w.len() => {
+            a.iter().zip(w).enumerate().find_map(|(i, (x, y))| {
+                let len = path.len();
+                let _ = write!(path, "/{i}");
+                let d = difference(x, y, path);
+                path.truncate(len);
+                d
+            })
+        }
+        (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => None,
+        _ if actual == want => None,
+        _ => Some(format!("{} is {actual}, expected {want}", at(path))),
+    }
+}
