@@ -705,11 +705,14 @@ fn unknown_rules(suite: &Suite, display: &str) -> Vec<Problem> {
 /// policy's patched resource for a mutate rule, else the resource the rule checked.
 type Answer = (RuleResponse, std::rc::Rc<Value>);
 
-/// What admission made of a resource under one operation: each mutate policy's responses and
-/// patched resource (by policy index), and the resource they leave for validation.
+/// What admission made of a resource under one operation: each mutating policy's responses and
+/// patched resource (by policy index), and the resources validation sees: ClusterPolicies and
+/// Policies validate what their mutate rules left, the CEL kinds what the MutatingPolicies
+/// then left.
 struct Admitted {
     mutations: HashMap<usize, Vec<Answer>>,
-    resource: std::rc::Rc<Value>,
+    after_rules: std::rc::Rc<Value>,
+    after_cel: std::rc::Rc<Value>,
 }
 
 /// Computed on demand: admission per (operation, resource index), and answers per (operation,
@@ -815,20 +818,41 @@ fn request<'s>(suite: &'s Suite, namespace: &str, operation: &'s str) -> Request
     }
 }
 
-/// Mutating admission of a resource, as `kyverno test` runs it before validating: every policy
-/// with mutate rules in the suite's order, each on what the previous ones patched.
+/// Mutating admission of a resource, in the order `kyverno test` runs it: the mutate rules of
+/// ClusterPolicies and Policies in the suite's order, each policy on what the previous ones
+/// patched (its rows compare what it made); then the MutatingPolicies likewise (their rows
+/// compare what the last of them made, as the CLI reports them).
 fn admit(suite: &Suite, resource: &Value, namespace: &str, operation: &str) -> Admitted {
+    use std::rc::Rc;
     let request = request(suite, namespace, operation);
-    let mut current = std::rc::Rc::new(resource.clone());
+    let mut current = Rc::new(resource.clone());
     let mut mutations = HashMap::new();
-    for (pi, policy) in suite.policies.iter().enumerate().filter(|(_, p)| p.has_mutate()) {
+    let mutating = |cel: bool| {
+        suite
+            .policies
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.has_mutate() && matches!(p.kind, PolicyKind::Cel(_)) == cel)
+    };
+    for (pi, policy) in mutating(false) {
         let m = policy.mutate(&current, &request);
-        let patched = std::rc::Rc::new(m.patched);
-        let answers = m.responses.into_iter().map(|r| (r, std::rc::Rc::clone(&patched))).collect();
+        let patched = Rc::new(m.patched);
+        let answers = m.responses.into_iter().map(|r| (r, Rc::clone(&patched))).collect();
         mutations.insert(pi, answers);
         current = patched;
     }
-    Admitted { mutations, resource: current }
+    let after_rules = Rc::clone(&current);
+    let mut cel_responses = Vec::new();
+    for (pi, policy) in mutating(true) {
+        let m = policy.mutate(&current, &request);
+        current = Rc::new(m.patched);
+        cel_responses.push((pi, m.responses));
+    }
+    for (pi, responses) in cel_responses {
+        let answers = responses.into_iter().map(|r| (r, Rc::clone(&current))).collect();
+        mutations.insert(pi, answers);
+    }
+    Admitted { mutations, after_rules, after_cel: current }
 }
 
 /// The answers of a policy to a resource: its mutate rules' (from admission), then the others'
@@ -853,7 +877,11 @@ fn answers(
     let policy = &suite.policies[pi];
     let mut out: Vec<Answer> = admitted.mutations.get(&pi).cloned().unwrap_or_default();
     if policy.has_non_mutate() {
-        let checked = std::rc::Rc::clone(&admitted.resource);
+        let checked = if matches!(policy.kind, PolicyKind::Cel(_)) {
+            std::rc::Rc::clone(&admitted.after_cel)
+        } else {
+            std::rc::Rc::clone(&admitted.after_rules)
+        };
         let responses = policy.evaluate(&checked, &request(suite, namespace, operation));
         out.extend(responses.into_iter().map(|r| (r, std::rc::Rc::clone(&checked))));
     }

@@ -55,7 +55,8 @@ pub enum Keys<'s> {
 
 impl<'s> Keys<'s> {
     /// The merge key of the list field `field` of the value.
-    fn list_key(self, field: &str) -> Option<&'s str> {
+    #[must_use]
+    pub fn list_key(self, field: &str) -> Option<&'s str> {
         match self {
             Keys::None => None,
             Keys::Builtin(ty) => builtin_field(ty, field).and_then(|(_, key)| key),
@@ -64,7 +65,8 @@ impl<'s> Keys<'s> {
     }
 
     /// The keys of the value of field `field` (a mapping, or the elements of a list).
-    fn child<'f>(self, field: &'f str) -> Keys<'f>
+    #[must_use]
+    pub fn child<'f>(self, field: &'f str) -> Keys<'f>
     where
         's: 'f,
     {

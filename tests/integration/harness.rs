@@ -553,3 +553,26 @@ fn mutate_suites_compare_the_patched_resource() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("Resource error"), "{}", run.stdout);
 }
+
+#[test]
+fn mutating_policy_suites_compare_the_patched_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let sidecar = copy_suite("other-mpol", "inject-sidecar-deployment", dir.path());
+    copy_suite("other-mpol", "always-pull-images", dir.path());
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "4 passed, 0 failed", "{}", run.stdout);
+    // The sidecar goes after the containers the deployment has: another order is a difference.
+    let patched = sidecar.join(".kyverno-test/patchedResource1.yaml");
+    let text = std::fs::read_to_string(&patched).unwrap();
+    let (head, containers) = text.split_once("      containers:\n").unwrap();
+    let (list, rest) = containers.split_once("      initContainers:").unwrap();
+    let (nginx, vault) = list.split_once("      - image: vault").unwrap();
+    let swapped = format!(
+        "{head}      containers:\n      - image: vault{vault}{nginx}      initContainers:{rest}"
+    );
+    std::fs::write(&patched, swapped).unwrap();
+    let run = mtk_in(dir.path(), &["test", ".", "--detailed-results"], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stdout.contains("/spec/template/spec/containers/0/image"), "{}", run.stdout);
+}

@@ -155,7 +155,44 @@ fn named_list<'a>(
     Ok(items.iter())
 }
 
+impl Compiled {
+    /// The expression with text replaced at the start of names (`object.spec` but not
+    /// `myobject.spec`), all replacements at once, recompiled; the position is kept.
+    pub fn rewritten(&self, replacements: &[(&str, &str)]) -> Result<Compiled, CompileError> {
+        self.with_text(replace_all(&self.text, replacements))
+    }
+
+    /// Another text for the expression, compiled, at the same position.
+    pub fn with_text(&self, text: String) -> Result<Compiled, CompileError> {
+        let expr = parse(&text).map_err(|e| CompileError {
+            pos: self.pos,
+            message: format!("rewritten expression `{text}` is not valid CEL: {}", e.message),
+        })?;
+        Ok(Compiled { text, expr, pos: self.pos })
+    }
+}
+
 impl Program {
+    /// Evaluates one more expression with the program's variables (a mutation's): its value,
+    /// or why it could not be evaluated.
+    pub fn evaluate(
+        &self,
+        c: &Compiled,
+        activation: &BTreeMap<String, Val>,
+        limits: &crate::limits::Limits,
+        host: Option<&dyn Host>,
+    ) -> Result<Val, String> {
+        let variables = Variables::new(&self.variables);
+        let mut env = environment(activation, &variables, limits, host);
+        eval(&c.expr, &mut env).map_err(|e| {
+            format!(
+                "expression `{}` (line {}) could not be evaluated: {e}",
+                one_line(&c.text),
+                c.pos.line
+            )
+        })
+    }
+
     /// Reads `expressions` (or `validations`), `variables` and the named conditions under
     /// `conditions_key` from their nodes.
     pub fn from_nodes(
@@ -209,14 +246,7 @@ impl Program {
     /// The program with text replaced in every expression (autogen rewrites `object.spec`
     /// for pod controllers), recompiled; positions are kept.
     fn rewritten(&self, replacements: &[(&str, &str)]) -> Result<Program, CompileError> {
-        let redo = |c: &Compiled| -> Result<Compiled, CompileError> {
-            let text = replace_all(&c.text, replacements);
-            let expr = parse(&text).map_err(|e| CompileError {
-                pos: c.pos,
-                message: format!("rewritten expression `{text}` is not valid CEL: {}", e.message),
-            })?;
-            Ok(Compiled { text, expr, pos: c.pos })
-        };
+        let redo = |c: &Compiled| c.rewritten(replacements);
         let named = |list: &[(String, Compiled)]| {
             list.iter().map(|(n, c)| Ok((n.clone(), redo(c)?))).collect::<Result<Vec<_>, _>>()
         };
@@ -270,12 +300,7 @@ impl Program {
         (errors_fail, ignore_condition_errors): (bool, bool),
     ) -> Outcome {
         let variables = Variables::new(&self.variables);
-        let mut env = Env::new(activation, limits.cel_steps)
-            .with_regex_size(limits.regex_size)
-            .with_variables(&variables);
-        if let Some(host) = host {
-            env = env.with_host(host);
-        }
+        let mut env = environment(activation, &variables, limits, host);
         let mut failed = None;
         for (name, condition) in &self.conditions {
             match truth(condition, &mut env) {
@@ -314,6 +339,23 @@ impl Program {
             }
         }
         Outcome::Pass
+    }
+}
+
+/// The environment a program's expressions run in: the activation, the program's lazily
+/// evaluated variables, the limits and the host of cluster lookups.
+fn environment<'a>(
+    activation: &'a BTreeMap<String, Val>,
+    variables: &'a Variables<'a>,
+    limits: &crate::limits::Limits,
+    host: Option<&'a dyn Host>,
+) -> Env<'a> {
+    let env = Env::new(activation, limits.cel_steps)
+        .with_regex_size(limits.regex_size)
+        .with_variables(variables);
+    match host {
+        Some(host) => env.with_host(host),
+        None => env,
     }
 }
 

@@ -61,6 +61,44 @@ impl Val {
         }
     }
 
+    /// The value as JSON (a result that goes into an object: a mutation's patch). Durations,
+    /// timestamps and the library types are their string forms; a map key must be a string.
+    pub fn to_json(&self) -> std::result::Result<serde_json::Value, String> {
+        use serde_json::Value as J;
+        Ok(match self {
+            Val::Null => J::Null,
+            Val::Bool(b) => J::Bool(*b),
+            Val::Int(i) => J::from(*i),
+            Val::Uint(u) => J::from(*u),
+            Val::Double(d) => serde_json::Number::from_f64(*d)
+                .map(J::Number)
+                .ok_or_else(|| format!("{d} is not a JSON number"))?,
+            Val::String(s) => J::String(s.to_string()),
+            Val::Bytes(b) => J::String(crate::base64::encode(b)),
+            Val::List(items) => {
+                J::Array(items.iter().map(Val::to_json).collect::<std::result::Result<_, _>>()?)
+            }
+            Val::Map(entries) => {
+                let mut out = serde_json::Map::new();
+                for (k, v) in entries.iter() {
+                    let Val::String(k) = k else {
+                        return Err(format!(
+                            "a map key of type `{}` cannot be a JSON key",
+                            k.type_name()
+                        ));
+                    };
+                    out.insert(k.to_string(), v.to_json()?);
+                }
+                J::Object(out)
+            }
+            Val::Optional(_) => return Err("an optional value cannot be JSON".into()),
+            other => match super::functions::to_string(other) {
+                Ok(Val::String(s)) => J::String(s.to_string()),
+                _ => return Err(format!("a `{}` cannot be JSON", other.type_name())),
+            },
+        })
+    }
+
     /// The string inside, if this is a string.
     #[must_use]
     pub fn as_str(&self) -> Option<&str> {
@@ -101,6 +139,34 @@ impl Val {
             Val::Ext(e) => e.type_name(),
         }
     }
+}
+
+/// The value of a map entry or message field (`{?k: v}`: only when `v` has one).
+fn entry_value(v: Val, optional: bool) -> Result<Option<Val>> {
+    match (v, optional) {
+        (Val::Optional(Some(v)), true) => Ok(Some((*v).clone())),
+        (Val::Optional(None), true) => Ok(None),
+        (_, true) => err("an optional entry must be an optional value"),
+        (v, false) => Ok(Some(v)),
+    }
+}
+
+/// Kubernetes' mutation types: `Object{…}` (and `Object.spec.containers{…}`, named by their
+/// place in the object) for apply configurations, `JSONPatch{…}` for patches. Both are maps of
+/// their fields here; no other message type exists.
+fn construct(name: &str, fields: &[(String, Expr, bool)], env: &mut Env<'_>) -> Result<Val> {
+    if name != "JSONPatch" && name != "Object" && !name.starts_with("Object.") {
+        return err(format!(
+            "unknown type `{name}`: only `Object…` and `JSONPatch` can be constructed"
+        ));
+    }
+    let mut out: Vec<(Val, Val)> = Vec::with_capacity(fields.len());
+    for (field, v, optional) in fields {
+        if let Some(value) = entry_value(eval(v, env)?, *optional)? {
+            out.push((Val::string(field), value));
+        }
+    }
+    Ok(Val::Map(Rc::new(out)))
 }
 
 /// Why an evaluation failed.
@@ -407,12 +473,7 @@ pub fn eval(e: &Expr, env: &mut Env<'_>) -> Result<Val> {
             let mut out: Vec<(Val, Val)> = Vec::with_capacity(entries.len());
             for (k, v, optional) in entries {
                 let key = eval(k, env)?;
-                let value = match (eval(v, env)?, optional) {
-                    (Val::Optional(Some(v)), true) => (*v).clone(),
-                    (Val::Optional(None), true) => continue,
-                    (_, true) => return err("an optional map entry must be an optional value"),
-                    (v, false) => v,
-                };
+                let Some(value) = entry_value(eval(v, env)?, *optional)? else { continue };
                 if out.iter().any(|(k2, _)| equal(k2, &key)) {
                     return err("a map literal repeats a key");
                 }
@@ -420,9 +481,7 @@ pub fn eval(e: &Expr, env: &mut Env<'_>) -> Result<Val> {
             }
             Ok(Val::Map(Rc::new(out)))
         }
-        Expr::Struct { name, .. } => {
-            err(format!("message construction `{name}{{…}}` is not supported yet"))
-        }
+        Expr::Struct { name, fields } => construct(name, fields, env),
         Expr::Unary(op, inner) => match (op, eval(inner, env)?) {
             (UnaryOp::Not, Val::Bool(b)) => Ok(Val::Bool(!b)),
             (UnaryOp::Negate, Val::Int(i)) => i

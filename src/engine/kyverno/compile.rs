@@ -54,6 +54,7 @@ impl Policy {
             apply_one: false,
             rules: Vec::new(),
             validating: None,
+            mutating: None,
         };
         if matches!(policy.kind, PolicyKind::Cel(_)) {
             if matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy") {
@@ -62,6 +63,8 @@ impl Policy {
                     policy.failure_action = "Enforce".into();
                 }
                 policy.validating = Some(Arc::new(compiled));
+            } else if matches!(kind, "MutatingPolicy" | "NamespacedMutatingPolicy") {
+                policy.mutating = Some(Arc::new(vpol::compile(root, kind)?));
             }
             return Ok(policy);
         }

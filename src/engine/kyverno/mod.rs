@@ -19,6 +19,7 @@ pub mod exception;
 pub mod jmespath;
 pub mod lint;
 pub mod matching;
+mod mpol;
 mod mutate;
 pub mod pattern;
 mod policy;

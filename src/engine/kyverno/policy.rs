@@ -45,6 +45,8 @@ pub struct Policy {
     pub rules: Vec<Rule>,
     /// A ValidatingPolicy (the CEL policy kinds have no rules).
     pub(super) validating: Option<Arc<vpol::CelPolicy>>,
+    /// A MutatingPolicy.
+    pub(super) mutating: Option<Arc<vpol::CelPolicy>>,
 }
 
 /// Is this document a policy the engine knows (Kyverno or CEL kinds)?
@@ -169,6 +171,10 @@ impl Policy {
             }
             return validating.evaluate(resource, request);
         }
+        if self.mutating.is_some() {
+            // A MutatingPolicy validates nothing; it runs in [`Policy::mutate`].
+            return Vec::new();
+        }
         if let PolicyKind::Cel(kind) = &self.kind {
             return vec![RuleResponse {
                 rule: String::new(),
@@ -227,18 +233,19 @@ pub struct Mutation {
 }
 
 impl Policy {
-    /// Whether the policy has mutate rules.
+    /// Whether the policy mutates: mutate rules, or a MutatingPolicy.
     #[must_use]
     pub fn has_mutate(&self) -> bool {
-        self.rules.iter().any(Rule::is_mutate)
+        self.mutating.is_some() || self.rules.iter().any(Rule::is_mutate)
     }
 
-    /// Whether the policy has rules other than mutate rules (run by [`Policy::evaluate`]).
+    /// Whether the policy does something other than mutate (run by [`Policy::evaluate`]).
     #[must_use]
     pub fn has_non_mutate(&self) -> bool {
-        self.validating.is_some()
-            || matches!(self.kind, PolicyKind::Cel(_))
-            || self.rules.iter().any(|r| !r.is_mutate())
+        match self.kind {
+            PolicyKind::Cel(_) => self.mutating.is_none(),
+            _ => self.rules.iter().any(|r| !r.is_mutate()),
+        }
     }
 
     /// Runs the mutate rules on a resource in order, each on what the previous ones patched
@@ -247,6 +254,13 @@ impl Policy {
     pub fn mutate(&self, resource: &Value, request: &Request<'_>) -> Mutation {
         let changed = request.values.and_then(|v| v.object_with_values(&self.name, resource));
         let mut current = changed.unwrap_or_else(|| resource.clone());
+        if let Some(mutating) = &self.mutating {
+            if let Some(response) = self.cel_excepted(&current, request) {
+                return Mutation { responses: vec![response], patched: current };
+            }
+            let (responses, patched) = mutating.mutate(&current, request);
+            return Mutation { responses, patched: patched.unwrap_or(current) };
+        }
         let mut responses = Vec::new();
         for rule in self.rules.iter().filter(|r| r.is_mutate()) {
             let mut patched = None;

@@ -15,11 +15,11 @@ use crate::load::Node;
 
 /// One `resourceRules` (or `excludeResourceRules`) entry.
 #[derive(Clone, Debug, Default)]
-struct ResourceRule {
-    groups: Vec<String>,
-    versions: Vec<String>,
+pub(super) struct ResourceRule {
+    pub(super) groups: Vec<String>,
+    pub(super) versions: Vec<String>,
     operations: Vec<String>,
-    resources: Vec<String>,
+    pub(super) resources: Vec<String>,
     names: Vec<String>,
 }
 
@@ -55,16 +55,19 @@ impl ResourceRule {
     }
 }
 
+/// Programs autogen made for pod controllers: the kinds each serves, and the program.
+pub(super) type Variants = Vec<(Vec<String>, Program)>;
+
 /// A compiled ValidatingPolicy.
 #[derive(Clone, Debug)]
 pub(super) struct CelPolicy {
-    rules: Vec<ResourceRule>,
-    exclude: Vec<ResourceRule>,
+    pub(super) rules: Vec<ResourceRule>,
+    pub(super) exclude: Vec<ResourceRule>,
     namespace_selector: Option<Value>,
-    object_selector: Option<Value>,
-    program: Program,
+    pub(super) object_selector: Option<Value>,
+    pub(super) program: Program,
     /// The program rewritten for pod controllers, and the controllers it serves.
-    autogen: Vec<(Vec<String>, Program)>,
+    pub(super) autogen: Variants,
     /// Only `Warn` among the validation actions: failures are warnings.
     warn_only: bool,
     /// `Deny` among the validation actions.
@@ -73,12 +76,15 @@ pub(super) struct CelPolicy {
     errors_ignored: bool,
     /// NamespacedValidatingPolicy: only its own namespace.
     namespace: Option<String>,
+    /// A MutatingPolicy's mutations.
+    pub(super) mutations: Option<super::mpol::Mutations>,
 }
 
 const PLAIN_CONTROLLERS: &[&str] =
     &["Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "ReplicationController"];
 
-/// Compiles the spec of a ValidatingPolicy.
+/// Compiles the spec of a ValidatingPolicy (or of a MutatingPolicy: its matching, conditions and
+/// variables here, its mutations in `mpol`).
 pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError> {
     let spec = root.get("spec").ok_or_else(|| err(root, "policy has no spec"))?;
     let constraints = spec.get("matchConstraints");
@@ -106,24 +112,35 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
         warn_only: !actions.is_empty() && actions.iter().all(|a| a == "Warn"),
         deny: actions.iter().any(|a| a == "Deny"),
         errors_ignored: spec.get("failurePolicy").and_then(Node::as_str) == Some("Ignore"),
-        namespace: (kind == "NamespacedValidatingPolicy").then(|| {
+        namespace: kind.starts_with("Namespaced").then(|| {
             root.at(&["metadata", "namespace"]).and_then(Node::as_str).unwrap_or("default").into()
         }),
         program,
         rules,
+        mutations: None,
     };
-    policy.autogen = autogen(&policy, spec)?;
+    if kind.ends_with("MutatingPolicy") {
+        let (mutations, autogen) = super::mpol::compile(&policy, spec)?;
+        policy.mutations = Some(mutations);
+        policy.autogen = autogen;
+    } else {
+        policy.autogen = autogen(&policy, spec)?;
+    }
     Ok(policy)
+}
+
+/// Whether the policy is for Pods only, so that autogen makes it for pod controllers.
+pub(super) fn only_pods(policy: &CelPolicy) -> bool {
+    !policy.rules.is_empty()
+        && policy.rules.iter().all(|r| {
+            r.resources.iter().all(|x| x == "pods") && r.groups.iter().all(String::is_empty)
+        })
 }
 
 /// Kyverno generates the policy for pod controllers when it matches only Pods: `object.spec`
 /// (and `metadata`) move to the pod template (kyverno-compat.md, 11 and 16).
-fn autogen(policy: &CelPolicy, spec: &Node) -> Result<Vec<(Vec<String>, Program)>, PolicyError> {
-    let only_pods = !policy.rules.is_empty()
-        && policy.rules.iter().all(|r| {
-            r.resources.iter().all(|x| x == "pods") && r.groups.iter().all(String::is_empty)
-        });
-    if !only_pods {
+fn autogen(policy: &CelPolicy, spec: &Node) -> Result<Variants, PolicyError> {
+    if !only_pods(policy) {
         return Ok(Vec::new());
     }
     let configured = spec.at(&["autogen", "podControllers", "controllers"]);
@@ -181,40 +198,12 @@ impl CelPolicy {
 
     /// Evaluates the policy on one resource: no response when it does not match.
     pub(super) fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
-        let adm = super::policy::admission(resource, request);
-        if self.namespace.as_deref().is_some_and(|ns| ns != adm.namespace) {
-            return Vec::new();
-        }
-        let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let plural = cel::plural(api_version, adm.kind);
-        let controller = matches!(
-            (adm.group, adm.kind),
-            ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
-                | ("batch", "Job" | "CronJob")
-                | ("", "ReplicationController")
-        );
-        let autogen = self.autogen.iter().find(|(kinds, _)| kinds.iter().any(|k| k == adm.kind));
-        let program = if let (true, Some((_, p))) = (controller, autogen) {
-            // The generated policy matches the controller with the pod rule's operations.
-            let as_pod = Admission { group: "", version: "v1", ..adm.clone() };
-            if !self.rules.iter().any(|r| r.matches(&as_pod, "pods")) {
-                return Vec::new();
-            }
-            p
-        } else {
-            if !self.rules.iter().any(|r| r.matches(&adm, &plural)) {
-                return Vec::new();
-            }
-            &self.program
-        };
-        if self.exclude.iter().any(|r| r.matches(&adm, &plural)) {
-            return Vec::new();
-        }
-        match self.selectors_match(&adm) {
-            Ok(true) => {}
-            Ok(false) => return Vec::new(),
+        let program = match self.select(resource, request) {
+            Ok(Some((program, _))) => program,
+            Ok(None) => return Vec::new(),
             Err(e) => return vec![response(Status::Error, e)],
-        }
+        };
+        let adm = super::policy::admission(resource, request);
         let vars = cel::activation(resource, request, &adm);
         let host = cel::ClusterHost { cluster: request.cluster };
         // An expression that cannot be evaluated is an error row whatever the failurePolicy
@@ -234,6 +223,47 @@ impl CelPolicy {
             },
             Outcome::Error(e) => response(Status::Error, e),
         }]
+    }
+
+    /// The program that applies to a resource — the policy's own, or the one autogen made for
+    /// the resource's pod controller kind (with its index in `autogen`) — or `None` when the
+    /// policy does not match the resource; an error when a selector cannot be evaluated.
+    pub(super) fn select(
+        &self,
+        resource: &Value,
+        request: &Request<'_>,
+    ) -> Result<Option<(&Program, Option<usize>)>, String> {
+        let adm = super::policy::admission(resource, request);
+        if self.namespace.as_deref().is_some_and(|ns| ns != adm.namespace) {
+            return Ok(None);
+        }
+        let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let plural = cel::plural(api_version, adm.kind);
+        let controller = matches!(
+            (adm.group, adm.kind),
+            ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
+                | ("batch", "Job" | "CronJob")
+                | ("", "ReplicationController")
+        );
+        let autogen =
+            self.autogen.iter().position(|(kinds, _)| kinds.iter().any(|k| k == adm.kind));
+        let selected = if let (true, Some(i)) = (controller, autogen) {
+            // The generated policy matches the controller with the pod rule's operations.
+            let as_pod = Admission { group: "", version: "v1", ..adm.clone() };
+            if !self.rules.iter().any(|r| r.matches(&as_pod, "pods")) {
+                return Ok(None);
+            }
+            (&self.autogen[i].1, Some(i))
+        } else {
+            if !self.rules.iter().any(|r| r.matches(&adm, &plural)) {
+                return Ok(None);
+            }
+            (&self.program, None)
+        };
+        if self.exclude.iter().any(|r| r.matches(&adm, &plural)) {
+            return Ok(None);
+        }
+        Ok(self.selectors_match(&adm)?.then_some(selected))
     }
 
     fn selectors_match(&self, adm: &Admission<'_>) -> Result<bool, String> {
@@ -262,7 +292,7 @@ impl CelPolicy {
     }
 }
 
-fn response(status: Status, message: String) -> RuleResponse {
+pub(super) fn response(status: Status, message: String) -> RuleResponse {
     RuleResponse { rule: String::new(), status, message, path: None }
 }
 

@@ -1,8 +1,17 @@
-//! `patchesJson6902`: RFC 6902 operations as Kyverno applies them — with negative indexes
-//! (`-1` is the last element), a `remove` of a missing path doing nothing, and an `add` creating
-//! the mappings (or lists, before an index) its path needs.
+//! RFC 6902 JSON patches, applied as Kyverno applies `patchesJson6902` ([`Mode::Kyverno`]: a
+//! `remove` of a missing path does nothing, an `add` creates the mappings, or lists before an
+//! index, its path needs) or as Kubernetes applies a mutating policy's `JSONPatch`
+//! ([`Mode::Kubernetes`]: both are errors, and a failed `test` leaves the object unchanged).
+//! Both take negative indexes (`-1` is the last element; in an `add`, the end).
 
 use serde_json::Value;
+
+/// How patches are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::engine::kyverno) enum Mode {
+    Kyverno,
+    Kubernetes,
+}
 
 /// The operations of a `patchesJson6902` text: a JSON list, or YAML that reads as one.
 pub(super) fn parse(text: &str) -> Result<Vec<Value>, String> {
@@ -26,7 +35,13 @@ pub(super) fn parse(text: &str) -> Result<Vec<Value>, String> {
 }
 
 /// Applies the operations in order; the first that cannot be applied is the error.
-pub(super) fn apply(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
+pub(in crate::engine::kyverno) fn apply(
+    doc: &mut Value,
+    ops: &[Value],
+    mode: Mode,
+) -> Result<(), String> {
+    let original = (mode == Mode::Kubernetes).then(|| doc.clone());
+    let lenient = mode == Mode::Kyverno;
     for op in ops {
         let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
         let path = op.get("path").and_then(Value::as_str);
@@ -38,9 +53,9 @@ pub(super) fn apply(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
         match kind {
             "add" => {
                 let v = value.ok_or_else(|| fail("no `value`".into()))?.clone();
-                add(doc, &segs, v, true).map_err(fail)?;
+                add(doc, &segs, v, lenient).map_err(fail)?;
             }
-            "remove" => remove(doc, &segs).map_err(fail)?,
+            "remove" => remove(doc, &segs, lenient).map_err(fail)?,
             "replace" => {
                 let v = value.ok_or_else(|| fail("no `value`".into()))?.clone();
                 let Some(target) = find_mut(doc, &segs) else {
@@ -55,7 +70,7 @@ pub(super) fn apply(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
                     .ok_or_else(|| fail("the `from` path is missing".into()))?
                     .clone();
                 if kind == "move" {
-                    remove(doc, &from).map_err(fail)?;
+                    remove(doc, &from, false).map_err(fail)?;
                 }
                 add(doc, &segs, found, false).map_err(fail)?;
             }
@@ -63,6 +78,11 @@ pub(super) fn apply(doc: &mut Value, ops: &[Value]) -> Result<(), String> {
                 let want = value.cloned().unwrap_or(Value::Null);
                 let found = find_mut(doc, &segs).map_or(Value::Null, |v| v.clone());
                 if found != want {
+                    // Kubernetes abandons the whole patch: the object stays as it was.
+                    if let Some(original) = original {
+                        *doc = original;
+                        return Ok(());
+                    }
                     return Err(fail("testing the value failed".into()));
                 }
             }
@@ -99,23 +119,28 @@ fn find_mut<'v>(doc: &'v mut Value, segs: &[String]) -> Option<&'v mut Value> {
     })
 }
 
-fn remove(doc: &mut Value, segs: &[String]) -> Result<(), String> {
+/// Removes a value; a missing one is no error when `missing_ok` (Kyverno applies patches with
+/// AllowMissingPathOnRemove).
+fn remove(doc: &mut Value, segs: &[String], missing_ok: bool) -> Result<(), String> {
     let Some((last, parent)) = segs.split_last() else {
         return Err("the whole document cannot be removed".into());
     };
-    // A missing path is not an error (Kyverno applies patches with AllowMissingPathOnRemove).
-    match find_mut(doc, parent) {
-        Some(Value::Object(m)) => {
-            m.remove(last);
-        }
-        Some(Value::Array(items)) => {
-            if let Some(i) = index(last, items.len()) {
+    let removed = match find_mut(doc, parent) {
+        Some(Value::Object(m)) => m.remove(last).is_some(),
+        Some(Value::Array(items)) => match index(last, items.len()) {
+            Some(i) => {
                 items.remove(i);
+                true
             }
-        }
-        _ => {}
+            None => false,
+        },
+        _ => false,
+    };
+    if removed || missing_ok {
+        Ok(())
+    } else {
+        Err("the path is missing".into())
     }
-    Ok(())
 }
 
 /// Adds a value; with `ensure`, the mappings (or, before an index, lists) on the way are made
@@ -214,7 +239,7 @@ mod tests {
 
     fn patched(doc: Value, ops: &str) -> Result<Value, String> {
         let mut doc = doc;
-        apply(&mut doc, &parse(ops)?)?;
+        apply(&mut doc, &parse(ops)?, Mode::Kyverno)?;
         Ok(doc)
     }
 
@@ -248,5 +273,14 @@ mod tests {
         let out = patched(json!({"a": {"b": 1}}), "- {op: move, from: /a/b, path: /c}").unwrap();
         assert_eq!(out, json!({"a": {}, "c": 1}));
         assert!(patched(json!({"a": 1}), "- {op: test, path: /a, value: 2}").is_err());
+        // Kubernetes: a missing path is an error, and a failed test abandons the patch.
+        let k8s = |doc: Value, ops: &str| {
+            let mut doc = doc;
+            apply(&mut doc, &parse(ops).unwrap(), Mode::Kubernetes).map(|()| doc)
+        };
+        assert!(k8s(json!({}), "- {op: remove, path: /a}").is_err());
+        assert!(k8s(json!({}), "- {op: add, path: /a/b, value: 1}").is_err());
+        let ops = "- {op: add, path: /b, value: 1}\n- {op: test, path: /a, value: 2}";
+        assert_eq!(k8s(json!({"a": 1}), ops).unwrap(), json!({"a": 1}));
     }
 }

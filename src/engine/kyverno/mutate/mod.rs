@@ -4,7 +4,7 @@
 //! ("no patches applied").
 
 mod anchors;
-mod json_patch;
+pub(super) mod json_patch;
 
 use serde_json::{json, Value};
 
@@ -214,7 +214,7 @@ fn patch(block: &Value, resource: &Value, ctx: &Value, limits: &Limits) -> Step 
     {
         json_patch::parse(text).and_then(|ops| {
             let mut patched = resource.clone();
-            json_patch::apply(&mut patched, &ops).map(|()| patched)
+            json_patch::apply(&mut patched, &ops, json_patch::Mode::Kyverno).map(|()| patched)
         })
     } else {
         return Step::Error("empty mutate rule".into());
