@@ -1,5 +1,6 @@
 //! Comparing a row's outcome with its expected result: the resource a policy patched with the
-//! test's `patchedResources`, then the status (kyverno-compat.md, 14.3).
+//! test's `patchedResources` (or an object it generated with `generatedResource`), then the
+//! status (kyverno-compat.md, 14.3).
 
 use std::fmt::Write as _;
 
@@ -10,35 +11,38 @@ use super::Verdict;
 use crate::engine::kyverno::RuleResponse;
 
 /// The verdict, reason and message of a row for one rule response; `None` when the row is
-/// dropped (the expected patched resources lack the resource, and the result does not ask to
-/// fail then). `patched` is the `patchedResources` file and its documents.
+/// dropped. `compared` is the resource the row compares with `files` — the `patchedResources`
+/// file, or the `generatedResource(s)` files (`generated`: any may hold it) — each with its
+/// documents; with no file, only the status is compared. A resource a patched file lacks drops
+/// the row, as `kyverno test` drops it, unless the result sets `failOnMissingResources`.
 pub(super) fn judge(
     expected: &Expected,
     response: &RuleResponse,
     compared: &Value,
-    patched: Option<(&str, &Vec<Value>)>,
+    files: &[(&str, &Vec<Value>)],
+    generated: bool,
 ) -> Option<(Verdict, String, String)> {
     let actual = response.status.as_str();
-    if let Some((file, docs)) = patched {
-        match compare_with(compared, docs) {
-            Compared::Same => {}
-            Compared::Missing if !expected.fail_on_missing => return None,
-            Compared::Missing => {
-                let (_, kind, namespace, name) = identity(compared);
-                let message = format!("{file} has no {kind} `{namespace}/{name}`");
-                return Some((Verdict::Fail, "Resource error".into(), message));
-            }
-            Compared::Differs(d) => {
-                let message = format!("the patched resource differs: {d}");
-                return Some((Verdict::Fail, "Resource diff".into(), message));
-            }
+    let outcomes: Vec<(&str, Compared)> =
+        files.iter().map(|(file, docs)| (*file, compare_with(compared, docs))).collect();
+    if !outcomes.is_empty() && !outcomes.iter().any(|(_, c)| matches!(c, Compared::Same)) {
+        let all_missing = outcomes.iter().all(|(_, c)| matches!(c, Compared::Missing));
+        if all_missing && !generated && !expected.fail_on_missing {
+            return None;
         }
+        let what = if generated { "generated" } else { "patched" };
+        let (file, last) = outcomes.last()?;
+        let judged = if let Compared::Differs(d) = last {
+            let message = format!("the {what} resource differs from {file}: {d}");
+            (Verdict::Fail, "Resource diff".into(), message)
+        } else {
+            let (_, kind, namespace, name) = identity(compared);
+            let message = format!("{file} has no {kind} `{namespace}/{name}`");
+            (Verdict::Fail, "Resource error".into(), message)
+        };
+        return Some(judged);
     }
-    Some(if expected.generated {
-        let message =
-            format!("comparing generated resources is not supported yet; {}", response.message);
-        (Verdict::Fail, "Resource comparison not supported".into(), message)
-    } else if actual == expected.result {
+    Some(if actual == expected.result {
         (Verdict::Pass, "Ok".into(), response.message.clone())
     } else {
         (Verdict::Fail, format!("Want {}, got {actual}", expected.result), response.message.clone())
@@ -55,17 +59,38 @@ pub(super) enum Compared {
 }
 
 /// Compares a resource with the one of the same identity in an expected file, both tidied
-/// (nulls and then empty maps and lists dropped), as `kyverno test` compares them.
+/// (nulls and then empty maps and lists dropped) and with the labels Kyverno's generate
+/// controller adds made alike (`generate.kyverno.io/…` dropped, `app.kubernetes.io/managed-by:
+/// kyverno` set), as `kyverno test` compares them.
 pub(super) fn compare_with(actual: &Value, expected: &[Value]) -> Compared {
     let id = identity(actual);
     let Some(want) = expected.iter().find(|e| identity(e) == id) else {
         return Compared::Missing;
     };
-    let (actual, want) = (tidy(actual), tidy(want));
+    let (actual, want) = (tidy(&generate_labels(actual)), tidy(&generate_labels(want)));
     match difference(&actual, &want, &mut String::new()) {
         None => Compared::Same,
         Some(d) => Compared::Differs(d),
     }
+}
+
+fn generate_labels(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        let mut labels: serde_json::Map<String, Value> = meta
+            .get("labels")
+            .and_then(Value::as_object)
+            .map(|l| {
+                l.iter()
+                    .filter(|(k, _)| !k.starts_with("generate.kyverno.io/"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        labels.insert("app.kubernetes.io/managed-by".into(), "kyverno".into());
+        meta.insert("labels".into(), Value::Object(labels));
+    }
+    v
 }
 
 fn tidy(v: &Value) -> Value {

@@ -171,7 +171,10 @@ pub(super) struct Expected {
     /// `failOnMissingResources`: a resource the patched file lacks fails the row instead of
     /// dropping it.
     pub(super) fail_on_missing: bool,
-    pub(super) generated: bool,
+    /// `generatedResource` / `generatedResources`: the files of the expected generated objects.
+    pub(super) generated: Vec<String>,
+    /// `cloneSourceResource`: the file of the objects a clone reads.
+    pub(super) clone_source: Option<String>,
 }
 
 /// A loaded `Test` document.
@@ -193,8 +196,9 @@ struct Suite {
     limits: crate::limits::Limits,
     /// The objects and image metadata of the test's CEL `context` file.
     cluster: Option<ObjectStore>,
-    /// The documents of each `patchedResources` file, by the name the results give it.
-    patched: HashMap<String, Vec<Value>>,
+    /// The documents of each `patchedResources`, `generatedResource(s)` and
+    /// `cloneSourceResource` file, by the name the results give it.
+    files: HashMap<String, Vec<Value>>,
 }
 
 #[derive(Default)]
@@ -314,7 +318,7 @@ fn load_suite(
     };
 
     let results = load_results(&f, display)?;
-    let patched = load_patched(&results, dir, display, files)?;
+    let expected_files = load_expected_files(&results, dir, display, files)?;
     let limits = files.limits;
     let suite = Suite {
         policies,
@@ -326,7 +330,7 @@ fn load_suite(
         results,
         limits,
         cluster,
-        patched,
+        files: expected_files,
     };
     Ok((suite, problems))
 }
@@ -439,21 +443,24 @@ fn load_exceptions(
     Ok(exceptions)
 }
 
-/// The expected patched resources of the results, each file read once (namespaced resources
-/// without a namespace in `default`, as the CLI reads them).
-fn load_patched(
+/// The files of expected patched and generated resources and of clone sources the results
+/// name, each read once (namespaced resources without a namespace in `default`, as the CLI
+/// reads them).
+fn load_expected_files(
     results: &[Expected],
     dir: &Path,
     display: &str,
     files: &Files<'_>,
 ) -> Result<HashMap<String, Vec<Value>>, Problem> {
     let mut out = HashMap::new();
-    for e in results {
-        let Some(reference) = &e.patched else { continue };
+    let named = results.iter().flat_map(|e| {
+        e.patched.iter().chain(&e.generated).chain(&e.clone_source).map(move |f| (f, e.pos))
+    });
+    for (reference, pos) in named {
         if out.contains_key(reference) {
             continue;
         }
-        let file = files.resolve_file(dir, reference, display, Some(e.pos))?;
+        let file = files.resolve_file(dir, reference, display, Some(pos))?;
         let parsed = files.read_yaml(&file)?;
         if let Some(problem) = parsed.problems.first() {
             return Err(problem.clone());
@@ -549,9 +556,11 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
                 patched: r.string("patchedResources").or_else(|| r.string("patchedResource")),
                 fail_on_missing: r.flag("failOnMissingResources"),
                 generated: r
-                    .get("generatedResource")
-                    .or_else(|| r.get("generatedResources"))
-                    .is_some(),
+                    .string("generatedResource")
+                    .into_iter()
+                    .chain(r.strings("generatedResources"))
+                    .collect(),
+                clone_source: r.string("cloneSourceResource"),
             });
         }
     }
@@ -701,9 +710,21 @@ fn unknown_rules(suite: &Suite, display: &str) -> Vec<Problem> {
         .collect()
 }
 
-/// A rule's response and the resource a row compares with the expected patched resource: the
-/// policy's patched resource for a mutate rule, else the resource the rule checked.
-type Answer = (RuleResponse, std::rc::Rc<Value>);
+/// A rule's response; the resource a row compares with the expected patched resource (the
+/// policy's patched resource for a mutate rule, else the resource the rule checked); and for a
+/// generate rule, the objects it generated.
+#[derive(Clone)]
+struct Answer {
+    response: RuleResponse,
+    compared: std::rc::Rc<Value>,
+    generated: Option<Vec<Value>>,
+}
+
+impl Answer {
+    fn new(response: RuleResponse, compared: &std::rc::Rc<Value>) -> Answer {
+        Answer { response, compared: std::rc::Rc::clone(compared), generated: None }
+    }
+}
 
 /// What admission made of a resource under one operation: each mutating policy's responses and
 /// patched resource (by policy index), and the resources validation sees: ClusterPolicies and
@@ -837,7 +858,7 @@ fn admit(suite: &Suite, resource: &Value, namespace: &str, operation: &str) -> A
     for (pi, policy) in mutating(false) {
         let m = policy.mutate(&current, &request);
         let patched = Rc::new(m.patched);
-        let answers = m.responses.into_iter().map(|r| (r, Rc::clone(&patched))).collect();
+        let answers = m.responses.into_iter().map(|r| Answer::new(r, &patched)).collect();
         mutations.insert(pi, answers);
         current = patched;
     }
@@ -849,7 +870,7 @@ fn admit(suite: &Suite, resource: &Value, namespace: &str, operation: &str) -> A
         cel_responses.push((pi, m.responses));
     }
     for (pi, responses) in cel_responses {
-        let answers = responses.into_iter().map(|r| (r, Rc::clone(&current))).collect();
+        let answers = responses.into_iter().map(|r| Answer::new(r, &current)).collect();
         mutations.insert(pi, answers);
     }
     Admitted { mutations, after_rules, after_cel: current }
@@ -883,7 +904,25 @@ fn answers(
             std::rc::Rc::clone(&admitted.after_rules)
         };
         let responses = policy.evaluate(&checked, &request(suite, namespace, operation));
-        out.extend(responses.into_iter().map(|r| (r, std::rc::Rc::clone(&checked))));
+        out.extend(responses.into_iter().map(|r| Answer::new(r, &checked)));
+    }
+    if policy.has_generate() {
+        // The generate controller sees the trigger as admitted, and the clone sources the
+        // policy's results name.
+        let trigger = &admitted.after_cel;
+        let mut cluster = vec![(**trigger).clone()];
+        for e in suite.results.iter().filter(|e| e.policy.rsplit('/').next() == Some(&policy.name))
+        {
+            if let Some(docs) = e.clone_source.as_ref().and_then(|f| suite.files.get(f)) {
+                cluster.extend(docs.iter().cloned());
+            }
+        }
+        let request = request(suite, namespace, operation);
+        for g in policy.generate(trigger, &request, &cluster) {
+            let mut answer = Answer::new(g.response, trigger);
+            answer.generated = Some(g.objects);
+            out.push(answer);
+        }
     }
     cache.answers.insert(key, out.clone());
     out
@@ -938,8 +977,15 @@ fn rows_for(
             || r.rule.strip_prefix("autogen-").is_some_and(|n| n == expected.rule)
             || r.rule.strip_prefix("autogen-cronjob-").is_some_and(|n| n == expected.rule)
     };
-    let checked: Vec<&Answer> =
-        answers.iter().filter(|(r, _)| cel || expected.rule.is_empty() || names_rule(r)).collect();
+    let checked: Vec<&Answer> = answers
+        .iter()
+        .filter(|a| cel || expected.rule.is_empty() || names_rule(&a.response))
+        .collect();
+    // The CLI keeps no response of a GeneratingPolicy that generated nothing: "Not found".
+    if checked.is_empty() && matches!(policy.kind, PolicyKind::Cel(_)) && policy.has_generate() {
+        let message = format!("policy `{policy_name}` gave no response");
+        return vec![row("not-found", Verdict::Fail, "Not found".into(), message, &expected.rule)];
+    }
     if checked.is_empty() {
         let known =
             expected.rule.is_empty() || policy.rules.iter().any(|r| r.name == expected.rule);
@@ -952,17 +998,45 @@ fn rows_for(
         };
         return vec![row("excluded", verdict, reason, String::new(), &expected.rule)];
     }
-    let patched = expected.patched.as_ref().map(|f| (f.as_str(), &suite.patched[f]));
+    let patched: Vec<(&str, &Vec<Value>)> =
+        expected.patched.iter().map(|f| (f.as_str(), &suite.files[f])).collect();
+    let generated: Vec<(&str, &Vec<Value>)> =
+        expected.generated.iter().map(|f| (f.as_str(), &suite.files[f])).collect();
     checked
         .into_iter()
-        .filter_map(|(response, compared)| {
+        .flat_map(|answer| {
+            let response = &answer.response;
             let rule = if response.rule.is_empty() {
                 expected.rule.as_str()
             } else {
                 response.rule.as_str()
             };
-            let (verdict, reason, message) = compare::judge(expected, response, compared, patched)?;
-            Some(row(response.status.as_str(), verdict, reason, message, rule))
+            let status = response.status.as_str();
+            // A generate rule's row is per object it generated, named by it; with none, only
+            // the status is compared.
+            let mut out = Vec::new();
+            match &answer.generated {
+                Some(objects) if !objects.is_empty() => {
+                    for object in objects {
+                        let judged = compare::judge(expected, response, object, &generated, true);
+                        if let Some((verdict, reason, message)) = judged {
+                            let mut r = row(status, verdict, reason, message, rule);
+                            r.resource = identity(object).3.to_string();
+                            out.push(r);
+                        }
+                    }
+                }
+                Some(_) => {
+                    let judged = compare::judge(expected, response, &answer.compared, &[], true);
+                    out.extend(judged.map(|(v, r, m)| row(status, v, r, m, rule)));
+                }
+                None => {
+                    let judged =
+                        compare::judge(expected, response, &answer.compared, &patched, false);
+                    out.extend(judged.map(|(v, r, m)| row(status, v, r, m, rule)));
+                }
+            }
+            out
         })
         .collect()
 }

@@ -576,3 +576,28 @@ fn mutating_policy_suites_compare_the_patched_resource() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stdout.contains("/spec/template/spec/containers/0/image"), "{}", run.stdout);
 }
+
+#[test]
+fn generate_suites_compare_the_generated_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let rule = copy_suite("best-practices", "add-network-policy", dir.path());
+    let cel = copy_suite("other-gpol", "create-default-pdb", dir.path());
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "2 passed, 0 failed", "{}", run.stdout);
+    // Rows are named by the generated object, and what differs fails them.
+    assert!(run.stdout.contains("default-deny"), "{}", run.stdout);
+    for (suite, from, to) in [
+        (&rule, "  - Egress", "  - Ingress"),
+        (&cel, "minAvailable: 1", "minAvailable: 2"),
+    ] {
+        let file = suite.join(".kyverno-test/generatedResource.yaml");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains(from), "{text}");
+        std::fs::write(&file, text.replace(from, to)).unwrap();
+    }
+    let run = mtk_in(dir.path(), &["test", ".", "--detailed-results"], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "0 passed, 2 failed", "{}", run.stdout);
+    assert!(run.stdout.contains("/spec/minAvailable is 1, expected 2"), "{}", run.stdout);
+}

@@ -231,6 +231,14 @@ pub trait Host {
     fn image_metadata(&self, image: &str) -> std::result::Result<serde_json::Value, String> {
         Err(format!("no metadata for image `{image}`: image registries are not reached offline"))
     }
+    /// `generator.Apply(namespace, objects)`: records objects a GeneratingPolicy creates.
+    fn generate(
+        &self,
+        _namespace: &str,
+        _objects: Vec<serde_json::Value>,
+    ) -> std::result::Result<(), String> {
+        Err("generator.Apply is only available in a GeneratingPolicy".into())
+    }
     /// The time `now()` returns.
     fn now(&self) -> Timestamp {
         Timestamp::now()

@@ -28,6 +28,7 @@ const NAMESPACES: &[&str] = &[
     "ip",
     "http",
     "globalContext",
+    "generator",
 ];
 
 pub(super) fn is_namespace(name: &str) -> bool {
@@ -168,6 +169,7 @@ const KNOWN: &[&str] = &[
     "image.GetMetadata",
     "parseServiceAccount",
     "jsonpatch.escapeKey",
+    "generator.Apply",
 ];
 
 /// Names that exist in Kubernetes' or Kyverno's CEL but need what an offline linter does not

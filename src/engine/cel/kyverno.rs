@@ -1,6 +1,7 @@
 //! Kyverno's CEL libraries, served offline: `resource.Get`/`resource.List` from the linted
 //! tree (or a test's context file) through the [`Host`](super::eval::Host),
-//! `image.GetMetadata` likewise, `parseServiceAccount`, and `jsonpatch.escapeKey`.
+//! `image.GetMetadata` likewise, `generator.Apply` (recorded by the host of a
+//! GeneratingPolicy), `parseServiceAccount`, and `jsonpatch.escapeKey`.
 
 use std::rc::Rc;
 
@@ -17,6 +18,9 @@ pub(super) fn call(
 ) -> Option<Result<Val>> {
     if r.is_some() {
         return None;
+    }
+    if let ("generator.Apply", [Val::String(namespace), objects]) = (name, args) {
+        return Some(generate(namespace, objects, env));
     }
     let strings: Option<Vec<&str>> = args.iter().map(Val::as_str).collect();
     let strings = strings?;
@@ -51,4 +55,21 @@ pub(super) fn call(
         }
         _ => return None,
     })
+}
+
+/// `generator.Apply(namespace, objects)`: the objects (a list of maps) go to the host, which
+/// records them in `namespace`; the call gives `true`.
+fn generate(namespace: &str, objects: &Val, env: &Env<'_>) -> Result<Val> {
+    let failed = |e: String| EvalError::Failed(format!("generator.Apply(): {e}"));
+    let Val::List(items) = objects else {
+        return Err(failed(format!(
+            "a list of objects is needed, not a `{}`",
+            objects.type_name()
+        )));
+    };
+    let objects: Vec<serde_json::Value> =
+        items.iter().map(Val::to_json).collect::<std::result::Result<_, _>>().map_err(failed)?;
+    let host = env.host.ok_or_else(|| failed("there is nothing to generate into here".into()))?;
+    host.generate(namespace, objects).map_err(failed)?;
+    Ok(Val::Bool(true))
 }

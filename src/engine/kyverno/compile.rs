@@ -53,8 +53,7 @@ impl Policy {
             annotations,
             apply_one: false,
             rules: Vec::new(),
-            validating: None,
-            mutating: None,
+            cel: None,
         };
         if matches!(policy.kind, PolicyKind::Cel(_)) {
             if matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy") {
@@ -62,9 +61,15 @@ impl Policy {
                 if compiled.denies() {
                     policy.failure_action = "Enforce".into();
                 }
-                policy.validating = Some(Arc::new(compiled));
-            } else if matches!(kind, "MutatingPolicy" | "NamespacedMutatingPolicy") {
-                policy.mutating = Some(Arc::new(vpol::compile(root, kind)?));
+                policy.cel = Some(Arc::new(compiled));
+            } else if matches!(
+                kind,
+                "MutatingPolicy"
+                    | "NamespacedMutatingPolicy"
+                    | "GeneratingPolicy"
+                    | "NamespacedGeneratingPolicy"
+            ) {
+                policy.cel = Some(Arc::new(vpol::compile(root, kind)?));
             }
             return Ok(policy);
         }

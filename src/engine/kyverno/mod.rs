@@ -16,6 +16,8 @@ mod compile;
 pub mod conditions;
 mod context;
 pub mod exception;
+mod generate;
+mod gpol;
 pub mod jmespath;
 pub mod lint;
 pub mod matching;
@@ -37,6 +39,7 @@ mod vpol;
 pub mod wildcard;
 
 pub use context::{ClusterData, Values};
+pub use generate::Generated;
 pub use matching::UserInfo;
 pub use policy::{
     invalid_policy_message, is_policy, string_map, Mutation, Policy, PolicyError, PolicyKind,

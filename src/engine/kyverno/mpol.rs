@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::compile::err;
 use super::mutate::json_patch;
-use super::vpol::{response, CelPolicy, Variants};
+use super::vpol::{response, CelPolicy, Role, Variants};
 use super::{cel, PolicyError, Request, RuleResponse, Status};
 use crate::engine::cel::admission::{Compiled, Outcome, Program};
 use crate::engine::cel::Val;
@@ -207,9 +207,10 @@ impl CelPolicy {
         resource: &Value,
         request: &Request<'_>,
     ) -> (Vec<RuleResponse>, Option<Value>) {
-        let Some(m) = self.mutations.as_ref().filter(|m| m.admission) else {
+        let Role::Mutate(m) = &self.role else { return (Vec::new(), None) };
+        if !m.admission {
             return (Vec::new(), None);
-        };
+        }
         let (program, variant) = match self.select(resource, request) {
             Ok(Some(selected)) => selected,
             Ok(None) => return (Vec::new(), None),

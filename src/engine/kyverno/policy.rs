@@ -43,10 +43,9 @@ pub struct Policy {
     pub apply_one: bool,
     /// Rules in declaration order, then the autogen rules.
     pub rules: Vec<Rule>,
-    /// A ValidatingPolicy (the CEL policy kinds have no rules).
-    pub(super) validating: Option<Arc<vpol::CelPolicy>>,
-    /// A MutatingPolicy.
-    pub(super) mutating: Option<Arc<vpol::CelPolicy>>,
+    /// A ValidatingPolicy, MutatingPolicy or GeneratingPolicy (the CEL policy kinds have no
+    /// rules).
+    pub(super) cel: Option<Arc<vpol::CelPolicy>>,
 }
 
 /// Is this document a policy the engine knows (Kyverno or CEL kinds)?
@@ -83,7 +82,7 @@ impl Policy {
     /// every kind or has no kind list.
     #[must_use]
     pub fn match_kinds(&self) -> Option<Vec<String>> {
-        if let Some(v) = &self.validating {
+        if let Some(v) = &self.cel {
             let mut kinds = v.kinds()?;
             kinds.sort();
             kinds.dedup();
@@ -140,13 +139,13 @@ impl Policy {
     /// Whether some rule (or the policy itself) is evaluated with CEL.
     #[must_use]
     pub fn uses_cel(&self) -> bool {
-        self.validating.is_some() || self.rules.iter().any(|r| r.cel.is_some())
+        self.cel.is_some() || self.rules.iter().any(|r| r.cel.is_some())
     }
 
     /// Whether this is a ValidatingPolicy (or NamespacedValidatingPolicy) the engine runs.
     #[must_use]
     pub fn is_validating_policy(&self) -> bool {
-        self.validating.is_some()
+        self.cel.as_ref().is_some_and(|c| matches!(c.role, vpol::Role::Validate))
     }
 
     /// The severity annotation (`policies.kyverno.io/severity`), when present.
@@ -165,15 +164,16 @@ impl Policy {
     }
 
     fn evaluate_within_limits(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
-        if let Some(validating) = &self.validating {
+        if let Some(cel) = &self.cel {
+            // A MutatingPolicy runs in [`Policy::mutate`], a GeneratingPolicy in
+            // [`Policy::generate`].
+            if !matches!(cel.role, vpol::Role::Validate) {
+                return Vec::new();
+            }
             if let Some(response) = self.cel_excepted(resource, request) {
                 return vec![response];
             }
-            return validating.evaluate(resource, request);
-        }
-        if self.mutating.is_some() {
-            // A MutatingPolicy validates nothing; it runs in [`Policy::mutate`].
-            return Vec::new();
+            return cel.evaluate(resource, request);
         }
         if let PolicyKind::Cel(kind) = &self.kind {
             return vec![RuleResponse {
@@ -191,8 +191,12 @@ impl Policy {
         }
         let mut out = Vec::new();
         for rule in &self.rules {
-            // Mutate rules run before validation, in [`Policy::mutate`].
-            if rule.is_mutate() || (rule.autogen && !POD_CONTROLLERS.contains(&adm.kind)) {
+            // Mutate rules run before validation, in [`Policy::mutate`]; generate rules after
+            // it, in [`Policy::generate`].
+            if rule.is_mutate()
+                || rule.is_generate()
+                || (rule.autogen && !POD_CONTROLLERS.contains(&adm.kind))
+            {
                 continue;
             }
             match rule.applies(&adm) {
@@ -236,15 +240,19 @@ impl Policy {
     /// Whether the policy mutates: mutate rules, or a MutatingPolicy.
     #[must_use]
     pub fn has_mutate(&self) -> bool {
-        self.mutating.is_some() || self.rules.iter().any(Rule::is_mutate)
+        self.cel.as_ref().is_some_and(|c| matches!(c.role, vpol::Role::Mutate(_)))
+            || self.rules.iter().any(Rule::is_mutate)
     }
 
-    /// Whether the policy does something other than mutate (run by [`Policy::evaluate`]).
+    /// Whether the policy does something other than mutate and generate (run by
+    /// [`Policy::evaluate`]).
     #[must_use]
     pub fn has_non_mutate(&self) -> bool {
         match self.kind {
-            PolicyKind::Cel(_) => self.mutating.is_none(),
-            _ => self.rules.iter().any(|r| !r.is_mutate()),
+            PolicyKind::Cel(_) => {
+                self.cel.as_ref().is_none_or(|c| matches!(c.role, vpol::Role::Validate))
+            }
+            _ => self.rules.iter().any(|r| !r.is_mutate() && !r.is_generate()),
         }
     }
 
@@ -254,7 +262,9 @@ impl Policy {
     pub fn mutate(&self, resource: &Value, request: &Request<'_>) -> Mutation {
         let changed = request.values.and_then(|v| v.object_with_values(&self.name, resource));
         let mut current = changed.unwrap_or_else(|| resource.clone());
-        if let Some(mutating) = &self.mutating {
+        if let Some(mutating) =
+            self.cel.as_ref().filter(|c| matches!(c.role, vpol::Role::Mutate(_)))
+        {
             if let Some(response) = self.cel_excepted(&current, request) {
                 return Mutation { responses: vec![response], patched: current };
             }
@@ -323,7 +333,11 @@ impl Policy {
     /// What a CEL policy gives a resource the request's exceptions exempt from it: pass or skip
     /// as the first of them reports (`reportResult`), naming them all, as Kyverno's engine
     /// does; an error when an exception's match conditions cannot be evaluated.
-    fn cel_excepted(&self, resource: &Value, request: &Request<'_>) -> Option<RuleResponse> {
+    pub(super) fn cel_excepted(
+        &self,
+        resource: &Value,
+        request: &Request<'_>,
+    ) -> Option<RuleResponse> {
         let named: Vec<_> = request.exceptions?.iter().filter(|e| e.names(self, "")).collect();
         if named.is_empty() {
             return None;

@@ -29,13 +29,13 @@ pub struct Rule {
     pub message: String,
 }
 
-/// What a rule does, with its block as written (generate and verifyImages rules are not run
-/// yet, and evaluating them is an error).
+/// What a rule does, with its block as written (verifyImages rules are not run yet, and
+/// evaluating them is an error).
 #[derive(Clone, Debug)]
 pub(super) enum RuleBody {
     Validate(Value),
     Mutate(Value),
-    Generate,
+    Generate(Value),
     VerifyImages,
 }
 
@@ -58,7 +58,7 @@ impl RuleBody {
         Ok(match key {
             "validate" => RuleBody::Validate(rule.get(key).cloned().unwrap_or(Value::Null)),
             "mutate" => RuleBody::Mutate(rule.get(key).cloned().unwrap_or(Value::Null)),
-            "generate" => RuleBody::Generate,
+            "generate" => RuleBody::Generate(rule.get(key).cloned().unwrap_or(Value::Null)),
             _ => RuleBody::VerifyImages,
         })
     }
@@ -86,10 +86,9 @@ impl Rule {
             RuleBody::Mutate(m) if m.get("targets").is_some() => {
                 Some("a mutate rule with `targets` (mutate existing)")
             }
-            RuleBody::Generate => Some("a generate rule"),
             RuleBody::VerifyImages => Some("a verifyImages rule"),
             RuleBody::Validate(v) if v.get("manifests").is_some() => Some("`validate.manifests`"),
-            RuleBody::Validate(_) | RuleBody::Mutate(_) => None,
+            RuleBody::Validate(_) | RuleBody::Mutate(_) | RuleBody::Generate(_) => None,
         }
     }
 
@@ -102,7 +101,7 @@ impl Rule {
     /// Whether the rule generates.
     #[must_use]
     pub fn is_generate(&self) -> bool {
-        matches!(self.body, RuleBody::Generate)
+        matches!(self.body, RuleBody::Generate(_))
     }
 
     /// Whether the rule mutates.

@@ -317,12 +317,10 @@ fn a_rule_does_exactly_one_thing() {
     ))
     .unwrap();
     assert_eq!(p.rules[0].unsupported(), Some("a mutate rule with `targets` (mutate existing)"));
-    let p = compile(&rule(
-        "    generate: {kind: ConfigMap, name: x, data: {}}
-",
-    ))
-    .unwrap();
-    assert_eq!(p.rules[0].unsupported(), Some("a generate rule"));
+    let p = compile(&rule("    generate: {kind: ConfigMap, name: x, data: {}}\n")).unwrap();
+    assert!(p.rules[0].is_generate() && p.rules[0].unsupported().is_none());
+    let p = compile(&rule("    verifyImages: [{imageReferences: ['*']}]\n")).unwrap();
+    assert_eq!(p.rules[0].unsupported(), Some("a verifyImages rule"));
     let p = compile(&rule("    validate: {deny: {}}\n")).unwrap();
     assert!(p.rules[0].is_validate() && p.rules[0].is_non_cel_validate());
     assert_eq!(p.rules[0].unsupported(), None);

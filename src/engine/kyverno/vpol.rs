@@ -76,15 +76,27 @@ pub(super) struct CelPolicy {
     errors_ignored: bool,
     /// NamespacedValidatingPolicy: only its own namespace.
     namespace: Option<String>,
-    /// A MutatingPolicy's mutations.
-    pub(super) mutations: Option<super::mpol::Mutations>,
+    /// What the policy does with a resource it matches.
+    pub(super) role: Role,
+}
+
+/// What a CEL policy does.
+#[derive(Clone, Debug)]
+pub(super) enum Role {
+    /// ValidatingPolicy: its program's validations.
+    Validate,
+    /// MutatingPolicy: its mutations.
+    Mutate(super::mpol::Mutations),
+    /// GeneratingPolicy: its generate expressions.
+    Generate(super::gpol::Generations),
 }
 
 const PLAIN_CONTROLLERS: &[&str] =
     &["Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet", "ReplicationController"];
 
-/// Compiles the spec of a ValidatingPolicy (or of a MutatingPolicy: its matching, conditions and
-/// variables here, its mutations in `mpol`).
+/// Compiles the spec of a ValidatingPolicy (or of a MutatingPolicy or GeneratingPolicy: its
+/// matching, conditions and variables here, its mutations in `mpol`, its generations in
+/// `gpol`).
 pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError> {
     let spec = root.get("spec").ok_or_else(|| err(root, "policy has no spec"))?;
     let constraints = spec.get("matchConstraints");
@@ -117,12 +129,14 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
         }),
         program,
         rules,
-        mutations: None,
+        role: Role::Validate,
     };
     if kind.ends_with("MutatingPolicy") {
         let (mutations, autogen) = super::mpol::compile(&policy, spec)?;
-        policy.mutations = Some(mutations);
+        policy.role = Role::Mutate(mutations);
         policy.autogen = autogen;
+    } else if kind.ends_with("GeneratingPolicy") {
+        policy.role = Role::Generate(super::gpol::compile(spec)?);
     } else {
         policy.autogen = autogen(&policy, spec)?;
     }
