@@ -14,6 +14,7 @@
 //!
 //! [`check`] wires them together; `main.rs` only turns its outcome into an exit code.
 
+pub mod admission;
 pub mod base64;
 pub mod cli;
 pub mod config;
@@ -56,8 +57,10 @@ pub struct CheckOptions {
     pub limit_settings: Vec<String>,
     /// Kyverno policy files or directories to apply (`--policy`).
     pub policies: Vec<PathBuf>,
-    /// Do not apply the Kyverno policies found in the linted tree.
+    /// Do not apply the Kyverno policies (and Gatekeeper mutators) found in the linted tree.
     pub no_tree_policies: bool,
+    /// Lint objects as written: no mutation or generation at admission (`--no-admission`).
+    pub no_admission: bool,
     /// Run only these built-in rules (codes or names); all enabled ones when empty.
     pub select: Vec<String>,
     /// Follow symbolic links that leave an input's tree (`--follow-links`).
@@ -169,18 +172,16 @@ pub fn check_with(
     let warnings = all_skipped_warnings(&roots, &inventory, cwd);
     problems.append(&mut inventory.problems);
     clock.lap("inventory");
-    let (policy_rules, mut policy_problems) = engine::kyverno::lint::load_policies(
-        &options.policies,
-        !options.no_tree_policies,
-        &inventory,
-        cwd,
+    let policy_rules = policies_and_admission(
+        options,
+        &mut inventory,
+        (&loaded_config.config, &roots, cwd),
         limits,
-        loaded_config.config.policies.severity,
+        &mut problems,
+        &mut clock,
     );
-    problems.append(&mut policy_problems);
     let policies = policy_rules.len();
     let policy_rule_count = policy_rules.iter().map(|r| r.rule_count()).sum();
-    clock.lap("policies");
     let mut rules = rules;
     rules.extend(
         policy_rules.into_iter().map(|rule| ActiveRule { rule, severity: Severity::Warning }),
@@ -250,6 +251,43 @@ pub fn check_with(
         summary,
         stats,
     }
+}
+
+/// Compiles the run's policies, runs admission over the inventory with them (unless
+/// `--no-admission`), and gives the lint rules of those that validate.
+fn policies_and_admission(
+    options: &CheckOptions,
+    inventory: &mut inventory::Inventory,
+    (config, roots, cwd): (&config::Config, &[PathBuf], &Path),
+    limits: Limits,
+    problems: &mut Vec<Problem>,
+    clock: &mut StageClock,
+) -> Vec<Box<dyn engine::Rule>> {
+    let (compiled, mut policy_problems) = engine::kyverno::lint::compile_policies(
+        &options.policies,
+        !options.no_tree_policies,
+        inventory,
+        cwd,
+        limits,
+    );
+    problems.append(&mut policy_problems);
+    clock.lap("policies");
+    if !options.no_admission {
+        let report =
+            admission::admit(inventory, &compiled, !options.no_tree_policies, limits, problems);
+        if report.mutated + report.generated > 0 {
+            inventory::reindex(inventory, config, roots);
+            // What the tenancy said before admission is not said again.
+            let again = std::mem::take(&mut inventory.problems);
+            let new: Vec<Problem> = again.into_iter().filter(|p| !problems.contains(p)).collect();
+            problems.extend(new);
+        }
+        clock.lap("admission");
+    }
+    let (policy_rules, mut policy_problems) =
+        engine::kyverno::lint::policy_rules(&compiled, inventory, limits, config.policies.severity);
+    problems.append(&mut policy_problems);
+    policy_rules
 }
 
 /// The summary's `skipped_files`: files by reason key.

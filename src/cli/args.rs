@@ -197,9 +197,14 @@ pub struct CheckArgs {
     #[arg(long = "policy", value_name = "PATH")]
     pub policies: Vec<PathBuf>,
 
-    /// Do not apply the Kyverno policies found in the linted tree.
+    /// Do not apply the Kyverno policies (and Gatekeeper mutators) found in the linted tree.
     #[arg(long)]
     pub no_tree_policies: bool,
+
+    /// Lint objects as written: no mutation (Kyverno mutate rules, MutatingPolicies,
+    /// Gatekeeper mutators) or generation (generate rules, GeneratingPolicies) at admission.
+    #[arg(long)]
+    pub no_admission: bool,
 
     /// Follow symbolic links that leave the linted tree (by default they are errors, not read:
     /// a pull request must not make the linter read files outside the checkout).

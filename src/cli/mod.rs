@@ -69,6 +69,7 @@ pub fn run() -> u8 {
             .collect(),
         policies: check.policies.clone(),
         no_tree_policies: check.no_tree_policies,
+        no_admission: check.no_admission,
         follow_links: check.follow_links,
         select: check.select.clone(),
     };

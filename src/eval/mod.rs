@@ -310,11 +310,16 @@ fn to_finding(
         Some((index, shared)) if *index == object.index => Arc::clone(shared),
         _ => Arc::clone(&resource.insert((object.index, Arc::new(object.resource_ref()))).1),
     };
+    // A field admission set is the mutator's doing: the finding says so (and points there).
+    let message = match object.admitted_by(&v.pointer).filter(|_| v.at.is_none()) {
+        Some(by) => format!("{} ({by})", v.message),
+        None => v.message,
+    };
     Finding {
         rule,
         name,
         severity,
-        message: v.message,
+        message,
         help: if policy.is_some() { None } else { Some(meta.help.clone()) },
         // A rendered object's field is in the file that supplied it (a base, a patch, a
         // kustomization field); a cause outside the object is where it is written.

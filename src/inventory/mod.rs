@@ -45,6 +45,42 @@ pub struct Object {
     pub root: Node,
     /// For an object a build unit rendered: the unit and the sources of its fields.
     pub rendering: Option<Box<rendered::Rendering>>,
+    /// For an object admission changed or made: which mutator or policy set which fields.
+    pub admitted: Option<Box<Admitted>>,
+}
+
+/// What admission did to an object: the fields mutators set (JSON pointers, each with the
+/// inventory file and the mutator that set it; a deeper entry wins over a shallower one), or
+/// the policy that generated the whole object.
+#[derive(Debug, Clone, Default)]
+pub struct Admitted {
+    pub fields: Vec<AdmittedField>,
+    /// The policy (`Kind name`) that generated the object, for an object admission made.
+    pub generated_by: Option<Arc<str>>,
+}
+
+/// A field admission set.
+#[derive(Debug, Clone)]
+pub struct AdmittedField {
+    pub pointer: String,
+    pub file: usize,
+    /// How reports name the mutator: `ClusterPolicy add-pool`, `Assign pin-pool`.
+    pub by: Arc<str>,
+}
+
+impl Admitted {
+    /// The admitted field that holds `pointer` (the deepest), if any.
+    #[must_use]
+    pub fn field_at(&self, pointer: &str) -> Option<&AdmittedField> {
+        self.fields
+            .iter()
+            .filter(|f| {
+                pointer == f.pointer
+                    || (pointer.starts_with(&f.pointer)
+                        && pointer.as_bytes().get(f.pointer.len()) == Some(&b'/'))
+            })
+            .max_by_key(|f| f.pointer.len())
+    }
 }
 
 impl Object {
@@ -81,7 +117,23 @@ impl Object {
     /// several files).
     #[must_use]
     pub fn file_at(&self, pointer: &str) -> usize {
+        if let Some(field) = self.admitted.as_ref().and_then(|a| a.field_at(pointer)) {
+            return field.file;
+        }
         self.rendering.as_ref().map_or(self.file, |r| r.file_at(self.file, pointer))
+    }
+
+    /// What admission did to the field at `pointer`, as a finding says it: `set at admission
+    /// by Assign pin-pool`, or `generated at admission by ClusterPolicy default-deny` for an
+    /// object admission made.
+    #[must_use]
+    pub fn admitted_by(&self, pointer: &str) -> Option<String> {
+        let admitted = self.admitted.as_ref()?;
+        match (admitted.field_at(pointer), &admitted.generated_by) {
+            (Some(field), _) => Some(format!("set at admission by {}", field.by)),
+            (None, Some(by)) => Some(format!("generated at admission by {by}")),
+            (None, None) => None,
+        }
     }
 
     /// The object as JSON, as the cluster stores it: with its effective namespace.
@@ -377,12 +429,33 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     inv.skipped_files.append(&mut chart_sources);
     inv.skipped_files.sort();
     inv.charts = charts;
-    index(&mut inv);
+    index_tenancy(&mut inv, config, &roots);
+    inv
+}
+
+/// Indexes the objects again and decides the tenants anew, after admission changed or added
+/// objects (a generated Namespace, a label a mutator set). Problems the tenancy had already are
+/// not reported twice.
+pub fn reindex(inv: &mut Inventory, config: &Config, roots: &[std::path::PathBuf]) {
+    for (i, o) in inv.objects.iter_mut().enumerate() {
+        o.index = i;
+    }
+    let before = std::mem::take(&mut inv.problems);
+    index_tenancy(inv, config, roots);
+    let new: Vec<crate::error::Problem> =
+        std::mem::take(&mut inv.problems).into_iter().filter(|p| !before.contains(p)).collect();
+    inv.problems = before;
+    inv.problems.extend(new);
+}
+
+/// The indexes by kind, namespace, identity and label, then the tenants.
+fn index_tenancy(inv: &mut Inventory, config: &Config, roots: &[std::path::PathBuf]) {
+    index(inv);
     let tenancy = tenants::TenancyObjects {
         namespaces: inv
             .of_kind("Namespace")
             .filter(|o| o.api_version == "v1")
-            .map(|o| (o.name.as_str(), &o.root, platform_deployed(&inv, o, &roots)))
+            .map(|o| (o.name.as_str(), &o.root, platform_deployed(inv, o, roots)))
             .collect(),
         others: tenants::TENANCY_KINDS
             .iter()
@@ -403,7 +476,6 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         inv.problems.push(crate::error::Problem::new(file, Some(pos), message));
     }
     inv.tenants = index;
-    inv
 }
 
 /// A top-level text field of a document (empty when absent or not text).
@@ -601,6 +673,7 @@ impl Tree<'_> {
             deployed_by: at.deployed_by.cloned(),
             root,
             rendering: None,
+            admitted: None,
         }
     }
 

@@ -280,5 +280,39 @@ fn example_repos_good_is_clean_and_bad_gives_the_listed_findings() {
         listed.sort();
         assert_eq!(found, listed, "examples/{name}/README.md lists other findings than bad/ gives");
     }
-    assert_eq!(seen, 8, "eight example platforms");
+    assert_eq!(seen, 10, "ten example platforms");
+}
+
+/// Admission decides what the seed platforms' examples report: Gatekeeper's mutators pin the
+/// pools and Kyverno generates the default-deny; with `--no-admission` the objects are checked
+/// as written and the findings come back.
+#[test]
+fn admission_mutates_and_generates_before_the_rules_run() {
+    for (example, rule) in
+        [("gatekeeper-pools", "MTK-SCHED-001"), ("generate-default-deny", "MTK-NET-002")]
+    {
+        let path = format!("examples/{example}/good");
+        let admitted = mtk(&["--format", "json", &path]);
+        assert_eq!(admitted.json()["findings"].as_array().unwrap().len(), 0, "{}", admitted.stdout);
+        let written = mtk(&["--format", "json", "--no-admission", &path]);
+        let rules: Vec<String> = written.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(rules, [rule, rule], "{example}: {}", written.stdout);
+    }
+    // A finding on a field a mutator set points at the mutator and names it.
+    let bad = mtk(&["--format", "json", "examples/gatekeeper-pools/bad"]);
+    let findings = bad.json()["findings"].as_array().unwrap().clone();
+    let set = findings.iter().find(|f| f["rule"] == "MTK-SCHED-002").unwrap();
+    assert_eq!(set["file"], "examples/gatekeeper-pools/bad/platform/pools.yaml");
+    assert!(
+        set["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("(set at admission by Assign pool-red-selector)"),
+        "{set}"
+    );
 }

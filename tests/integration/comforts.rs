@@ -43,7 +43,10 @@ fn stats_count_what_the_run_read_and_time_every_stage() {
     let rule_dirs = rule_dirs.filter(|e| e.as_ref().unwrap().path().is_dir()).count();
     assert_eq!(counts["rules"], rule_dirs.to_string(), "every built-in rule runs by default");
     assert_eq!(counts["errors"], "0");
-    assert_eq!(stages, ["config", "load", "inventory", "policies", "rules", "report", "total"]);
+    assert_eq!(
+        stages,
+        ["config", "load", "inventory", "policies", "admission", "rules", "report", "total"]
+    );
     // Every manifest is read; the config file is not a manifest.
     let bytes: u64 = walk_bytes(&repo().join("examples/flux-fleet"));
     assert_eq!(counts["bytes"], bytes.to_string());

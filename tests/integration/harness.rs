@@ -587,10 +587,9 @@ fn generate_suites_compare_the_generated_objects() {
     assert_eq!(last_line(&run.stdout), "2 passed, 0 failed", "{}", run.stdout);
     // Rows are named by the generated object, and what differs fails them.
     assert!(run.stdout.contains("default-deny"), "{}", run.stdout);
-    for (suite, from, to) in [
-        (&rule, "  - Egress", "  - Ingress"),
-        (&cel, "minAvailable: 1", "minAvailable: 2"),
-    ] {
+    for (suite, from, to) in
+        [(&rule, "  - Egress", "  - Ingress"), (&cel, "minAvailable: 1", "minAvailable: 2")]
+    {
         let file = suite.join(".kyverno-test/generatedResource.yaml");
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(text.contains(from), "{text}");

@@ -35,6 +35,29 @@ impl Policy {
             || self.rules.iter().any(Rule::is_generate)
     }
 
+    /// The kinds the policy's `clone` and `cloneList` rules copy objects of (a clone reads the
+    /// objects of these kinds).
+    #[must_use]
+    pub fn clone_kinds(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for rule in &self.rules {
+            let RuleBody::Generate(block) = &rule.body else { continue };
+            let entries = block.get("foreach").and_then(Value::as_array);
+            for g in entries.map_or_else(|| vec![block], |e| e.iter().collect()) {
+                if g.get("clone").is_some() {
+                    if let Some(kind) = g.get("kind").and_then(Value::as_str) {
+                        out.push(kind.to_string());
+                    }
+                }
+                let kinds = g.pointer("/cloneList/kinds").and_then(Value::as_array);
+                for k in kinds.into_iter().flatten().filter_map(Value::as_str) {
+                    out.push(k.rsplit('/').next().unwrap_or(k).to_string());
+                }
+            }
+        }
+        out
+    }
+
     /// Runs the generate rules on a trigger resource; `cluster` holds the objects clones read.
     #[must_use]
     pub fn generate(

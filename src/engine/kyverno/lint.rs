@@ -308,11 +308,6 @@ impl TreeData<'_> {
     }
 }
 
-/// Compiles the policies to lint with: those in files named by `--policy` (files or
-/// directories), then those found in the tree itself (unless `include_tree` is false). A policy
-/// name seen twice is used once (the first). Rules the engine cannot evaluate are reported once
-/// and left out; mutate, generate and verifyImages rules do not validate and are not run.
-#[must_use]
 /// The PolicyExceptions of the tree; one that cannot be compiled is a problem at its line.
 fn tree_exceptions(
     inventory: &Inventory,
@@ -334,22 +329,57 @@ fn tree_exceptions(
         .collect()
 }
 
-pub fn load_policies(
+/// A policy compiled for a run, with where it was written.
+pub struct Compiled {
+    /// How problems name its file.
+    pub display: String,
+    pub source: Arc<crate::load::source::SourceFile>,
+    /// Where admission points a field the policy set or an object it generated: its first
+    /// mutate or generate rule (a CEL kind's `spec.mutations` or `spec.generate`), else the
+    /// policy.
+    pub anchor: crate::load::source::Span,
+    pub policy: Policy,
+}
+
+/// The place in a policy that admission points at (see [`Compiled::anchor`]).
+fn anchor(root: &crate::load::Node) -> crate::load::source::Span {
+    use crate::load::Node;
+    let spec = root.get("spec");
+    let rule = spec
+        .and_then(|s| s.get("rules"))
+        .and_then(Node::as_seq)
+        .into_iter()
+        .flatten()
+        .find_map(|r| r.entry("mutate").or_else(|| r.entry("generate")));
+    let cel = spec.and_then(|s| s.entry("mutations").or_else(|| s.entry("generate")));
+    rule.or(cel).map_or(root.span, |e| e.key_span)
+}
+
+/// Compiles the policies of a run: those in files named by `--policy` (files or directories),
+/// then those found in the tree itself (unless `include_tree` is false). A policy name seen
+/// twice is used once (the first).
+#[must_use]
+pub fn compile_policies(
     paths: &[std::path::PathBuf],
     include_tree: bool,
     inventory: &Inventory,
     cwd: &std::path::Path,
     limits: crate::load::Limits,
-    severity_from: SeverityFrom,
-) -> (Vec<Box<dyn Rule>>, Vec<crate::error::Problem>) {
+) -> (Vec<Compiled>, Vec<crate::error::Problem>) {
     use crate::error::Problem;
     let mut problems = Vec::new();
-    let compile = |display: &str,
+    let compile = |source: &Arc<crate::load::source::SourceFile>,
                    root: &crate::load::Node,
-                   found: &mut Vec<(String, Policy)>,
+                   found: &mut Vec<Compiled>,
                    problems: &mut Vec<Problem>| {
+        let display = &source.display;
         match Policy::from_node(root) {
-            Ok(p) => found.push((display.to_string(), p)),
+            Ok(policy) => found.push(Compiled {
+                display: display.clone(),
+                source: Arc::clone(source),
+                anchor: anchor(root),
+                policy,
+            }),
             Err(e) => {
                 problems.push(Problem::new(
                     display,
@@ -359,7 +389,7 @@ pub fn load_policies(
             }
         }
     };
-    let mut compiled: Vec<(String, Policy)> = Vec::new();
+    let mut compiled: Vec<Compiled> = Vec::new();
     if !paths.is_empty() {
         let options = crate::load::LoadOptions {
             inputs: paths.iter().cloned().map(crate::load::Input::Path).collect(),
@@ -371,7 +401,7 @@ pub fn load_policies(
         let before = compiled.len();
         for file in &sources.files {
             for doc in file.documents.iter().filter(|d| super::is_policy(&d.root)) {
-                compile(&file.source.display, &doc.root, &mut compiled, &mut problems);
+                compile(&file.source, &doc.root, &mut compiled, &mut problems);
             }
         }
         if compiled.len() == before && sources.problems.is_empty() {
@@ -385,17 +415,32 @@ pub fn load_policies(
     }
     if include_tree {
         for object in inventory.objects.iter().filter(|o| super::is_policy(&o.root)) {
-            compile(&inventory.source(object).display, &object.root, &mut compiled, &mut problems);
+            let source = &inventory.files[object.file];
+            compile(source, &object.root, &mut compiled, &mut problems);
         }
     }
+    let mut names = std::collections::HashSet::new();
+    compiled.retain(|c| names.insert(c.policy.name.clone()));
+    (compiled, problems)
+}
+
+/// The lint rules of compiled policies: each policy that validates. Rules the engine cannot
+/// evaluate are reported once and left out; mutate and generate rules run at admission
+/// (`crate::admission`), not as lint rules.
+#[must_use]
+pub fn policy_rules(
+    compiled: &[Compiled],
+    inventory: &Inventory,
+    limits: crate::load::Limits,
+    severity_from: SeverityFrom,
+) -> (Vec<Box<dyn Rule>>, Vec<crate::error::Problem>) {
+    use crate::error::Problem;
+    let mut problems = Vec::new();
     // The tree's PolicyExceptions apply to every policy, from the tree or `--policy`.
     let exceptions = tree_exceptions(inventory, &mut problems);
-    let mut names = std::collections::HashSet::new();
     let mut rules: Vec<Box<dyn Rule>> = Vec::new();
-    for (display, mut policy) in compiled {
-        if !names.insert(policy.name.clone()) {
-            continue;
-        }
+    for Compiled { display, policy, .. } in compiled {
+        let mut policy = policy.clone();
         if let super::PolicyKind::Cel(kind) = &policy.kind {
             if policy.is_validating_policy() {
                 rules.push(Box::new(
@@ -409,7 +454,8 @@ pub fn load_policies(
                 );
                 problems.push(Problem::new(display, None, message));
             }
-            // MutatingPolicy, GeneratingPolicy and DeletingPolicy do not validate.
+            // MutatingPolicy and GeneratingPolicy run at admission; DeletingPolicy does not
+            // validate.
             continue;
         }
         policy.rules.retain(|r| {

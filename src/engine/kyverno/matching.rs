@@ -209,7 +209,7 @@ fn kind_matches(selector: &str, adm: &Admission<'_>) -> bool {
 
 /// A Kubernetes LabelSelector. With `wildcards`, matchLabels keys and values may hold
 /// wildcards resolved against the labels first (as Kyverno does for `selector`).
-pub(super) fn selector_matches(
+pub fn selector_matches(
     selector: &Value,
     labels: &BTreeMap<String, String>,
     wildcards: bool,
