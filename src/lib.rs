@@ -275,7 +275,7 @@ fn policies_and_admission(
     if !options.no_admission {
         let report =
             admission::admit(inventory, &compiled, !options.no_tree_policies, limits, problems);
-        if report.mutated + report.generated > 0 {
+        if report.tenancy_changed {
             inventory::reindex(inventory, config, roots);
             // What the tenancy said before admission is not said again.
             let again = std::mem::take(&mut inventory.problems);

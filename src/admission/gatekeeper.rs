@@ -98,13 +98,32 @@ struct Match {
 }
 
 /// What a mutator sees of an object.
+#[derive(Clone, Copy)]
 pub struct Target<'a> {
     pub api_version: &'a str,
     pub kind: &'a str,
     pub name: &'a str,
     /// Effective namespace; `None` for a cluster-scoped object.
     pub namespace: Option<&'a str>,
-    pub namespace_labels: &'a BTreeMap<String, String>,
+    /// The labels of its Namespace, read when a `namespaceSelector` asks.
+    pub namespace_labels: &'a NamespaceLabels<'a>,
+}
+
+/// The labels of an object's Namespace, looked up the first time they are needed.
+pub struct NamespaceLabels<'a> {
+    cell: std::cell::OnceCell<BTreeMap<String, String>>,
+    lookup: &'a dyn Fn() -> BTreeMap<String, String>,
+}
+
+impl<'a> NamespaceLabels<'a> {
+    pub fn new(lookup: &'a dyn Fn() -> BTreeMap<String, String>) -> Self {
+        NamespaceLabels { cell: std::cell::OnceCell::new(), lookup }
+    }
+
+    /// The labels (looked up now if not yet).
+    pub fn get(&self) -> &BTreeMap<String, String> {
+        self.cell.get_or_init(self.lookup)
+    }
 }
 
 fn strings(n: Option<&Node>) -> Vec<String> {
@@ -226,7 +245,7 @@ impl Mutator {
         }
         if let Some(sel) = &m.namespace_selector {
             // A Namespace is selected by its own labels; a cluster-scoped object by none.
-            let ns_labels = if t.kind == "Namespace" { labels } else { t.namespace_labels };
+            let ns_labels = if t.kind == "Namespace" { labels } else { t.namespace_labels.get() };
             if t.namespace.is_none() && t.kind != "Namespace" {
                 return Ok(false);
             }
@@ -652,7 +671,7 @@ mod tests {
         Mutator::from_node(&file.unwrap().documents[0].root).unwrap()
     }
 
-    fn target<'a>(ns: &'a str, labels: &'a BTreeMap<String, String>) -> Target<'a> {
+    fn target<'a>(ns: &'a str, labels: &'a NamespaceLabels<'a>) -> Target<'a> {
         Target {
             api_version: "v1",
             kind: "Pod",
@@ -666,19 +685,22 @@ mod tests {
     fn assign_sets_a_node_selector_for_matched_namespaces() {
         let m = mutator("apiVersion: mutations.gatekeeper.sh/v1\nkind: Assign\nmetadata: {name: pool}\nspec:\n  applyTo: [{groups: [''], kinds: [Pod], versions: [v1]}]\n  match:\n    scope: Namespaced\n    kinds: [{apiGroups: ['*'], kinds: [Pod]}]\n    namespaces: ['team-*']\n    excludedNamespaces: [team-x]\n  location: spec.nodeSelector\n  parameters:\n    assign:\n      value: {pool: tenants}\n");
         let none = BTreeMap::new();
+        let lookup = BTreeMap::new;
+        let ns = NamespaceLabels::new(&lookup);
         let mut pod = json!({"spec": {"containers": [{"name": "a"}]}});
-        assert!(m.applies(&target("team-a", &none), &none).unwrap());
-        assert!(!m.applies(&target("team-x", &none), &none).unwrap());
-        assert!(!m.applies(&target("other", &none), &none).unwrap());
-        assert!(m.mutate(&mut pod, &target("team-a", &none)).unwrap());
+        assert!(m.applies(&target("team-a", &ns), &none).unwrap());
+        assert!(!m.applies(&target("team-x", &ns), &none).unwrap());
+        assert!(!m.applies(&target("other", &ns), &none).unwrap());
+        assert!(m.mutate(&mut pod, &target("team-a", &ns)).unwrap());
         assert_eq!(pod["spec"]["nodeSelector"], json!({"pool": "tenants"}));
-        assert!(!m.mutate(&mut pod, &target("team-a", &none)).unwrap(), "converged");
+        assert!(!m.mutate(&mut pod, &target("team-a", &ns)).unwrap(), "converged");
     }
 
     #[test]
     fn list_locations_path_tests_and_the_other_mutators() {
-        let none = BTreeMap::new();
-        let t = target("a", &none);
+        let lookup = BTreeMap::new;
+        let ns = NamespaceLabels::new(&lookup);
+        let t = target("a", &ns);
         let m = mutator("apiVersion: mutations.gatekeeper.sh/v1\nkind: Assign\nmetadata: {name: pull}\nspec:\n  applyTo: [{groups: [''], kinds: [Pod], versions: [v1]}]\n  location: 'spec.containers[name: *].imagePullPolicy'\n  parameters:\n    pathTests: [{subPath: 'spec.containers[name: *].imagePullPolicy', condition: MustNotExist}]\n    assign: {value: Always}\n");
         let mut pod = json!({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}});
         m.mutate(&mut pod, &t).unwrap();

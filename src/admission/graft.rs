@@ -27,12 +27,14 @@ fn walk(
     pointer: &mut String,
     set: &mut Vec<String>,
 ) -> Node {
-    if let Some(node) = node.filter(|_| before == after) {
-        return node.clone();
-    }
-    match (node.map(|n| &n.value), before, after) {
-        (Some(Value::Map(entries)), Json::Object(b), Json::Object(a)) => {
-            let node = node.expect("matched a node");
+    // Mappings and lists are walked (each level once: comparing whole subtrees at every level
+    // would make a deep object quadratic); scalars are compared.
+    match (node, before, after) {
+        (
+            Some(node @ Node { value: Value::Map(entries), .. }),
+            Json::Object(b),
+            Json::Object(a),
+        ) => {
             let mut out: Vec<Entry> = Vec::with_capacity(a.len());
             for e in entries {
                 let Some(value) = a.get(e.key.as_str()) else { continue };
@@ -64,8 +66,7 @@ fn walk(
             }
             Node { span: node.span, value: Value::Map(out.into_boxed_slice()) }
         }
-        (Some(Value::Seq(items)), Json::Array(b), Json::Array(a)) => {
-            let node = node.expect("matched a node");
+        (Some(node @ Node { value: Value::Seq(items), .. }), Json::Array(b), Json::Array(a)) => {
             let out: Vec<Node> = a
                 .iter()
                 .enumerate()
@@ -84,6 +85,11 @@ fn walk(
                 })
                 .collect();
             Node { span: node.span, value: Value::Seq(out.into_boxed_slice()) }
+        }
+        (Some(node), _, _)
+            if before == after && !matches!(node.value, Value::Map(_) | Value::Seq(_)) =>
+        {
+            node.clone()
         }
         _ => {
             set.push(pointer.clone());

@@ -31,6 +31,9 @@ pub struct Report {
     pub mutated: usize,
     /// Objects generate rules added.
     pub generated: usize,
+    /// A Namespace or tenancy object changed or was added: the tenants must be decided anew
+    /// ([`crate::inventory::reindex`]).
+    pub tenancy_changed: bool,
 }
 
 /// A mutator of the run, and where findings on what it set point.
@@ -107,20 +110,31 @@ pub fn admit(
             .par_iter()
             .map(|o| mutate(inventory, o, &mutators, &answers, limits))
             .collect();
-        let mut changes = Vec::new();
+        let mut changes = Vec::with_capacity(results.len());
         for (change, mut found) in results {
             problems.append(&mut found);
-            changes.extend(change);
+            report.mutated += usize::from(change.is_some());
+            changes.push(change);
         }
-        report.mutated = changes.len();
-        for Change { index, root, fields } in changes {
-            let object = &mut inv.objects[index];
-            object.root = root;
-            object.admitted = Some(Box::new(Admitted { fields, generated_by: None }));
-        }
+        // In place and in parallel (the roots they replace are freed there too); a change is
+        // at its object's position.
+        report.tenancy_changed = inv
+            .objects
+            .par_iter_mut()
+            .zip(changes.into_par_iter())
+            .filter_map(|(object, change)| {
+                let Change { index, root, fields } = change?;
+                debug_assert_eq!(index, object.index);
+                object.root = root;
+                object.admitted = Some(Box::new(Admitted { fields, generated_by: None }));
+                Some(crate::inventory::decides_tenancy(&object.kind))
+            })
+            .reduce(|| false, |a, b| a || b);
     }
     drop(mutators);
-    report.generated = generate(inv, compiled, limits, problems);
+    let (generated, tenancy) = generate(inv, compiled, limits, problems);
+    report.generated = generated;
+    report.tenancy_changed |= tenancy;
     report
 }
 
@@ -152,15 +166,15 @@ fn is_machinery(o: &Object) -> bool {
 
 /// The request Kyverno sees for an object of the tree.
 fn request<'a>(
-    inventory: &'a Inventory,
     o: &'a Object,
+    namespace_labels: std::collections::BTreeMap<String, String>,
     tree: &'a TreeData<'a>,
     limits: crate::limits::Limits,
 ) -> Request<'a> {
     Request {
         operation: "CREATE",
         namespace: Some(o.namespace_or_empty()),
-        namespace_labels: inventory.namespace_labels(o),
+        namespace_labels,
         namespace_object: None,
         user: None,
         exceptions: None,
@@ -172,22 +186,23 @@ fn request<'a>(
     }
 }
 
-/// An object being admitted: its JSON, its nodes and the fields mutators set.
-struct Admitting {
+/// An object being admitted: its JSON, its nodes (once a mutator changed them) and the fields
+/// mutators set.
+struct Admitting<'o> {
     json: Value,
-    root: crate::load::Node,
+    written: &'o crate::load::Node,
+    root: Option<crate::load::Node>,
     fields: Vec<AdmittedField>,
     changed: bool,
 }
 
-impl Admitting {
-    /// Takes what a mutator made of the object: the fields it changed become its.
+impl Admitting<'_> {
+    /// Takes what a mutator made of the object (it changed it): the fields it changed
+    /// become its.
     fn record(&mut self, after: Value, file: usize, at: Span, by: &Arc<str>) {
-        if after == self.json {
-            return;
-        }
         let mut set = Vec::new();
-        self.root = graft::graft(&self.root, &self.json, &after, at, &mut set);
+        let base = self.root.as_ref().unwrap_or(self.written);
+        self.root = Some(graft::graft(base, &self.json, &after, at, &mut set));
         self.fields.retain(|f| {
             !set.iter().any(|p| f.pointer == *p || f.pointer.starts_with(&format!("{p}/")))
         });
@@ -221,10 +236,8 @@ fn mutate(
     if is_machinery(o) {
         return (None, problems);
     }
-    let labels = crate::engine::kyverno::string_map(
-        o.root.at(&["metadata", "labels"]).map(crate::load::Node::to_json).as_ref(),
-    );
-    let ns_labels = inventory.namespace_labels(o);
+    let lookup = || inventory.namespace_labels(o);
+    let ns_labels = gatekeeper::NamespaceLabels::new(&lookup);
     let target = gatekeeper::Target {
         api_version: &o.api_version,
         kind: &o.kind,
@@ -232,21 +245,30 @@ fn mutate(
         namespace: o.namespace.as_deref(),
         namespace_labels: &ns_labels,
     };
-    // Only an object some mutator may change is turned into JSON.
+    // Only an object some mutator may change is turned into JSON: Kyverno's by the kinds its
+    // rules match, Gatekeeper's by what it matches of the object or its pod template.
+    let labels = node_labels(o.root.at(&["metadata", "labels"]));
+    let template = pod_template(&o.kind).map(|at| {
+        let path: Vec<&str> = at.split('/').skip(1).chain(["metadata", "labels"]).collect();
+        node_labels(o.root.at(&path))
+    });
+    let pod = gatekeeper::Target { api_version: "v1", kind: "Pod", ..target };
     let candidate = mutators.iter().any(|m| match m {
         Mutator::Kyverno { kinds, .. } => kinds.as_ref().is_none_or(|k| k.contains(&o.kind)),
         Mutator::Gatekeeper { mutator, .. } => {
-            pod_template(&o.kind).is_some() || mutator.applies(&target, &labels).unwrap_or(true)
+            mutator.applies(&target, &labels).unwrap_or(true)
+                || template.as_ref().is_some_and(|t| mutator.applies(&pod, t).unwrap_or(true))
         }
     });
     if !candidate {
         return (None, problems);
     }
     let tree = TreeData { inventory, answers };
-    let request = request(inventory, o, &tree, limits);
+    let request = request(o, ns_labels.get().clone(), &tree, limits);
     let mut state = Admitting {
         json: o.cluster_json(),
-        root: o.root.clone(),
+        written: &o.root,
+        root: None,
         fields: Vec::new(),
         changed: false,
     };
@@ -268,7 +290,9 @@ fn mutate(
                 r.message
             )));
         }
-        state.record(result.patched, *file, *at, label);
+        if result.changed {
+            state.record(result.patched, *file, *at, label);
+        }
     }
     let gatekeeper = mutators.iter().filter(|m| matches!(m, Mutator::Gatekeeper { .. })).count();
     for _ in 0..gatekeeper::MAX_PASSES.min(gatekeeper) {
@@ -276,6 +300,16 @@ fn mutate(
         state.changed = false;
         for m in mutators {
             let Mutator::Gatekeeper { mutator, file, label } = m else { continue };
+            // Copied (for the fields it changes) only when the mutator applies.
+            match gatekeeper_applies(mutator, &state.json, &target) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    let message = format!("{label} could not mutate {}: {e}", describe(o));
+                    problems.push(problem(message));
+                    continue;
+                }
+            }
             let mut json = state.json.clone();
             match gatekeeper_step(mutator, &mut json, &target) {
                 Ok(true) => state.record(json, *file, mutator.span, label),
@@ -292,8 +326,8 @@ fn mutate(
             break;
         }
     }
-    let Admitting { root, fields, changed, .. } = state;
-    let change = changed.then(|| Change { index: o.index, root, fields });
+    let Admitting { root, fields, .. } = state;
+    let change = root.map(|root| Change { index: o.index, root, fields });
     (change, problems)
 }
 
@@ -311,6 +345,33 @@ fn pod_template(kind: &str) -> Option<&'static str> {
     }
 }
 
+/// The text labels of a `metadata.labels` node.
+fn node_labels(node: Option<&crate::load::Node>) -> std::collections::BTreeMap<String, String> {
+    node.and_then(crate::load::Node::as_map)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+        .collect()
+}
+
+/// Whether a Gatekeeper mutator applies to an object, or (a mutator for Pods) to the pod
+/// template of a controller.
+fn gatekeeper_applies(
+    mutator: &gatekeeper::Mutator,
+    json: &Value,
+    target: &gatekeeper::Target<'_>,
+) -> Result<bool, String> {
+    let labels = crate::engine::kyverno::string_map(json.pointer("/metadata/labels"));
+    if mutator.applies(target, &labels)? {
+        return Ok(true);
+    }
+    let Some(template) = pod_template(target.kind).and_then(|at| json.pointer(at)) else {
+        return Ok(false);
+    };
+    let labels = crate::engine::kyverno::string_map(template.pointer("/metadata/labels"));
+    mutator.applies(&gatekeeper::Target { api_version: "v1", kind: "Pod", ..*target }, &labels)
+}
+
 /// Runs a Gatekeeper mutator on an object; whether it changed it. Gatekeeper mutates the Pods
 /// a controller creates, not the controller: a mutator for Pods is run on a controller's pod
 /// template as on the Pod it becomes (its labels, the controller's namespace and name).
@@ -324,31 +385,14 @@ fn gatekeeper_step(
         return mutator.mutate(json, target);
     }
     let Some(at) = pod_template(target.kind) else { return Ok(false) };
-    let Some(template) = json.pointer(at) else { return Ok(false) };
+    let Some(template) = json.pointer_mut(at) else { return Ok(false) };
     let labels = crate::engine::kyverno::string_map(template.pointer("/metadata/labels"));
     let pod_target = gatekeeper::Target { api_version: "v1", kind: "Pod", ..*target };
     if !mutator.applies(&pod_target, &labels)? {
         return Ok(false);
     }
-    let mut pod = serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": template.get("metadata").cloned().unwrap_or_else(|| serde_json::json!({})),
-        "spec": template.get("spec").cloned().unwrap_or_else(|| serde_json::json!({})),
-    });
-    if !mutator.mutate(&mut pod, &pod_target)? {
-        return Ok(false);
-    }
-    if let Some(template) = json.pointer_mut(at).and_then(Value::as_object_mut) {
-        for key in ["metadata", "spec"] {
-            let Some(v) = pod.get_mut(key).map(Value::take) else { continue };
-            let empty = v.as_object().is_some_and(serde_json::Map::is_empty);
-            if (template.contains_key(key) || !empty) && template.get(key) != Some(&v) {
-                template.insert(key.into(), v);
-            }
-        }
-    }
-    Ok(true)
+    // The template has the Pod's metadata and spec, where a Pod's locations lead.
+    mutator.mutate(template, &pod_target)
 }
 
 /// What generation made for one trigger: (index of the generating policy, object), and the
@@ -356,16 +400,17 @@ fn gatekeeper_step(
 type Made = (Vec<(usize, Value)>, Vec<Problem>);
 
 /// Adds what the generate rules and GeneratingPolicies create for the objects of the tree; an
-/// object the tree (or an earlier rule) already has is not generated again. Returns how many.
+/// object the tree (or an earlier rule) already has is not generated again. Returns how many,
+/// and whether a Namespace or tenancy object is among them.
 fn generate(
     inv: &mut Inventory,
     compiled: &[Compiled],
     limits: crate::limits::Limits,
     problems: &mut Vec<Problem>,
-) -> usize {
+) -> (usize, bool) {
     let generating: Vec<&Compiled> = compiled.iter().filter(|c| c.policy.has_generate()).collect();
     if generating.is_empty() {
-        return 0;
+        return (0, false);
     }
     let files: Vec<usize> = generating.iter().map(|c| file_of(inv, c)).collect();
     let made = generated(inv, &generating, limits);
@@ -406,8 +451,7 @@ fn generate(
         }
     }
     let count = added.len();
-    inv.objects.extend(added);
-    count
+    (count, inv.add_generated(added))
 }
 
 /// Runs the generating policies on every object of the tree (in parallel).
@@ -437,7 +481,7 @@ fn generated(
                 return (out, problems);
             }
             let tree = TreeData { inventory, answers: &answers };
-            let request = request(inventory, o, &tree, limits);
+            let request = request(o, inventory.namespace_labels(o), &tree, limits);
             let json = o.cluster_json();
             for i in candidates {
                 let policy = &generating[i].policy;

@@ -433,6 +433,35 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     inv
 }
 
+impl Inventory {
+    /// Adds objects admission generated, indexed by kind, namespace and identity. Whether the
+    /// tenants must be decided anew ([`reindex`]): a Namespace or a tenancy object is among them.
+    pub fn add_generated(&mut self, objects: Vec<Object>) -> bool {
+        let mut tenancy = false;
+        for mut o in objects {
+            let i = self.objects.len();
+            o.index = i;
+            tenancy |= o.kind == "Namespace" || tenants::TENANCY_KINDS.contains(&o.kind.as_str());
+            self.by_kind.entry(o.kind.clone()).or_default().push(i);
+            if let Some(ns) = &o.namespace {
+                self.by_namespace.entry(ns.clone()).or_default().push(i);
+            }
+            let hash = identity_hash(&o.api_version, &o.kind, o.namespace_or_empty(), &o.name);
+            self.by_id.push((hash, i));
+            self.objects.push(o);
+        }
+        self.by_id.sort_unstable();
+        tenancy
+    }
+}
+
+/// Whether a change to an object of this kind can change the tenants (and the Namespace label
+/// index): Namespaces and the tenancy kinds.
+#[must_use]
+pub fn decides_tenancy(kind: &str) -> bool {
+    kind == "Namespace" || tenants::TENANCY_KINDS.contains(&kind)
+}
+
 /// Indexes the objects again and decides the tenants anew, after admission changed or added
 /// objects (a generated Namespace, a label a mutator set). Problems the tenancy had already are
 /// not reported twice.

@@ -232,8 +232,13 @@ impl CelPolicy {
             Outcome::Pass | Outcome::Fail(..) => {}
         }
         let mut object = resource.clone();
+        // The activation has the object as it came; after a mutation, the object it made.
+        let mut changed = false;
         for mutation in mutations {
-            vars.insert("object".into(), Val::from_json(&object));
+            if changed {
+                vars.insert("object".into(), Val::from_json(&object));
+            }
+            changed = true;
             let applied = program
                 .evaluate(&mutation.expr, &vars, &request.limits, Some(&host))
                 .and_then(|value| mutation.apply(&mut object, &value));

@@ -234,6 +234,8 @@ pub struct Mutation {
     pub responses: Vec<RuleResponse>,
     /// The resource after the policy's mutate rules, each patching what the previous left.
     pub patched: Value,
+    /// Whether a rule changed the resource.
+    pub changed: bool,
 }
 
 impl Policy {
@@ -266,12 +268,14 @@ impl Policy {
             self.cel.as_ref().filter(|c| matches!(c.role, vpol::Role::Mutate(_)))
         {
             if let Some(response) = self.cel_excepted(&current, request) {
-                return Mutation { responses: vec![response], patched: current };
+                return Mutation { responses: vec![response], patched: current, changed: false };
             }
             let (responses, patched) = mutating.mutate(&current, request);
-            return Mutation { responses, patched: patched.unwrap_or(current) };
+            let changed = patched.as_ref().is_some_and(|p| *p != current);
+            return Mutation { responses, patched: patched.unwrap_or(current), changed };
         }
         let mut responses = Vec::new();
+        let mut changed = false;
         for rule in self.rules.iter().filter(|r| r.is_mutate()) {
             let mut patched = None;
             {
@@ -313,12 +317,13 @@ impl Policy {
             let applied = patched.is_some();
             if let Some(p) = patched {
                 current = p;
+                changed = true;
             }
             if self.apply_one && applied {
                 break;
             }
         }
-        Mutation { responses, patched: current }
+        Mutation { responses, patched: current, changed }
     }
 
     /// The policy as PolicyExceptions name it: `name`, or `namespace/name` for a Policy.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::matching::{self, Admission};
 use super::policy::Request;
 use super::response::{RuleResponse, Status};
-use super::{cel, conditions, context};
+use super::{cel, conditions, context, variables};
 use crate::engine::cel::admission::{Outcome, Program};
 
 /// A compiled rule.
@@ -167,6 +167,11 @@ impl Rule {
         if let Some(what) = self.unsupported() {
             return Some(self.error(format!("{what} is not supported yet")));
         }
+        if let Some(block) = self.mutates_without_context(request) {
+            let response;
+            (response, *patched) = self.mutate(block, resource, &mut Value::Null, &request.limits);
+            return Some(response);
+        }
         // The base context is built once per object for all the policies when the caller
         // shares it, and copied only by a rule that adds to it (values, context entries, a
         // foreach binding its elements).
@@ -262,6 +267,20 @@ impl Rule {
             }
         }
         Some(response)
+    }
+
+    /// The mutate block of a rule that reads nothing from a context (no variables, context
+    /// entries, preconditions, CEL or foreach): it patches without one (admission runs such
+    /// rules on every object, and building a context is most of their cost).
+    fn mutates_without_context(&self, request: &Request<'_>) -> Option<&Value> {
+        let RuleBody::Mutate(block) = &self.body else { return None };
+        let reads_context = !self.context.is_empty()
+            || self.preconditions.is_some()
+            || self.cel.is_some()
+            || request.values.is_some()
+            || block.get("foreach").is_some()
+            || variables::contains_variable(block);
+        (!reads_context).then_some(block)
     }
 
     /// Whether an UPDATE may keep a violation of this rule the old object had: the rule
