@@ -52,6 +52,54 @@ enum Mutator<'p> {
     },
 }
 
+/// A mutator or generate rule that could not run on an object (reported once per mutator and
+/// reason, naming the first object and how many others).
+struct Failure {
+    /// `ClusterPolicy add-pool rule \`r\` could not mutate`, `… could not generate for`.
+    what: String,
+    object: String,
+    reason: String,
+    file: String,
+    pos: crate::load::source::Pos,
+}
+
+impl Failure {
+    fn new(what: String, inventory: &Inventory, o: &Object, reason: String) -> Failure {
+        Failure {
+            what,
+            object: describe(o),
+            reason,
+            file: inventory.source(o).display.clone(),
+            pos: o.root.span.start,
+        }
+    }
+}
+
+/// One problem per mutator and reason, at the first object it failed on, in tree order.
+fn report_failures(failures: Vec<Failure>, problems: &mut Vec<Problem>) {
+    let mut groups: Vec<(Failure, usize)> = Vec::new();
+    let mut index: std::collections::HashMap<(String, String), usize> =
+        std::collections::HashMap::new();
+    for f in failures {
+        let key = (f.what.clone(), f.reason.clone());
+        if let Some(&i) = index.get(&key) {
+            groups[i].1 += 1;
+        } else {
+            index.insert(key, groups.len());
+            groups.push((f, 0));
+        }
+    }
+    for (f, others) in groups {
+        let more = match others {
+            0 => String::new(),
+            1 => " and 1 other object".to_string(),
+            n => format!(" and {n} other objects"),
+        };
+        let message = format!("{} {}{more}: {}", f.what, f.object, f.reason);
+        problems.push(Problem::new(f.file, Some(f.pos), message));
+    }
+}
+
 /// What admission made of one object.
 struct Change {
     index: usize,
@@ -105,14 +153,15 @@ pub fn admit(
     if !mutators.is_empty() {
         let answers = ApiAnswers::default();
         let inventory: &Inventory = inv;
-        let results: Vec<(Option<Change>, Vec<Problem>)> = inventory
+        let results: Vec<(Option<Change>, Vec<Failure>)> = inventory
             .objects
             .par_iter()
             .map(|o| mutate(inventory, o, &mutators, &answers, limits))
             .collect();
         let mut changes = Vec::with_capacity(results.len());
+        let mut failures = Vec::new();
         for (change, mut found) in results {
-            problems.append(&mut found);
+            failures.append(&mut found);
             report.mutated += usize::from(change.is_some());
             changes.push(change);
         }
@@ -130,6 +179,7 @@ pub fn admit(
                 Some(crate::inventory::decides_tenancy(&object.kind))
             })
             .reduce(|| false, |a, b| a || b);
+        report_failures(failures, problems);
     }
     drop(mutators);
     let (generated, tenancy) = generate(inv, compiled, limits, problems);
@@ -231,7 +281,7 @@ fn mutate(
     mutators: &[Mutator<'_>],
     answers: &ApiAnswers,
     limits: crate::limits::Limits,
-) -> (Option<Change>, Vec<Problem>) {
+) -> (Option<Change>, Vec<Failure>) {
     let mut problems = Vec::new();
     if is_machinery(o) {
         return (None, problems);
@@ -272,9 +322,7 @@ fn mutate(
         fields: Vec::new(),
         changed: false,
     };
-    let problem = |message: String| {
-        Problem::new(inventory.source(o).display.clone(), Some(o.root.span.start), message)
-    };
+    let failure = |what: String, reason: String| Failure::new(what, inventory, o, reason);
     for m in mutators {
         let Mutator::Kyverno { policy, kinds, file, at, label } = m else { continue };
         if kinds.as_ref().is_some_and(|k| !k.contains(&o.kind)) {
@@ -284,11 +332,7 @@ fn mutate(
         for r in result.responses.iter().filter(|r| r.status == Status::Error) {
             let rule =
                 if r.rule.is_empty() { String::new() } else { format!(" rule `{}`", r.rule) };
-            problems.push(problem(format!(
-                "{label}{rule} could not mutate {}: {}",
-                describe(o),
-                r.message
-            )));
+            problems.push(failure(format!("{label}{rule} could not mutate"), r.message.clone()));
         }
         if result.changed {
             state.record(result.patched, *file, *at, label);
@@ -305,8 +349,7 @@ fn mutate(
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
-                    let message = format!("{label} could not mutate {}: {e}", describe(o));
-                    problems.push(problem(message));
+                    problems.push(failure(format!("{label} could not mutate"), e));
                     continue;
                 }
             }
@@ -314,10 +357,7 @@ fn mutate(
             match gatekeeper_step(mutator, &mut json, &target) {
                 Ok(true) => state.record(json, *file, mutator.span, label),
                 Ok(false) => {}
-                Err(e) => {
-                    let message = format!("{label} could not mutate {}: {e}", describe(o));
-                    problems.push(problem(message));
-                }
+                Err(e) => problems.push(failure(format!("{label} could not mutate"), e)),
             }
         }
         let pass_changed = state.changed;
@@ -397,7 +437,7 @@ fn gatekeeper_step(
 
 /// What generation made for one trigger: (index of the generating policy, object), and the
 /// problems on the way.
-type Made = (Vec<(usize, Value)>, Vec<Problem>);
+type Made = (Vec<(usize, Value)>, Vec<Failure>);
 
 /// Adds what the generate rules and GeneratingPolicies create for the objects of the tree; an
 /// object the tree (or an earlier rule) already has is not generated again. Returns how many,
@@ -416,8 +456,9 @@ fn generate(
     let made = generated(inv, &generating, limits);
     let mut seen = std::collections::HashSet::new();
     let mut added = Vec::new();
+    let mut failures = Vec::new();
     for (objects, mut found) in made {
-        problems.append(&mut found);
+        failures.append(&mut found);
         for (i, json) in objects {
             let s = |p: &str| json.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
             let (api_version, kind, name) = (s("/apiVersion"), s("/kind"), s("/metadata/name"));
@@ -450,6 +491,7 @@ fn generate(
             });
         }
     }
+    report_failures(failures, problems);
     let count = added.len();
     (count, inv.add_generated(added))
 }
@@ -489,16 +531,9 @@ fn generated(
                     let failed = g.response.status == Status::Error
                         || g.response.message.starts_with("generating failed");
                     if failed {
-                        problems.push(Problem::new(
-                            inventory.source(o).display.clone(),
-                            Some(o.root.span.start),
-                            format!(
-                                "{} could not generate for {}: {}",
-                                label(policy),
-                                describe(o),
-                                g.response.message
-                            ),
-                        ));
+                        let what = format!("{} could not generate for", label(policy));
+                        let reason = g.response.message.clone();
+                        problems.push(Failure::new(what, inventory, o, reason));
                     }
                     out.extend(g.objects.into_iter().map(|obj| (i, obj)));
                 }

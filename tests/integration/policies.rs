@@ -422,3 +422,33 @@ fn the_cel_policy_example_tests_itself_and_finds_what_its_readme_lists() {
     listed.sort();
     assert_eq!(found, listed);
 }
+
+/// A mutate rule that cannot run offline is one error per reason (naming the first object and
+/// how many others), not one per object; the objects are checked as written.
+#[test]
+fn a_mutator_that_cannot_run_is_one_error_naming_how_many_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: dns}\nspec:\n  rules:\n  - name: dns\n    match: {any: [{resources: {kinds: [Pod]}}]}\n    context:\n    - name: cfg\n      configMap: {name: kubeadm-config, namespace: kube-system}\n    mutate:\n      patchStrategicMerge:\n        spec: {dnsPolicy: None}\n";
+    std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
+    let pods: Vec<String> = (0..3)
+        .map(|i| format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: a}}\nspec:\n  containers: [{{name: c, image: x:1}}]\n"))
+        .collect();
+    std::fs::write(dir.path().join("pods.yaml"), pods.join("---\n")).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let errors = run.json()["errors"].as_array().unwrap().clone();
+    let mutate: Vec<&Value> = errors
+        .iter()
+        .filter(|e| e["message"].as_str().unwrap().contains("could not mutate"))
+        .collect();
+    assert_eq!(mutate.len(), 1, "{errors:?}");
+    let message = mutate[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("ClusterPolicy dns rule `dns` could not mutate Pod `a/p0` and 2 other objects: failed to load context"),
+        "{message}"
+    );
+    assert_eq!(
+        (mutate[0]["file"].as_str(), mutate[0]["line"].as_u64()),
+        (Some("pods.yaml"), Some(1))
+    );
+}
