@@ -377,6 +377,8 @@ fn load_policies(
     let mut policies = Vec::new();
     let mut invalid = Vec::new();
     let mut seen_files = Vec::new();
+    // ValidatingAdmissionPolicies and their bindings (file, document), bound once all are read.
+    let mut admission: Vec<(String, Node)> = Vec::new();
     for (p, pos) in f.strings_at("policies") {
         for file in files.resolve(dir, &p, display, Some(pos))? {
             if seen_files.contains(&file) {
@@ -384,6 +386,16 @@ fn load_policies(
             }
             let parsed = files.read_yaml(&file)?;
             problems.extend(parsed.problems.iter().cloned());
+            admission.extend(
+                parsed
+                    .documents
+                    .iter()
+                    .filter(|d| {
+                        kyverno::vap::is_admission_policy(&d.root)
+                            || kyverno::vap::bound_policy(&d.root).is_some()
+                    })
+                    .map(|d| (files.display(&file), d.root.clone())),
+            );
             for doc in parsed.documents.iter().filter(|d| kyverno::is_policy(&d.root)) {
                 match Policy::from_node(&doc.root) {
                     Ok(policy) => policies.push(policy),
@@ -399,6 +411,25 @@ fn load_policies(
                 }
             }
             seen_files.push(file);
+        }
+    }
+    // As `kyverno test` runs them: each binding's, or a policy bound to nothing alone.
+    let vaps: Vec<&Node> =
+        admission.iter().map(|(_, n)| n).filter(|n| kyverno::vap::is_admission_policy(n)).collect();
+    let bindings: Vec<&Node> = admission
+        .iter()
+        .map(|(_, n)| n)
+        .filter(|n| kyverno::vap::bound_policy(n).is_some())
+        .collect();
+    for (policy, binding, name) in kyverno::vap::bindings(&vaps, &bindings, true) {
+        let at = admission.iter().find(|(_, n)| std::ptr::eq(n, policy)).map(|(f, _)| f.clone());
+        match Policy::from_admission_policy(policy, binding, &name) {
+            Ok(p) => policies.push(p),
+            Err(e) => {
+                let message = format!("invalid ValidatingAdmissionPolicy `{name}`: {}", e.message);
+                invalid.push((name.clone(), message.clone()));
+                problems.push(Problem::new(at.unwrap_or_default(), e.pos, message));
+            }
         }
     }
     Ok((policies, invalid))

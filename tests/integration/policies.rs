@@ -452,3 +452,60 @@ fn a_mutator_that_cannot_run_is_one_error_naming_how_many_objects() {
         (Some("pods.yaml"), Some(1))
     );
 }
+
+const VAP: &str = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: max-replicas}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments]}\n  validations:\n  - expression: object.spec.replicas <= 5\n    message: at most 5 replicas\n";
+const VAP_BINDING: &str = "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {name: max-replicas}\nspec:\n  policyName: max-replicas\n  validationActions: [Deny]\n";
+const DEPLOYMENTS: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: big, namespace: a}\nspec:\n  replicas: 9\n  template: {spec: {containers: [{name: c, image: x:1}]}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: small, namespace: a}\nspec:\n  replicas: 2\n  template: {spec: {containers: [{name: c, image: x:1}]}}\n";
+
+/// A ValidatingAdmissionPolicy validates where a binding binds it, with the binding's actions;
+/// `mtk-lint test` runs its rows.
+#[test]
+fn validating_admission_policies_apply_through_their_bindings() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("deployments.yaml"), DEPLOYMENTS).unwrap();
+    std::fs::write(dir.path().join("vap.yaml"), VAP).unwrap();
+    let vap_findings = |run: &crate::support::Run| -> Vec<(String, String, u64)> {
+        run.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "max-replicas")
+            .map(|f| {
+                let s = |k: &str| f[k].as_str().unwrap().to_string();
+                (s("severity"), s("file"), f["line"].as_u64().unwrap())
+            })
+            .collect()
+    };
+    // Bound to nothing, it does nothing.
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert!(vap_findings(&run).is_empty(), "{}", run.stdout);
+    std::fs::write(dir.path().join("binding.yaml"), VAP_BINDING).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(vap_findings(&run), [("error".to_string(), "deployments.yaml".to_string(), 5)]);
+    // A binding with no actions is an error at the binding.
+    std::fs::write(
+        dir.path().join("binding.yaml"),
+        VAP_BINDING.replace("  validationActions: [Deny]\n", ""),
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let errors = run.json()["errors"].as_array().unwrap().clone();
+    assert!(
+        errors.iter().any(|e| e["file"] == "binding.yaml"
+            && e["message"].as_str().unwrap().contains("needs validationActions")),
+        "{errors:?}"
+    );
+
+    // `mtk-lint test`: rows of isValidatingAdmissionPolicy results.
+    let suite = tempfile::tempdir().unwrap();
+    std::fs::write(suite.path().join("policy.yaml"), format!("{VAP}---\n{VAP_BINDING}")).unwrap();
+    std::fs::write(suite.path().join("resources.yaml"), DEPLOYMENTS).unwrap();
+    std::fs::write(
+        suite.path().join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: vap}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nresults:\n- {policy: max-replicas, resources: [big], kind: Deployment, result: fail, isValidatingAdmissionPolicy: true}\n- {policy: max-replicas, resources: [small], kind: Deployment, result: pass, isValidatingAdmissionPolicy: true}\n",
+    )
+    .unwrap();
+    let run = mtk_in(suite.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.trim_end().ends_with("2 passed, 0 failed"), "{}", run.stdout);
+}

@@ -159,20 +159,26 @@ pub(crate) struct ParamSpec {
 impl ParamSpec {
     /// Reads `paramKind` and `paramRef` of a `validate.cel` node; `None` without `paramKind`.
     pub(crate) fn from_node(cel: &crate::load::Node) -> Option<ParamSpec> {
+        Some(ParamSpec::from_parts(cel.get("paramKind")?, cel.get("paramRef")))
+    }
+
+    /// A `paramKind` and a `paramRef` (a ValidatingAdmissionPolicy's, and its binding's).
+    pub(crate) fn from_parts(
+        kind: &crate::load::Node,
+        reference: Option<&crate::load::Node>,
+    ) -> ParamSpec {
         use crate::load::Node;
-        let kind = cel.get("paramKind")?;
         let s = |n: Option<&Node>, k: &str| {
             n.and_then(|n| n.get(k)).and_then(Node::as_str).map(str::to_string)
         };
-        let reference = cel.get("paramRef");
-        Some(ParamSpec {
+        ParamSpec {
             api_version: s(Some(kind), "apiVersion").unwrap_or_default(),
             kind: s(Some(kind), "kind").unwrap_or_default(),
             name: s(reference, "name").filter(|n| !n.is_empty()),
             namespace: s(reference, "namespace").filter(|n| !n.is_empty()),
             selector: reference.and_then(|r| r.get("selector")).map(crate::load::Node::to_json),
             allow_missing: s(reference, "parameterNotFoundAction").as_deref() == Some("Allow"),
-        })
+        }
     }
 
     /// What names the parameters, for messages: `ConfigMap team-limits`.

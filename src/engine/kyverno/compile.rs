@@ -13,6 +13,19 @@ use crate::engine::cel::admission::Program;
 use crate::load::source::Pos;
 use crate::load::{Node, Value as LoadValue};
 
+/// The text annotations of a policy document.
+pub(super) fn annotations(root: &Node) -> BTreeMap<String, String> {
+    root.at(&["metadata", "annotations"])
+        .and_then(Node::as_map)
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 pub(super) fn err(node: &Node, message: impl Into<String>) -> PolicyError {
     PolicyError { pos: Some(node.span.start), message: message.into() }
 }
@@ -27,16 +40,7 @@ impl Policy {
             .and_then(Node::as_str)
             .ok_or_else(|| err(root, "policy has no metadata.name"))?
             .to_string();
-        let annotations: BTreeMap<String, String> = root
-            .at(&["metadata", "annotations"])
-            .and_then(Node::as_map)
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let annotations = annotations(root);
         let policy_kind = if api.starts_with("policies.kyverno.io/") {
             PolicyKind::Cel(kind.to_string())
         } else if kind == "Policy" {

@@ -390,6 +390,13 @@ pub fn compile_policies(
         }
     };
     let mut compiled: Vec<Compiled> = Vec::new();
+    // ValidatingAdmissionPolicies and their bindings, compiled once all are known.
+    let mut admission: Vec<(Arc<crate::load::source::SourceFile>, crate::load::Node)> = Vec::new();
+    let mut keep = |source: &Arc<crate::load::source::SourceFile>, root: &crate::load::Node| {
+        if super::vap::is_admission_policy(root) || super::vap::bound_policy(root).is_some() {
+            admission.push((Arc::clone(source), root.clone()));
+        }
+    };
     if !paths.is_empty() {
         let options = crate::load::LoadOptions {
             inputs: paths.iter().cloned().map(crate::load::Input::Path).collect(),
@@ -400,6 +407,9 @@ pub fn compile_policies(
         problems.extend(sources.problems.iter().cloned());
         let before = compiled.len();
         for file in &sources.files {
+            for doc in &file.documents {
+                keep(&file.source, &doc.root);
+            }
             for doc in file.documents.iter().filter(|d| super::is_policy(&d.root)) {
                 compile(&file.source, &doc.root, &mut compiled, &mut problems);
             }
@@ -418,10 +428,57 @@ pub fn compile_policies(
             let source = &inventory.files[object.file];
             compile(source, &object.root, &mut compiled, &mut problems);
         }
+        for object in &inventory.objects {
+            keep(&inventory.files[object.file], &object.root);
+        }
     }
+    compile_admission_policies(&admission, &mut compiled, &mut problems);
     let mut names = std::collections::HashSet::new();
     compiled.retain(|c| names.insert(c.policy.name.clone()));
     (compiled, problems)
+}
+
+/// ValidatingAdmissionPolicies as their bindings bind them (one bound to nothing does nothing,
+/// as in the cluster).
+fn compile_admission_policies(
+    documents: &[(Arc<crate::load::source::SourceFile>, crate::load::Node)],
+    compiled: &mut Vec<Compiled>,
+    problems: &mut Vec<crate::error::Problem>,
+) {
+    let policies: Vec<&crate::load::Node> =
+        documents.iter().map(|(_, n)| n).filter(|n| super::vap::is_admission_policy(n)).collect();
+    let bindings: Vec<&crate::load::Node> = documents
+        .iter()
+        .map(|(_, n)| n)
+        .filter(|n| super::vap::bound_policy(n).is_some())
+        .collect();
+    let source_of = |node: &crate::load::Node| {
+        documents.iter().find(|(_, n)| std::ptr::eq(n, node)).map(|(s, _)| s)
+    };
+    for (policy, binding, name) in super::vap::bindings(&policies, &bindings, false) {
+        let Some(source) = source_of(policy) else { continue };
+        // An error of the policy is at its line; one only the binding makes, at the binding's.
+        let (at, result) = match Policy::from_admission_policy(policy, None, &name) {
+            Err(e) => (source, Err(e)),
+            Ok(_) => (
+                binding.and_then(source_of).unwrap_or(source),
+                Policy::from_admission_policy(policy, binding, &name),
+            ),
+        };
+        match result {
+            Ok(policy_compiled) => compiled.push(Compiled {
+                display: source.display.clone(),
+                source: Arc::clone(source),
+                anchor: policy.span,
+                policy: policy_compiled,
+            }),
+            Err(e) => problems.push(crate::error::Problem::new(
+                at.display.clone(),
+                e.pos,
+                format!("invalid ValidatingAdmissionPolicy `{name}`: {}", e.message),
+            )),
+        }
+    }
 }
 
 /// The lint rules of compiled policies: each policy that validates. Rules the engine cannot

@@ -34,6 +34,7 @@ pub mod store;
 #[cfg(test)]
 mod tests;
 mod validate;
+pub mod vap;
 pub mod variables;
 mod vpol;
 pub mod wildcard;

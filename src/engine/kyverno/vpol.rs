@@ -69,15 +69,58 @@ pub(super) struct CelPolicy {
     /// The program rewritten for pod controllers, and the controllers it serves.
     pub(super) autogen: Variants,
     /// Only `Warn` among the validation actions: failures are warnings.
-    warn_only: bool,
+    pub(super) warn_only: bool,
     /// `Deny` among the validation actions.
-    deny: bool,
+    pub(super) deny: bool,
     /// failurePolicy `Ignore`: an expression that cannot be evaluated is an error, not a failure.
     errors_ignored: bool,
     /// NamespacedValidatingPolicy: only its own namespace.
     namespace: Option<String>,
     /// What the policy does with a resource it matches.
     pub(super) role: Role,
+    /// A ValidatingAdmissionPolicy's binding: what else it matches (`matchResources`).
+    pub(super) binding: Option<Box<Matcher>>,
+    /// The `params` objects (a ValidatingAdmissionPolicy's `paramKind` and its binding's
+    /// `paramRef`): the validations run once per object.
+    pub(super) params: Option<cel::ParamSpec>,
+}
+
+/// Resource rules and selectors (a binding's `matchResources`).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Matcher {
+    pub(super) rules: Vec<ResourceRule>,
+    pub(super) exclude: Vec<ResourceRule>,
+    pub(super) namespace_selector: Option<Value>,
+    pub(super) object_selector: Option<Value>,
+}
+
+impl Matcher {
+    /// Reads a `matchResources` (or `matchConstraints`) node; no resource rules match every
+    /// resource (a binding restricts only with what it names).
+    pub(super) fn from_node(n: &Node) -> Matcher {
+        let list = |key: &str| -> Vec<ResourceRule> {
+            n.get(key)
+                .and_then(Node::as_seq)
+                .map(|items| items.iter().map(ResourceRule::from_node).collect())
+                .unwrap_or_default()
+        };
+        Matcher {
+            rules: list("resourceRules"),
+            exclude: list("excludeResourceRules"),
+            namespace_selector: n.get("namespaceSelector").map(Node::to_json),
+            object_selector: n.get("objectSelector").map(Node::to_json),
+        }
+    }
+
+    fn matches(&self, adm: &Admission<'_>, plural: &str) -> Result<bool, String> {
+        if !self.rules.is_empty() && !self.rules.iter().any(|r| r.matches(adm, plural)) {
+            return Ok(false);
+        }
+        if self.exclude.iter().any(|r| r.matches(adm, plural)) {
+            return Ok(false);
+        }
+        selectors(self.namespace_selector.as_ref(), self.object_selector.as_ref(), adm)
+    }
 }
 
 /// What a CEL policy does.
@@ -130,6 +173,8 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
         program,
         rules,
         role: Role::Validate,
+        binding: None,
+        params: None,
     };
     if kind.ends_with("MutatingPolicy") {
         let (mutations, autogen) = super::mpol::compile(&policy, spec)?;
@@ -218,12 +263,37 @@ impl CelPolicy {
             Err(e) => return vec![response(Status::Error, e)],
         };
         let adm = super::policy::admission(resource, request);
-        let vars = cel::activation(resource, request, &adm);
+        let mut vars = cel::activation(resource, request, &adm);
         let host = cel::ClusterHost { cluster: request.cluster };
         // An expression that cannot be evaluated is an error row whatever the failurePolicy
         // (which decides only what match conditions that cannot be evaluated mean).
         let on_error = (false, self.errors_ignored);
-        let outcome = program.run(&vars, &request.limits, Some(&host), on_error);
+        let run = |vars: &BTreeMap<String, crate::engine::cel::Val>| {
+            program.run(vars, &request.limits, Some(&host), on_error)
+        };
+        let outcome = match &self.params {
+            None => run(&vars),
+            // Each parameter object must pass (as each of a binding's params does).
+            Some(spec) => match spec.resolve(&adm, request.cluster) {
+                Err(e) => Outcome::Error(format!("paramRef: {e}")),
+                Ok(found) if found.is_empty() && spec.allow_missing => Outcome::Pass,
+                Ok(found) if found.is_empty() => Outcome::Fail(
+                    format!("no params found: {} is not in the tree", spec.describe()),
+                    None,
+                ),
+                Ok(found) => {
+                    let mut outcome = Outcome::Pass;
+                    for p in &found {
+                        vars.insert("params".into(), crate::engine::cel::Val::from_json(p));
+                        outcome = run(&vars);
+                        if outcome != Outcome::Pass {
+                            break;
+                        }
+                    }
+                    outcome
+                }
+            },
+        };
         vec![match outcome {
             Outcome::Pass => response(Status::Pass, "validation passed".into()),
             Outcome::NotMatched(name) => {
@@ -277,33 +347,45 @@ impl CelPolicy {
         if self.exclude.iter().any(|r| r.matches(&adm, &plural)) {
             return Ok(None);
         }
-        Ok(self.selectors_match(&adm)?.then_some(selected))
+        if let Some(binding) = &self.binding {
+            if !binding.matches(&adm, &plural)? {
+                return Ok(None);
+            }
+        }
+        let matched =
+            selectors(self.namespace_selector.as_ref(), self.object_selector.as_ref(), &adm)?;
+        Ok(matched.then_some(selected))
     }
+}
 
-    fn selectors_match(&self, adm: &Admission<'_>) -> Result<bool, String> {
-        if let Some(sel) = &self.object_selector {
-            if !selector_matches(sel, &adm.labels, false)? {
+/// Whether an object selector and a namespace selector select a resource.
+fn selectors(
+    namespace_selector: Option<&Value>,
+    object_selector: Option<&Value>,
+    adm: &Admission<'_>,
+) -> Result<bool, String> {
+    if let Some(sel) = object_selector {
+        if !selector_matches(sel, &adm.labels, false)? {
+            return Ok(false);
+        }
+    }
+    if let Some(sel) = namespace_selector {
+        // Cluster-scoped objects are not in a namespace: the selector does not apply to
+        // them, but for a Namespace, which it selects by its own labels.
+        let labels: Option<&BTreeMap<String, String>> = if adm.kind == "Namespace" {
+            Some(&adm.labels)
+        } else if adm.namespace.is_empty() {
+            None
+        } else {
+            Some(&adm.namespace_labels)
+        };
+        if let Some(labels) = labels {
+            if !selector_matches(sel, labels, false)? {
                 return Ok(false);
             }
         }
-        if let Some(sel) = &self.namespace_selector {
-            // Cluster-scoped objects are not in a namespace: the selector does not apply to
-            // them, but for a Namespace, which it selects by its own labels.
-            let labels: Option<&BTreeMap<String, String>> = if adm.kind == "Namespace" {
-                Some(&adm.labels)
-            } else if adm.namespace.is_empty() {
-                None
-            } else {
-                Some(&adm.namespace_labels)
-            };
-            if let Some(labels) = labels {
-                if !selector_matches(sel, labels, false)? {
-                    return Ok(false);
-                }
-            }
-        }
-        Ok(true)
     }
+    Ok(true)
 }
 
 pub(super) fn response(status: Status, message: String) -> RuleResponse {
