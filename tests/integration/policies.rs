@@ -509,3 +509,47 @@ fn validating_admission_policies_apply_through_their_bindings() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.trim_end().ends_with("2 passed, 0 failed"), "{}", run.stdout);
 }
+
+const MAP: &str = "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: MutatingAdmissionPolicy\nmetadata: {name: cap-replicas}\nspec:\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE, UPDATE], resources: [deployments]}\n  matchConditions:\n  - {name: too-many, expression: object.spec.replicas > 5}\n  mutations:\n  - patchType: ApplyConfiguration\n    applyConfiguration:\n      expression: 'Object{spec: Object.spec{replicas: 5}}'\n";
+const MAP_BINDING: &str = "apiVersion: admissionregistration.k8s.io/v1beta1\nkind: MutatingAdmissionPolicyBinding\nmetadata: {name: cap-replicas}\nspec:\n  policyName: cap-replicas\n";
+
+/// A MutatingAdmissionPolicy mutates at admission where its binding binds it, before the
+/// validating policies see the object; `mtk-lint test` compares what it made.
+#[test]
+fn mutating_admission_policies_mutate_before_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("deployments.yaml"), DEPLOYMENTS).unwrap();
+    std::fs::write(dir.path().join("vap.yaml"), format!("{VAP}---\n{VAP_BINDING}")).unwrap();
+    std::fs::write(dir.path().join("map.yaml"), MAP).unwrap();
+    let replicas = |run: &crate::support::Run| {
+        run.json()["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["rule"] == "max-replicas")
+            .count()
+    };
+    // Bound to nothing, the mutating policy does nothing: the big Deployment is reported.
+    assert_eq!(replicas(&mtk_in(dir.path(), &["--format", "json", "."], None)), 1);
+    std::fs::write(dir.path().join("map.yaml"), format!("{MAP}---\n{MAP_BINDING}")).unwrap();
+    assert_eq!(replicas(&mtk_in(dir.path(), &["--format", "json", "."], None)), 0);
+    let written = mtk_in(dir.path(), &["--format", "json", "--no-admission", "."], None);
+    assert_eq!(replicas(&written), 1);
+
+    let suite = tempfile::tempdir().unwrap();
+    std::fs::write(suite.path().join("policy.yaml"), format!("{MAP}---\n{MAP_BINDING}")).unwrap();
+    std::fs::write(suite.path().join("resources.yaml"), DEPLOYMENTS).unwrap();
+    std::fs::write(
+        suite.path().join("patched.yaml"),
+        DEPLOYMENTS.replace("replicas: 9", "replicas: 5"),
+    )
+    .unwrap();
+    std::fs::write(
+        suite.path().join("kyverno-test.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: map}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nresults:\n- {policy: cap-replicas, resources: [big], kind: Deployment, result: pass, patchedResources: patched.yaml, isMutatingAdmissionPolicy: true}\n- {policy: cap-replicas, resources: [small], kind: Deployment, result: skip, patchedResources: patched.yaml, isMutatingAdmissionPolicy: true}\n",
+    )
+    .unwrap();
+    let run = mtk_in(suite.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.trim_end().ends_with("2 passed, 0 failed"), "{}", run.stdout);
+}

@@ -36,6 +36,9 @@ pub(super) struct Mutations {
     autogen: Vec<Vec<Mutation>>,
     /// `evaluation.admission.enabled` is not false: the policy mutates at admission.
     admission: bool,
+    /// A Kubernetes MutatingAdmissionPolicy: its apply configurations merge with a schema
+    /// deduced from the object (every list replaced), as the API server's does.
+    deduced: bool,
 }
 
 /// Controllers autogen serves, by the name a policy gives them, and the pod template they
@@ -54,6 +57,7 @@ const CONTROLLERS: &[(&str, &str, bool)] = &[
 pub(super) fn compile(
     policy: &CelPolicy,
     spec: &Node,
+    kubernetes: bool,
 ) -> Result<(Mutations, Variants), PolicyError> {
     let list = spec.get("mutations").ok_or_else(|| err(spec, "spec.mutations is missing"))?;
     let items = list.as_seq().ok_or_else(|| err(list, "spec.mutations must be a list"))?;
@@ -79,7 +83,8 @@ pub(super) fn compile(
         spec.at(&["evaluation", "admission", "enabled"]).and_then(Node::as_bool) != Some(false);
     let mut variants = Vec::new();
     let mut autogen = Vec::new();
-    if can_autogen(policy, spec) {
+    // Kubernetes makes no policy for pod controllers.
+    if !kubernetes && can_autogen(policy, spec) {
         let configured = spec.at(&["autogen", "podControllers", "controllers"]);
         let wanted: Vec<&str> = match configured.and_then(Node::as_seq) {
             Some(list) => list.iter().filter_map(Node::as_str).collect(),
@@ -100,7 +105,7 @@ pub(super) fn compile(
             autogen.push(mutations);
         }
     }
-    Ok((Mutations { plain, autogen, admission }, variants))
+    Ok((Mutations { plain, autogen, admission, deduced: kubernetes }, variants))
 }
 
 /// Kyverno generates a MutatingPolicy for pod controllers when it matches exactly the core
@@ -226,24 +231,51 @@ impl CelPolicy {
         let adm = super::policy::admission(resource, request);
         let mut vars = cel::activation(resource, request, &adm);
         let host = cel::ClusterHost { cluster: request.cluster };
-        match program.run(&vars, &request.limits, Some(&host), (false, false)) {
-            Outcome::NotMatched(_) => return (vec![response(Status::Skip, "skip".into())], None),
-            Outcome::Error(e) => return (vec![failed(e)], None),
-            Outcome::Pass | Outcome::Fail(..) => {}
-        }
+        // A MutatingAdmissionPolicy's binding may give `params`: the mutations run once per
+        // parameter object, each on what the previous left.
+        let params: Vec<Option<Value>> = match &self.params {
+            None => vec![None],
+            Some(spec) => match spec.resolve(&adm, request.cluster) {
+                Err(e) => return (vec![failed(format!("paramRef: {e}"))], None),
+                Ok(found) if found.is_empty() && spec.allow_missing => {
+                    let why = format!("no {} (parameterNotFoundAction: Allow)", spec.describe());
+                    return (vec![response(Status::Skip, why)], None);
+                }
+                Ok(found) if found.is_empty() => {
+                    let why = format!("no params found: {} is not in the tree", spec.describe());
+                    return (vec![failed(why)], None);
+                }
+                Ok(found) => found.into_iter().map(Some).collect(),
+            },
+        };
         let mut object = resource.clone();
         // The activation has the object as it came; after a mutation, the object it made.
         let mut changed = false;
-        for mutation in mutations {
+        for param in params {
+            if let Some(p) = &param {
+                vars.insert("params".into(), Val::from_json(p));
+            }
             if changed {
                 vars.insert("object".into(), Val::from_json(&object));
             }
-            changed = true;
-            let applied = program
-                .evaluate(&mutation.expr, &vars, &request.limits, Some(&host))
-                .and_then(|value| mutation.apply(&mut object, &value));
-            if let Err(e) = applied {
-                return (vec![failed(e)], None);
+            match program.run(&vars, &request.limits, Some(&host), (false, false)) {
+                Outcome::NotMatched(_) => {
+                    return (vec![response(Status::Skip, "skip".into())], None);
+                }
+                Outcome::Error(e) => return (vec![failed(e)], None),
+                Outcome::Pass | Outcome::Fail(..) => {}
+            }
+            for mutation in mutations {
+                if changed {
+                    vars.insert("object".into(), Val::from_json(&object));
+                }
+                changed = true;
+                let applied = program
+                    .evaluate(&mutation.expr, &vars, &request.limits, Some(&host))
+                    .and_then(|value| mutation.apply(&mut object, &value, m.deduced));
+                if let Err(e) = applied {
+                    return (vec![failed(e)], None);
+                }
             }
         }
         (vec![response(Status::Pass, "success".into())], Some(object))
@@ -252,7 +284,7 @@ impl CelPolicy {
 
 impl Mutation {
     /// Applies what the mutation's expression gave to the object.
-    fn apply(&self, object: &mut Value, value: &Val) -> Result<(), String> {
+    fn apply(&self, object: &mut Value, value: &Val, deduced: bool) -> Result<(), String> {
         if self.apply_configuration {
             let Val::Map(_) = value else {
                 return Err(format!(
@@ -264,7 +296,11 @@ impl Mutation {
             let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
             let api_version = s("/apiVersion");
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-            let keys = builtin_type(group, version, &s("/kind")).map_or(Keys::None, Keys::Builtin);
+            let keys = if deduced {
+                Keys::None
+            } else {
+                builtin_type(group, version, &s("/kind")).map_or(Keys::None, Keys::Builtin)
+            };
             merge(object, &patch, keys);
             return Ok(());
         }

@@ -16,20 +16,25 @@ fn kind_of(root: &Node) -> (&str, &str) {
     (s("apiVersion"), s("kind"))
 }
 
-/// Whether a document is a ValidatingAdmissionPolicy.
+const KINDS: [&str; 2] = ["ValidatingAdmissionPolicy", "MutatingAdmissionPolicy"];
+
+/// Whether a document is a ValidatingAdmissionPolicy or MutatingAdmissionPolicy.
 #[must_use]
 pub fn is_admission_policy(root: &Node) -> bool {
     let (api, kind) = kind_of(root);
-    api.starts_with("admissionregistration.k8s.io/") && kind == "ValidatingAdmissionPolicy"
+    api.starts_with("admissionregistration.k8s.io/") && KINDS.contains(&kind)
 }
 
-/// The policy a ValidatingAdmissionPolicyBinding binds, when the document is one.
+/// The policy a ValidatingAdmissionPolicyBinding (or MutatingAdmissionPolicyBinding) binds,
+/// when the document is one: (the policy's kind, its name).
 #[must_use]
-pub fn bound_policy(root: &Node) -> Option<&str> {
+pub fn bound_policy(root: &Node) -> Option<(&str, &str)> {
     let (api, kind) = kind_of(root);
-    (api.starts_with("admissionregistration.k8s.io/") && kind == "ValidatingAdmissionPolicyBinding")
-        .then(|| root.at(&["spec", "policyName"]).and_then(Node::as_str))
-        .flatten()
+    let policy_kind = kind.strip_suffix("Binding").filter(|k| KINDS.contains(k))?;
+    if !api.starts_with("admissionregistration.k8s.io/") {
+        return None;
+    }
+    Some((policy_kind, root.at(&["spec", "policyName"]).and_then(Node::as_str)?))
 }
 
 impl Policy {
@@ -41,11 +46,13 @@ impl Policy {
         binding: Option<&Node>,
         name: &str,
     ) -> Result<Policy, PolicyError> {
-        let mut compiled = vpol::compile(root, "ValidatingAdmissionPolicy")?;
+        let kind = kind_of(root).1;
+        let validating = kind == "ValidatingAdmissionPolicy";
+        let mut compiled = vpol::compile(root, kind)?;
         // Kubernetes makes no policy for pod controllers.
         compiled.autogen = Vec::new();
         let spec = root.get("spec").ok_or_else(|| err(root, "policy has no spec"))?;
-        let mut deny = true;
+        let mut deny = validating;
         if let Some(binding) = binding {
             let bspec = binding.get("spec").ok_or_else(|| err(binding, "binding has no spec"))?;
             let actions: Vec<&str> = bspec
@@ -53,11 +60,14 @@ impl Policy {
                 .and_then(Node::as_seq)
                 .map(|a| a.iter().filter_map(Node::as_str).collect())
                 .unwrap_or_default();
-            if actions.is_empty() {
-                return Err(err(bspec, "a binding needs validationActions (Deny, Warn or Audit)"));
+            if validating {
+                if actions.is_empty() {
+                    let message = "a binding needs validationActions (Deny, Warn or Audit)";
+                    return Err(err(bspec, message));
+                }
+                deny = actions.contains(&"Deny");
+                compiled.warn_only = actions.iter().all(|a| *a == "Warn");
             }
-            deny = actions.contains(&"Deny");
-            compiled.warn_only = actions.iter().all(|a| *a == "Warn");
             compiled.binding = bspec.get("matchResources").map(|m| Box::new(Matcher::from_node(m)));
             match (spec.get("paramKind"), bspec.get("paramRef")) {
                 (Some(kind), reference) => {
@@ -78,7 +88,7 @@ impl Policy {
         let annotations = super::compile::annotations(root);
         Ok(Policy {
             name: name.to_string(),
-            kind: PolicyKind::Cel("ValidatingAdmissionPolicy".into()),
+            kind: PolicyKind::Cel(kind.into()),
             failure_action: if deny { "Enforce" } else { "Audit" }.into(),
             annotations,
             apply_one: false,
@@ -88,7 +98,7 @@ impl Policy {
     }
 }
 
-/// The ValidatingAdmissionPolicies of some documents as their bindings bind them: (policy
+/// The admission policies of some documents as their bindings bind them: (policy
 /// document, binding document, name); a policy bound twice is named `policy (binding)`, one
 /// bound to nothing is left out unless `unbound` (then it is run alone).
 #[must_use]
@@ -102,8 +112,11 @@ pub fn bindings<'n>(
     let mut out = Vec::new();
     for p in policies {
         let policy_name = name(p);
-        let bound: Vec<&&Node> =
-            bindings.iter().filter(|b| bound_policy(b) == Some(policy_name.as_str())).collect();
+        let kind = kind_of(p).1;
+        let bound: Vec<&&Node> = bindings
+            .iter()
+            .filter(|b| bound_policy(b) == Some((kind, policy_name.as_str())))
+            .collect();
         if bound.is_empty() && unbound {
             out.push((*p, None, policy_name.clone()));
         }

@@ -176,8 +176,9 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
         binding: None,
         params: None,
     };
-    if kind.ends_with("MutatingPolicy") {
-        let (mutations, autogen) = super::mpol::compile(&policy, spec)?;
+    if kind.ends_with("MutatingPolicy") || kind == "MutatingAdmissionPolicy" {
+        let kubernetes = kind == "MutatingAdmissionPolicy";
+        let (mutations, autogen) = super::mpol::compile(&policy, spec, kubernetes)?;
         policy.role = Role::Mutate(mutations);
         policy.autogen = autogen;
     } else if kind.ends_with("GeneratingPolicy") {
