@@ -22,6 +22,37 @@ pub(super) fn call(
     if let ("generator.Apply", [Val::String(namespace), objects]) = (name, args) {
         return Some(generate(namespace, objects, env));
     }
+    // `resource.List(apiVersion, resource, namespace, {label: value})`: the items whose labels
+    // hold every pair.
+    if let ("resource.List", [Val::String(a), Val::String(r), Val::String(ns), Val::Map(sel)]) =
+        (name, args)
+    {
+        let host = env.host.ok_or_else(|| {
+            EvalError::Failed(format!("{name}() needs cluster data, and none is available here"))
+        });
+        return Some(host.and_then(|h| {
+            let mut list = h
+                .resource_list(a, r, ns)
+                .map_err(|e| EvalError::Failed(format!("{name}(): {e}")))?;
+            let wanted: Vec<(String, String)> = sel
+                .iter()
+                .map(|(k, v)| {
+                    (k.as_str().unwrap_or("").to_string(), v.as_str().unwrap_or("").to_string())
+                })
+                .collect();
+            if let Some(items) = list.get_mut("items").and_then(serde_json::Value::as_array_mut) {
+                items.retain(|item| {
+                    wanted.iter().all(|(k, v)| {
+                        item.pointer("/metadata/labels")
+                            .and_then(|l| l.get(k))
+                            .and_then(serde_json::Value::as_str)
+                            == Some(v.as_str())
+                    })
+                });
+            }
+            Ok(Val::from_json(&list))
+        }));
+    }
     let strings: Option<Vec<&str>> = args.iter().map(Val::as_str).collect();
     let strings = strings?;
     let host = || {
@@ -72,4 +103,51 @@ fn generate(namespace: &str, objects: &Val, env: &Env<'_>) -> Result<Val> {
     let host = env.host.ok_or_else(|| failed("there is nothing to generate into here".into()))?;
     host.generate(namespace, objects).map_err(failed)?;
     Ok(Val::Bool(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::super::eval::{eval, Env, Host, Val};
+    use super::super::parse;
+
+    struct Pods;
+
+    impl Host for Pods {
+        fn resource_get(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+            _: &str,
+        ) -> Result<serde_json::Value, String> {
+            Err("none".into())
+        }
+
+        fn resource_list(&self, _: &str, _: &str, _: &str) -> Result<serde_json::Value, String> {
+            Ok(serde_json::json!({"items": [
+                {"metadata": {"name": "a", "labels": {"env": "prod", "team": "x"}}},
+                {"metadata": {"name": "b", "labels": {"env": "dev"}}},
+                {"metadata": {"name": "c"}},
+            ]}))
+        }
+    }
+
+    #[test]
+    fn resource_list_takes_a_label_selector() {
+        let vars = BTreeMap::new();
+        let host = Pods;
+        let mut env = Env::new(&vars, 100_000).with_host(&host);
+        let expr = parse(
+            "resource.List('v1', 'pods', 'ns', {'env': 'prod'}).items.map(p, p.metadata.name)",
+        )
+        .unwrap();
+        assert_eq!(eval(&expr, &mut env).unwrap(), Val::list(vec![Val::string("a")]));
+        let all = parse("resource.List('v1', 'pods', 'ns').items.size()").unwrap();
+        assert_eq!(eval(&all, &mut env).unwrap(), Val::Int(3));
+        // generator.Apply is only a GeneratingPolicy's.
+        let apply = parse("generator.Apply('ns', [{'kind': 'ConfigMap'}])").unwrap();
+        assert!(eval(&apply, &mut env).is_err());
+    }
 }
