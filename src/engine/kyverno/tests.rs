@@ -461,24 +461,53 @@ spec:
 }
 
 #[test]
-fn pod_security_versions_other_than_latest_are_errors() {
-    let text = r"
-apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata: {name: pss}
-spec:
-  rules:
-  - name: baseline
-    match: {any: [{resources: {kinds: [Pod]}}]}
-    validate:
-      podSecurity: {level: baseline, version: latest}
-";
-    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
-        "spec": {"hostNetwork": true, "containers": [{"name": "c", "image": "nginx"}]}});
-    let out = policy(text).evaluate(&pod, &Request::default());
-    assert_eq!(out[0].status, Status::Fail, "{out:?}");
-    let out = policy(&text.replace("version: latest", "version: v1.24"))
-        .evaluate(&pod, &Request::default());
-    assert_eq!(out[0].status, Status::Error, "{out:?}");
-    assert!(out[0].message.contains("podSecurity version `v1.24` is not supported yet"), "{out:?}");
+fn pod_security_honours_the_version_of_the_standards() {
+    let text = |level: &str, version: &str| {
+        format!("apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {{name: pss}}\nspec:\n  rules:\n  - name: r\n    match: {{any: [{{resources: {{kinds: [Pod]}}}}]}}\n    validate:\n      podSecurity: {{level: {level}, version: {version}}}\n")
+    };
+    let run = |level: &str, version: &str, pod: &serde_json::Value| {
+        let out = policy(&text(level, version)).evaluate(pod, &Request::default());
+        (out[0].status, out[0].message.clone())
+    };
+    // A sysctl safe from 1.27 only.
+    let sysctl = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+        "spec": {"securityContext": {"sysctls": [{"name": "net.ipv4.ip_local_reserved_ports", "value": "1"}]},
+                 "containers": [{"name": "c", "image": "nginx"}]}});
+    assert_eq!(run("baseline", "v1.26", &sysctl).0, Status::Fail);
+    assert_eq!(run("baseline", "v1.27", &sysctl).0, Status::Pass);
+    assert_eq!(run("baseline", "latest", &sysctl).0, Status::Pass);
+    // Restricted: a container that runs as root by uid is checked from 1.23; capabilities
+    // must drop ALL from 1.22.
+    let restricted_pod = |extra: serde_json::Value| {
+        let mut sc = json!({"allowPrivilegeEscalation": false, "runAsNonRoot": true,
+            "seccompProfile": {"type": "RuntimeDefault"}});
+        for (k, v) in extra.as_object().unwrap() {
+            sc[k] = v.clone();
+        }
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+            "spec": {"containers": [{"name": "c", "image": "nginx", "securityContext": sc}]}})
+    };
+    let root = restricted_pod(json!({"runAsUser": 0, "capabilities": {"drop": ["ALL"]}}));
+    assert_eq!(run("restricted", "v1.22", &root).0, Status::Pass);
+    assert_eq!(run("restricted", "v1.23", &root).0, Status::Fail);
+    let keeps_caps = restricted_pod(json!({}));
+    assert_eq!(run("restricted", "v1.21", &keeps_caps).0, Status::Pass);
+    assert_eq!(run("restricted", "v1.22", &keeps_caps).0, Status::Fail);
+    // Windows pods are exempt from the Linux-only restricted checks from 1.25.
+    let mut windows = restricted_pod(json!({"allowPrivilegeEscalation": true}));
+    windows["spec"]["os"] = json!({"name": "windows"});
+    assert_eq!(run("restricted", "v1.24", &windows).0, Status::Fail);
+    assert_eq!(run("restricted", "v1.25", &windows).0, Status::Pass);
+    // Before 1.19, seccomp is read from annotations.
+    let mut annotated = restricted_pod(json!({"capabilities": {"drop": ["ALL"]}}));
+    annotated["metadata"]["annotations"] =
+        json!({"seccomp.security.alpha.kubernetes.io/pod": "unconfined"});
+    assert_eq!(run("baseline", "v1.18", &annotated).0, Status::Fail);
+    assert_eq!(run("baseline", "v1.19", &annotated).0, Status::Pass);
+    // A version that is not one is an error, as a number or as text.
+    for version in ["1.24", "'1.24'"] {
+        let (status, message) = run("baseline", version, &sysctl);
+        assert_eq!(status, Status::Error, "{version}");
+        assert!(message.contains("not `latest` or `v1.N`"), "{message}");
+    }
 }

@@ -250,20 +250,24 @@ pub(super) fn touched_keys(entry: &Value, depth: usize) -> Vec<String> {
 /// `validate.podSecurity`: the Pod Security Standards at a level, less the excluded checks.
 fn pod_security(ps: &Value, resource: &Value) -> Scope {
     let level = ps.get("level").and_then(Value::as_str).unwrap_or("baseline");
-    let version = ps.get("version").and_then(Value::as_str).unwrap_or("latest");
+    let version = match ps.get("version") {
+        None | Some(Value::Null) => "latest",
+        Some(Value::String(v)) => v.as_str(),
+        Some(other) => {
+            return Scope::Error(format!(
+                "podSecurity version `{other}` is not `latest` or `v1.N` (a string)"
+            ))
+        }
+    };
     if !matches!(level, "baseline" | "restricted" | "privileged") {
         return Scope::Error(format!("unknown podSecurity level `{level}`"));
     }
-    // The controls are those of the newest Pod Security Standards; an older version's (which
-    // lack some checks and differ in others) are not implemented: an error, never a check of
-    // the wrong set.
-    if version != "latest" {
-        return Scope::Error(format!(
-            "podSecurity version `{version}` is not supported yet (only `latest`)"
-        ));
-    }
+    let minor = match pss::parse_version(version) {
+        Ok(minor) => minor,
+        Err(e) => return Scope::Error(e),
+    };
     let excludes = ps.get("exclude").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-    let failed: Vec<pss::Violation> = pss::evaluate(level, resource)
+    let failed: Vec<pss::Violation> = pss::evaluate_version(level, minor, resource)
         .into_iter()
         .filter(|v| !pss::excluded(v, excludes))
         .collect();
