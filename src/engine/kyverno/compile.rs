@@ -72,6 +72,8 @@ impl Policy {
                     | "NamespacedMutatingPolicy"
                     | "GeneratingPolicy"
                     | "NamespacedGeneratingPolicy"
+                    | "DeletingPolicy"
+                    | "NamespacedDeletingPolicy"
             ) {
                 policy.cel = Some(Arc::new(vpol::compile(root, kind)?));
             }

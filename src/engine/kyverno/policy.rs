@@ -167,7 +167,7 @@ impl Policy {
         if let Some(cel) = &self.cel {
             // A MutatingPolicy runs in [`Policy::mutate`], a GeneratingPolicy in
             // [`Policy::generate`].
-            if !matches!(cel.role, vpol::Role::Validate) {
+            if !matches!(cel.role, vpol::Role::Validate | vpol::Role::Delete) {
                 return Vec::new();
             }
             if let Some(response) = self.cel_excepted(resource, request) {
@@ -251,9 +251,10 @@ impl Policy {
     #[must_use]
     pub fn has_non_mutate(&self) -> bool {
         match self.kind {
-            PolicyKind::Cel(_) => {
-                self.cel.as_ref().is_none_or(|c| matches!(c.role, vpol::Role::Validate))
-            }
+            PolicyKind::Cel(_) => self
+                .cel
+                .as_ref()
+                .is_none_or(|c| matches!(c.role, vpol::Role::Validate | vpol::Role::Delete)),
             _ => self.rules.iter().any(|r| !r.is_mutate() && !r.is_generate()),
         }
     }

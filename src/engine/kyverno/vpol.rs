@@ -18,7 +18,7 @@ use crate::load::Node;
 pub(super) struct ResourceRule {
     pub(super) groups: Vec<String>,
     pub(super) versions: Vec<String>,
-    operations: Vec<String>,
+    pub(super) operations: Vec<String>,
     pub(super) resources: Vec<String>,
     names: Vec<String>,
 }
@@ -132,6 +132,8 @@ pub(super) enum Role {
     Mutate(super::mpol::Mutations),
     /// GeneratingPolicy: its generate expressions.
     Generate(super::gpol::Generations),
+    /// DeletingPolicy: its conditions select what it deletes.
+    Delete,
 }
 
 const PLAIN_CONTROLLERS: &[&str] =
@@ -150,9 +152,19 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
             .map(|items| items.iter().map(ResourceRule::from_node).collect())
             .unwrap_or_default()
     };
-    let program = Program::from_nodes(Some(spec), "validations", Some((spec, "matchConditions")))
+    // A DeletingPolicy's `conditions` decide what it deletes; the others' `matchConditions`
+    // decide what they apply to.
+    let deleting = kind.ends_with("DeletingPolicy");
+    let conditions = if deleting { "conditions" } else { "matchConditions" };
+    let program = Program::from_nodes(Some(spec), "validations", Some((spec, conditions)))
         .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })?;
-    let rules = rule_list("resourceRules");
+    let mut rules = rule_list("resourceRules");
+    if deleting {
+        // A deletion is no admission operation: every resource rule matches whatever.
+        for r in &mut rules {
+            r.operations.clear();
+        }
+    }
     if rules.is_empty() {
         // Kubernetes requires it; without it the policy would silently match nothing.
         let at = constraints.unwrap_or(spec);
@@ -183,6 +195,8 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
         policy.autogen = autogen;
     } else if kind.ends_with("GeneratingPolicy") {
         policy.role = Role::Generate(super::gpol::compile(spec)?);
+    } else if deleting {
+        policy.role = Role::Delete;
     } else {
         policy.autogen = autogen(&policy, spec)?;
     }
@@ -263,6 +277,9 @@ impl CelPolicy {
             Ok(None) => return Vec::new(),
             Err(e) => return vec![response(Status::Error, e)],
         };
+        if matches!(self.role, Role::Delete) {
+            return vec![deletes(program, resource, request)];
+        }
         let adm = super::policy::admission(resource, request);
         let mut vars = cel::activation(resource, request, &adm);
         let host = cel::ClusterHost { cluster: request.cluster };
@@ -356,6 +373,21 @@ impl CelPolicy {
         let matched =
             selectors(self.namespace_selector.as_ref(), self.object_selector.as_ref(), &adm)?;
         Ok(matched.then_some(selected))
+    }
+}
+
+/// A DeletingPolicy on a resource it matches: `pass` ("resource matched") when its
+/// conditions hold — the resource would be deleted — else `fail`, as `kyverno test` reports
+/// it.
+fn deletes(program: &Program, resource: &Value, request: &Request<'_>) -> RuleResponse {
+    let adm = super::policy::admission(resource, request);
+    let vars = cel::activation(resource, request, &adm);
+    let host = cel::ClusterHost { cluster: request.cluster };
+    match program.run(&vars, &request.limits, Some(&host), (false, false)) {
+        Outcome::Pass => response(Status::Pass, "resource matched".into()),
+        Outcome::NotMatched(_) => response(Status::Fail, "resource did not match".into()),
+        Outcome::Error(e) => response(Status::Error, e),
+        Outcome::Fail(m, _) => response(Status::Error, m),
     }
 }
 
@@ -592,5 +624,44 @@ spec:
             VPOL.replace("  validationActions:", "  failurePolicy: Ignore\n  validationActions:");
         let r = policy(&with(broken, &ignore)).evaluate(&bad, &req);
         assert_eq!(r[0].status, Status::Skip, "{r:?}");
+    }
+}
+
+#[cfg(test)]
+mod deleting_tests {
+    use serde_json::json;
+
+    use super::super::tests::policy;
+    use super::super::{Request, Status};
+
+    #[test]
+    fn a_deleting_policy_passes_what_it_would_delete() {
+        let p = policy(
+            r"
+apiVersion: policies.kyverno.io/v1alpha1
+kind: DeletingPolicy
+metadata: {name: old-jobs}
+spec:
+  schedule: '*/5 * * * *'
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [batch], apiVersions: [v1], operations: [CREATE], resources: [jobs]}
+  conditions:
+  - name: finished
+    expression: has(object.status.succeeded) && object.status.succeeded > 0
+",
+        );
+        let job = |succeeded: i64| {
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j", "namespace": "a"},
+                "status": {"succeeded": succeeded}})
+        };
+        // Operations do not matter: a deletion is none of them.
+        let update = Request { operation: "UPDATE", ..Request::default() };
+        let r = p.evaluate(&job(1), &update);
+        assert_eq!((r[0].status, r[0].message.as_str()), (Status::Pass, "resource matched"));
+        let r = p.evaluate(&job(0), &Request::default());
+        assert_eq!((r[0].status, r[0].message.as_str()), (Status::Fail, "resource did not match"));
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        assert!(p.evaluate(&cm, &Request::default()).is_empty(), "not matched: no row");
     }
 }
