@@ -41,7 +41,6 @@ const TEST_KEYS: &[&str] = &[
 /// yet: a suite that uses one is an error naming it, never run with the field ignored.
 const UNSUPPORTED_TEST_KEYS: &[&str] = &[
     "targetResources",
-    "clusterResources",
     "apiCallResponses",
     "globalContextEntries",
     "checks",
@@ -308,7 +307,7 @@ fn load_suite(
         None => None,
     };
 
-    let cluster = match f.string("context") {
+    let mut cluster = match f.string("context") {
         Some(c) => {
             let pos = f.get("context").map(|n| n.span.start);
             let file = files.resolve_file(dir, &c, display, pos)?;
@@ -316,6 +315,23 @@ fn load_suite(
         }
         None => None,
     };
+    // `clusterResources`: what the fake cluster holds for `apiCall` and `configMap` context
+    // entries (and CEL lookups), beside a context file's resources.
+    for (c, pos) in f.strings_at("clusterResources") {
+        for file in files.resolve(dir, &c, display, Some(pos))? {
+            let parsed = files.read_yaml(&file)?;
+            problems.extend(parsed.problems.iter().cloned());
+            let store = cluster.get_or_insert_with(ObjectStore::default);
+            for doc in &parsed.documents {
+                let mut json = doc.root.to_json();
+                let Some(kind) = json.get("kind").and_then(Value::as_str).map(String::from) else {
+                    continue;
+                };
+                default_namespace(&mut json, &kind);
+                store.objects.push(json);
+            }
+        }
+    }
 
     let results = load_results(&f, display)?;
     let expected_files = load_expected_files(&results, dir, display, files)?;

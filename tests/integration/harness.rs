@@ -600,3 +600,40 @@ fn generate_suites_compare_the_generated_objects() {
     assert_eq!(last_line(&run.stdout), "0 passed, 2 failed", "{}", run.stdout);
     assert!(run.stdout.contains("/spec/minAvailable is 1, expected 2"), "{}", run.stdout);
 }
+
+/// `clusterResources` fill the cluster that `configMap` and `apiCall` context entries read.
+#[test]
+fn cluster_resources_answer_context_lookups() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: allowed-teams}\nspec:\n  rules:\n  - name: team\n    match: {any: [{resources: {kinds: [ConfigMap]}}]}\n    context:\n    - name: teams\n      configMap: {name: teams, namespace: platform}\n    validate:\n      message: unknown team\n      deny:\n        conditions:\n          any:\n          - {key: '{{request.object.metadata.labels.team}}', operator: AnyNotIn, value: '{{teams.data.allowed | split(@, `,`)}}'}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("resources.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good, namespace: a, labels: {team: web}}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: bad, namespace: a, labels: {team: nobody}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cluster.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: teams, namespace: platform}\ndata: {allowed: 'web,core'}\n",
+    )
+    .unwrap();
+    let test = |cluster: &str| {
+        format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {{name: t}}\npolicies: [policy.yaml]\nresources: [resources.yaml]\n{cluster}results:\n- {{policy: allowed-teams, rule: team, resources: [good], kind: ConfigMap, result: pass}}\n- {{policy: allowed-teams, rule: team, resources: [bad], kind: ConfigMap, result: fail}}\n")
+    };
+    std::fs::write(
+        dir.path().join("kyverno-test.yaml"),
+        test("clusterResources: [cluster.yaml]\n"),
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "2 passed, 0 failed", "{}", run.stdout);
+    // Without them, the ConfigMap is not there: the rows are errors, not passes.
+    std::fs::write(dir.path().join("kyverno-test.yaml"), test("")).unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(last_line(&run.stdout), "0 passed, 2 failed", "{}", run.stdout);
+    assert!(run.stdout.contains("Want pass, got error"), "{}", run.stdout);
+}
