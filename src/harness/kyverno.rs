@@ -315,21 +315,12 @@ fn load_suite(
         }
         None => None,
     };
-    // `clusterResources`: what the fake cluster holds for `apiCall` and `configMap` context
-    // entries (and CEL lookups), beside a context file's resources.
+    // `clusterResources`: ClusterResource files, whose objects the fake cluster holds for
+    // `apiCall` and `configMap` context entries (and CEL lookups), beside a context file's.
     for (c, pos) in f.strings_at("clusterResources") {
         for file in files.resolve(dir, &c, display, Some(pos))? {
-            let parsed = files.read_yaml(&file)?;
-            problems.extend(parsed.problems.iter().cloned());
             let store = cluster.get_or_insert_with(ObjectStore::default);
-            for doc in &parsed.documents {
-                let mut json = doc.root.to_json();
-                let Some(kind) = json.get("kind").and_then(Value::as_str).map(String::from) else {
-                    continue;
-                };
-                default_namespace(&mut json, &kind);
-                store.objects.push(json);
-            }
+            problems.extend(read_cluster_resources(&file, dir, files, store)?);
         }
     }
 
@@ -381,6 +372,67 @@ fn read_context(path: &Path, files: &Files<'_>) -> Result<ObjectStore, Problem> 
         store.add_image(image.clone());
     }
     Ok(store)
+}
+
+/// A `ClusterResource` file (`spec.resources`: objects; `spec.crds`: CRD files, relative to
+/// the test, that name custom kinds' resources) into the fake cluster. Its fields are checked
+/// strictly, as `kyverno test` reads it.
+fn read_cluster_resources(
+    path: &Path,
+    dir: &Path,
+    files: &Files<'_>,
+    store: &mut ObjectStore,
+) -> Result<Vec<Problem>, Problem> {
+    let parsed = files.read_yaml(path)?;
+    let mut problems = parsed.problems.clone();
+    let display = files.display(path);
+    let doc = match parsed.documents.as_slice() {
+        [doc] => doc,
+        [] => return Err(Problem::new(display, None, "the ClusterResource file has no document")),
+        [_, second, ..] => {
+            let why =
+                "a ClusterResource file holds one document (list objects under `spec.resources`)";
+            return Err(Problem::new(display, Some(second.root.span.start), why));
+        }
+    };
+    let what = "a ClusterResource";
+    let f = Fields::new(&doc.root, &["apiVersion", "kind", "metadata", "spec"], what, &display)?;
+    let Some(spec) = f.get("spec") else {
+        return Err(Problem::new(
+            display,
+            Some(doc.root.span.start),
+            "a ClusterResource needs `spec`",
+        ));
+    };
+    let spec = Fields::new(spec, &["crds", "resources"], "a ClusterResource's spec", &display)?;
+    for (crd, pos) in spec.strings_at("crds") {
+        let file = files.resolve_file(dir, &crd, &display, Some(pos))?;
+        let crds = files.read_yaml(&file)?;
+        problems.extend(crds.problems.iter().cloned());
+        for doc in &crds.documents {
+            let json = doc.root.to_json();
+            if json.get("kind").and_then(Value::as_str) != Some("CustomResourceDefinition") {
+                let why = "`crds` lists CustomResourceDefinition files";
+                return Err(Problem::new(files.display(&file), Some(doc.root.span.start), why));
+            }
+            store.add_crd(&json);
+            store.objects.push(json);
+        }
+    }
+    if let Some(resources) = spec.get("resources") {
+        let Some(items) = resources.as_seq() else {
+            let why = "`spec.resources` must be a list of objects";
+            return Err(Problem::new(display, Some(resources.span.start), why));
+        };
+        for item in items {
+            if item.as_map().is_none() {
+                let why = "`spec.resources` must be a list of objects";
+                return Err(Problem::new(display, Some(item.span.start), why));
+            }
+            store.objects.push(item.to_json());
+        }
+    }
+    Ok(problems)
 }
 
 fn load_policies(

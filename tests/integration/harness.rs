@@ -617,7 +617,7 @@ fn cluster_resources_answer_context_lookups() {
     .unwrap();
     std::fs::write(
         dir.path().join("cluster.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: teams, namespace: platform}\ndata: {allowed: 'web,core'}\n",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: ClusterResource\nmetadata: {name: cluster}\nspec:\n  resources:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata: {name: teams, namespace: platform}\n    data: {allowed: 'web,core'}\n",
     )
     .unwrap();
     let test = |cluster: &str| {
@@ -636,4 +636,15 @@ fn cluster_resources_answer_context_lookups() {
     let run = mtk_in(dir.path(), &["test", "."], None);
     assert_eq!(last_line(&run.stdout), "0 passed, 2 failed", "{}", run.stdout);
     assert!(run.stdout.contains("Want pass, got error"), "{}", run.stdout);
+    // A plain object file is not a ClusterResource: an error naming the field, not a pass.
+    std::fs::write(
+        dir.path().join("plain.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: teams, namespace: platform}\ndata: {allowed: 'web,core'}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("kyverno-test.yaml"), test("clusterResources: [plain.yaml]\n"))
+        .unwrap();
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("unknown field `data` in a ClusterResource"), "{}", run.stdout);
 }

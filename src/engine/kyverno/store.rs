@@ -2,6 +2,7 @@
 //! answers them — the objects and image metadata of a test's CEL `context` file. The linted
 //! tree answers the same paths from its inventory ([`super::lint::TreeData`]).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
@@ -78,6 +79,8 @@ pub struct ObjectStore {
     pub objects: Vec<Value>,
     /// Image metadata by fully qualified reference (`docker.io/library/redis:6`).
     pub images: Vec<(String, Value)>,
+    /// Resource names of custom kinds by (group, kind), from their CRDs (others are derived).
+    pub plurals: Vec<((String, String), String)>,
 }
 
 impl ObjectStore {
@@ -87,12 +90,30 @@ impl ObjectStore {
         self.images.push((ImageRef::split(image).to_string(), entry));
     }
 
+    /// Registers a CustomResourceDefinition: its objects are found by its plural name.
+    pub fn add_crd(&mut self, crd: &Value) {
+        let s = |ptr: &str| crd.pointer(ptr).and_then(Value::as_str).unwrap_or("").to_string();
+        let (group, kind, plural) =
+            (s("/spec/group"), s("/spec/names/kind"), s("/spec/names/plural"));
+        if !kind.is_empty() && !plural.is_empty() {
+            self.plurals.push(((group, kind), plural));
+        }
+    }
+
+    /// The resource name (`configmaps`) of an object's kind.
+    fn plural_of<'a>(&'a self, api_version: &str, group: &str, kind: &str) -> Cow<'a, str> {
+        match self.plurals.iter().find(|((g, k), _)| g == group && k == kind) {
+            Some((_, plural)) => Cow::Borrowed(plural.as_str()),
+            None => super::cel::plural(api_version, kind),
+        }
+    }
+
     fn matching<'a>(&'a self, p: ApiPath<'a>) -> impl Iterator<Item = &'a Value> + 'a {
         self.objects.iter().filter(move |o| {
             let s = |ptr: &str| o.pointer(ptr).and_then(Value::as_str).unwrap_or("");
             let (group, _) = kinds::split_api_version(s("/apiVersion"));
             group == p.group
-                && super::cel::plural(s("/apiVersion"), s("/kind")) == p.plural
+                && self.plural_of(s("/apiVersion"), group, s("/kind")) == p.plural
                 && p.namespace.is_none_or(|ns| s("/metadata/namespace") == ns)
                 && p.name.is_none_or(|n| s("/metadata/name") == n)
         })
@@ -164,5 +185,19 @@ mod tests {
         assert!(none["items"].as_array().unwrap().is_empty());
         assert!(store.image_metadata("redis:6").is_some(), "short and qualified forms agree");
         assert!(store.image_metadata("redis:7").is_none());
+    }
+
+    /// A custom kind whose plural is irregular is found by its CRD's name for it, not by
+    /// the derived one.
+    #[test]
+    fn crds_name_custom_resources() {
+        let mut store = ObjectStore::default();
+        store.objects.push(json!({"apiVersion": "example.com/v1", "kind": "Policy",
+            "metadata": {"name": "p", "namespace": "a"}}));
+        let path = "/apis/example.com/v1/namespaces/a/policies";
+        assert!(store.api_get(path).unwrap()["items"].as_array().unwrap().is_empty());
+        store.add_crd(&json!({"spec": {"group": "example.com",
+            "names": {"kind": "Policy", "plural": "policies"}}}));
+        assert_eq!(store.api_get(path).unwrap()["items"].as_array().unwrap().len(), 1);
     }
 }
