@@ -233,6 +233,7 @@ fn request<'a>(
         limits,
         cel_object: None,
         shared_context: None,
+        targets: None,
     }
 }
 

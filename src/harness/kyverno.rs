@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{compare, Files, Row, SuiteReport, Verdict};
 use crate::engine::kyverno::store::ObjectStore;
 use crate::engine::kyverno::{
-    self, ClusterData, Policy, PolicyKind, Request, RuleResponse, UserInfo,
+    self, ClusterData, Policy, PolicyKind, Request, RuleResponse, Status, UserInfo,
 };
 use crate::error::Problem;
 use crate::load::source::Pos;
@@ -39,14 +39,8 @@ const TEST_KEYS: &[&str] = &[
 
 /// Fields of a `Test` (and of its results) that `kyverno test` reads and this harness does not
 /// yet: a suite that uses one is an error naming it, never run with the field ignored.
-const UNSUPPORTED_TEST_KEYS: &[&str] = &[
-    "targetResources",
-    "apiCallResponses",
-    "globalContextEntries",
-    "checks",
-    "paramResources",
-    "jsonPayload",
-];
+const UNSUPPORTED_TEST_KEYS: &[&str] =
+    &["apiCallResponses", "globalContextEntries", "checks", "paramResources", "jsonPayload"];
 const UNSUPPORTED_RESULT_KEYS: &[&str] = &["resourceSpecs"];
 
 const RESULT_KEYS: &[&str] = &[
@@ -189,6 +183,9 @@ struct Suite {
     /// resources they match.
     exceptions: Vec<kyverno::exception::PolicyException>,
     resources: Vec<Value>,
+    /// The resources, then the `targetResources`: the objects mutate-existing rules select
+    /// from (indexes below `resources.len()` are the resources).
+    targets: Vec<Value>,
     values: Values,
     user: Option<UserInfo>,
     results: Vec<Expected>,
@@ -287,7 +284,11 @@ fn load_suite(
     let mut problems = Vec::new();
 
     let (policies, invalid) = load_policies(&f, dir, display, files, &mut problems)?;
-    let resources = load_resources(&f, dir, display, files, &mut problems)?;
+    let resources = load_resources(&f, "resources", dir, display, files, &mut problems)?;
+    // What mutate-existing rules select from: the cluster `kyverno test` fakes holds the
+    // resources and the `targetResources`.
+    let mut targets = resources.clone();
+    targets.extend(load_resources(&f, "targetResources", dir, display, files, &mut problems)?);
     let exceptions = load_exceptions(&f, dir, display, files, &mut problems)?;
 
     let values = match f.string("variables") {
@@ -332,6 +333,7 @@ fn load_suite(
         invalid,
         exceptions,
         resources,
+        targets,
         values,
         user,
         results,
@@ -583,6 +585,7 @@ fn load_expected_files(
 /// The resources under test, de-duplicated by identity (the first one wins).
 fn load_resources(
     f: &Fields<'_>,
+    key: &str,
     dir: &Path,
     display: &str,
     files: &Files<'_>,
@@ -591,7 +594,7 @@ fn load_resources(
     let mut resources: Vec<Value> = Vec::new();
     let mut seen: std::collections::HashSet<(String, String, String, String)> =
         std::collections::HashSet::new();
-    for (r, pos) in f.strings_at("resources") {
+    for (r, pos) in f.strings_at(key) {
         for file in files.resolve(dir, &r, display, Some(pos))? {
             let parsed = files.read_yaml(&file)?;
             problems.extend(parsed.problems.iter().cloned());
@@ -831,6 +834,9 @@ impl Answer {
 /// then left.
 struct Admitted {
     mutations: HashMap<usize, Vec<Answer>>,
+    /// Targets the mutate-existing rules of each policy patched: the rule's response and the
+    /// patched target.
+    targets: HashMap<usize, Vec<(RuleResponse, Value)>>,
     after_rules: std::rc::Rc<Value>,
     after_cel: std::rc::Rc<Value>,
 }
@@ -850,8 +856,15 @@ fn run_suite(suite: &Suite, strict: bool) -> (Vec<Row>, super::Unlisted) {
     let mut rows = Vec::new();
     let mut unlisted = super::Unlisted::default();
     for expected in &suite.results {
-        for ri in select_resources(suite, &by_name, expected) {
-            for row in rows_for(suite, expected, ri, strict, &mut cache) {
+        let (selected, named) = select_resources(suite, &by_name, expected);
+        let n = suite.resources.len();
+        for i in selected {
+            let found = if i < n {
+                rows_for(suite, expected, i, strict, &mut cache)
+            } else {
+                target_rows(suite, expected, i, named, &mut cache)
+            };
+            for row in found {
                 if rows.len() < super::MAX_ROWS {
                     rows.push(row);
                 } else if row.verdict == Verdict::Pass {
@@ -865,22 +878,23 @@ fn run_suite(suite: &Suite, strict: bool) -> (Vec<Row>, super::Unlisted) {
     (rows, unlisted)
 }
 
-/// The indexes of a suite's resources by name.
+/// The indexes in [`Suite::targets`] (the resources, then the `targetResources`) by name.
 fn resources_by_name(suite: &Suite) -> HashMap<&str, Vec<usize>> {
     let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, r) in suite.resources.iter().enumerate() {
+    for (i, r) in suite.targets.iter().enumerate() {
         by_name.entry(identity(r).3).or_default().push(i);
     }
     by_name
 }
 
-/// The resources a result names (`name` or `namespace/name`), in the order named; all of them
-/// when none matches, as `kyverno test` does.
+/// The resources and target resources (indexes in [`Suite::targets`]) a result names (`name`
+/// or `namespace/name`), in the order named, and `true`; when it names none of them, all the
+/// resources and targets, and `false`, as `kyverno test` does.
 fn select_resources(
     suite: &Suite,
     by_name: &HashMap<&str, Vec<usize>>,
     expected: &Expected,
-) -> Vec<usize> {
+) -> (Vec<usize>, bool) {
     let mut selected: Vec<usize> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for wanted in &expected.resources {
@@ -893,15 +907,111 @@ fn select_resources(
             .into_iter()
             .flatten()
             .copied()
-            .filter(|&i| ns.is_none_or(|ns| ns == identity(&suite.resources[i]).2))
+            .filter(|&i| ns.is_none_or(|ns| ns == identity(&suite.targets[i]).2))
             .filter(|i| seen.insert(*i))
             .collect();
         selected.append(&mut found);
     }
     if selected.is_empty() {
-        selected = (0..suite.resources.len()).collect();
+        return ((0..suite.targets.len()).collect(), false);
     }
-    selected
+    (selected, true)
+}
+
+/// Makes the rows of a result for one resource (shown as the result names it): from the
+/// actual result, verdict, reason, message and rule.
+fn row_maker<'e>(
+    expected: &'e Expected,
+    resource: &Value,
+) -> impl Fn(&str, Verdict, String, String, &str) -> Row + 'e {
+    let (_, kind, namespace, name) = identity(resource);
+    let shown = expected
+        .resources
+        .iter()
+        .find(|w| {
+            w.as_str() == name
+                || w.split_once('/').is_some_and(|(n, m)| n == namespace && m == name)
+        })
+        .cloned()
+        .unwrap_or_else(|| name.to_string());
+    let kind = if expected.kind.is_empty() { kind.to_string() } else { expected.kind.clone() };
+    let namespace = namespace.to_string();
+    move |actual: &str, verdict: Verdict, reason: String, message: String, rule: &str| Row {
+        policy: expected.policy.clone(),
+        rule: rule.to_string(),
+        resource: shown.clone(),
+        kind: kind.clone(),
+        namespace: namespace.clone(),
+        expected: expected.result.clone(),
+        actual: actual.to_string(),
+        verdict,
+        reason,
+        message,
+    }
+}
+
+/// The rows of a result for a target resource: one per policy response (to any trigger) that
+/// patched it, comparing the patched target with `patchedResources`, as `kyverno test` checks
+/// `targetResources`. A target the result names that nothing patched is "Not found".
+fn target_rows(
+    suite: &Suite,
+    expected: &Expected,
+    ti: usize,
+    named: bool,
+    cache: &mut ResponseCache,
+) -> Vec<Row> {
+    let target = &suite.targets[ti];
+    let (api_version, kind, namespace, name) = identity(target);
+    let row = row_maker(expected, target);
+    let patched_files: Vec<(&str, &Vec<Value>)> =
+        expected.patched.iter().map(|f| (f.as_str(), &suite.files[f])).collect();
+    let mut rows = Vec::new();
+    for ri in 0..suite.resources.len() {
+        let trigger = &suite.resources[ri];
+        let operation = operation_for(suite, expected, &expected.policy, identity(trigger).3);
+        let admitted = cache
+            .admitted
+            .entry((operation.clone(), ri))
+            .or_insert_with(|| admit(suite, trigger, identity(trigger).2, &operation));
+        let mut policies: Vec<&usize> = admitted.targets.keys().collect();
+        policies.sort();
+        for pi in policies {
+            // The first rule of the policy's response that patched this target.
+            let Some((response, patched)) = admitted.targets[pi].iter().find(|(_, t)| {
+                let (a, k, ns, n) = identity(t);
+                (a, k, n) == (api_version, kind, name) && (namespace.is_empty() || ns == namespace)
+            }) else {
+                continue;
+            };
+            let status = response.status.as_str();
+            let judged = compare::judge(expected, response, patched, &patched_files, false);
+            let (verdict, reason, message) = judged.unwrap_or_else(|| {
+                let files = expected.patched.as_deref().unwrap_or("");
+                let message = format!("{files} has no {kind} `{namespace}/{name}`");
+                (Verdict::Fail, "Resource error".into(), message)
+            });
+            rows.push(row(status, verdict, reason, message, &response.rule));
+        }
+    }
+    if rows.is_empty() && named {
+        // The policy's error on a trigger (a kind of mutate existing not run yet) says why.
+        let policy_name = expected.policy.rsplit('/').next().unwrap_or("");
+        if let Some(pi) = suite.policies.iter().position(|p| p.name == policy_name) {
+            for ri in 0..suite.resources.len() {
+                let trigger = identity(&suite.resources[ri]).3;
+                let operation = operation_for(suite, expected, policy_name, trigger);
+                let found = answers(suite, pi, ri, &operation, cache);
+                if let Some(a) = found.iter().find(|a| a.response.status == Status::Error) {
+                    let reason = format!("Want {}, got error", expected.result);
+                    let (message, rule) = (a.response.message.clone(), &a.response.rule);
+                    return vec![row("error", Verdict::Fail, reason, message, rule)];
+                }
+            }
+        }
+        let message = format!("no policy patched the target {kind} `{namespace}/{name}`");
+        rows.push(row("not-found", Verdict::Fail, "Not found".into(), message, &expected.rule));
+    }
+    rows
 }
 
 /// The admission operation of a result: its own, the values file's for the resource, the values
@@ -935,6 +1045,7 @@ fn request<'s>(suite: &'s Suite, namespace: &str, operation: &'s str) -> Request
         limits: suite.limits,
         cel_object: None,
         shared_context: None,
+        targets: Some(&suite.targets),
     }
 }
 
@@ -947,6 +1058,7 @@ fn admit(suite: &Suite, resource: &Value, namespace: &str, operation: &str) -> A
     let request = request(suite, namespace, operation);
     let mut current = Rc::new(resource.clone());
     let mut mutations = HashMap::new();
+    let mut targets = HashMap::new();
     let mutating = |cel: bool| {
         suite
             .policies
@@ -956,6 +1068,11 @@ fn admit(suite: &Suite, resource: &Value, namespace: &str, operation: &str) -> A
     };
     for (pi, policy) in mutating(false) {
         let m = policy.mutate(&current, &request);
+        if !m.targets.is_empty() {
+            let found: Vec<(RuleResponse, Value)> =
+                m.targets.into_iter().map(|(i, t)| (m.responses[i].clone(), t)).collect();
+            targets.insert(pi, found);
+        }
         let patched = Rc::new(m.patched);
         let answers = m.responses.into_iter().map(|r| Answer::new(r, &patched)).collect();
         mutations.insert(pi, answers);
@@ -972,7 +1089,7 @@ fn admit(suite: &Suite, resource: &Value, namespace: &str, operation: &str) -> A
         let answers = responses.into_iter().map(|r| Answer::new(r, &current)).collect();
         mutations.insert(pi, answers);
     }
-    Admitted { mutations, after_rules, after_cel: current }
+    Admitted { mutations, targets, after_rules, after_cel: current }
 }
 
 /// The answers of a policy to a resource: its mutate rules' (from admission), then the others'
@@ -1036,28 +1153,8 @@ fn rows_for(
     cache: &mut ResponseCache,
 ) -> Vec<Row> {
     let resource = &suite.resources[ri];
-    let (_, kind, namespace, name) = identity(resource);
-    let shown = expected
-        .resources
-        .iter()
-        .find(|w| {
-            w.as_str() == name
-                || w.split_once('/').is_some_and(|(n, m)| n == namespace && m == name)
-        })
-        .cloned()
-        .unwrap_or_else(|| name.to_string());
-    let row = |actual: &str, verdict: Verdict, reason: String, message: String, rule: &str| Row {
-        policy: expected.policy.clone(),
-        rule: rule.to_string(),
-        resource: shown.clone(),
-        kind: if expected.kind.is_empty() { kind.to_string() } else { expected.kind.clone() },
-        namespace: namespace.to_string(),
-        expected: expected.result.clone(),
-        actual: actual.to_string(),
-        verdict,
-        reason,
-        message,
-    };
+    let name = identity(resource).3;
+    let row = row_maker(expected, resource);
     let policy_name = expected.policy.rsplit('/').next().unwrap_or("");
     let Some(pi) = suite.policies.iter().position(|p| p.name == policy_name) else {
         if let Some((_, why)) = suite.invalid.iter().find(|(name, _)| name == policy_name) {

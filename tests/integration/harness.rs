@@ -385,7 +385,6 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
         .unwrap();
     };
     suite("checks", "checks: []\n", "");
-    suite("targets", "targetResources: [t.yaml]\n", "");
     suite("payload", "jsonPayload: payload.json\n", "");
     suite("specs", "", ", resourceSpecs: []");
     suite("values", "variables: values.yaml\n", "");
@@ -410,7 +409,6 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
     assert_eq!(run.code, 2, "{}", run.stdout);
     for want in [
         "checks/kyverno-test.yaml:6:1: `checks` in a Test is not supported yet: the suite is not run",
-        "targets/kyverno-test.yaml:6:1: `targetResources` in a Test is not supported yet",
         "payload/kyverno-test.yaml:6:1: `jsonPayload` in a Test is not supported yet",
         "specs/kyverno-test.yaml:7:91: `resourceSpecs` in a result is not supported yet",
         "values/values.yaml:5:5: `foreachValues` in a values file is not supported yet",
@@ -418,7 +416,7 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
     ] {
         assert!(run.stdout.contains(want), "{want}\n{}", run.stdout);
     }
-    assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 6 errors", "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 5 errors", "{}", run.stdout);
 }
 
 #[test]
@@ -647,4 +645,58 @@ fn cluster_resources_answer_context_lookups() {
     let run = mtk_in(dir.path(), &["test", "."], None);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stdout.contains("unknown field `data` in a ClusterResource"), "{}", run.stdout);
+}
+
+/// A mutate rule with `targets` patches the test's `targetResources` when its trigger is
+/// admitted: each patched target is compared with `patchedResources`; a named target nothing
+/// patched is "Not found"; a target patched otherwise than expected fails with the difference.
+#[test]
+fn mutate_existing_patches_the_target_resources() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "policy.yaml",
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: sync-owner}\nspec:\n  rules:\n  - name: owner\n    match: {any: [{resources: {kinds: [ConfigMap], names: [owners]}}]}\n    mutate:\n      targets:\n      - {apiVersion: v1, kind: Secret, name: 'db-*'}\n      patchStrategicMerge:\n        metadata:\n          labels:\n            owner: '{{request.object.data.owner}}'\n",
+    );
+    write(
+        "trigger.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owners, namespace: apps}\ndata: {owner: team-a}\n",
+    );
+    write(
+        "targets.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db-main, namespace: apps}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db-main, namespace: stage}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: cache, namespace: apps}\n",
+    );
+    write(
+        "patched.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db-main, namespace: apps, labels: {owner: team-a}}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: db-main, namespace: stage, labels: {owner: team-b}}\n",
+    );
+    write(
+        "kyverno-test.yaml",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\nresources: [trigger.yaml]\ntargetResources: [targets.yaml]\nresults:\n- {policy: sync-owner, rule: owner, resources: [apps/db-main], kind: Secret, result: pass, patchedResources: patched.yaml}\n- {policy: sync-owner, rule: owner, resources: [stage/db-main], kind: Secret, result: pass, patchedResources: patched.yaml}\n- {policy: sync-owner, rule: owner, resources: [cache], kind: Secret, result: pass, patchedResources: patched.yaml}\n",
+    );
+    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
+    let rows = report["tests"][0]["rows"].as_array().expect(&run.stdout);
+    let summary: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["resource"].as_str().unwrap(),
+                r["verdict"].as_str().unwrap(),
+                r["reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("apps/db-main", "pass", "Ok"),
+            ("stage/db-main", "fail", "Resource diff"),
+            ("cache", "fail", "Not found"),
+        ],
+        "{}",
+        run.stdout
+    );
+    assert!(rows[1]["message"].as_str().unwrap().contains("team-a"), "{}", rows[1]);
+    assert_eq!(run.code, 1);
 }

@@ -154,6 +154,7 @@ impl Rule for PolicyRule {
             limits: self.limits,
             cel_object: self.uses_cel.then(|| sink.cel_object(object)),
             shared_context: Some(&shared_context),
+            targets: None,
         };
         for response in self.policy.evaluate(&resource, &request) {
             let (pointer, message) = match response.status {

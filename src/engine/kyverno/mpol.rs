@@ -36,6 +36,10 @@ pub(super) struct Mutations {
     autogen: Vec<Vec<Mutation>>,
     /// `evaluation.admission.enabled` is not false: the policy mutates at admission.
     admission: bool,
+    /// `evaluation.mutateExisting` is enabled (or `targetMatchConstraints` given): the policy
+    /// patches other objects when a trigger is admitted, which is not run yet: such a
+    /// policy answers an error, never mutates only part of what it would.
+    existing: bool,
     /// A Kubernetes MutatingAdmissionPolicy: its apply configurations merge with a schema
     /// deduced from the object (every list replaced), as the API server's does.
     deduced: bool,
@@ -81,6 +85,9 @@ pub(super) fn compile(
     }
     let admission =
         spec.at(&["evaluation", "admission", "enabled"]).and_then(Node::as_bool) != Some(false);
+    let existing = spec.at(&["evaluation", "mutateExisting", "enabled"]).and_then(Node::as_bool)
+        == Some(true)
+        || spec.get("targetMatchConstraints").is_some();
     let mut variants = Vec::new();
     let mut autogen = Vec::new();
     // Kubernetes makes no policy for pod controllers.
@@ -105,7 +112,7 @@ pub(super) fn compile(
             autogen.push(mutations);
         }
     }
-    Ok((Mutations { plain, autogen, admission, deduced: kubernetes }, variants))
+    Ok((Mutations { plain, autogen, admission, existing, deduced: kubernetes }, variants))
 }
 
 /// Kyverno generates a MutatingPolicy for pod controllers when it matches exactly the core
@@ -221,6 +228,10 @@ impl CelPolicy {
             Ok(None) => return (Vec::new(), None),
             Err(e) => return (vec![response(Status::Error, e)], None),
         };
+        if m.existing {
+            let why = "a MutatingPolicy with `mutateExisting` (targetMatchConstraints) is not supported yet";
+            return (vec![response(Status::Error, why.into())], None);
+        }
         let mutations = variant.map_or(&m.plain, |i| &m.autogen[i]);
         let failed = |e: String| RuleResponse {
             rule: "evaluation".into(),
@@ -419,5 +430,19 @@ spec:
             out.patched["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
             "Always"
         );
+    }
+
+    /// A MutatingPolicy that mutates existing objects is an error on its triggers, never a
+    /// policy that quietly mutates only the trigger.
+    #[test]
+    fn mutate_existing_is_an_error_not_a_partial_mutation() {
+        let existing = MPOL.replace(
+            "  matchConditions:",
+            "  evaluation: {mutateExisting: {enabled: true}}\n  matchConditions:",
+        );
+        let out = policy(&existing).mutate(&pod("apps"), &Request::default());
+        assert_eq!(out.responses[0].status, Status::Error, "{:?}", out.responses);
+        assert!(out.responses[0].message.contains("`mutateExisting`"), "{:?}", out.responses);
+        assert_eq!(out.patched, pod("apps"));
     }
 }

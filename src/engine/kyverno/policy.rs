@@ -236,6 +236,9 @@ pub struct Mutation {
     pub patched: Value,
     /// Whether a rule changed the resource.
     pub changed: bool,
+    /// Targets that mutate-existing rules patched: the index of the rule's response in
+    /// `responses` for each, and the patched target.
+    pub targets: Vec<(usize, Value)>,
 }
 
 impl Policy {
@@ -269,14 +272,25 @@ impl Policy {
             self.cel.as_ref().filter(|c| matches!(c.role, vpol::Role::Mutate(_)))
         {
             if let Some(response) = self.cel_excepted(&current, request) {
-                return Mutation { responses: vec![response], patched: current, changed: false };
+                return Mutation {
+                    responses: vec![response],
+                    patched: current,
+                    changed: false,
+                    targets: Vec::new(),
+                };
             }
             let (responses, patched) = mutating.mutate(&current, request);
             let changed = patched.as_ref().is_some_and(|p| *p != current);
-            return Mutation { responses, patched: patched.unwrap_or(current), changed };
+            let patched = patched.unwrap_or(current);
+            return Mutation { responses, patched, changed, targets: Vec::new() };
         }
         let mut responses = Vec::new();
         let mut changed = false;
+        let mut targets = Vec::new();
+        let policy_namespace = match &self.kind {
+            PolicyKind::Policy { namespace } => Some(namespace.as_str()),
+            _ => None,
+        };
         for rule in self.rules.iter().filter(|r| r.is_mutate()) {
             let mut patched = None;
             {
@@ -296,13 +310,21 @@ impl Policy {
                         let keys = self.excepted_by(exceptions, &rule.name, &current, request);
                         if keys.is_empty() {
                             let policy = (self.name.as_str(), self.failure_action.as_str());
+                            let mut existing = (policy_namespace, Vec::new());
                             responses.extend(rule.run_patching(
                                 policy,
                                 &current,
                                 request,
                                 &adm,
                                 &mut patched,
+                                &mut existing,
                             ));
+                            for (response, target) in existing.1 {
+                                if let Some(target) = target {
+                                    targets.push((responses.len(), target));
+                                }
+                                responses.push(response);
+                            }
                         } else {
                             responses.push(excepted(rule, &keys));
                         }
@@ -324,7 +346,7 @@ impl Policy {
                 break;
             }
         }
-        Mutation { responses, patched: current, changed }
+        Mutation { responses, patched: current, changed, targets }
     }
 
     /// The policy as PolicyExceptions name it: `name`, or `namespace/name` for a Policy.
@@ -436,6 +458,10 @@ pub struct Request<'a> {
     /// The base JSON context of the resource (`request`, `images`, …), shared by the policies
     /// evaluated on one object with this same request: built by the first rule that needs it.
     pub shared_context: Option<&'a std::cell::OnceCell<Value>>,
+    /// The objects a mutate rule with `targets` (mutate existing) selects from: a test's
+    /// resources and `targetResources`. `None` where mutate existing is not run (`check`
+    /// admits objects one by one): such a rule is then an error, not a silent no-op.
+    pub targets: Option<&'a [Value]>,
 }
 
 pub(super) fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {

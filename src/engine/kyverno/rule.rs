@@ -83,9 +83,6 @@ impl Rule {
     #[must_use]
     pub fn unsupported(&self) -> Option<&'static str> {
         match &self.body {
-            RuleBody::Mutate(m) if m.get("targets").is_some() => {
-                Some("a mutate rule with `targets` (mutate existing)")
-            }
             RuleBody::VerifyImages => Some("a verifyImages rule"),
             RuleBody::Validate(v) if v.get("manifests").is_some() => Some("`validate.manifests`"),
             RuleBody::Validate(_) | RuleBody::Mutate(_) | RuleBody::Generate(_) => None,
@@ -151,11 +148,12 @@ impl Rule {
         request: &Request<'_>,
         adm: &Admission<'_>,
     ) -> Option<RuleResponse> {
-        self.run_patching(policy, resource, request, adm, &mut None)
+        self.run_patching(policy, resource, request, adm, &mut None, &mut (None, Vec::new()))
     }
 
     /// Runs a rule as [`Rule::run`] does, and puts in `patched` the resource a mutate rule
-    /// changed.
+    /// changed. A mutate rule with `targets` answers in `existing` instead (given the
+    /// namespace of a namespaced Policy): a response per target, and no response of its own.
     pub(super) fn run_patching(
         &self,
         (policy, policy_action): (&str, &str),
@@ -163,6 +161,7 @@ impl Rule {
         request: &Request<'_>,
         adm: &Admission<'_>,
         patched: &mut Option<Value>,
+        existing: &mut (Option<&str>, super::mutate::existing::Patches),
     ) -> Option<RuleResponse> {
         if let Some(what) = self.unsupported() {
             return Some(self.error(format!("{what} is not supported yet")));
@@ -205,53 +204,19 @@ impl Rule {
             }
         }
         if let Some(cel) = &self.cel {
-            let mut vars = cel::activation(resource, request, adm);
-            let host = cel::ClusterHost { cluster: request.cluster };
-            let params = match &cel.params {
-                None => vec![Value::Null],
-                Some(spec) => match spec.resolve(adm, request.cluster) {
-                    Err(e) => return Some(self.error(format!("paramRef: {e}"))),
-                    Ok(found) if found.is_empty() && spec.allow_missing => {
-                        let why =
-                            format!("no {} (parameterNotFoundAction: Allow)", spec.describe());
-                        return Some(self.respond(Status::Pass, why, None));
-                    }
-                    Ok(found) if found.is_empty() => {
-                        let why =
-                            format!("no params found: {} is not in the tree", spec.describe());
-                        return Some(self.respond(Status::Fail, why, None));
-                    }
-                    Ok(found) => found,
-                },
-            };
-            // Every parameter object must pass (as each binding's param does in Kubernetes).
-            let mut outcome = Outcome::Pass;
-            for p in &params {
-                vars.insert("params".into(), crate::engine::cel::Val::from_json(p));
-                let on_error = (!cel.errors_ignored, cel.errors_ignored);
-                outcome = cel.program.run(&vars, &request.limits, Some(&host), on_error);
-                if outcome != Outcome::Pass {
-                    break;
-                }
-            }
-            let passed = format!("validation rule '{}' passed.", self.name);
-            match outcome {
-                Outcome::NotMatched(name) => {
-                    let why = format!("cel preconditions not met: `{name}` is false");
-                    return Some(self.respond(Status::Skip, why, None));
-                }
-                Outcome::Error(e) => return Some(self.error(e)),
-                Outcome::Fail(m, path) => return Some(self.respond(Status::Fail, m, path)),
-                Outcome::Pass if cel.validates => {
-                    return Some(self.respond(Status::Pass, passed, None))
-                }
-                Outcome::Pass => {}
+            if let Some(answer) = self.run_cel(cel, resource, request, adm) {
+                return Some(answer);
             }
         }
         if let RuleBody::Mutate(block) = &self.body {
-            let response;
-            (response, *patched) = self.mutate(block, resource, ctx.to_mut(), &request.limits);
-            return Some(response);
+            return self.mutate_in_context(
+                block,
+                resource,
+                ctx.to_mut(),
+                request,
+                patched,
+                existing,
+            );
         }
         // An Enforce rule lets an UPDATE keep a violation the object already had (Kyverno's
         // `allowExistingViolations`, on by default): the old object is checked as created.
@@ -269,6 +234,77 @@ impl Rule {
         Some(response)
     }
 
+    /// A rule's CEL (`validate.cel`, with `paramKind`/`paramRef`): its answer, or `None` when
+    /// it passed and the rule goes on (a rule that does not only validate).
+    fn run_cel(
+        &self,
+        cel: &CelRule,
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+    ) -> Option<RuleResponse> {
+        let mut vars = cel::activation(resource, request, adm);
+        let host = cel::ClusterHost { cluster: request.cluster };
+        let params = match &cel.params {
+            None => vec![Value::Null],
+            Some(spec) => match spec.resolve(adm, request.cluster) {
+                Err(e) => return Some(self.error(format!("paramRef: {e}"))),
+                Ok(found) if found.is_empty() && spec.allow_missing => {
+                    let why = format!("no {} (parameterNotFoundAction: Allow)", spec.describe());
+                    return Some(self.respond(Status::Pass, why, None));
+                }
+                Ok(found) if found.is_empty() => {
+                    let why = format!("no params found: {} is not in the tree", spec.describe());
+                    return Some(self.respond(Status::Fail, why, None));
+                }
+                Ok(found) => found,
+            },
+        };
+        // Every parameter object must pass (as each binding's param does in Kubernetes).
+        let mut outcome = Outcome::Pass;
+        for p in &params {
+            vars.insert("params".into(), crate::engine::cel::Val::from_json(p));
+            let on_error = (!cel.errors_ignored, cel.errors_ignored);
+            outcome = cel.program.run(&vars, &request.limits, Some(&host), on_error);
+            if outcome != Outcome::Pass {
+                break;
+            }
+        }
+        match outcome {
+            Outcome::NotMatched(name) => {
+                let why = format!("cel preconditions not met: `{name}` is false");
+                Some(self.respond(Status::Skip, why, None))
+            }
+            Outcome::Error(e) => Some(self.error(e)),
+            Outcome::Fail(m, path) => Some(self.respond(Status::Fail, m, path)),
+            Outcome::Pass if cel.validates => {
+                let passed = format!("validation rule '{}' passed.", self.name);
+                Some(self.respond(Status::Pass, passed, None))
+            }
+            Outcome::Pass => None,
+        }
+    }
+
+    /// A mutate rule in its context: the trigger patched (into `patched`), or with `targets`,
+    /// the targets (into `existing`, no response of its own).
+    fn mutate_in_context(
+        &self,
+        block: &Value,
+        resource: &Value,
+        ctx: &mut Value,
+        request: &Request<'_>,
+        patched: &mut Option<Value>,
+        existing: &mut (Option<&str>, super::mutate::existing::Patches),
+    ) -> Option<RuleResponse> {
+        if block.get("targets").is_some() {
+            existing.1 = self.mutate_existing(block, ctx, request, existing.0);
+            return None;
+        }
+        let response;
+        (response, *patched) = self.mutate(block, resource, ctx, &request.limits);
+        Some(response)
+    }
+
     /// The mutate block of a rule that reads nothing from a context (no variables, context
     /// entries, preconditions, CEL or foreach): it patches without one (admission runs such
     /// rules on every object, and building a context is most of their cost).
@@ -279,6 +315,7 @@ impl Rule {
             || self.cel.is_some()
             || request.values.is_some()
             || block.get("foreach").is_some()
+            || block.get("targets").is_some()
             || variables::contains_variable(block);
         (!reads_context).then_some(block)
     }
@@ -302,6 +339,7 @@ impl Rule {
         let create = Request {
             operation: "CREATE",
             shared_context: None,
+            targets: None,
             cel_object: None,
             ..request.clone()
         };

@@ -316,7 +316,7 @@ fn a_rule_does_exactly_one_thing() {
 ",
     ))
     .unwrap();
-    assert_eq!(p.rules[0].unsupported(), Some("a mutate rule with `targets` (mutate existing)"));
+    assert!(p.rules[0].is_mutate() && p.rules[0].unsupported().is_none());
     let p = compile(&rule("    generate: {kind: ConfigMap, name: x, data: {}}\n")).unwrap();
     assert!(p.rules[0].is_generate() && p.rules[0].unsupported().is_none());
     let p = compile(&rule("    verifyImages: [{imageReferences: ['*']}]\n")).unwrap();

@@ -4,6 +4,7 @@
 //! ("no patches applied").
 
 mod anchors;
+pub(super) mod existing;
 pub(super) mod json_patch;
 
 use serde_json::{json, Value};
