@@ -40,7 +40,7 @@ const TEST_KEYS: &[&str] = &[
 /// Fields of a `Test` (and of its results) that `kyverno test` reads and this harness does not
 /// yet: a suite that uses one is an error naming it, never run with the field ignored.
 const UNSUPPORTED_TEST_KEYS: &[&str] =
-    &["apiCallResponses", "globalContextEntries", "checks", "paramResources", "jsonPayload"];
+    &["apiCallResponses", "globalContextEntries", "checks", "jsonPayload"];
 const UNSUPPORTED_RESULT_KEYS: &[&str] = &["resourceSpecs"];
 
 const RESULT_KEYS: &[&str] = &[
@@ -323,6 +323,14 @@ fn load_suite(
             let store = cluster.get_or_insert_with(ObjectStore::default);
             problems.extend(read_cluster_resources(&file, dir, files, store)?);
         }
+    }
+
+    // `paramResources`: the objects ValidatingAdmissionPolicy and MutatingAdmissionPolicy
+    // bindings (and `validate.cel` paramRefs) choose their `params` from. `kyverno test`'s
+    // fake cluster holds them too.
+    let params = load_resources(&f, "paramResources", dir, display, files, &mut problems)?;
+    if !params.is_empty() {
+        cluster.get_or_insert_with(ObjectStore::default).objects.extend(params);
     }
 
     let results = load_results(&f, display)?;

@@ -700,3 +700,34 @@ fn mutate_existing_patches_the_target_resources() {
     assert!(rows[1]["message"].as_str().unwrap().contains("team-a"), "{}", rows[1]);
     assert_eq!(run.code, 1);
 }
+
+/// `paramResources` are the objects a ValidatingAdmissionPolicy binding's `paramRef` chooses
+/// `params` from; without them the binding finds none and denies.
+#[test]
+fn param_resources_give_admission_policies_their_params() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "policy.yaml",
+        "apiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicy\nmetadata: {name: max-replicas}\nspec:\n  paramKind: {apiVersion: v1, kind: ConfigMap}\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}\n  validations:\n  - expression: object.spec.replicas <= int(params.data.max)\n    message: too many replicas\n---\napiVersion: admissionregistration.k8s.io/v1\nkind: ValidatingAdmissionPolicyBinding\nmetadata: {name: b}\nspec:\n  policyName: max-replicas\n  validationActions: [Deny]\n  paramRef: {name: limits, namespace: platform}\n",
+    );
+    write(
+        "resources.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: small, namespace: a}\nspec: {replicas: 2}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: big, namespace: a}\nspec: {replicas: 9}\n",
+    );
+    write(
+        "params.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: limits, namespace: platform}\ndata: {max: '4'}\n",
+    );
+    let test = |extra: &str| {
+        format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {{name: t}}\npolicies: [policy.yaml]\nresources: [resources.yaml]\n{extra}results:\n- {{policy: max-replicas, resources: [small], kind: Deployment, result: pass, isValidatingAdmissionPolicy: true}}\n- {{policy: max-replicas, resources: [big], kind: Deployment, result: fail, isValidatingAdmissionPolicy: true}}\n")
+    };
+    write("kyverno-test.yaml", &test("paramResources: [params.yaml]\n"));
+    let run = mtk_in(dir.path(), &["test", "."], None);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "2 passed, 0 failed", "{}", run.stdout);
+    write("kyverno-test.yaml", &test(""));
+    let run = mtk_in(dir.path(), &["test", "--detailed-results", "."], None);
+    assert_eq!(last_line(&run.stdout), "1 passed, 1 failed", "{}", run.stdout);
+    assert!(run.stdout.contains("no params found"), "{}", run.stdout);
+}
