@@ -81,7 +81,7 @@ pub fn compile(node: &Node, what: &str) -> Result<Compiled, CompileError> {
 /// reports it). `bound` holds the comprehension variables in scope, which may shadow a function
 /// namespace (`images.all(image, image.startsWith('x'))`).
 fn check_functions(e: &Expr, bound: &mut Vec<String>) -> Result<(), String> {
-    use super::functions::{is_known, is_namespace};
+    use super::functions::{is_known, is_namespace, namespaced};
     match e {
         Expr::Call { target, function, args } => {
             if let (None, "has", [arg]) = (target, function.as_str(), args.as_slice()) {
@@ -99,7 +99,7 @@ fn check_functions(e: &Expr, bound: &mut Vec<String>) -> Result<(), String> {
             }
             let name = match target.as_deref() {
                 Some(Expr::Ident(ns)) if is_namespace(ns) && !bound.contains(ns) => {
-                    format!("{ns}.{function}")
+                    namespaced(ns, function)
                 }
                 _ => function.clone(),
             };

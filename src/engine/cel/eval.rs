@@ -785,7 +785,8 @@ fn call(target: Option<&Expr>, function: &str, args: &[Expr], env: &mut Env<'_>)
     if let Some(Expr::Ident(ns)) = target {
         if !env.declares(ns) && super::functions::is_namespace(ns) {
             let values = args.iter().map(|a| eval(a, env)).collect::<Result<Vec<_>>>()?;
-            let v = super::functions::call(None, &format!("{ns}.{function}"), &values, env)?;
+            let name = super::functions::namespaced(ns, function);
+            let v = super::functions::call(None, &name, &values, env)?;
             env.charge(weight(&v))?;
             return Ok(v);
         }

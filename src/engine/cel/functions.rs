@@ -35,6 +35,23 @@ pub(super) fn is_namespace(name: &str) -> bool {
     NAMESPACES.contains(&name)
 }
 
+/// The name of a namespaced function, `ns.function`, with Kyverno 1.18's camelCase
+/// spellings of its library functions (`resource.get`, `http.post`, `image.getMetadata`, …)
+/// given their original names: both are accepted, as Kyverno accepts both.
+pub(super) fn namespaced(ns: &str, function: &str) -> String {
+    let canonical = match (ns, function) {
+        ("resource" | "globalContext" | "http", "get") => "Get",
+        ("resource", "list") => "List",
+        ("resource" | "http", "post") => "Post",
+        ("resource", "toGVR") => "ToGVR",
+        ("http", "client") => "Client",
+        ("generator", "apply") => "Apply",
+        ("image", "getMetadata") => "GetMetadata",
+        _ => function,
+    };
+    format!("{ns}.{canonical}")
+}
+
 /// Every function and method name this module answers (namespaced ones as `ns.name`), for
 /// the check made when a policy is compiled: a name outside this list and
 /// [`KNOWN_UNSUPPORTED`] is a typo, reported at the expression's line.

@@ -150,4 +150,43 @@ mod tests {
         let apply = parse("generator.Apply('ns', [{'kind': 'ConfigMap'}])").unwrap();
         assert!(eval(&apply, &mut env).is_err());
     }
+
+    /// Kyverno 1.18's camelCase spellings call the same functions, and pass the check made
+    /// when a policy is compiled.
+    #[test]
+    fn camel_case_aliases_are_the_same_functions() {
+        let vars = BTreeMap::new();
+        let host = Pods;
+        let mut env = Env::new(&vars, 100_000).with_host(&host);
+        let text =
+            "resource.list('v1', 'pods', 'ns', {'env': 'prod'}).items.map(p, p.metadata.name)";
+        assert_eq!(
+            eval(&parse(text).unwrap(), &mut env).unwrap(),
+            Val::list(vec![Val::string("a")])
+        );
+        let get = parse("resource.get('v1', 'pods', 'ns', 'a')").unwrap();
+        assert!(eval(&get, &mut env).unwrap_err().to_string().contains("resource.Get(): none"));
+        for known in [
+            "resource.get('v1', 'pods', 'ns', 'a')",
+            "image.getMetadata('x')",
+            "generator.apply('ns', [])",
+            "http.get('https://x')",
+            "resource.list('v1', 'pods', 'ns')",
+        ] {
+            let node = crate::load::parse_text(
+                "p.yaml",
+                &format!("e: \"{known}\"\n"),
+                &crate::load::Limits::default(),
+            )
+            .0
+            .unwrap()
+            .documents
+            .remove(0)
+            .root;
+            let compiled = super::super::admission::compile(node.get("e").unwrap(), "e");
+            assert!(compiled.is_ok(), "{known}: {:?}", compiled.err().map(|e| e.message));
+        }
+        let typo = parse("resource.gett('v1', 'pods', 'ns', 'a')").unwrap();
+        assert!(eval(&typo, &mut env).is_err());
+    }
 }
