@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::kyverno::{identity, Expected};
 use super::Verdict;
-use crate::engine::kyverno::RuleResponse;
+use crate::engine::kyverno::{RuleResponse, Status};
 
 /// The verdict, reason and message of a row for one rule response; `None` when the row is
 /// dropped. `compared` is the resource the row compares with `files` — the `patchedResources`
@@ -25,8 +25,14 @@ pub(super) fn judge(
     let actual = response.status.as_str();
     let outcomes: Vec<(&str, Compared)> =
         files.iter().map(|(file, docs)| (*file, compare_with(compared, docs))).collect();
-    if !outcomes.is_empty() && !outcomes.iter().any(|(_, c)| matches!(c, Compared::Same)) {
-        let all_missing = outcomes.iter().all(|(_, c)| matches!(c, Compared::Missing));
+    let all_missing = outcomes.iter().all(|(_, c)| matches!(c, Compared::Missing));
+    // An error (a feature not run yet, say) is never dropped with a resource the file lacks:
+    // its row compares the status.
+    let errored = all_missing && response.status == Status::Error;
+    if !outcomes.is_empty()
+        && !errored
+        && !outcomes.iter().any(|(_, c)| matches!(c, Compared::Same))
+    {
         if all_missing && !generated && !expected.fail_on_missing {
             return None;
         }

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::{compare, Files, Row, SuiteReport, Verdict};
 use crate::engine::kyverno::store::ObjectStore;
 use crate::engine::kyverno::{
-    self, ClusterData, Policy, PolicyKind, Request, RuleResponse, Status, UserInfo,
+    self, ClusterData, Policy, PolicyKind, Request, RuleResponse, UserInfo,
 };
 use crate::error::Problem;
 use crate::load::source::Pos;
@@ -37,11 +37,12 @@ const TEST_KEYS: &[&str] = &[
     "jsonPayload",
 ];
 
-/// Fields of a `Test` (and of its results) that `kyverno test` reads and this harness does not
+/// Fields of a `Test` that `kyverno test` reads and this harness does not
 /// yet: a suite that uses one is an error naming it, never run with the field ignored.
 const UNSUPPORTED_TEST_KEYS: &[&str] =
     &["apiCallResponses", "globalContextEntries", "checks", "jsonPayload"];
-const UNSUPPORTED_RESULT_KEYS: &[&str] = &["resourceSpecs"];
+const RESOURCE_SPEC_KEYS: &[&str] =
+    &["group", "version", "kind", "namespace", "subresource", "name"];
 
 const RESULT_KEYS: &[&str] = &[
     "policy",
@@ -168,6 +169,35 @@ pub(super) struct Expected {
     pub(super) generated: Vec<String>,
     /// `cloneSourceResource`: the file of the objects a clone reads.
     pub(super) clone_source: Option<String>,
+    /// `resourceSpecs`: resources named by group, version, namespace and name (`kyverno test`
+    /// reads neither `kind` nor `subresource` of them).
+    pub(super) resource_specs: Vec<ResourceSpec>,
+}
+
+/// An entry of a result's `resourceSpecs`.
+#[derive(Debug, Clone)]
+pub(super) struct ResourceSpec {
+    api_version: String,
+    namespace: String,
+    name: String,
+}
+
+impl ResourceSpec {
+    fn read(node: &Node, display: &str) -> Result<ResourceSpec, Problem> {
+        let f = Fields::new(node, RESOURCE_SPEC_KEYS, "a resourceSpecs entry", display)?;
+        let s = |k: &str| f.string(k).unwrap_or_default();
+        let api_version = match s("group").as_str() {
+            "" => s("version"),
+            group => format!("{group}/{}", s("version")),
+        };
+        Ok(ResourceSpec { api_version, namespace: s("namespace"), name: s("name") })
+    }
+
+    fn selects(&self, resource: &Value) -> bool {
+        let (api_version, _, namespace, name) = identity(resource);
+        (api_version, namespace, name)
+            == (self.api_version.as_str(), self.namespace.as_str(), self.name.as_str())
+    }
 }
 
 /// A loaded `Test` document.
@@ -630,12 +660,21 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
         })?;
         for item in items {
             let r = Fields::new(item, RESULT_KEYS, "a result", display)?;
-            r.refuse(UNSUPPORTED_RESULT_KEYS, "a result", display)?;
             let mut resources = r.strings("resources");
             if let Some(single) = r.string("resource") {
                 match r.string("namespace") {
                     Some(ns) => resources.push(format!("{ns}/{single}")),
                     None => resources.push(single),
+                }
+            }
+            let mut resource_specs = Vec::new();
+            if let Some(specs) = r.get("resourceSpecs") {
+                let Some(items) = specs.as_seq() else {
+                    let why = "resourceSpecs must be a list";
+                    return Err(Problem::new(display, Some(specs.span.start), why));
+                };
+                for spec in items {
+                    resource_specs.push(ResourceSpec::read(spec, display)?);
                 }
             }
             let result = r
@@ -671,6 +710,7 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
                     .chain(r.strings("generatedResources"))
                     .collect(),
                 clone_source: r.string("cloneSourceResource"),
+                resource_specs,
             });
         }
     }
@@ -864,13 +904,13 @@ fn run_suite(suite: &Suite, strict: bool) -> (Vec<Row>, super::Unlisted) {
     let mut rows = Vec::new();
     let mut unlisted = super::Unlisted::default();
     for expected in &suite.results {
-        let (selected, named) = select_resources(suite, &by_name, expected);
+        let selected = select_resources(suite, &by_name, expected, &mut cache);
         let n = suite.resources.len();
         for i in selected {
             let found = if i < n {
                 rows_for(suite, expected, i, strict, &mut cache)
             } else {
-                target_rows(suite, expected, i, named, &mut cache)
+                target_rows(suite, expected, i, &mut cache)
             };
             for row in found {
                 if rows.len() < super::MAX_ROWS {
@@ -896,13 +936,16 @@ fn resources_by_name(suite: &Suite) -> HashMap<&str, Vec<usize>> {
 }
 
 /// The resources and target resources (indexes in [`Suite::targets`]) a result names (`name`
-/// or `namespace/name`), in the order named, and `true`; when it names none of them, all the
-/// resources and targets, and `false`, as `kyverno test` does.
+/// or `namespace/name`, then its `resourceSpecs`), in that order; when it names none of them,
+/// all. As `kyverno test` does, a target counts only once a policy has patched it.
 fn select_resources(
     suite: &Suite,
     by_name: &HashMap<&str, Vec<usize>>,
     expected: &Expected,
-) -> (Vec<usize>, bool) {
+    cache: &mut ResponseCache,
+) -> Vec<usize> {
+    let patched = patched_targets(suite, expected, cache);
+    let present = |i: usize| i < suite.resources.len() || patched.contains(&i);
     let mut selected: Vec<usize> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for wanted in &expected.resources {
@@ -915,15 +958,52 @@ fn select_resources(
             .into_iter()
             .flatten()
             .copied()
+            .filter(|&i| present(i))
             .filter(|&i| ns.is_none_or(|ns| ns == identity(&suite.targets[i]).2))
             .filter(|i| seen.insert(*i))
             .collect();
         selected.append(&mut found);
     }
-    if selected.is_empty() {
-        return ((0..suite.targets.len()).collect(), false);
+    for spec in &expected.resource_specs {
+        for (i, r) in suite.targets.iter().enumerate() {
+            if present(i) && spec.selects(r) && seen.insert(i) {
+                selected.push(i);
+            }
+        }
     }
-    (selected, true)
+    if selected.is_empty() {
+        return (0..suite.targets.len()).filter(|&i| present(i)).collect();
+    }
+    selected
+}
+
+/// The indexes in [`Suite::targets`] of the target resources a policy patched, under the
+/// result's operation.
+fn patched_targets(
+    suite: &Suite,
+    expected: &Expected,
+    cache: &mut ResponseCache,
+) -> std::collections::HashSet<usize> {
+    let n = suite.resources.len();
+    let mut patched = std::collections::HashSet::new();
+    if suite.targets.len() == n {
+        return patched;
+    }
+    for (ri, trigger) in suite.resources.iter().enumerate() {
+        let (_, _, namespace, name) = identity(trigger);
+        let operation = operation_for(suite, expected, &expected.policy, name);
+        let admitted = cache
+            .admitted
+            .entry((operation.clone(), ri))
+            .or_insert_with(|| admit(suite, trigger, namespace, &operation));
+        for (_, target) in admitted.targets.values().flatten() {
+            let id = identity(target);
+            if let Some(i) = (n..suite.targets.len()).find(|&i| identity(&suite.targets[i]) == id) {
+                patched.insert(i);
+            }
+        }
+    }
+    patched
 }
 
 /// Makes the rows of a result for one resource (shown as the result names it): from the
@@ -960,12 +1040,11 @@ fn row_maker<'e>(
 
 /// The rows of a result for a target resource: one per policy response (to any trigger) that
 /// patched it, comparing the patched target with `patchedResources`, as `kyverno test` checks
-/// `targetResources`. A target the result names that nothing patched is "Not found".
+/// `targetResources` (only patched targets are selected).
 fn target_rows(
     suite: &Suite,
     expected: &Expected,
     ti: usize,
-    named: bool,
     cache: &mut ResponseCache,
 ) -> Vec<Row> {
     let target = &suite.targets[ti];
@@ -1000,24 +1079,6 @@ fn target_rows(
             });
             rows.push(row(status, verdict, reason, message, &response.rule));
         }
-    }
-    if rows.is_empty() && named {
-        // The policy's error on a trigger (a kind of mutate existing not run yet) says why.
-        let policy_name = expected.policy.rsplit('/').next().unwrap_or("");
-        if let Some(pi) = suite.policies.iter().position(|p| p.name == policy_name) {
-            for ri in 0..suite.resources.len() {
-                let trigger = identity(&suite.resources[ri]).3;
-                let operation = operation_for(suite, expected, policy_name, trigger);
-                let found = answers(suite, pi, ri, &operation, cache);
-                if let Some(a) = found.iter().find(|a| a.response.status == Status::Error) {
-                    let reason = format!("Want {}, got error", expected.result);
-                    let (message, rule) = (a.response.message.clone(), &a.response.rule);
-                    return vec![row("error", Verdict::Fail, reason, message, rule)];
-                }
-            }
-        }
-        let message = format!("no policy patched the target {kind} `{namespace}/{name}`");
-        rows.push(row("not-found", Verdict::Fail, "Not found".into(), message, &expected.rule));
     }
     rows
 }

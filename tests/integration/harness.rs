@@ -386,7 +386,6 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
     };
     suite("checks", "checks: []\n", "");
     suite("payload", "jsonPayload: payload.json\n", "");
-    suite("specs", "", ", resourceSpecs: []");
     suite("values", "variables: values.yaml\n", "");
     std::fs::write(
         dir.path().join("values/values.yaml"),
@@ -410,13 +409,12 @@ fn fields_the_harness_does_not_support_yet_are_errors_naming_them() {
     for want in [
         "checks/kyverno-test.yaml:6:1: `checks` in a Test is not supported yet: the suite is not run",
         "payload/kyverno-test.yaml:6:1: `jsonPayload` in a Test is not supported yet",
-        "specs/kyverno-test.yaml:7:91: `resourceSpecs` in a result is not supported yet",
         "values/values.yaml:5:5: `foreachValues` in a values file is not supported yet",
         "subresources/values.yaml:1:1: `subresources` in a values file is not supported yet",
     ] {
         assert!(run.stdout.contains(want), "{want}\n{}", run.stdout);
     }
-    assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 5 errors", "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "1 passed, 0 failed, 4 errors", "{}", run.stdout);
 }
 
 #[test]
@@ -648,8 +646,10 @@ fn cluster_resources_answer_context_lookups() {
 }
 
 /// A mutate rule with `targets` patches the test's `targetResources` when its trigger is
-/// admitted: each patched target is compared with `patchedResources`; a named target nothing
-/// patched is "Not found"; a target patched otherwise than expected fails with the difference.
+/// admitted: each patched target is compared with `patchedResources` (named by name or by
+/// `resourceSpecs`); a target patched otherwise than expected fails with the difference; as in
+/// `kyverno test`, a target nothing patched is not selectable, so a result naming only it
+/// checks everything.
 #[test]
 fn mutate_existing_patches_the_target_resources() {
     let dir = tempfile::tempdir().unwrap();
@@ -672,7 +672,7 @@ fn mutate_existing_patches_the_target_resources() {
     );
     write(
         "kyverno-test.yaml",
-        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\nresources: [trigger.yaml]\ntargetResources: [targets.yaml]\nresults:\n- {policy: sync-owner, rule: owner, resources: [apps/db-main], kind: Secret, result: pass, patchedResources: patched.yaml}\n- {policy: sync-owner, rule: owner, resources: [stage/db-main], kind: Secret, result: pass, patchedResources: patched.yaml}\n- {policy: sync-owner, rule: owner, resources: [cache], kind: Secret, result: pass, patchedResources: patched.yaml}\n",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\nresources: [trigger.yaml]\ntargetResources: [targets.yaml]\nresults:\n- {policy: sync-owner, rule: owner, resources: [apps/db-main], kind: Secret, result: pass, patchedResources: patched.yaml}\n- {policy: sync-owner, rule: owner, resources: [stage/db-main], kind: Secret, result: pass, patchedResources: patched.yaml}\n- {policy: sync-owner, rule: owner, resourceSpecs: [{version: v1, kind: Secret, namespace: apps, name: db-main}], kind: Secret, result: pass, patchedResources: patched.yaml}\n- {policy: sync-owner, rule: owner, resources: [cache], kind: Secret, result: pass, patchedResources: patched.yaml}\n",
     );
     let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
@@ -692,7 +692,9 @@ fn mutate_existing_patches_the_target_resources() {
         [
             ("apps/db-main", "pass", "Ok"),
             ("stage/db-main", "fail", "Resource diff"),
-            ("cache", "fail", "Not found"),
+            ("db-main", "pass", "Ok"),
+            ("db-main", "pass", "Ok"),
+            ("db-main", "fail", "Resource diff"),
         ],
         "{}",
         run.stdout
