@@ -989,13 +989,10 @@ fn patched_targets(
     if suite.targets.len() == n {
         return patched;
     }
+    let policy = expected.policy.rsplit('/').next().unwrap_or("");
     for (ri, trigger) in suite.resources.iter().enumerate() {
-        let (_, _, namespace, name) = identity(trigger);
-        let operation = operation_for(suite, expected, &expected.policy, name);
-        let admitted = cache
-            .admitted
-            .entry((operation.clone(), ri))
-            .or_insert_with(|| admit(suite, trigger, namespace, &operation));
+        let operation = operation_for(suite, expected, policy, identity(trigger).3);
+        let admitted = admitted(suite, ri, &operation, cache);
         for (_, target) in admitted.targets.values().flatten() {
             let id = identity(target);
             if let Some(i) = (n..suite.targets.len()).find(|&i| identity(&suite.targets[i]) == id) {
@@ -1053,13 +1050,10 @@ fn target_rows(
     let patched_files: Vec<(&str, &Vec<Value>)> =
         expected.patched.iter().map(|f| (f.as_str(), &suite.files[f])).collect();
     let mut rows = Vec::new();
-    for ri in 0..suite.resources.len() {
-        let trigger = &suite.resources[ri];
-        let operation = operation_for(suite, expected, &expected.policy, identity(trigger).3);
-        let admitted = cache
-            .admitted
-            .entry((operation.clone(), ri))
-            .or_insert_with(|| admit(suite, trigger, identity(trigger).2, &operation));
+    let policy = expected.policy.rsplit('/').next().unwrap_or("");
+    for (ri, trigger) in suite.resources.iter().enumerate() {
+        let operation = operation_for(suite, expected, policy, identity(trigger).3);
+        let admitted = admitted(suite, ri, &operation, cache);
         let mut policies: Vec<&usize> = admitted.targets.keys().collect();
         policies.sort();
         for pi in policies {
@@ -1161,6 +1155,20 @@ fn admit(suite: &Suite, resource: &Value, namespace: &str, operation: &str) -> A
     Admitted { mutations, targets, after_rules, after_cel: current }
 }
 
+/// What admission made of a suite's resource under an operation, admitted once.
+fn admitted<'c>(
+    suite: &Suite,
+    ri: usize,
+    operation: &str,
+    cache: &'c mut ResponseCache,
+) -> &'c Admitted {
+    let resource = &suite.resources[ri];
+    cache
+        .admitted
+        .entry((operation.to_string(), ri))
+        .or_insert_with(|| admit(suite, resource, identity(resource).2, operation))
+}
+
 /// The answers of a policy to a resource: its mutate rules' (from admission), then the others'
 /// on the admitted resource.
 fn answers(
@@ -1176,10 +1184,7 @@ fn answers(
     }
     let resource = &suite.resources[ri];
     let namespace = identity(resource).2;
-    let admitted = cache
-        .admitted
-        .entry((operation.to_string(), ri))
-        .or_insert_with(|| admit(suite, resource, namespace, operation));
+    let admitted = admitted(suite, ri, operation, cache);
     let policy = &suite.policies[pi];
     let mut out: Vec<Answer> = admitted.mutations.get(&pi).cloned().unwrap_or_default();
     if policy.has_non_mutate() {

@@ -643,6 +643,27 @@ fn cluster_resources_answer_context_lookups() {
     let run = mtk_in(dir.path(), &["test", "."], None);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stdout.contains("unknown field `data` in a ClusterResource"), "{}", run.stdout);
+    // One ClusterResource per file; `crds` lists CustomResourceDefinition files.
+    std::fs::write(
+        dir.path().join("two.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: ClusterResource\nspec: {}\n---\napiVersion: cli.kyverno.io/v1alpha1\nkind: ClusterResource\nspec: {}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("crds.yaml"),
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: ClusterResource\nspec: {crds: [plain.yaml]}\n",
+    )
+    .unwrap();
+    for (file, want) in [
+        ("two.yaml", "two.yaml:5:1: a ClusterResource file holds one document"),
+        ("crds.yaml", "plain.yaml:1:1: `crds` lists CustomResourceDefinition files"),
+    ] {
+        let suite = test(&format!("clusterResources: [{file}]\n"));
+        std::fs::write(dir.path().join("kyverno-test.yaml"), suite).unwrap();
+        let run = mtk_in(dir.path(), &["test", "."], None);
+        assert_eq!(run.code, 2, "{}", run.stdout);
+        assert!(run.stdout.contains(want), "{want}\n{}", run.stdout);
+    }
 }
 
 /// A mutate rule with `targets` patches the test's `targetResources` when its trigger is
@@ -732,4 +753,35 @@ fn param_resources_give_admission_policies_their_params() {
     let run = mtk_in(dir.path(), &["test", "--detailed-results", "."], None);
     assert_eq!(last_line(&run.stdout), "1 passed, 1 failed", "{}", run.stdout);
     assert!(run.stdout.contains("no params found"), "{}", run.stdout);
+}
+
+/// A MutatingPolicy that mutates existing objects is not run yet: its row is an error, even
+/// where the patched file lacks the trigger (a row `kyverno test` would drop) — never a suite
+/// that passes with no rows.
+#[test]
+fn mutate_existing_mutating_policies_are_error_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    write(
+        "policy.yaml",
+        "apiVersion: policies.kyverno.io/v1beta1\nkind: MutatingPolicy\nmetadata: {name: label-configmaps}\nspec:\n  evaluation: {mutateExisting: {enabled: true}}\n  matchConstraints:\n    resourceRules:\n    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}\n  targetMatchConstraints:\n    resourceRules:\n    - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}\n  mutations:\n  - patchType: ApplyConfiguration\n    applyConfiguration:\n      expression: 'Object{metadata: Object.metadata{labels: {\"mutated\": \"true\"}}}'\n",
+    );
+    write(
+        "trigger.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: a}\nspec: {}\n",
+    );
+    write("target.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a}\n");
+    write(
+        "patched.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm, namespace: a, labels: {mutated: 'true'}}\n",
+    );
+    write(
+        "kyverno-test.yaml",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\npolicies: [policy.yaml]\nresources: [trigger.yaml]\ntargetResources: [target.yaml]\nresults:\n- {policy: label-configmaps, resources: [a/cm], kind: ConfigMap, result: pass, patchedResources: patched.yaml, isMutatingPolicy: true}\n",
+    );
+    let run = mtk_in(dir.path(), &["test", "--detailed-results", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(last_line(&run.stdout), "0 passed, 1 failed", "{}", run.stdout);
+    assert!(run.stdout.contains("Want pass, got error"), "{}", run.stdout);
+    assert!(run.stdout.contains("`mutateExisting`"), "{}", run.stdout);
 }

@@ -105,9 +105,8 @@ impl Rule {
                 Ok((true, _)) => {}
             }
         }
-        let (response, patched) = self.mutate(patch, target, &mut ctx, limits);
-        // A target that did not change is reported without a patched object, as Kyverno does.
-        (response, patched)
+        // A target that did not change comes back without a patched object, as in Kyverno.
+        self.mutate(patch, target, &mut ctx, limits)
     }
 }
 
@@ -183,15 +182,7 @@ impl Selector {
                 continue;
             }
             if let Some(selector) = &self.labels {
-                let labels = c
-                    .pointer("/metadata/labels")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let labels = super::super::string_map(c.pointer("/metadata/labels"));
                 if !matching::selector_matches(selector, &labels, false)? {
                     continue;
                 }
