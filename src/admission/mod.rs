@@ -234,6 +234,7 @@ fn request<'a>(
         cel_object: None,
         shared_context: None,
         targets: None,
+        pins_digests: true,
     }
 }
 

@@ -1109,6 +1109,7 @@ fn request<'s>(suite: &'s Suite, namespace: &str, operation: &'s str) -> Request
         cel_object: None,
         shared_context: None,
         targets: Some(&suite.targets),
+        pins_digests: false,
     }
 }
 

@@ -785,3 +785,76 @@ fn mutate_existing_mutating_policies_are_error_rows() {
     assert!(run.stdout.contains("Want pass, got error"), "{}", run.stdout);
     assert!(run.stdout.contains("`mutateExisting`"), "{}", run.stdout);
 }
+
+/// ImageValidatingPolicy suites: image metadata from the test's context file, digests and
+/// exceptions agree with `kyverno test`; a signature check cannot be made offline, so a row
+/// expecting `pass` for it fails with `error` — never a pass.
+#[test]
+fn image_validating_policy_suites() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+    let constraints = "  matchConstraints:\n    resourceRules:\n    - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [pods]}\n  matchImageReferences:\n  - glob: ghcr.io/acme/*\n";
+    write(
+        "policy.yaml",
+        &format!(
+            "apiVersion: policies.kyverno.io/v1beta1\nkind: ImageValidatingPolicy\nmetadata: {{name: non-root-images}}\nspec:\n  validationActions: [Deny]\n  validationConfigurations: {{verifyDigest: false, required: false}}\n{constraints}  validations:\n  - expression: images.containers.all(i, getImageData(i).config.config.User != 'root')\n    message: images must not run as root\n---\napiVersion: policies.kyverno.io/v1beta1\nkind: ImageValidatingPolicy\nmetadata: {{name: signed}}\nspec:\n  validationActions: [Deny]\n{constraints}  attestors:\n  - {{name: notary, notary: {{certs: {{value: CERT}}}}}}\n  validations:\n  - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.notary]) > 0)\n    message: unsigned\n"
+        ),
+    );
+    let pod = |name: &str, image: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: default}}\nspec:\n  containers:\n  - {{name: c, image: '{image}'}}\n---\n")
+    };
+    let digest = "@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945";
+    write(
+        "resources.yaml",
+        &[
+            pod("app", "ghcr.io/acme/app:v1"),
+            pod("rootful", "ghcr.io/acme/root:v1"),
+            pod("other", "docker.io/library/nginx:1.27"),
+            pod("legacy", "ghcr.io/acme/legacy:v1"),
+            pod("pinned", &format!("ghcr.io/acme/app{digest}")),
+        ]
+        .concat(),
+    );
+    write(
+        "context.yaml",
+        "apiVersion: cli.kyverno.io/v1alpha1\nkind: Context\nmetadata: {name: c}\nspec:\n  images:\n  - {image: 'ghcr.io/acme/app:v1', config: {config: {User: app}}}\n  - {image: 'ghcr.io/acme/root:v1', config: {config: {User: root}}}\n",
+    );
+    write(
+        "exception.yaml",
+        "apiVersion: policies.kyverno.io/v1beta1\nkind: PolicyException\nmetadata: {name: legacy, namespace: default}\nspec:\n  policyRefs:\n  - {name: non-root-images, kind: ImageValidatingPolicy}\n  matchConditions:\n  - {name: legacy, expression: \"object.metadata.name == 'legacy'\"}\n",
+    );
+    let row = |policy: &str, pod: &str, result: &str| {
+        format!("- {{isImageValidatingPolicy: true, policy: {policy}, resources: [{pod}], kind: Pod, result: {result}}}\n")
+    };
+    let results = [
+        row("non-root-images", "app", "pass"),
+        row("non-root-images", "rootful", "fail"),
+        row("non-root-images", "other", "pass"),
+        row("non-root-images", "legacy", "skip"),
+        row("signed", "app", "fail"),
+        row("signed", "pinned", "pass"),
+    ]
+    .concat();
+    write(
+        "kyverno-test.yaml",
+        &format!("apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {{name: t}}\npolicies: [policy.yaml]\nresources: [resources.yaml]\nexceptions: [exception.yaml]\ncontext: context.yaml\nresults:\n{results}"),
+    );
+    let run = mtk_in(dir.path(), &["test", "--format", "json", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let out: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let rows = out["tests"][0]["rows"].as_array().unwrap().clone();
+    let actual: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["actual"].as_str().unwrap(), r["message"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(actual.len(), 6, "{actual:?}");
+    assert_eq!(actual[0].0, "pass", "{actual:?}");
+    assert_eq!(actual[1], ("fail", "images must not run as root"), "{actual:?}");
+    assert_eq!(actual[2].0, "pass", "{actual:?}");
+    assert_eq!(actual[3].0, "skip", "{actual:?}");
+    assert_eq!(actual[4], ("fail", "image ghcr.io/acme/app:v1 does not have a digest"));
+    assert_eq!(actual[5].0, "error", "{actual:?}");
+    assert!(actual[5].1.contains("verifyImageSignatures()"), "{actual:?}");
+    let verdicts: Vec<&str> = rows.iter().map(|r| r["verdict"].as_str().unwrap()).collect();
+    assert_eq!(verdicts, ["pass", "pass", "pass", "pass", "pass", "fail"], "{rows:?}");
+}

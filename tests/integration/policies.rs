@@ -177,7 +177,7 @@ fn unusable_policies_are_errors_naming_file_and_line_and_the_rest_still_runs() {
         .replace("operator: AnyNotIn", "operator: Sometimes")
         .replace("name: team-label", "name: bad-op");
     std::fs::write(dir.path().join("bad.yaml"), bad).unwrap();
-    let cel = "apiVersion: policies.kyverno.io/v1\nkind: ImageValidatingPolicy\nmetadata: {name: cel}\nspec: {}\n";
+    let cel = "apiVersion: policies.kyverno.io/v1\nkind: ImageValidatingPolicy\nmetadata: {name: cel}\nspec:\n  evaluation: {mode: JSON}\n";
     std::fs::write(dir.path().join("cel.yaml"), cel).unwrap();
     let run = mtk_in(
         dir.path(),
@@ -212,8 +212,9 @@ fn unusable_policies_are_errors_naming_file_and_line_and_the_rest_still_runs() {
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors.iter().any(|e| e.starts_with("bad.yaml:20: invalid policy `bad-op`: rule `needs-team`: unknown condition operator `Sometimes`")), "{errors:?}");
     assert!(
-        errors.iter().any(|e| e.contains("cel.yaml")
-            && e.contains("ImageValidatingPolicy (image verification) is not supported")),
+        errors.iter().any(
+            |e| e.contains("cel.yaml") && e.contains("evaluation mode `JSON` is not supported")
+        ),
         "{errors:?}"
     );
     assert_eq!(report["findings"].as_array().unwrap().len(), 1, "the good policy still runs");
@@ -346,6 +347,76 @@ fn cel_policies_in_the_tree_are_applied_with_lookups_served_from_the_tree() {
         .filter(|l| l.starts_with("require-hpa") || l.starts_with("no-latest"))
         .collect();
     assert_eq!(headers, ["require-hpa", "no-latest/autogen-tagged"], "{}", human.stdout);
+}
+
+/// An ImageValidatingPolicy in a tree: what can be known offline is a finding at the line
+/// of the image (a tag where a digest is needed, once `mutateDigest` is off); a signature
+/// check, which reads the registry, is a finding saying it could not be made, never a pass.
+#[test]
+fn image_validating_policies_report_digests_and_never_pass_what_needs_a_registry() {
+    let policy = "apiVersion: policies.kyverno.io/v1beta1
+kind: ImageValidatingPolicy
+metadata: {name: signed}
+spec:
+  validationActions: [Deny]
+  validationConfigurations: {mutateDigest: false}
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [''], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+  matchImageReferences:
+  - glob: ghcr.io/acme/*
+  attestors:
+  - name: notary
+    notary: {certs: {value: CERT}}
+  validations:
+  - expression: images.containers.all(i, verifyImageSignatures(i, [attestors.notary]) > 0)
+    message: unsigned image
+";
+    let pods = "apiVersion: v1
+kind: Pod
+metadata: {name: tagged, namespace: shop}
+spec:
+  containers:
+  - {name: a, image: 'docker.io/library/nginx:1.27'}
+  - {name: b, image: 'ghcr.io/acme/app:v2'}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: pinned, namespace: shop}
+spec:
+  containers:
+  - name: b
+    image: 'ghcr.io/acme/app@sha256:4f53cda18c2baa0c0354bb5f9a3ecbe5ed12ab4d8e11ba873c2f11161202b945'
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: elsewhere, namespace: shop}
+spec:
+  containers:
+  - {name: a, image: 'docker.io/library/nginx:1.27'}
+";
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
+    std::fs::write(dir.path().join("pods.yaml"), pods).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let report = run.json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{}", run.stdout);
+    let findings: Vec<(u64, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["policy"] == "signed")
+        .map(|f| (f["line"].as_u64().unwrap(), f["message"].as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(findings.len(), 2, "{findings:?}");
+    assert_eq!(findings[0], (7, "image ghcr.io/acme/app:v2 does not have a digest".to_string()));
+    assert_eq!(findings[1].0, 9, "the pinned pod, where the check could not be made");
+    assert!(
+        findings[1].1.starts_with("could not evaluate the rule:")
+            && findings[1].1.contains("verifyImageSignatures()"),
+        "{findings:?}"
+    );
 }
 
 #[test]

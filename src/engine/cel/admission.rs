@@ -155,7 +155,26 @@ fn named_list<'a>(
     Ok(items.iter())
 }
 
+/// What autogen replaces in an expression written for Pods to serve the pod template at
+/// `template`.
+fn pod_template_replacements(template: &str) -> [(&'static str, String); 4] {
+    [
+        ("object.spec", format!("object.{template}.spec")),
+        ("object.metadata", format!("object.{template}.metadata")),
+        ("oldObject.spec", format!("oldObject.{template}.spec")),
+        ("oldObject.metadata", format!("oldObject.{template}.metadata")),
+    ]
+}
+
 impl Compiled {
+    /// The expression rewritten for a pod template, as [`Program::for_pod_template`] does.
+    pub fn for_pod_template(&self, template: &str) -> Result<Compiled, CompileError> {
+        let replacements = pod_template_replacements(template);
+        let borrowed: Vec<(&str, &str)> =
+            replacements.iter().map(|(a, b)| (*a, b.as_str())).collect();
+        self.rewritten(&borrowed)
+    }
+
     /// The expression with text replaced at the start of names (`object.spec` but not
     /// `myobject.spec`), all replacements at once, recompiled; the position is kept.
     pub fn rewritten(&self, replacements: &[(&str, &str)]) -> Result<Compiled, CompileError> {
@@ -271,16 +290,10 @@ impl Program {
     /// `object.spec` and `object.metadata` (and `oldObject`'s) move to the pod template at
     /// `template` (`spec.template`, or `spec.jobTemplate.spec.template` for CronJobs).
     pub fn for_pod_template(&self, template: &str) -> Result<Program, CompileError> {
-        let spec = format!("object.{template}.spec");
-        let meta = format!("object.{template}.metadata");
-        let old_spec = format!("oldObject.{template}.spec");
-        let old_meta = format!("oldObject.{template}.metadata");
-        self.rewritten(&[
-            ("object.spec", &spec),
-            ("object.metadata", &meta),
-            ("oldObject.spec", &old_spec),
-            ("oldObject.metadata", &old_meta),
-        ])
+        let replacements = pod_template_replacements(template);
+        let borrowed: Vec<(&str, &str)> =
+            replacements.iter().map(|(a, b)| (*a, b.as_str())).collect();
+        self.rewritten(&borrowed)
     }
 
     /// Runs the conditions, then the validations in order: the first that is false fails the
@@ -301,32 +314,70 @@ impl Program {
     ) -> Outcome {
         let variables = Variables::new(&self.variables);
         let mut env = environment(activation, &variables, limits, host);
+        match self.conditions_in(&mut env, ignore_condition_errors) {
+            Some(outcome) => outcome,
+            None => self.validations_in(&mut env, errors_fail),
+        }
+    }
+
+    /// Runs the conditions only (as [`Program::run`] does): `None` when all hold, else the
+    /// outcome (`NotMatched`, or `Error`).
+    #[must_use]
+    pub fn conditions_hold(
+        &self,
+        activation: &BTreeMap<String, Val>,
+        limits: &crate::limits::Limits,
+        host: Option<&dyn Host>,
+        ignore_condition_errors: bool,
+    ) -> Option<Outcome> {
+        let variables = Variables::new(&self.variables);
+        let mut env = environment(activation, &variables, limits, host);
+        self.conditions_in(&mut env, ignore_condition_errors)
+    }
+
+    /// Runs the validations only (as [`Program::run`] does once the conditions hold).
+    #[must_use]
+    pub fn validate(
+        &self,
+        activation: &BTreeMap<String, Val>,
+        limits: &crate::limits::Limits,
+        host: Option<&dyn Host>,
+        errors_fail: bool,
+    ) -> Outcome {
+        let variables = Variables::new(&self.variables);
+        let mut env = environment(activation, &variables, limits, host);
+        self.validations_in(&mut env, errors_fail)
+    }
+
+    fn conditions_in(&self, env: &mut Env<'_>, ignore_errors: bool) -> Option<Outcome> {
         let mut failed = None;
         for (name, condition) in &self.conditions {
-            match truth(condition, &mut env) {
+            match truth(condition, env) {
                 Ok(true) => {}
-                Ok(false) => return Outcome::NotMatched(name.clone()),
-                Err((e, true)) => return Outcome::Error(format!("condition `{name}`: {e}")),
+                Ok(false) => return Some(Outcome::NotMatched(name.clone())),
+                Err((e, true)) => return Some(Outcome::Error(format!("condition `{name}`: {e}"))),
                 Err((e, false)) => {
                     failed.get_or_insert((name, e));
                 }
             }
         }
-        if let Some((name, e)) = failed {
-            return if ignore_condition_errors {
-                Outcome::NotMatched(name.clone())
-            } else {
-                Outcome::Error(format!("condition `{name}`: {e}"))
-            };
-        }
+        let (name, e) = failed?;
+        Some(if ignore_errors {
+            Outcome::NotMatched(name.clone())
+        } else {
+            Outcome::Error(format!("condition `{name}`: {e}"))
+        })
+    }
+
+    fn validations_in(&self, env: &mut Env<'_>, errors_fail: bool) -> Outcome {
         for (i, v) in self.validations.iter().enumerate() {
-            let outcome = truth(&v.expression, &mut env);
+            let outcome = truth(&v.expression, env);
             let mut path = || env.take_blame().or_else(|| first_object_path(&v.expression.expr));
             match outcome {
                 Ok(true) => {}
                 Ok(false) => {
                     let path = path();
-                    return Outcome::Fail(failure_message(v, &mut env), path);
+                    return Outcome::Fail(failure_message(v, env), path);
                 }
                 Err((e, limit)) => {
                     let message = format!("validation {i}: {e}");

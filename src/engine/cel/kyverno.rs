@@ -1,7 +1,10 @@
 //! Kyverno's CEL libraries, served offline: `resource.Get`/`resource.List` from the linted
 //! tree (or a test's context file) through the [`Host`](super::eval::Host),
 //! `image.GetMetadata` likewise, `generator.Apply` (recorded by the host of a
-//! GeneratingPolicy), `parseServiceAccount`, and `jsonpatch.escapeKey`.
+//! GeneratingPolicy), `parseServiceAccount`, and `jsonpatch.escapeKey`. An
+//! ImageValidatingPolicy's `getImageData` reads the same image metadata; its signature and
+//! attestation checks (`verifyImageSignatures`, `verifyAttestationSignatures`,
+//! `extractPayload`) read the image's registry, so they are errors, never a result.
 
 use std::rc::Rc;
 
@@ -18,6 +21,12 @@ pub(super) fn call(
 ) -> Option<Result<Val>> {
     if r.is_some() {
         return None;
+    }
+    if let "verifyImageSignatures" | "verifyAttestationSignatures" | "extractPayload" = name {
+        return Some(Err(EvalError::Failed(format!(
+            "{name}() reads signatures and attestations from the image's registry, which an \
+             offline linter does not reach: the check cannot be made here"
+        ))));
     }
     if let ("generator.Apply", [Val::String(namespace), objects]) = (name, args) {
         return Some(generate(namespace, objects, env));
@@ -70,7 +79,9 @@ pub(super) fn call(
         ("resource.List", [api_version, resource, namespace]) => {
             host().and_then(|h| from_host(h.resource_list(api_version, resource, namespace)))
         }
-        ("image.GetMetadata", [image]) => host().and_then(|h| from_host(h.image_metadata(image))),
+        ("image.GetMetadata" | "getImageData", [image]) => {
+            host().and_then(|h| from_host(h.image_metadata(image)))
+        }
         ("parseServiceAccount", [username]) => {
             let (namespace, sa) = username
                 .strip_prefix("system:serviceaccount:")

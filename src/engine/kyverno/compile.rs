@@ -60,7 +60,13 @@ impl Policy {
             cel: None,
         };
         if matches!(policy.kind, PolicyKind::Cel(_)) {
-            if matches!(kind, "ValidatingPolicy" | "NamespacedValidatingPolicy") {
+            if matches!(
+                kind,
+                "ValidatingPolicy"
+                    | "NamespacedValidatingPolicy"
+                    | "ImageValidatingPolicy"
+                    | "NamespacedImageValidatingPolicy"
+            ) {
                 let compiled = vpol::compile(root, kind)?;
                 if compiled.denies() {
                     policy.failure_action = "Enforce".into();

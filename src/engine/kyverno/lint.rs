@@ -155,6 +155,7 @@ impl Rule for PolicyRule {
             cel_object: self.uses_cel.then(|| sink.cel_object(object)),
             shared_context: Some(&shared_context),
             targets: None,
+            pins_digests: true,
         };
         for response in self.policy.evaluate(&resource, &request) {
             let (pointer, message) = match response.status {
@@ -499,18 +500,12 @@ pub fn policy_rules(
     let mut rules: Vec<Box<dyn Rule>> = Vec::new();
     for Compiled { display, policy, .. } in compiled {
         let mut policy = policy.clone();
-        if let super::PolicyKind::Cel(kind) = &policy.kind {
+        if let super::PolicyKind::Cel(_) = &policy.kind {
             if policy.is_validating_policy() {
                 rules.push(Box::new(
                     PolicyRule::new(policy, severity_from, limits)
                         .with_exceptions(Arc::clone(&exceptions)),
                 ));
-            } else if kind == "ImageValidatingPolicy" {
-                let message = format!(
-                    "policy `{}`: {kind} (image verification) is not supported; not applied",
-                    policy.name
-                );
-                problems.push(Problem::new(display, None, message));
             }
             // MutatingPolicy and GeneratingPolicy run at admission; DeletingPolicy does not
             // validate.

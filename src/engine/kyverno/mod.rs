@@ -18,6 +18,7 @@ mod context;
 pub mod exception;
 mod generate;
 mod gpol;
+mod ivpol;
 pub mod jmespath;
 pub mod lint;
 pub mod matching;

@@ -142,10 +142,13 @@ impl Policy {
         self.cel.is_some() || self.rules.iter().any(|r| r.cel.is_some())
     }
 
-    /// Whether this is a ValidatingPolicy (or NamespacedValidatingPolicy) the engine runs.
+    /// Whether this is a CEL policy that validates: a ValidatingPolicy or an
+    /// ImageValidatingPolicy (or their namespaced kinds).
     #[must_use]
     pub fn is_validating_policy(&self) -> bool {
-        self.cel.as_ref().is_some_and(|c| matches!(c.role, vpol::Role::Validate))
+        self.cel
+            .as_ref()
+            .is_some_and(|c| matches!(c.role, vpol::Role::Validate | vpol::Role::VerifyImages(_)))
     }
 
     /// The severity annotation (`policies.kyverno.io/severity`), when present.
@@ -167,7 +170,7 @@ impl Policy {
         if let Some(cel) = &self.cel {
             // A MutatingPolicy runs in [`Policy::mutate`], a GeneratingPolicy in
             // [`Policy::generate`].
-            if !matches!(cel.role, vpol::Role::Validate | vpol::Role::Delete) {
+            if !cel.role.responds() {
                 return Vec::new();
             }
             if let Some(response) = self.cel_excepted(resource, request) {
@@ -254,10 +257,7 @@ impl Policy {
     #[must_use]
     pub fn has_non_mutate(&self) -> bool {
         match self.kind {
-            PolicyKind::Cel(_) => self
-                .cel
-                .as_ref()
-                .is_none_or(|c| matches!(c.role, vpol::Role::Validate | vpol::Role::Delete)),
+            PolicyKind::Cel(_) => self.cel.as_ref().is_none_or(|c| c.role.responds()),
             _ => self.rules.iter().any(|r| !r.is_mutate() && !r.is_generate()),
         }
     }
@@ -462,6 +462,10 @@ pub struct Request<'a> {
     /// resources and `targetResources`. `None` where mutate existing is not run (`check`
     /// admits objects one by one): such a rule is then an error, not a silent no-op.
     pub targets: Option<&'a [Value]>,
+    /// Whether an ImageValidatingPolicy's `mutateDigest` (on unless turned off) pins image tags
+    /// to digests before it validates, as the cluster's mutating webhook does in `check`;
+    /// `kyverno test` validates only, so its `verifyDigest` sees the tags as written.
+    pub pins_digests: bool,
 }
 
 pub(super) fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {

@@ -73,7 +73,7 @@ pub(super) struct CelPolicy {
     /// `Deny` among the validation actions.
     pub(super) deny: bool,
     /// failurePolicy `Ignore`: an expression that cannot be evaluated is an error, not a failure.
-    errors_ignored: bool,
+    pub(super) errors_ignored: bool,
     /// NamespacedValidatingPolicy: only its own namespace.
     namespace: Option<String>,
     /// What the policy does with a resource it matches.
@@ -134,6 +134,16 @@ pub(super) enum Role {
     Generate(super::gpol::Generations),
     /// DeletingPolicy: its conditions select what it deletes.
     Delete,
+    /// ImageValidatingPolicy: its validations, over the resource's images.
+    VerifyImages(Box<super::ivpol::Images>),
+}
+
+impl Role {
+    /// Whether the policy gives a response per resource (validates, verifies images or
+    /// deletes), rather than mutating or generating at admission.
+    pub(super) fn responds(&self) -> bool {
+        matches!(self, Role::Validate | Role::Delete | Role::VerifyImages(_))
+    }
 }
 
 const PLAIN_CONTROLLERS: &[&str] =
@@ -144,6 +154,9 @@ const PLAIN_CONTROLLERS: &[&str] =
 /// `gpol`).
 pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError> {
     let spec = root.get("spec").ok_or_else(|| err(root, "policy has no spec"))?;
+    if kind.ends_with("ImageValidatingPolicy") {
+        super::ivpol::kubernetes_mode(spec)?;
+    }
     let constraints = spec.get("matchConstraints");
     let rule_list = |key: &str| -> Vec<ResourceRule> {
         constraints
@@ -197,6 +210,9 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
         policy.role = Role::Generate(super::gpol::compile(spec)?);
     } else if deleting {
         policy.role = Role::Delete;
+    } else if kind.ends_with("ImageValidatingPolicy") {
+        policy.autogen = autogen(&policy, spec)?;
+        policy.role = Role::VerifyImages(Box::new(super::ivpol::compile(spec, &policy.autogen)?));
     } else {
         policy.autogen = autogen(&policy, spec)?;
     }
@@ -272,11 +288,17 @@ impl CelPolicy {
 
     /// Evaluates the policy on one resource: no response when it does not match.
     pub(super) fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
-        let program = match self.select(resource, request) {
-            Ok(Some((program, _))) => program,
+        let (program, variant) = match self.select(resource, request) {
+            Ok(Some(selected)) => selected,
             Ok(None) => return Vec::new(),
             Err(e) => return vec![response(Status::Error, e)],
         };
+        if let Role::VerifyImages(images) = &self.role {
+            return images
+                .evaluate(self, (program, variant), resource, request)
+                .into_iter()
+                .collect();
+        }
         if matches!(self.role, Role::Delete) {
             return vec![deletes(program, resource, request)];
         }
