@@ -156,20 +156,31 @@ fn named_list<'a>(
 }
 
 /// What autogen replaces in an expression written for Pods to serve the pod template at
-/// `template`.
-fn pod_template_replacements(template: &str) -> [(&'static str, String); 4] {
-    [
+/// `template`; with `keep_namespace`, `object.metadata.namespace` stays the controller's (as
+/// Kyverno 1.16 and later rewrite it).
+fn pod_template_replacements(template: &str, keep_namespace: bool) -> Vec<(&'static str, String)> {
+    let mut out = Vec::with_capacity(6);
+    if keep_namespace {
+        out.push(("object.metadata.namespace", "object.metadata.namespace".to_string()));
+        out.push(("oldObject.metadata.namespace", "oldObject.metadata.namespace".to_string()));
+    }
+    out.extend([
         ("object.spec", format!("object.{template}.spec")),
         ("object.metadata", format!("object.{template}.metadata")),
         ("oldObject.spec", format!("oldObject.{template}.spec")),
         ("oldObject.metadata", format!("oldObject.{template}.metadata")),
-    ]
+    ]);
+    out
 }
 
 impl Compiled {
     /// The expression rewritten for a pod template, as [`Program::for_pod_template`] does.
-    pub fn for_pod_template(&self, template: &str) -> Result<Compiled, CompileError> {
-        let replacements = pod_template_replacements(template);
+    pub fn for_pod_template(
+        &self,
+        template: &str,
+        keep_namespace: bool,
+    ) -> Result<Compiled, CompileError> {
+        let replacements = pod_template_replacements(template, keep_namespace);
         let borrowed: Vec<(&str, &str)> =
             replacements.iter().map(|(a, b)| (*a, b.as_str())).collect();
         self.rewritten(&borrowed)
@@ -289,8 +300,12 @@ impl Program {
     /// The program for a pod controller, generated from one written for Pods (autogen):
     /// `object.spec` and `object.metadata` (and `oldObject`'s) move to the pod template at
     /// `template` (`spec.template`, or `spec.jobTemplate.spec.template` for CronJobs).
-    pub fn for_pod_template(&self, template: &str) -> Result<Program, CompileError> {
-        let replacements = pod_template_replacements(template);
+    pub fn for_pod_template(
+        &self,
+        template: &str,
+        keep_namespace: bool,
+    ) -> Result<Program, CompileError> {
+        let replacements = pod_template_replacements(template, keep_namespace);
         let borrowed: Vec<(&str, &str)> =
             replacements.iter().map(|(a, b)| (*a, b.as_str())).collect();
         self.rewritten(&borrowed)

@@ -19,7 +19,7 @@ impl Rule {
         let template = if cronjob { "spec.jobTemplate.spec.template" } else { "spec.template" };
         let rewritten = cel
             .program
-            .for_pod_template(template)
+            .for_pod_template(template, false)
             .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })?;
         self.cel = Some(CelRule { program: Arc::new(rewritten), ..cel.clone() });
         Ok(())

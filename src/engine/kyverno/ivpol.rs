@@ -52,7 +52,8 @@ pub(super) struct Images {
 /// One `matchImageReferences` entry.
 #[derive(Clone, Debug)]
 enum Reference {
-    Glob(globset::GlobMatcher),
+    /// A glob as gobwas/glob reads it, as a regular expression.
+    Glob(regex::Regex),
     /// A CEL expression over `ref`, the image reference.
     Expression(Compiled),
 }
@@ -121,7 +122,7 @@ pub(super) fn compile(spec: &Node, autogen: &Variants) -> Result<Images, PolicyE
                 .iter()
                 .map(|(name, c)| {
                     let c = c
-                        .for_pod_template(template)
+                        .for_pod_template(template, true)
                         .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })?;
                     Ok((name.clone(), c))
                 })
@@ -131,12 +132,8 @@ pub(super) fn compile(spec: &Node, autogen: &Variants) -> Result<Images, PolicyE
     let mut references = Vec::new();
     for (i, n) in list(spec, "matchImageReferences")?.iter().enumerate() {
         if let Some(glob) = n.get("glob").and_then(Node::as_str).filter(|g| !g.is_empty()) {
-            let matcher = globset::GlobBuilder::new(glob)
-                .literal_separator(false)
-                .backslash_escape(true)
-                .build()
-                .map_err(|e| err(n, format!("matchImageReferences[{i}].glob: {e}")))?
-                .compile_matcher();
+            let matcher = glob_regex(glob)
+                .map_err(|e| err(n, format!("matchImageReferences[{i}].glob: {e}")))?;
             references.push(Reference::Glob(matcher));
         } else if let Some(expression) = n.get("expression") {
             let what = format!("matchImageReferences[{i}].expression");
@@ -181,24 +178,40 @@ fn pod_spec_path(adm: &Admission<'_>) -> Option<&'static [&'static str]> {
 }
 
 impl Images {
-    /// Evaluates the policy on a resource its constraints match, with `program` (the policy's
-    /// or an autogen variant's, `variant`): no response when a match condition is false, as
-    /// Kyverno gives none.
+    /// Evaluates the policy (`cel`, the CEL part of `policy`) on a resource: no response when
+    /// its constraints or a match condition do not select the resource, as Kyverno gives none.
+    /// Exceptions come after the match conditions, and skip the resource whatever their
+    /// `reportResult`; they do not reach the autogen variants (Kyverno's CLI attaches none to
+    /// them).
     pub(super) fn evaluate(
         &self,
-        policy: &CelPolicy,
-        (program, variant): (&Program, Option<usize>),
+        policy: &super::Policy,
+        cel: &CelPolicy,
         resource: &Value,
         request: &Request<'_>,
     ) -> Option<RuleResponse> {
+        let (program, variant) = match cel.select(resource, request) {
+            Ok(Some(selected)) => selected,
+            Ok(None) => return None,
+            Err(e) => return Some(response(Status::Error, e)),
+        };
         let adm = super::policy::admission(resource, request);
         let mut vars = cel::activation(resource, request, &adm);
         let host = cel::ClusterHost { cluster: request.cluster };
         let limits = &request.limits;
-        match program.conditions_hold(&vars, limits, Some(&host), policy.errors_ignored) {
+        match program.conditions_hold(&vars, limits, Some(&host), cel.errors_ignored) {
             None => {}
             Some(Outcome::Error(e)) => return Some(response(Status::Error, e)),
             Some(_) => return None,
+        }
+        if variant.is_none() {
+            if let Some(mut excepted) = policy.cel_excepted(resource, request) {
+                if excepted.status == Status::Pass {
+                    excepted.status = Status::Skip;
+                    excepted.message = excepted.message.replace("is passed", "is skipped");
+                }
+                return Some(excepted);
+            }
         }
         let extractors = match variant {
             Some(i) => self.autogen_extractors.get(i).unwrap_or(&self.extractors),
@@ -212,15 +225,27 @@ impl Images {
             .iter()
             .flat_map(|(_, list)| list.iter().map(|(image, at)| (image.as_str(), at.as_ref())))
             .collect();
-        let fails = if policy.warn_only { Status::Warn } else { Status::Fail };
-        if self.verify_digest && !(request.pins_digests && self.mutate_digest) {
-            if let Some((image, at)) = selected.iter().find(|(image, _)| !image.contains('@')) {
-                return Some(RuleResponse {
-                    rule: String::new(),
-                    status: fails,
-                    message: format!("image {image} does not have a digest"),
-                    path: at.cloned(),
-                });
+        // A failure is `fail` even when the policy only warns, as Kyverno reports it.
+        let fails = Status::Fail;
+        if self.verify_digest {
+            // In `check`, mutateDigest pins the images of the containers (those the built-in
+            // extractors find) before validation, as the cluster's mutating webhook does.
+            let pinned = |at: Option<&Vec<String>>| {
+                request.pins_digests && self.mutate_digest && at.is_some()
+            };
+            for (image, at) in &selected {
+                match has_digest(image) {
+                    Err(e) => return Some(response(Status::Error, e)),
+                    Ok(false) if !pinned(*at) => {
+                        return Some(RuleResponse {
+                            rule: String::new(),
+                            status: fails,
+                            message: format!("image {image} does not have a digest"),
+                            path: at.cloned(),
+                        })
+                    }
+                    Ok(_) => {}
+                }
             }
         }
         let by_category = images
@@ -340,6 +365,105 @@ impl Images {
     }
 }
 
+/// A glob as gobwas/glob reads it without separators (what Kyverno compiles
+/// `matchImageReferences` globs with): `*` (and `**`) any text, `/` included, `?` one
+/// character, `[abc]`, `[a-z]`, `[!abc]`, `{a,b}` alternatives, `\` escaping the next
+/// character.
+fn glob_regex(glob: &str) -> Result<regex::Regex, String> {
+    let mut out = String::from("(?s)^");
+    let mut chars = glob.chars();
+    let mut depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push_str(".*"),
+            '?' => out.push('.'),
+            '\\' => {
+                let next = chars.next().ok_or("a trailing `\\` escapes nothing")?;
+                out.push_str(&regex::escape(&next.to_string()));
+            }
+            '[' => {
+                out.push('[');
+                let mut first = true;
+                loop {
+                    let c = chars.next().ok_or("unclosed `[`")?;
+                    match c {
+                        ']' if !first => break,
+                        '!' if first => out.push('^'),
+                        '-' => out.push('-'),
+                        c => out.push_str(&regex::escape(&c.to_string())),
+                    }
+                    first = false;
+                }
+                out.push(']');
+            }
+            '{' => {
+                depth += 1;
+                out.push_str("(?:");
+            }
+            ',' if depth > 0 => out.push('|'),
+            '}' if depth > 0 => {
+                depth -= 1;
+                out.push(')');
+            }
+            c => out.push_str(&regex::escape(&c.to_string())),
+        }
+    }
+    if depth > 0 {
+        return Err("unclosed `{`".into());
+    }
+    out.push('$');
+    regex::Regex::new(&out).map_err(|e| e.to_string())
+}
+
+/// Whether an image reference has a digest, as go-containerregistry's `ParseReference`
+/// (with its default, weak validation) reads it: a tag reference, else a digest one, else
+/// an error.
+fn has_digest(image: &str) -> Result<bool, String> {
+    let repository_ok = |name: &str| -> bool {
+        let (registry, repo) = match name.split_once('/') {
+            Some((first, rest)) if first.contains(['.', ':']) => (first, rest),
+            _ => ("", name),
+        };
+        let registry_ok = registry
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+        registry_ok
+            && (2..=255).contains(&repo.len())
+            && repo.bytes().all(|b| {
+                b.is_ascii_lowercase()
+                    || b.is_ascii_digit()
+                    || matches!(b, b'_' | b'-' | b'.' | b'/')
+            })
+    };
+    // A tag reference: `name[:tag]`, the tag after the last `:` that no `/` follows.
+    let tag_reference = || -> Option<&str> {
+        let (base, tag) = match image.rsplit_once(':') {
+            Some((base, tag)) if !tag.contains('/') => (base, tag),
+            _ => (image, "latest"),
+        };
+        let tag_ok = (1..=128).contains(&tag.len())
+            && tag.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        (tag_ok && repository_ok(base)).then_some(base)
+    };
+    if tag_reference().is_some() {
+        return Ok(false);
+    }
+    if let [base, digest] = image.split('@').collect::<Vec<_>>()[..] {
+        let digest_ok = digest.len() == 71
+            && digest.starts_with("sha256:")
+            && digest[7..].bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        // The name may carry a tag too.
+        let name = match base.rsplit_once(':') {
+            Some((name, tag)) if !tag.contains('/') && repository_ok(name) => name,
+            _ => base,
+        };
+        if digest_ok && repository_ok(name) {
+            return Ok(true);
+        }
+    }
+    Err(format!("failed to parse image reference {image}: could not parse reference: {image}"))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -443,13 +567,13 @@ spec:
         let rule = "  validations:\n  - expression: images.containers.all(i, i.contains('@'))\n    message: pin it\n  - expression: \"images.containers.size() == 2 && attestations.sbom == 'sbom' && attestors.notary.notary.certs.value == 'CERT'\"\n";
         let p =
             policy(&ivpol(&format!("  validationConfigurations: {{verifyDigest: false}}\n{rule}")));
-        let pinned = format!("ghcr.io/a:1{DIGEST}");
-        let other = format!("registry.example.com/b:2{DIGEST}");
+        let pinned = format!("ghcr.io/acme/web{DIGEST}");
+        let other = format!("registry.example.com/team/b:2{DIGEST}");
         // `docker.io` is not selected; both others are (glob, expression).
         let r = one(&p, &pod(&["docker.io/nginx:1", &pinned, &other]), &Request::default());
         assert_eq!(r.status, Status::Error);
         assert!(r.message.contains("validationConfigurations.required"), "{}", r.message);
-        let r = one(&p, &pod(&["ghcr.io/a:1", &other]), &Request::default());
+        let r = one(&p, &pod(&["ghcr.io/acme/web:1", &other]), &Request::default());
         assert_eq!((r.status, r.message.as_str()), (Status::Fail, "pin it"));
         let optional = policy(&ivpol(&format!(
             "  validationConfigurations: {{verifyDigest: false, required: false}}\n{rule}"
@@ -470,19 +594,92 @@ spec:
         let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "d", "namespace": "apps"},
             "spec": {"template": {"metadata": {"labels": {"env": "prod"}}, "spec": {
-                "containers": [{"name": "c", "image": "ghcr.io/a:1"}],
-                "sidecars": [{"ref": "ghcr.io/s:1"}]}}}});
+                "containers": [{"name": "c", "image": "ghcr.io/acme/web:1"}],
+                "sidecars": [{"ref": "ghcr.io/acme/sidecar:1"}]}}}});
         let r = one(&p, &deployment, &Request::default());
         assert_eq!(r.status, Status::Fail);
-        assert_eq!(r.message, "image ghcr.io/a:1 does not have a digest");
+        assert_eq!(r.message, "image ghcr.io/acme/web:1 does not have a digest");
         assert_eq!(r.path.unwrap(), ["spec", "template", "spec", "containers", "0", "image"]);
         let mut pinned = deployment.clone();
         pinned["spec"]["template"]["spec"]["containers"][0]["image"] =
-            json!(format!("ghcr.io/a:1{DIGEST}"));
+            json!(format!("ghcr.io/acme/web:1{DIGEST}"));
         pinned["spec"]["template"]["spec"]["sidecars"][0]["ref"] =
-            json!(format!("ghcr.io/s:1{DIGEST}"));
+            json!(format!("ghcr.io/acme/sidecar{DIGEST}"));
         let r = one(&p, &pinned, &Request::default());
         assert_eq!((r.status, r.message.as_str()), (Status::Fail, "no sidecars"));
+    }
+
+    #[test]
+    fn references_and_globs_as_kyverno_reads_them() {
+        use super::{glob_regex, has_digest};
+        assert_eq!(has_digest("nginx"), Ok(false));
+        assert_eq!(has_digest("ghcr.io/acme/web:v1"), Ok(false));
+        assert_eq!(has_digest(&format!("ghcr.io/acme/web{DIGEST}")), Ok(true));
+        assert_eq!(has_digest(&format!("ghcr.io/acme/web:v1{DIGEST}")), Ok(true));
+        // What go-containerregistry refuses is an error: upper case, a one-letter
+        // repository, a short digest.
+        for bad in ["ghcr.io/Acme/web:v1", "ghcr.io/a:1", "ghcr.io/acme/web@sha256:abc"] {
+            assert!(
+                has_digest(bad).unwrap_err().contains("failed to parse image reference"),
+                "{bad}"
+            );
+        }
+        let glob = |g: &str, image: &str| glob_regex(g).unwrap().is_match(image);
+        assert!(glob("ghcr.io/*", "ghcr.io/acme/web:v1"));
+        assert!(glob("*nginx*", "docker.io/library/nginx:1"));
+        // No path semantics: `**/` needs a `/`, `[^a]` is `^` or `a`.
+        assert!(!glob("**/nginx*", "nginx:1"));
+        assert!(glob("[^a]", "^") && !glob("[^a]", "b"));
+        assert!(glob("[!a]", "b") && !glob("[!a]", "a"));
+        assert!(glob("{ghcr.io,quay.io}/acme/*", "quay.io/acme/x"));
+        assert!(glob_regex("[ab").is_err());
+    }
+
+    #[test]
+    fn exceptions_come_after_match_conditions_and_always_skip() {
+        use crate::engine::kyverno::exception::PolicyException;
+        let p = policy(&ivpol(
+            "  validationConfigurations: {required: false}\n  validations:\n  - expression: 'false'\n",
+        ));
+        let doc = parse_stream(
+            "apiVersion: policies.kyverno.io/v1beta1\nkind: PolicyException\nmetadata: {name: all, namespace: apps}\nspec:\n  policyRefs:\n  - {name: signed-images, kind: ImageValidatingPolicy}\n  matchConditions:\n  - {name: any, expression: 'true'}\n  reportResult: pass\n",
+            &Limits::default(),
+        );
+        let exceptions = vec![PolicyException::from_node(&doc.documents[0].root).unwrap()];
+        let req = Request { exceptions: Some(&exceptions), ..Request::default() };
+        let image = format!("ghcr.io/acme/web{DIGEST}");
+        let r = one(&p, &pod(&[&image]), &req);
+        assert_eq!((r.status, r.rule.as_str()), (Status::Skip, "exception"), "{r:?}");
+        // A pod its match conditions leave out gets no row, exception or not.
+        let mut dev = pod(&[&image]);
+        dev["metadata"]["labels"]["env"] = json!("dev");
+        assert!(p.evaluate(&dev, &req).is_empty());
+    }
+
+    #[test]
+    fn autogen_as_kyverno_can_autogen() {
+        let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "d", "namespace": "apps"},
+            "spec": {"template": {"metadata": {"labels": {"env": "prod"}}, "spec": {
+                "containers": [{"name": "c", "image": "ghcr.io/acme/web:1"}]}}}});
+        let rc = json!({"apiVersion": "v1", "kind": "ReplicationController",
+            "metadata": {"name": "r", "namespace": "apps"},
+            "spec": {"template": {"metadata": {"labels": {"env": "prod"}}, "spec": {
+                "containers": [{"name": "c", "image": "ghcr.io/acme/web:1"}]}}}});
+        let p = policy(&ivpol("  validations:\n  - expression: 'true'\n"));
+        assert_eq!(p.evaluate(&deployment, &Request::default()).len(), 1);
+        assert!(p.evaluate(&rc, &Request::default()).is_empty(), "no ReplicationControllers");
+        // An object selector means no autogen.
+        let selecting = policy(&ivpol("  validations:\n  - expression: 'true'\n").replace(
+            "      resources: [pods]\n",
+            "      resources: [pods]\n    objectSelector: {matchLabels: {app: web}}\n",
+        ));
+        assert!(selecting.evaluate(&deployment, &Request::default()).is_empty());
+        // `object.metadata.namespace` stays the controller's.
+        let ns = policy(&ivpol(
+            "  validationConfigurations: {verifyDigest: false, required: false}\n  validations:\n  - expression: object.metadata.namespace == 'apps'\n",
+        ));
+        assert_eq!(one(&ns, &deployment, &Request::default()).status, Status::Pass);
     }
 
     fn compile_error(text: &str) -> PolicyError {

@@ -173,6 +173,10 @@ impl Policy {
             if !cel.role.responds() {
                 return Vec::new();
             }
+            if let vpol::Role::VerifyImages(images) = &cel.role {
+                // Its exceptions come after its match conditions (see `ivpol`).
+                return images.evaluate(self, cel, resource, request).into_iter().collect();
+            }
             if let Some(response) = self.cel_excepted(resource, request) {
                 return vec![response];
             }

@@ -211,10 +211,10 @@ pub(super) fn compile(root: &Node, kind: &str) -> Result<CelPolicy, PolicyError>
     } else if deleting {
         policy.role = Role::Delete;
     } else if kind.ends_with("ImageValidatingPolicy") {
-        policy.autogen = autogen(&policy, spec)?;
+        policy.autogen = autogen(&policy, spec, true)?;
         policy.role = Role::VerifyImages(Box::new(super::ivpol::compile(spec, &policy.autogen)?));
     } else {
-        policy.autogen = autogen(&policy, spec)?;
+        policy.autogen = autogen(&policy, spec, false)?;
     }
     Ok(policy)
 }
@@ -227,16 +227,47 @@ pub(super) fn only_pods(policy: &CelPolicy) -> bool {
         })
 }
 
+/// Whether an ImageValidatingPolicy is generated for pod controllers (Kyverno's
+/// `CanAutoGen`): one resource rule, for `pods` of `v1` in the core group and no names, no
+/// exclusions, no object selector.
+fn can_autogen(policy: &CelPolicy) -> bool {
+    let selects = policy.object_selector.as_ref().is_some_and(|s| {
+        ["matchLabels", "matchExpressions"].iter().any(|k| {
+            s.get(k).is_some_and(|v| {
+                v.as_object().is_some_and(|m| !m.is_empty())
+                    || v.as_array().is_some_and(|a| !a.is_empty())
+            })
+        })
+    });
+    match policy.rules.as_slice() {
+        [rule] => {
+            !selects
+                && policy.exclude.is_empty()
+                && rule.names.is_empty()
+                && rule.groups == [""]
+                && rule.versions == ["v1"]
+                && rule.resources == ["pods"]
+        }
+        _ => false,
+    }
+}
+
 /// Kyverno generates the policy for pod controllers when it matches only Pods: `object.spec`
-/// (and `metadata`) move to the pod template (kyverno-compat.md, 11 and 16).
-fn autogen(policy: &CelPolicy, spec: &Node) -> Result<Variants, PolicyError> {
-    if !only_pods(policy) {
+/// (and `metadata`) move to the pod template (kyverno-compat.md, 11 and 16). An
+/// ImageValidatingPolicy (`images`) follows the Kyverno release that brought it: `CanAutoGen`,
+/// no ReplicationControllers, and `object.metadata.namespace` kept.
+fn autogen(policy: &CelPolicy, spec: &Node, images: bool) -> Result<Variants, PolicyError> {
+    if !(if images { can_autogen(policy) } else { only_pods(policy) }) {
         return Ok(Vec::new());
     }
     let configured = spec.at(&["autogen", "podControllers", "controllers"]);
+    let defaults = PLAIN_CONTROLLERS
+        .iter()
+        .filter(|k| !(images && **k == "ReplicationController"))
+        .chain(&["CronJob"]);
     let wanted: Vec<String> = match configured {
         Some(list) => strings(Some(list)),
-        None => PLAIN_CONTROLLERS.iter().chain(&["CronJob"]).map(|s| (*s).to_string()).collect(),
+        None => defaults.map(|s| (*s).to_string()).collect(),
     };
     let is = |kind: &str| {
         wanted
@@ -246,7 +277,7 @@ fn autogen(policy: &CelPolicy, spec: &Node) -> Result<Variants, PolicyError> {
     let rewrite = |template: &str| {
         policy
             .program
-            .for_pod_template(template)
+            .for_pod_template(template, images)
             .map_err(|e| PolicyError { pos: Some(e.pos), message: e.message })
     };
     let mut out = Vec::new();
@@ -288,17 +319,11 @@ impl CelPolicy {
 
     /// Evaluates the policy on one resource: no response when it does not match.
     pub(super) fn evaluate(&self, resource: &Value, request: &Request<'_>) -> Vec<RuleResponse> {
-        let (program, variant) = match self.select(resource, request) {
-            Ok(Some(selected)) => selected,
+        let program = match self.select(resource, request) {
+            Ok(Some((program, _))) => program,
             Ok(None) => return Vec::new(),
             Err(e) => return vec![response(Status::Error, e)],
         };
-        if let Role::VerifyImages(images) = &self.role {
-            return images
-                .evaluate(self, (program, variant), resource, request)
-                .into_iter()
-                .collect();
-        }
         if matches!(self.role, Role::Delete) {
             return vec![deletes(program, resource, request)];
         }
