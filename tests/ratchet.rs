@@ -246,3 +246,69 @@ fn kustomize_builds_do_not_drop_below_the_recorded_count() {
         "kustomize cases built exactly dropped to {passed} (recorded {floor})"
     );
 }
+
+/// Go's own `text/template` tests (`$MTK_LINT_HELM_CORPUS/templates/go-text-template.jsonl`,
+/// the deterministic cases, with the helpers Go's tests define where a case uses them): the
+/// cases executed exactly (same output, or an error where Go fails) never drop below the
+/// count recorded in docs/CONFORMANCE.md.
+#[test]
+fn go_template_cases_do_not_drop_below_the_recorded_count() {
+    use mtk_lint::render::gotemplate::{render, Funcs, Value};
+    let dir = std::env::var_os("MTK_LINT_HELM_CORPUS")
+        .map(PathBuf::from)
+        .expect("MTK_LINT_HELM_CORPUS names the Helm corpus: run scripts/ratchet.sh");
+    let cases = std::fs::read_to_string(dir.join("templates/go-text-template.jsonl"))
+        .expect("templates/go-text-template.jsonl of the Helm corpus");
+    let mut funcs = Funcs::builtins();
+    // The helpers of Go's exec_test.go the cases call.
+    funcs.insert("echo", |_, a| Ok(a.first().cloned().unwrap_or(Value::Nil)));
+    funcs.insert("zeroArgs", |_, _| Ok(Value::string("zeroArgs")));
+    // Typed as Go's helpers are: a string parameter refuses anything else.
+    fn text(v: &Value) -> Result<&str, String> {
+        v.as_str()
+            .ok_or_else(|| format!("wrong type for value; expected string; got {}", v.type_name()))
+    }
+    funcs.insert("oneArg", |_, a| Ok(Value::string(&format!("oneArg={}", text(&a[0])?))));
+    funcs.insert("twoArgs", |_, a| {
+        Ok(Value::string(&format!("twoArgs={}{}", text(&a[0])?, text(&a[1])?)))
+    });
+    funcs.insert("returnInt", |_, _| Ok(Value::Int(7)));
+    funcs.insert("typeOf", |_, a| Ok(Value::string(a[0].type_name())));
+    funcs.insert("add", |_, a| {
+        Ok(Value::Int(a.iter().map(|v| if let Value::Int(i) = v { *i } else { 0 }).sum()))
+    });
+    funcs.insert("die", |_, _| Err("die".into()));
+    funcs.insert("valueString", |_, a| text(&a[0]).map(|_| Value::string("value is ignored")));
+    let (mut passed, mut run) = (0, 0);
+    for line in cases.lines() {
+        let case: serde_json::Value = serde_json::from_str(line).expect("a JSON case");
+        if case["deterministic"] == false {
+            continue;
+        }
+        let needs = case["test_funcs"].as_array().map(Vec::as_slice).unwrap_or_default();
+        if needs.iter().any(|f| f.as_str().is_some_and(|f| !funcs.has(f))) {
+            continue;
+        }
+        run += 1;
+        let template = case["template"].as_str().unwrap_or_default();
+        let data = Value::from_json(&case["data"]);
+        let got = render("t", template, &data, &funcs);
+        let ok = match (&got, case["error"].as_bool().unwrap_or(false)) {
+            (Err(_), true) => true,
+            (Ok(out), false) => case["expect"].as_str() == Some(out.as_str()),
+            _ => false,
+        };
+        passed += usize::from(ok);
+        if !ok && std::env::var_os("MTK_LINT_GOTEMPLATE_VERBOSE").is_some() {
+            eprintln!("FAILED {}: {template:?} -> {got:?} want {}", case["id"], case["expect"]);
+        }
+    }
+    eprintln!("Go text/template cases executed exactly: {passed} of {run}");
+    let doc = std::fs::read_to_string(repo().join("docs/CONFORMANCE.md")).unwrap();
+    let floor: usize = doc
+        .lines()
+        .find_map(|l| l.strip_prefix("<!-- ratchet-gotemplate: pass="))
+        .and_then(|rest| rest.trim_end_matches("-->").trim().parse().ok())
+        .expect("a `<!-- ratchet-gotemplate: pass=N -->` line in docs/CONFORMANCE.md");
+    assert!(passed >= floor, "Go template cases dropped to {passed} (recorded {floor})");
+}

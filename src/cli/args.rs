@@ -92,6 +92,15 @@ pub struct RenderArgs {
     /// Write to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
+
+    /// Render one Go template (as Helm's engine does, with Go's builtins) instead of a
+    /// kustomization: for template authors, and for the conformance tests.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["path", "unit", "provenance"])]
+    pub gotemplate: Option<PathBuf>,
+
+    /// The data (dot) of `--gotemplate`: a JSON file. Default: no data.
+    #[arg(long, value_name = "FILE.json", requires = "gotemplate")]
+    pub data: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -10,6 +10,9 @@ use crate::render::order::Order;
 use crate::render::{emit, tree};
 
 pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
+    if let Some(template) = &args.gotemplate {
+        return run_gotemplate(args, &cwd.join(template));
+    }
     if let Some(unit) = &args.unit {
         return run_unit(args, cwd, unit);
     }
@@ -68,6 +71,41 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
         }
     };
     match super::emit(args.output.as_deref(), write) {
+        Ok(()) => 0,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
+        Err(e) => super::fatal(&format!("cannot write the output: {e}")),
+    }
+}
+
+/// `render --gotemplate FILE [--data FILE.json]`: one template executed with the data, its
+/// output written as is; a template that does not parse or execute is an error worded as Go
+/// words it (exit 2).
+fn run_gotemplate(args: &RenderArgs, template: &Path) -> u8 {
+    use crate::render::gotemplate::{render, Funcs, Value};
+    let text = match std::fs::read_to_string(template) {
+        Ok(text) => text,
+        Err(e) => return super::fatal(&format!("cannot read {}: {e}", template.display())),
+    };
+    let data = match &args.data {
+        None => Value::Nil,
+        Some(path) => {
+            let parsed = std::fs::read_to_string(path).map_err(|e| e.to_string()).and_then(|t| {
+                serde_json::from_str::<serde_json::Value>(&t).map_err(|e| e.to_string())
+            });
+            match parsed {
+                Ok(json) => Value::from_json(&json),
+                Err(e) => {
+                    return super::fatal(&format!("cannot read {} as JSON: {e}", path.display()))
+                }
+            }
+        }
+    };
+    let name = template.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let out = match render(&name, &text, &data, &Funcs::builtins()) {
+        Ok(out) => out,
+        Err(e) => return super::fatal(&crate::report::sanitize::field(&e.message)),
+    };
+    match super::emit(args.output.as_deref(), |w| w.write_all(out.as_bytes())) {
         Ok(()) => 0,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => 0,
         Err(e) => super::fatal(&format!("cannot write the output: {e}")),

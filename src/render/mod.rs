@@ -16,6 +16,7 @@ mod fields;
 mod fieldspec;
 pub mod flux;
 mod generators;
+pub mod gotemplate;
 pub mod kustomize;
 mod merge_keys;
 mod metadata;

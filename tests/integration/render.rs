@@ -298,3 +298,32 @@ fn one_unit_is_found_with_the_trees_config() {
     assert!(excluded.stderr.contains("no build unit is called"), "{}", excluded.stderr);
     assert_eq!(render("bad/clusters/production").code, 0);
 }
+
+/// `render --gotemplate FILE --data FILE.json` executes one Go template: output as Go writes it,
+/// and an error (exit 2) worded as Go words it, with the template's name, line and column.
+#[test]
+fn a_go_template_renders_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pod.tpl"),
+        "name: {{ .name }}\n{{- range $i, $p := .ports }}\n- {{ $i }}: {{ printf \"%05d\" $p }}{{ end }}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("data.json"), r#"{"name": "web", "ports": [80, 443]}"#).unwrap();
+    let run =
+        mtk_in(dir.path(), &["render", "--gotemplate", "pod.tpl", "--data", "data.json"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "name: web\n- 0: 00080\n- 1: 00443\n");
+    std::fs::write(dir.path().join("bad.tpl"), "a\n{{ .name.first }}").unwrap();
+    let run =
+        mtk_in(dir.path(), &["render", "--gotemplate", "bad.tpl", "--data", "data.json"], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("template: bad.tpl:2:3: executing \"bad.tpl\" at <.name.first>: can't evaluate field first in type string"),
+        "{}",
+        run.stderr
+    );
+    let run = mtk_in(dir.path(), &["render", "--gotemplate", "pod.tpl", "--data", "pod.tpl"], None);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("cannot read pod.tpl as JSON"), "{}", run.stderr);
+}

@@ -1,0 +1,593 @@
+//! Executing parsed templates (Go's `text/template/exec.go`): walking the body, evaluating
+//! pipelines, fields, variables and function calls, `if`/`with`/`range`/`template` with Go's
+//! scoping, and errors written as Go writes them (`template: NAME:LINE:COL: executing "NAME"
+//! at <NODE>: MESSAGE`).
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::format;
+use super::parse::{parse, Arg, Command, Control, Node, Number, Pipe};
+use super::value::Value;
+
+type Result<T> = std::result::Result<T, Error>;
+
+/// How deep `{{template}}` calls may nest before execution stops with an error (Go allows
+/// 100,000; this engine recurses on the thread's stack, and charts nest a few levels).
+pub const MAX_DEPTH: usize = 100;
+
+/// A template's text and the name errors give it.
+#[derive(Debug)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// A named body: its nodes and the source they were parsed from.
+#[derive(Debug)]
+struct Body {
+    nodes: Vec<Node>,
+    source: Rc<Source>,
+}
+
+/// An error, as Go writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Error {
+    pub message: String,
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// A function templates may call; it gets the executor (for `include`, `tpl`) and the
+/// evaluated arguments. An error message is wrapped as Go wraps a function's error
+/// (`error calling NAME: …`) unless it is an argument count or type error.
+pub type Func = fn(&mut Exec<'_>, &[Value]) -> std::result::Result<Value, String>;
+
+/// The functions templates may call, by name.
+#[derive(Clone, Default)]
+pub struct Funcs {
+    map: HashMap<&'static str, Func>,
+}
+
+impl Funcs {
+    /// Go's builtins (`and or not len index slice print printf println html js urlquery call
+    /// eq ne lt le gt ge`).
+    #[must_use]
+    pub fn builtins() -> Funcs {
+        let mut f = Funcs::default();
+        super::builtins::register(&mut f);
+        f
+    }
+
+    pub fn insert(&mut self, name: &'static str, func: Func) {
+        self.map.insert(name, func);
+    }
+
+    #[must_use]
+    pub fn has(&self, name: &str) -> bool {
+        self.map.contains_key(name)
+    }
+}
+
+/// A set of templates that can call each other (`{{template}}`, `define`).
+#[derive(Default)]
+pub struct Templates {
+    bodies: HashMap<String, Rc<Body>>,
+    /// Helm's `missingkey=zero`: a missing key is a nil value (so a field of it is an error),
+    /// rather than Go's default, an invalid value whose fields are invalid too.
+    pub missing_zero: bool,
+}
+
+fn line_col(text: &str, pos: usize) -> (usize, usize) {
+    let before = &text[..pos.min(text.len())];
+    let line = 1 + before.matches('\n').count();
+    let col = before.rfind('\n').map_or(pos, |nl| pos - nl - 1);
+    (line, col)
+}
+
+impl Templates {
+    /// Parses `text` as the template `name` (and the templates it defines, which replace
+    /// earlier ones of the same name, as Helm's single template set does).
+    pub fn parse(&mut self, name: &str, text: &str, funcs: &Funcs) -> Result<()> {
+        let parsed = parse(text, &|f| funcs.has(f)).map_err(|e| {
+            let (line, _) = line_col(text, e.pos);
+            Error { message: format!("template: {name}:{line}: {}", e.message) }
+        })?;
+        let source = Rc::new(Source { name: name.to_string(), text: text.to_string() });
+        for (define, nodes) in parsed.defines {
+            let body = Body { nodes, source: Rc::clone(&source) };
+            self.bodies.insert(define, Rc::new(body));
+        }
+        self.bodies.insert(name.to_string(), Rc::new(Body { nodes: parsed.body, source }));
+        Ok(())
+    }
+
+    #[must_use]
+    pub fn has(&self, name: &str) -> bool {
+        self.bodies.contains_key(name)
+    }
+
+    /// Executes the template `name` with `data` as dot.
+    pub fn execute(&self, name: &str, data: &Value, funcs: &Funcs) -> Result<String> {
+        self.execute_traced(name, data, funcs).map(|w| w.text)
+    }
+
+    /// [`Templates::execute`], saying which template node wrote each part of the output.
+    pub fn execute_traced(&self, name: &str, data: &Value, funcs: &Funcs) -> Result<Written> {
+        let body = self.bodies.get(name).ok_or_else(|| Error {
+            message: format!("template: no template {name:?} associated with template {name:?}"),
+        })?;
+        let mut exec = Exec {
+            templates: self,
+            funcs,
+            out: String::new(),
+            marks: Vec::new(),
+            vars: vec![("$".into(), data.clone())],
+            depth: 0,
+            source: Rc::clone(&body.source),
+            name: name.to_string(),
+        };
+        match exec.walk_list(data, &body.nodes) {
+            Err(Stop::Error(e)) => Err(e),
+            Ok(()) | Err(Stop::Break | Stop::Continue) => {
+                Ok(Written { text: exec.out, marks: exec.marks })
+            }
+        }
+    }
+}
+
+/// Why walking stopped: `{{break}}`, `{{continue}}` or an error.
+enum Stop {
+    Break,
+    Continue,
+    Error(Error),
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Error(e)
+    }
+}
+
+/// Where a part of the output comes from: from byte `at` of the output on (until the next
+/// mark), the node at byte `pos` of `template` wrote it.
+#[derive(Clone, Debug)]
+pub struct Mark {
+    pub at: usize,
+    pub template: Rc<Source>,
+    pub pos: usize,
+}
+
+/// What an execution wrote, and which template node wrote each part.
+#[derive(Debug)]
+pub struct Written {
+    pub text: String,
+    pub marks: Vec<Mark>,
+}
+
+impl Written {
+    /// The template and line (from 1) that wrote the byte at `at` of the output.
+    #[must_use]
+    pub fn source_of(&self, at: usize) -> Option<(&str, usize)> {
+        let i = self.marks.partition_point(|m| m.at <= at).checked_sub(1)?;
+        let m = &self.marks[i];
+        Some((&m.template.name, line_col(&m.template.text, m.pos).0))
+    }
+}
+
+/// The state of one execution: what was written, the variables in scope, where it is.
+pub struct Exec<'a> {
+    templates: &'a Templates,
+    funcs: &'a Funcs,
+    out: String,
+    marks: Vec<Mark>,
+    vars: Vec<(String, Value)>,
+    depth: usize,
+    source: Rc<Source>,
+    name: String,
+}
+
+impl Exec<'_> {
+    /// The template set being executed (for `include` and `tpl`).
+    #[must_use]
+    pub fn templates(&self) -> &Templates {
+        self.templates
+    }
+
+    /// Executes another template of the set with `dot`, returning what it writes (Helm's
+    /// `include`).
+    pub fn include(&mut self, name: &str, dot: &Value) -> std::result::Result<String, String> {
+        let saved = std::mem::take(&mut self.out);
+        let marks = self.marks.len();
+        let result = self.call_template(name, dot, 0);
+        let written = std::mem::replace(&mut self.out, saved);
+        // What `include` returns is a value: where it is written, the action writing it is
+        // its source.
+        self.marks.truncate(marks);
+        match result {
+            Ok(()) => Ok(written),
+            Err(e) => Err(e.message),
+        }
+    }
+
+    fn error(&self, pos: usize, node: &dyn std::fmt::Display, message: &str) -> Error {
+        let (line, col) = line_col(&self.source.text, pos);
+        Error {
+            message: format!(
+                "template: {}:{line}:{col}: executing {:?} at <{node}>: {message}",
+                self.source.name, self.name
+            ),
+        }
+    }
+
+    fn walk_list(&mut self, dot: &Value, nodes: &[Node]) -> std::result::Result<(), Stop> {
+        for node in nodes {
+            self.walk(dot, node)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, dot: &Value, node: &Node) -> std::result::Result<(), Stop> {
+        match node {
+            Node::Text(pos, text) => {
+                self.mark(*pos);
+                self.out.push_str(text);
+            }
+            Node::Action(pos, pipe) => {
+                let value = self.pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    self.mark(*pos);
+                    self.print(&value);
+                }
+            }
+            Node::If(c) => self.walk_if(dot, c, false)?,
+            Node::With(c) => self.walk_if(dot, c, true)?,
+            Node::Range(c) => self.walk_range(dot, c)?,
+            Node::Template(pos, name, pipe) => {
+                let new_dot = match pipe {
+                    Some(p) => self.pipeline(dot, p)?,
+                    None => Value::Nil,
+                };
+                self.call_template(name, &new_dot, *pos)?;
+            }
+            Node::Break => return Err(Stop::Break),
+            Node::Continue => return Err(Stop::Continue),
+        }
+        Ok(())
+    }
+
+    fn call_template(&mut self, name: &str, dot: &Value, pos: usize) -> Result<()> {
+        let Some(body) = self.templates.bodies.get(name).cloned() else {
+            let message = format!("template {name:?} not defined");
+            let (line, col) = line_col(&self.source.text, pos);
+            return Err(Error {
+                message: format!(
+                    "template: {}:{line}:{col}: executing {:?} at <{{{{template {name:?}}}}}>: {message}",
+                    self.source.name, self.name
+                ),
+            });
+        };
+        if self.depth >= MAX_DEPTH {
+            let node = format!("{{{{template {name:?}}}}}");
+            return Err(self.error(
+                pos,
+                &node,
+                &format!("exceeded maximum template depth ({MAX_DEPTH})"),
+            ));
+        }
+        let vars = std::mem::replace(&mut self.vars, vec![("$".into(), dot.clone())]);
+        let source = std::mem::replace(&mut self.source, Rc::clone(&body.source));
+        let name = std::mem::replace(&mut self.name, name.to_string());
+        self.depth += 1;
+        let result = self.walk_list(dot, &body.nodes);
+        self.depth -= 1;
+        self.vars = vars;
+        self.source = source;
+        self.name = name;
+        match result {
+            Ok(()) | Err(Stop::Break | Stop::Continue) => Ok(()),
+            Err(Stop::Error(e)) => Err(e),
+        }
+    }
+
+    /// Records that what is written next comes from the node at `pos` of the current template.
+    fn mark(&mut self, pos: usize) {
+        let at = self.out.len();
+        if let Some(last) = self.marks.last_mut().filter(|m| m.at == at) {
+            last.pos = pos;
+            last.template = Rc::clone(&self.source);
+        } else {
+            self.marks.push(Mark { at, template: Rc::clone(&self.source), pos });
+        }
+    }
+
+    fn print(&mut self, value: &Value) {
+        match value {
+            Value::Nil => self.out.push_str("<no value>"),
+            Value::Str(s) => self.out.push_str(s),
+            other => self.out.push_str(&format::v(other)),
+        }
+    }
+
+    fn walk_if(&mut self, dot: &Value, c: &Control, with: bool) -> std::result::Result<(), Stop> {
+        let mark = self.vars.len();
+        let value = self.pipeline(dot, &c.pipe)?;
+        let result = if value.truth() {
+            let inner = if with { &value } else { dot };
+            self.walk_list(inner, &c.list)
+        } else if let Some(else_list) = &c.else_list {
+            self.walk_list(dot, else_list)
+        } else {
+            Ok(())
+        };
+        self.vars.truncate(mark);
+        result
+    }
+
+    fn walk_range(&mut self, dot: &Value, c: &Control) -> std::result::Result<(), Stop> {
+        let mark = self.vars.len();
+        let value = self.pipeline(dot, &c.pipe)?;
+        let items: Vec<(Value, Value)> = match &value {
+            Value::List(items) => {
+                items.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v.clone())).collect()
+            }
+            Value::Map(m) => m.iter().map(|(k, v)| (Value::string(k), v.clone())).collect(),
+            Value::Int(n) => {
+                if c.pipe.decl.len() > 1 {
+                    let node = c.pipe.to_string();
+                    return Err(self
+                        .error(c.pos, &node, "can't use $x, $y with range over int")
+                        .into());
+                }
+                (0..*n).map(|i| (Value::Int(i), Value::Int(i))).collect()
+            }
+            Value::Nil => Vec::new(),
+            other => {
+                let node = c.pipe.to_string();
+                let message = format!("range can't iterate over {}", format::v(other));
+                return Err(self.error(c.pipe.pos, &node, &message).into());
+            }
+        };
+        let inner = self.vars.len();
+        let mut result = Ok(());
+        for (key, item) in &items {
+            // The declared variables are the element (last) and the index or key.
+            if let [first, second] = c.pipe.decl.as_slice() {
+                self.set_var(first, key.clone(), c.pipe.assign, inner);
+                self.set_var(second, item.clone(), c.pipe.assign, inner);
+            } else if let [one] = c.pipe.decl.as_slice() {
+                self.set_var(one, item.clone(), c.pipe.assign, inner);
+            }
+            let r = self.walk_list(item, &c.list);
+            self.vars.truncate(inner);
+            match r {
+                Ok(()) | Err(Stop::Continue) => {}
+                Err(Stop::Break) => break,
+                Err(e @ Stop::Error(_)) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        if items.is_empty() {
+            if let Some(else_list) = &c.else_list {
+                result = self.walk_list(dot, else_list);
+            }
+        }
+        self.vars.truncate(mark);
+        result
+    }
+
+    /// Sets a range variable for one iteration: the pipeline pushed it (`:=`) below `inner`,
+    /// or it is an outer one (`=`).
+    fn set_var(&mut self, name: &str, value: Value, assign: bool, inner: usize) {
+        let scope = if assign { self.vars.len() } else { inner };
+        if let Some(slot) = self.vars[..scope].iter_mut().rev().find(|(n, _)| n == name) {
+            slot.1 = value;
+        }
+    }
+
+    fn pipeline(&mut self, dot: &Value, pipe: &Pipe) -> Result<Value> {
+        let mut value: Option<Value> = None;
+        for cmd in &pipe.cmds {
+            value = Some(self.command(dot, cmd, value)?);
+        }
+        let value = value.unwrap_or(Value::Nil);
+        for name in &pipe.decl {
+            if pipe.assign {
+                if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+                    slot.1 = value.clone();
+                }
+            } else {
+                self.vars.push((name.clone(), value.clone()));
+            }
+        }
+        Ok(value)
+    }
+
+    fn not_a_function(&self, cmd: &Command, last: Option<&Value>) -> Result<()> {
+        if cmd.args.len() > 1 || last.is_some() {
+            let first = &cmd.args[0];
+            let message = format!("can't give argument to non-function {first}");
+            return Err(self.error(first.pos(), first, &message));
+        }
+        Ok(())
+    }
+
+    fn command(&mut self, dot: &Value, cmd: &Command, last: Option<Value>) -> Result<Value> {
+        let first = &cmd.args[0];
+        match first {
+            Arg::Field(pos, names) => {
+                self.field_chain(dot.clone(), names, (cmd, last), (*pos, first))
+            }
+            Arg::Variable(pos, name, names) => {
+                let value = self.variable(*pos, name)?;
+                if names.is_empty() {
+                    self.not_a_function(cmd, last.as_ref())?;
+                    return Ok(value);
+                }
+                self.field_chain(value, names, (cmd, last), (*pos, first))
+            }
+            Arg::Chain(pos, node, names) => {
+                let value = self.arg(dot, node)?;
+                self.field_chain(value, names, (cmd, last), (*pos, first))
+            }
+            Arg::Function(pos, name) => self.function(dot, (*pos, name), &cmd.args[1..], last),
+            Arg::Pipe(_, pipe) => {
+                self.not_a_function(cmd, last.as_ref())?;
+                self.pipeline(dot, pipe)
+            }
+            Arg::Nil(pos) => Err(self.error(*pos, first, "nil is not a command")),
+            _ => {
+                self.not_a_function(cmd, last.as_ref())?;
+                self.arg(dot, first)
+            }
+        }
+    }
+
+    fn variable(&self, pos: usize, name: &str) -> Result<Value> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .ok_or_else(|| self.error(pos, &name, &format!("undefined variable: {name}")))
+    }
+
+    /// `.A.B.C` from `receiver`; arguments (or a piped value) reach the last field only,
+    /// where they are an error (data has no methods).
+    fn field_chain(
+        &mut self,
+        receiver: Value,
+        names: &[String],
+        (cmd, last): (&Command, Option<Value>),
+        (pos, node): (usize, &Arg),
+    ) -> Result<Value> {
+        // A nil that starts a chain is Go's invalid value (nil data, a pipeline's nil result):
+        // its fields are missing. A nil met inside the chain is a nil interface: an error.
+        let mut current = match receiver {
+            Value::Nil => None,
+            v => Some(v),
+        };
+        for (i, name) in names.iter().enumerate() {
+            let final_field = i + 1 == names.len();
+            let has_args = final_field && (cmd.args.len() > 1 || last.is_some());
+            current = match current {
+                // Go's invalid value: its fields are invalid too.
+                None => None,
+                Some(Value::Map(m)) => {
+                    if has_args {
+                        return Err(self.error(
+                            pos,
+                            node,
+                            &format!("{name} is not a method but has arguments"),
+                        ));
+                    }
+                    match m.get(name) {
+                        Some(v) => Some(v.clone()),
+                        None if self.templates.missing_zero => Some(Value::Nil),
+                        None => None,
+                    }
+                }
+                Some(Value::Nil) => {
+                    let message = format!("nil pointer evaluating interface {{}}.{name}");
+                    return Err(self.error(pos, node, &message));
+                }
+                Some(other) => {
+                    let message =
+                        format!("can't evaluate field {name} in type {}", other.type_name());
+                    return Err(self.error(pos, node, &message));
+                }
+            };
+        }
+        Ok(current.unwrap_or(Value::Nil))
+    }
+
+    /// An operand's value.
+    fn arg(&mut self, dot: &Value, arg: &Arg) -> Result<Value> {
+        Ok(match arg {
+            Arg::Dot(_) => dot.clone(),
+            Arg::Nil(_) => Value::Nil,
+            Arg::Bool(_, b) => Value::Bool(*b),
+            Arg::Number(_, Number::Int(i), _) => Value::Int(*i),
+            Arg::Number(_, Number::Float(f), _) => Value::Float(*f),
+            Arg::String(_, s) => Value::string(s),
+            Arg::Field(pos, names) => {
+                let cmd = Command { pos: *pos, args: vec![arg.clone()] };
+                self.field_chain(dot.clone(), names, (&cmd, None), (*pos, arg))?
+            }
+            Arg::Variable(pos, name, names) => {
+                let value = self.variable(*pos, name)?;
+                if names.is_empty() {
+                    value
+                } else {
+                    let cmd = Command { pos: *pos, args: vec![arg.clone()] };
+                    self.field_chain(value, names, (&cmd, None), (*pos, arg))?
+                }
+            }
+            Arg::Chain(pos, node, names) => {
+                let value = self.arg(dot, node)?;
+                let cmd = Command { pos: *pos, args: vec![arg.clone()] };
+                self.field_chain(value, names, (&cmd, None), (*pos, arg))?
+            }
+            Arg::Pipe(_, pipe) => self.pipeline(dot, pipe)?,
+            Arg::Function(pos, name) => self.function(dot, (*pos, name), &[], None)?,
+        })
+    }
+
+    fn function(
+        &mut self,
+        dot: &Value,
+        (pos, name): (usize, &str),
+        args: &[Arg],
+        last: Option<Value>,
+    ) -> Result<Value> {
+        let node = name.to_string();
+        // `and` and `or` stop at the first argument that decides them (Go 1.18).
+        if name == "and" || name == "or" {
+            let count = args.len() + usize::from(last.is_some());
+            if count == 0 {
+                return Err(self.error(
+                    pos,
+                    &node,
+                    &format!("wrong number of args for {name}: want at least 1 got 0"),
+                ));
+            }
+            let mut value = Value::Nil;
+            for a in args {
+                value = self.arg(dot, a)?;
+                if value.truth() != (name == "and") {
+                    return Ok(value);
+                }
+            }
+            if let Some(l) = last {
+                value = l;
+            }
+            return Ok(value);
+        }
+        let Some(func) = self.funcs.map.get(name).copied() else {
+            return Err(self.error(pos, &node, &format!("{name:?} is not a defined function")));
+        };
+        let mut values = Vec::with_capacity(args.len() + 1);
+        for a in args {
+            values.push(self.arg(dot, a)?);
+        }
+        values.extend(last);
+        func(self, &values).map_err(|message| {
+            if message.starts_with("wrong number of args")
+                || message.starts_with("wrong type for value")
+                || message.starts_with("template: ")
+            {
+                self.error(pos, &node, &message)
+            } else {
+                self.error(pos, &node, &format!("error calling {name}: {message}"))
+            }
+        })
+    }
+}
