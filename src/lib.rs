@@ -22,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod finding;
+pub mod gopath;
 pub mod harness;
 pub mod image;
 pub mod inventory;

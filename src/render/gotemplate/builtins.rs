@@ -73,7 +73,7 @@ fn len(v: &Value) -> Result<Value> {
     let n = match v {
         Value::Str(s) => s.len(),
         Value::List(l) => l.len(),
-        Value::Map(m) => m.len(),
+        Value::Map(m) => m.borrow().len(),
         Value::Nil => return Err("len of nil pointer".into()),
         other => return Err(format!("len of type {}", other.type_name())),
     };
@@ -113,7 +113,7 @@ fn index(_: &mut Exec<'_>, args: &[Value]) -> Result<Value> {
                 Value::Int(i64::from(*byte))
             }
             Value::Map(m) => match i {
-                Value::Str(key) => m.get(&**key).cloned().unwrap_or(Value::Nil),
+                Value::Str(key) => m.borrow().get(&**key).cloned().unwrap_or(Value::Nil),
                 Value::Nil => return Err("value is nil; should be of type string".into()),
                 other => {
                     return Err(format!("value has type {}; should be string", other.type_name()))

@@ -337,7 +337,9 @@ impl Exec<'_> {
             Value::List(items) => {
                 items.iter().enumerate().map(|(i, v)| (Value::Int(i as i64), v.clone())).collect()
             }
-            Value::Map(m) => m.iter().map(|(k, v)| (Value::string(k), v.clone())).collect(),
+            Value::Map(m) => {
+                m.borrow().iter().map(|(k, v)| (Value::string(k), v.clone())).collect()
+            }
             Value::Int(n) => {
                 if c.pipe.decl.len() > 1 {
                     let node = c.pipe.to_string();
@@ -489,8 +491,9 @@ impl Exec<'_> {
                             &format!("{name} is not a method but has arguments"),
                         ));
                     }
-                    match m.get(name) {
-                        Some(v) => Some(v.clone()),
+                    let found = m.borrow().get(name).cloned();
+                    match found {
+                        Some(v) => Some(v),
                         None if self.templates.missing_zero => Some(Value::Nil),
                         None => None,
                     }

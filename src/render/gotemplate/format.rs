@@ -32,6 +32,17 @@ pub fn sprintln(args: &[Value]) -> String {
 /// A value in Go's default format (`%v`).
 #[must_use]
 pub fn v(value: &Value) -> String {
+    nested(value, 0)
+}
+
+/// How deep printing follows nested lists and maps: a map `set` into itself would otherwise
+/// never end.
+const MAX_PRINT_DEPTH: usize = 100;
+
+fn nested(value: &Value, depth: usize) -> String {
+    if depth > MAX_PRINT_DEPTH {
+        return "...".into();
+    }
     match value {
         Value::Nil => "<nil>".into(),
         Value::Bool(b) => b.to_string(),
@@ -39,11 +50,12 @@ pub fn v(value: &Value) -> String {
         Value::Float(f) => float_g(*f, None, false),
         Value::Str(s) => s.to_string(),
         Value::List(items) => {
-            let inner: Vec<String> = items.iter().map(v).collect();
+            let inner: Vec<String> = items.iter().map(|x| nested(x, depth + 1)).collect();
             format!("[{}]", inner.join(" "))
         }
         Value::Map(m) => {
-            let inner: Vec<String> = m.iter().map(|(k, x)| format!("{k}:{}", v(x))).collect();
+            let inner: Vec<String> =
+                m.borrow().iter().map(|(k, x)| format!("{k}:{}", nested(x, depth + 1))).collect();
             format!("map[{}]", inner.join(" "))
         }
     }
@@ -278,17 +290,28 @@ fn bad(verb: char, arg: &Value) -> String {
 
 /// One verb applied to one value.
 fn one(verb: char, spec: &Spec, arg: &Value) -> String {
+    one_at(verb, spec, arg, 0)
+}
+
+fn one_at(verb: char, spec: &Spec, arg: &Value, depth: usize) -> String {
+    if depth > MAX_PRINT_DEPTH {
+        return "...".into();
+    }
     match (verb, arg) {
         ('T', _) => spec.pad(arg.type_name().to_string(), false),
         ('v', Value::Float(f)) => float_verb('g', spec, *f),
         ('v', Value::Int(i)) => int_verb('d', spec, *i),
         ('v', Value::List(items)) => {
-            let inner: Vec<String> = items.iter().map(|x| one('v', spec, x)).collect();
+            let inner: Vec<String> =
+                items.iter().map(|x| one_at('v', spec, x, depth + 1)).collect();
             spec.pad(format!("[{}]", inner.join(" ")), false)
         }
         ('v', Value::Map(m)) => {
-            let inner: Vec<String> =
-                m.iter().map(|(k, x)| format!("{k}:{}", one('v', spec, x))).collect();
+            let inner: Vec<String> = m
+                .borrow()
+                .iter()
+                .map(|(k, x)| format!("{k}:{}", one_at('v', spec, x, depth + 1)))
+                .collect();
             spec.pad(format!("map[{}]", inner.join(" ")), false)
         }
         ('v', _) => spec.pad(v(arg), false),
@@ -317,7 +340,8 @@ fn one(verb: char, spec: &Spec, arg: &Value) -> String {
             's' | 'd' | 'x' | 'X' | 'o' | 'b' | 'q' | 'e' | 'E' | 'f' | 'F' | 'g' | 'G' | 't',
             Value::List(items),
         ) => {
-            let inner: Vec<String> = items.iter().map(|x| one(verb, spec, x)).collect();
+            let inner: Vec<String> =
+                items.iter().map(|x| one_at(verb, spec, x, depth + 1)).collect();
             format!("[{}]", inner.join(" "))
         }
         _ => bad(verb, arg),

@@ -13,6 +13,7 @@ pub mod exec;
 pub mod format;
 mod lex;
 mod parse;
+pub mod sprig;
 pub mod value;
 
 pub use exec::{Error, Exec, Func, Funcs, Mark, Templates, Written};

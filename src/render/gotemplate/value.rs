@@ -2,6 +2,7 @@
 //! between integers (`int`) and floats (`float64`), Go's truth, and Go's type names for
 //! messages.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -15,14 +16,25 @@ pub enum Value {
     Float(f64),
     Str(Rc<str>),
     List(Rc<Vec<Value>>),
-    /// Keys in byte order, as Go's `range` and printing order them.
-    Map(Rc<BTreeMap<String, Value>>),
+    /// Keys in byte order, as Go's `range` and printing order them. Shared and mutable, as a
+    /// Go map is: sprig's `set`, `unset` and `merge` change it where every holder sees it.
+    Map(Rc<RefCell<BTreeMap<String, Value>>>),
 }
 
 impl Value {
     #[must_use]
     pub fn string(s: &str) -> Value {
         Value::Str(Rc::from(s))
+    }
+
+    #[must_use]
+    pub fn map(entries: BTreeMap<String, Value>) -> Value {
+        Value::Map(Rc::new(RefCell::new(entries)))
+    }
+
+    #[must_use]
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Rc::new(items))
     }
 
     /// A value of JSON data: integers stay integers, other numbers are floats.
@@ -39,9 +51,9 @@ impl Value {
             serde_json::Value::Array(a) => {
                 Value::List(Rc::new(a.iter().map(Value::from_json).collect()))
             }
-            serde_json::Value::Object(o) => Value::Map(Rc::new(
-                o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
-            )),
+            serde_json::Value::Object(o) => {
+                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+            }
         }
     }
 
@@ -56,7 +68,7 @@ impl Value {
             Value::Float(f) => *f != 0.0,
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
-            Value::Map(m) => !m.is_empty(),
+            Value::Map(m) => !m.borrow().is_empty(),
         }
     }
 

@@ -75,9 +75,8 @@ pub(super) fn call(name: &str, args: &[Value]) -> Option<EvalResult> {
         }),
         "semver_compare" => want(name, args, 2)
             .and_then(|()| semver_compare(text(name, &args[0])?, text(name, &args[1])?)),
-        "path_canonicalize" => {
-            want(name, args, 1).map(|()| Value::String(clean_path(args[0].as_str().unwrap_or(""))))
-        }
+        "path_canonicalize" => want(name, args, 1)
+            .map(|()| Value::String(crate::gopath::clean(args[0].as_str().unwrap_or("")))),
         "image_normalize" => want(name, args, 1)
             .and_then(|()| Ok(Value::String(normalize_image(text(name, &args[0])?)))),
         "random" => {
@@ -399,31 +398,6 @@ fn decimal(bytes: &[u8]) -> String {
         let _ = write!(out, "{g:09}");
         out
     })
-}
-
-/// `path.Clean`: removes `.`, resolves `..`, collapses slashes.
-fn clean_path(p: &str) -> String {
-    let rooted = p.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in p.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if parts.last().is_some_and(|l| *l != "..") {
-                    parts.pop();
-                } else if !rooted {
-                    parts.push("..");
-                }
-            }
-            s => parts.push(s),
-        }
-    }
-    let joined = parts.join("/");
-    match (rooted, joined.is_empty()) {
-        (true, _) => format!("/{joined}"),
-        (false, true) => ".".into(),
-        (false, false) => joined,
-    }
 }
 
 /// A fully qualified image reference: registry, `library/` for Docker Hub images, and a tag.
