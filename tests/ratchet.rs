@@ -336,4 +336,9 @@ fn go_template_cases_do_not_drop_below_the_recorded_count() {
     let (passed, _) = template_cases("sprig.jsonl", &funcs);
     let floor = recorded_floor("sprig");
     assert!(passed >= floor, "sprig cases dropped to {passed} (recorded {floor})");
+
+    let funcs = mtk_lint::render::helm::funcs::funcs();
+    let (passed, _) = template_cases("helm-funcs.jsonl", &funcs);
+    let floor = recorded_floor("helm-funcs");
+    assert!(passed >= floor, "Helm function cases dropped to {passed} (recorded {floor})");
 }

@@ -17,6 +17,7 @@ mod fieldspec;
 pub mod flux;
 mod generators;
 pub mod gotemplate;
+pub mod helm;
 pub mod kustomize;
 mod merge_keys;
 mod metadata;

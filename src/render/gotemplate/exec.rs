@@ -125,6 +125,7 @@ impl Templates {
         })?;
         let mut exec = Exec {
             templates: self,
+            outer: None,
             funcs,
             out: String::new(),
             marks: Vec::new(),
@@ -184,6 +185,9 @@ impl Written {
 /// The state of one execution: what was written, the variables in scope, where it is.
 pub struct Exec<'a> {
     templates: &'a Templates,
+    /// The set a `tpl` text was given by: its templates are called where the text's own
+    /// definitions do not have the name.
+    outer: Option<&'a Templates>,
     funcs: &'a Funcs,
     out: String,
     marks: Vec<Mark>,
@@ -198,6 +202,35 @@ impl Exec<'_> {
     #[must_use]
     pub fn templates(&self) -> &Templates {
         self.templates
+    }
+
+    /// Parses `text` as a template that may call the set's templates and executes it with
+    /// `dot`, returning what it writes (Helm's `tpl`).
+    pub fn tpl(&mut self, text: &str, dot: &Value) -> std::result::Result<String, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(format!("exceeded maximum template depth ({MAX_DEPTH})"));
+        }
+        let mut local =
+            Templates { missing_zero: self.templates.missing_zero, ..Templates::default() };
+        let name = format!("{}/tpl", self.name);
+        local.parse(&name, text, self.funcs).map_err(|e| e.message)?;
+        let body = Rc::clone(&local.bodies[&name]);
+        let outer = self.outer.unwrap_or(self.templates);
+        let mut exec = Exec {
+            templates: &local,
+            outer: Some(outer),
+            funcs: self.funcs,
+            out: String::new(),
+            marks: Vec::new(),
+            vars: vec![("$".into(), dot.clone())],
+            depth: self.depth + 1,
+            source: Rc::clone(&body.source),
+            name,
+        };
+        match exec.walk_list(dot, &body.nodes) {
+            Err(Stop::Error(e)) => Err(e.message),
+            Ok(()) | Err(Stop::Break | Stop::Continue) => Ok(exec.out),
+        }
     }
 
     /// Executes another template of the set with `dot`, returning what it writes (Helm's
@@ -263,7 +296,8 @@ impl Exec<'_> {
     }
 
     fn call_template(&mut self, name: &str, dot: &Value, pos: usize) -> Result<()> {
-        let Some(body) = self.templates.bodies.get(name).cloned() else {
+        let found = self.templates.bodies.get(name).or_else(|| self.outer?.bodies.get(name));
+        let Some(body) = found.cloned() else {
             let message = format!("template {name:?} not defined");
             let (line, col) = line_col(&self.source.text, pos);
             return Err(Error {

@@ -248,7 +248,7 @@ fn json_func(a: &[Value], pretty: bool, escape_html: bool) -> Result<Value> {
 
 /// `json.Marshal` (or `MarshalIndent` with two spaces): keys in order, Go's float format,
 /// `<`, `>` and `&` escaped unless raw.
-pub(super) fn write_json(
+pub fn write_json(
     out: &mut String,
     v: &Value,
     escape_html: bool,

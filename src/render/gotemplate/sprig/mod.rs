@@ -7,6 +7,7 @@
 
 mod collections;
 mod encoding;
+pub use encoding::write_json;
 mod numbers;
 mod semver;
 mod strings;

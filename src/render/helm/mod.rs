@@ -1,0 +1,6 @@
+//! Helm: the functions Helm adds to Go templates and sprig ([`funcs`]), `toYaml` as Helm
+//! writes YAML ([`toyaml`]). Charts and `helm template` come next (issue 18).
+
+mod durations;
+pub mod funcs;
+mod toyaml;
