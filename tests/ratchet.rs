@@ -342,3 +342,124 @@ fn go_template_cases_do_not_drop_below_the_recorded_count() {
     let floor = recorded_floor("helm-funcs");
     assert!(passed >= floor, "Helm function cases dropped to {passed} (recorded {floor})");
 }
+
+/// Helm's engine tests (`$MTK_LINT_HELM_CORPUS/templates/helm-engine.jsonl`): charts in
+/// memory rendered by `render::helm::engine` (or, for `engine-internal` cases, templates of one
+/// set each executed with its own data); every expected output the case lists, or an error
+/// where Helm fails. The count never drops below docs/CONFORMANCE.md's.
+#[test]
+fn helm_engine_cases_do_not_drop_below_the_recorded_count() {
+    use mtk_lint::render::helm::funcs::funcs;
+    let dir = std::env::var_os("MTK_LINT_HELM_CORPUS")
+        .map(PathBuf::from)
+        .expect("MTK_LINT_HELM_CORPUS names the Helm corpus: run scripts/ratchet.sh");
+    let cases = std::fs::read_to_string(dir.join("templates/helm-engine.jsonl"))
+        .expect("helm-engine.jsonl");
+    let funcs = funcs();
+    let (mut passed, mut run) = (0, 0);
+    for line in cases.lines() {
+        let case: serde_json::Value = serde_json::from_str(line).expect("a JSON case");
+        if case["deterministic"] == false {
+            continue;
+        }
+        run += 1;
+        let got = if case["kind"] == "engine" {
+            engine_case(&case, &funcs)
+        } else {
+            internal_case(&case, &funcs)
+        };
+        let ok = match (&got, case["error"].as_bool().unwrap_or(false)) {
+            (Err(_), true) => true,
+            (Ok(out), false) => case["expect"].as_object().is_some_and(|want| {
+                want.iter().all(|(k, v)| out.get(k).map(String::as_str) == v.as_str())
+            }),
+            _ => false,
+        };
+        passed += usize::from(ok);
+        if !ok && std::env::var_os("MTK_LINT_GOTEMPLATE_VERBOSE").is_some() {
+            eprintln!("FAILED {}: {got:?} want {}", case["id"], case["expect"]);
+        }
+    }
+    eprintln!("helm-engine.jsonl: {passed} of {run} rendered exactly");
+    let floor = recorded_floor("helm-engine");
+    assert!(passed >= floor, "Helm engine cases dropped to {passed} (recorded {floor})");
+}
+
+type Rendered = Result<std::collections::BTreeMap<String, String>, String>;
+
+/// A chart case: the chart (`{metadata, templates, files, values, dependencies}`) rendered
+/// with the case's values (`$coalesceValues` merged over the chart's defaults).
+fn engine_case(case: &serde_json::Value, funcs: &mtk_lint::render::gotemplate::Funcs) -> Rendered {
+    use mtk_lint::render::gotemplate::Value;
+    use mtk_lint::render::helm::engine::{coalesce, render, Chart, Options};
+    fn chart(j: &serde_json::Value) -> Chart {
+        let pairs = |key: &str| -> Vec<(String, String)> {
+            j[key]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|t| {
+                    (
+                        t["name"].as_str().unwrap_or("").to_string(),
+                        t["data"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        };
+        Chart {
+            metadata: j["metadata"].as_object().cloned().unwrap_or_default().into_iter().collect(),
+            templates: pairs("templates"),
+            files: pairs("files"),
+            values: Value::from_json(&j["values"]),
+            dependencies: j["dependencies"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(chart)
+                .collect(),
+        }
+    }
+    let strict = case["engine"]["Strict"].as_bool().unwrap_or(false);
+    let chart = chart(&case["chart"]);
+    let mut top = case["values"].clone();
+    if !top.is_object() {
+        top = serde_json::json!({});
+    }
+    let user = top["Values"].get("$coalesceValues").cloned();
+    if !top["Values"].is_object() {
+        top["Values"] = serde_json::json!({});
+    }
+    let scope = Value::from_json(&top);
+    if let (Some(user), Value::Map(m)) = (user, &scope) {
+        m.borrow_mut().insert("Values".into(), coalesce(&chart, &Value::from_json(&user)));
+    }
+    render(&chart, &scope, funcs, Options { strict })
+}
+
+/// An `engine-internal` case: templates of one set, each executed with its own data.
+fn internal_case(
+    case: &serde_json::Value,
+    funcs: &mtk_lint::render::gotemplate::Funcs,
+) -> Rendered {
+    use mtk_lint::render::gotemplate::{Templates, Value};
+    let strict = case["engine"]["Strict"].as_bool().unwrap_or(false);
+    let mut set = Templates::default();
+    set.missing_zero = !strict;
+    set.missing_error = strict;
+    let templates = case["templates"].as_array().map(Vec::as_slice).unwrap_or_default();
+    for t in templates {
+        set.parse(t["name"].as_str().unwrap_or(""), t["data"].as_str().unwrap_or(""), funcs)
+            .map_err(|e| e.message)?;
+    }
+    templates
+        .iter()
+        .map(|t| {
+            let name = t["name"].as_str().unwrap_or("").to_string();
+            set.execute(&name, &Value::from_json(&t["values"]), funcs)
+                .map(|out| (name, out.replace("<no value>", "")))
+                .map_err(|e| e.message)
+        })
+        .collect()
+}

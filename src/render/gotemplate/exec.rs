@@ -82,6 +82,8 @@ pub struct Templates {
     /// Helm's `missingkey=zero`: a missing key is a nil value (so a field of it is an error),
     /// rather than Go's default, an invalid value whose fields are invalid too.
     pub missing_zero: bool,
+    /// `missingkey=error` (Helm's strict mode): a missing key is an error.
+    pub missing_error: bool,
 }
 
 fn line_col(text: &str, pos: usize) -> (usize, usize) {
@@ -210,8 +212,11 @@ impl Exec<'_> {
         if self.depth >= MAX_DEPTH {
             return Err(format!("exceeded maximum template depth ({MAX_DEPTH})"));
         }
-        let mut local =
-            Templates { missing_zero: self.templates.missing_zero, ..Templates::default() };
+        let mut local = Templates {
+            missing_zero: self.templates.missing_zero,
+            missing_error: self.templates.missing_error,
+            ..Templates::default()
+        };
         let name = format!("{}/tpl", self.name);
         local.parse(&name, text, self.funcs).map_err(|e| e.message)?;
         let body = Rc::clone(&local.bodies[&name]);
@@ -460,7 +465,7 @@ impl Exec<'_> {
         let first = &cmd.args[0];
         match first {
             Arg::Field(pos, names) => {
-                self.field_chain(dot.clone(), names, (cmd, last), (*pos, first))
+                self.field_chain((dot, dot.clone()), names, (cmd, last), (*pos, first))
             }
             Arg::Variable(pos, name, names) => {
                 let value = self.variable(*pos, name)?;
@@ -468,11 +473,11 @@ impl Exec<'_> {
                     self.not_a_function(cmd, last.as_ref())?;
                     return Ok(value);
                 }
-                self.field_chain(value, names, (cmd, last), (*pos, first))
+                self.field_chain((dot, value), names, (cmd, last), (*pos, first))
             }
             Arg::Chain(pos, node, names) => {
                 let value = self.arg(dot, node)?;
-                self.field_chain(value, names, (cmd, last), (*pos, first))
+                self.field_chain((dot, value), names, (cmd, last), (*pos, first))
             }
             Arg::Function(pos, name) => self.function(dot, (*pos, name), &cmd.args[1..], last),
             Arg::Pipe(_, pipe) => {
@@ -500,7 +505,7 @@ impl Exec<'_> {
     /// where they are an error (data has no methods).
     fn field_chain(
         &mut self,
-        receiver: Value,
+        (dot, receiver): (&Value, Value),
         names: &[String],
         (cmd, last): (&Command, Option<Value>),
         (pos, node): (usize, &Arg),
@@ -528,6 +533,10 @@ impl Exec<'_> {
                     let found = m.borrow().get(name).cloned();
                     match found {
                         Some(v) => Some(v),
+                        None if self.templates.missing_error => {
+                            let message = format!("map has no entry for key {name:?}");
+                            return Err(self.error(pos, node, &message));
+                        }
                         None if self.templates.missing_zero => Some(Value::Nil),
                         None => None,
                     }
@@ -535,6 +544,33 @@ impl Exec<'_> {
                 Some(Value::Nil) => {
                     let message = format!("nil pointer evaluating interface {{}}.{name}");
                     return Err(self.error(pos, node, &message));
+                }
+                Some(Value::Object(o)) => {
+                    let found = if has_args {
+                        let mut args = Vec::with_capacity(cmd.args.len());
+                        for a in &cmd.args[1..] {
+                            args.push(self.arg(dot, a)?);
+                        }
+                        args.extend(last.clone());
+                        o.call(name, &args)
+                    } else {
+                        o.field(name).map(Ok).or_else(|| o.call(name, &[]))
+                    };
+                    match found {
+                        Some(Ok(v)) => Some(v),
+                        Some(Err(e)) => {
+                            return Err(self.error(
+                                pos,
+                                node,
+                                &format!("error calling {name}: {e}"),
+                            ))
+                        }
+                        None => {
+                            let message =
+                                format!("can't evaluate field {name} in type {}", o.type_name());
+                            return Err(self.error(pos, node, &message));
+                        }
+                    }
                 }
                 Some(other) => {
                     let message =
@@ -557,7 +593,7 @@ impl Exec<'_> {
             Arg::String(_, s) => Value::string(s),
             Arg::Field(pos, names) => {
                 let cmd = Command { pos: *pos, args: vec![arg.clone()] };
-                self.field_chain(dot.clone(), names, (&cmd, None), (*pos, arg))?
+                self.field_chain((dot, dot.clone()), names, (&cmd, None), (*pos, arg))?
             }
             Arg::Variable(pos, name, names) => {
                 let value = self.variable(*pos, name)?;
@@ -565,13 +601,13 @@ impl Exec<'_> {
                     value
                 } else {
                     let cmd = Command { pos: *pos, args: vec![arg.clone()] };
-                    self.field_chain(value, names, (&cmd, None), (*pos, arg))?
+                    self.field_chain((dot, value), names, (&cmd, None), (*pos, arg))?
                 }
             }
             Arg::Chain(pos, node, names) => {
                 let value = self.arg(dot, node)?;
                 let cmd = Command { pos: *pos, args: vec![arg.clone()] };
-                self.field_chain(value, names, (&cmd, None), (*pos, arg))?
+                self.field_chain((dot, value), names, (&cmd, None), (*pos, arg))?
             }
             Arg::Pipe(_, pipe) => self.pipeline(dot, pipe)?,
             Arg::Function(pos, name) => self.function(dot, (*pos, name), &[], None)?,

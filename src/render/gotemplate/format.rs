@@ -58,6 +58,7 @@ fn nested(value: &Value, depth: usize) -> String {
                 m.borrow().iter().map(|(k, x)| format!("{k}:{}", nested(x, depth + 1))).collect();
             format!("map[{}]", inner.join(" "))
         }
+        Value::Object(o) => o.print(),
     }
 }
 

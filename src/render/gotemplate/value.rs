@@ -6,10 +6,24 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+/// A Go value with fields and methods plain data has not (Helm's `.Files`,
+/// `.Capabilities`).
+pub trait Object: std::fmt::Debug {
+    /// The Go type name (`chartutil.Files`).
+    fn type_name(&self) -> &'static str;
+    /// A field, or a method called without arguments, by name.
+    fn field(&self, name: &str) -> Option<Value>;
+    /// A method called with arguments; `None` when there is no such method.
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>>;
+    /// How `%v` prints it.
+    fn print(&self) -> String;
+}
+
 /// A value in a template.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub enum Value {
     /// Go's nil: an absent map entry, `nil`, a JSON null.
+    #[default]
     Nil,
     Bool(bool),
     Int(i64),
@@ -19,6 +33,24 @@ pub enum Value {
     /// Keys in byte order, as Go's `range` and printing order them. Shared and mutable, as a
     /// Go map is: sprig's `set`, `unset` and `merge` change it where every holder sees it.
     Map(Rc<RefCell<BTreeMap<String, Value>>>),
+    /// A value with methods.
+    Object(Rc<dyn Object>),
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => Rc::ptr_eq(a, b) || a == b,
+            (Value::Object(a), Value::Object(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
 }
 
 impl Value {
@@ -69,6 +101,7 @@ impl Value {
             Value::Str(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
             Value::Map(m) => !m.borrow().is_empty(),
+            Value::Object(_) => true,
         }
     }
 
@@ -83,6 +116,7 @@ impl Value {
             Value::Str(_) => "string",
             Value::List(_) => "[]interface {}",
             Value::Map(_) => "map[string]interface {}",
+            Value::Object(o) => o.type_name(),
         }
     }
 

@@ -2,5 +2,6 @@
 //! writes YAML ([`toyaml`]). Charts and `helm template` come next (issue 18).
 
 mod durations;
+pub mod engine;
 pub mod funcs;
 mod toyaml;

@@ -444,6 +444,7 @@ impl Emitter {
             Value::Str(s) => self.string(s, indent, false),
             Value::Map(_) => self.out.push_str("{}"),
             Value::List(_) => self.out.push_str("[]"),
+            Value::Object(o) => self.string(&o.print(), indent, false),
         }
     }
 

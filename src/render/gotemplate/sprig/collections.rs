@@ -353,6 +353,7 @@ pub(super) fn kind_of(v: &Value) -> &'static str {
         Value::Str(_) => "string",
         Value::List(_) => "slice",
         Value::Map(_) => "map",
+        Value::Object(_) => "struct",
     }
 }
 

@@ -268,6 +268,7 @@ pub fn write_json(
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&json_float(*f)?),
+        Value::Object(o) => json_string(out, &o.print(), escape_html),
         Value::Str(x) => json_string(out, x, escape_html),
         Value::List(items) => {
             out.push('[');

@@ -1,0 +1,376 @@
+//! Helm's rendering engine (Helm's `pkg/engine`): every template of a chart and of its
+//! subcharts parsed into one set (deeper paths first, so a parent's `define` wins), each
+//! non-partial template executed with its chart's scope — `.Values` (the subchart's part of
+//! the parent's values), `.Chart`, `.Files`, `.Subcharts`, `.Release`, `.Capabilities`,
+//! `.Template` — and `<no value>` removed from what it writes.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use crate::render::gotemplate::value::Object;
+use crate::render::gotemplate::{Funcs, Templates, Value};
+
+/// A chart as the engine sees it.
+#[derive(Clone, Debug, Default)]
+pub struct Chart {
+    /// `Chart.yaml` as written (`name`, `version`, `appVersion`, …).
+    pub metadata: BTreeMap<String, serde_json::Value>,
+    /// Templates by their path in the chart (`templates/deployment.yaml`).
+    pub templates: Vec<(String, String)>,
+    /// Other files of the chart, by path (`.Files`).
+    pub files: Vec<(String, String)>,
+    /// `values.yaml`.
+    pub values: Value,
+    /// Subcharts (from `charts/`), enabled ones only.
+    pub dependencies: Vec<Chart>,
+}
+
+impl Chart {
+    #[must_use]
+    pub fn name(&self) -> &str {
+        self.metadata.get("name").and_then(serde_json::Value::as_str).unwrap_or("")
+    }
+}
+
+/// How the engine runs: `strict` makes a missing value an error (`missingkey=error`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options {
+    pub strict: bool,
+}
+
+/// A chart's files (`.Files`): `Get`, `GetBytes`, `Lines`, `Glob`, `AsConfig`, `AsSecrets`,
+/// and a file's text by its name as a field.
+#[derive(Debug)]
+struct Files {
+    files: Vec<(String, String)>,
+}
+
+impl Object for Files {
+    fn type_name(&self) -> &'static str {
+        "chartutil.Files"
+    }
+
+    fn field(&self, name: &str) -> Option<Value> {
+        self.files.iter().find(|(n, _)| n == name).map(|(_, t)| Value::string(t))
+    }
+
+    fn call(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
+        let text = |i: usize| args.get(i).and_then(Value::as_str).unwrap_or("");
+        let get = |path: &str| self.files.iter().find(|(n, _)| n == path).map(|(_, t)| t.clone());
+        Some(Ok(match name {
+            "Get" | "GetBytes" => Value::string(&get(text(0)).unwrap_or_default()),
+            "Lines" => Value::list(
+                get(text(0)).unwrap_or_default().split('\n').map(Value::string).collect(),
+            ),
+            "Glob" => {
+                let pattern = text(0);
+                let Ok(glob) = globset::GlobBuilder::new(pattern).literal_separator(true).build()
+                else {
+                    return Some(Err(format!("syntax error in pattern {pattern:?}")));
+                };
+                let m = glob.compile_matcher();
+                let files = self.files.iter().filter(|(n, _)| m.is_match(n)).cloned().collect();
+                Value::Object(Rc::new(Files { files }))
+            }
+            "AsConfig" | "AsSecrets" => {
+                let secret = name == "AsSecrets";
+                let entries: BTreeMap<String, Value> = self
+                    .files
+                    .iter()
+                    .map(|(n, t)| {
+                        let key = crate::gopath::base(n);
+                        let value =
+                            if secret { crate::base64::encode(t.as_bytes()) } else { t.clone() };
+                        (key, Value::string(&value))
+                    })
+                    .collect();
+                let yaml = super::toyaml::to_yaml(&Value::map(entries), false).unwrap_or_default();
+                Value::string(yaml.strip_suffix('\n').unwrap_or(&yaml))
+            }
+            _ => return None,
+        }))
+    }
+
+    fn print(&self) -> String {
+        let inner: Vec<String> =
+            self.files.iter().map(|(n, t)| format!("{n}:{:?}", t.as_bytes())).collect();
+        format!("map[{}]", inner.join(" "))
+    }
+}
+
+/// `.Chart`: Chart.yaml's fields with Go's names, and `IsRoot`.
+fn chart_object(chart: &Chart, root: bool) -> Value {
+    let field = |key: &str| chart.metadata.get(key).map_or(Value::string(""), Value::from_json);
+    let mut m: BTreeMap<String, Value> = [
+        ("Name", "name"),
+        ("Home", "home"),
+        ("Version", "version"),
+        ("Description", "description"),
+        ("Icon", "icon"),
+        ("APIVersion", "apiVersion"),
+        ("Condition", "condition"),
+        ("Tags", "tags"),
+        ("AppVersion", "appVersion"),
+        ("KubeVersion", "kubeVersion"),
+        ("Type", "type"),
+    ]
+    .into_iter()
+    .map(|(go, yaml)| (go.to_string(), field(yaml)))
+    .collect();
+    for (go, yaml) in [
+        ("Keywords", "keywords"),
+        ("Sources", "sources"),
+        ("Maintainers", "maintainers"),
+        ("Dependencies", "dependencies"),
+    ] {
+        m.insert(
+            go.into(),
+            chart.metadata.get(yaml).map_or_else(|| Value::list(Vec::new()), Value::from_json),
+        );
+    }
+    m.insert(
+        "Annotations".into(),
+        chart.metadata.get("annotations").map_or(Value::Nil, Value::from_json),
+    );
+    m.insert(
+        "Deprecated".into(),
+        Value::Bool(
+            chart.metadata.get("deprecated").and_then(serde_json::Value::as_bool).unwrap_or(false),
+        ),
+    );
+    m.insert("IsRoot".into(), Value::Bool(root));
+    Value::map(m)
+}
+
+/// One template to render: its path, text, and the scope it runs with.
+struct Renderable {
+    path: String,
+    text: String,
+    scope: Value,
+    base_path: String,
+}
+
+/// Collects the templates of `chart` (at `path`) and its subcharts, and returns the chart's
+/// scope (for the parent's `.Subcharts`).
+fn collect(
+    chart: &Chart,
+    path: &str,
+    values: &Value,
+    top: &Value,
+    out: &mut Vec<Renderable>,
+    root: bool,
+) -> Value {
+    let top_field = |k: &str| match top {
+        Value::Map(m) => m.borrow().get(k).cloned().unwrap_or(Value::Nil),
+        _ => Value::Nil,
+    };
+    let subcharts = Value::map(BTreeMap::new());
+    let scope: BTreeMap<String, Value> = [
+        ("Chart".to_string(), chart_object(chart, root)),
+        ("Files".to_string(), Value::Object(Rc::new(Files { files: chart.files.clone() }))),
+        ("Release".to_string(), top_field("Release")),
+        ("Capabilities".to_string(), top_field("Capabilities")),
+        ("Values".to_string(), values.clone()),
+        ("Subcharts".to_string(), subcharts.clone()),
+    ]
+    .into_iter()
+    .collect();
+    let scope = Value::map(scope);
+    for sub in &chart.dependencies {
+        let sub_values = match &values {
+            Value::Map(m) => {
+                m.borrow().get(sub.name()).cloned().filter(|v| matches!(v, Value::Map(_)))
+            }
+            _ => None,
+        }
+        .unwrap_or_else(|| Value::map(BTreeMap::new()));
+        let sub_path = format!("{path}/charts/{}", sub.name());
+        let sub_scope = collect(sub, &sub_path, &sub_values, top, out, false);
+        if let Value::Map(m) = &subcharts {
+            m.borrow_mut().insert(sub.name().to_string(), sub_scope);
+        }
+    }
+    for (name, text) in &chart.templates {
+        out.push(Renderable {
+            path: format!("{path}/{name}"),
+            text: text.clone(),
+            scope: scope.clone(),
+            base_path: format!("{path}/templates"),
+        });
+    }
+    scope
+}
+
+/// Helm's order of parsing: more `/` first, then reverse byte order.
+fn parse_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
+    cb.cmp(&ca).then_with(|| b.cmp(a))
+}
+
+/// Renders every non-partial template of `chart` with `top` (`Values`, `Release`,
+/// `Capabilities`): the text each writes, by path (`mychart/templates/service.yaml`).
+pub fn render(
+    chart: &Chart,
+    top: &Value,
+    funcs: &Funcs,
+    options: Options,
+) -> Result<BTreeMap<String, String>, String> {
+    let values = match top {
+        Value::Map(m) => m.borrow().get("Values").cloned().unwrap_or(Value::Nil),
+        _ => Value::Nil,
+    };
+    let values = if matches!(values, Value::Map(_)) { values } else { Value::map(BTreeMap::new()) };
+    let mut renderables = Vec::new();
+    collect(chart, chart.name(), &values, top, &mut renderables, true);
+    renderables.sort_by(|a, b| parse_order(&a.path, &b.path));
+    let mut set = Templates::default();
+    set.missing_zero = !options.strict;
+    set.missing_error = options.strict;
+    for r in &renderables {
+        set.parse(&r.path, &r.text, funcs).map_err(|e| e.message)?;
+    }
+    let mut out = BTreeMap::new();
+    for r in &renderables {
+        if crate::gopath::base(&r.path).starts_with('_') {
+            continue;
+        }
+        if let Value::Map(m) = &r.scope {
+            let template: BTreeMap<String, Value> = [
+                ("Name".to_string(), Value::string(&r.path)),
+                ("BasePath".to_string(), Value::string(&r.base_path)),
+            ]
+            .into_iter()
+            .collect();
+            m.borrow_mut().insert("Template".into(), Value::map(template));
+        }
+        let written = set.execute(&r.path, &r.scope, funcs).map_err(|e| e.message)?;
+        out.insert(r.path.clone(), written.replace("<no value>", ""));
+    }
+    Ok(out)
+}
+
+/// Helm's `CoalesceValues`: `user` over the chart's defaults, recursively into maps and into
+/// each subchart's part (its name's key), with `global` handed down to subcharts. A user
+/// `null` deletes a default.
+#[must_use]
+pub fn coalesce(chart: &Chart, user: &Value) -> Value {
+    let out = deep_copy(user);
+    let Value::Map(dest) = &out else { return out };
+    coalesce_into(chart, dest, 0);
+    out
+}
+
+fn deep_copy(v: &Value) -> Value {
+    match v {
+        Value::Map(m) => {
+            Value::map(m.borrow().iter().map(|(k, x)| (k.clone(), deep_copy(x))).collect())
+        }
+        Value::List(l) => Value::list(l.iter().map(deep_copy).collect()),
+        other => other.clone(),
+    }
+}
+
+type Table = Rc<std::cell::RefCell<BTreeMap<String, Value>>>;
+
+fn coalesce_into(chart: &Chart, dest: &Table, depth: usize) {
+    if depth > 100 {
+        return;
+    }
+    if let Value::Map(defaults) = &chart.values {
+        merge_defaults(dest, &defaults.borrow(), 0);
+    }
+    let global = dest.borrow().get("global").cloned();
+    for sub in &chart.dependencies {
+        let existing = dest.borrow().get(sub.name()).cloned();
+        let table = if let Some(Value::Map(t)) = existing {
+            t
+        } else {
+            let t: Table = Rc::new(std::cell::RefCell::new(BTreeMap::new()));
+            dest.borrow_mut().insert(sub.name().to_string(), Value::Map(Rc::clone(&t)));
+            t
+        };
+        if let Some(Value::Map(g)) = &global {
+            let sub_global = table.borrow().get("global").cloned();
+            let merged = match sub_global {
+                Some(Value::Map(sg)) => {
+                    for (k, v) in g.borrow().iter() {
+                        sg.borrow_mut().insert(k.clone(), deep_copy(v));
+                    }
+                    Value::Map(sg)
+                }
+                _ => deep_copy(&Value::Map(Rc::clone(g))),
+            };
+            table.borrow_mut().insert("global".into(), merged);
+        }
+        coalesce_into(sub, &table, depth + 1);
+    }
+    // A user null deletes the key.
+    dest.borrow_mut().retain(|_, v| !matches!(v, Value::Nil));
+}
+
+/// Fills `dest` with the defaults it lacks, recursively into maps both have.
+fn merge_defaults(dest: &Table, defaults: &BTreeMap<String, Value>, depth: usize) {
+    if depth > 100 {
+        return;
+    }
+    for (k, d) in defaults {
+        let existing = dest.borrow().get(k).cloned();
+        match (existing, d) {
+            (None, _) => {
+                dest.borrow_mut().insert(k.clone(), deep_copy(d));
+            }
+            (Some(Value::Map(t)), Value::Map(dm)) => merge_defaults(&t, &dm.borrow(), depth + 1),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{coalesce, render, Chart, Options};
+    use crate::render::gotemplate::Value;
+    use crate::render::helm::funcs::funcs;
+
+    fn chart(
+        name: &str,
+        templates: &[(&str, &str)],
+        values: &serde_json::Value,
+        deps: Vec<Chart>,
+    ) -> Chart {
+        Chart {
+            metadata: [("name".to_string(), serde_json::json!(name))].into_iter().collect(),
+            templates: templates
+                .iter()
+                .map(|(n, t)| ((*n).to_string(), (*t).to_string()))
+                .collect(),
+            files: vec![("files/a.txt".into(), "A".into())],
+            values: Value::from_json(values),
+            dependencies: deps,
+        }
+    }
+
+    #[test]
+    fn subcharts_see_their_part_of_the_values_and_parents_win_defines() {
+        use serde_json::json;
+        let sub = chart(
+            "db",
+            &[("templates/x.yaml", "{{ .Values.port }} {{ .Values.global.env }} {{ .Chart.IsRoot }} {{ template \"name\" }}"), ("templates/_h.tpl", "{{ define \"name\" }}sub{{ end }}")],
+            &json!({"port": 5432, "user": "x"}),
+            Vec::new(),
+        );
+        let top = chart(
+            "app",
+            &[("templates/a.yaml", "{{ .Values.db.port }} {{ .Template.Name }} {{ .Files.Get \"files/a.txt\" }} {{ .Subcharts.db.Values.user }} {{ .Values.nothing }}"), ("templates/_h.tpl", "{{ define \"name\" }}top{{ end }}")],
+            &json!({"db": {"port": 1}}),
+            vec![sub],
+        );
+        let user = Value::from_json(&json!({"global": {"env": "prod"}}));
+        let values = coalesce(&top, &user);
+        let mut scope = std::collections::BTreeMap::new();
+        scope.insert("Values".to_string(), values);
+        let out = render(&top, &Value::map(scope), &funcs(), Options::default()).unwrap();
+        assert_eq!(out["app/templates/a.yaml"], "1 app/templates/a.yaml A x ");
+        assert_eq!(out["app/charts/db/templates/x.yaml"], "1 prod false top");
+        assert!(!out.contains_key("app/templates/_h.tpl"));
+    }
+}
