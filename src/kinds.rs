@@ -205,6 +205,11 @@ pub fn builtin(api_version: &str, kind: &str) -> Option<KindInfo> {
     table().by_group_kind.get(&(group, kind)).copied()
 }
 
+/// Every built-in kind.
+pub fn builtins() -> impl Iterator<Item = KindInfo> {
+    table().by_group_kind.values().copied()
+}
+
 /// The built-in kind with this API group and plural resource name (`networkpolicies`).
 #[must_use]
 pub fn kind_for_plural(group: &str, plural: &str) -> Option<&'static str> {

@@ -463,3 +463,110 @@ fn internal_case(
         })
         .collect()
 }
+
+/// Helm's own `helm template` cases (`$MTK_LINT_HELM_CORPUS/charts/v3__*`: charts on disk,
+/// flags, Helm 3's golden output): the same documents in the same order, each with the same
+/// `# Source:` and the same YAML data (or an error where Helm fails). The count never drops
+/// below docs/CONFORMANCE.md's.
+#[test]
+fn helm_chart_cases_do_not_drop_below_the_recorded_count() {
+    use mtk_lint::render::gotemplate::Value;
+    use mtk_lint::render::helm::chart::{load, set_value, values_from_yaml};
+    use mtk_lint::render::helm::template::{template, Options};
+    let dir = std::env::var_os("MTK_LINT_HELM_CORPUS")
+        .map(PathBuf::from)
+        .expect("MTK_LINT_HELM_CORPUS names the Helm corpus: run scripts/ratchet.sh");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(dir.join("charts"))
+        .expect("charts/ of the Helm corpus")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("v3__")))
+        .collect();
+    cases.sort();
+    let (mut passed, mut run) = (0, 0);
+    for case_dir in cases {
+        let text = std::fs::read_to_string(case_dir.join("case.yaml")).expect("case.yaml");
+        let parsed = mtk_lint::load::yaml::parse_stream(&text, &mtk_lint::load::Limits::default());
+        let case = parsed.documents[0].root.to_json();
+        run += 1;
+        let s = |k: &str| case[k].as_str().unwrap_or("").to_string();
+        let list = |k: &str| -> Vec<String> {
+            case[k]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect()
+        };
+        let result = (|| -> Result<String, String> {
+            let chart = load(&case_dir.join(s("chart")))?;
+            let mut values = Value::map(std::collections::BTreeMap::new());
+            for f in list("values_files") {
+                let text = std::fs::read_to_string(case_dir.join(&f)).map_err(|e| e.to_string())?;
+                values = mtk_lint::render::helm::chart::merge_values(
+                    &values,
+                    &values_from_yaml(&text, &f)?,
+                );
+            }
+            for (key, string) in [("set", false), ("set_string", true)] {
+                for (k, v) in case[key].as_object().cloned().unwrap_or_default() {
+                    values = set_value(&values, &k, v.as_str().unwrap_or(""), string)?;
+                }
+            }
+            let options = Options {
+                release_name: s("release_name"),
+                namespace: s("namespace"),
+                kube_version: case["kube_version"].as_str().unwrap_or("v1.20.0").to_string(),
+                api_versions: list("api_versions")
+                    .iter()
+                    .flat_map(|v| v.split(',').map(str::to_string).collect::<Vec<_>>())
+                    .collect(),
+                include_crds: case["include_crds"].as_bool().unwrap_or(false),
+                skip_tests: case["skip_tests"].as_bool().unwrap_or(false),
+                no_hooks: case["no_hooks"].as_bool().unwrap_or(false),
+                is_upgrade: case["is_upgrade"].as_bool().unwrap_or(false),
+                show_only: list("show_only"),
+                name_template: case["name_template"].as_str().map(str::to_string),
+                values,
+            };
+            template(chart, &options)
+        })();
+        let expected = std::fs::read_to_string(case_dir.join("expected.txt")).unwrap_or_default();
+        let documents = |text: &str| -> Vec<(String, serde_json::Value)> {
+            text.split("---\n# Source: ")
+                .skip(1)
+                .map(|d| {
+                    let (source, body) = d.split_once('\n').unwrap_or((d, ""));
+                    let parsed = mtk_lint::load::yaml::parse_stream(
+                        body,
+                        &mtk_lint::load::Limits::default(),
+                    );
+                    (
+                        source.to_string(),
+                        parsed.documents.first().map(|x| x.root.to_json()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        };
+        let ok = match (&result, s("expect").as_str()) {
+            (Err(_), "error") => true,
+            (Ok(out), "output") => documents(out) == documents(&expected),
+            _ => false,
+        };
+        passed += usize::from(ok);
+        if !ok && std::env::var_os("MTK_LINT_GOTEMPLATE_VERBOSE").is_some() {
+            eprintln!(
+                "FAILED {}: {}",
+                case_dir.display(),
+                match &result {
+                    Ok(o) => o.chars().take(3000).collect::<String>(),
+                    Err(e) => e.clone(),
+                }
+            );
+        }
+    }
+    eprintln!("helm template cases (v3): {passed} of {run} rendered alike");
+    let floor = recorded_floor("helm-charts");
+    assert!(passed >= floor, "helm template cases dropped to {passed} (recorded {floor})");
+}

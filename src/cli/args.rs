@@ -58,9 +58,64 @@ pub enum Command {
 }
 
 #[derive(Debug, Args, Clone)]
+#[allow(clippy::struct_excessive_bools, reason = "the command's flags, one each")]
 pub struct RenderArgs {
     /// The directory holding the kustomization, inside the current directory. Default: `.`.
+    /// Or a Helm chart (a directory with `Chart.yaml`), rendered as `helm template [NAME]
+    /// CHART` renders it: then the release name may come first.
     pub path: Option<PathBuf>,
+
+    /// With a release name first: the chart.
+    #[arg(value_name = "CHART")]
+    pub chart: Option<PathBuf>,
+
+    /// Helm: a values file (repeatable; later files win).
+    #[arg(long = "values", short = 'f', value_name = "FILE")]
+    pub values: Vec<PathBuf>,
+
+    /// Helm: a value, `path.to.key=value` (repeatable, comma-separated).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Helm: a value kept as text.
+    #[arg(long = "set-string", value_name = "KEY=VALUE")]
+    pub set_string: Vec<String>,
+
+    /// Helm: the release namespace. Default: `default`.
+    #[arg(long, short = 'n', value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+
+    /// Helm: the Kubernetes version `.Capabilities` reports. Default: `v1.20.0`.
+    #[arg(long, value_name = "VERSION")]
+    pub kube_version: Option<String>,
+
+    /// Helm: API versions `.Capabilities.APIVersions` has besides the built-in ones.
+    #[arg(long, value_name = "VERSIONS", value_delimiter = ',')]
+    pub api_versions: Vec<String>,
+
+    /// Helm: only the documents of these templates (`templates/x.yaml`, globs).
+    #[arg(long, value_name = "TEMPLATE")]
+    pub show_only: Vec<String>,
+
+    /// Helm: write the chart's CRDs (`crds/`) first.
+    #[arg(long)]
+    pub include_crds: bool,
+
+    /// Helm: leave out test hooks.
+    #[arg(long)]
+    pub skip_tests: bool,
+
+    /// Helm: leave out hooks.
+    #[arg(long)]
+    pub no_hooks: bool,
+
+    /// Helm: `.Release.IsUpgrade` true.
+    #[arg(long)]
+    pub is_upgrade: bool,
+
+    /// Helm: the release name, from this template.
+    #[arg(long, value_name = "TEMPLATE")]
+    pub name_template: Option<String>,
 
     /// Print what one build unit of the tree at PATH renders, as `mtk-lint PATH` builds it: a
     /// Flux Kustomization, an Argo CD Application or a kustomization nothing includes, named as

@@ -2,6 +2,7 @@
 
 mod args;
 mod progress;
+mod render_chart;
 mod render_cmd;
 
 use std::io::{self, IsTerminal, Write};

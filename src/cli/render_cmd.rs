@@ -13,6 +13,14 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
     if let Some(template) = &args.gotemplate {
         return run_gotemplate(args, &cwd.join(template));
     }
+    let chart_dir = match (&args.path, &args.chart) {
+        (Some(_), Some(chart)) => Some(cwd.join(chart)),
+        (Some(path), None) if cwd.join(path).join("Chart.yaml").is_file() => Some(cwd.join(path)),
+        _ => None,
+    };
+    if let Some(dir) = chart_dir {
+        return super::render_chart::run(args, cwd, &dir);
+    }
     if let Some(unit) = &args.unit {
         return run_unit(args, cwd, unit);
     }

@@ -327,3 +327,77 @@ fn a_go_template_renders_with_its_data() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("cannot read pod.tpl as JSON"), "{}", run.stderr);
 }
+
+/// `render [NAME] CHART` renders a Helm chart as `helm template` does: values from the chart,
+/// `-f` and `--set`; subcharts with their part of the values, enabled by their `condition`, a
+/// library chart's definitions used but its templates not rendered, imported values; manifests
+/// in Helm's kind order with `# Source:` headers, hooks last, NOTES.txt not written, CRDs first
+/// with `--include-crds`.
+#[test]
+fn a_helm_chart_renders_as_helm_template_renders_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.2.3\ndependencies:\n- name: cache\n  version: 0.1.0\n  condition: cache.enabled\n  import-values:\n  - child: exported\n    parent: fromCache\n- name: lib\n  version: 0.1.0\n- name: extra\n  version: 0.1.0\n  condition: extra.enabled\n");
+    write("web/values.yaml", "replicas: 2\nimage: {repository: nginx, tag: \"1.27\"}\ncache: {enabled: true}\nextra: {enabled: false}\n");
+    write(
+        "web/templates/_helpers.tpl",
+        "{{- define \"web.name\" -}}{{ .Release.Name }}-{{ .Chart.Name }}{{- end -}}\n",
+    );
+    write("web/templates/deployment.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include \"web.name\" . }}\n  labels: {{- include \"lib.labels\" . | nindent 4 }}\nspec:\n  replicas: {{ .Values.replicas }}\n  template:\n    spec:\n      containers:\n      - name: web\n        image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n        env:\n        - name: FROM_CACHE\n          value: {{ .Values.fromCache.port | quote }}\n");
+    write(
+        "web/templates/sa.yaml",
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {{ include \"web.name\" . }}\n",
+    );
+    write("web/templates/hook.yaml", "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    helm.sh/hook: pre-install\n");
+    write("web/templates/NOTES.txt", "Thanks for installing {{ .Chart.Name }}.\n");
+    write("web/crds/crd.yaml", "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: things.example.com\n");
+    write("web/charts/cache/Chart.yaml", "apiVersion: v2\nname: cache\nversion: 0.1.0\n");
+    write("web/charts/cache/values.yaml", "port: 6379\nexported: {port: 6379}\n");
+    write("web/charts/cache/templates/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}-cache\nspec:\n  ports:\n  - port: {{ .Values.port }}\n");
+    write(
+        "web/charts/lib/Chart.yaml",
+        "apiVersion: v2\nname: lib\nversion: 0.1.0\ntype: library\n",
+    );
+    write("web/charts/lib/templates/_labels.tpl", "{{- define \"lib.labels\" -}}\napp: {{ .Chart.Name }}\nversion: {{ .Chart.Version | quote }}\n{{- end -}}\n");
+    write(
+        "web/charts/lib/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: never\n",
+    );
+    write("web/charts/extra/Chart.yaml", "apiVersion: v2\nname: extra\nversion: 0.1.0\n");
+    write(
+        "web/charts/extra/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: disabled\n",
+    );
+    write("prod.yaml", "replicas: 5\n");
+    let run = mtk_in(
+        dir.path(),
+        &["render", "shop", "web", "-f", "prod.yaml", "--set", "image.tag=1.28", "--include-crds"],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let want = "---\n# Source: web/crds/crd.yaml\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: things.example.com\n---\n# Source: web/templates/sa.yaml\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: shop-web\n---\n# Source: web/charts/cache/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: shop-cache\nspec:\n  ports:\n  - port: 6379\n---\n# Source: web/templates/deployment.yaml\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: shop-web\n  labels:\n    app: web\n    version: \"1.2.3\"\nspec:\n  replicas: 5\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.28\n        env:\n        - name: FROM_CACHE\n          value: \"6379\"\n---\n# Source: web/templates/hook.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations:\n    helm.sh/hook: pre-install\n";
+    assert_eq!(run.stdout, want);
+    // A chart Helm refuses is an error (exit 2) naming it.
+    write("bad/Chart.yaml", "apiVersion: v2\nname: bad\nversion: 0.1.0\ntype: app\n");
+    let run = mtk_in(dir.path(), &["render", "bad"], None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("chart.metadata.type must be application or library"),
+        "{}",
+        run.stderr
+    );
+    // A template that does not render says which and where.
+    write("web/templates/broken.yaml", "x: {{ .Values.nope.deeper }}\n");
+    let run = mtk_in(dir.path(), &["render", "web"], None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("web/templates/broken.yaml:1:6")
+            && run.stderr.contains("nil pointer evaluating interface {}.deeper"),
+        "{}",
+        run.stderr
+    );
+}

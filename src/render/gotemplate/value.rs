@@ -89,6 +89,22 @@ impl Value {
         }
     }
 
+    /// JSON (or YAML) data as Go's `json.Unmarshal` gives it to a template: every number a
+    /// float64 (Helm's values, `fromJson`, `fromYaml`).
+    #[must_use]
+    pub fn from_json_floats(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            serde_json::Value::Array(a) => {
+                Value::list(a.iter().map(Value::from_json_floats).collect())
+            }
+            serde_json::Value::Object(o) => {
+                Value::map(o.iter().map(|(k, v)| (k.clone(), Value::from_json_floats(v))).collect())
+            }
+            other => Value::from_json(other),
+        }
+    }
+
     /// Go's truth (`if`, `with`, `and`, `or`, `not`): false for nil, `false`, zero numbers,
     /// and empty strings, lists and maps.
     #[must_use]

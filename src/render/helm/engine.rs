@@ -148,6 +148,8 @@ struct Renderable {
     text: String,
     scope: Value,
     base_path: String,
+    /// From a library chart: parsed (its definitions are for others) but not rendered.
+    library: bool,
 }
 
 /// Collects the templates of `chart` (at `path`) and its subcharts, and returns the chart's
@@ -196,6 +198,8 @@ fn collect(
             text: text.clone(),
             scope: scope.clone(),
             base_path: format!("{path}/templates"),
+            library: chart.metadata.get("type").and_then(serde_json::Value::as_str)
+                == Some("library"),
         });
     }
     scope
@@ -231,7 +235,7 @@ pub fn render(
     }
     let mut out = BTreeMap::new();
     for r in &renderables {
-        if crate::gopath::base(&r.path).starts_with('_') {
+        if r.library || crate::gopath::base(&r.path).starts_with('_') {
             continue;
         }
         if let Value::Map(m) = &r.scope {

@@ -4,6 +4,7 @@
 //! (as `helm template` does without a cluster). Sprig's `env` and `expandenv` are not there, as
 //! in Helm.
 
+use super::chart::floats;
 use crate::render::gotemplate::exec::Funcs;
 use crate::render::gotemplate::{sprig, Value};
 
@@ -48,17 +49,6 @@ fn from_yaml(text: &str) -> Result<Value, String> {
     Ok(parsed.documents.first().map_or(Value::Nil, |d| floats(&d.root.to_json())))
 }
 
-fn floats(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        serde_json::Value::Array(a) => Value::list(a.iter().map(floats).collect()),
-        serde_json::Value::Object(o) => {
-            Value::map(o.iter().map(|(k, v)| (k.clone(), floats(v))).collect())
-        }
-        other => Value::from_json(other),
-    }
-}
-
 /// Go's error for JSON data of the wrong shape.
 fn cannot_unmarshal(v: &Value, into: &str) -> String {
     let what = match v {
@@ -78,7 +68,33 @@ fn error_map(message: &str) -> Value {
     Value::map(std::iter::once(("Error".to_string(), Value::string(message))).collect())
 }
 
+/// Sprig's random functions give a fixed value of the right shape: what a chart does with a
+/// generated password or UUID cannot be checked anyway, and a chart that defines a helper
+/// with one must still render.
+fn register_random(f: &mut Funcs) {
+    fn sized(a: &[Value], c: char) -> Result<Value, String> {
+        let n = match a.first() {
+            Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(0).min(1 << 16),
+            Some(other) => {
+                return Err(format!(
+                    "wrong type for value; expected int; got {}",
+                    other.type_name()
+                ))
+            }
+            None => return Err("wrong number of args: want 1 got 0".into()),
+        };
+        Ok(Value::string(&c.to_string().repeat(n)))
+    }
+    f.insert("randAlphaNum", |_, a| sized(a, 'x'));
+    f.insert("randAlpha", |_, a| sized(a, 'x'));
+    f.insert("randAscii", |_, a| sized(a, 'x'));
+    f.insert("randNumeric", |_, a| sized(a, '0'));
+    f.insert("uuidv4", |_, _| Ok(Value::string("00000000-0000-4000-8000-000000000000")));
+    f.insert("shuffle", |_, a| Ok(a.first().cloned().unwrap_or(Value::Nil)));
+}
+
 fn register(f: &mut Funcs) {
+    register_random(f);
     f.insert("include", |exec, a| {
         arity(a, 2, "include")?;
         let name = text(&a[0], "include")?.to_string();

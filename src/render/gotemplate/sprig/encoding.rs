@@ -100,12 +100,12 @@ fn register_codecs(f: &mut Funcs) {
     f.insert("fromJson", |_, a| {
         arity(a, 1, "fromJson")?;
         Ok(serde_json::from_str::<serde_json::Value>(text(&a[0])?)
-            .map_or_else(|_| Value::Nil, |v| from_json_floats(&v)))
+            .map_or_else(|_| Value::Nil, |v| Value::from_json_floats(&v)))
     });
     f.insert("mustFromJson", |_, a| {
         arity(a, 1, "mustFromJson")?;
         serde_json::from_str::<serde_json::Value>(text(&a[0])?)
-            .map(|v| from_json_floats(&v))
+            .map(|v| Value::from_json_floats(&v))
             .map_err(|e| e.to_string())
     });
 }
@@ -225,18 +225,6 @@ fn base32_decode(text: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-/// JSON data as Go's `json.Unmarshal` gives it to a template: every number a float64.
-fn from_json_floats(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
-        serde_json::Value::Array(a) => Value::list(a.iter().map(from_json_floats).collect()),
-        serde_json::Value::Object(o) => {
-            Value::map(o.iter().map(|(k, v)| (k.clone(), from_json_floats(v))).collect())
-        }
-        other => Value::from_json(other),
-    }
 }
 
 fn json_func(a: &[Value], pretty: bool, escape_html: bool) -> Result<Value> {
