@@ -15,7 +15,13 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
     }
     let chart_dir = match (&args.path, &args.chart) {
         (Some(_), Some(chart)) => Some(cwd.join(chart)),
-        (Some(path), None) if cwd.join(path).join("Chart.yaml").is_file() => Some(cwd.join(path)),
+        (Some(path), None)
+            if cwd.join(path).join("Chart.yaml").is_file()
+                || (cwd.join(path).is_file()
+                    && crate::render::helm::chart::is_archive(&path.to_string_lossy())) =>
+        {
+            Some(cwd.join(path))
+        }
         _ => None,
     };
     if let Some(dir) = chart_dir {

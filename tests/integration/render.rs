@@ -401,3 +401,65 @@ fn a_helm_chart_renders_as_helm_template_renders_it() {
         run.stderr
     );
 }
+
+/// A subchart packed as `helm dependency build` packs it (`charts/NAME-VERSION.tgz`) is read
+/// from the archive, and a packed chart renders on its own.
+#[test]
+fn a_subchart_packed_as_tgz_renders() {
+    fn pack(files: &[(&str, &str)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (path, text) in files {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(text.len() as u64);
+            header.set_mode(0o644);
+            header.set_entry_type(tar::EntryType::Regular);
+            builder.append_data(&mut header, path, text.as_bytes()).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("app/charts")).unwrap();
+    std::fs::create_dir_all(dir.path().join("app/templates")).unwrap();
+    std::fs::write(
+        dir.path().join("app/Chart.yaml"),
+        "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("app/templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include \"packed.name\" . }}\n",
+    )
+    .unwrap();
+    let archive = pack(&[
+        ("packed/Chart.yaml", "apiVersion: v2\nname: packed\nversion: 0.1.0\n"),
+        ("packed/values.yaml", "port: 8080\n"),
+        ("packed/templates/_name.tpl", "{{ define \"packed.name\" }}from-archive{{ end }}"),
+        ("packed/templates/svc.yaml", "apiVersion: v1\nkind: Service\nmetadata:\n  name: packed\nspec:\n  ports:\n  - port: {{ .Values.port }}\n"),
+    ]);
+    std::fs::write(dir.path().join("app/charts/packed-0.1.0.tgz"), archive).unwrap();
+    let run = mtk_in(dir.path(), &["render", "app"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout,
+        "---\n# Source: app/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-archive\n---\n# Source: app/charts/packed/templates/svc.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: packed\nspec:\n  ports:\n  - port: 8080\n"
+    );
+    // The packed chart renders on its own too.
+    std::fs::write(
+        dir.path().join("alone.tgz"),
+        pack(&[
+            ("packed/Chart.yaml", "apiVersion: v2\nname: packed\nversion: 0.1.0\n"),
+            ("packed/templates/x.yaml", "a: 1\n"),
+        ]),
+    )
+    .unwrap();
+    let run = mtk_in(dir.path(), &["render", "alone.tgz"], None);
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "---\n# Source: packed/templates/x.yaml\na: 1\n"),
+        "{}",
+        run.stderr
+    );
+}

@@ -29,47 +29,116 @@ pub(crate) fn floats(v: &serde_json::Value) -> Value {
     Value::from_json_floats(v)
 }
 
-/// Loads the chart in `dir` (and its subcharts).
+/// The largest file of a chart read.
+const MAX_FILE: u64 = 16 << 20;
+
+/// The most bytes a chart archive (`.tgz`) may unpack to.
+const MAX_UNPACKED: u64 = 256 << 20;
+
+/// Loads the chart in `dir` (a directory, or a `.tgz` archive) and its subcharts.
 pub fn load(dir: &Path) -> Result<Chart, String> {
-    let mut count = 0;
-    load_at(dir, 0, &mut count)
+    let shown = dir.display().to_string();
+    let files = if dir.is_file() {
+        let bytes = std::fs::read(dir).map_err(|e| format!("{shown}: cannot read: {e}"))?;
+        unpack(&bytes, &shown)?
+    } else {
+        let mut files = Vec::new();
+        walk(dir, dir, &mut files)?;
+        files
+    };
+    from_files(files, &shown, 0)
 }
 
-fn load_at(dir: &Path, depth: usize, count: &mut usize) -> Result<Chart, String> {
-    if depth > MAX_NESTING {
-        return Err(format!("{}: subcharts nest more than {MAX_NESTING} deep", dir.display()));
+/// A chart's files by path from the chart's directory.
+type ChartFiles = Vec<(String, Vec<u8>)>;
+
+/// The files of a chart archive, without the archive's top directory (`mychart/`).
+fn unpack(bytes: &[u8], shown: &str) -> Result<ChartFiles, String> {
+    use std::io::Read as _;
+    let decoder = flate2::read::GzDecoder::new(bytes).take(MAX_UNPACKED);
+    let mut archive = tar::Archive::new(decoder);
+    let mut out = Vec::new();
+    let entries = archive.entries().map_err(|e| format!("{shown}: not a chart archive: {e}"))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("{shown}: not a chart archive: {e}"))?;
+        if !entry.header().entry_type().is_file() {
+            continue;
+        }
+        let path =
+            entry.path().map_err(|e| format!("{shown}: {e}"))?.to_string_lossy().replace('\\', "/");
+        if path.split('/').any(|p| p == "..") || path.starts_with('/') {
+            return Err(format!("{shown}: the archive names a path outside the chart: {path}"));
+        }
+        let Some((_, rel)) = path.split_once('/') else { continue };
+        let mut data = Vec::new();
+        entry.read_to_end(&mut data).map_err(|e| format!("{shown}: {rel}: {e}"))?;
+        out.push((rel.to_string(), data));
+        if out.len() > MAX_FILES {
+            return Err(format!("{shown}: the chart has more than {MAX_FILES} files"));
+        }
     }
-    let shown = |p: &Path| p.display().to_string();
-    let chart_file = dir.join("Chart.yaml");
-    let text = std::fs::read_to_string(&chart_file)
-        .map_err(|e| format!("{}: cannot read Chart.yaml: {e}", shown(dir)))?;
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
+}
+
+fn text_of(data: &[u8], name: &str, shown: &str) -> Result<String, String> {
+    String::from_utf8(data.to_vec()).map_err(|_| format!("{shown}/{name}: not UTF-8 text"))
+}
+
+/// A chart from its files (paths from its directory); subcharts are the files below
+/// `charts/<name>/` and the archives `charts/*.tgz`.
+fn from_files(files: ChartFiles, shown: &str, depth: usize) -> Result<Chart, String> {
+    if depth > MAX_NESTING {
+        return Err(format!("{shown}: subcharts nest more than {MAX_NESTING} deep"));
+    }
+    let chart_yaml = files
+        .iter()
+        .find(|(n, _)| n == "Chart.yaml")
+        .ok_or_else(|| format!("{shown}: Chart.yaml file is missing"))?;
+    let text = text_of(&chart_yaml.1, "Chart.yaml", shown)?;
     let parsed = crate::load::yaml::parse_stream(&text, &crate::load::Limits::default());
     if let Some(p) = parsed.problems.first() {
-        return Err(format!("{}:{}: {}", shown(&chart_file), p.pos.line, p.message));
+        return Err(format!("{shown}/Chart.yaml:{}: {}", p.pos.line, p.message));
     }
     let metadata: BTreeMap<String, serde_json::Value> =
         match parsed.documents.first().map(|d| d.root.to_json()) {
             Some(serde_json::Value::Object(m)) => m.into_iter().collect(),
-            _ => return Err(format!("{}: Chart.yaml is not a mapping", shown(&chart_file))),
+            _ => return Err(format!("{shown}/Chart.yaml: not a mapping")),
         };
-    validate(&metadata, &shown(&chart_file))?;
+    validate(&metadata, &format!("{shown}/Chart.yaml"))?;
     let mut chart = Chart { metadata, values: Value::map(BTreeMap::new()), ..Chart::default() };
-    let mut files = Vec::new();
-    walk(dir, dir, &mut files, count)?;
     let mut requirements = None;
-    for (rel, path) in files {
+    let mut subcharts: BTreeMap<String, ChartFiles> = BTreeMap::new();
+    let mut archives = Vec::new();
+    for (rel, data) in files {
+        if let Some(rest) = rel.strip_prefix("charts/") {
+            match rest.split_once('/') {
+                Some((sub, inner)) => {
+                    subcharts.entry(sub.to_string()).or_default().push((inner.to_string(), data));
+                }
+                None if has_extension(rest, &["tgz", "gz"]) => {
+                    archives.push((rest.to_string(), data));
+                }
+                None => {}
+            }
+            continue;
+        }
         match rel.as_str() {
             "Chart.yaml" | "Chart.lock" | "requirements.lock" | "values.schema.json" => {}
             "values.yaml" => {
-                let text = read(&path)?;
-                chart.values = values_from_yaml(&text, &shown(&path))?;
+                chart.values =
+                    values_from_yaml(&text_of(&data, &rel, shown)?, &format!("{shown}/{rel}"))?;
             }
             "requirements.yaml" => {
-                requirements = Some(values_from_yaml(&read(&path)?, &shown(&path))?);
+                requirements = Some(values_from_yaml(
+                    &text_of(&data, &rel, shown)?,
+                    &format!("{shown}/{rel}"),
+                )?);
             }
-            r if r.starts_with("templates/") => chart.templates.push((rel.clone(), read(&path)?)),
-            r if r.starts_with("charts/") => {}
-            _ => chart.files.push((rel.clone(), read(&path).unwrap_or_default())),
+            r if r.starts_with("templates/") => {
+                chart.templates.push((rel.clone(), text_of(&data, &rel, shown)?));
+            }
+            _ => chart.files.push((rel.clone(), String::from_utf8_lossy(&data).into_owned())),
         }
     }
     // v1 charts list dependencies in requirements.yaml.
@@ -80,27 +149,26 @@ fn load_at(dir: &Path, depth: usize, count: &mut usize) -> Result<Chart, String>
             chart.metadata.insert("dependencies".into(), to_json(deps));
         }
     }
-    let charts_dir = dir.join("charts");
-    if let Ok(entries) = std::fs::read_dir(&charts_dir) {
-        let mut entries: Vec<_> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
-        entries.sort();
-        for sub in entries {
-            let name =
-                sub.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if name.starts_with('.') {
-                continue;
-            }
-            if sub.is_dir() {
-                chart.dependencies.push(load_at(&sub, depth + 1, count)?);
-            } else if has_extension(&name, &["tgz", "gz"]) {
-                return Err(format!(
-                    "{}: charts packed as .tgz are not read yet; unpack it into charts/",
-                    shown(&sub)
-                ));
-            }
+    for (name, files) in subcharts {
+        if files.iter().any(|(n, _)| n == "Chart.yaml") {
+            chart.dependencies.push(from_files(
+                files,
+                &format!("{shown}/charts/{name}"),
+                depth + 1,
+            )?);
         }
     }
+    for (name, data) in archives {
+        let at = format!("{shown}/charts/{name}");
+        chart.dependencies.push(from_files(unpack(&data, &at)?, &at, depth + 1)?);
+    }
     Ok(chart)
+}
+
+/// Whether a file is a chart archive (`.tgz`).
+#[must_use]
+pub fn is_archive(name: &str) -> bool {
+    has_extension(name, &["tgz", "gz"])
 }
 
 /// Whether a file name ends with one of `extensions` (any case).
@@ -111,18 +179,8 @@ pub(crate) fn has_extension(name: &str, extensions: &[&str]) -> bool {
         .is_some_and(|e| extensions.iter().any(|x| e.eq_ignore_ascii_case(x)))
 }
 
-fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: cannot read: {e}", path.display()))
-}
-
-/// The files below `dir` (but `charts/` subdirectories, loaded as charts), by path from
-/// `root`, in order.
-fn walk(
-    root: &Path,
-    dir: &Path,
-    out: &mut Vec<(String, std::path::PathBuf)>,
-    count: &mut usize,
-) -> Result<(), String> {
+/// The files below `dir`, by path from `root`, in order (hidden ones left out).
+fn walk(root: &Path, dir: &Path, out: &mut ChartFiles) -> Result<(), String> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| format!("{}: cannot read: {e}", dir.display()))?
         .filter_map(Result::ok)
@@ -131,20 +189,25 @@ fn walk(
     entries.sort();
     for path in entries {
         let rel = path.strip_prefix(root).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-        if rel == "charts" || rel.starts_with('.') || rel.contains("/.") {
+        if rel.starts_with('.') || rel.contains("/.") {
             continue;
         }
         if path.is_dir() {
-            walk(root, &path, out, count)?;
+            walk(root, &path, out)?;
         } else {
-            *count += 1;
-            if *count > MAX_FILES {
+            if out.len() >= MAX_FILES {
                 return Err(format!(
                     "{}: the chart has more than {MAX_FILES} files",
                     root.display()
                 ));
             }
-            out.push((rel, path));
+            let size = path.metadata().map_or(0, |m| m.len());
+            if size > MAX_FILE {
+                return Err(format!("{}: larger than {MAX_FILE} bytes: not read", path.display()));
+            }
+            let data = std::fs::read(&path)
+                .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+            out.push((rel, data));
         }
     }
     Ok(())
