@@ -85,7 +85,7 @@ pub struct RenderArgs {
     #[arg(long, short = 'n', value_name = "NAMESPACE")]
     pub namespace: Option<String>,
 
-    /// Helm: the Kubernetes version `.Capabilities` reports. Default: `v1.20.0`.
+    /// Helm: the Kubernetes version `.Capabilities` reports. Default: `v1.32.0`.
     #[arg(long, value_name = "VERSION")]
     pub kube_version: Option<String>,
 

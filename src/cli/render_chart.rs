@@ -8,6 +8,10 @@ use crate::render::gotemplate::Value;
 use crate::render::helm::chart::{load, merge_values, set_value, values_from_yaml};
 use crate::render::helm::template::{template, Options};
 
+/// The Kubernetes version `.Capabilities` reports unless `--kube-version` says: that of the
+/// client libraries Helm 3.17 is built with (Helm's own tests report v1.20.0).
+const DEFAULT_KUBE_VERSION: &str = "v1.32.0";
+
 /// The user's values: `-f` files in order, then `--set`, then `--set-string`.
 fn values(args: &RenderArgs, cwd: &Path) -> Result<Value, String> {
     let mut values = Value::map(std::collections::BTreeMap::new());
@@ -40,7 +44,7 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path, dir: &Path) -> u8 {
         let options = Options {
             release_name: name,
             namespace: args.namespace.clone().unwrap_or_else(|| "default".into()),
-            kube_version: args.kube_version.clone().unwrap_or_else(|| "v1.20.0".into()),
+            kube_version: args.kube_version.clone().unwrap_or_else(|| DEFAULT_KUBE_VERSION.into()),
             api_versions: args.api_versions.clone(),
             include_crds: args.include_crds,
             skip_tests: args.skip_tests,

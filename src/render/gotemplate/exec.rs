@@ -103,6 +103,11 @@ impl Templates {
         })?;
         let source = Rc::new(Source { name: name.to_string(), text: text.to_string() });
         for (define, nodes) in parsed.defines {
+            // As Go's `associate`: an empty definition does not replace one with a body.
+            let empty = nodes.iter().all(|n| matches!(n, Node::Text(_, t) if t.trim().is_empty()));
+            if empty && self.bodies.contains_key(&define) {
+                continue;
+            }
             let body = Body { nodes, source: Rc::clone(&source) };
             self.bodies.insert(define, Rc::new(body));
         }
@@ -234,7 +239,8 @@ impl Exec<'_> {
         };
         match exec.walk_list(dot, &body.nodes) {
             Err(Stop::Error(e)) => Err(e.message),
-            Ok(()) | Err(Stop::Break | Stop::Continue) => Ok(exec.out),
+            // Helm takes Go's `<no value>` out of what `tpl` gives back.
+            Ok(()) | Err(Stop::Break | Stop::Continue) => Ok(exec.out.replace("<no value>", "")),
         }
     }
 

@@ -345,6 +345,14 @@ fn one_at(verb: char, spec: &Spec, arg: &Value, depth: usize) -> String {
                 items.iter().map(|x| one_at(verb, spec, x, depth + 1)).collect();
             format!("[{}]", inner.join(" "))
         }
+        ('s' | 'q' | 'x' | 'X' | 'd', Value::Map(m)) => {
+            let inner: Vec<String> = m
+                .borrow()
+                .iter()
+                .map(|(k, x)| format!("{k}:{}", one_at(verb, spec, x, depth + 1)))
+                .collect();
+            format!("map[{}]", inner.join(" "))
+        }
         _ => bad(verb, arg),
     }
 }

@@ -312,15 +312,26 @@ fn at_path(values: &Value, path: &str) -> Option<Value> {
 
 /// Helm's dependency processing: aliases renamed, subcharts disabled by `condition`/`tags`
 /// (read from `user` coalesced over the chart's defaults) removed, recursively. Returns the
-/// chart to render and the values to render it with (imports applied).
-#[must_use]
-pub fn process(mut chart: Chart, user: &Value) -> (Chart, Value) {
+/// chart to render and the values to render it with (imports applied); a dependency the chart
+/// lists but `charts/` lacks is Helm's error.
+pub fn process(mut chart: Chart, user: &Value) -> Result<(Chart, Value), String> {
+    let missing: Vec<String> = dependencies(&chart)
+        .into_iter()
+        .filter(|d| !chart.dependencies.iter().any(|c| c.name() == d.name))
+        .map(|d| d.name)
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+            missing.join(", ")
+        ));
+    }
     resolve(&mut chart, 0);
     let values = coalesce(&chart, user);
     prune(&mut chart, &values, &values, 0);
     let values = coalesce(&chart, user);
     import_values(&chart, &values, 0);
-    (chart, values)
+    Ok((chart, values))
 }
 
 /// Applies aliases (a listed dependency with an alias is a copy under that name).

@@ -68,6 +68,26 @@ fn error_map(message: &str) -> Value {
     Value::map(std::iter::once(("Error".to_string(), Value::string(message))).collect())
 }
 
+const PEM_KEY: &str =
+    "-----BEGIN RSA PRIVATE KEY-----\nnot-a-real-key\n-----END RSA PRIVATE KEY-----\n";
+
+/// What `genCA` and its kin give (`.Cert`, `.Key`): fixed PEM-shaped text, as every generated
+/// certificate is random.
+fn certificate() -> Value {
+    Value::map(
+        [
+            (
+                "Cert",
+                "-----BEGIN CERTIFICATE-----\nnot-a-real-certificate\n-----END CERTIFICATE-----\n",
+            ),
+            ("Key", PEM_KEY),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), Value::string(v)))
+        .collect(),
+    )
+}
+
 /// Sprig's random functions give a fixed value of the right shape: what a chart does with a
 /// generated password or UUID cannot be checked anyway, and a chart that defines a helper
 /// with one must still render.
@@ -91,6 +111,32 @@ fn register_random(f: &mut Funcs) {
     f.insert("randNumeric", |_, a| sized(a, '0'));
     f.insert("uuidv4", |_, _| Ok(Value::string("00000000-0000-4000-8000-000000000000")));
     f.insert("shuffle", |_, a| Ok(a.first().cloned().unwrap_or(Value::Nil)));
+    f.insert("trimall", |_, a| {
+        let cut: Vec<char> = a.first().and_then(Value::as_str).unwrap_or("").chars().collect();
+        let text = a.get(1).and_then(Value::as_str).unwrap_or("");
+        Ok(Value::string(text.trim_matches(|c| cut.contains(&c))))
+    });
+    f.insert("randInt", |_, a| Ok(a.first().cloned().unwrap_or(Value::Int(0))));
+    f.insert("bcrypt", |_, _| {
+        Ok(Value::string("$2a$10$xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"))
+    });
+    f.insert("genPrivateKey", |_, _| Ok(Value::string(PEM_KEY)));
+    for name in [
+        "genCA",
+        "genCAWithKey",
+        "genSelfSignedCert",
+        "genSelfSignedCertWithKey",
+        "genSignedCert",
+        "genSignedCertWithKey",
+    ] {
+        f.insert(name, |_, _| Ok(certificate()));
+    }
+    f.insert("htpasswd", |_, a| {
+        let user = a.first().and_then(Value::as_str).unwrap_or("");
+        Ok(Value::string(&format!(
+            "{user}:$2a$10$xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+        )))
+    });
 }
 
 fn register(f: &mut Funcs) {
@@ -176,4 +222,47 @@ fn register(f: &mut Funcs) {
             Err(e) => Value::list(vec![Value::string(&e.to_string())]),
         })
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::funcs;
+    use crate::render::gotemplate::{render, Templates, Value};
+
+    fn run(template: &str, data: &serde_json::Value) -> Result<String, String> {
+        render("t", template, &Value::from_json(data), &funcs()).map_err(|e| e.message)
+    }
+
+    #[test]
+    fn functions_behave_as_in_helm() {
+        use serde_json::json;
+        let data = json!({"Values": {"port": 8080.0, "name": "web"}});
+        let cases = [
+            // `tpl` gives back its text without Go's `<no value>`.
+            ("{{ tpl \"{{ .Values.missing }}\" . | default \"x\" }}", "x"),
+            ("{{ int \"5.00\" }} {{ int \"10.0\" }} {{ int \"5.10\" }}", "5 10 0"),
+            ("{{ title \"it's a dog\" }}", "It'S A Dog"),
+            ("{{ regexQuoteMeta \"my-release.1\" }}", "my-release\\.1"),
+            ("{{ toJson 0.0000001 }} {{ toJson 1e21 }}", "1e-7 1e+21"),
+            ("{{ toYaml (dict \"a\" \"x\\ty\") }}", "a: \"x\\ty\""),
+            ("{{ printf \"%s\" (dict \"a\" \"b\") }}", "map[a:b]"),
+            ("{{ (genCA \"ca\" 365).Cert | contains \"BEGIN CERTIFICATE\" }}", "true"),
+            ("{{ randAlphaNum 5 | len }}", "5"),
+        ];
+        for (t, want) in cases {
+            assert_eq!(run(t, &data).as_deref(), Ok(want), "{t}");
+        }
+        // sprig's encoders take text, as Go's typed parameter does.
+        let e = run("{{ .Values.port | b64enc }}", &data).unwrap_err();
+        assert!(e.contains("wrong type for value; expected string; got float64"), "{e}");
+    }
+
+    #[test]
+    fn an_empty_definition_does_not_replace_one_with_a_body() {
+        let f = funcs();
+        let mut set = Templates::default();
+        set.parse("sub", "{{ define \"x\" }}body{{ end }}", &f).unwrap();
+        set.parse("top", "{{- define \"x\" -}}{{- end -}}{{ template \"x\" }}", &f).unwrap();
+        assert_eq!(set.execute("top", &Value::Nil, &f).unwrap(), "body");
+    }
 }

@@ -218,7 +218,7 @@ fn kind_rank(kind: &str) -> (usize, String) {
 
 /// Renders `chart` as `helm template` does, or says why Helm would fail.
 pub fn template(chart: Chart, options: &Options) -> Result<String, String> {
-    let (chart, values) = process(chart, &options.values);
+    let (chart, values) = process(chart, &options.values)?;
     let name = match &options.name_template {
         Some(t) => crate::render::gotemplate::render(
             "name-template",

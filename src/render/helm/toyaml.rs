@@ -224,8 +224,9 @@ struct Allowed {
     block: bool,
 }
 
+/// go-yaml v2's `is_printable`: no tab, no character past U+FFFD, no byte-order mark.
 fn printable(c: char) -> bool {
-    matches!(c, '\t' | '\n' | '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}' | '\u{10000}'..='\u{10ffff}')
+    matches!(c, '\n' | '\u{20}'..='\u{7e}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
         && c != '\u{feff}'
 }
 
@@ -326,7 +327,6 @@ fn escape(c: char, quote: Quote) -> Option<String> {
             '"' => "\\\"".into(),
             '\\' => "\\\\".into(),
             '\u{85}' => "\\N".into(),
-            '\u{a0}' => "\\_".into(),
             '\u{2028}' => "\\L".into(),
             '\u{2029}' => "\\P".into(),
             c if !printable(c) => {

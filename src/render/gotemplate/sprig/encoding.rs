@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use sha2::Digest as _;
 
-use super::{arity, strval, text, Result};
+use super::{arity, text, Result};
 use crate::render::gotemplate::exec::Funcs;
 use crate::render::gotemplate::format;
 use crate::render::gotemplate::value::Value;
@@ -45,7 +45,7 @@ pub(super) fn register(f: &mut Funcs) {
 fn register_codecs(f: &mut Funcs) {
     f.insert("b64enc", |_, a| {
         arity(a, 1, "b64enc")?;
-        Ok(s(&crate::base64::encode(strval(&a[0]).as_bytes())))
+        Ok(s(&crate::base64::encode(text(&a[0])?.as_bytes())))
     });
     f.insert("b64dec", |_, a| {
         arity(a, 1, "b64dec")?;
@@ -57,7 +57,7 @@ fn register_codecs(f: &mut Funcs) {
     });
     f.insert("b32enc", |_, a| {
         arity(a, 1, "b32enc")?;
-        Ok(s(&base32_encode(strval(&a[0]).as_bytes())))
+        Ok(s(&base32_encode(text(&a[0])?.as_bytes())))
     });
     f.insert("b32dec", |_, a| {
         arity(a, 1, "b32dec")?;
@@ -163,7 +163,15 @@ fn register_regex(f: &mut Funcs) {
     }
     f.insert("regexQuoteMeta", |_, a| {
         arity(a, 1, "regexQuoteMeta")?;
-        Ok(s(&regex::escape(text(&a[0])?)))
+        // Go's `QuoteMeta`: only `\.+*?()|[]{}^$` are escaped.
+        let quoted = text(&a[0])?.chars().fold(String::new(), |mut out, c| {
+            if "\\.+*?()|[]{}^$".contains(c) {
+                out.push('\\');
+            }
+            out.push(c);
+            out
+        });
+        Ok(s(&quoted))
     });
     f.insert("fail", |_, a| {
         arity(a, 1, "fail")?;
@@ -307,8 +315,12 @@ fn json_float(f: f64) -> Result<String> {
         let text = format!("{f:e}");
         let (mantissa, exp) = text.split_once('e').unwrap_or((&text, "0"));
         let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        return Ok(format!("{mantissa}e{sign}{:02}", exp.abs()));
+        // Go writes `1e-7` and `1e+21`.
+        return Ok(if exp < 0 {
+            format!("{mantissa}e-{}", exp.abs())
+        } else {
+            format!("{mantissa}e+{exp:02}")
+        });
     }
     Ok(format!("{f}"))
 }
@@ -322,6 +334,8 @@ fn json_string(out: &mut String, x: &str, escape_html: bool) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             '<' | '>' | '&' if escape_html => {
                 let _ = write!(out, "\\u{:04x}", c as u32);
             }

@@ -15,22 +15,27 @@ pub(super) fn to_int64(v: &Value) -> Result<i64> {
         Value::Float(f) => Ok(*f as i64),
         Value::Bool(b) => Ok(i64::from(*b)),
         Value::Nil => Ok(0),
-        Value::Str(s) => {
-            let trimmed = s.strip_suffix(".0").unwrap_or(s).trim_end_matches('0');
-            let text = if s.contains('.') && trimmed.ends_with('.') {
-                &trimmed[..trimmed.len() - 1]
-            } else {
-                s
-            };
-            parse_go_int(text)
-                .ok_or_else(|| format!("unable to cast {s:?} of type string to int64"))
-        }
+        Value::Str(s) => parse_go_int(trim_zero_decimal(s))
+            .ok_or_else(|| format!("unable to cast {s:?} of type string to int64")),
         other => Err(format!(
             "unable to cast {} of type {} to int64",
             crate::render::gotemplate::format::v(other),
             other.type_name()
         )),
     }
+}
+
+/// cast's `trimZeroDecimal`: `5.00` is `5`, `5.10` stays.
+fn trim_zero_decimal(s: &str) -> &str {
+    let mut found_zero = false;
+    for (i, c) in s.char_indices().rev() {
+        match c {
+            '.' if found_zero => return &s[..i],
+            '0' => found_zero = true,
+            _ => return s,
+        }
+    }
+    s
 }
 
 fn parse_go_int(s: &str) -> Option<i64> {

@@ -210,7 +210,7 @@ fn title(x: &str) -> String {
     let mut out = String::with_capacity(x.len());
     let mut prev: Option<char> = None;
     for c in x.chars() {
-        let boundary = prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_' || p == '\''));
+        let boundary = prev.is_none_or(|p| !(p.is_alphanumeric() || p == '_'));
         if boundary {
             out.extend(c.to_uppercase());
         } else {
