@@ -84,7 +84,9 @@ fn capabilities(options: &Options) -> Value {
     let mut parts = version.trim_start_matches('v').split('.');
     let (major, minor) =
         (parts.next().unwrap_or("1").to_string(), parts.next().unwrap_or("0").to_string());
+    // Helm's default set is client-go's scheme: the aggregator's and the CRD API are not in it.
     let mut api: Vec<String> = crate::kinds::builtins()
+        .filter(|k| !matches!(k.group, "apiregistration.k8s.io" | "apiextensions.k8s.io"))
         .flat_map(|k| {
             let gv = if k.group.is_empty() {
                 k.version.to_string()
