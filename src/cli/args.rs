@@ -81,6 +81,14 @@ pub struct RenderArgs {
     #[arg(long = "set-string", value_name = "KEY=VALUE")]
     pub set_string: Vec<String>,
 
+    /// Helm: a value that is JSON (`key={"a":1}`).
+    #[arg(long = "set-json", value_name = "KEY=JSON")]
+    pub set_json: Vec<String>,
+
+    /// Helm: a value read from a file (`key=path`).
+    #[arg(long = "set-file", value_name = "KEY=FILE")]
+    pub set_file: Vec<String>,
+
     /// Helm: the release namespace. Default: `default`.
     #[arg(long, short = 'n', value_name = "NAMESPACE")]
     pub namespace: Option<String>,

@@ -463,3 +463,37 @@ fn a_subchart_packed_as_tgz_renders() {
         run.stderr
     );
 }
+
+/// Helm's value flags: `--set` with an escaped comma, `--set-string`, `--set-json`,
+/// `--set-file`; `-f` files first, later flags win.
+#[test]
+fn helm_value_flags_set_what_helm_sets() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("c/templates")).unwrap();
+    std::fs::write(dir.path().join("c/Chart.yaml"), "apiVersion: v2\nname: c\nversion: 0.1.0\n")
+        .unwrap();
+    std::fs::write(
+        dir.path().join("c/templates/cm.yaml"),
+        "a: {{ .Values.a | quote }}\nb: {{ kindOf .Values.b }}\nc: {{ kindOf .Values.c }}\nd: {{ .Values.d.x }}\ne: {{ .Values.e | trim }}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("e.txt"), "from a file\n").unwrap();
+    let run = mtk_in(
+        dir.path(),
+        &[
+            "render",
+            "c",
+            "--set",
+            "a=x\\,y,b=5",
+            "--set-string",
+            "c=5",
+            "--set-json",
+            "d={\"x\":[1,2]}",
+            "--set-file",
+            "e=e.txt",
+        ],
+        None,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, "---\n# Source: c/templates/cm.yaml\na: \"x,y\"\nb: int\nc: string\nd: [1 2]\ne: from a file\n");
+}

@@ -477,7 +477,12 @@ pub fn merge_values(base: &Value, over: &Value) -> Value {
 /// `--set path=value` (`--set-string` when `string`): `a.b.c`, `list[0]`; the value an
 /// integer, `true`/`false`, `null`, else text, as Helm's `strvals` types it.
 pub fn set_value(values: &Value, path: &str, raw: &str, string: bool) -> Result<Value, String> {
-    let typed = if string {
+    let typed = typed_value(raw, string);
+    set_value_to(values, path, typed)
+}
+
+fn typed_value(raw: &str, string: bool) -> Value {
+    if string {
         Value::string(raw)
     } else if let Ok(i) = raw.parse::<i64>() {
         Value::Int(i)
@@ -488,8 +493,12 @@ pub fn set_value(values: &Value, path: &str, raw: &str, string: bool) -> Result<
             "null" => Value::Nil,
             other => Value::string(other),
         }
-    };
-    let mut nested = typed;
+    }
+}
+
+/// Sets `path` (`a.b.c`, `list[0]`) to `value` in the user's values.
+pub fn set_value_to(values: &Value, path: &str, value: Value) -> Result<Value, String> {
+    let mut nested = value;
     for part in path.rsplit('.') {
         if part.is_empty() {
             return Err(format!("key {path:?} has no name"));
