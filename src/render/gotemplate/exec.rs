@@ -12,6 +12,11 @@ use super::value::Value;
 
 type Result<T> = std::result::Result<T, Error>;
 
+/// How many nodes and commands one execution may evaluate (`range` over a huge list, loops
+/// of `include`), and how much text it may write: a template cannot hang or exhaust a run.
+pub const MAX_STEPS: u64 = 10_000_000;
+pub const MAX_OUTPUT: usize = 64 << 20;
+
 /// How deep `{{template}}` calls may nest before execution stops with an error (Go allows
 /// 100,000; this engine recurses on the thread's stack, and charts nest a few levels).
 pub const MAX_DEPTH: usize = 100;
@@ -138,6 +143,7 @@ impl Templates {
             marks: Vec::new(),
             vars: vec![("$".into(), data.clone())],
             depth: 0,
+            steps: 0,
             source: Rc::clone(&body.source),
             name: name.to_string(),
         };
@@ -200,6 +206,8 @@ pub struct Exec<'a> {
     marks: Vec<Mark>,
     vars: Vec<(String, Value)>,
     depth: usize,
+    /// Nodes and commands evaluated so far (`tpl` texts included).
+    steps: u64,
     source: Rc<Source>,
     name: String,
 }
@@ -234,10 +242,13 @@ impl Exec<'_> {
             marks: Vec::new(),
             vars: vec![("$".into(), dot.clone())],
             depth: self.depth + 1,
+            steps: self.steps,
             source: Rc::clone(&body.source),
             name,
         };
-        match exec.walk_list(dot, &body.nodes) {
+        let result = exec.walk_list(dot, &body.nodes);
+        self.steps = exec.steps;
+        match result {
             Err(Stop::Error(e)) => Err(e.message),
             // Helm takes Go's `<no value>` out of what `tpl` gives back.
             Ok(()) | Err(Stop::Break | Stop::Continue) => Ok(exec.out.replace("<no value>", "")),
@@ -277,7 +288,29 @@ impl Exec<'_> {
         Ok(())
     }
 
+    /// Counts one step; past [`MAX_STEPS`], or past [`MAX_OUTPUT`] bytes written, an error at
+    /// `pos`.
+    fn step(&mut self, pos: usize) -> Result<()> {
+        self.steps += 1;
+        if self.steps > MAX_STEPS {
+            let message =
+                format!("evaluation exceeded {MAX_STEPS} steps (the template loops too long)");
+            return Err(self.error(pos, &"...", &message));
+        }
+        if self.out.len() > MAX_OUTPUT {
+            let message = format!("the template wrote more than {MAX_OUTPUT} bytes");
+            return Err(self.error(pos, &"...", &message));
+        }
+        Ok(())
+    }
+
     fn walk(&mut self, dot: &Value, node: &Node) -> std::result::Result<(), Stop> {
+        let pos = match node {
+            Node::Text(p, _) | Node::Action(p, _) | Node::Template(p, ..) => *p,
+            Node::If(c) | Node::With(c) | Node::Range(c) => c.pos,
+            Node::Break | Node::Continue => 0,
+        };
+        self.step(pos)?;
         match node {
             Node::Text(pos, text) => {
                 self.mark(*pos);
@@ -468,6 +501,7 @@ impl Exec<'_> {
     }
 
     fn command(&mut self, dot: &Value, cmd: &Command, last: Option<Value>) -> Result<Value> {
+        self.step(cmd.pos)?;
         let first = &cmd.args[0];
         match first {
             Arg::Field(pos, names) => {

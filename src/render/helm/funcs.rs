@@ -266,3 +266,29 @@ mod tests {
         assert_eq!(set.execute("top", &Value::Nil, &f).unwrap(), "body");
     }
 }
+
+#[cfg(test)]
+mod hostile {
+    use super::funcs;
+    use crate::render::gotemplate::{render, Value};
+
+    fn error(template: &str) -> String {
+        render("t", template, &Value::Nil, &funcs()).unwrap_err().message
+    }
+
+    /// Templates that would loop, recurse or write without end stop with an error naming the
+    /// template and line.
+    #[test]
+    fn runaway_templates_are_bounded() {
+        let e = error("{{ range until 1000000 }}{{ range until 1000000 }}x{{ end }}{{ end }}");
+        assert!(e.contains("evaluation exceeded 10000000 steps"), "{e}");
+        let e = error("{{ range until 100000 }}{{ repeat 1000 \"x\" }}{{ end }}");
+        assert!(e.contains("wrote more than"), "{e}");
+        let e = error("{{ define \"r\" }}{{ include \"r\" . }}{{ end }}{{ include \"r\" . }}");
+        assert!(e.contains("exceeded maximum template depth (100)"), "{e}");
+        let e = error("{{ define \"t\" }}{{ tpl \"{{ include \\\"t\\\" . }}\" . }}{{ end }}{{ include \"t\" . }}");
+        assert!(e.contains("exceeded maximum template depth"), "{e}");
+        assert!(error("{{ until 100000000 }}").contains("more than 1048576 items"));
+        assert!(error("{{ repeat 100000000 \"xx\" }}").contains("repeat would make more than"));
+    }
+}
