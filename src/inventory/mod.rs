@@ -355,7 +355,9 @@ type WrittenRoots = Vec<((usize, usize), Node)>;
 /// Builds the inventory from what the loader read.
 #[must_use]
 pub fn build(sources: Sources, config: &Config) -> Inventory {
-    let Sources { files, roots, skipped: mut chart_sources, charts, cwd, limits, .. } = sources;
+    let Sources {
+        files, roots, skipped: mut chart_sources, charts, chart_dirs, cwd, limits, ..
+    } = sources;
     let ((flux_targets, appset_problems, layout), (crd_scopes, build_options)) = rayon::join(
         || {
             let (targets, problems) = flux_targets(&files, &roots);
@@ -366,7 +368,8 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     );
     let ((argo, kustomize), argo_problem) = build_options;
     let options = (limits, argo, kustomize);
-    let rendered = units::render(&files, &roots, &layout, &flux_targets, &cwd, options);
+    let rendered =
+        units::render(&files, &roots, (&layout, &chart_dirs), &flux_targets, &cwd, options);
 
     let mut inv = Inventory::default();
     // Files become objects in parallel; indices are assigned afterwards, in tree order.
@@ -377,6 +380,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         extra_files,
         problems,
         deleted,
+        charts: charts_rendered,
         ..
     } = rendered;
     let written = written_documents(&rendered_objects);
@@ -428,7 +432,8 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     tree.add_rendered(&mut inv, rendered_objects, written);
     inv.skipped_files.append(&mut chart_sources);
     inv.skipped_files.sort();
-    inv.charts = charts;
+    // Charts a unit rendered (with their defaults) are not "charts not rendered".
+    inv.charts = charts.into_iter().filter(|c| !charts_rendered.contains(c)).collect();
     index_tenancy(&mut inv, config, &roots);
     inv
 }

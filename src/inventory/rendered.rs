@@ -145,6 +145,8 @@ pub(crate) struct Rendered {
     /// numbered after the loaded files.
     pub extra_files: Vec<Arc<SourceFile>>,
     pub problems: Vec<Problem>,
+    /// Charts a unit rendered (shown as the user sees them).
+    pub charts: Vec<String>,
 }
 
 /// The inventory number of a file a build read (a file the loader did not read is added).

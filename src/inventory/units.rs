@@ -50,6 +50,8 @@ struct Plan {
     cluster: usize,
     /// The entry's `spec.path` (or `spec.source.path`): loaded file index and span.
     entry: Option<(usize, Span)>,
+    /// A Helm chart nothing deploys, rendered with its default values.
+    chart: bool,
 }
 
 /// What the waves of entries know as they go.
@@ -95,7 +97,7 @@ struct Shared<'a> {
 pub(crate) fn render(
     files: &[LoadedFile],
     roots: &[PathBuf],
-    layout: &Layout,
+    (layout, chart_dirs): (&Layout, &[PathBuf]),
     targets: &[FluxTarget],
     cwd: &Path,
     (limits, argo, kustomize): (
@@ -104,7 +106,10 @@ pub(crate) fn render(
         crate::render::argo::BuildOptions,
     ),
 ) -> Rendered {
-    if layout.root_configs.is_empty() && layout.target_dirs.iter().all(Option::is_none) {
+    if layout.root_configs.is_empty()
+        && layout.target_dirs.iter().all(Option::is_none)
+        && chart_dirs.is_empty()
+    {
         return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
     }
     let loaded: LoadedFiles<'_> = files
@@ -160,7 +165,7 @@ pub(crate) fn render(
         failures: HashMap::new(),
     };
     let superseded = units.entries();
-    units.kustomizations(&superseded);
+    units.kustomizations(&superseded, chart_dirs);
     units.finish(&superseded)
 }
 
@@ -304,7 +309,7 @@ impl Units<'_, '_> {
     }
 
     /// Plans and builds the kustomizations that nothing includes and no entry read.
-    fn kustomizations(&mut self, superseded: &[bool]) {
+    fn kustomizations(&mut self, superseded: &[bool], chart_dirs: &[PathBuf]) {
         let mut read_by_entries: HashSet<usize> = HashSet::new();
         for ((reached, _), _) in self.reached.iter().zip(superseded).filter(|(_, s)| !**s) {
             read_by_entries.extend(reached);
@@ -342,6 +347,28 @@ impl Units<'_, '_> {
                 rendered: None,
                 cluster,
                 entry: None,
+                chart: false,
+            }));
+        }
+        // Charts nothing deploys (a subchart is rendered by its parent): with their defaults.
+        for dir in chart_dirs {
+            let subchart = chart_dirs
+                .iter()
+                .any(|other| other != dir && dir.starts_with(other.join("charts")));
+            if subchart || failed.iter().any(|f| dir.starts_with(f)) {
+                continue;
+            }
+            let Some(root) = build_root(dir, self.shared) else { continue };
+            let cluster = self.plans.len();
+            self.plans.push(Arc::new(Plan {
+                name: format!("Helm chart {} (default values)", (self.show)(dir)),
+                dir: dir.clone(),
+                root,
+                target: None,
+                rendered: None,
+                cluster,
+                entry: None,
+                chart: true,
             }));
         }
         let results = self.build_all(&self.plans[first..]);
@@ -597,6 +624,11 @@ impl Units<'_, '_> {
 
     /// What the units rendered, as the inventory takes it.
     fn finish(mut self, superseded: &[bool]) -> Rendered {
+        for (plan, (_, failed)) in self.plans.iter().zip(&self.reached) {
+            if plan.chart && !failed {
+                self.rendered.charts.push((self.show)(&plan.dir));
+            }
+        }
         for k in 0..self.plans.len() {
             if !superseded.get(k).copied().unwrap_or(false) {
                 self.settle(k);
@@ -639,6 +671,7 @@ fn written(
         // Set when it is planned: a unit built as written is the top of its cluster.
         cluster: 0,
         entry: Some((loaded.index, span)),
+        chart: false,
     })
 }
 
@@ -678,6 +711,7 @@ fn instance(
         rendered: Some((tree, reads)),
         cluster,
         entry,
+        chart: false,
     })
 }
 
@@ -838,6 +872,13 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
     let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&plan.root).unwrap_or(p));
     let dir = inside(&plan.dir);
     let objects = crate::panic::catch(|| {
+        if plan.chart {
+            let options = crate::render::helm::template::Options {
+                kube_version: "v1.32.0".into(),
+                ..crate::render::helm::template::Options::default()
+            };
+            return crate::render::helm::build::build(&disk, &dir, &options);
+        }
         let Some(target) = plan.target.map(|t| &shared.targets[t]) else {
             let restrictor = if shared.kustomize.files_anywhere {
                 crate::render::kustomize::Restrictor::None

@@ -43,8 +43,10 @@ pub struct Sources {
     pub roots: Vec<PathBuf>,
     /// Files found but not read: the sources of Helm charts.
     pub skipped: Vec<skip::SkippedFile>,
-    /// Directories holding a `Chart.yaml` (shown as the user sees them): charts not rendered.
+    /// Directories holding a `Chart.yaml` (shown as the user sees them).
     pub charts: Vec<String>,
+    /// The same directories, absolute.
+    pub chart_dirs: Vec<PathBuf>,
     /// The directory paths are shown from.
     pub cwd: PathBuf,
     /// The limits files were read with (rendering reads more files with them).
@@ -137,6 +139,7 @@ pub fn load_with(options: &LoadOptions, cwd: &Path, progress: &dyn Progress) -> 
         roots,
         skipped,
         charts,
+        chart_dirs,
         cwd: cwd.to_path_buf(),
         limits: options.limits,
     }

@@ -312,8 +312,13 @@ fn repository_content_that_is_not_objects_is_skipped_and_listed() {
             "empty": 3, "not-kubernetes": 3, "kustomize": 4, "helm-chart": 3, "template": 1
         })
     );
-    assert_eq!(report["summary"]["charts_not_rendered"], 1);
-    assert_eq!(report["summary"]["resources"], 2, "the Deployment and the chart's CRD");
+    // The chart's sources are skipped as files, and the chart, which nothing deploys, is
+    // rendered with its default values: its Deployment is linted too.
+    assert_eq!(report["summary"]["charts_not_rendered"], 0);
+    assert_eq!(
+        report["summary"]["resources"], 3,
+        "the Deployment, the chart's CRD and the Deployment the chart renders"
+    );
     assert_eq!(
         crate::support::locations(&report),
         [crate::support::loc("MTK-SEC-001", "testdata/skipped/apps/deploy.yaml", 14, 13)]
@@ -338,8 +343,6 @@ fn repository_content_that_is_not_objects_is_skipped_and_listed() {
       testdata/skipped/charts/app/values.yaml
     templates (Jinja or Go) (1):
       testdata/skipped/ansible/roles/cilium/templates/ip-pool.yaml
-  charts not rendered (1):
-    testdata/skipped/charts/app
 ";
     assert_eq!(listed, want);
 }

@@ -1033,3 +1033,52 @@ fn application_set_generators_it_cannot_expand_are_errors_at_their_line() {
     // The pod is still linted, where it is written.
     assert_eq!(locations(&report), [loc("MTK-SEC-001", "apps/web/pod.yaml", 11, 7)], "{report}");
 }
+
+/// A Helm chart in the tree that nothing deploys is rendered with its default values and its
+/// objects linted: a finding points at the template line that wrote the field (the line of the
+/// action for a value from `values.yaml`) and names the chart as the unit; a chart that cannot
+/// be rendered is an error, and is counted as not rendered.
+#[test]
+fn a_chart_nothing_deploys_is_linted_as_rendered_with_its_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\n");
+    write("charts/web/values.yaml", "privileged: true\n");
+    write(
+        "charts/web/templates/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-web\n  namespace: shop\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n        securityContext:\n          privileged: {{ .Values.privileged }}\n        resources: {limits: {cpu: 100m, memory: 64Mi}}\n",
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let report = run.json();
+    let findings = report["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings[0]["file"], "charts/web/templates/deploy.yaml");
+    assert_eq!(
+        (findings[0]["line"].as_u64(), findings[0]["column"].as_u64()),
+        (Some(13), Some(11))
+    );
+    assert!(
+        findings[0]["units"][0]["name"].as_str().unwrap().starts_with("Helm chart charts/web"),
+        "{report}"
+    );
+    assert_eq!(report["summary"]["charts_not_rendered"], 0);
+    // A chart Helm refuses: an error, and the chart is counted as not rendered.
+    write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\n");
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let report = run.json();
+    assert!(
+        report["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["message"].as_str().unwrap().contains("chart.metadata.version is required")),
+        "{report}"
+    );
+    assert_eq!(report["summary"]["charts_not_rendered"], 1);
+}

@@ -176,6 +176,8 @@ pub struct Mark {
     pub at: usize,
     pub template: Rc<Source>,
     pub pos: usize,
+    /// The template's text copied as it is (a text node), rather than an action's output.
+    pub verbatim: bool,
 }
 
 /// What an execution wrote, and which template node wrote each part.
@@ -313,13 +315,13 @@ impl Exec<'_> {
         self.step(pos)?;
         match node {
             Node::Text(pos, text) => {
-                self.mark(*pos);
+                self.mark(*pos, true);
                 self.out.push_str(text);
             }
             Node::Action(pos, pipe) => {
                 let value = self.pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
-                    self.mark(*pos);
+                    self.mark(*pos, false);
                     self.print(&value);
                 }
             }
@@ -375,13 +377,14 @@ impl Exec<'_> {
     }
 
     /// Records that what is written next comes from the node at `pos` of the current template.
-    fn mark(&mut self, pos: usize) {
+    fn mark(&mut self, pos: usize, verbatim: bool) {
         let at = self.out.len();
         if let Some(last) = self.marks.last_mut().filter(|m| m.at == at) {
             last.pos = pos;
             last.template = Rc::clone(&self.source);
+            last.verbatim = verbatim;
         } else {
-            self.marks.push(Mark { at, template: Rc::clone(&self.source), pos });
+            self.marks.push(Mark { at, template: Rc::clone(&self.source), pos, verbatim });
         }
     }
 

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::render::gotemplate::value::Object;
-use crate::render::gotemplate::{Funcs, Templates, Value};
+use crate::render::gotemplate::{Funcs, Templates, Value, Written};
 
 /// A chart as the engine sees it.
 #[derive(Clone, Debug, Default)]
@@ -219,6 +219,43 @@ pub fn render(
     funcs: &Funcs,
     options: Options,
 ) -> Result<BTreeMap<String, String>, String> {
+    let traced = render_traced(chart, top, funcs, options)?;
+    Ok(traced.into_iter().map(|(k, w)| (k, w.text)).collect())
+}
+
+/// Takes Go's `<no value>` out of what a template wrote, keeping the marks on the text they
+/// were on.
+fn without_no_value(mut w: Written) -> Written {
+    const NO_VALUE: &str = "<no value>";
+    if !w.text.contains(NO_VALUE) {
+        return w;
+    }
+    let mut text = String::with_capacity(w.text.len());
+    let mut removed: Vec<usize> = Vec::new();
+    let mut rest = w.text.as_str();
+    let mut at = 0;
+    while let Some(i) = rest.find(NO_VALUE) {
+        text.push_str(&rest[..i]);
+        removed.push(at + i);
+        at += i + NO_VALUE.len();
+        rest = &rest[i + NO_VALUE.len()..];
+    }
+    text.push_str(rest);
+    for m in &mut w.marks {
+        let before = removed.partition_point(|&r| r < m.at);
+        m.at -= before * NO_VALUE.len();
+    }
+    w.text = text;
+    w
+}
+
+/// [`render`], with which template node wrote each part of each output.
+pub fn render_traced(
+    chart: &Chart,
+    top: &Value,
+    funcs: &Funcs,
+    options: Options,
+) -> Result<BTreeMap<String, Written>, String> {
     let values = match top {
         Value::Map(m) => m.borrow().get("Values").cloned().unwrap_or(Value::Nil),
         _ => Value::Nil,
@@ -247,8 +284,8 @@ pub fn render(
             .collect();
             m.borrow_mut().insert("Template".into(), Value::map(template));
         }
-        let written = set.execute(&r.path, &r.scope, funcs).map_err(|e| e.message)?;
-        out.insert(r.path.clone(), written.replace("<no value>", ""));
+        let written = set.execute_traced(&r.path, &r.scope, funcs).map_err(|e| e.message)?;
+        out.insert(r.path.clone(), without_no_value(written));
     }
     Ok(out)
 }

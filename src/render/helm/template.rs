@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::rc::Rc;
 
 use super::chart::process;
-use super::engine::{render, Chart, Options as EngineOptions};
+use super::engine::{render_traced, Chart, Options as EngineOptions};
 use crate::render::gotemplate::value::Object;
 use crate::render::gotemplate::Value;
 
@@ -220,6 +220,18 @@ fn kind_rank(kind: &str) -> (usize, String) {
 
 /// Renders `chart` as `helm template` does, or says why Helm would fail.
 pub fn template(chart: Chart, options: &Options) -> Result<String, String> {
+    let (chart, rendered) = release(chart, options)?;
+    let rendered: BTreeMap<String, String> =
+        rendered.into_iter().map(|(k, w)| (k, w.text)).collect();
+    output(&chart, &rendered, options)
+}
+
+/// The chart's dependencies processed and each template rendered for the release the options
+/// describe: what each template wrote, and which template node wrote each part.
+pub fn release(
+    chart: Chart,
+    options: &Options,
+) -> Result<(Chart, BTreeMap<String, crate::render::gotemplate::Written>), String> {
     let (chart, values) = process(chart, &options.values)?;
     let name = match &options.name_template {
         Some(t) => crate::render::gotemplate::render(
@@ -250,10 +262,19 @@ pub fn template(chart: Chart, options: &Options) -> Result<String, String> {
     .into_iter()
     .collect();
     let rendered =
-        render(&chart, &Value::map(top), &super::funcs::funcs(), EngineOptions::default())?;
+        render_traced(&chart, &Value::map(top), &super::funcs::funcs(), EngineOptions::default())?;
+    Ok((chart, rendered))
+}
+
+/// `helm template`'s output of what the templates wrote.
+fn output(
+    chart: &Chart,
+    rendered: &BTreeMap<String, String>,
+    options: &Options,
+) -> Result<String, String> {
     let mut manifests = Vec::new();
     let mut hooks = Vec::new();
-    for (path, text) in &rendered {
+    for (path, text) in rendered {
         if path.ends_with("NOTES.txt") {
             continue;
         }
@@ -274,7 +295,7 @@ pub fn template(chart: Chart, options: &Options) -> Result<String, String> {
     hooks.sort_by_key(|d| kind_rank(&d.kind));
     let mut out = String::new();
     if options.include_crds {
-        out.push_str(&crds(&chart, chart.name()));
+        out.push_str(&crds(chart, chart.name()));
     }
     for d in manifests.iter().chain(&hooks) {
         let _ = writeln!(out, "---\n# Source: {}\n{}", d.source, d.text);
