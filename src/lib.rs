@@ -23,6 +23,7 @@ pub mod error;
 pub mod eval;
 pub mod finding;
 pub mod gopath;
+pub mod gotime;
 pub mod harness;
 pub mod image;
 pub mod inventory;

@@ -533,6 +533,14 @@ impl Units<'_, '_> {
         let rendered = &mut self.rendered;
         let (objects, _, reads, deleted) = match outcome {
             Ok(built) => built,
+            // A chart whose dependencies were not fetched (`helm dependency build`) cannot be
+            // rendered offline: it is counted as a chart not rendered, not an error.
+            Err(e)
+                if plan.chart
+                    && e.message.starts_with(crate::render::helm::chart::MISSING_DEPENDENCIES) =>
+            {
+                return;
+            }
             Err(e) => {
                 // One error per cause: a base that many overlays include fails each of them.
                 let first = problem(&e, &plan.name, &plan.root, self.show);

@@ -29,6 +29,9 @@ pub(crate) fn floats(v: &serde_json::Value) -> Value {
     Value::from_json_floats(v)
 }
 
+/// How Helm's error for dependencies missing from `charts/` starts.
+pub const MISSING_DEPENDENCIES: &str = "An error occurred while checking for chart dependencies.";
+
 /// The largest file of a chart read.
 const MAX_FILE: u64 = 16 << 20;
 
@@ -322,7 +325,7 @@ pub fn process(mut chart: Chart, user: &Value) -> Result<(Chart, Value), String>
         .collect();
     if !missing.is_empty() {
         return Err(format!(
-            "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+            "{MISSING_DEPENDENCIES} You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
             missing.join(", ")
         ));
     }

@@ -149,59 +149,11 @@ fn go_duration(d: SignedDuration) -> String {
     out
 }
 
-/// A Go reference layout as a strftime format.
-fn go_layout(layout: &str) -> String {
-    const TOKENS: &[(&str, &str)] = &[
-        ("2006", "%Y"),
-        ("January", "%B"),
-        ("Jan", "%b"),
-        ("Monday", "%A"),
-        ("Mon", "%a"),
-        ("Z07:00", "%:z"),
-        ("-07:00", "%:z"),
-        ("-0700", "%z"),
-        ("MST", "%Z"),
-        (".000000000", "%.9f"),
-        (".000000", "%.6f"),
-        (".000", "%.3f"),
-        ("01", "%m"),
-        ("02", "%d"),
-        ("15", "%H"),
-        ("03", "%I"),
-        ("04", "%M"),
-        ("05", "%S"),
-        ("PM", "%p"),
-        ("06", "%y"),
-        ("1", "%-m"),
-        ("2", "%-d"),
-        ("3", "%-I"),
-    ];
-    let mut out = String::new();
-    let mut rest = layout;
-    'outer: while !rest.is_empty() {
-        for (go, strf) in TOKENS {
-            if let Some(r) = rest.strip_prefix(go) {
-                out.push_str(strf);
-                rest = r;
-                continue 'outer;
-            }
-        }
-        let c = rest.chars().next().unwrap_or(' ');
-        if c == '%' {
-            out.push_str("%%");
-        } else {
-            out.push(c);
-        }
-        rest = &rest[c.len_utf8()..];
-    }
-    out
-}
-
 fn parse_with_layout(layout: &str, value: &str) -> Result<Timestamp, EvalError> {
     if layout.is_empty() {
         return parse_time(value);
     }
-    let format = go_layout(layout);
+    let format = crate::gotime::strftime(layout);
     if let Ok(z) = jiff::fmt::strtime::parse(&format, value).and_then(|p| p.to_timestamp()) {
         return Ok(z);
     }

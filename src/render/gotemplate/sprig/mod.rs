@@ -6,6 +6,7 @@
 //! Functions whose result is random or depends on the clock or environment are not here.
 
 mod collections;
+mod dates;
 mod encoding;
 pub use encoding::write_json;
 mod numbers;
@@ -26,6 +27,8 @@ pub fn register(funcs: &mut Funcs) {
     numbers::register(funcs);
     encoding::register(funcs);
     semver::register(funcs);
+    dates::register(funcs);
+    dates::register_urls(funcs);
 }
 
 /// sprig's `strslice`: a list's items as strings (nils left out), or one value as one string
