@@ -1081,4 +1081,11 @@ fn a_chart_nothing_deploys_is_linted_as_rendered_with_its_defaults() {
         "{report}"
     );
     assert_eq!(report["summary"]["charts_not_rendered"], 1);
+    // A chart whose dependencies were not fetched (`helm dependency build`) cannot render
+    // offline: counted as not rendered, not an error.
+    write("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 0.1.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  repository: https://charts.example.com\n");
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let report = run.json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    assert_eq!(report["summary"]["charts_not_rendered"], 1);
 }
