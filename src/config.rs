@@ -54,6 +54,9 @@ pub struct RenderSettings {
     /// The options the kustomizations that nothing deploys are built with (as the repository's
     /// own `kustomize build` runs them): `--load-restrictor LoadRestrictionsNone`.
     pub kustomize_build_options: Option<String>,
+    /// Where the charts of HelmReleases from chart repositories are: a directory of the `.tgz`
+    /// files `helm pull` writes (relative to the config file).
+    pub chart_cache: Option<std::path::PathBuf>,
 }
 
 /// A finding accepted on purpose: a rule, where (a path glob and/or a resource), and why.

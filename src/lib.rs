@@ -67,6 +67,9 @@ pub struct CheckOptions {
     pub select: Vec<String>,
     /// Follow symbolic links that leave an input's tree (`--follow-links`).
     pub follow_links: bool,
+    /// Where the charts of HelmReleases from chart repositories are (`--chart-cache`): the
+    /// `.tgz` files `helm pull` writes. Wins over the config's `render.chartCache`.
+    pub chart_cache: Option<PathBuf>,
 }
 
 /// Counts for the summary line and the JSON report.
@@ -346,7 +349,12 @@ struct Settings {
 
 /// Reads the config and resolves the options; every problem found, or the settings.
 fn settle(options: &CheckOptions, cwd: &Path) -> Result<Settings, Vec<Problem>> {
-    let loaded_config = find_config(options, cwd).map_err(|p| vec![p])?;
+    let mut loaded_config = find_config(options, cwd).map_err(|p| vec![p])?;
+    let render = &mut loaded_config.config.render;
+    render.chart_cache = match &options.chart_cache {
+        Some(dir) => Some(cwd.join(dir)),
+        None => render.chart_cache.take().map(|dir| loaded_config.base_dir.join(dir)),
+    };
     let (rules, known_builtin, mut problems) = select_rules(&loaded_config, &options.select);
     let mut excludes = Vec::new();
     for (base, patterns) in [

@@ -278,6 +278,12 @@ pub struct CheckArgs {
     #[arg(long)]
     pub no_admission: bool,
 
+    /// Charts of HelmReleases from chart repositories (HelmRepository, OCIRepository): a
+    /// directory of the `.tgz` files `helm pull` writes (Helm's own cache directory works).
+    /// Releases whose chart is in neither the tree nor here are listed as not rendered.
+    #[arg(long, value_name = "DIR")]
+    pub chart_cache: Option<PathBuf>,
+
     /// Follow symbolic links that leave the linted tree (by default they are errors, not read:
     /// a pull request must not make the linter read files outside the checkout).
     #[arg(long)]

@@ -72,6 +72,7 @@ pub fn run() -> u8 {
         no_tree_policies: check.no_tree_policies,
         no_admission: check.no_admission,
         follow_links: check.follow_links,
+        chart_cache: check.chart_cache.clone(),
         select: check.select.clone(),
     };
     if check.parse_only {

@@ -8,9 +8,8 @@ use crate::render::gotemplate::Value;
 use crate::render::helm::chart::{load, merge_values, set_value, set_value_to, values_from_yaml};
 use crate::render::helm::template::{template, Options};
 
-/// The Kubernetes version `.Capabilities` reports unless `--kube-version` says: that of the
-/// client libraries Helm 3.17 is built with (Helm's own tests report v1.20.0).
-const DEFAULT_KUBE_VERSION: &str = "v1.32.0";
+// The Kubernetes version `.Capabilities` reports unless `--kube-version` says.
+use crate::render::helm::release::DEFAULT_KUBE_VERSION;
 
 /// The user's values: `-f` files in order, then `--set`, then `--set-string`.
 fn values(args: &RenderArgs, cwd: &Path) -> Result<Value, String> {
@@ -87,6 +86,7 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path, dir: &Path) -> u8 {
             show_only: args.show_only.clone(),
             name_template: args.name_template.clone(),
             values: values(args, cwd)?,
+            record_reads: false,
         };
         template(chart, &options)
     })();

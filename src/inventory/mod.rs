@@ -6,6 +6,7 @@
 mod appset;
 pub mod domains;
 mod kustomize;
+mod releases;
 pub mod rendered;
 mod shape;
 pub mod tenants;
@@ -368,8 +369,15 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     );
     let ((argo, kustomize), argo_problem) = build_options;
     let options = (limits, argo, kustomize);
-    let rendered =
-        units::render(&files, &roots, (&layout, &chart_dirs), &flux_targets, &cwd, options);
+    let charts_in = releases::ChartSources::new(&files, config.render.chart_cache.clone());
+    let rendered = units::render(
+        &files,
+        &roots,
+        (&layout, &chart_dirs, &charts_in),
+        &flux_targets,
+        &cwd,
+        options,
+    );
 
     let mut inv = Inventory::default();
     // Files become objects in parallel; indices are assigned afterwards, in tree order.
@@ -381,6 +389,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         problems,
         deleted,
         charts: charts_rendered,
+        unrendered_releases,
         ..
     } = rendered;
     let written = written_documents(&rendered_objects);
@@ -434,6 +443,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     inv.skipped_files.sort();
     // Charts a unit rendered (with their defaults) are not "charts not rendered".
     inv.charts = charts.into_iter().filter(|c| !charts_rendered.contains(c)).collect();
+    inv.charts.extend(unrendered_releases);
     index_tenancy(&mut inv, config, &roots);
     inv
 }

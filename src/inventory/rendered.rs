@@ -147,6 +147,8 @@ pub(crate) struct Rendered {
     pub problems: Vec<Problem>,
     /// Charts a unit rendered (shown as the user sees them).
     pub charts: Vec<String>,
+    /// HelmReleases whose chart could not be rendered here, each with what to pull.
+    pub unrendered_releases: Vec<String>,
 }
 
 /// The inventory number of a file a build read (a file the loader did not read is added).

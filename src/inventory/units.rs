@@ -52,7 +52,39 @@ struct Plan {
     entry: Option<(usize, Span)>,
     /// A Helm chart nothing deploys, rendered with its default values.
     chart: bool,
+    /// A Flux HelmRelease whose chart this unit renders.
+    release: Option<Release>,
+    /// The target that deployed what this unit renders, when that is not `target` (a
+    /// HelmRelease's Flux Kustomization): its objects are that deployer's.
+    deployer: Option<usize>,
 }
+
+/// A Flux HelmRelease to render.
+struct Release {
+    definition: ReleaseDef,
+    chart: super::releases::ChartAt,
+}
+
+/// Where a HelmRelease is defined.
+enum ReleaseDef {
+    /// As the unit that deployed it rendered it (with that build's files it came from,
+    /// numbered from 0).
+    Rendered(Tree, Vec<Read>),
+    /// As written: a document (index) of a loaded file (absolute path).
+    Written(PathBuf, usize),
+}
+
+/// A HelmRelease a unit built, waiting to be planned.
+struct FoundRelease {
+    tree: Tree,
+    reads: Vec<Read>,
+    /// The plan that built it.
+    plan: usize,
+}
+
+/// How a build's error begins when a release's chart is not here (it is listed as not
+/// rendered, not an error).
+const NOT_HERE: &str = "chart not here: ";
 
 /// What the waves of entries know as they go.
 struct Waves {
@@ -83,6 +115,8 @@ struct Shared<'a> {
     loaded: LoadedFiles<'a>,
     sources: crate::render::flux::Sources,
     limits: crate::load::Limits,
+    /// Where HelmReleases' charts are.
+    charts: &'a super::releases::ChartSources,
     /// How Argo CD runs kustomize, and how the kustomizations nothing deploys are built.
     argo: crate::render::argo::BuildOptions,
     kustomize: crate::render::argo::BuildOptions,
@@ -97,7 +131,7 @@ struct Shared<'a> {
 pub(crate) fn render(
     files: &[LoadedFile],
     roots: &[PathBuf],
-    (layout, chart_dirs): (&Layout, &[PathBuf]),
+    (layout, chart_dirs, charts): (&Layout, &[PathBuf], &super::releases::ChartSources),
     targets: &[FluxTarget],
     cwd: &Path,
     (limits, argo, kustomize): (
@@ -109,6 +143,10 @@ pub(crate) fn render(
     if layout.root_configs.is_empty()
         && layout.target_dirs.iter().all(Option::is_none)
         && chart_dirs.is_empty()
+        && !files.iter().flat_map(|f| &f.documents).any(|d| {
+            let text = |k: &str| d.root.get(k).and_then(Node::as_str).unwrap_or("");
+            super::releases::is_release(text("apiVersion"), text("kind"))
+        })
     {
         return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
     }
@@ -131,6 +169,7 @@ pub(crate) fn render(
         roots,
         targets,
         sources: substitution_sources(files, layout),
+        charts,
         loaded,
         limits,
         argo,
@@ -163,9 +202,11 @@ pub(crate) fn render(
         objects: SharedObjects::default(),
         settled: Vec::new(),
         failures: HashMap::new(),
+        found: Vec::new(),
     };
     let superseded = units.entries();
-    units.kustomizations(&superseded, chart_dirs);
+    units.kustomizations(&superseded);
+    units.releases(&superseded, chart_dirs);
     units.finish(&superseded)
 }
 
@@ -193,6 +234,8 @@ struct Units<'s, 'a> {
     /// Build errors by (file, line, message): the problem reported and how many more units
     /// failed on it.
     failures: HashMap<(String, Option<u32>, String), (usize, usize)>,
+    /// HelmReleases units built.
+    found: Vec<FoundRelease>,
 }
 
 impl Units<'_, '_> {
@@ -309,7 +352,7 @@ impl Units<'_, '_> {
     }
 
     /// Plans and builds the kustomizations that nothing includes and no entry read.
-    fn kustomizations(&mut self, superseded: &[bool], chart_dirs: &[PathBuf]) {
+    fn kustomizations(&mut self, superseded: &[bool]) {
         let mut read_by_entries: HashSet<usize> = HashSet::new();
         for ((reached, _), _) in self.reached.iter().zip(superseded).filter(|(_, s)| !**s) {
             read_by_entries.extend(reached);
@@ -320,15 +363,7 @@ impl Units<'_, '_> {
                 loaded.get(&dir.join(n)).is_some_and(|l| read_by_entries.contains(&l.index))
             })
         };
-        // Directories of entries that failed: their failure is reported once, not again for
-        // each kustomization below them.
-        let failed: Vec<PathBuf> = self
-            .plans
-            .iter()
-            .zip(&self.reached)
-            .filter(|(_, (_, failed))| *failed)
-            .map(|(p, _)| p.dir.clone())
-            .collect();
+        let failed = self.failed_dirs();
         let first = self.plans.len();
         for dir in &self.layout.root_configs {
             if kustomization_read(dir)
@@ -348,14 +383,92 @@ impl Units<'_, '_> {
                 cluster,
                 entry: None,
                 chart: false,
+                release: None,
+                deployer: None,
             }));
         }
+        let results = self.build_all(&self.plans[first..]);
+        self.record(first, results);
+    }
+
+    /// Directories of entries that failed: their failure is reported once, not again for each
+    /// kustomization (or chart) below them.
+    fn failed_dirs(&self) -> Vec<PathBuf> {
+        self.plans
+            .iter()
+            .zip(&self.reached)
+            .filter(|(p, (_, failed))| *failed && p.release.is_none())
+            .map(|(p, _)| p.dir.clone())
+            .collect()
+    }
+
+    /// Plans and builds the HelmReleases units built and those written in files no unit
+    /// reached (one unit per release and cluster), then the charts of the tree that no release
+    /// deploys, with their default values.
+    fn releases(&mut self, superseded: &[bool], chart_dirs: &[PathBuf]) {
+        let first = self.plans.len();
+        let mut seen: HashSet<(usize, String)> = HashSet::new();
+        for found in std::mem::take(&mut self.found) {
+            if superseded.get(found.plan).copied().unwrap_or(false) {
+                continue;
+            }
+            let by = &self.plans[found.plan];
+            let (cluster, root) = (by.cluster, by.root.clone());
+            let deployer = by.target.or(by.deployer);
+            if !seen.insert((cluster, found.tree.to_json().to_string())) {
+                continue;
+            }
+            let read = found.reads.get(found.tree.file as usize);
+            let defined_in = read.and_then(|r| r.real.clone()).unwrap_or_default();
+            let chart = self.shared.charts.locate(&found.tree, &defined_in, self.shared.roots);
+            let entry = read.and_then(|r| Some((r.loaded?, chart_span(&found.tree))));
+            let name = release_label(&found.tree, &(self.show)(&defined_in));
+            let definition = ReleaseDef::Rendered(found.tree, found.reads);
+            self.plan_release(name, (definition, chart), (root, cluster), (entry, deployer));
+        }
+        // Written in files no unit reached (or only units that failed).
+        let mut reached = vec![false; self.shared.files.len()];
+        for (k, (files, _)) in self.reached.iter().enumerate() {
+            if !superseded.get(k).copied().unwrap_or(false) {
+                for &i in files {
+                    reached[i] = true;
+                }
+            }
+        }
+        for (index, file) in self.shared.files.iter().enumerate() {
+            let Some(path) = file.source.path.as_ref().filter(|_| !reached[index]) else {
+                continue;
+            };
+            for doc in &file.documents {
+                let text = |k: &str| doc.root.get(k).and_then(Node::as_str).unwrap_or("");
+                if !super::releases::is_release(text("apiVersion"), text("kind")) {
+                    continue;
+                }
+                let Some(root) = build_root(path, self.shared) else { continue };
+                let tree = Tree::from_node(&doc.root, 0);
+                let chart = self.shared.charts.locate(&tree, path, self.shared.roots);
+                let name = release_label(&tree, &(self.show)(path));
+                let entry = Some((index, chart_span(&tree)));
+                let deployer = self.layout.deployer.get(index).copied().flatten();
+                let definition = ReleaseDef::Written(path.clone(), doc.index);
+                let cluster = self.plans.len();
+                self.plan_release(name, (definition, chart), (root, cluster), (entry, deployer));
+            }
+        }
         // Charts nothing deploys (a subchart is rendered by its parent): with their defaults.
+        let failed = self.failed_dirs();
+        let deployed: HashSet<PathBuf> = self.plans[first..]
+            .iter()
+            .filter_map(|p| match &p.release.as_ref()?.chart {
+                super::releases::ChartAt::Tree(dir, _) => Some(dir.clone()),
+                _ => None,
+            })
+            .collect();
         for dir in chart_dirs {
             let subchart = chart_dirs
                 .iter()
                 .any(|other| other != dir && dir.starts_with(other.join("charts")));
-            if subchart || failed.iter().any(|f| dir.starts_with(f)) {
+            if subchart || deployed.contains(dir) || failed.iter().any(|f| dir.starts_with(f)) {
                 continue;
             }
             let Some(root) = build_root(dir, self.shared) else { continue };
@@ -369,10 +482,37 @@ impl Units<'_, '_> {
                 cluster,
                 entry: None,
                 chart: true,
+                release: None,
+                deployer: None,
             }));
         }
         let results = self.build_all(&self.plans[first..]);
         self.record(first, results);
+    }
+
+    fn plan_release(
+        &mut self,
+        name: String,
+        (definition, chart): (ReleaseDef, super::releases::ChartAt),
+        (root, cluster): (PathBuf, usize),
+        (entry, deployer): (Option<(usize, Span)>, Option<usize>),
+    ) {
+        let dir = match &chart {
+            super::releases::ChartAt::Tree(dir, _) => dir.clone(),
+            _ => root.clone(),
+        };
+        self.plans.push(Arc::new(Plan {
+            name,
+            dir,
+            root,
+            target: None,
+            rendered: None,
+            cluster,
+            entry,
+            chart: false,
+            release: Some(Release { definition, chart }),
+            deployer,
+        }));
     }
 
     /// The entries to build as written when no unit rendered more: those nothing rendered
@@ -497,8 +637,15 @@ impl Units<'_, '_> {
         self.make_room(from + results.len());
         for (k, result) in results.into_iter().enumerate() {
             let at = from + k;
-            self.entries_rendered[at] =
-                result.as_ref().is_ok_and(|(_, entries, _, _)| !entries.is_empty());
+            self.entries_rendered[at] = result
+                .as_ref()
+                .is_ok_and(|(_, entries, _, _)| entries.iter().any(|t| !is_release_tree(t)));
+            if let Ok((_, entries, reads, _)) = &result {
+                for tree in entries.iter().filter(|t| is_release_tree(t)) {
+                    let (tree, reads) = detach(tree, reads);
+                    self.found.push(FoundRelease { tree, reads, plan: at });
+                }
+            }
             self.reached[at] = match &result {
                 Ok((_, _, reads, _)) => {
                     (reads.iter().filter(|r| r.built).filter_map(|r| r.loaded).collect(), false)
@@ -541,6 +688,21 @@ impl Units<'_, '_> {
             {
                 return;
             }
+            // A release whose chart is not here (a chart repository's, not in the cache), or
+            // whose chart's dependencies were not fetched: listed as not rendered.
+            Err(e) if plan.release.is_some() && e.message.starts_with(NOT_HERE) => {
+                let why = &e.message[NOT_HERE.len()..];
+                rendered.unrendered_releases.push(format!("{}: {why}", plan.name));
+                return;
+            }
+            Err(e)
+                if plan.release.is_some()
+                    && e.message.starts_with(crate::render::helm::chart::MISSING_DEPENDENCIES) =>
+            {
+                let why = "its chart's dependencies were not fetched (`helm dependency build`)";
+                rendered.unrendered_releases.push(format!("{}: {why}", plan.name));
+                return;
+            }
             Err(e) => {
                 // One error per cause: a base that many overlays include fails each of them.
                 let first = problem(&e, &plan.name, &plan.root, self.show);
@@ -572,7 +734,8 @@ impl Units<'_, '_> {
             (a, b) => a == b,
         };
         for built in objects {
-            let object = object(built, &reads, &numbers, files, &unit, plan.target);
+            let object =
+                object(built, &reads, &numbers, files, &unit, plan.target.or(plan.deployer));
             let at = self.objects.add(&mut rendered.objects, object, &same_deployer);
             self.settled[k].0.push(at);
         }
@@ -633,7 +796,11 @@ impl Units<'_, '_> {
     /// What the units rendered, as the inventory takes it.
     fn finish(mut self, superseded: &[bool]) -> Rendered {
         for (plan, (_, failed)) in self.plans.iter().zip(&self.reached) {
-            if plan.chart && !failed {
+            let deploys_tree_chart = plan
+                .release
+                .as_ref()
+                .is_some_and(|r| matches!(r.chart, super::releases::ChartAt::Tree(..)));
+            if (plan.chart || deploys_tree_chart) && !failed {
                 self.rendered.charts.push((self.show)(&plan.dir));
             }
         }
@@ -680,6 +847,8 @@ fn written(
         cluster: 0,
         entry: Some((loaded.index, span)),
         chart: false,
+        release: None,
+        deployer: None,
     })
 }
 
@@ -706,11 +875,7 @@ fn instance(
         let read = reads.get(n.file as usize)?;
         Some((read.loaded?, n.span))
     });
-    // Only the files the entry's fields came from go with it, renumbered from 0.
-    let mut tree = tree.clone();
-    let mut used: Vec<u32> = Vec::new();
-    renumber(&mut tree, &mut used);
-    let reads: Vec<Read> = used.iter().filter_map(|&n| reads.get(n as usize).cloned()).collect();
+    let (tree, reads) = detach(tree, reads);
     Some(Plan {
         name: format!("{} ({} → {})", target.owner.label, show(file), show(&dir)),
         dir,
@@ -720,7 +885,37 @@ fn instance(
         cluster,
         entry,
         chart: false,
+        release: None,
+        deployer: None,
     })
+}
+
+/// A tree a build gave, with only the files its fields came from, renumbered from 0.
+fn detach(tree: &Tree, reads: &[Read]) -> (Tree, Vec<Read>) {
+    let mut tree = tree.clone();
+    let mut used: Vec<u32> = Vec::new();
+    renumber(&mut tree, &mut used);
+    let reads: Vec<Read> = used.iter().filter_map(|&n| reads.get(n as usize).cloned()).collect();
+    (tree, reads)
+}
+
+fn is_release_tree(t: &Tree) -> bool {
+    let text = |k: &str| t.get(k).and_then(Tree::as_str).unwrap_or("");
+    super::releases::is_release(text("apiVersion"), text("kind"))
+}
+
+/// How reports name a release's unit: `HelmRelease `apps/web` (apps/web.yaml)`.
+fn release_label(t: &Tree, file: &str) -> String {
+    let text = |p: &[&str]| t.at(p).and_then(Tree::as_str).unwrap_or("");
+    let (ns, name) = (text(&["metadata", "namespace"]), text(&["metadata", "name"]));
+    format!("Flux HelmRelease `{ns}/{name}` ({file})")
+}
+
+/// The span of the field that names a release's chart.
+fn chart_span(t: &Tree) -> Span {
+    t.at(&["spec", "chart", "spec", "chart"])
+        .or_else(|| t.at(&["spec", "chartRef", "name"]))
+        .map_or(t.span, |c| c.span)
 }
 
 /// Numbers a tree's files in the order they are met (`used` holds the old numbers).
@@ -880,9 +1075,13 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
     let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&plan.root).unwrap_or(p));
     let dir = inside(&plan.dir);
     let objects = crate::panic::catch(|| {
+        if let Some(release) = &plan.release {
+            return build_release(&disk, release, shared, &inside);
+        }
         if plan.chart {
             let options = crate::render::helm::template::Options {
-                kube_version: "v1.32.0".into(),
+                kube_version: crate::render::helm::release::DEFAULT_KUBE_VERSION.into(),
+                record_reads: true,
                 ..crate::render::helm::template::Options::default()
             };
             return crate::render::helm::build::build(&disk, &dir, &options);
@@ -922,10 +1121,13 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         })
     })?;
     let (reads, deleted) = disk.into_parts();
+    // What a chart renders deploys nothing more here.
     let entries = objects
         .iter()
+        .filter(|_| plan.release.is_none() && !plan.chart)
         .filter(|t| {
             matches!(t.get("kind").and_then(Tree::as_str), Some("Kustomization" | "Application"))
+                || is_release_tree(t)
         })
         .cloned()
         .collect();
@@ -941,6 +1143,46 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
             })
             .collect();
     Ok((built, entries, reads, deleted))
+}
+
+/// Renders a HelmRelease's chart with the values helm-controller would pass.
+fn build_release(
+    disk: &Disk,
+    release: &Release,
+    shared: &Shared<'_>,
+    inside: &dyn Fn(&Path) -> PathBuf,
+) -> std::result::Result<Vec<Tree>, BuildError> {
+    use super::releases::ChartAt;
+    use crate::render::helm::release;
+    let tree = match &release.definition {
+        ReleaseDef::Rendered(tree, reads) => {
+            disk.adopt(reads);
+            tree.clone()
+        }
+        ReleaseDef::Written(path, document) => disk.definition(&inside(path), *document)?,
+    };
+    let fail = |message: String| BuildError {
+        file: disk.shown(tree.file).trim_start_matches('/').to_string(),
+        line: Some(chart_span(&tree).start.line),
+        message,
+    };
+    let mut origins = crate::render::helm::build::ValueOrigins::default();
+    let (chart, dir, chart_values) = match &release.chart {
+        ChartAt::Tree(dir, source_root) => {
+            let chart = crate::render::helm::chart::load(dir).map_err(&fail)?;
+            release::chart_defaults(disk, &inside(dir), &mut origins);
+            (chart, inside(dir), release::values_files(disk, &tree, &inside(source_root))?)
+        }
+        ChartAt::Cache(archive) => {
+            let chart = crate::render::helm::chart::load(archive).map_err(&fail)?;
+            let values = release::values_files(disk, &tree, Path::new("/"))?;
+            (chart, archive.clone(), values)
+        }
+        ChartAt::Missing(why) => return Err(fail(format!("{NOT_HERE}{why}"))),
+    };
+    let values = release::values(disk, &tree, &shared.sources, (chart_values, &mut origins))?;
+    let kube = release::DEFAULT_KUBE_VERSION;
+    release::build(disk, &tree, (chart, &dir), (values, &origins), kube)
 }
 
 /// Whether a built object is exactly a document of a file the loader read: every field from

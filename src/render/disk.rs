@@ -230,7 +230,7 @@ impl<'a> Disk<'a> {
     }
 
     /// The text of a file the build numbered.
-    pub(super) fn text_of(&self, file: u32) -> Option<std::borrow::Cow<'a, str>> {
+    pub(crate) fn text_of(&self, file: u32) -> Option<std::borrow::Cow<'a, str>> {
         let read = self.files.borrow().get(file as usize)?.clone();
         if let Some(text) = read.text {
             return Some(std::borrow::Cow::Owned(text.to_string()));
@@ -256,7 +256,7 @@ impl<'a> Disk<'a> {
     }
 
     /// Where a build path is on disk. A path that climbs above the root (`..`) has none.
-    pub(super) fn real(&self, path: &Path) -> Option<PathBuf> {
+    pub(crate) fn real(&self, path: &Path) -> Option<PathBuf> {
         let path = normalize(path);
         let inside = path.strip_prefix("/").unwrap_or(&path);
         if inside.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
@@ -267,7 +267,7 @@ impl<'a> Disk<'a> {
 
     /// The text of a file the build reads. Refused: a path outside the root, a link that leads
     /// outside it, and anything that is not a regular file (a FIFO, a device) — before opening.
-    pub(super) fn contents(&self, path: &Path) -> Result<String> {
+    pub(crate) fn contents(&self, path: &Path) -> Result<String> {
         String::from_utf8(self.bytes(path)?).map_err(|_| BuildError {
             file: show(path),
             line: None,

@@ -182,7 +182,7 @@ fn variables(
 
 /// The values of a ConfigMap's `data` or a Secret's `data` (decoded) and `stringData`, each at
 /// its line.
-fn data(
+pub(crate) fn data(
     disk: &Disk,
     path: &Path,
     document: usize,

@@ -1057,11 +1057,9 @@ fn a_chart_nothing_deploys_is_linted_as_rendered_with_its_defaults() {
     let report = run.json();
     let findings = report["findings"].as_array().unwrap();
     assert_eq!(findings.len(), 1, "{report}");
-    assert_eq!(findings[0]["file"], "charts/web/templates/deploy.yaml");
-    assert_eq!(
-        (findings[0]["line"].as_u64(), findings[0]["column"].as_u64()),
-        (Some(13), Some(11))
-    );
+    // The value came from the chart's values: the finding is at that line.
+    assert_eq!(findings[0]["file"], "charts/web/values.yaml");
+    assert_eq!((findings[0]["line"].as_u64(), findings[0]["column"].as_u64()), (Some(1), Some(1)));
     assert!(
         findings[0]["units"][0]["name"].as_str().unwrap().starts_with("Helm chart charts/web"),
         "{report}"
@@ -1088,4 +1086,81 @@ fn a_chart_nothing_deploys_is_linted_as_rendered_with_its_defaults() {
     let report = run.json();
     assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
     assert_eq!(report["summary"]["charts_not_rendered"], 1);
+}
+
+/// A Flux HelmRelease whose chart is in the tree is rendered with the values helm-controller
+/// passes (chart defaults, `valuesFrom` in order, `spec.values` last), in the release's
+/// namespace, and a finding on a value is at the line that supplied it: `spec.values`, the
+/// ConfigMap's key, or the chart's `values.yaml`. A release whose chart comes from a chart
+/// repository not in the cache is listed as not rendered (not an error, not a pass).
+#[test]
+fn helm_releases_render_their_chart_and_findings_point_at_the_values_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n");
+    write("charts/app/values.yaml", "privileged: false\nhostNetwork: true\ncaps: {add: []}\n");
+    write(
+        "charts/app/templates/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n      hostNetwork: {{ .Values.hostNetwork }}\n      containers:\n      - name: app\n        image: nginx:1.27\n        securityContext:\n          privileged: {{ .Values.privileged }}\n          capabilities:\n            {{- toYaml .Values.caps | nindent 12 }}\n        resources: {limits: {cpu: 100m, memory: 64Mi}}\n",
+    );
+    write(
+        "flux-system/sync.yaml",
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {url: https://example.com/fleet}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
+    );
+    write(
+        "apps/shop.yaml",
+        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: ./charts/app\n      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n  valuesFrom:\n  - kind: ConfigMap\n    name: web-values\n  values:\n    privileged: true\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-values, namespace: shop}\ndata:\n  values.yaml: |\n    replicas: 2\n    caps:\n      add: [NET_ADMIN]\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: cache, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: redis\n      version: 18.x\n      sourceRef: {kind: HelmRepository, name: bitnami}\n",
+    );
+    let rules = "MTK-SEC-001,MTK-SEC-006,MTK-SEC-007";
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", rules, "."], None);
+    let report = run.json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    let mut found: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let r = &f["resource"];
+            let resource = format!(
+                "{}/{}/{}",
+                r["kind"].as_str().unwrap(),
+                r["namespace"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            );
+            format!(
+                "{} {}:{} {resource}",
+                f["rule"].as_str().unwrap(),
+                f["file"].as_str().unwrap(),
+                f["line"]
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            // spec.values wins over the chart's `privileged: false`.
+            "MTK-SEC-001 apps/shop.yaml:13 Deployment/shop/web",
+            // The chart's default, which no layer overrides.
+            "MTK-SEC-006 charts/app/values.yaml:2 Deployment/shop/web",
+            // From the ConfigMap named in valuesFrom: the line in its block of values.
+            "MTK-SEC-007 apps/shop.yaml:22 Deployment/shop/web",
+        ],
+        "{report}"
+    );
+    let units = &report["findings"][0]["units"][0]["name"];
+    assert!(units.as_str().unwrap().starts_with("Flux HelmRelease `shop/web`"), "{report}");
+    // The chart a release deploys is not rendered again with its defaults alone; the release
+    // whose chart is in a chart repository is listed as not rendered, with what to pull.
+    assert_eq!(report["summary"]["charts_not_rendered"], 1, "{report}");
+    let human = mtk_in(dir.path(), &["--select", rules, "--stats", "."], None);
+    assert!(
+        human.stderr.contains("chart `redis` 18.x of HelmRepository `shop/bitnami`"),
+        "{}",
+        human.stderr
+    );
 }

@@ -89,6 +89,8 @@ pub struct Templates {
     pub missing_zero: bool,
     /// `missingkey=error` (Helm's strict mode): a missing key is an error.
     pub missing_error: bool,
+    /// Record the data each action read ([`Mark::read`]).
+    pub record_reads: bool,
 }
 
 fn line_col(text: &str, pos: usize) -> (usize, usize) {
@@ -142,6 +144,7 @@ impl Templates {
             out: String::new(),
             marks: Vec::new(),
             vars: vec![("$".into(), data.clone())],
+            read: Vec::new(),
             depth: 0,
             steps: 0,
             source: Rc::clone(&body.source),
@@ -178,7 +181,14 @@ pub struct Mark {
     pub pos: usize,
     /// The template's text copied as it is (a text node), rather than an action's output.
     pub verbatim: bool,
+    /// What the action read of the data (when [`Templates::record_reads`]): each map (by the
+    /// address of its shared storage) with the key read of it, or the map itself when the
+    /// action took it whole (`toYaml .`).
+    pub read: Vec<Read>,
 }
+
+/// A map (by address) and the key an action read of it; no key: the map itself.
+pub type Read = (usize, Option<String>);
 
 /// What an execution wrote, and which template node wrote each part.
 #[derive(Debug)]
@@ -207,6 +217,8 @@ pub struct Exec<'a> {
     out: String,
     marks: Vec<Mark>,
     vars: Vec<(String, Value)>,
+    /// What the current action read of the data (when recording).
+    read: Vec<Read>,
     depth: usize,
     /// Nodes and commands evaluated so far (`tpl` texts included).
     steps: u64,
@@ -243,6 +255,7 @@ impl Exec<'_> {
             out: String::new(),
             marks: Vec::new(),
             vars: vec![("$".into(), dot.clone())],
+            read: Vec::new(),
             depth: self.depth + 1,
             steps: self.steps,
             source: Rc::clone(&body.source),
@@ -261,8 +274,10 @@ impl Exec<'_> {
     /// `include`).
     pub fn include(&mut self, name: &str, dot: &Value) -> std::result::Result<String, String> {
         let saved = std::mem::take(&mut self.out);
+        let read = std::mem::take(&mut self.read);
         let marks = self.marks.len();
         let result = self.call_template(name, dot, 0);
+        self.read = read;
         let written = std::mem::replace(&mut self.out, saved);
         // What `include` returns is a value: where it is written, the action writing it is
         // its source.
@@ -319,9 +334,13 @@ impl Exec<'_> {
                 self.out.push_str(text);
             }
             Node::Action(pos, pipe) => {
+                self.read.clear();
                 let value = self.pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     self.mark(*pos, false);
+                    if let Some(last) = self.marks.last_mut() {
+                        last.read = std::mem::take(&mut self.read);
+                    }
                     self.print(&value);
                 }
             }
@@ -383,8 +402,10 @@ impl Exec<'_> {
             last.pos = pos;
             last.template = Rc::clone(&self.source);
             last.verbatim = verbatim;
+            last.read.clear();
         } else {
-            self.marks.push(Mark { at, template: Rc::clone(&self.source), pos, verbatim });
+            let template = Rc::clone(&self.source);
+            self.marks.push(Mark { at, template, pos, verbatim, read: Vec::new() });
         }
     }
 
@@ -574,6 +595,9 @@ impl Exec<'_> {
                         ));
                     }
                     let found = m.borrow().get(name).cloned();
+                    if found.is_some() && self.templates.record_reads {
+                        self.read.push((Rc::as_ptr(&m).addr(), Some(name.clone())));
+                    }
                     match found {
                         Some(v) => Some(v),
                         None if self.templates.missing_error => {
@@ -628,7 +652,12 @@ impl Exec<'_> {
     /// An operand's value.
     fn arg(&mut self, dot: &Value, arg: &Arg) -> Result<Value> {
         Ok(match arg {
-            Arg::Dot(_) => dot.clone(),
+            Arg::Dot(_) => {
+                if let (Value::Map(m), true) = (dot, self.templates.record_reads) {
+                    self.read.push((Rc::as_ptr(m).addr(), None));
+                }
+                dot.clone()
+            }
             Arg::Nil(_) => Value::Nil,
             Arg::Bool(_, b) => Value::Bool(*b),
             Arg::Number(_, Number::Int(i), _) => Value::Int(*i),
@@ -641,6 +670,9 @@ impl Exec<'_> {
             Arg::Variable(pos, name, names) => {
                 let value = self.variable(*pos, name)?;
                 if names.is_empty() {
+                    if let (Value::Map(m), true) = (&value, self.templates.record_reads) {
+                        self.read.push((Rc::as_ptr(m).addr(), None));
+                    }
                     value
                 } else {
                     let cmd = Command { pos: *pos, args: vec![arg.clone()] };

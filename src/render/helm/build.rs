@@ -2,15 +2,17 @@
 //! fields point at the template line that wrote them — the line itself for text the template
 //! holds as it is, the action's line for what an action printed.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::chart::load;
+use super::engine::Chart;
 use super::template::{release, Options};
 use crate::load::source::{Pos, Span};
 use crate::load::Node;
-use crate::render::gotemplate::Written;
+use crate::render::gotemplate::{Mark, Value, Written};
 use crate::render::kustomize::{BuildError, Disk, Read};
-use crate::render::tree::Tree;
+use crate::render::tree::{TValue, Tree};
 
 /// The byte offset where each line of `text` starts.
 fn line_starts(text: &str) -> Vec<usize> {
@@ -35,22 +37,242 @@ fn pos_of(text: &str, starts: &[usize], offset: usize) -> Pos {
     }
 }
 
+/// Where each value of a release came from, by path (keys joined with `\u{1f}`, list items by
+/// index): the build file, the key's span and the value's span. Later layers win.
+#[derive(Debug, Default)]
+pub struct ValueOrigins(HashMap<String, (u32, Span, Span)>);
+
+impl ValueOrigins {
+    /// Adds a layer of values written as a tree (a values file, a HelmRelease's
+    /// `spec.values`): each field at its line.
+    pub fn add_tree(&mut self, t: &Tree, prefix: &str) {
+        self.add_tree_at(t, prefix, 0);
+    }
+
+    fn add_tree_at(&mut self, t: &Tree, prefix: &str, depth: usize) {
+        if depth > 100 {
+            return;
+        }
+        match &t.value {
+            TValue::Map(fields) => {
+                for f in fields {
+                    let path = join(prefix, &f.key);
+                    let key_span =
+                        if f.key_file == f.value.file { f.key_span } else { f.value.span };
+                    self.0.insert(path.clone(), (f.value.file, key_span, f.value.span));
+                    self.add_tree_at(&f.value, &path, depth + 1);
+                }
+            }
+            TValue::Seq(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let path = join(prefix, &i.to_string());
+                    self.0.insert(path.clone(), (item.file, item.span, item.span));
+                    self.add_tree_at(item, &path, depth + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Adds a layer whose every value comes from one place (a ConfigMap key holding values).
+    pub fn add_whole(&mut self, v: &Value, prefix: &str, at: (u32, Span)) {
+        self.add_whole_at(v, prefix, at, 0);
+    }
+
+    fn add_whole_at(&mut self, v: &Value, prefix: &str, at: (u32, Span), depth: usize) {
+        if depth > 100 {
+            return;
+        }
+        let mut put = |path: String, v: &Value| {
+            self.0.insert(path.clone(), (at.0, at.1, at.1));
+            self.add_whole_at(v, &path, at, depth + 1);
+        };
+        match v {
+            Value::Map(m) => {
+                for (k, v) in m.borrow().iter() {
+                    put(join(prefix, k), v);
+                }
+            }
+            Value::List(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    put(join(prefix, &i.to_string()), v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}\u{1f}{key}")
+    }
+}
+
+/// The maps of a release's values by the address of their storage: each one's path and the
+/// map.
+fn value_maps(v: &Value, path: &str, out: &mut HashMap<usize, (String, Value)>, depth: usize) {
+    if depth > 100 {
+        return;
+    }
+    match v {
+        Value::Map(m) => {
+            out.insert(std::rc::Rc::as_ptr(m).addr(), (path.to_string(), v.clone()));
+            for (k, v) in m.borrow().iter() {
+                value_maps(v, &join(path, k), out, depth + 1);
+            }
+        }
+        Value::List(items) => {
+            for (i, v) in items.iter().enumerate() {
+                value_maps(v, &join(path, &i.to_string()), out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A scalar as text (what the rendered YAML holds, or what a value prints as).
+fn scalar_of_tree(t: &Tree) -> Option<String> {
+    match &t.value {
+        TValue::Seq(_) | TValue::Map(_) | TValue::Null => None,
+        _ => t.scalar_text(),
+    }
+}
+
+fn printed(v: &Value) -> Option<String> {
+    match v {
+        Value::Nil | Value::Map(_) | Value::List(_) | Value::Object(_) => None,
+        Value::Str(s) => Some(s.to_string()),
+        other => Some(crate::render::gotemplate::format::v(other)),
+    }
+}
+
+/// The values a release's templates read: where each came from.
+struct Provenance<'a> {
+    origins: &'a ValueOrigins,
+    maps: HashMap<usize, (String, Value)>,
+}
+
+impl Provenance<'_> {
+    /// The path and value of what an action read of the values (none: not of the values).
+    fn read_value(
+        &self,
+        (address, read): &crate::render::gotemplate::exec::Read,
+    ) -> Option<(String, Value)> {
+        let (path, map) = self.maps.get(address)?;
+        match read {
+            Some(k) => {
+                let Value::Map(m) = map else { return None };
+                let v = m.borrow().get(k).cloned()?;
+                Some((join(path, k), v))
+            }
+            None => Some((path.clone(), map.clone())),
+        }
+    }
+
+    /// Where the scalar `text` (under `key`) that `mark`'s action wrote came from, if from the
+    /// values: a value the action read that prints as the scalar (or begins it), or, in a map
+    /// or list the action read whole (`toYaml`), the one leaf under that key that prints so.
+    fn origin(&self, mark: &Mark, key: Option<&str>, text: &str) -> Option<(u32, Span, Span)> {
+        for (path, value) in mark.read.iter().rev().filter_map(|r| self.read_value(r)) {
+            if let Some(p) = printed(&value) {
+                if !p.is_empty() && text.starts_with(&p) {
+                    return self.origins.0.get(&path).copied();
+                }
+                continue;
+            }
+            // A leaf that prints as the text, under the same key (a list item: with none).
+            let mut found = Vec::new();
+            let wanted = |k: Option<&str>, item: &Value| {
+                let same_key = match (key, k) {
+                    (None, _) => true,
+                    (Some(want), Some(k)) => want == k,
+                    (Some(_), None) => false,
+                };
+                same_key && printed(item).is_some_and(|p| p == text)
+            };
+            find(&value, &path, &wanted, &mut found, 0);
+            if let [only] = &found[..] {
+                return self.origins.0.get(only).copied();
+            }
+        }
+        None
+    }
+}
+
+impl Provenance<'_> {
+    /// Where a key that `mark`'s action wrote with a map or list under it came from (`toYaml`
+    /// of values that hold it): the one place under what the action read with that key.
+    fn key_origin(&self, mark: &Mark, key: &str) -> Option<(u32, Span, Span)> {
+        for (path, value) in mark.read.iter().rev().filter_map(|r| self.read_value(r)) {
+            let mut found = Vec::new();
+            let wanted = |k: Option<&str>, item: &Value| {
+                k == Some(key) && matches!(item, Value::Map(_) | Value::List(_))
+            };
+            find(&value, &path, &wanted, &mut found, 0);
+            if let [only] = &found[..] {
+                return self.origins.0.get(only).copied();
+            }
+        }
+        None
+    }
+}
+
+/// The paths of the entries below `v` (map entries with their key, list items without) that
+/// `wanted` takes; the search stops at a second one.
+fn find(
+    v: &Value,
+    path: &str,
+    wanted: &dyn Fn(Option<&str>, &Value) -> bool,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
+    if depth > 100 || out.len() > 1 {
+        return;
+    }
+    let mut visit = |key: Option<&str>, sub: String, item: &Value| {
+        if wanted(key, item) {
+            out.push(sub.clone());
+        }
+        find(item, &sub, wanted, out, depth + 1);
+    };
+    match v {
+        Value::Map(m) => {
+            for (k, item) in m.borrow().iter() {
+                visit(Some(k), join(path, k), item);
+            }
+        }
+        Value::List(items) => {
+            for (i, item) in items.iter().enumerate() {
+                visit(None, join(path, &i.to_string()), item);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Maps offsets of a template's output to positions in the template (`name`).
 struct Mapping<'a> {
     written: &'a Written,
     name: &'a str,
     template: &'a str,
     starts: Vec<usize>,
+    provenance: Option<&'a Provenance<'a>>,
 }
 
 impl Mapping<'_> {
-    fn position(&self, offset: usize) -> Pos {
+    /// The last mark of this template at or before the offset (an included helper's output
+    /// belongs to the action that included it).
+    fn mark(&self, offset: usize) -> Option<&Mark> {
         let marks = &self.written.marks;
         let before = marks.partition_point(|m| m.at <= offset);
-        // The last mark of this template at or before the offset (an included helper's output
-        // belongs to the action that included it).
-        let mark = marks[..before].iter().rev().find(|m| m.template.name == self.name);
-        let at = match mark {
+        marks[..before].iter().rev().find(|m| m.template.name == self.name)
+    }
+
+    fn position(&self, offset: usize) -> Pos {
+        let at = match self.mark(offset) {
             Some(m) if m.verbatim => m.pos + (offset - m.at),
             Some(m) => m.pos,
             None => 0,
@@ -65,21 +287,73 @@ impl Mapping<'_> {
         Span { start, end: if end < start { start } else { end } }
     }
 
-    fn remap(&self, node: &mut Node, piece: (&str, &[usize], usize), depth: usize) {
-        node.span = self.span(piece, node.span);
+    /// Where a scalar written by an action came from, when from the values.
+    fn value_origin(
+        &self,
+        t: &Tree,
+        key: Option<&str>,
+        piece: (&str, &[usize], usize),
+    ) -> Option<(u32, Span, Span)> {
+        let provenance = self.provenance?;
+        let text = scalar_of_tree(t)?;
+        let (piece_text, starts, base) = piece;
+        let mark = self.mark(base + offset_of(piece_text, starts, t.span.start))?;
+        if mark.verbatim || mark.read.is_empty() {
+            return None;
+        }
+        provenance.origin(mark, key, &text)
+    }
+
+    /// Where a key written by an action, with a map or list under it, came from, when from
+    /// the values.
+    fn collection_origin(
+        &self,
+        f: &crate::render::tree::Field,
+        piece: (&str, &[usize], usize),
+    ) -> Option<(u32, Span, Span)> {
+        let provenance = self.provenance?;
+        if !matches!(f.value.value, TValue::Map(_) | TValue::Seq(_)) {
+            return None;
+        }
+        let (piece_text, starts, base) = piece;
+        let mark = self.mark(base + offset_of(piece_text, starts, f.key_span.start))?;
+        if mark.verbatim || mark.read.is_empty() {
+            return None;
+        }
+        provenance.key_origin(mark, &f.key)
+    }
+
+    fn remap(&self, t: &mut Tree, key: Option<&str>, piece: (&str, &[usize], usize), depth: usize) {
+        if let Some((file, _, span)) = self.value_origin(t, key, piece) {
+            (t.file, t.span) = (file, span);
+            return;
+        }
+        t.span = self.span(piece, t.span);
         if depth > 1000 {
             return;
         }
-        match &mut node.value {
-            crate::load::Value::Seq(items) => {
+        match &mut t.value {
+            TValue::Seq(items) => {
                 for item in items.iter_mut() {
-                    self.remap(item, piece, depth + 1);
+                    self.remap(item, None, piece, depth + 1);
                 }
             }
-            crate::load::Value::Map(entries) => {
-                for e in entries.iter_mut() {
-                    e.key_span = self.span(piece, e.key_span);
-                    self.remap(&mut e.value, piece, depth + 1);
+            TValue::Map(fields) => {
+                for f in fields.iter_mut() {
+                    if let Some((file, key_span, span)) =
+                        self.value_origin(&f.value, Some(&f.key), piece)
+                    {
+                        (f.key_file, f.key_span) = (file, key_span);
+                        (f.value.file, f.value.span) = (file, span);
+                        continue;
+                    }
+                    let from_values = self.collection_origin(f, piece);
+                    f.key_span = self.span(piece, f.key_span);
+                    self.remap(&mut f.value, Some(&f.key), piece, depth + 1);
+                    if let Some((file, key_span, _)) = from_values {
+                        (f.key_file, f.key_span) = (file, key_span);
+                        (f.value.file, f.value.span) = (file, key_span);
+                    }
                 }
             }
             _ => {}
@@ -115,8 +389,40 @@ pub fn build(disk: &Disk, dir: &Path, options: &Options) -> Result<Vec<Tree>, Bu
     let real =
         disk.real(dir).ok_or_else(|| fail("the chart is outside the root of the build".into()))?;
     let chart = load(&real).map_err(fail)?;
+    let mut origins = ValueOrigins::default();
+    if options.record_reads {
+        super::release::chart_defaults(disk, dir, &mut origins);
+    }
+    build_traced(disk, chart, dir, (options, Some(&origins)))
+}
+
+/// Renders a loaded `chart` (at `dir`, a build path, or where its archive is) for a release.
+pub fn build_chart(
+    disk: &Disk,
+    chart: Chart,
+    dir: &Path,
+    options: &Options,
+) -> Result<Vec<Tree>, BuildError> {
+    build_traced(disk, chart, dir, (options, None))
+}
+
+/// [`build_chart`]; with `origins` (and [`Options::record_reads`]), a scalar a template action
+/// wrote from the values points at the values line that supplied it.
+pub fn build_traced(
+    disk: &Disk,
+    chart: Chart,
+    dir: &Path,
+    (options, origins): (&Options, Option<&ValueOrigins>),
+) -> Result<Vec<Tree>, BuildError> {
+    let shown = crate::render::disk::show(dir);
+    let fail = |message: String| BuildError { file: shown.clone(), line: None, message };
     let name = chart.name().to_string();
-    let (_, rendered) = release(chart, options).map_err(fail)?;
+    let (_, values, rendered) = release(chart, options).map_err(fail)?;
+    let provenance = origins.filter(|_| options.record_reads).map(|origins| {
+        let mut maps = HashMap::new();
+        value_maps(&values, "", &mut maps, 0);
+        Provenance { origins, maps }
+    });
     let mut out = Vec::new();
     for (path, written) in &rendered {
         if path.ends_with("NOTES.txt") || written.text.trim().is_empty() {
@@ -143,6 +449,7 @@ pub fn build(disk: &Disk, dir: &Path, options: &Options) -> Result<Vec<Tree>, Bu
             name: path,
             template: &template.text,
             starts: line_starts(&template.text),
+            provenance: provenance.as_ref(),
         };
         for (base, piece) in pieces(&written.text) {
             let parsed = crate::load::yaml::parse_stream(piece, &disk.limits);
@@ -156,7 +463,7 @@ pub fn build(disk: &Disk, dir: &Path, options: &Options) -> Result<Vec<Tree>, Bu
             }
             let starts = line_starts(piece);
             for doc in parsed.documents {
-                let mut root = doc.root;
+                let root = doc.root;
                 if root.is_null() {
                     continue;
                 }
@@ -165,8 +472,9 @@ pub fn build(disk: &Disk, dir: &Path, options: &Options) -> Result<Vec<Tree>, Bu
                 if hook.is_some_and(|h| h.split(',').any(|h| h.trim().starts_with("test"))) {
                     continue;
                 }
-                mapping.remap(&mut root, (piece, &starts, base), 0);
-                out.push(Tree::from_node(&root, file));
+                let mut tree = Tree::from_node(&root, file);
+                mapping.remap(&mut tree, None, (piece, &starts, base), 0);
+                out.push(tree);
             }
         }
     }

@@ -36,6 +36,8 @@ impl Chart {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Options {
     pub strict: bool,
+    /// Record what each action read of the values (for provenance).
+    pub record_reads: bool,
 }
 
 /// A chart's files (`.Files`): `Get`, `GetBytes`, `Lines`, `Glob`, `AsConfig`, `AsSecrets`,
@@ -267,6 +269,7 @@ pub fn render_traced(
     let mut set = Templates::default();
     set.missing_zero = !options.strict;
     set.missing_error = options.strict;
+    set.record_reads = options.record_reads;
     for r in &renderables {
         set.parse(&r.path, &r.text, funcs).map_err(|e| e.message)?;
     }

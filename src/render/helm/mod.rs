@@ -1,10 +1,13 @@
 //! Helm: the functions Helm adds to Go templates and sprig ([`funcs`]), `toYaml` as Helm
-//! writes YAML ([`toyaml`]). Charts and `helm template` come next (issue 18).
+//! writes YAML ([`toyaml`]), charts ([`chart`]) and their rendering ([`engine`]), `helm
+//! template` ([`template`]), a chart as a build unit ([`build`]) and a Flux HelmRelease's
+//! release of one ([`release`]).
 
 pub mod build;
 pub mod chart;
 mod durations;
 pub mod engine;
 pub mod funcs;
+pub mod release;
 pub mod template;
 mod toyaml;

@@ -30,6 +30,8 @@ pub struct Options {
     pub name_template: Option<String>,
     /// The user's values (`-f`, `--set`, … merged).
     pub values: Value,
+    /// Record what each template action read of the values (for provenance).
+    pub record_reads: bool,
 }
 
 impl Default for Options {
@@ -46,6 +48,7 @@ impl Default for Options {
             show_only: Vec::new(),
             name_template: None,
             values: Value::map(BTreeMap::new()),
+            record_reads: false,
         }
     }
 }
@@ -220,18 +223,19 @@ fn kind_rank(kind: &str) -> (usize, String) {
 
 /// Renders `chart` as `helm template` does, or says why Helm would fail.
 pub fn template(chart: Chart, options: &Options) -> Result<String, String> {
-    let (chart, rendered) = release(chart, options)?;
+    let (chart, _, rendered) = release(chart, options)?;
     let rendered: BTreeMap<String, String> =
         rendered.into_iter().map(|(k, w)| (k, w.text)).collect();
     output(&chart, &rendered, options)
 }
 
 /// The chart's dependencies processed and each template rendered for the release the options
-/// describe: what each template wrote, and which template node wrote each part.
+/// describe: the values they were given, what each template wrote, and which template node
+/// wrote each part.
 pub fn release(
     chart: Chart,
     options: &Options,
-) -> Result<(Chart, BTreeMap<String, crate::render::gotemplate::Written>), String> {
+) -> Result<(Chart, Value, BTreeMap<String, crate::render::gotemplate::Written>), String> {
     let (chart, values) = process(chart, &options.values)?;
     let name = match &options.name_template {
         Some(t) => crate::render::gotemplate::render(
@@ -255,15 +259,15 @@ pub fn release(
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let top: BTreeMap<String, Value> = [
-        ("Values".to_string(), values),
+        ("Values".to_string(), values.clone()),
         ("Release".to_string(), Value::map(release)),
         ("Capabilities".to_string(), capabilities(options)),
     ]
     .into_iter()
     .collect();
-    let rendered =
-        render_traced(&chart, &Value::map(top), &super::funcs::funcs(), EngineOptions::default())?;
-    Ok((chart, rendered))
+    let engine = EngineOptions { record_reads: options.record_reads, ..EngineOptions::default() };
+    let rendered = render_traced(&chart, &Value::map(top), &super::funcs::funcs(), engine)?;
+    Ok((chart, values, rendered))
 }
 
 /// `helm template`'s output of what the templates wrote.

@@ -10,7 +10,7 @@ mod dates;
 mod encoding;
 pub use encoding::write_json;
 mod numbers;
-mod semver;
+pub mod semver;
 mod strings;
 
 use super::exec::Funcs;

@@ -179,7 +179,7 @@ impl Constraint {
 }
 
 /// Whether `version` satisfies `constraints` (`>= 1.2, < 2 || 3.x`).
-fn satisfies(constraints: &str, version: &str) -> std::result::Result<bool, String> {
+pub fn satisfies(constraints: &str, version: &str) -> std::result::Result<bool, String> {
     let (v, _) = parse(version).ok_or_else(|| "Invalid Semantic Version".to_string())?;
     for alternative in constraints.split("||") {
         let mut all = true;
@@ -213,6 +213,12 @@ fn satisfies(constraints: &str, version: &str) -> std::result::Result<bool, Stri
         }
     }
     Ok(false)
+}
+
+/// Orders two versions as semver does; `None` when either is not one.
+#[must_use]
+pub fn compare(a: &str, b: &str) -> Option<Ordering> {
+    Some(parse(a)?.0.cmp(&parse(b)?.0))
 }
 
 pub(super) fn register(f: &mut Funcs) {
