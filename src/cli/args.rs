@@ -126,7 +126,8 @@ pub struct RenderArgs {
     pub name_template: Option<String>,
 
     /// Print what one build unit of the tree at PATH renders, as `mtk-lint PATH` builds it: a
-    /// Flux Kustomization, an Argo CD Application or a kustomization nothing includes, named as
+    /// Flux Kustomization, an Argo CD Application, a Flux HelmRelease, a kustomization or Helm
+    /// chart nothing deploys, named as
     /// reports name it (`Flux Kustomization flux-system/apps (clusters/prod/apps.yaml)`) or by
     /// a part of that name that only one unit has.
     #[arg(long, value_name = "NAME")]

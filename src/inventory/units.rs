@@ -1169,7 +1169,11 @@ fn build_release(
     let mut origins = crate::render::helm::build::ValueOrigins::default();
     let (chart, dir, chart_values) = match &release.chart {
         ChartAt::Tree(dir, source_root) => {
-            let chart = crate::render::helm::chart::load(dir).map_err(&fail)?;
+            // Errors name the chart as the build does (from the root of the build).
+            let shown = inside(dir).display().to_string();
+            let chart = crate::render::helm::chart::load(dir).map_err(|m| {
+                fail(m.replace(&dir.display().to_string(), shown.trim_start_matches('/')))
+            })?;
             release::chart_defaults(disk, &inside(dir), &mut origins);
             (chart, inside(dir), release::values_files(disk, &tree, &inside(source_root))?)
         }

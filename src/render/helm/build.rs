@@ -323,6 +323,29 @@ impl Mapping<'_> {
         provenance.key_origin(mark, &f.key)
     }
 
+    /// Where a map or list an action wrote whole came from (`toYaml .Values.verbs` under a
+    /// key the template holds): a map or list of the values it read, alike in kind and size.
+    fn whole_origin(&self, t: &Tree, piece: (&str, &[usize], usize)) -> Option<(u32, Span, Span)> {
+        let provenance = self.provenance?;
+        let (piece_text, starts, base) = piece;
+        let mark = self.mark(base + offset_of(piece_text, starts, t.span.start))?;
+        if mark.verbatim || mark.read.is_empty() {
+            return None;
+        }
+        let alike = |v: &Value| match (&t.value, v) {
+            (TValue::Seq(items), Value::List(l)) => items.len() == l.len(),
+            (TValue::Map(fields), Value::Map(m)) => fields.len() == m.borrow().len(),
+            _ => false,
+        };
+        let (path, _) = mark
+            .read
+            .iter()
+            .rev()
+            .filter_map(|r| provenance.read_value(r))
+            .find(|(_, v)| alike(v))?;
+        provenance.origins.0.get(&path).copied()
+    }
+
     fn remap(&self, t: &mut Tree, key: Option<&str>, piece: (&str, &[usize], usize), depth: usize) {
         if let Some((file, _, span)) = self.value_origin(t, key, piece) {
             (t.file, t.span) = (file, span);
@@ -347,7 +370,9 @@ impl Mapping<'_> {
                         (f.value.file, f.value.span) = (file, span);
                         continue;
                     }
-                    let from_values = self.collection_origin(f, piece);
+                    let from_values = self
+                        .collection_origin(f, piece)
+                        .or_else(|| self.whole_origin(&f.value, piece));
                     f.key_span = self.span(piece, f.key_span);
                     self.remap(&mut f.value, Some(&f.key), piece, depth + 1);
                     if let Some((file, key_span, _)) = from_values {
@@ -478,5 +503,10 @@ pub fn build_traced(
             }
         }
     }
+    // In Helm's install order (the order `helm template` prints), templates in path order
+    // within a kind.
+    out.sort_by_cached_key(|t| {
+        super::template::kind_rank(t.get("kind").and_then(Tree::as_str).unwrap_or(""))
+    });
     Ok(out)
 }

@@ -214,7 +214,8 @@ fn documents(source: &str, text: &str) -> Result<Vec<Document>, String> {
     Ok(out)
 }
 
-fn kind_rank(kind: &str) -> (usize, String) {
+/// Where Helm installs a kind: its place in Helm's install order, unknown kinds last by name.
+pub(super) fn kind_rank(kind: &str) -> (usize, String) {
     match INSTALL_ORDER.iter().position(|k| *k == kind) {
         Some(i) => (i, String::new()),
         None => (INSTALL_ORDER.len(), kind.to_string()),
