@@ -247,9 +247,13 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
             .flat_map(|f| f.ancestors().skip(1))
             .chain(roots.iter().map(PathBuf::as_path));
         // A directory exists for us when it has a config or holds a loaded file at any depth
-        // (the files below a directory are one range of the sorted list).
-        let exists =
-            |dir: &Path| config_index.contains_key(dir.as_os_str()) || !below(dir).is_empty();
+        // (the files below a directory are one range of the sorted list), or is a Helm chart
+        // (whose files the loader leaves to the chart's rendering).
+        let exists = |dir: &Path| {
+            config_index.contains_key(dir.as_os_str())
+                || !below(dir).is_empty()
+                || dir.join("Chart.yaml").is_file()
+        };
         let Some(dir) = bases.map(|b| normalize(&b.join(rel))).find(|d| exists(d)) else {
             continue;
         };

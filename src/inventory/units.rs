@@ -457,13 +457,16 @@ impl Units<'_, '_> {
         }
         // Charts nothing deploys (a subchart is rendered by its parent): with their defaults.
         let failed = self.failed_dirs();
-        let deployed: HashSet<PathBuf> = self.plans[first..]
+        // Charts a release deploys, or an Argo CD Application (a path source that is a chart).
+        let mut deployed: HashSet<PathBuf> = self.plans[first..]
             .iter()
             .filter_map(|p| match &p.release.as_ref()?.chart {
                 super::releases::ChartAt::Tree(dir, _) => Some(dir.clone()),
                 _ => None,
             })
             .collect();
+        let argo = |p: &&Arc<Plan>| p.target.is_some_and(|t| !self.shared.targets[t].flux);
+        deployed.extend(self.plans.iter().filter(argo).map(|p| p.dir.clone()));
         for dir in chart_dirs {
             let subchart = chart_dirs
                 .iter()
@@ -796,10 +799,12 @@ impl Units<'_, '_> {
     /// What the units rendered, as the inventory takes it.
     fn finish(mut self, superseded: &[bool]) -> Rendered {
         for (plan, (_, failed)) in self.plans.iter().zip(&self.reached) {
+            let argo = plan.target.is_some_and(|t| !self.shared.targets[t].flux);
             let deploys_tree_chart = plan
                 .release
                 .as_ref()
-                .is_some_and(|r| matches!(r.chart, super::releases::ChartAt::Tree(..)));
+                .is_some_and(|r| matches!(r.chart, super::releases::ChartAt::Tree(..)))
+                || (argo && plan.dir.join("Chart.yaml").is_file());
             if (plan.chart || deploys_tree_chart) && !failed {
                 self.rendered.charts.push((self.show)(&plan.dir));
             }

@@ -32,9 +32,24 @@ pub fn build(disk: &Disk, app: &Tree, dir: &Path, options: BuildOptions) -> Resu
     let Some(TValue::Seq(sources)) = app.at(&["spec", "sources"]).map(|s| &s.value) else {
         let source =
             app.at(&["spec", "source"]).cloned().unwrap_or_else(|| Tree::map(app.file, app.span));
+        if super::helm::argo::is_helm_source(disk, &source, dir) {
+            return super::helm::argo::build(
+                disk,
+                app,
+                &source,
+                dir,
+                &std::collections::BTreeMap::new(),
+            );
+        }
         return build_source(disk, app, &source, dir, options);
     };
     let mut out = Vec::new();
+    // Sources named by `ref` (for Helm `$ref/…` value files): this repository's root.
+    let refs: std::collections::BTreeMap<String, std::path::PathBuf> = sources
+        .iter()
+        .filter_map(|s| s.get("ref").and_then(Tree::as_str))
+        .map(|r| (r.to_string(), std::path::PathBuf::from("/")))
+        .collect();
     for (i, source) in sources.iter().filter(|s| s.get("path").is_some()).enumerate() {
         let source_dir = if i == 0 {
             dir.to_path_buf()
@@ -45,7 +60,11 @@ pub fn build(disk: &Disk, app: &Tree, dir: &Path, options: BuildOptions) -> Resu
         if disk.real(&source_dir).is_none() || !disk.is_dir(&source_dir) {
             continue;
         }
-        out.extend(build_source(disk, app, source, &source_dir, options)?);
+        if super::helm::argo::is_helm_source(disk, source, &source_dir) {
+            out.extend(super::helm::argo::build(disk, app, source, &source_dir, &refs)?);
+        } else {
+            out.extend(build_source(disk, app, source, &source_dir, options)?);
+        }
     }
     Ok(out)
 }

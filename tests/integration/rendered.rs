@@ -1095,60 +1095,27 @@ fn a_chart_nothing_deploys_is_linted_as_rendered_with_its_defaults() {
 /// repository not in the cache is listed as not rendered (not an error, not a pass).
 #[test]
 fn helm_releases_render_their_chart_and_findings_point_at_the_values_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |path: &str, text: &str| {
-        let p = dir.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    };
-    write("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n");
-    write("charts/app/values.yaml", "privileged: false\nhostNetwork: true\ncaps: {add: []}\n");
-    write(
-        "charts/app/templates/deploy.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n      hostNetwork: {{ .Values.hostNetwork }}\n      containers:\n      - name: app\n        image: nginx:1.27\n        securityContext:\n          privileged: {{ .Values.privileged }}\n          capabilities:\n            {{- toYaml .Values.caps | nindent 12 }}\n        resources: {limits: {cpu: 100m, memory: 64Mi}}\n",
-    );
-    write(
-        "flux-system/sync.yaml",
-        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {url: https://example.com/fleet}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps\n  sourceRef: {kind: GitRepository, name: flux-system}\n",
-    );
-    write(
-        "apps/shop.yaml",
-        "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: ./charts/app\n      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n  valuesFrom:\n  - kind: ConfigMap\n    name: web-values\n  values:\n    privileged: true\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-values, namespace: shop}\ndata:\n  values.yaml: |\n    replicas: 2\n    caps:\n      add: [NET_ADMIN]\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: cache, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: redis\n      version: 18.x\n      sourceRef: {kind: HelmRepository, name: bitnami}\n",
-    );
     let rules = "MTK-SEC-001,MTK-SEC-006,MTK-SEC-007";
-    let run = mtk_in(dir.path(), &["--format", "json", "--select", rules, "."], None);
-    let report = run.json();
-    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
-    let mut found: Vec<String> = report["findings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            let r = &f["resource"];
-            let resource = format!(
-                "{}/{}/{}",
-                r["kind"].as_str().unwrap(),
-                r["namespace"].as_str().unwrap(),
-                r["name"].as_str().unwrap()
-            );
-            format!(
-                "{} {}:{} {resource}",
-                f["rule"].as_str().unwrap(),
-                f["file"].as_str().unwrap(),
-                f["line"]
-            )
-        })
-        .collect();
-    found.sort();
+    let (dir, report) = lint_tree(
+        &[
+            ("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+            ("charts/app/values.yaml", "privileged: false\nhostNetwork: true\ncaps: {add: []}\n"),
+            ("charts/app/templates/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n      hostNetwork: {{ .Values.hostNetwork }}\n      containers:\n      - name: app\n        image: nginx:1.27\n        securityContext:\n          privileged: {{ .Values.privileged }}\n          capabilities:\n            {{- toYaml .Values.caps | nindent 12 }}\n        resources: {limits: {cpu: 100m, memory: 64Mi}}\n"),
+            ("flux-system/sync.yaml", "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {url: https://example.com/fleet}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps\n  sourceRef: {kind: GitRepository, name: flux-system}\n"),
+            ("apps/shop.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: ./charts/app\n      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n  valuesFrom:\n  - kind: ConfigMap\n    name: web-values\n  values:\n    privileged: true\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: web-values, namespace: shop}\ndata:\n  values.yaml: |\n    replicas: 2\n    caps:\n      add: [NET_ADMIN]\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: cache, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: redis\n      version: 18.x\n      sourceRef: {kind: HelmRepository, name: bitnami}\n"),
+        ],
+        rules,
+    );
+    let found = findings_at(&report);
     assert_eq!(
         found,
         [
             // spec.values wins over the chart's `privileged: false`.
-            "MTK-SEC-001 apps/shop.yaml:13 Deployment/shop/web",
+            "MTK-SEC-001 apps/shop.yaml:13 shop/web",
             // The chart's default, which no layer overrides.
-            "MTK-SEC-006 charts/app/values.yaml:2 Deployment/shop/web",
+            "MTK-SEC-006 charts/app/values.yaml:2 shop/web",
             // From the ConfigMap named in valuesFrom: the line in its block of values.
-            "MTK-SEC-007 apps/shop.yaml:22 Deployment/shop/web",
+            "MTK-SEC-007 apps/shop.yaml:22 shop/web",
         ],
         "{report}"
     );
@@ -1163,4 +1130,72 @@ fn helm_releases_render_their_chart_and_findings_point_at_the_values_line() {
         "{}",
         human.stderr
     );
+}
+
+/// An Argo CD Application whose path source is a chart is rendered with Helm: value files
+/// (`$ref/…` from a `ref` source too), `valuesObject`, `parameters`; a finding on a value is at
+/// the line that supplied it, and the chart is not rendered again with its defaults alone.
+#[test]
+fn argo_cd_helm_sources_render_with_their_values() {
+    let (_dir, report) = lint_tree(
+        &[
+            ("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+            ("charts/app/values.yaml", "privileged: false\nhostNetwork: false\nhostPID: false\n"),
+            ("charts/app/templates/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n      hostNetwork: {{ .Values.hostNetwork }}\n      hostPID: {{ .Values.hostPID }}\n      containers:\n      - name: app\n        image: nginx:1.27\n        securityContext:\n          privileged: {{ .Values.privileged }}\n        resources: {limits: {cpu: 100m, memory: 64Mi}}\n"),
+            ("envs/prod.yaml", "hostNetwork: true\n"),
+            ("apps/web.yaml", "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: web, namespace: argocd}\nspec:\n  project: shop\n  destination: {server: https://kubernetes.default.svc, namespace: shop}\n  sources:\n  - repoURL: https://example.com/fleet\n    path: charts/app\n    helm:\n      valueFiles: [$values/envs/prod.yaml]\n      valuesObject:\n        hostPID: true\n      parameters:\n      - name: privileged\n        value: \"true\"\n  - repoURL: https://example.com/fleet\n    ref: values\n"),
+        ],
+        "MTK-SEC-001,MTK-SEC-006",
+    );
+    let found = findings_at(&report);
+    assert_eq!(
+        found,
+        [
+            // The parameter.
+            "MTK-SEC-001 apps/web.yaml:15 shop/web",
+            // valuesObject.
+            "MTK-SEC-006 apps/web.yaml:13 shop/web",
+            // The value file the `$values` ref names.
+            "MTK-SEC-006 envs/prod.yaml:1 shop/web",
+        ],
+        "{report}"
+    );
+    assert_eq!(report["summary"]["charts_not_rendered"], 0, "{report}");
+}
+
+/// Each finding of a JSON report as `RULE file:line namespace/name`, sorted.
+fn findings_at(report: &serde_json::Value) -> Vec<String> {
+    let mut found: Vec<String> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let r = &f["resource"];
+            format!(
+                "{} {}:{} {}/{}",
+                f["rule"].as_str().unwrap(),
+                f["file"].as_str().unwrap(),
+                f["line"],
+                r["namespace"].as_str().unwrap(),
+                r["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// Writes `files` into a new directory and lints it with `rules`: the directory and the JSON
+/// report, which must have no errors.
+fn lint_tree(files: &[(&str, &str)], rules: &str) -> (tempfile::TempDir, serde_json::Value) {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", rules, "."], None);
+    let report = run.json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    (dir, report)
 }

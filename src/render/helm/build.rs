@@ -74,6 +74,12 @@ impl ValueOrigins {
         }
     }
 
+    /// Adds one value set at a path (`a.b[0].c`, as `--set` writes it).
+    pub fn add_path(&mut self, path: &str, at: (u32, Span, Span)) {
+        let key = path.replace('[', ".").replace(']', "").replace('.', "\u{1f}");
+        self.0.insert(key, at);
+    }
+
     /// Adds a layer whose every value comes from one place (a ConfigMap key holding values).
     pub fn add_whole(&mut self, v: &Value, prefix: &str, at: (u32, Span)) {
         self.add_whole_at(v, prefix, at, 0);

@@ -144,7 +144,7 @@ pub fn values(
 /// Values held in a ConfigMap's or Secret's block of text (`values.yaml: |`), as a tree whose
 /// lines are the file's: when every line of the text is the file's line at the block's
 /// indentation (a literal block; not base64 `data`, not a quoted string).
-fn in_place(disk: &Disk, value: &Tree, raw: &str) -> Option<Tree> {
+pub(crate) fn in_place(disk: &Disk, value: &Tree, raw: &str) -> Option<Tree> {
     let file = disk.text_of(value.file)?;
     let start = value.span.start;
     let lines: Vec<&str> = file.lines().skip(start.line.checked_sub(1)? as usize).collect();
@@ -251,9 +251,16 @@ pub fn build(
         .at(&["spec", "targetNamespace"])
         .or_else(|| release.at(&["metadata", "namespace"]))
         .unwrap_or(release);
+    place(&mut objects, &namespace, decided);
+    Ok(objects)
+}
+
+/// Puts every namespaced object that names no namespace in `namespace`, as Helm applies it,
+/// from the line (`decided`) that decides it.
+pub(crate) fn place(objects: &mut [Tree], namespace: &str, decided: &Tree) {
     let no_crds: std::collections::HashMap<(String, String), bool> =
         std::collections::HashMap::new();
-    for object in &mut objects {
+    for object in objects {
         let api = object.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
         let kind = object.get("kind").and_then(Tree::as_str).unwrap_or("");
         if crate::kinds::is_cluster_scoped(api, kind, &no_crds) {
@@ -262,8 +269,7 @@ pub fn build(
         let (file, span) = (decided.file, decided.span);
         let Some(meta) = object.map_at("metadata", file, span) else { continue };
         if meta.get("namespace").and_then(Tree::as_str).is_none_or(str::is_empty) {
-            meta.set("namespace", Tree::string(&namespace, file, span));
+            meta.set("namespace", Tree::string(namespace, file, span));
         }
     }
-    Ok(objects)
 }
