@@ -1199,3 +1199,66 @@ fn lint_tree(files: &[(&str, &str)], rules: &str) -> (tempfile::TempDir, serde_j
     assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
     (dir, report)
 }
+
+/// Values reach the rendered objects through `with` and `range` (dot), variables, quoted
+/// scalars of several actions, `printf` and `toYaml`; a finding is at the values line whatever
+/// the way, the line a release set winning over a chart default the same scalar holds, and a
+/// map or list whose every entry came from the values at its first entry.
+#[test]
+fn helm_provenance_follows_values_through_dot_variables_and_quotes() {
+    let chart_values = "image:\n  repository: registry.example.com/app\n  tag: \"1.0\"\nsecurity: {}\nvolumes: []\ntoken: \"\"\n";
+    let template = r#"{{- $tag := .Values.image.tag }}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .Release.Name }}
+stringData:
+  token: {{ .Values.token | quote }}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: "{{ .Values.image.repository }}:{{ $tag }}"
+        resources: {limits: {cpu: 100m, memory: 64Mi}}
+        {{- with .Values.security }}
+        securityContext:
+          {{- toYaml . | nindent 10 }}
+        {{- end }}
+      volumes:
+      {{- range .Values.volumes }}
+      - name: {{ .name }}
+        hostPath:
+          path: {{ .path }}
+      {{- end }}
+"#;
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: ./charts/app\n      sourceRef: {kind: GitRepository, name: flux-system}\n  values:\n    image:\n      tag: latest\n    security:\n      privileged: true\n    volumes:\n    - name: logs\n      path: /var/log\n    token: hunter2\n";
+    let (_dir, report) = lint_tree(
+        &[
+            ("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+            ("charts/app/values.yaml", chart_values),
+            ("charts/app/templates/app.yaml", template),
+            ("apps/web.yaml", release),
+        ],
+        "MTK-SEC-001,MTK-SEC-002,MTK-SEC-004,MTK-SEC-005",
+    );
+    assert_eq!(
+        findings_at(&report),
+        [
+            // `with .Values.security` then `toYaml .`.
+            "MTK-SEC-001 apps/web.yaml:13 shop/web",
+            // A `range` item's `hostPath`, whose every entry (`path`) came from the values.
+            "MTK-SEC-002 apps/web.yaml:16 shop/web",
+            // `"{{ .repository }}:{{ $tag }}"`: the tag the release set, through a variable.
+            "MTK-SEC-004 apps/web.yaml:11 shop/web",
+            // `stringData` whose every entry came from the values.
+            "MTK-SEC-005 apps/web.yaml:17 shop/web",
+        ],
+        "{report}"
+    );
+}

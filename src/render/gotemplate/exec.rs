@@ -182,8 +182,8 @@ pub struct Mark {
     /// The template's text copied as it is (a text node), rather than an action's output.
     pub verbatim: bool,
     /// What the action read of the data (when [`Templates::record_reads`]): each map (by the
-    /// address of its shared storage) with the key read of it, or the map itself when the
-    /// action took it whole (`toYaml .`).
+    /// address of its shared storage) with the key read of it, or a map or text the action
+    /// took whole through dot or a variable (`toYaml .`, `{{ $host }}`).
     pub read: Vec<Read>,
 }
 
@@ -409,6 +409,19 @@ impl Exec<'_> {
         }
     }
 
+    /// Records (when recording) that the action took a map or a text whole, by the address
+    /// of its storage: a value of the data reached through dot or a variable.
+    fn note(&mut self, value: &Value) {
+        if !self.templates.record_reads {
+            return;
+        }
+        match value {
+            Value::Map(m) => self.read.push((Rc::as_ptr(m).addr(), None)),
+            Value::Str(text) => self.read.push((Rc::as_ptr(text).cast::<u8>().addr(), None)),
+            _ => {}
+        }
+    }
+
     fn print(&mut self, value: &Value) {
         match value {
             Value::Nil => self.out.push_str("<no value>"),
@@ -535,6 +548,7 @@ impl Exec<'_> {
                 let value = self.variable(*pos, name)?;
                 if names.is_empty() {
                     self.not_a_function(cmd, last.as_ref())?;
+                    self.note(&value);
                     return Ok(value);
                 }
                 self.field_chain((dot, value), names, (cmd, last), (*pos, first))
@@ -653,9 +667,7 @@ impl Exec<'_> {
     fn arg(&mut self, dot: &Value, arg: &Arg) -> Result<Value> {
         Ok(match arg {
             Arg::Dot(_) => {
-                if let (Value::Map(m), true) = (dot, self.templates.record_reads) {
-                    self.read.push((Rc::as_ptr(m).addr(), None));
-                }
+                self.note(dot);
                 dot.clone()
             }
             Arg::Nil(_) => Value::Nil,
@@ -670,9 +682,7 @@ impl Exec<'_> {
             Arg::Variable(pos, name, names) => {
                 let value = self.variable(*pos, name)?;
                 if names.is_empty() {
-                    if let (Value::Map(m), true) = (&value, self.templates.record_reads) {
-                        self.read.push((Rc::as_ptr(m).addr(), None));
-                    }
+                    self.note(&value);
                     value
                 } else {
                     let cmd = Command { pos: *pos, args: vec![arg.clone()] };

@@ -10,6 +10,7 @@ use super::engine::Chart;
 use super::template::{release, Options};
 use crate::load::source::{Pos, Span};
 use crate::load::Node;
+use crate::render::gotemplate::exec::Read as ValueRead;
 use crate::render::gotemplate::{Mark, Value, Written};
 use crate::render::kustomize::{BuildError, Disk, Read};
 use crate::render::tree::{TValue, Tree};
@@ -40,12 +41,44 @@ fn pos_of(text: &str, starts: &[usize], offset: usize) -> Pos {
 /// Where each value of a release came from, by path (keys joined with `\u{1f}`, list items by
 /// index): the build file, the key's span and the value's span. Later layers win.
 #[derive(Debug, Default)]
-pub struct ValueOrigins(HashMap<String, (u32, Span, Span)>);
+pub struct ValueOrigins {
+    by_path: HashMap<String, Origin>,
+    /// Layers added so far: a later layer's values win, and are preferred as the cause.
+    layers: u32,
+}
+
+/// Where a value came from: the build file, the key's span, the value's span, and its layer.
+#[derive(Clone, Copy, Debug)]
+struct Origin {
+    file: u32,
+    key_span: Span,
+    span: Span,
+    layer: u32,
+}
+
+/// A place in a build file: the file, the key's span and the value's span.
+type Place = (u32, Span, Span);
+
+impl Origin {
+    fn place(self) -> Place {
+        (self.file, self.key_span, self.span)
+    }
+}
 
 impl ValueOrigins {
+    fn insert(&mut self, path: String, (file, key_span, span): Place) {
+        let layer = self.layers;
+        self.by_path.insert(path, Origin { file, key_span, span, layer });
+    }
+
+    fn get(&self, path: &str) -> Option<Place> {
+        self.by_path.get(path).map(|o| o.place())
+    }
+
     /// Adds a layer of values written as a tree (a values file, a HelmRelease's
     /// `spec.values`): each field at its line.
     pub fn add_tree(&mut self, t: &Tree, prefix: &str) {
+        self.layers += 1;
         self.add_tree_at(t, prefix, 0);
     }
 
@@ -59,14 +92,14 @@ impl ValueOrigins {
                     let path = join(prefix, &f.key);
                     let key_span =
                         if f.key_file == f.value.file { f.key_span } else { f.value.span };
-                    self.0.insert(path.clone(), (f.value.file, key_span, f.value.span));
+                    self.insert(path.clone(), (f.value.file, key_span, f.value.span));
                     self.add_tree_at(&f.value, &path, depth + 1);
                 }
             }
             TValue::Seq(items) => {
                 for (i, item) in items.iter().enumerate() {
                     let path = join(prefix, &i.to_string());
-                    self.0.insert(path.clone(), (item.file, item.span, item.span));
+                    self.insert(path.clone(), (item.file, item.span, item.span));
                     self.add_tree_at(item, &path, depth + 1);
                 }
             }
@@ -75,13 +108,15 @@ impl ValueOrigins {
     }
 
     /// Adds one value set at a path (`a.b[0].c`, as `--set` writes it).
-    pub fn add_path(&mut self, path: &str, at: (u32, Span, Span)) {
+    pub fn add_path(&mut self, path: &str, at: Place) {
         let key = path.replace('[', ".").replace(']', "").replace('.', "\u{1f}");
-        self.0.insert(key, at);
+        self.layers += 1;
+        self.insert(key, at);
     }
 
     /// Adds a layer whose every value comes from one place (a ConfigMap key holding values).
     pub fn add_whole(&mut self, v: &Value, prefix: &str, at: (u32, Span)) {
+        self.layers += 1;
         self.add_whole_at(v, prefix, at, 0);
     }
 
@@ -90,7 +125,7 @@ impl ValueOrigins {
             return;
         }
         let mut put = |path: String, v: &Value| {
-            self.0.insert(path.clone(), (at.0, at.1, at.1));
+            self.insert(path.clone(), (at.0, at.1, at.1));
             self.add_whole_at(v, &path, at, depth + 1);
         };
         match v {
@@ -117,13 +152,19 @@ fn join(prefix: &str, key: &str) -> String {
     }
 }
 
-/// The maps of a release's values by the address of their storage: each one's path and the
-/// map.
+/// The maps and texts of a release's values by the address of their storage: each one's path
+/// and the value.
 fn value_maps(v: &Value, path: &str, out: &mut HashMap<usize, (String, Value)>, depth: usize) {
     if depth > 100 {
         return;
     }
     match v {
+        Value::Str(text) if !text.is_empty() => {
+            out.insert(
+                std::rc::Rc::as_ptr(text).cast::<u8>().addr(),
+                (path.to_string(), v.clone()),
+            );
+        }
         Value::Map(m) => {
             out.insert(std::rc::Rc::as_ptr(m).addr(), (path.to_string(), v.clone()));
             for (k, v) in m.borrow().iter() {
@@ -163,10 +204,7 @@ struct Provenance<'a> {
 
 impl Provenance<'_> {
     /// The path and value of what an action read of the values (none: not of the values).
-    fn read_value(
-        &self,
-        (address, read): &crate::render::gotemplate::exec::Read,
-    ) -> Option<(String, Value)> {
+    fn read_value(&self, (address, read): &ValueRead) -> Option<(String, Value)> {
         let (path, map) = self.maps.get(address)?;
         match read {
             Some(k) => {
@@ -181,11 +219,24 @@ impl Provenance<'_> {
     /// Where the scalar `text` (under `key`) that `mark`'s action wrote came from, if from the
     /// values: a value the action read that prints as the scalar (or begins it), or, in a map
     /// or list the action read whole (`toYaml`), the one leaf under that key that prints so.
-    fn origin(&self, mark: &Mark, key: Option<&str>, text: &str) -> Option<(u32, Span, Span)> {
-        for (path, value) in mark.read.iter().rev().filter_map(|r| self.read_value(r)) {
+    ///
+    /// Of several such values (`printf "%s:%s" .repository .tag`), one the scalar is exactly
+    /// wins, then one of the latest layer (what a release set over the chart's defaults), then
+    /// the one read last.
+    fn origin(&self, read: &[&ValueRead], key: Option<&str>, text: &str) -> Option<Place> {
+        let mut best: Option<((bool, u32), Origin)> = None;
+        let mut consider = |exact: bool, path: &str| {
+            let Some(&origin) = self.origins.by_path.get(path) else { return };
+            let rank = (exact, origin.layer);
+            if best.as_ref().is_none_or(|(b, _)| rank > *b) {
+                best = Some((rank, origin));
+            }
+        };
+        for (path, value) in read.iter().rev().filter_map(|r| self.read_value(r)) {
             if let Some(p) = printed(&value) {
-                if !p.is_empty() && text.starts_with(&p) {
-                    return self.origins.0.get(&path).copied();
+                let within = text.starts_with(&p) || (p.len() >= 3 && text.contains(&p));
+                if !p.is_empty() && within {
+                    consider(text == p, &path);
                 }
                 continue;
             }
@@ -201,17 +252,17 @@ impl Provenance<'_> {
             };
             find(&value, &path, &wanted, &mut found, 0);
             if let [only] = &found[..] {
-                return self.origins.0.get(only).copied();
+                consider(true, only);
             }
         }
-        None
+        best.map(|(_, o)| o.place())
     }
 }
 
 impl Provenance<'_> {
     /// Where a key that `mark`'s action wrote with a map or list under it came from (`toYaml`
     /// of values that hold it): the one place under what the action read with that key.
-    fn key_origin(&self, mark: &Mark, key: &str) -> Option<(u32, Span, Span)> {
+    fn key_origin(&self, mark: &Mark, key: &str) -> Option<Place> {
         for (path, value) in mark.read.iter().rev().filter_map(|r| self.read_value(r)) {
             let mut found = Vec::new();
             let wanted = |k: Option<&str>, item: &Value| {
@@ -219,7 +270,7 @@ impl Provenance<'_> {
             };
             find(&value, &path, &wanted, &mut found, 0);
             if let [only] = &found[..] {
-                return self.origins.0.get(only).copied();
+                return self.origins.get(only);
             }
         }
         None
@@ -257,6 +308,19 @@ fn find(
         }
         _ => {}
     }
+}
+
+/// For a map or list whose every entry is from another file than the collection's (values, or
+/// a map or list of them): the first entry's file and span.
+fn all_from_values(t: &Tree) -> Option<(u32, Span)> {
+    let mut entries: Vec<&Tree> = match &t.value {
+        TValue::Map(fields) => fields.iter().map(|f| &f.value).collect(),
+        TValue::Seq(items) => items.iter().collect(),
+        _ => return None,
+    };
+    let first = *entries.first()?;
+    entries.retain(|e| e.file == t.file);
+    entries.is_empty().then_some((first.file, first.span))
 }
 
 /// Maps offsets of a template's output to positions in the template (`name`).
@@ -299,15 +363,25 @@ impl Mapping<'_> {
         t: &Tree,
         key: Option<&str>,
         piece: (&str, &[usize], usize),
-    ) -> Option<(u32, Span, Span)> {
+    ) -> Option<Place> {
         let provenance = self.provenance?;
         let text = scalar_of_tree(t)?;
         let (piece_text, starts, base) = piece;
-        let mark = self.mark(base + offset_of(piece_text, starts, t.span.start))?;
-        if mark.verbatim || mark.read.is_empty() {
+        let start = base + offset_of(piece_text, starts, t.span.start);
+        let end = base + offset_of(piece_text, starts, t.span.end);
+        // What the actions that wrote the scalar read (`"{{ .repository }}:{{ .tag }}"`: two).
+        let marks = &self.written.marks;
+        let from = marks.partition_point(|m| m.at <= start).saturating_sub(1);
+        let to = marks.partition_point(|m| m.at < end.max(start + 1));
+        let read: Vec<&ValueRead> = marks[from..to.max(from)]
+            .iter()
+            .filter(|m| m.template.name == self.name && !m.verbatim)
+            .flat_map(|m| &m.read)
+            .collect();
+        if read.is_empty() {
             return None;
         }
-        provenance.origin(mark, key, &text)
+        provenance.origin(&read, key, &text)
     }
 
     /// Where a key written by an action, with a map or list under it, came from, when from
@@ -316,7 +390,7 @@ impl Mapping<'_> {
         &self,
         f: &crate::render::tree::Field,
         piece: (&str, &[usize], usize),
-    ) -> Option<(u32, Span, Span)> {
+    ) -> Option<Place> {
         let provenance = self.provenance?;
         if !matches!(f.value.value, TValue::Map(_) | TValue::Seq(_)) {
             return None;
@@ -331,7 +405,7 @@ impl Mapping<'_> {
 
     /// Where a map or list an action wrote whole came from (`toYaml .Values.verbs` under a
     /// key the template holds): a map or list of the values it read, alike in kind and size.
-    fn whole_origin(&self, t: &Tree, piece: (&str, &[usize], usize)) -> Option<(u32, Span, Span)> {
+    fn whole_origin(&self, t: &Tree, piece: (&str, &[usize], usize)) -> Option<Place> {
         let provenance = self.provenance?;
         let (piece_text, starts, base) = piece;
         let mark = self.mark(base + offset_of(piece_text, starts, t.span.start))?;
@@ -349,7 +423,7 @@ impl Mapping<'_> {
             .rev()
             .filter_map(|r| provenance.read_value(r))
             .find(|(_, v)| alike(v))?;
-        provenance.origins.0.get(&path).copied()
+        provenance.origins.get(&path)
     }
 
     fn remap(&self, t: &mut Tree, key: Option<&str>, piece: (&str, &[usize], usize), depth: usize) {
@@ -365,6 +439,9 @@ impl Mapping<'_> {
             TValue::Seq(items) => {
                 for item in items.iter_mut() {
                     self.remap(item, None, piece, depth + 1);
+                    if let Some((file, span)) = all_from_values(item) {
+                        (item.file, item.span) = (file, span);
+                    }
                 }
             }
             TValue::Map(fields) => {
@@ -384,6 +461,10 @@ impl Mapping<'_> {
                     if let Some((file, key_span, _)) = from_values {
                         (f.key_file, f.key_span) = (file, key_span);
                         (f.value.file, f.value.span) = (file, key_span);
+                    } else if let Some((file, span)) = all_from_values(&f.value) {
+                        // A map or list the template holds whose every entry came from the
+                        // values (a Secret's `stringData`): at the first of them.
+                        (f.value.file, f.value.span) = (file, span);
                     }
                 }
             }
