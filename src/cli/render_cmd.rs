@@ -163,8 +163,12 @@ fn run_unit(args: &RenderArgs, cwd: &Path, wanted: &str) -> u8 {
         let message = if let Some(first) = failed.first() {
             format!("unit `{wanted}` did not build: {first}")
         } else if chosen.is_empty() {
-            let list: Vec<&str> = units.iter().copied().collect();
-            format!("no build unit is called `{wanted}`; the units are: {}", list.join("; "))
+            // A fleet has thousands of units: the first few, and how many more.
+            const SHOWN: usize = 20;
+            let list: Vec<&str> = units.iter().copied().take(SHOWN).collect();
+            let more = units.len().saturating_sub(SHOWN);
+            let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+            format!("no build unit is called `{wanted}`; the units are: {}{more}", list.join("; "))
         } else {
             format!("`{wanted}` names {} units: {}", chosen.len(), chosen.join("; "))
         };

@@ -245,9 +245,21 @@ pub(super) fn object(
 /// Rendered objects, each kept once for all the clusters that receive it identically.
 #[derive(Default)]
 pub(crate) struct SharedObjects {
-    /// By (root file, root position): the indexes of the objects there. Objects from one
-    /// place are few; they are compared in full.
-    index: HashMap<(usize, u32, u32), Vec<usize>>,
+    /// By (root file, root position, a hash of the object's kind, namespace and name): the
+    /// indexes of the objects there. Objects from one place with one name are few (a chart's
+    /// template renders an object for each of a thousand releases, named apart); they are
+    /// compared in full.
+    index: HashMap<(usize, u32, u32, u64), Vec<usize>>,
+}
+
+/// A hash of what names an object (kind, namespace, name); 0 for one left as written.
+fn identity(root: &Root) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let Root::Built(node) = root else { return 0 };
+    let text = |path: &[&str]| node.at(path).and_then(Node::as_str).unwrap_or("");
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (text(&["kind"]), text(&["metadata", "namespace"]), text(&["metadata", "name"])).hash(&mut h);
+    h.finish()
 }
 
 impl SharedObjects {
@@ -261,7 +273,8 @@ impl SharedObjects {
         same_deployer: &dyn Fn(Option<usize>, Option<usize>) -> bool,
     ) -> usize {
         let start = object.at;
-        let candidates = self.index.entry((object.file, start.line, start.col)).or_default();
+        let key = (object.file, start.line, start.col, identity(&object.root));
+        let candidates = self.index.entry(key).or_default();
         let cluster = &object.rendering.units[0].0.cluster;
         for &i in candidates.iter() {
             let other = &mut objects[i];

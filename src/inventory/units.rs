@@ -25,6 +25,9 @@ use crate::load::{LoadedFile, Node};
 use crate::render::kustomize::{BuildError, Deleted, Disk, Loaded, LoadedFiles, Read};
 use crate::render::tree::Tree;
 
+/// Runs so far in this process (what builds keep is a run's own).
+static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Stack of a build thread (reserved, not used, until a build goes deep).
 const BUILD_STACK: usize = 64 << 20;
 
@@ -117,6 +120,8 @@ struct Shared<'a> {
     limits: crate::load::Limits,
     /// Where HelmReleases' charts are.
     charts: &'a super::releases::ChartSources,
+    /// This run's number: what builds keep between builds (charts loaded) is this run's.
+    run: u64,
     /// How Argo CD runs kustomize, and how the kustomizations nothing deploys are built.
     argo: crate::render::argo::BuildOptions,
     kustomize: crate::render::argo::BuildOptions,
@@ -170,6 +175,7 @@ pub(crate) fn render(
         targets,
         sources: substitution_sources(files, layout),
         charts,
+        run: RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         loaded,
         limits,
         argo,
@@ -408,6 +414,10 @@ impl Units<'_, '_> {
     fn releases(&mut self, superseded: &[bool], chart_dirs: &[PathBuf]) {
         let first = self.plans.len();
         let mut seen: HashSet<(usize, String)> = HashSet::new();
+        // A release alike in another cluster (staging and production deploying one tenant's
+        // release) renders the same objects: built once, the others share them.
+        let mut first_alike: HashMap<String, usize> = HashMap::new();
+        let mut alike: Vec<(Plan, usize)> = Vec::new();
         for found in std::mem::take(&mut self.found) {
             if superseded.get(found.plan).copied().unwrap_or(false) {
                 continue;
@@ -423,10 +433,38 @@ impl Units<'_, '_> {
             let chart = self.shared.charts.locate(&found.tree, &defined_in, self.shared.roots);
             let entry = read.and_then(|r| Some((r.loaded?, chart_span(&found.tree))));
             let name = release_label(&found.tree, &(self.show)(&defined_in));
+            let owner = deployer.map(|t| self.shared.targets[t].owner.label.as_str());
+            let key = format!("{}\u{1f}{}", found.tree.to_json(), owner.unwrap_or(""));
             let definition = ReleaseDef::Rendered(found.tree, found.reads);
-            self.plan_release(name, (definition, chart), (root, cluster), (entry, deployer));
+            let plan = release_plan(name, (definition, chart), (root, cluster), (entry, deployer));
+            if let Some(&original) = first_alike.get(&key) {
+                alike.push((plan, original));
+            } else {
+                first_alike.insert(key, self.plans.len());
+                self.plans.push(Arc::new(plan));
+            }
         }
-        // Written in files no unit reached (or only units that failed).
+        self.written_releases(superseded);
+        self.undeployed_charts(first, chart_dirs);
+        let results = self.build_all(&self.plans[first..]);
+        self.record(first, results);
+        let mut rebuild = Vec::new();
+        for (plan, original) in alike {
+            self.settle(original);
+            if self.can_share(original, plan.cluster) {
+                self.share(original, plan);
+            } else {
+                rebuild.push(Arc::new(plan));
+            }
+        }
+        let again = self.plans.len();
+        self.plans.extend(rebuild);
+        let results = self.build_all(&self.plans[again..]);
+        self.record(again, results);
+    }
+
+    /// Plans the HelmReleases written in files no unit reached (or only units that failed).
+    fn written_releases(&mut self, superseded: &[bool]) {
         let mut reached = vec![false; self.shared.files.len()];
         for (k, (files, _)) in self.reached.iter().enumerate() {
             if !superseded.get(k).copied().unwrap_or(false) {
@@ -452,10 +490,17 @@ impl Units<'_, '_> {
                 let deployer = self.layout.deployer.get(index).copied().flatten();
                 let definition = ReleaseDef::Written(path.clone(), doc.index);
                 let cluster = self.plans.len();
-                self.plan_release(name, (definition, chart), (root, cluster), (entry, deployer));
+                let plan =
+                    release_plan(name, (definition, chart), (root, cluster), (entry, deployer));
+                self.plans.push(Arc::new(plan));
             }
         }
-        // Charts nothing deploys (a subchart is rendered by its parent): with their defaults.
+    }
+
+    /// Plans the charts nothing deploys (a subchart is rendered by its parent), with their
+    /// default values: none that a release planned from `first` on, or an Argo CD Application,
+    /// deploys.
+    fn undeployed_charts(&mut self, first: usize, chart_dirs: &[PathBuf]) {
         let failed = self.failed_dirs();
         // Charts a release deploys, or an Argo CD Application (a path source that is a chart).
         let mut deployed: HashSet<PathBuf> = self.plans[first..]
@@ -489,33 +534,6 @@ impl Units<'_, '_> {
                 deployer: None,
             }));
         }
-        let results = self.build_all(&self.plans[first..]);
-        self.record(first, results);
-    }
-
-    fn plan_release(
-        &mut self,
-        name: String,
-        (definition, chart): (ReleaseDef, super::releases::ChartAt),
-        (root, cluster): (PathBuf, usize),
-        (entry, deployer): (Option<(usize, Span)>, Option<usize>),
-    ) {
-        let dir = match &chart {
-            super::releases::ChartAt::Tree(dir, _) => dir.clone(),
-            _ => root.clone(),
-        };
-        self.plans.push(Arc::new(Plan {
-            name,
-            dir,
-            root,
-            target: None,
-            rendered: None,
-            cluster,
-            entry,
-            chart: false,
-            release: Some(Release { definition, chart }),
-            deployer,
-        }));
     }
 
     /// The entries to build as written when no unit rendered more: those nothing rendered
@@ -695,7 +713,10 @@ impl Units<'_, '_> {
             // whose chart's dependencies were not fetched: listed as not rendered.
             Err(e) if plan.release.is_some() && e.message.starts_with(NOT_HERE) => {
                 let why = &e.message[NOT_HERE.len()..];
-                rendered.unrendered_releases.push(format!("{}: {why}", plan.name));
+                let line = format!("{}: {why}", plan.name);
+                if !rendered.unrendered_releases.contains(&line) {
+                    rendered.unrendered_releases.push(line);
+                }
                 return;
             }
             Err(e)
@@ -893,6 +914,31 @@ fn instance(
         release: None,
         deployer: None,
     })
+}
+
+/// The unit of a HelmRelease.
+fn release_plan(
+    name: String,
+    (definition, chart): (ReleaseDef, super::releases::ChartAt),
+    (root, cluster): (PathBuf, usize),
+    (entry, deployer): (Option<(usize, Span)>, Option<usize>),
+) -> Plan {
+    let dir = match &chart {
+        super::releases::ChartAt::Tree(dir, _) => dir.clone(),
+        _ => root.clone(),
+    };
+    Plan {
+        name,
+        dir,
+        root,
+        target: None,
+        rendered: None,
+        cluster,
+        entry,
+        chart: false,
+        release: Some(Release { definition, chart }),
+        deployer,
+    }
 }
 
 /// A tree a build gave, with only the files its fields came from, renumbered from 0.
@@ -1176,14 +1222,15 @@ fn build_release(
         ChartAt::Tree(dir, source_root) => {
             // Errors name the chart as the build does (from the root of the build).
             let shown = inside(dir).display().to_string();
-            let chart = crate::render::helm::chart::load(dir).map_err(|m| {
+            let chart = crate::render::helm::chart::load_kept(dir, shared.run).map_err(|m| {
                 fail(m.replace(&dir.display().to_string(), shown.trim_start_matches('/')))
             })?;
             release::chart_defaults(disk, &inside(dir), &mut origins);
             (chart, inside(dir), release::values_files(disk, &tree, &inside(source_root))?)
         }
         ChartAt::Cache(archive) => {
-            let chart = crate::render::helm::chart::load(archive).map_err(&fail)?;
+            let chart =
+                crate::render::helm::chart::load_kept(archive, shared.run).map_err(&fail)?;
             let values = release::values_files(disk, &tree, Path::new("/"))?;
             (chart, archive.clone(), values)
         }

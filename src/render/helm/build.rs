@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::rc::Rc;
 
 use super::chart::load;
 use super::engine::Chart;
@@ -39,13 +40,23 @@ fn pos_of(text: &str, starts: &[usize], offset: usize) -> Pos {
 }
 
 /// Where each value of a release came from, by path (keys joined with `\u{1f}`, list items by
-/// index): the build file, the key's span and the value's span. Later layers win.
+/// index): the build file, the key's span and the value's span. Layers are added in the order
+/// Helm merges them; a later layer's values win, and are preferred as the cause.
 #[derive(Debug, Default)]
 pub struct ValueOrigins {
-    by_path: HashMap<String, Origin>,
-    /// Layers added so far: a later layer's values win, and are preferred as the cause.
-    layers: u32,
+    layers: Vec<Layer>,
 }
+
+/// The places of one layer of values, shared (a chart's defaults, alike for its releases),
+/// with the build file they are in when one file holds them all.
+#[derive(Debug)]
+struct Layer {
+    file: Option<u32>,
+    places: Rc<Places>,
+}
+
+/// Places of values by path.
+pub type Places = HashMap<String, Place>;
 
 /// Where a value came from: the build file, the key's span, the value's span, and its layer.
 #[derive(Clone, Copy, Debug)]
@@ -53,7 +64,7 @@ struct Origin {
     file: u32,
     key_span: Span,
     span: Span,
-    layer: u32,
+    layer: usize,
 }
 
 /// A place in a build file: the file, the key's span and the value's span.
@@ -66,81 +77,91 @@ impl Origin {
 }
 
 impl ValueOrigins {
-    fn insert(&mut self, path: String, (file, key_span, span): Place) {
-        let layer = self.layers;
-        self.by_path.insert(path, Origin { file, key_span, span, layer });
+    fn origin(&self, path: &str) -> Option<Origin> {
+        self.layers.iter().enumerate().rev().find_map(|(layer, l)| {
+            let &(file, key_span, span) = l.places.get(path)?;
+            Some(Origin { file: l.file.unwrap_or(file), key_span, span, layer })
+        })
     }
 
     fn get(&self, path: &str) -> Option<Place> {
-        self.by_path.get(path).map(|o| o.place())
+        self.origin(path).map(Origin::place)
     }
 
     /// Adds a layer of values written as a tree (a values file, a HelmRelease's
     /// `spec.values`): each field at its line.
     pub fn add_tree(&mut self, t: &Tree, prefix: &str) {
-        self.layers += 1;
-        self.add_tree_at(t, prefix, 0);
+        let mut places = Places::new();
+        tree_places(t, prefix, &mut places, 0);
+        self.layers.push(Layer { file: None, places: Rc::new(places) });
     }
 
-    fn add_tree_at(&mut self, t: &Tree, prefix: &str, depth: usize) {
-        if depth > 100 {
-            return;
-        }
-        match &t.value {
-            TValue::Map(fields) => {
-                for f in fields {
-                    let path = join(prefix, &f.key);
-                    let key_span =
-                        if f.key_file == f.value.file { f.key_span } else { f.value.span };
-                    self.insert(path.clone(), (f.value.file, key_span, f.value.span));
-                    self.add_tree_at(&f.value, &path, depth + 1);
-                }
-            }
-            TValue::Seq(items) => {
-                for (i, item) in items.iter().enumerate() {
-                    let path = join(prefix, &i.to_string());
-                    self.insert(path.clone(), (item.file, item.span, item.span));
-                    self.add_tree_at(item, &path, depth + 1);
-                }
-            }
-            _ => {}
-        }
+    /// Adds a layer of places all in build file `file` (their own file numbers are not used).
+    pub fn add_shared(&mut self, places: Rc<Places>, file: u32) {
+        self.layers.push(Layer { file: Some(file), places });
     }
 
     /// Adds one value set at a path (`a.b[0].c`, as `--set` writes it).
     pub fn add_path(&mut self, path: &str, at: Place) {
         let key = path.replace('[', ".").replace(']', "").replace('.', "\u{1f}");
-        self.layers += 1;
-        self.insert(key, at);
+        let places = std::iter::once((key, at)).collect();
+        self.layers.push(Layer { file: None, places: Rc::new(places) });
     }
 
     /// Adds a layer whose every value comes from one place (a ConfigMap key holding values).
     pub fn add_whole(&mut self, v: &Value, prefix: &str, at: (u32, Span)) {
-        self.layers += 1;
-        self.add_whole_at(v, prefix, at, 0);
+        let mut places = Places::new();
+        whole_places(v, prefix, (at.0, at.1, at.1), &mut places, 0);
+        self.layers.push(Layer { file: None, places: Rc::new(places) });
     }
+}
 
-    fn add_whole_at(&mut self, v: &Value, prefix: &str, at: (u32, Span), depth: usize) {
-        if depth > 100 {
-            return;
-        }
-        let mut put = |path: String, v: &Value| {
-            self.insert(path.clone(), (at.0, at.1, at.1));
-            self.add_whole_at(v, &path, at, depth + 1);
-        };
-        match v {
-            Value::Map(m) => {
-                for (k, v) in m.borrow().iter() {
-                    put(join(prefix, k), v);
-                }
+/// The places of the values of a tree.
+pub fn tree_places(t: &Tree, prefix: &str, out: &mut Places, depth: usize) {
+    if depth > 100 {
+        return;
+    }
+    match &t.value {
+        TValue::Map(fields) => {
+            for f in fields {
+                let path = join(prefix, &f.key);
+                let key_span = if f.key_file == f.value.file { f.key_span } else { f.value.span };
+                out.insert(path.clone(), (f.value.file, key_span, f.value.span));
+                tree_places(&f.value, &path, out, depth + 1);
             }
-            Value::List(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    put(join(prefix, &i.to_string()), v);
-                }
-            }
-            _ => {}
         }
+        TValue::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let path = join(prefix, &i.to_string());
+                out.insert(path.clone(), (item.file, item.span, item.span));
+                tree_places(item, &path, out, depth + 1);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Every path of a value, at one place.
+fn whole_places(v: &Value, prefix: &str, at: Place, out: &mut Places, depth: usize) {
+    if depth > 100 {
+        return;
+    }
+    let mut put = |path: String, v: &Value| {
+        out.insert(path.clone(), at);
+        whole_places(v, &path, at, out, depth + 1);
+    };
+    match v {
+        Value::Map(m) => {
+            for (k, v) in m.borrow().iter() {
+                put(join(prefix, k), v);
+            }
+        }
+        Value::List(items) => {
+            for (i, v) in items.iter().enumerate() {
+                put(join(prefix, &i.to_string()), v);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -224,9 +245,9 @@ impl Provenance<'_> {
     /// wins, then one of the latest layer (what a release set over the chart's defaults), then
     /// the one read last.
     fn origin(&self, read: &[&ValueRead], key: Option<&str>, text: &str) -> Option<Place> {
-        let mut best: Option<((bool, u32), Origin)> = None;
+        let mut best: Option<((bool, usize), Origin)> = None;
         let mut consider = |exact: bool, path: &str| {
-            let Some(&origin) = self.origins.by_path.get(path) else { return };
+            let Some(origin) = self.origins.origin(path) else { return };
             let rank = (exact, origin.layer);
             if best.as_ref().is_none_or(|(b, _)| rank > *b) {
                 best = Some((rank, origin));
@@ -325,20 +346,29 @@ fn all_from_values(t: &Tree) -> Option<(u32, Span)> {
 
 /// Maps offsets of a template's output to positions in the template (`name`).
 struct Mapping<'a> {
-    written: &'a Written,
-    name: &'a str,
+    /// The marks of this template (what an included helper wrote belongs to the action that
+    /// included it), in output order.
+    marks: Vec<&'a Mark>,
     template: &'a str,
     starts: Vec<usize>,
     provenance: Option<&'a Provenance<'a>>,
 }
 
-impl Mapping<'_> {
-    /// The last mark of this template at or before the offset (an included helper's output
-    /// belongs to the action that included it).
+impl<'a> Mapping<'a> {
+    fn new(
+        written: &'a Written,
+        name: &str,
+        template: &'a str,
+        provenance: Option<&'a Provenance<'a>>,
+    ) -> Self {
+        let marks = written.marks.iter().filter(|m| m.template.name == name).collect();
+        Mapping { marks, template, starts: line_starts(template), provenance }
+    }
+
+    /// The last mark of this template at or before the offset.
     fn mark(&self, offset: usize) -> Option<&Mark> {
-        let marks = &self.written.marks;
-        let before = marks.partition_point(|m| m.at <= offset);
-        marks[..before].iter().rev().find(|m| m.template.name == self.name)
+        let before = self.marks.partition_point(|m| m.at <= offset);
+        before.checked_sub(1).map(|i| self.marks[i])
     }
 
     fn position(&self, offset: usize) -> Pos {
@@ -370,17 +400,12 @@ impl Mapping<'_> {
         let start = base + offset_of(piece_text, starts, t.span.start);
         let end = base + offset_of(piece_text, starts, t.span.end);
         // What the actions that wrote the scalar read (`"{{ .repository }}:{{ .tag }}"`: two).
-        let marks = &self.written.marks;
+        let marks = &self.marks;
         let from = marks.partition_point(|m| m.at <= start).saturating_sub(1);
-        let to = marks.partition_point(|m| m.at < end.max(start + 1));
-        let read: Vec<&ValueRead> = marks[from..to.max(from)]
-            .iter()
-            .filter(|m| m.template.name == self.name && !m.verbatim)
-            .flat_map(|m| &m.read)
-            .collect();
-        if read.is_empty() {
-            return None;
-        }
+        let to = marks.partition_point(|m| m.at < end.max(start + 1)).max(from);
+        let writers = || marks[from..to].iter().filter(|m| !m.verbatim && !m.read.is_empty());
+        writers().next()?;
+        let read: Vec<&ValueRead> = writers().flat_map(|m| &m.read).collect();
         provenance.origin(&read, key, &text)
     }
 
@@ -556,13 +581,7 @@ pub fn build_traced(
             via: Vec::new(),
             built: true,
         });
-        let mapping = Mapping {
-            written,
-            name: path,
-            template: &template.text,
-            starts: line_starts(&template.text),
-            provenance: provenance.as_ref(),
-        };
+        let mapping = Mapping::new(written, path, &template.text, provenance.as_ref());
         for (base, piece) in pieces(&written.text) {
             let parsed = crate::load::yaml::parse_stream(piece, &disk.limits);
             if let Some(p) = parsed.problems.first() {

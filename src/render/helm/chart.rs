@@ -52,6 +52,46 @@ pub fn load(dir: &Path) -> Result<Chart, String> {
     from_files(files, &shown, 0)
 }
 
+/// Most charts a thread keeps loaded.
+const MAX_KEPT: usize = 64;
+
+thread_local! {
+    /// Charts loaded on this thread, by (run, path): the releases of one chart in a run load it
+    /// once per thread.
+    static KEPT: std::cell::RefCell<Vec<((u64, std::path::PathBuf), Chart)>> =
+        std::cell::RefCell::default();
+}
+
+/// [`load`], once per thread for each `run` (a number the caller gives each run over the
+/// files, so that a later run sees files changed since). Each call gets its own copy of the
+/// values (templates may change them).
+pub fn load_kept(dir: &Path, run: u64) -> Result<Chart, String> {
+    let key = (run, dir.to_path_buf());
+    let kept = KEPT.with_borrow(|kept| kept.iter().find(|(k, _)| *k == key).map(|(_, c)| fresh(c)));
+    if let Some(chart) = kept {
+        return Ok(chart);
+    }
+    let chart = load(dir)?;
+    KEPT.with_borrow_mut(|kept| {
+        kept.retain(|((r, _), _)| *r == run);
+        if kept.len() < MAX_KEPT {
+            kept.push((key, fresh(&chart)));
+        }
+    });
+    Ok(chart)
+}
+
+/// A copy of a chart whose values (and its subcharts') share nothing with the original's maps.
+fn fresh(chart: &Chart) -> Chart {
+    Chart {
+        metadata: chart.metadata.clone(),
+        templates: chart.templates.clone(),
+        files: chart.files.clone(),
+        values: super::engine::deep_copy(&chart.values),
+        dependencies: chart.dependencies.iter().map(fresh).collect(),
+    }
+}
+
 /// A chart's files by path from the chart's directory.
 type ChartFiles = Vec<(String, Vec<u8>)>;
 

@@ -266,13 +266,7 @@ pub fn render_traced(
     let mut renderables = Vec::new();
     collect(chart, chart.name(), &values, top, &mut renderables, true);
     renderables.sort_by(|a, b| parse_order(&a.path, &b.path));
-    let mut set = Templates::default();
-    set.missing_zero = !options.strict;
-    set.missing_error = options.strict;
-    set.record_reads = options.record_reads;
-    for r in &renderables {
-        set.parse(&r.path, &r.text, funcs).map_err(|e| e.message)?;
-    }
+    let set = parsed(&renderables, funcs, options)?;
     let mut out = BTreeMap::new();
     for r in &renderables {
         if r.library || crate::gopath::base(&r.path).starts_with('_') {
@@ -293,6 +287,62 @@ pub fn render_traced(
     Ok(out)
 }
 
+/// Most template sets a thread keeps parsed.
+const MAX_PARSED: usize = 16;
+
+/// A parsed template set, with the templates (paths and texts) and options (strict, record
+/// reads) it was parsed from.
+type Parsed = (Vec<(String, String)>, (bool, bool), Rc<Templates>);
+
+thread_local! {
+    /// Template sets parsed on this thread: the releases of one chart parse its templates once
+    /// per thread.
+    static PARSED: std::cell::RefCell<Vec<Parsed>> = std::cell::RefCell::default();
+}
+
+/// The template set of `renderables` (parsed in Helm's order), parsed once per thread for the
+/// same templates and options.
+fn parsed(
+    renderables: &[Renderable],
+    funcs: &Funcs,
+    options: Options,
+) -> Result<Rc<Templates>, String> {
+    let flags = (options.strict, options.record_reads);
+    let same = |(texts, f, _): &&Parsed| {
+        *f == flags
+            && texts.len() == renderables.len()
+            && texts.iter().zip(renderables).all(|((p, t), r)| *p == r.path && *t == r.text)
+    };
+    // Only sets parsed with the thread's shared functions are kept (which functions exist
+    // decides how a template parses).
+    let cached = std::ptr::eq(funcs, Rc::as_ptr(&super::funcs::shared()));
+    if let Some(set) = PARSED
+        .with_borrow(|sets| sets.iter().find(same).map(|(_, _, s)| Rc::clone(s)))
+        .filter(|_| cached)
+    {
+        return Ok(set);
+    }
+    let mut set = Templates::default();
+    set.missing_zero = !options.strict;
+    set.missing_error = options.strict;
+    set.record_reads = options.record_reads;
+    for r in renderables {
+        set.parse(&r.path, &r.text, funcs).map_err(|e| e.message)?;
+    }
+    let set = Rc::new(set);
+    if !cached {
+        return Ok(set);
+    }
+    let texts = renderables.iter().map(|r| (r.path.clone(), r.text.clone())).collect();
+    PARSED.with_borrow_mut(|sets| {
+        if sets.len() >= MAX_PARSED {
+            sets.remove(0);
+        }
+        sets.push((texts, flags, Rc::clone(&set)));
+    });
+    Ok(set)
+}
+
 /// Helm's `CoalesceValues`: `user` over the chart's defaults, recursively into maps and into
 /// each subchart's part (its name's key), with `global` handed down to subcharts. A user
 /// `null` deletes a default.
@@ -304,7 +354,8 @@ pub fn coalesce(chart: &Chart, user: &Value) -> Value {
     out
 }
 
-fn deep_copy(v: &Value) -> Value {
+/// A copy of a value whose maps and lists share nothing with the original's.
+pub(super) fn deep_copy(v: &Value) -> Value {
     match v {
         Value::Map(m) => {
             Value::map(m.borrow().iter().map(|(k, x)| (k.clone(), deep_copy(x))).collect())

@@ -8,6 +8,15 @@ use super::chart::floats;
 use crate::render::gotemplate::exec::Funcs;
 use crate::render::gotemplate::{sprig, Value};
 
+/// [`funcs`], made once per thread.
+#[must_use]
+pub fn shared() -> std::rc::Rc<Funcs> {
+    thread_local! {
+        static FUNCS: std::rc::Rc<Funcs> = std::rc::Rc::new(funcs());
+    }
+    FUNCS.with(std::rc::Rc::clone)
+}
+
 /// Go's builtins, sprig and Helm's functions: what a chart's templates may call.
 #[must_use]
 pub fn funcs() -> Funcs {

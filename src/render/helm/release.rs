@@ -6,11 +6,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::rc::Rc;
 
 use sha2::Digest as _;
 use std::path::Path;
 
-use super::build::ValueOrigins;
+use super::build::{Places, ValueOrigins};
 use super::chart::{merge_values, set_value_to, values_from_yaml};
 use super::engine::Chart;
 use super::template::Options;
@@ -214,12 +215,47 @@ pub fn unsupported(disk: &Disk, release: &Tree) -> Option<BuildError> {
 
 /// The chart's default values as a layer of origins (a chart of the tree: its `values.yaml`).
 pub fn chart_defaults(disk: &Disk, chart_dir: &Path, origins: &mut ValueOrigins) {
-    let path = chart_dir.join("values.yaml");
-    if disk.is_file(&path) {
-        if let Ok(tree) = disk.definition(&path, 0) {
-            origins.add_tree(&tree, "");
-        }
+    /// Most values files a thread keeps read.
+    const MAX_KEPT: usize = 16;
+    thread_local! {
+        /// The places of values files read on this thread, by their text: the releases of a
+        /// chart read its defaults once.
+        static KEPT: std::cell::RefCell<Vec<(String, Rc<Places>)>> = std::cell::RefCell::default();
     }
+    let path = chart_dir.join("values.yaml");
+    if !disk.is_file(&path) {
+        return;
+    }
+    let Ok(text) = disk.contents(&path) else { return };
+    let kept =
+        KEPT.with_borrow(|kept| kept.iter().find(|(t, _)| *t == text).map(|(_, p)| Rc::clone(p)));
+    let places = if let Some(places) = kept {
+        places
+    } else {
+        let parsed = crate::load::yaml::parse_stream(&text, &disk.limits);
+        let Some(doc) = parsed.documents.first().filter(|_| parsed.problems.is_empty()) else {
+            return;
+        };
+        let mut places = Places::new();
+        super::build::tree_places(&Tree::from_node(&doc.root, 0), "", &mut places, 0);
+        let places = Rc::new(places);
+        KEPT.with_borrow_mut(|kept| {
+            if kept.len() >= MAX_KEPT {
+                kept.remove(0);
+            }
+            kept.push((text.clone(), Rc::clone(&places)));
+        });
+        places
+    };
+    let file = disk.number(crate::render::disk::Read {
+        real: disk.real(&path),
+        path,
+        loaded: None,
+        text: Some(text.as_str().into()),
+        via: Vec::new(),
+        built: false,
+    });
+    origins.add_shared(places, file);
 }
 
 /// Renders `chart` for `release` with `values`: its objects, each namespaced one that names no

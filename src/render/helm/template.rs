@@ -243,7 +243,7 @@ pub fn release(
             "name-template",
             t,
             &Value::Nil,
-            &super::funcs::funcs(),
+            &super::funcs::shared(),
         )
         .map_err(|e| e.message)?,
         None => options.release_name.clone(),
@@ -267,7 +267,7 @@ pub fn release(
     .into_iter()
     .collect();
     let engine = EngineOptions { record_reads: options.record_reads, ..EngineOptions::default() };
-    let rendered = render_traced(&chart, &Value::map(top), &super::funcs::funcs(), engine)?;
+    let rendered = render_traced(&chart, &Value::map(top), &super::funcs::shared(), engine)?;
     Ok((chart, values, rendered))
 }
 
