@@ -32,7 +32,7 @@ struct KustomizeConfig {
 }
 
 /// A deployer of a path: a Flux Kustomization, or an Argo CD Application.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct FluxTarget {
     /// The file that defines the deployer, and the document in it.
     pub defined_in: Option<PathBuf>,

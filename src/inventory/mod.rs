@@ -359,7 +359,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let Sources {
         files, roots, skipped: mut chart_sources, charts, chart_dirs, cwd, limits, ..
     } = sources;
-    let ((flux_targets, appset_problems, layout), (crd_scopes, build_options)) = rayon::join(
+    let ((mut flux_targets, appset_problems, layout), (crd_scopes, build_options)) = rayon::join(
         || {
             let (targets, problems) = flux_targets(&files, &roots);
             let layout = kustomize::layout(&files, &roots, &targets);
@@ -370,7 +370,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let ((argo, kustomize), argo_problem) = build_options;
     let options = (limits, argo, kustomize);
     let charts_in = releases::ChartSources::new(&files, config.render.chart_cache.clone());
-    let rendered = units::render(
+    let mut rendered = units::render(
         &files,
         &roots,
         (&layout, &chart_dirs, &charts_in),
@@ -378,6 +378,9 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         &cwd,
         options,
     );
+    // The cluster entries charts rendered: deployers of what they build, numbered after the
+    // tree's.
+    flux_targets.extend(std::mem::take(&mut rendered.extra_targets));
 
     let mut inv = Inventory::default();
     // Files become objects in parallel; indices are assigned afterwards, in tree order.

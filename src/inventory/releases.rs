@@ -74,12 +74,17 @@ impl ChartSources {
 
     /// Whether a GitRepository is this tree: `Some(true)` for `flux-system` or one with the
     /// tree's URL, `Some(false)` for another URL, `None` when the tree does not say.
-    fn is_tree(&self, namespace: &str, name: &str) -> Option<bool> {
+    pub(crate) fn is_tree(&self, namespace: &str, name: &str) -> Option<bool> {
         if name == "flux-system" {
             return Some(true);
         }
         let url = self.git.get(&(namespace.into(), name.into()))?;
         Some(self.own.as_ref()? == url)
+    }
+
+    /// Whether `url` is the tree's (its `flux-system` GitRepository's).
+    pub(crate) fn is_own_url(&self, url: &str) -> bool {
+        self.own.as_deref() == Some(normal(url).as_str())
     }
 
     /// Where the chart of `release` (a HelmRelease defined in `defined_in`) is.

@@ -149,6 +149,8 @@ pub(crate) struct Rendered {
     pub charts: Vec<String>,
     /// HelmReleases whose chart could not be rendered here, each with what to pull.
     pub unrendered_releases: Vec<String>,
+    /// The targets of the cluster entries charts rendered, numbered after the tree's.
+    pub extra_targets: Vec<super::kustomize::FluxTarget>,
 }
 
 /// The inventory number of a file a build read (a file the loader did not read is added).

@@ -31,6 +31,9 @@ static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0)
 /// Stack of a build thread (reserved, not used, until a build goes deep).
 const BUILD_STACK: usize = 64 << 20;
 
+/// Most rounds of releases and the entries their charts render.
+const MAX_ROUNDS: usize = 8;
+
 /// How many units are built before what they built is settled.
 const CHUNK: usize = 32;
 
@@ -60,6 +63,9 @@ struct Plan {
     /// The target that deployed what this unit renders, when that is not `target` (a
     /// HelmRelease's Flux Kustomization): its objects are that deployer's.
     deployer: Option<usize>,
+    /// A cluster entry a chart rendered (no file of the tree defines it): the target it is,
+    /// numbered after the tree's targets.
+    synthetic: Option<(usize, Arc<FluxTarget>)>,
 }
 
 /// A Flux HelmRelease to render.
@@ -75,6 +81,61 @@ enum ReleaseDef {
     Rendered(Tree, Vec<Read>),
     /// As written: a document (index) of a loaded file (absolute path).
     Written(PathBuf, usize),
+}
+
+impl Release {
+    /// The file (on disk) that defines the release.
+    fn defined_in(&self) -> PathBuf {
+        match &self.definition {
+            ReleaseDef::Rendered(tree, reads) => {
+                reads.get(tree.file as usize).and_then(|r| r.real.clone()).unwrap_or_default()
+            }
+            ReleaseDef::Written(path, _) => path.clone(),
+        }
+    }
+}
+
+/// The target of a Flux Kustomization a chart rendered, when its source is this tree (the
+/// GitRepository `flux-system`, one of the tree with the tree's URL, or one a chart rendered
+/// with that URL).
+fn chart_entry(
+    tree: &Tree,
+    charts: &super::releases::ChartSources,
+    chart_git: &HashMap<(String, String), String>,
+) -> Option<FluxTarget> {
+    let text = |p: &[&str]| tree.at(p).and_then(Tree::as_str).map(String::from);
+    if tree
+        .get("apiVersion")
+        .and_then(Tree::as_str)
+        .is_none_or(|a| !a.starts_with("kustomize.toolkit.fluxcd.io/"))
+    {
+        return None;
+    }
+    let ns = text(&["metadata", "namespace"]).unwrap_or_default();
+    let name = text(&["metadata", "name"]).unwrap_or_default();
+    let kind = text(&["spec", "sourceRef", "kind"]).unwrap_or_else(|| "GitRepository".into());
+    let source = text(&["spec", "sourceRef", "name"]).unwrap_or_default();
+    let source_ns = text(&["spec", "sourceRef", "namespace"]).unwrap_or_else(|| ns.clone());
+    let rendered = chart_git.get(&(source_ns.clone(), source.clone()));
+    let this_tree = charts.is_tree(&source_ns, &source) == Some(true)
+        || rendered.is_some_and(|url| charts.is_own_url(url));
+    if kind != "GitRepository" || !this_tree {
+        return None;
+    }
+    Some(FluxTarget {
+        defined_in: None,
+        document: 0,
+        flux: true,
+        builds: true,
+        path: text(&["spec", "path"]).unwrap_or_else(|| "./".into()),
+        target_namespace: text(&["spec", "targetNamespace"]),
+        default_namespace: None,
+        params: None,
+        owner: Arc::new(super::Deployer {
+            label: format!("Flux Kustomization `{ns}/{name}`"),
+            namespace: ns,
+        }),
+    })
 }
 
 /// A HelmRelease a unit built, waiting to be planned.
@@ -209,10 +270,19 @@ pub(crate) fn render(
         settled: Vec::new(),
         failures: HashMap::new(),
         found: Vec::new(),
+        found_entries: Vec::new(),
+        written_pending: true,
+        chart_git: HashMap::new(),
+        synthetic: Vec::new(),
     };
     let superseded = units.entries();
+    // Releases (and what their charts deploy) before the kustomizations nothing includes: a
+    // chart's Flux Kustomization may deploy one. Then the releases those render, and last the
+    // charts nothing deploys.
+    units.releases(&superseded);
     units.kustomizations(&superseded);
-    units.releases(&superseded, chart_dirs);
+    units.releases(&superseded);
+    units.undeployed_charts(chart_dirs);
     units.finish(&superseded)
 }
 
@@ -242,6 +312,14 @@ struct Units<'s, 'a> {
     failures: HashMap<(String, Option<u32>, String), (usize, usize)>,
     /// HelmReleases units built.
     found: Vec<FoundRelease>,
+    /// Cluster entries (Flux Kustomizations) charts rendered, waiting to be planned.
+    found_entries: Vec<FoundRelease>,
+    /// The HelmReleases written in files no unit reached are still to be planned.
+    written_pending: bool,
+    /// GitRepositories charts rendered, by (namespace, name): their URL.
+    chart_git: HashMap<(String, String), String>,
+    /// The targets of the entries charts rendered, numbered after the tree's.
+    synthetic: Vec<Arc<FluxTarget>>,
 }
 
 impl Units<'_, '_> {
@@ -360,8 +438,10 @@ impl Units<'_, '_> {
     /// Plans and builds the kustomizations that nothing includes and no entry read.
     fn kustomizations(&mut self, superseded: &[bool]) {
         let mut read_by_entries: HashSet<usize> = HashSet::new();
-        for ((reached, _), _) in self.reached.iter().zip(superseded).filter(|(_, s)| !**s) {
-            read_by_entries.extend(reached);
+        for (k, (reached, _)) in self.reached.iter().enumerate() {
+            if !superseded.get(k).copied().unwrap_or(false) {
+                read_by_entries.extend(reached);
+            }
         }
         let loaded = &self.shared.loaded;
         let kustomization_read = |dir: &Path| {
@@ -391,6 +471,7 @@ impl Units<'_, '_> {
                 chart: false,
                 release: None,
                 deployer: None,
+                synthetic: None,
             }));
         }
         let results = self.build_all(&self.plans[first..]);
@@ -411,7 +492,92 @@ impl Units<'_, '_> {
     /// Plans and builds the HelmReleases units built and those written in files no unit
     /// reached (one unit per release and cluster), then the charts of the tree that no release
     /// deploys, with their default values.
-    fn releases(&mut self, superseded: &[bool], chart_dirs: &[PathBuf]) {
+    fn releases(&mut self, superseded: &[bool]) {
+        // Charts may deploy entries that deploy releases in turn: a few rounds at most.
+        for _ in 0..MAX_ROUNDS {
+            if self.found.is_empty() && self.found_entries.is_empty() && !self.written_pending {
+                break;
+            }
+            self.release_round(superseded);
+            self.entries_of_charts();
+        }
+    }
+
+    /// Plans and builds the Flux Kustomizations charts rendered, as units of the release's
+    /// cluster.
+    fn entries_of_charts(&mut self) {
+        let first = self.plans.len();
+        let mut seen: HashSet<(usize, String)> = HashSet::new();
+        // One built per alike entry (a tenant's sync in staging and production), shared.
+        let mut first_alike: HashMap<String, usize> = HashMap::new();
+        let mut alike: Vec<(Plan, usize)> = Vec::new();
+        for found in std::mem::take(&mut self.found_entries) {
+            let by = &self.plans[found.plan];
+            let cluster = by.cluster;
+            if !seen.insert((cluster, found.tree.to_json().to_string())) {
+                continue;
+            }
+            let Some(release_file) = by.release.as_ref().map(Release::defined_in) else {
+                continue;
+            };
+            let Some(target) = chart_entry(&found.tree, self.shared.charts, &self.chart_git) else {
+                continue;
+            };
+            let Some(dir) = resolve(&target.path, &release_file, self.shared.roots) else {
+                continue;
+            };
+            let Some(root) = build_root(&dir, self.shared) else { continue };
+            let index = self.shared.targets.len() + self.synthetic.len();
+            let target = Arc::new(target);
+            self.synthetic.push(Arc::clone(&target));
+            let name = format!("{} (rendered by {})", target.owner.label, by.name);
+            let key = format!("{}\u{1f}{}", build_key(&found.tree, true), target.owner.label);
+            let plan = Plan {
+                name,
+                dir,
+                root,
+                target: None,
+                rendered: Some((found.tree, found.reads)),
+                cluster,
+                entry: None,
+                chart: false,
+                release: None,
+                deployer: None,
+                synthetic: Some((index, target)),
+            };
+            if let Some(&original) = first_alike.get(&key) {
+                alike.push((plan, original));
+            } else {
+                first_alike.insert(key, self.plans.len());
+                self.plans.push(Arc::new(plan));
+            }
+        }
+        self.build_sharing(first, alike);
+    }
+
+    /// Builds plans `first..`, then gives each plan of `alike` what the plan it is alike built
+    /// (or builds it, when that cannot be shared).
+    fn build_sharing(&mut self, first: usize, alike: Vec<(Plan, usize)>) {
+        let results = self.build_all(&self.plans[first..]);
+        self.record(first, results);
+        let mut rebuild = Vec::new();
+        for (plan, original) in alike {
+            self.settle(original);
+            if self.can_share(original, plan.cluster) {
+                self.share(original, plan);
+            } else {
+                rebuild.push(Arc::new(plan));
+            }
+        }
+        let again = self.plans.len();
+        self.plans.extend(rebuild);
+        let results = self.build_all(&self.plans[again..]);
+        self.record(again, results);
+    }
+
+    /// Plans and builds the releases units built so far (and, the first time, those written in
+    /// files no unit reached).
+    fn release_round(&mut self, superseded: &[bool]) {
         let first = self.plans.len();
         let mut seen: HashSet<(usize, String)> = HashSet::new();
         // A release alike in another cluster (staging and production deploying one tenant's
@@ -444,23 +610,10 @@ impl Units<'_, '_> {
                 self.plans.push(Arc::new(plan));
             }
         }
-        self.written_releases(superseded);
-        self.undeployed_charts(first, chart_dirs);
-        let results = self.build_all(&self.plans[first..]);
-        self.record(first, results);
-        let mut rebuild = Vec::new();
-        for (plan, original) in alike {
-            self.settle(original);
-            if self.can_share(original, plan.cluster) {
-                self.share(original, plan);
-            } else {
-                rebuild.push(Arc::new(plan));
-            }
+        if std::mem::take(&mut self.written_pending) {
+            self.written_releases(superseded);
         }
-        let again = self.plans.len();
-        self.plans.extend(rebuild);
-        let results = self.build_all(&self.plans[again..]);
-        self.record(again, results);
+        self.build_sharing(first, alike);
     }
 
     /// Plans the HelmReleases written in files no unit reached (or only units that failed).
@@ -497,13 +650,14 @@ impl Units<'_, '_> {
         }
     }
 
-    /// Plans the charts nothing deploys (a subchart is rendered by its parent), with their
-    /// default values: none that a release planned from `first` on, or an Argo CD Application,
-    /// deploys.
-    fn undeployed_charts(&mut self, first: usize, chart_dirs: &[PathBuf]) {
+    /// Plans and builds the charts nothing deploys (a subchart is rendered by its parent), with
+    /// their default values: none that a release, or an Argo CD Application, deploys.
+    fn undeployed_charts(&mut self, chart_dirs: &[PathBuf]) {
+        let first = self.plans.len();
         let failed = self.failed_dirs();
         // Charts a release deploys, or an Argo CD Application (a path source that is a chart).
-        let mut deployed: HashSet<PathBuf> = self.plans[first..]
+        let mut deployed: HashSet<PathBuf> = self
+            .plans
             .iter()
             .filter_map(|p| match &p.release.as_ref()?.chart {
                 super::releases::ChartAt::Tree(dir, _) => Some(dir.clone()),
@@ -532,8 +686,11 @@ impl Units<'_, '_> {
                 chart: true,
                 release: None,
                 deployer: None,
+                synthetic: None,
             }));
         }
+        let results = self.build_all(&self.plans[first..]);
+        self.record(first, results);
     }
 
     /// The entries to build as written when no unit rendered more: those nothing rendered
@@ -662,9 +819,23 @@ impl Units<'_, '_> {
                 .as_ref()
                 .is_ok_and(|(_, entries, _, _)| entries.iter().any(|t| !is_release_tree(t)));
             if let Ok((_, entries, reads, _)) = &result {
-                for tree in entries.iter().filter(|t| is_release_tree(t)) {
-                    let (tree, reads) = detach(tree, reads);
-                    self.found.push(FoundRelease { tree, reads, plan: at });
+                let from_chart = self.plans[at].release.is_some();
+                for tree in entries {
+                    let kind = tree.get("kind").and_then(Tree::as_str);
+                    if is_release_tree(tree) {
+                        let (tree, reads) = detach(tree, reads);
+                        self.found.push(FoundRelease { tree, reads, plan: at });
+                    } else if from_chart && kind == Some("Kustomization") {
+                        let (tree, reads) = detach(tree, reads);
+                        self.found_entries.push(FoundRelease { tree, reads, plan: at });
+                    } else if from_chart && kind == Some("GitRepository") {
+                        let text = |p: &[&str]| tree.at(p).and_then(Tree::as_str).unwrap_or("");
+                        let key = (
+                            text(&["metadata", "namespace"]).to_string(),
+                            text(&["metadata", "name"]).to_string(),
+                        );
+                        self.chart_git.insert(key, text(&["spec", "url"]).to_string());
+                    }
                 }
             }
             self.reached[at] = match &result {
@@ -749,17 +920,19 @@ impl Units<'_, '_> {
         for i in reads.iter().filter(|r| r.built).filter_map(|r| r.loaded) {
             rendered.reached[i] = true;
         }
-        let targets = self.shared.targets;
-        let same_deployer = |a: Option<usize>, b: Option<usize>| match (a, b) {
-            (Some(a), Some(b)) => {
-                targets[a].owner == targets[b].owner
-                    && targets[a].default_namespace == targets[b].default_namespace
-            }
-            (a, b) => a == b,
-        };
+        let (targets, synthetic) = (self.shared.targets, &self.synthetic);
+        let target_at =
+            |i: usize| targets.get(i).or_else(|| synthetic.get(i - targets.len()).map(|t| &**t));
+        let same_deployer =
+            |a: Option<usize>, b: Option<usize>| match (a.map(target_at), b.map(target_at)) {
+                (Some(Some(a)), Some(Some(b))) => {
+                    a.owner == b.owner && a.default_namespace == b.default_namespace
+                }
+                _ => a == b,
+            };
+        let deployer = plan.target.or(plan.synthetic.as_ref().map(|(i, _)| *i)).or(plan.deployer);
         for built in objects {
-            let object =
-                object(built, &reads, &numbers, files, &unit, plan.target.or(plan.deployer));
+            let object = object(built, &reads, &numbers, files, &unit, deployer);
             let at = self.objects.add(&mut rendered.objects, object, &same_deployer);
             self.settled[k].0.push(at);
         }
@@ -819,6 +992,7 @@ impl Units<'_, '_> {
 
     /// What the units rendered, as the inventory takes it.
     fn finish(mut self, superseded: &[bool]) -> Rendered {
+        self.rendered.extra_targets = self.synthetic.iter().map(|t| (**t).clone()).collect();
         for (plan, (_, failed)) in self.plans.iter().zip(&self.reached) {
             let argo = plan.target.is_some_and(|t| !self.shared.targets[t].flux);
             let deploys_tree_chart = plan
@@ -875,6 +1049,7 @@ fn written(
         chart: false,
         release: None,
         deployer: None,
+        synthetic: None,
     })
 }
 
@@ -913,6 +1088,7 @@ fn instance(
         chart: false,
         release: None,
         deployer: None,
+        synthetic: None,
     })
 }
 
@@ -938,6 +1114,7 @@ fn release_plan(
         chart: false,
         release: Some(Release { definition, chart }),
         deployer,
+        synthetic: None,
     }
 }
 
@@ -1137,7 +1314,8 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
             };
             return crate::render::helm::build::build(&disk, &dir, &options);
         }
-        let Some(target) = plan.target.map(|t| &shared.targets[t]) else {
+        let synthetic = plan.synthetic.as_ref().map(|(_, t)| &**t);
+        let Some(target) = plan.target.map(|t| &shared.targets[t]).or(synthetic) else {
             let restrictor = if shared.kustomize.files_anywhere {
                 crate::render::kustomize::Restrictor::None
             } else {
@@ -1172,13 +1350,15 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         })
     })?;
     let (reads, deleted) = disk.into_parts();
-    // What a chart renders deploys nothing more here.
+    // What a chart nothing deploys renders deploys nothing more here.
     let entries = objects
         .iter()
-        .filter(|_| plan.release.is_none() && !plan.chart)
+        .filter(|_| !plan.chart)
         .filter(|t| {
             matches!(t.get("kind").and_then(Tree::as_str), Some("Kustomization" | "Application"))
                 || is_release_tree(t)
+                || (plan.release.is_some()
+                    && t.get("kind").and_then(Tree::as_str) == Some("GitRepository"))
         })
         .cloned()
         .collect();

@@ -1262,3 +1262,35 @@ spec:
         "{report}"
     );
 }
+
+/// A Flux Kustomization a chart renders (a tenant chart's sync) is a unit of the release's
+/// cluster: what it deploys is linted as built, in that cluster, deployed by the tenant's
+/// Kustomization; the kustomization it reads is not also a unit of its own.
+#[test]
+fn a_flux_kustomization_a_chart_renders_deploys_its_path() {
+    let (_dir, report) = lint_tree(
+        &[
+            ("charts/tenant/Chart.yaml", "apiVersion: v2\nname: tenant\nversion: 1.0.0\n"),
+            (
+                "charts/tenant/templates/sync.yaml",
+                "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {{ .Release.Name }}\n  namespace: {{ .Release.Namespace }}\nspec:\n  path: ./apps/{{ .Release.Name }}\n  targetNamespace: {{ .Release.Namespace }}\n  serviceAccountName: reconciler\n  sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n",
+            ),
+            ("clusters/prod/sync.yaml", "apiVersion: source.toolkit.fluxcd.io/v1\nkind: GitRepository\nmetadata: {name: flux-system, namespace: flux-system}\nspec: {url: https://example.com/fleet}\n---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: tenants, namespace: flux-system}\nspec:\n  path: ./tenants\n  sourceRef: {kind: GitRepository, name: flux-system}\n"),
+            ("tenants/shop.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: shop, namespace: flux-system}\nspec:\n  targetNamespace: shop\n  releaseName: shop\n  chart:\n    spec:\n      chart: ./charts/tenant\n      sourceRef: {kind: GitRepository, name: flux-system}\n"),
+            ("apps/shop/kustomization.yaml", "resources: [deploy.yaml]\n"),
+            ("apps/shop/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n        securityContext: {privileged: true}\n        resources: {limits: {cpu: 100m, memory: 64Mi}}\n"),
+        ],
+        "MTK-SEC-001",
+    );
+    assert_eq!(findings_at(&report), ["MTK-SEC-001 apps/shop/deploy.yaml:10 shop/web"], "{report}");
+    let units = report["findings"][0]["units"].as_array().unwrap();
+    assert_eq!(units.len(), 1, "{report}");
+    let name = units[0]["name"].as_str().unwrap();
+    assert!(
+        name.starts_with(
+            "Flux Kustomization `shop/shop` (rendered by Flux HelmRelease `flux-system/shop`"
+        ),
+        "{name}"
+    );
+    assert!(units[0]["cluster"].as_str().unwrap().contains("clusters/prod/sync.yaml"), "{report}");
+}
