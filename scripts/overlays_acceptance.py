@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
-"""Checks mtk-lint against the ground truth of generated overlay fleets (issue 16).
+"""Checks mtk-lint against the ground truth of generated overlay and chart fleets (issues 16
+and 18).
 
-For each seed, generates `../shared/bench/gen_fleet.py --layout overlays` (with the fleet's
-tenancy config), lints it with the release binary, and compares the findings of the rules the
-generator seeds with `expected-violations.json`:
+For each seed, generates `../shared/bench/gen_fleet.py --layout overlays` (or `--layout chart`:
+tenants as Flux HelmReleases of a tenant chart) with the fleet's tenancy config, lints it with
+the release binary, and compares the findings of the rules the generator seeds with
+`expected-violations.json`:
 
 - every seeded violation is reported at the file and line the ground truth gives (a base, a
-  patch, an inline patch, a kustomization field), in exactly the environments it names (the
-  clusters of the finding's build units);
+  patch, an inline patch, a kustomization field, the values line of a HelmRelease or of its
+  values ConfigMap), in exactly the environments it names (the clusters of the finding's build
+  units);
 - no violation an overlay fixes (`fixed`) is reported at its base line;
 - no other finding of those rules is reported.
 
 Build errors are listed (the generator's Flux bootstrap lists a `gotk-components.yaml` it does
 not write, which kustomize cannot build) but are not failures. Exit 1 on any mismatch.
 
-Usage: scripts/overlays_acceptance.py [--seeds 1,2,3,4] [--tenants 40] [--violations 0.1]
+Usage: scripts/overlays_acceptance.py [--layout overlays|chart] [--seeds 1,2,3,4] [--tenants 40]
+       [--violations 0.1]
 """
 
 import argparse
@@ -76,6 +80,7 @@ def main():
     parser.add_argument("--seeds", default="1,2,3,4")
     parser.add_argument("--tenants", default="40")
     parser.add_argument("--violations", default="0.1")
+    parser.add_argument("--layout", default="overlays", choices=["overlays", "chart"])
     args = parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--locked", "--quiet"], cwd=REPO, check=True)
     binary = os.path.join(REPO, "target", "release", "mtk-lint")
@@ -86,14 +91,14 @@ def main():
             subprocess.run(
                 [sys.executable, os.path.join(SHARED, "bench", "gen_fleet.py"), root,
                  "--seed", seed, "--tenants", args.tenants, "--violations", args.violations,
-                 "--layout", "overlays"],
+                 "--layout", args.layout],
                 check=True, capture_output=True,
             )
             with open(os.path.join(root, ".mtk-lint.yaml"), "w") as f:
                 f.write(CONFIG)
             exp, report, code, problems = check(root, binary)
             print(f"seed {seed}: {len(exp['violations'])} seeded, {len(exp['fixed'])} fixed by "
-                  f"overlays, {len(report['findings'])} findings, exit {code}, "
+                  f"{args.layout}, {len(report['findings'])} findings, exit {code}, "
                   f"{len(problems)} mismatches")
             for e in report["errors"]:
                 print(f"  error (not a failure): {e['file']}:{e['line']}: {e['message'][:160]}")

@@ -419,6 +419,7 @@ fn engine_case(case: &serde_json::Value, funcs: &mtk_lint::render::gotemplate::F
                 .iter()
                 .map(chart)
                 .collect(),
+            ..Chart::default()
         }
     }
     let strict = case["engine"]["Strict"].as_bool().unwrap_or(false);
@@ -435,7 +436,7 @@ fn engine_case(case: &serde_json::Value, funcs: &mtk_lint::render::gotemplate::F
     if let (Some(user), Value::Map(m)) = (user, &scope) {
         m.borrow_mut().insert("Values".into(), coalesce(&chart, &Value::from_json(&user)));
     }
-    render(&chart, &scope, funcs, Options { strict })
+    render(&chart, &scope, funcs, Options { strict, ..Options::default() })
 }
 
 /// An `engine-internal` case: templates of one set, each executed with its own data.
@@ -529,6 +530,7 @@ fn helm_chart_cases_do_not_drop_below_the_recorded_count() {
                 show_only: list("show_only"),
                 name_template: case["name_template"].as_str().map(str::to_string),
                 values,
+                ..Options::default()
             };
             template(chart, &options)
         })();

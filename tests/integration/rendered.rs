@@ -1294,3 +1294,42 @@ fn a_flux_kustomization_a_chart_renders_deploys_its_path() {
     );
     assert!(units[0]["cluster"].as_str().unwrap().contains("clusters/prod/sync.yaml"), "{report}");
 }
+
+/// A release whose values do not meet the chart's `values.schema.json` is an error naming the
+/// value (as Helm refuses it), and its files are linted as written; values that meet it render.
+#[test]
+fn values_that_fail_the_charts_schema_are_an_error_naming_the_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &str| {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n");
+    write("charts/app/values.yaml", "replicas: 1\n");
+    write(
+        "charts/app/values.schema.json",
+        r#"{"type": "object", "properties": {"replicas": {"type": "integer", "minimum": 1}}}"#,
+    );
+    write("charts/app/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app}\ndata: {replicas: \"{{ .Values.replicas }}\"}\n");
+    let release = |replicas: &str| {
+        format!("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: app, namespace: shop}}\nspec:\n  chart:\n    spec:\n      chart: ./charts/app\n      sourceRef: {{kind: GitRepository, name: flux-system}}\n  values:\n    replicas: {replicas}\n")
+    };
+    write("apps/app.yaml", &release("many"));
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let report = run.json();
+    let errors = report["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("values don't meet the specifications of the schema(s)"), "{message}");
+    assert!(message.contains("app:\n- replicas: "), "{message}");
+    write("apps/app.yaml", &release("3"));
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let report = run.json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    // `render` refuses the same values as Helm does.
+    let render = mtk_in(dir.path(), &["render", "charts/app", "--set", "replicas=0"], None);
+    assert_eq!(render.code, 2, "{}", render.stdout);
+    assert!(render.stderr.contains("- replicas: "), "{}", render.stderr);
+}

@@ -89,6 +89,7 @@ fn fresh(chart: &Chart) -> Chart {
         files: chart.files.clone(),
         values: super::engine::deep_copy(&chart.values),
         dependencies: chart.dependencies.iter().map(fresh).collect(),
+        schema: chart.schema.clone(),
     }
 }
 
@@ -167,7 +168,8 @@ fn from_files(files: ChartFiles, shown: &str, depth: usize) -> Result<Chart, Str
             continue;
         }
         match rel.as_str() {
-            "Chart.yaml" | "Chart.lock" | "requirements.lock" | "values.schema.json" => {}
+            "Chart.yaml" | "Chart.lock" | "requirements.lock" => {}
+            "values.schema.json" => chart.schema = Some(text_of(&data, &rel, shown)?),
             "values.yaml" => {
                 chart.values =
                     values_from_yaml(&text_of(&data, &rel, shown)?, &format!("{shown}/{rel}"))?;

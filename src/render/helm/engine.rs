@@ -23,6 +23,8 @@ pub struct Chart {
     pub values: Value,
     /// Subcharts (from `charts/`), enabled ones only.
     pub dependencies: Vec<Chart>,
+    /// `values.schema.json`, when the chart has one.
+    pub schema: Option<String>,
 }
 
 impl Chart {
@@ -441,6 +443,7 @@ mod tests {
             files: vec![("files/a.txt".into(), "A".into())],
             values: Value::from_json(values),
             dependencies: deps,
+            schema: None,
         }
     }
 

@@ -10,5 +10,6 @@ mod durations;
 pub mod engine;
 pub mod funcs;
 pub mod release;
+pub mod schema;
 pub mod template;
 mod toyaml;

@@ -238,6 +238,7 @@ pub fn release(
     options: &Options,
 ) -> Result<(Chart, Value, BTreeMap<String, crate::render::gotemplate::Written>), String> {
     let (chart, values) = process(chart, &options.values)?;
+    super::schema::validate(&chart, &values)?;
     let name = match &options.name_template {
         Some(t) => crate::render::gotemplate::render(
             "name-template",
