@@ -1333,3 +1333,37 @@ fn values_that_fail_the_charts_schema_are_an_error_naming_the_value() {
     assert_eq!(render.code, 2, "{}", render.stdout);
     assert!(render.stderr.contains("- replicas: "), "{}", render.stderr);
 }
+
+/// A finding about something absent from a map, where a values switch turned `false` left it
+/// out (`if .Values.sync.impersonate` around `serviceAccountName`), is at the line of that
+/// `false`, also when the `if` trims the line before it into a deeper map's last value.
+#[test]
+fn a_switch_turned_off_is_where_an_absence_is_reported() {
+    let template = r"apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: {{ .Release.Name }}
+  namespace: {{ .Release.Namespace }}
+spec:
+  interval: 10m
+  decryption:
+    provider: sops
+  {{- if .Values.impersonate }}
+  serviceAccountName: reconciler
+  {{- end }}
+  path: ./x
+  sourceRef: {kind: GitRepository, name: other}
+";
+    let (_dir, report) = lint_tree(
+        &[
+            ("charts/c/Chart.yaml", "apiVersion: v2\nname: c\nversion: 1.0.0\n"),
+            ("charts/c/values.yaml", "impersonate: true\n"),
+            ("charts/c/templates/sync.yaml", template),
+            ("apps/ns.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: t1, labels: {t: t1}}\n"),
+            ("apps/release.yaml", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: t1, namespace: t1}\nspec:\n  chart:\n    spec:\n      chart: ./charts/c\n      sourceRef: {kind: GitRepository, name: flux-system, namespace: flux-system}\n  serviceAccountName: x\n  values:\n    impersonate: false\n"),
+            (".mtk-lint.yaml", "tenancy:\n  tenantLabel: t\n"),
+        ],
+        "MTK-FLUX-001",
+    );
+    assert_eq!(findings_at(&report), ["MTK-FLUX-001 apps/release.yaml:11 t1/t1"], "{report}");
+}

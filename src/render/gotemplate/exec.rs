@@ -145,6 +145,7 @@ impl Templates {
             marks: Vec::new(),
             vars: vec![("$".into(), data.clone())],
             read: Vec::new(),
+            skips: Vec::new(),
             depth: 0,
             steps: 0,
             source: Rc::clone(&body.source),
@@ -153,7 +154,7 @@ impl Templates {
         match exec.walk_list(data, &body.nodes) {
             Err(Stop::Error(e)) => Err(e),
             Ok(()) | Err(Stop::Break | Stop::Continue) => {
-                Ok(Written { text: exec.out, marks: exec.marks })
+                Ok(Written { text: exec.out, marks: exec.marks, skips: exec.skips })
             }
         }
     }
@@ -195,6 +196,22 @@ pub type Read = (usize, Option<String>);
 pub struct Written {
     pub text: String,
     pub marks: Vec<Mark>,
+    /// Branches left out because a boolean the data holds was false (when
+    /// [`Templates::record_reads`]).
+    pub skips: Vec<Skip>,
+}
+
+/// An `if` or `with` whose condition was `false` (a boolean of the data: a switch turned off),
+/// so that what its branch would have written is not in the output: where the branch would
+/// have been, and what the condition read.
+#[derive(Clone, Debug)]
+pub struct Skip {
+    pub at: usize,
+    pub template: Rc<Source>,
+    pub read: Vec<Read>,
+    /// The indentation of the branch's first line of text (the keys it would have written),
+    /// when it starts with text.
+    pub indent: Option<usize>,
 }
 
 impl Written {
@@ -219,6 +236,8 @@ pub struct Exec<'a> {
     vars: Vec<(String, Value)>,
     /// What the current action read of the data (when recording).
     read: Vec<Read>,
+    /// Branches a `false` switch left out (when recording).
+    skips: Vec<Skip>,
     depth: usize,
     /// Nodes and commands evaluated so far (`tpl` texts included).
     steps: u64,
@@ -256,6 +275,7 @@ impl Exec<'_> {
             marks: Vec::new(),
             vars: vec![("$".into(), dot.clone())],
             read: Vec::new(),
+            skips: Vec::new(),
             depth: self.depth + 1,
             steps: self.steps,
             source: Rc::clone(&body.source),
@@ -275,9 +295,10 @@ impl Exec<'_> {
     pub fn include(&mut self, name: &str, dot: &Value) -> std::result::Result<String, String> {
         let saved = std::mem::take(&mut self.out);
         let read = std::mem::take(&mut self.read);
-        let marks = self.marks.len();
+        let (marks, skips) = (self.marks.len(), self.skips.len());
         let result = self.call_template(name, dot, 0);
         self.read = read;
+        self.skips.truncate(skips);
         let written = std::mem::replace(&mut self.out, saved);
         // What `include` returns is a value: where it is written, the action writing it is
         // its source.
@@ -432,6 +453,7 @@ impl Exec<'_> {
 
     fn walk_if(&mut self, dot: &Value, c: &Control, with: bool) -> std::result::Result<(), Stop> {
         let mark = self.vars.len();
+        self.read.clear();
         let value = self.pipeline(dot, &c.pipe)?;
         let result = if value.truth() {
             let inner = if with { &value } else { dot };
@@ -439,6 +461,18 @@ impl Exec<'_> {
         } else if let Some(else_list) = &c.else_list {
             self.walk_list(dot, else_list)
         } else {
+            if self.templates.record_reads && value == Value::Bool(false) && !self.read.is_empty() {
+                let (at, template) = (self.out.len(), Rc::clone(&self.source));
+                let indent = match c.list.first() {
+                    Some(Node::Text(_, text)) => text
+                        .lines()
+                        .find(|l| !l.trim().is_empty())
+                        .map(|l| l.len() - l.trim_start_matches(' ').len()),
+                    _ => None,
+                };
+                let read = std::mem::take(&mut self.read);
+                self.skips.push(Skip { at, template, read, indent });
+            }
             Ok(())
         };
         self.vars.truncate(mark);

@@ -331,16 +331,16 @@ fn find(
     }
 }
 
-/// For a map or list whose every entry is from another file than the collection's (values, or
-/// a map or list of them): the first entry's file and span.
-fn all_from_values(t: &Tree) -> Option<(u32, Span)> {
+/// For a map or list whose every entry is from another file than the template's (`home`):
+/// values, or maps or lists of them: the first entry's file and span.
+fn all_from_values(t: &Tree, home: u32) -> Option<(u32, Span)> {
     let mut entries: Vec<&Tree> = match &t.value {
         TValue::Map(fields) => fields.iter().map(|f| &f.value).collect(),
         TValue::Seq(items) => items.iter().collect(),
         _ => return None,
     };
     let first = *entries.first()?;
-    entries.retain(|e| e.file == t.file);
+    entries.retain(|e| e.file == home);
     entries.is_empty().then_some((first.file, first.span))
 }
 
@@ -349,6 +349,8 @@ struct Mapping<'a> {
     /// The marks of this template (what an included helper wrote belongs to the action that
     /// included it), in output order.
     marks: Vec<&'a Mark>,
+    /// The branches of this template a switch turned off left out.
+    skips: Vec<&'a crate::render::gotemplate::Skip>,
     template: &'a str,
     starts: Vec<usize>,
     provenance: Option<&'a Provenance<'a>>,
@@ -362,7 +364,8 @@ impl<'a> Mapping<'a> {
         provenance: Option<&'a Provenance<'a>>,
     ) -> Self {
         let marks = written.marks.iter().filter(|m| m.template.name == name).collect();
-        Mapping { marks, template, starts: line_starts(template), provenance }
+        let skips = written.skips.iter().filter(|s| s.template.name == name).collect();
+        Mapping { marks, skips, template, starts: line_starts(template), provenance }
     }
 
     /// The last mark of this template at or before the offset.
@@ -452,10 +455,66 @@ impl<'a> Mapping<'a> {
     }
 
     fn remap(&self, t: &mut Tree, key: Option<&str>, piece: (&str, &[usize], usize), depth: usize) {
+        self.remap_from(t, key, piece, (None, depth));
+    }
+
+    /// The offsets of the output a span of a piece covers.
+    fn offsets(piece: (&str, &[usize], usize), span: Span) -> (usize, usize) {
+        let (text, starts, base) = piece;
+        (base + offset_of(text, starts, span.start), base + offset_of(text, starts, span.end))
+    }
+
+    /// Where a switch turned off left something out of the map whose output is `range` and
+    /// whose keys are at column `column`: the values line of that `false`. A skipped branch
+    /// belongs to the map its text is indented as (its first line's keys); one whose
+    /// indentation is not known, to the innermost map around it (not one of `inner`, its maps
+    /// and lists).
+    fn switch_origin(
+        &self,
+        range: (usize, usize),
+        inner: &[(usize, usize)],
+        column: Option<usize>,
+    ) -> Option<Place> {
+        let provenance = self.provenance?;
+        let mut best: Option<Origin> = None;
+        let within = |at: usize, (from, to): (usize, usize)| from <= at && at <= to;
+        for skip in self.skips.iter().filter(|s| within(s.at, range)) {
+            let here = match skip.indent {
+                Some(indent) => column == Some(indent),
+                None => !inner.iter().any(|&r| within(skip.at, r)),
+            };
+            if !here {
+                continue;
+            }
+            for (path, value) in skip.read.iter().filter_map(|r| provenance.read_value(r)) {
+                if value != Value::Bool(false) {
+                    continue;
+                }
+                let Some(origin) = provenance.origins.origin(&path) else { continue };
+                if best.is_none_or(|b| origin.layer >= b.layer) {
+                    best = Some(origin);
+                }
+            }
+        }
+        best.map(Origin::place)
+    }
+
+    /// [`Mapping::remap`]; a map's output starts at `from` when given (at its key).
+    fn remap_from(
+        &self,
+        t: &mut Tree,
+        key: Option<&str>,
+        piece: (&str, &[usize], usize),
+        (from, depth): (Option<usize>, usize),
+    ) {
         if let Some((file, _, span)) = self.value_origin(t, key, piece) {
             (t.file, t.span) = (file, span);
             return;
         }
+        let (start, end) = Self::offsets(piece, t.span);
+        let range = (from.unwrap_or(start), end);
+        // The template's file: what the entries that did not come from the values are in.
+        let home = t.file;
         t.span = self.span(piece, t.span);
         if depth > 1000 {
             return;
@@ -464,12 +523,15 @@ impl<'a> Mapping<'a> {
             TValue::Seq(items) => {
                 for item in items.iter_mut() {
                     self.remap(item, None, piece, depth + 1);
-                    if let Some((file, span)) = all_from_values(item) {
+                    if let Some((file, span)) = all_from_values(item, home) {
                         (item.file, item.span) = (file, span);
                     }
                 }
             }
             TValue::Map(fields) => {
+                let mut inner = Vec::new();
+                // The column of its keys in the output (a block map's: where each key starts).
+                let column = fields.first().map(|f| f.key_span.start.col as usize);
                 for f in fields.iter_mut() {
                     if let Some((file, key_span, span)) =
                         self.value_origin(&f.value, Some(&f.key), piece)
@@ -481,16 +543,26 @@ impl<'a> Mapping<'a> {
                     let from_values = self
                         .collection_origin(f, piece)
                         .or_else(|| self.whole_origin(&f.value, piece));
+                    let key_at = Self::offsets(piece, f.key_span).0;
+                    if matches!(f.value.value, TValue::Map(_) | TValue::Seq(_)) {
+                        inner.push((key_at, Self::offsets(piece, f.value.span).1));
+                    }
                     f.key_span = self.span(piece, f.key_span);
-                    self.remap(&mut f.value, Some(&f.key), piece, depth + 1);
+                    self.remap_from(&mut f.value, Some(&f.key), piece, (Some(key_at), depth + 1));
                     if let Some((file, key_span, _)) = from_values {
                         (f.key_file, f.key_span) = (file, key_span);
                         (f.value.file, f.value.span) = (file, key_span);
-                    } else if let Some((file, span)) = all_from_values(&f.value) {
+                    } else if let Some((file, span)) = all_from_values(&f.value, home) {
                         // A map or list the template holds whose every entry came from the
                         // values (a Secret's `stringData`): at the first of them.
                         (f.value.file, f.value.span) = (file, span);
                     }
+                }
+                // A switch turned off left something out of this map (a `serviceAccountName`
+                // under `if .Values.sync.impersonate`): a finding about the map is at that
+                // `false`.
+                if let Some((file, key_span, _)) = self.switch_origin(range, &inner, column) {
+                    (t.file, t.span) = (file, key_span);
                 }
             }
             _ => {}

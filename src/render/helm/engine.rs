@@ -249,6 +249,10 @@ fn without_no_value(mut w: Written) -> Written {
         let before = removed.partition_point(|&r| r < m.at);
         m.at -= before * NO_VALUE.len();
     }
+    for skip in &mut w.skips {
+        let before = removed.partition_point(|&r| r < skip.at);
+        skip.at -= before * NO_VALUE.len();
+    }
     w.text = text;
     w
 }
