@@ -369,7 +369,8 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     );
     let ((argo, kustomize), argo_problem) = build_options;
     let options = (limits, argo, kustomize);
-    let charts_in = releases::ChartSources::new(&files, config.render.chart_cache.clone());
+    let cache = config.render.chart_cache.clone();
+    let charts_in = releases::ChartSources::new(&files, &layout.namespaces, cache);
     let mut rendered = units::render(
         &files,
         &roots,

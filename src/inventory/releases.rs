@@ -46,14 +46,33 @@ fn normal(url: &str) -> String {
 }
 
 impl ChartSources {
-    pub(crate) fn new(files: &[LoadedFile], cache: Option<PathBuf>) -> ChartSources {
+    /// The sources of the loaded files; `namespaces` are those kustomizations assign to each
+    /// file (a source's namespace is the one the cluster gets it in).
+    pub(crate) fn new(
+        files: &[LoadedFile],
+        namespaces: &[Option<String>],
+        cache: Option<PathBuf>,
+    ) -> ChartSources {
         let mut s = ChartSources { cache, ..ChartSources::default() };
-        for doc in files.iter().flat_map(|f| &f.documents) {
+        for (index, file) in files.iter().enumerate() {
+            let assigned = namespaces.get(index).and_then(Option::as_deref);
+            for doc in &file.documents {
+                s.add(doc, assigned);
+            }
+        }
+        s.own = s.git.get(&("flux-system".into(), "flux-system".into())).cloned();
+        s
+    }
+
+    fn add(&mut self, doc: &crate::load::Document, assigned: Option<&str>) {
+        let s = self;
+        {
             let text = |p: &[&str]| doc.root.at(p).and_then(Node::as_str).unwrap_or("");
             if !text(&["apiVersion"]).starts_with("source.toolkit.fluxcd.io/") {
-                continue;
+                return;
             }
-            let key = (text(&["metadata", "namespace"]).into(), text(&["metadata", "name"]).into());
+            let ns = assigned.unwrap_or(text(&["metadata", "namespace"]));
+            let key = (ns.to_string(), text(&["metadata", "name"]).to_string());
             let spec = doc.root.get("spec").map(Node::to_json).unwrap_or_default();
             match text(&["kind"]) {
                 "GitRepository" => {
@@ -68,8 +87,6 @@ impl ChartSources {
                 _ => {}
             }
         }
-        s.own = s.git.get(&("flux-system".into(), "flux-system".into())).cloned();
-        s
     }
 
     /// Whether a GitRepository is this tree: `Some(true)` for `flux-system` or one with the

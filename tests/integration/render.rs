@@ -406,20 +406,7 @@ fn a_helm_chart_renders_as_helm_template_renders_it() {
 /// from the archive, and a packed chart renders on its own.
 #[test]
 fn a_subchart_packed_as_tgz_renders() {
-    fn pack(files: &[(&str, &str)]) -> Vec<u8> {
-        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
-            Vec::new(),
-            flate2::Compression::fast(),
-        ));
-        for (path, text) in files {
-            let mut header = tar::Header::new_gnu();
-            header.set_size(text.len() as u64);
-            header.set_mode(0o644);
-            header.set_entry_type(tar::EntryType::Regular);
-            builder.append_data(&mut header, path, text.as_bytes()).unwrap();
-        }
-        builder.into_inner().unwrap().finish().unwrap()
-    }
+    use crate::support::pack_tgz as pack;
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("app/charts")).unwrap();
     std::fs::create_dir_all(dir.path().join("app/templates")).unwrap();

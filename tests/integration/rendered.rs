@@ -1367,3 +1367,40 @@ spec:
     );
     assert_eq!(findings_at(&report), ["MTK-FLUX-001 apps/release.yaml:11 t1/t1"], "{report}");
 }
+
+/// A release of a chart from a chart repository renders from `--chart-cache` (the newest
+/// `<chart>-<version>.tgz` its version range accepts), findings at its values lines.
+#[test]
+fn a_chart_repository_release_renders_from_the_chart_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    for (version, image) in
+        [("1.2.0", "nginx:1.25"), ("1.4.1", "{{ .Values.image }}"), ("2.0.0", "x")]
+    {
+        let chart = format!("apiVersion: v2\nname: web\nversion: {version}\n");
+        let deploy = format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n      - name: web\n        image: {image}\n        resources: {{limits: {{cpu: 100m, memory: 64Mi}}}}\n");
+        let tgz = crate::support::pack_tgz(&[
+            ("web/Chart.yaml", &chart),
+            ("web/values.yaml", "image: nginx:1.27\n"),
+            ("web/templates/deploy.yaml", &deploy),
+        ]);
+        std::fs::write(cache.join(format!("web-{version}.tgz")), tgz).unwrap();
+    }
+    std::fs::create_dir_all(dir.path().join("apps")).unwrap();
+    std::fs::write(
+        dir.path().join("apps/web.yaml"),
+        "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata: {name: charts, namespace: shop}\nspec: {url: https://charts.example.com}\n---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: web\n      version: 1.x\n      sourceRef: {kind: HelmRepository, name: charts}\n  values:\n    image: nginx:latest\n",
+    )
+    .unwrap();
+    let args = ["--format", "json", "--select", "MTK-SEC-004", "--chart-cache", "cache", "."];
+    let report = mtk_in(dir.path(), &args, None).json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    assert_eq!(findings_at(&report), ["MTK-SEC-004 apps/web.yaml:16 shop/web"], "{report}");
+    assert_eq!(report["summary"]["charts_not_rendered"], 0, "{report}");
+    // Without the cache: listed as not rendered, with what to pull.
+    let report =
+        mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-004", "."], None).json();
+    assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(report["summary"]["charts_not_rendered"], 1, "{report}");
+}
