@@ -125,7 +125,7 @@ pub(crate) fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A `.tgz` of `files` (paths and texts), as `helm package` and `helm pull` write charts.
-pub fn pack_tgz(files: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn pack_tgz(files: &[(&str, &str)]) -> Vec<u8> {
     let mut builder =
         tar::Builder::new(flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast()));
     for (path, text) in files {
