@@ -271,16 +271,18 @@ pub(crate) fn render(
         failures: HashMap::new(),
         found: Vec::new(),
         found_entries: Vec::new(),
-        written_pending: true,
+        written_pending: false,
         chart_git: HashMap::new(),
         synthetic: Vec::new(),
     };
     let superseded = units.entries();
-    // Releases (and what their charts deploy) before the kustomizations nothing includes: a
-    // chart's Flux Kustomization may deploy one. Then the releases those render, and last the
-    // charts nothing deploys.
+    // The releases units rendered (and what their charts deploy) before the kustomizations
+    // nothing includes: a chart's Flux Kustomization may deploy one. Then the releases those
+    // render or files no unit reached hold, and last the charts nothing deploys.
     units.releases(&superseded);
     units.kustomizations(&superseded);
+    // Releases written in files no unit reached, now that every unit that could has built.
+    units.written_pending = true;
     units.releases(&superseded);
     units.undeployed_charts(chart_dirs);
     units.finish(&superseded)
@@ -314,7 +316,8 @@ struct Units<'s, 'a> {
     found: Vec<FoundRelease>,
     /// Cluster entries (Flux Kustomizations) charts rendered, waiting to be planned.
     found_entries: Vec<FoundRelease>,
-    /// The HelmReleases written in files no unit reached are still to be planned.
+    /// The HelmReleases written in files no unit reached are to be planned (once every unit
+    /// that could reach them was built).
     written_pending: bool,
     /// GitRepositories charts rendered, by (namespace, name): their URL.
     chart_git: HashMap<(String, String), String>,
@@ -627,12 +630,18 @@ impl Units<'_, '_> {
             }
         }
         for (index, file) in self.shared.files.iter().enumerate() {
-            let Some(path) = file.source.path.as_ref().filter(|_| !reached[index]) else {
+            // A kustomization's patch of a HelmRelease is part of one, not a release.
+            let patch = self.layout.patch_files.get(index).copied().unwrap_or(false);
+            let Some(path) = file.source.path.as_ref().filter(|_| !reached[index] && !patch)
+            else {
                 continue;
             };
             for doc in &file.documents {
                 let text = |k: &str| doc.root.get(k).and_then(Node::as_str).unwrap_or("");
-                if !super::releases::is_release(text("apiVersion"), text("kind")) {
+                let has_chart = ["chart", "chartRef"]
+                    .iter()
+                    .any(|k| doc.root.at(&["spec", k]).is_some());
+                if !super::releases::is_release(text("apiVersion"), text("kind")) || !has_chart {
                     continue;
                 }
                 let Some(root) = build_root(path, self.shared) else { continue };
