@@ -631,16 +631,15 @@ impl Units<'_, '_> {
         }
         for (index, file) in self.shared.files.iter().enumerate() {
             // A kustomization's patch of a HelmRelease is part of one, not a release.
-            let patch = self.layout.patch_files.get(index).copied().unwrap_or(false);
-            let Some(path) = file.source.path.as_ref().filter(|_| !reached[index] && !patch)
+            let is_patch = self.layout.patch_files.get(index).copied().unwrap_or(false);
+            let Some(path) = file.source.path.as_ref().filter(|_| !reached[index] && !is_patch)
             else {
                 continue;
             };
             for doc in &file.documents {
                 let text = |k: &str| doc.root.get(k).and_then(Node::as_str).unwrap_or("");
-                let has_chart = ["chart", "chartRef"]
-                    .iter()
-                    .any(|k| doc.root.at(&["spec", k]).is_some());
+                let has_chart =
+                    ["chart", "chartRef"].iter().any(|k| doc.root.at(&["spec", k]).is_some());
                 if !super::releases::is_release(text("apiVersion"), text("kind")) || !has_chart {
                     continue;
                 }

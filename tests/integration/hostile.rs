@@ -873,3 +873,84 @@ fn json_documents_are_read_with_their_positions() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(locations(&run.json()), vec![loc("MTK-SEC-001", "big.json", line, column)]);
 }
+
+/// Hostile charts a HelmRelease deploys — recursion through `include`, `tpl` of itself, a loop
+/// past the step bound, an archive that reaches outside itself — are each an error naming the
+/// release and the chart's template and line; the other releases of the tree still render.
+#[test]
+fn hostile_charts_are_bounded_errors_and_the_rest_still_renders() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |path: &str, text: &[u8]| {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    let charts = [
+        ("recursion", "{{ define \"a\" }}{{ include \"a\" . }}{{ end }}x: {{ include \"a\" . }}\n"),
+        ("tpl", "x: {{ tpl .Values.self . }}\n"),
+        ("steps", "{{ range until 100000 }}{{ range until 100000 }}{{ end }}{{ end }}x: 1\n"),
+        ("fine", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine}\n"),
+    ];
+    let mut releases = String::new();
+    for (name, template) in charts {
+        write(
+            &format!("charts/{name}/Chart.yaml"),
+            format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n").as_bytes(),
+        );
+        write(&format!("charts/{name}/values.yaml"), b"self: '{{ tpl .Values.self . }}'\n");
+        write(&format!("charts/{name}/templates/t.yaml"), template.as_bytes());
+        let _ = write!(releases, "---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: {name}, namespace: apps}}\nspec:\n  chart:\n    spec:\n      chart: ./charts/{name}\n      sourceRef: {{kind: GitRepository, name: flux-system}}\n");
+    }
+    // A chart archive, in the chart cache, with an entry that leaves it (tar's builder refuses
+    // to write one: the header is made by hand).
+    let evil_tar = {
+        use std::io::Write as _;
+        let mut raw = Vec::new();
+        let mut header = [0u8; 512];
+        let name = b"evil/../../escape.yaml";
+        header[..name.len()].copy_from_slice(name);
+        header[100..107].copy_from_slice(b"0000644");
+        header[124..135].copy_from_slice(b"00000000004");
+        header[156] = b'0';
+        header[257..263].copy_from_slice(b"ustar\0");
+        header[263..265].copy_from_slice(b"00");
+        header[148..156].copy_from_slice(b"        ");
+        let sum: u32 = header.iter().map(|&b| u32::from(b)).sum();
+        header[148..155].copy_from_slice(format!("{sum:06o}\0").as_bytes());
+        raw.extend_from_slice(&header);
+        raw.extend_from_slice(b"x: 1");
+        raw.resize(1024, 0);
+        raw.extend_from_slice(&[0u8; 1024]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(&raw).unwrap();
+        gz.finish().unwrap()
+    };
+    write("cache/evil-1.0.0.tgz", &evil_tar);
+    releases.push_str("---\napiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: evil, namespace: apps}\nspec:\n  chart:\n    spec:\n      chart: evil\n      sourceRef: {kind: HelmRepository, name: repo}\n");
+    write("apps/releases.yaml", releases.as_bytes());
+    let run = crate::support::mtk_in(
+        dir.path(),
+        &["--format", "json", "--chart-cache", "cache", "."],
+        None,
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let report = run.json();
+    let errors = crate::support::error_lines(&report);
+    let find = |release: &str, what: &str| {
+        errors
+            .iter()
+            .any(|e| e.contains(&format!("HelmRelease `apps/{release}`")) && e.contains(what))
+    };
+    // At the template file and line, the chain of nested calls cut short.
+    assert!(find("recursion", "charts/recursion/templates/t.yaml:1: "), "{errors:#?}");
+    assert!(find("recursion", "nested calls"), "{errors:#?}");
+    assert!(find("recursion", "exceeded maximum template depth"), "{errors:#?}");
+    assert!(find("tpl", "exceeded maximum template depth"), "{errors:#?}");
+    assert!(find("steps", "charts/steps/templates/t.yaml:1: "), "{errors:#?}");
+    assert!(find("steps", "evaluation exceeded 10000000 steps"), "{errors:#?}");
+    assert!(find("evil", "escape.yaml"), "{errors:#?}");
+    assert_eq!(errors.len(), 4, "{errors:#?}");
+    // The fine release rendered: its ConfigMap is an object of the run.
+    assert!(report["summary"]["resources"].as_u64().unwrap() >= 5, "{report}");
+}

@@ -196,19 +196,7 @@ fn unusable_policies_are_errors_naming_file_and_line_and_the_rest_still_runs() {
     );
     assert_eq!(run.code, 2);
     let report = run.json();
-    let errors: Vec<String> = report["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            format!(
-                "{}:{}: {}",
-                e["file"].as_str().unwrap(),
-                e["line"],
-                e["message"].as_str().unwrap()
-            )
-        })
-        .collect();
+    let errors = crate::support::error_lines(&report);
     assert_eq!(errors.len(), 2, "{errors:?}");
     assert!(errors.iter().any(|e| e.starts_with("bad.yaml:20: invalid policy `bad-op`: rule `needs-team`: unknown condition operator `Sometimes`")), "{errors:?}");
     assert!(

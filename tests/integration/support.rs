@@ -137,3 +137,16 @@ pub(crate) fn pack_tgz(files: &[(&str, &str)]) -> Vec<u8> {
     }
     builder.into_inner().unwrap().finish().unwrap()
 }
+
+/// The errors of a JSON report as `file:line: message`.
+pub(crate) fn error_lines(report: &serde_json::Value) -> Vec<String> {
+    report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let (file, message) = (e["file"].as_str().unwrap(), e["message"].as_str().unwrap());
+            format!("{file}:{}: {message}", e["line"])
+        })
+        .collect()
+}

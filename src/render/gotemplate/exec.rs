@@ -263,7 +263,12 @@ impl Exec<'_> {
             missing_error: self.templates.missing_error,
             ..Templates::default()
         };
-        let name = format!("{}/tpl", self.name);
+        // One name for every level of `tpl` of `tpl` (as Helm names them after the caller).
+        let name = if self.name.ends_with("/tpl") {
+            self.name.clone()
+        } else {
+            format!("{}/tpl", self.name)
+        };
         local.parse(&name, text, self.funcs).map_err(|e| e.message)?;
         let body = Rc::clone(&local.bodies[&name]);
         let outer = self.outer.unwrap_or(self.templates);
@@ -508,6 +513,11 @@ impl Exec<'_> {
         let inner = self.vars.len();
         let mut result = Ok(());
         for (key, item) in &items {
+            // Each iteration is a step, even of an empty body (a loop of nothing still runs).
+            if let Err(e) = self.step(c.pos) {
+                result = Err(e.into());
+                break;
+            }
             // The declared variables are the element (last) and the index or key.
             if let [first, second] = c.pipe.decl.as_slice() {
                 self.set_var(first, key.clone(), c.pipe.assign, inner);

@@ -570,6 +570,33 @@ impl<'a> Mapping<'a> {
     }
 }
 
+/// A template's error (`template: chart/templates/x.yaml:12:4: executing …`) as an error at
+/// that template file and line of the chart at `dir`; a chain of nested calls (`include` of
+/// `include` …) keeps its first and last two links.
+fn template_error(message: &str, dir: &Path) -> Option<BuildError> {
+    let rest = message.strip_prefix("template: ")?;
+    let (name, after) = rest.split_once(':')?;
+    let line: u32 = after.split(':').next()?.parse().ok()?;
+    let in_chart = name.split_once('/').map_or(name, |(_, p)| p);
+    let links: Vec<&str> = message.split(": template: ").collect();
+    let message = if links.len() > 3 {
+        let hidden = links.len() - 3;
+        format!(
+            "{}: template: … ({hidden} nested calls) …: template: {}: template: {}",
+            links[0],
+            links[links.len() - 2],
+            links[links.len() - 1]
+        )
+    } else {
+        message.to_string()
+    };
+    Some(BuildError {
+        file: crate::render::disk::show(&dir.join(in_chart)),
+        line: Some(line),
+        message,
+    })
+}
+
 /// The documents of a template's output as Helm splits them (`---` lines), with the offset
 /// each starts at.
 fn pieces(text: &str) -> Vec<(usize, &str)> {
@@ -626,7 +653,8 @@ pub fn build_traced(
     let shown = crate::render::disk::show(dir);
     let fail = |message: String| BuildError { file: shown.clone(), line: None, message };
     let name = chart.name().to_string();
-    let (_, values, rendered) = release(chart, options).map_err(fail)?;
+    let (_, values, rendered) =
+        release(chart, options).map_err(|m| template_error(&m, dir).unwrap_or_else(|| fail(m)))?;
     let provenance = origins.filter(|_| options.record_reads).map(|origins| {
         let mut maps = HashMap::new();
         value_maps(&values, "", &mut maps, 0);
