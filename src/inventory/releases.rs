@@ -15,6 +15,40 @@ pub(crate) fn is_release(api_version: &str, kind: &str) -> bool {
     kind == "HelmRelease" && api_version.starts_with("helm.toolkit.fluxcd.io/")
 }
 
+/// Which source of an Argo CD Application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AppSource {
+    /// `spec.source`.
+    Single,
+    /// `spec.sources[i]`.
+    Of(usize),
+}
+
+impl AppSource {
+    /// The source in the Application `app`.
+    pub(crate) fn of(self, app: &Node) -> Option<&Node> {
+        match self {
+            AppSource::Single => app.at(&["spec", "source"]),
+            AppSource::Of(i) => app.at(&["spec", "sources"])?.as_seq()?.get(i),
+        }
+    }
+}
+
+/// The source of an Argo CD Application that is a chart of a chart repository (`chart:`, no
+/// `path`).
+pub(crate) fn argo_chart_source(app: &Node) -> Option<AppSource> {
+    let text = |p: &[&str]| app.at(p).and_then(Node::as_str).unwrap_or("");
+    if text(&["kind"]) != "Application" || !text(&["apiVersion"]).starts_with("argoproj.io/") {
+        return None;
+    }
+    let is_chart = |s: &Node| s.get("chart").is_some() && s.get("path").is_none();
+    if app.at(&["spec", "source"]).is_some_and(is_chart) {
+        return Some(AppSource::Single);
+    }
+    let sources = app.at(&["spec", "sources"])?.as_seq()?;
+    sources.iter().position(is_chart).map(AppSource::Of)
+}
+
 /// Where a release's chart is.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ChartAt {
@@ -192,7 +226,7 @@ impl ChartSources {
 
     /// The newest `<chart>-<version>.tgz` of the cache whose version satisfies `constraint` (an
     /// exact version, a semver range, or empty for any).
-    fn cached(&self, chart: &str, constraint: &str) -> Option<ChartAt> {
+    pub(crate) fn cached(&self, chart: &str, constraint: &str) -> Option<ChartAt> {
         use crate::render::gotemplate::sprig::semver;
         let dir = self.cache.as_ref()?;
         let mut best: Option<(String, PathBuf)> = None;

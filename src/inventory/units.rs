@@ -81,6 +81,9 @@ enum ReleaseDef {
     Rendered(Tree, Vec<Read>),
     /// As written: a document (index) of a loaded file (absolute path).
     Written(PathBuf, usize),
+    /// An Argo CD Application (a document of a loaded file) whose source (of `spec.sources`,
+    /// or `spec.source`) is a chart of a chart repository.
+    Argo(PathBuf, usize, super::releases::AppSource),
 }
 
 impl Release {
@@ -90,7 +93,7 @@ impl Release {
             ReleaseDef::Rendered(tree, reads) => {
                 reads.get(tree.file as usize).and_then(|r| r.real.clone()).unwrap_or_default()
             }
-            ReleaseDef::Written(path, _) => path.clone(),
+            ReleaseDef::Written(path, _) | ReleaseDef::Argo(path, _, _) => path.clone(),
         }
     }
 }
@@ -212,6 +215,7 @@ pub(crate) fn render(
         && !files.iter().flat_map(|f| &f.documents).any(|d| {
             let text = |k: &str| d.root.get(k).and_then(Node::as_str).unwrap_or("");
             super::releases::is_release(text("apiVersion"), text("kind"))
+                || super::releases::argo_chart_source(&d.root).is_some()
         })
     {
         return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
@@ -629,6 +633,15 @@ impl Units<'_, '_> {
                 }
             }
         }
+        // Argo CD Applications of a chart repository's chart, wherever they are written.
+        for (index, file) in self.shared.files.iter().enumerate() {
+            let Some(path) = file.source.path.as_ref() else { continue };
+            for doc in &file.documents {
+                if let Some(source) = super::releases::argo_chart_source(&doc.root) {
+                    self.plan_argo_chart(index, path, (doc, source));
+                }
+            }
+        }
         for (index, file) in self.shared.files.iter().enumerate() {
             // A kustomization's patch of a HelmRelease is part of one, not a release.
             let is_patch = self.layout.patch_files.get(index).copied().unwrap_or(false);
@@ -656,6 +669,37 @@ impl Units<'_, '_> {
                 self.plans.push(Arc::new(plan));
             }
         }
+    }
+
+    /// Plans the unit of an Argo CD Application whose source is a chart of a chart repository:
+    /// from the chart cache, else listed as not rendered.
+    fn plan_argo_chart(
+        &mut self,
+        index: usize,
+        path: &Path,
+        (doc, source): (&crate::load::Document, super::releases::AppSource),
+    ) {
+        let Some(root) = build_root(path, self.shared) else { return };
+        let Some(node) = source.of(&doc.root) else { return };
+        let text = |k: &str| node.get(k).and_then(Node::as_str).unwrap_or("");
+        let (chart, version, repo) = (text("chart"), text("targetRevision"), text("repoURL"));
+        let at = self.shared.charts.cached(chart, version).unwrap_or_else(|| {
+            super::releases::ChartAt::Missing(format!(
+                "chart `{chart}` {version} of {repo} is not in the chart cache: `helm pull` it into --chart-cache"
+            ))
+        });
+        let meta = |k: &str| doc.root.at(&["metadata", k]).and_then(Node::as_str).unwrap_or("");
+        let name = format!(
+            "Argo CD Application `{}/{}` ({})",
+            meta("namespace"),
+            meta("name"),
+            (self.show)(path)
+        );
+        let entry = node.get("chart").map(|c| (index, c.span));
+        let definition = ReleaseDef::Argo(path.to_path_buf(), doc.index, source);
+        let cluster = self.plans.len();
+        let plan = release_plan(name, (definition, at), (root, cluster), (entry, None));
+        self.plans.push(Arc::new(plan));
     }
 
     /// Plans and builds the charts nothing deploys (a subchart is rendered by its parent), with
@@ -1399,6 +1443,10 @@ fn build_release(
             tree.clone()
         }
         ReleaseDef::Written(path, document) => disk.definition(&inside(path), *document)?,
+        ReleaseDef::Argo(path, document, source) => {
+            let app = disk.definition(&inside(path), *document)?;
+            return build_argo_chart(disk, &app, *source, &release.chart, shared.run);
+        }
     };
     let fail = |message: String| BuildError {
         file: disk.shown(tree.file).trim_start_matches('/').to_string(),
@@ -1427,6 +1475,46 @@ fn build_release(
     let values = release::values(disk, &tree, &shared.sources, (chart_values, &mut origins))?;
     let kube = release::DEFAULT_KUBE_VERSION;
     release::build(disk, &tree, (chart, &dir), (values, &origins), kube)
+}
+
+/// Renders an Argo CD Application's chart of a chart repository, from the chart cache.
+fn build_argo_chart(
+    disk: &Disk,
+    app: &Tree,
+    source: super::releases::AppSource,
+    chart: &super::releases::ChartAt,
+    run: u64,
+) -> std::result::Result<Vec<Tree>, BuildError> {
+    let sources = match app.at(&["spec", "sources"]).map(|s| &s.value) {
+        Some(crate::render::tree::TValue::Seq(items)) => items.as_slice(),
+        _ => &[],
+    };
+    let refs: std::collections::BTreeMap<String, PathBuf> = sources
+        .iter()
+        .filter_map(|s| s.get("ref").and_then(Tree::as_str))
+        .map(|r| (r.to_string(), PathBuf::from("/")))
+        .collect();
+    let node = match source {
+        super::releases::AppSource::Of(i) => sources.get(i),
+        super::releases::AppSource::Single => app.at(&["spec", "source"]),
+    };
+    let node = node.cloned().unwrap_or_else(|| Tree::map(app.file, app.span));
+    let fail = |message: String| BuildError {
+        file: disk.shown(app.file).trim_start_matches('/').to_string(),
+        line: Some(node.get("chart").map_or(app.span, |c| c.span).start.line),
+        message,
+    };
+    match chart {
+        super::releases::ChartAt::Cache(archive) => {
+            let loaded = crate::render::helm::chart::load_kept(archive, run).map_err(&fail)?;
+            let chart = (archive.as_path(), Some(loaded));
+            crate::render::helm::argo::build_chart(disk, (app, &node), chart, &refs)
+        }
+        super::releases::ChartAt::Missing(why) => Err(fail(format!("{NOT_HERE}{why}"))),
+        super::releases::ChartAt::Tree(..) => {
+            Err(fail("a chart repository's chart cannot be a directory of the tree".into()))
+        }
+    }
 }
 
 /// Whether a built object is exactly a document of a file the loader read: every field from

@@ -1404,3 +1404,38 @@ fn a_chart_repository_release_renders_from_the_chart_cache() {
     assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report}");
     assert_eq!(report["summary"]["charts_not_rendered"], 1, "{report}");
 }
+
+/// An Argo CD Application whose source is a chart of a chart repository renders from
+/// `--chart-cache`, with value files of a `ref` source of this repository; without the cache
+/// it is listed as not rendered.
+#[test]
+fn an_argo_cd_chart_repository_source_renders_from_the_chart_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let tgz = crate::support::pack_tgz(&[
+        ("redis/Chart.yaml", "apiVersion: v2\nname: redis\nversion: 18.2.0\n"),
+        ("redis/values.yaml", "privileged: false\n"),
+        ("redis/templates/sts.yaml", "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: {{ .Release.Name }}\nspec:\n  template:\n    spec:\n      containers:\n      - name: redis\n        image: redis:7.2\n        securityContext: {privileged: {{ .Values.privileged }}}\n        resources: {limits: {cpu: 100m, memory: 64Mi}}\n"),
+    ]);
+    std::fs::write(cache.join("redis-18.2.0.tgz"), tgz).unwrap();
+    std::fs::create_dir_all(dir.path().join("apps")).unwrap();
+    std::fs::write(dir.path().join("apps/redis-values.yaml"), "privileged: true\n").unwrap();
+    std::fs::write(
+        dir.path().join("apps/redis.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: cache, namespace: argocd}\nspec:\n  project: shop\n  destination: {server: https://kubernetes.default.svc, namespace: shop}\n  sources:\n  - repoURL: https://charts.example.com\n    chart: redis\n    targetRevision: 18.x\n    helm:\n      valueFiles: [$values/apps/redis-values.yaml]\n  - repoURL: https://example.com/fleet\n    ref: values\n",
+    )
+    .unwrap();
+    let args = ["--format", "json", "--select", "MTK-SEC-001", "--chart-cache", "cache", "."];
+    let report = mtk_in(dir.path(), &args, None).json();
+    assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
+    assert_eq!(
+        findings_at(&report),
+        ["MTK-SEC-001 apps/redis-values.yaml:1 shop/cache"],
+        "{report}"
+    );
+    let report =
+        mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None).json();
+    assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report}");
+    assert_eq!(report["summary"]["charts_not_rendered"], 1, "{report}");
+}

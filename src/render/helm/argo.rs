@@ -61,6 +61,17 @@ pub fn build(
     dir: &Path,
     refs: &BTreeMap<String, PathBuf>,
 ) -> Result<Vec<Tree>> {
+    build_chart(disk, (app, source), (dir, None), refs)
+}
+
+/// [`build`], of `chart` when given (a chart repository's, from the chart cache: `dir` is its
+/// archive, and value files of the source itself are not there).
+pub fn build_chart(
+    disk: &Disk,
+    (app, source): (&Tree, &Tree),
+    (dir, chart): (&Path, Option<super::engine::Chart>),
+    refs: &BTreeMap<String, PathBuf>,
+) -> Result<Vec<Tree>> {
     let file = PathBuf::from(disk.shown(app.file));
     let error = |node: &Tree, message: String| BuildError {
         file: show(&file),
@@ -77,6 +88,58 @@ pub fn build(
     let flag = |k: &str| helm.get(k).is_some_and(|v| v.value == TValue::Bool(true));
     let mut origins = ValueOrigins::default();
     super::release::chart_defaults(disk, dir, &mut origins);
+    let values = values(disk, (helm, dir, refs), &mut origins, &error)?;
+    let namespace = text(helm.get("namespace"))
+        .or_else(|| text(app.at(&["spec", "destination", "namespace"])))
+        .unwrap_or("default")
+        .to_string();
+    let name = text(helm.get("releaseName"))
+        .or_else(|| text(app.at(&["metadata", "name"])))
+        .unwrap_or("release-name")
+        .to_string();
+    let kube = text(helm.get("kubeVersion")).unwrap_or(super::release::DEFAULT_KUBE_VERSION);
+    let options = super::template::Options {
+        release_name: name,
+        namespace: namespace.clone(),
+        kube_version: kube.to_string(),
+        api_versions: helm
+            .get("apiVersions")
+            .map_or(&[][..], seq)
+            .iter()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect(),
+        include_crds: !flag("skipCrds"),
+        values,
+        record_reads: true,
+        ..super::template::Options::default()
+    };
+    let chart = if let Some(chart) = chart {
+        chart
+    } else {
+        let real = disk
+            .real(dir)
+            .ok_or_else(|| error(source, "the chart is outside the root of the build".into()))?;
+        super::chart::load(&real).map_err(|m| error(source, m))?
+    };
+    let mut objects = super::build::build_traced(disk, chart, dir, (&options, Some(&origins)))?;
+    let decided = helm
+        .get("namespace")
+        .or_else(|| app.at(&["spec", "destination", "namespace"]))
+        .unwrap_or(app);
+    super::release::place(&mut objects, &namespace, decided);
+    Ok(objects)
+}
+
+/// The values Argo CD passes for the source's `helm` options: `valueFiles` (in the source at
+/// `dir`, or `$ref/…`), then `valuesObject` or else `values`, then `parameters`; each layer's
+/// lines go into `origins`.
+fn values(
+    disk: &Disk,
+    (helm, dir, refs): (&Tree, &Path, &BTreeMap<String, PathBuf>),
+    origins: &mut ValueOrigins,
+    error: &dyn Fn(&Tree, String) -> BuildError,
+) -> Result<Value> {
+    let flag = |k: &str| helm.get(k).is_some_and(|v| v.value == TValue::Bool(true));
     let mut values = Value::map(BTreeMap::new());
     for f in helm.get("valueFiles").map_or(&[][..], seq) {
         let name = f.as_str().unwrap_or("");
@@ -124,39 +187,5 @@ pub fn build(
         let at = p.get("value").unwrap_or(p);
         origins.add_path(name, (at.file, p.span, at.span));
     }
-    let namespace = text(helm.get("namespace"))
-        .or_else(|| text(app.at(&["spec", "destination", "namespace"])))
-        .unwrap_or("default")
-        .to_string();
-    let name = text(helm.get("releaseName"))
-        .or_else(|| text(app.at(&["metadata", "name"])))
-        .unwrap_or("release-name")
-        .to_string();
-    let kube = text(helm.get("kubeVersion")).unwrap_or(super::release::DEFAULT_KUBE_VERSION);
-    let options = super::template::Options {
-        release_name: name,
-        namespace: namespace.clone(),
-        kube_version: kube.to_string(),
-        api_versions: helm
-            .get("apiVersions")
-            .map_or(&[][..], seq)
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        include_crds: !flag("skipCrds"),
-        values,
-        record_reads: true,
-        ..super::template::Options::default()
-    };
-    let real = disk
-        .real(dir)
-        .ok_or_else(|| error(source, "the chart is outside the root of the build".into()))?;
-    let chart = super::chart::load(&real).map_err(|m| error(source, m))?;
-    let mut objects = super::build::build_traced(disk, chart, dir, (&options, Some(&origins)))?;
-    let decided = helm
-        .get("namespace")
-        .or_else(|| app.at(&["spec", "destination", "namespace"]))
-        .unwrap_or(app);
-    super::release::place(&mut objects, &namespace, decided);
-    Ok(objects)
+    Ok(values)
 }
