@@ -9,6 +9,7 @@ mod formats;
 mod harness;
 mod hostile;
 mod injection;
+mod installer;
 mod load;
 mod order;
 mod policies;
