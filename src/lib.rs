@@ -15,6 +15,7 @@
 //! [`check`] wires them together; `main.rs` only turns its outcome into an exit code.
 
 pub mod admission;
+pub mod adopt;
 pub mod base64;
 pub mod cli;
 pub mod config;
@@ -70,6 +71,8 @@ pub struct CheckOptions {
     /// Where the charts of HelmReleases from chart repositories are (`--chart-cache`): the
     /// `.tgz` files `helm pull` writes. Wins over the config's `render.chartCache`.
     pub chart_cache: Option<PathBuf>,
+    /// Check only the per-object rules of this shard's objects (`--shard K/N`).
+    pub shard: Option<eval::Shard>,
 }
 
 /// Counts for the summary line and the JSON report.
@@ -91,6 +94,9 @@ pub struct Summary {
     pub suppressed: usize,
     pub errors: usize,
     pub elapsed_ms: u64,
+    /// Baseline entries that matched no finding (`--baseline`; not counted under `--shard`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_stale: Option<usize>,
 }
 
 /// The result of a run: findings, problems (each one makes the exit code 2), counts.
@@ -203,9 +209,13 @@ pub fn check_with(
     problems.append(&mut eval::suppress::annotation_problems(&inventory, &known));
     problems.append(&mut eval::suppress::exception_problems(&loaded_config, &known));
     let eval::Evaluation { findings: mut all_findings, problems: mut eval_problems, used, steps } =
-        eval::run_with(&rules, &cx, &exceptions, limits.eval_steps_total, progress);
+        eval::run_with(&rules, &cx, &exceptions, (limits.eval_steps_total, options.shard), progress);
     problems.append(&mut eval_problems);
-    let unused = eval::suppress::unused(&rules, &inventory, &loaded_config, &exceptions, &used);
+    let mut unused = eval::suppress::unused(&rules, &inventory, &loaded_config, &exceptions, &used);
+    let mut warnings = warnings;
+    if let Some(shard) = options.shard {
+        unused_of_shard(&mut unused, shard, &mut warnings);
+    }
     if !unused.is_empty() {
         all_findings.extend(unused);
         all_findings.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
@@ -227,6 +237,7 @@ pub fn check_with(
         suppressed: suppressed.len(),
         errors: problems.len(),
         elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        baseline_stale: None,
     };
     let rules = rule_infos(&rules, &findings, &suppressed);
     let objects = checked_objects(&inventory);
@@ -256,6 +267,20 @@ pub fn check_with(
         summary,
         stats,
     }
+}
+
+/// Keeps the unused-suppression findings of a shard's objects. A config exception may accept
+/// findings of every shard: one shard cannot tell that it accepted nothing, so those are left
+/// out, saying so.
+fn unused_of_shard(unused: &mut Vec<Finding>, shard: eval::Shard, warnings: &mut Vec<String>) {
+    let config_wide = |f: &Finding| f.resource.api_version == "mtk-lint.dev/v1";
+    if unused.iter().any(config_wide) {
+        warnings.push(format!(
+            "--shard {shard}: unused exceptions of the config file are not reported (each shard \
+             sees its share of the findings); run unsharded to check them"
+        ));
+    }
+    unused.retain(|f| shard.owns_finding(f) && !config_wide(f));
 }
 
 /// Compiles the run's policies, runs admission over the inventory with them (unless

@@ -245,7 +245,8 @@ pub struct CheckArgs {
     /// Files or directories to lint; `-` reads a manifest stream from stdin. Default: `.`.
     pub paths: Vec<PathBuf>,
 
-    /// Output format (repeatable: human, json, sarif, github, markdown, junit, policy-report).
+    /// Output format (repeatable: human, concise, json, sarif, github, markdown, junit,
+    /// policy-report).
     #[arg(long, value_enum)]
     pub format: Vec<Format>,
 
@@ -318,6 +319,36 @@ pub struct CheckArgs {
     /// Print counts (files, documents, objects, rules) and the time of each stage to stderr.
     #[arg(long)]
     pub stats: bool,
+
+    /// Human and concise output: the number of findings per rule and per tenant (largest
+    /// first) instead of the findings.
+    #[arg(long)]
+    pub statistics: bool,
+
+    /// The most annotations `--format github` prints, input errors and errors first, files the
+    /// pull request changed first (GITHUB_BASE_REF); then one notice counts the rest. 0: all.
+    #[arg(long, value_name = "N", default_value_t = crate::report::DEFAULT_MAX_ANNOTATIONS)]
+    pub max_annotations: usize,
+
+    /// Report only findings not in the baseline FILE (matched by rule, resource and field
+    /// path, not by line); they count for the exit code. Stale entries are counted.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+
+    /// Write every finding of this run to FILE as a baseline (before --baseline filters).
+    #[arg(long, value_name = "FILE")]
+    pub write_baseline: Option<PathBuf>,
+
+    /// Report only findings in files changed since the git REF (its merge base with HEAD, to
+    /// the working tree, untracked files included); whole-tree rules still see the whole tree.
+    #[arg(long, value_name = "REF")]
+    pub changed_from: Option<String>,
+
+    /// Check the per-object rules of a stable share K of N of the tenants (1-based, `2/3`):
+    /// N jobs together report exactly the findings of one run. Whole-tree indexes and rules
+    /// still see the whole tree.
+    #[arg(long, value_name = "K/N", value_parser = crate::eval::Shard::parse)]
+    pub shard: Option<crate::eval::Shard>,
 
     /// Benchmark floor: only walk, read and parse every document into JSON, then print counts.
     #[arg(long, hide = true)]

@@ -73,6 +73,7 @@ pub fn run() -> u8 {
         no_admission: check.no_admission,
         follow_links: check.follow_links,
         chart_cache: check.chart_cache.clone(),
+        shard: check.shard,
         select: check.select.clone(),
     };
     if check.parse_only {
@@ -87,10 +88,13 @@ pub fn run() -> u8 {
     } else {
         crate::check(&options, &cwd)
     };
+    let mut outcome = outcome;
+    let changed = adopt(&check, &mut outcome, &cwd);
+    outcome.summary.errors = outcome.problems.len();
     let code = outcome.exit_code(check.fail_on.threshold());
 
     let report_started = std::time::Instant::now();
-    let written = write_report(&check, &outcome, &cwd);
+    let written = write_report(&check, &outcome, changed.as_ref(), &cwd);
     if check.stats {
         let mut stats = outcome.stats.clone();
         stats.stages.push(("report", report_started.elapsed()));
@@ -104,6 +108,57 @@ pub fn run() -> u8 {
         // A closed pipe (`mtk-lint . | head`) is the reader's choice, not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => code,
         Err(e) => fatal(&format!("cannot write the report: {e}")),
+    }
+}
+
+/// `--write-baseline`, `--baseline` and `--changed-from` on the finished run; gives the files
+/// the change touched when the annotations should put them first (`--changed-from`, else
+/// `GITHUB_BASE_REF` inside GitHub Actions when `--format github` is written).
+fn adopt(
+    check: &args::CheckArgs,
+    outcome: &mut crate::Outcome,
+    cwd: &std::path::Path,
+) -> Option<crate::adopt::changed::Changed> {
+    use crate::adopt::{baseline, changed::Changed};
+    use crate::error::Problem;
+    if let Some(path) = &check.write_baseline {
+        if let Err(e) = std::fs::write(path, baseline::write(&outcome.findings)) {
+            let display = path.display().to_string();
+            outcome.problems.push(Problem::new(
+                display,
+                None,
+                format!("cannot write the baseline: {e}"),
+            ));
+        }
+    }
+    if let Some(path) = &check.baseline {
+        baseline::apply_file(outcome, path, check.shard.is_none());
+    }
+    if let Some(reference) = &check.changed_from {
+        return match Changed::since(reference, cwd) {
+            Ok(changed) => {
+                changed.filter(outcome);
+                Some(changed)
+            }
+            Err(e) => {
+                let message = format!("--changed-from {reference}: {e}; every finding is reported");
+                outcome.problems.push(Problem::new("", None, message));
+                None
+            }
+        };
+    }
+    let base = std::env::var("GITHUB_BASE_REF").ok().filter(|b| !b.is_empty())?;
+    if !check.format.contains(&report::Format::Github) {
+        return None;
+    }
+    match Changed::since(&format!("origin/{base}"), cwd) {
+        Ok(changed) => Some(changed),
+        Err(e) => {
+            outcome.warnings.push(format!(
+                "annotations not ordered by the pull request's files (origin/{base}): {e}"
+            ));
+            None
+        }
     }
 }
 
@@ -147,18 +202,33 @@ fn destinations(check: &args::CheckArgs) -> Result<Destinations, String> {
 fn write_report(
     check: &args::CheckArgs,
     outcome: &crate::Outcome,
+    changed: Option<&crate::adopt::changed::Changed>,
     cwd: &std::path::Path,
 ) -> io::Result<()> {
     let formats =
         destinations(check).map_err(|m| io::Error::new(io::ErrorKind::InvalidInput, m))?;
+    let changed = changed.map(|c| {
+        let files = outcome.findings.iter().map(|f| f.source.display.as_str());
+        c.of(files.chain(outcome.problems.iter().map(|p| p.file.as_str())))
+    });
     let links = report::Links {
         root_uri: Some(format!("file://{}/", crate::report::uri_path(&cwd.to_string_lossy()))),
         web_base: github_blob_base(),
+        changed,
+        sarif_category: check
+            .shard
+            .map(|s| format!("mtk-lint/shard-{}-of-{}", s.index + 1, s.count)),
     };
     for (format, to) in formats {
         let color = to.is_none()
             && use_color(check.color, io::stdout().is_terminal(), std::env::var_os("NO_COLOR"));
-        let style = Style { color, show_suppressed: check.show_suppressed, quiet: check.quiet };
+        let style = Style {
+            color,
+            show_suppressed: check.show_suppressed,
+            quiet: check.quiet,
+            statistics: check.statistics,
+            max_annotations: check.max_annotations,
+        };
         emit(to.as_deref(), |w| report::write(format, outcome, style, &links, w))?;
     }
     Ok(())

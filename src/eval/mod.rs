@@ -3,7 +3,10 @@
 //!
 //! Entry point: [`run`].
 
+mod shard;
 pub mod suppress;
+
+pub use shard::Shard;
 
 use std::sync::Arc;
 
@@ -70,16 +73,17 @@ pub fn run(
     exceptions: &suppress::Exceptions,
 ) -> Evaluation {
     let steps_total = crate::limits::Limits::default().eval_steps_total;
-    run_with(rules, cx, exceptions, steps_total, &crate::progress::Silent)
+    run_with(rules, cx, exceptions, (steps_total, None), &crate::progress::Silent)
 }
 
-/// [`run`], telling `progress` about every object checked.
+/// [`run`] within a budget of steps and, with a shard, for that shard's objects only (see
+/// [`Shard`]); telling `progress` about every object checked.
 #[must_use]
 pub fn run_with(
     rules: &[ActiveRule],
     cx: &Context<'_>,
     exceptions: &suppress::Exceptions,
-    steps_total: u64,
+    (steps_total, shard): (u64, Option<Shard>),
     progress: &dyn Progress,
 ) -> Evaluation {
     use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
@@ -114,6 +118,10 @@ pub fn run_with(
     let check = |object: &crate::inventory::Object| {
         let mut out: Vec<Judged> = Vec::new();
         let mut problems = Vec::new();
+        if shard.is_some_and(|s| !owns(s, inv, object)) {
+            progress.advance(1);
+            return (out, problems);
+        }
         // One sink for all the rules of this object: they share what they derive from it.
         let mut sink = Sink::default();
         let mut resource = None;
@@ -184,6 +192,8 @@ pub fn run_with(
     progress.finish();
 
     let Part { mut findings, used, mut problems } = part;
+    // The tree rules' findings on other shards' objects are not this shard's.
+    findings.retain(|f| shard.is_none_or(|s| s.owns_finding(f)));
     sort_stably(&mut findings);
     let findings = merge_causes(findings);
     problems.extend(budget_spent(unchecked.into_inner(), steps_total));
@@ -241,8 +251,9 @@ fn sort_stably(findings: &mut [Finding]) {
     }
 }
 
-/// One finding per cause: findings on rendered objects with the same rule, place and message
-/// become one that lists every unit (findings are sorted, so they are neighbours up to the
+/// One finding per cause and tenant: findings on rendered objects with the same rule, place
+/// and message, on objects of the same tenant (the key of [`Shard`]), become one that lists
+/// every unit (findings are sorted, so they are neighbours up to the
 /// pointer, which list indexes may shift between units).
 fn merge_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
     // In place: the findings kept move to the front (a second vector of hundreds of thousands of
@@ -263,7 +274,7 @@ fn merge_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
         let finding = &mut rest[0];
         let same = front[group_start..kept]
             .iter_mut()
-            .find(|f| !f.units.is_empty() && f.same_cause(finding));
+            .find(|f| !f.units.is_empty() && f.same_cause(finding) && shard::same_key(f, finding));
         if let Some(same) = same {
             let more: Vec<crate::finding::Trace> = finding
                 .units
@@ -367,6 +378,11 @@ pub(crate) fn intern(name: &str) -> Arc<str> {
 
 /// The tenant a finding on `object` is counted for; a Namespace object belongs to the tenant
 /// that owns that namespace.
+/// Whether an object is a shard's.
+fn owns(shard: Shard, inv: &Inventory, object: &crate::inventory::Object) -> bool {
+    shard.owns(tenant_name(inv, object).as_deref(), &object.resource_ref())
+}
+
 fn tenant_name(inv: &Inventory, object: &crate::inventory::Object) -> Option<Arc<str>> {
     object
         .namespace

@@ -124,6 +124,10 @@ fn miette_severity(s: Severity) -> miette::Severity {
 }
 
 pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io::Result<()> {
+    if style.statistics {
+        // The counts instead of the findings (the input errors and summary still follow).
+        return super::concise::write(outcome, style, out);
+    }
     let theme =
         if style.color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
     let handler = GraphicalReportHandler::new_themed(theme)
@@ -167,10 +171,13 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
     if style.quiet {
         return Ok(());
     }
+    if !outcome.findings.is_empty() {
+        super::stats::write_rules(&super::stats::counts(&outcome.findings), out)?;
+    }
     writeln!(out, "{}", sanitize::lines(&summary_line(outcome), false))
 }
 
-fn summary_line(outcome: &Outcome) -> String {
+pub(super) fn summary_line(outcome: &Outcome) -> String {
     use std::fmt::Write as _;
     let s = &outcome.summary;
     let count = |sev: Severity| outcome.findings.iter().filter(|f| f.severity == sev).count();

@@ -34,6 +34,9 @@ struct JsonFinding<'a> {
     path: &'a str,
     resource: &'a ResourceRef,
     policy: Option<&'a str>,
+    /// The tenant that owns the object's namespace (absent for platform objects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
     /// For rendered objects: the build units, each with the way to the object's file.
@@ -110,6 +113,7 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             path: &f.path,
             resource: &f.resource,
             policy: f.policy.as_deref(),
+            tenant: f.tenant.as_deref(),
             reason: f.suppressed.as_deref(),
             units: Units(&f.units),
         }

@@ -1,13 +1,36 @@
 //! `--format markdown`: a summary for `$GITHUB_STEP_SUMMARY` or a pull request comment.
 
-use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use crate::finding::Severity;
 use crate::Outcome;
 
-/// Most findings listed one by one.
+/// Most findings (and input errors) listed one by one.
 const TOP: usize = 50;
+
+/// Most tenants and rules in the count tables (the largest counts).
+const TOP_ROWS: usize = 20;
+
+/// Longest message shown in a cell, in characters. With the row limits above, the summary
+/// stays far below GitHub's 1 MiB step-summary limit (at most about 120 rows of ~1 KiB).
+const MESSAGE_CHARS: usize = 500;
+
+/// A message cut to [`MESSAGE_CHARS`].
+fn short(message: &str) -> std::borrow::Cow<'_, str> {
+    match message.char_indices().nth(MESSAGE_CHARS) {
+        Some((at, _)) => format!("{}…", &message[..at]).into(),
+        None => message.into(),
+    }
+}
+
+/// The line under a table cut at [`TOP_ROWS`]: how many more rows, with how many findings.
+fn more(out: &mut dyn Write, rest: impl Iterator<Item = usize>, what: &str) -> io::Result<()> {
+    let (rows, findings) = rest.fold((0, 0), |(r, f), n| (r + 1, f + n));
+    if rows > 0 {
+        writeln!(out, "\n…and {rows} more {what} with {findings} findings.")?;
+    }
+    Ok(())
+}
 
 /// Text in a table cell: no line break, nothing CommonMark reads as structure (every ASCII
 /// punctuation character it could act on is backslash-escaped, which renders as the character).
@@ -69,25 +92,35 @@ pub(super) fn write(
     if outcome.findings.is_empty() && outcome.problems.is_empty() {
         return Ok(());
     }
-    let mut per_tenant: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut per_rule: BTreeMap<String, usize> = BTreeMap::new();
-    for f in &outcome.findings {
-        *per_tenant.entry(f.tenant.as_deref().unwrap_or("(platform / none)")).or_default() += 1;
-        *per_rule.entry(f.title()).or_default() += 1;
+    let sarif_left_out = super::sarif::results_left_out(outcome);
+    if sarif_left_out > 0 {
+        writeln!(
+            out,
+            "\n⚠️ The SARIF report keeps the 25,000 most severe of {} results (GitHub's limit per \
+             run): {sarif_left_out} are only in the JSON report and the log. `--shard K/N` \
+             splits a run.",
+            outcome.findings.len() + outcome.suppressed.len()
+        )?;
     }
+    let counts = super::stats::counts(&outcome.findings);
     writeln!(out)?;
     writeln!(out, "| tenant | findings |\n| --- | --- |")?;
-    for (t, n) in &per_tenant {
+    for (t, n) in counts.tenants.iter().take(TOP_ROWS) {
         writeln!(out, "| {} | {n} |", cell(t))?;
     }
+    more(out, counts.tenants.iter().skip(TOP_ROWS).map(|t| t.1), "tenants")?;
     writeln!(out)?;
-    writeln!(out, "| rule | findings |\n| --- | --- |")?;
-    for (title, n) in &per_rule {
-        writeln!(out, "| {} | {n} |", cell(title))?;
+    writeln!(out, "| rule | severity | findings |\n| --- | --- | --- |")?;
+    for r in counts.rules.iter().take(TOP_ROWS) {
+        writeln!(out, "| {} | {} | {} |", cell(&r.title), r.severity.as_str(), r.count)?;
     }
+    more(out, counts.rules.iter().skip(TOP_ROWS).map(|r| r.count), "rules")?;
     writeln!(out)?;
+    // The most severe first, in report order within a severity.
+    let mut top: Vec<&crate::finding::Finding> = outcome.findings.iter().collect();
+    top.sort_by_key(|f| std::cmp::Reverse(f.severity));
     writeln!(out, "| severity | where | rule | message |\n| --- | --- | --- | --- |")?;
-    for f in outcome.findings.iter().take(TOP) {
+    for f in top.iter().take(TOP) {
         let place = format!("{}:{}", f.source.display, f.span.start.line);
         let where_ = match link_base {
             Some(base) if !f.source.display.starts_with('/') => {
@@ -101,14 +134,21 @@ pub(super) fn write(
             "| {} | {where_} | {} | {} |",
             f.severity.as_str(),
             cell(&f.rule),
-            cell(&f.message)
+            cell(&short(&f.message))
         )?;
     }
     if outcome.findings.len() > TOP {
-        writeln!(out, "\n…and {} more.", outcome.findings.len() - TOP)?;
+        writeln!(
+            out,
+            "\n…and {} more: every finding is in the SARIF report and the job's log.",
+            outcome.findings.len() - TOP
+        )?;
     }
-    for p in &outcome.problems {
-        writeln!(out, "\n- ❌ {}", cell(&p.to_string()))?;
+    for p in outcome.problems.iter().take(TOP) {
+        writeln!(out, "\n- ❌ {}", cell(&short(&p.to_string())))?;
+    }
+    if outcome.problems.len() > TOP {
+        writeln!(out, "\n…and {} more input errors.", outcome.problems.len() - TOP)?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! Entry point: [`write`].
 
 pub mod catalog;
+mod concise;
 mod github;
 mod human;
 mod json;
@@ -11,6 +12,7 @@ mod markdown;
 mod policy_report;
 pub mod sanitize;
 mod sarif;
+mod stats;
 
 use std::io::{self, Write};
 
@@ -21,6 +23,8 @@ use crate::Outcome;
 pub enum Format {
     /// Compiler-style diagnostics with source excerpts.
     Human,
+    /// One line per finding: `file:line:col: severity RULE message`.
+    Concise,
     /// Machine-readable JSON (schema in README).
     Json,
     /// SARIF 2.1.0, for GitHub code scanning.
@@ -36,14 +40,35 @@ pub enum Format {
 }
 
 /// How human output looks.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools, reason = "command-line switches are booleans")]
 pub struct Style {
     pub color: bool,
     /// Also show the findings a suppression accepts.
     pub show_suppressed: bool,
     /// Human output without the closing summary line (`--quiet`).
     pub quiet: bool,
+    /// Human and concise output: counts per rule and per tenant instead of the findings.
+    pub statistics: bool,
+    /// The most workflow-command annotations `--format github` prints (then one notice).
+    pub max_annotations: usize,
 }
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            color: false,
+            show_suppressed: false,
+            quiet: false,
+            statistics: false,
+            max_annotations: DEFAULT_MAX_ANNOTATIONS,
+        }
+    }
+}
+
+/// GitHub shows ten annotations of a type per step; 50 keeps the errors that matter visible
+/// without flooding the pull request.
+pub const DEFAULT_MAX_ANNOTATIONS: usize = 50;
 
 /// Where reports point back to: the `file://` URI of the directory paths are relative to
 /// (SARIF), and a web base for links to files (Markdown).
@@ -51,6 +76,12 @@ pub struct Style {
 pub struct Links {
     pub root_uri: Option<String>,
     pub web_base: Option<String>,
+    /// The report paths of the files a pull request changed, when known: their annotations
+    /// come first.
+    pub changed: Option<std::collections::HashSet<String>>,
+    /// The SARIF run's category (`automationDetails.id` is `CATEGORY/`): `mtk-lint`, or
+    /// `mtk-lint/shard-K-of-N` for a shard, so that code scanning keeps each shard's alerts.
+    pub sarif_category: Option<String>,
 }
 
 /// A file path as the path of a URI reference: everything but unreserved characters and `/`
@@ -79,9 +110,10 @@ pub fn write(
 ) -> io::Result<()> {
     match format {
         Format::Human => human::write(outcome, style, out),
+        Format::Concise => concise::write(outcome, style, out),
         Format::Json => json::write(outcome, style, out),
-        Format::Sarif => sarif::write(outcome, links.root_uri.as_deref(), out),
-        Format::Github => github::write(outcome, out),
+        Format::Sarif => sarif::write(outcome, links, out),
+        Format::Github => github::write(outcome, style, links.changed.as_ref(), out),
         Format::Markdown => markdown::write(outcome, links.web_base.as_deref(), out),
         Format::Junit => junit::write(outcome, out),
         Format::PolicyReport => policy_report::write(outcome, out),

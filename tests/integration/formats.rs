@@ -138,12 +138,13 @@ fn github_annotations_follow_the_workflow_command_syntax() {
         r"^::(error|warning|notice) file=[^,:]+,line=\d+,col=\d+,endLine=\d+,endColumn=\d+,title=[^:,]+::[^\r\n]+$",
     )
     .unwrap();
-    for l in &lines[..3] {
+    // Input errors first, then findings by severity.
+    assert!(lines[0].starts_with("::error file=testdata/report/tenants/team-a/broken.yaml,line=5,col=1,title=mtk-lint error::"));
+    for l in &lines[1..] {
         assert!(finding.is_match(l), "{l}");
     }
-    assert!(lines[0]
+    assert!(lines[1]
         .starts_with("::error file=testdata/report/tenants/team-a/deploy.yaml,line=13,col=27,"));
-    assert!(lines[3].starts_with("::error file=testdata/report/tenants/team-a/broken.yaml,line=5,col=1,title=mtk-lint error::"));
 }
 
 #[test]
@@ -186,7 +187,7 @@ fn junit_policy_reports_and_several_outputs_from_one_run() {
 
     let md = std::fs::read_to_string(out("summary.md")).unwrap();
     assert!(md.starts_with("## mtk-lint\n"));
-    assert!(md.contains("| MTK-SEC-001 privileged-container | 4 |"), "{md}");
+    assert!(md.contains("| MTK-SEC-001 privileged-container | error | 4 |"), "{md}");
 
     let run =
         mtk(&["--format", "json", "--format", "sarif", "rules/privileged-container/fail.yaml"]);
@@ -197,7 +198,7 @@ fn junit_policy_reports_and_several_outputs_from_one_run() {
 /// What each format prints for the report fixture.
 #[test]
 fn every_format_on_one_set_of_findings() {
-    for format in ["sarif", "github", "markdown", "junit", "policy-report"] {
+    for format in ["concise", "sarif", "github", "markdown", "junit", "policy-report"] {
         let run = mtk(&["--format", format, "--select", SELECT, "testdata/report"]);
         assert_eq!(run.code, 2, "{format}");
         let cwd = repo().display().to_string();
@@ -215,7 +216,7 @@ fn a_policy_rule_is_named_once_in_every_report() {
         |format| ["--format", format, "--policy", "examples/policies", "examples/flux-fleet"];
     let markdown = mtk(&args("markdown")).stdout;
     assert!(
-        markdown.contains("\n| disallow-privileged/autogen-privileged-containers | 1 |\n"),
+        markdown.contains("\n| disallow-privileged/autogen-privileged-containers | error | 1 |\n"),
         "{markdown}"
     );
     assert!(markdown.contains("\n| MTK-SEC-001 privileged-container | "), "{markdown}");

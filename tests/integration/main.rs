@@ -1,6 +1,7 @@
 //! All integration tests, in one binary (ripgrep style).
 
 mod action;
+mod adopt;
 mod cli;
 mod comforts;
 mod fleet;
