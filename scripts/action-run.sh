@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs mtk-lint for the GitHub Action: annotations on stdout (workflow commands), the SARIF
+# Runs mtk-lint for the GitHub Action: annotations on stdout (workflow commands, capped; inside
+# a pull request mtk-lint puts the files changed since origin/$GITHUB_BASE_REF first), the SARIF
 # report, the job summary, and the step outputs `findings` and `sarif-file`.
 # Inputs come as INPUT_* variables; GITHUB_OUTPUT and GITHUB_STEP_SUMMARY are files.
 set -uo pipefail
@@ -11,6 +12,9 @@ trap 'rm -rf "$tmp"' EXIT
 args=(--format github --output "sarif=$sarif" --output "json=$tmp/report.json" --output "markdown=$tmp/summary.md")
 args+=(--fail-on "${INPUT_FAIL_ON:-error}")
 if [ -n "${INPUT_CONFIG:-}" ]; then args+=(--config "$INPUT_CONFIG"); fi
+if [ -n "${INPUT_BASELINE:-}" ]; then args+=(--baseline "$INPUT_BASELINE"); fi
+if [ -n "${INPUT_SHARD:-}" ]; then args+=(--shard "$INPUT_SHARD"); fi
+args+=(--max-annotations "${INPUT_MAX_ANNOTATIONS:-50}")
 for p in ${INPUT_POLICIES:-}; do args+=(--policy "$p"); done
 # Paths are split on whitespace, as documented for the `paths` input.
 read -r -a paths <<< "${INPUT_PATHS:-.}"

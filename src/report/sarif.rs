@@ -321,3 +321,94 @@ pub(super) fn write(
     super::sanitize::write_json(&doc, out)?;
     writeln!(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::load::source::{Pos, SourceFile, Span};
+
+    fn finding(severity: Severity, line: u32, end_line: u32) -> Finding {
+        Finding {
+            rule: Arc::from("MTK-SEC-001"),
+            name: Arc::from("privileged-container"),
+            severity,
+            message: "m".into(),
+            help: None,
+            source: Arc::new(SourceFile::new("a.yaml".into(), None, "".into())),
+            span: Span::new(Pos { line, col: 4 }, Pos { line: end_line, col: 9 }),
+            document: 0,
+            path: String::new(),
+            resource: Arc::new(crate::finding::ResourceRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: "a".into(),
+                name: "p".into(),
+            }),
+            policy: None,
+            suppressed: None,
+            tenant: None,
+            units: Arc::from([]),
+        }
+    }
+
+    #[test]
+    fn a_run_keeps_githubs_limit_of_results_the_most_severe_first() {
+        // 30,000 warnings, then 100 errors and 10 suppressed errors at the end.
+        let mut findings: Vec<Finding> =
+            (0..30_000).map(|i| finding(Severity::Warning, i + 1, i + 1)).collect();
+        findings.extend((0..100).map(|i| finding(Severity::Error, 40_000 + i, 40_000 + i)));
+        let suppressed = (0..10)
+            .map(|_| Finding { suppressed: Some("ok".into()), ..finding(Severity::Error, 1, 1) })
+            .collect();
+        let outcome = Outcome { findings, suppressed, ..Outcome::default() };
+        let (kept, left_out) = selected(&outcome);
+        assert_eq!((kept.len(), left_out), (MAX_RESULTS, 30_110 - MAX_RESULTS));
+        assert_eq!(results_left_out(&outcome), left_out);
+        assert_eq!(kept.iter().filter(|f| f.severity == Severity::Error).count(), 100);
+        assert!(kept.iter().all(|f| f.suppressed.is_none()), "suppressed ones go first");
+        // In report order: the errors, last in the report, are last.
+        assert_eq!(kept.last().unwrap().span.start.line, 40_099);
+
+        let mut out = Vec::new();
+        write(&outcome, &super::super::Links::default(), &mut out).unwrap();
+        let doc: Value = serde_json::from_slice(&out).unwrap();
+        let run = &doc["runs"][0];
+        assert_eq!(run["results"].as_array().unwrap().len(), MAX_RESULTS);
+        let notes = run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
+        let text = notes[0]["message"]["text"].as_str().unwrap();
+        assert!(text.starts_with("5110 of 30110 results and 0 of 0 rules left out"), "{text}");
+        assert_eq!(run["automationDetails"]["id"], "mtk-lint/");
+    }
+
+    #[test]
+    fn a_span_over_several_lines_is_its_first_line_and_the_whole_range_is_related() {
+        let (region, full) = regions(&finding(Severity::Error, 3, 3));
+        assert_eq!(
+            region,
+            json!({"startLine": 3, "startColumn": 5, "endLine": 3, "endColumn": 10})
+        );
+        assert!(full.is_none());
+        let f = finding(Severity::Error, 3, 8);
+        let (region, full) = regions(&f);
+        assert_eq!(region, json!({"startLine": 3, "startColumn": 5}));
+        assert_eq!(
+            full,
+            Some(json!({"startLine": 3, "startColumn": 5, "endLine": 8, "endColumn": 10}))
+        );
+        let r = result(&f, None);
+        assert_eq!(r["relatedLocations"][0]["message"]["text"], "the whole field");
+        assert_eq!(r["relatedLocations"][0]["physicalLocation"]["region"]["endLine"], 8);
+    }
+
+    #[test]
+    fn every_rule_is_a_security_rule_with_its_category() {
+        assert_eq!(tags("MTK-NET-002"), ["security", "multi-tenancy", "network-isolation"]);
+        assert_eq!(
+            tags("require-labels/check-for-labels"),
+            ["security", "multi-tenancy", "kyverno-policy"]
+        );
+        assert_eq!(security_severity(Severity::Error), "8.0");
+    }
+}

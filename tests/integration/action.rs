@@ -62,3 +62,51 @@ fn the_action_annotates_summarises_and_writes_sarif() {
         dir.path().join("good.sarif").display()
     )));
 }
+
+/// The action's `baseline` and `max-annotations` inputs reach mtk-lint.
+#[test]
+fn the_action_takes_a_baseline_and_caps_its_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = dir.path().join("baseline.json");
+    let write = Command::new(env!("CARGO_BIN_EXE_mtk-lint"))
+        .current_dir(repo())
+        .args(["--quiet", "--write-baseline"])
+        .arg(&baseline)
+        .arg("examples/node-pools/bad")
+        .output()
+        .unwrap();
+    assert_eq!(write.status.code(), Some(1));
+    let run = |extra: &[(&str, &std::ffi::OsStr)]| {
+        let mut cmd = Command::new("bash");
+        cmd.arg(repo().join("scripts/action-run.sh"))
+            .current_dir(repo())
+            .env("MTK_LINT", env!("CARGO_BIN_EXE_mtk-lint"))
+            .env("INPUT_PATHS", "examples/node-pools/bad")
+            .env("INPUT_SARIF_FILE", dir.path().join("out.sarif"))
+            .env("GITHUB_OUTPUT", dir.path().join("github_output"))
+            .env_remove("GITHUB_BASE_REF");
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    let capped = run(&[("INPUT_MAX_ANNOTATIONS", "3".as_ref())]);
+    assert_eq!(capped.status.code(), Some(1));
+    let stdout = String::from_utf8(capped.stdout).unwrap();
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("::error ")).count(), 3, "{stdout}");
+    assert!(
+        stdout.lines().last().unwrap().starts_with("::notice title=mtk-lint::4 more"),
+        "{stdout}"
+    );
+
+    let accepted = run(&[("INPUT_BASELINE", baseline.as_os_str())]);
+    assert_eq!(accepted.status.code(), Some(0), "{}", String::from_utf8_lossy(&accepted.stdout));
+    let outputs = std::fs::read_to_string(dir.path().join("github_output")).unwrap();
+    assert!(
+        outputs.ends_with(&format!(
+            "findings=0\nsarif-file={}\n",
+            dir.path().join("out.sarif").display()
+        )),
+        "{outputs}"
+    );
+}
