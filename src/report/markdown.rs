@@ -96,9 +96,9 @@ pub(super) fn write(
     if sarif_left_out > 0 {
         writeln!(
             out,
-            "\n⚠️ The SARIF report keeps the 25,000 most severe of {} results (GitHub's limit per \
-             run): {sarif_left_out} are only in the JSON report and the log. `--shard K/N` \
-             splits a run.",
+            "\n⚠️ The SARIF report leaves out at least {sarif_left_out} of {} results, the least \
+             severe (GitHub accepts 25,000 per run): they are in the JSON report and the log. \
+             `--shard K/N` splits a run.",
             outcome.findings.len() + outcome.suppressed.len()
         )?;
     }
@@ -151,4 +151,44 @@ pub(super) fn write(
         writeln!(out, "\n…and {} more input errors.", outcome.problems.len() - TOP)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::testing::finding;
+    use crate::error::Problem;
+    use crate::finding::Severity;
+    use crate::Outcome;
+
+    #[test]
+    fn a_summary_of_a_huge_run_lists_the_top_tenants_and_rules_and_stays_under_one_mib() {
+        let long = "x".repeat(5_000);
+        let findings = (0..20_000u32)
+            .map(|i| {
+                let mut f = finding(Severity::Warning, i + 1, i + 1);
+                f.tenant = Some(Arc::from(format!("tenant-{:04}", i % 1000 + i / 1000)));
+                f.rule = Arc::from(format!("policy-{}/rule", i % 300));
+                f.message = long.clone();
+                f
+            })
+            .collect();
+        let problems =
+            (0..5_000).map(|i| Problem::new(format!("f{i}.yaml"), None, long.clone())).collect();
+        let outcome = Outcome { findings, problems, ..Outcome::default() };
+        let mut out = Vec::new();
+        super::write(&outcome, None, &mut out).unwrap();
+        let md = String::from_utf8(out).unwrap();
+        assert!(md.len() < 1 << 20, "{} bytes", md.len());
+        // tenant-0019 has the most findings (i % 1000 + i / 1000 peaks in the middle).
+        let tenants = md.split("| tenant | findings |").nth(1).unwrap();
+        let first = tenants.lines().nth(2).unwrap();
+        assert!(first.starts_with("| tenant-0019 | 20 |"), "{first}");
+        assert!(md.contains("…and 999 more tenants with "), "{}", &md[..2000]);
+        assert!(md.contains("…and 280 more rules with "));
+        assert!(md.contains("…and 4950 more input errors."));
+        assert!(md.contains(&format!("{}…", "x".repeat(500))));
+        assert!(!md.contains(&"x".repeat(501)));
+    }
 }

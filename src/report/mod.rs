@@ -119,3 +119,36 @@ pub fn write(
         Format::PolicyReport => policy_report::write(outcome, out),
     }
 }
+
+/// Findings for the writers' tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::Arc;
+
+    use crate::finding::{Finding, Severity};
+    use crate::load::source::{Pos, SourceFile, Span};
+
+    pub(crate) fn finding(severity: Severity, line: u32, end_line: u32) -> Finding {
+        Finding {
+            rule: Arc::from("MTK-SEC-001"),
+            name: Arc::from("privileged-container"),
+            severity,
+            message: "m".into(),
+            help: None,
+            source: Arc::new(SourceFile::new("a.yaml".into(), None, "".into())),
+            span: Span::new(Pos { line, col: 4 }, Pos { line: end_line, col: 9 }),
+            document: 0,
+            path: String::new(),
+            resource: Arc::new(crate::finding::ResourceRef {
+                api_version: "v1".into(),
+                kind: "Pod".into(),
+                namespace: "a".into(),
+                name: "p".into(),
+            }),
+            policy: None,
+            suppressed: None,
+            tenant: None,
+            units: Arc::from([]),
+        }
+    }
+}

@@ -51,6 +51,8 @@ const MAX_RULES: usize = 25_000;
 const MAX_RELATED: usize = 100;
 /// Tags per rule GitHub reads (10 of them shown).
 const MAX_TAGS: usize = 10;
+/// The largest upload, gzipped.
+const MAX_UPLOAD: usize = 10 * 1000 * 1000;
 
 /// The region of a span: a span on one line as it is; a span over several lines as its first
 /// line from its start column (code scanning shows an alert on its region's lines, and a diff
@@ -159,19 +161,19 @@ fn tags(id: &str) -> Vec<&'static str> {
     tags
 }
 
-/// The findings written as results: all of them when they fit GitHub's limit; else the
-/// unsuppressed ones by severity (errors first), then the suppressed ones, up to the limit —
-/// in report order — and how many were left out.
-fn selected(outcome: &Outcome) -> (Vec<&Finding>, usize) {
+/// The findings written as results: all of them when they fit `limit`; else the unsuppressed
+/// ones by severity (errors first), then the suppressed ones, up to the limit — in report
+/// order — and how many were left out.
+fn selected(outcome: &Outcome, limit: usize) -> (Vec<&Finding>, usize) {
     let all: Vec<&Finding> = outcome.findings.iter().chain(&outcome.suppressed).collect();
-    if all.len() <= MAX_RESULTS {
+    if all.len() <= limit {
         return (all, 0);
     }
     let mut order: Vec<usize> = (0..all.len()).collect();
     order.sort_by_key(|&i| (all[i].suppressed.is_some(), std::cmp::Reverse(all[i].severity), i));
-    let mut keep = order[..MAX_RESULTS].to_vec();
+    let mut keep = order[..limit].to_vec();
     keep.sort_unstable();
-    let left_out = all.len() - MAX_RESULTS;
+    let left_out = all.len() - limit;
     (keep.into_iter().map(|i| all[i]).collect(), left_out)
 }
 
@@ -216,12 +218,48 @@ impl Serialize for Results<'_> {
     }
 }
 
+/// Writes the SARIF log within GitHub's limits: at most [`MAX_RESULTS`] results and, when the
+/// log is larger than [`MAX_UPLOAD`] gzipped, fewer (the most severe kept) until it fits.
 pub(super) fn write(
     outcome: &Outcome,
     links: &super::Links,
     out: &mut dyn Write,
 ) -> io::Result<()> {
-    let (findings, left_out) = selected(outcome);
+    let mut limit = MAX_RESULTS;
+    loop {
+        let log = render(outcome, links, limit)?;
+        let results = (outcome.findings.len() + outcome.suppressed.len()).min(limit);
+        // gzip never makes a log much larger than it is: only a large one is measured.
+        let gzipped = if log.len() <= MAX_UPLOAD { log.len() } else { gzipped_len(&log)? };
+        if gzipped <= MAX_UPLOAD || results == 0 {
+            return out.write_all(&log);
+        }
+        // Results make up nearly all of a large log: keep the share that fits, with a margin.
+        limit = (results as u128 * MAX_UPLOAD as u128 * 9 / 10 / gzipped as u128) as usize;
+    }
+}
+
+/// The size of `bytes` gzipped (at the fast level, which compresses less than the upload
+/// action does: a log that fits here fits there).
+fn gzipped_len(bytes: &[u8]) -> io::Result<usize> {
+    struct Count(usize);
+    impl Write for Count {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut gz = flate2::write::GzEncoder::new(Count(0), flate2::Compression::fast());
+    gz.write_all(bytes)?;
+    Ok(gz.finish()?.0)
+}
+
+/// The SARIF log with at most `limit` results.
+fn render(outcome: &Outcome, links: &super::Links, limit: usize) -> io::Result<Vec<u8>> {
+    let (findings, left_out) = selected(outcome, limit);
     // Rules no kept result names are left out first when there are too many.
     let mut infos: Vec<&crate::finding::RuleInfo> = outcome.rules.iter().collect();
     let mut rules_left_out = 0;
@@ -280,9 +318,9 @@ pub(super) fn write(
     if left_out > 0 || rules_left_out > 0 {
         let text = format!(
             "{left_out} of {} results and {rules_left_out} of {} rules left out: GitHub code \
-             scanning accepts {MAX_RESULTS} results and {MAX_RULES} rules per run (the most \
-             severe unsuppressed findings were kept; every finding is in the JSON report, and \
-             --shard K/N splits a run)",
+             scanning accepts {MAX_RESULTS} results and {MAX_RULES} rules per run and 10 MB \
+             gzipped per upload (the most severe unsuppressed findings were kept; every \
+             finding is in the JSON report, and --shard K/N splits a run)",
             outcome.findings.len() + outcome.suppressed.len(),
             outcome.rules.len()
         );
@@ -318,40 +356,17 @@ pub(super) fn write(
         runs: [run],
         version: "2.1.0",
     };
-    super::sanitize::write_json(&doc, out)?;
-    writeln!(out)
+    let mut out = Vec::new();
+    super::sanitize::write_json(&doc, &mut out)?;
+    out.push(b'\n');
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
+    use super::super::testing::finding;
     use super::*;
-    use crate::load::source::{Pos, SourceFile, Span};
-
-    fn finding(severity: Severity, line: u32, end_line: u32) -> Finding {
-        Finding {
-            rule: Arc::from("MTK-SEC-001"),
-            name: Arc::from("privileged-container"),
-            severity,
-            message: "m".into(),
-            help: None,
-            source: Arc::new(SourceFile::new("a.yaml".into(), None, "".into())),
-            span: Span::new(Pos { line, col: 4 }, Pos { line: end_line, col: 9 }),
-            document: 0,
-            path: String::new(),
-            resource: Arc::new(crate::finding::ResourceRef {
-                api_version: "v1".into(),
-                kind: "Pod".into(),
-                namespace: "a".into(),
-                name: "p".into(),
-            }),
-            policy: None,
-            suppressed: None,
-            tenant: None,
-            units: Arc::from([]),
-        }
-    }
 
     #[test]
     fn a_run_keeps_githubs_limit_of_results_the_most_severe_first() {
@@ -363,7 +378,7 @@ mod tests {
             .map(|_| Finding { suppressed: Some("ok".into()), ..finding(Severity::Error, 1, 1) })
             .collect();
         let outcome = Outcome { findings, suppressed, ..Outcome::default() };
-        let (kept, left_out) = selected(&outcome);
+        let (kept, left_out) = selected(&outcome, MAX_RESULTS);
         assert_eq!((kept.len(), left_out), (MAX_RESULTS, 30_110 - MAX_RESULTS));
         assert_eq!(results_left_out(&outcome), left_out);
         assert_eq!(kept.iter().filter(|f| f.severity == Severity::Error).count(), 100);
@@ -380,6 +395,42 @@ mod tests {
         let text = notes[0]["message"]["text"].as_str().unwrap();
         assert!(text.starts_with("5110 of 30110 results and 0 of 0 rules left out"), "{text}");
         assert_eq!(run["automationDetails"]["id"], "mtk-lint/");
+    }
+
+    #[test]
+    fn a_log_larger_than_githubs_upload_limit_keeps_the_most_severe_results_that_fit() {
+        // 3,000 findings with 10 KB of incompressible text each: about 16 MB gzipped.
+        let mut seed = [0u8; 32];
+        let findings: Vec<Finding> = (0..3000u32)
+            .map(|i| {
+                let mut message = String::with_capacity(10_240);
+                while message.len() < 10_000 {
+                    seed = Sha256::digest(seed).into();
+                    for b in seed {
+                        use std::fmt::Write as _;
+                        let _ = write!(message, "{b:02x}");
+                    }
+                }
+                let severity = if i % 10 == 0 { Severity::Error } else { Severity::Warning };
+                Finding { message, ..finding(severity, i + 1, i + 1) }
+            })
+            .collect();
+        let outcome = Outcome { findings, ..Outcome::default() };
+        let mut out = Vec::new();
+        write(&outcome, &super::super::Links::default(), &mut out).unwrap();
+        assert!(out.len() > MAX_UPLOAD, "the test's log is large");
+        let gz = gzipped_len(&out).unwrap();
+        assert!(gz <= MAX_UPLOAD, "{gz} bytes gzipped");
+        let doc: Value = serde_json::from_slice(&out).unwrap();
+        let results = doc["runs"][0]["results"].as_array().unwrap();
+        assert!(results.len() < 3000 && results.len() > 1000, "{}", results.len());
+        let errors = results.iter().filter(|r| r["level"] == "error").count();
+        assert_eq!(errors, 300, "every error kept");
+        let notes =
+            doc["runs"][0]["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();
+        let text = notes[0]["message"]["text"].as_str().unwrap();
+        assert!(text.starts_with(&format!("{} of 3000 results", 3000 - results.len())), "{text}");
+        assert!(text.contains("10 MB gzipped per upload"), "{text}");
     }
 
     #[test]
