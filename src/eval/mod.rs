@@ -279,7 +279,9 @@ fn merge_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
             let more: Vec<crate::finding::Trace> = finding
                 .units
                 .iter()
-                .filter(|trace| !same.units.iter().any(|t| t.unit == trace.unit))
+                .filter(|trace| {
+                    !same.units.iter().any(|t| t.unit == trace.unit && t.cluster == trace.cluster)
+                })
                 .cloned()
                 .collect();
             if !more.is_empty() {

@@ -111,13 +111,17 @@ impl PartialEq for Root {
     }
 }
 
-/// An object a unit's patch deleted (`$patch: delete`): the cluster does not receive it.
+/// An object a unit's patch deleted (`$patch: delete`) or a chart's values switch left out: the
+/// cluster does not receive it.
 #[derive(Debug)]
 pub struct Removed {
     pub root: Node,
     pub unit: Arc<Unit>,
-    /// The patch line that deletes it (inventory file index, span).
+    /// The patch line that deletes it (inventory file index, span), or the `false` of the
+    /// values switch that left it out of a chart.
     pub cause: (usize, Span),
+    /// Left out by a chart's values switch, not deleted by a patch.
+    pub switch: bool,
 }
 
 impl Removed {

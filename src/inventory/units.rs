@@ -993,7 +993,8 @@ impl Units<'_, '_> {
             let cause = (number(d.file), d.span);
             let (root, _) = d.object.into_node();
             self.settled[k].1.push(rendered.deleted.len());
-            rendered.deleted.push(Removed { root, unit: Arc::clone(&unit), cause });
+            let switch = d.switch;
+            rendered.deleted.push(Removed { root, unit: Arc::clone(&unit), cause, switch });
         }
     }
 
@@ -1033,7 +1034,12 @@ impl Units<'_, '_> {
         }
         for i in &deleted {
             let d = &self.rendered.deleted[*i];
-            let copy = Removed { root: d.root.clone(), unit: Arc::clone(&unit), cause: d.cause };
+            let copy = Removed {
+                root: d.root.clone(),
+                unit: Arc::clone(&unit),
+                cause: d.cause,
+                switch: d.switch,
+            };
             self.rendered.deleted.push(copy);
         }
         self.make_room(k + 1);

@@ -106,13 +106,16 @@ fn path_key(path: &Path) -> std::borrow::Cow<'_, std::ffi::OsStr> {
     }
 }
 
-/// An object a `$patch: delete` took out of a build: what the cluster does not receive, and the
-/// patch line (`$patch: delete`) that is why.
+/// An object a `$patch: delete` took out of a build, or a chart's values switch left out: what
+/// the cluster does not receive, and the line that is why.
 #[derive(Clone, Debug)]
 pub struct Deleted {
     pub object: Tree,
     pub file: u32,
     pub span: Span,
+    /// Left out of a chart's output by a values switch turned off (the span is its `false`),
+    /// not deleted by a patch.
+    pub switch: bool,
 }
 
 /// A file a build read, by the number the build gave it.

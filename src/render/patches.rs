@@ -466,7 +466,12 @@ fn apply_patch(
     }
     for i in deleted.into_iter().rev() {
         let object = out.remove(i);
-        disk.deleted.borrow_mut().push(Deleted { object, file: cause.0, span: cause.1 });
+        disk.deleted.borrow_mut().push(Deleted {
+            object,
+            file: cause.0,
+            span: cause.1,
+            switch: false,
+        });
     }
     if !matched && target.is_none() {
         let name = want_name.unwrap_or("");

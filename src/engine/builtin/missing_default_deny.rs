@@ -90,10 +90,18 @@ fn check(params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                             cluster,
                             Some(d.cause),
                             "/metadata",
-                            format!(
-                                "{message}: this patch deletes NetworkPolicy `{name}` ({})",
-                                d.unit.name
-                            ),
+                            if d.switch {
+                                format!(
+                                    "{message}: this value leaves the chart's NetworkPolicy \
+                                     `{name}` out ({})",
+                                    d.unit.name
+                                )
+                            } else {
+                                format!(
+                                    "{message}: this patch deletes NetworkPolicy `{name}` ({})",
+                                    d.unit.name
+                                )
+                            },
                         );
                     }
                     None => sink.report_in(at, cluster, None, "/metadata", message),

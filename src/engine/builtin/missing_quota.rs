@@ -78,7 +78,8 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                     tenant.name,
                     missing.join(" and no ")
                 );
-                // A patch that deleted one in this cluster is what to change.
+                // A patch that deleted one in this cluster (or a values switch that left a
+                // chart's out) is what to change.
                 let cause = cluster.and_then(|c| {
                     missing.iter().find_map(|kind| deleted.get(&(*kind, namespace, c)))
                 });
@@ -88,7 +89,15 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
                         cluster,
                         Some(d.cause),
                         "/metadata",
-                        format!("{message}: this patch deletes it ({})", d.unit.name),
+                        if d.switch {
+                            format!(
+                                "{message}: this value leaves the chart's {} out ({})",
+                                d.kind(),
+                                d.unit.name
+                            )
+                        } else {
+                            format!("{message}: this patch deletes it ({})", d.unit.name)
+                        },
                     ),
                     None => sink.report_in(at, cluster, None, "/metadata", message),
                 }

@@ -17,6 +17,11 @@ type Result<T> = std::result::Result<T, Error>;
 pub const MAX_STEPS: u64 = 10_000_000;
 pub const MAX_OUTPUT: usize = 64 << 20;
 
+/// How many branches a `false` switch left out one execution runs to see the objects they
+/// would write, and the steps each may take (beside the execution's own [`MAX_STEPS`]).
+pub const MAX_WOULD: u32 = 64;
+pub const WOULD_STEPS: u64 = 100_000;
+
 /// How deep `{{template}}` calls may nest before execution stops with an error (Go allows
 /// 100,000; this engine recurses on the thread's stack, and charts nest a few levels).
 pub const MAX_DEPTH: usize = 100;
@@ -146,6 +151,7 @@ impl Templates {
             vars: vec![("$".into(), data.clone())],
             read: Vec::new(),
             skips: Vec::new(),
+            woulds: 0,
             depth: 0,
             steps: 0,
             source: Rc::clone(&body.source),
@@ -212,6 +218,9 @@ pub struct Skip {
     /// The indentation of the branch's first line of text (the keys it would have written),
     /// when it starts with text.
     pub indent: Option<usize>,
+    /// What the branch would have written had the switch been on, when it writes objects
+    /// (its text has a `kind:` line): the objects the switch leaves out of the output.
+    pub would: Option<String>,
 }
 
 impl Written {
@@ -238,6 +247,8 @@ pub struct Exec<'a> {
     read: Vec<Read>,
     /// Branches a `false` switch left out (when recording).
     skips: Vec<Skip>,
+    /// Left-out branches run to see what they would write (at most [`MAX_WOULD`]).
+    woulds: u32,
     depth: usize,
     /// Nodes and commands evaluated so far (`tpl` texts included).
     steps: u64,
@@ -281,6 +292,7 @@ impl Exec<'_> {
             vars: vec![("$".into(), dot.clone())],
             read: Vec::new(),
             skips: Vec::new(),
+            woulds: MAX_WOULD,
             depth: self.depth + 1,
             steps: self.steps,
             source: Rc::clone(&body.source),
@@ -467,6 +479,7 @@ impl Exec<'_> {
             self.walk_list(dot, else_list)
         } else {
             if self.templates.record_reads && value == Value::Bool(false) && !self.read.is_empty() {
+                let would = if with { None } else { self.would_write(dot, &c.list) };
                 let (at, template) = (self.out.len(), Rc::clone(&self.source));
                 let indent = match c.list.first() {
                     Some(Node::Text(_, text)) => text
@@ -476,12 +489,37 @@ impl Exec<'_> {
                     _ => None,
                 };
                 let read = std::mem::take(&mut self.read);
-                self.skips.push(Skip { at, template, read, indent });
+                self.skips.push(Skip { at, template, read, indent, would });
             }
             Ok(())
         };
         self.vars.truncate(mark);
         result
+    }
+
+    /// What `list`, a branch a `false` switch left out, would write had the switch been on —
+    /// when its text writes objects (a `kind:` line) and the template changes no data (`set`,
+    /// `unset`, `merge`): run with a budget of its own ([`WOULD_STEPS`]), then undone. `None`
+    /// when it fails, or past [`MAX_WOULD`] such runs in one execution.
+    fn would_write(&mut self, dot: &Value, list: &[Node]) -> Option<String> {
+        let objects = |n: &Node| matches!(n, Node::Text(_, t) if t.lines().any(|l| l.trim_start().starts_with("kind:")));
+        let text = &self.source.text;
+        let changes_data = ["(set ", "{{ set ", "{{- set ", " set $", " set .", "unset ", "merge"]
+            .iter()
+            .any(|f| text.contains(f));
+        if self.woulds >= MAX_WOULD || !list.iter().any(objects) || changes_data {
+            return None;
+        }
+        self.woulds += 1;
+        let (out, marks, skips) = (self.out.len(), self.marks.len(), self.skips.len());
+        let (vars, steps, read) = (self.vars.clone(), self.steps, std::mem::take(&mut self.read));
+        self.steps = self.steps.max(MAX_STEPS.saturating_sub(WOULD_STEPS));
+        let result = self.walk_list(dot, list);
+        let written = self.out.split_off(out);
+        self.marks.truncate(marks);
+        self.skips.truncate(skips);
+        (self.vars, self.steps, self.read) = (vars, steps, read);
+        result.is_ok().then_some(written)
     }
 
     fn walk_range(&mut self, dot: &Value, c: &Control) -> std::result::Result<(), Stop> {

@@ -128,3 +128,30 @@ fn the_output_says_which_line_wrote_it() {
     assert_eq!(w.source_of(at("web")), Some(("chart/templates/pod.yaml", 3)));
     assert_eq!(w.source_of(at("x: 1")), Some(("chart/templates/_helpers.tpl", 3)));
 }
+
+/// A branch a `false` switch left out that writes objects is run to see what it would write
+/// (with a budget of its own, undone: the output, the steps and the variables are as before);
+/// one that would change data (`set`) is not run.
+#[test]
+fn a_switched_off_branch_says_what_objects_it_would_have_written() {
+    let funcs = Funcs::builtins();
+    let mut set = Templates::default();
+    set.record_reads = true;
+    let text = "{{- $n := \"a\" }}{{- if .on }}\nkind: NetworkPolicy\nname: {{ .name }}{{ $n = \"b\" }}\n{{- end }}\nn: {{ $n }}\n\
+                {{- if .on }}\nkind: Loop\n{{- range 1000000 }}{{ . }}{{ end }}\n{{- end }}";
+    set.parse("t.yaml", text, &funcs).unwrap();
+    let data = Value::from_json(&serde_json::json!({"on": false, "name": "deny"}));
+    let w = set.execute_traced("t.yaml", &data, &funcs).unwrap();
+    assert_eq!(w.text, "\nn: a", "nothing of the branches, and the variable as it was");
+    assert_eq!(w.skips.len(), 2);
+    assert_eq!(w.skips[0].would.as_deref(), Some("\nkind: NetworkPolicy\nname: deny"));
+    assert_eq!(w.skips[1].would, None, "past its budget of steps: nothing");
+
+    let mut set = Templates::default();
+    set.record_reads = true;
+    // (Sprig's `set` is Helm's; the test only needs its spelling: the guard reads the text.)
+    let text = "{{- if .on }}\nkind: X\n{{/* $_ := set . \"on\" true */}}{{- end }}";
+    set.parse("t.yaml", text, &funcs).unwrap();
+    let w = set.execute_traced("t.yaml", &data, &funcs).unwrap();
+    assert_eq!(w.skips[0].would, None, "a template that changes data is not run");
+}

@@ -224,6 +224,22 @@ struct Provenance<'a> {
 }
 
 impl Provenance<'_> {
+    /// Where the `false` that turned a skipped branch off came from (of several values the
+    /// condition read, the one of the latest layer).
+    fn switch(&self, skip: &crate::render::gotemplate::Skip) -> Option<Origin> {
+        let mut best: Option<Origin> = None;
+        for (path, value) in skip.read.iter().filter_map(|r| self.read_value(r)) {
+            if value != Value::Bool(false) {
+                continue;
+            }
+            let Some(origin) = self.origins.origin(&path) else { continue };
+            if best.is_none_or(|b| origin.layer >= b.layer) {
+                best = Some(origin);
+            }
+        }
+        best
+    }
+
     /// The path and value of what an action read of the values (none: not of the values).
     fn read_value(&self, (address, read): &ValueRead) -> Option<(String, Value)> {
         let (path, map) = self.maps.get(address)?;
@@ -486,14 +502,9 @@ impl<'a> Mapping<'a> {
             if !here {
                 continue;
             }
-            for (path, value) in skip.read.iter().filter_map(|r| provenance.read_value(r)) {
-                if value != Value::Bool(false) {
-                    continue;
-                }
-                let Some(origin) = provenance.origins.origin(&path) else { continue };
-                if best.is_none_or(|b| origin.layer >= b.layer) {
-                    best = Some(origin);
-                }
+            let Some(origin) = provenance.switch(skip) else { continue };
+            if best.is_none_or(|b| origin.layer >= b.layer) {
+                best = Some(origin);
             }
         }
         best.map(Origin::place)
@@ -597,6 +608,38 @@ fn template_error(message: &str, dir: &Path) -> Option<BuildError> {
     })
 }
 
+/// Records the objects that branches of `written` a values switch turned off would have
+/// written (a NetworkPolicy behind `networkPolicy.enabled: false`) as left out of the build,
+/// at the `false` that turned them off: a rule that misses such an object points there.
+fn left_out(disk: &Disk, (dir, chart): (&Path, &str), written: &Written, provenance: &Provenance) {
+    for skip in &written.skips {
+        let Some(would) = &skip.would else { continue };
+        let Some(origin) = provenance.switch(skip) else { continue };
+        let in_chart = skip.template.name.strip_prefix(&format!("{chart}/"));
+        let file_path = dir.join(in_chart.unwrap_or(&skip.template.name));
+        let real = disk.real(&file_path).filter(|p| p.is_file());
+        let file = disk.number(Read {
+            path: file_path,
+            real,
+            loaded: None,
+            text: Some(skip.template.text.as_str().into()),
+            via: Vec::new(),
+            built: true,
+        });
+        for (_, piece) in pieces(would) {
+            let parsed = crate::load::yaml::parse_stream(piece, &disk.limits);
+            for doc in parsed.documents.iter().filter(|d| d.root.get("kind").is_some()) {
+                disk.deleted.borrow_mut().push(crate::render::disk::Deleted {
+                    object: Tree::from_node(&doc.root, file),
+                    file: origin.file,
+                    span: origin.span,
+                    switch: true,
+                });
+            }
+        }
+    }
+}
+
 /// The documents of a template's output as Helm splits them (`---` lines), with the offset
 /// each starts at.
 fn pieces(text: &str) -> Vec<(usize, &str)> {
@@ -662,6 +705,9 @@ pub fn build_traced(
     });
     let mut out = Vec::new();
     for (path, written) in &rendered {
+        if let Some(provenance) = &provenance {
+            left_out(disk, (dir, &name), written, provenance);
+        }
         if path.ends_with("NOTES.txt") || written.text.trim().is_empty() {
             continue;
         }

@@ -288,6 +288,10 @@ pub fn build(
         .or_else(|| release.at(&["metadata", "namespace"]))
         .unwrap_or(release);
     place(&mut objects, &namespace, decided);
+    // What a switch left out would have been in the release's namespace too.
+    for d in disk.deleted.borrow_mut().iter_mut().filter(|d| d.switch) {
+        place(std::slice::from_mut(&mut d.object), &namespace, decided);
+    }
     Ok(objects)
 }
 
