@@ -252,8 +252,8 @@ fn sort_stably(findings: &mut [Finding]) {
 }
 
 /// One finding per cause and tenant: findings on rendered objects with the same rule, place
-/// and message, on objects of the same tenant (the key of [`Shard`]), become one that lists
-/// every unit (findings are sorted, so they are neighbours up to the
+/// and message, on objects of the same tenant (or all the platform's: a [`Shard`] holds them),
+/// become one that lists every unit (findings are sorted, so they are neighbours up to the
 /// pointer, which list indexes may shift between units).
 fn merge_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
     // In place: the findings kept move to the front (a second vector of hundreds of thousands of
@@ -382,7 +382,7 @@ pub(crate) fn intern(name: &str) -> Arc<str> {
 /// that owns that namespace.
 /// Whether an object is a shard's.
 fn owns(shard: Shard, inv: &Inventory, object: &crate::inventory::Object) -> bool {
-    shard.owns(tenant_name(inv, object).as_deref(), &object.resource_ref())
+    shard.owns(tenant_name(inv, object).as_deref())
 }
 
 fn tenant_name(inv: &Inventory, object: &crate::inventory::Object) -> Option<Arc<str>> {

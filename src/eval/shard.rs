@@ -1,14 +1,14 @@
 //! `--shard K/N`: a stable share of the tenants for one of N CI jobs.
 //!
-//! An object belongs to the shard of its tenant; an object no tenant owns, to the shard of its
-//! namespace; a cluster-scoped one, to the shard of its kind and name. The share is an FNV-1a
-//! hash of that key modulo N, so it depends on nothing but the key (not on the tree, the order
-//! or the platform). A shard runs the per-object rules on its own objects only; whole-tree
-//! rules run everywhere and each shard keeps the findings of its objects. Findings merge into
-//! one per cause only within a key (eval's `merge_causes`), so the N shards' findings are
-//! exactly one run's.
+//! An object belongs to the shard of its tenant; the objects no tenant owns (the platform's)
+//! all belong to one shard. The share is an FNV-1a hash of the tenant's name (or of a fixed
+//! key for the platform) modulo N, so it depends on nothing but the name (not on the tree, the
+//! order or the platform). A shard runs the per-object rules on its own objects only;
+//! whole-tree rules run everywhere and each shard keeps the findings of its objects. Findings
+//! merge into one per cause only among objects of one tenant (or among the platform's: eval's
+//! `merge_causes`), so the N shards' findings are exactly one run's.
 
-use crate::finding::{Finding, ResourceRef};
+use crate::finding::Finding;
 
 /// Shard `index` (0-based) of `count`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,18 +30,24 @@ impl Shard {
         Ok(Shard { index: k - 1, count: n })
     }
 
-    /// Whether an object of `tenant` (or, without one, of this resource) is this shard's.
+    /// Whether an object of `tenant` (`None`: the platform's) is this shard's.
     #[must_use]
-    pub fn owns(&self, tenant: Option<&str>, resource: &ResourceRef) -> bool {
+    pub fn owns(&self, tenant: Option<&str>) -> bool {
         let mut h = Fnv::default();
-        key(tenant, resource).for_each(|part| h.write(part));
+        match tenant {
+            Some(t) => {
+                h.write("t");
+                h.write(t);
+            }
+            None => h.write("platform"),
+        }
         h.0 % u64::from(self.count) == u64::from(self.index)
     }
 
-    /// Whether a finding is this shard's: the shard of its object.
+    /// Whether a finding is this shard's: the shard of its object's tenant.
     #[must_use]
     pub fn owns_finding(&self, finding: &Finding) -> bool {
-        self.owns(finding.tenant.as_deref(), &finding.resource)
+        self.owns(finding.tenant.as_deref())
     }
 }
 
@@ -51,22 +57,10 @@ impl std::fmt::Display for Shard {
     }
 }
 
-/// The parts of the key that decides an object's shard (and which findings may merge).
-pub(crate) fn key<'a>(
-    tenant: Option<&'a str>,
-    resource: &'a ResourceRef,
-) -> impl Iterator<Item = &'a str> {
-    let parts: [&str; 4] = match tenant {
-        Some(t) => ["t", t, "", ""],
-        None if !resource.namespace.is_empty() => ["n", &resource.namespace, "", ""],
-        None => ["c", &resource.kind, "/", &resource.name],
-    };
-    parts.into_iter()
-}
-
-/// Whether two findings have the same shard key.
+/// Whether two findings may merge into one: their objects are of one tenant, or both the
+/// platform's (so they are in one shard).
 pub(crate) fn same_key(a: &Finding, b: &Finding) -> bool {
-    key(a.tenant.as_deref(), &a.resource).eq(key(b.tenant.as_deref(), &b.resource))
+    a.tenant == b.tenant
 }
 
 /// 64-bit FNV-1a: stable across versions and platforms.
@@ -91,15 +85,6 @@ impl Fnv {
 mod tests {
     use super::*;
 
-    fn resource(kind: &str, ns: &str, name: &str) -> ResourceRef {
-        ResourceRef {
-            api_version: "v1".into(),
-            kind: kind.into(),
-            namespace: ns.into(),
-            name: name.into(),
-        }
-    }
-
     #[test]
     fn shards_parse_as_one_based_k_of_n() {
         assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 1, count: 3 }));
@@ -111,30 +96,22 @@ mod tests {
     }
 
     #[test]
-    fn every_object_is_in_exactly_one_shard_and_a_tenant_in_one() {
+    fn every_tenant_is_in_exactly_one_shard_and_the_platform_in_one() {
         let shards: Vec<Shard> =
             (1..=3).map(|k| Shard::parse(&format!("{k}/3")).unwrap()).collect();
         let mut per_shard = [0usize; 3];
         for i in 0..300 {
             let tenant = format!("tenant-{i}");
-            let a = resource("Deployment", &format!("{tenant}-apps"), "web");
-            let b = resource("NetworkPolicy", &format!("{tenant}-data"), "deny");
-            let owners: Vec<usize> =
-                (0..3).filter(|&s| shards[s].owns(Some(&tenant), &a)).collect();
+            let owners: Vec<usize> = (0..3).filter(|&s| shards[s].owns(Some(&tenant))).collect();
             assert_eq!(owners.len(), 1);
-            assert!(shards[owners[0]].owns(Some(&tenant), &b), "one tenant, one shard");
             per_shard[owners[0]] += 1;
-            let cluster = resource("ClusterRole", "", &tenant);
-            assert_eq!((0..3).filter(|&s| shards[s].owns(None, &cluster)).count(), 1);
         }
         // A fair share each (300 tenants: about 100).
         assert!(per_shard.iter().all(|&n| (70..=130).contains(&n)), "{per_shard:?}");
-        // The same key always lands in the same shard (the hash is not seeded).
-        let r = resource("Namespace", "", "team-a");
-        let first: Vec<bool> = shards.iter().map(|s| s.owns(Some("team-a"), &r)).collect();
-        let again: Vec<bool> = shards.iter().map(|s| s.owns(Some("team-a"), &r)).collect();
-        assert_eq!(first, again);
-        // FNV-1a of t·team-a·· (each part ended by 0xff) is 16290042214770658290, 0 mod 3.
-        assert_eq!(first, [true, false, false], "FNV-1a of the key is fixed");
+        assert_eq!(shards.iter().filter(|s| s.owns(None)).count(), 1);
+        // FNV-1a of `t` 0xff `team-a` 0xff is 12244876480002413084, 2 mod 3: the same tenant
+        // is in the same shard anywhere.
+        let first: Vec<bool> = shards.iter().map(|s| s.owns(Some("team-a"))).collect();
+        assert_eq!(first, [false, false, true]);
     }
 }

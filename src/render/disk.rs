@@ -106,6 +106,10 @@ fn path_key(path: &Path) -> std::borrow::Cow<'_, std::ffi::OsStr> {
     }
 }
 
+/// The kinds of objects a chart's values switch leaves out that are kept as [`Deleted`]: those
+/// whose absence a rule explains by what removed them (MTK-NET-002, MTK-ISO-005).
+pub const LEFT_OUT_KINDS: &[&str] = &["NetworkPolicy", "ResourceQuota", "LimitRange"];
+
 /// An object a `$patch: delete` took out of a build, or a chart's values switch left out: what
 /// the cluster does not receive, and the line that is why.
 #[derive(Clone, Debug)]

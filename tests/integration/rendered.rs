@@ -1439,3 +1439,47 @@ fn an_argo_cd_chart_repository_source_renders_from_the_chart_cache() {
     assert_eq!(report["findings"].as_array().unwrap().len(), 0, "{report}");
     assert_eq!(report["summary"]["charts_not_rendered"], 1, "{report}");
 }
+
+/// What a release's values leave out is reported at the value that does it: the `false` of a
+/// switch around the chart's default deny (the namespace then has none: MTK-NET-002), and the
+/// `null` that deletes the chart's default limits (MTK-SEC-003). Without them, both are there.
+#[test]
+fn a_switch_turned_off_or_a_null_in_a_release_is_where_what_it_leaves_out_is_reported() {
+    let files = |values: &str| -> Vec<(String, String)> {
+        [
+            (".mtk-lint.yaml", "tenants:\n  shop:\n    namespaces: [shop]\n".to_string()),
+            ("charts/tenant/Chart.yaml", "apiVersion: v2\nname: tenant\nversion: 1.0.0\n".into()),
+            ("charts/tenant/values.yaml", "defaultDeny: true\nresources:\n  limits: {cpu: 100m, memory: 64Mi}\n".into()),
+            ("charts/tenant/templates/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ .Release.Namespace }}\n".into()),
+            ("charts/tenant/templates/deny.yaml", "{{- if .Values.defaultDeny }}\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n{{- end }}\n".into()),
+            ("charts/tenant/templates/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n          {{- with .Values.resources }}\n          resources:\n            {{- toYaml . | nindent 12 }}\n          {{- end }}\n".into()),
+            ("tenants/shop.yaml", format!("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: shop, namespace: flux-system}}\nspec:\n  targetNamespace: shop\n  chart:\n    spec:\n      chart: ./charts/tenant\n      sourceRef: {{kind: GitRepository, name: flux-system}}\n  values:\n{values}")),
+        ]
+        .map(|(p, t)| (p.to_string(), t))
+        .into()
+    };
+    let lint = |values: &str| {
+        let files = files(values);
+        let files: Vec<(&str, &str)> =
+            files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+        lint_tree(&files, "MTK-NET-002,MTK-SEC-003")
+    };
+    let (_dir, report) = lint("    defaultDeny: false\n    resources:\n      limits: null\n");
+    assert_eq!(
+        findings_at(&report),
+        ["MTK-NET-002 tenants/shop.yaml:11 /shop", "MTK-SEC-003 tenants/shop.yaml:13 shop/web"],
+        "{report}"
+    );
+    let messages: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages[0].contains("this value leaves the chart's NetworkPolicy `default-deny` out"),
+        "{messages:?}"
+    );
+    let (_dir, report) = lint("    defaultDeny: true\n");
+    assert_eq!(findings_at(&report), Vec::<String>::new(), "{report}");
+}

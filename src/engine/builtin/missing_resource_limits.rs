@@ -47,9 +47,19 @@ fn check(params: &Params, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         }
         let name = c.get("name").and_then(Node::as_str).unwrap_or("");
         let whom = if cx.tenant_of(object).is_some() { "other tenants" } else { "other workloads" };
-        sink.report(
+        let container = format!("{pointer}/containers/{i}");
+        // `resources` written somewhere else than the container (a chart's values, a patch) is
+        // where the limits are missing from.
+        let resources = format!("{container}/resources");
+        let at = c
+            .get("resources")
+            .filter(|_| object.file_at(&resources) != object.file_at(&container))
+            .map(|r| (object.file_at(&resources), r.span));
+        sink.report_in(
             object,
-            format!("{pointer}/containers/{i}"),
+            None,
+            at,
+            container,
             format!(
                 "container `{name}` sets no {} limit: it can take the node from {whom}",
                 missing.join(" or ")

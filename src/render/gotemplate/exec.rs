@@ -96,6 +96,9 @@ pub struct Templates {
     pub missing_error: bool,
     /// Record the data each action read ([`Mark::read`]).
     pub record_reads: bool,
+    /// When recording: the kinds of objects whose left-out branches are run to see what they
+    /// would write ([`Skip::would`]); none for an empty list.
+    pub left_out_kinds: &'static [&'static str],
 }
 
 fn line_col(text: &str, pos: usize) -> (usize, usize) {
@@ -218,8 +221,8 @@ pub struct Skip {
     /// The indentation of the branch's first line of text (the keys it would have written),
     /// when it starts with text.
     pub indent: Option<usize>,
-    /// What the branch would have written had the switch been on, when it writes objects
-    /// (its text has a `kind:` line): the objects the switch leaves out of the output.
+    /// What the branch would have written had the switch been on, when it writes objects of
+    /// [`Templates::left_out_kinds`]: the objects the switch leaves out of the output.
     pub would: Option<String>,
 }
 
@@ -498,11 +501,17 @@ impl Exec<'_> {
     }
 
     /// What `list`, a branch a `false` switch left out, would write had the switch been on —
-    /// when its text writes objects (a `kind:` line) and the template changes no data (`set`,
+    /// when its text writes objects of [`Templates::left_out_kinds`] (a `kind:` line) and the
+    /// template changes no data (`set`,
     /// `unset`, `merge`): run with a budget of its own ([`WOULD_STEPS`]), then undone. `None`
     /// when it fails, or past [`MAX_WOULD`] such runs in one execution.
     fn would_write(&mut self, dot: &Value, list: &[Node]) -> Option<String> {
-        let objects = |n: &Node| matches!(n, Node::Text(_, t) if t.lines().any(|l| l.trim_start().starts_with("kind:")));
+        let kinds = self.templates.left_out_kinds;
+        let kind_line = |l: &str| {
+            let kind = l.trim_start().strip_prefix("kind:").map(str::trim);
+            kind.is_some_and(|k| kinds.contains(&k.trim_matches(['"', '\''])))
+        };
+        let objects = |n: &Node| matches!(n, Node::Text(_, t) if t.lines().any(kind_line));
         let text = &self.source.text;
         let changes_data = ["(set ", "{{ set ", "{{- set ", " set $", " set .", "unset ", "merge"]
             .iter()

@@ -53,6 +53,8 @@ pub struct ValueOrigins {
 struct Layer {
     file: Option<u32>,
     places: Rc<Places>,
+    /// The paths this layer sets to null (Helm deletes them from what earlier layers set).
+    nulls: Vec<String>,
 }
 
 /// Places of values by path.
@@ -93,26 +95,42 @@ impl ValueOrigins {
     pub fn add_tree(&mut self, t: &Tree, prefix: &str) {
         let mut places = Places::new();
         tree_places(t, prefix, &mut places, 0);
-        self.layers.push(Layer { file: None, places: Rc::new(places) });
+        let mut nulls = Vec::new();
+        tree_nulls(t, prefix, &mut nulls, 0);
+        self.layers.push(Layer { file: None, places: Rc::new(places), nulls });
     }
 
     /// Adds a layer of places all in build file `file` (their own file numbers are not used).
     pub fn add_shared(&mut self, places: Rc<Places>, file: u32) {
-        self.layers.push(Layer { file: Some(file), places });
+        self.layers.push(Layer { file: Some(file), places, nulls: Vec::new() });
     }
 
     /// Adds one value set at a path (`a.b[0].c`, as `--set` writes it).
     pub fn add_path(&mut self, path: &str, at: Place) {
         let key = path.replace('[', ".").replace(']', "").replace('.', "\u{1f}");
         let places = std::iter::once((key, at)).collect();
-        self.layers.push(Layer { file: None, places: Rc::new(places) });
+        self.layers.push(Layer { file: None, places: Rc::new(places), nulls: Vec::new() });
     }
 
     /// Adds a layer whose every value comes from one place (a ConfigMap key holding values).
     pub fn add_whole(&mut self, v: &Value, prefix: &str, at: (u32, Span)) {
         let mut places = Places::new();
         whole_places(v, prefix, (at.0, at.1, at.1), &mut places, 0);
-        self.layers.push(Layer { file: None, places: Rc::new(places) });
+        self.layers.push(Layer { file: None, places: Rc::new(places), nulls: Vec::new() });
+    }
+
+    /// The maps a layer deleted a key of by setting it to null (`resources: {limits: null}`
+    /// over a chart's default limits), by the map's path: where the latest such null is.
+    fn nulled(&self) -> HashMap<String, Origin> {
+        let mut out: HashMap<String, Origin> = HashMap::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for path in &layer.nulls {
+                let Some(origin) = self.origin(path).filter(|o| o.layer == i) else { continue };
+                let parent = path.rsplit_once('\u{1f}').map_or("", |(p, _)| p);
+                out.insert(parent.to_string(), origin);
+            }
+        }
+        out
     }
 }
 
@@ -138,6 +156,23 @@ pub fn tree_places(t: &Tree, prefix: &str, out: &mut Places, depth: usize) {
             }
         }
         _ => {}
+    }
+}
+
+/// The paths of a tree's null values.
+fn tree_nulls(t: &Tree, prefix: &str, out: &mut Vec<String>, depth: usize) {
+    if depth > 100 {
+        return;
+    }
+    if let TValue::Map(fields) = &t.value {
+        for f in fields {
+            let path = join(prefix, &f.key);
+            if matches!(f.value.value, TValue::Null) {
+                out.push(path);
+            } else {
+                tree_nulls(&f.value, &path, out, depth + 1);
+            }
+        }
     }
 }
 
@@ -221,6 +256,8 @@ fn printed(v: &Value) -> Option<String> {
 struct Provenance<'a> {
     origins: &'a ValueOrigins,
     maps: HashMap<usize, (String, Value)>,
+    /// Maps of the values a null deleted a key of, by path (see [`ValueOrigins::nulled`]).
+    nulled: HashMap<String, Origin>,
 }
 
 impl Provenance<'_> {
@@ -299,7 +336,7 @@ impl Provenance<'_> {
 impl Provenance<'_> {
     /// Where a key that `mark`'s action wrote with a map or list under it came from (`toYaml`
     /// of values that hold it): the one place under what the action read with that key.
-    fn key_origin(&self, mark: &Mark, key: &str) -> Option<Place> {
+    fn key_origin(&self, mark: &Mark, key: &str) -> Option<(Place, String)> {
         for (path, value) in mark.read.iter().rev().filter_map(|r| self.read_value(r)) {
             let mut found = Vec::new();
             let wanted = |k: Option<&str>, item: &Value| {
@@ -307,7 +344,7 @@ impl Provenance<'_> {
             };
             find(&value, &path, &wanted, &mut found, 0);
             if let [only] = &found[..] {
-                return self.origins.get(only);
+                return self.origins.get(only).map(|place| (place, only.clone()));
             }
         }
         None
@@ -434,7 +471,7 @@ impl<'a> Mapping<'a> {
         &self,
         f: &crate::render::tree::Field,
         piece: (&str, &[usize], usize),
-    ) -> Option<Place> {
+    ) -> Option<(Place, String)> {
         let provenance = self.provenance?;
         if !matches!(f.value.value, TValue::Map(_) | TValue::Seq(_)) {
             return None;
@@ -449,7 +486,7 @@ impl<'a> Mapping<'a> {
 
     /// Where a map or list an action wrote whole came from (`toYaml .Values.verbs` under a
     /// key the template holds): a map or list of the values it read, alike in kind and size.
-    fn whole_origin(&self, t: &Tree, piece: (&str, &[usize], usize)) -> Option<Place> {
+    fn whole_origin(&self, t: &Tree, piece: (&str, &[usize], usize)) -> Option<(Place, String)> {
         let provenance = self.provenance?;
         let (piece_text, starts, base) = piece;
         let mark = self.mark(base + offset_of(piece_text, starts, t.span.start))?;
@@ -467,7 +504,7 @@ impl<'a> Mapping<'a> {
             .rev()
             .filter_map(|r| provenance.read_value(r))
             .find(|(_, v)| alike(v))?;
-        provenance.origins.get(&path)
+        provenance.origins.get(&path).map(|place| (place, path))
     }
 
     fn remap(&self, t: &mut Tree, key: Option<&str>, piece: (&str, &[usize], usize), depth: usize) {
@@ -560,9 +597,15 @@ impl<'a> Mapping<'a> {
                     }
                     f.key_span = self.span(piece, f.key_span);
                     self.remap_from(&mut f.value, Some(&f.key), piece, (Some(key_at), depth + 1));
-                    if let Some((file, key_span, _)) = from_values {
+                    if let Some(((file, key_span, _), path)) = from_values {
                         (f.key_file, f.key_span) = (file, key_span);
                         (f.value.file, f.value.span) = (file, key_span);
+                        // A null took a key of it away (`limits: null`): a finding about
+                        // the map is at that null.
+                        let nulled = self.provenance.and_then(|p| p.nulled.get(&path));
+                        if let Some(o) = nulled {
+                            (f.value.file, f.value.span) = (o.file, o.key_span);
+                        }
                     } else if let Some((file, span)) = all_from_values(&f.value, home) {
                         // A map or list the template holds whose every entry came from the
                         // values (a Secret's `stringData`): at the first of them.
@@ -701,7 +744,7 @@ pub fn build_traced(
     let provenance = origins.filter(|_| options.record_reads).map(|origins| {
         let mut maps = HashMap::new();
         value_maps(&values, "", &mut maps, 0);
-        Provenance { origins, maps }
+        Provenance { origins, maps, nulled: origins.nulled() }
     });
     let mut out = Vec::new();
     for (path, written) in &rendered {

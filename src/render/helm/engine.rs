@@ -332,6 +332,7 @@ fn parsed(
     set.missing_zero = !options.strict;
     set.missing_error = options.strict;
     set.record_reads = options.record_reads;
+    set.left_out_kinds = crate::render::disk::LEFT_OUT_KINDS;
     for r in renderables {
         set.parse(&r.path, &r.text, funcs).map_err(|e| e.message)?;
     }
