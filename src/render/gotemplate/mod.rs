@@ -16,7 +16,7 @@ mod parse;
 pub mod sprig;
 pub mod value;
 
-pub use exec::{Error, Exec, Func, Funcs, Mark, Skip, Templates, Written};
+pub use exec::{Error, Exec, Func, Funcs, Mark, Skip, Source, Templates, Written};
 pub use value::Value;
 
 /// Renders one template with `data` and Go's builtins (plus `funcs`).

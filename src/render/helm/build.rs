@@ -2,7 +2,6 @@
 //! fields point at the template line that wrote them — the line itself for text the template
 //! holds as it is, the action's line for what an action printed.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -25,14 +24,25 @@ fn line_starts(text: &str) -> Vec<usize> {
 fn offset_of(text: &str, starts: &[usize], pos: Pos) -> usize {
     let Some(&start) = starts.get((pos.line as usize).saturating_sub(1)) else { return text.len() };
     let line = &text[start..];
-    start + line.char_indices().nth(pos.col as usize).map_or(line.len(), |(i, _)| i)
+    let col = pos.col as usize;
+    // Most lines are ASCII: a column is then a byte count.
+    if line.as_bytes().get(..col).is_some_and(<[u8]>::is_ascii) {
+        return start + col;
+    }
+    start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i)
 }
 
 /// A byte offset of `text` as a position.
 fn pos_of(text: &str, starts: &[usize], offset: usize) -> Pos {
     let line = starts.partition_point(|&s| s <= offset).max(1);
     let start = starts[line - 1];
-    let col = text.get(start..offset.min(text.len())).map_or(0, |s| s.chars().count());
+    let col = text.get(start..offset.min(text.len())).map_or(0, |s| {
+        if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        }
+    });
     Pos {
         line: u32::try_from(line).unwrap_or(u32::MAX),
         col: u32::try_from(col).unwrap_or(u32::MAX),
@@ -58,7 +68,7 @@ struct Layer {
 }
 
 /// Places of values by path.
-pub type Places = HashMap<String, Place>;
+pub type Places = foldhash::HashMap<String, Place>;
 
 /// Where a value came from: the build file, the key's span, the value's span, and its layer.
 #[derive(Clone, Copy, Debug)]
@@ -93,7 +103,7 @@ impl ValueOrigins {
     /// Adds a layer of values written as a tree (a values file, a HelmRelease's
     /// `spec.values`): each field at its line.
     pub fn add_tree(&mut self, t: &Tree, prefix: &str) {
-        let mut places = Places::new();
+        let mut places = Places::default();
         tree_places(t, prefix, &mut places, 0);
         let mut nulls = Vec::new();
         tree_nulls(t, prefix, &mut nulls, 0);
@@ -114,15 +124,15 @@ impl ValueOrigins {
 
     /// Adds a layer whose every value comes from one place (a ConfigMap key holding values).
     pub fn add_whole(&mut self, v: &Value, prefix: &str, at: (u32, Span)) {
-        let mut places = Places::new();
+        let mut places = Places::default();
         whole_places(v, prefix, (at.0, at.1, at.1), &mut places, 0);
         self.layers.push(Layer { file: None, places: Rc::new(places), nulls: Vec::new() });
     }
 
     /// The maps a layer deleted a key of by setting it to null (`resources: {limits: null}`
     /// over a chart's default limits), by the map's path: where the latest such null is.
-    fn nulled(&self) -> HashMap<String, Origin> {
-        let mut out: HashMap<String, Origin> = HashMap::new();
+    fn nulled(&self) -> foldhash::HashMap<String, Origin> {
+        let mut out = foldhash::HashMap::default();
         for (i, layer) in self.layers.iter().enumerate() {
             for path in &layer.nulls {
                 let Some(origin) = self.origin(path).filter(|o| o.layer == i) else { continue };
@@ -210,7 +220,7 @@ fn join(prefix: &str, key: &str) -> String {
 
 /// The maps and texts of a release's values by the address of their storage: each one's path
 /// and the value.
-fn value_maps(v: &Value, path: &str, out: &mut HashMap<usize, (String, Value)>, depth: usize) {
+fn value_maps(v: &Value, path: &str, out: &mut ValueMaps, depth: usize) {
     if depth > 100 {
         return;
     }
@@ -252,12 +262,15 @@ fn printed(v: &Value) -> Option<String> {
     }
 }
 
+/// The maps and strings of the values by address: their path and value.
+type ValueMaps = foldhash::HashMap<usize, (String, Value)>;
+
 /// The values a release's templates read: where each came from.
 struct Provenance<'a> {
     origins: &'a ValueOrigins,
-    maps: HashMap<usize, (String, Value)>,
+    maps: ValueMaps,
     /// Maps of the values a null deleted a key of, by path (see [`ValueOrigins::nulled`]).
-    nulled: HashMap<String, Origin>,
+    nulled: foldhash::HashMap<String, Origin>,
 }
 
 impl Provenance<'_> {
@@ -412,12 +425,15 @@ struct Mapping<'a> {
 impl<'a> Mapping<'a> {
     fn new(
         written: &'a Written,
-        name: &str,
-        template: &'a str,
+        source: &'a std::rc::Rc<crate::render::gotemplate::Source>,
         provenance: Option<&'a Provenance<'a>>,
     ) -> Self {
-        let marks = written.marks.iter().filter(|m| m.template.name == name).collect();
-        let skips = written.skips.iter().filter(|s| s.template.name == name).collect();
+        // One template's marks share its source (compared by address, not by name).
+        let ours =
+            |t: &std::rc::Rc<crate::render::gotemplate::Source>| std::rc::Rc::ptr_eq(t, source);
+        let marks = written.marks.iter().filter(|m| ours(&m.template)).collect();
+        let skips = written.skips.iter().filter(|s| ours(&s.template)).collect();
+        let template = source.text.as_str();
         Mapping { marks, skips, template, starts: line_starts(template), provenance }
     }
 
@@ -742,7 +758,7 @@ pub fn build_traced(
     let (_, values, rendered) =
         release(chart, options).map_err(|m| template_error(&m, dir).unwrap_or_else(|| fail(m)))?;
     let provenance = origins.filter(|_| options.record_reads).map(|origins| {
-        let mut maps = HashMap::new();
+        let mut maps = ValueMaps::default();
         value_maps(&values, "", &mut maps, 0);
         Provenance { origins, maps, nulled: origins.nulled() }
     });
@@ -770,7 +786,7 @@ pub fn build_traced(
             via: Vec::new(),
             built: true,
         });
-        let mapping = Mapping::new(written, path, &template.text, provenance.as_ref());
+        let mapping = Mapping::new(written, template, provenance.as_ref());
         for (base, piece) in pieces(&written.text) {
             let parsed = crate::load::yaml::parse_stream(piece, &disk.limits);
             if let Some(p) = parsed.problems.first() {

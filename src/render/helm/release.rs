@@ -236,7 +236,7 @@ pub fn chart_defaults(disk: &Disk, chart_dir: &Path, origins: &mut ValueOrigins)
         let Some(doc) = parsed.documents.first().filter(|_| parsed.problems.is_empty()) else {
             return;
         };
-        let mut places = Places::new();
+        let mut places = Places::default();
         super::build::tree_places(&Tree::from_node(&doc.root, 0), "", &mut places, 0);
         let places = Rc::new(places);
         KEPT.with_borrow_mut(|kept| {
