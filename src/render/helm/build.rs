@@ -420,6 +420,8 @@ struct Mapping<'a> {
     template: &'a str,
     starts: Vec<usize>,
     provenance: Option<&'a Provenance<'a>>,
+    /// The index of the mark [`Mapping::mark`] found last.
+    last_mark: std::cell::Cell<usize>,
 }
 
 impl<'a> Mapping<'a> {
@@ -434,13 +436,30 @@ impl<'a> Mapping<'a> {
         let marks = written.marks.iter().filter(|m| ours(&m.template)).collect();
         let skips = written.skips.iter().filter(|s| ours(&s.template)).collect();
         let template = source.text.as_str();
-        Mapping { marks, skips, template, starts: line_starts(template), provenance }
+        let starts = line_starts(template);
+        let last_mark = std::cell::Cell::new(0);
+        Mapping { marks, skips, template, starts, provenance, last_mark }
     }
 
     /// The last mark of this template at or before the offset.
     fn mark(&self, offset: usize) -> Option<&Mark> {
-        let before = self.marks.partition_point(|m| m.at <= offset);
-        before.checked_sub(1).map(|i| self.marks[i])
+        // Nodes are mapped in output order: the mark of the last offset asked is usually the
+        // one (or the next), before a search.
+        let hint = self.last_mark.get();
+        let covers = |i: usize| {
+            self.marks.get(i).is_some_and(|m| m.at <= offset)
+                && self.marks.get(i + 1).is_none_or(|next| next.at > offset)
+        };
+        let found = if covers(hint) {
+            Some(hint)
+        } else if covers(hint + 1) {
+            Some(hint + 1)
+        } else {
+            self.marks.partition_point(|m| m.at <= offset).checked_sub(1)
+        };
+        let i = found?;
+        self.last_mark.set(i);
+        Some(self.marks[i])
     }
 
     fn position(&self, offset: usize) -> Pos {
