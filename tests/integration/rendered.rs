@@ -1449,7 +1449,7 @@ fn a_switch_turned_off_or_a_null_in_a_release_is_where_what_it_leaves_out_is_rep
         [
             (".mtk-lint.yaml", "tenants:\n  shop:\n    namespaces: [shop]\n".to_string()),
             ("charts/tenant/Chart.yaml", "apiVersion: v2\nname: tenant\nversion: 1.0.0\n".into()),
-            ("charts/tenant/values.yaml", "defaultDeny: true\nresources:\n  limits: {cpu: 100m, memory: 64Mi}\n".into()),
+            ("charts/tenant/values.yaml", "defaultDeny: true\nresources:\n  requests: {cpu: 50m}\n  limits: {cpu: 100m, memory: 64Mi}\n".into()),
             ("charts/tenant/templates/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {{ .Release.Namespace }}\n".into()),
             ("charts/tenant/templates/deny.yaml", "{{- if .Values.defaultDeny }}\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\nspec:\n  podSelector: {}\n  policyTypes: [Ingress]\n{{- end }}\n".into()),
             ("charts/tenant/templates/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: nginx:1.27\n          {{- with .Values.resources }}\n          resources:\n            {{- toYaml . | nindent 12 }}\n          {{- end }}\n".into()),

@@ -350,9 +350,11 @@ fn parsed(
     Ok(set)
 }
 
-/// Helm's `CoalesceValues`: `user` over the chart's defaults, recursively into maps and into
-/// each subchart's part (its name's key), with `global` handed down to subcharts. A user
-/// `null` deletes a default.
+/// Helm's `CoalesceValues` (`pkg/chartutil/coalesce.go`): `user` over the chart's defaults,
+/// recursively into maps and into each subchart's part (its name's key), with `global` handed
+/// down to subcharts. A `null` deletes the default it meets (a key the defaults do not have
+/// keeps its `null`), and the parent's view of a subchart's part is the subchart's coalesced
+/// values.
 #[must_use]
 pub fn coalesce(chart: &Chart, user: &Value) -> Value {
     let out = deep_copy(user);
@@ -378,9 +380,11 @@ fn coalesce_into(chart: &Chart, dest: &Table, depth: usize) {
     if depth > 100 {
         return;
     }
+    // `coalesceValues`: the chart's defaults under what `dest` has.
     if let Value::Map(defaults) = &chart.values {
-        merge_defaults(dest, &defaults.borrow(), 0);
+        merge_tables(dest, &defaults.borrow(), true, 0);
     }
+    // `coalesceDeps`.
     let global = dest.borrow().get("global").cloned();
     for sub in &chart.dependencies {
         let existing = dest.borrow().get(sub.name()).cloned();
@@ -392,36 +396,60 @@ fn coalesce_into(chart: &Chart, dest: &Table, depth: usize) {
             t
         };
         if let Some(Value::Map(g)) = &global {
-            let sub_global = table.borrow().get("global").cloned();
-            let merged = match sub_global {
-                Some(Value::Map(sg)) => {
-                    for (k, v) in g.borrow().iter() {
-                        sg.borrow_mut().insert(k.clone(), deep_copy(v));
-                    }
-                    Value::Map(sg)
-                }
-                _ => deep_copy(&Value::Map(Rc::clone(g))),
-            };
-            table.borrow_mut().insert("global".into(), merged);
+            hand_down_globals(&table, &g.borrow());
         }
         coalesce_into(sub, &table, depth + 1);
     }
-    // A user null deletes the key.
-    dest.borrow_mut().retain(|_, v| !matches!(v, Value::Nil));
 }
 
-/// Fills `dest` with the defaults it lacks, recursively into maps both have.
-fn merge_defaults(dest: &Table, defaults: &BTreeMap<String, Value>, depth: usize) {
+/// `coalesceGlobals`: the parent's `global` over the subchart part's own `global`: a parent's
+/// map is merged over the part's map of that key (the parent's entries win; nothing deleted),
+/// anything else replaces it.
+fn hand_down_globals(part: &Table, parent: &BTreeMap<String, Value>) {
+    let own = part.borrow().get("global").cloned();
+    let own = match own {
+        Some(Value::Map(t)) => t,
+        // A `global` that is not a map is left as it is (Helm says so and skips it).
+        Some(_) => return,
+        None => Rc::new(std::cell::RefCell::new(BTreeMap::new())),
+    };
+    for (k, v) in parent {
+        let copy = deep_copy(v);
+        let existing = own.borrow().get(k).cloned();
+        match (&copy, existing) {
+            (Value::Map(parent_map), Some(Value::Map(own_map))) => {
+                merge_tables(parent_map, &own_map.borrow(), false, 0);
+                own.borrow_mut().insert(k.clone(), copy);
+            }
+            // A map onto a value that is not one, or the reverse: Helm skips it.
+            (Value::Map(_), Some(_)) | (_, Some(Value::Map(_))) => {}
+            _ => {
+                own.borrow_mut().insert(k.clone(), copy);
+            }
+        }
+    }
+    part.borrow_mut().insert("global".into(), Value::Map(own));
+}
+
+/// `coalesceTablesFullKey`: fills `dest` with what `src` (of lower precedence) has and it
+/// lacks, recursively into maps both have; when coalescing (not merging), a `null` in `dest`
+/// deletes the key `src` has.
+fn merge_tables(dest: &Table, src: &BTreeMap<String, Value>, coalescing: bool, depth: usize) {
     if depth > 100 {
         return;
     }
-    for (k, d) in defaults {
+    for (k, s) in src {
         let existing = dest.borrow().get(k).cloned();
-        match (existing, d) {
-            (None, _) => {
-                dest.borrow_mut().insert(k.clone(), deep_copy(d));
+        match (existing, s) {
+            (Some(Value::Nil), _) if coalescing => {
+                dest.borrow_mut().remove(k);
             }
-            (Some(Value::Map(t)), Value::Map(dm)) => merge_defaults(&t, &dm.borrow(), depth + 1),
+            (None, _) => {
+                dest.borrow_mut().insert(k.clone(), deep_copy(s));
+            }
+            (Some(Value::Map(t)), Value::Map(sm)) => {
+                merge_tables(&t, &sm.borrow(), coalescing, depth + 1);
+            }
             _ => {}
         }
     }
@@ -475,5 +503,43 @@ mod tests {
         assert_eq!(out["app/templates/a.yaml"], "1 app/templates/a.yaml A x ");
         assert_eq!(out["app/charts/db/templates/x.yaml"], "1 prod false top");
         assert!(!out.contains_key("app/templates/_h.tpl"));
+    }
+
+    /// Values coalesce as Helm 3's `coalesce.go`: a `null` deletes the default it meets at any
+    /// depth, a `null` no default meets stays, and the parent sees its subchart's part as the
+    /// subchart got it (globals handed down included).
+    #[test]
+    fn a_null_deletes_the_default_it_meets_at_any_depth() {
+        use serde_json::json;
+        let sub = chart(
+            "db",
+            &[],
+            &json!({"conf": {"a": 1, "b": 2}, "global": {"tls": {"on": true, "ca": "x"}}}),
+            Vec::new(),
+        );
+        let top = chart(
+            "app",
+            &[],
+            &json!({"keep": {"gone": null}, "db": {"conf": {"a": null}}, "global": {"tls": {"ca": null}}}),
+            vec![sub],
+        );
+        let user = Value::from_json(&json!({"extra": null}));
+        let values = coalesce(&top, &user);
+        let at = |path: &[&str]| {
+            path.iter().try_fold(values.clone(), |v, k| match v {
+                Value::Map(m) => m.borrow().get(*k).cloned(),
+                _ => None,
+            })
+        };
+        let json = |j: serde_json::Value| Some(Value::from_json(&j));
+        assert_eq!(at(&["extra"]), Some(Value::Nil), "no default: the null stays");
+        assert_eq!(at(&["keep"]), json(json!({"gone": null})), "the parent's own nulls stay");
+        assert_eq!(at(&["db", "conf"]), json(json!({"b": 2})), "a nested null deletes a default");
+        assert_eq!(
+            at(&["db", "global", "tls"]),
+            json(json!({"on": true})),
+            "the parent's global null reaches the subchart and deletes its default there"
+        );
+        assert_eq!(at(&["global", "tls"]), json(json!({"ca": null})));
     }
 }
