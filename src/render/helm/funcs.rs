@@ -208,6 +208,18 @@ fn register(f: &mut Funcs) {
             Err(e) => Value::list(vec![Value::string(&e)]),
         })
     });
+    f.insert("toToml", |_, a| {
+        arity(a, 1, "toToml")?;
+        Ok(Value::string(&super::toml::to_toml(&a[0]).unwrap_or_else(|e| e)))
+    });
+    f.insert("mustToToml", |_, a| {
+        arity(a, 1, "mustToToml")?;
+        super::toml::to_toml(&a[0]).map(|t| Value::string(&t))
+    });
+    f.insert("fromToml", |_, a| {
+        arity(a, 1, "fromToml")?;
+        Ok(super::toml::from_toml(text(&a[0], "fromToml")?))
+    });
     f.insert("toJson", |_, a| {
         arity(a, 1, "toJson")?;
         let mut out = String::new();

@@ -12,4 +12,5 @@ pub mod funcs;
 pub mod release;
 pub mod schema;
 pub mod template;
+mod toml;
 mod toyaml;
