@@ -34,10 +34,7 @@ if [ -z "$version" ]; then
   [ -n "$version" ] || fail "no version in $source_dir/Cargo.toml"
   from_ref=true
 fi
-case "$version" in
-  [0-9]*.[0-9]*.[0-9]*) ;;
-  *) fail "version '$version' is not a release version (X.Y.Z)" ;;
-esac
+[[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || fail "version '$version' is not a release version (X.Y.Z)"
 
 os=${RUNNER_OS:-$(uname -s)}
 arch=${RUNNER_ARCH:-$(uname -m)}
@@ -87,7 +84,9 @@ if [ "$status" != 200 ]; then
   if [ "$from_ref" = true ] && [ "$status" = 404 ]; then
     echo "::notice title=mtk-lint install::mtk-lint $version (the action's ref) has no release: building it from source (about two minutes; pin a released version to skip this)"
     "$cargo" install --locked --path "$source_dir"
-    "${CARGO_HOME:-$HOME/.cargo}/bin/$exe" --version
+    bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+    if [ -n "${GITHUB_PATH:-}" ]; then echo "$bin" >> "$GITHUB_PATH"; fi
+    "$bin/$exe" --version
     exit 0
   fi
   reason="HTTP $status"

@@ -16,8 +16,8 @@ if [ -n "${INPUT_BASELINE:-}" ]; then args+=(--baseline "$INPUT_BASELINE"); fi
 if [ -n "${INPUT_SHARD:-}" ]; then args+=(--shard "$INPUT_SHARD"); fi
 args+=(--max-annotations "${INPUT_MAX_ANNOTATIONS:-50}")
 for p in ${INPUT_POLICIES:-}; do args+=(--policy "$p"); done
-# Paths are split on whitespace, as documented for the `paths` input.
-read -r -a paths <<< "${INPUT_PATHS:-.}"
+# Paths are split on whitespace (spaces or lines), as documented for the `paths` input.
+read -r -d '' -a paths <<< "${INPUT_PATHS:-.}" || true
 
 "$mtk" "${args[@]}" "${paths[@]}"
 code=$?

@@ -109,7 +109,8 @@ pub fn apply(outcome: &mut Outcome, display: &str, text: &str) -> Result<Applied
     }
     let mut left: BTreeMap<Key, usize> = BTreeMap::new();
     for e in file.findings {
-        *left.entry((e.rule, e.resource, e.path)).or_default() += e.count;
+        let n = left.entry((e.rule, e.resource, e.path)).or_default();
+        *n = n.saturating_add(e.count);
     }
     let mut applied = Applied::default();
     let reason = format!("in the baseline {display}");
@@ -123,7 +124,7 @@ pub fn apply(outcome: &mut Outcome, display: &str, text: &str) -> Result<Applied
         moved.push(f);
         false
     });
-    applied.stale = left.values().sum();
+    applied.stale = left.values().fold(0usize, |a, &n| a.saturating_add(n));
     outcome.suppressed.extend(moved);
     outcome.suppressed.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
     outcome.summary.findings = outcome.findings.len();

@@ -378,13 +378,13 @@ pub(crate) fn intern(name: &str) -> Arc<str> {
     })
 }
 
-/// The tenant a finding on `object` is counted for; a Namespace object belongs to the tenant
-/// that owns that namespace.
 /// Whether an object is a shard's.
 fn owns(shard: Shard, inv: &Inventory, object: &crate::inventory::Object) -> bool {
     shard.owns(tenant_name(inv, object).as_deref())
 }
 
+/// The tenant a finding on `object` is counted for; a Namespace object belongs to the tenant
+/// that owns that namespace.
 fn tenant_name(inv: &Inventory, object: &crate::inventory::Object) -> Option<Arc<str>> {
     object
         .namespace

@@ -24,9 +24,9 @@ enum Annotation<'a> {
     Problem(&'a crate::error::Problem),
 }
 
-/// Annotations up to `style.max_annotations` (0: no limit): input errors, then findings by
-/// severity (errors first), those in files the pull request changed (`changed`) before the
-/// others, each group in report order; then one notice counting what was left out.
+/// Annotations up to `style.max_annotations` (0: no limit), after one notice counting what is
+/// left out: input errors, then findings by severity (errors first), those in files the pull
+/// request changed (`changed`) before the others, each group in report order.
 pub(super) fn write(
     outcome: &Outcome,
     style: super::Style,
@@ -50,12 +50,8 @@ pub(super) fn write(
     }));
     order.sort_by_key(|(rank, unchanged, i, _)| (*rank, *unchanged, *i));
     let cap = if style.max_annotations == 0 { usize::MAX } else { style.max_annotations };
-    for (_, _, _, annotation) in order.iter().take(cap) {
-        match annotation {
-            Annotation::Finding(f) => finding(f, out)?,
-            Annotation::Problem(p) => problem(p, out)?,
-        }
-    }
+    // The notice first: GitHub shows ten annotations of a type per step, so after fifty notices
+    // of findings it would not be seen.
     if order.len() > cap {
         let left = &order[cap..];
         let count = |rank: u8| left.iter().filter(|a| a.0 == rank).count();
@@ -76,6 +72,12 @@ pub(super) fn write(
                 parts.join(", ")
             ))
         )?;
+    }
+    for (_, _, _, annotation) in order.iter().take(cap) {
+        match annotation {
+            Annotation::Finding(f) => finding(f, out)?,
+            Annotation::Problem(p) => problem(p, out)?,
+        }
     }
     Ok(())
 }

@@ -89,6 +89,11 @@ pub(super) fn write(
         outcome.summary.files,
         outcome.summary.resources,
     )?;
+    // What the run says besides findings (a baseline's accepted and stale entries, a shard's
+    // limits, annotations not ordered by the pull request's files).
+    for warning in outcome.warnings.iter().take(TOP) {
+        writeln!(out, "\n- ℹ️ {}", cell(&short(warning)))?;
+    }
     if outcome.findings.is_empty() && outcome.problems.is_empty() {
         return Ok(());
     }

@@ -95,11 +95,15 @@ fn the_action_takes_a_baseline_and_caps_its_annotations() {
     let stdout = String::from_utf8(capped.stdout).unwrap();
     assert_eq!(stdout.lines().filter(|l| l.starts_with("::error ")).count(), 3, "{stdout}");
     assert!(
-        stdout.lines().last().unwrap().starts_with("::notice title=mtk-lint::4 more"),
+        stdout.lines().next().unwrap().starts_with("::notice title=mtk-lint::4 more"),
         "{stdout}"
     );
 
-    let accepted = run(&[("INPUT_BASELINE", baseline.as_os_str())]);
+    let summary = dir.path().join("summary.md");
+    let accepted = run(&[
+        ("INPUT_BASELINE", baseline.as_os_str()),
+        ("GITHUB_STEP_SUMMARY", summary.as_os_str()),
+    ]);
     assert_eq!(accepted.status.code(), Some(0), "{}", String::from_utf8_lossy(&accepted.stdout));
     let outputs = std::fs::read_to_string(dir.path().join("github_output")).unwrap();
     assert!(
@@ -109,4 +113,16 @@ fn the_action_takes_a_baseline_and_caps_its_annotations() {
         )),
         "{outputs}"
     );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(
+        md.contains("7 findings accepted, none stale"),
+        "the summary counts the baseline: {md}"
+    );
+
+    // Paths on several lines (a block input) are all linted.
+    let both =
+        run(&[("INPUT_PATHS", "examples/node-pools/good\nexamples/node-pools/bad\n".as_ref())]);
+    let stdout = String::from_utf8(both.stdout).unwrap();
+    assert_eq!(both.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("file=examples/node-pools/bad/"), "{stdout}");
 }

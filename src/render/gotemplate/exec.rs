@@ -501,10 +501,10 @@ impl Exec<'_> {
     }
 
     /// What `list`, a branch a `false` switch left out, would write had the switch been on —
-    /// when its text writes objects of [`Templates::left_out_kinds`] (a `kind:` line) and the
-    /// template changes no data (`set`,
-    /// `unset`, `merge`): run with a budget of its own ([`WOULD_STEPS`]), then undone. `None`
-    /// when it fails, or past [`MAX_WOULD`] such runs in one execution.
+    /// when its text writes objects of [`Templates::left_out_kinds`] (a `kind:` line): run on
+    /// copies of the data (what it changes with `set` or `merge` stays in the copies) with a
+    /// budget of its own ([`WOULD_STEPS`]), then undone. `None` when it fails, or past
+    /// [`MAX_WOULD`] such runs in one execution.
     fn would_write(&mut self, dot: &Value, list: &[Node]) -> Option<String> {
         let kinds = self.templates.left_out_kinds;
         let kind_line = |l: &str| {
@@ -512,18 +512,16 @@ impl Exec<'_> {
             kind.is_some_and(|k| kinds.contains(&k.trim_matches(['"', '\''])))
         };
         let objects = |n: &Node| matches!(n, Node::Text(_, t) if t.lines().any(kind_line));
-        let text = &self.source.text;
-        let changes_data = ["(set ", "{{ set ", "{{- set ", " set $", " set .", "unset ", "merge"]
-            .iter()
-            .any(|f| text.contains(f));
-        if self.woulds >= MAX_WOULD || !list.iter().any(objects) || changes_data {
+        if self.woulds >= MAX_WOULD || !list.iter().any(objects) {
             return None;
         }
         self.woulds += 1;
         let (out, marks, skips) = (self.out.len(), self.marks.len(), self.skips.len());
-        let (vars, steps, read) = (self.vars.clone(), self.steps, std::mem::take(&mut self.read));
+        let (steps, read) = (self.steps, std::mem::take(&mut self.read));
+        let copies = self.vars.iter().map(|(n, v)| (n.clone(), v.deep_copy())).collect();
+        let vars = std::mem::replace(&mut self.vars, copies);
         self.steps = self.steps.max(MAX_STEPS.saturating_sub(WOULD_STEPS));
-        let result = self.walk_list(dot, list);
+        let result = self.walk_list(&dot.deep_copy(), list);
         let written = self.out.split_off(out);
         self.marks.truncate(marks);
         self.skips.truncate(skips);

@@ -130,9 +130,8 @@ fn the_output_says_which_line_wrote_it() {
 }
 
 /// A branch a `false` switch left out that writes objects of the kinds asked for is run to see
-/// what it would write
-/// (with a budget of its own, undone: the output, the steps and the variables are as before);
-/// one that would change data (`set`) is not run.
+/// what it would write (with a budget of its own, on copies of the data, undone: the output,
+/// the steps, the variables and the data are as before).
 #[test]
 fn a_switched_off_branch_says_what_objects_it_would_have_written() {
     let funcs = Funcs::builtins();
@@ -152,9 +151,18 @@ fn a_switched_off_branch_says_what_objects_it_would_have_written() {
     let mut set = Templates::default();
     set.record_reads = true;
     set.left_out_kinds = &["NetworkPolicy", "Loop", "X"];
-    // (Sprig's `set` is Helm's; the test only needs its spelling: the guard reads the text.)
-    let text = "{{- if .on }}\nkind: X\n{{/* $_ := set . \"on\" true */}}{{- end }}";
-    set.parse("t.yaml", text, &funcs).unwrap();
-    let w = set.execute_traced("t.yaml", &data, &funcs).unwrap();
-    assert_eq!(w.skips[0].would, None, "a template that changes data is not run");
+    // What the branch changes stays in its copies of the data (`set` is sprig's: a function
+    // of this test stands for it).
+    let mut funcs = Funcs::builtins();
+    funcs.insert("poke", |_, a| {
+        if let Some(Value::Map(m)) = a.first() {
+            m.borrow_mut().insert("name".into(), Value::string("poked"));
+        }
+        Ok(Value::string(""))
+    });
+    let text = "{{- if .on }}\nkind: X\n{{ poke . }}{{ poke $ }}{{- end }}name: {{ .name }}";
+    set.parse("t2.yaml", text, &funcs).unwrap();
+    let w = set.execute_traced("t2.yaml", &data, &funcs).unwrap();
+    assert_eq!(w.skips[0].would.as_deref(), Some("\nkind: X\n"));
+    assert_eq!(w.text, "name: deny", "the data as it was");
 }

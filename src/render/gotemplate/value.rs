@@ -53,7 +53,30 @@ impl PartialEq for Value {
     }
 }
 
+/// How deep [`Value::deep_copy`] copies; deeper maps and lists become nil (values come from
+/// YAML and JSON whose depth the loader already bounds far below this).
+const MAX_COPY_DEPTH: usize = 1000;
+
 impl Value {
+    /// A copy whose maps and lists share nothing with this one (Go maps are shared and
+    /// mutable: sprig's `set` on the copy leaves the original alone).
+    #[must_use]
+    pub fn deep_copy(&self) -> Value {
+        fn copy(v: &Value, depth: usize) -> Value {
+            if depth > MAX_COPY_DEPTH {
+                return Value::Nil;
+            }
+            match v {
+                Value::List(l) => Value::list(l.iter().map(|x| copy(x, depth + 1)).collect()),
+                Value::Map(m) => Value::map(
+                    m.borrow().iter().map(|(k, x)| (k.clone(), copy(x, depth + 1))).collect(),
+                ),
+                other => other.clone(),
+            }
+        }
+        copy(self, 0)
+    }
+
     #[must_use]
     pub fn string(s: &str) -> Value {
         Value::Str(Rc::from(s))

@@ -365,13 +365,7 @@ pub fn coalesce(chart: &Chart, user: &Value) -> Value {
 
 /// A copy of a value whose maps and lists share nothing with the original's.
 pub(super) fn deep_copy(v: &Value) -> Value {
-    match v {
-        Value::Map(m) => {
-            Value::map(m.borrow().iter().map(|(k, x)| (k.clone(), deep_copy(x))).collect())
-        }
-        Value::List(l) => Value::list(l.iter().map(deep_copy).collect()),
-        other => other.clone(),
-    }
+    v.deep_copy()
 }
 
 type Table = Rc<std::cell::RefCell<BTreeMap<String, Value>>>;
@@ -382,7 +376,10 @@ fn coalesce_into(chart: &Chart, dest: &Table, depth: usize) {
     }
     // `coalesceValues`: the chart's defaults under what `dest` has.
     if let Value::Map(defaults) = &chart.values {
-        merge_tables(dest, &defaults.borrow(), true, 0);
+        // A subchart's part keeps its nulls here (`childChartMergeTrue`): they delete the
+        // subchart's own defaults when it coalesces.
+        let subcharts: Vec<&str> = chart.dependencies.iter().map(Chart::name).collect();
+        merge_tables(dest, &defaults.borrow(), (true, &subcharts), 0);
     }
     // `coalesceDeps`.
     let global = dest.borrow().get("global").cloned();
@@ -418,7 +415,7 @@ fn hand_down_globals(part: &Table, parent: &BTreeMap<String, Value>) {
         let existing = own.borrow().get(k).cloned();
         match (&copy, existing) {
             (Value::Map(parent_map), Some(Value::Map(own_map))) => {
-                merge_tables(parent_map, &own_map.borrow(), false, 0);
+                merge_tables(parent_map, &own_map.borrow(), (false, &[]), 0);
                 own.borrow_mut().insert(k.clone(), copy);
             }
             // A map onto a value that is not one, or the reverse: Helm skips it.
@@ -433,8 +430,13 @@ fn hand_down_globals(part: &Table, parent: &BTreeMap<String, Value>) {
 
 /// `coalesceTablesFullKey`: fills `dest` with what `src` (of lower precedence) has and it
 /// lacks, recursively into maps both have; when coalescing (not merging), a `null` in `dest`
-/// deletes the key `src` has.
-fn merge_tables(dest: &Table, src: &BTreeMap<String, Value>, coalescing: bool, depth: usize) {
+/// deletes the key `src` has — but not under the keys of `merged` (a chart's subcharts).
+fn merge_tables(
+    dest: &Table,
+    src: &BTreeMap<String, Value>,
+    (coalescing, merged): (bool, &[&str]),
+    depth: usize,
+) {
     if depth > 100 {
         return;
     }
@@ -448,7 +450,8 @@ fn merge_tables(dest: &Table, src: &BTreeMap<String, Value>, coalescing: bool, d
                 dest.borrow_mut().insert(k.clone(), deep_copy(s));
             }
             (Some(Value::Map(t)), Value::Map(sm)) => {
-                merge_tables(&t, &sm.borrow(), coalescing, depth + 1);
+                let coalescing = coalescing && !merged.contains(&k.as_str());
+                merge_tables(&t, &sm.borrow(), (coalescing, &[]), depth + 1);
             }
             _ => {}
         }
@@ -541,5 +544,16 @@ mod tests {
             "the parent's global null reaches the subchart and deletes its default there"
         );
         assert_eq!(at(&["global", "tls"]), json(json!({"ca": null})));
+
+        // A null in the parent's part of a subchart deletes the subchart's default, even when
+        // the parent's own defaults set that key too (the null waits for the subchart).
+        let sub = chart("db", &[], &json!({"conf": {"a": 1, "b": 2}}), Vec::new());
+        let top = chart("app", &[], &json!({"db": {"conf": {"a": 5}}}), vec![sub]);
+        let user = Value::from_json(&json!({"db": {"conf": {"a": null}}}));
+        let values = coalesce(&top, &user);
+        let Value::Map(m) = &values else { panic!("a map") };
+        let db = m.borrow()["db"].clone();
+        let Value::Map(db) = db else { panic!("a map") };
+        assert_eq!(db.borrow()["conf"], Value::from_json(&json!({"b": 2})));
     }
 }

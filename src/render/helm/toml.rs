@@ -14,8 +14,9 @@ pub(super) fn from_toml(text: &str) -> Value {
     match ::toml::from_str::<::toml::Table>(text) {
         Ok(table) => table_value(&table),
         Err(e) => {
-            let line =
-                e.span().map_or(1, |s| 1 + text[..s.start.min(text.len())].matches('\n').count());
+            let line = e
+                .span()
+                .map_or(1, |s| 1 + text.bytes().take(s.start).filter(|&b| b == b'\n').count());
             let message = format!("toml: line {line}: {}", e.message().trim_end());
             Value::map(std::iter::once(("Error".to_string(), Value::string(&message))).collect())
         }
@@ -253,6 +254,10 @@ impl Encoder {
             }
             Value::List(items) => {
                 table_array(items)?;
+                self.depth += 1;
+                if self.depth > MAX_DEPTH {
+                    return Err(format!("toml: values nest deeper than {MAX_DEPTH} levels"));
+                }
                 self.write("[");
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
@@ -261,6 +266,7 @@ impl Encoder {
                     self.element(item)?;
                 }
                 self.write("]");
+                self.depth -= 1;
             }
             Value::Map(m) => self.map(&[], &m.borrow(), true)?,
             Value::Nil | Value::Object(_) => {

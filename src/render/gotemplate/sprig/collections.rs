@@ -288,7 +288,7 @@ fn register_dicts(f: &mut Funcs) {
     });
     both(f, "deepCopy", "mustDeepCopy", |_, a| {
         arity(a, 1, "deepCopy")?;
-        Ok(deep_copy(&a[0], 0))
+        Ok(a[0].deep_copy())
     });
 }
 
@@ -383,19 +383,6 @@ fn until_step(from: i64, to: i64, by: i64) -> Result<Value> {
         };
     }
     Ok(Value::list(out))
-}
-
-fn deep_copy(v: &Value, depth: usize) -> Value {
-    if depth > 100 {
-        return Value::Nil;
-    }
-    match v {
-        Value::List(l) => Value::list(l.iter().map(|x| deep_copy(x, depth + 1)).collect()),
-        Value::Map(m) => Value::map(
-            m.borrow().iter().map(|(k, x)| (k.clone(), deep_copy(x, depth + 1))).collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 /// `merge dst src…` and `mergeOverwrite dst src…` (mergo's `Merge`, with `WithOverride` for
