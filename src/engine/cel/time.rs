@@ -5,67 +5,11 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 
 use super::eval::{err, Env, EvalError, Val};
+pub use crate::gotime::parse_duration as parse_go_duration;
 
 type Result<T> = std::result::Result<T, EvalError>;
 
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
-
-/// A Go duration (`300ms`, `-1.5h`, `2h45m`, `0`) in nanoseconds, exactly (Go's
-/// `time.ParseDuration`, which CEL's `duration()` uses).
-#[must_use]
-pub fn parse_go_duration(s: &str) -> Option<i128> {
-    let (negative, mut rest) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if rest == "0" {
-        return Some(0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: i128 = 0;
-    while !rest.is_empty() {
-        let whole_len = rest.find(|c: char| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let whole = &rest[..whole_len];
-        rest = &rest[whole_len..];
-        let mut fraction = "";
-        if let Some(after) = rest.strip_prefix('.') {
-            let n = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(after.len());
-            fraction = &after[..n];
-            rest = &after[n..];
-        }
-        if whole.is_empty() && fraction.is_empty() {
-            return None;
-        }
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit: i128 = match &rest[..unit_len] {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => NANOS_PER_SECOND,
-            "m" => 60 * NANOS_PER_SECOND,
-            "h" => 3600 * NANOS_PER_SECOND,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        if whole.len() > 30 {
-            return None;
-        }
-        let whole: i128 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-        let mut value = whole.checked_mul(unit)?;
-        // The fraction, to nanosecond precision (Go truncates beyond it).
-        let mut scale = unit;
-        for digit in fraction.bytes().take(30) {
-            scale /= 10;
-            value += i128::from(digit - b'0') * scale;
-        }
-        total = total.checked_add(value)?;
-    }
-    // Go's limit: about ±292 years.
-    (total <= i128::from(i64::MAX)).then_some(if negative { -total } else { total })
-}
 
 fn duration_from_nanos(nanos: i128) -> Option<SignedDuration> {
     let secs = i64::try_from(nanos.div_euclid(NANOS_PER_SECOND)).ok()?;
@@ -180,20 +124,6 @@ pub(super) fn call(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn go_durations_parse_exactly() {
-        assert_eq!(parse_go_duration("1h30m"), Some(5400 * NANOS_PER_SECOND));
-        assert_eq!(parse_go_duration("-1.5h"), Some(-5400 * NANOS_PER_SECOND));
-        assert_eq!(parse_go_duration("300ms"), Some(300_000_000));
-        assert_eq!(parse_go_duration("1.000000001s"), Some(1_000_000_001));
-        assert_eq!(parse_go_duration(".5s"), Some(500_000_000));
-        assert_eq!(parse_go_duration("0"), Some(0));
-        for bad in ["", "1", "1d", "h", "1.h2", "-", "99999999999999999999h"] {
-            assert_eq!(parse_go_duration(bad), None, "{bad}");
-        }
-        assert_eq!(parse_go_duration("1.h"), Some(3600 * NANOS_PER_SECOND));
-    }
 
     #[test]
     fn strings_as_cel_go_prints_them() {

@@ -114,64 +114,19 @@ pub(super) fn register(f: &mut Funcs) {
     f.insert("duration", |_, a| {
         arity(a, 1, "duration")?;
         let secs = super::numbers::to_int64(&a[0]).unwrap_or(0);
-        Ok(Value::string(&go_duration(secs)))
+        // `time.Duration(n) * time.Second`, overflowing as Go's does.
+        Ok(Value::string(&crate::gotime::format_duration(secs.wrapping_mul(1_000_000_000))))
     });
     f.insert("durationRound", |_, a| {
         arity(a, 1, "durationRound")?;
         let secs = match &a[0] {
-            Value::Str(s) => parse_duration_secs(s).unwrap_or(0),
+            Value::Str(s) => crate::gotime::parse_duration(s.trim())
+                .and_then(|n| i64::try_from(n / 1_000_000_000).ok())
+                .unwrap_or(0),
             other => super::numbers::to_int64(other).unwrap_or(0),
         };
         Ok(Value::string(&round_duration(secs)))
     });
-}
-
-/// `time.Duration(secs * time.Second).String()`.
-fn go_duration(secs: i64) -> String {
-    let neg = secs < 0;
-    let mut u = secs.unsigned_abs();
-    if u == 0 {
-        return "0s".into();
-    }
-    let mut out = format!("{}s", u % 60);
-    u /= 60;
-    if u > 0 {
-        out = format!("{}m{out}", u % 60);
-        u /= 60;
-        if u > 0 {
-            out = format!("{u}h{out}");
-        }
-    }
-    if neg {
-        format!("-{out}")
-    } else {
-        out
-    }
-}
-
-/// Seconds of a Go duration (`2h5s`).
-fn parse_duration_secs(s: &str) -> Option<i64> {
-    let mut total = 0f64;
-    let mut rest = s.trim();
-    while !rest.is_empty() {
-        let end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let (number, after) = rest.split_at(end);
-        let unit_end = after.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(after.len());
-        let (unit, next) = after.split_at(unit_end);
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += number.parse::<f64>().ok()? * scale;
-        rest = next;
-    }
-    #[allow(clippy::cast_possible_truncation, reason = "seconds")]
-    Some(total as i64)
 }
 
 /// sprig's `durationRound`: the largest unit only (`2h`, `3mo`, `1y`).
