@@ -68,6 +68,26 @@ struct Plan {
     synthetic: Option<(usize, Arc<FluxTarget>)>,
 }
 
+impl Plan {
+    /// A unit nothing deploys, the top of its own cluster (numbered `at`): a kustomization
+    /// nothing includes, or a chart nothing deploys (`chart`).
+    fn top(name: String, dir: &Path, root: PathBuf, at: usize, chart: bool) -> Plan {
+        Plan {
+            name,
+            dir: dir.to_path_buf(),
+            root,
+            target: None,
+            rendered: None,
+            cluster: at,
+            entry: None,
+            chart,
+            release: None,
+            deployer: None,
+            synthetic: None,
+        }
+    }
+}
+
 /// A Flux HelmRelease to render.
 struct Release {
     definition: ReleaseDef,
@@ -466,20 +486,9 @@ impl Units<'_, '_> {
                 continue;
             }
             let Some(root) = build_root(dir, self.shared) else { continue };
-            let cluster = self.plans.len();
-            self.plans.push(Arc::new(Plan {
-                name: format!("kustomization {}", (self.show)(dir)),
-                dir: dir.clone(),
-                root,
-                target: None,
-                rendered: None,
-                cluster,
-                entry: None,
-                chart: false,
-                release: None,
-                deployer: None,
-                synthetic: None,
-            }));
+            let name = format!("kustomization {}", (self.show)(dir));
+            let plan = Plan::top(name, dir, root, self.plans.len(), false);
+            self.plans.push(Arc::new(plan));
         }
         let results = self.build_all(&self.plans[first..]);
         self.record(first, results);
@@ -726,20 +735,9 @@ impl Units<'_, '_> {
                 continue;
             }
             let Some(root) = build_root(dir, self.shared) else { continue };
-            let cluster = self.plans.len();
-            self.plans.push(Arc::new(Plan {
-                name: format!("Helm chart {} (default values)", (self.show)(dir)),
-                dir: dir.clone(),
-                root,
-                target: None,
-                rendered: None,
-                cluster,
-                entry: None,
-                chart: true,
-                release: None,
-                deployer: None,
-                synthetic: None,
-            }));
+            let name = format!("Helm chart {} (default values)", (self.show)(dir));
+            let plan = Plan::top(name, dir, root, self.plans.len(), true);
+            self.plans.push(Arc::new(plan));
         }
         let results = self.build_all(&self.plans[first..]);
         self.record(first, results);

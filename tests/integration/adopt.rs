@@ -132,6 +132,21 @@ fn a_baseline_reports_only_new_findings_and_survives_moved_lines() {
     let run = mtk_in(cwd, &["--baseline", "missing.json", "."], None);
     assert_eq!(run.code, 2);
     assert!(run.stdout.contains("cannot read the baseline"), "{}", run.stdout);
+    std::fs::write(cwd.join("v2.json"), "{\"version\": 2, \"findings\": []}").unwrap();
+    let run = mtk_in(cwd, &["--baseline", "v2.json", "."], None);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stdout.contains("baseline version 2 is not one this mtk-lint reads"),
+        "{}",
+        run.stdout
+    );
+    // A baseline that cannot be written is an error too; the report still comes.
+    let run =
+        mtk_in(cwd, &["--format", "json", "--write-baseline", "no/such/dir/b.json", "."], None);
+    assert_eq!(run.code, 2);
+    let errors = crate::support::error_lines(&run.json());
+    assert!(errors.iter().any(|e| e.contains("cannot write the baseline")), "{errors:?}");
+    assert!(run.json()["summary"]["findings"].as_u64().unwrap() > 0);
 }
 
 fn git(cwd: &Path, args: &[&str]) {
@@ -219,6 +234,23 @@ fn annotations_are_capped_errors_and_changed_files_first_then_one_notice() {
         "the notice first (GitHub shows ten of a type): {stdout}"
     );
     assert!(lines[1].starts_with(&format!("::error file={last},")), "changed file first: {stdout}");
+
+    // Without the base branch (a shallow clone), annotations keep report order and the run
+    // says why.
+    let run = Command::new(env!("CARGO_BIN_EXE_mtk-lint"))
+        .current_dir(cwd)
+        .args(["--format", "github", "--output", "json=report.json", "."])
+        .env("GITHUB_BASE_REF", "nope")
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(1));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(cwd.join("report.json")).unwrap()).unwrap();
+    let warnings = report["warnings"].to_string();
+    assert!(
+        warnings.contains("annotations not ordered by the pull request's files (origin/nope)"),
+        "{warnings}"
+    );
 
     // No cap with 0; the default is 50.
     let run = mtk_in(cwd, &["--format", "github", "--max-annotations", "0", "."], None);

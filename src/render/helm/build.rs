@@ -686,6 +686,26 @@ fn template_error(message: &str, dir: &Path) -> Option<BuildError> {
     })
 }
 
+/// The build file number of a chart's template (`chart/templates/x.yaml`, in the chart at
+/// `dir`), read from disk when it is there.
+fn template_file(
+    disk: &Disk,
+    (dir, chart): (&Path, &str),
+    template: &crate::render::gotemplate::Source,
+) -> u32 {
+    let name = &template.name;
+    let file_path = dir.join(name.strip_prefix(&format!("{chart}/")).unwrap_or(name));
+    let real = disk.real(&file_path).filter(|p| p.is_file());
+    disk.number(Read {
+        path: file_path,
+        real,
+        loaded: None,
+        text: Some(template.text.as_str().into()),
+        via: Vec::new(),
+        built: true,
+    })
+}
+
 /// Records the objects that branches of `written` a values switch turned off would have
 /// written (a NetworkPolicy behind `networkPolicy.enabled: false`) as left out of the build,
 /// at the `false` that turned them off: a rule that misses such an object points there.
@@ -693,17 +713,7 @@ fn left_out(disk: &Disk, (dir, chart): (&Path, &str), written: &Written, provena
     for skip in &written.skips {
         let Some(would) = &skip.would else { continue };
         let Some(origin) = provenance.switch(skip) else { continue };
-        let in_chart = skip.template.name.strip_prefix(&format!("{chart}/"));
-        let file_path = dir.join(in_chart.unwrap_or(&skip.template.name));
-        let real = disk.real(&file_path).filter(|p| p.is_file());
-        let file = disk.number(Read {
-            path: file_path,
-            real,
-            loaded: None,
-            text: Some(skip.template.text.as_str().into()),
-            via: Vec::new(),
-            built: true,
-        });
+        let file = template_file(disk, (dir, chart), &skip.template);
         for (_, piece) in pieces(would) {
             let parsed = crate::load::yaml::parse_stream(piece, &disk.limits);
             for doc in parsed.documents.iter().filter(|d| d.root.get("kind").is_some()) {
@@ -795,16 +805,7 @@ pub fn build_traced(
             continue;
         };
         let in_chart = path.strip_prefix(&format!("{name}/")).unwrap_or(path);
-        let file_path = dir.join(in_chart);
-        let real = disk.real(&file_path).filter(|p| p.is_file());
-        let file = disk.number(Read {
-            path: file_path,
-            real,
-            loaded: None,
-            text: Some(template.text.as_str().into()),
-            via: Vec::new(),
-            built: true,
-        });
+        let file = template_file(disk, (dir, &name), template);
         let mapping = Mapping::new(written, template, provenance.as_ref());
         for (base, piece) in pieces(&written.text) {
             let parsed = crate::load::yaml::parse_stream(piece, &disk.limits);
