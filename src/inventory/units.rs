@@ -539,7 +539,7 @@ impl Units<'_, '_> {
             let Some(target) = chart_entry(&found.tree, self.shared.charts, &self.chart_git) else {
                 continue;
             };
-            let Some(dir) = resolve(&target.path, &release_file, self.shared.roots) else {
+            let Some(dir) = resolve(&target.path, &release_file, self.shared) else {
                 continue;
             };
             let Some(root) = build_root(&dir, self.shared) else { continue };
@@ -1126,7 +1126,7 @@ fn instance(
     let file = target.defined_in.as_deref()?;
     let path_node = target.path_tree(tree);
     let path = path_node.and_then(Tree::as_str).unwrap_or("./");
-    let dir = resolve(path, file, shared.roots)?;
+    let dir = resolve(path, file, shared)?;
     let root = build_root(&dir, shared)?;
     let entry = path_node.and_then(|n| {
         let read = reads.get(n.file as usize)?;
@@ -1227,14 +1227,14 @@ fn renumber(t: &mut Tree, used: &mut Vec<u32>) {
 /// A path an entry names (relative to its source's root, which the tree does not name):
 /// resolved against each directory above the entry's file, then the linted roots; the nearest
 /// that exists wins.
-fn resolve(path: &str, defined_in: &Path, roots: &[PathBuf]) -> Option<PathBuf> {
+fn resolve(path: &str, defined_in: &Path, shared: &Shared<'_>) -> Option<PathBuf> {
     let rel = path.trim_start_matches("./");
     defined_in
         .ancestors()
         .skip(1)
-        .chain(roots.iter().map(PathBuf::as_path))
+        .chain(shared.roots.iter().map(PathBuf::as_path))
         .map(|base| crate::load::discover::normalize(&base.join(rel)))
-        .find(|d| d.is_dir())
+        .find(|d| shared.loaded.is_dir(d))
 }
 
 /// The target a rendered object is the entry of: the one defined at the object's file and

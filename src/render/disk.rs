@@ -53,6 +53,8 @@ pub struct LoadedFiles<'a> {
     /// two clusters build the same directories, and each looks for three kustomization names).
     /// Keyed by bytes, as `by_path` (hashing a `Path` walks its components).
     files_seen: std::sync::RwLock<foldhash::HashMap<std::ffi::OsString, bool>>,
+    /// Whether a path is a directory, as asked before (the same for directories).
+    dirs_seen: std::sync::RwLock<foldhash::HashMap<std::ffi::OsString, bool>>,
 }
 
 impl<'a> LoadedFiles<'a> {
@@ -69,25 +71,38 @@ impl<'a> LoadedFiles<'a> {
 
     /// Whether `real` (a path on disk) is a file: loaded, or a regular file on disk.
     fn is_file(&self, real: &Path) -> bool {
-        if self.contains(real) {
-            return true;
-        }
-        let key = path_key(real);
-        let known = self.files_seen.read().ok().and_then(|seen| seen.get(&*key).copied());
-        known.unwrap_or_else(|| {
-            let is_file = real.is_file();
-            if let Ok(mut seen) = self.files_seen.write() {
-                seen.insert(key.into_owned(), is_file);
-            }
-            is_file
-        })
+        self.contains(real) || remembered(&self.files_seen, real, Path::is_file)
     }
+
+    /// Whether `real` (a path on disk) is a directory, as the file system said when first
+    /// asked in this run.
+    #[must_use]
+    pub fn is_dir(&self, real: &Path) -> bool {
+        !self.contains(real) && remembered(&self.dirs_seen, real, Path::is_dir)
+    }
+}
+
+/// What `ask` says of `path`, asked once per run.
+fn remembered(
+    seen: &std::sync::RwLock<foldhash::HashMap<std::ffi::OsString, bool>>,
+    path: &Path,
+    ask: fn(&Path) -> bool,
+) -> bool {
+    let key = path_key(path);
+    let known = seen.read().ok().and_then(|seen| seen.get(&*key).copied());
+    known.unwrap_or_else(|| {
+        let answer = ask(path);
+        if let Ok(mut seen) = seen.write() {
+            seen.insert(key.into_owned(), answer);
+        }
+        answer
+    })
 }
 
 impl<'a> FromIterator<(&'a Path, Loaded<'a>)> for LoadedFiles<'a> {
     fn from_iter<I: IntoIterator<Item = (&'a Path, Loaded<'a>)>>(iter: I) -> Self {
         let by_path = iter.into_iter().map(|(p, l)| (path_key(p), l));
-        LoadedFiles { by_path: by_path.collect(), files_seen: std::sync::RwLock::default() }
+        LoadedFiles { by_path: by_path.collect(), ..LoadedFiles::default() }
     }
 }
 
@@ -323,6 +338,7 @@ impl<'a> Disk<'a> {
             if KUSTOMIZATION_FILES.iter().any(|k| loaded.contains(&real.join(k))) {
                 return true;
             }
+            return loaded.is_dir(&real);
         }
         real.is_dir()
     }

@@ -358,11 +358,36 @@ pub(super) fn shown_id(t: &Tree) -> String {
 
 /// The first object whose identity an earlier one has, and that identity.
 pub(super) fn first_duplicate(out: &[Tree]) -> Option<(usize, Id<'_>)> {
-    let mut seen = foldhash::HashSet::with_capacity_and_hasher(
-        out.len(),
-        foldhash::fast::RandomState::default(),
-    );
-    out.iter().enumerate().map(|(i, t)| (i, Id::of(t))).find(|(_, id)| !seen.insert(id.clone()))
+    // Builds run this after every level of every kustomization: objects are grouped by name
+    // and kind first (two texts read), and full identities (group, version and effective
+    // namespace, which asks the kind table) compared only within a group.
+    fn name_kind(t: &Tree) -> (&str, &str) {
+        let name = t.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
+        (name, t.get("kind").and_then(Tree::as_str).unwrap_or(""))
+    }
+    let hasher = foldhash::fast::RandomState::default;
+    // A group's first object until a second joins it; then the identities of its objects are
+    // in `ids`.
+    let mut first: foldhash::HashMap<(&str, &str), Option<usize>> =
+        foldhash::HashMap::with_capacity_and_hasher(out.len(), hasher());
+    let mut ids = foldhash::HashSet::with_hasher(hasher());
+    for (i, t) in out.iter().enumerate() {
+        match first.entry(name_kind(t)) {
+            std::collections::hash_map::Entry::Vacant(group) => {
+                group.insert(Some(i));
+            }
+            std::collections::hash_map::Entry::Occupied(mut group) => {
+                if let Some(f) = group.get_mut().take() {
+                    ids.insert(Id::of(&out[f]));
+                }
+                let id = Id::of(t);
+                if !ids.insert(id.clone()) {
+                    return Some((i, id));
+                }
+            }
+        }
+    }
+    None
 }
 
 impl std::fmt::Display for Id<'_> {
