@@ -1409,4 +1409,29 @@ mod kustomize_quirks {
         let image = &out[0].to_json()["spec"]["template"]["spec"]["containers"][0]["image"];
         assert_eq!(image, "busybox@sha256:222");
     }
+
+    #[test]
+    fn only_objects_of_one_identity_are_duplicates() {
+        let object = |kind: &str, ns: &str| {
+            let api = if kind == "Deployment" { "apps/v1" } else { "v1" };
+            let o = json!({"apiVersion": api, "kind": kind, "metadata": {"name": "web", "namespace": ns}});
+            Tree::from_json(&o, 0)
+        };
+        // One name and kind in two namespaces, and one name of two kinds: all distinct.
+        let mut out =
+            vec![object("Deployment", "a"), object("Deployment", "b"), object("Service", "a")];
+        assert!(first_duplicate(&out).is_none());
+        // An unset namespace is `default`; a cluster-scoped kind has none at all.
+        out.push(object("Deployment", ""));
+        assert!(first_duplicate(&out).is_none());
+        out.push(object("Deployment", "default"));
+        let (at, id) = first_duplicate(&out).unwrap();
+        assert_eq!((at, id.to_string()), (4, "Deployment.v1.apps/web.[noNs]".to_string()));
+        let cluster = |ns: &str| {
+            let o = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web", "namespace": ns}});
+            Tree::from_json(&o, 0)
+        };
+        let (at, _) = first_duplicate(&[cluster("a"), cluster("b")]).unwrap();
+        assert_eq!(at, 1);
+    }
 }
