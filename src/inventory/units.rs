@@ -161,6 +161,30 @@ fn chart_entry(
     })
 }
 
+/// Whether a rendered object is an Argo CD Application.
+fn is_argo_application(t: &Tree) -> bool {
+    t.get("kind").and_then(Tree::as_str) == Some("Application")
+        && t.get("apiVersion").and_then(Tree::as_str).is_some_and(|a| a.starts_with("argoproj.io/"))
+}
+
+/// The target of an Argo CD Application a chart rendered (an app of apps), when it has a path
+/// source (`spec.source.path`, or the first `spec.sources[].path`).
+fn argo_entry(tree: &Tree) -> Option<FluxTarget> {
+    let text = |t: &Tree, p: &[&str]| t.at(p).and_then(Tree::as_str).map(String::from);
+    let path = text(tree, &["spec", "source", "path"]).or_else(|| {
+        let crate::render::tree::TValue::Seq(sources) = &tree.at(&["spec", "sources"])?.value
+        else {
+            return None;
+        };
+        sources.iter().find_map(|s| text(s, &["path"]))
+    })?;
+    let destination = text(tree, &["spec", "destination", "namespace"]).unwrap_or_default();
+    let ns = text(tree, &["metadata", "namespace"]).unwrap_or_default();
+    let name = text(tree, &["metadata", "name"]).unwrap_or_default();
+    let label = format!("Argo CD Application `{ns}/{name}`");
+    Some(FluxTarget::argo((None, 0), path, destination, label, None))
+}
+
 /// A HelmRelease a unit built, waiting to be planned.
 struct FoundRelease {
     tree: Tree,
@@ -295,11 +319,12 @@ pub(crate) fn render(
         failures: HashMap::new(),
         found: Vec::new(),
         found_entries: Vec::new(),
+        found_apps: Vec::new(),
         written_pending: false,
         chart_git: HashMap::new(),
         synthetic: Vec::new(),
     };
-    let superseded = units.entries();
+    let mut superseded = units.entries();
     // The releases units rendered (and what their charts deploy) before the kustomizations
     // nothing includes: a chart's Flux Kustomization may deploy one. Then the releases those
     // render or files no unit reached hold, and last the charts nothing deploys.
@@ -309,6 +334,7 @@ pub(crate) fn render(
     units.written_pending = true;
     units.releases(&superseded);
     units.undeployed_charts(chart_dirs);
+    units.apps_of_charts(&mut superseded);
     units.finish(&superseded)
 }
 
@@ -340,6 +366,8 @@ struct Units<'s, 'a> {
     found: Vec<FoundRelease>,
     /// Cluster entries (Flux Kustomizations) charts rendered, waiting to be planned.
     found_entries: Vec<FoundRelease>,
+    /// Argo CD Applications charts rendered (apps of apps), waiting to be planned.
+    found_apps: Vec<FoundRelease>,
     /// The HelmReleases written in files no unit reached are to be planned (once every unit
     /// that could reach them was built).
     written_pending: bool,
@@ -543,24 +571,9 @@ impl Units<'_, '_> {
                 continue;
             };
             let Some(root) = build_root(&dir, self.shared) else { continue };
-            let index = self.shared.targets.len() + self.synthetic.len();
-            let target = Arc::new(target);
-            self.synthetic.push(Arc::clone(&target));
-            let name = format!("{} (rendered by {})", target.owner.label, by.name);
             let key = format!("{}\u{1f}{}", build_key(&found.tree, true), target.owner.label);
-            let plan = Plan {
-                name,
-                dir,
-                root,
-                target: None,
-                rendered: Some((found.tree, found.reads)),
-                cluster,
-                entry: None,
-                chart: false,
-                release: None,
-                deployer: None,
-                synthetic: Some((index, target)),
-            };
+            let by = found.plan;
+            let plan = self.synthetic_plan(target, found, (dir, root), by);
             if let Some(&original) = first_alike.get(&key) {
                 alike.push((plan, original));
             } else {
@@ -743,6 +756,107 @@ impl Units<'_, '_> {
         self.record(first, results);
     }
 
+    /// The unit of a cluster entry that plan `by` rendered (a chart's Flux Kustomization or
+    /// Argo CD Application), in that plan's cluster, its target numbered after the tree's.
+    fn synthetic_plan(
+        &mut self,
+        target: FluxTarget,
+        found: FoundRelease,
+        (dir, root): (PathBuf, PathBuf),
+        by: usize,
+    ) -> Plan {
+        let index = self.shared.targets.len() + self.synthetic.len();
+        let target = Arc::new(target);
+        self.synthetic.push(Arc::clone(&target));
+        let by = &self.plans[by];
+        Plan {
+            name: format!("{} (rendered by {})", target.owner.label, by.name),
+            dir,
+            root,
+            target: None,
+            rendered: Some((found.tree, found.reads)),
+            cluster: by.cluster,
+            entry: None,
+            chart: false,
+            release: None,
+            deployer: None,
+            synthetic: Some((index, target)),
+        }
+    }
+
+    /// Plans and builds the Argo CD Applications charts rendered (an app of apps: a chart of
+    /// Applications that nothing in the tree deploys, applied by hand or by a bootstrap), as
+    /// units of the chart's cluster. What such an Application deploys is then built as the
+    /// Application builds it — with its destination namespace, its `kustomize` and `helm`
+    /// options — and no longer as a kustomization or chart of its own: those units are
+    /// superseded (also when the Application's build fails, whose error is reported instead).
+    /// The HelmReleases they render are planned in turn.
+    fn apps_of_charts(&mut self, superseded: &mut Vec<bool>) {
+        for _ in 0..MAX_ROUNDS {
+            let found = std::mem::take(&mut self.found_apps);
+            if found.is_empty() {
+                break;
+            }
+            let first = self.plans.len();
+            let mut seen: HashSet<(usize, String)> = HashSet::new();
+            for found in found {
+                if superseded.get(found.plan).copied().unwrap_or(false) {
+                    continue;
+                }
+                let by = &self.plans[found.plan];
+                let cluster = by.cluster;
+                if !seen.insert((cluster, found.tree.to_json().to_string())) {
+                    continue;
+                }
+                let read = found.reads.get(found.tree.file as usize);
+                let defined_in = read.and_then(|r| r.real.clone()).unwrap_or_default();
+                let Some(target) = argo_entry(&found.tree) else { continue };
+                let Some(dir) = resolve(&target.path, &defined_in, self.shared) else { continue };
+                let Some(root) = build_root(&dir, self.shared) else { continue };
+                if self.plans.len() >= MAX_UNITS {
+                    break;
+                }
+                let by = found.plan;
+                let plan = self.synthetic_plan(target, found, (dir, root), by);
+                self.plans.push(Arc::new(plan));
+            }
+            let results = self.build_all(&self.plans[first..]);
+            self.record(first, results);
+            superseded.resize(self.plans.len(), false);
+            for k in first..self.plans.len() {
+                self.supersede_below(k, first, superseded);
+            }
+            self.releases(superseded);
+        }
+    }
+
+    /// Supersedes the units of plans `..before` that plan `k` (an Application) builds instead:
+    /// the chart or the kustomization nothing deploys at its directory, those whose
+    /// kustomization its build read, and all below its directory when its build failed. Units
+    /// already settled stay.
+    fn supersede_below(&self, k: usize, before: usize, superseded: &mut [bool]) {
+        let (reached, failed) = &self.reached[k];
+        let dir = &self.plans[k].dir;
+        let loaded = &self.shared.loaded;
+        let read = |d: &Path| {
+            crate::inventory::kustomize::KUSTOMIZATION_FILE_NAMES
+                .iter()
+                .any(|n| loaded.get(&d.join(n)).is_some_and(|l| reached.contains(&l.index)))
+        };
+        for (j, superseded) in superseded.iter_mut().enumerate().take(before) {
+            let p = &self.plans[j];
+            let top = p.cluster == j
+                && p.target.is_none()
+                && p.synthetic.is_none()
+                && p.release.is_none()
+                && p.rendered.is_none();
+            let covered = p.dir == *dir || (*failed && p.dir.starts_with(dir)) || read(&p.dir);
+            if top && covered && self.outcomes[j].is_some() {
+                *superseded = true;
+            }
+        }
+    }
+
     /// The entries to build as written when no unit rendered more: those nothing rendered
     /// whose holders were all built (their file is in no unit, or in one that failed); in a
     /// cycle of holders, all that remain.
@@ -870,9 +984,13 @@ impl Units<'_, '_> {
                 .is_ok_and(|(_, entries, _, _)| entries.iter().any(|t| !is_release_tree(t)));
             if let Ok((_, entries, reads, _)) = &result {
                 let from_chart = self.plans[at].release.is_some();
+                let chart = from_chart || self.plans[at].chart;
                 for tree in entries {
                     let kind = tree.get("kind").and_then(Tree::as_str);
-                    if is_release_tree(tree) {
+                    if chart && is_argo_application(tree) {
+                        let (tree, reads) = detach(tree, reads);
+                        self.found_apps.push(FoundRelease { tree, reads, plan: at });
+                    } else if is_release_tree(tree) {
                         let (tree, reads) = detach(tree, reads);
                         self.found.push(FoundRelease { tree, reads, plan: at });
                     } else if from_chart && kind == Some("Kustomization") {
@@ -940,12 +1058,15 @@ impl Units<'_, '_> {
                 }
                 return;
             }
-            Err(e)
-                if plan.release.is_some()
-                    && e.message.starts_with(crate::render::helm::chart::MISSING_DEPENDENCIES) =>
-            {
+            // A release, or an Argo CD Application, whose chart's dependencies were not
+            // fetched.
+            Err(e) if e.message.starts_with(crate::render::helm::chart::MISSING_DEPENDENCIES) => {
                 let why = "its chart's dependencies were not fetched (`helm dependency build`)";
                 rendered.unrendered_releases.push(format!("{}: {why}", plan.name));
+                // The line names the chart: it is not listed again on its own.
+                if plan.release.is_none() {
+                    rendered.charts.push((self.show)(&plan.dir));
+                }
                 return;
             }
             Err(e) => {
@@ -1050,7 +1171,8 @@ impl Units<'_, '_> {
     fn finish(mut self, superseded: &[bool]) -> Rendered {
         self.rendered.extra_targets = self.synthetic.iter().map(|t| (**t).clone()).collect();
         for (plan, (_, failed)) in self.plans.iter().zip(&self.reached) {
-            let argo = plan.target.is_some_and(|t| !self.shared.targets[t].flux);
+            let argo = plan.target.is_some_and(|t| !self.shared.targets[t].flux)
+                || plan.synthetic.as_ref().is_some_and(|(_, t)| !t.flux);
             let deploys_tree_chart = plan
                 .release
                 .as_ref()
@@ -1406,10 +1528,11 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         })
     })?;
     let (reads, deleted) = disk.into_parts();
-    // What a chart nothing deploys renders deploys nothing more here.
+    // What a chart nothing deploys renders deploys nothing more here, but for the Argo CD
+    // Applications of an app of apps.
     let entries = objects
         .iter()
-        .filter(|_| !plan.chart)
+        .filter(|t| !plan.chart || is_argo_application(t))
         .filter(|t| {
             matches!(t.get("kind").and_then(Tree::as_str), Some("Kustomization" | "Application"))
                 || is_release_tree(t)

@@ -32,6 +32,7 @@ pub fn build(disk: &Disk, app: &Tree, dir: &Path, options: BuildOptions) -> Resu
     let Some(TValue::Seq(sources)) = app.at(&["spec", "sources"]).map(|s| &s.value) else {
         let source =
             app.at(&["spec", "source"]).cloned().unwrap_or_else(|| Tree::map(app.file, app.span));
+        no_plugin(disk, &source)?;
         if super::helm::argo::is_helm_source(disk, &source, dir) {
             return super::helm::argo::build(
                 disk,
@@ -50,6 +51,9 @@ pub fn build(disk: &Disk, app: &Tree, dir: &Path, options: BuildOptions) -> Resu
         .filter_map(|s| s.get("ref").and_then(Tree::as_str))
         .map(|r| (r.to_string(), std::path::PathBuf::from("/")))
         .collect();
+    for source in sources {
+        no_plugin(disk, source)?;
+    }
     for (i, source) in sources.iter().filter(|s| s.get("path").is_some()).enumerate() {
         let source_dir = if i == 0 {
             dir.to_path_buf()
@@ -69,6 +73,21 @@ pub fn build(disk: &Disk, app: &Tree, dir: &Path, options: BuildOptions) -> Resu
     Ok(out)
 }
 
+/// A source that names a config management plugin: what the plugin generates cannot be
+/// known without running it (an error at `plugin`, not a build of the directory's files).
+fn no_plugin(disk: &Disk, source: &Tree) -> Result<()> {
+    let Some(plugin) = source.get("plugin") else { return Ok(()) };
+    let name = plugin.get("name").and_then(Tree::as_str);
+    let name = name.map(|n| format!(" `{n}`")).unwrap_or_default();
+    Err(BuildError {
+        file: disk.shown(plugin.file),
+        line: Some(plugin.span.start.line),
+        message: format!(
+            "Argo CD config management plugin{name} is not run: what it generates is not linted"
+        ),
+    })
+}
+
 /// Builds one source of an Application at `dir`.
 fn build_source(
     disk: &Disk,
@@ -81,8 +100,10 @@ fn build_source(
     let file = std::path::PathBuf::from(disk.shown(number));
     let file = file.as_path();
     let source = source.clone();
+    // At the node, in the file it came from (an Application a chart rendered has fields from
+    // the chart's values).
     let error = |node: &Tree, message: String| BuildError {
-        file: show(file),
+        file: disk.shown(node.file),
         line: Some(node.span.start.line),
         message,
     };
@@ -124,13 +145,23 @@ fn build_source(
         let span = source.get("path").map_or(source.span, |p| p.span);
         for path in disk.files_in(dir, flag("recurse")) {
             let Ok(rel) = path.strip_prefix(dir) else { continue };
-            let manifest =
-                matches!(rel.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"));
+            let extension = rel.extension().and_then(|e| e.to_str());
+            let manifest = matches!(extension, Some("yaml" | "yml" | "json"));
             let rel = rel.to_string_lossy();
-            if !manifest
-                || include.as_ref().is_some_and(|g| !g.is_match(rel.as_ref()))
+            if include.as_ref().is_some_and(|g| !g.is_match(rel.as_ref()))
                 || exclude.as_ref().is_some_and(|g| g.is_match(rel.as_ref()))
             {
+                continue;
+            }
+            // Argo CD evaluates the Jsonnet files of a directory source too.
+            if extension == Some("jsonnet") {
+                let at = source.get("path").unwrap_or(&source);
+                return Err(error(
+                    at,
+                    format!("`{rel}`: Argo CD evaluates a directory's Jsonnet files; Jsonnet is not supported yet"),
+                ));
+            }
+            if !manifest {
                 continue;
             }
             generated.push((format!("./{rel}"), span));

@@ -2,6 +2,7 @@
 
 mod action;
 mod adopt;
+mod app_of_apps;
 mod cli;
 mod comforts;
 mod fleet;

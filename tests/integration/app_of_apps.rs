@@ -1,0 +1,177 @@
+//! An app of apps: a Helm chart of Argo CD Applications that nothing in the tree deploys (it is
+//! applied by hand, or by a bootstrap Application of another repository). The Applications it
+//! renders are units: what each deploys is built as the Application builds it, not again as a
+//! kustomization or chart of its own.
+
+use serde_json::Value;
+
+use crate::support::{errors, mtk_in, write};
+
+const CHART: &str = "apiVersion: v2\nname: apps\nversion: 0.1.0\n";
+
+/// The chart's values: one Application per entry, its path the entry's name unless given.
+const VALUES: &str = "\
+repoURL: https://git.example.com/fleet
+applications:
+  - name: shop
+    tool:
+      kustomize:
+        namePrefix: prod-
+  - name: web
+    tool:
+      helm:
+        releaseName: storefront
+  - name: plain
+  - name: generated
+    tool:
+      plugin:
+        name: kasane
+  - name: jsonnet
+";
+
+const APPLICATIONS: &str = r#"{{- range .Values.applications }}
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: {{ .name }}
+  namespace: argocd
+spec:
+  project: default
+  destination:
+    server: https://kubernetes.default.svc
+    namespace: {{ .namespace | default (printf "team-%s" .name) }}
+  source:
+    repoURL: {{ $.Values.repoURL }}
+    path: {{ .path | default .name }}
+    {{- with .tool }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+---
+{{ end -}}
+"#;
+
+fn privileged(name: &str) -> String {
+    format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n")
+}
+
+const WEB_CHART: &str = "apiVersion: v2\nname: web\nversion: 1.0.0\n";
+const WEB_TEMPLATE: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: {{ .Values.privileged }}\n";
+
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let (shop, plain) = (privileged("shop"), privileged("plain"));
+    write(
+        dir.path(),
+        &[
+            ("apps/Chart.yaml", CHART),
+            ("apps/values.yaml", VALUES),
+            ("apps/templates/applications.yaml", APPLICATIONS),
+            ("shop/kustomization.yaml", "resources: [pod.yaml]\n"),
+            ("shop/pod.yaml", &shop),
+            ("web/Chart.yaml", WEB_CHART),
+            ("web/values.yaml", "privileged: true\n"),
+            ("web/templates/pod.yaml", WEB_TEMPLATE),
+            ("plain/pod.yaml", &plain),
+            ("generated/Kasanefile", "layers: []\n"),
+            ("jsonnet/app.jsonnet", "{ apiVersion: 'v1', kind: 'ConfigMap' }\n"),
+        ],
+    );
+    dir
+}
+
+/// (name, namespace, file, line, units) of each MTK-SEC-001 finding.
+fn privileged_pods(report: &Value) -> Vec<(String, String, String, u64, Vec<String>)> {
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "MTK-SEC-001")
+        .map(|f| {
+            let units = f["units"].as_array().map_or_else(Vec::new, |u| {
+                u.iter().map(|u| text(&u["name"])).collect::<Vec<String>>()
+            });
+            let (name, ns) = (text(&f["resource"]["name"]), text(&f["resource"]["namespace"]));
+            (name, ns, text(&f["file"]), f["line"].as_u64().unwrap(), units)
+        })
+        .collect()
+}
+
+#[test]
+fn the_applications_of_a_chart_nothing_deploys_are_built_with_their_own_options() {
+    let dir = tree();
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let report = run.json();
+    let by = |app: &str| {
+        format!("Argo CD Application `argocd/{app}` (rendered by Helm chart apps (default values))")
+    };
+    let mut pods = privileged_pods(&report);
+    pods.sort();
+    // Each pod once, in its Application's destination namespace, with its options (the
+    // kustomize `namePrefix`, the Helm `releaseName`): not again as the kustomization `shop`
+    // or the chart `web` (default values) nothing else deploys, and `plain` not as written.
+    assert_eq!(
+        pods,
+        [
+            ("plain".into(), "team-plain".into(), "plain/pod.yaml".into(), 10, vec![by("plain")]),
+            ("prod-shop".into(), "team-shop".into(), "shop/pod.yaml".into(), 10, vec![by("shop")]),
+            (
+                "storefront-web".into(),
+                "team-web".into(),
+                "web/values.yaml".into(),
+                1,
+                vec![by("web")]
+            ),
+        ],
+        "{report}"
+    );
+    // What cannot be built is an error at the line that asks for it, never a silent pass: the
+    // plugin (at the chart's values line that names it) and the Jsonnet Argo CD would evaluate.
+    assert_eq!(run.code, 2, "{report}");
+    let found = errors(&report);
+    let plugin = found.iter().find(|e| e.3.contains("plugin `kasane` is not run"));
+    let plugin = plugin.unwrap_or_else(|| panic!("no plugin error: {found:?}"));
+    assert_eq!((plugin.0.as_str(), plugin.1), ("apps/values.yaml", Some(14)), "{found:?}");
+    let jsonnet = found.iter().find(|e| e.3.contains("`app.jsonnet`"));
+    let jsonnet = jsonnet.unwrap_or_else(|| panic!("no Jsonnet error: {found:?}"));
+    assert!(jsonnet.3.contains("Jsonnet is not supported yet"), "{found:?}");
+    // The Application's path came from the entry's name (`default .name`).
+    assert_eq!((jsonnet.0.as_str(), jsonnet.1), ("apps/values.yaml", Some(16)), "{found:?}");
+    assert_eq!(found.len(), 2, "{found:?}");
+    // The rendered Applications are objects of the chart's own unit (in the `default`
+    // project, each reported at the template line that writes it).
+    let in_default: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "MTK-ARGO-001")
+        .map(|f| (f["resource"]["name"].as_str().unwrap(), f["file"].as_str().unwrap()))
+        .collect();
+    assert_eq!(in_default.len(), 5, "{report}");
+    assert!(in_default.iter().all(|(_, f)| *f == "apps/templates/applications.yaml"), "{report}");
+}
+
+/// Without the chart, the same directories are units of their own (the kustomization and the
+/// chart nothing deploys) and the plain files are linted as written: the Applications are what
+/// changes how they are built.
+#[test]
+fn without_the_app_of_apps_each_directory_is_built_on_its_own() {
+    let dir = tree();
+    std::fs::remove_dir_all(dir.path().join("apps")).unwrap();
+    let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
+    let report = run.json();
+    let mut pods: Vec<(String, String)> =
+        privileged_pods(&report).into_iter().map(|(name, ns, ..)| (name, ns)).collect();
+    pods.sort();
+    assert_eq!(
+        pods,
+        [
+            ("plain".into(), String::new()),
+            ("release-name-web".into(), String::new()),
+            ("shop".into(), String::new()),
+        ],
+        "{report}"
+    );
+    assert_eq!(run.code, 1, "{report}");
+}
