@@ -432,9 +432,10 @@ fn drop_in_background<T: Send + 'static>(value: T) {
 
 /// Every object checked: (file, resource), in tree order.
 fn checked_objects(inventory: &inventory::Inventory) -> Vec<(String, finding::ResourceRef)> {
+    use rayon::prelude::*;
     inventory
         .objects
-        .iter()
+        .par_iter()
         .map(|o| (inventory.source(o).display.clone(), o.resource_ref()))
         .collect()
 }

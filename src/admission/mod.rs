@@ -135,7 +135,9 @@ pub fn admit(
         });
     }
     let mut gk: Vec<(gatekeeper::Mutator, usize)> = Vec::new();
-    for o in inv.objects.iter().filter(|o| tree_mutators && gatekeeper::is_mutator(&o.root)) {
+    let tree_gatekeeper =
+        if tree_mutators { inv.matching(|o| gatekeeper::is_mutator(&o.root)) } else { Vec::new() };
+    for o in tree_gatekeeper {
         match gatekeeper::Mutator::from_node(&o.root) {
             Ok(m) => gk.push((m, o.file)),
             Err(e) => problems.push(Problem::new(

@@ -1256,6 +1256,42 @@ mod kustomize_quirks {
     }
 
     #[test]
+    fn patches_after_a_deleting_patch_find_the_objects_that_moved_up() {
+        let cm = |name: &str| {
+            format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}}}\n")
+        };
+        let objects = format!("{}{}{}", cm("a"), cm("b"), cm("c"));
+        let patch = |name: &str, body: &str| {
+            format!("- patch: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata: {{name: {name}}}\n    {body}\n")
+        };
+        let kustomization = |patches: &str| format!("resources: [cm.yaml]\npatches:\n{patches}");
+        let deleting = format!(
+            "{}{}{}",
+            patch("a", "$patch: delete"),
+            patch("c", "data: {k: c}"),
+            patch("b", "data: {k: b}")
+        );
+        let k = kustomization(&deleting);
+        let disk = memory(&[("k/kustomization.yaml", &k), ("k/cm.yaml", &objects)]);
+        let out: Vec<serde_json::Value> =
+            build(&disk, Path::new("k")).unwrap().iter().map(Tree::to_json).collect();
+        let names: Vec<(&str, &str)> = out
+            .iter()
+            .map(|o| (o["metadata"]["name"].as_str().unwrap(), o["data"]["k"].as_str().unwrap()))
+            .collect();
+        assert_eq!(names, [("b", "b"), ("c", "c")]);
+        // The deleted object is gone for the patches after it.
+        let again = format!("{}{}", patch("a", "$patch: delete"), patch("a", "data: {k: a}"));
+        let k = kustomization(&again);
+        let disk = memory(&[("k/kustomization.yaml", &k), ("k/cm.yaml", &objects)]);
+        let error = build(&disk, Path::new("k")).unwrap_err();
+        assert!(
+            error.message.contains("no resource matches the patch of ConfigMap `a`"),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn an_object_of_a_kind_no_schema_knows_merges_lists_as_the_patch_kind_does() {
         let disk = memory(&[
             (

@@ -157,6 +157,21 @@ impl Names {
         }
         self.stale = false;
     }
+
+    /// Object `i` was removed (the objects after it moved up one): the index follows without
+    /// being built again (a fleet's overlay deletes dozens of objects among thousands).
+    fn removed(&mut self, i: usize) {
+        if self.stale {
+            return;
+        }
+        self.index.retain(|_, list| {
+            list.retain(|&j| j != i);
+            for j in list.iter_mut().filter(|j| **j > i) {
+                *j -= 1;
+            }
+            !list.is_empty()
+        });
+    }
 }
 
 /// A patch's `target`, compiled once for all the objects it is tried on.
@@ -459,13 +474,16 @@ fn apply_patch(
             .map_or((body.file, body.span), |f| (f.key_file, f.key_span.to(f.value.span))),
         _ => (body.file, body.span),
     };
-    if renames && matched || !deleted.is_empty() {
-        if let Some(names) = names {
+    if renames && matched {
+        if let Some(names) = names.as_deref_mut() {
             names.stale = true;
         }
     }
     for i in deleted.into_iter().rev() {
         let object = out.remove(i);
+        if let Some(names) = names.as_deref_mut() {
+            names.removed(i);
+        }
         disk.deleted.borrow_mut().push(Deleted {
             object,
             file: cause.0,

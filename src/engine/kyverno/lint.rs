@@ -316,9 +316,8 @@ fn tree_exceptions(
     problems: &mut Vec<crate::error::Problem>,
 ) -> Arc<[PolicyException]> {
     inventory
-        .objects
-        .iter()
-        .filter(|o| super::exception::is_exception(&o.root))
+        .matching(|o| super::exception::is_exception(&o.root))
+        .into_iter()
         .filter_map(|o| match PolicyException::from_node(&o.root) {
             Ok(e) => Some(e),
             Err(e) => {
@@ -426,11 +425,14 @@ pub fn compile_policies(
         }
     }
     if include_tree {
-        for object in inventory.objects.iter().filter(|o| super::is_policy(&o.root)) {
+        for object in inventory.matching(|o| super::is_policy(&o.root)) {
             let source = &inventory.files[object.file];
             compile(source, &object.root, &mut compiled, &mut problems);
         }
-        for object in &inventory.objects {
+        let admission_kinds = |o: &Object| {
+            super::vap::is_admission_policy(&o.root) || super::vap::bound_policy(&o.root).is_some()
+        };
+        for object in inventory.matching(admission_kinds) {
             keep(&inventory.files[object.file], &object.root);
         }
     }
