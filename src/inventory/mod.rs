@@ -919,8 +919,12 @@ fn flux_targets(
     files: &[crate::load::LoadedFile],
     roots: &[std::path::PathBuf],
 ) -> (Vec<kustomize::FluxTarget>, Vec<crate::error::Problem>) {
-    let docs =
-        || files.iter().flat_map(|f| f.documents.iter().map(move |d| (f.source.path.as_ref(), d)));
+    // Every document of the tree, looked at in parallel by the scans below (in tree order).
+    let all: Vec<(Option<&std::path::PathBuf>, &crate::load::Document)> = files
+        .iter()
+        .flat_map(|f| f.documents.iter().map(move |d| (f.source.path.as_ref(), d)))
+        .collect();
+    let docs = || all.par_iter().copied();
     let is = |d: &crate::load::Document, api: &str, kind: &str| {
         d.root.get("kind").and_then(Node::as_str) == Some(kind)
             && d.root.get("apiVersion").and_then(Node::as_str).is_some_and(|a| a.starts_with(api))

@@ -264,15 +264,19 @@ pub(crate) fn render(
     {
         return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
     }
-    let loaded: LoadedFiles<'_> = files
-        .iter()
-        .enumerate()
-        .filter_map(|(index, f)| {
-            let path = f.source.path.as_deref()?;
-            let (documents, text, broken) = (&f.documents[..], &*f.source.text, f.broken);
-            Some((path, Loaded { index, documents, text, broken }))
-        })
-        .collect();
+    let loaded_files = || -> LoadedFiles<'_> {
+        files
+            .iter()
+            .enumerate()
+            .filter_map(|(index, f)| {
+                let path = f.source.path.as_deref()?;
+                let (documents, text, broken) = (&f.documents[..], &*f.source.text, f.broken);
+                Some((path, Loaded { index, documents, text, broken }))
+            })
+            .collect()
+    };
+    let (loaded, sources) =
+        rayon::join(loaded_files, || substitution_sources(files, layout));
     let defines = targets
         .iter()
         .enumerate()
@@ -282,7 +286,7 @@ pub(crate) fn render(
         files,
         roots,
         targets,
-        sources: substitution_sources(files, layout),
+        sources,
         charts,
         run: RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         loaded,
@@ -1425,24 +1429,35 @@ fn spec_key(plan: &Plan, shared: &Shared<'_>) -> String {
 /// The ConfigMaps and Secrets of the tree, for `postBuild.substituteFrom`.
 /// (A namespace a kustomization sets counts, as the cluster gets the object.)
 fn substitution_sources(files: &[LoadedFile], layout: &Layout) -> crate::render::flux::Sources {
-    let mut sources = crate::render::flux::Sources::new();
-    for (index, file) in files.iter().enumerate() {
-        let Some(path) = &file.source.path else { continue };
-        let assigned = layout.namespaces.get(index).and_then(Option::as_deref);
-        for doc in &file.documents {
-            let text = |p: &[&str]| doc.root.at(p).and_then(Node::as_str).unwrap_or("");
-            let kind = text(&["kind"]);
-            if text(&["apiVersion"]) != "v1" || !(kind == "ConfigMap" || kind == "Secret") {
-                continue;
+    // Found in parallel (every document of the tree is looked at), kept in tree order: the
+    // first of a name wins.
+    let found: Vec<Vec<_>> = files
+        .par_iter()
+        .enumerate()
+        .map(|(index, file)| {
+            let Some(path) = &file.source.path else { return Vec::new() };
+            let assigned = layout.namespaces.get(index).and_then(Option::as_deref);
+            let mut found = Vec::new();
+            for doc in &file.documents {
+                let text = |p: &[&str]| doc.root.at(p).and_then(Node::as_str).unwrap_or("");
+                let kind = text(&["kind"]);
+                if text(&["apiVersion"]) != "v1" || !(kind == "ConfigMap" || kind == "Secret") {
+                    continue;
+                }
+                let written = text(&["metadata", "namespace"]);
+                let key = (
+                    assigned.unwrap_or(written).to_string(),
+                    kind.to_string(),
+                    text(&["metadata", "name"]).to_string(),
+                );
+                found.push((key, (path.clone(), doc.index)));
             }
-            let written = text(&["metadata", "namespace"]);
-            let key = (
-                assigned.unwrap_or(written).to_string(),
-                kind.to_string(),
-                text(&["metadata", "name"]).to_string(),
-            );
-            sources.entry(key).or_insert_with(|| (path.clone(), doc.index));
-        }
+            found
+        })
+        .collect();
+    let mut sources = crate::render::flux::Sources::new();
+    for (key, at) in found.into_iter().flatten() {
+        sources.entry(key).or_insert(at);
     }
     sources
 }
