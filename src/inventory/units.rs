@@ -275,8 +275,7 @@ pub(crate) fn render(
             })
             .collect()
     };
-    let (loaded, sources) =
-        rayon::join(loaded_files, || substitution_sources(files, layout));
+    let (loaded, sources) = rayon::join(loaded_files, || substitution_sources(files, layout));
     let defines = targets
         .iter()
         .enumerate()

@@ -31,6 +31,18 @@ pub const MAX_DEPTH: usize = 100;
 pub struct Source {
     pub name: String,
     pub text: String,
+    /// The byte offset where each line of the text starts (found once: every release of a
+    /// chart maps its output back to these lines).
+    pub line_starts: Vec<usize>,
+}
+
+impl Source {
+    #[must_use]
+    pub fn new(name: &str, text: &str) -> Source {
+        let starts =
+            std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        Source { name: name.to_string(), text: text.to_string(), line_starts: starts.collect() }
+    }
 }
 
 /// A named body: its nodes and the source they were parsed from.
@@ -116,7 +128,7 @@ impl Templates {
             let (line, _) = line_col(text, e.pos);
             Error { message: format!("template: {name}:{line}: {}", e.message) }
         })?;
-        let source = Rc::new(Source { name: name.to_string(), text: text.to_string() });
+        let source = Rc::new(Source::new(name, text));
         for (define, nodes) in parsed.defines {
             // As Go's `associate`: an empty definition does not replace one with a body.
             let empty = nodes.iter().all(|n| matches!(n, Node::Text(_, t) if t.trim().is_empty()));

@@ -17,7 +17,7 @@ use crate::render::tree::{TValue, Tree};
 
 /// The byte offset where each line of `text` starts.
 fn line_starts(text: &str) -> Vec<usize> {
-    std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+    std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1)).collect()
 }
 
 /// A position (line from 1, column in characters from 0) as a byte offset of `text`.
@@ -418,7 +418,7 @@ struct Mapping<'a> {
     /// The branches of this template a switch turned off left out.
     skips: Vec<&'a crate::render::gotemplate::Skip>,
     template: &'a str,
-    starts: Vec<usize>,
+    starts: &'a [usize],
     provenance: Option<&'a Provenance<'a>>,
     /// The index of the mark [`Mapping::mark`] found last.
     last_mark: std::cell::Cell<usize>,
@@ -436,7 +436,7 @@ impl<'a> Mapping<'a> {
         let marks = written.marks.iter().filter(|m| ours(&m.template)).collect();
         let skips = written.skips.iter().filter(|s| ours(&s.template)).collect();
         let template = source.text.as_str();
-        let starts = line_starts(template);
+        let starts = &source.line_starts;
         let last_mark = std::cell::Cell::new(0);
         Mapping { marks, skips, template, starts, provenance, last_mark }
     }
@@ -468,7 +468,7 @@ impl<'a> Mapping<'a> {
             Some(m) => m.pos,
             None => 0,
         };
-        pos_of(self.template, &self.starts, at.min(self.template.len()))
+        pos_of(self.template, self.starts, at.min(self.template.len()))
     }
 
     fn span(&self, piece: (&str, &[usize], usize), span: Span) -> Span {
@@ -695,7 +695,8 @@ fn template_file(
 ) -> u32 {
     let name = &template.name;
     let file_path = dir.join(name.strip_prefix(&format!("{chart}/")).unwrap_or(name));
-    let real = disk.real(&file_path).filter(|p| p.is_file());
+    // Asked of the build's file table (every release of a chart asks for the same files).
+    let real = disk.real(&file_path).filter(|_| disk.is_file(&file_path));
     disk.number(Read {
         path: file_path,
         real,
