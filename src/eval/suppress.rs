@@ -127,16 +127,7 @@ type Entries = Result<Vec<(String, String)>, (Node, String)>;
 /// thousands of objects and few annotations; each object's metadata is far apart in memory).
 fn annotated(inventory: &Inventory) -> Vec<&Object> {
     use rayon::prelude::*;
-    inventory
-        .objects
-        .par_iter()
-        .filter(|o| {
-            o.root
-                .at(&["metadata", "annotations"])
-                .and_then(|a| a.entry(IGNORE_ANNOTATION))
-                .is_some()
-        })
-        .collect()
+    inventory.objects.par_iter().filter(|o| ignore_annotation(o).is_some()).collect()
 }
 
 fn annotation_entries(object: &Object) -> Option<Entries> {

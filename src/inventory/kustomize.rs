@@ -123,18 +123,22 @@ impl FluxTarget {
         &self,
         root: &'t crate::render::tree::Tree,
     ) -> Option<&'t crate::render::tree::Tree> {
-        use crate::render::tree::TValue;
         if self.flux {
             return root.at(&["spec", "path"]);
         }
         let root = if self.params.is_some() { root.at(&["spec", "template"])? } else { root };
-        root.at(&["spec", "source", "path"]).or_else(|| {
-            match &root.at(&["spec", "sources"])?.value {
-                TValue::Seq(sources) => sources.iter().find_map(|s| s.get("path")),
-                _ => None,
-            }
-        })
+        argo_path(root)
     }
+}
+
+/// Where an Argo CD Application's path is in a rendered tree: `spec.source.path`, or the first
+/// `spec.sources[].path`.
+pub(super) fn argo_path(app: &crate::render::tree::Tree) -> Option<&crate::render::tree::Tree> {
+    use crate::render::tree::TValue;
+    app.at(&["spec", "source", "path"]).or_else(|| match &app.at(&["spec", "sources"])?.value {
+        TValue::Seq(sources) => sources.iter().find_map(|s| s.get("path")),
+        _ => None,
+    })
 }
 
 /// What a kustomization entry names, resolved once.

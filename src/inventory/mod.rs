@@ -189,13 +189,13 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Objects of one kind, in tree order.
     /// The objects `wanted` takes, in tree order, found in parallel: for the scans of every
     /// object that find a few (policies, mutators, exceptions among a fleet's objects).
     pub fn matching(&self, wanted: impl Fn(&Object) -> bool + Sync) -> Vec<&Object> {
         self.objects.par_iter().filter(|o| wanted(o)).collect()
     }
 
+    /// Objects of one kind, in tree order.
     pub fn of_kind<'a>(&'a self, kind: &str) -> impl Iterator<Item = &'a Object> + 'a {
         self.by_kind.get(kind).into_iter().flatten().map(|&i| &self.objects[i])
     }

@@ -86,6 +86,23 @@ impl Plan {
             synthetic: None,
         }
     }
+
+    /// Whether the plan is numbered `at` and made by [`Plan::top`].
+    fn is_top(&self, at: usize) -> bool {
+        self.cluster == at
+            && self.target.is_none()
+            && self.synthetic.is_none()
+            && self.release.is_none()
+            && self.rendered.is_none()
+    }
+}
+
+/// Whether a build read the kustomization of `dir`: one of its kustomization files is a loaded
+/// file that `read` takes.
+fn kustomization_read(loaded: &LoadedFiles<'_>, dir: &Path, read: impl Fn(usize) -> bool) -> bool {
+    crate::inventory::kustomize::KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .any(|n| loaded.get(&dir.join(n)).is_some_and(|l| read(l.index)))
 }
 
 /// A Flux HelmRelease to render.
@@ -171,13 +188,7 @@ fn is_argo_application(t: &Tree) -> bool {
 /// source (`spec.source.path`, or the first `spec.sources[].path`).
 fn argo_entry(tree: &Tree) -> Option<FluxTarget> {
     let text = |t: &Tree, p: &[&str]| t.at(p).and_then(Tree::as_str).map(String::from);
-    let path = text(tree, &["spec", "source", "path"]).or_else(|| {
-        let crate::render::tree::TValue::Seq(sources) = &tree.at(&["spec", "sources"])?.value
-        else {
-            return None;
-        };
-        sources.iter().find_map(|s| text(s, &["path"]))
-    })?;
+    let path = super::kustomize::argo_path(tree)?.as_str()?.to_string();
     let destination = text(tree, &["spec", "destination", "namespace"]).unwrap_or_default();
     let ns = text(tree, &["metadata", "namespace"]).unwrap_or_default();
     let name = text(tree, &["metadata", "name"]).unwrap_or_default();
@@ -501,16 +512,13 @@ impl Units<'_, '_> {
                 read_by_entries.extend(reached);
             }
         }
-        let loaded = &self.shared.loaded;
-        let kustomization_read = |dir: &Path| {
-            crate::inventory::kustomize::KUSTOMIZATION_FILE_NAMES.iter().any(|n| {
-                loaded.get(&dir.join(n)).is_some_and(|l| read_by_entries.contains(&l.index))
-            })
+        let read = |dir: &Path| {
+            kustomization_read(&self.shared.loaded, dir, |i| read_by_entries.contains(&i))
         };
         let failed = self.failed_dirs();
         let first = self.plans.len();
         for dir in &self.layout.root_configs {
-            if kustomization_read(dir)
+            if read(dir)
                 || self.plans.iter().any(|p| p.dir == *dir)
                 || failed.iter().any(|f| dir.starts_with(f))
             {
@@ -806,8 +814,7 @@ impl Units<'_, '_> {
                 if superseded.get(found.plan).copied().unwrap_or(false) {
                     continue;
                 }
-                let by = &self.plans[found.plan];
-                let cluster = by.cluster;
+                let cluster = self.plans[found.plan].cluster;
                 if !seen.insert((cluster, found.tree.to_json().to_string())) {
                     continue;
                 }
@@ -839,22 +846,13 @@ impl Units<'_, '_> {
     /// already settled stay.
     fn supersede_below(&self, k: usize, before: usize, superseded: &mut [bool]) {
         let (reached, failed) = &self.reached[k];
+        let reached: HashSet<usize> = reached.iter().copied().collect();
         let dir = &self.plans[k].dir;
-        let loaded = &self.shared.loaded;
-        let read = |d: &Path| {
-            crate::inventory::kustomize::KUSTOMIZATION_FILE_NAMES
-                .iter()
-                .any(|n| loaded.get(&d.join(n)).is_some_and(|l| reached.contains(&l.index)))
-        };
+        let read = |d: &Path| kustomization_read(&self.shared.loaded, d, |i| reached.contains(&i));
         for (j, superseded) in superseded.iter_mut().enumerate().take(before) {
             let p = &self.plans[j];
-            let top = p.cluster == j
-                && p.target.is_none()
-                && p.synthetic.is_none()
-                && p.release.is_none()
-                && p.rendered.is_none();
             let covered = p.dir == *dir || (*failed && p.dir.starts_with(dir)) || read(&p.dir);
-            if top && covered && self.outcomes[j].is_some() {
+            if p.is_top(j) && covered && self.outcomes[j].is_some() {
                 *superseded = true;
             }
         }

@@ -219,12 +219,18 @@ fn annotations_are_capped_errors_and_changed_files_first_then_one_notice() {
     let text = std::fs::read_to_string(cwd.join(last)).unwrap();
     std::fs::write(cwd.join(last), format!("{text}\n# changed\n")).unwrap();
 
-    let run = Command::new(env!("CARGO_BIN_EXE_mtk-lint"))
-        .current_dir(cwd)
-        .args(["--format", "github", "--max-annotations", "2", "."])
-        .env("GITHUB_BASE_REF", "main")
-        .output()
-        .unwrap();
+    // As a pull request's job runs it: the base branch named by GitHub.
+    let github = |args: &[&str], base: &str| {
+        let mut all = vec!["--format", "github"];
+        all.extend_from_slice(args);
+        Command::new(env!("CARGO_BIN_EXE_mtk-lint"))
+            .current_dir(cwd)
+            .args(all)
+            .env("GITHUB_BASE_REF", base)
+            .output()
+            .unwrap()
+    };
+    let run = github(&["--max-annotations", "2", "."], "main");
     assert_eq!(run.status.code(), Some(1));
     let stdout = String::from_utf8(run.stdout).unwrap();
     let lines: Vec<&str> = stdout.lines().collect();
@@ -237,12 +243,7 @@ fn annotations_are_capped_errors_and_changed_files_first_then_one_notice() {
 
     // Without the base branch (a shallow clone), annotations keep report order and the run
     // says why.
-    let run = Command::new(env!("CARGO_BIN_EXE_mtk-lint"))
-        .current_dir(cwd)
-        .args(["--format", "github", "--output", "json=report.json", "."])
-        .env("GITHUB_BASE_REF", "nope")
-        .output()
-        .unwrap();
+    let run = github(&["--output", "json=report.json", "."], "nope");
     assert_eq!(run.status.code(), Some(1));
     let report: Value =
         serde_json::from_str(&std::fs::read_to_string(cwd.join("report.json")).unwrap()).unwrap();

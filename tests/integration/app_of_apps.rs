@@ -27,6 +27,7 @@ applications:
       plugin:
         name: kasane
   - name: jsonnet
+  - name: deps
 ";
 
 const APPLICATIONS: &str = r#"{{- range .Values.applications }}
@@ -57,6 +58,8 @@ fn privileged(name: &str) -> String {
 const WEB_CHART: &str = "apiVersion: v2\nname: web\nversion: 1.0.0\n";
 const WEB_TEMPLATE: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: {{ .Values.privileged }}\n";
 
+const DEPS_CHART: &str = "apiVersion: v2\nname: deps\nversion: 1.0.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  repository: https://charts.example.com\n";
+
 fn tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
@@ -75,6 +78,9 @@ fn tree() -> tempfile::TempDir {
             ("plain/pod.yaml", &plain),
             ("generated/Kasanefile", "layers: []\n"),
             ("jsonnet/app.jsonnet", "{ apiVersion: 'v1', kind: 'ConfigMap' }\n"),
+            // A chart whose dependency was not fetched (`helm dependency build`).
+            ("deps/Chart.yaml", DEPS_CHART),
+            ("deps/templates/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n"),
         ],
     );
     dir
@@ -101,7 +107,7 @@ fn privileged_pods(report: &Value) -> Vec<(String, String, String, u64, Vec<Stri
 #[test]
 fn the_applications_of_a_chart_nothing_deploys_are_built_with_their_own_options() {
     let dir = tree();
-    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let run = mtk_in(dir.path(), &["--format", "json", "--stats", "."], None);
     let report = run.json();
     let by = |app: &str| {
         format!("Argo CD Application `argocd/{app}` (rendered by Helm chart apps (default values))")
@@ -139,6 +145,19 @@ fn the_applications_of_a_chart_nothing_deploys_are_built_with_their_own_options(
     // The Application's path came from the entry's name (`default .name`).
     assert_eq!((jsonnet.0.as_str(), jsonnet.1), ("apps/values.yaml", Some(16)), "{found:?}");
     assert_eq!(found.len(), 2, "{found:?}");
+    // A chart without its dependencies is not rendered, and not an error: listed once, by the
+    // Application that deploys it (not again as a chart of the tree).
+    assert_eq!(report["summary"]["charts_not_rendered"], 1, "{report}");
+    let listed: Vec<&str> = run
+        .stderr
+        .lines()
+        .skip_while(|l| !l.starts_with("  charts not rendered"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .collect();
+    assert_eq!(listed.len(), 1, "{}", run.stderr);
+    assert!(listed[0].contains(&by("deps")), "{}", run.stderr);
+    assert!(listed[0].contains("dependencies were not fetched"), "{}", run.stderr);
     // The rendered Applications are objects of the chart's own unit (in the `default`
     // project, each reported at the template line that writes it).
     let in_default: Vec<(&str, &str)> = report["findings"]
@@ -148,7 +167,7 @@ fn the_applications_of_a_chart_nothing_deploys_are_built_with_their_own_options(
         .filter(|f| f["rule"] == "MTK-ARGO-001")
         .map(|f| (f["resource"]["name"].as_str().unwrap(), f["file"].as_str().unwrap()))
         .collect();
-    assert_eq!(in_default.len(), 5, "{report}");
+    assert_eq!(in_default.len(), 6, "{report}");
     assert!(in_default.iter().all(|(_, f)| *f == "apps/templates/applications.yaml"), "{report}");
 }
 

@@ -5,7 +5,7 @@ use jiff::tz::{Offset, TimeZone};
 use jiff::{SignedDuration, Timestamp};
 
 use super::eval::{err, Env, EvalError, Val};
-pub use crate::gotime::parse_duration as parse_go_duration;
+use crate::gotime::parse_duration as parse_go_duration;
 
 type Result<T> = std::result::Result<T, EvalError>;
 

@@ -14,7 +14,7 @@ pub fn parse_quantity(s: &str) -> Option<f64> {
 #[must_use]
 #[allow(clippy::cast_precision_loss, reason = "compared as numbers, as Kyverno does")]
 pub fn parse_duration(s: &str) -> Option<f64> {
-    crate::engine::cel::time::parse_go_duration(s.trim()).map(|n| n as f64)
+    crate::gotime::parse_duration(s.trim()).map(|n| n as f64)
 }
 
 #[cfg(test)]

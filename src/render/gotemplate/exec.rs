@@ -39,10 +39,15 @@ pub struct Source {
 impl Source {
     #[must_use]
     pub fn new(name: &str, text: &str) -> Source {
-        let starts =
-            std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        Source { name: name.to_string(), text: text.to_string(), line_starts: starts.collect() }
+        let line_starts = line_starts(text);
+        Source { name: name.to_string(), text: text.to_string(), line_starts }
     }
+}
+
+/// The byte offset where each line of `text` starts.
+#[must_use]
+pub fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1)).collect()
 }
 
 /// A named body: its nodes and the source they were parsed from.

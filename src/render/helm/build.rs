@@ -10,15 +10,10 @@ use super::engine::Chart;
 use super::template::{release, Options};
 use crate::load::source::{Pos, Span};
 use crate::load::Node;
-use crate::render::gotemplate::exec::Read as ValueRead;
+use crate::render::gotemplate::exec::{line_starts, Read as ValueRead};
 use crate::render::gotemplate::{Mark, Value, Written};
 use crate::render::kustomize::{BuildError, Disk, Read};
 use crate::render::tree::{TValue, Tree};
-
-/// The byte offset where each line of `text` starts.
-fn line_starts(text: &str) -> Vec<usize> {
-    std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1)).collect()
-}
 
 /// A position (line from 1, column in characters from 0) as a byte offset of `text`.
 fn offset_of(text: &str, starts: &[usize], pos: Pos) -> usize {

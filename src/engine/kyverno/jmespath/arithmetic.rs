@@ -21,8 +21,7 @@ use serde_json::Value;
 
 use super::EvalError;
 use crate::engine::cel::ext::parse_quantity;
-use crate::engine::cel::time::parse_go_duration;
-use crate::gotime::format_duration as go_duration;
+use crate::gotime::{format_duration as go_duration, parse_duration as parse_go_duration};
 
 /// How a quantity is written, which the result of an operation keeps from its first operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
