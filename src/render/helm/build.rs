@@ -2,6 +2,7 @@
 //! fields point at the template line that wrote them — the line itself for text the template
 //! holds as it is, the action's line for what an action printed.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -242,18 +243,19 @@ fn value_maps(v: &Value, path: &str, out: &mut ValueMaps, depth: usize) {
 }
 
 /// A scalar as text (what the rendered YAML holds, or what a value prints as).
-fn scalar_of_tree(t: &Tree) -> Option<String> {
+fn scalar_of_tree(t: &Tree) -> Option<Cow<'_, str>> {
     match &t.value {
         TValue::Seq(_) | TValue::Map(_) | TValue::Null => None,
-        _ => t.scalar_text(),
+        TValue::Str(s) => Some(Cow::Borrowed(s.as_str())),
+        _ => t.scalar_text().map(Cow::Owned),
     }
 }
 
-fn printed(v: &Value) -> Option<String> {
+fn printed(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Nil | Value::Map(_) | Value::List(_) | Value::Object(_) => None,
-        Value::Str(s) => Some(s.to_string()),
-        other => Some(crate::render::gotemplate::format::v(other)),
+        Value::Str(s) => Some(Cow::Borrowed(s)),
+        other => Some(Cow::Owned(crate::render::gotemplate::format::v(other))),
     }
 }
 
@@ -286,15 +288,15 @@ impl Provenance<'_> {
     }
 
     /// The path and value of what an action read of the values (none: not of the values).
-    fn read_value(&self, (address, read): &ValueRead) -> Option<(String, Value)> {
+    fn read_value(&self, (address, read): &ValueRead) -> Option<(Cow<'_, str>, Value)> {
         let (path, map) = self.maps.get(address)?;
         match read {
             Some(k) => {
                 let Value::Map(m) = map else { return None };
                 let v = m.borrow().get(k).cloned()?;
-                Some((join(path, k), v))
+                Some((Cow::Owned(join(path, k)), v))
             }
-            None => Some((path.clone(), map.clone())),
+            None => Some((Cow::Borrowed(path.as_str()), map.clone())),
         }
     }
 
@@ -316,7 +318,7 @@ impl Provenance<'_> {
         };
         for (path, value) in read.iter().rev().filter_map(|r| self.read_value(r)) {
             if let Some(p) = printed(&value) {
-                let within = text.starts_with(&p) || (p.len() >= 3 && text.contains(&p));
+                let within = text.starts_with(&*p) || (p.len() >= 3 && text.contains(&*p));
                 if !p.is_empty() && within {
                     consider(text == p, &path);
                 }
@@ -371,21 +373,32 @@ fn find(
     if depth > 100 || out.len() > 1 {
         return;
     }
-    let mut visit = |key: Option<&str>, sub: String, item: &Value| {
-        if wanted(key, item) {
-            out.push(sub.clone());
+    // The path of an entry is made only for one wanted or searched in.
+    let mut visit = |key: Option<&str>, sub: &dyn Fn() -> String, item: &Value| {
+        let take = wanted(key, item);
+        let inside = matches!(item, Value::Map(_) | Value::List(_));
+        if !take && !inside {
+            return;
         }
-        find(item, &sub, wanted, out, depth + 1);
+        let sub = sub();
+        if inside {
+            if take {
+                out.push(sub.clone());
+            }
+            find(item, &sub, wanted, out, depth + 1);
+        } else {
+            out.push(sub);
+        }
     };
     match v {
         Value::Map(m) => {
             for (k, item) in m.borrow().iter() {
-                visit(Some(k), join(path, k), item);
+                visit(Some(k), &|| join(path, k), item);
             }
         }
         Value::List(items) => {
             for (i, item) in items.iter().enumerate() {
-                visit(None, join(path, &i.to_string()), item);
+                visit(None, &|| join(path, &i.to_string()), item);
             }
         }
         _ => {}
@@ -466,31 +479,30 @@ impl<'a> Mapping<'a> {
         pos_of(self.template, self.starts, at.min(self.template.len()))
     }
 
-    fn span(&self, piece: (&str, &[usize], usize), span: Span) -> Span {
-        let (text, starts, base) = piece;
-        let start = self.position(base + offset_of(text, starts, span.start));
-        let end = self.position(base + offset_of(text, starts, span.end));
+    /// The template span of the output between two offsets.
+    fn span(&self, (start, end): (usize, usize)) -> Span {
+        let start = self.position(start);
+        let end = self.position(end);
         Span { start, end: if end < start { start } else { end } }
     }
 
-    /// Where a scalar written by an action came from, when from the values.
+    /// Where a scalar written by an action (at the offsets `start..end` of the output) came
+    /// from, when from the values.
     fn value_origin(
         &self,
         t: &Tree,
         key: Option<&str>,
-        piece: (&str, &[usize], usize),
+        (start, end): (usize, usize),
     ) -> Option<Place> {
         let provenance = self.provenance?;
-        let text = scalar_of_tree(t)?;
-        let (piece_text, starts, base) = piece;
-        let start = base + offset_of(piece_text, starts, t.span.start);
-        let end = base + offset_of(piece_text, starts, t.span.end);
-        // What the actions that wrote the scalar read (`"{{ .repository }}:{{ .tag }}"`: two).
+        // What the actions that wrote the scalar read (`"{{ .repository }}:{{ .tag }}"`: two);
+        // text the template holds as it is was written by none.
         let marks = &self.marks;
         let from = marks.partition_point(|m| m.at <= start).saturating_sub(1);
         let to = marks.partition_point(|m| m.at < end.max(start + 1)).max(from);
         let writers = || marks[from..to].iter().filter(|m| !m.verbatim && !m.read.is_empty());
         writers().next()?;
+        let text = scalar_of_tree(t)?;
         let read: Vec<&ValueRead> = writers().flat_map(|m| &m.read).collect();
         provenance.origin(&read, key, &text)
     }
@@ -534,11 +546,11 @@ impl<'a> Mapping<'a> {
             .rev()
             .filter_map(|r| provenance.read_value(r))
             .find(|(_, v)| alike(v))?;
-        provenance.origins.get(&path).map(|place| (place, path))
+        provenance.origins.get(&path).map(|place| (place, path.into_owned()))
     }
 
-    fn remap(&self, t: &mut Tree, key: Option<&str>, piece: (&str, &[usize], usize), depth: usize) {
-        self.remap_from(t, key, piece, (None, depth));
+    fn remap(&self, t: &mut Tree, piece: (&str, &[usize], usize)) {
+        self.remap_from(t, None, piece, (None, 0), None);
     }
 
     /// The offsets of the output a span of a piece covers.
@@ -577,30 +589,37 @@ impl<'a> Mapping<'a> {
         best.map(Origin::place)
     }
 
-    /// [`Mapping::remap`]; a map's output starts at `from` when given (at its key).
+    /// [`Mapping::remap`]; a map's output starts at `from` when given (at its key). With
+    /// `offsets` (the node's, in the output) the node is known not to be from the values.
     fn remap_from(
         &self,
         t: &mut Tree,
         key: Option<&str>,
         piece: (&str, &[usize], usize),
         (from, depth): (Option<usize>, usize),
+        offsets: Option<(usize, usize)>,
     ) {
-        if let Some((file, _, span)) = self.value_origin(t, key, piece) {
-            (t.file, t.span) = (file, span);
-            return;
-        }
-        let (start, end) = Self::offsets(piece, t.span);
+        let (start, end) = if let Some(known) = offsets {
+            known
+        } else {
+            let at = Self::offsets(piece, t.span);
+            if let Some((file, _, span)) = self.value_origin(t, key, at) {
+                (t.file, t.span) = (file, span);
+                return;
+            }
+            at
+        };
         let range = (from.unwrap_or(start), end);
         // The template's file: what the entries that did not come from the values are in.
         let home = t.file;
-        t.span = self.span(piece, t.span);
+        t.span = self.span((start, end));
         if depth > 1000 {
             return;
         }
         match &mut t.value {
             TValue::Seq(items) => {
                 for item in items.iter_mut() {
-                    self.remap(item, None, piece, depth + 1);
+                    self.remap_from(item, None, piece, (None, depth + 1), None);
                     if let Some((file, span)) = all_from_values(item, home) {
                         (item.file, item.span) = (file, span);
                     }
@@ -611,8 +630,9 @@ impl<'a> Mapping<'a> {
                 // The column of its keys in the output (a block map's: where each key starts).
                 let column = fields.first().map(|f| f.key_span.start.col as usize);
                 for f in fields.iter_mut() {
+                    let value_at = Self::offsets(piece, f.value.span);
                     if let Some((file, key_span, span)) =
-                        self.value_origin(&f.value, Some(&f.key), piece)
+                        self.value_origin(&f.value, Some(&f.key), value_at)
                     {
                         (f.key_file, f.key_span) = (file, key_span);
                         (f.value.file, f.value.span) = (file, span);
@@ -621,12 +641,14 @@ impl<'a> Mapping<'a> {
                     let from_values = self
                         .collection_origin(f, piece)
                         .or_else(|| self.whole_origin(&f.value, piece));
-                    let key_at = Self::offsets(piece, f.key_span).0;
+                    let key_offsets = Self::offsets(piece, f.key_span);
+                    let key_at = key_offsets.0;
                     if matches!(f.value.value, TValue::Map(_) | TValue::Seq(_)) {
-                        inner.push((key_at, Self::offsets(piece, f.value.span).1));
+                        inner.push((key_at, value_at.1));
                     }
-                    f.key_span = self.span(piece, f.key_span);
-                    self.remap_from(&mut f.value, Some(&f.key), piece, (Some(key_at), depth + 1));
+                    f.key_span = self.span(key_offsets);
+                    let next = (Some(key_at), depth + 1);
+                    self.remap_from(&mut f.value, Some(&f.key), piece, next, Some(value_at));
                     if let Some(((file, key_span, _), path)) = from_values {
                         (f.key_file, f.key_span) = (file, key_span);
                         (f.value.file, f.value.span) = (file, key_span);
@@ -825,7 +847,7 @@ pub fn build_traced(
                     continue;
                 }
                 let mut tree = Tree::from_node(&root, file);
-                mapping.remap(&mut tree, None, (piece, &starts, base), 0);
+                mapping.remap(&mut tree, (piece, &starts, base));
                 out.push(tree);
             }
         }
