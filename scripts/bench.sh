@@ -53,6 +53,14 @@ measure() {
 median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 wall() { awk '{print $1}' "$work/$1.times" | median; }
 rss_mib() { awk '{print $2}' "$work/$1.times" | median | awk '{printf "%.0f", $1/1024}'; }
+# floor_and_lint LABEL FLOOR_DIR LINT_DIR -> LABEL-floor and LABEL-lint timings: the parse-only
+# floor of FLOOR_DIR and a lint of LINT_DIR, alternated so that drift hits both alike
+floor_and_lint() {
+  for _ in $(seq "$runs"); do
+    measure "$1-floor" "$bin" --parse-only "$2"
+    measure "$1-lint" "$bin" --format json -o /dev/null --fail-on never "$3"
+  done
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a/b : 0)}'; }
 verdict() { awk -v v="$1" -v max="$2" 'BEGIN {print (v <= max ? "ok" : "MISSED")}'; }
 
@@ -70,25 +78,22 @@ for n in $sizes; do
   # warm the page cache (gen_fleet's Flux bootstrap names a gotk-components.yaml it does not
   # write: that build error makes the exit code 2)
   "$bin" --format json -o /dev/null --fail-on never "$dir" || true
-  for _ in $(seq "$runs"); do   # alternate, so drift hits both alike
-    measure "floor-$n" "$bin" --parse-only "$dir"
-    measure "lint-$n" "$bin" --format json -o /dev/null --fail-on never "$dir"
-  done
-  f=$(wall "floor-$n"); l=$(wall "lint-$n")
+  floor_and_lint "flat-$n" "$dir" "$dir"
+  f=$(wall "flat-$n-floor"); l=$(wall "flat-$n-lint")
   dps=$(awk -v d="${docs[$n]}" -v t="$l" 'BEGIN {printf "%.0f", d/t}')
-  printf '| %s | %s | %s | %.2f s | %.2f s | %s | %s | %s MiB |\n' "$n" "${docs[$n]}" "$mb" "$f" "$l" "$(ratio "$l" "$f")" "$dps" "$(rss_mib "lint-$n")"
+  printf '| %s | %s | %s | %.2f s | %.2f s | %s | %s | %s MiB |\n' "$n" "${docs[$n]}" "$mb" "$f" "$l" "$(ratio "$l" "$f")" "$dps" "$(rss_mib "flat-$n-lint")"
 done
 echo
 
 targets=()
 if [[ " $sizes " == *" 1000 "* ]]; then
-  r=$(ratio "$(wall lint-1000)" "$(wall floor-1000)")
+  r=$(ratio "$(wall flat-1000-lint)" "$(wall flat-1000-floor)")
   targets+=("1000 tenants: lint / parse floor = $r (target <= 2.5): $(verdict "$r" 2.5)")
-  m=$(rss_mib lint-1000)
+  m=$(rss_mib flat-1000-lint)
   targets+=("1000 tenants: peak RSS = $m MiB (target <= 500 MB = 477 MiB): $(verdict "$m" 477)")
 fi
 if [[ " $sizes " == *" 1000 "* && " $sizes " == *" 2000 "* ]]; then
-  r=$(ratio "$(wall lint-2000)" "$(wall lint-1000)")
+  r=$(ratio "$(wall flat-2000-lint)" "$(wall flat-1000-lint)")
   targets+=("2000 / 1000 tenants = $r (target <= 2.2): $(verdict "$r" 2.2)")
 fi
 
@@ -100,15 +105,66 @@ if [[ " $sizes " == *" 1000 "* ]]; then
     python3 "$shared/bench/gen_fleet.py" "$dir" --tenants 1000 --seed 42 --layout overlays --force >/dev/null
   fi
   "$bin" --format json -o /dev/null --fail-on never "$dir" || true # warm the page cache
-  for _ in $(seq "$runs"); do
-    measure overlays-floor "$bin" --parse-only "$dir"
-    measure overlays-lint "$bin" --format json -o /dev/null --fail-on never "$dir"
-  done
+  floor_and_lint overlays "$dir" "$dir"
   f=$(wall overlays-floor); l=$(wall overlays-lint); r=$(ratio "$l" "$f")
   echo "overlays, 1000 tenants: parse-only floor $f s, mtk-lint $l s (ratio $r), peak RSS $(rss_mib overlays-lint) MiB"
   targets+=("overlays, 1000 tenants: lint / parse floor = $r (target <= 2.5): $(verdict "$r" 2.5)")
   m=$(rss_mib overlays-lint)
   targets+=("overlays, 1000 tenants: peak RSS = $m MiB (target <= 500 MB = 477 MiB): $(verdict "$m" 477)")
+fi
+
+# 1,000 tenants as Flux HelmReleases of one tenant chart (the chart layout's chart, releases
+# and values ConfigMaps, nothing else), against the parse-only floor of what they render: each
+# release rendered on its own by `mtk-lint render` (as `helm template` would) into a file.
+if [[ " $sizes " == *" 1000 "* ]]; then
+  src=$work/chart-1000
+  if [ ! -f "$src/.gen_fleet.json" ]; then
+    python3 "$shared/bench/gen_fleet.py" "$src" --tenants 1000 --seed 7 --layout chart --force >/dev/null
+  fi
+  releases=$work/releases-1000
+  rendered=$work/releases-1000-rendered
+  if [ ! -f "$rendered/.done" ]; then
+    rm -rf "$releases" "$rendered"; mkdir -p "$releases/tenants" "$rendered" "$work/release-values"
+    cp -r "$src/charts" "$releases/"
+    # Each release's values as helm-controller merges them (valuesFrom, then spec.values),
+    # for rendering it alone.
+    python3 - "$src" "$releases" "$work/release-values" <<'PY' > "$work/release-list"
+import os, shutil, sys, yaml
+src, out, vals = sys.argv[1:4]
+def merge(a, b):
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {**a, **{k: merge(a[k], v) if k in a else v for k, v in b.items()}}
+    return b
+for t in sorted(os.listdir(os.path.join(src, "tenants"))):
+    d = os.path.join(src, "tenants", t)
+    if not os.path.exists(os.path.join(d, "release.yaml")):
+        continue
+    os.makedirs(os.path.join(out, "tenants", t))
+    values = {}
+    for f in ("release.yaml", "release-values.yaml"):
+        if os.path.exists(os.path.join(d, f)):
+            shutil.copy(os.path.join(d, f), os.path.join(out, "tenants", t, f))
+    if os.path.exists(os.path.join(d, "release-values.yaml")):
+        cm = yaml.safe_load(open(os.path.join(d, "release-values.yaml")))
+        values = yaml.safe_load(cm["data"]["values.yaml"]) or {}
+    release = yaml.safe_load(open(os.path.join(d, "release.yaml")))
+    spec = release["spec"]
+    values = merge(values, spec.get("values") or {})
+    yaml.safe_dump(values, open(os.path.join(vals, t + ".yaml"), "w"))
+    namespace = spec.get("targetNamespace") or release["metadata"]["namespace"]
+    print(t, spec.get("releaseName") or release["metadata"]["name"], namespace)
+PY
+    while read -r t name namespace; do
+      "$bin" render "$name" "$releases/charts/tenant" -f "$work/release-values/$t.yaml" \
+        -n "$namespace" -o "$rendered/$t.yaml"
+    done < "$work/release-list"
+    touch "$rendered/.done"
+  fi
+  "$bin" --format json -o /dev/null --fail-on never "$releases" || true # warm the page cache
+  floor_and_lint releases "$rendered" "$releases"
+  f=$(wall releases-floor); l=$(wall releases-lint); r=$(ratio "$l" "$f")
+  echo "Helm releases, 1000 tenants of one chart: parse-only floor of the rendered output $f s, mtk-lint $l s (ratio $r), peak RSS $(rss_mib releases-lint) MiB"
+  targets+=("Helm releases, 1000 tenants: lint / parse floor of the rendered output = $r (target <= 3): $(verdict "$r" 3)")
 fi
 
 # All non-CEL validate ClusterPolicies of the conformance corpus, applied together.
@@ -219,9 +275,9 @@ if [ "$checkov" = 1 ]; then
   line=$(bash "$shared/bench/peers.sh" -n 1 "$dir" 2>/dev/null | grep '^checkov' || true)
   ck=$(echo "$line" | awk '{print $4}')
   ck_rss=$(echo "$line" | awk '{printf "%.0f", $9}')
-  l=$(wall lint-200)
+  l=$(wall flat-200-lint)
   x=$(ratio "$ck" "$l")
-  echo "checkov $ck s (peak $ck_rss MiB), mtk-lint $l s (peak $(rss_mib lint-200) MiB): mtk-lint is ${x}x faster"
+  echo "checkov $ck s (peak $ck_rss MiB), mtk-lint $l s (peak $(rss_mib flat-200-lint) MiB): mtk-lint is ${x}x faster"
   targets+=("checkov / mtk-lint on 200 tenants = ${x}x (target >= 100): $(awk -v v="$x" 'BEGIN {print (v >= 100 ? "ok" : "MISSED")}')")
 fi
 

@@ -29,8 +29,9 @@ pub enum Command {
     Check(CheckArgs),
     /// Run policy tests: Kyverno `kyverno-test.yaml` suites and `mtk-lint-test.yaml` golden tests.
     Test(TestArgs),
-    /// Print the objects a kustomization builds (as `kustomize build` does), with where each
-    /// field comes from. Experimental: linting rendered objects is being built (docs/RENDER.md).
+    /// Print the objects a kustomization builds (as `kustomize build` does), a Helm chart
+    /// renders (as `helm template` does) or one build unit of a tree renders (as `mtk-lint`
+    /// lints them), with where each field comes from (docs/RENDER.md).
     Render(RenderArgs),
     /// List the built-in rules.
     Rules {

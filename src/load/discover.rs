@@ -1,6 +1,6 @@
 //! Finding the files to read: walk directories (respecting `.gitignore`), apply excludes.
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
@@ -75,12 +75,27 @@ impl Excludes {
     }
 }
 
-/// Resolves `.` and `..` without touching the file system (symlinks keep their names).
+/// Resolves `.` and `..` without touching the file system (symlinks keep their names). A `..`
+/// that climbs above the start stays (`../a`, `/..`), as `PathBuf::pop` leaves it.
 #[must_use]
 pub fn normalize(path: &Path) -> PathBuf {
     if is_normal(path) {
         return path.to_path_buf();
     }
+    #[cfg(unix)]
+    {
+        normalize_bytes(path)
+    }
+    #[cfg(not(unix))]
+    {
+        normalize_components(path)
+    }
+}
+
+/// [`normalize`] by walking the path's components and popping a `..`'s parent.
+#[cfg(any(not(unix), test))]
+fn normalize_components(path: &Path) -> PathBuf {
+    use std::path::Component;
     let mut out = PathBuf::new();
     for c in path.components() {
         match c {
@@ -94,6 +109,40 @@ pub fn normalize(path: &Path) -> PathBuf {
         }
     }
     out
+}
+
+/// [`normalize`] on the path's bytes: what walking its components gives, without the cost of
+/// parsing them (build paths such as `/tenants/a/overlay/../base` are normalized by the
+/// thousand).
+#[cfg(unix)]
+fn normalize_bytes(path: &Path) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let bytes = path.as_os_str().as_bytes();
+    let absolute = bytes.first() == Some(&b'/');
+    let mut kept: Vec<&[u8]> = Vec::new();
+    for segment in bytes.split(|&b| b == b'/') {
+        match segment {
+            b"" | b"." => {}
+            // As `PathBuf::pop`: the last segment goes (even a `..`); with none, `..` stays.
+            b".." => {
+                if kept.pop().is_none() {
+                    kept.push(b"..");
+                }
+            }
+            other => kept.push(other),
+        }
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    if absolute {
+        out.push(b'/');
+    }
+    for (i, segment) in kept.iter().enumerate() {
+        if i > 0 {
+            out.push(b'/');
+        }
+        out.extend_from_slice(segment);
+    }
+    PathBuf::from(std::ffi::OsStr::from_bytes(&out))
 }
 
 /// Whether `normalize` would return the path unchanged: on Unix, no `.` or `..` segment, no
@@ -336,10 +385,42 @@ mod tests {
             ("/", "/"),
             ("", ""),
             ("a.b/.c/..d", "a.b/.c/..d"),
+            ("/..", "/.."),
+            ("/../..", "/"),
+            ("/a/../../b", "/../b"),
+            ("../..", ""),
         ];
         for (input, want) in cases {
             assert_eq!(normalize(Path::new(input)), Path::new(want), "{input}");
             assert_eq!(normalize(Path::new(input)).as_os_str(), want, "{input}");
         }
+    }
+
+    /// Normalizing bytes gives what walking the components and popping gives, for every path
+    /// of up to four segments of `a`, `.`, `..`, `` and `b.c`, relative or absolute.
+    #[test]
+    fn normalize_agrees_with_the_components_of_the_path() {
+        let segments = ["a", ".", "..", "", "b.c"];
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| segments.iter().map(move |s| format!("{p}/{s}")))
+                .collect();
+            paths.extend(longer);
+        }
+        let mut checked = 0;
+        for p in &paths {
+            for path in [p.clone(), p.trim_start_matches('/').to_string()] {
+                let path = Path::new(&path);
+                assert_eq!(
+                    normalize(path).as_os_str(),
+                    normalize_components(path).as_os_str(),
+                    "{path:?}"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000, "{checked}");
     }
 }

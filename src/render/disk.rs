@@ -280,11 +280,11 @@ impl<'a> Disk<'a> {
     /// Where a build path is on disk. A path that climbs above the root (`..`) has none.
     pub(crate) fn real(&self, path: &Path) -> Option<PathBuf> {
         let path = normalize(path);
-        let inside = path.strip_prefix("/").unwrap_or(&path);
-        if inside.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        let bytes = path.as_os_str().as_encoded_bytes();
+        if bytes.split(|&b| b == b'/').any(|segment| segment == b"..") {
             return None;
         }
-        Some(self.root.join(inside))
+        Some(self.root.join(path.strip_prefix("/").unwrap_or(&path)))
     }
 
     /// The text of a file the build reads. Refused: a path outside the root, a link that leads
