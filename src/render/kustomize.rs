@@ -244,19 +244,26 @@ pub(super) fn remember_as(
     file: u32,
     span: Span,
 ) {
-    let (name, namespace, kind) = (name.clone(), namespace.clone(), kind.to_string());
     let Some(annotations) =
         t.map_at("metadata", file, span).and_then(|m| m.map_at("annotations", file, span))
     else {
         return;
     };
-    let lists = [(PREVIOUS_NAMES, name), (PREVIOUS_NAMESPACES, namespace), (PREVIOUS_KINDS, kind)];
+    let lists =
+        [(PREVIOUS_NAMES, name.as_str()), (PREVIOUS_NAMESPACES, namespace), (PREVIOUS_KINDS, kind)];
     for (key, value) in lists {
-        let list = match annotations.get(key).and_then(Tree::as_str) {
-            Some(before) => format!("{before},{value}"),
-            None => value,
+        // Appended to the list the annotation holds (every transformer that renames records).
+        let list: ecow::EcoString = match annotations.get(key).and_then(Tree::as_str) {
+            Some(before) => {
+                let mut list = ecow::EcoString::with_capacity(before.len() + 1 + value.len());
+                list.push_str(before);
+                list.push(',');
+                list.push_str(value);
+                list
+            }
+            None => value.into(),
         };
-        annotations.set(key, Tree::string(&list, file, span));
+        annotations.set(key, Tree { file, span, value: TValue::Str(list) });
     }
 }
 
