@@ -1263,6 +1263,55 @@ spec:
     );
 }
 
+/// A value a function changed on its way into the output — cut short by `trunc`, its case
+/// changed by `lower` — still points at its values line; a short value does not match a longer
+/// scalar by chance, and a template's own text stays at the template.
+#[test]
+fn helm_provenance_follows_values_that_functions_cut_or_recase() {
+    let template = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: {{ printf "%s:%s" .Values.image.repository (.Values.image.tag | lower) }}
+        resources: {limits: {cpu: 100m, memory: 64Mi}}
+      - name: sidecar
+        image: {{ printf "busybox:%stest" (.Values.sidecar | lower) }}
+        resources: {limits: {cpu: 100m, memory: 64Mi}}
+      volumes:
+      - name: logs
+        hostPath:
+          path: {{ .Values.logs.path | trunc 8 }}
+"#;
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: web, namespace: shop}\nspec:\n  chart:\n    spec:\n      chart: ./charts/app\n      sourceRef: {kind: GitRepository, name: flux-system}\n  values:\n    image:\n      repository: registry.example.com/app\n      tag: LATEST\n    sidecar: LA\n    logs:\n      path: /var/log/app\n";
+    let (_dir, report) = lint_tree(
+        &[
+            ("charts/app/Chart.yaml", "apiVersion: v2\nname: app\nversion: 1.0.0\n"),
+            ("charts/app/values.yaml", "image: {}\nlogs: {}\nsidecar: \"1\"\n"),
+            ("charts/app/templates/app.yaml", template),
+            ("apps/web.yaml", release),
+        ],
+        "MTK-SEC-002,MTK-SEC-004",
+    );
+    assert_eq!(
+        findings_at(&report),
+        [
+            // `trunc 8` of `/var/log/app`: the hostPath whose every entry came from the values.
+            "MTK-SEC-002 apps/web.yaml:15 shop/web",
+            // `lower` of `LATEST`, joined to the repository by `printf`.
+            "MTK-SEC-004 apps/web.yaml:12 shop/web",
+            // `busybox:latest` from `LA` and the template's `test`: two letters are too few
+            // to say the value made the tag.
+            "MTK-SEC-004 charts/app/templates/app.yaml:13 shop/web",
+        ],
+        "{report}"
+    );
+}
+
 /// A Flux Kustomization a chart renders (a tenant chart's sync) is a unit of the release's
 /// cluster: what it deploys is linted as built, in that cluster, deployed by the tenant's
 /// Kustomization; the kustomization it reads is not also a unit of its own.

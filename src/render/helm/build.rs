@@ -259,6 +259,16 @@ fn printed(v: &Value) -> Option<Cow<'_, str>> {
     }
 }
 
+/// Whether `text` is the value `printed` as a function changed it: cut short (`trunc 63`,
+/// `trimSuffix "-"`) or with its case changed (`lower`, `upper`, `title`). Both at least three
+/// characters long, so that a short value does not match by chance.
+fn changed_by_function(printed: &str, text: &str) -> bool {
+    if printed.len() < 3 || text.len() < 3 {
+        return false;
+    }
+    printed.starts_with(text) || text.to_ascii_lowercase().contains(&printed.to_ascii_lowercase())
+}
+
 /// The maps and strings of the values by address: their path and value.
 type ValueMaps = foldhash::HashMap<usize, (String, Value)>;
 
@@ -301,8 +311,10 @@ impl Provenance<'_> {
     }
 
     /// Where the scalar `text` (under `key`) that `mark`'s action wrote came from, if from the
-    /// values: a value the action read that prints as the scalar (or begins it), or, in a map
-    /// or list the action read whole (`toYaml`), the one leaf under that key that prints so.
+    /// values: a value the action read that prints as the scalar (or begins it, or is in it),
+    /// or that a function changed on the way (the scalar begins the value: `trunc`,
+    /// `trimSuffix`; it is in the scalar but for case: `lower`, `upper`); or, in a map or list
+    /// the action read whole (`toYaml`), the one leaf under that key that prints so.
     ///
     /// Of several such values (`printf "%s:%s" .repository .tag`), one the scalar is exactly
     /// wins, then one of the latest layer (what a release set over the chart's defaults), then
@@ -319,7 +331,7 @@ impl Provenance<'_> {
         for (path, value) in read.iter().rev().filter_map(|r| self.read_value(r)) {
             if let Some(p) = printed(&value) {
                 let within = text.starts_with(&*p) || (p.len() >= 3 && text.contains(&*p));
-                if !p.is_empty() && within {
+                if !p.is_empty() && (within || changed_by_function(&p, text)) {
                     consider(text == p, &path);
                 }
                 continue;
