@@ -87,21 +87,7 @@ fn capabilities(options: &Options) -> Value {
     let mut parts = version.trim_start_matches('v').split('.');
     let (major, minor) =
         (parts.next().unwrap_or("1").to_string(), parts.next().unwrap_or("0").to_string());
-    // Helm's default set is client-go's scheme: the aggregator's and the CRD API are not in it.
-    let mut api: Vec<String> = crate::kinds::builtins()
-        .filter(|k| !matches!(k.group, "apiregistration.k8s.io" | "apiextensions.k8s.io"))
-        .flat_map(|k| {
-            let gv = if k.group.is_empty() {
-                k.version.to_string()
-            } else {
-                format!("{}/{}", k.group, k.version)
-            };
-            [format!("{gv}/{}", k.kind), gv]
-        })
-        .chain(options.api_versions.iter().cloned())
-        .collect();
-    api.sort();
-    api.dedup();
+    let api = api_versions(&options.api_versions);
     let kube: BTreeMap<String, Value> = [
         ("Version", Value::string(&version)),
         ("Major", Value::string(&major)),
@@ -118,12 +104,48 @@ fn capabilities(options: &Options) -> Value {
     Value::map(
         [
             ("KubeVersion".to_string(), Value::map(kube)),
-            ("APIVersions".to_string(), Value::Object(Rc::new(ApiVersions(api)))),
+            ("APIVersions".to_string(), Value::Object(api)),
             ("HelmVersion".to_string(), Value::map(helm)),
         ]
         .into_iter()
         .collect(),
     )
+}
+
+/// The API versions `.Capabilities.APIVersions` holds: the built-in ones and `extra`. Made
+/// once per thread and set of extra versions (a fleet's releases all ask for the same).
+fn api_versions(extra: &[String]) -> Rc<ApiVersions> {
+    thread_local! {
+        static MADE: std::cell::RefCell<Vec<(Vec<String>, Rc<ApiVersions>)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    MADE.with_borrow_mut(|made| {
+        if let Some((_, known)) = made.iter().find(|(asked, _)| asked.as_slice() == extra) {
+            return Rc::clone(known);
+        }
+        // Helm's default set is client-go's scheme: the aggregator's and the CRD API are not
+        // in it.
+        let mut api: Vec<String> = crate::kinds::builtins()
+            .filter(|k| !matches!(k.group, "apiregistration.k8s.io" | "apiextensions.k8s.io"))
+            .flat_map(|k| {
+                let gv = if k.group.is_empty() {
+                    k.version.to_string()
+                } else {
+                    format!("{}/{}", k.group, k.version)
+                };
+                [format!("{gv}/{}", k.kind), gv]
+            })
+            .chain(extra.iter().cloned())
+            .collect();
+        api.sort();
+        api.dedup();
+        let api = Rc::new(ApiVersions(api));
+        // A few sets at most in a run; more are made afresh.
+        if made.len() < 8 {
+            made.push((extra.to_vec(), Rc::clone(&api)));
+        }
+        api
+    })
 }
 
 /// Helm's install order of kinds; others after them, by name.
