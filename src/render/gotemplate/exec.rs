@@ -30,7 +30,8 @@ pub const MAX_DEPTH: usize = 100;
 #[derive(Debug)]
 pub struct Source {
     pub name: String,
-    pub text: String,
+    /// Shared: each release's build records the templates it read (their text included).
+    pub text: std::sync::Arc<str>,
     /// The byte offset where each line of the text starts (found once: every release of a
     /// chart maps its output back to these lines).
     pub line_starts: Vec<usize>,
@@ -40,7 +41,7 @@ impl Source {
     #[must_use]
     pub fn new(name: &str, text: &str) -> Source {
         let line_starts = line_starts(text);
-        Source { name: name.to_string(), text: text.to_string(), line_starts }
+        Source { name: name.to_string(), text: text.into(), line_starts }
     }
 }
 

@@ -455,7 +455,7 @@ impl<'a> Mapping<'a> {
             |t: &std::rc::Rc<crate::render::gotemplate::Source>| std::rc::Rc::ptr_eq(t, source);
         let marks = written.marks.iter().filter(|m| ours(&m.template)).collect();
         let skips = written.skips.iter().filter(|s| ours(&s.template)).collect();
-        let template = source.text.as_str();
+        let template = &*source.text;
         let starts = &source.line_starts;
         let last_mark = std::cell::Cell::new(0);
         Mapping { marks, skips, template, starts, provenance, last_mark }
@@ -730,7 +730,7 @@ fn template_file(
         path: file_path,
         real,
         loaded: None,
-        text: Some(template.text.as_str().into()),
+        text: Some(std::sync::Arc::clone(&template.text)),
         via: Vec::new(),
         built: true,
     })
