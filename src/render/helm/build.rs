@@ -266,7 +266,10 @@ fn changed_by_function(printed: &str, text: &str) -> bool {
     if printed.len() < 3 || text.len() < 3 {
         return false;
     }
-    printed.starts_with(text) || text.to_ascii_lowercase().contains(&printed.to_ascii_lowercase())
+    // Compared in place: this runs for each value an action read that the scalar does not hold.
+    let (text, printed) = (text.as_bytes(), printed.as_bytes());
+    printed.starts_with(text)
+        || text.windows(printed.len()).any(|w| w.eq_ignore_ascii_case(printed))
 }
 
 /// The maps and strings of the values by address: their path and value.

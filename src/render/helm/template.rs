@@ -378,3 +378,22 @@ fn show_only(out: &str, patterns: &[String]) -> Result<String, String> {
     }
     Ok(result)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The versions are made once per thread and set of extra versions: a release that asks
+    /// for more gets them, and one that asks for none afterwards does not.
+    #[test]
+    fn api_versions_are_kept_per_set_of_extra_versions() {
+        let has = |api: &ApiVersions, v: &str| api.0.iter().any(|a| a == v);
+        let plain = api_versions(&[]);
+        assert!(has(&plain, "apps/v1/Deployment") && !has(&plain, "example.com/v1"));
+        let extra = api_versions(&["example.com/v1".to_string()]);
+        assert!(has(&extra, "example.com/v1") && has(&extra, "apps/v1"));
+        let again = api_versions(&[]);
+        assert!(!has(&again, "example.com/v1"));
+        assert!(Rc::ptr_eq(&plain, &again), "made again instead of kept");
+    }
+}
