@@ -32,6 +32,7 @@ pub mod kinds;
 pub mod limits;
 pub mod load;
 pub mod panic;
+pub mod pointer;
 pub mod progress;
 pub mod render;
 pub mod report;

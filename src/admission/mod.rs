@@ -13,6 +13,7 @@
 pub mod gatekeeper;
 pub mod graft;
 
+use crate::pointer::Pointer as _;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -405,14 +406,14 @@ fn gatekeeper_applies(
     json: &Value,
     target: &gatekeeper::Target<'_>,
 ) -> Result<bool, String> {
-    let labels = crate::engine::kyverno::string_map(json.pointer("/metadata/labels"));
+    let labels = crate::engine::kyverno::string_map(json.at("/metadata/labels"));
     if mutator.applies(target, &labels)? {
         return Ok(true);
     }
-    let Some(template) = pod_template(target.kind).and_then(|at| json.pointer(at)) else {
+    let Some(template) = pod_template(target.kind).and_then(|at| json.at(at)) else {
         return Ok(false);
     };
-    let labels = crate::engine::kyverno::string_map(template.pointer("/metadata/labels"));
+    let labels = crate::engine::kyverno::string_map(template.at("/metadata/labels"));
     mutator.applies(&gatekeeper::Target { api_version: "v1", kind: "Pod", ..*target }, &labels)
 }
 
@@ -424,13 +425,13 @@ fn gatekeeper_step(
     json: &mut Value,
     target: &gatekeeper::Target<'_>,
 ) -> Result<bool, String> {
-    let labels = crate::engine::kyverno::string_map(json.pointer("/metadata/labels"));
+    let labels = crate::engine::kyverno::string_map(json.at("/metadata/labels"));
     if mutator.applies(target, &labels)? {
         return mutator.mutate(json, target);
     }
     let Some(at) = pod_template(target.kind) else { return Ok(false) };
     let Some(template) = json.pointer_mut(at) else { return Ok(false) };
-    let labels = crate::engine::kyverno::string_map(template.pointer("/metadata/labels"));
+    let labels = crate::engine::kyverno::string_map(template.at("/metadata/labels"));
     let pod_target = gatekeeper::Target { api_version: "v1", kind: "Pod", ..*target };
     if !mutator.applies(&pod_target, &labels)? {
         return Ok(false);
@@ -464,7 +465,7 @@ fn generate(
     for (objects, mut found) in made {
         failures.append(&mut found);
         for (i, json) in objects {
-            let s = |p: &str| json.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+            let s = |p: &str| json.at(p).and_then(Value::as_str).unwrap_or("").to_string();
             let (api_version, kind, name) = (s("/apiVersion"), s("/kind"), s("/metadata/name"));
             let no_crds = std::collections::HashMap::new();
             let cluster_scoped = crate::kinds::is_cluster_scoped(&api_version, &kind, &no_crds);

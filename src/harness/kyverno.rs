@@ -1,6 +1,7 @@
 //! Kyverno `kyverno-test.yaml` suites, run unchanged and decided as `kyverno test` decides
 //! (kyverno-compat.md, sections 12–14).
 
+use crate::pointer::Pointer as _;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -401,14 +402,14 @@ fn read_context(path: &Path, files: &Files<'_>) -> Result<ObjectStore, Problem> 
     }
     let json = doc.root.to_json();
     let mut store = ObjectStore::default();
-    for r in json.pointer("/spec/resources").and_then(Value::as_array).into_iter().flatten() {
+    for r in json.at("/spec/resources").and_then(Value::as_array).into_iter().flatten() {
         let mut r = r.clone();
         if let Some(kind) = r.get("kind").and_then(Value::as_str).map(String::from) {
             default_namespace(&mut r, &kind);
         }
         store.objects.push(r);
     }
-    for image in json.pointer("/spec/images").and_then(Value::as_array).into_iter().flatten() {
+    for image in json.at("/spec/images").and_then(Value::as_array).into_iter().flatten() {
         store.add_image(image.clone());
     }
     Ok(store)
@@ -751,7 +752,7 @@ fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
     let Some(doc) = parsed.documents.first() else { return Ok(values) };
     refuse_values_fields(&doc.root, &files.display(path))?;
     let json = doc.root.to_json();
-    if let Some(op) = json.pointer("/globalValues/request.operation").and_then(Value::as_str) {
+    if let Some(op) = json.at("/globalValues/request.operation").and_then(Value::as_str) {
         values.global_operation = Some(op.to_string());
     }
     if let Some(global) = json.get("globalValues").and_then(Value::as_object) {
@@ -773,7 +774,7 @@ fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
                 v.remove("request.operation");
                 values.engine.resources.insert((policy.to_string(), name.to_string()), v);
             }
-            if let Some(op) = r.pointer("/values/request.operation").and_then(Value::as_str) {
+            if let Some(op) = r.at("/values/request.operation").and_then(Value::as_str) {
                 values
                     .resource_operation
                     .insert((policy.to_string(), name.to_string()), op.to_string());
@@ -785,10 +786,10 @@ fn read_values(path: &Path, files: &Files<'_>) -> Result<Values, Problem> {
         values.namespace_labels.insert(name, kyverno::string_map(ns.get("labels")));
     }
     for ns in json.get("namespaces").and_then(Value::as_array).into_iter().flatten() {
-        let name = ns.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = ns.at("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         values
             .namespace_labels
-            .insert(name.clone(), kyverno::string_map(ns.pointer("/metadata/labels")));
+            .insert(name.clone(), kyverno::string_map(ns.at("/metadata/labels")));
         values.namespace_objects.insert(name, ns.clone());
     }
     Ok(values)
@@ -827,17 +828,13 @@ fn read_user_info(path: &Path, files: &Files<'_>) -> Result<UserInfo, Problem> {
     let parsed = files.read_yaml(path)?;
     let json = parsed.documents.first().map_or(Value::Null, |d| d.root.to_json());
     let list = |p: &str| -> Vec<String> {
-        json.pointer(p)
+        json.at(p)
             .and_then(Value::as_array)
             .map(|a| a.iter().filter_map(|v| v.as_str().map(String::from)).collect())
             .unwrap_or_default()
     };
     Ok(UserInfo {
-        username: json
-            .pointer("/userInfo/username")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string(),
+        username: json.at("/userInfo/username").and_then(Value::as_str).unwrap_or("").to_string(),
         groups: list("/userInfo/groups"),
         roles: list("/roles"),
         cluster_roles: list("/clusterRoles"),

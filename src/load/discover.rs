@@ -62,16 +62,22 @@ impl Excludes {
         })
     }
 
+    /// No pattern at all (the usual case): nothing to match, for every file of the walk.
+    fn is_empty(&self) -> bool {
+        self.anchored.is_empty() && self.names.is_empty()
+    }
+
     fn excluded(&self, relative: &Path) -> bool {
         // The path itself or any directory above it (within the root).
-        if relative
-            .ancestors()
-            .take_while(|a| !a.as_os_str().is_empty())
-            .any(|a| self.anchored.is_match(a))
+        if !self.anchored.is_empty()
+            && relative
+                .ancestors()
+                .take_while(|a| !a.as_os_str().is_empty())
+                .any(|a| self.anchored.is_match(a))
         {
             return true;
         }
-        relative.components().any(|c| self.names.is_match(c.as_os_str()))
+        !self.names.is_empty() && relative.components().any(|c| self.names.is_match(c.as_os_str()))
     }
 }
 
@@ -79,9 +85,19 @@ impl Excludes {
 /// that climbs above the start stays (`../a`, `/..`), as `PathBuf::pop` leaves it.
 #[must_use]
 pub fn normalize(path: &Path) -> PathBuf {
+    normalized(path).into_owned()
+}
+
+/// [`normalize`], borrowing a path that is normal already (builds ask thousands of times).
+#[must_use]
+pub fn normalized(path: &Path) -> std::borrow::Cow<'_, Path> {
     if is_normal(path) {
-        return path.to_path_buf();
+        return std::borrow::Cow::Borrowed(path);
     }
+    std::borrow::Cow::Owned(normalize_untidy(path))
+}
+
+fn normalize_untidy(path: &Path) -> PathBuf {
     #[cfg(unix)]
     {
         normalize_bytes(path)
@@ -232,7 +248,7 @@ pub fn discover(
     let mut found = Vec::new();
     let mut problems = Vec::new();
     let is_excluded = |abs: &Path, root: &Path| {
-        excludes.iter().any(|(base, ex)| {
+        excludes.iter().filter(|(_, ex)| !ex.is_empty()).any(|(base, ex)| {
             abs.strip_prefix(base).is_ok_and(|rel| ex.excluded(rel))
                 || abs.strip_prefix(root).is_ok_and(|rel| ex.excluded(rel))
         })

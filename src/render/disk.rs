@@ -279,12 +279,20 @@ impl<'a> Disk<'a> {
 
     /// Where a build path is on disk. A path that climbs above the root (`..`) has none.
     pub(crate) fn real(&self, path: &Path) -> Option<PathBuf> {
-        let path = normalize(path);
+        let path = crate::load::discover::normalized(path);
         let bytes = path.as_os_str().as_encoded_bytes();
         if bytes.split(|&b| b == b'/').any(|segment| segment == b"..") {
             return None;
         }
-        Some(self.root.join(path.strip_prefix("/").unwrap_or(&path)))
+        // Joined as text when it is text (`Path::strip_prefix` walks components).
+        let Some(text) = path.to_str() else {
+            return Some(self.root.join(path.strip_prefix("/").unwrap_or(&path)));
+        };
+        let relative = text.trim_start_matches('/');
+        let mut real = PathBuf::with_capacity(self.root.as_os_str().len() + 1 + relative.len());
+        real.push(&self.root);
+        real.push(relative);
+        Some(real)
     }
 
     /// The text of a file the build reads. Refused: a path outside the root, a link that leads

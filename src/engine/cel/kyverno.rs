@@ -6,6 +6,7 @@
 //! attestation checks (`verifyImageSignatures`, `verifyAttestationSignatures`,
 //! `extractPayload`) read the image's registry, so they are errors, never a result.
 
+use crate::pointer::Pointer as _;
 use std::rc::Rc;
 
 use super::eval::{Env, EvalError, Val};
@@ -52,7 +53,7 @@ pub(super) fn call(
             if let Some(items) = list.get_mut("items").and_then(serde_json::Value::as_array_mut) {
                 items.retain(|item| {
                     wanted.iter().all(|(k, v)| {
-                        item.pointer("/metadata/labels")
+                        item.at("/metadata/labels")
                             .and_then(|l| l.get(k))
                             .and_then(serde_json::Value::as_str)
                             == Some(v.as_str())

@@ -1,6 +1,7 @@
 //! Autogen: the `autogen-` and `autogen-cronjob-` rules Kyverno derives for pod controllers
 //! from a rule that matches Pods (kyverno-compat.md, 11).
 
+use crate::pointer::Pointer as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -42,7 +43,7 @@ pub(super) fn filters(block: &Value) -> Vec<&Value> {
 
 pub(super) fn filter_kinds(filter: &Value) -> Vec<&str> {
     filter
-        .pointer("/resources/kinds")
+        .at("/resources/kinds")
         .and_then(Value::as_array)
         .map(|k| k.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default()

@@ -2,6 +2,7 @@
 //! `request`, `namespaceObject`, `params`) and the host that serves Kyverno's lookups from the
 //! tree ([`ClusterData`]) — shared by `validate.cel` rules and the `policies.kyverno.io` kinds.
 
+use crate::pointer::Pointer as _;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -218,7 +219,7 @@ impl ParamSpec {
         let Some(selector) = &self.selector else { return Ok(items) };
         let mut out = Vec::new();
         for item in items {
-            let labels = super::string_map(item.pointer("/metadata/labels"));
+            let labels = super::string_map(item.at("/metadata/labels"));
             if super::matching::selector_matches(selector, &labels, false)? {
                 out.push(item);
             }

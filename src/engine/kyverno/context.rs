@@ -2,6 +2,7 @@
 //! request, image details, values a test supplies, and `context` entries — `configMap` and
 //! `apiCall` answered from the objects of the tree.
 
+use crate::pointer::Pointer as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -53,7 +54,7 @@ impl Values {
     /// cannot be read.
     pub fn inject(&self, policy: &str, rule: &str, ctx: &mut Value) -> Result<(), String> {
         let resource = ctx
-            .pointer("/request/object/metadata/name")
+            .at("/request/object/metadata/name")
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_string();
@@ -74,7 +75,7 @@ impl Values {
     /// The resource with the global and per-resource values for `request.object.…` set in it,
     /// when there are any (a key that cannot be read is reported by [`Values::inject`]).
     pub fn object_with_values(&self, policy: &str, resource: &Value) -> Option<Value> {
-        let name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let name = resource.at("/metadata/name").and_then(Value::as_str).unwrap_or("");
         let per_resource = self.resources.get(&(policy.to_string(), name.to_string()));
         let keys: Vec<(Vec<String>, &Value)> = [Some(&self.global), per_resource]
             .into_iter()
@@ -225,7 +226,7 @@ pub(super) fn base(resource: &Value, request: &Request<'_>, adm: &Admission<'_>)
 fn images(resource: &Value) -> Value {
     let spec = ["/spec/template/spec", "/spec/jobTemplate/spec/template/spec", "/spec"]
         .iter()
-        .find_map(|p| resource.pointer(p).filter(|s| s.get("containers").is_some()));
+        .find_map(|p| resource.at(p).filter(|s| s.get("containers").is_some()));
     let Some(spec) = spec else { return Value::Object(Map::new()) };
     let mut out = Map::new();
     for list in ["containers", "initContainers", "ephemeralContainers"] {

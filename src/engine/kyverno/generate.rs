@@ -8,6 +8,7 @@
 //! match gives no response, one whose preconditions hold passes (and generates), one whose
 //! preconditions do not hold is skipped.
 
+use crate::pointer::Pointer as _;
 use serde_json::{json, Value};
 
 use super::matching::selector_matches;
@@ -49,7 +50,7 @@ impl Policy {
                         out.push(kind.to_string());
                     }
                 }
-                let kinds = g.pointer("/cloneList/kinds").and_then(Value::as_array);
+                let kinds = g.at("/cloneList/kinds").and_then(Value::as_array);
                 for k in kinds.into_iter().flatten().filter_map(Value::as_str) {
                     out.push(k.rsplit('/').next().unwrap_or(k).to_string());
                 }
@@ -291,7 +292,7 @@ struct Target {
 impl Target {
     fn find<'c>(&self, cluster: &'c [Value]) -> Option<&'c Value> {
         cluster.iter().find(|o| {
-            let s = |p: &str| o.pointer(p).and_then(Value::as_str).unwrap_or("");
+            let s = |p: &str| o.at(p).and_then(Value::as_str).unwrap_or("");
             s("/kind") == self.kind
                 && (self.api_version.is_empty() || s("/apiVersion") == self.api_version)
                 && s("/metadata/namespace") == self.namespace
@@ -372,7 +373,7 @@ fn clone_list(list: &Value, namespace: &str, cluster: &[Value]) -> Result<Vec<Va
         let kind = kind.as_str().unwrap_or("");
         let (api_version, kind) = kind.rsplit_once('/').unwrap_or(("", kind));
         for source in cluster {
-            let s = |p: &str| source.pointer(p).and_then(Value::as_str).unwrap_or("");
+            let s = |p: &str| source.at(p).and_then(Value::as_str).unwrap_or("");
             if s("/kind") != kind
                 || (!api_version.is_empty() && s("/apiVersion") != api_version)
                 || s("/metadata/namespace") != source_ns
@@ -380,7 +381,7 @@ fn clone_list(list: &Value, namespace: &str, cluster: &[Value]) -> Result<Vec<Va
                 continue;
             }
             if let Some(sel) = selector {
-                if !selector_matches(sel, &string_map(source.pointer("/metadata/labels")), false)? {
+                if !selector_matches(sel, &string_map(source.at("/metadata/labels")), false)? {
                     continue;
                 }
             }

@@ -545,6 +545,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::load::{parse_text, Limits, Sources};
+    use crate::pointer::Pointer as _;
     use serde_json::json;
 
     fn inventory(text: &str) -> Inventory {
@@ -562,7 +563,7 @@ mod tests {
         let answers = ApiAnswers::default();
         let tree = TreeData { inventory: &inv, answers: &answers };
         let ns = tree.api_get("/api/v1/namespaces/a").unwrap();
-        assert_eq!(ns.pointer("/metadata/labels/pool"), Some(&json!("p1")));
+        assert_eq!(ns.at("/metadata/labels/pool"), Some(&json!("p1")));
         let list = tree.api_get("/apis/networking.k8s.io/v1/namespaces/a/networkpolicies").unwrap();
         assert_eq!(list["items"].as_array().unwrap().len(), 1);
         assert_eq!(list["items"][0]["metadata"]["name"], "deny");

@@ -9,6 +9,7 @@
 //! Kyverno's for MutatingPolicies: the conditions and apply configurations are rewritten for
 //! the pod template of each controller (variables and JSON patches are not).
 
+use crate::pointer::Pointer as _;
 use serde_json::Value;
 
 use super::compile::err;
@@ -304,7 +305,7 @@ impl Mutation {
                 ));
             };
             let patch = value.to_json()?;
-            let s = |p: &str| object.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+            let s = |p: &str| object.at(p).and_then(Value::as_str).unwrap_or("").to_string();
             let api_version = s("/apiVersion");
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
             let keys = if deduced {

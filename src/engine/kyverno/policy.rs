@@ -1,5 +1,6 @@
 //! A compiled policy: what it is, what it matches, and evaluating it on one resource.
 
+use crate::pointer::Pointer as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -473,10 +474,10 @@ pub struct Request<'a> {
 }
 
 pub(super) fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
-    let s = |ptr: &str| resource.pointer(ptr).and_then(Value::as_str).unwrap_or("");
+    let s = |ptr: &str| resource.at(ptr).and_then(Value::as_str).unwrap_or("");
     let api_version = s("/apiVersion");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let labels = |ptr: &str| string_map(resource.pointer(ptr));
+    let labels = |ptr: &str| string_map(resource.at(ptr));
     Admission {
         group,
         version,

@@ -16,6 +16,7 @@
 //! - a pod in a user namespace (`hostUsers: false`): from 1.35 `runAsNonRoot`, `runAsUser` and
 //!   (baseline only) `procMount` do not apply to it.
 
+use crate::pointer::Pointer as _;
 use serde_json::Value;
 
 use super::wildcard;
@@ -159,7 +160,7 @@ pub fn evaluate_version(level: &str, version: u32, resource: &Value) -> Vec<Viol
     let std = Standard {
         restricted: level == "restricted",
         version,
-        windows: spec.pointer("/os/name").and_then(Value::as_str) == Some("windows"),
+        windows: spec.at("/os/name").and_then(Value::as_str) == Some("windows"),
         user_namespace: spec.get("hostUsers").and_then(Value::as_bool) == Some(false),
     };
     let restricted = std.restricted;
@@ -175,7 +176,7 @@ pub fn evaluate_version(level: &str, version: u32, resource: &Value) -> Vec<Viol
         }
     }
     let psc = spec.get("securityContext");
-    if truthy(psc.and_then(|s| s.pointer("/windowsOptions/hostProcess"))) {
+    if truthy(psc.and_then(|s| s.at("/windowsOptions/hostProcess"))) {
         pod(
             "HostProcess",
             "hostProcess".into(),
@@ -207,8 +208,7 @@ pub fn evaluate_version(level: &str, version: u32, resource: &Value) -> Vec<Viol
             pod("Sysctls", name.into(), at(&["securityContext", "sysctls", &i.to_string()]));
         }
     }
-    if let Some(annotations) = resource.pointer("/metadata/annotations").and_then(Value::as_object)
-    {
+    if let Some(annotations) = resource.at("/metadata/annotations").and_then(Value::as_object) {
         for (k, v) in annotations {
             if k.starts_with("container.apparmor.security.beta.kubernetes.io/") {
                 let v = v.as_str().unwrap_or("");
@@ -233,8 +233,7 @@ pub fn evaluate_version(level: &str, version: u32, resource: &Value) -> Vec<Viol
 /// Seccomp before 1.19: the alpha annotations, for the pod and each container, must name
 /// `runtime/default`, `docker/default` or a `localhost/` profile.
 fn seccomp_annotations(resource: &Value, spec: &Value, out: &mut Vec<Violation>) {
-    let Some(annotations) = resource.pointer("/metadata/annotations").and_then(Value::as_object)
-    else {
+    let Some(annotations) = resource.at("/metadata/annotations").and_then(Value::as_object) else {
         return;
     };
     let names: Vec<&str> = ["initContainers", "containers", "ephemeralContainers"]
@@ -274,7 +273,7 @@ fn containers(
         base.iter().cloned().chain(rest.iter().map(|s| (*s).to_string())).collect()
     };
     let pod_non_root = psc.and_then(|s| s.get("runAsNonRoot")).and_then(Value::as_bool);
-    let pod_seccomp = psc.and_then(|s| s.pointer("/seccompProfile/type")).and_then(Value::as_str);
+    let pod_seccomp = psc.and_then(|s| s.at("/seccompProfile/type")).and_then(Value::as_str);
     for list in ["initContainers", "containers", "ephemeralContainers"] {
         for (i, c) in spec.get(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
             let image = c.get("image").and_then(Value::as_str).unwrap_or("").to_string();
@@ -299,7 +298,7 @@ fn containers(
                 }
             }
             let added: Vec<&str> = sc
-                .and_then(|s| s.pointer("/capabilities/add"))
+                .and_then(|s| s.at("/capabilities/add"))
                 .and_then(Value::as_array)
                 .map(|a| a.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
@@ -348,7 +347,7 @@ fn restricted_container(
     let linux = std.linux_restricted();
     if linux && version >= 22 {
         let drops_all = sc
-            .and_then(|s| s.pointer("/capabilities/drop"))
+            .and_then(|s| s.at("/capabilities/drop"))
             .and_then(Value::as_array)
             .is_some_and(|d| d.iter().any(|v| v.as_str() == Some("ALL")));
         if !drops_all {
@@ -377,7 +376,7 @@ fn restricted_container(
         ));
     }
     let seccomp =
-        sc.and_then(|s| s.pointer("/seccompProfile/type")).and_then(Value::as_str).or(pod_seccomp);
+        sc.and_then(|s| s.at("/seccompProfile/type")).and_then(Value::as_str).or(pod_seccomp);
     if linux && version >= 19 && !matches!(seccomp, Some("RuntimeDefault" | "Localhost")) {
         out.push((
             "Seccomp",
@@ -405,8 +404,7 @@ fn host_probes(c: &Value, cpath: &[String], image: &str, out: &mut Vec<Violation
         }
         let Some(handler) = at.iter().try_fold(c, |n, k| n.get(*k)) else { continue };
         for action in ["httpGet", "tcpSocket"] {
-            if let Some(host) = handler.pointer(&format!("/{action}/host")).and_then(Value::as_str)
-            {
+            if let Some(host) = handler.at(&format!("/{action}/host")).and_then(Value::as_str) {
                 if !host.is_empty() {
                     let mut path = cpath.to_vec();
                     path.extend(at.iter().map(|s| (*s).to_string()));
@@ -438,10 +436,10 @@ fn check_context(
         p.push(rest.to_string());
         out.push(Violation { control, image: image.map(String::from), value, path: p });
     };
-    if truthy(sc.pointer("/windowsOptions/hostProcess")) && image.is_some() {
+    if truthy(sc.at("/windowsOptions/hostProcess")) && image.is_some() {
         push("HostProcess", "hostProcess".into(), "windowsOptions");
     }
-    if let Some(t) = sc.pointer("/seLinuxOptions/type").and_then(Value::as_str) {
+    if let Some(t) = sc.at("/seLinuxOptions/type").and_then(Value::as_str) {
         let allowed = SELINUX_TYPES.contains(&t) || (t == "container_engine_t" && version >= 31);
         if !allowed {
             push("SELinux", t.into(), "seLinuxOptions");
@@ -449,7 +447,7 @@ fn check_context(
     }
     for k in ["user", "role"] {
         if sc
-            .pointer(&format!("/seLinuxOptions/{k}"))
+            .at(&format!("/seLinuxOptions/{k}"))
             .and_then(Value::as_str)
             .is_some_and(|v| !v.is_empty())
         {
@@ -463,12 +461,11 @@ fn check_context(
             push("/proc Mount Type", pm.into(), "procMount");
         }
     }
-    if version >= 19
-        && sc.pointer("/seccompProfile/type").and_then(Value::as_str) == Some("Unconfined")
+    if version >= 19 && sc.at("/seccompProfile/type").and_then(Value::as_str) == Some("Unconfined")
     {
         push("Seccomp", "Unconfined".into(), "seccompProfile");
     }
-    if sc.pointer("/appArmorProfile/type").and_then(Value::as_str) == Some("Unconfined") {
+    if sc.at("/appArmorProfile/type").and_then(Value::as_str) == Some("Unconfined") {
         push("AppArmor", "Unconfined".into(), "appArmorProfile");
     }
     if restricted

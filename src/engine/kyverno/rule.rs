@@ -1,5 +1,6 @@
 //! A compiled rule and running it: match, context, preconditions, CEL, then its body.
 
+use crate::pointer::Pointer as _;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -222,7 +223,7 @@ impl Rule {
         // `allowExistingViolations`, on by default): the old object is checked as created.
         let old = self
             .allows_existing_violations(policy_action, request)
-            .then(|| ctx.pointer("/request/oldObject").filter(|o| o.is_object()).cloned())
+            .then(|| ctx.at("/request/oldObject").filter(|o| o.is_object()).cloned())
             .flatten();
         let response = self.validate(resource, ctx, &request.limits)?;
         if let (Status::Fail, Some(old)) = (response.status, old) {

@@ -2,6 +2,7 @@
 //! answers them — the objects and image metadata of a test's CEL `context` file. The linted
 //! tree answers the same paths from its inventory ([`super::lint::TreeData`]).
 
+use crate::pointer::Pointer as _;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -92,7 +93,7 @@ impl ObjectStore {
 
     /// Registers a CustomResourceDefinition: its objects are found by its plural name.
     pub fn add_crd(&mut self, crd: &Value) {
-        let s = |ptr: &str| crd.pointer(ptr).and_then(Value::as_str).unwrap_or("").to_string();
+        let s = |ptr: &str| crd.at(ptr).and_then(Value::as_str).unwrap_or("").to_string();
         let (group, kind, plural) =
             (s("/spec/group"), s("/spec/names/kind"), s("/spec/names/plural"));
         if !kind.is_empty() && !plural.is_empty() {
@@ -110,7 +111,7 @@ impl ObjectStore {
 
     fn matching<'a>(&'a self, p: ApiPath<'a>) -> impl Iterator<Item = &'a Value> + 'a {
         self.objects.iter().filter(move |o| {
-            let s = |ptr: &str| o.pointer(ptr).and_then(Value::as_str).unwrap_or("");
+            let s = |ptr: &str| o.at(ptr).and_then(Value::as_str).unwrap_or("");
             let (group, _) = kinds::split_api_version(s("/apiVersion"));
             group == p.group
                 && self.plural_of(s("/apiVersion"), group, s("/kind")) == p.plural

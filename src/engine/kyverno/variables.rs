@@ -260,6 +260,7 @@ pub fn substitute_at(pattern: &Value, resource: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pointer::Pointer as _;
 
     fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
         super::substitute_str(s, ctx, &Limits::default())
@@ -291,10 +292,7 @@ mod tests {
     fn references_resolve_within_the_pattern() {
         let p = json!({"spec": {"containers": [{"resources": {"requests": {"memory": "$(<=./../../limits/memory)"}, "limits": {"memory": "2048Mi"}}}]}});
         let r = resolve_references(&p).unwrap();
-        assert_eq!(
-            r.pointer("/spec/containers/0/resources/requests/memory"),
-            Some(&json!("<=2048Mi"))
-        );
+        assert_eq!(r.at("/spec/containers/0/resources/requests/memory"), Some(&json!("<=2048Mi")));
         let abs = json!({"a": "x", "b": {"c": "$(/a)"}});
         assert_eq!(resolve_references(&abs).unwrap(), json!({"a": "x", "b": {"c": "x"}}));
         assert!(resolve_references(&json!({"a": "$(./../nope)"})).is_err());

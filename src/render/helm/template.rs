@@ -2,6 +2,7 @@
 //! each document under `---` and `# Source: <template>`, manifests in Helm's install order by
 //! kind, then hooks; `NOTES.txt` rendered but not written; CRDs from `crds/` first when asked.
 
+use crate::pointer::Pointer as _;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::rc::Rc;
@@ -228,7 +229,7 @@ fn documents(source: &str, text: &str) -> Result<Vec<Document>, String> {
         let root = parsed.documents.first().map(|d| d.root.to_json()).unwrap_or_default();
         let kind = root.get("kind").and_then(serde_json::Value::as_str).unwrap_or("").to_string();
         let hook = root
-            .pointer("/metadata/annotations/helm.sh~1hook")
+            .at("/metadata/annotations/helm.sh~1hook")
             .and_then(serde_json::Value::as_str)
             .map(str::to_string);
         out.push(Document { source: source.to_string(), kind, text: doc.to_string(), hook });

@@ -6,6 +6,7 @@
 //! variables substituted; the objects it selects are patched one by one with `target` in the
 //! context, after the entry's own `context` and `preconditions`.
 
+use crate::pointer::Pointer as _;
 use serde_json::Value;
 
 use super::super::response::{RuleResponse, Status};
@@ -166,7 +167,7 @@ impl Selector {
     fn select<'c>(&self, candidates: &'c [Value]) -> Result<Vec<&'c Value>, String> {
         let mut found = Vec::new();
         for c in candidates {
-            let s = |ptr: &str| c.pointer(ptr).and_then(Value::as_str).unwrap_or("");
+            let s = |ptr: &str| c.at(ptr).and_then(Value::as_str).unwrap_or("");
             let api_version = s("/apiVersion");
             let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
             if !wildcard::matches(&self.group, group)
@@ -182,7 +183,7 @@ impl Selector {
                 continue;
             }
             if let Some(selector) = &self.labels {
-                let labels = super::super::string_map(c.pointer("/metadata/labels"));
+                let labels = super::super::string_map(c.at("/metadata/labels"));
                 if !matching::selector_matches(selector, &labels, false)? {
                     continue;
                 }
@@ -198,7 +199,7 @@ impl Selector {
             return Err(format!("{plural} \"{}\" not found", self.name));
         }
         found.sort_by_key(|c| {
-            let s = |ptr: &str| c.pointer(ptr).and_then(Value::as_str).unwrap_or("").to_string();
+            let s = |ptr: &str| c.at(ptr).and_then(Value::as_str).unwrap_or("").to_string();
             (s("/metadata/namespace"), s("/metadata/name"))
         });
         Ok(found)

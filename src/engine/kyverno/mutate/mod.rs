@@ -7,6 +7,7 @@ mod anchors;
 pub(super) mod existing;
 pub(super) mod json_patch;
 
+use crate::pointer::Pointer as _;
 use serde_json::{json, Value};
 
 use super::response::{RuleResponse, Status};
@@ -284,7 +285,7 @@ fn strategic_merge(resource: &Value, smp: &Value) -> Result<Value, String> {
         }
         Err(anchors::PreError::Other(e)) => return Err(format!("failed to preProcess rule: {e}")),
     }
-    let s = |p: &str| resource.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let s = |p: &str| resource.at(p).and_then(Value::as_str).unwrap_or("");
     let api_version = s("/apiVersion");
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
     let keys = patch::builtin_type(group, version, s("/kind")).map_or(Keys::None, Keys::Builtin);
@@ -314,7 +315,7 @@ fn same(a: &Value, b: &Value) -> bool {
 
 /// Kyverno's message for a rule that patched: `mutated Kind/name in namespace ns`.
 fn success_message(r: &Value) -> String {
-    let s = |p: &str| r.pointer(p).and_then(Value::as_str).unwrap_or("");
+    let s = |p: &str| r.at(p).and_then(Value::as_str).unwrap_or("");
     let (kind, name, ns) = (s("/kind"), s("/metadata/name"), s("/metadata/namespace"));
     if ns.is_empty() {
         format!("mutated {kind}/{name}")
