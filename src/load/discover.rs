@@ -173,6 +173,22 @@ fn is_normal(path: &Path) -> bool {
     !body.is_empty() && body.split(|&b| b == b'/').all(|seg| !matches!(seg, b"" | b"." | b".."))
 }
 
+/// The order of `Path`s, for normal absolute paths (as [`normalize`] leaves them): a path's
+/// segments compared in turn is its bytes compared with `/` below every other byte.
+fn path_order(a: &Path, b: &Path) -> std::cmp::Ordering {
+    if !cfg!(unix) {
+        return a.cmp(b);
+    }
+    let (a, b) = (a.as_os_str().as_encoded_bytes(), b.as_os_str().as_encoded_bytes());
+    match a.iter().zip(b).position(|(x, y)| x != y) {
+        None => a.len().cmp(&b.len()),
+        Some(at) => {
+            let rank = |c: u8| (c != b'/', c);
+            rank(a[at]).cmp(&rank(b[at]))
+        }
+    }
+}
+
 /// The path as the user should see it: relative to `cwd` when below it.
 #[must_use]
 pub fn display_path(abs: &Path, cwd: &Path) -> String {
@@ -339,7 +355,13 @@ pub fn discover(
         found.append(&mut items);
         problems.append(&mut walk_problems);
     }
-    found.sort();
+    // Path order, compared as bytes (`Path`'s own comparison walks components: a tenth of
+    // the walk's time on a large tree).
+    found.sort_by(|a, b| {
+        path_order(&a.path, &b.path)
+            .then_with(|| a.display.cmp(&b.display))
+            .then(a.walked.cmp(&b.walked))
+    });
     found.dedup_by(|a, b| a.path == b.path);
     problems.sort();
     (found, problems)
@@ -388,6 +410,23 @@ fn walk_problem(err: &ignore::Error, cwd: &Path) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normal_paths_sort_in_path_order() {
+        let names = ["a", "a-b", "a.b", "a b", "ab", "a~", "b", "é", "A", "0", "a--"];
+        let mut paths = vec![std::path::PathBuf::from("/")];
+        for x in names {
+            paths.push(std::path::Path::new("/").join(x));
+            for y in names {
+                paths.push(std::path::Path::new("/").join(x).join(y));
+                paths.push(std::path::Path::new("/").join(x).join(y).join(x));
+            }
+        }
+        let mut by_bytes = paths.clone();
+        by_bytes.sort_by(|a, b| path_order(a, b));
+        paths.sort();
+        assert_eq!(by_bytes, paths);
+    }
 
     #[test]
     fn normalize_resolves_dots_and_keeps_normal_paths() {

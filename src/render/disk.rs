@@ -110,10 +110,14 @@ impl<'a> FromIterator<(&'a Path, Loaded<'a>)> for LoadedFiles<'a> {
 /// component after the first, or a trailing `/`.
 fn path_key(path: &Path) -> std::borrow::Cow<'_, std::ffi::OsStr> {
     let bytes = path.as_os_str().as_encoded_bytes();
-    let untidy = bytes.len() > 1 && bytes.ends_with(b"/")
-        || bytes.ends_with(b"/.")
-        || memchr::memmem::find(bytes, b"//").is_some()
-        || memchr::memmem::find(bytes, b"/./").is_some();
+    // `//` or `/./` inside: found from each `/` (a substring search per lookup cost more than
+    // the hash).
+    let inside = memchr::memchr_iter(b'/', bytes).any(|at| match bytes.get(at + 1) {
+        Some(b'/') => true,
+        Some(b'.') => bytes.get(at + 2) == Some(&b'/'),
+        _ => false,
+    });
+    let untidy = bytes.len() > 1 && bytes.ends_with(b"/") || bytes.ends_with(b"/.") || inside;
     if untidy {
         std::borrow::Cow::Owned(path.components().collect::<PathBuf>().into_os_string())
     } else {
@@ -280,9 +284,12 @@ impl<'a> Disk<'a> {
     /// Where a build path is on disk. A path that climbs above the root (`..`) has none.
     pub(crate) fn real(&self, path: &Path) -> Option<PathBuf> {
         let path = crate::load::discover::normalized(path);
-        let bytes = path.as_os_str().as_encoded_bytes();
-        if bytes.split(|&b| b == b'/').any(|segment| segment == b"..") {
-            return None;
+        // A normal path has no `..` (one normalised has those that climb above its start).
+        if let std::borrow::Cow::Owned(path) = &path {
+            let bytes = path.as_os_str().as_encoded_bytes();
+            if bytes.split(|&b| b == b'/').any(|segment| segment == b"..") {
+                return None;
+            }
         }
         // Joined as text when it is text (`Path::strip_prefix` walks components).
         let Some(text) = path.to_str() else {
