@@ -764,16 +764,17 @@ fn left_out(disk: &Disk, (dir, chart): (&Path, &str), written: &Written, provena
 /// The documents of a template's output as Helm splits them (`---` lines), with the offset
 /// each starts at.
 fn pieces(text: &str) -> Vec<(usize, &str)> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0;
-    let mut at = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_end();
-        if trimmed.starts_with("---") && trimmed[3..].trim().is_empty() {
+    // Only lines that start with `---` can be separators: found by search, not line by line.
+    let first = bytes.starts_with(b"---").then_some(0);
+    for at in first.into_iter().chain(memchr::memmem::find_iter(bytes, b"\n---").map(|i| i + 1)) {
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |n| at + n + 1);
+        if text[at + 3..end].trim().is_empty() {
             out.push((start, &text[start..at]));
-            start = at + line.len();
+            start = end;
         }
-        at += line.len();
     }
     out.push((start, &text[start..]));
     out.retain(|(_, p)| !p.trim().is_empty());
@@ -873,4 +874,22 @@ pub fn build_traced(
         super::template::kind_rank(t.get("kind").and_then(Tree::as_str).unwrap_or(""))
     });
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn output_splits_at_separator_lines_only() {
+        let text = "---\na: 1\n--- \nb: 2\n---x\n--- # c\nc: 3\n  ---\n---\r\n\n---\nd: 4";
+        let split = super::pieces(text);
+        assert_eq!(
+            split,
+            vec![(4, "a: 1\n"), (14, "b: 2\n---x\n--- # c\nc: 3\n  ---\n"), (53, "d: 4"),]
+        );
+        for (at, piece) in super::pieces(text) {
+            assert_eq!(&text[at..at + piece.len()], piece);
+        }
+        assert_eq!(super::pieces("a: 1\n"), vec![(0, "a: 1\n")]);
+        assert!(super::pieces("---\n---\n").is_empty());
+    }
 }
