@@ -215,11 +215,11 @@ struct Waves {
     /// Targets planned as written (or never to be built here).
     planned_written: Vec<bool>,
     /// (target, cluster, spec) of every entry planned.
-    seen: HashSet<(usize, usize, String)>,
+    seen: foldhash::HashSet<(usize, usize, String)>,
     /// Instances by (target, build key): the first built and settled…
-    settled_spec: HashMap<(usize, String), usize>,
+    settled_spec: foldhash::HashMap<(usize, String), usize>,
     /// …those planned…
-    planned_spec: HashSet<(usize, String)>,
+    planned_spec: foldhash::HashSet<(usize, String)>,
     /// …and those that wait for one planned alike.
     deferred: Vec<(Plan, (usize, String))>,
 }
@@ -434,9 +434,9 @@ impl Units<'_, '_> {
             instantiated: vec![false; targets.len()],
             // An entry whose source is not this tree is never built here.
             planned_written: targets.iter().map(|t| !t.builds).collect(),
-            seen: HashSet::new(),
-            settled_spec: HashMap::new(),
-            planned_spec: HashSet::new(),
+            seen: foldhash::HashSet::default(),
+            settled_spec: foldhash::HashMap::default(),
+            planned_spec: foldhash::HashSet::default(),
             deferred: Vec::new(),
         };
         // What may deploy each entry: the entries whose directory holds its file or whose

@@ -3,8 +3,6 @@
 //! object an untargeted patch names, and patch `options` (`allowNameChange`, `allowKindChange`).
 //! The patch engines themselves are in `render/patch.rs`.
 
-use std::collections::HashMap;
-
 use super::disk::{BuildError, Deleted, Disk, Result};
 use super::kustomize::{
     effective_namespace, identities, identity, previous_kinds, remember, remember_as,
@@ -127,13 +125,13 @@ fn respan(t: &mut Tree, span: Span) {
 /// The objects of a build by every name they have had, kept while patches are applied: made
 /// again only after a patch renamed or deleted objects.
 struct Names {
-    index: HashMap<String, Vec<usize>>,
+    index: foldhash::HashMap<String, Vec<usize>>,
     stale: bool,
 }
 
 impl Default for Names {
     fn default() -> Self {
-        Names { index: HashMap::new(), stale: true }
+        Names { index: foldhash::HashMap::default(), stale: true }
     }
 }
 

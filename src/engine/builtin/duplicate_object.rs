@@ -36,7 +36,12 @@ super::tree_template!(DuplicateObject);
 
 fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
     let inv = cx.inventory;
-    let mut seen: HashMap<(&str, &str, &str, &str, &str), Vec<&Object>> = HashMap::new();
+    // Hashed with foldhash and sized once: every object of the tree is a key.
+    let mut seen: foldhash::HashMap<(&str, &str, &str, &str, &str), Vec<&Object>> =
+        foldhash::HashMap::with_capacity_and_hasher(
+            inv.objects.len(),
+            foldhash::fast::RandomState::default(),
+        );
     for object in inv.objects.iter().filter(|o| !o.name.is_empty()) {
         let group = crate::kinds::split_api_version(&object.api_version).0;
         // A namespaced object whose namespace nothing in the tree decides goes wherever its
