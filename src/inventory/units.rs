@@ -352,6 +352,16 @@ pub(crate) fn render(
     units.finish(&superseded)
 }
 
+/// A HelmRelease written in a file no unit reached, read for its plan.
+struct WrittenRelease {
+    name: String,
+    definition: ReleaseDef,
+    chart: super::releases::ChartAt,
+    root: PathBuf,
+    entry: Option<(usize, Span)>,
+    deployer: Option<usize>,
+}
+
 /// The units planned and built so far.
 struct Units<'s, 'a> {
     shared: &'s Shared<'a>,
@@ -675,32 +685,48 @@ impl Units<'_, '_> {
                 }
             }
         }
-        for (index, file) in self.shared.files.iter().enumerate() {
-            // A kustomization's patch of a HelmRelease is part of one, not a release.
-            let is_patch = self.layout.patch_files.get(index).copied().unwrap_or(false);
-            let Some(path) = file.source.path.as_ref().filter(|_| !reached[index] && !is_patch)
-            else {
-                continue;
-            };
-            for doc in &file.documents {
-                let text = |k: &str| doc.root.get(k).and_then(Node::as_str).unwrap_or("");
-                let has_chart =
-                    ["chart", "chartRef"].iter().any(|k| doc.root.at(&["spec", k]).is_some());
-                if !super::releases::is_release(text("apiVersion"), text("kind")) || !has_chart {
-                    continue;
-                }
-                let Some(root) = build_root(path, self.shared) else { continue };
-                let tree = Tree::from_node(&doc.root, 0);
-                let chart = self.shared.charts.locate(&tree, path, self.shared.roots);
-                let name = release_label(&tree, &(self.show)(path));
-                let entry = Some((index, chart_span(&tree)));
-                let deployer = self.layout.deployer.get(index).copied().flatten();
-                let definition = ReleaseDef::Written(path.clone(), doc.index);
-                let cluster = self.plans.len();
-                let plan =
-                    release_plan(name, (definition, chart), (root, cluster), (entry, deployer));
-                self.plans.push(Arc::new(plan));
-            }
+        // Read in parallel (a fleet writes a release per tenant), planned in file order: each
+        // is its own cluster, numbered by its plan.
+        let (shared, layout, show) = (self.shared, self.layout, self.show);
+        let found: Vec<WrittenRelease> = in_pool(self.pool, || {
+            shared
+                .files
+                .par_iter()
+                .enumerate()
+                .flat_map_iter(|(index, file)| {
+                    // A kustomization's patch of a HelmRelease is part of one, not a release.
+                    let is_patch = layout.patch_files.get(index).copied().unwrap_or(false);
+                    let path = file.source.path.as_ref().filter(|_| !reached[index] && !is_patch);
+                    let documents = if path.is_some() { &file.documents[..] } else { &[] };
+                    documents.iter().filter_map(move |doc| {
+                        let path = path?;
+                        let text = |k: &str| doc.root.get(k).and_then(Node::as_str).unwrap_or("");
+                        let has_chart = ["chart", "chartRef"]
+                            .iter()
+                            .any(|k| doc.root.at(&["spec", k]).is_some());
+                        if !super::releases::is_release(text("apiVersion"), text("kind"))
+                            || !has_chart
+                        {
+                            return None;
+                        }
+                        let root = build_root(path, shared)?;
+                        let tree = Tree::from_node(&doc.root, 0);
+                        Some(WrittenRelease {
+                            chart: shared.charts.locate(&tree, path, shared.roots),
+                            name: release_label(&tree, &show(path)),
+                            entry: Some((index, chart_span(&tree))),
+                            deployer: layout.deployer.get(index).copied().flatten(),
+                            definition: ReleaseDef::Written(path.clone(), doc.index),
+                            root,
+                        })
+                    })
+                })
+                .collect()
+        });
+        for WrittenRelease { name, definition, chart, root, entry, deployer } in found {
+            let cluster = self.plans.len();
+            let plan = release_plan(name, (definition, chart), (root, cluster), (entry, deployer));
+            self.plans.push(Arc::new(plan));
         }
     }
 
@@ -1478,9 +1504,11 @@ fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce() -> R + 
     }
 }
 
-/// Builds plans in parallel.
+/// Builds plans in parallel, each a job of its own: a run of builds taken as one job would
+/// leave the other threads idle at the end while one thread finishes it (builds take from well
+/// under a millisecond to a hundred, far more than a job costs).
 fn build_plans(plans: &[Arc<Plan>], shared: &Shared<'_>) -> Vec<Outcome> {
-    plans.par_iter().map(|p| build(p, shared)).collect()
+    plans.par_iter().with_max_len(1).map(|p| build(p, shared)).collect()
 }
 
 fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {

@@ -423,14 +423,15 @@ fn find(
 /// For a map or list whose every entry is from another file than the template's (`home`):
 /// values, or maps or lists of them: the first entry's file and span.
 fn all_from_values(t: &Tree, home: u32) -> Option<(u32, Span)> {
-    let mut entries: Vec<&Tree> = match &t.value {
-        TValue::Map(fields) => fields.iter().map(|f| &f.value).collect(),
-        TValue::Seq(items) => items.iter().collect(),
+    let (first, all) = match &t.value {
+        TValue::Map(fields) => {
+            (fields.first().map(|f| &f.value), fields.iter().all(|f| f.value.file != home))
+        }
+        TValue::Seq(items) => (items.first(), items.iter().all(|i| i.file != home)),
         _ => return None,
     };
-    let first = *entries.first()?;
-    entries.retain(|e| e.file == home);
-    entries.is_empty().then_some((first.file, first.span))
+    let first = first?;
+    all.then_some((first.file, first.span))
 }
 
 /// Maps offsets of a template's output to positions in the template (`name`).
