@@ -693,13 +693,14 @@ impl Units<'_, '_> {
                 .files
                 .par_iter()
                 .enumerate()
-                .flat_map_iter(|(index, file)| {
+                .filter_map(|(index, file)| {
                     // A kustomization's patch of a HelmRelease is part of one, not a release.
                     let is_patch = layout.patch_files.get(index).copied().unwrap_or(false);
                     let path = file.source.path.as_ref().filter(|_| !reached[index] && !is_patch);
-                    let documents = if path.is_some() { &file.documents[..] } else { &[] };
-                    documents.iter().filter_map(move |doc| {
-                        let path = path?;
+                    Some((index, file, path?))
+                })
+                .flat_map_iter(|(index, file, path)| {
+                    file.documents.iter().filter_map(move |doc| {
                         let text = |k: &str| doc.root.get(k).and_then(Node::as_str).unwrap_or("");
                         let has_chart = ["chart", "chartRef"]
                             .iter()

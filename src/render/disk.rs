@@ -582,8 +582,28 @@ pub(super) fn show(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{path_key, Loaded, LoadedFiles};
-    use std::path::Path;
+    use super::{path_key, Disk, Loaded, LoadedFiles};
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn build_paths_are_placed_below_the_root_and_never_above_it() {
+        let disk = Disk::in_memory(Vec::new(), crate::load::Limits::default());
+        let disk = Disk { root: PathBuf::from("/repo"), ..disk };
+        assert_eq!(disk.real(Path::new("/a/b.yaml")), Some(PathBuf::from("/repo/a/b.yaml")));
+        assert_eq!(disk.real(Path::new("/a/../b/./c")), Some(PathBuf::from("/repo/b/c")));
+        assert_eq!(disk.real(Path::new("a//b")), Some(PathBuf::from("/repo/a/b")));
+        assert_eq!(disk.real(Path::new("/")), Some(PathBuf::from("/repo/")));
+        assert_eq!(disk.real(Path::new("/a/../../b")), None);
+        assert_eq!(disk.real(Path::new("/..")), None);
+        // A name that is not UTF-8 is joined all the same.
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let odd = Path::new(std::ffi::OsStr::from_bytes(b"/a/\xff.yaml"));
+            let want = Path::new(std::ffi::OsStr::from_bytes(b"/repo/a/\xff.yaml"));
+            assert_eq!(disk.real(odd).as_deref(), Some(want));
+        }
+    }
 
     #[test]
     fn loaded_files_are_found_by_any_spelling_of_their_path() {
