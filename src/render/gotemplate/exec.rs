@@ -328,6 +328,18 @@ impl Exec<'_> {
         }
     }
 
+    /// Counts `steps` for a function whose one call costs as much as many steps
+    /// (`derivePassword`); past [`MAX_STEPS`], an error.
+    pub fn charge(&mut self, steps: u64) -> std::result::Result<(), String> {
+        self.steps = self.steps.saturating_add(steps);
+        if self.steps > MAX_STEPS {
+            return Err(format!(
+                "evaluation exceeded {MAX_STEPS} steps (the template loops too long)"
+            ));
+        }
+        Ok(())
+    }
+
     /// Executes another template of the set with `dot`, returning what it writes (Helm's
     /// `include`).
     pub fn include(&mut self, name: &str, dot: &Value) -> std::result::Result<String, String> {

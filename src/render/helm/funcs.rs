@@ -100,7 +100,7 @@ fn certificate() -> Value {
 /// Sprig's random functions give a fixed value of the right shape: what a chart does with a
 /// generated password or UUID cannot be checked anyway, and a chart that defines a helper
 /// with one must still render.
-fn register_random(f: &mut Funcs) {
+pub fn register_random(f: &mut Funcs) {
     fn sized(a: &[Value], c: char) -> Result<Value, String> {
         let n = match a.first() {
             Some(Value::Int(n)) => usize::try_from(*n).unwrap_or(0).min(1 << 16),
@@ -130,6 +130,12 @@ fn register_random(f: &mut Funcs) {
         Ok(Value::string("$2a$10$xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"))
     });
     f.insert("genPrivateKey", |_, _| Ok(Value::string(PEM_KEY)));
+    // A fixed IV (sprig's is random): `decryptAES` still gives the text back.
+    f.insert("encryptAES", |_, a| {
+        arity(a, 2, "encryptAES")?;
+        let (password, plaintext) = (text(&a[0], "encryptAES")?, text(&a[1], "encryptAES")?);
+        Ok(Value::string(&sprig::crypto::encrypt_aes(password, plaintext, [0; 16])))
+    });
     for name in [
         "genCA",
         "genCAWithKey",
@@ -269,6 +275,10 @@ mod tests {
             ("{{ printf \"%s\" (dict \"a\" \"b\") }}", "map[a:b]"),
             ("{{ (genCA \"ca\" 365).Cert | contains \"BEGIN CERTIFICATE\" }}", "true"),
             ("{{ randAlphaNum 5 | len }}", "5"),
+            // Sprig's cryptography: a derived password as sprig's own tests give it, and what
+            // `encryptAES` writes `decryptAES` reads back.
+            ("{{ derivePassword 1 \"medium\" \"password\" \"user\" \"example.com\" }}", "ZedJuz8$"),
+            ("{{ \"text\" | encryptAES \"key\" | decryptAES \"key\" }}", "text"),
         ];
         for (t, want) in cases {
             assert_eq!(run(t, &data).as_deref(), Ok(want), "{t}");
@@ -276,6 +286,16 @@ mod tests {
         // sprig's encoders take text, as Go's typed parameter does.
         let e = run("{{ .Values.port | b64enc }}", &data).unwrap_err();
         assert!(e.contains("wrong type for value; expected string; got float64"), "{e}");
+        let e = run("{{ derivePassword -1 \"pin\" \"p\" \"u\" \"s\" }}", &data).unwrap_err();
+        assert!(e.contains("-1 overflows uint32"), "{e}");
+        let e = run(
+            "{{ range until 20 }}{{ derivePassword 1 \"pin\" \"p\" \"u\" \"s\" }}{{ end }}",
+            &data,
+        )
+        .unwrap_err();
+        assert!(e.contains("exceeded 10000000 steps"), "{e}");
+        let e = run("{{ decryptAES \"key\" \"c2hvcnQ=\" }}", &data).unwrap_err();
+        assert!(e.contains("slice bounds out of range"), "{e}");
     }
 
     #[test]

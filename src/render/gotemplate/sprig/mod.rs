@@ -1,11 +1,13 @@
 //! Sprig (Masterminds/sprig v3), the function library Helm gives templates: strings
 //! ([`strings`]), lists and dicts ([`collections`]), numbers and conversions ([`numbers`]),
-//! encodings, hashes, regular expressions and JSON ([`encoding`]). Each function takes Go's
+//! encodings, hashes, regular expressions and JSON ([`encoding`]), `derivePassword` and
+//! `decryptAES` ([`crypto`]). Each function takes Go's
 //! parameter types: a typed parameter refuses another type as Go's template engine does
 //! (`wrong type for value; expected int; got float64`), and what sprig panics on is an error.
 //! Functions whose result is random or depends on the clock or environment are not here.
 
 mod collections;
+pub mod crypto;
 mod dates;
 mod encoding;
 pub use encoding::write_json;
@@ -26,6 +28,7 @@ pub fn register(funcs: &mut Funcs) {
     collections::register(funcs);
     numbers::register(funcs);
     encoding::register(funcs);
+    crypto::register(funcs);
     semver::register(funcs);
     dates::register(funcs);
     dates::register_urls(funcs);

@@ -1,0 +1,220 @@
+//! Sprig's deterministic cryptography: `derivePassword` (the Master Password algorithm, v3:
+//! scrypt and HMAC-SHA256) and `decryptAES` (AES-256-CBC, as sprig writes it), and the
+//! encryption `encryptAES` undoes ([`encrypt_aes`]; its random IV is Helm's side, see
+//! `render::helm::funcs`).
+//!
+//! `derivePassword` runs scrypt with N = 32768, r = 8, p = 2: 32 MiB of memory and about a
+//! tenth of a second per call, as in Helm. Each call counts as [`DERIVE_STEPS`] steps of the
+//! execution's budget, so that a template cannot loop over it for hours.
+
+use aes::cipher::{BlockModeDecrypt as _, BlockModeEncrypt as _, KeyIvInit as _};
+use hmac::{KeyInit as _, Mac as _};
+
+use super::{arity, text, wrong, Result};
+use crate::render::gotemplate::exec::Funcs;
+use crate::render::gotemplate::value::Value;
+
+/// The steps one `derivePassword` counts as: ten calls to an execution (a second or so).
+pub const DERIVE_STEPS: u64 = crate::render::gotemplate::exec::MAX_STEPS / 10;
+
+pub(super) fn register(f: &mut Funcs) {
+    f.insert("derivePassword", |exec, a| {
+        arity(a, 5, "derivePassword")?;
+        exec.charge(DERIVE_STEPS)?;
+        let counter = match &a[0] {
+            Value::Int(n) => u32::try_from(*n).map_err(|_| format!("{n} overflows uint32"))?,
+            other => return Err(wrong("uint32", other)),
+        };
+        let [kind, password, user, site] = [&a[1], &a[2], &a[3], &a[4]].map(text);
+        Ok(Value::string(&derive_password(counter, kind?, password?, user?, site?)))
+    });
+    f.insert("decryptAES", |_, a| {
+        arity(a, 2, "decryptAES")?;
+        decrypt_aes(text(&a[0])?, text(&a[1])?).map(|s| Value::string(&s))
+    });
+}
+
+/// The Master Password algorithm's name for itself, the start of both of its salts.
+const SCOPE: &[u8] = b"com.lyndir.masterpassword";
+
+/// The templates of each password type: one is chosen by the first byte of the site's seed.
+fn templates(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "maximum" => &["anoxxxxxxxxxxxxxxxxx", "axxxxxxxxxxxxxxxxxno"],
+        "long" => &[
+            "CvcvnoCvcvCvcv",
+            "CvcvCvcvnoCvcv",
+            "CvcvCvcvCvcvno",
+            "CvccnoCvcvCvcv",
+            "CvccCvcvnoCvcv",
+            "CvccCvcvCvcvno",
+            "CvcvnoCvccCvcv",
+            "CvcvCvccnoCvcv",
+            "CvcvCvccCvcvno",
+            "CvcvnoCvcvCvcc",
+            "CvcvCvcvnoCvcc",
+            "CvcvCvcvCvccno",
+            "CvccnoCvccCvcv",
+            "CvccCvccnoCvcv",
+            "CvccCvccCvcvno",
+            "CvcvnoCvccCvcc",
+            "CvcvCvccnoCvcc",
+            "CvcvCvccCvccno",
+            "CvccnoCvcvCvcc",
+            "CvccCvcvnoCvcc",
+            "CvccCvcvCvccno",
+        ],
+        "medium" => &["CvcnoCvc", "CvcCvcno"],
+        "short" => &["Cvcn"],
+        "basic" => &["aaanaaan", "aannaaan", "aaannaaa"],
+        "pin" => &["nnnn"],
+        _ => return None,
+    })
+}
+
+/// The characters a template's letter stands for.
+fn class(letter: u8) -> &'static [u8] {
+    match letter {
+        b'V' => b"AEIOU",
+        b'C' => b"BCDFGHJKLMNPQRSTVWXYZ",
+        b'v' => b"aeiou",
+        b'c' => b"bcdfghjklmnpqrstvwxyz",
+        b'A' => b"AEIOUBCDFGHJKLMNPQRSTVWXYZ",
+        b'a' => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz",
+        b'n' => b"0123456789",
+        b'o' => b"@&%?,=[]_:-+*$#!'^~;()/.",
+        _ => b"AEIOUaeiouBCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz0123456789!@#$%^&*()",
+    }
+}
+
+/// A scope followed by a length-prefixed (big-endian `u32`) name.
+fn salted(name: &str) -> Vec<u8> {
+    let mut out = SCOPE.to_vec();
+    out.extend_from_slice(&(name.len() as u32).to_be_bytes());
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+/// sprig's `derivePassword`: the site password of the Master Password algorithm (an unknown
+/// password type gives sprig's message as the result, not an error).
+#[must_use]
+pub fn derive_password(counter: u32, kind: &str, password: &str, user: &str, site: &str) -> String {
+    let Some(templates) = templates(kind) else {
+        return format!("cannot find password template {kind}");
+    };
+    let mut key = [0u8; 64];
+    let Ok(params) = scrypt::Params::new(15, 8, 2) else { return String::new() };
+    if scrypt::scrypt(password.as_bytes(), &salted(user), &params, &mut key).is_err() {
+        return String::new();
+    }
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key) else {
+        return String::new();
+    };
+    let mut message = salted(site);
+    message.extend_from_slice(&counter.to_be_bytes());
+    mac.update(&message);
+    let seed = mac.finalize().into_bytes();
+    let template = templates[usize::from(seed[0]) % templates.len()];
+    template
+        .bytes()
+        .zip(&seed[1..])
+        .map(|(letter, &n)| {
+            let chars = class(letter);
+            char::from(chars[usize::from(n) % chars.len()])
+        })
+        .collect()
+}
+
+type Aes256CbcEnc = cbc::Encryptor<aes::Aes256>;
+type Aes256CbcDec = cbc::Decryptor<aes::Aes256>;
+
+/// A password as sprig makes it an AES-256 key: its first 32 bytes, padded with zeros.
+fn key(password: &str) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    let n = password.len().min(32);
+    key[..n].copy_from_slice(&password.as_bytes()[..n]);
+    key
+}
+
+/// sprig's `encryptAES` with the given IV: PKCS #7 padding, AES-256-CBC, the IV and the cipher
+/// text in base64 (empty text stays empty).
+#[must_use]
+pub fn encrypt_aes(password: &str, plaintext: &str, iv: [u8; 16]) -> String {
+    if plaintext.is_empty() {
+        return String::new();
+    }
+    let pad = 16 - plaintext.len() % 16;
+    let mut content = plaintext.as_bytes().to_vec();
+    content.resize(plaintext.len() + pad, pad as u8);
+    let mut blocks: Vec<aes::Block> =
+        content.chunks_exact(16).map(|c| aes::Block::try_from(c).unwrap_or_default()).collect();
+    Aes256CbcEnc::new(&key(password).into(), &iv.into()).encrypt_blocks(&mut blocks);
+    let mut out = iv.to_vec();
+    out.extend(blocks.iter().flat_map(|b| b.iter().copied()));
+    crate::base64::encode(&out)
+}
+
+/// sprig's `decryptAES`: what [`encrypt_aes`] encrypted. What Go panics on (too short, not
+/// whole blocks, a padding longer than the text) is an error; as in sprig, the padding is
+/// not checked further.
+pub fn decrypt_aes(password: &str, crypt64: &str) -> Result<String> {
+    if crypt64.is_empty() {
+        return Ok(String::new());
+    }
+    let crypt = crate::base64::decode(crypt64).ok_or("illegal base64 data")?;
+    if crypt.len() < 16 {
+        return Err(format!(
+            "runtime error: slice bounds out of range [:16] with capacity {}",
+            crypt.len()
+        ));
+    }
+    let (iv, body) = crypt.split_at(16);
+    if body.len() % 16 != 0 {
+        return Err("crypto/cipher: input not full blocks".into());
+    }
+    let mut blocks: Vec<aes::Block> =
+        body.chunks_exact(16).map(|c| aes::Block::try_from(c).unwrap_or_default()).collect();
+    let iv: [u8; 16] = iv.try_into().unwrap_or_default();
+    Aes256CbcDec::new(&key(password).into(), &iv.into()).decrypt_blocks(&mut blocks);
+    let plain: Vec<u8> = blocks.iter().flat_map(|b| b.iter().copied()).collect();
+    let Some(&pad) = plain.last() else { return Ok(String::new()) };
+    let kept = plain.len().checked_sub(usize::from(pad)).ok_or_else(|| {
+        format!("runtime error: slice bounds out of range [:-{}]", usize::from(pad) - plain.len())
+    })?;
+    Ok(String::from_utf8_lossy(&plain[..kept]).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derived_passwords_are_the_master_password_algorithms() {
+        // The algorithm's published test vector (user "user", password "password", site
+        // "example.com", counter 1), as sprig's tests give it for each type.
+        let derive = |kind| derive_password(1, kind, "password", "user", "example.com");
+        assert_eq!(derive("long"), "ZedaFaxcZaso9*");
+        assert_eq!(derive("pin"), "6685");
+        assert_eq!(derive("nope"), "cannot find password template nope");
+    }
+
+    #[test]
+    fn aes_round_trips_and_bad_cipher_text_is_an_error() {
+        let iv = [7u8; 16];
+        for text in ["plaintext", "exactly sixteen!", "ü", ""] {
+            let crypt = encrypt_aes("secretkey", text, iv);
+            assert_eq!(decrypt_aes("secretkey", &crypt).unwrap(), text);
+        }
+        // Whole blocks of padding: 16 bytes of text give 32 of cipher text after the IV.
+        let crypt = crate::base64::decode(&encrypt_aes("k", "exactly sixteen!", iv)).unwrap();
+        assert_eq!((crypt.len(), &crypt[..16]), (48, &iv[..]));
+        // A key longer than 32 bytes is cut at 32, as sprig cuts it.
+        let long = "k".repeat(40);
+        let crypt = encrypt_aes(&long, "x", iv);
+        assert_eq!(decrypt_aes(&"k".repeat(32), &crypt).unwrap(), "x");
+        assert!(decrypt_aes("k", "c2hvcnQ=").unwrap_err().contains("slice bounds"));
+        assert!(decrypt_aes("k", "%%%").is_err());
+        let ragged = crate::base64::encode(&[0u8; 20]);
+        assert!(decrypt_aes("k", &ragged).unwrap_err().contains("full blocks"));
+    }
+}
