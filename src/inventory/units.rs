@@ -828,15 +828,19 @@ impl Units<'_, '_> {
     /// Application builds it — with its destination namespace, its `kustomize` and `helm`
     /// options — and no longer as a kustomization or chart of its own: those units are
     /// superseded (also when the Application's build fails, whose error is reported instead).
-    /// The HelmReleases they render are planned in turn.
+    /// The HelmReleases and the Applications they render are planned in turn (up to
+    /// [`MAX_ROUNDS`] deep).
     fn apps_of_charts(&mut self, superseded: &mut Vec<bool>) {
+        // Each Application once per cluster, across rounds: one that renders itself (or an
+        // Application that renders it) is not built again.
+        let mut seen: HashSet<(usize, String)> = HashSet::new();
         for _ in 0..MAX_ROUNDS {
             let found = std::mem::take(&mut self.found_apps);
             if found.is_empty() {
                 break;
             }
             let first = self.plans.len();
-            let mut seen: HashSet<(usize, String)> = HashSet::new();
+            let mut rendered_by = Vec::new();
             for found in found {
                 if superseded.get(found.plan).copied().unwrap_or(false) {
                     continue;
@@ -856,12 +860,21 @@ impl Units<'_, '_> {
                 let by = found.plan;
                 let plan = self.synthetic_plan(target, found, (dir, root), by);
                 self.plans.push(Arc::new(plan));
+                rendered_by.push(by);
             }
             let results = self.build_all(&self.plans[first..]);
             self.record(first, results);
             superseded.resize(self.plans.len(), false);
             for k in first..self.plans.len() {
                 self.supersede_below(k, first, superseded);
+            }
+            // An Application of a unit this round superseded (a chart of Applications that
+            // an Application of this round deploys) is built as that Application renders it,
+            // in a later round: not as the superseded unit rendered it.
+            for (k, by) in (first..).zip(std::mem::take(&mut rendered_by)) {
+                if superseded[by] {
+                    superseded[k] = true;
+                }
             }
             self.releases(superseded);
         }
@@ -1013,9 +1026,15 @@ impl Units<'_, '_> {
             if let Ok((_, entries, reads, _)) = &result {
                 let from_chart = self.plans[at].release.is_some();
                 let chart = from_chart || self.plans[at].chart;
+                // An Application an app of apps rendered renders Applications in turn (a Helm
+                // source of Applications); those written in the tree are entries already.
+                let from_app = self.plans[at].synthetic.as_ref().is_some_and(|(_, t)| !t.flux);
                 for tree in entries {
                     let kind = tree.get("kind").and_then(Tree::as_str);
-                    if chart && is_argo_application(tree) {
+                    let app = is_argo_application(tree);
+                    if app
+                        && (chart || from_app && defined_target(tree, reads, self.shared).is_none())
+                    {
                         let (tree, reads) = detach(tree, reads);
                         self.found_apps.push(FoundRelease { tree, reads, plan: at });
                     } else if is_release_tree(tree) {

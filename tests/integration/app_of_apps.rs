@@ -194,3 +194,61 @@ fn without_the_app_of_apps_each_directory_is_built_on_its_own() {
     );
     assert_eq!(run.code, 1, "{report}");
 }
+
+/// A chart of one Application whose source is a chart of Applications in turn: a chart nothing
+/// deploys applies `platform`, whose Helm source renders `team` (and `platform` itself
+/// again, as charts that manage their own Application do). `team` is a unit too, built into
+/// its destination namespace, and `platform` is built once.
+#[test]
+fn applications_an_applications_chart_renders_are_units_in_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let app = |name: &str, path: &str, namespace: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: platform\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {namespace}\n  source:\n    repoURL: https://git.example.com/fleet\n    path: {path}\n"
+        )
+    };
+    let platform = app("platform", "platform", "argocd");
+    let team = format!("{}---\n{platform}", app("team", "team", "{{ .Values.namespace }}"));
+    write(
+        dir.path(),
+        &[
+            ("bootstrap/Chart.yaml", "apiVersion: v2\nname: bootstrap\nversion: 0.1.0\n"),
+            ("bootstrap/templates/platform.yaml", &platform),
+            ("platform/Chart.yaml", "apiVersion: v2\nname: platform\nversion: 0.1.0\n"),
+            ("platform/values.yaml", "namespace: team-ns\n"),
+            ("platform/templates/apps.yaml", &team),
+            ("team/pod.yaml", &privileged("team")),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let report = run.json();
+    let platform_unit =
+        "Argo CD Application `argocd/platform` (rendered by Helm chart bootstrap (default values))";
+    let team_unit = format!("Argo CD Application `argocd/team` (rendered by {platform_unit})");
+    assert_eq!(
+        privileged_pods(&report),
+        [("team".into(), "team-ns".into(), "team/pod.yaml".into(), 10, vec![team_unit.clone()])],
+        "{report}"
+    );
+    assert_eq!(run.code, 1, "{report}");
+    // `platform` renders itself (it manages its own Application): built once, not again from
+    // its own rendering; the two definitions in the one cluster are a duplicate.
+    let units: Vec<Vec<&str>> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            f["units"].as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect()
+        })
+        .collect();
+    assert!(units.iter().flatten().all(|u| *u == platform_unit || *u == team_unit), "{report}");
+    let duplicates: Vec<(&str, &str)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "MTK-GEN-001")
+        .map(|f| (f["resource"]["name"].as_str().unwrap(), f["file"].as_str().unwrap()))
+        .collect();
+    assert_eq!(duplicates, [("platform", "platform/templates/apps.yaml")], "{report}");
+}
