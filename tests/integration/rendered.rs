@@ -1531,4 +1531,9 @@ fn a_switch_turned_off_or_a_null_in_a_release_is_where_what_it_leaves_out_is_rep
     );
     let (_dir, report) = lint("    defaultDeny: true\n");
     assert_eq!(findings_at(&report), Vec::<String>::new(), "{report}");
+    // Nulls that take every key of the map away: `with` skips the empty map, and the
+    // container without limits is reported at the (latest) null.
+    let (_dir, report) =
+        lint("    defaultDeny: true\n    resources:\n      requests: null\n      limits: null\n");
+    assert_eq!(findings_at(&report), ["MTK-SEC-003 tenants/shop.yaml:14 shop/web"], "{report}");
 }

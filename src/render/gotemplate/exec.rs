@@ -511,7 +511,13 @@ impl Exec<'_> {
         } else if let Some(else_list) = &c.else_list {
             self.walk_list(dot, else_list)
         } else {
-            if self.templates.record_reads && value == Value::Bool(false) && !self.read.is_empty() {
+            // A `false`, or an empty map (what nulls in the values may leave), turned it off.
+            let off = match &value {
+                Value::Bool(false) => true,
+                Value::Map(m) => m.borrow().is_empty(),
+                _ => false,
+            };
+            if self.templates.record_reads && off && !self.read.is_empty() {
                 let would = if with { None } else { self.would_write(dot, &c.list) };
                 let (at, template) = (self.out.len(), Rc::clone(&self.source));
                 let indent = match c.list.first() {

@@ -285,14 +285,17 @@ struct Provenance<'a> {
 
 impl Provenance<'_> {
     /// Where the `false` that turned a skipped branch off came from (of several values the
-    /// condition read, the one of the latest layer).
+    /// condition read, the one of the latest layer); for a map that nulls emptied (`with
+    /// .Values.resources` after `limits: null` took its only key), the latest of those nulls.
     fn switch(&self, skip: &crate::render::gotemplate::Skip) -> Option<Origin> {
         let mut best: Option<Origin> = None;
         for (path, value) in skip.read.iter().filter_map(|r| self.read_value(r)) {
-            if value != Value::Bool(false) {
-                continue;
-            }
-            let Some(origin) = self.origins.origin(&path) else { continue };
+            let origin = match &value {
+                Value::Bool(false) => self.origins.origin(&path),
+                Value::Map(m) if m.borrow().is_empty() => self.nulled.get(&*path).copied(),
+                _ => None,
+            };
+            let Some(origin) = origin else { continue };
             if best.is_none_or(|b| origin.layer >= b.layer) {
                 best = Some(origin);
             }
