@@ -284,10 +284,9 @@ impl Inventory {
 
 /// Hash of an object's identity (fixed keys, so the same in every run).
 fn identity_hash(api_version: &str, kind: &str, namespace: &str, name: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
-    (api_version, kind, namespace, name).hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher as _;
+    // Fixed-seeded; equal hashes keep tree order, so the hash function never shows.
+    foldhash::quality::FixedState::default().hash_one((api_version, kind, namespace, name))
 }
 
 /// How Argo CD runs kustomize for the tree's Applications: the config's

@@ -255,17 +255,20 @@ pub(crate) struct SharedObjects {
     /// indexes of the objects there. Objects from one place with one name are few (a chart's
     /// template renders an object for each of a thousand releases, named apart); they are
     /// compared in full.
-    index: HashMap<(usize, u32, u32, u64), Vec<usize>>,
+    index: foldhash::HashMap<(usize, u32, u32, u64), Vec<usize>>,
 }
 
 /// A hash of what names an object (kind, namespace, name); 0 for one left as written.
 fn identity(root: &Root) -> u64 {
-    use std::hash::{Hash as _, Hasher as _};
+    use std::hash::BuildHasher as _;
     let Root::Built(node) = root else { return 0 };
     let text = |path: &[&str]| node.at(path).and_then(Node::as_str).unwrap_or("");
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (text(&["kind"]), text(&["metadata", "namespace"]), text(&["metadata", "name"])).hash(&mut h);
-    h.finish()
+    // Fixed-seeded: the same in every run (the index only groups; it is never iterated).
+    foldhash::quality::FixedState::default().hash_one((
+        text(&["kind"]),
+        text(&["metadata", "namespace"]),
+        text(&["metadata", "name"]),
+    ))
 }
 
 impl SharedObjects {

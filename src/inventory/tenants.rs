@@ -15,7 +15,7 @@
 //! hostnames and registries, and the NetworkPolicies, ResourceQuotas and LimitRanges Capsule
 //! creates in every namespace of the tenant.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::config::{Config, DEFAULT_TENANT_LABELS};
 use crate::load::{Node, Value};
@@ -150,11 +150,11 @@ pub struct Tenant {
 #[derive(Debug, Default, Clone)]
 pub struct TenantIndex {
     pub tenants: BTreeMap<String, Tenant>,
-    namespace_tenant: HashMap<String, String>,
+    namespace_tenant: foldhash::HashMap<String, String>,
     /// HNC: the parent of each subnamespace.
-    parents: HashMap<String, String>,
+    parents: foldhash::HashMap<String, String>,
     /// HNC: the `SubnamespaceAnchor` (object index) that creates a namespace.
-    anchors: HashMap<String, usize>,
+    anchors: foldhash::HashMap<String, usize>,
     /// HNC propagates NetworkPolicies (and ResourceQuotas) from parents to children when its
     /// `HNCConfiguration` says `Propagate` for them; RBAC always propagates.
     propagated: BTreeSet<(String, String)>,

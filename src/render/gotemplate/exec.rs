@@ -3,7 +3,6 @@
 //! scoping, and errors written as Go writes them (`template: NAME:LINE:COL: executing "NAME"
 //! at <NODE>: MESSAGE`).
 
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::format;
@@ -35,13 +34,15 @@ pub struct Source {
     /// The byte offset where each line of the text starts (found once: every release of a
     /// chart maps its output back to these lines).
     pub line_starts: Vec<usize>,
+    /// The text is ASCII: a column is a byte count.
+    pub ascii: bool,
 }
 
 impl Source {
     #[must_use]
     pub fn new(name: &str, text: &str) -> Source {
         let line_starts = line_starts(text);
-        Source { name: name.to_string(), text: text.into(), line_starts }
+        Source { name: name.to_string(), text: text.into(), line_starts, ascii: text.is_ascii() }
     }
 }
 
@@ -80,7 +81,7 @@ pub type Func = fn(&mut Exec<'_>, &[Value]) -> std::result::Result<Value, String
 /// The functions templates may call, by name.
 #[derive(Clone, Default)]
 pub struct Funcs {
-    map: HashMap<&'static str, Func>,
+    map: foldhash::HashMap<&'static str, Func>,
 }
 
 impl Funcs {
@@ -106,7 +107,7 @@ impl Funcs {
 /// A set of templates that can call each other (`{{template}}`, `define`).
 #[derive(Default)]
 pub struct Templates {
-    bodies: HashMap<String, Rc<Body>>,
+    bodies: foldhash::HashMap<String, Rc<Body>>,
     /// Helm's `missingkey=zero`: a missing key is a nil value (so a field of it is an error),
     /// rather than Go's default, an invalid value whose fields are invalid too.
     pub missing_zero: bool,

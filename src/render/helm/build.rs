@@ -28,12 +28,28 @@ fn offset_of(text: &str, starts: &[usize], pos: Pos) -> usize {
     start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i)
 }
 
-/// A byte offset of `text` as a position.
-fn pos_of(text: &str, starts: &[usize], offset: usize) -> Pos {
-    let line = starts.partition_point(|&s| s <= offset).max(1);
+/// A byte offset of `text` as a position; `hint` is the line (from 1) to try first (the one
+/// found last: nodes are mapped in output order), and becomes the line found.
+fn pos_of(
+    (text, ascii): (&str, bool),
+    starts: &[usize],
+    offset: usize,
+    hint: &std::cell::Cell<usize>,
+) -> Pos {
+    let on = |line: usize| {
+        line >= 1
+            && starts.get(line - 1).is_some_and(|&s| s <= offset)
+            && starts.get(line).is_none_or(|&next| next > offset)
+    };
+    let line = match hint.get() {
+        h if on(h) => h,
+        h if on(h + 1) => h + 1,
+        _ => starts.partition_point(|&s| s <= offset).max(1),
+    };
+    hint.set(line);
     let start = starts[line - 1];
     let col = text.get(start..offset.min(text.len())).map_or(0, |s| {
-        if s.is_ascii() {
+        if ascii || s.is_ascii() {
             s.len()
         } else {
             s.chars().count()
@@ -449,6 +465,10 @@ struct Mapping<'a> {
     provenance: Option<&'a Provenance<'a>>,
     /// The index of the mark [`Mapping::mark`] found last.
     last_mark: std::cell::Cell<usize>,
+    /// The template is ASCII (columns are byte counts).
+    ascii: bool,
+    /// The template line [`Mapping::position`] found last.
+    last_line: std::cell::Cell<usize>,
 }
 
 impl<'a> Mapping<'a> {
@@ -465,7 +485,8 @@ impl<'a> Mapping<'a> {
         let template = &*source.text;
         let starts = &source.line_starts;
         let last_mark = std::cell::Cell::new(0);
-        Mapping { marks, skips, template, starts, provenance, last_mark }
+        let (ascii, last_line) = (source.ascii, std::cell::Cell::new(1));
+        Mapping { marks, skips, template, starts, provenance, last_mark, ascii, last_line }
     }
 
     /// The last mark of this template at or before the offset.
@@ -495,7 +516,8 @@ impl<'a> Mapping<'a> {
             Some(m) => m.pos,
             None => 0,
         };
-        pos_of(self.template, self.starts, at.min(self.template.len()))
+        let text = (self.template, self.ascii);
+        pos_of(text, self.starts, at.min(self.template.len()), &self.last_line)
     }
 
     /// The template span of the output between two offsets.
@@ -895,5 +917,35 @@ mod tests {
         }
         assert_eq!(super::pieces("a: 1\n"), vec![(0, "a: 1\n")]);
         assert!(super::pieces("---\n---\n").is_empty());
+    }
+
+    /// A position is the same whichever line the hint holds: forwards, backwards, at random,
+    /// in ASCII text and in text with wider characters.
+    #[test]
+    fn positions_do_not_depend_on_the_hint() {
+        use crate::load::source::Pos;
+        use crate::render::gotemplate::exec::line_starts;
+        for text in ["a: 1\nbb: 22\n\nccc: 333\n", "é: ü\nname: ñandú\n\n  - x\nz"] {
+            let starts = line_starts(text);
+            let ascii = text.is_ascii();
+            // Counted out, character by character.
+            let expected = |offset: usize| {
+                let before = &text[..offset];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().unwrap().chars().count();
+                Pos { line: line as u32, col: col as u32 }
+            };
+            let offsets: Vec<usize> =
+                (0..=text.len()).filter(|&o| text.is_char_boundary(o)).collect();
+            let mut orders = vec![offsets.clone(), offsets.iter().rev().copied().collect()];
+            orders.push(offsets.iter().map(|&o| offsets[(o * 7 + 3) % offsets.len()]).collect());
+            for order in orders {
+                let hint = std::cell::Cell::new(1);
+                for offset in order {
+                    let got = super::pos_of((text, ascii), &starts, offset, &hint);
+                    assert_eq!(got, expected(offset), "{text:?} at {offset}");
+                }
+            }
+        }
     }
 }
