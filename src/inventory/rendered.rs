@@ -272,6 +272,11 @@ fn identity(root: &Root) -> u64 {
 }
 
 impl SharedObjects {
+    /// Room for `more` objects of other places.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.index.reserve(more);
+    }
+
     /// Adds an object to `objects`, or, when an object of another cluster is the same (and
     /// deployed alike: `same_deployer` of their targets), the object's unit to it; returns its
     /// index.

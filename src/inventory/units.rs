@@ -1229,6 +1229,17 @@ impl Units<'_, '_> {
                 self.rendered.charts.push((self.show)(&plan.dir));
             }
         }
+        // Room for every object still to settle, made once (a thousand releases' objects grown
+        // a doubling at a time were copied twice over, into fresh pages).
+        let pending: usize = self
+            .outcomes
+            .iter()
+            .flatten()
+            .filter_map(|o| o.as_ref().ok())
+            .map(|(objects, ..)| objects.len())
+            .sum();
+        self.rendered.objects.reserve(pending);
+        self.objects.reserve(pending);
         for k in 0..self.plans.len() {
             if !superseded.get(k).copied().unwrap_or(false) {
                 self.settle(k);
