@@ -4,7 +4,6 @@
 //! it; the files of a unit that failed are linted as they are written (and the failure is an
 //! error).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -161,7 +160,7 @@ pub(crate) struct Rendered {
 pub(super) fn file_number(
     read: &Read,
     loaded_count: usize,
-    extra: &mut HashMap<PathBuf, usize>,
+    extra: &mut foldhash::HashMap<PathBuf, usize>,
     extra_files: &mut Vec<Arc<SourceFile>>,
     show: &dyn Fn(&Path) -> String,
 ) -> usize {

@@ -9,7 +9,7 @@
 //! cluster). An entry nothing rendered is built as written once all that may deploy it was
 //! built. Last, every kustomization that nothing includes and no unit read is a unit of its own.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -327,15 +327,15 @@ pub(crate) fn render(
         reached: Vec::new(),
         entries_rendered: Vec::new(),
         rendered: Rendered { reached: vec![false; files.len()], ..Rendered::default() },
-        extra: HashMap::new(),
+        extra: HashMap::default(),
         objects: SharedObjects::default(),
         settled: Vec::new(),
-        failures: HashMap::new(),
+        failures: HashMap::default(),
         found: Vec::new(),
         found_entries: Vec::new(),
         found_apps: Vec::new(),
         written_pending: false,
-        chart_git: HashMap::new(),
+        chart_git: HashMap::default(),
         synthetic: Vec::new(),
     };
     let mut superseded = units.entries();
@@ -516,7 +516,7 @@ impl Units<'_, '_> {
 
     /// Plans and builds the kustomizations that nothing includes and no entry read.
     fn kustomizations(&mut self, superseded: &[bool]) {
-        let mut read_by_entries: HashSet<usize> = HashSet::new();
+        let mut read_by_entries: HashSet<usize> = HashSet::default();
         for (k, (reached, _)) in self.reached.iter().enumerate() {
             if !superseded.get(k).copied().unwrap_or(false) {
                 read_by_entries.extend(reached);
@@ -572,9 +572,9 @@ impl Units<'_, '_> {
     /// cluster.
     fn entries_of_charts(&mut self) {
         let first = self.plans.len();
-        let mut seen: HashSet<(usize, String)> = HashSet::new();
+        let mut seen: HashSet<(usize, String)> = HashSet::default();
         // One built per alike entry (a tenant's sync in staging and production), shared.
-        let mut first_alike: HashMap<String, usize> = HashMap::new();
+        let mut first_alike: HashMap<String, usize> = HashMap::default();
         let mut alike: Vec<(Plan, usize)> = Vec::new();
         for found in std::mem::take(&mut self.found_entries) {
             let by = &self.plans[found.plan];
@@ -629,10 +629,10 @@ impl Units<'_, '_> {
     /// files no unit reached).
     fn release_round(&mut self, superseded: &[bool]) {
         let first = self.plans.len();
-        let mut seen: HashSet<(usize, String)> = HashSet::new();
+        let mut seen: HashSet<(usize, String)> = HashSet::default();
         // A release alike in another cluster (staging and production deploying one tenant's
         // release) renders the same objects: built once, the others share them.
-        let mut first_alike: HashMap<String, usize> = HashMap::new();
+        let mut first_alike: HashMap<String, usize> = HashMap::default();
         let mut alike: Vec<(Plan, usize)> = Vec::new();
         for found in std::mem::take(&mut self.found) {
             if superseded.get(found.plan).copied().unwrap_or(false) {
@@ -833,7 +833,7 @@ impl Units<'_, '_> {
     fn apps_of_charts(&mut self, superseded: &mut Vec<bool>) {
         // Each Application once per cluster, across rounds: one that renders itself (or an
         // Application that renders it) is not built again.
-        let mut seen: HashSet<(usize, String)> = HashSet::new();
+        let mut seen: HashSet<(usize, String)> = HashSet::default();
         for _ in 0..MAX_ROUNDS {
             let found = std::mem::take(&mut self.found_apps);
             if found.is_empty() {
