@@ -332,6 +332,8 @@ pub(crate) fn render(
         settled: Vec::new(),
         failures: HashMap::default(),
         found: Vec::new(),
+        releases_seen: HashSet::default(),
+        entries_seen: HashSet::default(),
         found_entries: Vec::new(),
         found_apps: Vec::new(),
         written_pending: false,
@@ -388,6 +390,10 @@ struct Units<'s, 'a> {
     failures: HashMap<(String, Option<u32>, String), (usize, usize)>,
     /// HelmReleases units built.
     found: Vec<FoundRelease>,
+    /// The releases and the entries charts rendered that were planned, by cluster and
+    /// definition: one found again in a later round (a cycle of charts) is not built again.
+    releases_seen: HashSet<(usize, String)>,
+    entries_seen: HashSet<(usize, String)>,
     /// Cluster entries (Flux Kustomizations) charts rendered, waiting to be planned.
     found_entries: Vec<FoundRelease>,
     /// Argo CD Applications charts rendered (apps of apps), waiting to be planned.
@@ -566,20 +572,53 @@ impl Units<'_, '_> {
             self.release_round(superseded);
             self.entries_of_charts();
         }
+        for found in std::mem::take(&mut self.found) {
+            let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
+            if !superseded.get(found.plan).copied().unwrap_or(false)
+                && !self.releases_seen.contains(&key)
+            {
+                self.too_deep(&found, "HelmRelease");
+            }
+        }
+        for found in std::mem::take(&mut self.found_entries) {
+            let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
+            let builds = self.plans[found.plan].release.is_some()
+                && chart_entry(&found.tree, self.shared.charts, &self.chart_git).is_some();
+            if builds && !self.entries_seen.contains(&key) {
+                self.too_deep(&found, "Flux Kustomization");
+            }
+        }
+    }
+
+    /// An entry a unit rendered in the last round there is (`what`: its kind): not built, an
+    /// error at the line that wrote it — never a silent skip.
+    fn too_deep(&mut self, found: &FoundRelease, what: &str) {
+        let show = self.show;
+        let file = found.reads.get(found.tree.file as usize).map_or_else(String::new, |r| {
+            r.real.as_deref().map_or_else(|| r.path.display().to_string(), show)
+        });
+        let message = format!(
+            "{what} not built: charts and the entries they render nest at most {MAX_ROUNDS} \
+             rounds deep (rendered by {})",
+            self.plans[found.plan].name
+        );
+        let problem = crate::error::Problem::new(file, Some(found.tree.span.start), message);
+        if !self.rendered.problems.contains(&problem) {
+            self.rendered.problems.push(problem);
+        }
     }
 
     /// Plans and builds the Flux Kustomizations charts rendered, as units of the release's
     /// cluster.
     fn entries_of_charts(&mut self) {
         let first = self.plans.len();
-        let mut seen: HashSet<(usize, String)> = HashSet::default();
         // One built per alike entry (a tenant's sync in staging and production), shared.
         let mut first_alike: HashMap<String, usize> = HashMap::default();
         let mut alike: Vec<(Plan, usize)> = Vec::new();
         for found in std::mem::take(&mut self.found_entries) {
             let by = &self.plans[found.plan];
             let cluster = by.cluster;
-            if !seen.insert((cluster, found.tree.to_json().to_string())) {
+            if !self.entries_seen.insert((cluster, found.tree.to_json().to_string())) {
                 continue;
             }
             let Some(release_file) = by.release.as_ref().map(Release::defined_in) else {
@@ -629,7 +668,6 @@ impl Units<'_, '_> {
     /// files no unit reached).
     fn release_round(&mut self, superseded: &[bool]) {
         let first = self.plans.len();
-        let mut seen: HashSet<(usize, String)> = HashSet::default();
         // A release alike in another cluster (staging and production deploying one tenant's
         // release) renders the same objects: built once, the others share them.
         let mut first_alike: HashMap<String, usize> = HashMap::default();
@@ -641,7 +679,7 @@ impl Units<'_, '_> {
             let by = &self.plans[found.plan];
             let (cluster, root) = (by.cluster, by.root.clone());
             let deployer = by.target.or(by.deployer);
-            if !seen.insert((cluster, found.tree.to_json().to_string())) {
+            if !self.releases_seen.insert((cluster, found.tree.to_json().to_string())) {
                 continue;
             }
             let read = found.reads.get(found.tree.file as usize);
@@ -877,6 +915,15 @@ impl Units<'_, '_> {
                 }
             }
             self.releases(superseded);
+        }
+        for found in std::mem::take(&mut self.found_apps) {
+            let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
+            if !superseded.get(found.plan).copied().unwrap_or(false)
+                && !seen.contains(&key)
+                && argo_entry(&found.tree).is_some()
+            {
+                self.too_deep(&found, "Argo CD Application");
+            }
         }
     }
 

@@ -252,3 +252,42 @@ fn applications_an_applications_chart_renders_are_units_in_turn() {
         .collect();
     assert_eq!(duplicates, [("platform", "platform/templates/apps.yaml")], "{report}");
 }
+
+/// Applications nested deeper than the rounds there are: the first one not built is an error at
+/// the line that wrote it (exit 2), never a silent skip; those above it are built.
+#[test]
+fn applications_nested_deeper_than_the_rounds_are_an_error_not_a_silent_skip() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    // Chart `c0` (nothing deploys it) renders Application `a1` of chart `c1`, which renders
+    // `a2` of `c2`, … down to `c11`, which holds a privileged pod.
+    let depth = 12;
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..depth {
+        files.push((
+            format!("c{i}/Chart.yaml"),
+            format!("apiVersion: v2\nname: c{i}\nversion: 0.1.0\n"),
+        ));
+        let next = i + 1;
+        files.push((
+            format!("c{i}/templates/app.yaml"),
+            format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: a{next}\n  namespace: argocd\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: ns{next}\n  source:\n    repoURL: https://git.example.com/fleet\n    path: c{next}\n"),
+        ));
+    }
+    files.push((
+        format!("c{depth}/Chart.yaml"),
+        format!("apiVersion: v2\nname: c{depth}\nversion: 0.1.0\n"),
+    ));
+    files.push((format!("c{depth}/templates/pod.yaml"), privileged("deep")));
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    write(dir.path(), &files);
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let report = run.json();
+    assert_eq!(run.code, 2, "{report}");
+    let found = errors(&report);
+    let deep: Vec<_> = found.iter().filter(|e| e.3.contains("nest at most")).collect();
+    assert_eq!(deep.len(), 1, "{found:?}");
+    assert!(deep[0].3.starts_with("Argo CD Application not built"), "{found:?}");
+    assert!(deep[0].0.starts_with('c') && deep[0].0.ends_with("/templates/app.yaml"), "{found:?}");
+    assert_eq!(deep[0].1, Some(1), "{found:?}");
+}
