@@ -357,6 +357,8 @@ pub(crate) fn render(
 /// A HelmRelease written in a file no unit reached, read for its plan.
 struct WrittenRelease {
     name: String,
+    /// Its definition as JSON (what a release found again is compared by).
+    key: String,
     definition: ReleaseDef,
     chart: super::releases::ChartAt,
     root: PathBuf,
@@ -751,6 +753,7 @@ impl Units<'_, '_> {
                         let root = build_root(path, shared)?;
                         let tree = Tree::from_node(&doc.root, 0);
                         Some(WrittenRelease {
+                            key: tree.to_json().to_string(),
                             chart: shared.charts.locate(&tree, path, shared.roots),
                             name: release_label(&tree, &show(path)),
                             entry: Some((index, chart_span(&tree))),
@@ -762,8 +765,11 @@ impl Units<'_, '_> {
                 })
                 .collect()
         });
-        for WrittenRelease { name, definition, chart, root, entry, deployer } in found {
+        for WrittenRelease { name, key, definition, chart, root, entry, deployer } in found {
             let cluster = self.plans.len();
+            // Rendered again in its own cluster (its chart's Kustomization applies the
+            // directory that holds it), it is the same release: not built twice.
+            self.releases_seen.insert((cluster, key));
             let plan = release_plan(name, (definition, chart), (root, cluster), (entry, deployer));
             self.plans.push(Arc::new(plan));
         }

@@ -1537,3 +1537,29 @@ fn a_switch_turned_off_or_a_null_in_a_release_is_where_what_it_leaves_out_is_rep
         lint("    defaultDeny: true\n    resources:\n      requests: null\n      limits: null\n");
     assert_eq!(findings_at(&report), ["MTK-SEC-003 tenants/shop.yaml:14 shop/web"], "{report}");
 }
+
+/// A cycle of charts: a HelmRelease whose chart renders the Flux Kustomization that applies the
+/// directory holding the HelmRelease. The cluster receives each object once; so is each built
+/// once (before, every round built the cycle again: eight copies, reported as duplicates).
+#[test]
+fn a_release_whose_chart_applies_the_release_again_is_built_once() {
+    let release = "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: loop, namespace: flux-system}\nspec:\n  chart:\n    spec:\n      chart: ./charts/loop\n      sourceRef: {kind: GitRepository, name: flux-system}\n";
+    let sync = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps\n  sourceRef: {kind: GitRepository, name: flux-system}\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: team\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
+    let (_dir, report) = lint_tree(
+        &[
+            ("apps/release.yaml", release),
+            ("charts/loop/Chart.yaml", "apiVersion: v2\nname: loop\nversion: 0.1.0\n"),
+            ("charts/loop/templates/ks.yaml", sync),
+            ("charts/loop/templates/pod.yaml", pod),
+        ],
+        "MTK-SEC-001,MTK-GEN-001",
+    );
+    assert_eq!(
+        findings_at(&report),
+        ["MTK-SEC-001 charts/loop/templates/pod.yaml:11 team/p"],
+        "{report}"
+    );
+    // The release, its Kustomization and its pod.
+    assert_eq!(report["summary"]["resources"], 3, "{report}");
+}
