@@ -158,8 +158,9 @@ pub struct RenderArgs {
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
 
-    /// Render one Go template (as Helm's engine does, with Go's builtins) instead of a
-    /// kustomization: for template authors, and for the conformance tests.
+    /// Render one Go template (as Helm's engine does, with Go's builtins and sprig's and Helm's
+    /// functions) instead of a kustomization: for template authors, and for the conformance
+    /// tests.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["path", "unit", "provenance"])]
     pub gotemplate: Option<PathBuf>,
 

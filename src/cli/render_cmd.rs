@@ -91,11 +91,11 @@ pub(super) fn run(args: &RenderArgs, cwd: &Path) -> u8 {
     }
 }
 
-/// `render --gotemplate FILE [--data FILE.json]`: one template executed with the data, its
-/// output written as is; a template that does not parse or execute is an error worded as Go
-/// words it (exit 2).
+/// `render --gotemplate FILE [--data FILE.json]`: one template executed with the data and the
+/// functions a chart's templates have (Go's builtins, sprig's and Helm's), its output written
+/// as is; a template that does not parse or execute is an error worded as Go words it (exit 2).
 fn run_gotemplate(args: &RenderArgs, template: &Path) -> u8 {
-    use crate::render::gotemplate::{render, Funcs, Value};
+    use crate::render::gotemplate::{render, Value};
     let text = match std::fs::read_to_string(template) {
         Ok(text) => text,
         Err(e) => return super::fatal(&format!("cannot read {}: {e}", template.display())),
@@ -115,7 +115,7 @@ fn run_gotemplate(args: &RenderArgs, template: &Path) -> u8 {
         }
     };
     let name = template.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let out = match render(&name, &text, &data, &Funcs::builtins()) {
+    let out = match render(&name, &text, &data, &crate::render::helm::funcs::funcs()) {
         Ok(out) => out,
         Err(e) => return super::fatal(&crate::report::sanitize::field(&e.message)),
     };

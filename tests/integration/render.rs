@@ -326,6 +326,15 @@ fn a_go_template_renders_with_its_data() {
     let run = mtk_in(dir.path(), &["render", "--gotemplate", "pod.tpl", "--data", "pod.tpl"], None);
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("cannot read pod.tpl as JSON"), "{}", run.stderr);
+    // The functions a chart's templates have: sprig's and Helm's, helpers defined in the file.
+    std::fs::write(
+        dir.path().join("helpers.tpl"),
+        "{{- define \"app.name\" }}{{ .name | upper | trunc 2 }}{{ end -}}\n{{ include \"app.name\" . }} {{ \"a\" | sha256sum | trunc 8 }} {{ dict \"k\" .name | toYaml }}\n",
+    )
+    .unwrap();
+    let run =
+        mtk_in(dir.path(), &["render", "--gotemplate", "helpers.tpl", "--data", "data.json"], None);
+    assert_eq!((run.code, run.stdout.as_str()), (0, "WE ca978112 k: web\n"), "{}", run.stderr);
 }
 
 /// `render [NAME] CHART` renders a Helm chart as `helm template` does: values from the chart,
