@@ -42,6 +42,11 @@ pub struct Config {
     /// How build units are rendered.
     #[serde(default)]
     pub render: RenderSettings,
+    /// Value sets of charts: each chart directory (relative to the config file) is rendered
+    /// once more for each list of values files given (`charts: {charts/tenant:
+    /// [values/prod.yaml]}`), besides its default values.
+    #[serde(default)]
+    pub charts: BTreeMap<PathBuf, Vec<PathBuf>>,
 }
 
 /// How build units are rendered (docs/RENDER.md).
@@ -175,6 +180,32 @@ pub struct RuleSetting {
     pub enabled: Option<bool>,
 }
 
+/// `charts:`: every key a chart directory (with a `Chart.yaml`) and every value a list of
+/// files, relative to the config file; an error at the line of the first that is not.
+fn check_charts(root: &Node, display: &str, base_dir: &Path) -> Result<(), Problem> {
+    let error = |at: Pos, message: String| Problem::new(display, Some(at), message);
+    let Some(entries) = root.get("charts").and_then(Node::as_map) else { return Ok(()) };
+    for entry in entries {
+        if !base_dir.join(&*entry.key).join("Chart.yaml").is_file() {
+            let message = format!("config: charts: `{}` is not a chart directory", entry.key);
+            return Err(error(entry.key_span.start, message));
+        }
+        let files = entry.value.as_seq().unwrap_or(&[]);
+        if files.is_empty() {
+            let message = format!("config: charts: `{}` names no values files", entry.key);
+            return Err(error(entry.key_span.start, message));
+        }
+        for file in files {
+            let name = file.as_str().unwrap_or("");
+            if !base_dir.join(name).is_file() {
+                let message = format!("config: charts: values file `{name}` is not a file");
+                return Err(error(file.span.start, message));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A config together with where it came from.
 #[derive(Debug, Default, Clone)]
 pub struct LoadedConfig {
@@ -274,6 +305,7 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
             ));
         }
     }
+    check_charts(&root, display, base_dir)?;
     let exception_spans = root
         .get("exceptions")
         .and_then(Node::as_seq)

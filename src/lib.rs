@@ -381,6 +381,13 @@ fn settle(options: &CheckOptions, cwd: &Path) -> Result<Settings, Vec<Problem>> 
         Some(dir) => Some(cwd.join(dir)),
         None => render.chart_cache.take().map(|dir| loaded_config.base_dir.join(dir)),
     };
+    // Value sets of charts, as absolute paths (the units compare them with the tree's charts).
+    let base = cwd.join(&loaded_config.base_dir);
+    let absolute = |p: &Path| load::discover::normalize(&base.join(p));
+    loaded_config.config.charts = std::mem::take(&mut loaded_config.config.charts)
+        .into_iter()
+        .map(|(chart, files)| (absolute(&chart), files.iter().map(|f| absolute(f)).collect()))
+        .collect();
     let (rules, known_builtin, mut problems) = select_rules(&loaded_config, &options.select);
     let mut excludes = Vec::new();
     for (base, patterns) in [

@@ -379,7 +379,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let mut rendered = units::render(
         &files,
         &roots,
-        (&layout, &chart_dirs, &charts_in),
+        (&layout, &chart_dirs, &charts_in, &config.charts),
         &flux_targets,
         &cwd,
         options,

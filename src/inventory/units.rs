@@ -66,6 +66,9 @@ struct Plan {
     /// A cluster entry a chart rendered (no file of the tree defines it): the target it is,
     /// numbered after the tree's targets.
     synthetic: Option<(usize, Arc<FluxTarget>)>,
+    /// For a chart (`chart`): the values files of a value set the config names, rendered
+    /// over its defaults (none: its default values).
+    value_set: Vec<PathBuf>,
 }
 
 impl Plan {
@@ -84,6 +87,7 @@ impl Plan {
             release: None,
             deployer: None,
             synthetic: None,
+            value_set: Vec::new(),
         }
     }
 
@@ -255,7 +259,12 @@ struct Shared<'a> {
 pub(crate) fn render(
     files: &[LoadedFile],
     roots: &[PathBuf],
-    (layout, chart_dirs, charts): (&Layout, &[PathBuf], &super::releases::ChartSources),
+    (layout, chart_dirs, charts, value_sets): (
+        &Layout,
+        &[PathBuf],
+        &super::releases::ChartSources,
+        &std::collections::BTreeMap<PathBuf, Vec<PathBuf>>,
+    ),
     targets: &[FluxTarget],
     cwd: &Path,
     (limits, argo, kustomize): (
@@ -350,6 +359,7 @@ pub(crate) fn render(
     units.written_pending = true;
     units.releases(&superseded);
     units.undeployed_charts(chart_dirs);
+    units.value_sets(value_sets, chart_dirs);
     units.apps_of_charts(&mut superseded);
     units.finish(&superseded)
 }
@@ -838,6 +848,38 @@ impl Units<'_, '_> {
         self.record(first, results);
     }
 
+    /// Plans and builds the value sets the config names (`charts:`): each chart rendered once
+    /// more per set, its values files over its defaults, as a unit of its own. A chart the
+    /// linted tree does not hold (outside it, or excluded) is an error.
+    fn value_sets(
+        &mut self,
+        sets: &std::collections::BTreeMap<PathBuf, Vec<PathBuf>>,
+        chart_dirs: &[PathBuf],
+    ) {
+        let first = self.plans.len();
+        for (dir, files) in sets {
+            let held = chart_dirs.iter().any(|d| crate::load::discover::normalize(d) == *dir);
+            let root = build_root(dir, self.shared).filter(|_| held);
+            let outside = files.iter().find(|f| root.as_ref().is_none_or(|r| !f.starts_with(r)));
+            let (Some(root), None) = (root, outside) else {
+                let what = outside.map_or_else(
+                    || format!("chart {} is not a chart of the linted tree", (self.show)(dir)),
+                    |f| format!("values file {} is outside the chart's tree", (self.show)(f)),
+                );
+                let message = format!("config charts: {what}: its value set is not rendered");
+                self.rendered.problems.push(crate::error::Problem::new("", None, message));
+                continue;
+            };
+            let shown: Vec<String> = files.iter().map(|f| (self.show)(f)).collect();
+            let name = format!("Helm chart {} (values {})", (self.show)(dir), shown.join(", "));
+            let mut plan = Plan::top(name, dir, root, self.plans.len(), true);
+            plan.value_set.clone_from(files);
+            self.plans.push(Arc::new(plan));
+        }
+        let results = self.build_all(&self.plans[first..]);
+        self.record(first, results);
+    }
+
     /// The unit of a cluster entry that plan `by` rendered (a chart's Flux Kustomization or
     /// Argo CD Application), in that plan's cluster, its target numbered after the tree's.
     fn synthetic_plan(
@@ -863,6 +905,7 @@ impl Units<'_, '_> {
             release: None,
             deployer: None,
             synthetic: Some((index, target)),
+            value_set: Vec::new(),
         }
     }
 
@@ -1339,6 +1382,7 @@ fn written(
         release: None,
         deployer: None,
         synthetic: None,
+        value_set: Vec::new(),
     })
 }
 
@@ -1378,6 +1422,7 @@ fn instance(
         release: None,
         deployer: None,
         synthetic: None,
+        value_set: Vec::new(),
     })
 }
 
@@ -1404,6 +1449,7 @@ fn release_plan(
         release: Some(Release { definition, chart }),
         deployer,
         synthetic: None,
+        value_set: Vec::new(),
     }
 }
 
@@ -1607,6 +1653,10 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
     let objects = crate::panic::catch(|| {
         if let Some(release) = &plan.release {
             return build_release(&disk, release, shared, &inside);
+        }
+        if plan.chart && !plan.value_set.is_empty() {
+            let files: Vec<PathBuf> = plan.value_set.iter().map(|f| inside(f)).collect();
+            return crate::render::helm::build::build_value_set(&disk, &dir, &files);
         }
         if plan.chart {
             let options = crate::render::helm::template::Options {

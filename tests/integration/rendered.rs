@@ -1563,3 +1563,48 @@ fn a_release_whose_chart_applies_the_release_again_is_built_once() {
     // The release, its Kustomization and its pod.
     assert_eq!(report["summary"]["resources"], 3, "{report}");
 }
+
+/// A chart nothing deploys is rendered with its default values, and once more for each value
+/// set the config names (`charts:`): a finding a set causes is at that set's values line, in a
+/// unit named by it. A set naming a file that is not there stops the run at the config line.
+#[test]
+fn value_sets_the_config_names_render_a_chart_again() {
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: {{ .Values.privileged }}\n";
+    let files = |config: &str| -> Vec<(String, String)> {
+        [
+            (".mtk-lint.yaml", config),
+            ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+            ("charts/web/values.yaml", "privileged: false\n"),
+            ("charts/web/templates/pod.yaml", pod),
+            ("values/prod.yaml", "# production\nprivileged: true\n"),
+        ]
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .into()
+    };
+    let files_of = |config: &str| files(config);
+    let owned = files_of("charts:\n  charts/web: [values/prod.yaml]\n");
+    let tree: Vec<(&str, &str)> = owned.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let (_dir, report) = lint_tree(&tree, "MTK-SEC-001");
+    assert_eq!(findings_at(&report), ["MTK-SEC-001 values/prod.yaml:2 shop/web"], "{report}");
+    let unit = &report["findings"][0]["units"][0]["name"];
+    assert_eq!(unit, "Helm chart charts/web (values values/prod.yaml)", "{report}");
+    // Without the set: the defaults alone, which are fine.
+    let owned = files_of("{}\n");
+    let tree: Vec<(&str, &str)> = owned.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let (_dir, report) = lint_tree(&tree, "MTK-SEC-001");
+    assert_eq!(findings_at(&report), Vec::<String>::new(), "{report}");
+    // A values file that is not there: the config is an error at its line.
+    let dir = tempfile::tempdir().unwrap();
+    for (path, text) in files_of("charts:\n  charts/web:\n    - values/nope.yaml\n") {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    let errors = run.json()["errors"].clone();
+    assert_eq!(errors[0]["file"], ".mtk-lint.yaml", "{errors}");
+    assert_eq!(errors[0]["line"], 3, "{errors}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("values file `values/nope.yaml` is not a file"), "{message}");
+}

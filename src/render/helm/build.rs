@@ -835,6 +835,37 @@ pub fn build_chart(
 
 /// [`build_chart`]; with `origins` (and [`Options::record_reads`]), a scalar a template action
 /// wrote from the values points at the values line that supplied it.
+/// A chart rendered with a value set (`charts:` of the config): its default values, then each
+/// values file (build paths) in turn, whose lines are where the values they set came from.
+pub fn build_value_set(
+    disk: &Disk,
+    dir: &Path,
+    files: &[std::path::PathBuf],
+) -> Result<Vec<Tree>, BuildError> {
+    let mut origins = ValueOrigins::default();
+    super::release::chart_defaults(disk, dir, &mut origins);
+    let mut values = Value::map(std::collections::BTreeMap::new());
+    for file in files {
+        let tree = disk.definition(file, 0)?;
+        origins.add_tree(&tree, "");
+        values = super::chart::merge_values(&values, &Value::from_json_floats(&tree.to_json()));
+    }
+    let options = Options {
+        kube_version: super::release::DEFAULT_KUBE_VERSION.into(),
+        record_reads: true,
+        values,
+        ..Options::default()
+    };
+    let shown = crate::render::disk::show(dir);
+    let real = disk.real(dir).ok_or_else(|| BuildError {
+        file: shown.clone(),
+        line: None,
+        message: "the chart is outside the root of the build".into(),
+    })?;
+    let chart = load(&real).map_err(|message| BuildError { file: shown, line: None, message })?;
+    build_traced(disk, chart, dir, (&options, Some(&origins)))
+}
+
 pub fn build_traced(
     disk: &Disk,
     chart: Chart,
