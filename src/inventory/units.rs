@@ -343,6 +343,7 @@ pub(crate) fn render(
         found: Vec::new(),
         releases_seen: HashSet::default(),
         entries_seen: HashSet::default(),
+        apps_seen: HashSet::default(),
         found_entries: Vec::new(),
         found_apps: Vec::new(),
         written_pending: false,
@@ -361,6 +362,7 @@ pub(crate) fn render(
     units.undeployed_charts(chart_dirs);
     units.value_sets(value_sets, chart_dirs);
     units.apps_of_charts(&mut superseded);
+    units.too_deep_all(&superseded);
     units.finish(&superseded)
 }
 
@@ -406,6 +408,7 @@ struct Units<'s, 'a> {
     /// definition: one found again in a later round (a cycle of charts) is not built again.
     releases_seen: HashSet<(usize, String)>,
     entries_seen: HashSet<(usize, String)>,
+    apps_seen: HashSet<(usize, String)>,
     /// Cluster entries (Flux Kustomizations) charts rendered, waiting to be planned.
     found_entries: Vec<FoundRelease>,
     /// Argo CD Applications charts rendered (apps of apps), waiting to be planned.
@@ -584,11 +587,22 @@ impl Units<'_, '_> {
             self.release_round(superseded);
             self.entries_of_charts();
         }
+    }
+
+    /// A release a unit rendered, as JSON, with the label of the target that deploys it.
+    fn release_key(&self, found: &FoundRelease) -> String {
+        let by = &self.plans[found.plan];
+        let owner = by.target.or(by.deployer).map(|t| self.shared.targets[t].owner.label.as_str());
+        format!("{}\u{1f}{}", found.tree.to_json(), owner.unwrap_or(""))
+    }
+
+    /// What units rendered that no round was left to build (charts that render entries that
+    /// render charts, deeper than [`MAX_ROUNDS`] in one of the passes): an error at each.
+    fn too_deep_all(&mut self, superseded: &[bool]) {
+        let live = |plan: usize| !superseded.get(plan).copied().unwrap_or(false);
         for found in std::mem::take(&mut self.found) {
-            let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
-            if !superseded.get(found.plan).copied().unwrap_or(false)
-                && !self.releases_seen.contains(&key)
-            {
+            let key = (self.plans[found.plan].cluster, self.release_key(&found));
+            if live(found.plan) && !self.releases_seen.contains(&key) {
                 self.too_deep(&found, "HelmRelease");
             }
         }
@@ -596,8 +610,15 @@ impl Units<'_, '_> {
             let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
             let builds = self.plans[found.plan].release.is_some()
                 && chart_entry(&found.tree, self.shared.charts, &self.chart_git).is_some();
-            if builds && !self.entries_seen.contains(&key) {
+            if live(found.plan) && builds && !self.entries_seen.contains(&key) {
                 self.too_deep(&found, "Flux Kustomization");
+            }
+        }
+        for found in std::mem::take(&mut self.found_apps) {
+            let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
+            if live(found.plan) && !self.apps_seen.contains(&key) && self.app_unit(&found).is_some()
+            {
+                self.too_deep(&found, "Argo CD Application");
             }
         }
     }
@@ -630,7 +651,8 @@ impl Units<'_, '_> {
         for found in std::mem::take(&mut self.found_entries) {
             let by = &self.plans[found.plan];
             let cluster = by.cluster;
-            if !self.entries_seen.insert((cluster, found.tree.to_json().to_string())) {
+            let seen = (cluster, found.tree.to_json().to_string());
+            if self.entries_seen.contains(&seen) {
                 continue;
             }
             let Some(release_file) = by.release.as_ref().map(Release::defined_in) else {
@@ -643,6 +665,9 @@ impl Units<'_, '_> {
                 continue;
             };
             let Some(root) = build_root(&dir, self.shared) else { continue };
+            // Noted once it is planned: one not buildable yet (its source rendered in a later
+            // round) may be found again.
+            self.entries_seen.insert(seen);
             let key = format!("{}\u{1f}{}", build_key(&found.tree, true), target.owner.label);
             let by = found.plan;
             let plan = self.synthetic_plan(target, found, (dir, root), by);
@@ -691,7 +716,9 @@ impl Units<'_, '_> {
             let by = &self.plans[found.plan];
             let (cluster, root) = (by.cluster, by.root.clone());
             let deployer = by.target.or(by.deployer);
-            if !self.releases_seen.insert((cluster, found.tree.to_json().to_string())) {
+            // The release and who deploys it: the same release of two deployers is two.
+            let key = self.release_key(&found);
+            if !self.releases_seen.insert((cluster, key.clone())) {
                 continue;
             }
             let read = found.reads.get(found.tree.file as usize);
@@ -699,8 +726,6 @@ impl Units<'_, '_> {
             let chart = self.shared.charts.locate(&found.tree, &defined_in, self.shared.roots);
             let entry = read.and_then(|r| Some((r.loaded?, chart_span(&found.tree))));
             let name = release_label(&found.tree, &(self.show)(&defined_in));
-            let owner = deployer.map(|t| self.shared.targets[t].owner.label.as_str());
-            let key = format!("{}\u{1f}{}", found.tree.to_json(), owner.unwrap_or(""));
             let definition = ReleaseDef::Rendered(found.tree, found.reads);
             let plan = release_plan(name, (definition, chart), (root, cluster), (entry, deployer));
             if let Some(&original) = first_alike.get(&key) {
@@ -762,12 +787,14 @@ impl Units<'_, '_> {
                         }
                         let root = build_root(path, shared)?;
                         let tree = Tree::from_node(&doc.root, 0);
+                        let deployer = layout.deployer.get(index).copied().flatten();
+                        let owner = deployer.map_or("", |t| shared.targets[t].owner.label.as_str());
                         Some(WrittenRelease {
-                            key: tree.to_json().to_string(),
+                            key: format!("{}\u{1f}{owner}", tree.to_json()),
                             chart: shared.charts.locate(&tree, path, shared.roots),
                             name: release_label(&tree, &show(path)),
                             entry: Some((index, chart_span(&tree))),
-                            deployer: layout.deployer.get(index).copied().flatten(),
+                            deployer,
                             definition: ReleaseDef::Written(path.clone(), doc.index),
                             root,
                         })
@@ -918,80 +945,97 @@ impl Units<'_, '_> {
     /// The HelmReleases and the Applications they render are planned in turn (up to
     /// [`MAX_ROUNDS`] deep).
     fn apps_of_charts(&mut self, superseded: &mut Vec<bool>) {
-        // Each Application once per cluster, across rounds: one that renders itself (or an
-        // Application that renders it) is not built again.
-        let mut seen: HashSet<(usize, String)> = HashSet::default();
+        // Each Application once per cluster, across rounds (`apps_seen`): one that renders
+        // itself (or an Application that renders it) is not built again.
+        let mut seen = std::mem::take(&mut self.apps_seen);
         for _ in 0..MAX_ROUNDS {
             let found = std::mem::take(&mut self.found_apps);
             if found.is_empty() {
                 break;
             }
             let first = self.plans.len();
-            let mut rendered_by = Vec::new();
+            // The key of each Application planned this round, in plan order.
+            let mut keys = Vec::new();
             for found in found {
                 if superseded.get(found.plan).copied().unwrap_or(false) {
                     continue;
                 }
-                let cluster = self.plans[found.plan].cluster;
-                if !seen.insert((cluster, found.tree.to_json().to_string())) {
+                let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
+                if seen.contains(&key) {
                     continue;
                 }
-                let read = found.reads.get(found.tree.file as usize);
-                let defined_in = read.and_then(|r| r.real.clone()).unwrap_or_default();
-                let Some(target) = argo_entry(&found.tree) else { continue };
-                let Some(dir) = resolve(&target.path, &defined_in, self.shared) else { continue };
-                let Some(root) = build_root(&dir, self.shared) else { continue };
+                let Some((target, dir, root)) = self.app_unit(&found) else { continue };
                 if self.plans.len() >= MAX_UNITS {
                     break;
                 }
+                seen.insert(key.clone());
+                keys.push(key);
                 let by = found.plan;
                 let plan = self.synthetic_plan(target, found, (dir, root), by);
                 self.plans.push(Arc::new(plan));
-                rendered_by.push(by);
             }
             let results = self.build_all(&self.plans[first..]);
             self.record(first, results);
             superseded.resize(self.plans.len(), false);
+            // The units each plan of this round supersedes.
+            let mut superseders: HashMap<usize, Vec<usize>> = HashMap::default();
             for k in first..self.plans.len() {
-                self.supersede_below(k, first, superseded);
+                for j in self.supersede_below(k, first, superseded) {
+                    superseders.entry(j).or_default().push(k);
+                }
             }
-            // An Application of a unit this round superseded (a chart of Applications that
-            // an Application of this round deploys) is built as that Application renders it,
-            // in a later round: not as the superseded unit rendered it.
-            for (k, by) in (first..).zip(std::mem::take(&mut rendered_by)) {
-                if superseded[by] {
+            // The Applications of this round in the cluster of a unit this round superseded
+            // are built as its superseder renders them. One outside the cluster (a bootstrap's
+            // Application) takes the whole cluster; one inside it (an app of apps that manages
+            // itself) stays, and the others are found again in its rendering (a later round).
+            // In plan order, a superseder that is superseded itself counts for nothing: of two
+            // charts that deploy each other, one stays.
+            for (k, key) in (first..).zip(keys) {
+                let cluster = self.plans[k].cluster;
+                let Some(by) = superseders.get(&cluster) else { continue };
+                let live = |s: &usize| !superseded[*s];
+                if by.iter().filter(|s| live(s)).any(|&s| self.plans[s].cluster != cluster) {
                     superseded[k] = true;
+                } else if by.iter().any(live) && !by.contains(&k) {
+                    superseded[k] = true;
+                    seen.remove(&key);
                 }
             }
             self.releases(superseded);
         }
-        for found in std::mem::take(&mut self.found_apps) {
-            let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
-            if !superseded.get(found.plan).copied().unwrap_or(false)
-                && !seen.contains(&key)
-                && argo_entry(&found.tree).is_some()
-            {
-                self.too_deep(&found, "Argo CD Application");
-            }
-        }
+        self.apps_seen = seen;
+    }
+
+    /// What an Application a unit rendered builds, when its path is a directory of the tree:
+    /// its target, directory and build root.
+    fn app_unit(&self, found: &FoundRelease) -> Option<(FluxTarget, PathBuf, PathBuf)> {
+        let read = found.reads.get(found.tree.file as usize);
+        let defined_in = read.and_then(|r| r.real.clone()).unwrap_or_default();
+        let target = argo_entry(&found.tree)?;
+        let dir = resolve(&target.path, &defined_in, self.shared)?;
+        let root = build_root(&dir, self.shared)?;
+        Some((target, dir, root))
     }
 
     /// Supersedes the units of plans `..before` that plan `k` (an Application) builds instead:
     /// the chart or the kustomization nothing deploys at its directory, those whose
-    /// kustomization its build read, and all below its directory when its build failed. Units
-    /// already settled stay.
-    fn supersede_below(&self, k: usize, before: usize, superseded: &mut [bool]) {
+    /// kustomization its build read, and all below its directory when its build failed (those
+    /// it covers, returned). Units already settled stay.
+    fn supersede_below(&self, k: usize, before: usize, superseded: &mut [bool]) -> Vec<usize> {
         let (reached, failed) = &self.reached[k];
         let reached: HashSet<usize> = reached.iter().copied().collect();
         let dir = &self.plans[k].dir;
         let read = |d: &Path| kustomization_read(&self.shared.loaded, d, |i| reached.contains(&i));
+        let mut covered_units = Vec::new();
         for (j, superseded) in superseded.iter_mut().enumerate().take(before) {
             let p = &self.plans[j];
             let covered = p.dir == *dir || (*failed && p.dir.starts_with(dir)) || read(&p.dir);
             if p.is_top(j) && covered && self.outcomes[j].is_some() {
                 *superseded = true;
+                covered_units.push(j);
             }
         }
+        covered_units
     }
 
     /// The entries to build as written when no unit rendered more: those nothing rendered

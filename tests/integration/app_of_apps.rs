@@ -104,6 +104,14 @@ fn privileged_pods(report: &Value) -> Vec<(String, String, String, u64, Vec<Stri
         .collect()
 }
 
+/// (name, namespace) of each MTK-SEC-001 finding, sorted.
+fn pod_names(report: &Value) -> Vec<(String, String)> {
+    let mut pods: Vec<(String, String)> =
+        privileged_pods(report).into_iter().map(|(name, ns, ..)| (name, ns)).collect();
+    pods.sort();
+    pods
+}
+
 #[test]
 fn the_applications_of_a_chart_nothing_deploys_are_built_with_their_own_options() {
     let dir = tree();
@@ -180,9 +188,7 @@ fn without_the_app_of_apps_each_directory_is_built_on_its_own() {
     std::fs::remove_dir_all(dir.path().join("apps")).unwrap();
     let run = mtk_in(dir.path(), &["--format", "json", "--select", "MTK-SEC-001", "."], None);
     let report = run.json();
-    let mut pods: Vec<(String, String)> =
-        privileged_pods(&report).into_iter().map(|(name, ns, ..)| (name, ns)).collect();
-    pods.sort();
+    let pods = pod_names(&report);
     assert_eq!(
         pods,
         [
@@ -290,4 +296,74 @@ fn applications_nested_deeper_than_the_rounds_are_an_error_not_a_silent_skip() {
     assert!(deep[0].3.starts_with("Argo CD Application not built"), "{found:?}");
     assert!(deep[0].0.starts_with('c') && deep[0].0.ends_with("/templates/app.yaml"), "{found:?}");
     assert_eq!(deep[0].1, Some(1), "{found:?}");
+}
+
+/// An Application manifest for these tests: `name` deploys directory `path` into `namespace`.
+fn application(name: &str, path: &str, namespace: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {namespace}\n  source:\n    repoURL: https://git.example.com/fleet\n    path: {path}\n"
+    )
+}
+
+/// An app of apps that manages itself, with nothing to bootstrap it in the tree: the chart
+/// `platform` renders `team` and `platform` (its own Application). `team` is built once, as
+/// `platform` renders it, into its destination namespace; nothing is dropped.
+#[test]
+fn an_app_of_apps_that_manages_itself_builds_its_applications() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let apps = format!(
+        "{}---\n{}",
+        application("team", "team", "team-ns"),
+        application("platform", "platform", "argocd")
+    );
+    write(
+        dir.path(),
+        &[
+            ("platform/Chart.yaml", "apiVersion: v2\nname: platform\nversion: 0.1.0\n"),
+            ("platform/templates/apps.yaml", &apps),
+            ("team/pod.yaml", &privileged("team")),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let report = run.json();
+    let pods = privileged_pods(&report);
+    assert_eq!(pods.len(), 1, "{report}");
+    let (name, namespace, file, _, units) = &pods[0];
+    assert_eq!(
+        (name.as_str(), namespace.as_str(), file.as_str()),
+        ("team", "team-ns", "team/pod.yaml")
+    );
+    assert_eq!(units.len(), 1, "{report}");
+    assert!(units[0].starts_with("Argo CD Application `argocd/team` (rendered by "), "{units:?}");
+    assert_eq!(run.code, 1, "{report}");
+}
+
+/// Two charts nothing else deploys whose Applications deploy each other: both are built (in
+/// one cluster), each pod once — never both dropped.
+#[test]
+fn two_charts_that_deploy_each_other_are_both_built() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let (app_x, app_y) = (application("x", "x", "ns-x"), application("y", "y", "ns-y"));
+    write(
+        dir.path(),
+        &[
+            ("x/Chart.yaml", "apiVersion: v2\nname: x\nversion: 0.1.0\n"),
+            ("x/templates/app.yaml", &app_y),
+            ("x/templates/pod.yaml", &privileged("pod-x")),
+            ("y/Chart.yaml", "apiVersion: v2\nname: y\nversion: 0.1.0\n"),
+            ("y/templates/app.yaml", &app_x),
+            ("y/templates/pod.yaml", &privileged("pod-y")),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let report = run.json();
+    let pods = pod_names(&report);
+    assert_eq!(
+        pods,
+        [("pod-x".to_string(), "ns-x".to_string()), ("pod-y".to_string(), "ns-y".to_string())],
+        "{report}"
+    );
+    assert_eq!(run.code, 1, "{report}");
 }

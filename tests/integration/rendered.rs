@@ -1608,3 +1608,35 @@ fn value_sets_the_config_names_render_a_chart_again() {
     let message = errors[0]["message"].as_str().unwrap();
     assert!(message.contains("values file `values/nope.yaml` is not a file"), "{message}");
 }
+
+/// A chain of ten releases, each chart rendering the HelmRelease of the next, deployed by a
+/// Flux Kustomization: deeper than one pass's 8 rounds, finished by the next pass — every
+/// release built, no error, the pod of the last chart found in its release.
+#[test]
+fn a_chain_of_releases_deeper_than_one_pass_is_built_to_its_end() {
+    let release = |i: usize| {
+        format!("apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {{name: r{i}, namespace: flux-system}}\nspec:\n  targetNamespace: team\n  chart:\n    spec:\n      chart: ./charts/c{i}\n      sourceRef: {{kind: GitRepository, name: flux-system}}\n")
+    };
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: deep\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n";
+    let mut files: Vec<(String, String)> = vec![
+        ("clusters/apps.yaml".into(), "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata: {name: apps, namespace: flux-system}\nspec:\n  path: ./apps\n  sourceRef: {kind: GitRepository, name: flux-system}\n".into()),
+        ("apps/r1.yaml".into(), release(1)),
+    ];
+    for i in 1..=10 {
+        files.push((
+            format!("charts/c{i}/Chart.yaml"),
+            format!("apiVersion: v2\nname: c{i}\nversion: 0.1.0\n"),
+        ));
+        let template = if i < 10 { release(i + 1) } else { pod.to_string() };
+        files.push((format!("charts/c{i}/templates/t.yaml"), template));
+    }
+    let tree: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
+    let (_dir, report) = lint_tree(&tree, "MTK-SEC-001");
+    assert_eq!(
+        findings_at(&report),
+        ["MTK-SEC-001 charts/c10/templates/t.yaml:10 team/deep"],
+        "{report}"
+    );
+    let unit = report["findings"][0]["units"][0]["name"].as_str().unwrap();
+    assert!(unit.starts_with("Flux HelmRelease `flux-system/r10`"), "{unit}");
+}

@@ -288,11 +288,15 @@ mod tests {
         assert!(e.contains("wrong type for value; expected string; got float64"), "{e}");
         let e = run("{{ derivePassword -1 \"pin\" \"p\" \"u\" \"s\" }}", &data).unwrap_err();
         assert!(e.contains("-1 overflows uint32"), "{e}");
-        let e = run(
-            "{{ range until 20 }}{{ derivePassword 1 \"pin\" \"p\" \"u\" \"s\" }}{{ end }}",
-            &data,
-        )
-        .unwrap_err();
+        // Derived passwords are kept: the same one a thousand times costs one derivation.
+        let same =
+            "{{ range until 1000 }}{{ derivePassword 1 \"pin\" \"p\" \"u\" \"s\" }}{{ end }}";
+        assert_eq!(run(same, &data).map(|s| s.len()), Ok(4000));
+        // Each one not kept counts as a hundredth of the step budget: after nine million steps
+        // of loops, the eleventh fails.
+        let spent = "{{ range until 1000000 }}{{ end }}".repeat(9);
+        let many = "{{ range $i := until 20 }}{{ derivePassword 1 \"pin\" \"p\" (printf \"u%d\" $i) \"s\" }}{{ end }}";
+        let e = run(&format!("{spent}{many}"), &data).unwrap_err();
         assert!(e.contains("exceeded 10000000 steps"), "{e}");
         let e = run("{{ decryptAES \"key\" \"c2hvcnQ=\" }}", &data).unwrap_err();
         assert!(e.contains("slice bounds out of range"), "{e}");

@@ -4,8 +4,9 @@
 //! `render::helm::funcs`).
 //!
 //! `derivePassword` runs scrypt with N = 32768, r = 8, p = 2: 32 MiB of memory and about a
-//! tenth of a second per call, as in Helm. Each call counts as [`DERIVE_STEPS`] steps of the
-//! execution's budget, so that a template cannot loop over it for hours.
+//! tenth of a second per call, as in Helm. Results are kept per thread (the releases of one
+//! chart derive the same passwords), and a derivation not kept counts as [`DERIVE_STEPS`]
+//! steps of the execution's budget, so that a template cannot loop over it for hours.
 
 use aes::cipher::{BlockModeDecrypt as _, BlockModeEncrypt as _, KeyIvInit as _};
 use hmac::{KeyInit as _, Mac as _};
@@ -14,19 +15,51 @@ use super::{arity, text, wrong, Result};
 use crate::render::gotemplate::exec::Funcs;
 use crate::render::gotemplate::value::Value;
 
-/// The steps one `derivePassword` counts as: ten calls to an execution (a second or so).
-pub const DERIVE_STEPS: u64 = crate::render::gotemplate::exec::MAX_STEPS / 10;
+/// The steps one derivation counts as: a hundred to an execution (ten seconds or so).
+pub const DERIVE_STEPS: u64 = crate::render::gotemplate::exec::MAX_STEPS / 100;
+
+/// How many derived passwords a thread keeps.
+const KEPT: usize = 256;
+
+/// [`derive_password`], kept per thread by its arguments; `charge` is called for one not kept.
+fn derive_kept(
+    args: (u32, &str, &str, &str, &str),
+    charge: impl FnOnce() -> Result<()>,
+) -> Result<String> {
+    type Key = (u32, String, String, String, String);
+    thread_local! {
+        static KEPT_PASSWORDS: std::cell::RefCell<Vec<(Key, String)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let (counter, kind, password, user, site) = args;
+    let key: Key = (counter, kind.into(), password.into(), user.into(), site.into());
+    let kept =
+        KEPT_PASSWORDS.with(|k| k.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
+    if let Some(derived) = kept {
+        return Ok(derived);
+    }
+    charge()?;
+    let derived = derive_password(counter, kind, password, user, site);
+    KEPT_PASSWORDS.with(|k| {
+        let mut k = k.borrow_mut();
+        if k.len() >= KEPT {
+            k.remove(0);
+        }
+        k.push((key, derived.clone()));
+    });
+    Ok(derived)
+}
 
 pub(super) fn register(f: &mut Funcs) {
     f.insert("derivePassword", |exec, a| {
         arity(a, 5, "derivePassword")?;
-        exec.charge(DERIVE_STEPS)?;
         let counter = match &a[0] {
             Value::Int(n) => u32::try_from(*n).map_err(|_| format!("{n} overflows uint32"))?,
             other => return Err(wrong("uint32", other)),
         };
         let [kind, password, user, site] = [&a[1], &a[2], &a[3], &a[4]].map(text);
-        Ok(Value::string(&derive_password(counter, kind?, password?, user?, site?)))
+        let args = (counter, kind?, password?, user?, site?);
+        derive_kept(args, || exec.charge(DERIVE_STEPS)).map(|p| Value::string(&p))
     });
     f.insert("decryptAES", |_, a| {
         arity(a, 2, "decryptAES")?;
@@ -169,6 +202,10 @@ pub fn decrypt_aes(password: &str, crypt64: &str) -> Result<String> {
         ));
     }
     let (iv, body) = crypt.split_at(16);
+    if body.is_empty() {
+        // Go reads the padding length from the last byte of nothing.
+        return Err("runtime error: index out of range [-1]".into());
+    }
     if body.len() % 16 != 0 {
         return Err("crypto/cipher: input not full blocks".into());
     }
@@ -181,7 +218,10 @@ pub fn decrypt_aes(password: &str, crypt64: &str) -> Result<String> {
     let kept = plain.len().checked_sub(usize::from(pad)).ok_or_else(|| {
         format!("runtime error: slice bounds out of range [:-{}]", usize::from(pad) - plain.len())
     })?;
-    Ok(String::from_utf8_lossy(&plain[..kept]).into_owned())
+    // Go gives the bytes as they are; a template value is text, so bytes that are not UTF-8
+    // (a wrong key) are an error here rather than replaced.
+    String::from_utf8(plain[..kept].to_vec())
+        .map_err(|_| "the decrypted text is not UTF-8 (a wrong key?)".to_string())
 }
 
 #[cfg(test)]
@@ -213,6 +253,10 @@ mod tests {
         let crypt = encrypt_aes(&long, "x", iv);
         assert_eq!(decrypt_aes(&"k".repeat(32), &crypt).unwrap(), "x");
         assert!(decrypt_aes("k", "c2hvcnQ=").unwrap_err().contains("slice bounds"));
+        let iv_only = crate::base64::encode(&[0u8; 16]);
+        assert!(decrypt_aes("k", &iv_only).unwrap_err().contains("index out of range [-1]"));
+        let other_key = encrypt_aes("right", "some text that is long enough", iv);
+        assert!(decrypt_aes("wrong", &other_key).is_err());
         assert!(decrypt_aes("k", "%%%").is_err());
         let ragged = crate::base64::encode(&[0u8; 20]);
         assert!(decrypt_aes("k", &ragged).unwrap_err().contains("full blocks"));
