@@ -187,6 +187,24 @@ pub fn encrypt_aes(password: &str, plaintext: &str, iv: [u8; 16]) -> String {
     crate::base64::encode(&out)
 }
 
+/// Base64 as Go's `StdEncoding` reads it (line breaks already taken out): whole groups of
+/// four, `=` only as the padding of the last, nothing outside the alphabet; else Go's error.
+fn strict_base64(text: &str) -> Result<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
+    let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
+    let bad = bytes.iter().position(|&b| !alphabet(b) && b != b'=').or_else(|| {
+        let data = bytes.len() - padding;
+        // `=` inside the text, more than two, or a length that is not whole groups.
+        let inner = bytes[..data].iter().position(|&b| b == b'=');
+        inner.or_else(|| (padding > 2 || !bytes.len().is_multiple_of(4)).then_some(data))
+    });
+    if let Some(at) = bad {
+        return Err(format!("illegal base64 data at input byte {at}"));
+    }
+    crate::base64::decode(text).ok_or_else(|| "illegal base64 data at input byte 0".into())
+}
+
 /// sprig's `decryptAES`: what [`encrypt_aes`] encrypted. What Go panics on (too short, not
 /// whole blocks, a padding longer than the text) is an error; as in sprig, the padding is
 /// not checked further.
@@ -194,11 +212,13 @@ pub fn decrypt_aes(password: &str, crypt64: &str) -> Result<String> {
     if crypt64.is_empty() {
         return Ok(String::new());
     }
-    let crypt = crate::base64::decode(crypt64).ok_or("illegal base64 data")?;
+    let text: String = crypt64.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    let crypt = strict_base64(&text)?;
     if crypt.len() < 16 {
+        // Go's buffer holds what the text's length could decode to.
+        let capacity = text.len() / 4 * 3;
         return Err(format!(
-            "runtime error: slice bounds out of range [:16] with capacity {}",
-            crypt.len()
+            "runtime error: slice bounds out of range [:16] with capacity {capacity}"
         ));
     }
     let (iv, body) = crypt.split_at(16);
@@ -258,6 +278,17 @@ mod tests {
         let other_key = encrypt_aes("right", "some text that is long enough", iv);
         assert!(decrypt_aes("wrong", &other_key).is_err());
         assert!(decrypt_aes("k", "%%%").is_err());
+        // Base64 as Go reads it: padding required, nothing after it; line breaks ignored.
+        let crypt = encrypt_aes("k", "x", iv);
+        let unpadded = crypt.trim_end_matches('=');
+        assert!(decrypt_aes("k", unpadded).unwrap_err().contains("illegal base64 data"));
+        assert!(decrypt_aes("k", &format!("{crypt}=junk!")).is_err());
+        let wrapped = format!("{}\r\n{}", &crypt[..8], &crypt[8..]);
+        assert_eq!(decrypt_aes("k", &wrapped).unwrap(), "x");
+        assert_eq!(
+            decrypt_aes("k", "c2hvcnQ=").unwrap_err(),
+            "runtime error: slice bounds out of range [:16] with capacity 6"
+        );
         let ragged = crate::base64::encode(&[0u8; 20]);
         assert!(decrypt_aes("k", &ragged).unwrap_err().contains("full blocks"));
     }
