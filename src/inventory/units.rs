@@ -954,8 +954,11 @@ impl Units<'_, '_> {
                 break;
             }
             let first = self.plans.len();
-            // The key of each Application planned this round, in plan order.
+            // The key of each Application planned this round, in plan order, with the plan that
+            // rendered it and whether it renews that plan.
             let mut keys = Vec::new();
+            // Plans an Application of this round renews.
+            let mut renewed: HashSet<usize> = HashSet::default();
             for found in found {
                 if superseded.get(found.plan).copied().unwrap_or(false) {
                     continue;
@@ -969,8 +972,21 @@ impl Units<'_, '_> {
                     break;
                 }
                 seen.insert(key.clone());
-                keys.push(key);
                 let by = found.plan;
+                // An Application that renders itself anew (its own values change what it
+                // renders): the new one replaces the one that rendered it.
+                let renews = self.plans[by].synthetic.as_ref().is_some_and(|(_, t)| !t.flux)
+                    && self.plans[by]
+                        .rendered
+                        .as_ref()
+                        .is_some_and(|(t, _)| same_app(t, &found.tree));
+                if renews {
+                    renewed.insert(by);
+                    if let Some(old) = superseded.get_mut(by) {
+                        *old = true;
+                    }
+                }
+                keys.push((key, by, renews));
                 let plan = self.synthetic_plan(target, found, (dir, root), by);
                 self.plans.push(Arc::new(plan));
             }
@@ -990,7 +1006,14 @@ impl Units<'_, '_> {
             // itself) stays, and the others are found again in its rendering (a later round).
             // In plan order, a superseder that is superseded itself counts for nothing: of two
             // charts that deploy each other, one stays.
-            for (k, key) in (first..).zip(keys) {
+            for (k, (key, rendered_by, renews)) in (first..).zip(keys) {
+                // The other Applications of a renewed plan are found again in its renewal's
+                // rendering.
+                if renewed.contains(&rendered_by) && !renews {
+                    superseded[k] = true;
+                    seen.remove(&key);
+                    continue;
+                }
                 let cluster = self.plans[k].cluster;
                 let Some(by) = superseders.get(&cluster) else { continue };
                 let live = |s: &usize| !superseded[*s];
@@ -1495,6 +1518,15 @@ fn release_plan(
         synthetic: None,
         value_set: Vec::new(),
     }
+}
+
+/// Whether two Applications are the same object (namespace and name).
+fn same_app(a: &Tree, b: &Tree) -> bool {
+    let id = |t: &Tree| {
+        let text = |k: &str| t.at(&["metadata", k]).and_then(Tree::as_str).map(str::to_string);
+        (text("namespace"), text("name"))
+    };
+    is_argo_application(a) && is_argo_application(b) && id(a) == id(b)
 }
 
 /// A tree a build gave, with only the files its fields came from, renumbered from 0.

@@ -367,3 +367,37 @@ fn two_charts_that_deploy_each_other_are_both_built() {
     );
     assert_eq!(run.code, 1, "{report}");
 }
+
+/// An app of apps that manages itself with values of its own: the chart's defaults render the
+/// Application, whose values render it anew (a different annotation). The renewal replaces
+/// the first: one pod, rendered with the Application's values, and nothing applied twice.
+#[test]
+fn an_application_that_renders_itself_anew_replaces_the_first_rendering() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: platform\n  namespace: argocd\n  annotations:\n    env: {{ .Values.env }}\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: platform\n  source:\n    repoURL: https://git.example.com/fleet\n    path: platform\n    helm:\n      valuesObject:\n        env: prod\n        privileged: true\n";
+    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: {{ .Values.privileged }}\n";
+    write(
+        dir.path(),
+        &[
+            ("platform/Chart.yaml", "apiVersion: v2\nname: platform\nversion: 0.1.0\n"),
+            ("platform/values.yaml", "privileged: false\nenv: default\n"),
+            ("platform/templates/apps.yaml", app),
+            ("platform/templates/pod.yaml", pod),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["--format", "json", "."], None);
+    let report = run.json();
+    let pods = privileged_pods(&report);
+    assert_eq!(pods.len(), 1, "{report}");
+    assert_eq!((pods[0].0.as_str(), pods[0].1.as_str()), ("platform-web", "platform"), "{report}");
+    assert_eq!(pods[0].4.len(), 1, "{report}");
+    let twice = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "MTK-GEN-001")
+        .count();
+    assert_eq!(twice, 0, "{report}");
+    assert_eq!(run.code, 1, "{report}");
+}

@@ -176,6 +176,7 @@ impl Templates {
             woulds: 0,
             depth: 0,
             steps: 0,
+            charged: Rc::default(),
             source: Rc::clone(&body.source),
             name: name.to_string(),
         };
@@ -274,6 +275,9 @@ pub struct Exec<'a> {
     depth: usize,
     /// Nodes and commands evaluated so far (`tpl` texts included).
     steps: u64,
+    /// The costly calls counted against the steps once each ([`Exec::charge_once`]), shared
+    /// with the executions of `include` and `tpl`.
+    charged: Rc<std::cell::RefCell<foldhash::HashSet<u64>>>,
     source: Rc<Source>,
     name: String,
 }
@@ -317,6 +321,7 @@ impl Exec<'_> {
             woulds: MAX_WOULD,
             depth: self.depth + 1,
             steps: self.steps,
+            charged: Rc::clone(&self.charged),
             source: Rc::clone(&body.source),
             name,
         };
@@ -339,6 +344,16 @@ impl Exec<'_> {
             ));
         }
         Ok(())
+    }
+
+    /// [`Exec::charge`] for a costly call once per execution: a call `key` names again is
+    /// free (its result is kept), whatever other executions on the thread did.
+    pub fn charge_once(&mut self, key: u64, steps: u64) -> std::result::Result<(), String> {
+        if self.charged.borrow_mut().insert(key) {
+            self.charge(steps)
+        } else {
+            Ok(())
+        }
     }
 
     /// Executes another template of the set with `dot`, returning what it writes (Helm's

@@ -298,6 +298,10 @@ mod tests {
         let many = "{{ range $i := until 20 }}{{ derivePassword 1 \"pin\" \"p\" (printf \"u%d\" $i) \"s\" }}{{ end }}";
         let e = run(&format!("{spent}{many}"), &data).unwrap_err();
         assert!(e.contains("exceeded 10000000 steps"), "{e}");
+        // The same again, its passwords now kept by the thread: it fails the same way (the
+        // count is per execution, not per thread).
+        let e = run(&format!("{spent}{many}"), &data).unwrap_err();
+        assert!(e.contains("exceeded 10000000 steps"), "{e}");
         let e = run("{{ decryptAES \"key\" \"c2hvcnQ=\" }}", &data).unwrap_err();
         assert!(e.contains("slice bounds out of range"), "{e}");
     }

@@ -5,8 +5,10 @@
 //!
 //! `derivePassword` runs scrypt with N = 32768, r = 8, p = 2: 32 MiB of memory and about a
 //! tenth of a second per call, as in Helm. Results are kept per thread (the releases of one
-//! chart derive the same passwords), and a derivation not kept counts as [`DERIVE_STEPS`]
-//! steps of the execution's budget, so that a template cannot loop over it for hours.
+//! chart derive the same passwords); each distinct call counts as [`DERIVE_STEPS`] steps of the
+//! execution's budget, once, so that a template cannot loop over it for hours.
+
+use std::hash::BuildHasher as _;
 
 use aes::cipher::{BlockModeDecrypt as _, BlockModeEncrypt as _, KeyIvInit as _};
 use hmac::{KeyInit as _, Mac as _};
@@ -21,11 +23,8 @@ pub const DERIVE_STEPS: u64 = crate::render::gotemplate::exec::MAX_STEPS / 100;
 /// How many derived passwords a thread keeps.
 const KEPT: usize = 256;
 
-/// [`derive_password`], kept per thread by its arguments; `charge` is called for one not kept.
-fn derive_kept(
-    args: (u32, &str, &str, &str, &str),
-    charge: impl FnOnce() -> Result<()>,
-) -> Result<String> {
+/// [`derive_password`], kept per thread by its arguments (the cost counted by the caller).
+fn derive_kept(args: (u32, &str, &str, &str, &str)) -> String {
     type Key = (u32, String, String, String, String);
     thread_local! {
         static KEPT_PASSWORDS: std::cell::RefCell<Vec<(Key, String)>> =
@@ -36,9 +35,8 @@ fn derive_kept(
     let kept =
         KEPT_PASSWORDS.with(|k| k.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()));
     if let Some(derived) = kept {
-        return Ok(derived);
+        return derived;
     }
-    charge()?;
     let derived = derive_password(counter, kind, password, user, site);
     KEPT_PASSWORDS.with(|k| {
         let mut k = k.borrow_mut();
@@ -47,7 +45,7 @@ fn derive_kept(
         }
         k.push((key, derived.clone()));
     });
-    Ok(derived)
+    derived
 }
 
 pub(super) fn register(f: &mut Funcs) {
@@ -59,7 +57,10 @@ pub(super) fn register(f: &mut Funcs) {
         };
         let [kind, password, user, site] = [&a[1], &a[2], &a[3], &a[4]].map(text);
         let args = (counter, kind?, password?, user?, site?);
-        derive_kept(args, || exec.charge(DERIVE_STEPS)).map(|p| Value::string(&p))
+        // Counted once per execution and distinct arguments, whether or not the thread kept
+        // the result: whether a template fails must not depend on what ran before it.
+        exec.charge_once(foldhash::quality::FixedState::default().hash_one(args), DERIVE_STEPS)?;
+        Ok(Value::string(&derive_kept(args)))
     });
     f.insert("decryptAES", |_, a| {
         arity(a, 2, "decryptAES")?;
@@ -189,8 +190,20 @@ pub fn encrypt_aes(password: &str, plaintext: &str, iv: [u8; 16]) -> String {
 
 /// Base64 as Go's `StdEncoding` reads it (line breaks already taken out): whole groups of
 /// four, `=` only as the padding of the last, nothing outside the alphabet; else Go's error.
-fn strict_base64(text: &str) -> Result<Vec<u8>> {
+fn strict_base64(text: &str, original: &str) -> Result<Vec<u8>> {
     let bytes = text.as_bytes();
+    // A position of `text` as a position of `original` (line breaks counted, as Go counts).
+    let in_original = |at: usize| {
+        let mut kept = 0;
+        original
+            .bytes()
+            .position(|b| {
+                let here = kept == at && !matches!(b, b'\r' | b'\n');
+                kept += usize::from(!matches!(b, b'\r' | b'\n'));
+                here
+            })
+            .unwrap_or(original.len())
+    };
     let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
     let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
     let bad = bytes.iter().position(|&b| !alphabet(b) && b != b'=').or_else(|| {
@@ -200,7 +213,7 @@ fn strict_base64(text: &str) -> Result<Vec<u8>> {
         inner.or_else(|| (padding > 2 || !bytes.len().is_multiple_of(4)).then_some(data))
     });
     if let Some(at) = bad {
-        return Err(format!("illegal base64 data at input byte {at}"));
+        return Err(format!("illegal base64 data at input byte {}", in_original(at)));
     }
     crate::base64::decode(text).ok_or_else(|| "illegal base64 data at input byte 0".into())
 }
@@ -213,13 +226,16 @@ pub fn decrypt_aes(password: &str, crypt64: &str) -> Result<String> {
         return Ok(String::new());
     }
     let text: String = crypt64.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    let crypt = strict_base64(&text)?;
+    let crypt = strict_base64(&text, crypt64)?;
     if crypt.len() < 16 {
-        // Go's buffer holds what the text's length could decode to.
-        let capacity = text.len() / 4 * 3;
-        return Err(format!(
-            "runtime error: slice bounds out of range [:16] with capacity {capacity}"
-        ));
+        // Go's buffer holds what the text's length (line breaks counted) could decode to: the
+        // IV is cut from it, and the cipher text after it then from what was decoded.
+        let capacity = crypt64.len() / 4 * 3;
+        return Err(if capacity < 16 {
+            format!("runtime error: slice bounds out of range [:16] with capacity {capacity}")
+        } else {
+            format!("runtime error: slice bounds out of range [16:{}]", crypt.len())
+        });
     }
     let (iv, body) = crypt.split_at(16);
     if body.is_empty() {
@@ -285,6 +301,13 @@ mod tests {
         assert!(decrypt_aes("k", &format!("{crypt}=junk!")).is_err());
         let wrapped = format!("{}\r\n{}", &crypt[..8], &crypt[8..]);
         assert_eq!(decrypt_aes("k", &wrapped).unwrap(), "x");
+        // Positions and buffer sizes count the line breaks, as Go's do.
+        assert_eq!(decrypt_aes("k", "\n\n%").unwrap_err(), "illegal base64 data at input byte 2");
+        let short = format!("c2hvcnQ={}", "\n".repeat(16));
+        assert_eq!(
+            decrypt_aes("k", &short).unwrap_err(),
+            "runtime error: slice bounds out of range [16:5]"
+        );
         assert_eq!(
             decrypt_aes("k", "c2hvcnQ=").unwrap_err(),
             "runtime error: slice bounds out of range [:16] with capacity 6"
