@@ -91,6 +91,11 @@ impl Plan {
         }
     }
 
+    /// Whether the plan builds an Argo CD Application a unit rendered (an app of apps').
+    fn is_rendered_app(&self) -> bool {
+        self.synthetic.as_ref().is_some_and(|(_, t)| !t.flux)
+    }
+
     /// Whether the plan is numbered `at` and made by [`Plan::top`].
     fn is_top(&self, at: usize) -> bool {
         self.cluster == at
@@ -276,6 +281,7 @@ pub(crate) fn render(
     if layout.root_configs.is_empty()
         && layout.target_dirs.iter().all(Option::is_none)
         && chart_dirs.is_empty()
+        && value_sets.is_empty()
         && !files.iter().flat_map(|f| &f.documents).any(|d| {
             let text = |k: &str| d.root.get(k).and_then(Node::as_str).unwrap_or("");
             super::releases::is_release(text("apiVersion"), text("kind"))
@@ -596,8 +602,8 @@ impl Units<'_, '_> {
         format!("{}\u{1f}{}", found.tree.to_json(), owner.unwrap_or(""))
     }
 
-    /// What units rendered that no round was left to build (charts that render entries that
-    /// render charts, deeper than [`MAX_ROUNDS`] in one of the passes): an error at each.
+    /// What units rendered that no round was left to build (charts that render releases and
+    /// Applications that render charts, deeper than [`MAX_ROUNDS`]): an error at each.
     fn too_deep_all(&mut self, superseded: &[bool]) {
         let live = |plan: usize| !superseded.get(plan).copied().unwrap_or(false);
         for found in std::mem::take(&mut self.found) {
@@ -606,14 +612,9 @@ impl Units<'_, '_> {
                 self.too_deep(&found, "HelmRelease");
             }
         }
-        for found in std::mem::take(&mut self.found_entries) {
-            let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
-            let builds = self.plans[found.plan].release.is_some()
-                && chart_entry(&found.tree, self.shared.charts, &self.chart_git).is_some();
-            if live(found.plan) && builds && !self.entries_seen.contains(&key) {
-                self.too_deep(&found, "Flux Kustomization");
-            }
-        }
+        // Flux Kustomizations charts render are planned in the round that finds them: none is
+        // left (`releases` ends each round with `entries_of_charts`).
+        debug_assert!(self.found_entries.is_empty());
         for found in std::mem::take(&mut self.found_apps) {
             let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
             if live(found.plan) && !self.apps_seen.contains(&key) && self.app_unit(&found).is_some()
@@ -887,7 +888,7 @@ impl Units<'_, '_> {
         for (dir, files) in sets {
             let held = chart_dirs.iter().any(|d| crate::load::discover::normalize(d) == *dir);
             let root = build_root(dir, self.shared).filter(|_| held);
-            let outside = files.iter().find(|f| root.as_ref().is_none_or(|r| !f.starts_with(r)));
+            let outside = root.as_ref().and_then(|r| files.iter().find(|f| !f.starts_with(r)));
             let (Some(root), None) = (root, outside) else {
                 let what = outside.map_or_else(
                     || format!("chart {} is not a chart of the linted tree", (self.show)(dir)),
@@ -975,7 +976,7 @@ impl Units<'_, '_> {
                 let by = found.plan;
                 // An Application that renders itself anew (its own values change what it
                 // renders): the new one replaces the one that rendered it.
-                let renews = self.plans[by].synthetic.as_ref().is_some_and(|(_, t)| !t.flux)
+                let renews = self.plans[by].is_rendered_app()
                     && self.plans[by]
                         .rendered
                         .as_ref()
@@ -1191,7 +1192,7 @@ impl Units<'_, '_> {
                 let chart = from_chart || self.plans[at].chart;
                 // An Application an app of apps rendered renders Applications in turn (a Helm
                 // source of Applications); those written in the tree are entries already.
-                let from_app = self.plans[at].synthetic.as_ref().is_some_and(|(_, t)| !t.flux);
+                let from_app = self.plans[at].is_rendered_app();
                 for tree in entries {
                     let kind = tree.get("kind").and_then(Tree::as_str);
                     let app = is_argo_application(tree);
@@ -1381,8 +1382,8 @@ impl Units<'_, '_> {
     fn finish(mut self, superseded: &[bool]) -> Rendered {
         self.rendered.extra_targets = self.synthetic.iter().map(|t| (**t).clone()).collect();
         for (plan, (_, failed)) in self.plans.iter().zip(&self.reached) {
-            let argo = plan.target.is_some_and(|t| !self.shared.targets[t].flux)
-                || plan.synthetic.as_ref().is_some_and(|(_, t)| !t.flux);
+            let argo =
+                plan.target.is_some_and(|t| !self.shared.targets[t].flux) || plan.is_rendered_app();
             let deploys_tree_chart = plan
                 .release
                 .as_ref()
@@ -1522,10 +1523,9 @@ fn release_plan(
 
 /// Whether two Applications are the same object (namespace and name).
 fn same_app(a: &Tree, b: &Tree) -> bool {
-    let id = |t: &Tree| {
-        let text = |k: &str| t.at(&["metadata", k]).and_then(Tree::as_str).map(str::to_string);
-        (text("namespace"), text("name"))
-    };
+    fn id(t: &Tree) -> [Option<&str>; 2] {
+        ["namespace", "name"].map(|k| t.at(&["metadata", k]).and_then(Tree::as_str))
+    }
     is_argo_application(a) && is_argo_application(b) && id(a) == id(b)
 }
 
@@ -1730,17 +1730,9 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         if let Some(release) = &plan.release {
             return build_release(&disk, release, shared, &inside);
         }
-        if plan.chart && !plan.value_set.is_empty() {
-            let files: Vec<PathBuf> = plan.value_set.iter().map(|f| inside(f)).collect();
-            return crate::render::helm::build::build_value_set(&disk, &dir, &files);
-        }
         if plan.chart {
-            let options = crate::render::helm::template::Options {
-                kube_version: crate::render::helm::release::DEFAULT_KUBE_VERSION.into(),
-                record_reads: true,
-                ..crate::render::helm::template::Options::default()
-            };
-            return crate::render::helm::build::build(&disk, &dir, &options);
+            let files: Vec<PathBuf> = plan.value_set.iter().map(|f| inside(f)).collect();
+            return crate::render::helm::build::build(&disk, &dir, &files);
         }
         let synthetic = plan.synthetic.as_ref().map(|(_, t)| &**t);
         let Some(target) = plan.target.map(|t| &shared.targets[t]).or(synthetic) else {

@@ -1607,6 +1607,39 @@ fn value_sets_the_config_names_render_a_chart_again() {
     assert_eq!(errors[0]["line"], 3, "{errors}");
     let message = errors[0]["message"].as_str().unwrap();
     assert!(message.contains("values file `values/nope.yaml` is not a file"), "{message}");
+    // The other mistakes of the config, each at its line; and a chart the run does not hold
+    // (excluded), an error of the run.
+    // The tree in `repo/` of a directory that also holds `outside.yaml`.
+    let run_with = |config: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("repo");
+        for (path, text) in files_of(config) {
+            let p = repo.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        std::fs::write(dir.path().join("outside.yaml"), "privileged: true\n").unwrap();
+        let run = mtk_in(&repo, &["--format", "json", "."], None);
+        (run.code, run.json()["errors"].clone())
+    };
+    for (config, line, wanted) in [
+        ("charts:\n  values: [values/prod.yaml]\n", 2, "`values` is not a chart directory"),
+        ("charts:\n  charts/web: []\n", 2, "`charts/web` names no values files"),
+    ] {
+        let (code, errors) = run_with(config);
+        assert_eq!((code, &errors[0]["line"]), (2, &serde_json::json!(line)), "{errors}");
+        assert!(errors[0]["message"].as_str().unwrap().contains(wanted), "{errors}");
+    }
+    let (code, errors) =
+        run_with("exclude: [\"charts/**\"]\ncharts:\n  charts/web: [values/prod.yaml]\n");
+    assert_eq!(code, 2, "{errors}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("chart charts/web is not a chart of the linted tree"), "{message}");
+    // A values file outside the linted tree is not read.
+    let (code, errors) = run_with("charts:\n  charts/web: [../outside.yaml]\n");
+    assert_eq!(code, 2, "{errors}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("outside.yaml is outside the chart's tree"), "{message}");
 }
 
 /// A chain of ten releases, each chart rendering the HelmRelease of the next, deployed by a

@@ -25,6 +25,11 @@ pub const WOULD_STEPS: u64 = 100_000;
 /// 100,000; this engine recurses on the thread's stack, and charts nest a few levels).
 pub const MAX_DEPTH: usize = 100;
 
+/// What an execution that took more than [`MAX_STEPS`] says.
+fn too_many_steps() -> String {
+    format!("evaluation exceeded {MAX_STEPS} steps (the template loops too long)")
+}
+
 /// A template's text and the name errors give it.
 #[derive(Debug)]
 pub struct Source {
@@ -339,9 +344,7 @@ impl Exec<'_> {
     pub fn charge(&mut self, steps: u64) -> std::result::Result<(), String> {
         self.steps = self.steps.saturating_add(steps);
         if self.steps > MAX_STEPS {
-            return Err(format!(
-                "evaluation exceeded {MAX_STEPS} steps (the template loops too long)"
-            ));
+            return Err(too_many_steps());
         }
         Ok(())
     }
@@ -397,9 +400,7 @@ impl Exec<'_> {
     fn step(&mut self, pos: usize) -> Result<()> {
         self.steps += 1;
         if self.steps > MAX_STEPS {
-            let message =
-                format!("evaluation exceeded {MAX_STEPS} steps (the template loops too long)");
-            return Err(self.error(pos, &"...", &message));
+            return Err(self.error(pos, &"...", &too_many_steps()));
         }
         if self.out.len() > MAX_OUTPUT {
             let message = format!("the template wrote more than {MAX_OUTPUT} bytes");

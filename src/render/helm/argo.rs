@@ -162,14 +162,11 @@ fn values(
             return Err(error(f, format!("value file `{name}` is not in the tree")));
         }
         let tree = disk.definition(&path, 0).map_err(|e| error(f, e.message))?;
-        let layer = Value::from_json_floats(&tree.to_json());
-        origins.add_tree(&tree, "");
-        values = merge_values(&values, &layer);
+        values = origins.merge_tree(&values, &tree);
     }
     // `valuesObject` wins over `values` when both are given (Argo CD takes one of them).
     if let Some(object) = helm.get("valuesObject") {
-        origins.add_tree(object, "");
-        values = merge_values(&values, &Value::from_json_floats(&object.to_json()));
+        values = origins.merge_tree(&values, object);
     } else if let Some(node) = helm.get("values") {
         let raw = node.scalar_text().unwrap_or_default();
         let layer = values_from_yaml(&raw, "helm.values").map_err(|m| error(node, m))?;

@@ -122,6 +122,13 @@ impl ValueOrigins {
         self.layers.push(Layer { file: None, places: Rc::new(places), nulls });
     }
 
+    /// Merges the values written as tree `t` (a values file, `spec.values`) over `values`, and
+    /// adds them as a layer ([`ValueOrigins::add_tree`]).
+    pub fn merge_tree(&mut self, values: &Value, t: &Tree) -> Value {
+        self.add_tree(t, "");
+        super::chart::merge_values(values, &Value::from_json_floats(&t.to_json()))
+    }
+
     /// Adds a layer of places all in build file `file` (their own file numbers are not used).
     pub fn add_shared(&mut self, places: Rc<Places>, file: u32) {
         self.layers.push(Layer { file: Some(file), places, nulls: Vec::new() });
@@ -807,20 +814,34 @@ fn pieces(text: &str) -> Vec<(usize, &str)> {
     out
 }
 
-/// Renders the chart at `dir` (a build path) for a release and gives its objects as trees of
-/// the build's files (each template read numbered in `disk`). Test hooks are left out: the
-/// cluster gets them only when someone runs `helm test`.
-pub fn build(disk: &Disk, dir: &Path, options: &Options) -> Result<Vec<Tree>, BuildError> {
+/// Renders a chart nothing deploys (at `dir`, a build path) as `helm template` does, with its
+/// default values and, for a value set of the config (`charts:`), the values files `files`
+/// (build paths) over them in turn, whose lines are where the values they set came from. The
+/// objects are trees of the build's files (each template read numbered in `disk`). Test hooks
+/// are left out: the cluster gets them only when someone runs `helm test`.
+pub fn build(
+    disk: &Disk,
+    dir: &Path,
+    files: &[std::path::PathBuf],
+) -> Result<Vec<Tree>, BuildError> {
     let shown = crate::render::disk::show(dir);
     let fail = |message: String| BuildError { file: shown.clone(), line: None, message };
     let real =
         disk.real(dir).ok_or_else(|| fail("the chart is outside the root of the build".into()))?;
     let chart = load(&real).map_err(fail)?;
     let mut origins = ValueOrigins::default();
-    if options.record_reads {
-        super::release::chart_defaults(disk, dir, &mut origins);
+    super::release::chart_defaults(disk, dir, &mut origins);
+    let mut values = Value::map(std::collections::BTreeMap::new());
+    for file in files {
+        values = origins.merge_tree(&values, &disk.definition(file, 0)?);
     }
-    build_traced(disk, chart, dir, (options, Some(&origins)))
+    let options = Options {
+        kube_version: super::release::DEFAULT_KUBE_VERSION.into(),
+        record_reads: true,
+        values,
+        ..Options::default()
+    };
+    build_traced(disk, chart, dir, (&options, Some(&origins)))
 }
 
 /// Renders a loaded `chart` (at `dir`, a build path, or where its archive is) for a release.
@@ -835,37 +856,6 @@ pub fn build_chart(
 
 /// [`build_chart`]; with `origins` (and [`Options::record_reads`]), a scalar a template action
 /// wrote from the values points at the values line that supplied it.
-/// A chart rendered with a value set (`charts:` of the config): its default values, then each
-/// values file (build paths) in turn, whose lines are where the values they set came from.
-pub fn build_value_set(
-    disk: &Disk,
-    dir: &Path,
-    files: &[std::path::PathBuf],
-) -> Result<Vec<Tree>, BuildError> {
-    let mut origins = ValueOrigins::default();
-    super::release::chart_defaults(disk, dir, &mut origins);
-    let mut values = Value::map(std::collections::BTreeMap::new());
-    for file in files {
-        let tree = disk.definition(file, 0)?;
-        origins.add_tree(&tree, "");
-        values = super::chart::merge_values(&values, &Value::from_json_floats(&tree.to_json()));
-    }
-    let options = Options {
-        kube_version: super::release::DEFAULT_KUBE_VERSION.into(),
-        record_reads: true,
-        values,
-        ..Options::default()
-    };
-    let shown = crate::render::disk::show(dir);
-    let real = disk.real(dir).ok_or_else(|| BuildError {
-        file: shown.clone(),
-        line: None,
-        message: "the chart is outside the root of the build".into(),
-    })?;
-    let chart = load(&real).map_err(|message| BuildError { file: shown, line: None, message })?;
-    build_traced(disk, chart, dir, (&options, Some(&origins)))
-}
-
 pub fn build_traced(
     disk: &Disk,
     chart: Chart,

@@ -135,9 +135,7 @@ pub fn values(
         values = merge_values(&values, &layer);
     }
     if let Some(inline) = release.at(&["spec", "values"]) {
-        let layer = Value::from_json_floats(&inline.to_json());
-        origins.add_tree(inline, "");
-        values = merge_values(&values, &layer);
+        values = origins.merge_tree(&values, inline);
     }
     Ok(values)
 }

@@ -188,34 +188,27 @@ pub fn encrypt_aes(password: &str, plaintext: &str, iv: [u8; 16]) -> String {
     crate::base64::encode(&out)
 }
 
-/// Base64 as Go's `StdEncoding` reads it (line breaks already taken out): whole groups of
-/// four, `=` only as the padding of the last, nothing outside the alphabet; else Go's error.
-fn strict_base64(text: &str, original: &str) -> Result<Vec<u8>> {
-    let bytes = text.as_bytes();
-    // A position of `text` as a position of `original` (line breaks counted, as Go counts).
-    let in_original = |at: usize| {
-        let mut kept = 0;
-        original
-            .bytes()
-            .position(|b| {
-                let here = kept == at && !matches!(b, b'\r' | b'\n');
-                kept += usize::from(!matches!(b, b'\r' | b'\n'));
-                here
-            })
-            .unwrap_or(original.len())
-    };
+/// Base64 as Go's `StdEncoding` reads it: line breaks skipped, whole groups of four, `=` only
+/// as the padding of the last, nothing outside the alphabet; else Go's error (its positions
+/// count the line breaks).
+fn strict_base64(text: &str) -> Result<Vec<u8>> {
+    let kept: Vec<(usize, u8)> =
+        text.bytes().enumerate().filter(|(_, b)| !matches!(b, b'\r' | b'\n')).collect();
     let alphabet = |b: u8| b.is_ascii_alphanumeric() || b == b'+' || b == b'/';
-    let padding = bytes.iter().rev().take_while(|&&b| b == b'=').count();
-    let bad = bytes.iter().position(|&b| !alphabet(b) && b != b'=').or_else(|| {
-        let data = bytes.len() - padding;
-        // `=` inside the text, more than two, or a length that is not whole groups.
-        let inner = bytes[..data].iter().position(|&b| b == b'=');
-        inner.or_else(|| (padding > 2 || !bytes.len().is_multiple_of(4)).then_some(data))
-    });
+    let padding = kept.iter().rev().take_while(|&&(_, b)| b == b'=').count();
+    let data = kept.len() - padding;
+    // Outside the alphabet, `=` inside the text, more than two, or not whole groups.
+    let bad = kept
+        .iter()
+        .position(|&(_, b)| !alphabet(b) && b != b'=')
+        .or_else(|| kept[..data].iter().position(|&(_, b)| b == b'='))
+        .or_else(|| (padding > 2 || !kept.len().is_multiple_of(4)).then_some(data));
     if let Some(at) = bad {
-        return Err(format!("illegal base64 data at input byte {}", in_original(at)));
+        let byte = kept.get(at).map_or(text.len(), |&(i, _)| i);
+        return Err(format!("illegal base64 data at input byte {byte}"));
     }
-    crate::base64::decode(text).ok_or_else(|| "illegal base64 data at input byte 0".into())
+    let clean: String = kept.iter().map(|&(_, b)| char::from(b)).collect();
+    crate::base64::decode(&clean).ok_or_else(|| "illegal base64 data at input byte 0".into())
 }
 
 /// sprig's `decryptAES`: what [`encrypt_aes`] encrypted. What Go panics on (too short, not
@@ -225,8 +218,7 @@ pub fn decrypt_aes(password: &str, crypt64: &str) -> Result<String> {
     if crypt64.is_empty() {
         return Ok(String::new());
     }
-    let text: String = crypt64.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-    let crypt = strict_base64(&text, crypt64)?;
+    let crypt = strict_base64(crypt64)?;
     if crypt.len() < 16 {
         // Go's buffer holds what the text's length (line breaks counted) could decode to: the
         // IV is cut from it, and the cipher text after it then from what was decoded.
