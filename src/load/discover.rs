@@ -170,15 +170,21 @@ fn is_normal(path: &Path) -> bool {
     }
     let bytes = path.as_os_str().as_encoded_bytes();
     let body = bytes.strip_prefix(b"/").unwrap_or(bytes);
-    // Segments found by `/` (a search, not a byte-by-byte split: builds ask thousands of times).
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'/', body).chain(std::iter::once(body.len())) {
-        if matches!(&body[start..end], b"" | b"." | b"..") {
-            return false;
-        }
-        start = end + 1;
+    // An empty segment: none at all, a `/` first or last, or `//` (builds ask thousands of
+    // times: two searches, not a split into segments).
+    if body.first().is_none_or(|&b| b == b'/') || body.last() == Some(&b'/') {
+        return false;
     }
-    true
+    if memchr::memmem::find(body, b"//").is_some() {
+        return false;
+    }
+    // A `.` or `..` segment: a dot that starts a segment and ends it, or whose next byte is
+    // the last dot of the segment.
+    let ends = |at: usize| matches!(body.get(at), None | Some(b'/'));
+    memchr::memchr_iter(b'.', body).all(|at| {
+        let starts = at == 0 || body[at - 1] == b'/';
+        !starts || !(ends(at + 1) || body.get(at + 1) == Some(&b'.') && ends(at + 2))
+    })
 }
 
 /// The order of `Path`s, for normal absolute paths (as [`normalize`] leaves them): a path's
@@ -463,7 +469,7 @@ mod tests {
     /// of up to four segments of `a`, `.`, `..`, `` and `b.c`, relative or absolute.
     #[test]
     fn normalize_agrees_with_the_components_of_the_path() {
-        let segments = ["a", ".", "..", "", "b.c"];
+        let segments = ["a", ".", "..", "", "b.c", ".d", "e.", "..."];
         let mut paths = vec![String::new()];
         for _ in 0..4 {
             let longer: Vec<String> = paths
