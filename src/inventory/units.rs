@@ -602,6 +602,11 @@ impl Units<'_, '_> {
         format!("{}\u{1f}{}", found.tree.to_json(), owner.unwrap_or(""))
     }
 
+    /// An Application a unit rendered, by cluster and definition (what `apps_seen` holds).
+    fn app_key(&self, found: &FoundRelease) -> (usize, String) {
+        (self.plans[found.plan].cluster, found.tree.to_json().to_string())
+    }
+
     /// What units rendered that no round was left to build (charts that render releases and
     /// Applications that render charts, deeper than [`MAX_ROUNDS`]): an error at each.
     fn too_deep_all(&mut self, superseded: &[bool]) {
@@ -616,7 +621,7 @@ impl Units<'_, '_> {
         // left (`releases` ends each round with `entries_of_charts`).
         debug_assert!(self.found_entries.is_empty());
         for found in std::mem::take(&mut self.found_apps) {
-            let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
+            let key = self.app_key(&found);
             if live(found.plan) && !self.apps_seen.contains(&key) && self.app_unit(&found).is_some()
             {
                 self.too_deep(&found, "Argo CD Application");
@@ -964,7 +969,7 @@ impl Units<'_, '_> {
                 if superseded.get(found.plan).copied().unwrap_or(false) {
                     continue;
                 }
-                let key = (self.plans[found.plan].cluster, found.tree.to_json().to_string());
+                let key = self.app_key(&found);
                 if seen.contains(&key) {
                     continue;
                 }

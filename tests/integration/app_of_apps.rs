@@ -51,6 +51,13 @@ spec:
 {{ end -}}
 "#;
 
+/// An empty repository (a `.git` directory marks its root).
+fn repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    dir
+}
+
 fn privileged(name: &str) -> String {
     format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: true\n")
 }
@@ -61,8 +68,7 @@ const WEB_TEMPLATE: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Re
 const DEPS_CHART: &str = "apiVersion: v2\nname: deps\nversion: 1.0.0\ndependencies:\n- name: redis\n  version: 1.0.0\n  repository: https://charts.example.com\n";
 
 fn tree() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let dir = repo();
     let (shop, plain) = (privileged("shop"), privileged("plain"));
     write(
         dir.path(),
@@ -207,8 +213,7 @@ fn without_the_app_of_apps_each_directory_is_built_on_its_own() {
 /// its destination namespace, and `platform` is built once.
 #[test]
 fn applications_an_applications_chart_renders_are_units_in_turn() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let dir = repo();
     let app = |name: &str, path: &str, namespace: &str| {
         format!(
             "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: platform\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {namespace}\n  source:\n    repoURL: https://git.example.com/fleet\n    path: {path}\n"
@@ -263,8 +268,7 @@ fn applications_an_applications_chart_renders_are_units_in_turn() {
 /// the line that wrote it (exit 2), never a silent skip; those above it are built.
 #[test]
 fn applications_nested_deeper_than_the_rounds_are_an_error_not_a_silent_skip() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let dir = repo();
     // Chart `c0` (nothing deploys it) renders Application `a1` of chart `c1`, which renders
     // `a2` of `c2`, … down to `c11`, which holds a privileged pod.
     let depth = 12;
@@ -275,17 +279,14 @@ fn applications_nested_deeper_than_the_rounds_are_an_error_not_a_silent_skip() {
             format!("apiVersion: v2\nname: c{i}\nversion: 0.1.0\n"),
         ));
         let next = i + 1;
-        files.push((
-            format!("c{i}/templates/app.yaml"),
-            format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: a{next}\n  namespace: argocd\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: ns{next}\n  source:\n    repoURL: https://git.example.com/fleet\n    path: c{next}\n"),
-        ));
+        let app = application(&format!("a{next}"), &format!("c{next}"), &format!("ns{next}"));
+        files.push((format!("c{i}/templates/app.yaml"), app));
     }
     files.push((
         format!("c{depth}/Chart.yaml"),
         format!("apiVersion: v2\nname: c{depth}\nversion: 0.1.0\n"),
     ));
     files.push((format!("c{depth}/templates/pod.yaml"), privileged("deep")));
-    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
     write(dir.path(), &files);
     let run = mtk_in(dir.path(), &["--format", "json", "."], None);
     let report = run.json();
@@ -310,8 +311,7 @@ fn application(name: &str, path: &str, namespace: &str) -> String {
 /// `platform` renders it, into its destination namespace; nothing is dropped.
 #[test]
 fn an_app_of_apps_that_manages_itself_builds_its_applications() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let dir = repo();
     let apps = format!(
         "{}---\n{}",
         application("team", "team", "team-ns"),
@@ -343,8 +343,7 @@ fn an_app_of_apps_that_manages_itself_builds_its_applications() {
 /// one cluster), each pod once — never both dropped.
 #[test]
 fn two_charts_that_deploy_each_other_are_both_built() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let dir = repo();
     let (app_x, app_y) = (application("x", "x", "ns-x"), application("y", "y", "ns-y"));
     write(
         dir.path(),
@@ -373,17 +372,15 @@ fn two_charts_that_deploy_each_other_are_both_built() {
 /// the first: one pod, rendered with the Application's values, and nothing applied twice.
 #[test]
 fn an_application_that_renders_itself_anew_replaces_the_first_rendering() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    let dir = repo();
     let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: platform\n  namespace: argocd\n  annotations:\n    env: {{ .Values.env }}\nspec:\n  project: default\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: platform\n  source:\n    repoURL: https://git.example.com/fleet\n    path: platform\n    helm:\n      valuesObject:\n        env: prod\n        privileged: true\n";
-    let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-web\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: {{ .Values.privileged }}\n";
     write(
         dir.path(),
         &[
             ("platform/Chart.yaml", "apiVersion: v2\nname: platform\nversion: 0.1.0\n"),
             ("platform/values.yaml", "privileged: false\nenv: default\n"),
             ("platform/templates/apps.yaml", app),
-            ("platform/templates/pod.yaml", pod),
+            ("platform/templates/pod.yaml", WEB_TEMPLATE),
         ],
     );
     let run = mtk_in(dir.path(), &["--format", "json", "."], None);

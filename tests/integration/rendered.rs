@@ -1187,13 +1187,12 @@ fn findings_at(report: &serde_json::Value) -> Vec<String> {
 
 /// Writes `files` into a new directory and lints it with `rules`: the directory and the JSON
 /// report, which must have no errors.
-fn lint_tree(files: &[(&str, &str)], rules: &str) -> (tempfile::TempDir, serde_json::Value) {
+fn lint_tree(
+    files: &[(impl AsRef<std::path::Path>, impl AsRef<[u8]>)],
+    rules: &str,
+) -> (tempfile::TempDir, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files {
-        let p = dir.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    write(dir.path(), files);
     let run = mtk_in(dir.path(), &["--format", "json", "--select", rules, "."], None);
     let report = run.json();
     assert!(report["errors"].as_array().unwrap().is_empty(), "{report}");
@@ -1570,36 +1569,26 @@ fn a_release_whose_chart_applies_the_release_again_is_built_once() {
 #[test]
 fn value_sets_the_config_names_render_a_chart_again() {
     let pod = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  containers:\n  - name: c\n    image: nginx:1.27\n    securityContext:\n      privileged: {{ .Values.privileged }}\n";
-    let files = |config: &str| -> Vec<(String, String)> {
+    let files = |config: &str| {
         [
-            (".mtk-lint.yaml", config),
-            ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
-            ("charts/web/values.yaml", "privileged: false\n"),
-            ("charts/web/templates/pod.yaml", pod),
-            ("values/prod.yaml", "# production\nprivileged: true\n"),
+            (".mtk-lint.yaml", config.to_string()),
+            ("charts/web/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n".into()),
+            ("charts/web/values.yaml", "privileged: false\n".into()),
+            ("charts/web/templates/pod.yaml", pod.into()),
+            ("values/prod.yaml", "# production\nprivileged: true\n".into()),
         ]
-        .map(|(p, t)| (p.to_string(), t.to_string()))
-        .into()
     };
-    let files_of = |config: &str| files(config);
-    let owned = files_of("charts:\n  charts/web: [values/prod.yaml]\n");
-    let tree: Vec<(&str, &str)> = owned.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    let (_dir, report) = lint_tree(&tree, "MTK-SEC-001");
+    let (_dir, report) =
+        lint_tree(&files("charts:\n  charts/web: [values/prod.yaml]\n"), "MTK-SEC-001");
     assert_eq!(findings_at(&report), ["MTK-SEC-001 values/prod.yaml:2 shop/web"], "{report}");
     let unit = &report["findings"][0]["units"][0]["name"];
     assert_eq!(unit, "Helm chart charts/web (values values/prod.yaml)", "{report}");
     // Without the set: the defaults alone, which are fine.
-    let owned = files_of("{}\n");
-    let tree: Vec<(&str, &str)> = owned.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    let (_dir, report) = lint_tree(&tree, "MTK-SEC-001");
+    let (_dir, report) = lint_tree(&files("{}\n"), "MTK-SEC-001");
     assert_eq!(findings_at(&report), Vec::<String>::new(), "{report}");
     // A values file that is not there: the config is an error at its line.
     let dir = tempfile::tempdir().unwrap();
-    for (path, text) in files_of("charts:\n  charts/web:\n    - values/nope.yaml\n") {
-        let p = dir.path().join(path);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    write(dir.path(), &files("charts:\n  charts/web:\n    - values/nope.yaml\n"));
     let run = mtk_in(dir.path(), &["--format", "json", "."], None);
     assert_eq!(run.code, 2, "{}", run.stdout);
     let errors = run.json()["errors"].clone();
@@ -1613,11 +1602,7 @@ fn value_sets_the_config_names_render_a_chart_again() {
     let run_with = |config: &str| {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path().join("repo");
-        for (path, text) in files_of(config) {
-            let p = repo.join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
+        write(&repo, &files(config));
         std::fs::write(dir.path().join("outside.yaml"), "privileged: true\n").unwrap();
         let run = mtk_in(&repo, &["--format", "json", "."], None);
         (run.code, run.json()["errors"].clone())
@@ -1663,8 +1648,7 @@ fn a_chain_of_releases_deeper_than_one_pass_is_built_to_its_end() {
         let template = if i < 10 { release(i + 1) } else { pod.to_string() };
         files.push((format!("charts/c{i}/templates/t.yaml"), template));
     }
-    let tree: Vec<(&str, &str)> = files.iter().map(|(p, t)| (p.as_str(), t.as_str())).collect();
-    let (_dir, report) = lint_tree(&tree, "MTK-SEC-001");
+    let (_dir, report) = lint_tree(&files, "MTK-SEC-001");
     assert_eq!(
         findings_at(&report),
         ["MTK-SEC-001 charts/c10/templates/t.yaml:10 team/deep"],

@@ -102,7 +102,7 @@ pub(crate) fn loc(rule: &str, file: &str, line: u64, column: u64) -> (String, St
 }
 
 /// Writes files (paths from `root`), making their directories.
-pub(crate) fn write(root: &Path, files: &[(&str, &str)]) {
+pub(crate) fn write(root: &Path, files: &[(impl AsRef<Path>, impl AsRef<[u8]>)]) {
     for (path, text) in files {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

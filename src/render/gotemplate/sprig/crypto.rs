@@ -284,7 +284,17 @@ mod tests {
         let iv_only = crate::base64::encode(&[0u8; 16]);
         assert!(decrypt_aes("k", &iv_only).unwrap_err().contains("index out of range [-1]"));
         let other_key = encrypt_aes("right", "some text that is long enough", iv);
+        // A wrong key: the padding it decrypts to is longer than the text (Go panics), or the
+        // text is not UTF-8.
         assert!(decrypt_aes("wrong", &other_key).is_err());
+        assert_eq!(
+            decrypt_aes("wrong", &other_key).unwrap_err(),
+            "runtime error: slice bounds out of range [:-4]"
+        );
+        assert_eq!(
+            decrypt_aes("w3", &other_key).unwrap_err(),
+            "the decrypted text is not UTF-8 (a wrong key?)"
+        );
         assert!(decrypt_aes("k", "%%%").is_err());
         // Base64 as Go reads it: padding required, nothing after it; line breaks ignored.
         let crypt = encrypt_aes("k", "x", iv);
