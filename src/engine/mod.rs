@@ -121,8 +121,12 @@ pub struct Sink {
     /// (object index, the object as a CEL value)
     cel: Option<(usize, Rc<cel::Val>)>,
     /// (object index, the Kyverno JSON context around it, once a policy has built it)
-    policy_context: Option<(usize, Rc<std::cell::OnceCell<serde_json::Value>>)>,
+    policy_context: Option<(usize, Rc<PolicyContext>)>,
 }
+
+/// The Kyverno JSON context of one object, once a rule has built it: taken out by the rule
+/// being evaluated and put back after (see `kyverno::Request::shared_context`).
+pub type PolicyContext = std::cell::RefCell<Option<serde_json::Value>>;
 
 impl Sink {
     /// The object as JSON, as the cluster stores it (see [`Object::cluster_json`]), converted
@@ -149,11 +153,8 @@ impl Sink {
 
     /// The cell that holds the Kyverno JSON context of the object, shared by every policy
     /// evaluated on it in this run (all ask with the same admission request).
-    pub fn policy_context(
-        &mut self,
-        object: &Object,
-    ) -> Rc<std::cell::OnceCell<serde_json::Value>> {
-        memo(&mut self.policy_context, object, |_| std::cell::OnceCell::new())
+    pub fn policy_context(&mut self, object: &Object) -> Rc<PolicyContext> {
+        memo(&mut self.policy_context, object, |_| PolicyContext::default())
     }
 
     pub fn report(

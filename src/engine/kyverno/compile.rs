@@ -174,6 +174,7 @@ pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
         failure_action,
         message,
         name,
+        adds_only: super::context::adds_only(rule),
     })
 }
 

@@ -174,6 +174,33 @@ fn set_path<S: AsRef<str>>(ctx: &mut Value, parts: &[S], value: Value) {
 }
 
 /// The base context for a resource under an admission request.
+/// The variables of [`base`].
+pub(super) const BASE_KEYS: [&str; 4] =
+    ["request", "serviceAccountName", "serviceAccountNamespace", "images"];
+
+/// Whether every `context` entry in a rule (its own and those of its foreach entries, at any
+/// depth) sets a variable outside [`BASE_KEYS`]: such a rule only adds to the base context.
+/// Conservative: a field named `context` anywhere counts, and an entry without a name does not
+/// qualify.
+pub(super) fn adds_only(rule: &Value) -> bool {
+    match rule {
+        Value::Object(map) => map.iter().all(|(key, value)| {
+            let entries_ok = key != "context"
+                || value.as_array().is_some_and(|entries| {
+                    entries.iter().all(|entry| {
+                        entry.get("name").and_then(Value::as_str).is_some_and(|name| {
+                            let first = name.split('.').next().unwrap_or(name);
+                            !BASE_KEYS.contains(&first)
+                        })
+                    })
+                });
+            entries_ok && adds_only(value)
+        }),
+        Value::Array(items) => items.iter().all(adds_only),
+        _ => true,
+    }
+}
+
 pub(super) fn base(resource: &Value, request: &Request<'_>, adm: &Admission<'_>) -> Value {
     let (object, old) = match adm.operation {
         "DELETE" => (Value::Null, resource.clone()),

@@ -461,8 +461,9 @@ pub struct Request<'a> {
     /// for all the CEL policies).
     pub cel_object: Option<std::rc::Rc<crate::engine::cel::Val>>,
     /// The base JSON context of the resource (`request`, `images`, …), shared by the policies
-    /// evaluated on one object with this same request: built by the first rule that needs it.
-    pub shared_context: Option<&'a std::cell::OnceCell<Value>>,
+    /// evaluated on one object with this same request: built by the first rule that needs it,
+    /// taken out by each rule while it runs and put back as it was.
+    pub shared_context: Option<&'a crate::engine::PolicyContext>,
     /// The objects a mutate rule with `targets` (mutate existing) selects from: a test's
     /// resources and `targetResources`. `None` where mutate existing is not run (`check`
     /// admits objects one by one): such a rule is then an error, not a silent no-op.

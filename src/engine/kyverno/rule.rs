@@ -28,6 +28,9 @@ pub struct Rule {
     pub(super) cel: Option<CelRule>,
     pub failure_action: Option<String>,
     pub message: String,
+    /// No context entry of the rule (nor of its foreach entries) names a variable of the base
+    /// context ([`context::BASE_KEYS`]): the rule only adds variables to the base.
+    pub(super) adds_only: bool,
 }
 
 /// What a rule does, with its block as written (verifyImages rules are not run yet, and
@@ -157,7 +160,7 @@ impl Rule {
     /// namespace of a namespaced Policy): a response per target, and no response of its own.
     pub(super) fn run_patching(
         &self,
-        (policy, policy_action): (&str, &str),
+        policy: (&str, &str),
         resource: &Value,
         request: &Request<'_>,
         adm: &Admission<'_>,
@@ -172,17 +175,55 @@ impl Rule {
             (response, *patched) = self.mutate(block, resource, &mut Value::Null, &request.limits);
             return Some(response);
         }
-        // The base context is built once per object for all the policies when the caller
-        // shares it, and copied only by a rule that adds to it (values, context entries, a
-        // foreach binding its elements).
-        let own_base;
-        let base = if let Some(cell) = request.shared_context {
-            cell.get_or_init(|| context::base(resource, request, adm))
-        } else {
-            own_base = context::base(resource, request, adm);
-            &own_base
+        let Some(cell) = request.shared_context.filter(|_| request.values.is_none()) else {
+            // A context of its own: changed in place, never copied.
+            let mut ctx = Cow::Owned(context::base(resource, request, adm));
+            return self.in_context(policy, resource, request, adm, &mut ctx, (patched, existing));
         };
-        let mut ctx = Cow::Borrowed(base);
+        // The base context is built once per object for all the policies, and taken out of
+        // the shared cell while the rule runs. A validate rule whose context entries add only
+        // variables of their own evaluates on the base itself, and those are taken out after;
+        // any other rule copies it before it adds to it (values, context entries, a foreach
+        // binding its elements).
+        let taken = cell.try_borrow_mut().ok().and_then(|mut held| held.take());
+        let base = taken.unwrap_or_else(|| context::base(resource, request, adm));
+        let put_back = |base: Value| {
+            if let Ok(mut held) = cell.try_borrow_mut() {
+                *held = Some(base);
+            }
+        };
+        if self.adds_only && matches!(self.body, RuleBody::Validate(_)) {
+            let mut ctx = Cow::Owned(base);
+            let response =
+                self.in_context(policy, resource, request, adm, &mut ctx, (patched, existing));
+            let mut base = ctx.into_owned();
+            if let Some(map) = base.as_object_mut() {
+                map.retain(|key, _| context::BASE_KEYS.contains(&key.as_str()));
+            }
+            put_back(base);
+            return response;
+        }
+        let mut ctx = Cow::Borrowed(&base);
+        let response =
+            self.in_context(policy, resource, request, adm, &mut ctx, (patched, existing));
+        drop(ctx);
+        put_back(base);
+        response
+    }
+
+    /// [`Rule::run_patching`] in the rule's context `ctx` (the base, which the rule adds to).
+    fn in_context(
+        &self,
+        (policy, policy_action): (&str, &str),
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+        ctx: &mut Cow<'_, Value>,
+        (patched, existing): (
+            &mut Option<Value>,
+            &mut (Option<&str>, super::mutate::existing::Patches),
+        ),
+    ) -> Option<RuleResponse> {
         if let Some(values) = request.values {
             if let Err(e) = values.inject(policy, &self.name, ctx.to_mut()) {
                 return Some(self.error(e));
@@ -194,7 +235,7 @@ impl Rule {
             }
         }
         if let Some(pre) = &self.preconditions {
-            match conditions::evaluate(pre, &ctx, &request.limits) {
+            match conditions::evaluate(pre, ctx, &request.limits) {
                 Err(e) => {
                     return Some(self.error(format!("failed to evaluate preconditions: {e}")))
                 }

@@ -511,3 +511,112 @@ fn pod_security_honours_the_version_of_the_standards() {
         assert!(message.contains("not `latest` or `v1.N`"), "{message}");
     }
 }
+
+#[test]
+fn rules_share_one_base_context_per_object_and_leave_it_as_built() {
+    // A context variable and a foreach binding of one policy, then a policy that reads the
+    // variable without defining it, then one that redefines a variable of the base itself.
+    let adds = policy(
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: adds}
+spec:
+  rules:
+  - name: pool
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: pool
+      variable: {value: blue}
+    validate:
+      deny:
+        conditions:
+          any:
+          - {key: "{{ pool }}", operator: Equals, value: blue}
+  - name: each
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      foreach:
+      - list: request.object.spec.containers
+        deny:
+          conditions:
+            any:
+            - {key: "{{ element.name }}", operator: Equals, value: bad}
+"#,
+    );
+    let reads = policy(
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: reads}
+spec:
+  rules:
+  - name: pool
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      deny:
+        conditions:
+          any:
+          - {key: "{{ pool }}", operator: Equals, value: blue}
+"#,
+    );
+    let redefines = policy(
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: redefines}
+spec:
+  rules:
+  - name: images
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: images.containers
+      variable: {value: none}
+    validate:
+      deny:
+        conditions:
+          any:
+          - {key: "{{ images.containers }}", operator: Equals, value: none}
+"#,
+    );
+    assert!(adds.rules.iter().all(|r| r.adds_only));
+    assert!(!redefines.rules[0].adds_only, "it names `images`, a variable of the base");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+        "spec": {"containers": [{"name": "bad", "image": "nginx:1.27"}]}});
+    let outcomes = |request: &Request<'_>| -> Vec<(String, Status, String)> {
+        [&adds, &reads, &redefines]
+            .iter()
+            .flat_map(|p| p.evaluate(&pod, request))
+            .map(|r| (r.rule, r.status, r.message))
+            .collect()
+    };
+    let alone = outcomes(&Request::default());
+    let statuses: Vec<(&str, Status)> = alone.iter().map(|(r, s, _)| (r.as_str(), *s)).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            ("pool", Status::Fail),
+            ("each", Status::Fail),
+            ("pool", Status::Error),
+            ("images", Status::Fail)
+        ]
+    );
+    assert!(alone[2].2.contains("Unknown key"), "{alone:?}");
+
+    let shared = crate::engine::PolicyContext::default();
+    let request = Request { shared_context: Some(&shared), ..Request::default() };
+    assert_eq!(outcomes(&request), alone, "sharing the base changes no answer");
+    // What is left in the cell is the base as built: no `pool`, no `element`, and `images`
+    // as the object has them.
+    let pristine = crate::engine::PolicyContext::default();
+    let only_base = Request { shared_context: Some(&pristine), ..Request::default() };
+    assert_eq!(reads.evaluate(&pod, &only_base)[0].status, Status::Error);
+    let left = shared.borrow().clone().unwrap();
+    assert_eq!(Some(left), pristine.borrow().clone());
+    let keys: Vec<String> =
+        pristine.borrow().as_ref().unwrap().as_object().unwrap().keys().cloned().collect();
+    let mut expected: Vec<String> = context::BASE_KEYS.iter().map(ToString::to_string).collect();
+    expected.sort();
+    assert_eq!(keys, expected);
+    assert_eq!(pristine.borrow().as_ref().unwrap()["images"]["containers"]["bad"]["tag"], "1.27");
+}

@@ -17,13 +17,13 @@ impl Rule {
     pub(super) fn validate(
         &self,
         resource: &Value,
-        mut ctx: Cow<'_, Value>,
+        ctx: &mut Cow<'_, Value>,
         limits: &Limits,
     ) -> Option<RuleResponse> {
         let RuleBody::Validate(validate) = &self.body else { return None };
-        let outcome = self.validate_scope(validate, resource, &mut ctx, limits, 0);
+        let outcome = self.validate_scope(validate, resource, ctx, limits, 0);
         let message = |extra: &str| {
-            let base = variables::substitute_str(&self.message, &ctx, limits)
+            let base = variables::substitute_str(&self.message, ctx, limits)
                 .ok()
                 .and_then(|v| v.as_str().map(String::from))
                 .unwrap_or_else(|| self.message.clone());
