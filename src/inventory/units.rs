@@ -1102,20 +1102,35 @@ impl Units<'_, '_> {
         wave: &mut Vec<Plan>,
     ) {
         let targets = self.shared.targets;
+        // Each entry's unit is planned in parallel (a cluster's entries name a thousand
+        // tenants, each path looked up on disk), then taken in order.
+        let entries: Vec<(&Tree, &[Read], usize)> = results
+            .iter()
+            .enumerate()
+            .filter_map(|(k, result)| Some((result.as_ref().ok()?, k)))
+            .flat_map(|((_, entries, reads, _), k)| {
+                let cluster = self.plans[range.start + k].cluster;
+                entries.iter().map(move |tree| (tree, &reads[..], cluster))
+            })
+            .collect();
+        let (shared, show) = (self.shared, self.show);
+        let planned: Vec<_> = in_pool(self.pool, || {
+            entries
+                .par_iter()
+                .with_min_len(16)
+                .filter_map(|&(tree, reads, cluster)| {
+                    let t = defined_target(tree, reads, shared)?;
+                    let unit = instance(t, tree, reads, cluster, shared, show);
+                    Some((t, cluster, spec_json(tree), build_key(tree, targets[t].flux), unit))
+                })
+                .collect()
+        });
+        drop(entries);
         let mut pending = Vec::new();
-        for (k, result) in results.iter().enumerate() {
-            let Ok((_, entries, reads, _)) = result else { continue };
-            let cluster = self.plans[range.start + k].cluster;
-            for tree in entries {
-                let Some(t) = defined_target(tree, reads, self.shared) else { continue };
-                st.instantiated[t] = true;
-                if !st.seen.insert((t, cluster, spec_json(tree))) {
-                    continue;
-                }
-                let key = build_key(tree, targets[t].flux);
-                if let Some(plan) = instance(t, tree, reads, cluster, self.shared, self.show) {
-                    pending.push((plan, key));
-                }
+        for (t, cluster, spec, key, unit) in planned {
+            st.instantiated[t] = true;
+            if st.seen.insert((t, cluster, spec)) {
+                pending.extend(unit.map(|plan| (plan, key)));
             }
         }
         self.record(range.start, results);
