@@ -340,7 +340,10 @@ fn all_skipped_warnings(
     use load::skip::SkipReason;
     let mut warnings = Vec::new();
     for root in roots {
-        let under = |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| p.starts_with(root));
+        // Compared as bytes (the paths are normal): `Path::starts_with` walks components, and
+        // a fleet has tens of thousands of files.
+        let under =
+            |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| load::discover::is_below(p, root));
         let skipped: Vec<SkipReason> =
             inventory.skipped_files.iter().filter(|f| under(&f.path)).map(|f| f.reason).collect();
         let read = inventory.files.iter().filter(|f| under(&f.path)).count();
@@ -361,7 +364,6 @@ fn all_skipped_warnings(
     warnings
 }
 
-/// Drops `value` on another thread (or here, when no thread can be started).
 /// What a run needs before reading anything: the config, the rules, what to read and the
 /// exceptions.
 struct Settings {
