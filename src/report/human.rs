@@ -134,19 +134,20 @@ pub(super) fn write(outcome: &Outcome, style: Style, out: &mut dyn Write) -> io:
         .with_links(false)
         .with_width(120)
         .with_context_lines(1);
-    // Rendering (snippets, wrapping) is most of the cost: done in parallel, written in order.
+    // Rendering (snippets, wrapping) and making the lines safe are most of the cost: done in
+    // parallel, written in order.
     let rendered: Vec<Result<String, fmt::Error>> = outcome
         .findings
         .par_iter()
         .map(|finding| {
             let mut buf = String::new();
             handler.render_report(&mut buf, &FindingDiagnostic::new(finding))?;
-            Ok(buf)
+            Ok(sanitize::lines(buf.trim_end(), style.color))
         })
         .collect();
     for buf in rendered {
         let buf = buf.map_err(io::Error::other)?;
-        writeln!(out, "{}", sanitize::lines(buf.trim_end(), style.color))?;
+        writeln!(out, "{buf}")?;
         writeln!(out)?;
     }
     let mut buf = String::new();
