@@ -4,7 +4,7 @@
 //! it; the files of a unit that failed are linted as they are written (and the failure is an
 //! error).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::error::Problem;
@@ -160,19 +160,24 @@ pub(crate) struct Rendered {
 pub(super) fn file_number(
     read: &Read,
     loaded_count: usize,
-    extra: &mut foldhash::HashMap<PathBuf, usize>,
+    extra: &mut foldhash::HashMap<std::ffi::OsString, usize>,
     extra_files: &mut Vec<Arc<SourceFile>>,
     show: &dyn Fn(&Path) -> String,
 ) -> usize {
     if let Some(i) = read.loaded {
         return i;
     }
-    let on_disk = read.real.clone().unwrap_or_else(|| read.path.clone());
-    *extra.entry(on_disk.clone()).or_insert_with(|| {
-        let text: Box<str> = read.text.as_deref().unwrap_or("").into();
-        extra_files.push(Arc::new(SourceFile::new(show(&on_disk), Some(on_disk), text)));
-        loaded_count + extra_files.len() - 1
-    })
+    // Looked up as bytes, and copied only the first time (a thousand releases of one chart
+    // read its templates a thousand times).
+    let on_disk = read.real.as_deref().unwrap_or(&read.path);
+    if let Some(&number) = extra.get(on_disk.as_os_str()) {
+        return number;
+    }
+    let text: Box<str> = read.text.as_deref().unwrap_or("").into();
+    extra_files.push(Arc::new(SourceFile::new(show(on_disk), Some(on_disk.to_path_buf()), text)));
+    let number = loaded_count + extra_files.len() - 1;
+    extra.insert(on_disk.as_os_str().to_owned(), number);
+    number
 }
 
 /// An object a build made, in the form rules read: the node (none when the build left the
@@ -257,8 +262,9 @@ pub(crate) struct SharedObjects {
     index: foldhash::HashMap<(usize, u32, u32, u64), Vec<usize>>,
 }
 
-/// A hash of what names an object (kind, namespace, name); 0 for one left as written.
-fn identity(root: &Root) -> u64 {
+/// A hash of what names an object (kind, namespace, name); 0 for one left as written: what
+/// [`SharedObjects::add`] groups by, computed beforehand (on any thread).
+pub(super) fn identity(root: &Root) -> u64 {
     use std::hash::BuildHasher as _;
     let Root::Built(node) = root else { return 0 };
     let text = |path: &[&str]| node.at(path).and_then(Node::as_str).unwrap_or("");
@@ -282,11 +288,11 @@ impl SharedObjects {
     pub(crate) fn add(
         &mut self,
         objects: &mut Vec<RenderedObject>,
-        object: RenderedObject,
+        (object, identity): (RenderedObject, u64),
         same_deployer: &dyn Fn(Option<usize>, Option<usize>) -> bool,
     ) -> usize {
         let start = object.at;
-        let key = (object.file, start.line, start.col, identity(&object.root));
+        let key = (object.file, start.line, start.col, identity);
         let candidates = self.index.entry(key).or_default();
         let cluster = &object.rendering.units[0].0.cluster;
         for &i in candidates.iter() {

@@ -401,7 +401,8 @@ struct Units<'s, 'a> {
     /// For each plan built: whether it rendered entries.
     entries_rendered: Vec<bool>,
     rendered: Rendered,
-    extra: HashMap<PathBuf, usize>,
+    /// The files builds read that the loader did not, by path (as bytes): their numbers.
+    extra: HashMap<std::ffi::OsString, usize>,
     objects: SharedObjects,
     /// For each plan settled: the indexes of its objects and of what it deleted, in `rendered`.
     settled: Vec<(Vec<usize>, Vec<usize>)>,
@@ -597,9 +598,7 @@ impl Units<'_, '_> {
 
     /// A release a unit rendered, as JSON, with the label of the target that deploys it.
     fn release_key(&self, found: &FoundRelease) -> String {
-        let by = &self.plans[found.plan];
-        let owner = by.target.or(by.deployer).map(|t| self.shared.targets[t].owner.label.as_str());
-        format!("{}\u{1f}{}", found.tree.to_json(), owner.unwrap_or(""))
+        release_key(&self.plans, self.shared, found)
     }
 
     /// An Application a unit rendered, by cluster and definition (what `apps_seen` holds).
@@ -715,15 +714,18 @@ impl Units<'_, '_> {
         // release) renders the same objects: built once, the others share them.
         let mut first_alike: HashMap<String, usize> = HashMap::default();
         let mut alike: Vec<(Plan, usize)> = Vec::new();
-        for found in std::mem::take(&mut self.found) {
-            if superseded.get(found.plan).copied().unwrap_or(false) {
-                continue;
-            }
+        let mut found = std::mem::take(&mut self.found);
+        found.retain(|f| !superseded.get(f.plan).copied().unwrap_or(false));
+        // The release and who deploys it: the same release of two deployers is two. Written
+        // out in parallel (a fleet's tenants deploy a release each).
+        let (plans, shared) = (&self.plans, self.shared);
+        let keys: Vec<String> = in_pool(self.pool, || {
+            found.par_iter().map(|f| release_key(plans, shared, f)).collect()
+        });
+        for (found, key) in found.into_iter().zip(keys) {
             let by = &self.plans[found.plan];
             let (cluster, root) = (by.cluster, by.root.clone());
             let deployer = by.target.or(by.deployer);
-            // The release and who deploys it: the same release of two deployers is two.
-            let key = self.release_key(&found);
             if !self.releases_seen.insert((cluster, key.clone())) {
                 continue;
             }
@@ -757,14 +759,22 @@ impl Units<'_, '_> {
                 }
             }
         }
-        // Argo CD Applications of a chart repository's chart, wherever they are written.
-        for (index, file) in self.shared.files.iter().enumerate() {
-            let Some(path) = file.source.path.as_ref() else { continue };
-            for doc in &file.documents {
-                if let Some(source) = super::releases::argo_chart_source(&doc.root) {
-                    self.plan_argo_chart(index, path, (doc, source));
-                }
-            }
+        // Argo CD Applications of a chart repository's chart, wherever they are written
+        // (looked for in parallel, planned in file order).
+        let files = self.shared.files;
+        let apps: Vec<_> = files
+            .par_iter()
+            .enumerate()
+            .filter_map(|(index, file)| Some((index, file.source.path.as_ref()?, file)))
+            .flat_map_iter(|(index, path, file)| {
+                file.documents.iter().filter_map(move |doc| {
+                    let source = super::releases::argo_chart_source(&doc.root)?;
+                    Some((index, path, doc, source))
+                })
+            })
+            .collect();
+        for (index, path, doc, source) in apps {
+            self.plan_argo_chart(index, path, (doc, source));
         }
         // Read in parallel (a fleet writes a release per tenant), planned in file order: each
         // is its own cluster, numbered by its plan.
@@ -1202,38 +1212,40 @@ impl Units<'_, '_> {
     /// Keeps the outcomes of plans `from..`, noting what each reached.
     fn record(&mut self, from: usize, results: Vec<Outcome>) {
         self.make_room(from + results.len());
-        for (k, result) in results.into_iter().enumerate() {
+        // What each build rendered for later rounds, sorted and copied out in parallel (a
+        // thousand tenants' units render a release each), then kept in order.
+        let (plans, shared) = (&self.plans, self.shared);
+        let found: Vec<Vec<Found>> = in_pool(self.pool, || {
+            results
+                .par_iter()
+                .enumerate()
+                .map(|(k, result)| match result {
+                    Ok((_, entries, reads, _)) => entries
+                        .iter()
+                        .filter_map(|t| found(t, reads, &plans[from + k], shared))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                })
+                .collect()
+        });
+        for (k, (result, found)) in results.into_iter().zip(found).enumerate() {
             let at = from + k;
             self.entries_rendered[at] = result
                 .as_ref()
                 .is_ok_and(|(_, entries, _, _)| entries.iter().any(|t| !is_release_tree(t)));
-            if let Ok((_, entries, reads, _)) = &result {
-                let from_chart = self.plans[at].release.is_some();
-                let chart = from_chart || self.plans[at].chart;
-                // An Application an app of apps rendered renders Applications in turn (a Helm
-                // source of Applications); those written in the tree are entries already.
-                let from_app = self.plans[at].is_rendered_app();
-                for tree in entries {
-                    let kind = tree.get("kind").and_then(Tree::as_str);
-                    let app = is_argo_application(tree);
-                    if app
-                        && (chart || from_app && defined_target(tree, reads, self.shared).is_none())
-                    {
-                        let (tree, reads) = detach(tree, reads);
+            for one in found {
+                match one {
+                    Found::App(tree, reads) => {
                         self.found_apps.push(FoundRelease { tree, reads, plan: at });
-                    } else if is_release_tree(tree) {
-                        let (tree, reads) = detach(tree, reads);
+                    }
+                    Found::Release(tree, reads) => {
                         self.found.push(FoundRelease { tree, reads, plan: at });
-                    } else if from_chart && kind == Some("Kustomization") {
-                        let (tree, reads) = detach(tree, reads);
+                    }
+                    Found::Entry(tree, reads) => {
                         self.found_entries.push(FoundRelease { tree, reads, plan: at });
-                    } else if from_chart && kind == Some("GitRepository") {
-                        let text = |p: &[&str]| tree.at(p).and_then(Tree::as_str).unwrap_or("");
-                        let key = (
-                            text(&["metadata", "namespace"]).to_string(),
-                            text(&["metadata", "name"]).to_string(),
-                        );
-                        self.chart_git.insert(key, text(&["spec", "url"]).to_string());
+                    }
+                    Found::GitRepository(key, url) => {
+                        self.chart_git.insert(key, url);
                     }
                 }
             }
@@ -1260,7 +1272,28 @@ impl Units<'_, '_> {
     /// Moves what plan `k` built into the rendering: its objects (one per cluster's identical
     /// copies), the files it reached, what it deleted, or its failure.
     fn settle(&mut self, k: usize) {
-        let Some(outcome) = self.outcomes.get_mut(k).and_then(Option::take) else { return };
+        if let Some(taken) = self.take(k) {
+            let prepared = prepare(taken, self.shared.files);
+            self.place(prepared);
+        }
+    }
+
+    /// [`Units::settle`] for many plans: their objects are made in parallel, then placed in
+    /// order.
+    fn settle_all(&mut self, plans: impl Iterator<Item = usize>) {
+        let taken: Vec<Taken> = plans.filter_map(|k| self.take(k)).collect();
+        let files = self.shared.files;
+        let prepared: Vec<Prepared> =
+            in_pool(self.pool, || taken.into_par_iter().map(|t| prepare(t, files)).collect());
+        for p in prepared {
+            self.place(p);
+        }
+    }
+
+    /// What plan `k` built, with its files numbered in the rendering; its failure is recorded
+    /// instead (`None`).
+    fn take(&mut self, k: usize) -> Option<Taken> {
+        let outcome = self.outcomes.get_mut(k).and_then(Option::take)?;
         let plan = &self.plans[k];
         let unit = Arc::new(Unit {
             name: plan.name.as_str().into(),
@@ -1277,7 +1310,7 @@ impl Units<'_, '_> {
                 if plan.chart
                     && e.message.starts_with(crate::render::helm::chart::MISSING_DEPENDENCIES) =>
             {
-                return;
+                return None;
             }
             // A release whose chart is not here (a chart repository's, not in the cache), or
             // whose chart's dependencies were not fetched: listed as not rendered.
@@ -1287,7 +1320,7 @@ impl Units<'_, '_> {
                 if !rendered.unrendered_releases.contains(&line) {
                     rendered.unrendered_releases.push(line);
                 }
-                return;
+                return None;
             }
             // A release, or an Argo CD Application, whose chart's dependencies were not
             // fetched.
@@ -1298,7 +1331,7 @@ impl Units<'_, '_> {
                 if plan.release.is_none() {
                     rendered.charts.push((self.show)(&plan.dir));
                 }
-                return;
+                return None;
             }
             Err(e) => {
                 // One error per cause: a base that many overlays include fails each of them.
@@ -1310,7 +1343,7 @@ impl Units<'_, '_> {
                     self.failures.insert(key, (rendered.problems.len(), 0));
                     rendered.problems.push(first);
                 }
-                return;
+                return None;
             }
         };
         let numbers: Vec<usize> = reads
@@ -1322,6 +1355,14 @@ impl Units<'_, '_> {
         for i in reads.iter().filter(|r| r.built).filter_map(|r| r.loaded) {
             rendered.reached[i] = true;
         }
+        let deployer = plan.target.or(plan.synthetic.as_ref().map(|(i, _)| *i)).or(plan.deployer);
+        Some(Taken { k, unit, objects, reads, numbers, deleted, deployer })
+    }
+
+    /// Places what [`prepare`] made of a plan's build: each object once for the clusters that
+    /// receive it alike, and what the build deleted.
+    fn place(&mut self, Prepared { k, unit, objects, deleted }: Prepared) {
+        let rendered = &mut self.rendered;
         let (targets, synthetic) = (self.shared.targets, &self.synthetic);
         let target_at =
             |i: usize| targets.get(i).or_else(|| synthetic.get(i - targets.len()).map(|t| &**t));
@@ -1332,18 +1373,12 @@ impl Units<'_, '_> {
                 }
                 _ => a == b,
             };
-        let deployer = plan.target.or(plan.synthetic.as_ref().map(|(i, _)| *i)).or(plan.deployer);
-        for built in objects {
-            let object = object(built, &reads, &numbers, files, &unit, deployer);
+        for object in objects {
             let at = self.objects.add(&mut rendered.objects, object, &same_deployer);
             self.settled[k].0.push(at);
         }
-        let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
-        for d in deleted {
-            let cause = (number(d.file), d.span);
-            let (root, _) = d.object.into_node();
+        for (root, cause, switch) in deleted {
             self.settled[k].1.push(rendered.deleted.len());
-            let switch = d.switch;
             rendered.deleted.push(Removed { root, unit: Arc::clone(&unit), cause, switch });
         }
     }
@@ -1424,11 +1459,8 @@ impl Units<'_, '_> {
             .sum();
         self.rendered.objects.reserve(pending);
         self.objects.reserve(pending);
-        for k in 0..self.plans.len() {
-            if !superseded.get(k).copied().unwrap_or(false) {
-                self.settle(k);
-            }
-        }
+        let live = (0..self.plans.len()).filter(|&k| !superseded.get(k).copied().unwrap_or(false));
+        self.settle_all(live.collect::<Vec<_>>().into_iter());
         for &(at, more) in self.failures.values() {
             if more > 0 {
                 let s = if more == 1 { "" } else { "s" };
@@ -1556,6 +1588,94 @@ fn detach(tree: &Tree, reads: &[Read]) -> (Tree, Vec<Read>) {
     renumber(&mut tree, &mut used);
     let reads: Vec<Read> = used.iter().filter_map(|&n| reads.get(n as usize).cloned()).collect();
     (tree, reads)
+}
+
+/// A plan's build taken for [`Units::settle`]: its objects still as built.
+struct Taken {
+    k: usize,
+    unit: Arc<Unit>,
+    objects: Vec<Built>,
+    reads: Vec<Read>,
+    /// The rendering's number of each file the build read.
+    numbers: Vec<usize>,
+    deleted: Vec<Deleted>,
+    deployer: Option<usize>,
+}
+
+/// A plan's objects made for the rendering, and what it deleted (root, cause, switch).
+struct Prepared {
+    k: usize,
+    unit: Arc<Unit>,
+    /// With their [`super::rendered::identity`].
+    objects: Vec<(super::rendered::RenderedObject, u64)>,
+    deleted: Vec<(Node, (usize, Span), bool)>,
+}
+
+/// Makes the rendering's objects of a taken build (on any thread).
+fn prepare(taken: Taken, files: &[LoadedFile]) -> Prepared {
+    let Taken { k, unit, objects, reads, numbers, deleted, deployer } = taken;
+    let objects = objects
+        .into_iter()
+        .map(|b| object(b, &reads, &numbers, files, &unit, deployer))
+        .map(|o| {
+            let id = super::rendered::identity(&o.root);
+            (o, id)
+        })
+        .collect();
+    let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
+    let deleted = deleted
+        .into_iter()
+        .map(|d| (d.object.into_node().0, (number(d.file), d.span), d.switch))
+        .collect();
+    Prepared { k, unit, objects, deleted }
+}
+
+/// A release a unit rendered, as JSON, with the label of the target that deploys it.
+fn release_key(plans: &[Arc<Plan>], shared: &Shared<'_>, found: &FoundRelease) -> String {
+    let by = &plans[found.plan];
+    let owner = by.target.or(by.deployer).map(|t| shared.targets[t].owner.label.as_str());
+    format!("{}\u{1f}{}", found.tree.to_json(), owner.unwrap_or(""))
+}
+
+/// What a unit rendered that a later round takes up (see [`found`]).
+enum Found {
+    /// An Argo CD Application a chart (or an app of apps) rendered.
+    App(Tree, Vec<Read>),
+    /// A HelmRelease.
+    Release(Tree, Vec<Read>),
+    /// A Flux Kustomization a chart rendered.
+    Entry(Tree, Vec<Read>),
+    /// A GitRepository a chart rendered: (namespace, name) and its URL.
+    GitRepository((String, String), String),
+}
+
+/// What of `tree`, rendered by `plan`, a later round takes up, detached from the build's
+/// reads.
+fn found(tree: &Tree, reads: &[Read], plan: &Plan, shared: &Shared<'_>) -> Option<Found> {
+    let from_chart = plan.release.is_some();
+    let chart = from_chart || plan.chart;
+    // An Application an app of apps rendered renders Applications in turn (a Helm source of
+    // Applications); those written in the tree are entries already.
+    let from_app = plan.is_rendered_app();
+    let kind = tree.get("kind").and_then(Tree::as_str);
+    if is_argo_application(tree)
+        && (chart || from_app && defined_target(tree, reads, shared).is_none())
+    {
+        let (tree, reads) = detach(tree, reads);
+        Some(Found::App(tree, reads))
+    } else if is_release_tree(tree) {
+        let (tree, reads) = detach(tree, reads);
+        Some(Found::Release(tree, reads))
+    } else if from_chart && kind == Some("Kustomization") {
+        let (tree, reads) = detach(tree, reads);
+        Some(Found::Entry(tree, reads))
+    } else if from_chart && kind == Some("GitRepository") {
+        let text = |p: &[&str]| tree.at(p).and_then(Tree::as_str).unwrap_or("").to_string();
+        let key = (text(&["metadata", "namespace"]), text(&["metadata", "name"]));
+        Some(Found::GitRepository(key, text(&["spec", "url"])))
+    } else {
+        None
+    }
 }
 
 fn is_release_tree(t: &Tree) -> bool {
