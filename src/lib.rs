@@ -338,15 +338,21 @@ fn all_skipped_warnings(
     cwd: &Path,
 ) -> Vec<String> {
     use load::skip::SkipReason;
+    use rayon::prelude::*;
     let mut warnings = Vec::new();
     for root in roots {
         // Compared as bytes (the paths are normal): `Path::starts_with` walks components, and
         // a fleet has tens of thousands of files.
         let under =
             |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| load::discover::is_below(p, root));
-        let skipped: Vec<SkipReason> =
-            inventory.skipped_files.iter().filter(|f| under(&f.path)).map(|f| f.reason).collect();
-        let read = inventory.files.iter().filter(|f| under(&f.path)).count();
+        // In parallel: a fleet has tens of thousands of files.
+        let (skipped, read): (Vec<SkipReason>, usize) = rayon::join(
+            || {
+                let skipped = inventory.skipped_files.par_iter().filter(|f| under(&f.path));
+                skipped.map(|f| f.reason).collect()
+            },
+            || inventory.files.par_iter().filter(|f| under(&f.path)).count(),
+        );
         let charts = skipped.iter().filter(|&&r| r == SkipReason::HelmChart).count();
         if skipped.is_empty() || skipped.len() != read + charts {
             continue;

@@ -402,7 +402,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
         ..
     } = rendered;
     let written = written_documents(&rendered_objects);
-    let (per_file, taken): (Vec<FileObjects>, Vec<WrittenRoots>) = files
+    let (per_file, taken): (Vec<(FileObjects, Option<SkippedFile>)>, Vec<WrittenRoots>) = files
         .into_par_iter()
         .enumerate()
         .map(|(i, file)| {
@@ -419,25 +419,31 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
             if reached[i] {
                 objects.objects = Vec::new();
             }
-            (objects, taken)
+            // Its entry in the skipped files, made here in parallel too (a fleet's overlays
+            // skip thousands of kustomizations and patches).
+            let skipped = objects.skip.map(|reason| SkippedFile {
+                display: objects.source.display.clone(),
+                path: objects.source.path.clone(),
+                reason,
+            });
+            ((objects, skipped), taken)
         })
         .unzip();
     let written: HashMap<(usize, usize), Node> = taken.into_iter().flatten().collect();
     inv.objects.reserve_exact(
-        per_file.iter().map(|f| f.objects.len()).sum::<usize>() + rendered_objects.len(),
+        per_file.iter().map(|(f, _)| f.objects.len()).sum::<usize>() + rendered_objects.len(),
     );
     inv.deleted = deleted;
     inv.problems.extend(problems);
     inv.problems.extend(appset_problems);
     inv.problems.extend(argo_problem);
-    for FileObjects { source, objects, documents, skipped_documents, mut problems, skip } in
-        per_file
+    for (
+        FileObjects { source, objects, documents, skipped_documents, mut problems, .. },
+        skipped,
+    ) in per_file
     {
         inv.problems.append(&mut problems);
-        if let Some(reason) = skip {
-            let (display, path) = (source.display.clone(), source.path.clone());
-            inv.skipped_files.push(SkippedFile { display, path, reason });
-        }
+        inv.skipped_files.extend(skipped);
         inv.files.push(source);
         inv.documents += documents;
         inv.skipped += skipped_documents;
