@@ -716,13 +716,22 @@ impl Units<'_, '_> {
         let mut alike: Vec<(Plan, usize)> = Vec::new();
         let mut found = std::mem::take(&mut self.found);
         found.retain(|f| !superseded.get(f.plan).copied().unwrap_or(false));
-        // The release and who deploys it: the same release of two deployers is two. Written
-        // out in parallel (a fleet's tenants deploy a release each).
+        // The release and who deploys it (the same release of two deployers is two), and its
+        // chart (its source read, its directory looked up on disk): found in parallel, a
+        // fleet's tenants deploy a release each.
         let (plans, shared) = (&self.plans, self.shared);
-        let keys: Vec<String> = in_pool(self.pool, || {
-            found.par_iter().map(|f| release_key(plans, shared, f)).collect()
+        let keys: Vec<(String, PathBuf, super::releases::ChartAt)> = in_pool(self.pool, || {
+            found
+                .par_iter()
+                .map(|f| {
+                    let read = f.reads.get(f.tree.file as usize);
+                    let defined_in = read.and_then(|r| r.real.clone()).unwrap_or_default();
+                    let chart = shared.charts.locate(&f.tree, &defined_in, shared.roots);
+                    (release_key(plans, shared, f), defined_in, chart)
+                })
+                .collect()
         });
-        for (found, key) in found.into_iter().zip(keys) {
+        for (found, (key, defined_in, chart)) in found.into_iter().zip(keys) {
             let by = &self.plans[found.plan];
             let (cluster, root) = (by.cluster, by.root.clone());
             let deployer = by.target.or(by.deployer);
@@ -730,8 +739,6 @@ impl Units<'_, '_> {
                 continue;
             }
             let read = found.reads.get(found.tree.file as usize);
-            let defined_in = read.and_then(|r| r.real.clone()).unwrap_or_default();
-            let chart = self.shared.charts.locate(&found.tree, &defined_in, self.shared.roots);
             let entry = read.and_then(|r| Some((r.loaded?, chart_span(&found.tree))));
             let name = release_label(&found.tree, &(self.show)(&defined_in));
             let definition = ReleaseDef::Rendered(found.tree, found.reads);
