@@ -341,11 +341,10 @@ fn all_skipped_warnings(
     use rayon::prelude::*;
     let mut warnings = Vec::new();
     for root in roots {
-        // Compared as bytes (the paths are normal): `Path::starts_with` walks components, and
-        // a fleet has tens of thousands of files.
+        // A fleet has tens of thousands of files: counted in parallel, paths compared as bytes
+        // (`Path::starts_with` walks components).
         let under =
             |p: &Option<PathBuf>| p.as_deref().is_some_and(|p| load::discover::is_below(p, root));
-        // In parallel: a fleet has tens of thousands of files.
         let (skipped, read): (Vec<SkipReason>, usize) = rayon::join(
             || {
                 let skipped = inventory.skipped_files.par_iter().filter(|f| under(&f.path));

@@ -596,11 +596,6 @@ impl Units<'_, '_> {
         }
     }
 
-    /// A release a unit rendered, as JSON, with the label of the target that deploys it.
-    fn release_key(&self, found: &FoundRelease) -> String {
-        release_key(&self.plans, self.shared, found)
-    }
-
     /// An Application a unit rendered, by cluster and definition (what `apps_seen` holds).
     fn app_key(&self, found: &FoundRelease) -> (usize, String) {
         (self.plans[found.plan].cluster, found.tree.to_json().to_string())
@@ -611,7 +606,8 @@ impl Units<'_, '_> {
     fn too_deep_all(&mut self, superseded: &[bool]) {
         let live = |plan: usize| !superseded.get(plan).copied().unwrap_or(false);
         for found in std::mem::take(&mut self.found) {
-            let key = (self.plans[found.plan].cluster, self.release_key(&found));
+            let key =
+                (self.plans[found.plan].cluster, release_key(&self.plans, self.shared, &found));
             if live(found.plan) && !self.releases_seen.contains(&key) {
                 self.too_deep(&found, "HelmRelease");
             }
@@ -1142,7 +1138,6 @@ impl Units<'_, '_> {
                 })
                 .collect()
         });
-        drop(entries);
         let mut pending = Vec::new();
         for (t, cluster, spec, key, unit) in planned {
             st.instantiated[t] = true;
@@ -1287,8 +1282,8 @@ impl Units<'_, '_> {
 
     /// [`Units::settle`] for many plans: their objects are made in parallel, then placed in
     /// order.
-    fn settle_all(&mut self, plans: impl Iterator<Item = usize>) {
-        let taken: Vec<Taken> = plans.filter_map(|k| self.take(k)).collect();
+    fn settle_all(&mut self, plans: Vec<usize>) {
+        let taken: Vec<Taken> = plans.into_iter().filter_map(|k| self.take(k)).collect();
         let files = self.shared.files;
         let prepared: Vec<Prepared> =
             in_pool(self.pool, || taken.into_par_iter().map(|t| prepare(t, files)).collect());
@@ -1467,7 +1462,7 @@ impl Units<'_, '_> {
         self.rendered.objects.reserve(pending);
         self.objects.reserve(pending);
         let live = (0..self.plans.len()).filter(|&k| !superseded.get(k).copied().unwrap_or(false));
-        self.settle_all(live.collect::<Vec<_>>().into_iter());
+        self.settle_all(live.collect());
         for &(at, more) in self.failures.values() {
             if more > 0 {
                 let s = if more == 1 { "" } else { "s" };

@@ -173,7 +173,6 @@ fn set_path<S: AsRef<str>>(ctx: &mut Value, parts: &[S], value: Value) {
     }
 }
 
-/// The base context for a resource under an admission request.
 /// The variables of [`base`].
 pub(super) const BASE_KEYS: [&str; 4] =
     ["request", "serviceAccountName", "serviceAccountNamespace", "images"];
@@ -201,6 +200,7 @@ pub(super) fn adds_only(rule: &Value) -> bool {
     }
 }
 
+/// The base context for a resource under an admission request.
 pub(super) fn base(resource: &Value, request: &Request<'_>, adm: &Admission<'_>) -> Value {
     let (object, old) = match adm.operation {
         "DELETE" => (Value::Null, resource.clone()),

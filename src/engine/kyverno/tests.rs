@@ -512,12 +512,9 @@ fn pod_security_honours_the_version_of_the_standards() {
     }
 }
 
-#[test]
-fn rules_share_one_base_context_per_object_and_leave_it_as_built() {
-    // A context variable and a foreach binding of one policy, then a policy that reads the
-    // variable without defining it, then one that redefines a variable of the base itself.
-    let adds = policy(
-        r#"
+/// A context variable, a context that fails half-way (its first variable set) and a foreach
+/// binding (for the shared-context test).
+const SHARES_ADDS: &str = r#"
 apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: adds}
@@ -533,6 +530,18 @@ spec:
         conditions:
           any:
           - {key: "{{ pool }}", operator: Equals, value: blue}
+  - name: half
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: first
+      variable: {value: set}
+    - name: second
+      variable: {jmesPath: request.object.spec.nothing}
+    validate:
+      deny:
+        conditions:
+          any:
+          - {key: "{{ first }}", operator: Equals, value: set}
   - name: each
     match: {any: [{resources: {kinds: [Pod]}}]}
     validate:
@@ -542,10 +551,10 @@ spec:
           conditions:
             any:
             - {key: "{{ element.name }}", operator: Equals, value: bad}
-"#,
-    );
-    let reads = policy(
-        r#"
+"#;
+
+/// Reads `pool` without defining it.
+const SHARES_READS: &str = r#"
 apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: reads}
@@ -558,10 +567,10 @@ spec:
         conditions:
           any:
           - {key: "{{ pool }}", operator: Equals, value: blue}
-"#,
-    );
-    let redefines = policy(
-        r#"
+"#;
+
+/// Redefines `images.containers`, a variable of the base context.
+const SHARES_REDEFINES: &str = r#"
 apiVersion: kyverno.io/v1
 kind: ClusterPolicy
 metadata: {name: redefines}
@@ -577,8 +586,15 @@ spec:
         conditions:
           any:
           - {key: "{{ images.containers }}", operator: Equals, value: none}
-"#,
-    );
+"#;
+
+#[test]
+fn rules_share_one_base_context_per_object_and_leave_it_as_built() {
+    // One policy adds variables, the next reads one it does not define, the last redefines a
+    // variable of the base.
+    let adds = policy(SHARES_ADDS);
+    let reads = policy(SHARES_READS);
+    let redefines = policy(SHARES_REDEFINES);
     assert!(adds.rules.iter().all(|r| r.adds_only));
     assert!(!redefines.rules[0].adds_only, "it names `images`, a variable of the base");
     let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
@@ -596,18 +612,20 @@ spec:
         statuses,
         vec![
             ("pool", Status::Fail),
+            ("half", Status::Error),
             ("each", Status::Fail),
             ("pool", Status::Error),
             ("images", Status::Fail)
         ]
     );
-    assert!(alone[2].2.contains("Unknown key"), "{alone:?}");
+    assert!(alone[1].2.starts_with("failed to load context: Unknown key"), "{alone:?}");
+    assert!(alone[3].2.contains("Unknown key"), "{alone:?}");
 
     let shared = crate::engine::PolicyContext::default();
     let request = Request { shared_context: Some(&shared), ..Request::default() };
     assert_eq!(outcomes(&request), alone, "sharing the base changes no answer");
-    // What is left in the cell is the base as built: no `pool`, no `element`, and `images`
-    // as the object has them.
+    // What is left in the cell is the base as built: no `pool`, no `first`, no `element`, and
+    // `images` as the object has them.
     let pristine = crate::engine::PolicyContext::default();
     let only_base = Request { shared_context: Some(&pristine), ..Request::default() };
     assert_eq!(reads.evaluate(&pod, &only_base)[0].status, Status::Error);
