@@ -219,7 +219,7 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
         .collect();
     // Sorted by bytes: the files below `dir` are the ones starting with `dir/`, one range.
     let mut sorted_files: Vec<(&OsStr, usize)> = file_index.iter().map(|(&p, &i)| (p, i)).collect();
-    sorted_files.sort_unstable();
+    sorted_files.par_sort_unstable();
     let below = |dir: &Path| -> &[(&OsStr, usize)] {
         let mut prefix = dir.as_os_str().to_owned();
         prefix.push("/");

@@ -363,7 +363,7 @@ fn exact<T>(len: usize, items: impl Iterator<Item = T>) -> Box<[T]> {
 }
 
 /// A list index as text, without allocating.
-fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
+pub(crate) fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
     let mut at = buf.len();
     loop {
         at -= 1;

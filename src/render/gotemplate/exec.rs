@@ -684,7 +684,7 @@ impl Exec<'_> {
         let first = &cmd.args[0];
         match first {
             Arg::Field(pos, names) => {
-                self.field_chain((dot, dot.clone()), names, (cmd, last), (*pos, first))
+                self.field_chain((dot, dot.clone()), names, (&cmd.args[1..], last), (*pos, first))
             }
             Arg::Variable(pos, name, names) => {
                 let value = self.variable(*pos, name)?;
@@ -693,11 +693,11 @@ impl Exec<'_> {
                     self.note(&value);
                     return Ok(value);
                 }
-                self.field_chain((dot, value), names, (cmd, last), (*pos, first))
+                self.field_chain((dot, value), names, (&cmd.args[1..], last), (*pos, first))
             }
             Arg::Chain(pos, node, names) => {
                 let value = self.arg(dot, node)?;
-                self.field_chain((dot, value), names, (cmd, last), (*pos, first))
+                self.field_chain((dot, value), names, (&cmd.args[1..], last), (*pos, first))
             }
             Arg::Function(pos, name) => self.function(dot, (*pos, name), &cmd.args[1..], last),
             Arg::Pipe(_, pipe) => {
@@ -721,13 +721,13 @@ impl Exec<'_> {
             .ok_or_else(|| self.error(pos, &name, &format!("undefined variable: {name}")))
     }
 
-    /// `.A.B.C` from `receiver`; arguments (or a piped value) reach the last field only,
-    /// where they are an error (data has no methods).
+    /// `.A.B.C` from `receiver`; arguments (`more`: the command's after the chain, or a piped
+    /// value) reach the last field only, where they are an error (data has no methods).
     fn field_chain(
         &mut self,
         (dot, receiver): (&Value, Value),
         names: &[String],
-        (cmd, last): (&Command, Option<Value>),
+        (more, last): (&[Arg], Option<Value>),
         (pos, node): (usize, &Arg),
     ) -> Result<Value> {
         // A nil that starts a chain is Go's invalid value (nil data, a pipeline's nil result):
@@ -738,7 +738,7 @@ impl Exec<'_> {
         };
         for (i, name) in names.iter().enumerate() {
             let final_field = i + 1 == names.len();
-            let has_args = final_field && (cmd.args.len() > 1 || last.is_some());
+            let has_args = final_field && (!more.is_empty() || last.is_some());
             current = match current {
                 // Go's invalid value: its fields are invalid too.
                 None => None,
@@ -770,8 +770,8 @@ impl Exec<'_> {
                 }
                 Some(Value::Object(o)) => {
                     let found = if has_args {
-                        let mut args = Vec::with_capacity(cmd.args.len());
-                        for a in &cmd.args[1..] {
+                        let mut args = Vec::with_capacity(more.len() + 1);
+                        for a in more {
                             args.push(self.arg(dot, a)?);
                         }
                         args.extend(last.clone());
@@ -818,8 +818,7 @@ impl Exec<'_> {
             Arg::Number(_, Number::Float(f), _) => Value::Float(*f),
             Arg::String(_, s) => Value::string(s),
             Arg::Field(pos, names) => {
-                let cmd = Command { pos: *pos, args: vec![arg.clone()] };
-                self.field_chain((dot, dot.clone()), names, (&cmd, None), (*pos, arg))?
+                self.field_chain((dot, dot.clone()), names, (&[], None), (*pos, arg))?
             }
             Arg::Variable(pos, name, names) => {
                 let value = self.variable(*pos, name)?;
@@ -827,14 +826,12 @@ impl Exec<'_> {
                     self.note(&value);
                     value
                 } else {
-                    let cmd = Command { pos: *pos, args: vec![arg.clone()] };
-                    self.field_chain((dot, value), names, (&cmd, None), (*pos, arg))?
+                    self.field_chain((dot, value), names, (&[], None), (*pos, arg))?
                 }
             }
             Arg::Chain(pos, node, names) => {
                 let value = self.arg(dot, node)?;
-                let cmd = Command { pos: *pos, args: vec![arg.clone()] };
-                self.field_chain((dot, value), names, (&cmd, None), (*pos, arg))?
+                self.field_chain((dot, value), names, (&[], None), (*pos, arg))?
             }
             Arg::Pipe(_, pipe) => self.pipeline(dot, pipe)?,
             Arg::Function(pos, name) => self.function(dot, (*pos, name), &[], None)?,

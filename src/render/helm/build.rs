@@ -179,7 +179,7 @@ pub fn tree_places(t: &Tree, prefix: &str, out: &mut Places, depth: usize) {
         }
         TValue::Seq(items) => {
             for (i, item) in items.iter().enumerate() {
-                let path = join(prefix, &i.to_string());
+                let path = join_index(prefix, i);
                 out.insert(path.clone(), (item.file, item.span, item.span));
                 tree_places(item, &path, out, depth + 1);
             }
@@ -222,7 +222,7 @@ fn whole_places(v: &Value, prefix: &str, at: Place, out: &mut Places, depth: usi
         }
         Value::List(items) => {
             for (i, v) in items.iter().enumerate() {
-                put(join(prefix, &i.to_string()), v);
+                put(join_index(prefix, i), v);
             }
         }
         _ => {}
@@ -230,11 +230,20 @@ fn whole_places(v: &Value, prefix: &str, at: Place, out: &mut Places, depth: usi
 }
 
 fn join(prefix: &str, key: &str) -> String {
-    if prefix.is_empty() {
-        key.to_string()
-    } else {
-        format!("{prefix}\u{1f}{key}")
+    // Written out by hand: paths are joined for each value of every release (with `format!`,
+    // 3% of the instructions of rendering 200 releases of a tenant chart).
+    let mut path = String::with_capacity(prefix.len() + 1 + key.len());
+    if !prefix.is_empty() {
+        path.push_str(prefix);
+        path.push('\u{1f}');
     }
+    path.push_str(key);
+    path
+}
+
+/// [`join`] of a list index.
+fn join_index(prefix: &str, index: usize) -> String {
+    join(prefix, crate::render::tree::itoa(index, &mut [0; 20]))
 }
 
 /// The maps and texts of a release's values by the address of their storage: each one's path
@@ -258,7 +267,7 @@ fn value_maps(v: &Value, path: &str, out: &mut ValueMaps, depth: usize) {
         }
         Value::List(items) => {
             for (i, v) in items.iter().enumerate() {
-                value_maps(v, &join(path, &i.to_string()), out, depth + 1);
+                value_maps(v, &join_index(path, i), out, depth + 1);
             }
         }
         _ => {}
@@ -439,7 +448,7 @@ fn find(
         }
         Value::List(items) => {
             for (i, item) in items.iter().enumerate() {
-                visit(None, &|| join(path, &i.to_string()), item);
+                visit(None, &|| join_index(path, i), item);
             }
         }
         _ => {}

@@ -64,10 +64,12 @@ thread_local! {
 
 /// [`load`], once per thread for each `run` (a number the caller gives each run over the
 /// files, so that a later run sees files changed since). Each call gets its own copy of the
-/// values (templates may change them).
+/// chart; the default values in it are shared, as they are only read: coalescing copies what
+/// it takes from them, and templates see (and may change) that copy.
 pub fn load_kept(dir: &Path, run: u64) -> Result<Chart, String> {
     let key = (run, dir.to_path_buf());
-    let kept = KEPT.with_borrow(|kept| kept.iter().find(|(k, _)| *k == key).map(|(_, c)| fresh(c)));
+    let kept =
+        KEPT.with_borrow(|kept| kept.iter().find(|(k, _)| *k == key).map(|(_, c)| c.clone()));
     if let Some(chart) = kept {
         return Ok(chart);
     }
@@ -75,22 +77,10 @@ pub fn load_kept(dir: &Path, run: u64) -> Result<Chart, String> {
     KEPT.with_borrow_mut(|kept| {
         kept.retain(|((r, _), _)| *r == run);
         if kept.len() < MAX_KEPT {
-            kept.push((key, fresh(&chart)));
+            kept.push((key, chart.clone()));
         }
     });
     Ok(chart)
-}
-
-/// A copy of a chart whose values (and its subcharts') share nothing with the original's maps.
-fn fresh(chart: &Chart) -> Chart {
-    Chart {
-        metadata: chart.metadata.clone(),
-        templates: chart.templates.clone(),
-        files: chart.files.clone(),
-        values: super::engine::deep_copy(&chart.values),
-        dependencies: chart.dependencies.iter().map(fresh).collect(),
-        schema: chart.schema.clone(),
-    }
 }
 
 /// A chart's files by path from the chart's directory.
@@ -373,8 +363,11 @@ pub fn process(mut chart: Chart, user: &Value) -> Result<(Chart, Value), String>
     }
     resolve(&mut chart, 0);
     let values = coalesce(&chart, user);
+    let charts = chart.count();
     prune(&mut chart, &values, &values, 0);
-    let values = coalesce(&chart, user);
+    // Coalesced again over the charts that stay, unless every chart stays (a chart without
+    // dependencies: a thousand releases of a tenant chart coalesce once each).
+    let values = if chart.count() == charts { values } else { coalesce(&chart, user) };
     import_values(&chart, &values, 0);
     Ok((chart, values))
 }
@@ -562,4 +555,36 @@ pub fn set_value_to(values: &Value, path: &str, value: Value) -> Result<Value, S
         }
     }
     Ok(merge_values(values, &nested))
+}
+
+#[cfg(test)]
+mod tests {
+    /// The releases of a chart kept loaded share its default values: what one release's
+    /// templates change of its values (sprig's `set`) is its own copy, never the next
+    /// release's defaults.
+    #[test]
+    fn a_kept_chart_keeps_its_defaults_when_a_release_changes_its_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let template = "before: {{ .Values.image.tag }} {{ .Values.added | default \"none\" }} \
+                        {{ len .Values.image.pull }}\n\
+                        {{- $_ := set .Values.image \"tag\" \"changed\" }}\
+                        {{- $_ := set .Values \"added\" \"yes\" }}\
+                        {{- $_ := set .Values.image \"pull\" (append .Values.image.pull \"Never\") }}\n";
+        crate::render::kustomize::tests::write(
+            dir.path(),
+            &[
+                ("Chart.yaml", "apiVersion: v2\nname: kept\nversion: 0.1.0\n"),
+                ("values.yaml", "image:\n  tag: \"1.0\"\n  pull: [Always]\n"),
+                ("templates/t.yaml", template),
+            ],
+        );
+        let run = u64::MAX - 7;
+        for _ in 0..3 {
+            let chart = super::load_kept(dir.path(), run).unwrap();
+            let options = super::super::template::Options::default();
+            let (_, _, rendered) = super::super::template::release(chart, &options).unwrap();
+            let text = &rendered["kept/templates/t.yaml"].text;
+            assert_eq!(text.trim(), "before: 1.0 none 1");
+        }
+    }
 }

@@ -120,11 +120,11 @@ fn register_shaping(f: &mut Funcs) {
     });
     f.insert("indent", |_, a| {
         arity(a, 2, "indent")?;
-        Ok(s(&indent(int(&a[0])?, text(&a[1])?)))
+        Ok(s(&indent(int(&a[0])?, text(&a[1])?, "")))
     });
     f.insert("nindent", |_, a| {
         arity(a, 2, "nindent")?;
-        Ok(s(&format!("\n{}", indent(int(&a[0])?, text(&a[1])?))))
+        Ok(s(&indent(int(&a[0])?, text(&a[1])?, "\n")))
     });
     f.insert("replace", |_, a| {
         arity(a, 3, "replace")?;
@@ -391,9 +391,22 @@ fn quoted(args: &[Value], quote: char) -> String {
     parts.join(" ")
 }
 
-fn indent(spaces: i64, x: &str) -> String {
+/// `x` with `spaces` spaces before each line, after `lead` (`nindent`'s newline).
+fn indent(spaces: i64, x: &str, lead: &str) -> String {
     let pad = " ".repeat(usize::try_from(spaces).unwrap_or(0).min(MAX_TEXT));
-    format!("{pad}{}", x.replace('\n', &format!("\n{pad}")))
+    // Written line by line into one string: charts indent every `toYaml` they print.
+    let lines = memchr::memchr_iter(b'\n', x.as_bytes()).count() + 1;
+    let size = pad.len().saturating_mul(lines).saturating_add(lead.len() + x.len());
+    let mut out = String::with_capacity(size.min(MAX_TEXT));
+    out.push_str(lead);
+    for (i, line) in x.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&pad);
+        out.push_str(line);
+    }
+    out
 }
 
 /// `split`'s result: a map of `_0`, `_1`, … to the parts.
@@ -404,4 +417,21 @@ fn indexed(parts: Vec<String>) -> Value {
 fn path_fn(args: &[Value], name: &str, f: fn(&str) -> String) -> Result<Value> {
     arity(args, 1, name)?;
     Ok(s(&f(text(&args[0])?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::indent;
+
+    #[test]
+    fn indent_pads_every_line_as_sprig_does() {
+        // sprig: `pad + strings.Replace(v, "\n", "\n"+pad, -1)`; nindent puts "\n" first.
+        assert_eq!(indent(2, "a\nb", ""), "  a\n  b");
+        assert_eq!(indent(2, "a\n", ""), "  a\n  ");
+        assert_eq!(indent(3, "", ""), "   ");
+        assert_eq!(indent(0, "a\n\nb", ""), "a\n\nb");
+        assert_eq!(indent(-4, "a\nb", ""), "a\nb");
+        assert_eq!(indent(1, "x\ny", "\n"), "\n x\n y");
+        assert_eq!(indent(2, "é\nü", ""), "  é\n  ü");
+    }
 }
