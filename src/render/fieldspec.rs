@@ -306,42 +306,47 @@ pub(super) fn apply_all(
     let chosen: Vec<&FieldSpec> =
         specs.iter().filter(|s| s.selects((group, version, kind))).collect();
     for spec in chosen {
-        let path = split(&spec.path);
+        // A leading `/` is dropped (`/` alone names the empty field: an error).
+        let path = spec.path.strip_prefix('/').unwrap_or(&spec.path);
         let create = if spec.create { create } else { Create::Never };
-        walk(t, &path, (create, at), set)
+        walk(t, Some(path), (create, at), set)
             .map_err(|m| format!("field spec `{}`: {m}", spec.path))?;
     }
     Ok(())
 }
 
-/// Splits a spec's path on `/`, `\/` escaping one (parts borrowed from `path` when nothing is
-/// escaped: specs are walked for every object).
-fn split(path: &str) -> Vec<Cow<'_, str>> {
-    let mut parts: Vec<Cow<'_, str>> = Vec::new();
-    for piece in path.split('/') {
-        match parts.last_mut() {
-            Some(last) if last.ends_with('\\') => {
-                let last = last.to_mut();
-                last.pop();
-                last.push('/');
-                last.push_str(piece);
-            }
-            _ => parts.push(Cow::Borrowed(piece)),
-        }
+/// The first part of a spec's path and what follows it (`None`: it was the last part): parts
+/// are split at `/`, `\/` escaping one. Borrowed from the path when nothing is escaped: specs
+/// are walked for every object, and splitting them into vectors was most of that work.
+fn next_part(path: &str) -> (Cow<'_, str>, Option<&str>) {
+    let Some(end) = path.find('/') else { return (Cow::Borrowed(path), None) };
+    if !path[..end].ends_with('\\') {
+        return (Cow::Borrowed(&path[..end]), Some(&path[end + 1..]));
     }
-    if parts.len() > 1 && parts[0].is_empty() {
-        parts.remove(0);
+    let mut part = path[..end].to_string();
+    let mut end = end;
+    while part.ends_with('\\') {
+        part.pop();
+        part.push('/');
+        let rest = &path[end + 1..];
+        let Some(next) = rest.find('/') else {
+            part.push_str(rest);
+            return (Cow::Owned(part), None);
+        };
+        part.push_str(&rest[..next]);
+        end += 1 + next;
     }
-    parts
+    (Cow::Owned(part), Some(&path[end + 1..]))
 }
 
 fn walk(
     t: &mut Tree,
-    path: &[Cow<'_, str>],
+    path: Option<&str>,
     (create, at): (Create, (u32, Span)),
     set: &mut Setter,
 ) -> Result<(), String> {
-    let Some((part, rest)) = path.split_first() else { return set(t) };
+    let Some(remaining) = path else { return set(t) };
+    let (part, rest) = next_part(remaining);
     match &mut t.value {
         TValue::Null => Ok(()),
         TValue::Seq(items) => {
@@ -350,7 +355,7 @@ fn walk(
             }
             Ok(())
         }
-        TValue::Map(_) => {
+        TValue::Map(fields) => {
             let (name, is_seq) = match part.strip_suffix("[]") {
                 Some(name) => (name, true),
                 None => (part.as_ref(), false),
@@ -359,28 +364,30 @@ fn walk(
                 return Err("cannot set or create an empty field name".into());
             }
             let making = !is_seq && create != Create::Never;
-            let fresh = || match (rest.is_empty(), create) {
+            let fresh = || match (rest.is_none(), create) {
                 (true, Create::Scalar) => TValue::Str("".into()),
                 _ => TValue::Map(Vec::new()),
             };
-            match t.get_mut(name) {
-                Some(field) => {
+            // Looked up once (specs are walked for every object).
+            let field = match fields.iter().position(|f| f.key == name) {
+                Some(i) => {
+                    let field = &mut fields[i].value;
                     if is_seq && field.value == TValue::Null {
                         // kustomize makes an empty `name[]` an empty list.
                         field.value = TValue::Seq(Vec::new());
                     } else if making && field.value == TValue::Null {
                         field.value = fresh();
                     }
+                    field
                 }
                 None if making => {
-                    t.set(name, Tree { file: at.0, span: at.1, value: fresh() });
+                    let made = Tree { file: at.0, span: at.1, value: fresh() };
+                    let Some(field) = t.set(name, made) else { return Ok(()) };
+                    field
                 }
                 None => return Ok(()),
-            }
-            match t.get_mut(name) {
-                Some(field) => walk(field, rest, (create, at), set),
-                None => Ok(()),
-            }
+            };
+            walk(field, rest, (create, at), set)
         }
         _ => Err("expected sequence or mapping node".into()),
     }
@@ -676,7 +683,57 @@ mod tests {
         let error = apply_all(&[through_scalar], &mut bare, (Create::Map, at), &mut |_| Ok(()))
             .unwrap_err();
         assert_eq!(error, "field spec `metadata/name/x`: expected sequence or mapping node");
-        assert_eq!(split(r"metadata/annotations/a\/b"), ["metadata", "annotations", "a/b"]);
+    }
+
+    /// The parts of a spec's path as walking takes them.
+    fn parts(path: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = Some(path.strip_prefix('/').unwrap_or(path));
+        while let Some(path) = rest {
+            let (part, next) = next_part(path);
+            out.push(part.into_owned());
+            rest = next;
+        }
+        out
+    }
+
+    /// A path is split at `/`, `\/` escaping one, and a leading `/` dropped, as kustomize's
+    /// `PathSplitter` and `FieldSpec` read it: the parts match the split written out plainly,
+    /// for every path of up to seven of `a`, `/` and `\`.
+    #[test]
+    fn spec_paths_split_at_slashes_and_escaped_slashes_stay() {
+        fn plain(path: &str) -> Vec<String> {
+            let mut parts: Vec<String> = Vec::new();
+            for piece in path.split('/') {
+                match parts.last_mut() {
+                    Some(last) if last.ends_with('\\') => {
+                        last.pop();
+                        last.push('/');
+                        last.push_str(piece);
+                    }
+                    _ => parts.push(piece.to_string()),
+                }
+            }
+            if parts.len() > 1 && parts[0].is_empty() {
+                parts.remove(0);
+            }
+            parts
+        }
+        assert_eq!(parts(r"metadata/annotations/a\/b"), ["metadata", "annotations", "a/b"]);
+        assert_eq!(parts("/spec/x"), ["spec", "x"]);
+        let mut paths = vec![String::new()];
+        for _ in 0..7 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| ['a', '/', '\\'].map(|c| format!("{p}{c}")))
+                .filter(|p| !paths.contains(p))
+                .collect();
+            paths.extend(longer);
+        }
+        assert!(paths.len() > 3000);
+        for path in &paths {
+            assert_eq!(parts(path), plain(path), "{path:?}");
+        }
     }
 
     /// A base's `configurations` reach the overlays that include it: a custom resource's field
