@@ -316,7 +316,9 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
     let rule_positions = root
         .get("rules")
         .and_then(Node::as_map)
-        .map(|entries| entries.iter().map(|e| (e.key.to_string(), e.key_span.start)).collect())
+        .map(|entries| {
+            entries.iter().map(|e| (e.key.as_str().to_owned(), e.key_span.start)).collect()
+        })
         .unwrap_or_default();
     Ok(LoadedConfig {
         config,

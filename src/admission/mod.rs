@@ -395,7 +395,7 @@ fn node_labels(node: Option<&crate::load::Node>) -> std::collections::BTreeMap<S
     node.and_then(crate::load::Node::as_map)
         .unwrap_or(&[])
         .iter()
-        .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+        .filter_map(|e| Some((e.key.as_str().to_owned(), e.value.as_str()?.to_string())))
         .collect()
 }
 

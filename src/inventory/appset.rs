@@ -287,7 +287,7 @@ fn clusters(generator: &Node, sources: &Sources<'_>) -> Result<Vec<Params>, Stri
         .and_then(Node::as_map)
         .unwrap_or(&[])
         .iter()
-        .filter_map(|e| Some((e.key.to_string(), scalar(&e.value)?)))
+        .filter_map(|e| Some((e.key.as_str().to_owned(), scalar(&e.value)?)))
         .collect();
     let mut known = (sources.clusters)();
     if selector.is_none() {
@@ -344,7 +344,7 @@ fn cluster_secrets(files: &[crate::load::LoadedFile]) -> Vec<Cluster> {
                 .and_then(Node::as_map)
                 .unwrap_or(&[])
                 .iter()
-                .filter_map(|e| Some((e.key.to_string(), scalar(&e.value)?)))
+                .filter_map(|e| Some((e.key.as_str().to_owned(), scalar(&e.value)?)))
                 .collect()
         };
         let (Some(name), Some(server)) = (field("name"), field("server")) else { continue };
@@ -363,7 +363,11 @@ fn cluster_secrets(files: &[crate::load::LoadedFile]) -> Vec<Cluster> {
 fn flatten(node: &Node, prefix: &str, out: &mut Params) {
     let Some(entries) = node.as_map() else { return };
     for e in entries {
-        let key = if prefix.is_empty() { e.key.to_string() } else { format!("{prefix}.{}", e.key) };
+        let key = if prefix.is_empty() {
+            e.key.as_str().to_owned()
+        } else {
+            format!("{prefix}.{}", e.key)
+        };
         if e.value.as_map().is_some() {
             flatten(&e.value, &key, out);
         } else if let Some(text) = scalar(&e.value) {

@@ -272,7 +272,7 @@ impl Inventory {
             .and_then(Node::as_map)
             .unwrap_or(&[])
             .iter()
-            .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+            .filter_map(|e| Some((e.key.as_str().to_owned(), e.value.as_str()?.to_string())))
             .collect()
     }
 
@@ -894,7 +894,7 @@ fn index(inv: &mut Inventory) {
             .push(i);
         for e in ns.root.at(&["metadata", "labels"]).and_then(Node::as_map).unwrap_or(&[]) {
             if let Some(v) = e.value.as_str() {
-                by_label.entry((e.key.to_string(), v.to_string())).or_default().push(i);
+                by_label.entry((e.key.as_str().to_owned(), v.to_string())).or_default().push(i);
             }
         }
     }

@@ -356,7 +356,7 @@ impl TenantIndex {
             .and_then(Node::as_map)
             .unwrap_or(&[])
             .iter()
-            .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+            .filter_map(|e| Some((e.key.as_str().to_owned(), e.value.as_str()?.to_string())))
             .collect();
         let hostnames = spec
             .at(&["ingressOptions", "allowedHostnames"])

@@ -157,7 +157,8 @@ impl Node {
         keys.iter().try_fold(self, |node, key| node.get(key))
     }
 
-    /// Converts to JSON, the form Kubernetes (and Kyverno) see.
+    /// Converts to JSON, the form Kubernetes (and Kyverno) see. Text is copied as `str` (an
+    /// `EcoString`'s `to_string` goes through the formatter: most of a conversion's work).
     #[must_use]
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
@@ -166,11 +167,11 @@ impl Node {
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-            Value::Str(s) => J::String(s.to_string()),
+            Value::Str(s) => J::String(s.as_str().to_owned()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => {
-                J::Object(entries.iter().map(|e| (e.key.to_string(), e.value.to_json())).collect())
-            }
+            Value::Map(entries) => J::Object(
+                entries.iter().map(|e| (e.key.as_str().to_owned(), e.value.to_json())).collect(),
+            ),
         }
     }
 

@@ -225,7 +225,7 @@ fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, T
                     return Err(k.error(Some(&f.value), format!("`{what}` values must be strings")))
                 }
             };
-            Ok((f.key.to_string(), value))
+            Ok((f.key.as_str().to_owned(), value))
         })
         .collect()
 }

@@ -205,7 +205,7 @@ pub(crate) fn data(
                 })?;
                 value.value = TValue::Str(decoded.into());
             }
-            out.push((f.key.to_string(), value));
+            out.push((f.key.as_str().to_owned(), value));
         }
     }
     Ok(out)

@@ -224,11 +224,11 @@ impl Tree {
             TValue::Bool(b) => J::Bool(*b),
             TValue::Int(i) => J::from(*i),
             TValue::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
-            TValue::Str(s) => J::String(s.to_string()),
+            TValue::Str(s) => J::String(s.as_str().to_owned()),
             TValue::Seq(items) => J::Array(items.iter().map(Tree::to_json).collect()),
-            TValue::Map(fields) => {
-                J::Object(fields.iter().map(|f| (f.key.to_string(), f.value.to_json())).collect())
-            }
+            TValue::Map(fields) => J::Object(
+                fields.iter().map(|f| (f.key.as_str().to_owned(), f.value.to_json())).collect(),
+            ),
         }
     }
 

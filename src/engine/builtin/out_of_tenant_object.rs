@@ -39,13 +39,14 @@ impl Rule for OutOfTenantObject {
     fn check_object(&self, cx: &Context<'_>, object: &Object, sink: &mut Sink) {
         let Some(deployer) = &object.deployed_by else { return };
         let Some(tenant) = cx.inventory.tenants.tenant_of(&deployer.namespace) else { return };
-        let by = format!("{} of tenant `{}`", deployer.label, tenant.name);
+        // Written only for a finding (the rule runs on every object a tenant deploys).
+        let by = || format!("{} of tenant `{}`", deployer.label, tenant.name);
         let flux_ns = &deployer.namespace;
         if object.cluster_scoped {
             sink.report(
                 object,
                 "/kind",
-                format!("{by} deploys the cluster-scoped {} `{}`: tenants may only create objects in their namespaces", object.kind, object.name),
+                format!("{} deploys the cluster-scoped {} `{}`: tenants may only create objects in their namespaces", by(), object.kind, object.name),
             );
             return;
         }
@@ -60,8 +61,10 @@ impl Rule for OutOfTenantObject {
                 object,
                 pointer,
                 format!(
-                    "{by} deploys {} `{}` into namespace `{ns}`, which the tenant does not own",
-                    object.kind, object.name
+                    "{} deploys {} `{}` into namespace `{ns}`, which the tenant does not own",
+                    by(),
+                    object.kind,
+                    object.name
                 ),
             );
         }

@@ -173,7 +173,9 @@ pub fn parse_quantity(s: &str) -> Result<i128> {
         return Err(bad());
     }
     // value = mantissa / 10^scale * 2^bin * 10^dec
-    let mantissa_digits = format!("{whole}{fraction}");
+    let mut mantissa_digits = String::with_capacity(whole.len() + fraction.len());
+    mantissa_digits.push_str(whole);
+    mantissa_digits.push_str(fraction);
     let mantissa_digits = mantissa_digits.trim_start_matches('0');
     if mantissa_digits.len() > 30 {
         return Err(EvalError::Failed(format!("quantity(): `{s}` is too large or too precise")));

@@ -20,7 +20,7 @@ pub(super) fn annotations(root: &Node) -> BTreeMap<String, String> {
         .map(|entries| {
             entries
                 .iter()
-                .filter_map(|e| Some((e.key.to_string(), e.value.as_str()?.to_string())))
+                .filter_map(|e| Some((e.key.as_str().to_owned(), e.value.as_str()?.to_string())))
                 .collect()
         })
         .unwrap_or_default()
