@@ -697,9 +697,9 @@ mod tests {
         out
     }
 
-    /// A path is split at `/`, `\/` escaping one, and a leading `/` dropped, as kustomize's
-    /// `PathSplitter` and `FieldSpec` read it: the parts match the split written out plainly,
-    /// for every path of up to seven of `a`, `/` and `\`.
+    /// A path is split at `/` (`\/` escaping one) and a leading `/` dropped: walking takes the
+    /// parts the split written out plainly gives, for every path of up to seven of `a`, `/` and
+    /// `\`.
     #[test]
     fn spec_paths_split_at_slashes_and_escaped_slashes_stay() {
         fn plain(path: &str) -> Vec<String> {
