@@ -77,7 +77,13 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
         if options.unset_only && !current.is_empty() {
             continue;
         }
-        remember(t, node.file, node.span);
+        // An id the object keeps needs no record: lookups by earlier ids find it by its
+        // current one (overlays often repeat their base's namespace). ServiceAccounts are
+        // recorded anyway: whether one has a record decides if a binding's subject is
+        // ambiguous among them.
+        if current != ns || t.get("kind").and_then(Tree::as_str) == Some("ServiceAccount") {
+            remember(t, node.file, node.span);
+        }
         if let Some(meta) = t.map_at("metadata", node.file, node.span) {
             meta.set("namespace", Tree::string(ns, node.file, node.span));
         }

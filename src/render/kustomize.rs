@@ -1266,6 +1266,31 @@ mod kustomize_quirks {
         );
     }
 
+    /// An overlay that repeats its base's namespace records no earlier id for it (the object
+    /// keeps that id): patches still find the object by the name it had in the base, in that
+    /// namespace, after a prefix renamed it (as `kustomize build` does).
+    #[test]
+    fn patches_find_an_object_by_its_base_name_after_a_repeated_namespace_and_a_prefix() {
+        let disk = memory(&[
+            ("base/kustomization.yaml", "namespace: a\nresources: [cm.yaml]\n"),
+            ("base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\ndata:\n  k: v\n"),
+            ("mid/kustomization.yaml", "namespace: a\nnamePrefix: p-\nresources: [../base]\n"),
+            (
+                "top/kustomization.yaml",
+                "resources: [../mid]\npatches:\n- path: patch.yaml\n- target: {kind: ConfigMap, name: web, namespace: a}\n  patch: |-\n    - op: add\n      path: /data/y\n      value: \"2\"\n",
+            ),
+            (
+                "top/patch.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: a\ndata:\n  x: \"1\"\n",
+            ),
+        ]);
+        let out = build(&disk, Path::new("top")).unwrap();
+        assert_eq!(out.len(), 1);
+        let object = out[0].to_json();
+        assert_eq!(object["metadata"], json!({"name": "p-web", "namespace": "a"}));
+        assert_eq!(object["data"], json!({"k": "v", "x": "1", "y": "2"}));
+    }
+
     #[test]
     fn patches_after_a_deleting_patch_find_the_objects_that_moved_up() {
         let cm = |name: &str| {
