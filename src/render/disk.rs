@@ -19,6 +19,8 @@ pub struct Disk<'a> {
     root: PathBuf,
     /// The root with links resolved: nothing a build reads may resolve outside it.
     resolved_root: PathBuf,
+    /// The root is spelled as [`path_key`] leaves a path (paths below it are then too).
+    tidy_root: bool,
     /// Files held in memory instead (by path from `/`): tests and fuzzing.
     memory: Option<HashMap<PathBuf, String>>,
     /// Files the loader read, by absolute path.
@@ -69,31 +71,67 @@ impl<'a> LoadedFiles<'a> {
         self.get(path).is_some()
     }
 
-    /// Whether `real` (a path on disk) is a file: loaded, or a regular file on disk.
-    fn is_file(&self, real: &Path) -> bool {
-        self.contains(real) || remembered(&self.files_seen, real, Path::is_file)
+    /// Whether `real` (a path on disk, [`Spelled`]) is a file: loaded, or a regular file on
+    /// disk.
+    fn is_file(&self, real: &Spelled) -> bool {
+        let key = real.key();
+        self.by_path.contains_key(&*key)
+            || remembered(&self.files_seen, &real.path, &key, Path::is_file)
     }
 
     /// Whether `real` (a path on disk) is a directory, as the file system said when first
     /// asked in this run.
     #[must_use]
     pub fn is_dir(&self, real: &Path) -> bool {
-        !self.contains(real) && remembered(&self.dirs_seen, real, Path::is_dir)
+        self.is_dir_spelled(&Spelled::new(real.to_path_buf()))
+    }
+
+    fn is_dir_spelled(&self, real: &Spelled) -> bool {
+        let key = real.key();
+        !self.by_path.contains_key(&*key)
+            && remembered(&self.dirs_seen, &real.path, &key, Path::is_dir)
     }
 }
 
-/// What `ask` says of `path`, asked once per run.
+/// A path on disk, with whether it is spelled as [`path_key`] leaves a path (as those a
+/// [`Disk`] makes are: the tables are then read without looking the path over again).
+struct Spelled {
+    path: PathBuf,
+    tidy: bool,
+}
+
+impl Spelled {
+    fn new(path: PathBuf) -> Spelled {
+        Spelled { path, tidy: false }
+    }
+
+    /// The key of the path in the tables.
+    fn key(&self) -> std::borrow::Cow<'_, std::ffi::OsStr> {
+        if self.tidy {
+            std::borrow::Cow::Borrowed(self.path.as_os_str())
+        } else {
+            path_key(&self.path)
+        }
+    }
+
+    /// The path of `name` (one segment) in this directory, spelled as tidily.
+    fn join(&self, name: &str) -> Spelled {
+        Spelled { path: self.path.join(name), tidy: self.tidy }
+    }
+}
+
+/// What `ask` says of `path` (its table key `key`), asked once per run.
 fn remembered(
     seen: &std::sync::RwLock<foldhash::HashMap<std::ffi::OsString, bool>>,
     path: &Path,
+    key: &std::ffi::OsStr,
     ask: fn(&Path) -> bool,
 ) -> bool {
-    let key = path_key(path);
-    let known = seen.read().ok().and_then(|seen| seen.get(&*key).copied());
+    let known = seen.read().ok().and_then(|seen| seen.get(key).copied());
     known.unwrap_or_else(|| {
         let answer = ask(path);
         if let Ok(mut seen) = seen.write() {
-            seen.insert(key.into_owned(), answer);
+            seen.insert(key.to_owned(), answer);
         }
         answer
     })
@@ -104,6 +142,11 @@ impl<'a> FromIterator<(&'a Path, Loaded<'a>)> for LoadedFiles<'a> {
         let by_path = iter.into_iter().map(|(p, l)| (path_key(p), l));
         LoadedFiles { by_path: by_path.collect(), ..LoadedFiles::default() }
     }
+}
+
+/// Whether [`path_key`] leaves `path` as it is.
+fn is_tidy(path: &Path) -> bool {
+    matches!(path_key(path), std::borrow::Cow::Borrowed(_))
 }
 
 /// A path spelled as its components spell it: the path itself unless it has an empty or `.`
@@ -188,6 +231,7 @@ impl<'a> Disk<'a> {
         // Resolved once: every read checks that it stays below this.
         let resolved = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
         Disk {
+            tidy_root: is_tidy(&resolved),
             root: resolved.clone(),
             resolved_root: resolved,
             memory: None,
@@ -211,6 +255,7 @@ impl<'a> Disk<'a> {
         Disk {
             root: root.to_path_buf(),
             resolved_root: resolved_root.to_path_buf(),
+            tidy_root: is_tidy(root),
             memory: None,
             loaded: Some(loaded),
             files: std::cell::RefCell::new(Vec::new()),
@@ -227,6 +272,7 @@ impl<'a> Disk<'a> {
         Disk {
             root: PathBuf::from("/"),
             resolved_root: PathBuf::from("/"),
+            tidy_root: true,
             memory: Some(memory.collect()),
             loaded: None,
             files: std::cell::RefCell::new(Vec::new()),
@@ -283,6 +329,12 @@ impl<'a> Disk<'a> {
 
     /// Where a build path is on disk. A path that climbs above the root (`..`) has none.
     pub(crate) fn real(&self, path: &Path) -> Option<PathBuf> {
+        self.spelled(path).map(|s| s.path)
+    }
+
+    /// [`Disk::real`], with whether the path is spelled tidily: a normal path below a tidy root
+    /// is (the root alone ends in `/`).
+    fn spelled(&self, path: &Path) -> Option<Spelled> {
         let path = crate::load::discover::normalized(path);
         // A normal path has no `..` (one normalised has those that climb above its start).
         if let std::borrow::Cow::Owned(path) = &path {
@@ -293,13 +345,14 @@ impl<'a> Disk<'a> {
         }
         // Joined as text when it is text (`Path::strip_prefix` walks components).
         let Some(text) = path.to_str() else {
-            return Some(self.root.join(path.strip_prefix("/").unwrap_or(&path)));
+            return Some(Spelled::new(self.root.join(path.strip_prefix("/").unwrap_or(&path))));
         };
         let relative = text.trim_start_matches('/');
         let mut real = PathBuf::with_capacity(self.root.as_os_str().len() + 1 + relative.len());
         real.push(&self.root);
         real.push(relative);
-        Some(real)
+        let tidy = self.tidy_root && !relative.is_empty();
+        Some(Spelled { path: real, tidy })
     }
 
     /// The text of a file the build reads. Refused: a path outside the root, a link that leads
@@ -343,29 +396,30 @@ impl<'a> Disk<'a> {
             return self.real(path).is_some()
                 && memory.keys().any(|p| p != &dir && p.starts_with(&dir));
         }
-        let Some(real) = self.real(path) else { return false };
+        let Some(real) = self.spelled(path) else { return false };
         // What the loader read answers without asking the file system (a fleet's overlays name
         // thousands of paths).
         if let Some(loaded) = self.loaded {
-            if loaded.contains(&real) {
+            if loaded.by_path.contains_key(&*real.key()) {
                 return false;
             }
-            if KUSTOMIZATION_FILES.iter().any(|k| loaded.contains(&real.join(k))) {
+            if KUSTOMIZATION_FILES.iter().any(|k| loaded.by_path.contains_key(&*real.join(k).key()))
+            {
                 return true;
             }
-            return loaded.is_dir(&real);
+            return loaded.is_dir_spelled(&real);
         }
-        real.is_dir()
+        real.path.is_dir()
     }
 
     pub(super) fn is_file(&self, path: &Path) -> bool {
         if let Some(memory) = &self.memory {
             return self.real(path).is_some() && memory.contains_key(&normalize(path));
         }
-        let Some(real) = self.real(path) else { return false };
+        let Some(real) = self.spelled(path) else { return false };
         match self.loaded {
             Some(loaded) => loaded.is_file(&real),
-            None => real.is_file(),
+            None => real.path.is_file(),
         }
     }
 
@@ -456,7 +510,7 @@ impl<'a> Disk<'a> {
     /// The file the loader read at a build path, if any.
     fn loaded(&self, path: &Path) -> Option<Loaded<'a>> {
         let loaded = self.loaded?;
-        loaded.get(&self.real(path)?).copied()
+        loaded.by_path.get(&*self.spelled(path)?.key()).copied()
     }
 
     /// Document `document` (0-based, empty documents counted) of a file that defines a
@@ -582,7 +636,7 @@ pub(super) fn show(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{path_key, Disk, Loaded, LoadedFiles};
+    use super::{is_tidy, path_key, Disk, Loaded, LoadedFiles};
     use std::path::{Path, PathBuf};
 
     #[test]
@@ -603,6 +657,38 @@ mod tests {
             let want = Path::new(std::ffi::OsStr::from_bytes(b"/repo/a/\xff.yaml"));
             assert_eq!(disk.real(odd).as_deref(), Some(want));
         }
+    }
+
+    /// A path a disk makes is said to be tidy only when it is ([`path_key`] leaves it): for
+    /// every build path of up to four segments of `a`, `.`, `..` and empty ones, below roots
+    /// tidy and not.
+    #[test]
+    fn paths_said_tidy_are_tidy() {
+        let segments = ["a", ".", "..", "", "a."];
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            let longer: Vec<String> = paths
+                .iter()
+                .flat_map(|p| segments.map(|s| format!("{p}/{s}")))
+                .filter(|p| !paths.contains(p))
+                .collect();
+            paths.extend(longer);
+        }
+        let memory = || Disk::in_memory(Vec::new(), crate::load::Limits::default());
+        let mut said_tidy = 0;
+        for root in ["/", "/repo", "/repo/", "/re/./po", "/re//po"] {
+            let disk =
+                Disk { root: PathBuf::from(root), tidy_root: is_tidy(Path::new(root)), ..memory() };
+            for path in paths.iter().map(String::as_str).chain(["a/b", "", "."]) {
+                let Some(spelled) = disk.spelled(Path::new(path)) else { continue };
+                if spelled.tidy {
+                    said_tidy += 1;
+                    assert!(is_tidy(&spelled.path), "{root} {path:?}: {:?}", spelled.path);
+                }
+                assert_eq!(spelled.key(), path_key(&spelled.path), "{root} {path:?}");
+            }
+        }
+        assert!(said_tidy > 100, "{said_tidy}");
     }
 
     #[test]
