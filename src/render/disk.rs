@@ -83,13 +83,12 @@ impl<'a> LoadedFiles<'a> {
     /// asked in this run.
     #[must_use]
     pub fn is_dir(&self, real: &Path) -> bool {
-        self.is_dir_spelled(&Spelled::new(real.to_path_buf()))
+        self.is_dir_keyed(real, &path_key(real))
     }
 
-    fn is_dir_spelled(&self, real: &Spelled) -> bool {
-        let key = real.key();
-        !self.by_path.contains_key(&*key)
-            && remembered(&self.dirs_seen, &real.path, &key, Path::is_dir)
+    /// [`LoadedFiles::is_dir`] of a path whose table key is known.
+    fn is_dir_keyed(&self, real: &Path, key: &std::ffi::OsStr) -> bool {
+        !self.by_path.contains_key(key) && remembered(&self.dirs_seen, real, key, Path::is_dir)
     }
 }
 
@@ -407,7 +406,7 @@ impl<'a> Disk<'a> {
             {
                 return true;
             }
-            return loaded.is_dir_spelled(&real);
+            return loaded.is_dir_keyed(&real.path, &real.key());
         }
         real.path.is_dir()
     }
@@ -665,14 +664,10 @@ mod tests {
     #[test]
     fn paths_said_tidy_are_tidy() {
         let segments = ["a", ".", "..", "", "a."];
-        let mut paths = vec![String::new()];
+        let (mut paths, mut longest) = (vec![String::new()], vec![String::new()]);
         for _ in 0..4 {
-            let longer: Vec<String> = paths
-                .iter()
-                .flat_map(|p| segments.map(|s| format!("{p}/{s}")))
-                .filter(|p| !paths.contains(p))
-                .collect();
-            paths.extend(longer);
+            longest = longest.iter().flat_map(|p| segments.map(|s| format!("{p}/{s}"))).collect();
+            paths.extend(longest.iter().cloned());
         }
         let memory = || Disk::in_memory(Vec::new(), crate::load::Limits::default());
         let mut said_tidy = 0;

@@ -52,6 +52,7 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     for t in out.iter_mut() {
         let (_, _, kind) = fieldspec::gvk(t);
         let binding = matches!(kind, "RoleBinding" | "ClusterRoleBinding");
+        let service_account = kind == "ServiceAccount";
         let v1 = t.get("apiVersion").and_then(Tree::as_str) == Some("v1");
         if binding {
             binding_subjects(t, options.subjects, &set);
@@ -81,7 +82,7 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
         // current one (overlays often repeat their base's namespace). ServiceAccounts are
         // recorded anyway: whether one has a record decides if a binding's subject is
         // ambiguous among them.
-        if current != ns || t.get("kind").and_then(Tree::as_str) == Some("ServiceAccount") {
+        if current != ns || service_account {
             remember(t, node.file, node.span);
         }
         if let Some(meta) = t.map_at("metadata", node.file, node.span) {

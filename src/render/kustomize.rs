@@ -154,11 +154,7 @@ fn build_with(
             });
         }
     }
-    if !builder.vars.is_empty() {
-        // Where vars go (many specs, made on demand: most builds declare no var).
-        let specs = specs.of("varReference");
-        super::vars::resolve(&mut out, &builder.vars, &specs, &show(&dir))?;
-    }
+    super::vars::resolve(&mut out, &builder.vars, &specs, &show(&dir))?;
     // Objects marked as local configuration (a replacement's source, a kpt file) are not output.
     out.retain(|t| {
         t.at(&["metadata", "annotations", "config.kubernetes.io/local-config"])

@@ -7,7 +7,7 @@
 //! everywhere. A substituted field points at the field that supplied the value.
 
 use super::disk::{BuildError, Result};
-use super::fieldspec::{self, Create, FieldSpec};
+use super::fieldspec::{self, Create, Specs};
 use super::kustomize::{cluster_scoped, effective_namespace, identities, Kustomization};
 use super::tree::{TValue, Tree};
 use crate::kinds;
@@ -101,17 +101,14 @@ fn mark(t: &mut Tree, name: &str, at: &Tree) {
 }
 
 /// Reads every var's value from the object it names and substitutes `$(NAME)` where the var
-/// reference field specs say. A var whose object or field is missing is an error at its
+/// reference field specs of `specs` say (made only when there are vars: most builds declare
+/// none, and the specs are many). A var whose object or field is missing is an error at its
 /// declaration.
-pub(super) fn resolve(
-    out: &mut [Tree],
-    vars: &[Var],
-    specs: &[FieldSpec],
-    top: &str,
-) -> Result<()> {
+pub(super) fn resolve(out: &mut [Tree], vars: &[Var], specs: &Specs, top: &str) -> Result<()> {
     if vars.is_empty() {
         return Ok(());
     }
+    let specs = specs.of("varReference");
     let mut values: Vec<(String, Tree)> = Vec::new();
     for var in vars {
         let error =
@@ -136,7 +133,7 @@ pub(super) fn resolve(
         values.push((var.name.clone(), value.clone()));
     }
     for t in out.iter_mut() {
-        fieldspec::apply_all(specs, t, (Create::Never, (t.file, Span::default())), &mut |f| {
+        fieldspec::apply_all(&specs, t, (Create::Never, (t.file, Span::default())), &mut |f| {
             substitute_in(f, &values)
         })
         .map_err(|message| BuildError { file: top.to_string(), line: None, message })?;
