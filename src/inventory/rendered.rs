@@ -198,6 +198,14 @@ impl Built {
         Built { node: Some(node), origins, file, span }
     }
 
+    /// An object placed without a tree (a release's chart's).
+    #[must_use]
+    pub(crate) fn placed(placed: crate::render::tree::Placed) -> Built {
+        let (file, span) = (placed.file(), placed.node.span);
+        let (node, origins) = placed.into_node();
+        Built { node: Some(node), origins, file, span }
+    }
+
     /// An object the build left exactly as document `written` of a loaded file has it.
     #[must_use]
     pub(crate) fn written(tree: &Tree) -> Built {

@@ -23,7 +23,7 @@ use super::rendered::{
 use crate::load::source::Span;
 use crate::load::{LoadedFile, Node};
 use crate::render::kustomize::{BuildError, Deleted, Disk, Loaded, LoadedFiles, Read};
-use crate::render::tree::Tree;
+use crate::render::tree::{Placed, Tree};
 
 /// Runs so far in this process (what builds keep is a run's own).
 static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -1868,13 +1868,13 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
     let disk = Disk::with_loaded((&plan.root, resolved), &shared.loaded, shared.limits);
     let inside = |p: &Path| Path::new("/").join(p.strip_prefix(&plan.root).unwrap_or(p));
     let dir = inside(&plan.dir);
-    let objects = crate::panic::catch(|| {
+    let made = crate::panic::catch(|| {
         if let Some(release) = &plan.release {
             return build_release(&disk, release, shared, &inside);
         }
         if plan.chart {
             let files: Vec<PathBuf> = plan.value_set.iter().map(|f| inside(f)).collect();
-            return crate::render::helm::build::build(&disk, &dir, &files);
+            return crate::render::helm::build::build(&disk, &dir, &files).map(Made::Trees);
         }
         let synthetic = plan.synthetic.as_ref().map(|(_, t)| &**t);
         let Some(target) = plan.target.map(|t| &shared.targets[t]).or(synthetic) else {
@@ -1884,7 +1884,8 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
                 crate::render::kustomize::Restrictor::RootOnly
             };
             let input = crate::render::order::Order::Input;
-            return crate::render::kustomize::build_ordered(&disk, &dir, &input, restrictor);
+            return crate::render::kustomize::build_ordered(&disk, &dir, &input, restrictor)
+                .map(Made::Trees);
         };
         let entry = if let Some((tree, reads)) = &plan.rendered {
             // The rendering build's files first, so that the tree's numbers hold.
@@ -1899,9 +1900,9 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
             }
         };
         if target.flux {
-            crate::render::flux::build(&disk, &entry, &dir, &shared.sources)
+            crate::render::flux::build(&disk, &entry, &dir, &shared.sources).map(Made::Trees)
         } else {
-            crate::render::argo::build(&disk, &entry, &dir, shared.argo)
+            crate::render::argo::build(&disk, &entry, &dir, shared.argo).map(Made::Trees)
         }
     })
     .unwrap_or_else(|message| {
@@ -1912,31 +1913,72 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         })
     })?;
     let (reads, deleted) = disk.into_parts();
-    // What a chart nothing deploys renders deploys nothing more here, but for the Argo CD
-    // Applications of an app of apps.
-    let entries = objects
-        .iter()
-        .filter(|t| !plan.chart || is_argo_application(t))
-        .filter(|t| {
-            matches!(t.get("kind").and_then(Tree::as_str), Some("Kustomization" | "Application"))
-                || is_release_tree(t)
-                || (plan.release.is_some()
-                    && t.get("kind").and_then(Tree::as_str) == Some("GitRepository"))
-        })
-        .cloned()
-        .collect();
-    let built =
-        objects
-            .into_iter()
-            .map(|t| {
-                if as_written(&t, &reads, shared.files) {
-                    Built::written(&t)
-                } else {
-                    Built::new(t)
-                }
-            })
-            .collect();
+    let (built, entries) = match made {
+        Made::Trees(objects) => {
+            let entries = objects
+                .iter()
+                .filter(|t| {
+                    let text = |k| t.get(k).and_then(Tree::as_str).unwrap_or("");
+                    deploys_more(plan, text("apiVersion"), text("kind"))
+                })
+                .cloned()
+                .collect();
+            let built = objects
+                .into_iter()
+                .map(|t| {
+                    if as_written(&t, &reads, shared.files) {
+                        Built::written(&t)
+                    } else {
+                        Built::new(t)
+                    }
+                })
+                .collect();
+            (built, entries)
+        }
+        Made::Placed(objects) => {
+            let entries = objects
+                .iter()
+                .filter(|p| {
+                    let text = |k| p.node.get(k).and_then(Node::as_str).unwrap_or("");
+                    deploys_more(plan, text("apiVersion"), text("kind"))
+                })
+                .map(Placed::to_tree)
+                .collect();
+            let built = objects
+                .into_iter()
+                .map(|p| {
+                    // Loaded as written only in a file a build reads as it is: checked on
+                    // the tree then (never so far: a chart's objects are in its templates).
+                    let loaded = reads.get(p.file() as usize).is_some_and(|r| r.loaded.is_some());
+                    if loaded && as_written(&p.to_tree(), &reads, shared.files) {
+                        Built { node: None, origins: Vec::new(), file: p.file(), span: p.node.span }
+                    } else {
+                        Built::placed(p)
+                    }
+                })
+                .collect();
+            (built, entries)
+        }
+    };
     Ok((built, entries, reads, deleted))
+}
+
+/// What a build made: trees, or (a HelmRelease's chart) objects placed without them.
+enum Made {
+    Trees(Vec<Tree>),
+    Placed(Vec<Placed>),
+}
+
+/// Whether an object a build made deploys more (and is planned as a unit): a Flux
+/// Kustomization, an Argo CD Application, a HelmRelease, or a release's GitRepository. What a
+/// chart nothing deploys renders deploys nothing more here, but for the Argo CD Applications of
+/// an app of apps.
+fn deploys_more(plan: &Plan, api: &str, kind: &str) -> bool {
+    let argo_application = kind == "Application" && api.starts_with("argoproj.io/");
+    (!plan.chart || argo_application)
+        && (matches!(kind, "Kustomization" | "Application")
+            || super::releases::is_release(api, kind)
+            || (plan.release.is_some() && kind == "GitRepository"))
 }
 
 /// Renders a HelmRelease's chart with the values helm-controller would pass.
@@ -1945,7 +1987,7 @@ fn build_release(
     release: &Release,
     shared: &Shared<'_>,
     inside: &dyn Fn(&Path) -> PathBuf,
-) -> std::result::Result<Vec<Tree>, BuildError> {
+) -> std::result::Result<Made, BuildError> {
     use super::releases::ChartAt;
     use crate::render::helm::release;
     let tree = match &release.definition {
@@ -1956,7 +1998,8 @@ fn build_release(
         ReleaseDef::Written(path, document) => disk.definition(&inside(path), *document)?,
         ReleaseDef::Argo(path, document, source) => {
             let app = disk.definition(&inside(path), *document)?;
-            return build_argo_chart(disk, &app, *source, &release.chart, shared.run);
+            return build_argo_chart(disk, &app, *source, &release.chart, shared.run)
+                .map(Made::Trees);
         }
     };
     let fail = |message: String| BuildError {
@@ -1985,7 +2028,7 @@ fn build_release(
     };
     let values = release::values(disk, &tree, &shared.sources, (chart_values, &mut origins))?;
     let kube = release::DEFAULT_KUBE_VERSION;
-    release::build(disk, &tree, (chart, &dir), (values, &origins), kube)
+    release::build(disk, &tree, (chart, &dir), (values, &origins), kube).map(Made::Placed)
 }
 
 /// Renders an Argo CD Application's chart of a chart repository, from the chart cache.

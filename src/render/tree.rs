@@ -72,6 +72,13 @@ impl Tree {
     /// The tree of a loaded node, every node from `file`.
     #[must_use]
     pub fn from_node(node: &Node, file: u32) -> Tree {
+        Tree::with_files(node, &mut || file)
+    }
+
+    /// The tree of a loaded node whose nodes' files `next` gives in pre-order (see
+    /// [`Placed::files`]).
+    fn with_files(node: &Node, next: &mut impl FnMut() -> u32) -> Tree {
+        let file = next();
         let value = match &node.value {
             Value::Null => TValue::Null,
             Value::Bool(b) => TValue::Bool(*b),
@@ -79,16 +86,16 @@ impl Tree {
             Value::Float(f) => TValue::Float(*f),
             Value::Str(s) => TValue::Str(s.clone()),
             Value::Seq(items) => {
-                TValue::Seq(items.iter().map(|n| Tree::from_node(n, file)).collect())
+                TValue::Seq(items.iter().map(|n| Tree::with_files(n, next)).collect())
             }
             Value::Map(entries) => TValue::Map(
                 entries
                     .iter()
                     .map(|e| Field {
                         key: e.key.clone(),
-                        key_file: file,
+                        key_file: next(),
                         key_span: e.key_span,
-                        value: Tree::from_node(&e.value, file),
+                        value: Tree::with_files(&e.value, next),
                     })
                     .collect(),
             ),
@@ -297,6 +304,9 @@ fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec
         TValue::Seq(items) => Value::Seq(exact(
             items.len(),
             items.into_iter().enumerate().map(|(i, t)| {
+                if !needs_pointer(t.file, &t.value, file) {
+                    return convert(t, file, pointer, origins);
+                }
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(itoa(i, &mut [0; 20]));
@@ -308,22 +318,15 @@ fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec
         TValue::Map(fields) => Value::Map(exact(
             fields.len(),
             fields.into_iter().map(|f| {
-                let len = pointer.len();
-                pointer.push('/');
-                if f.key.bytes().any(|b| b == b'~' || b == b'/') {
-                    for c in f.key.chars() {
-                        match c {
-                            '~' => pointer.push_str("~0"),
-                            '/' => pointer.push_str("~1"),
-                            c => pointer.push(c),
-                        }
-                    }
-                } else {
-                    pointer.push_str(&f.key);
-                }
                 // A key written in another file than its value (a patch replaced the value)
                 // is located at the value: `key: value` is found in the value's file.
                 let key_span = if f.value.file == f.key_file { f.key_span } else { f.value.span };
+                if !needs_pointer(f.value.file, &f.value.value, file) {
+                    let value = convert(f.value, file, pointer, origins);
+                    return Entry { key: f.key, key_span, value };
+                }
+                let len = pointer.len();
+                push_key(pointer, &f.key);
                 let value = convert(f.value, file, pointer, origins);
                 pointer.truncate(len);
                 Entry { key: f.key, key_span, value }
@@ -331,6 +334,179 @@ fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec
         )),
     };
     Node { span: tree.span, value }
+}
+
+/// Whether converting a node (from `file`, with `value`, below a node from `parent_file`) can
+/// need its pointer: it starts another file, or it has nodes below that may. A scalar of its
+/// parent's file (most nodes) needs none, and its key is not written out.
+fn needs_pointer(file: u32, value: &TValue, parent_file: u32) -> bool {
+    file != parent_file || matches!(value, TValue::Seq(_) | TValue::Map(_))
+}
+
+/// Adds `/key` to a JSON pointer, escaped.
+fn push_key(pointer: &mut String, key: &str) {
+    pointer.push('/');
+    if key.bytes().any(|b| b == b'~' || b == b'/') {
+        for c in key.chars() {
+            match c {
+                '~' => pointer.push_str("~0"),
+                '/' => pointer.push_str("~1"),
+                c => pointer.push(c),
+            }
+        }
+    } else {
+        pointer.push_str(key);
+    }
+}
+
+/// A loaded node with the file of each of its nodes beside it, in pre-order: the node's own,
+/// then for a list each item's nodes, for a mapping each entry's key and then its value's nodes.
+/// What a chart's output becomes once its spans point where each field came from: a tree
+/// without building one, or the node rules read without converting one back.
+#[derive(Clone, Debug)]
+pub struct Placed {
+    pub node: Node,
+    pub files: Vec<u32>,
+}
+
+impl Placed {
+    /// The file of the root node.
+    #[must_use]
+    pub fn file(&self) -> u32 {
+        self.files.first().copied().unwrap_or(0)
+    }
+
+    /// The tree with these files.
+    #[must_use]
+    pub fn to_tree(&self) -> Tree {
+        let mut files = self.files.iter().copied();
+        Tree::with_files(&self.node, &mut || files.next().unwrap_or(0))
+    }
+
+    /// The node rules read and where its source file changes from the root's, as
+    /// [`Tree::into_node`] gives them for [`Placed::to_tree`] (a key from another file than
+    /// its value is located at the value), without building either.
+    #[must_use]
+    pub fn into_node(self) -> (Node, Vec<Origin>) {
+        fn walk(
+            n: &mut Node,
+            (files, at): (&[u32], &mut usize),
+            parent_file: u32,
+            pointer: &mut String,
+            origins: &mut Vec<Origin>,
+        ) {
+            let file = files.get(*at).copied().unwrap_or(0);
+            *at += 1;
+            if file != parent_file {
+                origins.push(Origin { pointer: interned(pointer), file });
+            }
+            // Whether a node below (its file at the next place) can need its pointer, as
+            // [`needs_pointer`] says of a tree's.
+            let needs = |n: &Node, at: usize| {
+                files.get(at).is_some_and(|&f| f != file)
+                    || matches!(n.value, Value::Seq(_) | Value::Map(_))
+            };
+            match &mut n.value {
+                Value::Seq(items) => {
+                    for (i, item) in items.iter_mut().enumerate() {
+                        if !needs(item, *at) {
+                            *at += 1;
+                            continue;
+                        }
+                        let len = pointer.len();
+                        pointer.push('/');
+                        pointer.push_str(itoa(i, &mut [0; 20]));
+                        walk(item, (files, at), file, pointer, origins);
+                        pointer.truncate(len);
+                    }
+                }
+                Value::Map(entries) => {
+                    for e in entries.iter_mut() {
+                        let key_file = files.get(*at).copied().unwrap_or(0);
+                        *at += 1;
+                        if files.get(*at).is_some_and(|&value_file| value_file != key_file) {
+                            e.key_span = e.value.span;
+                        }
+                        if !needs(&e.value, *at) {
+                            *at += 1;
+                            continue;
+                        }
+                        let len = pointer.len();
+                        push_key(pointer, &e.key);
+                        walk(&mut e.value, (files, at), file, pointer, origins);
+                        pointer.truncate(len);
+                    }
+                }
+                _ => {}
+            }
+        }
+        let Placed { mut node, files } = self;
+        let mut origins = Vec::new();
+        let root = files.first().copied().unwrap_or(0);
+        walk(&mut node, (&files, &mut 0), root, &mut String::new(), &mut origins);
+        origins.shrink_to_fit();
+        (node, origins)
+    }
+}
+
+/// The index of the first entry called `key` of the mapping `map` (at place `at` of a
+/// [`Placed`]'s files), and the place of its value.
+#[must_use]
+pub fn entry_place(map: &Node, at: usize, key: &str) -> Option<(usize, usize)> {
+    let Value::Map(entries) = &map.value else { return None };
+    let mut place = at + 1;
+    for (i, e) in entries.iter().enumerate() {
+        if e.key == key {
+            return Some((i, place + 1));
+        }
+        place += 1 + places(&e.value);
+    }
+    None
+}
+
+/// Sets `key` in the mapping `map` (at place `at` of `files`) to `value`, every node of which
+/// is from `file`, as [`Tree::set`] does (a value from another file than its key's moves the key
+/// there); the entry's index and the place of its value. `None` when `map` is no mapping.
+pub fn set_placed(
+    map: &mut Node,
+    files: &mut Vec<u32>,
+    at: usize,
+    (key, value): (&str, Node),
+    file: u32,
+) -> Option<(usize, usize)> {
+    let Value::Map(entries) = &mut map.value else { return None };
+    let mut place = at + 1;
+    let new = places(&value);
+    for (i, e) in entries.iter_mut().enumerate() {
+        let old = places(&e.value);
+        if e.key == key {
+            if files.get(place) != Some(&file) {
+                files[place] = file;
+                e.key_span = value.span;
+            }
+            files.splice(place + 1..place + 1 + old, std::iter::repeat_n(file, new));
+            e.value = value;
+            return Some((i, place + 1));
+        }
+        place += 1 + old;
+    }
+    // A new entry, last: its places follow the mapping's.
+    files.splice(place..place, std::iter::repeat_n(file, 1 + new));
+    let mut list = std::mem::take(entries).into_vec();
+    list.push(Entry { key: key.into(), key_span: value.span, value });
+    let index = list.len() - 1;
+    *entries = list.into_boxed_slice();
+    Some((index, place + 1))
+}
+
+/// How many places a node has in [`Placed::files`].
+#[must_use]
+pub fn places(n: &Node) -> usize {
+    1 + match &n.value {
+        Value::Seq(items) => items.iter().map(places).sum(),
+        Value::Map(entries) => entries.iter().map(|e| 1 + places(&e.value)).sum(),
+        _ => 0,
+    }
 }
 
 /// Most pointers a build thread keeps to share between objects.
@@ -411,6 +587,97 @@ mod tests {
     fn tree(text: &str, file: u32) -> Tree {
         let docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
         Tree::from_node(&docs.documents[0].root, file)
+    }
+
+    fn node(text: &str) -> Node {
+        let mut docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+        docs.documents.remove(0).root
+    }
+
+    /// Placed objects with files in several patterns: all one file, a file per place, files
+    /// switching every few places (keys and their values apart, whole subtrees alike).
+    fn placed_variants(text: &str) -> Vec<Placed> {
+        let n = node(text);
+        let count = places(&n);
+        let patterns: [&dyn Fn(usize) -> u32; 5] = [
+            &|_| 0,
+            &|i| u32::try_from(i).unwrap_or(0),
+            &|i| u32::from(i % 3 == 1),
+            &|i| u32::from(i % 5 >= 2) * 7,
+            &|i| u32::from(i >= count / 2),
+        ];
+        patterns
+            .iter()
+            .map(|f| Placed { node: n.clone(), files: (0..count).map(f).collect() })
+            .collect()
+    }
+
+    const PLACED: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  \
+        labels: {a/b: x, c~d: y}\ndata:\n  k: v\nlist:\n- 1\n- [2, {e: 3}]\n- {}\nempty: []\n";
+
+    /// A placed object becomes the node and origins its tree would, for files in any pattern:
+    /// the walk that skips scalars of their parent's file and their keys' pointers misses no
+    /// origin and moves no key.
+    #[test]
+    fn placed_objects_convert_as_their_trees_do() {
+        for placed in placed_variants(PLACED) {
+            let tree = placed.to_tree();
+            assert_eq!(tree.file, placed.file());
+            let (want_node, want_origins) = tree.into_node();
+            let (node, origins) = placed.into_node();
+            assert_eq!(node, want_node);
+            assert_eq!(origins, want_origins);
+        }
+        // Every place is read: a tree of a node has one file per place.
+        let n = node(PLACED);
+        let tree = Placed { node: n.clone(), files: vec![3; places(&n)] }.to_tree();
+        assert_eq!(tree, Tree::from_node(&n, 3));
+    }
+
+    /// Setting an entry of a placed mapping changes its tree as setting it in the tree does:
+    /// a new key, a key whose value is replaced (from the same or another file), at the root
+    /// and in a nested mapping.
+    #[test]
+    fn setting_a_placed_entry_is_setting_it_in_the_tree() {
+        let span = Span::new(Pos { line: 9, col: 2 }, Pos { line: 9, col: 8 });
+        let values = || {
+            [
+                Node { span, value: Value::Str("ns".into()) },
+                Node { span, value: Value::Map(Box::default()) },
+                node("{x: [1, 2], y: z}"),
+            ]
+        };
+        for placed in placed_variants(PLACED) {
+            for (key, i) in [("metadata", 0), ("data", 1), ("list", 2), ("new", 0), ("kind", 2)] {
+                for file in [0, 1, 9] {
+                    let value = values()[i].clone();
+                    let mut tree = placed.to_tree();
+                    tree.set(
+                        key,
+                        Placed { files: vec![file; places(&value)], node: value.clone() }.to_tree(),
+                    );
+                    let mut p = placed.clone();
+                    let (index, at) = set_placed(&mut p.node, &mut p.files, 0, (key, value), file)
+                        .expect("a mapping");
+                    assert_eq!(p.files.len(), places(&p.node));
+                    assert_eq!(p.to_tree(), tree, "{key} from {file}");
+                    assert_eq!(p.node.as_map().unwrap()[index].key, key);
+                    assert_eq!(entry_place(&p.node, 0, key).map(|(_, a)| a), Some(at));
+                }
+            }
+            // In a nested mapping: `metadata` is at its own place.
+            let mut p = placed.clone();
+            let (i, at) = entry_place(&p.node, 0, "metadata").unwrap();
+            let mut tree = p.to_tree();
+            let value = Node { span, value: Value::Str("ns".into()) };
+            tree.get_mut("metadata").unwrap().set("namespace", Tree::string("ns", 4, span));
+            let Value::Map(entries) = &mut p.node.value else { panic!("a mapping") };
+            set_placed(&mut entries[i].value, &mut p.files, at, ("namespace", value), 4).unwrap();
+            assert_eq!(p.to_tree(), tree);
+        }
+        let mut scalar = Placed { node: node("just text"), files: vec![0] };
+        let value = Node { span, value: Value::Null };
+        assert!(set_placed(&mut scalar.node, &mut scalar.files, 0, ("k", value), 0).is_none());
     }
 
     #[test]

@@ -10,11 +10,11 @@ use super::chart::load;
 use super::engine::Chart;
 use super::template::{release, Options};
 use crate::load::source::{Pos, Span};
-use crate::load::Node;
+use crate::load::{Node, Value as NodeValue};
 use crate::render::gotemplate::exec::{line_starts, Read as ValueRead};
 use crate::render::gotemplate::{Mark, Value, Written};
 use crate::render::kustomize::{BuildError, Disk, Read};
-use crate::render::tree::{TValue, Tree};
+use crate::render::tree::{places, Placed, TValue, Tree};
 
 /// A position (line from 1, column in characters from 0) as a byte offset of `text`.
 fn offset_of(text: &str, starts: &[usize], pos: Pos) -> usize {
@@ -275,11 +275,14 @@ fn value_maps(v: &Value, path: &str, out: &mut ValueMaps, depth: usize) {
 }
 
 /// A scalar as text (what the rendered YAML holds, or what a value prints as).
-fn scalar_of_tree(t: &Tree) -> Option<Cow<'_, str>> {
-    match &t.value {
-        TValue::Seq(_) | TValue::Map(_) | TValue::Null => None,
-        TValue::Str(s) => Some(Cow::Borrowed(s.as_str())),
-        _ => t.scalar_text().map(Cow::Owned),
+fn scalar_of_node(n: &Node) -> Option<Cow<'_, str>> {
+    match &n.value {
+        NodeValue::Seq(_) | NodeValue::Map(_) | NodeValue::Null => None,
+        NodeValue::Str(s) => Some(Cow::Borrowed(s.as_str())),
+        // As Go prints them (what a template's text says).
+        NodeValue::Int(i) => Some(Cow::Owned(i.to_string())),
+        NodeValue::Float(f) => Some(Cow::Owned(f.to_string())),
+        NodeValue::Bool(b) => Some(Cow::Owned(b.to_string())),
     }
 }
 
@@ -455,20 +458,6 @@ fn find(
     }
 }
 
-/// For a map or list whose every entry is from another file than the template's (`home`):
-/// values, or maps or lists of them: the first entry's file and span.
-fn all_from_values(t: &Tree, home: u32) -> Option<(u32, Span)> {
-    let (first, all) = match &t.value {
-        TValue::Map(fields) => {
-            (fields.first().map(|f| &f.value), fields.iter().all(|f| f.value.file != home))
-        }
-        TValue::Seq(items) => (items.first(), items.iter().all(|i| i.file != home)),
-        _ => return None,
-    };
-    let first = first?;
-    all.then_some((first.file, first.span))
-}
-
 /// Maps offsets of a template's output to positions in the template (`name`).
 struct Mapping<'a> {
     /// The marks of this template (what an included helper wrote belongs to the action that
@@ -547,7 +536,7 @@ impl<'a> Mapping<'a> {
     /// from, when from the values.
     fn value_origin(
         &self,
-        t: &Tree,
+        t: &Node,
         key: Option<&str>,
         (start, end): (usize, usize),
     ) -> Option<Place> {
@@ -559,7 +548,7 @@ impl<'a> Mapping<'a> {
         let to = marks.partition_point(|m| m.at < end.max(start + 1)).max(from);
         let writers = || marks[from..to].iter().filter(|m| !m.verbatim && !m.read.is_empty());
         writers().next()?;
-        let text = scalar_of_tree(t)?;
+        let text = scalar_of_node(t)?;
         let read: Vec<&ValueRead> = writers().flat_map(|m| &m.read).collect();
         provenance.origin(&read, key, &text)
     }
@@ -568,11 +557,11 @@ impl<'a> Mapping<'a> {
     /// the values.
     fn collection_origin(
         &self,
-        f: &crate::render::tree::Field,
+        f: &crate::load::yaml::Entry,
         piece: (&str, &[usize], usize),
     ) -> Option<(Place, String)> {
         let provenance = self.provenance?;
-        if !matches!(f.value.value, TValue::Map(_) | TValue::Seq(_)) {
+        if !matches!(f.value.value, NodeValue::Map(_) | NodeValue::Seq(_)) {
             return None;
         }
         let (piece_text, starts, base) = piece;
@@ -585,7 +574,7 @@ impl<'a> Mapping<'a> {
 
     /// Where a map or list an action wrote whole came from (`toYaml .Values.verbs` under a
     /// key the template holds): a map or list of the values it read, alike in kind and size.
-    fn whole_origin(&self, t: &Tree, piece: (&str, &[usize], usize)) -> Option<(Place, String)> {
+    fn whole_origin(&self, t: &Node, piece: (&str, &[usize], usize)) -> Option<(Place, String)> {
         let provenance = self.provenance?;
         let (piece_text, starts, base) = piece;
         let mark = self.mark(base + offset_of(piece_text, starts, t.span.start))?;
@@ -593,8 +582,8 @@ impl<'a> Mapping<'a> {
             return None;
         }
         let alike = |v: &Value| match (&t.value, v) {
-            (TValue::Seq(items), Value::List(l)) => items.len() == l.len(),
-            (TValue::Map(fields), Value::Map(m)) => fields.len() == m.borrow().len(),
+            (NodeValue::Seq(items), Value::List(l)) => items.len() == l.len(),
+            (NodeValue::Map(fields), Value::Map(m)) => fields.len() == m.borrow().len(),
             _ => false,
         };
         let (path, _) = mark
@@ -606,8 +595,12 @@ impl<'a> Mapping<'a> {
         provenance.origins.get(&path).map(|place| (place, path.into_owned()))
     }
 
-    fn remap(&self, t: &mut Tree, piece: (&str, &[usize], usize)) {
-        self.remap_from(t, None, piece, (None, 0), None);
+    /// Points a document's spans at where each of its fields came from; its nodes start in the
+    /// template's file (`home`). The files of its nodes, as [`Placed::files`] holds them.
+    fn remap(&self, n: &mut Node, home: u32, piece: (&str, &[usize], usize)) -> Vec<u32> {
+        let mut files = Vec::new();
+        self.remap_from(n, None, piece, (None, 0), None, (home, &mut files));
+        files
     }
 
     /// The offsets of the output a span of a piece covers.
@@ -647,89 +640,122 @@ impl<'a> Mapping<'a> {
     }
 
     /// [`Mapping::remap`]; a map's output starts at `from` when given (at its key). With
-    /// `offsets` (the node's, in the output) the node is known not to be from the values.
+    /// `offsets` (the node's, in the output) the node is known not to be from the values. The
+    /// node's files are pushed onto `files`. Returns, for a map or list whose every entry is
+    /// from another file than the template's (values, or maps or lists of them), the first
+    /// entry's file and span.
     fn remap_from(
         &self,
-        t: &mut Tree,
+        n: &mut Node,
         key: Option<&str>,
         piece: (&str, &[usize], usize),
         (from, depth): (Option<usize>, usize),
         offsets: Option<(usize, usize)>,
-    ) {
+        (home, files): (u32, &mut Vec<u32>),
+    ) -> Option<(u32, Span)> {
+        let me = files.len();
+        files.push(home);
         let (start, end) = if let Some(known) = offsets {
             known
         } else {
-            let at = Self::offsets(piece, t.span);
-            if let Some((file, _, span)) = self.value_origin(t, key, at) {
-                (t.file, t.span) = (file, span);
-                return;
+            let at = Self::offsets(piece, n.span);
+            // Only a scalar is found in the values: it has no nodes below.
+            if let Some((file, _, span)) = self.value_origin(n, key, at) {
+                (files[me], n.span) = (file, span);
+                return None;
             }
             at
         };
         let range = (from.unwrap_or(start), end);
-        // The template's file: what the entries that did not come from the values are in.
-        let home = t.file;
-        t.span = self.span((start, end));
+        n.span = self.span((start, end));
         if depth > 1000 {
-            return;
+            // The nodes below stay as parsed, in the template's file.
+            files.resize(me + places(n), home);
+            return None;
         }
-        match &mut t.value {
-            TValue::Seq(items) => {
+        // The first entry's place, and whether every entry is from another file.
+        let mut first = None;
+        let mut all = true;
+        let mut switched = None;
+        match &mut n.value {
+            NodeValue::Seq(items) => {
                 for item in items.iter_mut() {
-                    self.remap_from(item, None, piece, (None, depth + 1), None);
-                    if let Some((file, span)) = all_from_values(item, home) {
-                        (item.file, item.span) = (file, span);
+                    let at = files.len();
+                    let next = (None, depth + 1);
+                    if let Some((file, span)) =
+                        self.remap_from(item, None, piece, next, None, (home, files))
+                    {
+                        (files[at], item.span) = (file, span);
                     }
+                    first.get_or_insert((files[at], item.span));
+                    all &= files[at] != home;
                 }
             }
-            TValue::Map(fields) => {
+            NodeValue::Map(entries) => {
                 let mut inner = Vec::new();
                 // The column of its keys in the output (a block map's: where each key starts).
-                let column = fields.first().map(|f| f.key_span.start.col as usize);
-                for f in fields.iter_mut() {
-                    let value_at = Self::offsets(piece, f.value.span);
+                let column = entries.first().map(|e| e.key_span.start.col as usize);
+                for e in entries.iter_mut() {
+                    let key_at = files.len();
+                    files.push(home);
+                    let value_at = files.len();
+                    let value_offsets = Self::offsets(piece, e.value.span);
                     if let Some((file, key_span, span)) =
-                        self.value_origin(&f.value, Some(&f.key), value_at)
+                        self.value_origin(&e.value, Some(&e.key), value_offsets)
                     {
-                        (f.key_file, f.key_span) = (file, key_span);
-                        (f.value.file, f.value.span) = (file, span);
+                        (files[key_at], e.key_span) = (file, key_span);
+                        files.push(file);
+                        e.value.span = span;
+                        first.get_or_insert((file, span));
+                        all &= file != home;
                         continue;
                     }
                     let from_values = self
-                        .collection_origin(f, piece)
-                        .or_else(|| self.whole_origin(&f.value, piece));
-                    let key_offsets = Self::offsets(piece, f.key_span);
-                    let key_at = key_offsets.0;
-                    if matches!(f.value.value, TValue::Map(_) | TValue::Seq(_)) {
-                        inner.push((key_at, value_at.1));
+                        .collection_origin(e, piece)
+                        .or_else(|| self.whole_origin(&e.value, piece));
+                    let key_offsets = Self::offsets(piece, e.key_span);
+                    let key_start = key_offsets.0;
+                    if matches!(e.value.value, NodeValue::Map(_) | NodeValue::Seq(_)) {
+                        inner.push((key_start, value_offsets.1));
                     }
-                    f.key_span = self.span(key_offsets);
-                    let next = (Some(key_at), depth + 1);
-                    self.remap_from(&mut f.value, Some(&f.key), piece, next, Some(value_at));
+                    e.key_span = self.span(key_offsets);
+                    let next = (Some(key_start), depth + 1);
+                    let below = self.remap_from(
+                        &mut e.value,
+                        Some(&e.key),
+                        piece,
+                        next,
+                        Some(value_offsets),
+                        (home, files),
+                    );
                     if let Some(((file, key_span, _), path)) = from_values {
-                        (f.key_file, f.key_span) = (file, key_span);
-                        (f.value.file, f.value.span) = (file, key_span);
+                        (files[key_at], e.key_span) = (file, key_span);
+                        (files[value_at], e.value.span) = (file, key_span);
                         // A null took a key of it away (`limits: null`): a finding about
                         // the map is at that null.
                         let nulled = self.provenance.and_then(|p| p.nulled.get(&path));
                         if let Some(o) = nulled {
-                            (f.value.file, f.value.span) = (o.file, o.key_span);
+                            (files[value_at], e.value.span) = (o.file, o.key_span);
                         }
-                    } else if let Some((file, span)) = all_from_values(&f.value, home) {
+                    } else if let Some((file, span)) = below {
                         // A map or list the template holds whose every entry came from the
                         // values (a Secret's `stringData`): at the first of them.
-                        (f.value.file, f.value.span) = (file, span);
+                        (files[value_at], e.value.span) = (file, span);
                     }
+                    first.get_or_insert((files[value_at], e.value.span));
+                    all &= files[value_at] != home;
                 }
                 // A switch turned off left something out of this map (a `serviceAccountName`
                 // under `if .Values.sync.impersonate`): a finding about the map is at that
                 // `false`.
-                if let Some((file, key_span, _)) = self.switch_origin(range, &inner, column) {
-                    (t.file, t.span) = (file, key_span);
-                }
+                switched = self.switch_origin(range, &inner, column);
             }
-            _ => {}
+            _ => return None,
         }
+        if let Some((file, key_span, _)) = switched {
+            (files[me], n.span) = (file, key_span);
+        }
+        first.filter(|_| all)
     }
 }
 
@@ -869,8 +895,19 @@ pub fn build_traced(
     disk: &Disk,
     chart: Chart,
     dir: &Path,
-    (options, origins): (&Options, Option<&ValueOrigins>),
+    traced: (&Options, Option<&ValueOrigins>),
 ) -> Result<Vec<Tree>, BuildError> {
+    Ok(build_placed(disk, chart, dir, traced)?.iter().map(Placed::to_tree).collect())
+}
+
+/// [`build_traced`], each object the node it was parsed as (its spans where its fields came
+/// from) with its nodes' files: what a release's objects become without building trees.
+pub fn build_placed(
+    disk: &Disk,
+    chart: Chart,
+    dir: &Path,
+    (options, origins): (&Options, Option<&ValueOrigins>),
+) -> Result<Vec<Placed>, BuildError> {
     let shown = crate::render::disk::show(dir);
     let fail = |message: String| BuildError { file: shown.clone(), line: None, message };
     let name = chart.name().to_string();
@@ -918,16 +955,16 @@ pub fn build_traced(
                 if hook.is_some_and(|h| h.split(',').any(|h| h.trim().starts_with("test"))) {
                     continue;
                 }
-                let mut tree = Tree::from_node(&root, file);
-                mapping.remap(&mut tree, (piece, &starts, base));
-                out.push(tree);
+                let mut node = root;
+                let files = mapping.remap(&mut node, file, (piece, &starts, base));
+                out.push(Placed { node, files });
             }
         }
     }
     // In Helm's install order (the order `helm template` prints), templates in path order
     // within a kind.
     out.sort_by_cached_key(|t| {
-        super::template::kind_rank(t.get("kind").and_then(Tree::as_str).unwrap_or(""))
+        super::template::kind_rank(t.node.get("kind").and_then(Node::as_str).unwrap_or(""))
     });
     Ok(out)
 }

@@ -18,7 +18,7 @@ use super::template::Options;
 use crate::render::disk::{BuildError, Disk, Result};
 use crate::render::flux::Sources;
 use crate::render::gotemplate::Value;
-use crate::render::tree::{TValue, Tree};
+use crate::render::tree::{entry_place, set_placed, Placed, TValue, Tree};
 
 /// The longest release name Helm accepts; helm-controller shortens longer ones.
 const MAX_NAME: usize = 53;
@@ -265,7 +265,7 @@ pub fn build(
     (chart, chart_dir): (Chart, &Path),
     (values, origins): (Value, &ValueOrigins),
     kube_version: &str,
-) -> Result<Vec<Tree>> {
+) -> Result<Vec<Placed>> {
     if let Some(e) = unsupported(disk, release) {
         return Err(e);
     }
@@ -280,12 +280,14 @@ pub fn build(
         ..Options::default()
     };
     let mut objects =
-        super::build::build_traced(disk, chart, chart_dir, (&options, Some(origins)))?;
+        super::build::build_placed(disk, chart, chart_dir, (&options, Some(origins)))?;
     let decided = release
         .at(&["spec", "targetNamespace"])
         .or_else(|| release.at(&["metadata", "namespace"]))
         .unwrap_or(release);
-    place(&mut objects, &namespace, decided);
+    for object in &mut objects {
+        place_one(object, &namespace, decided);
+    }
     // What a switch left out would have been in the release's namespace too.
     for d in disk.deleted.borrow_mut().iter_mut().filter(|d| d.switch) {
         place(std::slice::from_mut(&mut d.object), &namespace, decided);
@@ -293,21 +295,88 @@ pub fn build(
     Ok(objects)
 }
 
+/// Whether Helm puts an object of this kind in the release's namespace (a namespaced kind).
+fn namespaced(api: &str, kind: &str) -> bool {
+    let no_crds: std::collections::HashMap<(String, String), bool> =
+        std::collections::HashMap::new();
+    !crate::kinds::is_cluster_scoped(api, kind, &no_crds)
+}
+
+/// [`place`] for an object placed without a tree.
+fn place_one(object: &mut Placed, namespace: &str, decided: &Tree) {
+    use crate::load::{Node, Value};
+    let text = |k: &str| object.node.get(k).and_then(Node::as_str).unwrap_or("");
+    if !namespaced(text("apiVersion"), text("kind")) {
+        return;
+    }
+    let (file, span) = (decided.file, decided.span);
+    let Placed { node, files } = object;
+    let meta = match entry_place(node, 0, "metadata") {
+        Some((i, at)) if node.as_map().is_some_and(|m| m[i].value.as_map().is_some()) => (i, at),
+        _ => {
+            let empty = Node { span, value: Value::Map(Box::default()) };
+            let Some(made) = set_placed(node, files, 0, ("metadata", empty), file) else { return };
+            made
+        }
+    };
+    let Value::Map(entries) = &mut node.value else { return };
+    let meta_node = &mut entries[meta.0].value;
+    if meta_node.get("namespace").and_then(Node::as_str).is_none_or(str::is_empty) {
+        let value = Node { span, value: Value::Str(namespace.into()) };
+        set_placed(meta_node, files, meta.1, ("namespace", value), file);
+    }
+}
+
 /// Puts every namespaced object that names no namespace in `namespace`, as Helm applies it,
 /// from the line (`decided`) that decides it.
 pub(crate) fn place(objects: &mut [Tree], namespace: &str, decided: &Tree) {
-    let no_crds: std::collections::HashMap<(String, String), bool> =
-        std::collections::HashMap::new();
     for object in objects {
         let api = object.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
         let kind = object.get("kind").and_then(Tree::as_str).unwrap_or("");
-        if crate::kinds::is_cluster_scoped(api, kind, &no_crds) {
+        if !namespaced(api, kind) {
             continue;
         }
         let (file, span) = (decided.file, decided.span);
         let Some(meta) = object.map_at("metadata", file, span) else { continue };
         if meta.get("namespace").and_then(Tree::as_str).is_none_or(str::is_empty) {
             meta.set("namespace", Tree::string(namespace, file, span));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::load::source::{Pos, Span};
+    use crate::render::tree::{places, Placed, Tree};
+
+    /// A release's objects placed without trees get the release namespace as their trees do:
+    /// with no metadata, metadata of another kind, no namespace, an empty or null one, one of
+    /// their own, a cluster-scoped kind, and a document that is no mapping.
+    #[test]
+    fn placed_objects_get_the_release_namespace_as_trees_do() {
+        let span = Span::new(Pos { line: 4, col: 19 }, Pos { line: 4, col: 24 });
+        let decided = Tree::string("tenant-a", 2, span);
+        let objects = [
+            "kind: ConfigMap\ndata: {a: b}\n",
+            "kind: ConfigMap\nmetadata: null\ndata: {a: b}\n",
+            "kind: ConfigMap\nmetadata: [x]\n",
+            "kind: Service\nmetadata:\n  name: web\n  labels: {a: b}\nspec: {}\n",
+            "kind: Service\nmetadata:\n  name: web\n  namespace: \"\"\n",
+            "kind: Service\nmetadata:\n  namespace: null\n  name: web\n",
+            "kind: Service\nmetadata:\n  namespace: own\n  name: web\n",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: x}\n",
+            "- just\n- a list\n",
+        ];
+        for text in objects {
+            let docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+            let node = docs.documents[0].root.clone();
+            let files = (0..places(&node)).map(|i| u32::from(i % 4 == 3) + 5).collect();
+            let mut placed = Placed { node, files };
+            let mut trees = [placed.to_tree()];
+            super::place(&mut trees, "tenant-a", &decided);
+            super::place_one(&mut placed, "tenant-a", &decided);
+            assert_eq!(placed.files.len(), places(&placed.node), "{text}");
+            assert_eq!(placed.to_tree(), trees[0], "{text}");
         }
     }
 }
