@@ -28,6 +28,28 @@ fn offset_of(text: &str, starts: &[usize], pos: Pos) -> usize {
     start + line.char_indices().nth(col).map_or(line.len(), |(i, _)| i)
 }
 
+/// A document of a template's output: its text, where its lines start, and where it starts in
+/// the output.
+#[derive(Clone, Copy)]
+struct Piece<'p> {
+    text: &'p str,
+    starts: &'p [usize],
+    base: usize,
+    /// The text is ASCII: a column is a byte count (asked once, not per position).
+    ascii: bool,
+}
+
+impl Piece<'_> {
+    /// The output offset of a position of the piece.
+    fn offset(&self, pos: Pos) -> usize {
+        let at = match self.starts.get((pos.line as usize).saturating_sub(1)) {
+            Some(&start) if self.ascii => (start + pos.col as usize).min(self.text.len()),
+            _ => offset_of(self.text, self.starts, pos),
+        };
+        self.base + at
+    }
+}
+
 /// A byte offset of `text` as a position; `hint` is the line (from 1) to try first (the one
 /// found last: nodes are mapped in output order), and becomes the line found.
 fn pos_of(
@@ -558,14 +580,13 @@ impl<'a> Mapping<'a> {
     fn collection_origin(
         &self,
         f: &crate::load::yaml::Entry,
-        piece: (&str, &[usize], usize),
+        piece: Piece<'_>,
     ) -> Option<(Place, String)> {
         let provenance = self.provenance?;
         if !matches!(f.value.value, NodeValue::Map(_) | NodeValue::Seq(_)) {
             return None;
         }
-        let (piece_text, starts, base) = piece;
-        let mark = self.mark(base + offset_of(piece_text, starts, f.key_span.start))?;
+        let mark = self.mark(piece.offset(f.key_span.start))?;
         if mark.verbatim || mark.read.is_empty() {
             return None;
         }
@@ -574,10 +595,9 @@ impl<'a> Mapping<'a> {
 
     /// Where a map or list an action wrote whole came from (`toYaml .Values.verbs` under a
     /// key the template holds): a map or list of the values it read, alike in kind and size.
-    fn whole_origin(&self, t: &Node, piece: (&str, &[usize], usize)) -> Option<(Place, String)> {
+    fn whole_origin(&self, t: &Node, piece: Piece<'_>) -> Option<(Place, String)> {
         let provenance = self.provenance?;
-        let (piece_text, starts, base) = piece;
-        let mark = self.mark(base + offset_of(piece_text, starts, t.span.start))?;
+        let mark = self.mark(piece.offset(t.span.start))?;
         if mark.verbatim || mark.read.is_empty() {
             return None;
         }
@@ -597,16 +617,15 @@ impl<'a> Mapping<'a> {
 
     /// Points a document's spans at where each of its fields came from; its nodes start in the
     /// template's file (`home`). The files of its nodes, as [`Placed::files`] holds them.
-    fn remap(&self, n: &mut Node, home: u32, piece: (&str, &[usize], usize)) -> Vec<u32> {
+    fn remap(&self, n: &mut Node, home: u32, piece: Piece<'_>) -> Vec<u32> {
         let mut files = Vec::new();
         self.remap_from(n, None, piece, (None, 0), None, (home, &mut files));
         files
     }
 
     /// The offsets of the output a span of a piece covers.
-    fn offsets(piece: (&str, &[usize], usize), span: Span) -> (usize, usize) {
-        let (text, starts, base) = piece;
-        (base + offset_of(text, starts, span.start), base + offset_of(text, starts, span.end))
+    fn offsets(piece: Piece<'_>, span: Span) -> (usize, usize) {
+        (piece.offset(span.start), piece.offset(span.end))
     }
 
     /// Where a switch turned off left something out of the map whose output is `range` and
@@ -648,7 +667,7 @@ impl<'a> Mapping<'a> {
         &self,
         n: &mut Node,
         key: Option<&str>,
-        piece: (&str, &[usize], usize),
+        piece: Piece<'_>,
         (from, depth): (Option<usize>, usize),
         offsets: Option<(usize, usize)>,
         (home, files): (u32, &mut Vec<u32>),
@@ -945,6 +964,7 @@ pub fn build_placed(
                 });
             }
             let starts = line_starts(piece);
+            let at = Piece { text: piece, starts: &starts, base, ascii: piece.is_ascii() };
             for doc in parsed.documents {
                 let root = doc.root;
                 if root.is_null() {
@@ -956,7 +976,7 @@ pub fn build_placed(
                     continue;
                 }
                 let mut node = root;
-                let files = mapping.remap(&mut node, file, (piece, &starts, base));
+                let files = mapping.remap(&mut node, file, at);
                 out.push(Placed { node, files });
             }
         }
@@ -984,6 +1004,24 @@ mod tests {
         }
         assert_eq!(super::pieces("a: 1\n"), vec![(0, "a: 1\n")]);
         assert!(super::pieces("---\n---\n").is_empty());
+    }
+
+    /// A piece known to be ASCII finds an offset as the character count does, past a line's
+    /// end and past the last line too; one that is not counts characters.
+    #[test]
+    fn ascii_pieces_take_columns_as_bytes() {
+        use crate::load::source::Pos;
+        for text in ["a: 1\nbb: 22\n\nccc: 333", "é: ü\nname: ñandú\n", ""] {
+            let starts = super::line_starts(text);
+            let piece = super::Piece { text, starts: &starts, base: 7, ascii: text.is_ascii() };
+            for line in 0..6 {
+                for col in 0..12 {
+                    let pos = Pos { line, col };
+                    let want = 7 + super::offset_of(text, &starts, pos);
+                    assert_eq!(piece.offset(pos), want, "{text:?} {line}:{col}");
+                }
+            }
+        }
     }
 
     /// A position is the same whichever line the hint holds: forwards, backwards, at random,
