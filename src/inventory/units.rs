@@ -649,27 +649,34 @@ impl Units<'_, '_> {
         // One built per alike entry (a tenant's sync in staging and production), shared.
         let mut first_alike: HashMap<String, usize> = HashMap::default();
         let mut alike: Vec<(Plan, usize)> = Vec::new();
-        for found in std::mem::take(&mut self.found_entries) {
-            let by = &self.plans[found.plan];
-            let cluster = by.cluster;
-            let seen = (cluster, found.tree.to_json().to_string());
+        let found = std::mem::take(&mut self.found_entries);
+        // What each entry is and where it builds, worked out in parallel (a thousand tenants'
+        // releases render an entry each); planned in order.
+        let (plans, shared, chart_git) = (&self.plans, self.shared, &self.chart_git);
+        let ready: Vec<_> = in_pool(self.pool, || {
+            found
+                .par_iter()
+                .map(|found| {
+                    let by = &plans[found.plan];
+                    let release_file = by.release.as_ref().map(Release::defined_in)?;
+                    let target = chart_entry(&found.tree, shared.charts, chart_git)?;
+                    let dir = resolve(&target.path, &release_file, shared)?;
+                    let root = build_root(&dir, shared)?;
+                    let seen = (by.cluster, found.tree.to_json().to_string());
+                    let key =
+                        format!("{}\u{1f}{}", build_key(&found.tree, true), target.owner.label);
+                    Some((seen, target, (dir, root), key))
+                })
+                .collect()
+        });
+        for (found, ready) in found.into_iter().zip(ready) {
+            let Some((seen, target, (dir, root), key)) = ready else { continue };
             if self.entries_seen.contains(&seen) {
                 continue;
             }
-            let Some(release_file) = by.release.as_ref().map(Release::defined_in) else {
-                continue;
-            };
-            let Some(target) = chart_entry(&found.tree, self.shared.charts, &self.chart_git) else {
-                continue;
-            };
-            let Some(dir) = resolve(&target.path, &release_file, self.shared) else {
-                continue;
-            };
-            let Some(root) = build_root(&dir, self.shared) else { continue };
             // Noted once it is planned: one not buildable yet (its source rendered in a later
             // round) may be found again.
             self.entries_seen.insert(seen);
-            let key = format!("{}\u{1f}{}", build_key(&found.tree, true), target.owner.label);
             let by = found.plan;
             let plan = self.synthetic_plan(target, found, (dir, root), by);
             if let Some(&original) = first_alike.get(&key) {
