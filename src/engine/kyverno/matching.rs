@@ -16,12 +16,39 @@ pub struct Admission<'a> {
     pub generate_name: &'a str,
     /// Effective namespace; "" for cluster-scoped objects.
     pub namespace: &'a str,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub labels: Strings<'a>,
+    pub annotations: Strings<'a>,
     /// Labels of the resource's namespace (from the tree or a test's values file).
-    pub namespace_labels: BTreeMap<String, String>,
+    pub namespace_labels: std::borrow::Cow<'a, BTreeMap<String, String>>,
     pub operation: &'a str,
     pub user: Option<&'a UserInfo>,
+}
+
+/// A resource's labels or annotations, read from its JSON the first time a filter asks (most
+/// rules match by kind, name and namespace only).
+#[derive(Debug, Clone, Default)]
+pub struct Strings<'a> {
+    from: Option<&'a Value>,
+    read: std::cell::OnceCell<BTreeMap<String, String>>,
+}
+
+impl<'a> Strings<'a> {
+    /// The string entries of the mapping `from` (none when it is absent or no mapping).
+    #[must_use]
+    pub fn of(from: Option<&'a Value>) -> Self {
+        Strings { from, read: std::cell::OnceCell::new() }
+    }
+
+    /// Already read (a test's labels).
+    #[must_use]
+    pub fn given(map: BTreeMap<String, String>) -> Self {
+        Strings { from: None, read: std::cell::OnceCell::from(map) }
+    }
+
+    #[must_use]
+    pub fn get(&self) -> &BTreeMap<String, String> {
+        self.read.get_or_init(|| super::policy::string_map(self.from))
+    }
 }
 
 /// Who makes the request (from a test's `userinfo` file).
@@ -149,6 +176,7 @@ fn resource_filter(
         let want = str_map(annotations);
         let ok = want.iter().all(|(k, v)| {
             adm.annotations
+                .get()
                 .iter()
                 .any(|(rk, rv)| wildcard::matches(k, rk) && wildcard::matches(v, rv))
         });
@@ -157,7 +185,7 @@ fn resource_filter(
         }
     }
     if let Some(selector) = r.get("selector") {
-        if !selector_matches(selector, &adm.labels, true)? {
+        if !selector_matches(selector, adm.labels.get(), true)? {
             return Ok(false);
         }
     }
@@ -291,7 +319,7 @@ mod tests {
             name: "web",
             namespace: "shop",
             operation: "CREATE",
-            labels: BTreeMap::from([("app".into(), "web".into())]),
+            labels: Strings::given(BTreeMap::from([("app".into(), "web".into())])),
             ..Admission::default()
         }
     }

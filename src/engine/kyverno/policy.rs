@@ -1,6 +1,5 @@
 //! A compiled policy: what it is, what it matches, and evaluating it on one resource.
 
-use crate::pointer::Pointer as _;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -474,21 +473,23 @@ pub struct Request<'a> {
     pub pins_digests: bool,
 }
 
-pub(super) fn admission<'a>(resource: &'a Value, request: &Request<'a>) -> Admission<'a> {
-    let s = |ptr: &str| resource.at(ptr).and_then(Value::as_str).unwrap_or("");
-    let api_version = s("/apiVersion");
+pub(super) fn admission<'a>(resource: &'a Value, request: &'a Request<'_>) -> Admission<'a> {
+    // Looked up field by field: every policy asks this of every object it sees.
+    let meta = resource.get("metadata");
+    let s = |v: Option<&'a Value>| v.and_then(Value::as_str).unwrap_or("");
+    let m = |key: &str| s(meta.and_then(|m| m.get(key)));
+    let api_version = s(resource.get("apiVersion"));
     let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    let labels = |ptr: &str| string_map(resource.at(ptr));
     Admission {
         group,
         version,
-        kind: s("/kind"),
-        name: s("/metadata/name"),
-        generate_name: s("/metadata/generateName"),
-        namespace: request.namespace.unwrap_or_else(|| s("/metadata/namespace")),
-        labels: labels("/metadata/labels"),
-        annotations: labels("/metadata/annotations"),
-        namespace_labels: request.namespace_labels.clone(),
+        kind: s(resource.get("kind")),
+        name: m("name"),
+        generate_name: m("generateName"),
+        namespace: request.namespace.unwrap_or_else(|| m("namespace")),
+        labels: super::matching::Strings::of(meta.and_then(|m| m.get("labels"))),
+        annotations: super::matching::Strings::of(meta.and_then(|m| m.get("annotations"))),
+        namespace_labels: std::borrow::Cow::Borrowed(&request.namespace_labels),
         operation: if request.operation.is_empty() { "CREATE" } else { request.operation },
         user: request.user,
     }

@@ -638,3 +638,30 @@ fn rules_share_one_base_context_per_object_and_leave_it_as_built() {
     assert_eq!(keys, expected);
     assert_eq!(pristine.borrow().as_ref().unwrap()["images"]["containers"]["bad"]["tag"], "1.27");
 }
+
+/// What filters compare an object by is read from its JSON as the paths say: names, the
+/// namespace (the request's first), labels and annotations (their string entries only, read
+/// when a filter asks), and nothing from a `metadata` that is not a mapping.
+#[test]
+fn admission_reads_the_fields_filters_compare() {
+    let pod = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "generateName": "web-", "namespace": "shop",
+                     "labels": {"app": "web", "n": 3}, "annotations": {"a/b": "c"}},
+    });
+    let request =
+        Request { namespace_labels: [("t".into(), "p".into())].into(), ..Request::default() };
+    let adm = policy::admission(&pod, &request);
+    assert_eq!((adm.group, adm.version, adm.kind), ("apps", "v1", "Deployment"));
+    assert_eq!((adm.name, adm.generate_name, adm.namespace), ("web", "web-", "shop"));
+    assert_eq!(adm.operation, "CREATE");
+    assert_eq!(adm.labels.get(), &[("app".to_string(), "web".to_string())].into());
+    assert_eq!(adm.annotations.get(), &[("a/b".to_string(), "c".to_string())].into());
+    assert_eq!(*adm.namespace_labels, request.namespace_labels);
+    let elsewhere = Request { namespace: Some("other"), ..Request::default() };
+    assert_eq!(policy::admission(&pod, &elsewhere).namespace, "other");
+    let odd = json!({"apiVersion": "v1", "kind": "Pod", "metadata": ["name", "web"]});
+    let adm = policy::admission(&odd, &request);
+    assert_eq!((adm.group, adm.version, adm.name, adm.namespace), ("", "v1", "", ""));
+    assert!(adm.labels.get().is_empty() && adm.annotations.get().is_empty());
+}

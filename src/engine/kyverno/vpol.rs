@@ -445,7 +445,7 @@ fn selectors(
     adm: &Admission<'_>,
 ) -> Result<bool, String> {
     if let Some(sel) = object_selector {
-        if !selector_matches(sel, &adm.labels, false)? {
+        if !selector_matches(sel, adm.labels.get(), false)? {
             return Ok(false);
         }
     }
@@ -453,7 +453,7 @@ fn selectors(
         // Cluster-scoped objects are not in a namespace: the selector does not apply to
         // them, but for a Namespace, which it selects by its own labels.
         let labels: Option<&BTreeMap<String, String>> = if adm.kind == "Namespace" {
-            Some(&adm.labels)
+            Some(adm.labels.get())
         } else if adm.namespace.is_empty() {
             None
         } else {
