@@ -227,7 +227,7 @@ fn request<'a>(
     Request {
         operation: "CREATE",
         namespace: Some(o.namespace_or_empty()),
-        namespace_labels,
+        namespace_labels: std::borrow::Cow::Owned(namespace_labels),
         namespace_object: None,
         user: None,
         exceptions: None,

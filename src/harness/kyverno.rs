@@ -1096,7 +1096,11 @@ fn request<'s>(suite: &'s Suite, namespace: &str, operation: &'s str) -> Request
     Request {
         operation,
         namespace: None,
-        namespace_labels: suite.values.namespace_labels.get(namespace).cloned().unwrap_or_default(),
+        namespace_labels: suite
+            .values
+            .namespace_labels
+            .get(namespace)
+            .map_or_else(Default::default, std::borrow::Cow::Borrowed),
         namespace_object: suite.values.namespace_objects.get(namespace),
         user: suite.user.as_ref(),
         exceptions: Some(&suite.exceptions),

@@ -143,7 +143,7 @@ impl Rule for PolicyRule {
         let request = Request {
             operation: "CREATE",
             namespace: Some(object.namespace_or_empty()),
-            namespace_labels: (*namespace_labels).clone(),
+            namespace_labels: std::borrow::Cow::Borrowed(&*namespace_labels),
             namespace_object: None,
             user: None,
             // The tree's exceptions are applied to the findings (reported as suppressed),

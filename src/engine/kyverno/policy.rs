@@ -442,7 +442,7 @@ pub struct Request<'a> {
     pub operation: &'a str,
     /// Effective namespace of the resource; defaults to `metadata.namespace`.
     pub namespace: Option<&'a str>,
-    pub namespace_labels: BTreeMap<String, String>,
+    pub namespace_labels: std::borrow::Cow<'a, BTreeMap<String, String>>,
     /// The resource's Namespace object, when known other than through `cluster` (a test's
     /// values file); CEL's `namespaceObject`.
     pub namespace_object: Option<&'a Value>,
@@ -489,7 +489,7 @@ pub(super) fn admission<'a>(resource: &'a Value, request: &'a Request<'_>) -> Ad
         namespace: request.namespace.unwrap_or_else(|| m("namespace")),
         labels: super::matching::Strings::of(meta.and_then(|m| m.get("labels"))),
         annotations: super::matching::Strings::of(meta.and_then(|m| m.get("annotations"))),
-        namespace_labels: std::borrow::Cow::Borrowed(&request.namespace_labels),
+        namespace_labels: std::borrow::Cow::Borrowed(&*request.namespace_labels),
         operation: if request.operation.is_empty() { "CREATE" } else { request.operation },
         user: request.user,
     }

@@ -649,15 +649,17 @@ fn admission_reads_the_fields_filters_compare() {
         "metadata": {"name": "web", "generateName": "web-", "namespace": "shop",
                      "labels": {"app": "web", "n": 3}, "annotations": {"a/b": "c"}},
     });
-    let request =
-        Request { namespace_labels: [("t".into(), "p".into())].into(), ..Request::default() };
+    let request = Request {
+        namespace_labels: std::borrow::Cow::Owned([("t".into(), "p".into())].into()),
+        ..Request::default()
+    };
     let adm = policy::admission(&pod, &request);
     assert_eq!((adm.group, adm.version, adm.kind), ("apps", "v1", "Deployment"));
     assert_eq!((adm.name, adm.generate_name, adm.namespace), ("web", "web-", "shop"));
     assert_eq!(adm.operation, "CREATE");
     assert_eq!(adm.labels.get(), &[("app".to_string(), "web".to_string())].into());
     assert_eq!(adm.annotations.get(), &[("a/b".to_string(), "c".to_string())].into());
-    assert_eq!(*adm.namespace_labels, request.namespace_labels);
+    assert_eq!(adm.namespace_labels, request.namespace_labels);
     let elsewhere = Request { namespace: Some("other"), ..Request::default() };
     assert_eq!(policy::admission(&pod, &elsewhere).namespace, "other");
     let odd = json!({"apiVersion": "v1", "kind": "Pod", "metadata": ["name", "web"]});

@@ -159,7 +159,7 @@ mod tests {
         let d = docs(&format!("{VAP}---\n{binding}"));
         let p = Policy::from_admission_policy(&d[0], Some(&d[1]), "max-replicas").unwrap();
         let prod = Request {
-            namespace_labels: [("tier".to_string(), "prod".to_string())].into(),
+            namespace_labels: std::borrow::Cow::Owned([("tier".into(), "prod".into())].into()),
             ..Request::default()
         };
         let r = p.evaluate(&deploy("a", 9), &prod);

@@ -536,7 +536,7 @@ spec:
         assert_eq!(statuses(&p, &pod("a", json!({"debug": "y"}), false), &req), [Status::Skip]);
         assert!(statuses(&p, &pod("a", json!({"skip": "y"}), false), &req).is_empty());
         let system = Request {
-            namespace_labels: [("tier".to_string(), "system".to_string())].into(),
+            namespace_labels: std::borrow::Cow::Owned([("tier".into(), "system".into())].into()),
             ..Request::default()
         };
         assert!(statuses(&p, &pod("a", json!({}), false), &system).is_empty());
