@@ -1956,12 +1956,13 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
                 .map(|p| {
                     // Loaded as written only in a file a build reads as it is: checked on
                     // the tree then (never so far: a chart's objects are in its templates).
-                    let loaded = reads.get(p.file() as usize).is_some_and(|r| r.loaded.is_some());
-                    if loaded && as_written(&p.to_tree(), &reads, shared.files) {
-                        Built { node: None, origins: Vec::new(), file: p.file(), span: p.node.span }
-                    } else {
-                        Built::placed(p)
+                    if reads.get(p.file() as usize).is_some_and(|r| r.loaded.is_some()) {
+                        let tree = p.to_tree();
+                        if as_written(&tree, &reads, shared.files) {
+                            return Built::written(&tree);
+                        }
                     }
+                    Built::placed(p)
                 })
                 .collect();
             (built, entries)

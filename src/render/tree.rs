@@ -441,6 +441,7 @@ impl Placed {
             }
         }
         let Placed { mut node, files } = self;
+        debug_assert_eq!(files.len(), places(&node), "a file for each place");
         let mut origins = Vec::new();
         let root = files.first().copied().unwrap_or(0);
         walk(&mut node, (&files, &mut 0), root, &mut String::new(), &mut origins);
