@@ -189,8 +189,13 @@ fn chart_entry(
 
 /// Whether a rendered object is an Argo CD Application.
 fn is_argo_application(t: &Tree) -> bool {
-    t.get("kind").and_then(Tree::as_str) == Some("Application")
-        && t.get("apiVersion").and_then(Tree::as_str).is_some_and(|a| a.starts_with("argoproj.io/"))
+    let text = |k| t.get(k).and_then(Tree::as_str).unwrap_or("");
+    argo_application(text("apiVersion"), text("kind"))
+}
+
+/// Whether an object of this apiVersion and kind is an Argo CD Application.
+fn argo_application(api: &str, kind: &str) -> bool {
+    kind == "Application" && api.starts_with("argoproj.io/")
 }
 
 /// The target of an Argo CD Application a chart rendered (an app of apps), when it has a path
@@ -1982,8 +1987,7 @@ enum Made {
 /// chart nothing deploys renders deploys nothing more here, but for the Argo CD Applications of
 /// an app of apps.
 fn deploys_more(plan: &Plan, api: &str, kind: &str) -> bool {
-    let argo_application = kind == "Application" && api.starts_with("argoproj.io/");
-    (!plan.chart || argo_application)
+    (!plan.chart || argo_application(api, kind))
         && (matches!(kind, "Kustomization" | "Application")
             || super::releases::is_release(api, kind)
             || (plan.release.is_some() && kind == "GitRepository"))

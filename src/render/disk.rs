@@ -66,11 +66,6 @@ impl<'a> LoadedFiles<'a> {
         self.by_path.get(&*path_key(path))
     }
 
-    #[must_use]
-    pub fn contains(&self, path: &Path) -> bool {
-        self.get(path).is_some()
-    }
-
     /// Whether `real` (a path on disk, [`Spelled`]) is a file: loaded, or a regular file on
     /// disk.
     fn is_file(&self, real: &Spelled) -> bool {
@@ -83,12 +78,8 @@ impl<'a> LoadedFiles<'a> {
     /// asked in this run.
     #[must_use]
     pub fn is_dir(&self, real: &Path) -> bool {
-        self.is_dir_keyed(real, &path_key(real))
-    }
-
-    /// [`LoadedFiles::is_dir`] of a path whose table key is known.
-    fn is_dir_keyed(&self, real: &Path, key: &std::ffi::OsStr) -> bool {
-        !self.by_path.contains_key(key) && remembered(&self.dirs_seen, real, key, Path::is_dir)
+        let key = path_key(real);
+        !self.by_path.contains_key(&*key) && remembered(&self.dirs_seen, real, &key, Path::is_dir)
     }
 }
 
@@ -399,14 +390,16 @@ impl<'a> Disk<'a> {
         // What the loader read answers without asking the file system (a fleet's overlays name
         // thousands of paths).
         if let Some(loaded) = self.loaded {
-            if loaded.by_path.contains_key(&*real.key()) {
+            let key = real.key();
+            if loaded.by_path.contains_key(&*key) {
                 return false;
             }
             if KUSTOMIZATION_FILES.iter().any(|k| loaded.by_path.contains_key(&*real.join(k).key()))
             {
                 return true;
             }
-            return loaded.is_dir_keyed(&real.path, &real.key());
+            // Not a loaded file (asked above): a directory when the file system says so.
+            return remembered(&loaded.dirs_seen, &real.path, &key, Path::is_dir);
         }
         real.path.is_dir()
     }
@@ -694,8 +687,8 @@ mod tests {
         for spelling in ["/repo/base/app.yaml", "/repo//base/app.yaml", "/repo/base/./app.yaml"] {
             assert_eq!(files.get(Path::new(spelling)).map(|l| l.index), Some(7), "{spelling}");
         }
-        assert!(!files.contains(Path::new("/repo/base/app.yml")));
-        assert!(!files.contains(Path::new("/repo/app.yaml")));
+        assert!(files.get(Path::new("/repo/base/app.yml")).is_none());
+        assert!(files.get(Path::new("/repo/app.yaml")).is_none());
         assert_eq!(path_key(Path::new("/a/b/")), path_key(Path::new("/a/b")));
         assert_eq!(path_key(Path::new("/a/b/.")), path_key(Path::new("/a/b")));
         assert_eq!(path_key(Path::new("/")), Path::new("/").as_os_str());

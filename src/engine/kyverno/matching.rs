@@ -40,6 +40,7 @@ impl<'a> Strings<'a> {
     }
 
     /// Already read (a test's labels).
+    #[cfg(test)]
     #[must_use]
     pub fn given(map: BTreeMap<String, String>) -> Self {
         Strings { from: None, read: std::cell::OnceCell::from(map) }

@@ -48,6 +48,11 @@ impl Piece<'_> {
         };
         self.base + at
     }
+
+    /// The output offsets a span of the piece covers.
+    fn offsets(&self, span: Span) -> (usize, usize) {
+        (self.offset(span.start), self.offset(span.end))
+    }
 }
 
 /// A byte offset of `text` as a position; `hint` is the line (from 1) to try first (the one
@@ -623,11 +628,6 @@ impl<'a> Mapping<'a> {
         files
     }
 
-    /// The offsets of the output a span of a piece covers.
-    fn offsets(piece: Piece<'_>, span: Span) -> (usize, usize) {
-        (piece.offset(span.start), piece.offset(span.end))
-    }
-
     /// Where a switch turned off left something out of the map whose output is `range` and
     /// whose keys are at column `column`: the values line of that `false`. A skipped branch
     /// belongs to the map its text is indented as (its first line's keys); one whose
@@ -677,7 +677,7 @@ impl<'a> Mapping<'a> {
         let (start, end) = if let Some(known) = offsets {
             known
         } else {
-            let at = Self::offsets(piece, n.span);
+            let at = piece.offsets(n.span);
             // Only a scalar is found in the values: it has no nodes below.
             if let Some((file, _, span)) = self.value_origin(n, key, at) {
                 (files[me], n.span) = (file, span);
@@ -718,7 +718,7 @@ impl<'a> Mapping<'a> {
                     let key_at = files.len();
                     files.push(home);
                     let value_at = files.len();
-                    let value_offsets = Self::offsets(piece, e.value.span);
+                    let value_offsets = piece.offsets(e.value.span);
                     if let Some((file, key_span, span)) =
                         self.value_origin(&e.value, Some(&e.key), value_offsets)
                     {
@@ -732,7 +732,7 @@ impl<'a> Mapping<'a> {
                     let from_values = self
                         .collection_origin(e, piece)
                         .or_else(|| self.whole_origin(&e.value, piece));
-                    let key_offsets = Self::offsets(piece, e.key_span);
+                    let key_offsets = piece.offsets(e.key_span);
                     let key_start = key_offsets.0;
                     if matches!(e.value.value, NodeValue::Map(_) | NodeValue::Seq(_)) {
                         inner.push((key_start, value_offsets.1));
