@@ -441,7 +441,9 @@ fn config_failure(problems: Vec<Problem>, started: Instant) -> Outcome {
     Outcome { problems, summary, ..Outcome::default() }
 }
 
-fn drop_in_background<T: Send + 'static>(value: T) {
+/// Frees `value` on a thread of its own: what the rest of the run no longer needs, without
+/// waiting for it.
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
     let _ = std::thread::Builder::new().name("mtk-lint-drop".into()).spawn(move || drop(value));
 }
 

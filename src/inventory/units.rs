@@ -312,7 +312,7 @@ pub(crate) fn render(
         .enumerate()
         .filter_map(|(i, t)| Some(((loaded.get(t.defined_in.as_deref()?)?.index, t.document), i)))
         .collect();
-    let shared = Shared {
+    let mut shared = Shared {
         files,
         roots,
         targets,
@@ -374,7 +374,9 @@ pub(crate) fn render(
     units.value_sets(value_sets, chart_dirs);
     units.apps_of_charts(&mut superseded);
     units.too_deep_all(&superseded);
-    units.finish(&superseded)
+    let rendered = units.finish(&superseded);
+    crate::drop_in_background(shared.loaded.take_remembered());
+    rendered
 }
 
 /// A HelmRelease written in a file no unit reached, read for its plan.
@@ -1316,7 +1318,7 @@ impl Units<'_, '_> {
         });
         let files = self.shared.files;
         let rendered = &mut self.rendered;
-        let (objects, _, reads, deleted) = match outcome {
+        let (objects, entries, reads, deleted) = match outcome {
             Ok(built) => built,
             // A chart whose dependencies were not fetched (`helm dependency build`) cannot be
             // rendered offline: it is counted as a chart not rendered, not an error.
@@ -1370,7 +1372,7 @@ impl Units<'_, '_> {
             rendered.reached[i] = true;
         }
         let deployer = plan.target.or(plan.synthetic.as_ref().map(|(i, _)| *i)).or(plan.deployer);
-        Some(Taken { k, unit, objects, reads, numbers, deleted, deployer })
+        Some(Taken { k, unit, objects, entries, reads, numbers, deleted, deployer })
     }
 
     /// Places what [`prepare`] made of a plan's build: each object once for the clusters that
@@ -1482,6 +1484,15 @@ impl Units<'_, '_> {
                 let _ = write!(message, " (and {more} more unit{s})");
             }
         }
+        // The builds' bookkeeping (a fleet's: tens of thousands of small allocations) is freed
+        // on another thread; the rest of the run does not wait for it.
+        let leftovers = (
+            std::mem::take(&mut self.plans),
+            std::mem::take(&mut self.objects),
+            std::mem::take(&mut self.settled),
+            std::mem::take(&mut self.reached),
+        );
+        crate::drop_in_background(leftovers);
         self.rendered
     }
 }
@@ -1609,6 +1620,9 @@ struct Taken {
     k: usize,
     unit: Arc<Unit>,
     objects: Vec<Built>,
+    /// What the build rendered that deploys more (planned already): freed where the build is
+    /// prepared, not on the thread that takes builds in order.
+    entries: Vec<Tree>,
     reads: Vec<Read>,
     /// The rendering's number of each file the build read.
     numbers: Vec<usize>,
@@ -1627,7 +1641,8 @@ struct Prepared {
 
 /// Makes the rendering's objects of a taken build (on any thread).
 fn prepare(taken: Taken, files: &[LoadedFile]) -> Prepared {
-    let Taken { k, unit, objects, reads, numbers, deleted, deployer } = taken;
+    let Taken { k, unit, objects, entries, reads, numbers, deleted, deployer } = taken;
+    drop(entries);
     let objects = objects
         .into_iter()
         .map(|b| object(b, &reads, &numbers, files, &unit, deployer))

@@ -74,6 +74,15 @@ impl<'a> LoadedFiles<'a> {
             || remembered(&self.files_seen, &real.path, &key, Path::is_file)
     }
 
+    /// What the file system said of the paths asked, taken out (to be freed elsewhere).
+    #[must_use]
+    pub fn take_remembered(&mut self) -> impl Send + 'static {
+        let take = |seen: &mut std::sync::RwLock<_>| {
+            std::mem::take(seen.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner))
+        };
+        (take(&mut self.files_seen), take(&mut self.dirs_seen))
+    }
+
     /// Whether `real` (a path on disk) is a directory, as the file system said when first
     /// asked in this run.
     #[must_use]

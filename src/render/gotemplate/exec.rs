@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use super::format;
-use super::parse::{parse, Arg, Command, Control, Node, Number, Pipe};
+use super::parse::{parse, Arg, Command, Control, Name, Node, Number, Pipe};
 use super::value::Value;
 
 type Result<T> = std::result::Result<T, Error>;
@@ -24,6 +24,11 @@ pub const WOULD_STEPS: u64 = 100_000;
 /// How deep `{{template}}` calls may nest before execution stops with an error (Go allows
 /// 100,000; this engine recurses on the thread's stack, and charts nest a few levels).
 pub const MAX_DEPTH: usize = 100;
+
+thread_local! {
+    /// The name of the variable that holds a template's data (every call declares it).
+    static DOLLAR: Name = Name::from("$");
+}
 
 /// What an execution that took more than [`MAX_STEPS`] says.
 fn too_many_steps() -> String {
@@ -60,6 +65,8 @@ pub fn line_starts(text: &str) -> Vec<usize> {
 /// A named body: its nodes and the source they were parsed from.
 #[derive(Debug)]
 struct Body {
+    /// The name it is called by (errors name the template executing).
+    name: Name,
     nodes: Vec<Node>,
     source: Rc<Source>,
 }
@@ -147,10 +154,11 @@ impl Templates {
             if empty && self.bodies.contains_key(&define) {
                 continue;
             }
-            let body = Body { nodes, source: Rc::clone(&source) };
+            let body = Body { name: define.as_str().into(), nodes, source: Rc::clone(&source) };
             self.bodies.insert(define, Rc::new(body));
         }
-        self.bodies.insert(name.to_string(), Rc::new(Body { nodes: parsed.body, source }));
+        let body = Body { name: name.into(), nodes: parsed.body, source };
+        self.bodies.insert(name.to_string(), Rc::new(body));
         Ok(())
     }
 
@@ -174,8 +182,10 @@ impl Templates {
             outer: None,
             funcs,
             out: String::new(),
+            spare: Vec::new(),
             marks: Vec::new(),
-            vars: vec![("$".into(), data.clone())],
+            vars: vec![(DOLLAR.with(Rc::clone), data.clone())],
+            frame: 0,
             read: Vec::new(),
             skips: Vec::new(),
             woulds: 0,
@@ -183,7 +193,7 @@ impl Templates {
             steps: 0,
             charged: Rc::default(),
             source: Rc::clone(&body.source),
-            name: name.to_string(),
+            name: Rc::clone(&body.name),
         };
         match exec.walk_list(data, &body.nodes) {
             Err(Stop::Error(e)) => Err(e),
@@ -223,7 +233,7 @@ pub struct Mark {
 }
 
 /// A map (by address) and the key an action read of it; no key: the map itself.
-pub type Read = (usize, Option<String>);
+pub type Read = (usize, Option<Rc<str>>);
 
 /// What an execution wrote, and which template node wrote each part.
 #[derive(Debug)]
@@ -269,8 +279,13 @@ pub struct Exec<'a> {
     outer: Option<&'a Templates>,
     funcs: &'a Funcs,
     out: String,
+    /// Emptied output buffers of `include`s done, for the next ones.
+    spare: Vec<String>,
     marks: Vec<Mark>,
-    vars: Vec<(String, Value)>,
+    /// The variables in scope, innermost last; those of the template being executed start at
+    /// `frame` (`$` first), and only those are visible.
+    vars: Vec<(Name, Value)>,
+    frame: usize,
     /// What the current action read of the data (when recording).
     read: Vec<Read>,
     /// Branches a `false` switch left out (when recording).
@@ -284,7 +299,7 @@ pub struct Exec<'a> {
     /// with the executions of `include` and `tpl`.
     charged: Rc<std::cell::RefCell<foldhash::HashSet<u64>>>,
     source: Rc<Source>,
-    name: String,
+    name: Name,
 }
 
 impl Exec<'_> {
@@ -307,7 +322,7 @@ impl Exec<'_> {
         };
         // One name for every level of `tpl` of `tpl` (as Helm names them after the caller).
         let name = if self.name.ends_with("/tpl") {
-            self.name.clone()
+            self.name.to_string()
         } else {
             format!("{}/tpl", self.name)
         };
@@ -319,8 +334,10 @@ impl Exec<'_> {
             outer: Some(outer),
             funcs: self.funcs,
             out: String::new(),
+            spare: Vec::new(),
             marks: Vec::new(),
-            vars: vec![("$".into(), dot.clone())],
+            vars: vec![(DOLLAR.with(Rc::clone), dot.clone())],
+            frame: 0,
             read: Vec::new(),
             skips: Vec::new(),
             woulds: MAX_WOULD,
@@ -328,7 +345,7 @@ impl Exec<'_> {
             steps: self.steps,
             charged: Rc::clone(&self.charged),
             source: Rc::clone(&body.source),
-            name,
+            name: Rc::clone(&body.name),
         };
         let result = exec.walk_list(dot, &body.nodes);
         self.steps = exec.steps;
@@ -361,19 +378,23 @@ impl Exec<'_> {
 
     /// Executes another template of the set with `dot`, returning what it writes (Helm's
     /// `include`).
-    pub fn include(&mut self, name: &str, dot: &Value) -> std::result::Result<String, String> {
-        let saved = std::mem::take(&mut self.out);
+    pub fn include(&mut self, name: &str, dot: &Value) -> std::result::Result<Value, String> {
+        let fresh = self.spare.pop().unwrap_or_default();
+        let saved = std::mem::replace(&mut self.out, fresh);
         let read = std::mem::take(&mut self.read);
         let (marks, skips) = (self.marks.len(), self.skips.len());
         let result = self.call_template(name, dot, 0);
         self.read = read;
         self.skips.truncate(skips);
-        let written = std::mem::replace(&mut self.out, saved);
+        let mut written = std::mem::replace(&mut self.out, saved);
         // What `include` returns is a value: where it is written, the action writing it is
         // its source.
         self.marks.truncate(marks);
+        let value = Value::string(&written);
+        written.clear();
+        self.spare.push(written);
         match result {
-            Ok(()) => Ok(written),
+            Ok(()) => Ok(value),
             Err(e) => Err(e.message),
         }
     }
@@ -468,13 +489,16 @@ impl Exec<'_> {
                 &format!("exceeded maximum template depth ({MAX_DEPTH})"),
             ));
         }
-        let vars = std::mem::replace(&mut self.vars, vec![("$".into(), dot.clone())]);
+        // The called template sees its own variables only: `$` (its dot) and what it declares.
+        let frame = std::mem::replace(&mut self.frame, self.vars.len());
+        self.vars.push((DOLLAR.with(Rc::clone), dot.clone()));
         let source = std::mem::replace(&mut self.source, Rc::clone(&body.source));
-        let name = std::mem::replace(&mut self.name, name.to_string());
+        let name = std::mem::replace(&mut self.name, Rc::clone(&body.name));
         self.depth += 1;
         let result = self.walk_list(dot, &body.nodes);
         self.depth -= 1;
-        self.vars = vars;
+        self.vars.truncate(self.frame);
+        self.frame = frame;
         self.source = source;
         self.name = name;
         match result {
@@ -571,7 +595,12 @@ impl Exec<'_> {
         self.woulds += 1;
         let (out, marks, skips) = (self.out.len(), self.marks.len(), self.skips.len());
         let (steps, read) = (self.steps, std::mem::take(&mut self.read));
-        let copies = self.vars.iter().map(|(n, v)| (n.clone(), v.deep_copy())).collect();
+        // The variables in scope are copied; those of the templates that called this one are
+        // out of its sight.
+        let frame = self.frame;
+        let copies = (self.vars.iter().enumerate())
+            .map(|(i, (n, v))| (Rc::clone(n), if i < frame { v.clone() } else { v.deep_copy() }))
+            .collect();
         let vars = std::mem::replace(&mut self.vars, copies);
         self.steps = self.steps.max(MAX_STEPS.saturating_sub(WOULD_STEPS));
         let result = self.walk_list(&dot.deep_copy(), list);
@@ -647,7 +676,8 @@ impl Exec<'_> {
     /// or it is an outer one (`=`).
     fn set_var(&mut self, name: &str, value: Value, assign: bool, inner: usize) {
         let scope = if assign { self.vars.len() } else { inner };
-        if let Some(slot) = self.vars[..scope].iter_mut().rev().find(|(n, _)| n == name) {
+        let frame = self.frame;
+        if let Some(slot) = self.vars[frame..scope].iter_mut().rev().find(|(n, _)| **n == *name) {
             slot.1 = value;
         }
     }
@@ -660,7 +690,8 @@ impl Exec<'_> {
         let value = value.unwrap_or(Value::Nil);
         for name in &pipe.decl {
             if pipe.assign {
-                if let Some(slot) = self.vars.iter_mut().rev().find(|(n, _)| n == name) {
+                let frame = self.frame;
+                if let Some(slot) = self.vars[frame..].iter_mut().rev().find(|(n, _)| n == name) {
                     slot.1 = value.clone();
                 }
             } else {
@@ -713,10 +744,10 @@ impl Exec<'_> {
     }
 
     fn variable(&self, pos: usize, name: &str) -> Result<Value> {
-        self.vars
+        self.vars[self.frame..]
             .iter()
             .rev()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| **n == *name)
             .map(|(_, v)| v.clone())
             .ok_or_else(|| self.error(pos, &name, &format!("undefined variable: {name}")))
     }
@@ -726,7 +757,7 @@ impl Exec<'_> {
     fn field_chain(
         &mut self,
         (dot, receiver): (&Value, Value),
-        names: &[String],
+        names: &[super::parse::Name],
         (more, last): (&[Arg], Option<Value>),
         (pos, node): (usize, &Arg),
     ) -> Result<Value> {
@@ -750,9 +781,9 @@ impl Exec<'_> {
                             &format!("{name} is not a method but has arguments"),
                         ));
                     }
-                    let found = m.borrow().get(name).cloned();
+                    let found = m.borrow().get(&**name).cloned();
                     if found.is_some() && self.templates.record_reads {
-                        self.read.push((Rc::as_ptr(&m).addr(), Some(name.clone())));
+                        self.read.push((Rc::as_ptr(&m).addr(), Some(Rc::clone(name))));
                     }
                     match found {
                         Some(v) => Some(v),
@@ -845,14 +876,13 @@ impl Exec<'_> {
         args: &[Arg],
         last: Option<Value>,
     ) -> Result<Value> {
-        let node = name.to_string();
         // `and` and `or` stop at the first argument that decides them (Go 1.18).
         if name == "and" || name == "or" {
             let count = args.len() + usize::from(last.is_some());
             if count == 0 {
                 return Err(self.error(
                     pos,
-                    &node,
+                    &name,
                     &format!("wrong number of args for {name}: want at least 1 got 0"),
                 ));
             }
@@ -869,7 +899,7 @@ impl Exec<'_> {
             return Ok(value);
         }
         let Some(func) = self.funcs.map.get(name).copied() else {
-            return Err(self.error(pos, &node, &format!("{name:?} is not a defined function")));
+            return Err(self.error(pos, &name, &format!("{name:?} is not a defined function")));
         };
         let mut values = Vec::with_capacity(args.len() + 1);
         for a in args {
@@ -881,9 +911,9 @@ impl Exec<'_> {
                 || message.starts_with("wrong type for value")
                 || message.starts_with("template: ")
             {
-                self.error(pos, &node, &message)
+                self.error(pos, &name, &message)
             } else {
-                self.error(pos, &node, &format!("error calling {name}: {message}"))
+                self.error(pos, &name, &format!("error calling {name}: {message}"))
             }
         })
     }

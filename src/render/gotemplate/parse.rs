@@ -34,7 +34,7 @@ pub(super) struct Control {
 #[derive(Clone, Debug)]
 pub(super) struct Pipe {
     pub pos: usize,
-    pub decl: Vec<String>,
+    pub decl: Vec<Name>,
     /// `$x = …` rather than `$x := …`.
     pub assign: bool,
     pub cmds: Vec<Command>,
@@ -54,13 +54,17 @@ pub(super) enum Number {
     Float(f64),
 }
 
+/// A field name of a chain (`.Values.image`: `Values`, `image`): shared, as the reads an
+/// execution records keep it.
+pub(crate) type Name = std::rc::Rc<str>;
+
 /// An operand.
 #[derive(Clone, Debug)]
 pub(super) enum Arg {
     /// `.A.B`.
-    Field(usize, Vec<String>),
+    Field(usize, Vec<Name>),
     /// `$x.A.B` (`$` is the data).
-    Variable(usize, String, Vec<String>),
+    Variable(usize, String, Vec<Name>),
     Dot(usize),
     Nil(usize),
     Bool(usize, bool),
@@ -71,7 +75,7 @@ pub(super) enum Arg {
     /// `(pipeline)`.
     Pipe(usize, Box<Pipe>),
     /// `(…).A.B`.
-    Chain(usize, Box<Arg>, Vec<String>),
+    Chain(usize, Box<Arg>, Vec<Name>),
 }
 
 impl Arg {
@@ -94,7 +98,7 @@ impl Arg {
 impl std::fmt::Display for Arg {
     /// As Go writes a node in an error (`<.Values.x>`).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let fields = |names: &[String]| {
+        let fields = |names: &[Name]| {
             names.iter().fold(String::new(), |mut s, n| {
                 s.push('.');
                 s.push_str(n);
@@ -463,7 +467,7 @@ impl Parser<'_> {
                     return Self::error(first.pos, format!("undefined variable {:?}", first.text));
                 }
                 pipe.assign = assign;
-                pipe.decl.push(first.text.clone());
+                pipe.decl.push(first.text.as_str().into());
                 if !assign {
                     self.vars.push(first.text);
                 }
@@ -488,7 +492,7 @@ impl Parser<'_> {
                     }
                 }
                 pipe.assign = assign;
-                pipe.decl = vec![first.text.clone(), second.text.clone()];
+                pipe.decl = vec![first.text.as_str().into(), second.text.as_str().into()];
                 if !assign {
                     self.vars.push(first.text);
                     self.vars.push(second.text);
@@ -547,7 +551,7 @@ impl Parser<'_> {
         }
         let mut fields = Vec::new();
         while self.peek().kind == Kind::Field {
-            fields.push(self.next().text[1..].to_string());
+            fields.push(self.next().text[1..].into());
         }
         Ok(Some(match term {
             Arg::Field(pos, mut names) => {
@@ -585,7 +589,7 @@ impl Parser<'_> {
                 }
                 Arg::Variable(t.pos, t.text.clone(), Vec::new())
             }
-            Kind::Field => Arg::Field(t.pos, vec![t.text[1..].to_string()]),
+            Kind::Field => Arg::Field(t.pos, vec![t.text[1..].into()]),
             Kind::Bool => Arg::Bool(t.pos, t.text == "true"),
             Kind::Number | Kind::CharConstant => Arg::Number(
                 t.pos,

@@ -63,6 +63,27 @@ fn templates_define_block_and_recursion_limit() {
 }
 
 #[test]
+fn a_called_template_has_variables_of_its_own() {
+    use serde_json::json;
+    let data = json!({"A": "a", "B": {"C": "c"}});
+    // `$` is the called template's data; what it declares (with the caller's names) and
+    // assigns leaves the caller's variables as they were.
+    let t = concat!(
+        "{{define \"T\"}}{{$.C}}{{$x := \"inner\"}}{{$x}}{{$x = \"set\"}}{{$x}}",
+        "{{range $i, $e := list 1 2}}{{$x = $e}}{{end}}{{$x}}{{end}}",
+        "{{$x := .A}}{{template \"T\" .B}}|{{$x}}|{{$.A}}{{range $i, $y := list 7}}",
+        "{{template \"T\" $.B}}{{$x}}{{$y}}{{end}}"
+    );
+    let funcs = {
+        let mut f = Funcs::builtins();
+        f.insert("list", |_, args| Ok(Value::list(args.to_vec())));
+        f
+    };
+    let out = render("t", t, &Value::from_json(&data), &funcs).map_err(|e| e.message);
+    assert_eq!(out.as_deref(), Ok("cinnerset2|a|acinnerset2a7"));
+}
+
+#[test]
 fn builtins_behave_as_go_builtins() {
     use serde_json::json;
     let data = json!({"L": [1, 2, 3], "S": "hello", "M": {"a": 1}, "I": 2, "F": 2.0});

@@ -371,7 +371,7 @@ impl Provenance<'_> {
         match read {
             Some(k) => {
                 let Value::Map(m) = map else { return None };
-                let v = m.borrow().get(k).cloned()?;
+                let v = m.borrow().get(&**k).cloned()?;
                 Some((Cow::Owned(join(path, k)), v))
             }
             None => Some((Cow::Borrowed(path.as_str()), map.clone())),

@@ -159,7 +159,7 @@ fn register(f: &mut Funcs) {
     f.insert("include", |exec, a| {
         arity(a, 2, "include")?;
         let name = text(&a[0], "include")?.to_string();
-        exec.include(&name, &a[1]).map(|s| Value::string(&s))
+        exec.include(&name, &a[1])
     });
     f.insert("tpl", |exec, a| {
         arity(a, 2, "tpl")?;
