@@ -181,9 +181,12 @@ impl Templates {
             templates: self,
             outer: None,
             funcs,
-            out: String::new(),
+            // A template writes about as much as its text holds.
+            out: String::with_capacity(body.source.text.len()),
             spare: Vec::new(),
+            spare_read: Vec::new(),
             marks: Vec::new(),
+            reads: Vec::new(),
             vars: vec![(DOLLAR.with(Rc::clone), data.clone())],
             frame: 0,
             read: Vec::new(),
@@ -198,7 +201,8 @@ impl Templates {
         match exec.walk_list(data, &body.nodes) {
             Err(Stop::Error(e)) => Err(e),
             Ok(()) | Err(Stop::Break | Stop::Continue) => {
-                Ok(Written { text: exec.out, marks: exec.marks, skips: exec.skips })
+                let (text, marks, reads, skips) = (exec.out, exec.marks, exec.reads, exec.skips);
+                Ok(Written { text, marks, reads, skips })
             }
         }
     }
@@ -226,10 +230,11 @@ pub struct Mark {
     pub pos: usize,
     /// The template's text copied as it is (a text node), rather than an action's output.
     pub verbatim: bool,
-    /// What the action read of the data (when [`Templates::record_reads`]): each map (by the
-    /// address of its shared storage) with the key read of it, or a map or text the action
-    /// took whole through dot or a variable (`toYaml .`, `{{ $host }}`).
-    pub read: Vec<Read>,
+    /// What the action read of the data (when [`Templates::record_reads`]), as indexes of
+    /// [`Written::reads`]: each map (by the address of its shared storage) with the key read
+    /// of it, or a map or text the action took whole through dot or a variable (`toYaml .`,
+    /// `{{ $host }}`).
+    pub read: std::ops::Range<usize>,
 }
 
 /// A map (by address) and the key an action read of it; no key: the map itself.
@@ -240,6 +245,8 @@ pub type Read = (usize, Option<Rc<str>>);
 pub struct Written {
     pub text: String,
     pub marks: Vec<Mark>,
+    /// What the marks' actions read, each mark's in a range of its own.
+    pub reads: Vec<Read>,
     /// Branches left out because a boolean the data holds was false (when
     /// [`Templates::record_reads`]).
     pub skips: Vec<Skip>,
@@ -281,7 +288,11 @@ pub struct Exec<'a> {
     out: String,
     /// Emptied output buffers of `include`s done, for the next ones.
     spare: Vec<String>,
+    /// The same for the buffers of what actions read.
+    spare_read: Vec<Vec<Read>>,
     marks: Vec<Mark>,
+    /// What the marks' actions read (see [`Mark::read`]).
+    reads: Vec<Read>,
     /// The variables in scope, innermost last; those of the template being executed start at
     /// `frame` (`$` first), and only those are visible.
     vars: Vec<(Name, Value)>,
@@ -335,7 +346,9 @@ impl Exec<'_> {
             funcs: self.funcs,
             out: String::new(),
             spare: Vec::new(),
+            spare_read: Vec::new(),
             marks: Vec::new(),
+            reads: Vec::new(),
             vars: vec![(DOLLAR.with(Rc::clone), dot.clone())],
             frame: 0,
             read: Vec::new(),
@@ -381,11 +394,17 @@ impl Exec<'_> {
     pub fn include(&mut self, name: &str, dot: &Value) -> std::result::Result<Value, String> {
         let fresh = self.spare.pop().unwrap_or_default();
         let saved = std::mem::replace(&mut self.out, fresh);
-        let read = std::mem::take(&mut self.read);
-        let (marks, skips) = (self.marks.len(), self.skips.len());
+        // What the action calling `include` read so far is set aside (the included actions
+        // record theirs in an emptied buffer of an earlier include).
+        let fresh = self.spare_read.pop().unwrap_or_default();
+        let read = std::mem::replace(&mut self.read, fresh);
+        let (marks, reads, skips) = (self.marks.len(), self.reads.len(), self.skips.len());
         let result = self.call_template(name, dot, 0);
-        self.read = read;
+        let mut used = std::mem::replace(&mut self.read, read);
+        used.clear();
+        self.spare_read.push(used);
         self.skips.truncate(skips);
+        self.reads.truncate(reads);
         let mut written = std::mem::replace(&mut self.out, saved);
         // What `include` returns is a value: where it is written, the action writing it is
         // its source.
@@ -447,8 +466,10 @@ impl Exec<'_> {
                 let value = self.pipeline(dot, pipe)?;
                 if pipe.decl.is_empty() {
                     self.mark(*pos, false);
+                    let start = self.reads.len();
+                    self.reads.append(&mut self.read);
                     if let Some(last) = self.marks.last_mut() {
-                        last.read = std::mem::take(&mut self.read);
+                        last.read = start..self.reads.len();
                     }
                     self.print(&value);
                 }
@@ -514,10 +535,10 @@ impl Exec<'_> {
             last.pos = pos;
             last.template = Rc::clone(&self.source);
             last.verbatim = verbatim;
-            last.read.clear();
+            last.read = 0..0;
         } else {
             let template = Rc::clone(&self.source);
-            self.marks.push(Mark { at, template, pos, verbatim, read: Vec::new() });
+            self.marks.push(Mark { at, template, pos, verbatim, read: 0..0 });
         }
     }
 
@@ -594,6 +615,7 @@ impl Exec<'_> {
         }
         self.woulds += 1;
         let (out, marks, skips) = (self.out.len(), self.marks.len(), self.skips.len());
+        let reads = self.reads.len();
         let (steps, read) = (self.steps, std::mem::take(&mut self.read));
         // The variables in scope are copied; those of the templates that called this one are
         // out of its sight.
@@ -606,6 +628,7 @@ impl Exec<'_> {
         let result = self.walk_list(&dot.deep_copy(), list);
         let written = self.out.split_off(out);
         self.marks.truncate(marks);
+        self.reads.truncate(reads);
         self.skips.truncate(skips);
         (self.vars, self.steps, self.read) = (vars, steps, read);
         result.is_ok().then_some(written)

@@ -426,8 +426,8 @@ impl Provenance<'_> {
 impl Provenance<'_> {
     /// Where a key that `mark`'s action wrote with a map or list under it came from (`toYaml`
     /// of values that hold it): the one place under what the action read with that key.
-    fn key_origin(&self, mark: &Mark, key: &str) -> Option<(Place, String)> {
-        for (path, value) in mark.read.iter().rev().filter_map(|r| self.read_value(r)) {
+    fn key_origin(&self, read: &[ValueRead], key: &str) -> Option<(Place, String)> {
+        for (path, value) in read.iter().rev().filter_map(|r| self.read_value(r)) {
             let mut found = Vec::new();
             let wanted = |k: Option<&str>, item: &Value| {
                 k == Some(key) && matches!(item, Value::Map(_) | Value::List(_))
@@ -490,6 +490,8 @@ struct Mapping<'a> {
     /// The marks of this template (what an included helper wrote belongs to the action that
     /// included it), in output order.
     marks: Vec<&'a Mark>,
+    /// What the marks' actions read (see [`Mark::read`]).
+    reads: &'a [ValueRead],
     /// The branches of this template a switch turned off left out.
     skips: Vec<&'a crate::render::gotemplate::Skip>,
     template: &'a str,
@@ -518,7 +520,8 @@ impl<'a> Mapping<'a> {
         let starts = &source.line_starts;
         let last_mark = std::cell::Cell::new(0);
         let (ascii, last_line) = (source.ascii, std::cell::Cell::new(1));
-        Mapping { marks, skips, template, starts, provenance, last_mark, ascii, last_line }
+        let reads = &written.reads[..];
+        Mapping { marks, reads, skips, template, starts, provenance, last_mark, ascii, last_line }
     }
 
     /// The last mark of this template at or before the offset.
@@ -576,7 +579,7 @@ impl<'a> Mapping<'a> {
         let writers = || marks[from..to].iter().filter(|m| !m.verbatim && !m.read.is_empty());
         writers().next()?;
         let text = scalar_of_node(t)?;
-        let read: Vec<&ValueRead> = writers().flat_map(|m| &m.read).collect();
+        let read: Vec<&ValueRead> = writers().flat_map(|m| &self.reads[m.read.clone()]).collect();
         provenance.origin(&read, key, &text)
     }
 
@@ -595,7 +598,7 @@ impl<'a> Mapping<'a> {
         if mark.verbatim || mark.read.is_empty() {
             return None;
         }
-        provenance.key_origin(mark, &f.key)
+        provenance.key_origin(&self.reads[mark.read.clone()], &f.key)
     }
 
     /// Where a map or list an action wrote whole came from (`toYaml .Values.verbs` under a
@@ -611,8 +614,7 @@ impl<'a> Mapping<'a> {
             (NodeValue::Map(fields), Value::Map(m)) => fields.len() == m.borrow().len(),
             _ => false,
         };
-        let (path, _) = mark
-            .read
+        let (path, _) = self.reads[mark.read.clone()]
             .iter()
             .rev()
             .filter_map(|r| provenance.read_value(r))
@@ -623,7 +625,7 @@ impl<'a> Mapping<'a> {
     /// Points a document's spans at where each of its fields came from; its nodes start in the
     /// template's file (`home`). The files of its nodes, as [`Placed::files`] holds them.
     fn remap(&self, n: &mut Node, home: u32, piece: Piece<'_>) -> Vec<u32> {
-        let mut files = Vec::new();
+        let mut files = Vec::with_capacity(places(n));
         self.remap_from(n, None, piece, (None, 0), None, (home, &mut files));
         files
     }
