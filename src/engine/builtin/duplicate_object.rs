@@ -32,34 +32,64 @@ fn directory(display: &str) -> &str {
     display.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
-super::tree_template!(DuplicateObject);
+/// What names an object for this rule: API group, kind, namespace, the directory of an object
+/// whose namespace is not known, name.
+type Key<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str);
 
-fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
-    let inv = cx.inventory;
-    // Hashed with foldhash and sized once: every object of the tree is a key.
-    let mut seen: foldhash::HashMap<(&str, &str, &str, &str, &str), Vec<&Object>> =
+/// The objects of each key defined more than once, in the order of the first of each.
+fn groups(inv: &crate::inventory::Inventory) -> Vec<Vec<&Object>> {
+    // Hashed with foldhash and sized once: every object of the tree is a key. Each key keeps
+    // its first and last object, and each object the next one of its key (no list per key:
+    // most keys are one object's, or two clusters').
+    let mut seen: foldhash::HashMap<Key<'_>, (usize, usize)> =
         foldhash::HashMap::with_capacity_and_hasher(
             inv.objects.len(),
             foldhash::fast::RandomState::default(),
         );
-    for object in inv.objects.iter().filter(|o| !o.name.is_empty()) {
+    let mut next = vec![usize::MAX; inv.objects.len()];
+    for (i, object) in inv.objects.iter().enumerate().filter(|(_, o)| !o.name.is_empty()) {
         let group = crate::kinds::split_api_version(&object.api_version).0;
         // A namespaced object whose namespace nothing in the tree decides goes wherever its
         // applier puts it: only objects applied together (the same directory) surely share it.
         let unknown_namespace = !object.cluster_scoped && object.namespace.is_none();
         let scope = if unknown_namespace { directory(&inv.source(object).display) } else { "" };
-        seen.entry((group, &object.kind, object.namespace_or_empty(), scope, &object.name))
-            .or_default()
-            .push(object);
+        let key = (group, &*object.kind, object.namespace_or_empty(), scope, &*object.name);
+        match seen.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert((i, i));
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let (_, last) = o.get_mut();
+                next[*last] = i;
+                *last = i;
+            }
+        }
     }
-    let mut groups: Vec<_> = seen.into_values().filter(|v| v.len() > 1).collect();
-    groups.sort_by_key(|v| v[0].index);
-    for objects in groups {
+    // The keys of more than one object, in the order of their first.
+    let mut firsts: Vec<usize> = seen
+        .into_values()
+        .filter(|&(first, _)| next[first] != usize::MAX)
+        .map(|(f, _)| f)
+        .collect();
+    firsts.sort_unstable();
+    firsts
+        .into_iter()
+        .map(|first| {
+            std::iter::successors(Some(first), |&i| Some(next[i]).filter(|&n| n != usize::MAX))
+                .map(|i| &inv.objects[i])
+                .collect()
+        })
+        .collect()
+}
+
+super::tree_template!(DuplicateObject);
+
+fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
+    let inv = cx.inventory;
+    for objects in groups(inv) {
         // Objects as written and objects build units rendered are compared among their own:
         // a file a unit failed to build (and that is linted as written) is no second copy of
         // what another unit renders.
-        let (written, rendered): (Vec<&Object>, Vec<&Object>) =
-            objects.iter().partition(|o| o.as_written());
         let mut report = |later: &Object, first: &Object, cluster: Option<&str>| {
             let at = &inv.files[first.file_at("/metadata/name")];
             let line = first
@@ -94,18 +124,18 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
             };
             sink.report_in(later, cluster, None, "/metadata/name", message);
         };
-        // Rendered: two copies collide when one cluster receives both.
-        let mut first_in: HashMap<&str, &Object> = HashMap::new();
-        for later in &rendered {
+        // Rendered: two copies collide when one cluster receives both. (A group is a few
+        // copies, in a few clusters: looked up in a list.)
+        let mut first_in: Vec<(&str, &Object)> = Vec::new();
+        for later in objects.iter().filter(|o| !o.as_written()) {
             for cluster in later.clusters() {
-                match first_in.get(cluster) {
-                    Some(first) => report(later, first, Some(cluster)),
-                    None => {
-                        first_in.insert(cluster, later);
-                    }
+                match first_in.iter().find(|(c, _)| *c == cluster) {
+                    Some((_, first)) => report(later, first, Some(cluster)),
+                    None => first_in.push((cluster, later)),
                 }
             }
         }
+        let written: Vec<&Object> = objects.iter().copied().filter(|o| o.as_written()).collect();
         // As written: the first earlier definition the cluster can see together with `later`:
         // any, for an object outside a cluster directory; else the first outside one or in the
         // same cluster. Remembered per cluster, so that a group of n copies costs n steps.
