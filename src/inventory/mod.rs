@@ -180,12 +180,12 @@ pub struct Inventory {
     /// Documents that are not objects of the right shape (a list at the top, `kind: [Pod]`,
     /// `containers: {}`), in tree order.
     pub problems: Vec<crate::error::Problem>,
-    by_kind: HashMap<String, Vec<usize>>,
-    by_namespace: HashMap<String, Vec<usize>>,
+    by_kind: foldhash::HashMap<String, Vec<usize>>,
+    by_namespace: foldhash::HashMap<String, Vec<usize>>,
     /// (hash of the identity, object index), sorted: the objects of one identity are a range.
     by_id: Vec<(u64, usize)>,
     /// Namespace objects by label (key, value), including `kubernetes.io/metadata.name`.
-    namespaces_by_label: HashMap<(String, String), Vec<usize>>,
+    namespaces_by_label: foldhash::HashMap<(String, String), Vec<usize>>,
 }
 
 impl Inventory {
@@ -846,7 +846,7 @@ impl Tree<'_> {
 /// Builds the kind, namespace and identity indexes (two at once).
 fn index(inv: &mut Inventory) {
     /// Pushes `i` under `key`, allocating the key only the first time it is seen.
-    fn push(map: &mut HashMap<String, Vec<usize>>, key: &str, i: usize) {
+    fn push(map: &mut foldhash::HashMap<String, Vec<usize>>, key: &str, i: usize) {
         match map.get_mut(key) {
             Some(list) => list.push(i),
             None => {
@@ -857,8 +857,8 @@ fn index(inv: &mut Inventory) {
     let objects = &inv.objects;
     let ((by_kind, by_namespace), by_id) = rayon::join(
         || {
-            let mut by_kind: HashMap<String, Vec<usize>> = HashMap::new();
-            let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut by_kind = foldhash::HashMap::default();
+            let mut by_namespace = foldhash::HashMap::default();
             for (i, o) in objects.iter().enumerate() {
                 push(&mut by_kind, &o.kind, i);
                 if let Some(ns) = &o.namespace {
@@ -882,7 +882,8 @@ fn index(inv: &mut Inventory) {
     inv.by_kind = by_kind;
     inv.by_namespace = by_namespace;
     inv.by_id = by_id;
-    let mut by_label: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    let mut by_label: foldhash::HashMap<(String, String), Vec<usize>> =
+        foldhash::HashMap::default();
     for &i in inv.by_kind.get("Namespace").into_iter().flatten() {
         let ns = &inv.objects[i];
         if ns.api_version != "v1" {
