@@ -1294,16 +1294,42 @@ impl Units<'_, '_> {
         }
     }
 
-    /// [`Units::settle`] for many plans: their objects are made in parallel, then placed in
-    /// order.
+    /// [`Units::settle`] for many plans: their objects are made in parallel, a chunk of plans
+    /// at a time, and placed in order by this thread as the chunks are made (placing, which
+    /// only this thread can do, no longer waits for the last chunk).
     fn settle_all(&mut self, plans: Vec<usize>) {
-        let taken: Vec<Taken> = plans.into_iter().filter_map(|k| self.take(k)).collect();
-        let files = self.shared.files;
-        let prepared: Vec<Prepared> =
-            in_pool(self.pool, || taken.into_par_iter().map(|t| prepare(t, files)).collect());
-        for p in prepared {
-            self.place(p);
+        let mut chunks: Vec<Vec<Taken>> = Vec::new();
+        for taken in plans.into_iter().filter_map(|k| self.take(k)) {
+            match chunks.last_mut() {
+                Some(chunk) if chunk.len() < CHUNK => chunk.push(taken),
+                _ => chunks.push(vec![taken]),
+            }
         }
+        let (files, pool) = (self.shared.files, self.pool);
+        let (made, arrive) = std::sync::mpsc::channel::<(usize, Vec<Prepared>)>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                in_pool(pool, || {
+                    chunks.into_par_iter().enumerate().for_each_with(made, |made, (i, chunk)| {
+                        let prepared = chunk.into_iter().map(|t| prepare(t, files)).collect();
+                        // The receiver outlives the senders: it stops when they are all gone.
+                        let _ = made.send((i, prepared));
+                    });
+                });
+            });
+            // Chunks arrive in any order; each is placed once those before it are.
+            let mut early = std::collections::BTreeMap::new();
+            let mut next = 0;
+            for (i, prepared) in arrive {
+                early.insert(i, prepared);
+                while let Some(prepared) = early.remove(&next) {
+                    for p in prepared {
+                        self.place(p);
+                    }
+                    next += 1;
+                }
+            }
+        });
     }
 
     /// What plan `k` built, with its files numbered in the rendering; its failure is recorded
