@@ -1305,18 +1305,18 @@ impl Units<'_, '_> {
                 _ => chunks.push(vec![taken]),
             }
         }
-        let (files, pool) = (self.shared.files, self.pool);
+        let files = self.shared.files;
         let (made, arrive) = std::sync::mpsc::channel::<(usize, Vec<Prepared>)>();
-        std::thread::scope(|scope| {
-            scope.spawn(move || {
-                in_pool(pool, || {
-                    chunks.into_par_iter().enumerate().for_each_with(made, |made, (i, chunk)| {
-                        let prepared = chunk.into_iter().map(|t| prepare(t, files)).collect();
-                        // The receiver outlives the senders: it stops when they are all gone.
-                        let _ = made.send((i, prepared));
-                    });
+        in_place_scope(self.pool, |scope| {
+            for (i, chunk) in chunks.into_iter().enumerate() {
+                let made = made.clone();
+                scope.spawn(move |_| {
+                    let prepared = chunk.into_iter().map(|t| prepare(t, files)).collect();
+                    // The receiver outlives the senders: it stops when they are all gone.
+                    let _ = made.send((i, prepared));
                 });
-            });
+            }
+            drop(made);
             // Chunks arrive in any order; each is placed once those before it are.
             let mut early = std::collections::BTreeMap::new();
             let mut next = 0;
@@ -1902,6 +1902,18 @@ fn in_pool<R: Send>(pool: Option<&rayon::ThreadPool>, job: impl FnOnce() -> R + 
     match pool {
         Some(pool) => pool.install(job),
         None => job(),
+    }
+}
+
+/// Runs `op` on this thread with a scope whose jobs run on `pool` (the global pool without
+/// one).
+fn in_place_scope<'s, R>(
+    pool: Option<&rayon::ThreadPool>,
+    op: impl FnOnce(&rayon::Scope<'s>) -> R,
+) -> R {
+    match pool {
+        Some(pool) => pool.in_place_scope(op),
+        None => rayon::in_place_scope(op),
     }
 }
 

@@ -409,13 +409,10 @@ impl Exec<'_> {
         // What `include` returns is a value: where it is written, the action writing it is
         // its source.
         self.marks.truncate(marks);
-        let value = Value::string(&written);
+        let value = result.map(|()| Value::string(&written)).map_err(|e| e.message);
         written.clear();
         self.spare.push(written);
-        match result {
-            Ok(()) => Ok(value),
-            Err(e) => Err(e.message),
-        }
+        value
     }
 
     fn error(&self, pos: usize, node: &dyn std::fmt::Display, message: &str) -> Error {

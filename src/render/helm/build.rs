@@ -524,6 +524,11 @@ impl<'a> Mapping<'a> {
         Mapping { marks, reads, skips, template, starts, provenance, last_mark, ascii, last_line }
     }
 
+    /// What `mark`'s action read.
+    fn read_of(&self, mark: &Mark) -> &'a [ValueRead] {
+        &self.reads[mark.read.clone()]
+    }
+
     /// The last mark of this template at or before the offset.
     fn mark(&self, offset: usize) -> Option<&Mark> {
         // Nodes are mapped in output order: the mark of the last offset asked is usually the
@@ -579,7 +584,7 @@ impl<'a> Mapping<'a> {
         let writers = || marks[from..to].iter().filter(|m| !m.verbatim && !m.read.is_empty());
         writers().next()?;
         let text = scalar_of_node(t)?;
-        let read: Vec<&ValueRead> = writers().flat_map(|m| &self.reads[m.read.clone()]).collect();
+        let read: Vec<&ValueRead> = writers().flat_map(|m| self.read_of(m)).collect();
         provenance.origin(&read, key, &text)
     }
 
@@ -598,7 +603,7 @@ impl<'a> Mapping<'a> {
         if mark.verbatim || mark.read.is_empty() {
             return None;
         }
-        provenance.key_origin(&self.reads[mark.read.clone()], &f.key)
+        provenance.key_origin(self.read_of(mark), &f.key)
     }
 
     /// Where a map or list an action wrote whole came from (`toYaml .Values.verbs` under a
@@ -614,7 +619,8 @@ impl<'a> Mapping<'a> {
             (NodeValue::Map(fields), Value::Map(m)) => fields.len() == m.borrow().len(),
             _ => false,
         };
-        let (path, _) = self.reads[mark.read.clone()]
+        let (path, _) = self
+            .read_of(mark)
             .iter()
             .rev()
             .filter_map(|r| provenance.read_value(r))

@@ -283,6 +283,16 @@ mod tests {
         for (t, want) in cases {
             assert_eq!(run(t, &data).as_deref(), Ok(want), "{t}");
         }
+        // `include` gives back what the helper wrote, includes within includes too (their
+        // buffers are reused), and fails on a helper that is not defined.
+        let nested = concat!(
+            "{{ define \"in\" }}<{{ . }}>{{ end }}",
+            "{{ define \"out\" }}[{{ include \"in\" . }}|{{ include \"in\" \"b\" }}]{{ end }}",
+            "{{ include \"out\" \"a\" }}{{ include \"out\" \"c\" | upper }}"
+        );
+        assert_eq!(run(nested, &data).as_deref(), Ok("[<a>|<b>][<C>|<B>]"));
+        let e = run("{{ include \"missing\" . }}", &data).unwrap_err();
+        assert!(e.contains("template \"missing\" not defined"), "{e}");
         // sprig's encoders take text, as Go's typed parameter does.
         let e = run("{{ .Values.port | b64enc }}", &data).unwrap_err();
         assert!(e.contains("wrong type for value; expected string; got float64"), "{e}");
