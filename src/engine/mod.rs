@@ -9,7 +9,6 @@ pub mod builtin;
 pub mod cel;
 pub mod kyverno;
 
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::config::Config;
@@ -116,8 +115,6 @@ pub struct Sink {
     pub violations: Vec<Violation>,
     /// (object index, its JSON as the cluster stores it)
     json: Option<(usize, Rc<serde_json::Value>)>,
-    /// (object index, the labels of its namespace)
-    namespace_labels: Option<(usize, Rc<BTreeMap<String, String>>)>,
     /// (object index, the object as a CEL value)
     cel: Option<(usize, Rc<cel::Val>)>,
     /// (object index, the Kyverno JSON context around it, once a policy has built it)
@@ -133,16 +130,6 @@ impl Sink {
     /// once for all the rules that ask.
     pub fn object_json(&mut self, object: &Object) -> Rc<serde_json::Value> {
         memo(&mut self.json, object, Object::cluster_json)
-    }
-
-    /// The labels of the object's namespace (none when the tree does not define it), read once
-    /// for all the rules that ask.
-    pub fn namespace_labels(
-        &mut self,
-        inventory: &Inventory,
-        object: &Object,
-    ) -> Rc<BTreeMap<String, String>> {
-        memo(&mut self.namespace_labels, object, |o| inventory.namespace_labels(o))
     }
 
     /// The object as a CEL value, converted once for all the CEL policies.

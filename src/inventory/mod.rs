@@ -186,6 +186,9 @@ pub struct Inventory {
     by_id: Vec<(u64, usize)>,
     /// Namespace objects by label (key, value), including `kubernetes.io/metadata.name`.
     namespaces_by_label: foldhash::HashMap<(String, String), Vec<usize>>,
+    /// The (string) labels of each namespace the tree defines, from its first `v1` Namespace
+    /// object: read by every policy evaluation of an object in it.
+    labels_of_namespace: foldhash::HashMap<String, std::collections::BTreeMap<String, String>>,
 }
 
 impl Inventory {
@@ -261,7 +264,7 @@ impl Inventory {
     }
 
     /// The (string) labels of the namespace an object is in; empty when the tree does not
-    /// define that namespace.
+    /// define that namespace. Read from the objects as they are now (admission changes them).
     #[must_use]
     pub fn namespace_labels(&self, object: &Object) -> std::collections::BTreeMap<String, String> {
         object
@@ -274,6 +277,17 @@ impl Inventory {
             .iter()
             .filter_map(|e| Some((e.key.as_str().to_owned(), e.value.as_str()?.to_string())))
             .collect()
+    }
+
+    /// [`Inventory::namespace_labels`] as they were when the objects were last indexed (after
+    /// admission: it reindexes when it changes a Namespace), read without copying them.
+    #[must_use]
+    pub fn indexed_namespace_labels(
+        &self,
+        object: &Object,
+    ) -> &std::collections::BTreeMap<String, String> {
+        static NONE: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+        object.namespace.as_deref().and_then(|ns| self.labels_of_namespace.get(ns)).unwrap_or(&NONE)
     }
 
     #[must_use]
@@ -884,6 +898,7 @@ fn index(inv: &mut Inventory) {
     inv.by_id = by_id;
     let mut by_label: foldhash::HashMap<(String, String), Vec<usize>> =
         foldhash::HashMap::default();
+    let mut labels_of = foldhash::HashMap::default();
     for &i in inv.by_kind.get("Namespace").into_iter().flatten() {
         let ns = &inv.objects[i];
         if ns.api_version != "v1" {
@@ -893,13 +908,20 @@ fn index(inv: &mut Inventory) {
             .entry(("kubernetes.io/metadata.name".into(), ns.name.clone()))
             .or_default()
             .push(i);
-        for e in ns.root.at(&["metadata", "labels"]).and_then(Node::as_map).unwrap_or(&[]) {
-            if let Some(v) = e.value.as_str() {
-                by_label.entry((e.key.as_str().to_owned(), v.to_string())).or_default().push(i);
-            }
+        let labels = ns.root.at(&["metadata", "labels"]).and_then(Node::as_map).unwrap_or(&[]);
+        let strings = || labels.iter().filter_map(|e| Some((e.key.as_str(), e.value.as_str()?)));
+        for (k, v) in strings() {
+            by_label.entry((k.to_owned(), v.to_owned())).or_default().push(i);
+        }
+        // The first Namespace of a name in tree order, as `namespace_object` finds it.
+        if ns.namespace_or_empty().is_empty() {
+            labels_of
+                .entry(ns.name.clone())
+                .or_insert_with(|| strings().map(|(k, v)| (k.to_owned(), v.to_owned())).collect());
         }
     }
     inv.namespaces_by_label = by_label;
+    inv.labels_of_namespace = labels_of;
 }
 
 fn crd_scopes(files: &[crate::load::LoadedFile]) -> HashMap<(String, String), bool> {

@@ -612,3 +612,52 @@ fn mutating_admission_policies_mutate_before_validation() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(run.stdout.trim_end().ends_with("2 passed, 0 failed"), "{}", run.stdout);
 }
+
+/// A policy's `namespaceSelector` reads the labels of the object's namespace as the tree
+/// defines it: its first Namespace object (tree order), none for a namespace the tree does not
+/// define, and the labels a mutating policy set at admission.
+#[test]
+fn namespace_selectors_see_the_namespace_labels_admission_leaves() {
+    const PODS: [&str; 4] = ["team", "dev", "later", "ghost"];
+    let dir = tempfile::tempdir().unwrap();
+    let namespace = |name: &str, tier: &str| {
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels: {{tier: {tier}}}\n---\n")
+    };
+    // `team` twice: the first (in `a-namespaces.yaml`) is the one a policy sees.
+    let first = namespace("team", "prod") + &namespace("dev", "dev") + &namespace("later", "dev");
+    std::fs::write(dir.path().join("a-namespaces.yaml"), first).unwrap();
+    std::fs::write(dir.path().join("b-namespaces.yaml"), namespace("team", "dev")).unwrap();
+    // One pod per namespace, nine lines each.
+    let digest = "a".repeat(64);
+    let pod = |ns: &str| {
+        format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: {ns}\nspec:\n  containers:\n  - {{name: c, image: 'r.example/c@sha256:{digest}'}}\n---\n")
+    };
+    std::fs::write(dir.path().join("pods.yaml"), PODS.map(pod).concat()).unwrap();
+    std::fs::write(
+        dir.path().join("policy.yaml"),
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: prod-only}\nspec:\n  rules:\n  - name: no-pods-in-prod\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n          namespaceSelector:\n            matchLabels: {tier: prod}\n    validate:\n      message: no pods in prod\n      deny: {}\n",
+    )
+    .unwrap();
+    // The namespaces of the pods the policy denies.
+    let denied = || -> BTreeSet<&str> {
+        let report = mtk_in(dir.path(), &["--format", "json", "."], None).json();
+        let findings = report["findings"].as_array().unwrap().clone();
+        findings
+            .iter()
+            .filter(|f| f["rule"].as_str().unwrap().starts_with("prod-only/"))
+            .map(|f| {
+                assert_eq!(f["file"], "pods.yaml", "{f}");
+                PODS[(f["line"].as_u64().unwrap() as usize - 1) / 9]
+            })
+            .collect()
+    };
+    assert_eq!(denied(), BTreeSet::from(["team"]));
+
+    // A mutating policy labels `later` at admission: the selector sees the label then.
+    std::fs::write(
+        dir.path().join("label.yaml"),
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata: {name: label-later}\nspec:\n  rules:\n  - name: prod\n    match:\n      any:\n      - resources:\n          kinds: [Namespace]\n          names: [later]\n    mutate:\n      patchStrategicMerge:\n        metadata:\n          labels:\n            tier: prod\n",
+    )
+    .unwrap();
+    assert_eq!(denied(), BTreeSet::from(["team", "later"]));
+}

@@ -137,13 +137,13 @@ impl Rule for PolicyRule {
             return;
         }
         let resource = sink.object_json(object);
-        let namespace_labels = sink.namespace_labels(cx.inventory, object);
+        let namespace_labels = cx.inventory.indexed_namespace_labels(object);
         let tree = TreeData { inventory: cx.inventory, answers: &cx.answers };
         let shared_context = sink.policy_context(object);
         let request = Request {
             operation: "CREATE",
             namespace: Some(object.namespace_or_empty()),
-            namespace_labels: std::borrow::Cow::Borrowed(&*namespace_labels),
+            namespace_labels: std::borrow::Cow::Borrowed(namespace_labels),
             namespace_object: None,
             user: None,
             // The tree's exceptions are applied to the findings (reported as suppressed),
