@@ -427,12 +427,9 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
                     .map(|d| ((i, d.index), d.root.clone()))
                     .collect()
             });
-            let mut objects = tree.file_objects(i, file);
-            // A file a unit built is linted as the unit renders it (its objects as written
-            // are freed here, in parallel).
-            if reached[i] {
-                objects.objects = Vec::new();
-            }
+            // A file a unit built is linted as the unit renders it: its objects as written
+            // are not made (its documents are freed here, in parallel).
+            let objects = tree.file_objects(i, file, !reached[i]);
             // Its entry in the skipped files, made here in parallel too (a fleet's overlays
             // skip thousands of kustomizations and patches).
             let skipped = objects.skip.map(|reason| SkippedFile {
@@ -750,7 +747,15 @@ impl Tree<'_> {
         }
     }
 
-    fn file_objects(&self, file_index: usize, file: crate::load::LoadedFile) -> FileObjects {
+    /// The objects of a file as written, with the problems of their shape; `keep`: false for a
+    /// file a unit built, whose objects are only checked and counted (the unit's rendering of
+    /// them is linted instead).
+    fn file_objects(
+        &self,
+        file_index: usize,
+        file: crate::load::LoadedFile,
+        keep: bool,
+    ) -> FileObjects {
         let path: Option<&std::path::Path> = file.source.path.as_deref();
         let assigned_ns = self.layout.namespaces[file_index].as_ref();
         let deployer = self.layout.deployer[file_index].map(|i| &self.flux_targets[i]);
@@ -758,7 +763,7 @@ impl Tree<'_> {
         let default_ns = deployer.and_then(|d| d.default_namespace.as_ref());
         let is_patch = self.layout.patch_files[file_index];
         let documents = file.documents.len();
-        let mut objects = Vec::with_capacity(documents);
+        let mut objects = Vec::with_capacity(if keep { documents } else { 0 });
         let mut problems = Vec::new();
         let mut problem = |(pos, message): shape::ShapeError| {
             problems.push(crate::error::Problem::new(
@@ -779,8 +784,10 @@ impl Tree<'_> {
         let all_empty = file.documents.iter().all(|d| d.root.is_null());
         let mut kustomize_configs = 0;
         let mut skipped_documents = 0;
+        // Objects found (made or not).
+        let mut found = 0;
         for doc in file.documents {
-            let before = objects.len();
+            let before = found;
             skipped_documents += 1;
             let root = doc.root;
             if let Some(error) = shape::not_an_object(&root, doc.index) {
@@ -827,6 +834,10 @@ impl Tree<'_> {
                 shape::object(&root, kinds::pod_spec_pointer(kind))
                     .into_iter()
                     .for_each(&mut problem);
+                found += 1;
+                if !keep {
+                    continue;
+                }
                 let placement = Placement {
                     file: file_index,
                     document: doc.index,
@@ -841,7 +852,7 @@ impl Tree<'_> {
                     root,
                 ));
             }
-            if objects.len() > before {
+            if found > before {
                 skipped_documents -= 1;
             }
         }
@@ -852,7 +863,7 @@ impl Tree<'_> {
         } else {
             SkipReason::NotKubernetes
         };
-        let skip = (objects.is_empty() && problems.is_empty() && !file.broken).then_some(reason);
+        let skip = (found == 0 && problems.is_empty() && !file.broken).then_some(reason);
         FileObjects { source: file.source, objects, documents, skipped_documents, problems, skip }
     }
 }
