@@ -61,6 +61,21 @@ pub struct UserInfo {
     pub cluster_roles: Vec<String>,
 }
 
+/// Whether any of the strings of a list field (or a field of one string) passes `test`; `None`
+/// when it has none (the field asks for nothing). Nothing is collected: every rule evaluation
+/// reads its match block.
+fn any_string(v: Option<&Value>, mut test: impl FnMut(&str) -> bool) -> Option<bool> {
+    match v {
+        Some(Value::Array(items)) => {
+            let mut items = items.iter().filter_map(Value::as_str).peekable();
+            items.peek()?;
+            Some(items.any(test))
+        }
+        Some(Value::String(s)) => Some(test(s)),
+        _ => None,
+    }
+}
+
 fn strings(v: Option<&Value>) -> Vec<&str> {
     match v {
         Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
@@ -152,26 +167,22 @@ fn resource_filter(
     r: &serde_json::Map<String, Value>,
     adm: &Admission<'_>,
 ) -> Result<bool, String> {
-    let operations = strings(r.get("operations"));
-    if !operations.is_empty() && !operations.iter().any(|o| o.eq_ignore_ascii_case(adm.operation)) {
+    if any_string(r.get("operations"), |o| o.eq_ignore_ascii_case(adm.operation)) == Some(false) {
         return Ok(false);
     }
-    let kinds = strings(r.get("kinds"));
-    if !kinds.is_empty() && !kinds.iter().any(|k| kind_matches(k, adm)) {
+    if any_string(r.get("kinds"), |k| kind_matches(k, adm)) == Some(false) {
         return Ok(false);
     }
+    // `names` and `name` together: one of them must match when either names any.
     let name = if adm.name.is_empty() { adm.generate_name } else { adm.name };
-    let mut names = strings(r.get("names"));
-    names.extend(strings(r.get("name")));
-    if !names.is_empty() && !names.iter().any(|n| wildcard::matches(n, name)) {
-        return Ok(false);
+    let named = |n: &str| wildcard::matches(n, name);
+    match (any_string(r.get("names"), named), any_string(r.get("name"), named)) {
+        (None, None) | (Some(true), _) | (_, Some(true)) => {}
+        _ => return Ok(false),
     }
-    let namespaces = strings(r.get("namespaces"));
-    if !namespaces.is_empty() {
-        let ns = if adm.kind == "Namespace" { adm.name } else { adm.namespace };
-        if !namespaces.iter().any(|n| wildcard::matches(n, ns)) {
-            return Ok(false);
-        }
+    let ns = if adm.kind == "Namespace" { adm.name } else { adm.namespace };
+    if any_string(r.get("namespaces"), |n| wildcard::matches(n, ns)) == Some(false) {
+        return Ok(false);
     }
     if let Some(annotations) = r.get("annotations") {
         let want = str_map(annotations);
@@ -343,6 +354,23 @@ mod tests {
         )
         .unwrap());
         assert!(!matches(&json!({}), &pod()).unwrap(), "an empty match never matches");
+    }
+
+    #[test]
+    fn names_and_name_match_together_and_a_list_of_no_strings_asks_nothing() {
+        let resources = |r: Value| matches(&json!({"resources": r}), &pod()).unwrap();
+        assert!(resources(json!({"kinds": ["Pod"], "names": ["w?b"]})));
+        assert!(resources(json!({"kinds": ["Pod"], "name": "web"})));
+        assert!(!resources(json!({"kinds": ["Pod"], "names": ["api"]})));
+        // Either one matching is enough; both naming others is not.
+        assert!(resources(json!({"kinds": ["Pod"], "names": ["api"], "name": "we*"})));
+        assert!(resources(json!({"kinds": ["Pod"], "names": ["web"], "name": "api"})));
+        assert!(!resources(json!({"kinds": ["Pod"], "names": ["api"], "name": "db"})));
+        // Lists of no strings ask for nothing; strings among others are read.
+        assert!(resources(json!({"kinds": ["Pod"], "names": [1, null], "namespaces": []})));
+        assert!(!resources(json!({"kinds": [7, "Service"]})));
+        assert!(resources(json!({"kinds": "Pod", "namespaces": "shop", "operations": "create"})));
+        assert!(!resources(json!({"kinds": ["Pod"], "namespaces": ["default", "kube-*"]})));
     }
 
     #[test]
