@@ -45,6 +45,18 @@ pub struct Loaded<'a> {
     pub broken: bool,
 }
 
+/// What is at a build path ([`Disk::find`]).
+pub(super) enum Found<'a> {
+    /// The path leaves the root of the build.
+    Outside,
+    /// A file the loader read, and where it is on disk.
+    Loaded(Loaded<'a>, PathBuf),
+    Dir,
+    /// A file the loader did not read.
+    File,
+    Missing,
+}
+
 /// The files the loader read, by absolute path. Paths are compared as `Path`s compare them
 /// (`a//b` is `a/b`) but hashed as bytes: builds look paths up thousands of times.
 #[derive(Default)]
@@ -424,6 +436,52 @@ impl<'a> Disk<'a> {
         }
     }
 
+    /// What is at a build path, as [`Disk::real`], [`Disk::is_dir`] and [`Disk::is_file`]
+    /// (asked in that order) say, with the path spelled and looked up once (a build asks of
+    /// every resource it lists).
+    pub(super) fn find(&self, path: &Path) -> Found<'a> {
+        let (Some(loaded), None) = (self.loaded, &self.memory) else {
+            return if self.real(path).is_none() {
+                Found::Outside
+            } else if self.is_dir(path) {
+                Found::Dir
+            } else if self.is_file(path) {
+                Found::File
+            } else {
+                Found::Missing
+            };
+        };
+        let Some(real) = self.spelled(path) else { return Found::Outside };
+        if let Some(&file) = loaded.by_path.get(&*real.key()) {
+            return Found::Loaded(file, real.path);
+        }
+        let key = real.key();
+        if KUSTOMIZATION_FILES.iter().any(|k| loaded.by_path.contains_key(&*real.join(k).key()))
+            || remembered(&loaded.dirs_seen, &real.path, &key, Path::is_dir)
+        {
+            Found::Dir
+        } else if remembered(&loaded.files_seen, &real.path, &key, Path::is_file) {
+            Found::File
+        } else {
+            Found::Missing
+        }
+    }
+
+    /// The kustomization files of a directory that are files, in [`KUSTOMIZATION_FILES`]'s
+    /// order (the directory spelled once, as [`Disk::is_dir`] spells its names).
+    pub(super) fn kustomization_files(&self, dir: &Path) -> Vec<PathBuf> {
+        let (Some(loaded), None) = (self.loaded, &self.memory) else {
+            let paths = KUSTOMIZATION_FILES.iter().map(|n| dir.join(n));
+            return paths.filter(|p| self.is_file(p)).collect();
+        };
+        let Some(real) = self.spelled(dir) else { return Vec::new() };
+        KUSTOMIZATION_FILES
+            .iter()
+            .filter(|n| loaded.is_file(&real.join(n)))
+            .map(|n| dir.join(n))
+            .collect()
+    }
+
     /// Whether anything — a file, a directory, a FIFO, a dangling link — is at `path`.
     pub(super) fn exists(&self, path: &Path) -> bool {
         if self.memory.is_some() {
@@ -560,23 +618,7 @@ impl<'a> Disk<'a> {
         use std::borrow::Cow;
         let not_null = |r: &crate::load::Node| !matches!(r.value, crate::load::Value::Null);
         if let Some(loaded) = self.loaded(path) {
-            if loaded.broken {
-                return Err(BuildError {
-                    file: show(path),
-                    line: None,
-                    message: "the file has errors (reported for it): not built".into(),
-                });
-            }
-            let number = self.number(Read {
-                path: path.to_path_buf(),
-                real: self.real(path),
-                loaded: Some(loaded.index),
-                text: None,
-                via: Vec::new(),
-                built: true,
-            });
-            let docs = loaded.documents.iter().map(|d| &d.root).filter(|r| not_null(r));
-            return Ok((number, docs.map(Cow::Borrowed).collect()));
+            return self.read_loaded(path, (loaded, self.real(path)));
         }
         let kustomization = path
             .file_name()
@@ -604,6 +646,34 @@ impl<'a> Disk<'a> {
         });
         let docs = parsed.documents.into_iter().map(|d| d.root).filter(not_null);
         Ok((number, docs.map(Cow::Owned).collect()))
+    }
+}
+
+impl<'a> Disk<'a> {
+    /// [`Disk::read`] of a file the loader read (found at `real`).
+    pub(super) fn read_loaded(
+        &self,
+        path: &Path,
+        (loaded, real): (Loaded<'a>, Option<PathBuf>),
+    ) -> Result<(u32, Vec<std::borrow::Cow<'a, crate::load::Node>>)> {
+        if loaded.broken {
+            return Err(BuildError {
+                file: show(path),
+                line: None,
+                message: "the file has errors (reported for it): not built".into(),
+            });
+        }
+        let number = self.number(Read {
+            path: path.to_path_buf(),
+            real,
+            loaded: Some(loaded.index),
+            text: None,
+            via: Vec::new(),
+            built: true,
+        });
+        let docs = loaded.documents.iter().map(|d| &d.root);
+        let docs = docs.filter(|r| !matches!(r.value, crate::load::Value::Null));
+        Ok((number, docs.map(std::borrow::Cow::Borrowed).collect()))
     }
 }
 
@@ -637,7 +707,7 @@ pub(super) fn show(path: &Path) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_tidy, path_key, Disk, Loaded, LoadedFiles};
+    use super::{is_tidy, path_key, Disk, Found, Loaded, LoadedFiles, KUSTOMIZATION_FILES};
     use std::path::{Path, PathBuf};
 
     #[test]
@@ -701,5 +771,94 @@ mod tests {
         assert_eq!(path_key(Path::new("/a/b/")), path_key(Path::new("/a/b")));
         assert_eq!(path_key(Path::new("/a/b/.")), path_key(Path::new("/a/b")));
         assert_eq!(path_key(Path::new("/")), Path::new("/").as_os_str());
+    }
+
+    /// What [`Disk::find`] says of a path is what asking [`Disk::real`], [`Disk::is_dir`] and
+    /// [`Disk::is_file`] in turn says, and [`Disk::kustomization_files`] is what asking each
+    /// kustomization name says: over loaded files, files the loader did not read (a
+    /// `Kustomization`, a text file), directories with and without a kustomization, missing
+    /// paths, paths spelled untidily and paths that climb out of the root.
+    #[test]
+    fn a_path_is_found_as_asking_each_question_finds_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        for (path, text) in [
+            ("base/kustomization.yaml", "resources: [app.yaml]\n"),
+            ("base/app.yaml", "kind: ConfigMap\n"),
+            ("named/Kustomization", "resources: []\n"),
+            ("two/kustomization.yaml", "resources: []\n"),
+            ("two/Kustomization", "resources: []\n"),
+            ("plain/notes.txt", "text\n"),
+        ] {
+            let at = root.join(path);
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::fs::write(at, text).unwrap();
+        }
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        let documents = Vec::new();
+        let loaded_at = ["base/kustomization.yaml", "base/app.yaml", "two/kustomization.yaml"]
+            .map(|p| root.join(p));
+        let files: LoadedFiles<'_> = loaded_at
+            .iter()
+            .enumerate()
+            .map(|(index, p)| {
+                (p.as_path(), Loaded { index, documents: &documents, text: "", broken: false })
+            })
+            .collect();
+        let disk = Disk::with_loaded((&root, &root), &files, crate::load::Limits::default());
+        let paths = [
+            "/base/app.yaml",
+            "/base//app.yaml",
+            "/other/../base/app.yaml",
+            "/base",
+            "/base/",
+            "/named",
+            "/named/Kustomization",
+            "/two",
+            "/plain",
+            "/plain/notes.txt",
+            "/empty",
+            "/missing.yaml",
+            "/",
+            "/../outside",
+            "/base/../../outside",
+        ];
+        let mut seen = std::collections::BTreeSet::new();
+        for path in paths.map(Path::new) {
+            let asked = if disk.real(path).is_none() {
+                "outside"
+            } else if disk.is_dir(path) {
+                "dir"
+            } else if disk.is_file(path) {
+                "file"
+            } else {
+                "missing"
+            };
+            let found = match disk.find(path) {
+                Found::Outside => "outside",
+                Found::Dir => "dir",
+                Found::Loaded(loaded, real) => {
+                    assert_eq!(files.get(&real).map(|l| l.index), Some(loaded.index));
+                    assert_eq!(disk.real(path), Some(real), "{path:?}");
+                    "file"
+                }
+                Found::File => {
+                    assert!(files.get(&disk.real(path).unwrap()).is_none(), "{path:?}");
+                    "file"
+                }
+                Found::Missing => "missing",
+            };
+            assert_eq!(found, asked, "{path:?}");
+            seen.insert(found);
+            let each: Vec<PathBuf> = KUSTOMIZATION_FILES
+                .iter()
+                .map(|n| path.join(n))
+                .filter(|p| disk.is_file(p))
+                .collect();
+            assert_eq!(disk.kustomization_files(path), each, "{path:?}");
+        }
+        assert_eq!(seen.len(), 4, "{seen:?}");
+        assert_eq!(disk.kustomization_files(Path::new("/two")).len(), 2);
+        assert_eq!(disk.kustomization_files(Path::new("/named")).len(), 1);
     }
 }

@@ -14,7 +14,7 @@ use crate::kinds;
 use crate::load::discover::normalize;
 use crate::load::source::Span;
 
-use super::disk::{show, Result, KUSTOMIZATION_FILES};
+use super::disk::{show, Found, Result};
 pub use super::disk::{BuildError, Deleted, Disk, Loaded, LoadedFiles, Read};
 
 /// How deep kustomizations may include each other (kustomize sets no limit; real trees nest a
@@ -524,8 +524,7 @@ impl Kustomization {
 impl Builder<'_> {
     /// The directory's kustomization file; more than one is an error, as in kustomize.
     fn find_kustomization(&self, dir: &Path) -> Result<Option<PathBuf>> {
-        let mut found =
-            KUSTOMIZATION_FILES.iter().map(|n| dir.join(n)).filter(|p| self.disk.is_file(p));
+        let mut found = self.disk.kustomization_files(dir).into_iter();
         let first = found.next();
         if first.is_some() && found.next().is_some() {
             return Err(BuildError {
@@ -785,25 +784,23 @@ impl Builder<'_> {
 
     fn resource(&mut self, k: &Kustomization, entry: &str, span: Span) -> Result<Vec<Tree>> {
         let path = Self::local(k, entry, span)?;
-        if self.disk.real(&path).is_none() {
-            return Err(BuildError {
-                file: k.shown.clone(),
-                line: Some(span.start.line),
-                message: format!("`{entry}` leaves the root of the build"),
-            });
-        }
-        if self.disk.is_dir(&path) {
-            return self.kustomization(&path, false, Vec::new());
-        }
-        if !self.disk.is_file(&path) {
-            return Err(BuildError {
-                file: k.shown.clone(),
-                line: Some(span.start.line),
-                message: format!("accumulating resources: '{}' does not exist", show(&path)),
-            });
-        }
+        let error =
+            |message| BuildError { file: k.shown.clone(), line: Some(span.start.line), message };
+        let loaded = match self.disk.find(&path) {
+            Found::Outside => return Err(error(format!("`{entry}` leaves the root of the build"))),
+            Found::Dir => return self.kustomization(&path, false, Vec::new()),
+            Found::Missing => {
+                let shown = show(&path);
+                return Err(error(format!("accumulating resources: '{shown}' does not exist")));
+            }
+            Found::Loaded(loaded, real) => Some((loaded, Some(real))),
+            Found::File => None,
+        };
         k.may_read(&path, Some(span.start.line))?;
-        let (file, docs) = self.disk.read(&path)?;
+        let (file, docs) = match loaded {
+            Some(found) => self.disk.read_loaded(&path, found)?,
+            None => self.disk.read(&path)?,
+        };
         let mut objects = Vec::new();
         for doc in &docs {
             let tree = Tree::from_node(doc, file);
