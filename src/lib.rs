@@ -49,6 +49,7 @@ use load::{Excludes, Input, Limits, LoadOptions};
 
 /// What to lint and how.
 #[derive(Debug, Clone, Default)]
+#[allow(clippy::struct_excessive_bools, reason = "the options mirror command-line switches")]
 pub struct CheckOptions {
     pub inputs: Vec<Input>,
     /// Config file; when `None`, `.mtk-lint.yaml` at the root of the first path is used if present.
@@ -74,6 +75,9 @@ pub struct CheckOptions {
     pub chart_cache: Option<PathBuf>,
     /// Check only the per-object rules of this shard's objects (`--shard K/N`).
     pub shard: Option<eval::Shard>,
+    /// Leave [`Outcome::objects`] empty: no report asked for lists the objects checked (only
+    /// JUnit's does, a test case per object).
+    pub no_object_list: bool,
 }
 
 /// Counts for the summary line and the JSON report.
@@ -106,7 +110,8 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The rules that ran (built-in and Kyverno policy rules), for reports that describe them.
     pub rules: Vec<finding::RuleInfo>,
-    /// Every object checked: (file, resource), in tree order.
+    /// Every object checked: (file, resource), in tree order (none with
+    /// [`CheckOptions::no_object_list`]).
     pub objects: Vec<(String, finding::ResourceRef)>,
     /// Findings a suppression accepts, with the reason in `Finding::suppressed`.
     pub suppressed: Vec<Finding>,
@@ -241,7 +246,7 @@ pub fn check_with(
         baseline_stale: None,
     };
     let rules = rule_infos(&rules, &findings, &suppressed);
-    let objects = checked_objects(&inventory);
+    let objects = if options.no_object_list { Vec::new() } else { checked_objects(&inventory) };
     let stats = progress::Stats {
         bytes,
         builtin_rules,

@@ -75,6 +75,9 @@ pub fn run() -> u8 {
         chart_cache: check.chart_cache.clone(),
         shard: check.shard,
         select: check.select.clone(),
+        // Only a JUnit report lists every object (tens of thousands on a fleet).
+        no_object_list: destinations(&check)
+            .is_ok_and(|d| !d.iter().any(|(f, _)| *f == report::Format::Junit)),
     };
     if check.parse_only {
         return parse_only(&options, &cwd);
