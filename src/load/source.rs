@@ -38,36 +38,57 @@ pub struct SourceFile {
     pub path: Option<PathBuf>,
     /// The text, as read (a file's bytes are not copied).
     pub text: Box<str>,
+    /// Where its lines start, made when first asked for: most files are never shown, and
+    /// finding every line of a fleet's files cost as much as a tenth of reading them.
+    lines: std::sync::OnceLock<Lines>,
+}
+
+/// The lines of a text.
+#[derive(Debug)]
+struct Lines {
     /// Byte offset of the start of every line.
-    line_starts: Vec<u32>,
+    starts: Vec<u32>,
     /// Some line ends at a lone `\r` (then miette's `\n`-only line numbers differ from ours).
     lone_cr: bool,
+}
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        let starts = line_starts(text.as_bytes());
+        let lone_cr =
+            starts.iter().skip(1).any(|&s| text.as_bytes().get(s as usize - 1) == Some(&b'\r'));
+        Lines { starts, lone_cr }
+    }
 }
 
 impl SourceFile {
     #[must_use]
     pub fn new(display: String, path: Option<PathBuf>, text: Box<str>) -> Self {
-        let line_starts = line_starts(text.as_bytes());
-        let lone_cr = line_starts
-            .iter()
-            .skip(1)
-            .any(|&s| text.as_bytes().get(s as usize - 1) == Some(&b'\r'));
-        SourceFile { display, path, text, line_starts, lone_cr }
+        SourceFile { display, path, text, lines: std::sync::OnceLock::new() }
+    }
+
+    fn lines(&self) -> &Lines {
+        self.lines.get_or_init(|| Lines::of(&self.text))
     }
 
     /// Number of lines (a final line break does not start another one that counts, but an
     /// empty text has one line).
     #[must_use]
     pub fn line_count(&self) -> usize {
-        let last_empty = self.line_starts.len() > 1
-            && self.line_starts.last().is_some_and(|&s| s as usize == self.text.len());
-        self.line_starts.len() - usize::from(last_empty)
+        let starts = &self.lines().starts;
+        let last_empty =
+            starts.len() > 1 && starts.last().is_some_and(|&s| s as usize == self.text.len());
+        starts.len() - usize::from(last_empty)
     }
 
     /// The first line longer than `max` bytes (without its line break): (line, length).
     #[must_use]
     pub fn line_longer_than(&self, max: usize) -> Option<(u32, usize)> {
-        let starts = &self.line_starts;
+        // No line of a text that short can be longer (the loader asks of every file).
+        if self.text.len() <= max {
+            return None;
+        }
+        let starts = &self.lines().starts;
         starts.iter().enumerate().find_map(|(i, &start)| {
             let next = starts.get(i + 1).map_or(self.text.len(), |&n| n as usize);
             // The distance to the next line start bounds the length: measure only long ones.
@@ -83,7 +104,7 @@ impl SourceFile {
     #[must_use]
     pub fn offset(&self, pos: Pos) -> usize {
         let line = (pos.line.max(1) - 1) as usize;
-        let Some(&start) = self.line_starts.get(line) else {
+        let Some(&start) = self.lines().starts.get(line) else {
             return self.text.len();
         };
         let start = start as usize;
@@ -109,7 +130,7 @@ impl SourceFile {
     #[must_use]
     pub fn line_text(&self, line: u32) -> &str {
         let idx = (line.max(1) - 1) as usize;
-        let Some(&start) = self.line_starts.get(idx) else {
+        let Some(&start) = self.lines().starts.get(idx) else {
             return "";
         };
         let rest = &self.text[start as usize..];
@@ -170,10 +191,11 @@ impl miette::SourceCode for SourceFile {
         let window = &text[from..to];
         let relative = miette::SourceSpan::new((start - from).into(), end - start);
         let inner = window.read_span(&relative, context_lines_before, context_lines_after)?;
-        let lines_before = if self.lone_cr {
+        let lines = self.lines();
+        let lines_before = if lines.lone_cr {
             memchr::memchr_iter(b'\n', &text.as_bytes()[..from]).count()
         } else {
-            self.line_starts.partition_point(|&s| s as usize <= from) - 1
+            lines.starts.partition_point(|&s| s as usize <= from) - 1
         };
         let absolute =
             miette::SourceSpan::new((inner.span().offset() + from).into(), inner.span().len());
@@ -210,6 +232,19 @@ mod tests {
         assert_eq!(f.offset(Pos { line: 4, col: 3 }), "a: 1\nb: 2\r\nc: 3\rd: ".len());
         // A column past the end of a CRLF line stops before the CR.
         assert_eq!(f.offset(Pos { line: 2, col: 99 }), "a: 1\nb: 2".len());
+    }
+
+    #[test]
+    fn the_first_line_longer_than_a_limit_is_found_at_any_length_of_text() {
+        // One line of exactly the limit, or the limit less a break: none is longer.
+        assert_eq!(file("abcd").line_longer_than(4), None);
+        assert_eq!(file("abc\n").line_longer_than(4), None);
+        assert_eq!(file("abcd").line_longer_than(3), Some((1, 4)));
+        // Line breaks are not counted; `\r\n` and a lone `\r` end lines too.
+        assert_eq!(file("ab\r\ncd\r\n").line_longer_than(2), None);
+        assert_eq!(file("ab\rcde\nf").line_longer_than(2), Some((2, 3)));
+        assert_eq!(file("a\n\nbcdef\nghijkl").line_longer_than(5), Some((4, 6)));
+        assert_eq!(file("").line_longer_than(0), None);
     }
 
     #[test]
