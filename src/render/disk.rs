@@ -95,6 +95,14 @@ impl<'a> LoadedFiles<'a> {
         (take(&mut self.files_seen), take(&mut self.dirs_seen))
     }
 
+    /// Whether `real` (a path on disk, not a loaded file; `key` its table key) is a
+    /// directory: one holding a loaded kustomization, else as the file system said when first
+    /// asked in this run (a fleet's overlays name thousands of directories).
+    fn is_unloaded_dir(&self, real: &Spelled, key: &std::ffi::OsStr) -> bool {
+        KUSTOMIZATION_FILES.iter().any(|k| self.by_path.contains_key(&*real.join(k).key()))
+            || remembered(&self.dirs_seen, &real.path, key, Path::is_dir)
+    }
+
     /// Whether `real` (a path on disk) is a directory, as the file system said when first
     /// asked in this run.
     #[must_use]
@@ -412,15 +420,7 @@ impl<'a> Disk<'a> {
         // thousands of paths).
         if let Some(loaded) = self.loaded {
             let key = real.key();
-            if loaded.by_path.contains_key(&*key) {
-                return false;
-            }
-            if KUSTOMIZATION_FILES.iter().any(|k| loaded.by_path.contains_key(&*real.join(k).key()))
-            {
-                return true;
-            }
-            // Not a loaded file (asked above): a directory when the file system says so.
-            return remembered(&loaded.dirs_seen, &real.path, &key, Path::is_dir);
+            return !loaded.by_path.contains_key(&*key) && loaded.is_unloaded_dir(&real, &key);
         }
         real.path.is_dir()
     }
@@ -456,9 +456,7 @@ impl<'a> Disk<'a> {
             return Found::Loaded(file, real.path);
         }
         let key = real.key();
-        if KUSTOMIZATION_FILES.iter().any(|k| loaded.by_path.contains_key(&*real.join(k).key()))
-            || remembered(&loaded.dirs_seen, &real.path, &key, Path::is_dir)
-        {
+        if loaded.is_unloaded_dir(&real, &key) {
             Found::Dir
         } else if remembered(&loaded.files_seen, &real.path, &key, Path::is_file) {
             Found::File
@@ -616,7 +614,6 @@ impl<'a> Disk<'a> {
         path: &Path,
     ) -> Result<(u32, Vec<std::borrow::Cow<'a, crate::load::Node>>)> {
         use std::borrow::Cow;
-        let not_null = |r: &crate::load::Node| !matches!(r.value, crate::load::Value::Null);
         if let Some(loaded) = self.loaded(path) {
             return self.read_loaded(path, (loaded, self.real(path)));
         }
@@ -671,10 +668,14 @@ impl<'a> Disk<'a> {
             via: Vec::new(),
             built: true,
         });
-        let docs = loaded.documents.iter().map(|d| &d.root);
-        let docs = docs.filter(|r| !matches!(r.value, crate::load::Value::Null));
+        let docs = loaded.documents.iter().map(|d| &d.root).filter(|r| not_null(r));
         Ok((number, docs.map(std::borrow::Cow::Borrowed).collect()))
     }
+}
+
+/// A document a build reads (an empty one, `---` alone, is left out).
+fn not_null(root: &crate::load::Node) -> bool {
+    !matches!(root.value, crate::load::Value::Null)
 }
 
 impl Disk<'_> {
