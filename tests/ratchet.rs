@@ -84,7 +84,7 @@ fn every_cel_expression_of_the_corpus_parses() {
     fn walk(node: &Node, out: &mut Vec<(u32, String)>) {
         match &node.value {
             Value::Map(entries) => {
-                for e in entries {
+                for e in entries.iter() {
                     let is_cel =
                         matches!(&*e.key, "expression" | "messageExpression" | "valueExpression");
                     match e.value.as_str() {

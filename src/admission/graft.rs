@@ -36,7 +36,7 @@ fn walk(
             Json::Object(a),
         ) => {
             let mut out: Vec<Entry> = Vec::with_capacity(a.len());
-            for e in entries {
+            for e in entries.iter() {
                 let Some(value) = a.get(e.key.as_str()) else { continue };
                 let len = pointer.len();
                 push(pointer, &e.key);
@@ -64,7 +64,7 @@ fn walk(
                     value: from_json(value, span),
                 });
             }
-            Node { span: node.span, value: Value::Map(out.into_boxed_slice()) }
+            Node { span: node.span, value: Value::Map(out.into()) }
         }
         (Some(node @ Node { value: Value::Seq(items), .. }), Json::Array(b), Json::Array(a)) => {
             let out: Vec<Node> = a
@@ -84,7 +84,7 @@ fn walk(
                     child
                 })
                 .collect();
-            Node { span: node.span, value: Value::Seq(out.into_boxed_slice()) }
+            Node { span: node.span, value: Value::Seq(out.into()) }
         }
         (Some(node), _, _)
             if before == after && !matches!(node.value, Value::Map(_) | Value::Seq(_)) =>

@@ -536,7 +536,7 @@ fn flatten_all(node: &Node, prefix: &str, out: &mut Params) {
     let key = |k: &str| if prefix.is_empty() { k.to_string() } else { format!("{prefix}.{k}") };
     match &node.value {
         crate::load::Value::Map(entries) => {
-            for e in entries {
+            for e in entries.iter() {
                 flatten_all(&e.value, &key(&e.key), out);
             }
         }

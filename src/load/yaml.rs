@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use ecow::EcoString;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span as YamlSpan, Tag};
@@ -29,8 +30,8 @@ pub enum Value {
     Float(f64),
     /// Short strings (up to 15 bytes: most keys, names and labels) are stored inline.
     Str(EcoString),
-    Seq(Box<[Node]>),
-    Map(Box<[Entry]>),
+    Seq(Arc<[Node]>),
+    Map(Arc<[Entry]>),
 }
 
 /// Dropping a tree needs the same stack whatever its depth. The derived drop would recurse once
@@ -67,9 +68,12 @@ fn dismantle(mut value: Value, depth: u32, deeper: &mut Vec<Value>) {
             }
         }
     };
+    // A collection another node shares is only let go of: its last holder dismantles it.
     match &mut value {
-        Value::Seq(items) => items.iter_mut().for_each(&mut each),
-        Value::Map(entries) => entries.iter_mut().for_each(|e| each(&mut e.value)),
+        Value::Seq(items) => Arc::get_mut(items).into_iter().flatten().for_each(&mut each),
+        Value::Map(entries) => {
+            Arc::get_mut(entries).into_iter().flatten().for_each(|e| each(&mut e.value));
+        }
         _ => {}
     }
 }
@@ -299,9 +303,9 @@ fn parse_fixing_brackets(text: &str, limits: &Limits, shifted: u32) -> (ParsedSt
                 back(&mut node.span.start);
                 back(&mut node.span.end);
                 match &mut node.value {
-                    Value::Seq(items) => pending.extend(items.iter_mut()),
+                    Value::Seq(items) => pending.extend(Arc::make_mut(items).iter_mut()),
                     Value::Map(entries) => {
-                        for e in entries.iter_mut() {
+                        for e in Arc::make_mut(entries).iter_mut() {
                             back(&mut e.key_span.start);
                             back(&mut e.key_span.end);
                             pending.push(&mut e.value);
@@ -552,9 +556,9 @@ impl<'l> Builder<'l> {
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq { start, anchor, first }) = self.stack.pop() {
-                    let items: Vec<Node> = self.items.drain(first..).collect();
-                    let node =
-                        Node { span: start.to(here), value: Value::Seq(items.into_boxed_slice()) };
+                    // Collected into its one allocation (the drain knows its length).
+                    let items: Arc<[Node]> = self.items.drain(first..).collect();
+                    let node = Node { span: start.to(here), value: Value::Seq(items) };
                     self.finish(node, anchor, false, out)?;
                 }
             }
@@ -563,18 +567,18 @@ impl<'l> Builder<'l> {
                     start, anchor, first, duplicates, merges, ..
                 })) = self.stack.pop()
                 {
-                    let entries: Vec<Entry> = self.entries.drain(first..).collect();
-                    let entries = if merges {
-                        merge_keys(entries, duplicates)
-                    } else if duplicates {
-                        dedup_last_wins(entries)
+                    let entries: Arc<[Entry]> = if merges || duplicates {
+                        let entries: Vec<Entry> = self.entries.drain(first..).collect();
+                        if merges {
+                            merge_keys(entries, duplicates)
+                        } else {
+                            dedup_last_wins(entries)
+                        }
+                        .into()
                     } else {
-                        entries
+                        self.entries.drain(first..).collect()
                     };
-                    let node = Node {
-                        span: start.to(here),
-                        value: Value::Map(entries.into_boxed_slice()),
-                    };
+                    let node = Node { span: start.to(here), value: Value::Map(entries) };
                     self.finish(node, anchor, false, out)?;
                 }
             }
@@ -683,12 +687,12 @@ fn merge_keys(entries: Vec<Entry>, duplicates: bool) -> Vec<Entry> {
     let mut seen: Option<HashSet<EcoString>> = None;
     for mut merge in merges {
         let sources: Vec<Node> = match merge.value.take_value() {
-            Value::Seq(items) => items.into_vec(),
+            Value::Seq(items) => items.to_vec(),
             other => vec![Node { span: merge.value.span, value: other }],
         };
         for mut source in sources {
             let Value::Map(inherited) = source.take_value() else { continue };
-            for entry in inherited.into_vec() {
+            for entry in inherited.iter().cloned() {
                 if seen.is_none() && own.len() >= SCAN_LIMIT {
                     seen = Some(own.iter().map(|e| e.key.clone()).collect());
                 }
@@ -1062,7 +1066,7 @@ mod tests {
             let key = if i % 2 == 0 { "k" } else { "v" };
             root = Node {
                 span: Span::default(),
-                value: Value::Map(Box::new([Entry {
+                value: Value::Map(Arc::new([Entry {
                     key: key.into(),
                     key_span: Span::default(),
                     value: root,
@@ -1073,6 +1077,32 @@ mod tests {
         let dropper =
             std::thread::Builder::new().stack_size(256 * 1024).spawn(move || drop(root)).unwrap();
         dropper.join().expect("dropped without overflowing the stack");
+    }
+
+    /// A node's lists and mappings are shared by its copies (an alias's too): a copy costs no
+    /// copying, and changing one copy leaves the others as they were.
+    #[test]
+    fn copies_share_lists_and_mappings_until_one_is_changed() {
+        let parsed = parse_stream("a: &x {b: [1, 2]}\nc: *x\n", &Limits::default());
+        let root = &parsed.documents[0].root;
+        let map = |n: &Node| match &n.value {
+            Value::Map(entries) => Arc::clone(entries),
+            _ => panic!("a mapping: {n:?}"),
+        };
+        let (a, c) = (root.get("a").unwrap(), root.get("c").unwrap());
+        assert!(Arc::ptr_eq(&map(a), &map(c)));
+        let mut copy = c.clone();
+        assert!(Arc::ptr_eq(&map(&copy), &map(a)));
+        if let Value::Map(entries) = &mut copy.value {
+            Arc::make_mut(entries)[0].value = Node { span: Span::default(), value: Value::Null };
+        }
+        assert!(!Arc::ptr_eq(&map(&copy), &map(a)));
+        assert_eq!(copy.get("b"), Some(&Node { span: Span::default(), value: Value::Null }));
+        assert_eq!(a.get("b").and_then(Node::as_seq).map(<[Node]>::len), Some(2));
+        // Dropping a copy leaves the others whole.
+        drop(copy);
+        drop(parsed.documents[0].root.clone());
+        assert_eq!(c.get("b").and_then(Node::as_seq).map(<[Node]>::len), Some(2));
     }
 
     /// Issue 15: a stream that starts with a flow collection (JSON) is read with `--- ` before

@@ -5,6 +5,8 @@
 
 use ecow::EcoString;
 
+use std::sync::Arc;
+
 use crate::load::source::Span;
 use crate::load::yaml::Entry;
 use crate::load::{Node, Value};
@@ -46,7 +48,7 @@ pub struct Field {
 pub struct Origin {
     /// Shared between the objects whose fields change file at the same place (a fleet's
     /// overlays give thousands of objects `/metadata/namespace` from their kustomization).
-    pub pointer: std::sync::Arc<str>,
+    pub pointer: Arc<str>,
     pub file: u32,
 }
 
@@ -408,7 +410,7 @@ impl Placed {
             };
             match &mut n.value {
                 Value::Seq(items) => {
-                    for (i, item) in items.iter_mut().enumerate() {
+                    for (i, item) in Arc::make_mut(items).iter_mut().enumerate() {
                         if !needs(item, *at) {
                             *at += 1;
                             continue;
@@ -421,7 +423,7 @@ impl Placed {
                     }
                 }
                 Value::Map(entries) => {
-                    for e in entries.iter_mut() {
+                    for e in Arc::make_mut(entries).iter_mut() {
                         let key_file = files.get(*at).copied().unwrap_or(0);
                         *at += 1;
                         if files.get(*at).is_some_and(|&value_file| value_file != key_file) {
@@ -478,7 +480,7 @@ pub fn set_placed(
     let Value::Map(entries) = &mut map.value else { return None };
     let mut place = at + 1;
     let new = places(&value);
-    for (i, e) in entries.iter_mut().enumerate() {
+    for (i, e) in Arc::make_mut(entries).iter_mut().enumerate() {
         let old = places(&e.value);
         if e.key == key {
             if files.get(place) != Some(&file) {
@@ -493,10 +495,10 @@ pub fn set_placed(
     }
     // A new entry, last: its places follow the mapping's.
     files.splice(place..place, std::iter::repeat_n(file, 1 + new));
-    let mut list = std::mem::take(entries).into_vec();
+    let mut list = entries.to_vec();
     list.push(Entry { key: key.into(), key_span: value.span, value });
     let index = list.len() - 1;
-    *entries = list.into_boxed_slice();
+    *entries = list.into();
     Some((index, place + 1))
 }
 
@@ -514,9 +516,8 @@ pub fn places(n: &Node) -> usize {
 const MAX_INTERNED: usize = 1 << 16;
 
 /// `pointer` as an `Arc` shared with every object of the thread's builds that has one alike.
-fn interned(pointer: &str) -> std::sync::Arc<str> {
+fn interned(pointer: &str) -> Arc<str> {
     use std::cell::RefCell;
-    use std::sync::Arc;
     thread_local! {
         static POINTERS: RefCell<foldhash::HashSet<Arc<str>>> = RefCell::default();
     }
@@ -533,10 +534,10 @@ fn interned(pointer: &str) -> std::sync::Arc<str> {
 }
 
 /// The items in a new allocation of exactly `len`.
-fn exact<T>(len: usize, items: impl Iterator<Item = T>) -> Box<[T]> {
-    let mut out = Vec::with_capacity(len);
-    out.extend(items);
-    out.into_boxed_slice()
+fn exact<T>(len: usize, items: impl Iterator<Item = T>) -> Arc<[T]> {
+    // The iterators given know their length: collected into one allocation of that size.
+    debug_assert_eq!(items.size_hint(), (len, Some(len)));
+    items.collect()
 }
 
 /// A list index as text, without allocating.
@@ -644,7 +645,7 @@ mod tests {
         let values = || {
             [
                 Node { span, value: Value::Str("ns".into()) },
-                Node { span, value: Value::Map(Box::default()) },
+                Node { span, value: Value::Map(Arc::default()) },
                 node("{x: [1, 2], y: z}"),
             ]
         };
@@ -673,7 +674,14 @@ mod tests {
             let value = Node { span, value: Value::Str("ns".into()) };
             tree.get_mut("metadata").unwrap().set("namespace", Tree::string("ns", 4, span));
             let Value::Map(entries) = &mut p.node.value else { panic!("a mapping") };
-            set_placed(&mut entries[i].value, &mut p.files, at, ("namespace", value), 4).unwrap();
+            set_placed(
+                &mut Arc::make_mut(entries)[i].value,
+                &mut p.files,
+                at,
+                ("namespace", value),
+                4,
+            )
+            .unwrap();
             assert_eq!(p.to_tree(), tree);
         }
         let mut scalar = Placed { node: node("just text"), files: vec![0] };

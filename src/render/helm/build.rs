@@ -706,7 +706,7 @@ impl<'a> Mapping<'a> {
         let mut switched = None;
         match &mut n.value {
             NodeValue::Seq(items) => {
-                for item in items.iter_mut() {
+                for item in std::sync::Arc::make_mut(items).iter_mut() {
                     let at = files.len();
                     let next = (None, depth + 1);
                     if let Some((file, span)) =
@@ -722,7 +722,7 @@ impl<'a> Mapping<'a> {
                 let mut inner = Vec::new();
                 // The column of its keys in the output (a block map's: where each key starts).
                 let column = entries.first().map(|e| e.key_span.start.col as usize);
-                for e in entries.iter_mut() {
+                for e in std::sync::Arc::make_mut(entries).iter_mut() {
                     let key_at = files.len();
                     files.push(home);
                     let value_at = files.len();

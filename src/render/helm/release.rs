@@ -314,13 +314,13 @@ fn place_one(object: &mut Placed, namespace: &str, decided: &Tree) {
     let meta = match entry_place(node, 0, "metadata") {
         Some((i, at)) if node.as_map().is_some_and(|m| m[i].value.as_map().is_some()) => (i, at),
         _ => {
-            let empty = Node { span, value: Value::Map(Box::default()) };
+            let empty = Node { span, value: Value::Map(std::sync::Arc::default()) };
             let Some(made) = set_placed(node, files, 0, ("metadata", empty), file) else { return };
             made
         }
     };
     let Value::Map(entries) = &mut node.value else { return };
-    let meta_node = &mut entries[meta.0].value;
+    let meta_node = &mut std::sync::Arc::make_mut(entries)[meta.0].value;
     if meta_node.get("namespace").and_then(Node::as_str).is_none_or(str::is_empty) {
         let value = Node { span, value: Value::Str(namespace.into()) };
         set_placed(meta_node, files, meta.1, ("namespace", value), file);
