@@ -6,7 +6,7 @@
 use super::disk::Result;
 use super::fieldspec::{self, Create, FieldSpec};
 use super::kustomize::{cluster_scoped, identities, identity, remember, rename, Kustomization};
-use super::tree::{TValue, Tree};
+use super::tree::{Fields, TValue, Tree};
 use crate::load::source::Span;
 
 /// `namespace:` on every namespaced object, on the subjects of bindings its options name, and
@@ -202,7 +202,7 @@ fn set_pairs(
     for t in out.iter_mut() {
         fieldspec::apply_all(specs, t, (Create::Map, (file, span)), &mut |node| {
             if node.value == TValue::Null {
-                node.value = TValue::Map(Vec::new());
+                node.value = TValue::Map(Fields::default());
             }
             if !matches!(node.value, TValue::Map(_)) {
                 return Err("expected a mapping to set labels or annotations in".into());
@@ -404,25 +404,150 @@ fn split_image(image: &str) -> (&str, &str) {
 
 /// Calls `f` on the `image` of every container, init container and ephemeral container.
 fn for_each_image(t: &mut Tree, f: &mut dyn FnMut(&mut Tree)) {
-    match &mut t.value {
+    // Found by reading (what the build has not changed, as loaded), then changed: only the
+    // paths to the images are made the build's own.
+    let mut paths = Vec::new();
+    image_paths(t, &mut Vec::new(), &mut paths);
+    for path in paths {
+        if let Some(image) = child_at(t, &path) {
+            f(image);
+        }
+    }
+}
+
+fn is_containers(key: &str) -> bool {
+    matches!(key, "containers" | "initContainers" | "ephemeralContainers")
+}
+
+/// The child at a path of indexes (of list items and mapping fields).
+fn child_at<'t>(mut t: &'t mut Tree, path: &[usize]) -> Option<&'t mut Tree> {
+    for &i in path {
+        t = match &mut t.value {
+            TValue::Map(fields) => &mut fields.get_mut(i)?.value,
+            TValue::Seq(items) => items.get_mut(i)?,
+            _ => return None,
+        };
+    }
+    Some(t)
+}
+
+/// The paths of the images [`for_each_image`] changes, in the order it walks them: each
+/// container list's images, then what is below each field.
+fn image_paths(t: &Tree, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    match &t.value {
         TValue::Map(fields) => {
-            for field in fields.iter_mut() {
-                if matches!(
-                    field.key.as_str(),
-                    "containers" | "initContainers" | "ephemeralContainers"
-                ) {
-                    if let TValue::Seq(items) = &mut field.value.value {
-                        for c in items.iter_mut() {
-                            if let Some(image) = c.get_mut("image") {
-                                f(image);
-                            }
+            if let Some((entries, _)) = fields.as_loaded() {
+                return loaded_entries_image_paths(entries, at, out);
+            }
+            for (i, field) in fields.iter().enumerate() {
+                at.push(i);
+                if let (true, TValue::Seq(items)) = (is_containers(&field.key), &field.value.value)
+                {
+                    for (j, c) in items.iter().enumerate() {
+                        let image = match &c.value {
+                            TValue::Map(fields) => fields.iter().position(|f| f.key == "image"),
+                            _ => None,
+                        };
+                        if let Some(k) = image {
+                            out.push([&at[..], &[j, k]].concat());
                         }
                     }
                 }
-                for_each_image(&mut field.value, f);
+                image_paths(&field.value, at, out);
+                at.pop();
             }
         }
-        TValue::Seq(items) => items.iter_mut().for_each(|i| for_each_image(i, f)),
+        TValue::Seq(items) => {
+            if let Some((nodes, _)) = items.as_loaded() {
+                for (i, n) in nodes.iter().enumerate() {
+                    at.push(i);
+                    loaded_image_paths(n, at, out);
+                    at.pop();
+                }
+                return;
+            }
+            for (i, item) in items.iter().enumerate() {
+                at.push(i);
+                image_paths(item, at, out);
+                at.pop();
+            }
+        }
         _ => {}
+    }
+}
+
+/// [`image_paths`] of a loaded node.
+fn loaded_image_paths(n: &crate::load::Node, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    match &n.value {
+        crate::load::Value::Map(entries) => loaded_entries_image_paths(entries, at, out),
+        crate::load::Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                at.push(i);
+                loaded_image_paths(item, at, out);
+                at.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// [`image_paths`] of a loaded mapping's entries.
+fn loaded_entries_image_paths(
+    entries: &[crate::load::yaml::Entry],
+    at: &mut Vec<usize>,
+    out: &mut Vec<Vec<usize>>,
+) {
+    for (i, e) in entries.iter().enumerate() {
+        at.push(i);
+        if let (true, crate::load::Value::Seq(items)) = (is_containers(&e.key), &e.value.value) {
+            for (j, c) in items.iter().enumerate() {
+                if let Some(k) = c.as_map().and_then(|m| m.iter().position(|f| f.key == "image")) {
+                    out.push([&at[..], &[j, k]].concat());
+                }
+            }
+        }
+        loaded_image_paths(&e.value, at, out);
+        at.pop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::Node;
+    use crate::render::tree::Placed;
+
+    /// Images are found in the parts a build left as loaded as in trees made node by node,
+    /// and only the paths to them are made the build's own.
+    #[test]
+    fn images_are_found_alike_in_loaded_and_made_trees() {
+        let text = "kind: CronJob\nmetadata: {name: x, labels: {a: b}}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          initContainers: [{name: i, image: busybox}]\n          containers:\n          - {name: a, image: nginx, env: [{name: E, value: v}]}\n          - {name: b}\n          volumes: [{name: v, emptyDir: {}}]\nlist: [[{containers: [{image: deep}]}]]\n";
+        let n: Node = crate::load::yaml::parse_stream(text, &crate::load::Limits::default())
+            .documents
+            .remove(0)
+            .root;
+        let made = Placed { node: n.clone(), files: vec![0; crate::render::tree::places(&n)] };
+        let mut trees = [Tree::from_node(&n, 0), made.to_tree()];
+        let mut seen = [Vec::new(), Vec::new()];
+        for (t, seen) in trees.iter_mut().zip(&mut seen) {
+            for_each_image(t, &mut |image| {
+                seen.push(image.as_str().unwrap_or("").to_string());
+                *image = Tree::string("changed", 1, image.span);
+            });
+        }
+        assert_eq!(seen[0], ["busybox", "nginx", "deep"]);
+        assert_eq!(seen[0], seen[1]);
+        assert_eq!(trees[0], trees[1]);
+        let loaded = |t: &Tree| match &t.value {
+            TValue::Map(fields) => fields.as_loaded().is_some(),
+            TValue::Seq(items) => items.as_loaded().is_some(),
+            _ => false,
+        };
+        let shared = &trees[0];
+        assert!(loaded(shared.get("metadata").unwrap()));
+        let pod = shared.at(&["spec", "jobTemplate", "spec", "template", "spec"]).unwrap();
+        assert!(!loaded(pod) && loaded(pod.get("volumes").unwrap()));
+        let TValue::Seq(containers) = &pod.get("containers").unwrap().value else { panic!() };
+        assert!(loaded(containers[0].get("env").unwrap()));
     }
 }

@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use super::tree::{TValue, Tree};
+use super::tree::{Fields, Items, TValue, Tree};
 use crate::kinds;
 use crate::load::source::Span;
 
@@ -366,7 +366,7 @@ fn walk(
             let making = !is_seq && create != Create::Never;
             let fresh = || match (rest.is_none(), create) {
                 (true, Create::Scalar) => TValue::Str("".into()),
-                _ => TValue::Map(Vec::new()),
+                _ => TValue::Map(Fields::default()),
             };
             // Looked up once (specs are walked for every object).
             let field = match fields.iter().position(|f| f.key == name) {
@@ -374,7 +374,7 @@ fn walk(
                     let field = &mut fields[i].value;
                     if is_seq && field.value == TValue::Null {
                         // kustomize makes an empty `name[]` an empty list.
-                        field.value = TValue::Seq(Vec::new());
+                        field.value = TValue::Seq(Items::default());
                     } else if making && field.value == TValue::Null {
                         field.value = fresh();
                     }

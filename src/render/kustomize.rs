@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::tree::{TValue, Tree};
+use super::tree::{Items, TValue, Tree};
 use crate::kinds;
 use crate::load::discover::normalize;
 use crate::load::source::Span;
@@ -865,7 +865,7 @@ fn overlay(k: &mut Tree, overrides: &Tree) {
 fn merge_images(k: &mut Tree, images: &Tree) {
     let TValue::Seq(more) = &images.value else { return };
     if !matches!(k.get("images").map(|i| &i.value), Some(TValue::Seq(_))) {
-        k.set("images", Tree { value: TValue::Seq(Vec::new()), ..images.clone() });
+        k.set("images", Tree { value: TValue::Seq(Items::default()), ..images.clone() });
     }
     let Some(TValue::Seq(mine)) = k.get_mut("images").map(|i| &mut i.value) else { return };
     for image in more {

@@ -9,6 +9,7 @@
 //! of their own. `inventory::rendered` finds the build units of a tree and builds them for `check`.
 
 pub mod argo;
+pub mod children;
 pub mod disk;
 pub mod emit;
 mod envsubst;

@@ -113,12 +113,21 @@ const SECOND_KEY: &[(&str, &str, &str)] = &[
 /// one's place, with two in the last one's.
 fn collapse_duplicates(t: &mut Tree, keys: Keys) {
     let TValue::Map(fields) = &mut t.value else { return };
+    // What the build has not changed is read as loaded, and made its own only to collapse.
+    if fields.as_loaded().is_some_and(|(entries, _)| !loaded_duplicates(entries, keys)) {
+        return;
+    }
     for f in fields.iter_mut() {
         let (list_key, child) = (keys.list_key(&f.key), keys.child(&f.key));
         match (&mut f.value.value, list_key) {
             (TValue::Seq(items), Some(key)) => {
                 let second =
                     SECOND_KEY.iter().find(|(l, k, _)| *l == f.key && *k == key).map(|s| s.2);
+                if items.as_loaded().is_some_and(|(loaded, _)| {
+                    !loaded_list_duplicates(loaded, (key, second), child)
+                }) {
+                    continue;
+                }
                 collapse_list(items, key, second);
                 for e in items.iter_mut() {
                     collapse_duplicates(e, child);
@@ -129,6 +138,48 @@ fn collapse_duplicates(t: &mut Tree, keys: Keys) {
             _ => {}
         }
     }
+}
+
+/// Whether [`collapse_duplicates`] would change loaded entries: a keyed list below has two
+/// elements with one key.
+fn loaded_duplicates(entries: &[crate::load::yaml::Entry], keys: Keys) -> bool {
+    use crate::load::Value;
+    entries.iter().any(|e| {
+        let (list_key, child) = (keys.list_key(&e.key), keys.child(&e.key));
+        match (&e.value.value, list_key) {
+            (Value::Seq(items), Some(key)) => {
+                let second =
+                    SECOND_KEY.iter().find(|(l, k, _)| *l == e.key && *k == key).map(|s| s.2);
+                loaded_list_duplicates(items, (key, second), child)
+            }
+            (Value::Map(map), _) => loaded_duplicates(map, child),
+            _ => false,
+        }
+    })
+}
+
+/// [`loaded_duplicates`] for a keyed list: two of its elements have one key (as
+/// [`collapse_list`] reads them), or an element has such a list below.
+fn loaded_list_duplicates(
+    items: &[crate::load::Node],
+    (key, second): (&str, Option<&str>),
+    child: Keys,
+) -> bool {
+    use crate::load::Value;
+    fn id<'n>(
+        e: &'n crate::load::Node,
+        (key, second): (&str, Option<&str>),
+    ) -> Option<(Option<&'n Value>, Option<&'n Value>)> {
+        let value = |k: &str| e.get(k).map(|v| &v.value);
+        e.get(key).map(|_| (value(key), second.and_then(value)))
+    }
+    let ids: Vec<_> = items.iter().map(|e| id(e, (key, second))).collect();
+    let duplicated =
+        ids.iter().enumerate().any(|(i, a)| a.is_some() && ids[i + 1..].iter().any(|b| b == a));
+    duplicated
+        || items
+            .iter()
+            .any(|e| matches!(&e.value, Value::Map(map) if loaded_duplicates(map, child)))
 }
 
 fn collapse_list(items: &mut Vec<Tree>, key: &str, second: Option<&str>) {
@@ -479,6 +530,32 @@ mod tests {
     }
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n        env: [{name: A, value: '1'}]\n      - name: side\n        image: busybox\n";
+
+    /// Duplicates are collapsed alike in what a build left as loaded and in trees made node by
+    /// node; a loaded part without any stays the loaded node's.
+    #[test]
+    fn duplicates_are_collapsed_alike_in_loaded_and_made_trees() {
+        let deployment = Keys::Builtin(builtin_type("apps", "v1", "Deployment").unwrap());
+        let text = "metadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    spec:\n      containers:\n      - {name: app, image: one}\n      - {name: app, image: two}\n      volumes: [{name: v, emptyDir: {}}]\n";
+        let n = crate::load::yaml::parse_stream(text, &crate::load::Limits::default())
+            .documents
+            .remove(0)
+            .root;
+        let made = crate::render::tree::Placed {
+            files: vec![0; crate::render::tree::places(&n)],
+            node: n.clone(),
+        };
+        let patch = tree("metadata: {labels: {a: b}}\n", 1);
+        let mut trees = [Tree::from_node(&n, 0), made.to_tree()];
+        for t in &mut trees {
+            strategic_merge(t, &patch, deployment).unwrap();
+        }
+        assert_eq!(trees[0], trees[1]);
+        let containers = &trees[0].to_json()["spec"]["template"]["spec"]["containers"];
+        assert_eq!(containers, &json!([{"name": "app", "image": "two"}]));
+        let selector = trees[0].at(&["spec", "selector"]).unwrap();
+        assert!(matches!(&selector.value, TValue::Map(f) if f.as_loaded().is_some()));
+    }
 
     /// kustomize's merge leaves one element per merge key in every keyed list of the object,
     /// also those the patch does not name; a second key (`protocol`) tells ports apart.

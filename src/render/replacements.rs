@@ -16,7 +16,7 @@ use super::kustomize::{
     cluster_scoped, effective_namespace, identities, kind_is_cluster_scoped, Kustomization,
 };
 use super::patches::Selector;
-use super::tree::{TValue, Tree};
+use super::tree::{Fields, Items, TValue, Tree};
 use crate::kinds;
 
 /// Where a replacement is written (the kustomization, or a file it names with `path:`).
@@ -448,16 +448,16 @@ fn t_like(file: u32, span: crate::load::source::Span) -> Tree {
 /// kind at the end of the path, else a mapping.
 fn empty_like(next: &str, value: Option<&Tree>) -> TValue {
     if list_index(next).is_some() || (!next.is_empty() && next.parse::<usize>().is_ok()) {
-        return TValue::Seq(Vec::new());
+        return TValue::Seq(Items::default());
     }
     if next.is_empty() {
         return match value.map(|v| &v.value) {
-            Some(TValue::Seq(_)) => TValue::Seq(Vec::new()),
-            Some(TValue::Map(_)) => TValue::Map(Vec::new()),
+            Some(TValue::Seq(_)) => TValue::Seq(Items::default()),
+            Some(TValue::Map(_)) => TValue::Map(Fields::default()),
             _ => TValue::Null,
         };
     }
-    TValue::Map(Vec::new())
+    TValue::Map(Fields::default())
 }
 
 /// Writes the value into one field: a scalar keeps its type and takes the value's text (part of

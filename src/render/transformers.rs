@@ -161,8 +161,11 @@ fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
             format!("`{api}` `{kind}` is a plugin: plugins are not run (only kustomize's builtin transformers are built)"),
         ));
     }
-    let list =
-        |items: Vec<Tree>| Tree { file: config.file, span: config.span, value: TValue::Seq(items) };
+    let list = |items: Vec<Tree>| Tree {
+        file: config.file,
+        span: config.span,
+        value: TValue::Seq(items.into()),
+    };
     let mut k = Tree::map(config.file, config.span);
     let mut specs = Specs { replace: true, ..Specs::default() };
     let field_specs = || -> std::result::Result<Vec<FieldSpec>, Refusal<'_>> {
@@ -324,7 +327,10 @@ fn generator_field(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
         }
     }
     let mut k = Tree::map(config.file, config.span);
-    k.set(field, Tree { file: config.file, span: config.span, value: TValue::Seq(vec![entry]) });
+    k.set(
+        field,
+        Tree { file: config.file, span: config.span, value: TValue::Seq(vec![entry].into()) },
+    );
     Ok(k)
 }
 
@@ -334,8 +340,11 @@ fn patch_field<'t>(
     kind: &str,
     config: &'t Tree,
 ) -> std::result::Result<Option<(&'static str, Tree)>, Refusal<'t>> {
-    let list =
-        |items: Vec<Tree>| Tree { file: config.file, span: config.span, value: TValue::Seq(items) };
+    let list = |items: Vec<Tree>| Tree {
+        file: config.file,
+        span: config.span,
+        value: TValue::Seq(items.into()),
+    };
     match kind {
         "PatchTransformer" => {
             let (file_path, inline) = (config.get("path"), config.get("patch"));

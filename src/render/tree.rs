@@ -11,6 +11,14 @@ use crate::load::source::Span;
 use crate::load::yaml::Entry;
 use crate::load::{Node, Value};
 
+pub use super::children::Children;
+use super::children::Thaw;
+
+/// A rendered list's items.
+pub type Items = Children<Tree>;
+/// A rendered mapping's fields.
+pub type Fields = Children<Field>;
+
 /// One node of a rendered tree.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tree {
@@ -28,8 +36,8 @@ pub enum TValue {
     Int(i64),
     Float(f64),
     Str(EcoString),
-    Seq(Vec<Tree>),
-    Map(Vec<Field>),
+    Seq(Items),
+    Map(Fields),
 }
 
 /// A mapping entry.
@@ -52,7 +60,35 @@ pub struct Origin {
     pub file: u32,
 }
 
+impl Thaw for Tree {
+    type Source = Node;
+    fn thaw(node: &Node, file: u32) -> Tree {
+        Tree::from_node(node, file)
+    }
+}
+
+impl Thaw for Field {
+    type Source = Entry;
+    fn thaw(entry: &Entry, file: u32) -> Field {
+        let value = Tree::from_node(&entry.value, file);
+        Field { key: entry.key.clone(), key_file: file, key_span: entry.key_span, value }
+    }
+}
+
 impl TValue {
+    /// A loaded value, every node below from `file` (lists and mappings shared).
+    fn loaded(value: &Value, file: u32) -> TValue {
+        match value {
+            Value::Null => TValue::Null,
+            Value::Bool(b) => TValue::Bool(*b),
+            Value::Int(i) => TValue::Int(*i),
+            Value::Float(f) => TValue::Float(*f),
+            Value::Str(s) => TValue::Str(s.clone()),
+            Value::Seq(items) => TValue::Seq(Children::loaded(Arc::clone(items), file)),
+            Value::Map(entries) => TValue::Map(Children::loaded(Arc::clone(entries), file)),
+        }
+    }
+
     /// A plain scalar's value as YAML reads it: a number or boolean when the text is one, else
     /// the text (a null too stays text: the caller had text to place).
     #[must_use]
@@ -71,10 +107,11 @@ impl TValue {
 }
 
 impl Tree {
-    /// The tree of a loaded node, every node from `file`.
+    /// The tree of a loaded node, every node from `file`: its lists and mappings stay the
+    /// node's (shared) until the build reads or changes them.
     #[must_use]
     pub fn from_node(node: &Node, file: u32) -> Tree {
-        Tree::with_files(node, &mut || file)
+        Tree { file, span: node.span, value: TValue::loaded(&node.value, file) }
     }
 
     /// The tree of a loaded node whose nodes' files `next` gives in pre-order (see
@@ -114,7 +151,7 @@ impl Tree {
     /// An empty mapping made where a field is needed (`metadata.labels` for a label).
     #[must_use]
     pub fn map(file: u32, span: Span) -> Tree {
-        Tree { file, span, value: TValue::Map(Vec::new()) }
+        Tree { file, span, value: TValue::Map(Fields::default()) }
     }
 
     #[must_use]
@@ -255,6 +292,17 @@ impl Tree {
                 (TValue::Int(a), Value::Int(b)) => a == b,
                 (TValue::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
                 (TValue::Str(a), Value::Str(b)) => a == b,
+                // Still the node's own children, from its file: the same without reading them.
+                (TValue::Seq(a), Value::Seq(b))
+                    if a.as_loaded().is_some_and(|(s, f)| f == file && Arc::ptr_eq(s, b)) =>
+                {
+                    true
+                }
+                (TValue::Map(a), Value::Map(b))
+                    if a.as_loaded().is_some_and(|(s, f)| f == file && Arc::ptr_eq(s, b)) =>
+                {
+                    true
+                }
                 (TValue::Seq(a), Value::Seq(b)) => {
                     a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same(x, y, file))
                 }
@@ -303,6 +351,13 @@ fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec
         TValue::Str(s) => Value::Str(s),
         // Collected into fresh allocations of the exact size: collecting the tree's vectors
         // in place would keep their larger elements' (and spare) capacity for the whole run.
+        // Children the build never changed, from this node's file: shared as they were loaded.
+        TValue::Seq(items) if items.as_loaded().is_some_and(|(_, f)| f == file) => {
+            Value::Seq(items.as_loaded().map(|(s, _)| Arc::clone(s)).unwrap_or_default())
+        }
+        TValue::Map(fields) if fields.as_loaded().is_some_and(|(_, f)| f == file) => {
+            Value::Map(fields.as_loaded().map(|(s, _)| Arc::clone(s)).unwrap_or_default())
+        }
         TValue::Seq(items) => Value::Seq(exact(
             items.len(),
             items.into_iter().enumerate().map(|(i, t)| {
@@ -594,6 +649,84 @@ mod tests {
     fn node(text: &str) -> Node {
         let mut docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
         docs.documents.remove(0).root
+    }
+
+    const SHARED: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx\n        env: [{name: A, value: '1'}]\n        ports: [{containerPort: 80}]\n";
+
+    fn loaded_map(t: &Tree) -> Option<(&Arc<[Entry]>, u32)> {
+        match &t.value {
+            TValue::Map(fields) => fields.as_loaded(),
+            _ => None,
+        }
+    }
+
+    fn map_of(n: &Node) -> &Arc<[Entry]> {
+        match &n.value {
+            Value::Map(entries) => entries,
+            _ => panic!("a mapping: {n:?}"),
+        }
+    }
+
+    /// A tree made from a loaded node reads as the tree made node by node (what a build
+    /// made before trees shared loaded nodes), and becomes the same node and origins.
+    #[test]
+    fn a_tree_of_a_loaded_node_is_the_tree_made_node_by_node() {
+        for text in [SHARED, PLACED, "[1, [2, {a: b}], {}]\n", "just text\n"] {
+            let n = node(text);
+            let made = Placed { node: n.clone(), files: vec![5; places(&n)] }.to_tree();
+            let shared = Tree::from_node(&n, 5);
+            assert!(loaded_map(&made).is_none(), "made node by node: {text}");
+            assert_eq!(shared, made, "{text}");
+            assert_eq!(shared.to_json(), made.to_json(), "{text}");
+            assert_eq!(shared.clone().into_node(), made.into_node(), "{text}");
+            assert!(shared.is_node(&n), "{text}");
+        }
+    }
+
+    /// Reading a tree leaves it the loaded node's; changing it makes what the change walks
+    /// through the build's own, and the loaded node and other trees of it stay as they were. The
+    /// rendered node shares what was never changed with the loaded one.
+    #[test]
+    fn a_tree_shares_the_loaded_node_until_the_build_changes_it() {
+        let n = node(SHARED);
+        let mut t = Tree::from_node(&n, 3);
+        assert_eq!(
+            t.at(&["spec", "template", "spec", "containers"]).map(|c| c.span.start.line),
+            Some(11)
+        );
+        let (root, file) = loaded_map(&t).expect("still loaded after reading");
+        assert!(Arc::ptr_eq(root, map_of(&n)) && file == 3);
+        let metadata = t.get("metadata").expect("metadata");
+        assert_eq!((metadata.file, metadata.span.start.line), (3, 4));
+        let copy = t.clone();
+        assert!(loaded_map(&copy).is_some_and(|(c, _)| Arc::ptr_eq(c, map_of(&n))));
+
+        let span = Span::new(Pos { line: 1, col: 0 }, Pos { line: 1, col: 4 });
+        t.get_mut("metadata").and_then(|m| m.set("namespace", Tree::string("team", 4, span)));
+        assert!(loaded_map(&t).is_none());
+        assert!(loaded_map(t.get("metadata").unwrap()).is_none());
+        let spec = t.get("spec").unwrap();
+        assert!(loaded_map(spec)
+            .is_some_and(|(s, f)| Arc::ptr_eq(s, map_of(n.get("spec").unwrap())) && f == 3));
+        assert_eq!(n.at(&["metadata", "namespace"]), None);
+        assert_eq!(copy.at(&["metadata", "namespace"]), None);
+        assert!(copy.is_node(&n) && !t.is_node(&n));
+
+        let (rendered, origins) = t.into_node();
+        assert!(Arc::ptr_eq(map_of(rendered.get("spec").unwrap()), map_of(n.get("spec").unwrap())));
+        assert!(!Arc::ptr_eq(
+            map_of(rendered.get("metadata").unwrap()),
+            map_of(n.get("metadata").unwrap())
+        ));
+        assert_eq!(rendered.at(&["metadata", "namespace"]).and_then(Node::as_str), Some("team"));
+        assert_eq!(origins, vec![Origin { pointer: "/metadata/namespace".into(), file: 4 }],);
+        // A subtree loaded from another file (as a patch gives it) is shared too, with its
+        // origin where it starts.
+        let mut t = Tree::from_node(&n, 3);
+        t.set("spec", Tree::from_node(n.get("spec").unwrap(), 7));
+        let (rendered, origins) = t.into_node();
+        assert_eq!(origins, vec![Origin { pointer: "/spec".into(), file: 7 }]);
+        assert!(Arc::ptr_eq(map_of(rendered.get("spec").unwrap()), map_of(n.get("spec").unwrap())));
     }
 
     /// Placed objects with files in several patterns: all one file, a file per place, files
