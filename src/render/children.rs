@@ -56,6 +56,13 @@ impl<T: Thaw> Children<T> {
         }
     }
 
+    /// The loaded children these still are when every node below is from `file`: what a node
+    /// of that file can share as it is.
+    #[must_use]
+    pub fn loaded_from(&self, file: u32) -> Option<&Arc<[T::Source]>> {
+        self.as_loaded().filter(|&(_, f)| f == file).map(|(source, _)| source)
+    }
+
     /// The children, owned.
     #[must_use]
     pub fn into_vec(self) -> Vec<T> {

@@ -121,8 +121,7 @@ fn collapse_duplicates(t: &mut Tree, keys: Keys) {
         let (list_key, child) = (keys.list_key(&f.key), keys.child(&f.key));
         match (&mut f.value.value, list_key) {
             (TValue::Seq(items), Some(key)) => {
-                let second =
-                    SECOND_KEY.iter().find(|(l, k, _)| *l == f.key && *k == key).map(|s| s.2);
+                let second = second_key(&f.key, key);
                 if items.as_loaded().is_some_and(|(loaded, _)| {
                     !loaded_list_duplicates(loaded, (key, second), child)
                 }) {
@@ -140,6 +139,16 @@ fn collapse_duplicates(t: &mut Tree, keys: Keys) {
     }
 }
 
+/// The second key of list field `field` whose merge key is `key` ([`SECOND_KEY`]).
+fn second_key(field: &str, key: &str) -> Option<&'static str> {
+    SECOND_KEY.iter().find(|(l, k, _)| *l == field && *k == key).map(|s| s.2)
+}
+
+/// Whether two of a list's elements have one key (elements without the key have none).
+fn duplicated<T: PartialEq>(ids: &[Option<T>]) -> bool {
+    ids.iter().enumerate().any(|(i, a)| a.is_some() && ids[i + 1..].iter().any(|b| b == a))
+}
+
 /// Whether [`collapse_duplicates`] would change loaded entries: a keyed list below has two
 /// elements with one key.
 fn loaded_duplicates(entries: &[crate::load::yaml::Entry], keys: Keys) -> bool {
@@ -148,9 +157,7 @@ fn loaded_duplicates(entries: &[crate::load::yaml::Entry], keys: Keys) -> bool {
         let (list_key, child) = (keys.list_key(&e.key), keys.child(&e.key));
         match (&e.value.value, list_key) {
             (Value::Seq(items), Some(key)) => {
-                let second =
-                    SECOND_KEY.iter().find(|(l, k, _)| *l == e.key && *k == key).map(|s| s.2);
-                loaded_list_duplicates(items, (key, second), child)
+                loaded_list_duplicates(items, (key, second_key(&e.key, key)), child)
             }
             (Value::Map(map), _) => loaded_duplicates(map, child),
             _ => false,
@@ -174,9 +181,7 @@ fn loaded_list_duplicates(
         e.get(key).map(|_| (value(key), second.and_then(value)))
     }
     let ids: Vec<_> = items.iter().map(|e| id(e, (key, second))).collect();
-    let duplicated =
-        ids.iter().enumerate().any(|(i, a)| a.is_some() && ids[i + 1..].iter().any(|b| b == a));
-    duplicated
+    duplicated(&ids)
         || items
             .iter()
             .any(|e| matches!(&e.value, Value::Map(map) if loaded_duplicates(map, child)))
@@ -188,9 +193,7 @@ fn collapse_list(items: &mut Vec<Tree>, key: &str, second: Option<&str>) {
         e.get(key).map(|_| (value(key), second.and_then(value)))
     };
     let ids: Vec<_> = items.iter().map(id).collect();
-    let duplicated =
-        ids.iter().enumerate().any(|(i, a)| a.is_some() && ids[i + 1..].iter().any(|b| b == a));
-    if !duplicated {
+    if !duplicated(&ids) {
         return;
     }
     let mut out: Vec<Option<Tree>> = std::mem::take(items).into_iter().map(Some).collect();

@@ -294,12 +294,12 @@ impl Tree {
                 (TValue::Str(a), Value::Str(b)) => a == b,
                 // Still the node's own children, from its file: the same without reading them.
                 (TValue::Seq(a), Value::Seq(b))
-                    if a.as_loaded().is_some_and(|(s, f)| f == file && Arc::ptr_eq(s, b)) =>
+                    if a.loaded_from(file).is_some_and(|s| Arc::ptr_eq(s, b)) =>
                 {
                     true
                 }
                 (TValue::Map(a), Value::Map(b))
-                    if a.as_loaded().is_some_and(|(s, f)| f == file && Arc::ptr_eq(s, b)) =>
+                    if a.loaded_from(file).is_some_and(|s| Arc::ptr_eq(s, b)) =>
                 {
                     true
                 }
@@ -343,52 +343,60 @@ fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec
         origins.push(Origin { pointer: interned(pointer), file: tree.file });
     }
     let file = tree.file;
+    // Children the build never changed, from this node's file: shared as they were loaded.
+    let shared = match &tree.value {
+        TValue::Seq(items) => items.loaded_from(file).map(|s| Value::Seq(Arc::clone(s))),
+        TValue::Map(fields) => fields.loaded_from(file).map(|s| Value::Map(Arc::clone(s))),
+        _ => None,
+    };
+    if let Some(value) = shared {
+        return Node { span: tree.span, value };
+    }
     let value = match tree.value {
         TValue::Null => Value::Null,
         TValue::Bool(b) => Value::Bool(b),
         TValue::Int(i) => Value::Int(i),
         TValue::Float(f) => Value::Float(f),
         TValue::Str(s) => Value::Str(s),
-        // Collected into fresh allocations of the exact size: collecting the tree's vectors
-        // in place would keep their larger elements' (and spare) capacity for the whole run.
-        // Children the build never changed, from this node's file: shared as they were loaded.
-        TValue::Seq(items) if items.as_loaded().is_some_and(|(_, f)| f == file) => {
-            Value::Seq(items.as_loaded().map(|(s, _)| Arc::clone(s)).unwrap_or_default())
-        }
-        TValue::Map(fields) if fields.as_loaded().is_some_and(|(_, f)| f == file) => {
-            Value::Map(fields.as_loaded().map(|(s, _)| Arc::clone(s)).unwrap_or_default())
-        }
-        TValue::Seq(items) => Value::Seq(exact(
-            items.len(),
-            items.into_iter().enumerate().map(|(i, t)| {
-                if !needs_pointer(t.file, &t.value, file) {
-                    return convert(t, file, pointer, origins);
-                }
-                let len = pointer.len();
-                pointer.push('/');
-                pointer.push_str(itoa(i, &mut [0; 20]));
-                let node = convert(t, file, pointer, origins);
-                pointer.truncate(len);
-                node
-            }),
-        )),
-        TValue::Map(fields) => Value::Map(exact(
-            fields.len(),
-            fields.into_iter().map(|f| {
-                // A key written in another file than its value (a patch replaced the value)
-                // is located at the value: `key: value` is found in the value's file.
-                let key_span = if f.value.file == f.key_file { f.key_span } else { f.value.span };
-                if !needs_pointer(f.value.file, &f.value.value, file) {
+        // Others are collected into one allocation each, of their length (the iterators know
+        // it): the tree's vectors and their spare capacity are not kept.
+        TValue::Seq(items) => Value::Seq(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| {
+                    if !needs_pointer(t.file, &t.value, file) {
+                        return convert(t, file, pointer, origins);
+                    }
+                    let len = pointer.len();
+                    pointer.push('/');
+                    pointer.push_str(itoa(i, &mut [0; 20]));
+                    let node = convert(t, file, pointer, origins);
+                    pointer.truncate(len);
+                    node
+                })
+                .collect(),
+        ),
+        TValue::Map(fields) => Value::Map(
+            fields
+                .into_iter()
+                .map(|f| {
+                    // A key written in another file than its value (a patch replaced the value)
+                    // is located at the value: `key: value` is found in the value's file.
+                    let key_span =
+                        if f.value.file == f.key_file { f.key_span } else { f.value.span };
+                    if !needs_pointer(f.value.file, &f.value.value, file) {
+                        let value = convert(f.value, file, pointer, origins);
+                        return Entry { key: f.key, key_span, value };
+                    }
+                    let len = pointer.len();
+                    push_key(pointer, &f.key);
                     let value = convert(f.value, file, pointer, origins);
-                    return Entry { key: f.key, key_span, value };
-                }
-                let len = pointer.len();
-                push_key(pointer, &f.key);
-                let value = convert(f.value, file, pointer, origins);
-                pointer.truncate(len);
-                Entry { key: f.key, key_span, value }
-            }),
-        )),
+                    pointer.truncate(len);
+                    Entry { key: f.key, key_span, value }
+                })
+                .collect(),
+        ),
     };
     Node { span: tree.span, value }
 }
@@ -588,13 +596,6 @@ fn interned(pointer: &str) -> Arc<str> {
     })
 }
 
-/// The items in a new allocation of exactly `len`.
-fn exact<T>(len: usize, items: impl Iterator<Item = T>) -> Arc<[T]> {
-    // The iterators given know their length: collected into one allocation of that size.
-    debug_assert_eq!(items.size_hint(), (len, Some(len)));
-    items.collect()
-}
-
 /// A list index as text, without allocating.
 pub(crate) fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
     let mut at = buf.len();
@@ -678,8 +679,23 @@ mod tests {
             assert!(loaded_map(&made).is_none(), "made node by node: {text}");
             assert_eq!(shared, made, "{text}");
             assert_eq!(shared.to_json(), made.to_json(), "{text}");
-            assert_eq!(shared.clone().into_node(), made.into_node(), "{text}");
+            assert_eq!(shared.clone().into_node(), made.clone().into_node(), "{text}");
             assert!(shared.is_node(&n), "{text}");
+            // Trees of one loaded node are equal when their files are.
+            assert_eq!(Tree::from_node(&n, 5), shared, "{text}");
+            if n.as_map().is_some_and(|m| !m.is_empty()) || n.as_seq().is_some() {
+                assert_ne!(Tree::from_node(&n, 6).value, shared.value, "{text}");
+            }
+            // Under a root from another file, loaded children are not the root file's to share:
+            // they are made into nodes, each with its origin, as made children are.
+            let (mut moved, mut made_moved) = (shared, made);
+            (moved.file, made_moved.file) = (8, 8);
+            let (node, origins) = moved.into_node();
+            assert_eq!((node.clone(), origins.clone()), made_moved.into_node(), "{text}");
+            assert_eq!(node, n, "{text}");
+            if n.as_seq().is_some() {
+                assert_eq!(origins.first().map(|o| (&*o.pointer, o.file)), Some(("/0", 5)));
+            }
         }
     }
 
