@@ -7,6 +7,7 @@ use super::disk::Result;
 use super::fieldspec::{self, Create, FieldSpec};
 use super::kustomize::{cluster_scoped, identities, identity, remember, rename, Kustomization};
 use super::tree::{Fields, TValue, Tree};
+use super::view::{child_at, view_at, Shape, View};
 use crate::load::source::Span;
 
 /// `namespace:` on every namespaced object, on the subjects of bindings its options name, and
@@ -290,50 +291,94 @@ pub(super) fn annotations(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 /// (image volumes).
 pub(super) fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
     let entries = k.list("images")?;
-    let Some(first) = entries.first() else { return Ok(()) };
+    if entries.is_empty() {
+        return Ok(());
+    }
     let specs = k.specs.of("images");
-    // kustomize applies the entries one after another; an image field is changed by each entry
-    // in turn, so one walk of each object applies them all in the same order. A field both walks
-    // reach (a container's image that a field spec names too) is changed once.
+    let mut paths = Vec::new();
     for t in out.iter_mut() {
-        let mut seen: Vec<*const Tree> = Vec::new();
-        let mut update = |image: &mut Tree| {
-            let at: *const Tree = image;
-            if seen.contains(&at) {
-                return;
+        // The image fields are found by reading, and only those an entry names are changed:
+        // an object whose images no entry names stays as loaded.
+        paths.clear();
+        image_paths(View::Tree(t), &mut Vec::new(), &mut paths);
+        if fieldspec::reached(&specs, t, &mut paths).is_err() {
+            // The walk would change the object (or fail): only it can say how.
+            images_walked(k, entries, &specs, t)?;
+            continue;
+        }
+        // kustomize applies the entries one after another; an image field is changed by each
+        // entry in turn, so the entries are applied in order to each field. A field both
+        // walks reach (a container's image that a field spec names too) is changed once.
+        for (i, path) in paths.iter().enumerate() {
+            let Some(image) = view_at(t, path).and_then(View::as_str) else { continue };
+            if paths[..i].contains(path) || !entries.iter().any(|e| names(e, image)) {
+                continue;
             }
-            seen.push(at);
-            for entry in entries {
-                update_image(entry, image);
+            if let Some(image) = child_at(t, path) {
+                for entry in entries {
+                    update_image(entry, image);
+                }
             }
-        };
-        for_each_image(t, &mut update);
-        fieldspec::apply_all(&specs, t, (Create::Never, (first.file, first.span)), &mut |f| {
-            update(f);
-            Ok(())
-        })
-        .map_err(|m| k.error(Some(first), m))?;
+        }
     }
     Ok(())
 }
 
-/// One `images` entry applied to an image field (nothing when it names another image).
-fn update_image(entry: &Tree, image: &mut Tree) {
-    // kustomize reads the entry as JSON: field names match in any case, the last one written
-    // wins (`Digest:` is `digest:`).
-    let get = |f: &str| match &entry.value {
+/// [`images`] of an object the field specs' walk changes or refuses.
+fn images_walked(
+    k: &Kustomization,
+    entries: &[Tree],
+    specs: &[FieldSpec],
+    t: &mut Tree,
+) -> Result<()> {
+    let Some(first) = entries.first() else { return Ok(()) };
+    let mut seen: Vec<*const Tree> = Vec::new();
+    let mut update = |image: &mut Tree| {
+        let at: *const Tree = image;
+        if seen.contains(&at) {
+            return;
+        }
+        seen.push(at);
+        for entry in entries {
+            update_image(entry, image);
+        }
+    };
+    for_each_image(t, &mut update);
+    fieldspec::apply_all(specs, t, (Create::Never, (first.file, first.span)), &mut |f| {
+        update(f);
+        Ok(())
+    })
+    .map_err(|m| k.error(Some(first), m))
+}
+
+/// A field of an `images` entry (kustomize reads the entry as JSON: field names match in any
+/// case, the last one written wins: `Digest:` is `digest:`).
+fn entry_field<'t>(entry: &'t Tree, f: &str) -> Option<&'t Tree> {
+    match &entry.value {
         TValue::Map(fields) => {
             fields.iter().rev().find(|x| x.key.eq_ignore_ascii_case(f)).map(|x| &x.value)
         }
         _ => None,
-    };
+    }
+}
+
+/// Whether an `images` entry names the image `current`: by its name, or by its path without
+/// the registry.
+fn names(entry: &Tree, current: &str) -> bool {
+    let name = entry_field(entry, "name").and_then(Tree::as_str).unwrap_or("");
+    let (base, _) = split_image(current);
+    base == name || crate::image::ImageRef::split(current).path == name
+}
+
+/// One `images` entry applied to an image field (nothing when it names another image).
+fn update_image(entry: &Tree, image: &mut Tree) {
+    let get = |f: &str| entry_field(entry, f);
     let field = |f: &str| get(f).and_then(Tree::as_str);
-    let name = field("name").unwrap_or("");
     let Some(current) = image.as_str() else { return };
-    let (base, tag_part) = split_image(current);
-    if base != name && crate::image::ImageRef::split(current).path != name {
+    if !names(entry, current) {
         return;
     }
+    let (base, tag_part) = split_image(current);
     let new_name = field("newName").unwrap_or(base);
     let suffix = match (field("digest"), field("newTag")) {
         (Some(d), _) => format!("@{d}"),
@@ -407,7 +452,7 @@ fn for_each_image(t: &mut Tree, f: &mut dyn FnMut(&mut Tree)) {
     // Found by reading (what the build has not changed, as loaded), then changed: only the
     // paths to the images are made the build's own.
     let mut paths = Vec::new();
-    image_paths(t, &mut Vec::new(), &mut paths);
+    image_paths(View::Tree(t), &mut Vec::new(), &mut paths);
     for path in paths {
         if let Some(image) = child_at(t, &path) {
             f(image);
@@ -419,95 +464,32 @@ fn is_containers(key: &str) -> bool {
     matches!(key, "containers" | "initContainers" | "ephemeralContainers")
 }
 
-/// The child at a path of indexes (of list items and mapping fields).
-fn child_at<'t>(mut t: &'t mut Tree, path: &[usize]) -> Option<&'t mut Tree> {
-    for &i in path {
-        t = match &mut t.value {
-            TValue::Map(fields) => &mut fields.get_mut(i)?.value,
-            TValue::Seq(items) => items.get_mut(i)?,
-            _ => return None,
-        };
-    }
-    Some(t)
-}
-
 /// The paths of the images [`for_each_image`] changes, in the order it walks them: each
 /// container list's images, then what is below each field.
-fn image_paths(t: &Tree, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
-    match &t.value {
-        TValue::Map(fields) => {
-            if let Some((entries, _)) = fields.as_loaded() {
-                return loaded_entries_image_paths(entries, at, out);
-            }
-            for (i, field) in fields.iter().enumerate() {
+fn image_paths(v: View<'_>, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    match v.shape() {
+        Shape::Map(fields) => {
+            for (i, (key, value)) in fields.enumerate() {
                 at.push(i);
-                if let (true, TValue::Seq(items)) = (is_containers(&field.key), &field.value.value)
-                {
-                    for (j, c) in items.iter().enumerate() {
-                        let image = match &c.value {
-                            TValue::Map(fields) => fields.iter().position(|f| f.key == "image"),
-                            _ => None,
-                        };
-                        if let Some(k) = image {
+                if let (true, Shape::Seq(items)) = (is_containers(key), value.shape()) {
+                    for (j, c) in items.enumerate() {
+                        if let Some((k, _)) = c.field("image") {
                             out.push([&at[..], &[j, k]].concat());
                         }
                     }
                 }
-                image_paths(&field.value, at, out);
+                image_paths(value, at, out);
                 at.pop();
             }
         }
-        TValue::Seq(items) => {
-            if let Some((nodes, _)) = items.as_loaded() {
-                for (i, n) in nodes.iter().enumerate() {
-                    at.push(i);
-                    loaded_image_paths(n, at, out);
-                    at.pop();
-                }
-                return;
-            }
-            for (i, item) in items.iter().enumerate() {
+        Shape::Seq(items) => {
+            for (i, item) in items.enumerate() {
                 at.push(i);
                 image_paths(item, at, out);
                 at.pop();
             }
         }
-        _ => {}
-    }
-}
-
-/// [`image_paths`] of a loaded node.
-fn loaded_image_paths(n: &crate::load::Node, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
-    match &n.value {
-        crate::load::Value::Map(entries) => loaded_entries_image_paths(entries, at, out),
-        crate::load::Value::Seq(items) => {
-            for (i, item) in items.iter().enumerate() {
-                at.push(i);
-                loaded_image_paths(item, at, out);
-                at.pop();
-            }
-        }
-        _ => {}
-    }
-}
-
-/// [`image_paths`] of a loaded mapping's entries.
-fn loaded_entries_image_paths(
-    entries: &[crate::load::yaml::Entry],
-    at: &mut Vec<usize>,
-    out: &mut Vec<Vec<usize>>,
-) {
-    for (i, e) in entries.iter().enumerate() {
-        at.push(i);
-        if let (true, crate::load::Value::Seq(items)) = (is_containers(&e.key), &e.value.value) {
-            for (j, c) in items.iter().enumerate() {
-                if let Some(k) = c.as_map().and_then(|m| m.iter().position(|f| f.key == "image")) {
-                    out.push([&at[..], &[j, k]].concat());
-                }
-            }
-        }
-        loaded_image_paths(&e.value, at, out);
-        at.pop();
+        Shape::Null | Shape::Scalar(_) => {}
     }
 }
 
@@ -516,6 +498,54 @@ mod tests {
     use super::*;
     use crate::load::Node;
     use crate::render::tree::Placed;
+
+    /// The `images` transformer changes only the images an entry names, each once, and in
+    /// the order of the entries; what holds no such image stays as loaded. Where the field
+    /// specs' walk would change the object (an empty `containers[]` it makes a list) it runs.
+    #[test]
+    fn images_change_only_what_an_entry_names() {
+        let dir = std::path::PathBuf::from("/k");
+        let k_text = "images:\n- {name: nginx, newName: web}\n- {name: web, newTag: '2'}\n- {name: absent, newTag: '3'}\n";
+        let k_node = crate::load::yaml::parse_stream(k_text, &crate::load::Limits::default())
+            .documents
+            .remove(0)
+            .root;
+        let k = Kustomization {
+            file: 1,
+            shown: "/k/kustomization.yaml".into(),
+            dir,
+            tree: Tree::from_node(&k_node, 1),
+            root_only: true,
+            specs: fieldspec::Specs::default(),
+        };
+        let objects = "kind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: nginx, env: [{name: E, value: v}]}, {name: b, image: other}]\n---\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n---\nkind: Pod\nmetadata: {name: p}\nspec: {containers: null, initContainers: [{name: i, image: nginx:1}]}\n";
+        let docs = crate::load::yaml::parse_stream(objects, &crate::load::Limits::default());
+        let mut out: Vec<Tree> =
+            docs.documents.iter().map(|d| Tree::from_node(&d.root, 0)).collect();
+        images(&k, &mut out).unwrap();
+        let image = |t: &Tree, path: &[&str], i: usize| {
+            let TValue::Seq(items) = &t.at(path).unwrap().value else { panic!() };
+            let image = items[i].get("image").unwrap();
+            (image.as_str().unwrap().to_string(), image.file)
+        };
+        let pod = ["spec", "template", "spec", "containers"];
+        // Renamed by the first entry, then tagged by the second; written by the second.
+        assert_eq!(image(&out[0], &pod, 0), ("web:2".to_string(), 1));
+        assert_eq!(image(&out[0], &pod, 1), ("other".to_string(), 0));
+        assert_eq!(image(&out[2], &["spec", "initContainers"], 0), ("web:2".to_string(), 1));
+        assert_eq!(
+            out[2].at(&["spec", "containers"]).unwrap().value,
+            TValue::Seq(super::super::children::Children::default())
+        );
+        let loaded = |t: &Tree| match &t.value {
+            TValue::Map(fields) => fields.as_loaded().is_some(),
+            TValue::Seq(items) => items.as_loaded().is_some(),
+            _ => false,
+        };
+        assert!(loaded(&out[1]), "a Service no entry reaches is left as loaded");
+        let TValue::Seq(containers) = &out[0].at(&pod).unwrap().value else { panic!() };
+        assert!(loaded(containers[0].get("env").unwrap()) && loaded(&containers[1]));
+    }
 
     /// Images are found in the parts a build left as loaded as in trees made node by node,
     /// and only the paths to them are made the build's own.

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 
 use super::tree::{Fields, Items, TValue, Tree};
+use super::view::{Shape, View};
 use crate::kinds;
 use crate::load::source::Span;
 
@@ -315,11 +316,78 @@ pub(super) fn apply_all(
     Ok(())
 }
 
+/// The fields the specs that select `t` reach, as paths of indexes (of list items and mapping
+/// fields) appended to `out` in the order [`apply_all`] sets them without creating anything —
+/// found by reading, so that what they pass through stays as loaded. `Err` when that walk
+/// would change the object or refuse it (an empty `name[]` it makes a list, a scalar on the
+/// way, an empty field name): only [`apply_all`] can say how.
+pub(super) fn reached(specs: &[FieldSpec], t: &Tree, out: &mut Vec<Vec<usize>>) -> Result<(), ()> {
+    let object = View::Tree(t);
+    let text = |key: &str| object.field(key).and_then(|(_, v)| v.as_str()).unwrap_or("");
+    let (group, version) = kinds::split_api_version(text("apiVersion"));
+    let kind = text("kind");
+    let mut at = Vec::new();
+    for spec in specs.iter().filter(|s| s.selects((group, version, kind))) {
+        let path = spec.path.strip_prefix('/').unwrap_or(&spec.path);
+        find(object, Some(path), &mut at, out)?;
+    }
+    Ok(())
+}
+
+/// [`walk`] without creating or changing anything, reading.
+fn find(
+    v: View<'_>,
+    path: Option<&str>,
+    at: &mut Vec<usize>,
+    out: &mut Vec<Vec<usize>>,
+) -> Result<(), ()> {
+    let Some(remaining) = path else {
+        out.push(at.clone());
+        return Ok(());
+    };
+    let (part, rest) = next_part(remaining);
+    match v.shape() {
+        Shape::Null => Ok(()),
+        Shape::Seq(items) => {
+            for (i, item) in items.enumerate() {
+                at.push(i);
+                find(item, path, at, out)?;
+                at.pop();
+            }
+            Ok(())
+        }
+        Shape::Map(mut fields) => {
+            let (name, is_seq) = match part.strip_suffix("[]") {
+                Some(name) => (name, true),
+                None => (part.as_ref(), false),
+            };
+            if name.is_empty() {
+                return Err(());
+            }
+            let Some((i, (_, field))) = fields.by_ref().enumerate().find(|(_, (k, _))| *k == name)
+            else {
+                return Ok(());
+            };
+            if is_seq && matches!(field.shape(), Shape::Null) {
+                return Err(());
+            }
+            at.push(i);
+            find(field, rest, at, out)?;
+            at.pop();
+            Ok(())
+        }
+        Shape::Scalar(_) => Err(()),
+    }
+}
+
 /// The first part of a spec's path and what follows it (`None`: it was the last part): parts
 /// are split at `/`, `\/` escaping one. Borrowed from the path when nothing is escaped: specs
 /// are walked for every object, and splitting them into vectors was most of that work.
 fn next_part(path: &str) -> (Cow<'_, str>, Option<&str>) {
-    let Some(end) = path.find('/') else { return (Cow::Borrowed(path), None) };
+    // A byte loop: parts are a few bytes long, too short for `str::find` to pay its setup.
+    let Some(end) = path.bytes().position(|b| b == b'/') else {
+        return (Cow::Borrowed(path), None);
+    };
     if !path[..end].ends_with('\\') {
         return (Cow::Borrowed(&path[..end]), Some(&path[end + 1..]));
     }
@@ -617,6 +685,72 @@ const REPLICAS: &[Row] = &[
 mod tests {
     use super::*;
 
+    fn spec(kind: &'static str, path: &'static str) -> FieldSpec {
+        FieldSpec {
+            group: Cow::Borrowed(""),
+            version: Cow::Borrowed(""),
+            kind: Cow::Borrowed(kind),
+            path: Cow::Borrowed(path),
+            create: false,
+        }
+    }
+
+    /// What [`reached`] finds by reading is what [`apply_all`] sets without creating, in the
+    /// same order, in loaded trees and trees made node by node alike; where that walk would
+    /// change or refuse the object, [`reached`] says so instead.
+    #[test]
+    fn fields_reached_by_reading_are_those_the_walk_sets() {
+        let specs = [
+            spec("", "spec/template/spec/containers[]/image"),
+            spec("Deployment", "/metadata/labels/a"),
+            spec("Service", "metadata/labels/a"),
+            spec("", "spec/list/x"),
+            spec("", "spec/missing/x"),
+        ];
+        let text = "kind: Deployment\nmetadata: {name: d, labels: {a: b, c: d}}\nspec:\n  list: [{x: 1}, {y: 2}, [{x: 3}]]\n  template:\n    spec:\n      containers: [{name: a, image: one}, {name: b}, {name: c, image: two}]\n";
+        for mut t in super::super::tree::loaded_and_made(text) {
+            let mut paths = Vec::new();
+            assert_eq!(reached(&specs, &t, &mut paths), Ok(()));
+            let mut by_paths = t.clone();
+            let mut walked = t.clone();
+            let mut n = 0;
+            for path in &paths {
+                n += 1;
+                *super::super::view::child_at(&mut by_paths, path).unwrap() =
+                    Tree::string(&n.to_string(), 9, Span::default());
+            }
+            let mut m = 0;
+            apply_all(&specs, &mut walked, (Create::Never, (9, Span::default())), &mut |f| {
+                m += 1;
+                *f = Tree::string(&m.to_string(), 9, Span::default());
+                Ok(())
+            })
+            .unwrap();
+            // Two images, a label, and `x` in the first item and in the nested list's item.
+            assert_eq!((n, m), (5, 5));
+            assert_eq!(by_paths, walked);
+            // Reading left the object as it was: what no spec reached is still loaded.
+            if let TValue::Map(fields) = &t.value {
+                let spec = &fields.iter().find(|f| f.key == "spec").unwrap().value;
+                let TValue::Map(spec) = &spec.value else { panic!() };
+                let loaded = fields.as_loaded().is_some();
+                assert_eq!(spec.as_loaded().is_some(), loaded);
+            }
+            t.set("kind", Tree::string("Service", 0, Span::default()));
+            paths.clear();
+            assert_eq!(reached(&specs, &t, &mut paths), Ok(()));
+            assert_eq!(paths.len(), 5, "the Service spec's label instead of the Deployment's");
+        }
+        // An empty `containers[]` the walk makes a list, and a scalar on the way.
+        for text in [
+            "kind: Deployment\nspec: {template: {spec: {containers: null}}}\n",
+            "kind: Deployment\nspec: {template: {spec: text}}\n",
+        ] {
+            let [t, _] = super::super::tree::loaded_and_made(text);
+            assert_eq!(reached(&specs, &t, &mut Vec::new()), Err(()));
+        }
+    }
+
     #[test]
     fn a_kinds_own_spec_swallows_the_default_of_its_path_and_the_defaults_swallow_nothing() {
         for name in [
@@ -634,13 +768,6 @@ mod tests {
             swallow(&mut all);
             assert_eq!(all, defaults(name), "{name}");
         }
-        let spec = |kind: &'static str, path: &'static str| FieldSpec {
-            group: Cow::Borrowed(""),
-            version: Cow::Borrowed(""),
-            kind: Cow::Borrowed(kind),
-            path: Cow::Borrowed(path),
-            create: false,
-        };
         let mut specs = Specs::default();
         specs.add("namePrefix", vec![spec("IngressHost", "metadata/name")]);
         assert_eq!(specs.of("namePrefix"), [spec("IngressHost", "metadata/name")]);

@@ -31,3 +31,4 @@ mod replacements;
 mod transformers;
 pub mod tree;
 mod vars;
+mod view;

@@ -540,16 +540,8 @@ mod tests {
     fn duplicates_are_collapsed_alike_in_loaded_and_made_trees() {
         let deployment = Keys::Builtin(builtin_type("apps", "v1", "Deployment").unwrap());
         let text = "metadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    spec:\n      containers:\n      - {name: app, image: one}\n      - {name: app, image: two}\n      volumes: [{name: v, emptyDir: {}}]\n";
-        let n = crate::load::yaml::parse_stream(text, &crate::load::Limits::default())
-            .documents
-            .remove(0)
-            .root;
-        let made = crate::render::tree::Placed {
-            files: vec![0; crate::render::tree::places(&n)],
-            node: n.clone(),
-        };
         let patch = tree("metadata: {labels: {a: b}}\n", 1);
-        let mut trees = [Tree::from_node(&n, 0), made.to_tree()];
+        let mut trees = crate::render::tree::loaded_and_made(text);
         for t in &mut trees {
             strategic_merge(t, &patch, deployment).unwrap();
         }

@@ -623,6 +623,16 @@ pub(crate) fn parse_trees(text: &str) -> Vec<Tree> {
     parse_stream_trees(text, &crate::load::Limits::default())
 }
 
+/// The first document of `text` (file 0) as a tree made from the loaded node, sharing it, and
+/// as one made node by node (for tests: a transformer must treat both alike).
+#[cfg(test)]
+pub(crate) fn loaded_and_made(text: &str) -> [Tree; 2] {
+    let mut docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+    let node = docs.documents.remove(0).root;
+    let made = Placed { files: vec![0; places(&node)], node: node.clone() };
+    [Tree::from_node(&node, 0), made.to_tree()]
+}
+
 /// The file of the field at `pointer` of a rendered object whose root came from `root_file`:
 /// that of the deepest origin whose pointer is a prefix of it (at a segment boundary).
 #[must_use]
