@@ -418,6 +418,7 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let written = written_documents(&rendered_objects);
     let (per_file, taken): (Vec<(FileObjects, Option<SkippedFile>)>, Vec<WrittenRoots>) = files
         .into_par_iter()
+        .with_max_len(crate::load::PARALLEL_FILES)
         .enumerate()
         .map(|(i, file)| {
             let taken = written.get(&i).map_or_else(Vec::new, |documents| {

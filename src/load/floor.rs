@@ -30,6 +30,7 @@ pub fn parse_only(options: &LoadOptions, cwd: &Path) -> FloorCount {
         discover::discover(&options.inputs, cwd, &options.excludes, options.follow_links);
     let counts: Vec<FloorCount> = candidates
         .par_iter()
+        .with_max_len(super::PARALLEL_FILES)
         .map(|c| match std::fs::read_to_string(&c.path) {
             Ok(text) => match parse_documents(&text) {
                 Some(docs) => FloorCount {
