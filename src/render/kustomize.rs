@@ -132,6 +132,8 @@ fn build_with(
         line: None,
         message,
     })?;
+    super::namereference::references_at_the_end(&mut out, &specs.name_references)
+        .map_err(|message| BuildError { file: show(&dir), line: None, message })?;
     super::namereference::webhook_services_at_the_end(&mut out);
     if let Some((subject, message)) = super::namereference::ambiguous_subjects(&out) {
         // The subject's name is where it was written (its namespace is the move's).
@@ -1282,6 +1284,39 @@ mod kustomize_quirks {
         let object = out[0].to_json();
         assert_eq!(object["metadata"], json!({"name": "p-web", "namespace": "a"}));
         assert_eq!(object["data"], json!({"k": "v", "x": "1", "y": "2"}));
+    }
+
+    /// kustomize follows renames at the end of the build: a reference that a kustomization
+    /// above (or beside) the rename adds takes the new name, when the renamed object is in the
+    /// referrer's namespace (results checked against kustomize 5.5).
+    #[test]
+    fn a_reference_added_above_a_rename_follows_it() {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n";
+        let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        envFrom: [{configMapRef: {name: cm}}]\n";
+        let reference = |base: &str, top: &str| {
+            let disk = memory(&[
+                ("base/kustomization.yaml", base),
+                ("base/cm.yaml", cm),
+                ("other/kustomization.yaml", "resources: [dep.yaml]\n"),
+                ("other/dep.yaml", deployment),
+                ("top/kustomization.yaml", top),
+                ("top/dep.yaml", deployment),
+            ]);
+            let out = build(&disk, Path::new("top")).unwrap();
+            let d = out.iter().find(|t| t.get("kind").and_then(Tree::as_str) == Some("Deployment"));
+            let d = d.unwrap().to_json();
+            let name = &d["spec"]["template"]["spec"]["containers"][0]["envFrom"][0];
+            name["configMapRef"]["name"].as_str().unwrap().to_string()
+        };
+        let prefixed = "namePrefix: p-\nresources: [cm.yaml]\n";
+        assert_eq!(reference(prefixed, "resources: [../base, dep.yaml]\n"), "p-cm");
+        assert_eq!(reference(prefixed, "resources: [../base, ../other]\n"), "p-cm");
+        // Moved to another namespace than the Deployment's: not its ConfigMap.
+        let moved = "namePrefix: p-\nnamespace: x\nresources: [cm.yaml]\n";
+        assert_eq!(reference(moved, "resources: [../base, ../other]\n"), "cm");
+        assert_eq!(reference(moved, "namespace: x\nresources: [../base, ../other]\n"), "p-cm");
+        // Nothing renamed: nothing followed.
+        assert_eq!(reference("resources: [cm.yaml]\n", "resources: [../base, ../other]\n"), "cm");
     }
 
     #[test]

@@ -273,6 +273,53 @@ pub(super) fn webhook_services_at_the_end(out: &mut [Tree]) {
     }
 }
 
+/// kustomize follows renames once, at the end of a build, from the names objects had
+/// (`FixBackReferences`); this build follows each where its transformer renames, which misses a
+/// reference that a kustomization above the rename adds (an overlay's Deployment naming its
+/// base's ConfigMap by the name it had before the base's prefix: kustomize gives it the
+/// prefixed name). Renames recorded in the objects are followed once more here, among objects
+/// in the renamed object's namespace now, for a name no object of the kind has now: a reference
+/// already followed names the new name, and a name another object still has is that object's
+/// (kustomize tells them apart by the prefixes and suffixes each object took, which this build
+/// does not record). Gives an error of a `nameReference` a kustomization configured.
+pub(super) fn references_at_the_end(
+    out: &mut [Tree],
+    extra: &[NameReference],
+) -> Result<(), String> {
+    let current = |kind: &str, name: &str| {
+        out.iter().any(|t| {
+            t.get("kind").and_then(Tree::as_str) == Some(kind)
+                && t.at(&["metadata", "name"]).and_then(Tree::as_str) == Some(name)
+        })
+    };
+    let mut renames: Vec<Rename> = Vec::new();
+    let recorded = ["metadata", "annotations", super::kustomize::PREVIOUS_NAMES];
+    for t in out.iter().filter(|t| t.at(&recorded).is_some()) {
+        let ids = super::kustomize::identities(t);
+        let Some(((name, now), earlier)) = ids.split_first() else { continue };
+        let Some(at) = t.at(&["metadata", "name"]) else { continue };
+        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
+        for (old, _) in earlier {
+            if old == name || current(kind, old) {
+                continue;
+            }
+            let rename = Rename {
+                kind: kind.to_string(),
+                namespace: now.clone(),
+                old: old.clone(),
+                new: name.clone(),
+                new_namespace: None,
+                file: at.file,
+                span: at.span,
+            };
+            if !renames.contains(&rename) {
+                renames.push(rename);
+            }
+        }
+    }
+    update(out, &renames, extra)
+}
+
 /// A `{name, namespace}` reference to a Service follows its rename and move.
 fn follow_service(service: &mut Tree, renames: &[Rename]) {
     let text = |key: &str| service.get(key).and_then(Tree::as_str).unwrap_or("").to_string();
