@@ -127,6 +127,12 @@ pub(super) fn update(
     if renames.is_empty() {
         return Ok(());
     }
+    // The renames of each (kind, old name), in order: a build that prefixes thousands of
+    // objects looks a name up for every reference field of every object.
+    let mut by_name: foldhash::HashMap<(&str, &str), Vec<&Rename>> = foldhash::HashMap::default();
+    for r in renames.iter().filter(|r| r.new != r.old) {
+        by_name.entry((r.kind.as_str(), r.old.as_str())).or_default().push(r);
+    }
     for t in objects.iter_mut() {
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
         let namespace =
@@ -135,9 +141,7 @@ pub(super) fn update(
         // of any namespace: the one renamed object of that name, if only one is.
         let referrer_cluster_scoped = super::kustomize::cluster_scoped(t);
         let new_name = |named: &str, old: &str, ns: &str| {
-            let candidates = || {
-                renames.iter().filter(move |r| r.kind == named && r.old == old && r.new != r.old)
-            };
+            let candidates = || by_name.get(&(named, old)).into_iter().flatten().copied();
             candidates().find(|r| CLUSTER_SCOPED.contains(&named) || r.namespace == ns).or_else(
                 || {
                     let mut any = candidates();
@@ -286,13 +290,16 @@ pub(super) fn references_at_the_end(
     out: &mut [Tree],
     extra: &[NameReference],
 ) -> Result<(), String> {
-    let current = |kind: &str, name: &str| {
-        out.iter().any(|t| {
-            t.get("kind").and_then(Tree::as_str) == Some(kind)
-                && t.at(&["metadata", "name"]).and_then(Tree::as_str) == Some(name)
+    let current: foldhash::HashSet<(&str, &str)> = out
+        .iter()
+        .filter_map(|t| {
+            let kind = t.get("kind").and_then(Tree::as_str)?;
+            Some((kind, t.at(&["metadata", "name"]).and_then(Tree::as_str)?))
         })
-    };
+        .collect();
     let mut renames: Vec<Rename> = Vec::new();
+    let mut seen: foldhash::HashSet<(String, String, String, String)> =
+        foldhash::HashSet::default();
     let recorded = ["metadata", "annotations", super::kustomize::PREVIOUS_NAMES];
     for t in out.iter().filter(|t| t.at(&recorded).is_some()) {
         let ids = super::kustomize::identities(t);
@@ -300,7 +307,10 @@ pub(super) fn references_at_the_end(
         let Some(at) = t.at(&["metadata", "name"]) else { continue };
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
         for (old, _) in earlier {
-            if old == name || current(kind, old) {
+            if old == name
+                || current.contains(&(kind, old.as_str()))
+                || !seen.insert((kind.to_string(), now.clone(), old.clone(), name.clone()))
+            {
                 continue;
             }
             let rename = Rename {
@@ -312,9 +322,7 @@ pub(super) fn references_at_the_end(
                 file: at.file,
                 span: at.span,
             };
-            if !renames.contains(&rename) {
-                renames.push(rename);
-            }
+            renames.push(rename);
         }
     }
     update(out, &renames, extra)
