@@ -496,8 +496,7 @@ fn image_paths(v: View<'_>, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::load::Node;
-    use crate::render::tree::Placed;
+    use crate::render::tree::{is_loaded as loaded, loaded_and_made};
 
     /// The `images` transformer changes only the images an entry names, each once, and in
     /// the order of the entries; what holds no such image stays as loaded. Where the field
@@ -537,11 +536,6 @@ mod tests {
             out[2].at(&["spec", "containers"]).unwrap().value,
             TValue::Seq(super::super::children::Children::default())
         );
-        let loaded = |t: &Tree| match &t.value {
-            TValue::Map(fields) => fields.as_loaded().is_some(),
-            TValue::Seq(items) => items.as_loaded().is_some(),
-            _ => false,
-        };
         assert!(loaded(&out[1]), "a Service no entry reaches is left as loaded");
         let TValue::Seq(containers) = &out[0].at(&pod).unwrap().value else { panic!() };
         assert!(loaded(containers[0].get("env").unwrap()) && loaded(&containers[1]));
@@ -552,12 +546,7 @@ mod tests {
     #[test]
     fn images_are_found_alike_in_loaded_and_made_trees() {
         let text = "kind: CronJob\nmetadata: {name: x, labels: {a: b}}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          initContainers: [{name: i, image: busybox}]\n          containers:\n          - {name: a, image: nginx, env: [{name: E, value: v}]}\n          - {name: b}\n          volumes: [{name: v, emptyDir: {}}]\nlist: [[{containers: [{image: deep}]}]]\n";
-        let n: Node = crate::load::yaml::parse_stream(text, &crate::load::Limits::default())
-            .documents
-            .remove(0)
-            .root;
-        let made = Placed { node: n.clone(), files: vec![0; crate::render::tree::places(&n)] };
-        let mut trees = [Tree::from_node(&n, 0), made.to_tree()];
+        let mut trees = loaded_and_made(text);
         let mut seen = [Vec::new(), Vec::new()];
         for (t, seen) in trees.iter_mut().zip(&mut seen) {
             for_each_image(t, &mut |image| {
@@ -568,11 +557,6 @@ mod tests {
         assert_eq!(seen[0], ["busybox", "nginx", "deep"]);
         assert_eq!(seen[0], seen[1]);
         assert_eq!(trees[0], trees[1]);
-        let loaded = |t: &Tree| match &t.value {
-            TValue::Map(fields) => fields.as_loaded().is_some(),
-            TValue::Seq(items) => items.as_loaded().is_some(),
-            _ => false,
-        };
         let shared = &trees[0];
         assert!(loaded(shared.get("metadata").unwrap()));
         let pod = shared.at(&["spec", "jobTemplate", "spec", "template", "spec"]).unwrap();

@@ -289,11 +289,12 @@ impl FieldSpec {
     }
 }
 
-/// The object's group, version and kind.
+/// The object's group, version and kind (read without making its loaded fields trees).
 pub(super) fn gvk(t: &Tree) -> (&str, &str, &str) {
-    let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
-    let (group, version) = kinds::split_api_version(api);
-    (group, version, t.get("kind").and_then(Tree::as_str).unwrap_or(""))
+    let object = View::Tree(t);
+    let text = |key: &str| object.field(key).and_then(|(_, v)| v.as_str()).unwrap_or("");
+    let (group, version) = kinds::split_api_version(text("apiVersion"));
+    (group, version, text("kind"))
 }
 
 /// [`FieldSpec::apply`] for every spec, in order.
@@ -322,14 +323,11 @@ pub(super) fn apply_all(
 /// would change the object or refuse it (an empty `name[]` it makes a list, a scalar on the
 /// way, an empty field name): only [`apply_all`] can say how.
 pub(super) fn reached(specs: &[FieldSpec], t: &Tree, out: &mut Vec<Vec<usize>>) -> Result<(), ()> {
-    let object = View::Tree(t);
-    let text = |key: &str| object.field(key).and_then(|(_, v)| v.as_str()).unwrap_or("");
-    let (group, version) = kinds::split_api_version(text("apiVersion"));
-    let kind = text("kind");
+    let chosen = gvk(t);
     let mut at = Vec::new();
-    for spec in specs.iter().filter(|s| s.selects((group, version, kind))) {
+    for spec in specs.iter().filter(|s| s.selects(chosen)) {
         let path = spec.path.strip_prefix('/').unwrap_or(&spec.path);
-        find(object, Some(path), &mut at, out)?;
+        find(View::Tree(t), Some(path), &mut at, out)?;
     }
     Ok(())
 }
@@ -357,13 +355,7 @@ fn find(
             Ok(())
         }
         Shape::Map(mut fields) => {
-            let (name, is_seq) = match part.strip_suffix("[]") {
-                Some(name) => (name, true),
-                None => (part.as_ref(), false),
-            };
-            if name.is_empty() {
-                return Err(());
-            }
+            let (name, is_seq) = field_part(&part).map_err(|_| ())?;
             let Some((i, (_, field))) = fields.by_ref().enumerate().find(|(_, (k, _))| *k == name)
             else {
                 return Ok(());
@@ -407,6 +399,19 @@ fn next_part(path: &str) -> (Cow<'_, str>, Option<&str>) {
     (Cow::Owned(part), Some(&path[end + 1..]))
 }
 
+/// A part of a spec's path that names a field: the field's name, and whether it is written
+/// `name[]` (a list). An empty name is refused.
+fn field_part(part: &str) -> Result<(&str, bool), String> {
+    let (name, is_seq) = match part.strip_suffix("[]") {
+        Some(name) => (name, true),
+        None => (part, false),
+    };
+    if name.is_empty() {
+        return Err("cannot set or create an empty field name".into());
+    }
+    Ok((name, is_seq))
+}
+
 fn walk(
     t: &mut Tree,
     path: Option<&str>,
@@ -424,13 +429,7 @@ fn walk(
             Ok(())
         }
         TValue::Map(fields) => {
-            let (name, is_seq) = match part.strip_suffix("[]") {
-                Some(name) => (name, true),
-                None => (part.as_ref(), false),
-            };
-            if name.is_empty() {
-                return Err("cannot set or create an empty field name".into());
-            }
+            let (name, is_seq) = field_part(&part)?;
             let making = !is_seq && create != Create::Never;
             let fresh = || match (rest.is_none(), create) {
                 (true, Create::Scalar) => TValue::Str("".into()),
@@ -730,12 +729,8 @@ mod tests {
             assert_eq!((n, m), (5, 5));
             assert_eq!(by_paths, walked);
             // Reading left the object as it was: what no spec reached is still loaded.
-            if let TValue::Map(fields) = &t.value {
-                let spec = &fields.iter().find(|f| f.key == "spec").unwrap().value;
-                let TValue::Map(spec) = &spec.value else { panic!() };
-                let loaded = fields.as_loaded().is_some();
-                assert_eq!(spec.as_loaded().is_some(), loaded);
-            }
+            let loaded = super::super::tree::is_loaded;
+            assert_eq!(loaded(t.get("spec").unwrap()), loaded(&t));
             t.set("kind", Tree::string("Service", 0, Span::default()));
             paths.clear();
             assert_eq!(reached(&specs, &t, &mut paths), Ok(()));

@@ -1317,6 +1317,33 @@ mod kustomize_quirks {
         assert_eq!(reference(moved, "namespace: x\nresources: [../base, ../other]\n"), "p-cm");
         // Nothing renamed: nothing followed.
         assert_eq!(reference("resources: [cm.yaml]\n", "resources: [../base, ../other]\n"), "cm");
+        // A base built twice, once with a suffix: each copy's reference names its own copy's
+        // ConfigMap (the unsuffixed one still has the old name).
+        let disk = memory(&[
+            ("base/kustomization.yaml", "resources: [cm.yaml, dep.yaml]\n"),
+            ("base/cm.yaml", cm),
+            ("base/dep.yaml", deployment),
+            ("public/kustomization.yaml", "resources: [../base]\n"),
+            ("private/kustomization.yaml", "nameSuffix: -private\nresources: [../base]\n"),
+            ("top/kustomization.yaml", "resources: [../public, ../private]\n"),
+        ]);
+        let out = build(&disk, Path::new("top")).unwrap();
+        let named: Vec<(String, String)> = out
+            .iter()
+            .map(Tree::to_json)
+            .filter(|d| d["kind"] == "Deployment")
+            .map(|d| {
+                let from = &d["spec"]["template"]["spec"]["containers"][0]["envFrom"][0];
+                (d["metadata"]["name"].to_string(), from["configMapRef"]["name"].to_string())
+            })
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("\"d\"".to_string(), "\"cm\"".to_string()),
+                ("\"d-private\"".to_string(), "\"cm-private\"".to_string())
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use super::fieldspec::{self, Create, NameReference};
 use super::tree::{TValue, Tree};
+use super::view::View;
 use crate::load::source::Span;
 
 /// An object the build renamed.
@@ -290,42 +291,36 @@ pub(super) fn references_at_the_end(
     out: &mut [Tree],
     extra: &[NameReference],
 ) -> Result<(), String> {
-    let current: foldhash::HashSet<(&str, &str)> = out
-        .iter()
-        .filter_map(|t| {
-            let kind = t.get("kind").and_then(Tree::as_str)?;
-            Some((kind, t.at(&["metadata", "name"]).and_then(Tree::as_str)?))
-        })
-        .collect();
-    let mut renames: Vec<Rename> = Vec::new();
-    let mut seen: foldhash::HashSet<(String, String, String, String)> =
-        foldhash::HashSet::default();
+    // Read without making the objects' loaded fields trees: this runs after every build.
+    fn text<'t>(t: &'t Tree, path: &[&str]) -> Option<&'t str> {
+        View::Tree(t).at(path).and_then(View::as_str)
+    }
     let recorded = ["metadata", "annotations", super::kustomize::PREVIOUS_NAMES];
-    for t in out.iter().filter(|t| t.at(&recorded).is_some()) {
+    let mut renamed = Vec::new();
+    for t in out.iter().filter(|t| text(t, &recorded).is_some()) {
         let ids = super::kustomize::identities(t);
         let Some(((name, now), earlier)) = ids.split_first() else { continue };
         let Some(at) = t.at(&["metadata", "name"]) else { continue };
-        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
-        for (old, _) in earlier {
-            if old == name
-                || current.contains(&(kind, old.as_str()))
-                || !seen.insert((kind.to_string(), now.clone(), old.clone(), name.clone()))
-            {
-                continue;
-            }
-            let rename = Rename {
-                kind: kind.to_string(),
-                namespace: now.clone(),
-                old: old.clone(),
-                new: name.clone(),
-                new_namespace: None,
-                file: at.file,
-                span: at.span,
-            };
-            renames.push(rename);
-        }
+        let kind = text(t, &["kind"]).unwrap_or("");
+        renamed.extend(earlier.iter().filter(|(old, _)| old != name).map(|(old, _)| Rename {
+            kind: kind.to_string(),
+            namespace: now.clone(),
+            old: old.clone(),
+            new: name.clone(),
+            new_namespace: None,
+            file: at.file,
+            span: at.span,
+        }));
     }
-    update(out, &renames, extra)
+    if renamed.is_empty() {
+        return Ok(());
+    }
+    let current: foldhash::HashSet<(&str, &str)> = out
+        .iter()
+        .filter_map(|t| Some((text(t, &["kind"])?, text(t, &["metadata", "name"])?)))
+        .collect();
+    renamed.retain(|r| !current.contains(&(r.kind.as_str(), r.old.as_str())));
+    update(out, &renamed, extra)
 }
 
 /// A `{name, namespace}` reference to a Service follows its rename and move.

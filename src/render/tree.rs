@@ -633,6 +633,16 @@ pub(crate) fn loaded_and_made(text: &str) -> [Tree; 2] {
     [Tree::from_node(&node, 0), made.to_tree()]
 }
 
+/// Whether a tree's list or mapping is still the loaded node's (for tests).
+#[cfg(test)]
+pub(crate) fn is_loaded(t: &Tree) -> bool {
+    match &t.value {
+        TValue::Map(fields) => fields.as_loaded().is_some(),
+        TValue::Seq(items) => items.as_loaded().is_some(),
+        _ => false,
+    }
+}
+
 /// The file of the field at `pointer` of a rendered object whose root came from `root_file`:
 /// that of the deepest origin whose pointer is a prefix of it (at a segment boundary).
 #[must_use]

@@ -24,18 +24,18 @@ pub(super) enum Shape<'a> {
     Null,
     /// A string, a number or a boolean (the text when it is a string).
     Scalar(Option<&'a str>),
-    Seq(Items<'a>),
-    Map(Fields<'a>),
+    Seq(ItemViews<'a>),
+    Map(FieldViews<'a>),
 }
 
 /// The items of a viewed list.
-pub(super) enum Items<'a> {
+pub(super) enum ItemViews<'a> {
     Trees(slice::Iter<'a, Tree>),
     Nodes(slice::Iter<'a, Node>),
 }
 
 /// The fields of a viewed mapping: key and value.
-pub(super) enum Fields<'a> {
+pub(super) enum FieldViews<'a> {
     Trees(slice::Iter<'a, Field>),
     Entries(slice::Iter<'a, Entry>),
 }
@@ -49,20 +49,20 @@ impl<'a> View<'a> {
                 TValue::Str(s) => Shape::Scalar(Some(s)),
                 TValue::Bool(_) | TValue::Int(_) | TValue::Float(_) => Shape::Scalar(None),
                 TValue::Seq(items) => Shape::Seq(match items.as_loaded() {
-                    Some((nodes, _)) => Items::Nodes(nodes.iter()),
-                    None => Items::Trees(items.iter()),
+                    Some((nodes, _)) => ItemViews::Nodes(nodes.iter()),
+                    None => ItemViews::Trees(items.iter()),
                 }),
                 TValue::Map(fields) => Shape::Map(match fields.as_loaded() {
-                    Some((entries, _)) => Fields::Entries(entries.iter()),
-                    None => Fields::Trees(fields.iter()),
+                    Some((entries, _)) => FieldViews::Entries(entries.iter()),
+                    None => FieldViews::Trees(fields.iter()),
                 }),
             },
             View::Node(n) => match &n.value {
                 Value::Null => Shape::Null,
                 Value::Str(s) => Shape::Scalar(Some(s)),
                 Value::Bool(_) | Value::Int(_) | Value::Float(_) => Shape::Scalar(None),
-                Value::Seq(items) => Shape::Seq(Items::Nodes(items.iter())),
-                Value::Map(entries) => Shape::Map(Fields::Entries(entries.iter())),
+                Value::Seq(items) => Shape::Seq(ItemViews::Nodes(items.iter())),
+                Value::Map(entries) => Shape::Map(FieldViews::Entries(entries.iter())),
             },
         }
     }
@@ -74,6 +74,11 @@ impl<'a> View<'a> {
             Shape::Scalar(text) => text,
             _ => None,
         }
+    }
+
+    /// The value at a path of field names (the first field of each name).
+    pub(super) fn at(self, path: &[&str]) -> Option<View<'a>> {
+        path.iter().try_fold(self, |v, key| v.field(key).map(|(_, v)| v))
     }
 
     /// The first field called `key` of a mapping: its position and value.
@@ -88,34 +93,36 @@ impl<'a> View<'a> {
     }
 }
 
-impl<'a> Iterator for Items<'a> {
+impl<'a> Iterator for ItemViews<'a> {
     type Item = View<'a>;
 
     #[inline]
     fn next(&mut self) -> Option<View<'a>> {
         match self {
-            Items::Trees(items) => items.next().map(View::Tree),
-            Items::Nodes(items) => items.next().map(View::Node),
+            ItemViews::Trees(items) => items.next().map(View::Tree),
+            ItemViews::Nodes(items) => items.next().map(View::Node),
         }
     }
 
     #[inline]
     fn nth(&mut self, n: usize) -> Option<View<'a>> {
         match self {
-            Items::Trees(items) => items.nth(n).map(View::Tree),
-            Items::Nodes(items) => items.nth(n).map(View::Node),
+            ItemViews::Trees(items) => items.nth(n).map(View::Tree),
+            ItemViews::Nodes(items) => items.nth(n).map(View::Node),
         }
     }
 }
 
-impl<'a> Iterator for Fields<'a> {
+impl<'a> Iterator for FieldViews<'a> {
     type Item = (&'a str, View<'a>);
 
     #[inline]
     fn next(&mut self) -> Option<(&'a str, View<'a>)> {
         match self {
-            Fields::Trees(fields) => fields.next().map(|f| (f.key.as_str(), View::Tree(&f.value))),
-            Fields::Entries(entries) => {
+            FieldViews::Trees(fields) => {
+                fields.next().map(|f| (f.key.as_str(), View::Tree(&f.value)))
+            }
+            FieldViews::Entries(entries) => {
                 entries.next().map(|e| (e.key.as_str(), View::Node(&e.value)))
             }
         }
@@ -124,8 +131,10 @@ impl<'a> Iterator for Fields<'a> {
     #[inline]
     fn nth(&mut self, n: usize) -> Option<(&'a str, View<'a>)> {
         match self {
-            Fields::Trees(fields) => fields.nth(n).map(|f| (f.key.as_str(), View::Tree(&f.value))),
-            Fields::Entries(entries) => {
+            FieldViews::Trees(fields) => {
+                fields.nth(n).map(|f| (f.key.as_str(), View::Tree(&f.value)))
+            }
+            FieldViews::Entries(entries) => {
                 entries.nth(n).map(|e| (e.key.as_str(), View::Node(&e.value)))
             }
         }
