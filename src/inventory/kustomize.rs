@@ -18,6 +18,7 @@ use rayon::prelude::*;
 
 use crate::load::discover::normalize;
 use crate::load::{LoadedFile, Node};
+use crate::render::kustomize::LoadedFiles;
 
 /// A kustomize config (kustomization.yaml) found in the tree.
 #[derive(Debug, Default)]
@@ -150,67 +151,65 @@ enum Target {
     Config(usize),
 }
 
-/// The loaded files by path, and the kustomize configs by directory.
-struct Tables<'a> {
-    file_index: HashMap<&'a OsStr, usize>,
-    config_index: HashMap<&'a OsStr, usize>,
+/// The kustomize configs of the tree by directory.
+pub(crate) struct Configs<'a> {
+    index: HashMap<&'a OsStr, usize>,
     configs: Vec<(&'a Path, KustomizeConfig)>,
 }
 
-fn tables(files: &[LoadedFile]) -> Tables<'_> {
-    let mut file_index: HashMap<&OsStr, usize> = HashMap::with_capacity(files.len());
-    let mut config_index: HashMap<&OsStr, usize> = HashMap::new();
+/// Reads the kustomize configs of the loaded files (in parallel), indexed in file order.
+pub(crate) fn configs(files: &[LoadedFile]) -> Configs<'_> {
+    let mut index: HashMap<&OsStr, usize> = HashMap::new();
     let mut configs: Vec<(&Path, KustomizeConfig)> = Vec::new();
-    // Configs are read in parallel, then indexed in file order.
-    let read: Vec<Vec<KustomizeConfig>> = files
+    let read: Vec<(&Path, Vec<KustomizeConfig>)> = files
         .par_iter()
-        .map(|file| {
-            let Some(path) = file.source.path.as_deref() else { return Vec::new() };
+        .filter_map(|file| {
+            let path = file.source.path.as_deref()?;
             let is_config_file = path
                 .file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| KUSTOMIZATION_FILE_NAMES.contains(&n));
-            if !is_config_file || path.parent().is_none() {
-                return Vec::new();
-            }
-            file.documents
+            let dir = path.parent().filter(|_| is_config_file)?;
+            let read: Vec<KustomizeConfig> = file
+                .documents
                 .iter()
                 .filter(|d| is_kustomize_config(&d.root, path))
                 .map(|d| read_config(&d.root))
-                .collect()
+                .collect();
+            (!read.is_empty()).then_some((dir, read))
         })
         .collect();
-    for ((index, file), read) in files.iter().enumerate().zip(read) {
-        let Some(path) = file.source.path.as_deref() else {
-            continue;
-        };
-        file_index.insert(path.as_os_str(), index);
-        let Some(dir) = path.parent() else { continue };
+    for (dir, read) in read {
         for config in read {
             // Two kustomization files in one directory: the last one read wins.
-            if let Some(&i) = config_index.get(dir.as_os_str()) {
+            if let Some(&i) = index.get(dir.as_os_str()) {
                 configs[i].1 = config;
             } else {
-                config_index.insert(dir.as_os_str(), configs.len());
+                index.insert(dir.as_os_str(), configs.len());
                 configs.push((dir, config));
             }
         }
     }
-    Tables { file_index, config_index, configs }
+    Configs { index, configs }
 }
 
 /// Namespaces, deployers and patch files of the tree.
 ///
 /// Tables are keyed by a path's `OsStr`, which hashes and compares as bytes (paths here are
 /// normalised, so equal paths have equal bytes); hashing or comparing `Path` goes component by
-/// component, which dominated this stage on large fleets.
-pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget]) -> Layout {
-    let Tables { file_index, config_index, configs } = tables(files);
+/// component, which dominated this stage on large fleets. The loaded files are looked up in
+/// the table the builds use (made while the deployers are found).
+pub(crate) fn layout(
+    (files, loaded): (&[LoadedFile], &LoadedFiles<'_>),
+    roots: &[PathBuf],
+    flux: &[FluxTarget],
+    Configs { index: config_index, configs }: Configs<'_>,
+) -> Layout {
     let lookup = |path: &Path| -> Option<Target> {
         let key = path.as_os_str();
-        file_index
-            .get(key)
-            .map(|&f| Target::File(f))
+        loaded
+            .index_of(key)
+            .map(Target::File)
             .or_else(|| config_index.get(key).map(|&c| Target::Config(c)))
     };
     let resolved: Vec<Vec<Target>> = configs
@@ -218,7 +217,7 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
         .map(|(dir, c)| c.entries.iter().filter_map(|e| lookup(&normalize(&dir.join(e)))).collect())
         .collect();
     // Sorted by bytes: the files below `dir` are the ones starting with `dir/`, one range.
-    let mut sorted_files: Vec<(&OsStr, usize)> = file_index.iter().map(|(&p, &i)| (p, i)).collect();
+    let mut sorted_files: Vec<(&OsStr, usize)> = loaded.indexes().collect();
     sorted_files.par_sort_unstable();
     let below = |dir: &Path| -> &[(&OsStr, usize)] {
         let mut prefix = dir.as_os_str().to_owned();
@@ -294,8 +293,7 @@ pub(crate) fn layout(files: &[LoadedFile], roots: &[PathBuf], flux: &[FluxTarget
     let patches: Vec<Vec<usize>> = configs
         .par_iter()
         .map(|(dir, config)| {
-            let file =
-                |patch: &String| file_index.get(normalize(&dir.join(patch)).as_os_str()).copied();
+            let file = |patch: &String| loaded.index_of(normalize(&dir.join(patch)).as_os_str());
             config.patches.iter().filter_map(file).collect()
         })
         .collect();

@@ -378,20 +378,20 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let Sources {
         files, roots, skipped: mut chart_sources, charts, chart_dirs, cwd, limits, ..
     } = sources;
-    let ((mut flux_targets, appset_problems, layout), (crd_scopes, build_options)) = rayon::join(
-        || {
-            let (targets, problems) = flux_targets(&files, &roots);
-            let layout = kustomize::layout(&files, &roots, &targets);
-            (targets, problems, layout)
-        },
-        || (crd_scopes(&files), build_options(&files, config)),
-    );
+    // The deployers and kustomize configs (read in parallel) beside the scans that go file by
+    // file: the loaded files' table for the builds, the CRDs, the build options.
+    let (((mut flux_targets, appset_problems), configs), (loaded, crd_scopes, build_options)) =
+        rayon::join(
+            || (flux_targets(&files, &roots), kustomize::configs(&files)),
+            || (units::loaded_files(&files), crd_scopes(&files), build_options(&files, config)),
+        );
+    let layout = kustomize::layout((&files, &loaded), &roots, &flux_targets, configs);
     let ((argo, kustomize), argo_problem) = build_options;
     let options = (limits, argo, kustomize);
     let cache = config.render.chart_cache.clone();
     let charts_in = releases::ChartSources::new(&files, &layout.namespaces, cache);
     let mut rendered = units::render(
-        &files,
+        (&files, loaded),
         &roots,
         (&layout, &chart_dirs, &charts_in, &config.charts),
         &flux_targets,

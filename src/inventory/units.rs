@@ -266,8 +266,21 @@ struct Shared<'a> {
 }
 
 /// Builds every unit of the tree.
-pub(crate) fn render(
-    files: &[LoadedFile],
+/// The loaded files by path, as the builds read them.
+pub(crate) fn loaded_files(files: &[LoadedFile]) -> LoadedFiles<'_> {
+    files
+        .iter()
+        .enumerate()
+        .filter_map(|(index, f)| {
+            let path = f.source.path.as_deref()?;
+            let (documents, text, broken) = (&f.documents[..], &*f.source.text, f.broken);
+            Some((path, Loaded { index, documents, text, broken }))
+        })
+        .collect()
+}
+
+pub(crate) fn render<'a>(
+    (files, loaded): (&'a [LoadedFile], LoadedFiles<'a>),
     roots: &[PathBuf],
     (layout, chart_dirs, charts, value_sets): (
         &Layout,
@@ -295,18 +308,7 @@ pub(crate) fn render(
     {
         return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
     }
-    let loaded_files = || -> LoadedFiles<'_> {
-        files
-            .iter()
-            .enumerate()
-            .filter_map(|(index, f)| {
-                let path = f.source.path.as_deref()?;
-                let (documents, text, broken) = (&f.documents[..], &*f.source.text, f.broken);
-                Some((path, Loaded { index, documents, text, broken }))
-            })
-            .collect()
-    };
-    let (loaded, sources) = rayon::join(loaded_files, || substitution_sources(files, layout));
+    let sources = substitution_sources(files, layout);
     let defines = targets
         .iter()
         .enumerate()

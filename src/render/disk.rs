@@ -72,6 +72,18 @@ pub struct LoadedFiles<'a> {
 }
 
 impl<'a> LoadedFiles<'a> {
+    /// The number of the file the loader read at `path`, given as its bytes (a normalised
+    /// path: its bytes are its key).
+    #[must_use]
+    pub fn index_of(&self, path: &std::ffi::OsStr) -> Option<usize> {
+        self.by_path.get(path).map(|l| l.index)
+    }
+
+    /// Every loaded file's path (as bytes) and number, in no order.
+    pub fn indexes(&self) -> impl Iterator<Item = (&std::ffi::OsStr, usize)> {
+        self.by_path.iter().map(|(path, l)| (&**path, l.index))
+    }
+
     /// The file the loader read at `path`.
     #[must_use]
     pub fn get(&self, path: &Path) -> Option<&Loaded<'a>> {
