@@ -389,9 +389,14 @@ pub fn build(sources: Sources, config: &Config) -> Inventory {
     let ((argo, kustomize), argo_problem) = build_options;
     let options = (limits, argo, kustomize);
     let cache = config.render.chart_cache.clone();
-    let charts_in = releases::ChartSources::new(&files, &layout.namespaces, cache);
+    // Both scan every document: the sources of charts alone, those of substitutions in
+    // parallel.
+    let (charts_in, sources) = rayon::join(
+        || releases::ChartSources::new(&files, &layout.namespaces, cache),
+        || units::substitution_sources(&files, &layout),
+    );
     let mut rendered = units::render(
-        (&files, loaded),
+        (&files, loaded, sources),
         &roots,
         (&layout, &chart_dirs, &charts_in, &config.charts),
         &flux_targets,

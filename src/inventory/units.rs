@@ -280,7 +280,7 @@ pub(crate) fn loaded_files(files: &[LoadedFile]) -> LoadedFiles<'_> {
 }
 
 pub(crate) fn render<'a>(
-    (files, loaded): (&'a [LoadedFile], LoadedFiles<'a>),
+    (files, loaded, sources): (&'a [LoadedFile], LoadedFiles<'a>, crate::render::flux::Sources),
     roots: &[PathBuf],
     (layout, chart_dirs, charts, value_sets): (
         &Layout,
@@ -308,7 +308,6 @@ pub(crate) fn render<'a>(
     {
         return Rendered { reached: vec![false; files.len()], ..Rendered::default() };
     }
-    let sources = substitution_sources(files, layout);
     let defines = targets
         .iter()
         .enumerate()
@@ -1854,7 +1853,10 @@ fn spec_key(plan: &Plan, shared: &Shared<'_>) -> String {
 
 /// The ConfigMaps and Secrets of the tree, for `postBuild.substituteFrom`.
 /// (A namespace a kustomization sets counts, as the cluster gets the object.)
-fn substitution_sources(files: &[LoadedFile], layout: &Layout) -> crate::render::flux::Sources {
+pub(crate) fn substitution_sources(
+    files: &[LoadedFile],
+    layout: &Layout,
+) -> crate::render::flux::Sources {
     // Found in parallel (every document of the tree is looked at), kept in tree order: the
     // first of a name wins.
     let found: Vec<Vec<_>> = files

@@ -173,9 +173,16 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::Str(s) => J::String(s.as_str().to_owned()),
             Value::Seq(items) => J::Array(items.iter().map(Node::to_json).collect()),
-            Value::Map(entries) => J::Object(
-                entries.iter().map(|e| (e.key.as_str().to_owned(), e.value.to_json())).collect(),
-            ),
+            // Inserted one by one: collecting sorts a vector of the entries first and then
+            // builds the map from it (a mapping's keys are few; the last of a key wins either
+            // way).
+            Value::Map(entries) => {
+                let mut map = serde_json::Map::new();
+                for e in entries.iter() {
+                    map.insert(e.key.as_str().to_owned(), e.value.to_json());
+                }
+                J::Object(map)
+            }
         }
     }
 
