@@ -106,7 +106,10 @@ fn raw_in_json(c: char) -> bool {
 /// JSON string text with the characters of [`raw_in_json`] written as `\uXXXX` escapes and the
 /// legacy command marker `##[` broken by one (`##\u005b`).
 fn escape_json_text(text: &str) -> Cow<'_, str> {
-    if !text.contains("##[") && !text.chars().any(raw_in_json) {
+    // Every character to escape is at U+007F or above, and the marker starts with `#`: text of
+    // neither (nearly all of a report) is looked at once, a byte at a time.
+    let plain = text.bytes().all(|b| b < 0x7f && b != b'#');
+    if plain || !text.contains("##[") && !text.chars().any(raw_in_json) {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);
