@@ -18,22 +18,39 @@ pub struct ImageRef {
     pub digest: String,
 }
 
+/// The parts of a reference as written (borrowed: nothing is allocated).
+struct Parts<'a> {
+    registry: &'a str,
+    path: &'a str,
+    tag: &'a str,
+    digest: &'a str,
+}
+
+fn parts(image: &str) -> Parts<'_> {
+    let (rest, digest) = image.split_once('@').unwrap_or((image, ""));
+    let last_slash = rest.rfind('/');
+    let (repo, tag) = match rest.rfind(':') {
+        Some(i) if last_slash.is_none_or(|s| i > s) => (&rest[..i], &rest[i + 1..]),
+        _ => (rest, ""),
+    };
+    let (registry, path) = match repo.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
+        _ => ("docker.io", repo),
+    };
+    Parts { registry, path, tag, digest }
+}
+
+/// The path of a reference as written ([`ImageRef::path`]), without splitting the rest.
+#[must_use]
+pub fn path_of(image: &str) -> &str {
+    parts(image).path
+}
+
 impl ImageRef {
     /// Splits a reference; never fails (for lenient uses such as Kyverno's `images`).
     #[must_use]
     pub fn split(image: &str) -> ImageRef {
-        let (rest, digest) = image.split_once('@').unwrap_or((image, ""));
-        let last_slash = rest.rfind('/');
-        let (repo, tag) = match rest.rfind(':') {
-            Some(i) if last_slash.is_none_or(|s| i > s) => (&rest[..i], &rest[i + 1..]),
-            _ => (rest, ""),
-        };
-        let (registry, path) = match repo.split_once('/') {
-            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
-                (first, rest)
-            }
-            _ => ("docker.io", repo),
-        };
+        let Parts { registry, path, tag, digest } = parts(image);
         let repository = if registry == "docker.io" && !path.contains('/') {
             format!("library/{path}")
         } else {
@@ -107,6 +124,24 @@ impl fmt::Display for ImageRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The path alone is the path of the whole split, registry or not, tag or digest or not.
+    #[test]
+    fn the_path_alone_is_the_split_path() {
+        for (image, path) in [
+            ("nginx", "nginx"),
+            ("nginx:1.27", "nginx"),
+            ("team/app:v1@sha256:abc", "team/app"),
+            ("registry.example.com/ads/indexer:1.0.2", "ads/indexer"),
+            ("localhost:5000/app", "app"),
+            ("localhost/app:latest", "app"),
+            ("host:5000/a/b@sha256:00", "a/b"),
+            ("", ""),
+        ] {
+            assert_eq!(path_of(image), path, "{image}");
+            assert_eq!(ImageRef::split(image).path, path, "{image}");
+        }
+    }
 
     #[test]
     fn references_split_and_qualify() {

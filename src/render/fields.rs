@@ -367,7 +367,7 @@ fn entry_field<'t>(entry: &'t Tree, f: &str) -> Option<&'t Tree> {
 fn names(entry: &Tree, current: &str) -> bool {
     let name = entry_field(entry, "name").and_then(Tree::as_str).unwrap_or("");
     let (base, _) = split_image(current);
-    base == name || crate::image::ImageRef::split(current).path == name
+    base == name || crate::image::path_of(current) == name
 }
 
 /// One `images` entry applied to an image field (nothing when it names another image).
