@@ -214,7 +214,16 @@ fn kind_matches(selector: &str, adm: &Admission<'_>) -> bool {
     if selector == "*" {
         return true;
     }
-    let parts: Vec<&str> = selector.split('/').collect();
+    // At most four parts (a selector with more matches nothing), split without allocating:
+    // matching runs for every rule on every object.
+    let mut split = ["", "", "", ""];
+    let mut count = 0;
+    for part in selector.split('/') {
+        let Some(slot) = split.get_mut(count) else { return false };
+        *slot = part;
+        count += 1;
+    }
+    let parts = &split[..count];
     let looks_like_version = |s: &str| {
         s == "*" || {
             let rest = s.strip_prefix('v').unwrap_or("");
@@ -228,7 +237,7 @@ fn kind_matches(selector: &str, adm: &Admission<'_>) -> bool {
             }
         }
     };
-    let (group, version, kind, sub) = match parts.as_slice() {
+    let (group, version, kind, sub) = match parts {
         [k] => ("*", "*", *k, ""),
         [v, k] if looks_like_version(v) => ("*", *v, *k, ""),
         [k, s] => ("*", "*", *k, *s),
@@ -344,6 +353,9 @@ mod tests {
         assert!(!matches(&json!({"resources": {"kinds": ["apps/v1/Deployment"]}}), &pod()).unwrap());
         assert!(!matches(&json!({"resources": {"kinds": ["Pod/exec"]}}), &pod()).unwrap());
         assert!(matches(&json!({"resources": {"kinds": ["*"]}}), &pod()).unwrap());
+        // Four parts at most: group, version, kind and subresource.
+        assert!(matches(&json!({"resources": {"kinds": ["*/*/Pod/*"]}}), &pod()).unwrap());
+        assert!(!matches(&json!({"resources": {"kinds": ["*/*/Pod/*/x"]}}), &pod()).unwrap());
         let ex = json!({"any": [{"resources": {"namespaces": ["sho*"]}}]});
         assert!(excludes(&ex, &pod()).unwrap());
         let all = json!({"all": [{"resources": {"kinds": ["Pod"]}}, {"resources": {"selector": {"matchLabels": {"app": "w*"}}}}]});
