@@ -265,7 +265,6 @@ struct Shared<'a> {
     build_roots: Vec<(PathBuf, PathBuf, PathBuf)>,
 }
 
-/// Builds every unit of the tree.
 /// The loaded files by path, as the builds read them.
 pub(crate) fn loaded_files(files: &[LoadedFile]) -> LoadedFiles<'_> {
     files
@@ -279,6 +278,7 @@ pub(crate) fn loaded_files(files: &[LoadedFile]) -> LoadedFiles<'_> {
         .collect()
 }
 
+/// Builds every unit of the tree.
 pub(crate) fn render<'a>(
     (files, loaded, sources): (&'a [LoadedFile], LoadedFiles<'a>, crate::render::flux::Sources),
     roots: &[PathBuf],
