@@ -1346,6 +1346,37 @@ mod kustomize_quirks {
         );
     }
 
+    /// A `nameReference` a kustomization above the rename configures is followed at the end of
+    /// the build too; one that cannot be followed there is an error of the build.
+    #[test]
+    fn a_configured_reference_above_a_rename_follows_it_or_fails_the_build() {
+        let route = |path: &str| {
+            memory(&[
+                ("base/kustomization.yaml", "namePrefix: p-\nresources: [cm.yaml]\n"),
+                ("base/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm}\n"),
+                (
+                    "top/kustomization.yaml",
+                    "resources: [../base, route.yaml]\nconfigurations: [c.yaml]\n",
+                ),
+                (
+                    "top/route.yaml",
+                    "apiVersion: example.com/v1\nkind: Route\nmetadata: {name: r}\nspec: {config: cm}\n",
+                ),
+                (
+                    "top/c.yaml",
+                    &format!("nameReference:\n- kind: ConfigMap\n  fieldSpecs:\n  - {{kind: Route, path: {path}}}\n"),
+                ),
+            ])
+        };
+        let out = build(&route("spec/config"), Path::new("top")).unwrap();
+        assert_eq!(out[1].to_json()["spec"]["config"], "p-cm");
+        let error = build(&route("spec//config"), Path::new("top")).unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "/top: a `nameReference` to ConfigMap: field spec `spec//config`: cannot set or create an empty field name"
+        );
+    }
+
     #[test]
     fn patches_after_a_deleting_patch_find_the_objects_that_moved_up() {
         let cm = |name: &str| {
