@@ -37,6 +37,9 @@ const MAX_ROUNDS: usize = 8;
 /// How many units are built before what they built is settled.
 const CHUNK: usize = 32;
 
+/// Objects of one build from which [`prepare`] makes them in parallel.
+const PARALLEL_OBJECTS: usize = 256;
+
 /// Most units a tree may have (entries rendered by entries could otherwise multiply).
 pub(super) const MAX_UNITS: usize = 20_000;
 
@@ -1290,7 +1293,8 @@ impl Units<'_, '_> {
     /// copies), the files it reached, what it deleted, or its failure.
     fn settle(&mut self, k: usize) {
         if let Some(taken) = self.take(k) {
-            let prepared = prepare(taken, self.shared.files);
+            let files = self.shared.files;
+            let prepared = in_pool(self.pool, || prepare(taken, files));
             self.place(prepared);
         }
     }
@@ -1416,6 +1420,11 @@ impl Units<'_, '_> {
                 }
                 _ => a == b,
             };
+        // Room made once per build (a cluster entry's thousands of objects grew the index a
+        // doubling at a time, rehashing it each time).
+        rendered.objects.reserve(objects.len());
+        self.objects.reserve(objects.len());
+        self.settled[k].0.reserve(objects.len());
         for object in objects {
             let at = self.objects.add(&mut rendered.objects, object, &same_deployer);
             self.settled[k].0.push(at);
@@ -1670,14 +1679,18 @@ struct Prepared {
 fn prepare(taken: Taken, files: &[LoadedFile]) -> Prepared {
     let Taken { k, unit, objects, entries, reads, numbers, deleted, deployer } = taken;
     drop(entries);
-    let objects = objects
-        .into_iter()
-        .map(|b| object(b, &reads, &numbers, files, &unit, deployer))
-        .map(|o| {
-            let id = super::rendered::identity(&o.root);
-            (o, id)
-        })
-        .collect();
+    let make = |b| {
+        let o = object(b, &reads, &numbers, files, &unit, deployer);
+        let id = super::rendered::identity(&o.root);
+        (o, id)
+    };
+    // A cluster entry's build (a fleet's tenants, thousands of objects) is settled while
+    // nothing else runs: its objects are made on every thread.
+    let objects = if objects.len() >= PARALLEL_OBJECTS {
+        objects.into_par_iter().with_min_len(64).map(make).collect()
+    } else {
+        objects.into_iter().map(make).collect()
+    };
     let number = |n: u32| numbers.get(n as usize).copied().unwrap_or(0);
     let deleted = deleted
         .into_iter()
