@@ -9,6 +9,7 @@ use super::kustomize::{cluster_scoped, identities, identity, remember, rename, K
 use super::tree::{Fields, TValue, Tree};
 use super::view::{child_at, view_at, Shape, View};
 use crate::load::source::Span;
+use crate::load::{Node, Value};
 
 /// `namespace:` on every namespaced object, on the subjects of bindings its options name, and
 /// where the namespace field specs say (the name of a `v1` Namespace, a service's namespace in
@@ -467,6 +468,9 @@ fn is_containers(key: &str) -> bool {
 /// The paths of the images [`for_each_image`] changes, in the order it walks them: each
 /// container list's images, then what is below each field.
 fn image_paths(v: View<'_>, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    if let View::Node(node) = v {
+        return loaded_image_paths(node, at, out);
+    }
     match v.shape() {
         Shape::Map(fields) => {
             for (i, (key, value)) in fields.enumerate() {
@@ -490,6 +494,38 @@ fn image_paths(v: View<'_>, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
             }
         }
         Shape::Null | Shape::Scalar(_) => {}
+    }
+}
+
+/// [`image_paths`] below a loaded node: the same walk, read from the nodes directly (most of
+/// what an `images` transformer walks is as loaded), and not entered at scalars.
+fn loaded_image_paths(node: &Node, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+    match &node.value {
+        Value::Map(entries) => {
+            for (i, entry) in entries.iter().enumerate() {
+                let (Value::Map(_) | Value::Seq(_)) = &entry.value.value else { continue };
+                at.push(i);
+                if let (true, Value::Seq(items)) = (is_containers(&entry.key), &entry.value.value) {
+                    for (j, c) in items.iter().enumerate() {
+                        let Value::Map(fields) = &c.value else { continue };
+                        if let Some(k) = fields.iter().position(|f| f.key == "image") {
+                            out.push([&at[..], &[j, k]].concat());
+                        }
+                    }
+                }
+                loaded_image_paths(&entry.value, at, out);
+                at.pop();
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let (Value::Map(_) | Value::Seq(_)) = &item.value else { continue };
+                at.push(i);
+                loaded_image_paths(item, at, out);
+                at.pop();
+            }
+        }
+        _ => {}
     }
 }
 
