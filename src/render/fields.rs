@@ -51,6 +51,18 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
             *field = Tree::string(ns, node.file, node.span);
         }
     };
+    // The specs for an object by whether it is `v1` and a binding, chosen once (not per
+    // object: an overlay's namespace moves every object of its tenant).
+    let choose = |v1: bool, binding: bool| -> Vec<FieldSpec> {
+        specs
+            .iter()
+            .filter(|s| v1 || s.path != "metadata/name")
+            .filter(|s| !(binding && s.path == "subjects/namespace"))
+            .cloned()
+            .collect()
+    };
+    let choices =
+        [choose(false, false), choose(false, true), choose(true, false), choose(true, true)];
     for t in out.iter_mut() {
         let (_, _, kind) = fieldspec::gvk(t);
         let binding = matches!(kind, "RoleBinding" | "ClusterRoleBinding");
@@ -59,13 +71,8 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
         if binding {
             binding_subjects(t, options.subjects, &set);
         }
-        let chosen: Vec<FieldSpec> = specs
-            .iter()
-            .filter(|s| v1 || s.path != "metadata/name")
-            .filter(|s| !(binding && s.path == "subjects/namespace"))
-            .cloned()
-            .collect();
-        fieldspec::apply_all(&chosen, t, (Create::Scalar, (node.file, node.span)), &mut |f| {
+        let chosen = &choices[usize::from(v1) * 2 + usize::from(binding)];
+        fieldspec::apply_all(chosen, t, (Create::Scalar, (node.file, node.span)), &mut |f| {
             if matches!(f.value, TValue::Seq(_) | TValue::Map(_)) {
                 return Err("namespace field specs must target scalar nodes".into());
             }
