@@ -416,21 +416,18 @@ pub(super) fn replicas(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
             })?;
         let mut found = false;
         for t in out.iter_mut() {
-            let chosen: Vec<FieldSpec> =
-                specs.iter().filter(|s| s.selects_object(t)).cloned().collect();
-            if chosen.is_empty() || !identities(t).iter().any(|(n, _)| n == name) {
+            // `apply_all` applies only the specs that select the object.
+            let (group, version, kind) = fieldspec::gvk(t);
+            if !specs.iter().any(|s| s.selects((group, version, kind)))
+                || !identities(t).iter().any(|(n, _)| n == name)
+            {
                 continue;
             }
             found = true;
-            fieldspec::apply_all(
-                &chosen,
-                t,
-                (Create::Scalar, (count.file, count.span)),
-                &mut |f| {
-                    *f = count.clone();
-                    Ok(())
-                },
-            )
+            fieldspec::apply_all(&specs, t, (Create::Scalar, (count.file, count.span)), &mut |f| {
+                *f = count.clone();
+                Ok(())
+            })
             .map_err(|m| k.error(Some(entry), m))?;
         }
         if !found {

@@ -277,7 +277,7 @@ impl FieldSpec {
     }
 
     /// Whether the spec applies to an object of this group, version and kind.
-    fn selects(&self, (group, version, kind): (&str, &str, &str)) -> bool {
+    pub(super) fn selects(&self, (group, version, kind): (&str, &str, &str)) -> bool {
         (self.kind.is_empty() || self.kind == kind)
             && (self.group.is_empty() || self.group == group)
             && (self.version.is_empty() || self.version == version)
