@@ -175,6 +175,7 @@ pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
         message,
         name,
         adds_only: super::context::adds_only(rule),
+        reads_context: super::context::reads_context(rule),
     })
 }
 

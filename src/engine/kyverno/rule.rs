@@ -31,6 +31,9 @@ pub struct Rule {
     /// No context entry of the rule (nor of its foreach entries) names a variable of the base
     /// context ([`context::BASE_KEYS`]): the rule only adds variables to the base.
     pub(super) adds_only: bool,
+    /// Whether running the rule can read its JSON context ([`context::reads_context`]): a
+    /// validate rule of patterns without variables runs without one.
+    pub(super) reads_context: bool,
 }
 
 /// What a rule does, with its block as written (verifyImages rules are not run yet, and
@@ -174,6 +177,12 @@ impl Rule {
             let response;
             (response, *patched) = self.mutate(block, resource, &mut Value::Null, &request.limits);
             return Some(response);
+        }
+        if self.validates_without_context(request) {
+            // Nothing the rule evaluates reads the context: it is neither built nor copied (a
+            // library of pattern rules on a fleet's workloads built one per object).
+            let mut none = Cow::Owned(Value::Null);
+            return self.in_context(policy, resource, request, adm, &mut none, (patched, existing));
         }
         let Some(cell) = request.shared_context.filter(|_| request.values.is_none()) else {
             // A context of its own: changed in place, never copied.
@@ -360,6 +369,16 @@ impl Rule {
             || block.get("targets").is_some()
             || variables::contains_variable(block);
         (!reads_context).then_some(block)
+    }
+
+    /// A validate rule that reads nothing from a context ([`context::reads_context`]), run
+    /// without values (they are set in the context) and not for an UPDATE (whose old object
+    /// the context holds).
+    fn validates_without_context(&self, request: &Request<'_>) -> bool {
+        !self.reads_context
+            && matches!(self.body, RuleBody::Validate(_))
+            && request.values.is_none()
+            && request.operation != "UPDATE"
     }
 
     /// Whether an UPDATE may keep a violation of this rule the old object had: the rule

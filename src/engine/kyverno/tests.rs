@@ -639,6 +639,60 @@ fn rules_share_one_base_context_per_object_and_leave_it_as_built() {
     assert_eq!(pristine.borrow().as_ref().unwrap()["images"]["containers"]["bad"]["tag"], "1.27");
 }
 
+const PATTERNS_ONLY: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: patterns
+  annotations: {pod-policies.kyverno.io/autogen-controllers: none}
+spec:
+  rules:
+  - name: tagged
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: An image needs a tag other than latest.
+      pattern: {spec: {containers: [{image: "*:* & !*:latest"}]}}
+  - name: baseline
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate: {podSecurity: {level: baseline, version: latest}}
+  - name: named
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "{{ request.object.metadata.name }} needs a tag"
+      pattern: {spec: {containers: [{image: "*:*"}]}}
+"#;
+
+/// A validate rule whose patterns and message hold no variable, with no context entries or
+/// preconditions, runs without a context: the shared cell stays empty until a rule that reads
+/// one (here, a message variable) builds it, and no answer changes.
+#[test]
+fn rules_that_read_no_context_run_without_building_one() {
+    let p = policy(PATTERNS_ONLY);
+    let reads: Vec<bool> = p.rules.iter().map(|r| r.reads_context).collect();
+    assert_eq!(reads, vec![false, false, true]);
+    for (text, reads) in [(SHARES_ADDS, true), (SHARES_READS, true), (SHARES_REDEFINES, true)] {
+        assert!(policy(text).rules.iter().all(|r| r.reads_context == reads), "{text}");
+    }
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "x"},
+        "spec": {"containers": [{"name": "c", "image": "nginx:latest"}]}});
+    let answers = |request: &Request<'_>| -> Vec<(String, Status, String)> {
+        p.evaluate(&pod, request).into_iter().map(|r| (r.rule, r.status, r.message)).collect()
+    };
+    let alone = answers(&Request::default());
+    let statuses: Vec<Status> = alone.iter().map(|(_, s, _)| *s).collect();
+    assert_eq!(statuses, vec![Status::Fail, Status::Pass, Status::Pass]);
+    assert!(alone[0].2.contains("An image needs a tag"), "{alone:?}");
+
+    let shared = crate::engine::PolicyContext::default();
+    let request = Request { shared_context: Some(&shared), ..Request::default() };
+    let first_two = Policy { rules: p.rules[..2].to_vec(), ..p.clone() };
+    let two: Vec<Status> = first_two.evaluate(&pod, &request).iter().map(|r| r.status).collect();
+    assert_eq!(two, vec![Status::Fail, Status::Pass]);
+    assert!(shared.borrow().is_none(), "no rule that reads a context ran: none was built");
+    assert_eq!(answers(&request), alone, "running without a context changes no answer");
+    assert!(shared.borrow().is_some(), "the message variable needed the base");
+}
+
 /// What filters compare an object by is read from its JSON as the paths say: names, the
 /// namespace (the request's first), labels and annotations (their string entries only, read
 /// when a filter asks), and nothing from a `metadata` that is not a mapping.
