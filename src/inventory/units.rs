@@ -1294,7 +1294,13 @@ impl Units<'_, '_> {
     fn settle(&mut self, k: usize) {
         if let Some(taken) = self.take(k) {
             let files = self.shared.files;
-            let prepared = in_pool(self.pool, || prepare(taken, files));
+            // Only a build that [`prepare`] makes in parallel is handed to the pool (a round
+            // trip to it for every small build would cost more than it saves).
+            let prepared = if taken.objects.len() >= PARALLEL_OBJECTS {
+                in_pool(self.pool, || prepare(taken, files))
+            } else {
+                prepare(taken, files)
+            };
             self.place(prepared);
         }
     }
