@@ -163,19 +163,21 @@ pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
         Some(Value::Array(entries)) => entries.clone(),
         Some(_) => return Err(format!("rule `{name}`: context must be a list")),
     };
+    let preconditions = obj.get("preconditions").cloned();
+    let reads_context = !context.is_empty() || preconditions.is_some() || body.reads_context();
     Ok(Rule {
         cel: None,
         match_block: obj.get("match").cloned(),
         exclude_block: obj.get("exclude").cloned(),
         context,
-        preconditions: obj.get("preconditions").cloned(),
+        preconditions,
         body,
         autogen: false,
         failure_action,
         message,
         name,
         adds_only: super::context::adds_only(rule),
-        reads_context: super::context::reads_context(rule),
+        reads_context,
     })
 }
 

@@ -200,21 +200,6 @@ pub(super) fn adds_only(rule: &Value) -> bool {
     }
 }
 
-/// Whether a rule can read its JSON context when it runs. Only a validate rule is judged (any
-/// other reads it): it reads none when it has no `context` entries and no `preconditions`, and
-/// its `validate` block has no `deny` or `foreach` (which evaluate against the context) and no
-/// variable anywhere (patterns, `anyPattern`, the message). Conservative: a `$(…)` reference
-/// counts as a variable too.
-pub(super) fn reads_context(rule: &Value) -> bool {
-    let present = |key: &str| rule.get(key).is_some_and(|v| !v.is_null());
-    let Some(validate) = rule.get("validate") else { return true };
-    let empty_context = rule.get("context").is_none_or(|c| c.as_array().is_some_and(Vec::is_empty));
-    !empty_context
-        || present("preconditions")
-        || ["deny", "foreach", "manifests"].iter().any(|k| validate.get(k).is_some())
-        || variables::contains_variable(validate)
-}
-
 /// The base context for a resource under an admission request.
 pub(super) fn base(resource: &Value, request: &Request<'_>, adm: &Admission<'_>) -> Value {
     let (object, old) = match adm.operation {

@@ -31,8 +31,9 @@ pub struct Rule {
     /// No context entry of the rule (nor of its foreach entries) names a variable of the base
     /// context ([`context::BASE_KEYS`]): the rule only adds variables to the base.
     pub(super) adds_only: bool,
-    /// Whether running the rule can read its JSON context ([`context::reads_context`]): a
-    /// validate rule of patterns without variables runs without one.
+    /// Whether running the rule can read its JSON context: it has context entries or
+    /// preconditions, or its body reads one ([`RuleBody::reads_context`]). A rule that cannot
+    /// runs without one.
     pub(super) reads_context: bool,
 }
 
@@ -48,6 +49,24 @@ pub(super) enum RuleBody {
 
 impl RuleBody {
     const KEYS: [&'static str; 4] = ["validate", "mutate", "generate", "verifyImages"];
+
+    /// Whether the block evaluates anything against the rule's JSON context. A validate block
+    /// does with `deny` or `foreach` (evaluated against it), a mutate block with `foreach` or
+    /// `targets`; either does with a variable anywhere (patterns, the message, a patch).
+    /// Conservative: a `$(…)` reference counts as a variable too. Generate and verifyImages
+    /// rules always build one.
+    pub(super) fn reads_context(&self) -> bool {
+        let has = |block: &Value, keys: &[&str]| keys.iter().any(|k| block.get(k).is_some());
+        match self {
+            RuleBody::Validate(v) => {
+                has(v, &["deny", "foreach", "manifests"]) || variables::contains_variable(v)
+            }
+            RuleBody::Mutate(m) => {
+                has(m, &["foreach", "targets"]) || variables::contains_variable(m)
+            }
+            RuleBody::Generate(_) | RuleBody::VerifyImages => true,
+        }
+    }
 
     /// The body of a rule: exactly one of its blocks, as Kyverno's policy validation requires.
     pub(super) fn from_rule(rule: &serde_json::Map<String, Value>) -> Result<RuleBody, String> {
@@ -361,17 +380,11 @@ impl Rule {
     /// rules on every object, and building a context is most of their cost).
     fn mutates_without_context(&self, request: &Request<'_>) -> Option<&Value> {
         let RuleBody::Mutate(block) = &self.body else { return None };
-        let reads_context = !self.context.is_empty()
-            || self.preconditions.is_some()
-            || self.cel.is_some()
-            || request.values.is_some()
-            || block.get("foreach").is_some()
-            || block.get("targets").is_some()
-            || variables::contains_variable(block);
-        (!reads_context).then_some(block)
+        // CEL preconditions run in the context's place (in `in_context`, which this skips).
+        (!self.reads_context && self.cel.is_none() && request.values.is_none()).then_some(block)
     }
 
-    /// A validate rule that reads nothing from a context ([`context::reads_context`]), run
+    /// A validate rule that reads nothing from a context ([`Rule::reads_context`]), run
     /// without values (they are set in the context) and not for an UPDATE (whose old object
     /// the context holds).
     fn validates_without_context(&self, request: &Request<'_>) -> bool {
