@@ -502,7 +502,9 @@ fn image_paths(v: View<'_>, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
 }
 
 /// [`image_paths`] below a loaded node: the same walk, read from the nodes directly (most of
-/// what an `images` transformer walks is as loaded), and not entered at scalars.
+/// what an `images` transformer walks is as loaded), and not entered at scalars. Kept apart
+/// from the view's walk: the one walk through views, skipping scalars too, costs 27 million
+/// more instructions on 200 overlay tenants.
 fn loaded_image_paths(node: &Node, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
     match &node.value {
         Value::Map(entries) => {
