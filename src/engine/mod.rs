@@ -122,7 +122,9 @@ pub struct Sink {
 }
 
 /// The Kyverno JSON context of one object, once a rule has built it: taken out by the rule
-/// being evaluated and put back after (see `kyverno::Request::shared_context`).
+/// being evaluated and put back after (see `kyverno::Request::shared_context`). `null` until
+/// then once a rule ran in a context of the parts of the object it reads: the next rule that
+/// reads a context builds the shared one (one per object costs less than one per rule).
 pub type PolicyContext = std::cell::RefCell<Option<serde_json::Value>>;
 
 impl Sink {

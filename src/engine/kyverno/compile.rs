@@ -178,6 +178,7 @@ pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
         name,
         adds_only: super::context::adds_only(rule),
         reads_context,
+        reads: super::context::Reads::of(rule),
     })
 }
 

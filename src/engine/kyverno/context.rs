@@ -207,6 +207,29 @@ pub(super) fn base(resource: &Value, request: &Request<'_>, adm: &Admission<'_>)
         "UPDATE" => (resource.clone(), resource.clone()),
         _ => (resource.clone(), Value::Null),
     };
+    around(object, old, request, adm, images(resource))
+}
+
+/// The base context of a created resource for a rule that reads only `reads` of it: the
+/// object holds those parts alone (see [`Reads`]), and `images` is made only if read.
+pub(super) fn part(
+    resource: &Value,
+    (object, images_read): (&[Vec<String>], bool),
+    request: &Request<'_>,
+    adm: &Admission<'_>,
+) -> Value {
+    let images = if images_read { images(resource) } else { Value::Object(Map::new()) };
+    around(parts_of(resource, object), Value::Null, request, adm, images)
+}
+
+/// The base context around an object (and old object) under an admission request.
+fn around(
+    object: Value,
+    old: Value,
+    request: &Request<'_>,
+    adm: &Admission<'_>,
+    images: Value,
+) -> Value {
     let user = request.user;
     let username = user.map_or("", |u| u.username.as_str());
     let (sa_ns, sa_name) = username
@@ -245,8 +268,110 @@ pub(super) fn base(resource: &Value, request: &Request<'_>, adm: &Admission<'_>)
     ctx.insert("request".into(), Value::Object(request_obj));
     ctx.insert("serviceAccountName".into(), Value::String(sa_name.to_string()));
     ctx.insert("serviceAccountNamespace".into(), Value::String(sa_ns.to_string()));
-    ctx.insert("images".into(), images(resource));
+    ctx.insert("images".into(), images);
     Value::Object(ctx)
+}
+
+/// What a rule reads of the object in its context, as far as its expressions tell before it
+/// runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Reads {
+    /// Possibly all of it: the context holds a copy of the whole object.
+    Whole,
+    /// Only what is at these field paths of `request.object` (each with all below it), and
+    /// `images` when `images` is set: the context holds just that (a fleet's policies read a
+    /// field or two of each workload, and copying every object was most of their cost).
+    Parts { object: Vec<Vec<String>>, images: bool },
+}
+
+impl Reads {
+    /// What a validate rule (its JSON) reads: every variable of it (in any string or key,
+    /// its context entries, preconditions and match blocks included) and every `variable`
+    /// context entry's `jmesPath` is an expression whose reads from the top are plain field
+    /// paths ([`jmespath::top_paths`]). `Whole` for any other rule, a `foreach` (its elements
+    /// are bound in the context), a variable inside a variable or `{{@}}`, and an expression
+    /// that does not parse or reads the object or the request as a whole.
+    pub(super) fn of(rule: &Value) -> Reads {
+        let Some(validate) = rule.get("validate") else { return Reads::Whole };
+        if validate.get("foreach").is_some() {
+            return Reads::Whole;
+        }
+        let mut expressions = Vec::new();
+        if !variables::all_expressions(rule, &mut expressions) {
+            return Reads::Whole;
+        }
+        let queries = rule.get("context").and_then(Value::as_array).into_iter().flatten();
+        for entry in queries {
+            if let Some(q) = entry.at("/variable/jmesPath") {
+                let Some(q) = q.as_str() else { return Reads::Whole };
+                expressions.push(q.to_string());
+            }
+        }
+        let mut object = Vec::new();
+        let mut images = false;
+        for expression in &expressions {
+            let Some(paths) =
+                jmespath::parse(expression).ok().as_ref().and_then(jmespath::top_paths)
+            else {
+                return Reads::Whole;
+            };
+            for path in paths {
+                match path.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                    ["request"] | ["request", "object"] => return Reads::Whole,
+                    ["request", "object", ..] => object.push(path[2..].to_vec()),
+                    ["images", ..] => images = true,
+                    _ => {}
+                }
+            }
+        }
+        // A path below another one is copied with it.
+        object.sort();
+        object.dedup_by(|longer, shorter| longer.starts_with(shorter));
+        Reads::Parts { object, images }
+    }
+}
+
+/// Whether a string or key of `v` holds `{{`: what substituting a value re-expands (see
+/// [`variables::substitute_str`]).
+pub(super) fn holds_braces(v: &Value) -> bool {
+    fn braces(s: &str) -> bool {
+        let bytes = s.as_bytes();
+        memchr::memchr_iter(b'{', bytes).any(|i| bytes.get(i + 1) == Some(&b'{'))
+    }
+    match v {
+        Value::String(s) => braces(s),
+        Value::Array(items) => items.iter().any(holds_braces),
+        Value::Object(m) => m.iter().any(|(k, v)| braces(k) || holds_braces(v)),
+        _ => false,
+    }
+}
+
+/// The parts of `resource` at `paths` (sorted, none below another), in the same places: the
+/// mappings on the way hold only the fields that lead to them, so that reading a path finds
+/// what it finds in the whole resource, a missing field included.
+fn parts_of(resource: &Value, paths: &[Vec<String>]) -> Value {
+    fn copy(from: &Value, to: &mut Value, path: &[String]) {
+        let (Value::Object(from), Value::Object(to), Some((field, rest))) =
+            (from, to, path.split_first())
+        else {
+            return;
+        };
+        let Some(value) = from.get(field) else { return };
+        if rest.is_empty() || !value.is_object() {
+            to.insert(field.clone(), value.clone());
+        } else {
+            let below = to.entry(field.clone()).or_insert_with(|| Value::Object(Map::new()));
+            copy(value, below, rest);
+        }
+    }
+    if !resource.is_object() {
+        return resource.clone();
+    }
+    let mut out = Value::Object(Map::new());
+    for path in paths {
+        copy(resource, &mut out, path);
+    }
+    out
 }
 
 /// `images`: every container image of a pod (or pod template) parsed into its parts.

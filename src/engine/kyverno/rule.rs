@@ -2,6 +2,7 @@
 
 use crate::pointer::Pointer as _;
 use std::borrow::Cow;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -35,7 +36,15 @@ pub struct Rule {
     /// preconditions, or its body reads one ([`RuleBody::reads_context`]). A rule that cannot
     /// runs without one.
     pub(super) reads_context: bool,
+    /// What a validate rule reads of the object in its context.
+    pub(super) reads: context::Reads,
 }
+
+/// Where a rule puts what it changed besides its response: the resource a mutate rule patched,
+/// and a mutate rule with `targets` the targets it patched (with a namespaced Policy's
+/// namespace).
+type Outputs<'o, 'n> =
+    (&'o mut Option<Value>, &'o mut (Option<&'n str>, super::mutate::existing::Patches));
 
 /// What a rule does, with its block as written (verifyImages rules are not run yet, and
 /// evaluating them is an error).
@@ -203,6 +212,11 @@ impl Rule {
             let mut none = Cow::Owned(Value::Null);
             return self.in_context(policy, resource, request, adm, &mut none, (patched, existing));
         }
+        if let ControlFlow::Break(response) =
+            self.in_part_context(policy, resource, request, adm, (patched, existing))
+        {
+            return response;
+        }
         let Some(cell) = request.shared_context.filter(|_| request.values.is_none()) else {
             // A context of its own: changed in place, never copied.
             let mut ctx = Cow::Owned(context::base(resource, request, adm));
@@ -214,7 +228,8 @@ impl Rule {
         // any other rule copies it before it adds to it (values, context entries, a foreach
         // binding its elements).
         let taken = cell.try_borrow_mut().ok().and_then(|mut held| held.take());
-        let base = taken.unwrap_or_else(|| context::base(resource, request, adm));
+        let base =
+            taken.filter(Value::is_object).unwrap_or_else(|| context::base(resource, request, adm));
         let put_back = |base: Value| {
             if let Ok(mut held) = cell.try_borrow_mut() {
                 *held = Some(base);
@@ -247,10 +262,7 @@ impl Rule {
         request: &Request<'_>,
         adm: &Admission<'_>,
         ctx: &mut Cow<'_, Value>,
-        (patched, existing): (
-            &mut Option<Value>,
-            &mut (Option<&str>, super::mutate::existing::Patches),
-        ),
+        out: Outputs<'_, '_>,
     ) -> Option<RuleResponse> {
         if let Some(values) = request.values {
             if let Err(e) = values.inject(policy, &self.name, ctx.to_mut()) {
@@ -262,6 +274,75 @@ impl Rule {
                 return Some(self.error(format!("failed to load context: {e}")));
             }
         }
+        self.loaded_in((policy, policy_action), resource, request, adm, ctx, out)
+    }
+
+    /// A validate rule that reads only parts of the object ([`context::Reads::Parts`]), for
+    /// a created object and without values: run in a context that holds just those parts
+    /// (built for the rule, not shared). `None` when the rule reads more, when a string of
+    /// that context holds a variable (substituting it could read any part of the object), or
+    /// when another rule read a context of the object before (the shared one is built then).
+    fn in_part_context(
+        &self,
+        policy: (&str, &str),
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+        out: Outputs<'_, '_>,
+    ) -> ControlFlow<Option<RuleResponse>> {
+        let context::Reads::Parts { object, images } = &self.reads else {
+            return ControlFlow::Continue(());
+        };
+        if !matches!(self.body, RuleBody::Validate(_))
+            || self.cel.is_some()
+            || request.values.is_some()
+            || matches!(adm.operation, "UPDATE" | "DELETE")
+        {
+            return ControlFlow::Continue(());
+        }
+        if let Some(cell) = request.shared_context {
+            // The first rule that reads a context of the object runs on its parts, and leaves
+            // `null` in the shared cell for the next to build the base.
+            let Ok(mut held) = cell.try_borrow_mut() else { return ControlFlow::Continue(()) };
+            if held.is_some() {
+                return ControlFlow::Continue(());
+            }
+            *held = Some(Value::Null);
+        }
+        let mut ctx = context::part(resource, (object, *images), request, adm);
+        if context::holds_braces(&ctx) {
+            return ControlFlow::Continue(());
+        }
+        if !self.context.is_empty() {
+            if let Err(e) = context::load(&self.context, &mut ctx, request) {
+                return ControlFlow::Break(Some(
+                    self.error(format!("failed to load context: {e}")),
+                ));
+            }
+            if context::holds_braces(&ctx) {
+                return ControlFlow::Continue(());
+            }
+        }
+        ControlFlow::Break(self.loaded_in(
+            policy,
+            resource,
+            request,
+            adm,
+            &mut Cow::Owned(ctx),
+            out,
+        ))
+    }
+
+    /// [`Rule::in_context`] once its context is loaded: preconditions, then the rule.
+    fn loaded_in(
+        &self,
+        (policy, policy_action): (&str, &str),
+        resource: &Value,
+        request: &Request<'_>,
+        adm: &Admission<'_>,
+        ctx: &mut Cow<'_, Value>,
+        (patched, existing): Outputs<'_, '_>,
+    ) -> Option<RuleResponse> {
         if let Some(pre) = &self.preconditions {
             match conditions::evaluate(pre, ctx, &request.limits) {
                 Err(e) => {

@@ -628,6 +628,9 @@ fn rules_share_one_base_context_per_object_and_leave_it_as_built() {
     // `images` as the object has them.
     let pristine = crate::engine::PolicyContext::default();
     let only_base = Request { shared_context: Some(&pristine), ..Request::default() };
+    // `reads` reads no part of the object: run first, it builds no base; run again, it does.
+    assert_eq!(reads.evaluate(&pod, &only_base)[0].status, Status::Error);
+    assert_eq!(*pristine.borrow(), Some(Value::Null));
     assert_eq!(reads.evaluate(&pod, &only_base)[0].status, Status::Error);
     let left = shared.borrow().clone().unwrap();
     assert_eq!(Some(left), pristine.borrow().clone());
@@ -690,7 +693,7 @@ fn rules_that_read_no_context_run_without_building_one() {
     assert_eq!(two, vec![Status::Fail, Status::Pass]);
     assert!(shared.borrow().is_none(), "no rule that reads a context ran: none was built");
     assert_eq!(answers(&request), alone, "running without a context changes no answer");
-    assert!(shared.borrow().is_some(), "the message variable needed the base");
+    assert_eq!(*shared.borrow(), Some(Value::Null), "the message variable reads a part: no base");
 }
 
 /// What filters compare an object by is read from its JSON as the paths say: names, the
@@ -720,4 +723,160 @@ fn admission_reads_the_fields_filters_compare() {
     let adm = policy::admission(&odd, &request);
     assert_eq!((adm.group, adm.version, adm.name, adm.namespace), ("", "v1", "", ""));
     assert!(adm.labels.get().is_empty() && adm.annotations.get().is_empty());
+}
+
+const READS_PARTS: &str = r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: parts
+  annotations: {pod-policies.kyverno.io/autogen-controllers: none}
+spec:
+  rules:
+  - name: named
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "{{ request.object.metadata.name }} in {{ request.namespace }} needs a tag"
+      pattern: {spec: {containers: [{image: "*:* & !*:latest"}]}}
+  - name: counted
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      deny:
+        conditions:
+          any:
+          - key: "{{ request.object.spec.containers[].image | length(@) }}"
+            operator: GreaterThan
+            value: 1
+  - name: missing
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      deny:
+        conditions: {any: [{key: "{{ request.object.spec.missing }}", operator: Equals, value: x}]}
+  - name: labelled
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: labels
+      variable: {jmesPath: request.object.metadata.labels}
+    preconditions: {all: [{key: "{{ request.object.metadata.labels.app || '' }}", operator: Equals, value: web}]}
+    validate:
+      deny:
+        conditions: {any: [{key: "{{ labels.team || 'none' }}", operator: Equals, value: none}]}
+  - name: tagged
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      deny:
+        conditions: {any: [{key: "{{ images.containers.c.tag }}", operator: Equals, value: latest}]}
+  - name: noted
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      message: "note: {{ request.object.metadata.annotations.note }}"
+      deny:
+        conditions: {any: [{key: "{{ request.object.metadata.annotations.note }}", operator: NotEquals, value: ""}]}
+  - name: whole
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    validate:
+      deny:
+        conditions: {any: [{key: "{{ length(request.object) }}", operator: GreaterThan, value: 9}]}
+"#;
+
+/// A validate rule whose variables read plain field paths of the object runs in a context
+/// that holds just those parts (not the shared base, which copies the whole object): its
+/// answers are those of the whole context, a missing field's error and a value that holds a
+/// variable of its own (substituted again, which may read any part) included.
+#[test]
+fn rules_that_read_parts_of_the_object_run_in_a_context_of_those_parts() {
+    use context::Reads;
+    use Status::{Error, Fail, Pass};
+    type Answer = (String, Status, String, Option<Vec<String>>);
+    let p = policy(READS_PARTS);
+    let path = |fields: &[&str]| fields.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let parts = |paths: &[&[&str]], images| Reads::Parts {
+        object: paths.iter().map(|p| path(p)).collect(),
+        images,
+    };
+    let reads: Vec<&Reads> = p.rules.iter().map(|r| &r.reads).collect();
+    assert_eq!(
+        reads,
+        vec![
+            &parts(&[&["metadata", "name"]], false),
+            &parts(&[&["spec", "containers"]], false),
+            &parts(&[&["spec", "missing"]], false),
+            // `labels` whole: the longer path below it is copied with it.
+            &parts(&[&["metadata", "labels"]], false),
+            &parts(&[], true),
+            &parts(&[&["metadata", "annotations", "note"]], false),
+            &Reads::Whole,
+        ]
+    );
+    for (rule, whole) in [
+        ("{{ request.object }}", true),
+        ("{{ to_string(request) }}", true),
+        ("{{ @ }}", true),
+        ("{{ request.object.{{ request.name }} }}", true),
+        ("{{ request.object.spec.containers[0].name }}", false),
+        ("{{ request.object.spec | keys(@) }}", false),
+    ] {
+        let r = json!({"name": "r", "validate": {"message": rule, "pattern": {}}});
+        assert_eq!(Reads::of(&r) == Reads::Whole, whole, "{rule}");
+    }
+    let foreach = json!({"name": "r", "validate": {"foreach": [{"list": "request.object.x"}]}});
+    assert_eq!(Reads::of(&foreach), Reads::Whole);
+
+    let every_whole = Policy {
+        rules: p.rules.iter().map(|r| Rule { reads: Reads::Whole, ..r.clone() }).collect(),
+        ..p.clone()
+    };
+    let pods = [
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "x", "labels": {"app": "web", "team": "a"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:latest"}]}}),
+        json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "y", "labels": {"app": "web"},
+                         "annotations": {"note": "{{ request.object.spec.containers[0].name }}"}},
+            "spec": {"containers": [{"name": "c", "image": "nginx:1"}, {"name": "d", "image": "a:1"}]}}),
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "z"}, "spec": null}),
+    ];
+    let answers = |policy: &Policy, pod: &Value, request: &Request<'_>| -> Vec<Answer> {
+        policy
+            .evaluate(pod, request)
+            .into_iter()
+            .map(|r| (r.rule, r.status, r.message, r.path))
+            .collect()
+    };
+    let only = |name: &str| Policy {
+        rules: p.rules.iter().filter(|r| r.name == name).cloned().collect(),
+        ..p.clone()
+    };
+    for (pod, noted) in pods.iter().zip([false, true, false]) {
+        // Without a shared context every rule that reads parts runs on them.
+        let whole = answers(&every_whole, pod, &Request::default());
+        assert_eq!(answers(&p, pod, &Request::default()), whole, "{pod}");
+        // With one, the first rule that reads a context runs on parts and the next builds the
+        // shared base, which the rest use.
+        let shared = crate::engine::PolicyContext::default();
+        let request = Request { shared_context: Some(&shared), ..Request::default() };
+        assert_eq!(answers(&p, pod, &request), whole, "{pod}");
+        assert!(shared.borrow().as_ref().is_some_and(Value::is_object), "{pod}");
+        let shared = crate::engine::PolicyContext::default();
+        let request = Request { shared_context: Some(&shared), ..Request::default() };
+        assert_eq!(answers(&only("named"), pod, &request), whole[..1], "{pod}");
+        assert_eq!(*shared.borrow(), Some(Value::Null), "parts only, no base: {pod}");
+        assert_eq!(answers(&only("counted"), pod, &request), whole[1..2], "{pod}");
+        assert!(shared.borrow().as_ref().is_some_and(Value::is_object), "{pod}");
+        // A note that holds a variable sends its rule to the whole base.
+        let shared = crate::engine::PolicyContext::default();
+        let request = Request { shared_context: Some(&shared), ..Request::default() };
+        assert_eq!(answers(&only("noted"), pod, &request), whole[5..6], "{pod}");
+        assert_eq!(shared.borrow().as_ref().is_some_and(Value::is_object), noted, "{pod}");
+    }
+    let first = answers(&p, &pods[0], &Request::default());
+    let statuses: Vec<Status> = first.iter().map(|a| a.1).collect();
+    assert_eq!(statuses, vec![Fail, Pass, Error, Pass, Fail, Error, Pass]);
+    assert!(first[0].2.contains("x in  needs a tag"), "{first:?}");
+    assert!(first[2].2.contains("Unknown key") && first[2].2.contains("missing"), "{first:?}");
+    // The note holds a variable, substituted again: it reads the first container's name.
+    let second = answers(&p, &pods[1], &Request::default());
+    assert_eq!(second[5].1, Fail, "{second:?}");
+    assert!(second[5].2.contains("note: c"), "{second:?}");
+    assert_eq!(second[1].1, Fail, "two images: {second:?}");
 }

@@ -78,6 +78,36 @@ pub fn plain_expressions(s: &str) -> Vec<&str> {
     out
 }
 
+/// Adds to `out` the expression of every variable in the strings and keys of `v`; `false`
+/// when one cannot be known before it is evaluated (a variable inside a variable, or `{{@}}`).
+pub fn all_expressions(v: &Value, out: &mut Vec<String>) -> bool {
+    let of_text = |s: &str, out: &mut Vec<String>| {
+        // What is left between the variables: braces there may make a variable once the
+        // ones inside are substituted (variables are found innermost first).
+        let mut rest = String::new();
+        let mut from = 0;
+        while let Some((start, end, expr)) = find_variable(s, from) {
+            let e = expr.trim();
+            let e = e.strip_prefix('-').map_or(e, str::trim);
+            if e == "@" {
+                return false;
+            }
+            out.push(e.to_string());
+            rest.push_str(&s[from..start]);
+            rest.push(' ');
+            from = end;
+        }
+        rest.push_str(&s[from..]);
+        !rest.contains("{{") && !rest.contains("}}")
+    };
+    match v {
+        Value::String(s) => of_text(s, out),
+        Value::Array(items) => items.iter().all(|i| all_expressions(i, out)),
+        Value::Object(m) => m.iter().all(|(k, v)| of_text(k, out) && all_expressions(v, out)),
+        _ => true,
+    }
+}
+
 /// Evaluates one variable's expression (`- ` prefix for shallow substitution is accepted).
 fn evaluate(expr: &str, ctx: &Value, limits: &Limits) -> Result<Value, EvalError> {
     let expr = expr.trim();

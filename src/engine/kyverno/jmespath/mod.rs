@@ -93,6 +93,55 @@ pub fn search(expression: &str, data: &Value, limits: &Limits) -> EvalResult {
     evaluate(&ast, data, limits)
 }
 
+/// The parts of its data an expression reads from the top: for each, the fields named from
+/// the top on, as far as they are plain fields (`a.b` of `a.b[0] | length(@)`), where all that
+/// is below may be read too. `None` when it reads the data itself (`@`, or an index or a
+/// projection of it). What is evaluated on another value (the right side of `.`, `|` or a
+/// projection, a filter's condition, an `&` expression) reads nothing from the top.
+#[must_use]
+pub fn top_paths(ast: &Ast) -> Option<Vec<Vec<String>>> {
+    fn chain(ast: &Ast) -> Option<Vec<String>> {
+        match ast {
+            Ast::Field(name) => Some(vec![name.clone()]),
+            Ast::Subexpr(left, right) => {
+                let Ast::Field(name) = &**right else { return None };
+                let mut fields = chain(left)?;
+                fields.push(name.clone());
+                Some(fields)
+            }
+            _ => None,
+        }
+    }
+    fn walk(ast: &Ast, out: &mut Vec<Vec<String>>) -> Option<()> {
+        if let Some(fields) = chain(ast) {
+            out.push(fields);
+            return Some(());
+        }
+        match ast {
+            Ast::Literal(_) | Ast::ExpRef(_) => Some(()),
+            Ast::Identity | Ast::Index(_) | Ast::Slice(..) => None,
+            Ast::Field(_) => unreachable!("a field is a chain"),
+            Ast::Subexpr(left, _)
+            | Ast::Projection(left, _)
+            | Ast::ValueProjection(left, _)
+            | Ast::Flatten(left)
+            | Ast::Filter(left, _, _)
+            | Ast::Pipe(left, _)
+            | Ast::Not(left) => walk(left, out),
+            Ast::Or(a, b) | Ast::And(a, b) | Ast::Compare(_, a, b) => {
+                walk(a, out)?;
+                walk(b, out)
+            }
+            Ast::MultiList(items) | Ast::Function(_, items) => {
+                items.iter().try_for_each(|i| walk(i, out))
+            }
+            Ast::MultiHash(items) => items.iter().try_for_each(|(_, i)| walk(i, out)),
+        }
+    }
+    let mut out = Vec::new();
+    walk(ast, &mut out).map(|()| out)
+}
+
 /// Evaluates a parsed expression within `limits`.
 pub fn evaluate(ast: &Ast, data: &Value, limits: &Limits) -> EvalResult {
     let mut steps = Steps::new(limits);
