@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use super::tree::{Items, TValue, Tree};
+use super::view::{Shape, View};
 use crate::kinds;
 use crate::load::discover::normalize;
 use crate::load::source::Span;
@@ -298,6 +299,11 @@ pub(super) fn previous_kinds(t: &Tree) -> Vec<&str> {
 /// The object as the build outputs it: without kustomize's internal annotations, and with label
 /// and annotation values as strings (as kustomize writes them).
 fn finish(t: &mut Tree) {
+    // Read first: changing makes the levels on the way the build's own, and most objects
+    // (those an overlay's base holds and the overlay leaves alone) have nothing to finish.
+    if !unfinished(View::Tree(t)) {
+        return;
+    }
     if let Some(TValue::Seq(subjects)) = t.get_mut("subjects").map(|s| &mut s.value) {
         for s in subjects {
             s.remove(super::namereference::GIVEN_NAMESPACE);
@@ -334,6 +340,40 @@ fn finish(t: &mut Tree) {
     };
     if empty {
         meta.remove("annotations");
+    }
+}
+
+/// Whether [`finish`] changes the object: a subject with the namespace a build gave it, a label
+/// or annotation that is internal or not a string, or empty (or null) annotations.
+fn unfinished(t: View<'_>) -> bool {
+    let internal = [
+        PREVIOUS_NAMES,
+        PREVIOUS_NAMESPACES,
+        PREVIOUS_KINDS,
+        super::generators::GENERATED_BY,
+        super::vars::VAR_NAMES,
+    ];
+    if let Some((_, subjects)) = t.field("subjects") {
+        if let Shape::Seq(mut subjects) = subjects.shape() {
+            if subjects.any(|s| s.field(super::namereference::GIVEN_NAMESPACE).is_some()) {
+                return true;
+            }
+        }
+    }
+    let Some((_, meta)) = t.field("metadata") else { return false };
+    for key in ["labels", "annotations"] {
+        let Some(Shape::Map(mut fields)) = meta.field(key).map(|(_, m)| m.shape()) else {
+            continue;
+        };
+        // Numbers and booleans become strings.
+        if fields.any(|(k, v)| internal.contains(&k) || matches!(v.shape(), Shape::Scalar(None))) {
+            return true;
+        }
+    }
+    match meta.field("annotations").map(|(_, a)| a.shape()) {
+        Some(Shape::Null) => true,
+        Some(Shape::Map(mut fields)) => fields.next().is_none(),
+        _ => false,
     }
 }
 
@@ -1566,6 +1606,37 @@ mod kustomize_quirks {
         let out = build(&disk, Path::new(".")).unwrap();
         let image = &out[0].to_json()["spec"]["template"]["spec"]["containers"][0]["image"];
         assert_eq!(image, "busybox@sha256:222");
+    }
+
+    /// An object with nothing to finish is left as loaded (its levels still the loaded node's);
+    /// [`unfinished`] says so exactly when [`finish`] changes the object.
+    #[test]
+    fn finishing_changes_only_objects_with_something_to_finish() {
+        let cases = [
+            ("metadata: {name: a, labels: {app: web}, annotations: {x: y}}\nspec: {a: 1}", false),
+            ("metadata: {name: a, labels: {n: 3}}", true),
+            ("metadata: {name: a, annotations: {b: true}}", true),
+            ("metadata: {name: a, annotations: {}}", true),
+            ("metadata: {name: a, annotations: null}", true),
+            ("metadata: {name: a, labels: {}}", false),
+            (
+                "metadata: {name: a, annotations: {internal.config.kubernetes.io/previousNames: b}}",
+                true,
+            ),
+            ("kind: RoleBinding\nsubjects: [{name: s, internal.mtk-lint/given-namespace: t}]", true),
+            ("kind: RoleBinding\nsubjects: [{name: s, namespace: t}]", false),
+            ("metadata: [a]", false),
+        ];
+        for (text, changes) in cases {
+            let doc = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+            let node = &doc.documents[0].root;
+            let mut t = Tree::from_node(node, 0);
+            assert_eq!(unfinished(View::Tree(&t)), changes, "{text}");
+            finish(&mut t);
+            assert_eq!(!t.is_node(node), changes, "{text}");
+            let TValue::Map(fields) = &t.value else { panic!("{text}") };
+            assert_eq!(fields.as_loaded().is_some(), !changes, "left as loaded: {text}");
+        }
     }
 
     #[test]
