@@ -279,9 +279,11 @@ impl Rule {
 
     /// A validate rule that reads only parts of the object ([`context::Reads::Parts`]), for
     /// a created object and without values: run in a context that holds just those parts
-    /// (built for the rule, not shared). `None` when the rule reads more, when a string of
-    /// that context holds a variable (substituting it could read any part of the object), or
-    /// when another rule read a context of the object before (the shared one is built then).
+    /// (built for the rule, not shared), its answer the `Break`. It continues to the whole
+    /// context when the rule reads more, when another rule read a context of the object
+    /// before (the shared one is built then), or when a string of the context holds a
+    /// variable (substituting it again could read any part of the object): then a rule with
+    /// context entries loads them twice, and the steps of both loads are counted.
     fn in_part_context(
         &self,
         policy: (&str, &str),
