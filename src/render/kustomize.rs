@@ -296,6 +296,16 @@ pub(super) fn previous_kinds(t: &Tree) -> Vec<&str> {
     list.map(|s| s.split(',').collect()).unwrap_or_default()
 }
 
+/// The labels and annotations kustomize (and this renderer) keep on objects while building,
+/// taken out by [`finish`].
+const INTERNAL: [&str; 5] = [
+    PREVIOUS_NAMES,
+    PREVIOUS_NAMESPACES,
+    PREVIOUS_KINDS,
+    super::generators::GENERATED_BY,
+    super::vars::VAR_NAMES,
+];
+
 /// The object as the build outputs it: without kustomize's internal annotations, and with label
 /// and annotation values as strings (as kustomize writes them).
 fn finish(t: &mut Tree) {
@@ -312,11 +322,7 @@ fn finish(t: &mut Tree) {
     let Some(meta) = t.get_mut("metadata") else { return };
     for key in ["labels", "annotations"] {
         let Some(map) = meta.get_mut(key) else { continue };
-        let had_internal = map.remove(PREVIOUS_NAMES)
-            | map.remove(PREVIOUS_NAMESPACES)
-            | map.remove(PREVIOUS_KINDS)
-            | map.remove(super::generators::GENERATED_BY)
-            | map.remove(super::vars::VAR_NAMES);
+        let had_internal = INTERNAL.iter().fold(false, |had, key| map.remove(key) | had);
         if let TValue::Map(fields) = &mut map.value {
             for f in fields.iter_mut() {
                 let text = match &f.value.value {
@@ -346,13 +352,6 @@ fn finish(t: &mut Tree) {
 /// Whether [`finish`] changes the object: a subject with the namespace a build gave it, a label
 /// or annotation that is internal or not a string, or empty (or null) annotations.
 fn unfinished(t: View<'_>) -> bool {
-    let internal = [
-        PREVIOUS_NAMES,
-        PREVIOUS_NAMESPACES,
-        PREVIOUS_KINDS,
-        super::generators::GENERATED_BY,
-        super::vars::VAR_NAMES,
-    ];
     if let Some((_, subjects)) = t.field("subjects") {
         if let Shape::Seq(mut subjects) = subjects.shape() {
             if subjects.any(|s| s.field(super::namereference::GIVEN_NAMESPACE).is_some()) {
@@ -366,7 +365,7 @@ fn unfinished(t: View<'_>) -> bool {
             continue;
         };
         // Numbers and booleans become strings.
-        if fields.any(|(k, v)| internal.contains(&k) || matches!(v.shape(), Shape::Scalar(None))) {
+        if fields.any(|(k, v)| INTERNAL.contains(&k) || matches!(v.shape(), Shape::Scalar(None))) {
             return true;
         }
     }

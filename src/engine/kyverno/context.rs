@@ -304,12 +304,12 @@ impl Reads {
         for entry in queries {
             if let Some(q) = entry.at("/variable/jmesPath") {
                 let Some(q) = q.as_str() else { return Reads::Whole };
-                expressions.push(q.to_string());
+                expressions.push(q);
             }
         }
         let mut object = Vec::new();
         let mut images = false;
-        for expression in &expressions {
+        for expression in expressions {
             let Some(paths) =
                 jmespath::parse(expression).ok().as_ref().and_then(jmespath::top_paths)
             else {

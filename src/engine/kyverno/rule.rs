@@ -36,7 +36,7 @@ pub struct Rule {
     /// preconditions, or its body reads one ([`RuleBody::reads_context`]). A rule that cannot
     /// runs without one.
     pub(super) reads_context: bool,
-    /// What a validate rule reads of the object in its context.
+    /// What a validate rule reads of the object in its context (`Parts` only for one).
     pub(super) reads: context::Reads,
 }
 
@@ -295,8 +295,7 @@ impl Rule {
         let context::Reads::Parts { object, images } = &self.reads else {
             return ControlFlow::Continue(());
         };
-        if !matches!(self.body, RuleBody::Validate(_))
-            || self.cel.is_some()
+        if self.cel.is_some()
             || request.values.is_some()
             || matches!(adm.operation, "UPDATE" | "DELETE")
         {

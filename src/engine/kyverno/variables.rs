@@ -68,8 +68,7 @@ pub fn plain_expressions(s: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut from = 0;
     while let Some((_, end, expr)) = find_variable(s, from) {
-        let e = expr.trim();
-        let e = e.strip_prefix('-').map_or(e, str::trim);
+        let e = expression(expr);
         if !e.contains("{{") && e != "@" {
             out.push(e);
         }
@@ -80,19 +79,18 @@ pub fn plain_expressions(s: &str) -> Vec<&str> {
 
 /// Adds to `out` the expression of every variable in the strings and keys of `v`; `false`
 /// when one cannot be known before it is evaluated (a variable inside a variable, or `{{@}}`).
-pub fn all_expressions(v: &Value, out: &mut Vec<String>) -> bool {
-    let of_text = |s: &str, out: &mut Vec<String>| {
+pub fn all_expressions<'v>(v: &'v Value, out: &mut Vec<&'v str>) -> bool {
+    let of_text = |s: &'v str, out: &mut Vec<&'v str>| {
         // What is left between the variables: braces there may make a variable once the
         // ones inside are substituted (variables are found innermost first).
         let mut rest = String::new();
         let mut from = 0;
         while let Some((start, end, expr)) = find_variable(s, from) {
-            let e = expr.trim();
-            let e = e.strip_prefix('-').map_or(e, str::trim);
+            let e = expression(expr);
             if e == "@" {
                 return false;
             }
-            out.push(e.to_string());
+            out.push(e);
             rest.push_str(&s[from..start]);
             rest.push(' ');
             from = end;
@@ -108,11 +106,16 @@ pub fn all_expressions(v: &Value, out: &mut Vec<String>) -> bool {
     }
 }
 
-/// Evaluates one variable's expression (`- ` prefix for shallow substitution is accepted).
+/// The expression of a variable as written between its braces (`- ` prefix for shallow
+/// substitution is accepted).
+fn expression(written: &str) -> &str {
+    let e = written.trim();
+    e.strip_prefix('-').map_or(e, str::trim)
+}
+
+/// Evaluates one variable's expression.
 fn evaluate(expr: &str, ctx: &Value, limits: &Limits) -> Result<Value, EvalError> {
-    let expr = expr.trim();
-    let expr = expr.strip_prefix('-').map_or(expr, str::trim);
-    jmespath::search(expr, ctx, limits)
+    jmespath::search(expression(expr), ctx, limits)
 }
 
 fn text_of(v: &Value) -> String {
