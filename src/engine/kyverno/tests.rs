@@ -880,3 +880,47 @@ fn rules_that_read_parts_of_the_object_run_in_a_context_of_those_parts() {
     assert!(second[5].2.contains("note: c"), "{second:?}");
     assert_eq!(second[1].1, Fail, "two images: {second:?}");
 }
+
+/// A rule run on parts of the object whose context entries load a value holding a variable
+/// (here a ConfigMap's) goes on to the whole context: substituted again, the value reads a part
+/// the rule's own expressions did not name.
+#[test]
+fn a_loaded_value_that_holds_a_variable_sends_a_rule_to_the_whole_context() {
+    let p = policy(
+        r#"
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: notes
+  annotations: {pod-policies.kyverno.io/autogen-controllers: none}
+spec:
+  rules:
+  - name: noted
+    match: {any: [{resources: {kinds: [Pod]}}]}
+    context:
+    - name: notes
+      configMap: {name: notes, namespace: apps}
+    validate:
+      message: "note: {{ notes.data.note }}"
+      deny:
+        conditions: {any: [{key: "{{ notes.data.note }}", operator: NotEquals, value: ""}]}
+"#,
+    );
+    assert_eq!(p.rules[0].reads, context::Reads::Parts { object: vec![], images: false });
+    let mut store = store::ObjectStore::default();
+    store.objects.push(json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "notes", "namespace": "apps"},
+        "data": {"note": "{{ request.object.spec.containers[0].name }}"}}));
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}});
+    let shared = crate::engine::PolicyContext::default();
+    let request =
+        Request { cluster: Some(&store), shared_context: Some(&shared), ..Request::default() };
+    let answer = &p.evaluate(&pod, &request)[0];
+    assert_eq!(
+        (answer.status, answer.message.as_str()),
+        (Status::Fail, "validation error: note: c"),
+        "{answer:?}"
+    );
+    assert!(shared.borrow().as_ref().is_some_and(Value::is_object), "the whole base was built");
+}
