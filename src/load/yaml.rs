@@ -363,6 +363,7 @@ fn indent_closing_bracket(text: &str, line: u32) -> Option<(String, u32)> {
 
 fn parse_once(text: &str, limits: &Limits, shifted: u32) -> (ParsedStream, Option<Pos>) {
     let mut builder = Builder::new(limits, shifted);
+    builder.unterminated = Unterminated::of(text);
     let mut out = ParsedStream::default();
     for event in Parser::new_from_str(text) {
         match event {
@@ -470,6 +471,27 @@ struct Builder<'l> {
     shifted: u32,
     /// Where the first document's root ended, when it is a collection.
     root_end: Option<Pos>,
+    /// The end of a text that ends without a line break.
+    unterminated: Option<Unterminated>,
+}
+
+/// The end of a text with no line break at its end: where a block scalar that runs to it ends.
+#[derive(Clone, Copy, Debug)]
+struct Unterminated {
+    /// The text's length in characters (the parser's positions count characters).
+    chars: usize,
+    /// The length of its last line, in characters.
+    last_line: usize,
+}
+
+impl Unterminated {
+    fn of(text: &str) -> Option<Unterminated> {
+        if text.is_empty() || text.ends_with(['\n', '\r']) {
+            return None;
+        }
+        let last_line = text.rfind(['\n', '\r']).map_or(text, |at| &text[at + 1..]);
+        Some(Unterminated { chars: text.chars().count(), last_line: last_line.chars().count() })
+    }
 }
 
 impl<'l> Builder<'l> {
@@ -485,6 +507,36 @@ impl<'l> Builder<'l> {
             root: None,
             shifted,
             root_end: None,
+            unterminated: None,
+        }
+    }
+
+    /// A block scalar's text without the line feed the parser adds when the scalar runs to the
+    /// end of a text that has no line break there (and its last line reaches the scalar's
+    /// indentation, where its content starts). YAML ends the last line with a line break or
+    /// the end of input (`b-chomped-last`), and the parsers that read manifests on their way to
+    /// a cluster (go-yaml, libyaml) add nothing: `|` over `a` at the end of a file is `a`.
+    fn unterminated_block<'t>(
+        &self,
+        text: Cow<'t, str>,
+        style: ScalarStyle,
+        sp: YamlSpan,
+    ) -> Cow<'t, str> {
+        let Some(end) = self.unterminated else { return text };
+        let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+        if !block
+            || sp.end.index() != end.chars
+            || end.last_line < sp.start.col().max(1)
+            || !text.ends_with('\n')
+        {
+            return text;
+        }
+        match text {
+            Cow::Borrowed(t) => Cow::Borrowed(&t[..t.len() - 1]),
+            Cow::Owned(mut t) => {
+                t.pop();
+                Cow::Owned(t)
+            }
         }
     }
 
@@ -532,6 +584,7 @@ impl<'l> Builder<'l> {
                 self.doc_index += 1;
             }
             Event::Scalar(text, style, anchor, tag) => {
+                let text = self.unterminated_block(text, style, sp);
                 let value = resolve_scalar(text, style, tag.as_deref());
                 let node = Node { span: here, value };
                 self.finish(node, anchor, style == ScalarStyle::Plain, out)?;
@@ -891,6 +944,44 @@ mod tests {
         assert_eq!(n.get("i").unwrap().value, Value::Int(-7));
         assert_eq!(n.get("j").unwrap().value, Value::Str("12".into()));
         assert_eq!(n.get("k").unwrap().value, Value::Float(0.5));
+    }
+
+    /// What go-yaml (kustomize, kubectl) and libyaml read, measured with both: a block scalar
+    /// that runs to the end of a file with no line break there has no line feed of its own at
+    /// the end; one whose file ends with a line break keeps it, as its chomping says.
+    #[test]
+    fn a_block_scalar_at_the_end_of_a_file_ends_where_the_file_does() {
+        let cases = [
+            ("a: |\n  hello\n  world", "hello\nworld"),
+            ("a: |\n  hello\n  world\n", "hello\nworld\n"),
+            ("a: |+\n  hello\n  world", "hello\nworld"),
+            ("a: |+\n  hello\n\n", "hello\n\n"),
+            ("a: |-\n  hello\n  world", "hello\nworld"),
+            ("a: >\n  hello\n  world", "hello world"),
+            ("a: >+\n  hello\n  world", "hello world"),
+            // The last line holds only spaces, as deep as the content, or less deep.
+            ("a: |\n  hello\n  ", "hello\n"),
+            ("a: |+\n  hello\n  ", "hello\n"),
+            ("a: |+\n  hello\n\n  ", "hello\n\n"),
+            ("a: |\n    hello\n  ", "hello\n"),
+            ("a: |\n  hello\n\n  world", "hello\n\nworld"),
+            ("a: |\n  hello\n# a comment", "hello\n"),
+            ("a: |2\n     hello\n     world", "   hello\n   world"),
+            ("a: |\r\n  hello\r\n  world", "hello\nworld"),
+            ("a: |\n  é\n  ü", "é\nü"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(one(text).get("a").and_then(Node::as_str), Some(want), "{text:?}");
+        }
+        // In a list, and only the last scalar of the file.
+        let n = one("a: |\n  x\nb:\n- |\n  y\n  z");
+        assert_eq!(n.get("a").and_then(Node::as_str), Some("x\n"));
+        let b = n.get("b").and_then(Node::as_seq).unwrap();
+        assert_eq!(b[0].as_str(), Some("y\nz"));
+        // In the last document of several.
+        let parsed = parse_stream("a: |\n  x\n---\na: |\n  y", &Limits::default());
+        let last = |i: usize| parsed.documents[i].root.get("a").and_then(Node::as_str);
+        assert_eq!((last(0), last(1)), (Some("x\n"), Some("y")));
     }
 
     #[test]
