@@ -359,15 +359,9 @@ fn images_walked(
     .map_err(|m| k.error(Some(first), m))
 }
 
-/// A field of an `images` entry (kustomize reads the entry as JSON: field names match in any
-/// case, the last one written wins: `Digest:` is `digest:`).
+/// A field of an `images` entry (`Digest:` is `digest:`: see [`Tree::json_field`]).
 fn entry_field<'t>(entry: &'t Tree, f: &str) -> Option<&'t Tree> {
-    match &entry.value {
-        TValue::Map(fields) => {
-            fields.iter().rev().find(|x| x.key.eq_ignore_ascii_case(f)).map(|x| &x.value)
-        }
-        _ => None,
-    }
+    entry.json_field(f)
 }
 
 /// Whether an `images` entry names the image `current`: by its name, or by its path without

@@ -197,6 +197,28 @@ impl Tree {
         path.iter().try_fold(self, |node, key| node.get(key))
     }
 
+    /// A field of a kustomization's entry, as kustomize reads the entry: turned into JSON (its
+    /// keys sorted) and then into its types, where a field name matches in any case
+    /// (`fieldPath:` is `fieldpath:`). Of two spellings of one field, the one that sorts last
+    /// is read last and wins (`fieldpath` over `FieldPath`).
+    #[must_use]
+    pub fn json_field(&self, key: &str) -> Option<&Tree> {
+        match &self.value {
+            TValue::Map(fields) => fields
+                .iter()
+                .filter(|f| f.key.eq_ignore_ascii_case(key))
+                .max_by(|a, b| a.key.cmp(&b.key))
+                .map(|f| &f.value),
+            _ => None,
+        }
+    }
+
+    /// [`Tree::json_field`] along a path of keys.
+    #[must_use]
+    pub fn json_at(&self, path: &[&str]) -> Option<&Tree> {
+        path.iter().try_fold(self, |node, key| node.json_field(key))
+    }
+
     /// Sets `key` in a mapping (keeping its place when it exists), returning the new value.
     pub fn set(&mut self, key: &str, value: Tree) -> Option<&mut Tree> {
         let TValue::Map(fields) = &mut self.value else { return None };

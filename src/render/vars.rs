@@ -30,7 +30,8 @@ pub(super) struct Var {
 /// (by any name it has had), which is marked; a name declared twice in one build is an error.
 pub(super) fn declare(k: &Kustomization, out: &mut [Tree], declared: &mut Vec<Var>) -> Result<()> {
     for entry in k.list("vars")? {
-        let text = |path: &[&str]| entry.at(path).and_then(Tree::as_str).unwrap_or("");
+        // Read as kustomize reads a var (`fieldPath:` is `fieldpath:`, `objRef:` `objref:`).
+        let text = |path: &[&str]| entry.json_at(path).and_then(Tree::as_str).unwrap_or("");
         let name = text(&["name"]);
         if name.is_empty() {
             return Err(k.error(Some(entry), "a var needs a `name`".into()));
@@ -246,6 +247,7 @@ mod tests {
     use serde_json::json;
 
     use crate::render::kustomize::{build, tests::write, Disk};
+    use crate::render::tree::Tree;
 
     /// A var declared in a base names its Service there; the overlay's prefix is in the value,
     /// a whole reference keeps the value's type, and the substituted fields point at the field
@@ -287,5 +289,32 @@ mod tests {
         );
         let missing = build(&disk, Path::new("missing")).unwrap_err().to_string();
         assert!(missing.contains("var 'X' cannot be mapped"), "{missing}");
+    }
+
+    /// kustomize reads a var as JSON into its type: `fieldPath:` and `objRef:` are its
+    /// `fieldpath` and `objref` (Kubeflow's manifests write them so), and of two spellings of
+    /// one field the one that sorts last wins (as kustomize 5.5 builds this tree). Read case by
+    /// case, the var named the ConfigMap's name.
+    #[test]
+    fn a_var_s_fields_match_in_any_case() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: params\ndata:\n  DOMAIN: cluster.local\n  OTHER: other\n"),
+                (
+                    "pod.yaml",
+                    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: app\nspec:\n  containers:\n  - name: app\n    args: [\"$(DOMAIN)\", \"$(LAST)\"]\n",
+                ),
+                (
+                    "kustomization.yaml",
+                    "resources: [cm.yaml, pod.yaml]\nvars:\n- name: DOMAIN\n  objRef: {apiVersion: v1, Kind: ConfigMap, name: params}\n  fieldref: {fieldPath: data.DOMAIN}\n- name: LAST\n  objref: {apiVersion: v1, kind: ConfigMap, name: params}\n  fieldref: {fieldpath: data.OTHER, FieldPath: data.DOMAIN}\n",
+                ),
+            ],
+        );
+        let out = build(&Disk::new(dir.path()), Path::new(".")).unwrap();
+        let pod = out.iter().find(|t| t.get("kind").and_then(Tree::as_str) == Some("Pod")).unwrap();
+        let args = pod.to_json()["spec"]["containers"][0]["args"].clone();
+        assert_eq!(args, json!(["cluster.local", "other"]));
     }
 }
