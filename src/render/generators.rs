@@ -94,7 +94,9 @@ fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>
         object.set("type", t);
     }
     for (field, entries) in [("data", data), ("binaryData", binary)] {
-        if entries.is_empty() {
+        // A Secret always has its `data`, empty or not (kustomize's `LoadMapIntoSecretData`),
+        // and its name's hash is of it.
+        if entries.is_empty() && (kind, field) != ("Secret", "data") {
             continue;
         }
         let fields = entries
@@ -457,6 +459,28 @@ mod tests {
         assert_eq!(unquote("\"bar\""), "bar");
         assert_eq!(unquote("'bar'"), "bar");
         assert_eq!(unquote("\"bar"), "\"bar");
+    }
+
+    /// A Secret generator with nothing in it makes a Secret with empty `data` (a ConfigMap's
+    /// has none), and its name is hashed with it: the names kustomize 5.5 gives these.
+    #[test]
+    fn an_empty_secret_has_empty_data() {
+        use crate::render::kustomize::{build, tests::write, Disk};
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[(
+                "kustomization.yaml",
+                "secretGenerator:\n- name: sx\n- name: sy\n  type: kubernetes.io/tls\nconfigMapGenerator:\n- name: cy\n",
+            )],
+        );
+        let out = build(&Disk::new(dir.path()), std::path::Path::new(".")).unwrap();
+        let json: Vec<serde_json::Value> = out.iter().map(Tree::to_json).collect();
+        let names: Vec<&str> = json.iter().filter_map(|o| o["metadata"]["name"].as_str()).collect();
+        assert_eq!(names, ["cy-6ct58987ht", "sx-46f8b28mk5", "sy-694464d966"]);
+        assert_eq!(json[0].get("data"), None);
+        assert_eq!(json[1]["data"], serde_json::json!({}));
+        assert_eq!(json[2]["data"], serde_json::json!({}));
     }
 
     /// `behavior: replace` takes the new data and keeps the replaced object's labels and
