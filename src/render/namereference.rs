@@ -4,6 +4,7 @@
 //! in RoleBinding subjects, a Role in role references, a Service in Ingress backends, and so on.
 
 use super::fieldspec::{self, Create, NameReference};
+use super::kustomize::effective_namespace;
 use super::tree::{TValue, Tree};
 use super::view::View;
 use crate::load::source::Span;
@@ -365,9 +366,13 @@ fn bindings<'r>(
         let unset = cluster_binding && s.get("namespace").is_none();
         let ns = s.get("namespace").and_then(Tree::as_str).unwrap_or(namespace).to_string();
         let Some(old) = s.get("name").and_then(Tree::as_str).map(str::to_string) else { continue };
+        // Namespaces compared as kustomize compares ids: none is `default`.
+        let same_namespace = |r: &Rename| {
+            effective_namespace(&r.namespace, false) == effective_namespace(&ns, false)
+        };
         let Some(rename) = renames
             .iter()
-            .find(|r| r.kind == "ServiceAccount" && r.old == old && r.namespace == ns)
+            .find(|r| r.kind == "ServiceAccount" && r.old == old && same_namespace(r))
         else {
             continue;
         };
@@ -607,5 +612,37 @@ mod tests {
         });
         let TValue::Seq(hosts) = &hosts.unwrap().value else { panic!("hosts is a list") };
         assert_eq!((hosts[0].file, hosts[1].file), (1, 0));
+    }
+
+    /// A ServiceAccount written without a namespace is in `default` as kustomize compares ids:
+    /// a binding's subject that names it in `default` follows it when the build moves it, and
+    /// a subject without a namespace follows one written in `default` (as kustomize 5.5 builds
+    /// this tree; Kubeflow's KubeRay bindings name `default`).
+    #[test]
+    fn a_subject_in_default_follows_a_service_account_written_without_a_namespace() {
+        use crate::render::kustomize::{build, tests::write, Disk};
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                (
+                    "r.yaml",
+                    "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: op}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: other, namespace: default}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: r}\nsubjects:\n- {kind: ServiceAccount, name: op, namespace: default}\n- {kind: ServiceAccount, name: other}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: r}\nsubjects:\n- {kind: ServiceAccount, name: other}\n- {kind: ServiceAccount, name: op, namespace: default}\n",
+                ),
+                ("kustomization.yaml", "namespace: team\nresources: [r.yaml]\n"),
+            ],
+        );
+        let out = build(&Disk::new(dir.path()), std::path::Path::new(".")).unwrap();
+        for kind in ["ClusterRoleBinding", "RoleBinding"] {
+            let binding = out.iter().find(|t| t.get("kind").and_then(Tree::as_str) == Some(kind));
+            let subjects = binding.unwrap().to_json()["subjects"].clone();
+            let namespaces: Vec<&str> = subjects
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["namespace"].as_str())
+                .collect();
+            assert_eq!(namespaces, ["team", "team"], "{kind}: {subjects}");
+        }
     }
 }
