@@ -106,9 +106,11 @@ impl Order {
             let or =
                 |v: &str, none: &str| if v.is_empty() { none.to_string() } else { v.to_string() };
             let gvk = format!("{}_{}_{}", or(group, "~G"), or(version, "~V"), or(&kind, "~K"));
-            // kustomize's legacy ids: no namespace sorts after any (`~X`), no name too (`~N`).
+            // kustomize's legacy ids: no namespace sorts after any (`~X`), no name too (`~N`),
+            // compared as one text `namespace|name` (`a-b|c` before `a|x`: `-` sorts before
+            // `|`).
             let (ns, name) = (s(&["metadata", "namespace"]), s(&["metadata", "name"]));
-            (rank(&kind), gvk, or(&ns, "~X"), or(&name, "~N"))
+            (rank(&kind), gvk, format!("{}|{}", or(&ns, "~X"), or(&name, "~N")))
         };
         objects.sort_by_cached_key(key);
     }
@@ -143,6 +145,17 @@ mod tests {
         );
         Order::legacy().apply(&mut roles);
         assert_eq!(roles[0].at(&["metadata", "name"]).and_then(Tree::as_str), Some("b"));
+        // Namespace and name are one text: `a-b|c` sorts before `a|x` (as kustomize 5.5 sorts
+        // Kubeflow's NetworkPolicies of `kubeflow-system` before those of `kubeflow`).
+        let mut policies = parse_trees(
+            "kind: NetworkPolicy\nmetadata: {name: x, namespace: a}\n---\nkind: NetworkPolicy\nmetadata: {name: x-y, namespace: a}\n---\nkind: NetworkPolicy\nmetadata: {name: c, namespace: a-b}\n---\nkind: NetworkPolicy\nmetadata: {name: n}\n",
+        );
+        Order::legacy().apply(&mut policies);
+        let names: Vec<&str> = policies
+            .iter()
+            .filter_map(|t| t.at(&["metadata", "name"]).and_then(Tree::as_str))
+            .collect();
+        assert_eq!(names, ["c", "x", "x-y", "n"]);
         let before = kinds(&objects);
         Order::Input.apply(&mut objects);
         assert_eq!(kinds(&objects), before);
