@@ -261,7 +261,12 @@ fn unquote(value: &str) -> &str {
 
 /// Adds a generated object to the build, or merges it into (or replaces) the one it names.
 fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> Result<()> {
-    let behavior = entry.get("behavior").and_then(Tree::as_str).unwrap_or("create");
+    // kustomize reads any other value (`add`, `Merge`) as none, and creates the object.
+    let behavior = entry
+        .get("behavior")
+        .and_then(Tree::as_str)
+        .filter(|b| matches!(*b, "merge" | "replace"))
+        .unwrap_or("create");
     let kind = made.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
     let name = made.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("").to_string();
     let namespace = made.at(&["metadata", "namespace"]).and_then(Tree::as_str).map(str::to_string);
@@ -279,7 +284,8 @@ fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> R
                 format!("{kind} `{name}` already exists: use `behavior: merge` or `replace`"),
             ));
         }
-        ("merge" | "replace", None) => {
+        // `merge` or `replace`.
+        (_, None) => {
             return Err(g.error(
                 entry,
                 format!("{kind} `{name}` is not in the build: there is nothing to {behavior}"),
@@ -318,7 +324,8 @@ fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> R
                 }
             }
         }
-        ("replace", Some(i)) => {
+        // `replace`, the one behavior left.
+        (_, Some(i)) => {
             // The replacement keeps the name the object has now (a prefix already applied) and
             // its labels and annotations, under its own (kustomize merges the metadata).
             let current = out[i].at(&["metadata", "name"]).cloned();
@@ -346,11 +353,6 @@ fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> R
                 meta.set("name", current);
             }
             out[i] = made;
-        }
-        (other, _) => {
-            return Err(
-                g.error(entry, format!("unknown `behavior: {other}` (create, merge or replace)"))
-            );
         }
     }
     Ok(())
@@ -459,6 +461,30 @@ mod tests {
         assert_eq!(unquote("\"bar\""), "bar");
         assert_eq!(unquote("'bar'"), "bar");
         assert_eq!(unquote("\"bar"), "\"bar");
+    }
+
+    /// kustomize reads a `behavior` other than `create`, `merge` and `replace` (`add`, `Merge`)
+    /// as none: the object is created, and one that exists already is an error (Kubeflow's
+    /// model registry writes `behavior: add`; kustomize 5.5 builds it).
+    #[test]
+    fn another_behavior_creates() {
+        use crate::render::kustomize::{build, tests::write, Disk};
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("base/kustomization.yaml", "configMapGenerator:\n- name: cm\n  literals: [a=1]\n"),
+                ("add/kustomization.yaml", "resources: [../base]\nconfigMapGenerator:\n- name: new\n  behavior: add\n  literals: [b=2]\n"),
+                ("merge/kustomization.yaml", "resources: [../base]\nconfigMapGenerator:\n- name: cm\n  behavior: Merge\n  literals: [c=3]\n"),
+            ],
+        );
+        let disk = Disk::new(dir.path());
+        let out = build(&disk, std::path::Path::new("add")).unwrap();
+        let data: Vec<serde_json::Value> =
+            out.iter().map(|t| t.to_json()["data"].clone()).collect();
+        assert_eq!(data, [serde_json::json!({"a": "1"}), serde_json::json!({"b": "2"})]);
+        let err = build(&disk, std::path::Path::new("merge")).unwrap_err().to_string();
+        assert!(err.contains("ConfigMap `cm` already exists"), "{err}");
     }
 
     /// A Secret generator with nothing in it makes a Secret with empty `data` (a ConfigMap's
