@@ -67,9 +67,15 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
         let (_, _, kind) = fieldspec::gvk(t);
         let binding = matches!(kind, "RoleBinding" | "ClusterRoleBinding");
         let service_account = kind == "ServiceAccount";
+        let namespace_object = kind == "Namespace";
         let v1 = t.get("apiVersion").and_then(Tree::as_str) == Some("v1");
         if binding {
             binding_subjects(t, options.subjects, &set);
+        }
+        // A `v1` Namespace takes the namespace as its name: a patch may still name it by the
+        // name it had (as kustomize keeps an object's earlier ids).
+        if v1 && namespace_object && !options.unset_only && identity(t).0 != ns {
+            remember(t, node.file, node.span);
         }
         let chosen = &choices[usize::from(v1) * 2 + usize::from(binding)];
         fieldspec::apply_all(chosen, t, (Create::Scalar, (node.file, node.span)), &mut |f| {
@@ -599,5 +605,34 @@ mod tests {
         assert!(!loaded(pod) && loaded(pod.get("volumes").unwrap()));
         let TValue::Seq(containers) = &pod.get("containers").unwrap().value else { panic!() };
         assert!(loaded(containers[0].get("env").unwrap()));
+    }
+
+    /// A Namespace that a kustomization's `namespace` renamed is still found by the name it
+    /// had: an overlay's patch deletes it by that name (Kubeflow's profiles overlay deletes
+    /// Namespace `system`, which its base's base renamed; kustomize 5.5 builds it so).
+    #[test]
+    fn a_patch_finds_a_namespace_by_the_name_it_had() {
+        use crate::render::kustomize::{build, tests::write, Disk};
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            &[
+                ("base/r.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: system\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n"),
+                ("base/kustomization.yaml", "namespace: profiles-system\nnamePrefix: p-\nresources: [r.yaml]\n"),
+                (
+                    "o/kustomization.yaml",
+                    "namespace: kubeflow\nresources: [../base]\npatches:\n- patch: |-\n    $patch: delete\n    apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: system\n",
+                ),
+            ],
+        );
+        let out = build(&Disk::new(dir.path()), std::path::Path::new("o")).unwrap();
+        let ids: Vec<serde_json::Value> = out
+            .iter()
+            .map(|t| {
+                let j = t.to_json();
+                serde_json::json!([j["kind"], j["metadata"]["name"], j["metadata"]["namespace"]])
+            })
+            .collect();
+        assert_eq!(ids, [serde_json::json!(["ConfigMap", "p-c", "kubeflow"])]);
     }
 }
