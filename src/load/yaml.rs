@@ -217,6 +217,18 @@ pub struct ParseProblem {
     pub message: String,
 }
 
+/// How a duplicate key's problem begins.
+const DUPLICATE_KEY: &str = "duplicate key `";
+
+impl ParseProblem {
+    /// A key written twice in one mapping: the document still parsed, the last value standing
+    /// (as go-yaml reads it where it is not strict: Helm's templates and `fromYaml`).
+    #[must_use]
+    pub fn is_duplicate_key(&self) -> bool {
+        self.message.starts_with(DUPLICATE_KEY)
+    }
+}
+
 /// What one file yields: every document that parsed, and every problem met.
 #[derive(Debug, Default)]
 pub struct ParsedStream {
@@ -721,7 +733,7 @@ impl<'l> Builder<'l> {
                         out.problems.push(ParseProblem {
                             pos: key_span.start,
                             message: format!(
-                                "duplicate key `{key}` (first defined on line {line})"
+                                "{DUPLICATE_KEY}{key}` (first defined on line {line})"
                             ),
                         });
                     }

@@ -493,3 +493,30 @@ fn helm_value_flags_set_what_helm_sets() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "---\n# Source: c/templates/cm.yaml\na: \"x,y\"\nb: int\nc: string\nd: [1 2]\ne: from a file\n");
 }
+
+/// A key written twice in a chart's output, or in what `fromYaml` reads, is no error to Helm:
+/// `helm template` (3.17) prints the template as written and installs the last value. The
+/// chart renders, and the lint reads its objects with the last value.
+#[test]
+fn a_key_written_twice_in_a_chart_is_read_as_helm_reads_it() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &[
+            ("ch/Chart.yaml", "apiVersion: v2\nname: ch\nversion: 0.1.0\n"),
+            (
+                "ch/templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    a: \"1\"\n    a: \"2\"\ndata:\n  x: {{ fromYaml \"k: 1\\nk: 2\" | toJson | quote }}\n",
+            ),
+        ],
+    );
+    let run = mtk_in(dir.path(), &["render", "ch"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let want = "---\n# Source: ch/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  annotations:\n    a: \"1\"\n    a: \"2\"\ndata:\n  x: \"{\\\"k\\\":2}\"\n";
+    assert_eq!(run.stdout, want);
+    let run = mtk_in(dir.path(), &["ch", "--format", "json", "--fail-on", "never"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["summary"]["errors"], json!(0), "{report}");
+    assert_eq!(report["summary"]["resources"], json!(1), "{report}");
+}

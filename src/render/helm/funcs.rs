@@ -46,10 +46,11 @@ fn yaml_of(v: &Value, pretty: bool) -> Result<String, String> {
     super::toyaml::to_yaml(v, pretty).map(|y| y.strip_suffix('\n').unwrap_or(&y).to_string())
 }
 
-/// YAML data as Helm reads it (through JSON: every number a float64), or why not.
+/// YAML data as Helm reads it (through JSON: every number a float64; of a key written twice,
+/// the last value), or why not.
 fn from_yaml(text: &str) -> Result<Value, String> {
     let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-    if let Some(p) = parsed.problems.first() {
+    if let Some(p) = parsed.problems.iter().find(|p| !p.is_duplicate_key()) {
         return Err(format!(
             "error converting YAML to JSON: yaml: line {}: {}",
             p.pos.line, p.message
