@@ -220,20 +220,21 @@ pub struct ParseProblem {
 /// How a duplicate key's problem begins.
 const DUPLICATE_KEY: &str = "duplicate key `";
 
-impl ParseProblem {
-    /// A key written twice in one mapping: the document still parsed, the last value standing
-    /// (as go-yaml reads it where it is not strict: Helm's templates and `fromYaml`).
-    #[must_use]
-    pub fn is_duplicate_key(&self) -> bool {
-        self.message.starts_with(DUPLICATE_KEY)
-    }
-}
-
 /// What one file yields: every document that parsed, and every problem met.
 #[derive(Debug, Default)]
 pub struct ParsedStream {
     pub documents: Vec<Document>,
     pub problems: Vec<ParseProblem>,
+}
+
+impl ParsedStream {
+    /// The first problem that go-yaml, where it is not strict (Helm's templates and
+    /// `fromYaml`), also has: a key written twice is none to it (the last value stands, as the
+    /// documents here already hold).
+    #[must_use]
+    pub fn first_problem_but_duplicate_keys(&self) -> Option<&ParseProblem> {
+        self.problems.iter().find(|p| !p.message.starts_with(DUPLICATE_KEY))
+    }
 }
 
 /// Parses a YAML stream. A syntax error ends the stream; documents completed before it are kept.

@@ -519,4 +519,19 @@ fn a_key_written_twice_in_a_chart_is_read_as_helm_reads_it() {
     let report = run.json();
     assert_eq!(report["summary"]["errors"], json!(0), "{report}");
     assert_eq!(report["summary"]["resources"], json!(1), "{report}");
+    // Output that is not YAML is still Helm's error, and `fromYaml` of it gives its `Error`.
+    let bad_value = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  x: {{ fromYaml \"k: [\" | toJson | quote }}\n";
+    write(dir.path(), &[("ch/templates/cm.yaml", bad_value)]);
+    let run = mtk_in(dir.path(), &["render", "ch"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let error = "x: \"{\\\"Error\\\":\\\"error converting YAML to JSON: yaml: line ";
+    assert!(run.stdout.contains(error), "{}", run.stdout);
+    write(dir.path(), &[("ch/templates/bad.yaml", "a: [\n")]);
+    let run = mtk_in(dir.path(), &["render", "ch"], None);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stderr.contains("YAML parse error on ch/templates/bad.yaml"), "{}", run.stderr);
+    let run = mtk_in(dir.path(), &["ch", "--format", "json", "--fail-on", "never"], None);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let errors = run.json()["errors"].to_string();
+    assert!(errors.contains("YAML parse error on ch/templates/bad.yaml"), "{errors}");
 }

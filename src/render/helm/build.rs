@@ -963,8 +963,7 @@ pub fn build_placed(
         let mapping = Mapping::new(written, template, provenance.as_ref());
         for (base, piece) in pieces(&written.text) {
             let parsed = crate::load::yaml::parse_stream(piece, &disk.limits);
-            // A key written twice is no error to Helm: the last value stands, as it installs it.
-            if let Some(p) = parsed.problems.iter().find(|p| !p.is_duplicate_key()) {
+            if let Some(p) = parsed.first_problem_but_duplicate_keys() {
                 let at = mapping.position(base + offset_of(piece, &line_starts(piece), p.pos));
                 return Err(BuildError {
                     file: crate::render::disk::show(&dir.join(in_chart)),

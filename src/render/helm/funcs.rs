@@ -50,7 +50,7 @@ fn yaml_of(v: &Value, pretty: bool) -> Result<String, String> {
 /// the last value), or why not.
 fn from_yaml(text: &str) -> Result<Value, String> {
     let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-    if let Some(p) = parsed.problems.iter().find(|p| !p.is_duplicate_key()) {
+    if let Some(p) = parsed.first_problem_but_duplicate_keys() {
         return Err(format!(
             "error converting YAML to JSON: yaml: line {}: {}",
             p.pos.line, p.message

@@ -220,8 +220,7 @@ fn documents(source: &str, text: &str) -> Result<Vec<Document>, String> {
             continue;
         }
         let parsed = crate::load::yaml::parse_stream(doc, &crate::load::Limits::default());
-        // A key written twice is no error to Helm (the last value stands, as it installs it).
-        if let Some(p) = parsed.problems.iter().find(|p| !p.is_duplicate_key()) {
+        if let Some(p) = parsed.first_problem_but_duplicate_keys() {
             return Err(format!(
                 "YAML parse error on {source}: error converting YAML to JSON: yaml: line {}: {}",
                 p.pos.line, p.message
