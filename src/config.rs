@@ -188,18 +188,18 @@ fn check_charts(root: &Node, display: &str, base_dir: &Path) -> Result<(), Probl
     for entry in entries {
         if !base_dir.join(&*entry.key).join("Chart.yaml").is_file() {
             let message = format!("config: charts: `{}` is not a chart directory", entry.key);
-            return Err(error(entry.key_span.start, message));
+            return Err(error(entry.key_span.start(), message));
         }
         let files = entry.value.as_seq().unwrap_or(&[]);
         if files.is_empty() {
             let message = format!("config: charts: `{}` names no values files", entry.key);
-            return Err(error(entry.key_span.start, message));
+            return Err(error(entry.key_span.start(), message));
         }
         for file in files {
             let name = file.as_str().unwrap_or("");
             if !base_dir.join(name).is_file() {
                 let message = format!("config: charts: values file `{name}` is not a file");
-                return Err(error(file.span.start, message));
+                return Err(error(file.span.start(), message));
             }
         }
     }
@@ -265,14 +265,14 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
             if exception.reason.trim().is_empty() {
                 return Err(Problem::new(
                     display,
-                    Some(entry.span.start),
+                    Some(entry.span.start()),
                     "config: an exception needs a non-empty `reason`",
                 ));
             }
             if exception.path.is_none() && exception.resource.is_none() {
                 return Err(Problem::new(
                     display,
-                    Some(entry.span.start),
+                    Some(entry.span.start()),
                     "config: an exception needs a `path` or a `resource`",
                 ));
             }
@@ -285,7 +285,7 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
             if let Err(message) = limits.set(&entry.key, value) {
                 return Err(Problem::new(
                     display,
-                    Some(entry.key_span.start),
+                    Some(entry.key_span.start()),
                     format!("config: {message}"),
                 ));
             }
@@ -300,7 +300,7 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
         if let Err(message) = crate::render::argo::BuildOptions::parse(text) {
             return Err(Problem::new(
                 display,
-                Some(node.span.start),
+                Some(node.span.start()),
                 format!("config: render.{key}: {message}"),
             ));
         }
@@ -317,7 +317,7 @@ pub fn parse(text: &str, display: &str, base_dir: &Path) -> Result<LoadedConfig,
         .get("rules")
         .and_then(Node::as_map)
         .map(|entries| {
-            entries.iter().map(|e| (e.key.as_str().to_owned(), e.key_span.start)).collect()
+            entries.iter().map(|e| (e.key.as_str().to_owned(), e.key_span.start())).collect()
         })
         .unwrap_or_default();
     Ok(LoadedConfig {

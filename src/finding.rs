@@ -139,6 +139,12 @@ impl Finding {
     /// Order of output: file, line, column, rule.
     #[must_use]
     pub fn sort_key(&self) -> (&str, u32, u32, &str, &str) {
-        (&self.source.display, self.span.start.line, self.span.start.col, &self.rule, &self.path)
+        (
+            &self.source.display,
+            self.span.start().line,
+            self.span.start().col,
+            &self.rule,
+            &self.path,
+        )
     }
 }

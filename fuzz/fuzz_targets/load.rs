@@ -15,11 +15,11 @@ fn check_pos(source: &SourceFile, pos: Pos) {
 }
 
 fn check_spans(source: &SourceFile, node: &Node) {
-    check_pos(source, node.span.start);
+    check_pos(source, node.span.start());
     match &node.value {
         Value::Seq(items) => items.iter().for_each(|n| check_spans(source, n)),
         Value::Map(entries) => entries.iter().for_each(|e| {
-            check_pos(source, e.key_span.start);
+            check_pos(source, e.key_span.start());
             check_spans(source, &e.value);
         }),
         _ => {}

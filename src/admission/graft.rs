@@ -152,7 +152,7 @@ mod tests {
         let grafted = graft(&node, &before, &after, at, &mut set);
         assert_eq!(set, ["/spec/containers/0/image", "/spec/nodeSelector"]);
         assert_eq!(grafted.at(&["spec", "nodeSelector"]).unwrap().span, at);
-        assert_eq!(grafted.at(&["metadata", "name"]).unwrap().span.start.line, 3);
+        assert_eq!(grafted.at(&["metadata", "name"]).unwrap().span.start().line, 3);
         // The effective namespace is not made a field of the object.
         assert!(grafted.at(&["metadata", "namespace"]).is_none());
         let mut expected = after.clone();

@@ -71,7 +71,7 @@ impl Failure {
             object: describe(o),
             reason,
             file: inventory.source(o).display.clone(),
-            pos: o.root.span.start,
+            pos: o.root.span.start(),
         }
     }
 }
@@ -143,7 +143,7 @@ pub fn admit(
             Ok(m) => gk.push((m, o.file)),
             Err(e) => problems.push(Problem::new(
                 inv.files[o.file].display.clone(),
-                Some(e.span.start),
+                Some(e.span.start()),
                 format!("invalid Gatekeeper mutator: {}", e.message),
             )),
         }

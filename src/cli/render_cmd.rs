@@ -204,12 +204,12 @@ fn run_unit(args: &RenderArgs, cwd: &Path, wanted: &str) -> u8 {
 fn with_sources(t: &tree::Tree, shown: &dyn Fn(u32) -> String) -> serde_json::Value {
     let json = t.to_json();
     let root_file = t.file;
-    let root_line = t.span.start.line;
+    let root_line = t.span.start().line;
     let (node, origins) = t.clone().into_node();
     let fields: Vec<serde_json::Value> = origins
         .iter()
         .map(|o| {
-            let line = crate::load::locate::locate(&node, &o.pointer).start.line;
+            let line = crate::load::locate::locate(&node, &o.pointer).start().line;
             serde_json::json!({"path": o.pointer, "file": shown(o.file), "line": line})
         })
         .collect();

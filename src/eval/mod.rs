@@ -142,7 +142,7 @@ pub fn run_with(
                 Ok(()) => out.extend(violations.map(|v| convert(ri, v, &mut resource))),
                 Err(message) => problems.push(Problem::new(
                     inv.source(object).display.clone(),
-                    Some(object.root.span.start),
+                    Some(object.root.span.start()),
                     crate::panic::internal_error(
                         &format!(
                             "checking {} `{}` with rule {}",
@@ -266,7 +266,7 @@ fn merge_causes(mut findings: Vec<Finding>) -> Vec<Finding> {
             kept += 1;
             continue;
         }
-        let place = |f: &Finding| (Arc::as_ptr(&f.source), f.span.start);
+        let place = |f: &Finding| (Arc::as_ptr(&f.source), f.span.start());
         if kept == group_start || place(&findings[group_start]) != place(&findings[i]) {
             group_start = kept;
         }
@@ -444,13 +444,13 @@ mod tests {
         let mut findings: Vec<Finding> = input.iter().map(|&(f, l, m)| finding(f, l, m)).collect();
         let mut expected = findings
             .iter()
-            .map(|f| (f.sort_key().0.to_string(), f.span.start.line, f.message.clone()))
+            .map(|f| (f.sort_key().0.to_string(), f.span.start().line, f.message.clone()))
             .collect::<Vec<_>>();
         expected.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
         sort_stably(&mut findings);
         let got: Vec<_> = findings
             .iter()
-            .map(|f| (f.sort_key().0.to_string(), f.span.start.line, f.message.clone()))
+            .map(|f| (f.sort_key().0.to_string(), f.span.start().line, f.message.clone()))
             .collect();
         assert_eq!(got, expected);
         assert_eq!(got[1].2, "a3-first");

@@ -162,7 +162,7 @@ pub fn annotation_problems(inventory: &Inventory, known: &dyn Fn(&str) -> bool) 
     let mut problems = Vec::new();
     for o in annotated(inventory) {
         let problem = |node: &Node, message: String| {
-            Problem::new(inventory.source(o).display.clone(), Some(node.span.start), message)
+            Problem::new(inventory.source(o).display.clone(), Some(node.span.start()), message)
         };
         match annotation_entries(o) {
             None => {}
@@ -196,7 +196,7 @@ pub fn exception_problems(
         .enumerate()
         .filter(|(_, e)| !known(&e.rule))
         .map(|(i, e)| {
-            let at = config.exception_spans.get(i).map(|s| s.start);
+            let at = config.exception_spans.get(i).map(|s| s.start());
             let message = format!(
                 "config: exception for unknown rule `{}` (a rule code or name, a Kyverno policy, \
                  or `policy/rule`)",

@@ -117,12 +117,12 @@ fn run_doc(
     if test.kind != "LintTest" || !test.api_version.starts_with("mtk-lint.dev/") {
         return Err(Problem::new(
             display,
-            Some(root.span.start),
+            Some(root.span.start()),
             "expected apiVersion mtk-lint.dev/v1alpha1, kind LintTest",
         ));
     }
     let dir = path.parent().unwrap_or(Path::new("."));
-    let at = |key: &str| root.get(key).map(|n| n.span.start);
+    let at = |key: &str| root.get(key).map(|n| n.span.start());
     let mut inputs = Vec::new();
     for p in &test.paths {
         let resolved = files.resolve_file(dir, p, display, at("paths"))?;
@@ -156,7 +156,7 @@ fn run_doc(
         .map(|f| Key {
             rule: f.rule.to_string(),
             file: f.source.display.clone(),
-            line: Some(f.span.start.line),
+            line: Some(f.span.start().line),
             resource: f.resource.to_string(),
         })
         .collect();
@@ -226,11 +226,11 @@ fn expect_block(root: &Node, path: &Path, actual: &[Key]) -> Option<(usize, usiz
     }
     let Some(entry) = root.entry("expect") else {
         // No `expect:` yet: append one after the document.
-        let end = root.span.end.line as usize;
-        let last = if root.span.end.col == 0 { end.saturating_sub(1) } else { end };
+        let end = root.span.end().line as usize;
+        let last = if root.span.end().col == 0 { end.saturating_sub(1) } else { end };
         return Some((last + 1, last, block));
     };
-    let first = entry.key_span.start.line as usize;
+    let first = entry.key_span.start().line as usize;
     let mut last = first;
     for (i, l) in lines.iter().enumerate().skip(first) {
         let continues =

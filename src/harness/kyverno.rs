@@ -79,13 +79,13 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     fn new(node: &'a Node, allowed: &[&str], what: &str, file: &str) -> Result<Self, Problem> {
         let entries = node.as_map().ok_or_else(|| {
-            Problem::new(file, Some(node.span.start), format!("{what} must be a mapping"))
+            Problem::new(file, Some(node.span.start()), format!("{what} must be a mapping"))
         })?;
         for e in entries {
             if !allowed.iter().any(|k| k.eq_ignore_ascii_case(&e.key)) {
                 return Err(Problem::new(
                     file,
-                    Some(e.key_span.start),
+                    Some(e.key_span.start()),
                     format!("unknown field `{}` in {what}", e.key),
                 ));
             }
@@ -122,9 +122,9 @@ impl<'a> Fields<'a> {
             Some(n) => match &n.value {
                 YValue::Seq(items) => items
                     .iter()
-                    .filter_map(|i| Some((i.as_str()?.to_string(), i.span.start)))
+                    .filter_map(|i| Some((i.as_str()?.to_string(), i.span.start())))
                     .collect(),
-                YValue::Str(s) => vec![(s.to_string(), n.span.start)],
+                YValue::Str(s) => vec![(s.to_string(), n.span.start())],
                 _ => Vec::new(),
             },
             None => Vec::new(),
@@ -137,7 +137,7 @@ impl<'a> Fields<'a> {
         match entries.iter().find(|e| keys.iter().any(|k| k.eq_ignore_ascii_case(&e.key))) {
             Some(e) => Err(Problem::new(
                 file,
-                Some(e.key_span.start),
+                Some(e.key_span.start()),
                 format!("`{}` in {what} is not supported yet: the suite is not run", e.key),
             )),
             None => Ok(()),
@@ -306,7 +306,7 @@ fn load_suite(
     if !legacy && (kind != "Test" || !group) {
         return Err(Problem::new(
             display,
-            Some(root.span.start),
+            Some(root.span.start()),
             format!("not a Kyverno Test (apiVersion `{api}`, kind `{kind}`)"),
         ));
     }
@@ -324,7 +324,7 @@ fn load_suite(
 
     let values = match f.string("variables") {
         Some(v) => {
-            let pos = f.get("variables").map(|n| n.span.start);
+            let pos = f.get("variables").map(|n| n.span.start());
             let file = files.resolve_file(dir, &v, display, pos)?;
             read_values(&file, files)?
         }
@@ -332,7 +332,7 @@ fn load_suite(
     };
     let user = match f.string("userinfo") {
         Some(u) => {
-            let pos = f.get("userinfo").map(|n| n.span.start);
+            let pos = f.get("userinfo").map(|n| n.span.start());
             let file = files.resolve_file(dir, &u, display, pos)?;
             Some(read_user_info(&file, files)?)
         }
@@ -341,7 +341,7 @@ fn load_suite(
 
     let mut cluster = match f.string("context") {
         Some(c) => {
-            let pos = f.get("context").map(|n| n.span.start);
+            let pos = f.get("context").map(|n| n.span.start());
             let file = files.resolve_file(dir, &c, display, pos)?;
             Some(read_context(&file, files)?)
         }
@@ -396,7 +396,7 @@ fn read_context(path: &Path, files: &Files<'_>) -> Result<ObjectStore, Problem> 
     if kind != "Context" {
         return Err(Problem::new(
             display,
-            Some(doc.root.span.start),
+            Some(doc.root.span.start()),
             format!("a context file must be `kind: Context`, not `{kind}`"),
         ));
     }
@@ -433,7 +433,7 @@ fn read_cluster_resources(
         [_, second, ..] => {
             let why =
                 "a ClusterResource file holds one document (list objects under `spec.resources`)";
-            return Err(Problem::new(display, Some(second.root.span.start), why));
+            return Err(Problem::new(display, Some(second.root.span.start()), why));
         }
     };
     let what = "a ClusterResource";
@@ -441,7 +441,7 @@ fn read_cluster_resources(
     let Some(spec) = f.get("spec") else {
         return Err(Problem::new(
             display,
-            Some(doc.root.span.start),
+            Some(doc.root.span.start()),
             "a ClusterResource needs `spec`",
         ));
     };
@@ -454,7 +454,7 @@ fn read_cluster_resources(
             let json = doc.root.to_json();
             if json.get("kind").and_then(Value::as_str) != Some("CustomResourceDefinition") {
                 let why = "`crds` lists CustomResourceDefinition files";
-                return Err(Problem::new(files.display(&file), Some(doc.root.span.start), why));
+                return Err(Problem::new(files.display(&file), Some(doc.root.span.start()), why));
             }
             store.add_crd(&json);
             store.objects.push(json);
@@ -463,12 +463,12 @@ fn read_cluster_resources(
     if let Some(resources) = spec.get("resources") {
         let Some(items) = resources.as_seq() else {
             let why = "`spec.resources` must be a list of objects";
-            return Err(Problem::new(display, Some(resources.span.start), why));
+            return Err(Problem::new(display, Some(resources.span.start()), why));
         };
         for item in items {
             if item.as_map().is_none() {
                 let why = "`spec.resources` must be a list of objects";
-                return Err(Problem::new(display, Some(item.span.start), why));
+                return Err(Problem::new(display, Some(item.span.start()), why));
             }
             store.objects.push(item.to_json());
         }
@@ -657,7 +657,7 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
     let mut results = Vec::new();
     if let Some(list) = f.get("results") {
         let items = list.as_seq().ok_or_else(|| {
-            Problem::new(display, Some(list.span.start), "results must be a list")
+            Problem::new(display, Some(list.span.start()), "results must be a list")
         })?;
         for item in items {
             let r = Fields::new(item, RESULT_KEYS, "a result", display)?;
@@ -672,7 +672,7 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
             if let Some(specs) = r.get("resourceSpecs") {
                 let Some(items) = specs.as_seq() else {
                     let why = "resourceSpecs must be a list";
-                    return Err(Problem::new(display, Some(specs.span.start), why));
+                    return Err(Problem::new(display, Some(specs.span.start()), why));
                 };
                 for spec in items {
                     resource_specs.push(ResourceSpec::read(spec, display)?);
@@ -695,7 +695,7 @@ fn load_results(f: &Fields<'_>, display: &str) -> Result<Vec<Expected>, Problem>
             .iter()
             .any(|k| r.flag(k));
             results.push(Expected {
-                pos: item.span.start,
+                pos: item.span.start(),
                 policy: r.string("policy").unwrap_or_default(),
                 rule: r.string("rule").unwrap_or_default(),
                 resources,
@@ -803,7 +803,7 @@ fn refuse_values_fields(root: &Node, file: &str) -> Result<(), Problem> {
         node.as_map()?.iter().find(|e| &*e.key == key).map(|e| {
             Problem::new(
                 file,
-                Some(e.key_span.start),
+                Some(e.key_span.start()),
                 format!("`{key}` in a values file is not supported yet: the suite is not run"),
             )
         })

@@ -144,7 +144,7 @@ pub(super) struct Cluster {
 /// report.
 pub(super) fn generate(appset: &Node, sources: &Sources<'_>) -> Result<Vec<Params>, (Pos, String)> {
     if let Some(go) = appset.at(&["spec", "goTemplate"]).filter(|g| g.as_bool() == Some(true)) {
-        return Err((go.span.start, "ApplicationSet `goTemplate` is not supported yet".into()));
+        return Err((go.span.start(), "ApplicationSet `goTemplate` is not supported yet".into()));
     }
     let generators = appset.at(&["spec", "generators"]).and_then(Node::as_seq).unwrap_or(&[]);
     let mut out = Vec::new();
@@ -163,7 +163,7 @@ fn params_of(
 ) -> Result<Vec<Params>, (Pos, String)> {
     let mut out = Vec::new();
     for entry in generator.as_map().unwrap_or(&[]) {
-        let at = entry.value.span.start;
+        let at = entry.value.span.start();
         match &*entry.key {
             "list" => {
                 for element in entry.value.get("elements").and_then(Node::as_seq).unwrap_or(&[]) {
@@ -254,7 +254,7 @@ fn merge(
         for set in &sets {
             if by_key.insert(key_of(set), set).is_some() {
                 return Err((
-                    Some(child.span.start),
+                    Some(child.span.start()),
                     format!(
                         "the parameters of this generator are not unique by the merge keys {keys:?}: Argo CD refuses them"
                     ),

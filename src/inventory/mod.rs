@@ -346,7 +346,7 @@ fn argocd_cm(files: &[crate::load::LoadedFile]) -> (BuildOptions, Option<crate::
                     BuildOptions::default(),
                     Some(Problem::new(
                         f.source.display.clone(),
-                        Some(node.span.start),
+                        Some(node.span.start()),
                         format!("argocd-cm `kustomize.buildOptions`: {message} (Applications are built with kustomize's defaults)"),
                     )),
                 ),
@@ -827,7 +827,7 @@ impl Tree<'_> {
                         match &item.value {
                             Value::Map(_) => pending.push(item.clone()),
                             _ => problem((
-                                item.span.start,
+                                item.span.start(),
                                 format!(
                                     "item {} of the {kind} is not an object (a mapping)",
                                     i + 1

@@ -220,7 +220,7 @@ pub(super) fn document_at(
     at: crate::load::source::Pos,
 ) -> Option<usize> {
     let documents = &files.get(file)?.documents;
-    documents.iter().rev().find(|d| d.root.span.start <= at).map(|d| d.index)
+    documents.iter().rev().find(|d| d.root.span.start() <= at).map(|d| d.index)
 }
 
 pub(super) fn object(
@@ -245,12 +245,12 @@ pub(super) fn object(
             pointer: o.pointer,
         })
         .collect();
-    let document = document_at(files, file, span.start).unwrap_or(0);
+    let document = document_at(files, file, span.start()).unwrap_or(0);
     RenderedObject {
         file,
         document,
         root: root.map_or(Root::Written, Root::Built),
-        at: span.start,
+        at: span.start(),
         rendering: Rendering {
             units: vec![(Arc::clone(unit), via)],
             traces: Arc::from([]),

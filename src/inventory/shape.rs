@@ -36,7 +36,7 @@ pub(crate) fn not_an_object(root: &Node, document: usize) -> Option<ShapeError> 
                 "document {} is {what}, not a Kubernetes object (a mapping){hint}",
                 document + 1
             );
-            Some((root.span.start, message))
+            Some((root.span.start(), message))
         }
     }
 }
@@ -81,15 +81,18 @@ pub(crate) fn identity(root: &Node) -> Vec<ShapeError> {
         [("kind", kind, looks_like_api), ("apiVersion", api, looks_like_kind)]
     {
         if let Some(n) = node.filter(|n| meant && n.as_str().is_none()) {
-            errors.push((n.span.start, format!("`{name}` must be a string, not {}", type_name(n))));
+            errors
+                .push((n.span.start(), format!("`{name}` must be a string, not {}", type_name(n))));
         }
     }
     // An object with an API version and metadata but no kind is a broken manifest (kubectl and
     // Flux reject it), not a file to skip.
     if let (Some(api), None, Some(_)) = (api.filter(|_| looks_like_api), kind, root.get("metadata"))
     {
-        errors
-            .push((api.span.start, "`kind` is missing: kubectl and Flux reject the object".into()));
+        errors.push((
+            api.span.start(),
+            "`kind` is missing: kubectl and Flux reject the object".into(),
+        ));
     }
     errors
 }
@@ -120,7 +123,7 @@ pub(crate) fn object(root: &Node, pod_spec: Option<&str>) -> Vec<ShapeError> {
                 for entry in map.as_map().unwrap_or(&[]) {
                     if entry.value.as_str().is_none() {
                         errors.push((
-                            entry.value.span.start,
+                            entry.value.span.start(),
                             format!(
                                 "{} `{}` must be a string, not {}",
                                 &key[..key.len() - 1],
@@ -146,7 +149,7 @@ pub(crate) fn object(root: &Node, pod_spec: Option<&str>) -> Vec<ShapeError> {
             for item in items.as_seq().unwrap_or(&[]) {
                 if item.as_map().is_none() {
                     errors.push((
-                        item.span.start,
+                        item.span.start(),
                         format!("an entry of `{list}` must be a mapping, not {}", type_name(item)),
                     ));
                 }
@@ -185,7 +188,7 @@ fn expect<'a>(
         Kind::Seq => "a list",
         Kind::Map => "a mapping",
     };
-    errors.push((node.span.start, format!("`{key}` must be {wanted}, not {}", type_name(node))));
+    errors.push((node.span.start(), format!("`{key}` must be {wanted}, not {}", type_name(node))));
     None
 }
 

@@ -373,7 +373,7 @@ impl TenantIndex {
                 Err(e) => {
                     let message =
                         format!("Capsule Tenant `{}`: allowedRegex `{pattern}`: {e}", object.name);
-                    problems.push((object.index, node.span.start, message));
+                    problems.push((object.index, node.span.start(), message));
                     None
                 }
             }

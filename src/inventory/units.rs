@@ -647,7 +647,7 @@ impl Units<'_, '_> {
              rounds deep (rendered by {})",
             self.plans[found.plan].name
         );
-        let problem = crate::error::Problem::new(file, Some(found.tree.span.start), message);
+        let problem = crate::error::Problem::new(file, Some(found.tree.span.start()), message);
         if !self.rendered.problems.contains(&problem) {
             self.rendered.problems.push(problem);
         }
@@ -1815,7 +1815,7 @@ fn defined_target(tree: &Tree, reads: &[Read], shared: &Shared<'_>) -> Option<us
         return None;
     }
     let file = reads.get(tree.file as usize)?.loaded?;
-    let document = document_at(shared.files, file, tree.span.start)?;
+    let document = document_at(shared.files, file, tree.span.start())?;
     shared.defines.get(&(file, document)).copied()
 }
 
@@ -2092,7 +2092,7 @@ fn build_release(
     };
     let fail = |message: String| BuildError {
         file: disk.shown(tree.file).trim_start_matches('/').to_string(),
-        line: Some(chart_span(&tree).start.line),
+        line: Some(chart_span(&tree).start().line),
         message,
     };
     let mut origins = crate::render::helm::build::ValueOrigins::default();
@@ -2143,7 +2143,7 @@ fn build_argo_chart(
     let node = node.cloned().unwrap_or_else(|| Tree::map(app.file, app.span));
     let fail = |message: String| BuildError {
         file: disk.shown(app.file).trim_start_matches('/').to_string(),
-        line: Some(node.get("chart").map_or(app.span, |c| c.span).start.line),
+        line: Some(node.get("chart").map_or(app.span, |c| c.span).start().line),
         message,
     };
     match chart {
@@ -2168,6 +2168,6 @@ fn as_written(t: &Tree, reads: &[Read], files: &[LoadedFile]) -> bool {
         return false;
     };
     // Documents are in the order of their positions: the one that starts where the object does.
-    let at = file.documents.partition_point(|d| d.root.span.start < t.span.start);
+    let at = file.documents.partition_point(|d| d.root.span.start() < t.span.start());
     file.documents.get(at).is_some_and(|d| d.root.span == t.span && t.is_node(&d.root))
 }

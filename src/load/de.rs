@@ -70,7 +70,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
     type Error = DeError;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        let pos = self.0.span.start;
+        let pos = self.0.span.start();
         let result = match &self.0.value {
             Value::Null => visitor.visit_unit(),
             Value::Bool(b) => visitor.visit_bool(*b),
@@ -93,7 +93,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
 
     fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         // Kubernetes manifests often leave numbers and booleans unquoted where text is meant.
-        let pos = self.0.span.start;
+        let pos = self.0.span.start();
         let result: Result<V::Value, DeError> = match &self.0.value {
             Value::Str(s) => visitor.visit_borrowed_str(s),
             Value::Bool(b) => visitor.visit_string(b.to_string()),
@@ -114,7 +114,7 @@ impl<'de> de::Deserializer<'de> for NodeDe<'de> {
         _variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DeError> {
-        let pos = self.0.span.start;
+        let pos = self.0.span.start();
         match &self.0.value {
             Value::Str(s) => visitor.visit_enum(s.as_str().into_deserializer()),
             _ => Err(de::Error::invalid_type(self.unexpected(), &visitor)),
@@ -185,7 +185,7 @@ impl<'de> SeqAccess<'de> for Items<'de> {
     ) -> Result<Option<T::Value>, DeError> {
         match self.iter.next() {
             Some(node) => {
-                seed.deserialize(NodeDe(node)).map(Some).map_err(|e| e.at(node.span.start))
+                seed.deserialize(NodeDe(node)).map(Some).map_err(|e| e.at(node.span.start()))
             }
             None => Ok(None),
         }
@@ -209,7 +209,7 @@ impl<'de> MapAccess<'de> for Entries<'de> {
                 self.value = Some(&entry.value);
                 let key: de::value::BorrowedStrDeserializer<'de, DeError> =
                     de::value::BorrowedStrDeserializer::new(&entry.key);
-                seed.deserialize(key).map(Some).map_err(|e| e.at(entry.key_span.start))
+                seed.deserialize(key).map(Some).map_err(|e| e.at(entry.key_span.start()))
             }
             None => Ok(None),
         }
@@ -217,7 +217,7 @@ impl<'de> MapAccess<'de> for Entries<'de> {
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
         let node = self.value.take().ok_or_else(|| de::Error::custom("value without key"))?;
-        seed.deserialize(NodeDe(node)).map_err(|e| e.at(node.span.start))
+        seed.deserialize(NodeDe(node)).map_err(|e| e.at(node.span.start()))
     }
 }
 

@@ -66,13 +66,13 @@ mod tests {
         );
         let root = &doc.documents[0].root;
         let s = locate(root, "/spec/containers/0/securityContext/privileged");
-        assert_eq!(s.start, Pos { line: 5, col: 6 });
-        assert_eq!(s.end, Pos { line: 5, col: 22 });
+        assert_eq!(s.start(), Pos { line: 5, col: 6 });
+        assert_eq!(s.end(), Pos { line: 5, col: 22 });
         let s = locate(root, "/spec/containers/0/securityContext");
-        assert_eq!(s.start, Pos { line: 4, col: 4 });
+        assert_eq!(s.start(), Pos { line: 4, col: 4 });
         // Missing leaf: the deepest existing field.
         let s = locate(root, "/spec/containers/0/resources/limits");
-        assert_eq!(s.start, Pos { line: 3, col: 4 });
+        assert_eq!(s.start(), Pos { line: 3, col: 4 });
     }
 
     #[test]
@@ -80,6 +80,6 @@ mod tests {
         assert_eq!(push("/metadata/labels", "mtk.io/tenant"), "/metadata/labels/mtk.io~1tenant");
         let doc = parse_stream("metadata:\n  labels:\n    mtk.io/tenant: a\n", &Limits::default());
         let s = locate(&doc.documents[0].root, "/metadata/labels/mtk.io~1tenant");
-        assert_eq!(s.start.line, 3);
+        assert_eq!(s.start().line, 3);
     }
 }

@@ -317,17 +317,21 @@ fn parse_fixing_brackets(text: &str, limits: &Limits, shifted: u32) -> (ParsedSt
             let added: u32 = moved.iter().filter(|(l, _)| *l == pos.line).map(|(_, a)| a).sum();
             pos.col = pos.col.saturating_sub(added);
         };
+        let back_span = |span: &mut Span| {
+            let (mut start, mut end) = (span.start(), span.end());
+            back(&mut start);
+            back(&mut end);
+            *span = Span::new(start, end);
+        };
         for doc in &mut out.documents {
             let mut pending = vec![&mut doc.root];
             while let Some(node) = pending.pop() {
-                back(&mut node.span.start);
-                back(&mut node.span.end);
+                back_span(&mut node.span);
                 match &mut node.value {
                     Value::Seq(items) => pending.extend(Arc::make_mut(items).iter_mut()),
                     Value::Map(entries) => {
                         for e in Arc::make_mut(entries).iter_mut() {
-                            back(&mut e.key_span.start);
-                            back(&mut e.key_span.end);
+                            back_span(&mut e.key_span);
                             pending.push(&mut e.value);
                         }
                     }
@@ -451,12 +455,12 @@ impl MapFrame {
             return own
                 .iter()
                 .find(|e| count_comparison(&e.key == key))
-                .map(|e| e.key_span.start.line);
+                .map(|e| e.key_span.start().line);
         }
         let index = self.index.get_or_insert_with(|| {
             let mut index = HashMap::with_capacity(own.len() * 2);
             for e in own {
-                index.entry(e.key.clone()).or_insert(e.key_span.start.line);
+                index.entry(e.key.clone()).or_insert(e.key_span.start().line);
             }
             Box::new(index)
         });
@@ -562,7 +566,7 @@ impl<'l> Builder<'l> {
     }
 
     fn span(&self, s: YamlSpan) -> Span {
-        Span { start: self.unshift(pos(s.start)), end: self.unshift(pos(s.end)) }
+        Span::new(self.unshift(pos(s.start)), self.unshift(pos(s.end)))
     }
 
     fn event(
@@ -584,7 +588,7 @@ impl<'l> Builder<'l> {
             Event::DocumentEnd => {
                 if out.documents.len() >= self.limits.max_documents {
                     return Err(ParseProblem {
-                        pos: here.start,
+                        pos: here.start(),
                         message: format!(
                             "more than {} documents in one file ({})",
                             self.limits.max_documents,
@@ -605,7 +609,7 @@ impl<'l> Builder<'l> {
             Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
                 if self.stack.len() >= self.limits.max_depth {
                     return Err(ParseProblem {
-                        pos: here.start,
+                        pos: here.start(),
                         message: format!(
                             "nesting deeper than {} levels ({})",
                             self.limits.max_depth,
@@ -665,13 +669,13 @@ impl<'l> Builder<'l> {
     fn alias(&mut self, id: usize, here: Span, out: &mut ParsedStream) -> Result<(), ParseProblem> {
         let Some((node, size)) = self.anchors.get(&id) else {
             return Err(ParseProblem {
-                pos: here.start,
+                pos: here.start(),
                 message: "alias to an unknown anchor".into(),
             });
         };
         if *size > self.alias_budget {
             return Err(ParseProblem {
-                pos: here.start,
+                pos: here.start(),
                 message: format!(
                     "aliases expand to more than {} nodes in one document ({})",
                     self.limits.max_alias_nodes,
@@ -700,7 +704,7 @@ impl<'l> Builder<'l> {
         match self.stack.last_mut() {
             None => {
                 if self.doc_index == 0 && matches!(node.value, Value::Seq(_) | Value::Map(_)) {
-                    self.root_end.get_or_insert(node.span.end);
+                    self.root_end.get_or_insert(node.span.end());
                 }
                 self.root = Some(node);
             }
@@ -712,7 +716,7 @@ impl<'l> Builder<'l> {
                     // nested `? ? ?` keys make exponentially long.
                     if matches!(node.value, Value::Seq(_) | Value::Map(_)) {
                         return Err(ParseProblem {
-                            pos: node.span.start,
+                            pos: node.span.start(),
                             message: "a list or mapping used as a mapping key (`? …`): \
                                       Kubernetes objects have only scalar keys"
                                 .into(),
@@ -726,13 +730,13 @@ impl<'l> Builder<'l> {
                     let merge = key_plain && &*text == "<<";
                     let key = if merge { MERGE_KEY.into() } else { text };
                     let own = &self.entries[map.first..];
-                    let first = map.first_definition(own, &key, key_span.start.line);
+                    let first = map.first_definition(own, &key, key_span.start().line);
                     if merge {
                         map.merges = true;
                     } else if let Some(line) = first {
                         map.duplicates = true;
                         out.problems.push(ParseProblem {
-                            pos: key_span.start,
+                            pos: key_span.start(),
                             message: format!(
                                 "{DUPLICATE_KEY}{key}` (first defined on line {line})"
                             ),
@@ -1006,9 +1010,9 @@ mod tests {
             .get("securityContext")
             .unwrap();
         let e = sc.entry("privileged").unwrap();
-        assert_eq!(e.key_span.start, Pos { line: 5, col: 6 });
-        assert_eq!(e.value.span.start, Pos { line: 5, col: 18 });
-        assert_eq!(e.value.span.end, Pos { line: 5, col: 22 });
+        assert_eq!(e.key_span.start(), Pos { line: 5, col: 6 });
+        assert_eq!(e.value.span.start(), Pos { line: 5, col: 18 });
+        assert_eq!(e.value.span.end(), Pos { line: 5, col: 22 });
     }
 
     #[test]
@@ -1343,7 +1347,7 @@ mod tests {
             .filter_map(Node::as_str)
             .collect();
         assert_eq!(command, ["sh", "-c", "sleep 1"]);
-        assert_eq!(spec.at(&["other", "a"]).map(|n| n.span.start.line), Some(7));
+        assert_eq!(spec.at(&["other", "a"]).map(|n| n.span.start().line), Some(7));
         // Wrong indentation outside a flow collection is still an error.
         let bad = parse_stream("a:\n  b: 1\n c: 2\n", &Limits::default());
         assert_eq!(bad.problems.len(), 1);

@@ -81,7 +81,7 @@ fn no_plugin(disk: &Disk, source: &Tree) -> Result<()> {
     let name = name.map(|n| format!(" `{n}`")).unwrap_or_default();
     Err(BuildError {
         file: disk.shown(plugin.file),
-        line: Some(plugin.span.start.line),
+        line: Some(plugin.span.start().line),
         message: format!(
             "Argo CD config management plugin{name} is not run: what it generates is not linted"
         ),
@@ -104,7 +104,7 @@ fn build_source(
     // the chart's values).
     let error = |node: &Tree, message: String| BuildError {
         file: disk.shown(node.file),
-        line: Some(node.span.start.line),
+        line: Some(node.span.start().line),
         message,
     };
     let mut overrides = Tree::map(number, source.span);

@@ -16,7 +16,7 @@ pub fn yaml(objects: &[Tree], sources: Option<&dyn Fn(u32) -> String>) -> String
             out.push_str("---\n");
         }
         if let Some(shown) = sources {
-            let _ = writeln!(out, "# source: {}:{}", shown(t.file), t.span.start.line);
+            let _ = writeln!(out, "# source: {}:{}", shown(t.file), t.span.start().line);
         }
         block(t, 0, &mut out);
     }

@@ -33,7 +33,7 @@ pub fn build(disk: &Disk, flux: &Tree, dir: &Path, sources: &Sources) -> Result<
     let shown = disk.shown(number).trim_start_matches('/').to_string();
     let error = |node: &Tree, message: String| BuildError {
         file: shown.clone(),
-        line: Some(node.span.start.line),
+        line: Some(node.span.start().line),
         message,
     };
     let path_span = spec.get("path").map_or(spec.span, |p| p.span);

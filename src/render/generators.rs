@@ -34,7 +34,7 @@ pub(super) struct Generating<'a> {
 
 impl Generating<'_> {
     fn error(&self, node: &Tree, message: String) -> BuildError {
-        BuildError { file: self.shown.to_string(), line: Some(node.span.start.line), message }
+        BuildError { file: self.shown.to_string(), line: Some(node.span.start().line), message }
     }
 }
 

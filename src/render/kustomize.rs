@@ -141,7 +141,7 @@ fn build_with(
         let at = subject.get("name").unwrap_or(subject);
         return Err(BuildError {
             file: disk.shown(at.file),
-            line: Some(at.span.start.line),
+            line: Some(at.span.start().line),
             message,
         });
     }
@@ -149,7 +149,7 @@ fn build_with(
         if let Some(blank) = blank_subject_namespace(t) {
             return Err(BuildError {
                 file: disk.shown(blank.file),
-                line: Some(blank.span.start.line),
+                line: Some(blank.span.start().line),
                 message: format!(
                     "Invalid Input: namespace is blank for resource \"{}\"",
                     Id::of(t)
@@ -532,7 +532,7 @@ impl Kustomization {
     }
 
     pub(super) fn error(&self, node: Option<&Tree>, message: String) -> BuildError {
-        BuildError { file: self.shown.clone(), line: node.map(|n| n.span.start.line), message }
+        BuildError { file: self.shown.clone(), line: node.map(|n| n.span.start().line), message }
     }
 
     /// The entries of a list field; none when it is absent or empty (`patches:` with every
@@ -664,7 +664,7 @@ impl Builder<'_> {
             if let Some(f) = fields.iter().find(|f| !BUILT.contains(&f.key.as_str())) {
                 return Err(BuildError {
                     file: k.shown.clone(),
-                    line: Some(f.key_span.start.line),
+                    line: Some(f.key_span.start().line),
                     message: format!("`{}` is not supported yet", f.key),
                 });
             }
@@ -719,16 +719,16 @@ impl Builder<'_> {
     /// Reads the kustomization's `configurations` and `crds` files into its field specs.
     fn configurations(&mut self, k: &mut Kustomization) -> Result<()> {
         for (entry, span) in k.strings("configurations")? {
-            let (path, file, docs) = k.read_named(self.disk, &entry, Some(span.start.line))?;
+            let (path, file, docs) = k.read_named(self.disk, &entry, Some(span.start().line))?;
             let Some(doc) = docs.first() else { continue };
             let tree = Tree::from_node(doc, file);
             let specs = super::fieldspec::configurations(&tree).map_err(|(node, message)| {
-                BuildError { file: show(&path), line: Some(node.span.start.line), message }
+                BuildError { file: show(&path), line: Some(node.span.start().line), message }
             })?;
             k.specs.extend(&specs);
         }
         for (entry, span) in k.strings("crds")? {
-            let line = Some(span.start.line);
+            let line = Some(span.start().line);
             let (_, file, docs) = k.read_named(self.disk, &entry, line)?;
             let Some(doc) = docs.first() else { continue };
             let specs = super::fieldspec::crds(&Tree::from_node(doc, file)).map_err(|m| {
@@ -759,7 +759,7 @@ impl Builder<'_> {
             let adding = starts.partition_point(|&s| s <= i).checked_sub(1);
             let (line, by) = match adding.and_then(|a| entries.get(a)) {
                 Some((entry, span)) => {
-                    (Some(span.start.line), format!(" (`{entry}` adds it again)"))
+                    (Some(span.start().line), format!(" (`{entry}` adds it again)"))
                 }
                 None => (None, String::new()),
             };
@@ -816,7 +816,7 @@ impl Builder<'_> {
         if entry.contains("://") || entry.starts_with("github.com/") || entry.starts_with("git@") {
             return Err(BuildError {
                 file: k.shown.clone(),
-                line: Some(span.start.line),
+                line: Some(span.start().line),
                 message: format!("`{entry}` is remote: remote resources are not fetched"),
             });
         }
@@ -826,7 +826,7 @@ impl Builder<'_> {
     fn resource(&mut self, k: &Kustomization, entry: &str, span: Span) -> Result<Vec<Tree>> {
         let path = Self::local(k, entry, span)?;
         let error =
-            |message| BuildError { file: k.shown.clone(), line: Some(span.start.line), message };
+            |message| BuildError { file: k.shown.clone(), line: Some(span.start().line), message };
         let loaded = match self.disk.find(&path) {
             Found::Outside => return Err(error(format!("`{entry}` leaves the root of the build"))),
             Found::Dir => return self.kustomization(&path, false, Vec::new()),
@@ -837,7 +837,7 @@ impl Builder<'_> {
             Found::Loaded(loaded, real) => Some((loaded, Some(real))),
             Found::File => None,
         };
-        k.may_read(&path, Some(span.start.line))?;
+        k.may_read(&path, Some(span.start().line))?;
         let (file, docs) = match loaded {
             Some(found) => self.disk.read_loaded(&path, found)?,
             None => self.disk.read(&path)?,
@@ -1022,7 +1022,7 @@ pub(super) mod tests {
         let (node, origins) = out[0].clone().into_node();
         let source = |pointer: &str| {
             let file = super::super::tree::file_at(out[0].file, &origins, pointer);
-            (disk.shown(file), crate::load::locate::locate(&node, pointer).start.line)
+            (disk.shown(file), crate::load::locate::locate(&node, pointer).start().line)
         };
         // The patch supplies `privileged`, the overlay the namespace and the tag, the base
         // kustomization the prefix, the base file the rest.

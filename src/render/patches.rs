@@ -50,7 +50,7 @@ fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> 
     }
     if let Some(path) = spec.get("path").and_then(Tree::as_str) {
         let (_, file, docs) =
-            k.read_named(disk, path, spec.get("path").map(|p| p.span.start.line))?;
+            k.read_named(disk, path, spec.get("path").map(|p| p.span.start().line))?;
         return Ok(docs.iter().map(|d| Tree::from_node(d, file)).collect());
     }
     if let Some(name) = spec.as_str() {
@@ -66,11 +66,11 @@ fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> 
 /// its first line (so that text line `n` is source line `line + n`) and its indentation. `None`
 /// for any other scalar. (The node starts at the `|` indicator or at the first line of text.)
 fn literal_block(text: &str, at: Span) -> Option<(u32, u32)> {
-    let start = at.start.line.checked_sub(1)? as usize;
+    let start = at.start().line.checked_sub(1)? as usize;
     let mut lines = text.lines().skip(start.saturating_sub(1));
     let before = if start == 0 { "" } else { lines.next()? };
     let first = lines.next()?;
-    let header: String = first.chars().skip(at.start.col as usize).collect();
+    let header: String = first.chars().skip(at.start().col as usize).collect();
     let indicator = |s: &str| {
         s.strip_prefix('|').is_some_and(|rest| {
             let rest = rest.split('#').next().unwrap_or("").trim();
@@ -78,13 +78,13 @@ fn literal_block(text: &str, at: Span) -> Option<(u32, u32)> {
         })
     };
     let (line, content) = if indicator(header.trim_end()) {
-        (at.start.line, lines.find(|l| !l.trim().is_empty())?)
+        (at.start().line, lines.find(|l| !l.trim().is_empty())?)
     } else if before
         .rsplit_once(": ")
         .or_else(|| before.rsplit_once("- "))
         .is_some_and(|(_, v)| indicator(v.trim_end()))
     {
-        (at.start.line - 1, first)
+        (at.start().line - 1, first)
     } else {
         return None;
     };
@@ -98,11 +98,11 @@ fn shift(t: &mut Tree, line: u32, indent: u32) {
         line: p.line + line,
         col: p.col + indent,
     };
-    t.span = Span::new(moved(t.span.start), moved(t.span.end));
+    t.span = Span::new(moved(t.span.start()), moved(t.span.end()));
     match &mut t.value {
         TValue::Seq(items) => items.iter_mut().for_each(|i| shift(i, line, indent)),
         TValue::Map(fields) => fields.iter_mut().for_each(|f| {
-            f.key_span = Span::new(moved(f.key_span.start), moved(f.key_span.end));
+            f.key_span = Span::new(moved(f.key_span.start()), moved(f.key_span.end()));
             shift(&mut f.value, line, indent);
         }),
         _ => {}

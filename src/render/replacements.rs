@@ -26,7 +26,7 @@ struct Place {
 
 impl Place {
     fn error(&self, node: &Tree, message: String) -> BuildError {
-        BuildError { file: self.shown.clone(), line: Some(node.span.start.line), message }
+        BuildError { file: self.shown.clone(), line: Some(node.span.start().line), message }
     }
 }
 
@@ -46,7 +46,7 @@ pub(super) fn run(k: &Kustomization, disk: &Disk, out: &mut [Tree]) -> Result<()
         let Some(name) = path.as_str() else {
             return Err(place.error(path, "`path` must be a string".into()));
         };
-        let (file, number, docs) = k.read_named(disk, name, Some(path.span.start.line))?;
+        let (file, number, docs) = k.read_named(disk, name, Some(path.span.start().line))?;
         let place = Place { shown: super::disk::show(Path::new(&file)) };
         let Some(doc) = docs.first().map(|d| Tree::from_node(d, number)) else {
             return Err(place_error(&place, "the file holds no replacement"));
@@ -509,7 +509,7 @@ mod tests {
     fn source(disk: &Disk, out: &[super::Tree], i: usize, pointer: &str) -> (String, u32) {
         let (node, origins) = out[i].clone().into_node();
         let file = file_at(out[i].file, &origins, pointer);
-        (disk.shown(file), crate::load::locate::locate(&node, pointer).start.line)
+        (disk.shown(file), crate::load::locate::locate(&node, pointer).start().line)
     }
 
     #[test]

@@ -25,7 +25,7 @@ impl Builder<'_> {
             for (config, shown) in self.configs(k, item)? {
                 let error = |node: &Tree, message: String| BuildError {
                     file: shown.clone(),
-                    line: Some(node.span.start.line),
+                    line: Some(node.span.start().line),
                     message,
                 };
                 let is = |kind: &str| {
@@ -83,7 +83,7 @@ impl Builder<'_> {
             for (config, shown) in self.configs(k, item)? {
                 let error = |node: &Tree, message: String| BuildError {
                     file: shown.clone(),
-                    line: Some(node.span.start.line),
+                    line: Some(node.span.start().line),
                     message,
                 };
                 if config.get("kind").and_then(Tree::as_str) == Some("IAMPolicyGenerator") {
@@ -137,7 +137,7 @@ impl Builder<'_> {
                 })
                 .collect());
         }
-        let (path, file, docs) = k.read_named(self.disk, entry, Some(item.span.start.line))?;
+        let (path, file, docs) = k.read_named(self.disk, entry, Some(item.span.start().line))?;
         let shown = show(&path);
         Ok(docs
             .iter()
@@ -454,7 +454,7 @@ mod tests {
         let pointer = "/spec/template/spec/containers/0/securityContext/privileged";
         let file = super::super::tree::file_at(out[0].file, &origins, pointer);
         assert_eq!(disk.shown(file), "/app/privileged.yaml");
-        assert_eq!(crate::load::locate::locate(&node, pointer).start.line, 11);
+        assert_eq!(crate::load::locate::locate(&node, pointer).start().line, 11);
     }
 
     #[test]

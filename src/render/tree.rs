@@ -749,13 +749,13 @@ mod tests {
         let n = node(SHARED);
         let mut t = Tree::from_node(&n, 3);
         assert_eq!(
-            t.at(&["spec", "template", "spec", "containers"]).map(|c| c.span.start.line),
+            t.at(&["spec", "template", "spec", "containers"]).map(|c| c.span.start().line),
             Some(11)
         );
         let (root, file) = loaded_map(&t).expect("still loaded after reading");
         assert!(Arc::ptr_eq(root, map_of(&n)) && file == 3);
         let metadata = t.get("metadata").expect("metadata");
-        assert_eq!((metadata.file, metadata.span.start.line), (3, 4));
+        assert_eq!((metadata.file, metadata.span.start().line), (3, 4));
         let copy = t.clone();
         assert!(loaded_map(&copy).is_some_and(|(c, _)| Arc::ptr_eq(c, map_of(&n))));
 

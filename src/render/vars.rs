@@ -81,7 +81,7 @@ pub(super) fn declare(k: &Kustomization, out: &mut [Tree], declared: &mut Vec<Va
             name: name.to_string(),
             field_path: field_path.to_string(),
             shown: k.shown.clone(),
-            line: entry.span.start.line,
+            line: entry.span.start().line,
         });
     }
     Ok(())
@@ -282,7 +282,7 @@ mod tests {
         let pointer = "/spec/containers/0/env/0/value";
         let file = crate::render::tree::file_at(out[1].file, &origins, pointer);
         assert_eq!(disk.shown(file), "/base/svc.yaml");
-        assert_eq!(crate::load::locate::locate(&node, pointer).start.line, 7);
+        assert_eq!(crate::load::locate::locate(&node, pointer).start().line, 7);
         assert_eq!(
             build(&disk, Path::new("twice")).unwrap_err().to_string(),
             "/twice/kustomization.yaml:3: var 'DB' already encountered"

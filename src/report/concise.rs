@@ -13,8 +13,8 @@ fn finding_line(f: &crate::finding::Finding, what: &str) -> String {
     format!(
         "{}:{}:{}: {what} {} {} ({})",
         f.source.display,
-        f.span.start.line.max(1),
-        f.span.start.col + 1,
+        f.span.start().line.max(1),
+        f.span.start().col + 1,
         f.title(),
         f.message,
         f.resource

@@ -88,7 +88,7 @@ fn finding(f: &crate::finding::Finding, out: &mut dyn Write) -> io::Result<()> {
         Severity::Warning => "warning",
         Severity::Info => "notice",
     };
-    let (start, end) = (f.span.start, f.span.end.max(f.span.start));
+    let (start, end) = (f.span.start(), f.span.end().max(f.span.start()));
     let end_col =
         if end.line == start.line { (end.col + 1).max(start.col + 2) } else { end.col + 1 };
     writeln!(

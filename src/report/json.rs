@@ -74,8 +74,8 @@ impl Serialize for Units<'_> {
                     .iter()
                     .map(|l| JsonPlace {
                         file: &l.source.display,
-                        line: l.span.start.line,
-                        column: l.span.start.col + 1,
+                        line: l.span.start().line,
+                        column: l.span.start().col + 1,
                     })
                     .collect(),
             }
@@ -107,8 +107,8 @@ impl<'a> From<&'a Finding> for JsonFinding<'a> {
             severity: f.severity,
             message: &f.message,
             file: &f.source.display,
-            line: f.span.start.line,
-            column: f.span.start.col + 1,
+            line: f.span.start().line,
+            column: f.span.start().col + 1,
             document: f.document,
             path: &f.path,
             resource: &f.resource,

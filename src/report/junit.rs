@@ -83,8 +83,8 @@ pub(super) fn write(outcome: &Outcome, out: &mut dyn Write) -> io::Result<()> {
                     xml(&f.rule),
                     xml(&f.message),
                     xml(file),
-                    f.span.start.line,
-                    f.span.start.col + 1,
+                    f.span.start().line,
+                    f.span.start().col + 1,
                     xml(&f.rule),
                     xml(&f.message)
                 )?;

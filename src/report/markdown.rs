@@ -126,11 +126,11 @@ pub(super) fn write(
     top.sort_by_key(|f| std::cmp::Reverse(f.severity));
     writeln!(out, "| severity | where | rule | message |\n| --- | --- | --- | --- |")?;
     for f in top.iter().take(TOP) {
-        let place = format!("{}:{}", f.source.display, f.span.start.line);
+        let place = format!("{}:{}", f.source.display, f.span.start().line);
         let where_ = match link_base {
             Some(base) if !f.source.display.starts_with('/') => {
                 let target = super::uri_path(&f.source.display);
-                format!("[{}]({base}/{target}#L{})", cell(&place), f.span.start.line)
+                format!("[{}]({base}/{target}#L{})", cell(&place), f.span.start().line)
             }
             _ => cell(&place),
         };

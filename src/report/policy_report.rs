@@ -31,7 +31,7 @@ fn result(f: &Finding) -> Value {
         "severity": severity,
         "message": f.message,
         "resources": [resource],
-        "properties": {"file": f.source.display, "line": f.span.start.line.to_string()},
+        "properties": {"file": f.source.display, "line": f.span.start().line.to_string()},
     })
 }
 

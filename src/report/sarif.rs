@@ -58,8 +58,8 @@ const MAX_UPLOAD: usize = 10 * 1000 * 1000;
 /// line from its start column (code scanning shows an alert on its region's lines, and a diff
 /// shows the line of the key), the whole range being a related location.
 fn regions(f: &Finding) -> (Value, Option<Value>) {
-    let start = f.span.start;
-    let end = if f.span.end >= f.span.start { f.span.end } else { f.span.start };
+    let start = f.span.start();
+    let end = if f.span.end() >= f.span.start() { f.span.end() } else { f.span.start() };
     let line = start.line.max(1);
     if end.line <= start.line {
         let end_col = (end.col + 1).max(start.col + 2);
@@ -113,7 +113,7 @@ fn result(f: &Finding, rule_index: Option<usize>) -> Value {
                     "id": related.len(),
                     "physicalLocation": {
                         "artifactLocation": artifact(&l.source.display),
-                        "region": {"startLine": l.span.start.line.max(1), "startColumn": l.span.start.col + 1},
+                        "region": {"startLine": l.span.start().line.max(1), "startColumn": l.span.start().col + 1},
                     },
                     "message": {"text": what},
                 }));
@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(kept.iter().filter(|f| f.severity == Severity::Error).count(), 100);
         assert!(kept.iter().all(|f| f.suppressed.is_none()), "suppressed ones go first");
         // In report order: the errors, last in the report, are last.
-        assert_eq!(kept.last().unwrap().span.start.line, 40_099);
+        assert_eq!(kept.last().unwrap().span.start().line, 40_099);
 
         let mut out = Vec::new();
         write(&outcome, &super::super::Links::default(), &mut out).unwrap();

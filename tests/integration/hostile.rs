@@ -568,11 +568,11 @@ fn fuzz_regressions_stay_fixed() {
                 && pos.line as usize <= source.line_count() + 1
                 && pos.col as usize <= source.line_text(pos.line).chars().count()
         };
-        assert!(within(node.span.start), "{file}: {:?}", node.span);
+        assert!(within(node.span.start()), "{file}: {:?}", node.span);
         match &node.value {
             Y::Seq(items) => items.iter().for_each(|n| check(source, n, file)),
             Y::Map(entries) => entries.iter().for_each(|e| {
-                assert!(within(e.key_span.start), "{file}: key {:?}", e.key_span);
+                assert!(within(e.key_span.start()), "{file}: key {:?}", e.key_span);
                 check(source, &e.value, file);
             }),
             _ => {}

@@ -54,8 +54,8 @@ fn run(files: &[PathBuf], threads: usize) -> String {
                 "{} {}:{}:{} {} {}",
                 f.rule,
                 f.source.display,
-                f.span.start.line,
-                f.span.start.col,
+                f.span.start().line,
+                f.span.start().col,
                 f.resource,
                 f.message
             )

@@ -16,7 +16,7 @@ fn text() -> impl Strategy<Value = String> {
 
 fn outcome(name: &str, message: &str, file: &str) -> Outcome {
     let source = Arc::new(SourceFile::new(file.into(), None, "kind: Pod\n".into()));
-    let span = Span { start: Pos { line: 1, col: 0 }, end: Pos { line: 1, col: 4 } };
+    let span = Span::new(Pos { line: 1, col: 0 }, Pos { line: 1, col: 4 });
     let finding = Finding {
         rule: format!("policy-{name}/rule").into(),
         name: name.into(),

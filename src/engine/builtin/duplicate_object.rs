@@ -95,9 +95,9 @@ fn check(_params: &Params, cx: &Context<'_>, sink: &mut Sink) {
             let line = first
                 .root
                 .at(&["metadata", "name"])
-                .map_or(first.root.span.start.line, |n| n.span.start.line);
+                .map_or(first.root.span.start().line, |n| n.span.start().line);
             let same_place = first.file_at("/metadata/name") == later.file_at("/metadata/name")
-                && later.root.at(&["metadata", "name"]).map(|n| n.span.start.line) == Some(line);
+                && later.root.at(&["metadata", "name"]).map(|n| n.span.start().line) == Some(line);
             // One definition that two units of a cluster both apply: name the units.
             let message = match (cluster, same_place) {
                 (Some(c), true) => {

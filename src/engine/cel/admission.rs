@@ -59,21 +59,21 @@ pub enum Outcome {
 /// Compiles the expression of `node` (a string) or says where and why it cannot.
 pub fn compile(node: &Node, what: &str) -> Result<Compiled, CompileError> {
     let text = node.as_str().ok_or_else(|| CompileError {
-        pos: node.span.start,
+        pos: node.span.start(),
         message: format!("{what} must be a string"),
     })?;
     let expr = parse(text).map_err(|e| CompileError {
-        pos: node.span.start,
+        pos: node.span.start(),
         message: format!(
             "{what} is not valid CEL (line {}, column {} of the expression): {}",
             e.line, e.column, e.message
         ),
     })?;
     check_functions(&expr, &mut Vec::new()).map_err(|name| CompileError {
-        pos: node.span.start,
+        pos: node.span.start(),
         message: format!("{what} calls `{name}`, which is not a CEL function"),
     })?;
-    Ok(Compiled { text: text.to_string(), expr, pos: node.span.start })
+    Ok(Compiled { text: text.to_string(), expr, pos: node.span.start() })
 }
 
 /// Every function an expression calls exists (CEL has no user functions: an unknown name is a
@@ -148,7 +148,7 @@ fn named_list<'a>(
         None => &[][..],
         Some(n) if n.is_null() => &[][..],
         Some(n) => n.as_seq().ok_or_else(|| CompileError {
-            pos: n.span.start,
+            pos: n.span.start(),
             message: format!("`{key}` must be a list"),
         })?,
     };
@@ -235,7 +235,7 @@ impl Program {
             for (i, c) in named_list(Some(parent), key)?.enumerate() {
                 let name = c.get("name").and_then(Node::as_str).unwrap_or("").to_string();
                 let node = c.get("expression").ok_or_else(|| CompileError {
-                    pos: c.span.start,
+                    pos: c.span.start(),
                     message: format!("{key}[{i}] has no expression"),
                 })?;
                 program.conditions.push((name, compile(node, &format!("{key}[{i}]"))?));
@@ -243,11 +243,11 @@ impl Program {
         }
         for (i, v) in named_list(validations_parent, "variables")?.enumerate() {
             let name = v.get("name").and_then(Node::as_str).ok_or_else(|| CompileError {
-                pos: v.span.start,
+                pos: v.span.start(),
                 message: format!("variables[{i}] has no name"),
             })?;
             let node = v.get("expression").ok_or_else(|| CompileError {
-                pos: v.span.start,
+                pos: v.span.start(),
                 message: format!("variable `{name}` has no expression"),
             })?;
             program
@@ -257,7 +257,7 @@ impl Program {
         for (i, v) in named_list(validations_parent, validations_key)?.enumerate() {
             let what = format!("{validations_key}[{i}]");
             let node = v.get("expression").ok_or_else(|| CompileError {
-                pos: v.span.start,
+                pos: v.span.start(),
                 message: format!("{what} has no expression"),
             })?;
             let message_expression = v

@@ -27,7 +27,7 @@ pub(super) fn annotations(root: &Node) -> BTreeMap<String, String> {
 }
 
 pub(super) fn err(node: &Node, message: impl Into<String>) -> PolicyError {
-    PolicyError { pos: Some(node.span.start), message: message.into() }
+    PolicyError { pos: Some(node.span.start()), message: message.into() }
 }
 
 impl Policy {
@@ -203,7 +203,7 @@ fn check_operators(v: &Node) -> Result<(), (Pos, String)> {
             if let (Some(op), true) = (v.get("operator"), v.get("key").is_some()) {
                 if let Some(text) = op.as_str() {
                     conditions::apply(text, &Value::Null, &Value::Null)
-                        .map_err(|e| (op.span.start, e.to_string()))?;
+                        .map_err(|e| (op.span.start(), e.to_string()))?;
                 }
             }
             // Patterns have no operators; `validate.cel` has label selectors (`paramRef`),
@@ -231,7 +231,7 @@ fn check_expressions(v: &Node) -> Result<(), (Pos, String)> {
     };
     match &v.value {
         LoadValue::Str(s) => {
-            variables::plain_expressions(s).into_iter().try_for_each(check(v.span.start))
+            variables::plain_expressions(s).into_iter().try_for_each(check(v.span.start()))
         }
         LoadValue::Seq(items) => items.iter().try_for_each(check_expressions),
         LoadValue::Map(entries) => {
@@ -240,12 +240,12 @@ fn check_expressions(v: &Node) -> Result<(), (Pos, String)> {
                     (&*e.key == "list" || &*e.key == "jmesPath", e.value.as_str())
                 {
                     if !expr.contains("{{") {
-                        check(e.value.span.start)(expr.trim())?;
+                        check(e.value.span.start())(expr.trim())?;
                     }
                 }
                 variables::plain_expressions(&e.key)
                     .into_iter()
-                    .try_for_each(check(e.key_span.start))?;
+                    .try_for_each(check(e.key_span.start()))?;
                 check_expressions(&e.value)?;
             }
             Ok(())

@@ -50,7 +50,7 @@ pub fn invalid_exception_message(root: &Node, error: &PolicyError) -> String {
 }
 
 fn err(node: &Node, message: impl Into<String>) -> PolicyError {
-    PolicyError { pos: Some(node.span.start), message: message.into() }
+    PolicyError { pos: Some(node.span.start()), message: message.into() }
 }
 
 impl PolicyException {

@@ -75,7 +75,7 @@ pub fn build_chart(
     let file = PathBuf::from(disk.shown(app.file));
     let error = |node: &Tree, message: String| BuildError {
         file: show(&file),
-        line: Some(node.span.start.line),
+        line: Some(node.span.start().line),
         message,
     };
     let empty = Tree::map(app.file, source.span);

@@ -51,7 +51,7 @@ impl Piece<'_> {
 
     /// The output offsets a span of the piece covers.
     fn offsets(&self, span: Span) -> (usize, usize) {
-        (self.offset(span.start), self.offset(span.end))
+        (self.offset(span.start()), self.offset(span.end()))
     }
 }
 
@@ -564,7 +564,7 @@ impl<'a> Mapping<'a> {
     fn span(&self, (start, end): (usize, usize)) -> Span {
         let start = self.position(start);
         let end = self.position(end);
-        Span { start, end: if end < start { start } else { end } }
+        Span::new(start, if end < start { start } else { end })
     }
 
     /// Where a scalar written by an action (at the offsets `start..end` of the output) came
@@ -599,7 +599,7 @@ impl<'a> Mapping<'a> {
         if !matches!(f.value.value, NodeValue::Map(_) | NodeValue::Seq(_)) {
             return None;
         }
-        let mark = self.mark(piece.offset(f.key_span.start))?;
+        let mark = self.mark(piece.offset(f.key_span.start()))?;
         if mark.verbatim || mark.read.is_empty() {
             return None;
         }
@@ -610,7 +610,7 @@ impl<'a> Mapping<'a> {
     /// key the template holds): a map or list of the values it read, alike in kind and size.
     fn whole_origin(&self, t: &Node, piece: Piece<'_>) -> Option<(Place, String)> {
         let provenance = self.provenance?;
-        let mark = self.mark(piece.offset(t.span.start))?;
+        let mark = self.mark(piece.offset(t.span.start()))?;
         if mark.verbatim || mark.read.is_empty() {
             return None;
         }
@@ -721,7 +721,7 @@ impl<'a> Mapping<'a> {
             NodeValue::Map(entries) => {
                 let mut inner = Vec::new();
                 // The column of its keys in the output (a block map's: where each key starts).
-                let column = entries.first().map(|e| e.key_span.start.col as usize);
+                let column = entries.first().map(|e| e.key_span.start().col as usize);
                 for e in std::sync::Arc::make_mut(entries).iter_mut() {
                     let key_at = files.len();
                     files.push(home);

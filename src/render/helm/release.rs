@@ -65,7 +65,7 @@ pub fn namespace(release: &Tree) -> String {
 fn error_at(disk: &Disk, at: &Tree, message: String) -> BuildError {
     BuildError {
         file: disk.shown(at.file).trim_start_matches('/').to_string(),
-        line: Some(at.span.start.line),
+        line: Some(at.span.start().line),
         message,
     }
 }
@@ -145,7 +145,7 @@ pub fn values(
 /// indentation (a literal block; not base64 `data`, not a quoted string).
 pub(crate) fn in_place(disk: &Disk, value: &Tree, raw: &str) -> Option<Tree> {
     let file = disk.text_of(value.file)?;
-    let start = value.span.start;
+    let start = value.span.start();
     let lines: Vec<&str> = file.lines().skip(start.line.checked_sub(1)? as usize).collect();
     for (i, line) in raw.lines().enumerate() {
         let written = lines.get(i)?;
@@ -164,10 +164,11 @@ pub(crate) fn in_place(disk: &Disk, value: &Tree, raw: &str) -> Option<Tree> {
 /// Moves a tree's spans `lines` down and `cols` right.
 fn shift(t: &mut Tree, lines: u32, cols: u32, depth: usize) {
     let by = |span: &mut crate::load::source::Span| {
-        for p in [&mut span.start, &mut span.end] {
-            p.line += lines;
-            p.col += cols;
-        }
+        let by = |p: crate::load::source::Pos| crate::load::source::Pos {
+            line: p.line + lines,
+            col: p.col + cols,
+        };
+        *span = crate::load::source::Span::new(by(span.start()), by(span.end()));
     };
     by(&mut t.span);
     if depth > 100 {
