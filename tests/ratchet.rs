@@ -89,7 +89,7 @@ fn every_cel_expression_of_the_corpus_parses() {
                         matches!(&*e.key, "expression" | "messageExpression" | "valueExpression");
                     match e.value.as_str() {
                         Some(text) if is_cel => {
-                            out.push((e.value.span.start.line, text.to_string()));
+                            out.push((e.value.span.start().line, text.to_string()));
                         }
                         _ => walk(&e.value, out),
                     }
