@@ -272,6 +272,32 @@ fn line_starts(bytes: &[u8]) -> Vec<u32> {
 }
 
 /// Length of the line at the start of `rest`, without its line break.
+/// The text a span covers in `text` (its file's whole text), or `None` when the span lies
+/// outside it. Lines end as [`SourceFile`] ends them; columns count characters.
+#[must_use]
+pub fn text_at(text: &str, span: Span) -> Option<&str> {
+    let offset = |pos: Pos| -> Option<usize> {
+        let mut start = 0;
+        for _ in 1..pos.line.max(1) {
+            let rest = &text[start..];
+            let end = line_end(rest);
+            let brk = if rest[end..].starts_with("\r\n") { 2 } else { 1 };
+            if end == rest.len() {
+                return None;
+            }
+            start += end + brk;
+        }
+        let line = &text[start..];
+        let line = &line[..line_end(line)];
+        match line.char_indices().nth(pos.col as usize) {
+            Some((i, _)) => Some(start + i),
+            None => (line.chars().count() == pos.col as usize).then_some(start + line.len()),
+        }
+    };
+    let (start, end) = (offset(span.start())?, offset(span.end())?);
+    text.get(start..end.max(start))
+}
+
 fn line_end(rest: &str) -> usize {
     rest.find(['\n', '\r']).unwrap_or(rest.len())
 }
@@ -439,5 +465,19 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_text_a_span_covers_is_found_on_any_line_ending() {
+        let text = "a: 1\r\nb: zürich\rc: ~\nd:\n";
+        let at = |l0, c0, l1, c1| text_at(text, Span::new(pos(l0, c0), pos(l1, c1)));
+        assert_eq!(at(1, 3, 1, 4), Some("1"));
+        assert_eq!(at(2, 3, 2, 9), Some("zürich"));
+        assert_eq!(at(3, 3, 3, 4), Some("~"));
+        assert_eq!(at(4, 2, 4, 2), Some(""));
+        assert_eq!(at(1, 0, 2, 1), Some("a: 1\r\nb"));
+        // Past a line's end or the text's: nothing.
+        assert_eq!(at(1, 9, 1, 9), None);
+        assert_eq!(at(9, 0, 9, 1), None);
     }
 }

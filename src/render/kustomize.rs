@@ -168,7 +168,13 @@ fn build_with(
             super::metadata::annotate_origin(t, disk, &dir);
         }
     }
-    out.iter_mut().for_each(finish);
+    let raw = |v: &Tree| {
+        let text = disk.text_of(v.file)?;
+        crate::load::source::text_at(&text, v.span).map(str::to_string)
+    };
+    for t in &mut out {
+        finish(t, &raw);
+    }
     builder.sort.as_ref().unwrap_or(order).apply(&mut out);
     Ok(out)
 }
@@ -306,9 +312,11 @@ const INTERNAL: [&str; 5] = [
     super::vars::VAR_NAMES,
 ];
 
-/// The object as the build outputs it: without kustomize's internal annotations, and with label
-/// and annotation values as strings (as kustomize writes them).
-fn finish(t: &mut Tree) {
+/// The object as the build outputs it: without kustomize's internal annotations, and with
+/// annotation values as strings, each the text it was written as (kustomize reads annotations
+/// as a map of strings: `1.50` stays "1.50", `yes` "yes", a blank value ""). `raw` gives the text
+/// a scalar was written as.
+fn finish(t: &mut Tree, raw: &dyn Fn(&Tree) -> Option<String>) {
     // Read first: changing makes the levels on the way the build's own, and most objects
     // (those an overlay's base holds and the overlay leaves alone) have nothing to finish.
     if !unfinished(View::Tree(t)) {
@@ -324,13 +332,8 @@ fn finish(t: &mut Tree) {
         let Some(map) = meta.get_mut(key) else { continue };
         let had_internal = INTERNAL.iter().fold(false, |had, key| map.remove(key) | had);
         if let TValue::Map(fields) = &mut map.value {
-            for f in fields.iter_mut() {
-                let text = match &f.value.value {
-                    TValue::Int(i) => i.to_string(),
-                    TValue::Bool(b) => b.to_string(),
-                    TValue::Float(x) => x.to_string(),
-                    _ => continue,
-                };
+            for f in fields.iter_mut().filter(|_| key == "annotations") {
+                let Some(text) = annotation_text(&f.value, raw) else { continue };
                 f.value.value = TValue::Str(text.into());
             }
             if had_internal && fields.is_empty() {
@@ -349,6 +352,31 @@ fn finish(t: &mut Tree) {
     }
 }
 
+/// The text an annotation's value that is not a string is written as: the scalar as written
+/// when that reads back as the value (a value a build made has no text of its own), else the
+/// value's own text; a null written blank is "".
+fn annotation_text(v: &Tree, raw: &dyn Fn(&Tree) -> Option<String>) -> Option<String> {
+    let plain = saphyr_parser::ScalarStyle::Plain;
+    let written = raw(v).map(|text| text.trim().to_string()).filter(|text| {
+        let read = crate::load::yaml::resolve_scalar(text.as_str().into(), plain, None);
+        match (&v.value, read) {
+            (TValue::Int(a), crate::load::Value::Int(b)) => *a == b,
+            (TValue::Bool(a), crate::load::Value::Bool(b)) => *a == b,
+            (TValue::Float(a), crate::load::Value::Float(b)) => a.to_bits() == b.to_bits(),
+            (TValue::Null, crate::load::Value::Null) => true,
+            _ => false,
+        }
+    });
+    let own = match &v.value {
+        TValue::Int(i) => i.to_string(),
+        TValue::Bool(b) => b.to_string(),
+        TValue::Float(x) => x.to_string(),
+        TValue::Null => String::new(),
+        _ => return None,
+    };
+    Some(written.unwrap_or(own))
+}
+
 /// Whether [`finish`] changes the object: a subject with the namespace a build gave it, a label
 /// or annotation that is internal or not a string, or empty (or null) annotations.
 fn unfinished(t: View<'_>) -> bool {
@@ -364,8 +392,12 @@ fn unfinished(t: View<'_>) -> bool {
         let Some(Shape::Map(mut fields)) = meta.field(key).map(|(_, m)| m.shape()) else {
             continue;
         };
-        // Numbers and booleans become strings.
-        if fields.any(|(k, v)| INTERNAL.contains(&k) || matches!(v.shape(), Shape::Scalar(None))) {
+        // Annotations that are numbers, booleans or null become strings.
+        let annotations = key == "annotations";
+        if fields.any(|(k, v)| {
+            INTERNAL.contains(&k)
+                || (annotations && matches!(v.shape(), Shape::Scalar(None) | Shape::Null))
+        }) {
             return true;
         }
     }
@@ -1607,13 +1639,34 @@ mod kustomize_quirks {
         assert_eq!(image, "busybox@sha256:222");
     }
 
+    /// kustomize reads annotations as a map of strings: each value is the text it was written
+    /// as; labels are left as they are.
+    #[test]
+    fn annotations_are_the_text_they_were_written_as() {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  labels: {n: 1, b:}\n  annotations:\n    blank:\n    tilde: ~\n    nul: null\n    num: 1.50\n    hex: 0x1F\n    enabled: yes\n    text: abc\n    block: >\n      folded\n";
+        let disk = memory(&[
+            ("kustomization.yaml", "resources: [cm.yaml]\ncommonAnnotations: {team: a}\n"),
+            ("cm.yaml", cm),
+        ]);
+        let out = build(&disk, Path::new(".")).unwrap();
+        let meta = &out[0].to_json()["metadata"];
+        assert_eq!(
+            meta["annotations"],
+            json!({"blank": "", "tilde": "~", "nul": "null", "num": "1.50", "hex": "0x1F",
+                   "enabled": "yes", "text": "abc", "block": "folded\n", "team": "a"})
+        );
+        assert_eq!(meta["labels"], json!({"n": 1, "b": null}));
+    }
+
     /// An object with nothing to finish is left as loaded (its levels still the loaded node's);
     /// [`unfinished`] says so exactly when [`finish`] changes the object.
     #[test]
     fn finishing_changes_only_objects_with_something_to_finish() {
         let cases = [
             ("metadata: {name: a, labels: {app: web}, annotations: {x: y}}\nspec: {a: 1}", false),
-            ("metadata: {name: a, labels: {n: 3}}", true),
+            // Labels are left as they are (kustomize does), annotations become text.
+            ("metadata: {name: a, labels: {n: 3, m: null}}", false),
+            ("metadata: {name: a, annotations: {n: null}}", true),
             ("metadata: {name: a, annotations: {b: true}}", true),
             ("metadata: {name: a, annotations: {}}", true),
             ("metadata: {name: a, annotations: null}", true),
@@ -1631,7 +1684,7 @@ mod kustomize_quirks {
             let node = &doc.documents[0].root;
             let mut t = Tree::from_node(node, 0);
             assert_eq!(unfinished(View::Tree(&t)), changes, "{text}");
-            finish(&mut t);
+            finish(&mut t, &|_| None);
             assert_eq!(!t.is_node(node), changes, "{text}");
             let TValue::Map(fields) = &t.value else { panic!("{text}") };
             assert_eq!(fields.as_loaded().is_some(), !changes, "left as loaded: {text}");
