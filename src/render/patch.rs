@@ -97,7 +97,59 @@ pub fn strategic_merge(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<Me
     }
     merge_value(target, patch, keys)?;
     collapse_duplicates(target, keys);
+    drop_blank_fields(target, keys);
     Ok(Merged::Kept)
+}
+
+/// Whether a value was written blank (`key:` with nothing after it): a null that covers no
+/// text. `~` and `null` cover theirs.
+fn blank(value: &crate::load::Value, span: crate::load::source::Span) -> bool {
+    matches!(value, crate::load::Value::Null) && span.start() == span.end()
+}
+
+/// kustomize's merge drops the fields written blank wherever it walks the patched object (the
+/// maps and keyed lists [`collapse_duplicates`] walks), not only where the patch writes: a base's
+/// `preferredDuringSchedulingIgnoredDuringExecution:` goes; `~` and `null` stay.
+fn drop_blank_fields(t: &mut Tree, keys: Keys) {
+    let TValue::Map(fields) = &mut t.value else { return };
+    if fields.as_loaded().is_some_and(|(entries, _)| !loaded_blank(entries, keys)) {
+        return;
+    }
+    fields.retain(|f| {
+        !(matches!(f.value.value, TValue::Null) && f.value.span.start() == f.value.span.end())
+    });
+    for f in fields.iter_mut() {
+        let child = keys.child(&f.key);
+        match &mut f.value.value {
+            TValue::Seq(items) if keys.list_key(&f.key).is_some() => {
+                if items.as_loaded().is_some_and(|(loaded, _)| {
+                    !loaded.iter().any(|e| matches!(&e.value, crate::load::Value::Map(m) if loaded_blank(m, child)))
+                }) {
+                    continue;
+                }
+                for e in items.iter_mut() {
+                    drop_blank_fields(e, child);
+                }
+            }
+            TValue::Map(_) => drop_blank_fields(&mut f.value, child),
+            _ => {}
+        }
+    }
+}
+
+/// Whether [`drop_blank_fields`] would change loaded entries.
+fn loaded_blank(entries: &[crate::load::yaml::Entry], keys: Keys) -> bool {
+    use crate::load::Value;
+    entries.iter().any(|e| {
+        let child = keys.child(&e.key);
+        match &e.value.value {
+            Value::Seq(items) if keys.list_key(&e.key).is_some() => {
+                items.iter().any(|i| matches!(&i.value, Value::Map(m) if loaded_blank(m, child)))
+            }
+            Value::Map(map) => loaded_blank(map, child),
+            value => blank(value, e.value.span),
+        }
+    })
 }
 
 /// Lists whose merge key kyaml reads with a second key (the API's `x-kubernetes-list-map-keys`):
@@ -554,6 +606,35 @@ mod tests {
 
     /// kustomize's merge leaves one element per merge key in every keyed list of the object,
     /// also those the patch does not name; a second key (`protocol`) tells ports apart.
+    /// kustomize 5.5 drops the fields of a patched object that are written blank, wherever its
+    /// merge walks, not only where the patch writes; `~`, `null` and blank list items stay.
+    #[test]
+    fn a_patched_objects_blank_fields_are_dropped() {
+        let deployment = Keys::Builtin(builtin_type("apps", "v1", "Deployment").unwrap());
+        let text = "metadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata:\n      labels:\n        l:\n    spec:\n      affinity:\n        nodeAffinity:\n          preferredDuringSchedulingIgnoredDuringExecution:\n          requiredDuringSchedulingIgnoredDuringExecution: ~\n        podAffinity: null\n      flow: {x: , y: ~}\n      containers:\n      - name: app\n        args:\n        - a\n        -\n        - ~\n        env:\n        - name: A\n          value:\n";
+        let patch = tree("spec: {replicas: 2}\n", 1);
+        let mut trees = crate::render::tree::loaded_and_made(text);
+        for t in &mut trees {
+            strategic_merge(t, &patch, deployment).unwrap();
+        }
+        assert_eq!(trees[0], trees[1]);
+        let json = trees[0].to_json();
+        let template = &json["spec"]["template"];
+        assert_eq!(template["metadata"], json!({"labels": {}}));
+        assert_eq!(
+            template["spec"]["affinity"],
+            json!({"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": null}, "podAffinity": null})
+        );
+        assert_eq!(template["spec"]["flow"], json!({"y": null}));
+        let container = &template["spec"]["containers"][0];
+        assert_eq!(container["args"], json!(["a", null, null]));
+        assert_eq!(container["env"], json!([{"name": "A"}]));
+        // What has no blank field is left as loaded.
+        let selector = trees[0].at(&["spec", "selector"]).unwrap();
+        let TValue::Map(fields) = &selector.value else { panic!() };
+        assert!(fields.as_loaded().is_some());
+    }
+
     #[test]
     fn duplicate_merge_keys_are_collapsed_as_kustomize_does() {
         let deployment = builtin_type("apps", "v1", "Deployment").expect("a built-in kind");
