@@ -232,6 +232,9 @@ fn set_pairs(
     Ok(())
 }
 
+/// The pairs of `commonLabels`, `commonAnnotations`, a `labels` entry or a label or annotation
+/// transformer's config, as text. A kustomization's own must be strings (checked when it is
+/// read); a transformer's config may write numbers and booleans, which kustomize makes text.
 fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, Tree)>> {
     let TValue::Map(fields) = &node.value else {
         return Err(k.error(Some(node), format!("`{what}` must be a mapping")));
@@ -239,11 +242,14 @@ fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, T
     fields
         .iter()
         .map(|f| {
+            let (file, span) = (f.value.file, f.value.span);
             let value = match &f.value.value {
                 TValue::Str(_) => f.value.clone(),
-                TValue::Int(i) => Tree::string(&i.to_string(), f.value.file, f.value.span),
-                TValue::Bool(b) => Tree::string(&b.to_string(), f.value.file, f.value.span),
-                _ => {
+                TValue::Null => Tree::string("", file, span),
+                TValue::Int(i) => Tree::string(&i.to_string(), file, span),
+                TValue::Float(x) => Tree::string(&x.to_string(), file, span),
+                TValue::Bool(b) => Tree::string(&b.to_string(), file, span),
+                TValue::Seq(_) | TValue::Map(_) => {
                     return Err(k.error(Some(&f.value), format!("`{what}` values must be strings")))
                 }
             };

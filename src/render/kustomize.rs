@@ -701,6 +701,7 @@ impl Builder<'_> {
                 });
             }
         }
+        check_text_fields(&k)?;
         if let Some(entry) = entry {
             overlay(&mut k.tree, &entry.overrides);
         }
@@ -906,6 +907,55 @@ fn check_type(k: &Kustomization, kind: &str) -> Result<()> {
         }
         _ => Ok(()),
     }
+}
+
+/// kustomize reads a kustomization into typed fields: a number or boolean where it expects text
+/// (`namePrefix: 1`, an image's `newTag: 1.0`) refuses the kustomization. So does this, at the
+/// field, instead of building without it.
+fn check_text_fields(k: &Kustomization) -> Result<()> {
+    let not_text = |v: &Tree| match v.value {
+        TValue::Int(_) | TValue::Float(_) => Some("a number"),
+        TValue::Bool(_) => Some("a boolean"),
+        _ => None,
+    };
+    let refuse = |v: &Tree, field: &str, what: &str| {
+        Err(k.error(
+            Some(v),
+            format!("`{field}` must be a string, not {what} (quote it; kustomize refuses the kustomization)"),
+        ))
+    };
+    for field in ["namespace", "namePrefix", "nameSuffix"] {
+        if let Some((v, what)) = k.tree.get(field).and_then(|v| Some((v, not_text(v)?))) {
+            return refuse(v, field, what);
+        }
+    }
+    let pairs = |field: &str, map: Option<&Tree>| {
+        let Some(TValue::Map(fields)) = map.map(|m| &m.value) else { return Ok(()) };
+        match fields.iter().find_map(|f| Some((f, not_text(&f.value)?))) {
+            Some((f, what)) => refuse(&f.value, &format!("{field}.{}", f.key), what),
+            None => Ok(()),
+        }
+    };
+    pairs("commonLabels", k.tree.get("commonLabels"))?;
+    pairs("commonAnnotations", k.tree.get("commonAnnotations"))?;
+    if let Some(TValue::Seq(labels)) = k.tree.get("labels").map(|l| &l.value) {
+        for entry in labels {
+            pairs("labels.pairs", entry.get("pairs"))?;
+        }
+    }
+    let Some(TValue::Seq(images)) = k.tree.get("images").map(|i| &i.value) else { return Ok(()) };
+    for image in images {
+        let TValue::Map(fields) = &image.value else { continue };
+        for f in fields {
+            let text_field = ["name", "newName", "newTag", "digest"]
+                .into_iter()
+                .find(|known| known.eq_ignore_ascii_case(&f.key));
+            if let (Some(field), Some(what)) = (text_field, not_text(&f.value)) {
+                return refuse(&f.value, &format!("images.{field}"), what);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Sets a cluster entry's fields on a kustomization: scalars replace, lists are appended, maps
@@ -1656,6 +1706,42 @@ mod kustomize_quirks {
                    "enabled": "yes", "text": "abc", "block": "folded\n", "team": "a"})
         );
         assert_eq!(meta["labels"], json!({"n": 1, "b": null}));
+    }
+
+    /// kustomize reads a kustomization into typed fields: a number or a boolean where it reads
+    /// text refuses the kustomization (an error at the field, not a build without it); a null
+    /// label or annotation value is "".
+    #[test]
+    fn a_number_where_kustomize_reads_text_is_refused_at_its_line() {
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
+        let refused = [
+            ("namePrefix: 1\n", "`namePrefix` must be a string, not a number"),
+            ("nameSuffix: true\n", "`nameSuffix` must be a string, not a boolean"),
+            ("namespace: 5\n", "`namespace` must be a string, not a number"),
+            (
+                "images:\n- name: x\n  newTag: 1.0\n",
+                "`images.newTag` must be a string, not a number",
+            ),
+            (
+                "images:\n- name: x\n  NewName: 2\n",
+                "`images.newName` must be a string, not a number",
+            ),
+            ("commonAnnotations: {a: 1}\n", "`commonAnnotations.a` must be a string, not a number"),
+            ("commonLabels: {a: yes}\n", "`commonLabels.a` must be a string, not a boolean"),
+            ("labels:\n- pairs: {a: 2.5}\n", "`labels.pairs.a` must be a string, not a number"),
+        ];
+        for (field, message) in refused {
+            let kustomization = format!("resources: [cm.yaml]\n{field}");
+            let disk = memory(&[("kustomization.yaml", &kustomization), ("cm.yaml", cm)]);
+            let e = build(&disk, Path::new(".")).err().unwrap_or_else(|| panic!("{field}"));
+            assert!(e.message.starts_with(message), "{field}: {}", e.message);
+            assert_eq!(e.line, Some(2 + field.matches('\n').count() as u32 - 1), "{field}");
+        }
+        let kustomization = "resources: [cm.yaml]\nnamePrefix: '1'\nimages: [{name: x, newTag: '1.0'}]\ncommonAnnotations: {a: }\ncommonLabels: {b: ~}\n";
+        let disk = memory(&[("kustomization.yaml", kustomization), ("cm.yaml", cm)]);
+        let out = build(&disk, Path::new(".")).unwrap();
+        let meta = &out[0].to_json()["metadata"];
+        assert_eq!(meta, &json!({"name": "1c", "annotations": {"a": ""}, "labels": {"b": ""}}));
     }
 
     /// An object with nothing to finish is left as loaded (its levels still the loaded node's);
