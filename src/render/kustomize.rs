@@ -945,13 +945,10 @@ fn check_text_fields(k: &Kustomization) -> Result<()> {
     }
     let Some(TValue::Seq(images)) = k.tree.get("images").map(|i| &i.value) else { return Ok(()) };
     for image in images {
-        let TValue::Map(fields) = &image.value else { continue };
-        for f in fields {
-            let text_field = ["name", "newName", "newTag", "digest"]
-                .into_iter()
-                .find(|known| known.eq_ignore_ascii_case(&f.key));
-            if let (Some(field), Some(what)) = (text_field, not_text(&f.value)) {
-                return refuse(&f.value, &format!("images.{field}"), what);
+        // Each field as kustomize reads it (its name in any case, as JSON fields match).
+        for field in ["name", "newName", "newTag", "digest"] {
+            if let Some((v, what)) = image.json_field(field).and_then(|v| Some((v, not_text(v)?))) {
+                return refuse(v, &format!("images.{field}"), what);
             }
         }
     }
@@ -1706,6 +1703,15 @@ mod kustomize_quirks {
                    "enabled": "yes", "text": "abc", "block": "folded\n", "team": "a"})
         );
         assert_eq!(meta["labels"], json!({"n": 1, "b": null}));
+        // A value with no text of its own (a build made it) is written as its value reads.
+        let text = "metadata: {annotations: {b: true, n: 1.50, z: }}";
+        let doc = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+        let mut t = Tree::from_node(&doc.documents[0].root, 0);
+        finish(&mut t, &|_| None);
+        assert_eq!(
+            t.to_json()["metadata"]["annotations"],
+            json!({"b": "true", "n": "1.5", "z": ""})
+        );
     }
 
     /// kustomize reads a kustomization into typed fields: a number or a boolean where it reads

@@ -96,60 +96,14 @@ pub fn strategic_merge(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<Me
         return Ok(Merged::Deleted);
     }
     merge_value(target, patch, keys)?;
-    collapse_duplicates(target, keys);
-    drop_blank_fields(target, keys);
+    tidy(target, keys);
     Ok(Merged::Kept)
 }
 
 /// Whether a value was written blank (`key:` with nothing after it): a null that covers no
 /// text. `~` and `null` cover theirs.
-fn blank(value: &crate::load::Value, span: crate::load::source::Span) -> bool {
-    matches!(value, crate::load::Value::Null) && span.start() == span.end()
-}
-
-/// kustomize's merge drops the fields written blank wherever it walks the patched object (the
-/// maps and keyed lists [`collapse_duplicates`] walks), not only where the patch writes: a base's
-/// `preferredDuringSchedulingIgnoredDuringExecution:` goes; `~` and `null` stay.
-fn drop_blank_fields(t: &mut Tree, keys: Keys) {
-    let TValue::Map(fields) = &mut t.value else { return };
-    if fields.as_loaded().is_some_and(|(entries, _)| !loaded_blank(entries, keys)) {
-        return;
-    }
-    fields.retain(|f| {
-        !(matches!(f.value.value, TValue::Null) && f.value.span.start() == f.value.span.end())
-    });
-    for f in fields.iter_mut() {
-        let child = keys.child(&f.key);
-        match &mut f.value.value {
-            TValue::Seq(items) if keys.list_key(&f.key).is_some() => {
-                if items.as_loaded().is_some_and(|(loaded, _)| {
-                    !loaded.iter().any(|e| matches!(&e.value, crate::load::Value::Map(m) if loaded_blank(m, child)))
-                }) {
-                    continue;
-                }
-                for e in items.iter_mut() {
-                    drop_blank_fields(e, child);
-                }
-            }
-            TValue::Map(_) => drop_blank_fields(&mut f.value, child),
-            _ => {}
-        }
-    }
-}
-
-/// Whether [`drop_blank_fields`] would change loaded entries.
-fn loaded_blank(entries: &[crate::load::yaml::Entry], keys: Keys) -> bool {
-    use crate::load::Value;
-    entries.iter().any(|e| {
-        let child = keys.child(&e.key);
-        match &e.value.value {
-            Value::Seq(items) if keys.list_key(&e.key).is_some() => {
-                items.iter().any(|i| matches!(&i.value, Value::Map(m) if loaded_blank(m, child)))
-            }
-            Value::Map(map) => loaded_blank(map, child),
-            value => blank(value, e.value.span),
-        }
-    })
+fn blank(null: bool, span: crate::load::source::Span) -> bool {
+    null && span.start() == span.end()
 }
 
 /// Lists whose merge key kyaml reads with a second key (the API's `x-kubernetes-list-map-keys`):
@@ -160,32 +114,36 @@ const SECOND_KEY: &[(&str, &str, &str)] = &[
     ("topologySpreadConstraints", "topologyKey", "whenUnsatisfiable"),
 ];
 
-/// kustomize's merge walks the whole object, not only what the patch names: a keyed list keeps
-/// one element per key, the last written (`walkAssociativeSequence`): with one key in the first
-/// one's place, with two in the last one's.
-fn collapse_duplicates(t: &mut Tree, keys: Keys) {
+/// kustomize's merge walks the whole object, not only what the patch names, and tidies what it
+/// walks (maps, and lists with a merge key): a keyed list keeps one element per key, the last
+/// written (`walkAssociativeSequence`), with one key in the first one's place, with two in the
+/// last one's; a field written blank is dropped (a base's
+/// `preferredDuringSchedulingIgnoredDuringExecution:`), one written `~` or `null` stays.
+fn tidy(t: &mut Tree, keys: Keys) {
     let TValue::Map(fields) = &mut t.value else { return };
-    // What the build has not changed is read as loaded, and made its own only to collapse.
-    if fields.as_loaded().is_some_and(|(entries, _)| !loaded_duplicates(entries, keys)) {
+    // What the build has not changed is read as loaded, and made its own only to tidy.
+    if fields.as_loaded().is_some_and(|(entries, _)| !loaded_untidy(entries, keys)) {
         return;
     }
+    fields.retain(|f| !blank(f.value.value == TValue::Null, f.value.span));
     for f in fields.iter_mut() {
         let (list_key, child) = (keys.list_key(&f.key), keys.child(&f.key));
         match (&mut f.value.value, list_key) {
             (TValue::Seq(items), Some(key)) => {
                 let second = second_key(&f.key, key);
-                if items.as_loaded().is_some_and(|(loaded, _)| {
-                    !loaded_list_duplicates(loaded, (key, second), child)
-                }) {
+                if items
+                    .as_loaded()
+                    .is_some_and(|(loaded, _)| !loaded_list_untidy(loaded, (key, second), child))
+                {
                     continue;
                 }
                 collapse_list(items, key, second);
                 for e in items.iter_mut() {
-                    collapse_duplicates(e, child);
+                    tidy(e, child);
                 }
             }
             // Lists without a key are not walked (kyaml replaces or keeps them whole).
-            (TValue::Map(_), _) => collapse_duplicates(&mut f.value, child),
+            (TValue::Map(_), _) => tidy(&mut f.value, child),
             _ => {}
         }
     }
@@ -201,25 +159,25 @@ fn duplicated<T: PartialEq>(ids: &[Option<T>]) -> bool {
     ids.iter().enumerate().any(|(i, a)| a.is_some() && ids[i + 1..].iter().any(|b| b == a))
 }
 
-/// Whether [`collapse_duplicates`] would change loaded entries: a keyed list below has two
-/// elements with one key.
-fn loaded_duplicates(entries: &[crate::load::yaml::Entry], keys: Keys) -> bool {
+/// Whether [`tidy`] would change loaded entries: a field is written blank, or a keyed list below
+/// has two elements with one key.
+fn loaded_untidy(entries: &[crate::load::yaml::Entry], keys: Keys) -> bool {
     use crate::load::Value;
     entries.iter().any(|e| {
         let (list_key, child) = (keys.list_key(&e.key), keys.child(&e.key));
         match (&e.value.value, list_key) {
             (Value::Seq(items), Some(key)) => {
-                loaded_list_duplicates(items, (key, second_key(&e.key, key)), child)
+                loaded_list_untidy(items, (key, second_key(&e.key, key)), child)
             }
-            (Value::Map(map), _) => loaded_duplicates(map, child),
-            _ => false,
+            (Value::Map(map), _) => loaded_untidy(map, child),
+            (value, _) => blank(matches!(value, Value::Null), e.value.span),
         }
     })
 }
 
-/// [`loaded_duplicates`] for a keyed list: two of its elements have one key (as
-/// [`collapse_list`] reads them), or an element has such a list below.
-fn loaded_list_duplicates(
+/// [`loaded_untidy`] for a keyed list: two of its elements have one key (as [`collapse_list`]
+/// reads them), or an element has something to tidy below.
+fn loaded_list_untidy(
     items: &[crate::load::Node],
     (key, second): (&str, Option<&str>),
     child: Keys,
@@ -234,9 +192,7 @@ fn loaded_list_duplicates(
     }
     let ids: Vec<_> = items.iter().map(|e| id(e, (key, second))).collect();
     duplicated(&ids)
-        || items
-            .iter()
-            .any(|e| matches!(&e.value, Value::Map(map) if loaded_duplicates(map, child)))
+        || items.iter().any(|e| matches!(&e.value, Value::Map(map) if loaded_untidy(map, child)))
 }
 
 fn collapse_list(items: &mut Vec<Tree>, key: &str, second: Option<&str>) {
@@ -586,39 +542,40 @@ mod tests {
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n        env: [{name: A, value: '1'}]\n      - name: side\n        image: busybox\n";
 
+    /// A Deployment `text` patched with `patch`, both as left loaded and as made node by node:
+    /// the two must come out alike.
+    fn merged_both(text: &str, patch: &Tree) -> Tree {
+        let deployment = Keys::Builtin(builtin_type("apps", "v1", "Deployment").unwrap());
+        let mut trees = crate::render::tree::loaded_and_made(text);
+        for t in &mut trees {
+            strategic_merge(t, patch, deployment).unwrap();
+        }
+        assert_eq!(trees[0], trees[1]);
+        let [loaded, _] = trees;
+        loaded
+    }
+
     /// Duplicates are collapsed alike in what a build left as loaded and in trees made node by
     /// node; a loaded part without any stays the loaded node's.
     #[test]
     fn duplicates_are_collapsed_alike_in_loaded_and_made_trees() {
-        let deployment = Keys::Builtin(builtin_type("apps", "v1", "Deployment").unwrap());
         let text = "metadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    spec:\n      containers:\n      - {name: app, image: one}\n      - {name: app, image: two}\n      volumes: [{name: v, emptyDir: {}}]\n";
         let patch = tree("metadata: {labels: {a: b}}\n", 1);
-        let mut trees = crate::render::tree::loaded_and_made(text);
-        for t in &mut trees {
-            strategic_merge(t, &patch, deployment).unwrap();
-        }
-        assert_eq!(trees[0], trees[1]);
-        let containers = &trees[0].to_json()["spec"]["template"]["spec"]["containers"];
+        let merged = merged_both(text, &patch);
+        let containers = &merged.to_json()["spec"]["template"]["spec"]["containers"];
         assert_eq!(containers, &json!([{"name": "app", "image": "two"}]));
-        let selector = trees[0].at(&["spec", "selector"]).unwrap();
+        let selector = merged.at(&["spec", "selector"]).unwrap();
         assert!(crate::render::tree::is_loaded(selector));
     }
 
-    /// kustomize's merge leaves one element per merge key in every keyed list of the object,
-    /// also those the patch does not name; a second key (`protocol`) tells ports apart.
     /// kustomize 5.5 drops the fields of a patched object that are written blank, wherever its
     /// merge walks, not only where the patch writes; `~`, `null` and blank list items stay.
     #[test]
     fn a_patched_objects_blank_fields_are_dropped() {
-        let deployment = Keys::Builtin(builtin_type("apps", "v1", "Deployment").unwrap());
         let text = "metadata: {name: web}\nspec:\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata:\n      labels:\n        l:\n    spec:\n      affinity:\n        nodeAffinity:\n          preferredDuringSchedulingIgnoredDuringExecution:\n          requiredDuringSchedulingIgnoredDuringExecution: ~\n        podAffinity: null\n      flow: {x: , y: ~}\n      containers:\n      - name: app\n        args:\n        - a\n        -\n        - ~\n        env:\n        - name: A\n          value:\n";
         let patch = tree("spec: {replicas: 2}\n", 1);
-        let mut trees = crate::render::tree::loaded_and_made(text);
-        for t in &mut trees {
-            strategic_merge(t, &patch, deployment).unwrap();
-        }
-        assert_eq!(trees[0], trees[1]);
-        let json = trees[0].to_json();
+        let merged = merged_both(text, &patch);
+        let json = merged.to_json();
         let template = &json["spec"]["template"];
         assert_eq!(template["metadata"], json!({"labels": {}}));
         assert_eq!(
@@ -630,11 +587,12 @@ mod tests {
         assert_eq!(container["args"], json!(["a", null, null]));
         assert_eq!(container["env"], json!([{"name": "A"}]));
         // What has no blank field is left as loaded.
-        let selector = trees[0].at(&["spec", "selector"]).unwrap();
-        let TValue::Map(fields) = &selector.value else { panic!() };
-        assert!(fields.as_loaded().is_some());
+        let selector = merged.at(&["spec", "selector"]).unwrap();
+        assert!(crate::render::tree::is_loaded(selector));
     }
 
+    /// kustomize's merge leaves one element per merge key in every keyed list of the object,
+    /// also those the patch does not name; a second key (`protocol`) tells ports apart.
     #[test]
     fn duplicate_merge_keys_are_collapsed_as_kustomize_does() {
         let deployment = builtin_type("apps", "v1", "Deployment").expect("a built-in kind");
