@@ -31,7 +31,11 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
         .filter_map(|t| {
             let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
             let (name, old_ns) = identity(t);
-            ((old_ns.is_empty() || !options.unset_only) && old_ns != ns).then(|| {
+            // A ServiceAccount already in the namespace is a move too: kustomize records the
+            // id of every object the transformer sets, and bindings' subjects that name it take
+            // its namespace (see `namereference::bindings`).
+            let moves = old_ns != ns || kind == "ServiceAccount";
+            ((old_ns.is_empty() || !options.unset_only) && moves).then(|| {
                 super::namereference::Rename {
                     kind,
                     namespace: old_ns,

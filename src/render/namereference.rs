@@ -198,7 +198,7 @@ pub(super) fn update(
         }
         match kind.as_str() {
             "RoleBinding" | "ClusterRoleBinding" => {
-                bindings(t, &namespace, renames, &new_name);
+                bindings(t, &namespace, renames, &new_name)?;
             }
             "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
                 webhook_services(t, renames);
@@ -341,51 +341,91 @@ fn follow_service(service: &mut Tree, renames: &[Rename]) {
     }
 }
 
-/// A binding's role reference and its ServiceAccount subjects (in the subject's namespace).
+/// A binding's role reference, and its subjects that name a renamed or moved ServiceAccount.
+///
+/// kustomize (`nameref`, its `subjects` field specs) looks at every subject, whatever its
+/// kind (a `User` named like a ServiceAccount follows it too), among the ServiceAccounts of the
+/// name: those of the subject's namespace when it gives one (the namespace they had or have
+/// now), else those of a RoleBinding's namespace when there are any, else all. One is written
+/// in, with its namespace; more than one is an error (kustomize's "found multiple possible
+/// referrals").
 fn bindings<'r>(
     t: &mut Tree,
     namespace: &str,
     renames: &'r [Rename],
     new_name: &dyn Fn(&str, &str, &str) -> Option<&'r Rename>,
-) {
+) -> Result<(), String> {
     let role_kind = t.at(&["roleRef", "kind"]).and_then(Tree::as_str).unwrap_or("").to_string();
     if let Some(name) = t.get_mut("roleRef").and_then(|r| r.get_mut("name")) {
         if let Some(r) = name.as_str().and_then(|old| new_name(&role_kind, old, namespace)) {
             *name = Tree::string(&r.new, r.file, r.span);
         }
     }
+    if !renames.iter().any(|r| r.kind == "ServiceAccount") {
+        return Ok(());
+    }
     let cluster_binding = t.get("kind").and_then(Tree::as_str) == Some("ClusterRoleBinding");
-    let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else { return };
+    let Some(Tree { value: TValue::Seq(subjects), .. }) = t.get_mut("subjects") else {
+        return Ok(());
+    };
+    // Namespaces compared as kustomize compares ids: none is `default`.
+    let same = |a: &str, b: &str| effective_namespace(a, false) == effective_namespace(b, false);
     for s in subjects.iter_mut() {
-        if s.get("kind").and_then(Tree::as_str) != Some("ServiceAccount") {
-            continue;
-        }
-        // A subject written without a namespace that a move gives one is checked again at the
-        // end of the build (see [`ambiguous_subjects`]); the mark goes with the subject (a patch
-        // that replaces the subjects drops it).
-        let unset = cluster_binding && s.get("namespace").is_none();
-        let ns = s.get("namespace").and_then(Tree::as_str).unwrap_or(namespace).to_string();
         let Some(old) = s.get("name").and_then(Tree::as_str).map(str::to_string) else { continue };
-        // Namespaces compared as kustomize compares ids: none is `default`.
-        let same_namespace = |r: &Rename| {
-            effective_namespace(&r.namespace, false) == effective_namespace(&ns, false)
-        };
-        let Some(rename) = renames
+        let given = s.get("namespace").and_then(Tree::as_str).map(str::to_string);
+        let mut candidates: Vec<&Rename> = renames
             .iter()
-            .find(|r| r.kind == "ServiceAccount" && r.old == old && same_namespace(r))
-        else {
-            continue;
-        };
-        if rename.new != old {
-            s.set("name", Tree::string(&rename.new, rename.file, rename.span));
+            .filter(|r| r.kind == "ServiceAccount" && r.old == old)
+            .filter(|r| {
+                given.as_deref().is_none_or(|ns| {
+                    same(&r.namespace, ns)
+                        || r.new_namespace.as_deref().is_some_and(|n| same(n, ns))
+                })
+            })
+            .collect();
+        if given.is_none()
+            && !cluster_binding
+            && candidates.iter().any(|r| same(&r.namespace, namespace))
+        {
+            candidates.retain(|r| same(&r.namespace, namespace));
         }
-        if let Some(moved) = &rename.new_namespace {
-            s.set("namespace", Tree::string(moved, rename.file, rename.span));
-            if unset {
+        let to = |r: &Rename| {
+            (r.new.clone(), r.new_namespace.clone().unwrap_or_else(|| r.namespace.clone()))
+        };
+        let mut outcomes: Vec<(String, String)> = candidates.iter().map(|r| to(r)).collect();
+        outcomes.sort();
+        outcomes.dedup();
+        let Some(rename) = candidates.first() else { continue };
+        if outcomes.len() > 1 {
+            let ids: Vec<String> = outcomes
+                .iter()
+                .map(|(name, ns)| {
+                    format!(
+                        "ServiceAccount.v1.[noGrp]/{name}.{}",
+                        if ns.is_empty() { "[noNs]" } else { ns }
+                    )
+                })
+                .collect();
+            return Err(format!(
+                "found multiple possible referrals: {} (the subject `{old}` needs a namespace)",
+                ids.join(", ")
+            ));
+        }
+        let (new, new_ns) = to(rename);
+        if new != old {
+            s.set("name", Tree::string(&new, rename.file, rename.span));
+        }
+        if !new_ns.is_empty() && given.as_deref() != Some(new_ns.as_str()) {
+            s.set("namespace", Tree::string(&new_ns, rename.file, rename.span));
+            // A subject written without a namespace that a move gives one is checked again at
+            // the end of the build (see [`ambiguous_subjects`]); the mark goes with the subject
+            // (a patch that replaces the subjects drops it).
+            if cluster_binding && given.is_none() && rename.new_namespace.is_some() {
                 s.set(GIVEN_NAMESPACE, Tree::string("true", rename.file, rename.span));
             }
         }
     }
+    Ok(())
 }
 
 /// Marks a ServiceAccount subject of a ClusterRoleBinding that had no namespace until a move
@@ -644,5 +684,79 @@ mod tests {
                 .collect();
             assert_eq!(namespaces, ["team", "team"], "{kind}: {subjects}");
         }
+    }
+
+    /// The subjects of a binding that name a ServiceAccount the build renames or moves, as
+    /// kustomize 5.5 builds these trees (checked with `kubectl kustomize`): a subject of any
+    /// kind follows it with its namespace; one written with another namespace names another;
+    /// a RoleBinding's subject without a namespace names the one of the binding's namespace
+    /// when there is one; a ServiceAccount already in the build's namespace is moved too.
+    #[test]
+    fn every_subject_that_names_a_renamed_service_account_takes_its_name_and_namespace() {
+        use crate::render::kustomize::{build, tests::write, Disk};
+        let subjects = |out: &[Tree], name: &str| -> Vec<(String, String, String)> {
+            let binding = out
+                .iter()
+                .find(|t| t.at(&["metadata", "name"]).and_then(Tree::as_str) == Some(name))
+                .unwrap();
+            let json = binding.to_json();
+            json["subjects"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    let text = |k: &str| s[k].as_str().unwrap_or("").to_string();
+                    (text("kind"), text("name"), text("namespace"))
+                })
+                .collect()
+        };
+        let row = |k: &str, n: &str, ns: &str| (k.to_string(), n.to_string(), ns.to_string());
+        let dir = tempfile::tempdir().unwrap();
+        let accounts = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: team}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: team2}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: bare}\n";
+        let bindings = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: User, name: bare}\n- {kind: ServiceAccount, name: robot, namespace: team2}\n- {kind: ServiceAccount, name: robot, namespace: other}\n- {kind: User, name: bare, namespace: x}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: team}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: robot}\n";
+        write(
+            dir.path(),
+            &[
+                ("a.yaml", accounts),
+                ("b.yaml", bindings),
+                ("kustomization.yaml", "namePrefix: p-\nresources: [a.yaml, b.yaml]\n"),
+            ],
+        );
+        let out = build(&Disk::new(dir.path()), std::path::Path::new(".")).unwrap();
+        assert_eq!(
+            subjects(&out, "p-crb"),
+            [
+                row("User", "p-bare", ""),
+                row("ServiceAccount", "p-robot", "team2"),
+                row("ServiceAccount", "robot", "other"),
+                row("User", "bare", "x"),
+            ]
+        );
+        assert_eq!(subjects(&out, "p-rb"), [row("ServiceAccount", "p-robot", "team")]);
+
+        // Two ServiceAccounts a subject without a namespace could name: kustomize refuses it.
+        let ambiguous = bindings
+            .replace("- {kind: User, name: bare}\n", "- {kind: ServiceAccount, name: robot}\n");
+        write(dir.path(), &[("b.yaml", ambiguous.as_str())]);
+        let error = build(&Disk::new(dir.path()), std::path::Path::new(".")).unwrap_err();
+        assert!(
+            error.message.contains("found multiple possible referrals: ServiceAccount.v1.[noGrp]/p-robot.team, ServiceAccount.v1.[noGrp]/p-robot.team2"),
+            "{error}"
+        );
+
+        // A namespace the account already has still moves it: the subjects take it.
+        write(
+            dir.path(),
+            &[
+                ("a.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: x}\n"),
+                ("b.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: robot}\n- {kind: User, name: robot}\n"),
+                ("kustomization.yaml", "namespace: x\nresources: [a.yaml, b.yaml]\n"),
+            ],
+        );
+        let out = build(&Disk::new(dir.path()), std::path::Path::new(".")).unwrap();
+        assert_eq!(
+            subjects(&out, "crb"),
+            [row("ServiceAccount", "robot", "x"), row("User", "robot", "x")]
+        );
     }
 }
