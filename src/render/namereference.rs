@@ -298,6 +298,10 @@ pub(super) fn references_at_the_end(
     }
     let recorded = ["metadata", "annotations", super::kustomize::PREVIOUS_NAMES];
     let mut renamed = Vec::new();
+    // ServiceAccounts a namespace transformer set (moved or not), under the name they have
+    // now: the subjects that bindings of any kustomization name them by take their namespace,
+    // as kustomize's filter writes it from the ids it recorded.
+    let mut moved = Vec::new();
     for t in out.iter().filter(|t| text(t, &recorded).is_some()) {
         let ids = super::kustomize::identities(t);
         let Some(((name, now), earlier)) = ids.split_first() else { continue };
@@ -312,8 +316,20 @@ pub(super) fn references_at_the_end(
             file: at.file,
             span: at.span,
         }));
+        let set = t.at(&["metadata", "namespace"]).filter(|_| kind == "ServiceAccount");
+        if let (Some(ns), Some((_, before))) = (set, earlier.iter().find(|(old, _)| old == name)) {
+            moved.push(Rename {
+                kind: kind.to_string(),
+                namespace: before.clone(),
+                old: name.clone(),
+                new: name.clone(),
+                new_namespace: Some(now.clone()),
+                file: ns.file,
+                span: ns.span,
+            });
+        }
     }
-    if renamed.is_empty() {
+    if renamed.is_empty() && moved.is_empty() {
         return Ok(());
     }
     let current: foldhash::HashSet<(&str, &str)> = out
@@ -321,6 +337,7 @@ pub(super) fn references_at_the_end(
         .filter_map(|t| Some((text(t, &["kind"])?, text(t, &["metadata", "name"])?)))
         .collect();
     renamed.retain(|r| !current.contains(&(r.kind.as_str(), r.old.as_str())));
+    renamed.append(&mut moved);
     update(out, &renamed, extra)
 }
 
@@ -757,6 +774,27 @@ mod tests {
         assert_eq!(
             subjects(&out, "crb"),
             [row("ServiceAccount", "robot", "x"), row("User", "robot", "x")]
+        );
+
+        // A binding an overlay adds above the base that moved the account: its subjects take
+        // the namespace too (kustomize writes it from the ids it recorded, at the end).
+        write(
+            dir.path(),
+            &[
+                ("base/a.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot}\n"),
+                ("base/kustomization.yaml", "namespace: team\nresources: [a.yaml]\n"),
+                ("ov/b.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: robot}\n- {kind: User, name: robot}\n- {kind: ServiceAccount, name: robot, namespace: other}\n"),
+                ("ov/kustomization.yaml", "resources: [../base, b.yaml]\n"),
+            ],
+        );
+        let out = build(&Disk::new(dir.path()), std::path::Path::new("ov")).unwrap();
+        assert_eq!(
+            subjects(&out, "crb"),
+            [
+                row("ServiceAccount", "robot", "team"),
+                row("User", "robot", "team"),
+                row("ServiceAccount", "robot", "other"),
+            ]
         );
     }
 }
