@@ -729,17 +729,32 @@ mod tests {
         };
         let row = |k: &str, n: &str, ns: &str| (k.to_string(), n.to_string(), ns.to_string());
         let dir = tempfile::tempdir().unwrap();
-        let accounts = "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: team}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: team2}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: bare}\n";
-        let bindings = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: User, name: bare}\n- {kind: ServiceAccount, name: robot, namespace: team2}\n- {kind: ServiceAccount, name: robot, namespace: other}\n- {kind: User, name: bare, namespace: x}\n---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: team}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: robot}\n";
-        write(
-            dir.path(),
-            &[
-                ("a.yaml", accounts),
-                ("b.yaml", bindings),
-                ("kustomization.yaml", "namePrefix: p-\nresources: [a.yaml, b.yaml]\n"),
-            ],
+        // Writes the files, then builds the kustomization in `at`.
+        let built = |files: &[(&str, &str)], at: &str| {
+            write(dir.path(), files);
+            build(&Disk::new(dir.path()), std::path::Path::new(at))
+        };
+        let crb = |subjects: &str| {
+            format!("apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {{name: crb}}\nroleRef: {{apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}}\nsubjects:\n{subjects}")
+        };
+        let account = |ns: &str| {
+            format!("apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: robot{ns}}}\n")
+        };
+        let accounts = format!(
+            "{}---\n{}---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: bare}}\n",
+            account(", namespace: team"),
+            account(", namespace: team2")
         );
-        let out = build(&Disk::new(dir.path()), std::path::Path::new(".")).unwrap();
+        let rb = "---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata: {name: rb, namespace: team}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: robot}\n";
+        let others = "- {kind: ServiceAccount, name: robot, namespace: team2}\n- {kind: ServiceAccount, name: robot, namespace: other}\n- {kind: User, name: bare, namespace: x}\n";
+        let bindings = crb(&format!("- {{kind: User, name: bare}}\n{others}")) + rb;
+        let prefixed = "namePrefix: p-\nresources: [a.yaml, b.yaml]\n";
+        let files = [
+            ("a.yaml", accounts.as_str()),
+            ("b.yaml", &bindings),
+            ("kustomization.yaml", prefixed),
+        ];
+        let out = built(&files, ".").unwrap();
         assert_eq!(
             subjects(&out, "p-crb"),
             [
@@ -752,25 +767,22 @@ mod tests {
         assert_eq!(subjects(&out, "p-rb"), [row("ServiceAccount", "p-robot", "team")]);
 
         // Two ServiceAccounts a subject without a namespace could name: kustomize refuses it.
-        let ambiguous = bindings
-            .replace("- {kind: User, name: bare}\n", "- {kind: ServiceAccount, name: robot}\n");
-        write(dir.path(), &[("b.yaml", ambiguous.as_str())]);
-        let error = build(&Disk::new(dir.path()), std::path::Path::new(".")).unwrap_err();
+        let ambiguous = crb(&format!("- {{kind: ServiceAccount, name: robot}}\n{others}")) + rb;
+        let error = built(&[("b.yaml", &ambiguous)], ".").unwrap_err();
         assert!(
             error.message.contains("found multiple possible referrals: ServiceAccount.v1.[noGrp]/p-robot.team, ServiceAccount.v1.[noGrp]/p-robot.team2"),
             "{error}"
         );
 
         // A namespace the account already has still moves it: the subjects take it.
-        write(
-            dir.path(),
-            &[
-                ("a.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot, namespace: x}\n"),
-                ("b.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: robot}\n- {kind: User, name: robot}\n"),
-                ("kustomization.yaml", "namespace: x\nresources: [a.yaml, b.yaml]\n"),
-            ],
-        );
-        let out = build(&Disk::new(dir.path()), std::path::Path::new(".")).unwrap();
+        let bare = "- {kind: ServiceAccount, name: robot}\n- {kind: User, name: robot}\n";
+        let files = [
+            ("a.yaml", account(", namespace: x")),
+            ("b.yaml", crb(bare)),
+            ("kustomization.yaml", "namespace: x\nresources: [a.yaml, b.yaml]\n".into()),
+        ];
+        let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+        let out = built(&files, ".").unwrap();
         assert_eq!(
             subjects(&out, "crb"),
             [row("ServiceAccount", "robot", "x"), row("User", "robot", "x")]
@@ -778,16 +790,16 @@ mod tests {
 
         // A binding an overlay adds above the base that moved the account: its subjects take
         // the namespace too (kustomize writes it from the ids it recorded, at the end).
-        write(
-            dir.path(),
-            &[
-                ("base/a.yaml", "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: robot}\n"),
-                ("base/kustomization.yaml", "namespace: team\nresources: [a.yaml]\n"),
-                ("ov/b.yaml", "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: crb}\nroleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}\nsubjects:\n- {kind: ServiceAccount, name: robot}\n- {kind: User, name: robot}\n- {kind: ServiceAccount, name: robot, namespace: other}\n"),
-                ("ov/kustomization.yaml", "resources: [../base, b.yaml]\n"),
-            ],
-        );
-        let out = build(&Disk::new(dir.path()), std::path::Path::new("ov")).unwrap();
+        let above =
+            crb(&format!("{bare}- {{kind: ServiceAccount, name: robot, namespace: other}}\n"));
+        let unset = account("");
+        let files = [
+            ("base/a.yaml", unset.as_str()),
+            ("base/kustomization.yaml", "namespace: team\nresources: [a.yaml]\n"),
+            ("ov/b.yaml", &above),
+            ("ov/kustomization.yaml", "resources: [../base, b.yaml]\n"),
+        ];
+        let out = built(&files, "ov").unwrap();
         assert_eq!(
             subjects(&out, "crb"),
             [
