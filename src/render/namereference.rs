@@ -389,6 +389,11 @@ fn bindings<'r>(
     let same = |a: &str, b: &str| effective_namespace(a, false) == effective_namespace(b, false);
     for s in subjects.iter_mut() {
         let Some(old) = s.get("name").and_then(Tree::as_str).map(str::to_string) else { continue };
+        // A namespace written blank is left as it is: kustomize refuses it in a RoleBinding
+        // (see `blank_subject_namespace`), and leaves it in a ClusterRoleBinding.
+        if s.get("namespace").is_some_and(|n| n.as_str().is_none()) {
+            continue;
+        }
         let given = s.get("namespace").and_then(Tree::as_str).map(str::to_string);
         let mut candidates: Vec<&Rename> = renames
             .iter()
@@ -773,6 +778,15 @@ mod tests {
             error.message.contains("found multiple possible referrals: ServiceAccount.v1.[noGrp]/p-robot.team, ServiceAccount.v1.[noGrp]/p-robot.team2"),
             "{error}"
         );
+
+        // A subject whose namespace is written blank is left as written: a ClusterRoleBinding
+        // keeps it, a RoleBinding is refused at its line (as kustomize refuses it).
+        let blank = "- {kind: ServiceAccount, name: robot, namespace: }\n";
+        let out = built(&[("b.yaml", &crb(blank))], ".").unwrap();
+        assert_eq!(subjects(&out, "p-crb"), [row("ServiceAccount", "robot", "")]);
+        let refused = rb.replace("name: robot}", "name: robot, namespace: }");
+        let error = built(&[("b.yaml", &refused)], ".").unwrap_err();
+        assert!(error.message.contains("namespace is blank"), "{error}");
 
         // A namespace the account already has still moves it: the subjects take it.
         let bare = "- {kind: ServiceAccount, name: robot}\n- {kind: User, name: robot}\n";
