@@ -424,7 +424,8 @@ fn bindings<'r>(
                 .map(|(name, ns)| {
                     format!(
                         "ServiceAccount.v1.[noGrp]/{name}.{}",
-                        if ns.is_empty() { "[noNs]" } else { ns }
+                        // kustomize's spelling of an id (as `Id` writes it).
+                        if ns.is_empty() || ns == "default" { "[noNs]" } else { ns }
                     )
                 })
                 .collect();
