@@ -135,6 +135,11 @@ pub(super) fn update(
     for r in renames.iter().filter(|r| r.new != r.old) {
         by_name.entry((r.kind.as_str(), r.old.as_str())).or_default().push(r);
     }
+    // The ServiceAccounts renamed or moved, by the name they had: what binding subjects name.
+    let mut accounts: foldhash::HashMap<&str, Vec<&Rename>> = foldhash::HashMap::default();
+    for r in renames.iter().filter(|r| r.kind == "ServiceAccount") {
+        accounts.entry(r.old.as_str()).or_default().push(r);
+    }
     for t in objects.iter_mut() {
         let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
         let namespace =
@@ -198,7 +203,7 @@ pub(super) fn update(
         }
         match kind.as_str() {
             "RoleBinding" | "ClusterRoleBinding" => {
-                bindings(t, &namespace, renames, &new_name)?;
+                bindings(t, &namespace, &accounts, &new_name)?;
             }
             "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
                 webhook_services(t, renames);
@@ -369,7 +374,7 @@ fn follow_service(service: &mut Tree, renames: &[Rename]) {
 fn bindings<'r>(
     t: &mut Tree,
     namespace: &str,
-    renames: &'r [Rename],
+    accounts: &foldhash::HashMap<&str, Vec<&Rename>>,
     new_name: &dyn Fn(&str, &str, &str) -> Option<&'r Rename>,
 ) -> Result<(), String> {
     let role_kind = t.at(&["roleRef", "kind"]).and_then(Tree::as_str).unwrap_or("").to_string();
@@ -378,7 +383,7 @@ fn bindings<'r>(
             *name = Tree::string(&r.new, r.file, r.span);
         }
     }
-    if !renames.iter().any(|r| r.kind == "ServiceAccount") {
+    if accounts.is_empty() {
         return Ok(());
     }
     let cluster_binding = t.get("kind").and_then(Tree::as_str) == Some("ClusterRoleBinding");
@@ -395,9 +400,11 @@ fn bindings<'r>(
             continue;
         }
         let given = s.get("namespace").and_then(Tree::as_str).map(str::to_string);
-        let mut candidates: Vec<&Rename> = renames
-            .iter()
-            .filter(|r| r.kind == "ServiceAccount" && r.old == old)
+        let mut candidates: Vec<&Rename> = accounts
+            .get(old.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
             .filter(|r| {
                 given.as_deref().is_none_or(|ns| {
                     same(&r.namespace, ns)
