@@ -6,7 +6,7 @@
 use super::fieldspec::{self, Create, NameReference};
 use super::kustomize::effective_namespace;
 use super::tree::{TValue, Tree};
-use super::view::View;
+use super::view::{Shape, View};
 use crate::load::source::Span;
 
 /// An object the build renamed.
@@ -117,6 +117,48 @@ const CLUSTER_SCOPED: &[&str] = &[
     "ValidatingAdmissionPolicy",
 ];
 
+/// The renames of a build, indexed: a build that prefixes thousands of objects looks a name up
+/// for every reference field of every object.
+struct Index<'r> {
+    /// The renames of each (kind, old name), in order.
+    by_name: foldhash::HashMap<(&'r str, &'r str), Vec<&'r Rename>>,
+    /// The kinds renamed: a field naming another kind is not looked at.
+    kinds: foldhash::HashSet<&'r str>,
+    /// The ServiceAccounts renamed or moved, by the name they had: what binding subjects name.
+    accounts: foldhash::HashMap<&'r str, Vec<&'r Rename>>,
+}
+
+impl<'r> Index<'r> {
+    fn of(renames: &'r [Rename]) -> Self {
+        let mut by_name: foldhash::HashMap<_, Vec<_>> = foldhash::HashMap::default();
+        for r in renames.iter().filter(|r| r.new != r.old) {
+            by_name.entry((r.kind.as_str(), r.old.as_str())).or_default().push(r);
+        }
+        let kinds = by_name.keys().map(|&(kind, _)| kind).collect();
+        let mut accounts: foldhash::HashMap<_, Vec<_>> = foldhash::HashMap::default();
+        for r in renames.iter().filter(|r| r.kind == "ServiceAccount") {
+            accounts.entry(r.old.as_str()).or_default().push(r);
+        }
+        Index { by_name, kinds, accounts }
+    }
+
+    /// The rename a field that names a `named` called `old`, in namespace `ns`, follows. A
+    /// cluster-scoped referrer (a CRD's conversion webhook, a ClusterRole) names an object of
+    /// any namespace: the one renamed object of that name, if only one is.
+    fn new_name(
+        &self,
+        (named, old, ns): (&str, &str, &str),
+        referrer_cluster_scoped: bool,
+    ) -> Option<&'r Rename> {
+        let candidates = || self.by_name.get(&(named, old)).into_iter().flatten().copied();
+        candidates().find(|r| CLUSTER_SCOPED.contains(&named) || r.namespace == ns).or_else(|| {
+            let mut any = candidates();
+            let first = any.next()?;
+            (referrer_cluster_scoped && any.all(|r| r.new == first.new)).then_some(first)
+        })
+    }
+}
+
 /// Updates the fields of `objects` that name a renamed object, pointing each at what caused
 /// the rename: kustomize's default name references, and `extra` ones a kustomization's
 /// `configurations` add.
@@ -129,35 +171,27 @@ pub(super) fn update(
     if renames.is_empty() {
         return Ok(());
     }
-    // The renames of each (kind, old name), in order: a build that prefixes thousands of
-    // objects looks a name up for every reference field of every object.
-    let mut by_name: foldhash::HashMap<(&str, &str), Vec<&Rename>> = foldhash::HashMap::default();
-    for r in renames.iter().filter(|r| r.new != r.old) {
-        by_name.entry((r.kind.as_str(), r.old.as_str())).or_default().push(r);
-    }
-    // The ServiceAccounts renamed or moved, by the name they had: what binding subjects name.
-    let mut accounts: foldhash::HashMap<&str, Vec<&Rename>> = foldhash::HashMap::default();
-    for r in renames.iter().filter(|r| r.kind == "ServiceAccount") {
-        accounts.entry(r.old.as_str()).or_default().push(r);
-    }
+    let index = Index::of(renames);
+    // Fields are read through a view first, and made the build's own only where one names a
+    // renamed object: most objects name none (docs/BENCHMARKS.md, twenty-ninth session).
+    let text = |t: &Tree, path: &[&str]| {
+        View::Tree(t).at(path).and_then(View::as_str).unwrap_or("").to_string()
+    };
     for t in objects.iter_mut() {
-        let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
-        let namespace =
-            t.at(&["metadata", "namespace"]).and_then(Tree::as_str).unwrap_or("").to_string();
-        // A cluster-scoped referrer (a CRD's conversion webhook, a ClusterRole) names an object
-        // of any namespace: the one renamed object of that name, if only one is.
+        let kind = text(t, &["kind"]);
+        let namespace = text(t, &["metadata", "namespace"]);
         let referrer_cluster_scoped = super::kustomize::cluster_scoped(t);
         let new_name = |named: &str, old: &str, ns: &str| {
-            let candidates = || by_name.get(&(named, old)).into_iter().flatten().copied();
-            candidates().find(|r| CLUSTER_SCOPED.contains(&named) || r.namespace == ns).or_else(
-                || {
-                    let mut any = candidates();
-                    let first = any.next()?;
-                    (referrer_cluster_scoped && any.all(|r| r.new == first.new)).then_some(first)
-                },
-            )
+            index.new_name((named, old, ns), referrer_cluster_scoped)
+        };
+        let names_renamed = |at: View<'_>, named: &str, path: &[&str], ns: &str| {
+            index.kinds.contains(named)
+                && any_at(at, path, &mut |old| new_name(named, old, ns).is_some())
         };
         let rename_at = |t: &mut Tree, named: &str, path: &[&str], ns: &str| {
+            if !names_renamed(View::Tree(t), named, path, ns) {
+                return;
+            }
             each(t, path, &mut |field: &mut Tree| {
                 let Some(old) = field.as_str() else { return };
                 if let Some(r) = new_name(named, old, ns) {
@@ -167,9 +201,11 @@ pub(super) fn update(
         };
         if let Some((_, spec_path)) = POD_SPECS.iter().find(|(k, _)| *k == kind) {
             for (named, path) in IN_POD_SPEC {
-                let mut full: Vec<&str> = spec_path.to_vec();
-                full.extend_from_slice(path);
-                rename_at(t, named, &full, &namespace);
+                let Some(spec) = View::Tree(t).at(spec_path) else { break };
+                if names_renamed(spec, named, path, &namespace) {
+                    let full = [*spec_path, *path].concat();
+                    rename_at(t, named, &full, &namespace);
+                }
             }
         }
         for (named, referrers, path) in ELSEWHERE {
@@ -203,7 +239,7 @@ pub(super) fn update(
         }
         match kind.as_str() {
             "RoleBinding" | "ClusterRoleBinding" => {
-                bindings(t, &namespace, &accounts, &new_name)?;
+                bindings(t, &namespace, &index.accounts, &new_name)?;
             }
             "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
                 webhook_services(t, renames);
@@ -497,6 +533,24 @@ pub(super) fn ambiguous_subjects(out: &[Tree]) -> Option<(&Tree, String)> {
         }
     }
     None
+}
+
+/// Whether a string at `path` (as [`each`] walks it) satisfies `f`, read without making the
+/// levels it passes the build's own.
+fn any_at(at: View<'_>, path: &[&str], f: &mut dyn FnMut(&str) -> bool) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return at.as_str().is_some_and(f);
+    };
+    match *first {
+        "*" => match at.shape() {
+            Shape::Seq(mut items) => items.any(|item| any_at(item, rest, f)),
+            _ => false,
+        },
+        "@containers" => ["containers", "initContainers", "ephemeralContainers"]
+            .iter()
+            .any(|key| at.field(key).is_some_and(|(_, child)| any_at(child, rest, f))),
+        key => at.field(key).is_some_and(|(_, child)| any_at(child, rest, f)),
+    }
 }
 
 /// Calls `f` on every node at `path` (`*`: each element of a list; `@containers`: each of
