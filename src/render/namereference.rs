@@ -179,6 +179,18 @@ pub(super) fn update(
     };
     for t in objects.iter_mut() {
         let kind = text(t, &["kind"]);
+        // A build that only moved objects (`namespace:` records every ServiceAccount it sets)
+        // changes bindings, webhooks and API services alone.
+        let followers = [
+            "RoleBinding",
+            "ClusterRoleBinding",
+            "ValidatingWebhookConfiguration",
+            "MutatingWebhookConfiguration",
+            "APIService",
+        ];
+        if index.kinds.is_empty() && extra.is_empty() && !followers.contains(&kind.as_str()) {
+            continue;
+        }
         let namespace = text(t, &["metadata", "namespace"]);
         let referrer_cluster_scoped = super::kustomize::cluster_scoped(t);
         let new_name = |named: &str, old: &str, ns: &str| {
@@ -209,7 +221,7 @@ pub(super) fn update(
             }
         }
         for (named, referrers, path) in ELSEWHERE {
-            if referrers.contains(&kind.as_str()) {
+            if index.kinds.contains(named) && referrers.contains(&kind.as_str()) {
                 rename_at(t, named, path, &namespace);
             }
         }
