@@ -278,20 +278,21 @@ fn pod_security(ps: &Value, resource: &Value) -> Scope {
     Scope::Fail(message, Some(first.path.clone()))
 }
 
-/// Substitutes `{{@}}` and `{{ }}` variables in a pattern.
-fn with_variables(
-    pattern: &Value,
+/// Substitutes `{{@}}` and `{{ }}` variables in a pattern (one without any is used as it is).
+fn with_variables<'p>(
+    pattern: &'p Value,
     resource: &Value,
     ctx: &Value,
     limits: &Limits,
-) -> Result<Value, String> {
+) -> Result<Cow<'p, Value>, String> {
     if !variables::contains_variable(pattern) {
-        return Ok(pattern.clone());
+        return Ok(Cow::Borrowed(pattern));
     }
     let referenced = variables::resolve_references(pattern)
         .map_err(|e| format!("variable substitution failed: {e}"))?;
     let at = variables::substitute_at(&referenced, resource);
     variables::substitute(&at, ctx, limits)
+        .map(Cow::Owned)
         .map_err(|e| format!("variable substitution failed: {e}"))
 }
 
