@@ -425,9 +425,11 @@ fn bindings<'r>(
     accounts: &foldhash::HashMap<&str, Vec<&Rename>>,
     new_name: &dyn Fn(&str, &str, &str) -> Option<&'r Rename>,
 ) -> Result<(), String> {
-    let role_kind = t.at(&["roleRef", "kind"]).and_then(Tree::as_str).unwrap_or("").to_string();
-    if let Some(name) = t.get_mut("roleRef").and_then(|r| r.get_mut("name")) {
-        if let Some(r) = name.as_str().and_then(|old| new_name(&role_kind, old, namespace)) {
+    let role = |key: &str| View::Tree(t).at(&["roleRef", key]).and_then(View::as_str);
+    let renamed_role =
+        role("name").and_then(|old| new_name(role("kind").unwrap_or(""), old, namespace));
+    if let Some(r) = renamed_role {
+        if let Some(name) = t.get_mut("roleRef").and_then(|r| r.get_mut("name")) {
             *name = Tree::string(&r.new, r.file, r.span);
         }
     }
@@ -637,6 +639,42 @@ mod tests {
         assert!(origins
             .iter()
             .any(|o| &*o.pointer == "/spec/template/spec/serviceAccountName" && o.file == 1));
+    }
+
+    /// Objects that name no renamed object are read, not made the build's own: their levels
+    /// stay shared with the loaded nodes (a fleet's overlays move every ServiceAccount and
+    /// rename a generated ConfigMap, and most objects name neither).
+    #[test]
+    fn objects_naming_no_renamed_object_stay_as_loaded() {
+        let text = "kind: Deployment\nmetadata: {name: web, namespace: a}\nspec:\n  template:\n    spec:\n      serviceAccountName: runner\n      containers:\n      - name: app\n        envFrom: [{configMapRef: {name: other}}]\n---\nkind: RoleBinding\nmetadata: {name: rb, namespace: a}\nroleRef: {kind: Role, name: reader}\nsubjects:\n- {kind: ServiceAccount, name: runner}\n";
+        let rename = |kind: &str, old: &str, new: &str, moved: Option<&str>| Rename {
+            kind: kind.into(),
+            namespace: "a".into(),
+            old: old.into(),
+            new: new.into(),
+            new_namespace: moved.map(str::to_string),
+            file: 1,
+            span: Span::default(),
+        };
+        let shared =
+            |t: &Tree| matches!(&t.value, TValue::Map(fields) if fields.as_loaded().is_some());
+        // A ConfigMap renamed that the Deployment does not name; a ServiceAccount moved.
+        let mut objects = trees(text);
+        let renames = [
+            rename("ConfigMap", "settings", "settings-5f8k", None),
+            rename("ServiceAccount", "runner", "runner", Some("b")),
+        ];
+        update(&mut objects, &renames, &[]).unwrap();
+        assert!(shared(&objects[0]), "the Deployment was made the build's own");
+        assert_eq!(objects[1].to_json()["subjects"][0]["namespace"], "b");
+        // The ConfigMap it names renamed: the Deployment follows (and is no longer shared).
+        let mut objects = trees(text);
+        update(&mut objects, &[rename("ConfigMap", "other", "p-other", None)], &[]).unwrap();
+        assert!(!shared(&objects[0]));
+        let json = objects[0].to_json();
+        let container = &json["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(container["envFrom"][0]["configMapRef"]["name"], "p-other");
+        assert!(shared(&objects[1]), "the binding names no ConfigMap");
     }
 
     /// kustomize's other default references: cluster-scoped kinds named from anywhere, an
