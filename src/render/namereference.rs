@@ -117,6 +117,16 @@ const CLUSTER_SCOPED: &[&str] = &[
     "ValidatingAdmissionPolicy",
 ];
 
+/// The kinds whose objects follow a move (a ServiceAccount's, a Service's) as well as a rename:
+/// in a build that only moved objects, the only ones looked at.
+const FOLLOW_MOVES: &[&str] = &[
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "APIService",
+];
+
 /// The renames of a build, indexed: a build that prefixes thousands of objects looks a name up
 /// for every reference field of every object.
 struct Index<'r> {
@@ -179,16 +189,7 @@ pub(super) fn update(
     };
     for t in objects.iter_mut() {
         let kind = text(t, &["kind"]);
-        // A build that only moved objects (`namespace:` records every ServiceAccount it sets)
-        // changes bindings, webhooks and API services alone.
-        let followers = [
-            "RoleBinding",
-            "ClusterRoleBinding",
-            "ValidatingWebhookConfiguration",
-            "MutatingWebhookConfiguration",
-            "APIService",
-        ];
-        if index.kinds.is_empty() && extra.is_empty() && !followers.contains(&kind.as_str()) {
+        if index.kinds.is_empty() && extra.is_empty() && !FOLLOW_MOVES.contains(&kind.as_str()) {
             continue;
         }
         let namespace = text(t, &["metadata", "namespace"]);
@@ -200,10 +201,7 @@ pub(super) fn update(
             index.kinds.contains(named)
                 && any_at(at, path, &mut |old| new_name(named, old, ns).is_some())
         };
-        let rename_at = |t: &mut Tree, named: &str, path: &[&str], ns: &str| {
-            if !names_renamed(View::Tree(t), named, path, ns) {
-                return;
-            }
+        let follow_at = |t: &mut Tree, named: &str, path: &[&str], ns: &str| {
             each(t, path, &mut |field: &mut Tree| {
                 let Some(old) = field.as_str() else { return };
                 if let Some(r) = new_name(named, old, ns) {
@@ -211,12 +209,16 @@ pub(super) fn update(
                 }
             });
         };
+        let rename_at = |t: &mut Tree, named: &str, path: &[&str], ns: &str| {
+            if names_renamed(View::Tree(t), named, path, ns) {
+                follow_at(t, named, path, ns);
+            }
+        };
         if let Some((_, spec_path)) = POD_SPECS.iter().find(|(k, _)| *k == kind) {
             for (named, path) in IN_POD_SPEC {
                 let Some(spec) = View::Tree(t).at(spec_path) else { break };
                 if names_renamed(spec, named, path, &namespace) {
-                    let full = [*spec_path, *path].concat();
-                    rename_at(t, named, &full, &namespace);
+                    follow_at(t, named, &[*spec_path, *path].concat(), &namespace);
                 }
             }
         }
