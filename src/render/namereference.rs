@@ -435,7 +435,14 @@ fn bindings<'r>(
             *name = Tree::string(&r.new, r.file, r.span);
         }
     }
-    if accounts.is_empty() {
+    // The subjects are made the build's own only when one is named like an account.
+    let names_account = |subject: View<'_>| {
+        subject.at(&["name"]).and_then(View::as_str).is_some_and(|n| accounts.contains_key(n))
+    };
+    let Some(Shape::Seq(mut read)) = View::Tree(t).at(&["subjects"]).map(View::shape) else {
+        return Ok(());
+    };
+    if !read.any(names_account) {
         return Ok(());
     }
     let cluster_binding = t.get("kind").and_then(Tree::as_str) == Some("ClusterRoleBinding");
@@ -551,6 +558,9 @@ pub(super) fn ambiguous_subjects(out: &[Tree]) -> Option<(&Tree, String)> {
     None
 }
 
+/// The lists of a pod spec that `@containers` stands for in a path.
+const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
+
 /// Whether a string at `path` (as [`each`] walks it) satisfies `f`, read without making the
 /// levels it passes the build's own.
 fn any_at(at: View<'_>, path: &[&str], f: &mut dyn FnMut(&str) -> bool) -> bool {
@@ -562,7 +572,7 @@ fn any_at(at: View<'_>, path: &[&str], f: &mut dyn FnMut(&str) -> bool) -> bool 
             Shape::Seq(mut items) => items.any(|item| any_at(item, rest, f)),
             _ => false,
         },
-        "@containers" => ["containers", "initContainers", "ephemeralContainers"]
+        "@containers" => CONTAINER_LISTS
             .iter()
             .any(|key| at.field(key).is_some_and(|(_, child)| any_at(child, rest, f))),
         key => at.field(key).is_some_and(|(_, child)| any_at(child, rest, f)),
@@ -585,7 +595,7 @@ fn each(t: &mut Tree, path: &[&str], f: &mut dyn FnMut(&mut Tree)) {
             }
         }
         "@containers" => {
-            for key in ["containers", "initContainers", "ephemeralContainers"] {
+            for key in CONTAINER_LISTS {
                 if let Some(child) = t.get_mut(key) {
                     each(child, rest, f);
                 }
@@ -713,6 +723,12 @@ mod tests {
         );
         assert_eq!(json[2]["spec"]["policyName"], "p-policy");
         assert_eq!(json[3]["spec"]["service"], json!({"name": "p-metrics", "namespace": "b"}));
+        // A build that only moved the Service (no rename at all): the APIService follows it.
+        let mut objects = trees("kind: APIService\nmetadata: {name: v1.metrics}\nspec: {service: {name: metrics, namespace: a}}\n");
+        let moved = Rename { new: "metrics".into(), ..rename("Service", "a", "metrics") };
+        update(&mut objects, &[moved], &[]).unwrap();
+        let service = objects[0].to_json()["spec"]["service"].clone();
+        assert_eq!(service, json!({"name": "metrics", "namespace": "b"}));
     }
 
     /// A cluster-scoped referrer names an object of any namespace: a CRD's conversion webhook
