@@ -334,9 +334,11 @@ impl Reads {
 /// Whether a string or key of `v` holds `{{`: what substituting a value re-expands (see
 /// [`variables::substitute_str`]).
 pub(super) fn holds_braces(v: &Value) -> bool {
-    // Keys and values are short: a plain scan (a searcher's set-up cost more than the search).
+    // Keys and values are short: each `{` found (a searcher's set-up costs more than the
+    // search), then the byte after it.
     fn braces(s: &str) -> bool {
-        s.as_bytes().windows(2).any(|pair| pair == b"{{")
+        let bytes = s.as_bytes();
+        memchr::memchr_iter(b'{', bytes).any(|i| bytes.get(i + 1) == Some(&b'{'))
     }
     match v {
         Value::String(s) => braces(s),
@@ -518,6 +520,18 @@ fn variable(var: &Value, ctx: &Value, limits: &Limits) -> Result<Value, EvalErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `{{` anywhere in a string or key, however it is surrounded; a lone `{` or `{ {` is not.
+    #[test]
+    fn braces_are_found_in_strings_and_keys() {
+        let holds = |v: serde_json::Value| holds_braces(&v);
+        assert!(holds(serde_json::json!("{{request.object}}")));
+        assert!(holds(serde_json::json!({"a": ["x", "tail {{"]})));
+        assert!(holds(serde_json::json!({"k{{x}}": 1})));
+        assert!(holds(serde_json::json!("{{{")));
+        assert!(!holds(serde_json::json!({"a": "{ {", "b": ["{", "}}"], "{": null})));
+        assert!(!holds(serde_json::json!("trailing {")));
+    }
 
     #[test]
     fn image_references_split_into_parts() {

@@ -101,35 +101,76 @@ fn contains_anchor(v: &Value) -> bool {
     }
 }
 
-fn check(
+/// A step of the path a check is at: a pattern's key, a list index, or (below keys a wildcard
+/// expanded) a key of its own. Written out as text only for a mismatch.
+#[derive(Clone, Debug)]
+enum Seg<'p> {
+    Key(&'p str),
+    Owned(String),
+    Index(usize),
+}
+
+impl Seg<'_> {
+    fn text(&self) -> String {
+        match self {
+            Seg::Key(k) => (*k).to_string(),
+            Seg::Owned(k) => k.clone(),
+            Seg::Index(i) => i.to_string(),
+        }
+    }
+
+    fn is(&self, key: &str) -> bool {
+        match self {
+            Seg::Key(k) => *k == key,
+            Seg::Owned(k) => k == key,
+            Seg::Index(_) => false,
+        }
+    }
+
+    fn owned(&self) -> Seg<'static> {
+        match self {
+            Seg::Index(i) => Seg::Index(*i),
+            other => Seg::Owned(other.text()),
+        }
+    }
+}
+
+/// The segments of `path`, as a mismatch reports them.
+fn texts(path: &[Seg<'_>]) -> Vec<String> {
+    path.iter().map(Seg::text).collect()
+}
+
+fn fail(path: &[Seg<'_>]) -> Mismatch {
+    Mismatch::Fail(texts(path))
+}
+
+fn check<'p>(
     resource: &Value,
-    pattern: &Value,
-    path: &mut Vec<String>,
+    pattern: &'p Value,
+    path: &mut Vec<Seg<'p>>,
     expand_keys: bool,
 ) -> Result<(), Mismatch> {
     match pattern {
         Value::Object(pmap) => match resource {
             Value::Object(rmap) => check_map(rmap, pmap, path, expand_keys),
-            _ => Err(Mismatch::Fail(path.clone())),
+            _ => Err(fail(path)),
         },
         Value::Array(plist) => match resource {
             Value::Array(rlist) => check_list(rlist, plist, path),
-            _ => Err(Mismatch::Fail(path.clone())),
+            _ => Err(fail(path)),
         },
         scalar => match resource {
             Value::Array(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    path.push(i.to_string());
-                    let ok = validate_scalar(item, scalar);
-                    if !ok {
-                        return Err(Mismatch::Fail(path.clone()));
+                    if !validate_scalar(item, scalar) {
+                        path.push(Seg::Index(i));
+                        return Err(fail(path));
                     }
-                    path.pop();
                 }
                 Ok(())
             }
             value if validate_scalar(value, scalar) => Ok(()),
-            _ => Err(Mismatch::Fail(path.clone())),
+            _ => Err(fail(path)),
         },
     }
 }
@@ -160,23 +201,32 @@ fn expand_wildcard_keys(
         .collect()
 }
 
-fn check_map(
+fn check_map<'p>(
     rmap: &Map<String, Value>,
-    pmap: &Map<String, Value>,
-    path: &mut Vec<String>,
+    pmap: &'p Map<String, Value>,
+    path: &mut Vec<Seg<'p>>,
     expand_keys: bool,
 ) -> Result<(), Mismatch> {
-    let expanded;
-    let pmap = if expand_keys && pmap.keys().any(|k| wildcard::has_wildcard(k)) {
-        expanded = expand_wildcard_keys(pmap, rmap);
-        &expanded
-    } else {
-        pmap
-    };
-    let in_metadata = path.last().is_some_and(|s| s == "metadata");
+    if expand_keys && pmap.keys().any(|k| wildcard::has_wildcard(k)) {
+        // The expanded keys live here: the path below is written out (labels and annotations
+        // with wildcard keys are few).
+        let expanded = expand_wildcard_keys(pmap, rmap);
+        let mut own: Vec<Seg<'_>> = path.iter().map(Seg::owned).collect();
+        return check_keys(rmap, &expanded, &mut own);
+    }
+    check_keys(rmap, pmap, path)
+}
+
+fn check_keys<'p>(
+    rmap: &Map<String, Value>,
+    pmap: &'p Map<String, Value>,
+    path: &mut Vec<Seg<'p>>,
+) -> Result<(), Mismatch> {
+    let in_metadata = path.last().is_some_and(|s| s.is("metadata"));
 
     let mut anchored: Vec<(&String, Anchor, &str, &Value)> = Vec::new();
-    let mut plain: Vec<(&String, &Value)> = Vec::new();
+    // Global anchors and keys whose subtree holds anchors rank first (0), then the rest.
+    let mut plain: Vec<(u8, &String, &Value)> = Vec::new();
     for (k, v) in pmap {
         match parse_anchor(k) {
             Some((
@@ -185,7 +235,18 @@ fn check_map(
             )) => {
                 anchored.push((k, a, name, v));
             }
-            _ => plain.push((k, v)),
+            anchor => {
+                let global = matches!(anchor, Some((Anchor::Global, _)));
+                plain.push((u8::from(!global), k, v));
+            }
+        }
+    }
+    // Whether a subtree holds anchors is asked only where there is something to order.
+    if plain.len() > 1 {
+        for (rank, _, v) in &mut plain {
+            if *rank == 1 && contains_anchor(v) {
+                *rank = 0;
+            }
         }
     }
     anchored.sort_by(|a, b| a.0.cmp(b.0));
@@ -194,19 +255,19 @@ fn check_map(
     for (_, anchor, name, pv) in anchored {
         let child_expand = in_metadata && (name == "labels" || name == "annotations");
         let present = rmap.get(name);
-        path.push(name.to_string());
+        path.push(Seg::Key(name));
         let outcome = match (anchor, present) {
             (Anchor::Conditional, Some(rv)) => check(rv, pv, path, child_expand).map_err(|_| {
                 Mismatch::Conditional(format!(
                     "conditional anchor mismatch at {}",
-                    kyverno_path(path)
+                    kyverno_path(&texts(path))
                 ))
             }),
             (Anchor::Conditional, None) => {
                 Err(Mismatch::Conditional(format!("conditional anchor key `{name}` doesn't exist")))
             }
             (Anchor::Equality, Some(rv)) => check(rv, pv, path, child_expand),
-            (Anchor::Negation, Some(_)) => Err(Mismatch::Negation(path.clone())),
+            (Anchor::Negation, Some(_)) => Err(Mismatch::Negation(texts(path))),
             (Anchor::Existence, Some(rv)) => check_existence(rv, pv, path),
             _ => Ok(()),
         };
@@ -224,17 +285,11 @@ fn check_map(
     }
 
     // Global anchors and keys whose subtree holds anchors first, then the rest; each by name.
-    plain.sort_by(|a, b| {
-        let rank = |(k, v): &(&String, &Value)| {
-            let global = matches!(parse_anchor(k), Some((Anchor::Global, _)));
-            u8::from(!(global || contains_anchor(v)))
-        };
-        rank(a).cmp(&rank(b)).then_with(|| a.0.cmp(b.0))
-    });
-    for (k, pv) in plain {
+    plain.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    for (_, k, pv) in plain {
         if let Some((Anchor::Global, name)) = parse_anchor(k) {
             if let Some(rv) = rmap.get(name) {
-                path.push(name.to_string());
+                path.push(Seg::Key(name));
                 let r = check(rv, pv, path, false);
                 path.pop();
                 if r.is_err() {
@@ -247,12 +302,12 @@ fn check_map(
             Some((Anchor::AddIfNotPresent, n)) => n,
             _ => k.as_str(),
         };
-        path.push(name.to_string());
+        path.push(Seg::Key(name));
         let child_expand = in_metadata && (name == "labels" || name == "annotations");
         let result = if pv.as_str() == Some("*") {
             match rmap.get(name) {
                 Some(v) if !v.is_null() => Ok(()),
-                _ => Err(Mismatch::Fail(path.clone())),
+                _ => Err(fail(path)),
             }
         } else {
             check(rmap.get(name).unwrap_or(&Value::Null), pv, path, child_expand)
@@ -263,33 +318,40 @@ fn check_map(
     Ok(())
 }
 
-fn check_existence(rv: &Value, pv: &Value, path: &[String]) -> Result<(), Mismatch> {
+fn check_existence<'p>(rv: &Value, pv: &'p Value, path: &mut Vec<Seg<'p>>) -> Result<(), Mismatch> {
     let (Value::Array(rlist), Value::Array(plist)) = (rv, pv) else {
-        return Err(Mismatch::Fail(path.to_vec()));
+        return Err(fail(path));
     };
     for p in plist.iter().filter(|p| p.is_object()) {
+        // Each item is tried from this path (a failed check may leave steps behind).
+        let len = path.len();
         let found = rlist.iter().enumerate().any(|(i, r)| {
-            let mut sub = path.to_vec();
-            sub.push(i.to_string());
-            check(r, p, &mut sub, false).is_ok()
+            path.push(Seg::Index(i));
+            let ok = check(r, p, path, false).is_ok();
+            path.truncate(len);
+            ok
         });
         if !found {
-            return Err(Mismatch::Fail(path.to_vec()));
+            return Err(fail(path));
         }
     }
     Ok(())
 }
 
-fn check_list(rlist: &[Value], plist: &[Value], path: &mut Vec<String>) -> Result<(), Mismatch> {
+fn check_list<'p>(
+    rlist: &[Value],
+    plist: &'p [Value],
+    path: &mut Vec<Seg<'p>>,
+) -> Result<(), Mismatch> {
     let Some(first) = plist.first() else {
-        return Err(Mismatch::Fail(path.clone()));
+        return Err(fail(path));
     };
     match first {
         Value::Object(_) => {
             let mut skip: Option<Mismatch> = None;
             let mut skipped = 0;
             for (i, item) in rlist.iter().enumerate() {
-                path.push(i.to_string());
+                path.push(Seg::Index(i));
                 let r = check(item, first, path, false);
                 path.pop();
                 match r {
@@ -308,10 +370,10 @@ fn check_list(rlist: &[Value], plist: &[Value], path: &mut Vec<String>) -> Resul
         }
         Value::Array(_) => {
             if rlist.len() < plist.len() {
-                return Err(Mismatch::Fail(path.clone()));
+                return Err(fail(path));
             }
             for (i, p) in plist.iter().enumerate() {
-                path.push(i.to_string());
+                path.push(Seg::Index(i));
                 let r = check(&rlist[i], p, path, false);
                 path.pop();
                 r?;
@@ -320,7 +382,7 @@ fn check_list(rlist: &[Value], plist: &[Value], path: &mut Vec<String>) -> Resul
         }
         scalar => {
             for (i, item) in rlist.iter().enumerate() {
-                path.push(i.to_string());
+                path.push(Seg::Index(i));
                 let r = check(item, scalar, path, false);
                 path.pop();
                 r?;
@@ -481,14 +543,20 @@ fn compare_ordered(value: &Value, op: Op, operand: &str) -> bool {
 
 /// Orders a value against an operand as durations, else as quantities.
 fn compare_numeric(value: &Value, operand: &str) -> Option<std::cmp::Ordering> {
+    // The operand first: most (`?*`, `false`, a name) are neither, and the value is then not
+    // read at all.
+    let (duration, quantity) = (parse_duration(operand), parse_quantity(operand));
+    if duration.is_none() && quantity.is_none() {
+        return None;
+    }
     let text = match value {
         Value::Null => "0".to_string(),
         other => value_text(other)?,
     };
-    if let (Some(p), Some(v)) = (parse_duration(operand), parse_duration(&text)) {
+    if let (Some(p), Some(v)) = (duration, parse_duration(&text)) {
         return v.partial_cmp(&p);
     }
-    if let (Some(p), Some(v)) = (parse_quantity(operand), parse_quantity(&text)) {
+    if let (Some(p), Some(v)) = (quantity, parse_quantity(&text)) {
         return v.partial_cmp(&p);
     }
     None
