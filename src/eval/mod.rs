@@ -348,8 +348,10 @@ fn to_finding(
         // The units of the cluster the violation is about, else every unit.
         units: match (&object.rendering, v.cluster.as_deref()) {
             (None, _) => Arc::from([]),
-            (Some(r), None) => Arc::clone(&r.traces),
-            (Some(r), Some(c)) => r.traces.iter().filter(|t| *t.cluster == *c).cloned().collect(),
+            (Some(r), None) => Arc::clone(r.traces(&inv.files)),
+            (Some(r), Some(c)) => {
+                r.traces(&inv.files).iter().filter(|t| *t.cluster == *c).cloned().collect()
+            }
         },
     }
 }

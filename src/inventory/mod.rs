@@ -687,7 +687,7 @@ impl Tree<'_> {
             rendered::Root::Written => false,
         });
         // Made straight into the inventory's vector (an indexed iterator: no second copy).
-        let (files, first) = (&inv.files, inv.objects.len());
+        let first = inv.objects.len();
         inv.objects.par_extend(objects.into_par_iter().map(|mut r| {
             let root = match std::mem::replace(&mut r.root, rendered::Root::Written) {
                 rendered::Root::Built(root) => root,
@@ -708,9 +708,7 @@ impl Tree<'_> {
             let (api_version, kind) =
                 (top_text(&root, "apiVersion").to_string(), top_text(&root, "kind").to_string());
             let mut object = self.object(&placement, api_version, kind, root);
-            let mut rendering = r.rendering;
-            rendering.traces = rendering.make_traces(files);
-            object.rendering = Some(Box::new(rendering));
+            object.rendering = Some(Box::new(r.rendering));
             object
         }));
         for (index, object) in inv.objects.iter_mut().enumerate().skip(first) {

@@ -38,30 +38,32 @@ pub struct Rendering {
     /// The units that render it, each with the kustomization entries (file index, span) that
     /// led to the object's file, outermost first. No two are of one cluster.
     pub units: Vec<(Arc<Unit>, Via)>,
-    /// What findings on the object carry, per unit (made once the inventory numbered every
-    /// file).
-    pub traces: Arc<[crate::finding::Trace]>,
+    /// What findings on the object carry, per unit: made for the first finding (most objects
+    /// have none), from the files as the inventory numbers them.
+    traces: std::sync::OnceLock<Arc<[crate::finding::Trace]>>,
     /// Where the source file changes from the root's: JSON pointers with inventory file indexes.
     pub origins: Vec<Origin>,
 }
 
 impl Rendering {
-    /// The units and the ways to the object, as findings carry them (files are numbered as the
-    /// inventory numbers them).
+    /// The units and the ways to the object, as findings carry them; `files`: the inventory's
+    /// (whose numbers the units and ways use).
     #[must_use]
-    pub fn make_traces(&self, files: &[Arc<SourceFile>]) -> Arc<[crate::finding::Trace]> {
-        let location = |&(file, span): &(usize, Span)| crate::finding::Location {
-            source: Arc::clone(&files[file]),
-            span,
-        };
-        self.units
-            .iter()
-            .map(|(unit, via)| crate::finding::Trace {
-                unit: Arc::clone(&unit.name),
-                cluster: Arc::clone(&unit.cluster),
-                via: unit.entry.iter().chain(via).map(location).collect(),
-            })
-            .collect()
+    pub fn traces(&self, files: &[Arc<SourceFile>]) -> &Arc<[crate::finding::Trace]> {
+        self.traces.get_or_init(|| {
+            let location = |&(file, span): &(usize, Span)| crate::finding::Location {
+                source: Arc::clone(&files[file]),
+                span,
+            };
+            self.units
+                .iter()
+                .map(|(unit, via)| crate::finding::Trace {
+                    unit: Arc::clone(&unit.name),
+                    cluster: Arc::clone(&unit.cluster),
+                    via: unit.entry.iter().chain(via).map(location).collect(),
+                })
+                .collect()
+        })
     }
 
     /// The clusters that receive the object.
@@ -253,7 +255,7 @@ pub(super) fn object(
         at: span.start(),
         rendering: Rendering {
             units: vec![(Arc::clone(unit), via)],
-            traces: Arc::from([]),
+            traces: std::sync::OnceLock::new(),
             origins,
         },
         target,
