@@ -169,6 +169,8 @@ pub(super) fn compile_rule(rule: &Value) -> Result<Rule, String> {
         cel: None,
         match_block: obj.get("match").cloned(),
         exclude_block: obj.get("exclude").cloned(),
+        compiled_blocks: ["match", "exclude"]
+            .map(|k| obj.get(k).and_then(super::matching::Block::compile)),
         context,
         preconditions,
         body,

@@ -110,6 +110,107 @@ enum Side {
     Exclude,
 }
 
+/// A `match` or `exclude` block read once, when its rule is compiled: what [`matches`] and
+/// [`excludes`] look up in the block's JSON on every evaluation (every rule on every object of
+/// its kinds). Only blocks whose filters select by operations, kinds, names and namespaces are
+/// read ahead; any other (user filters, selectors, annotations, a malformed block, whose errors
+/// the evaluation reports) is evaluated from its JSON.
+#[derive(Clone, Debug)]
+pub struct Block {
+    filters: Vec<Filter>,
+    /// `any` (one filter must hold), `all` (each must), or the block is its own filter.
+    all: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Filter {
+    /// "match cannot be empty": never holds.
+    Empty,
+    /// The strings of each field (`None`: the field asks for nothing, as [`any_string`] says).
+    Resources {
+        operations: Option<Vec<String>>,
+        kinds: Option<Vec<String>>,
+        names: Option<Vec<String>>,
+        name: Option<Vec<String>>,
+        namespaces: Option<Vec<String>>,
+    },
+}
+
+impl Block {
+    /// The block read ahead, when it can be (see [`Block`]).
+    #[must_use]
+    pub fn compile(block: &Value) -> Option<Block> {
+        let obj = block.as_object()?;
+        let listed = |key: &str| obj.get(key).and_then(Value::as_array).filter(|a| !a.is_empty());
+        let (filters, all) = match (listed("any"), listed("all")) {
+            (Some(filters), _) => (filters.iter().map(Filter::compile).collect(), false),
+            (None, Some(filters)) => (filters.iter().map(Filter::compile).collect(), true),
+            (None, None) => (Some(vec![Filter::compile(block)?]), true),
+        };
+        Some(Block { filters: filters?, all })
+    }
+
+    /// Whether the block selects the resource, as [`evaluate`] says of its JSON.
+    #[must_use]
+    pub fn holds(&self, adm: &Admission<'_>) -> bool {
+        if self.all {
+            self.filters.iter().all(|f| f.holds(adm))
+        } else {
+            self.filters.iter().any(|f| f.holds(adm))
+        }
+    }
+}
+
+impl Filter {
+    fn compile(filter: &Value) -> Option<Filter> {
+        let f = filter.as_object()?;
+        if ["subjects", "roles", "clusterRoles"].iter().any(|k| f.contains_key(*k)) {
+            return None;
+        }
+        let Some(r) = f.get("resources").and_then(Value::as_object).filter(|r| !r.is_empty())
+        else {
+            return Some(Filter::Empty);
+        };
+        if ["annotations", "selector", "namespaceSelector"].iter().any(|k| r.contains_key(*k)) {
+            return None;
+        }
+        let strings = |key: &str| {
+            let found: Vec<String> = strings(r.get(key)).into_iter().map(String::from).collect();
+            (!found.is_empty()).then_some(found)
+        };
+        Some(Filter::Resources {
+            operations: strings("operations"),
+            kinds: strings("kinds"),
+            names: strings("names"),
+            name: strings("name"),
+            namespaces: strings("namespaces"),
+        })
+    }
+
+    /// [`resource_filter`] of the fields read ahead.
+    fn holds(&self, adm: &Admission<'_>) -> bool {
+        let Filter::Resources { operations, kinds, names, name, namespaces } = self else {
+            return false;
+        };
+        let any = |list: &Option<Vec<String>>, test: &dyn Fn(&str) -> bool| {
+            list.as_ref().map(|l| l.iter().any(|s| test(s)))
+        };
+        if any(operations, &|o| o.eq_ignore_ascii_case(adm.operation)) == Some(false)
+            || any(kinds, &|k| kind_matches(k, adm)) == Some(false)
+        {
+            return false;
+        }
+        let resource = if adm.name.is_empty() { adm.generate_name } else { adm.name };
+        let named = |n: &str| wildcard::matches(n, resource);
+        match (any(names, &named), any(name, &named)) {
+            (None, None) | (Some(true), _) | (_, Some(true)) => {}
+            _ => return false,
+        }
+        let ns = if adm.kind == "Namespace" { adm.name } else { adm.namespace };
+        any(namespaces, &|n| wildcard::matches(n, ns)) != Some(false)
+    }
+}
+
 fn evaluate(block: &Value, adm: &Admission<'_>, side: Side) -> Result<bool, String> {
     let Some(obj) = block.as_object() else {
         return Err("must be a mapping".into());
@@ -342,6 +443,48 @@ mod tests {
             operation: "CREATE",
             labels: Strings::given(BTreeMap::from([("app".into(), "web".into())])),
             ..Admission::default()
+        }
+    }
+
+    /// A block read ahead selects what its JSON selects, for every admission tried; blocks with
+    /// user filters, selectors or annotations, and malformed ones, are not read ahead (their
+    /// evaluation reads them, errors included).
+    #[test]
+    fn blocks_read_ahead_select_what_their_json_selects() {
+        let blocks = [
+            json!({"any": [{"resources": {"kinds": ["Pod"]}}]}),
+            json!({"any": [{"resources": {"kinds": ["Deployment"]}}, {"resources": {"names": ["w*"]}}]}),
+            json!({"all": [{"resources": {"kinds": ["v1/Pod"]}}, {"resources": {"namespaces": ["shop"]}}]}),
+            json!({"all": [{"resources": {"kinds": ["Pod"]}}, {"resources": {"namespaces": "other"}}]}),
+            json!({"resources": {"kinds": ["apps/v1/Deployment", "Pod"], "name": "web"}}),
+            json!({"resources": {"names": ["x"], "name": "w?b"}}),
+            json!({"resources": {"names": [1, 2], "namespaces": []}}),
+            json!({"resources": {"operations": ["create"], "kinds": ["*"]}}),
+            json!({"resources": {"operations": "DELETE"}}),
+            json!({"resources": {}}),
+            json!({"any": [], "resources": {"kinds": ["Pod"]}}),
+            json!({"any": [{"resources": {}}], "all": [{"resources": {"kinds": ["Pod"]}}]}),
+            json!({"resources": {"kinds": ["Namespace"], "names": ["shop"], "namespaces": ["sh*"]}}),
+        ];
+        let namespace = Admission { kind: "Namespace", name: "shop", namespace: "", ..pod() };
+        let unnamed = Admission { name: "", generate_name: "web-", ..pod() };
+        let update = Admission { operation: "UPDATE", ..pod() };
+        for block in &blocks {
+            let read = Block::compile(block).unwrap_or_else(|| panic!("not read ahead: {block}"));
+            for adm in [pod(), namespace.clone(), unnamed.clone(), update.clone()] {
+                let (m, x) = (matches(block, &adm).unwrap(), excludes(block, &adm).unwrap());
+                assert_eq!((read.holds(&adm), read.holds(&adm)), (m, x), "{block} on {adm:?}");
+            }
+        }
+        for block in [
+            json!({"any": [{"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"app": "web"}}}}]}),
+            json!({"resources": {"annotations": {"a": "b"}}}),
+            json!({"resources": {"namespaceSelector": {}}}),
+            json!({"any": [{"subjects": [{"kind": "User", "name": "x"}]}]}),
+            json!({"any": ["Pod"]}),
+            json!(["Pod"]),
+        ] {
+            assert!(Block::compile(&block).is_none(), "{block}");
         }
     }
 

@@ -19,6 +19,8 @@ pub struct Rule {
     pub name: String,
     pub(super) match_block: Option<Value>,
     pub(super) exclude_block: Option<Value>,
+    /// The two blocks read ahead, where they can be ([`matching::Block`]).
+    pub(super) compiled_blocks: [Option<matching::Block>; 2],
     pub(super) context: Vec<Value>,
     pub(super) preconditions: Option<Value>,
     /// What the rule does: exactly one of validate, mutate, generate, verifyImages.
@@ -150,11 +152,20 @@ impl Rule {
 
     pub(super) fn applies(&self, adm: &Admission<'_>) -> Result<bool, String> {
         let Some(m) = &self.match_block else { return Ok(false) };
-        if !matching::matches(m, adm).map_err(|e| format!("match: {e}"))? {
+        let [matched, excluded] = &self.compiled_blocks;
+        let selected = match matched {
+            Some(block) => block.holds(adm),
+            None => matching::matches(m, adm).map_err(|e| format!("match: {e}"))?,
+        };
+        if !selected {
             return Ok(false);
         }
         if let Some(x) = &self.exclude_block {
-            if matching::excludes(x, adm).map_err(|e| format!("exclude: {e}"))? {
+            let removed = match excluded {
+                Some(block) => block.holds(adm),
+                None => matching::excludes(x, adm).map_err(|e| format!("exclude: {e}"))?,
+            };
+            if removed {
                 return Ok(false);
             }
         }
