@@ -159,7 +159,7 @@ impl Block {
 impl Filter {
     fn compile(filter: &Value) -> Option<Filter> {
         let f = filter.as_object()?;
-        if ["subjects", "roles", "clusterRoles"].iter().any(|k| f.contains_key(*k)) {
+        if has_user_fields(f) {
             return None;
         }
         let Some(r) = f.get("resources").and_then(Value::as_object).filter(|r| !r.is_empty())
@@ -211,7 +211,7 @@ fn evaluate(block: &Value, adm: &Admission<'_>, side: Side) -> Result<bool, Stri
 fn filter_matches(filter: &Value, adm: &Admission<'_>, side: Side) -> Result<bool, String> {
     let Some(f) = filter.as_object() else { return Err("a filter must be a mapping".into()) };
     let resources = f.get("resources").and_then(Value::as_object);
-    let has_user = ["subjects", "roles", "clusterRoles"].iter().any(|k| f.contains_key(*k));
+    let has_user = has_user_fields(f);
     if resources.is_none_or(serde_json::Map::is_empty) && !has_user {
         // "match cannot be empty": never matches.
         return Ok(false);
@@ -233,6 +233,11 @@ fn filter_matches(filter: &Value, adm: &Admission<'_>, side: Side) -> Result<boo
         }
     }
     Ok(true)
+}
+
+/// Whether a filter selects by who makes the request (`subjects`, `roles`, `clusterRoles`).
+fn has_user_fields(f: &serde_json::Map<String, Value>) -> bool {
+    ["subjects", "roles", "clusterRoles"].iter().any(|k| f.contains_key(*k))
 }
 
 /// The fields of a filter's `resources` that select by the resource's own names: what

@@ -127,7 +127,7 @@ impl Seg<'_> {
         }
     }
 
-    fn owned(&self) -> Seg<'static> {
+    fn owned<'q>(&self) -> Seg<'q> {
         match self {
             Seg::Index(i) => Seg::Index(*i),
             other => Seg::Owned(other.text()),
@@ -212,7 +212,12 @@ fn check_map<'p>(
         // with wildcard keys are few).
         let expanded = expand_wildcard_keys(pmap, rmap);
         let mut own: Vec<Seg<'_>> = path.iter().map(Seg::owned).collect();
-        return check_keys(rmap, &expanded, &mut own);
+        let result = check_keys(rmap, &expanded, &mut own);
+        // Steps a failed check left behind stay on the path, as they do on one path (an
+        // enclosing conditional anchor's message reads them).
+        let start = path.len();
+        path.extend(own.iter().skip(start).map(Seg::owned));
+        return result;
     }
     check_keys(rmap, pmap, path)
 }
@@ -666,6 +671,44 @@ mod tests {
         assert!(validate_scalar(&json!(false), &json!(null)));
         assert!(validate_scalar(&json!(2), &json!(2.0)));
         assert!(validate_scalar(&json!("2"), &json!(2)));
+    }
+
+    /// A mismatch reports the path of the resource's fields: below a wildcard key, the key it
+    /// matched; below an existence anchor, the list; below a conditional anchor that does not
+    /// hold, a skip naming the anchor's path.
+    #[test]
+    fn mismatches_name_their_paths() {
+        let fail = |p: Value| match run(&p) {
+            PatternResult::Fail(path) => path,
+            other => panic!("{p}: {other:?}"),
+        };
+        assert_eq!(
+            fail(json!({"metadata": {"labels": {"ap*": "db"}}})),
+            ["metadata", "labels", "app"]
+        );
+        assert_eq!(
+            fail(json!({"spec": {"^(containers)": [{"name": "db"}]}})),
+            ["spec", "containers"]
+        );
+        assert_eq!(
+            fail(json!({"spec": {"^(containers)": [{"name": "app"}], "hostNetwork": true}})),
+            ["spec", "hostNetwork"]
+        );
+        assert_eq!(
+            run(&json!({"metadata": {"(labels)": {"ap*": "db"}}, "spec": {"hostNetwork": true}})),
+            PatternResult::Skip("conditional anchor mismatch at /metadata/labels/".into())
+        );
+        // A list where a scalar is wanted leaves its key on the path the anchor's message
+        // reads, below a wildcard key as anywhere else.
+        let listed = json!({"metadata": {"labels": {"app": ["a", "b"]}}});
+        assert_eq!(
+            match_pattern(&listed, &json!({"metadata": {"(labels)": {"ap*": "a"}}})),
+            PatternResult::Skip("conditional anchor mismatch at /metadata/labels/app/".into())
+        );
+        assert_eq!(
+            match_pattern(&listed, &json!({"metadata": {"(labels)": {"app": "a"}}})),
+            PatternResult::Skip("conditional anchor mismatch at /metadata/labels/app/".into())
+        );
     }
 
     #[test]
