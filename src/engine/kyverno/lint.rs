@@ -229,9 +229,23 @@ impl TreeData<'_> {
 
 impl ClusterData for TreeData<'_> {
     fn config_map(&self, namespace: &str, name: &str) -> Option<Value> {
-        self.inventory
-            .of_kind("ConfigMap")
-            .find(|o| o.name == name && o.namespace_or_empty() == namespace)
+        let named = |o: &&Object| o.name == name && o.namespace_or_empty() == namespace;
+        // Policies with a ConfigMap context entry ask for it object after object: the tree's
+        // ConfigMaps are indexed once per run (a scan each time grew with objects times
+        // ConfigMaps); an indexed object that is not the ConfigMap asked for is looked for.
+        let index = self.answers.config_maps.get_or_init(|| {
+            let mut by: foldhash::HashMap<String, foldhash::HashMap<String, usize>> =
+                foldhash::HashMap::default();
+            for o in self.inventory.of_kind("ConfigMap") {
+                let in_namespace = by.entry(o.namespace_or_empty().to_string()).or_default();
+                in_namespace.entry(o.name.clone()).or_insert(o.index);
+            }
+            by
+        });
+        let &i = index.get(namespace).and_then(|names| names.get(name))?;
+        let indexed = self.inventory.objects.get(i).filter(|o| o.kind == "ConfigMap" && named(o));
+        indexed
+            .or_else(|| self.inventory.of_kind("ConfigMap").find(named))
             .map(Object::cluster_json)
     }
 
@@ -265,6 +279,8 @@ pub struct ApiAnswers {
     gets: RwLock<foldhash::HashMap<String, Option<Arc<Value>>>>,
     /// Results by path NUL query; failures are not kept.
     queries: RwLock<foldhash::HashMap<String, Arc<Value>>>,
+    /// The first ConfigMap of each namespace and name (its index among the objects).
+    config_maps: std::sync::OnceLock<foldhash::HashMap<String, foldhash::HashMap<String, usize>>>,
 }
 
 /// Looks `key` up in a cache (without allocating), computing and remembering the answer on a
@@ -576,5 +592,23 @@ mod tests {
         assert!(tree.api_get("/healthz").is_none());
         assert_eq!(tree.config_map("a", "settings").unwrap()["data"]["k"], "v");
         assert!(tree.config_map("b", "settings").is_none());
+    }
+
+    /// ConfigMaps are found by namespace and name from an index made on the first question,
+    /// the first of two alike as a scan found it; other kinds and namespaces are not found.
+    #[test]
+    fn config_maps_are_found_by_namespace_and_name() {
+        let more = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: a}\ndata: {k: second}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: b}\ndata: {k: b}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: token, namespace: a}\ndata: {k: dg==}\n";
+        let inv = inventory(&format!("{TREE}{more}"));
+        let answers = ApiAnswers::default();
+        let tree = TreeData { inventory: &inv, answers: &answers };
+        for _ in 0..2 {
+            assert_eq!(tree.config_map("a", "settings").unwrap()["data"]["k"], "v");
+            assert_eq!(tree.config_map("b", "settings").unwrap()["data"]["k"], "b");
+            assert!(tree.config_map("a", "token").is_none());
+            assert!(tree.config_map("c", "settings").is_none());
+            assert!(tree.config_map("", "settings").is_none());
+        }
+        assert_eq!(answers.config_maps.get().map(foldhash::HashMap::len), Some(2));
     }
 }
