@@ -11,14 +11,18 @@ const MAX_ROUNDS: usize = 16;
 /// Whether a string holds a variable.
 #[must_use]
 pub fn has_variable(s: &str) -> bool {
-    find_variable(s, 0).is_some()
+    // Most texts hold no `{` at all (pattern operands, names): one search rules them out.
+    memchr::memchr(b'{', s.as_bytes()).is_some_and(|at| find_variable(s, at).is_some())
 }
 
 /// Whether any string or key of a value holds a variable.
 #[must_use]
 pub fn contains_variable(v: &Value) -> bool {
     match v {
-        Value::String(s) => has_variable(s) || s.contains("$("),
+        Value::String(s) => {
+            memchr::memchr2(b'{', b'$', s.as_bytes()).is_some()
+                && (has_variable(s) || s.contains("$("))
+        }
         Value::Array(items) => items.iter().any(contains_variable),
         Value::Object(m) => m.iter().any(|(k, v)| has_variable(k) || contains_variable(v)),
         _ => false,
@@ -297,6 +301,36 @@ mod tests {
 
     fn substitute_str(s: &str, ctx: &Value) -> Result<Value, EvalError> {
         super::substitute_str(s, ctx, &Limits::default())
+    }
+
+    /// Variables are found wherever the first `{` is: after text, escaped, in groups, in keys;
+    /// `$(…)` references count as variables of a pattern.
+    #[test]
+    fn variables_are_found_in_texts_and_keys() {
+        for (text, holds) in [
+            ("", false),
+            ("?*", false),
+            ("{{request.object.metadata.name}}", true),
+            ("prefix-{{ element.name }}-suffix", true),
+            ("a { b } {{x}}", true),
+            ("a {b} c", false),
+            (r"\{{escaped}}", false),
+            (r"\{{escaped}} then {{not}}", true),
+            ("{{ items[?name=='{x}'] }}", true),
+            ("{{ unclosed", false),
+            ("}} {{", false),
+        ] {
+            assert_eq!(has_variable(text), holds, "{text:?}");
+        }
+        assert!(contains_variable(&serde_json::json!({"spec": [{"image": "$(./name)"}]})));
+        assert!(contains_variable(&serde_json::json!({"{{k}}": "v"})));
+        assert!(contains_variable(&serde_json::json!(["a", ["b", {"c": "x-{{y}}"}]])));
+        assert!(!contains_variable(
+            &serde_json::json!({"a": "$ dollars", "b": ["{", "}"], "c": 1})
+        ));
+        assert!(!contains_variable(
+            &serde_json::json!({"=(securityContext)": {"privileged": "false"}})
+        ));
     }
     use serde_json::json;
 
