@@ -229,10 +229,9 @@ impl TreeData<'_> {
 
 impl ClusterData for TreeData<'_> {
     fn config_map(&self, namespace: &str, name: &str) -> Option<Value> {
-        let named = |o: &&Object| o.name == name && o.namespace_or_empty() == namespace;
         // Policies with a ConfigMap context entry ask for it object after object: the tree's
-        // ConfigMaps are indexed once per run (a scan each time grew with objects times
-        // ConfigMaps); an indexed object that is not the ConfigMap asked for is looked for.
+        // ConfigMaps are indexed once per run, as the run's other answers are kept (a scan
+        // each time grew with objects times ConfigMaps).
         let index = self.answers.config_maps.get_or_init(|| {
             let mut by: foldhash::HashMap<String, foldhash::HashMap<String, usize>> =
                 foldhash::HashMap::default();
@@ -242,11 +241,8 @@ impl ClusterData for TreeData<'_> {
             }
             by
         });
-        let &i = index.get(namespace).and_then(|names| names.get(name))?;
-        let indexed = self.inventory.objects.get(i).filter(|o| o.kind == "ConfigMap" && named(o));
-        indexed
-            .or_else(|| self.inventory.of_kind("ConfigMap").find(named))
-            .map(Object::cluster_json)
+        let &i = index.get(namespace)?.get(name)?;
+        self.inventory.objects.get(i).map(Object::cluster_json)
     }
 
     fn api_get(&self, path: &str) -> Option<Arc<Value>> {
@@ -279,7 +275,8 @@ pub struct ApiAnswers {
     gets: RwLock<foldhash::HashMap<String, Option<Arc<Value>>>>,
     /// Results by path NUL query; failures are not kept.
     queries: RwLock<foldhash::HashMap<String, Arc<Value>>>,
-    /// The first ConfigMap of each namespace and name (its index among the objects).
+    /// The first ConfigMap of each namespace and name (its index among the objects), made on
+    /// the first question (like the other answers, for the one inventory of the run).
     config_maps: std::sync::OnceLock<foldhash::HashMap<String, foldhash::HashMap<String, usize>>>,
 }
 

@@ -19,14 +19,17 @@ pub fn has_variable(s: &str) -> bool {
 #[must_use]
 pub fn contains_variable(v: &Value) -> bool {
     match v {
-        Value::String(s) => {
-            memchr::memchr2(b'{', b'$', s.as_bytes()).is_some()
-                && (has_variable(s) || s.contains("$("))
-        }
+        Value::String(s) => has_variable(s) || has_reference(s),
         Value::Array(items) => items.iter().any(contains_variable),
         Value::Object(m) => m.iter().any(|(k, v)| has_variable(k) || contains_variable(v)),
         _ => false,
     }
+}
+
+/// Whether a string holds a `$(…)` reference (each `$` found, then the byte after it).
+fn has_reference(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    memchr::memchr_iter(b'$', bytes).any(|i| bytes.get(i + 1) == Some(&b'('))
 }
 
 /// The next unescaped variable from `from`: (start, end, expression). As in Kyverno's
@@ -303,6 +306,8 @@ mod tests {
         super::substitute_str(s, ctx, &Limits::default())
     }
 
+    use serde_json::json;
+
     /// Variables are found wherever the first `{` is: after text, escaped, in groups, in keys;
     /// `$(…)` references count as variables of a pattern.
     #[test]
@@ -322,17 +327,14 @@ mod tests {
         ] {
             assert_eq!(has_variable(text), holds, "{text:?}");
         }
-        assert!(contains_variable(&serde_json::json!({"spec": [{"image": "$(./name)"}]})));
-        assert!(contains_variable(&serde_json::json!({"{{k}}": "v"})));
-        assert!(contains_variable(&serde_json::json!(["a", ["b", {"c": "x-{{y}}"}]])));
-        assert!(!contains_variable(
-            &serde_json::json!({"a": "$ dollars", "b": ["{", "}"], "c": 1})
-        ));
-        assert!(!contains_variable(
-            &serde_json::json!({"=(securityContext)": {"privileged": "false"}})
-        ));
+        assert!(contains_variable(&json!({"spec": [{"image": "$(./name)"}]})));
+        assert!(contains_variable(&json!({"{{k}}": "v"})));
+        assert!(contains_variable(&json!(["a", ["b", {"c": "x-{{y}}"}]])));
+        assert!(!contains_variable(&json!({"a": "$ dollars", "b": ["{", "}"], "c": 1})));
+        assert!(contains_variable(&json!("cost: $$(price)")));
+        assert!(!contains_variable(&json!("cost: 5$")));
+        assert!(!contains_variable(&json!({"=(securityContext)": {"privileged": "false"}})));
     }
-    use serde_json::json;
 
     #[test]
     fn whole_strings_keep_types_and_embedded_values_are_text() {
