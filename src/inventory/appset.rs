@@ -575,7 +575,7 @@ fn sanitize_name(name: &str) -> String {
 
 /// The Application an ApplicationSet's template makes with `params` (its fields keep the
 /// template's lines).
-pub(crate) fn instantiate(appset: &Tree, params: &Params) -> Tree {
+pub(crate) fn instantiate<'a>(appset: &Tree<'a>, params: &Params) -> Tree<'a> {
     let (file, span) = (appset.file, appset.span);
     let mut app = Tree::map(file, span);
     app.set("apiVersion", Tree::string("argoproj.io/v1alpha1", file, span));

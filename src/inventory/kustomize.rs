@@ -120,10 +120,10 @@ impl FluxTarget {
     }
 
     /// [`FluxTarget::path_node`] in a rendered tree.
-    pub(super) fn path_tree<'t>(
+    pub(super) fn path_tree<'t, 'a>(
         &self,
-        root: &'t crate::render::tree::Tree,
-    ) -> Option<&'t crate::render::tree::Tree> {
+        root: &'t crate::render::tree::Tree<'a>,
+    ) -> Option<&'t crate::render::tree::Tree<'a>> {
         if self.flux {
             return root.at(&["spec", "path"]);
         }
@@ -134,7 +134,9 @@ impl FluxTarget {
 
 /// Where an Argo CD Application's path is in a rendered tree: `spec.source.path`, or the first
 /// `spec.sources[].path`.
-pub(super) fn argo_path(app: &crate::render::tree::Tree) -> Option<&crate::render::tree::Tree> {
+pub(super) fn argo_path<'t, 'a>(
+    app: &'t crate::render::tree::Tree<'a>,
+) -> Option<&'t crate::render::tree::Tree<'a>> {
     use crate::render::tree::TValue;
     app.at(&["spec", "source", "path"]).or_else(|| match &app.at(&["spec", "sources"])?.value {
         TValue::Seq(sources) => sources.iter().find_map(|s| s.get("path")),

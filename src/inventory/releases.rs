@@ -278,7 +278,7 @@ fn resolve(path: &str, defined_in: &Path, roots: &[PathBuf]) -> Option<(PathBuf,
 mod tests {
     use super::*;
 
-    fn release(yaml: &str) -> Tree {
+    fn release(yaml: &str) -> Tree<'static> {
         crate::render::tree::parse_trees(yaml).remove(0)
     }
 

@@ -54,7 +54,7 @@ struct Plan {
     target: Option<usize>,
     /// For an entry another unit rendered: the entry as rendered, with the files of that build
     /// (the tree's file numbers are theirs).
-    rendered: Option<(Tree, Vec<Read>)>,
+    rendered: Option<(Tree<'static>, Vec<Read>)>,
     /// The unit (plan) whose cluster this one belongs to: itself at the top.
     cluster: usize,
     /// The entry's `spec.path` (or `spec.source.path`): loaded file index and span.
@@ -127,7 +127,7 @@ struct Release {
 enum ReleaseDef {
     /// As the unit that deployed it rendered it (with that build's files it came from,
     /// numbered from 0).
-    Rendered(Tree, Vec<Read>),
+    Rendered(Tree<'static>, Vec<Read>),
     /// As written: a document (index) of a loaded file (absolute path).
     Written(PathBuf, usize),
     /// An Argo CD Application (a document of a loaded file) whose source (of `spec.sources`,
@@ -151,7 +151,7 @@ impl Release {
 /// GitRepository `flux-system`, one of the tree with the tree's URL, or one a chart rendered
 /// with that URL).
 fn chart_entry(
-    tree: &Tree,
+    tree: &Tree<'_>,
     charts: &super::releases::ChartSources,
     chart_git: &HashMap<(String, String), String>,
 ) -> Option<FluxTarget> {
@@ -191,7 +191,7 @@ fn chart_entry(
 }
 
 /// Whether a rendered object is an Argo CD Application.
-fn is_argo_application(t: &Tree) -> bool {
+fn is_argo_application(t: &Tree<'_>) -> bool {
     let text = |k| t.get(k).and_then(Tree::as_str).unwrap_or("");
     argo_application(text("apiVersion"), text("kind"))
 }
@@ -203,7 +203,7 @@ fn argo_application(api: &str, kind: &str) -> bool {
 
 /// The target of an Argo CD Application a chart rendered (an app of apps), when it has a path
 /// source (`spec.source.path`, or the first `spec.sources[].path`).
-fn argo_entry(tree: &Tree) -> Option<FluxTarget> {
+fn argo_entry(tree: &Tree<'_>) -> Option<FluxTarget> {
     let text = |t: &Tree, p: &[&str]| t.at(p).and_then(Tree::as_str).map(String::from);
     let path = super::kustomize::argo_path(tree)?.as_str()?.to_string();
     let destination = text(tree, &["spec", "destination", "namespace"]).unwrap_or_default();
@@ -215,7 +215,7 @@ fn argo_entry(tree: &Tree) -> Option<FluxTarget> {
 
 /// A HelmRelease a unit built, waiting to be planned.
 struct FoundRelease {
-    tree: Tree,
+    tree: Tree<'static>,
     reads: Vec<Read>,
     /// The plan that built it.
     plan: usize,
@@ -244,7 +244,8 @@ struct Waves {
 /// What one unit's build gave: objects (converted where they were built, so that no run holds
 /// every unit's trees at once), the entries among them as trees, the files read, objects
 /// patches deleted.
-type Outcome = std::result::Result<(Vec<Built>, Vec<Tree>, Vec<Read>, Vec<Deleted>), BuildError>;
+type Outcome<'s> =
+    std::result::Result<(Vec<Built>, Vec<Tree<'s>>, Vec<Read>, Vec<Deleted>), BuildError>;
 
 /// Everything the builds share.
 struct Shared<'a> {
@@ -406,7 +407,7 @@ struct Units<'s, 'a> {
     /// The outcome of each plan built (plans are built in order), until it is settled into
     /// `rendered` (a unit a cluster entry rendered is settled as soon as its wave is built, so
     /// that no run holds every unit's objects twice).
-    outcomes: Vec<Option<Outcome>>,
+    outcomes: Vec<Option<Outcome<'s>>>,
     /// For each plan built: the loaded files its build reached, and whether it failed.
     reached: Vec<(Vec<usize>, bool)>,
     /// For each plan built: whether it rendered entries.
@@ -440,9 +441,9 @@ struct Units<'s, 'a> {
     synthetic: Vec<Arc<FluxTarget>>,
 }
 
-impl Units<'_, '_> {
+impl<'s> Units<'s, '_> {
     /// Builds plans in parallel, on the pool with deep stacks.
-    fn build_all(&self, plans: &[Arc<Plan>]) -> Vec<Outcome> {
+    fn build_all(&self, plans: &[Arc<Plan>]) -> Vec<Outcome<'s>> {
         in_pool(self.pool, || build_plans(plans, self.shared))
     }
 
@@ -451,7 +452,7 @@ impl Units<'_, '_> {
     /// chunks are absorbed in order.
     fn build_chunks(&mut self, start: usize, st: &mut Waves, wave: &mut Vec<Plan>) {
         let end = self.plans.len();
-        let mut built: Option<(std::ops::Range<usize>, Vec<Outcome>)> = None;
+        let mut built: Option<(std::ops::Range<usize>, Vec<Outcome<'s>>)> = None;
         for from in (start..end).step_by(CHUNK) {
             let range = from..end.min(from + CHUNK);
             let next: Vec<Arc<Plan>> = self.plans[range.clone()].to_vec();
@@ -1128,14 +1129,14 @@ impl Units<'_, '_> {
     fn absorb(
         &mut self,
         range: std::ops::Range<usize>,
-        results: Vec<Outcome>,
+        results: Vec<Outcome<'s>>,
         st: &mut Waves,
         wave: &mut Vec<Plan>,
     ) {
         let targets = self.shared.targets;
         // Each entry's unit is planned in parallel (a cluster's entries name a thousand
         // tenants, each path looked up on disk), then taken in order.
-        let entries: Vec<(&Tree, &[Read], usize)> = results
+        let entries: Vec<(&Tree<'s>, &[Read], usize)> = results
             .iter()
             .enumerate()
             .filter_map(|(k, result)| Some((result.as_ref().ok()?, k)))
@@ -1230,7 +1231,7 @@ impl Units<'_, '_> {
     }
 
     /// Keeps the outcomes of plans `from..`, noting what each reached.
-    fn record(&mut self, from: usize, results: Vec<Outcome>) {
+    fn record(&mut self, from: usize, results: Vec<Outcome<'s>>) {
         self.make_room(from + results.len());
         // What each build rendered for later rounds, sorted and copied out in parallel (a
         // thousand tenants' units render a release each), then kept in order.
@@ -1309,7 +1310,7 @@ impl Units<'_, '_> {
     /// at a time, and placed in order by this thread as the chunks are made (placing, which
     /// only this thread can do, no longer waits for the last chunk).
     fn settle_all(&mut self, plans: Vec<usize>) {
-        let mut chunks: Vec<Vec<Taken>> = Vec::new();
+        let mut chunks: Vec<Vec<Taken<'s>>> = Vec::new();
         for taken in plans.into_iter().filter_map(|k| self.take(k)) {
             match chunks.last_mut() {
                 Some(chunk) if chunk.len() < CHUNK => chunk.push(taken),
@@ -1345,7 +1346,7 @@ impl Units<'_, '_> {
 
     /// What plan `k` built, with its files numbered in the rendering; its failure is recorded
     /// instead (`None`).
-    fn take(&mut self, k: usize) -> Option<Taken> {
+    fn take(&mut self, k: usize) -> Option<Taken<'s>> {
         let outcome = self.outcomes.get_mut(k).and_then(Option::take)?;
         let plan = &self.plans[k];
         let unit = Arc::new(Unit {
@@ -1575,9 +1576,9 @@ fn written(
 
 /// The unit of an entry another unit rendered (in that unit's cluster), if its path is in the
 /// tree.
-fn instance(
+fn instance<'s>(
     t: usize,
-    tree: &Tree,
+    tree: &Tree<'s>,
     reads: &[Read],
     cluster: usize,
     shared: &Shared<'_>,
@@ -1641,16 +1642,17 @@ fn release_plan(
 }
 
 /// Whether two Applications are the same object (namespace and name).
-fn same_app(a: &Tree, b: &Tree) -> bool {
-    fn id(t: &Tree) -> [Option<&str>; 2] {
+fn same_app<'s>(a: &Tree<'s>, b: &Tree<'s>) -> bool {
+    fn id<'t>(t: &'t Tree<'_>) -> [Option<&'t str>; 2] {
         ["namespace", "name"].map(|k| t.at(&["metadata", k]).and_then(Tree::as_str))
     }
     is_argo_application(a) && is_argo_application(b) && id(a) == id(b)
 }
 
-/// A tree a build gave, with only the files its fields came from, renumbered from 0.
-fn detach(tree: &Tree, reads: &[Read]) -> (Tree, Vec<Read>) {
-    let mut tree = tree.clone();
+/// A tree a build gave, with only the files its fields came from, renumbered from 0: made
+/// whole, as it is kept for later builds (renumbering reads every level anyway).
+fn detach(tree: &Tree<'_>, reads: &[Read]) -> (Tree<'static>, Vec<Read>) {
+    let mut tree = tree.clone().into_owned();
     let mut used: Vec<u32> = Vec::new();
     renumber(&mut tree, &mut used);
     let reads: Vec<Read> = used.iter().filter_map(|&n| reads.get(n as usize).cloned()).collect();
@@ -1658,13 +1660,13 @@ fn detach(tree: &Tree, reads: &[Read]) -> (Tree, Vec<Read>) {
 }
 
 /// A plan's build taken for [`Units::settle`]: its objects still as built.
-struct Taken {
+struct Taken<'s> {
     k: usize,
     unit: Arc<Unit>,
     objects: Vec<Built>,
     /// What the build rendered that deploys more (planned already): freed where the build is
     /// prepared, not on the thread that takes builds in order.
-    entries: Vec<Tree>,
+    entries: Vec<Tree<'s>>,
     reads: Vec<Read>,
     /// The rendering's number of each file the build read.
     numbers: Vec<usize>,
@@ -1682,7 +1684,7 @@ struct Prepared {
 }
 
 /// Makes the rendering's objects of a taken build (on any thread).
-fn prepare(taken: Taken, files: &[LoadedFile]) -> Prepared {
+fn prepare(taken: Taken<'_>, files: &[LoadedFile]) -> Prepared {
     let Taken { k, unit, objects, entries, reads, numbers, deleted, deployer } = taken;
     drop(entries);
     let make = |b| {
@@ -1715,18 +1717,18 @@ fn release_key(plans: &[Arc<Plan>], shared: &Shared<'_>, found: &FoundRelease) -
 /// What a unit rendered that a later round takes up (see [`found`]).
 enum Found {
     /// An Argo CD Application a chart (or an app of apps) rendered.
-    App(Tree, Vec<Read>),
+    App(Tree<'static>, Vec<Read>),
     /// A HelmRelease.
-    Release(Tree, Vec<Read>),
+    Release(Tree<'static>, Vec<Read>),
     /// A Flux Kustomization a chart rendered.
-    Entry(Tree, Vec<Read>),
+    Entry(Tree<'static>, Vec<Read>),
     /// A GitRepository a chart rendered: (namespace, name) and its URL.
     GitRepository((String, String), String),
 }
 
 /// What of `tree`, rendered by `plan`, a later round takes up, detached from the build's
 /// reads.
-fn found(tree: &Tree, reads: &[Read], plan: &Plan, shared: &Shared<'_>) -> Option<Found> {
+fn found(tree: &Tree<'_>, reads: &[Read], plan: &Plan, shared: &Shared<'_>) -> Option<Found> {
     let from_chart = plan.release.is_some();
     let chart = from_chart || plan.chart;
     // An Application an app of apps rendered renders Applications in turn (a Helm source of
@@ -1753,27 +1755,27 @@ fn found(tree: &Tree, reads: &[Read], plan: &Plan, shared: &Shared<'_>) -> Optio
     }
 }
 
-fn is_release_tree(t: &Tree) -> bool {
+fn is_release_tree(t: &Tree<'_>) -> bool {
     let text = |k: &str| t.get(k).and_then(Tree::as_str).unwrap_or("");
     super::releases::is_release(text("apiVersion"), text("kind"))
 }
 
 /// How reports name a release's unit: `HelmRelease `apps/web` (apps/web.yaml)`.
-fn release_label(t: &Tree, file: &str) -> String {
+fn release_label(t: &Tree<'_>, file: &str) -> String {
     let text = |p: &[&str]| t.at(p).and_then(Tree::as_str).unwrap_or("");
     let (ns, name) = (text(&["metadata", "namespace"]), text(&["metadata", "name"]));
     format!("Flux HelmRelease `{ns}/{name}` ({file})")
 }
 
 /// The span of the field that names a release's chart.
-fn chart_span(t: &Tree) -> Span {
+fn chart_span(t: &Tree<'_>) -> Span {
     t.at(&["spec", "chart", "spec", "chart"])
         .or_else(|| t.at(&["spec", "chartRef", "name"]))
         .map_or(t.span, |c| c.span)
 }
 
 /// Numbers a tree's files in the order they are met (`used` holds the old numbers).
-fn renumber(t: &mut Tree, used: &mut Vec<u32>) {
+fn renumber(t: &mut Tree<'_>, used: &mut Vec<u32>) {
     fn number(file: u32, used: &mut Vec<u32>) -> u32 {
         let at = used.iter().position(|&u| u == file).unwrap_or_else(|| {
             used.push(file);
@@ -1809,7 +1811,7 @@ fn resolve(path: &str, defined_in: &Path, shared: &Shared<'_>) -> Option<PathBuf
 
 /// The target a rendered object is the entry of: the one defined at the object's file and
 /// document.
-fn defined_target(tree: &Tree, reads: &[Read], shared: &Shared<'_>) -> Option<usize> {
+fn defined_target(tree: &Tree<'_>, reads: &[Read], shared: &Shared<'_>) -> Option<usize> {
     let kind = tree.get("kind").and_then(Tree::as_str)?;
     if kind != "Kustomization" && kind != "Application" {
         return None;
@@ -1820,14 +1822,14 @@ fn defined_target(tree: &Tree, reads: &[Read], shared: &Shared<'_>) -> Option<us
 }
 
 /// What makes two units of one entry in one cluster the same: the entry's spec.
-fn spec_json(tree: &Tree) -> String {
+fn spec_json(tree: &Tree<'_>) -> String {
     tree.get("spec").map(|s| s.to_json().to_string()).unwrap_or_default()
 }
 
 /// What decides what an entry builds (its path and build options, and its namespace, where
 /// `substituteFrom` looks): two entries alike in it build the same objects, whatever their
 /// interval, timeout or dependencies.
-fn build_key(tree: &Tree, flux: bool) -> String {
+fn build_key(tree: &Tree<'_>, flux: bool) -> String {
     let fields: &[&str] = if flux {
         &[
             "path",
@@ -1943,11 +1945,11 @@ fn in_place_scope<'s, R>(
 /// Builds plans in parallel, each a job of its own: a run of builds taken as one job would
 /// leave the other threads idle at the end while one thread finishes it (builds take from well
 /// under a millisecond to a hundred, far more than a job costs).
-fn build_plans(plans: &[Arc<Plan>], shared: &Shared<'_>) -> Vec<Outcome> {
+fn build_plans<'s>(plans: &[Arc<Plan>], shared: &'s Shared<'_>) -> Vec<Outcome<'s>> {
     plans.par_iter().with_max_len(1).map(|p| build(p, shared)).collect()
 }
 
-fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
+fn build<'s>(plan: &Plan, shared: &'s Shared<'_>) -> Outcome<'s> {
     let resolved = shared
         .build_roots
         .iter()
@@ -1978,7 +1980,7 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
         let entry = if let Some((tree, reads)) = &plan.rendered {
             // The rendering build's files first, so that the tree's numbers hold.
             disk.adopt(reads);
-            tree.clone()
+            tree.shortened()
         } else {
             let file = target.defined_in.as_deref().map(inside).unwrap_or_default();
             let definition = disk.definition(&file, target.document)?;
@@ -2053,8 +2055,8 @@ fn build(plan: &Plan, shared: &Shared<'_>) -> Outcome {
 }
 
 /// What a build made: trees, or (a HelmRelease's chart) objects placed without them.
-enum Made {
-    Trees(Vec<Tree>),
+enum Made<'s> {
+    Trees(Vec<Tree<'s>>),
     Placed(Vec<Placed>),
 }
 
@@ -2070,18 +2072,18 @@ fn deploys_more(plan: &Plan, api: &str, kind: &str) -> bool {
 }
 
 /// Renders a HelmRelease's chart with the values helm-controller would pass.
-fn build_release(
-    disk: &Disk,
+fn build_release<'s>(
+    disk: &Disk<'s>,
     release: &Release,
     shared: &Shared<'_>,
     inside: &dyn Fn(&Path) -> PathBuf,
-) -> std::result::Result<Made, BuildError> {
+) -> std::result::Result<Made<'s>, BuildError> {
     use super::releases::ChartAt;
     use crate::render::helm::release;
     let tree = match &release.definition {
         ReleaseDef::Rendered(tree, reads) => {
             disk.adopt(reads);
-            tree.clone()
+            tree.shortened()
         }
         ReleaseDef::Written(path, document) => disk.definition(&inside(path), *document)?,
         ReleaseDef::Argo(path, document, source) => {
@@ -2120,13 +2122,13 @@ fn build_release(
 }
 
 /// Renders an Argo CD Application's chart of a chart repository, from the chart cache.
-fn build_argo_chart(
-    disk: &Disk,
-    app: &Tree,
+fn build_argo_chart<'s>(
+    disk: &Disk<'s>,
+    app: &Tree<'s>,
     source: super::releases::AppSource,
     chart: &super::releases::ChartAt,
     run: u64,
-) -> std::result::Result<Vec<Tree>, BuildError> {
+) -> std::result::Result<Vec<Tree<'s>>, BuildError> {
     let sources = match app.at(&["spec", "sources"]).map(|s| &s.value) {
         Some(crate::render::tree::TValue::Seq(items)) => items.as_slice(),
         _ => &[],
@@ -2162,7 +2164,7 @@ fn build_argo_chart(
 /// Whether a built object is exactly a document of a file the loader read: every field from
 /// that file, nothing changed (a Flux Kustomization's plain directory, a base no overlay
 /// touches). The inventory then takes the loaded document instead of a copy.
-fn as_written(t: &Tree, reads: &[Read], files: &[LoadedFile]) -> bool {
+fn as_written(t: &Tree<'_>, reads: &[Read], files: &[LoadedFile]) -> bool {
     let Some(file) = reads.get(t.file as usize).and_then(|r| r.loaded).and_then(|i| files.get(i))
     else {
         return false;

@@ -28,7 +28,12 @@ const KUSTOMIZE_OPTIONS: &[(&str, &str)] = &[
 /// the repository, as Argo CD reads them) and the objects of all go to the Application; a source
 /// without a path (a Helm chart, a `ref` to values) or whose path is not in the tree is another
 /// repository's.
-pub fn build(disk: &Disk, app: &Tree, dir: &Path, options: BuildOptions) -> Result<Vec<Tree>> {
+pub fn build<'a>(
+    disk: &Disk<'a>,
+    app: &Tree<'a>,
+    dir: &Path,
+    options: BuildOptions,
+) -> Result<Vec<Tree<'a>>> {
     let Some(TValue::Seq(sources)) = app.at(&["spec", "sources"]).map(|s| &s.value) else {
         let source =
             app.at(&["spec", "source"]).cloned().unwrap_or_else(|| Tree::map(app.file, app.span));
@@ -75,7 +80,7 @@ pub fn build(disk: &Disk, app: &Tree, dir: &Path, options: BuildOptions) -> Resu
 
 /// A source that names a config management plugin: what the plugin generates cannot be
 /// known without running it (an error at `plugin`, not a build of the directory's files).
-fn no_plugin(disk: &Disk, source: &Tree) -> Result<()> {
+fn no_plugin<'a>(disk: &Disk<'a>, source: &Tree<'a>) -> Result<()> {
     let Some(plugin) = source.get("plugin") else { return Ok(()) };
     let name = plugin.get("name").and_then(Tree::as_str);
     let name = name.map(|n| format!(" `{n}`")).unwrap_or_default();
@@ -89,13 +94,13 @@ fn no_plugin(disk: &Disk, source: &Tree) -> Result<()> {
 }
 
 /// Builds one source of an Application at `dir`.
-fn build_source(
-    disk: &Disk,
-    app: &Tree,
-    source: &Tree,
+fn build_source<'a>(
+    disk: &Disk<'a>,
+    app: &Tree<'a>,
+    source: &Tree<'a>,
     dir: &Path,
     options: BuildOptions,
-) -> Result<Vec<Tree>> {
+) -> Result<Vec<Tree<'a>>> {
     let number = app.file;
     let file = std::path::PathBuf::from(disk.shown(number));
     let file = file.as_path();

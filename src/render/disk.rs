@@ -207,7 +207,8 @@ pub const LEFT_OUT_KINDS: &[&str] = &["NetworkPolicy", "ResourceQuota", "LimitRa
 /// the cluster does not receive, and the line that is why.
 #[derive(Clone, Debug)]
 pub struct Deleted {
-    pub object: Tree,
+    /// Made whole (it is kept after the build, with no loaded node of its own).
+    pub object: Tree<'static>,
     pub file: u32,
     pub span: Span,
     /// Left out of a chart's output by a values switch turned off (the span is its `false`),
@@ -585,7 +586,7 @@ impl<'a> Disk<'a> {
     /// Document `document` (0-based, empty documents counted) of a file that defines a
     /// cluster entry (a Flux Kustomization, an Argo CD Application) or a value it reads (a
     /// ConfigMap of `substituteFrom`): read for its fields, not part of what the entry builds.
-    pub fn definition(&self, path: &Path, document: usize) -> Result<Tree> {
+    pub fn definition(&self, path: &Path, document: usize) -> Result<Tree<'a>> {
         let missing = || BuildError {
             file: show(path),
             line: None,
@@ -615,7 +616,7 @@ impl<'a> Disk<'a> {
         }
         let doc = parsed.documents.iter().find(|d| d.index == document).ok_or_else(missing)?;
         let number = self.number(read(None, Some(text.as_str().into())));
-        Ok(Tree::from_node(&doc.root, number))
+        Ok(Tree::owned(&doc.root, number))
     }
 
     /// Reads and parses a file: its number and documents (empty documents left out). A

@@ -9,7 +9,7 @@ use super::tree::{TValue, Tree};
 /// The objects as a YAML stream. With `sources`, each document starts with a comment naming the
 /// file and line it came from (`shown` gives a file's name).
 #[must_use]
-pub fn yaml(objects: &[Tree], sources: Option<&dyn Fn(u32) -> String>) -> String {
+pub fn yaml(objects: &[Tree<'_>], sources: Option<&dyn Fn(u32) -> String>) -> String {
     let mut out = String::new();
     for (i, t) in objects.iter().enumerate() {
         if i > 0 {
@@ -25,7 +25,7 @@ pub fn yaml(objects: &[Tree], sources: Option<&dyn Fn(u32) -> String>) -> String
 
 /// A node in block style at `indent`, starting where the caller left the line (after `key:` or
 /// `- `), ending with a line break.
-fn block(t: &Tree, indent: usize, out: &mut String) {
+fn block(t: &Tree<'_>, indent: usize, out: &mut String) {
     match &t.value {
         TValue::Map(fields) if !fields.is_empty() => {
             for (i, f) in fields.iter().enumerate() {
@@ -70,7 +70,7 @@ fn block(t: &Tree, indent: usize, out: &mut String) {
     }
 }
 
-fn value_after_key(v: &Tree, indent: usize, out: &mut String) {
+fn value_after_key(v: &Tree<'_>, indent: usize, out: &mut String) {
     match &v.value {
         TValue::Map(f) if !f.is_empty() => {
             out.push('\n');
@@ -99,7 +99,7 @@ fn pad(indent: usize, out: &mut String) {
 }
 
 /// A scalar or an empty collection on one line.
-fn inline(t: &Tree) -> String {
+fn inline(t: &Tree<'_>) -> String {
     match &t.value {
         TValue::Null => "null".into(),
         TValue::Bool(b) => b.to_string(),

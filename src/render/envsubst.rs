@@ -17,19 +17,19 @@ use super::tree::Tree;
 const MAX_NESTING: usize = 32;
 
 /// What [`expand`] makes of a string.
-pub(super) struct Expanded<'v> {
+pub(super) struct Expanded<'v, 'a> {
     pub text: String,
     /// The variable, when exactly one went into the text (and not through a default).
-    pub source: Option<&'v Tree>,
+    pub source: Option<&'v Tree<'a>>,
     /// The text was one reference and nothing else.
     pub whole: bool,
 }
 
 /// Expands the references of `text` with `vars`.
-pub(super) fn expand<'v>(
+pub(super) fn expand<'v, 'a>(
     text: &str,
-    vars: &'v HashMap<String, Tree>,
-) -> std::result::Result<Expanded<'v>, String> {
+    vars: &'v HashMap<String, Tree<'a>>,
+) -> std::result::Result<Expanded<'v, 'a>, String> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     let mut single = None;
@@ -251,10 +251,10 @@ enum Shape {
 
 impl Reference {
     /// The reference's text; `used` is the variable read, when its value went in.
-    fn evaluate<'v>(
+    fn evaluate<'v, 'a>(
         &self,
-        vars: &'v HashMap<String, Tree>,
-        used: &mut Option<&'v Tree>,
+        vars: &'v HashMap<String, Tree<'a>>,
+        used: &mut Option<&'v Tree<'a>>,
     ) -> Result<String, String> {
         let variable = vars.get(&self.name);
         let defaulting = matches!(self.op, "=" | ":=" | ":-" | ":?" | ":+");
@@ -387,7 +387,7 @@ mod tests {
     use super::*;
     use crate::load::source::Span;
 
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, Tree> {
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, Tree<'static>> {
         pairs.iter().map(|(k, v)| ((*k).to_string(), Tree::string(v, 3, Span::default()))).collect()
     }
 

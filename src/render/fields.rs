@@ -15,7 +15,7 @@ use crate::load::{Node, Value};
 /// where the namespace field specs say (the name of a `v1` Namespace, a service's namespace in
 /// an APIService or a CRD's conversion webhook, what `configurations` add). With `unsetOnly`
 /// (a transformer config's option) only empty fields are set.
-pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+pub(super) fn namespace<'a>(k: &Kustomization<'a>, out: &mut [Tree<'a>]) -> Result<()> {
     let Some(node) = k.tree.get("namespace") else { return Ok(()) };
     let Some(ns) = node.as_str().filter(|s| !s.is_empty()) else { return Ok(()) };
     let options = &k.specs.namespace;
@@ -121,7 +121,7 @@ pub(super) fn namespace(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 /// default, `setRoleBindingSubjects: defaultOnly`), every ServiceAccount
 /// (`allServiceAccounts`), or none. Other subjects follow only the ServiceAccounts the build
 /// moves (see [`namespace`]).
-fn binding_subjects(t: &mut Tree, mode: fieldspec::Subjects, set: &dyn Fn(&mut Tree)) {
+fn binding_subjects<'a>(t: &mut Tree<'a>, mode: fieldspec::Subjects, set: &dyn Fn(&mut Tree<'a>)) {
     let Some(Tree { value: TValue::Seq(subjects), file, span }) = t.get_mut("subjects") else {
         return;
     };
@@ -148,7 +148,7 @@ fn binding_subjects(t: &mut Tree, mode: fieldspec::Subjects, set: &dyn Fn(&mut T
 
 /// `namePrefix` and `nameSuffix` where their field specs say (`metadata/name` by default, not
 /// of Namespaces, CRDs and APIServices), then the fields that name the renamed objects.
-pub(super) fn name_affixes(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+pub(super) fn name_affixes<'a>(k: &Kustomization<'a>, out: &mut [Tree<'a>]) -> Result<()> {
     let prefix = k.tree.get("namePrefix");
     let suffix = k.tree.get("nameSuffix");
     if prefix.is_none() && suffix.is_none() {
@@ -210,13 +210,13 @@ pub(super) fn name_affixes(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 
 /// Sets label or annotation `pairs` in the mapping each spec names (made where the spec says
 /// `create`).
-fn set_pairs(
-    k: &Kustomization,
-    out: &mut [Tree],
+fn set_pairs<'a>(
+    k: &Kustomization<'a>,
+    out: &mut [Tree<'a>],
     specs: &[FieldSpec],
-    pairs: &[(String, Tree)],
+    pairs: &[(String, Tree<'a>)],
     (file, span): (u32, Span),
-    at: &Tree,
+    at: &Tree<'a>,
 ) -> Result<()> {
     for t in out.iter_mut() {
         fieldspec::apply_all(specs, t, (Create::Map, (file, span)), &mut |node| {
@@ -239,7 +239,11 @@ fn set_pairs(
 /// The pairs of `commonLabels`, `commonAnnotations`, a `labels` entry or a label or annotation
 /// transformer's config, as text. A kustomization's own must be strings (checked when it is
 /// read); a transformer's config may write numbers and booleans, which kustomize makes text.
-fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, Tree)>> {
+fn pairs_of<'a>(
+    k: &Kustomization<'_>,
+    node: &Tree<'a>,
+    what: &str,
+) -> Result<Vec<(String, Tree<'a>)>> {
     let TValue::Map(fields) = &node.value else {
         return Err(k.error(Some(node), format!("`{what}` must be a mapping")));
     };
@@ -264,7 +268,7 @@ fn pairs_of(k: &Kustomization, node: &Tree, what: &str) -> Result<Vec<(String, T
 
 /// `commonLabels` (metadata, pod templates and selectors) and each `labels` entry (metadata,
 /// and templates, volume claim templates or selectors as it asks, and its own `fields`).
-pub(super) fn labels(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+pub(super) fn labels<'a>(k: &Kustomization<'a>, out: &mut [Tree<'a>]) -> Result<()> {
     if let Some(common) = k.tree.get("commonLabels") {
         let pairs = pairs_of(k, common, "commonLabels")?;
         let specs = k.specs.of("commonLabels");
@@ -303,7 +307,7 @@ pub(super) fn labels(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 }
 
 /// `commonAnnotations`, where kustomize's annotation field specs say.
-pub(super) fn annotations(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+pub(super) fn annotations<'a>(k: &Kustomization<'a>, out: &mut [Tree<'a>]) -> Result<()> {
     let Some(node) = k.tree.get("commonAnnotations") else { return Ok(()) };
     let pairs = pairs_of(k, node, "commonAnnotations")?;
     let specs = k.specs.of("commonAnnotations");
@@ -313,7 +317,7 @@ pub(super) fn annotations(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 /// `images:` — new names, tags and digests for the containers that use an image (anywhere, as
 /// kustomize's legacy image filter finds them), and for the fields the image field specs name
 /// (image volumes).
-pub(super) fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+pub(super) fn images<'a>(k: &Kustomization<'a>, out: &mut [Tree<'a>]) -> Result<()> {
     let entries = k.list("images")?;
     if entries.is_empty() {
         return Ok(());
@@ -349,15 +353,15 @@ pub(super) fn images(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
 }
 
 /// [`images`] of an object the field specs' walk changes or refuses.
-fn images_walked(
-    k: &Kustomization,
-    entries: &[Tree],
+fn images_walked<'a>(
+    k: &Kustomization<'a>,
+    entries: &[Tree<'a>],
     specs: &[FieldSpec],
-    t: &mut Tree,
+    t: &mut Tree<'a>,
 ) -> Result<()> {
     let Some(first) = entries.first() else { return Ok(()) };
     let mut seen: Vec<*const Tree> = Vec::new();
-    let mut update = |image: &mut Tree| {
+    let mut update = |image: &mut Tree<'a>| {
         let at: *const Tree = image;
         if seen.contains(&at) {
             return;
@@ -376,20 +380,20 @@ fn images_walked(
 }
 
 /// A field of an `images` entry (`Digest:` is `digest:`: see [`Tree::json_field`]).
-fn entry_field<'t>(entry: &'t Tree, f: &str) -> Option<&'t Tree> {
+fn entry_field<'t, 'a>(entry: &'t Tree<'a>, f: &str) -> Option<&'t Tree<'a>> {
     entry.json_field(f)
 }
 
 /// Whether an `images` entry names the image `current`: by its name, or by its path without
 /// the registry.
-fn names(entry: &Tree, current: &str) -> bool {
+fn names(entry: &Tree<'_>, current: &str) -> bool {
     let name = entry_field(entry, "name").and_then(Tree::as_str).unwrap_or("");
     let (base, _) = split_image(current);
     base == name || crate::image::path_of(current) == name
 }
 
 /// One `images` entry applied to an image field (nothing when it names another image).
-fn update_image(entry: &Tree, image: &mut Tree) {
+fn update_image<'a>(entry: &Tree<'a>, image: &mut Tree<'a>) {
     let get = |f: &str| entry_field(entry, f);
     let field = |f: &str| get(f).and_then(Tree::as_str);
     let Some(current) = image.as_str() else { return };
@@ -410,7 +414,7 @@ fn update_image(entry: &Tree, image: &mut Tree) {
 /// `replicas`: `count` set where the replica field specs say (`spec.replicas` of Deployments,
 /// ReplicationControllers, ReplicaSets and StatefulSets) on the objects called `name` (now or
 /// before a rename). A name that no such object has is an error, as in kustomize.
-pub(super) fn replicas(k: &Kustomization, out: &mut [Tree]) -> Result<()> {
+pub(super) fn replicas<'a>(k: &Kustomization<'a>, out: &mut [Tree<'a>]) -> Result<()> {
     let entries = k.list("replicas")?;
     let specs = if entries.is_empty() { Vec::new() } else { k.specs.of("replicas") };
     for entry in entries {
@@ -463,7 +467,7 @@ fn split_image(image: &str) -> (&str, &str) {
 }
 
 /// Calls `f` on the `image` of every container, init container and ephemeral container.
-fn for_each_image(t: &mut Tree, f: &mut dyn FnMut(&mut Tree)) {
+fn for_each_image<'a>(t: &mut Tree<'a>, f: &mut dyn FnMut(&mut Tree<'a>)) {
     // Found by reading (what the build has not changed, as loaded), then changed: only the
     // paths to the images are made the build's own.
     let mut paths = Vec::new();
@@ -481,7 +485,7 @@ fn is_containers(key: &str) -> bool {
 
 /// The paths of the images [`for_each_image`] changes, in the order it walks them: each
 /// container list's images, then what is below each field.
-fn image_paths(v: View<'_>, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
+fn image_paths(v: View<'_, '_>, at: &mut Vec<usize>, out: &mut Vec<Vec<usize>>) {
     if let View::Node(node) = v {
         return loaded_image_paths(node, at, out);
     }

@@ -112,7 +112,7 @@ impl Specs {
 /// `commonLabels`, `x-kubernetes-identity` the name prefix and suffix, and
 /// `x-kubernetes-object-ref-kind` fields name an object of that kind (its `name`, or the
 /// `x-kubernetes-object-ref-name-key` field) that follows its renames; `$ref`s are followed.
-pub(super) fn crds(t: &Tree) -> Result<Specs, String> {
+pub(super) fn crds(t: &Tree<'_>) -> Result<Specs, String> {
     let json = t.to_json();
     let Some(types) = json.as_object() else {
         return Err("a crds file must map type names to their OpenAPI definitions".into());
@@ -178,7 +178,7 @@ pub(super) fn crds(t: &Tree) -> Result<Specs, String> {
 }
 
 /// A list of field specs in a config.
-fn spec_list(node: &Tree) -> Result<Vec<FieldSpec>, (&Tree, String)> {
+fn spec_list<'t, 'a>(node: &'t Tree<'a>) -> Result<Vec<FieldSpec>, (&'t Tree<'a>, String)> {
     match &node.value {
         TValue::Null => Ok(Vec::new()),
         TValue::Seq(items) => {
@@ -192,7 +192,7 @@ fn spec_list(node: &Tree) -> Result<Vec<FieldSpec>, (&Tree, String)> {
 /// `nameSuffix`, `commonLabels`, `templateLabels`, `volumeClaimTemplateLabels`,
 /// `commonAnnotations`, `namespace`, `images`, `replicas`, `labels` (for every `labels` entry),
 /// `nameReference`, `varReference`).
-pub(super) fn configurations(t: &Tree) -> Result<Specs, (&Tree, String)> {
+pub(super) fn configurations<'t, 'a>(t: &'t Tree<'a>) -> Result<Specs, (&'t Tree<'a>, String)> {
     let mut specs = Specs::default();
     let TValue::Map(fields) = &t.value else {
         return Err((t, "a configurations file must be a mapping".into()));
@@ -246,7 +246,7 @@ pub(super) enum Create {
     Scalar,
 }
 
-type Setter<'s> = dyn FnMut(&mut Tree) -> Result<(), String> + 's;
+type Setter<'s, 'a> = dyn FnMut(&mut Tree<'a>) -> Result<(), String> + 's;
 
 impl FieldSpec {
     fn of(row: &Row) -> FieldSpec {
@@ -290,7 +290,7 @@ impl FieldSpec {
 }
 
 /// The object's group, version and kind (read without making its loaded fields trees).
-pub(super) fn gvk(t: &Tree) -> (&str, &str, &str) {
+pub(super) fn gvk<'t>(t: &'t Tree<'_>) -> (&'t str, &'t str, &'t str) {
     let object = View::Tree(t);
     let text = |key: &str| object.field(key).and_then(|(_, v)| v.as_str()).unwrap_or("");
     let (group, version) = kinds::split_api_version(text("apiVersion"));
@@ -298,11 +298,11 @@ pub(super) fn gvk(t: &Tree) -> (&str, &str, &str) {
 }
 
 /// [`FieldSpec::apply`] for every spec, in order.
-pub(super) fn apply_all(
+pub(super) fn apply_all<'a>(
     specs: &[FieldSpec],
-    t: &mut Tree,
+    t: &mut Tree<'a>,
     (create, at): (Create, (u32, Span)),
-    set: &mut Setter,
+    set: &mut Setter<'_, 'a>,
 ) -> Result<(), String> {
     let (group, version, kind) = gvk(t);
     let chosen: Vec<&FieldSpec> =
@@ -322,7 +322,11 @@ pub(super) fn apply_all(
 /// found by reading, so that what they pass through stays as loaded. `Err` when that walk
 /// would change the object or refuse it (an empty `name[]` it makes a list, a scalar on the
 /// way, an empty field name): only [`apply_all`] can say how.
-pub(super) fn reached(specs: &[FieldSpec], t: &Tree, out: &mut Vec<Vec<usize>>) -> Result<(), ()> {
+pub(super) fn reached(
+    specs: &[FieldSpec],
+    t: &Tree<'_>,
+    out: &mut Vec<Vec<usize>>,
+) -> Result<(), ()> {
     let chosen = gvk(t);
     let mut at = Vec::new();
     for spec in specs.iter().filter(|s| s.selects(chosen)) {
@@ -334,7 +338,7 @@ pub(super) fn reached(specs: &[FieldSpec], t: &Tree, out: &mut Vec<Vec<usize>>) 
 
 /// [`walk`] without creating or changing anything, reading.
 fn find(
-    v: View<'_>,
+    v: View<'_, '_>,
     path: Option<&str>,
     at: &mut Vec<usize>,
     out: &mut Vec<Vec<usize>>,
@@ -412,11 +416,11 @@ fn field_part(part: &str) -> Result<(&str, bool), String> {
     Ok((name, is_seq))
 }
 
-fn walk(
-    t: &mut Tree,
+fn walk<'a>(
+    t: &mut Tree<'a>,
     path: Option<&str>,
     (create, at): (Create, (u32, Span)),
-    set: &mut Setter,
+    set: &mut Setter<'_, 'a>,
 ) -> Result<(), String> {
     let Some(remaining) = path else { return set(t) };
     let (part, rest) = next_part(remaining);
@@ -775,7 +779,7 @@ mod tests {
         );
     }
 
-    fn tree(text: &str) -> Tree {
+    fn tree(text: &str) -> Tree<'static> {
         crate::render::tree::parse_trees(text).remove(0)
     }
 

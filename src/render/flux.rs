@@ -27,7 +27,12 @@ pub type Sources = HashMap<(String, String, String), (std::path::PathBuf, usize)
 
 /// Builds a Flux Kustomization (`flux`, a tree of this disk's files) whose `spec.path` is `dir`
 /// (a path from the disk's root).
-pub fn build(disk: &Disk, flux: &Tree, dir: &Path, sources: &Sources) -> Result<Vec<Tree>> {
+pub fn build<'a>(
+    disk: &Disk<'a>,
+    flux: &Tree<'a>,
+    dir: &Path,
+    sources: &Sources,
+) -> Result<Vec<Tree<'a>>> {
     let number = flux.file;
     let spec = flux.get("spec").cloned().unwrap_or_else(|| Tree::map(number, flux.span));
     let shown = disk.shown(number).trim_start_matches('/').to_string();
@@ -86,14 +91,14 @@ pub fn build(disk: &Disk, flux: &Tree, dir: &Path, sources: &Sources) -> Result<
     Ok(out)
 }
 
-fn seq(t: &Tree) -> &[Tree] {
+fn seq<'t, 'a>(t: &'t Tree<'a>) -> &'t [Tree<'a>] {
     match &t.value {
         TValue::Seq(items) => items,
         _ => &[],
     }
 }
 
-fn object_error(object: &Tree, message: &str) -> String {
+fn object_error(object: &Tree<'_>, message: &str) -> String {
     let kind = object.get("kind").and_then(Tree::as_str).unwrap_or("");
     let name = object.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
     format!("postBuild substitution in {kind}/{name}: {message}")
@@ -101,7 +106,7 @@ fn object_error(object: &Tree, message: &str) -> String {
 
 /// `commonMetadata`: labels and annotations set on every object's metadata (values replaced),
 /// from the Flux Kustomization's lines.
-fn common_metadata(meta: &Tree, out: &mut [Tree]) {
+fn common_metadata<'a>(meta: &Tree<'a>, out: &mut [Tree<'a>]) {
     for key in ["labels", "annotations"] {
         let Some(TValue::Map(pairs)) = meta.get(key).map(|m| &m.value) else { continue };
         for object in out.iter_mut() {
@@ -119,7 +124,7 @@ fn common_metadata(meta: &Tree, out: &mut [Tree]) {
 }
 
 /// Whether an object opts out of substitution (label or annotation `…/substitute: disabled`).
-fn disabled(object: &Tree) -> bool {
+fn disabled(object: &Tree<'_>) -> bool {
     ["labels", "annotations"].iter().any(|key| {
         object.at(&["metadata", key, SUBSTITUTE]).and_then(Tree::as_str) == Some("disabled")
     })
@@ -127,15 +132,15 @@ fn disabled(object: &Tree) -> bool {
 
 /// The variables of `postBuild`: `substituteFrom` entries in order (a later one wins), then
 /// `substitute` (which wins over all). Newlines are taken out of every value, as Flux does.
-fn variables(
-    disk: &Disk,
-    post: &Tree,
+fn variables<'a>(
+    disk: &Disk<'a>,
+    post: &Tree<'a>,
     namespace: &str,
     sources: &Sources,
-    error: &dyn Fn(&Tree, String) -> BuildError,
-) -> Result<HashMap<String, Tree>> {
-    let mut vars: HashMap<String, Tree> = HashMap::new();
-    let mut put = |name: &str, value: &Tree, at: &Tree| -> Result<()> {
+    error: &dyn Fn(&Tree<'a>, String) -> BuildError,
+) -> Result<HashMap<String, Tree<'a>>> {
+    let mut vars: HashMap<String, Tree<'a>> = HashMap::new();
+    let mut put = |name: &str, value: &Tree<'a>, at: &Tree<'a>| -> Result<()> {
         if !valid_name(name) {
             return Err(error(at, format!("`{name}` is not a valid variable name")));
         }
@@ -182,12 +187,12 @@ fn variables(
 
 /// The values of a ConfigMap's `data` or a Secret's `data` (decoded) and `stringData`, each at
 /// its line.
-pub(crate) fn data(
-    disk: &Disk,
+pub(crate) fn data<'a>(
+    disk: &Disk<'a>,
     path: &Path,
     document: usize,
     secret: bool,
-) -> std::result::Result<Vec<(String, Tree)>, String> {
+) -> std::result::Result<Vec<(String, Tree<'a>)>, String> {
     let inside =
         disk.inside(path).ok_or_else(|| format!("{} is outside the build", path.display()))?;
     let object = disk.definition(&inside, document).map_err(|e| e.to_string())?;
@@ -222,7 +227,10 @@ fn valid_name(name: &str) -> bool {
 /// one reference and nothing else takes the type its text reads as (`replicas: ${N}` becomes
 /// a number), as substituting in the YAML text does. A value one variable went into points at
 /// that variable's source (the `substitute` entry, the ConfigMap's line): that is what to edit.
-fn substitute(object: &mut Tree, vars: &HashMap<String, Tree>) -> std::result::Result<(), String> {
+fn substitute<'a>(
+    object: &mut Tree<'a>,
+    vars: &HashMap<String, Tree<'a>>,
+) -> std::result::Result<(), String> {
     match &mut object.value {
         TValue::Str(text) if text.contains('$') => {
             let super::envsubst::Expanded { text: result, source, whole } =
@@ -256,7 +264,7 @@ mod tests {
     use super::*;
     use crate::load::source::Span;
 
-    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, Tree> {
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, Tree<'static>> {
         pairs.iter().map(|(k, v)| ((*k).to_string(), Tree::string(v, 3, Span::default()))).collect()
     }
 

@@ -20,26 +20,26 @@ pub(super) const GENERATED_BY: &str = "internal.config.kubernetes.io/generatedBy
 type Result<T> = std::result::Result<T, BuildError>;
 
 /// What a kustomization's generators need to know about it.
-pub(super) struct Generating<'a> {
+pub(super) struct Generating<'a, 't> {
     pub disk: &'a Disk<'a>,
     pub file: u32,
     pub shown: &'a str,
     pub dir: &'a std::path::Path,
-    pub kustomization: &'a Tree,
+    pub kustomization: &'a Tree<'t>,
     /// Files must be in or below `dir` (kustomize's default load restrictor).
     pub root_only: bool,
     /// The `metadata.name` of the generator config that runs, if one does.
     pub config_name: Option<&'a str>,
 }
 
-impl Generating<'_> {
+impl Generating<'_, '_> {
     fn error(&self, node: &Tree, message: String) -> BuildError {
         BuildError { file: self.shown.to_string(), line: Some(node.span.start().line), message }
     }
 }
 
 /// Runs both generators of a kustomization over the objects built so far.
-pub(super) fn run(g: &Generating<'_>, out: &mut Vec<Tree>) -> Result<()> {
+pub(super) fn run<'a>(g: &Generating<'_, 'a>, out: &mut Vec<Tree<'a>>) -> Result<()> {
     let options = g.kustomization.get("generatorOptions");
     for (field, kind) in [("configMapGenerator", "ConfigMap"), ("secretGenerator", "Secret")] {
         let Some(list) = g.kustomization.get(field) else { continue };
@@ -55,7 +55,12 @@ pub(super) fn run(g: &Generating<'_>, out: &mut Vec<Tree>) -> Result<()> {
 }
 
 /// One generated object, before it meets the objects of the build.
-fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>) -> Result<Tree> {
+fn generate<'a>(
+    g: &Generating<'_, 'a>,
+    entry: &Tree<'a>,
+    kind: &str,
+    options: Option<&Tree<'a>>,
+) -> Result<Tree<'a>> {
     let name = entry
         .get("name")
         .and_then(Tree::as_str)
@@ -150,7 +155,7 @@ fn generate(g: &Generating<'_>, entry: &Tree, kind: &str, options: Option<&Tree>
 /// A generated entry: key, value, and the (file, span) that gave it.
 type Source = (String, Vec<u8>, (u32, Span));
 
-fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
+fn sources(g: &Generating<'_, '_>, entry: &Tree<'_>) -> Result<Vec<Source>> {
     let mut out = Vec::new();
     let strings = |key: &str| -> Result<Vec<&Tree>> {
         match entry.get(key).map(|n| &n.value) {
@@ -214,7 +219,11 @@ fn sources(g: &Generating<'_>, entry: &Tree) -> Result<Vec<Source>> {
     Ok(out)
 }
 
-fn read_bytes(g: &Generating<'_>, at: &Tree, path: &std::path::Path) -> Result<(u32, Vec<u8>)> {
+fn read_bytes(
+    g: &Generating<'_, '_>,
+    at: &Tree<'_>,
+    path: &std::path::Path,
+) -> Result<(u32, Vec<u8>)> {
     let path = crate::load::discover::normalize(path);
     if let Some(refusal) = super::kustomize::restricted(g.root_only, g.dir, &path) {
         return Err(g.error(at, refusal));
@@ -239,7 +248,7 @@ fn secret_value(bytes: &[u8]) -> String {
 }
 
 /// Takes the hash mark off an object, with the annotations it leaves empty.
-pub(super) fn unmark(t: &mut Tree) -> bool {
+pub(super) fn unmark(t: &mut Tree<'_>) -> bool {
     let Some(meta) = t.get_mut("metadata") else { return false };
     let Some(annotations) = meta.get_mut("annotations") else { return false };
     let marked = annotations.remove(NEEDS_HASH);
@@ -260,7 +269,12 @@ fn unquote(value: &str) -> &str {
 }
 
 /// Adds a generated object to the build, or merges it into (or replaces) the one it names.
-fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> Result<()> {
+fn place<'a>(
+    g: &Generating<'_, '_>,
+    entry: &Tree<'a>,
+    made: Tree<'a>,
+    out: &mut Vec<Tree<'a>>,
+) -> Result<()> {
     // kustomize reads any other value (`add`, `Merge`) as none, and creates the object.
     let behavior = entry
         .get("behavior")
@@ -359,7 +373,7 @@ fn place(g: &Generating<'_>, entry: &Tree, made: Tree, out: &mut Vec<Tree>) -> R
 }
 
 /// The name suffix kustomize gives a generated ConfigMap or Secret.
-pub(super) fn hash(object: &Tree) -> String {
+pub(super) fn hash(object: &Tree<'_>) -> String {
     let kind = object.get("kind").and_then(Tree::as_str).unwrap_or("");
     // kustomize looks the name up as one key, `metadata/name`, which no object has: every
     // hash is of an empty name (so a renamed copy keeps its suffix).
@@ -432,7 +446,7 @@ fn go_string(s: &str) -> String {
 mod tests {
     use super::*;
 
-    fn tree(text: &str) -> Tree {
+    fn tree(text: &str) -> Tree<'static> {
         crate::render::tree::parse_trees(text).remove(0)
     }
 

@@ -59,7 +59,7 @@ const BUILT: &[&str] = &[
 /// Builds the kustomization in `dir` (a path from the root, `/` first).
 /// The objects come out in the order the top kustomization's `sortOptions` asks for, else as
 /// listed (kustomize's library default; see [`build_ordered`] for the command's).
-pub fn build(disk: &Disk, dir: &Path) -> Result<Vec<Tree>> {
+pub fn build<'a>(disk: &Disk<'a>, dir: &Path) -> Result<Vec<Tree<'a>>> {
     build_ordered(disk, dir, &super::order::Order::Input, Restrictor::RootOnly)
 }
 
@@ -74,22 +74,22 @@ pub enum Restrictor {
 
 /// [`build`], in `order` when the top kustomization has no `sortOptions`, reading files as
 /// `restrictor` allows.
-pub fn build_ordered(
-    disk: &Disk,
+pub fn build_ordered<'a>(
+    disk: &Disk<'a>,
     dir: &Path,
     order: &super::order::Order,
     restrictor: Restrictor,
-) -> Result<Vec<Tree>> {
+) -> Result<Vec<Tree<'a>>> {
     build_with(disk, dir, order, None, restrictor)
 }
 
 /// What a cluster entry makes of the kustomization at its path (kustomize-controller's
 /// generator, `render/flux.rs`): fields set on it or appended to it, and a kustomization
 /// generated when the directory has none.
-pub struct Entry {
+pub struct Entry<'a> {
     /// A kustomization-shaped tree (nodes from the entry's file): its scalar fields replace the
     /// top kustomization's, its list fields are appended, its maps merged.
-    pub overrides: Tree,
+    pub overrides: Tree<'a>,
     /// How errors name the entry (`clusters/prod/apps.yaml`).
     pub shown: String,
     /// The resources of the kustomization generated when the directory has none (paths from
@@ -101,18 +101,18 @@ pub struct Entry {
 }
 
 /// Builds the kustomization a cluster entry points at (see [`Entry`]).
-pub fn build_entry(disk: &Disk, dir: &Path, entry: &Entry) -> Result<Vec<Tree>> {
+pub fn build_entry<'a>(disk: &Disk<'a>, dir: &Path, entry: &Entry<'a>) -> Result<Vec<Tree<'a>>> {
     let restrictor = if entry.files_anywhere { Restrictor::None } else { Restrictor::RootOnly };
     build_with(disk, dir, &super::order::Order::Input, Some(entry), restrictor)
 }
 
-fn build_with(
-    disk: &Disk,
+fn build_with<'a>(
+    disk: &Disk<'a>,
     dir: &Path,
     order: &super::order::Order,
-    entry: Option<&Entry>,
+    entry: Option<&Entry<'a>>,
     restrictor: Restrictor,
-) -> Result<Vec<Tree>> {
+) -> Result<Vec<Tree<'a>>> {
     let dir = normalize(&Path::new("/").join(dir));
     let root_only = restrictor == Restrictor::RootOnly;
     let mut builder = Builder {
@@ -183,7 +183,7 @@ fn build_with(
 /// (`namespace:` left blank): kustomize refuses it when it fixes references at the end of a
 /// build (`getNamespacesForRoleBinding`).
 /// Returns that `namespace`.
-fn blank_subject_namespace(t: &Tree) -> Option<&Tree> {
+fn blank_subject_namespace<'t, 'a>(t: &'t Tree<'a>) -> Option<&'t Tree<'a>> {
     if t.get("kind").and_then(Tree::as_str) != Some("RoleBinding") {
         return None;
     }
@@ -197,7 +197,7 @@ fn blank_subject_namespace(t: &Tree) -> Option<&Tree> {
 /// Names generated objects with the hash of their content, last (as kustomize does, over the
 /// whole build), and points the fields that name them at the new names.
 pub(super) fn add_hashes(
-    out: &mut [Tree],
+    out: &mut [Tree<'_>],
     references: &[super::fieldspec::NameReference],
 ) -> std::result::Result<(), String> {
     let mut renames = Vec::new();
@@ -215,7 +215,7 @@ pub(super) fn add_hashes(
 
 /// Gives an object a new name (from `file` at `span`), and says so for the fields that name it.
 pub(super) fn rename(
-    t: &mut Tree,
+    t: &mut Tree<'_>,
     new: String,
     file: u32,
     span: Span,
@@ -240,7 +240,7 @@ const PREVIOUS_KINDS: &str = "internal.config.kubernetes.io/previousKinds";
 
 /// Records the object's current name, namespace and kind before a transformer changes one of
 /// them.
-pub(super) fn remember(t: &mut Tree, file: u32, span: Span) {
+pub(super) fn remember(t: &mut Tree<'_>, file: u32, span: Span) {
     let current = identity(t);
     let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string();
     remember_as(t, (&current, &kind), file, span);
@@ -248,7 +248,7 @@ pub(super) fn remember(t: &mut Tree, file: u32, span: Span) {
 
 /// Records a name, namespace and kind the object had.
 pub(super) fn remember_as(
-    t: &mut Tree,
+    t: &mut Tree<'_>,
     ((name, namespace), kind): (&(String, String), &str),
     file: u32,
     span: Span,
@@ -277,14 +277,14 @@ pub(super) fn remember_as(
 }
 
 /// The object's (name, namespace) now.
-pub(super) fn identity(t: &Tree) -> (String, String) {
+pub(super) fn identity(t: &Tree<'_>) -> (String, String) {
     let meta =
         |key: &str| t.at(&["metadata", key]).and_then(Tree::as_str).unwrap_or("").to_string();
     (meta("name"), meta("namespace"))
 }
 
 /// Every (name, namespace) the object has had, the current one first.
-pub(super) fn identities(t: &Tree) -> Vec<(String, String)> {
+pub(super) fn identities(t: &Tree<'_>) -> Vec<(String, String)> {
     let mut ids = vec![identity(t)];
     let previous = |key: &str| {
         t.at(&["metadata", "annotations", key])
@@ -297,7 +297,7 @@ pub(super) fn identities(t: &Tree) -> Vec<(String, String)> {
 }
 
 /// The kinds the object had, as [`identities`] lists them after the current one (oldest first).
-pub(super) fn previous_kinds(t: &Tree) -> Vec<&str> {
+pub(super) fn previous_kinds<'t>(t: &'t Tree<'_>) -> Vec<&'t str> {
     let list = t.at(&["metadata", "annotations", PREVIOUS_KINDS]).and_then(Tree::as_str);
     list.map(|s| s.split(',').collect()).unwrap_or_default()
 }
@@ -316,7 +316,7 @@ const INTERNAL: [&str; 5] = [
 /// annotation values as strings, each the text it was written as (kustomize reads annotations
 /// as a map of strings: `1.50` stays "1.50", `yes` "yes", a blank value ""). `raw` gives the text
 /// a scalar was written as.
-fn finish(t: &mut Tree, raw: &dyn Fn(&Tree) -> Option<String>) {
+fn finish<'a>(t: &mut Tree<'a>, raw: &dyn Fn(&Tree<'a>) -> Option<String>) {
     // Read first: changing makes the levels on the way the build's own, and most objects
     // (those an overlay's base holds and the overlay leaves alone) have nothing to finish.
     if !unfinished(View::Tree(t)) {
@@ -355,7 +355,7 @@ fn finish(t: &mut Tree, raw: &dyn Fn(&Tree) -> Option<String>) {
 /// The text an annotation's value that is not a string is written as: the scalar as written
 /// when that reads back as the value (a value a build made has no text of its own), else the
 /// value's own text; a null written blank is "".
-fn annotation_text(v: &Tree, raw: &dyn Fn(&Tree) -> Option<String>) -> Option<String> {
+fn annotation_text<'a>(v: &Tree<'a>, raw: &dyn Fn(&Tree<'a>) -> Option<String>) -> Option<String> {
     let plain = saphyr_parser::ScalarStyle::Plain;
     let written = raw(v).map(|text| text.trim().to_string()).filter(|text| {
         let read = crate::load::yaml::resolve_scalar(text.as_str().into(), plain, None);
@@ -379,7 +379,7 @@ fn annotation_text(v: &Tree, raw: &dyn Fn(&Tree) -> Option<String>) -> Option<St
 
 /// Whether [`finish`] changes the object: a subject with the namespace a build gave it, a label
 /// or annotation that is internal or not a string, or empty (or null) annotations.
-fn unfinished(t: View<'_>) -> bool {
+fn unfinished(t: View<'_, '_>) -> bool {
     if let Some((_, subjects)) = t.field("subjects") {
         if let Shape::Seq(mut subjects) = subjects.shape() {
             if subjects.any(|s| s.field(super::namereference::GIVEN_NAMESPACE).is_some()) {
@@ -432,16 +432,16 @@ impl<'t> Id<'t> {
 }
 
 /// An object's identity as kustomize writes it in messages (`ServiceAccount.v1.[noGrp]/sa.a`).
-pub(super) fn shown_id(t: &Tree) -> String {
+pub(super) fn shown_id(t: &Tree<'_>) -> String {
     Id::of(t).to_string()
 }
 
 /// The first object whose identity an earlier one has, and that identity.
-pub(super) fn first_duplicate(out: &[Tree]) -> Option<(usize, Id<'_>)> {
+pub(super) fn first_duplicate<'t>(out: &'t [Tree<'_>]) -> Option<(usize, Id<'t>)> {
     // Builds run this after every level of every kustomization: objects are grouped by name
     // and kind first (two texts read), and full identities (group, version and effective
     // namespace, which asks the kind table) compared only within a group.
-    fn name_kind(t: &Tree) -> (&str, &str) {
+    fn name_kind<'t>(t: &'t Tree<'_>) -> (&'t str, &'t str) {
         let name = t.at(&["metadata", "name"]).and_then(Tree::as_str).unwrap_or("");
         (name, t.get("kind").and_then(Tree::as_str).unwrap_or(""))
     }
@@ -483,14 +483,14 @@ impl std::fmt::Display for Id<'_> {
     }
 }
 
-pub(super) struct Builder<'d> {
-    pub(super) disk: &'d Disk<'d>,
+pub(super) struct Builder<'d, 'a> {
+    pub(super) disk: &'d Disk<'a>,
     /// Kustomization directories being built (a cycle is an error).
     stack: Vec<PathBuf>,
     /// The top kustomization's `sortOptions` (those of the others are checked, not used).
     sort: Option<super::order::Order>,
     /// The cluster entry that builds the top kustomization, if any.
-    entry: Option<&'d Entry>,
+    entry: Option<&'d Entry<'a>>,
     /// Whether a kustomization reads files only in or below its directory.
     root_only: bool,
     /// What the top kustomization's `buildMetadata` asks for.
@@ -517,11 +517,11 @@ pub(super) fn restricted(root_only: bool, dir: &Path, path: &Path) -> Option<Str
 }
 
 /// A kustomization being applied: its file, its tree, and where to report.
-pub(super) struct Kustomization {
+pub(super) struct Kustomization<'a> {
     pub(super) file: u32,
     pub(super) shown: String,
     pub(super) dir: PathBuf,
-    pub(super) tree: Tree,
+    pub(super) tree: Tree<'a>,
     /// Files (not kustomizations) must be in or below `dir` (kustomize's default load
     /// restrictor).
     pub(super) root_only: bool,
@@ -529,7 +529,7 @@ pub(super) struct Kustomization {
     pub(super) specs: super::fieldspec::Specs,
 }
 
-impl Kustomization {
+impl<'a> Kustomization<'a> {
     /// Reads a file the kustomization names (`name`, from its directory, written on `line`): a
     /// remote one, one leaving the root of the build, one outside the directory (when files are
     /// restricted to it) and a missing one are errors at that line. Gives the path, the file's
@@ -563,13 +563,13 @@ impl Kustomization {
             .map_or(Ok(()), |message| Err(BuildError { file: self.shown.clone(), line, message }))
     }
 
-    pub(super) fn error(&self, node: Option<&Tree>, message: String) -> BuildError {
+    pub(super) fn error(&self, node: Option<&Tree<'_>>, message: String) -> BuildError {
         BuildError { file: self.shown.clone(), line: node.map(|n| n.span.start().line), message }
     }
 
     /// The entries of a list field; none when it is absent or empty (`patches:` with every
     /// entry commented out).
-    pub(super) fn list(&self, key: &str) -> Result<&[Tree]> {
+    pub(super) fn list(&self, key: &str) -> Result<&[Tree<'a>]> {
         match self.tree.get(key).map(|n| (n, &n.value)) {
             None | Some((_, TValue::Null)) => Ok(&[]),
             Some((_, TValue::Seq(items))) => Ok(items),
@@ -594,7 +594,7 @@ impl Kustomization {
     }
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'_, 'a> {
     /// The directory's kustomization file; more than one is an error, as in kustomize.
     fn find_kustomization(&self, dir: &Path) -> Result<Option<PathBuf>> {
         let mut found = self.disk.kustomization_files(dir).into_iter();
@@ -620,8 +620,8 @@ impl Builder<'_> {
         &mut self,
         dir: &Path,
         component: bool,
-        mut accumulated: Vec<Tree>,
-    ) -> Result<Vec<Tree>> {
+        mut accumulated: Vec<Tree<'a>>,
+    ) -> Result<Vec<Tree<'a>>> {
         let entry = self.entry.filter(|_| self.stack.is_empty());
         let found = self.find_kustomization(dir)?;
         if let (Some(entry), None) = (entry, &found) {
@@ -676,7 +676,7 @@ impl Builder<'_> {
         let (file, docs) = self.disk.read(&path)?;
         let root = docs
             .first()
-            .map_or_else(|| Tree::map(file, Span::default()), |n| Tree::from_node(n, file));
+            .map_or_else(|| Tree::map(file, Span::default()), |n| Tree::from_read(n, file));
         let mut k = Kustomization {
             file,
             shown: show(&path),
@@ -713,7 +713,7 @@ impl Builder<'_> {
             let what = if component { "a component" } else { "a kustomization" };
             return Err(k.error(k.tree.get("kind"), format!("{} is used as {what}", show(&path))));
         }
-        let error = |n: &Tree, m: String| k.error(Some(n), m);
+        let error = |n: &Tree<'a>, m: String| k.error(Some(n), m);
         let sort = super::order::Order::from_kustomization(&k.tree, &error)?;
         if top {
             self.sort = sort;
@@ -730,13 +730,13 @@ impl Builder<'_> {
 
     /// Reads the kustomization's `openapi` (the build's schema when none was set before) and
     /// gives the kustomization the build's schema.
-    fn openapi(&mut self, k: &mut Kustomization) -> Result<()> {
+    fn openapi(&mut self, k: &mut Kustomization<'a>) -> Result<()> {
         if let Some(field) = k.tree.get("openapi") {
             let disk = self.disk;
-            let read = |name: &str| -> std::result::Result<Tree, String> {
+            let read = |name: &str| -> std::result::Result<Tree<'a>, String> {
                 let (path, file, docs) = k.read_named(disk, name, None).map_err(|e| e.message)?;
                 docs.first()
-                    .map(|d| Tree::from_node(d, file))
+                    .map(|d| Tree::from_read(d, file))
                     .ok_or_else(|| format!("'{}' is empty", show(&path)))
             };
             let chosen = super::openapi::from_field(field, &read)
@@ -750,7 +750,7 @@ impl Builder<'_> {
     }
 
     /// Reads the kustomization's `configurations` and `crds` files into its field specs.
-    fn configurations(&mut self, k: &mut Kustomization) -> Result<()> {
+    fn configurations(&mut self, k: &mut Kustomization<'a>) -> Result<()> {
         for (entry, span) in k.strings("configurations")? {
             let (path, file, docs) = k.read_named(self.disk, &entry, Some(span.start().line))?;
             let Some(doc) = docs.first() else { continue };
@@ -772,7 +772,7 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn apply(&mut self, k: &mut Kustomization, out: &mut Vec<Tree>) -> Result<()> {
+    fn apply(&mut self, k: &mut Kustomization<'a>, out: &mut Vec<Tree<'a>>) -> Result<()> {
         let mut entries = k.strings("resources")?;
         entries.extend(k.strings("bases")?);
         // Where each entry's objects start, to name the entry that adds an object twice.
@@ -845,7 +845,7 @@ impl Builder<'_> {
     }
 
     /// A path a kustomization names, from its directory; remote ones are refused.
-    fn local(k: &Kustomization, entry: &str, span: Span) -> Result<PathBuf> {
+    fn local(k: &Kustomization<'a>, entry: &str, span: Span) -> Result<PathBuf> {
         if entry.contains("://") || entry.starts_with("github.com/") || entry.starts_with("git@") {
             return Err(BuildError {
                 file: k.shown.clone(),
@@ -856,7 +856,12 @@ impl Builder<'_> {
         Ok(normalize(&k.dir.join(entry)))
     }
 
-    fn resource(&mut self, k: &Kustomization, entry: &str, span: Span) -> Result<Vec<Tree>> {
+    fn resource(
+        &mut self,
+        k: &Kustomization<'a>,
+        entry: &str,
+        span: Span,
+    ) -> Result<Vec<Tree<'a>>> {
         let path = Self::local(k, entry, span)?;
         let error =
             |message| BuildError { file: k.shown.clone(), line: Some(span.start().line), message };
@@ -877,7 +882,7 @@ impl Builder<'_> {
         };
         let mut objects = Vec::new();
         for doc in &docs {
-            let tree = Tree::from_node(doc, file);
+            let tree = Tree::from_read(doc, file);
             // A `List` contributes its items, as kustomize reads it.
             let is_list =
                 tree.get("kind").and_then(Tree::as_str).is_some_and(|k| k.ends_with("List"))
@@ -892,7 +897,7 @@ impl Builder<'_> {
 }
 
 /// A kustomization's `kind` and `apiVersion` as kustomize requires them.
-fn check_type(k: &Kustomization, kind: &str) -> Result<()> {
+fn check_type(k: &Kustomization<'_>, kind: &str) -> Result<()> {
     if kind != "Kustomization" && kind != "Component" {
         return Err(k.error(k.tree.get("kind"), "kind should be Kustomization or Component".into()));
     }
@@ -912,7 +917,7 @@ fn check_type(k: &Kustomization, kind: &str) -> Result<()> {
 /// kustomize reads a kustomization into typed fields: a number or boolean where it expects text
 /// (`namePrefix: 1`, an image's `newTag: 1.0`) refuses the kustomization. So does this, at the
 /// field, instead of building without it.
-fn check_text_fields(k: &Kustomization) -> Result<()> {
+fn check_text_fields(k: &Kustomization<'_>) -> Result<()> {
     let not_text = |v: &Tree| match v.value {
         TValue::Int(_) | TValue::Float(_) => Some("a number"),
         TValue::Bool(_) => Some("a boolean"),
@@ -957,7 +962,7 @@ fn check_text_fields(k: &Kustomization) -> Result<()> {
 
 /// Sets a cluster entry's fields on a kustomization: scalars replace, lists are appended, maps
 /// merged (the entry's keys win).
-fn overlay(k: &mut Tree, overrides: &Tree) {
+fn overlay<'a>(k: &mut Tree<'a>, overrides: &Tree<'a>) {
     let TValue::Map(fields) = &overrides.value else { return };
     for f in fields {
         if f.key == "images" {
@@ -982,7 +987,7 @@ fn overlay(k: &mut Tree, overrides: &Tree) {
 
 /// A cluster entry's `images`: an image the kustomization names already takes the entry's
 /// `newName`, and its `newTag` and `digest` together; others are appended.
-fn merge_images(k: &mut Tree, images: &Tree) {
+fn merge_images<'a>(k: &mut Tree<'a>, images: &Tree<'a>) {
     let TValue::Seq(more) = &images.value else { return };
     if !matches!(k.get("images").map(|i| &i.value), Some(TValue::Seq(_))) {
         k.set("images", Tree { value: TValue::Seq(Items::default()), ..images.clone() });
@@ -1012,7 +1017,11 @@ fn merge_images(k: &mut Tree, images: &Tree) {
 
 /// kustomize's transformers, in its order: patches, namespace, prefix and suffix, labels,
 /// annotations, JSON 6902 patches, replicas, images, replacements.
-pub(super) fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+pub(super) fn transform<'a>(
+    k: &Kustomization<'a>,
+    disk: &Disk<'a>,
+    out: &mut Vec<Tree<'a>>,
+) -> Result<()> {
     use super::{fields, patches};
     patches::patches_strategic_merge(k, disk, out)?;
     patches::patches(k, disk, out)?;
@@ -1026,7 +1035,7 @@ pub(super) fn transform(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> 
     super::replacements::run(k, disk, out)
 }
 
-pub(super) fn cluster_scoped(t: &Tree) -> bool {
+pub(super) fn cluster_scoped(t: &Tree<'_>) -> bool {
     let api = t.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
     let kind = t.get("kind").and_then(Tree::as_str).unwrap_or("");
     kind_is_cluster_scoped(api, kind)

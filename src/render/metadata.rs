@@ -50,7 +50,7 @@ impl BuildMetadata {
 /// The builtin transformers a kustomization's own fields configure, in kustomize's order, each
 /// as many times as kustomize makes it (a `patches` entry is one PatchTransformer; `labels`
 /// entries are a LabelTransformer each, and `commonLabels` one more).
-pub(super) fn builtin_transformers(k: &Kustomization) -> Vec<&'static str> {
+pub(super) fn builtin_transformers(k: &Kustomization<'_>) -> Vec<&'static str> {
     let count = |key: &str| match k.tree.get(key).map(|t| &t.value) {
         Some(TValue::Seq(items)) => items.len(),
         Some(TValue::Map(fields)) => fields.len(),
@@ -81,7 +81,7 @@ pub(super) fn builtin_transformers(k: &Kustomization) -> Vec<&'static str> {
 /// `configured_in` relative to the directory built, `by` the config's `apiVersion`, `kind`,
 /// `name` and `namespace` (empty ones left out). The annotation's text is from `at`.
 pub(super) fn record_transformation(
-    out: &mut [Tree],
+    out: &mut [Tree<'_>],
     configured_in: &str,
     by: [(&str, &str); 4],
     (file, span): (u32, Span),
@@ -124,7 +124,7 @@ fn scalar(text: &str) -> String {
 /// Sets `config.kubernetes.io/origin` as kustomize's `originAnnotations` does: the file an
 /// object was read from, or the file that configured the generator that made it, relative to
 /// the directory built.
-pub(super) fn annotate_origin(t: &mut Tree, disk: &Disk, top: &Path) {
+pub(super) fn annotate_origin<'a>(t: &mut Tree<'a>, disk: &Disk<'a>, top: &Path) {
     let (file, span) = (t.file, t.span);
     let from = relative(top, Path::new(&disk.shown(file)));
     let generated = t

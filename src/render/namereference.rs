@@ -174,7 +174,7 @@ impl<'r> Index<'r> {
 /// `configurations` add.
 /// A field spec of `extra` that cannot be followed (a path through a scalar) is an error.
 pub(super) fn update(
-    objects: &mut [Tree],
+    objects: &mut [Tree<'_>],
     renames: &[Rename],
     extra: &[NameReference],
 ) -> Result<(), String> {
@@ -197,7 +197,7 @@ pub(super) fn update(
         let new_name = |named: &str, old: &str, ns: &str| {
             index.new_name((named, old, ns), referrer_cluster_scoped)
         };
-        let names_renamed = |at: View<'_>, named: &str, path: &[&str], ns: &str| {
+        let names_renamed = |at: View<'_, '_>, named: &str, path: &[&str], ns: &str| {
             index.kinds.contains(named)
                 && any_at(at, path, &mut |old| new_name(named, old, ns).is_some())
         };
@@ -279,7 +279,7 @@ pub(super) fn update(
 
 /// The Services a webhook configuration calls: they follow a rename and a move to another
 /// namespace (kustomize's webhook service rule; an APIService's service too).
-fn webhook_services(t: &mut Tree, renames: &[Rename]) {
+fn webhook_services(t: &mut Tree<'_>, renames: &[Rename]) {
     let Some(Tree { value: TValue::Seq(hooks), .. }) = t.get_mut("webhooks") else { return };
     for hook in hooks {
         if let Some(service) = hook.get_mut("clientConfig").and_then(|c| c.get_mut("service")) {
@@ -294,7 +294,7 @@ fn webhook_services(t: &mut Tree, renames: &[Rename]) {
 /// the webhook came from another branch of the build than the Service's move (a base and an
 /// overlay of it combined: kustomize issue 3732). Only moves are followed, and only to one
 /// place; a renamed Service is left to the rename's own update.
-pub(super) fn webhook_services_at_the_end(out: &mut [Tree]) {
+pub(super) fn webhook_services_at_the_end(out: &mut [Tree<'_>]) {
     // (name, namespace it had, namespace now, where the namespace was set)
     let mut moved: Vec<(String, String, String, (u32, Span))> = Vec::new();
     for t in out.iter().filter(|t| t.get("kind").and_then(Tree::as_str) == Some("Service")) {
@@ -344,7 +344,7 @@ pub(super) fn webhook_services_at_the_end(out: &mut [Tree]) {
 /// (kustomize tells them apart by the prefixes and suffixes each object took, which this build
 /// does not record). Gives an error of a `nameReference` a kustomization configured.
 pub(super) fn references_at_the_end(
-    out: &mut [Tree],
+    out: &mut [Tree<'_>],
     extra: &[NameReference],
 ) -> Result<(), String> {
     // Read without making the objects' loaded fields trees: this runs after every build.
@@ -397,7 +397,7 @@ pub(super) fn references_at_the_end(
 }
 
 /// A `{name, namespace}` reference to a Service follows its rename and move.
-fn follow_service(service: &mut Tree, renames: &[Rename]) {
+fn follow_service(service: &mut Tree<'_>, renames: &[Rename]) {
     let text = |key: &str| service.get(key).and_then(Tree::as_str).unwrap_or("").to_string();
     let (name, ns) = (text("name"), text("namespace"));
     let Some(r) =
@@ -421,8 +421,8 @@ fn follow_service(service: &mut Tree, renames: &[Rename]) {
 /// now), else those of a RoleBinding's namespace when there are any, else all. One is written
 /// in, with its namespace; more than one is an error (kustomize's "found multiple possible
 /// referrals").
-fn bindings<'r>(
-    t: &mut Tree,
+fn bindings<'a, 'r>(
+    t: &mut Tree<'a>,
     namespace: &str,
     accounts: &foldhash::HashMap<&str, Vec<&Rename>>,
     new_name: &dyn Fn(&str, &str, &str) -> Option<&'r Rename>,
@@ -436,7 +436,7 @@ fn bindings<'r>(
         }
     }
     // The subjects are made the build's own only when one is named like an account.
-    let names_account = |subject: View<'_>| {
+    let names_account = |subject: View<'_, '_>| {
         subject.at(&["name"]).and_then(View::as_str).is_some_and(|n| accounts.contains_key(n))
     };
     let Some(Shape::Seq(mut read)) = View::Tree(t).at(&["subjects"]).map(View::shape) else {
@@ -525,7 +525,7 @@ pub(super) const GIVEN_NAMESPACE: &str = "internal.mtk-lint/given-namespace";
 /// transformer changed: a ClusterRoleBinding's subject `sa` written without a namespace is
 /// ambiguous when ServiceAccounts called `sa` were moved to two namespaces (two kustomizations
 /// each moving theirs, combined), and kustomize refuses the build. Returns kustomize's message.
-pub(super) fn ambiguous_subjects(out: &[Tree]) -> Option<(&Tree, String)> {
+pub(super) fn ambiguous_subjects<'t, 'a>(out: &'t [Tree<'a>]) -> Option<(&'t Tree<'a>, String)> {
     let moved = |name: &str| -> Vec<&Tree> {
         out.iter()
             .filter(|t| t.get("kind").and_then(Tree::as_str) == Some("ServiceAccount"))
@@ -563,7 +563,7 @@ const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralCo
 
 /// Whether a string at `path` (as [`each`] walks it) satisfies `f`, read without making the
 /// levels it passes the build's own.
-fn any_at(at: View<'_>, path: &[&str], f: &mut dyn FnMut(&str) -> bool) -> bool {
+fn any_at(at: View<'_, '_>, path: &[&str], f: &mut dyn FnMut(&str) -> bool) -> bool {
     let Some((first, rest)) = path.split_first() else {
         return at.as_str().is_some_and(f);
     };
@@ -581,7 +581,7 @@ fn any_at(at: View<'_>, path: &[&str], f: &mut dyn FnMut(&str) -> bool) -> bool 
 
 /// Calls `f` on every node at `path` (`*`: each element of a list; `@containers`: each of
 /// `containers`, `initContainers` and `ephemeralContainers`).
-fn each(t: &mut Tree, path: &[&str], f: &mut dyn FnMut(&mut Tree)) {
+fn each<'a>(t: &mut Tree<'a>, path: &[&str], f: &mut dyn FnMut(&mut Tree<'a>)) {
     let Some((first, rest)) = path.split_first() else {
         f(t);
         return;

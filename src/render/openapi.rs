@@ -31,10 +31,10 @@ pub(super) enum OpenApi {
 
 /// Reads a kustomization's `openapi` field; `read` loads the schema file at a path (relative to
 /// the kustomization) as a tree. Errors are (node, message).
-pub(super) fn from_field<'t>(
-    field: &'t Tree,
-    read: &dyn Fn(&str) -> Result<Tree, String>,
-) -> Result<OpenApi, (&'t Tree, String)> {
+pub(super) fn from_field<'t, 'a>(
+    field: &'t Tree<'a>,
+    read: &dyn Fn(&str) -> Result<Tree<'a>, String>,
+) -> Result<OpenApi, (&'t Tree<'a>, String)> {
     let (path, version) = (field.get("path"), field.get("version"));
     match (path, version) {
         (Some(_), Some(v)) => {

@@ -60,9 +60,9 @@ impl Order {
     }
 
     /// The order a kustomization's `sortOptions` asks for (`None` when it has none).
-    pub(super) fn from_kustomization(
-        k: &Tree,
-        error: &dyn Fn(&Tree, String) -> BuildError,
+    pub(super) fn from_kustomization<'a>(
+        k: &Tree<'a>,
+        error: &dyn Fn(&Tree<'a>, String) -> BuildError,
     ) -> Result<Option<Order>, BuildError> {
         let Some(options) = k.get("sortOptions") else { return Ok(None) };
         let legacy = options.get("legacySortOptions");

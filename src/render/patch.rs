@@ -91,7 +91,11 @@ impl<'s> Keys<'s> {
 }
 
 /// Applies a strategic merge patch to an object; `keys` says how its lists merge.
-pub fn strategic_merge(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<Merged, PatchError> {
+pub fn strategic_merge<'a>(
+    target: &mut Tree<'a>,
+    patch: &Tree<'a>,
+    keys: Keys,
+) -> Result<Merged, PatchError> {
     if patch.get("$patch").and_then(Tree::as_str) == Some("delete") {
         return Ok(Merged::Deleted);
     }
@@ -119,7 +123,7 @@ const SECOND_KEY: &[(&str, &str, &str)] = &[
 /// written (`walkAssociativeSequence`), with one key in the first one's place, with two in the
 /// last one's; a field written blank is dropped (a base's
 /// `preferredDuringSchedulingIgnoredDuringExecution:`), one written `~` or `null` stays.
-fn tidy(t: &mut Tree, keys: Keys) {
+fn tidy(t: &mut Tree<'_>, keys: Keys) {
     let TValue::Map(fields) = &mut t.value else { return };
     // What the build has not changed is read as loaded, and made its own only to tidy.
     if fields.as_loaded().is_some_and(|(entries, _)| !loaded_untidy(entries, keys)) {
@@ -195,8 +199,8 @@ fn loaded_list_untidy(
         || items.iter().any(|e| matches!(&e.value, Value::Map(map) if loaded_untidy(map, child)))
 }
 
-fn collapse_list(items: &mut Vec<Tree>, key: &str, second: Option<&str>) {
-    let id = |e: &Tree| {
+fn collapse_list<'a>(items: &mut Vec<Tree<'a>>, key: &str, second: Option<&str>) {
+    let id = |e: &Tree<'a>| {
         let value = |k: &str| e.get(k).map(|v| v.value.clone());
         e.get(key).map(|_| (value(key), second.and_then(value)))
     };
@@ -233,7 +237,7 @@ fn collapse_list(items: &mut Vec<Tree>, key: &str, second: Option<&str>) {
     *items = out.into_iter().flatten().collect();
 }
 
-fn merge_value(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<(), PatchError> {
+fn merge_value<'a>(target: &mut Tree<'a>, patch: &Tree<'a>, keys: Keys) -> Result<(), PatchError> {
     let (TValue::Map(_), TValue::Map(pfields)) = (&target.value, &patch.value) else {
         // A patch that restates a value (a merge key, an unchanged field) did not supply it:
         // the value keeps its source.
@@ -306,9 +310,9 @@ fn merge_value(target: &mut Tree, patch: &Tree, keys: Keys) -> Result<(), PatchE
 }
 
 /// Merges a patch list into a list whose elements are identified by `key`.
-fn merge_list(
-    items: &mut Vec<Tree>,
-    patch_items: &[Tree],
+fn merge_list<'a>(
+    items: &mut Vec<Tree<'a>>,
+    patch_items: &[Tree<'a>],
     key: &str,
     element: Keys,
 ) -> Result<(), PatchError> {
@@ -346,10 +350,10 @@ fn merge_list(
     Ok(())
 }
 
-fn delete_from_primitive_list(
-    target: &mut Tree,
+fn delete_from_primitive_list<'a>(
+    target: &mut Tree<'a>,
     list: &str,
-    values: &Tree,
+    values: &Tree<'a>,
 ) -> Result<(), PatchError> {
     let TValue::Seq(values) = &values.value else {
         return Err(PatchError(format!("`$deleteFromPrimitiveList/{list}` must be a list")));
@@ -363,7 +367,7 @@ fn delete_from_primitive_list(
 
 /// A patch value as it goes into the object: without `$patch`, `$retainKeys` and the other
 /// directives, at any depth.
-fn strip_directives(patch: &Tree) -> Tree {
+fn strip_directives<'a>(patch: &Tree<'a>) -> Tree<'a> {
     let value = match &patch.value {
         TValue::Map(fields) => TValue::Map(
             fields
@@ -384,7 +388,7 @@ fn strip_directives(patch: &Tree) -> Tree {
 }
 
 /// Applies a JSON 6902 patch (a list of operations) to an object.
-pub fn json6902(target: &mut Tree, operations: &Tree) -> Result<(), PatchError> {
+pub fn json6902<'a>(target: &mut Tree<'a>, operations: &Tree<'a>) -> Result<(), PatchError> {
     let TValue::Seq(ops) = &operations.value else {
         return Err(PatchError("a JSON 6902 patch must be a list of operations".into()));
     };
@@ -448,7 +452,7 @@ fn segments(path: &str) -> Result<Vec<String>, String> {
     Ok(rest.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect())
 }
 
-fn child_mut<'t>(node: &'t mut Tree, segment: &str) -> Result<&'t mut Tree, String> {
+fn child_mut<'t, 'a>(node: &'t mut Tree<'a>, segment: &str) -> Result<&'t mut Tree<'a>, String> {
     match &mut node.value {
         TValue::Map(fields) => fields
             .iter_mut()
@@ -467,12 +471,15 @@ fn child_mut<'t>(node: &'t mut Tree, segment: &str) -> Result<&'t mut Tree, Stri
     }
 }
 
-fn find_mut<'t>(target: &'t mut Tree, path: &str) -> Result<&'t mut Tree, String> {
+fn find_mut<'t, 'a>(target: &'t mut Tree<'a>, path: &str) -> Result<&'t mut Tree<'a>, String> {
     segments(path)?.iter().try_fold(target, |node, s| child_mut(node, s))
 }
 
 /// The parent of `path` and the last segment.
-fn parent_mut<'t>(target: &'t mut Tree, path: &str) -> Result<(&'t mut Tree, String), String> {
+fn parent_mut<'t, 'a>(
+    target: &'t mut Tree<'a>,
+    path: &str,
+) -> Result<(&'t mut Tree<'a>, String), String> {
     let mut segs = segments(path)?;
     let last = segs.pop().ok_or("the whole document cannot be added to or removed")?;
     let parent = segs.iter().try_fold(target, |node, s| child_mut(node, s))?;
@@ -480,11 +487,11 @@ fn parent_mut<'t>(target: &'t mut Tree, path: &str) -> Result<(&'t mut Tree, Str
 }
 
 /// Whether the parent of `path` exists and is a mapping.
-fn parent_is_map(target: &mut Tree, path: &str) -> bool {
+fn parent_is_map(target: &mut Tree<'_>, path: &str) -> bool {
     parent_mut(target, path).is_ok_and(|(parent, _)| matches!(parent.value, TValue::Map(_)))
 }
 
-fn add(target: &mut Tree, path: &str, value: Tree) -> Result<(), String> {
+fn add<'a>(target: &mut Tree<'a>, path: &str, value: Tree<'a>) -> Result<(), String> {
     let (parent, last) = parent_mut(target, path)?;
     match &mut parent.value {
         TValue::Map(_) => {
@@ -507,7 +514,7 @@ fn add(target: &mut Tree, path: &str, value: Tree) -> Result<(), String> {
     }
 }
 
-fn remove(target: &mut Tree, path: &str) -> Result<Tree, String> {
+fn remove<'a>(target: &mut Tree<'a>, path: &str) -> Result<Tree<'a>, String> {
     let (parent, last) = parent_mut(target, path)?;
     match &mut parent.value {
         TValue::Map(fields) => {
@@ -535,16 +542,15 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn tree(text: &str, file: u32) -> Tree {
-        let docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-        Tree::from_node(&docs.documents[0].root, file)
+    fn tree(text: &str, file: u32) -> Tree<'static> {
+        Tree::from_node(&crate::render::tree::kept_documents(text)[0].root, file)
     }
 
     const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:1.25\n        env: [{name: A, value: '1'}]\n      - name: side\n        image: busybox\n";
 
     /// A Deployment `text` patched with `patch`, both as left loaded and as made node by node:
     /// the two must come out alike.
-    fn merged_both(text: &str, patch: &Tree) -> Tree {
+    fn merged_both(text: &str, patch: &Tree<'static>) -> Tree<'static> {
         let deployment = Keys::Builtin(builtin_type("apps", "v1", "Deployment").unwrap());
         let mut trees = crate::render::tree::loaded_and_made(text);
         for t in &mut trees {

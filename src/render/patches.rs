@@ -16,12 +16,12 @@ use crate::load::source::Span;
 /// The documents of YAML written inline in a kustomization (a patch, a transformer config), as
 /// trees whose source is the kustomization (or cluster entry): each line of a literal block
 /// (`patch: |`) is found where it is written, other text at its field.
-pub(super) fn inline_documents(
-    k: &Kustomization,
-    disk: &Disk,
-    node: &Tree,
+pub(super) fn inline_documents<'a>(
+    k: &Kustomization<'_>,
+    disk: &Disk<'a>,
+    node: &Tree<'a>,
     what: &str,
-) -> Result<Vec<Tree>> {
+) -> Result<Vec<Tree<'a>>> {
     let text = node.as_str().unwrap_or("");
     let parsed = crate::load::yaml::parse_stream(text, &disk.limits);
     if let Some(p) = parsed.problems.first() {
@@ -33,7 +33,7 @@ pub(super) fn inline_documents(
         .documents
         .iter()
         .map(|d| {
-            let mut t = Tree::from_node(&d.root, file);
+            let mut t = Tree::owned(&d.root, file);
             match block {
                 Some((line, indent)) => shift(&mut t, line, indent),
                 None => respan(&mut t, at),
@@ -44,14 +44,18 @@ pub(super) fn inline_documents(
 }
 
 /// A patch given inline (`patch:`) or as a file (`path:`), as trees (one per document).
-fn patch_body(k: &Kustomization, disk: &Disk, spec: &Tree) -> Result<Vec<Tree>> {
+fn patch_body<'a>(
+    k: &Kustomization<'a>,
+    disk: &Disk<'a>,
+    spec: &Tree<'a>,
+) -> Result<Vec<Tree<'a>>> {
     if let Some(text) = spec.get("patch").filter(|p| p.as_str().is_some()) {
         return inline_documents(k, disk, text, "patch");
     }
     if let Some(path) = spec.get("path").and_then(Tree::as_str) {
         let (_, file, docs) =
             k.read_named(disk, path, spec.get("path").map(|p| p.span.start().line))?;
-        return Ok(docs.iter().map(|d| Tree::from_node(d, file)).collect());
+        return Ok(docs.iter().map(|d| Tree::from_read(d, file)).collect());
     }
     if let Some(name) = spec.as_str() {
         return Err(k.error(
@@ -93,7 +97,7 @@ fn literal_block(text: &str, at: Span) -> Option<(u32, u32)> {
 }
 
 /// Moves every span of a tree parsed from a literal block to where its text is written.
-fn shift(t: &mut Tree, line: u32, indent: u32) {
+fn shift(t: &mut Tree<'_>, line: u32, indent: u32) {
     let moved = |p: crate::load::source::Pos| crate::load::source::Pos {
         line: p.line + line,
         col: p.col + indent,
@@ -110,7 +114,7 @@ fn shift(t: &mut Tree, line: u32, indent: u32) {
 }
 
 /// Points every node of an inline patch at the `patch:` field that holds its text.
-fn respan(t: &mut Tree, span: Span) {
+fn respan(t: &mut Tree<'_>, span: Span) {
     t.span = span;
     match &mut t.value {
         TValue::Seq(items) => items.iter_mut().for_each(|i| respan(i, span)),
@@ -300,7 +304,7 @@ impl Pattern<'_> {
 
 /// How an object's lists merge: as the build's custom schema says for a kind it defines, else by
 /// the built-in types' merge keys, else (a kind no schema knows) by replacing them.
-fn merge_keys<'k>(k: &'k Kustomization, t: &Tree) -> patch::Keys<'k> {
+fn merge_keys<'a, 'k>(k: &'k Kustomization<'a>, t: &Tree<'a>) -> patch::Keys<'k> {
     let (group, version, kind) = super::fieldspec::gvk(t);
     if let Some(super::openapi::OpenApi::Custom(schema)) = &k.specs.openapi {
         if let Some(d) = schema.definition(group, version, kind) {
@@ -311,11 +315,11 @@ fn merge_keys<'k>(k: &'k Kustomization, t: &Tree) -> patch::Keys<'k> {
 }
 
 /// The rename a patch made of an object (its name or namespace).
-fn renamed(
-    t: &Tree,
+fn renamed<'a>(
+    t: &Tree<'a>,
     (old, old_ns): (String, String),
     (new, new_ns): (String, String),
-    at: &Tree,
+    at: &Tree<'a>,
 ) -> super::namereference::Rename {
     super::namereference::Rename {
         kind: t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string(),
@@ -339,7 +343,7 @@ struct Allow {
 /// they had before (an overlay patches a base object by its base name); a patch without a
 /// namespace names an object in `default` or with none (before a kustomization's namespace,
 /// too). More than one is an error for the caller, as in kustomize.
-fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<usize> {
+fn named_objects<'a>(body: &Tree<'a>, out: &[Tree<'a>], names: Option<&mut Names>) -> Vec<usize> {
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
     let scoped = super::kustomize::cluster_scoped(body);
     let want_ns = effective_namespace(
@@ -386,13 +390,13 @@ fn named_objects(body: &Tree, out: &[Tree], names: Option<&mut Names>) -> Vec<us
 
 /// Applies one patch document to the objects it targets (its `target`, else the object it
 /// names).
-fn apply_patch(
-    k: &Kustomization,
-    disk: &Disk,
-    at: &Tree,
-    body: &Tree,
-    (target, allow): (Option<&Tree>, Allow),
-    out: &mut Vec<Tree>,
+fn apply_patch<'a>(
+    k: &Kustomization<'a>,
+    disk: &Disk<'a>,
+    at: &Tree<'a>,
+    body: &Tree<'a>,
+    (target, allow): (Option<&Tree<'a>>, Allow),
+    out: &mut Vec<Tree<'a>>,
     mut names: Option<&mut Names>,
 ) -> Result<()> {
     let error = |n: &Tree, m: String| k.error(Some(n), m);
@@ -483,7 +487,7 @@ fn apply_patch(
             names.removed(i);
         }
         disk.deleted.borrow_mut().push(Deleted {
-            object,
+            object: object.into_owned(),
             file: cause.0,
             span: cause.1,
             switch: false,
@@ -499,12 +503,12 @@ fn apply_patch(
 }
 
 /// Applies a JSON 6902 patch to the objects `selector` chooses.
-fn apply_json6902(
-    k: &Kustomization,
-    at: &Tree,
-    body: &Tree,
+fn apply_json6902<'a>(
+    k: &Kustomization<'a>,
+    at: &Tree<'a>,
+    body: &Tree<'a>,
     selector: &Selector,
-    out: &mut [Tree],
+    out: &mut [Tree<'a>],
     names: Option<&mut Names>,
 ) -> Result<()> {
     let mut renames = Vec::new();
@@ -526,10 +530,10 @@ fn apply_json6902(
         .map_err(|m| k.error(Some(at), m))
 }
 
-pub(super) fn patches_strategic_merge(
-    k: &Kustomization,
-    disk: &Disk,
-    out: &mut Vec<Tree>,
+pub(super) fn patches_strategic_merge<'a>(
+    k: &Kustomization<'a>,
+    disk: &Disk<'a>,
+    out: &mut Vec<Tree<'a>>,
 ) -> Result<()> {
     let items = k.list("patchesStrategicMerge")?;
     for item in items {
@@ -551,7 +555,11 @@ pub(super) fn patches_strategic_merge(
     Ok(())
 }
 
-pub(super) fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+pub(super) fn patches<'a>(
+    k: &Kustomization<'a>,
+    disk: &Disk<'a>,
+    out: &mut Vec<Tree<'a>>,
+) -> Result<()> {
     let items = k.list("patches")?;
     let mut names = Names::default();
     for item in items {
@@ -581,7 +589,11 @@ pub(super) fn patches(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Re
     Ok(())
 }
 
-pub(super) fn patches_json6902(k: &Kustomization, disk: &Disk, out: &mut Vec<Tree>) -> Result<()> {
+pub(super) fn patches_json6902<'a>(
+    k: &Kustomization<'a>,
+    disk: &Disk<'a>,
+    out: &mut Vec<Tree<'a>>,
+) -> Result<()> {
     let items = k.list("patchesJson6902")?;
     for item in items {
         let target = item

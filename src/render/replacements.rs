@@ -31,7 +31,7 @@ impl Place {
 }
 
 /// Applies the kustomization's `replacements`, in order, to the objects built so far.
-pub(super) fn run(k: &Kustomization, disk: &Disk, out: &mut [Tree]) -> Result<()> {
+pub(super) fn run<'a>(k: &Kustomization<'a>, disk: &Disk<'a>, out: &mut [Tree<'a>]) -> Result<()> {
     for entry in k.list("replacements")? {
         let place = Place { shown: k.shown.clone() };
         let Some(path) = entry.get("path") else {
@@ -48,7 +48,7 @@ pub(super) fn run(k: &Kustomization, disk: &Disk, out: &mut [Tree]) -> Result<()
         };
         let (file, number, docs) = k.read_named(disk, name, Some(path.span.start().line))?;
         let place = Place { shown: super::disk::show(Path::new(&file)) };
-        let Some(doc) = docs.first().map(|d| Tree::from_node(d, number)) else {
+        let Some(doc) = docs.first().map(|d| Tree::from_read(d, number)) else {
             return Err(place_error(&place, "the file holds no replacement"));
         };
         match &doc.value {
@@ -74,7 +74,7 @@ fn place_error(place: &Place, message: &str) -> BuildError {
 }
 
 /// One replacement: its value, then every target.
-fn apply(place: &Place, r: &Tree, out: &mut [Tree]) -> Result<()> {
+fn apply<'a>(place: &Place, r: &Tree<'a>, out: &mut [Tree<'a>]) -> Result<()> {
     if !matches!(r.value, TValue::Map(_)) {
         return Err(place.error(r, "a replacement must be a mapping".into()));
     }
@@ -101,13 +101,13 @@ fn apply(place: &Place, r: &Tree, out: &mut [Tree]) -> Result<()> {
     Ok(())
 }
 
-fn text_field<'t>(t: &'t Tree, key: &str) -> &'t str {
+fn text_field<'t>(t: &'t Tree<'_>, key: &str) -> &'t str {
     t.get(key).and_then(Tree::as_str).unwrap_or("")
 }
 
 /// The value a `source` selects: exactly one object (by its current or an earlier name), the
 /// field at `fieldPath` (`metadata.name` by default), refined by `options`.
-fn source_value(place: &Place, s: &Tree, out: &[Tree]) -> Result<Tree> {
+fn source_value<'a>(place: &Place, s: &Tree<'a>, out: &[Tree<'a>]) -> Result<Tree<'a>> {
     let shown = describe(s);
     let (group, version, kind) =
         (text_field(s, "group"), text_field(s, "version"), text_field(s, "kind"));
@@ -169,7 +169,7 @@ fn source_value(place: &Place, s: &Tree, out: &[Tree]) -> Result<Tree> {
 }
 
 /// How a selector is named in errors: `Service/svc1 in svc1-namespace`.
-fn describe(s: &Tree) -> String {
+fn describe(s: &Tree<'_>) -> String {
     let kind = text_field(s, "kind");
     let name = text_field(s, "name");
     let mut shown = match (kind, name) {
@@ -187,7 +187,7 @@ fn describe(s: &Tree) -> String {
 }
 
 /// `options.delimiter` and `options.index`, when a delimiter is set.
-fn delimiter(place: &Place, options: Option<&Tree>) -> Result<Option<(String, i64)>> {
+fn delimiter(place: &Place, options: Option<&Tree<'_>>) -> Result<Option<(String, i64)>> {
     let Some(options) = options else { return Ok(None) };
     let Some(delimiter) = options.get("delimiter").and_then(Tree::as_str) else {
         return Ok(None);
@@ -257,7 +257,10 @@ fn list_index(part: &str) -> Option<(&str, &str)> {
 
 /// The field a source path names (kustomize's lookup: `[key=value]` by equality, a number by
 /// index, `-` the last element). An absent field is `None`; a path through a scalar an error.
-fn lookup<'t>(t: &'t Tree, path: &[String]) -> std::result::Result<Option<&'t Tree>, String> {
+fn lookup<'t, 'a>(
+    t: &'t Tree<'a>,
+    path: &[String],
+) -> std::result::Result<Option<&'t Tree<'a>>, String> {
     let Some((part, rest)) = path.split_first() else { return Ok(Some(t)) };
     let next = match (&t.value, part.as_str()) {
         (TValue::Null, _) => return Ok(None),
@@ -282,7 +285,7 @@ fn lookup<'t>(t: &'t Tree, path: &[String]) -> std::result::Result<Option<&'t Tr
     }
 }
 
-fn kind_name(t: &Tree) -> &'static str {
+fn kind_name(t: &Tree<'_>) -> &'static str {
     match t.value {
         TValue::Seq(_) => "list",
         TValue::Map(_) => "mapping",
@@ -291,7 +294,12 @@ fn kind_name(t: &Tree) -> &'static str {
 }
 
 /// Writes the value into every object one target selects.
-fn apply_target(place: &Place, target: &Tree, value: &Tree, out: &mut [Tree]) -> Result<()> {
+fn apply_target<'a>(
+    place: &Place,
+    target: &Tree<'a>,
+    value: &Tree<'a>,
+    out: &mut [Tree<'a>],
+) -> Result<()> {
     let error = |n: &Tree, m: String| place.error(n, m);
     let Some(select) = target.get("select") else {
         return Err(place.error(target, "target must specify resources to select".into()));
@@ -330,7 +338,7 @@ fn apply_target(place: &Place, target: &Tree, value: &Tree, out: &mut [Tree]) ->
             continue;
         }
         for (at, path) in &paths {
-            let mut set = |field: &mut Tree| set_value(field, value, split.as_ref());
+            let mut set = |field: &mut Tree<'a>| set_value(field, value, split.as_ref());
             let written = visit(object, path, create.then_some(value), &mut set)
                 .map_err(|m| place.error(at, m))?;
             if written == 0 {
@@ -346,15 +354,15 @@ fn apply_target(place: &Place, target: &Tree, value: &Tree, out: &mut [Tree]) ->
     Ok(())
 }
 
-type Setter<'s> = dyn FnMut(&mut Tree) -> std::result::Result<(), String> + 's;
+type Setter<'s, 'a> = dyn FnMut(&mut Tree<'a>) -> std::result::Result<(), String> + 's;
 
 /// Calls `set` on every field a target path matches (kustomize's path matcher), creating
 /// missing ones after `create`'s kind; returns how many it found.
-fn visit(
-    t: &mut Tree,
+fn visit<'a>(
+    t: &mut Tree<'a>,
     path: &[String],
-    create: Option<&Tree>,
-    set: &mut Setter,
+    create: Option<&Tree<'a>>,
+    set: &mut Setter<'_, 'a>,
 ) -> std::result::Result<usize, String> {
     let Some((part, rest)) = path.split_first() else {
         set(t)?;
@@ -440,13 +448,13 @@ fn visit(
     }
 }
 
-fn t_like(file: u32, span: crate::load::source::Span) -> Tree {
+fn t_like<'a>(file: u32, span: crate::load::source::Span) -> Tree<'a> {
     Tree { file, span, value: TValue::Null }
 }
 
 /// The empty node a created field starts as: a list before `[k=v]` or an index, the value's
 /// kind at the end of the path, else a mapping.
-fn empty_like(next: &str, value: Option<&Tree>) -> TValue {
+fn empty_like<'a>(next: &str, value: Option<&Tree<'a>>) -> TValue<'a> {
     if list_index(next).is_some() || (!next.is_empty() && next.parse::<usize>().is_ok()) {
         return TValue::Seq(Items::default());
     }
@@ -463,9 +471,9 @@ fn empty_like(next: &str, value: Option<&Tree>) -> TValue {
 /// Writes the value into one field: a scalar keeps its type and takes the value's text (part of
 /// it, with a delimiter), anything else is replaced. Either way the field now comes from the
 /// value's source.
-fn set_value(
-    field: &mut Tree,
-    value: &Tree,
+fn set_value<'a>(
+    field: &mut Tree<'a>,
+    value: &Tree<'a>,
     split: Option<&(String, i64)>,
 ) -> std::result::Result<(), String> {
     let is_scalar = !matches!(field.value, TValue::Seq(_) | TValue::Map(_));

@@ -18,12 +18,16 @@ use super::kustomize::{transform, Builder, Kustomization};
 use super::tree::{TValue, Tree};
 use crate::load::discover::normalize;
 
-impl Builder<'_> {
+impl<'a> Builder<'_, 'a> {
     /// Runs the kustomization's `transformers` over the objects built so far.
-    pub(super) fn transformers(&mut self, k: &Kustomization, out: &mut Vec<Tree>) -> Result<()> {
+    pub(super) fn transformers(
+        &mut self,
+        k: &Kustomization<'a>,
+        out: &mut Vec<Tree<'a>>,
+    ) -> Result<()> {
         for item in k.list("transformers")? {
             for (config, shown) in self.configs(k, item)? {
-                let error = |node: &Tree, message: String| BuildError {
+                let error = |node: &Tree<'a>, message: String| BuildError {
                     file: shown.clone(),
                     line: Some(node.span.start().line),
                     message,
@@ -60,7 +64,7 @@ impl Builder<'_> {
     /// Records a transformer config that ran on every object, when the build asked for
     /// `transformerAnnotations` (configured in the file that holds it: the kustomization for
     /// a config written inline).
-    fn record(&self, config: &Tree, shown: &str, out: &mut [Tree]) {
+    fn record(&self, config: &Tree<'a>, shown: &str, out: &mut [Tree<'a>]) {
         if !self.metadata.transformations {
             return;
         }
@@ -78,10 +82,14 @@ impl Builder<'_> {
     /// Runs the kustomization's `generators`: kustomize's builtin `ConfigMapGenerator` and
     /// `SecretGenerator` configs (named by their `name`, else their `metadata.name`), as the
     /// kustomization's own generator fields run them.
-    pub(super) fn generators(&mut self, k: &Kustomization, out: &mut Vec<Tree>) -> Result<()> {
+    pub(super) fn generators(
+        &mut self,
+        k: &Kustomization<'a>,
+        out: &mut Vec<Tree<'a>>,
+    ) -> Result<()> {
         for item in k.list("generators")? {
             for (config, shown) in self.configs(k, item)? {
-                let error = |node: &Tree, message: String| BuildError {
+                let error = |node: &Tree<'a>, message: String| BuildError {
                     file: shown.clone(),
                     line: Some(node.span.start().line),
                     message,
@@ -111,7 +119,11 @@ impl Builder<'_> {
 
     /// The configs one `transformers` or `generators` entry holds, with how errors name their
     /// file.
-    fn configs(&mut self, k: &Kustomization, item: &Tree) -> Result<Vec<(Tree, String)>> {
+    fn configs(
+        &mut self,
+        k: &Kustomization<'a>,
+        item: &Tree<'a>,
+    ) -> Result<Vec<(Tree<'a>, String)>> {
         if item.as_str().is_some_and(|text| text.contains('\n')) {
             let docs = super::patches::inline_documents(k, self.disk, item, "config")?;
             return Ok(docs.into_iter().map(|t| (t, k.shown.clone())).collect());
@@ -141,18 +153,20 @@ impl Builder<'_> {
         let shown = show(&path);
         Ok(docs
             .iter()
-            .map(|d| Tree::from_node(d, file))
+            .map(|d| Tree::from_read(d, file))
             .filter(|t| !matches!(t.value, TValue::Null))
             .map(|t| (t, shown.clone()))
             .collect())
     }
 }
 
-type Refusal<'t> = (Option<&'t Tree>, String);
+type Refusal<'t, 'a> = (Option<&'t Tree<'a>>, String);
 
 /// The kustomization field that does what a builtin transformer config does, and the config's
 /// field specs (which replace kustomize's defaults for it).
-fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
+fn field_of<'t, 'a>(
+    config: &'t Tree<'a>,
+) -> std::result::Result<(Tree<'a>, Specs), Refusal<'t, 'a>> {
     let text = |key: &str| config.get(key).and_then(Tree::as_str).unwrap_or("");
     let (api, kind) = (text("apiVersion"), text("kind"));
     if api != "builtin" {
@@ -161,14 +175,14 @@ fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
             format!("`{api}` `{kind}` is a plugin: plugins are not run (only kustomize's builtin transformers are built)"),
         ));
     }
-    let list = |items: Vec<Tree>| Tree {
+    let list = |items: Vec<Tree<'a>>| Tree {
         file: config.file,
         span: config.span,
         value: TValue::Seq(items.into()),
     };
     let mut k = Tree::map(config.file, config.span);
     let mut specs = Specs { replace: true, ..Specs::default() };
-    let field_specs = || -> std::result::Result<Vec<FieldSpec>, Refusal<'_>> {
+    let field_specs = || -> std::result::Result<Vec<FieldSpec>, Refusal<'_, 'a>> {
         match config.get("fieldSpecs").map(|f| &f.value) {
             None | Some(TValue::Null) => Ok(Vec::new()),
             Some(TValue::Seq(items)) => {
@@ -178,7 +192,7 @@ fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
         }
     };
     // Copies a config field to the kustomization field it turns into.
-    let copy = |k: &mut Tree, from: &str, to: &str, as_list: bool| {
+    let copy = |k: &mut Tree<'a>, from: &str, to: &str, as_list: bool| {
         if let Some(value) = config.get(from) {
             let value = if as_list { list(vec![value.clone()]) } else { value.clone() };
             k.set(to, value);
@@ -253,7 +267,9 @@ fn field_of(config: &Tree) -> std::result::Result<(Tree, Specs), Refusal<'_>> {
 
 /// The ServiceAccount kustomize's `IAMPolicyGenerator` makes for GKE workload identity: named
 /// as `kubernetesService` says, annotated with the Google service account it may act as.
-fn iam_service_account(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
+fn iam_service_account<'t, 'a>(
+    config: &'t Tree<'a>,
+) -> std::result::Result<Tree<'a>, Refusal<'t, 'a>> {
     if config.get("apiVersion").and_then(Tree::as_str) != Some("builtin") {
         return Err((
             config.get("apiVersion"),
@@ -296,7 +312,7 @@ fn iam_service_account(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> 
 }
 
 /// The kustomization generator field a builtin generator config turns into.
-fn generator_field(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
+fn generator_field<'t, 'a>(config: &'t Tree<'a>) -> std::result::Result<Tree<'a>, Refusal<'t, 'a>> {
     let text = |key: &str| config.get(key).and_then(Tree::as_str).unwrap_or("");
     let (api, kind) = (text("apiVersion"), text("kind"));
     if api != "builtin" {
@@ -336,11 +352,11 @@ fn generator_field(config: &Tree) -> std::result::Result<Tree, Refusal<'_>> {
 
 /// The patch field a builtin patch transformer config turns into (`patches`,
 /// `patchesStrategicMerge`, `patchesJson6902`); `None` for other kinds.
-fn patch_field<'t>(
+fn patch_field<'t, 'a>(
     kind: &str,
-    config: &'t Tree,
-) -> std::result::Result<Option<(&'static str, Tree)>, Refusal<'t>> {
-    let list = |items: Vec<Tree>| Tree {
+    config: &'t Tree<'a>,
+) -> std::result::Result<Option<(&'static str, Tree<'a>)>, Refusal<'t, 'a>> {
+    let list = |items: Vec<Tree<'a>>| Tree {
         file: config.file,
         span: config.span,
         value: TValue::Seq(items.into()),

@@ -15,39 +15,39 @@ pub use super::children::Children;
 use super::children::Thaw;
 
 /// A rendered list's items.
-pub type Items = Children<Tree>;
+pub type Items<'a> = Children<'a, Tree<'a>>;
 /// A rendered mapping's fields.
-pub type Fields = Children<Field>;
+pub type Fields<'a> = Children<'a, Field<'a>>;
 
 /// One node of a rendered tree.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Tree {
+pub struct Tree<'a> {
     /// Index of the file the node came from (as the caller numbers files).
     pub file: u32,
     pub span: Span,
-    pub value: TValue,
+    pub value: TValue<'a>,
 }
 
 /// A node's value; mappings keep their order.
 #[derive(Clone, Debug, PartialEq)]
-pub enum TValue {
+pub enum TValue<'a> {
     Null,
     Bool(bool),
     Int(i64),
     Float(f64),
     Str(EcoString),
-    Seq(Items),
-    Map(Fields),
+    Seq(Items<'a>),
+    Map(Fields<'a>),
 }
 
 /// A mapping entry.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Field {
+pub struct Field<'a> {
     pub key: EcoString,
     /// The file the key was written in (a value a patch replaced keeps the base's key).
     pub key_file: u32,
     pub key_span: Span,
-    pub value: Tree,
+    pub value: Tree<'a>,
 }
 
 /// Where the source file of a rendered object changes: the JSON pointer of the node from which
@@ -60,39 +60,39 @@ pub struct Origin {
     pub file: u32,
 }
 
-impl Thaw for Tree {
+impl<'a> Thaw<'a> for Tree<'a> {
     type Source = Node;
-    fn thaw(node: &Node, file: u32) -> Tree {
+    fn thaw(node: &'a Node, file: u32) -> Tree<'a> {
         Tree::from_node(node, file)
     }
 }
 
-impl Thaw for Field {
+impl<'a> Thaw<'a> for Field<'a> {
     type Source = Entry;
-    fn thaw(entry: &Entry, file: u32) -> Field {
+    fn thaw(entry: &'a Entry, file: u32) -> Field<'a> {
         let value = Tree::from_node(&entry.value, file);
         Field { key: entry.key.clone(), key_file: file, key_span: entry.key_span, value }
     }
 }
 
-impl TValue {
+impl<'a> TValue<'a> {
     /// A loaded value, every node below from `file` (lists and mappings shared).
-    fn loaded(value: &Value, file: u32) -> TValue {
+    fn loaded(value: &'a Value, file: u32) -> TValue<'a> {
         match value {
             Value::Null => TValue::Null,
             Value::Bool(b) => TValue::Bool(*b),
             Value::Int(i) => TValue::Int(*i),
             Value::Float(f) => TValue::Float(*f),
             Value::Str(s) => TValue::Str(s.clone()),
-            Value::Seq(items) => TValue::Seq(Children::loaded(Arc::clone(items), file)),
-            Value::Map(entries) => TValue::Map(Children::loaded(Arc::clone(entries), file)),
+            Value::Seq(items) => TValue::Seq(Children::loaded(items, file)),
+            Value::Map(entries) => TValue::Map(Children::loaded(entries, file)),
         }
     }
 
     /// A plain scalar's value as YAML reads it: a number or boolean when the text is one, else
     /// the text (a null too stays text: the caller had text to place).
     #[must_use]
-    pub fn typed(text: &str) -> TValue {
+    pub fn typed(text: &str) -> TValue<'a> {
         if text.is_empty() {
             return TValue::Str(text.into());
         }
@@ -106,17 +106,93 @@ impl TValue {
     }
 }
 
-impl Tree {
+impl<'a> Tree<'a> {
     /// The tree of a loaded node, every node from `file`: its lists and mappings stay the
     /// node's (shared) until the build reads or changes them.
     #[must_use]
-    pub fn from_node(node: &Node, file: u32) -> Tree {
+    pub fn from_node(node: &'a Node, file: u32) -> Tree<'a> {
         Tree { file, span: node.span, value: TValue::loaded(&node.value, file) }
+    }
+
+    /// The tree of a document a build read: the loaded node's, shared with it, or one the
+    /// build parsed itself, made whole (it does not outlive the build's read).
+    #[must_use]
+    pub fn from_read(doc: &std::borrow::Cow<'a, Node>, file: u32) -> Tree<'a> {
+        match doc {
+            std::borrow::Cow::Borrowed(node) => Tree::from_node(node, file),
+            std::borrow::Cow::Owned(node) => Tree::owned(node, file),
+        }
+    }
+
+    /// The tree of a node, every node from `file`, made whole: it borrows nothing (for nodes
+    /// a build parses itself, which do not outlive it).
+    #[must_use]
+    pub fn owned(node: &Node, file: u32) -> Tree<'a> {
+        Tree::with_files(node, &mut || file)
+    }
+
+    /// A copy for builds whose loaded nodes live shorter (a tree kept between builds, given to
+    /// one): what is still loaded stays shared, as [`Clone`] leaves it.
+    #[must_use]
+    pub fn shortened<'b>(&self) -> Tree<'b>
+    where
+        'a: 'b,
+    {
+        let value = match &self.value {
+            TValue::Null => TValue::Null,
+            TValue::Bool(b) => TValue::Bool(*b),
+            TValue::Int(i) => TValue::Int(*i),
+            TValue::Float(f) => TValue::Float(*f),
+            TValue::Str(s) => TValue::Str(s.clone()),
+            TValue::Seq(items) => TValue::Seq(match items.as_loaded() {
+                Some((source, file)) => Children::loaded(source, file),
+                None => items.iter().map(Tree::shortened).collect(),
+            }),
+            TValue::Map(fields) => TValue::Map(match fields.as_loaded() {
+                Some((source, file)) => Children::loaded(source, file),
+                None => fields
+                    .iter()
+                    .map(|f| Field {
+                        key: f.key.clone(),
+                        key_file: f.key_file,
+                        key_span: f.key_span,
+                        value: f.value.shortened(),
+                    })
+                    .collect(),
+            }),
+        };
+        Tree { file: self.file, span: self.span, value }
+    }
+
+    /// The tree made whole: every level still the loaded node's made into trees, so that it
+    /// borrows nothing (an object kept after the build).
+    #[must_use]
+    pub fn into_owned(self) -> Tree<'static> {
+        let value = match self.value {
+            TValue::Null => TValue::Null,
+            TValue::Bool(b) => TValue::Bool(b),
+            TValue::Int(i) => TValue::Int(i),
+            TValue::Float(f) => TValue::Float(f),
+            TValue::Str(s) => TValue::Str(s),
+            TValue::Seq(items) => TValue::Seq(items.into_iter().map(Tree::into_owned).collect()),
+            TValue::Map(fields) => TValue::Map(
+                fields
+                    .into_iter()
+                    .map(|f| Field {
+                        key: f.key,
+                        key_file: f.key_file,
+                        key_span: f.key_span,
+                        value: f.value.into_owned(),
+                    })
+                    .collect(),
+            ),
+        };
+        Tree { file: self.file, span: self.span, value }
     }
 
     /// The tree of a loaded node whose nodes' files `next` gives in pre-order (see
     /// [`Placed::files`]).
-    fn with_files(node: &Node, next: &mut impl FnMut() -> u32) -> Tree {
+    fn with_files(node: &Node, next: &mut impl FnMut() -> u32) -> Tree<'a> {
         let file = next();
         let value = match &node.value {
             Value::Null => TValue::Null,
@@ -144,13 +220,13 @@ impl Tree {
 
     /// A string a kustomization field supplies (`namespace:`, `newTag:`), at that field.
     #[must_use]
-    pub fn string(text: &str, file: u32, span: Span) -> Tree {
+    pub fn string(text: &str, file: u32, span: Span) -> Tree<'a> {
         Tree { file, span, value: TValue::Str(text.into()) }
     }
 
     /// An empty mapping made where a field is needed (`metadata.labels` for a label).
     #[must_use]
-    pub fn map(file: u32, span: Span) -> Tree {
+    pub fn map(file: u32, span: Span) -> Tree<'a> {
         Tree { file, span, value: TValue::Map(Fields::default()) }
     }
 
@@ -177,14 +253,14 @@ impl Tree {
     }
 
     #[must_use]
-    pub fn get(&self, key: &str) -> Option<&Tree> {
+    pub fn get(&self, key: &str) -> Option<&Tree<'a>> {
         match &self.value {
             TValue::Map(fields) => fields.iter().find(|f| f.key == key).map(|f| &f.value),
             _ => None,
         }
     }
 
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Tree> {
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Tree<'a>> {
         match &mut self.value {
             TValue::Map(fields) => fields.iter_mut().find(|f| f.key == key).map(|f| &mut f.value),
             _ => None,
@@ -193,7 +269,7 @@ impl Tree {
 
     /// The node at a path of keys.
     #[must_use]
-    pub fn at(&self, path: &[&str]) -> Option<&Tree> {
+    pub fn at(&self, path: &[&str]) -> Option<&Tree<'a>> {
         path.iter().try_fold(self, |node, key| node.get(key))
     }
 
@@ -202,7 +278,7 @@ impl Tree {
     /// (`fieldPath:` is `fieldpath:`). Of two spellings of one field, the one that sorts last
     /// is read last and wins (`fieldpath` over `FieldPath`).
     #[must_use]
-    pub fn json_field(&self, key: &str) -> Option<&Tree> {
+    pub fn json_field(&self, key: &str) -> Option<&Tree<'a>> {
         match &self.value {
             TValue::Map(fields) => fields
                 .iter()
@@ -215,12 +291,12 @@ impl Tree {
 
     /// [`Tree::json_field`] along a path of keys.
     #[must_use]
-    pub fn json_at(&self, path: &[&str]) -> Option<&Tree> {
+    pub fn json_at(&self, path: &[&str]) -> Option<&Tree<'a>> {
         path.iter().try_fold(self, |node, key| node.json_field(key))
     }
 
     /// Sets `key` in a mapping (keeping its place when it exists), returning the new value.
-    pub fn set(&mut self, key: &str, value: Tree) -> Option<&mut Tree> {
+    pub fn set(&mut self, key: &str, value: Tree<'a>) -> Option<&mut Tree<'a>> {
         let TValue::Map(fields) = &mut self.value else { return None };
         let index = if let Some(i) = fields.iter().position(|f| f.key == key) {
             // A value from elsewhere (a kustomization field) is found with its key there.
@@ -239,7 +315,7 @@ impl Tree {
     }
 
     /// The mapping under `key`, made (from `file` at `span`) when missing or not a mapping.
-    pub fn map_at(&mut self, key: &str, file: u32, span: Span) -> Option<&mut Tree> {
+    pub fn map_at(&mut self, key: &str, file: u32, span: Span) -> Option<&mut Tree<'a>> {
         if !matches!(self.get(key).map(|t| &t.value), Some(TValue::Map(_))) {
             self.set(key, Tree::map(file, span));
         }
@@ -257,7 +333,7 @@ impl Tree {
     /// The tree of a JSON value, every node from file `file` at no particular place (an object
     /// admission changes, which has no source of its own).
     #[must_use]
-    pub fn from_json(v: &serde_json::Value, file: u32) -> Tree {
+    pub fn from_json(v: &serde_json::Value, file: u32) -> Tree<'a> {
         use serde_json::Value as J;
         let value = match v {
             J::Null => TValue::Null,
@@ -360,7 +436,12 @@ impl Tree {
 
 /// Converts a tree; `pointer` is the node's JSON pointer (restored on return), written out only
 /// where the file changes.
-fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec<Origin>) -> Node {
+fn convert(
+    tree: Tree<'_>,
+    parent_file: u32,
+    pointer: &mut String,
+    origins: &mut Vec<Origin>,
+) -> Node {
     if tree.file != parent_file {
         origins.push(Origin { pointer: interned(pointer), file: tree.file });
     }
@@ -426,7 +507,7 @@ fn convert(tree: Tree, parent_file: u32, pointer: &mut String, origins: &mut Vec
 /// Whether converting a node (from `file`, with `value`, below a node from `parent_file`) can
 /// need its pointer: it starts another file, or it has nodes below that may. A scalar of its
 /// parent's file (most nodes) needs none, and its key is not written out.
-fn needs_pointer(file: u32, value: &TValue, parent_file: u32) -> bool {
+fn needs_pointer(file: u32, value: &TValue<'_>, parent_file: u32) -> bool {
     file != parent_file || matches!(value, TValue::Seq(_) | TValue::Map(_))
 }
 
@@ -465,7 +546,7 @@ impl Placed {
 
     /// The tree with these files.
     #[must_use]
-    pub fn to_tree(&self) -> Tree {
+    pub fn to_tree<'a>(&self) -> Tree<'a> {
         let mut files = self.files.iter().copied();
         Tree::with_files(&self.node, &mut || files.next().unwrap_or(0))
     }
@@ -634,25 +715,33 @@ pub(crate) fn itoa(mut n: usize, buf: &mut [u8; 20]) -> &str {
 
 /// The trees of a YAML stream, every node from file 0 (reading back what was written).
 #[must_use]
-pub fn parse_stream_trees(text: &str, limits: &crate::load::Limits) -> Vec<Tree> {
+pub fn parse_stream_trees<'a>(text: &str, limits: &crate::load::Limits) -> Vec<Tree<'a>> {
     let parsed = crate::load::yaml::parse_stream(text, limits);
-    parsed.documents.iter().map(|d| Tree::from_node(&d.root, 0)).collect()
+    parsed.documents.iter().map(|d| Tree::owned(&d.root, 0)).collect()
 }
 
-/// [`parse_stream_trees`] with the default limits (for tests).
+/// The documents of a YAML stream, kept for the rest of the process (for tests: the trees made
+/// from them share them, as a build's trees share the loaded files).
 #[cfg(test)]
-pub(crate) fn parse_trees(text: &str) -> Vec<Tree> {
-    parse_stream_trees(text, &crate::load::Limits::default())
+pub(crate) fn kept_documents(text: &str) -> &'static [crate::load::Document] {
+    let parsed = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
+    Vec::leak(parsed.documents)
+}
+
+/// The trees of a YAML stream, every node from file 0, made from loaded nodes as a build makes
+/// them (for tests).
+#[cfg(test)]
+pub(crate) fn parse_trees(text: &str) -> Vec<Tree<'static>> {
+    kept_documents(text).iter().map(|d| Tree::from_node(&d.root, 0)).collect()
 }
 
 /// The first document of `text` (file 0) as a tree made from the loaded node, sharing it, and
 /// as one made node by node (for tests: a transformer must treat both alike).
 #[cfg(test)]
-pub(crate) fn loaded_and_made(text: &str) -> [Tree; 2] {
-    let mut docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-    let node = docs.documents.remove(0).root;
-    let made = Placed { files: vec![0; places(&node)], node: node.clone() };
-    [Tree::from_node(&node, 0), made.to_tree()]
+pub(crate) fn loaded_and_made(text: &str) -> [Tree<'static>; 2] {
+    let node = &kept_documents(text)[0].root;
+    let made = Placed { files: vec![0; places(node)], node: node.clone() };
+    [Tree::from_node(node, 0), made.to_tree()]
 }
 
 /// Whether a tree's list or mapping is still the loaded node's (for tests).
@@ -684,9 +773,8 @@ mod tests {
     use super::*;
     use crate::load::source::Pos;
 
-    fn tree(text: &str, file: u32) -> Tree {
-        let docs = crate::load::yaml::parse_stream(text, &crate::load::Limits::default());
-        Tree::from_node(&docs.documents[0].root, file)
+    fn tree(text: &str, file: u32) -> Tree<'static> {
+        Tree::from_node(&kept_documents(text)[0].root, file)
     }
 
     fn node(text: &str) -> Node {
@@ -696,7 +784,7 @@ mod tests {
 
     const SHARED: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels: {app: web}\nspec:\n  replicas: 2\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx\n        env: [{name: A, value: '1'}]\n        ports: [{containerPort: 80}]\n";
 
-    fn loaded_map(t: &Tree) -> Option<(&Arc<[Entry]>, u32)> {
+    fn loaded_map<'a>(t: &Tree<'a>) -> Option<(&'a Arc<[Entry]>, u32)> {
         match &t.value {
             TValue::Map(fields) => fields.as_loaded(),
             _ => None,
@@ -785,6 +873,47 @@ mod tests {
         let (rendered, origins) = t.into_node();
         assert_eq!(origins, vec![Origin { pointer: "/spec".into(), file: 7 }]);
         assert!(Arc::ptr_eq(map_of(rendered.get("spec").unwrap()), map_of(n.get("spec").unwrap())));
+    }
+
+    /// Whether any list or mapping of a tree is still a loaded node's.
+    fn any_loaded(t: &Tree<'_>) -> bool {
+        is_loaded(t)
+            || match &t.value {
+                TValue::Seq(items) => items.iter().any(any_loaded),
+                TValue::Map(fields) => fields.iter().any(|f| any_loaded(&f.value)),
+                _ => false,
+            }
+    }
+
+    /// A tree kept after its build (made whole) borrows nothing and is the tree it was made
+    /// from; one given to a build (shortened) shares what was still loaded and copies the rest;
+    /// a document a build parsed itself is made whole, one the loader read is shared.
+    #[test]
+    fn trees_are_made_whole_or_shortened_without_changing_them() {
+        use std::borrow::Cow;
+        let n = node(SHARED);
+        let mut t = Tree::from_node(&n, 3);
+        let span = Span::new(Pos { line: 1, col: 0 }, Pos { line: 1, col: 4 });
+        t.get_mut("metadata").and_then(|m| m.set("namespace", Tree::string("team", 4, span)));
+        let whole: Tree<'static> = t.clone().into_owned();
+        assert!(any_loaded(&t) && !any_loaded(&whole));
+        assert_eq!(whole.shortened(), t);
+        assert_eq!(whole.clone().into_node(), t.clone().into_node());
+
+        let short = t.shortened();
+        assert_eq!(short, t);
+        let spec = short.get("spec").expect("spec");
+        assert!(loaded_map(spec)
+            .is_some_and(|(s, f)| Arc::ptr_eq(s, map_of(n.get("spec").unwrap())) && f == 3));
+        assert!(loaded_map(short.get("metadata").unwrap()).is_none());
+        assert_eq!(short.into_node(), t.clone().into_node());
+
+        let read = Tree::from_read(&Cow::Borrowed(&n), 3);
+        assert!(loaded_map(&read).is_some_and(|(s, _)| Arc::ptr_eq(s, map_of(&n))));
+        let parsed = Tree::from_read(&Cow::Owned(n.clone()), 3);
+        assert!(!any_loaded(&parsed));
+        assert_eq!(parsed, read);
+        assert!(parsed.is_node(&n));
     }
 
     /// Placed objects with files in several patterns: all one file, a file per place, files

@@ -28,7 +28,11 @@ pub(super) struct Var {
 
 /// Declares the kustomization's `vars`: each names exactly one object of the build so far
 /// (by any name it has had), which is marked; a name declared twice in one build is an error.
-pub(super) fn declare(k: &Kustomization, out: &mut [Tree], declared: &mut Vec<Var>) -> Result<()> {
+pub(super) fn declare<'a>(
+    k: &Kustomization<'a>,
+    out: &mut [Tree<'a>],
+    declared: &mut Vec<Var>,
+) -> Result<()> {
     for entry in k.list("vars")? {
         // Read as kustomize reads a var (`fieldPath:` is `fieldpath:`, `objRef:` `objref:`).
         let text = |path: &[&str]| entry.json_at(path).and_then(Tree::as_str).unwrap_or("");
@@ -87,7 +91,7 @@ pub(super) fn declare(k: &Kustomization, out: &mut [Tree], declared: &mut Vec<Va
     Ok(())
 }
 
-fn mark(t: &mut Tree, name: &str, at: &Tree) {
+fn mark<'a>(t: &mut Tree<'a>, name: &str, at: &Tree<'a>) {
     let Some(annotations) = t
         .map_at("metadata", at.file, at.span)
         .and_then(|m| m.map_at("annotations", at.file, at.span))
@@ -105,7 +109,7 @@ fn mark(t: &mut Tree, name: &str, at: &Tree) {
 /// reference field specs of `specs` say (made only when there are vars: most builds declare
 /// none, and the specs are many). A var whose object or field is missing is an error at its
 /// declaration.
-pub(super) fn resolve(out: &mut [Tree], vars: &[Var], specs: &Specs, top: &str) -> Result<()> {
+pub(super) fn resolve(out: &mut [Tree<'_>], vars: &[Var], specs: &Specs, top: &str) -> Result<()> {
     if vars.is_empty() {
         return Ok(());
     }
@@ -143,7 +147,7 @@ pub(super) fn resolve(out: &mut [Tree], vars: &[Var], specs: &Specs, top: &str) 
 }
 
 /// The field at a var's `fieldpath` (`spec.ports[0].port`, `metadata.name`).
-fn field_value<'t>(t: &'t Tree, path: &str) -> Option<&'t Tree> {
+fn field_value<'t, 'a>(t: &'t Tree<'a>, path: &str) -> Option<&'t Tree<'a>> {
     let mut node = t;
     for part in path.split('.') {
         let (field, indexes) = match part.find('[') {
@@ -163,7 +167,10 @@ fn field_value<'t>(t: &'t Tree, path: &str) -> Option<&'t Tree> {
 }
 
 /// Substitutes in a field: a string, the string values of a mapping, the strings of a list.
-fn substitute_in(field: &mut Tree, values: &[(String, Tree)]) -> std::result::Result<(), String> {
+fn substitute_in<'a>(
+    field: &mut Tree<'a>,
+    values: &[(String, Tree<'a>)],
+) -> std::result::Result<(), String> {
     match &mut field.value {
         TValue::Str(_) => substitute(field, values),
         TValue::Map(fields) => {
@@ -188,7 +195,7 @@ fn substitute_in(field: &mut Tree, values: &[(String, Tree)]) -> std::result::Re
 
 /// `$(NAME)` in one string: a string that is one reference takes the value itself (a number
 /// stays a number); within text, the value's text. `$$` is a `$`; unknown names stay.
-fn substitute(field: &mut Tree, values: &[(String, Tree)]) {
+fn substitute<'a>(field: &mut Tree<'a>, values: &[(String, Tree<'a>)]) {
     let Some(input) = field.as_str().map(str::to_string) else { return };
     if !input.contains("$(") && !input.contains("$$") {
         return;

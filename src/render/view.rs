@@ -14,35 +14,35 @@ use crate::load::{Node, Value};
 
 /// A node of a render tree, or of a loaded node it still shares.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum View<'a> {
-    Tree(&'a Tree),
-    Node(&'a Node),
+pub(super) enum View<'v, 'a> {
+    Tree(&'v Tree<'a>),
+    Node(&'v Node),
 }
 
 /// What a [`View`] holds.
-pub(super) enum Shape<'a> {
+pub(super) enum Shape<'v, 'a> {
     Null,
     /// A string, a number or a boolean (the text when it is a string).
-    Scalar(Option<&'a str>),
-    Seq(ItemViews<'a>),
-    Map(FieldViews<'a>),
+    Scalar(Option<&'v str>),
+    Seq(ItemViews<'v, 'a>),
+    Map(FieldViews<'v, 'a>),
 }
 
 /// The items of a viewed list.
-pub(super) enum ItemViews<'a> {
-    Trees(slice::Iter<'a, Tree>),
-    Nodes(slice::Iter<'a, Node>),
+pub(super) enum ItemViews<'v, 'a> {
+    Trees(slice::Iter<'v, Tree<'a>>),
+    Nodes(slice::Iter<'v, Node>),
 }
 
 /// The fields of a viewed mapping: key and value.
-pub(super) enum FieldViews<'a> {
-    Trees(slice::Iter<'a, Field>),
-    Entries(slice::Iter<'a, Entry>),
+pub(super) enum FieldViews<'v, 'a> {
+    Trees(slice::Iter<'v, Field<'a>>),
+    Entries(slice::Iter<'v, Entry>),
 }
 
-impl<'a> View<'a> {
+impl<'v, 'a> View<'v, 'a> {
     #[inline]
-    pub(super) fn shape(self) -> Shape<'a> {
+    pub(super) fn shape(self) -> Shape<'v, 'a> {
         match self {
             View::Tree(t) => match &t.value {
                 TValue::Null => Shape::Null,
@@ -69,7 +69,7 @@ impl<'a> View<'a> {
 
     /// The text of a string.
     #[inline]
-    pub(super) fn as_str(self) -> Option<&'a str> {
+    pub(super) fn as_str(self) -> Option<&'v str> {
         match self.shape() {
             Shape::Scalar(text) => text,
             _ => None,
@@ -77,13 +77,13 @@ impl<'a> View<'a> {
     }
 
     /// The value at a path of field names (the first field of each name).
-    pub(super) fn at(self, path: &[&str]) -> Option<View<'a>> {
+    pub(super) fn at(self, path: &[&str]) -> Option<View<'v, 'a>> {
         path.iter().try_fold(self, |v, key| v.field(key).map(|(_, v)| v))
     }
 
     /// The first field called `key` of a mapping: its position and value.
     #[inline]
-    pub(super) fn field(self, key: &str) -> Option<(usize, View<'a>)> {
+    pub(super) fn field(self, key: &str) -> Option<(usize, View<'v, 'a>)> {
         match self.shape() {
             Shape::Map(fields) => {
                 fields.enumerate().find(|(_, (k, _))| *k == key).map(|(i, (_, v))| (i, v))
@@ -93,11 +93,11 @@ impl<'a> View<'a> {
     }
 }
 
-impl<'a> Iterator for ItemViews<'a> {
-    type Item = View<'a>;
+impl<'v, 'a> Iterator for ItemViews<'v, 'a> {
+    type Item = View<'v, 'a>;
 
     #[inline]
-    fn next(&mut self) -> Option<View<'a>> {
+    fn next(&mut self) -> Option<View<'v, 'a>> {
         match self {
             ItemViews::Trees(items) => items.next().map(View::Tree),
             ItemViews::Nodes(items) => items.next().map(View::Node),
@@ -105,7 +105,7 @@ impl<'a> Iterator for ItemViews<'a> {
     }
 
     #[inline]
-    fn nth(&mut self, n: usize) -> Option<View<'a>> {
+    fn nth(&mut self, n: usize) -> Option<View<'v, 'a>> {
         match self {
             ItemViews::Trees(items) => items.nth(n).map(View::Tree),
             ItemViews::Nodes(items) => items.nth(n).map(View::Node),
@@ -113,11 +113,11 @@ impl<'a> Iterator for ItemViews<'a> {
     }
 }
 
-impl<'a> Iterator for FieldViews<'a> {
-    type Item = (&'a str, View<'a>);
+impl<'v, 'a> Iterator for FieldViews<'v, 'a> {
+    type Item = (&'v str, View<'v, 'a>);
 
     #[inline]
-    fn next(&mut self) -> Option<(&'a str, View<'a>)> {
+    fn next(&mut self) -> Option<(&'v str, View<'v, 'a>)> {
         match self {
             FieldViews::Trees(fields) => {
                 fields.next().map(|f| (f.key.as_str(), View::Tree(&f.value)))
@@ -129,7 +129,7 @@ impl<'a> Iterator for FieldViews<'a> {
     }
 
     #[inline]
-    fn nth(&mut self, n: usize) -> Option<(&'a str, View<'a>)> {
+    fn nth(&mut self, n: usize) -> Option<(&'v str, View<'v, 'a>)> {
         match self {
             FieldViews::Trees(fields) => {
                 fields.nth(n).map(|f| (f.key.as_str(), View::Tree(&f.value)))
@@ -143,7 +143,10 @@ impl<'a> Iterator for FieldViews<'a> {
 
 /// The node at a path of indexes (of list items and mapping fields), made the build's own
 /// along the path.
-pub(super) fn child_at<'t>(mut t: &'t mut Tree, path: &[usize]) -> Option<&'t mut Tree> {
+pub(super) fn child_at<'t, 'a>(
+    mut t: &'t mut Tree<'a>,
+    path: &[usize],
+) -> Option<&'t mut Tree<'a>> {
     for &i in path {
         t = match &mut t.value {
             TValue::Map(fields) => &mut fields.get_mut(i)?.value,
@@ -155,7 +158,7 @@ pub(super) fn child_at<'t>(mut t: &'t mut Tree, path: &[usize]) -> Option<&'t mu
 }
 
 /// The node at a path of indexes, read.
-pub(super) fn view_at<'t>(t: &'t Tree, path: &[usize]) -> Option<View<'t>> {
+pub(super) fn view_at<'t, 'a>(t: &'t Tree<'a>, path: &[usize]) -> Option<View<'t, 'a>> {
     let mut at = View::Tree(t);
     for &i in path {
         at = match at.shape() {

@@ -33,7 +33,7 @@ const SUPPORTED: &[&str] = &[
 
 /// Whether Argo CD renders the source at `dir` with Helm: a `Chart.yaml` there and no
 /// kustomization (which Argo CD's discovery prefers), unless the source names another type.
-pub fn is_helm_source(disk: &Disk, source: &Tree, dir: &Path) -> bool {
+pub fn is_helm_source<'a>(disk: &Disk<'a>, source: &Tree<'a>, dir: &Path) -> bool {
     let other = ["kustomize", "directory", "plugin"].iter().any(|k| source.get(k).is_some());
     let kustomization =
         crate::render::disk::KUSTOMIZATION_FILES.iter().any(|k| disk.is_file(&dir.join(k)));
@@ -41,11 +41,11 @@ pub fn is_helm_source(disk: &Disk, source: &Tree, dir: &Path) -> bool {
 }
 
 /// A field's text, when it is some.
-fn text(t: Option<&Tree>) -> Option<&str> {
+fn text<'t>(t: Option<&'t Tree<'_>>) -> Option<&'t str> {
     t.and_then(Tree::as_str).filter(|s| !s.is_empty())
 }
 
-fn seq(t: &Tree) -> &[Tree] {
+fn seq<'t, 'a>(t: &'t Tree<'a>) -> &'t [Tree<'a>] {
     match &t.value {
         TValue::Seq(items) => items,
         _ => &[],
@@ -54,24 +54,24 @@ fn seq(t: &Tree) -> &[Tree] {
 
 /// Renders the Helm source `source` of Application `app` at `dir` (a build path); `refs` are
 /// the build paths of the sources named by `ref` (for `$ref/…` value files).
-pub fn build(
-    disk: &Disk,
-    app: &Tree,
-    source: &Tree,
+pub fn build<'a>(
+    disk: &Disk<'a>,
+    app: &Tree<'a>,
+    source: &Tree<'a>,
     dir: &Path,
     refs: &BTreeMap<String, PathBuf>,
-) -> Result<Vec<Tree>> {
+) -> Result<Vec<Tree<'a>>> {
     build_chart(disk, (app, source), (dir, None), refs)
 }
 
 /// [`build`], of `chart` when given (a chart repository's, from the chart cache: `dir` is its
 /// archive, and value files of the source itself are not there).
-pub fn build_chart(
-    disk: &Disk,
-    (app, source): (&Tree, &Tree),
+pub fn build_chart<'a>(
+    disk: &Disk<'a>,
+    (app, source): (&Tree<'a>, &Tree<'a>),
     (dir, chart): (&Path, Option<super::engine::Chart>),
     refs: &BTreeMap<String, PathBuf>,
-) -> Result<Vec<Tree>> {
+) -> Result<Vec<Tree<'a>>> {
     let file = PathBuf::from(disk.shown(app.file));
     let error = |node: &Tree, message: String| BuildError {
         file: show(&file),
@@ -133,11 +133,11 @@ pub fn build_chart(
 /// The values Argo CD passes for the source's `helm` options: `valueFiles` (in the source at
 /// `dir`, or `$ref/…`), then `valuesObject` or else `values`, then `parameters`; each layer's
 /// lines go into `origins`.
-fn values(
-    disk: &Disk,
-    (helm, dir, refs): (&Tree, &Path, &BTreeMap<String, PathBuf>),
+fn values<'a>(
+    disk: &Disk<'a>,
+    (helm, dir, refs): (&Tree<'a>, &Path, &BTreeMap<String, PathBuf>),
     origins: &mut ValueOrigins,
-    error: &dyn Fn(&Tree, String) -> BuildError,
+    error: &dyn Fn(&Tree<'a>, String) -> BuildError,
 ) -> Result<Value> {
     let flag = |k: &str| helm.get(k).is_some_and(|v| v.value == TValue::Bool(true));
     let mut values = Value::map(BTreeMap::new());

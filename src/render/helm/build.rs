@@ -191,7 +191,7 @@ impl ValueOrigins {
 }
 
 /// The places of the values of a tree.
-pub fn tree_places(t: &Tree, prefix: &str, out: &mut Places, depth: usize) {
+pub fn tree_places(t: &Tree<'_>, prefix: &str, out: &mut Places, depth: usize) {
     if depth > 100 {
         return;
     }
@@ -216,7 +216,7 @@ pub fn tree_places(t: &Tree, prefix: &str, out: &mut Places, depth: usize) {
 }
 
 /// The paths of a tree's null values.
-fn tree_nulls(t: &Tree, prefix: &str, out: &mut Vec<String>, depth: usize) {
+fn tree_nulls(t: &Tree<'_>, prefix: &str, out: &mut Vec<String>, depth: usize) {
     if depth > 100 {
         return;
     }
@@ -846,7 +846,7 @@ fn left_out(disk: &Disk, (dir, chart): (&Path, &str), written: &Written, provena
             let parsed = crate::load::yaml::parse_stream(piece, &disk.limits);
             for doc in parsed.documents.iter().filter(|d| d.root.get("kind").is_some()) {
                 disk.deleted.borrow_mut().push(crate::render::disk::Deleted {
-                    object: Tree::from_node(&doc.root, file),
+                    object: Tree::owned(&doc.root, file),
                     file: origin.file,
                     span: origin.span,
                     switch: true,
@@ -881,11 +881,11 @@ fn pieces(text: &str) -> Vec<(usize, &str)> {
 /// (build paths) over them in turn, whose lines are where the values they set came from. The
 /// objects are trees of the build's files (each template read numbered in `disk`). Test hooks
 /// are left out: the cluster gets them only when someone runs `helm test`.
-pub fn build(
-    disk: &Disk,
+pub fn build<'a>(
+    disk: &Disk<'a>,
     dir: &Path,
     files: &[std::path::PathBuf],
-) -> Result<Vec<Tree>, BuildError> {
+) -> Result<Vec<Tree<'a>>, BuildError> {
     let shown = crate::render::disk::show(dir);
     let fail = |message: String| BuildError { file: shown.clone(), line: None, message };
     let real =
@@ -907,23 +907,23 @@ pub fn build(
 }
 
 /// Renders a loaded `chart` (at `dir`, a build path, or where its archive is) for a release.
-pub fn build_chart(
-    disk: &Disk,
+pub fn build_chart<'a>(
+    disk: &Disk<'a>,
     chart: Chart,
     dir: &Path,
     options: &Options,
-) -> Result<Vec<Tree>, BuildError> {
+) -> Result<Vec<Tree<'a>>, BuildError> {
     build_traced(disk, chart, dir, (options, None))
 }
 
 /// [`build_chart`]; with `origins` (and [`Options::record_reads`]), a scalar a template action
 /// wrote from the values points at the values line that supplied it.
-pub fn build_traced(
-    disk: &Disk,
+pub fn build_traced<'a>(
+    disk: &Disk<'a>,
     chart: Chart,
     dir: &Path,
     traced: (&Options, Option<&ValueOrigins>),
-) -> Result<Vec<Tree>, BuildError> {
+) -> Result<Vec<Tree<'a>>, BuildError> {
     Ok(build_placed(disk, chart, dir, traced)?.iter().map(Placed::to_tree).collect())
 }
 

@@ -31,7 +31,7 @@ pub const DEFAULT_KUBE_VERSION: &str = "v1.32.0";
 /// `ShortenName`): `spec.releaseName`, else `<targetNamespace>-<name>` when a target namespace
 /// is set, else the name; past 53 characters, the first 40 and 12 hex digits of its SHA-256.
 #[must_use]
-pub fn release_name(release: &Tree) -> String {
+pub fn release_name(release: &Tree<'_>) -> String {
     let text = |p: &[&str]| release.at(p).and_then(Tree::as_str).filter(|s| !s.is_empty());
     let name = text(&["metadata", "name"]).unwrap_or("");
     let full = match (text(&["spec", "releaseName"]), text(&["spec", "targetNamespace"])) {
@@ -53,7 +53,7 @@ pub fn release_name(release: &Tree) -> String {
 
 /// The namespace the release installs into: `spec.targetNamespace`, else the HelmRelease's.
 #[must_use]
-pub fn namespace(release: &Tree) -> String {
+pub fn namespace(release: &Tree<'_>) -> String {
     let text = |p: &[&str]| release.at(p).and_then(Tree::as_str).filter(|s| !s.is_empty());
     text(&["spec", "targetNamespace"])
         .or_else(|| text(&["metadata", "namespace"]))
@@ -62,7 +62,7 @@ pub fn namespace(release: &Tree) -> String {
 }
 
 /// An error at a field of the HelmRelease.
-fn error_at(disk: &Disk, at: &Tree, message: String) -> BuildError {
+fn error_at<'a>(disk: &Disk<'a>, at: &Tree<'a>, message: String) -> BuildError {
     BuildError {
         file: disk.shown(at.file).trim_start_matches('/').to_string(),
         line: Some(at.span.start().line),
@@ -70,7 +70,7 @@ fn error_at(disk: &Disk, at: &Tree, message: String) -> BuildError {
     }
 }
 
-fn seq(t: &Tree) -> &[Tree] {
+fn seq<'t, 'a>(t: &'t Tree<'a>) -> &'t [Tree<'a>] {
     match &t.value {
         TValue::Seq(items) => items,
         _ => &[],
@@ -82,9 +82,9 @@ fn seq(t: &Tree) -> &[Tree] {
 /// `values.yaml`) merged in order — or, with `targetPath`, its text set at that path — then
 /// `spec.values` over them. `chart_values` are the chart's `valuesFiles`, read before all.
 /// Each layer's lines go into `origins` (a ConfigMap's values at its key's line).
-pub fn values(
-    disk: &Disk,
-    release: &Tree,
+pub fn values<'a>(
+    disk: &Disk<'a>,
+    release: &Tree<'a>,
     sources: &Sources,
     (chart_values, origins): (Value, &mut ValueOrigins),
 ) -> Result<Value> {
@@ -143,7 +143,7 @@ pub fn values(
 /// Values held in a ConfigMap's or Secret's block of text (`values.yaml: |`), as a tree whose
 /// lines are the file's: when every line of the text is the file's line at the block's
 /// indentation (a literal block; not base64 `data`, not a quoted string).
-pub(crate) fn in_place(disk: &Disk, value: &Tree, raw: &str) -> Option<Tree> {
+pub(crate) fn in_place<'a>(disk: &Disk<'a>, value: &Tree<'a>, raw: &str) -> Option<Tree<'a>> {
     let file = disk.text_of(value.file)?;
     let start = value.span.start();
     let lines: Vec<&str> = file.lines().skip(start.line.checked_sub(1)? as usize).collect();
@@ -156,13 +156,13 @@ pub(crate) fn in_place(disk: &Disk, value: &Tree, raw: &str) -> Option<Tree> {
     }
     let parsed = crate::load::yaml::parse_stream(raw, &disk.limits);
     let doc = parsed.documents.into_iter().next()?;
-    let mut tree = Tree::from_node(&doc.root, value.file);
+    let mut tree = Tree::owned(&doc.root, value.file);
     shift(&mut tree, start.line - 1, start.col, 0);
     Some(tree)
 }
 
 /// Moves a tree's spans `lines` down and `cols` right.
-fn shift(t: &mut Tree, lines: u32, cols: u32, depth: usize) {
+fn shift(t: &mut Tree<'_>, lines: u32, cols: u32, depth: usize) {
     let by = |span: &mut crate::load::source::Span| {
         let by = |p: crate::load::source::Pos| crate::load::source::Pos {
             line: p.line + lines,
@@ -187,7 +187,7 @@ fn shift(t: &mut Tree, lines: u32, cols: u32, depth: usize) {
 }
 
 /// The chart's `valuesFiles` (paths in the chart's source), merged in order.
-pub fn values_files(disk: &Disk, release: &Tree, source_root: &Path) -> Result<Value> {
+pub fn values_files<'a>(disk: &Disk<'a>, release: &Tree<'a>, source_root: &Path) -> Result<Value> {
     let mut values = Value::map(BTreeMap::new());
     let files = release.at(&["spec", "chart", "spec", "valuesFiles"]).map_or(&[][..], seq);
     for file in files {
@@ -201,7 +201,7 @@ pub fn values_files(disk: &Disk, release: &Tree, source_root: &Path) -> Result<V
 }
 
 /// What a HelmRelease asks of helm-controller that is not rendered here: an error naming it.
-pub fn unsupported(disk: &Disk, release: &Tree) -> Option<BuildError> {
+pub fn unsupported<'a>(disk: &Disk<'a>, release: &Tree<'a>) -> Option<BuildError> {
     let spec = release.get("spec")?;
     let post = spec.get("postRenderers").filter(|p| !seq(p).is_empty())?;
     Some(error_at(
@@ -260,9 +260,9 @@ pub fn chart_defaults(disk: &Disk, chart_dir: &Path, origins: &mut ValueOrigins)
 /// Renders `chart` for `release` with `values`: its objects, each namespaced one that names no
 /// namespace put in the release namespace (from the HelmRelease line that decides it), each
 /// scalar a template wrote from the values at the line `origins` give for it.
-pub fn build(
-    disk: &Disk,
-    release: &Tree,
+pub fn build<'a>(
+    disk: &Disk<'a>,
+    release: &Tree<'a>,
     (chart, chart_dir): (Chart, &Path),
     (values, origins): (Value, &ValueOrigins),
     kube_version: &str,
@@ -304,7 +304,7 @@ fn namespaced(api: &str, kind: &str) -> bool {
 }
 
 /// [`place`] for an object placed without a tree.
-fn place_one(object: &mut Placed, namespace: &str, decided: &Tree) {
+fn place_one(object: &mut Placed, namespace: &str, decided: &Tree<'_>) {
     use crate::load::{Node, Value};
     let text = |k: &str| object.node.get(k).and_then(Node::as_str).unwrap_or("");
     if !namespaced(text("apiVersion"), text("kind")) {
@@ -330,7 +330,7 @@ fn place_one(object: &mut Placed, namespace: &str, decided: &Tree) {
 
 /// Puts every namespaced object that names no namespace in `namespace`, as Helm applies it,
 /// from the line (`decided`) that decides it.
-pub(crate) fn place(objects: &mut [Tree], namespace: &str, decided: &Tree) {
+pub(crate) fn place(objects: &mut [Tree<'_>], namespace: &str, decided: &Tree<'_>) {
     for object in objects {
         let api = object.get("apiVersion").and_then(Tree::as_str).unwrap_or("");
         let kind = object.get("kind").and_then(Tree::as_str).unwrap_or("");
