@@ -1576,9 +1576,9 @@ fn written(
 
 /// The unit of an entry another unit rendered (in that unit's cluster), if its path is in the
 /// tree.
-fn instance<'s>(
+fn instance(
     t: usize,
-    tree: &Tree<'s>,
+    tree: &Tree<'_>,
     reads: &[Read],
     cluster: usize,
     shared: &Shared<'_>,
@@ -1642,7 +1642,7 @@ fn release_plan(
 }
 
 /// Whether two Applications are the same object (namespace and name).
-fn same_app<'s>(a: &Tree<'s>, b: &Tree<'s>) -> bool {
+fn same_app(a: &Tree<'_>, b: &Tree<'_>) -> bool {
     fn id<'t>(t: &'t Tree<'_>) -> [Option<&'t str>; 2] {
         ["namespace", "name"].map(|k| t.at(&["metadata", k]).and_then(Tree::as_str))
     }

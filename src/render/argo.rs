@@ -80,7 +80,7 @@ pub fn build<'a>(
 
 /// A source that names a config management plugin: what the plugin generates cannot be
 /// known without running it (an error at `plugin`, not a build of the directory's files).
-fn no_plugin<'a>(disk: &Disk<'a>, source: &Tree<'a>) -> Result<()> {
+fn no_plugin(disk: &Disk<'_>, source: &Tree<'_>) -> Result<()> {
     let Some(plugin) = source.get("plugin") else { return Ok(()) };
     let name = plugin.get("name").and_then(Tree::as_str);
     let name = name.map(|n| format!(" `{n}`")).unwrap_or_default();

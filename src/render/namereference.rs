@@ -421,8 +421,8 @@ fn follow_service(service: &mut Tree<'_>, renames: &[Rename]) {
 /// now), else those of a RoleBinding's namespace when there are any, else all. One is written
 /// in, with its namespace; more than one is an error (kustomize's "found multiple possible
 /// referrals").
-fn bindings<'a, 'r>(
-    t: &mut Tree<'a>,
+fn bindings<'r>(
+    t: &mut Tree<'_>,
     namespace: &str,
     accounts: &foldhash::HashMap<&str, Vec<&Rename>>,
     new_name: &dyn Fn(&str, &str, &str) -> Option<&'r Rename>,

@@ -304,7 +304,7 @@ impl Pattern<'_> {
 
 /// How an object's lists merge: as the build's custom schema says for a kind it defines, else by
 /// the built-in types' merge keys, else (a kind no schema knows) by replacing them.
-fn merge_keys<'a, 'k>(k: &'k Kustomization<'a>, t: &Tree<'a>) -> patch::Keys<'k> {
+fn merge_keys<'k>(k: &'k Kustomization<'_>, t: &Tree<'_>) -> patch::Keys<'k> {
     let (group, version, kind) = super::fieldspec::gvk(t);
     if let Some(super::openapi::OpenApi::Custom(schema)) = &k.specs.openapi {
         if let Some(d) = schema.definition(group, version, kind) {
@@ -315,11 +315,11 @@ fn merge_keys<'a, 'k>(k: &'k Kustomization<'a>, t: &Tree<'a>) -> patch::Keys<'k>
 }
 
 /// The rename a patch made of an object (its name or namespace).
-fn renamed<'a>(
-    t: &Tree<'a>,
+fn renamed(
+    t: &Tree<'_>,
     (old, old_ns): (String, String),
     (new, new_ns): (String, String),
-    at: &Tree<'a>,
+    at: &Tree<'_>,
 ) -> super::namereference::Rename {
     super::namereference::Rename {
         kind: t.get("kind").and_then(Tree::as_str).unwrap_or("").to_string(),
@@ -343,7 +343,7 @@ struct Allow {
 /// they had before (an overlay patches a base object by its base name); a patch without a
 /// namespace names an object in `default` or with none (before a kustomization's namespace,
 /// too). More than one is an error for the caller, as in kustomize.
-fn named_objects<'a>(body: &Tree<'a>, out: &[Tree<'a>], names: Option<&mut Names>) -> Vec<usize> {
+fn named_objects(body: &Tree<'_>, out: &[Tree<'_>], names: Option<&mut Names>) -> Vec<usize> {
     let want_name = body.at(&["metadata", "name"]).and_then(Tree::as_str);
     let scoped = super::kustomize::cluster_scoped(body);
     let want_ns = effective_namespace(

@@ -33,7 +33,7 @@ const SUPPORTED: &[&str] = &[
 
 /// Whether Argo CD renders the source at `dir` with Helm: a `Chart.yaml` there and no
 /// kustomization (which Argo CD's discovery prefers), unless the source names another type.
-pub fn is_helm_source<'a>(disk: &Disk<'a>, source: &Tree<'a>, dir: &Path) -> bool {
+pub fn is_helm_source(disk: &Disk<'_>, source: &Tree<'_>, dir: &Path) -> bool {
     let other = ["kustomize", "directory", "plugin"].iter().any(|k| source.get(k).is_some());
     let kustomization =
         crate::render::disk::KUSTOMIZATION_FILES.iter().any(|k| disk.is_file(&dir.join(k)));

@@ -62,7 +62,7 @@ pub fn namespace(release: &Tree<'_>) -> String {
 }
 
 /// An error at a field of the HelmRelease.
-fn error_at<'a>(disk: &Disk<'a>, at: &Tree<'a>, message: String) -> BuildError {
+fn error_at(disk: &Disk<'_>, at: &Tree<'_>, message: String) -> BuildError {
     BuildError {
         file: disk.shown(at.file).trim_start_matches('/').to_string(),
         line: Some(at.span.start().line),
@@ -82,9 +82,9 @@ fn seq<'t, 'a>(t: &'t Tree<'a>) -> &'t [Tree<'a>] {
 /// `values.yaml`) merged in order — or, with `targetPath`, its text set at that path — then
 /// `spec.values` over them. `chart_values` are the chart's `valuesFiles`, read before all.
 /// Each layer's lines go into `origins` (a ConfigMap's values at its key's line).
-pub fn values<'a>(
-    disk: &Disk<'a>,
-    release: &Tree<'a>,
+pub fn values(
+    disk: &Disk<'_>,
+    release: &Tree<'_>,
     sources: &Sources,
     (chart_values, origins): (Value, &mut ValueOrigins),
 ) -> Result<Value> {
@@ -187,7 +187,7 @@ fn shift(t: &mut Tree<'_>, lines: u32, cols: u32, depth: usize) {
 }
 
 /// The chart's `valuesFiles` (paths in the chart's source), merged in order.
-pub fn values_files<'a>(disk: &Disk<'a>, release: &Tree<'a>, source_root: &Path) -> Result<Value> {
+pub fn values_files(disk: &Disk<'_>, release: &Tree<'_>, source_root: &Path) -> Result<Value> {
     let mut values = Value::map(BTreeMap::new());
     let files = release.at(&["spec", "chart", "spec", "valuesFiles"]).map_or(&[][..], seq);
     for file in files {
@@ -201,7 +201,7 @@ pub fn values_files<'a>(disk: &Disk<'a>, release: &Tree<'a>, source_root: &Path)
 }
 
 /// What a HelmRelease asks of helm-controller that is not rendered here: an error naming it.
-pub fn unsupported<'a>(disk: &Disk<'a>, release: &Tree<'a>) -> Option<BuildError> {
+pub fn unsupported(disk: &Disk<'_>, release: &Tree<'_>) -> Option<BuildError> {
     let spec = release.get("spec")?;
     let post = spec.get("postRenderers").filter(|p| !seq(p).is_empty())?;
     Some(error_at(
@@ -260,9 +260,9 @@ pub fn chart_defaults(disk: &Disk, chart_dir: &Path, origins: &mut ValueOrigins)
 /// Renders `chart` for `release` with `values`: its objects, each namespaced one that names no
 /// namespace put in the release namespace (from the HelmRelease line that decides it), each
 /// scalar a template wrote from the values at the line `origins` give for it.
-pub fn build<'a>(
-    disk: &Disk<'a>,
-    release: &Tree<'a>,
+pub fn build(
+    disk: &Disk<'_>,
+    release: &Tree<'_>,
     (chart, chart_dir): (Chart, &Path),
     (values, origins): (Value, &ValueOrigins),
     kube_version: &str,
