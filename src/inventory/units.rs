@@ -1801,10 +1801,21 @@ fn renumber(t: &mut Tree<'_>, used: &mut Vec<u32>) {
 /// that exists wins.
 fn resolve(path: &str, defined_in: &Path, shared: &Shared<'_>) -> Option<PathBuf> {
     let rel = path.trim_start_matches("./");
+    // A path whose first directory is missing under a base is missing there: that directory
+    // is asked of once per base (the entries of a cluster share their bases) instead of every
+    // entry's whole path. Not for a path that climbs (`..` is resolved as text) or has one
+    // segment.
+    let climbs = Path::new(rel).components().any(|c| c == std::path::Component::ParentDir);
+    let mut segments = Path::new(rel).components();
+    let first = match (segments.next(), segments.next()) {
+        (Some(std::path::Component::Normal(first)), Some(_)) if !climbs => Some(first),
+        _ => None,
+    };
     defined_in
         .ancestors()
         .skip(1)
         .chain(shared.roots.iter().map(PathBuf::as_path))
+        .filter(|base| first.is_none_or(|first| shared.loaded.is_dir(&base.join(first))))
         .map(|base| crate::load::discover::normalize(&base.join(rel)))
         .find(|d| shared.loaded.is_dir(d))
 }

@@ -115,12 +115,17 @@ impl<'a> LoadedFiles<'a> {
             || remembered(&self.dirs_seen, &real.path, key, Path::is_dir)
     }
 
-    /// Whether `real` (a path on disk) is a directory, as the file system said when first
-    /// asked in this run.
+    /// Whether `real` (a path on disk) is a directory: one holding a loaded kustomization,
+    /// else as the file system said when first asked in this run.
     #[must_use]
     pub fn is_dir(&self, real: &Path) -> bool {
         let key = path_key(real);
-        !self.by_path.contains_key(&*key) && remembered(&self.dirs_seen, real, &key, Path::is_dir)
+        if self.by_path.contains_key(&*key) {
+            return false;
+        }
+        let tidy = matches!(key, std::borrow::Cow::Borrowed(_));
+        let spelled = Spelled { path: real.to_path_buf(), tidy };
+        self.is_unloaded_dir(&spelled, &key)
     }
 }
 
@@ -785,6 +790,28 @@ mod tests {
         assert_eq!(path_key(Path::new("/a/b/")), path_key(Path::new("/a/b")));
         assert_eq!(path_key(Path::new("/a/b/.")), path_key(Path::new("/a/b")));
         assert_eq!(path_key(Path::new("/")), Path::new("/").as_os_str());
+    }
+
+    /// A directory holding a loaded kustomization is a directory without asking the file
+    /// system (these paths are not on disk), by any spelling; a loaded file is not one.
+    #[test]
+    fn a_directory_with_a_loaded_kustomization_is_a_directory() {
+        let loaded = Loaded { index: 1, documents: &[], text: "", broken: false };
+        let files: LoadedFiles<'_> = [
+            (Path::new("/no-such-repo/apps/staging/kustomization.yaml"), loaded),
+            (Path::new("/no-such-repo/apps/base/Kustomization"), loaded),
+        ]
+        .into_iter()
+        .collect();
+        for dir in [
+            "/no-such-repo/apps/staging",
+            "/no-such-repo/apps//staging/",
+            "/no-such-repo/apps/base",
+        ] {
+            assert!(files.is_dir(Path::new(dir)), "{dir}");
+        }
+        assert!(!files.is_dir(Path::new("/no-such-repo/apps/staging/kustomization.yaml")));
+        assert!(!files.is_dir(Path::new("/no-such-repo/apps/production")));
     }
 
     /// What [`Disk::find`] says of a path is what asking [`Disk::real`], [`Disk::is_dir`] and
