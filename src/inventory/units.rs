@@ -1803,14 +1803,8 @@ fn resolve(path: &str, defined_in: &Path, shared: &Shared<'_>) -> Option<PathBuf
     let rel = path.trim_start_matches("./");
     // A path whose first directory is missing under a base is missing there: that directory
     // is asked of once per base (the entries of a cluster share their bases) instead of every
-    // entry's whole path. Not for a path that climbs (`..` is resolved as text) or has one
-    // segment.
-    let climbs = Path::new(rel).components().any(|c| c == std::path::Component::ParentDir);
-    let mut segments = Path::new(rel).components();
-    let first = match (segments.next(), segments.next()) {
-        (Some(std::path::Component::Normal(first)), Some(_)) if !climbs => Some(first),
-        _ => None,
-    };
+    // entry's whole path.
+    let first = first_directory(rel);
     defined_in
         .ancestors()
         .skip(1)
@@ -1818,6 +1812,21 @@ fn resolve(path: &str, defined_in: &Path, shared: &Shared<'_>) -> Option<PathBuf
         .filter(|base| first.is_none_or(|first| shared.loaded.is_dir(&base.join(first))))
         .map(|base| crate::load::discover::normalize(&base.join(rel)))
         .find(|d| shared.loaded.is_dir(d))
+}
+
+/// The first directory of a relative path of two segments or more that does not climb (`..`
+/// is resolved as text, so `a/../b` may exist where `a` does not): the directory without which
+/// the path cannot be there.
+fn first_directory(rel: &str) -> Option<&std::ffi::OsStr> {
+    use std::path::Component;
+    if Path::new(rel).components().any(|c| c == Component::ParentDir) {
+        return None;
+    }
+    let mut segments = Path::new(rel).components();
+    match (segments.next(), segments.next()) {
+        (Some(Component::Normal(first)), Some(_)) => Some(first),
+        _ => None,
+    }
 }
 
 /// The target a rendered object is the entry of: the one defined at the object's file and
@@ -2183,4 +2192,26 @@ fn as_written(t: &Tree<'_>, reads: &[Read], files: &[LoadedFile]) -> bool {
     // Documents are in the order of their positions: the one that starts where the object does.
     let at = file.documents.partition_point(|d| d.root.span.start() < t.span.start());
     file.documents.get(at).is_some_and(|d| d.root.span == t.span && t.is_node(&d.root))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_directory;
+
+    /// Only a path of two segments or more that does not climb has a first directory it cannot
+    /// be there without.
+    #[test]
+    fn a_path_has_a_first_directory_only_when_it_needs_one() {
+        let first = |rel| first_directory(rel).and_then(std::ffi::OsStr::to_str);
+        assert_eq!(first("tenants/team/apps/staging"), Some("tenants"));
+        assert_eq!(first("tenants//team/./apps"), Some("tenants"));
+        assert_eq!(first("tenants/"), None);
+        assert_eq!(first("staging"), None);
+        assert_eq!(first(""), None);
+        assert_eq!(first("."), None);
+        assert_eq!(first("/clusters/staging"), None);
+        assert_eq!(first("../tenants/team"), None);
+        assert_eq!(first("tenants/../team/apps"), None);
+        assert_eq!(first("tenants/team/.."), None);
+    }
 }

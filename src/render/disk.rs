@@ -115,17 +115,17 @@ impl<'a> LoadedFiles<'a> {
             || remembered(&self.dirs_seen, &real.path, key, Path::is_dir)
     }
 
-    /// Whether `real` (a path on disk) is a directory: one holding a loaded kustomization,
-    /// else as the file system said when first asked in this run.
+    /// Whether `real` (a path on disk) is a directory: not a loaded file, and one holding a
+    /// loaded kustomization or else as the file system said when first asked in this run.
     #[must_use]
     pub fn is_dir(&self, real: &Path) -> bool {
-        let key = path_key(real);
-        if self.by_path.contains_key(&*key) {
-            return false;
-        }
-        let tidy = matches!(key, std::borrow::Cow::Borrowed(_));
-        let spelled = Spelled { path: real.to_path_buf(), tidy };
-        self.is_unloaded_dir(&spelled, &key)
+        self.is_spelled_dir(&Spelled { path: real.to_path_buf(), tidy: is_tidy(real) })
+    }
+
+    /// [`LoadedFiles::is_dir`] of a path already spelled.
+    fn is_spelled_dir(&self, real: &Spelled) -> bool {
+        let key = real.key();
+        !self.by_path.contains_key(&*key) && self.is_unloaded_dir(real, &key)
     }
 }
 
@@ -436,11 +436,10 @@ impl<'a> Disk<'a> {
         let Some(real) = self.spelled(path) else { return false };
         // What the loader read answers without asking the file system (a fleet's overlays name
         // thousands of paths).
-        if let Some(loaded) = self.loaded {
-            let key = real.key();
-            return !loaded.by_path.contains_key(&*key) && loaded.is_unloaded_dir(&real, &key);
+        match self.loaded {
+            Some(loaded) => loaded.is_spelled_dir(&real),
+            None => real.path.is_dir(),
         }
-        real.path.is_dir()
     }
 
     pub(super) fn is_file(&self, path: &Path) -> bool {
