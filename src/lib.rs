@@ -14,6 +14,10 @@
 //!
 //! [`check`] wires them together; `main.rs` only turns its outcome into an exit code.
 
+// The library holds no `unsafe` code; the binary's allocator shim is the one exception
+// (`src/main.rs`).
+#![forbid(unsafe_code)]
+
 pub mod admission;
 pub mod adopt;
 pub mod base64;
