@@ -23,7 +23,7 @@ pub use crate::kinds::pod_spec_pointer;
 pub fn pod_spec(object: &Object) -> Option<(&Node, &'static str)> {
     let pointer = pod_spec_pointer(&object.kind)?;
     let mut node = &object.root;
-    for key in pointer.trim_start_matches('/').split('/') {
+    for key in crate::pointer::slash_parts(pointer.trim_start_matches('/')) {
         node = node.get(key)?;
     }
     Some((node, pointer))

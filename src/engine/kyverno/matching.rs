@@ -307,7 +307,7 @@ fn kind_matches(selector: &str, adm: &Admission<'_>) -> bool {
     // matching runs for every rule on every object.
     let mut split = ["", "", "", ""];
     let mut count = 0;
-    for part in selector.split('/') {
+    for part in crate::pointer::slash_parts(selector) {
         let Some(slot) = split.get_mut(count) else { return false };
         *slot = part;
         count += 1;
