@@ -566,17 +566,18 @@ impl<'s> Units<'s, '_> {
             kustomization_read(&self.shared.loaded, dir, |i| read_by_entries.contains(&i))
         };
         let failed = self.failed_dirs();
+        // The directories already planned, asked once per kustomization (a tree without
+        // cluster entries has thousands: asking each plan was quadratic).
+        let mut planned: HashSet<PathBuf> = self.plans.iter().map(|p| p.dir.clone()).collect();
         let first = self.plans.len();
         for dir in &self.layout.root_configs {
-            if read(dir)
-                || self.plans.iter().any(|p| p.dir == *dir)
-                || failed.iter().any(|f| dir.starts_with(f))
-            {
+            if read(dir) || planned.contains(dir) || failed.iter().any(|f| dir.starts_with(f)) {
                 continue;
             }
             let Some(root) = build_root(dir, self.shared) else { continue };
             let name = format!("kustomization {}", (self.show)(dir));
             let plan = Plan::top(name, dir, root, self.plans.len(), false);
+            planned.insert(dir.clone());
             self.plans.push(Arc::new(plan));
         }
         let results = self.build_all(&self.plans[first..]);
