@@ -13,8 +13,10 @@ static GLOBAL: Mimalloc = Mimalloc;
 /// size class (docs/BENCHMARKS.md, thirty-fourth session).
 struct Mimalloc;
 
-/// The alignment every `mi_malloc` block of at least this size has (`MI_MAX_ALIGN_SIZE`: size
-/// classes are multiples of 16 bytes above 8, and a page's first block is 16-aligned).
+/// The alignment of `mi_malloc`'s blocks (`MI_MAX_ALIGN_SIZE`): size classes above 8 bytes are
+/// multiples of 16 and a page's first block is 16-aligned, so a block larger than 8 bytes is
+/// 16-aligned and one of 8 bytes 8-aligned. A plain block thus serves any alignment up to this
+/// that is at most its size.
 const PLAIN_ALIGN: usize = 16;
 
 #[allow(unsafe_code)]

@@ -188,7 +188,7 @@ pub fn read_file(
 const FIRST_READ: usize = 16 * 1024;
 
 /// [`read_file`]; `regular` says the walk already saw a regular file there, which saves a
-/// `stat` of the path per file (the open file's own metadata still gives its size).
+/// `stat` of the path per file.
 fn read_path(
     path: &Path,
     display: &str,
